@@ -1,0 +1,296 @@
+"""The incidents table every analysis works on, and the ingest report that accounts for each row.
+
+:class:`Incidents` is what :func:`hotspots.ingest.read_incidents` returns and what every detector
+(:mod:`hotspots.kde`, :mod:`hotspots.clusters`) and :mod:`hotspots.profile` take. It is a thin,
+columnar wrapper around a pandas DataFrame in one metric analysis CRS.
+
+Columns of ``Incidents.frame`` (one row per used incident):
+
+==============  ==========================  ===================================================
+column          dtype                       meaning
+==============  ==========================  ===================================================
+x, y            float64                     metres, in the analysis CRS (``Incidents.crs``)
+lon, lat        float64                     WGS84 degrees (for maps and GeoJSON only)
+month           datetime64[ns]              first day of the incident's month (NaT if unknown)
+datetime        datetime64[ns]              date and time of day; NaT where not known
+has_time        bool                        True where ``datetime`` carries a real time of day
+crime_type      string                      as written in the file ("" if the file has none)
+weight          float64                     harm weight (1.0 unless weights were given)
+location        string                      free-text location from the file ("" if none)
+source_file     string                      input file name
+source_row      int64                       1-based line number in that file (header = 1)
+==============  ==========================  ===================================================
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+__all__ = ["FileInfo", "IngestReport", "Incidents", "REQUIRED_COLUMNS"]
+
+REQUIRED_COLUMNS = (
+    "x",
+    "y",
+    "lon",
+    "lat",
+    "month",
+    "datetime",
+    "has_time",
+    "crime_type",
+    "weight",
+    "location",
+    "source_file",
+    "source_row",
+)
+
+#: Columns of ``IngestReport.rejected`` before the raw fields of the row.
+REJECTED_COLUMNS = ("source_file", "source_row", "reason", "column", "detail")
+
+
+@dataclass
+class FileInfo:
+    """What was read from one input file."""
+
+    name: str
+    sha256: str
+    n_rows: int
+    format: str = ""
+    encoding: str = ""
+    delimiter: str = ""
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "rows": self.n_rows,
+            "format": self.format,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "columns": dict(self.columns),
+        }
+
+
+@dataclass
+class IngestReport:
+    """Accounts for every input row: used, or rejected with a reason.
+
+    Attributes
+    ----------
+    files : list of FileInfo
+    n_read : int
+        Data rows read from all files (header lines excluded).
+    n_used : int
+        Rows that became incidents.
+    rejected : pandas.DataFrame
+        One row per rejected input row: ``source_file``, ``source_row``, ``reason`` (a short
+        category such as ``"missing coordinates"``), ``column``, ``detail`` (a readable sentence),
+        then the row's raw fields as text.
+    choices : dict
+        Every automatic choice (analysis CRS, crime types kept, outlier rule, study area rule ...),
+        as JSON-serialisable values, so a run can be reproduced.
+    notes : list of str
+        The same choices and any caveats as sentences for people.
+    """
+
+    files: list[FileInfo] = field(default_factory=list)
+    n_read: int = 0
+    n_used: int = 0
+    rejected: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(REJECTED_COLUMNS))
+    )
+    choices: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_rejected(self) -> int:
+        return len(self.rejected)
+
+    def reason_counts(self) -> dict[str, int]:
+        """Rejected rows per reason, most frequent first."""
+        if self.rejected.empty:
+            return {}
+        counts = self.rejected["reason"].value_counts()
+        return {str(k): int(v) for k, v in counts.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable summary (the rejected rows themselves are not included)."""
+        return {
+            "files": [f.to_dict() for f in self.files],
+            "rows_read": int(self.n_read),
+            "rows_used": int(self.n_used),
+            "rows_rejected": int(self.n_rejected),
+            "rejected_by_reason": self.reason_counts(),
+            "choices": _jsonable(self.choices),
+            "notes": list(self.notes),
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+@dataclass
+class Incidents:
+    """Validated incidents in one metric analysis CRS.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        With the columns listed in the module docstring.
+    crs : pyproj.CRS
+        The metric analysis CRS of ``x`` and ``y``.
+    study_area : shapely geometry
+        The study area in the analysis CRS (used for coverage shares, PAI and significance).
+    report : IngestReport
+    """
+
+    frame: pd.DataFrame
+    crs: pyproj.CRS
+    study_area: BaseGeometry
+    report: IngestReport = field(default_factory=IngestReport)
+
+    def __post_init__(self) -> None:
+        missing = [c for c in REQUIRED_COLUMNS if c not in self.frame.columns]
+        if missing:
+            msg = f"Incidents.frame lacks the columns {missing}."
+            raise ValueError(msg)
+        self.crs = pyproj.CRS.from_user_input(self.crs)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def xy(self) -> np.ndarray:
+        """(n, 2) array of coordinates in metres."""
+        return self.frame[["x", "y"]].to_numpy(dtype=float)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.frame["weight"].to_numpy(dtype=float)
+
+    @property
+    def has_time(self) -> bool:
+        """True when at least half the incidents carry a time of day."""
+        return bool(len(self.frame)) and float(self.frame["has_time"].mean()) >= 0.5
+
+    @property
+    def has_weights(self) -> bool:
+        """True when harm weights other than 1 were given."""
+        return bool(self.report.choices.get("weights_given", False))
+
+    @property
+    def study_area_m2(self) -> float:
+        return float(self.study_area.area)
+
+    @property
+    def months(self) -> pd.DatetimeIndex:
+        """Every month from the first to the last incident (inclusive)."""
+        m = self.frame["month"].dropna()
+        if m.empty:
+            return pd.DatetimeIndex([])
+        return pd.date_range(m.min(), m.max(), freq="MS")
+
+    def subset(self, mask: np.ndarray | pd.Series, *, note: str | None = None) -> Incidents:
+        """A new Incidents with only the rows where ``mask`` is True (same CRS and study area)."""
+        mask = np.asarray(mask, dtype=bool)
+        report = IngestReport(
+            files=self.report.files,
+            n_read=self.report.n_read,
+            n_used=int(mask.sum()),
+            rejected=self.report.rejected,
+            choices=dict(self.report.choices),
+            notes=list(self.report.notes) + ([note] if note else []),
+        )
+        return Incidents(self.frame.loc[mask].reset_index(drop=True), self.crs, self.study_area, report)
+
+    @classmethod
+    def from_xy(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        crs: Any = "EPSG:27700",
+        study_area: BaseGeometry | None = None,
+        month: Any = None,
+        datetime: Any = None,
+        crime_type: Any = "",
+        weight: Any = 1.0,
+        location: Any = "",
+    ) -> Incidents:
+        """Build incidents straight from metric coordinates (for tests, notebooks and simulations).
+
+        ``study_area`` defaults to the bounding box of the points. ``datetime`` (if given) also
+        fills ``month``; rows whose datetime is not NaT are taken to carry a time of day.
+        """
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        crs = pyproj.CRS.from_user_input(crs)
+        to_wgs = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+        lon, lat = to_wgs.transform(x, y)
+        n = len(x)
+        if datetime is not None:
+            dt = pd.to_datetime(pd.Series(datetime, index=range(n)))
+            has_time = dt.notna().to_numpy()
+            mon = dt.dt.to_period("M").dt.to_timestamp()
+        else:
+            dt = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
+            has_time = np.zeros(n, dtype=bool)
+            mon = (
+                pd.to_datetime(pd.Series(month, index=range(n)))
+                if month is not None
+                else pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
+            )
+        frame = pd.DataFrame(
+            {
+                "x": x,
+                "y": y,
+                "lon": np.asarray(lon, dtype=float),
+                "lat": np.asarray(lat, dtype=float),
+                "month": mon.astype("datetime64[ns]"),
+                "datetime": dt.astype("datetime64[ns]"),
+                "has_time": has_time,
+                "crime_type": pd.Series(np.broadcast_to(np.asarray(crime_type, dtype=object), n)).astype(str),
+                "weight": np.broadcast_to(np.asarray(weight, dtype=float), n).copy(),
+                "location": pd.Series(np.broadcast_to(np.asarray(location, dtype=object), n)).astype(str),
+                "source_file": "memory",
+                "source_row": np.arange(2, n + 2, dtype=np.int64),
+            }
+        )
+        if study_area is None:
+            study_area = shapely.box(x.min(), y.min(), x.max(), y.max()) if n else shapely.Polygon()
+        weights_given = bool(np.any(frame["weight"].to_numpy() != 1.0))
+        report = IngestReport(
+            n_read=n,
+            n_used=n,
+            choices={"crs": crs.to_string(), "weights_given": weights_given},
+        )
+        return cls(frame, crs, study_area, report)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy / pandas scalars and containers to plain JSON types."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return None if np.isnan(obj) else float(obj)
+    if isinstance(obj, float) and np.isnan(obj):
+        return None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    if isinstance(obj, pyproj.CRS):
+        return obj.to_string()
+    return obj
