@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml requirements.txt
 	touch $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/hotspots demo --if-missing
 	$(BIN)/streamlit run app.py
 
 test: $(STAMP)

@@ -1,0 +1,354 @@
+"""The ``hotspots`` command.
+
+``hotspots detect INPUT...`` finds, ranks and exports hot spots; ``hotspots plan INPUT... --out-dir
+DIR`` also writes patrol areas, a patrol plan (CSV and iCalendar) and a printable briefing;
+``hotspots demo`` writes the synthetic demo CSV.
+
+Exit codes: 0 success; 2 bad input or parameters (one readable message on stderr, no traceback);
+1 internal error (a bug: the message says so; set ``HOTSPOTS_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hotspots import __version__
+from hotspots._errors import HotspotsError, InputError, ParameterError
+
+__all__ = ["main"]
+
+KDE_OPTIONS = ("bandwidth", "bandwidth_rule", "cell_size", "kernel", "threshold", "coverage", "volume", "density")
+DBSCAN_OPTIONS = ("eps", "min_samples")
+HDBSCAN_OPTIONS = ("min_cluster_size", "min_samples")
+METHOD_OPTIONS = {"kde": KDE_OPTIONS, "dbscan": DBSCAN_OPTIONS, "hdbscan": HDBSCAN_OPTIONS}
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input")
+    g.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV files or folders of CSV files")
+    g.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="ROLE=NAME",
+        help="map a column explicitly (roles: lon, lat, easting, northing, date, time, datetime, month, "
+        "crime_type, weight, id, location); repeatable",
+    )
+    g.add_argument(
+        "--crime-types",
+        default="default",
+        metavar="LIST",
+        help="'default' (violence-related police.uk types), 'all', or a comma-separated list of types",
+    )
+    g.add_argument("--harm-weights", metavar="FILE", help="CSV (crime_type,weight) or JSON object of harm weights")
+    g.add_argument("--study-area", metavar="GEOJSON", help="study-area polygon; incidents outside are rejected")
+    g.add_argument("--from", dest="date_from", metavar="YYYY-MM[-DD]", help="first date to keep")
+    g.add_argument("--to", dest="date_to", metavar="YYYY-MM[-DD]", help="last date to keep")
+    g.add_argument("--outlier-km", type=float, metavar="KM", help="far-outlier distance in km (0 disables)")
+    g.add_argument("--report", metavar="JSON", help="write the ingest report (JSON) here")
+    g.add_argument("--rejected", metavar="CSV", help="write the rejected rows (CSV) here")
+
+
+def _add_method_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("detection")
+    g.add_argument("--method", choices=("kde", "dbscan", "hdbscan"), default="kde")
+    g.add_argument("--order", choices=("intensity", "count", "harm", "peak"), default="intensity", help="ranking rule")
+    g.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    g.add_argument("--all", dest="include_all", action="store_true", help="keep hot spots that are not significant")
+    k = p.add_argument_group("kernel density (--method kde)")
+    k.add_argument("--bandwidth", type=float, metavar="M", help="kernel bandwidth in metres (default: 150 m rule)")
+    k.add_argument("--bandwidth-rule", choices=("micro-place", "arcgis"), help="automatic bandwidth rule")
+    k.add_argument("--cell-size", type=float, metavar="M", help="grid cell size in metres")
+    k.add_argument("--kernel", choices=("quartic", "gaussian"))
+    k.add_argument("--threshold", choices=("coverage", "volume", "density"))
+    k.add_argument("--coverage", type=float, metavar="SHARE", help="share of the study area (default 0.02)")
+    k.add_argument("--volume", type=float, metavar="SHARE", help="share of incidents for a percent-volume contour")
+    k.add_argument("--density", type=float, metavar="PER_KM2", help="absolute density threshold, incidents per km2")
+    c = p.add_argument_group("clustering (--method dbscan / hdbscan)")
+    c.add_argument("--eps", type=float, metavar="M", help="DBSCAN neighbourhood radius in metres")
+    c.add_argument("--min-samples", type=int, metavar="N", help="incidents needed to make a core point")
+    c.add_argument("--min-cluster-size", type=int, metavar="N", help="HDBSCAN minimum cluster size")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hotspots", description="Patrol-sized violence hot spots from incident CSVs.")
+    p.add_argument("--version", action="version", version=f"hotspots {__version__}")
+    p.add_argument("--quiet", action="store_true", help="do not print the automatic choices")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("detect", help="find, rank and export hot spots")
+    _add_input_options(d)
+    _add_method_options(d)
+    d.add_argument("--out", default="patrol_areas.geojson", help="output: .geojson, .gpkg or .csv")
+    d.add_argument("--top", type=int, default=20, help="rows of the summary table to print")
+
+    pl = sub.add_parser("plan", help="hot spots, patrol areas, patrol plan, calendar and briefing")
+    _add_input_options(pl)
+    _add_method_options(pl)
+    pl.add_argument("--out-dir", required=True, help="folder for the outputs")
+    pl.add_argument("--days", type=int, default=28, help="days to plan (default 28)")
+    pl.add_argument("--officer-hours", type=float, default=8.0, help="officer-hours per day (default 8)")
+    pl.add_argument("--officers-per-patrol", type=int, default=2, help="officers per patrol (default 2)")
+    pl.add_argument("--control-share", type=float, default=0.0, help="daily share of areas held as controls")
+    pl.add_argument("--start-date", help="first day of the plan, YYYY-MM-DD (default: tomorrow)")
+    pl.add_argument("--seed", type=int, help="random seed (recorded in the outputs)")
+
+    de = sub.add_parser("demo", help="write the synthetic demo CSV")
+    de.add_argument("--out", default=None, help="where to write (default geodata/demo_incidents.csv)")
+    de.add_argument("--seed", type=int, default=None)
+    de.add_argument("--if-missing", action="store_true", help="only write it if it does not exist")
+    return p
+
+
+def _parse_columns(items: Sequence[str]) -> dict[str, str] | None:
+    mapping = {}
+    for item in items:
+        if "=" not in item:
+            msg = f"--column expects ROLE=NAME, got {item!r}."
+            raise ParameterError(msg)
+        role, name = item.split("=", 1)
+        mapping[role.strip()] = name.strip()
+    return mapping or None
+
+
+def _read_harm_weights(path: str | None) -> dict[str, float] | None:
+    if not path:
+        return None
+    p = Path(path)
+    if not p.exists():
+        msg = "harm weights file not found."
+        raise InputError(msg, file=str(p), hint="check the path given to --harm-weights.")
+    text = p.read_text(encoding="utf-8-sig")
+    if p.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            msg = f"not valid JSON ({exc.msg})."
+            raise InputError(msg, file=p.name, row=exc.lineno, hint='write {"Crime type": weight, ...}.') from None
+        if not isinstance(data, dict):
+            msg = "expected a JSON object of crime type -> weight."
+            raise InputError(msg, file=p.name)
+        items = list(data.items())
+    else:
+        import csv
+
+        rows = list(csv.reader(text.splitlines()))
+        items = [(r[0], r[1]) for r in rows[1:] if len(r) >= 2]
+    weights = {}
+    for i, (k, v) in enumerate(items, start=2):
+        try:
+            w = float(str(v).replace(",", "."))
+        except ValueError:
+            msg = f"weight {v!r} for {k!r} is not a number."
+            raise InputError(msg, file=p.name, row=i, column="weight", hint="use numbers like 365 or 0.5.") from None
+        if not w >= 0:
+            msg = f"weight {v!r} for {k!r} is negative or not a number."
+            raise InputError(msg, file=p.name, row=i, column="weight", hint="weights must be >= 0.")
+        weights[str(k)] = w
+    return weights
+
+
+def _crime_types(value: str) -> Any:
+    if value in ("default", "all"):
+        return value
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def _method_params(args: argparse.Namespace) -> dict[str, Any]:
+    allowed = METHOD_OPTIONS[args.method]
+    params = {}
+    every = set(KDE_OPTIONS) | set(DBSCAN_OPTIONS) | set(HDBSCAN_OPTIONS)
+    for name in sorted(every):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if name not in allowed:
+            msg = f"--{name.replace('_', '-')} does not apply to --method {args.method}."
+            raise ParameterError(msg)
+        params[name] = value
+    return params
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from hotspots.ingest import read_incidents
+
+    kwargs: dict[str, Any] = {
+        "columns": _parse_columns(args.column),
+        "crime_types": _crime_types(args.crime_types),
+        "harm_weights": _read_harm_weights(args.harm_weights),
+        "study_area": args.study_area,
+        "date_from": args.date_from,
+        "date_to": args.date_to,
+    }
+    if args.outlier_km is not None:
+        kwargs["outlier_km"] = args.outlier_km
+    for item in args.inputs:
+        if not Path(item).exists():
+            msg = "no such file or folder."
+            raise InputError(msg, file=item, hint="check the path.")
+    incidents = read_incidents(args.inputs if len(args.inputs) > 1 else args.inputs[0], **kwargs)
+    rep = incidents.report
+    if args.report:
+        Path(args.report).write_text(rep.to_json(indent=2), encoding="utf-8")
+    if args.rejected:
+        from hotspots.export import safe_csv_cell
+
+        rejected = rep.rejected.copy()
+        for col in rejected.columns:
+            rejected[col] = rejected[col].map(safe_csv_cell)
+        rejected.to_csv(args.rejected, index=False)
+    return incidents
+
+
+def _print_report(incidents: Any, out: Any) -> None:
+    rep = incidents.report
+    print(f"Read {rep.n_read:,} rows from {len(rep.files)} file(s): {rep.n_used:,} used, {rep.n_rejected:,} rejected.", file=out)
+    for reason, n in rep.reason_counts().items():
+        print(f"  rejected: {n:,} {reason}", file=out)
+
+
+def _print_table(ranked: Any, top: int, out: Any) -> None:
+    cols = [
+        ("rank", "rank", "{:>4}"),
+        ("hotspot_id", "id", "{:<6}"),
+        ("incidents", "incidents", "{:>9,}"),
+        ("harm", "harm", "{:>8.1f}"),
+        ("area_ha", "area ha", "{:>8.2f}"),
+        ("intensity", "per km2", "{:>9,.0f}"),
+        ("pai", "PAI", "{:>7.1f}"),
+        ("significant", "sig", "{!s:>5}"),
+        ("temporal_class", "class", "{:<12}"),
+        ("peak_window", "peak", "{:<22}"),
+    ]
+    if ranked["harm"].isna().all():
+        cols = [c for c in cols if c[0] != "harm"]
+    header = "  ".join(label for _c, label, _fmt in cols)
+    print(header, file=out)
+    for _, row in ranked.head(top).iterrows():
+        cells = []
+        for c, _label, fmt in cols:
+            v = row[c]
+            try:
+                cells.append(fmt.format(v))
+            except (ValueError, TypeError):
+                cells.append(str(v))
+        print("  ".join(cells), file=out)
+    if len(ranked) > top:
+        print(f"... {len(ranked) - top} more (see the output file)", file=out)
+
+
+def _detect(args: argparse.Namespace, out: Any) -> Any:
+    from hotspots.detect import detect
+
+    params = _method_params(args)  # parameter mistakes are reported before any file is read
+    incidents = _load(args)
+    if not args.quiet:
+        _print_report(incidents, out)
+    result = detect(incidents, args.method, order=args.order, alpha=args.alpha, **params)
+    if not args.include_all:
+        kept = result.hotspots[result.hotspots["significant"]].reset_index(drop=True)
+        result.params["exported"] = "significant hot spots only (use --all for every hot spot)"
+        result.hotspots = kept
+    if not args.quiet:
+        for note in result.notes:
+            print(f"- {note}", file=out)
+    return result
+
+
+def _cmd_detect(args: argparse.Namespace, out: Any) -> int:
+    from hotspots import export
+
+    result = _detect(args, out)
+    path = Path(args.out)
+    suffix = path.suffix.lower()
+    if suffix in (".geojson", ".json"):
+        path.write_text(export.to_geojson(result), encoding="utf-8")
+    elif suffix == ".gpkg":
+        path.write_bytes(export.to_geopackage(result))
+    elif suffix == ".csv":
+        path.write_text(export.to_csv(result), encoding="utf-8")
+    else:
+        msg = f"--out must end in .geojson, .gpkg or .csv, got {path.name!r}."
+        raise ParameterError(msg)
+    _print_table(result.hotspots, args.top, out)
+    print(f"Wrote {len(result.hotspots)} hot spots to {path}", file=out)
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
+    from hotspots.patrol import write_plan_outputs
+
+    result = _detect(args, out)
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = write_plan_outputs(
+        result.incidents,
+        result.hotspots,
+        out_dir,
+        days=args.days,
+        officer_hours=args.officer_hours,
+        officers_per_patrol=args.officers_per_patrol,
+        control_share=args.control_share,
+        seed=args.seed,
+        start_date=args.start_date,
+        params=result.params,
+    )
+    _print_table(result.hotspots, 10, out)
+    for name, p in written.items():
+        print(f"Wrote {name}: {p}", file=out)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, out: Any) -> int:
+    from hotspots import demo
+
+    path = Path(args.out) if args.out else demo.DEMO_CSV
+    if args.if_missing and path.exists():
+        return 0
+    seed = demo.DEMO_SEED if args.seed is None else args.seed
+    demo.write_demo(path, seed)
+    print(f"Wrote the synthetic demo data set (seed {seed}) to {path}", file=out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    handlers = {"detect": _cmd_detect, "plan": _cmd_plan, "demo": _cmd_demo}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = handlers[args.command](args, out)
+        for w in caught:
+            if not issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
+                print(f"warning: {w.message}", file=sys.stderr)
+        return code
+    except HotspotsError as exc:
+        print(f"hotspots: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hotspots: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("HOTSPOTS_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"hotspots: internal error ({type(exc).__name__}: {exc}). This is a bug; please report it "
+            "with the command you ran (set HOTSPOTS_DEBUG=1 to see the traceback).",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,364 @@
+"""Rank hot spots and profile each one: counts, harm, area, PAI, significance, and timing.
+
+:func:`rank_hotspots` takes the polygons a detector found (:mod:`hotspots.kde`,
+:mod:`hotspots.clusters`) and the incidents, and returns one row per hot spot with the columns
+listed in ``docs/architecture.md``.
+
+Ranking rule (``order="intensity"``, the default)
+    ``intensity`` = incidents (or harm, when weights were given) per km\\ :sup:`2`, with the area
+    floored at one patrol unit (150 m x 150 m = 2.25 ha). The College of Policing guide ranks
+    *equal-sized* units (rule R1; UK trials used ~150 m units, R2), so a large diffuse area is
+    judged by its average over its whole area and cannot outrank a small intense place just by
+    holding more incidents, while anything smaller than a patrol unit is judged as if it were a
+    whole unit (so a tiny sliver with two incidents cannot top the list either). ``order="count"``,
+    ``"harm"`` and ``"peak"`` (the density surface's peak) are the alternatives.
+
+Significance
+    Each hot spot's count is tested against complete spatial randomness (CSR) over the study
+    area: under CSR the count in a region of area ``a`` is Poisson with mean ``N a / A``. Because
+    the hot spot was *chosen* as a dense place, the p-value is Bonferroni-corrected for the
+    ``A / a`` disjoint windows of that size the detector could have picked (a conservative
+    approximation to a scan statistic, Kulldorff 1997). ``significant`` is ``p_value < alpha``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from scipy import stats
+
+from hotspots._errors import ParameterError
+from hotspots.incidents import Incidents
+
+__all__ = [
+    "NIGHT_WINDOW",
+    "PATROL_UNIT_M2",
+    "RANK_ORDERS",
+    "assign_incidents",
+    "peak_window",
+    "rank_hotspots",
+]
+
+#: One patrol unit: a 150 m x 150 m square (guide rule R2: Birmingham's 150 m grid, Southend's spots).
+PATROL_UNIT_M2 = 150.0 * 150.0
+#: The night-time-economy window, 18:00-06:00 (guide rule R14, Cardiff).
+NIGHT_WINDOW = (18, 6)
+RANK_ORDERS = ("intensity", "count", "harm", "peak")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+PROFILE_COLUMNS = [
+    "hotspot_id",
+    "rank",
+    "incidents",
+    "share",
+    "harm",
+    "area_m2",
+    "area_ha",
+    "density_per_km2",
+    "intensity",
+    "pai",
+    "peak_density",
+    "significant",
+    "p_value",
+    "centroid_lon",
+    "centroid_lat",
+    "max_extent_m",
+    "first_month",
+    "last_month",
+    "months_active",
+    "n_months",
+    "monthly_counts",
+    "trend",
+    "temporal_class",
+    "has_time",
+    "hour_counts",
+    "weekday_counts",
+    "peak_window",
+    "peak_start_hour",
+    "peak_end_hour",
+    "peak_days",
+    "night_share",
+]
+
+
+def assign_incidents(polygons: gpd.GeoSeries | np.ndarray, incidents: Incidents) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (incident index, polygon index) for every incident inside (or on) a polygon.
+
+    Stacked incidents are tested once per distinct location, so this stays fast when thousands of
+    incidents share one anonymised map point.
+    """
+    geoms = np.asarray(getattr(polygons, "values", polygons), dtype=object)
+    if len(incidents) == 0 or len(geoms) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    xy = incidents.xy
+    uniq, inverse = np.unique(xy, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    tree = shapely.STRtree(geoms)
+    loc_idx, poly_idx = tree.query(shapely.points(uniq), predicate="intersects")
+    if len(loc_idx) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    # expand unique locations back to incidents
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(len(uniq)))
+    ends = np.searchsorted(inverse[order], np.arange(len(uniq)), side="right")
+    counts = ends[loc_idx] - starts[loc_idx]
+    inc_idx = np.concatenate([order[starts[i] : ends[i]] for i in loc_idx]) if len(loc_idx) else []
+    return np.asarray(inc_idx, dtype=np.int64), np.repeat(poly_idx, counts).astype(np.int64)
+
+
+def peak_window(hour_counts: np.ndarray, share: float = 0.5) -> tuple[int, int] | None:
+    """The shortest circular run of hours holding at least ``share`` of the incidents.
+
+    Returns ``(start_hour, end_hour)`` with ``end_hour`` exclusive (it may wrap past midnight:
+    ``(21, 3)`` is 21:00-03:00), or None when there are no incidents. Ties go to the window with
+    the most incidents, then the earliest start.
+    """
+    h = np.asarray(hour_counts, dtype=float)
+    total = h.sum()
+    if total <= 0:
+        return None
+    doubled = np.concatenate([h, h])
+    csum = np.concatenate([[0.0], np.cumsum(doubled)])
+    for length in range(1, 25):
+        sums = csum[length : length + 24] - csum[:24]
+        best = int(np.argmax(sums))
+        if sums[best] >= share * total - 1e-9:
+            return best, (best + length) % 24
+    return 0, 0  # pragma: no cover - length 24 always holds everything
+
+
+def _peak_days(weekday_counts: np.ndarray, share: float = 0.5) -> list[int] | None:
+    """The shortest circular run of weekdays (Mon=0) holding at least ``share`` of incidents."""
+    w = np.asarray(weekday_counts, dtype=float)
+    total = w.sum()
+    if total <= 0:
+        return None
+    doubled = np.concatenate([w, w])
+    for length in range(1, 8):
+        sums = np.array([doubled[s : s + length].sum() for s in range(7)])
+        best = int(np.argmax(sums))
+        if sums[best] >= share * total - 1e-9:
+            return [(best + k) % 7 for k in range(length)]
+    return list(range(7))  # pragma: no cover
+
+
+def _format_window(days: list[int] | None, hours: tuple[int, int] | None) -> str:
+    parts = []
+    if days is not None and len(days) < 7:
+        parts.append(WEEKDAYS[days[0]] if len(days) == 1 else f"{WEEKDAYS[days[0]]}-{WEEKDAYS[days[-1]]}")
+    elif days is not None:
+        parts.append("every day")
+    if hours is not None:
+        start, end = hours
+        parts.append("all day" if start == end else f"{start:02d}:00-{end:02d}:00")
+    return " ".join(parts)
+
+
+def _csr_p_value(n: int, area: float, n_total: int, study_area: float) -> float:
+    """Scan-corrected Poisson p-value of ``n`` incidents in ``area`` under CSR (see module notes)."""
+    if n <= 0 or study_area <= 0 or area <= 0:
+        return 1.0
+    area = min(area, study_area)
+    expected = n_total * area / study_area
+    tail = float(stats.poisson.sf(n - 1, expected))  # P(X >= n)
+    windows = max(1.0, study_area / area)
+    return float(min(1.0, tail * windows))
+
+
+def _trend(counts: np.ndarray, alpha: float) -> str:
+    """'rising' / 'falling' / 'stable' from an exact binomial test of second vs first half."""
+    m = len(counts)
+    if m < 2:
+        return "unknown"
+    half = m // 2
+    first = int(counts[:half].sum())
+    second = int(counts[m - half :].sum())
+    n = first + second
+    if n == 0:
+        return "stable"
+    p = stats.binomtest(second, n, 0.5).pvalue
+    if p >= alpha:
+        return "stable"
+    return "rising" if second > first else "falling"
+
+
+def _temporal_class(counts: np.ndarray) -> str:
+    """chronic / emerging / intermittent (see docs/architecture.md), 'unknown' under 3 months."""
+    m = len(counts)
+    if m < 3:
+        return "unknown"
+    active = np.count_nonzero(counts) / m
+    if active >= 0.75:
+        return "chronic"
+    recent = counts[m - max(1, m // 3) :].sum()
+    if counts.sum() > 0 and recent / counts.sum() >= 2.0 / 3.0:
+        return "emerging"
+    return "intermittent"
+
+
+def rank_hotspots(
+    hotspots: gpd.GeoDataFrame,
+    incidents: Incidents,
+    *,
+    order: str = "intensity",
+    alpha: float = 0.05,
+    unit_area_m2: float = PATROL_UNIT_M2,
+) -> gpd.GeoDataFrame:
+    """Profile and rank hot spot polygons.
+
+    Parameters
+    ----------
+    hotspots : geopandas.GeoDataFrame
+        Polygons in the incidents' analysis CRS, as a detector's ``hotspots_`` (optional columns
+        ``peak_density``, ``significant``, ``p_value`` are kept if present).
+    incidents : Incidents
+    order : {"intensity", "count", "harm", "peak"}, default "intensity"
+        The ranking rule (see the module docstring). "harm" needs weights.
+    alpha : float, default 0.05
+        Significance level of the CSR test and of the trend test.
+    unit_area_m2 : float, default 22500
+        The patrol unit the intensity's area is floored at, in square metres.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per hot spot, sorted by ``rank``, with the columns in ``docs/architecture.md``.
+    """
+    if order not in RANK_ORDERS:
+        msg = f"order must be one of {RANK_ORDERS}, got {order!r}."
+        raise ParameterError(msg)
+    if order == "harm" and not incidents.has_weights:
+        msg = "order='harm' needs harm weights: give a weight column or a crime type -> weight table."
+        raise ParameterError(msg)
+    crs = pyproj.CRS.from_user_input(incidents.crs)
+    geoms = np.asarray(hotspots.geometry.values, dtype=object) if len(hotspots) else np.empty(0, dtype=object)
+    k = len(geoms)
+    frame = incidents.frame
+    n_total = len(frame)
+    study_area = incidents.study_area_m2
+    months = incidents.months
+    n_months = len(months)
+
+    inc_idx, poly_idx = assign_incidents(geoms, incidents)
+    counts = np.bincount(poly_idx, minlength=k).astype(np.int64)
+    weights = frame["weight"].to_numpy(dtype=float)
+    harm = np.bincount(poly_idx, weights=weights[inc_idx], minlength=k) if incidents.has_weights else np.full(k, np.nan)
+
+    areas = shapely.area(geoms).astype(float) if k else np.empty(0)
+    density = np.divide(counts, areas / 1e6, out=np.zeros(k), where=areas > 0)
+    score_counts = harm if incidents.has_weights else counts.astype(float)
+    intensity = score_counts / (np.maximum(areas, unit_area_m2) / 1e6)
+    share = counts / n_total if n_total else np.zeros(k)
+    area_share = areas / study_area if study_area > 0 else np.full(k, np.nan)
+    pai = np.divide(share, area_share, out=np.full(k, np.nan), where=area_share > 0)
+    p_values = np.array([_csr_p_value(int(c), a, n_total, study_area) for c, a in zip(counts, areas, strict=True)])
+
+    # monthly counts per hot spot (aligned on the whole data period)
+    month_of = frame["month"].to_numpy()
+    monthly = np.zeros((k, n_months), dtype=np.int64)
+    if n_months and len(inc_idx):
+        mpos = months.get_indexer(pd.DatetimeIndex(month_of[inc_idx]))
+        ok = mpos >= 0
+        np.add.at(monthly, (poly_idx[ok], mpos[ok]), 1)
+
+    dt = frame["datetime"]
+    timed = frame["has_time"].to_numpy(dtype=bool)
+    hours = dt.dt.hour.to_numpy()
+    wdays = dt.dt.day_of_week.to_numpy()
+    has_day = dt.notna().to_numpy()
+    hour_counts = np.zeros((k, 24), dtype=np.int64)
+    day_counts = np.zeros((k, 7), dtype=np.int64)
+    if len(inc_idx):
+        sel = timed[inc_idx]
+        np.add.at(hour_counts, (poly_idx[sel], hours[inc_idx][sel].astype(int)), 1)
+        sel = has_day[inc_idx]
+        np.add.at(day_counts, (poly_idx[sel], wdays[inc_idx][sel].astype(int)), 1)
+
+    rep = shapely.point_on_surface(geoms) if k else np.empty(0, dtype=object)
+    to_wgs = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+    rx, ry = (shapely.get_x(rep), shapely.get_y(rep)) if k else (np.empty(0), np.empty(0))
+    clon, clat = to_wgs.transform(rx, ry) if k else (np.empty(0), np.empty(0))
+
+    rows: list[dict[str, Any]] = []
+    data_has_time = incidents.has_time
+    for i in range(k):
+        mc = monthly[i]
+        active = np.flatnonzero(mc)
+        hc = hour_counts[i]
+        dc = day_counts[i]
+        spot_timed = hc.sum() > 0 and data_has_time
+        hours_win = peak_window(hc) if spot_timed else None
+        days_win = _peak_days(dc) if spot_timed else None
+        night = (hc[NIGHT_WINDOW[0] :].sum() + hc[: NIGHT_WINDOW[1]].sum()) / hc.sum() if spot_timed else np.nan
+        rect = shapely.minimum_rotated_rectangle(geoms[i])
+        ext = rect.exterior.coords if rect.geom_type == "Polygon" else None
+        if ext is not None:
+            c = np.asarray(ext)
+            max_extent = float(np.max(np.hypot(*(c[1:] - c[:-1]).T)))
+        else:
+            max_extent = float(rect.length)
+        rows.append(
+            {
+                "incidents": int(counts[i]),
+                "share": float(share[i]),
+                "harm": float(harm[i]),
+                "area_m2": float(areas[i]),
+                "area_ha": float(areas[i] / 1e4),
+                "density_per_km2": float(density[i]),
+                "intensity": float(intensity[i]),
+                "pai": float(pai[i]),
+                "p_value": float(p_values[i]),
+                "centroid_lon": float(clon[i]),
+                "centroid_lat": float(clat[i]),
+                "max_extent_m": max_extent,
+                "first_month": months[active[0]].strftime("%Y-%m") if len(active) else "",
+                "last_month": months[active[-1]].strftime("%Y-%m") if len(active) else "",
+                "months_active": len(active),
+                "n_months": n_months,
+                "monthly_counts": [int(v) for v in mc],
+                "trend": _trend(mc, alpha),
+                "temporal_class": _temporal_class(mc),
+                "has_time": bool(spot_timed),
+                "hour_counts": [int(v) for v in hc] if spot_timed else None,
+                "weekday_counts": [int(v) for v in dc] if dc.sum() > 0 else None,
+                "peak_window": _format_window(days_win, hours_win) if spot_timed else "",
+                "peak_start_hour": hours_win[0] if hours_win else None,
+                "peak_end_hour": hours_win[1] if hours_win else None,
+                "peak_days": days_win,
+                "night_share": float(night),
+            }
+        )
+    out = pd.DataFrame(rows, columns=[c for c in PROFILE_COLUMNS if c not in ("hotspot_id", "rank", "peak_density", "significant")])
+    out["peak_density"] = (
+        hotspots["peak_density"].to_numpy(dtype=float) if "peak_density" in hotspots and k else np.full(k, np.nan)
+    )
+    if "p_value" in hotspots and k and hotspots["p_value"].notna().any():
+        # a detector's own test (e.g. Gi*) takes precedence where it gave one
+        own = hotspots["p_value"].to_numpy(dtype=float)
+        out["p_value"] = np.where(np.isnan(own), out["p_value"], own)
+    out["significant"] = out["p_value"] < alpha
+    out["method"] = hotspots["method"].to_numpy() if "method" in hotspots and k else ""
+    extra = [c for c in hotspots.columns if c not in out.columns and c != "geometry"]
+    for c in extra:
+        out[c] = hotspots[c].to_numpy()
+
+    key = {
+        "intensity": out["intensity"],
+        "count": out["incidents"].astype(float),
+        "harm": out["harm"],
+        "peak": out["peak_density"].fillna(out["density_per_km2"]),
+    }[order]
+    # ties broken by incidents then by position, so ranks are deterministic
+    sort = np.lexsort((np.arange(k), -out["incidents"].to_numpy(dtype=float), -key.to_numpy(dtype=float)))
+    out = out.iloc[sort].reset_index(drop=True)
+    ordered_geoms = geoms[sort] if k else geoms
+    out.insert(0, "rank", np.arange(1, k + 1))
+    width = max(3, len(str(k)))
+    out.insert(0, "hotspot_id", [f"H{r:0{width}d}" for r in range(1, k + 1)])
+    out = out[[c for c in PROFILE_COLUMNS if c in out.columns] + [c for c in out.columns if c not in PROFILE_COLUMNS]]
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(ordered_geoms, crs=crs), crs=crs)
