@@ -1,0 +1,125 @@
+"""Evaluation: hit rate, PAI, PEI and concentration curves.
+
+Definitions (``n`` incidents of the test period inside the hot spots, ``N`` all test-period
+incidents, ``a`` hot spot area, ``A`` study area), as in the guide's section 5:
+
+* hit rate ``H = n / N``;
+* Predictive Accuracy Index ``PAI = (n / N) / (a / A)`` (Chainey, Tompson & Uhlig 2008);
+* Predictive Efficiency Index ``PEI = PAI / PAI*``, where ``PAI*`` is the best PAI any set of
+  grid cells of the same total area could have reached on the test data (Hunt 2016; as in the
+  R package ptools, citing Wheeler & Steenbeek 2019). We compute ``PAI*`` on square cells of
+  ``cell_size`` metres, so PEI is bounded by 1 up to the cell approximation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from hotspots.incidents import Incidents
+from hotspots.profile import assign_incidents
+
+__all__ = ["Evaluation", "concentration_curve", "evaluate", "grid_concentration_curve"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Hit rate, PAI and PEI of a set of areas on a set of (test) incidents."""
+
+    n_inside: int
+    n_total: int
+    area_m2: float
+    study_area_m2: float
+    hit_rate: float
+    coverage: float
+    pai: float
+    best_pai: float
+    pei: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.__dict__.items()}
+
+
+def _union_area(geoms: np.ndarray) -> float:
+    return float(shapely.union_all(geoms).area) if len(geoms) else 0.0
+
+
+def evaluate(
+    areas: gpd.GeoDataFrame | gpd.GeoSeries,
+    incidents: Incidents,
+    *,
+    study_area_m2: float | None = None,
+    cell_size: float = 25.0,
+) -> Evaluation:
+    """Hit rate, PAI and PEI of ``areas`` (analysis CRS) on ``incidents``.
+
+    Parameters
+    ----------
+    areas : GeoDataFrame or GeoSeries
+        Hot spots or patrol areas, in the incidents' CRS. Overlaps are counted once.
+    incidents : Incidents
+        Usually a later (hold-out) period than the one the areas were built from.
+    study_area_m2 : float, optional
+        Defaults to ``incidents.study_area`` area.
+    cell_size : float, default 25
+        Cell size in metres for the best-possible PAI in the PEI denominator.
+    """
+    geoms = np.asarray(getattr(areas, "geometry", areas).values, dtype=object)
+    union = shapely.union_all(geoms) if len(geoms) else shapely.Polygon()
+    study = float(study_area_m2 if study_area_m2 is not None else incidents.study_area_m2)
+    n_total = len(incidents)
+    inc_idx, _ = assign_incidents(np.array([union], dtype=object), incidents) if not union.is_empty else (np.empty(0), None)
+    n_inside = len(np.unique(inc_idx))
+    area = float(union.area)
+    hit = n_inside / n_total if n_total else float("nan")
+    coverage = area / study if study > 0 else float("nan")
+    pai = hit / coverage if coverage and coverage > 0 and n_total else float("nan")
+    best = _best_pai(incidents, area, study, cell_size)
+    pei = pai / best if best and best > 0 and np.isfinite(pai) else float("nan")
+    return Evaluation(n_inside, n_total, area, study, hit, coverage, pai, best, pei)
+
+
+def _best_pai(incidents: Incidents, area: float, study: float, cell_size: float) -> float:
+    """The PAI of the densest cells whose total area equals ``area`` (the PEI denominator)."""
+    if len(incidents) == 0 or area <= 0 or study <= 0:
+        return float("nan")
+    ij = np.floor(incidents.xy / cell_size).astype(np.int64)
+    _, counts = np.unique(ij, axis=0, return_counts=True)
+    counts = np.sort(counts)[::-1]
+    k = area / cell_size**2
+    whole = int(np.floor(k))
+    captured = counts[:whole].sum() + (k - whole) * (counts[whole] if whole < len(counts) else 0)
+    return float((captured / len(incidents)) / (area / study))
+
+
+def concentration_curve(hotspots: gpd.GeoDataFrame, study_area_m2: float) -> pd.DataFrame:
+    """Cumulative share of incidents against cumulative share of area, down the ranked list.
+
+    Returns a DataFrame with ``rank``, ``area_share`` and ``incident_share`` (both cumulative,
+    0-1), starting at (0, 0).
+    """
+    h = hotspots.sort_values("rank")
+    area = np.cumsum(h["area_m2"].to_numpy(dtype=float)) / study_area_m2 if study_area_m2 > 0 else np.zeros(len(h))
+    share = np.cumsum(h["share"].to_numpy(dtype=float))
+    return pd.DataFrame({"rank": np.r_[0, h["rank"].to_numpy()], "area_share": np.r_[0.0, area], "incident_share": np.r_[0.0, share]})
+
+
+def grid_concentration_curve(incidents: Incidents, cell_size: float = 150.0) -> pd.DataFrame:
+    """Share of incidents against share of the study area for cells ranked by count.
+
+    The law of crime concentration curve (guide R20): ``area_share`` is the cumulative area of
+    the densest cells as a share of the study area, ``incident_share`` the incidents they hold.
+    Only occupied cells are listed, so no dense grid is built.
+    """
+    if len(incidents) == 0:
+        return pd.DataFrame({"area_share": [0.0], "incident_share": [0.0]})
+    ij = np.floor(incidents.xy / cell_size).astype(np.int64)
+    _, counts = np.unique(ij, axis=0, return_counts=True)
+    counts = np.sort(counts)[::-1]
+    study = incidents.study_area_m2
+    area = np.arange(1, len(counts) + 1) * cell_size**2 / study if study > 0 else np.zeros(len(counts))
+    return pd.DataFrame({"area_share": np.r_[0.0, area], "incident_share": np.r_[0.0, np.cumsum(counts) / len(incidents)]})

@@ -1,0 +1,47 @@
+"""Tests for hotspots.evaluate: hit rate, PAI and PEI worked by hand."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from hotspots import Incidents
+from hotspots.evaluate import concentration_curve, evaluate, grid_concentration_curve
+
+
+def test_pai_and_pei_by_hand():
+    # study area 1 km2; 100 test incidents: 30 in cell A (25 m), 10 in cell B, 60 spread out.
+    rng = np.random.default_rng(3)
+    x = np.r_[np.full(30, 12.0), np.full(10, 512.0), rng.uniform(100, 900, 60)] + 400000
+    y = np.r_[np.full(30, 12.0), np.full(10, 512.0), rng.uniform(100, 450, 60)] + 300000
+    # keep the spread incidents out of the two 25 m cells
+    inc = Incidents.from_xy(x, y, study_area=shapely.box(400000, 300000, 401000, 301000))
+    area = gpd.GeoSeries([shapely.box(400500, 300500, 400525, 300525)], crs=27700)  # cell B only
+    ev = evaluate(area, inc)
+    assert ev.n_inside == 10 and ev.n_total == 100
+    assert ev.hit_rate == pytest.approx(0.10)
+    assert ev.coverage == pytest.approx(625 / 1e6)
+    assert ev.pai == pytest.approx(0.10 / (625 / 1e6))
+    # the best single 25 m cell holds 30 incidents -> PEI = 10/30
+    assert ev.best_pai == pytest.approx(0.30 / (625 / 1e6))
+    assert ev.pei == pytest.approx(1 / 3)
+
+
+def test_overlaps_counted_once():
+    inc = Incidents.from_xy(np.full(4, 400010.0), np.full(4, 300010.0), study_area=shapely.box(400000, 300000, 400100, 300100))
+    a = gpd.GeoSeries([shapely.box(400000, 300000, 400020, 300020), shapely.box(400005, 300005, 400020, 300020)], crs=27700)
+    ev = evaluate(a, inc)
+    assert ev.n_inside == 4 and ev.area_m2 == pytest.approx(400)
+
+
+def test_concentration_curves():
+    inc = Incidents.from_xy(np.r_[np.full(9, 400010.0), 400600.0], np.r_[np.full(9, 300010.0), 300600.0], study_area=shapely.box(400000, 300000, 401000, 301000))
+    g = grid_concentration_curve(inc, cell_size=100)
+    np.testing.assert_allclose(g["incident_share"], [0, 0.9, 1.0])
+    np.testing.assert_allclose(g["area_share"], [0, 0.01, 0.02])
+    hot = gpd.GeoDataFrame({"rank": [2, 1], "area_m2": [300.0, 100.0], "share": [0.2, 0.5]}, geometry=[None, None])
+    c = concentration_curve(hot, 1000.0)
+    np.testing.assert_allclose(c["area_share"], [0, 0.1, 0.4])
+    np.testing.assert_allclose(c["incident_share"], [0, 0.5, 0.7])
