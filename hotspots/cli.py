@@ -28,7 +28,8 @@ __all__ = ["main"]
 KDE_OPTIONS = ("bandwidth", "bandwidth_rule", "cell_size", "kernel", "threshold", "coverage", "volume", "density")
 DBSCAN_OPTIONS = ("eps", "min_samples")
 HDBSCAN_OPTIONS = ("min_cluster_size", "min_samples")
-METHOD_OPTIONS = {"kde": KDE_OPTIONS, "dbscan": DBSCAN_OPTIONS, "hdbscan": HDBSCAN_OPTIONS}
+GISTAR_OPTIONS = ("cell_size", "neighbour_distance", "null")
+METHOD_OPTIONS = {"kde": KDE_OPTIONS, "dbscan": DBSCAN_OPTIONS, "hdbscan": HDBSCAN_OPTIONS, "gistar": GISTAR_OPTIONS}
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
@@ -59,14 +60,14 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 
 def _add_method_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("detection")
-    g.add_argument("--method", choices=("kde", "dbscan", "hdbscan"), default="kde")
+    g.add_argument("--method", choices=("kde", "dbscan", "hdbscan", "gistar"), default="kde")
     g.add_argument("--order", choices=("intensity", "count", "harm", "peak"), default="intensity", help="ranking rule")
     g.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     g.add_argument("--all", dest="include_all", action="store_true", help="keep hot spots that are not significant")
     k = p.add_argument_group("kernel density (--method kde)")
     k.add_argument("--bandwidth", type=float, metavar="M", help="kernel bandwidth in metres (default: 150 m rule)")
     k.add_argument("--bandwidth-rule", choices=("micro-place", "arcgis"), help="automatic bandwidth rule")
-    k.add_argument("--cell-size", type=float, metavar="M", help="grid cell size in metres")
+    k.add_argument("--cell-size", type=float, metavar="M", help="grid cell size in metres (kde and gistar)")
     k.add_argument("--kernel", choices=("quartic", "gaussian"))
     k.add_argument("--threshold", choices=("coverage", "volume", "density"))
     k.add_argument("--coverage", type=float, metavar="SHARE", help="share of the study area (default 0.02)")
@@ -76,6 +77,9 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
     c.add_argument("--eps", type=float, metavar="M", help="DBSCAN neighbourhood radius in metres")
     c.add_argument("--min-samples", type=int, metavar="N", help="incidents needed to make a core point")
     c.add_argument("--min-cluster-size", type=int, metavar="N", help="HDBSCAN minimum cluster size")
+    gi = p.add_argument_group("Getis-Ord Gi* (--method gistar)")
+    gi.add_argument("--neighbour-distance", type=float, metavar="M", help="neighbour distance in metres")
+    gi.add_argument("--null", choices=("poisson", "negative-binomial", "normal"), help="null distribution")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -165,7 +169,7 @@ def _crime_types(value: str) -> Any:
 def _method_params(args: argparse.Namespace) -> dict[str, Any]:
     allowed = METHOD_OPTIONS[args.method]
     params = {}
-    every = set(KDE_OPTIONS) | set(DBSCAN_OPTIONS) | set(HDBSCAN_OPTIONS)
+    every = set(KDE_OPTIONS) | set(DBSCAN_OPTIONS) | set(HDBSCAN_OPTIONS) | set(GISTAR_OPTIONS)
     for name in sorted(every):
         value = getattr(args, name, None)
         if value is None:

@@ -1,7 +1,8 @@
 """One call from incidents to ranked, reproducible hot spots.
 
 :func:`detect` fits a detector (:class:`~hotspots.kde.KDEHotspots`,
-:class:`~hotspots.clusters.DBSCANHotspots` or :class:`~hotspots.clusters.HDBSCANHotspots`),
+:class:`~hotspots.clusters.DBSCANHotspots`, :class:`~hotspots.clusters.HDBSCANHotspots` or
+:class:`~hotspots.gistar.GiStarHotspots`),
 profiles and ranks its polygons (:func:`hotspots.profile.rank_hotspots`), and records every
 parameter and automatic choice in ``HotspotResult.params`` so that the run can be reproduced.
 """
@@ -21,7 +22,7 @@ from hotspots.profile import RANK_ORDERS, rank_hotspots
 
 __all__ = ["METHODS", "HotspotResult", "default_parameters", "detect", "make_estimator"]
 
-METHODS = ("kde", "dbscan", "hdbscan")
+METHODS = ("kde", "dbscan", "hdbscan", "gistar")
 
 
 @dataclass
@@ -73,6 +74,10 @@ def make_estimator(method: str, **params: Any) -> Any:
         from hotspots.clusters import HDBSCANHotspots
 
         cls = HDBSCANHotspots
+    elif method == "gistar":
+        from hotspots.gistar import GiStarHotspots
+
+        cls = GiStarHotspots
     else:
         msg = f"method must be one of {METHODS}, got {method!r}."
         raise ParameterError(msg)
@@ -123,7 +128,7 @@ def detect(
     ----------
     incidents : Incidents
         From :func:`hotspots.ingest.read_incidents` (or ``Incidents.from_xy``).
-    method : {"kde", "dbscan", "hdbscan"}, default "kde"
+    method : {"kde", "dbscan", "hdbscan", "gistar"}, default "kde"
     order : {"intensity", "count", "harm", "peak"}, default "intensity"
         Ranking rule; see :mod:`hotspots.profile`.
     alpha : float, default 0.05
