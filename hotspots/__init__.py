@@ -11,7 +11,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from hotspots._errors import HotspotsError, HotspotsWarning, InputError, ParameterError
-from hotspots.incidents import IngestReport, Incidents
+from hotspots.incidents import Incidents, IngestReport
 
 __all__ = [
     "HotspotsError",
