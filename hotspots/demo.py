@@ -128,10 +128,10 @@ def _days(rng: np.random.Generator, month: int, n: int, profile: str) -> np.ndar
     dates = first + pd.to_timedelta(np.arange(ndays), unit="D")
     w = np.ones(ndays)
     if profile == "night":  # Fri and Sat nights
-        w[dates.weekday >= 4] = 4.0
-        w[dates.weekday == 6] = 1.5
+        w[dates.day_of_week >= 4] = 4.0
+        w[dates.day_of_week == 6] = 1.5
     elif profile == "day":
-        w[dates.weekday == 6] = 0.3
+        w[dates.day_of_week == 6] = 0.3
     return rng.choice(ndays, size=n, p=w / w.sum()) + 1
 
 
