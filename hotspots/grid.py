@@ -1,0 +1,478 @@
+"""The analysis grid: cell-size rules and a sparse, tiled raster for density surfaces.
+
+A national force area at a 25 m cell is hundreds of millions of cells, most of them empty. So the
+grid is never materialised over the bounding box: :class:`DensitySurface` stores square tiles of
+``tile_size`` × ``tile_size`` cells only where the surface is non-zero. Every tile sits on one global
+lattice whose origin is a multiple of the cell size, so two surfaces with the same cell size line up
+cell for cell.
+
+Cell ``(i, j)`` (column ``i``, row ``j``, both integers, rows counted northwards) covers
+``[ox + i·c, ox + (i+1)·c) × [oy + j·c, oy + (j+1)·c)`` where ``(ox, oy)`` is the origin and ``c`` the
+cell size, in metres of the analysis CRS. Its value is the density at the cell *centre*.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import contourpy
+import numpy as np
+import pyproj
+import shapely
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+from shapely.geometry.base import BaseGeometry
+
+from hotspots._errors import ParameterError
+
+__all__ = [
+    "DEFAULT_TILE_SIZE",
+    "MAX_DENSE_CELLS",
+    "NICE_STEPS",
+    "DensitySurface",
+    "default_cell_size",
+    "nice_floor",
+]
+
+#: Mantissas of "nice" cell sizes: 1, 2, 2.5 and 5 × 10^k metres.
+NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
+
+#: Cells per side of one stored tile.
+DEFAULT_TILE_SIZE = 128
+
+#: Largest dense array :meth:`DensitySurface.to_dense` will build (cells), 400 MB of float64.
+MAX_DENSE_CELLS = 50_000_000
+
+#: Square metres per square kilometre (densities are stored per km²).
+M2_PER_KM2 = 1e6
+
+
+def nice_floor(value: float) -> float:
+    """The largest "nice" number (1, 2, 2.5 or 5 × 10^k) that is not larger than ``value``.
+
+    Parameters
+    ----------
+    value : float
+        A positive number.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> nice_floor(30.0), nice_floor(150.0), nice_floor(19.9), nice_floor(2.5)
+    (25.0, 100.0, 10.0, 2.5)
+    """
+    if not (math.isfinite(value) and value > 0):
+        msg = f"nice_floor needs a positive finite number, got {value!r}."
+        raise ParameterError(msg)
+    exponent = math.floor(math.log10(value))
+    for k in (exponent + 1, exponent, exponent - 1):
+        scale = 10.0**k
+        for step in reversed(NICE_STEPS):
+            candidate = step * scale
+            if candidate <= value * (1 + 1e-12):
+                return float(candidate)
+    return float(10.0 ** (exponent - 1))  # pragma: no cover - unreachable
+
+
+def default_cell_size(bandwidth: float, cells_per_bandwidth: float = 5.0) -> float:
+    """Default cell size: ``bandwidth / 5`` rounded down to a nice value (metres).
+
+    Parameters
+    ----------
+    bandwidth : float
+        Kernel bandwidth in metres (the quartic kernel's radius, or the gaussian's standard
+        deviation).
+    cells_per_bandwidth : float, default 5
+        At least this many cells per bandwidth.
+
+    Returns
+    -------
+    float
+        Cell side in metres: 1, 2, 2.5 or 5 × 10^k.
+
+    Notes
+    -----
+    With five or more cells per bandwidth the kernel's diameter spans at least ten cells, so the
+    surface resolves the kernel's shape. The guide's rule R26 (Chainey 2013; Hart & Zandbergen
+    2014) finds that cell size barely changes KDE's predictive accuracy once it is small relative to
+    the bandwidth, so a finer grid buys nothing but memory. A 150 m bandwidth gives 25 m cells.
+
+    Examples
+    --------
+    >>> default_cell_size(150.0)
+    25.0
+    """
+    return nice_floor(float(bandwidth) / cells_per_bandwidth)
+
+
+@dataclass
+class DensitySurface:
+    """A sparse raster of densities on a global lattice, stored as tiles where data are.
+
+    Parameters
+    ----------
+    cell_size : float
+        Cell side in metres (analysis CRS).
+    crs : pyproj.CRS or None
+        The analysis CRS.
+    origin : tuple of float
+        ``(ox, oy)`` in metres, multiples of ``cell_size``; cell ``(i, j)`` has its lower-left
+        corner at ``(ox + i·cell_size, oy + j·cell_size)``.
+    tile_size : int, default 128
+        Cells per tile side.
+    tiles : dict
+        ``{(tile_row, tile_col): ndarray (tile_size, tile_size)}``; element ``[r, c]`` of tile
+        ``(tr, tc)`` is cell ``(i, j) = (tc·tile_size + c, tr·tile_size + r)``. Absent tiles are zero.
+    units : str
+        Units of the values, ``"incidents per km²"`` by default.
+
+    Notes
+    -----
+    Values are densities at cell centres. Integrals (expected incidents) are
+    ``Σ value × cell area`` with the cell area in km².
+    """
+
+    cell_size: float
+    crs: pyproj.CRS | None
+    origin: tuple[float, float]
+    tile_size: int = DEFAULT_TILE_SIZE
+    tiles: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    units: str = "incidents per km²"
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def cell_area_m2(self) -> float:
+        """Area of one cell in m²."""
+        return float(self.cell_size) ** 2
+
+    @property
+    def n_tiles(self) -> int:
+        return len(self.tiles)
+
+    @property
+    def n_stored_cells(self) -> int:
+        """Cells held in memory (tiles × tile_size²), zero cells of stored tiles included."""
+        return len(self.tiles) * self.tile_size**2
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no cell is positive."""
+        return not self.tiles or self.max() <= 0
+
+    def max(self) -> float:
+        """Highest density (0 for an empty surface)."""
+        if not self.tiles:
+            return 0.0
+        return float(max(t.max() for t in self.tiles.values()))
+
+    def total(self) -> float:
+        """Integral of the surface: Σ value × cell area (incidents, or summed weights)."""
+        s = math.fsum(float(t.sum()) for t in self.tiles.values())
+        return s * self.cell_area_m2 / M2_PER_KM2
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(xmin, ymin, xmax, ymax)`` of the stored tiles, metres (NaN when empty)."""
+        if not self.tiles:
+            return (math.nan,) * 4
+        keys = np.array(list(self.tiles), dtype=np.int64)
+        span = self.tile_size * self.cell_size
+        ox, oy = self.origin
+        return (
+            ox + keys[:, 1].min() * span,
+            oy + keys[:, 0].min() * span,
+            ox + (keys[:, 1].max() + 1) * span,
+            oy + (keys[:, 0].max() + 1) * span,
+        )
+
+    # ------------------------------------------------------------------ index helpers
+    def cell_index(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Integer cell indices ``(i, j)`` of the cells containing points (metres)."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        i = np.floor((x - self.origin[0]) / self.cell_size).astype(np.int64)
+        j = np.floor((y - self.origin[1]) / self.cell_size).astype(np.int64)
+        return i, j
+
+    def cell_centre(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Centres (metres) of cells ``(i, j)``."""
+        c = self.cell_size
+        return (
+            self.origin[0] + (np.asarray(i, dtype=float) + 0.5) * c,
+            self.origin[1] + (np.asarray(j, dtype=float) + 0.5) * c,
+        )
+
+    def _iter_tiles(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        for (tr, tc), arr in self.tiles.items():
+            yield tr, tc, arr
+
+    def cell_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Integer indices ``(i, j)`` and values of all positive cells."""
+        ii, jj, vv = [], [], []
+        t = self.tile_size
+        for tr, tc, arr in self._iter_tiles():
+            r, c = np.nonzero(arr > 0)
+            ii.append(c.astype(np.int64) + tc * t)
+            jj.append(r.astype(np.int64) + tr * t)
+            vv.append(arr[r, c])
+        if not ii:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float)
+        return np.concatenate(ii), np.concatenate(jj), np.concatenate(vv)
+
+    def cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Centres and values of all positive cells.
+
+        Returns
+        -------
+        x, y : ndarray
+            Cell centres in metres (analysis CRS).
+        values : ndarray
+            Densities (``units``).
+        """
+        i, j, v = self.cell_values()
+        x, y = self.cell_centre(i, j)
+        return x, y, v
+
+    def values_at(self, x: Any, y: Any) -> np.ndarray:
+        """Density at arbitrary points: the value of the cell containing each point.
+
+        Parameters
+        ----------
+        x, y : array-like
+            Coordinates in metres (analysis CRS).
+
+        Returns
+        -------
+        ndarray of float
+            Zero outside the stored tiles.
+        """
+        i, j = self.cell_index(np.atleast_1d(x), np.atleast_1d(y))
+        out = np.zeros(i.shape, dtype=float)
+        if not self.tiles or i.size == 0:
+            return out
+        t = self.tile_size
+        tr, tc = j // t, i // t
+        for key, arr in self.tiles.items():
+            m = (tr == key[0]) & (tc == key[1])
+            if m.any():
+                out[m] = arr[j[m] - key[0] * t, i[m] - key[1] * t]
+        return out
+
+    def block(self, i0: int, j0: int, ni: int, nj: int) -> np.ndarray:
+        """Dense values of cells ``i0 <= i < i0+ni``, ``j0 <= j < j0+nj`` as an ``(nj, ni)`` array.
+
+        Row 0 is the southernmost row (``j0``). Raises :class:`~hotspots.ParameterError` above
+        :data:`MAX_DENSE_CELLS` cells.
+        """
+        if ni * nj > MAX_DENSE_CELLS:
+            msg = (
+                f"A dense array of {ni} x {nj} = {ni * nj:,} cells exceeds the limit of "
+                f"{MAX_DENSE_CELLS:,}. Pass smaller bounds, or a larger cell_size."
+            )
+            raise ParameterError(msg)
+        out = np.zeros((nj, ni), dtype=float)
+        t = self.tile_size
+        for tr in range(j0 // t, (j0 + nj - 1) // t + 1):
+            for tc in range(i0 // t, (i0 + ni - 1) // t + 1):
+                arr = self.tiles.get((tr, tc))
+                if arr is None:
+                    continue
+                gj0, gi0 = max(j0, tr * t), max(i0, tc * t)
+                gj1, gi1 = min(j0 + nj, (tr + 1) * t), min(i0 + ni, (tc + 1) * t)
+                out[gj0 - j0 : gj1 - j0, gi0 - i0 : gi1 - i0] = arr[
+                    gj0 - tr * t : gj1 - tr * t, gi0 - tc * t : gi1 - tc * t
+                ]
+        return out
+
+    def to_dense(
+        self, bounds: tuple[float, float, float, float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A dense array over ``bounds`` (for small extents: maps, tests, cross-checks).
+
+        Parameters
+        ----------
+        bounds : tuple of float, optional
+            ``(xmin, ymin, xmax, ymax)`` in metres; every cell whose area meets the box is
+            included. Default: the stored tiles' extent.
+
+        Returns
+        -------
+        values : ndarray, shape (ny, nx)
+            Row 0 is the *southernmost* row (flip with ``values[::-1]`` for a north-up image).
+        x_centres : ndarray, shape (nx,)
+        y_centres : ndarray, shape (ny,)
+
+        Raises
+        ------
+        ParameterError
+            When the array would exceed :data:`MAX_DENSE_CELLS` cells (50 million).
+        """
+        if bounds is None:
+            bounds = self.bounds()
+            if not self.tiles:
+                return np.zeros((0, 0)), np.empty(0), np.empty(0)
+        xmin, ymin, xmax, ymax = (float(b) for b in bounds)
+        (i0, i1), (j0, j1) = self.cell_index(np.array([xmin, xmax]), np.array([ymin, ymax]))
+        # a box edge exactly on a cell boundary does not pull in the next cell
+        i1 = int(i1) - int(self.origin[0] + i1 * self.cell_size >= xmax and i1 > i0)
+        j1 = int(j1) - int(self.origin[1] + j1 * self.cell_size >= ymax and j1 > j0)
+        ni, nj = int(i1 - i0 + 1), int(j1 - j0 + 1)
+        values = self.block(int(i0), int(j0), ni, nj)
+        xc, _ = self.cell_centre(np.arange(i0, i0 + ni), np.zeros(ni))
+        _, yc = self.cell_centre(np.zeros(nj), np.arange(j0, j0 + nj))
+        return values, xc, yc
+
+    # ------------------------------------------------------------------ areas
+    def values_inside(self, area: BaseGeometry | None) -> np.ndarray:
+        """Values of positive cells whose centres lie in ``area`` (all positive cells if None).
+
+        Tiles wholly inside or outside ``area`` are decided once, so a national study area costs
+        a point-in-polygon test only for the cells of tiles on its boundary.
+        """
+        if area is None:
+            return self.cell_values()[2]
+        if area.is_empty:
+            return np.empty(0)
+        shapely.prepare(area)
+        t, c = self.tile_size, self.cell_size
+        out = []
+        for tr, tc, arr in self._iter_tiles():
+            x0 = self.origin[0] + tc * t * c
+            y0 = self.origin[1] + tr * t * c
+            box = shapely.box(x0, y0, x0 + t * c, y0 + t * c)
+            if area.contains(box):
+                out.append(arr[arr > 0])
+            elif area.intersects(box):
+                r, k = np.nonzero(arr > 0)
+                xs, ys = self.cell_centre(k + tc * t, r + tr * t)
+                inside = shapely.contains_xy(area, xs, ys)
+                out.append(arr[r[inside], k[inside]])
+        return np.concatenate(out) if out else np.empty(0)
+
+    # ------------------------------------------------------------------ polygons
+    def contour_polygons(self, level: float, *, method: str = "contour") -> list[shapely.Polygon]:
+        """Polygons of the areas where the density is at or above ``level``.
+
+        Parameters
+        ----------
+        level : float
+            Density threshold in ``units``.
+        method : {"contour", "cells"}, default "contour"
+            ``"contour"``: filled contours (contourpy, linear interpolation between cell centres),
+            smooth outlines for patrol maps; every cell centre at or above ``level`` lies inside.
+            A component whose contour covers less than half its cells' area (a single hot cell,
+            a one-cell-wide ridge of collinear points) is drawn as its cells instead.
+            ``"cells"``: the union of the square cells at or above ``level`` (blocky, exact cell
+            area).
+
+        Returns
+        -------
+        list of shapely.Polygon
+            Valid polygons, one per connected area, holes kept, largest peak area not ordered.
+
+        Notes
+        -----
+        Hot cells are grouped into 8-connected components with a sparse graph, so no dense array
+        spans more than one component's bounding box (plus a margin of two cells).
+        """
+        if method not in ("contour", "cells"):
+            msg = f"method must be 'contour' or 'cells', got {method!r}."
+            raise ParameterError(msg)
+        if not np.isfinite(level) or not self.tiles:
+            return []
+        i, j, v = self.cell_values()
+        hot = v >= level
+        i, j = i[hot], j[hot]
+        if i.size == 0:
+            return []
+        if method == "cells":
+            return self._cell_polygons(i, j)
+        labels = _components_8(i, j)
+        order = np.argsort(labels, kind="stable")
+        splits = np.flatnonzero(np.diff(labels[order])) + 1
+        lower = level * (1 - 1e-9) if level > 0 else np.nextafter(level, -np.inf)
+        polys: list[shapely.Polygon] = []
+        for idx in np.split(order, splits):
+            ci, cj = i[idx], j[idx]
+            i0, j0 = int(ci.min()) - 2, int(cj.min()) - 2
+            ni, nj = int(ci.max()) - i0 + 3, int(cj.max()) - j0 + 3
+            z = self.block(i0, j0, ni, nj)
+            # hide other components' hot cells that share this bounding box
+            own = np.zeros(z.shape, dtype=bool)
+            own[cj - j0, ci - i0] = True
+            z[(z >= level) & ~own] = 0.0
+            xc, _ = self.cell_centre(np.arange(i0, i0 + ni), np.zeros(ni))
+            _, yc = self.cell_centre(np.zeros(nj), np.arange(j0, j0 + nj))
+            gen = contourpy.contour_generator(xc, yc, z, fill_type=contourpy.FillType.OuterOffset)
+            pts_list, offs_list = gen.filled(lower, np.inf)
+            found: list[shapely.Polygon] = []
+            for pts, offs in zip(pts_list, offs_list, strict=True):
+                rings = [pts[offs[k] : offs[k + 1]] for k in range(len(offs) - 1)]
+                rings = [r for r in rings if len(r) >= 4]
+                if rings:
+                    found.append(shapely.make_valid(shapely.Polygon(rings[0], rings[1:])))
+            # a single cell or a one-cell-wide ridge contours to (almost) nothing: draw its cells
+            if sum(p.area for p in found) < 0.5 * idx.size * self.cell_area_m2:
+                found = self._cell_polygons(ci, cj)
+            polys.extend(found)
+        return _dissolve(polys)
+
+    def _cell_polygons(self, i: np.ndarray, j: np.ndarray) -> list[shapely.Polygon]:
+        c = self.cell_size
+        x0 = self.origin[0] + i * c
+        y0 = self.origin[1] + j * c
+        boxes = shapely.box(x0, y0, x0 + c, y0 + c)
+        return _dissolve(list(boxes))
+
+
+def _components_8(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Labels of 8-connected components of the cells ``(i, j)`` (sparse; no dense grid)."""
+    n = i.size
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    i0, j0 = i.min() - 1, j.min() - 1
+    width = int(i.max() - i0 + 2)
+    key = (j - j0) * width + (i - i0)
+    order = np.argsort(key)
+    sorted_key = key[order]
+    rows, cols = [], []
+    for di, dj in ((1, 0), (-1, 1), (0, 1), (1, 1)):
+        nb = key + dj * width + di
+        pos = np.searchsorted(sorted_key, nb)
+        pos = np.minimum(pos, n - 1)
+        found = sorted_key[pos] == nb
+        rows.append(np.flatnonzero(found))
+        cols.append(order[pos[found]])
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    graph = coo_array((np.ones(r.size, dtype=np.int8), (r, c)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def _dissolve(polys: list[BaseGeometry]) -> list[shapely.Polygon]:
+    """Valid, dissolved polygons: one per connected area (parts meeting at a point stay separate)."""
+    if not polys:
+        return []
+    geom = shapely.make_valid(
+        shapely.union_all(shapely.make_valid(np.asarray(polys, dtype=object)))
+    )
+    return polygon_parts(geom)
+
+
+def polygon_parts(geom: BaseGeometry) -> list[shapely.Polygon]:
+    """The non-empty polygons of any geometry (collections and multipolygons exploded)."""
+    parts = shapely.get_parts(geom)
+    out: list[shapely.Polygon] = []
+    for p in parts:
+        if isinstance(p, shapely.Polygon):
+            if not p.is_empty and p.area > 0:
+                out.append(p)
+        elif isinstance(p, shapely.MultiPolygon | shapely.GeometryCollection):
+            out.extend(polygon_parts(p))
+    return out
