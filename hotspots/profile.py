@@ -14,11 +14,17 @@ Ranking rule (``order="intensity"``, the default)
     ``"harm"`` and ``"peak"`` (the density surface's peak) are the alternatives.
 
 Significance
-    Each hot spot's count is tested against complete spatial randomness (CSR) over the study
-    area: under CSR the count in a region of area ``a`` is Poisson with mean ``N a / A``. Because
-    the hot spot was *chosen* as a dense place, the p-value is Bonferroni-corrected for the
-    ``A / a`` disjoint windows of that size the detector could have picked (a conservative
-    approximation to a scan statistic, Kulldorff 1997). ``significant`` is ``p_value < alpha``.
+    A hot spot is significant when it holds a micro place that complete spatial randomness (CSR)
+    would almost never produce: some 75 m disc centred on one of its incidents holds ``k``
+    incidents, and under CSR at the data's own intensity (N incidents over the study area A) the
+    chance that *any* of the N incidents' discs holds that many is below ``alpha``
+    (``p = min(1, N P(1 + Poisson(lam) >= k))``, ``lam = (N - 1) pi r^2 / A``; Bonferroni over the
+    incidents, so pure noise yields a significant hot spot with probability at most ``alpha``).
+    This is the same rule that sets DBSCAN's default ``min_samples``
+    (:func:`hotspots.clusters.csr_min_samples`), so every method means the same by "significant";
+    Gi* keeps its own FDR-controlled test. The test is at the patrol scale on purpose: a large
+    area that is only mildly denser than average everywhere, with no dense micro place, is not
+    a place to send a patrol to.
 """
 
 from __future__ import annotations
@@ -40,12 +46,15 @@ __all__ = [
     "PATROL_UNIT_M2",
     "RANK_ORDERS",
     "assign_incidents",
+    "micro_place_p_values",
     "peak_window",
     "rank_hotspots",
 ]
 
 #: One patrol unit: a 150 m x 150 m square (guide rule R2: Birmingham's 150 m grid, Southend's spots).
 PATROL_UNIT_M2 = 150.0 * 150.0
+#: Radius of the micro place used by the significance test: half the guide's ~150 m unit (R2).
+MICRO_PLACE_RADIUS_M = 75.0
 #: The night-time-economy window, 18:00-06:00 (guide rule R14, Cardiff).
 NIGHT_WINDOW = (18, 6)
 RANK_ORDERS = ("intensity", "count", "harm", "peak")
@@ -159,15 +168,38 @@ def _format_window(days: list[int] | None, hours: tuple[int, int] | None) -> str
     return " ".join(parts)
 
 
-def _csr_p_value(n: int, area: float, n_total: int, study_area: float) -> float:
-    """Scan-corrected Poisson p-value of ``n`` incidents in ``area`` under CSR (see module notes)."""
-    if n <= 0 or study_area <= 0 or area <= 0:
-        return 1.0
-    area = min(area, study_area)
-    expected = n_total * area / study_area
-    tail = float(stats.poisson.sf(n - 1, expected))  # P(X >= n)
-    windows = max(1.0, study_area / area)
-    return float(min(1.0, tail * windows))
+def micro_place_p_values(
+    geoms: np.ndarray, incidents: Incidents, *, radius: float = MICRO_PLACE_RADIUS_M
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per polygon: the largest ``radius`` disc count centred on an incident inside, and its p-value.
+
+    See the module docstring ("Significance"). Returns ``(peak_disc_count, p_value)``; polygons
+    without incidents get count 0 and p-value 1.
+    """
+    from scipy.spatial import cKDTree
+
+    from hotspots.clusters import _csr_lambda, _csr_p_value
+
+    k = len(geoms)
+    peak = np.zeros(k)
+    p = np.ones(k)
+    n = len(incidents)
+    area = incidents.study_area_m2
+    if k == 0 or n < 2 or area <= 0:
+        return peak, p
+    uniq, counts = np.unique(incidents.xy, axis=0, return_counts=True)
+    tree = shapely.STRtree(geoms)
+    loc_idx, poly_idx = tree.query(shapely.points(uniq), predicate="intersects")
+    if len(loc_idx) == 0:
+        return peak, p
+    locs, inv = np.unique(loc_idx, return_inverse=True)
+    kd = cKDTree(uniq)
+    neighbours = kd.query_ball_point(uniq[locs], r=radius)
+    disc = np.array([counts[nb].sum() for nb in neighbours], dtype=float)
+    np.maximum.at(peak, poly_idx, disc[inv.ravel()])
+    lam = _csr_lambda(n, area, radius)
+    p = np.array([_csr_p_value(c, n, lam) if c > 0 else 1.0 for c in peak])
+    return peak, p
 
 
 def _trend(counts: np.ndarray, alpha: float) -> str:
@@ -256,7 +288,7 @@ def rank_hotspots(
     share = counts / n_total if n_total else np.zeros(k)
     area_share = areas / study_area if study_area > 0 else np.full(k, np.nan)
     pai = np.divide(share, area_share, out=np.full(k, np.nan), where=area_share > 0)
-    p_values = np.array([_csr_p_value(int(c), a, n_total, study_area) for c, a in zip(counts, areas, strict=True)])
+    _, p_values = micro_place_p_values(geoms, incidents)
 
     # monthly counts per hot spot (aligned on the whole data period)
     month_of = frame["month"].to_numpy()

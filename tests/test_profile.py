@@ -28,7 +28,7 @@ def two_spots():
     cy = rng.uniform(600, 950, 40)
     x = np.r_[ax, bx, cx] + 400000
     y = np.r_[ay, by, cy] + 300000
-    months = np.r_[["2024-01-01"] * 10, ["2024-06-01"] * 10, ["2024-%02d-01" % (i % 6 + 1) for i in range(80)]]
+    months = np.r_[["2024-01-01"] * 10, ["2024-06-01"] * 10, [f"2024-{i % 6 + 1:02d}-01" for i in range(80)]]
     inc = Incidents.from_xy(x, y, month=months, study_area=_square(400000, 300000, 1000))
     hot = gpd.GeoDataFrame(
         {"method": ["test", "test"], "peak_density": [np.nan, np.nan]},
@@ -63,15 +63,18 @@ def test_small_intense_outranks_large_diffuse(two_spots):
     assert list(by_count["incidents"]) == [40, 20]
 
 
-def test_significance_scan_corrected_poisson(two_spots):
+def test_significance_micro_place_disc_by_hand(two_spots):
     from scipy import stats
 
     inc, hot = two_spots
     ranked = rank_hotspots(hot, inc).set_index("area_m2")
-    # spot A: expected 100 * 0.01 = 1 incident; P(X >= 20) * (1 / 0.01) windows
-    expected = stats.poisson.sf(19, 1.0) * 100
+    # spot A: all 20 incidents lie within 75 m of each other; N = 100 over 1 km2
+    lam = 99 * np.pi * 75**2 / 1e6
+    expected = min(1.0, 100 * stats.poisson.sf(20 - 2, lam))  # N * P(1 + Poisson(lam) >= 20)
     assert ranked.loc[10_000, "p_value"] == pytest.approx(expected, rel=1e-9)
     assert bool(ranked.loc[10_000, "significant"])
+    # spot B: 40 incidents spread over 400 m x 400 m is far less extreme
+    assert ranked.loc[160_000, "p_value"] > 1e6 * ranked.loc[10_000, "p_value"]
 
 
 def test_monthly_counts_and_classes(two_spots):
