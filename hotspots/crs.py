@@ -1,0 +1,186 @@
+"""Choose one metric analysis CRS per dataset, and move coordinates in and out of it.
+
+Every distance, cell size and bandwidth in hotspots is in metres in one projected CRS, chosen once
+from the bulk of the data (methods reference, "CRS and units pain": sfhotspot put data and grid in
+different UTM zones when each layer chose its own). The rule:
+
+* **British National Grid** (EPSG:27700) when the median point lies in Great Britain. Police.uk
+  data are published for England and Wales, and every British analyst measures in BNG.
+* Otherwise the **WGS84 UTM zone** of the median point (EPSG:326zz north, 327zz south), with the
+  Norway (zone 32V) and Svalbard (31X/33X/35X/37X) exceptions applied.
+
+Great Britain is tested with a lon/lat envelope (-8.7..1.8 E, 49.8..60.9 N) minus two rough
+polygons: the island of **Ireland** (Northern Ireland is part of the UK but not of Great Britain,
+and the Irish Grid / UTM 29N suits it better than BNG, whose distortion grows west of 6 W) and the
+**north coast of France** (Boulogne, Calais and Dieppe fall inside the envelope). The Isle of Man
+and the Isles of Scilly count as Great Britain (BNG covers them well); the Channel Islands do not.
+
+The median is taken per axis (robust to a few mis-located points). Longitudes are unwrapped first
+when the data straddle the antimeridian. Polar data (beyond 84 N or 80 S, where UPS would be
+proper) still get the nearest UTM zone; no police data lie there.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pyproj
+import shapely
+
+from hotspots._errors import InputError
+
+__all__ = ["BNG", "WGS84", "choose_crs", "in_great_britain", "to_analysis", "to_wgs84", "utm_crs"]
+
+#: British National Grid (OSGB36 / British National Grid), metres.
+BNG = pyproj.CRS.from_epsg(27700)
+#: Longitude/latitude on WGS84, degrees.
+WGS84 = pyproj.CRS.from_epsg(4326)
+
+#: lon/lat envelope of Great Britain with its islands (Scilly, Hebrides, Shetland), degrees.
+GB_ENVELOPE = (-8.7, 49.8, 1.8, 60.9)
+
+# The island of Ireland (rough outline, lon/lat). Its east edge runs between Ireland and Wales /
+# Galloway / Kintyre: Carnsore Point (-6.36, 52.17), Dublin (-6.05), Ards (-5.43, 54.5),
+# Fair Head (-6.15, 55.22), Malin Head (-7.37, 55.38); Anglesey, St David's Head, the Mull of
+# Galloway, Kintyre and Islay stay outside.
+_IRELAND = shapely.Polygon(
+    [(-11.0, 51.2), (-6.2, 51.9), (-5.9, 53.0), (-5.35, 54.2), (-5.35, 54.75), (-6.0, 55.3),
+     (-6.5, 55.45), (-11.0, 55.5)]
+)
+# The French coast inside the GB envelope (Dieppe, Boulogne, Calais); Dungeness, Dover and
+# North Foreland stay outside.
+_NORTH_FRANCE = shapely.Polygon(
+    [(0.2, 49.0), (0.2, 49.85), (1.3, 50.1), (1.45, 50.9), (1.75, 51.02), (2.5, 51.15),
+     (3.0, 51.3), (3.0, 49.0)]
+)
+shapely.prepare(_IRELAND)
+shapely.prepare(_NORTH_FRANCE)
+
+
+def in_great_britain(lon: float, lat: float) -> bool:
+    """True when a lon/lat point (degrees, WGS84) lies in Great Britain (approximate outline).
+
+    See the module docstring for the outline; Northern Ireland is not Great Britain.
+    """
+    w, s, e, n = GB_ENVELOPE
+    if not (w <= lon <= e and s <= lat <= n):
+        return False
+    return not (
+        shapely.intersects_xy(_IRELAND, lon, lat) or shapely.intersects_xy(_NORTH_FRANCE, lon, lat)
+    )
+
+
+def utm_zone(lon: float, lat: float) -> int:
+    """The UTM zone number (1-60) of a point, with the Norway and Svalbard exceptions."""
+    lon = ((lon + 180.0) % 360.0) - 180.0
+    zone = int(np.floor((lon + 180.0) / 6.0)) + 1
+    zone = min(max(zone, 1), 60)
+    if 56.0 <= lat < 64.0 and 3.0 <= lon < 12.0:
+        zone = 32  # south-west Norway is in 32V
+    if 72.0 <= lat < 84.0 and 0.0 <= lon < 42.0:  # Svalbard: 31X, 33X, 35X, 37X only
+        if lon < 9.0:
+            zone = 31
+        elif lon < 21.0:
+            zone = 33
+        elif lon < 33.0:
+            zone = 35
+        else:
+            zone = 37
+    return zone
+
+
+def utm_crs(lon: float, lat: float) -> pyproj.CRS:
+    """The WGS84 / UTM CRS of the zone holding a lon/lat point (north or south)."""
+    zone = utm_zone(lon, lat)
+    return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def _median_lonlat(lon: np.ndarray, lat: np.ndarray) -> tuple[float, float]:
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    if not ok.any():
+        msg = "No valid longitude/latitude to choose an analysis CRS from."
+        raise InputError(msg, hint="check the coordinate columns hold WGS84 degrees.")
+    lon, lat = lon[ok], lat[ok]
+    if lon.max() - lon.min() > 180.0:  # straddles the antimeridian: unwrap west longitudes
+        lon = np.where(lon < 0, lon + 360.0, lon)
+    mlon = float(np.median(lon))
+    mlon = ((mlon + 180.0) % 360.0) - 180.0
+    return mlon, float(np.median(lat))
+
+
+def choose_crs(lon: np.ndarray, lat: np.ndarray) -> tuple[pyproj.CRS, str]:
+    """Choose the metric analysis CRS for a dataset from the bulk of its points.
+
+    Parameters
+    ----------
+    lon, lat : array-like of float
+        WGS84 longitudes and latitudes in degrees. Non-finite and out-of-range values are ignored.
+
+    Returns
+    -------
+    crs : pyproj.CRS
+        EPSG:27700 when the median point lies in Great Britain, else the WGS84 UTM zone of the
+        median point (units: metres).
+    reason : str
+        One readable sentence saying what was chosen and why.
+
+    Raises
+    ------
+    InputError
+        When no valid point is given.
+
+    Notes
+    -----
+    The median is per axis, so a few far-away mis-located points cannot move it. Great Britain is
+    an envelope minus rough outlines of Ireland and the French coast (module docstring).
+
+    Examples
+    --------
+    >>> crs, reason = choose_crs([-2.98], [53.41])
+    >>> crs.to_epsg(), reason
+    (27700, 'British National Grid (EPSG:27700): data in Great Britain')
+    >>> choose_crs([-87.63], [41.88])[0].to_epsg()
+    32616
+    """
+    mlon, mlat = _median_lonlat(lon, lat)
+    if in_great_britain(mlon, mlat):
+        return BNG, "British National Grid (EPSG:27700): data in Great Britain"
+    crs = utm_crs(mlon, mlat)
+    zone = utm_zone(mlon, mlat)
+    hemi = "N" if mlat >= 0 else "S"
+    reason = (
+        f"WGS 84 / UTM zone {zone}{hemi} (EPSG:{crs.to_epsg()}): the UTM zone of the data's "
+        f"median point ({mlon:.3f}, {mlat:.3f})"
+    )
+    return crs, reason
+
+
+@lru_cache(maxsize=32)
+def _transformer(src: str, dst: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(
+        pyproj.CRS.from_user_input(src), pyproj.CRS.from_user_input(dst), always_xy=True
+    )
+
+
+def _key(crs: object) -> str:
+    return pyproj.CRS.from_user_input(crs).to_wkt()
+
+
+def transform(x: np.ndarray, y: np.ndarray, src: object, dst: object) -> tuple[np.ndarray, np.ndarray]:
+    """Transform coordinates between two CRSs (x = easting / longitude first), cached."""
+    t = _transformer(_key(src), _key(dst))
+    xo, yo = t.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(xo, dtype=float), np.asarray(yo, dtype=float)
+
+
+def to_analysis(lon: np.ndarray, lat: np.ndarray, crs: object) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 lon/lat (degrees) to x, y in the analysis CRS (metres)."""
+    return transform(lon, lat, WGS84, crs)
+
+
+def to_wgs84(x: np.ndarray, y: np.ndarray, crs: object) -> tuple[np.ndarray, np.ndarray]:
+    """x, y in the analysis CRS (metres) to WGS84 lon, lat (degrees)."""
+    return transform(x, y, crs, WGS84)

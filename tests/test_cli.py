@@ -1,0 +1,92 @@
+"""Tests for the ``hotspots`` command: outputs, messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import geopandas as gpd
+import pytest
+
+from hotspots import cli
+
+
+def test_demo_writes_the_seeded_csv(tmp_path, capsys):
+    out = tmp_path / "demo.csv"
+    assert cli.main(["demo", "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"Crime ID,Month,")
+    assert "synthetic" in capsys.readouterr().out
+    before = out.stat().st_mtime_ns
+    assert cli.main(["demo", "--out", str(out), "--if-missing"]) == 0
+    assert out.stat().st_mtime_ns == before
+
+
+def test_detect_geojson_with_report(demo_csv, tmp_path, capsys):
+    out = tmp_path / "h.geojson"
+    report = tmp_path / "ingest.json"
+    rejected = tmp_path / "rejected.csv"
+    code = cli.main(["detect", str(demo_csv), "--out", str(out), "--report", str(report), "--rejected", str(rejected)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "Bandwidth 150 m" in text  # the automatic choice is announced
+    assert "rank" in text and "H001" in text  # the ranked table
+    gdf = gpd.read_file(out)
+    assert len(gdf) >= 8 and gdf.crs.to_epsg() == 4326
+    doc = json.loads(out.read_text())
+    params = doc["hotspots_parameters"]
+    assert params["method"] == "kde"
+    assert params["input_files"][0]["name"] == "demo_incidents.csv"
+    assert len(params["input_files"][0]["sha256"]) == 64
+    rep = json.loads(report.read_text())
+    assert rep["rows_read"] == rep["rows_used"] + rep["rows_rejected"]
+    assert rep["rows_rejected"] - rep["rejected_by_reason"]["crime type not selected"] == 9  # the planted dirty rows
+    assert rejected.read_text().count("\n") == rep["rows_rejected"] + 1
+
+
+@pytest.mark.parametrize(("suffix", "method"), [(".gpkg", "dbscan"), (".csv", "gistar")])
+def test_detect_other_formats_and_methods(demo_csv, tmp_path, suffix, method):
+    out = tmp_path / f"h{suffix}"
+    assert cli.main(["--quiet", "detect", str(demo_csv), "--method", method, "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    if suffix == ".gpkg":
+        assert len(gpd.read_file(out)) >= 8
+
+
+def test_bad_input_exit_2_one_message(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,colour\nalice,red\n", encoding="utf-8")
+    assert cli.main(["detect", str(bad), "--out", str(tmp_path / "o.geojson")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hotspots: error: ") and "bad.csv" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_file_and_wrong_option_exit_2(tmp_path, capsys, demo_csv):
+    assert cli.main(["detect", str(tmp_path / "nope.csv")]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+    assert cli.main(["detect", str(demo_csv), "--eps", "50"]) == 2
+    assert "--eps does not apply to --method kde" in capsys.readouterr().err
+    assert cli.main(["detect", str(demo_csv), "--out", str(tmp_path / "x.shp")]) == 2
+
+
+def test_internal_error_exit_1_without_traceback(monkeypatch, demo_csv, capsys):
+    import hotspots.detect
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(hotspots.detect, "detect", boom)
+    assert cli.main(["detect", str(demo_csv)]) == 1
+    err = capsys.readouterr().err
+    assert "internal error" in err and "kaboom" in err and "Traceback" not in err
+
+
+def test_console_script_exit_codes(tmp_path):
+    """The real process: argparse errors and bad input exit 2, with no traceback."""
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\x00\x01\x02garbage")
+    r = subprocess.run([sys.executable, "-m", "hotspots.cli", "detect", str(bad)], capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "bad.csv" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "hotspots.cli", "detect"], capture_output=True, text=True, check=False)
+    assert r.returncode == 2
