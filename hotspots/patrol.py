@@ -1,0 +1,1325 @@
+"""Patrol-sized areas inside hot spots, seeded patrol plans, and their CSV / iCalendar / GeoJSON exports.
+
+Three steps, each a plain function:
+
+1. :func:`make_patrol_areas` cuts ranked hot spots into patrol-sized discs centred on the densest
+   recurring places (police.uk snaps incidents to a fixed set of map points, so violence piles up on
+   a few points; discs on those stacks catch more next-month violence per unit of area than a
+   smooth surface does).
+2. :func:`make_patrol_plan` turns patrol areas and capacity into a dated, seeded plan following the
+   guide's plan defaults D1-D7 (15-minute visits, at least one a day, random times inside each
+   area's peak window, gaps of at most 3 days, optional daily patrol/control split).
+3. :class:`PatrolPlan` exports itself as spreadsheet-safe CSV and RFC 5545 iCalendar;
+   :func:`patrol_areas_geojson` writes the areas (RFC 7946) with their tactics and plan;
+   :func:`write_plan_outputs` does all of it into one folder (used by ``hotspots plan``).
+
+Notes
+-----
+Sources (guide digest keys): micro-place size R2/R4 (BAS1
+https://www.repository.cam.ac.uk/handle/1810/332034?show=full, SAV2
+https://cdn.slideserve.com/rehan/serving-our-communities-protecting-them-from-harm-powerpoint-ppt-presentation);
+dosage D1 (KOP
+https://nij.ojp.gov/library/publications/just-enough-police-presence-reducing-crime-and-disorderly-behavior-optimizing);
+daily random draw D2/D6 (BAS2 https://cebcp.org/evidence-based-policing/the-matrix/micro-places/basford-et-al-2021/,
+TVRCT https://production.copweb.aws.college.police.uk/research/projects/thames-valley-police-whole-force-hot-spots-policing-randomised-controlled-trial);
+gaps D3 (PER1
+https://anzsocconference.com.au/events/sweet-spots-of-residual-deterrence-a-randomised-crossover-experiment-in-minimalist-police-patrol);
+timing D4 (TV1 https://www.tvvru.co.uk/sna/hotspots/, CDF4); two officers on foot D5 (BAS2, BUS);
+review at 90 days D7 (CRK).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import secrets
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from scipy.spatial import cKDTree
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
+
+import hotspots
+from hotspots._errors import ParameterError
+from hotspots.incidents import Incidents, _jsonable
+from hotspots.tactics import (
+    KnowledgeBase,
+    TacticMatch,
+    load_knowledge_base,
+    match_tactics,
+    patrol_window,
+)
+
+__all__ = [
+    "PatrolPlan",
+    "ical_escape",
+    "ical_fold",
+    "make_patrol_areas",
+    "make_patrol_plan",
+    "patrol_areas_geojson",
+    "spreadsheet_safe",
+    "write_plan_outputs",
+]
+
+_MINUTES_PER_DAY = 24 * 60
+_START_GRID_MINUTES = 5
+
+
+# --------------------------------------------------------------------------------------------
+# Patrol areas
+
+
+def make_patrol_areas(
+    incidents: Incidents,
+    ranked_hotspots: gpd.GeoDataFrame,
+    *,
+    radius_m: float = 75.0,
+    min_incidents: int = 3,
+    min_separation_m: float | None = None,
+    exclude: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
+    max_areas: int | None = None,
+    weight: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Cut ranked hot spots into patrol-sized discs centred on the densest recurring places.
+
+    Parameters
+    ----------
+    incidents : Incidents
+        The incidents the hot spots were found from (analysis CRS, metres).
+    ranked_hotspots : geopandas.GeoDataFrame
+        Ranked hot spots (docs/architecture.md): at least ``hotspot_id``, ``rank`` and ``geometry``;
+        profile columns (``has_time``, ``peak_start_hour`` ...) are copied to each area.
+    radius_m : float, default 75.0
+        Disc radius in metres: 150 m across, the micro place of the UK trials (R2, R4).
+    min_incidents : int, default 3
+        A further disc is only placed while it holds at least this many (not yet captured)
+        incidents. The first disc of each hot spot is placed whatever its count.
+    min_separation_m : float, optional
+        Least distance in metres between two area centres, in any hot spots. Default
+        ``2 * radius_m``, so discs never overlap and no incident is counted twice. (Op Savvy kept
+        500 m between separate hot spots, R4; patrol areas inside one hot spot may be adjacent.)
+    exclude : GeoDataFrame, GeoSeries or shapely geometry, optional
+        Places not to patrol (hospitals, prisons, R8/R11/R12). Shapely geometries are taken to be
+        in the analysis CRS. Incidents inside them are ignored, no centre lies inside them and they
+        are cut out of the discs.
+    max_areas : int, optional
+        Stop after this many areas (all hot spots together).
+    weight : {"count", "harm"}, optional
+        What "densest" means: incident count, or the sum of harm weights. Default ``"harm"`` when
+        the incidents carry harm weights, else ``"count"``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per patrol area in the analysis CRS, sorted by ``rank`` (1 = chosen first = densest),
+        with ``patrol_area_id`` (``"H001-P1"``), ``hotspot_id``, ``hotspot_rank``, ``rank``,
+        ``centre_x``, ``centre_y`` (metres), ``centre_lon``, ``centre_lat``, ``radius_m``,
+        ``incidents`` (within ``radius_m`` of the centre), ``share``, ``harm`` (NaN without
+        weights), ``area_m2``, ``pai`` (retrospective: share of incidents / share of the study
+        area), ``max_extent_m``, ``location`` (the commonest location text inside), the area's own
+        ``monthly_counts``, ``months_active``, ``n_months``, ``temporal_class`` and ``trend``, and
+        the parent's time profile (``has_time``, ``peak_window``, ``peak_start_hour``,
+        ``peak_end_hour``, ``peak_days``, ``night_share``, ``hotspot_temporal_class``).
+        ``attrs["params"]`` holds every parameter and ``attrs["notes"]`` the choices made.
+
+    Notes
+    -----
+    The rule (greedy maximum coverage on recurring points):
+
+    1. Incidents are pooled by location (coordinates rounded to 1 cm): police.uk snaps crimes to
+       fixed map points, so most locations hold several incidents.
+    2. Every distinct location inside a hot spot is a candidate centre. Its score is the count
+       (or harm) of incidents within ``radius_m`` of it, found with a k-d tree.
+    3. Repeatedly take the best-scoring candidate over all hot spots, make a disc there, remove
+       the incidents it captures from every other candidate's score, and rule out candidates
+       closer than ``min_separation_m``; stop when the best disc holds fewer than
+       ``min_incidents`` incidents or ``max_areas`` is reached.
+    4. A hot spot left without an area gets one disc at its best remaining candidate, so a hot spot
+       smaller than a patrol area gets exactly one area: a disc, not its own polygon, so that all
+       patrol areas have the same size (R1: compare equal units).
+
+    Discs are 64-sided polygons (``area_m2`` is their true polygon area, 0.3 % under
+    pi r^2). Temporal classes of the areas use docs/architecture.md's thresholds: chronic when
+    active in >= 75 % of months; emerging when at least half the incidents fall in the last third
+    of the months; trend from the second half against the first (+/-20 %).
+    Sources: R2/R4 (BAS1, SAV2), R12 (TV1), issue 4's measurement on Merseyside 2022.
+    """
+    if radius_m <= 0:
+        msg = f"radius_m must be positive (metres), got {radius_m!r}."
+        raise ParameterError(msg)
+    if min_incidents < 1:
+        msg = f"min_incidents must be at least 1, got {min_incidents!r}."
+        raise ParameterError(msg)
+    if max_areas is not None and max_areas < 1:
+        msg = f"max_areas must be at least 1 or None, got {max_areas!r}."
+        raise ParameterError(msg)
+    sep = 2.0 * radius_m if min_separation_m is None else float(min_separation_m)
+    if sep < 0:
+        msg = f"min_separation_m must be >= 0 metres, got {min_separation_m!r}."
+        raise ParameterError(msg)
+    if weight is None:
+        weight = "harm" if incidents.has_weights else "count"
+    if weight not in ("count", "harm"):
+        msg = f"weight must be 'count' or 'harm', got {weight!r}."
+        raise ParameterError(msg)
+    for col in ("hotspot_id", "geometry"):
+        if col not in ranked_hotspots.columns:
+            msg = f"ranked_hotspots lacks the column '{col}' (see docs/architecture.md)."
+            raise ParameterError(msg)
+
+    hot = ranked_hotspots
+    if "rank" in hot.columns:
+        hot = hot.sort_values("rank", kind="stable")
+    hot = hot.reset_index(drop=True)
+    if hot.crs is not None and not pyproj.CRS.from_user_input(hot.crs).equals(incidents.crs):
+        hot = hot.to_crs(incidents.crs)
+    excl = _exclusion_geometry(exclude, incidents.crs)
+
+    frame = incidents.frame
+    xy = incidents.xy
+    w = incidents.weights if weight == "harm" else np.ones(len(xy))
+    keep = np.ones(len(xy), dtype=bool)
+    if excl is not None and len(xy):
+        keep = ~shapely.intersects_xy(excl, xy[:, 0], xy[:, 1])
+    notes: list[str] = []
+    if excl is not None:
+        notes.append(f"{int((~keep).sum())} incidents inside excluded places were ignored.")
+
+    # 1. distinct locations
+    kept_idx = np.flatnonzero(keep)
+    rounded = np.round(xy[kept_idx], 2)
+    if len(rounded):
+        uxy, inverse = np.unique(rounded, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+    else:
+        uxy, inverse = np.empty((0, 2)), np.empty(0, dtype=int)
+    ucount = np.bincount(inverse, minlength=len(uxy)).astype(float)
+    uweight = np.bincount(inverse, weights=w[kept_idx], minlength=len(uxy))
+
+    # 2. candidates: distinct locations inside a hot spot (first by rank wins overlaps)
+    owner = np.full(len(uxy), -1)
+    for h, geom in enumerate(hot.geometry):
+        if geom is None or geom.is_empty or not len(uxy):
+            continue
+        inside = shapely.intersects_xy(geom, uxy[:, 0], uxy[:, 1]) & (owner < 0)
+        owner[inside] = h
+    cand = np.flatnonzero(owner >= 0)
+    centres: list[tuple[int, int]] = []  # (candidate location index, hot spot index)
+    if len(cand):
+        tree = cKDTree(uxy)
+        ctree = cKDTree(uxy[cand])
+        nbrs = tree.query_ball_point(uxy[cand], r=radius_m)
+        remaining_n = ucount.copy()
+        remaining_w = uweight.copy()
+        score_n = np.array([remaining_n[nb].sum() for nb in nbrs])
+        score_w = np.array([remaining_w[nb].sum() for nb in nbrs])
+        eligible = np.ones(len(cand), dtype=bool)
+
+        def take(ci: int) -> None:
+            centres.append((int(cand[ci]), int(owner[cand[ci]])))
+            captured = [j for j in nbrs[ci] if remaining_n[j] > 0]
+            if captured:
+                hit = ctree.query_ball_point(uxy[captured], r=radius_m)
+                for j, cands_of_j in zip(captured, hit, strict=True):
+                    score_n[cands_of_j] -= remaining_n[j]
+                    score_w[cands_of_j] -= remaining_w[j]
+                remaining_n[captured] = 0.0
+                remaining_w[captured] = 0.0
+            eligible[ctree.query_ball_point(uxy[cand[ci]], r=sep)] = False
+            eligible[ci] = False
+
+        # 3. greedy over all hot spots
+        while max_areas is None or len(centres) < max_areas:
+            if not eligible.any():
+                break
+            masked = np.where(eligible, score_w, -np.inf)
+            ci = int(np.argmax(masked))
+            if score_n[ci] < min_incidents - 1e-9:
+                break
+            take(ci)
+        # 4. one area for every hot spot left without one
+        served = {h for _, h in centres}
+        for h in range(len(hot)):
+            if h in served or (max_areas is not None and len(centres) >= max_areas):
+                continue
+            mine = eligible & (owner[cand] == h) & (score_n > 0)
+            if not mine.any():
+                notes.append(
+                    f"Hot spot {hot.loc[h, 'hotspot_id']} got no patrol area: its incidents are "
+                    "already covered by other areas, excluded, or closer than min_separation_m."
+                )
+                continue
+            masked = np.where(mine, score_w, -np.inf)
+            take(int(np.argmax(masked)))
+
+    rows = _area_rows(incidents, hot, uxy, centres, radius_m, excl, keep, frame)
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=incidents.crs)
+    if gdf.empty:
+        gdf = gpd.GeoDataFrame(
+            {c: [] for c in _AREA_COLUMNS},
+            geometry=gpd.GeoSeries([], crs=incidents.crs),
+            crs=incidents.crs,
+        )
+    gdf.attrs["params"] = {
+        "patrol_area_rule": "greedy discs on densest recurring locations",
+        "radius_m": float(radius_m),
+        "min_incidents": int(min_incidents),
+        "min_separation_m": float(sep),
+        "max_areas": max_areas,
+        "weight": weight,
+        "excluded_places": excl is not None,
+        "n_hotspots": len(hot),
+        "n_patrol_areas": len(gdf),
+    }
+    notes.insert(
+        0,
+        f"{len(gdf)} patrol areas of {2 * radius_m:.0f} m across, centred on the densest recurring "
+        f"locations inside {len(hot)} hot spots; centres at least {sep:.0f} m apart; further areas "
+        f"need {min_incidents} or more incidents.",
+    )
+    gdf.attrs["notes"] = notes
+    return gdf
+
+
+_AREA_COLUMNS = (
+    "patrol_area_id",
+    "hotspot_id",
+    "hotspot_rank",
+    "rank",
+    "centre_x",
+    "centre_y",
+    "centre_lon",
+    "centre_lat",
+    "radius_m",
+    "incidents",
+    "share",
+    "harm",
+    "area_m2",
+    "pai",
+    "max_extent_m",
+    "location",
+    "monthly_counts",
+    "months_active",
+    "n_months",
+    "temporal_class",
+    "trend",
+    "hotspot_temporal_class",
+    "has_time",
+    "peak_window",
+    "peak_start_hour",
+    "peak_end_hour",
+    "peak_days",
+    "night_share",
+    "geometry",
+)
+_INHERITED = (
+    "has_time",
+    "peak_window",
+    "peak_start_hour",
+    "peak_end_hour",
+    "peak_days",
+    "night_share",
+)
+
+
+def _exclusion_geometry(exclude: Any, crs: pyproj.CRS) -> BaseGeometry | None:
+    if exclude is None:
+        return None
+    if isinstance(exclude, gpd.GeoDataFrame | gpd.GeoSeries):
+        series = exclude.geometry if isinstance(exclude, gpd.GeoDataFrame) else exclude
+        if series.crs is not None and not pyproj.CRS.from_user_input(series.crs).equals(crs):
+            series = series.to_crs(crs)
+        geom = shapely.union_all(series.to_numpy())
+    elif isinstance(exclude, BaseGeometry):
+        geom = exclude
+    else:
+        msg = (
+            "exclude must be a GeoDataFrame, GeoSeries or shapely geometry of places to leave out."
+        )
+        raise ParameterError(msg)
+    if geom is None or geom.is_empty:
+        return None
+    shapely.prepare(geom)
+    return geom
+
+
+def _temporal_class(counts: Sequence[int]) -> tuple[str, str]:
+    n = len(counts)
+    total = sum(counts)
+    if n == 0 or total == 0:
+        return "intermittent", "stable"
+    active = sum(1 for c in counts if c > 0) / n
+    recent = max(1, round(n / 3))
+    half = n // 2
+    first, second = sum(counts[: n - half]), sum(counts[n - half :])
+    if n < 2:
+        trend = "stable"
+    elif second > 1.2 * first:
+        trend = "rising"
+    elif second < 0.8 * first:
+        trend = "falling"
+    else:
+        trend = "stable"
+    if active >= 0.75:
+        return "chronic", trend
+    if sum(counts[-recent:]) >= 0.5 * total:
+        return "emerging", trend
+    return "intermittent", trend
+
+
+def _area_rows(
+    incidents: Incidents,
+    hot: gpd.GeoDataFrame,
+    uxy: np.ndarray,
+    centres: list[tuple[int, int]],
+    radius_m: float,
+    excl: BaseGeometry | None,
+    keep: np.ndarray,
+    frame: pd.DataFrame,
+) -> list[dict[str, Any]]:
+    if not centres:
+        return []
+    xy = incidents.xy
+    kept = np.flatnonzero(keep)
+    tree = cKDTree(xy[kept]) if len(kept) else None
+    n_total = len(incidents)
+    study = incidents.study_area_m2
+    months = incidents.months
+    month_index = {m: i for i, m in enumerate(months)}
+    to_wgs = pyproj.Transformer.from_crs(incidents.crs, 4326, always_xy=True)
+    weights_given = incidents.has_weights
+    per_hotspot: Counter[int] = Counter()
+    rows = []
+    for rank, (loc, h) in enumerate(centres, start=1):
+        cx, cy = (float(v) for v in uxy[loc])
+        disc = shapely.Point(cx, cy).buffer(radius_m, quad_segs=16)
+        if excl is not None:
+            disc = disc.difference(excl)
+        members = (
+            kept[tree.query_ball_point((cx, cy), r=radius_m)]
+            if tree is not None
+            else np.array([], int)
+        )
+        sub = frame.iloc[members]
+        n_in = len(members)
+        counts = [0] * len(months)
+        for m in sub["month"].dropna():
+            i = month_index.get(pd.Timestamp(m))
+            if i is not None:
+                counts[i] += 1
+        temporal, trend = _temporal_class(counts)
+        locs = [s for s in sub["location"].astype(str) if s.strip()]
+        per_hotspot[h] += 1
+        parent = hot.loc[h]
+        lon, lat = to_wgs.transform(cx, cy)
+        area = float(disc.area)
+        share = n_in / n_total if n_total else float("nan")
+        row: dict[str, Any] = {
+            "patrol_area_id": f"{parent['hotspot_id']}-P{per_hotspot[h]}",
+            "hotspot_id": str(parent["hotspot_id"]),
+            "hotspot_rank": int(parent["rank"]) if "rank" in hot.columns else h + 1,
+            "rank": rank,
+            "centre_x": cx,
+            "centre_y": cy,
+            "centre_lon": float(lon),
+            "centre_lat": float(lat),
+            "radius_m": float(radius_m),
+            "incidents": int(n_in),
+            "share": share,
+            "harm": float(sub["weight"].sum()) if weights_given else float("nan"),
+            "area_m2": area,
+            "pai": share / (area / study) if study > 0 and area > 0 else float("nan"),
+            "max_extent_m": 2.0 * float(radius_m),
+            "location": Counter(locs).most_common(1)[0][0] if locs else "",
+            "monthly_counts": counts,
+            "months_active": sum(1 for c in counts if c > 0),
+            "n_months": len(counts),
+            "temporal_class": temporal,
+            "trend": trend,
+            "hotspot_temporal_class": parent.get("temporal_class", None),
+        }
+        for col in _INHERITED:
+            row[col] = parent.get(col, None)
+        if row["has_time"] is None or (
+            isinstance(row["has_time"], float) and math.isnan(row["has_time"])
+        ):
+            row["has_time"] = bool(incidents.has_time)
+        row["geometry"] = disc
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Patrol plan
+
+
+@dataclass
+class PatrolPlan:
+    """A dated, seeded patrol plan.
+
+    Attributes
+    ----------
+    visits : pandas.DataFrame
+        One row per planned visit (``arm == "patrol"``) and one per control area-day
+        (``arm == "control"``, no visit: ``start``/``end`` NaT, 0 officers). Columns: ``date``
+        (the plan day, which runs 06:00-05:59), ``weekday``, ``start``, ``end`` (local clock time,
+        no time zone), ``minutes``, ``patrol_area_id``, ``hotspot_id``, ``arm``, ``assignment``
+        (``"random"``, or ``"forced"`` when the gap rule made it a patrol day), ``visit``
+        (1..visits_per_day), ``officers``, ``travel_minutes``, ``window``, ``window_basis``
+        (``"profile"``/``"general"``), ``tactic_ids`` (``"T01;T13"``), ``location``, ``lat``, ``lon``.
+    params : dict
+        Every parameter, the seed and the start date (JSON-serialisable).
+    summary : dict
+        Areas planned and left out, visits, capacity use, control share, largest gap, caveats.
+    areas : pandas.DataFrame
+        One row per patrol area given: window, tactics, whether it is in the plan.
+    """
+
+    visits: pd.DataFrame
+    params: dict[str, Any]
+    summary: dict[str, Any]
+    areas: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def plan_id(self) -> str:
+        """A short stable id from the parameters (seed included), used in calendar UIDs."""
+        blob = json.dumps(_jsonable(self.params), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def area_summary(self) -> pd.DataFrame:
+        """Per patrol area: patrol visits, control days, forced days, first visit, largest gap (days)."""
+        v = self.visits
+        out = []
+        for _, a in self.areas.iterrows():
+            mine = v[v["patrol_area_id"] == a["patrol_area_id"]]
+            patrol = mine[mine["arm"] == "patrol"]
+            dates = sorted(set(patrol["date"]))
+            out.append(
+                {
+                    "patrol_area_id": a["patrol_area_id"],
+                    "in_plan": bool(a["in_plan"]),
+                    "visits": len(patrol),
+                    "patrol_days": len(dates),
+                    "control_days": int((mine["arm"] == "control").sum()),
+                    "forced_days": int(
+                        ((mine["assignment"] == "forced") & (mine["arm"] == "patrol")).sum()
+                    )
+                    // max(1, int(self.params["visits_per_day"])),
+                    "first_visit": patrol["start"].min() if len(patrol) else pd.NaT,
+                    "max_gap_days": _max_gap(dates),
+                    "window": a["window"],
+                    "tactic_ids": a["tactic_ids"],
+                }
+            )
+        return pd.DataFrame(out)
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        """The visits as CSV text (and written to ``path`` if given).
+
+        Every text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
+        prefixed with ``'`` so spreadsheets do not run it as a formula (OWASP CSV injection).
+        Times are ``YYYY-MM-DD HH:MM`` local clock time.
+        """
+        cols = [
+            "date",
+            "weekday",
+            "start",
+            "end",
+            "minutes",
+            "patrol_area_id",
+            "hotspot_id",
+            "arm",
+            "assignment",
+            "visit",
+            "officers",
+            "travel_minutes",
+            "window",
+            "window_basis",
+            "tactic_ids",
+            "location",
+            "lat",
+            "lon",
+        ]
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(cols)
+        table = self.visits[cols].copy()
+        table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
+        for rec in table.itertuples(index=False):
+            writer.writerow([_csv_cell(v) for v in rec])
+        text = buf.getvalue()
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8", newline="")
+        return text
+
+    def to_ical(self, path: str | Path | None = None, *, calendar_name: str | None = None) -> str:
+        """The patrol visits as an RFC 5545 calendar (controls are not events).
+
+        Times are floating local times (no time zone, RFC 5545 section 3.3.5 form 1), so a
+        22:00 visit shows at 22:00 on any device; ``DTSTAMP`` is the plan's creation time in UTC.
+        Lines end in CRLF and are folded at 75 octets; text values escape backslash, semicolon,
+        comma and newlines (section 3.3.11).
+        """
+        stamp = _ical_utc(self.params.get("created_utc"))
+        name = (
+            calendar_name
+            or f"Hot spot patrol plan {self.params['start_date']} ({self.params['days']} days)"
+        )
+        lines = [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            f"PRODID:-//hotspots//patrol plan {hotspots.__version__}//EN",
+            "CALSCALE:GREGORIAN",
+            "METHOD:PUBLISH",
+            f"X-WR-CALNAME:{ical_escape(name)}",
+        ]
+        caveats = self.summary.get("caveats", [])
+        pid = self.plan_id
+        patrol = self.visits[self.visits["arm"] == "patrol"]
+        for rec in patrol.itertuples(index=False):
+            date = pd.Timestamp(rec.date)
+            uid = f"{pid}-{rec.patrol_area_id}-{date:%Y%m%d}-{rec.visit}@hotspots"
+            summary = f"Hot spot patrol {rec.patrol_area_id} ({rec.minutes} min, {rec.officers} officers on foot)"
+            desc = [
+                f"Patrol area {rec.patrol_area_id} in hot spot {rec.hotspot_id}.",
+                f"Stay {rec.minutes} minutes on foot inside the area (at least 10; travel does not count).",
+                f"Window: {rec.window}.",
+                f"Tactics: {rec.tactic_ids.replace(';', ', ') if rec.tactic_ids else 'T01'}.",
+                f"Assignment: {rec.assignment} (plan seed {self.params['seed']}).",
+            ]
+            if rec.window_basis == "general" and caveats:
+                desc.append(caveats[0])
+            loc = (
+                f"{rec.location} ({rec.lat:.5f}, {rec.lon:.5f})"
+                if rec.location
+                else f"{rec.lat:.5f}, {rec.lon:.5f}"
+            )
+            lines += [
+                "BEGIN:VEVENT",
+                f"UID:{ical_escape(uid)}",
+                f"DTSTAMP:{stamp}",
+                f"DTSTART:{pd.Timestamp(rec.start):%Y%m%dT%H%M%S}",
+                f"DTEND:{pd.Timestamp(rec.end):%Y%m%dT%H%M%S}",
+                f"SUMMARY:{ical_escape(summary)}",
+                f"LOCATION:{ical_escape(loc)}",
+                f"GEO:{rec.lat:.6f};{rec.lon:.6f}",
+                f"DESCRIPTION:{ical_escape(chr(10).join(desc))}",
+                "CATEGORIES:HOT SPOT PATROL",
+                "TRANSP:OPAQUE",
+                "END:VEVENT",
+            ]
+        lines.append("END:VCALENDAR")
+        text = "".join(ical_fold(line) + "\r\n" for line in lines)
+        if path is not None:
+            Path(path).write_bytes(text.encode("utf-8"))
+        return text
+
+
+def make_patrol_plan(
+    patrol_areas: pd.DataFrame,
+    *,
+    days: int = 28,
+    start_date: dt.date | str | None = None,
+    officer_hours: float = 8.0,
+    officers_per_patrol: int = 2,
+    visit_minutes: int = 15,
+    visits_per_day: int = 1,
+    control_share: float = 0.0,
+    max_gap_days: int = 3,
+    travel_minutes: float = 10.0,
+    seed: int | None = None,
+    matches: Mapping[str, Sequence[TacticMatch]] | None = None,
+    created: dt.datetime | None = None,
+    kb: KnowledgeBase | None = None,
+) -> PatrolPlan:
+    """A seeded patrol plan for ``days`` days following the guide's plan defaults D1-D7.
+
+    Parameters
+    ----------
+    patrol_areas : pandas.DataFrame or GeoDataFrame
+        From :func:`make_patrol_areas` (needs ``patrol_area_id``; uses ``rank``, ``hotspot_id``,
+        ``centre_lat``, ``centre_lon``, ``location`` and the peak window columns when present).
+    days : int, default 28
+        Length of the plan in days.
+    start_date : date or "YYYY-MM-DD", optional
+        First plan day; default tomorrow (recorded in ``params``).
+    officer_hours : float, default 8.0
+        Officer-hours available per day for hot spot patrol, all officers together.
+    officers_per_patrol : int, default 2
+        Officers in each patrol (D5: two on foot).
+    visit_minutes : int, default 15
+        Minutes on foot inside the area per visit (D1); below 10 is refused.
+    visits_per_day : int, default 1
+        Visits per treated area per patrol day (D2), spread over the window.
+    control_share : float, default 0.0
+        Share of planned areas drawn as same-day controls each day for crossover testing (D6,
+        TVRCT: 0.5; Southend 0.6; Bedfordshire 0.67). At most ``(max_gap_days - 1) / max_gap_days``.
+    max_gap_days : int, default 3
+        Most days from one patrol visit to the next for every planned area (D3).
+    travel_minutes : float, default 10.0
+        Allowance per visit for reaching the area (counted against capacity, never as dose).
+    seed : int, optional
+        For ``numpy.random.default_rng``; drawn and recorded when not given.
+    matches : mapping, optional
+        patrol_area_id -> tactic matches; default :func:`~hotspots.tactics.match_tactics` on each row.
+    created : datetime, optional
+        Creation time recorded as ``params["created_utc"]`` (default now).
+
+    Returns
+    -------
+    PatrolPlan
+
+    Notes
+    -----
+    Algorithm:
+
+    * Capacity: ``officer_hours * 60 / officers_per_patrol`` team-minutes a day; each visit costs
+      ``visit_minutes + travel_minutes``. ``K`` = whole visits that fit; treated areas a day =
+      ``K // visits_per_day``. Capacity is never exceeded.
+    * Areas are taken in ``rank`` order. The plan keeps the most areas ``E`` for which the daily
+      treated count ``E - round(E * control_share)`` fits capacity; lower-ranked areas are left out
+      and listed in ``summary["left_out"]``.
+    * Each day, ``round(E * control_share)`` areas are controls (no visit) and the rest are patrolled.
+      The draw is random (numpy Generator) but restricted by the gap rule: an area may be a control
+      on at most ``max_gap_days - 1`` consecutive days, so no planned area waits more than
+      ``max_gap_days`` days between visits. Areas whose deadline requires a patrol today (also
+      looking ahead, earliest deadline first, so the rule can always be met) are assigned to patrol
+      and marked ``assignment="forced"``; the others are drawn at random. For a clean crossover
+      analysis compare patrol and control area-days by the recorded assignment (and check the
+      result without forced days). Without controls every planned area is patrolled every day.
+    * Start times are drawn uniformly on a 5-minute grid inside the area's window (its own peak
+      hours from the profile, or the guide's general window with the no-time caveat), every day,
+      so the order of visits changes daily (D4, R16). A plan day runs 06:00-05:59 (TVRCT), so a
+      22:00-03:00 window belongs to one plan day. Peak days are reported but not used to skip days,
+      because D2/D3 ask for regular visits.
+    """
+    kb = kb or load_knowledge_base()
+    _check_plan_params(
+        days,
+        officer_hours,
+        officers_per_patrol,
+        visit_minutes,
+        visits_per_day,
+        control_share,
+        max_gap_days,
+        travel_minutes,
+        kb,
+    )
+    if "patrol_area_id" not in patrol_areas.columns:
+        msg = "patrol_areas lacks the column 'patrol_area_id' (use make_patrol_areas)."
+        raise ParameterError(msg)
+    if len(patrol_areas) == 0:
+        msg = "There are no patrol areas to plan; lower min_incidents or check the hot spots."
+        raise ParameterError(msg)
+    if seed is None:
+        seed = secrets.randbits(32)
+    seed = int(seed)
+    rng = np.random.default_rng(seed)
+    if start_date is None:
+        start = dt.date.today() + dt.timedelta(days=1)
+    elif isinstance(start_date, str):
+        try:
+            start = dt.date.fromisoformat(start_date)
+        except ValueError as exc:
+            msg = f"start_date must be YYYY-MM-DD, got {start_date!r}."
+            raise ParameterError(msg) from exc
+    elif isinstance(start_date, dt.datetime):
+        start = start_date.date()
+    else:
+        start = start_date
+    created = created or dt.datetime.now(dt.UTC)
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+
+    areas = patrol_areas.copy()
+    if "rank" in areas.columns:
+        areas = areas.sort_values("rank", kind="stable")
+    areas = pd.DataFrame(areas.drop(columns="geometry", errors="ignore")).reset_index(drop=True)
+    n_total = len(areas)
+    day_start_h = int(kb.constant("plan_day_start_hour"))
+
+    # capacity
+    team_minutes = officer_hours * 60.0 / officers_per_patrol
+    cost = visit_minutes + travel_minutes
+    k_visits = int(math.floor(team_minutes / cost + 1e-9))
+    t_max = k_visits // visits_per_day
+    if t_max < 1:
+        msg = (
+            f"Capacity of {officer_hours:g} officer-hours a day with {officers_per_patrol} officers per "
+            f"patrol ({team_minutes:.0f} team-minutes) cannot fund one day's visits of {visits_per_day} x "
+            f"{visit_minutes} min plus {travel_minutes:g} min travel. Raise officer_hours."
+        )
+        raise ParameterError(msg)
+    run_limit = max_gap_days - 1  # consecutive control days allowed
+
+    def n_controls(e: int) -> int:
+        return int(math.floor(e * control_share + 0.5))
+
+    n_plan = 0
+    for e in range(1, n_total + 1):
+        c = n_controls(e)
+        if 1 <= e - c <= t_max and c <= run_limit * (e - c):
+            n_plan = e
+    split_note = None
+    if n_plan == 0:  # too few areas (or too little capacity) to split: patrol the top area daily
+        n_plan, n_ctrl = 1, 0
+        split_note = "Too few patrol areas for a patrol/control split at this capacity: the top area is patrolled every day and there are no controls."
+    else:
+        n_ctrl = n_controls(n_plan)
+    n_treat = n_plan - n_ctrl
+
+    # windows and tactics
+    windows = [patrol_window(row, kb) for _, row in areas.iterrows()]
+    for win, pid in zip(windows, areas["patrol_area_id"], strict=True):
+        if win.minutes < visits_per_day * visit_minutes:
+            msg = f"Patrol area {pid}: window {win.label} is shorter than {visits_per_day} visit(s) of {visit_minutes} minutes."
+            raise ParameterError(msg)
+    tactic_ids = []
+    for _, row in areas.iterrows():
+        pid = str(row["patrol_area_id"])
+        ms = matches.get(pid) if matches is not None else None
+        if ms is None:
+            if (
+                "tactic_ids" in areas.columns
+                and isinstance(row["tactic_ids"], list | tuple | str)
+                and len(row["tactic_ids"])
+            ):
+                ids = (
+                    row["tactic_ids"]
+                    if not isinstance(row["tactic_ids"], str)
+                    else row["tactic_ids"].split(";")
+                )
+                tactic_ids.append(";".join(ids))
+                continue
+            ms = match_tactics(row, kb, n_hotspots=n_total)
+        tactic_ids.append(";".join(m.tactic.id for m in ms))
+    areas["window"] = [w.label for w in windows]
+    areas["window_basis"] = [w.basis for w in windows]
+    areas["tactic_ids"] = tactic_ids
+    areas["in_plan"] = np.arange(n_total) < n_plan
+
+    # daily assignment with the gap rule (restricted randomisation, earliest deadline first)
+    run = np.zeros(n_plan, dtype=int)  # consecutive control days so far
+    records: list[dict[str, Any]] = []
+    forced_total = 0
+    for d in range(days):
+        day = start + dt.timedelta(days=d)
+        treated, forced = _draw_treated(run, n_treat, run_limit, rng)
+        forced_total += len(forced)
+        is_treated = np.zeros(n_plan, dtype=bool)
+        is_treated[treated] = True
+        run = np.where(is_treated, 0, run + 1)
+        for i in range(n_plan):
+            row = areas.iloc[i]
+            base = {
+                "date": pd.Timestamp(day),
+                "weekday": day.strftime("%a"),
+                "patrol_area_id": str(row["patrol_area_id"]),
+                "hotspot_id": str(row.get("hotspot_id", "")),
+                "window": windows[i].label,
+                "window_basis": windows[i].basis,
+                "tactic_ids": tactic_ids[i],
+                "location": str(row.get("location", "") or ""),
+                "lat": float(row.get("centre_lat", float("nan"))),
+                "lon": float(row.get("centre_lon", float("nan"))),
+                "travel_minutes": float(travel_minutes),
+            }
+            if not is_treated[i]:
+                records.append(
+                    base
+                    | {
+                        "start": pd.NaT,
+                        "end": pd.NaT,
+                        "minutes": 0,
+                        "arm": "control",
+                        "assignment": "random",
+                        "visit": 0,
+                        "officers": 0,
+                    }
+                )
+                continue
+            for k, s in enumerate(
+                _draw_starts(windows[i], visits_per_day, visit_minutes, day_start_h, rng), start=1
+            ):
+                t0 = pd.Timestamp(day) + pd.Timedelta(hours=day_start_h) + pd.Timedelta(minutes=s)
+                records.append(
+                    base
+                    | {
+                        "start": t0,
+                        "end": t0 + pd.Timedelta(minutes=visit_minutes),
+                        "minutes": int(visit_minutes),
+                        "arm": "patrol",
+                        "assignment": "forced" if int(i) in forced else "random",
+                        "visit": k,
+                        "officers": int(officers_per_patrol),
+                    }
+                )
+    visits = pd.DataFrame.from_records(records)
+    visits["start"] = pd.to_datetime(visits["start"])
+    visits["end"] = pd.to_datetime(visits["end"])
+    visits["_arm"] = (visits["arm"] != "patrol").astype(int)
+    visits = (
+        visits.sort_values(["date", "_arm", "start", "patrol_area_id"], kind="stable")
+        .drop(columns="_arm")
+        .reset_index(drop=True)
+    )
+
+    params = {
+        "days": int(days),
+        "start_date": start.isoformat(),
+        "officer_hours": float(officer_hours),
+        "officers_per_patrol": int(officers_per_patrol),
+        "visit_minutes": int(visit_minutes),
+        "visits_per_day": int(visits_per_day),
+        "control_share": float(control_share),
+        "max_gap_days": int(max_gap_days),
+        "travel_minutes": float(travel_minutes),
+        "seed": seed,
+        "plan_day_starts": f"{day_start_h:02d}:00",
+        "start_time_grid_minutes": _START_GRID_MINUTES,
+        "created_utc": created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "knowledge_base_version": kb.schema_version,
+    }
+    patrol = visits[visits["arm"] == "patrol"]
+    used = patrol.groupby("date")["minutes"].sum() + patrol.groupby("date")["travel_minutes"].sum()
+    gaps = [
+        _max_gap(sorted(set(patrol.loc[patrol["patrol_area_id"] == pid, "date"])))
+        for pid in areas["patrol_area_id"][:n_plan]
+    ]
+    caveats = sorted({w.caveat for w in windows[:n_plan] if w.caveat})
+    left_out = [str(x) for x in areas["patrol_area_id"][n_plan:]]
+    area_days = n_plan * days
+    summary = {
+        "areas_given": n_total,
+        "areas_planned": n_plan,
+        "areas_left_out": len(left_out),
+        "left_out": left_out,
+        "treated_per_day": n_treat,
+        "controls_per_day": n_ctrl,
+        "patrol_visits": len(patrol),
+        "control_area_days": int((visits["arm"] == "control").sum()),
+        "control_share_observed": int((visits["arm"] == "control").sum()) / area_days
+        if area_days
+        else 0.0,
+        "forced_area_days": forced_total,
+        "team_minutes_per_day": team_minutes,
+        "max_team_minutes_used": float(used.max()) if len(used) else 0.0,
+        "visits_fundable_per_day": k_visits,
+        "max_gap_days_observed": max(gaps) if gaps else 0,
+        "officer_hours_planned": float(len(patrol) * visit_minutes * officers_per_patrol / 60.0),
+        "windows_from_profile": int(sum(w.basis == "profile" for w in windows[:n_plan])),
+        "windows_general": int(sum(w.basis == "general" for w in windows[:n_plan])),
+        "caveats": caveats,
+        "review_by": (
+            start + dt.timedelta(days=int(kb.constant("campaign_review_days")))
+        ).isoformat(),
+    }
+    notes = [
+        f"{n_plan} of {n_total} patrol areas planned for {days} days from {start.isoformat()} "
+        f"(seed {seed}); {n_treat} patrolled and {n_ctrl} left as controls each day.",
+        f"Capacity: {team_minutes:.0f} team-minutes a day fund {k_visits} visits of {visit_minutes} min "
+        f"plus {travel_minutes:g} min travel.",
+    ]
+    if left_out:
+        notes.append(
+            f"{len(left_out)} lower-ranked areas are left out for lack of capacity: {', '.join(left_out[:10])}{' ...' if len(left_out) > 10 else ''}."
+        )
+    if split_note:
+        notes.append(split_note)
+    summary["notes"] = notes + caveats
+    return PatrolPlan(visits=visits, params=params, summary=summary, areas=areas)
+
+
+def _check_plan_params(
+    days,
+    officer_hours,
+    officers_per_patrol,
+    visit_minutes,
+    visits_per_day,
+    control_share,
+    max_gap_days,
+    travel_minutes,
+    kb,
+) -> None:
+    min_visit = kb.constant("min_visit_minutes")
+    checks = [
+        (
+            isinstance(days, int | np.integer) and days >= 1,
+            f"days must be a whole number >= 1, got {days!r}.",
+        ),
+        (officer_hours > 0, f"officer_hours must be positive, got {officer_hours!r}."),
+        (
+            isinstance(officers_per_patrol, int | np.integer) and officers_per_patrol >= 1,
+            f"officers_per_patrol must be a whole number >= 1, got {officers_per_patrol!r}.",
+        ),
+        (
+            visit_minutes >= min_visit,
+            f"visit_minutes must be at least {min_visit} (visits under 10 minutes do not count as a dose, D1), got {visit_minutes!r}.",
+        ),
+        (visit_minutes <= 120, f"visit_minutes must be at most 120, got {visit_minutes!r}."),
+        (
+            isinstance(visits_per_day, int | np.integer) and visits_per_day >= 1,
+            f"visits_per_day must be a whole number >= 1, got {visits_per_day!r}.",
+        ),
+        (
+            isinstance(max_gap_days, int | np.integer) and max_gap_days >= 1,
+            f"max_gap_days must be a whole number >= 1, got {max_gap_days!r}.",
+        ),
+        (travel_minutes >= 0, f"travel_minutes must be >= 0, got {travel_minutes!r}."),
+        (0.0 <= control_share < 1.0, f"control_share must be in [0, 1), got {control_share!r}."),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ParameterError(msg)
+    limit = (max_gap_days - 1) / max_gap_days
+    if control_share > limit + 1e-9:
+        msg = (
+            f"control_share {control_share:g} would leave areas without patrol for more than "
+            f"max_gap_days={max_gap_days} days; at most {limit:.2f} is possible."
+        )
+        raise ParameterError(msg)
+
+
+def _draw_treated(
+    run: np.ndarray, n_treat: int, run_limit: int, rng: np.random.Generator
+) -> tuple[np.ndarray, set[int]]:
+    """Pick today's treated areas: deadline-driven ones first (forced), the rest at random.
+
+    ``run[i]`` is area i's consecutive control days so far. After today a control's run is
+    ``run + 1``, which must stay <= ``run_limit``; areas with ``run >= run_limit - h + 1`` must be
+    treated within the next ``h`` days, so for every horizon at most ``h * n_treat`` of them may be
+    controls today (earliest deadline first keeps this feasible every day).
+    """
+    n = len(run)
+    if n_treat >= n:
+        return np.arange(n), set()
+    chosen: list[int] = []
+    chosen_set: set[int] = set()
+    forced: set[int] = set()
+    order = rng.permutation(n)
+    for h in range(0, run_limit + 1):
+        # areas that must be treated within h days after today ... controls among them <= h * n_treat
+        group = [i for i in order if run[i] >= run_limit - h]
+        need = len(group) - h * n_treat
+        have = sum(1 for i in group if i in chosen_set)
+        for i in group:
+            if need - have <= 0:
+                break
+            if i not in chosen_set:
+                chosen.append(i)
+                chosen_set.add(i)
+                forced.add(int(i))
+                have += 1
+    for i in order:
+        if len(chosen) >= n_treat:
+            break
+        if i not in chosen_set:
+            chosen.append(i)
+            chosen_set.add(i)
+    return np.array(chosen[:n_treat] if len(chosen) > n_treat else chosen, dtype=int), forced
+
+
+def _draw_starts(
+    window: Any, n: int, visit_minutes: int, day_start_h: int, rng: np.random.Generator
+) -> list[int]:
+    """Start minutes after the plan-day start (06:00), stratified over ``n`` slices of the window."""
+    lo = ((window.start_hour - day_start_h) % 24) * 60
+    hi = min(lo + window.minutes, _MINUTES_PER_DAY) - visit_minutes  # latest start
+    if window.minutes >= _MINUTES_PER_DAY:
+        lo, hi = 0, _MINUTES_PER_DAY - visit_minutes
+    span = hi - lo
+    starts = []
+    for k in range(n):
+        a = lo + span * k / n
+        b = lo + span * (k + 1) / n - (visit_minutes if k < n - 1 else 0)
+        b = max(a, b)
+        g_lo = math.ceil(a / _START_GRID_MINUTES)
+        g_hi = math.floor(b / _START_GRID_MINUTES)
+        if g_hi < g_lo:
+            starts.append(int(round(a)))
+        else:
+            starts.append(int(rng.integers(g_lo, g_hi + 1)) * _START_GRID_MINUTES)
+    return starts
+
+
+def _max_gap(dates: Sequence[Any]) -> int:
+    if len(dates) < 2:
+        return 0
+    ds = [pd.Timestamp(d) for d in dates]
+    return max(int((b - a).days) for a, b in zip(ds[:-1], ds[1:], strict=True))
+
+
+# --------------------------------------------------------------------------------------------
+# Text formats
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would run as a formula (starts with = + - @ tab CR)."""
+    if value and value[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _csv_cell(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+        return ""
+    if isinstance(v, pd.Timestamp):
+        return v.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, str):
+        return spreadsheet_safe(v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def ical_escape(text: str) -> str:
+    """Escape an iCalendar TEXT value (RFC 5545 section 3.3.11): backslash, ``;``, ``,``, newlines."""
+    return (
+        str(text)
+        .replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+
+
+def ical_fold(line: str, limit: int = 75) -> str:
+    """Fold a content line at ``limit`` octets (RFC 5545 section 3.1), never inside a UTF-8 character.
+
+    Continuation lines start with one space, which counts towards their 75 octets. The result
+    joins the pieces with CRLF + space (no trailing CRLF).
+    """
+    data = line.encode("utf-8")
+    if len(data) <= limit:
+        return line
+    pieces: list[str] = []
+    i = 0
+    first = True
+    while i < len(data):
+        room = limit if first else limit - 1
+        j = min(i + room, len(data))
+        while j < len(data) and (data[j] & 0xC0) == 0x80:  # don't split a multi-byte character
+            j -= 1
+        pieces.append(data[i:j].decode("utf-8"))
+        i = j
+        first = False
+    return "\r\n ".join(pieces)
+
+
+def _ical_utc(value: Any) -> str:
+    if not value:
+        return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC")
+    return ts.strftime("%Y%m%dT%H%M%SZ")
+
+
+# --------------------------------------------------------------------------------------------
+# GeoJSON and the whole set of outputs
+
+
+def patrol_areas_geojson(
+    patrol_areas: gpd.GeoDataFrame,
+    *,
+    plan: PatrolPlan | None = None,
+    matches: Mapping[str, Sequence[TacticMatch]] | None = None,
+    params: Mapping[str, Any] | None = None,
+    precision: int = 6,
+) -> dict[str, Any]:
+    """Patrol areas as an RFC 7946 FeatureCollection (dict), with tactics and plan per area.
+
+    Coordinates are WGS84 longitude, latitude (EPSG:4326, no ``crs`` member), rounded to
+    ``precision`` decimals; exterior rings counter-clockwise and holes clockwise
+    (``shapely.geometry.polygon.orient(sign=1.0)``). Each feature's properties hold the area's
+    columns, ``tactic_ids`` and the plan figures (``plan_visits``, ``plan_control_days``,
+    ``plan_forced_days``, ``plan_max_gap_days``, ``plan_first_visit``, ``plan_window``,
+    ``in_plan``). The top-level ``hotspots_parameters`` member holds the run parameters, the plan
+    parameters and summary.
+    """
+    gdf = patrol_areas
+    if gdf.crs is not None and not pyproj.CRS.from_user_input(gdf.crs).equals(
+        pyproj.CRS.from_epsg(4326)
+    ):
+        gdf = gdf.to_crs(4326)
+    per_area = plan.area_summary().set_index("patrol_area_id") if plan is not None else None
+    features = []
+    for _, row in gdf.iterrows():
+        geom = row.geometry
+        props = {k: _jsonable(_plain(v)) for k, v in row.items() if k != "geometry"}
+        pid = str(row.get("patrol_area_id", ""))
+        if matches is not None and pid in matches:
+            props["tactic_ids"] = [m.tactic.id for m in matches[pid]]
+        elif per_area is not None and pid in per_area.index:
+            props["tactic_ids"] = [t for t in str(per_area.loc[pid, "tactic_ids"]).split(";") if t]
+        if per_area is not None and pid in per_area.index:
+            a = per_area.loc[pid]
+            props.update(
+                {
+                    "in_plan": bool(a["in_plan"]),
+                    "plan_visits": int(a["visits"]),
+                    "plan_patrol_days": int(a["patrol_days"]),
+                    "plan_control_days": int(a["control_days"]),
+                    "plan_forced_days": int(a["forced_days"]),
+                    "plan_max_gap_days": int(a["max_gap_days"]),
+                    "plan_first_visit": None
+                    if pd.isna(a["first_visit"])
+                    else pd.Timestamp(a["first_visit"]).strftime("%Y-%m-%dT%H:%M"),
+                    "plan_window": str(a["window"]),
+                    "plan_seed": plan.params["seed"],
+                }
+            )
+        features.append(
+            {"type": "Feature", "geometry": _geojson_geometry(geom, precision), "properties": props}
+        )
+    meta: dict[str, Any] = {"patrol_areas": dict(patrol_areas.attrs.get("params", {}))}
+    if params:
+        meta["run"] = dict(params)
+    if plan is not None:
+        meta["plan"] = dict(plan.params)
+        meta["plan_summary"] = {k: v for k, v in plan.summary.items() if k != "notes"}
+    return {
+        "type": "FeatureCollection",
+        "hotspots_parameters": _jsonable(meta),
+        "features": features,
+    }
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    return v
+
+
+def _round_coords(obj: Any, precision: int) -> Any:
+    if isinstance(obj, float):
+        return round(obj, precision)
+    if isinstance(obj, list | tuple):
+        return [_round_coords(x, precision) for x in obj]
+    return obj
+
+
+def _geojson_geometry(geom: BaseGeometry | None, precision: int) -> dict[str, Any] | None:
+    if geom is None or geom.is_empty:
+        return None
+    if geom.geom_type == "Polygon":
+        geom = orient(geom, sign=1.0)
+    elif geom.geom_type == "MultiPolygon":
+        geom = shapely.MultiPolygon([orient(p, sign=1.0) for p in geom.geoms])
+    m = mapping(geom)
+    return {"type": m["type"], "coordinates": _round_coords(m["coordinates"], precision)}
+
+
+def write_plan_outputs(
+    incidents: Incidents,
+    ranked_hotspots: gpd.GeoDataFrame,
+    out_dir: str | Path,
+    *,
+    days: int = 28,
+    officer_hours: float = 8.0,
+    officers_per_patrol: int = 2,
+    seed: int | None = None,
+    start_date: dt.date | str | None = None,
+    params: Mapping[str, Any] | None = None,
+    radius_m: float = 75.0,
+    min_incidents: int = 3,
+    min_separation_m: float | None = None,
+    exclude: Any = None,
+    max_areas: int | None = None,
+    visit_minutes: int = 15,
+    visits_per_day: int = 1,
+    control_share: float = 0.0,
+    travel_minutes: float = 10.0,
+    title: str | None = None,
+    created: dt.datetime | None = None,
+) -> dict[str, Path]:
+    """Patrol areas, plan and briefing for ranked hot spots, written into ``out_dir``.
+
+    Writes ``patrol_areas.geojson`` (RFC 7946), ``patrol_plan.csv``, ``patrol_plan.ics`` (RFC 5545)
+    and ``briefing.html``. Parameters are those of :func:`make_patrol_areas` and
+    :func:`make_patrol_plan`; ``params`` (the detection run's record, e.g. ``{"synthetic": True}``
+    for demo data) is stored in the GeoJSON's ``hotspots_parameters`` and shown in the briefing.
+
+    Returns
+    -------
+    dict
+        ``{"patrol_areas": Path, "patrol_plan_csv": Path, "patrol_plan_ics": Path, "briefing": Path}``.
+    """
+    from hotspots.briefing import render_briefing
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    kb = load_knowledge_base()
+    areas = make_patrol_areas(
+        incidents,
+        ranked_hotspots,
+        radius_m=radius_m,
+        min_incidents=min_incidents,
+        min_separation_m=min_separation_m,
+        exclude=exclude,
+        max_areas=max_areas,
+    )
+    total_harm = float(incidents.weights.sum()) if incidents.has_weights else None
+    matches = {
+        str(row["patrol_area_id"]): match_tactics(
+            row, kb, n_hotspots=len(areas), total_harm=total_harm
+        )
+        for _, row in areas.iterrows()
+    }
+    plan = make_patrol_plan(
+        areas,
+        days=days,
+        start_date=start_date,
+        officer_hours=officer_hours,
+        officers_per_patrol=officers_per_patrol,
+        visit_minutes=visit_minutes,
+        visits_per_day=visits_per_day,
+        control_share=control_share,
+        travel_minutes=travel_minutes,
+        seed=seed,
+        matches=matches,
+        created=created,
+        kb=kb,
+    )
+    run = dict(params or {})
+    paths = {
+        "patrol_areas": out / "patrol_areas.geojson",
+        "patrol_plan_csv": out / "patrol_plan.csv",
+        "patrol_plan_ics": out / "patrol_plan.ics",
+        "briefing": out / "briefing.html",
+    }
+    doc = patrol_areas_geojson(areas, plan=plan, matches=matches, params=run)
+    paths["patrol_areas"].write_text(
+        json.dumps(doc, ensure_ascii=False, allow_nan=False), encoding="utf-8"
+    )
+    plan.to_csv(paths["patrol_plan_csv"])
+    plan.to_ical(paths["patrol_plan_ics"])
+    html = render_briefing(
+        areas,
+        ranked_hotspots,
+        plan,
+        matches,
+        params=run,
+        incidents=incidents,
+        **({"title": title} if title else {}),
+    )
+    paths["briefing"].write_text(html, encoding="utf-8")
+    return paths
