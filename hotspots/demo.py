@@ -29,13 +29,15 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-__all__ = ["DEMO_CSV", "DEMO_SEED", "DemoTruth", "ensure_demo_csv", "generate_demo", "write_demo"]
+__all__ = ["DEMO_CSV", "DEMO_FORCE", "DEMO_SEED", "DemoTruth", "ensure_demo_csv", "generate_demo", "write_demo"]
 
 DEMO_SEED = 20240601
 DEMO_CSV = Path(__file__).resolve().parent.parent / "geodata" / "demo_incidents.csv"
 #: Centre of the synthetic town in British National Grid metres (open countryside near 52.6N, 1.6W).
 TOWN_CENTRE = (440000.0, 305000.0)
 YEAR = 2025
+#: The demo's force name; any data set reporting it is labelled synthetic in every output.
+DEMO_FORCE = "Synthetic Constabulary"
 
 POLICE_UK_COLUMNS = [
     "Crime ID",
@@ -228,8 +230,8 @@ def generate_demo(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, DemoTruth]:
         {
             "Crime ID": ids,
             "Month": [f"{YEAR}-{m:02d}" for m in months],
-            "Reported by": "Synthetic Constabulary",
-            "Falls within": "Synthetic Constabulary",
+            "Reported by": DEMO_FORCE,
+            "Falls within": DEMO_FORCE,
             "Longitude": [f"{v:.6f}" for v in lon],
             "Latitude": [f"{v:.6f}" for v in lat],
             "Location": names_arr[pts],

@@ -66,6 +66,7 @@ class FileInfo:
     encoding: str = ""
     delimiter: str = ""
     columns: dict[str, str] = field(default_factory=dict)
+    forces: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class FileInfo:
             "encoding": self.encoding,
             "delimiter": self.delimiter,
             "columns": dict(self.columns),
+            "forces": list(self.forces),
         }
 
 

@@ -606,6 +606,15 @@ class _File:
     date_order: str = ""
 
 
+def _forces(header: list[str], raw: pd.DataFrame) -> list[str]:
+    """The police force(s) a police.uk file says it covers ("Falls within"), for provenance."""
+    for h in header:
+        if _normalise(h) == "falls_within":
+            values = raw[h].str.strip()
+            return sorted(v for v in values[values != ""].unique()[:20])
+    return []
+
+
 def _read_file(
     name: str, data: bytes, columns: Mapping[str, str | None], index: int
 ) -> _File:
@@ -631,6 +640,7 @@ def _read_file(
     info = FileInfo(
         name=name, sha256=sha, n_rows=len(rows), format=fmt, encoding=encoding,
         delimiter=_DELIM_NAMES.get(delim, delim), columns=dict(mapping),
+        forces=_forces(header, raw),
     )  # fmt: skip
     notes: list[str] = []
     reason = np.full(n, "", dtype=object)
@@ -1204,6 +1214,7 @@ def _read(
     choices["crs"] = analysis_crs.to_string()
     choices["crs_reason"] = crs_reason
     choices["formats"] = sorted({f.info.format for f in files})
+    choices["forces"] = sorted({force for f in files for force in f.info.forces})
     notes.append(f"Analysis CRS: {crs_reason}.")
 
     # ---- duplicates

@@ -132,3 +132,10 @@ def test_merseyside_end_to_end(shared_data):
         top5 = sig.head(5)
         d = np.hypot((top5["centroid_lon"] + 2.985) * 66_000, (top5["centroid_lat"] - 53.405) * 111_000)
         assert (d < 2500).any()
+
+
+def test_demo_runs_are_labelled_synthetic(demo_incidents):
+    result = detect(demo_incidents, "dbscan")
+    assert result.params["synthetic"] is True
+    assert result.params["forces"] == ["Synthetic Constabulary"]
+    assert json.loads(to_geojson(result))["hotspots_parameters"]["synthetic"] is True
