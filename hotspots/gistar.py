@@ -250,9 +250,16 @@ class GiStarHotspots:
         hot_idx = np.flatnonzero(hot)
         cx = (cand[hot_idx, 0] + 0.5) * cell
         cy = (cand[hot_idx, 1] + 0.5) * cell
+        # which part holds each hot cell's centre (one spatial-index query, not parts x cells)
+        cell_i, part_i = shapely.STRtree(parts).query(shapely.points(cx, cy), predicate="intersects")
+        owner = np.full(len(hot_idx), -1)
+        owner[cell_i] = part_i
+        order = np.argsort(owner, kind="stable")
+        starts = np.searchsorted(owner[order], np.arange(len(parts)))
+        ends = np.searchsorted(owner[order], np.arange(len(parts)), side="right")
         rows = []
-        for part in parts:
-            members = hot_idx[shapely.contains_xy(part, cx, cy)]
+        for j, part in enumerate(parts):
+            members = hot_idx[order[starts[j] : ends[j]]]
             rows.append(
                 {
                     "method": "gistar",
