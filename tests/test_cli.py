@@ -90,3 +90,34 @@ def test_console_script_exit_codes(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and "bad.csv" in r.stderr
     r = subprocess.run([sys.executable, "-m", "hotspots.cli", "detect"], capture_output=True, text=True, check=False)
     assert r.returncode == 2
+
+
+def test_harm_weights_and_harm_order(demo_csv, tmp_path):
+    weights = tmp_path / "harm.json"
+    weights.write_text(json.dumps({"Violence and sexual offences": 10, "Robbery": 100, "Possession of weapons": 30}))
+    out = tmp_path / "h.geojson"
+    assert cli.main(["--quiet", "detect", str(demo_csv), "--harm-weights", str(weights), "--order", "harm", "--out", str(out)]) == 0
+    props = [f["properties"] for f in json.loads(out.read_text())["features"]]
+    harms = [p["harm"] for p in props]
+    assert harms == sorted(harms, reverse=True) and harms[0] > 0
+    # harm is a weighted count: at least 10 per incident, at most 100
+    assert all(10 * p["incidents"] <= p["harm"] <= 100 * p["incidents"] for p in props)
+
+
+def test_unmapped_harm_weights_exit_2(demo_csv, tmp_path, capsys):
+    weights = tmp_path / "harm.csv"
+    weights.write_text("crime_type,weight\nRobbery,100\n")
+    assert cli.main(["detect", str(demo_csv), "--harm-weights", str(weights)]) == 2
+    assert "Violence and sexual offences" in capsys.readouterr().err
+
+
+def test_plan_writes_every_output(demo_csv, tmp_path):
+    out = tmp_path / "plan"
+    assert cli.main(["--quiet", "plan", str(demo_csv), "--out-dir", str(out), "--days", "7", "--seed", "3", "--start-date", "2026-01-05"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["briefing.html", "patrol_areas.geojson", "patrol_plan.csv", "patrol_plan.ics"]
+    areas = gpd.read_file(out / "patrol_areas.geojson")
+    assert len(areas) >= 8 and areas.crs.to_epsg() == 4326
+    ics = (out / "patrol_plan.ics").read_bytes()
+    assert ics.startswith(b"BEGIN:VCALENDAR\r\n") and b"DTSTART" in ics
+    assert "SYNTHETIC" in (out / "briefing.html").read_text(encoding="utf-8").upper()
