@@ -121,3 +121,12 @@ def test_plan_writes_every_output(demo_csv, tmp_path):
     ics = (out / "patrol_plan.ics").read_bytes()
     assert ics.startswith(b"BEGIN:VCALENDAR\r\n") and b"DTSTART" in ics
     assert "SYNTHETIC" in (out / "briefing.html").read_text(encoding="utf-8").upper()
+
+
+def test_evaluate_prints_pai_table(demo_csv, capsys, tmp_path):
+    out = tmp_path / "eval.csv"
+    assert cli.main(["--quiet", "evaluate", str(demo_csv), "--test-from", "2025-10", "--methods", "kde,gistar", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "PAI" in text and "gistar" in text
+    assert out.read_text().splitlines()[0].startswith("method,hotspots")
+    assert cli.main(["evaluate", str(demo_csv), "--test-from", "2025-10", "--methods", "kmeans"]) == 2
