@@ -12,6 +12,10 @@ __version__ = "0.1.0"
 
 from hotspots._errors import HotspotsError, HotspotsWarning, InputError, ParameterError
 from hotspots.incidents import Incidents, IngestReport
+from hotspots.ingest import read_incidents
+
+# ``hotspots.detect`` stays the module (``from hotspots.detect import detect``): exporting the
+# function under the same name would shadow it.
 
 __all__ = [
     "HotspotsError",
@@ -21,4 +25,5 @@ __all__ = [
     "InputError",
     "ParameterError",
     "__version__",
+    "read_incidents",
 ]
