@@ -180,6 +180,9 @@ def detect(
                 "alpha": alpha,
             },
             "n_hotspots": len(ranked),
+            "hotspot_area_share": round(float(ranked["area_m2"].sum()) / incidents.study_area_m2, 6)
+            if len(ranked) and incidents.study_area_m2 > 0
+            else 0.0,
             "n_significant": int(ranked["significant"].sum()) if len(ranked) else 0,
         }
     )
