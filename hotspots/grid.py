@@ -459,10 +459,21 @@ def _dissolve(polys: list[BaseGeometry]) -> list[shapely.Polygon]:
     """Valid, dissolved polygons: one per connected area (parts meeting at a point stay separate)."""
     if not polys:
         return []
-    geom = shapely.make_valid(
-        shapely.union_all(shapely.make_valid(np.asarray(polys, dtype=object)))
-    )
-    return polygon_parts(geom)
+    geoms = shapely.make_valid(np.asarray(polys, dtype=object))
+    if len(geoms) == 1:
+        return polygon_parts(geoms[0])
+    # union only the groups of polygons that touch: one global union of tens of thousands of
+    # disjoint polygons (national data) costs far more than the few local ones needed
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    graph = coo_array((np.ones(a.size, dtype=np.int8), (a, b)), shape=(len(geoms), len(geoms)))
+    _, labels = connected_components(graph, directed=False)
+    out: list[shapely.Polygon] = []
+    order = np.argsort(labels, kind="stable")
+    splits = np.flatnonzero(np.diff(labels[order])) + 1
+    for group in np.split(order, splits):
+        geom = geoms[group[0]] if len(group) == 1 else shapely.make_valid(shapely.union_all(geoms[group]))
+        out.extend(polygon_parts(geom))
+    return out
 
 
 def polygon_parts(geom: BaseGeometry) -> list[shapely.Polygon]:
