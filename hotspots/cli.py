@@ -105,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--control-share", type=float, default=0.0, help="daily share of areas held as controls")
     pl.add_argument("--start-date", help="first day of the plan, YYYY-MM-DD (default: tomorrow)")
     pl.add_argument("--seed", type=int, help="random seed (recorded in the outputs)")
+    pl.add_argument("--radius", type=float, default=75.0, metavar="M", help="patrol area radius in metres (default 75: 150 m across)")
+    pl.add_argument("--min-incidents", type=int, default=3, help="fewest incidents a patrol area must hold (default 3)")
+    pl.add_argument("--min-separation", type=float, metavar="M", help="least distance between area centres (default 2 x radius)")
+    pl.add_argument("--max-areas", type=int, help="most patrol areas to make")
+    pl.add_argument("--visit-minutes", type=int, default=15, help="minutes per visit (default 15; never below 10)")
+    pl.add_argument("--exclude", metavar="GEOJSON", help="places to leave out (hospitals, prisons); points and lines are buffered")
+    pl.add_argument("--exclude-buffer", type=float, default=50.0, metavar="M", help="buffer for excluded points and lines (default 50 m)")
 
     ev = sub.add_parser("evaluate", help="hold-out evaluation: hit rate, PAI and PEI on a later period")
     _add_input_options(ev)
@@ -294,10 +301,34 @@ def _cmd_detect(args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
+def _read_exclusions(path: str | None, crs: Any, buffer_m: float) -> Any:
+    """Places to exclude from patrol areas, in the analysis CRS (points and lines buffered)."""
+    if not path:
+        return None
+    import geopandas as gpd
+
+    p = Path(path)
+    if not p.exists():
+        msg = "exclusions file not found."
+        raise InputError(msg, file=str(p), hint="check the path given to --exclude.")
+    try:
+        places = gpd.read_file(p)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file for the user
+        msg = f"could not be read as GeoJSON ({type(exc).__name__})."
+        raise InputError(msg, file=p.name, hint="give a GeoJSON FeatureCollection of points or polygons.") from None
+    if places.crs is None:
+        places = places.set_crs(4326)
+    places = places.to_crs(crs)
+    geoms = places.geometry
+    polygonal = geoms.geom_type.isin(["Polygon", "MultiPolygon"])
+    return gpd.GeoSeries(geoms.where(polygonal, geoms.buffer(buffer_m)), crs=crs)
+
+
 def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
     from hotspots.patrol import write_plan_outputs
 
     result = _detect(args, out)
+    exclude = _read_exclusions(args.exclude, result.incidents.crs, args.exclude_buffer)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = write_plan_outputs(
@@ -311,6 +342,12 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         seed=args.seed,
         start_date=args.start_date,
         params=result.params,
+        radius_m=args.radius,
+        min_incidents=args.min_incidents,
+        min_separation_m=args.min_separation,
+        max_areas=args.max_areas,
+        visit_minutes=args.visit_minutes,
+        exclude=exclude,
     )
     _print_table(result.hotspots, 10, out)
     for name, p in written.items():

@@ -130,3 +130,18 @@ def test_evaluate_prints_pai_table(demo_csv, capsys, tmp_path):
     assert "PAI" in text and "gistar" in text
     assert out.read_text().splitlines()[0].startswith("method,hotspots")
     assert cli.main(["evaluate", str(demo_csv), "--test-from", "2025-10", "--methods", "kmeans"]) == 2
+
+
+def test_plan_excludes_marked_places(demo_csv, tmp_path):
+    from hotspots.demo import generate_demo
+
+    _, truth = generate_demo()
+    club = next(s for s in truth.spots if s.name == "Nightclub strip")
+    pt = gpd.GeoSeries(gpd.points_from_xy([club.x], [club.y]), crs=27700).to_crs(4326)
+    places = tmp_path / "hospital.geojson"
+    gpd.GeoDataFrame({"name": ["A&E"]}, geometry=pt).to_file(places, driver="GeoJSON")
+    out = tmp_path / "plan"
+    assert cli.main(["--quiet", "plan", str(demo_csv), "--out-dir", str(out), "--seed", "1", "--exclude", str(places), "--exclude-buffer", "120"]) == 0
+    areas = gpd.read_file(out / "patrol_areas.geojson").to_crs(27700)
+    # no patrol area keeps the excluded place
+    assert not areas.contains(gpd.points_from_xy([club.x], [club.y])[0]).any()
