@@ -313,7 +313,7 @@ def _read_exclusions(path: str | None, crs: Any, buffer_m: float) -> Any:
         raise InputError(msg, file=str(p), hint="check the path given to --exclude.")
     try:
         places = gpd.read_file(p)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file for the user
+    except Exception as exc:
         msg = f"could not be read as GeoJSON ({type(exc).__name__})."
         raise InputError(msg, file=p.name, hint="give a GeoJSON FeatureCollection of points or polygons.") from None
     if places.crs is None:
