@@ -1,0 +1,554 @@
+"""Folium maps of ranked hot spots (pure: results in, ``folium.Map`` out).
+
+:func:`build_map` draws the ranked hot spot polygons coloured by rank, the incidents as a heat layer
+(aggregated by location, never one marker per incident), optional density-surface contours, a layer
+control, a scale bar and a legend, with the view fitted to the hot spots. Every string that came
+from a CSV file is escaped with :func:`hotspots.offline.escape_text` before it reaches a tooltip.
+
+The map still points at folium's CDN assets; call :func:`hotspots.offline.localize` before handing
+it to streamlit-folium, or :func:`hotspots.offline.standalone_html` to save it. Nothing here imports
+Streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import folium
+import folium.plugins
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from jinja2 import Template
+
+from hotspots._errors import ParameterError
+from hotspots.offline import escape_text
+
+__all__ = [
+    "OSM_ATTRIBUTION",
+    "OSM_URL",
+    "PALETTE",
+    "aggregate_heat_points",
+    "build_map",
+    "hotspot_at",
+    "rank_colours",
+    "resolve_tiles",
+    "selection_layer",
+]
+
+#: Sequential palette, lightest to darkest (ColorBrewer YlOrRd, 9 classes; Brewer, C. A.,
+#: www.ColorBrewer.org). The top-ranked hot spot gets the darkest colour.
+PALETTE = (
+    "#ffffcc",
+    "#ffeda0",
+    "#fed976",
+    "#feb24c",
+    "#fd8d3c",
+    "#fc4e2a",
+    "#e31a1c",
+    "#bd0026",
+    "#800026",
+)
+#: Outline of the selected hot spot (a blue that stands out against the red-yellow palette).
+SELECTED_COLOUR = "#0050ff"
+
+#: Heat layer colours: a single blue hue (ColorBrewer Blues) so that incident density never reads as
+#: a hot spot rank (the polygons use the yellow-red palette).
+HEAT_GRADIENT = {0.2: "#c6dbef", 0.45: "#6baed6", 0.7: "#2171b5", 1.0: "#08306b"}
+
+OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+
+#: Where the map opens when there is nothing to fit to (Great Britain).
+_FALLBACK_BOUNDS = ((49.9, -8.2), (58.7, 1.8))
+_MAX_ZOOM = 19
+
+_TOOLTIP_FIELDS = (
+    ("rank_label", "Rank"),
+    ("hotspot_id", "Hot spot"),
+    ("incidents", "Incidents"),
+    ("harm", "Harm"),
+    ("peak_window", "Peak window"),
+    ("location", "Location"),
+)
+
+
+def resolve_tiles(tiles: str | None) -> str:
+    """Normalise a basemap setting to ``"openstreetmap"``, ``"none"`` or a URL template.
+
+    Parameters
+    ----------
+    tiles : str or None
+        ``"openstreetmap"`` (or ``"osm"``, any case), ``"none"``/``""``/``None`` (no basemap), or
+        an XYZ URL template with ``{z}``, ``{x}`` and ``{y}`` (a force's internal tile server).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ParameterError
+        For a URL without the ``{z}``/``{x}``/``{y}`` placeholders or not http(s), or an unknown
+        name.
+    """
+    if tiles is None:
+        return "none"
+    value = str(tiles).strip()
+    if value.lower() in ("", "none", "off", "no", "false"):
+        return "none"
+    if value.lower() in ("openstreetmap", "osm"):
+        return "openstreetmap"
+    if re.match(r"^https?://", value, re.IGNORECASE):
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            msg = (
+                f"The tile URL {value!r} lacks {', '.join(missing)}. "
+                "Give an XYZ template such as https://tiles.example.police.uk/{z}/{x}/{y}.png."
+            )
+            raise ParameterError(msg)
+        return value
+    msg = (
+        f"Unknown basemap {value!r}: use 'openstreetmap', 'none' or an http(s) tile URL "
+        "template with {z}, {x} and {y}."
+    )
+    raise ParameterError(msg)
+
+
+def rank_colours(n: int) -> list[str]:
+    """Fill colours for ranks 1..n, darkest first (sequential :data:`PALETTE`)."""
+    if n <= 0:
+        return []
+    if n == 1:
+        return [PALETTE[-1]]
+    # Ranks spread over the darker two-thirds of the palette so that the lowest rank stays visible.
+    lo = 3
+    out = []
+    for i in range(n):
+        t = i / (n - 1)
+        idx = round((len(PALETTE) - 1) - t * (len(PALETTE) - 1 - lo))
+        out.append(PALETTE[idx])
+    return out
+
+
+def aggregate_heat_points(
+    incidents: Any, max_points: int = 20_000
+) -> list[list[float]]:
+    """Incidents as ``[lat, lon, weight]`` heat points, aggregated by location.
+
+    Identical locations (police.uk snaps incidents to a few hundred thousand anonymised points)
+    become one point whose weight is the sum of the incidents' weights. If more than ``max_points``
+    distinct locations remain, locations are rounded to coarser grids (about 10 m, 100 m, 1 km)
+    until they fit. Weights are scaled to 0-1 by their 99th percentile so a single very busy
+    location does not wash out the rest.
+
+    Parameters
+    ----------
+    incidents : Incidents or pandas.DataFrame
+        Anything with ``lon``, ``lat`` (degrees, WGS84) and optionally ``weight`` columns (an
+        :class:`~hotspots.incidents.Incidents` is read through its ``frame``).
+    max_points : int, default 20000
+        Upper bound on the points sent to the browser (about 0.45 MB of JSON at 20,000).
+
+    Returns
+    -------
+    list of [lat, lon, weight]
+    """
+    frame = getattr(incidents, "frame", incidents)
+    if frame is None or len(frame) == 0:
+        return []
+    lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
+    w = (
+        pd.to_numeric(frame["weight"], errors="coerce").to_numpy(dtype=float)
+        if "weight" in frame
+        else np.ones(len(lon))
+    )
+    ok = np.isfinite(lon) & np.isfinite(lat) & np.isfinite(w) & (w > 0)
+    lon, lat, w = lon[ok], lat[ok], w[ok]
+    if lon.size == 0:
+        return []
+    agg = None
+    for decimals in (6, 4, 3, 2):
+        df = pd.DataFrame({"lat": lat.round(decimals), "lon": lon.round(decimals), "w": w})
+        agg = df.groupby(["lat", "lon"], sort=False, as_index=False)["w"].sum()
+        if len(agg) <= max_points:
+            break
+    assert agg is not None
+    if len(agg) > max_points:
+        agg = agg.nlargest(max_points, "w")
+    scale = float(np.quantile(agg["w"], 0.99)) if len(agg) > 1 else float(agg["w"].iloc[0])
+    scale = scale if scale > 0 else 1.0
+    weights = np.clip(agg["w"].to_numpy() / scale, 0.05, 1.0)
+    return [
+        [round(float(a), 6), round(float(b), 6), round(float(c), 3)]
+        for a, b, c in zip(agg["lat"], agg["lon"], weights, strict=True)
+    ]
+
+
+def build_map(
+    ranked_hotspots: gpd.GeoDataFrame | None,
+    incidents: Any = None,
+    *,
+    surface_polygons: gpd.GeoDataFrame | gpd.GeoSeries | Sequence[Any] | None = None,
+    tiles: str | None = "openstreetmap",
+    tile_attribution: str | None = None,
+    selected: str | int | None = None,
+    max_heat_points: int = 20_000,
+    show_surface: bool = False,
+    height: str | int = "100%",
+) -> folium.Map:
+    """Draw ranked hot spots, incidents and the density surface on a folium map.
+
+    Parameters
+    ----------
+    ranked_hotspots : geopandas.GeoDataFrame or None
+        The ranked hot spots (columns as in ``docs/architecture.md``) in any CRS; reprojected to
+        EPSG:4326. Only ``geometry`` and ``rank`` are required; ``hotspot_id``, ``incidents``,
+        ``harm``, ``peak_window`` and ``location``/``top_location`` are shown in the tooltip when
+        present.
+    incidents : Incidents or pandas.DataFrame, optional
+        Drawn as a heat layer (see :func:`aggregate_heat_points`) and used to fit the view when
+        there are no hot spots.
+    surface_polygons : GeoDataFrame, GeoSeries or sequence of shapely geometries, optional
+        Density-surface contour polygons, drawn as dashed outlines. A plain sequence is taken to
+        be in the CRS of ``ranked_hotspots``.
+    tiles : str or None, default "openstreetmap"
+        ``"openstreetmap"``, ``"none"`` (grey background, no requests at all) or an XYZ URL
+        template for an internal tile server (see :func:`resolve_tiles`).
+    tile_attribution : str, optional
+        Attribution text for a custom tile server (escaped; default "Internal tile server").
+    selected : str or int, optional
+        The ``hotspot_id`` (or rank) of the hot spot to highlight.
+    max_heat_points : int, default 20000
+        Cap on heat points sent to the browser.
+    show_surface : bool, default False
+        Whether the contour layer starts switched on (it is always in the layer control).
+    height : str or int, default "100%"
+        CSS height of the map (standalone pages; streamlit-folium sets its own).
+
+    Returns
+    -------
+    folium.Map
+        With CDN asset links; see :mod:`hotspots.offline`.
+
+    Notes
+    -----
+    The view is fitted to the hot spots' bounds. With no hot spots it is fitted to the 1st-99th
+    percentile box of the incidents, so that a stray geocoding error far away does not zoom the
+    map out to a whole country. With ``tiles="none"`` the map is built as
+    ``folium.Map(tiles=None, maxZoom=19)``: Leaflet needs a ``maxZoom`` when no tile layer sets one.
+    """
+    tiles = resolve_tiles(tiles)
+    hot = _to_wgs84(ranked_hotspots)
+    bounds = _view_bounds(hot, incidents)
+    (s, w), (n, e) = bounds
+    m = folium.Map(
+        location=[(s + n) / 2, (w + e) / 2],
+        zoom_start=13,
+        tiles=None,
+        control_scale=True,
+        maxZoom=_MAX_ZOOM,
+        height=height,
+    )
+    if tiles == "openstreetmap":
+        folium.TileLayer(
+            tiles=OSM_URL,
+            attr=OSM_ATTRIBUTION,
+            name="OpenStreetMap",
+            max_zoom=_MAX_ZOOM,
+            max_native_zoom=19,
+        ).add_to(m)
+    elif tiles != "none":
+        folium.TileLayer(
+            tiles=tiles,
+            attr=escape_text(tile_attribution or "Internal tile server"),
+            name="Basemap",
+            max_zoom=_MAX_ZOOM,
+        ).add_to(m)
+
+    if surface_polygons is not None:
+        surface = _surface_to_wgs84(surface_polygons, getattr(ranked_hotspots, "crs", None))
+        if surface is not None and len(surface):
+            folium.GeoJson(
+                _features(surface, []),
+                name="Density surface (contours)",
+                style_function=_surface_style,
+                interactive=False,
+                control=True,
+                show=show_surface,
+            ).add_to(m)
+
+    heat = aggregate_heat_points(incidents, max_heat_points) if incidents is not None else []
+    if heat:
+        heat_layer = folium.plugins.HeatMap(
+            heat,
+            name="Incidents (heat)",
+            min_opacity=0.35,
+            radius=14,
+            blur=12,
+            max_zoom=17,
+            gradient=HEAT_GRADIENT,
+        )
+        heat_layer.add_to(m)
+        _ClickThrough(heat_layer).add_to(m)
+
+    if hot is not None and len(hot):
+        data = _hotspot_features(hot, selected)
+        fields = [f for f, _ in _TOOLTIP_FIELDS if f in data["features"][0]["properties"]]
+        aliases = [a for f, a in _TOOLTIP_FIELDS if f in fields]
+        folium.GeoJson(
+            data,
+            name="Hot spots (darker = higher rank)",
+            style_function=_hotspot_style,
+            highlight_function=_hotspot_highlight,
+            tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
+            zoom_on_click=False,
+        ).add_to(m)
+        _Legend(len(hot)).add_to(m)
+
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds(bounds, padding=(20, 20), max_zoom=17)
+    return m
+
+
+def selection_layer(
+    ranked_hotspots: gpd.GeoDataFrame | None, selected: str | int | None
+) -> folium.FeatureGroup | None:
+    """A layer outlining the selected hot spot, or None when nothing is selected.
+
+    For streamlit-folium's ``feature_group_to_add``: the highlight changes without rebuilding the
+    map, so the map keeps the user's pan and zoom when the selection changes. The outline is not
+    interactive, so clicks reach the hot spot polygon underneath.
+    """
+    hot = _to_wgs84(ranked_hotspots)
+    if hot is None or selected is None:
+        return None
+    sel = str(selected)
+    ids = hot["hotspot_id"].astype(str) if "hotspot_id" in hot else pd.Series([""] * len(hot))
+    ranks = hot["rank"].astype(str) if "rank" in hot else pd.Series([""] * len(hot))
+    mask = ((ids == sel) | (ranks == sel)).to_numpy()
+    if not mask.any():
+        return None
+    fg = folium.FeatureGroup(name="Selected hot spot", control=False)
+    folium.GeoJson(
+        _features(hot.geometry[mask], [{} for _ in range(int(mask.sum()))]),
+        style_function=_selection_style,
+        interactive=False,
+    ).add_to(fg)
+    return fg
+
+
+def hotspot_at(
+    ranked_hotspots: gpd.GeoDataFrame, lat: float, lon: float, *, tolerance_m: float = 15.0
+) -> str | None:
+    """The ``hotspot_id`` of the hot spot at a clicked point (lat/lon degrees), or None.
+
+    A click that lands within ``tolerance_m`` metres of a polygon's edge counts (for thin
+    polygons); when several match the best-ranked wins.
+    """
+    if ranked_hotspots is None or not len(ranked_hotspots) or lat is None or lon is None:
+        return None
+    pt = gpd.GeoSeries([shapely.Point(float(lon), float(lat))], crs="EPSG:4326")
+    crs = ranked_hotspots.crs
+    if crs is not None and crs.is_projected:
+        pt = pt.to_crs(crs)
+        dist = ranked_hotspots.geometry.distance(pt.iloc[0])
+        hit = dist <= tolerance_m
+    else:
+        geoms = ranked_hotspots.geometry if crs is None else ranked_hotspots.to_crs(4326).geometry
+        hit = geoms.intersects(pt.iloc[0])
+    if not hit.any():
+        return None
+    rows = ranked_hotspots.loc[hit.to_numpy()]
+    if "rank" in rows:
+        rows = rows.sort_values("rank")
+    return str(rows["hotspot_id"].iloc[0]) if "hotspot_id" in rows else str(rows.index[0])
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    if gdf is None or len(gdf) == 0:
+        return None
+    gdf = gdf[~(gdf.geometry.is_empty | gdf.geometry.isna())]
+    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs(4326)
+    return gdf
+
+
+def _surface_to_wgs84(polys: Any, default_crs: Any) -> gpd.GeoSeries | None:
+    if isinstance(polys, gpd.GeoDataFrame):
+        series = polys.geometry
+    elif isinstance(polys, gpd.GeoSeries):
+        series = polys
+    else:
+        series = gpd.GeoSeries(list(polys), crs=default_crs)
+    series = series[~(series.is_empty | series.isna())]
+    if series.crs is not None and not series.crs.equals("EPSG:4326"):
+        series = series.to_crs(4326)
+    return series
+
+
+def _features(geoms: gpd.GeoSeries, props: list[dict[str, Any]]) -> dict[str, Any]:
+    feats = []
+    for i, geom in enumerate(geoms):
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": props[i] if i < len(props) else {},
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _fmt_number(value: Any, digits: int = 0) -> str:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(f):
+        return "—"
+    return f"{f:,.{digits}f}"
+
+
+def _hotspot_features(hot: gpd.GeoDataFrame, selected: str | int | None) -> dict[str, Any]:
+    hot = hot.sort_values("rank") if "rank" in hot else hot
+    n = len(hot)
+    colours = rank_colours(n)
+    sel = None if selected is None else str(selected)
+    props = []
+    loc_col = next((c for c in ("location", "top_location", "label") if c in hot), None)
+    for i, (_, row) in enumerate(hot.iterrows()):
+        rank = row["rank"] if "rank" in hot else i + 1
+        hid = row["hotspot_id"] if "hotspot_id" in hot else f"H{i + 1:03d}"
+        is_sel = sel is not None and sel in (str(hid), str(rank))
+        p: dict[str, Any] = {
+            "rank_label": escape_text(f"{int(rank)} of {n}"),
+            "hotspot_id": escape_text(hid),
+            "_fill": colours[i],
+            "_selected": bool(is_sel),
+        }
+        if "incidents" in hot:
+            p["incidents"] = escape_text(_fmt_number(row["incidents"]))
+        if "harm" in hot:
+            p["harm"] = escape_text(_fmt_number(row["harm"], 1))
+        if "peak_window" in hot:
+            pw = row["peak_window"]
+            p["peak_window"] = escape_text(pw if isinstance(pw, str) and pw else "times not known")
+        if loc_col is not None:
+            p["location"] = escape_text(row[loc_col] if isinstance(row[loc_col], str) else "")
+        props.append(p)
+    # Selected last so its outline draws on top.
+    order = sorted(range(n), key=lambda k: props[k]["_selected"])
+    geoms = list(hot.geometry)
+    return _features(
+        gpd.GeoSeries([geoms[k] for k in order]), [props[k] for k in order]
+    )
+
+
+def _hotspot_style(feature: dict[str, Any]) -> dict[str, Any]:
+    p = feature["properties"]
+    if p.get("_selected"):
+        return {
+            "fillColor": p["_fill"],
+            "color": SELECTED_COLOUR,
+            "weight": 4,
+            "fillOpacity": 0.75,
+            "opacity": 1.0,
+        }
+    return {
+        "fillColor": p["_fill"],
+        "color": "#4d0013",
+        "weight": 1,
+        "fillOpacity": 0.5,
+        "opacity": 0.9,
+    }
+
+
+def _hotspot_highlight(feature: dict[str, Any]) -> dict[str, Any]:
+    return {"weight": 3, "color": SELECTED_COLOUR, "fillOpacity": 0.8}
+
+
+def _selection_style(feature: dict[str, Any]) -> dict[str, Any]:
+    return {"color": SELECTED_COLOUR, "weight": 4, "fill": False, "opacity": 1.0}
+
+
+def _surface_style(feature: dict[str, Any]) -> dict[str, Any]:
+    return {"color": "#6a3d9a", "weight": 1, "dashArray": "4 3", "fillOpacity": 0.05}
+
+
+def _view_bounds(hot: gpd.GeoDataFrame | None, incidents: Any) -> list[list[float]]:
+    if hot is not None and len(hot):
+        w, s, e, n = (float(v) for v in hot.total_bounds)
+        return [[s, w], [n, e]]
+    frame = getattr(incidents, "frame", incidents)
+    if frame is not None and len(frame):
+        lon = pd.to_numeric(frame["lon"], errors="coerce").dropna().to_numpy(dtype=float)
+        lat = pd.to_numeric(frame["lat"], errors="coerce").dropna().to_numpy(dtype=float)
+        if lon.size and lat.size:
+            w, e = np.quantile(lon, [0.01, 0.99])
+            s, n = np.quantile(lat, [0.01, 0.99])
+            return [[float(s), float(w)], [float(n), float(e)]]
+    (s, w), (n, e) = _FALLBACK_BOUNDS
+    return [[s, w], [n, e]]
+
+
+class _ClickThrough(MacroElement):
+    """Let clicks pass through a heat layer's canvas to the hot spot polygons under it.
+
+    Leaflet.heat draws on a canvas in the overlay pane; depending on layer order that canvas can
+    sit on top of the polygons' SVG and swallow clicks and tooltips.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+if ({{ this.layer.get_name() }}._canvas) { {{ this.layer.get_name() }}._canvas.style.pointerEvents = "none"; }
+{% endmacro %}"""
+    )
+
+    def __init__(self, layer: Any) -> None:
+        super().__init__()
+        self._name = "ClickThrough"
+        self.layer = layer
+
+
+class _Legend(MacroElement):
+    """A small Leaflet control explaining the colours (fixed text, no user strings, no assets)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function () {
+  var legend = L.control({position: "bottomleft"});
+  legend.onAdd = function () {
+    var div = L.DomUtil.create("div", "hotspots-legend");
+    div.style.cssText = "background:rgba(255,255,255,0.9);padding:4px 8px;border-radius:4px;" +
+      "font:12px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3)";
+    div.innerHTML = {{ this.html|tojson }};
+    return div;
+  };
+  legend.addTo({{ this._parent.get_name() }});
+})();
+{% endmacro %}"""
+    )
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self._name = "HotspotsLegend"
+        colours = rank_colours(n)
+        swatch = (
+            '<span style="display:inline-block;width:12px;height:12px;margin-right:4px;'
+            'vertical-align:middle;border:1px solid #4d0013;background:{}"></span>'
+        )
+        top = swatch.format(colours[0]) + "rank 1"
+        bottom = (swatch.format(colours[-1]) + f"rank {int(n)}") if n > 1 else ""
+        self.html = "<b>Hot spots</b><br>" + top + ("<br>" + bottom if bottom else "")
