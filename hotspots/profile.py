@@ -77,6 +77,7 @@ PROFILE_COLUMNS = [
     "centroid_lon",
     "centroid_lat",
     "max_extent_m",
+    "top_location",
     "first_month",
     "last_month",
     "months_active",
@@ -316,6 +317,18 @@ def rank_hotspots(
     rx, ry = (shapely.get_x(rep), shapely.get_y(rep)) if k else (np.empty(0), np.empty(0))
     clon, clat = to_wgs.transform(rx, ry) if k else (np.empty(0), np.empty(0))
 
+    # the most frequent location text per hot spot (police.uk: "On or near ..."), for people
+    top_location = [""] * k
+    if len(inc_idx):
+        loc = frame["location"].to_numpy(dtype=object)[inc_idx]
+        named = pd.DataFrame({"poly": poly_idx, "loc": loc})
+        named = named[named["loc"].astype(str).str.strip() != ""]
+        if len(named):
+            counts_loc = named.groupby(["poly", "loc"], sort=True).size().reset_index(name="n")
+            best = counts_loc.sort_values(["poly", "n"], ascending=[True, False], kind="stable").drop_duplicates("poly")
+            for pi, lo in zip(best["poly"], best["loc"], strict=True):
+                top_location[int(pi)] = str(lo)
+
     rows: list[dict[str, Any]] = []
     data_has_time = incidents.has_time
     for i in range(k):
@@ -348,6 +361,7 @@ def rank_hotspots(
                 "centroid_lon": float(clon[i]),
                 "centroid_lat": float(clat[i]),
                 "max_extent_m": max_extent,
+                "top_location": top_location[i],
                 "first_month": months[active[0]].strftime("%Y-%m") if len(active) else "",
                 "last_month": months[active[-1]].strftime("%Y-%m") if len(active) else "",
                 "months_active": len(active),

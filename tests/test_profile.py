@@ -151,3 +151,14 @@ def test_empty_inputs():
     hot = gpd.GeoDataFrame(geometry=[], crs=27700)
     ranked = rank_hotspots(hot, inc)
     assert len(ranked) == 0 and "rank" in ranked.columns
+
+
+def test_top_location_is_the_most_frequent_name():
+    x = np.full(6, 400050.0)
+    y = np.full(6, 300050.0)
+    names = ["On or near Nightclub", "On or near Nightclub", "On or near High Street", "", "On or near Nightclub", "On or near High Street"]
+    inc = Incidents.from_xy(x, y, location=names, study_area=_square(400000, 300000, 1000))
+    hot = gpd.GeoDataFrame(geometry=[_square(400000, 300000, 100), _square(400500, 300500, 100)], crs=27700)
+    ranked = rank_hotspots(hot, inc).set_index("incidents")
+    assert ranked.loc[6, "top_location"] == "On or near Nightclub"
+    assert ranked.loc[0, "top_location"] == ""
