@@ -234,31 +234,40 @@ def _print_report(incidents: Any, out: Any) -> None:
 
 
 def _print_table(ranked: Any, top: int, out: Any) -> None:
+    """The ranked hot spots as an aligned text table."""
     cols = [
-        ("rank", "rank", "{:>4}"),
-        ("hotspot_id", "id", "{:<6}"),
-        ("incidents", "incidents", "{:>9,}"),
-        ("harm", "harm", "{:>8.1f}"),
-        ("area_ha", "area ha", "{:>8.2f}"),
-        ("intensity", "per km2", "{:>9,.0f}"),
-        ("pai", "PAI", "{:>7.1f}"),
-        ("significant", "sig", "{!s:>5}"),
-        ("temporal_class", "class", "{:<12}"),
-        ("peak_window", "peak", "{:<22}"),
+        ("rank", "rank", "{:d}", ">"),
+        ("hotspot_id", "id", "{}", "<"),
+        ("incidents", "incidents", "{:,d}", ">"),
+        ("harm", "harm", "{:,.1f}", ">"),
+        ("area_ha", "area ha", "{:.2f}", ">"),
+        ("intensity", "per km2", "{:,.0f}", ">"),
+        ("pai", "PAI", "{:.1f}", ">"),
+        ("significant", "sig", "{}", "<"),
+        ("temporal_class", "class", "{}", "<"),
+        ("peak_window", "peak", "{}", "<"),
+        ("top_location", "location", "{}", "<"),
     ]
-    if ranked["harm"].isna().all():
+    cols = [c for c in cols if c[0] in ranked.columns]
+    if "harm" in ranked.columns and ranked["harm"].isna().all():
         cols = [c for c in cols if c[0] != "harm"]
-    header = "  ".join(label for _c, label, _fmt in cols)
-    print(header, file=out)
+    body = []
     for _, row in ranked.head(top).iterrows():
         cells = []
-        for c, _label, fmt in cols:
+        for c, _label, fmt, _align in cols:
             v = row[c]
             try:
-                cells.append(fmt.format(v))
+                text = fmt.format(int(v) if fmt.endswith("d}") else v)
             except (ValueError, TypeError):
-                cells.append(str(v))
-        print("  ".join(cells), file=out)
+                text = str(v)
+            cells.append(text if text not in ("", "nan", "None") else "-")
+        body.append(cells)
+    widths = [max([len(label)] + [len(r[i]) for r in body]) for i, (_c, label, _f, _a) in enumerate(cols)]
+    def line(cells: list[str]) -> str:
+        return "  ".join(f"{t:{a}{w}}" for t, w, (_c, _l, _f, a) in zip(cells, widths, cols, strict=True)).rstrip()
+    print(line([label for _c, label, _f, _a in cols]), file=out)
+    for cells in body:
+        print(line(cells), file=out)
     if len(ranked) > top:
         print(f"... {len(ranked) - top} more (see the output file)", file=out)
 
