@@ -1229,7 +1229,8 @@ def _read(
     if n_dup_kept:
         notes.append(
             f"{n_dup_kept} row(s) without an id are identical to an earlier row; they were kept "
-            "as separate incidents (police.uk snaps incidents to shared map points)."
+            "as separate incidents (distinct incidents can share a place and time, and police.uk "
+            "snaps incidents to shared map points)."
         )
 
     # ---- study area polygon / outliers

@@ -220,8 +220,34 @@ def _trend(counts: np.ndarray, alpha: float) -> str:
     return "rising" if second > first else "falling"
 
 
+def period_months(n_months: int) -> int:
+    """Months per period for the chronic/emerging classification, from the data's span.
+
+    Months for up to two years of data, quarters up to ten years, years beyond (sfhotspot's
+    ``hotspot_classify`` uses the same kind of rule, methods.md b1): "present in most periods" only
+    means something when a period is long enough to expect an incident in a real hot spot.
+    """
+    if n_months <= 24:
+        return 1
+    if n_months <= 120:
+        return 3
+    return 12
+
+
+def _periods(counts: np.ndarray, months_per_period: int) -> np.ndarray:
+    """Monthly counts summed into periods (a trailing partial period is kept)."""
+    if months_per_period == 1:
+        return counts
+    m = len(counts)
+    edges = np.arange(0, m, months_per_period)
+    return np.add.reduceat(counts, edges) if m else counts
+
+
 def _temporal_class(counts: np.ndarray) -> str:
-    """chronic / emerging / intermittent (see docs/architecture.md), 'unknown' under 3 months."""
+    """chronic / emerging / intermittent (see docs/architecture.md), 'unknown' under 3 periods.
+
+    ``counts`` are per period (see :func:`period_months`).
+    """
     m = len(counts)
     if m < 3:
         return "unknown"
@@ -330,6 +356,7 @@ def rank_hotspots(
                 top_location[int(pi)] = str(lo)
 
     rows: list[dict[str, Any]] = []
+    per = period_months(n_months)
     data_has_time = incidents.has_time
     for i in range(k):
         mc = monthly[i]
@@ -368,7 +395,7 @@ def rank_hotspots(
                 "n_months": n_months,
                 "monthly_counts": [int(v) for v in mc],
                 "trend": _trend(mc, alpha),
-                "temporal_class": _temporal_class(mc),
+                "temporal_class": _temporal_class(_periods(mc, per)),
                 "has_time": bool(spot_timed),
                 "hour_counts": [int(v) for v in hc] if spot_timed else None,
                 "weekday_counts": [int(v) for v in dc] if dc.sum() > 0 else None,

@@ -162,3 +162,18 @@ def test_top_location_is_the_most_frequent_name():
     ranked = rank_hotspots(hot, inc).set_index("incidents")
     assert ranked.loc[6, "top_location"] == "On or near Nightclub"
     assert ranked.loc[0, "top_location"] == ""
+
+
+def test_chronic_uses_quarters_for_long_periods():
+    from hotspots.profile import period_months
+
+    assert (period_months(12), period_months(36), period_months(240)) == (1, 3, 12)
+    # one incident every other month for 10 years: active in half the months, every quarter
+    months = [f"{2010 + i // 12}-{i % 12 + 1:02d}-01" for i in range(0, 120, 2)]
+    months += ["2010-01-01", "2019-12-01"]  # the data period spans all 120 months
+    n = len(months)
+    inc = Incidents.from_xy(np.full(n, 400050.0), np.full(n, 300050.0), month=months, study_area=_square(400000, 300000, 1000))
+    hot = gpd.GeoDataFrame(geometry=[_square(400000, 300000, 100)], crs=27700)
+    row = rank_hotspots(hot, inc).iloc[0]
+    assert row["n_months"] == 120 and row["months_active"] == 61
+    assert row["temporal_class"] == "chronic"
