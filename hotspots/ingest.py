@@ -859,6 +859,10 @@ def _neighbours(codes: np.ndarray) -> list[np.ndarray]:
     return [_cell_codes(cx + dx, cy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
 
 
+#: Margin around the incidents' convex hull that clips the default study area, in metres.
+STUDY_HULL_MARGIN_M = 25.0
+
+
 def _default_study_area(x: np.ndarray, y: np.ndarray) -> tuple[BaseGeometry, float]:
     """Closed grid cells around the incidents (see read_incidents Notes). Returns (area, cell m)."""
     cell = STUDY_CELL_M
@@ -887,7 +891,13 @@ def _default_study_area(x: np.ndarray, y: np.ndarray) -> tuple[BaseGeometry, flo
     boxes = shapely.box(
         cx[starts] * cell, cy[starts] * cell, (cx[ends] + 1) * cell, (cy[starts] + 1) * cell
     )
-    return shapely.union_all(boxes), cell
+    # clip to the incidents' convex hull (plus a 25 m margin): whole cells at the edge of the data
+    # would otherwise add up to a cell's width of empty land all round, which for a small area
+    # (a town centre, a square of simulated noise) understates the density that significance
+    # tests compare against
+    uniq = np.unique(np.column_stack([x, y]), axis=0)
+    hull = shapely.convex_hull(shapely.multipoints(uniq)).buffer(STUDY_HULL_MARGIN_M)
+    return shapely.intersection(shapely.union_all(boxes), hull), cell
 
 
 def _load_study_area(study_area: Any, analysis_crs: pyproj.CRS, given_crs: Any) -> BaseGeometry:
@@ -1281,7 +1291,8 @@ def _read(
         area, cell = _default_study_area(x[ok], y[ok])
         choices["study_area_rule"] = (
             f"{cell:g} m grid cells holding an incident (any crime type, outliers excluded), "
-            "closed by one cell (dilate then erode) to fill one-cell gaps and holes"
+            "closed by one cell (dilate then erode) to fill one-cell gaps and holes, "
+            f"clipped to the incidents' convex hull plus {STUDY_HULL_MARGIN_M:g} m"
         )
         choices["study_area_cell_m"] = cell
         notes.append(

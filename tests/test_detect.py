@@ -139,3 +139,19 @@ def test_demo_runs_are_labelled_synthetic(demo_incidents):
     assert result.params["synthetic"] is True
     assert result.params["forces"] == ["Synthetic Constabulary"]
     assert json.loads(to_geojson(result))["hotspots_parameters"]["synthetic"] is True
+
+
+@pytest.mark.parametrize("side_m", [800, 3000])
+def test_uniform_noise_from_a_csv_has_no_significant_hot_spot(tmp_path, side_m):
+    """CSR read from a file (study area from the data): edge cells must not dilute the density."""
+    import pyproj
+
+    rng = np.random.default_rng(side_m)
+    x = rng.uniform(0, side_m, 400) + 337000
+    y = rng.uniform(0, side_m, 400) + 390000
+    lon, lat = pyproj.Transformer.from_crs(27700, 4326, always_xy=True).transform(x, y)
+    path = tmp_path / "noise.csv"
+    path.write_text("lat,lon\n" + "\n".join(f"{a:.6f},{b:.6f}" for a, b in zip(lat, lon, strict=True)))
+    inc = read_incidents(path)
+    for method in ("kde", "dbscan", "gistar"):
+        assert detect(inc, method).params["n_significant"] == 0, method

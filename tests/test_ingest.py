@@ -552,9 +552,10 @@ def test_stacked_duplicates_do_not_slow_outlier_rule():
 
 def test_default_study_area_contains_points_one_point_and_collinear():
     inc = read_incidents(("one.csv", b"lat,lon\n53.41,-2.98\n"))
-    assert inc.study_area.area == pytest.approx(250.0**2)
+    # one point: its 250 m cell clipped to the 25 m margin around the point
+    assert inc.study_area.area == pytest.approx(np.pi * 25.0**2, rel=0.01)
     assert shapely.intersects_xy(inc.study_area, inc.frame["x"], inc.frame["y"]).all()
-    assert inc.report.choices["study_area_km2"] == pytest.approx(0.0625)
+    assert inc.report.choices["study_area_km2"] == pytest.approx(np.pi * 25.0**2 / 1e6, abs=1e-4)  # rounded
     lon = -2.98 + np.arange(50) * 0.001
     inc = read_incidents(("line.csv", latlon_csv(lon, np.full(50, 53.41))))
     assert shapely.intersects_xy(inc.study_area, inc.frame["x"], inc.frame["y"]).all()
