@@ -532,7 +532,8 @@ class PatrolPlan:
 
         Every text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
         prefixed with ``'`` so spreadsheets do not run it as a formula (OWASP CSV injection).
-        Times are ``YYYY-MM-DD HH:MM`` local clock time.
+        Times are ``YYYY-MM-DD HH:MM`` local clock time. The last column, ``plan_parameters``,
+        holds the plan's parameters (seed included) as JSON, so the file alone can be reproduced.
         """
         cols = [
             "date",
@@ -556,11 +557,12 @@ class PatrolPlan:
         ]
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(cols)
+        writer.writerow([*cols, "plan_parameters"])
         table = self.visits[cols].copy()
         table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
+        params_json = json.dumps(_jsonable(self.params), sort_keys=True)
         for rec in table.itertuples(index=False):
-            writer.writerow([_csv_cell(v) for v in rec])
+            writer.writerow([*(_csv_cell(v) for v in rec), params_json])
         text = buf.getvalue()
         if path is not None:
             Path(path).write_text(text, encoding="utf-8", newline="")

@@ -640,3 +640,14 @@ def test_merseyside_next_month_pai_of_patrol_areas():
     # point-level 25 m cells are far ahead at this budget; record it so a change shows up
     assert c25_pai > disc_pai
     assert disc_pai > 20
+
+
+def test_plan_csv_carries_its_parameters():
+    import io as _io
+    import json as _json
+
+    plan = make_patrol_plan(_areas_frame(4, np.random.default_rng(2)), days=5, seed=41, start_date="2026-03-02")
+    table = pd.read_csv(_io.StringIO(plan.to_csv()))
+    assert len(table) > 0
+    params = _json.loads(table["plan_parameters"].iloc[0])
+    assert params["seed"] == 41 and params["days"] == 5
