@@ -19,7 +19,8 @@ import json
 import logging
 import os
 import re
-from datetime import date
+import secrets
+from datetime import date, timedelta
 from typing import Any
 
 import altair as alt
@@ -28,8 +29,9 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from hotspots import HotspotsError, InputError, export, mapping, offline
+from hotspots import HotspotsError, InputError, ParameterError, export, mapping, offline
 from hotspots.detect import detect as detect_hotspots
+from hotspots.ingest import R_DATE_RANGE, R_POLYGON, R_TYPE
 
 LOG = logging.getLogger("hotspots.app")
 
@@ -78,6 +80,10 @@ TABLE_COLUMNS = {
 }
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DEMO_LABEL = "demo_incidents.csv (SYNTHETIC demo data)"
+#: Ingest "rejection" reasons that are the user's own filters, not invalid rows.
+FILTER_REASONS = (R_TYPE, R_DATE_RANGE, R_POLYGON)
+#: Default patrol plan seed: a fixed number, so the same data give the same plan until changed.
+DEFAULT_SEED = 2718
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -216,6 +222,64 @@ def standalone_map(result_key: str, _result: Any, tiles: str, attribution: str |
         _result.hotspots, _result.incidents, tiles=tiles, tile_attribution=attribution
     )
     return offline.standalone_html(m).encode("utf-8")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def patrol_areas_for(result_key: str, _result: Any, significant_only: bool, radius_m: float) -> Any:
+    """Patrol-sized discs inside the ranked hot spots (all, or the significant ones).
+
+    Keyed on the detection run and the area settings only, so a change to the plan (days,
+    capacity, seed ...) reuses them, and none of it reruns detection.
+    """
+    from hotspots.patrol import make_patrol_areas
+
+    ranked = _result.hotspots
+    if significant_only:
+        ranked = ranked[ranked["significant"].astype(bool)]
+    if not len(ranked):
+        return None
+    return make_patrol_areas(_result.incidents, ranked, radius_m=radius_m)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def patrol_plan_for(areas_key: str, _areas: Any, _result: Any, settings_json: str) -> tuple[Any, dict]:
+    """(PatrolPlan, tactic matches per patrol area), as ``hotspots plan`` makes them."""
+    from hotspots.patrol import make_patrol_plan
+    from hotspots.tactics import load_knowledge_base, match_tactics
+
+    kb = load_knowledge_base()
+    inc = _result.incidents
+    total_harm = float(inc.weights.sum()) if inc.has_weights else None
+    matches = {
+        str(row["patrol_area_id"]): match_tactics(row, kb, n_hotspots=len(_areas), total_harm=total_harm)
+        for _, row in _areas.iterrows()
+    }
+    plan = make_patrol_plan(_areas, matches=matches, kb=kb, **json.loads(settings_json))
+    return plan, matches
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def plan_file(plan_key: str, _bundle: dict[str, Any], kind: str) -> bytes:
+    """A patrol plan download, built when its button is clicked (then cached)."""
+    from hotspots.patrol import patrol_areas_geojson
+
+    plan, areas, matches, result = (_bundle[k] for k in ("plan", "areas", "matches", "result"))
+    if kind == "csv":
+        return plan.to_csv().encode("utf-8")
+    if kind == "ics":
+        return plan.to_ical().encode("utf-8")
+    if kind == "geojson":
+        doc = patrol_areas_geojson(areas, plan=plan, matches=matches, params=result.params)
+        return json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    if kind == "briefing":
+        from hotspots.briefing import render_briefing
+
+        html = render_briefing(
+            areas, result.hotspots, plan, matches, params=result.params, incidents=result.incidents
+        )
+        return html.encode("utf-8")
+    msg = f"unknown plan file {kind!r}"
+    raise ValueError(msg)
 
 
 # ------------------------------------------------------------------------------ sidebar
@@ -450,21 +514,47 @@ def sidebar_basemap() -> tuple[str, str | None]:
 
 
 # ----------------------------------------------------------------------------- main area
+def split_reasons(reasons: dict[str, int]) -> tuple[int, int]:
+    """(rows filtered out by the user's filters, rows rejected as invalid) from reason counts.
+
+    The ingest report counts both as "rejected"; for people they are different things: a row
+    outside the chosen dates is fine, a row without coordinates is not.
+    """
+    filtered = sum(n for r, n in reasons.items() if r in FILTER_REASONS)
+    return filtered, sum(reasons.values()) - filtered
+
+
 def show_report(incidents: Any) -> None:
     rep = incidents.report
-    c1, c2, c3 = st.columns(3)
+    reasons = rep.reason_counts()
+    n_filtered, n_invalid = split_reasons(reasons)
+    by_area = reasons.get(R_POLYGON, 0) > 0
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric("Rows read", f"{rep.n_read:,}")
     c2.metric("Rows used", f"{rep.n_used:,}")
-    c3.metric("Rows rejected", f"{rep.n_rejected:,}")
-    with st.expander("Ingest report: rejected rows and automatic choices", expanded=False):
-        reasons = rep.reason_counts()
+    c3.metric(
+        "Filtered out (crime type / dates" + (" / study area)" if by_area else ")"),
+        f"{n_filtered:,}",
+        help="Valid rows left out by the filters you chose (crime types, date range, study area).",
+    )
+    c4.metric(
+        "Rejected (invalid rows)",
+        f"{n_invalid:,}",
+        help="Rows that could not be used: missing or impossible coordinates, unreadable dates, "
+        "duplicates, stray points far from the rest. Reasons in the ingest report below.",
+    )
+    with st.expander("Ingest report: rows left out and automatic choices", expanded=False):
         if reasons:
             st.dataframe(
-                pd.DataFrame({"reason": list(reasons), "rows": list(reasons.values())}),
+                pd.DataFrame({
+                    "reason": list(reasons),
+                    "kind": ["filtered out" if r in FILTER_REASONS else "rejected" for r in reasons],
+                    "rows": list(reasons.values()),
+                }),
                 hide_index=True,
             )
             st.download_button(
-                "Download rejected rows (CSV)",
+                "Download the rows left out, with their reason (CSV)",
                 data=_safe_table(rep.rejected).to_csv(index=False).encode("utf-8"),
                 file_name="rejected_rows.csv",
                 mime="text/csv",
@@ -472,7 +562,7 @@ def show_report(incidents: Any) -> None:
                 on_click="ignore",
             )
         else:
-            st.write("No rows were rejected.")
+            st.write("No rows were left out.")
         if rep.files:
             st.dataframe(
                 pd.DataFrame([f.to_dict() for f in rep.files]).drop(columns=["columns"], errors="ignore"),
@@ -544,8 +634,12 @@ def _picked(ids: list[str]) -> None:
     ss["_seen_rows"] = [ids.index(ss["selected_id"])] if ss.get("selected_id") in ids else []
 
 
-def show_map(result: Any, tiles: str, attribution: str | None, key: str) -> None:
+def show_map(result: Any, tiles: str, attribution: str | None, key: str, plan: dict[str, Any] | None) -> None:
     ranked = result.hotspots
+    show_areas = plan is not None and st.toggle(
+        "Show patrol areas", value=True, key="show_patrol_areas",
+        help="The patrol areas of the plan below: blue = planned, grey dashed = left out for capacity.",
+    )
     with st.spinner("Drawing the map..."):
         m = mapping.build_map(
             ranked,
@@ -555,14 +649,23 @@ def show_map(result: Any, tiles: str, attribution: str | None, key: str) -> None
             tile_attribution=attribution,
         )
         offline.localize(m)
-        highlight = mapping.selection_layer(ranked, st.session_state.get("selected_id"))
+        # Layers that change with the selection or the plan go beside the map (feature_group_to_add):
+        # a change to the map itself remounts the component and loses the user's pan and zoom.
+        layers = [
+            layer
+            for layer in (
+                patrol_layer(plan) if show_areas else None,
+                mapping.selection_layer(ranked, st.session_state.get("selected_id")),
+            )
+            if layer is not None
+        ]
     st_folium(
         m,
         key="map",
         height=560,
         width="stretch",
         returned_objects=["last_object_clicked"],
-        feature_group_to_add=highlight,
+        feature_group_to_add=layers or None,
     )
     st.caption(
         "Darker = higher rank; blue outline = selected. Click a hot spot to select it. Blue heat: "
@@ -601,7 +704,7 @@ def show_table(ranked: Any) -> None:
     )
 
 
-def show_details(result: Any, key: str) -> None:
+def show_details(result: Any, key: str, plan: dict[str, Any] | None = None) -> None:
     ranked = result.hotspots
     sel = st.session_state.get("selected_id")
     match = ranked[ranked["hotspot_id"].astype(str) == str(sel)]
@@ -660,6 +763,7 @@ def show_details(result: Any, key: str) -> None:
     else:
         right.info("The data carry no time of day, so there is no hour-by-weekday profile.")
     show_tactics(row, len(ranked))
+    show_hotspot_plan(plan, row)
 
 
 def show_tactics(row: Any, n: int) -> None:
@@ -685,6 +789,283 @@ def show_tactics(row: Any, n: int) -> None:
                 st.caption("Dosage: " + md(dosage))
             if t.legitimacy_review:
                 st.caption("Needs a legitimacy and proportionality review before use.")
+
+
+def _new_seed() -> None:
+    st.session_state["plan_seed"] = secrets.randbelow(1_000_000)
+
+
+def _control_share_limit() -> tuple[int, float]:
+    """(max days between visits, largest daily control share it allows), from the knowledge base."""
+    from hotspots.tactics import load_knowledge_base
+
+    gap = int(load_knowledge_base().constant("max_gap_days"))
+    return gap, (gap - 1) / gap
+
+
+def plan_settings() -> dict[str, Any]:
+    """The patrol plan controls; returns their values."""
+    gap, limit = _control_share_limit()
+    c = st.columns(4)
+    days = c[0].number_input("Days", 1, 365, 28, 1, key="plan_days", help="Length of the plan (default 28 days).")
+    hours = c[1].number_input(
+        "Officer-hours per day", 0.5, 500.0, 8.0, 0.5, key="plan_hours",
+        help="Officer time available each day for hot spot patrol, all officers together.",
+    )
+    officers = c[2].number_input(
+        "Officers per patrol", 1, 10, 2, 1, key="plan_officers", help="The guide: two officers on foot (D5)."
+    )
+    minutes = c[3].number_input(
+        "Visit minutes", 10, 120, 15, 1, key="plan_minutes",
+        help="Minutes on foot inside the area per visit: 15 by default (the Koper curve, D1). "
+        "Visits under 10 minutes do not count as a dose, so 10 is the least.",
+    )
+    c = st.columns(4)
+    share = c[0].number_input(
+        "Daily control share", 0.0, 0.95, 0.0, 0.05, format="%.2f", key="plan_control_share",
+        help="Share of the planned areas left unpatrolled each day as controls, drawn at random "
+        "daily, to test whether the patrols work (crossover test-as-you-go; Thames Valley 0.5, "
+        f"Bedfordshire 0.67). At most {limit:.2f}, so that no area waits more than {gap} days "
+        "between visits. 0 = every planned area is patrolled every day.",
+    )
+    radius = c[1].number_input(
+        "Patrol area radius (m)", 25.0, 500.0, 75.0, 5.0, key="plan_radius",
+        help="Patrol areas are discs of this radius on the densest places inside each hot spot: "
+        "75 m gives the 150 m micro place of the UK trials.",
+    )
+    seed = c[2].number_input(
+        "Seed", 0, 2**32 - 1, DEFAULT_SEED, 1, key="plan_seed",
+        help="The same seed and settings give the same plan. Change it for another random draw.",
+    )
+    c[2].button("New random seed", key="plan_new_seed", on_click=_new_seed)
+    start = c[3].date_input(
+        "First plan day", value=date.today() + timedelta(days=1), key="plan_start", format="YYYY-MM-DD"
+    )
+    significant_only = st.checkbox(
+        "Plan significant hot spots only", value=True, key="plan_significant_only",
+        help="Hot spots that are not significantly denser than chance are left out by default.",
+    )
+    if abs(float(share) - limit) < 0.005:
+        share = limit  # "0.67" means two-thirds, the most the gap rule allows
+    return {
+        "significant_only": bool(significant_only),
+        "radius_m": float(radius),
+        "plan": {
+            "days": int(days),
+            "officer_hours": float(hours),
+            "officers_per_patrol": int(officers),
+            "visit_minutes": int(minutes),
+            "control_share": float(share),
+            "max_gap_days": gap,
+            "seed": int(seed),
+            "start_date": (start if isinstance(start, date) else date.today()).isoformat(),
+        },
+    }
+
+
+def show_plan_section(result: Any, result_key: str) -> dict[str, Any] | None:
+    """The "Patrol plan" section: controls, summary, all areas, downloads.
+
+    Returns the plan bundle (areas, plan, matches, result, key) for the map layer and the
+    selected hot spot's details, or None when there is no plan.
+    """
+    st.subheader("Patrol plan")
+    st.caption(
+        "Patrol-sized areas on the densest places inside the hot spots, and a dated, seeded plan "
+        "following the guide's defaults: 15-minute visits by two officers on foot, at least one a "
+        "day, random start times inside each area's peak window, no area left more than 3 days."
+    )
+    with st.container(border=True):
+        s = plan_settings()
+    areas_key = hashlib.sha256(
+        f"{result_key}|{s['significant_only']}|{s['radius_m']}".encode()
+    ).hexdigest()[:20]
+    with st.spinner("Placing patrol areas..."):
+        areas = patrol_areas_for(result_key, result, s["significant_only"], s["radius_m"])
+    if areas is None or not len(areas):
+        st.info(
+            "No patrol areas: no hot spot is significant. Untick *Plan significant hot spots only* "
+            "to plan all of them."
+            if s["significant_only"]
+            else "No patrol areas could be placed in these hot spots."
+        )
+        return None
+    gap, limit = _control_share_limit()
+    if s["plan"]["control_share"] > limit + 1e-9:
+        st.error(
+            f"A daily control share of {s['plan']['control_share']:.2f} is too high: with at most "
+            f"{gap} days between visits to a planned area, no more than {limit:.2f} (two-thirds) of "
+            f"the areas can be controls on any day. Lower it to {limit:.2f} or less."
+        )
+        return None
+    settings_json = json.dumps(s["plan"], sort_keys=True)
+    try:
+        with st.spinner("Making the patrol plan..."):
+            plan, matches = patrol_plan_for(areas_key, areas, result, settings_json)
+    except ParameterError as exc:
+        st.error(f"The patrol plan cannot be made with these settings: {md(exc)}")
+        return None
+    plan_key = hashlib.sha256(f"{areas_key}|{settings_json}".encode()).hexdigest()[:20]
+    bundle = {"plan": plan, "areas": areas, "matches": matches, "result": result, "key": plan_key,
+              "significant_only": s["significant_only"]}
+
+    sm, p = plan.summary, plan.params
+    c = st.columns(5)
+    c[0].metric("Patrol areas planned", f"{sm['areas_planned']} of {sm['areas_given']}")
+    c[1].metric("Left out (capacity)", f"{sm['areas_left_out']}")
+    c[2].metric("Patrol visits", f"{sm['patrol_visits']:,}")
+    c[3].metric("Patrolled / controls a day", f"{sm['treated_per_day']} / {sm['controls_per_day']}")
+    c[4].metric("Officer-hours on foot", f"{sm['officer_hours_planned']:,.0f}")
+    end = date.fromisoformat(p["start_date"]) + timedelta(days=int(p["days"]) - 1)
+    st.text(
+        f"Seed used: {p['seed']}. Plan from {p['start_date']} to {end.isoformat()}; "
+        f"review by {sm['review_by']}."
+    )
+    for caveat in sm.get("caveats", []):
+        st.warning(md(caveat))
+    if sm["windows_general"]:
+        st.caption(
+            f"No time of day in these data: {sm['windows_general']} of {sm['areas_planned']} planned "
+            "areas use the guide's general patrol windows."
+        )
+    with st.expander("How the plan was made"):
+        for note in [*areas.attrs.get("notes", []), *sm.get("notes", [])]:
+            st.text("• " + str(note))
+        st.json(json.loads(json.dumps({"patrol_areas": areas.attrs.get("params", {}), "plan": p},
+                                      default=str)), expanded=False)
+    with st.expander(f"All {len(areas)} patrol areas"):
+        st.dataframe(area_table(bundle), hide_index=True)
+
+    c = st.columns(4)
+    c[0].download_button(
+        "Patrol areas (GeoJSON)", data=lambda: plan_file(plan_key, bundle, "geojson"),
+        file_name="patrol_areas.geojson", mime="application/geo+json", key="dl_patrol_geojson",
+        on_click="ignore",
+    )
+    c[1].download_button(
+        "Patrol plan (CSV)", data=lambda: plan_file(plan_key, bundle, "csv"),
+        file_name="patrol_plan.csv", mime="text/csv", key="dl_plan_csv", on_click="ignore",
+    )
+    c[2].download_button(
+        "Patrol plan (calendar, .ics)", data=lambda: plan_file(plan_key, bundle, "ics"),
+        file_name="patrol_plan.ics", mime="text/calendar", key="dl_plan_ics", on_click="ignore",
+    )
+    c[3].download_button(
+        "Briefing (HTML, printable)", data=lambda: plan_file(plan_key, bundle, "briefing"),
+        file_name="briefing.html", mime="text/html", key="dl_briefing", on_click="ignore",
+    )
+    return bundle
+
+
+def area_table(bundle: dict[str, Any], hotspot_id: str | None = None) -> pd.DataFrame:
+    """Patrol areas with their plan figures (optionally of one hot spot), for display."""
+    areas, plan = bundle["areas"], bundle["plan"]
+    cols = ["patrol_area_id", "hotspot_id", "incidents", "pai", "location", "temporal_class"]
+    table = pd.DataFrame(areas[[c for c in cols if c in areas.columns]]).merge(
+        plan.area_summary()[["patrol_area_id", "in_plan", "visits", "control_days", "max_gap_days",
+                             "window", "tactic_ids"]],
+        on="patrol_area_id", how="left",
+    )
+    if hotspot_id is not None:
+        table = table[table["hotspot_id"].astype(str) == str(hotspot_id)].drop(columns="hotspot_id")
+    table["pai"] = table["pai"].round(1)
+    return table.rename(columns={
+        "patrol_area_id": "Patrol area", "hotspot_id": "Hot spot", "incidents": "Incidents",
+        "pai": "PAI", "location": "Location", "temporal_class": "Pattern", "in_plan": "In plan",
+        "visits": "Visits", "control_days": "Control days", "max_gap_days": "Longest gap (days)",
+        "window": "Window", "tactic_ids": "Tactics",
+    }).reset_index(drop=True)
+
+
+def show_hotspot_plan(bundle: dict[str, Any] | None, row: Any) -> None:
+    """The selected hot spot's patrol areas and planned visits."""
+    st.markdown("#### Patrol areas and planned visits")
+    hid = str(row["hotspot_id"])
+    if bundle is None:
+        st.caption("No patrol plan with the current settings (see *Patrol plan* below).")
+        return
+    table = area_table(bundle, hid)
+    if table.empty:
+        if bundle["significant_only"] and not bool(row.get("significant", True)):
+            st.caption(
+                f"{md(hid)} is not significant, so it has no patrol area. Untick *Plan significant "
+                "hot spots only* under Patrol plan to include it."
+            )
+        else:
+            st.caption(f"{md(hid)} has no patrol area (its incidents are covered by other areas).")
+        return
+    st.dataframe(table, hide_index=True)
+    planned = table.loc[table["In plan"].astype(bool), "Patrol area"].tolist()
+    if not planned:
+        st.caption(
+            f"The patrol areas of {md(hid)} are left out of the plan for lack of capacity: raise "
+            "the officer-hours per day to include them."
+        )
+        return
+    v = bundle["plan"].visits
+    v = v[v["patrol_area_id"].isin(planned)]
+    visits = pd.DataFrame({
+        "Date": pd.to_datetime(v["date"]).dt.strftime("%Y-%m-%d"),
+        "Day": v["weekday"],
+        "Start": pd.to_datetime(v["start"]).dt.strftime("%H:%M"),
+        "End": pd.to_datetime(v["end"]).dt.strftime("%H:%M"),
+        "Patrol area": v["patrol_area_id"],
+        "Arm": v["arm"],
+        "Minutes": v["minutes"],
+        "Officers": v["officers"],
+    }).fillna("")
+    n_patrol = int((v["arm"] == "patrol").sum())
+    st.caption(f"{n_patrol} planned visits in {len(planned)} patrol area(s); control days show no times.")
+    st.dataframe(visits, hide_index=True, height=min(360, 38 + 35 * len(visits)))
+
+
+def patrol_layer(bundle: dict[str, Any] | None) -> Any:
+    """The patrol areas as a folium layer for streamlit-folium's ``feature_group_to_add``.
+
+    Passed beside the map rather than drawn into it, so that changing the plan (or switching
+    the layer off) does not rebuild the map and lose the user's pan and zoom.
+    """
+    import folium
+    from shapely.geometry import mapping as geom_mapping
+
+    if bundle is None:
+        return None
+    areas = bundle["areas"].to_crs(4326)
+    per_area = bundle["plan"].area_summary().set_index("patrol_area_id")
+    feats = []
+    for _, a in areas.iterrows():
+        pid = str(a["patrol_area_id"])
+        in_plan = bool(per_area.loc[pid, "in_plan"]) if pid in per_area.index else False
+        visits = int(per_area.loc[pid, "visits"]) if pid in per_area.index else 0
+        feats.append({
+            "type": "Feature",
+            "geometry": geom_mapping(a.geometry),
+            "properties": {
+                "patrol_area": offline.escape_text(pid),
+                "incidents": offline.escape_text(f"{int(a['incidents']):,}"),
+                "plan": offline.escape_text(f"{visits} visits" if in_plan else "left out (capacity)"),
+                "location": offline.escape_text(a.get("location") or ""),
+                "_in_plan": in_plan,
+            },
+        })
+    fg = folium.FeatureGroup(name="Patrol areas", control=False)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": feats},
+        style_function=_patrol_style,
+        tooltip=folium.GeoJsonTooltip(
+            fields=["patrol_area", "incidents", "plan", "location"],
+            aliases=["Patrol area", "Incidents", "Plan", "Location"],
+            sticky=True,
+        ),
+        zoom_on_click=False,
+    ).add_to(fg)
+    return fg
+
+
+def _patrol_style(feature: dict[str, Any]) -> dict[str, Any]:
+    if feature["properties"].get("_in_plan"):
+        return {"color": "#08519c", "weight": 2, "fillColor": "#6baed6", "fillOpacity": 0.25}
+    return {"color": "#525252", "weight": 1, "dashArray": "4 3", "fillOpacity": 0.05}
 
 
 def show_concentration(result: Any) -> None:
@@ -801,17 +1182,25 @@ def main() -> None:
     if len(ranked) == 0:
         st.info("No hot spots with these settings. Try a larger coverage or a smaller minimum size.")
     sync_selection(ranked)
-    map_col, table_col = st.columns([3, 2])
-    with map_col:
-        show_map(result, tiles, attribution, result_key)
-    with table_col:
-        if len(ranked):
-            st.markdown("**Ranked hot spots** (click a row to select)")
-            show_table(ranked)
-            ids = [str(i) for i in ranked["hotspot_id"]]
-            st.selectbox("Selected hot spot", ids, key="selected_id", on_change=_picked, args=(ids,))
+    # Laid out top to bottom, but the plan is made first: the map and the details show it.
+    top, details_box, plan_box = st.container(), st.container(), st.container()
+    plan = None
     if len(ranked):
-        show_details(result, result_key)
+        with plan_box:
+            plan = show_plan_section(result, result_key)
+    with top:
+        map_col, table_col = st.columns([3, 2])
+        with map_col:
+            show_map(result, tiles, attribution, result_key, plan)
+        with table_col:
+            if len(ranked):
+                st.markdown("**Ranked hot spots** (click a row to select)")
+                show_table(ranked)
+                ids = [str(i) for i in ranked["hotspot_id"]]
+                st.selectbox("Selected hot spot", ids, key="selected_id", on_change=_picked, args=(ids,))
+    if len(ranked):
+        with details_box:
+            show_details(result, result_key, plan)
         show_concentration(result)
     show_downloads(result, result_key, tiles, attribution)
 

@@ -154,3 +154,105 @@ def test_markdown_escaping_helper():
     out = ns["md"]("![x](http://evil.example/x.png) $x$ <b>")
     assert "![" not in out and "](" not in out
     assert "\\$" in out and "\\<" in out
+
+
+def _texts(at: AppTest) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def _detection_notes(at: AppTest) -> list[str]:
+    """The notes of "How these hot spots were found" (they end with the "hot spots found" one)."""
+    texts = _texts(at)
+    end = next(i for i, t in enumerate(texts) if "hot spots found" in t)
+    return [t for t in texts[: end + 1] if t.startswith("• ")]
+
+
+def _seed_line(at: AppTest) -> str:
+    return next(t for t in _texts(at) if t.startswith("Seed used:"))
+
+
+def test_rows_filtered_out_are_not_counted_as_rejected(app):
+    read = int(_metric(app, "Rows read").replace(",", ""))
+    used = int(_metric(app, "Rows used").replace(",", ""))
+    filtered = int(_metric(app, "Filtered out (crime type / dates)").replace(",", ""))
+    rejected = int(_metric(app, "Rejected (invalid rows)").replace(",", ""))
+    assert filtered > 0 and rejected > 0  # the demo holds other crime types and a few bad rows
+    assert read == used + filtered + rejected
+    reasons = app.dataframe[0].value
+    assert "crime type not selected" in set(reasons["reason"])
+    assert set(reasons["kind"]) == {"filtered out", "rejected"}
+    assert int(reasons["rows"].sum()) == filtered + rejected
+
+
+def test_patrol_plan_renders_on_the_demo(app):
+    assert "Patrol plan" in [s.value for s in app.subheader]
+    planned, given = _metric(app, "Patrol areas planned").split(" of ")
+    assert 1 <= int(planned) <= int(given)
+    assert int(_metric(app, "Patrol visits").replace(",", "")) >= 28
+    assert _seed_line(app).startswith("Seed used: 2718.")
+    labels = {b.label for b in app.get("download_button")}
+    assert {"Patrol areas (GeoJSON)", "Patrol plan (CSV)", "Patrol plan (calendar, .ics)",
+            "Briefing (HTML, printable)"} <= labels
+    # The selected hot spot shows its tactic card and its patrol areas and visits.
+    md_values = [m.value for m in app.markdown]
+    assert "#### Patrol tactics for this hot spot" in md_values
+    assert "#### Patrol areas and planned visits" in md_values
+    tables = [d.value for d in app.dataframe]
+    areas = next(t for t in tables if "Patrol area" in t.columns and "Visits" in t.columns
+                 and "Hot spot" not in t.columns)
+    assert all(str(a).startswith("H001-") for a in areas["Patrol area"])
+    visits = next(t for t in tables if "Arm" in t.columns)
+    assert (visits["Arm"] == "patrol").sum() >= 28
+    assert not app.error
+
+
+def test_plan_settings_do_not_rerun_detection(app, monkeypatch):
+    import hotspots.detect
+    import hotspots.patrol
+
+    calls = {"detect": 0, "areas": 0}
+
+    def counting(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(hotspots.detect, "detect", counting("detect", hotspots.detect.detect))
+    monkeypatch.setattr(hotspots.patrol, "make_patrol_areas",
+                        counting("areas", hotspots.patrol.make_patrol_areas))
+    notes = _detection_notes(app)
+    hotspots_before = _metric(app, "Hot spots")
+    seed_before = _seed_line(app)
+
+    app.number_input(key="plan_days").set_value(14)
+    app.run()
+    assert not app.exception and not app.error
+    assert _seed_line(app) != seed_before  # the plan now ends 14 days later than before
+    assert any("planned for 14 days" in t for t in _texts(app))
+    app.number_input(key="plan_seed").set_value(99)
+    app.run()
+    assert _seed_line(app).startswith("Seed used: 99.")
+    assert calls == {"detect": 0, "areas": 0}
+    assert _detection_notes(app) == notes
+    assert _metric(app, "Hot spots") == hotspots_before
+
+    app.number_input(key="plan_radius").set_value(100.0)
+    app.run()
+    assert calls == {"detect": 0, "areas": 1}
+
+
+def test_control_share_above_two_thirds_is_refused(app):
+    app.number_input(key="plan_control_share").set_value(0.8)
+    app.run()
+    assert not app.exception
+    assert len(app.error) == 1
+    msg = app.error[0].value
+    assert "too high" in msg and "0.67" in msg and "3 days" in msg
+    assert "Traceback" not in msg
+    assert int(_metric(app, "Hot spots").replace(",", "")) >= 1  # the rest of the app still works
+    app.number_input(key="plan_control_share").set_value(0.67)  # two-thirds is allowed
+    app.run()
+    assert not app.error
+    treated, controls = (int(x) for x in _metric(app, "Patrolled / controls a day").split(" / "))
+    assert controls > 0 and controls <= 2 * treated

@@ -282,6 +282,9 @@ def test_clicking_a_hot_spot_selects_it(page):
     wait_idle(page)
     map_paths(page)
     frame = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    # Let the initial fit-to-bounds zoom animation finish first: a setView during it is undone.
+    frame.wait_for_function("() => window.map && !window.map._animatingZoom", timeout=10_000)
+    page.wait_for_timeout(500)
     # Zoom onto a hot spot other than the selected one, let the map settle (a view change is sent
     # to the app), then find a point where that polygon is the top element and click it there.
     target = frame.evaluate(
@@ -297,6 +300,8 @@ def test_clicking_a_hot_spot_selects_it(page):
     page.wait_for_timeout(1000)
     wait_idle(page)
     frame = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    frame.evaluate("() => { window.__same_map = true; }")  # gone if the iframe is remounted
+    assert frame.evaluate("() => window.map.getZoom()") == 17
     found = frame.evaluate(
         """(id) => { let t = null; window.map.eachLayer(l => { if (l.feature && l._path
              && l.feature.properties.hotspot_id === id) t = l; });
@@ -321,5 +326,68 @@ def test_clicking_a_hot_spot_selects_it(page):
     wait_idle(page)
     # The details panel follows the selection (its heading names the hot spot).
     heading.wait_for(timeout=30_000)
+    wait_idle(page)
+    # The map kept the user's view: the selection is drawn beside the map (feature_group_to_add),
+    # so the component is not remounted and does not fit the whole extent again.
+    frame = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    assert frame.evaluate("() => [window.__same_map === true, window.map.getZoom()]") == [True, 17]
     heading.scroll_into_view_if_needed()
     shot(page, "04_clicked")
+
+
+def _download(pg, label: str, target: Path) -> Path:
+    button = pg.get_by_role("button", name=label)
+    button.scroll_into_view_if_needed()
+    with pg.expect_download(timeout=60_000) as info:
+        button.click()
+    info.value.save_as(target)
+    return target
+
+
+def test_patrol_plan_downloads(page, tmp_path):
+    import csv
+    import io
+
+    wait_idle(page)
+    map_paths(page)
+    # The plan's patrol areas are drawn on the map beside the hot spots.
+    frame = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    n_areas = frame.evaluate(
+        """() => { let n = 0; window.map.eachLayer(l => { if (l.feature && l._path
+             && l.feature.properties.patrol_area) n++; }); return n; }"""
+    )
+    assert n_areas >= 1
+    # A close view of the top hot spot with its patrol areas, and the plan section.
+    frame.wait_for_function("() => window.map && !window.map._animatingZoom", timeout=10_000)
+    page.wait_for_timeout(500)
+    frame.evaluate(
+        """() => { let t = null; window.map.eachLayer(l => { if (l.feature && l._path
+             && l.feature.properties.rank_label && l.feature.properties.rank_label.startsWith('1 ')) t = l; });
+           window.map.fitBounds(t.getBounds(), {maxZoom: 17, animate: false}); }"""
+    )
+    page.wait_for_timeout(500)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(MAP_IFRAME).screenshot(path=str(ARTIFACTS / "06_patrol_areas_map.png"))
+    heading = page.get_by_role("heading", name="Patrol plan")
+    heading.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "05_patrol_plan.png"))
+
+    plan_csv = _download(page, "Patrol plan (CSV)", tmp_path / "patrol_plan.csv")
+    rows = list(csv.DictReader(io.StringIO(plan_csv.read_text("utf-8"))))
+    assert sum(r["arm"] == "patrol" for r in rows) >= 28
+    assert {int(r["minutes"]) for r in rows if r["arm"] == "patrol"} == {15}
+
+    ics = _download(page, "Patrol plan (calendar, .ics)", tmp_path / "patrol_plan.ics").read_bytes()
+    assert ics.startswith(b"BEGIN:VCALENDAR\r\n")
+    assert ics.count(b"BEGIN:VEVENT") == sum(r["arm"] == "patrol" for r in rows)
+
+    html = _download(page, "Briefing (HTML, printable)", tmp_path / "briefing.html").read_text("utf-8")
+    assert "SYNTHETIC" in html
+    assert html.count('<section class="area"') == n_areas
+
+    doc = json.loads(_download(page, "Patrol areas (GeoJSON)", tmp_path / "pa.geojson").read_text("utf-8"))
+    assert len(doc["features"]) == n_areas
+    assert doc["hotspots_parameters"]["run"]["synthetic"] is True
+    assert page.recorder.outside() == [], page.recorder.outside()
+    assert page.recorder.dialogs == []
