@@ -244,16 +244,11 @@ def patrol_areas_for(result_key: str, _result: Any, significant_only: bool, radi
 @st.cache_data(max_entries=16, show_spinner=False)
 def patrol_plan_for(areas_key: str, _areas: Any, _result: Any, settings_json: str) -> tuple[Any, dict]:
     """(PatrolPlan, tactic matches per patrol area), as ``hotspots plan`` makes them."""
-    from hotspots.patrol import make_patrol_plan
-    from hotspots.tactics import load_knowledge_base, match_tactics
+    from hotspots.patrol import make_patrol_plan, match_areas
+    from hotspots.tactics import load_knowledge_base
 
     kb = load_knowledge_base()
-    inc = _result.incidents
-    total_harm = float(inc.weights.sum()) if inc.has_weights else None
-    matches = {
-        str(row["patrol_area_id"]): match_tactics(row, kb, n_hotspots=len(_areas), total_harm=total_harm)
-        for _, row in _areas.iterrows()
-    }
+    matches = match_areas(_result.incidents, _areas, kb)
     plan = make_patrol_plan(_areas, matches=matches, kb=kb, **json.loads(settings_json))
     return plan, matches
 

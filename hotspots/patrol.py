@@ -1230,6 +1230,20 @@ def _geojson_geometry(geom: BaseGeometry | None, precision: int) -> dict[str, An
     return {"type": m["type"], "coordinates": _round_coords(m["coordinates"], precision)}
 
 
+def match_areas(incidents: Incidents, areas: gpd.GeoDataFrame, kb: Any = None) -> dict[str, list[Any]]:
+    """The tactics that apply to each patrol area, keyed by ``patrol_area_id``.
+
+    Uses :func:`hotspots.tactics.match_tactics` on each area's profile, with the number of areas
+    (for "among the most violent" rules) and the total harm when harm weights were given.
+    """
+    kb = load_knowledge_base() if kb is None else kb
+    total_harm = float(incidents.weights.sum()) if incidents.has_weights else None
+    return {
+        str(row["patrol_area_id"]): match_tactics(row, kb, n_hotspots=len(areas), total_harm=total_harm)
+        for _, row in areas.iterrows()
+    }
+
+
 def write_plan_outputs(
     incidents: Incidents,
     ranked_hotspots: gpd.GeoDataFrame,
@@ -1279,13 +1293,7 @@ def write_plan_outputs(
         exclude=exclude,
         max_areas=max_areas,
     )
-    total_harm = float(incidents.weights.sum()) if incidents.has_weights else None
-    matches = {
-        str(row["patrol_area_id"]): match_tactics(
-            row, kb, n_hotspots=len(areas), total_harm=total_harm
-        )
-        for _, row in areas.iterrows()
-    }
+    matches = match_areas(incidents, areas, kb)
     plan = make_patrol_plan(
         areas,
         days=days,
