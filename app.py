@@ -1015,52 +1015,10 @@ def show_hotspot_plan(bundle: dict[str, Any] | None, row: Any) -> None:
 
 
 def patrol_layer(bundle: dict[str, Any] | None) -> Any:
-    """The patrol areas as a folium layer for streamlit-folium's ``feature_group_to_add``.
-
-    Passed beside the map rather than drawn into it, so that changing the plan (or switching
-    the layer off) does not rebuild the map and lose the user's pan and zoom.
-    """
-    import folium
-    from shapely.geometry import mapping as geom_mapping
-
+    """The plan's patrol areas as a map layer (see :func:`hotspots.mapping.patrol_layer`)."""
     if bundle is None:
         return None
-    areas = bundle["areas"].to_crs(4326)
-    per_area = bundle["plan"].area_summary().set_index("patrol_area_id")
-    feats = []
-    for _, a in areas.iterrows():
-        pid = str(a["patrol_area_id"])
-        in_plan = bool(per_area.loc[pid, "in_plan"]) if pid in per_area.index else False
-        visits = int(per_area.loc[pid, "visits"]) if pid in per_area.index else 0
-        feats.append({
-            "type": "Feature",
-            "geometry": geom_mapping(a.geometry),
-            "properties": {
-                "patrol_area": offline.escape_text(pid),
-                "incidents": offline.escape_text(f"{int(a['incidents']):,}"),
-                "plan": offline.escape_text(f"{visits} visits" if in_plan else "left out (capacity)"),
-                "location": offline.escape_text(a.get("location") or ""),
-                "_in_plan": in_plan,
-            },
-        })
-    fg = folium.FeatureGroup(name="Patrol areas", control=False)
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": feats},
-        style_function=_patrol_style,
-        tooltip=folium.GeoJsonTooltip(
-            fields=["patrol_area", "incidents", "plan", "location"],
-            aliases=["Patrol area", "Incidents", "Plan", "Location"],
-            sticky=True,
-        ),
-        zoom_on_click=False,
-    ).add_to(fg)
-    return fg
-
-
-def _patrol_style(feature: dict[str, Any]) -> dict[str, Any]:
-    if feature["properties"].get("_in_plan"):
-        return {"color": "#08519c", "weight": 2, "fillColor": "#6baed6", "fillOpacity": 0.25}
-    return {"color": "#525252", "weight": 1, "dashArray": "4 3", "fillOpacity": 0.05}
+    return mapping.patrol_layer(bundle["areas"], bundle["plan"])
 
 
 def show_concentration(result: Any) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "aggregate_heat_points",
     "build_map",
     "hotspot_at",
+    "patrol_layer",
     "rank_colours",
     "resolve_tiles",
     "selection_layer",
@@ -344,6 +345,64 @@ def selection_layer(
         interactive=False,
     ).add_to(fg)
     return fg
+
+
+def patrol_layer(areas: gpd.GeoDataFrame, plan: Any = None) -> folium.FeatureGroup | None:
+    """Patrol areas as a layer for streamlit-folium's ``feature_group_to_add``.
+
+    Planned areas are drawn in blue, areas left out for capacity in grey dashes; tooltips give
+    the area, its incidents, its planned visits and its location (escaped). Passed beside the map
+    rather than drawn into it, so changing the plan (or switching the layer off) does not rebuild
+    the map and lose the user's pan and zoom.
+
+    Parameters
+    ----------
+    areas : GeoDataFrame
+        From :func:`hotspots.patrol.make_patrol_areas`.
+    plan : PatrolPlan, optional
+        From :func:`hotspots.patrol.make_patrol_plan`; without it every area counts as planned.
+    """
+    wgs = _to_wgs84(areas)
+    if wgs is None or len(wgs) == 0:
+        return None
+    per_area = plan.area_summary().set_index("patrol_area_id") if plan is not None else None
+    props = []
+    for _, a in wgs.iterrows():
+        pid = str(a["patrol_area_id"])
+        known = per_area is not None and pid in per_area.index
+        in_plan = bool(per_area.loc[pid, "in_plan"]) if known else per_area is None
+        visits = int(per_area.loc[pid, "visits"]) if known else 0
+        if per_area is None:
+            status = "patrol area"
+        else:
+            status = f"{visits} visits" if in_plan else "left out (capacity)"
+        props.append(
+            {
+                "patrol_area": escape_text(pid),
+                "incidents": escape_text(f"{int(a['incidents']):,}"),
+                "plan": escape_text(status),
+                "location": escape_text(a.get("location") or ""),
+                "_in_plan": in_plan,
+            }
+        )
+    fg = folium.FeatureGroup(name="Patrol areas", control=False)
+    folium.GeoJson(
+        _features(wgs.geometry, props),
+        style_function=_patrol_style,
+        tooltip=folium.GeoJsonTooltip(
+            fields=["patrol_area", "incidents", "plan", "location"],
+            aliases=["Patrol area", "Incidents", "Plan", "Location"],
+            sticky=True,
+        ),
+        zoom_on_click=False,
+    ).add_to(fg)
+    return fg
+
+
+def _patrol_style(feature: dict[str, Any]) -> dict[str, Any]:
+    if feature["properties"].get("_in_plan"):
+        return {"color": "#08519c", "weight": 2, "fillColor": "#6baed6", "fillOpacity": 0.25}
+    return {"color": "#525252", "weight": 1, "dashArray": "4 3", "fillOpacity": 0.05}
 
 
 def hotspot_at(

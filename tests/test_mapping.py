@@ -235,3 +235,35 @@ def test_hotspot_at_matches_click_to_polygon():
 def test_localized_full_map_has_only_local_assets():
     m = localize(build_map(_ranked(), _incidents(), surface_polygons=[shapely.Point(CX, CY).buffer(400)]))
     assert all(not re.match(r"(https?:)?//", u) for u in asset_links(m))
+
+
+def test_patrol_layer_escapes_and_marks_left_out_areas():
+    import geopandas as gpd
+    import shapely
+
+    from hotspots.mapping import patrol_layer
+
+    areas = gpd.GeoDataFrame(
+        {
+            "patrol_area_id": ["H001-P1", "H002-P1"],
+            "incidents": [30, 12],
+            "location": ["<img src=x onerror=alert(1)>", "O`Brien St ${alert(1)}"],
+        },
+        geometry=[shapely.Point(400000, 300000).buffer(75), shapely.Point(400500, 300000).buffer(75)],
+        crs=27700,
+    )
+
+    class Plan:
+        def area_summary(self):
+            import pandas as pd
+
+            return pd.DataFrame({"patrol_area_id": ["H001-P1", "H002-P1"], "in_plan": [True, False], "visits": [28, 0]})
+
+    fg = patrol_layer(areas, Plan())
+    gj = next(iter(fg._children.values()))
+    feats = gj.data["features"]
+    assert feats[0]["properties"]["plan"] == "28 visits" and feats[0]["properties"]["_in_plan"]
+    assert feats[1]["properties"]["plan"] == "left out (capacity)" and not feats[1]["properties"]["_in_plan"]
+    assert "<img" not in json.dumps(gj.data) and "`" not in json.dumps(gj.data) and "${" not in json.dumps(gj.data)
+    assert "&lt;img" in feats[0]["properties"]["location"]
+    assert patrol_layer(areas.iloc[:0]) is None
