@@ -14,6 +14,7 @@ incidents, ``a`` hot spot area, ``A`` study area), as in the guide's section 5:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -23,7 +24,16 @@ import shapely
 from hotspots.incidents import Incidents
 from hotspots.profile import assign_incidents
 
-__all__ = ["Evaluation", "concentration_curve", "evaluate", "grid_concentration_curve"]
+__all__ = [
+    "Displacement",
+    "Evaluation",
+    "concentration_curve",
+    "displacement",
+    "evaluate",
+    "grid_concentration_curve",
+    "holdout",
+    "split_by_month",
+]
 
 
 @dataclass(frozen=True)
@@ -174,3 +184,98 @@ def holdout(
         ev = evaluate(hs, test, cell_size=cell_size)
         rows.append({"method": method, "hotspots": len(hs), **ev.to_dict()})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Displacement:
+    """Counts and the Bowers & Johnson (2003) measures for one operation.
+
+    ``R`` response area, ``D`` displacement buffer, ``C`` control area; ``b`` before, ``a`` after.
+    """
+
+    Rb: int
+    Ra: int
+    Db: int
+    Da: int
+    Cb: int
+    Ca: int
+    gross_effect: float
+    net_effect: float
+    wdq: float
+    total_net_effect: float
+    interpretation: str
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        return dict(self.__dict__)
+
+
+def _wdq_reading(wdq: float, net_effect: float) -> str:
+    if not np.isfinite(wdq):
+        return "WDQ undefined: the response area's share of the control trend did not change."
+    if net_effect <= 0:
+        return "No reduction in the response area relative to the control area, so displacement is not assessed."
+    if wdq > 1:
+        return "Diffusion of benefit greater than the direct effect (WDQ > 1)."
+    if wdq > 0:
+        return "Diffusion of benefit to the buffer (0 < WDQ <= 1)."
+    if wdq == 0:
+        return "No displacement and no diffusion (WDQ = 0)."
+    if wdq >= -1:
+        return "Some displacement to the buffer, but a net benefit remains (-1 <= WDQ < 0)."
+    return "Displacement to the buffer outweighs the direct effect (WDQ < -1)."
+
+
+def displacement(
+    incidents: Incidents,
+    response: Any,
+    *,
+    before: tuple[str, str],
+    after: tuple[str, str],
+    buffer_m: float = 100.0,
+    control: Any = None,
+) -> Displacement:
+    """Did an operation's effect displace crime or diffuse benefit? (Bowers & Johnson 2003)
+
+    Parameters
+    ----------
+    incidents : Incidents
+    response : shapely geometry or GeoDataFrame
+        The treated area(s) in the analysis CRS (e.g. the patrol areas).
+    before, after : (str, str)
+        First and last month ("YYYY-MM") of the periods before and after (or during) the operation.
+    buffer_m : float, default 100
+        Width of the displacement buffer around the response area, metres (UK trials used 100 m,
+        guide section 5).
+    control : shapely geometry or GeoDataFrame, optional
+        A comparable untreated area; default the rest of the study area outside the response
+        area and its buffer.
+
+    Returns
+    -------
+    Displacement
+        ``GE = Rb - Ra``; ``NE = Rb/Cb - Ra/Ca``; ``WDQ = (Da/Ca - Db/Cb) / (Ra/Ca - Rb/Cb)``;
+        ``TNE = [Rb (Ca/Cb) - Ra] + [Db (Ca/Cb) - Da]``, with a plain-language reading of the WDQ
+        (guide section 5, citing Bowers & Johnson 2003 and Ratcliffe's WDQ calculator).
+    """
+    def geom(g: Any) -> Any:
+        return shapely.union_all(np.asarray(g.geometry.values, dtype=object)) if hasattr(g, "geometry") else g
+
+    r = geom(response)
+    d = shapely.difference(r.buffer(buffer_m), r)
+    c = geom(control) if control is not None else shapely.difference(incidents.study_area, r.buffer(buffer_m))
+    month = incidents.frame["month"]
+
+    def count(area: Any, period: tuple[str, str]) -> int:
+        lo, hi = pd.Timestamp(period[0]), pd.Timestamp(period[1])
+        inside = shapely.contains_xy(area, incidents.frame["x"].to_numpy(), incidents.frame["y"].to_numpy())
+        return int((inside & (month >= lo).to_numpy() & (month <= hi).to_numpy()).sum())
+
+    rb, ra = count(r, before), count(r, after)
+    db, da = count(d, before), count(d, after)
+    cb, ca = count(c, before), count(c, after)
+    ge = float(rb - ra)
+    ne = rb / cb - ra / ca if cb and ca else float("nan")
+    denom = ra / ca - rb / cb if cb and ca else float("nan")
+    wdq = (da / ca - db / cb) / denom if cb and ca and denom != 0 else float("nan")
+    tne = (rb * (ca / cb) - ra) + (db * (ca / cb) - da) if cb else float("nan")
+    return Displacement(rb, ra, db, da, cb, ca, ge, float(ne), float(wdq), float(tne), _wdq_reading(float(wdq), float(ne)))

@@ -68,3 +68,33 @@ def test_split_needs_both_periods(demo_csv):
     inc = read_incidents(demo_csv)
     with pytest.raises(ParameterError, match="2025-01 to 2025-12"):
         split_by_month(inc, "2030-01")
+
+
+def test_displacement_wdq_by_hand():
+    from hotspots.evaluate import displacement
+
+    # response: 100 m square at the origin; buffer 100 m around it; control: the rest
+    def pts(x, y, n, month):
+        return [x] * n, [y] * n, [month] * n
+
+    parts = [
+        pts(50, 50, 20, "2024-01-01"),  # Rb = 20
+        pts(50, 50, 8, "2024-04-01"),  # Ra = 8
+        pts(150, 50, 10, "2024-01-01"),  # Db = 10 (inside the 100 m buffer)
+        pts(150, 50, 12, "2024-04-01"),  # Da = 12
+        pts(800, 800, 100, "2024-01-01"),  # Cb = 100
+        pts(800, 800, 100, "2024-04-01"),  # Ca = 100
+    ]
+    x = np.concatenate([p[0] for p in parts]) + 400000.0
+    y = np.concatenate([p[1] for p in parts]) + 300000.0
+    m = np.concatenate([p[2] for p in parts])
+    inc = Incidents.from_xy(x, y, month=m, study_area=shapely.box(400000 - 500, 300000 - 500, 401500, 301500))
+    r = shapely.box(400000, 300000, 400100, 300100)
+    d = displacement(inc, r, before=("2024-01", "2024-02"), after=("2024-04", "2024-05"))
+    assert (d.Rb, d.Ra, d.Db, d.Da, d.Cb, d.Ca) == (20, 8, 10, 12, 100, 100)
+    assert d.gross_effect == 12
+    assert d.net_effect == pytest.approx(0.20 - 0.08)
+    # WDQ = (0.12 - 0.10) / (0.08 - 0.20) = -0.1667: some displacement, net benefit remains
+    assert d.wdq == pytest.approx((0.12 - 0.10) / (0.08 - 0.20))
+    assert d.total_net_effect == pytest.approx((20 - 8) + (10 - 12))
+    assert "net benefit remains" in d.interpretation
