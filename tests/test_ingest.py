@@ -782,3 +782,30 @@ def test_us_files_utm16_with_evening_peak(name, rows):
     hours = inc.frame["datetime"].dt.hour.value_counts()
     assert hours.idxmax() in range(18, 24)
     assert hours.get(5, 0) < hours.max() / 3
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "la.csv",
+            "DR_NO,DATE OCC,TIME OCC,Crm Cd Desc,LOCATION,LAT,LON\n"
+            "1,03/01/2020 12:00:00 AM,2130,ROBBERY,1900 S LONGWOOD AV,34.0375,-118.3506\n"
+            "2,02/08/2020 12:00:00 AM,0815,ROBBERY,1000 S FLOWER ST,34.0444,-118.2628\n",
+            ["2020-03-01 21:30", "2020-02-08 08:15"],
+        ),
+        (
+            "nyc.csv",
+            "CMPLNT_NUM,CMPLNT_FR_DT,CMPLNT_FR_TM,OFNS_DESC,Latitude,Longitude\n"
+            "1,12/31/2019,17:30:00,FELONY ASSAULT,40.70,-73.99\n2,12/30/2019,01:00:00,ROBBERY,40.71,-73.98\n",
+            ["2019-12-31 17:30", "2019-12-30 01:00"],
+        ),
+    ],
+)
+def test_us_open_data_layouts(name, text, expected):
+    """Los Angeles and New York open-data headers: date, time and offence columns are found."""
+    inc = read_incidents((name, text.encode()))
+    assert inc.frame["has_time"].all()
+    assert list(inc.frame["datetime"].dt.strftime("%Y-%m-%d %H:%M")) == expected
+    assert (inc.frame["crime_type"] != "").all()
+    assert inc.crs.to_epsg() in (32611, 32618)
