@@ -77,6 +77,16 @@ VIOLENCE_TYPES_POLICE_UK = frozenset(
     {"Violence and sexual offences", "Robbery", "Possession of weapons"}
 )
 
+#: Word stems that mark a crime type as violence-related in files whose taxonomy is not police.uk
+#: (US NIBRS/UCR offence names, force-specific categories...). Matched case-insensitively inside
+#: the crime type text: assaults and batteries, robbery, homicide, weapons and shootings, sexual
+#: violence, kidnapping and threats - the street-visible, deterrable violence of guide rule R11.
+VIOLENCE_KEYWORDS = (
+    "assault", "battery", "robbery", "homicide", "murder", "manslaughter", "violen", "wound",
+    "gbh", "abh", "weapon", "firearm", "shooting", "stab", "knife", "rape", "sexual", "kidnap",
+    "abduct", "strangul", "threat", "affray", "riot", "carjack", "mugging",
+)  # fmt: skip
+
 FORMAT_POLICE_UK = "police.uk street-level"
 FORMAT_LATLON = "latitude/longitude"
 FORMAT_BNG = "British National Grid easting/northing"
@@ -991,9 +1001,13 @@ def read_incidents(
         ``time``, ``datetime``, ``month``, ``crime_type``, ``weight``, ``id``, ``location``.
         Map a role to ``None`` to ignore that column.
     crime_types : "default", "all" or list of str, default "default"
-        ``"default"`` keeps :data:`VIOLENCE_TYPES_POLICE_UK` in police.uk files and every row of
-        other files (their taxonomy is unknown; a note says so). ``"all"`` keeps every row. A list
-        keeps exactly those types (case-insensitive); names found in no file are warned about.
+        ``"default"`` keeps :data:`VIOLENCE_TYPES_POLICE_UK` in police.uk files; in other files
+        with a crime type column it keeps the types whose name contains a
+        :data:`VIOLENCE_KEYWORDS` stem (a note lists the types kept and dropped), or every row
+        when no type does (e.g. a file of one offence such as "personal robbery" is kept whole
+        either way); files without a crime type column are kept whole. ``"all"`` keeps every
+        row. A list keeps exactly those types (case-insensitive); names found in no file are
+        warned about.
     harm_weights : dict, optional
         Crime type -> harm weight (>= 0), e.g. Cambridge Crime Harm Index days. Every kept crime
         type must be mapped; weights are never invented. Overrides a weight column.
@@ -1327,12 +1341,30 @@ def _read(
             )
         else:
             choices["crime_types_kept"] = "all"
-        other_typed = [f.info.name for f in files if f.info.format != FORMAT_POLICE_UK and "crime_type" in f.info.columns]
-        if other_typed:
+        for fi, f in enumerate(files):
+            if f.info.format == FORMAT_POLICE_UK or "crime_type" not in f.info.columns:
+                continue
+            rows = file_idx == fi
+            types = pd.unique(ctype_cf[rows & (ctype_cf != "")])
+            violent = [t for t in types if any(k in str(t) for k in VIOLENCE_KEYWORDS)]
+            if not violent:
+                notes.append(
+                    f"Crime types: {f.info.name} has no type that names violence, so every row was "
+                    "kept; pass crime_types= to choose."
+                )
+                continue
+            keep_type[rows] = np.isin(ctype_cf[rows], violent)
+            kept = sorted({str(c) for c, r, k in zip(ctype, rows, keep_type, strict=True) if r and k})
+            dropped = len(types) - len(violent)
+            shown = ", ".join(kept[:12]) + (f" and {len(kept) - 12} more" if len(kept) > 12 else "")
             notes.append(
-                "Crime types: every type was kept in " + ", ".join(other_typed)
-                + " (not police.uk, so its categories are unknown); pass crime_types= to choose."
+                f"Crime types: {f.info.name} keeps the {len(kept)} violence-related type(s) by name "
+                f"({shown}); {dropped} other type(s) were filtered out. Pass crime_types='all' or a list "
+                "to choose."
             )
+            prev = choices.get("crime_types_kept")
+            choices["crime_types_kept"] = sorted(set(kept) | (set(prev) if isinstance(prev, list) else set()))
+            choices["violence_keywords"] = list(VIOLENCE_KEYWORDS)
     else:
         keep_type = ~has_type_col | np.isin(ctype_cf, list(type_filter))
         present = set(ctype_cf[has_type_col].tolist())

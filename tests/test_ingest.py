@@ -127,8 +127,8 @@ def test_latlon_header_variants(lat_name, lon_name):
     assert inc.crs.to_epsg() == 32616
     np.testing.assert_allclose(inc.frame["lat"], [41.8781, 41.88])
     np.testing.assert_allclose(inc.frame["lon"], [-87.6298, -87.63])
-    assert list(inc.frame["crime_type"]) == ["robbery", "assault"]  # not police.uk: all kept
-    assert any("categories are unknown" in n for n in r.notes)
+    assert list(inc.frame["crime_type"]) == ["robbery", "assault"]  # both name violence
+    assert any("violence-related type(s) by name" in n for n in r.notes)
 
 
 def test_bng_easting_northing_kept_exactly():
@@ -809,3 +809,20 @@ def test_us_open_data_layouts(name, text, expected):
     assert list(inc.frame["datetime"].dt.strftime("%Y-%m-%d %H:%M")) == expected
     assert (inc.frame["crime_type"] != "").all()
     assert inc.crs.to_epsg() in (32611, 32618)
+
+
+def test_default_keeps_violence_by_name_in_other_taxonomies():
+    text = (
+        "lat,lon,Primary Type\n"
+        "41.80,-87.60,BATTERY\n41.80,-87.61,THEFT\n41.81,-87.60,ROBBERY\n"
+        "41.81,-87.61,CRIMINAL DAMAGE\n41.82,-87.60,WEAPONS VIOLATION\n41.82,-87.61,AGGRAVATED ASSAULT\n"
+    )
+    inc = read_incidents(("chicago.csv", text.encode()))
+    assert sorted(inc.frame["crime_type"]) == ["AGGRAVATED ASSAULT", "BATTERY", "ROBBERY", "WEAPONS VIOLATION"]
+    rej = inc.report.rejected
+    assert sorted(rej["source_row"]) == [3, 5] and set(rej["reason"]) == {"crime type not selected"}
+    assert any("2 other type(s) were filtered out" in n for n in inc.report.notes)
+    # with no violent type at all, nothing is filtered (and a note says why)
+    only = read_incidents(("burglary.csv", b"lat,lon,Crime type\n41.80,-87.60,BURGLARY\n41.81,-87.61,THEFT\n"))
+    assert len(only) == 2 and any("no type that names violence" in n for n in only.report.notes)
+    assert len(read_incidents(("chicago.csv", text.encode()), crime_types="all")) == 6
