@@ -1490,8 +1490,21 @@ def _raise_nothing_usable(files: list[_File], reason: np.ndarray) -> None:
         msg = f"No data rows were found in {names}."
         raise InputError(msg, hint="the files hold a header but no rows.")
     msg = f"No usable incidents: all {len(reason)} rows were rejected ({top})."
-    raise InputError(msg, file=names if len(files) == 1 else None,
-                     hint="check the coordinate and date columns, crime_types and the date range.")  # fmt: skip
+    hints = {
+        R_TYPE: "no row has a selected crime type; choose the types to keep (crime_types='all' or a "
+        "list; --crime-types on the command line, the Crime types filter in the app).",
+        R_DATE_RANGE: "no row falls in the date range; widen it.",
+        R_POLYGON: "no incident lies inside the study area polygon; check that it covers the data "
+        "and is in longitude/latitude (WGS84).",
+        R_MISSING: "the coordinate columns are empty; check them, or name them explicitly (columns=).",
+        R_NONNUMERIC: "the coordinate columns do not hold numbers; check which columns hold "
+        "coordinates, or name them explicitly (columns=).",
+        R_RANGE: "the coordinates are out of range; check that latitude and longitude (or easting "
+        "and northing) are not swapped, or name the columns explicitly (columns=).",
+    }
+    first = str(counts.index[0]) if len(counts) else ""
+    hint = hints.get(first, "check the coordinate and date columns, crime_types and the date range.")
+    raise InputError(msg, file=names if len(files) == 1 else None, hint=hint)
 
 
 def _rejected_table(

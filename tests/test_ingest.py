@@ -826,3 +826,16 @@ def test_default_keeps_violence_by_name_in_other_taxonomies():
     only = read_incidents(("burglary.csv", b"lat,lon,Crime type\n41.80,-87.60,BURGLARY\n41.81,-87.61,THEFT\n"))
     assert len(only) == 2 and any("no type that names violence" in n for n in only.report.notes)
     assert len(read_incidents(("chicago.csv", text.encode()), crime_types="all")) == 6
+
+
+def test_nothing_usable_hint_follows_the_main_reason():
+    asb = (
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+        "Crime type,Last outcome category,Context\n,2024-01,X,X,-2.98,53.4,On or near A,E1,A,Anti-social behaviour,,\n"
+    )
+    with pytest.raises(InputError, match="crime type not selected: 1") as info:
+        read_incidents(("asb.csv", asb.encode()))
+    assert "choose the types to keep" in str(info.value)
+    with pytest.raises(InputError, match="out of range") as info:
+        read_incidents(("swapped.csv", b"lat,lon\n-2.98,253.4\n-2.97,253.5\n"))
+    assert "not swapped" in str(info.value)
