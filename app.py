@@ -31,7 +31,8 @@ from streamlit_folium import st_folium
 
 from hotspots import HotspotsError, InputError, ParameterError, export, mapping, offline
 from hotspots.detect import detect as detect_hotspots
-from hotspots.ingest import R_DATE_RANGE, R_POLYGON, R_TYPE
+from hotspots.incidents import FILTER_REASONS as _FILTER_REASONS
+from hotspots.ingest import R_POLYGON
 
 LOG = logging.getLogger("hotspots.app")
 
@@ -81,7 +82,7 @@ TABLE_COLUMNS = {
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DEMO_LABEL = "demo_incidents.csv (SYNTHETIC demo data)"
 #: Ingest "rejection" reasons that are the user's own filters, not invalid rows.
-FILTER_REASONS = (R_TYPE, R_DATE_RANGE, R_POLYGON)
+FILTER_REASONS = _FILTER_REASONS
 #: Default patrol plan seed: a fixed number, so the same data give the same plan until changed.
 DEFAULT_SEED = 2718
 

@@ -228,9 +228,16 @@ def _load(args: argparse.Namespace) -> Any:
 
 def _print_report(incidents: Any, out: Any) -> None:
     rep = incidents.report
-    print(f"Read {rep.n_read:,} rows from {len(rep.files)} file(s): {rep.n_used:,} used, {rep.n_rejected:,} rejected.", file=out)
+    print(
+        f"Read {rep.n_read:,} rows from {len(rep.files)} file(s): {rep.n_used:,} used, "
+        f"{rep.n_filtered:,} filtered out, {rep.n_invalid:,} rejected as invalid.",
+        file=out,
+    )
+    from hotspots.incidents import FILTER_REASONS
+
     for reason, n in rep.reason_counts().items():
-        print(f"  rejected: {n:,} {reason}", file=out)
+        kind = "filtered out" if reason in FILTER_REASONS else "rejected"
+        print(f"  {kind}: {n:,} {reason}", file=out)
 
 
 def _print_table(ranked: Any, top: int, out: Any) -> None:

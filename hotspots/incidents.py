@@ -34,7 +34,7 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["FileInfo", "IngestReport", "Incidents", "REQUIRED_COLUMNS"]
+__all__ = ["FILTER_REASONS", "FileInfo", "IngestReport", "Incidents", "REQUIRED_COLUMNS"]
 
 REQUIRED_COLUMNS = (
     "x",
@@ -50,6 +50,9 @@ REQUIRED_COLUMNS = (
     "source_file",
     "source_row",
 )
+
+#: Reasons that mean "left out by the user's own filters" rather than "invalid row".
+FILTER_REASONS = ("crime type not selected", "outside date range", "outside study area polygon")
 
 #: Columns of ``IngestReport.rejected`` before the raw fields of the row.
 REJECTED_COLUMNS = ("source_file", "source_row", "reason", "column", "detail")
@@ -123,6 +126,16 @@ class IngestReport:
         counts = self.rejected["reason"].value_counts()
         return {str(k): int(v) for k, v in counts.items()}
 
+    @property
+    def n_filtered(self) -> int:
+        """Rows left out by the chosen filters (crime types, dates, study area polygon)."""
+        return sum(n for r, n in self.reason_counts().items() if r in FILTER_REASONS)
+
+    @property
+    def n_invalid(self) -> int:
+        """Rows rejected as unusable (bad coordinates, dates, duplicates, outliers...)."""
+        return self.n_rejected - self.n_filtered
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable summary (the rejected rows themselves are not included)."""
         return {
@@ -130,6 +143,8 @@ class IngestReport:
             "rows_read": int(self.n_read),
             "rows_used": int(self.n_used),
             "rows_rejected": int(self.n_rejected),
+            "rows_filtered_out": int(self.n_filtered),
+            "rows_invalid": int(self.n_invalid),
             "rejected_by_reason": self.reason_counts(),
             "choices": _jsonable(self.choices),
             "notes": list(self.notes),

@@ -60,3 +60,14 @@ def test_report_counts_and_json():
     assert rep.reason_counts() == {"missing coordinates": 2, "null island (0,0)": 1}
     d = json.loads(rep.to_json())
     assert d["rows_rejected"] == 3 and d["choices"]["area"] == 2.5
+
+
+def test_filter_reasons_match_the_ingest_reasons():
+    from hotspots.incidents import FILTER_REASONS
+    from hotspots.ingest import R_DATE_RANGE, R_POLYGON, R_TYPE
+
+    assert set(FILTER_REASONS) == {R_TYPE, R_DATE_RANGE, R_POLYGON}
+    rej = pd.DataFrame({"source_file": ["a"] * 3, "source_row": [2, 3, 4], "reason": [R_TYPE, R_TYPE, "missing coordinates"], "column": "", "detail": ""})
+    rep = IngestReport(n_read=10, n_used=7, rejected=rej)
+    assert (rep.n_filtered, rep.n_invalid) == (2, 1)
+    assert rep.to_dict()["rows_filtered_out"] == 2
