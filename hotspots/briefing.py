@@ -18,6 +18,7 @@ import datetime as dt
 import html
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from hotspots.incidents import Incidents
     from hotspots.patrol import PatrolPlan
 
-__all__ = ["esc", "render_briefing", "sparkline_svg"]
+__all__ = ["esc", "find_pdf_browser", "html_to_pdf", "render_briefing", "sparkline_svg"]
 
 _CSS = """
 * { box-sizing: border-box; }
@@ -442,3 +443,62 @@ def render_briefing(
         doc.append("</section>")
     doc.append("</body></html>")
     return "\n".join(doc)
+
+
+#: Browsers that can print a briefing to PDF headlessly, tried in order (Debian's package first).
+PDF_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_pdf_browser() -> str | None:
+    """Path of an installed Chromium-family browser that can print to PDF, or None."""
+    import shutil
+
+    for name in PDF_BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def html_to_pdf(html_path: str | Path, pdf_path: str | Path, *, browser: str | None = None, timeout_s: float = 120.0) -> Path:
+    """Print a briefing HTML file to PDF with a local headless Chromium (no download, offline).
+
+    The page needs nothing from the network (maps are inline SVG), and the browser runs with
+    networking features off and a throw-away profile.
+
+    Raises
+    ------
+    HotspotsError
+        When no Chromium-family browser is installed (install Debian's ``chromium`` package or
+        print the HTML from any browser), or when printing fails.
+    """
+    import subprocess
+    import tempfile
+
+    from hotspots._errors import HotspotsError
+
+    exe = browser or find_pdf_browser()
+    if not exe:
+        msg = (
+            "No Chromium browser found to print the briefing to PDF. Install the 'chromium' package, "
+            "or open briefing.html in any browser and print it."
+        )
+        raise HotspotsError(msg)
+    html_path = Path(html_path).resolve()
+    pdf_path = Path(pdf_path).resolve()
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [
+            exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+            f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}",
+            html_path.as_uri(),
+        ]  # fmt: skip
+        try:
+            subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            msg = f"Printing the briefing to PDF failed ({type(exc).__name__})."
+            raise HotspotsError(msg) from None
+    if not pdf_path.exists() or pdf_path.read_bytes()[:4] != b"%PDF":
+        msg = "Printing the briefing to PDF failed: the browser wrote no PDF."
+        raise HotspotsError(msg)
+    return pdf_path

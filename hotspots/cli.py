@@ -111,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--max-areas", type=int, help="most patrol areas to make")
     pl.add_argument("--visit-minutes", type=int, default=15, help="minutes per visit (default 15; never below 10)")
     pl.add_argument("--exclude", metavar="GEOJSON", help="places to leave out (hospitals, prisons); points and lines are buffered")
+    pl.add_argument("--pdf", action="store_true", help="also print briefing.pdf with a local Chromium (offline)")
     pl.add_argument("--exclude-buffer", type=float, default=50.0, metavar="M", help="buffer for excluded points and lines (default 50 m)")
 
     ev = sub.add_parser("evaluate", help="hold-out evaluation: hit rate, PAI and PEI on a later period")
@@ -365,6 +366,10 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         visit_minutes=args.visit_minutes,
         exclude=exclude,
     )
+    if args.pdf:
+        from hotspots.briefing import html_to_pdf
+
+        written["briefing_pdf"] = html_to_pdf(written["briefing"], out_dir / "briefing.pdf")
     _print_table(result.hotspots, 10, out)
     for name, p in written.items():
         print(f"Wrote {name}: {p}", file=out)

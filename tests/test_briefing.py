@@ -145,3 +145,23 @@ def test_helpers():
     svg = sparkline_svg([0, 3, 1], ["2022-01", "2022-02", "<b>"])
     assert svg.count("<rect") == 3 and "&lt;b&gt;" in svg and "max 3" in svg
     assert "no monthly data" in sparkline_svg([])
+
+
+def test_briefing_prints_to_pdf_offline(tmp_path):
+    from hotspots.briefing import find_pdf_browser, html_to_pdf
+
+    if find_pdf_browser() is None:
+        pytest.skip("no Chromium-family browser installed")
+    html = tmp_path / "b.html"
+    html.write_text("<html><body><h1>Patrol briefing</h1><p>page one</p></body></html>", encoding="utf-8")
+    pdf = html_to_pdf(html, tmp_path / "b.pdf")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 500
+
+
+def test_pdf_without_a_browser_says_how_to_fix(tmp_path, monkeypatch):
+    from hotspots import HotspotsError, briefing
+
+    monkeypatch.setattr(briefing, "find_pdf_browser", lambda: None)
+    with pytest.raises(HotspotsError, match="Install the 'chromium' package"):
+        briefing.html_to_pdf(tmp_path / "x.html", tmp_path / "x.pdf")

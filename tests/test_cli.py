@@ -145,3 +145,13 @@ def test_plan_excludes_marked_places(demo_csv, tmp_path):
     areas = gpd.read_file(out / "patrol_areas.geojson").to_crs(27700)
     # no patrol area keeps the excluded place
     assert not areas.contains(gpd.points_from_xy([club.x], [club.y])[0]).any()
+
+
+def test_plan_pdf_briefing(demo_csv, tmp_path):
+    from hotspots.briefing import find_pdf_browser
+
+    if find_pdf_browser() is None:
+        pytest.skip("no Chromium-family browser installed")
+    out = tmp_path / "plan"
+    assert cli.main(["--quiet", "plan", str(demo_csv), "--out-dir", str(out), "--days", "3", "--seed", "1", "--pdf"]) == 0
+    assert (out / "briefing.pdf").read_bytes().startswith(b"%PDF")
