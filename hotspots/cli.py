@@ -2,6 +2,7 @@
 
 ``hotspots detect INPUT...`` finds, ranks and exports hot spots; ``hotspots plan INPUT... --out-dir
 DIR`` also writes patrol areas, a patrol plan (CSV and iCalendar) and a printable briefing;
+``hotspots classify INPUT...`` finds persistent and emerging hot spots over time;
 ``hotspots evaluate INPUT... --test-from YYYY-MM`` compares methods on a later period (hit
 rate, PAI, PEI); ``hotspots demo`` writes the synthetic demo CSV.
 
@@ -119,6 +120,14 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--test-from", required=True, metavar="YYYY-MM", help="first month of the test period")
     ev.add_argument("--methods", default="kde,dbscan,gistar", help="comma-separated methods to compare")
     ev.add_argument("--out", help="also write the table as CSV here")
+
+    cl = sub.add_parser("classify", help="persistent, emerging, former and intermittent hot spots over time")
+    _add_input_options(cl)
+    cl.add_argument("--cell-size", type=float, default=150.0, metavar="M", help="grid cell size in metres (default 150)")
+    cl.add_argument("--period-months", type=int, help="months per period (default: by the data's span)")
+    cl.add_argument("--recent-periods", type=int, help="periods that count as recent (default: the last fifth)")
+    cl.add_argument("--alpha", type=float, default=0.05, help="false discovery rate per period (default 0.05)")
+    cl.add_argument("--out", default="emerging.geojson", help="output GeoJSON of the classified areas")
 
     de = sub.add_parser("demo", help="write the synthetic demo CSV")
     de.add_argument("--out", default=None, help="where to write (default geodata/demo_incidents.csv)")
@@ -398,6 +407,37 @@ def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
+def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
+    import json as _json
+
+    from hotspots.detect import run_provenance
+    from hotspots.emerging import classify_hotspots
+    from hotspots.export import features_geojson
+
+    incidents = _load(args)
+    if not args.quiet:
+        _print_report(incidents, out)
+    res = classify_hotspots(
+        incidents,
+        cell_size=args.cell_size,
+        period_months=args.period_months,
+        recent_periods=args.recent_periods,
+        alpha=args.alpha,
+    )
+    if not args.quiet:
+        for note in res.notes:
+            print(f"- {note}", file=out)
+    params = {**run_provenance(incidents), "method": "emerging", "method_parameters": res.params}
+    Path(args.out).write_text(_json.dumps(features_geojson(res.areas, params), ensure_ascii=False), encoding="utf-8")
+    counts = res.cells["category"].value_counts() if len(res.cells) else {}
+    print(f"{'category':<28} {'cells':>6}", file=out)
+    for cat, n in counts.items():
+        if cat != "no pattern":
+            print(f"{cat:<28} {int(n):>6}", file=out)
+    print(f"Wrote {len(res.areas)} areas to {args.out}", file=out)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, out: Any) -> int:
     from hotspots import demo
 
@@ -415,7 +455,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     out = sys.stdout
-    handlers = {"detect": _cmd_detect, "plan": _cmd_plan, "evaluate": _cmd_evaluate, "demo": _cmd_demo}
+    handlers = {
+        "detect": _cmd_detect,
+        "plan": _cmd_plan,
+        "evaluate": _cmd_evaluate,
+        "classify": _cmd_classify,
+        "demo": _cmd_demo,
+    }
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

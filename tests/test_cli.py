@@ -155,3 +155,22 @@ def test_plan_pdf_briefing(demo_csv, tmp_path):
     out = tmp_path / "plan"
     assert cli.main(["--quiet", "plan", str(demo_csv), "--out-dir", str(out), "--days", "3", "--seed", "1", "--pdf"]) == 0
     assert (out / "briefing.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_classify_writes_categories(demo_csv, tmp_path, capsys):
+    out = tmp_path / "em.geojson"
+    assert cli.main(["--quiet", "classify", str(demo_csv), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "persistent hot spot" in text
+    doc = json.loads(out.read_text())
+    assert doc["hotspots_parameters"]["method"] == "emerging"
+    cats = {f["properties"]["category"] for f in doc["features"]}
+    assert "persistent hot spot" in cats
+    # the planted nightclub strip is hot all year: it lies in a persistent area
+    from hotspots.demo import generate_demo
+
+    _, truth = generate_demo()
+    club = next(s for s in truth.spots if s.name == "Nightclub strip")
+    gdf = gpd.read_file(out).to_crs(27700)
+    at = gdf[gdf.contains(gpd.points_from_xy([club.x], [club.y])[0])]
+    assert list(at["category"]) == ["persistent hot spot"]
