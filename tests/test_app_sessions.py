@@ -1,0 +1,48 @@
+"""Two people using the app at once: one user's upload never shows up in another's session.
+
+The app caches ingest and detection process-wide (st.cache_resource), keyed by a digest of the
+uploaded bytes, so this checks that the cache key, not the session, decides what is shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def _police_uk_csv(n: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    head = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context"
+    lines = [head]
+    for i in range(n):
+        lon, lat = -2.98 + rng.normal(0, 0.003), 53.40 + rng.normal(0, 0.002)
+        lines.append(f"{seed:02d}{i:062x},2024-0{1 + i % 9},Merseyside Police,Merseyside Police,{lon:.6f},{lat:.6f},On or near A,E01,A,Violence and sexual offences,,")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_sessions_do_not_see_each_others_uploads():
+    alice = AppTest.from_file(APP, default_timeout=120)
+    alice.run()
+    demo_rows = _metric(alice, "Rows read")
+    alice.sidebar.file_uploader(key="uploads").set_value(("alice.csv", _police_uk_csv(n=480, seed=9), "text/csv"))
+    alice.run()
+    assert not alice.exception and _metric(alice, "Rows read") == "480"
+
+    bob = AppTest.from_file(APP, default_timeout=120)
+    bob.run()
+    assert not bob.exception
+    assert _metric(bob, "Rows read") == demo_rows  # Bob sees the demo, not Alice's file
+    bob.sidebar.file_uploader(key="uploads").set_value(("bob.csv", _police_uk_csv(n=320, seed=10), "text/csv"))
+    bob.run()
+    assert _metric(bob, "Rows read") == "320"
+
+    alice.run()  # Alice's next rerun still shows her own data
+    assert _metric(alice, "Rows read") == "480"
