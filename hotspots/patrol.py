@@ -106,8 +106,9 @@ def make_patrol_areas(
     radius_m : float, default 75.0
         Disc radius in metres: 150 m across, the micro place of the UK trials (R2, R4).
     min_incidents : int, default 3
-        A further disc is only placed while it holds at least this many (not yet captured)
-        incidents. The first disc of each hot spot is placed whatever its count.
+        Every patrol area must hold at least this many (not yet captured) incidents, a hot spot's
+        first area included (a targeting rule: Op Savvy and Peterborough set minimum counts, R5,
+        R6). Hot spots whose best disc holds fewer get no area, and a note names them.
     min_separation_m : float, optional
         Least distance in metres between two area centres, in any hot spots. Default
         ``2 * radius_m``, so discs never overlap and no incident is counted twice. (Op Savvy kept
@@ -148,9 +149,10 @@ def make_patrol_areas(
        the incidents it captures from every other candidate's score, and rule out candidates
        closer than ``min_separation_m``; stop when the best disc holds fewer than
        ``min_incidents`` incidents or ``max_areas`` is reached.
-    4. A hot spot left without an area gets one disc at its best remaining candidate, so a hot spot
-       smaller than a patrol area gets exactly one area: a disc, not its own polygon, so that all
-       patrol areas have the same size (R1: compare equal units).
+    4. A hot spot left without an area gets one disc at its best remaining candidate if that disc
+       holds at least ``min_incidents``, so a hot spot smaller than a patrol area gets exactly one
+       area: a disc, not its own polygon, so that all patrol areas have the same size (R1: compare
+       equal units).
 
     Discs are 64-sided polygons (``area_m2`` is their true polygon area, 0.3 % under
     pi r^2). Temporal classes of the areas use docs/architecture.md's thresholds: chronic when
@@ -264,7 +266,15 @@ def make_patrol_areas(
                 )
                 continue
             masked = np.where(mine, score_w, -np.inf)
-            take(int(np.argmax(masked)))
+            best = int(np.argmax(masked))
+            if score_n[best] < min_incidents - 1e-9:
+                notes.append(
+                    f"Hot spot {hot.loc[h, 'hotspot_id']} got no patrol area: its best "
+                    f"{2 * radius_m:.0f} m disc holds {int(score_n[best])} incident(s), fewer than "
+                    f"min_incidents={min_incidents}."
+                )
+                continue
+            take(best)
 
     rows = _area_rows(incidents, hot, uxy, centres, radius_m, excl, keep, frame)
     gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=incidents.crs)
@@ -288,8 +298,8 @@ def make_patrol_areas(
     notes.insert(
         0,
         f"{len(gdf)} patrol areas of {2 * radius_m:.0f} m across, centred on the densest recurring "
-        f"locations inside {len(hot)} hot spots; centres at least {sep:.0f} m apart; further areas "
-        f"need {min_incidents} or more incidents.",
+        f"locations inside {len(hot)} hot spots; centres at least {sep:.0f} m apart; every area "
+        f"holds {min_incidents} or more incidents.",
     )
     gdf.attrs["notes"] = notes
     return gdf

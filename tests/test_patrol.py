@@ -67,15 +67,19 @@ def test_discs_are_centred_where_they_capture_most():
     # stacks at 0 (30), 60 (10) and 130 (8): a disc at 60 holds all 48, a disc at 0 only 40
     inc = _stacks([(0, 0, 30), (60, 0, 10), (130, 0, 8), (1000, 0, 12), (1030, 0, 1), (3000, 0, 2)])
     hot = _hotspots([_box(-100, -100, 1100, 100), _box(2950, -50, 3050, 50)])
-    areas = make_patrol_areas(inc, hot, radius_m=75.0, min_incidents=3)
+    areas = make_patrol_areas(inc, hot, radius_m=75.0, min_incidents=2)
     assert list(areas["patrol_area_id"]) == ["H001-P1", "H001-P2", "H002-P1"]
     np.testing.assert_allclose(
         areas[["centre_x", "centre_y"]].to_numpy()[:2], [[X0 + 60, Y0], [X0 + 1000, Y0]]
     )
     assert list(areas["incidents"]) == [48, 13, 2]
-    # the small hot spot's 2 incidents are below min_incidents, but every hot spot gets one area
+    # the small hot spot gets its own area once it meets min_incidents ...
     assert areas.iloc[2]["hotspot_id"] == "H002"
     assert list(areas["rank"]) == [1, 2, 3]
+    # ... and none, with a note saying why, when it does not
+    strict = make_patrol_areas(inc, hot, radius_m=75.0, min_incidents=3)
+    assert list(strict["hotspot_id"]) == ["H001", "H001"]
+    assert any("H002 got no patrol area" in n and "fewer than min_incidents=3" in n for n in strict.attrs["notes"])
     assert (areas["max_extent_m"] == 150.0).all()
     # retrospective PAI by hand
     a = areas.iloc[0]
