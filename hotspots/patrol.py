@@ -155,9 +155,8 @@ def make_patrol_areas(
        equal units).
 
     Discs are 64-sided polygons (``area_m2`` is their true polygon area, 0.3 % under
-    pi r^2). Temporal classes of the areas use docs/architecture.md's thresholds: chronic when
-    active in >= 75 % of months; emerging when at least half the incidents fall in the last third
-    of the months; trend from the second half against the first (+/-20 %).
+    pi r^2). Temporal classes and trends of the areas use the hot spots' own rules
+    (:func:`hotspots.profile.classify_counts`), so an area and its hot spot are described alike.
     Sources: R2/R4 (BAS1, SAV2), R12 (TV1), issue 4's measurement on Merseyside 2022.
     """
     if radius_m <= 0:
@@ -368,27 +367,12 @@ def _exclusion_geometry(exclude: Any, crs: pyproj.CRS) -> BaseGeometry | None:
 
 
 def _temporal_class(counts: Sequence[int]) -> tuple[str, str]:
-    n = len(counts)
-    total = sum(counts)
-    if n == 0 or total == 0:
+    """(temporal class, trend) by the same rules as the hot spots (:func:`profile.classify_counts`)."""
+    from hotspots.profile import classify_counts
+
+    if len(counts) == 0 or sum(counts) == 0:
         return "intermittent", "stable"
-    active = sum(1 for c in counts if c > 0) / n
-    recent = max(1, round(n / 3))
-    half = n // 2
-    first, second = sum(counts[: n - half]), sum(counts[n - half :])
-    if n < 2:
-        trend = "stable"
-    elif second > 1.2 * first:
-        trend = "rising"
-    elif second < 0.8 * first:
-        trend = "falling"
-    else:
-        trend = "stable"
-    if active >= 0.75:
-        return "chronic", trend
-    if sum(counts[-recent:]) >= 0.5 * total:
-        return "emerging", trend
-    return "intermittent", trend
+    return classify_counts(counts)
 
 
 def _area_rows(

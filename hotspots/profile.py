@@ -46,6 +46,7 @@ __all__ = [
     "PATROL_UNIT_M2",
     "RANK_ORDERS",
     "assign_incidents",
+    "classify_counts",
     "micro_place_p_values",
     "peak_window",
     "rank_hotspots",
@@ -258,6 +259,17 @@ def _temporal_class(counts: np.ndarray) -> str:
     if counts.sum() > 0 and recent / counts.sum() >= 2.0 / 3.0:
         return "emerging"
     return "intermittent"
+
+
+def classify_counts(monthly_counts: Any, *, alpha: float = 0.05) -> tuple[str, str]:
+    """(temporal class, trend) of a place from its counts per month over the data period.
+
+    The same rules as :func:`rank_hotspots` (classes on months, quarters or years by the span,
+    see :func:`period_months`; trend by an exact binomial test of the second half against the
+    first), so hot spots and the patrol areas inside them are described alike.
+    """
+    counts = np.asarray(monthly_counts, dtype=np.int64)
+    return _temporal_class(_periods(counts, period_months(len(counts)))), _trend(counts, alpha)
 
 
 def rank_hotspots(
