@@ -79,6 +79,8 @@ TABLE_COLUMNS = {
     "trend": "Trend",
     "peak_window": "Peak window",
 }
+#: The hot classes of hotspots.emerging.CATEGORIES, one metric each (cold and mixed are summed).
+EMERGING_HOT = ("persistent hot spot", "emerging hot spot", "former hot spot", "intermittent hot spot")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DEMO_LABEL = "demo_incidents.csv (SYNTHETIC demo data)"
 #: Ingest "rejection" reasons that are the user's own filters, not invalid rows.
@@ -276,6 +278,63 @@ def plan_file(plan_key: str, _bundle: dict[str, Any], kind: str) -> bytes:
         return html.encode("utf-8")
     msg = f"unknown plan file {kind!r}"
     raise ValueError(msg)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def run_classify(incidents_key: str, _incidents: Any, settings_json: str) -> Any:
+    """Persistent / emerging classification (hotspots.emerging), cached apart from detection."""
+    from hotspots.emerging import classify_hotspots
+
+    return classify_hotspots(_incidents, **json.loads(settings_json))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def emerging_areas(classify_key: str, _res: Any, _incidents: Any) -> Any:
+    """The classified areas with their incidents (all periods) and most frequent location text,
+    sorted by category then incidents. Read-only (shared between reruns)."""
+    from hotspots.emerging import CATEGORIES
+    from hotspots.profile import assign_incidents
+
+    areas = _res.areas.reset_index(drop=True).copy()
+    n = len(areas)
+    if n == 0:
+        areas["incidents"], areas["top_location"] = pd.Series(dtype=int), pd.Series(dtype=object)
+        return areas
+    inc_idx, poly_idx = assign_incidents(areas.geometry, _incidents)
+    areas["incidents"] = np.bincount(poly_idx, minlength=n).astype(int)
+    top = [""] * n
+    if len(inc_idx):
+        loc = _incidents.frame["location"].to_numpy(dtype=object)[inc_idx]
+        named = pd.DataFrame({"poly": poly_idx, "loc": [str(v) if isinstance(v, str) else "" for v in loc]})
+        named = named[named["loc"].str.strip() != ""]
+        if len(named):
+            best = (named.groupby(["poly", "loc"], sort=True).size().reset_index(name="n")
+                    .sort_values(["poly", "n"], ascending=[True, False], kind="stable").drop_duplicates("poly"))
+            for pi, lo in zip(best["poly"], best["loc"], strict=True):
+                top[int(pi)] = lo
+    areas["top_location"] = top
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    areas["_order"] = areas["category"].map(order).fillna(len(order))
+    areas = areas.sort_values(["_order", "incidents", "n_cells"], ascending=[True, False, False], kind="stable")
+    return areas.drop(columns="_order").reset_index(drop=True)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def emerging_geojson(classify_key: str, _areas: Any, _res: Any, _incidents: Any) -> bytes:
+    """The classified areas as RFC 7946 GeoJSON with the run's provenance and parameters."""
+    from hotspots.detect import run_provenance
+
+    params = {**run_provenance(_incidents), "method": "emerging", "method_parameters": _res.params}
+    doc = export.features_geojson(_areas, params)
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def holdout_for(incidents_key: str, _incidents: Any, first_test_month: str, methods: tuple[str, ...]) -> pd.DataFrame:
+    """Hold-out evaluation (hotspots.evaluate.holdout): fit on the months before, score on the rest."""
+    from hotspots.evaluate import holdout
+
+    return holdout(_incidents, first_test_month, methods=methods)
 
 
 # ------------------------------------------------------------------------------ sidebar
@@ -630,11 +689,19 @@ def _picked(ids: list[str]) -> None:
     ss["_seen_rows"] = [ids.index(ss["selected_id"])] if ss.get("selected_id") in ids else []
 
 
-def show_map(result: Any, tiles: str, attribution: str | None, key: str, plan: dict[str, Any] | None) -> None:
+def show_map(
+    result: Any, tiles: str, attribution: str | None, key: str, plan: dict[str, Any] | None,
+    emerging: Any = None,
+) -> None:
     ranked = result.hotspots
-    show_areas = plan is not None and st.toggle(
+    left, right = st.columns(2)
+    show_areas = plan is not None and left.toggle(
         "Show patrol areas", value=True, key="show_patrol_areas",
         help="The patrol areas of the plan below: blue = planned, grey dashed = left out for capacity.",
+    )
+    show_emerging = emerging is not None and len(emerging) > 0 and right.toggle(
+        "Persistent / emerging cells", value=False, key="show_emerging",
+        help="The grid cells classified under *Change over time* below, coloured by pattern.",
     )
     with st.spinner("Drawing the map..."):
         m = mapping.build_map(
@@ -651,6 +718,7 @@ def show_map(result: Any, tiles: str, attribution: str | None, key: str, plan: d
             layer
             for layer in (
                 patrol_layer(plan) if show_areas else None,
+                mapping.emerging_layer(emerging) if show_emerging else None,
                 mapping.selection_layer(ranked, st.session_state.get("selected_id")),
             )
             if layer is not None
@@ -667,6 +735,10 @@ def show_map(result: Any, tiles: str, attribution: str | None, key: str, plan: d
         "Darker = higher rank; blue outline = selected. Click a hot spot to select it. Blue heat: "
         "all incidents. Density contours (KDE) can be switched on in the layer box."
     )
+    if show_emerging:
+        present = [c for c in mapping.EMERGING_COLOURS if c in set(emerging["category"])]
+        legend = ", ".join(f"{mapping.EMERGING_COLOURS[c][1]} = {c}" for c in present)
+        st.caption(f"Persistent / emerging cells: {md(legend)}.")
 
 
 def gpd_series(polys: list[Any], crs: Any) -> Any:
@@ -1022,6 +1094,172 @@ def patrol_layer(bundle: dict[str, Any] | None) -> Any:
     return mapping.patrol_layer(bundle["areas"], bundle["plan"])
 
 
+def change_settings() -> tuple[list[Any], dict[str, Any]]:
+    """The "Change over time" controls; returns their columns (for captions) and the settings."""
+    c = st.columns(3)
+    cell = c[0].number_input(
+        "Cell size (m)", 25.0, 1000.0, 150.0, 25.0, key="emg_cell_size",
+        help="Side of the grid cells classified over time. 150 m is the micro place of the UK trials.",
+    )
+    period = c[1].number_input(
+        "Months per period", min_value=1, max_value=60, value=None, step=1, key="emg_period_months",
+        placeholder="automatic",
+        help="Empty = automatic: months up to 2 years of data, quarters up to 10 years, years beyond.",
+    )
+    recent = c[2].number_input(
+        "Recent periods", min_value=1, max_value=120, value=None, step=1, key="emg_recent_periods",
+        placeholder="automatic",
+        help="How many of the last periods count as recent. Empty = automatic: a fifth of the "
+        "periods (at least one).",
+    )
+    settings: dict[str, Any] = {"cell_size": float(cell)}
+    if period is not None:
+        settings["period_months"] = int(period)
+    if recent is not None:
+        settings["recent_periods"] = int(recent)
+    return c, settings
+
+
+def show_change_section(incidents: Any, inc_key: str) -> Any:
+    """The "Change over time" section; returns the classified areas (for the map layer) or None."""
+    st.subheader("Change over time")
+    st.caption(
+        "Which places stay hot, which are new, which have cooled and which come and go: Getis-Ord "
+        "Gi* in each period on one grid, then a class per cell. Persistent (chronic) places need "
+        "constant programmes such as problem-solving and place management; emerging and intermittent "
+        "(temporary) ones need patrols that are moved as they move (guide R21, T16). Review the "
+        "classes on a fixed cycle."
+    )
+    with st.container(border=True):
+        cols, settings = change_settings()
+    settings_json = json.dumps(settings, sort_keys=True)
+    try:
+        with st.spinner("Classifying places over time..."):
+            res = run_classify(inc_key, incidents, settings_json)
+    except ParameterError as exc:
+        if "at least 3" in str(exc):
+            st.info(f"No change over time to show: {md(exc)}")
+        else:
+            st.error(f"The change over time cannot be classified with these settings: {md(exc)}")
+        return None
+    p = res.params
+    if "period_months" in settings:
+        cols[1].caption(f"Set: {p.get('period_months')} month(s) per period, {p.get('n_periods')} periods.")
+    elif p.get("period_months"):
+        cols[1].caption(f"Automatic: {p['period_months']} month(s) per period, {p.get('n_periods')} periods.")
+    if "recent_periods" in settings:
+        cols[2].caption(f"Set: the last {p.get('recent_periods')} period(s).")
+    elif p.get("recent_periods"):
+        cols[2].caption(f"Automatic: the last {p['recent_periods']} of {p.get('n_periods')} periods.")
+
+    counts = dict(p.get("category_counts") or {})
+    c = st.columns(len(EMERGING_HOT) + 1)
+    for col, cat in zip(c, EMERGING_HOT, strict=False):
+        col.metric(f"{cat.capitalize()} cells", f"{int(counts.get(cat, 0)):,}",
+                   help=str((p.get("rules") or {}).get(cat.split()[0], "")) or None)
+    other = sum(int(v) for k, v in counts.items() if k not in EMERGING_HOT)
+    c[-1].metric("Cold or mixed cells", f"{other:,}", help="Significantly low places (rare at this scale) "
+                 "and cells that were both hot and cold.")
+    for note in res.notes:
+        st.text("• " + str(note))
+    with st.expander("Rules and parameters"):
+        st.json(json.loads(json.dumps(p, default=str)), expanded=False)
+
+    classify_key = hashlib.sha256(f"{inc_key}|{settings_json}".encode()).hexdigest()[:20]
+    areas = emerging_areas(classify_key, res, incidents)
+    if not len(areas):
+        st.caption("No place is persistent, emerging, former or intermittent with these settings.")
+        return None
+    table = pd.DataFrame({
+        "Pattern": areas["category"].astype(str),
+        "Cells": areas["n_cells"].astype(int),
+        "Incidents": areas["incidents"].astype(int),
+        "Top location": areas["top_location"].astype(str),
+    })
+    st.markdown(f"**{len(areas)} classified areas** (touching cells of one pattern, merged)")
+    st.dataframe(table, hide_index=True, height=min(360, 38 + 35 * len(table)),
+                 key="emerging_table")
+    st.download_button(
+        "Classified areas (GeoJSON)", data=lambda: emerging_geojson(classify_key, areas, res, incidents),
+        file_name="persistent_emerging.geojson", mime="application/geo+json", key="dl_emerging",
+        on_click="ignore",
+    )
+    return areas
+
+
+HOLDOUT_EXPLAINED = (
+    "- **Coverage**: share of the study area inside the hot spots.\n"
+    "- **Hit rate**: share of the test incidents that fell inside the hot spots.\n"
+    "- **PAI** (Predictive Accuracy Index, Chainey, Tompson & Uhlig 2008) = hit rate ÷ coverage; "
+    "above 1 beats picking places at random.\n"
+    "- **PEI** (Predictive Efficiency Index) = PAI ÷ the best PAI any set of 25 m cells of the same "
+    "area could have reached on the test incidents; 1 = as good as possible."
+)
+
+
+def show_holdout_section(incidents: Any, inc_key: str, method: str) -> None:
+    """The "Check against a later period" section (hold-out evaluation)."""
+    st.subheader("Check against a later period")
+    st.caption(
+        "Would these hot spots have caught the violence that came next? The methods are re-fitted "
+        "on the months before the test month only, then scored on the test months."
+    )
+    months = [m.strftime("%Y-%m") for m in incidents.months]
+    if len(months) < 3:
+        st.info(
+            f"The data span {len(months)} month(s): a check against a later period needs at least 3 "
+            "(some to find the hot spots on, at least one to test them on). Upload a longer period."
+        )
+        return
+    c = st.columns([1, 2])
+    first = c[0].selectbox(
+        "First test month", months[1:], index=len(months) - 2, key="holdout_month",
+        help="Hot spots are found on the months before this one and tested on it and the months after.",
+    )
+    picked = c[1].multiselect(
+        "Methods", list(METHOD_LABELS), default=[method], format_func=METHOD_LABELS.get,
+        key="holdout_methods",
+    )
+    if not picked:
+        st.caption("Pick at least one method.")
+        return
+    methods = tuple(m for m in METHOD_LABELS if m in picked)
+    try:
+        with st.spinner("Re-fitting on the training months and scoring the test months..."):
+            table = holdout_for(inc_key, incidents, first, methods)
+    except HotspotsError as exc:
+        st.error(f"The check cannot be made: {md(exc)}")
+        return
+    i = months.index(first)
+    train = months[0] if i == 1 else f"{months[0]} to {months[i - 1]}"
+    test = first if first == months[-1] else f"{first} to {months[-1]}"
+    st.caption(
+        f"Found on {md(train)} (training), tested on {md(test)}. Each method uses its automatic "
+        "parameters (the sidebar's parameter boxes are not applied; the filters are) and counts "
+        "its significant hot spots only."
+    )
+    view = pd.DataFrame({
+        "Method": table["method"].map(METHOD_LABELS).fillna(table["method"]),
+        "Hot spots": table["hotspots"].astype(int),
+        "Test incidents inside": table["n_inside"].astype(int),
+        "Test incidents": table["n_total"].astype(int),
+        "Coverage": table["coverage"].astype(float),
+        "Hit rate": table["hit_rate"].astype(float),
+        "PAI": table["pai"].astype(float),
+        "PEI": table["pei"].astype(float),
+    })
+    st.dataframe(
+        view, hide_index=True, key="holdout_table",
+        column_config={
+            "Coverage": st.column_config.NumberColumn("Coverage", format="percent"),
+            "Hit rate": st.column_config.NumberColumn("Hit rate", format="percent"),
+            "PAI": st.column_config.NumberColumn("PAI", format="%.1f"),
+            "PEI": st.column_config.NumberColumn("PEI", format="%.2f"),
+        },
+    )
+    st.markdown(HOLDOUT_EXPLAINED)
+
+
 def show_concentration(result: Any) -> None:
     from hotspots.evaluate import concentration_curve
 
@@ -1136,16 +1374,19 @@ def main() -> None:
     if len(ranked) == 0:
         st.info("No hot spots with these settings. Try a larger coverage or a smaller minimum size.")
     sync_selection(ranked)
-    # Laid out top to bottom, but the plan is made first: the map and the details show it.
-    top, details_box, plan_box = st.container(), st.container(), st.container()
+    # Laid out top to bottom, but the plan and the change over time are made first: the map shows
+    # them as layers, and the details show the plan.
+    top, details_box, plan_box, conc_box, change_box, holdout_box = (st.container() for _ in range(6))
     plan = None
     if len(ranked):
         with plan_box:
             plan = show_plan_section(result, result_key)
+    with change_box:
+        emerging = show_change_section(incidents, inc_key)
     with top:
         map_col, table_col = st.columns([3, 2])
         with map_col:
-            show_map(result, tiles, attribution, result_key, plan)
+            show_map(result, tiles, attribution, result_key, plan, emerging)
         with table_col:
             if len(ranked):
                 st.markdown("**Ranked hot spots** (click a row to select)")
@@ -1155,7 +1396,10 @@ def main() -> None:
     if len(ranked):
         with details_box:
             show_details(result, result_key, plan)
-        show_concentration(result)
+        with conc_box:
+            show_concentration(result)
+    with holdout_box:
+        show_holdout_section(incidents, inc_key, method)
     show_downloads(result, result_key, tiles, attribution)
 
 

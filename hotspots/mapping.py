@@ -34,7 +34,9 @@ __all__ = [
     "OSM_URL",
     "PALETTE",
     "aggregate_heat_points",
+    "EMERGING_COLOURS",
     "build_map",
+    "emerging_layer",
     "hotspot_at",
     "patrol_layer",
     "rank_colours",
@@ -403,6 +405,75 @@ def _patrol_style(feature: dict[str, Any]) -> dict[str, Any]:
     if feature["properties"].get("_in_plan"):
         return {"color": "#08519c", "weight": 2, "fillColor": "#6baed6", "fillOpacity": 0.25}
     return {"color": "#525252", "weight": 1, "dashArray": "4 3", "fillOpacity": 0.05}
+
+
+#: Colours of the persistent / emerging classes (:data:`hotspots.emerging.CATEGORIES`), with a
+#: colour name for a legend in words. Chosen to stand apart from the yellow-red hot spots, the blue
+#: patrol areas and the blue selection outline: purple-pink-brown-teal for hot classes (after
+#: ColorBrewer Dark2/Purples), greens for the (rare at micro-place scale) cold classes.
+EMERGING_COLOURS: dict[str, tuple[str, str]] = {
+    "persistent hot spot": ("#54278f", "purple"),
+    "emerging hot spot": ("#e7298a", "pink"),
+    "former hot spot": ("#a6761d", "brown"),
+    "intermittent hot spot": ("#1b9e77", "teal"),
+    "persistent cold spot": ("#006d2c", "dark green"),
+    "emerging cold spot": ("#31a354", "green"),
+    "former cold spot": ("#a1d99b", "pale green"),
+    "intermittent cold spot": ("#74c476", "light green"),
+    "mixed hot and cold spot": ("#636363", "grey"),
+}
+_EMERGING_OTHER = ("#636363", "grey")
+
+
+def emerging_layer(areas: gpd.GeoDataFrame | None) -> folium.FeatureGroup | None:
+    """Persistent / emerging / former / intermittent areas as a layer for ``feature_group_to_add``.
+
+    Parameters
+    ----------
+    areas : GeoDataFrame or None
+        ``EmergingResult.areas`` from :func:`hotspots.emerging.classify_hotspots` (``category``,
+        ``n_cells``, geometry; any CRS). Optional columns ``incidents`` and ``top_location`` are
+        shown in the tooltip when present. Every tooltip value is escaped.
+
+    Returns
+    -------
+    folium.FeatureGroup or None
+        None when there is no area. Each category gets its colour from :data:`EMERGING_COLOURS`.
+    """
+    wgs = _to_wgs84(areas)
+    if wgs is None or len(wgs) == 0:
+        return None
+    has_inc = "incidents" in wgs
+    has_loc = "top_location" in wgs
+    props = []
+    for _, a in wgs.iterrows():
+        cat = str(a.get("category") or "")
+        p: dict[str, Any] = {
+            "category": escape_text(cat),
+            "cells": escape_text(_fmt_number(a.get("n_cells"))),
+            "_colour": EMERGING_COLOURS.get(cat, _EMERGING_OTHER)[0],
+        }
+        if has_inc:
+            p["incidents"] = escape_text(_fmt_number(a.get("incidents")))
+        if has_loc:
+            loc = a.get("top_location")
+            p["location"] = escape_text(loc if isinstance(loc, str) else "")
+        props.append(p)
+    fields = ["category", "cells"] + (["incidents"] if has_inc else []) + (["location"] if has_loc else [])
+    aliases = {"category": "Pattern", "cells": "Cells", "incidents": "Incidents", "location": "Location"}
+    fg = folium.FeatureGroup(name="Persistent / emerging cells", control=False)
+    folium.GeoJson(
+        _features(wgs.geometry, props),
+        style_function=_emerging_style,
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[aliases[f] for f in fields], sticky=True),
+        zoom_on_click=False,
+    ).add_to(fg)
+    return fg
+
+
+def _emerging_style(feature: dict[str, Any]) -> dict[str, Any]:
+    c = feature["properties"].get("_colour", _EMERGING_OTHER[0])
+    return {"color": c, "weight": 2, "fillColor": c, "fillOpacity": 0.35, "opacity": 0.9}
 
 
 def hotspot_at(

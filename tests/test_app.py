@@ -256,3 +256,65 @@ def test_control_share_above_two_thirds_is_refused(app):
     assert not app.error
     treated, controls = (int(x) for x in _metric(app, "Patrolled / controls a day").split(" / "))
     assert controls > 0 and controls <= 2 * treated
+
+
+def _table_with(at: AppTest, column: str) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_change_over_time_and_holdout_render_on_the_demo(app):
+    subheaders = [s.value for s in app.subheader]
+    assert "Change over time" in subheaders and "Check against a later period" in subheaders
+    # 12 months of demo data: monthly periods, the last 2 recent, both chosen automatically.
+    assert int(_metric(app, "Persistent hot spot cells").replace(",", "")) > 0
+    assert any(t.startswith("• Periods set to months") for t in _texts(app))
+    captions = [c.value for c in app.caption]
+    assert any(c.startswith("Automatic: 1 month(s) per period, 12 periods") for c in captions)
+    assert any(c.startswith("Automatic: the last 2 of 12 periods") for c in captions)
+    areas = _table_with(app, "Top location")
+    assert {"Pattern", "Cells", "Incidents", "Top location"} <= set(areas.columns)
+    assert "persistent hot spot" in set(areas["Pattern"])
+    assert any(str(loc).startswith("On or near") for loc in areas["Top location"])
+    assert "Classified areas (GeoJSON)" in {b.label for b in app.get("download_button")}
+    assert app.toggle(key="show_emerging").value is False  # the map layer is off by default
+
+    # Hold-out: the last month by default, the current method (KDE); KDE beats a random guess.
+    assert app.selectbox(key="holdout_month").value == "2025-12"
+    assert app.multiselect(key="holdout_methods").value == ["kde"]
+    table = _table_with(app, "PEI")
+    kde = table[table["Method"] == "Kernel density (KDE)"].iloc[0]
+    assert kde["PAI"] > 1
+    assert 0 < kde["Hit rate"] <= 1 and 0 < kde["Coverage"] < 1 and 0 < kde["PEI"] <= 1.0001
+    assert any("Chainey" in m.value for m in app.markdown)
+    assert not app.error
+
+
+def test_change_over_time_settings_and_layer_toggle(app):
+    app.number_input(key="emg_period_months").set_value(3)
+    app.toggle(key="show_emerging").set_value(True)
+    app.run()
+    assert not app.exception and not app.error
+    captions = [c.value for c in app.caption]
+    assert any(c.startswith("Set: 3 month(s) per period, 4 periods") for c in captions)
+    assert any(c.startswith("Persistent / emerging cells:") and "persistent hot spot" in c for c in captions)
+    # 4 periods of 3 months cannot have 4 recent ones: a readable error, the rest still works.
+    app.number_input(key="emg_recent_periods").set_value(4)
+    app.run()
+    assert not app.exception
+    assert len(app.error) == 1 and "from 1 to 3" in app.error[0].value
+    assert "Check against a later period" in [s.value for s in app.subheader]
+
+
+def test_short_data_explain_instead_of_failing(app):
+    rng = np.random.default_rng(4)
+    frame = pd.read_csv(io.BytesIO(_police_uk_csv(n=400)))
+    frame["Month"] = rng.choice(["2024-01", "2024-02"], len(frame))
+    app.sidebar.file_uploader(key="uploads").set_value(("two_months.csv", frame.to_csv(index=False).encode(), "text/csv"))
+    app.run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    infos = [i.value for i in app.info]
+    assert any("No change over time to show" in i and "needs at least 3" in i for i in infos), infos
+    assert any("needs at least 3" in i and "later period" in i for i in infos), infos
+    assert int(_metric(app, "Hot spots").replace(",", "")) >= 1  # the rest of the app still works
+    assert "Check against a later period" in [s.value for s in app.subheader]

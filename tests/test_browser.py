@@ -391,3 +391,49 @@ def test_patrol_plan_downloads(page, tmp_path):
     assert doc["hotspots_parameters"]["run"]["synthetic"] is True
     assert page.recorder.outside() == [], page.recorder.outside()
     assert page.recorder.dialogs == []
+
+
+def _layer_count(frame, prop: str) -> int:
+    return frame.evaluate(
+        """(p) => { let n = 0; window.map.eachLayer(l => { if (l.feature && l._path
+             && l.feature.properties[p] !== undefined) n++; }); return n; }""",
+        prop,
+    )
+
+
+def test_change_over_time_layer_and_holdout(page, tmp_path):
+    wait_idle(page)
+    before = map_paths(page)
+    frame = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    assert _layer_count(frame, "category") == 0  # off by default
+    frame.evaluate("() => { window.__same_map = true; }")
+    page.get_by_text("Persistent / emerging cells", exact=True).click()
+    wait_idle(page)
+    after = map_paths(page, minimum=before + 1)
+    frame = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    n_cells = _layer_count(frame, "category")
+    assert n_cells >= 1 and after >= before + n_cells, (before, after, n_cells)
+    # Drawn beside the map (feature_group_to_add): the component was not remounted.
+    assert frame.evaluate("() => window.__same_map === true")
+    assert page.get_by_text("Persistent / emerging cells: purple = persistent hot spot").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(MAP_IFRAME).screenshot(path=str(ARTIFACTS / "07_emerging_layer_map.png"))
+
+    # Both sections, top to bottom, in one picture.
+    heading = page.get_by_role("heading", name="Change over time")
+    holdout = page.get_by_role("heading", name="Check against a later period")
+    assert holdout.count() == 1
+    page.get_by_text("PAI (Predictive Accuracy Index").first.wait_for()
+    page.set_viewport_size({"width": 1500, "height": 1700})
+    heading.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "08_change_over_time_and_holdout.png"))
+
+    target = _download(page, "Classified areas (GeoJSON)", tmp_path / "emerging.geojson")
+    doc = json.loads(target.read_text("utf-8"))
+    cats = {f["properties"]["category"] for f in doc["features"]}
+    assert "persistent hot spot" in cats
+    assert doc["hotspots_parameters"]["synthetic"] is True
+    assert doc["hotspots_parameters"]["method_parameters"]["n_periods"] == 12
+    assert page.recorder.outside() == [], page.recorder.outside()
+    assert page.recorder.dialogs == []

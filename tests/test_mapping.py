@@ -267,3 +267,47 @@ def test_patrol_layer_escapes_and_marks_left_out_areas():
     assert "<img" not in json.dumps(gj.data) and "`" not in json.dumps(gj.data) and "${" not in json.dumps(gj.data)
     assert "&lt;img" in feats[0]["properties"]["location"]
     assert patrol_layer(areas.iloc[:0]) is None
+
+
+def test_emerging_layer_escapes_and_colours_categories():
+    from hotspots.mapping import EMERGING_COLOURS, emerging_layer
+
+    cells = [shapely.box(CX + i * 150, CY, CX + (i + 1) * 150, CY + 150) for i in range(4)]
+    areas = gpd.GeoDataFrame(
+        {
+            "category": ["persistent hot spot", "emerging hot spot", "former hot spot", "<b>odd</b>"],
+            "n_cells": [3, 1, 2, 1],
+            "incidents": [120, 9, 14, 2],
+            "top_location": [PAYLOADS[0], PAYLOADS[1], PAYLOADS[2], None],
+        },
+        geometry=cells,
+        crs="EPSG:27700",
+    )
+    fg = emerging_layer(areas)
+    gj = next(iter(fg._children.values()))
+    feats = gj.data["features"]
+    text = json.dumps(gj.data)
+    assert "<img" not in text and "`" not in text and "${" not in text and "<b>" not in text
+    assert feats[0]["properties"]["location"].startswith("&lt;img")
+    assert feats[3]["properties"]["location"] == ""
+    assert feats[0]["properties"]["cells"] == "3" and feats[0]["properties"]["incidents"] == "120"
+    assert feats[0]["geometry"]["coordinates"][0][0][0] < 0  # reprojected to lon/lat (Liverpool)
+    styles = [gj.style_function(f) for f in feats]
+    assert [s["fillColor"] for s in styles[:3]] == [
+        EMERGING_COLOURS[c][0] for c in ("persistent hot spot", "emerging hot spot", "former hot spot")
+    ]
+    assert len({s["fillColor"] for s in styles[:3]}) == 3  # one colour per category
+    assert styles[3]["fillColor"] not in {s["fillColor"] for s in styles[:3]}  # unknown: grey
+    assert len({c for c, _ in EMERGING_COLOURS.values()}) == len(EMERGING_COLOURS)
+    assert not {c for c, _ in EMERGING_COLOURS.values()} & set(PALETTE)  # never mistaken for a hot spot rank
+    # The tooltip names the fields; a rendered map with the layer holds only the escaped text.
+    m = build_map(_ranked(), None, tiles="none")
+    fg.add_to(m)
+    html = m.get_root().render()
+    assert "<img src=x" not in html and "O`Brien" not in html
+    assert emerging_layer(areas.iloc[:0]) is None
+    assert emerging_layer(None) is None
+    # Without the optional columns only category and cells are shown.
+    plain = emerging_layer(areas[["category", "n_cells", "geometry"]])
+    props = next(iter(plain._children.values())).data["features"][0]["properties"]
+    assert set(props) == {"category", "cells", "_colour"}
