@@ -29,7 +29,15 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from hotspots import HotspotsError, InputError, ParameterError, export, mapping, offline
+from hotspots import (
+    HotspotsError,
+    InputError,
+    ParameterError,
+    TooFewPeriodsError,
+    export,
+    mapping,
+    offline,
+)
 from hotspots.detect import detect as detect_hotspots
 from hotspots.incidents import FILTER_REASONS as _FILTER_REASONS
 from hotspots.ingest import R_POLYGON
@@ -286,37 +294,6 @@ def run_classify(incidents_key: str, _incidents: Any, settings_json: str) -> Any
     from hotspots.emerging import classify_hotspots
 
     return classify_hotspots(_incidents, **json.loads(settings_json))
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def emerging_areas(classify_key: str, _res: Any, _incidents: Any) -> Any:
-    """The classified areas with their incidents (all periods) and most frequent location text,
-    sorted by category then incidents. Read-only (shared between reruns)."""
-    from hotspots.emerging import CATEGORIES
-    from hotspots.profile import assign_incidents
-
-    areas = _res.areas.reset_index(drop=True).copy()
-    n = len(areas)
-    if n == 0:
-        areas["incidents"], areas["top_location"] = pd.Series(dtype=int), pd.Series(dtype=object)
-        return areas
-    inc_idx, poly_idx = assign_incidents(areas.geometry, _incidents)
-    areas["incidents"] = np.bincount(poly_idx, minlength=n).astype(int)
-    top = [""] * n
-    if len(inc_idx):
-        loc = _incidents.frame["location"].to_numpy(dtype=object)[inc_idx]
-        named = pd.DataFrame({"poly": poly_idx, "loc": [str(v) if isinstance(v, str) else "" for v in loc]})
-        named = named[named["loc"].str.strip() != ""]
-        if len(named):
-            best = (named.groupby(["poly", "loc"], sort=True).size().reset_index(name="n")
-                    .sort_values(["poly", "n"], ascending=[True, False], kind="stable").drop_duplicates("poly"))
-            for pi, lo in zip(best["poly"], best["loc"], strict=True):
-                top[int(pi)] = lo
-    areas["top_location"] = top
-    order = {c: i for i, c in enumerate(CATEGORIES)}
-    areas["_order"] = areas["category"].map(order).fillna(len(order))
-    areas = areas.sort_values(["_order", "incidents", "n_cells"], ascending=[True, False, False], kind="stable")
-    return areas.drop(columns="_order").reset_index(drop=True)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -1136,11 +1113,11 @@ def show_change_section(incidents: Any, inc_key: str) -> Any:
     try:
         with st.spinner("Classifying places over time..."):
             res = run_classify(inc_key, incidents, settings_json)
+    except TooFewPeriodsError as exc:
+        st.info(f"No change over time to show: {md(exc)}")
+        return None
     except ParameterError as exc:
-        if "at least 3" in str(exc):
-            st.info(f"No change over time to show: {md(exc)}")
-        else:
-            st.error(f"The change over time cannot be classified with these settings: {md(exc)}")
+        st.error(f"The change over time cannot be classified with these settings: {md(exc)}")
         return None
     p = res.params
     if "period_months" in settings:
@@ -1166,7 +1143,7 @@ def show_change_section(incidents: Any, inc_key: str) -> Any:
         st.json(json.loads(json.dumps(p, default=str)), expanded=False)
 
     classify_key = hashlib.sha256(f"{inc_key}|{settings_json}".encode()).hexdigest()[:20]
-    areas = emerging_areas(classify_key, res, incidents)
+    areas = res.areas  # with incidents and top location, sorted by category (hotspots.emerging)
     if not len(areas):
         st.caption("No place is persistent, emerging, former or intermittent with these settings.")
         return None

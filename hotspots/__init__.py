@@ -10,7 +10,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from hotspots._errors import HotspotsError, HotspotsWarning, InputError, ParameterError
+from hotspots._errors import (
+    HotspotsError,
+    HotspotsWarning,
+    InputError,
+    ParameterError,
+    TooFewPeriodsError,
+)
 from hotspots.incidents import Incidents, IngestReport
 from hotspots.ingest import read_incidents
 
@@ -24,6 +30,7 @@ __all__ = [
     "IngestReport",
     "InputError",
     "ParameterError",
+    "TooFewPeriodsError",
     "__version__",
     "read_incidents",
 ]

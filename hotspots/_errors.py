@@ -6,7 +6,7 @@ command line turn it into one readable message; anything else is a bug and is re
 
 from __future__ import annotations
 
-__all__ = ["HotspotsError", "HotspotsWarning", "InputError", "ParameterError"]
+__all__ = ["HotspotsError", "HotspotsWarning", "InputError", "ParameterError", "TooFewPeriodsError"]
 
 
 class HotspotsError(ValueError):
@@ -62,6 +62,10 @@ class InputError(HotspotsError):
 
 class ParameterError(HotspotsError):
     """An invalid analysis parameter (names the parameter, the value and what is allowed)."""
+
+
+class TooFewPeriodsError(ParameterError):
+    """The data span too few time periods for an analysis over time (not a mistake by the user)."""
 
 
 class HotspotsWarning(UserWarning):

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from scipy import stats
 
-from hotspots._errors import ParameterError
+from hotspots._errors import ParameterError, TooFewPeriodsError
 from hotspots.gistar import (
     DEFAULT_CELL_M,
     NULLS,
@@ -159,7 +159,9 @@ class EmergingResult:
         and ``trend`` (``"increasing"``, ``"decreasing"`` or ``"no trend"`` at ``alpha``).
     areas : geopandas.GeoDataFrame
         One row per connected part of the union of the cells of each category (``"no pattern"``
-        excluded): ``geometry``, ``category``, ``n_cells``.
+        excluded): ``geometry``, ``category``, ``n_cells``, ``incidents`` (inside the area, all
+        periods) and ``top_location`` (most frequent location text); sorted by category, then
+        incidents.
     params : dict
         Every parameter and automatic choice, JSON-serialisable.
     notes : list of str
@@ -217,7 +219,8 @@ def classify_hotspots(
     Raises
     ------
     hotspots.ParameterError
-        For invalid parameters, and when the data give fewer than 3 periods (the message names the
+        For invalid parameters; :class:`hotspots.TooFewPeriodsError` (a ParameterError) when the
+        data give fewer than 3 periods (the message names the
         count and suggests a longer span or shorter periods).
 
     Notes
@@ -336,7 +339,7 @@ def classify_hotspots(
             "emerging hot spot classification needs at least 3. Fix: use data covering a longer "
             f"span, or shorter periods (period_months={max(1, n_months // 3)} or less)."
         )
-        raise ParameterError(msg)
+        raise TooFewPeriodsError(msg)
     if n_months % length:
         notes.append(
             f"The last period is shorter ({n_months % length} of {length} months); each period's Gi* "
@@ -432,6 +435,7 @@ def classify_hotspots(
         crs=crs,
     )
     areas = _areas(cells, crs)
+    areas = _describe(areas, incidents)
     found = {c: int((category == c).sum()) for c in CATEGORIES if c != "no pattern" and (category == c).any()}
     params["category_counts"] = found
     if not found:
@@ -492,9 +496,25 @@ def _areas(cells: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
 
 
+def _describe(areas: gpd.GeoDataFrame, incidents: Incidents) -> gpd.GeoDataFrame:
+    """Add each area's incidents (all periods) and most frequent location text; sort by category
+    (in :data:`CATEGORIES` order) then incidents."""
+    from hotspots.profile import count_and_name
+
+    areas = areas.reset_index(drop=True)
+    counts, names = count_and_name(areas.geometry, incidents) if len(areas) else (np.zeros(0, dtype=int), [])
+    areas["incidents"] = counts.astype(int)
+    areas["top_location"] = pd.Series(names, dtype=object)
+    order = areas["category"].map({c: i for i, c in enumerate(CATEGORIES)}).fillna(len(CATEGORIES))
+    areas = areas.assign(_order=order).sort_values(["_order", "incidents", "n_cells"], ascending=[True, False, False], kind="stable")
+    return areas.drop(columns="_order").reset_index(drop=True)
+
+
 def _empty_cells(crs: Any) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in _CELL_COLUMNS}, geometry=[], crs=crs)
 
 
 def _empty_areas(crs: Any) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"category": pd.Series(dtype=object), "n_cells": pd.Series(dtype=int)}, geometry=[], crs=crs)
+    return gpd.GeoDataFrame(
+        {"category": pd.Series(dtype=object), "n_cells": pd.Series(dtype=int)}, geometry=[], crs=crs
+    )

@@ -47,6 +47,7 @@ __all__ = [
     "RANK_ORDERS",
     "assign_incidents",
     "classify_counts",
+    "count_and_name",
     "micro_place_p_values",
     "peak_window",
     "rank_hotspots",
@@ -168,6 +169,44 @@ def _format_window(days: list[int] | None, hours: tuple[int, int] | None) -> str
         start, end = hours
         parts.append("all day" if start == end else f"{start:02d}:00-{end:02d}:00")
     return " ".join(parts)
+
+
+def _top_locations(location: np.ndarray, inc_idx: np.ndarray, poly_idx: np.ndarray, k: int) -> list[str]:
+    """The most frequent non-empty location text per polygon ("" where none); ties: first in order."""
+    top = [""] * k
+    if len(inc_idx) == 0:
+        return top
+    loc = location[inc_idx]
+    named = pd.DataFrame({"poly": poly_idx, "loc": [v if isinstance(v, str) else "" for v in loc]})
+    named = named[named["loc"].str.strip() != ""]
+    if len(named):
+        counts = named.groupby(["poly", "loc"], sort=True).size().reset_index(name="n")
+        best = counts.sort_values(["poly", "n"], ascending=[True, False], kind="stable").drop_duplicates("poly")
+        for pi, lo in zip(best["poly"], best["loc"], strict=True):
+            top[int(pi)] = str(lo)
+    return top
+
+
+def count_and_name(polygons: Any, incidents: Incidents) -> tuple[np.ndarray, list[str]]:
+    """Incidents inside each polygon and the most frequent location text among them.
+
+    Parameters
+    ----------
+    polygons : GeoSeries or array of shapely geometries
+        In the incidents' analysis CRS.
+    incidents : Incidents
+
+    Returns
+    -------
+    counts : numpy.ndarray of int
+    names : list of str
+        "" where a polygon holds no named incident.
+    """
+    geoms = np.asarray(getattr(polygons, "values", polygons), dtype=object)
+    inc_idx, poly_idx = assign_incidents(geoms, incidents)
+    counts = np.bincount(poly_idx, minlength=len(geoms)).astype(np.int64)
+    names = _top_locations(incidents.frame["location"].to_numpy(dtype=object), inc_idx, poly_idx, len(geoms))
+    return counts, names
 
 
 def micro_place_p_values(
@@ -355,17 +394,7 @@ def rank_hotspots(
     rx, ry = (shapely.get_x(rep), shapely.get_y(rep)) if k else (np.empty(0), np.empty(0))
     clon, clat = to_wgs.transform(rx, ry) if k else (np.empty(0), np.empty(0))
 
-    # the most frequent location text per hot spot (police.uk: "On or near ..."), for people
-    top_location = [""] * k
-    if len(inc_idx):
-        loc = frame["location"].to_numpy(dtype=object)[inc_idx]
-        named = pd.DataFrame({"poly": poly_idx, "loc": loc})
-        named = named[named["loc"].astype(str).str.strip() != ""]
-        if len(named):
-            counts_loc = named.groupby(["poly", "loc"], sort=True).size().reset_index(name="n")
-            best = counts_loc.sort_values(["poly", "n"], ascending=[True, False], kind="stable").drop_duplicates("poly")
-            for pi, lo in zip(best["poly"], best["loc"], strict=True):
-                top_location[int(pi)] = str(lo)
+    top_location = _top_locations(frame["location"].to_numpy(dtype=object), inc_idx, poly_idx, k)
 
     rows: list[dict[str, Any]] = []
     per = period_months(n_months)

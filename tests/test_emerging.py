@@ -205,3 +205,22 @@ def test_block_fdr_equals_dense_fdr():
         p = np.r_[rng.uniform(0, 1, rng.integers(0, 30)), np.full(rng.integers(0, 4), pr), [1e-6, 1.0]]
         dense = benjamini_hochberg(np.r_[p, np.full(nb, pr)])[: len(p)]
         np.testing.assert_array_equal(_bh_with_block(p, pr, nb), dense)
+
+
+def test_areas_carry_incidents_and_place_names_and_short_data_says_so():
+    from hotspots import TooFewPeriodsError
+
+    rng = np.random.default_rng(8)
+    n = 400
+    x = np.r_[rng.uniform(0, 4000, n), np.full(120, 2000.0)] + 400000
+    y = np.r_[rng.uniform(0, 4000, n), np.full(120, 2000.0)] + 300000
+    months = [f"2024-{1 + i % 12:02d}-01" for i in range(n + 120)]
+    names = [""] * n + ["On or near Market Square"] * 120
+    inc = Incidents.from_xy(x, y, month=months, location=names, study_area=shapely.box(400000, 300000, 404000, 304000))
+    res = classify_hotspots(inc)
+    top = res.areas.iloc[0]
+    assert top["category"] == "persistent hot spot"
+    assert top["incidents"] >= 120 and top["top_location"] == "On or near Market Square"
+    short = Incidents.from_xy(x[:50], y[:50], month=["2024-01-01"] * 50, study_area=inc.study_area)
+    with pytest.raises(TooFewPeriodsError, match="at least 3"):
+        classify_hotspots(short)
