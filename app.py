@@ -307,11 +307,13 @@ def emerging_geojson(classify_key: str, _areas: Any, _res: Any, _incidents: Any)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def holdout_for(incidents_key: str, _incidents: Any, first_test_month: str, methods: tuple[str, ...]) -> pd.DataFrame:
+def holdout_for(
+    incidents_key: str, _incidents: Any, first_test_month: str, methods: tuple[str, ...], params_json: str
+) -> pd.DataFrame:
     """Hold-out evaluation (hotspots.evaluate.holdout): fit on the months before, score on the rest."""
     from hotspots.evaluate import holdout
 
-    return holdout(_incidents, first_test_month, methods=methods)
+    return holdout(_incidents, first_test_month, methods=methods, params=json.loads(params_json))
 
 
 # ------------------------------------------------------------------------------ sidebar
@@ -1174,7 +1176,7 @@ HOLDOUT_EXPLAINED = (
 )
 
 
-def show_holdout_section(incidents: Any, inc_key: str, method: str) -> None:
+def show_holdout_section(incidents: Any, inc_key: str, method: str, params: dict[str, Any]) -> None:
     """The "Check against a later period" section (hold-out evaluation)."""
     st.subheader("Check against a later period")
     st.caption(
@@ -1203,7 +1205,7 @@ def show_holdout_section(incidents: Any, inc_key: str, method: str) -> None:
     methods = tuple(m for m in METHOD_LABELS if m in picked)
     try:
         with st.spinner("Re-fitting on the training months and scoring the test months..."):
-            table = holdout_for(inc_key, incidents, first, methods)
+            table = holdout_for(inc_key, incidents, first, methods, json.dumps({method: params}, sort_keys=True))
     except HotspotsError as exc:
         st.error(f"The check cannot be made: {md(exc)}")
         return
@@ -1211,9 +1213,9 @@ def show_holdout_section(incidents: Any, inc_key: str, method: str) -> None:
     train = months[0] if i == 1 else f"{months[0]} to {months[i - 1]}"
     test = first if first == months[-1] else f"{first} to {months[-1]}"
     st.caption(
-        f"Found on {md(train)} (training), tested on {md(test)}. Each method uses its automatic "
-        "parameters (the sidebar's parameter boxes are not applied; the filters are) and counts "
-        "its significant hot spots only."
+        f"Found on {md(train)} (training), tested on {md(test)}. The current method uses the "
+        "sidebar's parameters, the others their automatic ones; the filters apply to all, and only "
+        "significant hot spots count."
     )
     view = pd.DataFrame({
         "Method": table["method"].map(METHOD_LABELS).fillna(table["method"]),
@@ -1376,7 +1378,7 @@ def main() -> None:
         with conc_box:
             show_concentration(result)
     with holdout_box:
-        show_holdout_section(incidents, inc_key, method)
+        show_holdout_section(incidents, inc_key, method, params)
     show_downloads(result, result_key, tiles, attribution)
 
 

@@ -98,3 +98,14 @@ def test_displacement_wdq_by_hand():
     assert d.wdq == pytest.approx((0.12 - 0.10) / (0.08 - 0.20))
     assert d.total_net_effect == pytest.approx((20 - 8) + (10 - 12))
     assert "net benefit remains" in d.interpretation
+
+
+def test_holdout_uses_given_parameters(demo_csv):
+    from hotspots.evaluate import holdout
+    from hotspots.ingest import read_incidents
+
+    inc = read_incidents(demo_csv)
+    auto = holdout(inc, "2025-10", methods=("kde",))
+    wide = holdout(inc, "2025-10", methods=("kde",), params={"kde": {"coverage": 0.05}})
+    assert wide.loc[0, "parameters"] == {"coverage": 0.05} and auto.loc[0, "parameters"] == {}
+    assert wide.loc[0, "coverage"] > auto.loc[0, "coverage"]
