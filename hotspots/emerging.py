@@ -315,7 +315,10 @@ def classify_hotspots(
         length = auto_period_months(n_months)
         rule = "auto: months up to 24 months of data, quarters up to 120, years beyond"
         unit = {1: "months", 3: "quarters", 12: "years"}[length]
-        notes.append(f"Periods set to {unit} ({length} month(s)) automatically from {n_months} months of data.")
+        notes.append(
+            f"Periods are {unit}, chosen automatically for {n_months} months of data (months up to "
+            "2 years, quarters up to 10, years beyond)."
+        )
     else:
         length = int(period_months)
         rule = "user"

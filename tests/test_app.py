@@ -267,7 +267,7 @@ def test_change_over_time_and_holdout_render_on_the_demo(app):
     assert "Change over time" in subheaders and "Check against a later period" in subheaders
     # 12 months of demo data: monthly periods, the last 2 recent, both chosen automatically.
     assert int(_metric(app, "Persistent hot spot cells").replace(",", "")) > 0
-    assert any(t.startswith("• Periods set to months") for t in _texts(app))
+    assert any(t.startswith("• Periods are months") for t in _texts(app))
     captions = [c.value for c in app.caption]
     assert any(c.startswith("Automatic: 1 month(s) per period, 12 periods") for c in captions)
     assert any(c.startswith("Automatic: the last 2 of 12 periods") for c in captions)
