@@ -527,7 +527,8 @@ class PatrolPlan:
         Every text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
         prefixed with ``'`` so spreadsheets do not run it as a formula (OWASP CSV injection).
         Times are ``YYYY-MM-DD HH:MM`` local clock time. The last column, ``plan_parameters``,
-        holds the plan's parameters (seed included) as JSON, so the file alone can be reproduced.
+        holds the plan's parameters (seed included, creation time left out) as JSON, so the file
+        alone can be reproduced and the same inputs give the same bytes.
         """
         cols = [
             "date",
@@ -554,7 +555,8 @@ class PatrolPlan:
         writer.writerow([*cols, "plan_parameters"])
         table = self.visits[cols].copy()
         table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
-        params_json = json.dumps(_jsonable(self.params), sort_keys=True)
+        # the creation time is not a parameter: leaving it out keeps the same inputs byte-identical
+        params_json = json.dumps(_jsonable({k: v for k, v in self.params.items() if k != "created_utc"}), sort_keys=True)
         for rec in table.itertuples(index=False):
             writer.writerow([*(_csv_cell(v) for v in rec), params_json])
         text = buf.getvalue()

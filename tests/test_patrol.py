@@ -655,3 +655,12 @@ def test_plan_csv_carries_its_parameters():
     assert len(table) > 0
     params = _json.loads(table["plan_parameters"].iloc[0])
     assert params["seed"] == 41 and params["days"] == 5
+
+
+def test_plan_csv_is_identical_whenever_it_is_made():
+    import datetime as _dt
+
+    areas = _areas_frame(3, np.random.default_rng(5))
+    a = make_patrol_plan(areas, days=4, seed=9, start_date="2026-03-02", created=_dt.datetime(2026, 1, 1, tzinfo=_dt.UTC))
+    b = make_patrol_plan(areas, days=4, seed=9, start_date="2026-03-02", created=_dt.datetime(2026, 2, 1, tzinfo=_dt.UTC))
+    assert a.to_csv() == b.to_csv()
