@@ -232,7 +232,7 @@ def standalone_map(result_key: str, _result: Any, tiles: str, attribution: str |
     m = mapping.build_map(
         _result.hotspots, _result.incidents, tiles=tiles, tile_attribution=attribution
     )
-    return offline.standalone_html(m).encode("utf-8")
+    return offline.standalone_html(m, params=_result.params).encode("utf-8")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

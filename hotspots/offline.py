@@ -254,7 +254,7 @@ _SOURCE_MAP = re.compile(r"^[ \t]*(?://|/\*)# sourceMappingURL=[^\n]*$", re.MULT
 _FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".otf", ".svg")
 
 
-def standalone_html(m: folium.Map) -> str:
+def standalone_html(m: folium.Map, params: dict | None = None) -> str:
     """The map as one self-contained HTML page that opens offline.
 
     Every vendored script and stylesheet is inlined. Images a stylesheet refers to (Leaflet's layer
@@ -271,6 +271,10 @@ def standalone_html(m: folium.Map) -> str:
     Parameters
     ----------
     m : folium.Map
+    params : dict, optional
+        The run's parameter record (``HotspotResult.params``). Embedded as JSON in a
+        ``<script type="application/json" id="hotspots-parameters">`` element (so the map, like every
+        export, says how it was made) and summarised in a visible line at the foot of the page.
 
     Returns
     -------
@@ -319,7 +323,32 @@ def standalone_html(m: folium.Map) -> str:
     if _SENTINEL in page:  # pragma: no cover - a link written in a form the regexes do not know
         msg = "A vendored asset link could not be inlined into the standalone map."
         raise RuntimeError(msg)
+    if params is not None:
+        page = _embed_params(page, params)
     return page
+
+
+def _embed_params(page: str, params: dict) -> str:
+    """Add the parameter record (JSON, safe inside a script element) and a visible summary line."""
+    import json
+
+    from hotspots.export import _clean
+
+    data = json.dumps(_clean(params), ensure_ascii=True, allow_nan=False, sort_keys=True)
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    method = escape_text(str(params.get("method", "")))
+    period = params.get("data_period") or []
+    period_text = escape_text(" to ".join(str(p) for p in period)) if period else ""
+    synthetic = " SYNTHETIC DEMO DATA." if params.get("synthetic") else ""
+    foot = (
+        '<div style="position:fixed;bottom:0;left:0;z-index:1000;background:rgba(255,255,255,.85);'
+        'font:11px sans-serif;padding:2px 6px">'
+        f"hotspots {escape_text(str(params.get('version', '')))}: method {method}"
+        + (f", data {period_text}" if period_text else "")
+        + f". Parameters are embedded in this file (id hotspots-parameters).{synthetic}</div>"
+    )
+    block = f'<script type="application/json" id="hotspots-parameters">{data}</script>\n{foot}\n'
+    return page.replace("</body>", block + "</body>", 1) if "</body>" in page else page + block
 
 
 def _read_vendor(rel: str) -> bytes:

@@ -183,3 +183,17 @@ def test_standalone_html_with_osm_tiles_only_asks_the_tile_server():
     page = standalone_html(_full_map(tiles="openstreetmap"))
     assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in page
     assert not re.search(r"""<script\b[^>]*\bsrc=""", page, re.IGNORECASE)
+
+
+def test_standalone_map_embeds_the_parameters_safely():
+    import json
+    import re
+
+    params = {"method": "kde", "version": "0.1.0", "data_period": ["2025-01", "2025-12"], "synthetic": True,
+              "note": "</script><script>alert(1)</script>"}
+    page = standalone_html(_full_map(tiles="none"), params=params)
+    m = re.search(r'<script type="application/json" id="hotspots-parameters">(.*?)</script>', page, re.S)
+    assert m is not None
+    assert json.loads(m.group(1))["note"] == params["note"]  # round-trips, yet cannot close the script
+    assert "<script>alert(1)" not in page
+    assert "SYNTHETIC DEMO DATA" in page and "method kde, data 2025-01 to 2025-12" in page
