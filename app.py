@@ -651,8 +651,8 @@ def sync_selection(ranked: Any) -> None:
     click = map_state.get("last_object_clicked") if isinstance(map_state, dict) else None
     if click and click != ss.get("_seen_click"):
         ss["_seen_click"] = click
-        hit = mapping.hotspot_at(ranked, click.get("lat"), click.get("lng"))
-        if hit and hit != ss.get("selected_id"):
+        hit = mapping.hotspot_at(ranked, click.get("lat"), click.get("lng"), patrol_areas=ss.get("_patrol_areas"))
+        if hit and hit in ids and hit != ss.get("selected_id"):
             ss["selected_id"] = hit
             ss["table_nonce"] = ss.get("table_nonce", 0) + 1
             ss["_seen_rows"] = [ids.index(hit)]
@@ -1001,6 +1001,7 @@ def show_plan_section(result: Any, result_key: str) -> dict[str, Any] | None:
         "Briefing (HTML, printable)", data=lambda: plan_file(plan_key, bundle, "briefing"),
         file_name="briefing.html", mime="text/html", key="dl_briefing", on_click="ignore",
     )
+    st.session_state["_patrol_areas"] = bundle["areas"]  # a click on a patrol disc selects its hot spot
     return bundle
 
 

@@ -477,15 +477,30 @@ def _emerging_style(feature: dict[str, Any]) -> dict[str, Any]:
 
 
 def hotspot_at(
-    ranked_hotspots: gpd.GeoDataFrame, lat: float, lon: float, *, tolerance_m: float = 15.0
+    ranked_hotspots: gpd.GeoDataFrame,
+    lat: float,
+    lon: float,
+    *,
+    tolerance_m: float = 15.0,
+    patrol_areas: gpd.GeoDataFrame | None = None,
 ) -> str | None:
     """The ``hotspot_id`` of the hot spot at a clicked point (lat/lon degrees), or None.
 
     A click that lands within ``tolerance_m`` metres of a polygon's edge counts (for thin
-    polygons); when several match the best-ranked wins.
+    polygons); when several match the best-ranked wins. A click on a patrol area (which may
+    reach beyond its hot spot's outline) selects the area's parent hot spot.
     """
     if ranked_hotspots is None or not len(ranked_hotspots) or lat is None or lon is None:
         return None
+    direct = _hotspot_hit(ranked_hotspots, lat, lon, tolerance_m)
+    if direct is not None or patrol_areas is None or not len(patrol_areas):
+        return direct
+    # patrol areas carry their parent's hotspot_id, so the best-ranked area hit names the hot spot
+    return _hotspot_hit(patrol_areas, lat, lon, 0.0) if "hotspot_id" in patrol_areas else None
+
+
+def _hotspot_hit(ranked_hotspots: gpd.GeoDataFrame, lat: float, lon: float, tolerance_m: float) -> str | None:
+    """``hotspot_id`` of the best-ranked polygon within ``tolerance_m`` of the point, or None."""
     pt = gpd.GeoSeries([shapely.Point(float(lon), float(lat))], crs="EPSG:4326")
     crs = ranked_hotspots.crs
     if crs is not None and crs.is_projected:

@@ -311,3 +311,17 @@ def test_emerging_layer_escapes_and_colours_categories():
     plain = emerging_layer(areas[["category", "n_cells", "geometry"]])
     props = next(iter(plain._children.values())).data["features"][0]["properties"]
     assert set(props) == {"category", "cells", "_colour"}
+
+
+def test_click_on_a_patrol_disc_selects_its_hot_spot():
+    import geopandas as gpd
+    import shapely
+
+    from hotspots.mapping import hotspot_at
+
+    ranked = gpd.GeoDataFrame({"hotspot_id": ["H001"], "rank": [1]}, geometry=[shapely.box(400000, 300000, 400050, 300050)], crs=27700)
+    areas = gpd.GeoDataFrame({"hotspot_id": ["H001"], "patrol_area_id": ["H001-P1"], "rank": [1]},
+                             geometry=[shapely.Point(400040, 300040).buffer(75)], crs=27700)
+    lon, lat = gpd.GeoSeries([shapely.Point(400100, 300040)], crs=27700).to_crs(4326).iloc[0].coords[0]
+    assert hotspot_at(ranked, lat, lon) is None  # 50 m outside the hot spot
+    assert hotspot_at(ranked, lat, lon, patrol_areas=areas) == "H001"  # but inside its patrol disc
