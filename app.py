@@ -144,6 +144,18 @@ def _csv_headers(data: bytes) -> list[str]:
     return [h.strip() for h in row if h.strip()]
 
 
+def _report_key(rep: Any) -> str:
+    """A cache key for an ingest report: its input files' digests and row counts."""
+    files = "|".join(f"{f.name}:{f.sha256}" for f in rep.files)
+    return hashlib.sha256(f"{files}|{rep.n_read}|{rep.n_used}|{rep.n_rejected}".encode()).hexdigest()[:20]
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def rejected_csv(report_key: str, _rep: Any) -> bytes:
+    """The rows left out with their reasons, spreadsheet-safe, as CSV bytes."""
+    return _safe_table(_rep.rejected).to_csv(index=False).encode("utf-8")
+
+
 def _safe_table(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
@@ -589,7 +601,8 @@ def show_report(incidents: Any) -> None:
             )
             st.download_button(
                 "Download the rows left out, with their reason (CSV)",
-                data=_safe_table(rep.rejected).to_csv(index=False).encode("utf-8"),
+                # built only when clicked, then cached: a year of a force holds ~500k such rows
+                data=lambda: rejected_csv(_report_key(rep), rep),
                 file_name="rejected_rows.csv",
                 mime="text/csv",
                 key="dl_rejected",

@@ -495,31 +495,39 @@ class PatrolPlan:
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def area_summary(self) -> pd.DataFrame:
-        """Per patrol area: patrol visits, control days, forced days, first visit, largest gap (days)."""
+        """Per patrol area: patrol visits, control days, forced days, first visit, largest gap (days).
+
+        Computed once per plan (grouped, not one scan of the visits per area) and reused: the
+        app asks for it several times per page.
+        """
+        cached = self.__dict__.get("_area_summary")
+        if cached is not None:
+            return cached.copy()
         v = self.visits
-        out = []
-        for _, a in self.areas.iterrows():
-            mine = v[v["patrol_area_id"] == a["patrol_area_id"]]
-            patrol = mine[mine["arm"] == "patrol"]
-            dates = sorted(set(patrol["date"]))
-            out.append(
-                {
-                    "patrol_area_id": a["patrol_area_id"],
-                    "in_plan": bool(a["in_plan"]),
-                    "visits": len(patrol),
-                    "patrol_days": len(dates),
-                    "control_days": int((mine["arm"] == "control").sum()),
-                    "forced_days": int(
-                        ((mine["assignment"] == "forced") & (mine["arm"] == "patrol")).sum()
-                    )
-                    // max(1, int(self.params["visits_per_day"])),
-                    "first_visit": patrol["start"].min() if len(patrol) else pd.NaT,
-                    "max_gap_days": _max_gap(dates),
-                    "window": a["window"],
-                    "tactic_ids": a["tactic_ids"],
-                }
-            )
-        return pd.DataFrame(out)
+        per_day = max(1, int(self.params["visits_per_day"]))
+        ids = self.areas["patrol_area_id"]
+        patrol = v[v["arm"] == "patrol"]
+        by_area = patrol.groupby("patrol_area_id")
+        days = patrol[["patrol_area_id", "date"]].drop_duplicates().sort_values(["patrol_area_id", "date"])
+        gap = pd.to_datetime(days["date"]).diff().dt.days.where(days["patrol_area_id"].eq(days["patrol_area_id"].shift()))
+        forced = patrol[patrol["assignment"] == "forced"].groupby("patrol_area_id").size() // per_day
+        controls = v[v["arm"] == "control"].groupby("patrol_area_id").size()
+        summary_cols = {
+            "patrol_area_id": ids.to_numpy(),
+            "in_plan": self.areas["in_plan"].astype(bool).to_numpy(),
+            "visits": by_area.size().reindex(ids, fill_value=0).astype(int).to_numpy(),
+            "patrol_days": days.groupby("patrol_area_id").size().reindex(ids, fill_value=0).astype(int).to_numpy(),
+            "control_days": controls.reindex(ids, fill_value=0).astype(int).to_numpy(),
+            "forced_days": forced.reindex(ids, fill_value=0).astype(int).to_numpy(),
+            "first_visit": by_area["start"].min().reindex(ids).to_numpy(),
+            "max_gap_days": gap.groupby(days["patrol_area_id"]).max().reindex(ids).fillna(0).astype(int).to_numpy(),
+            "window": self.areas["window"].to_numpy(),
+            "tactic_ids": self.areas["tactic_ids"].to_numpy(),
+        }
+        out = summary_cols
+        summary = pd.DataFrame(out)
+        self.__dict__["_area_summary"] = summary
+        return summary.copy()
 
     def to_csv(self, path: str | Path | None = None) -> str:
         """The visits as CSV text (and written to ``path`` if given).

@@ -664,3 +664,23 @@ def test_plan_csv_is_identical_whenever_it_is_made():
     a = make_patrol_plan(areas, days=4, seed=9, start_date="2026-03-02", created=_dt.datetime(2026, 1, 1, tzinfo=_dt.UTC))
     b = make_patrol_plan(areas, days=4, seed=9, start_date="2026-03-02", created=_dt.datetime(2026, 2, 1, tzinfo=_dt.UTC))
     assert a.to_csv() == b.to_csv()
+
+
+def test_area_summary_matches_a_direct_count():
+    areas = _areas_frame(7, np.random.default_rng(11))
+    plan = make_patrol_plan(areas, days=21, seed=3, start_date="2026-03-02", control_share=0.5, officer_hours=3)
+    summary = plan.area_summary().set_index("patrol_area_id")
+    v = plan.visits
+    for pid in plan.areas["patrol_area_id"]:
+        mine = v[v["patrol_area_id"] == pid]
+        patrol = mine[mine["arm"] == "patrol"]
+        dates = sorted(pd.to_datetime(patrol["date"]).unique())
+        gaps = [(b - a).days for a, b in zip(dates[:-1], dates[1:], strict=False)]
+        row = summary.loc[pid]
+        assert row["visits"] == len(patrol)
+        assert row["patrol_days"] == len(dates)
+        assert row["control_days"] == int((mine["arm"] == "control").sum())
+        assert row["max_gap_days"] == (max(gaps) if gaps else 0)
+        if len(patrol):
+            assert row["first_visit"] == patrol["start"].min()
+    assert plan.area_summary() is not plan.area_summary()  # callers get copies of the cached table
