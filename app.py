@@ -1312,7 +1312,7 @@ def main() -> None:
         with st.spinner("Reading the incident files..."):
             base = load_incidents(key, sources, columns_json, "all", None, None, "", None, False)
     except InputError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
         if not is_demo:
             column_mapping_form(sources, exc)
         return
@@ -1401,7 +1401,7 @@ def run() -> None:
     try:
         main()
     except HotspotsError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
     except Exception:
         LOG.exception("Unexpected error in the hotspots app")
         st.error(

@@ -46,3 +46,17 @@ def test_sessions_do_not_see_each_others_uploads():
 
     alice.run()  # Alice's next rerun still shows her own data
     assert _metric(alice, "Rows read") == "480"
+
+
+def test_error_messages_escape_file_names():
+    """A file name is user text: in an error it must not become a markdown image (an outside request)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    name = "![x](http://example.invalid/t.png).csv"
+    at.sidebar.file_uploader(key="uploads").set_value((name, b"colour,size\nred,1\n", "text/csv"))
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors, "a file without coordinates must give an error"
+    assert all("![x](http" not in e for e in errors)
+    assert any("example" in e for e in errors)
