@@ -147,13 +147,19 @@ def _parse_columns(items: Sequence[str]) -> dict[str, str] | None:
     return mapping or None
 
 
+def _existing(path: str, option: str) -> Path:
+    """``path`` as a Path, or an InputError naming the option it was given to."""
+    p = Path(path)
+    if not p.exists():
+        msg = "no such file or folder."
+        raise InputError(msg, file=str(p), hint=f"check the path given to {option}.")
+    return p
+
+
 def _read_harm_weights(path: str | None) -> dict[str, float] | None:
     if not path:
         return None
-    p = Path(path)
-    if not p.exists():
-        msg = "harm weights file not found."
-        raise InputError(msg, file=str(p), hint="check the path given to --harm-weights.")
+    p = _existing(path, "--harm-weights")
     text = p.read_text(encoding="utf-8-sig")
     if p.suffix.lower() == ".json":
         try:
@@ -219,9 +225,7 @@ def _load(args: argparse.Namespace) -> Any:
     if args.outlier_km is not None:
         kwargs["outlier_km"] = args.outlier_km
     for item in args.inputs:
-        if not Path(item).exists():
-            msg = "no such file or folder."
-            raise InputError(msg, file=item, hint="check the path.")
+        _existing(item, "INPUT")
     incidents = read_incidents(args.inputs if len(args.inputs) > 1 else args.inputs[0], **kwargs)
     rep = incidents.report
     if args.report:
@@ -333,10 +337,7 @@ def _read_exclusions(path: str | None, crs: Any, buffer_m: float) -> Any:
         return None
     import geopandas as gpd
 
-    p = Path(path)
-    if not p.exists():
-        msg = "exclusions file not found."
-        raise InputError(msg, file=str(p), hint="check the path given to --exclude.")
+    p = _existing(path, "--exclude")
     try:
         places = gpd.read_file(p)
     except Exception as exc:
