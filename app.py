@@ -88,7 +88,12 @@ TABLE_COLUMNS = {
     "peak_window": "Peak window",
 }
 #: The hot classes of hotspots.emerging.CATEGORIES, one metric each (cold and mixed are summed).
-EMERGING_HOT = ("persistent hot spot", "emerging hot spot", "former hot spot", "intermittent hot spot")
+EMERGING_HOT = (
+    "persistent hot spot",
+    "emerging hot spot",
+    "former hot spot",
+    "intermittent hot spot",
+)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DEMO_LABEL = "demo_incidents.csv (SYNTHETIC demo data)"
 #: Ingest "rejection" reasons that are the user's own filters, not invalid rows.
@@ -147,7 +152,9 @@ def _csv_headers(data: bytes) -> list[str]:
 def _report_key(rep: Any) -> str:
     """A cache key for an ingest report: its input files' digests and row counts."""
     files = "|".join(f"{f.name}:{f.sha256}" for f in rep.files)
-    return hashlib.sha256(f"{files}|{rep.n_read}|{rep.n_used}|{rep.n_rejected}".encode()).hexdigest()[:20]
+    return hashlib.sha256(
+        f"{files}|{rep.n_read}|{rep.n_used}|{rep.n_rejected}".encode()
+    ).hexdigest()[:20]
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -203,7 +210,9 @@ def load_incidents(
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def run_detect(incidents_key: str, _incidents: Any, method: str, order: str, params_json: str) -> Any:
+def run_detect(
+    incidents_key: str, _incidents: Any, method: str, order: str, params_json: str
+) -> Any:
     return detect_hotspots(_incidents, method, order=order, **json.loads(params_json))
 
 
@@ -265,7 +274,9 @@ def patrol_areas_for(result_key: str, _result: Any, significant_only: bool, radi
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def patrol_plan_for(areas_key: str, _areas: Any, _result: Any, settings_json: str) -> tuple[Any, dict]:
+def patrol_plan_for(
+    areas_key: str, _areas: Any, _result: Any, settings_json: str
+) -> tuple[Any, dict]:
     """(PatrolPlan, tactic matches per patrol area), as ``hotspots plan`` makes them."""
     from hotspots.patrol import make_patrol_plan, match_areas
     from hotspots.tactics import load_knowledge_base
@@ -320,7 +331,11 @@ def emerging_geojson(classify_key: str, _areas: Any, _res: Any, _incidents: Any)
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def holdout_for(
-    incidents_key: str, _incidents: Any, first_test_month: str, methods: tuple[str, ...], params_json: str
+    incidents_key: str,
+    _incidents: Any,
+    first_test_month: str,
+    methods: tuple[str, ...],
+    params_json: str,
 ) -> pd.DataFrame:
     """Hold-out evaluation (hotspots.evaluate.holdout): fit on the months before, score on the rest."""
     from hotspots.evaluate import holdout
@@ -374,7 +389,12 @@ def sidebar_filters(base: Any) -> dict[str, Any]:
         lo = months.min().date()
         hi = (months.max() + pd.offsets.MonthEnd(0)).date()
         picked = st.sidebar.date_input(
-            "Date range", value=(lo, hi), min_value=lo, max_value=hi, key="dates", format="YYYY-MM-DD"
+            "Date range",
+            value=(lo, hi),
+            min_value=lo,
+            max_value=hi,
+            key="dates",
+            format="YYYY-MM-DD",
         )
         if isinstance(picked, tuple | list) and len(picked) == 2:
             a, b = picked
@@ -418,14 +438,18 @@ def _harm_table(name: str, data: bytes) -> dict[str, float]:
     for i, row in enumerate(rows, start=1):
         if len(row) < 2:
             msg = "expected two columns: crime type, weight."
-            raise InputError(msg, file=name, row=i, hint="write one 'crime type,weight' pair per line.")
+            raise InputError(
+                msg, file=name, row=i, hint="write one 'crime type,weight' pair per line."
+            )
         try:
             weights[row[0].strip()] = float(row[1])
         except ValueError:
             if i == 1:
                 continue  # a header line
             msg = f"weight {row[1]!r} is not a number."
-            raise InputError(msg, file=name, row=i, column="weight", hint="use numbers like 365 or 0.5.") from None
+            raise InputError(
+                msg, file=name, row=i, column="weight", hint="use numbers like 365 or 0.5."
+            ) from None
     return weights
 
 
@@ -437,7 +461,9 @@ def _study_area_geometry(name: str, data: bytes) -> Any:
         gdf = gpd.read_file(io.BytesIO(data))
     except Exception as exc:  # pyogrio raises several types for a bad file
         msg = "not a readable GeoJSON file."
-        raise InputError(msg, file=name, hint="export the study area as GeoJSON (EPSG:4326).") from exc
+        raise InputError(
+            msg, file=name, hint="export the study area as GeoJSON (EPSG:4326)."
+        ) from exc
     if gdf.empty or not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).any():
         msg = "the file holds no polygon."
         raise InputError(msg, file=name, hint="the study area must be a polygon or multipolygon.")
@@ -472,7 +498,9 @@ def sidebar_params(method: str, defaults: dict[str, Any], harm: bool) -> dict[st
     st.sidebar.caption("Leave a box empty to use the automatic value computed from the data.")
     p: dict[str, Any] = {}
 
-    def number(label: str, key: str, auto_key: str, unit: str, rule_key: str | None, **kw: Any) -> Any:
+    def number(
+        label: str, key: str, auto_key: str, unit: str, rule_key: str | None, **kw: Any
+    ) -> Any:
         auto = _auto(defaults, auto_key, unit, rule_key)
         value = st.sidebar.number_input(
             label, value=None, placeholder=f"auto: {auto}", key=f"{method}_{key}", **kw
@@ -481,12 +509,33 @@ def sidebar_params(method: str, defaults: dict[str, Any], harm: bool) -> dict[st
         return value
 
     if method == "kde":
-        bw = number("Bandwidth (m)", "bandwidth", "bandwidth_m", " m", "bandwidth_rule_used",
-                    min_value=10.0, max_value=5000.0, step=10.0)
-        cell = number("Cell size (m)", "cell_size", "cell_size_m", " m", None,
-                      min_value=1.0, max_value=1000.0, step=5.0)
+        bw = number(
+            "Bandwidth (m)",
+            "bandwidth",
+            "bandwidth_m",
+            " m",
+            "bandwidth_rule_used",
+            min_value=10.0,
+            max_value=5000.0,
+            step=10.0,
+        )
+        cell = number(
+            "Cell size (m)",
+            "cell_size",
+            "cell_size_m",
+            " m",
+            None,
+            min_value=1.0,
+            max_value=1000.0,
+            step=5.0,
+        )
         coverage = st.sidebar.slider(
-            "Hot spot coverage (% of study area)", 0.5, 10.0, 2.0, 0.5, key="kde_coverage",
+            "Hot spot coverage (% of study area)",
+            0.5,
+            10.0,
+            2.0,
+            0.5,
+            key="kde_coverage",
             help="The densest share of the study area that counts as hot. Default 2 %: half of "
             "crime falls on about 2-6 % of places (law of crime concentration).",
         )
@@ -501,28 +550,76 @@ def sidebar_params(method: str, defaults: dict[str, Any], harm: bool) -> dict[st
             p["kernel"] = kernel
         p["use_weights"] = bool(harm)
     elif method == "dbscan":
-        eps = number("Search radius eps (m)", "eps", "eps_m", " m", "eps_rule",
-                     min_value=5.0, max_value=2000.0, step=5.0)
-        ms = number("Minimum incidents (min_samples)", "min_samples", "min_samples", "",
-                    "min_samples_rule", min_value=2, max_value=100_000, step=1)
+        eps = number(
+            "Search radius eps (m)",
+            "eps",
+            "eps_m",
+            " m",
+            "eps_rule",
+            min_value=5.0,
+            max_value=2000.0,
+            step=5.0,
+        )
+        ms = number(
+            "Minimum incidents (min_samples)",
+            "min_samples",
+            "min_samples",
+            "",
+            "min_samples_rule",
+            min_value=2,
+            max_value=100_000,
+            step=1,
+        )
         if eps is not None:
             p["eps"] = float(eps)
         if ms is not None:
             p["min_samples"] = int(ms)
     elif method == "gistar":
-        cell = number("Cell size (m)", "cell_size", "cell_size_m", " m", "cell_size_rule",
-                      min_value=10.0, max_value=2000.0, step=10.0)
-        dist = number("Neighbour distance (m)", "neighbour_distance", "neighbour_distance_m", " m",
-                      None, min_value=0.0, max_value=5000.0, step=10.0)
+        cell = number(
+            "Cell size (m)",
+            "cell_size",
+            "cell_size_m",
+            " m",
+            "cell_size_rule",
+            min_value=10.0,
+            max_value=2000.0,
+            step=10.0,
+        )
+        dist = number(
+            "Neighbour distance (m)",
+            "neighbour_distance",
+            "neighbour_distance_m",
+            " m",
+            None,
+            min_value=0.0,
+            max_value=5000.0,
+            step=10.0,
+        )
         if cell is not None:
             p["cell_size"] = float(cell)
         if dist is not None:
             p["neighbour_distance"] = float(dist)
     else:
-        mcs = number("Minimum cluster size", "min_cluster_size", "min_cluster_size", "",
-                     "min_cluster_size_rule", min_value=2, max_value=100_000, step=1)
-        ms = number("min_samples", "min_samples", "min_samples", "", "min_samples_rule",
-                    min_value=1, max_value=100_000, step=1)
+        mcs = number(
+            "Minimum cluster size",
+            "min_cluster_size",
+            "min_cluster_size",
+            "",
+            "min_cluster_size_rule",
+            min_value=2,
+            max_value=100_000,
+            step=1,
+        )
+        ms = number(
+            "min_samples",
+            "min_samples",
+            "min_samples",
+            "",
+            "min_samples_rule",
+            min_value=1,
+            max_value=100_000,
+            step=1,
+        )
         if mcs is not None:
             p["min_cluster_size"] = int(mcs)
         if ms is not None:
@@ -550,7 +647,9 @@ def sidebar_basemap() -> tuple[str, str | None]:
     if choice == "none":
         return "none", None
     url = st.sidebar.text_input(
-        "Tile URL template", value=env_url, key="tiles_url",
+        "Tile URL template",
+        value=env_url,
+        key="tiles_url",
         placeholder="https://tiles.force.internal/{z}/{x}/{y}.png",
     )
     if not url:
@@ -592,11 +691,15 @@ def show_report(incidents: Any) -> None:
     with st.expander("Ingest report: rows left out and automatic choices", expanded=False):
         if reasons:
             st.dataframe(
-                pd.DataFrame({
-                    "reason": list(reasons),
-                    "kind": ["filtered out" if r in FILTER_REASONS else "rejected" for r in reasons],
-                    "rows": list(reasons.values()),
-                }),
+                pd.DataFrame(
+                    {
+                        "reason": list(reasons),
+                        "kind": [
+                            "filtered out" if r in FILTER_REASONS else "rejected" for r in reasons
+                        ],
+                        "rows": list(reasons.values()),
+                    }
+                ),
                 hide_index=True,
             )
             st.download_button(
@@ -612,7 +715,9 @@ def show_report(incidents: Any) -> None:
             st.write("No rows were left out.")
         if rep.files:
             st.dataframe(
-                pd.DataFrame([f.to_dict() for f in rep.files]).drop(columns=["columns"], errors="ignore"),
+                pd.DataFrame([f.to_dict() for f in rep.files]).drop(
+                    columns=["columns"], errors="ignore"
+                ),
                 hide_index=True,
             )
         for note in rep.notes:
@@ -664,7 +769,9 @@ def sync_selection(ranked: Any) -> None:
     click = map_state.get("last_object_clicked") if isinstance(map_state, dict) else None
     if click and click != ss.get("_seen_click"):
         ss["_seen_click"] = click
-        hit = mapping.hotspot_at(ranked, click.get("lat"), click.get("lng"), patrol_areas=ss.get("_patrol_areas"))
+        hit = mapping.hotspot_at(
+            ranked, click.get("lat"), click.get("lng"), patrol_areas=ss.get("_patrol_areas")
+        )
         if hit and hit in ids and hit != ss.get("selected_id"):
             ss["selected_id"] = hit
             ss["table_nonce"] = ss.get("table_nonce", 0) + 1
@@ -682,18 +789,30 @@ def _picked(ids: list[str]) -> None:
 
 
 def show_map(
-    result: Any, tiles: str, attribution: str | None, key: str, plan: dict[str, Any] | None,
+    result: Any,
+    tiles: str,
+    attribution: str | None,
+    key: str,
+    plan: dict[str, Any] | None,
     emerging: Any = None,
 ) -> None:
     ranked = result.hotspots
     left, right = st.columns(2)
     show_areas = plan is not None and left.toggle(
-        "Show patrol areas", value=True, key="show_patrol_areas",
+        "Show patrol areas",
+        value=True,
+        key="show_patrol_areas",
         help="The patrol areas of the plan below: blue = planned, grey dashed = left out for capacity.",
     )
-    show_emerging = emerging is not None and len(emerging) > 0 and right.toggle(
-        "Persistent / emerging cells", value=False, key="show_emerging",
-        help="The grid cells classified under *Change over time* below, coloured by pattern.",
+    show_emerging = (
+        emerging is not None
+        and len(emerging) > 0
+        and right.toggle(
+            "Persistent / emerging cells",
+            value=False,
+            key="show_emerging",
+            help="The grid cells classified under *Change over time* below, coloured by pattern.",
+        )
     )
     with st.spinner("Drawing the map..."):
         m = mapping.build_map(
@@ -748,7 +867,9 @@ def show_table(ranked: Any) -> None:
     sel = st.session_state.get("selected_id")
     default_rows = [ids.index(sel)] if sel in ids else []
     config = {c: st.column_config.Column(TABLE_COLUMNS[c]) for c in table.columns}
-    config["share"] = st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1)
+    config["share"] = st.column_config.ProgressColumn(
+        "Share", format="percent", min_value=0, max_value=1
+    )
     config["area_ha"] = st.column_config.NumberColumn("Area (ha)", format="%.2f")
     config["intensity"] = st.column_config.NumberColumn("Per km²", format="%.0f")
     config["pai"] = st.column_config.NumberColumn("PAI", format="%.1f")
@@ -790,8 +911,11 @@ def show_details(result: Any, key: str, plan: dict[str, Any] | None = None) -> N
         left.altair_chart(
             alt.Chart(trend, title="Incidents per month")
             .mark_bar(color="#bd0026")
-            .encode(x=alt.X("month:O", title=None), y=alt.Y("incidents:Q", title="incidents"),
-                    tooltip=["month", "incidents"]),
+            .encode(
+                x=alt.X("month:O", title=None),
+                y=alt.Y("incidents:Q", title="incidents"),
+                tooltip=["month", "incidents"],
+            ),
             width="stretch",
         )
     if bool(row.get("has_time")):
@@ -867,42 +991,81 @@ def plan_settings() -> dict[str, Any]:
     """The patrol plan controls; returns their values."""
     gap, limit = _control_share_limit()
     c = st.columns(4)
-    days = c[0].number_input("Days", 1, 365, 28, 1, key="plan_days", help="Length of the plan (default 28 days).")
+    days = c[0].number_input(
+        "Days", 1, 365, 28, 1, key="plan_days", help="Length of the plan (default 28 days)."
+    )
     hours = c[1].number_input(
-        "Officer-hours per day", 0.5, 500.0, 8.0, 0.5, key="plan_hours",
+        "Officer-hours per day",
+        0.5,
+        500.0,
+        8.0,
+        0.5,
+        key="plan_hours",
         help="Officer time available each day for hot spot patrol, all officers together.",
     )
     officers = c[2].number_input(
-        "Officers per patrol", 1, 10, 2, 1, key="plan_officers", help="The guide: two officers on foot (D5)."
+        "Officers per patrol",
+        1,
+        10,
+        2,
+        1,
+        key="plan_officers",
+        help="The guide: two officers on foot (D5).",
     )
     minutes = c[3].number_input(
-        "Visit minutes", 10, 120, 15, 1, key="plan_minutes",
+        "Visit minutes",
+        10,
+        120,
+        15,
+        1,
+        key="plan_minutes",
         help="Minutes on foot inside the area per visit: 15 by default (the Koper curve, D1). "
         "Visits under 10 minutes do not count as a dose, so 10 is the least.",
     )
     c = st.columns(4)
     share = c[0].number_input(
-        "Daily control share", 0.0, 0.95, 0.0, 0.05, format="%.2f", key="plan_control_share",
+        "Daily control share",
+        0.0,
+        0.95,
+        0.0,
+        0.05,
+        format="%.2f",
+        key="plan_control_share",
         help="Share of the planned areas left unpatrolled each day as controls, drawn at random "
         "daily, to test whether the patrols work (crossover test-as-you-go; Thames Valley 0.5, "
         f"Bedfordshire 0.67). At most {limit:.2f}, so that no area waits more than {gap} days "
         "between visits. 0 = every planned area is patrolled every day.",
     )
     radius = c[1].number_input(
-        "Patrol area radius (m)", 25.0, 500.0, 75.0, 5.0, key="plan_radius",
+        "Patrol area radius (m)",
+        25.0,
+        500.0,
+        75.0,
+        5.0,
+        key="plan_radius",
         help="Patrol areas are discs of this radius on the densest places inside each hot spot: "
         "75 m gives the 150 m micro place of the UK trials.",
     )
     seed = c[2].number_input(
-        "Seed", 0, 2**32 - 1, DEFAULT_SEED, 1, key="plan_seed",
+        "Seed",
+        0,
+        2**32 - 1,
+        DEFAULT_SEED,
+        1,
+        key="plan_seed",
         help="The same seed and settings give the same plan. Change it for another random draw.",
     )
     c[2].button("New random seed", key="plan_new_seed", on_click=_new_seed)
     start = c[3].date_input(
-        "First plan day", value=date.today() + timedelta(days=1), key="plan_start", format="YYYY-MM-DD"
+        "First plan day",
+        value=date.today() + timedelta(days=1),
+        key="plan_start",
+        format="YYYY-MM-DD",
     )
     significant_only = st.checkbox(
-        "Plan significant hot spots only", value=True, key="plan_significant_only",
+        "Plan significant hot spots only",
+        value=True,
+        key="plan_significant_only",
         help="Hot spots that are not significantly denser than chance are left out by default.",
     )
     if abs(float(share) - limit) < 0.005:
@@ -966,8 +1129,14 @@ def show_plan_section(result: Any, result_key: str) -> dict[str, Any] | None:
         st.error(f"The patrol plan cannot be made with these settings: {md(exc)}")
         return None
     plan_key = hashlib.sha256(f"{areas_key}|{settings_json}".encode()).hexdigest()[:20]
-    bundle = {"plan": plan, "areas": areas, "matches": matches, "result": result, "key": plan_key,
-              "significant_only": s["significant_only"]}
+    bundle = {
+        "plan": plan,
+        "areas": areas,
+        "matches": matches,
+        "result": result,
+        "key": plan_key,
+        "significant_only": s["significant_only"],
+    }
 
     sm, p = plan.summary, plan.params
     c = st.columns(5)
@@ -991,30 +1160,51 @@ def show_plan_section(result: Any, result_key: str) -> dict[str, Any] | None:
     with st.expander("How the plan was made"):
         for note in [*areas.attrs.get("notes", []), *sm.get("notes", [])]:
             st.text("• " + str(note))
-        st.json(json.loads(json.dumps({"patrol_areas": areas.attrs.get("params", {}), "plan": p},
-                                      default=str)), expanded=False)
+        st.json(
+            json.loads(
+                json.dumps({"patrol_areas": areas.attrs.get("params", {}), "plan": p}, default=str)
+            ),
+            expanded=False,
+        )
     with st.expander(f"All {len(areas)} patrol areas"):
         st.dataframe(area_table(bundle), hide_index=True)
 
     c = st.columns(4)
     c[0].download_button(
-        "Patrol areas (GeoJSON)", data=lambda: plan_file(plan_key, bundle, "geojson"),
-        file_name="patrol_areas.geojson", mime="application/geo+json", key="dl_patrol_geojson",
+        "Patrol areas (GeoJSON)",
+        data=lambda: plan_file(plan_key, bundle, "geojson"),
+        file_name="patrol_areas.geojson",
+        mime="application/geo+json",
+        key="dl_patrol_geojson",
         on_click="ignore",
     )
     c[1].download_button(
-        "Patrol plan (CSV)", data=lambda: plan_file(plan_key, bundle, "csv"),
-        file_name="patrol_plan.csv", mime="text/csv", key="dl_plan_csv", on_click="ignore",
+        "Patrol plan (CSV)",
+        data=lambda: plan_file(plan_key, bundle, "csv"),
+        file_name="patrol_plan.csv",
+        mime="text/csv",
+        key="dl_plan_csv",
+        on_click="ignore",
     )
     c[2].download_button(
-        "Patrol plan (calendar, .ics)", data=lambda: plan_file(plan_key, bundle, "ics"),
-        file_name="patrol_plan.ics", mime="text/calendar", key="dl_plan_ics", on_click="ignore",
+        "Patrol plan (calendar, .ics)",
+        data=lambda: plan_file(plan_key, bundle, "ics"),
+        file_name="patrol_plan.ics",
+        mime="text/calendar",
+        key="dl_plan_ics",
+        on_click="ignore",
     )
     c[3].download_button(
-        "Briefing (HTML, printable)", data=lambda: plan_file(plan_key, bundle, "briefing"),
-        file_name="briefing.html", mime="text/html", key="dl_briefing", on_click="ignore",
+        "Briefing (HTML, printable)",
+        data=lambda: plan_file(plan_key, bundle, "briefing"),
+        file_name="briefing.html",
+        mime="text/html",
+        key="dl_briefing",
+        on_click="ignore",
     )
-    st.session_state["_patrol_areas"] = bundle["areas"]  # a click on a patrol disc selects its hot spot
+    st.session_state["_patrol_areas"] = bundle[
+        "areas"
+    ]  # a click on a patrol disc selects its hot spot
     return bundle
 
 
@@ -1023,19 +1213,39 @@ def area_table(bundle: dict[str, Any], hotspot_id: str | None = None) -> pd.Data
     areas, plan = bundle["areas"], bundle["plan"]
     cols = ["patrol_area_id", "hotspot_id", "incidents", "pai", "location", "temporal_class"]
     table = pd.DataFrame(areas[[c for c in cols if c in areas.columns]]).merge(
-        plan.area_summary()[["patrol_area_id", "in_plan", "visits", "control_days", "max_gap_days",
-                             "window", "tactic_ids"]],
-        on="patrol_area_id", how="left",
+        plan.area_summary()[
+            [
+                "patrol_area_id",
+                "in_plan",
+                "visits",
+                "control_days",
+                "max_gap_days",
+                "window",
+                "tactic_ids",
+            ]
+        ],
+        on="patrol_area_id",
+        how="left",
     )
     if hotspot_id is not None:
         table = table[table["hotspot_id"].astype(str) == str(hotspot_id)].drop(columns="hotspot_id")
     table["pai"] = table["pai"].round(1)
-    return table.rename(columns={
-        "patrol_area_id": "Patrol area", "hotspot_id": "Hot spot", "incidents": "Incidents",
-        "pai": "PAI", "location": "Location", "temporal_class": "Pattern", "in_plan": "In plan",
-        "visits": "Visits", "control_days": "Control days", "max_gap_days": "Longest gap (days)",
-        "window": "Window", "tactic_ids": "Tactics",
-    }).reset_index(drop=True)
+    return table.rename(
+        columns={
+            "patrol_area_id": "Patrol area",
+            "hotspot_id": "Hot spot",
+            "incidents": "Incidents",
+            "pai": "PAI",
+            "location": "Location",
+            "temporal_class": "Pattern",
+            "in_plan": "In plan",
+            "visits": "Visits",
+            "control_days": "Control days",
+            "max_gap_days": "Longest gap (days)",
+            "window": "Window",
+            "tactic_ids": "Tactics",
+        }
+    ).reset_index(drop=True)
 
 
 def show_hotspot_plan(bundle: dict[str, Any] | None, row: Any) -> None:
@@ -1065,18 +1275,22 @@ def show_hotspot_plan(bundle: dict[str, Any] | None, row: Any) -> None:
         return
     v = bundle["plan"].visits
     v = v[v["patrol_area_id"].isin(planned)]
-    visits = pd.DataFrame({
-        "Date": pd.to_datetime(v["date"]).dt.strftime("%Y-%m-%d"),
-        "Day": v["weekday"],
-        "Start": pd.to_datetime(v["start"]).dt.strftime("%H:%M"),
-        "End": pd.to_datetime(v["end"]).dt.strftime("%H:%M"),
-        "Patrol area": v["patrol_area_id"],
-        "Arm": v["arm"],
-        "Minutes": v["minutes"],
-        "Officers": v["officers"],
-    }).fillna("")
+    visits = pd.DataFrame(
+        {
+            "Date": pd.to_datetime(v["date"]).dt.strftime("%Y-%m-%d"),
+            "Day": v["weekday"],
+            "Start": pd.to_datetime(v["start"]).dt.strftime("%H:%M"),
+            "End": pd.to_datetime(v["end"]).dt.strftime("%H:%M"),
+            "Patrol area": v["patrol_area_id"],
+            "Arm": v["arm"],
+            "Minutes": v["minutes"],
+            "Officers": v["officers"],
+        }
+    ).fillna("")
     n_patrol = int((v["arm"] == "patrol").sum())
-    st.caption(f"{n_patrol} planned visits in {len(planned)} patrol area(s); control days show no times.")
+    st.caption(
+        f"{n_patrol} planned visits in {len(planned)} patrol area(s); control days show no times."
+    )
     st.dataframe(visits, hide_index=True, height=min(360, 38 + 35 * len(visits)))
 
 
@@ -1091,16 +1305,31 @@ def change_settings() -> tuple[list[Any], dict[str, Any]]:
     """The "Change over time" controls; returns their columns (for captions) and the settings."""
     c = st.columns(3)
     cell = c[0].number_input(
-        "Cell size (m)", 25.0, 1000.0, 150.0, 25.0, key="emg_cell_size",
+        "Cell size (m)",
+        25.0,
+        1000.0,
+        150.0,
+        25.0,
+        key="emg_cell_size",
         help="Side of the grid cells classified over time. 150 m is the micro place of the UK trials.",
     )
     period = c[1].number_input(
-        "Months per period", min_value=1, max_value=60, value=None, step=1, key="emg_period_months",
+        "Months per period",
+        min_value=1,
+        max_value=60,
+        value=None,
+        step=1,
+        key="emg_period_months",
         placeholder="automatic",
         help="Empty = automatic: months up to 2 years of data, quarters up to 10 years, years beyond.",
     )
     recent = c[2].number_input(
-        "Recent periods", min_value=1, max_value=120, value=None, step=1, key="emg_recent_periods",
+        "Recent periods",
+        min_value=1,
+        max_value=120,
+        value=None,
+        step=1,
+        key="emg_recent_periods",
         placeholder="automatic",
         help="How many of the last periods count as recent. Empty = automatic: a fifth of the "
         "periods (at least one).",
@@ -1137,22 +1366,34 @@ def show_change_section(incidents: Any, inc_key: str) -> Any:
         return None
     p = res.params
     if "period_months" in settings:
-        cols[1].caption(f"Set: {p.get('period_months')} month(s) per period, {p.get('n_periods')} periods.")
+        cols[1].caption(
+            f"Set: {p.get('period_months')} month(s) per period, {p.get('n_periods')} periods."
+        )
     elif p.get("period_months"):
-        cols[1].caption(f"Automatic: {p['period_months']} month(s) per period, {p.get('n_periods')} periods.")
+        cols[1].caption(
+            f"Automatic: {p['period_months']} month(s) per period, {p.get('n_periods')} periods."
+        )
     if "recent_periods" in settings:
         cols[2].caption(f"Set: the last {p.get('recent_periods')} period(s).")
     elif p.get("recent_periods"):
-        cols[2].caption(f"Automatic: the last {p['recent_periods']} of {p.get('n_periods')} periods.")
+        cols[2].caption(
+            f"Automatic: the last {p['recent_periods']} of {p.get('n_periods')} periods."
+        )
 
     counts = dict(p.get("category_counts") or {})
     c = st.columns(len(EMERGING_HOT) + 1)
     for col, cat in zip(c, EMERGING_HOT, strict=False):
-        col.metric(f"{cat.capitalize()} cells", f"{int(counts.get(cat, 0)):,}",
-                   help=str((p.get("rules") or {}).get(cat.split()[0], "")) or None)
+        col.metric(
+            f"{cat.capitalize()} cells",
+            f"{int(counts.get(cat, 0)):,}",
+            help=str((p.get("rules") or {}).get(cat.split()[0], "")) or None,
+        )
     other = sum(int(v) for k, v in counts.items() if k not in EMERGING_HOT)
-    c[-1].metric("Cold or mixed cells", f"{other:,}", help="Significantly low places (rare at this scale) "
-                 "and cells that were both hot and cold.")
+    c[-1].metric(
+        "Cold or mixed cells",
+        f"{other:,}",
+        help="Significantly low places (rare at this scale) and cells that were both hot and cold.",
+    )
     for note in res.notes:
         st.text("• " + str(note))
     with st.expander("Rules and parameters"):
@@ -1163,18 +1404,24 @@ def show_change_section(incidents: Any, inc_key: str) -> Any:
     if not len(areas):
         st.caption("No place is persistent, emerging, former or intermittent with these settings.")
         return None
-    table = pd.DataFrame({
-        "Pattern": areas["category"].astype(str),
-        "Cells": areas["n_cells"].astype(int),
-        "Incidents": areas["incidents"].astype(int),
-        "Top location": areas["top_location"].astype(str),
-    })
+    table = pd.DataFrame(
+        {
+            "Pattern": areas["category"].astype(str),
+            "Cells": areas["n_cells"].astype(int),
+            "Incidents": areas["incidents"].astype(int),
+            "Top location": areas["top_location"].astype(str),
+        }
+    )
     st.markdown(f"**{len(areas)} classified areas** (touching cells of one pattern, merged)")
-    st.dataframe(table, hide_index=True, height=min(360, 38 + 35 * len(table)),
-                 key="emerging_table")
+    st.dataframe(
+        table, hide_index=True, height=min(360, 38 + 35 * len(table)), key="emerging_table"
+    )
     st.download_button(
-        "Classified areas (GeoJSON)", data=lambda: emerging_geojson(classify_key, areas, res, incidents),
-        file_name="persistent_emerging.geojson", mime="application/geo+json", key="dl_emerging",
+        "Classified areas (GeoJSON)",
+        data=lambda: emerging_geojson(classify_key, areas, res, incidents),
+        file_name="persistent_emerging.geojson",
+        mime="application/geo+json",
+        key="dl_emerging",
         on_click="ignore",
     )
     return areas
@@ -1206,11 +1453,17 @@ def show_holdout_section(incidents: Any, inc_key: str, method: str, params: dict
         return
     c = st.columns([1, 2])
     first = c[0].selectbox(
-        "First test month", months[1:], index=len(months) - 2, key="holdout_month",
+        "First test month",
+        months[1:],
+        index=len(months) - 2,
+        key="holdout_month",
         help="Hot spots are found on the months before this one and tested on it and the months after.",
     )
     picked = c[1].multiselect(
-        "Methods", list(METHOD_LABELS), default=[method], format_func=METHOD_LABELS.get,
+        "Methods",
+        list(METHOD_LABELS),
+        default=[method],
+        format_func=METHOD_LABELS.get,
         key="holdout_methods",
     )
     if not picked:
@@ -1219,7 +1472,9 @@ def show_holdout_section(incidents: Any, inc_key: str, method: str, params: dict
     methods = tuple(m for m in METHOD_LABELS if m in picked)
     try:
         with st.spinner("Re-fitting on the training months and scoring the test months..."):
-            table = holdout_for(inc_key, incidents, first, methods, json.dumps({method: params}, sort_keys=True))
+            table = holdout_for(
+                inc_key, incidents, first, methods, json.dumps({method: params}, sort_keys=True)
+            )
     except HotspotsError as exc:
         st.error(f"The check cannot be made: {md(exc)}")
         return
@@ -1231,18 +1486,22 @@ def show_holdout_section(incidents: Any, inc_key: str, method: str, params: dict
         "sidebar's parameters, the others their automatic ones; the filters apply to all, and only "
         "significant hot spots count."
     )
-    view = pd.DataFrame({
-        "Method": table["method"].map(METHOD_LABELS).fillna(table["method"]),
-        "Hot spots": table["hotspots"].astype(int),
-        "Test incidents inside": table["n_inside"].astype(int),
-        "Test incidents": table["n_total"].astype(int),
-        "Coverage": table["coverage"].astype(float),
-        "Hit rate": table["hit_rate"].astype(float),
-        "PAI": table["pai"].astype(float),
-        "PEI": table["pei"].astype(float),
-    })
+    view = pd.DataFrame(
+        {
+            "Method": table["method"].map(METHOD_LABELS).fillna(table["method"]),
+            "Hot spots": table["hotspots"].astype(int),
+            "Test incidents inside": table["n_inside"].astype(int),
+            "Test incidents": table["n_total"].astype(int),
+            "Coverage": table["coverage"].astype(float),
+            "Hit rate": table["hit_rate"].astype(float),
+            "PAI": table["pai"].astype(float),
+            "PEI": table["pei"].astype(float),
+        }
+    )
     st.dataframe(
-        view, hide_index=True, key="holdout_table",
+        view,
+        hide_index=True,
+        key="holdout_table",
         column_config={
             "Coverage": st.column_config.NumberColumn("Coverage", format="percent"),
             "Hit rate": st.column_config.NumberColumn("Hit rate", format="percent"),
@@ -1263,9 +1522,17 @@ def show_concentration(result: Any) -> None:
         alt.Chart(curve, title="Concentration: share of incidents against share of area")
         .mark_line(point=True, color="#800026")
         .encode(
-            x=alt.X("area_share:Q", title="cumulative share of study area", axis=alt.Axis(format="%")),
-            y=alt.Y("incident_share:Q", title="cumulative share of incidents", axis=alt.Axis(format="%")),
-            tooltip=["rank", alt.Tooltip("area_share:Q", format=".2%"), alt.Tooltip("incident_share:Q", format=".1%")],
+            x=alt.X(
+                "area_share:Q", title="cumulative share of study area", axis=alt.Axis(format="%")
+            ),
+            y=alt.Y(
+                "incident_share:Q", title="cumulative share of incidents", axis=alt.Axis(format="%")
+            ),
+            tooltip=[
+                "rank",
+                alt.Tooltip("area_share:Q", format=".2%"),
+                alt.Tooltip("incident_share:Q", format=".1%"),
+            ],
         )
     )
     st.altair_chart(chart, width="stretch")
@@ -1275,20 +1542,36 @@ def show_downloads(result: Any, key: str, tiles: str, attribution: str | None) -
     st.subheader("Downloads")
     c = st.columns(4)
     c[0].download_button(
-        "Hot spots (GeoJSON)", data=export_bytes(key, result, "geojson"),
-        file_name="hotspots.geojson", mime="application/geo+json", key="dl_geojson", on_click="ignore",
+        "Hot spots (GeoJSON)",
+        data=export_bytes(key, result, "geojson"),
+        file_name="hotspots.geojson",
+        mime="application/geo+json",
+        key="dl_geojson",
+        on_click="ignore",
     )
     c[1].download_button(
-        "Hot spots (GeoPackage)", data=lambda: export_bytes(key, result, "gpkg"),
-        file_name="hotspots.gpkg", mime="application/geopackage+sqlite3", key="dl_gpkg", on_click="ignore",
+        "Hot spots (GeoPackage)",
+        data=lambda: export_bytes(key, result, "gpkg"),
+        file_name="hotspots.gpkg",
+        mime="application/geopackage+sqlite3",
+        key="dl_gpkg",
+        on_click="ignore",
     )
     c[2].download_button(
-        "Ranked table (CSV)", data=export_bytes(key, result, "csv"),
-        file_name="hotspots_ranked.csv", mime="text/csv", key="dl_csv", on_click="ignore",
+        "Ranked table (CSV)",
+        data=export_bytes(key, result, "csv"),
+        file_name="hotspots_ranked.csv",
+        mime="text/csv",
+        key="dl_csv",
+        on_click="ignore",
     )
     c[3].download_button(
-        "Map (HTML, opens offline)", data=lambda: standalone_map(key, result, tiles, attribution),
-        file_name="hotspots_map.html", mime="text/html", key="dl_html", on_click="ignore",
+        "Map (HTML, opens offline)",
+        data=lambda: standalone_map(key, result, tiles, attribution),
+        file_name="hotspots_map.html",
+        mime="text/html",
+        key="dl_html",
+        on_click="ignore",
     )
 
 
@@ -1321,13 +1604,32 @@ def main() -> None:
 
     with st.spinner("Applying the filters..."):
         incidents = load_incidents(
-            key, sources, columns_json, filters["crime_types"], filters["date_from"],
-            filters["date_to"], filters["study_area_key"], filters["study_area"], filters["harm"],
-            filters["harm_key"], filters["harm_weights"],
+            key,
+            sources,
+            columns_json,
+            filters["crime_types"],
+            filters["date_from"],
+            filters["date_to"],
+            filters["study_area_key"],
+            filters["study_area"],
+            filters["harm"],
+            filters["harm_key"],
+            filters["harm_weights"],
         )
     inc_key = hashlib.sha256(
-        json.dumps([key, columns_json, filters["crime_types"], filters["date_from"], filters["date_to"],
-                    filters["study_area_key"], filters["harm"], filters["harm_key"]], default=str).encode()
+        json.dumps(
+            [
+                key,
+                columns_json,
+                filters["crime_types"],
+                filters["date_from"],
+                filters["date_to"],
+                filters["study_area_key"],
+                filters["harm"],
+                filters["harm_key"],
+            ],
+            default=str,
+        ).encode()
     ).hexdigest()[:20]
     show_report(incidents)
     if len(incidents) == 0:
@@ -1338,7 +1640,9 @@ def main() -> None:
 
     base_params = {"use_weights": bool(filters["harm"])} if method == "kde" else {}
     with st.spinner(f"Finding hot spots ({METHOD_LABELS[method]})..."):
-        auto = run_detect(inc_key, incidents, method, "intensity", json.dumps(base_params, sort_keys=True))
+        auto = run_detect(
+            inc_key, incidents, method, "intensity", json.dumps(base_params, sort_keys=True)
+        )
     defaults = dict(auto.params.get("method_parameters", {}))
     params = sidebar_params(method, defaults, filters["harm"])
     tiles, attribution = sidebar_basemap()
@@ -1348,14 +1652,18 @@ def main() -> None:
     else:
         with st.spinner(f"Finding hot spots ({METHOD_LABELS[method]})..."):
             result = run_detect(inc_key, incidents, method, order, params_json)
-    result_key = hashlib.sha256(f"{inc_key}|{method}|{order}|{params_json}".encode()).hexdigest()[:20]
+    result_key = hashlib.sha256(f"{inc_key}|{method}|{order}|{params_json}".encode()).hexdigest()[
+        :20
+    ]
 
     ranked = result.hotspots
     n_in = int(ranked["incidents"].sum()) if len(ranked) else 0
     c = st.columns(4)
     c[0].metric("Hot spots", f"{len(ranked):,}")
     c[1].metric("Incidents in hot spots", f"{n_in:,} ({n_in / max(len(incidents), 1):.0%})")
-    c[2].metric("Area of hot spots", f"{float(ranked['area_ha'].sum()) if len(ranked) else 0:,.1f} ha")
+    c[2].metric(
+        "Area of hot spots", f"{float(ranked['area_ha'].sum()) if len(ranked) else 0:,.1f} ha"
+    )
     c[3].metric("Significant", f"{int(ranked['significant'].sum()) if len(ranked) else 0:,}")
     with st.expander("How these hot spots were found (automatic choices)"):
         for note in result.notes:
@@ -1365,11 +1673,15 @@ def main() -> None:
         st.warning(md(w))
 
     if len(ranked) == 0:
-        st.info("No hot spots with these settings. Try a larger coverage or a smaller minimum size.")
+        st.info(
+            "No hot spots with these settings. Try a larger coverage or a smaller minimum size."
+        )
     sync_selection(ranked)
     # Laid out top to bottom, but the plan and the change over time are made first: the map shows
     # them as layers, and the details show the plan.
-    top, details_box, plan_box, conc_box, change_box, holdout_box = (st.container() for _ in range(6))
+    top, details_box, plan_box, conc_box, change_box, holdout_box = (
+        st.container() for _ in range(6)
+    )
     plan = None
     if len(ranked):
         with plan_box:
@@ -1385,7 +1697,9 @@ def main() -> None:
                 st.markdown("**Ranked hot spots** (click a row to select)")
                 show_table(ranked)
                 ids = [str(i) for i in ranked["hotspot_id"]]
-                st.selectbox("Selected hot spot", ids, key="selected_id", on_change=_picked, args=(ids,))
+                st.selectbox(
+                    "Selected hot spot", ids, key="selected_id", on_change=_picked, args=(ids,)
+                )
     if len(ranked):
         with details_box:
             show_details(result, result_key, plan)

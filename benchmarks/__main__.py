@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
     if args.only:
         names = [n for n in names if n == f"bench_{args.only}" or n == args.only]
-    print(f"# hotspots benchmarks - Python {platform.python_version()} on {platform.machine()}, {time.strftime('%Y-%m-%d')}")
+    print(
+        f"# hotspots benchmarks - Python {platform.python_version()} on {platform.machine()}, {time.strftime('%Y-%m-%d')}"
+    )
     for name in names:
         mod = importlib.import_module(f"benchmarks.{name}")
         print(f"\n## {name}")

@@ -24,9 +24,16 @@ def _data(n: int, side_m: float, seed: int = 0) -> Incidents:
     rng = np.random.default_rng(seed)
     m = n // 2
     centres = rng.uniform(0, side_m, (40, 2))
-    pts = np.r_[rng.uniform(0, side_m, (n - m, 2)), centres[rng.integers(0, 40, m)] + rng.normal(0, 200, (m, 2))]
+    pts = np.r_[
+        rng.uniform(0, side_m, (n - m, 2)),
+        centres[rng.integers(0, 40, m)] + rng.normal(0, 200, (m, 2)),
+    ]
     pts = np.clip(pts, 0, side_m - 1e-6) + [400000.0, 300000.0]
-    return Incidents.from_xy(pts[:, 0], pts[:, 1], study_area=shapely.box(400000, 300000, 400000 + side_m, 300000 + side_m))
+    return Incidents.from_xy(
+        pts[:, 0],
+        pts[:, 1],
+        study_area=shapely.box(400000, 300000, 400000 + side_m, 300000 + side_m),
+    )
 
 
 def _esda(inc: Incidents, side_m: float) -> float:
@@ -57,7 +64,10 @@ def run(quick: bool = False) -> list[dict]:
         t = time.perf_counter()
         GiStarHotspots(cell_size=CELL).fit(inc)
         ours = time.perf_counter() - t
-        row = {"case": f"{n:,} incidents, {side / 1000:.0f} km square, {int(side // CELL) ** 2:,} cells", "ours_s": ours}
+        row = {
+            "case": f"{n:,} incidents, {side / 1000:.0f} km square, {int(side // CELL) ** 2:,} cells",
+            "ours_s": ours,
+        }
         if esda_ok:
             theirs = _esda(inc, side)
             row["esda_s"] = theirs

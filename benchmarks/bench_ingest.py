@@ -30,7 +30,9 @@ def _baseline(files: list[Path]) -> int:
     df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
     df = df.dropna(subset=["Longitude", "Latitude"])
     df = df[df["Crime type"].isin(VIOLENCE)]
-    gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["Longitude"], df["Latitude"]), crs=4326).to_crs(27700)
+    gdf = gpd.GeoDataFrame(
+        df, geometry=gpd.points_from_xy(df["Longitude"], df["Latitude"]), crs=4326
+    ).to_crs(27700)
     return len(gdf)
 
 
@@ -68,7 +70,16 @@ def run(quick: bool = False) -> list[dict]:
         t = time.perf_counter()
         n_base = _baseline(files)
         base = time.perf_counter() - t
-        rows.append({"case": name, "ours_s": ours, "pandas_geopandas_s": base, "ratio_pandas_geopandas": base / ours, "ours_rows": n_ours, "baseline_rows": n_base})
+        rows.append(
+            {
+                "case": name,
+                "ours_s": ours,
+                "pandas_geopandas_s": base,
+                "ratio_pandas_geopandas": base / ours,
+                "ours_rows": n_ours,
+                "baseline_rows": n_base,
+            }
+        )
     tmp.cleanup()
     return rows
 

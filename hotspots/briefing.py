@@ -460,7 +460,13 @@ def find_pdf_browser() -> str | None:
     return None
 
 
-def html_to_pdf(html_path: str | Path, pdf_path: str | Path, *, browser: str | None = None, timeout_s: float = 120.0) -> Path:
+def html_to_pdf(
+    html_path: str | Path,
+    pdf_path: str | Path,
+    *,
+    browser: str | None = None,
+    timeout_s: float = 120.0,
+) -> Path:
     """Print a briefing HTML file to PDF with a local headless Chromium (no download, offline).
 
     The page needs nothing from the network (maps are inline SVG), and the browser runs with

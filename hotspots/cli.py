@@ -27,11 +27,25 @@ from hotspots._errors import HotspotsError, InputError, ParameterError
 
 __all__ = ["main"]
 
-KDE_OPTIONS = ("bandwidth", "bandwidth_rule", "cell_size", "kernel", "threshold", "coverage", "volume", "density")
+KDE_OPTIONS = (
+    "bandwidth",
+    "bandwidth_rule",
+    "cell_size",
+    "kernel",
+    "threshold",
+    "coverage",
+    "volume",
+    "density",
+)
 DBSCAN_OPTIONS = ("eps", "min_samples")
 HDBSCAN_OPTIONS = ("min_cluster_size", "min_samples")
 GISTAR_OPTIONS = ("cell_size", "neighbour_distance", "null")
-METHOD_OPTIONS = {"kde": KDE_OPTIONS, "dbscan": DBSCAN_OPTIONS, "hdbscan": HDBSCAN_OPTIONS, "gistar": GISTAR_OPTIONS}
+METHOD_OPTIONS = {
+    "kde": KDE_OPTIONS,
+    "dbscan": DBSCAN_OPTIONS,
+    "hdbscan": HDBSCAN_OPTIONS,
+    "gistar": GISTAR_OPTIONS,
+}
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
@@ -51,11 +65,19 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help="'default' (violence-related police.uk types), 'all', or a comma-separated list of types",
     )
-    g.add_argument("--harm-weights", metavar="FILE", help="CSV (crime_type,weight) or JSON object of harm weights")
-    g.add_argument("--study-area", metavar="GEOJSON", help="study-area polygon; incidents outside are rejected")
+    g.add_argument(
+        "--harm-weights",
+        metavar="FILE",
+        help="CSV (crime_type,weight) or JSON object of harm weights",
+    )
+    g.add_argument(
+        "--study-area", metavar="GEOJSON", help="study-area polygon; incidents outside are rejected"
+    )
     g.add_argument("--from", dest="date_from", metavar="YYYY-MM[-DD]", help="first date to keep")
     g.add_argument("--to", dest="date_to", metavar="YYYY-MM[-DD]", help="last date to keep")
-    g.add_argument("--outlier-km", type=float, metavar="KM", help="far-outlier distance in km (0 disables)")
+    g.add_argument(
+        "--outlier-km", type=float, metavar="KM", help="far-outlier distance in km (0 disables)"
+    )
     g.add_argument("--report", metavar="JSON", help="write the ingest report (JSON) here")
     g.add_argument("--rejected", metavar="CSV", help="write the rejected rows (CSV) here")
 
@@ -63,29 +85,68 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 def _add_method_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("detection")
     g.add_argument("--method", choices=("kde", "dbscan", "hdbscan", "gistar"), default="kde")
-    g.add_argument("--order", choices=("intensity", "count", "harm", "peak"), default="intensity", help="ranking rule")
+    g.add_argument(
+        "--order",
+        choices=("intensity", "count", "harm", "peak"),
+        default="intensity",
+        help="ranking rule",
+    )
     g.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    g.add_argument("--all", dest="include_all", action="store_true", help="keep hot spots that are not significant")
+    g.add_argument(
+        "--all",
+        dest="include_all",
+        action="store_true",
+        help="keep hot spots that are not significant",
+    )
     k = p.add_argument_group("kernel density (--method kde)")
-    k.add_argument("--bandwidth", type=float, metavar="M", help="kernel bandwidth in metres (default: 150 m rule)")
-    k.add_argument("--bandwidth-rule", choices=("micro-place", "arcgis"), help="automatic bandwidth rule")
-    k.add_argument("--cell-size", type=float, metavar="M", help="grid cell size in metres (kde and gistar)")
+    k.add_argument(
+        "--bandwidth",
+        type=float,
+        metavar="M",
+        help="kernel bandwidth in metres (default: 150 m rule)",
+    )
+    k.add_argument(
+        "--bandwidth-rule", choices=("micro-place", "arcgis"), help="automatic bandwidth rule"
+    )
+    k.add_argument(
+        "--cell-size", type=float, metavar="M", help="grid cell size in metres (kde and gistar)"
+    )
     k.add_argument("--kernel", choices=("quartic", "gaussian"))
     k.add_argument("--threshold", choices=("coverage", "volume", "density"))
-    k.add_argument("--coverage", type=float, metavar="SHARE", help="share of the study area (default 0.02)")
-    k.add_argument("--volume", type=float, metavar="SHARE", help="share of incidents for a percent-volume contour")
-    k.add_argument("--density", type=float, metavar="PER_KM2", help="absolute density threshold, incidents per km2")
+    k.add_argument(
+        "--coverage", type=float, metavar="SHARE", help="share of the study area (default 0.02)"
+    )
+    k.add_argument(
+        "--volume",
+        type=float,
+        metavar="SHARE",
+        help="share of incidents for a percent-volume contour",
+    )
+    k.add_argument(
+        "--density",
+        type=float,
+        metavar="PER_KM2",
+        help="absolute density threshold, incidents per km2",
+    )
     c = p.add_argument_group("clustering (--method dbscan / hdbscan)")
     c.add_argument("--eps", type=float, metavar="M", help="DBSCAN neighbourhood radius in metres")
-    c.add_argument("--min-samples", type=int, metavar="N", help="incidents needed to make a core point")
+    c.add_argument(
+        "--min-samples", type=int, metavar="N", help="incidents needed to make a core point"
+    )
     c.add_argument("--min-cluster-size", type=int, metavar="N", help="HDBSCAN minimum cluster size")
     gi = p.add_argument_group("Getis-Ord Gi* (--method gistar)")
-    gi.add_argument("--neighbour-distance", type=float, metavar="M", help="neighbour distance in metres")
-    gi.add_argument("--null", choices=("poisson", "negative-binomial", "normal"), help="null distribution")
+    gi.add_argument(
+        "--neighbour-distance", type=float, metavar="M", help="neighbour distance in metres"
+    )
+    gi.add_argument(
+        "--null", choices=("poisson", "negative-binomial", "normal"), help="null distribution"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hotspots", description="Patrol-sized violence hot spots from incident CSVs.")
+    p = argparse.ArgumentParser(
+        prog="hotspots", description="Patrol-sized violence hot spots from incident CSVs."
+    )
     p.add_argument("--version", action="version", version=f"hotspots {__version__}")
     p.add_argument("--quiet", action="store_true", help="do not print the automatic choices")
     sub = p.add_subparsers(dest="command", required=True)
@@ -101,36 +162,99 @@ def _parser() -> argparse.ArgumentParser:
     _add_method_options(pl)
     pl.add_argument("--out-dir", required=True, help="folder for the outputs")
     pl.add_argument("--days", type=int, default=28, help="days to plan (default 28)")
-    pl.add_argument("--officer-hours", type=float, default=8.0, help="officer-hours per day (default 8)")
-    pl.add_argument("--officers-per-patrol", type=int, default=2, help="officers per patrol (default 2)")
-    pl.add_argument("--control-share", type=float, default=0.0, help="daily share of areas held as controls")
+    pl.add_argument(
+        "--officer-hours", type=float, default=8.0, help="officer-hours per day (default 8)"
+    )
+    pl.add_argument(
+        "--officers-per-patrol", type=int, default=2, help="officers per patrol (default 2)"
+    )
+    pl.add_argument(
+        "--control-share", type=float, default=0.0, help="daily share of areas held as controls"
+    )
     pl.add_argument("--start-date", help="first day of the plan, YYYY-MM-DD (default: tomorrow)")
     pl.add_argument("--seed", type=int, help="random seed (recorded in the outputs)")
-    pl.add_argument("--radius", type=float, default=75.0, metavar="M", help="patrol area radius in metres (default 75: 150 m across)")
-    pl.add_argument("--min-incidents", type=int, default=3, help="fewest incidents a patrol area must hold (default 3)")
-    pl.add_argument("--min-separation", type=float, metavar="M", help="least distance between area centres (default 2 x radius)")
+    pl.add_argument(
+        "--radius",
+        type=float,
+        default=75.0,
+        metavar="M",
+        help="patrol area radius in metres (default 75: 150 m across)",
+    )
+    pl.add_argument(
+        "--min-incidents",
+        type=int,
+        default=3,
+        help="fewest incidents a patrol area must hold (default 3)",
+    )
+    pl.add_argument(
+        "--min-separation",
+        type=float,
+        metavar="M",
+        help="least distance between area centres (default 2 x radius)",
+    )
     pl.add_argument("--max-areas", type=int, help="most patrol areas to make")
-    pl.add_argument("--visit-minutes", type=int, default=15, help="minutes per visit (default 15; never below 10)")
-    pl.add_argument("--exclude", metavar="GEOJSON", help="places to leave out (hospitals, prisons); points and lines are buffered")
-    pl.add_argument("--pdf", action="store_true", help="also print briefing.pdf with a local Chromium (offline)")
-    pl.add_argument("--exclude-buffer", type=float, default=50.0, metavar="M", help="buffer for excluded points and lines (default 50 m)")
+    pl.add_argument(
+        "--visit-minutes",
+        type=int,
+        default=15,
+        help="minutes per visit (default 15; never below 10)",
+    )
+    pl.add_argument(
+        "--exclude",
+        metavar="GEOJSON",
+        help="places to leave out (hospitals, prisons); points and lines are buffered",
+    )
+    pl.add_argument(
+        "--pdf", action="store_true", help="also print briefing.pdf with a local Chromium (offline)"
+    )
+    pl.add_argument(
+        "--exclude-buffer",
+        type=float,
+        default=50.0,
+        metavar="M",
+        help="buffer for excluded points and lines (default 50 m)",
+    )
 
-    ev = sub.add_parser("evaluate", help="hold-out evaluation: hit rate, PAI and PEI on a later period")
+    ev = sub.add_parser(
+        "evaluate", help="hold-out evaluation: hit rate, PAI and PEI on a later period"
+    )
     _add_input_options(ev)
-    ev.add_argument("--test-from", required=True, metavar="YYYY-MM", help="first month of the test period")
-    ev.add_argument("--methods", default="kde,dbscan,gistar", help="comma-separated methods to compare")
+    ev.add_argument(
+        "--test-from", required=True, metavar="YYYY-MM", help="first month of the test period"
+    )
+    ev.add_argument(
+        "--methods", default="kde,dbscan,gistar", help="comma-separated methods to compare"
+    )
     ev.add_argument("--out", help="also write the table as CSV here")
 
-    cl = sub.add_parser("classify", help="persistent, emerging, former and intermittent hot spots over time")
+    cl = sub.add_parser(
+        "classify", help="persistent, emerging, former and intermittent hot spots over time"
+    )
     _add_input_options(cl)
-    cl.add_argument("--cell-size", type=float, default=150.0, metavar="M", help="grid cell size in metres (default 150)")
-    cl.add_argument("--period-months", type=int, help="months per period (default: by the data's span)")
-    cl.add_argument("--recent-periods", type=int, help="periods that count as recent (default: the last fifth)")
-    cl.add_argument("--alpha", type=float, default=0.05, help="false discovery rate per period (default 0.05)")
-    cl.add_argument("--out", default="emerging.geojson", help="output GeoJSON of the classified areas")
+    cl.add_argument(
+        "--cell-size",
+        type=float,
+        default=150.0,
+        metavar="M",
+        help="grid cell size in metres (default 150)",
+    )
+    cl.add_argument(
+        "--period-months", type=int, help="months per period (default: by the data's span)"
+    )
+    cl.add_argument(
+        "--recent-periods", type=int, help="periods that count as recent (default: the last fifth)"
+    )
+    cl.add_argument(
+        "--alpha", type=float, default=0.05, help="false discovery rate per period (default 0.05)"
+    )
+    cl.add_argument(
+        "--out", default="emerging.geojson", help="output GeoJSON of the classified areas"
+    )
 
     de = sub.add_parser("demo", help="write the synthetic demo CSV")
-    de.add_argument("--out", default=None, help="where to write (default geodata/demo_incidents.csv)")
+    de.add_argument(
+        "--out", default=None, help="where to write (default geodata/demo_incidents.csv)"
+    )
     de.add_argument("--seed", type=int, default=None)
     de.add_argument("--if-missing", action="store_true", help="only write it if it does not exist")
     return p
@@ -166,7 +290,9 @@ def _read_harm_weights(path: str | None) -> dict[str, float] | None:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             msg = f"not valid JSON ({exc.msg})."
-            raise InputError(msg, file=p.name, row=exc.lineno, hint='write {"Crime type": weight, ...}.') from None
+            raise InputError(
+                msg, file=p.name, row=exc.lineno, hint='write {"Crime type": weight, ...}.'
+            ) from None
         if not isinstance(data, dict):
             msg = "expected a JSON object of crime type -> weight."
             raise InputError(msg, file=p.name)
@@ -182,7 +308,9 @@ def _read_harm_weights(path: str | None) -> dict[str, float] | None:
             w = float(str(v).replace(",", "."))
         except ValueError:
             msg = f"weight {v!r} for {k!r} is not a number."
-            raise InputError(msg, file=p.name, row=i, column="weight", hint="use numbers like 365 or 0.5.") from None
+            raise InputError(
+                msg, file=p.name, row=i, column="weight", hint="use numbers like 365 or 0.5."
+            ) from None
         if not w >= 0:
             msg = f"weight {v!r} for {k!r} is negative or not a number."
             raise InputError(msg, file=p.name, row=i, column="weight", hint="weights must be >= 0.")
@@ -283,9 +411,15 @@ def _print_table(ranked: Any, top: int, out: Any) -> None:
                 text = str(v)
             cells.append(text if text not in ("", "nan", "None") else "-")
         body.append(cells)
-    widths = [max([len(label)] + [len(r[i]) for r in body]) for i, (_c, label, _f, _a) in enumerate(cols)]
+    widths = [
+        max([len(label)] + [len(r[i]) for r in body]) for i, (_c, label, _f, _a) in enumerate(cols)
+    ]
+
     def line(cells: list[str]) -> str:
-        return "  ".join(f"{t:{a}{w}}" for t, w, (_c, _l, _f, a) in zip(cells, widths, cols, strict=True)).rstrip()
+        return "  ".join(
+            f"{t:{a}{w}}" for t, w, (_c, _l, _f, a) in zip(cells, widths, cols, strict=True)
+        ).rstrip()
+
     print(line([label for _c, label, _f, _a in cols]), file=out)
     for cells in body:
         print(line(cells), file=out)
@@ -342,7 +476,9 @@ def _read_exclusions(path: str | None, crs: Any, buffer_m: float) -> Any:
         places = gpd.read_file(p)
     except Exception as exc:
         msg = f"could not be read as GeoJSON ({type(exc).__name__})."
-        raise InputError(msg, file=p.name, hint="give a GeoJSON FeatureCollection of points or polygons.") from None
+        raise InputError(
+            msg, file=p.name, hint="give a GeoJSON FeatureCollection of points or polygons."
+        ) from None
     if places.crs is None:
         places = places.set_crs(4326)
     places = places.to_crs(crs)
@@ -400,9 +536,15 @@ def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
         _print_report(incidents, out)
     table = holdout(incidents, args.test_from, methods=methods)
     print(f"Hot spots built before {args.test_from}, scored on {args.test_from} onwards:", file=out)
-    print(f"{'method':<8} {'hot spots':>9} {'coverage':>9} {'hit rate':>9} {'PAI':>7} {'PEI':>6}", file=out)
+    print(
+        f"{'method':<8} {'hot spots':>9} {'coverage':>9} {'hit rate':>9} {'PAI':>7} {'PEI':>6}",
+        file=out,
+    )
     for _, r in table.iterrows():
-        print(f"{r['method']:<8} {int(r['hotspots']):>9} {r['coverage']:>9.2%} {r['hit_rate']:>9.1%} {r['pai']:>7.1f} {r['pei']:>6.2f}", file=out)
+        print(
+            f"{r['method']:<8} {int(r['hotspots']):>9} {r['coverage']:>9.2%} {r['hit_rate']:>9.1%} {r['pai']:>7.1f} {r['pei']:>6.2f}",
+            file=out,
+        )
     if args.out:
         table.to_csv(args.out, index=False)
     return 0
@@ -429,7 +571,9 @@ def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
         for note in res.notes:
             print(f"- {note}", file=out)
     params = {**run_provenance(incidents), "method": "emerging", "method_parameters": res.params}
-    Path(args.out).write_text(_json.dumps(features_geojson(res.areas, params), ensure_ascii=False), encoding="utf-8")
+    Path(args.out).write_text(
+        _json.dumps(features_geojson(res.areas, params), ensure_ascii=False), encoding="utf-8"
+    )
     counts = res.cells["category"].value_counts() if len(res.cells) else {}
     print(f"{'category':<28} {'cells':>6}", file=out)
     for cat, n in counts.items():

@@ -45,14 +45,30 @@ GB_ENVELOPE = (-8.7, 49.8, 1.8, 60.9)
 # Fair Head (-6.15, 55.22), Malin Head (-7.37, 55.38); Anglesey, St David's Head, the Mull of
 # Galloway, Kintyre and Islay stay outside.
 _IRELAND = shapely.Polygon(
-    [(-11.0, 51.2), (-6.2, 51.9), (-5.9, 53.0), (-5.35, 54.2), (-5.35, 54.75), (-6.0, 55.3),
-     (-6.5, 55.45), (-11.0, 55.5)]
+    [
+        (-11.0, 51.2),
+        (-6.2, 51.9),
+        (-5.9, 53.0),
+        (-5.35, 54.2),
+        (-5.35, 54.75),
+        (-6.0, 55.3),
+        (-6.5, 55.45),
+        (-11.0, 55.5),
+    ]
 )
 # The French coast inside the GB envelope (Dieppe, Boulogne, Calais); Dungeness, Dover and
 # North Foreland stay outside.
 _NORTH_FRANCE = shapely.Polygon(
-    [(0.2, 49.0), (0.2, 49.85), (1.3, 50.1), (1.45, 50.9), (1.75, 51.02), (2.5, 51.15),
-     (3.0, 51.3), (3.0, 49.0)]
+    [
+        (0.2, 49.0),
+        (0.2, 49.85),
+        (1.3, 50.1),
+        (1.45, 50.9),
+        (1.75, 51.02),
+        (2.5, 51.15),
+        (3.0, 51.3),
+        (3.0, 49.0),
+    ]
 )
 shapely.prepare(_IRELAND)
 shapely.prepare(_NORTH_FRANCE)
@@ -169,7 +185,9 @@ def _key(crs: object) -> str:
     return pyproj.CRS.from_user_input(crs).to_wkt()
 
 
-def transform(x: np.ndarray, y: np.ndarray, src: object, dst: object) -> tuple[np.ndarray, np.ndarray]:
+def transform(
+    x: np.ndarray, y: np.ndarray, src: object, dst: object
+) -> tuple[np.ndarray, np.ndarray]:
     """Transform coordinates between two CRSs (x = easting / longitude first), cached."""
     t = _transformer(_key(src), _key(dst))
     xo, yo = t.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))

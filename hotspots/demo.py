@@ -29,7 +29,15 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-__all__ = ["DEMO_CSV", "DEMO_FORCE", "DEMO_SEED", "DemoTruth", "ensure_demo_csv", "generate_demo", "write_demo"]
+__all__ = [
+    "DEMO_CSV",
+    "DEMO_FORCE",
+    "DEMO_SEED",
+    "DemoTruth",
+    "ensure_demo_csv",
+    "generate_demo",
+    "write_demo",
+]
 
 DEMO_SEED = 20240601
 DEMO_CSV = Path(__file__).resolve().parent.parent / "geodata" / "demo_incidents.csv"
@@ -55,12 +63,43 @@ POLICE_UK_COLUMNS = [
 ]
 
 _STREETS = [
-    "High Street", "Market Square", "Station Road", "Church Lane", "Mill Road", "Queen Street",
-    "King Street", "Bridge Street", "Victoria Road", "Albert Road", "Park Road", "London Road",
-    "Canal Walk", "Foundry Lane", "Chapel Street", "Union Street", "Castle Hill", "North Parade",
-    "Riverside", "Wharf Street", "Abbey Road", "Orchard Way", "Meadow Close", "Forge Lane",
+    "High Street",
+    "Market Square",
+    "Station Road",
+    "Church Lane",
+    "Mill Road",
+    "Queen Street",
+    "King Street",
+    "Bridge Street",
+    "Victoria Road",
+    "Albert Road",
+    "Park Road",
+    "London Road",
+    "Canal Walk",
+    "Foundry Lane",
+    "Chapel Street",
+    "Union Street",
+    "Castle Hill",
+    "North Parade",
+    "Riverside",
+    "Wharf Street",
+    "Abbey Road",
+    "Orchard Way",
+    "Meadow Close",
+    "Forge Lane",
 ]
-_PLACES = ["Nightclub", "Parking Area", "Supermarket", "Shopping Area", "Petrol Station", "Further/Higher Educational Building", "Sports/Recreation Area", "Pedestrian Subway", "Bus/Coach Station", "Theatre/Concert Hall"]
+_PLACES = [
+    "Nightclub",
+    "Parking Area",
+    "Supermarket",
+    "Shopping Area",
+    "Petrol Station",
+    "Further/Higher Educational Building",
+    "Sports/Recreation Area",
+    "Pedestrian Subway",
+    "Bus/Coach Station",
+    "Theatre/Concert Hall",
+]
 _OUTCOMES = [
     "Investigation complete; no suspect identified",
     "Unable to prosecute suspect",
@@ -69,7 +108,10 @@ _OUTCOMES = [
     "Offender given a caution",
 ]
 # background time-of-day profile for violence (share per hour, evening peak)
-_HOURLY = np.array([5, 4, 3, 2, 1.5, 1, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4, 4, 4.5, 5, 5.5, 6, 6.5, 7, 7, 6.5, 6], dtype=float)
+_HOURLY = np.array(
+    [5, 4, 3, 2, 1.5, 1, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4, 4, 4.5, 5, 5.5, 6, 6.5, 7, 7, 6.5, 6],
+    dtype=float,
+)
 
 
 @dataclass(frozen=True)
@@ -157,12 +199,16 @@ def generate_demo(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, DemoTruth]:
 
     # Map points: denser towards the centre, on a loose street grid (police.uk snaps to such points).
     n_points = 1600
-    r = np.abs(rng.normal(0, 2200, n_points)) + rng.uniform(0, 2500, n_points) * (rng.random(n_points) < 0.5)
+    r = np.abs(rng.normal(0, 2200, n_points)) + rng.uniform(0, 2500, n_points) * (
+        rng.random(n_points) < 0.5
+    )
     theta = rng.uniform(0, 2 * np.pi, n_points)
     px = np.round((cx + r * np.cos(theta)) / 20) * 20
     py = np.round((cy + r * np.sin(theta)) / 20) * 20
     names = [
-        f"On or near {_PLACES[i % len(_PLACES)]}" if rng.random() < 0.25 else f"On or near {_STREETS[i % len(_STREETS)]}"
+        f"On or near {_PLACES[i % len(_PLACES)]}"
+        if rng.random() < 0.25
+        else f"On or near {_STREETS[i % len(_STREETS)]}"
         for i in range(n_points)
     ]
     lsoa = [f"E0109{9000 + int(i // 40):04d}" for i in range(n_points)]
@@ -198,14 +244,24 @@ def generate_demo(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, DemoTruth]:
         # background: ~330 incidents a month over the town
         n_bg = int(rng.poisson(330))
         pts = rng.choice(n_points, size=n_bg, p=centre_w)
-        rows.append((pts, month, _hours(rng, n_bg, "any"), _days(rng, month, n_bg, "any"), rng.choice(len(tnames), n_bg, p=tp)))
+        rows.append(
+            (
+                pts,
+                month,
+                _hours(rng, n_bg, "any"),
+                _days(rng, month, n_bg, "any"),
+                rng.choice(len(tnames), n_bg, p=tp),
+            )
+        )
         for s, sp in zip(spots, spot_points, strict=True):
             if month not in s.months:
                 continue
             n = int(rng.poisson(s.n_per_month))
             pts = rng.choice(sp, size=n, p=np.r_[0.5, np.full(len(sp) - 1, 0.5 / (len(sp) - 1))])
             vt = rng.choice(3, n, p=[0.8, 0.14, 0.06])  # violence types only at planted spots
-            rows.append((pts, month, _hours(rng, n, s.profile), _days(rng, month, n, s.profile), vt))
+            rows.append(
+                (pts, month, _hours(rng, n, s.profile), _days(rng, month, n, s.profile), vt)
+            )
 
     pts = np.concatenate([r[0] for r in rows])
     months = np.concatenate([np.full(len(r[0]), r[1]) for r in rows])
@@ -214,7 +270,9 @@ def generate_demo(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, DemoTruth]:
     tidx = np.concatenate([r[4] for r in rows])
     minutes = rng.integers(0, 60, len(pts))
     order = np.lexsort((minutes, hours, days, months))
-    pts, months, hours, days, tidx, minutes = (a[order] for a in (pts, months, hours, days, tidx, minutes))
+    pts, months, hours, days, tidx, minutes = (
+        a[order] for a in (pts, months, hours, days, tidx, minutes)
+    )
     n = len(pts)
 
     to_wgs = pyproj.Transformer.from_crs(27700, 4326, always_xy=True)
@@ -249,12 +307,34 @@ def generate_demo(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, DemoTruth]:
     dirty = {}
     extra = []
     base = table.iloc[0].to_dict()
-    no_loc = dict(base, **{"Crime ID": f"{1:064x}", "Longitude": "", "Latitude": "", "Location": "No Location", "LSOA code": "", "LSOA name": ""})
+    no_loc = dict(
+        base,
+        **{
+            "Crime ID": f"{1:064x}",
+            "Longitude": "",
+            "Latitude": "",
+            "Location": "No Location",
+            "LSOA code": "",
+            "LSOA name": "",
+        },
+    )
     extra += [no_loc] * 5
     dirty["missing coordinates"] = 5
-    extra.append(dict(base, **{"Crime ID": f"{2:064x}", "Longitude": "0.000000", "Latitude": "0.000000"}))
+    extra.append(
+        dict(base, **{"Crime ID": f"{2:064x}", "Longitude": "0.000000", "Latitude": "0.000000"})
+    )
     dirty["null island"] = 1
-    extra.append(dict(base, **{"Crime ID": f"{3:064x}", "Longitude": "-4.120000", "Latitude": "52.410000", "Location": "On or near Far Away Lane"}))
+    extra.append(
+        dict(
+            base,
+            **{
+                "Crime ID": f"{3:064x}",
+                "Longitude": "-4.120000",
+                "Latitude": "52.410000",
+                "Location": "On or near Far Away Lane",
+            },
+        )
+    )
     dirty["far outlier"] = 1
     dup = table[table["Crime type"] == "Violence and sexual offences"].iloc[10].to_dict()
     extra.append(dup)

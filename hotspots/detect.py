@@ -111,10 +111,14 @@ def run_provenance(incidents: Incidents) -> dict[str, Any]:
         "version": __version__,
         "generated_at": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
         "crs": incidents.crs.to_string(),
-        "data_period": [months[0].strftime("%Y-%m"), months[-1].strftime("%Y-%m")] if len(months) else None,
+        "data_period": [months[0].strftime("%Y-%m"), months[-1].strftime("%Y-%m")]
+        if len(months)
+        else None,
         "n_incidents": len(incidents),
         "study_area_km2": round(incidents.study_area_m2 / 1e6, 6),
-        "input_files": [{"name": f.name, "sha256": f.sha256, "rows": f.n_rows} for f in incidents.report.files],
+        "input_files": [
+            {"name": f.name, "sha256": f.sha256, "rows": f.n_rows} for f in incidents.report.files
+        ],
         "ingest": _jsonable(incidents.report.choices),
     }
 

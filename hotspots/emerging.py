@@ -265,9 +265,14 @@ def classify_hotspots(
     local sum in every period and is handled as a block, as in :mod:`hotspots.gistar`.
     """
     cell = float(cell_size)
-    _check(cell > 0 and math.isfinite(cell), f"cell_size must be a positive number of metres, got {cell_size!r}.")
+    _check(
+        cell > 0 and math.isfinite(cell),
+        f"cell_size must be a positive number of metres, got {cell_size!r}.",
+    )
     _check(0 < alpha < 1, f"alpha must be between 0 and 1, got {alpha!r}.")
-    _check(0 < persistent_share <= 1, f"persistent_share must be in (0, 1], got {persistent_share!r}.")
+    _check(
+        0 < persistent_share <= 1, f"persistent_share must be in (0, 1], got {persistent_share!r}."
+    )
     _check(0 < hotspot_share <= 1, f"hotspot_share must be in (0, 1], got {hotspot_share!r}.")
     _check(null in NULLS, f"null must be one of {NULLS}, got {null!r}.")
     if period_months is not None:
@@ -301,10 +306,19 @@ def classify_hotspots(
     n_missing = int((~has_month).sum())
     params["n_excluded_no_month"] = n_missing
     if n_missing:
-        notes.append(f"{n_missing} incident(s) without a month were left out of the emerging hot spot classification.")
+        notes.append(
+            f"{n_missing} incident(s) without a month were left out of the emerging hot spot classification."
+        )
     frame = incidents.frame.loc[has_month]
     if frame.empty:
-        params.update({"n_incidents": 0, "n_periods": 0, "period_months": period_months, "category_counts": {}})
+        params.update(
+            {
+                "n_incidents": 0,
+                "n_periods": 0,
+                "period_months": period_months,
+                "category_counts": {},
+            }
+        )
         notes.append("No incident with a month: nothing to classify.")
         return EmergingResult(_empty_cells(crs), _empty_areas(crs), _jsonable(params), notes)
 
@@ -351,7 +365,9 @@ def classify_hotspots(
     if recent_periods is None:
         recent = max(1, round(n_periods * RECENT_SHARE))
         params["recent_rule"] = "auto: max(1, round(0.2 * n_periods))"
-        notes.append(f"The last {recent} of {n_periods} periods count as recent (20 %, automatically).")
+        notes.append(
+            f"The last {recent} of {n_periods} periods count as recent (20 %, automatically)."
+        )
     else:
         recent = recent_periods
         params["recent_rule"] = "user"
@@ -414,11 +430,17 @@ def classify_hotspots(
     category = np.where(
         (hot_cat != "") & (cold_cat != ""),
         "mixed hot and cold spot",
-        np.where(hot_cat != "", np.char.add(hot_cat, " hot spot"), np.where(cold_cat != "", np.char.add(cold_cat, " cold spot"), "no pattern")),
+        np.where(
+            hot_cat != "",
+            np.char.add(hot_cat, " hot spot"),
+            np.where(cold_cat != "", np.char.add(cold_cat, " cold spot"), "no pattern"),
+        ),
     )
     mk = mann_kendall(np.round(z, 9))
     trend = np.where(mk.p_value < alpha, np.where(mk.z > 0, "increasing", "decreasing"), "no trend")
-    boxes = shapely.box(cand[:, 0] * cell, cand[:, 1] * cell, (cand[:, 0] + 1) * cell, (cand[:, 1] + 1) * cell)
+    boxes = shapely.box(
+        cand[:, 0] * cell, cand[:, 1] * cell, (cand[:, 0] + 1) * cell, (cand[:, 1] + 1) * cell
+    )
     cells = gpd.GeoDataFrame(
         {
             "counts": counts.astype(int).tolist(),
@@ -439,10 +461,16 @@ def classify_hotspots(
     )
     areas = _areas(cells, crs)
     areas = _describe(areas, incidents)
-    found = {c: int((category == c).sum()) for c in CATEGORIES if c != "no pattern" and (category == c).any()}
+    found = {
+        c: int((category == c).sum())
+        for c in CATEGORIES
+        if c != "no pattern" and (category == c).any()
+    }
     params["category_counts"] = found
     if not found:
-        notes.append("No cell is a persistent, emerging, former or intermittent hot or cold spot at this false discovery rate.")
+        notes.append(
+            "No cell is a persistent, emerging, former or intermittent hot or cold spot at this false discovery rate."
+        )
     return EmergingResult(cells, areas, _jsonable(params), notes)
 
 
@@ -458,10 +486,19 @@ def _at_least(share: float, k: int) -> int:
 
 def _month_index(months: pd.Series, first: pd.Timestamp) -> np.ndarray:
     """Whole months since ``first`` (0 for the first month)."""
-    return ((months.dt.year - first.year) * 12 + (months.dt.month - first.month)).to_numpy(dtype=np.int64)
+    return ((months.dt.year - first.year) * 12 + (months.dt.month - first.month)).to_numpy(
+        dtype=np.int64
+    )
 
 
-def _classes(flags: np.ndarray, recent: int, min_persistent: int, min_recent: int, min_earlier: int, min_any: int) -> np.ndarray:
+def _classes(
+    flags: np.ndarray,
+    recent: int,
+    min_persistent: int,
+    min_recent: int,
+    min_earlier: int,
+    min_any: int,
+) -> np.ndarray:
     """Class names ("persistent", "emerging", "former", "intermittent" or "") from (cells, periods) flags."""
     earlier = flags.shape[1] - recent
     n_all = flags.sum(axis=1)
@@ -493,7 +530,10 @@ def _areas(cells: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
         centres = shapely.centroid(sel.geometry.to_numpy())
         _, part_i = shapely.STRtree(parts).query(centres, predicate="intersects")
         n_in = np.bincount(part_i, minlength=len(parts))
-        rows += [{"category": cat, "n_cells": int(k), "geometry": part} for part, k in zip(parts, n_in, strict=True)]
+        rows += [
+            {"category": cat, "n_cells": int(k), "geometry": part}
+            for part, k in zip(parts, n_in, strict=True)
+        ]
     if not rows:
         return _empty_areas(crs)
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
@@ -505,16 +545,22 @@ def _describe(areas: gpd.GeoDataFrame, incidents: Incidents) -> gpd.GeoDataFrame
     from hotspots.profile import count_and_name
 
     areas = areas.reset_index(drop=True)
-    counts, names = count_and_name(areas.geometry, incidents) if len(areas) else (np.zeros(0, dtype=int), [])
+    counts, names = (
+        count_and_name(areas.geometry, incidents) if len(areas) else (np.zeros(0, dtype=int), [])
+    )
     areas["incidents"] = counts.astype(int)
     areas["top_location"] = pd.Series(names, dtype=object)
     order = areas["category"].map({c: i for i, c in enumerate(CATEGORIES)}).fillna(len(CATEGORIES))
-    areas = areas.assign(_order=order).sort_values(["_order", "incidents", "n_cells"], ascending=[True, False, False], kind="stable")
+    areas = areas.assign(_order=order).sort_values(
+        ["_order", "incidents", "n_cells"], ascending=[True, False, False], kind="stable"
+    )
     return areas.drop(columns="_order").reset_index(drop=True)
 
 
 def _empty_cells(crs: Any) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in _CELL_COLUMNS}, geometry=[], crs=crs)
+    return gpd.GeoDataFrame(
+        {c: pd.Series(dtype=object) for c in _CELL_COLUMNS}, geometry=[], crs=crs
+    )
 
 
 def _empty_areas(crs: Any) -> gpd.GeoDataFrame:

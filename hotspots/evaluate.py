@@ -83,7 +83,11 @@ def evaluate(
     union = shapely.union_all(geoms) if len(geoms) else shapely.Polygon()
     study = float(study_area_m2 if study_area_m2 is not None else incidents.study_area_m2)
     n_total = len(incidents)
-    inc_idx, _ = assign_incidents(np.array([union], dtype=object), incidents) if not union.is_empty else (np.empty(0), None)
+    inc_idx, _ = (
+        assign_incidents(np.array([union], dtype=object), incidents)
+        if not union.is_empty
+        else (np.empty(0), None)
+    )
     n_inside = len(np.unique(inc_idx))
     area = float(union.area)
     hit = n_inside / n_total if n_total else float("nan")
@@ -114,9 +118,19 @@ def concentration_curve(hotspots: gpd.GeoDataFrame, study_area_m2: float) -> pd.
     0-1), starting at (0, 0).
     """
     h = hotspots.sort_values("rank")
-    area = np.cumsum(h["area_m2"].to_numpy(dtype=float)) / study_area_m2 if study_area_m2 > 0 else np.zeros(len(h))
+    area = (
+        np.cumsum(h["area_m2"].to_numpy(dtype=float)) / study_area_m2
+        if study_area_m2 > 0
+        else np.zeros(len(h))
+    )
     share = np.cumsum(h["share"].to_numpy(dtype=float))
-    return pd.DataFrame({"rank": np.r_[0, h["rank"].to_numpy()], "area_share": np.r_[0.0, area], "incident_share": np.r_[0.0, share]})
+    return pd.DataFrame(
+        {
+            "rank": np.r_[0, h["rank"].to_numpy()],
+            "area_share": np.r_[0.0, area],
+            "incident_share": np.r_[0.0, share],
+        }
+    )
 
 
 def grid_concentration_curve(incidents: Incidents, cell_size: float = 150.0) -> pd.DataFrame:
@@ -132,8 +146,15 @@ def grid_concentration_curve(incidents: Incidents, cell_size: float = 150.0) -> 
     _, counts = np.unique(ij, axis=0, return_counts=True)
     counts = np.sort(counts)[::-1]
     study = incidents.study_area_m2
-    area = np.arange(1, len(counts) + 1) * cell_size**2 / study if study > 0 else np.zeros(len(counts))
-    return pd.DataFrame({"area_share": np.r_[0.0, area], "incident_share": np.r_[0.0, np.cumsum(counts) / len(incidents)]})
+    area = (
+        np.arange(1, len(counts) + 1) * cell_size**2 / study if study > 0 else np.zeros(len(counts))
+    )
+    return pd.DataFrame(
+        {
+            "area_share": np.r_[0.0, area],
+            "incident_share": np.r_[0.0, np.cumsum(counts) / len(incidents)],
+        }
+    )
 
 
 def split_by_month(incidents: Incidents, first_test_month: str) -> tuple[Incidents, Incidents]:
@@ -262,17 +283,28 @@ def displacement(
         ``TNE = [Rb (Ca/Cb) - Ra] + [Db (Ca/Cb) - Da]``, with a plain-language reading of the WDQ
         (guide section 5, citing Bowers & Johnson 2003 and Ratcliffe's WDQ calculator).
     """
+
     def geom(g: Any) -> Any:
-        return shapely.union_all(np.asarray(g.geometry.values, dtype=object)) if hasattr(g, "geometry") else g
+        return (
+            shapely.union_all(np.asarray(g.geometry.values, dtype=object))
+            if hasattr(g, "geometry")
+            else g
+        )
 
     r = geom(response)
     d = shapely.difference(r.buffer(buffer_m), r)
-    c = geom(control) if control is not None else shapely.difference(incidents.study_area, r.buffer(buffer_m))
+    c = (
+        geom(control)
+        if control is not None
+        else shapely.difference(incidents.study_area, r.buffer(buffer_m))
+    )
     month = incidents.frame["month"]
 
     def count(area: Any, period: tuple[str, str]) -> int:
         lo, hi = pd.Timestamp(period[0]), pd.Timestamp(period[1])
-        inside = shapely.contains_xy(area, incidents.frame["x"].to_numpy(), incidents.frame["y"].to_numpy())
+        inside = shapely.contains_xy(
+            area, incidents.frame["x"].to_numpy(), incidents.frame["y"].to_numpy()
+        )
         return int((inside & (month >= lo).to_numpy() & (month <= hi).to_numpy()).sum())
 
     rb, ra = count(r, before), count(r, after)
@@ -283,4 +315,16 @@ def displacement(
     denom = ra / ca - rb / cb if cb and ca else float("nan")
     wdq = (da / ca - db / cb) / denom if cb and ca and denom != 0 else float("nan")
     tne = (rb * (ca / cb) - ra) + (db * (ca / cb) - da) if cb else float("nan")
-    return Displacement(rb, ra, db, da, cb, ca, ge, float(ne), float(wdq), float(tne), _wdq_reading(float(wdq), float(ne)))
+    return Displacement(
+        rb,
+        ra,
+        db,
+        da,
+        cb,
+        ca,
+        ge,
+        float(ne),
+        float(wdq),
+        float(tne),
+        _wdq_reading(float(wdq), float(ne)),
+    )

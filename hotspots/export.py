@@ -61,7 +61,10 @@ def _rfc7946_geometry(geom: Any) -> dict[str, Any]:
 
 def _round_coords(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {k: (_round_coords(v) if k == "coordinates" or isinstance(v, dict | list) else v) for k, v in obj.items()}
+        return {
+            k: (_round_coords(v) if k == "coordinates" or isinstance(v, dict | list) else v)
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
         return [_round_coords(v) for v in obj]
     if isinstance(obj, float):
@@ -108,10 +111,14 @@ def features_geojson(
     return collection
 
 
-def to_geojson(result: Any, *, hotspots: gpd.GeoDataFrame | None = None, indent: int | None = None) -> str:
+def to_geojson(
+    result: Any, *, hotspots: gpd.GeoDataFrame | None = None, indent: int | None = None
+) -> str:
     """The ranked hot spots of a :class:`~hotspots.detect.HotspotResult` as RFC 7946 GeoJSON text."""
     gdf = result.hotspots if hotspots is None else hotspots
-    return json.dumps(features_geojson(gdf, result.params), indent=indent, ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        features_geojson(gdf, result.params), indent=indent, ensure_ascii=False, allow_nan=False
+    )
 
 
 def _flat_table(gdf: pd.DataFrame) -> pd.DataFrame:
@@ -124,7 +131,9 @@ def _flat_table(gdf: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def to_geopackage(result: Any, *, hotspots: gpd.GeoDataFrame | None = None, layer: str = "hotspots") -> bytes:
+def to_geopackage(
+    result: Any, *, hotspots: gpd.GeoDataFrame | None = None, layer: str = "hotspots"
+) -> bytes:
     """The ranked hot spots as a GeoPackage (EPSG:4326), returned as bytes."""
     gdf = result.hotspots if hotspots is None else hotspots
     flat = gpd.GeoDataFrame(_flat_table(gdf), geometry=gdf.geometry.name, crs=gdf.crs).to_crs(4326)
@@ -132,7 +141,13 @@ def to_geopackage(result: Any, *, hotspots: gpd.GeoDataFrame | None = None, laye
     flat["parameters"] = params_text
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "hotspots.gpkg")
-        flat.to_file(path, layer=layer, driver="GPKG", engine="pyogrio", metadata={"hotspots_parameters": params_text})
+        flat.to_file(
+            path,
+            layer=layer,
+            driver="GPKG",
+            engine="pyogrio",
+            metadata={"hotspots_parameters": params_text},
+        )
         with open(path, "rb") as fh:
             return fh.read()
 

@@ -53,7 +53,13 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def gi_star(values: np.ndarray, neighbours: list[np.ndarray], n: int | None = None, sum_x: float | None = None, sum_x2: float | None = None) -> np.ndarray:
+def gi_star(
+    values: np.ndarray,
+    neighbours: list[np.ndarray],
+    n: int | None = None,
+    sum_x: float | None = None,
+    sum_x2: float | None = None,
+) -> np.ndarray:
     """Gi* z-scores for cells with binary, self-inclusive neighbour lists.
 
     Parameters
@@ -119,7 +125,14 @@ def _local_p_values(local: np.ndarray, mu: float, var: float, null: str) -> np.n
 def _neighbour_offsets(cell: float, dist: float) -> np.ndarray:
     """(k, 2) integer cell offsets whose centres lie within ``dist`` metres, (0, 0) included."""
     r = int(math.floor(dist / cell + 1e-9))
-    return np.array([(di, dj) for di in range(-r, r + 1) for dj in range(-r, r + 1) if math.hypot(di, dj) * cell <= dist + 1e-9])
+    return np.array(
+        [
+            (di, dj)
+            for di in range(-r, r + 1)
+            for dj in range(-r, r + 1)
+            if math.hypot(di, dj) * cell <= dist + 1e-9
+        ]
+    )
 
 
 def _cell_keys(ij: np.ndarray) -> np.ndarray:
@@ -157,7 +170,9 @@ class SparseGiStar(NamedTuple):
     q_value: np.ndarray
 
 
-def sparse_gi_star(values: np.ndarray, neighbour_index: np.ndarray, n_cells: int, *, null: str = "poisson") -> SparseGiStar:
+def sparse_gi_star(
+    values: np.ndarray, neighbour_index: np.ndarray, n_cells: int, *, null: str = "poisson"
+) -> SparseGiStar:
     """Gi* z-scores, two-sided p-values and FDR q-values for counts on a sparse grid.
 
     Parameters
@@ -257,7 +272,15 @@ class GiStarHotspots:
     params_, notes_
     """
 
-    def __init__(self, *, cell_size: float | None = None, neighbour_distance: float | None = None, alpha: float = 0.05, null: str = "poisson", use_weights: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        cell_size: float | None = None,
+        neighbour_distance: float | None = None,
+        alpha: float = 0.05,
+        null: str = "poisson",
+        use_weights: bool = False,
+    ) -> None:
         self.cell_size = cell_size
         self.neighbour_distance = neighbour_distance
         self.alpha = alpha
@@ -269,7 +292,11 @@ class GiStarHotspots:
         if not cell > 0:
             msg = f"cell_size must be a positive number of metres, got {self.cell_size!r}."
             raise ParameterError(msg)
-        dist = cell * math.sqrt(2) if self.neighbour_distance is None else float(self.neighbour_distance)
+        dist = (
+            cell * math.sqrt(2)
+            if self.neighbour_distance is None
+            else float(self.neighbour_distance)
+        )
         if not dist >= 0:
             msg = f"neighbour_distance must be >= 0 metres, got {self.neighbour_distance!r}."
             raise ParameterError(msg)
@@ -287,7 +314,9 @@ class GiStarHotspots:
             f"Significance: two-sided, Benjamini-Hochberg false discovery rate {self.alpha} over every cell of the study area.",
         ]
         crs = incidents.crs
-        empty = gpd.GeoDataFrame({"method": [], "peak_density": [], "p_value": [], "max_z": []}, geometry=[], crs=crs)
+        empty = gpd.GeoDataFrame(
+            {"method": [], "peak_density": [], "p_value": [], "max_z": []}, geometry=[], crs=crs
+        )
         self.cells_ = gpd.GeoDataFrame({"count": []}, geometry=[], crs=crs)
         study = incidents.study_area
         n_cells = max(int(round(incidents.study_area_m2 / cell**2)), 1)
@@ -321,18 +350,30 @@ class GiStarHotspots:
         vals[pos] = counts
         null = self.null if not self.use_weights else "normal"
         _, z, p_two, q = sparse_gi_star(vals, _neighbour_index(cand, offs), n_cells, null=null)
-        gi_bin = np.where(q < 0.01, 3, np.where(q < 0.05, 2, np.where(q < 0.10, 1, 0))) * np.sign(z).astype(int)
-        boxes = shapely.box(cand[:, 0] * cell, cand[:, 1] * cell, (cand[:, 0] + 1) * cell, (cand[:, 1] + 1) * cell)
+        gi_bin = np.where(q < 0.01, 3, np.where(q < 0.05, 2, np.where(q < 0.10, 1, 0))) * np.sign(
+            z
+        ).astype(int)
+        boxes = shapely.box(
+            cand[:, 0] * cell, cand[:, 1] * cell, (cand[:, 0] + 1) * cell, (cand[:, 1] + 1) * cell
+        )
         self.cells_ = gpd.GeoDataFrame(
-            {"count": vals, "gi_z": z, "p_value": p_two, "q_value": q, "gi_bin": gi_bin}, geometry=boxes, crs=crs
+            {"count": vals, "gi_z": z, "p_value": p_two, "q_value": q, "gi_bin": gi_bin},
+            geometry=boxes,
+            crs=crs,
         )
         hot = (z > 0) & (q < self.alpha)
-        centres_in = shapely.contains_xy(study, (cand[:, 0] + 0.5) * cell, (cand[:, 1] + 0.5) * cell) if not study.is_empty else np.ones(len(cand), bool)
+        centres_in = (
+            shapely.contains_xy(study, (cand[:, 0] + 0.5) * cell, (cand[:, 1] + 0.5) * cell)
+            if not study.is_empty
+            else np.ones(len(cand), bool)
+        )
         hot &= centres_in
         self.params_["n_hot_cells"] = int(hot.sum())
         if not hot.any():
             self.hotspots_ = empty
-            self.notes_.append("No cell is a significant Gi* hot spot at this false discovery rate.")
+            self.notes_.append(
+                "No cell is a significant Gi* hot spot at this false discovery rate."
+            )
             return self
         merged = shapely.union_all(boxes[hot])
         parts = list(getattr(merged, "geoms", [merged]))
@@ -340,7 +381,9 @@ class GiStarHotspots:
         cx = (cand[hot_idx, 0] + 0.5) * cell
         cy = (cand[hot_idx, 1] + 0.5) * cell
         # which part holds each hot cell's centre (one spatial-index query, not parts x cells)
-        cell_i, part_i = shapely.STRtree(parts).query(shapely.points(cx, cy), predicate="intersects")
+        cell_i, part_i = shapely.STRtree(parts).query(
+            shapely.points(cx, cy), predicate="intersects"
+        )
         owner = np.full(len(hot_idx), -1)
         owner[cell_i] = part_i
         order = np.argsort(owner, kind="stable")

@@ -471,7 +471,11 @@ def _dissolve(polys: list[BaseGeometry]) -> list[shapely.Polygon]:
     order = np.argsort(labels, kind="stable")
     splits = np.flatnonzero(np.diff(labels[order])) + 1
     for group in np.split(order, splits):
-        geom = geoms[group[0]] if len(group) == 1 else shapely.make_valid(shapely.union_all(geoms[group]))
+        geom = (
+            geoms[group[0]]
+            if len(group) == 1
+            else shapely.make_valid(shapely.union_all(geoms[group]))
+        )
         out.extend(polygon_parts(geom))
     return out
 

@@ -226,7 +226,9 @@ class Incidents:
             choices=dict(self.report.choices),
             notes=list(self.report.notes) + ([note] if note else []),
         )
-        return Incidents(self.frame.loc[mask].reset_index(drop=True), self.crs, self.study_area, report)
+        return Incidents(
+            self.frame.loc[mask].reset_index(drop=True), self.crs, self.study_area, report
+        )
 
     @classmethod
     def from_xy(
@@ -274,9 +276,13 @@ class Incidents:
                 "month": mon.astype("datetime64[ns]"),
                 "datetime": dt.astype("datetime64[ns]"),
                 "has_time": has_time,
-                "crime_type": pd.Series(np.broadcast_to(np.asarray(crime_type, dtype=object), n)).astype(str),
+                "crime_type": pd.Series(
+                    np.broadcast_to(np.asarray(crime_type, dtype=object), n)
+                ).astype(str),
                 "weight": np.broadcast_to(np.asarray(weight, dtype=float), n).copy(),
-                "location": pd.Series(np.broadcast_to(np.asarray(location, dtype=object), n)).astype(str),
+                "location": pd.Series(
+                    np.broadcast_to(np.asarray(location, dtype=object), n)
+                ).astype(str),
                 "source_file": "memory",
                 "source_row": np.arange(2, n + 2, dtype=np.int64),
             }

@@ -256,7 +256,9 @@ def _read_path(path: Path) -> list[tuple[str, bytes]]:
             files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
             if not files:
                 msg = "The folder holds no .csv files."
-                raise InputError(msg, file=str(path), hint="point to a folder of CSV files or to a file.")
+                raise InputError(
+                    msg, file=str(path), hint="point to a folder of CSV files or to a file."
+                )
             return [(p.name, p.read_bytes()) for p in files]
         if not path.exists():
             msg = "No such file or folder."
@@ -347,7 +349,9 @@ def _split(text: str, delim: str, name: str) -> tuple[list[str], list[list[str]]
             lines.append(start)
     except csv.Error as exc:
         msg = f"The CSV text cannot be parsed near line {reader.line_num} ({exc})."
-        raise InputError(msg, file=name, row=reader.line_num, hint="check quotes and the delimiter.") from exc
+        raise InputError(
+            msg, file=name, row=reader.line_num, hint="check quotes and the delimiter."
+        ) from exc
     if header is None:
         msg = "The file holds no header row."
         raise InputError(msg, file=name, hint="the first line must name the columns.")
@@ -429,7 +433,9 @@ def _detect(
             mapping[role] = norm[_normalise(col)]
         else:
             msg = f"The column {col!r} given for {role!r} is not in the file. Its header is: {', '.join(header)}."
-            raise InputError(msg, file=name, hint="pass columns= with names exactly as in the header.")
+            raise InputError(
+                msg, file=name, hint="pass columns= with names exactly as in the header."
+            )
     used = set(mapping.values())
     police = _POLICE_UK_REQUIRED <= set(norm) and ({"falls_within", "reported_by"} & set(norm))
     fmt = ""
@@ -629,9 +635,7 @@ def _forces(header: list[str], raw: pd.DataFrame) -> list[str]:
     return []
 
 
-def _read_file(
-    name: str, data: bytes, columns: Mapping[str, str | None], index: int
-) -> _File:
+def _read_file(name: str, data: bytes, columns: Mapping[str, str | None], index: int) -> _File:
     sha = hashlib.sha256(data).hexdigest()
     text, encoding = _decode(data, name)
     delim = _sniff_delimiter(text)
@@ -681,7 +685,9 @@ def _read_file(
     vy = _to_float(sy, degrees=not bng)
     miss_x, miss_y = (sx == "").to_numpy(), (sy == "").to_numpy()
     reject(
-        miss_x | miss_y, R_MISSING, np.where(miss_x, cx, cy).astype(object),
+        miss_x | miss_y,
+        R_MISSING,
+        np.where(miss_x, cx, cy).astype(object),
         "a coordinate is blank or missing",
     )
     reject(np.isnan(vx), R_NONNUMERIC, cx, "'" + sx + "' is not a number")
@@ -731,7 +737,12 @@ def _read_file(
         mon, mok = _parse_months(sm)
         fill = np.isnat(month)
         if date_role is None:
-            reject((sm != "").to_numpy() & ~mok, R_DATE, mapping["month"], "'" + sm + "' is not a month (YYYY-MM)")
+            reject(
+                (sm != "").to_numpy() & ~mok,
+                R_DATE,
+                mapping["month"],
+                "'" + sm + "' is not a month (YYYY-MM)",
+            )
         month = np.where(fill, mon, month)
     # weights
     weight = np.ones(n, dtype=float)
@@ -745,7 +756,9 @@ def _read_file(
     loc = cleaned["location"] if "location" in mapping else pd.Series([""] * n, dtype=str)
     has_id = (cleaned["id"] != "").to_numpy() if "id" in mapping else np.zeros(n, dtype=bool)
     if n:
-        sig = np.uint64(int.from_bytes(hashlib.sha256("\x1f".join(header).encode()).digest()[:8], "little"))
+        sig = np.uint64(
+            int.from_bytes(hashlib.sha256("\x1f".join(header).encode()).digest()[:8], "little")
+        )
         rowhash = pd.util.hash_pandas_object(raw, index=False).to_numpy() ^ sig
     else:
         rowhash = np.zeros(0, dtype=np.uint64)
@@ -794,7 +807,9 @@ def _read_file(
             }
         )
         table = pd.concat([table, extra], ignore_index=True) if n else extra
-        notes.append(f"{name}: {m} row(s) had more or fewer fields than the header and were rejected.")
+        notes.append(
+            f"{name}: {m} row(s) had more or fewer fields than the header and were rejected."
+        )
     return _File(info, header, raw, malformed, table, notes, date_order)
 
 
@@ -929,15 +944,23 @@ def _load_study_area(study_area: Any, analysis_crs: pyproj.CRS, given_crs: Any) 
                 gdf = gdf.set_crs(4326)
             geom = gdf.to_crs(analysis_crs).geometry.union_all()
         elif gpd is not None and isinstance(study_area, gpd.GeoDataFrame | gpd.GeoSeries):
-            gdf = study_area if study_area.crs is not None else study_area.set_crs(given_crs or 4326)
-            geom = gdf.to_crs(analysis_crs).geometry.union_all() if isinstance(gdf, gpd.GeoDataFrame) else gdf.to_crs(analysis_crs).union_all()
+            gdf = (
+                study_area if study_area.crs is not None else study_area.set_crs(given_crs or 4326)
+            )
+            geom = (
+                gdf.to_crs(analysis_crs).geometry.union_all()
+                if isinstance(gdf, gpd.GeoDataFrame)
+                else gdf.to_crs(analysis_crs).union_all()
+            )
         elif isinstance(study_area, BaseGeometry):
             src = pyproj.CRS.from_user_input(given_crs) if given_crs is not None else crs_mod.WGS84
             if src.equals(analysis_crs):
                 geom = study_area
             else:
                 t = pyproj.Transformer.from_crs(src, analysis_crs, always_xy=True)
-                geom = shapely.transform(study_area, lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1])))
+                geom = shapely.transform(
+                    study_area, lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1]))
+                )
         else:
             msg = f"study_area must be a path, a GeoDataFrame or a shapely geometry, not {type(study_area).__name__}."
             raise ParameterError(msg)
@@ -1116,7 +1139,9 @@ def read_incidents(
             raise ParameterError(msg) from exc
         units = {a.unit_name for a in analysis_crs.axis_info}
         if not analysis_crs.is_projected or not units <= {"metre", "meter"}:
-            msg = f"crs={crs!r} must be a projected CRS in metres (e.g. 'EPSG:27700' or a UTM zone)."
+            msg = (
+                f"crs={crs!r} must be a projected CRS in metres (e.g. 'EPSG:27700' or a UTM zone)."
+            )
             raise ParameterError(msg)
 
     try:
@@ -1130,7 +1155,9 @@ def read_incidents(
         raise
     except Exception as exc:  # never show a raw pandas / pyproj traceback (the cause is chained)
         msg = f"The input could not be read ({type(exc).__name__}: {exc})."
-        raise InputError(msg, hint="check the file is a CSV with a header and coordinate columns.") from exc
+        raise InputError(
+            msg, hint="check the file is a CSV with a header and coordinate columns."
+        ) from exc
 
 
 def _check_crime_types(crime_types: Any) -> str | frozenset[str]:
@@ -1190,11 +1217,24 @@ def _read(
     shas: dict[str, str] = {}
     for f in files:
         if f.info.sha256 in shas:
-            notes.append(f"{f.info.name} is byte-identical to {shas[f.info.sha256]}; its rows with ids are rejected as duplicates.")
+            notes.append(
+                f"{f.info.name} is byte-identical to {shas[f.info.sha256]}; its rows with ids are rejected as duplicates."
+            )
         shas.setdefault(f.info.sha256, f.info.name)
     t = pd.concat([f.table for f in files], ignore_index=True)
-    t = t.fillna({"has_id": False, "has_time": False, "bng": False, "reason": "", "column": "",
-                  "detail": "", "crime_type": "", "location": "", "weight": 1.0})
+    t = t.fillna(
+        {
+            "has_id": False,
+            "has_time": False,
+            "bng": False,
+            "reason": "",
+            "column": "",
+            "detail": "",
+            "crime_type": "",
+            "location": "",
+            "weight": 1.0,
+        }
+    )
     t = t.astype({"has_id": bool, "has_time": bool, "bng": bool})
     n_read = len(t)
     reason = t["reason"].to_numpy(dtype=object, copy=True)
@@ -1250,7 +1290,9 @@ def _read(
     is_row = t["rawpos"].to_numpy() >= 0
     dup = pd.Series(hashes).duplicated(keep="first").to_numpy() & is_row
     has_id = t["has_id"].to_numpy(dtype=bool)
-    n_dup = reject(dup & has_id, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
+    n_dup = reject(
+        dup & has_id, R_DUPLICATE, "", "an exact copy of an earlier row with the same id"
+    )
     n_dup_kept = int((dup & ~has_id & (reason == "")).sum())
     if n_dup:
         notes.append(f"{n_dup} exact duplicate row(s) with an id were rejected as duplicates.")
@@ -1264,9 +1306,15 @@ def _read(
     # ---- study area polygon / outliers
     ok = reason == ""
     n_outliers = 0
-    use_outliers = outlier_km is not False and outlier_km != 0 and (study_area is None or outlier_km is not None)
+    use_outliers = (
+        outlier_km is not False
+        and outlier_km != 0
+        and (study_area is None or outlier_km is not None)
+    )
     if use_outliers and ok.any():
-        flag, params, why_not = _outliers(x[ok], y[ok], outlier_km if isinstance(outlier_km, float) else None)
+        flag, params, why_not = _outliers(
+            x[ok], y[ok], outlier_km if isinstance(outlier_km, float) else None
+        )
         full = np.zeros(n_read, dtype=bool)
         full[np.flatnonzero(ok)] = flag
         dist_km = params["distance_km"]
@@ -1289,7 +1337,9 @@ def _read(
                 "the dense body of the data and were set aside as spatial outliers."
             )
     else:
-        choices["outlier_rule"] = "disabled" if study_area is None else "replaced by the given study area"
+        choices["outlier_rule"] = (
+            "disabled" if study_area is None else "replaced by the given study area"
+        )
     choices["n_outliers"] = n_outliers
 
     if study_area is not None:
@@ -1321,7 +1371,9 @@ def _read(
 
     # ---- crime types
     ctype = t["crime_type"].fillna("").to_numpy(dtype=object)
-    ctype_cf = pd.Series(ctype, dtype=object).astype(str).str.strip().str.casefold().to_numpy(dtype=object)
+    ctype_cf = (
+        pd.Series(ctype, dtype=object).astype(str).str.strip().str.casefold().to_numpy(dtype=object)
+    )
     file_idx = t["file"].to_numpy()
     fmt_of = np.array([f.info.format for f in files], dtype=object)[file_idx]
     has_type_col = np.array(["crime_type" in f.info.columns for f in files])[file_idx]
@@ -1336,7 +1388,8 @@ def _read(
         if police.any():
             choices["crime_types_kept"] = sorted(VIOLENCE_TYPES_POLICE_UK)
             notes.append(
-                "Crime types: police.uk files keep " + ", ".join(sorted(VIOLENCE_TYPES_POLICE_UK))
+                "Crime types: police.uk files keep "
+                + ", ".join(sorted(VIOLENCE_TYPES_POLICE_UK))
                 + " (serious street violence, robbery and weapon carrying; guide R11)."
             )
         else:
@@ -1354,7 +1407,9 @@ def _read(
                 )
                 continue
             keep_type[rows] = np.isin(ctype_cf[rows], violent)
-            kept = sorted({str(c) for c, r, k in zip(ctype, rows, keep_type, strict=True) if r and k})
+            kept = sorted(
+                {str(c) for c, r, k in zip(ctype, rows, keep_type, strict=True) if r and k}
+            )
             dropped = len(types) - len(violent)
             shown = ", ".join(kept[:12]) + (f" and {len(kept) - 12} more" if len(kept) > 12 else "")
             notes.append(
@@ -1363,13 +1418,17 @@ def _read(
                 "to choose."
             )
             prev = choices.get("crime_types_kept")
-            choices["crime_types_kept"] = sorted(set(kept) | (set(prev) if isinstance(prev, list) else set()))
+            choices["crime_types_kept"] = sorted(
+                set(kept) | (set(prev) if isinstance(prev, list) else set())
+            )
             choices["violence_keywords"] = list(VIOLENCE_KEYWORDS)
     else:
         keep_type = ~has_type_col | np.isin(ctype_cf, list(type_filter))
         present = set(ctype_cf[has_type_col].tolist())
         missing = sorted(type_filter - present)
-        choices["crime_types_kept"] = sorted({c for c, k in zip(ctype, keep_type & has_type_col, strict=True) if k} or type_filter)
+        choices["crime_types_kept"] = sorted(
+            {c for c, k in zip(ctype, keep_type & has_type_col, strict=True) if k} or type_filter
+        )
         notes.append("Crime types: kept " + ", ".join(choices["crime_types_kept"]) + ".")
         if missing:
             text_ = f"crime_types names not found in any file: {', '.join(missing)}."
@@ -1377,7 +1436,11 @@ def _read(
             warnings.warn(text_, HotspotsWarning, stacklevel=3)
         untyped = [f.info.name for f in files if "crime_type" not in f.info.columns]
         if untyped:
-            notes.append("Crime types: " + ", ".join(untyped) + " have no crime type column; all their rows were kept.")
+            notes.append(
+                "Crime types: "
+                + ", ".join(untyped)
+                + " have no crime type column; all their rows were kept."
+            )
     reject(~keep_type, R_TYPE, np.array([f.info.columns.get("crime_type", "") for f in files], dtype=object)[file_idx],
            np.array(["crime type '" + str(c) + "' was not selected" for c in ctype], dtype=object) if (~keep_type).any() else "")  # fmt: skip
 
@@ -1393,13 +1456,17 @@ def _read(
             ts, _ = when_from
             lo = np.datetime64(ts.to_datetime64(), "ns")
             outside |= with_date & (dt < lo)
-            outside |= only_month & (month < np.datetime64(ts.to_period("M").to_timestamp().to_datetime64(), "ns"))
+            outside |= only_month & (
+                month < np.datetime64(ts.to_period("M").to_timestamp().to_datetime64(), "ns")
+            )
         if when_to is not None:
             ts, date_only = when_to
             hi = ts + pd.Timedelta(days=1) if date_only else ts
             hi64 = np.datetime64(hi.to_datetime64(), "ns")
             outside |= with_date & ((dt >= hi64) if date_only else (dt > hi64))
-            outside |= only_month & (month > np.datetime64(ts.to_period("M").to_timestamp().to_datetime64(), "ns"))
+            outside |= only_month & (
+                month > np.datetime64(ts.to_period("M").to_timestamp().to_datetime64(), "ns")
+            )
         outside |= unknown_when
         reject(outside, R_DATE_RANGE, "", "the date is outside date_from..date_to or unknown")
         choices["date_filter"] = {
@@ -1415,16 +1482,23 @@ def _read(
         if used.any():
             kept = pd.DataFrame({"cf": ctype_cf[used], "raw": ctype[used]}).drop_duplicates("cf")
             unmapped = sorted(
-                str(raw) for cf, raw in zip(kept["cf"], kept["raw"], strict=True) if cf not in harm_weights
+                str(raw)
+                for cf, raw in zip(kept["cf"], kept["raw"], strict=True)
+                if cf not in harm_weights
             )
             if unmapped:
                 shown = ["(blank: the file has no crime type)" if u == "" else u for u in unmapped]
                 msg = f"harm_weights gives no weight for the crime type(s): {'; '.join(shown)}."
-                raise InputError(msg, hint="add every kept crime type to harm_weights, or narrow crime_types.")
+                raise InputError(
+                    msg, hint="add every kept crime type to harm_weights, or narrow crime_types."
+                )
             weight = np.ones(n_read)
             weight[used] = pd.Series(ctype_cf[used]).map(harm_weights).to_numpy(dtype=float)
         choices["weights_given"] = True
-        notes.append("Harm: weights from harm_weights by crime type" + (" (the weight column was ignored)." if has_weight_col else "."))
+        notes.append(
+            "Harm: weights from harm_weights by crime type"
+            + (" (the weight column was ignored)." if has_weight_col else ".")
+        )
     elif has_weight_col:
         choices["weights_given"] = True
         notes.append("Harm: weights from the file's weight column.")
@@ -1435,8 +1509,12 @@ def _read(
     if not used.any():
         _raise_nothing_usable(files, reason)
     blank_dates = int((used & np.isnat(month)).sum())
-    if blank_dates and any(r in f.info.columns for f in files for r in ("date", "datetime", "month")):
-        notes.append(f"{blank_dates} used row(s) have no date; they count in maps but not in time profiles.")
+    if blank_dates and any(
+        r in f.info.columns for f in files for r in ("date", "datetime", "month")
+    ):
+        notes.append(
+            f"{blank_dates} used row(s) have no date; they count in maps but not in time profiles."
+        )
     names = np.array([f.info.name for f in files], dtype=object)
     frame = pd.DataFrame(
         {
@@ -1449,7 +1527,9 @@ def _read(
             "has_time": t["has_time"].to_numpy(dtype=bool)[used],
             "crime_type": pd.Series(ctype[used], dtype=object).astype(str),
             "weight": weight[used],
-            "location": pd.Series(t["location"].fillna("").to_numpy(dtype=object)[used], dtype=object).astype(str),
+            "location": pd.Series(
+                t["location"].fillna("").to_numpy(dtype=object)[used], dtype=object
+            ).astype(str),
             "source_file": pd.Series(names[file_idx[used]], dtype=object).astype(str),
             "source_row": t["source_row"].to_numpy(dtype=np.int64)[used],
         }
@@ -1503,7 +1583,9 @@ def _raise_nothing_usable(files: list[_File], reason: np.ndarray) -> None:
         "and northing) are not swapped, or name the columns explicitly (columns=).",
     }
     first = str(counts.index[0]) if len(counts) else ""
-    hint = hints.get(first, "check the coordinate and date columns, crime_types and the date range.")
+    hint = hints.get(
+        first, "check the coordinate and date columns, crime_types and the date range."
+    )
     raise InputError(msg, file=names if len(files) == 1 else None, hint=hint)
 
 
@@ -1536,7 +1618,9 @@ def _rejected_table(
         )
         pos = rawpos[sel]
         rename = {h: (f"raw_{h}" if h in REJECTED_COLUMNS else h) for h in f.header}
-        body = pd.DataFrame(index=range(len(pos)), columns=[rename[h] for h in f.header], dtype=object)
+        body = pd.DataFrame(
+            index=range(len(pos)), columns=[rename[h] for h in f.header], dtype=object
+        )
         wf = pos >= 0
         if wf.any():
             body.loc[wf, :] = f.raw.iloc[pos[wf]].rename(columns=rename).to_numpy(dtype=object)

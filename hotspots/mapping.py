@@ -141,9 +141,7 @@ def rank_colours(n: int) -> list[str]:
     return out
 
 
-def aggregate_heat_points(
-    incidents: Any, max_points: int = 20_000
-) -> list[list[float]]:
+def aggregate_heat_points(incidents: Any, max_points: int = 20_000) -> list[list[float]]:
     """Incidents as ``[lat, lon, weight]`` heat points, aggregated by location.
 
     Identical locations (police.uk snaps incidents to a few hundred thousand anonymised points)
@@ -459,13 +457,24 @@ def emerging_layer(areas: gpd.GeoDataFrame | None) -> folium.FeatureGroup | None
             loc = a.get("top_location")
             p["location"] = escape_text(loc if isinstance(loc, str) else "")
         props.append(p)
-    fields = ["category", "cells"] + (["incidents"] if has_inc else []) + (["location"] if has_loc else [])
-    aliases = {"category": "Pattern", "cells": "Cells", "incidents": "Incidents", "location": "Location"}
+    fields = (
+        ["category", "cells"]
+        + (["incidents"] if has_inc else [])
+        + (["location"] if has_loc else [])
+    )
+    aliases = {
+        "category": "Pattern",
+        "cells": "Cells",
+        "incidents": "Incidents",
+        "location": "Location",
+    }
     fg = folium.FeatureGroup(name="Persistent / emerging cells", control=False)
     folium.GeoJson(
         _features(wgs.geometry, props),
         style_function=_emerging_style,
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[aliases[f] for f in fields], sticky=True),
+        tooltip=folium.GeoJsonTooltip(
+            fields=fields, aliases=[aliases[f] for f in fields], sticky=True
+        ),
         zoom_on_click=False,
     ).add_to(fg)
     return fg
@@ -499,7 +508,9 @@ def hotspot_at(
     return _hotspot_hit(patrol_areas, lat, lon, 0.0) if "hotspot_id" in patrol_areas else None
 
 
-def _hotspot_hit(ranked_hotspots: gpd.GeoDataFrame, lat: float, lon: float, tolerance_m: float) -> str | None:
+def _hotspot_hit(
+    ranked_hotspots: gpd.GeoDataFrame, lat: float, lon: float, tolerance_m: float
+) -> str | None:
     """``hotspot_id`` of the best-ranked polygon within ``tolerance_m`` of the point, or None."""
     pt = gpd.GeoSeries([shapely.Point(float(lon), float(lat))], crs="EPSG:4326")
     crs = ranked_hotspots.crs
@@ -596,9 +607,7 @@ def _hotspot_features(hot: gpd.GeoDataFrame, selected: str | int | None) -> dict
     # Selected last so its outline draws on top.
     order = sorted(range(n), key=lambda k: props[k]["_selected"])
     geoms = list(hot.geometry)
-    return _features(
-        gpd.GeoSeries([geoms[k] for k in order]), [props[k] for k in order]
-    )
+    return _features(gpd.GeoSeries([geoms[k] for k in order]), [props[k] for k in order])
 
 
 def _hotspot_style(feature: dict[str, Any]) -> dict[str, Any]:

@@ -287,7 +287,10 @@ def standalone_html(m: folium.Map, params: dict | None = None) -> str:
         As :func:`localize`.
     """
     saved = [
-        (el, attr, el.__dict__[attr]) for el in walk(m) for attr in _ASSET_ATTRS if attr in el.__dict__
+        (el, attr, el.__dict__[attr])
+        for el in walk(m)
+        for attr in _ASSET_ATTRS
+        if attr in el.__dict__
     ]
     old_image_path = m._children.get(_IMAGE_PATH_NAME)
     try:

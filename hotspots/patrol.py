@@ -508,19 +508,38 @@ class PatrolPlan:
         ids = self.areas["patrol_area_id"]
         patrol = v[v["arm"] == "patrol"]
         by_area = patrol.groupby("patrol_area_id")
-        days = patrol[["patrol_area_id", "date"]].drop_duplicates().sort_values(["patrol_area_id", "date"])
-        gap = pd.to_datetime(days["date"]).diff().dt.days.where(days["patrol_area_id"].eq(days["patrol_area_id"].shift()))
-        forced = patrol[patrol["assignment"] == "forced"].groupby("patrol_area_id").size() // per_day
+        days = (
+            patrol[["patrol_area_id", "date"]]
+            .drop_duplicates()
+            .sort_values(["patrol_area_id", "date"])
+        )
+        gap = (
+            pd.to_datetime(days["date"])
+            .diff()
+            .dt.days.where(days["patrol_area_id"].eq(days["patrol_area_id"].shift()))
+        )
+        forced = (
+            patrol[patrol["assignment"] == "forced"].groupby("patrol_area_id").size() // per_day
+        )
         controls = v[v["arm"] == "control"].groupby("patrol_area_id").size()
         summary_cols = {
             "patrol_area_id": ids.to_numpy(),
             "in_plan": self.areas["in_plan"].astype(bool).to_numpy(),
             "visits": by_area.size().reindex(ids, fill_value=0).astype(int).to_numpy(),
-            "patrol_days": days.groupby("patrol_area_id").size().reindex(ids, fill_value=0).astype(int).to_numpy(),
+            "patrol_days": days.groupby("patrol_area_id")
+            .size()
+            .reindex(ids, fill_value=0)
+            .astype(int)
+            .to_numpy(),
             "control_days": controls.reindex(ids, fill_value=0).astype(int).to_numpy(),
             "forced_days": forced.reindex(ids, fill_value=0).astype(int).to_numpy(),
             "first_visit": by_area["start"].min().reindex(ids).to_numpy(),
-            "max_gap_days": gap.groupby(days["patrol_area_id"]).max().reindex(ids).fillna(0).astype(int).to_numpy(),
+            "max_gap_days": gap.groupby(days["patrol_area_id"])
+            .max()
+            .reindex(ids)
+            .fillna(0)
+            .astype(int)
+            .to_numpy(),
             "window": self.areas["window"].to_numpy(),
             "tactic_ids": self.areas["tactic_ids"].to_numpy(),
         }
@@ -564,7 +583,9 @@ class PatrolPlan:
         table = self.visits[cols].copy()
         table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
         # the creation time is not a parameter: leaving it out keeps the same inputs byte-identical
-        params_json = json.dumps(_jsonable({k: v for k, v in self.params.items() if k != "created_utc"}), sort_keys=True)
+        params_json = json.dumps(
+            _jsonable({k: v for k, v in self.params.items() if k != "created_utc"}), sort_keys=True
+        )
         for rec in table.itertuples(index=False):
             writer.writerow([*(_csv_cell(v) for v in rec), params_json])
         text = buf.getvalue()
@@ -1234,7 +1255,9 @@ def _geojson_geometry(geom: BaseGeometry | None, precision: int) -> dict[str, An
     return {"type": m["type"], "coordinates": _round_coords(m["coordinates"], precision)}
 
 
-def match_areas(incidents: Incidents, areas: gpd.GeoDataFrame, kb: Any = None) -> dict[str, list[Any]]:
+def match_areas(
+    incidents: Incidents, areas: gpd.GeoDataFrame, kb: Any = None
+) -> dict[str, list[Any]]:
     """The tactics that apply to each patrol area, keyed by ``patrol_area_id``.
 
     Uses :func:`hotspots.tactics.match_tactics` on each area's profile, with the number of areas
@@ -1243,7 +1266,9 @@ def match_areas(incidents: Incidents, areas: gpd.GeoDataFrame, kb: Any = None) -
     kb = load_knowledge_base() if kb is None else kb
     total_harm = float(incidents.weights.sum()) if incidents.has_weights else None
     return {
-        str(row["patrol_area_id"]): match_tactics(row, kb, n_hotspots=len(areas), total_harm=total_harm)
+        str(row["patrol_area_id"]): match_tactics(
+            row, kb, n_hotspots=len(areas), total_harm=total_harm
+        )
         for _, row in areas.iterrows()
     }
 

@@ -98,7 +98,9 @@ PROFILE_COLUMNS = [
 ]
 
 
-def assign_incidents(polygons: gpd.GeoSeries | np.ndarray, incidents: Incidents) -> tuple[np.ndarray, np.ndarray]:
+def assign_incidents(
+    polygons: gpd.GeoSeries | np.ndarray, incidents: Incidents
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (incident index, polygon index) for every incident inside (or on) a polygon.
 
     Stacked incidents are tested once per distinct location, so this stays fast when thousands of
@@ -162,7 +164,9 @@ def _peak_days(weekday_counts: np.ndarray, share: float = 0.5) -> list[int] | No
 def _format_window(days: list[int] | None, hours: tuple[int, int] | None) -> str:
     parts = []
     if days is not None and len(days) < 7:
-        parts.append(WEEKDAYS[days[0]] if len(days) == 1 else f"{WEEKDAYS[days[0]]}-{WEEKDAYS[days[-1]]}")
+        parts.append(
+            WEEKDAYS[days[0]] if len(days) == 1 else f"{WEEKDAYS[days[0]]}-{WEEKDAYS[days[-1]]}"
+        )
     elif days is not None:
         parts.append("every day")
     if hours is not None:
@@ -171,7 +175,9 @@ def _format_window(days: list[int] | None, hours: tuple[int, int] | None) -> str
     return " ".join(parts)
 
 
-def _top_locations(location: np.ndarray, inc_idx: np.ndarray, poly_idx: np.ndarray, k: int) -> list[str]:
+def _top_locations(
+    location: np.ndarray, inc_idx: np.ndarray, poly_idx: np.ndarray, k: int
+) -> list[str]:
     """The most frequent non-empty location text per polygon ("" where none); ties: first in order."""
     top = [""] * k
     if len(inc_idx) == 0:
@@ -181,7 +187,9 @@ def _top_locations(location: np.ndarray, inc_idx: np.ndarray, poly_idx: np.ndarr
     named = named[named["loc"].str.strip() != ""]
     if len(named):
         counts = named.groupby(["poly", "loc"], sort=True).size().reset_index(name="n")
-        best = counts.sort_values(["poly", "n"], ascending=[True, False], kind="stable").drop_duplicates("poly")
+        best = counts.sort_values(
+            ["poly", "n"], ascending=[True, False], kind="stable"
+        ).drop_duplicates("poly")
         for pi, lo in zip(best["poly"], best["loc"], strict=True):
             top[int(pi)] = str(lo)
     return top
@@ -205,7 +213,9 @@ def count_and_name(polygons: Any, incidents: Incidents) -> tuple[np.ndarray, lis
     geoms = np.asarray(getattr(polygons, "values", polygons), dtype=object)
     inc_idx, poly_idx = assign_incidents(geoms, incidents)
     counts = np.bincount(poly_idx, minlength=len(geoms)).astype(np.int64)
-    names = _top_locations(incidents.frame["location"].to_numpy(dtype=object), inc_idx, poly_idx, len(geoms))
+    names = _top_locations(
+        incidents.frame["location"].to_numpy(dtype=object), inc_idx, poly_idx, len(geoms)
+    )
     return counts, names
 
 
@@ -343,10 +353,16 @@ def rank_hotspots(
         msg = f"order must be one of {RANK_ORDERS}, got {order!r}."
         raise ParameterError(msg)
     if order == "harm" and not incidents.has_weights:
-        msg = "order='harm' needs harm weights: give a weight column or a crime type -> weight table."
+        msg = (
+            "order='harm' needs harm weights: give a weight column or a crime type -> weight table."
+        )
         raise ParameterError(msg)
     crs = pyproj.CRS.from_user_input(incidents.crs)
-    geoms = np.asarray(hotspots.geometry.values, dtype=object) if len(hotspots) else np.empty(0, dtype=object)
+    geoms = (
+        np.asarray(hotspots.geometry.values, dtype=object)
+        if len(hotspots)
+        else np.empty(0, dtype=object)
+    )
     k = len(geoms)
     frame = incidents.frame
     n_total = len(frame)
@@ -357,7 +373,11 @@ def rank_hotspots(
     inc_idx, poly_idx = assign_incidents(geoms, incidents)
     counts = np.bincount(poly_idx, minlength=k).astype(np.int64)
     weights = frame["weight"].to_numpy(dtype=float)
-    harm = np.bincount(poly_idx, weights=weights[inc_idx], minlength=k) if incidents.has_weights else np.full(k, np.nan)
+    harm = (
+        np.bincount(poly_idx, weights=weights[inc_idx], minlength=k)
+        if incidents.has_weights
+        else np.full(k, np.nan)
+    )
 
     areas = shapely.area(geoms).astype(float) if k else np.empty(0)
     density = np.divide(counts, areas / 1e6, out=np.zeros(k), where=areas > 0)
@@ -407,7 +427,11 @@ def rank_hotspots(
         spot_timed = hc.sum() > 0 and data_has_time
         hours_win = peak_window(hc) if spot_timed else None
         days_win = _peak_days(dc) if spot_timed else None
-        night = (hc[NIGHT_WINDOW[0] :].sum() + hc[: NIGHT_WINDOW[1]].sum()) / hc.sum() if spot_timed else np.nan
+        night = (
+            (hc[NIGHT_WINDOW[0] :].sum() + hc[: NIGHT_WINDOW[1]].sum()) / hc.sum()
+            if spot_timed
+            else np.nan
+        )
         rect = shapely.minimum_rotated_rectangle(geoms[i])
         ext = rect.exterior.coords if rect.geom_type == "Polygon" else None
         if ext is not None:
@@ -447,9 +471,18 @@ def rank_hotspots(
                 "night_share": float(night),
             }
         )
-    out = pd.DataFrame(rows, columns=[c for c in PROFILE_COLUMNS if c not in ("hotspot_id", "rank", "peak_density", "significant")])
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            c
+            for c in PROFILE_COLUMNS
+            if c not in ("hotspot_id", "rank", "peak_density", "significant")
+        ],
+    )
     out["peak_density"] = (
-        hotspots["peak_density"].to_numpy(dtype=float) if "peak_density" in hotspots and k else np.full(k, np.nan)
+        hotspots["peak_density"].to_numpy(dtype=float)
+        if "peak_density" in hotspots and k
+        else np.full(k, np.nan)
     )
     if "p_value" in hotspots and k and hotspots["p_value"].notna().any():
         # a detector's own test (e.g. Gi*) takes precedence where it gave one
@@ -468,11 +501,16 @@ def rank_hotspots(
         "peak": out["peak_density"].fillna(out["density_per_km2"]),
     }[order]
     # ties broken by incidents then by position, so ranks are deterministic
-    sort = np.lexsort((np.arange(k), -out["incidents"].to_numpy(dtype=float), -key.to_numpy(dtype=float)))
+    sort = np.lexsort(
+        (np.arange(k), -out["incidents"].to_numpy(dtype=float), -key.to_numpy(dtype=float))
+    )
     out = out.iloc[sort].reset_index(drop=True)
     ordered_geoms = geoms[sort] if k else geoms
     out.insert(0, "rank", np.arange(1, k + 1))
     width = max(3, len(str(k)))
     out.insert(0, "hotspot_id", [f"H{r:0{width}d}" for r in range(1, k + 1)])
-    out = out[[c for c in PROFILE_COLUMNS if c in out.columns] + [c for c in out.columns if c not in PROFILE_COLUMNS]]
+    out = out[
+        [c for c in PROFILE_COLUMNS if c in out.columns]
+        + [c for c in out.columns if c not in PROFILE_COLUMNS]
+    ]
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(ordered_geoms, crs=crs), crs=crs)

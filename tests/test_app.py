@@ -26,20 +26,22 @@ def _police_uk_csv(n: int = 600, seed: int = 3, location: str = "On or near Bold
     k = n // 2
     lat = np.r_[rng.normal(53.4046, 0.0004, k), rng.uniform(53.38, 53.43, n - k)]
     lon = np.r_[rng.normal(-2.9800, 0.0006, k), rng.uniform(-3.01, -2.93, n - k)]
-    frame = pd.DataFrame({
-        "Crime ID": [f"{i:064x}" for i in range(1, n + 1)],
-        "Month": rng.choice([f"2024-{m:02d}" for m in range(1, 13)], n),
-        "Reported by": "Merseyside Police",
-        "Falls within": "Merseyside Police",
-        "Longitude": lon.round(6),
-        "Latitude": lat.round(6),
-        "Location": location,
-        "LSOA code": "E01006512",
-        "LSOA name": "Liverpool 060A",
-        "Crime type": "Violence and sexual offences",
-        "Last outcome category": "",
-        "Context": "",
-    })
+    frame = pd.DataFrame(
+        {
+            "Crime ID": [f"{i:064x}" for i in range(1, n + 1)],
+            "Month": rng.choice([f"2024-{m:02d}" for m in range(1, 13)], n),
+            "Reported by": "Merseyside Police",
+            "Falls within": "Merseyside Police",
+            "Longitude": lon.round(6),
+            "Latitude": lat.round(6),
+            "Location": location,
+            "LSOA code": "E01006512",
+            "LSOA name": "Liverpool 060A",
+            "Crime type": "Violence and sexual offences",
+            "Last outcome category": "",
+            "Context": "",
+        }
+    )
     buf = io.StringIO()
     frame.to_csv(buf, index=False)
     return buf.getvalue().encode("utf-8")
@@ -59,17 +61,25 @@ def test_starts_on_synthetic_demo_with_hotspots(app):
     assert int(_metric(app, "Rows read").replace(",", "")) > 1000
     assert not app.error
     # The map component is there (AppTest cannot run it).
-    assert any(getattr(el, "type", "") == "component_instance" or "Unknown" in type(el).__name__
-               for el in app.main)
+    assert any(
+        getattr(el, "type", "") == "component_instance" or "Unknown" in type(el).__name__
+        for el in app.main
+    )
     labels = {b.label for b in app.get("download_button")}
-    assert {"Hot spots (GeoJSON)", "Hot spots (GeoPackage)", "Ranked table (CSV)",
-            "Map (HTML, opens offline)"} <= labels
+    assert {
+        "Hot spots (GeoJSON)",
+        "Hot spots (GeoPackage)",
+        "Ranked table (CSV)",
+        "Map (HTML, opens offline)",
+    } <= labels
     assert app.selectbox(key="selected_id").value == "H001"
 
 
 def test_upload_changes_the_result(app):
     before = _metric(app, "Rows read")
-    app.sidebar.file_uploader(key="uploads").set_value(("liverpool.csv", _police_uk_csv(), "text/csv"))
+    app.sidebar.file_uploader(key="uploads").set_value(
+        ("liverpool.csv", _police_uk_csv(), "text/csv")
+    )
     app.run()
     assert not app.exception
     assert not app.error, [e.value for e in app.error]
@@ -79,7 +89,9 @@ def test_upload_changes_the_result(app):
 
 
 def test_bad_file_shows_one_readable_error(app):
-    app.sidebar.file_uploader(key="uploads").set_value(("broken.csv", b"\x00\x01\x02garbage\xff", "text/csv"))
+    app.sidebar.file_uploader(key="uploads").set_value(
+        ("broken.csv", b"\x00\x01\x02garbage\xff", "text/csv")
+    )
     app.run()
     assert not app.exception
     assert len(app.error) == 1
@@ -124,7 +136,10 @@ def test_parameter_override_recomputes(app):
     assert not app.exception and not app.error
     # The automatic value stays on show next to the control.
     assert any("150 m" in c.value for c in app.sidebar.caption)
-    assert _metric(app, "Hot spots") != n_default or app.sidebar.number_input(key="kde_bandwidth").value == 400.0
+    assert (
+        _metric(app, "Hot spots") != n_default
+        or app.sidebar.number_input(key="kde_bandwidth").value == 400.0
+    )
 
 
 def test_selecting_a_hotspot_updates_details(app):
@@ -191,15 +206,22 @@ def test_patrol_plan_renders_on_the_demo(app):
     assert int(_metric(app, "Patrol visits").replace(",", "")) >= 28
     assert _seed_line(app).startswith("Seed used: 2718.")
     labels = {b.label for b in app.get("download_button")}
-    assert {"Patrol areas (GeoJSON)", "Patrol plan (CSV)", "Patrol plan (calendar, .ics)",
-            "Briefing (HTML, printable)"} <= labels
+    assert {
+        "Patrol areas (GeoJSON)",
+        "Patrol plan (CSV)",
+        "Patrol plan (calendar, .ics)",
+        "Briefing (HTML, printable)",
+    } <= labels
     # The selected hot spot shows its tactic card and its patrol areas and visits.
     md_values = [m.value for m in app.markdown]
     assert "#### Patrol tactics for this hot spot" in md_values
     assert "#### Patrol areas and planned visits" in md_values
     tables = [d.value for d in app.dataframe]
-    areas = next(t for t in tables if "Patrol area" in t.columns and "Visits" in t.columns
-                 and "Hot spot" not in t.columns)
+    areas = next(
+        t
+        for t in tables
+        if "Patrol area" in t.columns and "Visits" in t.columns and "Hot spot" not in t.columns
+    )
     assert all(str(a).startswith("H001-") for a in areas["Patrol area"])
     visits = next(t for t in tables if "Arm" in t.columns)
     assert (visits["Arm"] == "patrol").sum() >= 28
@@ -216,11 +238,13 @@ def test_plan_settings_do_not_rerun_detection(app, monkeypatch):
         def wrapper(*args, **kwargs):
             calls[name] += 1
             return fn(*args, **kwargs)
+
         return wrapper
 
     monkeypatch.setattr(hotspots.detect, "detect", counting("detect", hotspots.detect.detect))
-    monkeypatch.setattr(hotspots.patrol, "make_patrol_areas",
-                        counting("areas", hotspots.patrol.make_patrol_areas))
+    monkeypatch.setattr(
+        hotspots.patrol, "make_patrol_areas", counting("areas", hotspots.patrol.make_patrol_areas)
+    )
     notes = _detection_notes(app)
     hotspots_before = _metric(app, "Hot spots")
     seed_before = _seed_line(app)
@@ -296,7 +320,10 @@ def test_change_over_time_settings_and_layer_toggle(app):
     assert not app.exception and not app.error
     captions = [c.value for c in app.caption]
     assert any(c.startswith("Set: 3 month(s) per period, 4 periods") for c in captions)
-    assert any(c.startswith("Persistent / emerging cells:") and "persistent hot spot" in c for c in captions)
+    assert any(
+        c.startswith("Persistent / emerging cells:") and "persistent hot spot" in c
+        for c in captions
+    )
     # 4 periods of 3 months cannot have 4 recent ones: a readable error, the rest still works.
     app.number_input(key="emg_recent_periods").set_value(4)
     app.run()
@@ -309,7 +336,9 @@ def test_short_data_explain_instead_of_failing(app):
     rng = np.random.default_rng(4)
     frame = pd.read_csv(io.BytesIO(_police_uk_csv(n=400)))
     frame["Month"] = rng.choice(["2024-01", "2024-02"], len(frame))
-    app.sidebar.file_uploader(key="uploads").set_value(("two_months.csv", frame.to_csv(index=False).encode(), "text/csv"))
+    app.sidebar.file_uploader(key="uploads").set_value(
+        ("two_months.csv", frame.to_csv(index=False).encode(), "text/csv")
+    )
     app.run()
     assert not app.exception
     assert not app.error, [e.value for e in app.error]

@@ -24,7 +24,9 @@ def _police_uk_csv(n: int, seed: int) -> bytes:
     lines = [head]
     for i in range(n):
         lon, lat = -2.98 + rng.normal(0, 0.003), 53.40 + rng.normal(0, 0.002)
-        lines.append(f"{seed:02d}{i:062x},2024-0{1 + i % 9},Merseyside Police,Merseyside Police,{lon:.6f},{lat:.6f},On or near A,E01,A,Violence and sexual offences,,")
+        lines.append(
+            f"{seed:02d}{i:062x},2024-0{1 + i % 9},Merseyside Police,Merseyside Police,{lon:.6f},{lat:.6f},On or near A,E01,A,Violence and sexual offences,,"
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -32,7 +34,9 @@ def test_sessions_do_not_see_each_others_uploads():
     alice = AppTest.from_file(APP, default_timeout=120)
     alice.run()
     demo_rows = _metric(alice, "Rows read")
-    alice.sidebar.file_uploader(key="uploads").set_value(("alice.csv", _police_uk_csv(n=480, seed=9), "text/csv"))
+    alice.sidebar.file_uploader(key="uploads").set_value(
+        ("alice.csv", _police_uk_csv(n=480, seed=9), "text/csv")
+    )
     alice.run()
     assert not alice.exception and _metric(alice, "Rows read") == "480"
 
@@ -40,7 +44,9 @@ def test_sessions_do_not_see_each_others_uploads():
     bob.run()
     assert not bob.exception
     assert _metric(bob, "Rows read") == demo_rows  # Bob sees the demo, not Alice's file
-    bob.sidebar.file_uploader(key="uploads").set_value(("bob.csv", _police_uk_csv(n=320, seed=10), "text/csv"))
+    bob.sidebar.file_uploader(key="uploads").set_value(
+        ("bob.csv", _police_uk_csv(n=320, seed=10), "text/csv")
+    )
     bob.run()
     assert _metric(bob, "Rows read") == "320"
 

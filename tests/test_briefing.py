@@ -153,7 +153,9 @@ def test_briefing_prints_to_pdf_offline(tmp_path):
     if find_pdf_browser() is None:
         pytest.skip("no Chromium-family browser installed")
     html = tmp_path / "b.html"
-    html.write_text("<html><body><h1>Patrol briefing</h1><p>page one</p></body></html>", encoding="utf-8")
+    html.write_text(
+        "<html><body><h1>Patrol briefing</h1><p>page one</p></body></html>", encoding="utf-8"
+    )
     pdf = html_to_pdf(html, tmp_path / "b.pdf")
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 500

@@ -26,8 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 SHARED = ROOT.parent / "shared" / "data" / "police_uk" / "merseyside_2022-01_to_2022-06"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
 ]
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 # The app is idle: script finished, nothing stale, exactly one map iframe (during a rerun the old
@@ -42,7 +48,9 @@ PAYLOADS = ("<img src=x onerror=alert(1)>", "O`Brien St", "${alert(1)}")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
 ]
 
 
@@ -59,10 +67,25 @@ def app_url():
     log = (ARTIFACTS / "streamlit.log") if ARTIFACTS.mkdir(exist_ok=True) is None else None
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-             "--server.port", str(port), "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -149,7 +172,9 @@ def metric(pg, label: str) -> str:
 
 def upload(pg, files: list[Path]) -> None:
     """Upload through the sidebar's data uploader and wait for the app to rerun on the files."""
-    pg.locator('[data-testid="stSidebar"] input[type="file"]').first.set_input_files([str(f) for f in files])
+    pg.locator('[data-testid="stSidebar"] input[type="file"]').first.set_input_files(
+        [str(f) for f in files]
+    )
     pg.get_by_text("synthetic demo data").first.wait_for(state="detached", timeout=120_000)
     wait_idle(pg)
 
@@ -174,20 +199,22 @@ def police_uk_csv(path: Path, *, n: int = 900, seed: int = 5, location=None) -> 
     lon += list(rng.uniform(-3.01, -2.93, k))
     months = rng.choice([f"2024-{m:02d}" for m in range(1, 13)], n)
     loc = location or "On or near Parking Area"
-    frame = pd.DataFrame({
-        "Crime ID": [f"{i:064x}" for i in rng.integers(1, 2**62, n)],
-        "Month": months,
-        "Reported by": "Merseyside Police",
-        "Falls within": "Merseyside Police",
-        "Longitude": np.round(lon, 6),
-        "Latitude": np.round(lat, 6),
-        "Location": [loc if i % 3 == 0 else "On or near Bold Street" for i in range(n)],
-        "LSOA code": "E01006512",
-        "LSOA name": "Liverpool 060A",
-        "Crime type": "Violence and sexual offences",
-        "Last outcome category": "Under investigation",
-        "Context": "",
-    })
+    frame = pd.DataFrame(
+        {
+            "Crime ID": [f"{i:064x}" for i in rng.integers(1, 2**62, n)],
+            "Month": months,
+            "Reported by": "Merseyside Police",
+            "Falls within": "Merseyside Police",
+            "Longitude": np.round(lon, 6),
+            "Latitude": np.round(lat, 6),
+            "Location": [loc if i % 3 == 0 else "On or near Bold Street" for i in range(n)],
+            "LSOA code": "E01006512",
+            "LSOA name": "Liverpool 060A",
+            "Crime type": "Violence and sexual offences",
+            "Last outcome category": "Under investigation",
+            "Context": "",
+        }
+    )
     frame.to_csv(path, index=False)
     return path
 
@@ -382,11 +409,15 @@ def test_patrol_plan_downloads(page, tmp_path):
     assert ics.startswith(b"BEGIN:VCALENDAR\r\n")
     assert ics.count(b"BEGIN:VEVENT") == sum(r["arm"] == "patrol" for r in rows)
 
-    html = _download(page, "Briefing (HTML, printable)", tmp_path / "briefing.html").read_text("utf-8")
+    html = _download(page, "Briefing (HTML, printable)", tmp_path / "briefing.html").read_text(
+        "utf-8"
+    )
     assert "SYNTHETIC" in html
     assert html.count('<section class="area"') == n_areas
 
-    doc = json.loads(_download(page, "Patrol areas (GeoJSON)", tmp_path / "pa.geojson").read_text("utf-8"))
+    doc = json.loads(
+        _download(page, "Patrol areas (GeoJSON)", tmp_path / "pa.geojson").read_text("utf-8")
+    )
     assert len(doc["features"]) == n_areas
     assert doc["hotspots_parameters"]["run"]["synthetic"] is True
     assert page.recorder.outside() == [], page.recorder.outside()
@@ -415,7 +446,9 @@ def test_change_over_time_layer_and_holdout(page, tmp_path):
     assert n_cells >= 1 and after >= before + n_cells, (before, after, n_cells)
     # Drawn beside the map (feature_group_to_add): the component was not remounted.
     assert frame.evaluate("() => window.__same_map === true")
-    assert page.get_by_text("Persistent / emerging cells: purple = persistent hot spot").count() == 1
+    assert (
+        page.get_by_text("Persistent / emerging cells: purple = persistent hot spot").count() == 1
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(MAP_IFRAME).screenshot(path=str(ARTIFACTS / "07_emerging_layer_map.png"))
 

@@ -26,7 +26,18 @@ def test_detect_geojson_with_report(demo_csv, tmp_path, capsys):
     out = tmp_path / "h.geojson"
     report = tmp_path / "ingest.json"
     rejected = tmp_path / "rejected.csv"
-    code = cli.main(["detect", str(demo_csv), "--out", str(out), "--report", str(report), "--rejected", str(rejected)])
+    code = cli.main(
+        [
+            "detect",
+            str(demo_csv),
+            "--out",
+            str(out),
+            "--report",
+            str(report),
+            "--rejected",
+            str(rejected),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "Bandwidth 150 m" in text  # the automatic choice is announced
@@ -40,14 +51,18 @@ def test_detect_geojson_with_report(demo_csv, tmp_path, capsys):
     assert len(params["input_files"][0]["sha256"]) == 64
     rep = json.loads(report.read_text())
     assert rep["rows_read"] == rep["rows_used"] + rep["rows_rejected"]
-    assert rep["rows_rejected"] - rep["rejected_by_reason"]["crime type not selected"] == 9  # the planted dirty rows
+    assert (
+        rep["rows_rejected"] - rep["rejected_by_reason"]["crime type not selected"] == 9
+    )  # the planted dirty rows
     assert rejected.read_text().count("\n") == rep["rows_rejected"] + 1
 
 
 @pytest.mark.parametrize(("suffix", "method"), [(".gpkg", "dbscan"), (".csv", "gistar")])
 def test_detect_other_formats_and_methods(demo_csv, tmp_path, suffix, method):
     out = tmp_path / f"h{suffix}"
-    assert cli.main(["--quiet", "detect", str(demo_csv), "--method", method, "--out", str(out)]) == 0
+    assert (
+        cli.main(["--quiet", "detect", str(demo_csv), "--method", method, "--out", str(out)]) == 0
+    )
     assert out.stat().st_size > 0
     if suffix == ".gpkg":
         assert len(gpd.read_file(out)) >= 8
@@ -86,17 +101,46 @@ def test_console_script_exit_codes(tmp_path):
     """The real process: argparse errors and bad input exit 2, with no traceback."""
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"\x00\x01\x02garbage")
-    r = subprocess.run([sys.executable, "-m", "hotspots.cli", "detect", str(bad)], capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "hotspots.cli", "detect", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr and "bad.csv" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "hotspots.cli", "detect"], capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "hotspots.cli", "detect"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert r.returncode == 2
 
 
 def test_harm_weights_and_harm_order(demo_csv, tmp_path):
     weights = tmp_path / "harm.json"
-    weights.write_text(json.dumps({"Violence and sexual offences": 10, "Robbery": 100, "Possession of weapons": 30}))
+    weights.write_text(
+        json.dumps(
+            {"Violence and sexual offences": 10, "Robbery": 100, "Possession of weapons": 30}
+        )
+    )
     out = tmp_path / "h.geojson"
-    assert cli.main(["--quiet", "detect", str(demo_csv), "--harm-weights", str(weights), "--order", "harm", "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "--quiet",
+                "detect",
+                str(demo_csv),
+                "--harm-weights",
+                str(weights),
+                "--order",
+                "harm",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     props = [f["properties"] for f in json.loads(out.read_text())["features"]]
     harms = [p["harm"] for p in props]
     assert harms == sorted(harms, reverse=True) and harms[0] > 0
@@ -113,7 +157,24 @@ def test_unmapped_harm_weights_exit_2(demo_csv, tmp_path, capsys):
 
 def test_plan_writes_every_output(demo_csv, tmp_path):
     out = tmp_path / "plan"
-    assert cli.main(["--quiet", "plan", str(demo_csv), "--out-dir", str(out), "--days", "7", "--seed", "3", "--start-date", "2026-01-05"]) == 0
+    assert (
+        cli.main(
+            [
+                "--quiet",
+                "plan",
+                str(demo_csv),
+                "--out-dir",
+                str(out),
+                "--days",
+                "7",
+                "--seed",
+                "3",
+                "--start-date",
+                "2026-01-05",
+            ]
+        )
+        == 0
+    )
     names = sorted(p.name for p in out.iterdir())
     assert names == ["briefing.html", "patrol_areas.geojson", "patrol_plan.csv", "patrol_plan.ics"]
     areas = gpd.read_file(out / "patrol_areas.geojson")
@@ -125,11 +186,28 @@ def test_plan_writes_every_output(demo_csv, tmp_path):
 
 def test_evaluate_prints_pai_table(demo_csv, capsys, tmp_path):
     out = tmp_path / "eval.csv"
-    assert cli.main(["--quiet", "evaluate", str(demo_csv), "--test-from", "2025-10", "--methods", "kde,gistar", "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "--quiet",
+                "evaluate",
+                str(demo_csv),
+                "--test-from",
+                "2025-10",
+                "--methods",
+                "kde,gistar",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "PAI" in text and "gistar" in text
     assert out.read_text().splitlines()[0].startswith("method,hotspots")
-    assert cli.main(["evaluate", str(demo_csv), "--test-from", "2025-10", "--methods", "kmeans"]) == 2
+    assert (
+        cli.main(["evaluate", str(demo_csv), "--test-from", "2025-10", "--methods", "kmeans"]) == 2
+    )
 
 
 def test_plan_excludes_marked_places(demo_csv, tmp_path):
@@ -141,7 +219,24 @@ def test_plan_excludes_marked_places(demo_csv, tmp_path):
     places = tmp_path / "hospital.geojson"
     gpd.GeoDataFrame({"name": ["A&E"]}, geometry=pt).to_file(places, driver="GeoJSON")
     out = tmp_path / "plan"
-    assert cli.main(["--quiet", "plan", str(demo_csv), "--out-dir", str(out), "--seed", "1", "--exclude", str(places), "--exclude-buffer", "120"]) == 0
+    assert (
+        cli.main(
+            [
+                "--quiet",
+                "plan",
+                str(demo_csv),
+                "--out-dir",
+                str(out),
+                "--seed",
+                "1",
+                "--exclude",
+                str(places),
+                "--exclude-buffer",
+                "120",
+            ]
+        )
+        == 0
+    )
     areas = gpd.read_file(out / "patrol_areas.geojson").to_crs(27700)
     # no patrol area keeps the excluded place
     assert not areas.contains(gpd.points_from_xy([club.x], [club.y])[0]).any()
@@ -153,7 +248,23 @@ def test_plan_pdf_briefing(demo_csv, tmp_path):
     if find_pdf_browser() is None:
         pytest.skip("no Chromium-family browser installed")
     out = tmp_path / "plan"
-    assert cli.main(["--quiet", "plan", str(demo_csv), "--out-dir", str(out), "--days", "3", "--seed", "1", "--pdf"]) == 0
+    assert (
+        cli.main(
+            [
+                "--quiet",
+                "plan",
+                str(demo_csv),
+                "--out-dir",
+                str(out),
+                "--days",
+                "3",
+                "--seed",
+                "1",
+                "--pdf",
+            ]
+        )
+        == 0
+    )
     assert (out / "briefing.pdf").read_bytes().startswith(b"%PDF")
 
 

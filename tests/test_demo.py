@@ -20,8 +20,18 @@ def test_seeded_and_reproducible(tmp_path):
 def test_shape_of_the_demo():
     table, truth = generate_demo()
     assert list(table.columns[:12]) == [
-        "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
-        "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
+        "Crime ID",
+        "Month",
+        "Reported by",
+        "Falls within",
+        "Longitude",
+        "Latitude",
+        "Location",
+        "LSOA code",
+        "LSOA name",
+        "Crime type",
+        "Last outcome category",
+        "Context",
     ]
     assert {"Date", "Time"} <= set(table.columns)
     assert (table["Reported by"] == "Synthetic Constabulary").all()

@@ -25,14 +25,21 @@ def demo_incidents(demo_csv):
 def _recall_precision(hotspots, centres, k):
     top = hotspots[hotspots["significant"]].head(k)
     recall = np.mean([bool(top.buffer(10).contains(shapely.Point(c)).any()) for c in centres])
-    precision = np.mean([any(g.buffer(10).contains(shapely.Point(c)) for c in centres) for g in top.geometry])
+    precision = np.mean(
+        [any(g.buffer(10).contains(shapely.Point(c)) for c in centres) for g in top.geometry]
+    )
     return recall, precision
 
 
 def _planted_town(seed):
     """12 km x 12 km town: 8 planted ~100 m hot spots of 30-80 incidents, 2,000 uniform others."""
     rng = np.random.default_rng(seed)
-    centres = np.column_stack([rng.permutation(np.arange(1000, 11000, 1250))[:8], rng.permutation(np.arange(1000, 11000, 1250))[:8]]).astype(float)
+    centres = np.column_stack(
+        [
+            rng.permutation(np.arange(1000, 11000, 1250))[:8],
+            rng.permutation(np.arange(1000, 11000, 1250))[:8],
+        ]
+    ).astype(float)
     x = [rng.uniform(0, 12000, 2000)]
     y = [rng.uniform(0, 12000, 2000)]
     for cx, cy in centres:
@@ -40,7 +47,11 @@ def _planted_town(seed):
         x.append(rng.normal(cx, 35, k))
         y.append(rng.normal(cy, 35, k))
     offset = np.array([400000.0, 300000.0])
-    inc = Incidents.from_xy(np.concatenate(x) + offset[0], np.concatenate(y) + offset[1], study_area=shapely.box(400000, 300000, 412000, 312000))
+    inc = Incidents.from_xy(
+        np.concatenate(x) + offset[0],
+        np.concatenate(y) + offset[1],
+        study_area=shapely.box(400000, 300000, 412000, 312000),
+    )
     return inc, centres + offset
 
 
@@ -68,9 +79,11 @@ def test_demo_planted_hot_spots_found(demo_incidents, method):
 def test_demo_profiles_match_what_was_planted(demo_incidents):
     _, truth = generate_demo()
     hs = detect(demo_incidents, "kde").hotspots
+
     def spot(name):
         s = next(s for s in truth.spots if s.name == name)
         return hs[hs.contains(shapely.Point(s.x, s.y))].iloc[0]
+
     canal = spot("Canal subway")  # planted with night-time timing, away from the busy centre
     assert canal["temporal_class"] == "chronic" and canal["night_share"] > 0.8
     club = spot("Nightclub strip")  # in the town centre: its polygon also holds daytime background
@@ -96,9 +109,21 @@ def test_pure_noise_reports_nothing_significant(method, seed):
 def test_params_record_everything_needed_to_reproduce(demo_incidents):
     result = detect(demo_incidents, "kde", bandwidth=120, coverage=0.01)
     p = result.params
-    assert p["method_parameters"]["bandwidth_m"] == 120 if "bandwidth_m" in p["method_parameters"] else True
+    assert (
+        p["method_parameters"]["bandwidth_m"] == 120
+        if "bandwidth_m" in p["method_parameters"]
+        else True
+    )
     text = json.dumps(p)
-    for key in ("crs", "data_period", "input_files", "version", "ingest", "ranking", "significance"):
+    for key in (
+        "crs",
+        "data_period",
+        "input_files",
+        "version",
+        "ingest",
+        "ranking",
+        "significance",
+    ):
         assert key in p
     assert "120" in text
     assert p["data_period"] == ["2025-01", "2025-12"]
@@ -130,7 +155,9 @@ def test_merseyside_end_to_end(shared_data):
         assert (sig.head(10)["pai"] > 10).all()
         # Liverpool city centre (about -2.985, 53.405) holds at least one of the top five
         top5 = sig.head(5)
-        d = np.hypot((top5["centroid_lon"] + 2.985) * 66_000, (top5["centroid_lat"] - 53.405) * 111_000)
+        d = np.hypot(
+            (top5["centroid_lon"] + 2.985) * 66_000, (top5["centroid_lat"] - 53.405) * 111_000
+        )
         assert (d < 2500).any()
 
 
@@ -151,7 +178,9 @@ def test_uniform_noise_from_a_csv_has_no_significant_hot_spot(tmp_path, side_m):
     y = rng.uniform(0, side_m, 400) + 390000
     lon, lat = pyproj.Transformer.from_crs(27700, 4326, always_xy=True).transform(x, y)
     path = tmp_path / "noise.csv"
-    path.write_text("lat,lon\n" + "\n".join(f"{a:.6f},{b:.6f}" for a, b in zip(lat, lon, strict=True)))
+    path.write_text(
+        "lat,lon\n" + "\n".join(f"{a:.6f},{b:.6f}" for a, b in zip(lat, lon, strict=True))
+    )
     inc = read_incidents(path)
     for method in ("kde", "dbscan", "gistar"):
         assert detect(inc, method).params["n_significant"] == 0, method

@@ -64,7 +64,12 @@ def test_planted_centres_get_their_category(planted):
     cells = planted.cells
     for category, ((i, j), active) in ACTIVE.items():
         row = _cell_at(cells, *_centre(i, j))
-        assert row["category"] == category, (category, row["n_hot_periods"], row["n_hot_recent"], row["n_hot_earlier"])
+        assert row["category"] == category, (
+            category,
+            row["n_hot_periods"],
+            row["n_hot_recent"],
+            row["n_hot_earlier"],
+        )
         assert row["n_hot_periods"] >= len(active) - 1
     emerging = _cell_at(cells, *_centre(*ACTIVE["emerging hot spot"][0]))
     former = _cell_at(cells, *_centre(*ACTIVE["former hot spot"][0]))
@@ -98,7 +103,10 @@ def test_areas_params_and_notes(planted):
     json.dumps(p)
     assert p["period_months"] == 1 and p["n_periods"] == 24 and p["recent_periods"] == 5
     assert p["rules"]["persistent"] == "hot in >= 20 of 24 periods"
-    assert p["rules"]["emerging"] == "hot in >= 3 of the last 5 periods and in < 2 of the 19 earlier periods"
+    assert (
+        p["rules"]["emerging"]
+        == "hot in >= 3 of the last 5 periods and in < 2 of the 19 earlier periods"
+    )
     assert any("months" in n and "automatically" in n for n in planted.notes)
     row = planted.cells.iloc[0]
     assert len(row["counts"]) == len(row["z_scores"]) == 24
@@ -112,7 +120,11 @@ def test_per_period_gi_star_matches_gistar():
     one = GiStarHotspots().fit(inc.subset(inc.frame["month"] == MONTHS[t]))
     ref = one.cells_
     z_ref = dict(zip(ref.geometry.centroid.to_wkt(), ref["gi_z"], strict=True))
-    z_ours = dict(zip(res.cells.geometry.centroid.to_wkt(), (z[t] for z in res.cells["z_scores"]), strict=True))
+    z_ours = dict(
+        zip(
+            res.cells.geometry.centroid.to_wkt(), (z[t] for z in res.cells["z_scores"]), strict=True
+        )
+    )
     common = sorted(set(z_ref) & set(z_ours))
     assert len(common) == len(ref)
     np.testing.assert_allclose([z_ours[k] for k in common], [z_ref[k] for k in common], rtol=1e-12)
@@ -168,7 +180,9 @@ def test_36_months_gives_quarters():
 def test_fewer_than_three_periods_is_a_parameter_error():
     months = pd.date_range("2020-01-01", periods=24, freq="MS")
     inc = _town(3, planted=False, n_background=200, months=months)
-    with pytest.raises(ParameterError, match=r"Only 2 period\(s\) of 12 month\(s\).*period_months=8"):
+    with pytest.raises(
+        ParameterError, match=r"Only 2 period\(s\) of 12 month\(s\).*period_months=8"
+    ):
         classify_hotspots(inc, period_months=12)
     with pytest.raises(ParameterError, match="recent_periods"):
         classify_hotspots(inc, recent_periods=24)
@@ -189,7 +203,13 @@ def test_empty_and_missing_months():
 
 def test_bad_parameters():
     inc = _town(4, planted=False, n_background=50)
-    for kw in ({"alpha": 0}, {"cell_size": -1}, {"persistent_share": 1.5}, {"null": "x"}, {"period_months": 0}):
+    for kw in (
+        {"alpha": 0},
+        {"cell_size": -1},
+        {"persistent_share": 1.5},
+        {"null": "x"},
+        {"period_months": 0},
+    ):
         with pytest.raises(ParameterError):
             classify_hotspots(inc, **kw)
 
@@ -202,7 +222,9 @@ def test_block_fdr_equals_dense_fdr():
     for _ in range(200):
         pr = float(rng.choice([0.0, 0.3, 1.0, rng.uniform()]))
         nb = int(rng.integers(0, 50))
-        p = np.r_[rng.uniform(0, 1, rng.integers(0, 30)), np.full(rng.integers(0, 4), pr), [1e-6, 1.0]]
+        p = np.r_[
+            rng.uniform(0, 1, rng.integers(0, 30)), np.full(rng.integers(0, 4), pr), [1e-6, 1.0]
+        ]
         dense = benjamini_hochberg(np.r_[p, np.full(nb, pr)])[: len(p)]
         np.testing.assert_array_equal(_bh_with_block(p, pr, nb), dense)
 
@@ -216,7 +238,9 @@ def test_areas_carry_incidents_and_place_names_and_short_data_says_so():
     y = np.r_[rng.uniform(0, 4000, n), np.full(120, 2000.0)] + 300000
     months = [f"2024-{1 + i % 12:02d}-01" for i in range(n + 120)]
     names = [""] * n + ["On or near Market Square"] * 120
-    inc = Incidents.from_xy(x, y, month=months, location=names, study_area=shapely.box(400000, 300000, 404000, 304000))
+    inc = Incidents.from_xy(
+        x, y, month=months, location=names, study_area=shapely.box(400000, 300000, 404000, 304000)
+    )
     res = classify_hotspots(inc)
     top = res.areas.iloc[0]
     assert top["category"] == "persistent hot spot"

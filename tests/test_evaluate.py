@@ -30,18 +30,31 @@ def test_pai_and_pei_by_hand():
 
 
 def test_overlaps_counted_once():
-    inc = Incidents.from_xy(np.full(4, 400010.0), np.full(4, 300010.0), study_area=shapely.box(400000, 300000, 400100, 300100))
-    a = gpd.GeoSeries([shapely.box(400000, 300000, 400020, 300020), shapely.box(400005, 300005, 400020, 300020)], crs=27700)
+    inc = Incidents.from_xy(
+        np.full(4, 400010.0),
+        np.full(4, 300010.0),
+        study_area=shapely.box(400000, 300000, 400100, 300100),
+    )
+    a = gpd.GeoSeries(
+        [shapely.box(400000, 300000, 400020, 300020), shapely.box(400005, 300005, 400020, 300020)],
+        crs=27700,
+    )
     ev = evaluate(a, inc)
     assert ev.n_inside == 4 and ev.area_m2 == pytest.approx(400)
 
 
 def test_concentration_curves():
-    inc = Incidents.from_xy(np.r_[np.full(9, 400010.0), 400600.0], np.r_[np.full(9, 300010.0), 300600.0], study_area=shapely.box(400000, 300000, 401000, 301000))
+    inc = Incidents.from_xy(
+        np.r_[np.full(9, 400010.0), 400600.0],
+        np.r_[np.full(9, 300010.0), 300600.0],
+        study_area=shapely.box(400000, 300000, 401000, 301000),
+    )
     g = grid_concentration_curve(inc, cell_size=100)
     np.testing.assert_allclose(g["incident_share"], [0, 0.9, 1.0])
     np.testing.assert_allclose(g["area_share"], [0, 0.01, 0.02])
-    hot = gpd.GeoDataFrame({"rank": [2, 1], "area_m2": [300.0, 100.0], "share": [0.2, 0.5]}, geometry=[None, None])
+    hot = gpd.GeoDataFrame(
+        {"rank": [2, 1], "area_m2": [300.0, 100.0], "share": [0.2, 0.5]}, geometry=[None, None]
+    )
     c = concentration_curve(hot, 1000.0)
     np.testing.assert_allclose(c["area_share"], [0, 0.1, 0.4])
     np.testing.assert_allclose(c["incident_share"], [0, 0.5, 0.7])
@@ -88,7 +101,9 @@ def test_displacement_wdq_by_hand():
     x = np.concatenate([p[0] for p in parts]) + 400000.0
     y = np.concatenate([p[1] for p in parts]) + 300000.0
     m = np.concatenate([p[2] for p in parts])
-    inc = Incidents.from_xy(x, y, month=m, study_area=shapely.box(400000 - 500, 300000 - 500, 401500, 301500))
+    inc = Incidents.from_xy(
+        x, y, month=m, study_area=shapely.box(400000 - 500, 300000 - 500, 401500, 301500)
+    )
     r = shapely.box(400000, 300000, 400100, 300100)
     d = displacement(inc, r, before=("2024-01", "2024-02"), after=("2024-04", "2024-05"))
     assert (d.Rb, d.Ra, d.Db, d.Da, d.Cb, d.Ca) == (20, 8, 10, 12, 100, 100)

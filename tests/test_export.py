@@ -21,16 +21,31 @@ from hotspots.profile import rank_hotspots
 def result():
     x = np.r_[np.full(30, 400050.0), np.full(5, 400700.0)]
     y = np.r_[np.full(30, 300050.0), np.full(5, 300700.0)]
-    inc = Incidents.from_xy(x, y, month=["2024-01-01"] * 35, location="=HYPERLINK(\"x\")", study_area=shapely.box(400000, 300000, 401000, 301000))
+    inc = Incidents.from_xy(
+        x,
+        y,
+        month=["2024-01-01"] * 35,
+        location='=HYPERLINK("x")',
+        study_area=shapely.box(400000, 300000, 401000, 301000),
+    )
     ring = shapely.box(400000, 300000, 400100, 300100)
     # a polygon with a hole, written clockwise, to check orientation is fixed
     doughnut = shapely.Polygon(
         list(shapely.box(400600, 300600, 400800, 300800).exterior.coords)[::-1],
         [list(shapely.box(400650, 300650, 400750, 300750).exterior.coords)],
     )
-    hot = gpd.GeoDataFrame({"method": ["kde", "kde"], "label": ["=cmd|' /C calc'!A0", "ok"]}, geometry=[ring, doughnut], crs=27700)
+    hot = gpd.GeoDataFrame(
+        {"method": ["kde", "kde"], "label": ["=cmd|' /C calc'!A0", "ok"]},
+        geometry=[ring, doughnut],
+        crs=27700,
+    )
     ranked = rank_hotspots(hot, inc)
-    params = {"method": "kde", "bandwidth_m": 150.0, "crs": "EPSG:27700", "input_files": [{"name": "a.csv", "sha256": "ab" * 32}]}
+    params = {
+        "method": "kde",
+        "bandwidth_m": 150.0,
+        "crs": "EPSG:27700",
+        "input_files": [{"name": "a.csv", "sha256": "ab" * 32}],
+    }
     return SimpleNamespace(hotspots=ranked, params=params)
 
 
@@ -64,7 +79,9 @@ def test_geojson_reads_back_with_geopandas(result):
     assert gdf.crs.to_epsg() == 4326
     assert len(gdf) == 2 and gdf.is_valid.all()
     back = gdf.to_crs(27700)
-    np.testing.assert_allclose(sorted(back.area), sorted(result.hotspots.area), rtol=1e-4)  # 7-decimal rounding
+    np.testing.assert_allclose(
+        sorted(back.area), sorted(result.hotspots.area), rtol=1e-4
+    )  # 7-decimal rounding
 
 
 def test_no_nan_in_geojson(result):
@@ -91,7 +108,17 @@ def test_csv_is_spreadsheet_safe(result):
     assert "geometry" not in table.columns
 
 
-@pytest.mark.parametrize(("value", "expected"), [("=1+1", "'=1+1"), ("+x", "'+x"), ("-x", "'-x"), ("@x", "'@x"), ("safe", "safe"), (-3.5, -3.5)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+x", "'+x"),
+        ("-x", "'-x"),
+        ("@x", "'@x"),
+        ("safe", "safe"),
+        (-3.5, -3.5),
+    ],
+)
 def test_safe_csv_cell(value, expected):
     assert safe_csv_cell(value) == expected
 

@@ -16,7 +16,12 @@ def _queen(nrow, ncol):
     nbs = []
     for r in range(nrow):
         for c in range(ncol):
-            nb = [rr * ncol + cc for rr in range(r - 1, r + 2) for cc in range(c - 1, c + 2) if 0 <= rr < nrow and 0 <= cc < ncol]
+            nb = [
+                rr * ncol + cc
+                for rr in range(r - 1, r + 2)
+                for cc in range(c - 1, c + 2)
+                if 0 <= rr < nrow and 0 <= cc < ncol
+            ]
             nbs.append(np.array(nb))
     return nbs
 
@@ -48,7 +53,9 @@ def test_matches_esda_g_local_star():
 def test_benjamini_hochberg_by_hand():
     p = np.array([0.01, 0.04, 0.03, 0.2])
     # sorted 0.01, 0.03, 0.04, 0.2 -> 0.04, 0.06, 0.0533, 0.2 -> monotone: 0.04, 0.0533, 0.0533, 0.2
-    np.testing.assert_allclose(benjamini_hochberg(p), [0.04, 0.053333333, 0.053333333, 0.2], rtol=1e-6)
+    np.testing.assert_allclose(
+        benjamini_hochberg(p), [0.04, 0.053333333, 0.053333333, 0.2], rtol=1e-6
+    )
 
 
 def _town(seed, planted=True):
@@ -74,7 +81,10 @@ def test_planted_spots_found():
     found = [bool(hot.buffer(75).contains(shapely.Point(c)).any()) for c in centres]
     assert all(found)
     top = hot.sort_values("max_z", ascending=False).head(8)
-    hits = sum(any(top.geometry.iloc[i].buffer(75).contains(shapely.Point(c)) for c in centres) for i in range(len(top)))
+    hits = sum(
+        any(top.geometry.iloc[i].buffer(75).contains(shapely.Point(c)) for c in centres)
+        for i in range(len(top))
+    )
     assert hits / len(top) >= 0.9
 
 
@@ -86,14 +96,23 @@ def test_pure_noise_has_no_hot_spot(seed):
 
 
 def test_empty_and_single():
-    inc = Incidents.from_xy(np.array([400000.0]), np.array([300000.0]), study_area=shapely.box(399000, 299000, 401000, 301000))
+    inc = Incidents.from_xy(
+        np.array([400000.0]),
+        np.array([300000.0]),
+        study_area=shapely.box(399000, 299000, 401000, 301000),
+    )
     assert len(GiStarHotspots().fit(inc).hotspots_) == 0
 
 
 def test_normal_null_is_anticonservative_on_sparse_noise():
     """Why the default null is Poisson: the classic normal approximation finds hot spots in noise."""
-    false_normal = sum(len(GiStarHotspots(null="normal").fit(_town(s, planted=False)[0]).hotspots_) for s in (1, 2, 3))
-    false_poisson = sum(len(GiStarHotspots().fit(_town(s, planted=False)[0]).hotspots_) for s in (1, 2, 3))
+    false_normal = sum(
+        len(GiStarHotspots(null="normal").fit(_town(s, planted=False)[0]).hotspots_)
+        for s in (1, 2, 3)
+    )
+    false_poisson = sum(
+        len(GiStarHotspots().fit(_town(s, planted=False)[0]).hotspots_) for s in (1, 2, 3)
+    )
     assert false_poisson == 0
     assert false_normal > 0
 

@@ -26,7 +26,9 @@ def test_from_xy_transforms_to_wgs84_and_fills_month():
 
 def test_months_and_subset():
     inc = Incidents.from_xy(
-        np.arange(4) * 10.0, np.zeros(4), month=["2024-01-01", "2024-03-01", "2024-03-01", "2024-04-01"]
+        np.arange(4) * 10.0,
+        np.zeros(4),
+        month=["2024-01-01", "2024-03-01", "2024-03-01", "2024-04-01"],
     )
     assert list(inc.months.strftime("%Y-%m")) == ["2024-01", "2024-02", "2024-03", "2024-04"]
     sub = inc.subset(inc.frame["month"] >= "2024-03-01", note="filtered")
@@ -41,7 +43,9 @@ def test_missing_columns_rejected():
 
 
 def test_input_error_names_file_row_column_and_fix():
-    err = InputError("not a number", file="jan.csv", row=7, column="Latitude", hint="remove the text")
+    err = InputError(
+        "not a number", file="jan.csv", row=7, column="Latitude", hint="remove the text"
+    )
     assert str(err) == "jan.csv, line 7, column 'Latitude': not a number Fix: remove the text"
     assert isinstance(err, ValueError)
 
@@ -67,7 +71,15 @@ def test_filter_reasons_match_the_ingest_reasons():
     from hotspots.ingest import R_DATE_RANGE, R_POLYGON, R_TYPE
 
     assert set(FILTER_REASONS) == {R_TYPE, R_DATE_RANGE, R_POLYGON}
-    rej = pd.DataFrame({"source_file": ["a"] * 3, "source_row": [2, 3, 4], "reason": [R_TYPE, R_TYPE, "missing coordinates"], "column": "", "detail": ""})
+    rej = pd.DataFrame(
+        {
+            "source_file": ["a"] * 3,
+            "source_row": [2, 3, 4],
+            "reason": [R_TYPE, R_TYPE, "missing coordinates"],
+            "column": "",
+            "detail": "",
+        }
+    )
     rep = IngestReport(n_read=10, n_used=7, rejected=rej)
     assert (rep.n_filtered, rep.n_invalid) == (2, 1)
     assert rep.to_dict()["rows_filtered_out"] == 2

@@ -34,8 +34,12 @@ TRAFALGAR_LONLAT = (-0.12806, 51.50806)
 TRAFALGAR_EN = (530009.0, 180453.0)
 
 
-def police_row(cid, lon, lat, ctype="Violence and sexual offences", month="2024-01", loc="On or near X"):
-    return f"{cid},{month},Met,Met,{lon},{lat},{loc},E01,Westminster 018A,{ctype},Under investigation,"
+def police_row(
+    cid, lon, lat, ctype="Violence and sexual offences", month="2024-01", loc="On or near X"
+):
+    return (
+        f"{cid},{month},Met,Met,{lon},{lat},{loc},E01,Westminster 018A,{ctype},Under investigation,"
+    )
 
 
 def police_csv(rows, *, eol="\r\n"):
@@ -51,7 +55,9 @@ def town(n, lon0=-2.98, lat0=53.41, spread=0.01, seed=0):
 def latlon_csv(lons, lats, extra=None):
     lines = ["latitude,longitude" + ("," + ",".join(extra) if extra else "")]
     for i, (lo, la) in enumerate(zip(lons, lats, strict=True)):
-        lines.append(f"{la:.6f},{lo:.6f}" + ("," + ",".join(e[i] for e in extra.values()) if extra else ""))
+        lines.append(
+            f"{la:.6f},{lo:.6f}" + ("," + ",".join(e[i] for e in extra.values()) if extra else "")
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -120,7 +126,9 @@ def test_police_uk_format_and_known_coordinates():
      (" Latitude ", "Longitude"), ("lat", "lon"), ("Y", "X"), ("POINT_Y", "POINT_X")],
 )  # fmt: skip
 def test_latlon_header_variants(lat_name, lon_name):
-    data = f"{lat_name},{lon_name},offense_type\n41.8781,-87.6298,robbery\n41.8800,-87.6300,assault\n"
+    data = (
+        f"{lat_name},{lon_name},offense_type\n41.8781,-87.6298,robbery\n41.8800,-87.6300,assault\n"
+    )
     inc = read_incidents(("chicago.csv", data.encode()))
     r = accounted(inc)
     assert r.files[0].format == FORMAT_LATLON
@@ -164,7 +172,12 @@ def test_explicit_column_mapping():
     data = "when;where_e;where_n;what\n2024-03-01 21:30;530009;180453;ABH\n"
     inc = read_incidents(
         ("custom.csv", data.encode()),
-        columns={"easting": "where_e", "northing": "where_n", "datetime": "when", "crime_type": "what"},
+        columns={
+            "easting": "where_e",
+            "northing": "where_n",
+            "datetime": "when",
+            "crime_type": "what",
+        },
     )
     r = accounted(inc)
     assert r.files[0].columns == {
@@ -287,12 +300,12 @@ def test_every_bad_coordinate_kind_with_rows_and_counts():
 
 def test_ragged_rows_rejected_with_line_numbers_after_multiline_field():
     data = (
-        'lat,lon,location\n'
+        "lat,lon,location\n"
         '53.41,-2.98,"a location\nover two lines"\n'  # lines 2-3
-        '53.42,-2.97,too,many\n'  # line 4
-        '53.43\n'  # line 5
-        '\n'  # blank line 6: skipped, not a row
-        '53.44,-2.96,ok\n'  # line 7
+        "53.42,-2.97,too,many\n"  # line 4
+        "53.43\n"  # line 5
+        "\n"  # blank line 6: skipped, not a row
+        "53.44,-2.96,ok\n"  # line 7
     )
     inc = read_incidents(("ragged.csv", data.encode()), outlier_km=False)
     r = accounted(inc)
@@ -325,7 +338,12 @@ def test_header_only_file_is_fine_next_to_data_but_alone_is_an_error():
 
 @pytest.mark.parametrize(
     "junk",
-    [bytes(range(256)) * 4, b"\x00\x01\x02binary\x00" * 50, b"PK\x03\x04rest-of-a-zip", b"\x1f\x8b\x08gzip"],
+    [
+        bytes(range(256)) * 4,
+        b"\x00\x01\x02binary\x00" * 50,
+        b"PK\x03\x04rest-of-a-zip",
+        b"\x1f\x8b\x08gzip",
+    ],
 )
 def test_binary_junk_is_input_error(junk):
     with pytest.raises(InputError, match=r"junk\.csv"):
@@ -409,7 +427,10 @@ def test_datetime_formats_and_has_time():
 def test_day_first_detected_from_values():
     data = "lat,lon,date\n41.88,-87.63,05/01/2024 10:00\n41.88,-87.63,13/01/2024 22:10\n"
     inc = read_incidents(("us_but_dmy.csv", data.encode()))
-    assert list(inc.frame["datetime"]) == [pd.Timestamp("2024-01-05 10:00"), pd.Timestamp("2024-01-13 22:10")]
+    assert list(inc.frame["datetime"]) == [
+        pd.Timestamp("2024-01-05 10:00"),
+        pd.Timestamp("2024-01-13 22:10"),
+    ]
 
 
 def test_ambiguous_day_month_uses_regional_default():
@@ -467,7 +488,10 @@ def test_date_to_without_time_includes_the_whole_day():
 
 
 def test_crime_type_list_is_case_insensitive_and_warns_on_unknown():
-    rows = [police_row("a", -2.98, 53.41, ctype="Robbery"), police_row("b", -2.98, 53.41, ctype="Burglary")]
+    rows = [
+        police_row("a", -2.98, 53.41, ctype="Robbery"),
+        police_row("b", -2.98, 53.41, ctype="Burglary"),
+    ]
     with pytest.warns(HotspotsWarning, match="murder"):
         inc = read_incidents(("c.csv", police_csv(rows)), crime_types=["ROBBERY", "murder"])
     r = accounted(inc)
@@ -477,7 +501,10 @@ def test_crime_type_list_is_case_insensitive_and_warns_on_unknown():
 
 
 def test_crime_types_all():
-    rows = [police_row("a", -2.98, 53.41, ctype="Robbery"), police_row("b", -2.98, 53.41, ctype="Burglary")]
+    rows = [
+        police_row("a", -2.98, 53.41, ctype="Robbery"),
+        police_row("b", -2.98, 53.41, ctype="Burglary"),
+    ]
     inc = read_incidents(("c.csv", police_csv(rows)), crime_types="all")
     assert len(inc) == 2
     assert inc.report.choices["crime_types_kept"] == "all"
@@ -486,7 +513,10 @@ def test_crime_types_all():
 def test_harm_weights_mapping_and_unmapped_types():
     rows = [police_row("a", -2.98, 53.41, ctype="Robbery"),
             police_row("b", -2.98, 53.41, ctype="Violence and sexual offences")]  # fmt: skip
-    inc = read_incidents(("h.csv", police_csv(rows)), harm_weights={"robbery": 365, "Violence and sexual offences": 30})
+    inc = read_incidents(
+        ("h.csv", police_csv(rows)),
+        harm_weights={"robbery": 365, "Violence and sexual offences": 30},
+    )
     assert list(inc.frame["weight"]) == [365.0, 30.0]
     assert inc.report.choices["weights_given"] is True
     assert inc.has_weights
@@ -535,8 +565,12 @@ def test_outliers_national_spread_loses_nothing():
     # 40 "forces" spread across England, each a dense blob
     rng = np.random.default_rng(3)
     centres = np.column_stack([rng.uniform(-3.0, 0.5, 40), rng.uniform(50.8, 54.5, 40)])
-    lon = np.concatenate([town(25, c[0], c[1], spread=0.03, seed=i)[0] for i, c in enumerate(centres)])
-    lat = np.concatenate([town(25, c[0], c[1], spread=0.03, seed=i)[1] for i, c in enumerate(centres)])
+    lon = np.concatenate(
+        [town(25, c[0], c[1], spread=0.03, seed=i)[0] for i, c in enumerate(centres)]
+    )
+    lat = np.concatenate(
+        [town(25, c[0], c[1], spread=0.03, seed=i)[1] for i, c in enumerate(centres)]
+    )
     inc = read_incidents(("national.csv", latlon_csv(lon, lat)))
     assert inc.report.choices["n_outliers"] == 0
     assert len(inc) == 1000
@@ -555,7 +589,9 @@ def test_default_study_area_contains_points_one_point_and_collinear():
     # one point: its 250 m cell clipped to the 25 m margin around the point
     assert inc.study_area.area == pytest.approx(np.pi * 25.0**2, rel=0.01)
     assert shapely.intersects_xy(inc.study_area, inc.frame["x"], inc.frame["y"]).all()
-    assert inc.report.choices["study_area_km2"] == pytest.approx(np.pi * 25.0**2 / 1e6, abs=1e-4)  # rounded
+    assert inc.report.choices["study_area_km2"] == pytest.approx(
+        np.pi * 25.0**2 / 1e6, abs=1e-4
+    )  # rounded
     lon = -2.98 + np.arange(50) * 0.001
     inc = read_incidents(("line.csv", latlon_csv(lon, np.full(50, 53.41))))
     assert shapely.intersects_xy(inc.study_area, inc.frame["x"], inc.frame["y"]).all()
@@ -590,7 +626,7 @@ def test_given_study_area_geojson_file(tmp_path):
     gj.write_text(
         '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
         '"geometry":{"type":"Polygon","coordinates":[[[-3.0,53.4],[-2.96,53.4],[-2.96,53.42],'
-        '[-3.0,53.42],[-3.0,53.4]]]}}]}'
+        "[-3.0,53.42],[-3.0,53.4]]]}}]}"
     )
     inc = read_incidents(("p.csv", b"lat,lon\n53.41,-2.98\n53.41,-2.90\n"), study_area=gj)
     assert len(inc) == 1
@@ -818,12 +854,19 @@ def test_default_keeps_violence_by_name_in_other_taxonomies():
         "41.81,-87.61,CRIMINAL DAMAGE\n41.82,-87.60,WEAPONS VIOLATION\n41.82,-87.61,AGGRAVATED ASSAULT\n"
     )
     inc = read_incidents(("chicago.csv", text.encode()))
-    assert sorted(inc.frame["crime_type"]) == ["AGGRAVATED ASSAULT", "BATTERY", "ROBBERY", "WEAPONS VIOLATION"]
+    assert sorted(inc.frame["crime_type"]) == [
+        "AGGRAVATED ASSAULT",
+        "BATTERY",
+        "ROBBERY",
+        "WEAPONS VIOLATION",
+    ]
     rej = inc.report.rejected
     assert sorted(rej["source_row"]) == [3, 5] and set(rej["reason"]) == {"crime type not selected"}
     assert any("2 other type(s) were filtered out" in n for n in inc.report.notes)
     # with no violent type at all, nothing is filtered (and a note says why)
-    only = read_incidents(("burglary.csv", b"lat,lon,Crime type\n41.80,-87.60,BURGLARY\n41.81,-87.61,THEFT\n"))
+    only = read_incidents(
+        ("burglary.csv", b"lat,lon,Crime type\n41.80,-87.60,BURGLARY\n41.81,-87.61,THEFT\n")
+    )
     assert len(only) == 2 and any("no type that names violence" in n for n in only.report.notes)
     assert len(read_incidents(("chicago.csv", text.encode()), crime_types="all")) == 6
 

@@ -12,9 +12,33 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_ruff_clean():
+PATHS = ["hotspots", "tests", "app.py", "benchmarks"]
+
+
+def _ruff() -> str:
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed")
-    r = subprocess.run([ruff, "check", "hotspots", "tests", "app.py", "benchmarks"], cwd=ROOT, capture_output=True, text=True, check=False)
+    return ruff
+
+
+def test_ruff_format_clean():
+    r = subprocess.run(
+        [_ruff(), "format", "--check", *PATHS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 0, "run `ruff format`:\n" + r.stdout + r.stderr
+
+
+def test_ruff_clean():
+    r = subprocess.run(
+        [_ruff(), "check", *PATHS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout + r.stderr

@@ -32,8 +32,16 @@ PAYLOADS = ("<img src=x onerror=alert(1)>", "O`Brien St", "${alert(1)}")
 
 def _incidents(n_outliers: int = 0) -> Incidents:
     rng = np.random.default_rng(7)
-    x = np.r_[rng.normal(CX, 40, 150), rng.normal(CX + 900, 40, 100), rng.uniform(CX - 1500, CX + 1500, 150)]
-    y = np.r_[rng.normal(CY, 40, 150), rng.normal(CY + 400, 40, 100), rng.uniform(CY - 1500, CY + 1500, 150)]
+    x = np.r_[
+        rng.normal(CX, 40, 150),
+        rng.normal(CX + 900, 40, 100),
+        rng.uniform(CX - 1500, CX + 1500, 150),
+    ]
+    y = np.r_[
+        rng.normal(CY, 40, 150),
+        rng.normal(CY + 400, 40, 100),
+        rng.uniform(CY - 1500, CY + 1500, 150),
+    ]
     # A geocoding error ~200 km away (London).
     x = np.r_[x, np.full(n_outliers, 530_000.0)]
     y = np.r_[y, np.full(n_outliers, 180_000.0)]
@@ -78,7 +86,9 @@ def test_rank_colours_sequential_top_darkest():
 
 
 def test_build_map_layers_and_geometry_in_wgs84():
-    m = build_map(_ranked(), _incidents(), surface_polygons=[shapely.Point(CX, CY).buffer(400)], tiles="none")
+    m = build_map(
+        _ranked(), _incidents(), surface_polygons=[shapely.Point(CX, CY).buffer(400)], tiles="none"
+    )
     names = [type(el).__name__ for el in walk(m)]
     assert names.count("HeatMap") == 1
     assert names.count("LayerControl") == 1
@@ -103,7 +113,9 @@ def test_build_map_layers_and_geometry_in_wgs84():
 
 def test_missing_times_and_harm_are_shown_as_such():
     m = build_map(_ranked(), tiles="none")
-    props = {f["properties"]["hotspot_id"]: f["properties"] for f in _hotspot_layer(m).data["features"]}
+    props = {
+        f["properties"]["hotspot_id"]: f["properties"] for f in _hotspot_layer(m).data["features"]
+    }
     assert props["H002"]["peak_window"] == "times not known"
     assert props["H001"]["harm"] == "—"
 
@@ -114,7 +126,10 @@ def test_selected_hotspot_is_highlighted_and_drawn_last():
     feats = layer.data["features"]
     assert feats[-1]["properties"]["hotspot_id"] == "H002"
     styles = {f["properties"]["hotspot_id"]: layer.style_function(f) for f in feats}
-    assert styles["H002"]["color"] == SELECTED_COLOUR and styles["H002"]["weight"] > styles["H001"]["weight"]
+    assert (
+        styles["H002"]["color"] == SELECTED_COLOUR
+        and styles["H002"]["weight"] > styles["H001"]["weight"]
+    )
     # A rank works too.
     m = build_map(_ranked(), tiles="none", selected=3)
     assert _hotspot_layer(m).data["features"][-1]["properties"]["_selected"] is True
@@ -131,7 +146,9 @@ def test_csv_strings_are_escaped_in_the_rendered_html(payload):
     page = m.get_root().render()
     assert payload not in page
     props = _hotspot_layer(m).data["features"]
-    shown = [p["properties"]["location"] for p in props] + [p["properties"]["peak_window"] for p in props]
+    shown = [p["properties"]["location"] for p in props] + [
+        p["properties"]["peak_window"] for p in props
+    ]
     for value in shown:
         assert "<" not in value and "`" not in value and "$" not in value
     assert "&lt;img" in page or "\\u0026lt;img" in page or payload != PAYLOADS[0]
@@ -140,8 +157,11 @@ def test_csv_strings_are_escaped_in_the_rendered_html(payload):
 
 
 def test_custom_tile_attribution_is_escaped():
-    m = build_map(_ranked(), tiles="https://tiles.example.police.uk/{z}/{x}/{y}.png",
-                  tile_attribution="<b>Force</b> `x`")
+    m = build_map(
+        _ranked(),
+        tiles="https://tiles.example.police.uk/{z}/{x}/{y}.png",
+        tile_attribution="<b>Force</b> `x`",
+    )
     layer = next(el for el in walk(m) if isinstance(el, folium.TileLayer))
     assert layer.options["attribution"] == "&lt;b&gt;Force&lt;/b&gt; &#96;x&#96;"
     assert layer.tiles == "https://tiles.example.police.uk/{z}/{x}/{y}.png"
@@ -183,7 +203,10 @@ def test_default_tiles_are_openstreetmap_with_attribution():
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (None, "none"), ("", "none"), ("None", "none"), ("OSM", "openstreetmap"),
+        (None, "none"),
+        ("", "none"),
+        ("None", "none"),
+        ("OSM", "openstreetmap"),
         ("openstreetmap", "openstreetmap"),
         ("https://t.example/{z}/{x}/{y}.png", "https://t.example/{z}/{x}/{y}.png"),
     ],
@@ -192,7 +215,9 @@ def test_resolve_tiles(value, expected):
     assert resolve_tiles(value) == expected
 
 
-@pytest.mark.parametrize("bad", ["https://t.example/tiles.png", "satellite", "file:///x/{z}/{x}/{y}"])
+@pytest.mark.parametrize(
+    "bad", ["https://t.example/tiles.png", "satellite", "file:///x/{z}/{x}/{y}"]
+)
 def test_resolve_tiles_rejects(bad):
     with pytest.raises(ParameterError):
         resolve_tiles(bad)
@@ -204,8 +229,13 @@ def test_heat_points_aggregate_by_location_and_cap():
     assert len(pts) == 2
     assert max(p[2] for p in pts) == 1.0
     rng = np.random.default_rng(3)
-    big = pd.DataFrame({"lon": rng.uniform(-3.1, -2.8, 50_000), "lat": rng.uniform(53.3, 53.5, 50_000),
-                        "weight": rng.uniform(0.5, 2, 50_000)})
+    big = pd.DataFrame(
+        {
+            "lon": rng.uniform(-3.1, -2.8, 50_000),
+            "lat": rng.uniform(53.3, 53.5, 50_000),
+            "weight": rng.uniform(0.5, 2, 50_000),
+        }
+    )
     pts = aggregate_heat_points(big, max_points=5_000)
     assert 0 < len(pts) <= 5_000
     assert all(0 < p[2] <= 1 for p in pts)
@@ -215,7 +245,9 @@ def test_heat_points_aggregate_by_location_and_cap():
 def test_heat_payload_stays_small_for_large_data():
     rng = np.random.default_rng(4)
     n = 100_000
-    frame = pd.DataFrame({"lon": rng.normal(-2.98, 0.05, n).round(4), "lat": rng.normal(53.4, 0.03, n).round(4)})
+    frame = pd.DataFrame(
+        {"lon": rng.normal(-2.98, 0.05, n).round(4), "lat": rng.normal(53.4, 0.03, n).round(4)}
+    )
     m = build_map(None, frame, tiles="none", max_heat_points=20_000)
     heat = next(el for el in walk(m) if type(el).__name__ == "HeatMap")
     assert len(heat.data) <= 20_000
@@ -233,7 +265,9 @@ def test_hotspot_at_matches_click_to_polygon():
 
 
 def test_localized_full_map_has_only_local_assets():
-    m = localize(build_map(_ranked(), _incidents(), surface_polygons=[shapely.Point(CX, CY).buffer(400)]))
+    m = localize(
+        build_map(_ranked(), _incidents(), surface_polygons=[shapely.Point(CX, CY).buffer(400)])
+    )
     assert all(not re.match(r"(https?:)?//", u) for u in asset_links(m))
 
 
@@ -249,7 +283,10 @@ def test_patrol_layer_escapes_and_marks_left_out_areas():
             "incidents": [30, 12],
             "location": ["<img src=x onerror=alert(1)>", "O`Brien St ${alert(1)}"],
         },
-        geometry=[shapely.Point(400000, 300000).buffer(75), shapely.Point(400500, 300000).buffer(75)],
+        geometry=[
+            shapely.Point(400000, 300000).buffer(75),
+            shapely.Point(400500, 300000).buffer(75),
+        ],
         crs=27700,
     )
 
@@ -257,14 +294,27 @@ def test_patrol_layer_escapes_and_marks_left_out_areas():
         def area_summary(self):
             import pandas as pd
 
-            return pd.DataFrame({"patrol_area_id": ["H001-P1", "H002-P1"], "in_plan": [True, False], "visits": [28, 0]})
+            return pd.DataFrame(
+                {
+                    "patrol_area_id": ["H001-P1", "H002-P1"],
+                    "in_plan": [True, False],
+                    "visits": [28, 0],
+                }
+            )
 
     fg = patrol_layer(areas, Plan())
     gj = next(iter(fg._children.values()))
     feats = gj.data["features"]
     assert feats[0]["properties"]["plan"] == "28 visits" and feats[0]["properties"]["_in_plan"]
-    assert feats[1]["properties"]["plan"] == "left out (capacity)" and not feats[1]["properties"]["_in_plan"]
-    assert "<img" not in json.dumps(gj.data) and "`" not in json.dumps(gj.data) and "${" not in json.dumps(gj.data)
+    assert (
+        feats[1]["properties"]["plan"] == "left out (capacity)"
+        and not feats[1]["properties"]["_in_plan"]
+    )
+    assert (
+        "<img" not in json.dumps(gj.data)
+        and "`" not in json.dumps(gj.data)
+        and "${" not in json.dumps(gj.data)
+    )
     assert "&lt;img" in feats[0]["properties"]["location"]
     assert patrol_layer(areas.iloc[:0]) is None
 
@@ -275,7 +325,12 @@ def test_emerging_layer_escapes_and_colours_categories():
     cells = [shapely.box(CX + i * 150, CY, CX + (i + 1) * 150, CY + 150) for i in range(4)]
     areas = gpd.GeoDataFrame(
         {
-            "category": ["persistent hot spot", "emerging hot spot", "former hot spot", "<b>odd</b>"],
+            "category": [
+                "persistent hot spot",
+                "emerging hot spot",
+                "former hot spot",
+                "<b>odd</b>",
+            ],
             "n_cells": [3, 1, 2, 1],
             "incidents": [120, 9, 14, 2],
             "top_location": [PAYLOADS[0], PAYLOADS[1], PAYLOADS[2], None],
@@ -294,12 +349,15 @@ def test_emerging_layer_escapes_and_colours_categories():
     assert feats[0]["geometry"]["coordinates"][0][0][0] < 0  # reprojected to lon/lat (Liverpool)
     styles = [gj.style_function(f) for f in feats]
     assert [s["fillColor"] for s in styles[:3]] == [
-        EMERGING_COLOURS[c][0] for c in ("persistent hot spot", "emerging hot spot", "former hot spot")
+        EMERGING_COLOURS[c][0]
+        for c in ("persistent hot spot", "emerging hot spot", "former hot spot")
     ]
     assert len({s["fillColor"] for s in styles[:3]}) == 3  # one colour per category
     assert styles[3]["fillColor"] not in {s["fillColor"] for s in styles[:3]}  # unknown: grey
     assert len({c for c, _ in EMERGING_COLOURS.values()}) == len(EMERGING_COLOURS)
-    assert not {c for c, _ in EMERGING_COLOURS.values()} & set(PALETTE)  # never mistaken for a hot spot rank
+    assert not {c for c, _ in EMERGING_COLOURS.values()} & set(
+        PALETTE
+    )  # never mistaken for a hot spot rank
     # The tooltip names the fields; a rendered map with the layer holds only the escaped text.
     m = build_map(_ranked(), None, tiles="none")
     fg.add_to(m)
@@ -319,9 +377,18 @@ def test_click_on_a_patrol_disc_selects_its_hot_spot():
 
     from hotspots.mapping import hotspot_at
 
-    ranked = gpd.GeoDataFrame({"hotspot_id": ["H001"], "rank": [1]}, geometry=[shapely.box(400000, 300000, 400050, 300050)], crs=27700)
-    areas = gpd.GeoDataFrame({"hotspot_id": ["H001"], "patrol_area_id": ["H001-P1"], "rank": [1]},
-                             geometry=[shapely.Point(400040, 300040).buffer(75)], crs=27700)
-    lon, lat = gpd.GeoSeries([shapely.Point(400100, 300040)], crs=27700).to_crs(4326).iloc[0].coords[0]
+    ranked = gpd.GeoDataFrame(
+        {"hotspot_id": ["H001"], "rank": [1]},
+        geometry=[shapely.box(400000, 300000, 400050, 300050)],
+        crs=27700,
+    )
+    areas = gpd.GeoDataFrame(
+        {"hotspot_id": ["H001"], "patrol_area_id": ["H001-P1"], "rank": [1]},
+        geometry=[shapely.Point(400040, 300040).buffer(75)],
+        crs=27700,
+    )
+    lon, lat = (
+        gpd.GeoSeries([shapely.Point(400100, 300040)], crs=27700).to_crs(4326).iloc[0].coords[0]
+    )
     assert hotspot_at(ranked, lat, lon) is None  # 50 m outside the hot spot
     assert hotspot_at(ranked, lat, lon, patrol_areas=areas) == "H001"  # but inside its patrol disc

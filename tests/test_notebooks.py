@@ -14,7 +14,9 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path, tmp_path, monkeypatch):
     nb = json.loads(path.read_text(encoding="utf-8"))
-    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), "strip outputs before committing"
+    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), (
+        "strip outputs before committing"
+    )
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for cell in nb["cells"]:

@@ -41,8 +41,13 @@ def _full_map(tiles: str = "none") -> folium.Map:
     y = np.r_[rng.normal(cy, 50, 200), rng.uniform(cy - 2000, cy + 2000, 200)]
     inc = Incidents.from_xy(x, y, crs="EPSG:27700")
     hot = gpd.GeoDataFrame(
-        {"hotspot_id": ["H001"], "rank": [1], "incidents": [200], "harm": [np.nan],
-         "peak_window": ["Fri-Sat 21:00-03:00"]},
+        {
+            "hotspot_id": ["H001"],
+            "rank": [1],
+            "incidents": [200],
+            "harm": [np.nan],
+            "peak_window": ["Fri-Sat 21:00-03:00"],
+        },
         geometry=[shapely.Point(cx, cy).buffer(120)],
         crs="EPSG:27700",
     )
@@ -59,7 +64,7 @@ def test_every_asset_of_a_full_map_is_vendored():
     for link in links:
         assert not link.startswith(("http:", "https:", "//")), link
         assert link.startswith(DEFAULT_PREFIX)
-        path = VENDOR_DIR / link[len(DEFAULT_PREFIX):]
+        path = VENDOR_DIR / link[len(DEFAULT_PREFIX) :]
         assert path.is_file(), f"{link} has no file at {path}"
         # Resolved from the streamlit-folium iframe, the link lands in Streamlit's static route.
         assert urlparse(urljoin(IFRAME_URL, link)).path.startswith("/app/static/vendor/")
@@ -82,9 +87,18 @@ def test_vendor_dir_is_small_and_licensed():
     total = sum(p.stat().st_size for p in VENDOR_DIR.rglob("*") if p.is_file())
     assert total < 2.5e6
     readme = (VENDOR_DIR / "README.md").read_text("utf-8")
-    for lib in ("leaflet", "jquery", "bootstrap", "fontawesome", "awesome-markers", "markercluster"):
+    for lib in (
+        "leaflet",
+        "jquery",
+        "bootstrap",
+        "fontawesome",
+        "awesome-markers",
+        "markercluster",
+    ):
         assert lib in readme
-    assert not list(VENDOR_DIR.rglob("node_modules")) and not list(VENDOR_DIR.rglob("package-lock.json"))
+    assert not list(VENDOR_DIR.rglob("node_modules")) and not list(
+        VENDOR_DIR.rglob("package-lock.json")
+    )
 
 
 def test_localize_is_idempotent_and_sets_icon_path():
@@ -138,7 +152,7 @@ def test_walk_visits_nested_children():
         ("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;"),
         ("O`Brien St", "O&#96;Brien St"),
         ("${alert(1)}", "&#36;{alert(1)}"),
-        ('a "b" & \'c\'', "a &quot;b&quot; &amp; &#x27;c&#x27;"),
+        ("a \"b\" & 'c'", "a &quot;b&quot; &amp; &#x27;c&#x27;"),
         (None, ""),
         (12, "12"),
     ],
@@ -189,11 +203,20 @@ def test_standalone_map_embeds_the_parameters_safely():
     import json
     import re
 
-    params = {"method": "kde", "version": "0.1.0", "data_period": ["2025-01", "2025-12"], "synthetic": True,
-              "note": "</script><script>alert(1)</script>"}
+    params = {
+        "method": "kde",
+        "version": "0.1.0",
+        "data_period": ["2025-01", "2025-12"],
+        "synthetic": True,
+        "note": "</script><script>alert(1)</script>",
+    }
     page = standalone_html(_full_map(tiles="none"), params=params)
-    m = re.search(r'<script type="application/json" id="hotspots-parameters">(.*?)</script>', page, re.S)
+    m = re.search(
+        r'<script type="application/json" id="hotspots-parameters">(.*?)</script>', page, re.S
+    )
     assert m is not None
-    assert json.loads(m.group(1))["note"] == params["note"]  # round-trips, yet cannot close the script
+    assert (
+        json.loads(m.group(1))["note"] == params["note"]
+    )  # round-trips, yet cannot close the script
     assert "<script>alert(1)" not in page
     assert "SYNTHETIC DEMO DATA" in page and "method kde, data 2025-01 to 2025-12" in page

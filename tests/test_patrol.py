@@ -79,7 +79,10 @@ def test_discs_are_centred_where_they_capture_most():
     # ... and none, with a note saying why, when it does not
     strict = make_patrol_areas(inc, hot, radius_m=75.0, min_incidents=3)
     assert list(strict["hotspot_id"]) == ["H001", "H001"]
-    assert any("H002 got no patrol area" in n and "fewer than min_incidents=3" in n for n in strict.attrs["notes"])
+    assert any(
+        "H002 got no patrol area" in n and "fewer than min_incidents=3" in n
+        for n in strict.attrs["notes"]
+    )
     assert (areas["max_extent_m"] == 150.0).all()
     # retrospective PAI by hand
     a = areas.iloc[0]
@@ -650,7 +653,9 @@ def test_plan_csv_carries_its_parameters():
     import io as _io
     import json as _json
 
-    plan = make_patrol_plan(_areas_frame(4, np.random.default_rng(2)), days=5, seed=41, start_date="2026-03-02")
+    plan = make_patrol_plan(
+        _areas_frame(4, np.random.default_rng(2)), days=5, seed=41, start_date="2026-03-02"
+    )
     table = pd.read_csv(_io.StringIO(plan.to_csv()))
     assert len(table) > 0
     params = _json.loads(table["plan_parameters"].iloc[0])
@@ -661,14 +666,28 @@ def test_plan_csv_is_identical_whenever_it_is_made():
     import datetime as _dt
 
     areas = _areas_frame(3, np.random.default_rng(5))
-    a = make_patrol_plan(areas, days=4, seed=9, start_date="2026-03-02", created=_dt.datetime(2026, 1, 1, tzinfo=_dt.UTC))
-    b = make_patrol_plan(areas, days=4, seed=9, start_date="2026-03-02", created=_dt.datetime(2026, 2, 1, tzinfo=_dt.UTC))
+    a = make_patrol_plan(
+        areas,
+        days=4,
+        seed=9,
+        start_date="2026-03-02",
+        created=_dt.datetime(2026, 1, 1, tzinfo=_dt.UTC),
+    )
+    b = make_patrol_plan(
+        areas,
+        days=4,
+        seed=9,
+        start_date="2026-03-02",
+        created=_dt.datetime(2026, 2, 1, tzinfo=_dt.UTC),
+    )
     assert a.to_csv() == b.to_csv()
 
 
 def test_area_summary_matches_a_direct_count():
     areas = _areas_frame(7, np.random.default_rng(11))
-    plan = make_patrol_plan(areas, days=21, seed=3, start_date="2026-03-02", control_share=0.5, officer_hours=3)
+    plan = make_patrol_plan(
+        areas, days=21, seed=3, start_date="2026-03-02", control_share=0.5, officer_hours=3
+    )
     summary = plan.area_summary().set_index("patrol_area_id")
     v = plan.visits
     for pid in plan.areas["patrol_area_id"]:

@@ -28,7 +28,9 @@ def two_spots():
     cy = rng.uniform(600, 950, 40)
     x = np.r_[ax, bx, cx] + 400000
     y = np.r_[ay, by, cy] + 300000
-    months = np.r_[["2024-01-01"] * 10, ["2024-06-01"] * 10, [f"2024-{i % 6 + 1:02d}-01" for i in range(80)]]
+    months = np.r_[
+        ["2024-01-01"] * 10, ["2024-06-01"] * 10, [f"2024-{i % 6 + 1:02d}-01" for i in range(80)]
+    ]
     inc = Incidents.from_xy(x, y, month=months, study_area=_square(400000, 300000, 1000))
     hot = gpd.GeoDataFrame(
         {"method": ["test", "test"], "peak_density": [np.nan, np.nan]},
@@ -122,11 +124,18 @@ def test_hour_and_weekday_profile():
         + ["2024-03-04 12:00"] * 5  # Mon
     )
     n = len(dts)
-    inc = Incidents.from_xy(np.full(n, 400050.0), np.full(n, 300050.0), datetime=dts, study_area=_square(400000, 300000, 1000))
+    inc = Incidents.from_xy(
+        np.full(n, 400050.0),
+        np.full(n, 300050.0),
+        datetime=dts,
+        study_area=_square(400000, 300000, 1000),
+    )
     hot = gpd.GeoDataFrame(geometry=[_square(400000, 300000, 100)], crs=27700)
     row = rank_hotspots(hot, inc).iloc[0]
     assert row["has_time"]
-    assert row["hour_counts"][22] == 10 and row["hour_counts"][0] == 10 and row["hour_counts"][12] == 5
+    assert (
+        row["hour_counts"][22] == 10 and row["hour_counts"][0] == 10 and row["hour_counts"][12] == 5
+    )
     assert row["weekday_counts"] == [5, 0, 0, 0, 10, 10, 10]
     assert row["night_share"] == pytest.approx(30 / 35)
     # the shortest window holding half (17.5 of 35): two hours, 22:00-00:00, hold 20
@@ -156,9 +165,18 @@ def test_empty_inputs():
 def test_top_location_is_the_most_frequent_name():
     x = np.full(6, 400050.0)
     y = np.full(6, 300050.0)
-    names = ["On or near Nightclub", "On or near Nightclub", "On or near High Street", "", "On or near Nightclub", "On or near High Street"]
+    names = [
+        "On or near Nightclub",
+        "On or near Nightclub",
+        "On or near High Street",
+        "",
+        "On or near Nightclub",
+        "On or near High Street",
+    ]
     inc = Incidents.from_xy(x, y, location=names, study_area=_square(400000, 300000, 1000))
-    hot = gpd.GeoDataFrame(geometry=[_square(400000, 300000, 100), _square(400500, 300500, 100)], crs=27700)
+    hot = gpd.GeoDataFrame(
+        geometry=[_square(400000, 300000, 100), _square(400500, 300500, 100)], crs=27700
+    )
     ranked = rank_hotspots(hot, inc).set_index("incidents")
     assert ranked.loc[6, "top_location"] == "On or near Nightclub"
     assert ranked.loc[0, "top_location"] == ""
@@ -172,7 +190,12 @@ def test_chronic_uses_quarters_for_long_periods():
     months = [f"{2010 + i // 12}-{i % 12 + 1:02d}-01" for i in range(0, 120, 2)]
     months += ["2010-01-01", "2019-12-01"]  # the data period spans all 120 months
     n = len(months)
-    inc = Incidents.from_xy(np.full(n, 400050.0), np.full(n, 300050.0), month=months, study_area=_square(400000, 300000, 1000))
+    inc = Incidents.from_xy(
+        np.full(n, 400050.0),
+        np.full(n, 300050.0),
+        month=months,
+        study_area=_square(400000, 300000, 1000),
+    )
     hot = gpd.GeoDataFrame(geometry=[_square(400000, 300000, 100)], crs=27700)
     row = rank_hotspots(hot, inc).iloc[0]
     assert row["n_months"] == 120 and row["months_active"] == 61

@@ -32,15 +32,27 @@ def patterns(draw):
     if not pts:
         pts = [(draw(_coord), draw(_coord))]
     xy = np.array(pts) + [400000.0, 300000.0]
-    months = draw(st.lists(st.sampled_from(["2024-01-01", "2024-02-01", "2024-03-01", "2024-07-01"]), min_size=len(xy), max_size=len(xy)))
+    months = draw(
+        st.lists(
+            st.sampled_from(["2024-01-01", "2024-02-01", "2024-03-01", "2024-07-01"]),
+            min_size=len(xy),
+            max_size=len(xy),
+        )
+    )
     return xy, months
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=patterns(), method=st.sampled_from(["kde", "dbscan", "gistar"]))
 def test_pipeline_never_crashes_and_stays_consistent(data, method):
     xy, months = data
-    bounds = shapely.box(xy[:, 0].min() - 100, xy[:, 1].min() - 100, xy[:, 0].max() + 100, xy[:, 1].max() + 100)
+    bounds = shapely.box(
+        xy[:, 0].min() - 100, xy[:, 1].min() - 100, xy[:, 0].max() + 100, xy[:, 1].max() + 100
+    )
     inc = Incidents.from_xy(xy[:, 0], xy[:, 1], month=months, study_area=bounds)
     try:
         result = detect(inc, method)
