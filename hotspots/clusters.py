@@ -36,6 +36,7 @@ from sklearn.neighbors import KDTree
 
 from hotspots._errors import ParameterError
 from hotspots.incidents import Incidents
+from hotspots.stats import csr_lambda, csr_p_value
 
 __all__ = [
     "CONCAVE_RATIO",
@@ -92,22 +93,6 @@ _HULLS = ("concave", "convex")
 # --------------------------------------------------------------------------------------------
 
 
-def _csr_lambda(n: int, area_m2: float, eps: float) -> float:
-    """Expected number of *other* incidents in a disc of radius ``eps`` under CSR."""
-    return (n - 1) * math.pi * eps * eps / area_m2
-
-
-def _csr_p_value(count: float, n: int, lam: float) -> float:
-    """Bonferroni p-value of an eps-disc (centred on an incident) holding ``count`` incidents.
-
-    ``min(1, n * P(1 + Poisson(lam) >= count))``; the ``1 +`` is the centre incident itself.
-    """
-    if not (np.isfinite(lam) and np.isfinite(count)) or n < 1:
-        return float("nan")
-    tail = float(poisson.sf(math.ceil(count) - 2, lam))  # P(X >= count - 1)
-    return min(1.0, n * tail)
-
-
 def csr_min_samples(n: int, area_m2: float, eps: float, alpha: float = 0.05) -> int:
     """Smallest DBSCAN ``min_samples`` that pure noise reaches anywhere with probability <= alpha.
 
@@ -148,7 +133,7 @@ def csr_min_samples(n: int, area_m2: float, eps: float, alpha: float = 0.05) -> 
     Examples
     --------
     2,000 incidents over a 12 km x 12 km town, eps = 75 m: lam = 0.245 and
-    2000 * P(Poisson(0.245) >= 5) = 1.2e-5 <= 0.05 while 2000 * P(Poisson(0.245) >= 4) = 0.25.
+    2000 * P(Poisson(0.245) >= 5) = 0.012 <= 0.05 while 2000 * P(Poisson(0.245) >= 4) = 0.25.
 
     >>> csr_min_samples(2000, 12_000.0**2, 75.0)
     6
@@ -164,7 +149,7 @@ def csr_min_samples(n: int, area_m2: float, eps: float, alpha: float = 0.05) -> 
         raise ParameterError(msg)
     _check_eps(eps)
     _check_alpha(alpha)
-    lam = _csr_lambda(int(n), float(area_m2), float(eps))
+    lam = csr_lambda(int(n), float(area_m2), float(eps))
     q = alpha / n
     # isf(q) is the smallest x with P(X > x) <= q; P(X >= k - 1) = P(X > k - 2), so k = x + 2.
     x = poisson.isf(q, lam)
@@ -446,7 +431,7 @@ def _hotspots_frame(
     # Peak eps-disc count among members (the scan statistic behind p_value and peak_density).
     peak_nb = np.full(k, -np.inf)
     np.maximum.at(peak_nb, lab, nb_count[mask])
-    p = np.array([_csr_p_value(c, n, lam) for c in peak_nb])
+    p = np.array([csr_p_value(c, n, lam) for c in peak_nb])
     frame = pd.DataFrame(
         {
             "method": method,
@@ -652,7 +637,7 @@ class DBSCANHotspots:
                 f"eps set to {eps:g} m automatically: half the ~150 m micro hot spot of UK "
                 "trials, so each core neighbourhood fits a patrol-sized 150 m circle."
             )
-        lam = _csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
+        lam = csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
         min_samples: float | None
         if self.min_samples is not None:
             min_samples = self.min_samples
@@ -846,7 +831,7 @@ class HDBSCANHotspots:
             raise ParameterError(msg)
         area = incidents.study_area_m2
         eps = DEFAULT_EPS_M
-        lam = _csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
+        lam = csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
         mcs: int | None
         if self.min_cluster_size is not None:
             mcs = int(self.min_cluster_size)
@@ -913,7 +898,7 @@ class HDBSCANHotspots:
             member = loc_labels >= 0
             peak = np.full(k, -np.inf)
             np.maximum.at(peak, loc_labels[member], nb_count[member])
-            keep = np.array([_csr_p_value(c, n, lam) <= self.alpha for c in peak])
+            keep = np.array([csr_p_value(c, n, lam) <= self.alpha for c in peak])
             n_dropped = int((~keep).sum())
             drop = member & ~keep[np.maximum(loc_labels, 0)]
             loc_labels[drop] = -1

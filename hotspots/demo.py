@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from hotspots.incidents import SYNTHETIC_FORCE
+
 __all__ = [
     "DEMO_CSV",
     "DEMO_FORCE",
@@ -44,8 +46,9 @@ DEMO_CSV = Path(__file__).resolve().parent.parent / "geodata" / "demo_incidents.
 #: Centre of the synthetic town in British National Grid metres (open countryside near 52.6N, 1.6W).
 TOWN_CENTRE = (440000.0, 305000.0)
 YEAR = 2025
-#: The demo's force name; any data set reporting it is labelled synthetic in every output.
-DEMO_FORCE = "Synthetic Constabulary"
+#: The demo's force name; any data set reporting it is labelled synthetic in every output
+#: (:attr:`hotspots.incidents.IngestReport.synthetic`).
+DEMO_FORCE = SYNTHETIC_FORCE
 
 POLICE_UK_COLUMNS = [
     "Crime ID",

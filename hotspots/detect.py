@@ -100,12 +100,10 @@ def default_parameters(incidents: Incidents, method: str = "kde") -> dict[str, A
 
 def run_provenance(incidents: Incidents) -> dict[str, Any]:
     """Where the data came from: files with SHA-256, period, CRS, ingest choices, version."""
-    from hotspots.demo import DEMO_FORCE
-
     months = incidents.months
     forces = list(incidents.report.choices.get("forces", []))
     return {
-        "synthetic": DEMO_FORCE in forces,
+        "synthetic": incidents.report.synthetic,
         "forces": forces,
         "package": "hotspots",
         "version": __version__,

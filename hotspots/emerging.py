@@ -13,33 +13,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import stats
 
 from hotspots._errors import ParameterError, TooFewPeriodsError
-from hotspots.gistar import (
-    DEFAULT_CELL_M,
-    NULLS,
-    _candidate_cells,
-    _cell_keys,
-    _neighbour_index,
-    _neighbour_offsets,
-    sparse_gi_star,
-)
+from hotspots.gistar import DEFAULT_CELL_M, NULLS, sparse_gi_star
+from hotspots.grid import candidate_cells, cell_keys, neighbour_index, neighbour_offsets
 from hotspots.incidents import Incidents, _jsonable
 from hotspots.profile import period_months as auto_period_months
+from hotspots.stats import mann_kendall
 
 __all__ = [
     "CATEGORIES",
     "EmergingResult",
-    "MannKendall",
     "classify_hotspots",
-    "mann_kendall",
 ]
 
 #: Share of periods below which a cell "was not hot" and at or above which it "was hot"
@@ -77,71 +68,6 @@ _CELL_COLUMNS = (
     "mk_p",
     "trend",
 )
-
-
-class MannKendall(NamedTuple):
-    """Mann-Kendall trend test results (arrays, one entry per series)."""
-
-    s: np.ndarray
-    var_s: np.ndarray
-    z: np.ndarray
-    p_value: np.ndarray
-    tau: np.ndarray
-
-
-def mann_kendall(x: np.ndarray) -> MannKendall:
-    """Mann-Kendall trend test with the normal approximation and the tie correction.
-
-    Parameters
-    ----------
-    x : array of shape (n,) or (m, n)
-        One series, or ``m`` series of equal length ``n`` (rows), in time order.
-
-    Returns
-    -------
-    MannKendall
-        ``s`` = sum over ``i < j`` of ``sign(x_j - x_i)``; ``var_s`` =
-        ``(n(n-1)(2n+5) - sum_t t(t-1)(2t+5)) / 18`` over groups of ``t`` tied values;
-        ``z`` = ``(s - 1) / sqrt(var_s)`` if ``s > 0``, ``(s + 1) / sqrt(var_s)`` if ``s < 0``,
-        else 0 (continuity correction); ``p_value`` two-sided, ``2 (1 - Phi(|z|))``; ``tau`` =
-        Kendall's tau-b between time and ``x``, ``s / sqrt(n0 (n0 - n1))`` with
-        ``n0 = n(n-1)/2`` and ``n1 = sum_t t(t-1)/2``. A constant series has ``z = 0``,
-        ``p = 1`` and ``tau = 0``. Scalars for a 1-D input.
-
-    Notes
-    -----
-    Mann (1945), "Nonparametric tests against trend", *Econometrica* 13; Kendall (1975), *Rank
-    Correlation Methods*, 4th ed. (variance with ties). The normal approximation is the one
-    ArcGIS's Emerging Hot Spot Analysis uses; it is rough below about 10 values.
-    """
-    arr = np.asarray(x, dtype=float)
-    one = arr.ndim == 1
-    a = np.atleast_2d(arr)
-    m, n = a.shape
-    s = np.zeros(m)
-    tied = np.zeros(m)  # per value, how many values equal it (itself included)
-    sq = np.zeros(m)
-    for i in range(n):
-        s += np.sign(a[:, i + 1 :] - a[:, i : i + 1]).sum(axis=1)
-        c = (a == a[:, i : i + 1]).sum(axis=1)
-        tied += c
-        sq += c.astype(float) ** 2
-    # sum over tie groups of t^2 is sum_k c_k, of t^3 is sum_k c_k^2 (c_k: size of k's group)
-    ties = 2 * sq + 3 * tied - 5 * n  # = sum_t t(t-1)(2t+5)
-    var_s = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
-    root = np.sqrt(np.maximum(var_s, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(s > 0, (s - 1) / root, np.where(s < 0, (s + 1) / root, 0.0))
-        n0 = n * (n - 1) / 2.0
-        n1 = (tied - n) / 2.0
-        den = np.sqrt(n0 * (n0 - n1))
-        tau = np.where(den > 0, s / den, 0.0)
-    z = np.where(root > 0, z, 0.0)
-    p = np.minimum(1.0, 2 * stats.norm.sf(np.abs(z)))
-    out = MannKendall(s, var_s, z, p, tau)
-    if one:
-        return MannKendall(*(float(v[0]) for v in out))
-    return out
 
 
 @dataclass
@@ -252,7 +178,7 @@ def classify_hotspots(
     correction is Benjamini-Hochberg over all cells within each period, not none within a period
     followed by a second, non-spatial Holm correction across periods (sfhotspot issue #94).
 
-    The trend is the Mann-Kendall test (Mann 1945; Kendall 1975; :func:`mann_kendall`) of the
+    The trend is the Mann-Kendall test (Mann 1945; Kendall 1975; :func:`hotspots.stats.mann_kendall`) of the
     cell's Gi* z-scores over the periods (rounded to 9 decimals so equal values tie), as in ArcGIS Pro's Emerging Hot Spot Analysis, which
     also uses Gi* per time step with FDR but sorts cells into 17 classes (new, consecutive,
     intensifying, persistent, diminishing, sporadic, oscillating, historical; hot and cold; no
@@ -404,10 +330,10 @@ def classify_hotspots(
     period = month_idx // length
     ij = np.floor(frame[["x", "y"]].to_numpy(dtype=float) / cell).astype(np.int64)
     occ, inv = np.unique(ij, axis=0, return_inverse=True)
-    offs = _neighbour_offsets(cell, dist)
-    cand = _candidate_cells(occ, offs)
-    nbr = _neighbour_index(cand, offs)
-    pos = np.searchsorted(_cell_keys(cand), _cell_keys(occ))
+    offs = neighbour_offsets(cell, dist)
+    cand = candidate_cells(occ, offs)
+    nbr = neighbour_index(cand, offs)
+    pos = np.searchsorted(cell_keys(cand), cell_keys(occ))
     counts = np.zeros((len(cand), n_periods))
     np.add.at(counts, (pos[inv.ravel()], period), 1.0)
     study = incidents.study_area

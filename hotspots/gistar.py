@@ -31,26 +31,14 @@ import shapely
 from scipy import stats
 
 from hotspots._errors import ParameterError
+from hotspots.grid import candidate_cells, cell_keys, neighbour_index, neighbour_offsets
 from hotspots.incidents import Incidents
+from hotspots.stats import benjamini_hochberg
 
-__all__ = ["GiStarHotspots", "SparseGiStar", "benjamini_hochberg", "gi_star", "sparse_gi_star"]
+__all__ = ["GiStarHotspots", "SparseGiStar", "gi_star", "sparse_gi_star"]
 
 #: Default cell size in metres: the guide's 150 m patrol unit (R2: Birmingham's 150 m grid).
 DEFAULT_CELL_M = 150.0
-
-
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values), same order as ``p``."""
-    p = np.asarray(p, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p)
-    ranked = p[order] * m / np.arange(1, m + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(q, 1.0)
-    return out
 
 
 def gi_star(
@@ -122,45 +110,6 @@ def _local_p_values(local: np.ndarray, mu: float, var: float, null: str) -> np.n
     return np.minimum(1.0, 2 * np.minimum(upper, lower))
 
 
-def _neighbour_offsets(cell: float, dist: float) -> np.ndarray:
-    """(k, 2) integer cell offsets whose centres lie within ``dist`` metres, (0, 0) included."""
-    r = int(math.floor(dist / cell + 1e-9))
-    return np.array(
-        [
-            (di, dj)
-            for di in range(-r, r + 1)
-            for dj in range(-r, r + 1)
-            if math.hypot(di, dj) * cell <= dist + 1e-9
-        ]
-    )
-
-
-def _cell_keys(ij: np.ndarray) -> np.ndarray:
-    return ij[:, 0] * 2**32 + ij[:, 1]
-
-
-def _candidate_cells(occupied: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Occupied cells and their neighbours: (m, 2) unique integer cell indices, sorted by key."""
-    return np.unique((occupied[:, None, :] + offsets[None, :, :]).reshape(-1, 2), axis=0)
-
-
-def _neighbour_index(cells: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """(m, k) positions in ``cells`` of each cell's neighbours (one column per offset), -1 if absent.
-
-    ``cells`` must be sorted by key, as :func:`_candidate_cells` returns them.
-    """
-    key_c = _cell_keys(cells)
-    out = np.full((len(cells), len(offsets)), -1, dtype=np.intp)
-    if len(cells) == 0:
-        return out
-    for c, (di, dj) in enumerate(offsets):
-        nk = (cells[:, 0] + di) * 2**32 + (cells[:, 1] + dj)
-        p = np.clip(np.searchsorted(key_c, nk), 0, len(key_c) - 1)
-        hit = key_c[p] == nk
-        out[hit, c] = p[hit]
-    return out
-
-
 class SparseGiStar(NamedTuple):
     """Gi* of the computed cells of a sparse grid (one entry per cell, same order)."""
 
@@ -182,7 +131,7 @@ def sparse_gi_star(
         value must be among them; all other cells of the study area count as zero.
     neighbour_index : int array of shape (m, k)
         Positions in ``values`` of each cell's ``k`` neighbours, itself included, ``-1`` where the
-        neighbour is not computed (a zero-valued cell), as :func:`_neighbour_index` returns. Every
+        neighbour is not computed (a zero-valued cell), as :func:`hotspots.grid.neighbour_index` returns. Every
         cell has the same ``W_i = k`` binary weights.
     n_cells : int
         Number of cells in the whole study area (``n`` of the Gi* formula and of the FDR family).
@@ -213,34 +162,7 @@ def sparse_gi_star(
     # every other study-area cell has local sum 0: one shared p-value, as a block
     n_rest = max(n_cells - m, 0)
     p_rest = float(_local_p_values(np.zeros(1), mean * wi, var_local, null)[0])
-    return SparseGiStar(local, z, p_two, _bh_with_block(p_two, p_rest, n_rest))
-
-
-def _bh_with_block(p: np.ndarray, p_block: float, n_block: int) -> np.ndarray:
-    """Benjamini-Hochberg q-values of ``p`` in a family that also holds ``n_block`` copies of ``p_block``.
-
-    Equal to ``benjamini_hochberg(np.r_[p, np.full(n_block, p_block)])[:len(p)]`` without building
-    the block: a run of tied p-values at ranks ``a+1 .. a+r`` only ever contributes its last
-    ``p * N / (a + r)`` to the step-up minimum.
-    """
-    p = np.asarray(p, dtype=float)
-    m = len(p)
-    if n_block <= 0:
-        return benjamini_hochberg(p)
-    big_n = m + n_block
-    order = np.argsort(p)
-    ps = p[order]
-    a = int(np.searchsorted(ps, p_block, side="right"))  # explicit ties go before the block
-    rank = np.arange(1, m + 1)
-    rank[a:] += n_block
-    vals = np.r_[ps[:a], p_block, ps[a:]]
-    ranks = np.r_[rank[:a], a + n_block, rank[a:]]
-    ranked = vals * big_n / ranks
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    q = np.r_[q[:a], q[a + 1 :]]
-    out = np.empty(m)
-    out[order] = np.minimum(q, 1.0)
-    return out
+    return SparseGiStar(local, z, p_two, benjamini_hochberg(p_two, p_rest, n_rest))
 
 
 class GiStarHotspots:
@@ -342,14 +264,14 @@ class GiStarHotspots:
         ij = np.floor(xy / cell).astype(np.int64)
         occ, inv = np.unique(ij, axis=0, return_inverse=True)
         counts = np.bincount(inv.ravel(), weights=w)
-        offs = _neighbour_offsets(cell, dist)
+        offs = neighbour_offsets(cell, dist)
         # candidate cells: occupied cells and their neighbours
-        cand = _candidate_cells(occ, offs)
-        pos = np.searchsorted(_cell_keys(cand), _cell_keys(occ))
+        cand = candidate_cells(occ, offs)
+        pos = np.searchsorted(cell_keys(cand), cell_keys(occ))
         vals = np.zeros(len(cand))
         vals[pos] = counts
         null = self.null if not self.use_weights else "normal"
-        _, z, p_two, q = sparse_gi_star(vals, _neighbour_index(cand, offs), n_cells, null=null)
+        _, z, p_two, q = sparse_gi_star(vals, neighbour_index(cand, offs), n_cells, null=null)
         gi_bin = np.where(q < 0.01, 3, np.where(q < 0.05, 2, np.where(q < 0.10, 1, 0))) * np.sign(
             z
         ).astype(int)

@@ -33,7 +33,11 @@ __all__ = [
     "MAX_DENSE_CELLS",
     "NICE_STEPS",
     "DensitySurface",
+    "candidate_cells",
+    "cell_keys",
     "default_cell_size",
+    "neighbour_index",
+    "neighbour_offsets",
     "nice_floor",
 ]
 
@@ -490,4 +494,109 @@ def polygon_parts(geom: BaseGeometry) -> list[shapely.Polygon]:
                 out.append(p)
         elif isinstance(p, shapely.MultiPolygon | shapely.GeometryCollection):
             out.extend(polygon_parts(p))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# A sparse lattice of square cells: neighbour lists without a dense grid (Gi*, change over time)
+# --------------------------------------------------------------------------------------------
+# Cell ``(i, j)`` covers ``[i c, (i + 1) c) x [j c, (j + 1) c)`` metres of the analysis CRS (origin
+# 0, so every lattice with the same cell size lines up). Cells are ``(m, 2)`` integer arrays.
+
+
+def neighbour_offsets(cell: float, dist: float) -> np.ndarray:
+    """Integer cell offsets whose centres lie within ``dist`` of a cell's centre, (0, 0) included.
+
+    Parameters
+    ----------
+    cell : float
+        Cell side in metres.
+    dist : float
+        Neighbour distance in metres (centre to centre; ``cell * sqrt(2)`` is queen contiguity).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (k, 2)
+        ``(di, dj)`` offsets, in lexicographic order.
+
+    Examples
+    --------
+    >>> len(neighbour_offsets(150.0, 150.0 * 2**0.5)), len(neighbour_offsets(150.0, 150.0))
+    (9, 5)
+    """
+    r = int(math.floor(dist / cell + 1e-9))
+    return np.array(
+        [
+            (di, dj)
+            for di in range(-r, r + 1)
+            for dj in range(-r, r + 1)
+            if math.hypot(di, dj) * cell <= dist + 1e-9
+        ]
+    )
+
+
+def cell_keys(ij: np.ndarray) -> np.ndarray:
+    """One int64 key per cell, ``i * 2**32 + j``, ordered as the cells sorted by ``(i, j)``.
+
+    Parameters
+    ----------
+    ij : numpy.ndarray of int, shape (m, 2)
+        Cell indices (``|j| < 2**31``).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (m,)
+    """
+    return ij[:, 0] * 2**32 + ij[:, 1]
+
+
+def candidate_cells(occupied: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The occupied cells and all their neighbours, without repeats, sorted by key.
+
+    Parameters
+    ----------
+    occupied : numpy.ndarray of int, shape (m, 2)
+        Cells holding at least one incident.
+    offsets : numpy.ndarray of int, shape (k, 2)
+        From :func:`neighbour_offsets`.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (p, 2)
+        Sorted by ``(i, j)``, i.e. by :func:`cell_keys`.
+    """
+    return np.unique((occupied[:, None, :] + offsets[None, :, :]).reshape(-1, 2), axis=0)
+
+
+def neighbour_index(cells: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Positions in ``cells`` of each cell's neighbours (one column per offset), -1 if absent.
+
+    Parameters
+    ----------
+    cells : numpy.ndarray of int, shape (m, 2)
+        Sorted by key, as :func:`candidate_cells` returns them.
+    offsets : numpy.ndarray of int, shape (k, 2)
+        From :func:`neighbour_offsets`.
+
+    Returns
+    -------
+    numpy.ndarray of intp, shape (m, k)
+        ``out[r, c]`` is the row of ``cells`` holding ``cells[r] + offsets[c]``, or -1 when that
+        cell is not listed.
+
+    Examples
+    --------
+    >>> cells = np.array([[0, 0], [0, 1], [1, 0]])
+    >>> neighbour_index(cells, np.array([[0, 0], [0, 1], [1, 0]])).tolist()
+    [[0, 1, 2], [1, -1, -1], [2, -1, -1]]
+    """
+    key_c = cell_keys(cells)
+    out = np.full((len(cells), len(offsets)), -1, dtype=np.intp)
+    if len(cells) == 0:
+        return out
+    for c, (di, dj) in enumerate(offsets):
+        nk = (cells[:, 0] + di) * 2**32 + (cells[:, 1] + dj)
+        p = np.clip(np.searchsorted(key_c, nk), 0, len(key_c) - 1)
+        hit = key_c[p] == nk
+        out[hit, c] = p[hit]
     return out

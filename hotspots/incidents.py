@@ -34,7 +34,14 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["FILTER_REASONS", "FileInfo", "IngestReport", "Incidents", "REQUIRED_COLUMNS"]
+__all__ = [
+    "FILTER_REASONS",
+    "REQUIRED_COLUMNS",
+    "SYNTHETIC_FORCE",
+    "FileInfo",
+    "IngestReport",
+    "Incidents",
+]
 
 REQUIRED_COLUMNS = (
     "x",
@@ -53,6 +60,10 @@ REQUIRED_COLUMNS = (
 
 #: Reasons that mean "left out by the user's own filters" rather than "invalid row".
 FILTER_REASONS = ("crime type not selected", "outside date range", "outside study area polygon")
+
+#: The force name the synthetic demo data report (:mod:`hotspots.demo` writes it into every row's
+#: "Reported by" and "Falls within"); data reporting it are labelled synthetic in every output.
+SYNTHETIC_FORCE = "Synthetic Constabulary"
 
 #: Columns of ``IngestReport.rejected`` before the raw fields of the row.
 REJECTED_COLUMNS = ("source_file", "source_row", "reason", "column", "detail")
@@ -114,6 +125,11 @@ class IngestReport:
     )
     choices: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def synthetic(self) -> bool:
+        """True when the data are the synthetic demo's (a force reported as :data:`SYNTHETIC_FORCE`)."""
+        return SYNTHETIC_FORCE in self.choices.get("forces", [])
 
     @property
     def n_rejected(self) -> int:

@@ -19,7 +19,8 @@ Significance
     incidents, and under CSR at the data's own intensity (N incidents over the study area A) the
     chance that *any* of the N incidents' discs holds that many is below ``alpha``
     (``p = min(1, N P(1 + Poisson(lam) >= k))``, ``lam = (N - 1) pi r^2 / A``; Bonferroni over the
-    incidents, so pure noise yields a significant hot spot with probability at most ``alpha``).
+    incidents, so pure noise yields a significant hot spot with probability at most ``alpha``;
+    :func:`hotspots.stats.csr_p_value`).
     This is the same rule that sets DBSCAN's default ``min_samples``
     (:func:`hotspots.clusters.csr_min_samples`), so every method means the same by "significant";
     Gi* keeps its own FDR-controlled test. The test is at the patrol scale on purpose: a large
@@ -40,6 +41,7 @@ from scipy import stats
 
 from hotspots._errors import ParameterError
 from hotspots.incidents import Incidents
+from hotspots.stats import csr_lambda, csr_p_value
 
 __all__ = [
     "NIGHT_WINDOW",
@@ -229,8 +231,6 @@ def micro_place_p_values(
     """
     from scipy.spatial import cKDTree
 
-    from hotspots.clusters import _csr_lambda, _csr_p_value
-
     k = len(geoms)
     peak = np.zeros(k)
     p = np.ones(k)
@@ -248,8 +248,8 @@ def micro_place_p_values(
     neighbours = kd.query_ball_point(uniq[locs], r=radius)
     disc = np.array([counts[nb].sum() for nb in neighbours], dtype=float)
     np.maximum.at(peak, poly_idx, disc[inv.ravel()])
-    lam = _csr_lambda(n, area, radius)
-    p = np.array([_csr_p_value(c, n, lam) if c > 0 else 1.0 for c in peak])
+    lam = csr_lambda(n, area, radius)
+    p = np.array([csr_p_value(c, n, lam) if c > 0 else 1.0 for c in peak])
     return peak, p
 
 

@@ -4,16 +4,14 @@ Mann-Kendall by hand, the period rule and degenerate inputs."""
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from scipy import stats
 
 from hotspots import Incidents, ParameterError
-from hotspots.emerging import CATEGORIES, classify_hotspots, mann_kendall
+from hotspots.emerging import CATEGORIES, classify_hotspots
 from hotspots.gistar import GiStarHotspots
 
 X0, Y0 = 400050.0, 300000.0  # multiples of 150 m, so cell (i, j) has centre X0 + 150 (i + 0.5)
@@ -138,35 +136,6 @@ def test_pure_noise_has_no_persistent_or_emerging(seed):
     assert (cats != "no pattern").sum() <= 2
 
 
-def test_mann_kendall_by_hand_with_ties():
-    x = [1, 2, 2, 3, 1]
-    # pairs i<j: from 1: +,+,+,0 (3); from 2: 0,+,- (0); from 2: +,- (0); from 3: - (-1) -> S = 2
-    # ties: {1,1} and {2,2}: t=2 each, t(t-1)(2t+5) = 18 each -> Var = (5*4*15 - 36) / 18 = 44/3
-    # Z = (S - 1) / sqrt(Var); tau_b = S / sqrt(n0 (n0 - n1)) = 2 / sqrt(10 * 8)
-    mk = mann_kendall(x)
-    assert mk.s == 2
-    assert mk.var_s == pytest.approx(44 / 3)
-    z = 1 / math.sqrt(44 / 3)
-    assert mk.z == pytest.approx(z)
-    assert mk.p_value == pytest.approx(math.erfc(z / math.sqrt(2)))
-    assert mk.tau == pytest.approx(2 / math.sqrt(80))
-    assert mk.tau == pytest.approx(stats.kendalltau(range(5), x).statistic)
-
-
-def test_mann_kendall_rows_constant_and_decreasing():
-    rng = np.random.default_rng(0)
-    a = rng.integers(0, 4, (6, 9)).astype(float)
-    a[0] = 3.0
-    a[1] = np.arange(9)[::-1]
-    mk = mann_kendall(a)
-    assert (mk.s[0], mk.z[0], mk.p_value[0], mk.tau[0]) == (0, 0, 1, 0)
-    assert mk.s[1] == -36 and mk.tau[1] == pytest.approx(-1) and mk.z[1] < 0
-    for r in range(2, 6):
-        single = mann_kendall(a[r])
-        assert single.z == pytest.approx(mk.z[r])
-        assert single.tau == pytest.approx(stats.kendalltau(range(9), a[r]).statistic)
-
-
 def test_36_months_gives_quarters():
     months = pd.date_range("2020-01-01", periods=36, freq="MS")
     res = classify_hotspots(_town(3, planted=False, n_background=400, months=months))
@@ -212,21 +181,6 @@ def test_bad_parameters():
     ):
         with pytest.raises(ParameterError):
             classify_hotspots(inc, **kw)
-
-
-def test_block_fdr_equals_dense_fdr():
-    """The zero-cell block enters Benjamini-Hochberg exactly as if every cell were listed."""
-    from hotspots.gistar import _bh_with_block, benjamini_hochberg
-
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        pr = float(rng.choice([0.0, 0.3, 1.0, rng.uniform()]))
-        nb = int(rng.integers(0, 50))
-        p = np.r_[
-            rng.uniform(0, 1, rng.integers(0, 30)), np.full(rng.integers(0, 4), pr), [1e-6, 1.0]
-        ]
-        dense = benjamini_hochberg(np.r_[p, np.full(nb, pr)])[: len(p)]
-        np.testing.assert_array_equal(_bh_with_block(p, pr, nb), dense)
 
 
 def test_areas_carry_incidents_and_place_names_and_short_data_says_so():

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from hotspots import Incidents
-from hotspots.gistar import GiStarHotspots, benjamini_hochberg, gi_star
+from hotspots.gistar import GiStarHotspots, gi_star
 
 
 def _queen(nrow, ncol):
@@ -48,14 +48,6 @@ def test_matches_esda_g_local_star():
     g = esda.G_Local(x, w, transform="B", star=True, permutations=0)
     z = gi_star(x, _queen(6, 6))
     np.testing.assert_allclose(z, g.Zs, rtol=1e-9, atol=1e-12)
-
-
-def test_benjamini_hochberg_by_hand():
-    p = np.array([0.01, 0.04, 0.03, 0.2])
-    # sorted 0.01, 0.03, 0.04, 0.2 -> 0.04, 0.06, 0.0533, 0.2 -> monotone: 0.04, 0.0533, 0.0533, 0.2
-    np.testing.assert_allclose(
-        benjamini_hochberg(p), [0.04, 0.053333333, 0.053333333, 0.2], rtol=1e-6
-    )
 
 
 def _town(seed, planted=True):
