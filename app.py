@@ -160,15 +160,7 @@ def _report_key(rep: Any) -> str:
 @st.cache_data(max_entries=4, show_spinner=False)
 def rejected_csv(report_key: str, _rep: Any) -> bytes:
     """The rows left out with their reasons, spreadsheet-safe, as CSV bytes."""
-    return _safe_table(_rep.rejected).to_csv(index=False).encode("utf-8")
-
-
-def _safe_table(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(export.safe_csv_cell)
-    return out
+    return export.table_to_csv(_rep.rejected).encode("utf-8")
 
 
 # ----------------------------------------------------------------------- cached pipeline
@@ -290,15 +282,13 @@ def patrol_plan_for(
 @st.cache_data(max_entries=8, show_spinner=False)
 def plan_file(plan_key: str, _bundle: dict[str, Any], kind: str) -> bytes:
     """A patrol plan download, built when its button is clicked (then cached)."""
-    from hotspots.patrol import patrol_areas_geojson
-
     plan, areas, matches, result = (_bundle[k] for k in ("plan", "areas", "matches", "result"))
     if kind == "csv":
         return plan.to_csv().encode("utf-8")
     if kind == "ics":
         return plan.to_ical().encode("utf-8")
     if kind == "geojson":
-        doc = patrol_areas_geojson(areas, plan=plan, matches=matches, params=result.params)
+        doc = export.patrol_areas_geojson(areas, plan=plan, matches=matches, params=result.params)
         return json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
     if kind == "briefing":
         from hotspots.briefing import render_briefing

@@ -359,12 +359,9 @@ def _load(args: argparse.Namespace) -> Any:
     if args.report:
         Path(args.report).write_text(rep.to_json(indent=2), encoding="utf-8")
     if args.rejected:
-        from hotspots.export import safe_csv_cell
+        from hotspots.export import table_to_csv
 
-        rejected = rep.rejected.copy()
-        for col in rejected.columns:
-            rejected[col] = rejected[col].map(safe_csv_cell)
-        rejected.to_csv(args.rejected, index=False)
+        Path(args.rejected).write_text(table_to_csv(rep.rejected), encoding="utf-8")
     return incidents
 
 
@@ -551,11 +548,10 @@ def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
 
 
 def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
-    import json as _json
 
     from hotspots.detect import run_provenance
     from hotspots.emerging import classify_hotspots
-    from hotspots.export import features_geojson
+    from hotspots.export import features_geojson, json_text
 
     incidents = _load(args)
     if not args.quiet:
@@ -571,9 +567,7 @@ def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
         for note in res.notes:
             print(f"- {note}", file=out)
     params = {**run_provenance(incidents), "method": "emerging", "method_parameters": res.params}
-    Path(args.out).write_text(
-        _json.dumps(features_geojson(res.areas, params), ensure_ascii=False), encoding="utf-8"
-    )
+    Path(args.out).write_text(json_text(features_geojson(res.areas, params)), encoding="utf-8")
     counts = res.cells["category"].value_counts() if len(res.cells) else {}
     print(f"{'category':<28} {'cells':>6}", file=out)
     for cat, n in counts.items():

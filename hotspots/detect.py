@@ -17,7 +17,8 @@ import geopandas as gpd
 
 from hotspots import __version__
 from hotspots._errors import ParameterError
-from hotspots.incidents import Incidents, _jsonable
+from hotspots.incidents import Incidents
+from hotspots.jsonutil import to_jsonable
 from hotspots.profile import RANK_ORDERS, rank_hotspots
 
 __all__ = ["METHODS", "HotspotResult", "default_parameters", "detect", "make_estimator"]
@@ -117,7 +118,7 @@ def run_provenance(incidents: Incidents) -> dict[str, Any]:
         "input_files": [
             {"name": f.name, "sha256": f.sha256, "rows": f.n_rows} for f in incidents.report.files
         ],
-        "ingest": _jsonable(incidents.report.choices),
+        "ingest": to_jsonable(incidents.report.choices),
     }
 
 
@@ -170,7 +171,7 @@ def detect(
     record.update(
         {
             "method": method,
-            "method_parameters": _jsonable(dict(est.params_)),
+            "method_parameters": to_jsonable(dict(est.params_)),
             "ranking": {
                 "order": order,
                 "rule": "incidents (or harm) per km2 over max(area, 150 m x 150 m)"

@@ -23,7 +23,8 @@ import shapely
 from hotspots._errors import ParameterError, TooFewPeriodsError
 from hotspots.gistar import DEFAULT_CELL_M, NULLS, sparse_gi_star
 from hotspots.grid import candidate_cells, cell_keys, neighbour_index, neighbour_offsets
-from hotspots.incidents import Incidents, _jsonable
+from hotspots.incidents import Incidents
+from hotspots.jsonutil import to_jsonable
 from hotspots.profile import period_months as auto_period_months
 from hotspots.stats import mann_kendall
 
@@ -246,7 +247,7 @@ def classify_hotspots(
             }
         )
         notes.append("No incident with a month: nothing to classify.")
-        return EmergingResult(_empty_cells(crs), _empty_areas(crs), _jsonable(params), notes)
+        return EmergingResult(_empty_cells(crs), _empty_areas(crs), to_jsonable(params), notes)
 
     first = frame["month"].min()
     month_idx = _month_index(frame["month"], first)
@@ -397,7 +398,7 @@ def classify_hotspots(
         notes.append(
             "No cell is a persistent, emerging, former or intermittent hot or cold spot at this false discovery rate."
         )
-    return EmergingResult(cells, areas, _jsonable(params), notes)
+    return EmergingResult(cells, areas, to_jsonable(params), notes)
 
 
 def _check(ok: bool, msg: str) -> None:

@@ -1,55 +1,100 @@
-"""Write hot spots as GeoJSON (RFC 7946), GeoPackage and a spreadsheet-safe CSV.
+"""Every file format hotspots writes: GeoJSON, GeoPackage, CSV, iCalendar and JSON.
+
+* GeoJSON (RFC 7946): :func:`features_geojson` is the one writer, for hot spots
+  (:func:`to_geojson`), patrol areas (:func:`patrol_areas_geojson`) and emerging hot spot areas;
+  coordinates are WGS84 longitude, latitude rounded to :data:`COORD_PRECISION` decimals.
+* GeoPackage: :func:`to_geopackage`.
+* CSV: :func:`to_csv` (ranked hot spots), :func:`plan_to_csv` (a patrol plan's visits) and
+  :func:`table_to_csv` (any table, e.g. the rows ingest left out), all through the one
+  formula-injection guard :func:`safe_csv_cell`.
+* iCalendar (RFC 5545): :func:`plan_to_ical`, with :func:`ical_escape` and :func:`ical_fold`.
+* JSON: :func:`to_jsonable` (the package's one sanitiser, defined in :mod:`hotspots.jsonutil`) and
+  :func:`json_text`.
 
 Every export carries the run's parameters (method, every automatic choice, CRS, data period,
 input files with SHA-256, package version): GeoJSON in a top-level ``hotspots_parameters`` member
-*and* in each feature's properties (patrol apps and geofence tools often keep only properties),
-GeoPackage in a ``parameters`` column and the dataset metadata, CSV in a ``parameters`` column.
+*and* in each hot spot feature's properties (patrol apps and geofence tools often keep only
+properties), GeoPackage in a ``parameters`` column and the dataset metadata, CSV in a ``parameters``
+column (``plan_parameters`` for a plan).
+
+Nothing here imports :mod:`hotspots.patrol`: the plan writers read a :class:`~hotspots.patrol.PatrolPlan`
+by its attributes (``visits``, ``params``, ``summary``, ``plan_id``, ``area_summary()``).
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.incidents import _jsonable
+import hotspots
+from hotspots.jsonutil import to_jsonable
+
+if TYPE_CHECKING:
+    from hotspots.patrol import PatrolPlan
+    from hotspots.tactics import TacticMatch
 
 __all__ = [
+    "COORD_PRECISION",
     "PARAMETERS_MEMBER",
     "features_geojson",
+    "ical_escape",
+    "ical_fold",
+    "json_text",
+    "patrol_areas_geojson",
+    "plan_to_csv",
+    "plan_to_ical",
     "safe_csv_cell",
+    "table_to_csv",
     "to_csv",
     "to_geojson",
     "to_geopackage",
+    "to_jsonable",
 ]
 
 PARAMETERS_MEMBER = "hotspots_parameters"
-#: Decimal places for WGS84 coordinates: 7 places is about 1 cm, far below any patrol scale.
+#: Decimal places for WGS84 coordinates in every GeoJSON export: 7 places is about 1 cm, far
+#: below any patrol scale.
 COORD_PRECISION = 7
+#: Cell starts a spreadsheet runs as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe property value: NaN -> None, numpy -> Python, timestamps -> ISO strings."""
-    if isinstance(value, np.ndarray):
-        return [_clean(v) for v in value.tolist()]
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) or math.isinf(value) else float(value)
-    if value is None or value is pd.NaT:
-        return None
-    return _jsonable(value)
+# --------------------------------------------------------------------------------------------
+# JSON
+
+
+def json_text(obj: Any, *, indent: int | None = None) -> str:
+    """JSON text as every export writes it: sanitised, non-ASCII kept, NaN refused.
+
+    Parameters
+    ----------
+    obj : object
+        Passed through :func:`to_jsonable` first.
+    indent : int, optional
+        As :func:`json.dumps`.
+
+    Returns
+    -------
+    str
+    """
+    return json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+# --------------------------------------------------------------------------------------------
+# GeoJSON
 
 
 def _rfc7946_geometry(geom: Any) -> dict[str, Any]:
@@ -81,16 +126,31 @@ def features_geojson(
 ) -> dict[str, Any]:
     """An RFC 7946 FeatureCollection (as a dict) from any GeoDataFrame.
 
-    Geometries are reprojected to EPSG:4326 (longitude first), exterior rings are
-    counter-clockwise, no ``crs`` member is written. ``params`` goes in a top-level member and,
-    when ``per_feature``, into each feature's properties under the same name.
+    The package's one GeoJSON writer. Geometries are reprojected to EPSG:4326 (longitude first)
+    and rounded to :data:`COORD_PRECISION` decimal places; exterior rings are counter-clockwise
+    and holes clockwise; no ``crs`` member is written; ``bbox`` is the layer's bounds. Property
+    values go through :func:`to_jsonable`. ``params`` goes in a top-level member and, when
+    ``per_feature``, into each feature's properties under the same name.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Any CRS; every non-geometry column becomes a property.
+    params : mapping, optional
+        The run's parameter record.
+    member : str, default ``"hotspots_parameters"``
+    per_feature : bool, default True
+
+    Returns
+    -------
+    dict
     """
     wgs = gdf.to_crs(4326) if gdf.crs is not None and not gdf.crs.equals("EPSG:4326") else gdf
-    params_clean = _clean(dict(params)) if params is not None else None
+    params_clean = to_jsonable(dict(params)) if params is not None else None
     features = []
     geom_col = wgs.geometry.name
     for _, row in wgs.iterrows():
-        props = {str(k): _clean(v) for k, v in row.items() if k != geom_col}
+        props = {str(k): to_jsonable(v) for k, v in row.items() if k != geom_col}
         if params_clean is not None and per_feature:
             props[member] = params_clean
         geom = row[geom_col]
@@ -116,9 +176,92 @@ def to_geojson(
 ) -> str:
     """The ranked hot spots of a :class:`~hotspots.detect.HotspotResult` as RFC 7946 GeoJSON text."""
     gdf = result.hotspots if hotspots is None else hotspots
-    return json.dumps(
-        features_geojson(gdf, result.params), indent=indent, ensure_ascii=False, allow_nan=False
+    return json_text(features_geojson(gdf, result.params), indent=indent)
+
+
+def patrol_areas_geojson(
+    patrol_areas: gpd.GeoDataFrame,
+    *,
+    plan: PatrolPlan | None = None,
+    matches: Mapping[str, Sequence[TacticMatch]] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Patrol areas as an RFC 7946 FeatureCollection (dict), with tactics and plan per area.
+
+    Written by :func:`features_geojson` (WGS84, :data:`COORD_PRECISION` decimals, exterior rings
+    counter-clockwise). Each feature's properties hold the area's columns, ``tactic_ids`` (from
+    ``matches``, else from the plan) and, with a plan, the plan figures (``in_plan``,
+    ``plan_visits``, ``plan_patrol_days``, ``plan_control_days``, ``plan_forced_days``,
+    ``plan_max_gap_days``, ``plan_first_visit``, ``plan_window``, ``plan_seed``). The top-level
+    ``hotspots_parameters`` member holds the patrol-area parameters (``patrol_areas``), the run
+    parameters (``run``), the plan parameters (``plan``) and summary (``plan_summary``).
+
+    Parameters
+    ----------
+    patrol_areas : geopandas.GeoDataFrame
+        From :func:`hotspots.patrol.make_patrol_areas` (any CRS).
+    plan : PatrolPlan, optional
+    matches : mapping, optional
+        ``patrol_area_id`` -> list of :class:`~hotspots.tactics.TacticMatch`.
+    params : mapping, optional
+        The detection run's parameter record.
+
+    Returns
+    -------
+    dict
+    """
+    table = patrol_areas.copy()
+    per_area = plan.area_summary().set_index("patrol_area_id") if plan is not None else None
+    ids = (
+        [str(v) for v in table["patrol_area_id"]]
+        if "patrol_area_id" in table
+        else [""] * len(table)
     )
+    overrides: list[dict[str, Any]] = []
+    for pid in ids:
+        extra: dict[str, Any] = {}
+        if matches is not None and pid in matches:
+            extra["tactic_ids"] = [m.tactic.id for m in matches[pid]]
+        elif per_area is not None and pid in per_area.index:
+            extra["tactic_ids"] = [t for t in str(per_area.loc[pid, "tactic_ids"]).split(";") if t]
+        if plan is not None and per_area is not None and pid in per_area.index:
+            extra.update(_plan_properties(per_area.loc[pid], plan))
+        overrides.append(extra)
+    for key in dict.fromkeys(k for extra in overrides for k in extra):
+        old = list(table[key]) if key in table else [None] * len(table)
+        table[key] = pd.Series(
+            [extra.get(key, o) for extra, o in zip(overrides, old, strict=True)],
+            index=table.index,
+            dtype=object,
+        )
+    meta: dict[str, Any] = {"patrol_areas": dict(patrol_areas.attrs.get("params", {}))}
+    if params:
+        meta["run"] = dict(params)
+    if plan is not None:
+        meta["plan"] = dict(plan.params)
+        meta["plan_summary"] = {k: v for k, v in plan.summary.items() if k != "notes"}
+    return features_geojson(table, meta, per_feature=False)
+
+
+def _plan_properties(a: pd.Series, plan: PatrolPlan) -> dict[str, Any]:
+    """One area's plan figures (a row of ``plan.area_summary()``) as GeoJSON properties."""
+    return {
+        "in_plan": bool(a["in_plan"]),
+        "plan_visits": int(a["visits"]),
+        "plan_patrol_days": int(a["patrol_days"]),
+        "plan_control_days": int(a["control_days"]),
+        "plan_forced_days": int(a["forced_days"]),
+        "plan_max_gap_days": int(a["max_gap_days"]),
+        "plan_first_visit": None
+        if pd.isna(a["first_visit"])
+        else pd.Timestamp(a["first_visit"]).strftime("%Y-%m-%dT%H:%M"),
+        "plan_window": str(a["window"]),
+        "plan_seed": plan.params["seed"],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# GeoPackage
 
 
 def _flat_table(gdf: pd.DataFrame) -> pd.DataFrame:
@@ -127,7 +270,9 @@ def _flat_table(gdf: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if out[col].dtype == object and col != getattr(gdf, "_geometry_column_name", "geometry"):
             if out[col].map(lambda v: isinstance(v, list | tuple | dict | np.ndarray)).any():
-                out[col] = out[col].map(lambda v: json.dumps(_clean(v)) if v is not None else None)
+                out[col] = out[col].map(
+                    lambda v: json.dumps(to_jsonable(v)) if v is not None else None
+                )
     return out
 
 
@@ -137,7 +282,7 @@ def to_geopackage(
     """The ranked hot spots as a GeoPackage (EPSG:4326), returned as bytes."""
     gdf = result.hotspots if hotspots is None else hotspots
     flat = gpd.GeoDataFrame(_flat_table(gdf), geometry=gdf.geometry.name, crs=gdf.crs).to_crs(4326)
-    params_text = json.dumps(_clean(result.params))
+    params_text = json.dumps(to_jsonable(result.params))
     flat["parameters"] = params_text
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "hotspots.gpkg")
@@ -152,19 +297,239 @@ def to_geopackage(
             return fh.read()
 
 
+# --------------------------------------------------------------------------------------------
+# CSV
+
+
 def safe_csv_cell(value: Any) -> Any:
-    """Prefix text that a spreadsheet would run as a formula (= + - @ tab CR) with an apostrophe."""
+    """Prefix text that a spreadsheet would run as a formula (= + - @ tab CR) with an apostrophe.
+
+    The package's one formula-injection guard (OWASP "CSV injection"); anything that is not text
+    is returned unchanged.
+
+    Examples
+    --------
+    >>> safe_csv_cell("=HYPERLINK(1)"), safe_csv_cell("ok"), safe_csv_cell(-3.5)
+    ("'=HYPERLINK(1)", 'ok', -3.5)
+    """
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def table_to_csv(table: pd.DataFrame) -> str:
+    """Any table as spreadsheet-safe CSV text (every text cell through :func:`safe_csv_cell`).
+
+    Used for the rows ingest left out (``IngestReport.rejected``) by both front ends.
+    """
+    out = pd.DataFrame(table).copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(safe_csv_cell)
+    return out.to_csv(index=False, lineterminator="\n")
 
 
 def to_csv(result: Any, *, hotspots: gpd.GeoDataFrame | None = None) -> str:
     """The ranked hot spot table as spreadsheet-safe CSV (no geometry; centroid lon/lat kept)."""
     gdf = result.hotspots if hotspots is None else hotspots
     table = _flat_table(gdf.drop(columns=gdf.geometry.name))
-    table["parameters"] = json.dumps(_clean(result.params))
-    for col in table.columns:
-        if table[col].dtype == object or pd.api.types.is_string_dtype(table[col]):
-            table[col] = table[col].map(safe_csv_cell)
-    return table.to_csv(index=False, lineterminator="\n")
+    table["parameters"] = json.dumps(to_jsonable(result.params))
+    return table_to_csv(table)
+
+
+_PLAN_CSV_COLUMNS = (
+    "date",
+    "weekday",
+    "start",
+    "end",
+    "minutes",
+    "patrol_area_id",
+    "hotspot_id",
+    "arm",
+    "assignment",
+    "visit",
+    "officers",
+    "travel_minutes",
+    "window",
+    "window_basis",
+    "tactic_ids",
+    "location",
+    "lat",
+    "lon",
+)
+
+
+def _plan_csv_cell(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+        return ""
+    if isinstance(v, pd.Timestamp):
+        return v.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, str):
+        return safe_csv_cell(v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def plan_to_csv(plan: PatrolPlan, path: str | Path | None = None) -> str:
+    """A patrol plan's visits as CSV text (and written to ``path`` if given).
+
+    Every text cell goes through :func:`safe_csv_cell`. Times are ``YYYY-MM-DD HH:MM`` local
+    clock time. The last column, ``plan_parameters``, holds the plan's parameters (seed included,
+    creation time left out) as JSON, so the file alone can be reproduced and the same inputs give
+    the same bytes.
+
+    Parameters
+    ----------
+    plan : PatrolPlan
+        From :func:`hotspots.patrol.make_patrol_plan`.
+    path : str or Path, optional
+        Written as UTF-8 when given.
+
+    Returns
+    -------
+    str
+    """
+    cols = list(_PLAN_CSV_COLUMNS)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*cols, "plan_parameters"])
+    table = plan.visits[cols].copy()
+    table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
+    # the creation time is not a parameter: leaving it out keeps the same inputs byte-identical
+    params_json = json.dumps(
+        to_jsonable({k: v for k, v in plan.params.items() if k != "created_utc"}), sort_keys=True
+    )
+    for rec in table.itertuples(index=False):
+        writer.writerow([*(_plan_csv_cell(v) for v in rec), params_json])
+    text = buf.getvalue()
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8", newline="")
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# iCalendar
+
+
+def ical_escape(text: str) -> str:
+    """Escape an iCalendar TEXT value (RFC 5545 section 3.3.11): backslash, ``;``, ``,``, newlines."""
+    return (
+        str(text)
+        .replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+
+
+def ical_fold(line: str, limit: int = 75) -> str:
+    """Fold a content line at ``limit`` octets (RFC 5545 section 3.1), never inside a UTF-8 character.
+
+    Continuation lines start with one space, which counts towards their 75 octets. The result
+    joins the pieces with CRLF + space (no trailing CRLF).
+    """
+    data = line.encode("utf-8")
+    if len(data) <= limit:
+        return line
+    pieces: list[str] = []
+    i = 0
+    first = True
+    while i < len(data):
+        room = limit if first else limit - 1
+        j = min(i + room, len(data))
+        while j < len(data) and (data[j] & 0xC0) == 0x80:  # don't split a multi-byte character
+            j -= 1
+        pieces.append(data[i:j].decode("utf-8"))
+        i = j
+        first = False
+    return "\r\n ".join(pieces)
+
+
+def _ical_utc(value: Any) -> str:
+    if not value:
+        return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC")
+    return ts.strftime("%Y%m%dT%H%M%SZ")
+
+
+def plan_to_ical(
+    plan: PatrolPlan, path: str | Path | None = None, *, calendar_name: str | None = None
+) -> str:
+    """A patrol plan's visits as an RFC 5545 calendar (controls are not events).
+
+    Times are floating local times (no time zone, RFC 5545 section 3.3.5 form 1), so a
+    22:00 visit shows at 22:00 on any device; ``DTSTAMP`` is the plan's creation time in UTC.
+    Lines end in CRLF and are folded at 75 octets; text values escape backslash, semicolon,
+    comma and newlines (section 3.3.11).
+
+    Parameters
+    ----------
+    plan : PatrolPlan
+        From :func:`hotspots.patrol.make_patrol_plan`.
+    path : str or Path, optional
+        Written as UTF-8 bytes when given.
+    calendar_name : str, optional
+        ``X-WR-CALNAME``; default names the start date and the number of days.
+
+    Returns
+    -------
+    str
+    """
+    stamp = _ical_utc(plan.params.get("created_utc"))
+    name = (
+        calendar_name
+        or f"Hot spot patrol plan {plan.params['start_date']} ({plan.params['days']} days)"
+    )
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:-//hotspots//patrol plan {hotspots.__version__}//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{ical_escape(name)}",
+    ]
+    caveats = plan.summary.get("caveats", [])
+    pid = plan.plan_id
+    patrol = plan.visits[plan.visits["arm"] == "patrol"]
+    for rec in patrol.itertuples(index=False):
+        date = pd.Timestamp(rec.date)
+        uid = f"{pid}-{rec.patrol_area_id}-{date:%Y%m%d}-{rec.visit}@hotspots"
+        summary = f"Hot spot patrol {rec.patrol_area_id} ({rec.minutes} min, {rec.officers} officers on foot)"
+        desc = [
+            f"Patrol area {rec.patrol_area_id} in hot spot {rec.hotspot_id}.",
+            f"Stay {rec.minutes} minutes on foot inside the area (at least 10; travel does not count).",
+            f"Window: {rec.window}.",
+            f"Tactics: {rec.tactic_ids.replace(';', ', ') if rec.tactic_ids else 'T01'}.",
+            f"Assignment: {rec.assignment} (plan seed {plan.params['seed']}).",
+        ]
+        if rec.window_basis == "general" and caveats:
+            desc.append(caveats[0])
+        loc = (
+            f"{rec.location} ({rec.lat:.5f}, {rec.lon:.5f})"
+            if rec.location
+            else f"{rec.lat:.5f}, {rec.lon:.5f}"
+        )
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{ical_escape(uid)}",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART:{pd.Timestamp(rec.start):%Y%m%dT%H%M%S}",
+            f"DTEND:{pd.Timestamp(rec.end):%Y%m%dT%H%M%S}",
+            f"SUMMARY:{ical_escape(summary)}",
+            f"LOCATION:{ical_escape(loc)}",
+            f"GEO:{rec.lat:.6f};{rec.lon:.6f}",
+            f"DESCRIPTION:{ical_escape(chr(10).join(desc))}",
+            "CATEGORIES:HOT SPOT PATROL",
+            "TRANSP:OPAQUE",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    text = "".join(ical_fold(line) + "\r\n" for line in lines)
+    if path is not None:
+        Path(path).write_bytes(text.encode("utf-8"))
+    return text

@@ -34,6 +34,8 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from hotspots.jsonutil import to_jsonable
+
 __all__ = [
     "FILTER_REASONS",
     "REQUIRED_COLUMNS",
@@ -162,7 +164,7 @@ class IngestReport:
             "rows_filtered_out": int(self.n_filtered),
             "rows_invalid": int(self.n_invalid),
             "rejected_by_reason": self.reason_counts(),
-            "choices": _jsonable(self.choices),
+            "choices": to_jsonable(self.choices),
             "notes": list(self.notes),
         }
 
@@ -312,24 +314,3 @@ class Incidents:
             choices={"crs": crs.to_string(), "weights_given": weights_given},
         )
         return cls(frame, crs, study_area, report)
-
-
-def _jsonable(obj: Any) -> Any:
-    """Convert numpy / pandas scalars and containers to plain JSON types."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return None if np.isnan(obj) else float(obj)
-    if isinstance(obj, float) and np.isnan(obj):
-        return None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, pd.Timestamp):
-        return obj.isoformat()
-    if isinstance(obj, pyproj.CRS):
-        return obj.to_string()
-    return obj

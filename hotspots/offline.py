@@ -335,9 +335,9 @@ def _embed_params(page: str, params: dict) -> str:
     """Add the parameter record (JSON, safe inside a script element) and a visible summary line."""
     import json
 
-    from hotspots.export import _clean
+    from hotspots.jsonutil import to_jsonable
 
-    data = json.dumps(_clean(params), ensure_ascii=True, allow_nan=False, sort_keys=True)
+    data = json.dumps(to_jsonable(params), ensure_ascii=True, allow_nan=False, sort_keys=True)
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     method = escape_text(str(params.get("method", "")))
     period = params.get("data_period") or []

@@ -1,4 +1,4 @@
-"""Patrol-sized areas inside hot spots, seeded patrol plans, and their CSV / iCalendar / GeoJSON exports.
+"""Patrol-sized areas inside hot spots and seeded patrol plans.
 
 Three steps, each a plain function:
 
@@ -9,9 +9,12 @@ Three steps, each a plain function:
 2. :func:`make_patrol_plan` turns patrol areas and capacity into a dated, seeded plan following the
    guide's plan defaults D1-D7 (15-minute visits, at least one a day, random times inside each
    area's peak window, gaps of at most 3 days, optional daily patrol/control split).
-3. :class:`PatrolPlan` exports itself as spreadsheet-safe CSV and RFC 5545 iCalendar;
-   :func:`patrol_areas_geojson` writes the areas (RFC 7946) with their tactics and plan;
-   :func:`write_plan_outputs` does all of it into one folder (used by ``hotspots plan``).
+3. :func:`write_plan_outputs` writes areas, plan and briefing into one folder (used by
+   ``hotspots plan``). The file formats belong to :mod:`hotspots.export`:
+   :meth:`PatrolPlan.to_csv` and :meth:`PatrolPlan.to_ical` call
+   :func:`~hotspots.export.plan_to_csv` and :func:`~hotspots.export.plan_to_ical`, and
+   :func:`~hotspots.export.patrol_areas_geojson` writes the areas (RFC 7946) with their tactics
+   and plan.
 
 Notes
 -----
@@ -30,10 +33,8 @@ review at 90 days D7 (CRK).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import math
 import secrets
@@ -49,13 +50,12 @@ import pandas as pd
 import pyproj
 import shapely
 from scipy.spatial import cKDTree
-from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
-from shapely.geometry.polygon import orient
 
-import hotspots
 from hotspots._errors import ParameterError
-from hotspots.incidents import Incidents, _jsonable
+from hotspots.export import json_text, patrol_areas_geojson, plan_to_csv, plan_to_ical
+from hotspots.incidents import Incidents
+from hotspots.jsonutil import to_jsonable
 from hotspots.tactics import (
     KnowledgeBase,
     TacticMatch,
@@ -66,12 +66,8 @@ from hotspots.tactics import (
 
 __all__ = [
     "PatrolPlan",
-    "ical_escape",
-    "ical_fold",
     "make_patrol_areas",
     "make_patrol_plan",
-    "patrol_areas_geojson",
-    "spreadsheet_safe",
     "write_plan_outputs",
 ]
 
@@ -491,7 +487,7 @@ class PatrolPlan:
     @property
     def plan_id(self) -> str:
         """A short stable id from the parameters (seed included), used in calendar UIDs."""
-        blob = json.dumps(_jsonable(self.params), sort_keys=True, default=str).encode()
+        blob = json.dumps(to_jsonable(self.params), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def area_summary(self) -> pd.DataFrame:
@@ -549,111 +545,18 @@ class PatrolPlan:
         return summary.copy()
 
     def to_csv(self, path: str | Path | None = None) -> str:
-        """The visits as CSV text (and written to ``path`` if given).
+        """The visits as spreadsheet-safe CSV text (and written to ``path`` if given).
 
-        Every text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
-        prefixed with ``'`` so spreadsheets do not run it as a formula (OWASP CSV injection).
-        Times are ``YYYY-MM-DD HH:MM`` local clock time. The last column, ``plan_parameters``,
-        holds the plan's parameters (seed included, creation time left out) as JSON, so the file
-        alone can be reproduced and the same inputs give the same bytes.
+        See :func:`hotspots.export.plan_to_csv`, which writes it.
         """
-        cols = [
-            "date",
-            "weekday",
-            "start",
-            "end",
-            "minutes",
-            "patrol_area_id",
-            "hotspot_id",
-            "arm",
-            "assignment",
-            "visit",
-            "officers",
-            "travel_minutes",
-            "window",
-            "window_basis",
-            "tactic_ids",
-            "location",
-            "lat",
-            "lon",
-        ]
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([*cols, "plan_parameters"])
-        table = self.visits[cols].copy()
-        table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
-        # the creation time is not a parameter: leaving it out keeps the same inputs byte-identical
-        params_json = json.dumps(
-            _jsonable({k: v for k, v in self.params.items() if k != "created_utc"}), sort_keys=True
-        )
-        for rec in table.itertuples(index=False):
-            writer.writerow([*(_csv_cell(v) for v in rec), params_json])
-        text = buf.getvalue()
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8", newline="")
-        return text
+        return plan_to_csv(self, path)
 
     def to_ical(self, path: str | Path | None = None, *, calendar_name: str | None = None) -> str:
         """The patrol visits as an RFC 5545 calendar (controls are not events).
 
-        Times are floating local times (no time zone, RFC 5545 section 3.3.5 form 1), so a
-        22:00 visit shows at 22:00 on any device; ``DTSTAMP`` is the plan's creation time in UTC.
-        Lines end in CRLF and are folded at 75 octets; text values escape backslash, semicolon,
-        comma and newlines (section 3.3.11).
+        See :func:`hotspots.export.plan_to_ical`, which writes it.
         """
-        stamp = _ical_utc(self.params.get("created_utc"))
-        name = (
-            calendar_name
-            or f"Hot spot patrol plan {self.params['start_date']} ({self.params['days']} days)"
-        )
-        lines = [
-            "BEGIN:VCALENDAR",
-            "VERSION:2.0",
-            f"PRODID:-//hotspots//patrol plan {hotspots.__version__}//EN",
-            "CALSCALE:GREGORIAN",
-            "METHOD:PUBLISH",
-            f"X-WR-CALNAME:{ical_escape(name)}",
-        ]
-        caveats = self.summary.get("caveats", [])
-        pid = self.plan_id
-        patrol = self.visits[self.visits["arm"] == "patrol"]
-        for rec in patrol.itertuples(index=False):
-            date = pd.Timestamp(rec.date)
-            uid = f"{pid}-{rec.patrol_area_id}-{date:%Y%m%d}-{rec.visit}@hotspots"
-            summary = f"Hot spot patrol {rec.patrol_area_id} ({rec.minutes} min, {rec.officers} officers on foot)"
-            desc = [
-                f"Patrol area {rec.patrol_area_id} in hot spot {rec.hotspot_id}.",
-                f"Stay {rec.minutes} minutes on foot inside the area (at least 10; travel does not count).",
-                f"Window: {rec.window}.",
-                f"Tactics: {rec.tactic_ids.replace(';', ', ') if rec.tactic_ids else 'T01'}.",
-                f"Assignment: {rec.assignment} (plan seed {self.params['seed']}).",
-            ]
-            if rec.window_basis == "general" and caveats:
-                desc.append(caveats[0])
-            loc = (
-                f"{rec.location} ({rec.lat:.5f}, {rec.lon:.5f})"
-                if rec.location
-                else f"{rec.lat:.5f}, {rec.lon:.5f}"
-            )
-            lines += [
-                "BEGIN:VEVENT",
-                f"UID:{ical_escape(uid)}",
-                f"DTSTAMP:{stamp}",
-                f"DTSTART:{pd.Timestamp(rec.start):%Y%m%dT%H%M%S}",
-                f"DTEND:{pd.Timestamp(rec.end):%Y%m%dT%H%M%S}",
-                f"SUMMARY:{ical_escape(summary)}",
-                f"LOCATION:{ical_escape(loc)}",
-                f"GEO:{rec.lat:.6f};{rec.lon:.6f}",
-                f"DESCRIPTION:{ical_escape(chr(10).join(desc))}",
-                "CATEGORIES:HOT SPOT PATROL",
-                "TRANSP:OPAQUE",
-                "END:VEVENT",
-            ]
-        lines.append("END:VCALENDAR")
-        text = "".join(ical_fold(line) + "\r\n" for line in lines)
-        if path is not None:
-            Path(path).write_bytes(text.encode("utf-8"))
-        return text
+        return plan_to_ical(self, path, calendar_name=calendar_name)
 
 
 def make_patrol_plan(
@@ -1091,168 +994,7 @@ def _max_gap(dates: Sequence[Any]) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# Text formats
-
-
-def spreadsheet_safe(value: str) -> str:
-    """Prefix ``'`` to text a spreadsheet would run as a formula (starts with = + - @ tab CR)."""
-    if value and value[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _csv_cell(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
-        return ""
-    if isinstance(v, pd.Timestamp):
-        return v.strftime("%Y-%m-%d %H:%M")
-    if isinstance(v, str):
-        return spreadsheet_safe(v)
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def ical_escape(text: str) -> str:
-    """Escape an iCalendar TEXT value (RFC 5545 section 3.3.11): backslash, ``;``, ``,``, newlines."""
-    return (
-        str(text)
-        .replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\n")
-    )
-
-
-def ical_fold(line: str, limit: int = 75) -> str:
-    """Fold a content line at ``limit`` octets (RFC 5545 section 3.1), never inside a UTF-8 character.
-
-    Continuation lines start with one space, which counts towards their 75 octets. The result
-    joins the pieces with CRLF + space (no trailing CRLF).
-    """
-    data = line.encode("utf-8")
-    if len(data) <= limit:
-        return line
-    pieces: list[str] = []
-    i = 0
-    first = True
-    while i < len(data):
-        room = limit if first else limit - 1
-        j = min(i + room, len(data))
-        while j < len(data) and (data[j] & 0xC0) == 0x80:  # don't split a multi-byte character
-            j -= 1
-        pieces.append(data[i:j].decode("utf-8"))
-        i = j
-        first = False
-    return "\r\n ".join(pieces)
-
-
-def _ical_utc(value: Any) -> str:
-    if not value:
-        return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC")
-    return ts.strftime("%Y%m%dT%H%M%SZ")
-
-
-# --------------------------------------------------------------------------------------------
-# GeoJSON and the whole set of outputs
-
-
-def patrol_areas_geojson(
-    patrol_areas: gpd.GeoDataFrame,
-    *,
-    plan: PatrolPlan | None = None,
-    matches: Mapping[str, Sequence[TacticMatch]] | None = None,
-    params: Mapping[str, Any] | None = None,
-    precision: int = 6,
-) -> dict[str, Any]:
-    """Patrol areas as an RFC 7946 FeatureCollection (dict), with tactics and plan per area.
-
-    Coordinates are WGS84 longitude, latitude (EPSG:4326, no ``crs`` member), rounded to
-    ``precision`` decimals; exterior rings counter-clockwise and holes clockwise
-    (``shapely.geometry.polygon.orient(sign=1.0)``). Each feature's properties hold the area's
-    columns, ``tactic_ids`` and the plan figures (``plan_visits``, ``plan_control_days``,
-    ``plan_forced_days``, ``plan_max_gap_days``, ``plan_first_visit``, ``plan_window``,
-    ``in_plan``). The top-level ``hotspots_parameters`` member holds the run parameters, the plan
-    parameters and summary.
-    """
-    gdf = patrol_areas
-    if gdf.crs is not None and not pyproj.CRS.from_user_input(gdf.crs).equals(
-        pyproj.CRS.from_epsg(4326)
-    ):
-        gdf = gdf.to_crs(4326)
-    per_area = plan.area_summary().set_index("patrol_area_id") if plan is not None else None
-    features = []
-    for _, row in gdf.iterrows():
-        geom = row.geometry
-        props = {k: _jsonable(_plain(v)) for k, v in row.items() if k != "geometry"}
-        pid = str(row.get("patrol_area_id", ""))
-        if matches is not None and pid in matches:
-            props["tactic_ids"] = [m.tactic.id for m in matches[pid]]
-        elif per_area is not None and pid in per_area.index:
-            props["tactic_ids"] = [t for t in str(per_area.loc[pid, "tactic_ids"]).split(";") if t]
-        if per_area is not None and pid in per_area.index:
-            a = per_area.loc[pid]
-            props.update(
-                {
-                    "in_plan": bool(a["in_plan"]),
-                    "plan_visits": int(a["visits"]),
-                    "plan_patrol_days": int(a["patrol_days"]),
-                    "plan_control_days": int(a["control_days"]),
-                    "plan_forced_days": int(a["forced_days"]),
-                    "plan_max_gap_days": int(a["max_gap_days"]),
-                    "plan_first_visit": None
-                    if pd.isna(a["first_visit"])
-                    else pd.Timestamp(a["first_visit"]).strftime("%Y-%m-%dT%H:%M"),
-                    "plan_window": str(a["window"]),
-                    "plan_seed": plan.params["seed"],
-                }
-            )
-        features.append(
-            {"type": "Feature", "geometry": _geojson_geometry(geom, precision), "properties": props}
-        )
-    meta: dict[str, Any] = {"patrol_areas": dict(patrol_areas.attrs.get("params", {}))}
-    if params:
-        meta["run"] = dict(params)
-    if plan is not None:
-        meta["plan"] = dict(plan.params)
-        meta["plan_summary"] = {k: v for k, v in plan.summary.items() if k != "notes"}
-    return {
-        "type": "FeatureCollection",
-        "hotspots_parameters": _jsonable(meta),
-        "features": features,
-    }
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    return v
-
-
-def _round_coords(obj: Any, precision: int) -> Any:
-    if isinstance(obj, float):
-        return round(obj, precision)
-    if isinstance(obj, list | tuple):
-        return [_round_coords(x, precision) for x in obj]
-    return obj
-
-
-def _geojson_geometry(geom: BaseGeometry | None, precision: int) -> dict[str, Any] | None:
-    if geom is None or geom.is_empty:
-        return None
-    if geom.geom_type == "Polygon":
-        geom = orient(geom, sign=1.0)
-    elif geom.geom_type == "MultiPolygon":
-        geom = shapely.MultiPolygon([orient(p, sign=1.0) for p in geom.geoms])
-    m = mapping(geom)
-    return {"type": m["type"], "coordinates": _round_coords(m["coordinates"], precision)}
+# The whole set of outputs
 
 
 def match_areas(
@@ -1346,9 +1088,7 @@ def write_plan_outputs(
         "briefing": out / "briefing.html",
     }
     doc = patrol_areas_geojson(areas, plan=plan, matches=matches, params=run)
-    paths["patrol_areas"].write_text(
-        json.dumps(doc, ensure_ascii=False, allow_nan=False), encoding="utf-8"
-    )
+    paths["patrol_areas"].write_text(json_text(doc), encoding="utf-8")
     plan.to_csv(paths["patrol_plan_csv"])
     plan.to_ical(paths["patrol_plan_ics"])
     html = render_briefing(

@@ -1,20 +1,42 @@
-"""Tests for hotspots.export: RFC 7946 GeoJSON, GeoPackage and spreadsheet-safe CSV."""
+"""Tests for hotspots.export: RFC 7946 GeoJSON, GeoPackage, spreadsheet-safe CSV, iCalendar, JSON."""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import io
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import shapely
 
-from hotspots import Incidents
-from hotspots.export import features_geojson, safe_csv_cell, to_csv, to_geojson, to_geopackage
+from hotspots import Incidents, export, jsonutil
+from hotspots.export import (
+    COORD_PRECISION,
+    features_geojson,
+    ical_escape,
+    ical_fold,
+    json_text,
+    patrol_areas_geojson,
+    plan_to_csv,
+    plan_to_ical,
+    safe_csv_cell,
+    table_to_csv,
+    to_csv,
+    to_geojson,
+    to_geopackage,
+    to_jsonable,
+)
+from hotspots.patrol import make_patrol_areas, make_patrol_plan
 from hotspots.profile import rank_hotspots
+
+X0, Y0 = 530_000.0, 180_000.0  # central London, EPSG:27700
 
 
 @pytest.fixture
@@ -123,7 +145,302 @@ def test_safe_csv_cell(value, expected):
     assert safe_csv_cell(value) == expected
 
 
+def test_table_to_csv_guards_every_text_cell():
+    table = pd.DataFrame(
+        {"reason": ["=1+1", "ok", "\tx"], "row": [2, 3, 4], "value": ["@A1", None, "-2"]}
+    )
+    back = pd.read_csv(io.StringIO(table_to_csv(table)), keep_default_na=False)
+    assert list(back["reason"]) == ["'=1+1", "ok", "'\tx"]
+    assert list(back["value"]) == ["'@A1", "", "'-2"]
+    assert list(back["row"]) == [2, 3, 4]  # numbers stay numbers
+
+
+def test_to_jsonable_is_the_one_sanitiser():
+    assert export.to_jsonable is jsonutil.to_jsonable
+    value = {
+        1: np.int64(7),
+        "f": np.float32(0.25),
+        "nan": float("nan"),
+        "inf": np.float64(np.inf),
+        "b": np.bool_(True),
+        "arr": np.array([1, 2]),
+        "set": {3},
+        "t": (pd.Timestamp("2024-03-01 06:30"), dt.date(2024, 3, 2)),
+        "nat": pd.NaT,
+        "na": pd.NA,
+        "dt64": np.datetime64("2024-01-05"),
+        "crs": pyproj.CRS.from_epsg(27700),
+        "nested": [{"x": np.float64(1.5)}],
+    }
+    assert to_jsonable(value) == {
+        "1": 7,
+        "f": 0.25,
+        "nan": None,
+        "inf": None,
+        "b": True,
+        "arr": [1, 2],
+        "set": [3],
+        "t": ["2024-03-01T06:30:00", "2024-03-02"],
+        "nat": None,
+        "na": None,
+        "dt64": "2024-01-05T00:00:00",
+        "crs": "EPSG:27700",
+        "nested": [{"x": 1.5}],
+    }
+    assert type(to_jsonable(np.int64(7))) is int and type(to_jsonable(np.bool_(False))) is bool
+    text = json_text({"place": "Caf\u00e9", "x": np.float64(np.nan)})
+    assert text == '{"place": "Caf\u00e9", "x": null}'
+
+
 def test_features_geojson_empty():
     gdf = gpd.GeoDataFrame({"a": []}, geometry=[], crs=27700)
     doc = features_geojson(gdf, {"k": 1})
     assert doc["features"] == [] and doc["hotspots_parameters"] == {"k": 1}
+
+
+# ------------------------------------------------------------------ patrol plans and areas
+
+
+def _stacks(spec, months=None, rng=None, **kw):
+    xs, ys = [], []
+    for x, y, n in spec:
+        xs += [X0 + x] * n
+        ys += [Y0 + y] * n
+    n = len(xs)
+    if months is None:
+        rng = rng or np.random.default_rng(0)
+        months = rng.choice(pd.date_range("2024-01-01", periods=6, freq="MS"), n)
+    study = shapely.box(X0 - 2000, Y0 - 2000, X0 + 4000, Y0 + 4000)
+    return Incidents.from_xy(
+        np.array(xs), np.array(ys), month=pd.to_datetime(months), study_area=study, **kw
+    )
+
+
+def _hotspots(geoms, **cols):
+    n = len(geoms)
+    data = {
+        "hotspot_id": [f"H{i + 1:03d}" for i in range(n)],
+        "rank": list(range(1, n + 1)),
+        "temporal_class": ["chronic"] * n,
+        "has_time": [False] * n,
+    }
+    data.update(cols)
+    return gpd.GeoDataFrame(data, geometry=list(geoms), crs="EPSG:27700")
+
+
+def _box(x0, y0, x1, y1):
+    return shapely.box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
+
+
+def _areas_frame(n, rng, *, with_time=True):
+    rows = []
+    for i in range(n):
+        timed = with_time and rng.random() < 0.7
+        start = int(rng.integers(0, 24))
+        length = int(rng.integers(1, 13))
+        rows.append(
+            {
+                "patrol_area_id": f"H{i + 1:03d}-P1",
+                "hotspot_id": f"H{i + 1:03d}",
+                "rank": i + 1,
+                "centre_lat": 51.5 + i * 0.001,
+                "centre_lon": -0.12,
+                "location": f"On or near Street {i}",
+                "has_time": timed,
+                "peak_start_hour": start if timed else None,
+                "peak_end_hour": (start + length) % 24 if timed else None,
+                "peak_days": [4, 5] if timed else None,
+                "peak_window": "",
+                "temporal_class": "chronic",
+                "max_extent_m": 150.0,
+                "incidents": 20,
+                "months_active": 6,
+                "n_months": 6,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ patrol plan CSV and iCalendar
+
+
+def test_csv_is_spreadsheet_safe_and_parses_back():
+    areas = _areas_frame(3, np.random.default_rng(8))
+    areas.loc[0, "location"] = '=HYPERLINK("http://x","y")'
+    areas.loc[1, "location"] = "-1+2"
+    areas.loc[2, "location"] = "@SUM(A1)"
+    plan = make_patrol_plan(areas, seed=1, start_date="2025-01-01", days=3)
+    rows = list(csv.DictReader(io.StringIO(plan_to_csv(plan))))
+    assert len(rows) == len(plan.visits)
+    locs = {r["location"] for r in rows}
+    assert locs == {'\'=HYPERLINK("http://x","y")', "'-1+2", "'@SUM(A1)"}
+    assert all(not r["location"].startswith(("=", "+", "-", "@")) for r in rows)
+    assert rows[0]["date"] == "2025-01-01" and len(rows[0]["start"]) == 16
+    assert float(rows[0]["lon"]) < 0  # numbers are left as numbers
+    assert (
+        safe_csv_cell("+44") == "'+44" and safe_csv_cell("ok") == "ok" and safe_csv_cell("") == ""
+    )
+
+
+def _unfold(text: str) -> list[str]:
+    assert "\n" not in text.replace("\r\n", "")  # CRLF only
+    assert text.endswith("\r\n")
+    physical = text.split("\r\n")[:-1]
+    for line in physical:
+        assert len(line.encode("utf-8")) <= 75, line
+    logical: list[str] = []
+    for line in physical:
+        if line.startswith(" "):
+            logical[-1] += line[1:]
+        else:
+            logical.append(line)
+    return logical
+
+
+def _unescape(value: str) -> str:
+    out, i = [], 0
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\" and i + 1 < len(value):
+            nxt = value[i + 1]
+            out.append("\n" if nxt in "nN" else nxt)
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def test_ical_structure_folding_and_escaping():
+    areas = _areas_frame(4, np.random.default_rng(9))
+    tricky = "Caf\u00e9 \u201cK\u00f6nig\u201d, Back; Lane \\ Alley\nline two " + "\u00e9" * 60
+    areas.loc[0, "location"] = tricky
+    plan = make_patrol_plan(areas, seed=5, start_date="2025-01-01", days=5, control_share=0.5)
+    text = plan_to_ical(plan)
+    lines = _unfold(text)
+    assert lines[0] == "BEGIN:VCALENDAR" and lines[-1] == "END:VCALENDAR"
+    assert "VERSION:2.0" in lines and any(x.startswith("PRODID:") for x in lines)
+    events, current = [], None
+    for line in lines:
+        if line == "BEGIN:VEVENT":
+            current = {}
+        elif line == "END:VEVENT":
+            events.append(current)
+            current = None
+        elif current is not None:
+            name, _, value = line.partition(":")
+            current[name] = value
+    patrol = plan.visits[plan.visits["arm"] == "patrol"]
+    assert len(events) == len(patrol)
+    assert len({e["UID"] for e in events}) == len(events)
+    for e in events:
+        assert {
+            "UID",
+            "DTSTAMP",
+            "DTSTART",
+            "DTEND",
+            "SUMMARY",
+            "LOCATION",
+            "GEO",
+            "DESCRIPTION",
+        } <= set(e)
+        assert e["DTSTAMP"].endswith("Z") and len(e["DTSTAMP"]) == 16
+        start = pd.Timestamp(e["DTSTART"])
+        end = pd.Timestamp(e["DTEND"])
+        assert end - start == pd.Timedelta(minutes=15)
+        lat, lon = (float(v) for v in e["GEO"].split(";"))
+        assert 50 < lat < 53 and -1 < lon < 1
+        assert "Tactics: T01" in _unescape(e["DESCRIPTION"])
+    first = [e for e in events if "H001-P1" in e["SUMMARY"]]
+    assert first and _unescape(first[0]["LOCATION"]).startswith(tricky)
+    starts = sorted(pd.Timestamp(e["DTSTART"]) for e in events)
+    assert starts == sorted(patrol["start"])
+
+
+def test_ical_fold_and_escape_units():
+    assert ical_escape("a,b;c\\d\ne") == "a\\,b\\;c\\\\d\\ne"
+    line = "DESCRIPTION:" + "\U0001f6a8x" * 40  # 4-byte characters must not be split
+    folded = ical_fold(line)
+    parts = folded.split("\r\n")
+    assert all(len(p.encode()) <= 75 for p in parts)
+    assert all(p.startswith(" ") for p in parts[1:])
+    assert "".join([parts[0]] + [p[1:] for p in parts[1:]]) == line
+    assert ical_fold("SHORT:1") == "SHORT:1"
+
+
+# ------------------------------------------------------------------ patrol-area GeoJSON
+
+
+def test_patrol_areas_geojson_is_rfc7946_with_tactics_and_plan(tmp_path: Path):
+    inc = _stacks([(0, 0, 30), (500, 0, 12)])
+    hot = _hotspots([_box(-100, -100, 600, 100)])
+    areas = make_patrol_areas(inc, hot)
+    plan = make_patrol_plan(areas, seed=1, start_date="2025-01-01", days=7)
+    doc = patrol_areas_geojson(areas, plan=plan, params={"method": "kde"})
+    json.dumps(doc, allow_nan=False)
+    assert doc["type"] == "FeatureCollection" and "crs" not in doc
+    assert doc["hotspots_parameters"]["plan"]["seed"] == 1
+    assert doc["hotspots_parameters"]["run"]["method"] == "kde"
+    for f in doc["features"]:
+        ring = f["geometry"]["coordinates"][0]
+        lon, lat = ring[0]
+        assert -1 < lon < 1 and 51 < lat < 52  # lon first
+        assert shapely.LinearRing(ring).is_ccw
+        props = f["properties"]
+        assert props["tactic_ids"][0] == "T01"
+        assert (
+            props["plan_visits"] == 7
+            and props["plan_max_gap_days"] == 1
+            and props["plan_seed"] == 1
+        )
+
+
+def test_plan_csv_carries_its_parameters():
+    import io as _io
+    import json as _json
+
+    plan = make_patrol_plan(
+        _areas_frame(4, np.random.default_rng(2)), days=5, seed=41, start_date="2026-03-02"
+    )
+    table = pd.read_csv(_io.StringIO(plan_to_csv(plan)))
+    assert len(table) > 0
+    params = _json.loads(table["plan_parameters"].iloc[0])
+    assert params["seed"] == 41 and params["days"] == 5
+
+
+def test_plan_csv_is_identical_whenever_it_is_made():
+    import datetime as _dt
+
+    areas = _areas_frame(3, np.random.default_rng(5))
+    a = make_patrol_plan(
+        areas,
+        days=4,
+        seed=9,
+        start_date="2026-03-02",
+        created=_dt.datetime(2026, 1, 1, tzinfo=_dt.UTC),
+    )
+    b = make_patrol_plan(
+        areas,
+        days=4,
+        seed=9,
+        start_date="2026-03-02",
+        created=_dt.datetime(2026, 2, 1, tzinfo=_dt.UTC),
+    )
+    assert plan_to_csv(a) == plan_to_csv(b)
+
+
+def _decimals(value: float) -> int:
+    text = repr(value)
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def test_hot_spots_and_patrol_areas_share_one_coordinate_precision(result):
+    inc = _stacks([(0, 0, 30), (500, 0, 12)])
+    areas = make_patrol_areas(inc, _hotspots([_box(-100, -100, 600, 100)]))
+    for doc in (patrol_areas_geojson(areas), json.loads(to_geojson(result))):
+        coords = [c for f in doc["features"] for ring in f["geometry"]["coordinates"] for c in ring]
+        assert coords
+        # rounded to exactly COORD_PRECISION places (7), with some coordinate using all of them
+        assert max(_decimals(v) for c in coords for v in c) == COORD_PRECISION == 7
+        assert all(round(v, COORD_PRECISION) == v for c in coords for v in c)
+        assert len(doc["bbox"]) == 4

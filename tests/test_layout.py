@@ -9,9 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = sorted((ROOT / "hotspots").glob("*.py"))
 
-#: Private names still shared between modules, owned by the export concern (one public JSON
-#: sanitiser in hotspots.export will replace them); this set only ever shrinks.
-KNOWN = {("hotspots.incidents", "_jsonable"), ("hotspots.export", "_clean")}
+#: Private names still shared between modules; this set only ever shrinks (it is empty: the
+#: export concern's ``_jsonable``/``_clean`` became the public ``hotspots.jsonutil.to_jsonable``).
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _imports(path: Path) -> list[tuple[int, str, str]]:

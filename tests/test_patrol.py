@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from pathlib import Path
@@ -16,15 +15,7 @@ import shapely
 
 from hotspots import ParameterError
 from hotspots.incidents import Incidents
-from hotspots.patrol import (
-    ical_escape,
-    ical_fold,
-    make_patrol_areas,
-    make_patrol_plan,
-    patrol_areas_geojson,
-    spreadsheet_safe,
-    write_plan_outputs,
-)
+from hotspots.patrol import make_patrol_areas, make_patrol_plan, write_plan_outputs
 
 X0, Y0 = 530_000.0, 180_000.0  # central London, EPSG:27700
 
@@ -381,140 +372,18 @@ def test_plan_parameter_errors():
         make_patrol_plan(areas, start_date="next week")
 
 
-# ------------------------------------------------------------------ CSV and iCalendar
+# ------------------------------------------------------------------ the output folder
 
 
-def test_csv_is_spreadsheet_safe_and_parses_back():
-    areas = _areas_frame(3, np.random.default_rng(8))
-    areas.loc[0, "location"] = '=HYPERLINK("http://x","y")'
-    areas.loc[1, "location"] = "-1+2"
-    areas.loc[2, "location"] = "@SUM(A1)"
-    plan = make_patrol_plan(areas, seed=1, start_date="2025-01-01", days=3)
-    rows = list(csv.DictReader(io.StringIO(plan.to_csv())))
-    assert len(rows) == len(plan.visits)
-    locs = {r["location"] for r in rows}
-    assert locs == {'\'=HYPERLINK("http://x","y")', "'-1+2", "'@SUM(A1)"}
-    assert all(not r["location"].startswith(("=", "+", "-", "@")) for r in rows)
-    assert rows[0]["date"] == "2025-01-01" and len(rows[0]["start"]) == 16
-    assert float(rows[0]["lon"]) < 0  # numbers are left as numbers
-    assert (
-        spreadsheet_safe("+44") == "'+44"
-        and spreadsheet_safe("ok") == "ok"
-        and spreadsheet_safe("") == ""
+def test_plan_writes_itself_through_export():
+    from hotspots.export import plan_to_csv, plan_to_ical
+
+    plan = make_patrol_plan(
+        _areas_frame(3, np.random.default_rng(8)), seed=1, start_date="2025-01-01", days=3
     )
-
-
-def _unfold(text: str) -> list[str]:
-    assert "\n" not in text.replace("\r\n", "")  # CRLF only
-    assert text.endswith("\r\n")
-    physical = text.split("\r\n")[:-1]
-    for line in physical:
-        assert len(line.encode("utf-8")) <= 75, line
-    logical: list[str] = []
-    for line in physical:
-        if line.startswith(" "):
-            logical[-1] += line[1:]
-        else:
-            logical.append(line)
-    return logical
-
-
-def _unescape(value: str) -> str:
-    out, i = [], 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
-            nxt = value[i + 1]
-            out.append("\n" if nxt in "nN" else nxt)
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
-def test_ical_structure_folding_and_escaping():
-    areas = _areas_frame(4, np.random.default_rng(9))
-    tricky = "Caf\u00e9 \u201cK\u00f6nig\u201d, Back; Lane \\ Alley\nline two " + "\u00e9" * 60
-    areas.loc[0, "location"] = tricky
-    plan = make_patrol_plan(areas, seed=5, start_date="2025-01-01", days=5, control_share=0.5)
-    text = plan.to_ical()
-    lines = _unfold(text)
-    assert lines[0] == "BEGIN:VCALENDAR" and lines[-1] == "END:VCALENDAR"
-    assert "VERSION:2.0" in lines and any(x.startswith("PRODID:") for x in lines)
-    events, current = [], None
-    for line in lines:
-        if line == "BEGIN:VEVENT":
-            current = {}
-        elif line == "END:VEVENT":
-            events.append(current)
-            current = None
-        elif current is not None:
-            name, _, value = line.partition(":")
-            current[name] = value
-    patrol = plan.visits[plan.visits["arm"] == "patrol"]
-    assert len(events) == len(patrol)
-    assert len({e["UID"] for e in events}) == len(events)
-    for e in events:
-        assert {
-            "UID",
-            "DTSTAMP",
-            "DTSTART",
-            "DTEND",
-            "SUMMARY",
-            "LOCATION",
-            "GEO",
-            "DESCRIPTION",
-        } <= set(e)
-        assert e["DTSTAMP"].endswith("Z") and len(e["DTSTAMP"]) == 16
-        start = pd.Timestamp(e["DTSTART"])
-        end = pd.Timestamp(e["DTEND"])
-        assert end - start == pd.Timedelta(minutes=15)
-        lat, lon = (float(v) for v in e["GEO"].split(";"))
-        assert 50 < lat < 53 and -1 < lon < 1
-        assert "Tactics: T01" in _unescape(e["DESCRIPTION"])
-    first = [e for e in events if "H001-P1" in e["SUMMARY"]]
-    assert first and _unescape(first[0]["LOCATION"]).startswith(tricky)
-    starts = sorted(pd.Timestamp(e["DTSTART"]) for e in events)
-    assert starts == sorted(patrol["start"])
-
-
-def test_ical_fold_and_escape_units():
-    assert ical_escape("a,b;c\\d\ne") == "a\\,b\\;c\\\\d\\ne"
-    line = "DESCRIPTION:" + "\U0001f6a8x" * 40  # 4-byte characters must not be split
-    folded = ical_fold(line)
-    parts = folded.split("\r\n")
-    assert all(len(p.encode()) <= 75 for p in parts)
-    assert all(p.startswith(" ") for p in parts[1:])
-    assert "".join([parts[0]] + [p[1:] for p in parts[1:]]) == line
-    assert ical_fold("SHORT:1") == "SHORT:1"
-
-
-# ------------------------------------------------------------------ GeoJSON and the output folder
-
-
-def test_geojson_is_rfc7946_with_tactics_and_plan(tmp_path: Path):
-    inc = _stacks([(0, 0, 30), (500, 0, 12)])
-    hot = _hotspots([_box(-100, -100, 600, 100)])
-    areas = make_patrol_areas(inc, hot)
-    plan = make_patrol_plan(areas, seed=1, start_date="2025-01-01", days=7)
-    doc = patrol_areas_geojson(areas, plan=plan, params={"method": "kde"})
-    json.dumps(doc, allow_nan=False)
-    assert doc["type"] == "FeatureCollection" and "crs" not in doc
-    assert doc["hotspots_parameters"]["plan"]["seed"] == 1
-    assert doc["hotspots_parameters"]["run"]["method"] == "kde"
-    for f in doc["features"]:
-        ring = f["geometry"]["coordinates"][0]
-        lon, lat = ring[0]
-        assert -1 < lon < 1 and 51 < lat < 52  # lon first
-        assert shapely.LinearRing(ring).is_ccw
-        props = f["properties"]
-        assert props["tactic_ids"][0] == "T01"
-        assert (
-            props["plan_visits"] == 7
-            and props["plan_max_gap_days"] == 1
-            and props["plan_seed"] == 1
-        )
+    assert plan.to_csv() == plan_to_csv(plan) and plan.to_csv().count("\n") == len(plan.visits) + 1
+    ical = plan.to_ical(calendar_name="X")
+    assert ical == plan_to_ical(plan, calendar_name="X") and "X-WR-CALNAME:X\r\n" in ical
 
 
 def test_write_plan_outputs(tmp_path: Path):
@@ -647,40 +516,6 @@ def test_merseyside_next_month_pai_of_patrol_areas():
     # point-level 25 m cells are far ahead at this budget; record it so a change shows up
     assert c25_pai > disc_pai
     assert disc_pai > 20
-
-
-def test_plan_csv_carries_its_parameters():
-    import io as _io
-    import json as _json
-
-    plan = make_patrol_plan(
-        _areas_frame(4, np.random.default_rng(2)), days=5, seed=41, start_date="2026-03-02"
-    )
-    table = pd.read_csv(_io.StringIO(plan.to_csv()))
-    assert len(table) > 0
-    params = _json.loads(table["plan_parameters"].iloc[0])
-    assert params["seed"] == 41 and params["days"] == 5
-
-
-def test_plan_csv_is_identical_whenever_it_is_made():
-    import datetime as _dt
-
-    areas = _areas_frame(3, np.random.default_rng(5))
-    a = make_patrol_plan(
-        areas,
-        days=4,
-        seed=9,
-        start_date="2026-03-02",
-        created=_dt.datetime(2026, 1, 1, tzinfo=_dt.UTC),
-    )
-    b = make_patrol_plan(
-        areas,
-        days=4,
-        seed=9,
-        start_date="2026-03-02",
-        created=_dt.datetime(2026, 2, 1, tzinfo=_dt.UTC),
-    )
-    assert a.to_csv() == b.to_csv()
 
 
 def test_area_summary_matches_a_direct_count():
