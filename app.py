@@ -34,6 +34,7 @@ from hotspots import (
     InputError,
     ParameterError,
     TooFewPeriodsError,
+    constants,
     export,
     mapping,
     offline,
@@ -523,7 +524,7 @@ def sidebar_params(method: str, defaults: dict[str, Any], harm: bool) -> dict[st
             "Hot spot coverage (% of study area)",
             0.5,
             10.0,
-            2.0,
+            constants.HOTSPOT_COVERAGE * 100,
             0.5,
             key="kde_coverage",
             help="The densest share of the study area that counts as hot. Default 2 %: half of "
@@ -534,7 +535,7 @@ def sidebar_params(method: str, defaults: dict[str, Any], harm: bool) -> dict[st
             p["bandwidth"] = float(bw)
         if cell is not None:
             p["cell_size"] = float(cell)
-        if coverage != 2.0:
+        if coverage != constants.HOTSPOT_COVERAGE * 100:
             p["coverage"] = round(coverage / 100, 4)
         if kernel != "quartic":
             p["kernel"] = kernel
@@ -982,13 +983,19 @@ def plan_settings() -> dict[str, Any]:
     gap, limit = _control_share_limit()
     c = st.columns(4)
     days = c[0].number_input(
-        "Days", 1, 365, 28, 1, key="plan_days", help="Length of the plan (default 28 days)."
+        "Days",
+        1,
+        365,
+        constants.PLAN_DAYS,
+        1,
+        key="plan_days",
+        help="Length of the plan (default 28 days).",
     )
     hours = c[1].number_input(
         "Officer-hours per day",
         0.5,
         500.0,
-        8.0,
+        constants.OFFICER_HOURS,
         0.5,
         key="plan_hours",
         help="Officer time available each day for hot spot patrol, all officers together.",
@@ -997,16 +1004,16 @@ def plan_settings() -> dict[str, Any]:
         "Officers per patrol",
         1,
         10,
-        2,
+        constants.OFFICERS_PER_PATROL,
         1,
         key="plan_officers",
         help="The guide: two officers on foot (D5).",
     )
     minutes = c[3].number_input(
         "Visit minutes",
-        10,
-        120,
-        15,
+        constants.MIN_VISIT_MINUTES,
+        constants.MAX_VISIT_MINUTES,
+        constants.VISIT_MINUTES,
         1,
         key="plan_minutes",
         help="Minutes on foot inside the area per visit: 15 by default (the Koper curve, D1). "
@@ -1017,7 +1024,7 @@ def plan_settings() -> dict[str, Any]:
         "Daily control share",
         0.0,
         0.95,
-        0.0,
+        constants.CONTROL_SHARE,
         0.05,
         format="%.2f",
         key="plan_control_share",
@@ -1030,7 +1037,7 @@ def plan_settings() -> dict[str, Any]:
         "Patrol area radius (m)",
         25.0,
         500.0,
-        75.0,
+        constants.MICRO_PLACE_RADIUS_M,
         5.0,
         key="plan_radius",
         help="Patrol areas are discs of this radius on the densest places inside each hot spot: "
@@ -1298,7 +1305,7 @@ def change_settings() -> tuple[list[Any], dict[str, Any]]:
         "Cell size (m)",
         25.0,
         1000.0,
-        150.0,
+        constants.MICRO_PLACE_M,
         25.0,
         key="emg_cell_size",
         help="Side of the grid cells classified over time. 150 m is the micro place of the UK trials.",

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hotspots import __version__
+from hotspots import __version__, constants
 from hotspots._errors import HotspotsError, InputError, ParameterError
 
 __all__ = ["main"]
@@ -114,7 +114,10 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
     k.add_argument("--kernel", choices=("quartic", "gaussian"))
     k.add_argument("--threshold", choices=("coverage", "volume", "density"))
     k.add_argument(
-        "--coverage", type=float, metavar="SHARE", help="share of the study area (default 0.02)"
+        "--coverage",
+        type=float,
+        metavar="SHARE",
+        help=f"share of the study area (default {constants.HOTSPOT_COVERAGE:g})",
     )
     k.add_argument(
         "--volume",
@@ -161,30 +164,41 @@ def _parser() -> argparse.ArgumentParser:
     _add_input_options(pl)
     _add_method_options(pl)
     pl.add_argument("--out-dir", required=True, help="folder for the outputs")
-    pl.add_argument("--days", type=int, default=28, help="days to plan (default 28)")
     pl.add_argument(
-        "--officer-hours", type=float, default=8.0, help="officer-hours per day (default 8)"
+        "--days", type=int, default=constants.PLAN_DAYS, help="days to plan (default %(default)s)"
     )
     pl.add_argument(
-        "--officers-per-patrol", type=int, default=2, help="officers per patrol (default 2)"
+        "--officer-hours",
+        type=float,
+        default=constants.OFFICER_HOURS,
+        help="officer-hours per day (default %(default)g)",
     )
     pl.add_argument(
-        "--control-share", type=float, default=0.0, help="daily share of areas held as controls"
+        "--officers-per-patrol",
+        type=int,
+        default=constants.OFFICERS_PER_PATROL,
+        help="officers per patrol (default %(default)s)",
+    )
+    pl.add_argument(
+        "--control-share",
+        type=float,
+        default=constants.CONTROL_SHARE,
+        help="daily share of areas held as controls",
     )
     pl.add_argument("--start-date", help="first day of the plan, YYYY-MM-DD (default: tomorrow)")
     pl.add_argument("--seed", type=int, help="random seed (recorded in the outputs)")
     pl.add_argument(
         "--radius",
         type=float,
-        default=75.0,
+        default=constants.MICRO_PLACE_RADIUS_M,
         metavar="M",
-        help="patrol area radius in metres (default 75: 150 m across)",
+        help=f"patrol area radius in metres (default %(default)g: {constants.MICRO_PLACE_M:g} m across)",
     )
     pl.add_argument(
         "--min-incidents",
         type=int,
-        default=3,
-        help="fewest incidents a patrol area must hold (default 3)",
+        default=constants.MIN_AREA_INCIDENTS,
+        help="fewest incidents a patrol area must hold (default %(default)s)",
     )
     pl.add_argument(
         "--min-separation",
@@ -196,8 +210,8 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument(
         "--visit-minutes",
         type=int,
-        default=15,
-        help="minutes per visit (default 15; never below 10)",
+        default=constants.VISIT_MINUTES,
+        help=f"minutes per visit (default %(default)s; never below {constants.MIN_VISIT_MINUTES})",
     )
     pl.add_argument(
         "--exclude",
@@ -234,9 +248,9 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument(
         "--cell-size",
         type=float,
-        default=150.0,
+        default=constants.MICRO_PLACE_M,
         metavar="M",
-        help="grid cell size in metres (default 150)",
+        help="grid cell size in metres (default %(default)g)",
     )
     cl.add_argument(
         "--period-months", type=int, help="months per period (default: by the data's span)"

@@ -35,6 +35,7 @@ from scipy.stats import poisson
 from sklearn.neighbors import KDTree
 
 from hotspots._errors import ParameterError
+from hotspots.constants import MICRO_PLACE_RADIUS_M
 from hotspots.incidents import Incidents
 from hotspots.stats import csr_lambda, csr_p_value
 
@@ -53,7 +54,7 @@ __all__ = [
 #: Default DBSCAN radius in metres: half the ~150 m micro hot spot of the UK trials
 #: (hot-spots-guide.md R2: Southend, Birmingham, Peterborough, Op Savvy), so every core
 #: neighbourhood (a disc of radius eps) fits inside a patrol-sized 150 m circle.
-DEFAULT_EPS_M = 75.0
+DEFAULT_EPS_M = MICRO_PLACE_RADIUS_M
 
 #: The CSR rule never goes below this ``min_samples`` (scikit-learn's and QGIS's default of 5;
 #: methods.md b3, b7).

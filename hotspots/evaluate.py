@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from hotspots.constants import MICRO_PLACE_M
 from hotspots.incidents import Incidents
 from hotspots.profile import assign_incidents
 
@@ -133,7 +134,9 @@ def concentration_curve(hotspots: gpd.GeoDataFrame, study_area_m2: float) -> pd.
     )
 
 
-def grid_concentration_curve(incidents: Incidents, cell_size: float = 150.0) -> pd.DataFrame:
+def grid_concentration_curve(
+    incidents: Incidents, cell_size: float = MICRO_PLACE_M
+) -> pd.DataFrame:
     """Share of incidents against share of the study area for cells ranked by count.
 
     The law of crime concentration curve (guide R20): ``area_share`` is the cumulative area of

@@ -40,6 +40,7 @@ import pandas as pd
 import shapely
 
 import hotspots
+from hotspots.constants import MIN_VISIT_MINUTES
 from hotspots.jsonutil import to_jsonable
 
 if TYPE_CHECKING:
@@ -502,7 +503,7 @@ def plan_to_ical(
         summary = f"Hot spot patrol {rec.patrol_area_id} ({rec.minutes} min, {rec.officers} officers on foot)"
         desc = [
             f"Patrol area {rec.patrol_area_id} in hot spot {rec.hotspot_id}.",
-            f"Stay {rec.minutes} minutes on foot inside the area (at least 10; travel does not count).",
+            f"Stay {rec.minutes} minutes on foot inside the area (at least {MIN_VISIT_MINUTES}; travel does not count).",
             f"Window: {rec.window}.",
             f"Tactics: {rec.tactic_ids.replace(';', ', ') if rec.tactic_ids else 'T01'}.",
             f"Assignment: {rec.assignment} (plan seed {plan.params['seed']}).",

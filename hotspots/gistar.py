@@ -31,6 +31,7 @@ import shapely
 from scipy import stats
 
 from hotspots._errors import ParameterError
+from hotspots.constants import MICRO_PLACE_M
 from hotspots.grid import candidate_cells, cell_keys, neighbour_index, neighbour_offsets
 from hotspots.incidents import Incidents
 from hotspots.stats import benjamini_hochberg
@@ -38,7 +39,7 @@ from hotspots.stats import benjamini_hochberg
 __all__ = ["GiStarHotspots", "SparseGiStar", "gi_star", "sparse_gi_star"]
 
 #: Default cell size in metres: the guide's 150 m patrol unit (R2: Birmingham's 150 m grid).
-DEFAULT_CELL_M = 150.0
+DEFAULT_CELL_M = MICRO_PLACE_M
 
 
 def gi_star(

@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from hotspots._errors import HotspotsError, HotspotsWarning, ParameterError
+from hotspots.constants import HOTSPOT_COVERAGE, MICRO_PLACE_M
 from hotspots.grid import (
     DEFAULT_TILE_SIZE,
     M2_PER_KM2,
@@ -61,7 +62,7 @@ THRESHOLDS = ("coverage", "volume", "density")
 
 #: The College of Policing guide's micro hot spot scale (rule R2: Southend 150 m × 150 m spots,
 #: Birmingham 150 m grids, Peterborough and Op Savvy 150 m radii), metres.
-MICRO_PLACE_BANDWIDTH_M = 150.0
+MICRO_PLACE_BANDWIDTH_M = MICRO_PLACE_M
 
 #: The gaussian kernel is cut off at this many standard deviations.
 GAUSSIAN_TRUNCATION = 4.0
@@ -377,7 +378,7 @@ def threshold_level(
     threshold: str = "coverage",
     cell_area_m2: float,
     study_area_m2: float | None = None,
-    coverage: float = 0.02,
+    coverage: float = HOTSPOT_COVERAGE,
     volume: float = 0.5,
     density: float | None = None,
 ) -> float:
@@ -513,7 +514,7 @@ class KDEHotspots:
         cell_size: float | None = None,
         kernel: str = "quartic",
         threshold: str = "coverage",
-        coverage: float = 0.02,
+        coverage: float = HOTSPOT_COVERAGE,
         volume: float = 0.5,
         density: float | None = None,
         use_weights: bool = True,

@@ -40,6 +40,7 @@ import shapely
 from scipy import stats
 
 from hotspots._errors import ParameterError
+from hotspots.constants import MICRO_PLACE_RADIUS_M, NIGHT_WINDOW, PATROL_UNIT_M2
 from hotspots.incidents import Incidents
 from hotspots.stats import csr_lambda, csr_p_value
 
@@ -55,12 +56,6 @@ __all__ = [
     "rank_hotspots",
 ]
 
-#: One patrol unit: a 150 m x 150 m square (guide rule R2: Birmingham's 150 m grid, Southend's spots).
-PATROL_UNIT_M2 = 150.0 * 150.0
-#: Radius of the micro place used by the significance test: half the guide's ~150 m unit (R2).
-MICRO_PLACE_RADIUS_M = 75.0
-#: The night-time-economy window, 18:00-06:00 (guide rule R14, Cardiff).
-NIGHT_WINDOW = (18, 6)
 RANK_ORDERS = ("intensity", "count", "harm", "peak")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
