@@ -11,8 +11,9 @@ Three things live here:
 * :data:`CDN_TO_LOCAL` and :func:`localize`, which rewrite each map element's ``default_js`` and
   ``default_css`` to the local copies and raise :class:`UnmappedAssetError` on any web URL without
   one, so that a new folium plugin fails a test rather than a user;
-* :func:`escape_text`, because folium does not escape anything: tooltip and popup text goes through
-  ``innerHTML`` and, in ``folium.Tooltip``, through a JavaScript template literal;
+* :func:`escape_text`, the package's one HTML escaper, because folium does not escape anything:
+  tooltip and popup text goes through ``innerHTML`` and, in ``folium.Tooltip``, through a
+  JavaScript template literal (the briefing uses it too);
 * :func:`standalone_html`, a self-contained page (all scripts and styles inlined) for the "download
   map" button, which opens offline from a ``file://`` URL.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import mimetypes
 import re
 from collections.abc import Iterator
@@ -214,7 +216,11 @@ def _set_icon_image_path(m: folium.Map, path: str) -> None:
 
 
 def escape_text(value: Any) -> str:
-    """Make any value safe to show as text in folium's HTML and JavaScript contexts.
+    """Make any value safe to show as text in HTML, including folium's JavaScript contexts.
+
+    The package's one HTML escaper: map tooltips and popups (:mod:`hotspots.mapping`), the
+    standalone map's footer and every value the briefing templates print
+    (:mod:`hotspots.briefing`) go through it.
 
     ``html.escape`` (``& < > " '``), then the backtick as ``&#96;`` and the dollar sign as ``&#36;``:
     ``folium.Tooltip`` puts its text in a JavaScript template literal, where a backtick ends the
@@ -224,7 +230,8 @@ def escape_text(value: Any) -> str:
     Parameters
     ----------
     value : object
-        ``None`` becomes ``""``; anything else is converted with ``str`` first.
+        ``None`` becomes ``""`` and a float NaN (a missing number) ``"n/a"``; anything else is
+        converted with ``str`` first.
 
     Returns
     -------
@@ -236,9 +243,13 @@ def escape_text(value: Any) -> str:
     '&lt;img src=x onerror=alert(1)&gt;'
     >>> escape_text("O`Brien St ${x}")
     'O&#96;Brien St &#36;{x}'
+    >>> escape_text(None), escape_text(float("nan"))
+    ('', 'n/a')
     """
     if value is None:
         return ""
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
     return html.escape(str(value), quote=True).replace("`", "&#96;").replace("$", "&#36;")
 
 

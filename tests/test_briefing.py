@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from hotspots.briefing import esc, render_briefing, sparkline_svg
+from hotspots.briefing import render_briefing, sparkline_svg
 from hotspots.incidents import Incidents
+from hotspots.offline import escape_text
 from hotspots.patrol import make_patrol_areas, make_patrol_plan
 from hotspots.tactics import match_tactics
 
@@ -108,7 +109,7 @@ def test_location_strings_are_escaped(crafted):
     assert "<script" not in html.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "`" not in html
-    assert "Back&#96;${x}&#96;Lane &amp; &quot;Co&quot;" in html
+    assert "Back&#96;&#36;{x}&#96;Lane &amp; &quot;Co&quot;" in html  # one escaper: $ too
     p = _Collector()
     p.feed(html)
     assert SCRIPT in "".join(p.text)  # shown to people as text
@@ -140,11 +141,59 @@ def test_without_plan_or_incidents_and_with_timed_profile(crafted):
 
 
 def test_helpers():
-    assert esc("<a href='x'>`") == "&lt;a href=&#x27;x&#x27;&gt;&#96;"
-    assert esc(None) == "" and esc(float("nan")) == "n/a"
+    # the briefing prints every value through the package's one HTML escaper
+    assert escape_text("<a href='x'>`") == "&lt;a href=&#x27;x&#x27;&gt;&#96;"
+    assert escape_text(None) == "" and escape_text(float("nan")) == "n/a"
     svg = sparkline_svg([0, 3, 1], ["2022-01", "2022-02", "<b>"])
     assert svg.count("<rect") == 3 and "&lt;b&gt;" in svg and "max 3" in svg
     assert "no monthly data" in sparkline_svg([])
+
+
+IMG = "<img src=x onerror=alert(1)>"
+JINJA = "{{7*7}} {% for i in range(3) %}loop{% endfor %}"
+
+
+def test_hostile_text_is_escaped_and_never_run_as_template(crafted):
+    _, hot, areas, _, plan = crafted
+    hostile = areas.copy()
+    hostile["location"] = [IMG, JINJA, "{{ config }}"]
+    matches = {
+        r["patrol_area_id"]: match_tactics(r, n_hotspots=len(hostile))
+        for _, r in hostile.iterrows()
+    }
+    html = render_briefing(
+        hostile,
+        hot,
+        plan,
+        matches,
+        params={IMG: JINJA, "crime_types": [SCRIPT, "{{7*7}}"]},
+        title="{{7*7}} <b>bold</b>",
+    )
+    p = _Collector()
+    p.feed(html)
+    # nothing hostile became markup: the only tags are the briefing's own
+    assert not {"img", "script", "b"} & p.tags
+    assert "<img" not in html and "<script" not in html.lower() and "<b>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    text = "".join(p.text)
+    assert IMG in text and JINJA in text and SCRIPT in text  # shown to people as written
+    # template syntax in data is printed, not evaluated
+    assert "<h2>H001-P2: {{7*7}} {% for i in range(3) %}loop{% endfor %}</h2>" in html
+    assert "<h2>H002-P1: {{ config }}</h2>" in html
+    assert "<title>{{7*7}} &lt;b&gt;bold&lt;/b&gt;</title>" in html
+    assert "looplooploop" not in html and ": 49" not in html
+    assert "<tr><th>&lt;img src=x onerror=alert(1)&gt;</th><td>{{7*7}}" in html
+    # the markings stay
+    assert html.count("OFFICIAL-SENSITIVE") == 1 and '<p class="marking">' in html
+    assert html.count('<section class="area"') == 3
+
+
+def test_templates_ship_inside_the_package():
+    from importlib.resources import files
+
+    folder = files("hotspots") / "templates"
+    names = {f.name for f in folder.iterdir()}
+    assert {"briefing.html", "briefing_parts.html", "briefing.css"} <= names
 
 
 def test_briefing_prints_to_pdf_offline(tmp_path):
