@@ -1,16 +1,18 @@
-# Quick start: `make run` (app on the bundled demo data) and `make test` (every test).
+# Quick start: `make run` (app on the bundled demo data), `make test-fast` (the edit loop: no browser,
+# no slow tests) and `make test` (every test).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench demo clean
+.PHONY: run test test-fast lint bench demo wheel-smoke clean
 
+# The tested pins first, then the package itself (editable) with its [app] and [test] extras.
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[app,test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -20,6 +22,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not browser and not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check hotspots tests app.py benchmarks
 
@@ -28,6 +33,10 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hotspots demo --out geodata/demo_incidents.csv
+
+# Build the wheel and try it in a fresh venv outside the repository (also run by .ci/run).
+wheel-smoke: $(STAMP)
+	PYTHON=$(BIN)/python bash .ci/wheel-smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -271,6 +271,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     de.add_argument("--seed", type=int, default=None)
     de.add_argument("--if-missing", action="store_true", help="only write it if it does not exist")
+
+    ap = sub.add_parser("app", help="start the Streamlit app (needs the [app] extra)")
+    ap.add_argument("--port", type=int, default=None, help="TCP port (default 8501)")
+    ap.add_argument("--script", default=None, help="the app's main script (default: app.py)")
     return p
 
 
@@ -603,6 +607,12 @@ def _cmd_demo(args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
+def _cmd_app(args: argparse.Namespace, out: Any) -> int:
+    from hotspots.launch import run_app
+
+    return run_app(args.script, port=args.port)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
@@ -614,6 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _cmd_evaluate,
         "classify": _cmd_classify,
         "demo": _cmd_demo,
+        "app": _cmd_app,
     }
     try:
         with warnings.catch_warnings(record=True) as caught:

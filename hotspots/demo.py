@@ -16,12 +16,15 @@ generator mimics what real police.uk files look like:
   impossible date.
 
 :func:`generate_demo` returns the table and the planted truth; ``hotspots demo`` writes the CSV.
-``geodata/demo_incidents.csv`` is written by :func:`ensure_demo_csv` on first use (``make run``
-and the app call it) from ``generate_demo()`` with the default seed; it is not committed.
+:data:`DEMO_CSV` is written by :func:`ensure_demo_csv` on first use (``make run`` and the app call
+it) from ``generate_demo()`` with the default seed; it is not committed. In a source checkout it is
+``geodata/demo_incidents.csv``; an installed package never writes next to itself, so there it is
+``hotspots_demo_incidents.csv`` in the temporary directory.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +45,14 @@ __all__ = [
 ]
 
 DEMO_SEED = 20240601
-DEMO_CSV = Path(__file__).resolve().parent.parent / "geodata" / "demo_incidents.csv"
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+#: Where the app and ``hotspots demo`` put the demo CSV: ``geodata/`` in a source checkout (the
+#: folder holding ``pyproject.toml``), the temporary directory for an installed package.
+DEMO_CSV = (
+    _SOURCE_ROOT / "geodata" / "demo_incidents.csv"
+    if (_SOURCE_ROOT / "pyproject.toml").is_file()
+    else Path(tempfile.gettempdir()) / "hotspots_demo_incidents.csv"
+)
 #: Centre of the synthetic town in British National Grid metres (open countryside near 52.6N, 1.6W).
 TOWN_CENTRE = (440000.0, 305000.0)
 YEAR = 2025
@@ -362,7 +372,7 @@ def ensure_demo_csv(path: str | Path = DEMO_CSV, seed: int = DEMO_SEED) -> Path:
 
     The file is generated, not committed, so the repository holds no police.uk-shaped data;
     generation is seeded, so every machine gets the same bytes. Falls back to the temporary
-    directory when ``geodata/`` is not writable (e.g. an installed package).
+    directory when the folder of ``path`` is not writable.
     """
     path = Path(path)
     if path.exists():
@@ -370,6 +380,4 @@ def ensure_demo_csv(path: str | Path = DEMO_CSV, seed: int = DEMO_SEED) -> Path:
     try:
         return write_demo(path, seed)
     except OSError:
-        import tempfile
-
         return write_demo(Path(tempfile.gettempdir()) / "hotspots_demo_incidents.csv", seed)

@@ -3,8 +3,9 @@
 folium points every map at CDNs (jsdelivr, cdnjs, code.jquery.com, netdna.bootstrapcdn.com). On a
 locked-down network a single unreachable URL leaves the streamlit-folium map blank, because its
 iframe loads the ``<script src>`` tags one at a time and gives up on the first error. The files are
-vendored under ``static/vendor/`` (see ``static/vendor/README.md`` for versions and licences) and
-served by Streamlit's static file serving at ``/app/static/vendor/...``.
+package data under ``hotspots/static/vendor/`` (see its ``README.md`` for versions and licences) and
+served by Streamlit's static file serving at ``/app/static/vendor/...`` (the ``static`` folder next to
+``app.py`` is a link to ``hotspots/static``).
 
 Three things live here:
 
@@ -28,6 +29,7 @@ import math
 import mimetypes
 import re
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,11 @@ __all__ = [
     "walk",
 ]
 
-#: The vendored files, next to ``app.py`` so Streamlit serves them at ``/app/static/vendor/``.
-VENDOR_DIR = Path(__file__).resolve().parent.parent / "static" / "vendor"
+#: The vendored files: package data found through :mod:`importlib.resources`, so an installed wheel
+#: carries them. A directory on disk, because Streamlit serves them from disk (at
+#: ``/app/static/vendor/``, through the ``static`` link next to ``app.py`` or the one ``hotspots app``
+#: makes); pip installs packages unzipped.
+VENDOR_DIR = Path(str(resources.files("hotspots").joinpath("static", "vendor")))
 
 #: URL prefix of the vendored files as seen from the streamlit-folium iframe
 #: (``/component/streamlit_folium.st_folium/index.html``). Being relative, it also works when the
@@ -181,7 +186,7 @@ def localize(m: folium.Map, prefix: str = DEFAULT_PREFIX) -> folium.Map:
                     if url not in CDN_TO_LOCAL:
                         msg = (
                             f"{type(el).__name__}.{attr} asks for {url!r}, which has no local copy. "
-                            "Vendor the file under static/vendor/ and add it to "
+                            "Vendor the file under hotspots/static/vendor/ and add it to "
                             "hotspots.offline.CDN_TO_LOCAL."
                         )
                         raise UnmappedAssetError(msg)
@@ -368,7 +373,7 @@ def _embed_params(page: str, params: dict) -> str:
 def _read_vendor(rel: str) -> bytes:
     path = (VENDOR_DIR / rel).resolve()
     if VENDOR_DIR.resolve() not in path.parents:
-        msg = f"Asset path {rel!r} leaves static/vendor/."
+        msg = f"Asset path {rel!r} leaves hotspots/static/vendor/."
         raise UnmappedAssetError(msg)
     return path.read_bytes()
 

@@ -1,6 +1,6 @@
-"""The guide's patrol tactics, loaded from ``geodata/tactics.json`` and matched to hot spots.
+"""The guide's patrol tactics, loaded from ``hotspots/data/tactics.json`` and matched to hot spots.
 
-The knowledge base is data, not code: every tactic in ``geodata/tactics.json`` carries an id
+The knowledge base is data, not code: every tactic in ``hotspots/data/tactics.json`` carries an id
 (``T01`` ...), what officers do, a structured dosage, the evidence strength on the guide digest's
 scale (A, B, C, X, plus U for "trial found, outcome not found"), the sources it rests on (keys and
 URLs from section 0.2 of the guide digest), and a declarative condition ``applies_when`` over a hot
@@ -37,6 +37,8 @@ import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -65,8 +67,9 @@ __all__ = [
     "profile_features",
 ]
 
-#: Where the shipped knowledge base lives.
-DEFAULT_TACTICS_PATH = Path(__file__).resolve().parents[1] / "geodata" / "tactics.json"
+#: The shipped knowledge base, package data read through :mod:`importlib.resources` (so it is found
+#: in an installed wheel as in a source checkout).
+DEFAULT_TACTICS_PATH: Traversable = resources.files("hotspots").joinpath("data", "tactics.json")
 
 _TEMPORAL_CLASSES = ("chronic", "emerging", "intermittent")
 _TRENDS = ("rising", "falling", "stable")
@@ -201,7 +204,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Tactic:
-    """One tactic of the knowledge base (see ``geodata/tactics.json``).
+    """One tactic of the knowledge base (see ``hotspots/data/tactics.json``).
 
     Attributes
     ----------
@@ -270,7 +273,7 @@ class Tactic:
 
 @dataclass(frozen=True)
 class KnowledgeBase:
-    """The validated contents of ``geodata/tactics.json``."""
+    """The validated contents of ``hotspots/data/tactics.json``."""
 
     tactics: tuple[Tactic, ...]
     constants: Mapping[str, Any]
@@ -367,7 +370,7 @@ def load_tactics(path: str | Path | None = None) -> list[Tactic]:
     Parameters
     ----------
     path : str or Path, optional
-        A tactics JSON file; default the shipped ``geodata/tactics.json``.
+        A tactics JSON file; default the shipped ``hotspots/data/tactics.json``.
 
     Returns
     -------
@@ -388,7 +391,7 @@ def load_knowledge_base(path: str | Path | None = None) -> KnowledgeBase:
     Parameters
     ----------
     path : str or Path, optional
-        Default the shipped ``geodata/tactics.json`` (read once and cached).
+        Default the shipped ``hotspots/data/tactics.json`` (read once and cached).
 
     Returns
     -------
@@ -404,7 +407,7 @@ def _load_default() -> KnowledgeBase:
     return _load(DEFAULT_TACTICS_PATH)
 
 
-def _load(path: Path) -> KnowledgeBase:
+def _load(path: Path | Traversable) -> KnowledgeBase:
     where = str(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -821,8 +824,9 @@ def patrol_window(
     Notes
     -----
     Plan default D4 restricts visits to each place's own temporal peak and varies start times daily
-    [TV1 https://www.tvvru.co.uk/sna/hotspots/, CDF4, SAV1, BBC]. Without times of day the general
-    window in ``geodata/tactics.json`` (``general_windows.default``) is used and the caveat says so.
+    [TV1 https://www.tvvru.co.uk/sna/hotspots/, CDF4, SAV1, BBC]. Without times of day the
+    general window in ``hotspots/data/tactics.json`` (``general_windows.default``) is used and the
+    caveat says so.
     """
     kb = kb or load_knowledge_base()
     has_time = (

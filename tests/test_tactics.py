@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -96,9 +97,9 @@ def test_shipped_file_has_the_required_tactics_and_flags():
     assert kb.constant("micro_place_m") == 150
 
 
-def test_default_path_is_the_geodata_file():
+def test_default_path_is_the_package_data_file():
     assert DEFAULT_TACTICS_PATH.name == "tactics.json"
-    assert DEFAULT_TACTICS_PATH.parent.name == "geodata"
+    assert DEFAULT_TACTICS_PATH == resources.files("hotspots").joinpath("data", "tactics.json")
 
 
 # ------------------------------------------------------------------ broken copies
