@@ -6,12 +6,12 @@ Two kinds of number live here:
   College of Policing's serious violence hot spots guide that the package is built on
   (``hot-spots-guide.md``: §4 "Targeting rules an algorithm can apply", rules R1-R27 and the
   suggested generator defaults D1-D7; source keys such as [BAS1] are listed in its §0.2 and, with
-  their addresses, in ``geodata/tactics.json``).
+  their addresses, in ``hotspots/data/tactics.json``).
 * **Heuristics of this product.** Choices the evidence does not make for us; each says why.
 
 Every other module, the command line and the app read these names rather than repeating the
-numbers. The knowledge base (``geodata/tactics.json``, key ``constants``) carries the guide-derived
-plan values with their sources for the briefing; ``tests/test_constants.py`` checks the two agree.
+numbers. The knowledge base (``hotspots/data/tactics.json``, key ``constants``) carries the
+guide-derived plan values with their sources for the briefing; ``tests/test_constants.py`` checks the two agree.
 """
 
 from __future__ import annotations
