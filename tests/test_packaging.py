@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import runpy
 import sys
 import tomllib
@@ -186,3 +187,22 @@ def test_hotspots_app_with_a_missing_script_is_one_sentence(tmp_path, capsys):
 
 def test_demo_csv_goes_to_geodata_in_a_checkout():
     assert demo.DEMO_CSV == REPO / "geodata" / "demo_incidents.csv"
+
+
+def test_every_template_the_package_names_is_package_data():
+    """Templates named in the code (get_template) or by other templates (import, include, extends)."""
+    import jinja2
+
+    root = Path(str(PACKAGE))
+    names = set()
+    for source in root.glob("*.py"):
+        names |= set(re.findall(r"get_template\(\s*[\"']([^\"']+)[\"']", source.read_text("utf-8")))
+    templates = PACKAGE.joinpath("templates")
+    for entry in (e for e in templates.iterdir() if e.is_file()):
+        text = entry.read_text(encoding="utf-8")
+        names |= set(re.findall(r"{%-?\s*(?:import|include|extends|from)\s+[\"']([^\"']+)", text))
+    assert "briefing.html" in names
+    loader = jinja2.PackageLoader("hotspots", "templates")
+    assert sorted(names - set(loader.list_templates())) == []
+    shipped = _package_data_files()
+    assert all(root / "templates" / name in shipped for name in names)
