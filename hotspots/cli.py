@@ -1,10 +1,13 @@
 """The ``hotspots`` command.
 
-``hotspots detect INPUT...`` finds, ranks and exports hot spots; ``hotspots plan INPUT... --out-dir
-DIR`` also writes patrol areas, a patrol plan (CSV and iCalendar) and a printable briefing;
+``hotspots detect INPUT...`` finds, ranks and exports hot spots (``--map map.html`` also writes a
+standalone map that opens offline); ``hotspots plan INPUT... --out-dir DIR`` also writes patrol areas, a patrol plan (CSV and iCalendar) and a printable briefing;
 ``hotspots classify INPUT...`` finds persistent and emerging hot spots over time;
 ``hotspots evaluate INPUT... --test-from YYYY-MM`` compares methods on a later period (hit
 rate, PAI, PEI); ``hotspots demo`` writes the synthetic demo CSV.
+
+The commands only parse arguments, print and format errors: every step they run is a function of
+:mod:`hotspots.workflows`, the same the app calls.
 
 Exit codes: 0 success; 2 bad input or parameters (one readable message on stderr, no traceback);
 1 internal error (a bug: the message says so; set ``HOTSPOTS_DEBUG=1`` for the traceback).
@@ -13,7 +16,6 @@ Exit codes: 0 success; 2 bad input or parameters (one readable message on stderr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
@@ -22,8 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hotspots import __version__, constants
+from hotspots import __version__, constants, workflows
 from hotspots._errors import HotspotsError, InputError, ParameterError
+from hotspots.record import choices_of
 
 __all__ = ["main"]
 
@@ -71,7 +74,10 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         help="CSV (crime_type,weight) or JSON object of harm weights",
     )
     g.add_argument(
-        "--study-area", metavar="GEOJSON", help="study-area polygon; incidents outside are rejected"
+        "--study-area",
+        metavar="FILE",
+        help="study-area polygon (GeoJSON, GeoPackage or zipped shapefile); incidents outside are "
+        "rejected",
     )
     g.add_argument("--from", dest="date_from", metavar="YYYY-MM[-DD]", help="first date to keep")
     g.add_argument("--to", dest="date_to", metavar="YYYY-MM[-DD]", help="last date to keep")
@@ -146,6 +152,21 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_map_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("map")
+    g.add_argument(
+        "--map", metavar="HTML", help="also write a standalone map page that opens offline"
+    )
+    g.add_argument(
+        "--tiles",
+        default="openstreetmap",
+        metavar="TILES",
+        help="map background: 'openstreetmap' (default), 'none' (no network request at all) or "
+        "an XYZ tile URL such as https://tiles.example/{z}/{x}/{y}.png",
+    )
+    g.add_argument("--tiles-attribution", metavar="TEXT", help="attribution for a tile URL")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hotspots", description="Patrol-sized violence hot spots from incident CSVs."
@@ -159,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_method_options(d)
     d.add_argument("--out", default="patrol_areas.geojson", help="output: .geojson, .gpkg or .csv")
     d.add_argument("--top", type=int, default=20, help="rows of the summary table to print")
+    _add_map_options(d)
 
     pl = sub.add_parser("plan", help="hot spots, patrol areas, patrol plan, calendar and briefing")
     _add_input_options(pl)
@@ -213,9 +235,10 @@ def _parser() -> argparse.ArgumentParser:
         default=constants.VISIT_MINUTES,
         help=f"minutes per visit (default %(default)s; never below {constants.MIN_VISIT_MINUTES})",
     )
+    _add_map_options(pl)
     pl.add_argument(
         "--exclude",
-        metavar="GEOJSON",
+        metavar="FILE",
         help="places to leave out (hospitals, prisons); points and lines are buffered",
     )
     pl.add_argument(
@@ -298,44 +321,6 @@ def _existing(path: str, option: str) -> Path:
     return p
 
 
-def _read_harm_weights(path: str | None) -> dict[str, float] | None:
-    if not path:
-        return None
-    p = _existing(path, "--harm-weights")
-    text = p.read_text(encoding="utf-8-sig")
-    if p.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            msg = f"not valid JSON ({exc.msg})."
-            raise InputError(
-                msg, file=p.name, row=exc.lineno, hint='write {"Crime type": weight, ...}.'
-            ) from None
-        if not isinstance(data, dict):
-            msg = "expected a JSON object of crime type -> weight."
-            raise InputError(msg, file=p.name)
-        items = list(data.items())
-    else:
-        import csv
-
-        rows = list(csv.reader(text.splitlines()))
-        items = [(r[0], r[1]) for r in rows[1:] if len(r) >= 2]
-    weights = {}
-    for i, (k, v) in enumerate(items, start=2):
-        try:
-            w = float(str(v).replace(",", "."))
-        except ValueError:
-            msg = f"weight {v!r} for {k!r} is not a number."
-            raise InputError(
-                msg, file=p.name, row=i, column="weight", hint="use numbers like 365 or 0.5."
-            ) from None
-        if not w >= 0:
-            msg = f"weight {v!r} for {k!r} is negative or not a number."
-            raise InputError(msg, file=p.name, row=i, column="weight", hint="weights must be >= 0.")
-        weights[str(k)] = w
-    return weights
-
-
 def _crime_types(value: str) -> Any:
     if value in ("default", "all"):
         return value
@@ -358,28 +343,23 @@ def _method_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from hotspots.ingest import read_incidents
-
-    kwargs: dict[str, Any] = {
-        "columns": _parse_columns(args.column),
-        "crime_types": _crime_types(args.crime_types),
-        "harm_weights": _read_harm_weights(args.harm_weights),
-        "study_area": args.study_area,
-        "date_from": args.date_from,
-        "date_to": args.date_to,
-    }
-    if args.outlier_km is not None:
-        kwargs["outlier_km"] = args.outlier_km
+    harm = _existing(args.harm_weights, "--harm-weights") if args.harm_weights else None
+    area = _existing(args.study_area, "--study-area") if args.study_area else None
     for item in args.inputs:
         _existing(item, "INPUT")
-    incidents = read_incidents(args.inputs if len(args.inputs) > 1 else args.inputs[0], **kwargs)
-    rep = incidents.report
-    if args.report:
-        Path(args.report).write_text(rep.to_json(indent=2), encoding="utf-8")
-    if args.rejected:
-        from hotspots.export import table_to_csv
-
-        Path(args.rejected).write_text(table_to_csv(rep.rejected), encoding="utf-8")
+    incidents = workflows.read_inputs(
+        args.inputs,
+        columns=_parse_columns(args.column),
+        crime_types=_crime_types(args.crime_types),
+        harm_weights=harm,
+        study_area=area,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        outlier_km=args.outlier_km,
+    )
+    workflows.write_ingest_outputs(
+        incidents.report, report_path=args.report, rejected_path=args.rejected
+    )
     return incidents
 
 
@@ -442,114 +422,114 @@ def _print_table(ranked: Any, top: int, out: Any) -> None:
         print(f"... {len(ranked) - top} more (see the output file)", file=out)
 
 
-def _detect(args: argparse.Namespace, out: Any) -> Any:
-    from hotspots.detect import detect
+def _print_notes(obj: Any, args: argparse.Namespace, out: Any) -> None:
+    if not args.quiet:
+        for line in choices_of(obj).lines():
+            print(line, file=out)
 
+
+def _detect(args: argparse.Namespace, out: Any) -> Any:
     params = _method_params(args)  # parameter mistakes are reported before any file is read
+    if args.map:
+        _map_tiles(args)
     incidents = _load(args)
     if not args.quiet:
         _print_report(incidents, out)
-    result = detect(incidents, args.method, order=args.order, alpha=args.alpha, **params)
-    if not args.include_all:
-        kept = result.hotspots[result.hotspots["significant"]].reset_index(drop=True)
-        result.params["exported"] = "significant hot spots only (use --all for every hot spot)"
-        result.hotspots = kept
-    if not args.quiet:
-        for note in result.notes:
-            print(f"- {note}", file=out)
+    result = workflows.detect_hotspots(
+        incidents,
+        args.method,
+        order=args.order,
+        alpha=args.alpha,
+        significant_only=not args.include_all,
+        **params,
+    )
+    _print_notes(result, args, out)
     return result
 
 
-def _cmd_detect(args: argparse.Namespace, out: Any) -> int:
-    from hotspots import export
+def _map_tiles(args: argparse.Namespace) -> str:
+    from hotspots.mapping import resolve_tiles
 
-    result = _detect(args, out)
-    path = Path(args.out)
-    suffix = path.suffix.lower()
-    if suffix in (".geojson", ".json"):
-        path.write_text(export.to_geojson(result), encoding="utf-8")
-    elif suffix == ".gpkg":
-        path.write_bytes(export.to_geopackage(result))
-    elif suffix == ".csv":
-        path.write_text(export.to_csv(result), encoding="utf-8")
-    else:
-        msg = f"--out must end in .geojson, .gpkg or .csv, got {path.name!r}."
+    if not str(args.map).lower().endswith((".html", ".htm")):
+        msg = f"--map must end in .html, got {Path(args.map).name!r}."
         raise ParameterError(msg)
+    return resolve_tiles(args.tiles)
+
+
+def _write_map(args: argparse.Namespace, result: Any, out: Any, plan: Any = None) -> None:
+    if not args.map:
+        return
+    path = workflows.write_map(
+        result,
+        args.map,
+        tiles=_map_tiles(args),
+        attribution=args.tiles_attribution,
+        plan=plan,
+    )
+    print(f"Wrote the map (opens offline) to {path}", file=out)
+
+
+def _cmd_detect(args: argparse.Namespace, out: Any) -> int:
+    if Path(args.out).suffix.lower() not in workflows.HOTSPOT_FORMATS:
+        msg = f"--out must end in .geojson, .gpkg or .csv, got {Path(args.out).name!r}."
+        raise ParameterError(msg)
+    result = _detect(args, out)
+    path = workflows.write_hotspots(result, args.out)
     _print_table(result.hotspots, args.top, out)
     print(f"Wrote {len(result.hotspots)} hot spots to {path}", file=out)
+    _write_map(args, result, out)
     return 0
 
 
-def _read_exclusions(path: str | None, crs: Any, buffer_m: float) -> Any:
-    """Places to exclude from patrol areas, in the analysis CRS (points and lines buffered)."""
-    if not path:
-        return None
-    import geopandas as gpd
-
-    p = _existing(path, "--exclude")
-    try:
-        places = gpd.read_file(p)
-    except Exception as exc:
-        msg = f"could not be read as GeoJSON ({type(exc).__name__})."
-        raise InputError(
-            msg, file=p.name, hint="give a GeoJSON FeatureCollection of points or polygons."
-        ) from None
-    if places.crs is None:
-        places = places.set_crs(4326)
-    places = places.to_crs(crs)
-    geoms = places.geometry
-    polygonal = geoms.geom_type.isin(["Polygon", "MultiPolygon"])
-    return gpd.GeoSeries(geoms.where(polygonal, geoms.buffer(buffer_m)), crs=crs)
-
-
 def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
-    from hotspots.patrol import write_plan_outputs
+    from hotspots.boundaries import exclusion_zones, read_boundary
 
+    places = (
+        read_boundary(_existing(args.exclude, "--exclude"), polygons_only=False)
+        if args.exclude
+        else None
+    )
     result = _detect(args, out)
-    exclude = _read_exclusions(args.exclude, result.incidents.crs, args.exclude_buffer)
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = write_plan_outputs(
+    areas = workflows.patrol_areas(
         result.incidents,
         result.hotspots,
-        out_dir,
-        days=args.days,
-        officer_hours=args.officer_hours,
-        officers_per_patrol=args.officers_per_patrol,
-        control_share=args.control_share,
-        seed=args.seed,
-        start_date=args.start_date,
-        params=result.params,
         radius_m=args.radius,
         min_incidents=args.min_incidents,
         min_separation_m=args.min_separation,
+        exclude=exclusion_zones(places, result.incidents.crs, buffer_m=args.exclude_buffer),
         max_areas=args.max_areas,
-        visit_minutes=args.visit_minutes,
-        exclude=exclude,
     )
-    if args.pdf:
-        from hotspots.briefing import html_to_pdf
-
-        written["briefing_pdf"] = html_to_pdf(written["briefing"], out_dir / "briefing.pdf")
+    if areas is None:
+        msg = "no hot spot is significant, so there is nothing to plan; use --all to plan every hot spot."
+        raise ParameterError(msg)
+    plan = workflows.plan_patrols(
+        result.incidents,
+        result.hotspots,
+        areas,
+        params=result.params,
+        days=args.days,
+        officer_hours=args.officer_hours,
+        officers_per_patrol=args.officers_per_patrol,
+        visit_minutes=args.visit_minutes,
+        control_share=args.control_share,
+        seed=args.seed,
+        start_date=args.start_date,
+    )
+    _print_notes(plan.choices, args, out)
+    written = workflows.write_plan(plan, args.out_dir, pdf=args.pdf)
     _print_table(result.hotspots, 10, out)
     for name, p in written.items():
         print(f"Wrote {name}: {p}", file=out)
+    _write_map(args, result, out, plan=plan)
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
-    from hotspots.detect import METHODS
-    from hotspots.evaluate import holdout
-
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        msg = f"--methods must be a comma-separated list of {', '.join(METHODS)}; got {args.methods!r}."
-        raise ParameterError(msg)
+    methods = workflows.check_methods(m.strip() for m in args.methods.split(",") if m.strip())
     incidents = _load(args)
     if not args.quiet:
         _print_report(incidents, out)
-    table = holdout(incidents, args.test_from, methods=methods)
+    table = workflows.evaluate_holdout(incidents, args.test_from, methods)
     print(f"Hot spots built before {args.test_from}, scored on {args.test_from} onwards:", file=out)
     print(
         f"{'method':<8} {'hot spots':>9} {'coverage':>9} {'hit rate':>9} {'PAI':>7} {'PEI':>6}",
@@ -566,26 +546,18 @@ def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
 
 
 def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
-
-    from hotspots.detect import run_provenance
-    from hotspots.emerging import classify_hotspots
-    from hotspots.export import features_geojson, json_text
-
     incidents = _load(args)
     if not args.quiet:
         _print_report(incidents, out)
-    res = classify_hotspots(
+    res = workflows.classify_over_time(
         incidents,
         cell_size=args.cell_size,
         period_months=args.period_months,
         recent_periods=args.recent_periods,
         alpha=args.alpha,
     )
-    if not args.quiet:
-        for note in res.notes:
-            print(f"- {note}", file=out)
-    params = {**run_provenance(incidents), "method": "emerging", "method_parameters": res.params}
-    Path(args.out).write_text(json_text(features_geojson(res.areas, params)), encoding="utf-8")
+    _print_notes(res, args, out)
+    Path(args.out).write_text(workflows.classification_geojson(res, incidents), encoding="utf-8")
     counts = res.cells["category"].value_counts() if len(res.cells) else {}
     print(f"{'category':<28} {'cells':>6}", file=out)
     for cat, n in counts.items():

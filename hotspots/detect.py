@@ -9,34 +9,37 @@ parameter and automatic choice in ``HotspotResult.params`` so that the run can b
 
 from __future__ import annotations
 
-import datetime as _dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
 
-from hotspots import __version__
 from hotspots._errors import ParameterError
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
 from hotspots.profile import RANK_ORDERS, rank_hotspots
+from hotspots.record import freeze
+from hotspots.record import provenance as run_provenance  # the app's name until it moves
 
 __all__ = ["METHODS", "HotspotResult", "default_parameters", "detect", "make_estimator"]
 
 METHODS = ("kde", "dbscan", "hdbscan", "gistar")
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class HotspotResult:
-    """What :func:`detect` returns.
+    """What :func:`detect` returns; read-only, since the app shares it between sessions.
 
     Attributes
     ----------
     hotspots : geopandas.GeoDataFrame
-        Ranked hot spots in the analysis CRS (columns in ``docs/architecture.md``).
-    params : dict
-        Every parameter and automatic choice, JSON-serialisable (written into every export).
-    notes : list of str
+        Ranked hot spots in the analysis CRS (columns in ``docs/architecture.md``). Do not change
+        it in place: take ``result.hotspots.copy()`` (cheap: pandas copies on write).
+    params : FrozenDict
+        Every parameter and automatic choice, JSON-serialisable and read-only (written into every
+        export); ``dict(result.params)`` is a mutable copy.
+    notes : tuple of str
         The automatic choices and caveats as sentences.
     incidents : Incidents
     estimator : object
@@ -44,11 +47,16 @@ class HotspotResult:
     """
 
     hotspots: gpd.GeoDataFrame
-    params: dict[str, Any]
-    notes: list[str]
+    params: Mapping[str, Any]
+    notes: tuple[str, ...]
     incidents: Incidents
     estimator: Any = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", freeze(self.params))
+        object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
 
     @property
     def surface(self) -> Any:
@@ -99,29 +107,6 @@ def default_parameters(incidents: Incidents, method: str = "kde") -> dict[str, A
     return dict(est.params_)
 
 
-def run_provenance(incidents: Incidents) -> dict[str, Any]:
-    """Where the data came from: files with SHA-256, period, CRS, ingest choices, version."""
-    months = incidents.months
-    forces = list(incidents.report.choices.get("forces", []))
-    return {
-        "synthetic": incidents.report.synthetic,
-        "forces": forces,
-        "package": "hotspots",
-        "version": __version__,
-        "generated_at": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
-        "crs": incidents.crs.to_string(),
-        "data_period": [months[0].strftime("%Y-%m"), months[-1].strftime("%Y-%m")]
-        if len(months)
-        else None,
-        "n_incidents": len(incidents),
-        "study_area_km2": round(incidents.study_area_m2 / 1e6, 6),
-        "input_files": [
-            {"name": f.name, "sha256": f.sha256, "rows": f.n_rows} for f in incidents.report.files
-        ],
-        "ingest": to_jsonable(incidents.report.choices),
-    }
-
-
 def detect(
     incidents: Incidents,
     method: str = "kde",
@@ -167,7 +152,7 @@ def detect(
         raise ParameterError(msg)
     est = make_estimator(method, **params).fit(incidents)
     ranked = rank_hotspots(est.hotspots_, incidents, order=order, alpha=alpha)
-    record = run_provenance(incidents)
+    record = dict(run_provenance(incidents))
     record.update(
         {
             "method": method,

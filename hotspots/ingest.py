@@ -59,7 +59,9 @@ __all__ = [
     "REASONS",
     "ROLES",
     "VIOLENCE_TYPES_POLICE_UK",
+    "read_headers",
     "read_incidents",
+    "read_text",
 ]
 
 #: police.uk crime types kept by ``crime_types="default"``.
@@ -300,6 +302,83 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"
+
+
+def _one_source(source: Any, name: str | None) -> tuple[str, bytes]:
+    """(name, bytes) of one file given as a path or as bytes."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return name or "data.csv", bytes(source)
+    found = _gather(source)
+    if len(found) != 1:
+        msg = "Expected one file, got a folder or several files."
+        raise InputError(msg, file=name or str(source), hint="give one CSV file.")
+    return (name or found[0][0]), found[0][1]
+
+
+def read_text(source: Any, *, name: str | None = None) -> tuple[str, str, str]:
+    """Decode one delimited text file exactly as :func:`read_incidents` does.
+
+    Parameters
+    ----------
+    source : path or bytes
+        The file, or its bytes (an upload).
+    name : str, optional
+        The file name used in error messages (default: the path's name, or ``"data.csv"``).
+
+    Returns
+    -------
+    tuple of str
+        ``(text, encoding, delimiter)``: UTF-16 (with a BOM), UTF-8 (BOM stripped), cp1252 or
+        latin-1, and the delimiter among comma, semicolon, tab and pipe.
+
+    Raises
+    ------
+    InputError
+        The file is missing, empty, binary, a zip/gzip/PDF, or not valid UTF-16 after a BOM.
+    """
+    label, data = _one_source(source, name)
+    text, encoding = _decode(data, label)
+    return text, encoding, _sniff_delimiter(text)
+
+
+def read_headers(source: Any, *, name: str | None = None) -> list[str]:
+    """The column names in a CSV file's header row, decoded as :func:`read_incidents` decodes it.
+
+    Only the first 64 KiB are read (cut at a line end, so no character is split).
+
+    Parameters
+    ----------
+    source : path or bytes
+    name : str, optional
+        The file name used in error messages.
+
+    Returns
+    -------
+    list of str
+        The header cells, stripped, blanks left out, in file order.
+
+    Examples
+    --------
+    >>> read_headers("Month;Longitude;Latitude\\n2024-01;-3.0;53.4\\n".encode("utf-16"))
+    ['Month', 'Longitude', 'Latitude']
+    """
+    label, data = _one_source(source, name)
+    head = data[:65536]
+    if len(data) > len(head):
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            unit = b"\n\x00" if head[:2] == b"\xff\xfe" else b"\x00\n"
+            cut = max(head.rfind(unit), 0)
+            cut -= cut % 2
+            head = head[: cut + 2] if cut else head[: len(head) - len(head) % 2]
+        else:
+            head = head[: head.rfind(b"\n") + 1] or head
+    text, _encoding = _decode(head, label)
+    delim = _sniff_delimiter(text)
+    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delim):
+        cells = [c.strip() for c in row]
+        if any(cells):
+            return [c for c in cells if c]
+    return []
 
 
 def _sniff_delimiter(text: str) -> str:

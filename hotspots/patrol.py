@@ -9,8 +9,8 @@ Three steps, each a plain function:
 2. :func:`make_patrol_plan` turns patrol areas and capacity into a dated, seeded plan following the
    guide's plan defaults D1-D7 (15-minute visits, at least one a day, random times inside each
    area's peak window, gaps of at most 3 days, optional daily patrol/control split).
-3. :func:`write_plan_outputs` writes areas, plan and briefing into one folder (used by
-   ``hotspots plan``). The file formats belong to :mod:`hotspots.export`:
+3. :func:`hotspots.workflows.write_plan_outputs` writes areas, plan and briefing into one
+   folder (used by ``hotspots plan``). The file formats belong to :mod:`hotspots.export`:
    :meth:`PatrolPlan.to_csv` and :meth:`PatrolPlan.to_ical` call
    :func:`~hotspots.export.plan_to_csv` and :func:`~hotspots.export.plan_to_ical`, and
    :func:`~hotspots.export.patrol_areas_geojson` writes the areas (RFC 7946) with their tactics
@@ -66,7 +66,7 @@ from hotspots.constants import (
     VISIT_MINUTES,
     VISITS_PER_DAY,
 )
-from hotspots.export import json_text, patrol_areas_geojson, plan_to_csv, plan_to_ical
+from hotspots.export import plan_to_csv, plan_to_ical
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
 from hotspots.tactics import (
@@ -81,7 +81,6 @@ __all__ = [
     "PatrolPlan",
     "make_patrol_areas",
     "make_patrol_plan",
-    "write_plan_outputs",
 ]
 
 _MINUTES_PER_DAY = 24 * 60
@@ -1029,92 +1028,3 @@ def match_areas(
         )
         for _, row in areas.iterrows()
     }
-
-
-def write_plan_outputs(
-    incidents: Incidents,
-    ranked_hotspots: gpd.GeoDataFrame,
-    out_dir: str | Path,
-    *,
-    days: int = PLAN_DAYS,
-    officer_hours: float = OFFICER_HOURS,
-    officers_per_patrol: int = OFFICERS_PER_PATROL,
-    seed: int | None = None,
-    start_date: dt.date | str | None = None,
-    params: Mapping[str, Any] | None = None,
-    radius_m: float = MICRO_PLACE_RADIUS_M,
-    min_incidents: int = MIN_AREA_INCIDENTS,
-    min_separation_m: float | None = None,
-    exclude: Any = None,
-    max_areas: int | None = None,
-    visit_minutes: int = VISIT_MINUTES,
-    visits_per_day: int = VISITS_PER_DAY,
-    control_share: float = CONTROL_SHARE,
-    travel_minutes: float = TRAVEL_MINUTES,
-    title: str | None = None,
-    created: dt.datetime | None = None,
-) -> dict[str, Path]:
-    """Patrol areas, plan and briefing for ranked hot spots, written into ``out_dir``.
-
-    Writes ``patrol_areas.geojson`` (RFC 7946), ``patrol_plan.csv``, ``patrol_plan.ics`` (RFC 5545)
-    and ``briefing.html``. Parameters are those of :func:`make_patrol_areas` and
-    :func:`make_patrol_plan`; ``params`` (the detection run's record, e.g. ``{"synthetic": True}``
-    for demo data) is stored in the GeoJSON's ``hotspots_parameters`` and shown in the briefing.
-
-    Returns
-    -------
-    dict
-        ``{"patrol_areas": Path, "patrol_plan_csv": Path, "patrol_plan_ics": Path, "briefing": Path}``.
-    """
-    from hotspots.briefing import render_briefing
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    kb = load_knowledge_base()
-    areas = make_patrol_areas(
-        incidents,
-        ranked_hotspots,
-        radius_m=radius_m,
-        min_incidents=min_incidents,
-        min_separation_m=min_separation_m,
-        exclude=exclude,
-        max_areas=max_areas,
-    )
-    matches = match_areas(incidents, areas, kb)
-    plan = make_patrol_plan(
-        areas,
-        days=days,
-        start_date=start_date,
-        officer_hours=officer_hours,
-        officers_per_patrol=officers_per_patrol,
-        visit_minutes=visit_minutes,
-        visits_per_day=visits_per_day,
-        control_share=control_share,
-        travel_minutes=travel_minutes,
-        seed=seed,
-        matches=matches,
-        created=created,
-        kb=kb,
-    )
-    run = dict(params or {})
-    paths = {
-        "patrol_areas": out / "patrol_areas.geojson",
-        "patrol_plan_csv": out / "patrol_plan.csv",
-        "patrol_plan_ics": out / "patrol_plan.ics",
-        "briefing": out / "briefing.html",
-    }
-    doc = patrol_areas_geojson(areas, plan=plan, matches=matches, params=run)
-    paths["patrol_areas"].write_text(json_text(doc), encoding="utf-8")
-    plan.to_csv(paths["patrol_plan_csv"])
-    plan.to_ical(paths["patrol_plan_ics"])
-    html = render_briefing(
-        areas,
-        ranked_hotspots,
-        plan,
-        matches,
-        params=run,
-        incidents=incidents,
-        **({"title": title} if title else {}),
-    )
-    paths["briefing"].write_text(html, encoding="utf-8")
-    return paths

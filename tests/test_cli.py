@@ -285,3 +285,34 @@ def test_classify_writes_categories(demo_csv, tmp_path, capsys):
     gdf = gpd.read_file(out).to_crs(27700)
     at = gdf[gdf.contains(gpd.points_from_xy([club.x], [club.y])[0])]
     assert list(at["category"]) == ["persistent hot spot"]
+
+
+def test_detect_writes_a_standalone_map(demo_csv, tmp_path, capsys):
+    out, page = tmp_path / "hs.geojson", tmp_path / "map.html"
+    args = ["detect", str(demo_csv), "--out", str(out), "--map", str(page), "--tiles", "none"]
+    assert cli.main(args) == 0
+    assert f"Wrote the map (opens offline) to {page}" in capsys.readouterr().out
+    html = page.read_text(encoding="utf-8")
+    embedded = json.loads(html.split('id="hotspots-parameters">', 1)[1].split("</script>", 1)[0])
+    doc = json.loads(out.read_text())
+    # the map and the GeoJSON carry the same record (the map's creation time aside)
+    assert {k: v for k, v in embedded.items() if k != "generated_at"} == {
+        k: v for k, v in doc["hotspots_parameters"].items() if k != "generated_at"
+    }
+    assert "SYNTHETIC DEMO DATA" in html
+    assert "<script src=" not in html  # every script inlined: opens without a network
+    # a wrong suffix or tile setting is reported before any file is read
+    assert (
+        cli.main(["detect", str(tmp_path / "missing.csv"), "--map", str(tmp_path / "m.png")]) == 2
+    )
+    assert "--map must end in .html" in capsys.readouterr().err
+    assert cli.main(["detect", str(demo_csv), "--map", str(page), "--tiles", "ftp://x"]) == 2
+
+
+def test_plan_map_shows_the_patrol_areas(demo_csv, tmp_path):
+    out, page = tmp_path / "plan", tmp_path / "plan.html"
+    args = ["--quiet", "plan", str(demo_csv), "--out-dir", str(out), "--seed", "1"]
+    assert cli.main([*args, "--days", "3", "--map", str(page), "--tiles", "none"]) == 0
+    areas = gpd.read_file(out / "patrol_areas.geojson")
+    html = page.read_text(encoding="utf-8")
+    assert all(pid in html for pid in areas["patrol_area_id"])

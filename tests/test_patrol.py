@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import shapely
 
 from hotspots import ParameterError
 from hotspots.incidents import Incidents
-from hotspots.patrol import make_patrol_areas, make_patrol_plan, write_plan_outputs
+from hotspots.patrol import make_patrol_areas, make_patrol_plan
 
 X0, Y0 = 530_000.0, 180_000.0  # central London, EPSG:27700
 
@@ -384,38 +383,6 @@ def test_plan_writes_itself_through_export():
     assert plan.to_csv() == plan_to_csv(plan) and plan.to_csv().count("\n") == len(plan.visits) + 1
     ical = plan.to_ical(calendar_name="X")
     assert ical == plan_to_ical(plan, calendar_name="X") and "X-WR-CALNAME:X\r\n" in ical
-
-
-def test_write_plan_outputs(tmp_path: Path):
-    inc = _stacks([(0, 0, 30), (500, 0, 12), (1500, 0, 9)], location="On or near <b>Main</b> St")
-    hot = _hotspots([_box(-100, -100, 600, 100), _box(1400, -100, 1600, 100)])
-    paths = write_plan_outputs(
-        inc,
-        hot,
-        tmp_path / "out",
-        seed=7,
-        start_date="2025-02-01",
-        days=14,
-        params={"synthetic": True},
-        control_share=0.5,
-    )
-    assert set(paths) == {"patrol_areas", "patrol_plan_csv", "patrol_plan_ics", "briefing"}
-    assert [p.name for p in paths.values()] == [
-        "patrol_areas.geojson",
-        "patrol_plan.csv",
-        "patrol_plan.ics",
-        "briefing.html",
-    ]
-    doc = json.loads(paths["patrol_areas"].read_text(encoding="utf-8"))
-    assert len(doc["features"]) == 3
-    assert doc["hotspots_parameters"]["run"]["synthetic"] is True
-    assert doc["hotspots_parameters"]["plan"]["control_share"] == 0.5
-    assert paths["patrol_plan_ics"].read_bytes().count(b"BEGIN:VEVENT") > 0
-    assert "SYNTHETIC" in paths["briefing"].read_text(encoding="utf-8")
-    again = write_plan_outputs(
-        inc, hot, tmp_path / "again", seed=7, start_date="2025-02-01", days=14, control_share=0.5
-    )
-    assert again["patrol_plan_csv"].read_text() == paths["patrol_plan_csv"].read_text()
 
 
 # ------------------------------------------------------------------ Merseyside measurement

@@ -1,0 +1,617 @@
+"""The multi-step jobs both front ends run, in one place.
+
+The command line (:mod:`hotspots.cli`) and the app call these functions; neither re-implements
+them. Each step takes the previous step's result and returns its own, so the app can cache each
+step on its own key and the command line can run them end to end:
+
+=========================  =====================================================================
+step                       functions
+=========================  =====================================================================
+read                       :func:`read_inputs` (incident CSVs with harm weights and a study
+                           area given as files or values), :func:`rejected_csv`,
+                           :func:`write_ingest_outputs`
+detect and rank            :func:`detect_hotspots` (``significant_only`` keeps the tested hot
+                           spots), :func:`surface_contours`
+hot spot outputs           :func:`hotspot_bytes`, :func:`write_hotspots` (GeoJSON, GeoPackage,
+                           CSV by file suffix), :func:`standalone_map`, :func:`write_map`
+patrol areas and plan      :func:`patrol_areas`, :func:`plan_patrols` -> :class:`PlanResult`,
+                           :func:`plan_bytes`, :func:`write_plan`, :func:`write_plan_outputs`
+change over time           :func:`classify_over_time`, :func:`classification_params`,
+                           :func:`classification_geojson`
+check on a later period    :func:`evaluate_holdout`
+=========================  =====================================================================
+
+Every output carries the run's parameters: the detection record (``HotspotResult.params``, which
+starts with :func:`hotspots.record.provenance`) for hot spots and plans, and the same provenance
+with the classification's parameters for change over time. Results are read-only
+(:mod:`hotspots.record`): the app shares them between sessions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hotspots import constants
+from hotspots._errors import ParameterError
+from hotspots.record import Choices, FrozenDict, choices_of, freeze, provenance, thaw
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+    from hotspots.detect import HotspotResult
+    from hotspots.emerging import EmergingResult
+    from hotspots.incidents import Incidents, IngestReport
+    from hotspots.patrol import PatrolPlan
+
+__all__ = [
+    "HOTSPOT_FORMATS",
+    "PLAN_FILES",
+    "PlanResult",
+    "check_methods",
+    "classification_geojson",
+    "classification_params",
+    "classify_over_time",
+    "detect_hotspots",
+    "evaluate_holdout",
+    "hotspot_bytes",
+    "only_significant",
+    "patrol_areas",
+    "plan_bytes",
+    "plan_patrols",
+    "read_inputs",
+    "rejected_csv",
+    "standalone_map",
+    "surface_contours",
+    "write_hotspots",
+    "write_ingest_outputs",
+    "write_map",
+    "write_plan",
+    "write_plan_outputs",
+]
+
+#: Hot spot output formats by file suffix.
+HOTSPOT_FORMATS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".csv": "csv"}
+#: Patrol plan outputs: kind -> file name written by :func:`write_plan`.
+PLAN_FILES = {
+    "geojson": "patrol_areas.geojson",
+    "csv": "patrol_plan.csv",
+    "ics": "patrol_plan.ics",
+    "briefing": "briefing.html",
+}
+#: The names :func:`write_plan` returns the written paths under (``hotspots plan`` prints them).
+_PLAN_KEYS = {
+    "geojson": "patrol_areas",
+    "csv": "patrol_plan_csv",
+    "ics": "patrol_plan_ics",
+    "briefing": "briefing",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Read
+
+
+def read_inputs(
+    sources: Any,
+    *,
+    columns: Mapping[str, str | None] | None = None,
+    crime_types: Any = "default",
+    harm_weights: Mapping[str, float] | str | Path | bytes | None = None,
+    study_area: Any = None,
+    date_from: Any = None,
+    date_to: Any = None,
+    outlier_km: float | None = None,
+) -> Incidents:
+    """Read incident files, with harm weights and a study area given as files or as values.
+
+    Parameters
+    ----------
+    sources
+        As :func:`hotspots.ingest.read_incidents`: paths, folders, file objects or (name, bytes).
+    columns, crime_types, date_from, date_to
+        As :func:`hotspots.ingest.read_incidents`.
+    harm_weights : mapping, path or bytes, optional
+        Weights per crime type, or a CSV/JSON table read by :func:`hotspots.harm.read_harm_weights`.
+    study_area : path, bytes, shapely geometry or GeoDataFrame, optional
+        A path or bytes is read by :func:`hotspots.boundaries.read_boundary` (EPSG:4326); a
+        geometry is taken to be in EPSG:4326.
+    outlier_km : float, optional
+        Far-outlier distance in km (0 disables); default: :func:`~hotspots.ingest.read_incidents`'s.
+
+    Returns
+    -------
+    Incidents
+    """
+    from hotspots.boundaries import read_boundary
+    from hotspots.harm import read_harm_weights
+    from hotspots.ingest import read_incidents
+
+    if isinstance(harm_weights, str | Path | bytes | bytearray):
+        harm_weights = read_harm_weights(harm_weights)
+    if isinstance(study_area, str | Path | bytes | bytearray):
+        study_area = read_boundary(study_area)
+    kwargs: dict[str, Any] = {
+        "columns": dict(columns) if columns else None,
+        "crime_types": crime_types,
+        "harm_weights": harm_weights,
+        "study_area": study_area,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    if outlier_km is not None:
+        kwargs["outlier_km"] = outlier_km
+    if (
+        isinstance(sources, list | tuple)
+        and len(sources) == 1
+        and isinstance(sources[0], str | Path)
+    ):
+        sources = sources[0]
+    return read_incidents(sources, **kwargs)
+
+
+def rejected_csv(report: IngestReport) -> str:
+    """The rows left out, with their reasons, as spreadsheet-safe CSV text."""
+    from hotspots.export import table_to_csv
+
+    return table_to_csv(report.rejected)
+
+
+def write_ingest_outputs(
+    report: IngestReport,
+    *,
+    report_path: str | Path | None = None,
+    rejected_path: str | Path | None = None,
+) -> dict[str, Path]:
+    """Write the ingest report (JSON) and the rejected rows (CSV); returns the paths written."""
+    written: dict[str, Path] = {}
+    if report_path:
+        written["report"] = Path(report_path)
+        written["report"].write_text(report.to_json(indent=2), encoding="utf-8")
+    if rejected_path:
+        written["rejected"] = Path(rejected_path)
+        written["rejected"].write_text(rejected_csv(report), encoding="utf-8")
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# Detect and rank
+
+
+def detect_hotspots(
+    incidents: Incidents,
+    method: str = "kde",
+    *,
+    order: str = "intensity",
+    alpha: float = 0.05,
+    significant_only: bool = False,
+    **params: Any,
+) -> HotspotResult:
+    """Find, profile and rank hot spots (:func:`hotspots.detect.detect`).
+
+    Parameters
+    ----------
+    incidents : Incidents
+    method, order, alpha, **params
+        As :func:`hotspots.detect.detect`.
+    significant_only : bool, default False
+        Keep only the hot spots that passed the significance test; the record says so
+        (``params["exported"]``).
+
+    Returns
+    -------
+    HotspotResult
+        Read-only: its ``params`` is a :class:`~hotspots.record.FrozenDict`.
+    """
+    import hotspots.detect
+
+    result = hotspots.detect.detect(incidents, method, order=order, alpha=alpha, **params)
+    return only_significant(result) if significant_only else result
+
+
+def only_significant(result: HotspotResult) -> HotspotResult:
+    """The same result with only its significant hot spots (ranks and ids kept)."""
+    hot = result.hotspots
+    kept = hot[hot["significant"].astype(bool)].reset_index(drop=True)
+    params = {
+        **thaw(result.params),
+        "exported": "significant hot spots only (use --all for every hot spot)",
+    }
+    return dataclasses.replace(result, hotspots=kept, params=freeze(params))
+
+
+def surface_contours(result: HotspotResult, fractions: Sequence[float] = (0.25, 0.5)) -> list[Any]:
+    """Outlines of the density surface at fractions of the hot spot level (KDE only, else [])."""
+    import numpy as np
+
+    surface = result.surface
+    level = getattr(result.estimator, "level_", None)
+    if surface is None or level is None or not np.isfinite(level) or level <= 0:
+        return []
+    polys: list[Any] = []
+    for frac in fractions:
+        polys.extend(surface.contour_polygons(level * frac))
+    return polys
+
+
+# --------------------------------------------------------------------------------------------
+# Hot spot outputs
+
+
+def hotspot_bytes(result: HotspotResult, kind: str) -> bytes:
+    """The ranked hot spots as ``"geojson"`` (RFC 7946), ``"gpkg"`` or ``"csv"`` bytes."""
+    from hotspots import export
+
+    if kind == "geojson":
+        return export.to_geojson(result).encode("utf-8")
+    if kind == "gpkg":
+        return export.to_geopackage(result)
+    if kind == "csv":
+        return export.to_csv(result).encode("utf-8")
+    msg = f"the hot spot output must be one of 'geojson', 'gpkg', 'csv', not {kind!r}."
+    raise ParameterError(msg)
+
+
+def write_hotspots(result: HotspotResult, path: str | Path) -> Path:
+    """Write the ranked hot spots in the format the suffix names (.geojson/.json, .gpkg, .csv)."""
+    path = Path(path)
+    kind = HOTSPOT_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        msg = f"--out must end in .geojson, .gpkg or .csv, got {path.name!r}."
+        raise ParameterError(msg)
+    path.write_bytes(hotspot_bytes(result, kind))
+    return path
+
+
+def standalone_map(
+    result: HotspotResult,
+    *,
+    tiles: str | None = "openstreetmap",
+    attribution: str | None = None,
+    plan: PlanResult | None = None,
+) -> str:
+    """The hot spots (and the patrol areas of ``plan``) as one HTML page that opens offline.
+
+    Parameters
+    ----------
+    result : HotspotResult
+    tiles : str, default "openstreetmap"
+        ``"openstreetmap"``, ``"none"`` (no network request at all) or an XYZ URL template
+        (:func:`hotspots.mapping.resolve_tiles`).
+    attribution : str, optional
+        Attribution for a custom tile server.
+    plan : PlanResult, optional
+        Adds the patrol areas as a layer.
+
+    Returns
+    -------
+    str
+        A complete HTML document with every script inlined and the run's parameters embedded
+        (:func:`hotspots.offline.standalone_html`).
+    """
+    from hotspots import mapping, offline
+
+    m = mapping.build_map(
+        result.hotspots, result.incidents, tiles=tiles, tile_attribution=attribution
+    )
+    if plan is not None:
+        layer = mapping.patrol_layer(plan.areas, plan.plan)
+        if layer is not None:
+            layer.add_to(m)
+    return offline.standalone_html(m, params=thaw(result.params))
+
+
+def write_map(result: HotspotResult, path: str | Path, **kwargs: Any) -> Path:
+    """Write :func:`standalone_map` to ``path`` (UTF-8); keywords as for :func:`standalone_map`."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        msg = f"--map must end in .html, got {path.name!r}."
+        raise ParameterError(msg)
+    path.write_text(standalone_map(result, **kwargs), encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Patrol areas and plan
+
+
+@dataclass(frozen=True, eq=False)
+class PlanResult:
+    """Patrol areas and their plan, with what they were made from.
+
+    Attributes
+    ----------
+    incidents : Incidents
+    hotspots : geopandas.GeoDataFrame
+        The ranked hot spots the areas were cut from (analysis CRS).
+    areas : geopandas.GeoDataFrame
+        From :func:`hotspots.patrol.make_patrol_areas` (analysis CRS).
+    plan : PatrolPlan
+    matches : mapping
+        ``patrol_area_id`` -> tuple of tactic matches (:func:`hotspots.patrol.match_areas`).
+    params : FrozenDict
+        The detection run's record (provenance first), written into every plan output.
+    """
+
+    incidents: Incidents
+    hotspots: gpd.GeoDataFrame
+    areas: gpd.GeoDataFrame
+    plan: PatrolPlan
+    matches: Mapping[str, tuple[Any, ...]]
+    params: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", freeze(self.params))
+        object.__setattr__(
+            self, "matches", FrozenDict({k: tuple(v) for k, v in self.matches.items()})
+        )
+
+    @property
+    def choices(self) -> Choices:
+        """The patrol areas' and the plan's parameters and notes, under ``patrol_areas``/``plan``."""
+        return Choices().merged(patrol_areas=choices_of(self.areas), plan=choices_of(self.plan))
+
+
+def patrol_areas(
+    incidents: Incidents,
+    hotspots: gpd.GeoDataFrame,
+    *,
+    significant_only: bool = False,
+    radius_m: float = constants.MICRO_PLACE_RADIUS_M,
+    min_incidents: int = constants.MIN_AREA_INCIDENTS,
+    min_separation_m: float | None = None,
+    exclude: Any = None,
+    max_areas: int | None = None,
+) -> gpd.GeoDataFrame | None:
+    """Patrol-sized discs on the densest places inside ranked hot spots.
+
+    ``exclude`` is a shapely geometry in the analysis CRS (:func:`hotspots.boundaries.exclusion_zones`)
+    or a GeoDataFrame/GeoSeries in any CRS. Returns None when no hot spot is left to plan (none at
+    all, or none significant with ``significant_only``); otherwise as
+    :func:`hotspots.patrol.make_patrol_areas`.
+    """
+    from hotspots.patrol import make_patrol_areas
+
+    if significant_only:
+        hotspots = hotspots[hotspots["significant"].astype(bool)]
+    if not len(hotspots):
+        return None
+    return make_patrol_areas(
+        incidents,
+        hotspots,
+        radius_m=radius_m,
+        min_incidents=min_incidents,
+        min_separation_m=min_separation_m,
+        exclude=exclude,
+        max_areas=max_areas,
+    )
+
+
+def plan_patrols(
+    incidents: Incidents,
+    hotspots: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    *,
+    params: Mapping[str, Any] | None = None,
+    kb: Any = None,
+    **settings: Any,
+) -> PlanResult:
+    """Match tactics to each patrol area and make the seeded patrol plan.
+
+    Parameters
+    ----------
+    incidents : Incidents
+    hotspots : geopandas.GeoDataFrame
+        The ranked hot spots the areas came from (drawn in the briefing).
+    areas : geopandas.GeoDataFrame
+        From :func:`patrol_areas`.
+    params : mapping, optional
+        The detection run's record (``HotspotResult.params``), carried into every output.
+    kb : KnowledgeBase, optional
+        Default: :func:`hotspots.tactics.load_knowledge_base`.
+    **settings
+        As :func:`hotspots.patrol.make_patrol_plan` (``days``, ``start_date``, ``officer_hours``,
+        ``officers_per_patrol``, ``visit_minutes``, ``visits_per_day``, ``control_share``,
+        ``max_gap_days``, ``travel_minutes``, ``seed``, ``created``).
+
+    Returns
+    -------
+    PlanResult
+    """
+    from hotspots.patrol import make_patrol_plan, match_areas
+    from hotspots.tactics import load_knowledge_base
+
+    kb = load_knowledge_base() if kb is None else kb
+    matches = match_areas(incidents, areas, kb)
+    plan = make_patrol_plan(areas, matches=matches, kb=kb, **settings)
+    return PlanResult(incidents, hotspots, areas, plan, matches, params or {})
+
+
+def plan_bytes(plan: PlanResult, kind: str, *, title: str | None = None) -> bytes:
+    """One plan output: ``"geojson"`` (patrol areas, RFC 7946), ``"csv"``, ``"ics"`` (RFC 5545)
+    or ``"briefing"`` (printable HTML; ``title`` replaces the default title)."""
+    from hotspots.export import json_text, patrol_areas_geojson
+
+    run = thaw(plan.params)
+    if kind == "geojson":
+        doc = patrol_areas_geojson(plan.areas, plan=plan.plan, matches=plan.matches, params=run)
+        return json_text(doc).encode("utf-8")
+    if kind == "csv":
+        return plan.plan.to_csv().encode("utf-8")
+    if kind == "ics":
+        return plan.plan.to_ical().encode("utf-8")
+    if kind == "briefing":
+        from hotspots.briefing import render_briefing
+
+        html = render_briefing(
+            plan.areas,
+            plan.hotspots,
+            plan.plan,
+            plan.matches,
+            params=run,
+            incidents=plan.incidents,
+            **({"title": title} if title else {}),
+        )
+        return html.encode("utf-8")
+    msg = f"the plan output must be one of {', '.join(map(repr, PLAN_FILES))}, not {kind!r}."
+    raise ParameterError(msg)
+
+
+def write_plan(
+    plan: PlanResult, out_dir: str | Path, *, pdf: bool = False, title: str | None = None
+) -> dict[str, Path]:
+    """Write the plan's outputs into ``out_dir`` (created if missing).
+
+    Returns
+    -------
+    dict
+        ``{"patrol_areas": ..., "patrol_plan_csv": ..., "patrol_plan_ics": ..., "briefing": ...}``
+        (paths), and ``"briefing_pdf"`` when ``pdf`` (printed by a local Chromium, offline).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for kind, file_name in PLAN_FILES.items():
+        path = out / file_name
+        path.write_bytes(plan_bytes(plan, kind, title=title))
+        paths[_PLAN_KEYS[kind]] = path
+    if pdf:
+        from hotspots.briefing import html_to_pdf
+
+        paths["briefing_pdf"] = html_to_pdf(paths["briefing"], out / "briefing.pdf")
+    return paths
+
+
+def write_plan_outputs(
+    incidents: Incidents,
+    ranked_hotspots: gpd.GeoDataFrame,
+    out_dir: str | Path,
+    *,
+    days: int = constants.PLAN_DAYS,
+    officer_hours: float = constants.OFFICER_HOURS,
+    officers_per_patrol: int = constants.OFFICERS_PER_PATROL,
+    seed: int | None = None,
+    start_date: dt.date | str | None = None,
+    params: Mapping[str, Any] | None = None,
+    radius_m: float = constants.MICRO_PLACE_RADIUS_M,
+    min_incidents: int = constants.MIN_AREA_INCIDENTS,
+    min_separation_m: float | None = None,
+    exclude: Any = None,
+    max_areas: int | None = None,
+    visit_minutes: int = constants.VISIT_MINUTES,
+    visits_per_day: int = constants.VISITS_PER_DAY,
+    control_share: float = constants.CONTROL_SHARE,
+    travel_minutes: float = constants.TRAVEL_MINUTES,
+    title: str | None = None,
+    created: dt.datetime | None = None,
+    pdf: bool = False,
+) -> dict[str, Path]:
+    """Patrol areas, plan and briefing for ranked hot spots, written into ``out_dir``.
+
+    Writes ``patrol_areas.geojson`` (RFC 7946), ``patrol_plan.csv``, ``patrol_plan.ics`` (RFC 5545)
+    and ``briefing.html`` (and ``briefing.pdf`` with ``pdf``). Parameters are those of
+    :func:`hotspots.patrol.make_patrol_areas` and :func:`hotspots.patrol.make_patrol_plan`;
+    ``params`` (the detection run's record, e.g. ``{"synthetic": True}`` for demo data) is stored
+    in the GeoJSON's ``hotspots_parameters`` and shown in the briefing.
+
+    Returns
+    -------
+    dict
+        ``{"patrol_areas": Path, "patrol_plan_csv": Path, "patrol_plan_ics": Path, "briefing": Path}``.
+
+    Raises
+    ------
+    ParameterError
+        No patrol area could be placed (no hot spots given), or a plan setting is out of range.
+    """
+    areas = patrol_areas(
+        incidents,
+        ranked_hotspots,
+        radius_m=radius_m,
+        min_incidents=min_incidents,
+        min_separation_m=min_separation_m,
+        exclude=exclude,
+        max_areas=max_areas,
+    )
+    if areas is None:
+        msg = "there are no hot spots to place patrol areas in (use --all to plan every hot spot)."
+        raise ParameterError(msg)
+    plan = plan_patrols(
+        incidents,
+        ranked_hotspots,
+        areas,
+        params=params,
+        days=days,
+        start_date=start_date,
+        officer_hours=officer_hours,
+        officers_per_patrol=officers_per_patrol,
+        visit_minutes=visit_minutes,
+        visits_per_day=visits_per_day,
+        control_share=control_share,
+        travel_minutes=travel_minutes,
+        seed=seed,
+        created=created,
+    )
+    return write_plan(plan, out_dir, pdf=pdf, title=title)
+
+
+# --------------------------------------------------------------------------------------------
+# Change over time
+
+
+def classify_over_time(incidents: Incidents, **settings: Any) -> EmergingResult:
+    """Persistent, emerging, former and intermittent places (:func:`hotspots.emerging.classify_hotspots`)."""
+    from hotspots.emerging import classify_hotspots
+
+    return classify_hotspots(incidents, **settings)
+
+
+def classification_params(res: EmergingResult, incidents: Incidents) -> FrozenDict:
+    """The record written with a classification: provenance, ``method="emerging"`` and its
+    parameters under ``method_parameters``."""
+    return freeze(
+        {**provenance(incidents), "method": "emerging", "method_parameters": thaw(res.params)}
+    )
+
+
+def classification_geojson(res: EmergingResult, incidents: Incidents) -> str:
+    """The classified areas as RFC 7946 GeoJSON text with :func:`classification_params`."""
+    from hotspots.export import features_geojson, json_text
+
+    return json_text(features_geojson(res.areas, thaw(classification_params(res, incidents))))
+
+
+# --------------------------------------------------------------------------------------------
+# Check on a later period
+
+
+def evaluate_holdout(
+    incidents: Incidents,
+    first_test_month: str,
+    methods: Sequence[str] = ("kde", "dbscan", "gistar"),
+    *,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Hold-out evaluation (:func:`hotspots.evaluate.holdout`) after checking the method names."""
+    from hotspots.evaluate import holdout
+
+    return holdout(incidents, first_test_month, methods=check_methods(methods), params=params)
+
+
+def check_methods(methods: Iterable[str]) -> tuple[str, ...]:
+    """``methods`` as a tuple, or a ParameterError naming the detectors there are."""
+    from hotspots.detect import METHODS
+
+    methods = tuple(methods)
+    if not methods or any(m not in METHODS for m in methods):
+        msg = (
+            f"methods must be a comma-separated list of {', '.join(METHODS)}; "
+            f"got {', '.join(methods) or 'none'}."
+        )
+        raise ParameterError(msg)
+    return methods
