@@ -12,9 +12,10 @@ from hotspots.clusters import DEFAULT_EPS_M
 from hotspots.evaluate import grid_concentration_curve
 from hotspots.gistar import DEFAULT_CELL_M
 from hotspots.kde import MICRO_PLACE_BANDWIDTH_M, KDEHotspots, threshold_level
-from hotspots.patrol import make_patrol_areas, make_patrol_plan, write_plan_outputs
+from hotspots.patrol import make_patrol_areas, make_patrol_plan
 from hotspots.profile import MICRO_PLACE_RADIUS_M, PATROL_UNIT_M2
 from hotspots.tactics import load_knowledge_base
+from hotspots.workflows import write_plan_outputs
 
 
 def test_micro_place_numbers():
