@@ -21,8 +21,7 @@ import pandas as pd
 import shapely
 
 from hotspots._errors import ParameterError, TooFewPeriodsError
-from hotspots.gistar import DEFAULT_CELL_M, NULLS, sparse_gi_star
-from hotspots.grid import candidate_cells, cell_keys, neighbour_index, neighbour_offsets
+from hotspots.gistar import DEFAULT_CELL_M, NULLS, GiStarGrid
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
 from hotspots.profile import period_months as auto_period_months
@@ -136,8 +135,13 @@ def classify_hotspots(
     hotspot_share : float, default 0.1
         The "hot in at least this share of periods" threshold of the emerging, former and
         intermittent rules (sfhotspot ``hotspot_prop``).
-    null : {"poisson", "negative-binomial", "normal"}, default "poisson"
-        Null distribution of a cell's local sum in each period (see :mod:`hotspots.gistar`).
+    null : {"poisson", "local", "negative-binomial", "normal"}, default "poisson"
+        Null distribution of a cell's local sum in each period (see
+        :class:`hotspots.gistar.GiStarHotspots`). ``"local"`` tests each neighbourhood against
+        its own surroundings in that period (clumping measured between odd and even months
+        over the whole data); one month's counts are usually too sparse for it (a cell with 7
+        incidents and an empty ring reaches only ``p = (9/25)^7``), so the per-period default
+        stays the exact Poisson test against the period's mean.
 
     Returns
     -------
@@ -217,7 +221,7 @@ def classify_hotspots(
         "weights": "binary, self-included (queen contiguity)",
         "counts": "incidents (harm weights not used)",
         "alpha": alpha,
-        "multiple_testing": "Benjamini-Hochberg FDR over all study-area cells, separately in each period",
+        "multiple_testing": "Benjamini-Hochberg FDR over the study-area cells, hot and cold as separate one-sided families, separately in each period",
         "null": null,
         "n_cells": n_cells,
         "persistent_share": persistent_share,
@@ -329,28 +333,31 @@ def classify_hotspots(
 
     # the sparse grid shared by all periods
     period = month_idx // length
-    ij = np.floor(frame[["x", "y"]].to_numpy(dtype=float) / cell).astype(np.int64)
-    occ, inv = np.unique(ij, axis=0, return_inverse=True)
-    offs = neighbour_offsets(cell, dist)
-    cand = candidate_cells(occ, offs)
-    nbr = neighbour_index(cand, offs)
-    pos = np.searchsorted(cell_keys(cand), cell_keys(occ))
-    counts = np.zeros((len(cand), n_periods))
-    np.add.at(counts, (pos[inv.ravel()], period), 1.0)
-    study = incidents.study_area
-    cx = (cand[:, 0] + 0.5) * cell
-    cy = (cand[:, 1] + 0.5) * cell
-    inside = shapely.contains_xy(study, cx, cy) if not study.is_empty else np.ones(len(cand), bool)
+    grid = GiStarGrid(
+        frame[["x", "y"]].to_numpy(dtype=float),
+        incidents.study_area,
+        cell_size=cell,
+        neighbour_distance=dist,
+        baseline_distance=2 * cell,
+    )
+    occ_counts = np.zeros((len(grid.occupied), n_periods))
+    np.add.at(occ_counts, (grid.point_occupied, period), 1.0)
+    counts = np.zeros((len(grid), n_periods))
+    counts[grid.occupied] = occ_counts
+    cand = grid.cells
+    phi = grid.split_dispersion(month_idx % 2) if null == "local" else 1.0
+    params["dispersion_phi"] = round(phi, 4)
+    params["n_cells"] = grid.n_cells
 
     z = np.zeros_like(counts)
     hot = np.zeros(counts.shape, dtype=bool)
     cold = np.zeros(counts.shape, dtype=bool)
     for t in range(n_periods):
-        g = sparse_gi_star(counts[:, t], nbr, n_cells, null=null)
-        z[:, t] = g.z
-        sig = (g.q_value < alpha) & inside
-        hot[:, t] = sig & (g.z > 0)
-        cold[:, t] = sig & (g.z < 0)
+        g = grid.test(occ_counts[:, t], null=null, dispersion=phi)
+        z[:, t] = g.gi_z
+        sig = g.q_value < alpha
+        hot[:, t] = sig & (g.direction > 0)
+        cold[:, t] = sig & (g.direction < 0)
 
     hot_cat = _classes(hot, recent, min_persistent, min_recent, min_earlier, min_any)
     cold_cat = _classes(cold, recent, min_persistent, min_recent, min_earlier, min_any)

@@ -1,23 +1,32 @@
-"""Getis-Ord Gi* hot spots on a grid of counts, with false discovery rate control.
+"""Getis-Ord Gi* hot spots on a grid of counts, tested against each place's surroundings.
 
-For cell ``i`` with count ``x_i``, binary weights ``w_ij = 1`` for the cells ``j`` within the
-neighbour distance *including i itself* (queen contiguity by default, ``cell * sqrt(2)``, as
+For cell ``i`` with count ``x_i``, binary weights ``w_ij = 1`` for the in-area cells ``j`` within
+the neighbour distance *including i itself* (queen contiguity by default, ``cell * sqrt(2)``, as
 sfhotspot), ``n`` cells in the study area, mean ``X`` and ``S = sqrt(sum(x^2)/n - X^2)``:
 
-    G*_i = (sum_j w_ij x_j - X W_i) / (S sqrt((n sum_j w_ij^2 - W_i^2) / (n - 1)))
+    G*_i = (L_i - X W_i) / (S sqrt((n sum_j w_ij^2 - W_i^2) / (n - 1)))
 
-with ``W_i = sum_j w_ij`` (Getis & Ord 1992; Ord & Getis 1995), the z-score ArcGIS and spdep
-report. Two-sided p-values come by default from the exact Poisson distribution of the local sum
-under complete spatial randomness rather than the normal curve (see :func:`_local_p_values`: the
-normal approximation finds "hot spots" in pure noise at micro-place cell sizes); the
-Benjamini-Hochberg procedure over
-*all* ``n`` cells of the study area controls the false discovery rate (ArcGIS's Gi_Bin is also
-FDR-corrected). Hot spots are the connected groups of cells with ``G* > 0`` and an adjusted
-p-value below ``alpha``.
+with the local sum ``L_i = sum_j w_ij x_j`` and ``W_i = sum_j w_ij`` (Getis & Ord 1992; Ord &
+Getis 1995), the z-score ArcGIS and spdep report (column ``gi_z``).
 
-The grid is sparse: only cells within the neighbour distance of an incident are computed. Every
-other cell of the study area has a local sum of zero and one shared z-score, handled as a block,
-so national data need no dense grid.
+Whether ``L_i`` is *significantly* high is a separate question, answered by the ``null`` of
+:class:`GiStarHotspots`. The default, ``"local"``, compares ``L_i`` with the incidents of the ring
+of cells around the neighbourhood (the same town, a few hundred metres away) under an
+over-dispersed (beta-binomial) model, so a busy town centre is not a "hot spot" merely for being
+busy, while a compact cluster that stands out from its own streets is. The classic nulls against
+the study area's mean (``"poisson"``, ``"negative-binomial"``, ``"normal"``) remain available.
+See :class:`GiStarHotspots` Notes for the measurements behind the choice.
+
+Only cells of the study area count: a cell is in the area when it meets the study area polygon or
+holds an incident, and it counts by the share of its area inside the polygon. Neighbourhoods and
+rings are built from in-area cells only (an edge cell has fewer neighbours, not out-of-area
+zeros), and the false discovery rate families hold the ``n`` in-area cells only. Hot and cold are separate one-sided families, each
+Benjamini-Hochberg controlled at ``alpha``.
+
+The grid is sparse: only in-area cells within the baseline window of an incident are computed.
+Every other in-area cell has a local sum of zero, nothing around it to compare with, and a
+p-value of one in both families; they enter the families as one block, so national data need no
+dense grid.
 """
 
 from __future__ import annotations
@@ -28,18 +37,49 @@ from typing import Any, NamedTuple
 import geopandas as gpd
 import numpy as np
 import shapely
-from scipy import stats
+from scipy import special, stats
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+from shapely.geometry.base import BaseGeometry
 
 from hotspots._errors import ParameterError
 from hotspots.constants import MICRO_PLACE_M
-from hotspots.grid import candidate_cells, cell_keys, neighbour_index, neighbour_offsets
+from hotspots.grid import cell_keys, neighbour_offsets
 from hotspots.incidents import Incidents
 from hotspots.stats import benjamini_hochberg
 
-__all__ = ["GiStarHotspots", "SparseGiStar", "gi_star", "sparse_gi_star"]
+__all__ = [
+    "DEFAULT_NULL",
+    "NULLS",
+    "GiStarGrid",
+    "GiStarHotspots",
+    "GiStarTest",
+    "estimate_dispersion",
+    "gi_star",
+]
 
 #: Default cell size in metres: the guide's 150 m patrol unit (R2: Birmingham's 150 m grid).
 DEFAULT_CELL_M = MICRO_PLACE_M
+
+#: Null distributions of a cell's local sum (see :meth:`GiStarGrid.test`).
+NULLS = ("local", "poisson", "negative-binomial", "normal")
+
+#: The default null: each place against its own surroundings, over-dispersed.
+DEFAULT_NULL = "local"
+
+#: Cells with at least this binomial variance ``T p0 (1 - p0)`` inform the dispersion estimate
+#: (below it the count is too discrete for the normal scale the estimate relies on).
+DISPERSION_MIN_VARIANCE = 5.0
+#: Fewer informative cells than this: no over-dispersion is estimated (plain binomial).
+DISPERSION_MIN_CELLS = 30
+
+#: Smallest area share given to a cell that holds an incident (its centre may lie outside).
+MIN_CELL_FRACTION = 0.01
+
+#: Median of ``|N(0, 1)|``.
+_HALF_NORMAL_MEDIAN = 0.6744897501960817
+#: Bits of the integer cell key given to each axis (cell indices must fit in +-2^31).
+_KEY_SHIFT = 2**32
 
 
 def gi_star(
@@ -62,6 +102,11 @@ def gi_star(
     n, sum_x, sum_x2 : optional
         Number of cells in the whole study area and the sums of ``x`` and ``x^2`` over it
         (default: over ``values`` only).
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        The z-scores of Ord & Getis (1995), equation 9.
     """
     x = np.asarray(values, dtype=float)
     n = len(x) if n is None else n
@@ -80,94 +125,510 @@ def gi_star(
     return z
 
 
-NULLS = ("poisson", "negative-binomial", "normal")
+def estimate_dispersion(
+    local_a: np.ndarray,
+    total_a: np.ndarray,
+    local_b: np.ndarray,
+    total_b: np.ndarray,
+    share: np.ndarray,
+) -> float:
+    """Over-dispersion of local sums from period to period (``phi >= 1``).
 
-
-def _local_p_values(local: np.ndarray, mu: float, var: float, null: str) -> np.ndarray:
-    """Two-sided p-values of local sums under a null with mean ``mu`` (and variance ``var``).
-
-    ``"poisson"``: complete spatial randomness at the data's mean intensity, under which the local
-    sum of ``W`` cells is exactly Poisson(``mu``). ``"negative-binomial"``: the discrete
-    distribution with the randomisation null's mean and variance (over-dispersed; conservative,
-    because strong hot spots inflate the variance they are judged against). ``"normal"``: the
-    classic Gi* normal approximation of ArcGIS and spdep, which is anti-conservative for the
-    sparse counts of micro-place grids (pure noise then yields "significant" hot spots).
-    """
-    local = np.asarray(local, dtype=float)
-    if mu <= 0 or var <= 0:
-        return np.ones(len(local))
-    if null == "normal":
-        z = (local - mu) / math.sqrt(var)
-        return np.minimum(1.0, 2 * stats.norm.sf(np.abs(z)))
-    k = np.round(local)
-    if null == "negative-binomial" and var > mu * (1 + 1e-9):
-        p = mu / var
-        r = mu * mu / (var - mu)
-        upper = stats.nbinom.sf(k - 1, r, p)
-        lower = stats.nbinom.cdf(k, r, p)
-    else:
-        upper = stats.poisson.sf(k - 1, mu)
-        lower = stats.poisson.cdf(k, mu)
-    return np.minimum(1.0, 2 * np.minimum(upper, lower))
-
-
-class SparseGiStar(NamedTuple):
-    """Gi* of the computed cells of a sparse grid (one entry per cell, same order)."""
-
-    local: np.ndarray
-    z: np.ndarray
-    p_value: np.ndarray
-    q_value: np.ndarray
-
-
-def sparse_gi_star(
-    values: np.ndarray, neighbour_index: np.ndarray, n_cells: int, *, null: str = "poisson"
-) -> SparseGiStar:
-    """Gi* z-scores, two-sided p-values and FDR q-values for counts on a sparse grid.
+    Under the local null a cell's local sum ``L`` is the part of its window's ``T`` incidents that
+    fell in its neighbourhood, which holds a share ``p0`` of the window's cells: binomial
+    ``(T, p0)`` for a Poisson process. Incidents also arrive in clumps (one fight, several
+    victims; repeats at an address within days), which multiplies the variance by ``phi``:
+    ``Var(L) = phi T p0 (1 - p0)``. Places also differ *persistently* in their share, but that
+    is the signal a hot spot test looks for, not noise, so ``phi`` is measured between two
+    halves of the data (odd and even months) where the persistent part cancels:
+    ``d = (L_a / T_a - L_b / T_b) / sqrt(p0 (1 - p0) (1 / T_a + 1 / T_b))`` has variance
+    ``phi``.
 
     Parameters
     ----------
-    values : array of shape (m,)
-        Counts (or weights) of the computed cells. Every cell of the study area with a non-zero
-        value must be among them; all other cells of the study area count as zero.
-    neighbour_index : int array of shape (m, k)
-        Positions in ``values`` of each cell's ``k`` neighbours, itself included, ``-1`` where the
-        neighbour is not computed (a zero-valued cell), as :func:`hotspots.grid.neighbour_index` returns. Every
-        cell has the same ``W_i = k`` binary weights.
-    n_cells : int
-        Number of cells in the whole study area (``n`` of the Gi* formula and of the FDR family).
-    null : {"poisson", "negative-binomial", "normal"}, default "poisson"
-        Null distribution of the local sum (see :func:`_local_p_values`).
+    local_a, total_a, local_b, total_b : array of shape (m,)
+        ``L`` and ``T`` (incidents) of each cell in each half.
+    share : array of shape (m,)
+        ``p0``, the neighbourhood's share of the window's in-area cells.
 
     Returns
     -------
-    SparseGiStar
-        ``local`` sums, ``z`` (Gi*), two-sided ``p_value`` and Benjamini-Hochberg ``q_value``
-        over all ``n_cells`` cells: the ``n_cells - m`` uncomputed cells have a local sum of zero
-        and enter the procedure as one block sharing one p-value.
+    float
+        ``(median |d| / 0.6745)^2`` over the cells with a binomial variance of at least
+        :data:`DISPERSION_MIN_VARIANCE` incidents in both halves (0.6745 is the median of a
+        standard normal's absolute value; the median ignores places that changed between the
+        halves), at least 1; 1 when fewer than :data:`DISPERSION_MIN_CELLS` cells qualify.
+
+    Notes
+    -----
+    Measured on police.uk violence and sexual offences: Merseyside January-June 2022, ``phi``
+    1.39, while the variance of ``L`` around ``T p0`` across places is 5.6 times binomial (the
+    persistent part: odd-month and even-month residuals correlate at 0.76). A null that took
+    the whole 5.6 as noise would mark 2 cells of the force as hot; the cells marked with
+    ``phi = 1`` were above their surroundings again in the next three months in 94 % of cases.
     """
-    vals = np.asarray(values, dtype=float)
-    m, wi = neighbour_index.shape
-    padded = np.r_[vals, 0.0]  # position -1 reads the trailing zero
-    local = np.zeros(m)
-    for c in range(wi):
-        local += padded[neighbour_index[:, c]]
-    sum_x = float(vals.sum())
-    sum_x2 = float((vals**2).sum())
-    mean = sum_x / n_cells
-    s = math.sqrt(max(sum_x2 / n_cells - mean**2, 0.0))
-    denom = s * math.sqrt((n_cells * wi - wi**2) / (n_cells - 1)) if n_cells > 1 else 0.0
-    z = (local - mean * wi) / denom if denom > 0 else np.zeros(m)
-    var_local = denom**2
-    p_two = _local_p_values(local, mean * wi, var_local, null)
-    # every other study-area cell has local sum 0: one shared p-value, as a block
-    n_rest = max(n_cells - m, 0)
-    p_rest = float(_local_p_values(np.zeros(1), mean * wi, var_local, null)[0])
-    return SparseGiStar(local, z, p_two, benjamini_hochberg(p_two, p_rest, n_rest))
+    share = np.asarray(share, dtype=float)
+    ta = np.asarray(total_a, dtype=float)
+    tb = np.asarray(total_b, dtype=float)
+    v = share * (1 - share)
+    ok = (ta * v >= DISPERSION_MIN_VARIANCE) & (tb * v >= DISPERSION_MIN_VARIANCE)
+    if ok.sum() < DISPERSION_MIN_CELLS:
+        return 1.0
+    la = np.asarray(local_a, dtype=float)[ok]
+    lb = np.asarray(local_b, dtype=float)[ok]
+    ta, tb, v = ta[ok], tb[ok], v[ok]
+    d = (la / ta - lb / tb) / np.sqrt(v * (1 / ta + 1 / tb))
+    return max(1.0, float((np.median(np.abs(d)) / _HALF_NORMAL_MEDIAN) ** 2))
+
+
+def _betabinom_tail(
+    k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray, *, upper: bool
+) -> np.ndarray:
+    """``P(X >= k)`` (``upper``) or ``P(X <= k)`` for ``X ~ BetaBinomial(n, a, b)``, vectorised.
+
+    Sums the probability mass from ``k`` outwards with the ratio of successive terms, stopping
+    once the terms no longer matter (1e-14 of the sum); :func:`scipy.stats.betabinom` sums the
+    whole support per value and is a hundred times slower on a grid's worth of cells.
+    Intended for the tail beyond the mean, where the terms fall monotonically.
+    """
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    a = np.broadcast_to(np.asarray(a, dtype=float), k.shape)
+    b = np.broadcast_to(np.asarray(b, dtype=float), k.shape)
+    out = np.zeros(k.shape)
+    inside = (k >= 0) & (k <= n)
+    out[k <= 0 if upper else k >= n] = 1.0
+    act = np.flatnonzero(inside & ~(out == 1.0))
+    if act.size == 0:
+        return out
+    kk, nn, aa, bb = k[act], n[act], a[act], b[act]
+    log_pmf = (
+        special.gammaln(nn + 1)
+        - special.gammaln(kk + 1)
+        - special.gammaln(nn - kk + 1)
+        + special.betaln(kk + aa, nn - kk + bb)
+        - special.betaln(aa, bb)
+    )
+    term = np.exp(log_pmf)
+    total = term.copy()
+    idx = act
+    for _ in range(int(n.max()) + 1):
+        if upper:
+            more = kk < nn
+            ratio = np.where(more, (nn - kk) * (kk + aa) / ((kk + 1) * (nn - kk - 1 + bb)), 0.0)
+            kk = kk + 1
+        else:
+            more = kk > 0
+            ratio = np.where(more, kk * (nn - kk + bb) / ((nn - kk + 1) * (kk - 1 + aa)), 0.0)
+            kk = kk - 1
+        term = term * ratio
+        total = total + term
+        live = more & (term > 1e-14 * total)
+        if not live.all():
+            out[idx[~live]] = total[~live]
+            idx, kk, nn, aa, bb, term, total = (v[live] for v in (idx, kk, nn, aa, bb, term, total))
+        if idx.size == 0:
+            break
+    out[idx] = total
+    return np.minimum(out, 1.0)
+
+
+def _square_offsets(r: int) -> np.ndarray:
+    """(k, 2) offsets of the ``(2r + 1)^2`` cells of a square window."""
+    d = np.arange(-r, r + 1, dtype=np.int64)
+    return np.stack(np.meshgrid(d, d, indexing="ij"), axis=-1).reshape(-1, 2)
+
+
+def _unkey(keys: np.ndarray) -> np.ndarray:
+    """(m, 2) cells of ``keys`` (the inverse of :func:`hotspots.grid.cell_keys`, negative
+    indices included; shifting a cell by an offset adds the offset's key)."""
+    j = (keys + _KEY_SHIFT // 2) % _KEY_SHIFT - _KEY_SHIFT // 2
+    return np.column_stack([(keys - j) // _KEY_SHIFT, j])
+
+
+def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Positions of ``keys`` in ``sorted_keys``, -1 where absent."""
+    if len(sorted_keys) == 0:
+        return np.full(len(keys), -1, dtype=np.intp)
+    p = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
+    return np.where(sorted_keys[p] == keys, p, -1)
+
+
+def _dilate(ij: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Unique cells of ``ij`` shifted by every offset, sorted by key."""
+    if len(ij) == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    cells = (ij[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
+    return _unkey(np.unique(cell_keys(cells)))
+
+
+class GiStarTest(NamedTuple):
+    """One Gi* test of every computed cell of a :class:`GiStarGrid` (arrays in cell order)."""
+
+    #: Local sum ``L`` of the in-area neighbourhood (incidents, or weights).
+    local: np.ndarray
+    #: ``L`` expected under the null.
+    expected: np.ndarray
+    #: ``(L - expected) / sd`` under the null (the classic Gi* z for the global nulls).
+    z: np.ndarray
+    #: The classic Gi* z-score against the study area's mean (Ord & Getis 1995).
+    gi_z: np.ndarray
+    #: One-sided p-value in the direction of ``L - expected`` (upper tail when equal).
+    p_value: np.ndarray
+    #: Benjamini-Hochberg q-value within that direction's family (hot or cold).
+    q_value: np.ndarray
+    #: +1 above expectation, -1 below, 0 equal.
+    direction: np.ndarray
+    #: Over-dispersion ``phi`` used by the local null (1 for the others).
+    dispersion: float
+
+
+class GiStarGrid:
+    """The in-area cells of a sparse square grid, with their neighbourhoods and baseline windows.
+
+    Parameters
+    ----------
+    xy : array of shape (N, 2)
+        Incident coordinates, metres in the analysis CRS.
+    study_area : shapely geometry
+        The study area polygon(s); empty or zero-area means "every cell is in the area".
+    cell_size : float
+        Cell side in metres; cell ``(i, j)`` covers ``[i c, (i+1) c) x [j c, (j+1) c)``.
+    neighbour_distance : float
+        Cells whose centres are within this distance (metres) of a cell's centre form its
+        neighbourhood, itself included.
+    baseline_distance : float
+        Half-width in metres of the square window around each cell whose cells outside the
+        neighbourhood form its baseline ring; must reach at least one cell beyond the
+        neighbourhood.
+
+    Attributes
+    ----------
+    cells : int array of shape (m, 2)
+        The computed cells: every in-area cell (one that meets the study area, or holds an
+        incident) within the baseline window of an incident's cell, sorted by key. All other
+        in-area cells have nothing in their windows.
+    n_cells : int
+        In-area cells of the whole study area (``n`` of Gi*, size of each FDR family): the
+        cells meeting the polygon, counted as ``area / c^2 + perimeter / (2 c)`` (their expected
+        number for a grid laid at random), and at least the computed cells.
+    fraction : array of shape (m,)
+        Share of each cell's area inside the study area (1 away from its edge; at least 0.01
+        for a cell holding an incident).
+    n_neighbours, n_window : arrays of shape (m,)
+        In-area cells in each cell's neighbourhood (``W``) and in its whole window (``A``),
+        each counted by its area share, so a window cut by the edge expects fewer incidents.
+    occupied : int array
+        Positions in ``cells`` of the cells holding incidents, in increasing order.
+    point_occupied : int array of shape (N,)
+        Index into ``occupied`` of each incident's cell.
+    point_cell : int array of shape (N,)
+        Position in ``cells`` of each incident's cell (``occupied[point_occupied]``).
+    """
+
+    def __init__(
+        self,
+        xy: np.ndarray,
+        study_area: BaseGeometry,
+        *,
+        cell_size: float,
+        neighbour_distance: float,
+        baseline_distance: float,
+    ) -> None:
+        cell = float(cell_size)
+        self.cell_size = cell
+        self.nbr_offsets = neighbour_offsets(cell, neighbour_distance).astype(np.int64)
+        reach = int(np.abs(self.nbr_offsets).max())
+        r_b = int(math.floor(baseline_distance / cell + 1e-9))
+        if r_b <= reach:
+            msg = (
+                f"baseline_distance must reach at least one cell beyond the neighbourhood: "
+                f"{(reach + 1) * cell:g} m or more for {cell:g} m cells and a "
+                f"{neighbour_distance:g} m neighbour distance, got {baseline_distance:g} m."
+            )
+            raise ParameterError(msg)
+        self.window_offsets = _square_offsets(r_b)
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        ij = np.floor(xy / cell).astype(np.int64)
+        occ_keys, inv = np.unique(cell_keys(ij), return_inverse=True)
+        occ = _unkey(occ_keys)
+        cand = _dilate(occ, self.window_offsets)
+        cand_keys = cell_keys(cand)
+        whole = study_area is None or study_area.is_empty or study_area.area <= 0
+        occ_pos = _lookup(cand_keys, occ_keys)
+        frac = np.ones(len(cand))
+        interior = np.ones(len(cand), dtype=bool)
+        if not whole:
+            shapely.prepare(study_area)
+            cx, cy = (cand[:, 0] + 0.5) * cell, (cand[:, 1] + 0.5) * cell
+            inner = study_area.buffer(-(r_b + 1) * cell * math.sqrt(2))
+            if inner.is_empty:
+                interior[:] = False
+            else:
+                interior = shapely.contains_xy(inner, cx, cy)
+            frac[~interior] = self._fractions(cand[~interior], study_area)
+            # a cell holding an incident is in the area, however little of it the polygon covers
+            frac[occ_pos] = np.maximum(frac[occ_pos], MIN_CELL_FRACTION)
+        in_area = frac > 0
+        cells = cand[in_area]
+        keys = cand_keys[in_area]
+        n_nb = np.full(len(cells), float(len(self.nbr_offsets)))
+        n_win = np.full(len(cells), float(len(self.window_offsets)))
+        edge = np.flatnonzero(~interior[in_area])
+        if len(edge):
+            # in-area shares of the cells of windows that may leave the study area
+            ring = _dilate(cells[edge], self.window_offsets)
+            ring_keys = cell_keys(ring)
+            ring_frac = self._fractions(ring, study_area)
+            hit = _lookup(ring_keys, occ_keys)
+            ring_frac[hit[hit >= 0]] = np.maximum(ring_frac[hit[hit >= 0]], MIN_CELL_FRACTION)
+            for offs, out in ((self.nbr_offsets, n_nb), (self.window_offsets, n_win)):
+                acc = np.zeros(len(edge))
+                for off in offs:
+                    pos = _lookup(ring_keys, cell_keys(cells[edge] + off))
+                    acc += np.where(pos >= 0, ring_frac[pos], 0.0)
+                out[edge] = acc
+        self.cells = cells
+        self.keys = keys
+        self.fraction = frac[in_area]
+        self.n_neighbours = n_nb
+        self.n_window = n_win
+        if whole:
+            self.n_cells = len(cells)
+        else:
+            # cells meeting the polygon: area / c^2 + perimeter / (2 c) for a square grid laid
+            # at random over it (exact in expectation for an axis-aligned rectangle)
+            meet = study_area.area / cell**2 + study_area.length / (2 * cell)
+            self.n_cells = max(int(round(meet)), len(cells))
+        self.occupied = _lookup(keys, occ_keys)
+        self.point_occupied = inv.ravel().astype(np.intp)
+        self.point_cell = self.occupied[self.point_occupied]
+        # where each occupied cell's value lands, per offset (-1: outside the area)
+        self._nbr_targets = self._targets(occ_keys, self.nbr_offsets)
+        self._win_targets = self._targets(occ_keys, self.window_offsets)
+
+    def _targets(self, occ_keys: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """(k, n_occupied) positions in ``cells`` of each occupied cell shifted by each offset."""
+        out = np.full((len(offsets), len(occ_keys)), -1, dtype=np.intp)
+        for c, shift in enumerate(cell_keys(offsets)):
+            out[c] = _lookup(self.keys, occ_keys + shift)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def _fractions(self, ij: np.ndarray, study_area: BaseGeometry) -> np.ndarray:
+        """Share of each cell's area inside the study area (0 to 1)."""
+        if study_area is None or study_area.is_empty or study_area.area <= 0:
+            return np.ones(len(ij))
+        c = self.cell_size
+        boxes = shapely.box(ij[:, 0] * c, ij[:, 1] * c, (ij[:, 0] + 1) * c, (ij[:, 1] + 1) * c)
+        out = np.zeros(len(ij))
+        touch = shapely.intersects(study_area, boxes)
+        inside = touch & shapely.contains(study_area, boxes)
+        out[inside] = 1.0
+        part = touch & ~inside
+        if part.any():
+            out[part] = shapely.area(shapely.intersection(boxes[part], study_area)) / c**2
+        return np.clip(out, 0.0, 1.0)
+
+    def boxes(self) -> np.ndarray:
+        """The computed cells as shapely boxes (metres, analysis CRS)."""
+        c = self.cell_size
+        i, j = self.cells[:, 0], self.cells[:, 1]
+        return shapely.box(i * c, j * c, (i + 1) * c, (j + 1) * c)
+
+    def centres(self) -> np.ndarray:
+        """(m, 2) cell centres in metres."""
+        return (self.cells + 0.5) * self.cell_size
+
+    def _scatter(self, targets: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(self.cells), *values.shape[1:]))
+        for tgt in targets:
+            hit = tgt >= 0
+            out[tgt[hit]] += values[hit]
+        return out
+
+    def split_dispersion(self, half: np.ndarray) -> float:
+        """``phi`` of the local null between two halves of the incidents.
+
+        Parameters
+        ----------
+        half : int array of shape (N,)
+            0 or 1 for each incident (e.g. even or odd month), any other value to leave it out.
+
+        Returns
+        -------
+        float
+            :func:`estimate_dispersion` of the two halves' local and window sums.
+        """
+        half = np.asarray(half)
+        n_occ = len(self.occupied)
+        sums = []
+        for h in (0, 1):
+            v = np.bincount(self.point_occupied[half == h], minlength=n_occ).astype(float)
+            sums += [self.local_sums(v), self.window_sums(v)]
+        return estimate_dispersion(*sums, self.n_neighbours / self.n_window)
+
+    def local_sums(self, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` (one per occupied cell, in ``occupied`` order; 1-D or 2-D) over each
+        computed cell's in-area neighbourhood."""
+        return self._scatter(self._nbr_targets, np.asarray(values, dtype=float))
+
+    def window_sums(self, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` over each computed cell's in-area baseline window."""
+        return self._scatter(self._win_targets, np.asarray(values, dtype=float))
+
+    def test(
+        self,
+        values: np.ndarray,
+        *,
+        null: str = DEFAULT_NULL,
+        squares: np.ndarray | None = None,
+        dispersion: float = 1.0,
+    ) -> GiStarTest:
+        """Gi* of every computed cell, with one-sided p-values and hot and cold FDR families.
+
+        Parameters
+        ----------
+        values : array of shape (n_occupied,)
+            Incidents (or summed weights) of each occupied cell, in ``occupied`` order.
+        null : {"local", "poisson", "negative-binomial", "normal"}, default "local"
+            ``"local"``: ``L`` against the ``T`` incidents of the cell's window, binomial
+            ``(T, W / A)``, or with ``dispersion > 1`` the beta-binomial whose variance is
+            ``dispersion`` times that (with ``squares``, its normal approximation). ``"poisson"``: exact Poisson with
+            mean ``X W`` (complete spatial randomness at the study area's mean intensity).
+            ``"negative-binomial"``: the discrete distribution with the randomisation mean
+            ``X W`` and variance ``S^2 (n W - W^2) / (n - 1)``. ``"normal"``: the classic Gi*
+            z-score on the normal curve (ArcGIS, spdep).
+        squares : array of shape (n_occupied,), optional
+            Sums of squared weights of each occupied cell, for weighted values (harm): the
+            local null then uses ``Var(L) = p0 (1 - p0) sum w^2`` (each incident of the window
+            falls in the neighbourhood with probability ``p0``), the global nulls the normal
+            curve.
+        dispersion : float, default 1
+            ``phi >= 1`` of the local null (:func:`estimate_dispersion`); ignored by the others.
+
+        Returns
+        -------
+        GiStarTest
+            Per computed cell. Each family (hot: ``direction > 0``; cold: ``direction < 0``)
+            holds all ``n_cells`` in-area cells; cells on the other side and the cells not
+            computed enter it with a p-value of one (for the global nulls the cold family gives
+            the uncomputed cells, whose local sum is zero, their lower-tail p-value).
+        """
+        if null not in NULLS:
+            msg = f"null must be one of {NULLS}, got {null!r}."
+            raise ParameterError(msg)
+        vals = np.asarray(values, dtype=float)
+        local = self.local_sums(vals)
+        w = self.n_neighbours.astype(float)
+        n = self.n_cells
+        mean = float(vals.sum()) / n
+        s = math.sqrt(max(float((vals**2).sum()) / n - mean**2, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gi_var = (s**2) * (n * w - w**2) / (n - 1) if n > 1 else np.zeros_like(w)
+            gi_z = np.where(gi_var > 0, (local - mean * w) / np.sqrt(gi_var), 0.0)
+        phi = max(float(dispersion), 1.0) if null == "local" else 1.0
+        p_block_cold = 1.0
+        if null == "local":
+            total = self.window_sums(vals)
+            share = w / self.n_window
+            expected = total * share
+            if squares is None:
+                var = phi * total * share * (1 - share)
+            else:
+                sq = self.window_sums(np.asarray(squares, dtype=float))
+                var = phi * share * (1 - share) * sq
+        else:
+            expected = mean * w
+            var = gi_var if null != "poisson" or squares is not None else expected
+        direction = np.sign(np.round(local - expected, 9)).astype(np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(var > 0, (local - expected) / np.sqrt(var), 0.0)
+        up = direction >= 0
+        p = np.ones(len(local))
+        if null == "normal" or squares is not None:
+            p = np.where(up, stats.norm.sf(z), stats.norm.cdf(z))
+            p[var <= 0] = 1.0
+        elif null == "local":
+            k = np.round(local)
+            t = np.round(total)
+            live = (t > 0) & (share > 0) & (share < 1)
+            if phi > 1:
+                # per cell, the beta-binomial whose variance is phi times the binomial's
+                icc = np.clip((phi - 1) / np.maximum(t - 1, 1), 1e-12, 1 - 1e-9)
+                sc = (1 - icc) / icc
+                for side, sel in ((True, live & up), (False, live & ~up)):
+                    p[sel] = _betabinom_tail(
+                        k[sel], t[sel], share[sel] * sc[sel], (1 - share[sel]) * sc[sel], upper=side
+                    )
+            else:
+                p[live & up] = stats.binom.sf(k[live & up] - 1, t[live & up], share[live & up])
+                p[live & ~up] = stats.binom.cdf(k[live & ~up], t[live & ~up], share[live & ~up])
+        else:
+            k = np.round(local)
+            mu = expected
+            if null == "negative-binomial":
+                nb = gi_var > mu * (1 + 1e-9)
+                pr = np.where(nb, mu / np.where(nb, gi_var, 1.0), 1.0)
+                rr = np.where(nb, mu * mu / np.where(nb, gi_var - mu, 1.0), 1.0)
+                p = np.where(
+                    up,
+                    np.where(nb, stats.nbinom.sf(k - 1, rr, pr), stats.poisson.sf(k - 1, mu)),
+                    np.where(nb, stats.nbinom.cdf(k, rr, pr), stats.poisson.cdf(k, mu)),
+                )
+                w0 = float(len(self.nbr_offsets))
+                v0 = (s**2) * (n * w0 - w0**2) / (n - 1) if n > 1 else 0.0
+                mu0 = mean * w0
+                p_block_cold = (
+                    float(stats.nbinom.cdf(0, mu0**2 / (v0 - mu0), mu0 / v0))
+                    if v0 > mu0 * (1 + 1e-9)
+                    else math.exp(-mu0)
+                )
+            else:
+                p = np.where(up, stats.poisson.sf(k - 1, mu), stats.poisson.cdf(k, mu))
+                p_block_cold = math.exp(-mean * len(self.nbr_offsets))
+            p[mu <= 0] = 1.0
+        p = np.minimum(np.nan_to_num(p, nan=1.0), 1.0)
+        if null == "normal" and n > 1 and s > 0:
+            w0 = float(len(self.nbr_offsets))
+            v0 = (s**2) * (n * w0 - w0**2) / (n - 1)
+            p_block_cold = float(stats.norm.cdf(-mean * w0 / math.sqrt(v0)))
+        n_rest = max(n - len(local), 0)
+        hot = direction > 0
+        cold = direction < 0
+        q = np.ones(len(local))
+        q[hot] = benjamini_hochberg(p[hot], 1.0, n_rest + int((~hot).sum()))
+        if null == "local" or squares is not None:
+            q[cold] = benjamini_hochberg(p[cold], 1.0, n_rest + int((~cold).sum()))
+        else:
+            # the uncomputed cells have a zero local sum and their own lower-tail p-value
+            pc = np.r_[p[cold], np.ones(int((~cold).sum()))]
+            q[cold] = benjamini_hochberg(pc, p_block_cold, n_rest)[: int(cold.sum())]
+        return GiStarTest(local, expected, z, gi_z, p, q, direction, phi)
+
+
+def _components(ij: np.ndarray) -> np.ndarray:
+    """Labels of the 8-connected components of the cells ``ij`` (sparse)."""
+    n = len(ij)
+    if n <= 1:
+        return np.zeros(n, dtype=np.int64)
+    keys = cell_keys(ij)
+    order = np.argsort(keys)
+    rows, cols = [], []
+    for off in ((1, 0), (-1, 1), (0, 1), (1, 1)):
+        pos = _lookup(keys[order], keys + cell_keys(np.array([off]))[0])
+        found = pos >= 0
+        rows.append(np.flatnonzero(found))
+        cols.append(order[pos[found]])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_array((np.ones(r.size, dtype=np.int8), (r, c)), shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
 
 
 class GiStarHotspots:
-    """Getis-Ord Gi* hot spots on a square grid, FDR-controlled.
+    """Getis-Ord Gi* hot spots on a square grid, each place tested against its surroundings.
 
     Parameters
     ----------
@@ -176,23 +637,89 @@ class GiStarHotspots:
     neighbour_distance : float, optional
         Cells whose centres are within this distance (metres) are neighbours; default
         ``cell_size * sqrt(2)`` (queen contiguity, 8 neighbours plus the cell itself).
+    baseline_distance : float, optional
+        Half-width in metres of the square window whose cells beyond the neighbourhood give the
+        ``"local"`` null its expected count; default one cell beyond the neighbourhood
+        (``2 * cell_size`` = 300 m for queen neighbourhoods: a 750 m square window, its ring of
+        16 cells around the 3 x 3 neighbourhood).
     alpha : float, default 0.05
-        False discovery rate.
-    null : {"poisson", "negative-binomial", "normal"}, default "poisson"
-        Null distribution of a cell's local sum (see :func:`_local_p_values`). The default tests
-        against complete spatial randomness, like every other significance test in hotspots.
+        False discovery rate of the hot family (and, separately, of the cold family).
+    null : {"local", "poisson", "negative-binomial", "normal"}, default "local"
+        Null distribution of a cell's local sum (see Notes and :meth:`GiStarGrid.test`).
     use_weights : bool, default False
-        Sum harm weights instead of counting incidents (p-values then use the normal null).
+        Sum harm weights instead of counting incidents (p-values then use a normal
+        approximation).
 
     Attributes
     ----------
-    cell_size_, neighbour_distance_, n_cells_ : numbers
+    cell_size_, neighbour_distance_, baseline_distance_, n_cells_ : numbers
+    dispersion_ : float
+        Over-dispersion ``phi`` of the local null, measured between odd and even months
+        (:func:`estimate_dispersion`; 1 for the other nulls or with fewer than two months).
     cells_ : geopandas.GeoDataFrame
-        The computed cells with ``count``, ``gi_z``, ``p_value``, ``q_value``, ``gi_bin``.
+        The computed in-area cells: ``count`` (incidents), ``local`` (local sum), ``expected``,
+        ``gi_z`` (classic Gi*), ``z`` (standardised against the null), ``p_value`` (one-sided),
+        ``q_value`` (within the hot or cold family), ``gi_bin`` (+-3, 2, 1 for q below 0.01,
+        0.05, 0.10, signed by direction, as ArcGIS's Gi_Bin).
     hotspots_ : geopandas.GeoDataFrame
-        Connected groups of significant hot cells (``method="gistar"``, ``peak_density``,
-        ``p_value`` = the smallest q-value inside, ``max_z``).
+        One row per 8-connected group of hot cells (see Notes; a multipolygon where cells meet
+        only at a corner): ``method="gistar"``, ``peak_density`` (incidents per km² of its
+        busiest cell), ``p_value`` (the smallest q-value inside), ``max_z`` (the largest ``z``).
     params_, notes_
+
+    Notes
+    -----
+    **Study area and families.** Only in-area cells exist for the test (see
+    :class:`GiStarGrid`): an edge cell's neighbourhood and ring hold fewer cells, so the sea
+    or the next force's streets never count as observed zeros, and the false discovery rate is
+    controlled over the ``n`` in-area cells. Getis & Ord (1992) define ``G*`` with a one-sided
+    alternative in mind (a concentration of high values), and a police user asks two separate
+    questions (where is it unusually high; where unusually low), so hot and cold are two
+    one-sided families, each Benjamini-Hochberg controlled at ``alpha``. In a single two-sided
+    family, spurious cold cells along the edge used to loosen the correction for hot ones.
+
+    **The null.** Crime in a town is uneven at every scale: cell counts of a force vary about 30
+    times more than a Poisson count would (Merseyside 2022, 250 m cells). Against the study
+    area's mean (the classic Gi*: Getis & Ord 1992; Ord & Getis 1995, with either the
+    randomisation variance ArcGIS uses or an exact Poisson count) every busy district is "hot":
+    on a smooth synthetic town with no micro hot spot (four broad Gaussian bumps over a
+    background, variance/mean of 250 m counts 12-50) both mark about a thousand of 6,400
+    cells. Conditional permutation (Anselin 1995; esda's ``G_Local``) draws the neighbours from
+    the whole area too, so it marks the same districts, and because it holds the cell's own
+    value fixed it cannot see a hot spot that fits in one cell (recall 0 on the planted test
+    below). The ``"local"`` null asks the user's question instead: is this neighbourhood busier
+    than its own surroundings? Given the ``T`` incidents of the cell's window, the
+    neighbourhood's share ``L`` is binomial ``(T, W/A)`` when the intensity is flat across the
+    window (Kulldorff 1997's scan statistic compares a zone with its complement the same way);
+    real data clump more than that, so ``L`` is beta-binomial with an intra-class correlation
+    estimated robustly from all cells (:func:`estimate_dispersion`). Measured on the synthetic
+    town (12 seeds at each of 10k, 25k, 60k and 120k incidents), the ``"local"`` null with the
+    default one-cell ring flagged no cell in any run, and recovered planted 50-100 m clusters of
+    60-150 extra incidents with recall 0.94-1.0 up to 60k incidents (0.88 at 120k), and of
+    150-400 extra incidents with recall 1.0; a wider ring (two or four cells) mistakes the
+    curvature of the town's bumps for hot spots. Under complete spatial randomness the chance of
+    any false hot cell is at most ``alpha`` (Benjamini-Hochberg under the global null), 0-5 % of
+    runs measured (see ``tests/test_gistar.py``).
+
+    **Which cells form a hot spot.** Gi* tests a cell's neighbourhood, so one busy cell makes its
+    eight neighbours significant too, even empty ones (on Merseyside the classic test marked
+    26 % empty cells). A cell joins a hot spot only when its neighbourhood is significantly hot
+    *and* the cell itself holds more incidents than the neighbourhood's expected rate per cell
+    (so never an empty cell, and never a quiet cell beside a busy one); the other significant
+    cells are reported in ``cells_`` (``gi_bin``) but left out of the polygons.
+
+    References
+    ----------
+    Getis, A. & Ord, J. K. (1992). The analysis of spatial association by use of distance
+    statistics. *Geographical Analysis* 24(3), 189-206.
+    Ord, J. K. & Getis, A. (1995). Local spatial autocorrelation statistics: distributional
+    issues and an application. *Geographical Analysis* 27(4), 286-306.
+    Anselin, L. (1995). Local indicators of spatial association - LISA. *Geographical
+    Analysis* 27(2), 93-115.
+    Kulldorff, M. (1997). A spatial scan statistic. *Communications in Statistics - Theory and
+    Methods* 26(6), 1481-1496.
+    Benjamini, Y. & Hochberg, Y. (1995). Controlling the false discovery rate. *Journal of the
+    Royal Statistical Society B* 57(1), 289-300.
     """
 
     def __init__(
@@ -200,19 +727,32 @@ class GiStarHotspots:
         *,
         cell_size: float | None = None,
         neighbour_distance: float | None = None,
+        baseline_distance: float | None = None,
         alpha: float = 0.05,
-        null: str = "poisson",
+        null: str = DEFAULT_NULL,
         use_weights: bool = False,
     ) -> None:
         self.cell_size = cell_size
         self.neighbour_distance = neighbour_distance
+        self.baseline_distance = baseline_distance
         self.alpha = alpha
         self.null = null
         self.use_weights = use_weights
 
     def fit(self, incidents: Incidents) -> GiStarHotspots:
+        """Test every in-area cell and build the hot spot polygons.
+
+        Parameters
+        ----------
+        incidents : Incidents
+
+        Returns
+        -------
+        GiStarHotspots
+            ``self``, fitted.
+        """
         cell = DEFAULT_CELL_M if self.cell_size is None else float(self.cell_size)
-        if not cell > 0:
+        if not (math.isfinite(cell) and cell > 0):
             msg = f"cell_size must be a positive number of metres, got {self.cell_size!r}."
             raise ParameterError(msg)
         dist = (
@@ -223,6 +763,10 @@ class GiStarHotspots:
         if not dist >= 0:
             msg = f"neighbour_distance must be >= 0 metres, got {self.neighbour_distance!r}."
             raise ParameterError(msg)
+        reach = int(math.floor(dist / cell + 1e-9))
+        base = (
+            (reach + 1) * cell if self.baseline_distance is None else float(self.baseline_distance)
+        )
         if not 0 < self.alpha < 1:
             msg = f"alpha must be between 0 and 1, got {self.alpha!r}."
             raise ParameterError(msg)
@@ -231,98 +775,167 @@ class GiStarHotspots:
             raise ParameterError(msg)
         self.cell_size_ = cell
         self.neighbour_distance_ = dist
-        notes = [
-            f"Gi* grid: {cell:g} m cells ({'default: the guide' + chr(39) + 's 150 m patrol unit' if self.cell_size is None else 'set by the user'}); "
-            f"neighbours within {dist:.0f} m ({'queen contiguity' if self.neighbour_distance is None else 'set by the user'}), binary weights, cell included.",
-            f"Significance: two-sided, Benjamini-Hochberg false discovery rate {self.alpha} over every cell of the study area.",
-        ]
+        self.baseline_distance_ = base
         crs = incidents.crs
-        empty = gpd.GeoDataFrame(
-            {"method": [], "peak_density": [], "p_value": [], "max_z": []}, geometry=[], crs=crs
-        )
-        self.cells_ = gpd.GeoDataFrame({"count": []}, geometry=[], crs=crs)
         study = incidents.study_area
-        n_cells = max(int(round(incidents.study_area_m2 / cell**2)), 1)
-        self.n_cells_ = n_cells
+        xy = incidents.xy if len(incidents) else np.empty((0, 2))
+        grid = GiStarGrid(
+            xy, study, cell_size=cell, neighbour_distance=dist, baseline_distance=base
+        )
+        self.n_cells_ = grid.n_cells
+        null = self.null
+        weighted = bool(self.use_weights)
+        null_used = null if not weighted or null == "local" else "normal"
         self.params_: dict[str, Any] = {
             "method": "gistar",
             "cell_size_m": cell,
             "cell_size_rule": "default 150 m patrol unit" if self.cell_size is None else "user",
             "neighbour_distance_m": dist,
-            "weights": "binary, self-included",
+            "weights": "binary, self-included, in-area cells only",
             "alpha": self.alpha,
-            "multiple_testing": "Benjamini-Hochberg FDR over all study-area cells",
-            "null": self.null if not self.use_weights else "normal",
-            "n_cells": n_cells,
-            "use_weights": bool(self.use_weights),
+            "null": null_used,
+            "multiple_testing": "Benjamini-Hochberg FDR, hot and cold as separate one-sided families over the in-area cells",
+            "n_cells": grid.n_cells,
+            "use_weights": weighted,
+            "hot_cell_rule": "significant, holds incidents, and busier than its neighbourhood's expected rate",
         }
-        self.notes_ = notes
+        if null == "local":
+            self.params_["baseline_distance_m"] = base
+            self.params_["baseline_rule"] = (
+                "default: one cell beyond the neighbourhood"
+                if self.baseline_distance is None
+                else "user"
+            )
+        size_rule = (
+            "default: the guide's 150 m patrol unit"
+            if self.cell_size is None
+            else "set by the user"
+        )
+        nb_rule = "queen contiguity" if self.neighbour_distance is None else "set by the user"
+        self.notes_ = [
+            f"Gi* grid: {cell:g} m cells ({size_rule}); neighbours within {dist:.0f} m "
+            f"({nb_rule}), binary weights, cell included, study-area cells only.",
+            _null_note(null_used, base, cell),
+            f"Significance: one-sided, Benjamini-Hochberg false discovery rate {self.alpha} over "
+            f"the {grid.n_cells:,} study-area cells, hot and cold as separate families.",
+        ]
+        empty = gpd.GeoDataFrame(
+            {"method": [], "peak_density": [], "p_value": [], "max_z": []}, geometry=[], crs=crs
+        )
         if len(incidents) == 0:
+            self.dispersion_ = 1.0
+            self.cells_ = gpd.GeoDataFrame({"count": []}, geometry=[], crs=crs)
+            self.params_["n_hot_cells"] = 0
             self.hotspots_ = empty
             return self
-        xy = incidents.xy
-        w = incidents.weights if self.use_weights else np.ones(len(xy))
-        ij = np.floor(xy / cell).astype(np.int64)
-        occ, inv = np.unique(ij, axis=0, return_inverse=True)
-        counts = np.bincount(inv.ravel(), weights=w)
-        offs = neighbour_offsets(cell, dist)
-        # candidate cells: occupied cells and their neighbours
-        cand = candidate_cells(occ, offs)
-        pos = np.searchsorted(cell_keys(cand), cell_keys(occ))
-        vals = np.zeros(len(cand))
-        vals[pos] = counts
-        null = self.null if not self.use_weights else "normal"
-        _, z, p_two, q = sparse_gi_star(vals, neighbour_index(cand, offs), n_cells, null=null)
-        gi_bin = np.where(q < 0.01, 3, np.where(q < 0.05, 2, np.where(q < 0.10, 1, 0))) * np.sign(
-            z
-        ).astype(int)
-        boxes = shapely.box(
-            cand[:, 0] * cell, cand[:, 1] * cell, (cand[:, 0] + 1) * cell, (cand[:, 1] + 1) * cell
-        )
+        occ_index = grid.point_occupied
+        n_occ = len(grid.occupied)
+        counts_occ = np.bincount(occ_index, minlength=n_occ).astype(float)
+        phi = 1.0
+        if null == "local":
+            phi, how = _split_dispersion(grid, incidents)
+            self.params_["dispersion_phi"] = round(phi, 4)
+            self.params_["dispersion_rule"] = how
+            self.notes_.append(_dispersion_note(phi, how))
+        if weighted:
+            wts = np.asarray(incidents.weights, dtype=float)
+            values = np.bincount(occ_index, weights=wts, minlength=n_occ)
+            squares = np.bincount(occ_index, weights=wts**2, minlength=n_occ)
+            res = grid.test(values, null=null, squares=squares, dispersion=phi)
+        else:
+            res = grid.test(counts_occ, null=null, dispersion=phi)
+        self.dispersion_ = res.dispersion
+        counts = np.zeros(len(grid))
+        counts[grid.occupied] = counts_occ
+        q = res.q_value
+        gi_bin = np.where(q < 0.01, 3, np.where(q < 0.05, 2, np.where(q < 0.10, 1, 0)))
+        gi_bin = gi_bin * res.direction
+        boxes = grid.boxes()
         self.cells_ = gpd.GeoDataFrame(
-            {"count": vals, "gi_z": z, "p_value": p_two, "q_value": q, "gi_bin": gi_bin},
+            {
+                "count": counts,
+                "local": res.local,
+                "expected": res.expected,
+                "gi_z": res.gi_z,
+                "z": res.z,
+                "p_value": res.p_value,
+                "q_value": q,
+                "gi_bin": gi_bin.astype(int),
+            },
             geometry=boxes,
             crs=crs,
         )
-        hot = (z > 0) & (q < self.alpha)
-        centres_in = (
-            shapely.contains_xy(study, (cand[:, 0] + 0.5) * cell, (cand[:, 1] + 0.5) * cell)
-            if not study.is_empty
-            else np.ones(len(cand), bool)
-        )
-        hot &= centres_in
+        significant = (res.direction > 0) & (q < self.alpha)
+        own = np.zeros(len(grid))
+        own[grid.occupied] = values if weighted else counts_occ
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(grid.n_neighbours > 0, res.expected / grid.n_neighbours, 0.0)
+        # a cell joins a hot spot only if it is itself busier than its neighbourhood's
+        # expected rate: never an empty cell, never a quiet cell beside a busy one
+        hot = significant & (counts > 0) & (own > rate * grid.fraction)
         self.params_["n_hot_cells"] = int(hot.sum())
+        self.params_["n_significant_cells_left_out"] = int((significant & ~hot).sum())
+        self.params_["n_significant_empty_cells_left_out"] = int(
+            (significant & (counts == 0)).sum()
+        )
         if not hot.any():
             self.hotspots_ = empty
             self.notes_.append(
                 "No cell is a significant Gi* hot spot at this false discovery rate."
             )
             return self
-        merged = shapely.union_all(boxes[hot])
-        parts = list(getattr(merged, "geoms", [merged]))
         hot_idx = np.flatnonzero(hot)
-        cx = (cand[hot_idx, 0] + 0.5) * cell
-        cy = (cand[hot_idx, 1] + 0.5) * cell
-        # which part holds each hot cell's centre (one spatial-index query, not parts x cells)
-        cell_i, part_i = shapely.STRtree(parts).query(
-            shapely.points(cx, cy), predicate="intersects"
-        )
-        owner = np.full(len(hot_idx), -1)
-        owner[cell_i] = part_i
-        order = np.argsort(owner, kind="stable")
-        starts = np.searchsorted(owner[order], np.arange(len(parts)))
-        ends = np.searchsorted(owner[order], np.arange(len(parts)), side="right")
+        labels = _components(grid.cells[hot_idx])
         rows = []
-        for j, part in enumerate(parts):
-            members = hot_idx[order[starts[j] : ends[j]]]
+        for lab in np.unique(labels):
+            members = hot_idx[labels == lab]
             rows.append(
                 {
                     "method": "gistar",
-                    "peak_density": float(vals[members].max() / (cell**2 / 1e6)),
+                    "peak_density": float(counts[members].max() / (cell**2 / 1e6)),
                     "p_value": float(q[members].min()),
-                    "max_z": float(z[members].max()),
-                    "geometry": part,
+                    "max_z": float(res.z[members].max()),
+                    "geometry": shapely.union_all(boxes[members]),
                 }
             )
         self.hotspots_ = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
         return self
+
+
+def _split_dispersion(grid: GiStarGrid, incidents: Incidents) -> tuple[float, str]:
+    """``phi`` of the local null from odd against even months, and how it was found."""
+    months = incidents.frame["month"]
+    ok = months.notna().to_numpy()
+    if len(incidents) == 0 or months[ok].nunique() < 2:
+        return 1.0, "fewer than two months: binomial (clumping not measurable)"
+    idx = (months.dt.year * 12 + months.dt.month).to_numpy(dtype=float)
+    half = np.where(ok, np.nan_to_num(idx) % 2, -1).astype(np.int64)
+    return grid.split_dispersion(half), "odd against even months, robust (median)"
+
+
+def _dispersion_note(phi: float, how: str) -> str:
+    if how.startswith("fewer"):
+        return (
+            "Clumping of incidents could not be measured (fewer than two months of data): the "
+            "local null is binomial, which may overstate significance when incidents come in "
+            "clumps."
+        )
+    return (
+        f"Clumping: local sums vary {phi:.2f} times as much as binomial between odd and even "
+        "months; the local null's variance is widened by that factor."
+    )
+
+
+def _null_note(null: str, base: float, cell: float) -> str:
+    """One sentence saying what a cell is compared with."""
+    if null == "local":
+        return (
+            f"Null: each neighbourhood against its surroundings (the other cells of a "
+            f"{2 * base + cell:.0f} m square around it), so a busy district is not a hot spot "
+            "merely for being busy."
+        )
+    return {
+        "poisson": "Null: complete spatial randomness at the study area's mean intensity (exact Poisson).",
+        "negative-binomial": "Null: the study area's mean, negative binomial with the randomisation variance.",
+        "normal": "Null: the study area's mean, normal curve with the randomisation variance (ArcGIS, spdep).",
+    }[null]
