@@ -148,7 +148,9 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
         "--neighbour-distance", type=float, metavar="M", help="neighbour distance in metres"
     )
     gi.add_argument(
-        "--null", choices=("poisson", "negative-binomial", "normal"), help="null distribution"
+        "--null",
+        choices=("local", "poisson", "negative-binomial", "normal"),
+        help="null distribution (default local: each place against its surroundings)",
     )
 
 
