@@ -66,9 +66,9 @@ __all__ = [
 
 #: police.uk crime types kept by ``crime_types="default"``.
 #:
-#: police.uk files every crime in one of 14 broad categories. Serious street violence (assaults,
-#: wounding, homicide; with sexual offences, which police.uk cannot separate) is in
-#: "Violence and sexual offences"; personal robbery, a violent street offence, is in "Robbery";
+#: police.uk files every crime in one of 14 broad categories. "Violence and sexual offences" holds
+#: street violence (assaults, wounding, homicide) but also domestic abuse, harassment, stalking and
+#: sexual offences, which police.uk does not separate; personal robbery is in "Robbery";
 #: and knife and weapon carrying, the precursor that hot spot patrols aim to deter, is in
 #: "Possession of weapons". These are the street-visible, deterrable violent offences the hot
 #: spots guide says to count (R11 in ``shared/reference/hot-spots-guide.md``: "serious assault,
@@ -1469,7 +1469,8 @@ def _read(
             notes.append(
                 "Crime types: police.uk files keep "
                 + ", ".join(sorted(VIOLENCE_TYPES_POLICE_UK))
-                + " (serious street violence, robbery and weapon carrying; guide R11)."
+                + ". police.uk's 'Violence and sexual offences' is not only street violence: it also holds"
+                " domestic abuse, harassment, stalking and sexual offences, which police.uk does not separate."
             )
         else:
             choices["crime_types_kept"] = "all"

@@ -1,11 +1,26 @@
-"""The guide's patrol tactics, loaded from ``hotspots/data/tactics.json`` and matched to hot spots.
+"""The guide's patrol tactics, loaded from ``hotspots/data/tactics.json``, matched and recommended per place.
 
-The knowledge base is data, not code: every tactic in ``hotspots/data/tactics.json`` carries an id
-(``T01`` ...), what officers do, a structured dosage, the evidence strength on the guide digest's
-scale (A, B, C, X, plus U for "trial found, outcome not found"), the sources it rests on (keys and
-URLs from section 0.2 of the guide digest), and a declarative condition ``applies_when`` over a hot
-spot's profile. :func:`load_knowledge_base` validates the file strictly; :func:`match_tactics`
-evaluates the conditions on one hot spot (or patrol area) and explains each match in a sentence.
+The knowledge base is data, not code. ``hotspots/data/tactics.json`` (schema 2) holds
+
+* ``guide``: the College of Policing guide's pages the project read (about, targeting, testing,
+  references) and its seven steps, named as the guide names them (:data:`STEPS`);
+* ``studies``: every study cited, with authors, year, title, venue, design, and a DOI (only where
+  it was verified) or a stable link; third-party mirrors and student notes are refused;
+* ``designs``: which evidence grades each study design allows (an observational survival analysis
+  is graded C, never A);
+* ``constants`` and ``general_windows``: every threshold, each either evidence-based (``basis`` and
+  ``studies``) or marked as this product's heuristic (``"heuristic": true`` and ``reasoning``);
+* ``staffing_models``: the ordered candidate tactics for each of :data:`STAFFING_MODELS`;
+* ``tactics``: each with an id (``T01`` ...), a role (``primary`` patrol tactic, ``companion``
+  work alongside it, ``caution``), the guide step it serves, its scope (a patrol ``area``, a whole
+  ``hotspot``, or the whole ``programme``), what officers do, a structured dosage, the evidence
+  grade, its primary study and the guide page and section it rests on, and a declarative
+  condition ``applies_when`` over a place's profile.
+
+:func:`load_knowledge_base` validates the file strictly. :func:`match_tactics` lists every tactic
+whose condition holds on one place (the hot spot card). :func:`recommend` gives one coherent
+:class:`Recommendation` per place for a chosen staffing model: one primary tactic, the companions
+and cautions that apply, and one :class:`Dose` with no conflicting parts (:meth:`Recommendation.conflicts`).
 
 Condition language
 ------------------
@@ -13,6 +28,8 @@ Condition language
 
 * a comparison ``{"field": NAME, "op": OP, "value": V}`` with ``OP`` one of ``eq ne lt le gt ge``,
   ``in`` (``V`` a list) or ``between`` (``V`` a two-item list, both ends included);
+* a comparison with a named threshold, ``{"field": NAME, "op": OP, "constant": C}``, where ``C`` is
+  one of ``constants`` (so every numeric threshold is a documented constant);
 * ``{"all": [cond, ...]}``, ``{"any": [cond, ...]}`` or ``{"not": cond}``;
 * ``{"always": true}``.
 
@@ -23,9 +40,11 @@ no time of day) is false, whatever the operator.
 
 Notes
 -----
-Source keys are those of the guide digest (section 0.2), for example G3
-https://www.college.police.uk/guidance/serious-violence-hot-spots-policing-guide/targeting-step-three
-and KOP https://nij.ojp.gov/library/publications/just-enough-police-presence-reducing-crime-and-disorderly-behavior-optimizing.
+The guide: https://www.college.police.uk/guidance/serious-violence-hot-spots-policing-guide/about-guide.
+Its pages have no page numbers; a tactic cites the page and the section or step it serves. The
+studies and their DOIs are listed in ``hotspots/data/tactics.json``; for example the Koper curve is Koper
+(1995), Justice Quarterly 12(4), an observational survival analysis, and the Southend model is
+Basford et al. (2021), https://doi.org/10.1007/s41887-021-00067-2, a randomised crossover trial.
 """
 
 from __future__ import annotations
@@ -36,7 +55,7 @@ import math
 import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -46,17 +65,24 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
-from hotspots._errors import HotspotsError
+from hotspots._errors import HotspotsError, ParameterError
 
 __all__ = [
     "DEFAULT_TACTICS_PATH",
     "FIELDS",
+    "STAFFING_MODELS",
+    "STEPS",
+    "Dose",
+    "GuidePage",
     "KnowledgeBase",
     "PatrolWindow",
+    "Recommendation",
     "Source",
+    "Study",
     "Tactic",
     "TacticMatch",
     "TacticsError",
+    "dose_conflicts",
     "evaluate_condition",
     "format_window",
     "load_knowledge_base",
@@ -65,12 +91,31 @@ __all__ = [
     "match_tactics",
     "patrol_window",
     "profile_features",
+    "recommend",
+    "recommend_table",
+    "recommendation_matches",
 ]
 
 #: The shipped knowledge base, package data read through :mod:`importlib.resources` (so it is found
 #: in an installed wheel as in a source checkout).
 DEFAULT_TACTICS_PATH: Traversable = resources.files("hotspots").joinpath("data", "tactics.json")
 
+#: The guide's seven steps, in order, named as the guide names them.
+STEPS = (
+    "Thinking",
+    "Enabling technologies",
+    "Targeting",
+    "Training",
+    "Tasking",
+    "Tracking",
+    "Testing",
+)
+
+#: Who patrols: two dedicated officers on foot, response officers between calls, or PCSOs.
+STAFFING_MODELS = ("dedicated_pairs", "response_between_calls", "pcso")
+
+_ROLES = ("primary", "companion", "caution")
+_SCOPES = ("area", "hotspot", "programme")
 _TEMPORAL_CLASSES = ("chronic", "emerging", "intermittent")
 _TRENDS = ("rising", "falling", "stable")
 _SIZE_CLASSES = ("micro", "street", "large")
@@ -123,26 +168,34 @@ _STRENGTHS = ("A", "B", "C", "X", "U")
 _TOP_KEYS = {
     "schema_version",
     "title",
-    "source_document",
+    "guide",
     "evidence_scale",
+    "designs",
+    "studies",
     "constants",
     "general_windows",
+    "staffing_models",
+    "recommendation",
+    "left_out",
     "tactics",
 }
 _TACTIC_REQUIRED = {
     "id",
     "name",
     "summary",
+    "role",
+    "step",
+    "scope",
     "applies_when",
     "what_officers_do",
     "dosage",
     "evidence",
-    "sources",
-    "caution",
+    "primary_study",
+    "guide",
     "priority",
     "reason_template",
 }
-_TACTIC_OPTIONAL = {"legitimacy_review"}
+_TACTIC_OPTIONAL = {"legitimacy_review", "staffing", "supporting_studies"}
 _DOSAGE_NUMBERS = {
     "visit_minutes",
     "min_minutes",
@@ -155,12 +208,25 @@ _DOSAGE_NUMBERS = {
     "consecutive_days",
     "minutes_per_hour",
 }
+#: Dosage fields that fix how often and how long a place is visited: only a primary tactic sets them.
+_FREQUENCY_FIELDS = (
+    "visit_minutes",
+    "visits_per_day",
+    "revisit_hours",
+    "minutes_per_hour",
+    "consecutive_days",
+)
+_DURATIONS = ("programme", "campaign")
 _REQUIRED_CONSTANTS = {
     "micro_place_m",
     "micro_place_max_extent_m",
     "large_area_min_extent_m",
     "nte_start_hour",
     "nte_end_hour",
+    "nte_night_share_min",
+    "night_peak_min_share",
+    "afternoon_evening_start_hour",
+    "afternoon_evening_end_hour",
     "visit_minutes",
     "min_visit_minutes",
     "max_gap_days",
@@ -168,9 +234,43 @@ _REQUIRED_CONSTANTS = {
     "plan_day_start_hour",
     "harm_concentration_ratio",
 }
+_PLAN_DEFAULT_PREFIX = "Suggested by the guide's evidence"
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _ID_RE = re.compile(r"^T\d{2}$")
-_KEY_RE = re.compile(r"^[A-Z][A-Z0-9]*[a-z]?$")
+_STUDY_RE = re.compile(r"^[A-Z][A-Za-z]+(\d{4})?[A-Za-z0-9]*$")
+_PAGE_RE = re.compile(r"^G[0-9R]$")
+_DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
+#: Hosts of third-party copies, slide hosts, student notes and aggregators: not sources.
+_MIRROR_HOSTS = (
+    "studylib.",
+    "slideserve.",
+    "slideplayer.",
+    "paperexplained.",
+    "knowt.",
+    "assignmentexpert.",
+    "pdfslide.",
+    "docslib.",
+    "globalauthorid.",
+    "yumpu.",
+    "deno.dev",
+    "researcher.life",
+    "dntb.gov.ua",
+    "vdocuments.",
+    "fdocuments.",
+    "scribd.",
+    "1library.",
+    "123dok.",
+    "5dok.",
+    "academia.edu",
+    "semanticscholar.",
+    "docplayer.",
+    "healthdocbox.",
+    "coek.info",
+    "cupdf.",
+    "mafiadoc.",
+    "bartleby.",
+    "sambuz.",
+)
 
 
 class TacticsError(HotspotsError):
@@ -184,41 +284,135 @@ class TacticsError(HotspotsError):
         The tactic's id (``"T01"``), when the problem is inside one tactic.
     path : str, optional
         The knowledge base file.
+    study_id : str, optional
+        The study's id (``"Koper1995"``), when the problem is inside one study.
     """
 
-    def __init__(self, problem: str, *, tactic_id: str | None = None, path: str | None = None):
+    def __init__(
+        self,
+        problem: str,
+        *,
+        tactic_id: str | None = None,
+        path: str | None = None,
+        study_id: str | None = None,
+    ):
         self.problem = problem
         self.tactic_id = tactic_id
+        self.study_id = study_id
         self.path = path
-        where = [p for p in (path, f"tactic {tactic_id}" if tactic_id else None) if p]
+        where = [
+            p
+            for p in (
+                path,
+                f"tactic {tactic_id}" if tactic_id else None,
+                f"study {study_id}" if study_id else None,
+            )
+            if p
+        ]
         super().__init__((": ".join(where) + ": " if where else "") + problem)
 
 
 @dataclass(frozen=True)
 class Source:
-    """One cited source: its key in the guide digest's table (section 0.2) and its URL."""
+    """One cited source as a link: the study id, its DOI link or stable URL, and its citation."""
 
     key: str
     url: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Study:
+    """One study in the knowledge base's ``studies`` registry.
+
+    Attributes
+    ----------
+    id : str
+        ``"Koper1995"`` style key.
+    authors, title, venue, design : str
+        ``design`` is one of the file's ``designs`` (it bounds the evidence grade).
+    year : int or None
+        None only with ``year_note`` saying why.
+    doi : str or None
+        Only DOIs that were verified; None otherwise.
+    doi_status : str
+        ``"verified"``, ``"not verified"`` (then ``url`` is a stable link) or ``"not applicable"``
+        (reports and web pages).
+    url : str or None
+        A stable link (publisher, repository, library record or the issuing body's own page).
+    guide_reference : str or None
+        The entry in the guide's reference list this study is, e.g. ``"Koper 1995"``.
+    """
+
+    id: str
+    authors: str
+    year: int | None
+    title: str
+    venue: str
+    design: str
+    doi: str | None = None
+    doi_status: str = "not verified"
+    url: str | None = None
+    guide_reference: str | None = None
+    note: str = ""
+    year_note: str = ""
+
+    @property
+    def link(self) -> str:
+        """``https://doi.org/...`` when the DOI is known, else the stable link."""
+        return f"https://doi.org/{self.doi}" if self.doi else str(self.url)
+
+    @property
+    def citation(self) -> str:
+        """Authors (year). Title. Venue."""
+        year = self.year if self.year is not None else "n.d."
+        return f"{self.authors} ({year}). {self.title}. {self.venue}."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "authors": self.authors,
+            "year": self.year,
+            "title": self.title,
+            "venue": self.venue,
+            "design": self.design,
+            "doi": self.doi,
+            "doi_status": self.doi_status,
+            "link": self.link,
+            "guide_reference": self.guide_reference,
+        }
+
+
+@dataclass(frozen=True)
+class GuidePage:
+    """A page of the College of Policing guide: key (``"G3"``), URL and title."""
+
+    key: str
+    url: str
+    title: str
 
 
 @dataclass(frozen=True)
 class Tactic:
-    """One tactic of the knowledge base (see ``hotspots/data/tactics.json``).
+    """One tactic, companion or caution of the knowledge base (see ``hotspots/data/tactics.json``).
 
     Attributes
     ----------
     id, name, summary : str
     applies_when : str or dict
-        The condition (see the module docstring).
+        The condition with named thresholds resolved to their values (see the module docstring).
     what_officers_do : tuple of str
     dosage : dict
-        Numbers (``visit_minutes``, ``min_minutes`` ... in minutes, hours or days as named) and ``text``.
+        Numbers (``visit_minutes``, ``min_minutes`` ... in minutes, hours or days as named),
+        optional ``duration`` (``"programme"`` or ``"campaign"``) and ``on_days`` (``"peak"``),
+        and ``text``.
     evidence : dict
-        ``strength`` (A, B, C, X or U) and ``summary``.
+        ``strength`` (A, B, C, X or U), ``summary``, ``design`` (of the primary study) and
+        optionally ``grade_note``.
     sources : tuple of Source
+        The primary study first, then the supporting studies.
     caution : bool
-        True for "do not" entries (transit time is not patrol, visits under 10 minutes ...).
+        True for "do not" entries (role ``caution``).
     priority : int
         1 = show first.
     reason_template : str or list of dict
@@ -226,6 +420,19 @@ class Tactic:
         condition holds is used.
     legitimacy_review : bool
         True when the tactic must pass a legitimacy and proportionality review before use.
+    role : str
+        ``"primary"`` (a patrol tactic that sets the dose), ``"companion"`` or ``"caution"``.
+    step : str
+        The guide step it serves (one of :data:`STEPS`).
+    scope : str
+        ``"area"`` (judged on any place), ``"hotspot"`` (judged on a whole hot spot's size or rank,
+        never on a 150 m patrol area) or ``"programme"`` (the whole operation).
+    staffing : tuple of str
+        Staffing models it is for (empty: all).
+    primary_study : Study or None
+    supporting_studies : tuple of Study
+    guide_page : GuidePage or None
+    guide_section : str
     """
 
     id: str
@@ -240,6 +447,14 @@ class Tactic:
     priority: int
     reason_template: Any
     legitimacy_review: bool = False
+    role: str = "companion"
+    step: str = ""
+    scope: str = "area"
+    staffing: tuple[str, ...] = ()
+    primary_study: Study | None = None
+    supporting_studies: tuple[Study, ...] = ()
+    guide_page: GuidePage | None = None
+    guide_section: str = ""
 
     def applies(self, features: Mapping[str, Any]) -> bool:
         """True when ``applies_when`` holds for these features (see :func:`profile_features`)."""
@@ -257,14 +472,29 @@ class Tactic:
                 template = template[-1]["text"]
         return _fill(template, features)
 
+    def for_staffing(self, staffing: str) -> bool:
+        """True when the tactic is for this staffing model (or for all)."""
+        return not self.staffing or staffing in self.staffing
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "summary": self.summary,
+            "role": self.role,
+            "step": self.step,
+            "scope": self.scope,
+            "staffing": list(self.staffing),
             "what_officers_do": list(self.what_officers_do),
             "dosage": dict(self.dosage),
             "evidence": dict(self.evidence),
+            "primary_study": self.primary_study.to_dict() if self.primary_study else None,
+            "supporting_studies": [s.to_dict() for s in self.supporting_studies],
+            "guide": {
+                "page": self.guide_page.key if self.guide_page else None,
+                "url": self.guide_page.url if self.guide_page else None,
+                "section": self.guide_section,
+            },
             "sources": [{"key": s.key, "url": s.url} for s in self.sources],
             "caution": self.caution,
             "legitimacy_review": self.legitimacy_review,
@@ -280,11 +510,26 @@ class KnowledgeBase:
     general_windows: Mapping[str, Mapping[str, Any]]
     evidence_scale: Mapping[str, str]
     path: str = ""
-    schema_version: int = 1
+    schema_version: int = 2
+    studies: Mapping[str, Study] = field(default_factory=dict)
+    guide_pages: Mapping[str, GuidePage] = field(default_factory=dict)
+    steps: tuple[Mapping[str, Any], ...] = ()
+    designs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    staffing_models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    duration_order: tuple[str, ...] = ()
+    left_out: tuple[Mapping[str, Any], ...] = ()
 
     def constant(self, name: str) -> Any:
         """The value of a constant (``micro_place_m`` ...)."""
         return self.constants[name]["value"]
+
+    def heuristics(self) -> dict[str, Mapping[str, Any]]:
+        """The constants and windows that are this product's heuristics, with their reasoning."""
+        out = {k: c for k, c in self.constants.items() if c.get("heuristic")}
+        out.update(
+            {f"window:{k}": w for k, w in self.general_windows.items() if w.get("heuristic")}
+        )
+        return out
 
     def get(self, tactic_id: str) -> Tactic:
         for t in self.tactics:
@@ -292,6 +537,10 @@ class KnowledgeBase:
                 return t
         msg = f"No tactic with id {tactic_id!r} in {self.path or 'the knowledge base'}."
         raise KeyError(msg)
+
+    def study(self, study_id: str) -> Study:
+        """The study with this id (``"Koper1995"``)."""
+        return self.studies[study_id]
 
 
 @dataclass(frozen=True)
@@ -306,7 +555,7 @@ class PatrolWindow:
     days : tuple of int
         Peak weekdays (Mon=0). All seven when the peak has no particular days.
     basis : str
-        ``"profile"`` (the place's own peak) or ``"general"`` (the guide's fallback window).
+        ``"profile"`` (the place's own peak) or ``"general"`` (this tool's fallback window).
     label : str
         For people, e.g. ``"Fri-Sat 22:00-03:00"``.
     caveat : str or None
@@ -348,12 +597,17 @@ class TacticMatch:
     caveat: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        study = self.tactic.primary_study
         return {
             "id": self.tactic.id,
             "name": self.tactic.name,
             "reason": self.reason,
             "priority": self.priority,
             "evidence": self.tactic.evidence["strength"],
+            "role": self.tactic.role,
+            "step": self.tactic.step,
+            "primary_study": study.citation if study else None,
+            "source": study.link if study else None,
             "caution": self.tactic.caution,
             "legitimacy_review": self.tactic.legitimacy_review,
             "caveat": self.caveat,
@@ -379,14 +633,16 @@ def load_tactics(path: str | Path | None = None) -> list[Tactic]:
     Raises
     ------
     TacticsError
-        For unknown fields, unknown operators or fields in conditions, missing or empty sources,
-        URLs that are not http(s), duplicate ids and missing dosage; the message names the tactic.
+        For unknown fields, unknown operators, fields or constants in conditions, a missing or
+        unknown primary study, studies without a verified DOI or stable link, links to third-party
+        mirrors, grades the study design does not allow, unmarked thresholds, duplicate ids and
+        missing dosage; the message names the tactic or study.
     """
     return list(load_knowledge_base(path).tactics)
 
 
 def load_knowledge_base(path: str | Path | None = None) -> KnowledgeBase:
-    """Load and validate the whole knowledge base (tactics, constants, fallback windows).
+    """Load and validate the whole knowledge base (guide, studies, constants, tactics ...).
 
     Parameters
     ----------
@@ -407,6 +663,10 @@ def _load_default() -> KnowledgeBase:
     return _load(DEFAULT_TACTICS_PATH)
 
 
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
 def _load(path: Path | Traversable) -> KnowledgeBase:
     where = str(path)
     try:
@@ -424,71 +684,220 @@ def _load(path: Path | Traversable) -> KnowledgeBase:
     if unknown:
         msg = f"unknown top-level fields {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}."
         raise TacticsError(msg, path=where)
-    for key in ("tactics", "constants", "general_windows", "evidence_scale"):
+    for key in sorted(_TOP_KEYS - {"schema_version", "title", "left_out"}):
         if key not in raw:
             msg = f"the top-level field '{key}' is missing."
             raise TacticsError(msg, path=where)
-    known_urls: dict[str, str] = {}
-    constants = _validate_constants(raw["constants"], where, known_urls)
-    windows = _validate_windows(raw["general_windows"], where, known_urls)
     scale = raw["evidence_scale"]
     if not isinstance(scale, dict) or set(scale) != set(_STRENGTHS):
         msg = f"'evidence_scale' must describe exactly the strengths {list(_STRENGTHS)}."
         raise TacticsError(msg, path=where)
+    designs = _validate_designs(raw["designs"], where)
+    pages, steps = _validate_guide(raw["guide"], where)
+    studies = _validate_studies(raw["studies"], designs, where)
+    constants = _validate_constants(raw["constants"], studies, where)
+    windows = _validate_windows(raw["general_windows"], studies, where)
     if not isinstance(raw["tactics"], list) or not raw["tactics"]:
         msg = "'tactics' must be a non-empty list."
         raise TacticsError(msg, path=where)
     tactics: list[Tactic] = []
     seen: set[str] = set()
     for i, entry in enumerate(raw["tactics"]):
-        tactic = _validate_tactic(entry, i, where, known_urls)
+        tactic = _validate_tactic(entry, i, where, studies, designs, pages, constants)
         if tactic.id in seen:
             msg = "duplicate id; every tactic needs its own id."
             raise TacticsError(msg, tactic_id=tactic.id, path=where)
         seen.add(tactic.id)
         tactics.append(tactic)
+    by_id = {t.id: t for t in tactics}
+    left_out = _validate_left_out(raw.get("left_out", []), by_id, studies, where)
+    staffing = _validate_staffing(raw["staffing_models"], by_id, left_out, where)
+    duration_order = _validate_recommendation(raw["recommendation"], by_id, where)
     return KnowledgeBase(
         tactics=tuple(tactics),
         constants=constants,
         general_windows=windows,
         evidence_scale=dict(scale),
         path=where,
-        schema_version=int(raw.get("schema_version", 1)),
+        schema_version=int(raw.get("schema_version", 2)),
+        studies=studies,
+        guide_pages=pages,
+        steps=steps,
+        designs=designs,
+        staffing_models=staffing,
+        duration_order=duration_order,
+        left_out=left_out,
     )
 
 
-def _validate_sources(
-    value: Any, where: str, tid: str | None, known: dict[str, str]
-) -> tuple[Source, ...]:
-    if not isinstance(value, list) or not value:
-        msg = "'sources' is missing or empty; cite at least one source (key and URL from the guide digest, section 0.2)."
-        raise TacticsError(msg, tactic_id=tid, path=where)
-    out = []
-    for s in value:
-        if not isinstance(s, dict) or set(s) != {"key", "url"}:
-            msg = f"each source must be an object with exactly 'key' and 'url', got {s!r}."
-            raise TacticsError(msg, tactic_id=tid, path=where)
-        key, url = s["key"], s["url"]
-        if not isinstance(key, str) or not _KEY_RE.match(key):
-            msg = f"source key {key!r} is not a guide digest key such as 'KOP' or 'BAS1'."
-            raise TacticsError(msg, tactic_id=tid, path=where)
-        parsed = urlparse(url) if isinstance(url, str) else None
+def _validate_designs(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    ok = isinstance(value, dict) and bool(value)
+    ok = ok and all(isinstance(g, list) and all(x in _STRENGTHS for x in g) for g in value.values())
+    if not ok:
+        msg = f"'designs' must map each study design to the grades it allows (a list of {list(_STRENGTHS)})."
+        raise TacticsError(msg, path=where)
+    return {k: tuple(v) for k, v in value.items()}
+
+
+def _validate_guide(
+    value: Any, where: str
+) -> tuple[dict[str, GuidePage], tuple[Mapping[str, Any], ...]]:
+    if not isinstance(value, dict) or not isinstance(value.get("pages"), dict):
+        msg = "'guide' must be an object with 'pages' (key -> {url, title}) and 'steps'."
+        raise TacticsError(msg, path=where)
+    pages: dict[str, GuidePage] = {}
+    for key, page in value["pages"].items():
         if (
-            parsed is None
-            or parsed.scheme not in ("http", "https")
-            or not parsed.netloc
-            or " " in url
+            not _PAGE_RE.match(key)
+            or not isinstance(page, dict)
+            or set(page) != {"url", "title"}
+            or not _text(page["title"])
         ):
-            msg = f"source {key} has a bad URL {url!r}; it must start with http:// or https://."
-            raise TacticsError(msg, tactic_id=tid, path=where)
-        if known.setdefault(key, url) != url:
-            msg = f"source {key} is cited with two different URLs ({known[key]!r} and {url!r})."
-            raise TacticsError(msg, tactic_id=tid, path=where)
-        out.append(Source(key, url))
-    return tuple(out)
+            msg = f"guide page {key!r} must be keyed like 'G3' and have exactly 'url' and 'title'."
+            raise TacticsError(msg, path=where)
+        _check_url(page["url"], where, None, None, f"guide page {key}")
+        pages[key] = GuidePage(key, page["url"], page["title"])
+    steps = value.get("steps")
+    if not isinstance(steps, list) or [s.get("name") for s in steps] != list(STEPS):
+        msg = f"'guide.steps' must list the guide's seven steps in order: {list(STEPS)}."
+        raise TacticsError(msg, path=where)
+    for s in steps:
+        if s.get("page") not in pages or not _text(s.get("note")):
+            msg = f"guide step {s.get('name')!r} needs a known 'page' and a 'note'."
+            raise TacticsError(msg, path=where)
+    return pages, tuple(dict(s) for s in steps)
 
 
-def _validate_constants(value: Any, where: str, known: dict[str, str]) -> dict[str, Any]:
+def _check_url(url: Any, where: str, tid: str | None, sid: str | None, what: str) -> None:
+    parsed = urlparse(url) if isinstance(url, str) else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url:
+        msg = f"{what} has a bad URL {url!r}; it must start with http:// or https://."
+        raise TacticsError(msg, tactic_id=tid, study_id=sid, path=where)
+    host = parsed.netloc.lower()
+    mirror = next((m for m in _MIRROR_HOSTS if m in host), None)
+    if mirror is not None:
+        msg = (
+            f"{what} links to {host}, a third-party copy, slide host or aggregator: not a source. "
+            "Cite the DOI or the publisher's, repository's or issuing body's own page."
+        )
+        raise TacticsError(msg, tactic_id=tid, study_id=sid, path=where)
+    if re.search(r"/search\b", parsed.path):
+        msg = f"{what} links to a search results page ({url!r}), not a stable link."
+        raise TacticsError(msg, tactic_id=tid, study_id=sid, path=where)
+
+
+_STUDY_KEYS = {
+    "authors",
+    "year",
+    "title",
+    "venue",
+    "design",
+    "doi",
+    "doi_status",
+    "url",
+    "guide_reference",
+    "note",
+    "year_note",
+}
+
+
+def _validate_studies(value: Any, designs: Mapping[str, Any], where: str) -> dict[str, Study]:
+    if not isinstance(value, dict) or not value:
+        msg = "'studies' must be a non-empty object: study id -> {authors, year, title, ...}."
+        raise TacticsError(msg, path=where)
+    out: dict[str, Study] = {}
+    for sid, s in value.items():
+        if not isinstance(sid, str) or not _STUDY_RE.match(sid):
+            msg = f"study id {sid!r} must look like 'Koper1995'."
+            raise TacticsError(msg, path=where)
+        if not isinstance(s, dict) or set(s) - _STUDY_KEYS:
+            msg = f"unknown study fields {sorted(set(s) - _STUDY_KEYS) if isinstance(s, dict) else s!r}; allowed: {sorted(_STUDY_KEYS)}."
+            raise TacticsError(msg, study_id=sid, path=where)
+        for key in ("authors", "title", "venue"):
+            if not _text(s.get(key)):
+                msg = f"'{key}' must be non-empty text."
+                raise TacticsError(msg, study_id=sid, path=where)
+        year = s.get("year")
+        if year is None:
+            if not _text(s.get("year_note")):
+                msg = "'year' is missing; give the year, or null with a 'year_note' saying why."
+                raise TacticsError(msg, study_id=sid, path=where)
+        elif isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2100:
+            msg = f"'year' must be a year such as 1995, got {year!r}."
+            raise TacticsError(msg, study_id=sid, path=where)
+        if s.get("design") not in designs:
+            msg = (
+                f"'design' {s.get('design')!r} is not one of the file's designs {sorted(designs)}."
+            )
+            raise TacticsError(msg, study_id=sid, path=where)
+        doi, status, url = s.get("doi"), s.get("doi_status"), s.get("url")
+        if status not in ("verified", "not verified", "not applicable"):
+            msg = "'doi_status' must be 'verified', 'not verified' or 'not applicable'."
+            raise TacticsError(msg, study_id=sid, path=where)
+        if doi is not None:
+            if status != "verified" or not isinstance(doi, str) or not _DOI_RE.match(doi):
+                msg = f"DOI {doi!r} must look like '10.1007/...' and be marked 'verified'; an unverified DOI is left out (null) and the stable link given instead."
+                raise TacticsError(msg, study_id=sid, path=where)
+        elif status == "verified":
+            msg = "'doi_status' is 'verified' but there is no DOI."
+            raise TacticsError(msg, study_id=sid, path=where)
+        elif url is None:
+            msg = "no DOI and no 'url': give a verified DOI or a stable link."
+            raise TacticsError(msg, study_id=sid, path=where)
+        if url is not None:
+            _check_url(url, where, None, sid, f"study {sid}")
+        out[sid] = Study(
+            id=sid,
+            authors=s["authors"],
+            year=year,
+            title=s["title"],
+            venue=s["venue"],
+            design=s["design"],
+            doi=doi,
+            doi_status=status,
+            url=url,
+            guide_reference=s.get("guide_reference"),
+            note=s.get("note", ""),
+            year_note=s.get("year_note", ""),
+        )
+    return out
+
+
+def _study_refs(
+    value: Any, studies: Mapping[str, Study], where: str, what: str, tid: str | None = None
+) -> tuple[Study, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        msg = f"{what} must be a list of study ids."
+        raise TacticsError(msg, tactic_id=tid, path=where)
+    for v in value:
+        if v not in studies:
+            msg = f"{what} cites {v!r}, which is not in 'studies'."
+            raise TacticsError(msg, tactic_id=tid, path=where)
+    return tuple(studies[v] for v in value)
+
+
+def _validate_marking(
+    name: str, c: Mapping[str, Any], studies: Mapping[str, Study], where: str, what: str
+) -> None:
+    """A threshold is either this product's heuristic (with reasoning) or evidence-based."""
+    if not isinstance(c.get("heuristic"), bool):
+        msg = f"{what} '{name}' must say whether it is this product's heuristic ('heuristic': true or false)."
+        raise TacticsError(msg, path=where)
+    if c["heuristic"]:
+        if not _text(c.get("reasoning")) or "basis" in c:
+            msg = f"{what} '{name}' is a heuristic: give its 'reasoning' (and no 'basis')."
+            raise TacticsError(msg, path=where)
+    else:
+        if not _text(c.get("basis")) or "reasoning" in c:
+            msg = f"{what} '{name}' is not marked as a heuristic: give the 'basis' in the evidence (and no 'reasoning')."
+            raise TacticsError(msg, path=where)
+        if not c.get("studies"):
+            msg = f"{what} '{name}' is evidence-based but cites no 'studies'; cite them or mark it as a heuristic."
+            raise TacticsError(msg, path=where)
+    _study_refs(c.get("studies", []), studies, where, f"{what} '{name}'")
+
+
+def _validate_constants(value: Any, studies: Mapping[str, Study], where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         msg = "'constants' must be an object."
         raise TacticsError(msg, path=where)
@@ -496,40 +905,49 @@ def _validate_constants(value: Any, where: str, known: dict[str, str]) -> dict[s
     if missing:
         msg = f"constants {sorted(missing)} are missing."
         raise TacticsError(msg, path=where)
+    allowed = {"value", "unit", "heuristic", "reasoning", "basis", "studies", "plan_default"}
     for name, c in value.items():
-        if (
-            not isinstance(c, dict)
-            or not {"value", "sources"} <= set(c)
-            or set(c) - {"value", "unit", "note", "sources"}
-        ):
-            msg = f"constant '{name}' must have 'value' and 'sources' (and optionally 'unit', 'note')."
+        if not isinstance(c, dict) or not {"value", "unit"} <= set(c) or set(c) - allowed:
+            msg = f"constant '{name}' must have 'value', 'unit', 'heuristic', 'reasoning' or 'basis', and 'studies'."
             raise TacticsError(msg, path=where)
         if not isinstance(c["value"], int | float) or isinstance(c["value"], bool):
             msg = f"constant '{name}' must be a number."
             raise TacticsError(msg, path=where)
-        _validate_sources(c["sources"], where, None, known)
+        _validate_marking(name, c, studies, where, "constant")
+        if c.get("plan_default") and not c["heuristic"]:
+            if not c["basis"].startswith(_PLAN_DEFAULT_PREFIX):
+                msg = f"constant '{name}' is a plan default: its basis must start '{_PLAN_DEFAULT_PREFIX}' (the guide does not state it)."
+                raise TacticsError(msg, path=where)
     return value
 
 
-def _validate_windows(value: Any, where: str, known: dict[str, str]) -> dict[str, Any]:
+def _validate_windows(value: Any, studies: Mapping[str, Study], where: str) -> dict[str, Any]:
     if not isinstance(value, dict) or "default" not in value:
         msg = "'general_windows' must be an object with at least a 'default' window."
         raise TacticsError(msg, path=where)
     for name, w in value.items():
-        ok = isinstance(w, dict) and set(w) == {"start_hour", "end_hour", "days", "note", "sources"}
+        ok = isinstance(w, dict) and {"start_hour", "end_hour", "days"} <= set(w)
         ok = ok and all(
             isinstance(w[k], int) and 0 <= w[k] <= 23 for k in ("start_hour", "end_hour")
         )
         ok = ok and isinstance(w["days"], list) and bool(w["days"])
         ok = ok and all(isinstance(d, int) and 0 <= d <= 6 for d in w["days"])
         if not ok:
-            msg = f"general window '{name}' needs start_hour and end_hour (0-23), days (0-6), note and sources."
+            msg = f"general window '{name}' needs start_hour and end_hour (0-23), days (0-6), heuristic, reasoning or basis, and studies."
             raise TacticsError(msg, path=where)
-        _validate_sources(w["sources"], where, None, known)
+        _validate_marking(name, w, studies, where, "general window")
     return value
 
 
-def _validate_tactic(entry: Any, index: int, where: str, known: dict[str, str]) -> Tactic:
+def _validate_tactic(
+    entry: Any,
+    index: int,
+    where: str,
+    studies: Mapping[str, Study],
+    designs: Mapping[str, tuple[str, ...]],
+    pages: Mapping[str, GuidePage],
+    constants: Mapping[str, Any],
+) -> Tactic:
     if not isinstance(entry, dict):
         msg = f"tactic number {index + 1} is not a JSON object."
         raise TacticsError(msg, path=where)
@@ -537,87 +955,221 @@ def _validate_tactic(entry: Any, index: int, where: str, known: dict[str, str]) 
     if not isinstance(tid, str) or not _ID_RE.match(tid):
         msg = f"tactic number {index + 1} has a bad or missing id {tid!r}; ids look like 'T01'."
         raise TacticsError(msg, path=where)
+
+    def fail(msg: str) -> TacticsError:
+        return TacticsError(msg, tactic_id=tid, path=where)
+
     unknown = set(entry) - _TACTIC_REQUIRED - _TACTIC_OPTIONAL
     if unknown:
         msg = f"unknown fields {sorted(unknown)}; allowed: {sorted(_TACTIC_REQUIRED | _TACTIC_OPTIONAL)}."
-        raise TacticsError(msg, tactic_id=tid, path=where)
+        raise fail(msg)
     missing = _TACTIC_REQUIRED - set(entry)
     if missing:
         msg = f"missing fields {sorted(missing)}."
-        raise TacticsError(msg, tactic_id=tid, path=where)
+        raise fail(msg)
     for key in ("name", "summary"):
-        if not isinstance(entry[key], str) or not entry[key].strip():
+        if not _text(entry[key]):
             msg = f"'{key}' must be non-empty text."
-            raise TacticsError(msg, tactic_id=tid, path=where)
+            raise fail(msg)
+    role, step, scope = entry["role"], entry["step"], entry["scope"]
+    if role not in _ROLES:
+        msg = f"'role' must be one of {list(_ROLES)}, got {role!r}."
+        raise fail(msg)
+    if step not in STEPS:
+        msg = f"'step' must be one of the guide's steps {list(STEPS)}, got {step!r}."
+        raise fail(msg)
+    if scope not in _SCOPES:
+        msg = f"'scope' must be one of {list(_SCOPES)}, got {scope!r}."
+        raise fail(msg)
+    staffing = entry.get("staffing", [])
+    if not isinstance(staffing, list) or not set(staffing) <= set(STAFFING_MODELS):
+        msg = f"'staffing' must be a list of {list(STAFFING_MODELS)}."
+        raise fail(msg)
+    if role == "primary" and not staffing:
+        msg = "a primary tactic must name the staffing models it is for."
+        raise fail(msg)
     steps = entry["what_officers_do"]
-    if (
-        not isinstance(steps, list)
-        or not steps
-        or not all(isinstance(s, str) and s.strip() for s in steps)
-    ):
+    if not isinstance(steps, list) or not steps or not all(_text(s) for s in steps):
         msg = "'what_officers_do' must be a non-empty list of sentences."
-        raise TacticsError(msg, tactic_id=tid, path=where)
+        raise fail(msg)
     dosage = entry["dosage"]
-    if (
-        not isinstance(dosage, dict)
-        or not isinstance(dosage.get("text"), str)
-        or not dosage["text"].strip()
-    ):
+    if not isinstance(dosage, dict) or not _text(dosage.get("text")):
         msg = "'dosage' is missing or has no 'text'; give the dose in words (and numbers where known)."
-        raise TacticsError(msg, tactic_id=tid, path=where)
+        raise fail(msg)
     for k, v in dosage.items():
         if k == "text":
             continue
+        if k == "duration":
+            if v not in _DURATIONS:
+                msg = f"dosage 'duration' must be one of {list(_DURATIONS)}, got {v!r}."
+                raise fail(msg)
+            continue
+        if k == "on_days":
+            if v not in ("peak", "all"):
+                msg = f"dosage 'on_days' must be 'peak' or 'all', got {v!r}."
+                raise fail(msg)
+            continue
         if k not in _DOSAGE_NUMBERS:
-            msg = f"unknown dosage field '{k}'; allowed: {sorted(_DOSAGE_NUMBERS | {'text'})}."
-            raise TacticsError(msg, tactic_id=tid, path=where)
+            msg = f"unknown dosage field '{k}'; allowed: {sorted(_DOSAGE_NUMBERS | {'text', 'duration', 'on_days'})}."
+            raise fail(msg)
         if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
             msg = f"dosage '{k}' must be a positive number, got {v!r}."
-            raise TacticsError(msg, tactic_id=tid, path=where)
+            raise fail(msg)
+    if role != "primary":
+        fixed = [k for k in (*_FREQUENCY_FIELDS, "on_days") if k in dosage]
+        if fixed:
+            msg = f"only a primary tactic sets how often and how long places are visited; remove {fixed} (a {role} may carry bounds, reviews and a duration)."
+            raise fail(msg)
+    if "campaign_days" in dosage and dosage.get("duration") != "campaign":
+        msg = "dosage 'campaign_days' needs 'duration': 'campaign'."
+        raise fail(msg)
+    primary_id = entry["primary_study"]
+    if not _text(primary_id):
+        msg = "'primary_study' is empty; cite the primary study (an id from 'studies')."
+        raise fail(msg)
+    (primary,) = _study_refs([primary_id], studies, where, "'primary_study'", tid)
+    supporting = _study_refs(
+        entry.get("supporting_studies", []), studies, where, "'supporting_studies'", tid
+    )
     evidence = entry["evidence"]
     if (
         not isinstance(evidence, dict)
-        or set(evidence) != {"strength", "summary"}
+        or not {"strength", "summary"} <= set(evidence)
+        or set(evidence) - {"strength", "summary", "grade_note"}
         or evidence["strength"] not in _STRENGTHS
-        or not isinstance(evidence["summary"], str)
-        or not evidence["summary"].strip()
+        or not _text(evidence["summary"])
     ):
-        msg = f"'evidence' must be {{'strength': one of {list(_STRENGTHS)}, 'summary': text}}."
-        raise TacticsError(msg, tactic_id=tid, path=where)
-    sources = _validate_sources(entry["sources"], where, tid, known)
-    for key in ("caution", "legitimacy_review"):
+        msg = f"'evidence' must be {{'strength': one of {list(_STRENGTHS)}, 'summary': text, optional 'grade_note'}}."
+        raise fail(msg)
+    allowed = designs[primary.design]
+    if evidence["strength"] not in allowed:
+        msg = (
+            f"evidence grade {evidence['strength']} does not follow the design of its primary study "
+            f"{primary.id} ({primary.design}: allows {list(allowed) or 'none, it cannot be a primary study'})."
+        )
+        raise fail(msg)
+    guide = entry["guide"]
+    if (
+        not isinstance(guide, dict)
+        or set(guide) != {"page", "section"}
+        or guide["page"] not in pages
+        or not _text(guide["section"])
+    ):
+        msg = f"'guide' must be {{'page': one of {sorted(pages)}, 'section': text}}: the guide page and section the tactic rests on."
+        raise fail(msg)
+    for key in ("legitimacy_review",):
         if key in entry and not isinstance(entry[key], bool):
             msg = f"'{key}' must be true or false."
-            raise TacticsError(msg, tactic_id=tid, path=where)
+            raise fail(msg)
     if (
         isinstance(entry["priority"], bool)
         or not isinstance(entry["priority"], int)
         or entry["priority"] < 1
     ):
         msg = "'priority' must be a whole number >= 1 (1 = first)."
-        raise TacticsError(msg, tactic_id=tid, path=where)
+        raise fail(msg)
     try:
-        _validate_condition(entry["applies_when"])
-        _validate_reason(entry["reason_template"])
+        _validate_condition(entry["applies_when"], constants)
+        _validate_reason(entry["reason_template"], constants)
     except ValueError as exc:
-        raise TacticsError(str(exc), tactic_id=tid, path=where) from exc
+        raise fail(str(exc)) from exc
+    sources = tuple(Source(s.id, s.link, s.citation) for s in (primary, *supporting))
     return Tactic(
         id=tid,
         name=entry["name"],
         summary=entry["summary"],
-        applies_when=entry["applies_when"],
+        applies_when=_resolve(entry["applies_when"], constants),
         what_officers_do=tuple(steps),
         dosage=dict(dosage),
-        evidence=dict(evidence),
+        evidence={**evidence, "design": primary.design},
         sources=sources,
-        caution=entry["caution"],
+        caution=role == "caution",
         priority=entry["priority"],
-        reason_template=entry["reason_template"],
+        reason_template=_resolve_reason(entry["reason_template"], constants),
         legitimacy_review=entry.get("legitimacy_review", False),
+        role=role,
+        step=step,
+        scope=scope,
+        staffing=tuple(staffing),
+        primary_study=primary,
+        supporting_studies=supporting,
+        guide_page=pages[guide["page"]],
+        guide_section=guide["section"],
     )
 
 
-def _validate_condition(cond: Any) -> None:
+def _validate_left_out(
+    value: Any, tactics: Mapping[str, Tactic], studies: Mapping[str, Study], where: str
+) -> tuple[Mapping[str, Any], ...]:
+    if not isinstance(value, list):
+        msg = "'left_out' must be a list of {id or name, reason, studies}."
+        raise TacticsError(msg, path=where)
+    for e in value:
+        ok = isinstance(e, dict) and _text(e.get("reason")) and ("id" in e or _text(e.get("name")))
+        if not ok or set(e) - {"id", "name", "reason", "studies"}:
+            msg = f"left-out entry {e!r} needs an 'id' (a tactic) or a 'name', and a 'reason'."
+            raise TacticsError(msg, path=where)
+        if "id" in e and e["id"] not in tactics:
+            msg = f"left-out entry names tactic {e['id']!r}, which does not exist."
+            raise TacticsError(msg, path=where)
+        _study_refs(e.get("studies", []), studies, where, "a left-out entry")
+    return tuple(dict(e) for e in value)
+
+
+def _validate_staffing(
+    value: Any,
+    tactics: Mapping[str, Tactic],
+    left_out: Sequence[Mapping[str, Any]],
+    where: str,
+) -> dict[str, Mapping[str, Any]]:
+    if not isinstance(value, dict) or set(value) != set(STAFFING_MODELS):
+        msg = f"'staffing_models' must describe exactly {list(STAFFING_MODELS)}."
+        raise TacticsError(msg, path=where)
+    used: set[str] = set()
+    for name, m in value.items():
+        cands = m.get("candidates") if isinstance(m, dict) else None
+        if not _text(m.get("label")) or not _text(m.get("description")) or not cands:
+            msg = f"staffing model '{name}' needs a label, a description and a non-empty list of candidate tactics."
+            raise TacticsError(msg, path=where)
+        for tid in cands:
+            t = tactics.get(tid)
+            if t is None or t.role != "primary" or name not in t.staffing:
+                msg = f"staffing model '{name}' lists {tid!r}, which must be a primary tactic for '{name}'."
+                raise TacticsError(msg, path=where)
+        if tactics[cands[-1]].scope != "area":
+            msg = f"staffing model '{name}': the last candidate (the default) must be judged on any place (scope 'area')."
+            raise TacticsError(msg, path=where)
+        used.update(cands)
+    explained = {e["id"] for e in left_out if "id" in e}
+    for t in tactics.values():
+        if t.role == "primary" and t.id not in used and t.id not in explained:
+            msg = (
+                "a primary tactic that no staffing model uses needs a 'left_out' entry saying why."
+            )
+            raise TacticsError(msg, tactic_id=t.id, path=where)
+    return {k: dict(v) for k, v in value.items()}
+
+
+def _validate_recommendation(
+    value: Any, tactics: Mapping[str, Tactic], where: str
+) -> tuple[str, ...]:
+    order = value.get("duration_order") if isinstance(value, dict) else None
+    if not isinstance(order, list) or not order:
+        msg = "'recommendation' must have a non-empty 'duration_order' (tactic ids, first that applies wins)."
+        raise TacticsError(msg, path=where)
+    for tid in order:
+        t = tactics.get(tid)
+        if t is None or t.role != "companion" or "duration" not in t.dosage:
+            msg = f"duration_order lists {tid!r}, which must be a companion whose dosage has a 'duration'."
+            raise TacticsError(msg, path=where)
+    for t in tactics.values():
+        if "duration" in t.dosage and t.id not in order:
+            msg = "a tactic with a dosage 'duration' must be listed in recommendation.duration_order, so only one duration applies to a place."
+            raise TacticsError(msg, tactic_id=t.id, path=where)
+    return tuple(order)
+
+
+def _validate_condition(cond: Any, constants: Mapping[str, Any] | None = None) -> None:
     """Raise ValueError (with what is wrong) unless ``cond`` is a valid condition."""
     if cond == "always":
         return
@@ -636,13 +1188,23 @@ def _validate_condition(cond: Any) -> None:
             msg = f"'{next(iter(keys))}' needs a non-empty list of conditions."
             raise ValueError(msg)
         for c in items:
-            _validate_condition(c)
+            _validate_condition(c, constants)
         return
     if keys == {"not"}:
-        _validate_condition(cond["not"])
+        _validate_condition(cond["not"], constants)
         return
+    if keys == {"field", "op", "constant"}:
+        name = cond["constant"]
+        if constants is None or name not in constants:
+            msg = f"condition names the constant {name!r}, which is not in 'constants'."
+            raise ValueError(msg)
+        if FIELDS.get(cond["field"]) != "number" or cond["op"] in ("in", "between"):
+            msg = f"a named threshold needs a numeric field and a comparison, not {cond['field']!r} {cond['op']!r}."
+            raise ValueError(msg)
+        cond = {"field": cond["field"], "op": cond["op"], "value": constants[name]["value"]}
+        keys = set(cond)
     if keys != {"field", "op", "value"}:
-        msg = f"condition {cond!r} must be a comparison {{field, op, value}} or all/any/not/always."
+        msg = f"condition {cond!r} must be a comparison {{field, op, value or constant}} or all/any/not/always."
         raise ValueError(msg)
     name, op, value = cond["field"], cond["op"], cond["value"]
     if name not in FIELDS:
@@ -671,7 +1233,31 @@ def _validate_condition(cond: Any) -> None:
             raise ValueError(msg)
 
 
-def _validate_reason(template: Any) -> None:
+def _resolve(cond: Any, constants: Mapping[str, Any]) -> Any:
+    """The condition with every named threshold replaced by its value."""
+    if not isinstance(cond, dict):
+        return cond
+    if "constant" in cond:
+        return {
+            "field": cond["field"],
+            "op": cond["op"],
+            "value": constants[cond["constant"]]["value"],
+        }
+    if "all" in cond or "any" in cond:
+        key = "all" if "all" in cond else "any"
+        return {key: [_resolve(c, constants) for c in cond[key]]}
+    if "not" in cond:
+        return {"not": _resolve(cond["not"], constants)}
+    return dict(cond)
+
+
+def _resolve_reason(template: Any, constants: Mapping[str, Any]) -> Any:
+    if isinstance(template, list):
+        return [{"when": _resolve(e["when"], constants), "text": e["text"]} for e in template]
+    return template
+
+
+def _validate_reason(template: Any, constants: Mapping[str, Any] | None = None) -> None:
     if isinstance(template, str):
         _check_template(template)
         return
@@ -682,7 +1268,7 @@ def _validate_reason(template: Any) -> None:
         if not isinstance(entry, dict) or set(entry) != {"when", "text"}:
             msg = "each reason_template entry must be an object with exactly 'when' and 'text'."
             raise ValueError(msg)
-        _validate_condition(entry["when"])
+        _validate_condition(entry["when"], constants)
         _check_template(entry["text"])
 
 
@@ -798,16 +1384,17 @@ def _no_time_caveat(kb: KnowledgeBase) -> str:
     nte = kb.general_windows.get("night_time_economy", w)
     return (
         "No time of day in these data (police.uk gives the month only), so this place's own peak "
-        f"is unknown: visits use the guide's general window {format_window(w['start_hour'], w['end_hour'])} "
-        "with start times varied daily. Check local knowledge or command-and-control data; for a "
-        f"night-time-economy place use {format_window(nte['start_hour'], nte['end_hour'])} instead."
+        f"is unknown: visits use this tool's general window {format_window(w['start_hour'], w['end_hour'])} "
+        "(a product heuristic, not the guide's) with start times varied daily. Check local knowledge "
+        "or command-and-control data; for a night-time-economy place use "
+        f"{format_window(nte['start_hour'], nte['end_hour'])} instead."
     )
 
 
 def patrol_window(
     profile: Mapping[str, Any] | pd.Series, kb: KnowledgeBase | None = None
 ) -> PatrolWindow:
-    """When to patrol a place: its own peak window, or the guide's general window with a caveat.
+    """When to patrol a place: its own peak window, or this tool's general window with a caveat.
 
     Parameters
     ----------
@@ -823,10 +1410,11 @@ def patrol_window(
 
     Notes
     -----
-    Plan default D4 restricts visits to each place's own temporal peak and varies start times daily
-    [TV1 https://www.tvvru.co.uk/sna/hotspots/, CDF4, SAV1, BBC]. Without times of day the
-    general window in ``hotspots/data/tactics.json`` (``general_windows.default``) is used and the
-    caveat says so.
+    Visits are restricted to each place's own temporal peak with start times varied daily, as the
+    UK trials did (Thames Valley ranked day and night hot spots separately; Southend varied its
+    patrol times). Without times of day the general window in ``hotspots/data/tactics.json``
+    (``general_windows.default``, 15:00-02:00) is used and the caveat says so: that window is this
+    product's heuristic, marked as such in the file with its reasoning.
     """
     kb = kb or load_knowledge_base()
     has_time = (
@@ -879,12 +1467,13 @@ def profile_features(
     Notes
     -----
     ``size_class`` compares ``max_extent_m`` (metres) with the micro-place scale: ``micro`` up to
-    ``micro_place_max_extent_m`` (200 m, for the ~150 m micro place of R2/R4), ``large`` from
-    ``large_area_min_extent_m`` (500 m), ``street`` between. ``peak_in_nte`` is true when every hour
-    of the peak window lies in the night-time-economy window 18:00-06:00 (R14, CDF4);
-    ``peak_is_night`` when most of them do; ``peak_in_afternoon_evening`` when all lie in 15:00-22:00
-    (R15, SAV1); ``peak_weekend`` when the peak days are within Fri-Sun. ``recent_share`` is the share
-    of incidents in the last third of the months (the emerging rule of :mod:`hotspots.profile`).
+    ``micro_place_max_extent_m`` (200 m, a heuristic around the ~150 m micro place of the UK
+    trials), ``large`` from ``large_area_min_extent_m`` (500 m, a heuristic), ``street`` between.
+    ``peak_in_nte`` is true when every hour of the peak window lies in this tool's night-time-economy
+    window 18:00-06:00 (a heuristic); ``peak_is_night`` when more than ``night_peak_min_share`` of
+    them do; ``peak_in_afternoon_evening`` when all lie in Operation Savvy's 15:00-22:00 window;
+    ``peak_weekend`` when the peak days are within Fri-Sun. ``recent_share`` is the share of
+    incidents in the last third of the months (the emerging rule of :mod:`hotspots.profile`).
     """
     kb = kb or load_knowledge_base()
     f: dict[str, Any] = {name: _get(profile, name) for name in FIELDS}
@@ -955,8 +1544,11 @@ def profile_features(
     if f["has_time"] and not _missing(start) and not _missing(end):
         peak = _hours(int(start), int(end))
         f["peak_in_nte"] = peak <= nte
-        f["peak_is_night"] = len(peak & nte) > len(peak) / 2
-        f["peak_in_afternoon_evening"] = peak <= set(range(15, 22))
+        f["peak_is_night"] = len(peak & nte) > len(peak) * kb.constant("night_peak_min_share")
+        f["peak_in_afternoon_evening"] = peak <= _hours(
+            int(kb.constant("afternoon_evening_start_hour")),
+            int(kb.constant("afternoon_evening_end_hour")),
+        )
         days = _as_list(_get(profile, "peak_days"))
         f["peak_weekend"] = bool(days) and set(days) <= {4, 5, 6}
         window = patrol_window(profile, kb)
@@ -1018,7 +1610,11 @@ def match_tactics(
     n_hotspots: int | None = None,
     total_harm: float | None = None,
 ) -> list[TacticMatch]:
-    """The tactics that apply to one hot spot or patrol area, each with the reason it applies.
+    """Every tactic whose condition holds on one hot spot or patrol area, each with its reason.
+
+    This is the catalogue view (a hot spot's card): it lists alternatives side by side, so two
+    primary tactics or a campaign and a programme can both appear. For one coherent plan per place
+    use :func:`recommend`.
 
     Parameters
     ----------
@@ -1037,11 +1633,10 @@ def match_tactics(
 
     Notes
     -----
-    Size is judged against the ~150 m micro place of the UK trials (R2, R4: BAS1
-    https://www.repository.cam.ac.uk/handle/1810/332034?show=full, SAV2); chronic against
-    :mod:`hotspots.profile`'s ``temporal_class`` (R21, GORR); night-time economy against 18:00-06:00
-    (R14, CDF4 https://docslib.org/doc/11104819/south-wales-police-cardiff-city-centre-night-time-economy-policing-overview);
-    harm concentration as harm share over count share (WB17).
+    Size is judged against the ~150 m micro place of the UK trials (Basford et al. 2021,
+    https://doi.org/10.1007/s41887-021-00067-2); chronic against :mod:`hotspots.profile`'s
+    ``temporal_class``; night-time economy against this tool's 18:00-06:00 window (a heuristic);
+    harm concentration as harm share over count share (a heuristic cut-off of 1.5).
 
     Examples
     --------
@@ -1089,3 +1684,639 @@ def match_table(
     for _, row in frame.iterrows():
         out[str(row[id_column])] = match_tactics(row, tactics, n_hotspots=n, total_harm=total_harm)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# One coherent recommendation per place
+
+
+@dataclass(frozen=True)
+class Dose:
+    """The one dose a place gets under its recommendation.
+
+    Attributes
+    ----------
+    visit_minutes : int or None
+        Minutes on foot inside the place per visit (None for a foot beat covering a whole shift).
+    min_minutes, max_minutes : int or None
+        The shortest visit that counts and the longest worth planning, across every item of the
+        recommendation (minutes).
+    visits_per_day : int or None
+        Visits on each patrol day (derived from ``revisit_hours`` or ``minutes_per_hour`` and the
+        window when the primary tactic gives those instead).
+    revisit_hours : float or None
+        Come back at least this often (hours) through the window.
+    minutes_per_hour : float or None
+        A floor of presence in every hour of the window (minutes).
+    days : tuple of int
+        Weekdays (Mon=0) on which that frequency applies: the peak days, or all seven.
+    other_days_visits : int
+        Visits on the remaining days so that no gap exceeds ``max_gap_days`` (0 or 1).
+    consecutive_days : int or None
+        Patrol days come in runs of about this many days where the plan allows.
+    max_gap_days : int
+        Most days between two visits.
+    duration : str or None
+        ``"programme"`` (standing, reviewed) or ``"campaign"`` (time-limited).
+    campaign_days : int or None
+        Length of a campaign (days).
+    review_days : int
+        Review by this day at the latest.
+    window : PatrolWindow
+    text : str
+        The dose in one paragraph for people.
+    """
+
+    visit_minutes: int | None
+    min_minutes: int | None
+    max_minutes: int | None
+    visits_per_day: int | None
+    revisit_hours: float | None
+    minutes_per_hour: float | None
+    days: tuple[int, ...]
+    other_days_visits: int
+    consecutive_days: int | None
+    max_gap_days: int
+    duration: str | None
+    campaign_days: int | None
+    review_days: int
+    window: PatrolWindow
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "visit_minutes": self.visit_minutes,
+            "min_minutes": self.min_minutes,
+            "max_minutes": self.max_minutes,
+            "visits_per_day": self.visits_per_day,
+            "revisit_hours": self.revisit_hours,
+            "minutes_per_hour": self.minutes_per_hour,
+            "days": [_DAY_NAMES[d] for d in self.days],
+            "other_days_visits": self.other_days_visits,
+            "consecutive_days": self.consecutive_days,
+            "max_gap_days": self.max_gap_days,
+            "duration": self.duration,
+            "campaign_days": self.campaign_days,
+            "review_days": self.review_days,
+            "window": self.window.label,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One coherent recommendation for one place and one staffing model.
+
+    Attributes
+    ----------
+    place_id : str
+    staffing : str
+        One of :data:`STAFFING_MODELS`.
+    level : str
+        ``"area"`` (a patrol area) or ``"hotspot"``.
+    primary : TacticMatch
+        The one patrol tactic; it alone sets how often and how long the place is visited.
+    companions : tuple of TacticMatch
+        Work alongside it (the visit itself, problem solving, data sharing ...); at most one sets
+        the duration (a standing programme or a campaign).
+    cautions : tuple of TacticMatch
+        "Do not" items that apply to this place and staffing model.
+    programme : tuple of TacticMatch
+        Items for the whole operation (tracking delivery, testing, community feedback), the same
+        for every place: show them once.
+    dose : Dose
+    reasons : tuple of str
+        Why this primary, how the dose was put together, and what was left out and why.
+    """
+
+    place_id: str
+    staffing: str
+    level: str
+    primary: TacticMatch
+    companions: tuple[TacticMatch, ...]
+    cautions: tuple[TacticMatch, ...]
+    programme: tuple[TacticMatch, ...]
+    dose: Dose
+    reasons: tuple[str, ...]
+
+    def matches(self, *, include_programme: bool = True) -> list[TacticMatch]:
+        """Primary, companions, cautions (and the programme items): a drop-in for ``match_tactics``."""
+        out = [self.primary, *self.companions, *self.cautions]
+        return out + list(self.programme) if include_programme else out
+
+    def conflicts(self) -> list[str]:
+        """Every way the recommendation contradicts itself (empty when it is coherent).
+
+        Checks the items (:func:`dose_conflicts`) and the dose against its window and gap rule:
+        the visits fit in the window, a revisit interval or hourly floor fits in it, the visit
+        length lies within every item's bounds, the weekly pattern never leaves more than
+        ``max_gap_days`` between visits, runs of consecutive days fit the days patrolled, and the
+        primary tactic is one for this staffing model.
+        """
+        problems = dose_conflicts(self.matches())
+        d = self.dose
+        p = self.primary.tactic
+        if not p.for_staffing(self.staffing):
+            problems.append(f"{p.id} is not a tactic for {self.staffing}.")
+        if d.visit_minutes is not None:
+            if d.min_minutes is not None and d.visit_minutes < d.min_minutes:
+                problems.append(
+                    f"visits of {d.visit_minutes} min are shorter than the {d.min_minutes} min that count."
+                )
+            if d.max_minutes is not None and d.visit_minutes > d.max_minutes:
+                problems.append(
+                    f"visits of {d.visit_minutes} min exceed the {d.max_minutes} min worth planning."
+                )
+            if d.visits_per_day and d.visits_per_day * d.visit_minutes > d.window.minutes:
+                problems.append(
+                    f"{d.visits_per_day} visits of {d.visit_minutes} min do not fit in the {d.window.label} window."
+                )
+        if d.revisit_hours is not None and d.visit_minutes is not None:
+            fit = int((d.window.minutes - d.visit_minutes) // (d.revisit_hours * 60)) + 1
+            if d.visits_per_day != fit:
+                problems.append(
+                    f"revisiting every {d.revisit_hours:g} h through {d.window.label} gives {fit} visits a day, "
+                    f"not {d.visits_per_day}."
+                )
+        if d.minutes_per_hour is not None and (
+            d.minutes_per_hour > 60 or (d.visit_minutes or 0) < d.minutes_per_hour
+        ):
+            problems.append(
+                f"a floor of {d.minutes_per_hour:g} min an hour is not met by the visits planned."
+            )
+        patrolled = set(range(7)) if d.other_days_visits else set(d.days)
+        gap = _max_weekly_gap(patrolled)
+        if gap > d.max_gap_days:
+            problems.append(
+                f"the weekly pattern leaves {gap} days between visits, more than {d.max_gap_days}."
+            )
+        if d.consecutive_days is not None and d.consecutive_days > len(patrolled):
+            problems.append(
+                f"runs of {d.consecutive_days} consecutive days do not fit {len(patrolled)} patrol days a week."
+            )
+        if d.campaign_days is not None and d.duration != "campaign":
+            problems.append("a campaign length is given for a standing programme.")
+        return problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "place_id": self.place_id,
+            "staffing": self.staffing,
+            "level": self.level,
+            "primary": self.primary.to_dict(),
+            "companions": [m.to_dict() for m in self.companions],
+            "cautions": [m.to_dict() for m in self.cautions],
+            "programme": [m.to_dict() for m in self.programme],
+            "dose": self.dose.to_dict(),
+            "reasons": list(self.reasons),
+        }
+
+
+def _max_weekly_gap(days: Iterable[int]) -> int:
+    """Most days from one patrol day to the next in a repeating week (7 when only one day, 99 when none)."""
+    ds = sorted(set(int(d) for d in days))
+    if not ds:
+        return 99
+    if len(ds) == 1:
+        return 7
+    return max((ds[(i + 1) % len(ds)] - ds[i]) % 7 or 7 for i in range(len(ds)))
+
+
+def dose_conflicts(items: Iterable[TacticMatch | Tactic]) -> list[str]:
+    """The ways a set of tactics gives conflicting doses (empty when they agree).
+
+    Parameters
+    ----------
+    items : iterable of TacticMatch or Tactic
+        For example a :class:`Recommendation`'s :meth:`~Recommendation.matches`, or the full list
+        :func:`match_tactics` returns (which may well conflict: it lists alternatives).
+
+    Returns
+    -------
+    list of str
+        One sentence per conflict: more than one primary tactic (two visit patterns), both a
+        standing programme and a campaign, two campaign lengths, frequency fields set by anything
+        but the primary, or visit-length bounds that cannot all be met.
+
+    Examples
+    --------
+    >>> kb = load_knowledge_base()
+    >>> [c.split(":")[0] for c in dose_conflicts([kb.get("T02"), kb.get("T10")])]
+    ['two primary tactics set the visit pattern']
+    >>> dose_conflicts([kb.get("T02"), kb.get("T01"), kb.get("T13"), kb.get("T23")])
+    []
+    """
+    tactics = [i.tactic if isinstance(i, TacticMatch) else i for i in items]
+    out: list[str] = []
+    primaries = [t for t in tactics if t.role == "primary"]
+    if len(primaries) > 1:
+        out.append(
+            "two primary tactics set the visit pattern: "
+            + "; ".join(f"{t.id} ({t.dosage.get('text', '')})" for t in primaries)
+        )
+    for t in tactics:
+        fixed = [k for k in _FREQUENCY_FIELDS if k in t.dosage]
+        if t.role != "primary" and fixed:
+            out.append(f"{t.id} is not the primary tactic but sets {fixed}.")
+    durations = {t.dosage["duration"]: t.id for t in tactics if "duration" in t.dosage}
+    if len(durations) > 1:
+        out.append(
+            "both a standing programme and a time-limited campaign: "
+            + ", ".join(f"{tid} ({d})" for d, tid in sorted(durations.items()))
+        )
+    campaigns = {t.dosage["campaign_days"] for t in tactics if "campaign_days" in t.dosage}
+    if len(campaigns) > 1:
+        out.append(f"campaign lengths disagree: {sorted(campaigns)} days.")
+    lows = [t.dosage["min_minutes"] for t in tactics if "min_minutes" in t.dosage]
+    highs = [t.dosage["max_minutes"] for t in tactics if "max_minutes" in t.dosage]
+    if lows and highs and max(lows) > min(highs):
+        out.append(
+            f"no visit length meets every item: at least {max(lows)} min but at most {min(highs)} min."
+        )
+    for t in primaries:
+        v = t.dosage.get("visit_minutes")
+        if v is not None and ((lows and v < max(lows)) or (highs and v > min(highs))):
+            out.append(f"{t.id}'s {v}-minute visits fall outside the bounds the other items set.")
+    return out
+
+
+def _profile_level(row: Mapping[str, Any] | pd.Series, level: str) -> str:
+    if level in ("area", "hotspot"):
+        return level
+    if level != "auto":
+        msg = f"level must be 'auto', 'area' or 'hotspot', got {level!r}."
+        raise ParameterError(msg)
+    pid = _get(row, "patrol_area_id")
+    return "area" if isinstance(pid, str) and pid.strip() else "hotspot"
+
+
+def recommend(
+    row: Mapping[str, Any] | pd.Series,
+    staffing: str = "dedicated_pairs",
+    *,
+    parent: Mapping[str, Any] | pd.Series | None = None,
+    level: str = "auto",
+    n_places: int | None = None,
+    n_hotspots: int | None = None,
+    total_harm: float | None = None,
+    kb: KnowledgeBase | None = None,
+) -> Recommendation:
+    """One coherent recommendation for one place: a primary tactic, its companions, cautions and dose.
+
+    Parameters
+    ----------
+    row : mapping or pandas.Series
+        A patrol area (from :func:`hotspots.patrol.make_patrol_areas`) or a ranked hot spot.
+    staffing : {"dedicated_pairs", "response_between_calls", "pcso"}, default "dedicated_pairs"
+        Who patrols: two dedicated officers on foot, response officers between calls, or PCSOs.
+    parent : mapping or pandas.Series, optional
+        For a patrol area, its hot spot's row. Tactics judged on a whole hot spot (its size or rank:
+        scope ``"hotspot"``, such as Philadelphia's foot beats for hot spots over 200 m) can never
+        hold on a 150 m patrol area; they are judged on the parent instead and, where they fit,
+        named in the reasons as the hot spot's option rather than mixed into the area's dose.
+    level : {"auto", "area", "hotspot"}, default "auto"
+        ``"auto"``: a row with a ``patrol_area_id`` is an area.
+    n_places : int, optional
+        Number of places ranked with this one (for ``rank_fraction``).
+    n_hotspots : int, optional
+        Number of hot spots ranked with the parent.
+    total_harm : float, optional
+        Sum of harm weights over all incidents (for ``harm_ratio``).
+    kb : KnowledgeBase, optional
+        Default the shipped knowledge base.
+
+    Returns
+    -------
+    Recommendation
+        Coherent by construction: :meth:`Recommendation.conflicts` is empty.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown staffing model or level.
+
+    Notes
+    -----
+    The primary tactic is the first of the staffing model's ``candidates`` in
+    ``hotspots/data/tactics.json`` whose condition holds (dedicated pairs: Bedfordshire's large areas and
+    Philadelphia's beats for whole hot spots, Merseyside's night-time floor, else Southend's one
+    patrol a day; response officers: Sacramento's rotation; PCSOs: Peterborough's). Only it sets the
+    visit pattern. Companions and cautions add bounds (the shortest visit that counts, the most days
+    between visits, the review date); the duration comes from the first of ``duration_order`` that
+    applies, so a place gets either a standing programme (chronic) or a campaign, never both. Where a
+    pattern limited to peak nights would leave more than ``max_gap_days`` between visits, one visit
+    on the other days is added.
+
+    Examples
+    --------
+    >>> rec = recommend({"patrol_area_id": "H001-P1", "temporal_class": "chronic",
+    ...                  "months_active": 12, "n_months": 12, "max_extent_m": 150.0,
+    ...                  "has_time": False, "incidents": 40}, "response_between_calls")
+    >>> rec.primary.tactic.id, rec.dose.visits_per_day, rec.conflicts()
+    ('T04', 6, [])
+    """
+    kb = kb or load_knowledge_base()
+    if staffing not in STAFFING_MODELS:
+        msg = f"staffing must be one of {list(STAFFING_MODELS)}, got {staffing!r}."
+        raise ParameterError(msg)
+    lvl = _profile_level(row, level)
+    features = profile_features(row, n_hotspots=n_places, total_harm=total_harm, kb=kb)
+    window = patrol_window(row, kb)
+    caveat = None if features["has_time"] else _no_time_caveat(kb)
+    model = kb.staffing_models[staffing]
+    label = model["label"]
+    pfeat = (
+        profile_features(parent, n_hotspots=n_hotspots, total_harm=total_harm, kb=kb)
+        if parent is not None
+        else None
+    )
+    place_id = str(
+        _get(row, "patrol_area_id") if lvl == "area" else _get(row, "hotspot_id", "") or ""
+    )
+
+    def fits_scope(t: Tactic) -> bool:
+        return t.scope != "hotspot" or lvl == "hotspot"
+
+    reasons: list[str] = []
+    chosen: Tactic | None = None
+    for tid in model["candidates"]:
+        t = kb.get(tid)
+        if not fits_scope(t):
+            if pfeat is not None and t.applies(pfeat):
+                hid = _get(parent, "hotspot_id", "its hot spot")
+                reasons.append(
+                    f"{t.id} {t.name} fits the whole hot spot {hid} ({t.reason(pfeat).rstrip('.')}); it is judged "
+                    "on the hot spot, not on this patrol area, so it is the hot spot's option and not "
+                    "part of this area's dose."
+                )
+            continue
+        if t.applies(features):
+            chosen = t
+            break
+    if chosen is None:
+        chosen = kb.get(model["candidates"][-1])
+        reasons.append(
+            f"{chosen.id} is the default for {label}: its usual condition does not hold here, "
+            "so the dose follows the trial but the place goes beyond the trial's conditions."
+        )
+    reasons.insert(0, f"Primary tactic ({label}): {chosen.id} {chosen.name}.")
+    if (
+        lvl == "area"
+        and pfeat is None
+        and any(kb.get(tid).scope == "hotspot" for tid in model["candidates"])
+    ):
+        reasons.append(
+            "Tactics judged on a whole hot spot (its size or rank) were not considered for this "
+            "150 m patrol area; pass its hot spot as 'parent' to name them."
+        )
+    primary = TacticMatch(chosen, chosen.reason(features), chosen.priority, caveat)
+
+    def take(t: Tactic) -> bool:
+        return t.for_staffing(staffing) and fits_scope(t) and t.applies(features)
+
+    companions = [
+        t
+        for t in kb.tactics
+        if t.role == "companion"
+        and t.scope != "programme"
+        and t.id not in kb.duration_order
+        and take(t)
+    ]
+    duration_item = next((kb.get(tid) for tid in kb.duration_order if take(kb.get(tid))), None)
+    if "duration" in chosen.dosage:
+        if (
+            duration_item is not None
+            and duration_item.dosage["duration"] != chosen.dosage["duration"]
+        ):
+            reasons.append(
+                f"{duration_item.id} left out: {chosen.id} sets its own {chosen.dosage['duration']}."
+            )
+        duration_item = None
+    if duration_item is not None:
+        companions.append(duration_item)
+        reasons.append(
+            f"Duration: {duration_item.dosage['duration']} ({duration_item.id} {duration_item.name}); "
+            "only one duration applies to a place."
+        )
+    else:
+        reasons.append(
+            f"Duration: no rule applies (temporal class {features.get('temporal_class') or 'unknown'}); "
+            f"review by day {int(kb.constant('campaign_review_days'))}."
+        )
+    cautions = [t for t in kb.tactics if t.role == "caution" and t.scope != "programme" and take(t)]
+    programme = [
+        t
+        for t in kb.tactics
+        if t.scope == "programme" and t.for_staffing(staffing) and t.applies(features)
+    ]
+
+    def matched(ts: list[Tactic]) -> tuple[TacticMatch, ...]:
+        ms = [TacticMatch(t, t.reason(features), t.priority, caveat) for t in ts]
+        return tuple(sorted(ms, key=lambda m: (m.priority, m.tactic.id)))
+
+    items = [chosen, *companions, *cautions]
+    dose = _make_dose(chosen, items, window, kb, reasons)
+    return Recommendation(
+        place_id=place_id,
+        staffing=staffing,
+        level=lvl,
+        primary=primary,
+        companions=matched(companions),
+        cautions=matched(cautions),
+        programme=matched(programme),
+        dose=dose,
+        reasons=tuple(reasons),
+    )
+
+
+def _make_dose(
+    primary: Tactic,
+    items: Sequence[Tactic],
+    window: PatrolWindow,
+    kb: KnowledgeBase,
+    reasons: list[str],
+) -> Dose:
+    d = primary.dosage
+    lows = [int(kb.constant("min_visit_minutes"))] + [
+        int(t.dosage["min_minutes"]) for t in items if "min_minutes" in t.dosage
+    ]
+    highs = [int(t.dosage["max_minutes"]) for t in items if "max_minutes" in t.dosage]
+    visit = int(d["visit_minutes"]) if "visit_minutes" in d else None
+    min_minutes = max(lows) if visit is not None else None
+    max_minutes = min(highs) if highs and visit is not None else None
+    revisit = float(d["revisit_hours"]) if "revisit_hours" in d else None
+    floor = float(d["minutes_per_hour"]) if "minutes_per_hour" in d else None
+    hours = window.minutes / 60.0
+    if "visits_per_day" in d:
+        per_day: int | None = int(d["visits_per_day"])
+    elif revisit is not None and visit is not None:
+        per_day = int((window.minutes - visit) // (revisit * 60)) + 1
+    elif floor is not None:
+        per_day = int(math.ceil(hours))
+    else:
+        per_day = None
+    days = tuple(window.days) if d.get("on_days") == "peak" else tuple(range(7))
+    gaps = [int(kb.constant("max_gap_days"))] + [
+        int(t.dosage["max_gap_days"]) for t in items if "max_gap_days" in t.dosage
+    ]
+    max_gap = min(gaps)
+    other = 0
+    if _max_weekly_gap(days) > max_gap:
+        other = 1
+        reasons.append(
+            f"{primary.id}'s pattern applies on the peak days only ({window.label}); one visit on the "
+            f"other days keeps every gap within {max_gap} days."
+        )
+    reviews = [int(kb.constant("campaign_review_days"))] + [
+        int(t.dosage["review_days"]) for t in items if "review_days" in t.dosage
+    ]
+    duration_from = next((t for t in items if "duration" in t.dosage), None)
+    duration = duration_from.dosage["duration"] if duration_from else None
+    campaign = (
+        int(duration_from.dosage["campaign_days"])
+        if duration_from and "campaign_days" in duration_from.dosage
+        else None
+    )
+    consecutive = int(d["consecutive_days"]) if "consecutive_days" in d else None
+    text = _dose_text(
+        primary, visit, min_minutes, max_minutes, per_day, revisit, floor, days, other,
+        consecutive, max_gap, duration, campaign, min(reviews), window,
+    )  # fmt: skip
+    return Dose(
+        visit_minutes=visit,
+        min_minutes=min_minutes,
+        max_minutes=max_minutes,
+        visits_per_day=per_day,
+        revisit_hours=revisit,
+        minutes_per_hour=floor,
+        days=days,
+        other_days_visits=other,
+        consecutive_days=consecutive,
+        max_gap_days=max_gap,
+        duration=duration,
+        campaign_days=campaign,
+        review_days=min(reviews),
+        window=window,
+        text=text,
+    )
+
+
+def _dose_text(
+    primary: Tactic,
+    visit: int | None,
+    low: int | None,
+    high: int | None,
+    per_day: int | None,
+    revisit: float | None,
+    floor: float | None,
+    days: tuple[int, ...],
+    other: int,
+    consecutive: int | None,
+    max_gap: int,
+    duration: str | None,
+    campaign: int | None,
+    review: int,
+    window: PatrolWindow,
+) -> str:
+    if visit is None:
+        parts = [primary.dosage["text"]]
+    else:
+        bounds = f"at least {low}" + (f", at most {high}" if high else "")
+        length = f"{visit}-minute visits ({bounds} minutes on foot inside the area)"
+        hours = format_window(window.start_hour, window.end_hour)
+        basis = "this place's peak" if window.basis == "profile" else "this tool's general window"
+        on = "every day" if len(days) == 7 else "on " + format_window(0, 0, days).rsplit(" ", 1)[0]
+        if floor is not None:
+            parts = [
+                f"{length}: one in every hour of {hours} {on} ({basis}; at least {floor:g} "
+                f"minutes an hour), {per_day} a day."
+            ]
+        elif revisit is not None:
+            parts = [
+                f"{length} about every {revisit:g} hours through {hours} ({basis}): about "
+                f"{per_day} a day."
+            ]
+        else:
+            parts = [
+                f"{per_day} x {length} on each patrol day, at random times within {hours} ({basis})."
+            ]
+        if other:
+            parts.append("One visit on each other day.")
+        if consecutive:
+            parts.append(f"Patrol days in runs of about {consecutive} where the plan allows.")
+    parts.append(f"No more than {max_gap} days between visits.")
+    if duration == "campaign":
+        parts.append(
+            f"A time-limited campaign ({campaign} days), reviewed by day {review}."
+            if campaign
+            else f"Time-limited: re-check by day {review} and stop when the place cools."
+        )
+    elif duration == "programme":
+        parts.append(f"A standing programme, reviewed by day {review}.")
+    else:
+        parts.append(f"Review by day {review}.")
+    return " ".join(parts)
+
+
+def recommend_table(
+    frame: pd.DataFrame,
+    staffing: str = "dedicated_pairs",
+    *,
+    hotspots: pd.DataFrame | None = None,
+    id_column: str | None = None,
+    total_harm: float | None = None,
+    kb: KnowledgeBase | None = None,
+) -> dict[str, Recommendation]:
+    """:func:`recommend` for every row of a patrol areas (or ranked hot spots) table.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Patrol areas or ranked hot spots.
+    staffing : str, default "dedicated_pairs"
+        One of :data:`STAFFING_MODELS`.
+    hotspots : pandas.DataFrame, optional
+        The ranked hot spots, so tactics judged on a whole hot spot are judged on each area's parent.
+    id_column : str, optional
+        Default ``"patrol_area_id"`` when present, else ``"hotspot_id"``.
+    total_harm : float, optional
+        Sum of harm weights over all incidents.
+    kb : KnowledgeBase, optional
+
+    Returns
+    -------
+    dict
+        id -> Recommendation.
+    """
+    kb = kb or load_knowledge_base()
+    col = id_column or ("patrol_area_id" if "patrol_area_id" in frame.columns else "hotspot_id")
+    level = "area" if col == "patrol_area_id" else "hotspot"
+    parents: dict[str, Any] = {}
+    if hotspots is not None and "hotspot_id" in hotspots.columns:
+        parents = {str(r["hotspot_id"]): r for _, r in hotspots.iterrows()}
+    out: dict[str, Recommendation] = {}
+    for _, row in frame.iterrows():
+        parent = parents.get(str(_get(row, "hotspot_id", ""))) if level == "area" else None
+        out[str(row[col])] = recommend(
+            row,
+            staffing,
+            parent=parent,
+            level=level,
+            n_places=len(frame),
+            n_hotspots=len(hotspots) if hotspots is not None else None,
+            total_harm=total_harm,
+            kb=kb,
+        )
+    return out
+
+
+def recommendation_matches(
+    frame: pd.DataFrame,
+    staffing: str = "dedicated_pairs",
+    **kwargs: Any,
+) -> dict[str, list[TacticMatch]]:
+    """id -> the recommendation's matches (primary first): what ``matches=`` of the plan and briefing take.
+
+    Parameters are those of :func:`recommend_table`.
+    """
+    return {k: r.matches() for k, r in recommend_table(frame, staffing, **kwargs).items()}
