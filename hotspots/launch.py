@@ -61,8 +61,9 @@ class AppNotInstalledError(HotspotsError):
 def app_script() -> Path:
     """The app's main script.
 
-    In a source checkout (the folder above the package holds ``pyproject.toml``) this is the
-    repository's ``app.py``.
+    The installed app package's page, ``hotspots_app/__main__.py``, when there is one (so an
+    installed wheel runs the app it carries); otherwise, in a source checkout (the folder above the
+    package holds ``pyproject.toml``), the repository's ``app.py``.
 
     Returns
     -------
@@ -73,6 +74,12 @@ def app_script() -> Path:
     AppNotInstalledError
         When this installation carries no app script.
     """
+    spec = importlib.util.find_spec("hotspots_app")
+    if spec is not None and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            page = Path(folder) / "__main__.py"
+            if page.is_file():
+                return page
     script = _SOURCE_ROOT / "app.py"
     if (_SOURCE_ROOT / "pyproject.toml").is_file() and script.is_file():
         return script

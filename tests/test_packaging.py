@@ -160,7 +160,26 @@ def test_app_command_carries_the_repository_streamlit_config(tmp_path):
     assert "--server.port=8599" in cmd
 
 
-def test_app_script_in_a_checkout_is_the_repository_app():
+def test_app_script_in_a_checkout_is_the_repository_app(monkeypatch):
+    real = launch.importlib.util.find_spec
+    monkeypatch.setattr(
+        launch.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "hotspots_app" else real(name, *a),
+    )
+    assert launch.app_script() == REPO / "app.py"
+
+
+def test_app_script_prefers_the_app_package_page(tmp_path, monkeypatch):
+    """What an installed wheel runs: ``hotspots_app/__main__.py``, when the package has one."""
+    package = tmp_path / "hotspots_app"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "__main__.py").write_text("", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "hotspots_app", raising=False)
+    assert launch.app_script() == package / "__main__.py"
+    (package / "__main__.py").unlink()
     assert launch.app_script() == REPO / "app.py"
 
 
