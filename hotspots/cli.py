@@ -531,6 +531,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
     incidents = _load(args)
     if not args.quiet:
         _print_report(incidents, out)
+    _print_notes(incidents, args, out)
     table = workflows.evaluate_holdout(incidents, args.test_from, methods)
     print(f"Hot spots built before {args.test_from}, scored on {args.test_from} onwards:", file=out)
     print(
@@ -551,6 +552,7 @@ def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
     incidents = _load(args)
     if not args.quiet:
         _print_report(incidents, out)
+    _print_notes(incidents, args, out)
     res = workflows.classify_over_time(
         incidents,
         cell_size=args.cell_size,

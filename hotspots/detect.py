@@ -19,7 +19,7 @@ from hotspots._errors import ParameterError
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
 from hotspots.profile import RANK_ORDERS, rank_hotspots
-from hotspots.record import freeze
+from hotspots.record import FrozenList, freeze
 from hotspots.record import provenance as run_provenance  # the app's name until it moves
 
 __all__ = ["METHODS", "HotspotResult", "default_parameters", "detect", "make_estimator"]
@@ -39,8 +39,8 @@ class HotspotResult:
     params : FrozenDict
         Every parameter and automatic choice, JSON-serialisable and read-only (written into every
         export); ``dict(result.params)`` is a mutable copy.
-    notes : tuple of str
-        The automatic choices and caveats as sentences.
+    notes : list of str
+        The automatic choices and caveats as sentences (read-only).
     incidents : Incidents
     estimator : object
         The fitted detector.
@@ -48,15 +48,15 @@ class HotspotResult:
 
     hotspots: gpd.GeoDataFrame
     params: Mapping[str, Any]
-    notes: tuple[str, ...]
+    notes: list[str]
     incidents: Incidents
     estimator: Any = None
-    warnings: tuple[str, ...] = field(default_factory=tuple)
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", freeze(self.params))
-        object.__setattr__(self, "notes", tuple(self.notes))
-        object.__setattr__(self, "warnings", tuple(self.warnings))
+        object.__setattr__(self, "notes", FrozenList(str(n) for n in self.notes))
+        object.__setattr__(self, "warnings", FrozenList(str(w) for w in self.warnings))
 
     @property
     def surface(self) -> Any:

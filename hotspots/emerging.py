@@ -25,6 +25,7 @@ from hotspots.gistar import DEFAULT_CELL_M, NULLS, GiStarGrid
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
 from hotspots.profile import period_months as auto_period_months
+from hotspots.record import FrozenList, freeze
 from hotspots.stats import mann_kendall
 
 __all__ = [
@@ -70,9 +71,10 @@ _CELL_COLUMNS = (
 )
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class EmergingResult:
-    """What :func:`classify_hotspots` returns.
+    """What :func:`classify_hotspots` returns; read-only (``params`` is a
+    :class:`hotspots.record.FrozenDict`), since the app shares it between sessions.
 
     Attributes
     ----------
@@ -98,6 +100,10 @@ class EmergingResult:
     areas: gpd.GeoDataFrame
     params: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", freeze(self.params))
+        object.__setattr__(self, "notes", FrozenList(str(n) for n in self.notes))
 
 
 def classify_hotspots(

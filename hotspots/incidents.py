@@ -35,6 +35,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from hotspots.jsonutil import to_jsonable
+from hotspots.record import FrozenList, freeze
 
 __all__ = [
     "FILTER_REASONS",
@@ -97,7 +98,7 @@ class FileInfo:
         }
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class IngestReport:
     """Accounts for every input row: used, or rejected with a reason.
 
@@ -114,7 +115,9 @@ class IngestReport:
         then the row's raw fields as text.
     choices : dict
         Every automatic choice (analysis CRS, crime types kept, outlier rule, study area rule ...),
-        as JSON-serialisable values, so a run can be reproduced.
+        as JSON-serialisable values, so a run can be reproduced; read-only
+        (:class:`hotspots.record.FrozenDict`), as are ``notes`` and ``files``: the app shares a
+        report between sessions.
     notes : list of str
         The same choices and any caveats as sentences for people.
     """
@@ -127,6 +130,11 @@ class IngestReport:
     )
     choices: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "files", FrozenList(self.files))
+        object.__setattr__(self, "choices", freeze(self.choices))
+        object.__setattr__(self, "notes", FrozenList(str(n) for n in self.notes))
 
     @property
     def synthetic(self) -> bool:
@@ -172,7 +180,7 @@ class IngestReport:
         return json.dumps(self.to_dict(), **kwargs)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Incidents:
     """Validated incidents in one metric analysis CRS.
 
@@ -197,7 +205,7 @@ class Incidents:
         if missing:
             msg = f"Incidents.frame lacks the columns {missing}."
             raise ValueError(msg)
-        self.crs = pyproj.CRS.from_user_input(self.crs)
+        object.__setattr__(self, "crs", pyproj.CRS.from_user_input(self.crs))
 
     def __len__(self) -> int:
         return len(self.frame)

@@ -316,3 +316,24 @@ def test_plan_map_shows_the_patrol_areas(demo_csv, tmp_path):
     areas = gpd.read_file(out / "patrol_areas.geojson")
     html = page.read_text(encoding="utf-8")
     assert all(pid in html for pid in areas["patrol_area_id"])
+
+
+def test_every_command_prints_the_choices_the_same_way(demo_csv, tmp_path, capsys):
+    """Ingest's notes, then the step's own, each as one "- " line (hotspots.record.Choices)."""
+    from hotspots.ingest import read_incidents
+    from hotspots.record import choices_of
+
+    ingest_lines = choices_of(read_incidents(demo_csv)).lines()
+    assert ingest_lines and all(line.startswith("- ") for line in ingest_lines)
+    out = tmp_path / "em.geojson"
+    assert cli.main(["classify", str(demo_csv), "--out", str(out)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    first = text.index(ingest_lines[0])
+    assert text[first : first + len(ingest_lines)] == ingest_lines
+    assert cli.main(["detect", str(demo_csv), "--out", str(tmp_path / "h.geojson")]) == 0
+    text = capsys.readouterr().out.splitlines()
+    first = text.index(ingest_lines[0])
+    assert text[first : first + len(ingest_lines)] == ingest_lines
+    assert any(line.startswith("- Bandwidth") for line in text[first + len(ingest_lines) :])
+    assert cli.main(["--quiet", "classify", str(demo_csv), "--out", str(out)]) == 0
+    assert not any(line.startswith("- ") for line in capsys.readouterr().out.splitlines())

@@ -169,7 +169,7 @@ def test_shared_detection_result_cannot_be_changed(demo_result):
         demo_result.params["method_parameters"]["bandwidth"] = 1.0
     with pytest.raises(TypeError, match="read-only"):
         demo_result.params["input_files"].append({})
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError, match="read-only"):
         demo_result.notes.append("changed")
     assert demo_result.params["method"] == "kde"
     # a copy is the way to change it, and leaves the shared one as it was
@@ -178,6 +178,34 @@ def test_shared_detection_result_cannot_be_changed(demo_result):
     assert demo_result.params["method"] == "kde"
     # and it is still written as JSON like a plain dict
     assert json.loads(json.dumps(demo_result.params))["method"] == "kde"
+
+
+def test_shared_incidents_and_classification_cannot_be_changed(demo_incidents):
+    """The app's cache_resource shares these too: every record in them is read-only."""
+    inc = demo_incidents
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        inc.study_area = inc.study_area.buffer(1000)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        inc.report.n_used = 0
+    with pytest.raises(TypeError, match="read-only"):
+        inc.report.choices["crs"] = "EPSG:4326"
+    with pytest.raises(TypeError, match="read-only"):
+        inc.report.notes.append("changed")
+    with pytest.raises(TypeError, match="read-only"):
+        inc.report.files.clear()
+    assert inc.report.choices["crs"] == inc.crs.to_string()
+    # a subset is a new object; the shared one keeps its notes
+    n_notes = len(inc.report.notes)
+    sub = inc.subset(np.arange(len(inc)) < 10, note="first ten")
+    assert len(sub) == 10 and sub.report.notes[-1] == "first ten"
+    assert len(inc.report.notes) == n_notes
+    res = workflows.classify_over_time(inc)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.areas = res.areas.iloc[:0]
+    with pytest.raises(TypeError, match="read-only"):
+        res.params["cell_size_m"] = 10.0
+    with pytest.raises(TypeError, match="read-only"):
+        res.notes.append("changed")
 
 
 def test_hotspot_outputs_by_suffix(demo_result, tmp_path):
