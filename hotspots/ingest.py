@@ -35,13 +35,16 @@ import io
 import os
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyproj
 import shapely
 from scipy.spatial import cKDTree
@@ -59,6 +62,7 @@ __all__ = [
     "REASONS",
     "ROLES",
     "VIOLENCE_TYPES_POLICE_UK",
+    "filter_incidents",
     "read_headers",
     "read_incidents",
     "read_text",
@@ -98,8 +102,8 @@ MISSING_TOKENS = frozenset({"", "NA", "N/A", "NULL", "-", "--", "NAN", "NONE", "
 
 #: Roles a file column can play (keys of ``columns=``).
 ROLES = (
-    "lon", "lat", "easting", "northing", "date", "time", "datetime", "month", "crime_type",
-    "weight", "id", "location",
+    "lon", "lat", "easting", "northing", "date", "time", "hour", "datetime", "month",
+    "crime_type", "weight", "id", "location",
 )  # fmt: skip
 
 R_MALFORMED = "malformed row"
@@ -155,13 +159,23 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "time": ("time", "incident_time", "occurrence_time", "offence_time", "offense_time",
              "time_occurred", "occurred_time", "occ_time", "time_of_day", "time_occ",
              "cmplnt_fr_tm", "occ_tm", "timeoccurred", "time_of_occurrence"),
+    "hour": ("hour", "hour_of_day", "occ_hour", "occurrence_hour", "incident_hour",
+             "offence_hour", "offense_hour", "hour_occurred", "crime_hour", "event_hour"),
     "month": ("month", "year_month", "yearmonth", "month_year"),
     "crime_type": ("crime_type", "offense_type", "offence_type", "crime_category",
                    "offense_category", "offence_category", "category", "primary_type",
                    "offense", "offence", "crime", "incident_type", "type", "offense_description",
                    "offence_description", "crime_description", "crm_cd_desc", "ofns_desc",
                    "offense_desc", "offence_desc", "crime_desc", "incident_category",
-                   "nibrs_offense", "offense_name", "offence_name"),
+                   "nibrs_offense", "offense_name", "offence_name", "mci_category", "mci",
+                   "major_crime_indicator", "offence_group", "offense_group", "crime_group",
+                   "offence_subgroup", "offense_subgroup", "crime_subgroup", "major_category",
+                   "minor_category", "ucr_category", "ucr_description", "category_name",
+                   "crime_category_name", "crime_class", "offense_class", "offence_class",
+                   "text_general_code", "primary_description", "offense_code_group",
+                   "crime_category_description", "offence_category_description",
+                   "offense_category_description", "offence_type_description",
+                   "offense_type_description", "subcategory", "crime_subcategory"),
     "weight": ("weight", "harm", "harm_weight", "harm_score", "harm_index", "crime_harm",
                "harm_days", "chi", "cchi"),
     "id": ("crime_id", "id", "uid", "incident_id", "incident_number", "case_number", "case_id",
@@ -200,6 +214,14 @@ _TZ_SUFFIX = r"(?<=\d\d:\d\d)(:\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)$"
 
 def _gather(sources: Any) -> list[tuple[str, bytes]]:
     """Turn ``sources`` into a list of (name, bytes)."""
+    return [(name, load()) for name, load in _gather_lazy(sources)]
+
+
+def _gather_lazy(sources: Any) -> list[tuple[str, Callable[[], bytes]]]:
+    """Turn ``sources`` into (name, loader) pairs: files are read one at a time, when needed.
+
+    Missing paths and empty folders are errors here, before anything is read.
+    """
     if isinstance(sources, str | os.PathLike) or hasattr(sources, "read"):
         items: list[Any] = [sources]
     elif isinstance(sources, bytes | bytearray | memoryview):
@@ -216,10 +238,10 @@ def _gather(sources: Any) -> list[tuple[str, bytes]]:
     else:
         msg = f"sources must be a path, a folder, file objects or (name, bytes) pairs, not {type(sources).__name__}."
         raise ParameterError(msg)
-    out: list[tuple[str, bytes]] = []
+    out: list[tuple[str, Callable[[], bytes]]] = []
     for item in items:
         if isinstance(item, str | os.PathLike):
-            out.extend(_read_path(Path(item)))
+            out.extend(_path_loaders(Path(item)))
         elif isinstance(item, tuple) and len(item) == 2:
             name, data = item
             if isinstance(data, str):
@@ -227,22 +249,10 @@ def _gather(sources: Any) -> list[tuple[str, bytes]]:
             if not isinstance(data, bytes | bytearray | memoryview):
                 msg = f"The second item of the source pair for {name!r} must be bytes."
                 raise ParameterError(msg)
-            out.append((str(name), bytes(data)))
+            out.append((str(name), lambda data=data: bytes(data)))
         elif hasattr(item, "read") or hasattr(item, "getvalue"):
             name = Path(str(getattr(item, "name", "upload.csv"))).name
-            try:
-                if hasattr(item, "getvalue"):
-                    data = item.getvalue()
-                else:
-                    if hasattr(item, "seek"):
-                        item.seek(0)
-                    data = item.read()
-            except (OSError, ValueError) as exc:
-                msg = f"Could not read the uploaded file ({exc})."
-                raise InputError(msg, file=name) from exc
-            if isinstance(data, str):
-                data = data.encode("utf-8")
-            out.append((name, bytes(data)))
+            out.append((name, lambda item=item, name=name: _read_upload(item, name)))
         else:
             msg = f"Cannot read a source of type {type(item).__name__}: give a path, a file object or (name, bytes)."
             raise ParameterError(msg)
@@ -252,7 +262,37 @@ def _gather(sources: Any) -> list[tuple[str, bytes]]:
     return out
 
 
+def _read_upload(item: Any, name: str) -> bytes:
+    try:
+        if hasattr(item, "getvalue"):
+            data = item.getvalue()
+        else:
+            if hasattr(item, "seek"):
+                item.seek(0)
+            data = item.read()
+    except (OSError, ValueError) as exc:
+        msg = f"Could not read the uploaded file ({exc})."
+        raise InputError(msg, file=name) from exc
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return bytes(data)
+
+
 def _read_path(path: Path) -> list[tuple[str, bytes]]:
+    return [(name, load()) for name, load in _path_loaders(path)]
+
+
+def _path_loaders(path: Path) -> list[tuple[str, Callable[[], bytes]]]:
+    def loader(p: Path) -> Callable[[], bytes]:
+        def load() -> bytes:
+            try:
+                return p.read_bytes()
+            except OSError as exc:
+                msg = f"Could not read the file ({exc.strerror or exc})."
+                raise InputError(msg, file=str(p)) from exc
+
+        return load
+
     try:
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
@@ -261,11 +301,11 @@ def _read_path(path: Path) -> list[tuple[str, bytes]]:
                 raise InputError(
                     msg, file=str(path), hint="point to a folder of CSV files or to a file."
                 )
-            return [(p.name, p.read_bytes()) for p in files]
+            return [(p.name, loader(p)) for p in files]
         if not path.exists():
             msg = "No such file or folder."
             raise InputError(msg, file=str(path), hint="check the path.")
-        return [(path.name, path.read_bytes())]
+        return [(path.name, loader(path))]
     except OSError as exc:
         msg = f"Could not read the file ({exc.strerror or exc})."
         raise InputError(msg, file=str(path)) from exc
@@ -466,19 +506,75 @@ def _clean(s: pd.Series) -> pd.Series:
     return s.mask(s.str.upper().isin(MISSING_TOKENS), "")
 
 
+# A plain decimal number (no thousands separator, no decimal comma). Values of this form are
+# converted by Arrow's cast, which reads them exactly as pandas.to_numeric does (both round
+# correctly); everything else goes through the pandas path below.
+_PLAIN_NUMBER = r"^[+-]?(?:\d{1,15}(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?$"
+
+
 def _to_float(s: pd.Series, *, degrees: bool) -> np.ndarray:
     """Cleaned text to float (NaN where not a number).
 
     Decimal commas are accepted ("53,4"); for non-degree values (eastings, weights) a comma
     followed by groups of exactly three digits ("530,000") is read as a thousands separator.
     """
-    if s.str.contains(",", regex=False).any():
-        if not degrees:
-            thousands = s.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-            s = s.mask(thousands, s.str.replace(",", "", regex=False))
-        s = s.str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
-    vals = pd.to_numeric(s, errors="coerce")
-    return np.asarray(vals, dtype=float)
+    n = len(s)
+    out = np.full(n, np.nan)
+    if n == 0:
+        return out
+    arr = pa.array(s, type=pa.large_string(), from_pandas=True)
+    plain = pc.fill_null(pc.match_substring_regex(arr, _PLAIN_NUMBER), False)
+    plain_np = plain.to_numpy(zero_copy_only=False)
+    if plain_np.any():
+        out[plain_np] = pc.cast(pc.filter(arr, plain), pa.float64()).to_numpy(zero_copy_only=False)
+    rest = np.flatnonzero(~plain_np)
+    if len(rest):
+        t = s.iloc[rest]
+        if t.str.contains(",", regex=False).any():
+            if not degrees:
+                thousands = t.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+                t = t.mask(thousands, t.str.replace(",", "", regex=False))
+            t = t.str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
+        out[rest] = np.asarray(pd.to_numeric(t, errors="coerce"), dtype=float)
+    return out
+
+
+class _Col:
+    """One text column of a file, dictionary-encoded: every cleaning and parsing step runs once
+    per distinct value (a police.uk month column has one; a coordinate column a few thousand
+    snapped map points) and is spread back to the rows by the codes."""
+
+    def __init__(self, arr: pa.Array | pa.ChunkedArray) -> None:
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+        enc = pc.dictionary_encode(arr)
+        self.codes = enc.indices.to_numpy(zero_copy_only=False)
+        self.values = enc.dictionary.to_pandas().astype(str)
+        self.clean = _clean(self.values)
+        self._blank: np.ndarray | None = None
+        self._floats: dict[bool, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def blank(self) -> np.ndarray:
+        """Per row: the cell is blank or a missing-value token."""
+        if self._blank is None:
+            self._blank = (self.clean == "").to_numpy(dtype=bool)[self.codes]
+        return self._blank
+
+    def floats(self, *, degrees: bool) -> np.ndarray:
+        if degrees not in self._floats:
+            self._floats[degrees] = _to_float(self.clean, degrees=degrees)[self.codes]
+        return self._floats[degrees]
+
+    def text(self, rows: np.ndarray) -> np.ndarray:
+        """The cleaned text of the given rows (object array), for messages."""
+        return self.clean.to_numpy(dtype=object)[self.codes[rows]]
+
+    def quoted(self, rows: np.ndarray, tail: str) -> np.ndarray:
+        """``'value' <tail>`` for the given rows."""
+        return np.array(["'" + v + "' " + tail for v in self.text(rows)], dtype=object)
 
 
 # --------------------------------------------------------------------------------------------
@@ -493,10 +589,57 @@ def _find(norm: dict[str, str], role: str, used: set[str]) -> str | None:
     return None
 
 
+# Words that mark a header as a crime type column when none of the known names is present
+# ("Offence Subgroup", "MCI", "Crime Category Description", ...), and words that rule it out
+# (codes, ids, counts, dates).
+_TYPE_WORDS = {
+    "offence",
+    "offense",
+    "offences",
+    "offenses",
+    "crime",
+    "crimes",
+    "mci",
+    "ucr",
+    "nibrs",
+}
+_TYPE_GROUP_WORDS = {"category", "type", "group", "subgroup", "class", "desc", "description",
+                     "name", "indicator"}  # fmt: skip
+_NOT_TYPE_WORDS = {"id", "code", "cd", "number", "num", "no", "nbr", "date", "dt", "time", "tm",
+                   "ref", "reference", "count", "year", "month", "hour", "day", "status",
+                   "outcome", "location", "address", "premises", "premise"}  # fmt: skip
+
+
+def _find_crime_type(norm: dict[str, str], used: set[str]) -> str | None:
+    """A crime type column by its words, when no known name matched."""
+    for key, col in norm.items():
+        if col in used:
+            continue
+        words = set(key.split("_"))
+        if words & _NOT_TYPE_WORDS:
+            continue
+        if words & _TYPE_WORDS or (words & {"category"} and len(words) <= 2):
+            return col
+    for key, col in norm.items():
+        words = set(key.split("_"))
+        if col not in used and words & _TYPE_GROUP_WORDS and words & {"major", "minor"}:
+            return col
+    return None
+
+
 def _detect(
-    header: list[str], raw: pd.DataFrame, columns: Mapping[str, str | None], name: str
+    header: list[str],
+    floats: Callable[[str], np.ndarray],
+    n: int,
+    columns: Mapping[str, str | None],
+    name: str,
 ) -> tuple[str, dict[str, str]]:
-    """Return (format, {role: column}) for one file."""
+    """Return (format, {role: column}) for one file.
+
+    ``floats(column)`` gives a column's values as numbers (NaN where not a number); it is only
+    called for plain x/y columns, whose meaning (lon/lat or British National Grid) is decided
+    from their values. ``n`` is the number of well-formed rows.
+    """
     norm: dict[str, str] = {}
     for h in header:
         norm.setdefault(_normalise(h), h)
@@ -538,7 +681,7 @@ def _detect(
             for xn, yn in _XY_PAIRS:
                 if xn in norm and yn in norm:
                     xc, yc = norm[xn], norm[yn]
-                    kind = _xy_kind(raw[xc], raw[yc]) if len(raw) else None
+                    kind = _xy_kind(floats(xc), floats(yc)) if n else None
                     if kind == "lonlat":
                         mapping.update(lon=xc, lat=yc)
                         fmt = FORMAT_LATLON
@@ -560,23 +703,55 @@ def _detect(
     if police and fmt == FORMAT_LATLON:
         fmt = FORMAT_POLICE_UK
     used = set(mapping.values())
-    for role in ("datetime", "date", "time", "month", "crime_type", "weight", "id", "location"):
+    for role in (
+        "datetime", "date", "time", "hour", "month", "crime_type", "weight", "id", "location",
+    ):  # fmt: skip
         if role in mapping or role in disabled:
             continue
         col = _find(norm, role, used)
+        if col is None and role == "crime_type":
+            col = _find_crime_type(norm, used)
         if col is not None:
             mapping[role] = col
             used.add(col)
-    if "datetime" in mapping and "date" in mapping:
-        del mapping["date"]  # the combined column wins
-    if "time" in mapping and "date" not in mapping and "datetime" not in mapping:
-        del mapping["time"]
     return fmt, mapping
 
 
-def _xy_kind(xs: pd.Series, ys: pd.Series) -> str | None:
-    x = _to_float(_clean(xs), degrees=True)
-    y = _to_float(_clean(ys), degrees=True)
+def _settle_date_roles(
+    mapping: dict[str, str], given: Mapping[str, str | None], col: Callable[[str], _Col]
+) -> list[str]:
+    """Resolve the date, time and hour columns; return notes on what was decided.
+
+    A column detected as ``time`` that holds whole timestamps (``2010-01-01T06:00:00Z``) is read
+    as the date and time. A combined date-time column wins over a separate date; a time-of-day
+    column wins over an hour column; time and hour columns need a date.
+    """
+    notes: list[str] = []
+    if "time" in mapping and "time" not in given and "datetime" not in given:
+        values = col(mapping["time"]).clean
+        values = values[values != ""]
+        if len(values):
+            dated = values.str.contains(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}")
+            if float(dated.mean()) >= 0.5:
+                notes.append(
+                    f"the column '{mapping['time']}' holds dates with times; it is read as the "
+                    "date and time of each incident"
+                )
+                if "date" in mapping and "date" not in given:
+                    notes[-1] += f" (the column '{mapping['date']}' is not used)"
+                    del mapping["date"]
+                mapping["datetime"] = mapping.pop("time")
+    if "datetime" in mapping and "date" in mapping:
+        del mapping["date"]  # the combined column wins
+    if "time" in mapping and "hour" in mapping:
+        del mapping["hour"]
+    for role in ("time", "hour"):
+        if role in mapping and "date" not in mapping and "datetime" not in mapping:
+            del mapping[role]
+    return notes
+
+
+def _xy_kind(x: np.ndarray, y: np.ndarray) -> str | None:
     ok = np.isfinite(x) & np.isfinite(y) & ~((x == 0) & (y == 0))
     if not ok.any():
         return None
@@ -610,11 +785,47 @@ def _day_first(values: pd.Series, default: bool) -> tuple[bool, str]:
     return default, ("day-first" if default else "month-first") + " (ambiguous; regional default)"
 
 
-def _parse_datetimes(s: pd.Series, day_first: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _strptime(s: pd.Series, fmt: str) -> np.ndarray:
+    """``pandas.to_datetime(s, format=fmt, errors="coerce")`` as datetime64[ns], fast.
+
+    ISO formats go to pandas' own fast parser. Others are parsed by Arrow, and a value is taken
+    from Arrow only when printing the result with the same format gives back the text exactly
+    (zero-padded, valid day of the month: Arrow would roll 30 February over to March); the rest
+    go to pandas, so every value is read exactly as pandas reads it.
+    """
+    n = len(s)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if n == 0:
+        return out
+    todo = np.ones(n, dtype=bool)
+    if not fmt.startswith("%Y-%m-%d") and "%f" not in fmt:
+        arr = pa.array(s, type=pa.large_string(), from_pandas=True)
+        try:
+            parsed = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
+            back = pc.strftime(parsed, format=fmt)
+            same = pc.fill_null(pc.equal(back, arr), False).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            same = np.zeros(n, dtype=bool)
+        if same.any():
+            vals = pc.filter(parsed, pa.array(same)).to_numpy(zero_copy_only=False)
+            out[same] = vals.astype("datetime64[ns]")
+            todo &= ~same
+    if todo.any():
+        idx = np.flatnonzero(todo)
+        parsed_pd = pd.to_datetime(s.iloc[idx], format=fmt, errors="coerce")
+        good = parsed_pd.notna().to_numpy()
+        if good.any():
+            out[idx[good]] = parsed_pd[good].to_numpy().astype("datetime64[ns]")
+    return out
+
+
+def _parse_datetimes(
+    s: pd.Series, day_first: bool, sample: pd.Series | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Parse cleaned date/datetime text. Returns (datetime64[ns], has_time, ok) arrays.
 
-    Formats are tried in order of how well they fit a sample of the values; each value gets
-    the first format that reads it.
+    Formats are tried in order of how well they fit a sample of the values (``sample``, by
+    default the first 300 non-blank values); each value gets the first format that reads it.
     """
     n = len(s)
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -623,12 +834,12 @@ def _parse_datetimes(s: pd.Series, day_first: bool) -> tuple[np.ndarray, np.ndar
     present = (s != "").to_numpy()
     if not present.any():
         return out, has_time, ok
-    s = s.str.replace(_TZ_SUFFIX, r"\1", regex=True)
+    s = _strip_tz(s)
     order = ("%d", "%m") if day_first else ("%m", "%d")
     formats = list(_DATE_FORMATS_ISO) + [
         (f.format(A=order[0], B=order[1]), t) for f, t in _DATE_FORMATS_DM
     ]
-    sample = s[present].iloc[:300]
+    sample = s[present].iloc[:300] if sample is None else _strip_tz(sample[sample != ""])
     hits = [
         int(pd.to_datetime(sample, format=f, errors="coerce").notna().sum()) for f, _ in formats
     ]
@@ -638,15 +849,23 @@ def _parse_datetimes(s: pd.Series, day_first: bool) -> tuple[np.ndarray, np.ndar
         if not todo.any():
             break
         idx = np.flatnonzero(todo)
-        parsed = pd.to_datetime(s.iloc[idx], format=fmt, errors="coerce")
-        good = parsed.notna().to_numpy()
+        parsed = _strptime(s.iloc[idx], fmt)
+        good = ~np.isnat(parsed)
         if good.any():
             gi = idx[good]
-            out[gi] = parsed[good].to_numpy().astype("datetime64[ns]")
+            out[gi] = parsed[good]
             has_time[gi] = timed
             ok[gi] = True
             todo[gi] = False
     return out, has_time, ok
+
+
+def _strip_tz(s: pd.Series) -> pd.Series:
+    """Drop a time-zone suffix (``Z``, ``+01:00``) after a time: times are read as written."""
+    has = s.str.contains(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)$")
+    if not has.any():
+        return s
+    return s.mask(has, s.str.replace(_TZ_SUFFIX, r"\1", regex=True))
 
 
 def _parse_times(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -664,6 +883,16 @@ def _parse_times(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         ok = np.isfinite(h) & np.isfinite(mi) & (h < 24) & (mi < 60) & (sec < 60)
         ok &= ~((am | pm) & ((h > 23) | (h < 0)))
     td = np.where(ok, (np.nan_to_num(h) * 3600 + np.nan_to_num(mi) * 60 + sec), 0)
+    return (td * 1e9).astype("int64").astype("timedelta64[ns]"), ok
+
+
+def _parse_hours(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Parse an hour-of-day column (whole hours 0-23, "21" or "21.0"). Returns (timedelta64, ok)."""
+    whole = s.str.fullmatch(r"\d{1,2}(?:\.0*)?").fillna(False).to_numpy(dtype=bool)
+    h = pd.to_numeric(s.where(whole, ""), errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        ok = whole & np.isfinite(h) & (h >= 0) & (h < 24)
+    td = np.where(ok, np.nan_to_num(h) * 3600, 0)
     return (td * 1e9).astype("int64").astype("timedelta64[ns]"), ok
 
 
@@ -690,87 +919,330 @@ def _month_start(dt: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# One file
+# Parsing one file: Arrow's multi-threaded reader, the csv module only where Arrow cannot say
+# on which line a record starts
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass
-class _File:
+class _Parsed:
+    """One file split into fields: well-formed rows as Arrow text columns, malformed rows aside."""
+
+    name: str
+    sha256: str
+    encoding: str
+    delimiter: str
+    header: list[str]  # unique column names
+    table: pa.Table  # well-formed rows, one string column per header name
+    lines: np.ndarray  # int64: physical line on which each row of ``table`` starts (header = 1)
+    malformed: list[tuple[int, list[str]]]  # (line, fields) of rows with the wrong field count
+    parser: str = "arrow"
+
+    @property
+    def n_rows(self) -> int:
+        return self.table.num_rows + len(self.malformed)
+
+
+def _is_blank(fields: list[str]) -> bool:
+    return not fields or (len(fields) == 1 and not fields[0].strip())
+
+
+def _count_lines(data: bytes) -> int:
+    """Physical lines in ``data`` (no trailing line break) as the csv module counts them."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n") + 1
+
+
+def _arrow_read(data: bytes, delim: str, ncol: int, *, threads: bool) -> tuple[pa.Table, list]:
+    invalid: list[Any] = []
+
+    def handler(row: Any) -> str:
+        invalid.append(row)
+        return "skip"
+
+    table = pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(
+            autogenerate_column_names=True, use_threads=threads, block_size=1 << 22
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delim,
+            quote_char='"',
+            double_quote=True,
+            escape_char=False,
+            newlines_in_values=True,
+            ignore_empty_lines=True,
+            invalid_row_handler=handler,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={f"f{i}": pa.string() for i in range(ncol)},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+            check_utf8=False,
+        ),
+    )
+    return table, invalid
+
+
+def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
+    """Split UTF-8 bytes with Arrow. Returns (table, lines, malformed) or None when the records'
+    line numbers cannot be known exactly this way (the caller then uses the csv module).
+
+    Arrow and the csv module split fields alike (excel dialect: doubled quotes, a quote opens a
+    quoted field only at its start, text after a closing quote is kept). Arrow skips empty lines
+    without saying where; so the line of each record is derived only when the file's line count
+    adds up: one line per record plus the line breaks inside quoted fields, and nothing else.
+    """
+    ncol = len(header)
+    if ncol < 2 or b"\x00" in data:
+        return None
+    try:
+        table, invalid = _arrow_read(data, delim, ncol, threads=True)
+        if invalid:  # line numbers of bad rows are known only to a single-threaded read
+            table, invalid = _arrow_read(data, delim, ncol, threads=False)
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows == 0 or table.num_columns != ncol:
+        return None
+    if [table.column(i)[0].as_py() for i in range(ncol)] != header:
+        return None
+    lines_total = _count_lines(data)
+    n = table.num_rows  # the header is row 0
+    if not invalid:
+        if lines_total == n:
+            lines = np.arange(1, n + 1, dtype=np.int64)
+        else:
+            breaks = np.zeros(n, dtype=np.int64)
+            for col in table.columns:
+                for sub, sign in (("\n", 1), ("\r", 1), ("\r\n", -1)):
+                    k = pc.count_substring(col, sub).to_numpy(zero_copy_only=False)
+                    breaks += sign * k.astype(np.int64)
+            if lines_total != n + int(breaks.sum()):
+                return None
+            lines = 1 + np.arange(n, dtype=np.int64) + np.concatenate([[0], np.cumsum(breaks[:-1])])
+        return table.slice(1), lines[1:], []
+    # rows with the wrong number of fields: only when every record is one line
+    malformed: list[tuple[int, list[str]]] = []
+    blank_lines: list[int] = []
+    for row in invalid:
+        if row.number is None or "\n" in row.text or "\r" in row.text:
+            return None
+        fields = next(csv.reader([row.text], delimiter=delim), [])
+        if _is_blank(fields):
+            blank_lines.append(row.number)
+        else:
+            malformed.append((int(row.number), fields))
+    if lines_total != n + len(invalid):
+        return None
+    taken = np.zeros(lines_total + 1, dtype=bool)
+    taken[[m[0] for m in malformed] + blank_lines] = True
+    taken[:2] = True  # no line 0; line 1 is the header
+    lines = np.flatnonzero(~taken).astype(np.int64)
+    if len(lines) != n - 1:
+        return None
+    return table.slice(1), lines, malformed
+
+
+def _parse_careful(
+    text: str, delim: str, name: str
+) -> tuple[list[str], pa.Table, np.ndarray, list]:
+    """Split text with the csv module, record by record (any file Arrow cannot take)."""
+    header, rows, lines = _split(text, delim, name)
+    ncol = len(header)
+    good = [r for r in rows if len(r) == ncol]
+    line_arr = np.asarray(lines, dtype=np.int64)
+    lens = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    ok = lens == ncol
+    malformed = [(int(ln), r) for ln, r, g in zip(lines, rows, ok, strict=True) if not g]
+    names = [f"f{i}" for i in range(ncol)]
+    if good:
+        cols = list(zip(*good, strict=True))
+        table = pa.table(
+            {c: pa.array(v, type=pa.string()) for c, v in zip(names, cols, strict=True)}
+        )
+    else:
+        table = pa.table({c: pa.array([], type=pa.string()) for c in names})
+    return header, table, line_arr[ok], malformed
+
+
+def _parse_file(name: str, data: bytes) -> _Parsed:
+    sha = hashlib.sha256(data).hexdigest()
+    text, encoding = _decode(data, name)
+    delim = _sniff_delimiter(text)
+    first = next(
+        (r for r in csv.reader(io.StringIO(text[:65536], newline=""), delimiter=delim) if r), []
+    )
+    fast = None
+    if not text[:1].isspace() and first and not _is_blank(first):
+        if encoding == "utf-8":
+            payload = data
+        elif encoding == "utf-8-sig":
+            payload = data[3:]
+        else:
+            payload = text.encode("utf-8")
+        fast = _parse_fast(payload.rstrip(b"\r\n"), delim, first)
+    if fast is not None:
+        header = first
+        table, lines, malformed = fast
+        parser = "arrow"
+    else:
+        header, table, lines, malformed = _parse_careful(text, delim, name)
+        parser = "csv"
+    del text
+    header = _unique_header(header)
+    table = table.rename_columns(header)
+    return _Parsed(
+        name, sha, encoding, _DELIM_NAMES.get(delim, delim), header, table, lines, malformed,
+        parser,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Validating one file
+# --------------------------------------------------------------------------------------------
+
+_REASON_CODE = {r: i + 1 for i, r in enumerate(REASONS)}
+
+_Text = str | np.ndarray | pa.Array | Callable[[np.ndarray], Any]
+
+
+@dataclass
+class _Batch:
+    rows: np.ndarray  # int64 row indices (file rows, all rows, or frame rows: see the owner)
+    code: int
+    column: str | np.ndarray | pa.Array
+    detail: str | np.ndarray | pa.Array
+
+
+class _Rejects:
+    """First-reason-wins rejection codes per row, with the column and detail of each rejection
+    kept only for the rejected rows (built lazily, so valid rows cost nothing)."""
+
+    def __init__(self, n: int) -> None:
+        self.code = np.zeros(n, dtype=np.int8)
+        self.batches: list[_Batch] = []
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.code == 0
+
+    def add(self, mask: np.ndarray, reason: str, column: _Text, detail: _Text) -> int:
+        """Reject the rows of ``mask`` that have no reason yet; returns how many."""
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool) & (self.code == 0))
+        if not len(idx):
+            return 0
+        self.code[idx] = _REASON_CODE[reason]
+        self.batches.append(
+            _Batch(idx, _REASON_CODE[reason], _pick(column, idx), _pick(detail, idx))
+        )
+        return len(idx)
+
+    def counts(self) -> dict[str, int]:
+        vals, cnt = np.unique(self.code[self.code > 0], return_counts=True)
+        return {REASONS[v - 1]: int(c) for v, c in zip(vals, cnt, strict=True)}
+
+
+def _pick(text: _Text, idx: np.ndarray) -> str | np.ndarray | pa.Array:
+    if isinstance(text, str | pa.Array):
+        return text
+    if callable(text):
+        return text(idx)
+    return np.asarray(text, dtype=object)[idx]
+
+
+def _as_arrow(text: str | np.ndarray | pa.Array, n: int) -> pa.Array:
+    if isinstance(text, str):
+        return pa.repeat(pa.scalar(text, pa.string()), n)
+    if isinstance(text, pa.Array):
+        return text.cast(pa.string())
+    return pa.array(np.asarray(text, dtype=object), type=pa.string())
+
+
+def _blank_arrow(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Per row: blank or a missing-value token (as :func:`_clean` decides), without encoding."""
+    t = pc.utf8_trim_whitespace(arr)
+    blank = pc.or_(pc.equal(t, ""), pc.is_in(pc.utf8_upper(t), pa.array(sorted(MISSING_TOKENS))))
+    return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+@dataclass
+class _FileResult:
+    """One file, validated: canonical columns per well-formed row, and its own rejections."""
+
+    parsed: _Parsed
     info: FileInfo
-    header: list[str]
-    raw: pd.DataFrame  # well-formed rows, all text
-    malformed: list[list[str]]
-    table: pd.DataFrame  # canonical columns, one row per data row (well-formed first)
-    notes: list[str] = field(default_factory=list)
+    bng: bool
+    vx: np.ndarray
+    vy: np.ndarray
+    dt: np.ndarray
+    has_time: np.ndarray
+    month: np.ndarray
+    weight: np.ndarray
+    ctype: tuple[np.ndarray, pd.Series]  # (codes, cleaned distinct values)
+    location: tuple[np.ndarray, pd.Series]
+    has_id: np.ndarray
+    rejects: _Rejects
+    notes: list[str]
     date_order: str = ""
+    undated: int = 0  # rows kept although their date could not be read
+
+    @property
+    def n(self) -> int:
+        return self.parsed.table.num_rows
 
 
-def _forces(header: list[str], raw: pd.DataFrame) -> list[str]:
+def _forces(p: _Parsed) -> list[str]:
     """The police force(s) a police.uk file says it covers ("Falls within"), for provenance."""
-    for h in header:
+    for h in p.header:
         if _normalise(h) == "falls_within":
-            values = raw[h].str.strip()
+            values = pc.unique(p.table.column(h)).to_pandas().astype(str).str.strip()
             return sorted(v for v in values[values != ""].unique()[:20])
     return []
 
 
-def _read_file(name: str, data: bytes, columns: Mapping[str, str | None], index: int) -> _File:
-    sha = hashlib.sha256(data).hexdigest()
-    text, encoding = _decode(data, name)
-    delim = _sniff_delimiter(text)
-    header, rows, lines = _split(text, delim, name)
-    header = _unique_header(header)
-    ncol = len(header)
-    lens = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    good = lens == ncol
-    # a trailing empty field (line ending in a delimiter) on every row is tolerated below
-    line_arr = np.asarray(lines, dtype=np.int64)
-    good_rows = [r for r, g in zip(rows, good, strict=True) if g] if not good.all() else rows
-    malformed = [r for r, g in zip(rows, good, strict=True) if not g]
-    if good_rows:
-        cols = list(zip(*good_rows, strict=True))
-        raw = pd.DataFrame({h: pd.Series(c, dtype=str) for h, c in zip(header, cols, strict=True)})
-    else:
-        raw = pd.DataFrame({h: pd.Series([], dtype=str) for h in header})
-    fmt, mapping = _detect(header, raw, columns, name)
-    n = len(raw)
+def _keep_unreadable(bad: np.ndarray, present: np.ndarray, mode: str) -> bool:
+    """Whether rows whose date cannot be read are kept (with an unknown date) or rejected."""
+    if not bad.any() or mode == "reject":
+        return False
+    if mode == "keep":
+        return True
+    return int(bad.sum()) * 2 > int(present.sum())  # "auto": most of the column is unreadable
+
+
+def _validate_file(
+    p: _Parsed, columns: Mapping[str, str | None], unreadable_dates: str
+) -> _FileResult:
+    n = p.table.num_rows
+    cache: dict[str, _Col] = {}
+
+    def col(name: str) -> _Col:
+        if name not in cache:
+            cache[name] = _Col(p.table.column(name))
+        return cache[name]
+
+    fmt, mapping = _detect(p.header, lambda c: col(c).floats(degrees=True), n, columns, p.name)
+    notes = [f"{p.name}: {t}." for t in _settle_date_roles(mapping, columns, col)]
     info = FileInfo(
-        name=name, sha256=sha, n_rows=len(rows), format=fmt, encoding=encoding,
-        delimiter=_DELIM_NAMES.get(delim, delim), columns=dict(mapping),
-        forces=_forces(header, raw),
+        name=p.name, sha256=p.sha256, n_rows=p.n_rows, format=fmt, encoding=p.encoding,
+        delimiter=p.delimiter, columns=dict(mapping), forces=_forces(p),
     )  # fmt: skip
-    notes: list[str] = []
-    reason = np.full(n, "", dtype=object)
-    column = np.full(n, "", dtype=object)
-    detail = np.full(n, "", dtype=object)
+    rej = _Rejects(n)
 
-    def reject(mask: np.ndarray, why: str, col: str | np.ndarray, text_: pd.Series | str) -> None:
-        mask = mask & (reason == "")
-        if not mask.any():
-            return
-        reason[mask] = why
-        column[mask] = col[mask] if isinstance(col, np.ndarray) else col
-        detail[mask] = text_[mask].to_numpy(dtype=object) if isinstance(text_, pd.Series) else text_
-
-    cleaned = {role: _clean(raw[col]) for role, col in mapping.items()}
+    # ---- coordinates
     bng = fmt == FORMAT_BNG
-    if bng:
-        cx, cy = mapping["easting"], mapping["northing"]
-        sx, sy = cleaned["easting"], cleaned["northing"]
-    else:
-        cx, cy = mapping["lon"], mapping["lat"]
-        sx, sy = cleaned["lon"], cleaned["lat"]
-    vx = _to_float(sx, degrees=not bng)
-    vy = _to_float(sy, degrees=not bng)
-    miss_x, miss_y = (sx == "").to_numpy(), (sy == "").to_numpy()
-    reject(
+    cx, cy = (mapping["easting"], mapping["northing"]) if bng else (mapping["lon"], mapping["lat"])
+    xc, yc = col(cx), col(cy)
+    vx = xc.floats(degrees=not bng)
+    vy = yc.floats(degrees=not bng)
+    miss_x, miss_y = xc.blank(), yc.blank()
+    rej.add(
         miss_x | miss_y,
         R_MISSING,
-        np.where(miss_x, cx, cy).astype(object),
+        lambda i: np.where(miss_x[i], cx, cy).astype(object),
         "a coordinate is blank or missing",
     )
-    reject(np.isnan(vx), R_NONNUMERIC, cx, "'" + sx + "' is not a number")
-    reject(np.isnan(vy), R_NONNUMERIC, cy, "'" + sy + "' is not a number")
+    rej.add(np.isnan(vx), R_NONNUMERIC, cx, lambda i: xc.quoted(i, "is not a number"))
+    rej.add(np.isnan(vy), R_NONNUMERIC, cy, lambda i: yc.quoted(i, "is not a number"))
     with np.errstate(invalid="ignore"):
         if bng:
             e0, n0, e1, n1 = BNG_RANGE
@@ -781,115 +1253,106 @@ def _read_file(name: str, data: bytes, columns: Mapping[str, str | None], index:
             bad_x = ~(np.abs(vx) <= 180)
             bad_y = ~(np.abs(vy) <= 90)
             rng = "outside -180..180 (longitude) or -90..90 (latitude)"
-    reject(bad_x, R_RANGE, cx, "'" + sx + "' is " + rng)
-    reject(bad_y, R_RANGE, cy, "'" + sy + "' is " + rng)
-    reject((vx == 0) & (vy == 0), R_NULL, cx, "both coordinates are 0: a missing location")
-    # locations for the regional date default
-    okxy = reason == ""
-    americas = False
-    if not bng and okxy.any():
-        americas = bool(np.median(vx[okxy]) < -30)
+    rej.add(bad_x, R_RANGE, cx, lambda i: xc.quoted(i, "is " + rng))
+    rej.add(bad_y, R_RANGE, cy, lambda i: yc.quoted(i, "is " + rng))
+    rej.add((vx == 0) & (vy == 0), R_NULL, cx, "both coordinates are 0: a missing location")
+    okxy = rej.ok
+    americas = bool(not bng and okxy.any() and np.median(vx[okxy]) < -30)
 
-    # dates
+    # ---- dates
     dt = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     has_time = np.zeros(n, dtype=bool)
     month = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    undated = np.zeros(n, dtype=bool)
     date_role = "datetime" if "datetime" in mapping else ("date" if "date" in mapping else None)
     date_order = ""
+
+    def unreadable(bad: np.ndarray, present: np.ndarray, column: str, c: _Col, tail: str) -> None:
+        if _keep_unreadable(bad, present, unreadable_dates):
+            undated[bad] = True
+            example = c.text(np.flatnonzero(bad)[:1])[0]
+            notes.append(
+                f"{p.name}: {int(bad.sum())} of {int(present.sum())} value(s) in '{column}' "
+                f"could not be read (e.g. '{example}'); those rows are kept without a date: "
+                "they count in maps and hot spots, not in time profiles or date filters."
+            )
+        else:
+            rej.add(bad, R_DATE, column, lambda i: c.quoted(i, tail))
+
     if date_role is not None:
-        sd = cleaned[date_role]
-        day_first, date_order = _day_first(sd[sd != ""], default=not americas)
-        dt, has_time, ok = _parse_datetimes(sd, day_first)
-        bad = (sd != "").to_numpy() & ~ok
-        reject(bad, R_DATE, mapping[date_role], "'" + sd + "' is not a date this reader knows")
-        if "time" in mapping:
-            st = cleaned["time"]
-            td, tok = _parse_times(st)
-            tpresent = (st != "").to_numpy()
-            reject(tpresent & ~tok, R_DATE, mapping["time"], "'" + st + "' is not a time of day")
+        dc = col(mapping[date_role])
+        present_u = (dc.clean != "").to_numpy()
+        day_first, date_order = _day_first(dc.clean[present_u], default=not americas)
+        first_rows = np.flatnonzero(present_u[dc.codes])[:300]
+        sample = dc.clean.iloc[dc.codes[first_rows]]
+        dt_u, ht_u, ok_u = _parse_datetimes(dc.clean, day_first, sample=sample)
+        dt, has_time, ok = dt_u[dc.codes], ht_u[dc.codes], ok_u[dc.codes]
+        present = ~dc.blank()
+        unreadable(
+            present & ~ok, present, mapping[date_role], dc, "is not a date this reader knows"
+        )
+        for role in ("time", "hour"):
+            if role not in mapping:
+                continue
+            tc = col(mapping[role])
+            values = tc.clean[tc.clean != ""]
+            hours = role == "hour" or (
+                len(values) > 0 and bool(values.str.fullmatch(r"\d{1,2}").all())
+                and int(pd.to_numeric(values).max()) <= 23
+            )  # fmt: skip
+            td_u, tok_u = _parse_hours(tc.clean) if hours else _parse_times(tc.clean)
+            td, tok = td_u[tc.codes], tok_u[tc.codes]
+            tpresent = ~tc.blank()
+            tail = "is not an hour of the day (0-23)" if hours else "is not a time of day"
+            unreadable(tpresent & ~tok, tpresent, mapping[role], tc, tail)
             use = ok & tpresent & tok
+            if role == "hour":
+                use &= ~has_time  # a time written in the date column wins
             dt = np.where(use, dt.astype("datetime64[D]").astype("datetime64[ns]") + td, dt)
-            has_time = np.where(use, True, has_time)
+            has_time = has_time | use
+            if hours and role == "time":
+                notes.append(f"{p.name}: '{mapping[role]}' holds whole hours; read as hour of day.")
         month = _month_start(dt)
     if "month" in mapping:
-        sm = cleaned["month"]
-        mon, mok = _parse_months(sm)
-        fill = np.isnat(month)
+        mc = col(mapping["month"])
+        mon_u, mok_u = _parse_months(mc.clean)
+        mon, mok = mon_u[mc.codes], mok_u[mc.codes]
         if date_role is None:
-            reject(
-                (sm != "").to_numpy() & ~mok,
-                R_DATE,
-                mapping["month"],
-                "'" + sm + "' is not a month (YYYY-MM)",
-            )
-        month = np.where(fill, mon, month)
-    # weights
+            present = ~mc.blank()
+            unreadable(present & ~mok, present, mapping["month"], mc, "is not a month (YYYY-MM)")
+        month = np.where(np.isnat(month), mon, month)
+
+    # ---- weights, crime type, location, id
     weight = np.ones(n, dtype=float)
     if "weight" in mapping:
-        sw = cleaned["weight"]
-        weight = _to_float(sw, degrees=False)
+        wc = col(mapping["weight"])
+        weight = wc.floats(degrees=False).copy()
         badw = ~(np.isfinite(weight) & (weight >= 0))
-        reject(badw, R_WEIGHT, mapping["weight"], "'" + sw + "' is not a number >= 0")
-
-    crime = cleaned["crime_type"] if "crime_type" in mapping else pd.Series([""] * n, dtype=str)
-    loc = cleaned["location"] if "location" in mapping else pd.Series([""] * n, dtype=str)
-    has_id = (cleaned["id"] != "").to_numpy() if "id" in mapping else np.zeros(n, dtype=bool)
-    if n:
-        sig = np.uint64(
-            int.from_bytes(hashlib.sha256("\x1f".join(header).encode()).digest()[:8], "little")
-        )
-        rowhash = pd.util.hash_pandas_object(raw, index=False).to_numpy() ^ sig
-    else:
-        rowhash = np.zeros(0, dtype=np.uint64)
-    table = pd.DataFrame(
-        {
-            "file": np.full(n, index, dtype=np.int64),
-            "source_row": line_arr[good] if n else np.zeros(0, dtype=np.int64),
-            "rawpos": np.arange(n, dtype=np.int64),
-            "reason": reason,
-            "column": column,
-            "detail": detail,
-            "vx": vx,
-            "vy": vy,
-            "bng": np.full(n, bng),
-            "datetime": dt,
-            "has_time": has_time,
-            "month": month,
-            "crime_type": crime.to_numpy(dtype=object),
-            "weight": weight,
-            "location": loc.to_numpy(dtype=object),
-            "has_id": has_id,
-            "hash": rowhash,
-        }
+        rej.add(badw, R_WEIGHT, mapping["weight"], lambda i: wc.quoted(i, "is not a number >= 0"))
+    empty = (np.zeros(n, dtype=np.int32), pd.Series([""], dtype=str))
+    ctype = (
+        (col(mapping["crime_type"]).codes, col(mapping["crime_type"]).clean)
+        if "crime_type" in mapping
+        else empty
     )
-    if malformed:
-        m = len(malformed)
-        extra = pd.DataFrame(
-            {
-                "file": np.full(m, index, dtype=np.int64),
-                "source_row": line_arr[~good],
-                "rawpos": -1 - np.arange(m, dtype=np.int64),
-                "reason": R_MALFORMED,
-                "column": "",
-                "detail": [f"{k} fields where the header has {ncol}" for k in lens[~good]],
-                "vx": np.nan,
-                "vy": np.nan,
-                "bng": bng,
-                "datetime": np.full(m, np.datetime64("NaT"), dtype="datetime64[ns]"),
-                "has_time": False,
-                "month": np.full(m, np.datetime64("NaT"), dtype="datetime64[ns]"),
-                "crime_type": "",
-                "weight": 1.0,
-                "location": "",
-                "has_id": False,
-                "hash": np.arange(m, dtype=np.uint64),
-            }
-        )
-        table = pd.concat([table, extra], ignore_index=True) if n else extra
+    loc = (
+        (col(mapping["location"]).codes, col(mapping["location"]).clean)
+        if "location" in mapping
+        else empty
+    )
+    if "id" in mapping:
+        has_id = ~_blank_arrow(p.table.column(mapping["id"])) if n else np.zeros(0, dtype=bool)
+    else:
+        has_id = np.zeros(n, dtype=bool)
+    if p.malformed:
         notes.append(
-            f"{name}: {m} row(s) had more or fewer fields than the header and were rejected."
+            f"{p.name}: {len(p.malformed)} row(s) had more or fewer fields than the header and "
+            "were rejected."
         )
-    return _File(info, header, raw, malformed, table, notes, date_order)
+    return _FileResult(
+        p, info, bng, vx, vy, dt, has_time, month, weight, ctype, loc, has_id, rej, notes,
+        date_order, int(undated.sum()),
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -1089,6 +1552,7 @@ def read_incidents(
     outlier_km: float | bool | None = None,
     date_from: Any = None,
     date_to: Any = None,
+    unreadable_dates: str = "auto",
 ) -> Incidents:
     """Read incident CSV files into validated :class:`~hotspots.incidents.Incidents`.
 
@@ -1100,8 +1564,9 @@ def read_incidents(
     columns : dict, optional
         Role -> column name, overriding detection for those roles. Roles: ``lon``, ``lat``
         (WGS84 degrees), ``easting``, ``northing`` (British National Grid metres), ``date``,
-        ``time``, ``datetime``, ``month``, ``crime_type``, ``weight``, ``id``, ``location``.
-        Map a role to ``None`` to ignore that column.
+        ``time``, ``hour`` (whole hour of the day, 0-23), ``datetime``, ``month``,
+        ``crime_type``, ``weight``, ``id``, ``location``. Map a role to ``None`` to ignore that
+        column.
     crime_types : "default", "all" or list of str, default "default"
         ``"default"`` keeps :data:`VIOLENCE_TYPES_POLICE_UK` in police.uk files; in other files
         with a crime type column it keeps the types whose name contains a
@@ -1109,7 +1574,7 @@ def read_incidents(
         when no type does (e.g. a file of one offence such as "personal robbery" is kept whole
         either way); files without a crime type column are kept whole. ``"all"`` keeps every
         row. A list keeps exactly those types (case-insensitive); names found in no file are
-        warned about.
+        warned about. Applied by :func:`filter_incidents`.
     harm_weights : dict, optional
         Crime type -> harm weight (>= 0), e.g. Cambridge Crime Harm Index days. Every kept crime
         type must be mapped; weights are never invented. Overrides a weight column.
@@ -1125,6 +1590,13 @@ def read_incidents(
     date_from, date_to : date-like, optional
         Keep incidents on or after ``date_from`` and on or before ``date_to`` (a date without a
         time includes the whole day). Month-only rows are kept when their month overlaps the range.
+    unreadable_dates : {"auto", "reject", "keep"}, default "auto"
+        What happens to a row whose date, time or month cannot be read. ``"reject"``: it is
+        rejected as ``unparseable date``. ``"keep"``: it is kept with an unknown date (it counts
+        in maps and hot spots, not in time profiles, and falls outside any date range) and a note
+        says how many. ``"auto"``: kept when most of that file's column cannot be read (a format
+        this reader does not know must not cost every row its location), rejected otherwise (a
+        stray bad value marks a bad row).
 
     Returns
     -------
@@ -1140,26 +1612,38 @@ def read_incidents(
     ParameterError
         For invalid arguments.
 
+    See Also
+    --------
+    filter_incidents : crime types, dates and study area on incidents already read; read the
+        files once with ``crime_types="all"`` and filter as often as needed.
+
     Notes
     -----
     **Reading.** Bytes are decoded as UTF-16 (with a BOM), UTF-8 (BOM stripped), then cp1252,
-    then latin-1. The delimiter is sniffed among comma, semicolon, tab and pipe. Blank lines are
-    skipped and not counted. ``source_row`` is the physical line where a record starts (header =
-    line 1), so a quoted field spanning lines moves later rows' numbers on correctly. Rows with
-    more or fewer fields than the header are rejected as ``malformed row``. A file with a valid
-    header and no rows adds nothing; an empty or binary file is an :class:`InputError`.
-    Values ``NA``, ``N/A``, ``null``, ``-``, ``NaN``, ``None`` and blanks are missing. Decimal
-    commas are read in coordinate and weight columns.
+    then latin-1. The delimiter is sniffed among comma, semicolon, tab and pipe. Fields are split
+    by Arrow's multi-threaded CSV reader (excel dialect, as Python's csv module splits them);
+    the csv module reads a file itself only when Arrow cannot tell on which line each record
+    starts (blank lines inside the file, NUL bytes). Blank lines are skipped and not counted.
+    ``source_row`` is the physical line where a record starts (header = line 1), so a quoted
+    field spanning lines moves later rows' numbers on correctly. Rows with more or fewer fields
+    than the header are rejected as ``malformed row``. A file with a valid header and no rows
+    adds nothing; an empty or binary file is an :class:`InputError`. Values ``NA``, ``N/A``,
+    ``null``, ``-``, ``NaN``, ``None`` and blanks are missing. Decimal commas are read in
+    coordinate and weight columns. Every cleaning and parsing step runs once per distinct value
+    of a column, so files stay quick however many rows share a map point or a month.
 
     **Dates.** ``date``/``datetime`` columns take ISO forms (``2019-01-01 20:00[:00]``,
     ``T`` separator, time-zone suffixes ignored: times are read as written) and
     ``dd/mm/yyyy [HH:MM[:SS]]`` style dates. Day/month order is taken from the values (a first
     field > 12 means day-first, a second field > 12 month-first); when every value is ambiguous,
     day-first is used except for data in the Americas (median longitude < 30 W), which are read
-    month-first. A separate ``time`` column (``HH:MM[:SS]``, ``HHMM``, am/pm) is added to the date.
+    month-first. A separate ``time`` column (``HH:MM[:SS]``, ``HHMM``, am/pm) is added to the date;
+    a ``time`` column of whole numbers 0-23 only, or an ``hour`` column, gives the hour; a
+    ``time`` column that holds whole timestamps (``2010-01-01T06:00:00Z``) is the date and time.
     ``has_time`` is True only where a time of day was written. Rows with only a date get
     ``datetime`` at midnight and ``has_time`` False; month-only rows (police.uk) get NaT.
-    Blank dates are kept (month NaT) and counted in a note; unreadable ones are rejected.
+    Blank dates are kept (month NaT) and counted in a note; unreadable ones follow
+    ``unreadable_dates``.
 
     **Duplicates.** An exact copy (every field equal, same header) of an earlier row, in the same
     or another file, is rejected as ``duplicate row`` only when it carries a non-blank id: police.uk
@@ -1185,13 +1669,17 @@ def read_incidents(
     incidents to (City of London: ~24 km² for a 2.9 km² force); pass ``study_area`` for an
     exact PAI denominator.
 
-    **Rejection order.** malformed, coordinates, dates, weights, duplicates, outliers / study
-    area polygon, crime type, date range: each rejected row carries the first reason.
+    **Rejection order.** malformed, coordinates, dates, weights, duplicates, outliers (these
+    make the validated incidents), then the filters: study area polygon, crime type, date
+    range. Each rejected row carries the first reason, with its raw fields.
     """
     columns = dict(columns or {})
     unknown = sorted(set(columns) - set(ROLES))
     if unknown:
         msg = f"Unknown role(s) in columns=: {unknown}. Roles are: {', '.join(ROLES)}."
+        raise ParameterError(msg)
+    if unreadable_dates not in ("auto", "reject", "keep"):
+        msg = f"unreadable_dates must be 'auto', 'reject' or 'keep', not {unreadable_dates!r}."
         raise ParameterError(msg)
     type_filter = _check_crime_types(crime_types)
     if harm_weights is not None:
@@ -1223,13 +1711,143 @@ def read_incidents(
             )
             raise ParameterError(msg)
 
+    def run() -> Incidents:
+        v = _validate(
+            sources, columns, analysis_crs, outlier_km, study_area is not None, unreadable_dates
+        )
+        area = None
+        if study_area is not None:
+            area = _load_study_area(study_area, v.crs, crs)
+        f = _filter_core(
+            v.frame, v.frame_file, v.infos, type_filter, when_from, when_to, area, harm_weights
+        )
+        return _finish(v, f)
+
+    return _guarded(run)
+
+
+def filter_incidents(
+    incidents: Incidents,
+    *,
+    crime_types: str | Sequence[str] = "all",
+    date_from: Any = None,
+    date_to: Any = None,
+    study_area: Any = None,
+    harm_weights: Mapping[str, float] | None = None,
+) -> Incidents:
+    """Keep the incidents of chosen crime types, dates and study area; weigh them by harm.
+
+    Cheap: it works on the validated columns, never on the files. Read the files once (with
+    ``crime_types="all"``) and call this for every choice a user makes;
+    ``read_incidents(files, crime_types=..., ...)`` is the two steps in one call.
+
+    Parameters
+    ----------
+    incidents : Incidents
+        From :func:`read_incidents` (or :meth:`Incidents.from_xy`).
+    crime_types : "default", "all" or list of str, default "all"
+        As in :func:`read_incidents` (``"default"``: the violent types, by file format).
+    date_from, date_to : date-like, optional
+        Keep incidents on or after ``date_from`` and on or before ``date_to`` (a date without a
+        time includes the whole day); month-only rows are kept when their month overlaps the
+        range; rows without a known date fall outside any range.
+    study_area : path, GeoDataFrame or shapely geometry, optional
+        Keep the incidents inside; it becomes the study area (PAI denominator). Files and bare
+        geometries are WGS84 lon/lat, or the analysis CRS when the incidents were read with
+        ``crs=`` given. Spatial outliers were already set aside when reading; read with
+        ``outlier_km=False`` to let the polygon alone decide.
+    harm_weights : dict, optional
+        Crime type -> harm weight (>= 0) for the kept incidents; every kept type must be mapped.
+
+    Returns
+    -------
+    Incidents
+        The kept incidents (same CRS). ``report.rejected`` gains one row per incident left out
+        (``source_file``, ``source_row``, ``reason``, ``column``, ``detail``; the raw fields stay
+        blank, as the files are not read again), ``report.choices["filters"]`` counts them by
+        reason, and the notes say what was kept.
+
+    Raises
+    ------
+    InputError
+        When no incident is left (the message gives the top reasons), or for unmapped harm types.
+    ParameterError
+        For invalid arguments.
+
+    Examples
+    --------
+    >>> from hotspots import Incidents
+    >>> inc = Incidents.from_xy([0.0, 10.0, 20.0], [0.0, 0.0, 0.0], crs="EPSG:27700",
+    ...                         crime_type=["Robbery", "Burglary", "Robbery"])
+    >>> kept = filter_incidents(inc, crime_types=["robbery"])
+    >>> len(kept), kept.report.choices["filters"]["crime type not selected"]
+    (2, 1)
+    """
+    type_filter = _check_crime_types(crime_types)
+    hw = _check_harm_weights(harm_weights) if harm_weights is not None else None
+    when_from = _parse_when(date_from, "date_from")
+    when_to = _parse_when(date_to, "date_to")
+    if not isinstance(incidents, Incidents):
+        msg = f"incidents must be an Incidents object, not {type(incidents).__name__}."
+        raise ParameterError(msg)
+
+    def run() -> Incidents:
+        rep = incidents.report
+        infos = list(rep.files)
+        frame = incidents.frame
+        first: dict[str, int] = {}
+        for i, f in enumerate(infos):
+            first.setdefault(f.name, i)
+        names = frame["source_file"]
+        if infos:
+            codes, uniq = pd.factorize(names)
+            row_file = np.array([first.get(str(u), 0) for u in uniq], dtype=np.int64)[codes]
+        else:  # Incidents.from_xy: one in-memory "file"
+            cols = {"crime_type": "crime_type"} if (frame["crime_type"] != "").any() else {}
+            infos = [FileInfo(name="memory", sha256="", n_rows=len(frame), columns=cols)]
+            row_file = np.zeros(len(frame), dtype=np.int64)
+        area = None
+        if study_area is not None:
+            crs_given = "given by the caller" in str(rep.choices.get("crs_reason", ""))
+            area = _load_study_area(study_area, incidents.crs, incidents.crs if crs_given else None)
+        f = _filter_core(frame, row_file, infos, type_filter, when_from, when_to, area, hw)
+        if not f.keep.any():
+            counts = dict(rep.reason_counts())
+            for r, k in f.rejects.counts().items():
+                counts[r] = counts.get(r, 0) + k
+            _raise_nothing_usable([i.name for i in infos], counts, rep.n_read)
+        new = _filtered_rows(frame, f.rejects)
+        rejected = rep.rejected
+        if len(new):
+            rejected = pd.concat([rep.rejected, new], ignore_index=True)
+            rejected = rejected.fillna({c: "" for c in rejected.columns if c != "source_row"})
+        notes = [n for n in rep.notes if not n.startswith(_RECOMPUTED_NOTES)]
+        if area is not None:
+            notes = [n for n in notes if not n.startswith("Study area:")]
+        notes = list(dict.fromkeys(notes + f.notes))
+        report = IngestReport(
+            files=rep.files,
+            n_read=rep.n_read,
+            n_used=int(f.keep.sum()),
+            rejected=rejected,
+            choices={**rep.choices, **f.choices},
+            notes=notes,
+        )
+        kept = frame.loc[f.keep].reset_index(drop=True)
+        kept["weight"] = f.weight[f.keep]
+        return Incidents(
+            kept, incidents.crs, area if area is not None else incidents.study_area, report
+        )
+
+    return _guarded(run)
+
+
+def _guarded(run: Callable[[], Incidents]) -> Incidents:
+    """Run a reading step; any unexpected failure becomes one readable InputError."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", category=pd.errors.DtypeWarning)
-            return _read(
-                sources, columns, type_filter, harm_weights, study_area, analysis_crs, crs,
-                outlier_km, when_from, when_to,
-            )  # fmt: skip
+            return run()
     except (InputError, ParameterError):
         raise
     except Exception as exc:  # never show a raw pandas / pyproj traceback (the cause is chained)
@@ -1276,19 +1894,55 @@ def _check_harm_weights(harm_weights: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
-def _read(
+# --------------------------------------------------------------------------------------------
+# Validation over all files
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Validated:
+    """Every file read and validated: the valid rows as a frame, everything needed to list the
+    rejected rows with their raw fields at the end."""
+
+    files: list[_FileResult]
+    offsets: np.ndarray  # first row (over all files' well-formed rows) of each file
+    rejects: _Rejects  # over all well-formed rows
+    frame: pd.DataFrame  # the valid rows, REQUIRED_COLUMNS
+    frame_rows: np.ndarray  # row (over all files) of each frame row
+    frame_file: np.ndarray  # file index of each frame row
+    crs: pyproj.CRS
+    study_area: BaseGeometry | None
+    choices: dict[str, Any]
+    notes: list[str]
+
+    @property
+    def infos(self) -> list[FileInfo]:
+        return [f.info for f in self.files]
+
+    @property
+    def n_read(self) -> int:
+        return sum(f.parsed.n_rows for f in self.files)
+
+    def reason_counts(self) -> dict[str, int]:
+        counts = self.rejects.counts()
+        n_bad = sum(len(f.parsed.malformed) for f in self.files)
+        if n_bad:
+            counts = {R_MALFORMED: n_bad, **counts}
+        return counts
+
+
+def _validate(
     sources: Any,
     columns: dict[str, str | None],
-    type_filter: str | frozenset[str],
-    harm_weights: dict[str, float] | None,
-    study_area: Any,
     analysis_crs: pyproj.CRS | None,
-    crs_arg: Any,
     outlier_km: float | bool | None,
-    when_from: tuple[pd.Timestamp, bool] | None,
-    when_to: tuple[pd.Timestamp, bool] | None,
-) -> Incidents:
-    files = [_read_file(name, data, columns, i) for i, (name, data) in enumerate(_gather(sources))]
+    study_area_given: bool,
+    unreadable_dates: str,
+) -> _Validated:
+    files = [
+        _validate_file(_parse_file(name, load()), columns, unreadable_dates)
+        for name, load in _gather_lazy(sources)
+    ]
     notes: list[str] = []
     choices: dict[str, Any] = {}
     for f in files:
@@ -1300,42 +1954,31 @@ def _read(
                 f"{f.info.name} is byte-identical to {shas[f.info.sha256]}; its rows with ids are rejected as duplicates."
             )
         shas.setdefault(f.info.sha256, f.info.name)
-    t = pd.concat([f.table for f in files], ignore_index=True)
-    t = t.fillna(
-        {
-            "has_id": False,
-            "has_time": False,
-            "bng": False,
-            "reason": "",
-            "column": "",
-            "detail": "",
-            "crime_type": "",
-            "location": "",
-            "weight": 1.0,
-        }
-    )
-    t = t.astype({"has_id": bool, "has_time": bool, "bng": bool})
-    n_read = len(t)
-    reason = t["reason"].to_numpy(dtype=object, copy=True)
-    column = t["column"].to_numpy(dtype=object, copy=True)
-    detail = t["detail"].to_numpy(dtype=object, copy=True)
+    sizes = np.array([f.n for f in files], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    n = int(sizes.sum())
+    rej = _Rejects(n)
+    rej.code = np.concatenate([f.rejects.code for f in files]) if n else rej.code
+    for f, off in zip(files, offsets, strict=True):
+        for b in f.rejects.batches:
+            rej.batches.append(_Batch(b.rows + off, b.code, b.column, b.detail))
+    file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
 
-    def reject(mask: np.ndarray, why: str, col: str | np.ndarray, text_: str | np.ndarray) -> int:
-        mask = np.asarray(mask, dtype=bool) & (reason == "")
-        k = int(mask.sum())
-        if k:
-            reason[mask] = why
-            column[mask] = col[mask] if isinstance(col, np.ndarray) else col
-            detail[mask] = text_[mask] if isinstance(text_, np.ndarray) else text_
-        return k
+    def cat(attr: str, dtype: Any) -> np.ndarray:
+        return np.concatenate([getattr(f, attr) for f in files]).astype(dtype, copy=False)
+
+    vx, vy = cat("vx", float), cat("vy", float)
+    bng = np.repeat(np.array([f.bng for f in files], dtype=bool), sizes)
+
+    def nothing_usable() -> None:
+        v = _Validated(files, offsets, rej, pd.DataFrame(), np.zeros(0, np.int64),
+                       np.zeros(0, np.int64), crs_mod.WGS84, None, choices, notes)  # fmt: skip
+        _raise_nothing_usable([f.info.name for f in files], v.reason_counts(), v.n_read)
 
     # ---- coordinates: lon/lat for everything, then the analysis CRS
-    vx = t["vx"].to_numpy(dtype=float)
-    vy = t["vy"].to_numpy(dtype=float)
-    bng = t["bng"].to_numpy(dtype=bool)
-    located = reason == ""
-    lon = np.full(n_read, np.nan)
-    lat = np.full(n_read, np.nan)
+    located = rej.ok
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
     ll = located & ~bng
     lon[ll], lat[ll] = vx[ll], vy[ll]
     bb = located & bng
@@ -1343,12 +1986,12 @@ def _read(
         lon[bb], lat[bb] = crs_mod.to_wgs84(vx[bb], vy[bb], crs_mod.BNG)
     if analysis_crs is None:
         if not located.any():
-            _raise_nothing_usable(files, reason)
+            nothing_usable()
         analysis_crs, crs_reason = crs_mod.choose_crs(lon[located], lat[located])
     else:
         crs_reason = f"{analysis_crs.name} ({analysis_crs.to_string()}): given by the caller"
-    x = np.full(n_read, np.nan)
-    y = np.full(n_read, np.nan)
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
     if ll.any():
         x[ll], y[ll] = crs_mod.to_analysis(lon[ll], lat[ll], analysis_crs)
     if bb.any():
@@ -1357,7 +2000,7 @@ def _read(
         else:
             x[bb], y[bb] = crs_mod.transform(vx[bb], vy[bb], crs_mod.BNG, analysis_crs)
     bad = located & ~(np.isfinite(x) & np.isfinite(y))
-    reject(bad, R_RANGE, "", "the point cannot be projected to the analysis CRS")
+    rej.add(bad, R_RANGE, "", "the point cannot be projected to the analysis CRS")
     choices["crs"] = analysis_crs.to_string()
     choices["crs_reason"] = crs_reason
     choices["formats"] = sorted({f.info.format for f in files})
@@ -1365,14 +2008,8 @@ def _read(
     notes.append(f"Analysis CRS: {crs_reason}.")
 
     # ---- duplicates
-    hashes = t["hash"].to_numpy(dtype=np.uint64)
-    is_row = t["rawpos"].to_numpy() >= 0
-    dup = pd.Series(hashes).duplicated(keep="first").to_numpy() & is_row
-    has_id = t["has_id"].to_numpy(dtype=bool)
-    n_dup = reject(
-        dup & has_id, R_DUPLICATE, "", "an exact copy of an earlier row with the same id"
-    )
-    n_dup_kept = int((dup & ~has_id & (reason == "")).sum())
+    has_id = cat("has_id", bool)
+    n_dup, n_dup_kept = _duplicates(files, offsets, has_id, rej)
     if n_dup:
         notes.append(f"{n_dup} exact duplicate row(s) with an id were rejected as duplicates.")
     if n_dup_kept:
@@ -1382,22 +2019,22 @@ def _read(
             "snaps incidents to shared map points)."
         )
 
-    # ---- study area polygon / outliers
-    ok = reason == ""
+    # ---- outliers
+    ok = rej.ok
     n_outliers = 0
     use_outliers = (
         outlier_km is not False
         and outlier_km != 0
-        and (study_area is None or outlier_km is not None)
+        and (not study_area_given or outlier_km is not None)
     )
     if use_outliers and ok.any():
         flag, params, why_not = _outliers(
             x[ok], y[ok], outlier_km if isinstance(outlier_km, float) else None
         )
-        full = np.zeros(n_read, dtype=bool)
+        full = np.zeros(n, dtype=bool)
         full[np.flatnonzero(ok)] = flag
         dist_km = params["distance_km"]
-        n_outliers = reject(
+        n_outliers = rej.add(
             full, R_OUTLIER, "",
             f"isolated point more than {dist_km} km from the dense body of the data" if dist_km else "",
         )  # fmt: skip
@@ -1417,24 +2054,16 @@ def _read(
             )
     else:
         choices["outlier_rule"] = (
-            "disabled" if study_area is None else "replaced by the given study area"
+            "disabled" if not study_area_given else "replaced by the given study area"
         )
     choices["n_outliers"] = n_outliers
 
-    if study_area is not None:
-        area = _load_study_area(study_area, analysis_crs, crs_arg)
-        ok = reason == ""
-        inside = np.zeros(n_read, dtype=bool)
-        if ok.any():
-            shapely.prepare(area)
-            inside[ok] = shapely.intersects_xy(area, x[ok], y[ok])
-        n_out = reject(ok & ~inside, R_POLYGON, "", "the point lies outside the study area given")
-        choices["study_area_rule"] = "given"
-        notes.append(f"Study area: the polygon given ({n_out} row(s) outside it were rejected).")
-    else:
-        ok = reason == ""
-        if not ok.any():
-            _raise_nothing_usable(files, reason)
+    # ---- the study area from the data (a polygon given replaces it when filtering)
+    ok = rej.ok
+    if not ok.any():
+        nothing_usable()
+    area: BaseGeometry | None = None
+    if not study_area_given:
         area, cell = _default_study_area(x[ok], y[ok])
         choices["study_area_rule"] = (
             f"{cell:g} m grid cells holding an incident (any crime type, outliers excluded), "
@@ -1442,28 +2071,219 @@ def _read(
             f"clipped to the incidents' convex hull plus {STUDY_HULL_MARGIN_M:g} m"
         )
         choices["study_area_cell_m"] = cell
+        choices["study_area_km2"] = round(float(area.area) / 1e6, 4)
         notes.append(
             f"Study area: {area.area / 1e6:.2f} km², the {cell:g} m grid cells holding an "
             "incident, with one-cell gaps filled; pass study_area= for an exact boundary."
         )
-    choices["study_area_km2"] = round(float(area.area) / 1e6, 4)
+    orders = {f.info.name: f.date_order for f in files if f.date_order}
+    if orders:
+        choices["date_order"] = orders
+    undated = sum(f.undated for f in files)
+    if undated:
+        choices["unreadable_dates_kept"] = undated
+    choices["weights_given"] = any("weight" in f.info.columns for f in files)
 
-    # ---- crime types
-    ctype = t["crime_type"].fillna("").to_numpy(dtype=object)
-    ctype_cf = (
-        pd.Series(ctype, dtype=object).astype(str).str.strip().str.casefold().to_numpy(dtype=object)
+    # ---- the valid rows
+    used = np.flatnonzero(ok)
+    frame_file = file_idx[used]
+    names = pa.array([f.info.name for f in files], type=pa.string())
+    frame = pd.DataFrame(
+        {
+            "x": x[used],
+            "y": y[used],
+            "lon": lon[used],
+            "lat": lat[used],
+            "month": cat("month", "datetime64[ns]")[used],
+            "datetime": cat("dt", "datetime64[ns]")[used],
+            "has_time": cat("has_time", bool)[used],
+            "crime_type": _text_column(files, "ctype", used, offsets),
+            "weight": cat("weight", float)[used],
+            "location": _text_column(files, "location", used, offsets),
+            "source_file": names.take(pa.array(frame_file)).to_pandas().astype(str),
+            "source_row": np.concatenate([f.parsed.lines for f in files]).astype(np.int64)[used],
+        }
     )
-    file_idx = t["file"].to_numpy()
-    fmt_of = np.array([f.info.format for f in files], dtype=object)[file_idx]
-    has_type_col = np.array(["crime_type" in f.info.columns for f in files])[file_idx]
+    return _Validated(
+        files, offsets, rej, frame, used, frame_file, analysis_crs, area, choices, notes
+    )
+
+
+def _text_column(
+    files: list[_FileResult], attr: str, rows: np.ndarray, offsets: np.ndarray
+) -> pd.Series:
+    """A text column (crime type, location) of the given rows, as pandas Arrow-backed strings."""
+    values = pa.chunked_array(
+        [pa.array(getattr(f, attr)[1].to_numpy(dtype=object), type=pa.string()) for f in files]
+    ).combine_chunks()
+    starts = np.concatenate([[0], np.cumsum([len(getattr(f, attr)[1]) for f in files])[:-1]])
+    codes = np.concatenate(
+        [getattr(f, attr)[0].astype(np.int64) + s for f, s in zip(files, starts, strict=True)]
+    )
+    if not len(rows):
+        return pd.Series([], dtype=str)
+    return values.take(pa.array(codes[rows])).to_pandas().astype(str)
+
+
+def _duplicates(
+    files: list[_FileResult], offsets: np.ndarray, has_id: np.ndarray, rej: _Rejects
+) -> tuple[int, int]:
+    """Reject exact copies of an earlier row that carry an id; count the copies without one.
+
+    Files are compared only with files of the same header. A row with an id can only copy a row
+    with the same id, so whole rows are compared only where an id value repeats; rows without an
+    id (police.uk anti-social behaviour) are grouped whole to count their copies.
+    """
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, f in enumerate(files):
+        if f.n:
+            groups.setdefault(tuple(f.parsed.header), []).append(i)
+    n_dup = n_kept = 0
+    for members in groups.values():
+        n_dup += _duplicates_with_id(files, offsets, members, has_id, rej)
+        n_kept += _copies_without_id(files, offsets, members, has_id, rej)
+    return n_dup, n_kept
+
+
+def _span(f: _FileResult, off: int, a: np.ndarray) -> np.ndarray:
+    return a[off : off + f.n]
+
+
+def _rows_of(
+    files: list[_FileResult], offsets: np.ndarray, members: list[int], masks: list[np.ndarray]
+) -> pa.Table:
+    """The raw rows selected by ``masks`` (one per member file), with their row over all files."""
+    parts = []
+    for i, mask in zip(members, masks, strict=True):
+        local = np.flatnonzero(mask)
+        t = files[i].parsed.table.take(pa.array(local))
+        parts.append(t.append_column("__row", pa.array(local + offsets[i])))
+    return pa.concat_tables(parts)
+
+
+def _duplicates_with_id(
+    files: list[_FileResult],
+    offsets: np.ndarray,
+    members: list[int],
+    has_id: np.ndarray,
+    rej: _Rejects,
+) -> int:
+    id_col = files[members[0]].info.columns.get("id")
+    if id_col is None:
+        return 0
+    with_id = [_span(files[i], offsets[i], has_id) for i in members]
+    ids = pa.chunked_array(
+        [
+            files[i].parsed.table.column(id_col).filter(pa.array(w))
+            for i, w in zip(members, with_id, strict=True)
+        ],
+        type=pa.string(),
+    )
+    if not len(ids) or pc.count_distinct(ids).as_py() == len(ids):
+        return 0
+    vc = pc.value_counts(ids)
+    repeated = vc.field("values").filter(pc.greater(vc.field("counts"), 1))
+    masks = [
+        w & pc.is_in(files[i].parsed.table.column(id_col), repeated).to_numpy(zero_copy_only=False)
+        for i, w in zip(members, with_id, strict=True)
+    ]
+    copies = _copies(_rows_of(files, offsets, members, masks), len(has_id))
+    return rej.add(copies, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
+
+
+def _copies_without_id(
+    files: list[_FileResult],
+    offsets: np.ndarray,
+    members: list[int],
+    has_id: np.ndarray,
+    rej: _Rejects,
+) -> int:
+    ok = rej.ok & ~has_id
+    masks = [_span(files[i], offsets[i], ok) for i in members]
+    if sum(int(m.sum()) for m in masks) < 2:
+        return 0
+    t = _rows_of(files, offsets, members, masks)
+    keys = [c for c in t.column_names if c != "__row"]
+    return t.num_rows - t.group_by(keys).aggregate([]).num_rows
+
+
+def _copies(t: pa.Table, n: int) -> np.ndarray:
+    """Mask over all n rows: rows of ``t`` equal in every field to an earlier row of ``t``."""
+    keys = [c for c in t.column_names if c != "__row"]
+    firsts = t.group_by(keys, use_threads=False).aggregate([("__row", "min")]).column("__row_min")
+    rows = t.column("__row").to_numpy()
+    is_first = pc.is_in(t.column("__row"), firsts).to_numpy(zero_copy_only=False)
+    out = np.zeros(n, dtype=bool)
+    out[rows[~is_first]] = True
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Filters: crime types, dates, study area polygon; harm weights
+# --------------------------------------------------------------------------------------------
+
+# Notes that a new filter step recomputes (and so replaces).
+_RECOMPUTED_NOTES = ("Dates: ", "Filters: ")
+
+
+@dataclass
+class _Filtered:
+    keep: np.ndarray
+    rejects: _Rejects  # over the frame's rows
+    weight: np.ndarray
+    choices: dict[str, Any]
+    notes: list[str]
+    area: BaseGeometry | None
+
+
+def _filter_core(
+    frame: pd.DataFrame,
+    row_file: np.ndarray,
+    infos: list[FileInfo],
+    type_filter: str | frozenset[str],
+    when_from: tuple[pd.Timestamp, bool] | None,
+    when_to: tuple[pd.Timestamp, bool] | None,
+    area: BaseGeometry | None,
+    harm_weights: dict[str, float] | None,
+) -> _Filtered:
+    n = len(frame)
+    rej = _Rejects(n)
+    notes: list[str] = []
+    choices: dict[str, Any] = {}
+
+    # ---- study area polygon
+    if area is not None:
+        inside = np.zeros(n, dtype=bool)
+        if n:
+            shapely.prepare(area)
+            inside = shapely.intersects_xy(
+                area, frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float)
+            )
+        n_out = rej.add(~inside, R_POLYGON, "", "the point lies outside the study area given")
+        choices["study_area_rule"] = "given"
+        choices["study_area_km2"] = round(float(area.area) / 1e6, 4)
+        notes.append(f"Study area: the polygon given ({n_out} row(s) outside it were rejected).")
+
+    # ---- crime types (decided once per distinct type)
+    codes, uniq = pd.factorize(frame["crime_type"].astype(str))
+    codes = codes.astype(np.int64)
+    raw_u = np.asarray(uniq, dtype=object)
+    cf_u = np.array([str(u).strip().casefold() for u in raw_u], dtype=object)
+    fmt_of = np.array([f.format for f in infos], dtype=object)
+    typed_file = np.array(["crime_type" in f.columns for f in infos], dtype=bool)
+    has_type_col = typed_file[row_file] if n else np.zeros(0, dtype=bool)
+
+    def kept_types(rows: np.ndarray) -> list[str]:
+        return sorted({str(raw_u[c]) for c in np.unique(codes[rows])})
+
     if type_filter == "all":
-        keep_type = np.ones(n_read, dtype=bool)
+        keep_type = np.ones(n, dtype=bool)
         choices["crime_types_kept"] = "all"
         notes.append("Crime types: all kept.")
     elif type_filter == "default":
-        police = fmt_of == FORMAT_POLICE_UK
+        police = (fmt_of == FORMAT_POLICE_UK)[row_file] if n else np.zeros(0, dtype=bool)
         vt = {v.casefold() for v in VIOLENCE_TYPES_POLICE_UK}
-        keep_type = ~police | np.isin(ctype_cf, list(vt))
+        keep_type = ~police | np.isin(cf_u, list(vt))[codes]
         if police.any():
             choices["crime_types_kept"] = sorted(VIOLENCE_TYPES_POLICE_UK)
             notes.append(
@@ -1474,26 +2294,28 @@ def _read(
             )
         else:
             choices["crime_types_kept"] = "all"
-        for fi, f in enumerate(files):
-            if f.info.format == FORMAT_POLICE_UK or "crime_type" not in f.info.columns:
+        violent_u = np.array([any(k in c for k in VIOLENCE_KEYWORDS) for c in cf_u], dtype=bool)
+        for fi, f in enumerate(infos):
+            if f.format == FORMAT_POLICE_UK or "crime_type" not in f.columns:
                 continue
-            rows = file_idx == fi
-            types = pd.unique(ctype_cf[rows & (ctype_cf != "")])
+            rows = row_file == fi
+            if not rows.any():
+                continue
+            present = np.unique(codes[rows & (cf_u != "")[codes]])
+            types = np.unique(cf_u[present])
             violent = [t for t in types if any(k in str(t) for k in VIOLENCE_KEYWORDS)]
             if not violent:
                 notes.append(
-                    f"Crime types: {f.info.name} has no type that names violence, so every row was "
+                    f"Crime types: {f.name} has no type that names violence, so every row was "
                     "kept; pass crime_types= to choose."
                 )
                 continue
-            keep_type[rows] = np.isin(ctype_cf[rows], violent)
-            kept = sorted(
-                {str(c) for c, r, k in zip(ctype, rows, keep_type, strict=True) if r and k}
-            )
+            keep_type[rows] = violent_u[codes[rows]]
+            kept = kept_types(rows & keep_type)
             dropped = len(types) - len(violent)
             shown = ", ".join(kept[:12]) + (f" and {len(kept) - 12} more" if len(kept) > 12 else "")
             notes.append(
-                f"Crime types: {f.info.name} keeps the {len(kept)} violence-related type(s) by name "
+                f"Crime types: {f.name} keeps the {len(kept)} violence-related type(s) by name "
                 f"({shown}); {dropped} other type(s) were filtered out. Pass crime_types='all' or a list "
                 "to choose."
             )
@@ -1503,32 +2325,38 @@ def _read(
             )
             choices["violence_keywords"] = list(VIOLENCE_KEYWORDS)
     else:
-        keep_type = ~has_type_col | np.isin(ctype_cf, list(type_filter))
-        present = set(ctype_cf[has_type_col].tolist())
-        missing = sorted(type_filter - present)
-        choices["crime_types_kept"] = sorted(
-            {c for c, k in zip(ctype, keep_type & has_type_col, strict=True) if k} or type_filter
-        )
+        keep_type = ~has_type_col | np.isin(cf_u, list(type_filter))[codes]
+        present_set = set(cf_u[np.unique(codes[has_type_col])].tolist())
+        missing = sorted(type_filter - present_set)
+        choices["crime_types_kept"] = kept_types(keep_type & has_type_col) or sorted(type_filter)
         notes.append("Crime types: kept " + ", ".join(choices["crime_types_kept"]) + ".")
         if missing:
             text_ = f"crime_types names not found in any file: {', '.join(missing)}."
             notes.append(text_)
-            warnings.warn(text_, HotspotsWarning, stacklevel=3)
-        untyped = [f.info.name for f in files if "crime_type" not in f.info.columns]
+            warnings.warn(text_, HotspotsWarning, stacklevel=4)
+        untyped = [f.name for f in infos if "crime_type" not in f.columns]
         if untyped:
             notes.append(
                 "Crime types: "
                 + ", ".join(untyped)
                 + " have no crime type column; all their rows were kept."
             )
-    reject(~keep_type, R_TYPE, np.array([f.info.columns.get("crime_type", "") for f in files], dtype=object)[file_idx],
-           np.array(["crime type '" + str(c) + "' was not selected" for c in ctype], dtype=object) if (~keep_type).any() else "")  # fmt: skip
+    type_col = pa.array([f.columns.get("crime_type", "") for f in infos], type=pa.string())
+    type_text = pa.array(
+        ["crime type '" + str(c) + "' was not selected" for c in raw_u], pa.string()
+    )
+    rej.add(
+        ~keep_type,
+        R_TYPE,
+        lambda i: type_col.take(pa.array(row_file[i])),
+        lambda i: type_text.take(pa.array(codes[i])),
+    )
 
     # ---- date range
-    dt = t["datetime"].to_numpy(dtype="datetime64[ns]")
-    month = t["month"].to_numpy(dtype="datetime64[ns]")
+    dt = frame["datetime"].to_numpy(dtype="datetime64[ns]")
+    month = frame["month"].to_numpy(dtype="datetime64[ns]")
     if when_from is not None or when_to is not None:
-        outside = np.zeros(n_read, dtype=bool)
+        outside = np.zeros(n, dtype=bool)
         with_date = ~np.isnat(dt)
         only_month = np.isnat(dt) & ~np.isnat(month)
         unknown_when = np.isnat(dt) & np.isnat(month)
@@ -1548,32 +2376,29 @@ def _read(
                 month > np.datetime64(ts.to_period("M").to_timestamp().to_datetime64(), "ns")
             )
         outside |= unknown_when
-        reject(outside, R_DATE_RANGE, "", "the date is outside date_from..date_to or unknown")
+        rej.add(outside, R_DATE_RANGE, "", "the date is outside date_from..date_to or unknown")
         choices["date_filter"] = {
             "from": when_from[0].isoformat() if when_from else None,
             "to": when_to[0].isoformat() if when_to else None,
         }
 
     # ---- harm weights
-    used = reason == ""
-    weight = t["weight"].to_numpy(dtype=float).copy()
-    has_weight_col = any("weight" in f.info.columns for f in files)
+    used = rej.ok
+    weight = frame["weight"].to_numpy(dtype=float).copy()
+    has_weight_col = any("weight" in f.columns for f in infos)
     if harm_weights is not None:
         if used.any():
-            kept = pd.DataFrame({"cf": ctype_cf[used], "raw": ctype[used]}).drop_duplicates("cf")
-            unmapped = sorted(
-                str(raw)
-                for cf, raw in zip(kept["cf"], kept["raw"], strict=True)
-                if cf not in harm_weights
-            )
+            kept_codes = np.unique(codes[used])
+            unmapped = sorted({str(raw_u[c]) for c in kept_codes if cf_u[c] not in harm_weights})
             if unmapped:
                 shown = ["(blank: the file has no crime type)" if u == "" else u for u in unmapped]
                 msg = f"harm_weights gives no weight for the crime type(s): {'; '.join(shown)}."
                 raise InputError(
                     msg, hint="add every kept crime type to harm_weights, or narrow crime_types."
                 )
-            weight = np.ones(n_read)
-            weight[used] = pd.Series(ctype_cf[used]).map(harm_weights).to_numpy(dtype=float)
+            per_type = np.array([harm_weights.get(c, np.nan) for c in cf_u], dtype=float)
+            weight = np.ones(n)
+            weight[used] = per_type[codes[used]]
         choices["weights_given"] = True
         notes.append(
             "Harm: weights from harm_weights by crime type"
@@ -1585,71 +2410,163 @@ def _read(
     else:
         choices["weights_given"] = False
 
-    # ---- assemble
-    if not used.any():
-        _raise_nothing_usable(files, reason)
-    blank_dates = int((used & np.isnat(month)).sum())
-    if blank_dates and any(
-        r in f.info.columns for f in files for r in ("date", "datetime", "month")
-    ):
+    # ---- what is left
+    if used.any():
+        blank_dates = int((used & np.isnat(month)).sum())
+        if blank_dates and any(
+            r in f.columns for f in infos for r in ("date", "datetime", "month")
+        ):
+            notes.append(
+                f"{blank_dates} used row(s) have no date; they count in maps but not in time profiles."
+            )
+        m = month[used]
+        m = m[~np.isnat(m)]
+        first = pd.Timestamp(m.min()).strftime("%Y-%m") if len(m) else None
+        last = pd.Timestamp(m.max()).strftime("%Y-%m") if len(m) else None
+        choices["date_range"] = {"first_month": first, "last_month": last}
+        choices["time_of_day_known"] = round(float(frame["has_time"].to_numpy()[used].mean()), 4)
+        if len(m):
+            notes.append(
+                f"Dates: {first} to {last}; time of day known for "
+                f"{100 * choices['time_of_day_known']:.1f}% of incidents."
+            )
+    counts = rej.counts()
+    choices["filters"] = {
+        "rows_in": n,
+        "rows_kept": int(used.sum()),
+        **{r: counts.get(r, 0) for r in (R_POLYGON, R_TYPE, R_DATE_RANGE)},
+    }
+    if counts:
         notes.append(
-            f"{blank_dates} used row(s) have no date; they count in maps but not in time profiles."
+            f"Filters: {int(used.sum()):,} of {n:,} valid incidents kept ("
+            + ", ".join(f"{k:,} {r}" for r, k in counts.items())
+            + ")."
         )
-    names = np.array([f.info.name for f in files], dtype=object)
-    frame = pd.DataFrame(
+    return _Filtered(used, rej, weight, choices, notes, area)
+
+
+# --------------------------------------------------------------------------------------------
+# Assembling the result
+# --------------------------------------------------------------------------------------------
+
+
+def _finish(v: _Validated, f: _Filtered) -> Incidents:
+    """read_incidents' last step: the kept rows, and every rejected row with its raw fields."""
+    if not f.keep.any():
+        counts = v.reason_counts()
+        for r, k in f.rejects.counts().items():
+            counts[r] = counts.get(r, 0) + k
+        _raise_nothing_usable([x.info.name for x in v.files], counts, v.n_read)
+    for b in f.rejects.batches:  # frame rows -> rows over all files
+        v.rejects.batches.append(_Batch(v.frame_rows[b.rows], b.code, b.column, b.detail))
+    frame = v.frame.loc[f.keep].reset_index(drop=True)
+    frame["weight"] = f.weight[f.keep]
+    report = IngestReport(
+        files=v.infos,
+        n_read=v.n_read,
+        n_used=len(frame),
+        rejected=_rejected_table(v),
+        choices={**v.choices, **f.choices},
+        notes=v.notes + f.notes,
+    )
+    return Incidents(frame, v.crs, f.area if f.area is not None else v.study_area, report)
+
+
+def _rejected_table(v: _Validated) -> pd.DataFrame:
+    """Every rejected row: where, why, and its raw fields as text, in file and line order."""
+    batches = v.rejects.batches
+    if not batches and not any(f.parsed.malformed for f in v.files):
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in REJECTED_COLUMNS})
+    if batches:
+        rows = np.concatenate([b.rows for b in batches])
+        codes = np.concatenate([np.full(len(b.rows), b.code, dtype=np.int64) for b in batches])
+        column = pa.concat_arrays([_as_arrow(b.column, len(b.rows)) for b in batches])
+        detail = pa.concat_arrays([_as_arrow(b.detail, len(b.rows)) for b in batches])
+        order = np.argsort(rows, kind="stable")
+        rows, codes = rows[order], codes[order]
+        column, detail = column.take(pa.array(order)), detail.take(pa.array(order))
+    else:
+        rows = codes = np.zeros(0, dtype=np.int64)
+        column = detail = pa.array([], type=pa.string())
+    reasons = pa.array(REASONS, type=pa.string())
+    tables = []
+    for f, off in zip(v.files, v.offsets, strict=True):
+        a, b = np.searchsorted(rows, [off, off + f.n])
+        p = f.parsed
+        rename = {h: (f"raw_{h}" if h in REJECTED_COLUMNS else h) for h in p.header}
+        parts = []
+        if b > a:
+            local = rows[a:b] - off
+            raw = p.table.take(pa.array(local))
+            meta = {
+                "source_file": _as_arrow(p.name, b - a),
+                "source_row": pa.array(p.lines[local], type=pa.int64()),
+                "reason": reasons.take(pa.array(codes[a:b] - 1)),
+                "column": column.slice(a, b - a),
+                "detail": detail.slice(a, b - a),
+            }
+            parts.append(pa.table({**meta, **{rename[h]: raw.column(h) for h in p.header}}))
+        if p.malformed:
+            k = len(p.header)
+            recs = [r for _, r in p.malformed]
+            m = len(recs)
+            meta = {
+                "source_file": _as_arrow(p.name, m),
+                "source_row": pa.array([ln for ln, _ in p.malformed], type=pa.int64()),
+                "reason": _as_arrow(R_MALFORMED, m),
+                "column": _as_arrow("", m),
+                "detail": pa.array([f"{len(r)} fields where the header has {k}" for r in recs]),
+            }
+            body = {
+                rename[h]: pa.array([r[j] if j < len(r) else "" for r in recs], type=pa.string())
+                for j, h in enumerate(p.header)
+            }
+            body["_extra"] = pa.array(["|".join(r[k:]) for r in recs], type=pa.string())
+            parts.append(pa.table({**meta, **body}))
+            parts = [pa.concat_tables(parts, promote_options="default").sort_by("source_row")]
+        tables.extend(parts)
+    out = pa.concat_tables(tables, promote_options="default")
+    out = pa.table(
         {
-            "x": x[used],
-            "y": y[used],
-            "lon": lon[used],
-            "lat": lat[used],
-            "month": month[used],
-            "datetime": dt[used],
-            "has_time": t["has_time"].to_numpy(dtype=bool)[used],
-            "crime_type": pd.Series(ctype[used], dtype=object).astype(str),
-            "weight": weight[used],
-            "location": pd.Series(
-                t["location"].fillna("").to_numpy(dtype=object)[used], dtype=object
-            ).astype(str),
-            "source_file": pd.Series(names[file_idx[used]], dtype=object).astype(str),
-            "source_row": t["source_row"].to_numpy(dtype=np.int64)[used],
+            name: (col if name == "source_row" else pc.fill_null(col, ""))
+            for name, col in zip(out.column_names, out.columns, strict=True)
         }
     )
-    frame["month"] = frame["month"].astype("datetime64[ns]")
-    frame["datetime"] = frame["datetime"].astype("datetime64[ns]")
-    m = frame["month"].dropna()
-    choices["date_range"] = {
-        "first_month": m.min().strftime("%Y-%m") if len(m) else None,
-        "last_month": m.max().strftime("%Y-%m") if len(m) else None,
-    }
-    choices["time_of_day_known"] = round(float(frame["has_time"].mean()), 4)
-    orders = {f.info.name: f.date_order for f in files if f.date_order}
-    if orders:
-        choices["date_order"] = orders
-    if len(m):
-        notes.append(
-            f"Dates: {choices['date_range']['first_month']} to {choices['date_range']['last_month']}; "
-            f"time of day known for {100 * choices['time_of_day_known']:.1f}% of incidents."
-        )
-    rejected = _rejected_table(files, t, ~used, reason, column, detail)
-    report = IngestReport(
-        files=[f.info for f in files],
-        n_read=n_read,
-        n_used=int(used.sum()),
-        rejected=rejected,
-        choices=choices,
-        notes=notes,
+    return out.to_pandas()
+
+
+def _filtered_rows(frame: pd.DataFrame, rej: _Rejects) -> pd.DataFrame:
+    """The rows a filter left out, as rejected rows (without raw fields), in frame order."""
+    if not rej.batches:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in REJECTED_COLUMNS})
+    rows = np.concatenate([b.rows for b in rej.batches])
+    codes = np.concatenate([np.full(len(b.rows), b.code, dtype=np.int64) for b in rej.batches])
+    column = pa.concat_arrays([_as_arrow(b.column, len(b.rows)) for b in rej.batches])
+    detail = pa.concat_arrays([_as_arrow(b.detail, len(b.rows)) for b in rej.batches])
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
+    take = pa.array(order)
+    files = pa.array(frame["source_file"].astype(str), type=pa.string())
+    out = pa.table(
+        {
+            "source_file": files.take(pa.array(rows)),
+            "source_row": pa.array(frame["source_row"].to_numpy(dtype=np.int64)[rows]),
+            "reason": pa.array(REASONS, type=pa.string()).take(pa.array(codes[order] - 1)),
+            "column": column.take(take),
+            "detail": detail.take(take),
+        }
     )
-    return Incidents(frame, analysis_crs, area, report)
+    return out.to_pandas()
 
 
-def _raise_nothing_usable(files: list[_File], reason: np.ndarray) -> None:
-    counts = pd.Series(reason[reason != ""]).value_counts()
-    top = "; ".join(f"{k}: {v}" for k, v in counts.head(4).items())
-    names = ", ".join(f.info.name for f in files[:5]) + (" ..." if len(files) > 5 else "")
-    if len(reason) == 0:
-        msg = f"No data rows were found in {names}."
+def _raise_nothing_usable(names: list[str], counts: Mapping[str, int], n_read: int) -> None:
+    shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+    if n_read == 0:
+        msg = f"No data rows were found in {shown}."
         raise InputError(msg, hint="the files hold a header but no rows.")
-    msg = f"No usable incidents: all {len(reason)} rows were rejected ({top})."
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    top = "; ".join(f"{k}: {v}" for k, v in ranked[:4])
+    msg = f"No usable incidents: all {n_read} rows were rejected ({top})."
     hints = {
         R_TYPE: "no row has a selected crime type; choose the types to keep (crime_types='all' or a "
         "list; --crime-types on the command line, the Crime types filter in the app).",
@@ -1661,57 +2578,11 @@ def _raise_nothing_usable(files: list[_File], reason: np.ndarray) -> None:
         "coordinates, or name them explicitly (columns=).",
         R_RANGE: "the coordinates are out of range; check that latitude and longitude (or easting "
         "and northing) are not swapped, or name the columns explicitly (columns=).",
+        R_DATE: "the dates cannot be read; name the date column (columns=) or pass "
+        "unreadable_dates='keep' to use the rows without dates.",
     }
-    first = str(counts.index[0]) if len(counts) else ""
+    first = ranked[0][0] if ranked else ""
     hint = hints.get(
         first, "check the coordinate and date columns, crime_types and the date range."
     )
-    raise InputError(msg, file=names if len(files) == 1 else None, hint=hint)
-
-
-def _rejected_table(
-    files: list[_File],
-    t: pd.DataFrame,
-    mask: np.ndarray,
-    reason: np.ndarray,
-    column: np.ndarray,
-    detail: np.ndarray,
-) -> pd.DataFrame:
-    if not mask.any():
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in REJECTED_COLUMNS})
-    parts = []
-    fidx = t["file"].to_numpy()
-    rawpos = t["rawpos"].to_numpy()
-    rows = t["source_row"].to_numpy(dtype=np.int64)
-    for i, f in enumerate(files):
-        sel = mask & (fidx == i)
-        if not sel.any():
-            continue
-        head = pd.DataFrame(
-            {
-                "source_file": f.info.name,
-                "source_row": rows[sel],
-                "reason": reason[sel],
-                "column": column[sel],
-                "detail": detail[sel],
-            }
-        )
-        pos = rawpos[sel]
-        rename = {h: (f"raw_{h}" if h in REJECTED_COLUMNS else h) for h in f.header}
-        body = pd.DataFrame(
-            index=range(len(pos)), columns=[rename[h] for h in f.header], dtype=object
-        )
-        wf = pos >= 0
-        if wf.any():
-            body.loc[wf, :] = f.raw.iloc[pos[wf]].rename(columns=rename).to_numpy(dtype=object)
-        if (~wf).any():
-            k = len(f.header)
-            recs = [f.malformed[-1 - p] for p in pos[~wf]]
-            fixed = [(r + [""] * k)[:k] for r in recs]
-            body.loc[~wf, :] = np.array(fixed, dtype=object).reshape(len(fixed), k)
-            body["_extra"] = ""
-            body.loc[~wf, "_extra"] = [f.info.delimiter and "|".join(r[k:]) for r in recs]
-        parts.append(pd.concat([head, body], axis=1))
-    out = pd.concat(parts, ignore_index=True)
-    out = out.fillna("")
-    return out.astype({c: str for c in out.columns if c != "source_row"})
+    raise InputError(msg, file=shown if len(names) == 1 else None, hint=hint)
