@@ -314,7 +314,7 @@ def _path_loaders(path: Path) -> list[tuple[str, Callable[[], bytes]]]:
 def _decode(data: bytes, name: str) -> tuple[str, str]:
     """Bytes to text: UTF-16 (with BOM), UTF-8 (with or without BOM), cp1252, then latin-1."""
     hint = "give a comma-, semicolon- or tab-separated text file (CSV) with a header row."
-    if not data.strip():
+    if not data or data.isspace():
         msg = "The file is empty."
         raise InputError(msg, file=name, hint=hint)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -539,6 +539,15 @@ def _to_float(s: pd.Series, *, degrees: bool) -> np.ndarray:
     return out
 
 
+_MISSING_ARROW = pa.array(sorted(MISSING_TOKENS), type=pa.string())
+
+
+def _clean_arrow(arr: pa.Array) -> pa.Array:
+    """:func:`_clean` in Arrow (the same kernels pandas' Arrow strings use)."""
+    t = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.is_in(pc.utf8_upper(t), value_set=_MISSING_ARROW), "", t)
+
+
 class _Col:
     """One text column of a file, dictionary-encoded: every cleaning and parsing step runs once
     per distinct value (a police.uk month column has one; a coordinate column a few thousand
@@ -549,18 +558,26 @@ class _Col:
             arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
         enc = pc.dictionary_encode(arr)
         self.codes = enc.indices.to_numpy(zero_copy_only=False)
-        self.values = enc.dictionary.to_pandas().astype(str)
-        self.clean = _clean(self.values)
+        self.clean_arrow = _clean_arrow(enc.dictionary)
+        self._clean: pd.Series | None = None
         self._blank: np.ndarray | None = None
         self._floats: dict[bool, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.codes)
 
+    @property
+    def clean(self) -> pd.Series:
+        """The cleaned distinct values (pandas strings)."""
+        if self._clean is None:
+            self._clean = self.clean_arrow.to_pandas().astype(str)
+        return self._clean
+
     def blank(self) -> np.ndarray:
         """Per row: the cell is blank or a missing-value token."""
         if self._blank is None:
-            self._blank = (self.clean == "").to_numpy(dtype=bool)[self.codes]
+            blank_u = pc.equal(self.clean_arrow, "").to_numpy(zero_copy_only=False)
+            self._blank = np.asarray(blank_u, dtype=bool)[self.codes]
         return self._blank
 
     def floats(self, *, degrees: bool) -> np.ndarray:
@@ -570,7 +587,9 @@ class _Col:
 
     def text(self, rows: np.ndarray) -> np.ndarray:
         """The cleaned text of the given rows (object array), for messages."""
-        return self.clean.to_numpy(dtype=object)[self.codes[rows]]
+        return np.asarray(
+            self.clean_arrow.take(pa.array(self.codes[rows])).to_pylist(), dtype=object
+        )
 
     def quoted(self, rows: np.ndarray, tail: str) -> np.ndarray:
         """``'value' <tail>`` for the given rows."""
@@ -947,12 +966,16 @@ def _is_blank(fields: list[str]) -> bool:
     return not fields or (len(fields) == 1 and not fields[0].strip())
 
 
-def _count_lines(data: bytes) -> int:
-    """Physical lines in ``data`` (no trailing line break) as the csv module counts them."""
-    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n") + 1
+def _count_lines(data: bytes, end: int) -> int:
+    """Physical lines in ``data[:end]`` (which ends without a line break), as the csv module
+    counts them: ``\\n``, ``\\r`` and ``\\r\\n`` each end a line."""
+    n = data.count(b"\n", 0, end) + 1
+    if data.find(b"\r", 0, end) >= 0:
+        n += data.count(b"\r", 0, end) - data.count(b"\r\n", 0, end)
+    return n
 
 
-def _arrow_read(data: bytes, delim: str, ncol: int, *, threads: bool) -> tuple[pa.Table, list]:
+def _arrow_read(data: pa.Buffer, delim: str, ncol: int, *, threads: bool) -> tuple[pa.Table, list]:
     invalid: list[Any] = []
 
     def handler(row: Any) -> str:
@@ -994,19 +1017,23 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
     adds up: one line per record plus the line breaks inside quoted fields, and nothing else.
     """
     ncol = len(header)
-    if ncol < 2 or b"\x00" in data:
+    end = len(data)
+    while end and data[end - 1] in b"\r\n":  # trailing line breaks end no record
+        end -= 1
+    if ncol < 2 or not end or data.find(b"\x00", 0, end) >= 0:
         return None
+    buf = pa.py_buffer(data).slice(0, end)
     try:
-        table, invalid = _arrow_read(data, delim, ncol, threads=True)
+        table, invalid = _arrow_read(buf, delim, ncol, threads=True)
         if invalid:  # line numbers of bad rows are known only to a single-threaded read
-            table, invalid = _arrow_read(data, delim, ncol, threads=False)
+            table, invalid = _arrow_read(buf, delim, ncol, threads=False)
     except (pa.ArrowException, ValueError):
         return None
     if table.num_rows == 0 or table.num_columns != ncol:
         return None
     if [table.column(i)[0].as_py() for i in range(ncol)] != header:
         return None
-    lines_total = _count_lines(data)
+    lines_total = _count_lines(data, end)
     n = table.num_rows  # the header is row 0
     if not invalid:
         if lines_total == n:
@@ -1080,7 +1107,7 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
             payload = data[3:]
         else:
             payload = text.encode("utf-8")
-        fast = _parse_fast(payload.rstrip(b"\r\n"), delim, first)
+        fast = _parse_fast(payload, delim, first)
     if fast is not None:
         header = first
         table, lines, malformed = fast
@@ -1178,8 +1205,8 @@ class _FileResult:
     has_time: np.ndarray
     month: np.ndarray
     weight: np.ndarray
-    ctype: tuple[np.ndarray, pd.Series]  # (codes, cleaned distinct values)
-    location: tuple[np.ndarray, pd.Series]
+    ctype: tuple[np.ndarray, pa.Array]  # (codes, cleaned distinct values)
+    location: tuple[np.ndarray, pa.Array]
     has_id: np.ndarray
     rejects: _Rejects
     notes: list[str]
@@ -1195,8 +1222,8 @@ def _forces(p: _Parsed) -> list[str]:
     """The police force(s) a police.uk file says it covers ("Falls within"), for provenance."""
     for h in p.header:
         if _normalise(h) == "falls_within":
-            values = pc.unique(p.table.column(h)).to_pandas().astype(str).str.strip()
-            return sorted(v for v in values[values != ""].unique()[:20])
+            values = pc.utf8_trim_whitespace(pc.unique(p.table.column(h))).to_pylist()
+            return sorted([v for v in dict.fromkeys(values) if v != ""][:20])
     return []
 
 
@@ -1329,14 +1356,14 @@ def _validate_file(
         weight = wc.floats(degrees=False).copy()
         badw = ~(np.isfinite(weight) & (weight >= 0))
         rej.add(badw, R_WEIGHT, mapping["weight"], lambda i: wc.quoted(i, "is not a number >= 0"))
-    empty = (np.zeros(n, dtype=np.int32), pd.Series([""], dtype=str))
+    empty = (np.zeros(n, dtype=np.int32), pa.array([""], type=pa.string()))
     ctype = (
-        (col(mapping["crime_type"]).codes, col(mapping["crime_type"]).clean)
+        (col(mapping["crime_type"]).codes, col(mapping["crime_type"]).clean_arrow)
         if "crime_type" in mapping
         else empty
     )
     loc = (
-        (col(mapping["location"]).codes, col(mapping["location"]).clean)
+        (col(mapping["location"]).codes, col(mapping["location"]).clean_arrow)
         if "location" in mapping
         else empty
     )
@@ -2114,7 +2141,7 @@ def _text_column(
 ) -> pd.Series:
     """A text column (crime type, location) of the given rows, as pandas Arrow-backed strings."""
     values = pa.chunked_array(
-        [pa.array(getattr(f, attr)[1].to_numpy(dtype=object), type=pa.string()) for f in files]
+        [getattr(f, attr)[1].cast(pa.string()) for f in files], type=pa.string()
     ).combine_chunks()
     starts = np.concatenate([[0], np.cumsum([len(getattr(f, attr)[1]) for f in files])[:-1]])
     codes = np.concatenate(
