@@ -1391,8 +1391,38 @@ def _cell_codes(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
     return (ix.astype(np.int64) << 32) + (iy.astype(np.int64) + (1 << 31))
 
 
+def _weighted_order_stat(v: np.ndarray, w: np.ndarray) -> Callable[[int], float]:
+    """``k -> the k-th smallest (0-based)`` of the values ``v`` repeated ``w`` times each."""
+    order = np.argsort(v, kind="stable")
+    sv, cw = v[order], np.cumsum(w[order])
+    return lambda k: sv[np.searchsorted(cw, k, side="right")]
+
+
+def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
+    """``np.median`` of ``v`` repeated ``w`` times each, without repeating them."""
+    n = int(w.sum())
+    at = _weighted_order_stat(v, w)
+    if n % 2:
+        return float(at(n // 2))
+    return float(np.mean([at(n // 2 - 1), at(n // 2)]))
+
+
+def _weighted_percentile(v: np.ndarray, w: np.ndarray, q: float) -> float:
+    """``np.percentile(.., q)`` (linear) of ``v`` repeated ``w`` times each, without repeating."""
+    n = int(w.sum())
+    at = _weighted_order_stat(v, w)
+    virtual = (n - 1) * np.true_divide(q, 100)
+    if virtual >= n - 1:
+        return float(at(n - 1))
+    prev = int(np.floor(virtual))
+    gamma = virtual - prev
+    a, b = at(prev), at(prev + 1)
+    diff = b - a
+    return float(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
+
+
 def _outliers(
-    x: np.ndarray, y: np.ndarray, fixed_km: float | None
+    x: np.ndarray, y: np.ndarray, fixed_km: float | None, weight: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, Any], str]:
     """Flag isolated points far from the dense body of the data.
 
@@ -1402,8 +1432,12 @@ def _outliers(
     ``fixed_km`` when given, else ``max(10 km, 2 x the 95th-percentile distance of dense
     incidents from their median point)``: 10 km for a city centre, ~40 km for a whole force,
     hundreds of km for national data (which therefore loses nothing).
+
+    ``x, y`` may be distinct points with ``weight`` incidents at each (police.uk snaps incidents
+    to shared map points); the result is the same as for the incidents one by one.
     """
     n = len(x)
+    w = np.ones(n, dtype=np.int64) if weight is None else np.asarray(weight, dtype=np.int64)
     params: dict[str, Any] = {
         "cell_m": OUTLIER_CELL_M,
         "min_incidents_3x3_cells": OUTLIER_MIN_INCIDENTS,
@@ -1417,7 +1451,9 @@ def _outliers(
     ix = np.floor(x / OUTLIER_CELL_M).astype(np.int64)
     iy = np.floor(y / OUTLIER_CELL_M).astype(np.int64)
     codes = _cell_codes(ix, iy)
-    ucodes, inv, cnt = np.unique(codes, return_inverse=True, return_counts=True)
+    ucodes, inv = np.unique(codes, return_inverse=True)
+    inv = np.ravel(inv)
+    cnt = np.bincount(inv, weights=w, minlength=len(ucodes)).astype(np.int64)
     ux = (ucodes >> 32).astype(np.int64)
     uy = (ucodes & 0xFFFFFFFF).astype(np.int64) - (1 << 31)
     total = np.zeros(len(ucodes), dtype=np.int64)
@@ -1431,17 +1467,17 @@ def _outliers(
     dense = (total >= OUTLIER_MIN_INCIDENTS)[inv]
     if not dense.any():
         return flag, params, "no dense area (no 3 km square holds 5 incidents), so no outlier test"
-    dxy = np.column_stack([x[dense], y[dense]])
+    dx_, dy_, dw = x[dense], y[dense], w[dense]
     if fixed_km is not None:
         dist_m = fixed_km * 1000.0
     else:
-        med = np.median(dxy, axis=0)
-        p95 = float(np.percentile(np.hypot(*(dxy - med).T), 95))
+        mx, my = _weighted_median(dx_, dw), _weighted_median(dy_, dw)
+        p95 = _weighted_percentile(np.hypot(dx_ - mx, dy_ - my), dw, 95)
         dist_m = max(OUTLIER_FLOOR_KM * 1000.0, OUTLIER_SPREAD_FACTOR * p95)
     params["distance_km"] = round(dist_m / 1000.0, 3)
     iso = ~dense
     if iso.any():
-        core = np.unique(dxy, axis=0)
+        core = np.unique(np.column_stack([dx_, dy_]), axis=0)
         ipts, iinv = np.unique(np.column_stack([x[iso], y[iso]]), axis=0, return_inverse=True)
         d, _ = cKDTree(core).query(ipts, k=1)
         flag[np.flatnonzero(iso)] = (d > dist_m)[np.ravel(iinv)]
@@ -2002,30 +2038,38 @@ def _validate(
                        np.zeros(0, np.int64), crs_mod.WGS84, None, choices, notes)  # fmt: skip
         _raise_nothing_usable([f.info.name for f in files], v.reason_counts(), v.n_read)
 
-    # ---- coordinates: lon/lat for everything, then the analysis CRS
+    # ---- coordinates: lon/lat for everything, then the analysis CRS. Each distinct point is
+    # projected once (police.uk snaps incidents to shared map points); ``pid`` numbers them.
     located = rej.ok
+    ll = np.flatnonzero(located & ~bng)
+    bb = np.flatnonzero(located & bng)
+    ll_codes, ll_x, ll_y = _distinct_points(vx[ll], vy[ll])
+    bb_codes, bb_x, bb_y = _distinct_points(vx[bb], vy[bb])
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
-    ll = located & ~bng
     lon[ll], lat[ll] = vx[ll], vy[ll]
-    bb = located & bng
-    if bb.any():
-        lon[bb], lat[bb] = crs_mod.to_wgs84(vx[bb], vy[bb], crs_mod.BNG)
+    bb_lon, bb_lat = bb_x, bb_y
+    if len(bb):
+        bb_lon, bb_lat = crs_mod.to_wgs84(bb_x, bb_y, crs_mod.BNG)
+        lon[bb], lat[bb] = bb_lon[bb_codes], bb_lat[bb_codes]
     if analysis_crs is None:
         if not located.any():
             nothing_usable()
         analysis_crs, crs_reason = crs_mod.choose_crs(lon[located], lat[located])
     else:
         crs_reason = f"{analysis_crs.name} ({analysis_crs.to_string()}): given by the caller"
+    px = np.concatenate([ll_x, bb_x])
+    py = np.concatenate([ll_y, bb_y])
+    if len(ll):
+        px[: len(ll_x)], py[: len(ll_x)] = crs_mod.to_analysis(ll_x, ll_y, analysis_crs)
+    if len(bb) and not analysis_crs.equals(crs_mod.BNG):
+        px[len(ll_x) :], py[len(ll_x) :] = crs_mod.transform(bb_x, bb_y, crs_mod.BNG, analysis_crs)
+    pid = np.full(n, -1, dtype=np.int64)
+    pid[ll] = ll_codes
+    pid[bb] = bb_codes + len(ll_x)
     x = np.full(n, np.nan)
     y = np.full(n, np.nan)
-    if ll.any():
-        x[ll], y[ll] = crs_mod.to_analysis(lon[ll], lat[ll], analysis_crs)
-    if bb.any():
-        if analysis_crs.equals(crs_mod.BNG):
-            x[bb], y[bb] = vx[bb], vy[bb]
-        else:
-            x[bb], y[bb] = crs_mod.transform(vx[bb], vy[bb], crs_mod.BNG, analysis_crs)
+    x[located], y[located] = px[pid[located]], py[pid[located]]
     bad = located & ~(np.isfinite(x) & np.isfinite(y))
     rej.add(bad, R_RANGE, "", "the point cannot be projected to the analysis CRS")
     choices["crs"] = analysis_crs.to_string()
@@ -2054,12 +2098,20 @@ def _validate(
         and outlier_km != 0
         and (not study_area_given or outlier_km is not None)
     )
+
+    def points(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct points of the given rows, and how many rows are at each."""
+        w = np.bincount(pid[rows], minlength=len(px))
+        return np.flatnonzero(w), w
+
     if use_outliers and ok.any():
+        sel, w = points(ok)
         flag, params, why_not = _outliers(
-            x[ok], y[ok], outlier_km if isinstance(outlier_km, float) else None
+            px[sel], py[sel], outlier_km if isinstance(outlier_km, float) else None, w[sel]
         )
-        full = np.zeros(n, dtype=bool)
-        full[np.flatnonzero(ok)] = flag
+        far = np.zeros(len(px), dtype=bool)
+        far[sel] = flag
+        full = ok & far[np.maximum(pid, 0)]
         dist_km = params["distance_km"]
         n_outliers = rej.add(
             full, R_OUTLIER, "",
@@ -2091,7 +2143,8 @@ def _validate(
         nothing_usable()
     area: BaseGeometry | None = None
     if not study_area_given:
-        area, cell = _default_study_area(x[ok], y[ok])
+        sel, _ = points(ok)
+        area, cell = _default_study_area(px[sel], py[sel])
         choices["study_area_rule"] = (
             f"{cell:g} m grid cells holding an incident (any crime type, outliers excluded), "
             "closed by one cell (dilate then erode) to fill one-cell gaps and holes, "
@@ -2134,6 +2187,15 @@ def _validate(
     return _Validated(
         files, offsets, rej, frame, used, frame_file, analysis_crs, area, choices, notes
     )
+
+
+def _distinct_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code of each point, distinct x, distinct y), in order of first appearance."""
+    if not len(x):
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+    codes, uniq = pd.factorize(x + 1j * y)
+    uniq = np.asarray(uniq, dtype=complex)
+    return codes.astype(np.int64), uniq.real.copy(), uniq.imag.copy()
 
 
 def _text_column(
@@ -2206,9 +2268,11 @@ def _duplicates_with_id(
         ],
         type=pa.string(),
     )
-    if not len(ids) or pc.count_distinct(ids).as_py() == len(ids):
+    if not len(ids):
         return 0
     vc = pc.value_counts(ids)
+    if len(vc) == len(ids):  # every id is distinct: no copies
+        return 0
     repeated = vc.field("values").filter(pc.greater(vc.field("counts"), 1))
     masks = [
         w & pc.is_in(files[i].parsed.table.column(id_col), repeated).to_numpy(zero_copy_only=False)
