@@ -36,7 +36,7 @@ from sklearn.neighbors import KDTree
 
 from hotspots._errors import ParameterError
 from hotspots.constants import MICRO_PLACE_RADIUS_M
-from hotspots.incidents import Incidents
+from hotspots.incidents import Incidents, unique_points
 from hotspots.stats import csr_lambda, csr_p_value
 
 __all__ = [
@@ -172,8 +172,8 @@ def _unique_locations(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Distinct locations in order of first occurrence, the inverse map and the multiplicities."""
     if len(xy) == 0:
         return np.empty((0, 2)), np.empty(0, dtype=np.intp), np.empty(0, dtype=np.int64)
-    uniq, first, inverse, counts = np.unique(
-        xy, axis=0, return_index=True, return_inverse=True, return_counts=True
+    uniq, first, inverse, counts = unique_points(
+        xy, return_index=True, return_inverse=True, return_counts=True
     )
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)

@@ -44,6 +44,7 @@ __all__ = [
     "FileInfo",
     "IngestReport",
     "Incidents",
+    "unique_points",
 ]
 
 REQUIRED_COLUMNS = (
@@ -322,3 +323,76 @@ class Incidents:
             choices={"crs": crs.to_string(), "weights_given": weights_given},
         )
         return cls(frame, crs, study_area, report)
+
+
+def unique_points(
+    xy: np.ndarray,
+    *,
+    return_index: bool = False,
+    return_inverse: bool = False,
+    return_counts: bool = False,
+) -> Any:
+    """``np.unique(xy, axis=0, ...)`` for (n, 2) coordinates, by hashing instead of sorting rows.
+
+    The same result (distinct rows in lexicographic order; the first index, the inverse as a 1-D
+    array and the counts when asked), about ten times faster on the hundreds of thousands of
+    incidents police.uk snaps to a few tens of thousands of map points.
+
+    Examples
+    --------
+    >>> u, inv = unique_points(np.array([[2.0, 1.0], [1.0, 5.0], [2.0, 1.0]]), return_inverse=True)
+    >>> u.tolist(), inv.tolist()
+    ([[1.0, 5.0], [2.0, 1.0]], [1, 0, 1])
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    n = len(xy)
+    if n == 0 or not np.isfinite(xy).all() or (xy == 0).any():  # NaN and -0.0: numpy's rules
+        out = np.unique(
+            xy, axis=0, return_index=return_index, return_inverse=return_inverse,
+            return_counts=return_counts,
+        )  # fmt: skip
+        if not isinstance(out, tuple):
+            return out
+        out = list(out)
+        if return_inverse:
+            pos = 1 + int(return_index)
+            out[pos] = np.ravel(out[pos])
+        return tuple(out)
+    codes, uniq = pd.factorize(xy[:, 0] + 1j * xy[:, 1])
+    uniq = np.asarray(uniq, dtype=complex)
+    order = np.lexsort((uniq.imag, uniq.real))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    points = np.column_stack([uniq.real[order], uniq.imag[order]])
+    inverse = rank[codes]
+    result: list[np.ndarray] = [points]
+    if return_index:
+        first = np.empty(len(order), dtype=np.intp)
+        first[inverse[::-1]] = np.arange(n - 1, -1, -1)
+        result.append(first)
+    if return_inverse:
+        result.append(inverse.astype(np.intp))
+    if return_counts:
+        result.append(np.bincount(inverse, minlength=len(order)).astype(np.intp))
+    return result[0] if len(result) == 1 else tuple(result)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy / pandas scalars and containers to plain JSON types."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return None if np.isnan(obj) else float(obj)
+    if isinstance(obj, float) and np.isnan(obj):
+        return None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    if isinstance(obj, pyproj.CRS):
+        return obj.to_string()
+    return obj

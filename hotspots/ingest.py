@@ -2261,22 +2261,18 @@ def _duplicates_with_id(
     if id_col is None:
         return 0
     with_id = [_span(files[i], offsets[i], has_id) for i in members]
-    ids = pa.chunked_array(
-        [
-            files[i].parsed.table.column(id_col).filter(pa.array(w))
-            for i, w in zip(members, with_id, strict=True)
-        ],
-        type=pa.string(),
-    )
-    if not len(ids):
+    columns = [files[i].parsed.table.column(id_col) for i in members]
+    if not any(w.any() for w in with_id):
         return 0
+    ids = pa.chunked_array([c for col in columns for c in col.chunks], type=pa.string())
     vc = pc.value_counts(ids)
-    if len(vc) == len(ids):  # every id is distinct: no copies
-        return 0
     repeated = vc.field("values").filter(pc.greater(vc.field("counts"), 1))
+    repeated = repeated.filter(pc.not_equal(_clean_arrow(repeated), ""))
+    if not len(repeated):  # no id value appears twice: no copies
+        return 0
     masks = [
-        w & pc.is_in(files[i].parsed.table.column(id_col), repeated).to_numpy(zero_copy_only=False)
-        for i, w in zip(members, with_id, strict=True)
+        w & pc.is_in(col, repeated).to_numpy(zero_copy_only=False)
+        for col, w in zip(columns, with_id, strict=True)
     ]
     copies = _copies(_rows_of(files, offsets, members, masks), len(has_id))
     return rej.add(copies, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")

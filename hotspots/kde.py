@@ -31,7 +31,7 @@ from hotspots.grid import (
     default_cell_size,
     polygon_parts,
 )
-from hotspots.incidents import Incidents
+from hotspots.incidents import Incidents, unique_points
 
 __all__ = [
     "BANDWIDTH_RULES",
@@ -197,7 +197,7 @@ def deduplicate(
     if x.size == 0:
         return x, y, w
     xy = np.column_stack([x, y])
-    uniq, inverse = np.unique(xy, axis=0, return_inverse=True)
+    uniq, inverse = unique_points(xy, return_inverse=True)
     wsum = np.bincount(inverse.ravel(), weights=w, minlength=len(uniq))
     keep = wsum != 0
     return uniq[keep, 0], uniq[keep, 1], wsum[keep]
@@ -668,7 +668,7 @@ class KDEHotspots:
         surface = density_surface(
             x, yy, w, bandwidth=bw, cell_size=cell, kernel=self.kernel, crs=incidents.crs
         )
-        n_locations = int(np.unique(np.column_stack([x, yy]), axis=0).shape[0]) if len(x) else 0
+        n_locations = len(unique_points(np.column_stack([x, yy]))) if len(x) else 0
 
         # study area
         area = incidents.study_area

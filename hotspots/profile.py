@@ -41,7 +41,7 @@ from scipy import stats
 
 from hotspots._errors import ParameterError
 from hotspots.constants import MICRO_PLACE_RADIUS_M, NIGHT_WINDOW, PATROL_UNIT_M2
-from hotspots.incidents import Incidents
+from hotspots.incidents import Incidents, unique_points
 from hotspots.stats import csr_lambda, csr_p_value
 
 __all__ = [
@@ -107,7 +107,7 @@ def assign_incidents(
     if len(incidents) == 0 or len(geoms) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     xy = incidents.xy
-    uniq, inverse = np.unique(xy, axis=0, return_inverse=True)
+    uniq, inverse = unique_points(xy, return_inverse=True)
     inverse = inverse.ravel()
     tree = shapely.STRtree(geoms)
     loc_idx, poly_idx = tree.query(shapely.points(uniq), predicate="intersects")
@@ -172,23 +172,30 @@ def _format_window(days: list[int] | None, hours: tuple[int, int] | None) -> str
     return " ".join(parts)
 
 
-def _top_locations(
-    location: np.ndarray, inc_idx: np.ndarray, poly_idx: np.ndarray, k: int
-) -> list[str]:
-    """The most frequent non-empty location text per polygon ("" where none); ties: first in order."""
+def _top_locations(location: Any, inc_idx: np.ndarray, poly_idx: np.ndarray, k: int) -> list[str]:
+    """The most frequent non-empty location text per polygon ("" where none); ties: the first in
+    alphabetical order. Counted on the codes of the distinct texts, not on the texts."""
     top = [""] * k
     if len(inc_idx) == 0:
         return top
-    loc = location[inc_idx]
-    named = pd.DataFrame({"poly": poly_idx, "loc": [v if isinstance(v, str) else "" for v in loc]})
-    named = named[named["loc"].str.strip() != ""]
-    if len(named):
-        counts = named.groupby(["poly", "loc"], sort=True).size().reset_index(name="n")
-        best = counts.sort_values(
-            ["poly", "n"], ascending=[True, False], kind="stable"
-        ).drop_duplicates("poly")
-        for pi, lo in zip(best["poly"], best["loc"], strict=True):
-            top[int(pi)] = str(lo)
+    codes, uniq = pd.factorize(pd.Series(location))
+    texts = np.array([v if isinstance(v, str) else "" for v in uniq], dtype=object)
+    named = np.array([t.strip() != "" for t in texts], dtype=bool)
+    alpha = np.argsort(texts, kind="stable")
+    rank = np.empty(len(texts), dtype=np.int64)
+    rank[alpha] = np.arange(len(texts))
+    c = codes[inc_idx]
+    keep = (c >= 0) & named[np.maximum(c, 0)]
+    if not keep.any():
+        return top
+    r = np.int64(len(texts))
+    key, n = np.unique(poly_idx[keep].astype(np.int64) * r + rank[c[keep]], return_counts=True)
+    poly, loc_rank = key // r, key % r
+    order = np.lexsort((loc_rank, -n, poly))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = poly[order][1:] != poly[order][:-1]
+    for pi, lr in zip(poly[order][first], loc_rank[order][first], strict=True):
+        top[int(pi)] = str(texts[alpha[lr]])
     return top
 
 
@@ -210,9 +217,7 @@ def count_and_name(polygons: Any, incidents: Incidents) -> tuple[np.ndarray, lis
     geoms = np.asarray(getattr(polygons, "values", polygons), dtype=object)
     inc_idx, poly_idx = assign_incidents(geoms, incidents)
     counts = np.bincount(poly_idx, minlength=len(geoms)).astype(np.int64)
-    names = _top_locations(
-        incidents.frame["location"].to_numpy(dtype=object), inc_idx, poly_idx, len(geoms)
-    )
+    names = _top_locations(incidents.frame["location"], inc_idx, poly_idx, len(geoms))
     return counts, names
 
 
@@ -233,7 +238,7 @@ def micro_place_p_values(
     area = incidents.study_area_m2
     if k == 0 or n < 2 or area <= 0:
         return peak, p
-    uniq, counts = np.unique(incidents.xy, axis=0, return_counts=True)
+    uniq, counts = unique_points(incidents.xy, return_counts=True)
     tree = shapely.STRtree(geoms)
     loc_idx, poly_idx = tree.query(shapely.points(uniq), predicate="intersects")
     if len(loc_idx) == 0:
@@ -244,25 +249,42 @@ def micro_place_p_values(
     disc = np.array([counts[nb].sum() for nb in neighbours], dtype=float)
     np.maximum.at(peak, poly_idx, disc[inv.ravel()])
     lam = csr_lambda(n, area, radius)
-    p = np.array([csr_p_value(c, n, lam) if c > 0 else 1.0 for c in peak])
+    tested = np.unique(peak[peak > 0])  # one test per distinct count
+    p_of = {c: csr_p_value(c, n, lam) for c in tested.tolist()}
+    p = np.array([p_of[c] if c > 0 else 1.0 for c in peak.tolist()])
     return peak, p
 
 
 def _trend(counts: np.ndarray, alpha: float) -> str:
     """'rising' / 'falling' / 'stable' from an exact binomial test of second vs first half."""
-    m = len(counts)
+    return _trends(np.asarray(counts, dtype=np.int64).reshape(1, -1), alpha)[0]
+
+
+def _trends(monthly: np.ndarray, alpha: float) -> list[str]:
+    """:func:`_trend` of every row of ``monthly`` (places x months) at once.
+
+    The two-sided p-value is ``scipy.stats.binomtest(second, n, 0.5).pvalue``, computed as scipy
+    computes it (for p = 0.5 the outcomes at least as unlikely are the two tails,
+    ``P(X <= min) + P(X >= max)``) for all places in one call; a p-value within 1e-9 of
+    ``alpha`` is recomputed by ``binomtest`` itself.
+    """
+    k, m = monthly.shape
     if m < 2:
-        return "unknown"
+        return ["unknown"] * k
     half = m // 2
-    first = int(counts[:half].sum())
-    second = int(counts[m - half :].sum())
+    first = monthly[:, :half].sum(axis=1).astype(np.int64)
+    second = monthly[:, m - half :].sum(axis=1).astype(np.int64)
     n = first + second
-    if n == 0:
-        return "stable"
-    p = stats.binomtest(second, n, 0.5).pvalue
-    if p >= alpha:
-        return "stable"
-    return "rising" if second > first else "falling"
+    p = np.ones(k)
+    lo = (second < first) & (n > 0)
+    hi = (second > first) & (n > 0)
+    p[lo] = stats.binom.cdf(second[lo], n[lo], 0.5) + stats.binom.sf(first[lo] - 1, n[lo], 0.5)
+    p[hi] = stats.binom.cdf(first[hi], n[hi], 0.5) + stats.binom.sf(second[hi] - 1, n[hi], 0.5)
+    p = np.minimum(p, 1.0)
+    for i in np.flatnonzero((n > 0) & (np.abs(p - alpha) <= 1e-9)):
+        p[i] = stats.binomtest(int(second[i]), int(n[i]), 0.5).pvalue
+    out = np.where(p >= alpha, "stable", np.where(second > first, "rising", "falling"))
+    return [str(t) for t in out]
 
 
 def period_months(n_months: int) -> int:
@@ -409,11 +431,12 @@ def rank_hotspots(
     rx, ry = (shapely.get_x(rep), shapely.get_y(rep)) if k else (np.empty(0), np.empty(0))
     clon, clat = to_wgs.transform(rx, ry) if k else (np.empty(0), np.empty(0))
 
-    top_location = _top_locations(frame["location"].to_numpy(dtype=object), inc_idx, poly_idx, k)
+    top_location = _top_locations(frame["location"], inc_idx, poly_idx, k)
 
     rows: list[dict[str, Any]] = []
     per = period_months(n_months)
     data_has_time = incidents.has_time
+    trends = _trends(monthly, alpha)
     for i in range(k):
         mc = monthly[i]
         active = np.flatnonzero(mc)
@@ -454,7 +477,7 @@ def rank_hotspots(
                 "months_active": len(active),
                 "n_months": n_months,
                 "monthly_counts": [int(v) for v in mc],
-                "trend": _trend(mc, alpha),
+                "trend": trends[i],
                 "temporal_class": _temporal_class(_periods(mc, per)),
                 "has_time": bool(spot_timed),
                 "hour_counts": [int(v) for v in hc] if spot_timed else None,
