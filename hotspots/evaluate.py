@@ -162,7 +162,8 @@ def grid_concentration_curve(
 
 def split_by_month(incidents: Incidents, first_test_month: str) -> tuple[Incidents, Incidents]:
     """Split incidents into a training period (before ``first_test_month``, "YYYY-MM") and a test
-    period (from it on). Both keep the same CRS and study area, so PAI is comparable."""
+    period (from it on). Both keep the same CRS and study area, so PAI is comparable; incidents
+    without a month belong to neither (a note says how many)."""
     start = pd.Timestamp(first_test_month)
     month = incidents.frame["month"]
     train = (month < start).to_numpy()
@@ -177,9 +178,13 @@ def split_by_month(incidents: Incidents, first_test_month: str) -> tuple[Inciden
             f"(the data run from {first:%Y-%m} to {last:%Y-%m})."
         )
         raise ParameterError(msg)
+    undated = int(month.isna().sum())
+    left_out = (
+        f" {undated} incident(s) without a month were left out of both periods." if undated else ""
+    )
     return (
-        incidents.subset(train, note=f"Training period: before {first_test_month}."),
-        incidents.subset(test, note=f"Test period: {first_test_month} on."),
+        incidents.subset(train, note=f"Training period: before {first_test_month}.{left_out}"),
+        incidents.subset(test, note=f"Test period: {first_test_month} on.{left_out}"),
     )
 
 

@@ -1015,6 +1015,8 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
     quoted field only at its start, text after a closing quote is kept). Arrow skips empty lines
     without saying where; so the line of each record is derived only when the file's line count
     adds up: one line per record plus the line breaks inside quoted fields, and nothing else.
+    Rows with the wrong number of fields are numbered by a single-threaded read, which tells
+    where each one comes among the records.
     """
     ncol = len(header)
     end = len(data)
@@ -1033,41 +1035,41 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
         return None
     if [table.column(i)[0].as_py() for i in range(ncol)] != header:
         return None
+    # Records in file order: Arrow numbers the bad ones (1-based, header = 1, empty lines not
+    # counted); the good ones fill the other places in order.
+    n_good = table.num_rows  # the header is row 0
+    n_records = n_good + len(invalid)
+    bad_at = np.array([row.number or 0 for row in invalid], dtype=np.int64)
+    if len(invalid) and (
+        (bad_at < 2).any() or (bad_at > n_records).any() or len(np.unique(bad_at)) != len(bad_at)
+    ):
+        return None
+    is_bad = np.zeros(n_records, dtype=bool)
+    is_bad[bad_at - 1] = True
+    # Lines each record spans: one, plus the line breaks inside its quoted fields. The file's
+    # line count must come out exactly (no empty line anywhere) for the numbering to be known.
+    spans = np.ones(n_records, dtype=np.int64)
     lines_total = _count_lines(data, end)
-    n = table.num_rows  # the header is row 0
-    if not invalid:
-        if lines_total == n:
-            lines = np.arange(1, n + 1, dtype=np.int64)
-        else:
-            breaks = np.zeros(n, dtype=np.int64)
-            for col in table.columns:
-                for sub, sign in (("\n", 1), ("\r", 1), ("\r\n", -1)):
-                    k = pc.count_substring(col, sub).to_numpy(zero_copy_only=False)
-                    breaks += sign * k.astype(np.int64)
-            if lines_total != n + int(breaks.sum()):
-                return None
-            lines = 1 + np.arange(n, dtype=np.int64) + np.concatenate([[0], np.cumsum(breaks[:-1])])
-        return table.slice(1), lines[1:], []
-    # rows with the wrong number of fields: only when every record is one line
-    malformed: list[tuple[int, list[str]]] = []
-    blank_lines: list[int] = []
-    for row in invalid:
-        if row.number is None or "\n" in row.text or "\r" in row.text:
+    if lines_total != n_records:
+        breaks = np.zeros(n_good, dtype=np.int64)
+        for col in table.columns:
+            for sub, sign in (("\n", 1), ("\r", 1), ("\r\n", -1)):
+                k = pc.count_substring(col, sub).to_numpy(zero_copy_only=False)
+                breaks += sign * k.astype(np.int64)
+        spans[~is_bad] += breaks
+        spans[is_bad] += np.array(
+            [r.text.count("\n") + r.text.count("\r") - r.text.count("\r\n") for r in invalid],
+            dtype=np.int64,
+        )
+        if int(spans.sum()) != lines_total:
             return None
-        fields = next(csv.reader([row.text], delimiter=delim), [])
-        if _is_blank(fields):
-            blank_lines.append(row.number)
-        else:
-            malformed.append((int(row.number), fields))
-    if lines_total != n + len(invalid):
-        return None
-    taken = np.zeros(lines_total + 1, dtype=bool)
-    taken[[m[0] for m in malformed] + blank_lines] = True
-    taken[:2] = True  # no line 0; line 1 is the header
-    lines = np.flatnonzero(~taken).astype(np.int64)
-    if len(lines) != n - 1:
-        return None
-    return table.slice(1), lines, malformed
+    starts = np.concatenate([[1], 1 + np.cumsum(spans)[:-1]])
+    malformed: list[tuple[int, list[str]]] = []
+    for row, at in zip(invalid, bad_at, strict=True):
+        fields = next(csv.reader(io.StringIO(row.text, newline=""), delimiter=delim), [])
+        if not _is_blank(fields):  # a blank line is not a row, for the csv module either
+            malformed.append((int(starts[at - 1]), fields))
+    return table.slice(1), starts[~is_bad][1:], malformed
 
 
 def _parse_careful(
@@ -1876,9 +1878,11 @@ def filter_incidents(
         f = _filter_core(frame, row_file, infos, type_filter, when_from, when_to, area, hw)
         if not f.keep.any():
             counts = dict(rep.reason_counts())
-            for r, k in f.rejects.counts().items():
+            step = f.rejects.counts()
+            for r, k in step.items():
                 counts[r] = counts.get(r, 0) + k
-            _raise_nothing_usable([i.name for i in infos], counts, rep.n_read)
+            main = max(step, key=lambda r: step[r]) if step else None
+            _raise_nothing_usable([i.name for i in infos], counts, rep.n_read, main)
         new = _filtered_rows(frame, f.rejects)
         rejected = rep.rejected
         if len(new):
@@ -2646,7 +2650,11 @@ def _filtered_rows(frame: pd.DataFrame, rej: _Rejects) -> pd.DataFrame:
     return out.to_pandas()
 
 
-def _raise_nothing_usable(names: list[str], counts: Mapping[str, int], n_read: int) -> None:
+def _raise_nothing_usable(
+    names: list[str], counts: Mapping[str, int], n_read: int, main: str | None = None
+) -> None:
+    """The "no usable incidents" error: the top reasons, and a hint for ``main`` (by default the
+    most frequent reason)."""
     shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
     if n_read == 0:
         msg = f"No data rows were found in {shown}."
@@ -2668,7 +2676,7 @@ def _raise_nothing_usable(names: list[str], counts: Mapping[str, int], n_read: i
         R_DATE: "the dates cannot be read; name the date column (columns=) or pass "
         "unreadable_dates='keep' to use the rows without dates.",
     }
-    first = ranked[0][0] if ranked else ""
+    first = main or (ranked[0][0] if ranked else "")
     hint = hints.get(
         first, "check the coordinate and date columns, crime_types and the date range."
     )

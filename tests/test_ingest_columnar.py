@@ -1,0 +1,347 @@
+"""The columnar reader: Arrow and the csv module agree, filter_incidents on validated incidents,
+and the real-world layouts (ISO timestamps in ``time``, hour columns, crime type names, unreadable
+dates) that used to fail."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hotspots import HotspotsWarning, InputError, ParameterError
+from hotspots.detect import detect
+from hotspots.emerging import classify_hotspots
+from hotspots.evaluate import split_by_month
+from hotspots.incidents import Incidents, unique_points
+from hotspots.ingest import (
+    R_DATE,
+    R_TYPE,
+    _parse_careful,
+    _parse_fast,
+    _parse_file,
+    filter_incidents,
+    read_incidents,
+)
+
+POLICE_HEADER = (
+    "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+    "Crime type,Last outcome category,Context"
+)
+TYPES = ("Violence and sexual offences", "Robbery", "Burglary", "Anti-social behaviour", "Drugs")
+
+
+def police_file(n, *, seed=0, month="2024-01", lost=0.05):
+    """n police.uk rows around Liverpool, fixed seed; some without a location."""
+    rng = np.random.default_rng(seed)
+    lines = [POLICE_HEADER]
+    for i in range(n):
+        t = TYPES[rng.integers(0, len(TYPES))]
+        cid = "" if t == "Anti-social behaviour" else f"{seed:04d}{i:060x}"
+        if rng.random() < lost:
+            lon = lat = ""
+        else:
+            lon = f"{-2.98 + rng.normal(0, 0.01):.6f}"
+            lat = f"{53.41 + rng.normal(0, 0.006):.6f}"
+        lines.append(
+            f"{cid},{month},Merseyside,Merseyside,{lon},{lat},On or near X{i % 7},E01,A,{t},,"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def rows_of(inc):
+    rej = inc.report.rejected
+    return sorted(
+        zip(rej["source_file"], rej["source_row"].astype(int), rej["reason"], strict=True)
+    )
+
+
+# ------------------------------------------------------------------- Arrow and the csv module
+
+
+_CELL = st.one_of(
+    st.sampled_from(["", "a", "53.41", '"', '""', " ", "x y", "é", "a,b", "1\n2", "q\r\nr"]),
+    st.text(alphabet='ab ,;"\n\r1', max_size=5),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.lists(_CELL, min_size=1, max_size=4), max_size=8),
+    quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONE]),
+    eol=st.sampled_from(["\n", "\r\n", "\r"]),
+    tail=st.sampled_from(["", "\n", "\n\n", "\r\n"]),
+)
+def test_arrow_splits_fields_and_numbers_lines_as_the_csv_module(rows, quoting, eol, tail):
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator=eol, quoting=quoting, escapechar="\\")
+    try:
+        writer.writerow(["h1", "h2", "h3"])
+        for r in rows:
+            writer.writerow(r)
+    except csv.Error:
+        return
+    text = buf.getvalue() + tail
+    fast = _parse_fast(text.encode(), ",", ["h1", "h2", "h3"])
+    if fast is None:  # the csv module reads this one
+        return
+    header, table, lines, malformed = _parse_careful(text, ",", "t.csv")
+    f_table, f_lines, f_malformed = fast
+    assert header == ["h1", "h2", "h3"]
+    assert f_table.to_pydict() == table.rename_columns(["f0", "f1", "f2"]).to_pydict()
+    assert f_lines.tolist() == lines.tolist()
+    assert f_malformed == malformed
+
+
+def test_fast_path_numbers_lines_around_quoted_line_breaks_and_bad_rows():
+    data = (
+        "lat,lon,location\n"
+        '53.41,-2.98,"a location\nover two lines"\n'  # lines 2-3
+        "53.42,-2.97,ok\n"  # 4
+        "53.43,-2.96,too,many\n"  # 5
+    )
+    p = _parse_file("m.csv", data.encode())
+    assert p.parser == "arrow"
+    assert p.lines.tolist() == [2, 4]
+    assert p.malformed == [(5, ["53.43", "-2.96", "too", "many"])]
+    data = "lat,lon\n53.41,-2.98\n53.42\n53.43,-2.96\n"
+    p = _parse_file("b.csv", data.encode())
+    assert (p.parser, p.lines.tolist(), p.malformed) == ("arrow", [2, 4], [(3, ["53.42"])])
+    # a blank line inside the file: Arrow cannot say where, so the csv module reads the file
+    p = _parse_file("c.csv", b"lat,lon\n53.41,-2.98\n\n53.43,-2.96\n")
+    assert (p.parser, p.lines.tolist()) == ("csv", [2, 4])
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        ("\ufefflat,lon,place\n53.41,-2.98,Café\n".encode(), "utf-8-sig"),
+        ("lat,lon,place\n53.41,-2.98,Café\n".encode("cp1252"), "cp1252"),
+        ("lat\tlon\tplace\n53.41\t-2.98\tCafé\n".encode("utf-16"), "utf-16"),
+    ],
+)
+def test_every_encoding_goes_through_arrow(data, encoding):
+    p = _parse_file("e.csv", data)
+    assert (p.parser, p.encoding, p.header) == ("arrow", encoding, ["lat", "lon", "place"])
+    assert p.table.column("place").to_pylist() == ["Café"]
+
+
+def test_a_police_uk_month_reads_like_the_csv_module_row_by_row():
+    data = police_file(500, seed=3)
+    inc = read_incidents(("2024-01.csv", data), crime_types="all", outlier_km=False)
+    reader = list(csv.reader(io.StringIO(data.decode())))[1:]
+    located = [i for i, r in enumerate(reader) if r[4]]
+    assert inc.report.n_read == 500
+    assert list(inc.frame["source_row"]) == [i + 2 for i in located]
+    np.testing.assert_array_equal(inc.frame["lon"], [float(reader[i][4]) for i in located])
+    assert list(inc.frame["crime_type"]) == [reader[i][9] for i in located]
+    assert list(inc.frame["location"]) == [reader[i][6] for i in located]
+    missing = inc.report.rejected
+    assert set(missing["reason"]) == {"missing coordinates"}
+    assert list(missing["Crime ID"]) == [r[0] for r in reader if not r[4]]
+
+
+def test_unique_points_is_numpys_unique_rows():
+    rng = np.random.default_rng(5)
+    xy = np.round(rng.normal(400_000, 50, (5000, 2)))
+    got = unique_points(xy, return_index=True, return_inverse=True, return_counts=True)
+    want = np.unique(xy, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, np.ravel(b) if b.ndim == 2 and b.shape[1] == 1 else b)
+
+
+# ---------------------------------------------------------------- validate once, filter often
+
+
+def test_filter_incidents_on_validated_incidents_equals_one_read():
+    files = [
+        ("2024-01.csv", police_file(400, seed=1)),
+        ("2024-02.csv", police_file(300, seed=2, month="2024-02")),
+    ]
+    once = read_incidents(files, crime_types="all")
+    assert once.report.choices["filters"]["crime type not selected"] == 0
+    for kwargs in (
+        {"crime_types": "default"},
+        {"crime_types": ["robbery", "drugs"]},
+        {"crime_types": "all", "date_from": "2024-02-01"},
+        {"crime_types": "default", "date_to": "2024-01-31"},
+    ):
+        direct = read_incidents(files, **kwargs)
+        filtered = filter_incidents(once, **kwargs)
+        pd.testing.assert_frame_equal(filtered.frame, direct.frame)
+        assert rows_of(filtered) == rows_of(direct)
+        assert filtered.report.reason_counts() == direct.report.reason_counts()
+        assert filtered.report.n_read == direct.report.n_read == 700
+        assert filtered.report.choices["filters"] == direct.report.choices["filters"]
+        assert (
+            filtered.report.choices["crime_types_kept"] == direct.report.choices["crime_types_kept"]
+        )
+    # the direct read keeps the raw fields of rows it filtered out; the filter has no files to read
+    direct = read_incidents(files)
+    by_type = direct.report.rejected[direct.report.rejected["reason"] == R_TYPE]
+    assert (by_type["Crime type"] != "").all()
+    assert by_type["detail"].str.startswith("crime type '").all()
+
+
+def test_filter_counts_chaining_and_errors():
+    inc = read_incidents(("a.csv", police_file(300, seed=4)), crime_types="all", outlier_km=False)
+    n = len(inc)
+    types = inc.frame["crime_type"]
+    robbery = int((types == "Robbery").sum())
+    violent = int(types.isin(["Robbery", "Violence and sexual offences"]).sum())
+    step = filter_incidents(inc, crime_types=["Robbery", "Violence and sexual offences"])
+    assert len(step) == violent
+    assert step.report.choices["filters"] == {
+        "rows_in": n, "rows_kept": violent, "outside study area polygon": 0,
+        "crime type not selected": n - violent, "outside date range": 0,
+    }  # fmt: skip
+    again = filter_incidents(step, crime_types=["robbery"])
+    assert len(again) == robbery
+    assert again.report.reason_counts()["crime type not selected"] == n - robbery
+    assert again.report.n_read == inc.report.n_read
+    assert again.report.n_read == again.report.n_used + again.report.n_rejected
+    assert sum(note.startswith("Filters:") for note in again.report.notes) == 1
+    with pytest.warns(HotspotsWarning, match="murder"):
+        kept = filter_incidents(inc, crime_types=["murder", "drugs"])
+    assert set(kept.frame["crime_type"]) == {"Drugs"}
+    with pytest.raises(InputError, match=r"outside date range: \d+") as err:
+        filter_incidents(step, date_from="2030-01-01")
+    assert "widen it" in str(err.value)
+    with pytest.raises(ParameterError, match="date_from"):
+        filter_incidents(inc, date_from="soon")
+    with pytest.raises(InputError, match="Drugs"):
+        filter_incidents(inc, harm_weights={"Robbery": 1.0})
+
+
+def test_filter_study_area_and_harm_weights():
+    inc = read_incidents(("a.csv", police_file(300, seed=6)), crime_types="all", outlier_km=False)
+    box = shapely.box(-2.985, 53.405, -2.97, 53.42)
+    kept = filter_incidents(inc, study_area=box, crime_types=["Robbery", "Drugs"],
+                            harm_weights={"robbery": 365, "drugs": 2})  # fmt: skip
+    inside = (inc.frame["lon"].between(-2.985, -2.97)) & (inc.frame["lat"].between(53.405, 53.42))
+    chosen = inc.frame["crime_type"].isin(["Robbery", "Drugs"])
+    assert len(kept) == int((inside & chosen).sum())
+    assert kept.report.choices["filters"]["outside study area polygon"] == int((~inside).sum())
+    assert kept.report.choices["study_area_rule"] == "given"
+    assert kept.study_area.area == pytest.approx(
+        kept.report.choices["study_area_km2"] * 1e6, rel=1e-3
+    )
+    assert set(kept.frame["weight"]) <= {365.0, 2.0}
+    assert kept.has_weights
+    assert sum(note.startswith("Study area:") for note in kept.report.notes) == 1
+
+
+# ----------------------------------------------------------------- layouts that used to fail
+
+
+def test_iso_timestamps_in_a_column_named_time():
+    data = (
+        "id,latitude,longitude,time,offence\n"
+        "1,47.61,-122.33,2010-01-01T06:00:00Z,ASSAULT\n"
+        "2,47.62,-122.34,2010-01-02T23:30:00Z,ROBBERY\n"
+        "3,47.60,-122.32,2010-02-03T12:15:00+00:00,ASSAULT\n"
+    )
+    inc = read_incidents(("seattle.csv", data.encode()))
+    assert inc.report.files[0].columns["datetime"] == "time"
+    assert list(inc.frame["datetime"]) == [
+        pd.Timestamp("2010-01-01 06:00"), pd.Timestamp("2010-01-02 23:30"),
+        pd.Timestamp("2010-02-03 12:15"),
+    ]  # fmt: skip
+    assert inc.frame["has_time"].all()
+    assert list(inc.frame["month"].dt.month) == [1, 1, 2]
+    assert any("'time' holds dates with times" in n for n in inc.report.notes)
+    # beside a date column, the full timestamp wins
+    data = "lat,lon,date,time\n53.41,-2.98,2024-03-01,2024-03-01T21:45:00Z\n"
+    inc = read_incidents(("both.csv", data.encode()))
+    assert inc.frame["datetime"].iloc[0] == pd.Timestamp("2024-03-01 21:45")
+    assert inc.report.files[0].columns.get("date") is None
+
+
+def test_integer_hour_of_day_beside_a_date():
+    data = (
+        "lat,lon,occ_date,occ_hour,mci_category\n"
+        "43.65,-79.38,2024-03-01,21,Assault\n"  # 2
+        "43.65,-79.38,2024-03-02,0,Robbery\n"  # 3
+        "43.65,-79.38,2024-03-03,,Assault\n"  # 4: no hour: a date only
+        "43.65,-79.38,2024-03-04,7.0,Assault\n"  # 5
+        "43.65,-79.38,2024-03-05,24,Assault\n"  # 6: not an hour
+    )
+    inc = read_incidents(("toronto.csv", data.encode()))
+    cols = inc.report.files[0].columns
+    assert (cols["hour"], cols["crime_type"]) == ("occ_hour", "mci_category")
+    assert list(inc.frame["datetime"]) == [
+        pd.Timestamp("2024-03-01 21:00"), pd.Timestamp("2024-03-02 00:00"),
+        pd.Timestamp("2024-03-03"), pd.Timestamp("2024-03-04 07:00"),
+    ]  # fmt: skip
+    assert list(inc.frame["has_time"]) == [True, True, False, True]
+    rej = inc.report.rejected.set_index("source_row")
+    assert rej.loc[6, "reason"] == R_DATE
+    assert rej.loc[6, "detail"] == "'24' is not an hour of the day (0-23)"
+    # a column named time that holds only whole hours is read as the hour too
+    data = "lat,lon,date,time\n53.41,-2.98,2024-03-01,5\n53.41,-2.98,2024-03-02,23\n"
+    inc = read_incidents(("hours.csv", data.encode()))
+    assert list(inc.frame["datetime"].dt.hour) == [5, 23]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["MCI", "MCI_CATEGORY", "Offence Group", "Major Category", "Offence Subgroup",
+     "Crime Category Description", "UCR_CATEGORY", "Text_General_Code", "Offense Class"],
+)  # fmt: skip
+def test_crime_type_columns_under_other_names(header):
+    data = f"lat,lon,{header}\n53.41,-2.98,Assault\n53.42,-2.97,Theft\n"
+    inc = read_incidents(("t.csv", data.encode()))
+    assert inc.report.files[0].columns["crime_type"] == header
+    assert list(inc.frame["crime_type"]) == ["Assault"]  # violence by name, by default
+
+
+def test_crime_type_codes_and_ids_are_not_taken_for_types():
+    data = "lat,lon,offence_code,crime_number\n53.41,-2.98,1A,7\n"
+    inc = read_incidents(("t.csv", data.encode()))
+    assert "crime_type" not in inc.report.files[0].columns
+
+
+def test_a_date_column_this_reader_cannot_read_keeps_every_location():
+    data = "lat,lon,date\n" + "".join(
+        f"{53.41 + i * 1e-4:.5f},-2.98,Q{1 + i % 4} 2024\n" for i in range(20)
+    )
+    inc = read_incidents(("quarters.csv", data.encode()), outlier_km=False)
+    assert len(inc) == 20
+    assert inc.frame["month"].isna().all()
+    assert inc.report.choices["unreadable_dates_kept"] == 20
+    assert any("20 of 20 value(s) in 'date' could not be read (e.g. 'Q1 2024')" in n
+               for n in inc.report.notes)  # fmt: skip
+    # what needs no date still works; what needs dates says so
+    assert len(detect(inc, "kde").hotspots) >= 0
+    with pytest.raises(InputError, match="unparseable date: 20"):
+        read_incidents(("quarters.csv", data.encode()), unreadable_dates="reject")
+    with pytest.raises(InputError, match="outside date range"):
+        read_incidents(("quarters.csv", data.encode()), date_from="2024-01-01")
+    with pytest.raises(ParameterError, match="unreadable_dates"):
+        read_incidents(("quarters.csv", data.encode()), unreadable_dates="maybe")
+
+
+def test_stray_unreadable_dates_rejected_by_default_kept_on_request():
+    data = "lat,lon,date\n53.41,-2.98,2024-01-05\n53.41,-2.98,not a date\n53.41,-2.98,2024-01-07\n"
+    assert read_incidents(("d.csv", data.encode())).report.reason_counts() == {R_DATE: 1}
+    kept = read_incidents(("d.csv", data.encode()), unreadable_dates="keep")
+    assert len(kept) == 3 and kept.frame["month"].isna().sum() == 1
+    assert kept.report.choices["unreadable_dates_kept"] == 1
+
+
+def test_incidents_without_months_are_skipped_with_a_note_where_dates_matter():
+    x = np.r_[np.random.default_rng(0).normal(0, 30, 200), 500.0] + 400_000
+    y = np.r_[np.random.default_rng(1).normal(0, 30, 200), 500.0] + 300_000
+    months = ["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01", None] * 40 + [None]
+    inc = Incidents.from_xy(x, y, month=months)
+    train, test = split_by_month(inc, "2024-03")
+    assert (len(train), len(test)) == (80, 80)
+    assert "41 incident(s) without a month were left out" in train.report.notes[-1]
+    assert test.report.notes[-1].startswith("Test period: 2024-03 on. 41 incident(s)")
+    result = classify_hotspots(inc)
+    assert result.params["n_excluded_no_month"] == 41
