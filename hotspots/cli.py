@@ -42,7 +42,7 @@ KDE_OPTIONS = (
 )
 DBSCAN_OPTIONS = ("eps", "min_samples")
 HDBSCAN_OPTIONS = ("min_cluster_size", "min_samples")
-GISTAR_OPTIONS = ("cell_size", "neighbour_distance", "null")
+GISTAR_OPTIONS = ("cell_size", "neighbour_distance", "null", "fdr")
 METHOD_OPTIONS = {
     "kde": KDE_OPTIONS,
     "dbscan": DBSCAN_OPTIONS,
@@ -97,7 +97,12 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
         default="intensity",
         help="ranking rule",
     )
-    g.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    g.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="significance level of the ranking's micro-place test (default 0.05)",
+    )
     g.add_argument(
         "--all",
         dest="include_all",
@@ -151,6 +156,9 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
         "--null",
         choices=("local", "poisson", "negative-binomial", "normal"),
         help="null distribution (default local: each place against its surroundings)",
+    )
+    gi.add_argument(
+        "--fdr", type=float, metavar="RATE", help="false discovery rate of hot cells (default 0.05)"
     )
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -35,6 +36,7 @@ from scipy.stats import poisson
 from sklearn.neighbors import KDTree
 
 from hotspots._errors import ParameterError
+from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import MICRO_PLACE_RADIUS_M
 from hotspots.incidents import Incidents, unique_points
 from hotspots.stats import csr_lambda, csr_p_value
@@ -491,21 +493,6 @@ def _check_min_samples(v: Any, *, integer: bool, name: str = "min_samples") -> N
         raise ParameterError(msg)
 
 
-def _check_hull(hull: Any) -> None:
-    if hull not in _HULLS:
-        msg = f"hull must be one of {_HULLS}, got {hull!r}."
-        raise ParameterError(msg)
-
-
-def _check_incidents(incidents: Any) -> None:
-    if not isinstance(incidents, Incidents):
-        msg = (
-            f"fit() needs an hotspots.Incidents, got {type(incidents).__name__}. "
-            "Fix: read the CSV with hotspots.ingest.read_incidents or use Incidents.from_xy."
-        )
-        raise ParameterError(msg)
-
-
 def _fmt_km2(area_m2: float) -> str:
     return f"{area_m2 / 1e6:,.2f} km²"
 
@@ -515,7 +502,7 @@ def _fmt_km2(area_m2: float) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class DBSCANHotspots:
+class DBSCANHotspots(HotspotEstimator):
     """Hot spots as DBSCAN clusters of incidents, computed on distinct locations.
 
     Parameters
@@ -593,6 +580,19 @@ class DBSCANHotspots:
     (1, 5)
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "eps": [None, Interval(Real, 0, None, closed="neither")],
+        "min_samples": [None, Interval(Real, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "hull": [Options(*_HULLS)],
+        "use_weights": [Boolean()],
+    }
+    parameter_hints: ClassVar[dict[str, str]] = {
+        "eps": f"give metres (analysis CRS), or leave it unset for the {DEFAULT_EPS_M:g} m default.",
+        "min_samples": "leave it unset for the CSR rule.",
+    }
+    hotspot_columns: ClassVar[tuple[str, ...]] = HOTSPOT_COLUMNS
+
     def __init__(
         self,
         *,
@@ -608,19 +608,18 @@ class DBSCANHotspots:
         self.hull = hull
         self.use_weights = use_weights
 
-    def fit(self, incidents: Incidents) -> DBSCANHotspots:
-        """Cluster ``incidents``; returns ``self``."""
-        _check_incidents(incidents)
-        if self.eps is not None:
-            _check_eps(self.eps)
-        _check_alpha(self.alpha)
-        _check_hull(self.hull)
-        if not isinstance(self.use_weights, bool | np.bool_):
-            msg = f"use_weights must be True or False, got {self.use_weights!r}."
-            raise ParameterError(msg)
-        if self.min_samples is not None:
-            _check_min_samples(self.min_samples, integer=not self.use_weights)
-        elif self.use_weights:
+    def fit(self, incidents: Incidents, y: Any = None) -> DBSCANHotspots:
+        """Cluster ``incidents``; returns ``self``.
+
+        Parameters
+        ----------
+        incidents : Incidents
+        y : ignored
+        """
+        self.validate(incidents)
+        if self.min_samples is not None and not self.use_weights:
+            _check_min_samples(self.min_samples, integer=True)
+        if self.min_samples is None and self.use_weights:
             msg = (
                 "use_weights=True needs min_samples in harm units (the summed harm weight an "
                 "eps-disc must hold): the CSR rule counts incidents. "
@@ -730,7 +729,7 @@ class DBSCANHotspots:
         return self
 
 
-class HDBSCANHotspots:
+class HDBSCANHotspots(HotspotEstimator):
     """Hot spots as HDBSCAN clusters (scikit-learn's ``HDBSCAN``) of incidents.
 
     Parameters
@@ -786,6 +785,19 @@ class HDBSCANHotspots:
     so ``labels_`` can differ from scikit-learn's for those incidents (0.6 % there).
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "min_cluster_size": [None, Interval(Integral, 2, None, closed="left")],
+        "min_samples": [None, Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "hull": [Options(*_HULLS)],
+        "significant_only": [Boolean()],
+    }
+    parameter_hints: ClassVar[dict[str, str]] = {
+        "min_cluster_size": "leave it unset for the CSR rule.",
+        "min_samples": "leave it unset for min_cluster_size.",
+    }
+    hotspot_columns: ClassVar[tuple[str, ...]] = HOTSPOT_COLUMNS
+
     def __init__(
         self,
         *,
@@ -801,23 +813,17 @@ class HDBSCANHotspots:
         self.hull = hull
         self.significant_only = significant_only
 
-    def fit(self, incidents: Incidents) -> HDBSCANHotspots:
-        """Cluster ``incidents``; returns ``self``."""
+    def fit(self, incidents: Incidents, y: Any = None) -> HDBSCANHotspots:
+        """Cluster ``incidents``; returns ``self``.
+
+        Parameters
+        ----------
+        incidents : Incidents
+        y : ignored
+        """
         from sklearn.cluster import HDBSCAN
 
-        _check_incidents(incidents)
-        _check_alpha(self.alpha)
-        _check_hull(self.hull)
-        if not isinstance(self.significant_only, bool | np.bool_):
-            msg = f"significant_only must be True or False, got {self.significant_only!r}."
-            raise ParameterError(msg)
-        if self.min_cluster_size is not None:
-            _check_min_samples(self.min_cluster_size, integer=True, name="min_cluster_size")
-            if self.min_cluster_size < 2:
-                msg = f"min_cluster_size must be at least 2, got {self.min_cluster_size!r}."
-                raise ParameterError(msg)
-        if self.min_samples is not None:
-            _check_min_samples(self.min_samples, integer=True)
+        self.validate(incidents)
 
         notes: list[str] = []
         xy = incidents.xy

@@ -1,30 +1,146 @@
-"""One call from incidents to ranked, reproducible hot spots.
+"""One call from incidents to ranked, reproducible hot spots, and the registry of detectors.
 
 :func:`detect` fits a detector (:class:`~hotspots.kde.KDEHotspots`,
 :class:`~hotspots.clusters.DBSCANHotspots`, :class:`~hotspots.clusters.HDBSCANHotspots` or
 :class:`~hotspots.gistar.GiStarHotspots`),
 profiles and ranks its polygons (:func:`hotspots.profile.rank_hotspots`), and records every
 parameter and automatic choice in ``HotspotResult.params`` so that the run can be reproduced.
+
+Detectors are found by name in a registry: :data:`METHODS` maps each method name to its
+:class:`Method` (the estimator class and a label), and :func:`register_method` adds one, so a new
+detector (any :class:`~hotspots.base.HotspotEstimator`) is available to :func:`detect`, the
+command line and the app without changing them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import geopandas as gpd
 
 from hotspots._errors import ParameterError
+from hotspots.base import HotspotEstimator
+from hotspots.clusters import DBSCANHotspots, HDBSCANHotspots
+from hotspots.constants import MICRO_PLACE_M
+from hotspots.gistar import GiStarHotspots
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
+from hotspots.kde import KDEHotspots
 from hotspots.profile import RANK_ORDERS, rank_hotspots
 from hotspots.record import FrozenList, freeze
 from hotspots.record import provenance as run_provenance  # the app's name until it moves
 
-__all__ = ["METHODS", "HotspotResult", "default_parameters", "detect", "make_estimator"]
+__all__ = [
+    "METHODS",
+    "HotspotResult",
+    "Method",
+    "default_parameters",
+    "detect",
+    "make_estimator",
+    "register_method",
+    "unregister_method",
+]
 
-METHODS = ("kde", "dbscan", "hdbscan", "gistar")
+
+@dataclass(frozen=True)
+class Method:
+    """A registered detector.
+
+    Attributes
+    ----------
+    name : str
+        The method's name, as given to :func:`detect` and ``hotspots detect --method``.
+    estimator : type
+        A :class:`~hotspots.base.HotspotEstimator` subclass; ``estimator(**params)`` is unfitted.
+    label : str
+        A few words for people ("kernel density").
+    fdr_parameter : str or None
+        The estimator parameter that is a false discovery rate, which :func:`detect` sets from its
+        ``fdr`` argument; None when the detector controls no false discovery rate.
+    """
+
+    name: str
+    estimator: type[HotspotEstimator]
+    label: str = ""
+    fdr_parameter: str | None = None
+
+
+_REGISTRY: dict[str, Method] = {}
+
+#: The registered detectors, name -> :class:`Method`, in registration order (read-only view).
+METHODS: Mapping[str, Method] = MappingProxyType(_REGISTRY)
+
+
+def register_method(
+    name: str,
+    estimator: type[HotspotEstimator],
+    *,
+    label: str = "",
+    fdr_parameter: str | None = None,
+    replace: bool = False,
+) -> Method:
+    """Make a detector available to :func:`detect` under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Lower-case method name (letters, digits, ``-`` and ``_``).
+    estimator : type
+        A subclass of :class:`~hotspots.base.HotspotEstimator` whose ``parameter_constraints``
+        cover every ``__init__`` parameter.
+    label : str, optional
+        A few words for people.
+    fdr_parameter : str, optional
+        The estimator parameter that is a false discovery rate (see :class:`Method`).
+    replace : bool, default False
+        Replace a method already registered under ``name`` instead of refusing.
+
+    Returns
+    -------
+    Method
+
+    Raises
+    ------
+    ParameterError
+        When the name is taken (and ``replace`` is False), malformed, or the estimator does not
+        follow the contract.
+    """
+    if not (isinstance(name, str) and name and name == name.lower()) or not all(
+        ch.isalnum() or ch in "-_" for ch in name
+    ):
+        msg = f"Method names are lower-case letters, digits, '-' and '_', got {name!r}."
+        raise ParameterError(msg)
+    if name in _REGISTRY and not replace:
+        msg = f"A method named {name!r} is already registered; pass replace=True to replace it."
+        raise ParameterError(msg)
+    if not (isinstance(estimator, type) and issubclass(estimator, HotspotEstimator)):
+        msg = f"{name!r}: the estimator must be a HotspotEstimator subclass, got {estimator!r}."
+        raise ParameterError(msg)
+    params = set(estimator().get_params(deep=False))
+    missing = sorted(params - set(estimator.parameter_constraints))
+    if missing:
+        msg = f"{estimator.__name__} declares no parameter_constraints for {missing}."
+        raise ParameterError(msg)
+    if fdr_parameter is not None and fdr_parameter not in params:
+        msg = f"{estimator.__name__} has no parameter {fdr_parameter!r} (fdr_parameter)."
+        raise ParameterError(msg)
+    method = Method(name, estimator, label, fdr_parameter)
+    _REGISTRY[name] = method
+    return method
+
+
+def unregister_method(name: str) -> None:
+    """Remove the method ``name`` from the registry (a no-op if it is not registered)."""
+    _REGISTRY.pop(name, None)
+
+
+register_method("kde", KDEHotspots, label="kernel density")
+register_method("dbscan", DBSCANHotspots, label="DBSCAN clusters")
+register_method("hdbscan", HDBSCANHotspots, label="HDBSCAN clusters")
+register_method("gistar", GiStarHotspots, label="Getis-Ord Gi*", fdr_parameter="alpha")
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,32 +185,33 @@ class HotspotResult:
         return self.hotspots[self.hotspots["significant"]]
 
 
-def make_estimator(method: str, **params: Any) -> Any:
-    """The (unfitted) detector for ``method`` with ``params``."""
-    if method == "kde":
-        from hotspots.kde import KDEHotspots
-
-        cls = KDEHotspots
-    elif method == "dbscan":
-        from hotspots.clusters import DBSCANHotspots
-
-        cls = DBSCANHotspots
-    elif method == "hdbscan":
-        from hotspots.clusters import HDBSCANHotspots
-
-        cls = HDBSCANHotspots
-    elif method == "gistar":
-        from hotspots.gistar import GiStarHotspots
-
-        cls = GiStarHotspots
-    else:
-        msg = f"method must be one of {METHODS}, got {method!r}."
-        raise ParameterError(msg)
+def _method(method: str) -> Method:
     try:
-        return cls(**params)
-    except TypeError as exc:
-        msg = f"Unknown parameter for method {method!r}: {exc}."
+        return _REGISTRY[method]
+    except (KeyError, TypeError):
+        msg = f"method must be one of {tuple(_REGISTRY)}, got {method!r}."
         raise ParameterError(msg) from None
+
+
+def make_estimator(method: str, **params: Any) -> HotspotEstimator:
+    """The (unfitted) detector registered as ``method``, with ``params``.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown method or a parameter the detector does not take (the message lists the
+        ones it does). Values are checked when the detector is fitted.
+    """
+    spec = _method(method)
+    known = spec.estimator().get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        msg = (
+            f"Unknown parameter(s) {unknown} for method {method!r}; its parameters are "
+            f"{sorted(known)}."
+        )
+        raise ParameterError(msg)
+    return spec.estimator(**params)
 
 
 def default_parameters(incidents: Incidents, method: str = "kde") -> dict[str, Any]:
@@ -113,6 +230,7 @@ def detect(
     *,
     order: str = "intensity",
     alpha: float = 0.05,
+    fdr: float | None = None,
     **params: Any,
 ) -> HotspotResult:
     """Find, profile and rank hot spots.
@@ -121,11 +239,18 @@ def detect(
     ----------
     incidents : Incidents
         From :func:`hotspots.ingest.read_incidents` (or ``Incidents.from_xy``).
-    method : {"kde", "dbscan", "hdbscan", "gistar"}, default "kde"
+    method : str, default "kde"
+        A registered method (:data:`METHODS`): "kde", "dbscan", "hdbscan" or "gistar".
     order : {"intensity", "count", "harm", "peak"}, default "intensity"
         Ranking rule; see :mod:`hotspots.profile`.
     alpha : float, default 0.05
-        Significance level for the CSR test of each hot spot.
+        Significance level of the ranking's test: a ranked hot spot is ``significant`` when the
+        p-value of its busiest micro place under complete spatial randomness (or, where the
+        detector has its own test, the detector's p-value; Gi*: the smallest q-value inside) is
+        below ``alpha``. It does not change which hot spots the detector finds.
+    fdr : float, optional
+        False discovery rate of a detector that controls one (Gi*: the Benjamini-Hochberg level
+        at which cells are hot, default 0.05); refused for the other methods.
     **params
         Passed to the detector (e.g. ``bandwidth=100``, ``coverage=0.01``, ``eps=50``).
 
@@ -150,6 +275,20 @@ def detect(
     if not 0 < alpha < 1:
         msg = f"alpha must be between 0 and 1, got {alpha!r}."
         raise ParameterError(msg)
+    spec = _method(method)
+    if fdr is not None:
+        target = spec.fdr_parameter
+        if target is None:
+            with_fdr = [m.name for m in _REGISTRY.values() if m.fdr_parameter]
+            msg = (
+                f"fdr (a false discovery rate) applies to method {' or '.join(map(repr, with_fdr))}, "
+                f"not {method!r}."
+            )
+            raise ParameterError(msg)
+        if target in params and params[target] != fdr:
+            msg = f"fdr={fdr!r} and {target}={params[target]!r} both set {method!r}'s false discovery rate."
+            raise ParameterError(msg)
+        params[target] = fdr
     est = make_estimator(method, **params).fit(incidents)
     ranked = rank_hotspots(est.hotspots_, incidents, order=order, alpha=alpha)
     record = dict(run_provenance(incidents))
@@ -159,13 +298,14 @@ def detect(
             "method_parameters": to_jsonable(dict(est.params_)),
             "ranking": {
                 "order": order,
-                "rule": "incidents (or harm) per km2 over max(area, 150 m x 150 m)"
+                "rule": f"incidents (or harm) per km2 over max(area, {MICRO_PLACE_M:g} m x {MICRO_PLACE_M:g} m)"
                 if order == "intensity"
                 else order,
             },
             "significance": {
                 "test": "Poisson count vs complete spatial randomness, Bonferroni over study_area/area windows",
                 "alpha": alpha,
+                **({"fdr": float(getattr(est, spec.fdr_parameter))} if spec.fdr_parameter else {}),
             },
             "n_hotspots": len(ranked),
             "hotspot_area_share": round(float(ranked["area_m2"].sum()) / incidents.study_area_m2, 6)

@@ -32,7 +32,8 @@ dense grid.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from numbers import Real
+from typing import Any, ClassVar, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -43,6 +44,7 @@ from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from hotspots._errors import ParameterError
+from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import MICRO_PLACE_M
 from hotspots.grid import cell_keys, neighbour_offsets
 from hotspots.incidents import Incidents
@@ -637,7 +639,7 @@ def _components(ij: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1].astype(np.int64)
 
 
-class GiStarHotspots:
+class GiStarHotspots(HotspotEstimator):
     """Getis-Ord Gi* hot spots on a square grid, each place tested against its surroundings.
 
     Parameters
@@ -736,6 +738,21 @@ class GiStarHotspots:
     Royal Statistical Society B* 57(1), 289-300.
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "cell_size": [None, Interval(Real, 0, None, closed="neither")],
+        "neighbour_distance": [None, Interval(Real, 0, None, closed="left")],
+        "baseline_distance": [None, Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "null": [Options(*NULLS)],
+        "use_weights": [Boolean()],
+    }
+    parameter_hints: ClassVar[dict[str, str]] = {
+        "cell_size": f"give metres, or leave it unset for the {DEFAULT_CELL_M:g} m patrol unit.",
+        "neighbour_distance": "give metres, or leave it unset for queen contiguity.",
+        "baseline_distance": "give metres, or leave it unset for one cell beyond the neighbourhood.",
+    }
+    hotspot_columns: ClassVar[tuple[str, ...]] = ("method", "peak_density", "p_value", "max_z")
+
     def __init__(
         self,
         *,
@@ -753,40 +770,30 @@ class GiStarHotspots:
         self.null = null
         self.use_weights = use_weights
 
-    def fit(self, incidents: Incidents) -> GiStarHotspots:
+    def fit(self, incidents: Incidents, y: Any = None) -> GiStarHotspots:
         """Test every in-area cell and build the hot spot polygons.
 
         Parameters
         ----------
         incidents : Incidents
+        y : ignored
 
         Returns
         -------
         GiStarHotspots
             ``self``, fitted.
         """
+        self.validate(incidents)
         cell = DEFAULT_CELL_M if self.cell_size is None else float(self.cell_size)
-        if not (math.isfinite(cell) and cell > 0):
-            msg = f"cell_size must be a positive number of metres, got {self.cell_size!r}."
-            raise ParameterError(msg)
         dist = (
             cell * math.sqrt(2)
             if self.neighbour_distance is None
             else float(self.neighbour_distance)
         )
-        if not dist >= 0:
-            msg = f"neighbour_distance must be >= 0 metres, got {self.neighbour_distance!r}."
-            raise ParameterError(msg)
         reach = int(math.floor(dist / cell + 1e-9))
         base = (
             (reach + 1) * cell if self.baseline_distance is None else float(self.baseline_distance)
         )
-        if not 0 < self.alpha < 1:
-            msg = f"alpha must be between 0 and 1, got {self.alpha!r}."
-            raise ParameterError(msg)
-        if self.null not in NULLS:
-            msg = f"null must be one of {NULLS}, got {self.null!r}."
-            raise ParameterError(msg)
         self.cell_size_ = cell
         self.neighbour_distance_ = dist
         self.baseline_distance_ = base

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import warnings
 from numbers import Real
-from typing import Any
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from hotspots._errors import HotspotsError, HotspotsWarning, ParameterError
+from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import HOTSPOT_COVERAGE, MICRO_PLACE_M
 from hotspots.grid import (
     DEFAULT_TILE_SIZE,
@@ -426,7 +427,7 @@ def threshold_level(
 
 
 # ------------------------------------------------------------------------------------- estimator
-class KDEHotspots:
+class KDEHotspots(HotspotEstimator):
     """Hot spots as the densest areas of a kernel density surface.
 
     Parameters
@@ -506,6 +507,26 @@ class KDEHotspots:
     True
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "bandwidth": [None, Interval(Real, 0, None, closed="neither")],
+        "bandwidth_rule": [Options(*BANDWIDTH_RULES)],
+        "cell_size": [None, Interval(Real, 0, None, closed="neither")],
+        "kernel": [Options(*KERNELS)],
+        "threshold": [Options(*THRESHOLDS)],
+        "coverage": [Interval(Real, 0, 1, closed="right")],
+        "volume": [Interval(Real, 0, 1, closed="right")],
+        "density": [None, Interval(Real, 0, None, closed="neither")],
+        "use_weights": [Boolean()],
+        "min_area_m2": [None, Interval(Real, 0, None, closed="left")],
+    }
+    parameter_hints: ClassVar[dict[str, str]] = {
+        "bandwidth": "give metres, or leave it unset for the bandwidth rule.",
+        "cell_size": "give metres, or leave it unset for bandwidth / 5.",
+        "density": "give incidents (or weight) per km², e.g. density=500.",
+        "min_area_m2": "give square metres, or leave it unset for one cell.",
+    }
+    hotspot_columns: ClassVar[tuple[str, ...]] = HOTSPOT_COLUMNS
+
     def __init__(
         self,
         *,
@@ -531,59 +552,6 @@ class KDEHotspots:
         self.use_weights = use_weights
         self.min_area_m2 = min_area_m2
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor's parameters (scikit-learn style)."""
-        return {
-            "bandwidth": self.bandwidth,
-            "bandwidth_rule": self.bandwidth_rule,
-            "cell_size": self.cell_size,
-            "kernel": self.kernel,
-            "threshold": self.threshold,
-            "coverage": self.coverage,
-            "volume": self.volume,
-            "density": self.density,
-            "use_weights": self.use_weights,
-            "min_area_m2": self.min_area_m2,
-        }
-
-    # ----------------------------------------------------------------------------- validation
-    def _validate(self) -> None:
-        def positive(name: str, value: Any, *, upper: float | None = None) -> None:
-            ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-            ok = ok and value > 0 and (upper is None or value <= upper)
-            if not ok:
-                allowed = "a positive number" + (f" no larger than {upper}" if upper else "")
-                msg = f"{name} must be {allowed}, got {value!r}."
-                raise ParameterError(msg)
-
-        if self.bandwidth is not None:
-            positive("bandwidth", self.bandwidth)
-        if self.bandwidth_rule not in BANDWIDTH_RULES:
-            msg = f"bandwidth_rule must be one of {list(BANDWIDTH_RULES)}, got {self.bandwidth_rule!r}."
-            raise ParameterError(msg)
-        if self.cell_size is not None:
-            positive("cell_size", self.cell_size)
-        _check_kernel(self.kernel)
-        if self.threshold not in THRESHOLDS:
-            msg = f"threshold must be one of {list(THRESHOLDS)}, got {self.threshold!r}."
-            raise ParameterError(msg)
-        if self.threshold == "coverage":
-            positive("coverage", self.coverage, upper=1.0)
-        if self.threshold == "volume":
-            positive("volume", self.volume, upper=1.0)
-        if self.threshold == "density":
-            if self.density is None:
-                msg = "threshold='density' needs density= (incidents per km²), e.g. density=500."
-                raise ParameterError(msg)
-            positive("density", self.density)
-        if self.min_area_m2 is not None and not (
-            isinstance(self.min_area_m2, Real)
-            and math.isfinite(self.min_area_m2)
-            and self.min_area_m2 >= 0
-        ):
-            msg = f"min_area_m2 must be a number >= 0 (square metres), got {self.min_area_m2!r}."
-            raise ParameterError(msg)
-
     # ----------------------------------------------------------------------------------- fit
     def fit(self, incidents: Incidents, y: Any = None) -> KDEHotspots:
         """Compute the surface and cut the hot spot polygons.
@@ -598,9 +566,9 @@ class KDEHotspots:
         -------
         self
         """
-        self._validate()
-        if not isinstance(incidents, Incidents):
-            msg = f"KDEHotspots.fit needs an Incidents table, got {type(incidents).__name__}."
+        self.validate(incidents)
+        if self.threshold == "density" and self.density is None:
+            msg = "threshold='density' needs density= (incidents per km²), e.g. density=500."
             raise ParameterError(msg)
         notes: list[str] = []
         x = incidents.frame["x"].to_numpy(dtype=float)
@@ -723,7 +691,7 @@ class KDEHotspots:
         self.notes_ = notes
         self.params_ = {
             "method": "kde",
-            **self.get_params(),
+            **self.param_record(),
             "bandwidth_m": bw,
             "bandwidth_rule_used": rule,
             "cell_size_m": cell,

@@ -337,3 +337,37 @@ def test_every_command_prints_the_choices_the_same_way(demo_csv, tmp_path, capsy
     assert any(line.startswith("- Bandwidth") for line in text[first + len(ingest_lines) :])
     assert cli.main(["--quiet", "classify", str(demo_csv), "--out", str(out)]) == 0
     assert not any(line.startswith("- ") for line in capsys.readouterr().out.splitlines())
+
+
+def test_gistar_fdr_is_its_own_option(demo_csv, tmp_path, capsys):
+    """--alpha is the ranking's significance level, --fdr the Gi* false discovery rate."""
+    runs = {}
+    for name, extra in {
+        "default": [],
+        "fdr": ["--fdr", "1e-6"],
+        "alpha": ["--alpha", "0.01"],
+    }.items():
+        out = tmp_path / f"{name}.geojson"
+        argv = [
+            "--quiet",
+            "detect",
+            str(demo_csv),
+            "--method",
+            "gistar",
+            "--all",
+            "--out",
+            str(out),
+        ]
+        assert cli.main(argv + extra) == 0
+        runs[name] = json.loads(out.read_text())["hotspots_parameters"]
+    assert runs["default"]["method_parameters"]["alpha"] == 0.05
+    assert runs["fdr"]["method_parameters"]["alpha"] == 1e-6
+    assert runs["fdr"]["significance"]["fdr"] == 1e-6
+    assert runs["fdr"]["significance"]["alpha"] == 0.05
+    hot = {k: v["method_parameters"]["n_hot_cells"] for k, v in runs.items()}
+    assert 0 < hot["fdr"] < hot["default"] == hot["alpha"]
+    assert runs["alpha"]["significance"]["alpha"] == 0.01
+    assert runs["alpha"]["method_parameters"]["alpha"] == 0.05
+    capsys.readouterr()
+    assert cli.main(["detect", str(demo_csv), "--fdr", "0.01"]) == 2
+    assert "--fdr does not apply to --method kde" in capsys.readouterr().err
