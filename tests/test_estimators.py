@@ -12,7 +12,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import pytest
-import shapely
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -228,34 +227,25 @@ def test_make_estimator_names_unknown_parameters():
 
 
 # ------------------------------------------------------------------- alpha versus fdr
-def _hot_cells(est, rate: float, incidents: Incidents) -> int:
-    """Cells Gi* should call hot at false discovery rate ``rate``, counted from ``cells_``."""
-    cells = est.cells_
-    centres = cells.geometry.centroid
-    inside = shapely.contains_xy(incidents.study_area, centres.x, centres.y)
-    return int(((cells["gi_z"] > 0) & (cells["q_value"] < rate) & inside).sum())
-
-
 def test_ranking_alpha_and_gistar_fdr_are_separate(town):
     loose = detect(town, "gistar")
     assert loose.estimator.alpha == 0.05
-    # a rate between two of the hot cells' q-values, so that some of them stop being hot
-    q = np.unique(loose.estimator.cells_["q_value"][loose.estimator.cells_["q_value"] < 0.05])
-    k = len(q) // 2
-    rate = float(np.sqrt(q[k - 1] * q[k]))
+    # each Gi* hot spot's p_value is the smallest q-value inside it; a rate between the two
+    # planted spots' values keeps one of them
+    q = np.sort(loose.estimator.hotspots_["p_value"].to_numpy())
+    assert len(q) == 2 and q[0] < q[1] < 0.05
+    rate = float(np.sqrt(q[0] * q[1]))
     strict = detect(town, "gistar", fdr=rate)
     assert strict.estimator.alpha == rate
     assert strict.params["method_parameters"]["alpha"] == rate
     assert strict.params["significance"] == {**loose.params["significance"], "fdr": rate}
-    n_loose = loose.estimator.params_["n_hot_cells"]
-    n_strict = strict.estimator.params_["n_hot_cells"]
-    assert n_loose == _hot_cells(loose.estimator, 0.05, town)
-    assert n_strict == _hot_cells(strict.estimator, rate, town)
-    assert 0 < n_strict < n_loose
+    kept = strict.estimator.hotspots_["p_value"].to_numpy()
+    np.testing.assert_array_equal(kept, q[:1])
+    assert strict.estimator.params_["n_hot_cells"] < loose.estimator.params_["n_hot_cells"]
     # the ranking's alpha leaves the Gi* rate alone
     ranked = detect(town, "gistar", alpha=0.01)
     assert ranked.estimator.alpha == 0.05
-    assert ranked.estimator.params_["n_hot_cells"] == n_loose
+    assert ranked.estimator.params_["n_hot_cells"] == loose.estimator.params_["n_hot_cells"]
     assert ranked.params["significance"]["alpha"] == 0.01
     with pytest.raises(ParameterError, match="fdr.*'gistar'.*not 'kde'"):
         detect(town, "kde", fdr=0.01)
