@@ -122,7 +122,7 @@ def _from_json(text: str, label: str) -> dict[str, float]:
     seen: dict[str, str] = {}
     for key, raw in data.items():
         crime_type = str(key).strip()
-        where = {"file": label, "column": crime_type or "(blank)"}
+        where: dict[str, Any] = {"file": label, "column": crime_type or "(blank)"}
         if not crime_type:
             msg = "a weight is given for a blank crime type."
             raise InputError(msg, hint="name the crime type as the data name it.", **where)
@@ -199,7 +199,7 @@ def _from_csv(text: str, delimiter: str, label: str) -> dict[str, float]:
             msg = f"expected at least {max(it, iw) + 1} columns (crime type, weight), found {len(rec)}."
             raise InputError(msg, file=label, row=line, hint=_FORMAT_HINT)
         crime_type = rec[it].strip()
-        where = {"file": label, "row": line, "column": weight_name}
+        where: dict[str, Any] = {"file": label, "row": line, "column": weight_name}
         if not crime_type:
             msg = "the crime type is blank."
             raise InputError(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,7 +137,7 @@ class Choices:
     """
 
     params: Mapping[str, Any] = field(default_factory=FrozenDict)
-    notes: tuple[str, ...] = ()
+    notes: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", freeze(dict(self.params)))

@@ -342,7 +342,7 @@ class PlanResult:
     hotspots: gpd.GeoDataFrame
     areas: gpd.GeoDataFrame
     plan: PatrolPlan
-    matches: Mapping[str, tuple[Any, ...]]
+    matches: Mapping[str, Sequence[Any]]
     params: Mapping[str, Any]
 
     def __post_init__(self) -> None:
@@ -448,6 +448,7 @@ def plan_bytes(plan: PlanResult, kind: str, *, title: str | None = None) -> byte
     if kind == "briefing":
         from hotspots.briefing import render_briefing
 
+        extra: dict[str, Any] = {"title": title} if title else {}
         html = render_briefing(
             plan.areas,
             plan.hotspots,
@@ -455,7 +456,7 @@ def plan_bytes(plan: PlanResult, kind: str, *, title: str | None = None) -> byte
             plan.matches,
             params=run,
             incidents=plan.incidents,
-            **({"title": title} if title else {}),
+            **extra,
         )
         return html.encode("utf-8")
     msg = f"the plan output must be one of {', '.join(map(repr, PLAN_FILES))}, not {kind!r}."
