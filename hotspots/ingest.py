@@ -62,6 +62,7 @@ __all__ = [
     "REASONS",
     "ROLES",
     "VIOLENCE_TYPES_POLICE_UK",
+    "default_study_area",
     "filter_incidents",
     "read_headers",
     "read_incidents",
@@ -1534,6 +1535,11 @@ def _default_study_area(x: np.ndarray, y: np.ndarray) -> tuple[BaseGeometry, flo
     uniq = np.unique(np.column_stack([x, y]), axis=0)
     hull = shapely.convex_hull(shapely.multipoints(uniq)).buffer(STUDY_HULL_MARGIN_M)
     return shapely.intersection(shapely.union_all(boxes), hull), cell
+
+
+def default_study_area(x: np.ndarray, y: np.ndarray) -> BaseGeometry:
+    """The study area :func:`read_incidents` draws round points (metres) when none is given."""
+    return _default_study_area(np.asarray(x, dtype=float), np.asarray(y, dtype=float))[0]
 
 
 def _load_study_area(study_area: Any, analysis_crs: pyproj.CRS, given_crs: Any) -> BaseGeometry:

@@ -19,7 +19,7 @@ def test_pai_and_pei_by_hand():
     # keep the spread incidents out of the two 25 m cells
     inc = Incidents.from_xy(x, y, study_area=shapely.box(400000, 300000, 401000, 301000))
     area = gpd.GeoSeries([shapely.box(400500, 300500, 400525, 300525)], crs=27700)  # cell B only
-    ev = evaluate(area, inc)
+    ev = evaluate(area, inc, cell_size=25)  # the forecast's own unit: 25 m cells
     assert ev.n_inside == 10 and ev.n_total == 100
     assert ev.hit_rate == pytest.approx(0.10)
     assert ev.coverage == pytest.approx(625 / 1e6)
@@ -124,3 +124,233 @@ def test_holdout_uses_given_parameters(demo_csv):
     wide = holdout(inc, "2025-10", methods=("kde",), params={"kde": {"coverage": 0.05}})
     assert wide.loc[0, "parameters"] == {"coverage": 0.05} and auto.loc[0, "parameters"] == {}
     assert wide.loc[0, "coverage"] > auto.loc[0, "coverage"]
+
+
+# --------------------------------------------------------------------------------------------
+# Fault 4: PEI on the forecast's own unit
+
+
+def _at(points, x0=400000.0, y0=300000.0):
+    """Incident coordinates from ((x, y, n), ...) offsets in metres: n incidents stacked at x, y."""
+    x = np.concatenate([np.full(n, x0 + px) for px, _py, n in points])
+    y = np.concatenate([np.full(n, y0 + py) for _px, py, n in points])
+    return x, y
+
+
+def test_pei_on_the_forecast_cells_by_hand():
+    # 100 m cells; test incidents 10 in cell A, 8 in B, 5 in C, 2 in D (25 in all), 1 km2 study area
+    x, y = _at([(50, 50, 10), (250, 50, 8), (450, 50, 5), (650, 50, 2)])
+    inc = Incidents.from_xy(x, y, study_area=shapely.box(400000, 300000, 401000, 301000))
+    cells = gpd.GeoSeries(
+        [shapely.box(400400, 300000, 400500, 300100), shapely.box(400600, 300000, 400700, 300100)],
+        crs=27700,
+    )  # the forecast: cells C and D
+    ev = evaluate(cells, inc, cell_size=100)
+    assert (ev.n_inside, ev.n_total) == (7, 25)
+    assert ev.coverage == pytest.approx(0.02)
+    assert ev.hit_rate == pytest.approx(7 / 25)
+    assert ev.pai == pytest.approx((7 / 25) / 0.02)  # 14
+    # the best two 100 m cells are A and B: 18 incidents, PAI* = 0.72 / 0.02 = 36
+    assert ev.best_hit_rate == pytest.approx(18 / 25)
+    assert ev.best_pai == pytest.approx(36.0)
+    assert ev.pei == pytest.approx(7 / 18)
+    assert ev.pei == pytest.approx(ev.pai / ev.best_pai)
+    assert ev.unit == "100 m cells"
+    # on 25 m cells (the old fixed unit) the best 32 cells hold every incident, so PEI is the
+    # hit rate exactly: the fault this replaces
+    fine = evaluate(cells, inc, cell_size=25)
+    assert fine.best_hit_rate == 1.0 and fine.pei == pytest.approx(fine.hit_rate)
+    assert ev.pei != pytest.approx(ev.hit_rate)
+
+
+def test_pei_of_patrol_discs_by_hand():
+    from hotspots.evaluate import best_disc_hits
+
+    # four stacked map points 1 km apart: 12, 6, 3 and 1 test incidents
+    x, y = _at([(0, 0, 12), (1000, 0, 6), (2000, 0, 3), (3000, 0, 1)])
+    inc = Incidents.from_xy(x, y, study_area=shapely.box(399000, 299000, 404000, 301000))
+    np.testing.assert_allclose(best_disc_hits(inc.xy, 3, radius_m=75), [12, 6, 3])
+    # two 150 m patrol discs on the two quietest points
+    discs = gpd.GeoDataFrame(
+        {"rank": [1, 2], "radius_m": [75.0, 75.0]},
+        geometry=[
+            shapely.Point(402000, 300000).buffer(75),
+            shapely.Point(403000, 300000).buffer(75),
+        ],
+        crs=27700,
+    )
+    ev = evaluate(discs, inc)  # the radius_m column makes PEI's unit a 150 m disc
+    assert ev.unit == "150 m discs"
+    assert (ev.n_inside, ev.n_total) == (4, 22)
+    area = 2 * discs.geometry.iloc[0].area
+    assert ev.coverage == pytest.approx(area / 10e6)
+    assert ev.pai == pytest.approx((4 / 22) / (area / 10e6))
+    # the best two discs (same area) catch 12 + 6 = 18: PEI = 4 / 18, not the hit rate 4 / 22
+    assert ev.best_hit_rate == pytest.approx(18 / 22, rel=1e-3)
+    assert ev.pei == pytest.approx(4 / 18, rel=1e-3)
+
+
+def test_best_discs_catch_each_incident_once():
+    from hotspots.evaluate import best_disc_hits
+
+    # a row of points 50 m apart, 5 incidents each: one 150 m disc catches 3 points (15), the
+    # next the 2 points left on one side, then 1, then nothing is left
+    x, y = _at([(50 * i, 0, 5) for i in range(6)])
+    got = best_disc_hits(np.column_stack([x, y]), 5, radius_m=75)
+    assert got.sum() == 30
+    np.testing.assert_allclose(got, [15, 15, 0, 0, 0])
+
+
+# --------------------------------------------------------------------------------------------
+# Fault 5: curves over coverage, equal coverage
+
+
+def test_coverage_curve_ties_and_partial_units_by_hand():
+    from hotspots.evaluate import cell_ranking, coverage_curve, read_coverage
+
+    # four 100 m cells scored 5, 3, 3, 1 (two tied); a 1 km2 study area, so each cell is 1 %
+    study = shapely.box(0, 0, 1000, 1000)
+    rk = cell_ranking(
+        "test",
+        np.array([[0, 0], [1, 0], [2, 0], [3, 0]]),
+        np.array([5.0, 3.0, 3.0, 1.0]),
+        100,
+        study,
+    )
+    # 10 test incidents: 4 in the first cell, 2 in the second, none in the third, 1 in the fourth,
+    # 3 in a cell of no unit
+    x, y = _at([(50, 50, 4), (150, 50, 2), (350, 50, 1), (950, 950, 3)], 0.0, 0.0)
+    xy = np.column_stack([x, y])
+    curve = coverage_curve(rk, xy, study.area)
+    # the tied cells are one block
+    np.testing.assert_allclose(curve["coverage"], [0, 0.01, 0.03, 0.04])
+    np.testing.assert_allclose(curve["hits"], [0, 4, 6, 7])
+    np.testing.assert_allclose(curve["pai"].iloc[1:], [40, 20, 17.5])
+    got = read_coverage(rk, curve, xy, study.area, (0.005, 0.02, 0.05))
+    # 0.5 %: half the first cell, credited half its incidents
+    assert got.loc[0, "hit_rate"] == pytest.approx(0.2) and got.loc[0, "pai"] == pytest.approx(40)
+    # 2 %: the first cell and half of the tied block (2 incidents in 2 cells): 4 + 1 = 5
+    assert got.loc[1, "hits"] == pytest.approx(5) and got.loc[1, "units"] == pytest.approx(2)
+    assert got.loc[1, "hit_rate"] == pytest.approx(0.5) and got.loc[1, "pai"] == pytest.approx(25)
+    # the best two 100 m cells hold 4 + 3: PEI = 5 / 7
+    assert got.loc[1, "best_hit_rate"] == pytest.approx(0.7)
+    assert got.loc[1, "pei"] == pytest.approx(5 / 7)
+    # 5 %: the four cells cover 4 %; not read
+    assert not got.loc[2, "reached"] and np.isnan(got.loc[2, "hit_rate"])
+    assert got.loc[0, "reached"] and got.loc[1, "reached"]
+
+
+def test_polygon_ranking_counts_overlaps_once():
+    from hotspots.evaluate import coverage_curve, polygon_ranking
+
+    study = shapely.box(0, 0, 1000, 1000)
+    big = shapely.box(0, 0, 200, 100)  # scored higher
+    small = shapely.box(100, 0, 300, 100)  # half under the big one
+    rk = polygon_ranking("t", [small, big], np.array([1.0, 2.0]), study)
+    np.testing.assert_allclose(rk.area_m2, [20000, 10000])  # big first, then small's own half
+    x, y = _at([(150, 50, 3), (250, 50, 2)], 0.0, 0.0)  # 3 in the overlap, 2 in small only
+    curve = coverage_curve(rk, np.column_stack([x, y]), study.area)
+    np.testing.assert_allclose(curve["hits"], [0, 3, 5])
+
+
+def test_baselines_by_hand():
+    from hotspots.evaluate import kde_peak_discs, point_count_discs
+    from hotspots.kde import arcgis_bandwidth
+
+    # map points: 9 incidents at A, 7 at B (100 m from A), 5 at C (1 km away), 2 at D
+    x, y = _at([(0, 0, 9), (100, 0, 7), (1000, 0, 5), (0, 1000, 2)])
+    inc = Incidents.from_xy(x, y, study_area=shapely.box(399500, 299500, 401500, 301500))
+    d = point_count_discs(inc, 3)
+    # B is closer than 150 m to A, so the discs go to A, C and D
+    np.testing.assert_allclose(d["centre_x"] - 400000, [0, 1000, 0])
+    np.testing.assert_allclose(d["centre_y"] - 300000, [0, 0, 1000])
+    np.testing.assert_allclose(d["score"], [9, 5, 2])
+    assert list(d["rank"]) == [1, 2, 3] and (d["radius_m"] == 75).all()
+    # the 150 m KDE's highest cell lies between A and B, nearer A (weights 9 and 7)
+    k = kde_peak_discs(inc, 2)
+    assert k.attrs["params"]["bandwidth_m"] == 150 and k.attrs["params"]["cell_size_m"] == 25
+    assert 400000 <= k["centre_x"].iloc[0] <= 400050 and abs(k["centre_y"].iloc[0] - 300000) <= 25
+    assert k["centre_x"].iloc[1] == pytest.approx(401000, abs=12.5)  # a cell next to C
+    a = kde_peak_discs(inc, 1, bandwidth_rule="arcgis")
+    assert a.attrs["params"]["bandwidth_m"] == pytest.approx(arcgis_bandwidth(x, y))
+    assert a.attrs["params"]["cell_size_m"] == pytest.approx(1000 / 250)  # shorter side / 250
+
+
+def test_every_method_read_at_equal_coverage(demo_csv):
+    from hotspots.evaluate import compare_forecasts, split_by_month, training_study_area
+    from hotspots.ingest import read_incidents
+
+    inc = read_incidents(demo_csv)
+    train, test = split_by_month(inc, "2025-10")
+    train = training_study_area(train)
+    table, curves, _notes = compare_forecasts(train, test, coverages=(0.005, 0.01))
+    at = table[table["at"] == "coverage"]
+    assert set(at["forecast"]) >= {"kde", "dbscan", "hdbscan", "gistar", "patrol_areas"}
+    assert at["reached"].all()
+    # every forecast is read at the same share of the same study area
+    np.testing.assert_allclose(at["coverage"], at["target"], rtol=1e-9)
+    assert (at["n_test"] == len(test)).all()
+    # a reference computation for KDE at 1 %: its densest 25 m cells, counted directly
+    from hotspots.detect import detect
+
+    est = detect(train, "kde").estimator
+    cx, cy, v = est.surface_.cells()
+    inside = shapely.intersects_xy(train.study_area, cx, cy)
+    cx, cy, v = cx[inside], cy[inside], v[inside]
+    k = 0.01 * train.study_area_m2 / 625
+    top = np.argsort(-v, kind="stable")[: int(np.ceil(k))]
+    keys = {
+        (round((a - 12.5) / 25), round((b - 12.5) / 25))
+        for a, b in zip(cx[top], cy[top], strict=True)
+    }
+    tij = np.floor(test.xy / 25).astype(int)
+    caught = sum((i, j) in keys for i, j in tij)
+    row = at[(at["forecast"] == "kde") & (at["label"] == "1%")].iloc[0]
+    assert row["units"] == pytest.approx(k)
+    # the reading credits the last, partly used cell pro rata: between the whole cells' counts
+    last = top[-1]
+    in_last = sum(
+        (i, j) == (round((cx[last] - 12.5) / 25), round((cy[last] - 12.5) / 25)) for i, j in tij
+    )
+    assert caught - in_last <= row["hits"] <= caught
+    # patrol discs and the baselines are read at equal numbers of discs
+    discs = table[table["at"] == "discs"]
+    assert set(discs["forecast"]) == {
+        "patrol_areas",
+        "naive_points",
+        "naive_kde_150m",
+        "arcgis_kde",
+    }
+    top20 = discs[discs["label"] == "top 20"]
+    assert (top20["units"] == 20).all() and top20["reached"].all()
+    assert ((top20["pei"] > 0) & (top20["pei"] <= 1.0 + 1e-9)).all()
+    # curves go up with coverage
+    kde = curves[(curves["forecast"] == "kde") & (curves["axis"] == "coverage")]
+    assert np.all(np.diff(kde["hit_rate"].to_numpy()) >= -1e-12)
+
+
+def test_study_area_from_training_months_only():
+    from hotspots.evaluate import rolling_evaluation
+    from hotspots.ingest import default_study_area
+
+    rng = np.random.default_rng(5)
+    # Jan-Mar: incidents in a 1 km square; April (the test month): some there, some 5 km east
+    n = 300
+    x = np.r_[rng.uniform(0, 1000, n), rng.uniform(0, 1000, 40), rng.uniform(5000, 5500, 60)]
+    y = np.r_[rng.uniform(0, 1000, n), rng.uniform(0, 1000, 40), rng.uniform(0, 500, 60)]
+    month = np.r_[rng.choice(["2024-01-01", "2024-02-01", "2024-03-01"], n), ["2024-04-01"] * 100]
+    inc = Incidents.from_xy(x + 400000, y + 300000, month=month)
+    res = rolling_evaluation(inc, origins=1, methods=("kde",), coverages=(0.01,), disc_counts=(5,))
+    assert res.origins == ("2024-04",)
+    expected = default_study_area(x[:n] + 400000, y[:n] + 300000)
+    assert res.table["study_area_km2"].iloc[0] == pytest.approx(expected.area / 1e6)
+    assert expected.area < 1.2e6  # drawn round the training square, not round the test month
+    assert (res.table["n_test"] == 100).all()  # the 60 far incidents are misses, not dropped
+    out = int((~shapely.intersects_xy(expected, x[n:] + 400000, y[n:] + 300000)).sum())
+    assert out >= 60  # every far incident, and any near one beyond the training area's edge
+    assert any(f"{out} of 100 test incidents lie outside the study area" in t for t in res.notes)
+    # a boundary the user gave is kept
+    inc.report.choices["study_area_rule"] = "given"
+    inc.study_area = shapely.box(400000, 300000, 406000, 301000)
+    res = rolling_evaluation(inc, origins=1, methods=("kde",), coverages=(0.01,), disc_counts=(5,))
+    assert res.table["study_area_km2"].iloc[0] == pytest.approx(6.0)
