@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -350,7 +352,11 @@ def test_study_area_from_training_months_only():
     assert out >= 60  # every far incident, and any near one beyond the training area's edge
     assert any(f"{out} of 100 test incidents lie outside the study area" in t for t in res.notes)
     # a boundary the user gave is kept
-    inc.report.choices["study_area_rule"] = "given"
-    inc.study_area = shapely.box(400000, 300000, 406000, 301000)
+    given = dataclasses.replace(
+        inc.report, choices={**inc.report.choices, "study_area_rule": "given"}
+    )
+    inc = dataclasses.replace(
+        inc, study_area=shapely.box(400000, 300000, 406000, 301000), report=given
+    )
     res = rolling_evaluation(inc, origins=1, methods=("kde",), coverages=(0.01,), disc_counts=(5,))
     assert res.table["study_area_km2"].iloc[0] == pytest.approx(6.0)
