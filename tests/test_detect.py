@@ -9,6 +9,7 @@ import pytest
 import shapely
 
 from hotspots import Incidents, ParameterError
+from hotspots.clusters import csr_min_samples
 from hotspots.demo import generate_demo
 from hotspots.detect import default_parameters, detect
 from hotspots.export import to_geojson
@@ -109,11 +110,10 @@ def test_pure_noise_reports_nothing_significant(method, seed):
 def test_params_record_everything_needed_to_reproduce(demo_incidents):
     result = detect(demo_incidents, "kde", bandwidth=120, coverage=0.01)
     p = result.params
-    assert (
-        p["method_parameters"]["bandwidth_m"] == 120
-        if "bandwidth_m" in p["method_parameters"]
-        else True
-    )
+    assert p["method_parameters"]["bandwidth"] == 120  # as given
+    assert p["method_parameters"]["bandwidth_m"] == 120.0  # as used
+    assert p["method_parameters"]["bandwidth_rule_used"] == "user"
+    assert p["method_parameters"]["coverage"] == 0.01
     text = json.dumps(p)
     for key in (
         "crs",
@@ -133,7 +133,11 @@ def test_params_record_everything_needed_to_reproduce(demo_incidents):
 
 def test_default_parameters_and_bad_method(demo_incidents):
     d = default_parameters(demo_incidents, "dbscan")
-    assert json.dumps(d)
+    assert json.loads(json.dumps(d)) == d  # plain JSON values, nothing lost
+    assert d == detect(demo_incidents, "dbscan").params["method_parameters"]
+    assert d["eps_m"] == 75.0 and d["min_samples_rule"] == "csr"
+    n, area = len(demo_incidents), demo_incidents.study_area_m2
+    assert d["min_samples"] == csr_min_samples(n, area, 75.0, 0.05)
     with pytest.raises(ParameterError, match="method"):
         detect(demo_incidents, "kmeans")
     with pytest.raises(ParameterError):

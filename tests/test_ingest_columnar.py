@@ -317,7 +317,9 @@ def test_a_date_column_this_reader_cannot_read_keeps_every_location():
     assert any("20 of 20 value(s) in 'date' could not be read (e.g. 'Q1 2024')" in n
                for n in inc.report.notes)  # fmt: skip
     # what needs no date still works; what needs dates says so
-    assert len(detect(inc, "kde").hotspots) >= 0
+    hs = detect(inc, "kde").hotspots
+    assert len(hs) >= 1 and (hs["temporal_class"] == "unknown").all()
+    assert (hs["monthly_counts"].map(len) == 0).all()
     with pytest.raises(InputError, match="unparseable date: 20"):
         read_incidents(("quarters.csv", data.encode()), unreadable_dates="reject")
     with pytest.raises(InputError, match="outside date range"):
