@@ -315,6 +315,8 @@ def detect(
         }
     )
     notes = list(incidents.report.notes) + list(getattr(est, "notes_", []))
+    if incidents.missing_months_note:
+        notes.append(incidents.missing_months_note)
     n_sig = record["n_significant"]
     notes.append(
         f"{len(ranked)} hot spots found, {n_sig} significant against complete spatial randomness "

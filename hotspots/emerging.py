@@ -127,9 +127,11 @@ def classify_hotspots(
         Cell side in metres, in the analysis CRS (the guide's 150 m patrol unit). Neighbours are
         the queen contiguity cells (within ``cell_size * sqrt(2)``), the cell itself included.
     period_months : int, optional
-        Months per period. Default from the span of the data, ``n_months`` months from the first
-        to the last incident's month (:func:`hotspots.profile.period_months`): 1 (months) up to 24
-        months, 3 (quarters) up to 120, 12 (years) beyond. Periods start at the first month; a
+        Months per period. Default from the ``n_months`` observed months from the first to the
+        last incident's month (:func:`hotspots.profile.period_months`): 1 (months) up to 24
+        months, 3 (quarters) up to 120, 12 (years) beyond. Periods are runs of consecutive
+        *observed* months, starting at the first; months with no input row at all
+        (:attr:`hotspots.incidents.Incidents.missing_months`) are skipped, and a note says so. A
         shorter last period is kept.
     recent_periods : int, optional
         How many of the last periods are "recent"; default ``max(1, round(0.2 * n_periods))``
@@ -259,9 +261,16 @@ def classify_hotspots(
         notes.append("No incident with a month: nothing to classify.")
         return EmergingResult(_empty_cells(crs), _empty_areas(crs), to_jsonable(params), notes)
 
-    first = frame["month"].min()
-    month_idx = _month_index(frame["month"], first)
-    n_months = int(month_idx.max()) + 1
+    # periods are runs of observed months: a month missing from the input is skipped, not read
+    # as a month without incidents (Incidents.missing_months)
+    observed = incidents.months.union(pd.DatetimeIndex(frame["month"].unique()))
+    first = observed[0]
+    month_idx = observed.get_indexer(pd.DatetimeIndex(frame["month"])).astype(np.int64)
+    n_months = len(observed)
+    missing = incidents.missing_months
+    params["missing_months"] = [f"{m:%Y-%m}" for m in missing]
+    if len(missing):
+        notes.append(incidents.missing_months_note)
     if period_months is None:
         length = auto_period_months(n_months)
         rule = "auto: months up to 24 months of data, quarters up to 120, years beyond"
@@ -274,12 +283,12 @@ def classify_hotspots(
         length = int(period_months)
         rule = "user"
     n_periods = -(-n_months // length)
-    starts = [first + pd.DateOffset(months=k * length) for k in range(n_periods)]
+    starts = [observed[k * length] for k in range(n_periods)]
     params.update(
         {
             "n_incidents": len(frame),
             "first_month": first.strftime("%Y-%m"),
-            "last_month": (first + pd.DateOffset(months=n_months - 1)).strftime("%Y-%m"),
+            "last_month": observed[-1].strftime("%Y-%m"),
             "n_months": n_months,
             "period_months": length,
             "period_rule": rule,
@@ -422,13 +431,6 @@ def _check(ok: bool, msg: str) -> None:
 def _at_least(share: float, k: int) -> int:
     """The smallest whole number of periods that is at least ``share`` of ``k`` (exact arithmetic)."""
     return math.ceil(round(share * k, 9))
-
-
-def _month_index(months: pd.Series, first: pd.Timestamp) -> np.ndarray:
-    """Whole months since ``first`` (0 for the first month)."""
-    return ((months.dt.year - first.year) * 12 + (months.dt.month - first.month)).to_numpy(
-        dtype=np.int64
-    )
 
 
 def _classes(

@@ -1276,14 +1276,8 @@ def rolling_evaluation(
     undated = int(month.isna().sum())
     if undated:
         notes.append(f"{undated} incident(s) without a month are left out of the evaluation.")
-    missing = getattr(incidents, "missing_months", pd.DatetimeIndex([]))
-    if len(missing):
-        notes.append(
-            f"{len(missing)} month(s) with no input rows at all ("
-            + ", ".join(f"{m:%Y-%m}" for m in missing[:6])
-            + (", ..." if len(missing) > 6 else "")
-            + ") are missing data: never a test month."
-        )
+    if incidents.missing_months_note:
+        notes.append(incidents.missing_months_note)
     splits: list[tuple[str, np.ndarray, np.ndarray]] = []
     if first_test_month is not None:
         start = pd.Timestamp(first_test_month)

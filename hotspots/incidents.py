@@ -236,7 +236,49 @@ class Incidents:
 
     @property
     def months(self) -> pd.DatetimeIndex:
-        """Every month from the first to the last incident (inclusive)."""
+        """The observed months: every month from the first to the last incident's (inclusive),
+        except those missing from the input (:attr:`missing_months`).
+
+        Monthly profiles, trends, classes and hold-out periods run over these months, so two
+        Julys a year apart are two periods, not thirteen of which eleven are empty.
+        """
+        span = self._span()
+        missing = self.missing_months
+        return span[~span.isin(missing)] if len(missing) else span
+
+    @property
+    def missing_months(self) -> pd.DatetimeIndex:
+        """Months between the first and the last incident's in which the input held no row of any
+        kind (any crime type, valid or not): missing data, not months without violence.
+
+        Known from ``report.choices["months_in_input"]`` (recorded by
+        :func:`hotspots.ingest.read_incidents`); without that record (``Incidents.from_xy``) no
+        month is missing.
+        """
+        seen = self.report.choices.get("months_in_input")
+        span = self._span()
+        if seen is None or not len(span):
+            return pd.DatetimeIndex([])
+        observed = pd.DatetimeIndex(pd.to_datetime(list(seen), format="%Y-%m"))
+        return span[~span.isin(observed)]
+
+    @property
+    def missing_months_note(self) -> str:
+        """One sentence naming the missing months and what is done with them ("" when none)."""
+        missing = self.missing_months
+        if not len(missing):
+            return ""
+        shown = ", ".join(f"{m:%Y-%m}" for m in missing[:12]) + (
+            ", ..." if len(missing) > 12 else ""
+        )
+        return (
+            f"{len(missing)} month(s) between the first and last incident have no row of any kind "
+            f"in the input ({shown}): they are treated as missing data and left out of monthly "
+            "profiles, trends, classes and hold-out periods, not counted as months without "
+            "violence."
+        )
+
+    def _span(self) -> pd.DatetimeIndex:
         m = self.frame["month"].dropna()
         if m.empty:
             return pd.DatetimeIndex([])

@@ -2173,6 +2173,10 @@ def _validate(
     if undated:
         choices["unreadable_dates_kept"] = undated
     choices["weights_given"] = any("weight" in f.info.columns for f in files)
+    # every month a well-formed row carries (any crime type, valid or not): a month absent here
+    # is missing data, not a month without incidents (Incidents.missing_months)
+    seen = np.unique(cat("month", "datetime64[ns]"))
+    choices["months_in_input"] = [str(m)[:7] for m in seen[~np.isnat(seen)]]
 
     # ---- the valid rows
     used = np.flatnonzero(ok)

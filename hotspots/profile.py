@@ -328,7 +328,11 @@ def _temporal_class(counts: np.ndarray) -> str:
 
 
 def classify_counts(monthly_counts: Any, *, alpha: float = 0.05) -> tuple[str, str]:
-    """(temporal class, trend) of a place from its counts per month over the data period.
+    """(temporal class, trend) of a place from its counts per observed month of the data period.
+
+    ``monthly_counts`` has one count per observed month (:attr:`Incidents.months
+    <hotspots.incidents.Incidents.months>`: months missing from the input are left out, not
+    counted as zero), so periods and halves are runs of observed months.
 
     The same rules as :func:`rank_hotspots` (classes on months, quarters or years by the span,
     see :func:`period_months`; trend by an exact binomial test of the second half against the
@@ -405,7 +409,8 @@ def rank_hotspots(
     pai = np.divide(share, area_share, out=np.full(k, np.nan), where=area_share > 0)
     _, p_values = micro_place_p_values(geoms, incidents)
 
-    # monthly counts per hot spot (aligned on the whole data period)
+    # monthly counts per hot spot, one per observed month of the data period (a month missing
+    # from the input is left out rather than counted as a month without violence)
     month_of = frame["month"].to_numpy()
     monthly = np.zeros((k, n_months), dtype=np.int64)
     if n_months and len(inc_idx):

@@ -360,3 +360,77 @@ def test_study_area_from_training_months_only():
     )
     res = rolling_evaluation(inc, origins=1, methods=("kde",), coverages=(0.01,), disc_counts=(5,))
     assert res.table["study_area_km2"].iloc[0] == pytest.approx(6.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Fault 6: months missing from the data are not months without violence
+
+
+def _police_uk_month(path, month, n_violence, n_other, seed):
+    rng = np.random.default_rng(seed)
+    header = (
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+        "LSOA name,Crime type,Last outcome category,Context"
+    )
+    lines = [header]
+    kinds = ["Violence and sexual offences"] * n_violence + ["Burglary"] * n_other
+    for i, kind in enumerate(kinds):
+        # half the violence on one map point, the rest spread over a 3 km square
+        if kind.startswith("Violence") and i % 2 == 0:
+            lon, lat = -2.9800, 53.4000
+        else:
+            lon, lat = -3.00 + rng.uniform(0, 0.045), 53.39 + rng.uniform(0, 0.027)
+        lines.append(
+            f"id{month}{i},{month},Test Police,Test Police,{lon:.6f},{lat:.6f},On or near X,"
+            f"E01000001,Test 001A,{kind},,"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_two_julys_a_year_apart_are_two_periods(tmp_path):
+    from hotspots import TooFewPeriodsError
+    from hotspots.detect import detect
+    from hotspots.emerging import classify_hotspots
+    from hotspots.evaluate import rolling_evaluation
+    from hotspots.ingest import read_incidents
+
+    _police_uk_month(tmp_path / "2023-07-test-street.csv", "2023-07", 60, 20, 1)
+    _police_uk_month(tmp_path / "2024-07-test-street.csv", "2024-07", 60, 20, 2)
+    inc = read_incidents(tmp_path)
+    assert [f"{m:%Y-%m}" for m in inc.months] == ["2023-07", "2024-07"]
+    assert len(inc.missing_months) == 11 and f"{inc.missing_months[0]:%Y-%m}" == "2023-08"
+    assert "11 month(s)" in inc.missing_months_note
+    # monthly profiles: two months, so too few periods to class (not "intermittent", 2 of 13)
+    res = detect(inc, "kde")
+    top = res.hotspots.iloc[0]
+    assert top["n_months"] == 2 and len(top["monthly_counts"]) == 2
+    assert top["months_active"] == 2 and top["temporal_class"] == "unknown"
+    assert any("missing data" in n for n in res.notes)
+    # change over time: 2 periods, not 13
+    with pytest.raises(TooFewPeriodsError, match=r"Only 2 period\(s\) of 1 month\(s\) in 2 month"):
+        classify_hotspots(inc)
+    # hold-out: the one test month is 2024-07, trained on 2023-07
+    ev = rolling_evaluation(inc, methods=("kde",), coverages=(0.01,), disc_counts=(5,))
+    assert ev.origins == ("2024-07",)
+    assert any("missing data" in n for n in ev.notes)
+
+
+def test_a_month_without_violence_is_not_missing(tmp_path):
+    from hotspots.detect import detect
+    from hotspots.ingest import read_incidents
+
+    _police_uk_month(tmp_path / "2023-07-test-street.csv", "2023-07", 60, 20, 1)
+    _police_uk_month(tmp_path / "2023-08-test-street.csv", "2023-08", 0, 30, 3)  # burglary only
+    _police_uk_month(tmp_path / "2023-10-test-street.csv", "2023-10", 60, 20, 2)
+    inc = read_incidents(tmp_path)
+    assert [f"{m:%Y-%m}" for m in inc.months] == ["2023-07", "2023-08", "2023-10"]
+    assert [f"{m:%Y-%m}" for m in inc.missing_months] == ["2023-09"]
+    top = detect(inc, "kde").hotspots.iloc[0]
+    assert top["monthly_counts"][1] == 0 and top["n_months"] == 3 and top["months_active"] == 2
+    # hold-out periods are observed months: 2023-09 (missing) is never a test month, and 2023-08
+    # (observed, no violence) has nothing to score
+    from hotspots.evaluate import rolling_evaluation
+
+    ev = rolling_evaluation(inc, origins=2, methods=("kde",), coverages=(0.01,), disc_counts=(5,))
+    assert ev.origins == ("2023-10",)
+    assert any("Origin 2023-08: no test incident" in n for n in ev.notes)
