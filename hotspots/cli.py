@@ -4,7 +4,9 @@
 standalone map that opens offline); ``hotspots plan INPUT... --out-dir DIR`` also writes patrol areas, a patrol plan (CSV and iCalendar) and a printable briefing;
 ``hotspots classify INPUT...`` finds persistent and emerging hot spots over time;
 ``hotspots evaluate INPUT... --test-from YYYY-MM`` compares methods on a later period (hit
-rate, PAI, PEI); ``hotspots demo`` writes the synthetic demo CSV.
+rate, PAI, PEI); ``hotspots track PLAN_DIR LOGS... --out-dir DIR`` sets GPS patrol logs against a
+plan (delivered, short, missed and unplanned visits, contamination); ``hotspots demo`` writes the
+synthetic demo CSV.
 
 The commands only parse arguments, print and format errors: every step they run is a function of
 :mod:`hotspots.workflows`, the same the app calls.
@@ -298,6 +300,44 @@ def _parser() -> argparse.ArgumentParser:
         "--out", default="emerging.geojson", help="output GeoJSON of the classified areas"
     )
 
+    tr = sub.add_parser(
+        "track", help="patrol logs (GPS/AVL) against a plan: delivered, short, missed, unplanned"
+    )
+    tr.add_argument("plan_dir", metavar="PLAN_DIR", help="the folder `hotspots plan` wrote")
+    tr.add_argument(
+        "logs", nargs="+", metavar="LOGS", help="CSV, GPX or GeoJSON patrol logs, or folders"
+    )
+    tr.add_argument("--out-dir", required=True, help="folder for the outputs")
+    tr.add_argument(
+        "--tz",
+        default=constants.TIME_ZONE,
+        help="time zone of times without a UTC offset (default %(default)s)",
+    )
+    tr.add_argument(
+        "--max-gap",
+        type=float,
+        default=constants.GPS_GAP_S,
+        metavar="S",
+        help="seconds of GPS gap or excursion that do not split a visit (default %(default)g)",
+    )
+    tr.add_argument(
+        "--tolerance",
+        type=float,
+        default=constants.GPS_TOLERANCE_M,
+        metavar="M",
+        help="metres outside an area that still count as presence (default %(default)g)",
+    )
+    tr.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="ROLE=NAME",
+        help="map a log column (roles: unit, datetime, date, lat, lon, easting, northing)",
+    )
+    tr.add_argument(
+        "--pdf", action="store_true", help="also print tracking_report.pdf with a local Chromium"
+    )
+
     de = sub.add_parser("demo", help="write the synthetic demo CSV")
     de.add_argument(
         "--out", default=None, help="where to write (default geodata/demo_incidents.csv)"
@@ -579,6 +619,32 @@ def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
+def _cmd_track(args: argparse.Namespace, out: Any) -> int:
+    from hotspots.tracking import write_tracking_outputs
+
+    plan_dir = _existing(args.plan_dir, "PLAN_DIR")
+    logs = [_existing(p, "LOGS") for p in args.logs]
+    res = write_tracking_outputs(
+        plan_dir,
+        logs,
+        args.out_dir,
+        tz=args.tz,
+        max_gap_s=args.max_gap,
+        tolerance_m=args.tolerance,
+        columns=_parse_columns(args.column),
+        pdf=args.pdf,
+    )
+    if not args.quiet:
+        for note in res.logs.notes + res.compliance.notes:
+            print(f"- {note}", file=out)
+    for name, p in res.paths.items():
+        print(f"Wrote {name}: {p}", file=out)
+    if res.logs.report.n_used == 0:
+        msg = "none of the patrol log rows could be used; see rejected_rows.csv for why."
+        raise InputError(msg, file=str(res.paths["rejected_rows"]))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, out: Any) -> int:
     from hotspots import demo
 
@@ -607,6 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": _cmd_plan,
         "evaluate": _cmd_evaluate,
         "classify": _cmd_classify,
+        "track": _cmd_track,
         "demo": _cmd_demo,
         "app": _cmd_app,
     }

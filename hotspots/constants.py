@@ -18,6 +18,8 @@ from __future__ import annotations
 
 __all__ = [
     "CONTROL_SHARE",
+    "GPS_GAP_S",
+    "GPS_TOLERANCE_M",
     "HOTSPOT_COVERAGE",
     "MAX_GAP_DAYS",
     "MAX_VISIT_MINUTES",
@@ -30,6 +32,7 @@ __all__ = [
     "OFFICER_HOURS",
     "PATROL_UNIT_M2",
     "PLAN_DAYS",
+    "TIME_ZONE",
     "TRAVEL_MINUTES",
     "VISITS_PER_DAY",
     "VISIT_MINUTES",
@@ -111,3 +114,23 @@ CONTROL_SHARE = 0.0
 #: programmes over years of data; on the few months a user may load, three incidents is the least
 #: that is a recurring place rather than a coincidence of two.
 MIN_AREA_INCIDENTS = 3
+
+# ------------------------------------------------------------------------------------ tracking
+#: Longest time, seconds, between two GPS fixes in (or within :data:`GPS_TOLERANCE_M` of) a patrol
+#: area that still counts as one continuous visit, whether the time between had no fixes (a GPS
+#: gap) or fixes outside (a brief excursion). Heuristic of this product: twice the one-minute ping
+#: of the Peterborough PCSO trackers (§1.6, [PB1]), so one lost fix never splits a visit; raise it
+#: for slower pings (Merseyside's radios pinged every 5 minutes, [MER]) and report the ping
+#: interval with every dosage figure, as the GPS studies ask (§1.6 [GPS1][GPS2]).
+GPS_GAP_S = 120
+
+#: Distance, metres, outside a patrol area within which a fix still counts as presence (GPS
+#: jitter). Heuristic of this product: handheld and radio GPS in built-up streets is commonly off
+#: by 5-15 m; 15 m is a tenth of a micro place (:data:`MICRO_PLACE_M`), so jitter at the edge of a
+#: disc does not break a visit, while a patrol walking past outside is not counted. A run of fixes
+#: that never falls strictly inside the area is not a visit.
+GPS_TOLERANCE_M = 15.0
+
+#: Time zone in which patrol plans' clock times and patrol logs' times without a UTC offset are
+#: read. Heuristic of this product: the guide and its trials are for forces in England and Wales.
+TIME_ZONE = "Europe/London"
