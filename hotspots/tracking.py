@@ -278,7 +278,11 @@ def _decode(data: bytes) -> tuple[str | None, str, str]:
 
 @dataclass
 class _Records:
-    """What one file yielded before validation: one entry per record, every value text or None."""
+    """What one file yielded before validation: one entry per record, every value text or None.
+
+    CSV rows keep their text lazily (``lines`` and the rows' last line), so only rejected rows
+    pay for it.
+    """
 
     name: str
     format: str = ""
@@ -287,15 +291,18 @@ class _Records:
     coords: str = "lonlat"  # or "bng"
     columns: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
     row: list[int] = field(default_factory=list)
+    last: list[int] = field(default_factory=list)
     unit: list[Any] = field(default_factory=list)
     time: list[Any] = field(default_factory=list)
     x: list[Any] = field(default_factory=list)
     y: list[Any] = field(default_factory=list)
-    text: list[str] = field(default_factory=list)
+    text: list[Any] = field(default_factory=list)
     reason: list[str] = field(default_factory=list)
     column: list[str] = field(default_factory=list)
     detail: list[str] = field(default_factory=list)
+    chunks: list[pd.DataFrame] = field(default_factory=list)
 
     def add(
         self,
@@ -310,6 +317,7 @@ class _Records:
         detail: str = "",
     ) -> None:
         self.row.append(int(row))
+        self.last.append(-1)
         self.unit.append(unit)
         self.time.append(time)
         self.x.append(x)
@@ -319,23 +327,50 @@ class _Records:
         self.column.append(column)
         self.detail.append(detail)
 
-    def frame(self) -> pd.DataFrame:
-        n = len(self.row)
-        return pd.DataFrame(
+    def extend(self, rows: Any, last: Any, unit: Any, time: Any, x: Any, y: Any) -> None:
+        """Many usable-looking CSV rows at once (their text is read back from ``lines``)."""
+        self.chunks.append(
+            pd.DataFrame(
+                {
+                    "source_row": np.asarray(rows, dtype=np.int64),
+                    "last_line": np.asarray(last, dtype=np.int64),
+                    "unit": pd.Series(unit, dtype="str").to_numpy(),
+                    "time": pd.Series(time, dtype="str").to_numpy(),
+                    "x": pd.Series(x, dtype="str").to_numpy(),
+                    "y": pd.Series(y, dtype="str").to_numpy(),
+                }
+            ).astype({"unit": "str", "time": "str", "x": "str", "y": "str"})
+        )
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.row) + sum(len(c) for c in self.chunks)
+
+    def text_of(self, first: int, last: int) -> str:
+        return "".join(self.lines[first - 1 : last]).rstrip("\r\n")[:_TEXT_LIMIT]
+
+    def frame(self, index: int) -> pd.DataFrame:
+        one = pd.DataFrame(
             {
-                "source_file": [self.name] * n,
                 "source_row": np.asarray(self.row, dtype=np.int64),
-                "unit": pd.Series(self.unit, dtype=object),
-                "time": pd.Series(self.time, dtype=object),
-                "x": pd.Series(self.x, dtype=object),
-                "y": pd.Series(self.y, dtype=object),
-                "coords": [self.coords] * n,
+                "last_line": np.asarray(self.last, dtype=np.int64),
+                "unit": pd.Series(self.unit, dtype="str"),
+                "time": pd.Series(self.time, dtype="str"),
+                "x": pd.Series(self.x, dtype="str"),
+                "y": pd.Series(self.y, dtype="str"),
                 "text": pd.Series(self.text, dtype=object),
                 "pre_reason": pd.Series(self.reason, dtype=object),
                 "pre_column": pd.Series(self.column, dtype=object),
                 "pre_detail": pd.Series(self.detail, dtype=object),
             }
         )
+        out = pd.concat([one, *self.chunks], ignore_index=True) if self.chunks else one
+        for col in ("text", "pre_reason", "pre_column", "pre_detail"):
+            out[col] = out[col].astype(object)
+        out.insert(0, "file_index", np.full(len(out), index, dtype=np.int64))
+        out.insert(1, "source_file", self.name)
+        out["coords"] = self.coords
+        return out
 
 
 def _find_role(norm: Mapping[str, str], role: str, used: set[str]) -> str | None:
@@ -435,71 +470,117 @@ def _read_csv(rec: _Records, text: str, columns: Mapping[str, str] | None) -> No
             f"{rec.name}: no unit column; every fix is taken as unit '{Path(rec.name).stem}'."
         )
     n_fields = len(header)
-    line_start = start + 1
-    combine = None  # decided on the first row with a time
-    while True:
-        consumed_before = reader.line_num
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            line = start + reader.line_num
+    rec.lines = physical
+    body_from = start + reader.line_num  # index in ``physical`` of the first data line
+    if '"' not in text:
+        # no quoting: one record per line, split in bulk
+        rest = physical[body_from:]
+        ser = pd.Series(rest, dtype="str").str.rstrip("\r\n")
+        numbers = np.arange(body_from + 1, body_from + 1 + len(rest))
+        blank = (ser.str.strip() == "").to_numpy(dtype=bool)
+        count = ser.str.count(re.escape(delim)).to_numpy() + 1
+        ok = (count == n_fields) & ~blank
+        for i in np.flatnonzero(~ok & ~blank):
             rec.add(
-                line,
+                int(numbers[i]),
                 None,
                 None,
                 None,
                 None,
-                physical[line - 1].rstrip("\r\n") if line - 1 < len(physical) else "",
+                rest[i].rstrip("\r\n"),
                 R_MALFORMED,
                 "",
-                f"The row cannot be read as CSV ({exc}).",
+                f"The row has {int(count[i])} fields; the header has {n_fields}.",
             )
-            continue
-        first = start + consumed_before + 1
-        last = start + reader.line_num
-        line_start = first
-        raw = "".join(physical[first - 1 : last]).rstrip("\r\n")
-        if not fields or all(not f.strip() for f in fields):
-            continue
-        if len(fields) != n_fields:
-            rec.add(
-                line_start,
-                None,
-                None,
-                None,
-                None,
-                raw,
-                R_MALFORMED,
-                "",
-                f"The row has {len(fields)} fields; the header has {n_fields}.",
+        good_rows = numbers[ok]
+        good_last = good_rows
+        if ok.any():
+            parts = pd.read_csv(
+                io.StringIO("\n".join(ser[ok].tolist())),
+                sep=delim,
+                header=None,
+                names=list(range(n_fields)),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                quoting=csv.QUOTE_NONE,
+                skip_blank_lines=False,
+                engine="c",
             )
-            continue
-        if missing:
+        else:
+            parts = pd.DataFrame(columns=list(range(n_fields)), dtype="str")
+
+        def column(name: str) -> pd.Series:
+            return parts[index[name]].astype("str")
+
+    else:
+        good_rows, good_last, good = [], [], []
+        while True:
+            consumed_before = reader.line_num
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                line = start + reader.line_num
+                rec.add(
+                    line,
+                    None,
+                    None,
+                    None,
+                    None,
+                    rec.text_of(line, line),
+                    R_MALFORMED,
+                    "",
+                    f"The row cannot be read as CSV ({exc}).",
+                )
+                continue
+            first = start + consumed_before + 1
+            if len(fields) == n_fields:
+                good_rows.append(first)
+                good_last.append(start + reader.line_num)
+                good.append(fields)
+            elif fields and any(f.strip() for f in fields):
+                rec.add(
+                    first,
+                    None,
+                    None,
+                    None,
+                    None,
+                    rec.text_of(first, start + reader.line_num),
+                    R_MALFORMED,
+                    "",
+                    f"The row has {len(fields)} fields; the header has {n_fields}.",
+                )
+        cols = list(zip(*good, strict=True)) if good else [()] * n_fields
+
+        def column(name: str) -> pd.Series:
+            return pd.Series(list(cols[index[name]]), dtype="str")
+
+    if missing:
+        for first, last in zip(good_rows, good_last, strict=True):
             rec.add(
-                line_start,
+                first,
                 None,
                 None,
                 None,
                 None,
-                raw,
+                rec.text_of(first, last),
                 R_COLUMNS,
                 "",
                 f"The file has no {' or '.join(missing)} column.",
             )
-            continue
-        t = fields[index[tcol]].strip()
-        if dcol is not None:
-            if combine is None and t:
-                combine = bool(_CLOCK.match(t))
-            if combine:
-                t = f"{fields[index[dcol]].strip()} {t}".strip()
-        unit = fields[index[ucol]].strip() if ucol is not None else Path(rec.name).stem
-        rec.add(line_start, unit, t, fields[index[xcol]], fields[index[ycol]], raw)
-    if combine:
-        rec.columns["time_of_day"] = tcol
-        rec.columns["datetime"] = dcol
+        return
+    times = column(tcol)
+    if dcol is not None:
+        filled = times.str.strip()
+        filled = filled[filled != ""]
+        if len(filled) and _CLOCK.match(filled.iloc[0]):
+            times = column(dcol).str.strip() + " " + times.str.strip()
+            rec.columns["time_of_day"] = tcol
+            rec.columns["datetime"] = dcol
+    units = column(ucol) if ucol is not None else [Path(rec.name).stem] * len(good_rows)
+    rec.extend(good_rows, good_last, units, times, column(xcol), column(ycol))
 
 
 _GPX_POINTS = ("trkpt", "rtept", "wpt")
@@ -762,7 +843,7 @@ def _read_one(
         else:
             rec.format = FORMAT_CSV
             _read_csv(rec, text, columns)
-    info.n_rows = len(rec.row)
+    info.n_rows = rec.n_rows
     info.format = rec.format
     info.encoding = rec.encoding
     info.delimiter = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(
@@ -785,14 +866,20 @@ def _check_tz(tz: Any) -> str:
     return str(tz)
 
 
+def _clean(s: pd.Series) -> pd.Series:
+    """Text values stripped, missing as ""."""
+    return s.astype("str").fillna("").str.strip()
+
+
 def _numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Floats, and masks (missing, non-numeric) for text values."""
-    text = s.astype(object).where(s.notna(), "").map(lambda v: str(v).strip())
+    text = _clean(s)
     missing = text.str.upper().isin(MISSING_TOKENS).to_numpy()
-    comma = text.str.fullmatch(r"-?\d+,\d+")
-    text = text.where(~comma, text.str.replace(",", ".", regex=False))
-    values = pd.to_numeric(text.where(~pd.Series(missing, index=text.index), None), errors="coerce")
-    values = values.to_numpy(dtype=float)
+    has_comma = text.str.contains(",", regex=False).to_numpy()
+    if has_comma.any():
+        comma = has_comma & text.str.fullmatch(r"-?\d+,\d+").fillna(False).to_numpy(dtype=bool)
+        text = text.where(~comma, text.str.replace(",", ".", regex=False))
+    values = pd.to_numeric(text.where(~missing, ""), errors="coerce").to_numpy(dtype=float)
     bad = ~missing & ~np.isfinite(values)
     return values, missing, bad
 
@@ -819,14 +906,12 @@ def _localise(
     return pd.Series(both, index=naive.index), nonexistent, int(ambiguous.sum())
 
 
-def _parse_times(
-    values: pd.Series, units: pd.Series, tz: str, nonexistent_rule: str = "NaT"
-) -> tuple[pd.Series, np.ndarray, np.ndarray, dict[str, int]]:
-    """UTC times; masks (missing, unparseable, nonexistent); counts of each notation."""
-    text = values.astype(object).where(values.notna(), "").map(lambda v: str(v).strip())
-    missing = text.str.upper().isin(MISSING_TOKENS).to_numpy()
+def _parse_times_slow(
+    text: pd.Series, units: pd.Series, tz: str, nonexistent_rule: str, counts: dict[str, int]
+) -> tuple[pd.Series, np.ndarray]:
+    """The general reader (regular expressions) for values the fast path did not read."""
+    missing = np.zeros(len(text), dtype=bool)
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
-    counts = {"offset": 0, "local": 0, "day_first_local": 0, "epoch": 0, "repeated_hour": 0}
     nonexistent = np.zeros(len(text), dtype=bool)
     iso = text.str.extract(_ISO)
     is_iso = iso[0].notna().to_numpy() & ~missing
@@ -849,13 +934,13 @@ def _parse_times(
         if len(aware_idx):
             utc = naive[aware_idx] - pd.to_timedelta(minutes[aware_idx], unit="min")
             out[aware_idx] = pd.to_datetime(utc).dt.tz_localize("UTC")
-            counts["offset"] = int(naive[aware_idx].notna().sum())
+            counts["offset"] += int(naive[aware_idx].notna().sum())
         local_idx = has_off[~has_off].index
         if len(local_idx):
             utc, nonex, rep = _localise(naive[local_idx], units[local_idx], tz, nonexistent_rule)
             out[local_idx] = utc
             nonexistent[text.index.get_indexer(local_idx)] = nonex
-            counts["local"] = int(naive[local_idx].notna().sum() - nonex.sum())
+            counts["local"] += int(naive[local_idx].notna().sum() - nonex.sum())
             counts["repeated_hour"] += rep
     rest = ~is_iso & ~missing
     if rest.any():
@@ -875,23 +960,73 @@ def _parse_times(
             utc, nonex, rep = _localise(naive, units[naive.index], tz, nonexistent_rule)
             out[naive.index] = utc
             nonexistent[text.index.get_indexer(naive.index)] = nonex
-            counts["day_first_local"] = int(naive.notna().sum() - nonex.sum())
+            counts["day_first_local"] += int(naive.notna().sum() - nonex.sum())
             counts["repeated_hour"] += rep
         is_epoch = text[rest].str.match(_EPOCH)
         if is_epoch.any():
             seconds = pd.to_numeric(text[rest][is_epoch], errors="coerce")
             seconds = seconds.where(seconds < 1e11, seconds / 1000.0)
             out[seconds.index] = pd.to_datetime(seconds, unit="s", utc=True)
-            counts["epoch"] = int(seconds.notna().sum())
+            counts["epoch"] += int(seconds.notna().sum())
+    return out, nonexistent
+
+
+def _parse_times(
+    values: pd.Series, units: pd.Series, tz: str, nonexistent_rule: str = "NaT"
+) -> tuple[pd.Series, np.ndarray, np.ndarray, dict[str, int]]:
+    """UTC times; masks (missing, unparseable, nonexistent); counts of each notation.
+
+    Plain ISO 8601 (``YYYY-MM-DD hh:mm...`` with or without an offset) is read by pandas in
+    bulk; anything else goes through :func:`_parse_times_slow`.
+    """
+    text = _clean(values).reset_index(drop=True)
+    units = units.reset_index(drop=True)
+    missing = text.str.upper().isin(MISSING_TOKENS).to_numpy()
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    counts = {"offset": 0, "local": 0, "day_first_local": 0, "epoch": 0, "repeated_hour": 0}
+    nonexistent = np.zeros(len(text), dtype=bool)
+    shaped = (
+        ~missing
+        & (text.str.len() >= 16).to_numpy()
+        & text.str[10].isin(["T", " "]).to_numpy()
+        & (text.str[4] == "-").to_numpy()
+        & (text.str[13] == ":").to_numpy()
+    )
+    if shaped.any():
+        tail = text.str.slice(16)
+        plain = tail.str.fullmatch(r"(?::\d\d(?:\.\d+)?)?").fillna(False).to_numpy(dtype=bool)
+        offset = tail.str.fullmatch(r"(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)")
+        offset = offset.fillna(False).to_numpy(dtype=bool)
+        aware = shaped & offset
+        if aware.any():
+            parsed = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+            out[aware] = parsed
+            counts["offset"] += int(parsed.notna().sum())
+        naive = shaped & plain
+        if naive.any():
+            parsed = pd.to_datetime(text[naive], format="ISO8601", errors="coerce").dropna()
+            utc, nonex, rep = _localise(parsed, units[parsed.index], tz, nonexistent_rule)
+            out[parsed.index] = utc
+            nonexistent[parsed.index.to_numpy()] = nonex
+            counts["local"] += int(len(parsed) - nonex.sum())
+            counts["repeated_hour"] += rep
+    rest = ~missing & out.isna().to_numpy() & ~nonexistent
+    if rest.any():
+        slow, nonex = _parse_times_slow(text[rest], units[rest], tz, nonexistent_rule, counts)
+        out[rest] = slow
+        nonexistent[np.flatnonzero(rest)[nonex]] = True
     bad = ~missing & out.isna().to_numpy() & ~nonexistent
     return out, missing, bad, counts
 
 
-def _validate(raw: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def _validate(
+    raw: pd.DataFrame, tz: str, records: Sequence[_Records]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     n = len(raw)
     reason = np.array(raw["pre_reason"].fillna("").astype(str).tolist(), dtype=object)
     column = np.array(raw["pre_column"].fillna("").astype(str).tolist(), dtype=object)
     detail = np.array(raw["pre_detail"].fillna("").astype(str).tolist(), dtype=object)
+    x_text, y_text, t_text = _clean(raw["x"]), _clean(raw["y"]), _clean(raw["time"])
 
     def mark(mask: np.ndarray, why: str, col: str, text: Any) -> None:
         new = mask & (reason == "")
@@ -899,21 +1034,21 @@ def _validate(raw: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, pd.DataFrame, d
             return
         reason[new] = why
         column[new] = col
-        detail[new] = text[new] if isinstance(text, np.ndarray) else text
+        detail[new] = text(new) if callable(text) else text
+
+    def shown(prefix: str) -> Any:
+        return lambda m: (prefix + "(" + y_text[m] + ", " + x_text[m] + ")").to_numpy(dtype=object)
 
     xs, x_missing, x_bad = _numbers(raw["x"])
     ys, y_missing, y_bad = _numbers(raw["y"])
     bng = (raw["coords"] == "bng").to_numpy()
-    shown = (
-        "(" + raw["y"].astype(object).map(str) + ", " + raw["x"].astype(object).map(str) + ")"
-    ).to_numpy(dtype=object)
     mark(
         x_missing | y_missing,
         R_MISSING,
         "coordinates",
         "A coordinate is blank or a missing-value token.",
     )
-    mark(x_bad | y_bad, R_NONNUMERIC, "coordinates", "Coordinates are not numbers: " + shown)
+    mark(x_bad | y_bad, R_NONNUMERIC, "coordinates", shown("Coordinates are not numbers: "))
     with np.errstate(invalid="ignore"):
         out_ll = ~bng & ((np.abs(ys) > 90) | (np.abs(xs) > 180))
         x0, y0, x1, y1 = _BNG_RANGE
@@ -922,35 +1057,38 @@ def _validate(raw: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, pd.DataFrame, d
         out_ll,
         R_RANGE,
         "coordinates",
-        "Latitude must be within ±90 and longitude within ±180: " + shown,
+        shown("Latitude must be within ±90 and longitude within ±180: "),
     )
     mark(
         out_bng,
         R_RANGE,
         "coordinates",
-        "Easting/northing outside the British National Grid: " + shown,
+        shown("Easting/northing outside the British National Grid: "),
     )
     mark(
         (xs == 0) & (ys == 0), R_NULL, "coordinates", "Both coordinates are 0: a missing position."
     )
 
-    units = raw["unit"].astype(object).where(raw["unit"].notna(), "").map(lambda v: str(v).strip())
+    units = _clean(raw["unit"]).reset_index(drop=True)
     times, t_missing, t_bad, counts = _parse_times(raw["time"], units, tz)
     mark(t_missing, R_NO_TIME, "time", "The time is blank.")
-    time_text = raw["time"].astype(object).map(str).to_numpy(dtype=object)
     mark(
         t_bad,
         R_TIME,
         "time",
-        "Not a time in ISO 8601, day-first UK (dd/mm/yyyy hh:mm) or Unix epoch seconds: "
-        + time_text,
+        lambda m: (
+            "Not a time in ISO 8601, day-first UK (dd/mm/yyyy hh:mm) or Unix epoch seconds: "
+            + t_text[m]
+        ).to_numpy(dtype=object),
     )
-    nonexistent = (times.isna().to_numpy()) & ~t_missing & ~t_bad
+    nonexistent = times.isna().to_numpy() & ~t_missing & ~t_bad
     mark(
         nonexistent,
         R_NONEXISTENT,
         "time",
-        f"This clock time did not happen in {tz} (the clocks went forward): " + time_text,
+        lambda m: (
+            f"This clock time did not happen in {tz} (the clocks went forward): " + t_text[m]
+        ).to_numpy(dtype=object),
     )
     mark(units.eq("").to_numpy(), R_UNIT, "unit", "The unit is blank.")
 
@@ -960,7 +1098,7 @@ def _validate(raw: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, pd.DataFrame, d
         lon[ok_bng], lat[ok_bng] = crs_mod.to_wgs84(xs[ok_bng], ys[ok_bng], "EPSG:27700")
     ok = reason == ""
     key = pd.DataFrame(
-        {"u": units.to_numpy(), "t": times.to_numpy(), "x": np.round(lon, 7), "y": np.round(lat, 7)}
+        {"u": units.to_numpy(), "t": _ns(times), "x": np.round(lon, 7), "y": np.round(lat, 7)}
     )
     # duplicates among the rows still usable (the first copy is kept)
     dup_ok = key[ok].duplicated(keep="first")
@@ -972,17 +1110,24 @@ def _validate(raw: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, pd.DataFrame, d
     points = pd.DataFrame(
         {
             "unit": units[ok].to_numpy(),
-            "time": times[ok].to_numpy(),
+            "time": times[ok].reset_index(drop=True),
             "lat": lat[ok],
             "lon": lon[ok],
             "source_file": raw["source_file"].to_numpy()[ok],
             "source_row": raw["source_row"].to_numpy()[ok],
         }
     )
-    points["time"] = pd.to_datetime(points["time"], utc=True)
     points = points.sort_values(["unit", "time", "source_file", "source_row"], kind="stable")
     points = points.reset_index(drop=True)
     bad = ~ok
+    texts = raw["text"].to_numpy(dtype=object)[bad]
+    firsts, lasts = raw["source_row"].to_numpy()[bad], raw["last_line"].to_numpy()[bad]
+    files = raw["file_index"].to_numpy()[bad]
+    texts = [
+        t if isinstance(t, str) else records[f].text_of(a, b)
+        for t, f, a, b in zip(texts, files, firsts, lasts, strict=True)
+    ]
+    order = np.lexsort((raw["source_row"].to_numpy()[bad], raw["file_index"].to_numpy()[bad]))
     rejected = pd.DataFrame(
         {
             "source_file": raw["source_file"].to_numpy()[bad],
@@ -990,10 +1135,11 @@ def _validate(raw: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, pd.DataFrame, d
             "reason": reason[bad],
             "column": column[bad],
             "detail": detail[bad],
-            "text": raw["text"].to_numpy()[bad],
+            "text": pd.Series(texts, dtype=object),
         },
         columns=list(LOG_REJECTED_COLUMNS),
     )
+    rejected = rejected.iloc[order].reset_index(drop=True)
     return points, rejected, counts
 
 
@@ -1091,14 +1237,15 @@ def read_patrol_logs(
             msg = f"Unknown column roles {unknown}; use {', '.join(LOG_ROLES)}."
             raise ParameterError(msg)
     sources = _gather(paths)
-    records, infos, notes = [], [], []
-    for name, data in sources:
+    records, frames, infos, notes = [], [], [], []
+    for i, (name, data) in enumerate(sources):
         rec, info = _read_one(name, data, columns)
-        records.append(rec.frame())
+        records.append(rec)
+        frames.append(rec.frame(i))
         infos.append(info)
         notes.extend(rec.notes)
-    raw = pd.concat(records, ignore_index=True) if records else _Records("").frame()
-    points, rejected, counts = _validate(raw, tz)
+    raw = pd.concat(frames, ignore_index=True)
+    points, rejected, counts = _validate(raw, tz, records)
     n_read = len(raw)
     report = IngestReport(files=infos, n_read=n_read, n_used=len(points), rejected=rejected)
     params = {
@@ -1467,7 +1614,8 @@ def rebuild_visits(
         & (pairs["t"].diff() <= gap_ns)
     )
     pairs["run"] = (~same).cumsum()
-    g = pairs.groupby("run", sort=False)
+    pairs["dt"] = pairs["t"].diff().where(same)
+    g = pairs.groupby("run", sort=True)
     runs = pd.DataFrame(
         {
             "unit": g["unit"].first(),
@@ -1476,24 +1624,27 @@ def rebuild_visits(
             "t1": g["t"].max(),
             "n_fixes": g.size(),
             "n_inside": g["inside"].sum().astype(int),
-            "ping_interval_s": g["t"].apply(
-                lambda t: (
-                    float(np.median(np.diff(t.to_numpy()))) / 1e9 if len(t) > 1 else float("nan")
-                )
-            )
-            if len(pairs)
-            else pd.Series(dtype=float),
+            "ping_interval_s": g["dt"].median() / 1e9,
         }
     )
-    near_only = int((runs["n_inside"] == 0).sum()) if len(runs) else 0
-    keep = runs["n_inside"] >= 1 if len(runs) else pd.Series(dtype=bool)
-    runs = runs[keep]
+    near_only = int((runs["n_inside"] == 0).sum())
+    runs = runs[runs["n_inside"] >= 1]
     pairs = pairs[pairs["run"].isin(runs.index)]
     # geometry: the visit's fixes as a line (a point when there is one fix)
-    lines: dict[int, Any] = {}
-    for run, grp in pairs.groupby("run", sort=False):
-        coords = np.column_stack([grp["lon"].to_numpy(), grp["lat"].to_numpy()])
-        lines[run] = shapely.points(coords[0]) if len(coords) == 1 else shapely.linestrings(coords)
+    geometry = np.empty(len(runs), dtype=object)
+    if len(runs):
+        position = pd.Series(np.arange(len(runs)), index=runs.index)
+        single = (runs["n_fixes"] == 1).to_numpy()
+        multi = pairs[pairs["run"].map(runs["n_fixes"]) > 1]
+        if len(multi):
+            codes = pd.factorize(multi["run"], sort=True)[0]
+            lines = shapely.linestrings(multi[["lon", "lat"]].to_numpy(float), indices=codes)
+            geometry[~single] = lines
+        one = pairs[pairs["run"].map(runs["n_fixes"]) == 1]
+        if len(one):
+            geometry[position[one["run"]].to_numpy()] = shapely.points(
+                one[["lon", "lat"]].to_numpy(float)
+            )
     start = pd.to_datetime(runs["t0"].to_numpy(), utc=True).tz_convert(tz)
     end = pd.to_datetime(runs["t1"].to_numpy(), utc=True).tz_convert(tz)
     visits = gpd.GeoDataFrame(
@@ -1507,7 +1658,7 @@ def rebuild_visits(
             "n_inside": runs["n_inside"].to_numpy(dtype=int),
             "ping_interval_s": runs["ping_interval_s"].to_numpy(dtype=float),
         },
-        geometry=[lines[r] for r in runs.index],
+        geometry=list(geometry),
         crs="EPSG:4326",
     )
     visits = visits.sort_values(
@@ -1528,15 +1679,16 @@ def rebuild_visits(
             "it and are not visits."
         )
     if len(points):
-        far = _far_share(x, y, geoms)
+        far = _far_share(pts, geoms)
         if far > 0.5:
             notes.append(
                 f"{far:.0%} of the fixes lie more than 10 km from every patrol area: check that the "
                 "logs are for this plan's district and that latitude and longitude are not swapped."
             )
-        pings = times.groupby(points["unit"].to_numpy()).apply(
-            lambda t: t.sort_values().diff().dt.total_seconds().median()
-        )
+        by_unit = pd.DataFrame({"u": points["unit"].astype(str).to_numpy(), "t": t_ns})
+        by_unit = by_unit.sort_values(["u", "t"], kind="stable")
+        step = by_unit["t"].diff().where(by_unit["u"].eq(by_unit["u"].shift())) / 1e9
+        pings = step.groupby(by_unit["u"]).median()
         slow = [str(u) for u, v in pings.items() if pd.notna(v) and v > max_gap_s]
         if slow:
             notes.append(
@@ -1550,11 +1702,11 @@ def rebuild_visits(
     return visits
 
 
-def _far_share(x: np.ndarray, y: np.ndarray, geoms: np.ndarray) -> float:
-    """Share of points more than 10 km from every area (a swapped or wrong-district log)."""
-    tree = shapely.STRtree(geoms)
-    near, _ = tree.query(shapely.points(x, y), predicate="dwithin", distance=10_000.0)
-    return 1.0 - len(np.unique(near)) / max(len(x), 1)
+def _far_share(pts: np.ndarray, geoms: np.ndarray) -> float:
+    """Share of points more than 10 km from the areas' hull (a swapped or wrong-district log)."""
+    hull = shapely.convex_hull(shapely.union_all(geoms))
+    far = shapely.distance(hull, pts) > 10_000.0
+    return float(np.mean(far)) if len(pts) else 0.0
 
 
 # --------------------------------------------------------------------------------------------

@@ -370,6 +370,8 @@ def test_hostile_files_never_crash_and_every_row_is_accounted_for():
         ("a.csv", HOSTILE_CSV.encode()),
         ("radio.csv", "Callsign;GPS Time;Latitude;Longitude\nB2;05/05/2025 10:00;51,5;-0,12\n".encode("utf-16")),
         ("nocols.csv", b"foo,bar\n1,2\n3,4\n"),
+        ("quoted.csv", b'unit,time,lat,lon\n"Unit, 1",2025-05-05T10:00:00Z,51.5,-0.12\n'
+                       b'"Unit, 1",2025-05-05T10:00:30Z,51.5\n'),
         ("empty.csv", b""),
         ("book.csv", b"PK\x03\x04\x14\x00"),
         ("t.gpx", b'<?xml version="1.0"?><gpx><trk><name>C3</name><trkseg>\n'
@@ -406,6 +408,7 @@ def test_hostile_files_never_crash_and_every_row_is_accounted_for():
         ("a.csv", 10): "duplicate fix",
         ("a.csv", 11): "nonexistent local time",
         ("a.csv", 12): "malformed row",
+        ("quoted.csv", 3): "malformed row",
         ("nocols.csv", 2): "missing columns",
         ("nocols.csv", 3): "missing columns",
         ("empty.csv", 0): "unreadable file",
@@ -423,15 +426,17 @@ def test_hostile_files_never_crash_and_every_row_is_accounted_for():
     used = logs.points
     assert sorted(zip(used["source_file"], used["source_row"], strict=True)) == [
         ("a.csv", 2), ("a.csv", 14), ("a.csv", 15), ("bng.csv", 2), ("cut.gpx", 2),
-        ("p.geojson", 1), ("p.geojson", 2), ("p.geojson", 2), ("radio.csv", 2), ("t.gpx", 2),
+        ("p.geojson", 1), ("p.geojson", 2), ("p.geojson", 2), ("quoted.csv", 2), ("radio.csv", 2),
+        ("t.gpx", 2),
     ]  # fmt: skip
-    assert rep.n_used == 10 and rep.n_rejected == 22
+    assert rep.n_used == 11 and rep.n_rejected == 23
     by = {(r.source_file, r.source_row): r for r in used.itertuples()}
     assert by[("a.csv", 14)].time == pd.Timestamp("2025-05-05 09:07", tz="UTC")  # BST, day first
     assert by[("a.csv", 15)].time == pd.Timestamp("2025-05-05 10:07", tz="UTC")  # epoch
     assert by[("radio.csv", 2)].unit == "B2" and by[("radio.csv", 2)].lat == 51.5  # UTF-16, 51,5
     assert by[("p.geojson", 1)].time == pd.Timestamp("2025-05-05 10:00", tz="UTC")
     assert by[("t.gpx", 2)].unit == "C3" and by[("cut.gpx", 2)].unit == "cut"
+    assert by[("quoted.csv", 2)].unit == "Unit, 1"
     assert abs(by[("bng.csv", 2)].lat - 51.5) < 0.02
     # the offending text is kept, and the table is spreadsheet-safe CSV
     text = rep.rejected.set_index(["source_file", "source_row"])["text"]
@@ -441,7 +446,7 @@ def test_hostile_files_never_crash_and_every_row_is_accounted_for():
     assert any("nocols.csv: no latitude/longitude" in n for n in logs.notes)
     assert any("1 times were Unix epoch seconds" in n for n in logs.notes)
     rows = list(csv.DictReader(io.StringIO(logs.rejected_csv())))
-    assert len(rows) == 22 and rows[0]["source_file"] == "a.csv"
+    assert len(rows) == 23 and rows[0]["source_file"] == "a.csv"
 
 
 def test_formula_text_is_guarded_in_the_rejected_rows_csv():
