@@ -89,6 +89,7 @@ from hotspots.incidents import REJECTED_COLUMNS, FileInfo, IngestReport
 from hotspots.ingest import MISSING_TOKENS
 from hotspots.jsonutil import to_jsonable
 from hotspots.offline import escape_text
+from hotspots.record import FrozenDict, FrozenList, freeze
 
 if TYPE_CHECKING:
     from hotspots.patrol import PatrolPlan
@@ -1147,7 +1148,7 @@ def _validate(
 # Patrol logs
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class PatrolLogs:
     """GPS / AVL fixes read from patrol logs, with the account of every row.
 
@@ -1166,7 +1167,10 @@ class PatrolLogs:
 
     points: pd.DataFrame
     report: IngestReport
-    params: dict[str, Any]
+    params: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", freeze(self.params))
 
     @property
     def notes(self) -> list[str]:
@@ -1247,7 +1251,6 @@ def read_patrol_logs(
     raw = pd.concat(frames, ignore_index=True)
     points, rejected, counts = _validate(raw, tz, records)
     n_read = len(raw)
-    report = IngestReport(files=infos, n_read=n_read, n_used=len(points), rejected=rejected)
     params = {
         "tz": tz,
         "files": [i.name for i in infos],
@@ -1303,8 +1306,14 @@ def read_patrol_logs(
     counts_by_reason = rejected["reason"].value_counts()
     for why, k in counts_by_reason.items():
         head.append(f"Rejected: {int(k):,} {why}.")
-    report.notes = head + notes
-    report.choices = dict(params)
+    report = IngestReport(
+        files=infos,
+        n_read=n_read,
+        n_used=len(points),
+        rejected=rejected,
+        choices=params,
+        notes=head + notes,
+    )
     return PatrolLogs(points=points, report=report, params=params)
 
 
@@ -1717,7 +1726,7 @@ def _far_share(pts: np.ndarray, geoms: np.ndarray) -> float:
 STATUSES = ("delivered", "short", "missed", "no data", "unplanned", "contamination")
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Compliance:
     """Delivered patrol set against the plan.
 
@@ -1755,9 +1764,14 @@ class Compliance:
     planned: pd.DataFrame
     delivered: pd.DataFrame
     area_days: pd.DataFrame
-    summary: dict[str, Any]
-    params: dict[str, Any]
-    notes: list[str]
+    summary: Mapping[str, Any]
+    params: Mapping[str, Any]
+    notes: Sequence[str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "summary", FrozenDict(self.summary))
+        object.__setattr__(self, "params", freeze(self.params))
+        object.__setattr__(self, "notes", FrozenList(str(n) for n in self.notes))
 
     def table(self) -> pd.DataFrame:
         """The compliance table: every planned visit, then every unplanned visit, by date and area."""
