@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench demo wheel-smoke clean
+.PHONY: run test test-fast lint typecheck bench demo wheel-smoke clean
 
 # The tested pins first, then the package itself (editable) with its [app] and [test] extras.
 $(STAMP): pyproject.toml requirements.txt
@@ -27,6 +27,10 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hotspots tests app.py benchmarks
+
+# mypy with pyproject.toml's [tool.mypy]; tests/test_typing.py runs the same in `make test`.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

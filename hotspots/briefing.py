@@ -147,7 +147,8 @@ def sparkline_svg(
     str
         One ``<svg>`` element.
     """
-    parts = _environment().get_template("briefing_parts.html").module
+    # The template's macros are attributes of its module, made at run time.
+    parts: Any = _environment().get_template("briefing_parts.html").module
     return str(parts.sparkline(_sparkline_data(counts, months, width, height)))
 
 

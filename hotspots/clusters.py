@@ -22,7 +22,7 @@ Public API
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -183,7 +183,9 @@ def _unique_locations(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return uniq[order], rank[inverse.reshape(-1)], counts[order].astype(np.int64)
 
 
-def _neighbour_blocks(tree: KDTree, queries: np.ndarray, eps: float):
+def _neighbour_blocks(
+    tree: KDTree, queries: np.ndarray, eps: float
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield ``(start, lengths, flat_indices)`` per block of query points (memory-bounded)."""
     for s in range(0, len(queries), _CHUNK):
         ind = tree.query_radius(queries[s : s + _CHUNK], r=eps)

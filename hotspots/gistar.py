@@ -468,11 +468,17 @@ class GiStarGrid:
         """
         half = np.asarray(half)
         n_occ = len(self.occupied)
-        sums = []
-        for h in (0, 1):
-            v = np.bincount(self.point_occupied[half == h], minlength=n_occ).astype(float)
-            sums += [self.local_sums(v), self.window_sums(v)]
-        return estimate_dispersion(*sums, self.n_neighbours / self.n_window)
+        a, b = (
+            np.bincount(self.point_occupied[half == h], minlength=n_occ).astype(float)
+            for h in (0, 1)
+        )
+        return estimate_dispersion(
+            self.local_sums(a),
+            self.window_sums(a),
+            self.local_sums(b),
+            self.window_sums(b),
+            self.n_neighbours / self.n_window,
+        )
 
     def local_sums(self, values: np.ndarray) -> np.ndarray:
         """Sum of ``values`` (one per occupied cell, in ``occupied`` order; 1-D or 2-D) over each

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import contourpy
 import numpy as np
@@ -413,7 +413,10 @@ class DensitySurface:
             xc, _ = self.cell_centre(np.arange(i0, i0 + ni), np.zeros(ni))
             _, yc = self.cell_centre(np.zeros(nj), np.arange(j0, j0 + nj))
             gen = contourpy.contour_generator(xc, yc, z, fill_type=contourpy.FillType.OuterOffset)
-            pts_list, offs_list = gen.filled(lower, np.inf)
+            # OuterOffset fill type: (points, offsets) per polygon, as contourpy documents.
+            pts_list, offs_list = cast(
+                "tuple[list[np.ndarray], list[np.ndarray]]", gen.filled(lower, np.inf)
+            )
             found: list[shapely.Polygon] = []
             for pts, offs in zip(pts_list, offs_list, strict=True):
                 rings = [pts[offs[k] : offs[k + 1]] for k in range(len(offs) - 1)]

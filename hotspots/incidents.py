@@ -389,17 +389,12 @@ def unique_points(
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     n = len(xy)
     if n == 0 or not np.isfinite(xy).all() or (xy == 0).any():  # NaN and -0.0: numpy's rules
-        out = np.unique(
-            xy, axis=0, return_index=return_index, return_inverse=return_inverse,
-            return_counts=return_counts,
-        )  # fmt: skip
-        if not isinstance(out, tuple):
-            return out
-        out = list(out)
-        if return_inverse:
-            pos = 1 + int(return_index)
-            out[pos] = np.ravel(out[pos])
-        return tuple(out)
+        u, first, inv, cnt = np.unique(
+            xy, axis=0, return_index=True, return_inverse=True, return_counts=True
+        )
+        asked = (first, return_index), (np.ravel(inv), return_inverse), (cnt, return_counts)
+        out = [u, *(a for a, wanted in asked if wanted)]
+        return out[0] if len(out) == 1 else tuple(out)
     codes, uniq = pd.factorize(xy[:, 0] + 1j * xy[:, 1])
     uniq = np.asarray(uniq, dtype=complex)
     order = np.lexsort((uniq.imag, uniq.real))

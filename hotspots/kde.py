@@ -410,7 +410,10 @@ def threshold_level(
     v = np.asarray(values, dtype=float)
     v = v[v > 0]
     if threshold == "density":
-        return float(density)  # type: ignore[arg-type]
+        if density is None:
+            msg = "threshold='density' needs density= (incidents per km²), e.g. density=500."
+            raise ParameterError(msg)
+        return float(density)
     if v.size == 0:
         return math.inf
     v = np.sort(v)[::-1]

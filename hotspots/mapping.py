@@ -369,12 +369,12 @@ def patrol_layer(areas: gpd.GeoDataFrame, plan: Any = None) -> folium.FeatureGro
     props = []
     for _, a in wgs.iterrows():
         pid = str(a["patrol_area_id"])
-        known = per_area is not None and pid in per_area.index
-        in_plan = bool(per_area.loc[pid, "in_plan"]) if known else per_area is None
-        visits = int(per_area.loc[pid, "visits"]) if known else 0
         if per_area is None:
-            status = "patrol area"
+            in_plan, status = True, "patrol area"
         else:
+            known = pid in per_area.index
+            in_plan = bool(per_area.loc[pid, "in_plan"]) if known else False
+            visits = int(per_area.loc[pid, "visits"]) if known else 0
             status = f"{visits} visits" if in_plan else "left out (capacity)"
         props.append(
             {

@@ -312,7 +312,7 @@ def standalone_html(m: folium.Map, params: dict | None = None) -> str:
     try:
         localize(m, prefix=_SENTINEL)
         # No default marker images in a standalone page: point Leaflet next to the file.
-        m._children[_IMAGE_PATH_NAME].path = "images/"
+        _set_icon_image_path(m, "images/")
         page = m.get_root().render()
     finally:
         for el in walk(m):

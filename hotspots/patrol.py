@@ -887,15 +887,15 @@ def make_patrol_plan(
 
 
 def _check_plan_params(
-    days,
-    officer_hours,
-    officers_per_patrol,
-    visit_minutes,
-    visits_per_day,
-    control_share,
-    max_gap_days,
-    travel_minutes,
-    kb,
+    days: Any,
+    officer_hours: Any,
+    officers_per_patrol: Any,
+    visit_minutes: Any,
+    visits_per_day: Any,
+    control_share: Any,
+    max_gap_days: Any,
+    travel_minutes: Any,
+    kb: KnowledgeBase,
 ) -> None:
     min_visit = kb.constant("min_visit_minutes")
     checks = [

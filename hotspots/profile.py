@@ -118,7 +118,7 @@ def assign_incidents(
     starts = np.searchsorted(inverse[order], np.arange(len(uniq)))
     ends = np.searchsorted(inverse[order], np.arange(len(uniq)), side="right")
     counts = ends[loc_idx] - starts[loc_idx]
-    inc_idx = np.concatenate([order[starts[i] : ends[i]] for i in loc_idx]) if len(loc_idx) else []
+    inc_idx = np.concatenate([order[starts[i] : ends[i]] for i in loc_idx])
     return np.asarray(inc_idx, dtype=np.int64), np.repeat(poly_idx, counts).astype(np.int64)
 
 

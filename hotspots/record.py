@@ -64,6 +64,7 @@ class FrozenDict(dict):
     def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
         return self
 
+    # dict declares __hash__ = None (mutable); a read-only mapping can be hashed.
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(json.dumps(thaw(self), sort_keys=True, default=str))
 
@@ -84,6 +85,7 @@ class FrozenList(list):
     def __deepcopy__(self, memo: dict[int, Any]) -> FrozenList:
         return self
 
+    # list declares __hash__ = None (mutable); a read-only list can be hashed.
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(json.dumps(thaw(self), default=str))
 

@@ -1422,18 +1422,18 @@ def patrol_window(
     )
     start, end = _get(profile, "peak_start_hour"), _get(profile, "peak_end_hour")
     if has_time and not _missing(start) and not _missing(end):
-        days = _as_list(_get(profile, "peak_days")) or list(range(7))
-        days = tuple(sorted(set(int(d) for d in days)))
-        label = _get(profile, "peak_window") or format_window(int(start), int(end), days)
-        return PatrolWindow(int(start), int(end), days, "profile", str(label))
+        given = _as_list(_get(profile, "peak_days")) or range(7)
+        peak_days = tuple(sorted({int(d) for d in given}))
+        label = _get(profile, "peak_window") or format_window(int(start), int(end), peak_days)
+        return PatrolWindow(int(start), int(end), peak_days, "profile", str(label))
     w = kb.general_windows["default"]
-    days = tuple(w["days"])
+    general_days = tuple(w["days"])
     return PatrolWindow(
         w["start_hour"],
         w["end_hour"],
-        days,
+        general_days,
         "general",
-        format_window(w["start_hour"], w["end_hour"], days) + " (general window)",
+        format_window(w["start_hour"], w["end_hour"], general_days) + " (general window)",
         _no_time_caveat(kb),
     )
 
@@ -1489,7 +1489,7 @@ def profile_features(
         "n_months",
         "night_share",
     ):
-        v = f.get(name)
+        v: Any = f.get(name)
         f[name] = float("nan") if _missing(v) else float(v)
     for name in ("incidents", "rank", "months_active", "n_months"):
         if not _missing(f[name]):
@@ -1550,7 +1550,7 @@ def profile_features(
             int(kb.constant("afternoon_evening_end_hour")),
         )
         days = _as_list(_get(profile, "peak_days"))
-        f["peak_weekend"] = bool(days) and set(days) <= {4, 5, 6}
+        f["peak_weekend"] = bool(days and set(days) <= {4, 5, 6})
         window = patrol_window(profile, kb)
         f["peak_window"] = window.label
     else:
