@@ -635,7 +635,7 @@ def _cmd_track(args: argparse.Namespace, out: Any) -> int:
         pdf=args.pdf,
     )
     if not args.quiet:
-        for note in res.logs.notes + res.compliance.notes:
+        for note in [*res.logs.notes, *res.compliance.notes]:
             print(f"- {note}", file=out)
     for name, p in res.paths.items():
         print(f"Wrote {name}: {p}", file=out)
