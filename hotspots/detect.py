@@ -14,6 +14,8 @@ command line and the app without changing them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -178,6 +180,25 @@ class HotspotResult:
     def surface(self) -> Any:
         """The KDE density surface, or None for clustering methods."""
         return getattr(self.estimator, "surface_", None)
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable hash of the run: the incidents' fingerprint and every parameter and choice.
+
+        ``params`` records everything that decides the hot spots (method, its parameters and
+        automatic choices, ranking, significance level), so equal fingerprints mean equal hot
+        spots; the creation time is left out.
+
+        Returns
+        -------
+        str
+            32 hexadecimal digits.
+        """
+        record = {k: v for k, v in self.params.items() if k != "generated_at"}
+        h = hashlib.blake2b(digest_size=16)
+        h.update(self.incidents.fingerprint.encode())
+        h.update(json.dumps(record, sort_keys=True, default=str).encode())
+        return h.hexdigest()
 
     @property
     def significant(self) -> gpd.GeoDataFrame:

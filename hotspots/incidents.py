@@ -24,6 +24,7 @@ source_row      int64                       1-based line number in that file (he
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,6 +234,32 @@ class Incidents:
     @property
     def study_area_m2(self) -> float:
         return float(self.study_area.area)
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable hash of the content: every row of ``frame``, the CRS, the study area, the report.
+
+        Equal for equal incidents in any process (pandas' fixed-key row hashes and BLAKE2b), so
+        caches (the app's, a notebook's) can key on it instead of on the input files. Computed
+        once per object: an ``Incidents`` is not changed after it is made.
+
+        Returns
+        -------
+        str
+            32 hexadecimal digits.
+        """
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            h = hashlib.blake2b(digest_size=16)
+            for name in self.frame.columns:
+                col = self.frame[name]
+                h.update(f"{name}:{col.dtype}".encode())
+                h.update(pd.util.hash_pandas_object(col, index=False).to_numpy().tobytes())
+            h.update(self.crs.to_wkt().encode())
+            h.update(shapely.to_wkb(self.study_area, output_dimension=2))
+            h.update(self.report.to_json(sort_keys=True, default=str).encode())
+            cached = self.__dict__["_fingerprint"] = h.hexdigest()
+        return cached
 
     @property
     def months(self) -> pd.DatetimeIndex:
