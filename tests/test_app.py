@@ -1,7 +1,9 @@
 """The Streamlit app's logic with streamlit.testing.v1.AppTest (no browser).
 
 AppTest does not run custom components, so the st_folium map is an UnknownElement here; the map
-itself is tested in tests/test_browser.py.
+itself is tested in tests/test_browser.py. Only the open tab runs (``st.tabs(on_change="rerun")``),
+so a test opens a tab with :func:`_open` before reading what it shows; parameter panels are forms,
+so a test clicks their submit button (:func:`_submit`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,22 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
+
+
+def _open(at: AppTest, tab: str) -> AppTest:
+    """Switch to a tab (what a click on it does) and rerun."""
+    assert tab in [t.label for t in at.tabs], tab
+    at.session_state["tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _submit(at: AppTest, key: str) -> AppTest:
+    """Click a form's submit button and rerun."""
+    at.button(key=key).click()
+    at.run()
+    return at
 
 
 def _police_uk_csv(n: int = 600, seed: int = 3, location: str = "On or near Bold Street") -> bytes:
@@ -57,14 +75,19 @@ def app() -> AppTest:
 
 def test_starts_on_synthetic_demo_with_hotspots(app):
     assert any("synthetic demo data" in w.value for w in app.warning)
+    assert [t.label for t in app.tabs][0] == "Map"  # the first screen is the map
     assert int(_metric(app, "Hot spots").replace(",", "")) >= 1
-    assert int(_metric(app, "Rows read").replace(",", "")) > 1000
     assert not app.error
     # The map component is there (AppTest cannot run it).
     assert any(
         getattr(el, "type", "") == "component_instance" or "Unknown" in type(el).__name__
         for el in app.main
     )
+    assert app.selectbox(key="selected_id").value == "H001"
+    _open(app, "Data and report")
+    assert int(_metric(app, "Rows read").replace(",", "")) > 1000
+    assert not app.error
+    _open(app, "Downloads")
     labels = {b.label for b in app.get("download_button")}
     assert {
         "Hot spots (GeoJSON)",
@@ -72,11 +95,10 @@ def test_starts_on_synthetic_demo_with_hotspots(app):
         "Ranked table (CSV)",
         "Map (HTML, opens offline)",
     } <= labels
-    assert app.selectbox(key="selected_id").value == "H001"
 
 
 def test_upload_changes_the_result(app):
-    before = _metric(app, "Rows read")
+    before = _metric(_open(app, "Data and report"), "Rows read")
     app.sidebar.file_uploader(key="uploads").set_value(
         ("liverpool.csv", _police_uk_csv(), "text/csv")
     )
@@ -85,7 +107,7 @@ def test_upload_changes_the_result(app):
     assert not app.error, [e.value for e in app.error]
     assert _metric(app, "Rows read") == "600" != before
     assert not any("synthetic demo data" in w.value for w in app.warning)
-    assert int(_metric(app, "Hot spots").replace(",", "")) >= 1
+    assert int(_metric(_open(app, "Map"), "Hot spots").replace(",", "")) >= 1
 
 
 def test_bad_file_shows_one_readable_error(app):
@@ -132,7 +154,7 @@ def test_method_switch(app, method, control):
 def test_parameter_override_recomputes(app):
     n_default = _metric(app, "Hot spots")
     app.sidebar.number_input(key="kde_bandwidth").set_value(400.0)
-    app.run()
+    _submit(app, "params_submit")
     assert not app.exception and not app.error
     # The automatic value stays on show next to the control.
     assert any("150 m" in c.value for c in app.sidebar.caption)
@@ -160,13 +182,9 @@ def test_tiles_env_var(monkeypatch):
 
 
 def test_markdown_escaping_helper():
-    # Only the helper: importing app.py runs the app, so read md() from its source instead.
-    src = Path(APP).read_text("utf-8")
-    ns: dict = {}
-    start = src.index("_MD_SPECIAL =")
-    end = src.index("def _digest")
-    exec("import re\nfrom typing import Any\n" + src[start:end], ns)
-    out = ns["md"]("![x](http://evil.example/x.png) $x$ <b>")
+    from hotspots_app.common import md  # importing a section module runs nothing
+
+    out = md("![x](http://evil.example/x.png) $x$ <b>")
     assert "![" not in out and "](" not in out
     assert "\\$" in out and "\\<" in out
 
@@ -187,6 +205,7 @@ def _seed_line(at: AppTest) -> str:
 
 
 def test_rows_filtered_out_are_not_counted_as_rejected(app):
+    _open(app, "Data and report")
     read = int(_metric(app, "Rows read").replace(",", ""))
     used = int(_metric(app, "Rows used").replace(",", ""))
     filtered = int(_metric(app, "Filtered out (crime type / dates)").replace(",", ""))
@@ -200,6 +219,7 @@ def test_rows_filtered_out_are_not_counted_as_rejected(app):
 
 
 def test_patrol_plan_renders_on_the_demo(app):
+    _open(app, "Patrol plan")
     assert "Patrol plan" in [s.value for s in app.subheader]
     planned, given = _metric(app, "Patrol areas planned").split(" of ")
     assert 1 <= int(planned) <= int(given)
@@ -212,7 +232,9 @@ def test_patrol_plan_renders_on_the_demo(app):
         "Patrol plan (calendar, .ics)",
         "Briefing (HTML, printable)",
     } <= labels
+    assert not app.error
     # The selected hot spot shows its tactic card and its patrol areas and visits.
+    _open(app, "Hot spot details")
     md_values = [m.value for m in app.markdown]
     assert "#### Patrol tactics for this hot spot" in md_values
     assert "#### Patrol areas and planned visits" in md_values
@@ -247,36 +269,44 @@ def test_plan_settings_do_not_rerun_detection(app, monkeypatch):
     )
     notes = _detection_notes(app)
     hotspots_before = _metric(app, "Hot spots")
-    seed_before = _seed_line(app)
+    seed_before = _seed_line(_open(app, "Patrol plan"))
 
     app.number_input(key="plan_days").set_value(14)
-    app.run()
+    _submit(app, "plan_submit")
     assert not app.exception and not app.error
     assert _seed_line(app) != seed_before  # the plan now ends 14 days later than before
     assert any("planned for 14 days" in t for t in _texts(app))
     app.number_input(key="plan_seed").set_value(99)
-    app.run()
+    _submit(app, "plan_submit")
     assert _seed_line(app).startswith("Seed used: 99.")
     assert calls == {"detect": 0, "areas": 0}
+    _open(app, "Map")  # the map's patrol layer uses the applied plan: still no detection
     assert _detection_notes(app) == notes
     assert _metric(app, "Hot spots") == hotspots_before
+    assert calls == {"detect": 0, "areas": 0}
 
+    _open(app, "Patrol plan")
     app.number_input(key="plan_radius").set_value(100.0)
-    app.run()
+    _submit(app, "plan_submit")
     assert calls == {"detect": 0, "areas": 1}
 
 
 def test_control_share_above_two_thirds_is_refused(app):
+    _open(app, "Patrol plan")
     app.number_input(key="plan_control_share").set_value(0.8)
-    app.run()
+    _submit(app, "plan_submit")
     assert not app.exception
     assert len(app.error) == 1
     msg = app.error[0].value
     assert "too high" in msg and "0.67" in msg and "3 days" in msg
     assert "Traceback" not in msg
+    _open(app, "Map")
+    assert not app.exception and not app.error
     assert int(_metric(app, "Hot spots").replace(",", "")) >= 1  # the rest of the app still works
+    _open(app, "Patrol plan")
+    assert app.number_input(key="plan_control_share").value == 0.8  # kept across tabs
     app.number_input(key="plan_control_share").set_value(0.67)  # two-thirds is allowed
-    app.run()
+    _submit(app, "plan_submit")
     assert not app.error
     treated, controls = (int(x) for x in _metric(app, "Patrolled / controls a day").split(" / "))
     assert controls > 0 and controls <= 2 * treated
@@ -287,8 +317,9 @@ def _table_with(at: AppTest, column: str) -> pd.DataFrame:
 
 
 def test_change_over_time_and_holdout_render_on_the_demo(app):
-    subheaders = [s.value for s in app.subheader]
-    assert "Change over time" in subheaders and "Check against a later period" in subheaders
+    assert app.toggle(key="show_emerging").value is False  # the map layer is off by default
+    _open(app, "Change over time")
+    assert "Change over time" in [s.value for s in app.subheader]
     # 12 months of demo data: monthly periods, the last 2 recent, both chosen automatically.
     assert int(_metric(app, "Persistent hot spot cells").replace(",", "")) > 0
     assert any(t.startswith("• Periods are months") for t in _texts(app))
@@ -300,9 +331,11 @@ def test_change_over_time_and_holdout_render_on_the_demo(app):
     assert "persistent hot spot" in set(areas["Pattern"])
     assert any(str(loc).startswith("On or near") for loc in areas["Top location"])
     assert "Classified areas (GeoJSON)" in {b.label for b in app.get("download_button")}
-    assert app.toggle(key="show_emerging").value is False  # the map layer is off by default
+    assert not app.error
 
     # Hold-out: the last month by default, the current method (KDE); KDE beats a random guess.
+    _open(app, "Check against a later period")
+    assert "Check against a later period" in [s.value for s in app.subheader]
     assert app.selectbox(key="holdout_month").value == "2025-12"
     assert app.multiselect(key="holdout_methods").value == ["kde"]
     table = _table_with(app, "PEI")
@@ -314,21 +347,28 @@ def test_change_over_time_and_holdout_render_on_the_demo(app):
 
 
 def test_change_over_time_settings_and_layer_toggle(app):
+    _open(app, "Change over time")
     app.number_input(key="emg_period_months").set_value(3)
+    _submit(app, "emg_submit")
+    assert not app.exception and not app.error
+    captions = [c.value for c in app.caption]
+    assert any(c.startswith("Set: 3 month(s) per period, 4 periods") for c in captions)
+    _open(app, "Map")
     app.toggle(key="show_emerging").set_value(True)
     app.run()
     assert not app.exception and not app.error
     captions = [c.value for c in app.caption]
-    assert any(c.startswith("Set: 3 month(s) per period, 4 periods") for c in captions)
     assert any(
         c.startswith("Persistent / emerging cells:") and "persistent hot spot" in c
         for c in captions
     )
     # 4 periods of 3 months cannot have 4 recent ones: a readable error, the rest still works.
+    _open(app, "Change over time")
     app.number_input(key="emg_recent_periods").set_value(4)
-    app.run()
+    _submit(app, "emg_submit")
     assert not app.exception
     assert len(app.error) == 1 and "from 1 to 3" in app.error[0].value
+    _open(app, "Check against a later period")
     assert "Check against a later period" in [s.value for s in app.subheader]
 
 
@@ -342,8 +382,81 @@ def test_short_data_explain_instead_of_failing(app):
     app.run()
     assert not app.exception
     assert not app.error, [e.value for e in app.error]
-    infos = [i.value for i in app.info]
-    assert any("No change over time to show" in i and "needs at least 3" in i for i in infos), infos
-    assert any("needs at least 3" in i and "later period" in i for i in infos), infos
     assert int(_metric(app, "Hot spots").replace(",", "")) >= 1  # the rest of the app still works
+    infos = [i.value for i in _open(app, "Change over time").info]
+    assert not app.error, [e.value for e in app.error]
+    assert any("No change over time to show" in i and "needs at least 3" in i for i in infos), infos
+    infos = [i.value for i in _open(app, "Check against a later period").info]
+    assert not app.error, [e.value for e in app.error]
+    assert any("needs at least 3" in i and "later period" in i for i in infos), infos
     assert "Check against a later period" in [s.value for s in app.subheader]
+
+
+def test_library_warnings_reach_the_user(app):
+    # A bandwidth under twice the cell size: hotspots.kde warns (HotspotsWarning), and the
+    # warning is shown on the page, on this run and on every rerun served from the cache.
+    app.sidebar.number_input(key="kde_bandwidth").set_value(50.0)
+    app.sidebar.number_input(key="kde_cell_size").set_value(30.0)
+    _submit(app, "params_submit")
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    expected = "less than twice the cell size"
+    assert sum(expected in w.value for w in app.warning) == 1, [w.value for w in app.warning]
+    assert int(_metric(app, "Hot spots").replace(",", "")) >= 1
+    _open(app, "Patrol plan")  # a rerun: detection comes from the cache, the warning again
+    assert sum(expected in w.value for w in app.warning) == 1
+    app.sidebar.number_input(key="kde_cell_size").set_value(None)  # automatic again
+    _submit(app, "params_submit")
+    assert not any(expected in w.value for w in app.warning)
+
+
+def test_panels_apply_only_when_submitted(app):
+    _open(app, "Patrol plan")
+    seed_line = _seed_line(app)
+    app.number_input(key="plan_days").set_value(14)
+    app.run()  # changed but not applied: the form holds it
+    assert _seed_line(app) == seed_line
+    assert not any("planned for 14 days" in t for t in _texts(app))
+    app.number_input(key="plan_days").set_value(14)  # AppTest drops unsubmitted values: again
+    _submit(app, "plan_submit")
+    assert _seed_line(app) != seed_line
+    assert any("planned for 14 days" in t for t in _texts(app))
+    # Applied settings are kept when the tab is left, and the other tabs use them.
+    _open(app, "Hot spot details")
+    visits = _table_with(app, "Arm")
+    days = pd.to_datetime(visits["Date"])
+    assert (days.max() - days.min()).days <= 13
+    _open(app, "Patrol plan")
+    assert app.number_input(key="plan_days").value == 14
+    assert any("planned for 14 days" in t for t in _texts(app))
+
+
+def test_new_random_seed_changes_the_plan(app, monkeypatch):
+    import secrets
+
+    monkeypatch.setattr(secrets, "randbelow", lambda n: 4242)
+    _open(app, "Patrol plan")
+    assert _seed_line(app).startswith("Seed used: 2718.")
+    _submit(app, "plan_new_seed")
+    assert not app.exception and not app.error
+    assert _seed_line(app).startswith("Seed used: 4242.")
+    assert app.number_input(key="plan_seed").value == 4242
+
+
+def test_a_second_session_on_the_same_data_reuses_detection(app, monkeypatch):
+    import hotspots.detect
+
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args[1] if len(args) > 1 else kwargs.get("method"))
+        return real(*args, **kwargs)
+
+    real = hotspots.detect.detect
+    monkeypatch.setattr(hotspots.detect, "detect", counting)
+    other = AppTest.from_file(APP, default_timeout=120).run()
+    assert not other.exception
+    assert _metric(other, "Hot spots") == _metric(app, "Hot spots")
+    assert calls == []  # keyed on the incidents' fingerprint: the first session's run is reused
+    other.sidebar.selectbox(key="method").select("dbscan")
+    other.run()
+    assert calls == ["dbscan"]

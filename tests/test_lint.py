@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-PATHS = ["hotspots", "tests", "app.py", "benchmarks"]
+PATHS = ["hotspots", "hotspots_app", "tests", "app.py", "benchmarks"]
 
 
 def _ruff() -> str:

@@ -1,0 +1,219 @@
+"""Change over time: persistent, emerging, former and intermittent hot spot cells.
+
+The settings are a form inside a fragment (:func:`section`): applying them reruns this tab only.
+They are kept across tabs, so the map's "Persistent / emerging cells" layer shows the
+classification a user last applied (:func:`current`). The classification is cached on the
+incidents' fingerprint and the settings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from hotspots import ParameterError, TooFewPeriodsError, constants, export
+from hotspots.incidents import Incidents
+from hotspots_app.common import (
+    Outcome,
+    cache_data,
+    cache_resource,
+    capture,
+    md,
+    recall,
+    remember,
+    restore,
+    show_warnings,
+)
+
+#: The hot classes of hotspots.emerging.CATEGORIES, one metric each (cold and mixed are summed).
+EMERGING_HOT = (
+    "persistent hot spot",
+    "emerging hot spot",
+    "former hot spot",
+    "intermittent hot spot",
+)
+#: The form's widgets and their defaults (None = automatic).
+DEFAULTS: dict[str, Any] = {
+    "emg_cell_size": constants.MICRO_PLACE_M,
+    "emg_period_months": None,
+    "emg_recent_periods": None,
+}
+
+
+@cache_resource(max_entries=8)
+def run_classify(incidents: Incidents, settings: dict[str, Any]) -> Outcome:
+    """Persistent / emerging classification (:func:`hotspots.emerging.classify_hotspots`)."""
+    from hotspots.emerging import classify_hotspots
+
+    return capture(classify_hotspots, incidents, **settings)
+
+
+@cache_data(max_entries=8)
+def emerging_geojson(incidents: Incidents, settings: dict[str, Any]) -> bytes:
+    """The classified areas as RFC 7946 GeoJSON with the run's provenance and parameters."""
+    from hotspots.detect import run_provenance
+
+    res = run_classify(incidents, settings).value
+    params = {**run_provenance(incidents), "method": "emerging", "method_parameters": res.params}
+    doc = export.features_geojson(res.areas, params)
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def settings() -> dict[str, Any]:
+    """The settings last applied (kept across tabs), as the library takes them."""
+    s: dict[str, Any] = {"cell_size": float(recall("emg_cell_size", DEFAULTS["emg_cell_size"]))}
+    period = recall("emg_period_months")
+    recent = recall("emg_recent_periods")
+    if period is not None:
+        s["period_months"] = int(period)
+    if recent is not None:
+        s["recent_periods"] = int(recent)
+    return s
+
+
+def current(incidents: Incidents) -> tuple[Any, str | None]:
+    """(classified areas or None, why there are none) for the kept settings: the map's layer."""
+    try:
+        res = run_classify(incidents, settings()).value
+    except TooFewPeriodsError as exc:
+        return None, f"No change over time to show: {exc}"
+    except ParameterError as exc:
+        return None, f"The change over time cannot be classified with these settings: {exc}"
+    return res.areas, None
+
+
+def _settings_form() -> list[Any]:
+    """The "Change over time" controls; returns their columns (for captions)."""
+    restore(DEFAULTS)
+    with st.form("change_form"):
+        c = st.columns(3)
+        c[0].number_input(
+            "Cell size (m)",
+            min_value=25.0,
+            max_value=1000.0,
+            step=25.0,
+            key="emg_cell_size",
+            help="Side of the grid cells classified over time. 150 m is the micro place of the "
+            "UK trials.",
+        )
+        c[1].number_input(
+            "Months per period",
+            min_value=1,
+            max_value=60,
+            value=None,
+            step=1,
+            key="emg_period_months",
+            placeholder="automatic",
+            help="Empty = automatic: months up to 2 years of data, quarters up to 10 years, "
+            "years beyond.",
+        )
+        c[2].number_input(
+            "Recent periods",
+            min_value=1,
+            max_value=120,
+            value=None,
+            step=1,
+            key="emg_recent_periods",
+            placeholder="automatic",
+            help="How many of the last periods count as recent. Empty = automatic: a fifth of "
+            "the periods (at least one).",
+        )
+        st.form_submit_button(
+            "Classify", key="emg_submit", type="primary", on_click=remember, args=tuple(DEFAULTS)
+        )
+    return c
+
+
+@st.fragment
+def section(incidents: Incidents) -> None:
+    """The "Change over time" tab (reruns on its own when its settings are applied)."""
+    st.subheader("Change over time")
+    st.caption(
+        "Which places stay hot, which are new, which have cooled and which come and go: Getis-Ord "
+        "Gi* in each period on one grid, then a class per cell. Persistent (chronic) places need "
+        "constant programmes such as problem-solving and place management; emerging and intermittent "
+        "(temporary) ones need patrols that are moved as they move (guide R21, T16). Review the "
+        "classes on a fixed cycle."
+    )
+    cols = _settings_form()
+    s = settings()
+    try:
+        with st.spinner("Classifying places over time..."):
+            out = run_classify(incidents, s)
+    except TooFewPeriodsError as exc:
+        st.info(f"No change over time to show: {md(exc)}")
+        return
+    except ParameterError as exc:
+        st.error(f"The change over time cannot be classified with these settings: {md(exc)}")
+        return
+    show_warnings(out)
+    res = out.value
+    p = res.params
+    if "period_months" in s:
+        cols[1].caption(
+            f"Set: {p.get('period_months')} month(s) per period, {p.get('n_periods')} periods."
+        )
+    elif p.get("period_months"):
+        cols[1].caption(
+            f"Automatic: {p['period_months']} month(s) per period, {p.get('n_periods')} periods."
+        )
+    if "recent_periods" in s:
+        cols[2].caption(f"Set: the last {p.get('recent_periods')} period(s).")
+    elif p.get("recent_periods"):
+        cols[2].caption(
+            f"Automatic: the last {p['recent_periods']} of {p.get('n_periods')} periods."
+        )
+
+    counts = dict(p.get("category_counts") or {})
+    c = st.columns(len(EMERGING_HOT) + 1)
+    for col, cat in zip(c, EMERGING_HOT, strict=False):
+        col.metric(
+            f"{cat.capitalize()} cells",
+            f"{int(counts.get(cat, 0)):,}",
+            help=str((p.get("rules") or {}).get(cat.split()[0], "")) or None,
+        )
+    other = sum(int(v) for k, v in counts.items() if k not in EMERGING_HOT)
+    c[-1].metric(
+        "Cold or mixed cells",
+        f"{other:,}",
+        help="Significantly low places (rare at this scale) and cells that were both hot and cold.",
+    )
+    for note in res.notes:
+        st.text("• " + str(note))
+    with st.expander("Rules and parameters"):
+        st.json(json.loads(json.dumps(p, default=str)), expanded=False)
+
+    areas = res.areas  # with incidents and top location, sorted by category (hotspots.emerging)
+    if not len(areas):
+        st.caption("No place is persistent, emerging, former or intermittent with these settings.")
+        return
+    table = pd.DataFrame(
+        {
+            "Pattern": areas["category"].astype(str),
+            "Cells": areas["n_cells"].astype(int),
+            "Incidents": areas["incidents"].astype(int),
+            "Top location": areas["top_location"].astype(str),
+        }
+    )
+    st.markdown(f"**{len(areas)} classified areas** (touching cells of one pattern, merged)")
+    st.dataframe(
+        table, hide_index=True, height=min(360, 38 + 35 * len(table)), key="emerging_table"
+    )
+    st.caption("Show them on the map with *Persistent / emerging cells* in tab *Map*.")
+    download_button(incidents)
+
+
+def download_button(incidents: Incidents, key: str = "dl_emerging") -> None:
+    """The classified areas as GeoJSON (built when clicked, then cached)."""
+    s = settings()
+    st.download_button(
+        "Classified areas (GeoJSON)",
+        data=lambda: emerging_geojson(incidents, s),
+        file_name="persistent_emerging.geojson",
+        mime="application/geo+json",
+        key=key,
+        on_click="ignore",
+    )

@@ -1,0 +1,230 @@
+"""Shared widgets and caching for the app's sections.
+
+- :func:`md` escapes user text for ``st.markdown``.
+- :func:`cache_data` and :func:`cache_resource` are Streamlit's caches keyed on the fingerprints
+  the library computes (:attr:`hotspots.incidents.Incidents.fingerprint`,
+  :attr:`hotspots.detect.HotspotResult.fingerprint`, see :data:`HASH_FUNCS`), so no section
+  builds its own digest. They are made on first call, so importing a section runs nothing.
+- :func:`capture` runs a library call and keeps the warnings it raised (:class:`Outcome`);
+  :func:`show_warnings` shows them as ``st.warning``. Cached functions return the ``Outcome``, so
+  the warnings are shown again on every rerun that uses the cached value.
+- :func:`restore` / :func:`remember` / :func:`recall` keep settings whose widgets are not drawn in
+  every run (only the open tab is drawn).
+- :func:`selected` / :func:`select` hold the selected hot spot.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+import hotspots
+from hotspots import HotspotsWarning
+from hotspots.detect import HotspotResult
+from hotspots.incidents import Incidents
+
+LOG = logging.getLogger("hotspots.app")
+
+METHOD_LABELS = {
+    "kde": "Kernel density (KDE)",
+    "dbscan": "DBSCAN clusters",
+    "hdbscan": "HDBSCAN clusters",
+    "gistar": "Getis-Ord Gi* (grid cells)",
+}
+ORDER_LABELS = {
+    "intensity": "Intensity (incidents per km²)",
+    "count": "Incident count",
+    "harm": "Harm (weighted)",
+}
+
+#: Cache keys for the library's objects: their fingerprints, not their (large) contents.
+HASH_FUNCS: dict[Any, Callable[[Any], Any]] = {
+    Incidents: lambda inc: inc.fingerprint,
+    HotspotResult: lambda res: res.fingerprint,
+}
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:=])")
+_LIBRARY_DIR = Path(hotspots.__file__).resolve().parent
+# warnings.catch_warnings swaps process-wide state; two sessions entering it at once could leave
+# the other's recorder installed. Library calls that record warnings therefore take turns (only
+# cache misses get here; cached results are shared without the lock).
+_CAPTURE_LOCK = threading.RLock()
+_KEPT = "_kept"
+_SELECTED = "_selected_hotspot"
+
+
+def _lazy(make: Callable[..., Any], options: dict[str, Any]) -> Callable[[Callable], Callable]:
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        cached: list[Callable[..., Any]] = []
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not cached:  # two threads may both make it: the same cache either way
+                cached.append(make(hash_funcs=HASH_FUNCS, show_spinner=False, **options)(fn))
+            return cached[0](*args, **kwargs)
+
+        def clear() -> None:
+            if cached:
+                cached[0].clear()
+
+        wrapper.clear = clear  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def cache_data(**options: Any) -> Callable[[Callable], Callable]:
+    """``st.cache_data(hash_funcs=HASH_FUNCS, show_spinner=False, **options)``, made on first call.
+
+    For values that are cheap to copy (bytes, small tables): each session gets its own copy.
+    """
+    return _lazy(st.cache_data, options)
+
+
+def cache_resource(**options: Any) -> Callable[[Callable], Callable]:
+    """``st.cache_resource(hash_funcs=HASH_FUNCS, show_spinner=False, **options)``, made on first call.
+
+    For large read-only objects (incidents, detection runs): sessions share one object.
+    """
+    return _lazy(st.cache_resource, options)
+
+
+def md(text: Any) -> str:
+    """Escape text (from a CSV, a file name, a library note) for ``st.markdown``.
+
+    Markdown would otherwise turn ``![x](http://host/x.png)`` in a file name into an outside
+    request, and ``$...$`` into LaTeX.
+    """
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+# ------------------------------------------------------------------------ library warnings
+@dataclass(frozen=True)
+class Outcome:
+    """A library call's return value and the warnings it raised (for the user)."""
+
+    value: Any
+    warnings: tuple[str, ...] = ()
+
+
+def _for_user(w: warnings.WarningMessage) -> bool:
+    if issubclass(w.category, HotspotsWarning):
+        return True
+    if not issubclass(w.category, UserWarning):
+        return False
+    try:
+        return Path(w.filename).resolve().is_relative_to(_LIBRARY_DIR)
+    except (OSError, ValueError):
+        return False
+
+
+def capture(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Outcome:
+    """Call ``fn(*args, **kwargs)`` and keep the warnings it raised.
+
+    The library's own warnings (:class:`hotspots.HotspotsWarning`, or a ``UserWarning`` from a
+    module of :mod:`hotspots`) are kept for :func:`show_warnings`, each message once; others
+    (a library's deprecation, a numpy runtime warning) go to the server log. Exceptions pass.
+    """
+    with _CAPTURE_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = fn(*args, **kwargs)
+    messages: list[str] = []
+    for w in caught:
+        if _for_user(w):
+            text = str(w.message)
+            if text not in messages:
+                messages.append(text)
+        elif not issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
+            LOG.warning("%s: %s", w.category.__name__, w.message)
+    return Outcome(value, tuple(messages))
+
+
+def show_warnings(*sources: Outcome | Iterable[str] | None) -> None:
+    """Show the warnings of outcomes (or plain lists of messages) as ``st.warning``, each once."""
+    seen: list[str] = []
+    for source in sources:
+        if source is None:
+            continue
+        messages = source.warnings if isinstance(source, Outcome) else source
+        for text in messages:
+            if str(text) not in seen:
+                seen.append(str(text))
+                st.warning(md(text), icon="⚠️")
+
+
+# ------------------------------------------------------------------ settings kept across tabs
+def recall(key: str, default: Any = None) -> Any:
+    """A setting's kept value (see :func:`remember`), or ``default``."""
+    return st.session_state.get(_KEPT, {}).get(key, default)
+
+
+def remember(*keys: str) -> None:
+    """Keep the current values of these widgets (a form's ``on_click``, a widget's ``on_change``).
+
+    Only the open tab is drawn, and Streamlit forgets the state of a widget that a run does not
+    draw; the kept copy survives, so other tabs (the map's patrol layer, the hot spot details)
+    read the settings a user last applied.
+    """
+    kept = st.session_state.setdefault(_KEPT, {})
+    for key in keys:
+        if key in st.session_state:
+            kept[key] = st.session_state[key]
+
+
+def restore(defaults: dict[str, Any]) -> None:
+    """Before widgets are drawn: give each its kept value (or default) through session state.
+
+    The widgets are then created without a ``value``, so Streamlit takes it from session state.
+    """
+    for key, default in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = recall(key, default)
+
+
+# ------------------------------------------------------------------------- the selection
+def selected() -> str | None:
+    """The selected hot spot's id (kept across tabs), or None."""
+    value = st.session_state.get(_SELECTED)
+    return None if value is None else str(value)
+
+
+def select(hotspot_id: str | None) -> None:
+    st.session_state[_SELECTED] = hotspot_id
+
+
+def keep_selection_valid(ids: list[str]) -> str | None:
+    """The selection, reset to the first hot spot when it is not one of ``ids``."""
+    if selected() not in ids:
+        select(ids[0] if ids else None)
+    return selected()
+
+
+def refresh_table(ids: list[str]) -> None:
+    """Recreate the ranked table (a new key) with the selected row selected.
+
+    A table's selection cannot be set once it exists, so a selection made elsewhere (the map,
+    a selectbox) gives the table a new key (``table_nonce``).
+    """
+    ss = st.session_state
+    ss["table_nonce"] = ss.get("table_nonce", 0) + 1
+    ss["_seen_rows"] = [ids.index(selected())] if selected() in ids else []
+
+
+def selection_box(ids: list[str], key: str) -> None:
+    """A selectbox of hot spot ids bound to the selection."""
+
+    def picked() -> None:
+        select(st.session_state[key])
+        refresh_table(ids)
+
+    st.session_state[key] = selected()
+    st.selectbox("Selected hot spot", ids, key=key, on_change=picked)

@@ -1,0 +1,334 @@
+"""Data and report: uploads, filters, column mapping, reading incidents, the ingest report.
+
+The sidebar's first two panels (data, filters) and the "Data and report" tab. Reading is cached
+process-wide on the uploaded bytes and the filter values; everything after it keys on
+:attr:`hotspots.incidents.Incidents.fingerprint`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from hotspots import InputError, export
+from hotspots.incidents import FILTER_REASONS, Incidents
+from hotspots.ingest import R_POLYGON
+from hotspots_app.common import Outcome, cache_data, cache_resource, capture
+
+#: Column roles the ingest accepts for an explicit mapping (hotspots.ingest / `hotspots --column`).
+COLUMN_ROLES = {
+    "lon": "Longitude",
+    "lat": "Latitude",
+    "easting": "Easting (British National Grid)",
+    "northing": "Northing (British National Grid)",
+    "month": "Month (YYYY-MM)",
+    "date": "Date",
+    "time": "Time of day",
+    "datetime": "Date and time",
+    "crime_type": "Crime type",
+    "location": "Location text",
+}
+DEMO_LABEL = "demo_incidents.csv (SYNTHETIC demo data)"
+DEMO_WARNING = (
+    "Showing **synthetic demo data** (a made-up town, not real crime). Upload police.uk "
+    "or other incident CSV files in the sidebar to analyse your own data."
+)
+
+Source = tuple[str, bytes]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the filter panel applies (values Streamlit's cache can hash)."""
+
+    crime_types: Any = "default"
+    date_from: str | None = None
+    date_to: str | None = None
+    study_area: Source | None = None
+    harm: bool = False
+    harm_table: Source | None = None
+
+
+# ----------------------------------------------------------------------------- reading
+@cache_resource(max_entries=1)
+def _demo_bytes() -> bytes:
+    from hotspots.demo import ensure_demo_csv
+
+    return ensure_demo_csv().read_bytes()
+
+
+# cache_resource: an Incidents is read-only here, large (a year of a force's incidents) and the
+# same for the same inputs, so sessions share it rather than copy it on every rerun.
+@cache_resource(max_entries=4)
+def load_incidents(
+    sources: tuple[Source, ...], columns: tuple[tuple[str, str], ...], filters: Filters
+) -> Outcome:
+    """Read the sources with the filters applied: an :class:`Outcome` holding ``Incidents``."""
+    from hotspots.ingest import read_incidents
+
+    mapping: dict[str, str | None] = dict(columns)
+    if not filters.harm:
+        mapping["weight"] = None  # ignore a weight column: every incident counts 1
+    kwargs: dict[str, Any] = {
+        "columns": mapping or None,
+        "crime_types": list(filters.crime_types)
+        if isinstance(filters.crime_types, tuple)
+        else filters.crime_types,
+        "date_from": filters.date_from,
+        "date_to": filters.date_to,
+    }
+    if filters.study_area is not None:
+        kwargs["study_area"] = _study_area_geometry(*filters.study_area)
+    if filters.harm and filters.harm_table is not None:
+        kwargs["harm_weights"] = _harm_table(*filters.harm_table)
+    return capture(read_incidents, list(sources), **kwargs)
+
+
+def column_map(is_demo: bool) -> tuple[tuple[str, str], ...]:
+    """The column mapping chosen in :func:`column_mapping_form` (none for the demo)."""
+    chosen = {} if is_demo else st.session_state.get("column_map", {})
+    return tuple(sorted(chosen.items()))
+
+
+def _csv_headers(data: bytes) -> list[str]:
+    """The header row of a CSV file (for the column-mapping form)."""
+    text = data[:65536].decode("utf-8-sig", errors="replace")
+    first = text.splitlines()[0] if text else ""
+    try:
+        dialect = csv.Sniffer().sniff(first, delimiters=",;\t|")
+        delim = dialect.delimiter
+    except csv.Error:
+        delim = ","
+    row = next(csv.reader([first], delimiter=delim), [])
+    return [h.strip() for h in row if h.strip()]
+
+
+def _harm_table(name: str, data: bytes) -> dict[str, float]:
+    """A two-column CSV (crime type, weight) as a dict; the library validates the values."""
+    text = data.decode("utf-8-sig", errors="replace")
+    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    weights: dict[str, float] = {}
+    for i, row in enumerate(rows, start=1):
+        if len(row) < 2:
+            msg = "expected two columns: crime type, weight."
+            raise InputError(
+                msg, file=name, row=i, hint="write one 'crime type,weight' pair per line."
+            )
+        try:
+            weights[row[0].strip()] = float(row[1])
+        except ValueError:
+            if i == 1:
+                continue  # a header line
+            msg = f"weight {row[1]!r} is not a number."
+            raise InputError(
+                msg, file=name, row=i, column="weight", hint="use numbers like 365 or 0.5."
+            ) from None
+    return weights
+
+
+def _study_area_geometry(name: str, data: bytes) -> Any:
+    """The uploaded GeoJSON as a GeoDataFrame (EPSG:4326 unless it says otherwise)."""
+    import geopandas as gpd
+
+    try:
+        gdf = gpd.read_file(io.BytesIO(data))
+    except Exception as exc:  # pyogrio raises several types for a bad file
+        msg = "not a readable GeoJSON file."
+        raise InputError(
+            msg, file=name, hint="export the study area as GeoJSON (EPSG:4326)."
+        ) from exc
+    if gdf.empty or not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+        msg = "the file holds no polygon."
+        raise InputError(msg, file=name, hint="the study area must be a polygon or multipolygon.")
+    if gdf.crs is None:
+        gdf = gdf.set_crs(4326)
+    return gdf
+
+
+@cache_data(max_entries=4)
+def rejected_csv(incidents: Incidents) -> bytes:
+    """The rows left out with their reasons, spreadsheet-safe, as CSV bytes."""
+    return export.table_to_csv(incidents.report.rejected).encode("utf-8")
+
+
+# ------------------------------------------------------------------------------ sidebar
+def sidebar_data() -> tuple[tuple[Source, ...], bool]:
+    """Upload widget; returns the sources and whether they are the synthetic demo."""
+    st.sidebar.header("1. Data")
+    files = st.sidebar.file_uploader(
+        "Incident CSV files (one or many, e.g. a year of police.uk monthly files)",
+        type=["csv"],
+        accept_multiple_files=True,
+        key="uploads",
+        help="police.uk street-level files, or any CSV with longitude/latitude or "
+        "easting/northing columns. Files stay on this server.",
+    )
+    if files:
+        return tuple((f.name, f.getvalue()) for f in files), False
+    st.sidebar.caption("No file uploaded: showing the bundled **synthetic** demo data.")
+    return ((DEMO_LABEL, _demo_bytes()),), True
+
+
+def sidebar_filters(base: Incidents) -> Filters:
+    """The filter panel (a form: one rerun when applied). ``base`` holds every type and month."""
+    st.sidebar.header("2. Filters")
+    frame = base.frame
+    out: dict[str, Any] = {}
+    with st.sidebar.form("filters_form", border=False):
+        types = (
+            sorted(t for t in frame["crime_type"].dropna().astype(str).unique() if t)
+            if "crime_type" in frame
+            else []
+        )
+        if types:
+            chosen = st.multiselect(
+                "Crime types",
+                types,
+                default=None,
+                key="crime_types",
+                placeholder="Violence (default)",
+                help="Empty = the default violence-related types.",
+            )
+            if chosen:
+                out["crime_types"] = tuple(sorted(chosen))
+        months = frame["month"].dropna() if "month" in frame else pd.Series(dtype="datetime64[ns]")
+        if len(months):
+            lo = months.min().date()
+            hi = (months.max() + pd.offsets.MonthEnd(0)).date()
+            picked = st.date_input(
+                "Date range",
+                value=(lo, hi),
+                min_value=lo,
+                max_value=hi,
+                key="dates",
+                format="YYYY-MM-DD",
+            )
+            if isinstance(picked, tuple | list) and len(picked) == 2:
+                a, b = picked
+                if isinstance(a, date) and a > lo:
+                    out["date_from"] = a.isoformat()
+                if isinstance(b, date) and b < hi:
+                    out["date_to"] = b.isoformat()
+        area = st.file_uploader(
+            "Study area (GeoJSON polygon, optional)", type=["geojson", "json"], key="study_area"
+        )
+        if area is not None:
+            out["study_area"] = (area.name, area.getvalue())
+        out["harm"] = st.toggle(
+            "Harm weights",
+            value=False,
+            key="harm",
+            help="Weight each incident by harm: from the file's weight column, or from a table "
+            "of weights per crime type (e.g. Cambridge Crime Harm Index days). Off: every "
+            "incident counts 1.",
+        )
+        table = st.file_uploader(
+            "Harm weights per crime type (CSV: crime_type,weight)",
+            type=["csv"],
+            key="harm_table",
+            help="Used when *Harm weights* is on; without it, the file's weight column is used.",
+        )
+        if table is not None and out["harm"]:
+            out["harm_table"] = (table.name, table.getvalue())
+        st.form_submit_button("Apply filters", key="filters_submit", type="primary")
+    return Filters(**out)
+
+
+def column_mapping_form(sources: tuple[Source, ...]) -> None:
+    """Offered when the columns could not be detected: pick them from the file's headers."""
+    headers = _csv_headers(sources[0][1]) if sources else []
+    if not headers:
+        return
+    st.subheader("Map the columns")
+    st.write(
+        "Tell the app which column holds what. Give longitude and latitude, or easting and "
+        "northing; a date or month column is needed for trends."
+    )
+    current = st.session_state.get("column_map", {})
+    with st.form("column_map_form"):
+        picks = {}
+        cols = st.columns(2)
+        for i, (role, label) in enumerate(COLUMN_ROLES.items()):
+            options = ["(none)", *headers]
+            default = current.get(role)
+            idx = options.index(default) if default in options else 0
+            picks[role] = cols[i % 2].selectbox(label, options, index=idx, key=f"colmap_{role}")
+        if st.form_submit_button("Use these columns"):
+            st.session_state["column_map"] = {r: h for r, h in picks.items() if h != "(none)"}
+            st.rerun()
+
+
+# --------------------------------------------------------------------------- the report
+def split_reasons(reasons: dict[str, int]) -> tuple[int, int]:
+    """(rows filtered out by the user's filters, rows rejected as invalid) from reason counts.
+
+    The ingest report counts both as "rejected"; for people they are different things: a row
+    outside the chosen dates is fine, a row without coordinates is not.
+    """
+    filtered = sum(n for r, n in reasons.items() if r in FILTER_REASONS)
+    return filtered, sum(reasons.values()) - filtered
+
+
+def show_report(incidents: Incidents) -> None:
+    """Rows read, used, filtered out and rejected, with the reasons and automatic choices."""
+    rep = incidents.report
+    reasons = rep.reason_counts()
+    n_filtered, n_invalid = split_reasons(reasons)
+    by_area = reasons.get(R_POLYGON, 0) > 0
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Rows read", f"{rep.n_read:,}")
+    c2.metric("Rows used", f"{rep.n_used:,}")
+    c3.metric(
+        "Filtered out (crime type / dates" + (" / study area)" if by_area else ")"),
+        f"{n_filtered:,}",
+        help="Valid rows left out by the filters you chose (crime types, date range, study area).",
+    )
+    c4.metric(
+        "Rejected (invalid rows)",
+        f"{n_invalid:,}",
+        help="Rows that could not be used: missing or impossible coordinates, unreadable dates, "
+        "duplicates, stray points far from the rest. Reasons in the ingest report below.",
+    )
+    with st.expander("Ingest report: rows left out and automatic choices", expanded=True):
+        if reasons:
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "reason": list(reasons),
+                        "kind": [
+                            "filtered out" if r in FILTER_REASONS else "rejected" for r in reasons
+                        ],
+                        "rows": list(reasons.values()),
+                    }
+                ),
+                hide_index=True,
+            )
+            st.download_button(
+                "Download the rows left out, with their reason (CSV)",
+                # built only when clicked, then cached: a year of a force holds ~500k such rows
+                data=lambda: rejected_csv(incidents),
+                file_name="rejected_rows.csv",
+                mime="text/csv",
+                key="dl_rejected",
+                on_click="ignore",
+            )
+        else:
+            st.write("No rows were left out.")
+        if rep.files:
+            st.dataframe(
+                pd.DataFrame([f.to_dict() for f in rep.files]).drop(
+                    columns=["columns"], errors="ignore"
+                ),
+                hide_index=True,
+            )
+        for note in rep.notes:
+            st.text("• " + str(note))
+        if rep.choices:
+            st.json(json.loads(json.dumps(rep.choices, default=str)), expanded=False)

@@ -1,0 +1,268 @@
+"""The map tab: basemap choice, the full-width map, the ranked table and the selection.
+
+Offline: the map's JavaScript and CSS are served from ``static/vendor/`` (see
+:mod:`hotspots.offline`), and the basemap can be switched off or pointed at an internal tile server
+with the ``HOTSPOTS_TILES`` environment variable (``openstreetmap``, ``none`` or an XYZ URL
+template; ``HOTSPOTS_TILES_ATTRIBUTION`` sets the attribution of a custom server).
+
+Layers that change with the selection, the plan or the change-over-time toggle are drawn beside
+the map (``feature_group_to_add``): a change to the map itself remounts the component and loses
+the user's pan and zoom.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from hotspots import HotspotsError, mapping, offline
+from hotspots.detect import HotspotResult
+from hotspots_app import detail, detection
+from hotspots_app.common import (
+    LOG,
+    keep_selection_valid,
+    md,
+    refresh_table,
+    remember,
+    restore,
+    select,
+    selected,
+    selection_box,
+)
+
+TILES_CHOICES = {
+    "openstreetmap": "OpenStreetMap",
+    "none": "None (no basemap, no outside requests)",
+    "custom": "Internal tile server",
+}
+TABLE_COLUMNS = {
+    "rank": "Rank",
+    "hotspot_id": "Hot spot",
+    "incidents": "Incidents",
+    "share": "Share",
+    "harm": "Harm",
+    "area_ha": "Area (ha)",
+    "intensity": "Per km²",
+    "pai": "PAI",
+    "significant": "Significant",
+    "temporal_class": "Pattern",
+    "trend": "Trend",
+    "peak_window": "Peak window",
+}
+MAP_HEIGHT = 600
+#: The layer toggles' defaults (kept across tabs, see hotspots_app.common.remember).
+LAYER_DEFAULTS = {"show_patrol_areas": True, "show_emerging": False}
+
+
+# ------------------------------------------------------------------------------ sidebar
+def tiles_from_env() -> tuple[str, str]:
+    """The basemap setting from ``HOTSPOTS_TILES``: (choice, custom URL)."""
+    raw = os.environ.get("HOTSPOTS_TILES", "openstreetmap")
+    try:
+        value = mapping.resolve_tiles(raw)
+    except HotspotsError:
+        LOG.warning("Ignoring HOTSPOTS_TILES=%r: not 'openstreetmap', 'none' or a tile URL.", raw)
+        return "openstreetmap", ""
+    if value in ("openstreetmap", "none"):
+        return value, ""
+    return "custom", value
+
+
+def sidebar_basemap() -> tuple[str, str | None]:
+    """The basemap radio: (tiles for :func:`hotspots.mapping.build_map`, attribution)."""
+    st.sidebar.header("5. Basemap")
+    env_choice, env_url = tiles_from_env()
+    choice = st.sidebar.radio(
+        "Basemap",
+        list(TILES_CHOICES),
+        index=list(TILES_CHOICES).index(env_choice),
+        format_func=TILES_CHOICES.get,
+        key="tiles_choice",
+    )
+    attribution = os.environ.get("HOTSPOTS_TILES_ATTRIBUTION") or None
+    if choice == "openstreetmap":
+        st.sidebar.caption(
+            "Map tiles come from tile.openstreetmap.org: each tile request tells OpenStreetMap "
+            "which area you are viewing. Choose *None* or an internal tile server to avoid this."
+        )
+        return "openstreetmap", None
+    if choice == "none":
+        return "none", None
+    url = st.sidebar.text_input(
+        "Tile URL template",
+        value=env_url,
+        key="tiles_url",
+        placeholder="https://tiles.force.internal/{z}/{x}/{y}.png",
+    )
+    if not url:
+        st.sidebar.caption("Enter a URL template with {z}, {x} and {y}; no basemap until then.")
+        return "none", None
+    return mapping.resolve_tiles(url), attribution
+
+
+# ---------------------------------------------------------------------------- selection
+def sync_selection(ranked: Any, patrol_areas: Any = None) -> None:
+    """A map click or a table row -> the selected hot spot (:func:`hotspots_app.common.select`).
+
+    The table cannot be told its selection after it exists, so a map click gives the table a new
+    key (``table_nonce``) and it is recreated with the clicked row selected.
+    """
+    ss = st.session_state
+    ids = [str(i) for i in ranked["hotspot_id"]] if len(ranked) else []
+    table_state = ss.get(f"table_{ss.get('table_nonce', 0)}")
+    if table_state is not None:
+        rows = list(table_state["selection"]["rows"])
+        if rows != ss.get("_seen_rows") and rows and rows[0] < len(ids):
+            select(ids[rows[0]])
+        ss["_seen_rows"] = rows
+    map_state = ss.get("map") or {}
+    click = map_state.get("last_object_clicked") if isinstance(map_state, dict) else None
+    if click and click != ss.get("_seen_click"):
+        ss["_seen_click"] = click
+        hit = mapping.hotspot_at(
+            ranked, click.get("lat"), click.get("lng"), patrol_areas=patrol_areas
+        )
+        if hit and hit in ids and hit != selected():
+            select(hit)
+            refresh_table(ids)
+    if selected() not in ids:
+        keep_selection_valid(ids)
+        ss["_seen_rows"] = [0] if ids else []
+
+
+# ------------------------------------------------------------------------------ the map
+def show_map(
+    result: HotspotResult,
+    tiles: str,
+    attribution: str | None,
+    plan_layer: Any = None,
+    emerging: Callable[[], tuple[Any, str | None]] | None = None,
+) -> None:
+    """The map at the width of the page, with its layer toggles and legend.
+
+    ``emerging`` gives the classified cells and a note (called only when their layer is on).
+    """
+    # Imported here: importing streamlit_folium declares its component, a Streamlit call.
+    from streamlit_folium import st_folium
+
+    ranked = result.hotspots
+    restore(LAYER_DEFAULTS)
+    left, right = st.columns(2)
+    show_areas = plan_layer is not None and left.toggle(
+        "Show patrol areas",
+        key="show_patrol_areas",
+        on_change=remember,
+        args=("show_patrol_areas",),
+        help="The patrol areas of the plan (tab *Patrol plan*): blue = planned, grey dashed = "
+        "left out for capacity.",
+    )
+    show_emerging = emerging is not None and right.toggle(
+        "Persistent / emerging cells",
+        key="show_emerging",
+        on_change=remember,
+        args=("show_emerging",),
+        help="The grid cells classified under *Change over time*, coloured by pattern.",
+    )
+    with st.spinner("Drawing the map..."):
+        m = mapping.build_map(
+            ranked,
+            result.incidents,
+            surface_polygons=_series(detection.contours(result), ranked.crs),
+            tiles=tiles,
+            tile_attribution=attribution,
+        )
+        offline.localize(m)
+        cells, note = emerging() if show_emerging and emerging is not None else (None, None)
+        layers = [
+            layer
+            for layer in (
+                plan_layer if show_areas else None,
+                mapping.emerging_layer(cells) if cells is not None and len(cells) else None,
+                mapping.selection_layer(ranked, selected()),
+            )
+            if layer is not None
+        ]
+    st_folium(
+        m,
+        key="map",
+        height=MAP_HEIGHT,
+        width="stretch",
+        returned_objects=["last_object_clicked"],
+        feature_group_to_add=layers or None,
+    )
+    st.caption(
+        "Darker = higher rank; blue outline = selected. Click a hot spot to select it. Blue heat: "
+        "all incidents. Density contours (KDE) can be switched on in the layer box."
+    )
+    if show_emerging:
+        if cells is not None and len(cells):
+            present = [c for c in mapping.EMERGING_COLOURS if c in set(cells["category"])]
+            legend = ", ".join(f"{mapping.EMERGING_COLOURS[c][1]} = {c}" for c in present)
+            st.caption(f"Persistent / emerging cells: {md(legend)}.")
+        else:
+            st.caption(md(note or "No persistent or emerging cells with these settings."))
+
+
+def _series(polys: list[Any], crs: Any) -> Any:
+    import geopandas as gpd
+
+    return gpd.GeoSeries(polys, crs=crs) if polys else None
+
+
+def show_table(ranked: Any) -> None:
+    """The ranked hot spots; a click on a row selects it."""
+    cols = [c for c in TABLE_COLUMNS if c in ranked.columns]
+    table = pd.DataFrame(ranked[cols]).reset_index(drop=True)
+    if "harm" in table and table["harm"].isna().all():
+        table = table.drop(columns="harm")
+    ids = list(table["hotspot_id"].astype(str))
+    sel = selected()
+    default_rows = [ids.index(sel)] if sel in ids else []
+    config = {c: st.column_config.Column(TABLE_COLUMNS[c]) for c in table.columns}
+    config["share"] = st.column_config.ProgressColumn(
+        "Share", format="percent", min_value=0, max_value=1
+    )
+    config["area_ha"] = st.column_config.NumberColumn("Area (ha)", format="%.2f")
+    config["intensity"] = st.column_config.NumberColumn("Per km²", format="%.0f")
+    config["pai"] = st.column_config.NumberColumn("PAI", format="%.1f")
+    st.dataframe(
+        table,
+        key=f"table_{st.session_state.get('table_nonce', 0)}",
+        on_select="rerun",
+        selection_mode="single-row",
+        selection_default={"selection": {"rows": default_rows}},
+        hide_index=True,
+        column_config=config,
+        height=min(420, 38 + 35 * len(table)),
+    )
+
+
+# ------------------------------------------------------------------------------ the tab
+def section(
+    result: HotspotResult,
+    tiles: str,
+    attribution: str | None,
+    *,
+    plan_bundle: dict[str, Any] | None = None,
+    plan_layer: Any = None,
+    emerging: Callable[[], tuple[Any, str | None]] | None = None,
+) -> None:
+    """The map tab: summary metrics, the map at full width, the ranked table, the selection."""
+    ranked = result.hotspots
+    sync_selection(ranked, plan_bundle["areas"] if plan_bundle else None)
+    detection.show_summary(result)
+    show_map(result, tiles, attribution, plan_layer, emerging)
+    detection.show_how_found(result)
+    if not len(ranked):
+        return
+    table_col, card_col = st.columns([3, 2])
+    with table_col:
+        st.markdown("**Ranked hot spots** (click a row to select)")
+        show_table(ranked)
+    with card_col:
+        selection_box([str(i) for i in ranked["hotspot_id"]], key="selected_id")
+        detail.card(result)
