@@ -19,6 +19,10 @@ from hotspots_app import change, data, detail, detection, downloads, holdout, pl
 from hotspots_app import map as map_section
 from hotspots_app.common import LOG, keep_selection_valid, md, show_warnings
 
+#: The page's side padding (Streamlit's wide layout keeps 5rem a side): the map gets the width.
+PAGE_CSS = """<style>
+[data-testid="stMainBlockContainer"] {padding: 3rem 1.5rem 2rem 1.5rem;}
+</style>"""
 TABS = (
     "Map",
     "Hot spot details",
@@ -32,6 +36,7 @@ TABS = (
 
 def main() -> None:
     st.set_page_config(page_title="Violence hot spots", layout="wide")
+    st.html(PAGE_CSS)  # style only: takes no space on the page
     st.title("Serious violence hot spots")
 
     # Sidebar: data -> filters -> method and parameters -> basemap.

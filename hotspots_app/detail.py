@@ -31,9 +31,9 @@ def _selected_row(result: HotspotResult) -> tuple[Any, int] | None:
     return ranked.iloc[pos], pos
 
 
-def _header(row: Any, n: int) -> None:
+def _header(row: Any, n: int, *, narrow: bool = False) -> None:
     st.subheader(f"Hot spot {md(row['hotspot_id'])}: rank {int(row['rank'])} of {n}")
-    c = st.columns(4)
+    c = [*st.columns(2), *st.columns(2)] if narrow else st.columns(4)
     c[0].metric("Incidents", f"{int(row['incidents']):,}")
     c[1].metric("Share of all incidents", f"{float(row['share']):.1%}")
     c[2].metric("Area", f"{float(row['area_ha']):.2f} ha")
@@ -49,7 +49,7 @@ def card(result: HotspotResult) -> None:
     found = _selected_row(result)
     if found is None:
         return
-    _header(found[0], len(result.hotspots))
+    _header(found[0], len(result.hotspots), narrow=True)
     st.caption("Its monthly trend, hours, tactics and patrol visits: tab *Hot spot details*.")
 
 

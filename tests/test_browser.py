@@ -3,6 +3,7 @@
 Debian's ``chromium`` (``/usr/bin/chromium``) driven by Playwright; skipped when it is absent.
 One ``streamlit run app.py`` per session on a free port with ``HOTSPOTS_TILES=none``, so the
 browser has no reason to contact any host but the app. Screenshots go to ``test-artifacts/``.
+The page shows one tab at a time (the map first); :func:`open_tab` clicks another.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ IDLE_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
   return a && a.getAttribute('data-test-script-state') === 'notRunning'
     && !document.querySelector('[data-stale="true"]')
     && document.querySelectorAll('iframe[title="streamlit_folium.st_folium"]').length === 1; }"""
+# Idle on a tab without the map.
+IDLE_ANY_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
+  return a && a.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-stale="true"]'); }"""
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 PAYLOADS = ("<img src=x onerror=alert(1)>", "O`Brien St", "${alert(1)}")
 
@@ -155,6 +160,13 @@ def wait_idle(pg, timeout: float = 90_000) -> None:
     pg.wait_for_function(IDLE_JS, timeout=timeout)
 
 
+def open_tab(pg, name: str, timeout: float = 90_000) -> None:
+    """Click a tab (the app reruns and draws that tab only) and wait until it is drawn."""
+    pg.get_by_role("tab", name=name, exact=True).click()
+    pg.wait_for_timeout(300)
+    pg.wait_for_function(IDLE_ANY_JS if name != "Map" else IDLE_JS, timeout=timeout)
+
+
 def map_paths(pg, minimum: int = 1, timeout: float = 30_000) -> int:
     frame = pg.frame_locator(MAP_IFRAME)
     paths = frame.locator("path.leaflet-interactive")
@@ -226,6 +238,20 @@ def shot(pg, name: str) -> Path:
     return path
 
 
+def test_first_screen_shows_the_map_at_the_width_of_the_page(page):
+    wait_idle(page)
+    assert map_paths(page) >= 1
+    box = page.locator(MAP_IFRAME).bounding_box()
+    main = page.locator('[data-testid="stMain"]').bounding_box()
+    viewport = page.viewport_size
+    assert box["width"] >= 0.9 * main["width"], (box, main)
+    # On the first screen, without scrolling: the whole map is inside the viewport.
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (box, viewport)
+    assert page.get_by_role("tab", name="Map", exact=True).get_attribute("aria-selected") == "true"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "00_first_screen.png"))  # the viewport, as a user sees it
+
+
 def test_demo_map_draws_with_no_outside_request(page):
     wait_idle(page)
     assert map_paths(page) >= 1
@@ -255,9 +281,10 @@ def test_upload_police_uk_changes_the_map(page, tmp_path):
     assert 53.2 < lat < 53.7 and -3.3 < lon < -2.6, (lat, lon)
     assert (lat, lon) != demo_center
     assert page.get_by_text("synthetic demo data").count() == 0
+    shot(page, "02_uploaded_liverpool")
+    open_tab(page, "Data and report")
     read = int(metric(page, "Rows read").replace(",", ""))
     assert read >= 900
-    shot(page, "02_uploaded_liverpool")
     assert page.recorder.outside() == []
 
 
@@ -266,6 +293,7 @@ def test_download_geojson_reads_back(page, tmp_path):
 
     wait_idle(page)
     map_paths(page)
+    open_tab(page, "Downloads")
     button = page.get_by_role("button", name="Hot spots (GeoJSON)")
     button.scroll_into_view_if_needed()
     with page.expect_download(timeout=30_000) as info:
@@ -395,6 +423,7 @@ def test_patrol_plan_downloads(page, tmp_path):
     page.wait_for_timeout(500)
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(MAP_IFRAME).screenshot(path=str(ARTIFACTS / "06_patrol_areas_map.png"))
+    open_tab(page, "Patrol plan")
     heading = page.get_by_role("heading", name="Patrol plan")
     heading.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
@@ -452,15 +481,19 @@ def test_change_over_time_layer_and_holdout(page, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(MAP_IFRAME).screenshot(path=str(ARTIFACTS / "07_emerging_layer_map.png"))
 
-    # Both sections, top to bottom, in one picture.
-    heading = page.get_by_role("heading", name="Change over time")
+    # Each section on its tab.
+    page.set_viewport_size({"width": 1500, "height": 1700})
+    open_tab(page, "Check against a later period")
     holdout = page.get_by_role("heading", name="Check against a later period")
     assert holdout.count() == 1
     page.get_by_text("PAI (Predictive Accuracy Index").first.wait_for()
-    page.set_viewport_size({"width": 1500, "height": 1700})
-    heading.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(500)
-    page.screenshot(path=str(ARTIFACTS / "08_change_over_time_and_holdout.png"))
+    page.screenshot(path=str(ARTIFACTS / "08b_holdout.png"))
+    open_tab(page, "Change over time")
+    heading = page.get_by_role("heading", name="Change over time")
+    assert heading.count() == 1
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "08a_change_over_time.png"))
 
     target = _download(page, "Classified areas (GeoJSON)", tmp_path / "emerging.geojson")
     doc = json.loads(target.read_text("utf-8"))
