@@ -457,6 +457,7 @@ def test_a_second_session_on_the_same_data_reuses_detection(app, monkeypatch):
     assert not other.exception
     assert _metric(other, "Hot spots") == _metric(app, "Hot spots")
     assert calls == []  # keyed on the incidents' fingerprint: the first session's run is reused
-    other.sidebar.selectbox(key="method").select("dbscan")
-    other.run()
-    assert calls == ["dbscan"]
+    other.sidebar.slider(key="kde_coverage").set_value(3.5)  # a setting no other test uses
+    _submit(other, "params_submit")
+    assert not other.exception
+    assert calls == ["kde"]  # new parameters: one detection
