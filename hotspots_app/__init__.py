@@ -1,11 +1,14 @@
-"""The Streamlit app's sections; ``app.py`` lays them out on the page.
+"""The Streamlit app: its page layout and its sections, one module each.
 
-One module per section of the page. Importing any of them runs nothing and draws nothing: each
-exposes functions that ``app.py`` calls inside a script run.
+``app.py`` (in a checkout) and ``hotspots_app/__main__.py`` (in an installed package, run by
+``hotspots app``) are the main scripts; both call :func:`hotspots_app.page.run`. Importing any
+other module runs nothing and draws nothing: each exposes functions that run inside a script run.
 
 ==================  ================================================================================
 module              owns
 ==================  ================================================================================
+``page``            the page layout: sidebar panels, what shows above the tabs, which section runs
+                    in which tab (``app.py`` and ``__main__.py`` call :func:`hotspots_app.page.run`)
 ``common``          shared widgets and caching: markdown escaping, labels, cache hash functions
                     (the library's fingerprints), library warnings -> ``st.warning``, settings kept
                     across tabs, the selected hot spot

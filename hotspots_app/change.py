@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from hotspots import ParameterError, TooFewPeriodsError, constants, export
+from hotspots import ParameterError, TooFewPeriodsError, constants, workflows
 from hotspots.incidents import Incidents
 from hotspots_app.common import (
     Outcome,
@@ -45,21 +45,15 @@ DEFAULTS: dict[str, Any] = {
 
 @cache_resource(max_entries=8)
 def run_classify(incidents: Incidents, settings: dict[str, Any]) -> Outcome:
-    """Persistent / emerging classification (:func:`hotspots.emerging.classify_hotspots`)."""
-    from hotspots.emerging import classify_hotspots
-
-    return capture(classify_hotspots, incidents, **settings)
+    """Persistent / emerging classification (:func:`hotspots.workflows.classify_over_time`)."""
+    return capture(workflows.classify_over_time, incidents, **settings)
 
 
 @cache_data(max_entries=8)
 def emerging_geojson(incidents: Incidents, settings: dict[str, Any]) -> bytes:
     """The classified areas as RFC 7946 GeoJSON with the run's provenance and parameters."""
-    from hotspots.detect import run_provenance
-
     res = run_classify(incidents, settings).value
-    params = {**run_provenance(incidents), "method": "emerging", "method_parameters": res.params}
-    doc = export.features_geojson(res.areas, params)
-    return json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return workflows.classification_geojson(res, incidents).encode("utf-8")
 
 
 def settings() -> dict[str, Any]:

@@ -7,8 +7,6 @@ process-wide on the uploaded bytes and the filter values; everything after it ke
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -17,7 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from hotspots import InputError, export
+from hotspots import HotspotsError
 from hotspots.incidents import FILTER_REASONS, Incidents
 from hotspots.ingest import R_POLYGON
 from hotspots_app.common import Outcome, cache_data, cache_resource, capture
@@ -64,31 +62,50 @@ def _demo_bytes() -> bytes:
     return ensure_demo_csv().read_bytes()
 
 
-# cache_resource: an Incidents is read-only here, large (a year of a force's incidents) and the
-# same for the same inputs, so sessions share it rather than copy it on every rerun.
+# cache_resource: an Incidents is read-only (hotspots.record), large (a year of a force's
+# incidents) and the same for the same inputs, so sessions share it rather than copy it.
 @cache_resource(max_entries=4)
 def load_incidents(
     sources: tuple[Source, ...], columns: tuple[tuple[str, str], ...], filters: Filters
 ) -> Outcome:
-    """Read the sources with the filters applied: an :class:`Outcome` holding ``Incidents``."""
-    from hotspots.ingest import read_incidents
+    """Read the sources with the filters applied: an :class:`Outcome` holding ``Incidents``.
+
+    :func:`hotspots.workflows.read_inputs`, with the uploaded harm-weight table and study area
+    read by :func:`hotspots.harm.read_harm_weights` and :func:`hotspots.boundaries.read_boundary`
+    (their file names in any error).
+    """
+    return capture(_read, sources, columns, filters)
+
+
+def _read(
+    sources: tuple[Source, ...], columns: tuple[tuple[str, str], ...], filters: Filters
+) -> Incidents:
+    from hotspots.boundaries import read_boundary
+    from hotspots.harm import read_harm_weights
+    from hotspots.workflows import read_inputs
 
     mapping: dict[str, str | None] = dict(columns)
     if not filters.harm:
         mapping["weight"] = None  # ignore a weight column: every incident counts 1
-    kwargs: dict[str, Any] = {
-        "columns": mapping or None,
-        "crime_types": list(filters.crime_types)
+    harm_weights = None
+    if filters.harm and filters.harm_table is not None:
+        name, data = filters.harm_table
+        harm_weights = read_harm_weights(data, name=name)
+    study_area = None
+    if filters.study_area is not None:
+        name, data = filters.study_area
+        study_area = read_boundary(data, name=name)
+    return read_inputs(
+        list(sources),
+        columns=mapping or None,
+        crime_types=list(filters.crime_types)
         if isinstance(filters.crime_types, tuple)
         else filters.crime_types,
-        "date_from": filters.date_from,
-        "date_to": filters.date_to,
-    }
-    if filters.study_area is not None:
-        kwargs["study_area"] = _study_area_geometry(*filters.study_area)
-    if filters.harm and filters.harm_table is not None:
-        kwargs["harm_weights"] = _harm_table(*filters.harm_table)
-    return capture(read_incidents, list(sources), **kwargs)
+        harm_weights=harm_weights,
+        study_area=study_area,
+        date_from=filters.date_from,
+        date_to=filters.date_to,
+    )
 
 
 def column_map(is_demo: bool) -> tuple[tuple[str, str], ...]:
@@ -97,65 +114,12 @@ def column_map(is_demo: bool) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(chosen.items()))
 
 
-def _csv_headers(data: bytes) -> list[str]:
-    """The header row of a CSV file (for the column-mapping form)."""
-    text = data[:65536].decode("utf-8-sig", errors="replace")
-    first = text.splitlines()[0] if text else ""
-    try:
-        dialect = csv.Sniffer().sniff(first, delimiters=",;\t|")
-        delim = dialect.delimiter
-    except csv.Error:
-        delim = ","
-    row = next(csv.reader([first], delimiter=delim), [])
-    return [h.strip() for h in row if h.strip()]
-
-
-def _harm_table(name: str, data: bytes) -> dict[str, float]:
-    """A two-column CSV (crime type, weight) as a dict; the library validates the values."""
-    text = data.decode("utf-8-sig", errors="replace")
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
-    weights: dict[str, float] = {}
-    for i, row in enumerate(rows, start=1):
-        if len(row) < 2:
-            msg = "expected two columns: crime type, weight."
-            raise InputError(
-                msg, file=name, row=i, hint="write one 'crime type,weight' pair per line."
-            )
-        try:
-            weights[row[0].strip()] = float(row[1])
-        except ValueError:
-            if i == 1:
-                continue  # a header line
-            msg = f"weight {row[1]!r} is not a number."
-            raise InputError(
-                msg, file=name, row=i, column="weight", hint="use numbers like 365 or 0.5."
-            ) from None
-    return weights
-
-
-def _study_area_geometry(name: str, data: bytes) -> Any:
-    """The uploaded GeoJSON as a GeoDataFrame (EPSG:4326 unless it says otherwise)."""
-    import geopandas as gpd
-
-    try:
-        gdf = gpd.read_file(io.BytesIO(data))
-    except Exception as exc:  # pyogrio raises several types for a bad file
-        msg = "not a readable GeoJSON file."
-        raise InputError(
-            msg, file=name, hint="export the study area as GeoJSON (EPSG:4326)."
-        ) from exc
-    if gdf.empty or not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).any():
-        msg = "the file holds no polygon."
-        raise InputError(msg, file=name, hint="the study area must be a polygon or multipolygon.")
-    if gdf.crs is None:
-        gdf = gdf.set_crs(4326)
-    return gdf
-
-
 @cache_data(max_entries=4)
 def rejected_csv(incidents: Incidents) -> bytes:
     """The rows left out with their reasons, spreadsheet-safe, as CSV bytes."""
-    return export.table_to_csv(incidents.report.rejected).encode("utf-8")
+    from hotspots.workflows import rejected_csv as rejected_rows
+
+    return rejected_rows(incidents.report).encode("utf-8")
 
 
 # ------------------------------------------------------------------------------ sidebar
@@ -243,7 +207,14 @@ def sidebar_filters(base: Incidents) -> Filters:
 
 def column_mapping_form(sources: tuple[Source, ...]) -> None:
     """Offered when the columns could not be detected: pick them from the file's headers."""
-    headers = _csv_headers(sources[0][1]) if sources else []
+    from hotspots.ingest import read_headers
+
+    if not sources:
+        return
+    try:
+        headers = read_headers(sources[0][1], name=sources[0][0])
+    except HotspotsError:
+        return  # not a readable text file: the error above says so
     if not headers:
         return
     st.subheader("Map the columns")

@@ -15,7 +15,7 @@ import streamlit as st
 from hotspots.detect import HotspotResult
 from hotspots_app import detection
 from hotspots_app.common import md, selected, selection_box
-from hotspots_app.plan import area_table
+from hotspots_app.plan import Bundle, area_table
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -53,7 +53,7 @@ def card(result: HotspotResult) -> None:
     st.caption("Its monthly trend, hours, tactics and patrol visits: tab *Hot spot details*.")
 
 
-def section(result: HotspotResult, plan_bundle: dict[str, Any] | None) -> None:
+def section(result: HotspotResult, plan_bundle: Bundle | None) -> None:
     """The "Hot spot details" tab."""
     ranked = result.hotspots
     if not len(ranked):
@@ -141,7 +141,7 @@ def show_tactics(row: Any, n: int) -> None:
                 st.caption("Needs a legitimacy and proportionality review before use.")
 
 
-def show_hotspot_plan(bundle: dict[str, Any] | None, row: Any) -> None:
+def show_hotspot_plan(bundle: Bundle | None, row: Any) -> None:
     """The selected hot spot's patrol areas and planned visits."""
     st.markdown("#### Patrol areas and planned visits")
     hid = str(row["hotspot_id"])
@@ -150,7 +150,7 @@ def show_hotspot_plan(bundle: dict[str, Any] | None, row: Any) -> None:
         return
     table = area_table(bundle, hid)
     if table.empty:
-        if bundle["significant_only"] and not bool(row.get("significant", True)):
+        if bundle.significant_only and not bool(row.get("significant", True)):
             st.caption(
                 f"{md(hid)} is not significant, so it has no patrol area. Untick *Plan significant "
                 "hot spots only* under Patrol plan to include it."
@@ -166,7 +166,7 @@ def show_hotspot_plan(bundle: dict[str, Any] | None, row: Any) -> None:
             "the officer-hours per day to include them."
         )
         return
-    v = bundle["plan"].visits
+    v = bundle.plan.visits
     v = v[v["patrol_area_id"].isin(planned)]
     visits = pd.DataFrame(
         {

@@ -26,23 +26,18 @@ DEFAULT_COVERAGE_PCT = constants.HOTSPOT_COVERAGE * 100
 # --------------------------------------------------------------------------------- cached
 @cache_resource(max_entries=8)
 def run_detect(incidents: Incidents, method: str, order: str, params: dict[str, Any]) -> Outcome:
-    """:func:`hotspots.detect.detect`: an :class:`Outcome` holding the ``HotspotResult``."""
-    from hotspots import detect as detect_module
+    """:func:`hotspots.workflows.detect_hotspots`: an :class:`Outcome` holding the result."""
+    from hotspots.workflows import detect_hotspots
 
-    return capture(detect_module.detect, incidents, method, order=order, **params)
+    return capture(detect_hotspots, incidents, method, order=order, **params)
 
 
 @cache_resource(max_entries=8)
 def contours(result: HotspotResult) -> list[Any]:
     """Density-surface outlines at half and a quarter of the hot spot level (KDE only)."""
-    surface = result.surface
-    level = getattr(result.estimator, "level_", None)
-    if surface is None or level is None or not np.isfinite(level) or level <= 0:
-        return []
-    polys: list[Any] = []
-    for frac in (0.25, 0.5):
-        polys.extend(surface.contour_polygons(level * frac))
-    return polys
+    from hotspots.workflows import surface_contours
+
+    return surface_contours(result, (0.25, 0.5))
 
 
 @cache_resource(max_entries=8)

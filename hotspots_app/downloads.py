@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from hotspots import export, mapping, offline
+from hotspots import workflows
 from hotspots.detect import HotspotResult
 from hotspots_app.common import cache_data
 
@@ -25,24 +25,14 @@ HOTSPOT_FILES = {
 
 @cache_data(max_entries=8)
 def export_bytes(result: HotspotResult, kind: str) -> bytes:
-    """The hot spots as GeoJSON, GeoPackage or CSV bytes (:mod:`hotspots.export`)."""
-    if kind == "geojson":
-        return export.to_geojson(result).encode("utf-8")
-    if kind == "gpkg":
-        return export.to_geopackage(result)
-    if kind == "csv":
-        return export.to_csv(result).encode("utf-8")
-    msg = f"unknown export {kind!r}"
-    raise ValueError(msg)
+    """The hot spots as GeoJSON, GeoPackage or CSV bytes (:func:`hotspots.workflows.hotspot_bytes`)."""
+    return workflows.hotspot_bytes(result, kind)
 
 
 @cache_data(max_entries=8)
 def standalone_map(result: HotspotResult, tiles: str, attribution: str | None) -> bytes:
-    """The map as one HTML file with its scripts inlined (:func:`hotspots.offline.standalone_html`)."""
-    m = mapping.build_map(
-        result.hotspots, result.incidents, tiles=tiles, tile_attribution=attribution
-    )
-    return offline.standalone_html(m, params=result.params).encode("utf-8")
+    """The map as one HTML file that opens offline (:func:`hotspots.workflows.standalone_map`)."""
+    return workflows.standalone_map(result, tiles=tiles, attribution=attribution).encode("utf-8")
 
 
 def section(

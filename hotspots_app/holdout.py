@@ -43,10 +43,13 @@ def holdout_for(
     methods: tuple[str, ...],
     params: dict[str, dict[str, Any]],
 ) -> Outcome:
-    """Hold-out evaluation: fit on the months before, score on the rest (a table)."""
-    from hotspots.evaluate import holdout
+    """Hold-out evaluation: fit on the months before, score on the rest (a table).
 
-    return capture(holdout, incidents, first_test_month, methods=methods, params=params)
+    :func:`hotspots.workflows.evaluate_holdout`.
+    """
+    from hotspots.workflows import evaluate_holdout
+
+    return capture(evaluate_holdout, incidents, first_test_month, methods, params=params)
 
 
 @st.fragment

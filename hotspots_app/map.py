@@ -33,6 +33,7 @@ from hotspots_app.common import (
     selected,
     selection_box,
 )
+from hotspots_app.plan import Bundle
 
 TILES_CHOICES = {
     "openstreetmap": "OpenStreetMap",
@@ -247,13 +248,13 @@ def section(
     tiles: str,
     attribution: str | None,
     *,
-    plan_bundle: dict[str, Any] | None = None,
+    plan_bundle: Bundle | None = None,
     plan_layer: Any = None,
     emerging: Callable[[], tuple[Any, str | None]] | None = None,
 ) -> None:
     """The map tab: summary metrics, the map at full width, the ranked table, the selection."""
     ranked = result.hotspots
-    sync_selection(ranked, plan_bundle["areas"] if plan_bundle else None)
+    sync_selection(ranked, plan_bundle.areas if plan_bundle else None)
     detection.show_summary(result)
     show_map(result, tiles, attribution, plan_layer, emerging)
     detection.show_how_found(result)

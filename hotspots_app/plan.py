@@ -18,11 +18,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from hotspots import ParameterError, constants, export, mapping
+from hotspots import ParameterError, constants, mapping, workflows
 from hotspots.detect import HotspotResult
 from hotspots_app.common import (
     Outcome,
     cache_data,
+    cache_resource,
     capture,
     md,
     recall,
@@ -53,39 +54,37 @@ PLAN_FILES = {
 
 
 # --------------------------------------------------------------------------------- cached
-@cache_data(max_entries=16)
+# cache_resource: patrol areas and plans are read-only here and shared between sessions.
+@cache_resource(max_entries=16)
 def patrol_areas_for(result: HotspotResult, significant_only: bool, radius_m: float) -> Outcome:
-    """Patrol-sized discs inside the ranked hot spots (all, or the significant ones).
+    """Patrol-sized discs inside the ranked hot spots (all, or the significant ones), or None.
 
-    Keyed on the detection run and the area settings only, so a change to the plan (days,
-    capacity, seed ...) reuses them.
+    :func:`hotspots.workflows.patrol_areas`. Keyed on the detection run and the area settings
+    only, so a change to the plan (days, capacity, seed ...) reuses them.
     """
-    from hotspots.patrol import make_patrol_areas
+    return capture(
+        workflows.patrol_areas,
+        result.incidents,
+        result.hotspots,
+        significant_only=significant_only,
+        radius_m=radius_m,
+    )
 
-    ranked = result.hotspots
-    if significant_only:
-        ranked = ranked[ranked["significant"].astype(bool)]
-    if not len(ranked):
-        return Outcome(None)
-    return capture(make_patrol_areas, result.incidents, ranked, radius_m=radius_m)
 
-
-@cache_data(max_entries=16)
+@cache_resource(max_entries=16)
 def patrol_plan_for(
     result: HotspotResult, significant_only: bool, radius_m: float, settings: dict[str, Any]
 ) -> Outcome:
-    """(PatrolPlan, tactic matches per patrol area), as ``hotspots plan`` makes them."""
-    from hotspots.patrol import make_patrol_plan, match_areas
-    from hotspots.tactics import load_knowledge_base
-
+    """The :class:`hotspots.workflows.PlanResult` for these settings, as ``hotspots plan`` makes it."""
     areas = patrol_areas_for(result, significant_only, radius_m).value
-
-    def make() -> tuple[Any, dict]:
-        kb = load_knowledge_base()
-        matches = match_areas(result.incidents, areas, kb)
-        return make_patrol_plan(areas, matches=matches, kb=kb, **settings), matches
-
-    return capture(make)
+    return capture(
+        workflows.plan_patrols,
+        result.incidents,
+        result.hotspots,
+        areas,
+        params=result.params,
+        **settings,
+    )
 
 
 @cache_data(max_entries=8)
@@ -96,25 +95,9 @@ def plan_file(
     settings: dict[str, Any],
     kind: str,
 ) -> bytes:
-    """A patrol plan download, built when its button is clicked (then cached)."""
-    areas = patrol_areas_for(result, significant_only, radius_m).value
-    plan, matches = patrol_plan_for(result, significant_only, radius_m, settings).value
-    if kind == "csv":
-        return plan.to_csv().encode("utf-8")
-    if kind == "ics":
-        return plan.to_ical().encode("utf-8")
-    if kind == "geojson":
-        doc = export.patrol_areas_geojson(areas, plan=plan, matches=matches, params=result.params)
-        return json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    if kind == "briefing":
-        from hotspots.briefing import render_briefing
-
-        html = render_briefing(
-            areas, result.hotspots, plan, matches, params=result.params, incidents=result.incidents
-        )
-        return html.encode("utf-8")
-    msg = f"unknown plan file {kind!r}"
-    raise ValueError(msg)
+    """A patrol plan download (:func:`hotspots.workflows.plan_bytes`), built when clicked."""
+    plan = patrol_plan_for(result, significant_only, radius_m, settings).value
+    return workflows.plan_bytes(plan, kind)
 
 
 def _control_share_limit() -> tuple[int, float]:
@@ -246,15 +229,39 @@ def _settings_form() -> None:
 
 # ------------------------------------------------------------------------------- the plan
 @dataclass(frozen=True)
-class PlanState:
-    """The plan for the kept settings, or why there is none.
+class Bundle:
+    """A plan made for the app: the workflow's result and the settings it was made with."""
 
-    ``bundle`` holds ``plan``, ``areas``, ``matches``, ``result``, ``significant_only``,
-    ``radius_m`` and ``settings`` (the plan's, for :func:`plan_file`); ``problem`` says why there
-    is no plan (markdown, user text escaped), ``is_error`` whether the settings are at fault.
+    made: workflows.PlanResult
+    result: HotspotResult
+    significant_only: bool
+    radius_m: float
+    settings: dict[str, Any]
+
+    @property
+    def plan(self) -> Any:
+        """The :class:`hotspots.patrol.PatrolPlan`."""
+        return self.made.plan
+
+    @property
+    def areas(self) -> Any:
+        """The patrol areas (GeoDataFrame, analysis CRS)."""
+        return self.made.areas
+
+    def file(self, kind: str) -> bytes:
+        """One of :data:`PLAN_FILES` (cached once built)."""
+        return plan_file(self.result, self.significant_only, self.radius_m, self.settings, kind)
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """The plan for the kept settings (``bundle``), or why there is none.
+
+    ``problem`` says why there is no plan (markdown, user text escaped), ``is_error`` whether
+    the settings are at fault.
     """
 
-    bundle: dict[str, Any] | None = None
+    bundle: Bundle | None = None
     problem: str = ""
     is_error: bool = False
     warnings: tuple[str, ...] = ()
@@ -291,29 +298,20 @@ def current(result: HotspotResult) -> PlanState:
             problem=f"The patrol plan cannot be made with these settings: {md(exc)}",
             is_error=True,
         )
-    plan, matches = out.value
-    bundle = {
-        "plan": plan,
-        "areas": areas,
-        "matches": matches,
-        "result": result,
-        "significant_only": s["significant_only"],
-        "radius_m": s["radius_m"],
-        "settings": s["plan"],
-    }
+    bundle = Bundle(out.value, result, s["significant_only"], s["radius_m"], s["plan"])
     return PlanState(bundle, warnings=areas_out.warnings + out.warnings)
 
 
-def layer(bundle: dict[str, Any] | None) -> Any:
+def layer(bundle: Bundle | None) -> Any:
     """The plan's patrol areas as a map layer (see :func:`hotspots.mapping.patrol_layer`)."""
     if bundle is None:
         return None
-    return mapping.patrol_layer(bundle["areas"], bundle["plan"])
+    return mapping.patrol_layer(bundle.areas, bundle.plan)
 
 
-def area_table(bundle: dict[str, Any], hotspot_id: str | None = None) -> pd.DataFrame:
+def area_table(bundle: Bundle, hotspot_id: str | None = None) -> pd.DataFrame:
     """Patrol areas with their plan figures (optionally of one hot spot), for display."""
-    areas, plan = bundle["areas"], bundle["plan"]
+    areas, plan = bundle.areas, bundle.plan
     cols = ["patrol_area_id", "hotspot_id", "incidents", "pai", "location", "temporal_class"]
     table = pd.DataFrame(areas[[c for c in cols if c in areas.columns]]).merge(
         plan.area_summary()[
@@ -351,16 +349,15 @@ def area_table(bundle: dict[str, Any], hotspot_id: str | None = None) -> pd.Data
     ).reset_index(drop=True)
 
 
-def download_buttons(bundle: dict[str, Any], key_prefix: str = "dl") -> None:
+def download_buttons(bundle: Bundle, key_prefix: str = "dl") -> None:
     """The plan's four files (built when clicked, then cached)."""
-    args = (bundle["result"], bundle["significant_only"], bundle["radius_m"], bundle["settings"])
     names = {"geojson": "patrol_geojson", "csv": "plan_csv", "ics": "plan_ics"}
     for col, (kind, (label, file_name, mime)) in zip(
         st.columns(len(PLAN_FILES)), PLAN_FILES.items(), strict=True
     ):
         col.download_button(
             label,
-            data=lambda kind=kind: plan_file(*args, kind),
+            data=lambda kind=kind: bundle.file(kind),
             file_name=file_name,
             mime=mime,
             key=f"{key_prefix}_{names.get(kind, kind)}",
@@ -386,7 +383,7 @@ def section(result: HotspotResult) -> None:
     if bundle is None:
         (st.error if state.is_error else st.info)(state.problem)
         return
-    plan, areas = bundle["plan"], bundle["areas"]
+    plan, areas = bundle.plan, bundle.areas
     sm, p = plan.summary, plan.params
     c = st.columns(5)
     c[0].metric("Patrol areas planned", f"{sm['areas_planned']} of {sm['areas_given']}")

@@ -461,3 +461,79 @@ def test_a_second_session_on_the_same_data_reuses_detection(app, monkeypatch):
     _submit(other, "params_submit")
     assert not other.exception
     assert calls == ["kde"]  # new parameters: one detection
+
+
+def test_utf16_headers_offer_the_mapping_form(app):
+    # The library's header reader decodes as the ingest does (UTF-16 here), not UTF-8 only.
+    data = "a;b;kind\n-2.98;53.40;Violence\n-2.97;53.41;Violence\n".encode("utf-16")
+    app.sidebar.file_uploader(key="uploads").set_value(("odd16.csv", data, "text/csv"))
+    app.run()
+    assert not app.exception
+    assert len(app.error) == 1
+    assert app.selectbox(key="colmap_lon").options[1:] == ["a", "b", "kind"]
+
+
+def _apply_filters(at: AppTest, **uploads: tuple[str, bytes, str]) -> AppTest:
+    for key, value in uploads.items():
+        at.sidebar.file_uploader(key=key).set_value(value)
+    return _submit(at, "filters_submit")
+
+
+def test_harm_weights_table_and_its_errors(app):
+    app.sidebar.toggle(key="harm").set_value(True)
+    table = b"crime_type,weight\nViolence and sexual offences,365\nRobbery,100\nPossession of weapons,10\n"
+    _apply_filters(app, harm_table=("chi.csv", table, "text/csv"))
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    ranked = _table_with(app, "harm")  # the ranked table gains a harm column
+    # Each incident weighs 10 (weapons) to 365 (violence): the sums lie between those bounds.
+    assert ranked["harm"].notna().all()
+    assert (ranked["harm"] >= 10 * ranked["incidents"]).all()
+    assert (ranked["harm"] <= 365 * ranked["incidents"]).all()
+    assert (ranked["harm"] > 100 * ranked["incidents"]).any()
+    # A table missing a kept crime type: one readable error naming the file, no traceback.
+    app.sidebar.toggle(key="harm").set_value(True)
+    bad = b"crime_type,weight\nViolence and sexual offences,365\nRobbery,lots\n"
+    _apply_filters(app, harm_table=("bad_weights.csv", bad, "text/csv"))
+    assert not app.exception
+    assert len(app.error) == 1
+    assert "bad_weights" in app.error[0].value.replace("\\", "")
+    assert "Traceback" not in app.error[0].value
+
+
+def test_study_area_polygon_filters_the_incidents(app):
+    import json
+
+    rows_before = int(_metric(_open(app, "Data and report"), "Rows used").replace(",", ""))
+    square = [[-1.42, 52.63], [-1.40, 52.63], [-1.40, 52.65], [-1.42, 52.65], [-1.42, 52.63]]
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "Polygon", "coordinates": [square]},
+            }
+        ],
+    }
+    area = ("centre.geojson", json.dumps(doc).encode(), "application/geo+json")
+    _apply_filters(app, study_area=area)
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    used = int(_metric(app, "Rows used").replace(",", ""))
+    assert 0 < used < rows_before
+    assert "Filtered out (crime type / dates / study area)" in {m.label for m in app.metric}
+    # Not a GeoJSON: one readable error naming the file.
+    _apply_filters(app, study_area=("area.geojson", b"not json at all", "application/geo+json"))
+    assert not app.exception
+    assert len(app.error) == 1 and "area.geojson" in app.error[0].value.replace("\\", "")
+
+
+def test_the_package_main_script_draws_the_same_page(tmp_path, app):
+    """``hotspots app`` in an installed package runs hotspots_app/__main__.py (via the launcher)."""
+    from hotspots import launch
+
+    script = Path(APP).parent / "hotspots_app" / "__main__.py"
+    main = launch.prepare_launch_dir(script, tmp_path)
+    at = AppTest.from_file(str(main), default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert [t.label for t in at.tabs] == [t.label for t in app.tabs]
+    assert _metric(at, "Hot spots") == _metric(app, "Hot spots")

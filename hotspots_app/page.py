@@ -1,0 +1,143 @@
+"""The page: the sidebar's panels, then one tab at a time; only the open tab runs.
+
+``app.py`` (``streamlit run app.py``) and, in an installed package, ``hotspots_app/__main__.py``
+(``hotspots app``) call :func:`run`. This module only places the sections; each lives in its own
+module of :mod:`hotspots_app`. No analysis happens here. Importing it runs nothing.
+
+Offline: the map's JavaScript and CSS are served from the ``static/vendor/`` folder next to the
+main script (see :mod:`hotspots.offline` and :mod:`hotspots.launch`), usage statistics are off
+(``.streamlit/config.toml``) and the basemap can be switched off or pointed at an internal tile
+server with ``HOTSPOTS_TILES`` (see :mod:`hotspots_app.map`).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from hotspots import HotspotsError, InputError
+from hotspots_app import change, data, detail, detection, downloads, holdout, plan
+from hotspots_app import map as map_section
+from hotspots_app.common import LOG, keep_selection_valid, md, show_warnings
+
+#: The page's side padding (Streamlit's wide layout keeps 5rem a side): the map gets the width.
+PAGE_CSS = """<style>
+[data-testid="stMainBlockContainer"] {padding: 3rem 1.5rem 2rem 1.5rem;}
+</style>"""
+TABS = (
+    "Map",
+    "Hot spot details",
+    "Patrol plan",
+    "Change over time",
+    "Check against a later period",
+    "Data and report",
+    "Downloads",
+)
+
+
+def main() -> None:
+    """Lay out the page: sidebar, the lines above the tabs, the open tab."""
+    st.set_page_config(page_title="Violence hot spots", layout="wide")
+    st.html(PAGE_CSS)  # style only: takes no space on the page
+    st.title("Serious violence hot spots")
+
+    # Sidebar: data -> filters -> method and parameters -> basemap.
+    sources, is_demo = data.sidebar_data()
+    if is_demo:
+        st.warning(data.DEMO_WARNING)
+    columns = data.column_map(is_demo)
+    try:
+        with st.spinner("Reading the incident files..."):
+            base = data.load_incidents(sources, columns, data.Filters(crime_types="all"))
+    except InputError as exc:
+        st.error(md(str(exc)))
+        if not is_demo:
+            data.column_mapping_form(sources)
+        return
+    filters = data.sidebar_filters(base.value)
+    method = detection.sidebar_method()
+    with st.spinner("Applying the filters..."):
+        loaded = data.load_incidents(sources, columns, filters)
+    incidents = loaded.value
+    if len(incidents) == 0:
+        st.error("No incidents are left after the filters. Widen the date range or crime types.")
+        data.show_report(incidents)
+        return
+    base_params = detection.base_params(method, filters.harm)
+    auto = detection.find(incidents, method, "intensity", base_params)
+    defaults = dict(auto.value.params.get("method_parameters", {}))
+    order, params = detection.sidebar_params(method, defaults, filters.harm)
+    tiles, attribution = map_section.sidebar_basemap()
+    if params == base_params and order == "intensity":
+        found = auto
+    else:
+        found = detection.find(incidents, method, order, params)
+    result = found.value
+
+    # Above the tabs: what every tab depends on.
+    show_warnings(loaded, found, result.warnings)
+    if order == "harm" and not filters.harm:
+        st.info("Ranking by harm needs harm weights: switch on *Harm weights* under Filters.")
+    if len(result.hotspots) == 0:
+        st.info(
+            "No hot spots with these settings. Try a larger coverage or a smaller minimum size."
+        )
+    keep_selection_valid([str(i) for i in result.hotspots["hotspot_id"]])
+
+    tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun"), strict=True))
+    if tabs["Map"].open:
+        with tabs["Map"]:
+            state = plan.current(result)
+            map_section.section(
+                result,
+                tiles,
+                attribution,
+                plan_bundle=state.bundle,
+                plan_layer=plan.layer(state.bundle),
+                emerging=lambda: change.current(incidents),
+            )
+    if tabs["Hot spot details"].open:
+        with tabs["Hot spot details"]:
+            detail.section(result, plan.current(result).bundle)
+    if tabs["Patrol plan"].open:
+        with tabs["Patrol plan"]:
+            if len(result.hotspots):
+                plan.section(result)
+            else:
+                st.info("No hot spots, so no patrol plan.")
+    if tabs["Change over time"].open:
+        with tabs["Change over time"]:
+            change.section(incidents)
+    if tabs["Check against a later period"].open:
+        with tabs["Check against a later period"]:
+            holdout.section(incidents, method, params)
+    if tabs["Data and report"].open:
+        with tabs["Data and report"]:
+            data.show_report(incidents)
+            detection.show_concentration(result)
+    if tabs["Downloads"].open:
+        with tabs["Downloads"]:
+            bundle = plan.current(result).bundle
+            emerging, _ = change.current(incidents)
+            downloads.section(
+                result,
+                tiles,
+                attribution,
+                plan_buttons=(lambda: plan.download_buttons(bundle)) if bundle else None,
+                change_button=(lambda: change.download_button(incidents))
+                if emerging is not None and len(emerging)
+                else None,
+            )
+
+
+def run() -> None:
+    """Run the app; turn errors into one readable message, never a traceback."""
+    try:
+        main()
+    except HotspotsError as exc:
+        st.error(md(str(exc)))
+    except Exception:
+        LOG.exception("Unexpected error in the hotspots app")
+        st.error(
+            "Something went wrong that the app did not expect. The details are in the server "
+            "log; please report them. Your files were not changed."
+        )
