@@ -26,7 +26,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not browser and not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check hotspots tests app.py benchmarks
+	$(BIN)/ruff check hotspots hotspots_app tests app.py benchmarks
 
 # mypy with pyproject.toml's [tool.mypy]; tests/test_typing.py runs the same in `make test`.
 typecheck: $(STAMP)
