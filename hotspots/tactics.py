@@ -1,4 +1,5 @@
-"""The guide's patrol tactics, loaded from ``hotspots/data/tactics.json``, matched and recommended per place.
+"""The guide's patrol tactics, loaded from ``hotspots/data/tactics.json``, matched and recommended
+per place.
 
 The knowledge base is data, not code. ``hotspots/data/tactics.json`` (schema 2) holds
 
@@ -20,7 +21,8 @@ The knowledge base is data, not code. ``hotspots/data/tactics.json`` (schema 2) 
 :func:`load_knowledge_base` validates the file strictly. :func:`match_tactics` lists every tactic
 whose condition holds on one place (the hot spot card). :func:`recommend` gives one coherent
 :class:`Recommendation` per place for a chosen staffing model: one primary tactic, the companions
-and cautions that apply, and one :class:`Dose` with no conflicting parts (:meth:`Recommendation.conflicts`).
+and cautions that apply, and one :class:`Dose` with no conflicting parts
+(:meth:`Recommendation.conflicts`).
 
 Condition language
 ------------------
@@ -33,17 +35,17 @@ Condition language
 * ``{"all": [cond, ...]}``, ``{"any": [cond, ...]}`` or ``{"not": cond}``;
 * ``{"always": true}``.
 
-``NAME`` must be one of :data:`FIELDS` (profile columns from :mod:`hotspots.profile` plus the derived
-features computed by :func:`profile_features`). A comparison with a missing value (``None`` or
-NaN: for example ``harm_ratio`` when no harm weights were given, ``peak_in_nte`` when the data have
-no time of day) is false, whatever the operator.
+``NAME`` must be one of :data:`FIELDS` (profile columns from :mod:`hotspots.profile` plus the
+derived features computed by :func:`profile_features`). A comparison with a missing value (``None``
+or NaN: for example ``harm_ratio`` when no harm weights were given, ``peak_in_nte`` when the data
+have no time of day) is false, whatever the operator.
 
 Notes
 -----
 The guide: https://www.college.police.uk/guidance/serious-violence-hot-spots-policing-guide/about-guide.
 Its pages have no page numbers; a tactic cites the page and the section or step it serves. The
-studies and their DOIs are listed in ``hotspots/data/tactics.json``; for example the Koper curve is Koper
-(1995), Justice Quarterly 12(4), an observational survival analysis, and the Southend model is
+studies and their DOIs are listed in ``hotspots/data/tactics.json``; for example the Koper curve is
+Koper (1995), Justice Quarterly 12(4), an observational survival analysis, and the Southend model is
 Basford et al. (2021), https://doi.org/10.1007/s41887-021-00067-2, a randomised crossover trial.
 """
 
@@ -54,7 +56,7 @@ import json
 import math
 import re
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -208,7 +210,8 @@ _DOSAGE_NUMBERS = {
     "consecutive_days",
     "minutes_per_hour",
 }
-#: Dosage fields that fix how often and how long a place is visited: only a primary tactic sets them.
+#: Dosage fields that fix how often and how long a place is visited: only a primary tactic sets
+#: them.
 _FREQUENCY_FIELDS = (
     "visit_minutes",
     "visits_per_day",
@@ -734,7 +737,10 @@ def _validate_designs(value: Any, where: str) -> dict[str, tuple[str, ...]]:
     ok = isinstance(value, dict) and bool(value)
     ok = ok and all(isinstance(g, list) and all(x in _STRENGTHS for x in g) for g in value.values())
     if not ok:
-        msg = f"'designs' must map each study design to the grades it allows (a list of {list(_STRENGTHS)})."
+        msg = (
+            "'designs' must map each study design to the grades it allows "
+            f"(a list of {list(_STRENGTHS)})."
+        )
         raise TacticsError(msg, path=where)
     return {k: tuple(v) for k, v in value.items()}
 
@@ -805,62 +811,73 @@ def _validate_studies(value: Any, designs: Mapping[str, Any], where: str) -> dic
     if not isinstance(value, dict) or not value:
         msg = "'studies' must be a non-empty object: study id -> {authors, year, title, ...}."
         raise TacticsError(msg, path=where)
-    out: dict[str, Study] = {}
-    for sid, s in value.items():
-        if not isinstance(sid, str) or not _STUDY_RE.match(sid):
-            msg = f"study id {sid!r} must look like 'Koper1995'."
-            raise TacticsError(msg, path=where)
-        if not isinstance(s, dict) or set(s) - _STUDY_KEYS:
-            msg = f"unknown study fields {sorted(set(s) - _STUDY_KEYS) if isinstance(s, dict) else s!r}; allowed: {sorted(_STUDY_KEYS)}."
+    return {sid: _validate_study(sid, s, designs, where) for sid, s in value.items()}
+
+
+def _validate_study(sid: Any, s: Any, designs: Mapping[str, Any], where: str) -> Study:
+    if not isinstance(sid, str) or not _STUDY_RE.match(sid):
+        msg = f"study id {sid!r} must look like 'Koper1995'."
+        raise TacticsError(msg, path=where)
+    if not isinstance(s, dict) or set(s) - _STUDY_KEYS:
+        unknown = sorted(set(s) - _STUDY_KEYS) if isinstance(s, dict) else s
+        msg = f"unknown study fields {unknown!r}; allowed: {sorted(_STUDY_KEYS)}."
+        raise TacticsError(msg, study_id=sid, path=where)
+    for key in ("authors", "title", "venue"):
+        if not _text(s.get(key)):
+            msg = f"'{key}' must be non-empty text."
             raise TacticsError(msg, study_id=sid, path=where)
-        for key in ("authors", "title", "venue"):
-            if not _text(s.get(key)):
-                msg = f"'{key}' must be non-empty text."
-                raise TacticsError(msg, study_id=sid, path=where)
-        year = s.get("year")
-        if year is None:
-            if not _text(s.get("year_note")):
-                msg = "'year' is missing; give the year, or null with a 'year_note' saying why."
-                raise TacticsError(msg, study_id=sid, path=where)
-        elif isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2100:
-            msg = f"'year' must be a year such as 1995, got {year!r}."
+    _check_study_year(s.get("year"), s.get("year_note"), sid, where)
+    if s.get("design") not in designs:
+        msg = f"'design' {s.get('design')!r} is not one of the file's designs {sorted(designs)}."
+        raise TacticsError(msg, study_id=sid, path=where)
+    doi, status, url = s.get("doi"), s.get("doi_status"), s.get("url")
+    _check_study_link(doi, status, url, sid, where)
+    return Study(
+        id=sid,
+        authors=s["authors"],
+        year=s.get("year"),
+        title=s["title"],
+        venue=s["venue"],
+        design=s["design"],
+        doi=doi,
+        doi_status=status,
+        url=url,
+        guide_reference=s.get("guide_reference"),
+        note=s.get("note", ""),
+        year_note=s.get("year_note", ""),
+    )
+
+
+def _check_study_year(year: Any, year_note: Any, sid: str, where: str) -> None:
+    if year is None:
+        if not _text(year_note):
+            msg = "'year' is missing; give the year, or null with a 'year_note' saying why."
             raise TacticsError(msg, study_id=sid, path=where)
-        if s.get("design") not in designs:
+    elif isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2100:
+        msg = f"'year' must be a year such as 1995, got {year!r}."
+        raise TacticsError(msg, study_id=sid, path=where)
+
+
+def _check_study_link(doi: Any, status: Any, url: Any, sid: str, where: str) -> None:
+    """A verified DOI, or a stable link when the DOI is unknown or unverified."""
+    if status not in ("verified", "not verified", "not applicable"):
+        msg = "'doi_status' must be 'verified', 'not verified' or 'not applicable'."
+        raise TacticsError(msg, study_id=sid, path=where)
+    if doi is not None:
+        if status != "verified" or not isinstance(doi, str) or not _DOI_RE.match(doi):
             msg = (
-                f"'design' {s.get('design')!r} is not one of the file's designs {sorted(designs)}."
+                f"DOI {doi!r} must look like '10.1007/...' and be marked 'verified'; an "
+                "unverified DOI is left out (null) and the stable link given instead."
             )
             raise TacticsError(msg, study_id=sid, path=where)
-        doi, status, url = s.get("doi"), s.get("doi_status"), s.get("url")
-        if status not in ("verified", "not verified", "not applicable"):
-            msg = "'doi_status' must be 'verified', 'not verified' or 'not applicable'."
-            raise TacticsError(msg, study_id=sid, path=where)
-        if doi is not None:
-            if status != "verified" or not isinstance(doi, str) or not _DOI_RE.match(doi):
-                msg = f"DOI {doi!r} must look like '10.1007/...' and be marked 'verified'; an unverified DOI is left out (null) and the stable link given instead."
-                raise TacticsError(msg, study_id=sid, path=where)
-        elif status == "verified":
-            msg = "'doi_status' is 'verified' but there is no DOI."
-            raise TacticsError(msg, study_id=sid, path=where)
-        elif url is None:
-            msg = "no DOI and no 'url': give a verified DOI or a stable link."
-            raise TacticsError(msg, study_id=sid, path=where)
-        if url is not None:
-            _check_url(url, where, None, sid, f"study {sid}")
-        out[sid] = Study(
-            id=sid,
-            authors=s["authors"],
-            year=year,
-            title=s["title"],
-            venue=s["venue"],
-            design=s["design"],
-            doi=doi,
-            doi_status=status,
-            url=url,
-            guide_reference=s.get("guide_reference"),
-            note=s.get("note", ""),
-            year_note=s.get("year_note", ""),
-        )
-    return out
+    elif status == "verified":
+        msg = "'doi_status' is 'verified' but there is no DOI."
+        raise TacticsError(msg, study_id=sid, path=where)
+    elif url is None:
+        msg = "no DOI and no 'url': give a verified DOI or a stable link."
+        raise TacticsError(msg, study_id=sid, path=where)
+    if url is not None:
+        _check_url(url, where, None, sid, f"study {sid}")
 
 
 def _study_refs(
@@ -881,7 +898,10 @@ def _validate_marking(
 ) -> None:
     """A threshold is either this product's heuristic (with reasoning) or evidence-based."""
     if not isinstance(c.get("heuristic"), bool):
-        msg = f"{what} '{name}' must say whether it is this product's heuristic ('heuristic': true or false)."
+        msg = (
+            f"{what} '{name}' must say whether it is this product's heuristic "
+            "('heuristic': true or false)."
+        )
         raise TacticsError(msg, path=where)
     if c["heuristic"]:
         if not _text(c.get("reasoning")) or "basis" in c:
@@ -889,10 +909,16 @@ def _validate_marking(
             raise TacticsError(msg, path=where)
     else:
         if not _text(c.get("basis")) or "reasoning" in c:
-            msg = f"{what} '{name}' is not marked as a heuristic: give the 'basis' in the evidence (and no 'reasoning')."
+            msg = (
+                f"{what} '{name}' is not marked as a heuristic: give the 'basis' in the evidence "
+                "(and no 'reasoning')."
+            )
             raise TacticsError(msg, path=where)
         if not c.get("studies"):
-            msg = f"{what} '{name}' is evidence-based but cites no 'studies'; cite them or mark it as a heuristic."
+            msg = (
+                f"{what} '{name}' is evidence-based but cites no 'studies'; cite them or mark it "
+                "as a heuristic."
+            )
             raise TacticsError(msg, path=where)
     _study_refs(c.get("studies", []), studies, where, f"{what} '{name}'")
 
@@ -908,7 +934,10 @@ def _validate_constants(value: Any, studies: Mapping[str, Study], where: str) ->
     allowed = {"value", "unit", "heuristic", "reasoning", "basis", "studies", "plan_default"}
     for name, c in value.items():
         if not isinstance(c, dict) or not {"value", "unit"} <= set(c) or set(c) - allowed:
-            msg = f"constant '{name}' must have 'value', 'unit', 'heuristic', 'reasoning' or 'basis', and 'studies'."
+            msg = (
+                f"constant '{name}' must have 'value', 'unit', 'heuristic', 'reasoning' or "
+                "'basis', and 'studies'."
+            )
             raise TacticsError(msg, path=where)
         if not isinstance(c["value"], int | float) or isinstance(c["value"], bool):
             msg = f"constant '{name}' must be a number."
@@ -916,7 +945,10 @@ def _validate_constants(value: Any, studies: Mapping[str, Study], where: str) ->
         _validate_marking(name, c, studies, where, "constant")
         if c.get("plan_default") and not c["heuristic"]:
             if not c["basis"].startswith(_PLAN_DEFAULT_PREFIX):
-                msg = f"constant '{name}' is a plan default: its basis must start '{_PLAN_DEFAULT_PREFIX}' (the guide does not state it)."
+                msg = (
+                    f"constant '{name}' is a plan default: its basis must start "
+                    f"'{_PLAN_DEFAULT_PREFIX}' (the guide does not state it)."
+                )
                 raise TacticsError(msg, path=where)
     return value
 
@@ -933,7 +965,10 @@ def _validate_windows(value: Any, studies: Mapping[str, Study], where: str) -> d
         ok = ok and isinstance(w["days"], list) and bool(w["days"])
         ok = ok and all(isinstance(d, int) and 0 <= d <= 6 for d in w["days"])
         if not ok:
-            msg = f"general window '{name}' needs start_hour and end_hour (0-23), days (0-6), heuristic, reasoning or basis, and studies."
+            msg = (
+                f"general window '{name}' needs start_hour and end_hour (0-23), days (0-6), "
+                "heuristic, reasoning or basis, and studies."
+            )
             raise TacticsError(msg, path=where)
         _validate_marking(name, w, studies, where, "general window")
     return value
@@ -959,115 +994,14 @@ def _validate_tactic(
     def fail(msg: str) -> TacticsError:
         return TacticsError(msg, tactic_id=tid, path=where)
 
-    unknown = set(entry) - _TACTIC_REQUIRED - _TACTIC_OPTIONAL
-    if unknown:
-        msg = f"unknown fields {sorted(unknown)}; allowed: {sorted(_TACTIC_REQUIRED | _TACTIC_OPTIONAL)}."
-        raise fail(msg)
-    missing = _TACTIC_REQUIRED - set(entry)
-    if missing:
-        msg = f"missing fields {sorted(missing)}."
-        raise fail(msg)
-    for key in ("name", "summary"):
-        if not _text(entry[key]):
-            msg = f"'{key}' must be non-empty text."
-            raise fail(msg)
-    role, step, scope = entry["role"], entry["step"], entry["scope"]
-    if role not in _ROLES:
-        msg = f"'role' must be one of {list(_ROLES)}, got {role!r}."
-        raise fail(msg)
-    if step not in STEPS:
-        msg = f"'step' must be one of the guide's steps {list(STEPS)}, got {step!r}."
-        raise fail(msg)
-    if scope not in _SCOPES:
-        msg = f"'scope' must be one of {list(_SCOPES)}, got {scope!r}."
-        raise fail(msg)
-    staffing = entry.get("staffing", [])
-    if not isinstance(staffing, list) or not set(staffing) <= set(STAFFING_MODELS):
-        msg = f"'staffing' must be a list of {list(STAFFING_MODELS)}."
-        raise fail(msg)
-    if role == "primary" and not staffing:
-        msg = "a primary tactic must name the staffing models it is for."
-        raise fail(msg)
-    steps = entry["what_officers_do"]
-    if not isinstance(steps, list) or not steps or not all(_text(s) for s in steps):
-        msg = "'what_officers_do' must be a non-empty list of sentences."
-        raise fail(msg)
-    dosage = entry["dosage"]
-    if not isinstance(dosage, dict) or not _text(dosage.get("text")):
-        msg = "'dosage' is missing or has no 'text'; give the dose in words (and numbers where known)."
-        raise fail(msg)
-    for k, v in dosage.items():
-        if k == "text":
-            continue
-        if k == "duration":
-            if v not in _DURATIONS:
-                msg = f"dosage 'duration' must be one of {list(_DURATIONS)}, got {v!r}."
-                raise fail(msg)
-            continue
-        if k == "on_days":
-            if v not in ("peak", "all"):
-                msg = f"dosage 'on_days' must be 'peak' or 'all', got {v!r}."
-                raise fail(msg)
-            continue
-        if k not in _DOSAGE_NUMBERS:
-            msg = f"unknown dosage field '{k}'; allowed: {sorted(_DOSAGE_NUMBERS | {'text', 'duration', 'on_days'})}."
-            raise fail(msg)
-        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-            msg = f"dosage '{k}' must be a positive number, got {v!r}."
-            raise fail(msg)
-    if role != "primary":
-        fixed = [k for k in (*_FREQUENCY_FIELDS, "on_days") if k in dosage]
-        if fixed:
-            msg = f"only a primary tactic sets how often and how long places are visited; remove {fixed} (a {role} may carry bounds, reviews and a duration)."
-            raise fail(msg)
-    if "campaign_days" in dosage and dosage.get("duration") != "campaign":
-        msg = "dosage 'campaign_days' needs 'duration': 'campaign'."
-        raise fail(msg)
-    primary_id = entry["primary_study"]
-    if not _text(primary_id):
-        msg = "'primary_study' is empty; cite the primary study (an id from 'studies')."
-        raise fail(msg)
-    (primary,) = _study_refs([primary_id], studies, where, "'primary_study'", tid)
-    supporting = _study_refs(
-        entry.get("supporting_studies", []), studies, where, "'supporting_studies'", tid
-    )
+    _check_tactic_fields(entry, fail)
+    _check_dosage(entry["dosage"], entry["role"], fail)
+    primary, supporting = _tactic_studies(entry, studies, where, tid, fail)
     evidence = entry["evidence"]
-    if (
-        not isinstance(evidence, dict)
-        or not {"strength", "summary"} <= set(evidence)
-        or set(evidence) - {"strength", "summary", "grade_note"}
-        or evidence["strength"] not in _STRENGTHS
-        or not _text(evidence["summary"])
-    ):
-        msg = f"'evidence' must be {{'strength': one of {list(_STRENGTHS)}, 'summary': text, optional 'grade_note'}}."
-        raise fail(msg)
-    allowed = designs[primary.design]
-    if evidence["strength"] not in allowed:
-        msg = (
-            f"evidence grade {evidence['strength']} does not follow the design of its primary study "
-            f"{primary.id} ({primary.design}: allows {list(allowed) or 'none, it cannot be a primary study'})."
-        )
-        raise fail(msg)
+    _check_evidence(evidence, primary, designs, fail)
     guide = entry["guide"]
-    if (
-        not isinstance(guide, dict)
-        or set(guide) != {"page", "section"}
-        or guide["page"] not in pages
-        or not _text(guide["section"])
-    ):
-        msg = f"'guide' must be {{'page': one of {sorted(pages)}, 'section': text}}: the guide page and section the tactic rests on."
-        raise fail(msg)
-    for key in ("legitimacy_review",):
-        if key in entry and not isinstance(entry[key], bool):
-            msg = f"'{key}' must be true or false."
-            raise fail(msg)
-    if (
-        isinstance(entry["priority"], bool)
-        or not isinstance(entry["priority"], int)
-        or entry["priority"] < 1
-    ):
-        msg = "'priority' must be a whole number >= 1 (1 = first)."
-        raise fail(msg)
+    _check_guide_ref(guide, pages, fail)
+    _check_review_and_priority(entry, fail)
     try:
         _validate_condition(entry["applies_when"], constants)
         _validate_reason(entry["reason_template"], constants)
@@ -1079,23 +1013,181 @@ def _validate_tactic(
         name=entry["name"],
         summary=entry["summary"],
         applies_when=_resolve(entry["applies_when"], constants),
-        what_officers_do=tuple(steps),
-        dosage=dict(dosage),
+        what_officers_do=tuple(entry["what_officers_do"]),
+        dosage=dict(entry["dosage"]),
         evidence={**evidence, "design": primary.design},
         sources=sources,
-        caution=role == "caution",
+        caution=entry["role"] == "caution",
         priority=entry["priority"],
         reason_template=_resolve_reason(entry["reason_template"], constants),
         legitimacy_review=entry.get("legitimacy_review", False),
-        role=role,
-        step=step,
-        scope=scope,
-        staffing=tuple(staffing),
+        role=entry["role"],
+        step=entry["step"],
+        scope=entry["scope"],
+        staffing=tuple(entry.get("staffing", [])),
         primary_study=primary,
         supporting_studies=supporting,
         guide_page=pages[guide["page"]],
         guide_section=guide["section"],
     )
+
+
+def _check_tactic_fields(entry: Mapping[str, Any], fail: Callable[[str], TacticsError]) -> None:
+    """The tactic's keys, texts, role, step, scope, staffing and steps for officers."""
+    unknown = set(entry) - _TACTIC_REQUIRED - _TACTIC_OPTIONAL
+    if unknown:
+        allowed = sorted(_TACTIC_REQUIRED | _TACTIC_OPTIONAL)
+        msg = f"unknown fields {sorted(unknown)}; allowed: {allowed}."
+        raise fail(msg)
+    missing = _TACTIC_REQUIRED - set(entry)
+    if missing:
+        msg = f"missing fields {sorted(missing)}."
+        raise fail(msg)
+    for key in ("name", "summary"):
+        if not _text(entry[key]):
+            msg = f"'{key}' must be non-empty text."
+            raise fail(msg)
+    for key, value, allowed_values in (
+        ("role", entry["role"], _ROLES),
+        ("step", entry["step"], STEPS),
+        ("scope", entry["scope"], _SCOPES),
+    ):
+        if value not in allowed_values:
+            what = "the guide's steps " if key == "step" else ""
+            msg = f"'{key}' must be one of {what}{list(allowed_values)}, got {value!r}."
+            raise fail(msg)
+    staffing = entry.get("staffing", [])
+    if not isinstance(staffing, list) or not set(staffing) <= set(STAFFING_MODELS):
+        msg = f"'staffing' must be a list of {list(STAFFING_MODELS)}."
+        raise fail(msg)
+    if entry["role"] == "primary" and not staffing:
+        msg = "a primary tactic must name the staffing models it is for."
+        raise fail(msg)
+    steps = entry["what_officers_do"]
+    if not isinstance(steps, list) or not steps or not all(_text(s) for s in steps):
+        msg = "'what_officers_do' must be a non-empty list of sentences."
+        raise fail(msg)
+
+
+def _check_review_and_priority(
+    entry: Mapping[str, Any], fail: Callable[[str], TacticsError]
+) -> None:
+    if "legitimacy_review" in entry and not isinstance(entry["legitimacy_review"], bool):
+        msg = "'legitimacy_review' must be true or false."
+        raise fail(msg)
+    priority = entry["priority"]
+    if isinstance(priority, bool) or not isinstance(priority, int) or priority < 1:
+        msg = "'priority' must be a whole number >= 1 (1 = first)."
+        raise fail(msg)
+
+
+def _check_dosage(dosage: Any, role: str, fail: Callable[[str], TacticsError]) -> None:
+    """The dose in words, its duration and days, positive numbers, and who may set frequency."""
+    if not isinstance(dosage, dict) or not _text(dosage.get("text")):
+        msg = (
+            "'dosage' is missing or has no 'text'; give the dose in words (and numbers where "
+            "known)."
+        )
+        raise fail(msg)
+    for k, v in dosage.items():
+        _check_dosage_field(k, v, fail)
+    if role != "primary":
+        fixed = [k for k in (*_FREQUENCY_FIELDS, "on_days") if k in dosage]
+        if fixed:
+            msg = (
+                "only a primary tactic sets how often and how long places are visited; remove "
+                f"{fixed} (a {role} may carry bounds, reviews and a duration)."
+            )
+            raise fail(msg)
+    if "campaign_days" in dosage and dosage.get("duration") != "campaign":
+        msg = "dosage 'campaign_days' needs 'duration': 'campaign'."
+        raise fail(msg)
+
+
+def _check_dosage_field(k: str, v: Any, fail: Callable[[str], TacticsError]) -> None:
+    if k == "text":
+        return
+    if k == "duration":
+        if v not in _DURATIONS:
+            msg = f"dosage 'duration' must be one of {list(_DURATIONS)}, got {v!r}."
+            raise fail(msg)
+        return
+    if k == "on_days":
+        if v not in ("peak", "all"):
+            msg = f"dosage 'on_days' must be 'peak' or 'all', got {v!r}."
+            raise fail(msg)
+        return
+    if k not in _DOSAGE_NUMBERS:
+        allowed = sorted(_DOSAGE_NUMBERS | {"text", "duration", "on_days"})
+        msg = f"unknown dosage field '{k}'; allowed: {allowed}."
+        raise fail(msg)
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        msg = f"dosage '{k}' must be a positive number, got {v!r}."
+        raise fail(msg)
+
+
+def _tactic_studies(
+    entry: Mapping[str, Any],
+    studies: Mapping[str, Study],
+    where: str,
+    tid: str,
+    fail: Callable[[str], TacticsError],
+) -> tuple[Study, tuple[Study, ...]]:
+    """The tactic's primary study and its supporting studies, all from ``studies``."""
+    primary_id = entry["primary_study"]
+    if not _text(primary_id):
+        msg = "'primary_study' is empty; cite the primary study (an id from 'studies')."
+        raise fail(msg)
+    (primary,) = _study_refs([primary_id], studies, where, "'primary_study'", tid)
+    supporting = _study_refs(
+        entry.get("supporting_studies", []), studies, where, "'supporting_studies'", tid
+    )
+    return primary, supporting
+
+
+def _check_evidence(
+    evidence: Any,
+    primary: Study,
+    designs: Mapping[str, tuple[str, ...]],
+    fail: Callable[[str], TacticsError],
+) -> None:
+    """An evidence grade and summary, the grade one that the primary study's design allows."""
+    if (
+        not isinstance(evidence, dict)
+        or not {"strength", "summary"} <= set(evidence)
+        or set(evidence) - {"strength", "summary", "grade_note"}
+        or evidence["strength"] not in _STRENGTHS
+        or not _text(evidence["summary"])
+    ):
+        msg = (
+            f"'evidence' must be {{'strength': one of {list(_STRENGTHS)}, 'summary': text, "
+            "optional 'grade_note'}."
+        )
+        raise fail(msg)
+    allowed = designs[primary.design]
+    if evidence["strength"] not in allowed:
+        grades = list(allowed) or "none, it cannot be a primary study"
+        msg = (
+            f"evidence grade {evidence['strength']} does not follow the design of its primary "
+            f"study {primary.id} ({primary.design}: allows {grades})."
+        )
+        raise fail(msg)
+
+
+def _check_guide_ref(
+    guide: Any, pages: Mapping[str, GuidePage], fail: Callable[[str], TacticsError]
+) -> None:
+    if (
+        not isinstance(guide, dict)
+        or set(guide) != {"page", "section"}
+        or guide["page"] not in pages
+        or not _text(guide["section"])
+    ):
+        msg = (
+            f"'guide' must be {{'page': one of {sorted(pages)}, 'section': text}}: the guide "
+            "page and section the tactic rests on."
+        )
+        raise fail(msg)
 
 
 def _validate_left_out(
@@ -1129,15 +1221,24 @@ def _validate_staffing(
     for name, m in value.items():
         cands = m.get("candidates") if isinstance(m, dict) else None
         if not _text(m.get("label")) or not _text(m.get("description")) or not cands:
-            msg = f"staffing model '{name}' needs a label, a description and a non-empty list of candidate tactics."
+            msg = (
+                f"staffing model '{name}' needs a label, a description and a non-empty list of "
+                "candidate tactics."
+            )
             raise TacticsError(msg, path=where)
         for tid in cands:
             t = tactics.get(tid)
             if t is None or t.role != "primary" or name not in t.staffing:
-                msg = f"staffing model '{name}' lists {tid!r}, which must be a primary tactic for '{name}'."
+                msg = (
+                    f"staffing model '{name}' lists {tid!r}, which must be a primary tactic for "
+                    f"'{name}'."
+                )
                 raise TacticsError(msg, path=where)
         if tactics[cands[-1]].scope != "area":
-            msg = f"staffing model '{name}': the last candidate (the default) must be judged on any place (scope 'area')."
+            msg = (
+                f"staffing model '{name}': the last candidate (the default) must be judged on any "
+                "place (scope 'area')."
+            )
             raise TacticsError(msg, path=where)
         used.update(cands)
     explained = {e["id"] for e in left_out if "id" in e}
@@ -1155,16 +1256,25 @@ def _validate_recommendation(
 ) -> tuple[str, ...]:
     order = value.get("duration_order") if isinstance(value, dict) else None
     if not isinstance(order, list) or not order:
-        msg = "'recommendation' must have a non-empty 'duration_order' (tactic ids, first that applies wins)."
+        msg = (
+            "'recommendation' must have a non-empty 'duration_order' (tactic ids, first that "
+            "applies wins)."
+        )
         raise TacticsError(msg, path=where)
     for tid in order:
         t = tactics.get(tid)
         if t is None or t.role != "companion" or "duration" not in t.dosage:
-            msg = f"duration_order lists {tid!r}, which must be a companion whose dosage has a 'duration'."
+            msg = (
+                f"duration_order lists {tid!r}, which must be a companion whose dosage has a "
+                "'duration'."
+            )
             raise TacticsError(msg, path=where)
     for t in tactics.values():
         if "duration" in t.dosage and t.id not in order:
-            msg = "a tactic with a dosage 'duration' must be listed in recommendation.duration_order, so only one duration applies to a place."
+            msg = (
+                "a tactic with a dosage 'duration' must be listed in "
+                "recommendation.duration_order, so only one duration applies to a place."
+            )
             raise TacticsError(msg, tactic_id=t.id, path=where)
     return tuple(order)
 
@@ -1194,26 +1304,39 @@ def _validate_condition(cond: Any, constants: Mapping[str, Any] | None = None) -
         _validate_condition(cond["not"], constants)
         return
     if keys == {"field", "op", "constant"}:
-        name = cond["constant"]
-        if constants is None or name not in constants:
-            msg = f"condition names the constant {name!r}, which is not in 'constants'."
-            raise ValueError(msg)
-        if FIELDS.get(cond["field"]) != "number" or cond["op"] in ("in", "between"):
-            msg = f"a named threshold needs a numeric field and a comparison, not {cond['field']!r} {cond['op']!r}."
-            raise ValueError(msg)
-        cond = {"field": cond["field"], "op": cond["op"], "value": constants[name]["value"]}
-        keys = set(cond)
-    if keys != {"field", "op", "value"}:
-        msg = f"condition {cond!r} must be a comparison {{field, op, value or constant}} or all/any/not/always."
+        cond = _named_threshold(cond, constants)
+    if set(cond) != {"field", "op", "value"}:
+        msg = (
+            f"condition {cond!r} must be a comparison {{field, op, value or constant}} or "
+            "all/any/not/always."
+        )
         raise ValueError(msg)
-    name, op, value = cond["field"], cond["op"], cond["value"]
+    _validate_comparison(cond["field"], cond["op"], cond["value"])
+
+
+def _named_threshold(cond: Mapping[str, Any], constants: Mapping[str, Any] | None) -> dict:
+    """``{field, op, constant}`` as ``{field, op, value}`` with the constant's value."""
+    name = cond["constant"]
+    if constants is None or name not in constants:
+        msg = f"condition names the constant {name!r}, which is not in 'constants'."
+        raise ValueError(msg)
+    if FIELDS.get(cond["field"]) != "number" or cond["op"] in ("in", "between"):
+        msg = (
+            "a named threshold needs a numeric field and a comparison, not "
+            f"{cond['field']!r} {cond['op']!r}."
+        )
+        raise ValueError(msg)
+    return {"field": cond["field"], "op": cond["op"], "value": constants[name]["value"]}
+
+
+def _validate_comparison(name: Any, op: Any, value: Any) -> None:
+    """One ``{field, op, value}`` comparison: a known field, operator and comparable values."""
     if name not in FIELDS:
         msg = f"unknown field '{name}' in a condition; known fields: {sorted(FIELDS)}."
         raise ValueError(msg)
     if op not in _OPS:
         msg = f"unknown operator '{op}' in a condition; known operators: {list(_OPS)}."
         raise ValueError(msg)
-    kind = FIELDS[name]
     values = value if op in ("in", "between") else [value]
     if op in ("in", "between") and (not isinstance(value, list) or not value):
         msg = f"operator '{op}' on '{name}' needs a non-empty list."
@@ -1222,15 +1345,18 @@ def _validate_condition(cond: Any, constants: Mapping[str, Any] | None = None) -
         msg = f"operator 'between' on '{name}' needs a list of two numbers [low, high]."
         raise ValueError(msg)
     for v in values:
-        if kind == "number":
-            ok = isinstance(v, int | float) and not isinstance(v, bool)
-        elif kind == "bool":
-            ok = isinstance(v, bool) and op in ("eq", "ne")
-        else:
-            ok = v in kind and op in ("eq", "ne", "in")
-        if not ok:
+        if not _comparable(FIELDS[name], op, v):
             msg = f"field '{name}' cannot be compared with {op} {v!r}."
             raise ValueError(msg)
+
+
+def _comparable(kind: Any, op: str, v: Any) -> bool:
+    """Whether a field of ``kind`` ("number", "bool" or its allowed values) takes ``op v``."""
+    if kind == "number":
+        return isinstance(v, int | float) and not isinstance(v, bool)
+    if kind == "bool":
+        return isinstance(v, bool) and op in ("eq", "ne")
+    return v in kind and op in ("eq", "ne", "in")
 
 
 def _resolve(cond: Any, constants: Mapping[str, Any]) -> Any:
@@ -1384,9 +1510,10 @@ def _no_time_caveat(kb: KnowledgeBase) -> str:
     nte = kb.general_windows.get("night_time_economy", w)
     return (
         "No time of day in these data (police.uk gives the month only), so this place's own peak "
-        f"is unknown: visits use this tool's general window {format_window(w['start_hour'], w['end_hour'])} "
-        "(a product heuristic, not the guide's) with start times varied daily. Check local knowledge "
-        "or command-and-control data; for a night-time-economy place use "
+        "is unknown: visits use this tool's general window "
+        f"{format_window(w['start_hour'], w['end_hour'])} (a product heuristic, not the guide's) "
+        "with start times varied daily. Check local knowledge or command-and-control data; for a "
+        "night-time-economy place use "
         f"{format_window(nte['start_hour'], nte['end_hour'])} instead."
     )
 
@@ -1469,31 +1596,56 @@ def profile_features(
     ``size_class`` compares ``max_extent_m`` (metres) with the micro-place scale: ``micro`` up to
     ``micro_place_max_extent_m`` (200 m, a heuristic around the ~150 m micro place of the UK
     trials), ``large`` from ``large_area_min_extent_m`` (500 m, a heuristic), ``street`` between.
-    ``peak_in_nte`` is true when every hour of the peak window lies in this tool's night-time-economy
-    window 18:00-06:00 (a heuristic); ``peak_is_night`` when more than ``night_peak_min_share`` of
-    them do; ``peak_in_afternoon_evening`` when all lie in Operation Savvy's 15:00-22:00 window;
-    ``peak_weekend`` when the peak days are within Fri-Sun. ``recent_share`` is the share of
-    incidents in the last third of the months (the emerging rule of :mod:`hotspots.profile`).
+    ``peak_in_nte`` is true when every hour of the peak window lies in this tool's
+    night-time-economy window 18:00-06:00 (a heuristic); ``peak_is_night`` when more than
+    ``night_peak_min_share`` of them do; ``peak_in_afternoon_evening`` when all lie in Operation
+    Savvy's 15:00-22:00 window; ``peak_weekend`` when the peak days are within Fri-Sun.
+    ``recent_share`` is the share of incidents in the last third of the months (the emerging rule of
+    :mod:`hotspots.profile`).
     """
     kb = kb or load_knowledge_base()
     f: dict[str, Any] = {name: _get(profile, name) for name in FIELDS}
-    for name in (
-        "incidents",
-        "share",
-        "harm",
-        "pai",
-        "rank",
-        "area_m2",
-        "max_extent_m",
-        "months_active",
-        "n_months",
-        "night_share",
-    ):
+    _number_features(f)
+    _share_features(f, profile, n_hotspots, total_harm)
+    _size_features(f, kb)
+    _month_features(f, profile)
+    _time_features(f, profile, kb)
+    _text_features(f, kb)
+    return f
+
+
+#: Profile columns read as numbers (NaN when missing), and those of them that count things.
+_NUMBER_FEATURES = (
+    "incidents",
+    "share",
+    "harm",
+    "pai",
+    "rank",
+    "area_m2",
+    "max_extent_m",
+    "months_active",
+    "n_months",
+    "night_share",
+)
+_COUNT_FEATURES = ("incidents", "rank", "months_active", "n_months")
+
+
+def _number_features(f: dict[str, Any]) -> None:
+    for name in _NUMBER_FEATURES:
         v: Any = f.get(name)
         f[name] = float("nan") if _missing(v) else float(v)
-    for name in ("incidents", "rank", "months_active", "n_months"):
+    for name in _COUNT_FEATURES:
         if not _missing(f[name]):
             f[name] = int(f[name])
+
+
+def _share_features(
+    f: dict[str, Any],
+    profile: Mapping[str, Any] | pd.Series,
+    n_hotspots: int | None,
+    total_harm: float | None,
+) -> None:
+    """``n_hotspots``, ``rank_fraction``, ``harm_share`` and ``harm_ratio``."""
     n_hotspots = n_hotspots if n_hotspots is not None else _get(profile, "n_hotspots")
     f["n_hotspots"] = n_hotspots if not _missing(n_hotspots) else None
     f["rank_fraction"] = (
@@ -1506,6 +1658,10 @@ def profile_features(
     else:
         f["harm_share"] = float("nan")
         f["harm_ratio"] = float("nan")
+
+
+def _size_features(f: dict[str, Any], kb: KnowledgeBase) -> None:
+    """``size_vs_micro`` and ``size_class`` from ``max_extent_m``."""
     micro = kb.constant("micro_place_m")
     ext = f["max_extent_m"]
     if _missing(ext):
@@ -1519,6 +1675,10 @@ def profile_features(
             if ext > kb.constant("large_area_min_extent_m")
             else "street"
         )
+
+
+def _month_features(f: dict[str, Any], profile: Mapping[str, Any] | pd.Series) -> None:
+    """Months from ``monthly_counts`` when the profile lacks them, recent share, rates."""
     counts = _as_list(_get(profile, "monthly_counts"))
     if counts and _missing(f["n_months"]):
         f["n_months"] = len(counts)
@@ -1538,6 +1698,12 @@ def profile_features(
         f["incidents_per_month"] = f["incidents"] / f["n_months"]
     else:
         f["incidents_per_month"] = float("nan")
+
+
+def _time_features(
+    f: dict[str, Any], profile: Mapping[str, Any] | pd.Series, kb: KnowledgeBase
+) -> None:
+    """``has_time`` and the peak window's place in the night-time economy and the week."""
     f["has_time"] = bool(f["has_time"]) if not _missing(f["has_time"]) else False
     nte = _hours(kb.constant("nte_start_hour"), kb.constant("nte_end_hour"))
     start, end = _get(profile, "peak_start_hour"), _get(profile, "peak_end_hour")
@@ -1557,6 +1723,10 @@ def profile_features(
         f["peak_in_nte"] = f["peak_is_night"] = f["peak_in_afternoon_evening"] = None
         f["peak_weekend"] = None
         f["peak_window"] = "unknown (no time of day in the data)"
+
+
+def _text_features(f: dict[str, Any], kb: KnowledgeBase) -> None:
+    """Windows in words, the temporal class in words and shares in per cent."""
     nte_w = kb.general_windows.get("night_time_economy")
     f["nte_window"] = format_window(kb.constant("nte_start_hour"), kb.constant("nte_end_hour"))
     if nte_w is None:  # pragma: no cover - shipped file has it
@@ -1574,7 +1744,6 @@ def profile_features(
         ("recent_share_pct", "recent_share"),
     ):
         f[name] = 100.0 * f[src] if not _missing(f[src]) else float("nan")
-    return f
 
 
 class _SafeFormatter(string.Formatter):
@@ -1800,7 +1969,7 @@ class Recommendation:
     reasons: tuple[str, ...]
 
     def matches(self, *, include_programme: bool = True) -> list[TacticMatch]:
-        """Primary, companions, cautions (and the programme items): a drop-in for ``match_tactics``."""
+        """Primary, companions and cautions (and programme items), as ``match_tactics`` gives."""
         out = [self.primary, *self.companions, *self.cautions]
         return out + list(self.programme) if include_programme else out
 
@@ -1821,22 +1990,25 @@ class Recommendation:
         if d.visit_minutes is not None:
             if d.min_minutes is not None and d.visit_minutes < d.min_minutes:
                 problems.append(
-                    f"visits of {d.visit_minutes} min are shorter than the {d.min_minutes} min that count."
+                    f"visits of {d.visit_minutes} min are shorter than the {d.min_minutes} min "
+                    "that count."
                 )
             if d.max_minutes is not None and d.visit_minutes > d.max_minutes:
                 problems.append(
-                    f"visits of {d.visit_minutes} min exceed the {d.max_minutes} min worth planning."
+                    f"visits of {d.visit_minutes} min exceed the {d.max_minutes} min worth "
+                    "planning."
                 )
             if d.visits_per_day and d.visits_per_day * d.visit_minutes > d.window.minutes:
                 problems.append(
-                    f"{d.visits_per_day} visits of {d.visit_minutes} min do not fit in the {d.window.label} window."
+                    f"{d.visits_per_day} visits of {d.visit_minutes} min do not fit in the "
+                    f"{d.window.label} window."
                 )
         if d.revisit_hours is not None and d.visit_minutes is not None:
             fit = int((d.window.minutes - d.visit_minutes) // (d.revisit_hours * 60)) + 1
             if d.visits_per_day != fit:
                 problems.append(
-                    f"revisiting every {d.revisit_hours:g} h through {d.window.label} gives {fit} visits a day, "
-                    f"not {d.visits_per_day}."
+                    f"revisiting every {d.revisit_hours:g} h through {d.window.label} gives {fit} "
+                    f"visits a day, not {d.visits_per_day}."
                 )
         if d.minutes_per_hour is not None and (
             d.minutes_per_hour > 60 or (d.visit_minutes or 0) < d.minutes_per_hour
@@ -1852,7 +2024,8 @@ class Recommendation:
             )
         if d.consecutive_days is not None and d.consecutive_days > len(patrolled):
             problems.append(
-                f"runs of {d.consecutive_days} consecutive days do not fit {len(patrolled)} patrol days a week."
+                f"runs of {d.consecutive_days} consecutive days do not fit {len(patrolled)} patrol "
+                "days a week."
             )
         if d.campaign_days is not None and d.duration != "campaign":
             problems.append("a campaign length is given for a standing programme.")
@@ -1873,7 +2046,7 @@ class Recommendation:
 
 
 def _max_weekly_gap(days: Iterable[int]) -> int:
-    """Most days from one patrol day to the next in a repeating week (7 when only one day, 99 when none)."""
+    """Most days between patrol days in a repeating week (7 for one day, 99 for none)."""
     ds = sorted(set(int(d) for d in days))
     if not ds:
         return 99
@@ -1931,7 +2104,8 @@ def dose_conflicts(items: Iterable[TacticMatch | Tactic]) -> list[str]:
     highs = [t.dosage["max_minutes"] for t in tactics if "max_minutes" in t.dosage]
     if lows and highs and max(lows) > min(highs):
         out.append(
-            f"no visit length meets every item: at least {max(lows)} min but at most {min(highs)} min."
+            f"no visit length meets every item: at least {max(lows)} min but at most "
+            f"{min(highs)} min."
         )
     for t in primaries:
         v = t.dosage.get("visit_minutes")
@@ -1961,7 +2135,7 @@ def recommend(
     total_harm: float | None = None,
     kb: KnowledgeBase | None = None,
 ) -> Recommendation:
-    """One coherent recommendation for one place: a primary tactic, its companions, cautions and dose.
+    """One coherent recommendation for a place: primary tactic, companions, cautions and dose.
 
     Parameters
     ----------
@@ -1998,14 +2172,14 @@ def recommend(
     Notes
     -----
     The primary tactic is the first of the staffing model's ``candidates`` in
-    ``hotspots/data/tactics.json`` whose condition holds (dedicated pairs: Bedfordshire's large areas and
-    Philadelphia's beats for whole hot spots, Merseyside's night-time floor, else Southend's one
-    patrol a day; response officers: Sacramento's rotation; PCSOs: Peterborough's). Only it sets the
-    visit pattern. Companions and cautions add bounds (the shortest visit that counts, the most days
-    between visits, the review date); the duration comes from the first of ``duration_order`` that
-    applies, so a place gets either a standing programme (chronic) or a campaign, never both. Where a
-    pattern limited to peak nights would leave more than ``max_gap_days`` between visits, one visit
-    on the other days is added.
+    ``hotspots/data/tactics.json`` whose condition holds (dedicated pairs: Bedfordshire's large
+    areas and Philadelphia's beats for whole hot spots, Merseyside's night-time floor, else
+    Southend's one patrol a day; response officers: Sacramento's rotation; PCSOs: Peterborough's).
+    Only it sets the visit pattern. Companions and cautions add bounds (the shortest visit that
+    counts, the most days between visits, the review date); the duration comes from the first of
+    ``duration_order`` that applies, so a place gets either a standing programme (chronic) or a
+    campaign, never both. Where a pattern limited to peak nights would leave more than
+    ``max_gap_days`` between visits, one visit on the other days is added.
 
     Examples
     --------
@@ -2045,9 +2219,9 @@ def recommend(
             if pfeat is not None and t.applies(pfeat):
                 hid = _get(parent, "hotspot_id", "its hot spot")
                 reasons.append(
-                    f"{t.id} {t.name} fits the whole hot spot {hid} ({t.reason(pfeat).rstrip('.')}); it is judged "
-                    "on the hot spot, not on this patrol area, so it is the hot spot's option and not "
-                    "part of this area's dose."
+                    f"{t.id} {t.name} fits the whole hot spot {hid} "
+                    f"({t.reason(pfeat).rstrip('.')}); it is judged on the hot spot, not on this "
+                    "patrol area, so it is the hot spot's option and not part of this area's dose."
                 )
             continue
         if t.applies(features):
@@ -2089,18 +2263,20 @@ def recommend(
             and duration_item.dosage["duration"] != chosen.dosage["duration"]
         ):
             reasons.append(
-                f"{duration_item.id} left out: {chosen.id} sets its own {chosen.dosage['duration']}."
+                f"{duration_item.id} left out: {chosen.id} sets its own "
+                f"{chosen.dosage['duration']}."
             )
         duration_item = None
     if duration_item is not None:
         companions.append(duration_item)
         reasons.append(
-            f"Duration: {duration_item.dosage['duration']} ({duration_item.id} {duration_item.name}); "
-            "only one duration applies to a place."
+            f"Duration: {duration_item.dosage['duration']} "
+            f"({duration_item.id} {duration_item.name}); only one duration applies to a place."
         )
     else:
         reasons.append(
-            f"Duration: no rule applies (temporal class {features.get('temporal_class') or 'unknown'}); "
+            "Duration: no rule applies "
+            f"(temporal class {features.get('temporal_class') or 'unknown'}); "
             f"review by day {int(kb.constant('campaign_review_days'))}."
         )
     cautions = [t for t in kb.tactics if t.role == "caution" and t.scope != "programme" and take(t)]
@@ -2164,8 +2340,8 @@ def _make_dose(
     if _max_weekly_gap(days) > max_gap:
         other = 1
         reasons.append(
-            f"{primary.id}'s pattern applies on the peak days only ({window.label}); one visit on the "
-            f"other days keeps every gap within {max_gap} days."
+            f"{primary.id}'s pattern applies on the peak days only ({window.label}); one visit on "
+            f"the other days keeps every gap within {max_gap} days."
         )
     reviews = [int(kb.constant("campaign_review_days"))] + [
         int(t.dosage["review_days"]) for t in items if "review_days" in t.dosage
@@ -2238,7 +2414,8 @@ def _dose_text(
             ]
         else:
             parts = [
-                f"{per_day} x {length} on each patrol day, at random times within {hours} ({basis})."
+                f"{per_day} x {length} on each patrol day, at random times within {hours} "
+                f"({basis})."
             ]
         if other:
             parts.append("One visit on each other day.")
@@ -2276,7 +2453,8 @@ def recommend_table(
     staffing : str, default "dedicated_pairs"
         One of :data:`STAFFING_MODELS`.
     hotspots : pandas.DataFrame, optional
-        The ranked hot spots, so tactics judged on a whole hot spot are judged on each area's parent.
+        The ranked hot spots, so tactics judged on a whole hot spot are judged on each area's
+        parent.
     id_column : str, optional
         Default ``"patrol_area_id"`` when present, else ``"hotspot_id"``.
     total_harm : float, optional
@@ -2315,7 +2493,7 @@ def recommendation_matches(
     staffing: str = "dedicated_pairs",
     **kwargs: Any,
 ) -> dict[str, list[TacticMatch]]:
-    """id -> the recommendation's matches (primary first): what ``matches=`` of the plan and briefing take.
+    """id -> the recommendation's matches (primary first): the plan's and briefing's ``matches=``.
 
     Parameters are those of :func:`recommend_table`.
     """
