@@ -830,8 +830,8 @@ def _validate_study(sid: Any, s: Any, designs: Mapping[str, Any], where: str) ->
     if s.get("design") not in designs:
         msg = f"'design' {s.get('design')!r} is not one of the file's designs {sorted(designs)}."
         raise TacticsError(msg, study_id=sid, path=where)
-    doi, status, url = s.get("doi"), s.get("doi_status"), s.get("url")
-    _check_study_link(doi, status, url, sid, where)
+    doi, url = s.get("doi"), s.get("url")
+    status = _check_study_link(doi, s.get("doi_status"), url, sid, where)
     return Study(
         id=sid,
         authors=s["authors"],
@@ -858,8 +858,8 @@ def _check_study_year(year: Any, year_note: Any, sid: str, where: str) -> None:
         raise TacticsError(msg, study_id=sid, path=where)
 
 
-def _check_study_link(doi: Any, status: Any, url: Any, sid: str, where: str) -> None:
-    """A verified DOI, or a stable link when the DOI is unknown or unverified."""
+def _check_study_link(doi: Any, status: Any, url: Any, sid: str, where: str) -> str:
+    """A verified DOI, or a stable link when the DOI is unknown or unverified; the DOI status."""
     if status not in ("verified", "not verified", "not applicable"):
         msg = "'doi_status' must be 'verified', 'not verified' or 'not applicable'."
         raise TacticsError(msg, study_id=sid, path=where)
@@ -878,6 +878,7 @@ def _check_study_link(doi: Any, status: Any, url: Any, sid: str, where: str) -> 
         raise TacticsError(msg, study_id=sid, path=where)
     if url is not None:
         _check_url(url, where, None, sid, f"study {sid}")
+    return str(status)
 
 
 def _study_refs(
