@@ -134,9 +134,9 @@ def make_patrol_areas(
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per patrol area in the analysis CRS, sorted by ``rank`` (1 = chosen first = densest),
-        with ``patrol_area_id`` (``"H001-P1"``), ``hotspot_id``, ``hotspot_rank``, ``rank``,
-        ``centre_x``, ``centre_y`` (metres), ``centre_lon``, ``centre_lat``, ``radius_m``,
+        One row per patrol area in the analysis CRS, sorted by ``rank`` (1 = chosen first =
+        densest), with ``patrol_area_id`` (``"H001-P1"``), ``hotspot_id``, ``hotspot_rank``,
+        ``rank``, ``centre_x``, ``centre_y`` (metres), ``centre_lon``, ``centre_lat``, ``radius_m``,
         ``incidents`` (within ``radius_m`` of the centre), ``share``, ``harm`` (NaN without
         weights), ``area_m2``, ``pai`` (retrospective: share of incidents / share of the study
         area), ``max_extent_m``, ``location`` (the commonest location text inside), the area's own
@@ -167,19 +167,7 @@ def make_patrol_areas(
     (:func:`hotspots.profile.classify_counts`), so an area and its hot spot are described alike.
     Sources: R2/R4 (BAS1, SAV2), R12 (TV1), issue 4's measurement on Merseyside 2022.
     """
-    if radius_m <= 0:
-        msg = f"radius_m must be positive (metres), got {radius_m!r}."
-        raise ParameterError(msg)
-    if min_incidents < 1:
-        msg = f"min_incidents must be at least 1, got {min_incidents!r}."
-        raise ParameterError(msg)
-    if max_areas is not None and max_areas < 1:
-        msg = f"max_areas must be at least 1 or None, got {max_areas!r}."
-        raise ParameterError(msg)
-    sep = 2.0 * radius_m if min_separation_m is None else float(min_separation_m)
-    if sep < 0:
-        msg = f"min_separation_m must be >= 0 metres, got {min_separation_m!r}."
-        raise ParameterError(msg)
+    sep = _check_area_params(radius_m, min_incidents, min_separation_m, max_areas)
     if weight is None:
         weight = "harm" if incidents.has_weights else "count"
     if weight not in ("count", "harm"):
@@ -198,7 +186,6 @@ def make_patrol_areas(
         hot = hot.to_crs(incidents.crs)
     excl = _exclusion_geometry(exclude, incidents.crs)
 
-    frame = incidents.frame
     xy = incidents.xy
     w = incidents.weights if weight == "harm" else np.ones(len(xy))
     keep = np.ones(len(xy), dtype=bool)
@@ -208,82 +195,18 @@ def make_patrol_areas(
     if excl is not None:
         notes.append(f"{int((~keep).sum())} incidents inside excluded places were ignored.")
 
-    # 1. distinct locations
-    kept_idx = np.flatnonzero(keep)
-    rounded = np.round(xy[kept_idx], 2)
-    if len(rounded):
-        uxy, inverse = np.unique(rounded, axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-    else:
-        uxy, inverse = np.empty((0, 2)), np.empty(0, dtype=int)
-    ucount = np.bincount(inverse, minlength=len(uxy)).astype(float)
-    uweight = np.bincount(inverse, weights=w[kept_idx], minlength=len(uxy))
-
-    # 2. candidates: distinct locations inside a hot spot (first by rank wins overlaps)
-    owner = np.full(len(uxy), -1)
-    for h, geom in enumerate(hot.geometry):
-        if geom is None or geom.is_empty or not len(uxy):
-            continue
-        inside = shapely.intersects_xy(geom, uxy[:, 0], uxy[:, 1]) & (owner < 0)
-        owner[inside] = h
-    cand = np.flatnonzero(owner >= 0)
+    uxy, ucount, uweight = _distinct_locations(xy, w, keep)
+    owner = _hotspot_owner(hot, uxy)
     centres: list[tuple[int, int]] = []  # (candidate location index, hot spot index)
-    if len(cand):
-        tree = cKDTree(uxy)
-        ctree = cKDTree(uxy[cand])
-        nbrs = tree.query_ball_point(uxy[cand], r=radius_m)
-        remaining_n = ucount.copy()
-        remaining_w = uweight.copy()
-        score_n = np.array([remaining_n[nb].sum() for nb in nbrs])
-        score_w = np.array([remaining_w[nb].sum() for nb in nbrs])
-        eligible = np.ones(len(cand), dtype=bool)
+    if (owner >= 0).any():
+        discs = _GreedyDiscs(uxy, ucount, uweight, owner, radius_m, sep, min_incidents)
+        centres = discs.choose(len(hot), max_areas)
+        notes += [
+            f"Hot spot {hot.loc[h, 'hotspot_id']} got no patrol area: {why}"
+            for h, why in discs.unserved
+        ]
 
-        def take(ci: int) -> None:
-            centres.append((int(cand[ci]), int(owner[cand[ci]])))
-            captured = [j for j in nbrs[ci] if remaining_n[j] > 0]
-            if captured:
-                hit = ctree.query_ball_point(uxy[captured], r=radius_m)
-                for j, cands_of_j in zip(captured, hit, strict=True):
-                    score_n[cands_of_j] -= remaining_n[j]
-                    score_w[cands_of_j] -= remaining_w[j]
-                remaining_n[captured] = 0.0
-                remaining_w[captured] = 0.0
-            eligible[ctree.query_ball_point(uxy[cand[ci]], r=sep)] = False
-            eligible[ci] = False
-
-        # 3. greedy over all hot spots
-        while max_areas is None or len(centres) < max_areas:
-            if not eligible.any():
-                break
-            masked = np.where(eligible, score_w, -np.inf)
-            ci = int(np.argmax(masked))
-            if score_n[ci] < min_incidents - 1e-9:
-                break
-            take(ci)
-        # 4. one area for every hot spot left without one
-        served = {h for _, h in centres}
-        for h in range(len(hot)):
-            if h in served or (max_areas is not None and len(centres) >= max_areas):
-                continue
-            mine = eligible & (owner[cand] == h) & (score_n > 0)
-            if not mine.any():
-                notes.append(
-                    f"Hot spot {hot.loc[h, 'hotspot_id']} got no patrol area: its incidents are "
-                    "already covered by other areas, excluded, or closer than min_separation_m."
-                )
-                continue
-            masked = np.where(mine, score_w, -np.inf)
-            best = int(np.argmax(masked))
-            if score_n[best] < min_incidents - 1e-9:
-                notes.append(
-                    f"Hot spot {hot.loc[h, 'hotspot_id']} got no patrol area: its best "
-                    f"{2 * radius_m:.0f} m disc holds {int(score_n[best])} incident(s), fewer than "
-                    f"min_incidents={min_incidents}."
-                )
-                continue
-            take(best)
-
-    rows = _area_rows(incidents, hot, uxy, centres, radius_m, excl, keep, frame)
+    rows = _area_rows(incidents, hot, uxy, centres, radius_m, excl, keep, incidents.frame)
     gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=incidents.crs)
     if gdf.empty:
         gdf = gpd.GeoDataFrame(
@@ -310,6 +233,140 @@ def make_patrol_areas(
     )
     gdf.attrs["notes"] = notes
     return gdf
+
+
+def _check_area_params(
+    radius_m: float, min_incidents: int, min_separation_m: float | None, max_areas: int | None
+) -> float:
+    """Check the disc parameters; the least distance between centres in metres."""
+    if radius_m <= 0:
+        msg = f"radius_m must be positive (metres), got {radius_m!r}."
+        raise ParameterError(msg)
+    if min_incidents < 1:
+        msg = f"min_incidents must be at least 1, got {min_incidents!r}."
+        raise ParameterError(msg)
+    if max_areas is not None and max_areas < 1:
+        msg = f"max_areas must be at least 1 or None, got {max_areas!r}."
+        raise ParameterError(msg)
+    sep = 2.0 * radius_m if min_separation_m is None else float(min_separation_m)
+    if sep < 0:
+        msg = f"min_separation_m must be >= 0 metres, got {min_separation_m!r}."
+        raise ParameterError(msg)
+    return sep
+
+
+def _distinct_locations(
+    xy: np.ndarray, w: np.ndarray, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kept incidents pooled by location rounded to 1 cm: points, counts and summed weights."""
+    kept_idx = np.flatnonzero(keep)
+    rounded = np.round(xy[kept_idx], 2)
+    if len(rounded):
+        uxy, inverse = np.unique(rounded, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+    else:
+        uxy, inverse = np.empty((0, 2)), np.empty(0, dtype=int)
+    ucount = np.bincount(inverse, minlength=len(uxy)).astype(float)
+    uweight = np.bincount(inverse, weights=w[kept_idx], minlength=len(uxy))
+    return uxy, ucount, uweight
+
+
+def _hotspot_owner(hot: gpd.GeoDataFrame, uxy: np.ndarray) -> np.ndarray:
+    """Index of the hot spot holding each location, -1 for none (first by rank wins overlaps)."""
+    owner = np.full(len(uxy), -1)
+    for h, geom in enumerate(hot.geometry):
+        if geom is None or geom.is_empty or not len(uxy):
+            continue
+        inside = shapely.intersects_xy(geom, uxy[:, 0], uxy[:, 1]) & (owner < 0)
+        owner[inside] = h
+    return owner
+
+
+class _GreedyDiscs:
+    """Greedy maximum coverage by discs centred on the candidate locations (inside a hot spot).
+
+    A candidate's score is the count (``score_n``) and weight (``score_w``) of the incidents
+    within ``radius_m`` not yet captured by a chosen disc.
+    """
+
+    def __init__(
+        self,
+        uxy: np.ndarray,
+        ucount: np.ndarray,
+        uweight: np.ndarray,
+        owner: np.ndarray,
+        radius_m: float,
+        sep: float,
+        min_incidents: int,
+    ) -> None:
+        self.uxy, self.owner = uxy, owner
+        self.radius_m, self.sep, self.min_incidents = radius_m, sep, min_incidents
+        self.cand = np.flatnonzero(owner >= 0)
+        self.ctree = cKDTree(uxy[self.cand])
+        self.nbrs = cKDTree(uxy).query_ball_point(uxy[self.cand], r=radius_m)
+        self.remaining_n = ucount.copy()
+        self.remaining_w = uweight.copy()
+        self.score_n = np.array([self.remaining_n[nb].sum() for nb in self.nbrs])
+        self.score_w = np.array([self.remaining_w[nb].sum() for nb in self.nbrs])
+        self.eligible = np.ones(len(self.cand), dtype=bool)
+        self.centres: list[tuple[int, int]] = []
+        self.unserved: list[tuple[int, str]] = []  # (hot spot index, why it has no area)
+
+    def choose(self, n_hotspots: int, max_areas: int | None) -> list[tuple[int, int]]:
+        """Centres as (location index, hot spot index), in the order chosen."""
+        while max_areas is None or len(self.centres) < max_areas:
+            if not self.eligible.any():
+                break
+            ci = int(np.argmax(np.where(self.eligible, self.score_w, -np.inf)))
+            if self.score_n[ci] < self.min_incidents - 1e-9:
+                break
+            self._take(ci)
+        self._one_per_hotspot(n_hotspots, max_areas)
+        return self.centres
+
+    def _one_per_hotspot(self, n_hotspots: int, max_areas: int | None) -> None:
+        """One area for every hot spot left without one, if its best disc holds enough."""
+        served = {h for _, h in self.centres}
+        for h in range(n_hotspots):
+            if h in served or (max_areas is not None and len(self.centres) >= max_areas):
+                continue
+            mine = self.eligible & (self.owner[self.cand] == h) & (self.score_n > 0)
+            if not mine.any():
+                self.unserved.append(
+                    (
+                        h,
+                        "its incidents are already covered by other areas, excluded, or closer "
+                        "than min_separation_m.",
+                    )
+                )
+                continue
+            best = int(np.argmax(np.where(mine, self.score_w, -np.inf)))
+            if self.score_n[best] < self.min_incidents - 1e-9:
+                self.unserved.append(
+                    (
+                        h,
+                        f"its best {2 * self.radius_m:.0f} m disc holds "
+                        f"{int(self.score_n[best])} incident(s), fewer than "
+                        f"min_incidents={self.min_incidents}.",
+                    )
+                )
+                continue
+            self._take(best)
+
+    def _take(self, ci: int) -> None:
+        """Make a disc at candidate ``ci``: its incidents leave every other candidate's score."""
+        cand, uxy = self.cand, self.uxy
+        self.centres.append((int(cand[ci]), int(self.owner[cand[ci]])))
+        captured = [j for j in self.nbrs[ci] if self.remaining_n[j] > 0]
+        if captured:
+            hit = self.ctree.query_ball_point(uxy[captured], r=self.radius_m)
+            for j, cands_of_j in zip(captured, hit, strict=True):
+                self.score_n[cands_of_j] -= self.remaining_n[j]
+                self.score_w[cands_of_j] -= self.remaining_w[j]
+            self.remaining_n[captured] = 0.0
+            self.remaining_w[captured] = 0.0
+        self.eligible[self.ctree.query_ball_point(uxy[cand[ci]], r=self.sep)] = False
+        self.eligible[ci] = False
 
 
 _AREA_COLUMNS = (
@@ -375,7 +432,7 @@ def _exclusion_geometry(exclude: Any, crs: pyproj.CRS) -> BaseGeometry | None:
 
 
 def _temporal_class(counts: Sequence[int]) -> tuple[str, str]:
-    """(temporal class, trend) by the same rules as the hot spots (:func:`profile.classify_counts`)."""
+    """(temporal class, trend) by the hot spots' rules (:func:`profile.classify_counts`)."""
     from hotspots.profile import classify_counts
 
     if len(counts) == 0 or sum(counts) == 0:
@@ -482,7 +539,8 @@ class PatrolPlan:
         no time zone), ``minutes``, ``patrol_area_id``, ``hotspot_id``, ``arm``, ``assignment``
         (``"random"``, or ``"forced"`` when the gap rule made it a patrol day), ``visit``
         (1..visits_per_day), ``officers``, ``travel_minutes``, ``window``, ``window_basis``
-        (``"profile"``/``"general"``), ``tactic_ids`` (``"T01;T13"``), ``location``, ``lat``, ``lon``.
+        (``"profile"``/``"general"``), ``tactic_ids`` (``"T01;T13"``), ``location``, ``lat``,
+        ``lon``.
     params : dict
         Every parameter, the seed and the start date (JSON-serialisable).
     summary : dict
@@ -503,7 +561,7 @@ class PatrolPlan:
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def area_summary(self) -> pd.DataFrame:
-        """Per patrol area: patrol visits, control days, forced days, first visit, largest gap (days).
+        """Per patrol area: patrol visits, control and forced days, first visit, largest gap (days).
 
         Computed once per plan (grouped, not one scan of the visits per area) and reused: the
         app asks for it several times per page.
@@ -617,7 +675,8 @@ def make_patrol_plan(
     seed : int, optional
         For ``numpy.random.default_rng``; drawn and recorded when not given.
     matches : mapping, optional
-        patrol_area_id -> tactic matches; default :func:`~hotspots.tactics.match_tactics` on each row.
+        patrol_area_id -> tactic matches; default :func:`~hotspots.tactics.match_tactics` on each
+        row.
     created : datetime, optional
         Creation time recorded as ``params["created_utc"]`` (default now).
 
@@ -635,14 +694,14 @@ def make_patrol_plan(
     * Areas are taken in ``rank`` order. The plan keeps the most areas ``E`` for which the daily
       treated count ``E - round(E * control_share)`` fits capacity; lower-ranked areas are left out
       and listed in ``summary["left_out"]``.
-    * Each day, ``round(E * control_share)`` areas are controls (no visit) and the rest are patrolled.
-      The draw is random (numpy Generator) but restricted by the gap rule: an area may be a control
-      on at most ``max_gap_days - 1`` consecutive days, so no planned area waits more than
+    * Each day, ``round(E * control_share)`` areas are controls (no visit) and the rest are
+      patrolled. The draw is random (numpy Generator) but restricted by the gap rule: an area may be
+      a control on at most ``max_gap_days - 1`` consecutive days, so no planned area waits more than
       ``max_gap_days`` days between visits. Areas whose deadline requires a patrol today (also
       looking ahead, earliest deadline first, so the rule can always be met) are assigned to patrol
       and marked ``assignment="forced"``; the others are drawn at random. For a clean crossover
-      analysis compare patrol and control area-days by the recorded assignment (and check the
-      result without forced days). Without controls every planned area is patrolled every day.
+      analysis compare patrol and control area-days by the recorded assignment (and check the result
+      without forced days). Without controls every planned area is patrolled every day.
     * Start times are drawn uniformly on a 5-minute grid inside the area's window (its own peak
       hours from the profile, or the guide's general window with the no-time caveat), every day,
       so the order of visits changes daily (D4, R16). A plan day runs 06:00-05:59 (TVRCT), so a
@@ -671,18 +730,7 @@ def make_patrol_plan(
         seed = secrets.randbits(32)
     seed = int(seed)
     rng = np.random.default_rng(seed)
-    if start_date is None:
-        start = dt.date.today() + dt.timedelta(days=1)
-    elif isinstance(start_date, str):
-        try:
-            start = dt.date.fromisoformat(start_date)
-        except ValueError as exc:
-            msg = f"start_date must be YYYY-MM-DD, got {start_date!r}."
-            raise ParameterError(msg) from exc
-    elif isinstance(start_date, dt.datetime):
-        start = start_date.date()
-    else:
-        start = start_date
+    start = _plan_start(start_date)
     created = created or dt.datetime.now(dt.UTC)
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)
@@ -692,132 +740,40 @@ def make_patrol_plan(
         areas = areas.sort_values("rank", kind="stable")
     areas = pd.DataFrame(areas.drop(columns="geometry", errors="ignore")).reset_index(drop=True)
     n_total = len(areas)
-    day_start_h = int(kb.constant("plan_day_start_hour"))
+    visit = _VisitRule(
+        minutes=visit_minutes,
+        per_day=visits_per_day,
+        travel_minutes=travel_minutes,
+        officers=officers_per_patrol,
+        day_start_h=int(kb.constant("plan_day_start_hour")),
+    )
 
-    # capacity
-    team_minutes = officer_hours * 60.0 / officers_per_patrol
-    cost = visit_minutes + travel_minutes
-    k_visits = int(math.floor(team_minutes / cost + 1e-9))
-    t_max = k_visits // visits_per_day
-    if t_max < 1:
-        msg = (
-            f"Capacity of {officer_hours:g} officer-hours a day with {officers_per_patrol} officers per "
-            f"patrol ({team_minutes:.0f} team-minutes) cannot fund one day's visits of {visits_per_day} x "
-            f"{visit_minutes} min plus {travel_minutes:g} min travel. Raise officer_hours."
-        )
-        raise ParameterError(msg)
+    team_minutes, k_visits = _capacity(officer_hours, visit)
     run_limit = max_gap_days - 1  # consecutive control days allowed
-
-    def n_controls(e: int) -> int:
-        return int(math.floor(e * control_share + 0.5))
-
-    n_plan = 0
-    for e in range(1, n_total + 1):
-        c = n_controls(e)
-        if 1 <= e - c <= t_max and c <= run_limit * (e - c):
-            n_plan = e
-    split_note = None
-    if n_plan == 0:  # too few areas (or too little capacity) to split: patrol the top area daily
-        n_plan, n_ctrl = 1, 0
-        split_note = "Too few patrol areas for a patrol/control split at this capacity: the top area is patrolled every day and there are no controls."
-    else:
-        n_ctrl = n_controls(n_plan)
+    n_plan, n_ctrl, split_note = _plan_size(
+        n_total, k_visits // visits_per_day, control_share, run_limit
+    )
     n_treat = n_plan - n_ctrl
 
-    # windows and tactics
     windows = [patrol_window(row, kb) for _, row in areas.iterrows()]
     for win, pid in zip(windows, areas["patrol_area_id"], strict=True):
         if win.minutes < visits_per_day * visit_minutes:
-            msg = f"Patrol area {pid}: window {win.label} is shorter than {visits_per_day} visit(s) of {visit_minutes} minutes."
+            msg = (
+                f"Patrol area {pid}: window {win.label} is shorter than {visits_per_day} "
+                f"visit(s) of {visit_minutes} minutes."
+            )
             raise ParameterError(msg)
-    tactic_ids = []
-    for _, row in areas.iterrows():
-        pid = str(row["patrol_area_id"])
-        ms = matches.get(pid) if matches is not None else None
-        if ms is None:
-            if (
-                "tactic_ids" in areas.columns
-                and isinstance(row["tactic_ids"], list | tuple | str)
-                and len(row["tactic_ids"])
-            ):
-                ids = (
-                    row["tactic_ids"]
-                    if not isinstance(row["tactic_ids"], str)
-                    else row["tactic_ids"].split(";")
-                )
-                tactic_ids.append(";".join(ids))
-                continue
-            ms = match_tactics(row, kb, n_hotspots=n_total)
-        tactic_ids.append(";".join(m.tactic.id for m in ms))
+    tactic_ids = [
+        _tactic_ids(row, matches, kb, n_total, "tactic_ids" in areas.columns)
+        for _, row in areas.iterrows()
+    ]
     areas["window"] = [w.label for w in windows]
     areas["window_basis"] = [w.basis for w in windows]
     areas["tactic_ids"] = tactic_ids
     areas["in_plan"] = np.arange(n_total) < n_plan
 
-    # daily assignment with the gap rule (restricted randomisation, earliest deadline first)
-    run = np.zeros(n_plan, dtype=int)  # consecutive control days so far
-    records: list[dict[str, Any]] = []
-    forced_total = 0
-    for d in range(days):
-        day = start + dt.timedelta(days=d)
-        treated, forced = _draw_treated(run, n_treat, run_limit, rng)
-        forced_total += len(forced)
-        is_treated = np.zeros(n_plan, dtype=bool)
-        is_treated[treated] = True
-        run = np.where(is_treated, 0, run + 1)
-        for i in range(n_plan):
-            row = areas.iloc[i]
-            base = {
-                "date": pd.Timestamp(day),
-                "weekday": day.strftime("%a"),
-                "patrol_area_id": str(row["patrol_area_id"]),
-                "hotspot_id": str(row.get("hotspot_id", "")),
-                "window": windows[i].label,
-                "window_basis": windows[i].basis,
-                "tactic_ids": tactic_ids[i],
-                "location": str(row.get("location", "") or ""),
-                "lat": float(row.get("centre_lat", float("nan"))),
-                "lon": float(row.get("centre_lon", float("nan"))),
-                "travel_minutes": float(travel_minutes),
-            }
-            if not is_treated[i]:
-                records.append(
-                    base
-                    | {
-                        "start": pd.NaT,
-                        "end": pd.NaT,
-                        "minutes": 0,
-                        "arm": "control",
-                        "assignment": "random",
-                        "visit": 0,
-                        "officers": 0,
-                    }
-                )
-                continue
-            for k, s in enumerate(
-                _draw_starts(windows[i], visits_per_day, visit_minutes, day_start_h, rng), start=1
-            ):
-                t0 = pd.Timestamp(day) + pd.Timedelta(hours=day_start_h) + pd.Timedelta(minutes=s)
-                records.append(
-                    base
-                    | {
-                        "start": t0,
-                        "end": t0 + pd.Timedelta(minutes=visit_minutes),
-                        "minutes": int(visit_minutes),
-                        "arm": "patrol",
-                        "assignment": "forced" if int(i) in forced else "random",
-                        "visit": k,
-                        "officers": int(officers_per_patrol),
-                    }
-                )
-    visits = pd.DataFrame.from_records(records)
-    visits["start"] = pd.to_datetime(visits["start"])
-    visits["end"] = pd.to_datetime(visits["end"])
-    visits["_arm"] = (visits["arm"] != "patrol").astype(int)
-    visits = (
-        visits.sort_values(["date", "_arm", "start", "patrol_area_id"], kind="stable")
-        .drop(columns="_arm")
-        .reset_index(drop=True)
+    visits, forced_total = _assign_days(
+        areas.iloc[:n_plan], windows, tactic_ids, visit, days, start, n_treat, run_limit, rng
     )
 
     params = {
@@ -831,7 +787,7 @@ def make_patrol_plan(
         "max_gap_days": int(max_gap_days),
         "travel_minutes": float(travel_minutes),
         "seed": seed,
-        "plan_day_starts": f"{day_start_h:02d}:00",
+        "plan_day_starts": f"{visit.day_start_h:02d}:00",
         "start_time_grid_minutes": _START_GRID_MINUTES,
         "created_utc": created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "knowledge_base_version": kb.schema_version,
@@ -873,17 +829,196 @@ def make_patrol_plan(
     notes = [
         f"{n_plan} of {n_total} patrol areas planned for {days} days from {start.isoformat()} "
         f"(seed {seed}); {n_treat} patrolled and {n_ctrl} left as controls each day.",
-        f"Capacity: {team_minutes:.0f} team-minutes a day fund {k_visits} visits of {visit_minutes} min "
-        f"plus {travel_minutes:g} min travel.",
+        f"Capacity: {team_minutes:.0f} team-minutes a day fund {k_visits} visits of "
+        f"{visit_minutes} min plus {travel_minutes:g} min travel.",
     ]
     if left_out:
+        more = " ..." if len(left_out) > 10 else ""
         notes.append(
-            f"{len(left_out)} lower-ranked areas are left out for lack of capacity: {', '.join(left_out[:10])}{' ...' if len(left_out) > 10 else ''}."
+            f"{len(left_out)} lower-ranked areas are left out for lack of capacity: "
+            f"{', '.join(left_out[:10])}{more}."
         )
     if split_note:
         notes.append(split_note)
     summary["notes"] = notes + caveats
     return PatrolPlan(visits=visits, params=params, summary=summary, areas=areas)
+
+
+def _assign_days(
+    areas: pd.DataFrame,
+    windows: Sequence[Any],
+    tactic_ids: Sequence[str],
+    visit: _VisitRule,
+    days: int,
+    start: dt.date,
+    n_treat: int,
+    run_limit: int,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, int]:
+    """The plan's rows for the planned ``areas`` and how many area-days were forced patrols.
+
+    Each day ``n_treat`` areas are patrolled under the gap rule (restricted randomisation,
+    earliest deadline first, :func:`_draw_treated`) and the others are controls.
+    """
+    n_plan = len(areas)
+    run = np.zeros(n_plan, dtype=int)  # consecutive control days so far
+    records: list[dict[str, Any]] = []
+    forced_total = 0
+    for d in range(days):
+        day = start + dt.timedelta(days=d)
+        treated, forced = _draw_treated(run, n_treat, run_limit, rng)
+        forced_total += len(forced)
+        is_treated = np.zeros(n_plan, dtype=bool)
+        is_treated[treated] = True
+        run = np.where(is_treated, 0, run + 1)
+        for i in range(n_plan):
+            records += _area_day_records(
+                areas.iloc[i], day, windows[i], tactic_ids[i], visit, rng,
+                arm="patrol" if is_treated[i] else "control",
+                assignment="forced" if int(i) in forced else "random",
+            )  # fmt: skip
+    visits = pd.DataFrame.from_records(records)
+    visits["start"] = pd.to_datetime(visits["start"])
+    visits["end"] = pd.to_datetime(visits["end"])
+    visits["_arm"] = (visits["arm"] != "patrol").astype(int)
+    visits = (
+        visits.sort_values(["date", "_arm", "start", "patrol_area_id"], kind="stable")
+        .drop(columns="_arm")
+        .reset_index(drop=True)
+    )
+    return visits, forced_total
+
+
+@dataclass(frozen=True)
+class _VisitRule:
+    """What one visit is: minutes on foot, visits a day, travel, officers, plan-day start hour."""
+
+    minutes: int
+    per_day: int
+    travel_minutes: float
+    officers: int
+    day_start_h: int
+
+
+def _plan_start(start_date: dt.date | str | None) -> dt.date:
+    """The first plan day: the given date, or tomorrow."""
+    if start_date is None:
+        return dt.date.today() + dt.timedelta(days=1)
+    if isinstance(start_date, str):
+        try:
+            return dt.date.fromisoformat(start_date)
+        except ValueError as exc:
+            msg = f"start_date must be YYYY-MM-DD, got {start_date!r}."
+            raise ParameterError(msg) from exc
+    if isinstance(start_date, dt.datetime):
+        return start_date.date()
+    return start_date
+
+
+def _capacity(officer_hours: float, visit: _VisitRule) -> tuple[float, int]:
+    """Team-minutes a day and the whole visits (with travel) they fund; at least one day's."""
+    team_minutes = officer_hours * 60.0 / visit.officers
+    cost = visit.minutes + visit.travel_minutes
+    k_visits = int(math.floor(team_minutes / cost + 1e-9))
+    if k_visits // visit.per_day < 1:
+        msg = (
+            f"Capacity of {officer_hours:g} officer-hours a day with {visit.officers} officers "
+            f"per patrol ({team_minutes:.0f} team-minutes) cannot fund one day's visits of "
+            f"{visit.per_day} x {visit.minutes} min plus {visit.travel_minutes:g} min travel. "
+            "Raise officer_hours."
+        )
+        raise ParameterError(msg)
+    return team_minutes, k_visits
+
+
+def _plan_size(
+    n_total: int, t_max: int, control_share: float, run_limit: int
+) -> tuple[int, int, str | None]:
+    """Areas planned, controls a day and a note when no split is possible.
+
+    The most areas ``E`` whose daily treated count ``E - round(E * control_share)`` fits the
+    ``t_max`` treated areas capacity funds, with controls that the gap rule can rotate.
+    """
+
+    def n_controls(e: int) -> int:
+        return int(math.floor(e * control_share + 0.5))
+
+    n_plan = 0
+    for e in range(1, n_total + 1):
+        c = n_controls(e)
+        if 1 <= e - c <= t_max and c <= run_limit * (e - c):
+            n_plan = e
+    if n_plan == 0:  # too few areas (or too little capacity) to split: patrol the top area daily
+        note = (
+            "Too few patrol areas for a patrol/control split at this capacity: the top area is "
+            "patrolled every day and there are no controls."
+        )
+        return 1, 0, note
+    return n_plan, n_controls(n_plan), None
+
+
+def _tactic_ids(
+    row: pd.Series,
+    matches: Mapping[str, Sequence[TacticMatch]] | None,
+    kb: KnowledgeBase,
+    n_total: int,
+    has_column: bool,
+) -> str:
+    """The area's tactic ids joined by ';': given matches, its own column, or matched here."""
+    ms = matches.get(str(row["patrol_area_id"])) if matches is not None else None
+    if ms is None:
+        given = row["tactic_ids"] if has_column else None
+        if isinstance(given, list | tuple | str) and len(given):
+            return ";".join(given if not isinstance(given, str) else given.split(";"))
+        ms = match_tactics(row, kb, n_hotspots=n_total)
+    return ";".join(m.tactic.id for m in ms)
+
+
+def _area_day_records(
+    row: pd.Series,
+    day: dt.date,
+    window: Any,
+    tactic_ids: str,
+    visit: _VisitRule,
+    rng: np.random.Generator,
+    *,
+    arm: str,
+    assignment: str,
+) -> list[dict[str, Any]]:
+    """One area's plan rows for one day: its visits (patrol), or one row without a visit."""
+    base = {
+        "date": pd.Timestamp(day),
+        "weekday": day.strftime("%a"),
+        "patrol_area_id": str(row["patrol_area_id"]),
+        "hotspot_id": str(row.get("hotspot_id", "")),
+        "window": window.label,
+        "window_basis": window.basis,
+        "tactic_ids": tactic_ids,
+        "location": str(row.get("location", "") or ""),
+        "lat": float(row.get("centre_lat", float("nan"))),
+        "lon": float(row.get("centre_lon", float("nan"))),
+        "travel_minutes": float(visit.travel_minutes),
+    }
+    if arm == "control":
+        no_visit = {"start": pd.NaT, "end": pd.NaT, "minutes": 0, "arm": "control"}
+        return [base | no_visit | {"assignment": "random", "visit": 0, "officers": 0}]
+    out = []
+    starts = _draw_starts(window, visit.per_day, visit.minutes, visit.day_start_h, rng)
+    for k, s in enumerate(starts, start=1):
+        t0 = pd.Timestamp(day) + pd.Timedelta(hours=visit.day_start_h) + pd.Timedelta(minutes=s)
+        out.append(
+            base
+            | {
+                "start": t0,
+                "end": t0 + pd.Timedelta(minutes=visit.minutes),
+                "minutes": int(visit.minutes),
+                "arm": "patrol",
+                "assignment": assignment,
+                "visit": k,
+                "officers": int(visit.officers),
+            }
+        )
+    return out
 
 
 def _check_plan_params(
@@ -910,7 +1045,8 @@ def _check_plan_params(
         ),
         (
             visit_minutes >= min_visit,
-            f"visit_minutes must be at least {min_visit} (visits under {min_visit} minutes do not count as a dose, D1), got {visit_minutes!r}.",
+            f"visit_minutes must be at least {min_visit} (visits under {min_visit} minutes do "
+            f"not count as a dose, D1), got {visit_minutes!r}.",
         ),
         (
             visit_minutes <= MAX_VISIT_MINUTES,
@@ -957,7 +1093,8 @@ def _draw_treated(
     forced: set[int] = set()
     order = rng.permutation(n)
     for h in range(0, run_limit + 1):
-        # areas that must be treated within h days after today ... controls among them <= h * n_treat
+        # areas that must be treated within h days after today ... controls among them
+        # <= h * n_treat
         group = [i for i in order if run[i] >= run_limit - h]
         need = len(group) - h * n_treat
         have = sum(1 for i in group if i in chosen_set)
@@ -981,7 +1118,7 @@ def _draw_treated(
 def _draw_starts(
     window: Any, n: int, visit_minutes: int, day_start_h: int, rng: np.random.Generator
 ) -> list[int]:
-    """Start minutes after the plan-day start (06:00), stratified over ``n`` slices of the window."""
+    """Start minutes after the plan-day start (06:00), stratified over ``n`` window slices."""
     lo = ((window.start_hour - day_start_h) % 24) * 60
     hi = min(lo + window.minutes, _MINUTES_PER_DAY) - visit_minutes  # latest start
     if window.minutes >= _MINUTES_PER_DAY:
