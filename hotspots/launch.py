@@ -41,6 +41,8 @@ __all__ = [
 #: static serving on for the vendored map assets, no error details shown to users.
 SERVER_OPTIONS: dict[str, str | int | bool] = {
     "browser.gatherUsageStats": False,
+    # Set, so Streamlit never asks an outside service for this machine's IP at start-up.
+    "browser.serverAddress": "localhost",
     "server.headless": True,
     "server.enableStaticServing": True,
     "server.maxUploadSize": 200,
