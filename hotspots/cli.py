@@ -3,8 +3,9 @@
 ``hotspots detect INPUT...`` finds, ranks and exports hot spots (``--map map.html`` also writes a
 standalone map that opens offline); ``hotspots plan INPUT... --out-dir DIR`` also writes patrol areas, a patrol plan (CSV and iCalendar) and a printable briefing;
 ``hotspots classify INPUT...`` finds persistent and emerging hot spots over time;
-``hotspots evaluate INPUT... --test-from YYYY-MM`` compares methods on a later period (hit
-rate, PAI, PEI); ``hotspots track PLAN_DIR LOGS... --out-dir DIR`` sets GPS patrol logs against a
+``hotspots evaluate INPUT...`` scores every method, the patrol areas and naive baselines on
+later months (hit rate, PAI and PEI at equal coverage and equal numbers of discs, rolling
+origins); ``hotspots track PLAN_DIR LOGS... --out-dir DIR`` sets GPS patrol logs against a
 plan (delivered, short, missed and unplanned visits, contamination); ``hotspots demo`` writes the
 synthetic demo CSV.
 
@@ -25,6 +26,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hotspots import __version__, constants, workflows
 from hotspots._errors import HotspotsError, InputError, ParameterError
@@ -265,16 +268,33 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     ev = sub.add_parser(
-        "evaluate", help="hold-out evaluation: hit rate, PAI and PEI on a later period"
+        "evaluate",
+        help="score every method, the patrol areas and naive baselines on later months "
+        "(hit rate, PAI, PEI at equal coverage and equal numbers of discs)",
     )
     _add_input_options(ev)
     ev.add_argument(
-        "--test-from", required=True, metavar="YYYY-MM", help="first month of the test period"
+        "--origins",
+        type=int,
+        metavar="N",
+        help="test each of the last N months in turn, forecast from the months before it "
+        "(default: min(6, months // 2))",
     )
     ev.add_argument(
-        "--methods", default="kde,dbscan,gistar", help="comma-separated methods to compare"
+        "--test-from",
+        metavar="YYYY-MM",
+        help="instead: one split, forecast from the months before this one and tested on it and "
+        "every later month",
     )
-    ev.add_argument("--out", help="also write the table as CSV here")
+    ev.add_argument(
+        "--methods",
+        default="kde,dbscan,hdbscan,gistar",
+        help="comma-separated methods to compare (default %(default)s)",
+    )
+    ev.add_argument("--out", metavar="CSV", help="also write the table as CSV here")
+    ev.add_argument(
+        "--plot", metavar="PNG", help="also write the hit rate and PAI curves as PNG here"
+    )
 
     cl = sub.add_parser(
         "classify", help="persistent, emerging, former and intermittent hot spots over time"
@@ -519,11 +539,29 @@ def _write_map(args: argparse.Namespace, result: Any, out: Any, plan: Any = None
     print(f"Wrote the map (opens offline) to {path}", file=out)
 
 
+def _nothing_to_write(
+    result: Any, args: argparse.Namespace, outcome: str = "nothing was written"
+) -> str:
+    """One line: why no hot spot is left, and the way forward."""
+    found = int(result.params.get("n_hotspots", 0))
+    if not found:
+        return (
+            f"no hot spot was found with --method {args.method}, so {outcome}; try another "
+            "--method, or more months of data."
+        )
+    return (
+        f"none of the {found} hot spots found passed the significance test, so {outcome}; give "
+        "the area's boundary with --study-area FILE, or keep every hot spot with --all."
+    )
+
+
 def _cmd_detect(args: argparse.Namespace, out: Any) -> int:
     if Path(args.out).suffix.lower() not in workflows.HOTSPOT_FORMATS:
         msg = f"--out must end in .geojson, .gpkg or .csv, got {Path(args.out).name!r}."
         raise ParameterError(msg)
     result = _detect(args, out)
+    if not len(result.hotspots):
+        raise ParameterError(_nothing_to_write(result, args))
     path = workflows.write_hotspots(result, args.out)
     _print_table(result.hotspots, args.top, out)
     print(f"Wrote {len(result.hotspots)} hot spots to {path}", file=out)
@@ -550,8 +588,7 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         max_areas=args.max_areas,
     )
     if areas is None:
-        msg = "no hot spot is significant, so there is nothing to plan; use --all to plan every hot spot."
-        raise ParameterError(msg)
+        raise ParameterError(_nothing_to_write(result, args, "there is nothing to plan"))
     plan = workflows.plan_patrols(
         result.incidents,
         result.hotspots,
@@ -574,25 +611,111 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
+def _cell(row: Any, n_origins: int) -> str:
+    """Hit rate and PAI of one reading, 14 characters: "-" when the forecast does not reach it,
+    a "*" when it reaches it at only some origins."""
+    if row is None or not bool(row["n_origins"]) or not np.isfinite(row["hit_rate"]):
+        return f"{'-':>13} "
+    mark = "*" if int(row["n_origins"]) < n_origins else " "
+    return f"{row['hit_rate']:>6.1%} {row['pai']:>6.1f}{mark}"
+
+
+def _print_evaluation(res: Any, out: Any) -> None:
+    """The means over the origins: every forecast at equal coverage, the discs at equal counts."""
+    from hotspots.evaluate import BASELINES, FORECAST_LABELS, PATROL
+
+    s = res.summary
+    n = len(res.origins)
+    how = (
+        f"{n} rolling origin(s) ({', '.join(res.origins)}): each month forecast from every month "
+        "before it"
+        if not res.origins[0].endswith(" on")
+        else f"one split: forecast from the months before {res.origins[0][:7]}, tested from it on"
+    )
+    area = res.table.groupby("origin")["study_area_km2"].first().mean()
+    print(f"Scored on later months, {how}; figures are means over the origins.", file=out)
+    print(
+        f"Study area {area:,.1f} km², {res.params['study_area']}. Hit rate = share of the test "
+        "month's violence caught; PAI = hit rate / share of the study area.",
+        file=out,
+    )
+
+    def block(at: str, names: list[str], title: str) -> None:
+        part = s[s["at"] == at]
+        labels = list(dict.fromkeys(part["label"]))
+        if not labels:
+            return
+        heads = []
+        for lab in labels:
+            if lab == "all":
+                k = part.loc[part["label"] == "all", "target"].mean()
+                lab = f"all ({k:.0f})"
+            heads.append(f"{lab:>13} ")
+        print(f"\n{title}", file=out)
+        print((f"{'':<24} " + " ".join(heads)).rstrip(), file=out)
+        print((f"{'':<24} " + " ".join(f"{'hit    PAI':>13} " for _ in labels)).rstrip(), file=out)
+        for name in names:
+            rows = part[part["forecast"] == name]
+            if rows.empty:
+                continue
+            cells = []
+            for lab in labels:
+                r = rows[rows["label"] == lab]
+                cells.append(_cell(r.iloc[0] if len(r) else None, n))
+            line = f"{FORECAST_LABELS.get(name, name):<24} " + " ".join(cells)
+            print(line.rstrip(), file=out)
+
+    forecasts = list(dict.fromkeys(s["forecast"]))
+    block("coverage", forecasts, "At equal coverage (share of the study area):")
+    radius = res.params["disc_radius_m"]
+    block(
+        "discs",
+        [PATROL, *BASELINES],
+        f"At equal numbers of {2 * radius:g} m discs (patrol areas beside the baselines):",
+    )
+    if (s["n_origins"].between(1, n - 1)).any():
+        print("* reached at only some origins: the mean over those.", file=out)
+    # one line each: the best forecast at 1 % and at the top 20 discs
+    for at, label in (("coverage", "1%"), ("discs", "top 20")):
+        r = s[(s["at"] == at) & (s["label"] == label) & (s["n_origins"] > 0)]
+        if len(r):
+            b = r.loc[r["hit_rate"].idxmax()]
+            print(
+                f"Best at {label}: {FORECAST_LABELS.get(b['forecast'], b['forecast'])} "
+                f"(hit rate {b['hit_rate']:.1%}, PAI {b['pai']:.1f}, PEI {b['pei']:.2f}).",
+                file=out,
+            )
+
+
 def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
     methods = workflows.check_methods(m.strip() for m in args.methods.split(",") if m.strip())
+    for option, suffix in (("out", ".csv"), ("plot", ".png")):
+        value = getattr(args, option)
+        if value and Path(value).suffix.lower() != suffix:
+            msg = f"--{option} must end in {suffix}, got {Path(value).name!r}."
+            raise ParameterError(msg)
+    if args.origins is not None and args.test_from:
+        msg = "--origins and --test-from are alternatives; give one."
+        raise ParameterError(msg)
     incidents = _load(args)
     if not args.quiet:
         _print_report(incidents, out)
     _print_notes(incidents, args, out)
-    table = workflows.evaluate_holdout(incidents, args.test_from, methods)
-    print(f"Hot spots built before {args.test_from}, scored on {args.test_from} onwards:", file=out)
-    print(
-        f"{'method':<8} {'hot spots':>9} {'coverage':>9} {'hit rate':>9} {'PAI':>7} {'PEI':>6}",
-        file=out,
+    res = workflows.evaluate_forecasts(
+        incidents, methods=methods, origins=args.origins, first_test_month=args.test_from
     )
-    for _, r in table.iterrows():
-        print(
-            f"{r['method']:<8} {int(r['hotspots']):>9} {r['coverage']:>9.2%} {r['hit_rate']:>9.1%} {r['pai']:>7.1f} {r['pei']:>6.2f}",
-            file=out,
-        )
+    _print_evaluation(res, out)
+    if not args.quiet:
+        last = f"Origin {res.origins[-1]}: "
+        for note in res.notes:
+            if not note.startswith("Origin ") or note.startswith(last):
+                print(note, file=out)
     if args.out:
-        table.to_csv(args.out, index=False)
+        path = workflows.write_evaluation_table(res, args.out)
+        print(f"Wrote the table (every origin, then the means; with PEI) to {path}", file=out)
+    if args.plot:
+        path = workflows.write_evaluation_plot(res, args.plot)
+        print(f"Wrote the curves to {path}", file=out)
     return 0
 
 

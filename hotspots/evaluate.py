@@ -1196,10 +1196,11 @@ class RollingEvaluation:
         :func:`compare_forecasts`'s table for every origin, with ``origin`` (the test period,
         ``"YYYY-MM"``, or ``"YYYY-MM on"`` for a single split) first.
     summary : pandas.DataFrame
-        Means over the origins by ``forecast``, ``at`` and ``label``, with ``n_origins`` (origins
-        at which the forecast reached the reading).
+        Means by ``forecast``, ``unit``, ``at`` and ``label`` over the origins at which the
+        forecast reached the reading (``n_origins`` of them).
     curves : pandas.DataFrame
-        Mean curves over the origins (``forecast``, ``axis``, ``x``, ``hit_rate``, ``pai``).
+        Mean curves over the origins (``forecast``, ``axis``, ``x``, ``hit_rate``, ``pai``); NaN
+        where a forecast does not reach that far at every origin.
     origins : tuple of str
     params : dict
         Every setting and automatic choice, JSON-serialisable.
@@ -1363,12 +1364,10 @@ def rolling_evaluation(
     summary = grouped[values].mean()
     summary.insert(0, "n_origins", grouped["reached"].sum().astype(int))
     summary = summary.reset_index()
-    curve = (
-        pd.concat(curves, ignore_index=True)
-        .groupby(["forecast", "axis", "x"], sort=False)[["hit_rate", "pai"]]
-        .mean()
-        .reset_index()
-    )
+    # a curve point is the mean over every origin, so a curve stops where any origin's does
+    by_point = pd.concat(curves, ignore_index=True).groupby(["forecast", "axis", "x"], sort=False)
+    curve = by_point[["hit_rate", "pai"]].mean()
+    curve = curve.where(by_point[["hit_rate", "pai"]].count() == len(used)).reset_index()
     record = {
         "evaluation": rule,
         "origins": used,
@@ -1376,9 +1375,10 @@ def rolling_evaluation(
         "coverages": [float(c) for c in coverages],
         "disc_counts": [int(k) for k in disc_counts],
         "disc_radius_m": float(radius_m),
-        "study_area": "given boundary"
+        "study_area": "the boundary given"
         if _boundary_given(incidents)
-        else "drawn round each origin's training incidents (ingest rule)",
+        else "drawn round each origin's training incidents by the ingest rule (give a boundary "
+        "with --study-area / study_area= to use your own)",
         "ranking": {
             "kde": "surface cells by density",
             "gistar": "grid cells by z",

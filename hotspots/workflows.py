@@ -18,7 +18,10 @@ patrol areas and plan      :func:`patrol_areas`, :func:`plan_patrols` -> :class:
                            :func:`plan_bytes`, :func:`write_plan`, :func:`write_plan_outputs`
 change over time           :func:`classify_over_time`, :func:`classification_params`,
                            :func:`classification_geojson`
-check on a later period    :func:`evaluate_holdout`
+check on a later period    :func:`evaluate_forecasts` (every method at equal coverage, patrol
+                           areas beside baselines, rolling origins), :func:`evaluation_table`,
+                           :func:`write_evaluation_table`, :func:`write_evaluation_plot`;
+                           :func:`evaluate_holdout` (each method's delivered hot spots)
 =========================  =====================================================================
 
 Every output carries the run's parameters: the detection record (``HotspotResult.params``, which
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 
     from hotspots.detect import HotspotResult
     from hotspots.emerging import EmergingResult
+    from hotspots.evaluate import RollingEvaluation
     from hotspots.incidents import Incidents, IngestReport
     from hotspots.patrol import PatrolPlan
 
@@ -58,7 +62,9 @@ __all__ = [
     "classification_params",
     "classify_over_time",
     "detect_hotspots",
+    "evaluate_forecasts",
     "evaluate_holdout",
+    "evaluation_table",
     "hotspot_bytes",
     "only_significant",
     "patrol_areas",
@@ -68,6 +74,8 @@ __all__ = [
     "rejected_csv",
     "standalone_map",
     "surface_contours",
+    "write_evaluation_plot",
+    "write_evaluation_table",
     "write_hotspots",
     "write_ingest_outputs",
     "write_map",
@@ -602,6 +610,67 @@ def evaluate_holdout(
     from hotspots.evaluate import holdout
 
     return holdout(incidents, first_test_month, methods=check_methods(methods), params=params)
+
+
+def evaluate_forecasts(
+    incidents: Incidents,
+    *,
+    methods: Sequence[str] | None = None,
+    origins: int | None = None,
+    first_test_month: str | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> RollingEvaluation:
+    """Every detector, the patrol areas and the baselines at equal coverage and equal numbers of
+    discs, on rolling origins (:func:`hotspots.evaluate.rolling_evaluation`), after checking the
+    method names (default: every detector)."""
+    from hotspots.evaluate import METHODS, rolling_evaluation
+
+    return rolling_evaluation(
+        incidents,
+        origins=origins,
+        first_test_month=first_test_month,
+        methods=check_methods(METHODS if methods is None else methods),
+        params=params,
+    )
+
+
+def evaluation_table(result: RollingEvaluation) -> pd.DataFrame:
+    """The evaluation as one table: a row per origin, forecast and reading, then the means over
+    the origins (``origin`` = ``"mean"``, with ``n_origins``)."""
+    import pandas as pd
+
+    mean = result.summary.copy()
+    mean.insert(0, "origin", "mean")
+    mean["reached"] = mean["n_origins"] > 0
+    table = result.table.copy()
+    table["n_origins"] = table["reached"].astype(int)
+    cols = [c for c in result.table.columns if c != "study_area_km2"]
+    cols += ["n_origins", "study_area_km2"]
+    return pd.concat([table[cols], mean.reindex(columns=cols)], ignore_index=True)
+
+
+def write_evaluation_table(result: RollingEvaluation, path: str | Path) -> Path:
+    """Write :func:`evaluation_table` as spreadsheet-safe CSV (``.csv``)."""
+    from hotspots.export import table_to_csv
+
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        msg = f"--out must end in .csv, got {path.name!r}."
+        raise ParameterError(msg)
+    path.write_text(table_to_csv(evaluation_table(result)), encoding="utf-8")
+    return path
+
+
+def write_evaluation_plot(result: RollingEvaluation, path: str | Path) -> Path:
+    """Write the hit rate and PAI curves (:func:`hotspots.evaluate.curves_figure`) as PNG."""
+    from hotspots.evaluate import curves_figure
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        msg = f"--plot must end in .png, got {path.name!r}."
+        raise ParameterError(msg)
+    curves_figure(result).savefig(path, dpi=120)
+    return path
 
 
 def check_methods(methods: Iterable[str]) -> tuple[str, ...]:

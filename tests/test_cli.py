@@ -203,8 +203,10 @@ def test_evaluate_prints_pai_table(demo_csv, capsys, tmp_path):
         == 0
     )
     text = capsys.readouterr().out
-    assert "PAI" in text and "gistar" in text
-    assert out.read_text().splitlines()[0].startswith("method,hotspots")
+    assert "PAI" in text and "Gi*" in text
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("origin,forecast,unit,at,label,n_test,target,reached,coverage")
+    assert any(line.startswith("2025-10 on,gistar,150 m cells,coverage,1%") for line in lines)
     assert (
         cli.main(["evaluate", str(demo_csv), "--test-from", "2025-10", "--methods", "kmeans"]) == 2
     )

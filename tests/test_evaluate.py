@@ -6,6 +6,7 @@ import dataclasses
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -434,3 +435,74 @@ def test_a_month_without_violence_is_not_missing(tmp_path):
     ev = rolling_evaluation(inc, origins=2, methods=("kde",), coverages=(0.01,), disc_counts=(5,))
     assert ev.origins == ("2023-10",)
     assert any("Origin 2023-08: no test incident" in n for n in ev.notes)
+
+
+# --------------------------------------------------------------------------------------------
+# The user sees the evidence (command line)
+
+
+def test_cli_evaluate_writes_table_and_curves(demo_csv, tmp_path, capsys):
+    from hotspots import cli
+
+    out, png = tmp_path / "eval.csv", tmp_path / "curves.png"
+    args = ["evaluate", str(demo_csv), "--origins", "2", "--methods", "kde,dbscan"]
+    assert cli.main([*args, "--out", str(out), "--plot", str(png)]) == 0
+    text = capsys.readouterr().out
+    assert "2 rolling origin(s) (2025-11, 2025-12)" in text
+    assert "At equal coverage" in text and "At equal numbers of 150 m discs" in text
+    for label in ("KDE (150 m)", "DBSCAN", "patrol areas", "naive: busiest points"):
+        assert label in text
+    assert "naive: 150 m KDE peaks" in text and "ArcGIS-rule KDE peaks" in text
+    table = pd.read_csv(out)
+    assert set(table["origin"]) == {"2025-11", "2025-12", "mean"}
+    mean = table[(table["origin"] == "mean") & (table["label"] == "1%")]
+    assert set(mean["forecast"]) >= {"kde", "dbscan", "patrol_areas", "arcgis_kde"}
+    # the means are the means of the two origins
+    kde = table[(table["forecast"] == "kde") & (table["label"] == "1%")]
+    per = kde[kde["origin"] != "mean"]["hit_rate"]
+    assert kde[kde["origin"] == "mean"]["hit_rate"].iloc[0] == pytest.approx(per.mean())
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # bad suffixes are refused before any work
+    assert cli.main([*args, "--plot", str(tmp_path / "c.jpg")]) == 2
+    assert "--plot must end in .png" in capsys.readouterr().err
+
+
+def test_cli_detect_says_when_nothing_is_significant(tmp_path, capsys):
+    from hotspots import cli
+
+    # 60 incidents at random over a 5 km square: no place stands out
+    rng = np.random.default_rng(11)
+    lon = -3.0 + rng.uniform(0, 0.075, 60)
+    lat = 53.4 + rng.uniform(0, 0.045, 60)
+    csv = tmp_path / "random.csv"
+    csv.write_text(
+        "longitude,latitude,date\n"
+        + "".join(
+            f"{a:.6f},{b:.6f},2024-0{1 + i % 6}-15\n"
+            for i, (a, b) in enumerate(zip(lon, lat, strict=True))
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "hot.geojson"
+    assert cli.main(["--quiet", "detect", str(csv), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "passed the significance test" in err and "--study-area" in err and "--all" in err
+    assert not out.exists()
+    # with --all every hot spot is written
+    assert cli.main(["--quiet", "detect", str(csv), "--out", str(out), "--all"]) == 0
+    assert out.exists()
+
+
+@pytest.mark.shared_data
+def test_cli_evaluate_runs_without_flags_on_police_uk(shared_data, capsys):
+    from hotspots import cli
+
+    folder = shared_data / "police_uk" / "city-of-london_2024-01_to_2025-12"
+    assert cli.main(["evaluate", str(folder)]) == 0
+    text = capsys.readouterr().out
+    # 24 months: six rolling origins, the last six months
+    assert "6 rolling origin(s) (2025-07, 2025-08, 2025-09, 2025-10, 2025-11, 2025-12)" in text
+    for label in ("KDE (150 m)", "DBSCAN", "HDBSCAN", "Gi*", "patrol areas"):
+        assert label in text
+    assert "ArcGIS-rule KDE peaks" in text and "Best at 1%" in text
