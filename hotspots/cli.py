@@ -622,8 +622,7 @@ def _cell(row: Any, n_origins: int) -> str:
 
 def _print_evaluation(res: Any, out: Any) -> None:
     """The means over the origins: every forecast at equal coverage, the discs at equal counts."""
-    from hotspots.evaluate import BASELINES, FORECAST_LABELS, PATROL
-
+    names_of = res.params["labels"]
     s = res.summary
     n = len(res.origins)
     how = (
@@ -662,7 +661,7 @@ def _print_evaluation(res: Any, out: Any) -> None:
             for lab in labels:
                 r = rows[rows["label"] == lab]
                 cells.append(_cell(r.iloc[0] if len(r) else None, n))
-            line = f"{FORECAST_LABELS.get(name, name):<24} " + " ".join(cells)
+            line = f"{names_of.get(name, name):<24} " + " ".join(cells)
             print(line.rstrip(), file=out)
 
     forecasts = list(dict.fromkeys(s["forecast"]))
@@ -670,7 +669,7 @@ def _print_evaluation(res: Any, out: Any) -> None:
     radius = res.params["disc_radius_m"]
     block(
         "discs",
-        [PATROL, *BASELINES],
+        list(res.params["disc_forecasts"]),
         f"At equal numbers of {2 * radius:g} m discs (patrol areas beside the baselines):",
     )
     if (s["n_origins"].between(1, n - 1)).any():
@@ -681,7 +680,7 @@ def _print_evaluation(res: Any, out: Any) -> None:
         if len(r):
             b = r.loc[r["hit_rate"].idxmax()]
             print(
-                f"Best at {label}: {FORECAST_LABELS.get(b['forecast'], b['forecast'])} "
+                f"Best at {label}: {names_of.get(b['forecast'], b['forecast'])} "
                 f"(hit rate {b['hit_rate']:.1%}, PAI {b['pai']:.1f}, PEI {b['pei']:.2f}).",
                 file=out,
             )

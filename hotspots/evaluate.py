@@ -1375,6 +1375,8 @@ def rolling_evaluation(
         "coverages": [float(c) for c in coverages],
         "disc_counts": [int(k) for k in disc_counts],
         "disc_radius_m": float(radius_m),
+        "labels": dict(FORECAST_LABELS),
+        "disc_forecasts": [PATROL, *BASELINES],
         "study_area": "the boundary given"
         if _boundary_given(incidents)
         else "drawn round each origin's training incidents by the ingest rule (give a boundary "
