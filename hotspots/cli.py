@@ -31,6 +31,7 @@ import numpy as np
 
 from hotspots import __version__, constants, workflows
 from hotspots._errors import HotspotsError, InputError, ParameterError
+from hotspots.progress import READING, WRITING, Progress
 from hotspots.record import choices_of
 
 __all__ = ["main"]
@@ -187,7 +188,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="hotspots", description="Patrol-sized violence hot spots from incident CSVs."
     )
     p.add_argument("--version", action="version", version=f"hotspots {__version__}")
-    p.add_argument("--quiet", action="store_true", help="do not print the automatic choices")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="do not print the automatic choices or show progress bars (shown on stderr only "
+        "when it is a terminal)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("detect", help="find, rank and export hot spots")
@@ -412,6 +418,54 @@ def _method_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+class _ProgressBars:
+    """A :data:`hotspots.progress.Progress` callback that draws one tqdm bar per step on stderr.
+
+    A bar closes (and is cleared) when its step is done or the next step starts.
+    """
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._step: str | None = None
+
+    def __call__(self, step: str, done: int, total: int | None) -> None:
+        from tqdm import tqdm
+
+        if step != self._step or self._bar is None:
+            self.close()
+            self._step = step
+            try:
+                width = os.get_terminal_size(sys.stderr.fileno()).columns
+            except (OSError, ValueError):
+                width = 0
+            # a terminal that reports no width (some pseudo-terminals) still gets an 80-column bar
+            size: dict[str, Any] = {"dynamic_ncols": True} if width else {"ncols": 80}
+            self._bar = tqdm(
+                total=total,
+                desc=step,
+                unit="file" if step in (READING, WRITING) else "step",
+                file=sys.stderr,
+                leave=False,
+                **size,
+            )
+        self._bar.n = done
+        self._bar.refresh()
+        if total is not None and done >= total:
+            self.close()
+
+    def close(self) -> None:
+        """Close the open bar, if any."""
+        if self._bar is not None:
+            self._bar.close()
+        self._bar = None
+        self._step = None
+
+
+def _progress(args: argparse.Namespace) -> Progress | None:
+    """The progress callback for this run: bars when stderr is a terminal and not ``--quiet``."""
+    return getattr(args, "progress", None)
+
+
 def _load(args: argparse.Namespace) -> Any:
     harm = _existing(args.harm_weights, "--harm-weights") if args.harm_weights else None
     area = _existing(args.study_area, "--study-area") if args.study_area else None
@@ -426,9 +480,13 @@ def _load(args: argparse.Namespace) -> Any:
         date_from=args.date_from,
         date_to=args.date_to,
         outlier_km=args.outlier_km,
+        progress=_progress(args),
     )
     workflows.write_ingest_outputs(
-        incidents.report, report_path=args.report, rejected_path=args.rejected
+        incidents.report,
+        report_path=args.report,
+        rejected_path=args.rejected,
+        progress=_progress(args),
     )
     return incidents
 
@@ -511,6 +569,7 @@ def _detect(args: argparse.Namespace, out: Any) -> Any:
         order=args.order,
         alpha=args.alpha,
         significant_only=not args.include_all,
+        progress=_progress(args),
         **params,
     )
     _print_notes(result, args, out)
@@ -535,6 +594,7 @@ def _write_map(args: argparse.Namespace, result: Any, out: Any, plan: Any = None
         tiles=_map_tiles(args),
         attribution=args.tiles_attribution,
         plan=plan,
+        progress=_progress(args),
     )
     print(f"Wrote the map (opens offline) to {path}", file=out)
 
@@ -562,7 +622,7 @@ def _cmd_detect(args: argparse.Namespace, out: Any) -> int:
     result = _detect(args, out)
     if not len(result.hotspots):
         raise ParameterError(_nothing_to_write(result, args))
-    path = workflows.write_hotspots(result, args.out)
+    path = workflows.write_hotspots(result, args.out, progress=_progress(args))
     _print_table(result.hotspots, args.top, out)
     print(f"Wrote {len(result.hotspots)} hot spots to {path}", file=out)
     _write_map(args, result, out)
@@ -601,9 +661,10 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         control_share=args.control_share,
         seed=args.seed,
         start_date=args.start_date,
+        progress=_progress(args),
     )
     _print_notes(plan.choices, args, out)
-    written = workflows.write_plan(plan, args.out_dir, pdf=args.pdf)
+    written = workflows.write_plan(plan, args.out_dir, pdf=args.pdf, progress=_progress(args))
     _print_table(result.hotspots, 10, out)
     for name, p in written.items():
         print(f"Wrote {name}: {p}", file=out)
@@ -701,7 +762,11 @@ def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
         _print_report(incidents, out)
     _print_notes(incidents, args, out)
     res = workflows.evaluate_forecasts(
-        incidents, methods=methods, origins=args.origins, first_test_month=args.test_from
+        incidents,
+        methods=methods,
+        origins=args.origins,
+        first_test_month=args.test_from,
+        progress=_progress(args),
     )
     _print_evaluation(res, out)
     if not args.quiet:
@@ -729,6 +794,7 @@ def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
         period_months=args.period_months,
         recent_periods=args.recent_periods,
         alpha=args.alpha,
+        progress=_progress(args),
     )
     _print_notes(res, args, out)
     Path(args.out).write_text(workflows.classification_geojson(res, incidents), encoding="utf-8")
@@ -790,6 +856,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     out = sys.stdout
+    bars = None if args.quiet or not sys.stderr.isatty() else _ProgressBars()
+    args.progress = bars
     handlers = {
         "detect": _cmd_detect,
         "plan": _cmd_plan,
@@ -802,7 +870,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            code = handlers[args.command](args, out)
+            try:
+                code = handlers[args.command](args, out)
+            finally:  # a bar left open would share its line with the next message
+                if bars is not None:
+                    bars.close()
         for w in caught:
             if not issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
                 print(f"warning: {w.message}", file=sys.stderr)

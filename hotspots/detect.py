@@ -32,6 +32,7 @@ from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
 from hotspots.kde import KDEHotspots
 from hotspots.profile import RANK_ORDERS, rank_hotspots
+from hotspots.progress import DETECTING, RANKING, Progress, progress_step
 from hotspots.record import FrozenList, freeze
 from hotspots.record import provenance as run_provenance  # the app's name until it moves
 
@@ -252,6 +253,7 @@ def detect(
     order: str = "intensity",
     alpha: float = 0.05,
     fdr: float | None = None,
+    progress: Progress | None = None,
     **params: Any,
 ) -> HotspotResult:
     """Find, profile and rank hot spots.
@@ -272,6 +274,9 @@ def detect(
     fdr : float, optional
         False discovery rate of a detector that controls one (Gi*: the Benjamini-Hochberg level
         at which cells are hot, default 0.05); refused for the other methods.
+    progress : callable, optional
+        ``progress(step, done, total)`` (:mod:`hotspots.progress`): ``"detecting"``, then
+        ``"ranking"``.
     **params
         Passed to the detector (e.g. ``bandwidth=100``, ``coverage=0.01``, ``eps=50``).
 
@@ -310,8 +315,10 @@ def detect(
             msg = f"fdr={fdr!r} and {target}={params[target]!r} both set {method!r}'s false discovery rate."
             raise ParameterError(msg)
         params[target] = fdr
-    est = make_estimator(method, **params).fit(incidents)
-    ranked = rank_hotspots(est.hotspots_, incidents, order=order, alpha=alpha)
+    with progress_step(progress, DETECTING):
+        est = make_estimator(method, **params).fit(incidents)
+    with progress_step(progress, RANKING):
+        ranked = rank_hotspots(est.hotspots_, incidents, order=order, alpha=alpha)
     record = dict(run_provenance(incidents))
     record.update(
         {

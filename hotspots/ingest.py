@@ -53,6 +53,7 @@ from shapely.geometry.base import BaseGeometry
 from hotspots import crs as crs_mod
 from hotspots._errors import HotspotsWarning, InputError, ParameterError
 from hotspots.incidents import REJECTED_COLUMNS, FileInfo, Incidents, IngestReport
+from hotspots.progress import READING, VALIDATING, Progress, progress_step, reporter
 
 __all__ = [
     "FORMAT_BNG",
@@ -1624,6 +1625,7 @@ def read_incidents(
     date_from: Any = None,
     date_to: Any = None,
     unreadable_dates: str = "auto",
+    progress: Progress | None = None,
 ) -> Incidents:
     """Read incident CSV files into validated :class:`~hotspots.incidents.Incidents`.
 
@@ -1668,6 +1670,9 @@ def read_incidents(
         says how many. ``"auto"``: kept when most of that file's column cannot be read (a format
         this reader does not know must not cost every row its location), rejected otherwise (a
         stray bad value marks a bad row).
+    progress : callable, optional
+        ``progress(step, done, total)`` (:mod:`hotspots.progress`): ``"reading files"`` file by
+        file, then ``"validating"``.
 
     Returns
     -------
@@ -1784,7 +1789,13 @@ def read_incidents(
 
     def run() -> Incidents:
         v = _validate(
-            sources, columns, analysis_crs, outlier_km, study_area is not None, unreadable_dates
+            sources,
+            columns,
+            analysis_crs,
+            outlier_km,
+            study_area is not None,
+            unreadable_dates,
+            progress,
         )
         area = None
         if study_area is not None:
@@ -1792,7 +1803,9 @@ def read_incidents(
         f = _filter_core(
             v.frame, v.frame_file, v.infos, type_filter, when_from, when_to, area, harm_weights
         )
-        return _finish(v, f)
+        done = _finish(v, f)
+        reporter(progress)(VALIDATING, 1, 1)
+        return done
 
     return _guarded(run)
 
@@ -2011,11 +2024,15 @@ def _validate(
     outlier_km: float | bool | None,
     study_area_given: bool,
     unreadable_dates: str,
+    progress: Progress | None = None,
 ) -> _Validated:
-    files = [
-        _validate_file(_parse_file(name, load()), columns, unreadable_dates)
-        for name, load in _gather_lazy(sources)
-    ]
+    items = _gather_lazy(sources)
+    files = []
+    with progress_step(progress, READING, len(items)) as file_read:
+        for name, load in items:
+            files.append(_validate_file(_parse_file(name, load()), columns, unreadable_dates))
+            file_read()
+    reporter(progress)(VALIDATING, 0, 1)  # ends in read_incidents, once filtered
     notes: list[str] = []
     choices: dict[str, Any] = {}
     for f in files:

@@ -24,6 +24,10 @@ check on a later period    :func:`evaluate_forecasts` (every method at equal cov
                            :func:`evaluate_holdout` (each method's delivered hot spots)
 =========================  =====================================================================
 
+Every long step takes ``progress=None``, a callback ``progress(step, done, total)``
+(:mod:`hotspots.progress`): reading file by file, validating, detecting, ranking, planning,
+evaluating, classifying and writing file by file. Nothing here prints.
+
 Every output carries the run's parameters: the detection record (``HotspotResult.params``, which
 starts with :func:`hotspots.record.provenance`) for hot spots and plans, and the same provenance
 with the classification's parameters for change over time. Results are read-only
@@ -41,6 +45,14 @@ from typing import TYPE_CHECKING, Any
 
 from hotspots import constants
 from hotspots._errors import ParameterError
+from hotspots.progress import (
+    CLASSIFYING,
+    EVALUATING,
+    PLANNING,
+    WRITING,
+    Progress,
+    progress_step,
+)
 from hotspots.record import Choices, FrozenDict, choices_of, freeze, provenance, thaw
 
 if TYPE_CHECKING:
@@ -115,6 +127,7 @@ def read_inputs(
     date_from: Any = None,
     date_to: Any = None,
     outlier_km: float | None = None,
+    progress: Progress | None = None,
 ) -> Incidents:
     """Read incident files, with harm weights and a study area given as files or as values.
 
@@ -131,6 +144,8 @@ def read_inputs(
         geometry is taken to be in EPSG:4326.
     outlier_km : float, optional
         Far-outlier distance in km (0 disables); default: :func:`~hotspots.ingest.read_incidents`'s.
+    progress : callable, optional
+        Told ``"reading files"`` (file i of n), then ``"validating"``.
 
     Returns
     -------
@@ -151,6 +166,7 @@ def read_inputs(
         "study_area": study_area,
         "date_from": date_from,
         "date_to": date_to,
+        "progress": progress,
     }
     if outlier_km is not None:
         kwargs["outlier_km"] = outlier_km
@@ -175,15 +191,25 @@ def write_ingest_outputs(
     *,
     report_path: str | Path | None = None,
     rejected_path: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Path]:
-    """Write the ingest report (JSON) and the rejected rows (CSV); returns the paths written."""
+    """Write the ingest report (JSON) and the rejected rows (CSV); returns the paths written.
+
+    ``progress`` is told ``"writing outputs"`` file by file when there is anything to write.
+    """
     written: dict[str, Path] = {}
-    if report_path:
-        written["report"] = Path(report_path)
-        written["report"].write_text(report.to_json(indent=2), encoding="utf-8")
-    if rejected_path:
-        written["rejected"] = Path(rejected_path)
-        written["rejected"].write_text(rejected_csv(report), encoding="utf-8")
+    n = bool(report_path) + bool(rejected_path)
+    if not n:
+        return written
+    with progress_step(progress, WRITING, n) as file_written:
+        if report_path:
+            written["report"] = Path(report_path)
+            written["report"].write_text(report.to_json(indent=2), encoding="utf-8")
+            file_written()
+        if rejected_path:
+            written["rejected"] = Path(rejected_path)
+            written["rejected"].write_text(rejected_csv(report), encoding="utf-8")
+            file_written()
     return written
 
 
@@ -198,6 +224,7 @@ def detect_hotspots(
     order: str = "intensity",
     alpha: float = 0.05,
     significant_only: bool = False,
+    progress: Progress | None = None,
     **params: Any,
 ) -> HotspotResult:
     """Find, profile and rank hot spots (:func:`hotspots.detect.detect`).
@@ -210,6 +237,8 @@ def detect_hotspots(
     significant_only : bool, default False
         Keep only the hot spots that passed the significance test; the record says so
         (``params["exported"]``).
+    progress : callable, optional
+        Told ``"detecting"``, then ``"ranking"``.
 
     Returns
     -------
@@ -218,7 +247,9 @@ def detect_hotspots(
     """
     import hotspots.detect
 
-    result = hotspots.detect.detect(incidents, method, order=order, alpha=alpha, **params)
+    result = hotspots.detect.detect(
+        incidents, method, order=order, alpha=alpha, progress=progress, **params
+    )
     return only_significant(result) if significant_only else result
 
 
@@ -265,14 +296,20 @@ def hotspot_bytes(result: HotspotResult, kind: str) -> bytes:
     raise ParameterError(msg)
 
 
-def write_hotspots(result: HotspotResult, path: str | Path) -> Path:
-    """Write the ranked hot spots in the format the suffix names (.geojson/.json, .gpkg, .csv)."""
+def write_hotspots(
+    result: HotspotResult, path: str | Path, *, progress: Progress | None = None
+) -> Path:
+    """Write the ranked hot spots in the format the suffix names (.geojson/.json, .gpkg, .csv).
+
+    ``progress`` is told ``"writing outputs"`` (one file).
+    """
     path = Path(path)
     kind = HOTSPOT_FORMATS.get(path.suffix.lower())
     if kind is None:
         msg = f"--out must end in .geojson, .gpkg or .csv, got {path.name!r}."
         raise ParameterError(msg)
-    path.write_bytes(hotspot_bytes(result, kind))
+    with progress_step(progress, WRITING):
+        path.write_bytes(hotspot_bytes(result, kind))
     return path
 
 
@@ -314,13 +351,19 @@ def standalone_map(
     return offline.standalone_html(m, params=thaw(result.params))
 
 
-def write_map(result: HotspotResult, path: str | Path, **kwargs: Any) -> Path:
-    """Write :func:`standalone_map` to ``path`` (UTF-8); keywords as for :func:`standalone_map`."""
+def write_map(
+    result: HotspotResult, path: str | Path, *, progress: Progress | None = None, **kwargs: Any
+) -> Path:
+    """Write :func:`standalone_map` to ``path`` (UTF-8); keywords as for :func:`standalone_map`.
+
+    ``progress`` is told ``"writing outputs"`` (one file).
+    """
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         msg = f"--map must end in .html, got {path.name!r}."
         raise ParameterError(msg)
-    path.write_text(standalone_map(result, **kwargs), encoding="utf-8")
+    with progress_step(progress, WRITING):
+        path.write_text(standalone_map(result, **kwargs), encoding="utf-8")
     return path
 
 
@@ -407,6 +450,7 @@ def plan_patrols(
     *,
     params: Mapping[str, Any] | None = None,
     kb: Any = None,
+    progress: Progress | None = None,
     **settings: Any,
 ) -> PlanResult:
     """Match tactics to each patrol area and make the seeded patrol plan.
@@ -426,6 +470,8 @@ def plan_patrols(
         As :func:`hotspots.patrol.make_patrol_plan` (``days``, ``start_date``, ``officer_hours``,
         ``officers_per_patrol``, ``visit_minutes``, ``visits_per_day``, ``control_share``,
         ``max_gap_days``, ``travel_minutes``, ``seed``, ``created``).
+    progress : callable, optional
+        Told ``"planning patrols"``.
 
     Returns
     -------
@@ -434,9 +480,10 @@ def plan_patrols(
     from hotspots.patrol import make_patrol_plan, match_areas
     from hotspots.tactics import load_knowledge_base
 
-    kb = load_knowledge_base() if kb is None else kb
-    matches = match_areas(incidents, areas, kb)
-    plan = make_patrol_plan(areas, matches=matches, kb=kb, **settings)
+    with progress_step(progress, PLANNING):
+        kb = load_knowledge_base() if kb is None else kb
+        matches = match_areas(incidents, areas, kb)
+        plan = make_patrol_plan(areas, matches=matches, kb=kb, **settings)
     return PlanResult(incidents, hotspots, areas, plan, matches, params or {})
 
 
@@ -472,9 +519,16 @@ def plan_bytes(plan: PlanResult, kind: str, *, title: str | None = None) -> byte
 
 
 def write_plan(
-    plan: PlanResult, out_dir: str | Path, *, pdf: bool = False, title: str | None = None
+    plan: PlanResult,
+    out_dir: str | Path,
+    *,
+    pdf: bool = False,
+    title: str | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Path]:
     """Write the plan's outputs into ``out_dir`` (created if missing).
+
+    ``progress`` is told ``"writing outputs"`` file by file (4, or 5 with ``pdf``).
 
     Returns
     -------
@@ -485,14 +539,17 @@ def write_plan(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    for kind, file_name in PLAN_FILES.items():
-        path = out / file_name
-        path.write_bytes(plan_bytes(plan, kind, title=title))
-        paths[_PLAN_KEYS[kind]] = path
-    if pdf:
-        from hotspots.briefing import html_to_pdf
+    with progress_step(progress, WRITING, len(PLAN_FILES) + pdf) as file_written:
+        for kind, file_name in PLAN_FILES.items():
+            path = out / file_name
+            path.write_bytes(plan_bytes(plan, kind, title=title))
+            paths[_PLAN_KEYS[kind]] = path
+            file_written()
+        if pdf:
+            from hotspots.briefing import html_to_pdf
 
-        paths["briefing_pdf"] = html_to_pdf(paths["briefing"], out / "briefing.pdf")
+            paths["briefing_pdf"] = html_to_pdf(paths["briefing"], out / "briefing.pdf")
+            file_written()
     return paths
 
 
@@ -573,11 +630,17 @@ def write_plan_outputs(
 # Change over time
 
 
-def classify_over_time(incidents: Incidents, **settings: Any) -> EmergingResult:
-    """Persistent, emerging, former and intermittent places (:func:`hotspots.emerging.classify_hotspots`)."""
+def classify_over_time(
+    incidents: Incidents, *, progress: Progress | None = None, **settings: Any
+) -> EmergingResult:
+    """Persistent, emerging, former and intermittent places (:func:`hotspots.emerging.classify_hotspots`).
+
+    ``progress`` is told ``"classifying"``.
+    """
     from hotspots.emerging import classify_hotspots
 
-    return classify_hotspots(incidents, **settings)
+    with progress_step(progress, CLASSIFYING):
+        return classify_hotspots(incidents, **settings)
 
 
 def classification_params(res: EmergingResult, incidents: Incidents) -> FrozenDict:
@@ -605,11 +668,17 @@ def evaluate_holdout(
     methods: Sequence[str] = ("kde", "dbscan", "gistar"),
     *,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Hold-out evaluation (:func:`hotspots.evaluate.holdout`) after checking the method names."""
+    """Hold-out evaluation (:func:`hotspots.evaluate.holdout`) after checking the method names.
+
+    ``progress`` is told ``"evaluating"``.
+    """
     from hotspots.evaluate import holdout
 
-    return holdout(incidents, first_test_month, methods=check_methods(methods), params=params)
+    methods = check_methods(methods)
+    with progress_step(progress, EVALUATING):
+        return holdout(incidents, first_test_month, methods=methods, params=params)
 
 
 def evaluate_forecasts(
@@ -619,19 +688,22 @@ def evaluate_forecasts(
     origins: int | None = None,
     first_test_month: str | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: Progress | None = None,
 ) -> RollingEvaluation:
     """Every detector, the patrol areas and the baselines at equal coverage and equal numbers of
     discs, on rolling origins (:func:`hotspots.evaluate.rolling_evaluation`), after checking the
-    method names (default: every detector)."""
+    method names (default: every detector). ``progress`` is told ``"evaluating"``."""
     from hotspots.evaluate import METHODS, rolling_evaluation
 
-    return rolling_evaluation(
-        incidents,
-        origins=origins,
-        first_test_month=first_test_month,
-        methods=check_methods(METHODS if methods is None else methods),
-        params=params,
-    )
+    checked = check_methods(METHODS if methods is None else methods)
+    with progress_step(progress, EVALUATING):
+        return rolling_evaluation(
+            incidents,
+            origins=origins,
+            first_test_month=first_test_month,
+            methods=checked,
+            params=params,
+        )
 
 
 def evaluation_table(result: RollingEvaluation) -> pd.DataFrame:
