@@ -737,7 +737,7 @@ def _print_evaluation(res: Any, out: Any) -> None:
         print("* reached at only some origins: the mean over those.", file=out)
     # one line each: the best forecast at 1 % and at the top 20 discs
     for at, label in (("coverage", "1%"), ("discs", "top 20")):
-        r = s[(s["at"] == at) & (s["label"] == label) & (s["n_origins"] > 0)]
+        r = s[(s["at"] == at) & (s["label"] == label) & (s["n_origins"] == n)]
         if len(r):
             b = r.loc[r["hit_rate"].idxmax()]
             print(
