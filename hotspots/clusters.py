@@ -67,8 +67,8 @@ MIN_SAMPLES_FLOOR = 5
 CONCAVE_RATIO = 0.3
 
 #: Above this many incidents :class:`HDBSCANHotspots` refuses to run: scikit-learn's HDBSCAN
-#: builds its minimum spanning tree with Prim's algorithm, O(n^2) time on the raw points
-#: (measured on 2 cores: 38,000 stacked points in 5.8 s, so 100,000 is roughly 40 s).
+#: builds its minimum spanning tree with Prim's algorithm, O(n^2) time on the raw points, so
+#: 100,000 incidents take about seven times as long as a force's six months (38,000).
 HDBSCAN_MAX_INCIDENTS = 100_000
 
 #: Columns of ``hotspots_`` (after ``geometry``), in order.
@@ -146,8 +146,9 @@ def csr_min_samples(n: int, area_m2: float, eps: float, alpha: float = 0.05) -> 
         raise ParameterError(msg)
     if not (np.isfinite(area_m2) and area_m2 > 0):
         msg = (
-            f"csr_min_samples: area_m2 must be a positive number of square metres, got {area_m2!r}. "
-            "Fix: give a study area with a non-zero area, or set min_samples yourself."
+            "csr_min_samples: area_m2 must be a positive number of square metres, got "
+            f"{area_m2!r}. Fix: give a study area with a non-zero area, or set min_samples "
+            "yourself."
         )
         raise ParameterError(msg)
     _check_eps(eps)
@@ -466,6 +467,32 @@ def _hotspots_frame(
 # --------------------------------------------------------------------------------------------
 
 
+def _stack_labels(
+    labels: np.ndarray, inverse: np.ndarray, n_locations: int, notes: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Incident and per-location labels with every stack of identical points in one cluster.
+
+    scikit-learn's HDBSCAN can split a stack of identical points (ties in its single-linkage
+    tree): a stack goes to the cluster most of its clustered incidents got (ties: lowest label),
+    so every map point is one unit as in DBSCAN.
+    """
+    loc_labels = np.full(n_locations, -1, dtype=np.intp)
+    if len(labels) and labels.max() >= 0:
+        inc = labels >= 0
+        pairs, votes = np.unique(np.c_[inverse[inc], labels[inc]], axis=0, return_counts=True)
+        order = np.lexsort((pairs[:, 1], -votes, pairs[:, 0]))
+        loc, first = np.unique(pairs[order, 0], return_index=True)
+        loc_labels[loc] = pairs[order[first], 1]
+        moved = int((loc_labels[inverse] != labels).sum())
+        if moved:
+            labels = loc_labels[inverse]
+            notes.append(
+                f"{moved} incident(s) that HDBSCAN split off a stack of identical locations "
+                "were joined to the cluster of the rest of their stack."
+            )
+    return labels, loc_labels
+
+
 def _is_real(v: Any) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
 
@@ -590,7 +617,9 @@ class DBSCANHotspots(HotspotEstimator):
         "use_weights": [Boolean()],
     }
     parameter_hints: ClassVar[dict[str, str]] = {
-        "eps": f"give metres (analysis CRS), or leave it unset for the {DEFAULT_EPS_M:g} m default.",
+        "eps": (
+            f"give metres (analysis CRS), or leave it unset for the {DEFAULT_EPS_M:g} m default."
+        ),
         "min_samples": "leave it unset for the CSR rule.",
     }
     hotspot_columns: ClassVar[tuple[str, ...]] = HOTSPOT_COLUMNS
@@ -778,13 +807,14 @@ class HDBSCANHotspots(HotspotEstimator):
     chosen by cluster stability instead of a fixed eps. ``allow_single_cluster`` is False
     (scikit-learn's default), so incidents all on one location give no cluster.
 
-    Caveats measured on Merseyside violence (Jan-Jun 2022, 37,760 incidents, 4.6-13 s on 2 shared cores):
+    Caveats measured on police.uk violence for Merseyside (January-June 2022, 37,760 incidents):
     HDBSCAN clusters keep the sparse halo they were born with, so they are larger than DBSCAN's
     (longest side of the minimum rotated rectangle: median 150 m, largest 1.3 km, against
-    DBSCAN's 122 m and 0.7 km) and member precision on planted data is ~0.85 against DBSCAN's ~0.99. scikit-learn's HDBSCAN also
-    splits some stacks of identical points (146 of 10,062 map points; ties in the
-    single-linkage tree); each stack is given the cluster most of its clustered incidents got,
-    so ``labels_`` can differ from scikit-learn's for those incidents (0.6 % there).
+    DBSCAN's 122 m and 0.7 km) and member precision on planted data is ~0.85 against DBSCAN's
+    ~0.99. scikit-learn's HDBSCAN also splits some stacks of identical points (146 of 10,062 map
+    points; ties in the single-linkage tree); each stack is given the cluster most of its
+    clustered incidents got, so ``labels_`` can differ from scikit-learn's for those incidents
+    (0.6 % there).
     """
 
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -815,6 +845,58 @@ class HDBSCANHotspots(HotspotEstimator):
         self.hull = hull
         self.significant_only = significant_only
 
+    def _min_cluster_size(
+        self, n: int, area: float, eps: float, notes: list[str]
+    ) -> tuple[int | None, str]:
+        """``min_cluster_size`` (None: no clusters possible) and its rule."""
+        if self.min_cluster_size is not None:
+            return int(self.min_cluster_size), "given"
+        if n >= 1 and area > 0:
+            mcs = csr_min_samples(n, area, eps, self.alpha)
+            notes.append(
+                f"min_cluster_size set to {mcs} automatically: under complete spatial "
+                f"randomness ({n:,} incidents over {_fmt_km2(area)}) the chance that any "
+                f"{eps:g} m disc holds {mcs} or more incidents is at most {self.alpha:g}."
+            )
+            return mcs, "csr"
+        if n:
+            notes.append(
+                "The study area has no area (all incidents on one point or one line), so "
+                "min_cluster_size cannot be set from complete spatial randomness: no "
+                "clusters. Set min_cluster_size to cluster these incidents."
+            )
+        return None, "undefined"
+
+    def _drop_not_significant(
+        self,
+        loc_labels: np.ndarray,
+        nb_count: np.ndarray,
+        n: int,
+        lam: float,
+        eps: float,
+        notes: list[str],
+    ) -> int:
+        """Label as noise (in place) the clusters with no improbable disc; how many were dropped.
+
+        A cluster is kept only if its busiest 75 m disc is improbable under CSR, i.e. it holds a
+        DBSCAN core point at (75 m, CSR min_samples): the Bonferroni p-value <= alpha.
+        """
+        k = int(loc_labels.max()) + 1
+        member = loc_labels >= 0
+        peak = np.full(k, -np.inf)
+        np.maximum.at(peak, loc_labels[member], nb_count[member])
+        keep = np.array([csr_p_value(c, n, lam) <= self.alpha for c in peak])
+        n_dropped = int((~keep).sum())
+        drop = member & ~keep[np.maximum(loc_labels, 0)]
+        loc_labels[drop] = -1
+        if n_dropped:
+            notes.append(
+                f"{n_dropped} HDBSCAN cluster(s) dropped (their incidents are noise): no "
+                f"{eps:g} m disc in them is improbable under complete spatial randomness "
+                f"at alpha = {self.alpha:g}. Set significant_only=False to keep them."
+            )
+        return n_dropped
+
     def fit(self, incidents: Incidents, y: Any = None) -> HDBSCANHotspots:
         """Cluster ``incidents``; returns ``self``.
 
@@ -841,27 +923,7 @@ class HDBSCANHotspots(HotspotEstimator):
         area = incidents.study_area_m2
         eps = DEFAULT_EPS_M
         lam = csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
-        mcs: int | None
-        if self.min_cluster_size is not None:
-            mcs = int(self.min_cluster_size)
-            rule = "given"
-        elif n >= 1 and area > 0:
-            mcs = csr_min_samples(n, area, eps, self.alpha)
-            rule = "csr"
-            notes.append(
-                f"min_cluster_size set to {mcs} automatically: under complete spatial "
-                f"randomness ({n:,} incidents over {_fmt_km2(area)}) the chance that any "
-                f"{eps:g} m disc holds {mcs} or more incidents is at most {self.alpha:g}."
-            )
-        else:
-            mcs = None
-            rule = "undefined"
-            if n:
-                notes.append(
-                    "The study area has no area (all incidents on one point or one line), so "
-                    "min_cluster_size cannot be set from complete spatial randomness: no "
-                    "clusters. Set min_cluster_size to cluster these incidents."
-                )
+        mcs, rule = self._min_cluster_size(n, area, eps, notes)
         ms = int(self.min_samples) if self.min_samples is not None else mcs
         if self.min_samples is None and mcs is not None:
             notes.append(f"min_samples set to min_cluster_size ({mcs}), scikit-learn's default.")
@@ -877,23 +939,7 @@ class HDBSCANHotspots(HotspotEstimator):
                 copy=True,
             )
             labels = model.fit_predict(xy).astype(np.intp)
-        # Per-location labels. scikit-learn's HDBSCAN can split a stack of identical points
-        # (ties in its single-linkage tree): a stack goes to the cluster most of its clustered
-        # incidents got (ties: lowest label), so every map point is one unit as in DBSCAN.
-        loc_labels = np.full(len(uniq), -1, dtype=np.intp)
-        if n and labels.max() >= 0:
-            inc = labels >= 0
-            pairs, votes = np.unique(np.c_[inverse[inc], labels[inc]], axis=0, return_counts=True)
-            order = np.lexsort((pairs[:, 1], -votes, pairs[:, 0]))
-            loc, first = np.unique(pairs[order, 0], return_index=True)
-            loc_labels[loc] = pairs[order[first], 1]
-            moved = int((loc_labels[inverse] != labels).sum())
-            if moved:
-                labels = loc_labels[inverse]
-                notes.append(
-                    f"{moved} incident(s) that HDBSCAN split off a stack of identical locations "
-                    "were joined to the cluster of the rest of their stack."
-                )
+        labels, loc_labels = _stack_labels(labels, inverse, len(uniq), notes)
         nb_count = (
             _neighbourhood_sums(KDTree(uniq), uniq, counts.astype(float), eps)
             if len(uniq)
@@ -901,23 +947,8 @@ class HDBSCANHotspots(HotspotEstimator):
         )
         n_dropped = 0
         if self.significant_only and loc_labels.max(initial=-1) >= 0:
-            # Keep a cluster only if its busiest 75 m disc is improbable under CSR, i.e. it holds
-            # a DBSCAN core point at (75 m, CSR min_samples): the Bonferroni p-value <= alpha.
-            k = int(loc_labels.max()) + 1
-            member = loc_labels >= 0
-            peak = np.full(k, -np.inf)
-            np.maximum.at(peak, loc_labels[member], nb_count[member])
-            keep = np.array([csr_p_value(c, n, lam) <= self.alpha for c in peak])
-            n_dropped = int((~keep).sum())
-            drop = member & ~keep[np.maximum(loc_labels, 0)]
-            loc_labels[drop] = -1
+            n_dropped = self._drop_not_significant(loc_labels, nb_count, n, lam, eps, notes)
             labels = loc_labels[inverse]
-            if n_dropped:
-                notes.append(
-                    f"{n_dropped} HDBSCAN cluster(s) dropped (their incidents are noise): no "
-                    f"{eps:g} m disc in them is improbable under complete spatial randomness "
-                    f"at alpha = {self.alpha:g}. Set significant_only=False to keep them."
-                )
         self.min_cluster_size_ = mcs
         self.min_samples_ = ms
         self.labels_ = labels

@@ -6,8 +6,8 @@ from it, and what it learned or chose ends in an underscore.
 
 The surface is computed *exactly at cell centres*: stacked points are merged first (police.uk
 snaps thousands of crimes to one map point), then each distinct location adds its kernel footprint
-to the cells it touches. Cells live in tiles of a :class:`~hotspots.grid.DensitySurface`, present only
-where the surface is non-zero, so a national data set never needs a dense national grid.
+to the cells it touches. Cells live in tiles of a :class:`~hotspots.grid.DensitySurface`, present
+only where the surface is non-zero, so a national data set never needs a dense national grid.
 """
 
 from __future__ import annotations
@@ -585,76 +585,14 @@ class KDEHotspots(HotspotEstimator):
             raise HotspotsError(msg)
         weighted = bool(self.use_weights and w.size and np.any(w != 1.0))
 
-        # bandwidth
-        if self.bandwidth is not None:
-            bw, rule = float(self.bandwidth), "user"
-            notes.append(f"Bandwidth {_fmt_m(bw)}: set by the user.")
-        elif self.bandwidth_rule == "arcgis":
-            bw = arcgis_bandwidth(x, yy, w if weighted else None)
-            rule = "arcgis"
-            if not (math.isfinite(bw) and bw > 0):
-                bw, rule = MICRO_PLACE_BANDWIDTH_M, "micro-place"
-                msg = (
-                    f"The ArcGIS bandwidth rule needs points spread over more than one location "
-                    f"({len(x)} incidents here); using the micro-place bandwidth of {_fmt_m(bw)} instead."
-                )
-                warnings.warn(msg, HotspotsWarning, stacklevel=2)
-                notes.append(msg)
-            else:
-                notes.append(
-                    f"Bandwidth {_fmt_m(bw)}: ArcGIS Pro's spatial Silverman rule "
-                    f"0.9·min(SD, √(1/ln2)·Dm)·n^-0.2{' (weighted)' if weighted else ''} "
-                    "(rule 'arcgis'). Override with bandwidth=."
-                )
-        else:
-            bw, rule = MICRO_PLACE_BANDWIDTH_M, "micro-place"
-            notes.append(
-                f"Bandwidth {_fmt_m(bw)}: the College of Policing guide's micro-place scale "
-                "(rule 'micro-place'). Override with bandwidth=."
-            )
-        # cell size
-        if self.cell_size is not None:
-            cell = float(self.cell_size)
-        else:
-            cell = default_cell_size(bw)
-            notes.append(
-                f"Cell size {_fmt_m(cell)}: bandwidth / 5 rounded down to a round number, so the "
-                "kernel spans at least 10 cells. Override with cell_size=."
-            )
-        if bw < 2 * cell:
-            msg = (
-                f"The bandwidth ({_fmt_m(bw)}) is less than twice the cell size ({_fmt_m(cell)}): "
-                "the surface will be blocky and may miss incidents between cell centres. "
-                "Use a smaller cell_size."
-            )
-            warnings.warn(msg, HotspotsWarning, stacklevel=2)
-            notes.append(msg)
-        if self.kernel == "gaussian":
-            notes.append(
-                f"Gaussian kernel with standard deviation {_fmt_m(bw)}, cut off at "
-                f"{GAUSSIAN_TRUNCATION:g} standard deviations ({GAUSSIAN_TRUNCATED_MASS:.1e} of "
-                "each kernel's mass dropped)."
-            )
-
+        bw, rule = self._bandwidth(x, yy, w, weighted, notes)
+        cell = self._cell_size(bw, notes)
         surface = density_surface(
             x, yy, w, bandwidth=bw, cell_size=cell, kernel=self.kernel, crs=incidents.crs
         )
         n_locations = len(unique_points(np.column_stack([x, yy]))) if len(x) else 0
 
-        # study area
-        area = incidents.study_area
-        clip: shapely.Geometry | None = area
-        if area is None or area.is_empty or area.area <= 0:
-            clip = None
-            area_m2 = surface.cell_area_m2 * surface.values_inside(None).size
-            notes.append(
-                "The study area has no area (too few or collinear incidents), so the area the "
-                "surface covers is used as the study area and polygons are not clipped."
-            )
-        else:
-            area_m2 = float(area.area)
-
-        # level
+        clip, area_m2 = _study_area(incidents, surface, notes)
         inside = surface.values_inside(clip)
         level = threshold_level(
             inside,
@@ -665,19 +603,7 @@ class KDEHotspots(HotspotEstimator):
             volume=self.volume,
             density=self.density,
         )
-        if self.threshold == "coverage":
-            notes.append(
-                f"Hot spots cover the densest {self.coverage:.1%} of the study area (level "
-                f"{level:,.1f} per km²), after the concentration of crime on 2-6 % of places in "
-                "the guide (R19, R20). Override with coverage= or threshold=."
-            )
-        elif self.threshold == "volume":
-            notes.append(
-                f"Hot spots are the smallest area holding {self.volume:.0%} of the surface's "
-                f"mass (level {level:,.1f} per km²)."
-            )
-        if not math.isfinite(level):
-            notes.append("No incidents with weight: the surface is zero everywhere, no hot spots.")
+        notes += self._level_notes(level)
 
         min_area = surface.cell_area_m2 if self.min_area_m2 is None else float(self.min_area_m2)
         if self.min_area_m2 is None:
@@ -713,6 +639,80 @@ class KDEHotspots(HotspotEstimator):
             "crs": incidents.crs.to_string(),
         }
         return self
+
+    def _bandwidth(
+        self, x: np.ndarray, y: np.ndarray, w: np.ndarray, weighted: bool, notes: list[str]
+    ) -> tuple[float, str]:
+        """The bandwidth in metres and the rule that set it ("user", "arcgis", "micro-place")."""
+        if self.bandwidth is not None:
+            notes.append(f"Bandwidth {_fmt_m(float(self.bandwidth))}: set by the user.")
+            return float(self.bandwidth), "user"
+        if self.bandwidth_rule == "arcgis":
+            bw = arcgis_bandwidth(x, y, w if weighted else None)
+            if not (math.isfinite(bw) and bw > 0):
+                bw = MICRO_PLACE_BANDWIDTH_M
+                msg = (
+                    f"The ArcGIS bandwidth rule needs points spread over more than one location "
+                    f"({len(x)} incidents here); using the micro-place bandwidth of "
+                    f"{_fmt_m(bw)} instead."
+                )
+                warnings.warn(msg, HotspotsWarning, stacklevel=3)
+                notes.append(msg)
+                return bw, "micro-place"
+            notes.append(
+                f"Bandwidth {_fmt_m(bw)}: ArcGIS Pro's spatial Silverman rule "
+                f"0.9·min(SD, √(1/ln2)·Dm)·n^-0.2{' (weighted)' if weighted else ''} "
+                "(rule 'arcgis'). Override with bandwidth=."
+            )
+            return bw, "arcgis"
+        notes.append(
+            f"Bandwidth {_fmt_m(MICRO_PLACE_BANDWIDTH_M)}: the College of Policing guide's "
+            "micro-place scale (rule 'micro-place'). Override with bandwidth=."
+        )
+        return MICRO_PLACE_BANDWIDTH_M, "micro-place"
+
+    def _cell_size(self, bw: float, notes: list[str]) -> float:
+        """The cell side in metres, with a warning when it is too coarse for the bandwidth."""
+        if self.cell_size is not None:
+            cell = float(self.cell_size)
+        else:
+            cell = default_cell_size(bw)
+            notes.append(
+                f"Cell size {_fmt_m(cell)}: bandwidth / 5 rounded down to a round number, so the "
+                "kernel spans at least 10 cells. Override with cell_size=."
+            )
+        if bw < 2 * cell:
+            msg = (
+                f"The bandwidth ({_fmt_m(bw)}) is less than twice the cell size "
+                f"({_fmt_m(cell)}): the surface will be blocky and may miss incidents between "
+                "cell centres. Use a smaller cell_size."
+            )
+            warnings.warn(msg, HotspotsWarning, stacklevel=3)
+            notes.append(msg)
+        if self.kernel == "gaussian":
+            notes.append(
+                f"Gaussian kernel with standard deviation {_fmt_m(bw)}, cut off at "
+                f"{GAUSSIAN_TRUNCATION:g} standard deviations ({GAUSSIAN_TRUNCATED_MASS:.1e} of "
+                "each kernel's mass dropped)."
+            )
+        return cell
+
+    def _level_notes(self, level: float) -> list[str]:
+        notes = []
+        if self.threshold == "coverage":
+            notes.append(
+                f"Hot spots cover the densest {self.coverage:.1%} of the study area (level "
+                f"{level:,.1f} per km²), after the concentration of crime on 2-6 % of places in "
+                "the guide (R19, R20). Override with coverage= or threshold=."
+            )
+        elif self.threshold == "volume":
+            notes.append(
+                f"Hot spots are the smallest area holding {self.volume:.0%} of the surface's "
+                f"mass (level {level:,.1f} per km²)."
+            )
+        if not math.isfinite(level):
+            notes.append("No incidents with weight: the surface is zero everywhere, no hot spots.")
+        return notes
 
     @staticmethod
     def _polygons(
@@ -779,6 +779,20 @@ _DTYPES = {
     "mass": float,
     "area_m2": float,
 }
+
+
+def _study_area(
+    incidents: Incidents, surface: DensitySurface, notes: list[str]
+) -> tuple[shapely.Geometry | None, float]:
+    """The polygon that clips the hot spots (None: no clipping) and the study area in m²."""
+    area = incidents.study_area
+    if area is None or area.is_empty or area.area <= 0:
+        notes.append(
+            "The study area has no area (too few or collinear incidents), so the area the "
+            "surface covers is used as the study area and polygons are not clipped."
+        )
+        return None, surface.cell_area_m2 * surface.values_inside(None).size
+    return area, float(area.area)
 
 
 def _fmt_m(value: float) -> str:
