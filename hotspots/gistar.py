@@ -20,8 +20,8 @@ See :class:`GiStarHotspots` Notes for the measurements behind the choice.
 Only cells of the study area count: a cell is in the area when it meets the study area polygon or
 holds an incident, and it counts by the share of its area inside the polygon. Neighbourhoods and
 rings are built from in-area cells only (an edge cell has fewer neighbours, not out-of-area
-zeros), and the false discovery rate families hold the ``n`` in-area cells only. Hot and cold are separate one-sided families, each
-Benjamini-Hochberg controlled at ``alpha``.
+zeros), and the false discovery rate families hold the ``n`` in-area cells only. Hot and cold are
+separate one-sided families, each Benjamini-Hochberg controlled at ``alpha``.
 
 The grid is sparse: only in-area cells within the baseline window of an incident are computed.
 Every other in-area cell has a local sum of zero, nothing around it to compare with, and a
@@ -378,18 +378,7 @@ class GiStarGrid:
         n_win = np.full(len(cells), float(len(self.window_offsets)))
         edge = np.flatnonzero(~interior[in_area])
         if len(edge):
-            # in-area shares of the cells of windows that may leave the study area
-            ring = _dilate(cells[edge], self.window_offsets)
-            ring_keys = cell_keys(ring)
-            ring_frac = self._fractions(ring, study_area)
-            hit = _lookup(ring_keys, occ_keys)
-            ring_frac[hit[hit >= 0]] = np.maximum(ring_frac[hit[hit >= 0]], MIN_CELL_FRACTION)
-            for offs, out in ((self.nbr_offsets, n_nb), (self.window_offsets, n_win)):
-                acc = np.zeros(len(edge))
-                for off in offs:
-                    pos = _lookup(ring_keys, cell_keys(cells[edge] + off))
-                    acc += np.where(pos >= 0, ring_frac[pos], 0.0)
-                out[edge] = acc
+            self._edge_counts(cells[edge], study_area, occ_keys, n_nb, n_win, edge)
         self.cells = cells
         self.keys = keys
         self.fraction = frac[in_area]
@@ -410,6 +399,31 @@ class GiStarGrid:
         # where each occupied cell's value lands, per offset (-1: outside the area)
         self._nbr_targets = self._targets(occ_keys, self.nbr_offsets)
         self._win_targets = self._targets(occ_keys, self.window_offsets)
+
+    def _edge_counts(
+        self,
+        edge_cells: np.ndarray,
+        study_area: BaseGeometry,
+        occ_keys: np.ndarray,
+        n_nb: np.ndarray,
+        n_win: np.ndarray,
+        edge: np.ndarray,
+    ) -> None:
+        """In-area cells (fractions) of the neighbourhoods and windows of the edge cells.
+
+        Writes ``n_nb[edge]`` and ``n_win[edge]``; windows there may leave the study area.
+        """
+        ring = _dilate(edge_cells, self.window_offsets)
+        ring_keys = cell_keys(ring)
+        ring_frac = self._fractions(ring, study_area)
+        hit = _lookup(ring_keys, occ_keys)
+        ring_frac[hit[hit >= 0]] = np.maximum(ring_frac[hit[hit >= 0]], MIN_CELL_FRACTION)
+        for offs, out in ((self.nbr_offsets, n_nb), (self.window_offsets, n_win)):
+            acc = np.zeros(len(edge))
+            for off in offs:
+                pos = _lookup(ring_keys, cell_keys(edge_cells + off))
+                acc += np.where(pos >= 0, ring_frac[pos], 0.0)
+            out[edge] = acc
 
     def _targets(self, occ_keys: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """(k, n_occupied) positions in ``cells`` of each occupied cell shifted by each offset."""
@@ -506,10 +520,10 @@ class GiStarGrid:
         null : {"local", "poisson", "negative-binomial", "normal"}, default "local"
             ``"local"``: ``L`` against the ``T`` incidents of the cell's window, binomial
             ``(T, W / A)``, or with ``dispersion > 1`` the beta-binomial whose variance is
-            ``dispersion`` times that (with ``squares``, its normal approximation). ``"poisson"``: exact Poisson with
-            mean ``X W`` (complete spatial randomness at the study area's mean intensity).
-            ``"negative-binomial"``: the discrete distribution with the randomisation mean
-            ``X W`` and variance ``S^2 (n W - W^2) / (n - 1)``. ``"normal"``: the classic Gi*
+            ``dispersion`` times that (with ``squares``, its normal approximation). ``"poisson"``:
+            exact Poisson with mean ``X W`` (complete spatial randomness at the study area's mean
+            intensity). ``"negative-binomial"``: the discrete distribution with the randomisation
+            mean ``X W`` and variance ``S^2 (n W - W^2) / (n - 1)``. ``"normal"``: the classic Gi*
             z-score on the normal curve (ArcGIS, spdep).
         squares : array of shape (n_occupied,), optional
             Sums of squared weights of each occupied cell, for weighted values (harm): the
@@ -540,22 +554,9 @@ class GiStarGrid:
             gi_var = (s**2) * (n * w - w**2) / (n - 1) if n > 1 else np.zeros_like(w)
             gi_z = np.where(gi_var > 0, (local - mean * w) / np.sqrt(gi_var), 0.0)
         phi = max(float(dispersion), 1.0) if null == "local" else 1.0
-        p_block_cold = 1.0
         if null == "local":
-            total = self.window_sums(vals)
-            share = w / self.n_window
-            expected = total * share
-            if squares is None:
-                var = phi * total * share * (1 - share)
-            else:
-                sq = self.window_sums(np.asarray(squares, dtype=float))
-                var = phi * share * (1 - share) * sq
-            # a cell whose ring is mostly outside the study area (less in-area ring than
-            # neighbourhood) has no surroundings to compare with: the study area's mean instead
-            no_ring = (self.n_window - w) < w
-            rate = float(vals.sum()) / max(self.area_cells, 1e-9)
-            expected = np.where(no_ring, rate * w, expected)
-            var = np.where(no_ring, phi * rate * w, var)
+            lnull = self._local_null(vals, w, phi, squares)
+            expected, var = lnull.expected, lnull.var
         else:
             expected = mean * w
             var = gi_var if null != "poisson" or squares is not None else expected
@@ -563,68 +564,141 @@ class GiStarGrid:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(var > 0, (local - expected) / np.sqrt(var), 0.0)
         up = direction >= 0
-        p = np.ones(len(local))
+        p_block_cold = 1.0
         if null == "normal" or squares is not None:
             p = np.where(up, stats.norm.sf(z), stats.norm.cdf(z))
             p[var <= 0] = 1.0
         elif null == "local":
-            k = np.round(local)
-            t = np.round(total)
-            live = (t > 0) & (share > 0) & (share < 1) & ~no_ring
-            p[no_ring & up] = stats.poisson.sf(k[no_ring & up] - 1, expected[no_ring & up])
-            p[no_ring & ~up] = stats.poisson.cdf(k[no_ring & ~up], expected[no_ring & ~up])
-            if phi > 1:
-                # per cell, the beta-binomial whose variance is phi times the binomial's
-                icc = np.clip((phi - 1) / np.maximum(t - 1, 1), 1e-12, 1 - 1e-9)
-                sc = (1 - icc) / icc
-                for side, sel in ((True, live & up), (False, live & ~up)):
-                    p[sel] = _betabinom_tail(
-                        k[sel], t[sel], share[sel] * sc[sel], (1 - share[sel]) * sc[sel], upper=side
-                    )
-            else:
-                p[live & up] = stats.binom.sf(k[live & up] - 1, t[live & up], share[live & up])
-                p[live & ~up] = stats.binom.cdf(k[live & ~up], t[live & ~up], share[live & ~up])
+            p = _local_p_values(local, lnull, up, phi)
         else:
-            k = np.round(local)
-            mu = expected
-            if null == "negative-binomial":
-                nb = gi_var > mu * (1 + 1e-9)
-                pr = np.where(nb, mu / np.where(nb, gi_var, 1.0), 1.0)
-                rr = np.where(nb, mu * mu / np.where(nb, gi_var - mu, 1.0), 1.0)
-                p = np.where(
-                    up,
-                    np.where(nb, stats.nbinom.sf(k - 1, rr, pr), stats.poisson.sf(k - 1, mu)),
-                    np.where(nb, stats.nbinom.cdf(k, rr, pr), stats.poisson.cdf(k, mu)),
-                )
-                w0 = float(len(self.nbr_offsets))
-                v0 = (s**2) * (n * w0 - w0**2) / (n - 1) if n > 1 else 0.0
-                mu0 = mean * w0
-                p_block_cold = (
-                    float(stats.nbinom.cdf(0, mu0**2 / (v0 - mu0), mu0 / v0))
-                    if v0 > mu0 * (1 + 1e-9)
-                    else math.exp(-mu0)
-                )
-            else:
-                p = np.where(up, stats.poisson.sf(k - 1, mu), stats.poisson.cdf(k, mu))
-                p_block_cold = math.exp(-mean * len(self.nbr_offsets))
-            p[mu <= 0] = 1.0
+            p, p_block_cold = self._global_p_values(local, expected, gi_var, mean, s, null, up)
         p = np.minimum(np.nan_to_num(p, nan=1.0), 1.0)
         if null == "normal" and n > 1 and s > 0:
             w0 = float(len(self.nbr_offsets))
             v0 = (s**2) * (n * w0 - w0**2) / (n - 1)
             p_block_cold = float(stats.norm.cdf(-mean * w0 / math.sqrt(v0)))
-        n_rest = max(n - len(local), 0)
-        hot = direction > 0
-        cold = direction < 0
-        q = np.ones(len(local))
-        q[hot] = benjamini_hochberg(p[hot], 1.0, n_rest + int((~hot).sum()))
-        if null == "local" or squares is not None:
-            q[cold] = benjamini_hochberg(p[cold], 1.0, n_rest + int((~cold).sum()))
-        else:
-            # the uncomputed cells have a zero local sum and their own lower-tail p-value
-            pc = np.r_[p[cold], np.ones(int((~cold).sum()))]
-            q[cold] = benjamini_hochberg(pc, p_block_cold, n_rest)[: int(cold.sum())]
+        # the uncomputed cells have a zero local sum and, under the global nulls, their own
+        # lower-tail p-value
+        cold_block = null != "local" and squares is None
+        q = _q_values(p, direction, max(n - len(local), 0), p_block_cold if cold_block else None)
         return GiStarTest(local, expected, z, gi_z, p, q, direction, phi)
+
+    def _local_null(
+        self, vals: np.ndarray, w: np.ndarray, phi: float, squares: np.ndarray | None
+    ) -> _LocalNull:
+        """Expected local sums and variances against each cell's own window."""
+        total = self.window_sums(vals)
+        share = w / self.n_window
+        expected = total * share
+        if squares is None:
+            var = phi * total * share * (1 - share)
+        else:
+            sq = self.window_sums(np.asarray(squares, dtype=float))
+            var = phi * share * (1 - share) * sq
+        # a cell whose ring is mostly outside the study area (less in-area ring than
+        # neighbourhood) has no surroundings to compare with: the study area's mean instead
+        no_ring = (self.n_window - w) < w
+        rate = float(vals.sum()) / max(self.area_cells, 1e-9)
+        expected = np.where(no_ring, rate * w, expected)
+        var = np.where(no_ring, phi * rate * w, var)
+        return _LocalNull(total, share, expected, var, no_ring)
+
+    def _global_p_values(
+        self,
+        local: np.ndarray,
+        mu: np.ndarray,
+        gi_var: np.ndarray,
+        mean: float,
+        s: float,
+        null: str,
+        up: np.ndarray,
+    ) -> tuple[np.ndarray, float]:
+        """One-sided p-values under the Poisson or negative binomial null.
+
+        Also the lower-tail p-value of a cell without incidents: the uncomputed cells' block in
+        the cold family.
+        """
+        k = np.round(local)
+        n = self.n_cells
+        if null == "negative-binomial":
+            nb = gi_var > mu * (1 + 1e-9)
+            pr = np.where(nb, mu / np.where(nb, gi_var, 1.0), 1.0)
+            rr = np.where(nb, mu * mu / np.where(nb, gi_var - mu, 1.0), 1.0)
+            p = np.where(
+                up,
+                np.where(nb, stats.nbinom.sf(k - 1, rr, pr), stats.poisson.sf(k - 1, mu)),
+                np.where(nb, stats.nbinom.cdf(k, rr, pr), stats.poisson.cdf(k, mu)),
+            )
+            w0 = float(len(self.nbr_offsets))
+            v0 = (s**2) * (n * w0 - w0**2) / (n - 1) if n > 1 else 0.0
+            mu0 = mean * w0
+            p_block_cold = (
+                float(stats.nbinom.cdf(0, mu0**2 / (v0 - mu0), mu0 / v0))
+                if v0 > mu0 * (1 + 1e-9)
+                else math.exp(-mu0)
+            )
+        else:
+            p = np.where(up, stats.poisson.sf(k - 1, mu), stats.poisson.cdf(k, mu))
+            p_block_cold = math.exp(-mean * len(self.nbr_offsets))
+        p[mu <= 0] = 1.0
+        return p, p_block_cold
+
+
+class _LocalNull(NamedTuple):
+    """The local null per computed cell.
+
+    Window total ``T``, neighbourhood share ``p0``, mean and variance of the local sum, and
+    whether the cell has no in-area ring (then it is tested against the study area's rate).
+    """
+
+    total: np.ndarray
+    share: np.ndarray
+    expected: np.ndarray
+    var: np.ndarray
+    no_ring: np.ndarray
+
+
+def _local_p_values(local: np.ndarray, lnull: _LocalNull, up: np.ndarray, phi: float) -> np.ndarray:
+    """One-sided p-values of the local null: binomial, or beta-binomial when ``phi > 1``."""
+    p = np.ones(len(local))
+    k = np.round(local)
+    t = np.round(lnull.total)
+    share, expected, no_ring = lnull.share, lnull.expected, lnull.no_ring
+    live = (t > 0) & (share > 0) & (share < 1) & ~no_ring
+    p[no_ring & up] = stats.poisson.sf(k[no_ring & up] - 1, expected[no_ring & up])
+    p[no_ring & ~up] = stats.poisson.cdf(k[no_ring & ~up], expected[no_ring & ~up])
+    if phi > 1:
+        # per cell, the beta-binomial whose variance is phi times the binomial's
+        icc = np.clip((phi - 1) / np.maximum(t - 1, 1), 1e-12, 1 - 1e-9)
+        sc = (1 - icc) / icc
+        for side, sel in ((True, live & up), (False, live & ~up)):
+            p[sel] = _betabinom_tail(
+                k[sel], t[sel], share[sel] * sc[sel], (1 - share[sel]) * sc[sel], upper=side
+            )
+    else:
+        p[live & up] = stats.binom.sf(k[live & up] - 1, t[live & up], share[live & up])
+        p[live & ~up] = stats.binom.cdf(k[live & ~up], t[live & ~up], share[live & ~up])
+    return p
+
+
+def _q_values(
+    p: np.ndarray, direction: np.ndarray, n_rest: int, p_block_cold: float | None
+) -> np.ndarray:
+    """Benjamini-Hochberg q-values in the hot and the cold family of all in-area cells.
+
+    Each family holds every computed cell (the other side's with p = 1) and the ``n_rest``
+    uncomputed cells: with p = 1, or in the cold family with ``p_block_cold`` when given.
+    """
+    hot = direction > 0
+    cold = direction < 0
+    q = np.ones(len(p))
+    q[hot] = benjamini_hochberg(p[hot], 1.0, n_rest + int((~hot).sum()))
+    if p_block_cold is None:
+        q[cold] = benjamini_hochberg(p[cold], 1.0, n_rest + int((~cold).sum()))
+    else:
+        pc = np.r_[p[cold], np.ones(int((~cold).sum()))]
+        q[cold] = benjamini_hochberg(pc, p_block_cold, n_rest)[: int(cold.sum())]
+    return q
 
 
 def _components(ij: np.ndarray) -> np.ndarray:
@@ -755,7 +829,9 @@ class GiStarHotspots(HotspotEstimator):
     parameter_hints: ClassVar[dict[str, str]] = {
         "cell_size": f"give metres, or leave it unset for the {DEFAULT_CELL_M:g} m patrol unit.",
         "neighbour_distance": "give metres, or leave it unset for queen contiguity.",
-        "baseline_distance": "give metres, or leave it unset for one cell beyond the neighbourhood.",
+        "baseline_distance": (
+            "give metres, or leave it unset for one cell beyond the neighbourhood."
+        ),
     }
     hotspot_columns: ClassVar[tuple[str, ...]] = ("method", "peak_density", "p_value", "max_z")
 
@@ -812,40 +888,7 @@ class GiStarHotspots(HotspotEstimator):
         self.n_cells_ = grid.n_cells
         null = self.null
         weighted = bool(self.use_weights)
-        null_used = null if not weighted or null == "local" else "normal"
-        self.params_: dict[str, Any] = {
-            "method": "gistar",
-            "cell_size_m": cell,
-            "cell_size_rule": "default 150 m patrol unit" if self.cell_size is None else "user",
-            "neighbour_distance_m": dist,
-            "weights": "binary, self-included, in-area cells only",
-            "alpha": self.alpha,
-            "null": null_used,
-            "multiple_testing": "Benjamini-Hochberg FDR, hot and cold as separate one-sided families over the in-area cells",
-            "n_cells": grid.n_cells,
-            "use_weights": weighted,
-            "hot_cell_rule": "significant, holds incidents, and busier than its neighbourhood's expected rate",
-        }
-        if null == "local":
-            self.params_["baseline_distance_m"] = base
-            self.params_["baseline_rule"] = (
-                "default: one cell beyond the neighbourhood"
-                if self.baseline_distance is None
-                else "user"
-            )
-        size_rule = (
-            "default: the guide's 150 m patrol unit"
-            if self.cell_size is None
-            else "set by the user"
-        )
-        nb_rule = "queen contiguity" if self.neighbour_distance is None else "set by the user"
-        self.notes_ = [
-            f"Gi* grid: {cell:g} m cells ({size_rule}); neighbours within {dist:.0f} m "
-            f"({nb_rule}), binary weights, cell included, study-area cells only.",
-            _null_note(null_used, base, cell),
-            f"Significance: one-sided, Benjamini-Hochberg false discovery rate {self.alpha} over "
-            f"the {grid.n_cells:,} study-area cells, hot and cold as separate families.",
-        ]
+        self._describe(grid.n_cells, null if not weighted or null == "local" else "normal")
         empty = gpd.GeoDataFrame(
             {"method": [], "peak_density": [], "p_value": [], "max_z": []}, geometry=[], crs=crs
         )
@@ -876,7 +919,6 @@ class GiStarHotspots(HotspotEstimator):
         counts[grid.occupied] = counts_occ
         q = res.q_value
         gi_bin = np.where(q < 0.01, 3, np.where(q < 0.05, 2, np.where(q < 0.10, 1, 0)))
-        gi_bin = gi_bin * res.direction
         boxes = grid.boxes()
         self.cells_ = gpd.GeoDataFrame(
             {
@@ -887,7 +929,7 @@ class GiStarHotspots(HotspotEstimator):
                 "z": res.z,
                 "p_value": res.p_value,
                 "q_value": q,
-                "gi_bin": gi_bin.astype(int),
+                "gi_bin": (gi_bin * res.direction).astype(int),
             },
             geometry=boxes,
             crs=crs,
@@ -911,22 +953,77 @@ class GiStarHotspots(HotspotEstimator):
                 "No cell is a significant Gi* hot spot at this false discovery rate."
             )
             return self
-        hot_idx = np.flatnonzero(hot)
-        labels = _components(grid.cells[hot_idx])
-        rows = []
-        for lab in np.unique(labels):
-            members = hot_idx[labels == lab]
-            rows.append(
-                {
-                    "method": "gistar",
-                    "peak_density": float(counts[members].max() / (cell**2 / 1e6)),
-                    "p_value": float(q[members].min()),
-                    "max_z": float(res.z[members].max()),
-                    "geometry": shapely.union_all(boxes[members]),
-                }
-            )
-        self.hotspots_ = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+        self.hotspots_ = _merge_hot_cells(grid, hot, counts, res, boxes, crs)
         return self
+
+    def _describe(self, n_cells: int, null_used: str) -> None:
+        """The parameter record and the notes every fit starts with."""
+        cell, dist = self.cell_size_, self.neighbour_distance_
+        base = self.baseline_distance_
+        self.params_: dict[str, Any] = {
+            "method": "gistar",
+            "cell_size_m": cell,
+            "cell_size_rule": "default 150 m patrol unit" if self.cell_size is None else "user",
+            "neighbour_distance_m": dist,
+            "weights": "binary, self-included, in-area cells only",
+            "alpha": self.alpha,
+            "null": null_used,
+            "multiple_testing": (
+                "Benjamini-Hochberg FDR, hot and cold as separate one-sided families over the "
+                "in-area cells"
+            ),
+            "n_cells": n_cells,
+            "use_weights": bool(self.use_weights),
+            "hot_cell_rule": (
+                "significant, holds incidents, and busier than its neighbourhood's expected rate"
+            ),
+        }
+        if self.null == "local":
+            self.params_["baseline_distance_m"] = base
+            self.params_["baseline_rule"] = (
+                "default: one cell beyond the neighbourhood"
+                if self.baseline_distance is None
+                else "user"
+            )
+        size_rule = (
+            "default: the guide's 150 m patrol unit"
+            if self.cell_size is None
+            else "set by the user"
+        )
+        nb_rule = "queen contiguity" if self.neighbour_distance is None else "set by the user"
+        self.notes_ = [
+            f"Gi* grid: {cell:g} m cells ({size_rule}); neighbours within {dist:.0f} m "
+            f"({nb_rule}), binary weights, cell included, study-area cells only.",
+            _null_note(null_used, base, cell),
+            f"Significance: one-sided, Benjamini-Hochberg false discovery rate {self.alpha} over "
+            f"the {n_cells:,} study-area cells, hot and cold as separate families.",
+        ]
+
+
+def _merge_hot_cells(
+    grid: GiStarGrid,
+    hot: np.ndarray,
+    counts: np.ndarray,
+    res: GiStarTest,
+    boxes: np.ndarray,
+    crs: Any,
+) -> gpd.GeoDataFrame:
+    """One hot spot per 8-connected group of hot cells: peak density, least q-value, max z."""
+    hot_idx = np.flatnonzero(hot)
+    labels = _components(grid.cells[hot_idx])
+    rows = []
+    for lab in np.unique(labels):
+        members = hot_idx[labels == lab]
+        rows.append(
+            {
+                "method": "gistar",
+                "peak_density": float(counts[members].max() / (grid.cell_size**2 / 1e6)),
+                "p_value": float(res.q_value[members].min()),
+                "max_z": float(res.z[members].max()),
+                "geometry": shapely.union_all(boxes[members]),
+            }
+        )
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
 
 
 def _split_dispersion(grid: GiStarGrid, incidents: Incidents) -> tuple[float, str]:
@@ -962,7 +1059,14 @@ def _null_note(null: str, base: float, cell: float) -> str:
             "merely for being busy."
         )
     return {
-        "poisson": "Null: complete spatial randomness at the study area's mean intensity (exact Poisson).",
-        "negative-binomial": "Null: the study area's mean, negative binomial with the randomisation variance.",
-        "normal": "Null: the study area's mean, normal curve with the randomisation variance (ArcGIS, spdep).",
+        "poisson": (
+            "Null: complete spatial randomness at the study area's mean intensity (exact Poisson)."
+        ),
+        "negative-binomial": (
+            "Null: the study area's mean, negative binomial with the randomisation variance."
+        ),
+        "normal": (
+            "Null: the study area's mean, normal curve with the randomisation variance "
+            "(ArcGIS, spdep)."
+        ),
     }[null]
