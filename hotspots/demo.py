@@ -25,6 +25,7 @@ it) from ``generate_demo()`` with the default seed; it is not committed. In a so
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,35 +211,8 @@ def generate_demo(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, DemoTruth]:
     cx, cy = TOWN_CENTRE
     spots = _spots()
 
-    # Map points: denser towards the centre, on a loose street grid (police.uk snaps to such points).
-    n_points = 1600
-    r = np.abs(rng.normal(0, 2200, n_points)) + rng.uniform(0, 2500, n_points) * (
-        rng.random(n_points) < 0.5
-    )
-    theta = rng.uniform(0, 2 * np.pi, n_points)
-    px = np.round((cx + r * np.cos(theta)) / 20) * 20
-    py = np.round((cy + r * np.sin(theta)) / 20) * 20
-    names = [
-        f"On or near {_PLACES[i % len(_PLACES)]}"
-        if rng.random() < 0.25
-        else f"On or near {_STREETS[i % len(_STREETS)]}"
-        for i in range(n_points)
-    ]
-    lsoa = [f"E0109{9000 + int(i // 40):04d}" for i in range(n_points)]
-    # each planted spot gets 3-5 nearby map points (within ~60 m)
-    spot_points: list[np.ndarray] = []
-    for s in spots:
-        k = int(rng.integers(3, 6))
-        ox = np.r_[0.0, rng.uniform(-60, 60, k - 1)]
-        oy = np.r_[0.0, rng.uniform(-60, 60, k - 1)]
-        idx = np.arange(len(px), len(px) + k)
-        px = np.r_[px, s.x + ox]
-        py = np.r_[py, s.y + oy]
-        names += [f"On or near {s.name}"] * k
-        lsoa += [f"E0109{8000 + len(spot_points):04d}"] * k
-        spot_points.append(idx)
-    names_arr = np.array(names, dtype=object)
-    lsoa_arr = np.array(lsoa, dtype=object)
+    px, py, names_arr, lsoa_arr, spot_points = _map_points(rng, spots)
+    n_points = _N_MAP_POINTS
     centre_w = np.exp(-np.hypot(px[:n_points] - cx, py[:n_points] - cy) / 2500)
     centre_w /= centre_w.sum()
 
@@ -316,7 +290,53 @@ def generate_demo(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, DemoTruth]:
         }
     )
 
-    # dirty rows, as real files have them
+    table, dirty = _add_dirty_rows(table)
+    return table, DemoTruth(spots, dirty)
+
+
+#: Map points of the background (the planted spots add 3-5 points each).
+_N_MAP_POINTS = 1600
+
+
+def _map_points(
+    rng: np.random.Generator, spots: Sequence[PlantedSpot]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Map points (x, y in metres), their location texts and LSOA codes, and each spot's points.
+
+    Denser towards the centre, on a loose street grid (police.uk snaps incidents to such points).
+    """
+    cx, cy = TOWN_CENTRE
+    n_points = _N_MAP_POINTS
+    r = np.abs(rng.normal(0, 2200, n_points)) + rng.uniform(0, 2500, n_points) * (
+        rng.random(n_points) < 0.5
+    )
+    theta = rng.uniform(0, 2 * np.pi, n_points)
+    px = np.round((cx + r * np.cos(theta)) / 20) * 20
+    py = np.round((cy + r * np.sin(theta)) / 20) * 20
+    names = [
+        f"On or near {_PLACES[i % len(_PLACES)]}"
+        if rng.random() < 0.25
+        else f"On or near {_STREETS[i % len(_STREETS)]}"
+        for i in range(n_points)
+    ]
+    lsoa = [f"E0109{9000 + int(i // 40):04d}" for i in range(n_points)]
+    # each planted spot gets 3-5 nearby map points (within ~60 m)
+    spot_points: list[np.ndarray] = []
+    for s in spots:
+        k = int(rng.integers(3, 6))
+        ox = np.r_[0.0, rng.uniform(-60, 60, k - 1)]
+        oy = np.r_[0.0, rng.uniform(-60, 60, k - 1)]
+        idx = np.arange(len(px), len(px) + k)
+        px = np.r_[px, s.x + ox]
+        py = np.r_[py, s.y + oy]
+        names += [f"On or near {s.name}"] * k
+        lsoa += [f"E0109{8000 + len(spot_points):04d}"] * k
+        spot_points.append(idx)
+    return px, py, np.array(names, dtype=object), np.array(lsoa, dtype=object), spot_points
+
+
+def _add_dirty_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The table with dirty rows appended, as real files have them, and how many of each kind."""
     dirty = {}
     extra = []
     base = table.iloc[0].to_dict()
@@ -354,8 +374,7 @@ def generate_demo(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, DemoTruth]:
     dirty["exact duplicate"] = 1
     extra.append(dict(base, **{"Crime ID": f"{4:064x}", "Date": "2025-13-45"}))
     dirty["unparseable date"] = 1
-    table = pd.concat([table, pd.DataFrame(extra)], ignore_index=True)
-    return table, DemoTruth(spots, dirty)
+    return pd.concat([table, pd.DataFrame(extra)], ignore_index=True), dirty
 
 
 def write_demo(path: str | Path = DEMO_CSV, seed: int = DEMO_SEED) -> Path:
