@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         names = [n for n in names if n == f"bench_{args.only}" or n == args.only]
     print(
-        f"# hotspots benchmarks - Python {platform.python_version()} on {platform.machine()}, {time.strftime('%Y-%m-%d')}"
+        f"# hotspots benchmarks - Python {platform.python_version()} on {platform.machine()}, "
+        f"{time.strftime('%Y-%m-%d')}"
     )
     for name in names:
         mod = importlib.import_module(f"benchmarks.{name}")

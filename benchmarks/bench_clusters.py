@@ -8,7 +8,8 @@ Each measurement runs in its own subprocess so the peak memory is its own:
 peak resident set size (``resource.getrusage``, includes the interpreter and imports; the
 ``*_rss_delta_mb`` columns subtract the peak reached before clustering started).
 
-Usage: ``python -m benchmarks.bench_clusters [--quick]`` or ``python -m benchmarks --only clusters``.
+Usage: ``python -m benchmarks.bench_clusters [--quick]`` or ``python -m benchmarks --only
+clusters``.
 """
 
 from __future__ import annotations

@@ -65,7 +65,9 @@ def run(quick: bool = False) -> list[dict]:
         GiStarHotspots(cell_size=CELL).fit(inc)
         ours = time.perf_counter() - t
         row = {
-            "case": f"{n:,} incidents, {side / 1000:.0f} km square, {int(side // CELL) ** 2:,} cells",
+            "case": (
+                f"{n:,} incidents, {side / 1000:.0f} km square, {int(side // CELL) ** 2:,} cells"
+            ),
             "ours_s": ours,
         }
         if esda_ok:

@@ -71,7 +71,11 @@ def write_police_uk_months(
     lon = np.char.mod("%.6f", centres[c, 0] + 1.6 * r * np.cos(theta)).astype(object)
     lat = np.char.mod("%.6f", centres[c, 1] + r * np.sin(theta)).astype(object)
     streets = np.array(
-        [f"On or near Street{i:05d} {k}" for k in ("Road", "Street", "Lane", "Close") for i in range(4000)],
+        [
+            f"On or near Street{i:05d} {k}"
+            for k in ("Road", "Street", "Lane", "Close")
+            for i in range(4000)
+        ],
         dtype=object,
     )  # fmt: skip
     place = streets[rng.integers(0, len(streets), n_points)]
@@ -109,7 +113,9 @@ def write_police_uk_months(
                  "LSOA name,Crime type,Last outcome category,Context"]  # fmt: skip
         lines += [
             f"{i},{month},{force},{force},{a},{b},{lo},{lc},{ln},{t},{o},"
-            for i, a, b, lo, lc, ln, t, o in zip(ids, x, y, loc, code, name, ctype, outcome, strict=True)
+            for i, a, b, lo, lc, ln, t, o in zip(
+                ids, x, y, loc, code, name, ctype, outcome, strict=True
+            )
         ]  # fmt: skip
         path = folder / f"{month}-metropolitan-street.csv"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -179,7 +185,8 @@ def run(quick: bool = False) -> list[dict]:
             ours = _measure(step, synthetic)
             rows.append(
                 {
-                    "case": f"{label}: " + ("read_incidents" if step == "read" else f"read + detect {step}"),
+                    "case": f"{label}: "
+                    + ("read_incidents" if step == "read" else f"read + detect {step}"),
                     "ours_s": ours["s"],
                     "ours_cpu_s": ours["cpu_s"],
                     "pandas_read_s": base["s"],

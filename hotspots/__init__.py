@@ -1,9 +1,10 @@
 """hotspots: patrol-sized serious violence hot spots from police incident data.
 
-The pipeline reads top to bottom: :mod:`hotspots.ingest` (CSV -> :class:`~hotspots.incidents.Incidents`),
-:mod:`hotspots.kde` and :mod:`hotspots.clusters` (hot spot polygons), :mod:`hotspots.profile`
-(ranking and temporal profiles), :mod:`hotspots.tactics` (patrol tactics and plans),
-:mod:`hotspots.export` (GeoJSON, GeoPackage, CSV) and :mod:`hotspots.mapping` (folium maps).
+The pipeline reads top to bottom: :mod:`hotspots.ingest` (CSV ->
+:class:`~hotspots.incidents.Incidents`), :mod:`hotspots.kde` and :mod:`hotspots.clusters` (hot spot
+polygons), :mod:`hotspots.profile` (ranking and temporal profiles), :mod:`hotspots.tactics` (patrol
+tactics and plans), :mod:`hotspots.export` (GeoJSON, GeoPackage, CSV) and :mod:`hotspots.mapping`
+(folium maps).
 """
 
 from __future__ import annotations

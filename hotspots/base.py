@@ -1,4 +1,5 @@
-"""The base class of every hot spot detector, and the constraints its parameters are checked against.
+"""The base class of every hot spot detector, and the constraints its parameters are checked
+against.
 
 A detector follows scikit-learn's estimator contract (:class:`sklearn.base.BaseEstimator`):
 ``__init__`` only stores its keyword parameters under their own names, so ``get_params``,
@@ -231,8 +232,8 @@ class HotspotEstimator(BaseEstimator):
         if incidents is not None and not isinstance(incidents, Incidents):
             msg = (
                 f"{type(self).__name__}.fit needs a hotspots.Incidents, got "
-                f"{type(incidents).__name__}. Fix: read the CSV with hotspots.ingest.read_incidents "
-                "or use Incidents.from_xy."
+                f"{type(incidents).__name__}. Fix: read the CSV with "
+                "hotspots.ingest.read_incidents or use Incidents.from_xy."
             )
             raise ParameterError(msg)
 
@@ -247,7 +248,7 @@ class HotspotEstimator(BaseEstimator):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")  # noqa: EM102
 
     def param_record(self) -> dict[str, Any]:
-        """The constructor's parameters in the order ``__init__`` declares them (for ``params_``)."""
+        """The constructor's parameters in ``__init__``'s order (for ``params_``)."""
         params = self.get_params(deep=False)
         return {name: params[name] for name in self._init_order()}
 

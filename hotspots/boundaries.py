@@ -85,7 +85,7 @@ def _to_wgs84(gdf: Any, label: str) -> Any:
 
 
 def _repair(geoms: np.ndarray, label: str) -> np.ndarray:
-    """Valid geometries; invalid polygons repaired with :func:`shapely.make_valid`, with a warning."""
+    """Valid geometries; invalid polygons repaired (:func:`shapely.make_valid`) with a warning."""
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():
         reasons = sorted({str(r) for r in shapely.is_valid_reason(geoms[invalid])})

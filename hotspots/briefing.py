@@ -175,7 +175,7 @@ def _geom_path(geom: Any, tx: Any) -> str:
 def _map_data(
     area: Any, hotspot_geom: Any, points: np.ndarray, *, size: int = 230, margin_m: float = 60.0
 ) -> dict[str, Any]:
-    """Small map: patrol area (filled), parent hot spot outline (dashed), incidents (dots), 50 m bar."""
+    """Small map: patrol area (filled), hot spot outline (dashed), incidents (dots), 50 m bar."""
     minx, miny, maxx, maxy = area.geometry.bounds
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     half = max(maxx - minx, maxy - miny) / 2 + margin_m
@@ -444,8 +444,8 @@ def html_to_pdf(
     exe = browser or find_pdf_browser()
     if not exe:
         msg = (
-            "No Chromium browser found to print the briefing to PDF. Install the 'chromium' package, "
-            "or open briefing.html in any browser and print it."
+            "No Chromium browser found to print the briefing to PDF. Install the 'chromium' "
+            "package, or open briefing.html in any browser and print it."
         )
         raise HotspotsError(msg)
     html_path = Path(html_path).resolve()
@@ -453,7 +453,8 @@ def html_to_pdf(
     with tempfile.TemporaryDirectory() as profile:
         cmd = [
             exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--disable-extensions",
             f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}",
             html_path.as_uri(),
         ]  # fmt: skip

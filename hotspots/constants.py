@@ -11,7 +11,8 @@ Two kinds of number live here:
 
 Every other module, the command line and the app read these names rather than repeating the
 numbers. The knowledge base (``hotspots/data/tactics.json``, key ``constants``) carries the
-guide-derived plan values with their sources for the briefing; ``tests/test_constants.py`` checks the two agree.
+guide-derived plan values with their sources for the briefing; ``tests/test_constants.py`` checks
+the two agree.
 """
 
 from __future__ import annotations

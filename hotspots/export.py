@@ -17,8 +17,9 @@ input files with SHA-256, package version): GeoJSON in a top-level ``hotspots_pa
 properties), GeoPackage in a ``parameters`` column and the dataset metadata, CSV in a ``parameters``
 column (``plan_parameters`` for a plan).
 
-Nothing here imports :mod:`hotspots.patrol`: the plan writers read a :class:`~hotspots.patrol.PatrolPlan`
-by its attributes (``visits``, ``params``, ``summary``, ``plan_id``, ``area_summary()``).
+Nothing here imports :mod:`hotspots.patrol`: the plan writers read a
+:class:`~hotspots.patrol.PatrolPlan` by its attributes (``visits``, ``params``, ``summary``,
+``plan_id``, ``area_summary()``).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def json_text(obj: Any, *, indent: int | None = None) -> str:
 
 
 def _rfc7946_geometry(geom: Any) -> dict[str, Any]:
-    """GeoJSON geometry with exterior rings counter-clockwise and holes clockwise (RFC 7946 3.1.6)."""
+    """GeoJSON geometry, exterior rings counter-clockwise, holes clockwise (RFC 7946 3.1.6)."""
     geom = shapely.orient_polygons(geom, exterior_cw=False)
     mapping = json.loads(shapely.to_geojson(geom))
     return _round_coords(mapping)
@@ -175,7 +176,7 @@ def features_geojson(
 def to_geojson(
     result: Any, *, hotspots: gpd.GeoDataFrame | None = None, indent: int | None = None
 ) -> str:
-    """The ranked hot spots of a :class:`~hotspots.detect.HotspotResult` as RFC 7946 GeoJSON text."""
+    """The ranked hot spots of a :class:`~hotspots.detect.HotspotResult` as RFC 7946 GeoJSON."""
     gdf = result.hotspots if hotspots is None else hotspots
     return json_text(features_geojson(gdf, result.params), indent=indent)
 
@@ -414,7 +415,7 @@ def plan_to_csv(plan: PatrolPlan, path: str | Path | None = None) -> str:
 
 
 def ical_escape(text: str) -> str:
-    """Escape an iCalendar TEXT value (RFC 5545 section 3.3.11): backslash, ``;``, ``,``, newlines."""
+    """Escape an iCalendar TEXT value (RFC 5545 3.3.11): backslash, ``;``, ``,``, newlines."""
     return (
         str(text)
         .replace("\\", "\\\\")
@@ -427,7 +428,8 @@ def ical_escape(text: str) -> str:
 
 
 def ical_fold(line: str, limit: int = 75) -> str:
-    """Fold a content line at ``limit`` octets (RFC 5545 section 3.1), never inside a UTF-8 character.
+    """Fold a content line at ``limit`` octets (RFC 5545 section 3.1), never inside a UTF-8
+    character.
 
     Continuation lines start with one space, which counts towards their 75 octets. The result
     joins the pieces with CRLF + space (no trailing CRLF).
@@ -500,10 +502,14 @@ def plan_to_ical(
     for rec in patrol.itertuples(index=False):
         date = pd.Timestamp(rec.date)
         uid = f"{pid}-{rec.patrol_area_id}-{date:%Y%m%d}-{rec.visit}@hotspots"
-        summary = f"Hot spot patrol {rec.patrol_area_id} ({rec.minutes} min, {rec.officers} officers on foot)"
+        summary = (
+            f"Hot spot patrol {rec.patrol_area_id} ({rec.minutes} min, {rec.officers} officers "
+            "on foot)"
+        )
         desc = [
             f"Patrol area {rec.patrol_area_id} in hot spot {rec.hotspot_id}.",
-            f"Stay {rec.minutes} minutes on foot inside the area (at least {MIN_VISIT_MINUTES}; travel does not count).",
+            f"Stay {rec.minutes} minutes on foot inside the area (at least {MIN_VISIT_MINUTES}; "
+            "travel does not count).",
             f"Window: {rec.window}.",
             f"Tactics: {rec.tactic_ids.replace(';', ', ') if rec.tactic_ids else 'T01'}.",
             f"Assignment: {rec.assignment} (plan seed {plan.params['seed']}).",

@@ -2,13 +2,13 @@
 
 A national force area at a 25 m cell is hundreds of millions of cells, most of them empty. So the
 grid is never materialised over the bounding box: :class:`DensitySurface` stores square tiles of
-``tile_size`` × ``tile_size`` cells only where the surface is non-zero. Every tile sits on one global
-lattice whose origin is a multiple of the cell size, so two surfaces with the same cell size line up
-cell for cell.
+``tile_size`` × ``tile_size`` cells only where the surface is non-zero. Every tile sits on one
+global lattice whose origin is a multiple of the cell size, so two surfaces with the same cell size
+line up cell for cell.
 
 Cell ``(i, j)`` (column ``i``, row ``j``, both integers, rows counted northwards) covers
-``[ox + i·c, ox + (i+1)·c) × [oy + j·c, oy + (j+1)·c)`` where ``(ox, oy)`` is the origin and ``c`` the
-cell size, in metres of the analysis CRS. Its value is the density at the cell *centre*.
+``[ox + i·c, ox + (i+1)·c) × [oy + j·c, oy + (j+1)·c)`` where ``(ox, oy)`` is the origin and ``c``
+the cell size, in metres of the analysis CRS. Its value is the density at the cell *centre*.
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ class DensitySurface:
         Cells per tile side.
     tiles : dict
         ``{(tile_row, tile_col): ndarray (tile_size, tile_size)}``; element ``[r, c]`` of tile
-        ``(tr, tc)`` is cell ``(i, j) = (tc·tile_size + c, tr·tile_size + r)``. Absent tiles are zero.
+        ``(tr, tc)`` is cell ``(i, j) = (tc·tile_size + c, tr·tile_size + r)``. Absent tiles are
+        zero.
     units : str
         Units of the values, ``"incidents per km²"`` by default.
 
@@ -463,7 +464,7 @@ def _components_8(i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def _dissolve(polys: list[BaseGeometry]) -> list[shapely.Polygon]:
-    """Valid, dissolved polygons: one per connected area (parts meeting at a point stay separate)."""
+    """Valid, dissolved polygons, one per connected area (parts meeting at a point stay apart)."""
     if not polys:
         return []
     geoms = shapely.make_valid(np.asarray(polys, dtype=object))

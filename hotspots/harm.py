@@ -196,7 +196,10 @@ def _from_csv(text: str, delimiter: str, label: str) -> dict[str, float]:
     seen: dict[str, str] = {}
     for line, rec in rows:
         if len(rec) <= max(it, iw):
-            msg = f"expected at least {max(it, iw) + 1} columns (crime type, weight), found {len(rec)}."
+            msg = (
+                f"expected at least {max(it, iw) + 1} columns (crime type, weight), "
+                f"found {len(rec)}."
+            )
             raise InputError(msg, file=label, row=line, hint=_FORMAT_HINT)
         crime_type = rec[it].strip()
         where: dict[str, Any] = {"file": label, "row": line, "column": weight_name}

@@ -140,7 +140,7 @@ class IngestReport:
 
     @property
     def synthetic(self) -> bool:
-        """True when the data are the synthetic demo's (a force reported as :data:`SYNTHETIC_FORCE`)."""
+        """True for the synthetic demo's data (a force reported as :data:`SYNTHETIC_FORCE`)."""
         return SYNTHETIC_FORCE in self.choices.get("forces", [])
 
     @property
@@ -237,7 +237,8 @@ class Incidents:
 
     @property
     def fingerprint(self) -> str:
-        """A stable hash of the content: every row of ``frame``, the CRS, the study area, the report.
+        """A stable hash of the content: every row of ``frame``, the CRS, the study area, the
+        report.
 
         Equal for equal incidents in any process (pandas' fixed-key row hashes and BLAKE2b), so
         caches (the app's, a notebook's) can key on it instead of on the input files. Computed

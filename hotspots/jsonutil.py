@@ -40,7 +40,9 @@ def to_jsonable(value: Any) -> Any:
 
     Examples
     --------
-    >>> to_jsonable({"n": np.int64(3), "x": float("nan"), 1: (np.float32(0.5), pd.Timestamp("2024-01-01"))})
+    >>> to_jsonable(
+    ...     {"n": np.int64(3), "x": float("nan"), 1: (np.float32(0.5), pd.Timestamp("2024-01-01"))}
+    ... )
     {'n': 3, 'x': None, '1': [0.5, '2024-01-01T00:00:00']}
     """
     if isinstance(value, Mapping):

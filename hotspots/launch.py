@@ -117,7 +117,8 @@ def prepare_launch_dir(script: str | Path, folder: str | Path) -> Path:
         shutil.copytree(static, link)
     main = folder / "hotspots_app_main.py"
     main.write_text(
-        "# Written by `hotspots app`: runs the app with ./static serving the package's map assets.\n"
+        "# Written by `hotspots app`: runs the app with ./static serving the package's map "
+        "assets.\n"
         f"import runpy\n\nrunpy.run_path({str(Path(script).resolve())!r}, run_name='__main__')\n",
         encoding="utf-8",
     )

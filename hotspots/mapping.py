@@ -666,7 +666,9 @@ class _ClickThrough(MacroElement):
 
     _template = Template(
         """{% macro script(this, kwargs) %}
-if ({{ this.layer.get_name() }}._canvas) { {{ this.layer.get_name() }}._canvas.style.pointerEvents = "none"; }
+if ({{ this.layer.get_name() }}._canvas) {
+  {{ this.layer.get_name() }}._canvas.style.pointerEvents = "none";
+}
 {% endmacro %}"""
     )
 

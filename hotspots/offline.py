@@ -4,8 +4,8 @@ folium points every map at CDNs (jsdelivr, cdnjs, code.jquery.com, netdna.bootst
 locked-down network a single unreachable URL leaves the streamlit-folium map blank, because its
 iframe loads the ``<script src>`` tags one at a time and gives up on the first error. The files are
 package data under ``hotspots/static/vendor/`` (see its ``README.md`` for versions and licences) and
-served by Streamlit's static file serving at ``/app/static/vendor/...`` (the ``static`` folder next to
-``app.py`` is a link to ``hotspots/static``).
+served by Streamlit's static file serving at ``/app/static/vendor/...`` (the ``static`` folder next
+to ``app.py`` is a link to ``hotspots/static``).
 
 Three things live here:
 
@@ -52,8 +52,8 @@ __all__ = [
 
 #: The vendored files: package data found through :mod:`importlib.resources`, so an installed wheel
 #: carries them. A directory on disk, because Streamlit serves them from disk (at
-#: ``/app/static/vendor/``, through the ``static`` link next to ``app.py`` or the one ``hotspots app``
-#: makes); pip installs packages unzipped.
+#: ``/app/static/vendor/``, through the ``static`` link next to ``app.py`` or the one ``hotspots
+#: app`` makes); pip installs packages unzipped.
 VENDOR_DIR = Path(str(resources.files("hotspots").joinpath("static", "vendor")))
 
 #: URL prefix of the vendored files as seen from the streamlit-folium iframe
@@ -63,7 +63,7 @@ DEFAULT_PREFIX = "../../app/static/vendor/"
 
 #: Every CDN URL that folium 0.20 and the plugins hotspots uses emit, mapped to its path under
 #: :data:`VENDOR_DIR`. Add an entry (and the file) before using a new plugin; :func:`localize`
-#: raises on anything missing.
+#: raises on anything missing. (A URL is not split, so some lines here are longer than 100.)
 CDN_TO_LOCAL: dict[str, str] = {
     # folium.Map.default_js
     "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js": "leaflet/leaflet.js",
@@ -71,7 +71,7 @@ CDN_TO_LOCAL: dict[str, str] = {
     "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": (
         "bootstrap/bootstrap.bundle.min.js"
     ),
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": (
+    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": (  # noqa: E501
         "awesome-markers/leaflet.awesome-markers.js"
     ),
     # folium.Map.default_css
@@ -85,14 +85,14 @@ CDN_TO_LOCAL: dict[str, str] = {
     "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css": (
         "fontawesome/css/all.min.css"
     ),
-    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": (
+    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": (  # noqa: E501
         "awesome-markers/leaflet.awesome-markers.css"
     ),
-    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": (
+    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": (  # noqa: E501
         "folium/leaflet.awesome.rotate.min.css"
     ),
     # folium.plugins.HeatMap (the file ships in the folium wheel)
-    "https://cdn.jsdelivr.net/gh/python-visualization/folium@main/folium/templates/leaflet_heat.min.js": (
+    "https://cdn.jsdelivr.net/gh/python-visualization/folium@main/folium/templates/leaflet_heat.min.js": (  # noqa: E501
         "folium/leaflet_heat.min.js"
     ),
     # folium.plugins.MarkerCluster and FastMarkerCluster
@@ -102,7 +102,7 @@ CDN_TO_LOCAL: dict[str, str] = {
     "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.css": (
         "markercluster/MarkerCluster.css"
     ),
-    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.Default.css": (
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.Default.css": (  # noqa: E501
         "markercluster/MarkerCluster.Default.css"
     ),
 }
@@ -185,7 +185,8 @@ def localize(m: folium.Map, prefix: str = DEFAULT_PREFIX) -> folium.Map:
                 if _WEB_URL.match(url):
                     if url not in CDN_TO_LOCAL:
                         msg = (
-                            f"{type(el).__name__}.{attr} asks for {url!r}, which has no local copy. "
+                            f"{type(el).__name__}.{attr} asks for {url!r}, which has no local "
+                            "copy. "
                             "Vendor the file under hotspots/static/vendor/ and add it to "
                             "hotspots.offline.CDN_TO_LOCAL."
                         )
@@ -227,10 +228,10 @@ def escape_text(value: Any) -> str:
     standalone map's footer and every value the briefing templates print
     (:mod:`hotspots.briefing`) go through it.
 
-    ``html.escape`` (``& < > " '``), then the backtick as ``&#96;`` and the dollar sign as ``&#36;``:
-    ``folium.Tooltip`` puts its text in a JavaScript template literal, where a backtick ends the
-    literal (a syntax error that blanks the whole map) and ``${...}`` runs code. The browser shows
-    the entities as the original characters.
+    ``html.escape`` (``& < > " '``), then the backtick as ``&#96;`` and the dollar sign as
+    ``&#36;``: ``folium.Tooltip`` puts its text in a JavaScript template literal, where a backtick
+    ends the literal (a syntax error that blanks the whole map) and ``${...}`` runs code. The
+    browser shows the entities as the original characters.
 
     Parameters
     ----------
@@ -289,8 +290,9 @@ def standalone_html(m: folium.Map, params: dict | None = None) -> str:
     m : folium.Map
     params : dict, optional
         The run's parameter record (``HotspotResult.params``). Embedded as JSON in a
-        ``<script type="application/json" id="hotspots-parameters">`` element (so the map, like every
-        export, says how it was made) and summarised in a visible line at the foot of the page.
+        ``<script type="application/json" id="hotspots-parameters">`` element (so the map, like
+        every export, says how it was made) and summarised in a visible line at the foot of the
+        page.
 
     Returns
     -------

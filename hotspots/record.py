@@ -46,7 +46,7 @@ class FrozenDict(dict):
     >>> d["bandwidth_m"] = 100
     Traceback (most recent call last):
     ...
-    TypeError: this FrozenDict is a shared, read-only record; make a copy first (dict(record) or hotspots.record.thaw(record)).
+    TypeError: this FrozenDict is a shared, read-only record; make a copy first ...
     >>> json.dumps(d)
     '{"bandwidth_m": 150, "rule": ["micro-place"]}'
     """

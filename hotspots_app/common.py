@@ -91,7 +91,8 @@ def cache_data(**options: Any) -> Callable[[Callable], Callable]:
 
 
 def cache_resource(**options: Any) -> Callable[[Callable], Callable]:
-    """``st.cache_resource(hash_funcs=HASH_FUNCS, show_spinner=False, **options)``, made on first call.
+    """``st.cache_resource(hash_funcs=HASH_FUNCS, show_spinner=False, **options)``, made on first
+    call.
 
     For large read-only objects (incidents, detection runs): sessions share one object.
     """

@@ -25,7 +25,7 @@ HOTSPOT_FILES = {
 
 @cache_data(max_entries=8)
 def export_bytes(result: HotspotResult, kind: str) -> bytes:
-    """The hot spots as GeoJSON, GeoPackage or CSV bytes (:func:`hotspots.workflows.hotspot_bytes`)."""
+    """The hot spots as GeoJSON, GeoPackage or CSV bytes (``workflows.hotspot_bytes``)."""
     return workflows.hotspot_bytes(result, kind)
 
 

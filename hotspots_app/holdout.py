@@ -31,8 +31,8 @@ HOLDOUT_EXPLAINED = (
     "- **Hit rate**: share of the test incidents that fell inside the hot spots.\n"
     "- **PAI** (Predictive Accuracy Index, Chainey, Tompson & Uhlig 2008) = hit rate ÷ coverage; "
     "above 1 beats picking places at random.\n"
-    "- **PEI** (Predictive Efficiency Index) = PAI ÷ the best PAI any set of 25 m cells of the same "
-    "area could have reached on the test incidents; 1 = as good as possible."
+    "- **PEI** (Predictive Efficiency Index) = PAI ÷ the best PAI any set of 25 m cells of the "
+    "same area could have reached on the test incidents; 1 = as good as possible."
 )
 
 
@@ -63,8 +63,9 @@ def section(incidents: Incidents, method: str, params: dict[str, Any]) -> None:
     months = [m.strftime("%Y-%m") for m in incidents.months]
     if len(months) < 3:
         st.info(
-            f"The data span {len(months)} month(s): a check against a later period needs at least 3 "
-            "(some to find the hot spots on, at least one to test them on). Upload a longer period."
+            f"The data span {len(months)} month(s): a check against a later period needs at "
+            "least 3 (some to find the hot spots on, at least one to test them on). Upload a "
+            "longer period."
         )
         return
     ss = st.session_state

@@ -75,7 +75,7 @@ def patrol_areas_for(result: HotspotResult, significant_only: bool, radius_m: fl
 def patrol_plan_for(
     result: HotspotResult, significant_only: bool, radius_m: float, settings: dict[str, Any]
 ) -> Outcome:
-    """The :class:`hotspots.workflows.PlanResult` for these settings, as ``hotspots plan`` makes it."""
+    """The :class:`hotspots.workflows.PlanResult` for these settings, as ``hotspots plan`` does."""
     areas = patrol_areas_for(result, significant_only, radius_m).value
     return capture(
         workflows.plan_patrols,
@@ -400,8 +400,8 @@ def section(result: HotspotResult) -> None:
         st.warning(md(caveat))
     if sm["windows_general"]:
         st.caption(
-            f"No time of day in these data: {sm['windows_general']} of {sm['areas_planned']} planned "
-            "areas use the guide's general patrol windows."
+            f"No time of day in these data: {sm['windows_general']} of {sm['areas_planned']} "
+            "planned areas use the guide's general patrol windows."
         )
     with st.expander("How the plan was made"):
         for note in [*areas.attrs.get("notes", []), *sm.get("notes", [])]:

@@ -481,7 +481,10 @@ def _apply_filters(at: AppTest, **uploads: tuple[str, bytes, str]) -> AppTest:
 
 def test_harm_weights_table_and_its_errors(app):
     app.sidebar.toggle(key="harm").set_value(True)
-    table = b"crime_type,weight\nViolence and sexual offences,365\nRobbery,100\nPossession of weapons,10\n"
+    table = (
+        b"crime_type,weight\nViolence and sexual offences,365\nRobbery,100\n"
+        b"Possession of weapons,10\n"
+    )
     _apply_filters(app, harm_table=("chi.csv", table, "text/csv"))
     assert not app.exception and not app.error, [e.value for e in app.error]
     ranked = _table_with(app, "harm")  # the ranked table gains a harm column

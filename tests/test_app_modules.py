@@ -93,7 +93,8 @@ def test_the_library_never_imports_streamlit():
         "import importlib, pkgutil, sys, hotspots\n"
         "for m in pkgutil.iter_modules(hotspots.__path__):\n"
         "    importlib.import_module('hotspots.' + m.name)\n"
-        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('streamlit', 'streamlit_folium')))"
+        "print(sorted(n for n in sys.modules\n"
+        "             if n.split('.')[0] in ('streamlit', 'streamlit_folium')))"
     )
     r = subprocess.run(
         [sys.executable, "-c", code],

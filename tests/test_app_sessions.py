@@ -27,12 +27,16 @@ def _report(at: AppTest) -> AppTest:
 
 def _police_uk_csv(n: int, seed: int) -> bytes:
     rng = np.random.default_rng(seed)
-    head = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context"
+    head = (
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+        "Crime type,Last outcome category,Context"
+    )
     lines = [head]
     for i in range(n):
         lon, lat = -2.98 + rng.normal(0, 0.003), 53.40 + rng.normal(0, 0.002)
         lines.append(
-            f"{seed:02d}{i:062x},2024-0{1 + i % 9},Merseyside Police,Merseyside Police,{lon:.6f},{lat:.6f},On or near A,E01,A,Violence and sexual offences,,"
+            f"{seed:02d}{i:062x},2024-0{1 + i % 9},Merseyside Police,Merseyside Police,"
+            f"{lon:.6f},{lat:.6f},On or near A,E01,A,Violence and sexual offences,,"
         )
     return ("\n".join(lines) + "\n").encode()
 
@@ -62,7 +66,7 @@ def test_sessions_do_not_see_each_others_uploads():
 
 
 def test_error_messages_escape_file_names():
-    """A file name is user text: in an error it must not become a markdown image (an outside request)."""
+    """A file name is user text: in an error it must not become a markdown image (a request)."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     name = "![x](http://example.invalid/t.png).csv"

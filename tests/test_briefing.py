@@ -1,4 +1,4 @@
-"""Tests for hotspots.briefing: a page per patrol area, offline, escaped, labelled when synthetic."""
+"""Tests for hotspots.briefing: a page per patrol area, offline, escaped, labelled if synthetic."""
 
 from __future__ import annotations
 

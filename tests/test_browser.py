@@ -345,7 +345,8 @@ def test_clicking_a_hot_spot_selects_it(page):
     target = frame.evaluate(
         """() => { const ls = []; window.map.eachLayer(l => { if (l.feature && l.feature.properties
              && l.feature.properties.hotspot_id && l._path) ls.push(l); });
-           const t = ls.find(l => !l.feature.properties._selected && l.feature.properties.rank_label.startsWith('2 '))
+           const t = ls.find(l => !l.feature.properties._selected
+                               && l.feature.properties.rank_label.startsWith('2 '))
              || ls.find(l => !l.feature.properties._selected);
            if (!t) return null;
            window.map.setView(t.getBounds().getCenter(), 17, {animate: false});
@@ -367,7 +368,8 @@ def test_clicking_a_hot_spot_selects_it(page):
                                  b.getWest() + (b.getEast() - b.getWest()) * j / 10);
              const p = window.map.latLngToContainerPoint(ll);
              if (document.elementFromPoint(r.left + p.x, r.top + p.y) === t._path)
-               { t.fire('click', {latlng: ll, target: t, sourceTarget: t}); return {id: id, x: p.x, y: p.y}; } }
+               { t.fire('click', {latlng: ll, target: t, sourceTarget: t});
+                 return {id: id, x: p.x, y: p.y}; } }
            return {id: id, x: null, y: null}; }""",
         target,
     )
@@ -417,7 +419,8 @@ def test_patrol_plan_downloads(page, tmp_path):
     page.wait_for_timeout(500)
     frame.evaluate(
         """() => { let t = null; window.map.eachLayer(l => { if (l.feature && l._path
-             && l.feature.properties.rank_label && l.feature.properties.rank_label.startsWith('1 ')) t = l; });
+             && l.feature.properties.rank_label
+             && l.feature.properties.rank_label.startsWith('1 ')) t = l; });
            window.map.fitBounds(t.getBounds(), {maxZoom: 17, animate: false}); }"""
     )
     page.wait_for_timeout(500)

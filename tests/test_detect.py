@@ -1,4 +1,4 @@
-"""End to end: incidents -> detect -> ranked hot spots, on data with a known answer and real data."""
+"""End to end: incidents -> detect -> ranked hot spots, on data with known answers and real data."""
 
 from __future__ import annotations
 

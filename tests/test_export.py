@@ -1,4 +1,4 @@
-"""Tests for hotspots.export: RFC 7946 GeoJSON, GeoPackage, spreadsheet-safe CSV, iCalendar, JSON."""
+"""Tests for hotspots.export: RFC 7946 GeoJSON, GeoPackage, safe CSV, iCalendar, JSON."""
 
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ def test_empty_and_single():
 
 
 def test_normal_null_is_anticonservative_on_sparse_noise():
-    """Why the default null is Poisson: the classic normal approximation finds hot spots in noise."""
+    """Why the default null is not normal: the classic approximation finds hot spots in noise."""
     false_normal = sum(
         len(GiStarHotspots(null="normal").fit(_town(s, planted=False)[0]).hotspots_)
         for s in (1, 2, 3)
@@ -116,7 +116,8 @@ def test_negative_binomial_null_is_more_conservative():
     assert 0 < n_nb <= n_pois
 
 
-# --- issue 8 faults 1-2: study-area cells only, one-sided families, a null calibrated on uneven towns
+# --- issue 8 faults 1-2: study-area cells only, one-sided families, a null calibrated on
+# uneven towns
 
 SQ_X0, SQ_Y0, SQ_SIDE = 400000.0, 300000.0, 12000.0  # 400000 is not a multiple of 150: part cells
 SQUARE = shapely.box(SQ_X0, SQ_Y0, SQ_X0 + SQ_SIDE, SQ_Y0 + SQ_SIDE)

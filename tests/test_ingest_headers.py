@@ -1,4 +1,4 @@
-"""Tests for hotspots.ingest.read_headers and read_text: the app's column form reads headers as ingest does."""
+"""Tests for hotspots.ingest.read_headers and read_text: the app reads headers as ingest does."""
 
 from __future__ import annotations
 

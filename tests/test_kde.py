@@ -235,7 +235,8 @@ def test_planted_hotspots_found(town):
     assert (g.head(8).mass > 25).all()
     assert g.peak_density.is_monotonic_decreasing
     assert (g.peak_density >= est.level_).all()
-    # the ArcGIS rule's ~900 m radius merges the 500 m pairs: worse, which is why it is not the default
+    # the ArcGIS rule's ~900 m radius merges the 500 m pairs: worse, which is why it is not the
+    # default
     arc = KDEHotspots(bandwidth_rule="arcgis").fit(inc)
     assert arc.bandwidth_ > 600
     a_precision, a_found, a_separated = _scores(arc.hotspots_, centres)

@@ -166,7 +166,8 @@ def test_escape_text(raw, escaped):
 def test_standalone_html_is_self_contained_without_tiles():
     page = standalone_html(_full_map(tiles="none"))
     assert page.lstrip().lower().startswith("<!doctype html>")
-    # No fetch of any kind: no src= and no stylesheet href= pointing anywhere, no CSS url() to the web.
+    # No fetch of any kind: no src= and no stylesheet href= pointing anywhere, no CSS url() to the
+    # web.
     assert not re.search(r"""\bsrc\s*=\s*["']?(?:https?:)?//""", page, re.IGNORECASE)
     assert not re.search(r"""<link\b[^>]*href\s*=""", page, re.IGNORECASE)
     assert not re.search(r"""url\(\s*["']?(?:https?:)?//""", page, re.IGNORECASE)

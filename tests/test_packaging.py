@@ -209,7 +209,7 @@ def test_demo_csv_goes_to_geodata_in_a_checkout():
 
 
 def test_every_template_the_package_names_is_package_data():
-    """Templates named in the code (get_template) or by other templates (import, include, extends)."""
+    """Templates named in the code (get_template) or in templates (import, include, extends)."""
     import jinja2
 
     root = Path(str(PACKAGE))

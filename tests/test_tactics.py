@@ -380,7 +380,8 @@ def test_night_time_peak_gets_the_night_time_economy_tactic():
     assert "T10" in ids and "T18" in ids
     t10 = next(m for m in matches if m.tactic.id == "T10")
     assert t10.reason.startswith(
-        "Peak Fri\u2013Sat 22:00\u201303:00 lies in the night-time-economy window 18:00\u201306:00 (this tool's definition)"
+        "Peak Fri\u2013Sat 22:00\u201303:00 lies in the night-time-economy window "
+        "18:00\u201306:00 (this tool's definition)"
     )
     assert "80%" in t10.reason
     assert all(m.caveat is None for m in matches)
@@ -498,7 +499,7 @@ def test_patrol_window_profile_and_fallback():
     assert g.basis == "general" and g.caveat and (g.start_hour, g.end_hour) == (15, 2)
 
 
-# ------------------------------------------------------------------ issue 11: sources a reader can check
+# ------------------------------------------------------------ issue 11: sources a reader can check
 
 GUIDE = "https://www.college.police.uk/guidance/serious-violence-hot-spots-policing-guide/"
 #: Hosts of the third-party copies, slide hosts and student notes the first knowledge base cited.
@@ -719,7 +720,7 @@ def test_steps_are_the_guides_and_every_step_is_served():
     assert m.to_dict()["step"] == "Training" and m.to_dict()["role"] == "companion"
 
 
-# ------------------------------------------------------------------ issue 11: one coherent recommendation
+# --------------------------------------------------------- issue 11: one coherent recommendation
 
 
 def _area(**kw):

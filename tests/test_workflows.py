@@ -273,7 +273,10 @@ def test_read_inputs_takes_files_or_values_alike(demo_csv, tmp_path):
 
 
 def test_rejected_csv_is_spreadsheet_safe(tmp_path):
-    csv_text = "Longitude,Latitude,Month,Crime type\n=cmd(),53.4,2024-01,Robbery\n-3.0,53.4,2024-01,Robbery\n-3.0,53.41,2024-01,Robbery\n-3.01,53.4,2024-01,Robbery\n"
+    csv_text = (
+        "Longitude,Latitude,Month,Crime type\n=cmd(),53.4,2024-01,Robbery\n"
+        "-3.0,53.4,2024-01,Robbery\n-3.0,53.41,2024-01,Robbery\n-3.01,53.4,2024-01,Robbery\n"
+    )
     inc = workflows.read_inputs(("x.csv", csv_text.encode()), crime_types="all")
     text = workflows.rejected_csv(inc.report)
     assert "'=cmd()" in text and "\n=cmd()" not in text and ",=cmd()" not in text
