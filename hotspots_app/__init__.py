@@ -18,6 +18,8 @@ module              owns
 ``map``             the map tab: basemap choice, the full-width map, the ranked table, the selection
 ``detail``          "Hot spot details": the selected hot spot's profile, tactics, patrol visits
 ``plan``            "Patrol plan": patrol areas, the dated plan and its files (a fragment)
+``tracking``        "Tracking": patrol logs (uploaded, or synthetic on the demo) against the plan:
+                    row accounting, compliance, a map of the visits, its files (a fragment)
 ``change``          "Change over time": persistent / emerging cells (a fragment)
 ``holdout``         "Check against a later period": hit rate, PAI, PEI (a fragment)
 ``downloads``       "Downloads": every file the app makes, in one place

@@ -15,7 +15,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hotspots import HotspotsError, InputError
-from hotspots_app import change, data, detail, detection, downloads, holdout, plan
+from hotspots_app import change, data, detail, detection, downloads, holdout, plan, tracking
 from hotspots_app import map as map_section
 from hotspots_app.common import LOG, keep_selection_valid, md, show_warnings
 
@@ -27,6 +27,7 @@ TABS = (
     "Map",
     "Hot spot details",
     "Patrol plan",
+    "Tracking",
     "Change over time",
     "Check against a later period",
     "Data and report",
@@ -104,6 +105,12 @@ def main() -> None:
                 plan.section(result)
             else:
                 st.info("No hot spots, so no patrol plan.")
+    if tabs["Tracking"].open:
+        with tabs["Tracking"]:
+            if len(result.hotspots):
+                tracking.section(result, tiles, attribution, demo=is_demo)
+            else:
+                st.info("No hot spots, so no patrol plan to track: load data with hot spots first.")
     if tabs["Change over time"].open:
         with tabs["Change over time"]:
             change.section(incidents)
