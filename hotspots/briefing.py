@@ -14,7 +14,8 @@ Notes
 -----
 "Why this place" cards follow the guide's advice to explain to officers why each spot was chosen
 (CAPP https://www.college.police.uk/support-forces/practices/crime-hot-spots-mobile-phone-app); hot
-spot lists are sensitive and should not be published (R22, ECHO).
+spot lists are sensitive and should not be published (Essex Police declined to publish its
+locations: Echo, 2021, https://www.echo-news.co.uk/news/19586285.southend-police-new-patrols-sees-big-drop-crime/).
 """
 
 from __future__ import annotations

@@ -53,13 +53,13 @@ __all__ = [
     "weighted_dbscan",
 ]
 
-#: Default DBSCAN radius in metres: half the ~150 m micro hot spot of the UK trials
-#: (hot-spots-guide.md R2: Southend, Birmingham, Peterborough, Op Savvy), so every core
-#: neighbourhood (a disc of radius eps) fits inside a patrol-sized 150 m circle.
+#: Default DBSCAN radius in metres: half the ~150 m micro hot spot of the UK trials (Southend,
+#: Birmingham, Peterborough, Operation Savvy: :data:`hotspots.constants.MICRO_PLACE_M`), so every
+#: core neighbourhood (a disc of radius eps) fits inside a patrol-sized 150 m circle.
 DEFAULT_EPS_M = MICRO_PLACE_RADIUS_M
 
-#: The CSR rule never goes below this ``min_samples`` (scikit-learn's and QGIS's default of 5;
-#: methods.md b3, b7).
+#: The CSR rule never goes below this ``min_samples``: 5, the default of scikit-learn's
+#: ``DBSCAN`` and of QGIS's DBSCAN clustering tool.
 MIN_SAMPLES_FLOOR = 5
 
 #: ``ratio`` passed to :func:`shapely.concave_hull` (0 = most concave, 1 = convex hull). 0.3 follows
@@ -128,7 +128,7 @@ def csr_min_samples(n: int, area_m2: float, eps: float, alpha: float = 0.05) -> 
     (Anderson & Samuels 1967), and the union (Bonferroni) bound over the N incidents then gives
     ``P(any cluster | CSR) <= N * P(1 + Poisson(lam) >= k) <= alpha``. So pure noise yields no
     cluster with probability at least ``1 - alpha``. The floor of 5 is scikit-learn's and QGIS's
-    default (methods.md b3, b7), so sparse data never get clusters of two or three incidents.
+    DBSCAN default, so sparse data never get clusters of two or three incidents.
 
     References: T. W. Anderson and S. M. Samuels (1967), "Some inequalities among binomial and
     Poisson probabilities", Proc. Fifth Berkeley Symp. 1, 1-12.
@@ -575,10 +575,11 @@ class DBSCANHotspots(HotspotEstimator):
     Notes
     -----
     **eps = 75 m.** UK hot spot trials used ~150 m micro places (Southend, Birmingham,
-    Peterborough, West Midlands Op Savvy; hot-spots-guide.md R2, R4). With eps half of that,
-    every core neighbourhood fits in a patrol-sized 150 m circle. Coordinates are metres in the
-    projected analysis CRS, which avoids the haversine-in-radians trap of scikit-learn's
-    DBSCAN (methods.md b7).
+    Peterborough, West Midlands' Operation Savvy: ``Basford2021``, ``Williams2017``,
+    ``Ariel2016``, ``OpSavvy`` in ``hotspots/data/tactics.json``). With eps half of that, every
+    core neighbourhood fits in a patrol-sized 150 m circle. Coordinates are metres in the
+    projected analysis CRS, which avoids the haversine-in-radians trap of scikit-learn's DBSCAN
+    (its ``metric="haversine"`` takes eps in radians).
 
     **min_samples** defaults to :func:`csr_min_samples` with N incidents and A =
     ``incidents.study_area.area``: pure noise at the data's intensity yields no cluster with

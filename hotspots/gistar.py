@@ -60,7 +60,8 @@ __all__ = [
     "gi_star",
 ]
 
-#: Default cell size in metres: the guide's 150 m patrol unit (R2: Birmingham's 150 m grid).
+#: Default cell size in metres: the 150 m patrol unit of the UK trials (Birmingham patrolled 150 m
+#: grid cells, ``Williams2017`` in ``hotspots/data/tactics.json``).
 DEFAULT_CELL_M = MICRO_PLACE_M
 
 #: Null distributions of a cell's local sum (see :meth:`GiStarGrid.test`).

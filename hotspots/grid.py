@@ -103,9 +103,12 @@ def default_cell_size(bandwidth: float, cells_per_bandwidth: float = 5.0) -> flo
     Notes
     -----
     With five or more cells per bandwidth the kernel's diameter spans at least ten cells, so the
-    surface resolves the kernel's shape. The guide's rule R26 (Chainey 2013; Hart & Zandbergen
-    2014) finds that cell size barely changes KDE's predictive accuracy once it is small relative to
-    the bandwidth, so a finer grid buys nothing but memory. A 150 m bandwidth gives 25 m cells.
+    surface resolves the kernel's shape. Chainey (2013, "Examining the influence of cell size and
+    bandwidth size on kernel density estimation crime hotspot maps for predicting spatial patterns
+    of crime", Bulletin of the Geographical Society of Liege 60) and Hart & Zandbergen (2014,
+    Policing 37(2)) find that cell size barely changes KDE's predictive accuracy once it is small
+    relative to the bandwidth, so a finer grid buys nothing but memory. A 150 m bandwidth gives 25 m
+    cells.
 
     Examples
     --------

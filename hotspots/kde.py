@@ -61,8 +61,10 @@ BANDWIDTH_RULES = ("micro-place", "arcgis")
 #: Threshold rules understood by :class:`KDEHotspots`.
 THRESHOLDS = ("coverage", "volume", "density")
 
-#: The College of Policing guide's micro hot spot scale (rule R2: Southend 150 m × 150 m spots,
-#: Birmingham 150 m grids, Peterborough and Op Savvy 150 m radii), metres.
+#: The micro hot spot scale of the UK randomised trials the guide draws on, metres: Southend's
+#: 150 m × 150 m spots, Birmingham's 150 m grid cells, Peterborough's and Operation Savvy's 150 m
+#: radii (``Basford2021``, ``Williams2017``, ``Ariel2016``, ``OpSavvy`` in
+#: ``hotspots/data/tactics.json``).
 MICRO_PLACE_BANDWIDTH_M = MICRO_PLACE_M
 
 #: The gaussian kernel is cut off at this many standard deviations.
@@ -150,10 +152,11 @@ def arcgis_bandwidth(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = 
 
     Notes
     -----
-    Esri, "How Kernel Density works" (ArcGIS Pro 3.x; the rule since 10.2.1), as transcribed in
-    ``methods.md`` §b2. The weighted median is the smallest distance whose cumulative weight
-    reaches half the total. As in ArcGIS, with weights ``n = Σw``, so large harm weights shrink the
-    radius: the rule was designed for population counts.
+    Esri, "How Kernel Density works" (ArcGIS Pro documentation; the rule since 10.2.1): the mean
+    centre, the (weighted) median distance ``Dm`` to it and the standard distance ``SD`` give
+    ``0.9 · min(SD, √(1/ln 2) · Dm) · n^-0.2``. The weighted median is the smallest distance whose
+    cumulative weight reaches half the total. As in ArcGIS, with weights ``n = Σw``, so large harm
+    weights shrink the radius: the rule was designed for population counts.
 
     Examples
     --------
@@ -483,15 +486,17 @@ class KDEHotspots(HotspotEstimator):
 
     Notes
     -----
-    *Bandwidth.* The default is the guide's micro-place scale (R2): the UK randomised trials
-    patrolled places about 150 m across (Southend 150 m × 150 m, Birmingham 150 m grids,
-    Peterborough and Op Savvy 150 m radii). ArcGIS's spatial Silverman rule scales with the spread
-    of the whole data set, so it gives several hundred metres on a town and kilometres on a force
-    area, which blurs separate 100 m hot spots into one district-sized blob.
+    *Bandwidth.* The default is the micro-place scale (:data:`MICRO_PLACE_BANDWIDTH_M`): the UK
+    randomised trials patrolled places about 150 m across (Southend 150 m × 150 m, Birmingham 150 m
+    grids, Peterborough and Op Savvy 150 m radii). ArcGIS's spatial Silverman rule scales with the
+    spread of the whole data set, so it gives several hundred metres on a town and kilometres on a
+    force area, which blurs separate 100 m hot spots into one district-sized blob.
 
-    *Threshold.* The default coverage of 2 % follows the concentration the guide reports (R19,
-    R20): half of crime falls on about 2-6 % of street segments in eight cities (Weisburd's law of
-    crime concentration) and 2.6 % of Southend held 41 % of harm.
+    *Threshold.* The default coverage of 2 % follows the concentration of crime the guide's evidence
+    reports: half of crime falls on about 2-6 % of street segments in eight cities (D. Weisburd,
+    "The law of crime concentration and the criminology of place", Criminology 53(2), 2015) and
+    2.6 % of Southend's area held 41 % of its harm (``Basford2021`` in
+    ``hotspots/data/tactics.json``).
 
     *Polygons.* Filled contours of the surface at the level (contourpy), dissolved into one valid
     polygon per connected area with holes kept, clipped to the study area; polygons smaller than
@@ -702,8 +707,8 @@ class KDEHotspots(HotspotEstimator):
         if self.threshold == "coverage":
             notes.append(
                 f"Hot spots cover the densest {self.coverage:.1%} of the study area (level "
-                f"{level:,.1f} per km²), after the concentration of crime on 2-6 % of places in "
-                "the guide (R19, R20). Override with coverage= or threshold=."
+                f"{level:,.1f} per km²), after the concentration of crime on 2-6 % of places "
+                "(Weisburd's law of crime concentration). Override with coverage= or threshold=."
             )
         elif self.threshold == "volume":
             notes.append(

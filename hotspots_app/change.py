@@ -129,7 +129,7 @@ def section(incidents: Incidents) -> None:
         "Which places stay hot, which are new, which have cooled and which come and go: Getis-Ord "
         "Gi* in each period on one grid, then a class per cell. Persistent (chronic) places need "
         "constant programmes such as problem-solving and place management; emerging and "
-        "intermittent (temporary) ones need patrols that are moved as they move (guide R21, T16). "
+        "intermittent (temporary) ones need patrols that are moved as they move (tactic T16). "
         "Review the classes on a fixed cycle."
     )
     cols = _settings_form()

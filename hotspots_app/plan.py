@@ -174,7 +174,7 @@ def _settings_form() -> None:
             max_value=10,
             step=1,
             key="plan_officers",
-            help="The guide: two officers on foot (D5).",
+            help="Two officers on foot, as in the Southend and Bedfordshire trials.",
         )
         c[3].number_input(
             "Visit minutes",
@@ -182,7 +182,7 @@ def _settings_form() -> None:
             max_value=constants.MAX_VISIT_MINUTES,
             step=1,
             key="plan_minutes",
-            help="Minutes on foot inside the area per visit: 15 by default (the Koper curve, D1). "
+            help="Minutes on foot inside the area per visit: 15 by default (the Koper curve). "
             "Visits under 10 minutes do not count as a dose, so 10 is the least.",
         )
         c = st.columns(4)
