@@ -12,6 +12,9 @@ server with ``HOTSPOTS_TILES`` (see :mod:`hotspots_app.map`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import streamlit as st
 
 from hotspots import HotspotsError, InputError
@@ -40,8 +43,44 @@ def main() -> None:
     st.set_page_config(page_title="Violence hot spots", layout="wide")
     st.html(PAGE_CSS)  # style only: takes no space on the page
     st.title("Serious violence hot spots")
+    page = _sidebar_and_detection()
+    if page is None:
+        return
+    result = page.found.value
 
-    # Sidebar: data -> filters -> method and parameters -> basemap.
+    # Above the tabs: what every tab depends on.
+    show_warnings(page.loaded, page.found, result.warnings)
+    if page.order == "harm" and not page.harm:
+        st.info("Ranking by harm needs harm weights: switch on *Harm weights* under Filters.")
+    if len(result.hotspots) == 0:
+        st.info(
+            "No hot spots with these settings. Try a larger coverage or a smaller minimum size."
+        )
+    keep_selection_valid([str(i) for i in result.hotspots["hotspot_id"]])
+    _open_tab(page)
+
+
+@dataclass(frozen=True)
+class _Page:
+    """What the sidebar chose and what it found: the inputs of every tab."""
+
+    loaded: Any
+    found: Any
+    is_demo: bool
+    harm: bool
+    method: str
+    order: str
+    params: dict[str, Any]
+    tiles: Any
+    attribution: Any
+
+    @property
+    def incidents(self) -> Any:
+        return self.loaded.value
+
+
+def _sidebar_and_detection() -> _Page | None:
+    """Sidebar: data -> filters -> method and parameters -> basemap; None when nothing to show."""
     sources, is_demo = data.sidebar_data()
     if is_demo:
         st.warning(data.DEMO_WARNING)
@@ -53,7 +92,7 @@ def main() -> None:
         st.error(md(str(exc)))
         if not is_demo:
             data.column_mapping_form(sources)
-        return
+        return None
     filters = data.sidebar_filters(base.value)
     method = detection.sidebar_method()
     with st.spinner("Applying the filters..."):
@@ -62,7 +101,7 @@ def main() -> None:
     if len(incidents) == 0:
         st.error("No incidents are left after the filters. Widen the date range or crime types.")
         data.show_report(incidents)
-        return
+        return None
     base_params = detection.base_params(method, filters.harm)
     auto = detection.find(incidents, method, "intensity", base_params)
     defaults = dict(auto.value.params.get("method_parameters", {}))
@@ -72,26 +111,22 @@ def main() -> None:
         found = auto
     else:
         found = detection.find(incidents, method, order, params)
-    result = found.value
+    return _Page(
+        loaded, found, is_demo, bool(filters.harm), method, order, params, tiles, attribution
+    )
 
-    # Above the tabs: what every tab depends on.
-    show_warnings(loaded, found, result.warnings)
-    if order == "harm" and not filters.harm:
-        st.info("Ranking by harm needs harm weights: switch on *Harm weights* under Filters.")
-    if len(result.hotspots) == 0:
-        st.info(
-            "No hot spots with these settings. Try a larger coverage or a smaller minimum size."
-        )
-    keep_selection_valid([str(i) for i in result.hotspots["hotspot_id"]])
 
+def _open_tab(page: _Page) -> None:
+    """The tabs; only the open one runs."""
+    result, incidents = page.found.value, page.incidents
     tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun"), strict=True))
     if tabs["Map"].open:
         with tabs["Map"]:
             state = plan.current(result)
             map_section.section(
                 result,
-                tiles,
-                attribution,
+                page.tiles,
+                page.attribution,
                 plan_bundle=state.bundle,
                 plan_layer=plan.layer(state.bundle),
                 emerging=lambda: change.current(incidents),
@@ -108,7 +143,7 @@ def main() -> None:
     if tabs["Tracking"].open:
         with tabs["Tracking"]:
             if len(result.hotspots):
-                tracking.section(result, tiles, attribution, demo=is_demo)
+                tracking.section(result, page.tiles, page.attribution, demo=page.is_demo)
             else:
                 st.info("No hot spots, so no patrol plan to track: load data with hot spots first.")
     if tabs["Change over time"].open:
@@ -116,24 +151,28 @@ def main() -> None:
             change.section(incidents)
     if tabs["Check against a later period"].open:
         with tabs["Check against a later period"]:
-            holdout.section(incidents, method, params)
+            holdout.section(incidents, page.method, page.params)
     if tabs["Data and report"].open:
         with tabs["Data and report"]:
             data.show_report(incidents)
             detection.show_concentration(result)
     if tabs["Downloads"].open:
         with tabs["Downloads"]:
-            bundle = plan.current(result).bundle
-            emerging, _ = change.current(incidents)
-            downloads.section(
-                result,
-                tiles,
-                attribution,
-                plan_buttons=(lambda: plan.download_buttons(bundle)) if bundle else None,
-                change_button=(lambda: change.download_button(incidents))
-                if emerging is not None and len(emerging)
-                else None,
-            )
+            _downloads(result, incidents, page)
+
+
+def _downloads(result: Any, incidents: Any, page: _Page) -> None:
+    bundle = plan.current(result).bundle
+    emerging, _ = change.current(incidents)
+    downloads.section(
+        result,
+        page.tiles,
+        page.attribution,
+        plan_buttons=(lambda: plan.download_buttons(bundle)) if bundle else None,
+        change_button=(lambda: change.download_button(incidents))
+        if emerging is not None and len(emerging)
+        else None,
+    )
 
 
 def run() -> None:
