@@ -65,10 +65,10 @@ import math
 import os
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from xml.parsers import expat
 
 import geopandas as gpd
@@ -195,48 +195,56 @@ def _gather(sources: Any) -> list[tuple[str, bytes]]:
     elif isinstance(sources, Iterable):
         items = list(sources)
     else:
-        msg = f"Patrol logs must be paths, folders, file objects or (name, bytes) pairs, not {type(sources).__name__}."
+        msg = (
+            "Patrol logs must be paths, folders, file objects or (name, bytes) pairs, not "
+            f"{type(sources).__name__}."
+        )
         raise ParameterError(msg)
-    out: list[tuple[str, bytes]] = []
-    for item in items:
-        if isinstance(item, str | os.PathLike):
-            path = Path(item)
-            if path.is_dir():
-                suffixes = (".csv", ".txt", ".tsv", ".gpx", ".geojson", ".json")
-                files = sorted(
-                    p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes
-                )
-                if not files:
-                    msg = "The folder holds no .csv, .gpx, .geojson or .json files."
-                    raise InputError(msg, file=str(path), hint="point to patrol log files.")
-                out.extend((p.name, p.read_bytes()) for p in files)
-            elif not path.exists():
-                msg = "No such file or folder."
-                raise InputError(msg, file=str(path), hint="check the path.")
-            else:
-                try:
-                    out.append((path.name, path.read_bytes()))
-                except OSError as exc:
-                    msg = f"Could not read the file ({exc.strerror or exc})."
-                    raise InputError(msg, file=str(path)) from exc
-        elif isinstance(item, tuple) and len(item) == 2:
-            name, data = item
-            if isinstance(data, str):
-                data = data.encode("utf-8")
-            out.append((str(name), bytes(data)))
-        elif hasattr(item, "getvalue") or hasattr(item, "read"):
-            name = Path(str(getattr(item, "name", "upload.csv"))).name
-            data = item.getvalue() if hasattr(item, "getvalue") else item.read()
-            if isinstance(data, str):
-                data = data.encode("utf-8")
-            out.append((name, bytes(data)))
-        else:
-            msg = f"Cannot read a patrol log of type {type(item).__name__}: give a path, a file object or (name, bytes)."
-            raise ParameterError(msg)
+    out = [pair for item in items for pair in _gather_item(item)]
     if not out:
         msg = "No patrol log files were given."
         raise InputError(msg, hint="pass CSV, GPX or GeoJSON files of GPS fixes.")
     return out
+
+
+def _gather_item(item: Any) -> list[tuple[str, bytes]]:
+    """(name, bytes) of one path (every log file of a folder), file object or pair."""
+    if isinstance(item, str | os.PathLike):
+        return _gather_path(Path(item))
+    if isinstance(item, tuple) and len(item) == 2:
+        name, data = item
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        return [(str(name), bytes(data))]
+    if hasattr(item, "getvalue") or hasattr(item, "read"):
+        name = Path(str(getattr(item, "name", "upload.csv"))).name
+        data = item.getvalue() if hasattr(item, "getvalue") else item.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        return [(name, bytes(data))]
+    msg = (
+        f"Cannot read a patrol log of type {type(item).__name__}: give a path, a file object or "
+        "(name, bytes)."
+    )
+    raise ParameterError(msg)
+
+
+def _gather_path(path: Path) -> list[tuple[str, bytes]]:
+    if path.is_dir():
+        suffixes = (".csv", ".txt", ".tsv", ".gpx", ".geojson", ".json")
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+        if not files:
+            msg = "The folder holds no .csv, .gpx, .geojson or .json files."
+            raise InputError(msg, file=str(path), hint="point to patrol log files.")
+        return [(p.name, p.read_bytes()) for p in files]
+    if not path.exists():
+        msg = "No such file or folder."
+        raise InputError(msg, file=str(path), hint="check the path.")
+    try:
+        return [(path.name, path.read_bytes())]
+    except OSError as exc:
+        msg = f"Could not read the file ({exc.strerror or exc})."
+        raise InputError(msg, file=str(path)) from exc
 
 
 def _decode(data: bytes) -> tuple[str | None, str, str]:
@@ -440,10 +448,61 @@ def _read_csv(rec: _Records, text: str, columns: Mapping[str, str] | None) -> No
         )
         return
     header = [h.strip() for h in header]
+    cols = _csv_columns(rec, header, columns)
+    rec.lines = physical
+    if '"' not in text:
+        # no quoting: one record per line, split in bulk
+        body_from = start + reader.line_num  # index in ``physical`` of the first data line
+        good_rows, good_last, column = _csv_rows_bulk(rec, physical[body_from:], body_from, header)
+    else:
+        good_rows, good_last, column = _csv_rows_careful(rec, reader, start, header)
+    if cols.x is None or cols.y is None or cols.time is None:
+        for first, last in zip(good_rows, good_last, strict=True):
+            rec.add(
+                first,
+                None,
+                None,
+                None,
+                None,
+                rec.text_of(first, last),
+                R_COLUMNS,
+                "",
+                f"The file has no {' or '.join(cols.missing)} column.",
+            )
+        return
+    times = column(cols.time)
+    if cols.date is not None:
+        filled = times.str.strip()
+        filled = filled[filled != ""]
+        if len(filled) and _CLOCK.match(filled.iloc[0]):
+            times = column(cols.date).str.strip() + " " + times.str.strip()
+            rec.columns["time_of_day"] = cols.time
+            rec.columns["datetime"] = cols.date
+    units = column(cols.unit) if cols.unit is not None else [Path(rec.name).stem] * len(good_rows)
+    rec.extend(good_rows, good_last, units, times, column(cols.x), column(cols.y))
+
+
+class _CsvColumns(NamedTuple):
+    """The header's columns for each role (None: absent), and the roles the file lacks."""
+
+    x: str | None
+    y: str | None
+    time: str | None
+    date: str | None
+    unit: str | None
+    missing: list[str]
+
+
+def _csv_columns(
+    rec: _Records, header: list[str], columns: Mapping[str, str] | None
+) -> _CsvColumns:
+    """Recognise the coordinate, time and unit columns; notes when some are missing."""
     roles = _roles(header, columns)
     rec.columns = {role: name for role, name in roles.items()}
     has_latlon = "lat" in roles and "lon" in roles
     has_bng = "easting" in roles and "northing" in roles
+    xcol: str | None
+    ycol: str | None
     if not has_latlon and has_bng:
         rec.coords = "bng"
         xcol, ycol = roles["easting"], roles["northing"]
@@ -462,126 +521,113 @@ def _read_csv(rec: _Records, text: str, columns: Mapping[str, str] | None) -> No
         rec.notes.append(
             f"{rec.name}: no {' or '.join(missing)} column was recognised in the header "
             f"({', '.join(header[:12])}); every row is rejected. Name the columns with "
-            "columns={'lat': ..., 'lon': ..., 'datetime': ..., 'unit': ...} (CLI --column ROLE=NAME)."
+            "columns={'lat': ..., 'lon': ..., 'datetime': ..., 'unit': ...} "
+            "(CLI --column ROLE=NAME)."
         )
-    index = {h: i for i, h in enumerate(header)}
     ucol = roles.get("unit")
     if ucol is None and not missing:
         rec.notes.append(
             f"{rec.name}: no unit column; every fix is taken as unit '{Path(rec.name).stem}'."
         )
+    return _CsvColumns(xcol, ycol, tcol, dcol, ucol, missing)
+
+
+#: Rows kept (their first and last line numbers) and a reader of a column's text by name.
+_CsvRows = tuple[Any, Any, Callable[[str], pd.Series]]
+
+
+def _csv_rows_bulk(rec: _Records, rest: list[str], body_from: int, header: list[str]) -> _CsvRows:
+    """Rows of a file without quotes: fields counted and split in bulk (pandas' C parser)."""
+    delim, n_fields = rec.delimiter, len(header)
+    index = {h: i for i, h in enumerate(header)}
+    ser = pd.Series(rest, dtype="str").str.rstrip("\r\n")
+    numbers = np.arange(body_from + 1, body_from + 1 + len(rest))
+    blank = (ser.str.strip() == "").to_numpy(dtype=bool)
+    count = ser.str.count(re.escape(delim)).to_numpy() + 1
+    ok = (count == n_fields) & ~blank
+    for i in np.flatnonzero(~ok & ~blank):
+        rec.add(
+            int(numbers[i]),
+            None,
+            None,
+            None,
+            None,
+            rest[i].rstrip("\r\n"),
+            R_MALFORMED,
+            "",
+            f"The row has {int(count[i])} fields; the header has {n_fields}.",
+        )
+    good_rows = numbers[ok]
+    if ok.any():
+        parts = pd.read_csv(
+            io.StringIO("\n".join(ser[ok].tolist())),
+            sep=delim,
+            header=None,
+            names=list(range(n_fields)),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            quoting=csv.QUOTE_NONE,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    else:
+        parts = pd.DataFrame(columns=list(range(n_fields)), dtype="str")
+
+    def column(name: str) -> pd.Series:
+        return parts[index[name]].astype("str")
+
+    return good_rows, good_rows, column
+
+
+def _csv_rows_careful(rec: _Records, reader: Any, start: int, header: list[str]) -> _CsvRows:
+    """Rows of a file with quotes, record by record (the csv module), malformed ones rejected."""
     n_fields = len(header)
-    rec.lines = physical
-    body_from = start + reader.line_num  # index in ``physical`` of the first data line
-    if '"' not in text:
-        # no quoting: one record per line, split in bulk
-        rest = physical[body_from:]
-        ser = pd.Series(rest, dtype="str").str.rstrip("\r\n")
-        numbers = np.arange(body_from + 1, body_from + 1 + len(rest))
-        blank = (ser.str.strip() == "").to_numpy(dtype=bool)
-        count = ser.str.count(re.escape(delim)).to_numpy() + 1
-        ok = (count == n_fields) & ~blank
-        for i in np.flatnonzero(~ok & ~blank):
+    index = {h: i for i, h in enumerate(header)}
+    good_rows, good_last, good = [], [], []
+    while True:
+        consumed_before = reader.line_num
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            line = start + reader.line_num
             rec.add(
-                int(numbers[i]),
+                line,
                 None,
                 None,
                 None,
                 None,
-                rest[i].rstrip("\r\n"),
+                rec.text_of(line, line),
                 R_MALFORMED,
                 "",
-                f"The row has {int(count[i])} fields; the header has {n_fields}.",
+                f"The row cannot be read as CSV ({exc}).",
             )
-        good_rows = numbers[ok]
-        good_last = good_rows
-        if ok.any():
-            parts = pd.read_csv(
-                io.StringIO("\n".join(ser[ok].tolist())),
-                sep=delim,
-                header=None,
-                names=list(range(n_fields)),
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                quoting=csv.QUOTE_NONE,
-                skip_blank_lines=False,
-                engine="c",
-            )
-        else:
-            parts = pd.DataFrame(columns=list(range(n_fields)), dtype="str")
-
-        def column(name: str) -> pd.Series:
-            return parts[index[name]].astype("str")
-
-    else:
-        good_rows, good_last, good = [], [], []
-        while True:
-            consumed_before = reader.line_num
-            try:
-                fields = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                line = start + reader.line_num
-                rec.add(
-                    line,
-                    None,
-                    None,
-                    None,
-                    None,
-                    rec.text_of(line, line),
-                    R_MALFORMED,
-                    "",
-                    f"The row cannot be read as CSV ({exc}).",
-                )
-                continue
-            first = start + consumed_before + 1
-            if len(fields) == n_fields:
-                good_rows.append(first)
-                good_last.append(start + reader.line_num)
-                good.append(fields)
-            elif fields and any(f.strip() for f in fields):
-                rec.add(
-                    first,
-                    None,
-                    None,
-                    None,
-                    None,
-                    rec.text_of(first, start + reader.line_num),
-                    R_MALFORMED,
-                    "",
-                    f"The row has {len(fields)} fields; the header has {n_fields}.",
-                )
-        cols = list(zip(*good, strict=True)) if good else [()] * n_fields
-
-        def column(name: str) -> pd.Series:
-            return pd.Series(list(cols[index[name]]), dtype="str")
-
-    if missing:
-        for first, last in zip(good_rows, good_last, strict=True):
+            continue
+        first = start + consumed_before + 1
+        if len(fields) == n_fields:
+            good_rows.append(first)
+            good_last.append(start + reader.line_num)
+            good.append(fields)
+        elif fields and any(f.strip() for f in fields):
             rec.add(
                 first,
                 None,
                 None,
                 None,
                 None,
-                rec.text_of(first, last),
-                R_COLUMNS,
+                rec.text_of(first, start + reader.line_num),
+                R_MALFORMED,
                 "",
-                f"The file has no {' or '.join(missing)} column.",
+                f"The row has {len(fields)} fields; the header has {n_fields}.",
             )
-        return
-    times = column(tcol)
-    if dcol is not None:
-        filled = times.str.strip()
-        filled = filled[filled != ""]
-        if len(filled) and _CLOCK.match(filled.iloc[0]):
-            times = column(dcol).str.strip() + " " + times.str.strip()
-            rec.columns["time_of_day"] = tcol
-            rec.columns["datetime"] = dcol
-    units = column(ucol) if ucol is not None else [Path(rec.name).stem] * len(good_rows)
-    rec.extend(good_rows, good_last, units, times, column(xcol), column(ycol))
+    cols = list(zip(*good, strict=True)) if good else [()] * n_fields
+
+    def column(name: str) -> pd.Series:
+        return pd.Series(list(cols[index[name]]), dtype="str")
+
+    return good_rows, good_last, column
 
 
 _GPX_POINTS = ("trkpt", "rtept", "wpt")
@@ -713,15 +759,8 @@ def _read_geojson(rec: _Records, text: str, columns: Mapping[str, str] | None) -
             f"The file is not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno}).",
         )
         return
-    if isinstance(doc, Mapping) and doc.get("type") == "FeatureCollection":
-        features = doc.get("features")
-    elif isinstance(doc, Mapping) and doc.get("type") == "Feature":
-        features = [doc]
-    elif isinstance(doc, list):
-        features = doc
-    else:
-        features = None
-    if not isinstance(features, list):
+    features = _geojson_features(doc)
+    if features is None:
         rec.add(
             0,
             None,
@@ -763,30 +802,13 @@ def _read_geojson(rec: _Records, text: str, columns: Mapping[str, str] | None) -
                 f"Feature {i} is not a GeoJSON Feature with a geometry.",
             )
             continue
-        props = f.get("properties") if isinstance(f.get("properties"), Mapping) else {}
+        given = f.get("properties")
+        props: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
         unit = props.get(roles["unit"]) if "unit" in roles else stem
         unit = None if unit is None else str(unit)
         kind = geom.get("type")
-        coords = geom.get("coordinates")
-        if kind == "Point":
-            verts, times = [coords], [props.get(roles["datetime"]) if "datetime" in roles else None]
-        elif kind in ("MultiPoint", "LineString", "MultiLineString") and isinstance(coords, list):
-            verts = (
-                coords
-                if kind != "MultiLineString"
-                else [c for part in coords if isinstance(part, list) for c in part]
-            )
-            times = _feature_times(props, f)
-            if (
-                isinstance(times, list)
-                and kind == "MultiLineString"
-                and times
-                and isinstance(times[0], list)
-            ):
-                times = [t for part in times for t in part]
-            if not isinstance(times, list) or len(times) != len(verts):
-                times = [None] * len(verts)
-        else:
+        fixes = _feature_vertices(f, geom, props, roles)
+        if fixes is None:
             rec.add(
                 i,
                 unit,
@@ -799,6 +821,7 @@ def _read_geojson(rec: _Records, text: str, columns: Mapping[str, str] | None) -
                 f"Feature {i} is a {kind}; give Point, MultiPoint or LineString features.",
             )
             continue
+        verts, times = fixes
         for v, t in zip(verts, times, strict=True):
             ok = isinstance(v, list | tuple) and len(v) >= 2
             x, y = (v[0], v[1]) if ok else (None, None)
@@ -810,6 +833,51 @@ def _read_geojson(rec: _Records, text: str, columns: Mapping[str, str] | None) -
                 None if y is None else str(y),
                 raw,
             )
+
+
+def _geojson_features(doc: Any) -> list[Any] | None:
+    """The features of a FeatureCollection, a Feature or a list of them; None for anything else."""
+    if isinstance(doc, Mapping) and doc.get("type") == "FeatureCollection":
+        features = doc.get("features")
+    elif isinstance(doc, Mapping) and doc.get("type") == "Feature":
+        features = [doc]
+    elif isinstance(doc, list):
+        features = doc
+    else:
+        features = None
+    return features if isinstance(features, list) else None
+
+
+def _feature_vertices(
+    f: Mapping[str, Any],
+    geom: Mapping[str, Any],
+    props: Mapping[str, Any],
+    roles: Mapping[str, str],
+) -> tuple[list[Any], list[Any]] | None:
+    """A point feature's or line's vertices and their times (None where unknown); None if
+    the geometry is not a point, multipoint or line."""
+    kind = geom.get("type")
+    coords = geom.get("coordinates")
+    if kind == "Point":
+        return [coords], [props.get(roles["datetime"]) if "datetime" in roles else None]
+    if kind not in ("MultiPoint", "LineString", "MultiLineString") or not isinstance(coords, list):
+        return None
+    verts = (
+        coords
+        if kind != "MultiLineString"
+        else [c for part in coords if isinstance(part, list) for c in part]
+    )
+    times = _feature_times(props, f)
+    if (
+        isinstance(times, list)
+        and kind == "MultiLineString"
+        and times
+        and isinstance(times[0], list)
+    ):
+        times = [t for part in times for t in part]
+    if not isinstance(times, list) or len(times) != len(verts):
+        times = [None] * len(verts)
+    return verts, times
 
 
 def _read_one(
@@ -1266,8 +1334,8 @@ def read_patrol_logs(
     ]
     if counts["local"] or counts["day_first_local"]:
         head.append(
-            f"{counts['local'] + counts['day_first_local']:,} times had no UTC offset and were read "
-            f"as local clock time in {tz}."
+            f"{counts['local'] + counts['day_first_local']:,} times had no UTC offset and were "
+            f"read as local clock time in {tz}."
         )
     if counts["day_first_local"]:
         head.append(
@@ -1279,9 +1347,9 @@ def read_patrol_logs(
         head.append(f"{counts['epoch']:,} times were Unix epoch seconds (UTC).")
     if counts["repeated_hour"]:
         head.append(
-            f"{counts['repeated_hour']:,} local times fell in the hour repeated when the clocks went "
-            "back; each unit's were read as summer time until its clock ran backwards, then as "
-            "winter time."
+            f"{counts['repeated_hour']:,} local times fell in the hour repeated when the clocks "
+            "went back; each unit's were read as summer time until its clock ran backwards, then "
+            "as winter time."
         )
     if len(points):
         pings = (
@@ -1442,10 +1510,13 @@ def _plan_frame(
     elif isinstance(plan, pd.DataFrame):
         table, params = plan.copy(), dict(plan.attrs.get("params", {}))
     elif isinstance(plan, str | os.PathLike):
-        table = read_plan(plan)
+        table = read_plan(Path(plan))
         params = dict(table.attrs.get("params", {}))
     else:
-        msg = f"plan must be a PatrolPlan, a table of planned visits or a plan folder, not {type(plan).__name__}."
+        msg = (
+            "plan must be a PatrolPlan, a table of planned visits or a plan folder, not "
+            f"{type(plan).__name__}."
+        )
         raise ParameterError(msg)
     for col in ("date", "patrol_area_id"):
         if col not in table.columns:
@@ -1465,7 +1536,10 @@ def _plan_frame(
         }
     )
     if out["date"].isna().any():
-        msg = f"The plan has {int(out['date'].isna().sum())} row(s) without a readable date (YYYY-MM-DD)."
+        msg = (
+            f"The plan has {int(out['date'].isna().sum())} row(s) without a readable date "
+            "(YYYY-MM-DD)."
+        )
         raise ParameterError(msg)
     visit = (
         pd.to_numeric(pd.Series(table["visit"]).reset_index(drop=True), errors="coerce")
@@ -1600,13 +1674,66 @@ def rebuild_visits(
     }
     x, y = crs_mod.to_analysis(points["lon"].to_numpy(float), points["lat"].to_numpy(float), crs)
     pts = shapely.points(x, y)
+    pairs = _fixes_near_areas(points, pts, t_ns, geoms, area_ids, tolerance_m)
+    runs, pairs, near_only = _presence_runs(pairs, int(round(max_gap_s * 1e9)))
+    start = pd.to_datetime(runs["t0"].to_numpy(), utc=True).tz_convert(tz)
+    end = pd.to_datetime(runs["t1"].to_numpy(), utc=True).tz_convert(tz)
+    visits = gpd.GeoDataFrame(
+        {
+            "unit": runs["unit"].to_numpy(dtype=object),
+            "patrol_area_id": runs["patrol_area_id"].to_numpy(dtype=object),
+            "start": start,
+            "end": end,
+            "minutes": (runs["t1"] - runs["t0"]).to_numpy(dtype=float) / 60e9,
+            "n_fixes": runs["n_fixes"].to_numpy(dtype=int),
+            "n_inside": runs["n_inside"].to_numpy(dtype=int),
+            "ping_interval_s": runs["ping_interval_s"].to_numpy(dtype=float),
+        },
+        geometry=list(_visit_geometry(runs, pairs)),
+        crs="EPSG:4326",
+    )
+    visits = visits.sort_values(
+        ["start", "unit", "patrol_area_id"], kind="stable", ignore_index=True
+    )
+    n_units = points["unit"].nunique() if len(points) else 0
+    notes = [
+        f"Visits rebuilt from {len(points):,} fixes of {n_units} unit(s) in {len(area_ids)} patrol "
+        f"areas: {len(visits):,} visits.",
+        f"A fix within {tolerance_m:g} m of an area counts as presence (GPS jitter); fixes in or "
+        f"near an area are one visit while no more than {max_gap_s:g} s pass between them (a GPS "
+        "gap or a brief excursion does not split a visit); a visit needs one fix strictly inside "
+        "and runs from its first to its last fix.",
+        f"Distances measured in {crs.name}.",
+    ]
+    if near_only:
+        notes.append(
+            f"{near_only:,} pass(es) came within {tolerance_m:g} m of an area without a fix inside "
+            "it and are not visits."
+        )
+    if len(points):
+        notes += _log_warnings(points, pts, t_ns, geoms, max_gap_s)
+    visits.attrs["params"] = params
+    visits.attrs["notes"] = notes
+    visits.attrs["fix_hours"] = fix_hours
+    return visits
+
+
+def _fixes_near_areas(
+    points: pd.DataFrame,
+    pts: np.ndarray,
+    t_ns: np.ndarray,
+    geoms: np.ndarray,
+    area_ids: np.ndarray,
+    tolerance_m: float,
+) -> pd.DataFrame:
+    """Every (fix, area) within ``tolerance_m``, by area, unit and time; ``inside`` or near."""
     tree = shapely.STRtree(geoms)
     if len(pts):
         pi, ai = tree.query(pts, predicate="dwithin", distance=tolerance_m)
     else:
         pi = ai = np.empty(0, dtype=int)
     dist = shapely.distance(pts[pi], geoms[ai]) if len(pi) else np.empty(0)
-    pairs = pd.DataFrame(
+    return pd.DataFrame(
         {
             "unit": points["unit"].astype(str).to_numpy()[pi],
             "patrol_area_id": area_ids[ai],
@@ -1616,7 +1743,14 @@ def rebuild_visits(
             "lat": points["lat"].to_numpy(float)[pi],
         }
     ).sort_values(["patrol_area_id", "unit", "t"], kind="stable", ignore_index=True)
-    gap_ns = int(round(max_gap_s * 1e9))
+
+
+def _presence_runs(pairs: pd.DataFrame, gap_ns: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Runs of one unit's fixes at one area no more than ``gap_ns`` apart.
+
+    Returns the runs with a fix inside (one row per visit), their fixes, and how many runs had
+    fixes only near the area.
+    """
     same = (
         pairs["patrol_area_id"].eq(pairs["patrol_area_id"].shift())
         & pairs["unit"].eq(pairs["unit"].shift())
@@ -1638,8 +1772,11 @@ def rebuild_visits(
     )
     near_only = int((runs["n_inside"] == 0).sum())
     runs = runs[runs["n_inside"] >= 1]
-    pairs = pairs[pairs["run"].isin(runs.index)]
-    # geometry: the visit's fixes as a line (a point when there is one fix)
+    return runs, pairs[pairs["run"].isin(runs.index)], near_only
+
+
+def _visit_geometry(runs: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
+    """Each visit's fixes as a line (a point when there is one fix), lon/lat."""
     geometry = np.empty(len(runs), dtype=object)
     if len(runs):
         position = pd.Series(np.arange(len(runs)), index=runs.index)
@@ -1654,61 +1791,32 @@ def rebuild_visits(
             geometry[position[one["run"]].to_numpy()] = shapely.points(
                 one[["lon", "lat"]].to_numpy(float)
             )
-    start = pd.to_datetime(runs["t0"].to_numpy(), utc=True).tz_convert(tz)
-    end = pd.to_datetime(runs["t1"].to_numpy(), utc=True).tz_convert(tz)
-    visits = gpd.GeoDataFrame(
-        {
-            "unit": runs["unit"].to_numpy(dtype=object),
-            "patrol_area_id": runs["patrol_area_id"].to_numpy(dtype=object),
-            "start": start,
-            "end": end,
-            "minutes": (runs["t1"] - runs["t0"]).to_numpy(dtype=float) / 60e9,
-            "n_fixes": runs["n_fixes"].to_numpy(dtype=int),
-            "n_inside": runs["n_inside"].to_numpy(dtype=int),
-            "ping_interval_s": runs["ping_interval_s"].to_numpy(dtype=float),
-        },
-        geometry=list(geometry),
-        crs="EPSG:4326",
-    )
-    visits = visits.sort_values(
-        ["start", "unit", "patrol_area_id"], kind="stable", ignore_index=True
-    )
-    notes = [
-        f"Visits rebuilt from {len(points):,} fixes of {points['unit'].nunique() if len(points) else 0} "
-        f"unit(s) in {len(area_ids)} patrol areas: {len(visits):,} visits.",
-        f"A fix within {tolerance_m:g} m of an area counts as presence (GPS jitter); fixes in or near "
-        f"an area are one visit while no more than {max_gap_s:g} s pass between them (a GPS gap or a "
-        "brief excursion does not split a visit); a visit needs one fix strictly inside and runs "
-        "from its first to its last fix.",
-        f"Distances measured in {crs.name}.",
-    ]
-    if near_only:
+    return geometry
+
+
+def _log_warnings(
+    points: pd.DataFrame, pts: np.ndarray, t_ns: np.ndarray, geoms: np.ndarray, max_gap_s: float
+) -> list[str]:
+    """Notes on fixes far from every area and on units whose pings are too far apart."""
+    notes = []
+    far = _far_share(pts, geoms)
+    if far > 0.5:
         notes.append(
-            f"{near_only:,} pass(es) came within {tolerance_m:g} m of an area without a fix inside "
-            "it and are not visits."
+            f"{far:.0%} of the fixes lie more than 10 km from every patrol area: check that the "
+            "logs are for this plan's district and that latitude and longitude are not swapped."
         )
-    if len(points):
-        far = _far_share(pts, geoms)
-        if far > 0.5:
-            notes.append(
-                f"{far:.0%} of the fixes lie more than 10 km from every patrol area: check that the "
-                "logs are for this plan's district and that latitude and longitude are not swapped."
-            )
-        by_unit = pd.DataFrame({"u": points["unit"].astype(str).to_numpy(), "t": t_ns})
-        by_unit = by_unit.sort_values(["u", "t"], kind="stable")
-        step = by_unit["t"].diff().where(by_unit["u"].eq(by_unit["u"].shift())) / 1e9
-        pings = step.groupby(by_unit["u"]).median()
-        slow = [str(u) for u, v in pings.items() if pd.notna(v) and v > max_gap_s]
-        if slow:
-            notes.append(
-                f"Unit(s) {', '.join(slow[:10])} log fixes further apart than {max_gap_s:g} s, so "
-                "their presence breaks into single-fix visits: raise max_gap_s above their ping "
-                "interval."
-            )
-    visits.attrs["params"] = params
-    visits.attrs["notes"] = notes
-    visits.attrs["fix_hours"] = fix_hours
-    return visits
+    by_unit = pd.DataFrame({"u": points["unit"].astype(str).to_numpy(), "t": t_ns})
+    by_unit = by_unit.sort_values(["u", "t"], kind="stable")
+    step = by_unit["t"].diff().where(by_unit["u"].eq(by_unit["u"].shift())) / 1e9
+    pings = step.groupby(by_unit["u"]).median()
+    slow = [str(u) for u, v in pings.items() if pd.notna(v) and v > max_gap_s]
+    if slow:
+        notes.append(
+            f"Unit(s) {', '.join(slow[:10])} log fixes further apart than {max_gap_s:g} s, so "
+            "their presence breaks into single-fix visits: raise max_gap_s above their ping "
+            "interval."
+        )
+    return notes
 
 
 def _far_share(pts: np.ndarray, geoms: np.ndarray) -> float:
@@ -1774,7 +1882,7 @@ class Compliance:
         object.__setattr__(self, "notes", FrozenList(str(n) for n in self.notes))
 
     def table(self) -> pd.DataFrame:
-        """The compliance table: every planned visit, then every unplanned visit, by date and area."""
+        """The compliance table: every planned visit, then every unplanned one, by date and area."""
         p = self.planned.copy()
         p["kind"] = "planned"
         u = self.delivered[self.delivered["kind"] != "planned"]
@@ -1912,7 +2020,8 @@ def compare_with_plan(
         ``visit``, ``start``, ``end`` and ``minutes`` when present. Clock times without an offset
         are local time in ``tz``.
     min_visit_minutes : float, default 10
-        Shortest visit that counts as a dose (guide D1: under 10 minutes is not a dose).
+        Shortest visit that counts as a dose: under about 10 minutes a stop deters no more than a
+        drive-through (``Koper1995``, ``min_visit_minutes`` in ``hotspots/data/tactics.json``).
     tz : str, optional
         Default: the visits' time zone.
     logs : PatrolLogs, optional
@@ -1944,8 +2053,47 @@ def compare_with_plan(
     max_gap_s = float(vparams.get("max_gap_s", GPS_GAP_S))
     table, pparams = _plan_frame(plan, tz)
     day_h = _day_start_hour(pparams)
+    merged = _presence_visits(visits, max_gap_s, tz, day_h, min_visit)
+    fix_days = _fix_days(visits, logs, tz, day_h)
 
-    # presence visits: the units' visits merged per area
+    patrol = table[table["arm"] == "patrol"].copy()
+    patrol = patrol.sort_values(
+        ["date", "patrol_area_id", "planned_start", "visit"], kind="stable", ignore_index=True
+    )
+    p_visit = _match_planned(merged, patrol, table[table["arm"] == "control"], fix_days)
+    planned_out = _planned_outcome(patrol, merged, p_visit, tz)
+    delivered_out = merged[
+        ["visit_id", "patrol_area_id", "date", "start", "end", "minutes", "units", "n_units",
+         "dose", "kind", "status", "planned_visit", "unit_visits"]
+    ].copy()  # fmt: skip
+
+    area_days = _area_days(table, planned_out, delivered_out)
+    s = _summary(visits, planned_out, delivered_out, area_days, table, fix_days)
+    params = {
+        "tz": tz,
+        "max_gap_s": max_gap_s,
+        "tolerance_m": vparams.get("tolerance_m"),
+        "min_visit_minutes": min_visit,
+        "plan_day_starts": f"{day_h:02d}:00",
+        "crs": vparams.get("crs"),
+        "matching": (
+            "per area and plan day: dose visits first, then short ones, paired in time order "
+            "(least sum of squared start-time differences)"
+        ),
+        "merge_units": (
+            "visits of different units to one area merged when they overlap or follow within "
+            f"{max_gap_s:g} s"
+        ),
+        "plan": {k: v for k, v in pparams.items() if k != "created_utc"},
+    }
+    notes = _notes(s, params, fix_days is not None)
+    return Compliance(planned_out, delivered_out, area_days, s, params, notes)
+
+
+def _presence_visits(
+    visits: pd.DataFrame, max_gap_s: float, tz: str, day_h: int, min_visit: float
+) -> pd.DataFrame:
+    """The units' visits merged per area, numbered in time order, all "off-plan" until matched."""
     merged = _merge_units(visits, max_gap_s)
     merged["start"] = pd.to_datetime(merged["start"], utc=True).dt.tz_convert(tz)
     merged["end"] = pd.to_datetime(merged["end"], utc=True).dt.tz_convert(tz)
@@ -1957,36 +2105,35 @@ def compare_with_plan(
     merged["kind"] = "off-plan"
     merged["status"] = "unplanned"
     merged["planned_visit"] = 0
+    return merged
 
-    # plan days with any fix at all
+
+def _fix_days(
+    visits: pd.DataFrame, logs: PatrolLogs | None, tz: str, day_h: int
+) -> set[Any] | None:
+    """Plan days with any fix at all (None: unknown), from the logs or the visits' fix hours."""
     if logs is not None:
-        hours = None
-        fix_days = (
-            set(_plan_day(logs.points["time"], tz, day_h).unique()) if len(logs.points) else set()
-        )
-    else:
-        hours = getattr(visits, "attrs", {}).get("fix_hours")
-        fix_days = (
-            set(
-                _plan_day(
-                    pd.Series(
-                        pd.to_datetime(np.asarray(hours, dtype=np.int64) * 3600, unit="s", utc=True)
-                    ),
-                    tz,
-                    day_h,
-                ).unique()
-            )
-            if hours is not None
-            else None
-        )
+        if not len(logs.points):
+            return set()
+        return set(_plan_day(logs.points["time"], tz, day_h).unique())
+    hours = getattr(visits, "attrs", {}).get("fix_hours")
+    if hours is None:
+        return None
+    utc = pd.to_datetime(np.asarray(hours, dtype=np.int64) * 3600, unit="s", utc=True)
+    return set(_plan_day(pd.Series(utc), tz, day_h).unique())
 
-    patrol = table[table["arm"] == "patrol"].copy()
-    control = table[table["arm"] == "control"]
-    patrol = patrol.sort_values(
-        ["date", "patrol_area_id", "planned_start", "visit"], kind="stable", ignore_index=True
-    )
-    patrol["status"] = "missed"
-    patrol["visit_id"] = None
+
+def _match_planned(
+    merged: pd.DataFrame,
+    patrol: pd.DataFrame,
+    control: pd.DataFrame,
+    fix_days: set[Any] | None,
+) -> np.ndarray:
+    """Match presence visits to planned visits per area and plan day; mark contamination.
+
+    Sets ``kind``, ``status`` and ``planned_visit`` of ``merged`` and ``status`` of ``patrol``;
+    returns, per planned visit, the row of ``merged`` that delivered it (-1: none).
+    """
     by_key: dict[tuple[Any, str], list[int]] = {}
     for i, (day, aid) in enumerate(zip(merged["date"], merged["patrol_area_id"], strict=True)):
         by_key.setdefault((day, str(aid)), []).append(i)
@@ -1996,14 +2143,13 @@ def compare_with_plan(
     statuses = np.array(merged["status"].tolist(), dtype=object)
     planned_visit = np.array(merged["planned_visit"].tolist(), dtype=int)
     dose = np.array(merged["dose"].tolist(), dtype=bool)
-    p_status = np.array(patrol["status"].tolist(), dtype=object)
+    p_status = np.array(["missed"] * len(patrol), dtype=object)
     p_visit = np.full(len(patrol), -1)
     for (day, aid), rows in patrol.groupby(["date", "patrol_area_id"], sort=False).groups.items():
-        rows = np.asarray(rows)
         cands = np.asarray(by_key.get((day, str(aid)), []), dtype=int)
         kinds[cands] = "extra"
         statuses[cands] = "unplanned"
-        free_p = list(rows)
+        free_p = list(np.asarray(rows))
         for want_dose, label in ((True, "delivered"), (False, "short")):
             acts = [c for c in cands if dose[c] == want_dose and kinds[c] == "extra"]
             pairs = _assign(planned_ns[free_p], start_ns[acts]) if acts and free_p else []
@@ -2029,6 +2175,13 @@ def compare_with_plan(
     merged["status"] = statuses
     merged["planned_visit"] = planned_visit
     patrol["status"] = p_status
+    return p_visit
+
+
+def _planned_outcome(
+    patrol: pd.DataFrame, merged: pd.DataFrame, p_visit: np.ndarray, tz: str
+) -> pd.DataFrame:
+    """One row per planned visit with the presence visit that delivered it (if any)."""
     matched = p_visit >= 0
     take = np.where(matched, p_visit, 0)
 
@@ -2040,16 +2193,12 @@ def compare_with_plan(
 
     patrol["visit_id"] = pick("visit_id")
     if len(merged):
-        patrol["start"] = (
-            pd.Series(merged["start"].to_numpy()[take], index=patrol.index)
-            .dt.tz_convert(tz)
-            .where(matched)
-        )
-        patrol["end"] = (
-            pd.Series(merged["end"].to_numpy()[take], index=patrol.index)
-            .dt.tz_convert(tz)
-            .where(matched)
-        )
+        for col in ("start", "end"):
+            patrol[col] = (
+                pd.Series(merged[col].to_numpy()[take], index=patrol.index)
+                .dt.tz_convert(tz)
+                .where(matched)
+            )
     else:
         patrol["start"] = pd.Series(pd.NaT, index=patrol.index, dtype=f"datetime64[ns, {tz}]")
         patrol["end"] = patrol["start"]
@@ -2064,27 +2213,7 @@ def compare_with_plan(
         "planned_minutes", "status", "visit_id", "start", "end", "minutes", "units",
         "start_offset_minutes",
     ]  # fmt: skip
-    planned_out = patrol[planned_cols].reset_index(drop=True)
-    delivered_out = merged[
-        ["visit_id", "patrol_area_id", "date", "start", "end", "minutes", "units", "n_units",
-         "dose", "kind", "status", "planned_visit", "unit_visits"]
-    ].copy()  # fmt: skip
-
-    area_days = _area_days(table, planned_out, delivered_out)
-    s = _summary(visits, planned_out, delivered_out, area_days, table, fix_days)
-    params = {
-        "tz": tz,
-        "max_gap_s": max_gap_s,
-        "tolerance_m": vparams.get("tolerance_m"),
-        "min_visit_minutes": min_visit,
-        "plan_day_starts": f"{day_h:02d}:00",
-        "crs": vparams.get("crs"),
-        "matching": "per area and plan day: dose visits first, then short ones, paired in time order (least sum of squared start-time differences)",
-        "merge_units": f"visits of different units to one area merged when they overlap or follow within {max_gap_s:g} s",
-        "plan": {k: v for k, v in pparams.items() if k != "created_utc"},
-    }
-    notes = _notes(s, params, fix_days is not None)
-    return Compliance(planned_out, delivered_out, area_days, s, params, notes)
+    return patrol[planned_cols].reset_index(drop=True)
 
 
 def _area_days(table: pd.DataFrame, planned: pd.DataFrame, delivered: pd.DataFrame) -> pd.DataFrame:
@@ -2115,7 +2244,8 @@ def _area_days(table: pd.DataFrame, planned: pd.DataFrame, delivered: pd.DataFra
         out[col] = out[col].fillna(0.0).astype(float)
     out["contamination_minutes"] = out["minutes"].where(out["arm"] == "control", 0.0)
     cols = ["date", "patrol_area_id", "arm", "planned_visits", "planned_minutes", "delivered",
-            "short", "missed", "no_data", "visits", "minutes", "dose_minutes", "contamination_minutes"]  # fmt: skip
+            "short", "missed", "no_data", "visits", "minutes", "dose_minutes",
+            "contamination_minutes"]  # fmt: skip
     return out[cols].sort_values(key, kind="stable", ignore_index=True)
 
 
@@ -2166,8 +2296,9 @@ def _notes(s: Mapping[str, Any], params: Mapping[str, Any], coverage: bool) -> l
     rate = s["delivery_rate"]
     notes = [
         f"{s['planned_visits']:,} planned visits from {s['first_day']} to {s['last_day']}: "
-        f"{s['delivered']:,} delivered, {s['short']:,} short (under {params['min_visit_minutes']:g} "
-        f"minutes, not a dose), {s['missed']:,} missed, {s['no_data']:,} on days without any GPS data"
+        f"{s['delivered']:,} delivered, {s['short']:,} short "
+        f"(under {params['min_visit_minutes']:g} minutes, not a dose), {s['missed']:,} missed, "
+        f"{s['no_data']:,} on days without any GPS data"
         + (
             f"; {rate:.0%} of the planned visits with data were delivered." if rate == rate else "."
         ),
@@ -2180,13 +2311,13 @@ def _notes(s: Mapping[str, Any], params: Mapping[str, Any], coverage: bool) -> l
     ]
     if s["control_area_days"]:
         notes.append(
-            f"Contamination: {s['contamination_minutes']:,.1f} minutes of patrol in control areas on "
-            f"{s['contaminated_area_days']:,} of {s['control_area_days']:,} control area-days; "
+            f"Contamination: {s['contamination_minutes']:,.1f} minutes of patrol in control areas "
+            f"on {s['contaminated_area_days']:,} of {s['control_area_days']:,} control area-days; "
             "these weaken a patrol-versus-control comparison."
         )
     notes.append(
         f"Times read in {params['tz']}; plan days start at {params['plan_day_starts']}; "
-        f"a visit is a dose from {params['min_visit_minutes']:g} minutes (guide D1); "
+        f"a visit is a dose from {params['min_visit_minutes']:g} minutes (Koper 1995); "
         f"GPS gap tolerance {params['max_gap_s']:g} s and jitter tolerance "
         f"{params['tolerance_m'] if params['tolerance_m'] is not None else 'n/a'} m; "
         f"{params['merge_units']}."
@@ -2198,12 +2329,13 @@ def _notes(s: Mapping[str, Any], params: Mapping[str, Any], coverage: bool) -> l
         )
     elif s["no_data"]:
         notes.append(
-            f"{s['plan_days'] - (s['plan_days_with_data'] or 0)} plan day(s) have no GPS fix from any "
-            f"unit: their {s['no_data']:,} planned visits are 'no data', not 'missed'."
+            f"{s['plan_days'] - (s['plan_days_with_data'] or 0)} plan day(s) have no GPS fix from "
+            f"any unit: their {s['no_data']:,} planned visits are 'no data', not 'missed'."
         )
     notes.append(
-        "Under-delivery is normal (Birmingham planned 45 minutes a day and delivered 24-26, guide "
-        "§1.6 [WC2]); feed these figures back to the teams (Trinidad, Merseyside [TT1][MER])."
+        "Under-delivery is normal (Birmingham planned 45 minutes a day and delivered 24-26: "
+        "Williams and Coupe 2017); feed these figures back to the teams, as Trinidad and "
+        "Merseyside did (Sherman et al. 2014; Gibson et al. 2017)."
     )
     return notes
 
@@ -2338,39 +2470,14 @@ def simulate_patrol_logs(
     shares = dict(delivery or {"delivered": 0.7, "short": 0.15, "missed": 0.15})
     unknown = set(shares) - {"delivered", "short", "missed"}
     if unknown or any(v < 0 for v in shares.values()) or sum(shares.values()) > 1 + 1e-9:
-        msg = f"delivery must give shares of 'delivered', 'short' and 'missed' summing to at most 1, got {delivery!r}."
+        msg = (
+            "delivery must give shares of 'delivered', 'short' and 'missed' summing to at most 1, "
+            f"got {delivery!r}."
+        )
         raise ParameterError(msg)
     rng = np.random.default_rng(seed)
     table, pparams = _plan_frame(plan, tz)
-    day_h = _day_start_hour(pparams)
-    crs = _metric_crs(areas)
-    metric = areas.to_crs(crs)
-    geom = dict(zip(metric["patrol_area_id"].astype(str), metric.geometry, strict=True))
-    all_geoms = list(geom.values())
-    interval = pd.Timedelta(seconds=int(interval_s))
-    clip = 3.0 * noise_m
-    margin = clip * math.sqrt(2) + 1.0
-
-    def day_bounds(day: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
-        lo = (day + pd.Timedelta(hours=day_h)).tz_localize(
-            tz, ambiguous=True, nonexistent="shift_forward"
-        )
-        hi = (day + pd.Timedelta(days=1, hours=day_h)).tz_localize(
-            tz, ambiguous=True, nonexistent="shift_forward"
-        )
-        return lo, hi
-
-    def clear_of_areas(x: float, y: float) -> bool:
-        p = shapely.Point(x, y)
-        return all(g.distance(p) > tolerance_m + 50.0 for g in all_geoms)
-
-    def far_point(g: Any) -> tuple[float, float]:
-        for _ in range(200):
-            x, y = _point_outside(g, 250.0 + rng.uniform(0, 200), rng)
-            if clear_of_areas(x, y):
-                return x, y
-        msg = "Could not find a place clear of every patrol area for the simulated travel fixes."
-        raise ParameterError(msg)
+    sim = _Simulation(areas, tz, _day_start_hour(pparams), rng, tolerance_m, max_gap_s)
 
     days = sorted(table["date"].unique())
     no_data = (
@@ -2385,25 +2492,153 @@ def simulate_patrol_logs(
         if days_without_data
         else set()
     )
-    taken: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
+    patrol = table[table["arm"] == "patrol"].reset_index(drop=True)
+    has_data = ~patrol["date"].isin(list(no_data)).to_numpy()
+    status, minutes = sim.planned_visits(patrol, has_data, shares, min_visit_minutes)
+    delivered_rows = [
+        k
+        for k, v in enumerate(sim.sims)
+        if v["kind"] == "planned" and v["minutes"] >= min_visit_minutes
+    ]
+    # visits nobody planned
+    control = table[(table["arm"] == "control") & ~table["date"].isin(list(no_data))].reset_index(
+        drop=True
+    )
+    sim.control_visits(control, control_visits)
+    sim.extra_visits(delivered_rows, extra_visits)
+    data_days = [d for d in days if pd.Timestamp(d) not in no_data]
+    sim.off_plan_visits(set(table["patrol_area_id"].astype(str)), days, data_days, off_plan_visits)
 
-    def fits(aid: str, start: pd.Timestamp, end: pd.Timestamp, day: pd.Timestamp) -> bool:
-        lo, hi = day_bounds(day)
+    order = sim.assign_units()
+    special = sim.special_visits(
+        order, (("pair", pairs), ("gap", gaps), ("excursion", excursions), ("jitter", jitter_fixes))
+    )
+    rows = sim.fixes(order, special, interval_s, noise_m)
+    bx, by = sim.far_point(sim.all_geoms[0])
+    interval = pd.Timedelta(seconds=int(interval_s))
+    for d in data_days:
+        lo, _ = sim.day_bounds(pd.Timestamp(d))
+        for j in range(2):
+            rows.append(("Base", lo + pd.Timedelta(hours=6) + j * interval, bx, by))
+    points = _simulated_points(rows, sim.crs, tz)
+
+    visits = pd.DataFrame(
+        [{k: v.get(k) for k in _SIM_VISIT_COLUMNS} for v in (sim.sims[k] for k in order)],
+        columns=list(_SIM_VISIT_COLUMNS),
+    )
+    planned = pd.DataFrame(
+        {
+            "date": patrol["date"],
+            "patrol_area_id": patrol["patrol_area_id"].astype(str),
+            "visit": patrol["visit"],
+            "status": status,
+            "minutes": minutes,
+        }
+    )
+    truth, area_days = _simulated_truth(
+        table, patrol, visits, status, has_data, days, data_days, min_visit_minutes
+    )
+    params = {
+        "seed": int(seed),
+        "tz": tz,
+        "interval_s": int(interval_s),
+        "noise_m": float(noise_m),
+        "delivery": shares,
+        "control_visits": control_visits,
+        "extra_visits": extra_visits,
+        "off_plan_visits": off_plan_visits,
+        "pairs": pairs,
+        "gaps": gaps,
+        "excursions": excursions,
+        "jitter_fixes": jitter_fixes,
+        "days_without_data": days_without_data,
+        "max_gap_s": float(max_gap_s),
+        "tolerance_m": float(tolerance_m),
+        "synthetic": True,
+    }
+    return SimulatedPatrol(points, planned, visits, truth, area_days, params)
+
+
+_SIM_VISIT_COLUMNS = (
+    "patrol_area_id",
+    "date",
+    "start",
+    "end",
+    "minutes",
+    "kind",
+    "units",
+    "n_unit_visits",
+)
+
+
+class _Simulation:
+    """The state :func:`simulate_patrol_logs` builds up: areas (metres), visits, their units.
+
+    Every draw comes from one generator, in a fixed order, so a seed gives the same logs.
+    """
+
+    def __init__(
+        self,
+        areas: gpd.GeoDataFrame,
+        tz: str,
+        day_h: int,
+        rng: np.random.Generator,
+        tolerance_m: float,
+        max_gap_s: float,
+    ) -> None:
+        self.crs = _metric_crs(areas)
+        metric = areas.to_crs(self.crs)
+        self.geom = dict(zip(metric["patrol_area_id"].astype(str), metric.geometry, strict=True))
+        self.all_geoms = list(self.geom.values())
+        self.tz, self.day_h, self.rng = tz, day_h, rng
+        self.tolerance_m, self.max_gap_s = tolerance_m, max_gap_s
+        self.taken: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
+        self.sims: list[dict[str, Any]] = []
+
+    def day_bounds(self, day: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+        lo = (day + pd.Timedelta(hours=self.day_h)).tz_localize(
+            self.tz, ambiguous=True, nonexistent="shift_forward"
+        )
+        hi = (day + pd.Timedelta(days=1, hours=self.day_h)).tz_localize(
+            self.tz, ambiguous=True, nonexistent="shift_forward"
+        )
+        return lo, hi
+
+    def _clear_of_areas(self, x: float, y: float) -> bool:
+        p = shapely.Point(x, y)
+        return all(g.distance(p) > self.tolerance_m + 50.0 for g in self.all_geoms)
+
+    def far_point(self, g: Any) -> tuple[float, float]:
+        """A place 250-450 m from ``g`` and clear of every area (travel fixes)."""
+        for _ in range(200):
+            x, y = _point_outside(g, 250.0 + self.rng.uniform(0, 200), self.rng)
+            if self._clear_of_areas(x, y):
+                return x, y
+        msg = "Could not find a place clear of every patrol area for the simulated travel fixes."
+        raise ParameterError(msg)
+
+    def _fits(self, aid: str, start: pd.Timestamp, end: pd.Timestamp, day: pd.Timestamp) -> bool:
+        lo, hi = self.day_bounds(day)
         if start - pd.Timedelta(minutes=3) < lo or end + pd.Timedelta(minutes=3) >= hi:
             return False
-        sep = pd.Timedelta(seconds=max_gap_s + 60)
-        return all(end + sep < s or e + sep < start for s, e in taken.get(aid, []))
-
-    sims: list[dict[str, Any]] = []
+        sep = pd.Timedelta(seconds=self.max_gap_s + 60)
+        return all(end + sep < s or e + sep < start for s, e in self.taken.get(aid, []))
 
     def add(
-        aid: str, day: pd.Timestamp, start: pd.Timestamp, minutes: int, kind: str, **extra: Any
+        self,
+        aid: str,
+        day: pd.Timestamp,
+        start: pd.Timestamp,
+        minutes: int,
+        kind: str,
+        **extra: Any,
     ) -> bool:
+        """Add a visit unless it leaves the plan day or comes too close to another one there."""
         end = start + pd.Timedelta(minutes=int(minutes))
-        if not fits(aid, start, end, day):
+        if not self._fits(aid, start, end, day):
             return False
-        taken.setdefault(aid, []).append((start, end))
-        sims.append(
+        self.taken.setdefault(aid, []).append((start, end))
+        self.sims.append(
             {
                 "patrol_area_id": aid,
                 "date": day,
@@ -2416,144 +2651,167 @@ def simulate_patrol_logs(
         )
         return True
 
-    patrol = table[table["arm"] == "patrol"].reset_index(drop=True)
-    status = np.array(["missed"] * len(patrol), dtype=object)
-    minutes = np.full(len(patrol), np.nan)
-    has_data = ~patrol["date"].isin(list(no_data)).to_numpy()
-    status[~has_data] = "no data"
-    idx = rng.permutation(np.flatnonzero(has_data))
-    n_del = int(round(shares.get("delivered", 0.0) * len(idx)))
-    n_short = min(int(round(shares.get("short", 0.0) * len(idx))), len(idx) - n_del)
-    outcome = {int(i): "delivered" for i in idx[:n_del]} | {
-        int(i): "short" for i in idx[n_del : n_del + n_short]
-    }
-    lo_dose = int(math.ceil(min_visit_minutes))
-    for i in sorted(outcome):
-        row = patrol.iloc[i]
-        if pd.isna(row["planned_start"]):
-            continue
-        dur = (
-            int(rng.integers(lo_dose, 21))
-            if outcome[i] == "delivered"
-            else int(rng.integers(2, lo_dose))
-        )
-        start = row["planned_start"] + pd.Timedelta(minutes=int(rng.integers(0, 6)))
-        if add(str(row["patrol_area_id"]), row["date"], start, dur, "planned", plan_row=i):
-            status[i] = outcome[i]
-            minutes[i] = float(dur)
-    delivered_rows = [
-        k
-        for k, s in enumerate(sims)
-        if s["kind"] == "planned" and s["minutes"] >= min_visit_minutes
-    ]
-    # visits nobody planned
-    control = table[(table["arm"] == "control") & ~table["date"].isin(list(no_data))].reset_index(
-        drop=True
-    )
-    for i in rng.permutation(len(control))[: max(0, control_visits) * 3]:
-        if sum(s["kind"] == "control" for s in sims) >= control_visits:
-            break
-        row = control.iloc[int(i)]
-        lo, _ = day_bounds(row["date"])
-        start = lo + pd.Timedelta(minutes=int(rng.integers(600, 840)))
-        add(str(row["patrol_area_id"]), row["date"], start, int(rng.integers(5, 21)), "control")
-    for k in rng.permutation(delivered_rows)[: max(0, extra_visits) * 3]:
-        if sum(s["kind"] == "extra" for s in sims) >= extra_visits:
-            break
-        base = sims[int(k)]
-        for shift in (3, -3, 6, -6):
-            if add(
-                base["patrol_area_id"],
-                base["date"],
-                base["start"] + pd.Timedelta(hours=shift),
-                12,
-                "extra",
-            ):
-                break
-    planned_ids = set(table["patrol_area_id"].astype(str))
-    outside = [a for a in geom if a not in planned_ids]
-    data_days = [d for d in days if pd.Timestamp(d) not in no_data]
-    for j in range(max(0, off_plan_visits)):
-        if outside:
-            aid, day = outside[j % len(outside)], pd.Timestamp(data_days[j % len(data_days)])
-        else:
-            aid, day = (
-                sorted(planned_ids)[j % len(planned_ids)],
-                pd.Timestamp(days[0]) - pd.Timedelta(days=1 + j),
+    def planned_visits(
+        self,
+        patrol: pd.DataFrame,
+        has_data: np.ndarray,
+        shares: Mapping[str, float],
+        min_visit_minutes: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Deliver shares of the planned visits on days with data: status and minutes of each."""
+        rng = self.rng
+        status = np.array(["missed"] * len(patrol), dtype=object)
+        minutes = np.full(len(patrol), np.nan)
+        status[~has_data] = "no data"
+        idx = rng.permutation(np.flatnonzero(has_data))
+        n_del = int(round(shares.get("delivered", 0.0) * len(idx)))
+        n_short = min(int(round(shares.get("short", 0.0) * len(idx))), len(idx) - n_del)
+        outcome = {int(i): "delivered" for i in idx[:n_del]} | {
+            int(i): "short" for i in idx[n_del : n_del + n_short]
+        }
+        lo_dose = int(math.ceil(min_visit_minutes))
+        for i in sorted(outcome):
+            row = patrol.iloc[i]
+            if pd.isna(row["planned_start"]):
+                continue
+            dur = (
+                int(rng.integers(lo_dose, 21))
+                if outcome[i] == "delivered"
+                else int(rng.integers(2, lo_dose))
             )
-        lo, _ = day_bounds(day)
-        add(
-            aid,
-            day,
-            lo + pd.Timedelta(minutes=int(rng.integers(360, 600))),
-            int(rng.integers(10, 21)),
-            "off-plan",
-        )
+            start = row["planned_start"] + pd.Timedelta(minutes=int(rng.integers(0, 6)))
+            if self.add(str(row["patrol_area_id"]), row["date"], start, dur, "planned", plan_row=i):
+                status[i] = outcome[i]
+                minutes[i] = float(dur)
+        return status, minutes
 
-    # units: each simulated visit goes to the first unit free 20 minutes before it
-    order = sorted(range(len(sims)), key=lambda k: sims[k]["start"])
-    free_at: list[pd.Timestamp] = []
-    for k in order:
-        s = sims[k]
-        for u, t in enumerate(free_at):
-            if t + pd.Timedelta(minutes=20) <= s["start"]:
-                free_at[u] = s["end"]
-                s["unit"] = f"Unit {u + 1}"
-                break
-        else:
-            free_at.append(s["end"])
-            s["unit"] = f"Unit {len(free_at)}"
-    planned_sims = [k for k in order if sims[k]["kind"] == "planned" and sims[k]["minutes"] >= 8]
-    picks = list(rng.permutation(planned_sims))
-    special: dict[int, set[str]] = {}
-    for what, n in (
-        ("pair", pairs),
-        ("gap", gaps),
-        ("excursion", excursions),
-        ("jitter", jitter_fixes),
-    ):
-        for _ in range(max(0, n)):
-            if not picks:
-                break
-            special.setdefault(int(picks.pop()), set()).add(what)
+    def _count(self, kind: str) -> int:
+        return sum(v["kind"] == kind for v in self.sims)
 
-    m_gap = max(1, int(max_gap_s // interval_s) - 1)
-    rows: list[tuple[str, pd.Timestamp, float, float]] = []
-    for k in order:
-        s = sims[k]
-        g = geom[s["patrol_area_id"]]
-        n_fix = int(round(s["minutes"] * 60 / interval_s))
-        times = [s["start"] + j * interval for j in range(n_fix + 1)]
-        tags = special.get(k, set())
-        units = [s["unit"]] + ([f"Pair {k}"] if "pair" in tags else [])
-        s["units"] = ";".join(sorted(units))
-        s["n_unit_visits"] = len(units)
-        for unit in units:
-            cx, cy = _sample_inside(g, margin + 5.0, rng)
-            fx, fy = far_point(g)
-            for j in range(4, 0, -1):
-                rows.append((unit, s["start"] - j * interval, fx, fy))
-                rows.append((unit, s["end"] + j * interval, fx, fy))
-            a = max(1, n_fix // 3)
-            for j, t in enumerate(times):
-                if "gap" in tags and a < j <= a + m_gap and a + m_gap < n_fix:
-                    continue
-                if "excursion" in tags and a < j <= a + m_gap and a + m_gap < n_fix:
-                    x, y = _point_outside(g, tolerance_m + 30.0, rng)
-                elif "jitter" in tags and j == n_fix // 2 and 0 < j < n_fix:
-                    x, y = _point_outside(g, tolerance_m / 2.0, rng)
-                else:
-                    wx, wy = _sample_inside(g, margin, rng) if j % 4 == 0 else (cx, cy)
-                    cx, cy = wx, wy
-                    nx, ny = np.clip(rng.normal(0.0, noise_m, 2), -clip, clip)
-                    x, y = wx + nx, wy + ny
-                rows.append((unit, t, x, y))
-    base_g = all_geoms[0]
-    bx, by = far_point(base_g)
-    for d in data_days:
-        lo, _ = day_bounds(pd.Timestamp(d))
-        for j in range(2):
-            rows.append(("Base", lo + pd.Timedelta(hours=6) + j * interval, bx, by))
+    def control_visits(self, control: pd.DataFrame, n: int) -> None:
+        """Visits in control areas on their control days (contamination)."""
+        for i in self.rng.permutation(len(control))[: max(0, n) * 3]:
+            if self._count("control") >= n:
+                break
+            row = control.iloc[int(i)]
+            lo, _ = self.day_bounds(row["date"])
+            start = lo + pd.Timedelta(minutes=int(self.rng.integers(600, 840)))
+            minutes = int(self.rng.integers(5, 21))
+            self.add(str(row["patrol_area_id"]), row["date"], start, minutes, "control")
+
+    def extra_visits(self, delivered_rows: Sequence[int], n: int) -> None:
+        """A second visit on delivered area-days, a few hours from the first."""
+        for k in self.rng.permutation(delivered_rows)[: max(0, n) * 3]:
+            if self._count("extra") >= n:
+                break
+            base = self.sims[int(k)]
+            for shift in (3, -3, 6, -6):
+                start = base["start"] + pd.Timedelta(hours=shift)
+                if self.add(base["patrol_area_id"], base["date"], start, 12, "extra"):
+                    break
+
+    def off_plan_visits(
+        self, planned_ids: set[str], days: Sequence[Any], data_days: Sequence[Any], n: int
+    ) -> None:
+        """Visits in an area the plan does not cover, or else on a day before the plan."""
+        outside = [a for a in self.geom if a not in planned_ids]
+        for j in range(max(0, n)):
+            if outside:
+                aid, day = outside[j % len(outside)], pd.Timestamp(data_days[j % len(data_days)])
+            else:
+                aid, day = (
+                    sorted(planned_ids)[j % len(planned_ids)],
+                    pd.Timestamp(days[0]) - pd.Timedelta(days=1 + j),
+                )
+            lo, _ = self.day_bounds(day)
+            start = lo + pd.Timedelta(minutes=int(self.rng.integers(360, 600)))
+            self.add(aid, day, start, int(self.rng.integers(10, 21)), "off-plan")
+
+    def assign_units(self) -> list[int]:
+        """Each visit goes to the first unit free 20 minutes before it; visits in time order."""
+        sims = self.sims
+        order = sorted(range(len(sims)), key=lambda k: sims[k]["start"])
+        free_at: list[pd.Timestamp] = []
+        for k in order:
+            v = sims[k]
+            for u, t in enumerate(free_at):
+                if t + pd.Timedelta(minutes=20) <= v["start"]:
+                    free_at[u] = v["end"]
+                    v["unit"] = f"Unit {u + 1}"
+                    break
+            else:
+                free_at.append(v["end"])
+                v["unit"] = f"Unit {len(free_at)}"
+        return order
+
+    def special_visits(
+        self, order: Sequence[int], wanted: Sequence[tuple[str, int]]
+    ) -> dict[int, set[str]]:
+        """Planned visits of 8 minutes or more given a pair, a gap, an excursion or jitter."""
+        planned = [k for k in order if self.sims[k]["kind"] == "planned"]
+        picks = list(self.rng.permutation([k for k in planned if self.sims[k]["minutes"] >= 8]))
+        special: dict[int, set[str]] = {}
+        for what, n in wanted:
+            for _ in range(max(0, n)):
+                if not picks:
+                    break
+                special.setdefault(int(picks.pop()), set()).add(what)
+        return special
+
+    def fixes(
+        self, order: Sequence[int], special: Mapping[int, set[str]], interval_s: int, noise_m: float
+    ) -> list[tuple[str, pd.Timestamp, float, float]]:
+        """(unit, time, x, y) of every visit's fixes and of the travel fixes around it."""
+        rows: list[tuple[str, pd.Timestamp, float, float]] = []
+        for k in order:
+            v = self.sims[k]
+            tags = special.get(k, set())
+            units = [v["unit"]] + ([f"Pair {k}"] if "pair" in tags else [])
+            v["units"] = ";".join(sorted(units))
+            v["n_unit_visits"] = len(units)
+            for unit in units:
+                rows += self._unit_fixes(v, unit, tags, interval_s, noise_m)
+        return rows
+
+    def _unit_fixes(
+        self, v: Mapping[str, Any], unit: str, tags: set[str], interval_s: int, noise_m: float
+    ) -> list[tuple[str, pd.Timestamp, float, float]]:
+        rng = self.rng
+        g = self.geom[v["patrol_area_id"]]
+        interval = pd.Timedelta(seconds=int(interval_s))
+        clip = 3.0 * noise_m
+        margin = clip * math.sqrt(2) + 1.0
+        m_gap = max(1, int(self.max_gap_s // interval_s) - 1)
+        n_fix = int(round(v["minutes"] * 60 / interval_s))
+        rows: list[tuple[str, pd.Timestamp, float, float]] = []
+        cx, cy = _sample_inside(g, margin + 5.0, rng)
+        fx, fy = self.far_point(g)
+        for j in range(4, 0, -1):
+            rows.append((unit, v["start"] - j * interval, fx, fy))
+            rows.append((unit, v["end"] + j * interval, fx, fy))
+        a = max(1, n_fix // 3)
+        lost = a + m_gap < n_fix  # room for a gap or an excursion inside the visit
+        for j in range(n_fix + 1):
+            t = v["start"] + j * interval
+            if "gap" in tags and a < j <= a + m_gap and lost:
+                continue
+            if "excursion" in tags and a < j <= a + m_gap and lost:
+                x, y = _point_outside(g, self.tolerance_m + 30.0, rng)
+            elif "jitter" in tags and j == n_fix // 2 and 0 < j < n_fix:
+                x, y = _point_outside(g, self.tolerance_m / 2.0, rng)
+            else:
+                wx, wy = _sample_inside(g, margin, rng) if j % 4 == 0 else (cx, cy)
+                cx, cy = wx, wy
+                nx, ny = np.clip(rng.normal(0.0, noise_m, 2), -clip, clip)
+                x, y = wx + nx, wy + ny
+            rows.append((unit, t, x, y))
+        return rows
+
+
+def _simulated_points(
+    rows: Sequence[tuple[str, pd.Timestamp, float, float]], crs: pyproj.CRS, tz: str
+) -> pd.DataFrame:
+    """The fixes as ``unit``, ``time`` (aware, in ``tz``), ``lat``, ``lon``, by unit and time."""
     pts = pd.DataFrame(rows, columns=["unit", "time", "x", "y"])
     lon, lat = crs_mod.to_wgs84(pts["x"].to_numpy(float), pts["y"].to_numpy(float), crs)
     points = pd.DataFrame(
@@ -2564,45 +2822,20 @@ def simulate_patrol_logs(
             "lon": lon,
         }
     )
-    points = points.sort_values(["unit", "time"], kind="stable", ignore_index=True)
+    return points.sort_values(["unit", "time"], kind="stable", ignore_index=True)
 
-    visits = pd.DataFrame(
-        [
-            {
-                k: s.get(k)
-                for k in (
-                    "patrol_area_id",
-                    "date",
-                    "start",
-                    "end",
-                    "minutes",
-                    "kind",
-                    "units",
-                    "n_unit_visits",
-                )
-            }
-            for s in (sims[k] for k in order)
-        ],
-        columns=[
-            "patrol_area_id",
-            "date",
-            "start",
-            "end",
-            "minutes",
-            "kind",
-            "units",
-            "n_unit_visits",
-        ],
-    )
-    planned = pd.DataFrame(
-        {
-            "date": patrol["date"],
-            "patrol_area_id": patrol["patrol_area_id"].astype(str),
-            "visit": patrol["visit"],
-            "status": status,
-            "minutes": minutes,
-        }
-    )
+
+def _simulated_truth(
+    table: pd.DataFrame,
+    patrol: pd.DataFrame,
+    visits: pd.DataFrame,
+    status: np.ndarray,
+    has_data: np.ndarray,
+    days: Sequence[Any],
+    data_days: Sequence[Any],
+    min_visit_minutes: float,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """What :func:`compare_with_plan` must recover: its summary and the area-day minutes."""
     dose = visits["minutes"] >= min_visit_minutes
     control_keys = set(
         zip(
@@ -2652,25 +2885,7 @@ def simulate_patrol_logs(
         .sum()
         .reset_index()
     )
-    params = {
-        "seed": int(seed),
-        "tz": tz,
-        "interval_s": int(interval_s),
-        "noise_m": float(noise_m),
-        "delivery": shares,
-        "control_visits": control_visits,
-        "extra_visits": extra_visits,
-        "off_plan_visits": off_plan_visits,
-        "pairs": pairs,
-        "gaps": gaps,
-        "excursions": excursions,
-        "jitter_fixes": jitter_fixes,
-        "days_without_data": days_without_data,
-        "max_gap_s": float(max_gap_s),
-        "tolerance_m": float(tolerance_m),
-        "synthetic": True,
-    }
-    return SimulatedPatrol(points, planned, visits, truth, area_days, params)
+    return truth, area_days
 
 
 def write_patrol_log(
@@ -2909,13 +3124,17 @@ def _overview_svg(
     }
 
 
+#: Title of the tracking report when none is given.
+REPORT_TITLE = "Serious violence hot spots: patrol tracking report"
+
+
 def render_tracking_report(
     compliance: Compliance,
     *,
     logs: PatrolLogs | None = None,
     visits: gpd.GeoDataFrame | None = None,
     areas: gpd.GeoDataFrame | None = None,
-    title: str = "Serious violence hot spots: patrol tracking report",
+    title: str = REPORT_TITLE,
     synthetic: bool = False,
     listed: int = 200,
 ) -> str:
@@ -2949,8 +3168,9 @@ def render_tracking_report(
     per_area = (
         ad.groupby("patrol_area_id")
         .agg(
-            planned=("planned_visits", "sum"), delivered=("delivered", "sum"), short=("short", "sum"),
-            missed=("missed", "sum"), no_data=("no_data", "sum"), planned_minutes=("planned_minutes", "sum"),
+            planned=("planned_visits", "sum"), delivered=("delivered", "sum"),
+            short=("short", "sum"), missed=("missed", "sum"), no_data=("no_data", "sum"),
+            planned_minutes=("planned_minutes", "sum"),
             minutes=("minutes", "sum"), dose_minutes=("dose_minutes", "sum"),
             control_days=("arm", lambda a: int((a == "control").sum())),
             contamination=("contamination_minutes", "sum"),
@@ -2960,8 +3180,9 @@ def render_tracking_report(
     per_day = (
         ad.groupby("date")
         .agg(
-            planned=("planned_visits", "sum"), delivered=("delivered", "sum"), short=("short", "sum"),
-            missed=("missed", "sum"), no_data=("no_data", "sum"), planned_minutes=("planned_minutes", "sum"),
+            planned=("planned_visits", "sum"), delivered=("delivered", "sum"),
+            short=("short", "sum"), missed=("missed", "sum"), no_data=("no_data", "sum"),
+            planned_minutes=("planned_minutes", "sum"),
             minutes=("minutes", "sum"), dose_minutes=("dose_minutes", "sum"),
             contamination=("contamination_minutes", "sum"),
         )
@@ -3008,15 +3229,18 @@ def render_tracking_report(
         ),
         (
             "Minutes planned / present / in doses (planned patrol days)",
-            f"{s['planned_minutes']:,.0f} / {s['minutes_on_patrol_days']:,.0f} / {s['dose_minutes_on_patrol_days']:,.0f}",
+            f"{s['planned_minutes']:,.0f} / {s['minutes_on_patrol_days']:,.0f} / "
+            f"{s['dose_minutes_on_patrol_days']:,.0f}",
         ),
         (
             "Unplanned visits (extra / control / elsewhere)",
-            f"{s['unplanned_visits']:,} ({s['extra_visits']} / {s['control_visits']} / {s['off_plan_visits']})",
+            f"{s['unplanned_visits']:,} ({s['extra_visits']} / {s['control_visits']} / "
+            f"{s['off_plan_visits']})",
         ),
         (
             "Contamination: minutes in control areas on control days",
-            f"{s['contamination_minutes']:,.1f} on {s['contaminated_area_days']} of {s['control_area_days']} control area-days",
+            f"{s['contamination_minutes']:,.1f} on {s['contaminated_area_days']} of "
+            f"{s['control_area_days']} control area-days",
         ),
     ]
     params = [
@@ -3126,7 +3350,7 @@ def write_tracking_outputs(
         visits=visits,
         areas=areas,
         synthetic=synthetic,
-        **({"title": title} if title else {}),
+        title=title or REPORT_TITLE,
     )
     paths["report"].write_text(html, encoding="utf-8")
     if pdf:

@@ -40,7 +40,7 @@ UNFOLLOWABLE = {
 
 #: temporary: files being rewritten whose sources are reworded by their owners; remove each entry
 #: once its file passes (issue 11: constants, patrol, places; issue 8: evaluate, profile,
-#: emerging; issue 9: ingest; issue 10: tracking, assess).
+#: emerging; issue 9: ingest; issue 10: assess).
 TEMPORARY = {
     "hotspots/constants.py",
     "hotspots/patrol.py",
@@ -49,7 +49,6 @@ TEMPORARY = {
     "hotspots/profile.py",
     "hotspots/emerging.py",
     "hotspots/ingest.py",
-    "hotspots/tracking.py",
     "hotspots/assess.py",
 }
 

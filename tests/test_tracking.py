@@ -368,7 +368,8 @@ HOSTILE_CSV = (
 def test_hostile_files_never_crash_and_every_row_is_accounted_for():
     files = [
         ("a.csv", HOSTILE_CSV.encode()),
-        ("radio.csv", "Callsign;GPS Time;Latitude;Longitude\nB2;05/05/2025 10:00;51,5;-0,12\n".encode("utf-16")),
+        ("radio.csv",
+         "Callsign;GPS Time;Latitude;Longitude\nB2;05/05/2025 10:00;51,5;-0,12\n".encode("utf-16")),
         ("nocols.csv", b"foo,bar\n1,2\n3,4\n"),
         ("quoted.csv", b'unit,time,lat,lon\n"Unit, 1",2025-05-05T10:00:00Z,51.5,-0.12\n'
                        b'"Unit, 1",2025-05-05T10:00:30Z,51.5\n'),
@@ -384,13 +385,17 @@ def test_hostile_files_never_crash_and_every_row_is_accounted_for():
         ("p.geojson", json.dumps({"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-0.12, 51.5]},
              "properties": {"callsign": "D4", "timestamp": "2025-05-05T11:00:00+01:00"}},
-            {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[-0.12, 51.5], [-0.13, 51.51]]},
-             "properties": {"callsign": "D5", "coordTimes": ["2025-05-05T10:00:00Z", "2025-05-05T10:00:30Z"]}},
+            {"type": "Feature",
+             "geometry": {"type": "LineString", "coordinates": [[-0.12, 51.5], [-0.13, 51.51]]},
+             "properties": {"callsign": "D5",
+                            "coordTimes": ["2025-05-05T10:00:00Z", "2025-05-05T10:00:30Z"]}},
             5,
-            {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": []}, "properties": {}},
+            {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": []},
+             "properties": {}},
         ]}).encode()),
         ("bad.geojson", b'{"type": "FeatureCollection",\n "features": [{]}'),
-        ("bng.csv", b"vehicle_id,timestamp,easting,northing\nV1,2025-05-05T10:00:00Z,530000,180000\n"
+        ("bng.csv", b"vehicle_id,timestamp,easting,northing\n"
+                    b"V1,2025-05-05T10:00:00Z,530000,180000\n"
                     b"V1,2025-05-05T10:00:30Z,9530000,180000\n"),
     ]  # fmt: skip
     logs = read_patrol_logs(files)
