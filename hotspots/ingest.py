@@ -1797,13 +1797,12 @@ def read_incidents(
             unreadable_dates,
             progress,
         )
+        validated = _validated_incidents(v)
+        del v  # the raw text of the files is no longer needed
         area = None
         if study_area is not None:
-            area = _load_study_area(study_area, v.crs, crs)
-        f = _filter_core(
-            v.frame, v.frame_file, v.infos, type_filter, when_from, when_to, area, harm_weights
-        )
-        done = _finish(v, f)
+            area = _load_study_area(study_area, validated.crs, crs)
+        done = _filter_step(validated, type_filter, when_from, when_to, area, harm_weights)
         reporter(progress)(VALIDATING, 1, 1)
         return done
 
@@ -1876,56 +1875,89 @@ def filter_incidents(
         raise ParameterError(msg)
 
     def run() -> Incidents:
-        rep = incidents.report
-        infos = list(rep.files)
-        frame = incidents.frame
-        first: dict[str, int] = {}
-        for i, f in enumerate(infos):
-            first.setdefault(f.name, i)
-        names = frame["source_file"]
-        if infos:
-            codes, uniq = pd.factorize(names)
-            row_file = np.array([first.get(str(u), 0) for u in uniq], dtype=np.int64)[codes]
-        else:  # Incidents.from_xy: one in-memory "file"
-            cols = {"crime_type": "crime_type"} if (frame["crime_type"] != "").any() else {}
-            infos = [FileInfo(name="memory", sha256="", n_rows=len(frame), columns=cols)]
-            row_file = np.zeros(len(frame), dtype=np.int64)
         area = None
         if study_area is not None:
-            crs_given = "given by the caller" in str(rep.choices.get("crs_reason", ""))
-            area = _load_study_area(study_area, incidents.crs, incidents.crs if crs_given else None)
-        f = _filter_core(frame, row_file, infos, type_filter, when_from, when_to, area, hw)
-        if not f.keep.any():
-            counts = dict(rep.reason_counts())
-            step = f.rejects.counts()
-            for r, k in step.items():
-                counts[r] = counts.get(r, 0) + k
-            main = max(step, key=lambda r: step[r]) if step else None
-            _raise_nothing_usable([i.name for i in infos], counts, rep.n_read, main)
-        new = _filtered_rows(frame, f.rejects)
-        rejected = rep.rejected
-        if len(new):
-            rejected = pd.concat([rep.rejected, new], ignore_index=True)
-            rejected = rejected.fillna({c: "" for c in rejected.columns if c != "source_row"})
-        notes = [n for n in rep.notes if not n.startswith(_RECOMPUTED_NOTES)]
-        if area is not None:
-            notes = [n for n in notes if not n.startswith("Study area:")]
-        notes = list(dict.fromkeys(notes + f.notes))
-        report = IngestReport(
-            files=rep.files,
-            n_read=rep.n_read,
-            n_used=int(f.keep.sum()),
-            rejected=rejected,
-            choices={**rep.choices, **f.choices},
-            notes=notes,
-        )
-        kept = frame.loc[f.keep].reset_index(drop=True)
-        kept["weight"] = f.weight[f.keep]
-        return Incidents(
-            kept, incidents.crs, area if area is not None else incidents.study_area, report
-        )
+            reason = str(incidents.report.choices.get("crs_reason", ""))
+            given = incidents.crs if "given by the caller" in reason else None
+            area = _load_study_area(study_area, incidents.crs, given)
+        return _filter_step(incidents, type_filter, when_from, when_to, area, hw)
 
     return _guarded(run)
+
+
+def _filter_step(
+    incidents: Incidents,
+    type_filter: str | frozenset[str],
+    when_from: tuple[pd.Timestamp, bool] | None,
+    when_to: tuple[pd.Timestamp, bool] | None,
+    area: BaseGeometry | None,
+    harm_weights: dict[str, float] | None,
+) -> Incidents:
+    """filter_incidents' work, on checked arguments (read_incidents ends with it too)."""
+    rep = incidents.report
+    infos = list(rep.files)
+    frame = incidents.frame
+    first: dict[str, int] = {}
+    for i, f in enumerate(infos):
+        first.setdefault(f.name, i)
+    if infos:
+        codes, uniq = pd.factorize(frame["source_file"])
+        row_file = np.array([first.get(str(u), 0) for u in uniq], dtype=np.int64)[codes]
+    else:  # Incidents.from_xy: one in-memory "file"
+        cols = {"crime_type": "crime_type"} if (frame["crime_type"] != "").any() else {}
+        infos = [FileInfo(name="memory", sha256="", n_rows=len(frame), columns=cols)]
+        row_file = np.zeros(len(frame), dtype=np.int64)
+    f = _filter_core(frame, row_file, infos, type_filter, when_from, when_to, area, harm_weights)
+    if not f.keep.any():
+        counts = dict(rep.reason_counts())
+        step = f.rejects.counts()
+        for r, k in step.items():
+            counts[r] = counts.get(r, 0) + k
+        main = max(step, key=lambda r: step[r]) if step else None
+        _raise_nothing_usable([i.name for i in infos], counts, rep.n_read, main)
+    rejected = _append_rejected(rep.rejected, _filtered_rows(frame, f.rejects))
+    notes = [n for n in rep.notes if not n.startswith(_RECOMPUTED_NOTES)]
+    if area is not None:
+        notes = [n for n in notes if not n.startswith("Study area:")]
+    report = IngestReport(
+        files=rep.files,
+        n_read=rep.n_read,
+        n_used=int(f.keep.sum()),
+        rejected=rejected,
+        choices={**rep.choices, **f.choices},
+        notes=list(dict.fromkeys(notes + f.notes)),
+    )
+    kept = frame.loc[f.keep].reset_index(drop=True)
+    kept["weight"] = f.weight[f.keep]
+    return Incidents(
+        kept, incidents.crs, area if area is not None else incidents.study_area, report
+    )
+
+
+def _append_rejected(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``old`` then ``new`` rejected rows; the raw fields ``new`` lacks are blank."""
+    if not len(new):
+        return old
+    if not len(old):
+        return new
+    table = pa.concat_tables(
+        [
+            pa.Table.from_pandas(old, preserve_index=False),
+            pa.Table.from_pandas(new, preserve_index=False),
+        ],
+        promote_options="permissive",
+    )
+    return _blank_nulls(table).to_pandas()
+
+
+def _blank_nulls(table: pa.Table) -> pa.Table:
+    """Missing text cells (a column one file lacks) become ""."""
+
+    def blank(col: pa.ChunkedArray) -> pa.ChunkedArray:
+        text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+        return pc.fill_null(col, "") if text and col.null_count else col
+
+    return pa.table({n: blank(c) for n, c in zip(table.column_names, table.columns, strict=True)})
 
 
 def _guarded(run: Callable[[], Incidents]) -> Incidents:
@@ -2377,7 +2409,17 @@ def _filter_core(
             inside = shapely.intersects_xy(
                 area, frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float)
             )
-        n_out = rej.add(~inside, R_POLYGON, "", "the point lies outside the study area given")
+        lon = pa.array(frame["lon"].to_numpy(dtype=float)).cast(pa.string())
+        lat = pa.array(frame["lat"].to_numpy(dtype=float)).cast(pa.string())
+        n_out = rej.add(
+            ~inside,
+            R_POLYGON,
+            "",
+            lambda i: pc.binary_join_element_wise(
+                "the point (", lon.take(pa.array(i)), ", ", lat.take(pa.array(i)),
+                ") lies outside the study area given", "",
+            ),
+        )  # fmt: skip
         choices["study_area_rule"] = "given"
         choices["study_area_km2"] = round(float(area.area) / 1e6, 4)
         notes.append(f"Study area: the polygon given ({n_out} row(s) outside it were rejected).")
@@ -2494,7 +2536,27 @@ def _filter_core(
                 month > np.datetime64(ts.to_period("M").to_timestamp().to_datetime64(), "ns")
             )
         outside |= unknown_when
-        rej.add(outside, R_DATE_RANGE, "", "the date is outside date_from..date_to or unknown")
+        span = (
+            (when_from[0].isoformat() if when_from else "")
+            + ".."
+            + (when_to[0].isoformat() if when_to else "")
+        )
+        date_col = pa.array(
+            [f.columns.get("datetime") or f.columns.get("date") or f.columns.get("month") or ""
+             for f in infos], type=pa.string(),
+        )  # fmt: skip
+
+        def when_text(i: np.ndarray) -> pa.Array:
+            timed = frame["has_time"].to_numpy(dtype=bool)[i]
+            day = pc.strftime(pa.array(dt[i]), format="%Y-%m-%d")
+            minute = pc.strftime(pa.array(dt[i]), format="%Y-%m-%d %H:%M")
+            mon = pc.strftime(pa.array(month[i]), format="%Y-%m")
+            text = pc.if_else(pa.array(timed), minute, day)
+            text = pc.if_else(pa.array(np.isnat(dt[i])), mon, text)
+            said = pc.binary_join_element_wise("'", text, f"' is outside {span}", "")
+            return pc.fill_null(said, f"the date is unknown, so outside {span}")
+
+        rej.add(outside, R_DATE_RANGE, lambda i: date_col.take(pa.array(row_file[i])), when_text)
         choices["date_filter"] = {
             "from": when_from[0].isoformat() if when_from else None,
             "to": when_to[0].isoformat() if when_to else None,
@@ -2568,26 +2630,18 @@ def _filter_core(
 # --------------------------------------------------------------------------------------------
 
 
-def _finish(v: _Validated, f: _Filtered) -> Incidents:
-    """read_incidents' last step: the kept rows, and every rejected row with its raw fields."""
-    if not f.keep.any():
-        counts = v.reason_counts()
-        for r, k in f.rejects.counts().items():
-            counts[r] = counts.get(r, 0) + k
-        _raise_nothing_usable([x.info.name for x in v.files], counts, v.n_read)
-    for b in f.rejects.batches:  # frame rows -> rows over all files
-        v.rejects.batches.append(_Batch(v.frame_rows[b.rows], b.code, b.column, b.detail))
-    frame = v.frame.loc[f.keep].reset_index(drop=True)
-    frame["weight"] = f.weight[f.keep]
+def _validated_incidents(v: _Validated) -> Incidents:
+    """Every valid row as incidents; every invalid row in the report, with its raw fields."""
     report = IngestReport(
         files=v.infos,
         n_read=v.n_read,
-        n_used=len(frame),
+        n_used=len(v.frame),
         rejected=_rejected_table(v),
-        choices={**v.choices, **f.choices},
-        notes=v.notes + f.notes,
+        choices=v.choices,
+        notes=v.notes,
     )
-    return Incidents(frame, v.crs, f.area if f.area is not None else v.study_area, report)
+    area = v.study_area if v.study_area is not None else shapely.Polygon()
+    return Incidents(v.frame, v.crs, area, report)
 
 
 def _rejected_table(v: _Validated) -> pd.DataFrame:
@@ -2643,14 +2697,7 @@ def _rejected_table(v: _Validated) -> pd.DataFrame:
             parts.append(pa.table({**meta, **body}))
             parts = [pa.concat_tables(parts, promote_options="default").sort_by("source_row")]
         tables.extend(parts)
-    out = pa.concat_tables(tables, promote_options="default")
-    out = pa.table(
-        {
-            name: (col if name == "source_row" else pc.fill_null(col, ""))
-            for name, col in zip(out.column_names, out.columns, strict=True)
-        }
-    )
-    return out.to_pandas()
+    return _blank_nulls(pa.concat_tables(tables, promote_options="default")).to_pandas()
 
 
 def _filtered_rows(frame: pd.DataFrame, rej: _Rejects) -> pd.DataFrame:

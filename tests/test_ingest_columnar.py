@@ -181,11 +181,18 @@ def test_filter_incidents_on_validated_incidents_equals_one_read():
         assert (
             filtered.report.choices["crime_types_kept"] == direct.report.choices["crime_types_kept"]
         )
-    # the direct read keeps the raw fields of rows it filtered out; the filter has no files to read
-    direct = read_incidents(files)
-    by_type = direct.report.rejected[direct.report.rejected["reason"] == R_TYPE]
-    assert (by_type["Crime type"] != "").all()
-    assert by_type["detail"].str.startswith("crime type '").all()
+        pd.testing.assert_frame_equal(filtered.report.rejected, direct.report.rejected)
+    # rows filtered out say where they are and what was not wanted; their raw fields stay blank
+    # (only invalid rows carry them: the filter works on validated columns, not on the files)
+    rej = read_incidents(files, date_from="2024-02-01").report.rejected
+    by_type = rej[rej["reason"] == R_TYPE]
+    assert by_type["detail"].str.fullmatch(r"crime type '.+' was not selected").all()
+    assert (by_type["column"] == "Crime type").all() and (by_type["Crime ID"] == "").all()
+    by_date = rej[rej["reason"] == "outside date range"]
+    assert set(by_date["detail"]) == {"'2024-01' is outside 2024-02-01T00:00:00.."}
+    assert (by_date["column"] == "Month").all()
+    missing = rej[rej["reason"] == "missing coordinates"]
+    assert (missing["Crime type"] != "").all()
 
 
 def test_filter_counts_chaining_and_errors():
