@@ -36,6 +36,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,9 @@ REASONS = (
     R_MALFORMED, R_MISSING, R_NONNUMERIC, R_RANGE, R_NULL, R_DATE, R_WEIGHT, R_DUPLICATE,
     R_OUTLIER, R_POLYGON, R_TYPE, R_DATE_RANGE,
 )  # fmt: skip
+
+#: Files read at the same time (each by Arrow's own threads too); more only costs memory.
+READ_WORKERS = 4
 
 #: British National Grid range accepted for easting / northing, metres.
 BNG_RANGE = (0.0, 0.0, 700_000.0, 1_300_000.0)
@@ -1003,7 +1007,7 @@ def _arrow_read(data: pa.Buffer, delim: str, ncol: int, *, threads: bool) -> tup
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             null_values=[],
-            check_utf8=False,
+            check_utf8=False,  # decoded (and so checked) before
         ),
     )
     return table, invalid
@@ -1029,7 +1033,7 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
     buf = pa.py_buffer(data).slice(0, end)
     try:
         table, invalid = _arrow_read(buf, delim, ncol, threads=True)
-        if invalid:  # line numbers of bad rows are known only to a single-threaded read
+        if invalid:  # where bad rows are is known only to a single-threaded read
             table, invalid = _arrow_read(buf, delim, ncol, threads=False)
     except (pa.ArrowException, ValueError):
         return None
@@ -1099,24 +1103,12 @@ def _parse_careful(
 def _parse_file(name: str, data: bytes) -> _Parsed:
     sha = hashlib.sha256(data).hexdigest()
     text, encoding = _decode(data, name)
-    delim = _sniff_delimiter(text)
-    first = next(
-        (r for r in csv.reader(io.StringIO(text[:65536], newline=""), delimiter=delim) if r), []
-    )
-    fast = None
-    if not text[:1].isspace() and first and not _is_blank(first):
-        if encoding == "utf-8":
-            payload = data
-        elif encoding == "utf-8-sig":
-            payload = data[3:]
-        else:
-            payload = text.encode("utf-8")
-        fast = _parse_fast(payload, delim, first)
+    fast = _try_fast(data, text, encoding)
     if fast is not None:
-        header = first
-        table, lines, malformed = fast
+        delim, header, (table, lines, malformed) = fast
         parser = "arrow"
     else:
+        delim = _sniff_delimiter(text)
         header, table, lines, malformed = _parse_careful(text, delim, name)
         parser = "csv"
     del text
@@ -1126,6 +1118,22 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
         name, sha, encoding, _DELIM_NAMES.get(delim, delim), header, table, lines, malformed,
         parser,
     )  # fmt: skip
+
+
+def _try_fast(data: bytes, text: str, encoding: str) -> tuple | None:
+    """(delimiter, header, Arrow's read) of a decoded file, or None for the csv module."""
+    delim = _sniff_delimiter(text)
+    head = text[:65536]
+    first = next((r for r in csv.reader(io.StringIO(head, newline=""), delimiter=delim) if r), [])
+    first_line = re.split(r"[\r\n]", head, maxsplit=1)[0]
+    if not first or _is_blank(first) or not first_line.strip():
+        return None  # blank lines before the header: the csv module numbers them
+    if encoding in ("utf-8", "utf-8-sig"):
+        payload = data[3:] if encoding == "utf-8-sig" else data
+    else:
+        payload = text.encode("utf-8")
+    fast = _parse_fast(payload, delim, first)
+    return None if fast is None else (delim, first, fast)
 
 
 # --------------------------------------------------------------------------------------------
@@ -2058,12 +2066,23 @@ def _validate(
     unreadable_dates: str,
     progress: Progress | None = None,
 ) -> _Validated:
+    def one(item: tuple[str, Callable[[], bytes]]) -> _FileResult:
+        name, load = item
+        return _validate_file(_parse_file(name, load()), columns, unreadable_dates)
+
     items = _gather_lazy(sources)
-    files = []
+    workers = min(len(items), READ_WORKERS, os.cpu_count() or 1)
+    files: list[_FileResult] = []
     with progress_step(progress, READING, len(items)) as file_read:
-        for name, load in items:
-            files.append(_validate_file(_parse_file(name, load()), columns, unreadable_dates))
-            file_read()
+        if workers > 1:  # Arrow and NumPy release the GIL: files are read side by side
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for done in pool.map(one, items):
+                    files.append(done)
+                    file_read()
+        else:
+            for item in items:
+                files.append(one(item))
+                file_read()
     reporter(progress)(VALIDATING, 0, 1)  # ends in read_incidents, once filtered
     notes: list[str] = []
     choices: dict[str, Any] = {}
@@ -2327,16 +2346,13 @@ def _duplicates_with_id(
     columns = [files[i].parsed.table.column(id_col) for i in members]
     if not any(w.any() for w in with_id):
         return 0
-    ids = pa.chunked_array([c for col in columns for c in col.chunks], type=pa.string())
-    vc = pc.value_counts(ids)
-    repeated = vc.field("values").filter(pc.greater(vc.field("counts"), 1))
-    repeated = repeated.filter(pc.not_equal(_clean_arrow(repeated), ""))
-    if not len(repeated):  # no id value appears twice: no copies
+    # candidates: rows whose id's fingerprint repeats (every true copy is among them)
+    fps = [_fingerprint(col) for col in columns]
+    fp = np.concatenate([f[w] for f, w in zip(fps, with_id, strict=True)])
+    repeated = fp[pd.Series(fp).duplicated(keep=False).to_numpy()]
+    if not len(repeated):  # no id appears twice: no copies
         return 0
-    masks = [
-        w & pc.is_in(col, repeated).to_numpy(zero_copy_only=False)
-        for col, w in zip(columns, with_id, strict=True)
-    ]
+    masks = [w & np.isin(f, repeated) for f, w in zip(fps, with_id, strict=True)]
     copies = _copies(_rows_of(files, offsets, members, masks), len(has_id))
     return rej.add(copies, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
 
@@ -2353,8 +2369,65 @@ def _copies_without_id(
     if sum(int(m.sum()) for m in masks) < 2:
         return 0
     t = _rows_of(files, offsets, members, masks)
-    keys = [c for c in t.column_names if c != "__row"]
+    # a column with one value throughout (blank ids, the force, the outcome of anti-social
+    # behaviour) separates nothing: group on the others
+    keys = [
+        c for c in t.column_names
+        if c != "__row" and not pc.all(pc.equal(t.column(c), t.column(c)[0])).as_py()
+    ]  # fmt: skip
+    if not keys:
+        return t.num_rows - 1
     return t.num_rows - t.group_by(keys).aggregate([]).num_rows
+
+
+_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit moves every output bit (uint64 arithmetic wraps)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * _MIX[0]
+    h = h ^ (h >> np.uint64(27))
+    h = h * _MIX[1]
+    return h ^ (h >> np.uint64(31))
+
+
+def _fingerprint(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A 64-bit fingerprint of each text: its length, its first and its last 16 bytes, mixed.
+
+    Equal texts have equal fingerprints; different texts share one only when they differ only in
+    the middle of a long text, or by chance (about n^2 / 2^65). Callers compare the rows whose
+    fingerprints repeat exactly, so a shared fingerprint costs time, never a wrong answer. It reads
+    the Arrow buffers directly: no hashing of whole strings, no Python objects.
+    """
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out = []
+    k = np.arange(16)
+    for a in chunks:
+        n = len(a)
+        if n == 0:
+            continue
+        if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
+            a = a.cast(pa.string())
+        _, offs_buf, data_buf = a.buffers()
+        width = np.int64 if pa.types.is_large_string(a.type) else np.int32
+        offs = np.frombuffer(offs_buf, dtype=width)[a.offset : a.offset + n + 1].astype(np.int64)
+        data = (
+            np.frombuffer(data_buf, dtype=np.uint8)
+            if data_buf is not None
+            else np.zeros(0, np.uint8)
+        )
+        data = np.concatenate([data, np.zeros(16, dtype=np.uint8)])  # reads past the end are 0
+        start, lens = offs[:-1], np.diff(offs)
+        head = np.where(k < lens[:, None], data[start[:, None] + k], 0).astype(np.uint8)
+        tail_at = np.maximum(start + lens - 16, start)[:, None] + k
+        tail = np.where(k < np.minimum(lens, 16)[:, None], data[tail_at], 0).astype(np.uint8)
+        words = np.concatenate([head, tail], axis=1).view(np.uint64)
+        h = _mix(lens.astype(np.uint64))
+        for j in range(words.shape[1]):
+            h = _mix(h ^ words[:, j])
+        out.append(h)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.uint64)
 
 
 def _copies(t: pa.Table, n: int) -> np.ndarray:

@@ -354,3 +354,19 @@ def test_incidents_without_months_are_skipped_with_a_note_where_dates_matter():
     assert test.report.notes[-1].startswith("Test period: 2024-03 on. 41 incident(s)")
     result = classify_hotspots(inc)
     assert result.params["n_excluded_no_month"] == 41
+
+
+def test_a_windows_1252_byte_anywhere_makes_the_whole_file_windows_1252():
+    body = "".join(f"{53.4 + i * 1e-6:.6f},-2.98,Street {i}\n" for i in range(60_000)).encode()
+    assert len(body) > (1 << 20)
+    header = b"lat,lon,place\n"
+    p = _parse_file("utf8.csv", header + body + "53.5,-2.9,Café\n".encode())
+    assert (p.parser, p.encoding, p.table.num_rows) == ("arrow", "utf-8", 60_001)
+    assert p.table.column("place")[-1].as_py() == "Café"
+    # a Windows-1252 byte after the first megabyte: the whole file is Windows-1252, as before
+    p = _parse_file("cp1252.csv", header + body + b"53.5,-2.9,Caf\xe9\n")
+    assert (p.encoding, p.table.column("place")[-1].as_py()) == ("cp1252", "Café")
+    # ... also when it sits in a row Arrow sets aside (wrong number of fields)
+    p = _parse_file("bad.csv", header + body + b"53.5,-2.9,Caf\xe9,extra\n")
+    assert p.encoding == "cp1252"
+    assert p.malformed == [(60_002, ["53.5", "-2.9", "Café", "extra"])]
