@@ -19,7 +19,7 @@ from hotspots._errors import (
     TooFewPeriodsError,
 )
 from hotspots.incidents import Incidents, IngestReport
-from hotspots.ingest import read_incidents
+from hotspots.ingest import filter_incidents, read_incidents
 
 # ``hotspots.detect`` stays the module (``from hotspots.detect import detect``): exporting the
 # function under the same name would shadow it.
@@ -33,5 +33,6 @@ __all__ = [
     "ParameterError",
     "TooFewPeriodsError",
     "__version__",
+    "filter_incidents",
     "read_incidents",
 ]
