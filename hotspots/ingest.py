@@ -29,13 +29,15 @@ reason                         meaning
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import os
 import re
+import threading
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -981,6 +983,21 @@ def _count_lines(data: bytes, end: int) -> int:
     return n
 
 
+_ARROW_THREADS = threading.local()
+
+
+@contextlib.contextmanager
+def _arrow_threads(on: bool) -> Iterator[None]:
+    """Whether Arrow may split one file between threads (only when files are not already read
+    side by side: more threads than cores only costs time)."""
+    before = getattr(_ARROW_THREADS, "on", False)
+    _ARROW_THREADS.on = on
+    try:
+        yield
+    finally:
+        _ARROW_THREADS.on = before
+
+
 def _arrow_read(data: pa.Buffer, delim: str, ncol: int, *, threads: bool) -> tuple[pa.Table, list]:
     invalid: list[Any] = []
 
@@ -1032,7 +1049,8 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
         return None
     buf = pa.py_buffer(data).slice(0, end)
     try:
-        table, invalid = _arrow_read(buf, delim, ncol, threads=True)
+        threads = getattr(_ARROW_THREADS, "on", False)
+        table, invalid = _arrow_read(buf, delim, ncol, threads=threads)
         if invalid:  # where bad rows are is known only to a single-threaded read
             table, invalid = _arrow_read(buf, delim, ncol, threads=False)
     except (pa.ArrowException, ValueError):
@@ -2079,10 +2097,11 @@ def _validate(
                 for done in pool.map(one, items):
                     files.append(done)
                     file_read()
-        else:
-            for item in items:
-                files.append(one(item))
-                file_read()
+        else:  # one file at a time: Arrow splits each file between the cores itself
+            with _arrow_threads(True):
+                for item in items:
+                    files.append(one(item))
+                    file_read()
     reporter(progress)(VALIDATING, 0, 1)  # ends in read_incidents, once filtered
     notes: list[str] = []
     choices: dict[str, Any] = {}
@@ -2326,9 +2345,8 @@ def _rows_of(
     """The raw rows selected by ``masks`` (one per member file), with their row over all files."""
     parts = []
     for i, mask in zip(members, masks, strict=True):
-        local = np.flatnonzero(mask)
-        t = files[i].parsed.table.take(pa.array(local))
-        parts.append(t.append_column("__row", pa.array(local + offsets[i])))
+        t = files[i].parsed.table.filter(pa.array(mask))
+        parts.append(t.append_column("__row", pa.array(np.flatnonzero(mask) + offsets[i])))
     return pa.concat_tables(parts)
 
 
@@ -2346,13 +2364,15 @@ def _duplicates_with_id(
     columns = [files[i].parsed.table.column(id_col) for i in members]
     if not any(w.any() for w in with_id):
         return 0
-    # candidates: rows whose id's fingerprint repeats (every true copy is among them)
-    fps = [_fingerprint(col) for col in columns]
-    fp = np.concatenate([f[w] for f, w in zip(fps, with_id, strict=True)])
-    repeated = fp[pd.Series(fp).duplicated(keep=False).to_numpy()]
-    if not len(repeated):  # no id appears twice: no copies
+    ids = pa.chunked_array([c for col in columns for c in col.chunks], type=pa.string())
+    vc = pc.value_counts(ids)
+    repeated = vc.field("values").filter(pc.greater(vc.field("counts"), 1))
+    if not len(repeated):  # no id value appears twice: no copies
         return 0
-    masks = [w & np.isin(f, repeated) for f, w in zip(fps, with_id, strict=True)]
+    masks = [
+        w & pc.is_in(col, repeated).to_numpy(zero_copy_only=False)
+        for col, w in zip(columns, with_id, strict=True)
+    ]
     copies = _copies(_rows_of(files, offsets, members, masks), len(has_id))
     return rej.add(copies, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
 
@@ -2378,56 +2398,6 @@ def _copies_without_id(
     if not keys:
         return t.num_rows - 1
     return t.num_rows - t.group_by(keys).aggregate([]).num_rows
-
-
-_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
-
-
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: every input bit moves every output bit (uint64 arithmetic wraps)."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * _MIX[0]
-    h = h ^ (h >> np.uint64(27))
-    h = h * _MIX[1]
-    return h ^ (h >> np.uint64(31))
-
-
-def _fingerprint(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A 64-bit fingerprint of each text: its length, its first and its last 16 bytes, mixed.
-
-    Equal texts have equal fingerprints; different texts share one only when they differ only in
-    the middle of a long text, or by chance (about n^2 / 2^65). Callers compare the rows whose
-    fingerprints repeat exactly, so a shared fingerprint costs time, never a wrong answer. It reads
-    the Arrow buffers directly: no hashing of whole strings, no Python objects.
-    """
-    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
-    out = []
-    k = np.arange(16)
-    for a in chunks:
-        n = len(a)
-        if n == 0:
-            continue
-        if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
-            a = a.cast(pa.string())
-        _, offs_buf, data_buf = a.buffers()
-        width = np.int64 if pa.types.is_large_string(a.type) else np.int32
-        offs = np.frombuffer(offs_buf, dtype=width)[a.offset : a.offset + n + 1].astype(np.int64)
-        data = (
-            np.frombuffer(data_buf, dtype=np.uint8)
-            if data_buf is not None
-            else np.zeros(0, np.uint8)
-        )
-        data = np.concatenate([data, np.zeros(16, dtype=np.uint8)])  # reads past the end are 0
-        start, lens = offs[:-1], np.diff(offs)
-        head = np.where(k < lens[:, None], data[start[:, None] + k], 0).astype(np.uint8)
-        tail_at = np.maximum(start + lens - 16, start)[:, None] + k
-        tail = np.where(k < np.minimum(lens, 16)[:, None], data[tail_at], 0).astype(np.uint8)
-        words = np.concatenate([head, tail], axis=1).view(np.uint64)
-        h = _mix(lens.astype(np.uint64))
-        for j in range(words.shape[1]):
-            h = _mix(h ^ words[:, j])
-        out.append(h)
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.uint64)
 
 
 def _copies(t: pa.Table, n: int) -> np.ndarray:
