@@ -35,6 +35,7 @@ from hotspots.profile import RANK_ORDERS, rank_hotspots
 from hotspots.progress import DETECTING, RANKING, Progress, progress_step
 from hotspots.record import FrozenList, freeze
 from hotspots.record import provenance as run_provenance  # the app's name until it moves
+from hotspots.stats import SurroundingsTest
 
 __all__ = [
     "METHODS",
@@ -268,9 +269,10 @@ def detect(
         Ranking rule; see :mod:`hotspots.profile`.
     alpha : float, default 0.05
         Significance level of the ranking's test: a ranked hot spot is ``significant`` when the
-        p-value of its busiest micro place under complete spatial randomness (or, where the
-        detector has its own test, the detector's p-value; Gi*: the smallest q-value inside) is
-        below ``alpha``. It does not change which hot spots the detector finds.
+        Bonferroni p-value of its most outstanding 75 m place against its own surroundings
+        (:class:`hotspots.stats.SurroundingsTest`; or, where the detector has its own test, the
+        detector's p-value; Gi*: the smallest q-value inside) is below ``alpha``. It does not
+        change which hot spots the detector finds.
     fdr : float, optional
         False discovery rate of a detector that controls one (Gi*: the Benjamini-Hochberg level
         at which cells are hot, default 0.05); refused for the other methods.
@@ -318,7 +320,10 @@ def detect(
     with progress_step(progress, DETECTING):
         est = make_estimator(method, **params).fit(incidents)
     with progress_step(progress, RANKING):
-        ranked = rank_hotspots(est.hotspots_, incidents, order=order, alpha=alpha)
+        surroundings = _surroundings(est, incidents)
+        ranked = rank_hotspots(
+            est.hotspots_, incidents, order=order, alpha=alpha, surroundings=surroundings
+        )
     record = dict(run_provenance(incidents))
     record.update(
         {
@@ -331,7 +336,11 @@ def detect(
                 else order,
             },
             "significance": {
-                "test": "Poisson count vs complete spatial randomness, Bonferroni over study_area/area windows",
+                **(
+                    surroundings.describe()
+                    if surroundings is not None
+                    else {"test": "Gi* (see method_parameters)" if method == "gistar" else "none"}
+                ),
                 "alpha": alpha,
                 **({"fdr": float(getattr(est, spec.fdr_parameter))} if spec.fdr_parameter else {}),
             },
@@ -346,8 +355,24 @@ def detect(
     if incidents.missing_months_note:
         notes.append(incidents.missing_months_note)
     n_sig = record["n_significant"]
+    against = (
+        "in Gi*'s test"
+        if method == "gistar"
+        else "(a 75 m place that stands out from its surroundings)"
+    )
     notes.append(
-        f"{len(ranked)} hot spots found, {n_sig} significant against complete spatial randomness "
-        f"(alpha {alpha}); ranked by {record['ranking']['rule']}."
+        f"{len(ranked)} hot spots found, {n_sig} significant {against} at alpha {alpha}; "
+        f"ranked by {record['ranking']['rule']}."
     )
     return HotspotResult(ranked, record, notes, incidents, est)
+
+
+def _surroundings(est: Any, incidents: Incidents) -> SurroundingsTest | None:
+    """The surroundings test behind ``significant`` (the detector's own when it has one);
+    None for Gi*, which has its own test, and when there is no hot spot to test."""
+    if est.params_.get("method") == "gistar" or len(est.hotspots_) == 0:
+        return None
+    own = getattr(est, "surroundings_", None)
+    if own is not None:
+        return own
+    return SurroundingsTest(incidents.xy, incidents.study_area, months=incidents.frame["month"])

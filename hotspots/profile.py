@@ -14,18 +14,19 @@ Ranking rule (``order="intensity"``, the default)
     ``"harm"`` and ``"peak"`` (the density surface's peak) are the alternatives.
 
 Significance
-    A hot spot is significant when it holds a micro place that complete spatial randomness (CSR)
-    would almost never produce: some 75 m disc centred on one of its incidents holds ``k``
-    incidents, and under CSR at the data's own intensity (N incidents over the study area A) the
-    chance that *any* of the N incidents' discs holds that many is below ``alpha``
-    (``p = min(1, N P(1 + Poisson(lam) >= k))``, ``lam = (N - 1) pi r^2 / A``; Bonferroni over the
-    incidents, so pure noise yields a significant hot spot with probability at most ``alpha``;
-    :func:`hotspots.stats.csr_p_value`).
-    This is the same rule that sets DBSCAN's default ``min_samples``
-    (:func:`hotspots.clusters.csr_min_samples`), so every method means the same by "significant";
-    Gi* keeps its own FDR-controlled test. The test is at the patrol scale on purpose: a large
-    area that is only mildly denser than average everywhere, with no dense micro place, is not
-    a place to send a patrol to.
+    A hot spot is significant when it holds a micro place that stands out from its own
+    surroundings beyond what police.uk's snapping of incidents to map points and the town's
+    uneven density would produce: some 75 m disc centred on a location inside it holds more
+    incidents than the rings 150-750 m around it predict, once each map point's catchment (the
+    ground it collects crimes from) and the clumping of incidents are allowed for, by a margin
+    that chance reaches in no disc of the study area with probability ``alpha`` (Bonferroni over
+    every disc). :class:`hotspots.stats.SurroundingsTest` explains the test and its
+    measurements. DBSCAN and HDBSCAN clusters carry the same test from their detector
+    (:mod:`hotspots.clusters`); Gi* keeps its own FDR-controlled test against each cell's ring.
+    The test is at the patrol scale on purpose: a large area that is busier than the town
+    around it everywhere, with no micro place that stands out from its own streets, is a
+    district, not a place to send a patrol to. ``disc_incidents`` and ``disc_expected`` give the
+    most outstanding disc's count and what its surroundings predict.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ import shapely
 from scipy import stats
 
 from hotspots._errors import ParameterError
-from hotspots.constants import MICRO_PLACE_RADIUS_M, NIGHT_WINDOW, PATROL_UNIT_M2
+from hotspots.constants import NIGHT_WINDOW, PATROL_UNIT_M2
 from hotspots.incidents import Incidents, unique_points
-from hotspots.stats import csr_lambda, csr_p_value
+from hotspots.stats import PlaceTest, SurroundingsTest
 
 __all__ = [
     "NIGHT_WINDOW",
@@ -51,9 +52,9 @@ __all__ = [
     "assign_incidents",
     "classify_counts",
     "count_and_name",
-    "micro_place_p_values",
     "peak_window",
     "rank_hotspots",
+    "surroundings_p_values",
 ]
 
 RANK_ORDERS = ("intensity", "count", "harm", "peak")
@@ -73,6 +74,8 @@ PROFILE_COLUMNS = [
     "peak_density",
     "significant",
     "p_value",
+    "disc_incidents",
+    "disc_expected",
     "centroid_lon",
     "centroid_lat",
     "max_extent_m",
@@ -221,38 +224,28 @@ def count_and_name(polygons: Any, incidents: Incidents) -> tuple[np.ndarray, lis
     return counts, names
 
 
-def micro_place_p_values(
-    geoms: np.ndarray, incidents: Incidents, *, radius: float = MICRO_PLACE_RADIUS_M
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per polygon: the largest ``radius`` disc count centred on an incident inside, and its p-value.
+def surroundings_p_values(geoms: Any, incidents: Incidents) -> PlaceTest:
+    """Per polygon: its most outstanding 75 m disc against its surroundings (see "Significance").
 
-    See the module docstring ("Significance"). Returns ``(peak_disc_count, p_value)``; polygons
-    without incidents get count 0 and p-value 1.
+    Parameters
+    ----------
+    geoms : array or GeoSeries of shapely geometries
+        Hot spot polygons in the incidents' analysis CRS.
+    incidents : Incidents
+        All incidents (their months measure the clumping, odd against even months).
+
+    Returns
+    -------
+    hotspots.stats.PlaceTest
+        ``count`` and ``expected`` of the disc, and its Bonferroni p-value over every disc of the
+        study area (1 for a polygon with no incident, NaN when the study area has no area).
     """
-    from scipy.spatial import cKDTree
-
-    k = len(geoms)
-    peak = np.zeros(k)
-    p = np.ones(k)
-    n = len(incidents)
-    area = incidents.study_area_m2
-    if k == 0 or n < 2 or area <= 0:
-        return peak, p
-    uniq, counts = unique_points(incidents.xy, return_counts=True)
-    tree = shapely.STRtree(geoms)
-    loc_idx, poly_idx = tree.query(shapely.points(uniq), predicate="intersects")
-    if len(loc_idx) == 0:
-        return peak, p
-    locs, inv = np.unique(loc_idx, return_inverse=True)
-    kd = cKDTree(uniq)
-    neighbours = kd.query_ball_point(uniq[locs], r=radius)
-    disc = np.array([counts[nb].sum() for nb in neighbours], dtype=float)
-    np.maximum.at(peak, poly_idx, disc[inv.ravel()])
-    lam = csr_lambda(n, area, radius)
-    tested = np.unique(peak[peak > 0])  # one test per distinct count
-    p_of = {c: csr_p_value(c, n, lam) for c in tested.tolist()}
-    p = np.array([p_of[c] if c > 0 else 1.0 for c in peak.tolist()])
-    return peak, p
+    test = SurroundingsTest(
+        incidents.xy if len(incidents) else np.empty((0, 2)),
+        incidents.study_area,
+        months=incidents.frame["month"] if len(incidents) else None,
+    )
+    return test.places(geoms)
 
 
 def _trend(counts: np.ndarray, alpha: float) -> str:
@@ -349,6 +342,7 @@ def rank_hotspots(
     order: str = "intensity",
     alpha: float = 0.05,
     unit_area_m2: float = PATROL_UNIT_M2,
+    surroundings: SurroundingsTest | None = None,
 ) -> gpd.GeoDataFrame:
     """Profile and rank hot spot polygons.
 
@@ -361,9 +355,13 @@ def rank_hotspots(
     order : {"intensity", "count", "harm", "peak"}, default "intensity"
         The ranking rule (see the module docstring). "harm" needs weights.
     alpha : float, default 0.05
-        Significance level of the CSR test and of the trend test.
+        Significance level of the surroundings test (family-wise, over every disc of the study
+        area) and of the trend test.
     unit_area_m2 : float, default 22500
         The patrol unit the intensity's area is floored at, in square metres.
+    surroundings : hotspots.stats.SurroundingsTest, optional
+        The significance test of these incidents, when the caller has built it already
+        (default: built here when a hot spot has no p-value from its detector).
 
     Returns
     -------
@@ -407,7 +405,20 @@ def rank_hotspots(
     share = counts / n_total if n_total else np.zeros(k)
     area_share = areas / study_area if study_area > 0 else np.full(k, np.nan)
     pai = np.divide(share, area_share, out=np.full(k, np.nan), where=area_share > 0)
-    _, p_values = micro_place_p_values(geoms, incidents)
+    own_p = (
+        hotspots["p_value"].to_numpy(dtype=float)
+        if "p_value" in hotspots and k
+        else np.full(k, np.nan)
+    )
+    if np.isnan(own_p).any():
+        place = (
+            surroundings.places(geoms)
+            if surroundings is not None
+            else surroundings_p_values(geoms, incidents)
+        )
+        p_values, disc_count, disc_expected = place.p_value, place.count, place.expected
+    else:  # the detector tested every hot spot itself
+        p_values, disc_count, disc_expected = own_p, np.full(k, np.nan), np.full(k, np.nan)
 
     # monthly counts per hot spot, one per observed month of the data period (a month missing
     # from the input is left out rather than counted as a month without violence)
@@ -473,6 +484,8 @@ def rank_hotspots(
                 "intensity": float(intensity[i]),
                 "pai": float(pai[i]),
                 "p_value": float(p_values[i]),
+                "disc_incidents": float(disc_count[i]),
+                "disc_expected": float(disc_expected[i]),
                 "centroid_lon": float(clon[i]),
                 "centroid_lat": float(clat[i]),
                 "max_extent_m": max_extent,
@@ -507,10 +520,13 @@ def rank_hotspots(
         if "peak_density" in hotspots and k
         else np.full(k, np.nan)
     )
-    if "p_value" in hotspots and k and hotspots["p_value"].notna().any():
-        # a detector's own test (e.g. Gi*) takes precedence where it gave one
-        own = hotspots["p_value"].to_numpy(dtype=float)
-        out["p_value"] = np.where(np.isnan(own), out["p_value"], own)
+    if k and not np.isnan(own_p).all():
+        # a detector's own test (Gi*, DBSCAN, HDBSCAN) takes precedence where it gave one
+        out["p_value"] = np.where(np.isnan(own_p), out["p_value"], own_p)
+        for col in ("disc_incidents", "disc_expected"):
+            if col in hotspots:
+                given = hotspots[col].to_numpy(dtype=float)
+                out[col] = np.where(np.isnan(own_p), out[col], given)
     out["significant"] = out["p_value"] < alpha
     out["method"] = hotspots["method"].to_numpy() if "method" in hotspots and k else ""
     extra = [c for c in hotspots.columns if c not in out.columns and c != "geometry"]

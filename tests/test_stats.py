@@ -1,16 +1,28 @@
-"""Tests for hotspots.stats: the CSR tail test, Benjamini-Hochberg and Mann-Kendall, by hand and
-against reference implementations."""
+"""Tests for hotspots.stats: the surroundings test, the CSR tail test, Benjamini-Hochberg and
+Mann-Kendall, by hand and against reference implementations."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
+import shapely
 from scipy import stats
+from scipy.spatial import cKDTree
 
 from hotspots.clusters import csr_min_samples
-from hotspots.stats import benjamini_hochberg, csr_lambda, csr_p_value, mann_kendall
+from hotspots.stats import (
+    SurroundingsTest,
+    benjamini_hochberg,
+    catchment_areas,
+    csr_lambda,
+    csr_p_value,
+    mann_kendall,
+    split_dispersion,
+)
 
 
 # ------------------------------------------------------------------------------------ CSR test
@@ -117,3 +129,205 @@ def test_mann_kendall_rows_constant_and_decreasing():
         single = mann_kendall(a[r])
         assert single.z == pytest.approx(mk.z[r])
         assert single.tau == pytest.approx(stats.kendalltau(range(9), a[r]).statistic)
+
+
+# ------------------------------------------------------------------- the surroundings test
+SPACING = 50.0  # a 40 x 40 lattice of map points, 50 m apart, in a 2 km square
+LATTICE = np.array(
+    [(SPACING * (i + 0.5), SPACING * (j + 0.5)) for i in range(40) for j in range(40)]
+)
+BOX = shapely.box(0, 0, 40 * SPACING, 40 * SPACING)
+CENTRE = np.array([1025.0, 1025.0])  # lattice point (20, 20)
+
+
+def _stacked(counts):
+    """Incidents stacked on the lattice points, ``counts[i]`` on point i."""
+    return np.repeat(LATTICE, counts, axis=0)
+
+
+def _offsets_sq():
+    """Squared lattice offsets (in spacings) of every point from the centre."""
+    return np.round(((LATTICE - CENTRE) / SPACING) ** 2).sum(axis=1)
+
+
+def test_catchment_areas_by_hand():
+    # every lattice point owns its 50 m x 50 m square; the squares tile the 2 km box
+    area = catchment_areas(LATTICE, BOX)
+    np.testing.assert_allclose(area, 2500.0, rtol=1e-9)
+    # a point outside the study area keeps its own cell; three points split a 300 m strip
+    pts = np.array([[50.0, 50.0], [150.0, 50.0], [250.0, 50.0]])
+    np.testing.assert_allclose(
+        catchment_areas(pts, shapely.box(0, 0, 300, 100)), [10000, 10000, 10000]
+    )
+    np.testing.assert_allclose(catchment_areas(pts[:1], shapely.box(0, 0, 300, 100)), [30000])
+    assert catchment_areas(np.empty((0, 2)), BOX).shape == (0,)
+
+
+def test_surroundings_flat_by_hand():
+    """Four incidents on every point, forty on the centre: the rings give the rate exactly."""
+    d2 = _offsets_sq()
+    counts = np.full(len(LATTICE), 4)
+    counts[d2 == 0] = 40
+    test = SurroundingsTest(_stacked(counts), BOX)
+    centre = int(np.flatnonzero(d2 == 0)[0])
+    res = test.discs([centre])
+    # disc (75 m = 1.5 spacings): the centre and its 8 neighbours -> 40 + 8 * 4 = 72 incidents
+    # on 9 * 2500 m2; inner ring 150-450 m: 9 < d2 <= 81, 224 points (Gauss circle counts
+    # 253 - 29); outer ring 450-750 m: 81 < d2 <= 225, 456 points (709 - 253)
+    assert ((d2 > 9) & (d2 <= 81)).sum() == 224 and ((d2 > 81) & (d2 <= 225)).sum() == 456
+    a_d, a1, t1 = 9 * 2500.0, 224 * 2500.0, 224 * 4.0
+    assert res.count[0] == 72
+    # flat surroundings (rho_1 == rho_2 = 4 / 2500): E = 22500 * 4 / 2500 = 36
+    assert res.expected[0] == pytest.approx(36.0)
+    # no months: phi = 1; V = E + A_d^2 (T_1 + 1) / A_1^2
+    v = 36.0 + a_d**2 * (t1 + 1) / a1**2
+    assert res.variance[0] == pytest.approx(v)
+    size, prob = 36.0**2 / (v - 36.0), 36.0 / v
+    assert res.p_value[0] == pytest.approx(stats.nbinom.sf(71, size, prob), rel=1e-9)
+    assert test.dispersion == 1.0 and test.dispersion_rule == "not measured: no months"
+    # a polygon around the centre: its best disc, Bonferroni over the 1,600 discs
+    place = test.places([shapely.Point(CENTRE).buffer(10)])
+    assert place.count[0] == 72 and place.centre[0] == centre
+    assert place.p_value[0] == pytest.approx(min(1.0, 1600 * res.p_value[0]), rel=1e-9)
+    assert place.p_value[0] < 0.05
+    json.dumps(test.describe())
+    assert test.describe()["n_discs"] == 1600
+
+
+def test_surroundings_curvature_correction_by_hand():
+    """At a local peak the rate is extrapolated to the disc through a quadratic in distance."""
+    d2 = _offsets_sq()
+    counts = np.where(d2 <= 81, 6, 2)  # disc, gap and inner ring 6 per point, beyond 2
+    test = SurroundingsTest(_stacked(counts), BOX)
+    res = test.discs([int(np.flatnonzero(d2 == 0)[0])])
+    m_d, m_1, m_2 = 75**2 / 2, (150**2 + 450**2) / 2, (450**2 + 750**2) / 2
+    c = (m_1 - m_d) / (m_2 - m_1)
+    assert test.curvature_factor == pytest.approx(c) and c == pytest.approx(0.40625)
+    rho1, rho2 = 6 / 2500, 2 / 2500
+    assert res.count[0] == 54
+    assert res.expected[0] == pytest.approx(22500 * (rho1 + c * (rho1 - rho2)))
+    var_rho = (1 + c) ** 2 * (224 * 6 + 1) / (224 * 2500) ** 2 + c**2 * (456 * 2 + 1) / (
+        456 * 2500
+    ) ** 2
+    assert res.variance[0] == pytest.approx(res.expected[0] + 22500**2 * var_rho)
+    # a dip (the inner ring quieter than the outer) keeps the inner ring's rate: never less
+    dip = SurroundingsTest(_stacked(np.where(d2 <= 81, 2, 6)), BOX)
+    assert dip.discs([int(np.flatnonzero(d2 == 0)[0])]).expected[0] == pytest.approx(18.0)
+
+
+def _brute_force_discs(xy, area, months):
+    """Reference implementation: explicit distances from every location to every other."""
+    loc, inv, cnt = np.unique(xy, axis=0, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    catch = np.array([shapely.area(cell.intersection(area)) for cell in _voronoi(loc)])
+    number = pd.DatetimeIndex(months).year * 12 + pd.DatetimeIndex(months).month
+    odd = np.bincount(inv, weights=number % 2, minlength=len(loc))
+    halves = np.c_[cnt - odd, odd]
+    c = (((150**2 + 450**2) / 2) - 75**2 / 2) / (((450**2 + 750**2) / 2) - ((150**2 + 450**2) / 2))
+    d = np.hypot(*(loc[:, None, :] - loc[None, :, :]).transpose(2, 0, 1))
+    disc, r1, r2 = d <= 75, (d > 150) & (d <= 450), (d > 450) & (d <= 750)
+    win = disc | r1 | r2
+    # phi from odd and even months over every disc
+    ka, kb = disc @ halves[:, 1], disc @ halves[:, 0]
+    pa = (win @ halves[:, 1]) / (win @ cnt)
+    v = (ka + kb) * pa * (1 - pa)
+    ok = v >= 5
+    phi = 1.0
+    if ok.sum() >= 30:
+        z = (ka[ok] - (ka + kb)[ok] * pa[ok]) / np.sqrt(v[ok])
+        phi = max(1.0, (np.median(np.abs(z)) / stats.norm.ppf(0.75)) ** 2)
+    out = []
+    for i in range(len(loc)):
+        k, a_d = cnt[disc[i]].sum(), catch[disc[i]].sum()
+        t1, a1 = cnt[r1[i]].sum(), catch[r1[i]].sum()
+        t2, a2 = cnt[r2[i]].sum(), catch[r2[i]].sum()
+        if a1 >= a_d:
+            rho1, rho2 = t1 / a1, (t2 / a2 if a2 > 0 else t1 / a1)
+            if rho1 > rho2:
+                rho = rho1 + c * (rho1 - rho2)
+                vr = (1 + c) ** 2 * (t1 + 1) / a1**2 + (c**2 * (t2 + 1) / a2**2 if a2 else 0)
+            else:
+                rho, vr = rho1, (t1 + 1) / a1**2
+        elif a1 + a2 >= a_d:
+            rho, vr = (t1 + t2) / (a1 + a2), (t1 + t2 + 1) / (a1 + a2) ** 2
+        else:
+            rho, vr = len(xy) / area.area, 0.0
+        e = a_d * rho
+        var = phi * e + phi * a_d**2 * vr
+        p = (
+            stats.nbinom.sf(k - 1, e**2 / (var - e), e / var)
+            if var > e
+            else stats.poisson.sf(k - 1, e)
+        )
+        out.append((k, e, var, p))
+    return loc, np.array(out), phi
+
+
+def _voronoi(loc):
+    from scipy.spatial import Voronoi
+
+    # bounded cells: mirror the points far away so every real cell is finite
+    far = 1e6
+    extra = np.array([[-far, -far], [-far, far], [far, -far], [far, far]])
+    vor = Voronoi(np.r_[loc, extra])
+    return [
+        shapely.Polygon(vor.vertices[vor.regions[vor.point_region[i]]]).convex_hull
+        for i in range(len(loc))
+    ]
+
+
+def test_surroundings_matches_a_brute_force_reference():
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(0, 3000, (300, 2))  # map points, then snapped incidents with clumps
+    raw = np.r_[rng.uniform(0, 3000, (2500, 2)), rng.normal(1500, 400, (3000, 2))]
+    raw = raw[(raw >= 0).all(axis=1) & (raw <= 3000).all(axis=1)]
+    xy = pts[cKDTree(pts).query(raw)[1]]
+    months = pd.date_range("2024-01-01", periods=6, freq="MS")[rng.integers(0, 6, len(xy))]
+    # a third of the incidents come in threes (one event, three victims, one month)
+    xy = np.r_[xy, np.repeat(xy[:1800], 2, axis=0)]
+    months = months.append(months[:1800].repeat(2))
+    area = shapely.box(0, 0, 3000, 3000)
+    test = SurroundingsTest(xy, area, months=months)
+    loc, ref, phi = _brute_force_discs(xy, area, months)
+    np.testing.assert_array_equal(test.locations, loc)
+    assert test.dispersion == pytest.approx(phi, rel=1e-9) and phi > 1.2  # the clumps show
+    res = test.discs()
+    np.testing.assert_array_equal(res.count, ref[:, 0])
+    np.testing.assert_allclose(res.expected, ref[:, 1], rtol=1e-7)
+    np.testing.assert_allclose(res.variance, ref[:, 2], rtol=1e-7)
+    np.testing.assert_allclose(res.p_value, ref[:, 3], rtol=1e-6, atol=1e-300)
+
+
+def test_split_dispersion_sees_clumps_not_persistent_differences():
+    rng = np.random.default_rng(5)
+    # places 1 to 50 times busier than others, the same in both halves: phi stays 1
+    rate = rng.uniform(5, 250, 4000)
+    events = rng.poisson(rate)
+    a = rng.binomial(events, 0.5)
+    assert split_dispersion(a, events - a, np.full(4000, 0.5)) == pytest.approx(1.0, abs=0.08)
+    # two victims per incident: twice the variance
+    assert split_dispersion(2 * a, 2 * (events - a), np.full(4000, 0.5)) == pytest.approx(
+        2.0, rel=0.1
+    )
+    # too few informative places: 1
+    assert split_dispersion(a[:20] * 5, a[:20], np.full(20, 0.5)) == 1.0
+
+
+def test_surroundings_undefined_and_degenerate():
+    # a study area without area: NaN p-values, nothing significant
+    one = SurroundingsTest(np.zeros((5, 2)), shapely.Point(0, 0))
+    assert not one.defined
+    res = one.places([shapely.Point(0, 0).buffer(10)])
+    assert np.isnan(res.p_value).all() and np.isnan(one.discs().p_value).all()
+    # no incidents
+    none = SurroundingsTest(np.empty((0, 2)), BOX)
+    assert none.n_tests == 0 and not none.defined and np.isnan(none.places([BOX]).p_value).all()
+    # a polygon with no location inside: p = 1, no disc
+    test = SurroundingsTest(_stacked(np.full(len(LATTICE), 1)), BOX)
+    far = test.places([shapely.box(5000, 5000, 5100, 5100)])
+    assert far.p_value[0] == 1.0 and far.centre[0] == -1 and np.isnan(far.expected[0])
+    # one month only: clumping not measured
+    mono = SurroundingsTest(LATTICE, BOX, months=np.full(len(LATTICE), np.datetime64("2024-01")))
+    assert mono.dispersion == 1.0 and "fewer than two months" in mono.dispersion_rule
+    with pytest.raises(ValueError, match="radii"):
+        SurroundingsTest(LATTICE, BOX, radii=(75, 50, 450, 750))
