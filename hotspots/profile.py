@@ -41,7 +41,7 @@ import shapely
 from scipy import stats
 
 from hotspots._errors import ParameterError
-from hotspots.constants import NIGHT_WINDOW, PATROL_UNIT_M2
+from hotspots.constants import MICRO_PLACE_RADIUS_M, NIGHT_WINDOW, PATROL_UNIT_M2
 from hotspots.incidents import Incidents, unique_points
 from hotspots.stats import PlaceTest, SurroundingsTest
 
@@ -224,7 +224,9 @@ def count_and_name(polygons: Any, incidents: Incidents) -> tuple[np.ndarray, lis
     return counts, names
 
 
-def surroundings_p_values(geoms: Any, incidents: Incidents) -> PlaceTest:
+def surroundings_p_values(
+    geoms: Any, incidents: Incidents, *, radius: float = MICRO_PLACE_RADIUS_M
+) -> PlaceTest:
     """Per polygon: its most outstanding 75 m disc against its surroundings (see "Significance").
 
     Parameters
@@ -233,6 +235,9 @@ def surroundings_p_values(geoms: Any, incidents: Incidents) -> PlaceTest:
         Hot spot polygons in the incidents' analysis CRS.
     incidents : Incidents
         All incidents (their months measure the clumping, odd against even months).
+    radius : float, default 75
+        Disc radius in metres; the gap and the rings scale with it (2, 6 and 10 radii:
+        :data:`hotspots.stats.SURROUNDINGS_RADII` at the default).
 
     Returns
     -------
@@ -244,6 +249,7 @@ def surroundings_p_values(geoms: Any, incidents: Incidents) -> PlaceTest:
         incidents.xy if len(incidents) else np.empty((0, 2)),
         incidents.study_area,
         months=incidents.frame["month"] if len(incidents) else None,
+        radii=(radius, 2 * radius, 6 * radius, 10 * radius),
     )
     return test.places(geoms)
 
