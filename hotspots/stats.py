@@ -48,6 +48,7 @@ __all__ = [
     "csr_lambda",
     "csr_p_value",
     "mann_kendall",
+    "nbinom_tail",
     "split_dispersion",
 ]
 
@@ -485,7 +486,7 @@ class SurroundingsTest:
             var_rho = np.where(alone, 0.0, var_rho)
         expected = a_d * rho
         variance = phi * expected + a_d**2 * phi * var_rho
-        return DiscTest(k, expected, variance, _nbinom_upper(k, expected, variance))
+        return DiscTest(k, expected, variance, nbinom_tail(k, expected, variance))
 
     def places(self, geoms: Any) -> PlaceTest:
         """The test of each polygon: its most outstanding disc, Bonferroni-adjusted.
@@ -545,18 +546,49 @@ def _halves(months: Any, n: int) -> np.ndarray | None:
     return np.where(ok, number % 2, -1).astype(np.intp)
 
 
-def _nbinom_upper(k: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """``P(K >= k)`` for a negative binomial with this mean and variance (Poisson if var <= mean)."""
-    k = np.asarray(k, dtype=float)
-    p = np.ones(len(k))
-    live = np.isfinite(mean) & (mean > 0) & (k > 0)
+def nbinom_tail(k: Any, mean: Any, var: Any, *, upper: bool = True) -> np.ndarray:
+    """Tail of a count with this mean and variance: negative binomial, or Poisson if ``var <= mean``.
+
+    Parameters
+    ----------
+    k : array-like of float
+        Observed counts (rounded up).
+    mean, var : array-like of float
+        Mean and variance of the count under the null.
+    upper : bool, default True
+        ``P(K >= k)`` when True, ``P(K <= k)`` when False.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        The tail probability; 1 where ``mean`` is 0 (or ``k`` is 0 for the upper tail), NaN
+        where ``mean`` is not finite.
+
+    Examples
+    --------
+    A count of 10 where 4 are expected: Poisson, then twice the Poisson variance.
+
+    >>> nbinom_tail([10], [4.0], [4.0]).round(5).tolist()
+    [0.00813]
+    >>> nbinom_tail([10], [4.0], [8.0]).round(4).tolist()
+    [0.0461]
+    """
+    k = np.ceil(np.atleast_1d(np.asarray(k, dtype=float)))
+    mean = np.broadcast_to(np.asarray(mean, dtype=float), k.shape)
+    var = np.broadcast_to(np.asarray(var, dtype=float), k.shape)
+    p = np.ones(k.shape)
+    live = np.isfinite(mean) & (mean > 0) & ((k > 0) if upper else np.ones(k.shape, bool))
     nb = live & (var > mean * (1 + 1e-9))
     with np.errstate(divide="ignore", invalid="ignore"):
         size = mean**2 / (var - mean)
         prob = mean / var
-    p[nb] = stats.nbinom.sf(np.ceil(k[nb]) - 1, size[nb], prob[nb])
     po = live & ~nb
-    p[po] = stats.poisson.sf(np.ceil(k[po]) - 1, mean[po])
+    if upper:
+        p[nb] = stats.nbinom.sf(k[nb] - 1, size[nb], prob[nb])
+        p[po] = stats.poisson.sf(k[po] - 1, mean[po])
+    else:
+        p[nb] = stats.nbinom.cdf(k[nb], size[nb], prob[nb])
+        p[po] = stats.poisson.cdf(k[po], mean[po])
     p[~np.isfinite(mean)] = np.nan
     return np.minimum(p, 1.0)
 
