@@ -1,0 +1,640 @@
+"""Places a street patrol cannot address: prisons, police stations, hospitals, courts ...
+
+police.uk moves every crime to the nearest of a fixed set of anonymous map points, and crimes
+recorded inside an institution land on a point named after it ("On or near Prison", "On or near
+Police Station", "On or near Hospital"). Such a point can top a force's hot spot list although
+no patrol in the street outside can touch what happens inside. The guide's targeting leaves
+these places out (hot spots guide digest, section 4: R8 Sacramento left out hospitals and the
+courthouse, R11 indoor crime, schools, hospitals and prisons, R12 drop spots centred on a prison).
+
+The list lives in the knowledge base ``hotspots/data/places.json``: each kind of place with the
+names police.uk uses, patterns for the free text of other data sources, the guide rules it rests
+on, its reasoning, and whether it is this product's heuristic. The functions here
+
+* recognise places from location text (:func:`classify_location`, :func:`location_kinds`);
+* read places a user adds, as a list of names or as polygons, points or lines
+  (:func:`read_user_places`);
+* flag patrol areas and hot spots (:func:`flag_places`): ``unpatrollable_reason``,
+  ``unpatrollable_kind``, ``unpatrollable_share`` and ``place_check`` columns, which every export
+  carries; :func:`unpatrollable` says which rows a plan leaves out.
+
+The plan (:func:`hotspots.workflows.plan_patrols`) leaves flagged areas out by default with a note
+naming each; ``include_institutions=True`` keeps the knowledge base's places (never the user's own).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from hotspots._errors import HotspotsError, InputError, ParameterError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from shapely.geometry.base import BaseGeometry
+
+    from hotspots.incidents import Incidents
+
+__all__ = [
+    "DEFAULT_PLACES_PATH",
+    "PLACE_COLUMNS",
+    "USER_PLACE",
+    "PlaceKind",
+    "PlaceRules",
+    "UserPlaces",
+    "classify_location",
+    "flag_places",
+    "load_places",
+    "location_kinds",
+    "read_user_places",
+    "unpatrollable",
+]
+
+#: The shipped list, package data read through :mod:`importlib.resources`.
+DEFAULT_PLACES_PATH: Traversable = resources.files("hotspots").joinpath("data", "places.json")
+
+#: The kind given to incidents in places the user added (:func:`read_user_places`).
+USER_PLACE = "user_place"
+
+#: Columns :func:`flag_places` adds.
+PLACE_COLUMNS = (
+    "unpatrollable_reason",
+    "unpatrollable_kind",
+    "unpatrollable_share",
+    "place_check",
+)
+
+_PREFIX = re.compile(r"^\s*on or near\s+", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[a-z0-9&']+")
+_NAME_SUFFIXES = (".txt", ".csv", ".tsv", ".lst")
+
+
+@dataclass(frozen=True)
+class PlaceKind:
+    """One kind of place a street patrol cannot address.
+
+    Attributes
+    ----------
+    id : str
+        ``"prison"``, ``"police_station"`` ...
+    label : str
+        For people: "prison".
+    names : tuple of str
+        Whole place names (casefolded) as police.uk writes them after "On or near ".
+    patterns : tuple of re.Pattern
+        Searched in free text that does not end with a street word.
+    heuristic : bool
+        True when the entry is this product's choice rather than a rule of the guide.
+    guide_rules : tuple of str
+        Keys of ``guide_rules`` in the knowledge base (``"R11"``, ``"R12"`` ...).
+    reasoning : str
+    """
+
+    id: str
+    label: str
+    names: tuple[str, ...]
+    patterns: tuple[re.Pattern[str], ...]
+    heuristic: bool
+    guide_rules: tuple[str, ...]
+    reasoning: str
+
+    @property
+    def citation(self) -> str:
+        """``"guide rules R11, R12"`` with ``"; this product's heuristic"`` where it is one."""
+        text = "guide rules " + ", ".join(self.guide_rules) if self.guide_rules else ""
+        if self.heuristic:
+            text += ("; " if text else "") + "this product's heuristic"
+        return text
+
+
+@dataclass(frozen=True)
+class PlaceRules:
+    """The validated contents of ``hotspots/data/places.json``."""
+
+    kinds: tuple[PlaceKind, ...]
+    guide_rules: Mapping[str, Mapping[str, Any]]
+    kept: tuple[Mapping[str, str], ...]
+    street_words: frozenset[str]
+    rules: Mapping[str, Mapping[str, Any]]
+    path: str = ""
+
+    def rule(self, name: str) -> float:
+        """The value of a rule (``"min_share"``, ``"busy_point_share"``, ...)."""
+        return float(self.rules[name]["value"])
+
+    def kind(self, kind_id: str) -> PlaceKind:
+        for k in self.kinds:
+            if k.id == kind_id:
+                return k
+        msg = f"No kind of place {kind_id!r} in {self.path or 'the places list'}."
+        raise KeyError(msg)
+
+
+@dataclass(frozen=True)
+class UserPlaces:
+    """Places a user leaves out of patrol plans, by name or by shape.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Place names matched against the location text, case-insensitively, with or without
+        police.uk's "On or near " prefix; ``*`` and ``?`` are wildcards.
+    geometry : shapely geometry or None
+        Polygons, points or lines in EPSG:4326 (points and lines are buffered by ``buffer_m``).
+    buffer_m : float
+        Metres drawn around points and lines.
+    source : str
+        The file they came from, for notes.
+    """
+
+    names: tuple[str, ...] = ()
+    geometry: BaseGeometry | None = None
+    buffer_m: float = 50.0
+    source: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.names) or (self.geometry is not None and not self.geometry.is_empty)
+
+
+class PlacesError(HotspotsError):
+    """The places list (``places.json``) is malformed."""
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_places(path: str | Path | None = None) -> PlaceRules:
+    """Load and validate the list of places a street patrol cannot address.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Default: the shipped ``hotspots/data/places.json`` (cached).
+
+    Returns
+    -------
+    PlaceRules
+
+    Raises
+    ------
+    PlacesError
+        A place lacks its reasoning or guide rules, cites a rule the file does not define, or a
+        pattern is not a valid regular expression; a rule lacks its value or its reasoning.
+    """
+    if path is None:
+        return _load_default()
+    return _load(Path(path))
+
+
+@functools.cache
+def _load_default() -> PlaceRules:
+    return _load(DEFAULT_PLACES_PATH)
+
+
+def _load(path: Path | Traversable) -> PlaceRules:
+    where = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        msg = f"{where}: cannot read the places list ({exc})."
+        raise PlacesError(msg) from exc
+    rules_of_guide = data.get("guide_rules")
+    if not isinstance(rules_of_guide, dict) or not rules_of_guide:
+        msg = f"{where}: 'guide_rules' must map rule keys to their text and sources."
+        raise PlacesError(msg)
+    for key, rule in rules_of_guide.items():
+        if not rule.get("text") or not rule.get("sources"):
+            msg = f"{where}: guide rule {key} needs 'text' and 'sources'."
+            raise PlacesError(msg)
+    kinds = []
+    seen: set[str] = set()
+    for entry in data.get("places", []):
+        pid = entry.get("id", "")
+        if not pid or pid in seen or pid == USER_PLACE:
+            msg = f"{where}: every place needs a unique id other than {USER_PLACE!r} (got {pid!r})."
+            raise PlacesError(msg)
+        seen.add(pid)
+        for key in ("label", "reasoning"):
+            if not str(entry.get(key, "")).strip():
+                msg = f"{where}: place {pid} lacks its {key}."
+                raise PlacesError(msg)
+        if not isinstance(entry.get("heuristic"), bool):
+            msg = f"{where}: place {pid} must say whether it is a heuristic (true or false)."
+            raise PlacesError(msg)
+        cited = tuple(entry.get("guide_rules", ()))
+        unknown = [r for r in cited if r not in rules_of_guide]
+        if not cited or unknown:
+            msg = f"{where}: place {pid} must cite guide rules defined in 'guide_rules' (unknown: {unknown})."
+            raise PlacesError(msg)
+        try:
+            patterns = tuple(re.compile(p, re.IGNORECASE) for p in entry.get("patterns", ()))
+        except re.error as exc:
+            msg = f"{where}: place {pid} has an invalid pattern ({exc})."
+            raise PlacesError(msg) from exc
+        kinds.append(
+            PlaceKind(
+                id=pid,
+                label=str(entry["label"]),
+                names=tuple(_normalise(n) for n in entry.get("names", ())),
+                patterns=patterns,
+                heuristic=bool(entry["heuristic"]),
+                guide_rules=cited,
+                reasoning=str(entry["reasoning"]),
+            )
+        )
+    if not kinds:
+        msg = f"{where}: the list holds no places."
+        raise PlacesError(msg)
+    rules = data.get("rules", {})
+    for name in ("min_share", "busy_point_share", "busy_point_min_incidents"):
+        r = rules.get(name)
+        if not isinstance(r, dict) or "value" not in r or not r.get("reasoning"):
+            msg = f"{where}: rule {name!r} needs a value and its reasoning."
+            raise PlacesError(msg)
+    return PlaceRules(
+        kinds=tuple(kinds),
+        guide_rules=rules_of_guide,
+        kept=tuple(data.get("kept", ())),
+        street_words=frozenset(w.casefold() for w in data.get("street_words", ())),
+        rules=rules,
+        path=where,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Recognising places from text
+
+
+def _normalise(text: Any) -> str:
+    """Casefolded text without police.uk's "On or near " prefix and with single spaces."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    return _SPACE.sub(" ", _PREFIX.sub("", str(text))).strip().casefold()
+
+
+def classify_location(text: Any, rules: PlaceRules | None = None) -> PlaceKind | None:
+    """The kind of place a location text names, or None for a street or an ordinary place.
+
+    Parameters
+    ----------
+    text : str
+        Location text, e.g. police.uk's ``"On or near Prison"``.
+    rules : PlaceRules, optional
+        Default :func:`load_places`.
+
+    Returns
+    -------
+    PlaceKind or None
+
+    Examples
+    --------
+    >>> classify_location("On or near Prison").id
+    'prison'
+    >>> classify_location("On or near Hospital Street") is None  # a street
+    True
+    >>> classify_location("Royal Liverpool University Hospital").id
+    'hospital'
+    """
+    rules = rules or load_places()
+    norm = _normalise(text)
+    if not norm:
+        return None
+    for kind in rules.kinds:
+        if norm in kind.names:
+            return kind
+    words = _WORD.findall(norm)
+    if words and words[-1] in rules.street_words:
+        return None
+    for kind in rules.kinds:
+        if any(p.search(norm) for p in kind.patterns):
+            return kind
+    return None
+
+
+def _user_match(norm: str, raw: str, names: Sequence[str]) -> bool:
+    low = raw.strip().casefold()
+    return any(fnmatch.fnmatchcase(norm, n) or fnmatch.fnmatchcase(low, n) for n in names)
+
+
+def location_kinds(
+    locations: Iterable[Any],
+    rules: PlaceRules | None = None,
+    *,
+    user_names: Sequence[str] = (),
+) -> np.ndarray:
+    """The kind id for each location text: a :class:`PlaceKind` id, ``"user_place"`` or ``""``.
+
+    Each distinct text is classified once. A user's names win over the shipped list.
+    """
+    rules = rules or load_places()
+    values = locations if isinstance(locations, pd.Series) else pd.Series(list(locations))
+    codes, uniques = pd.factorize(values)
+    names = tuple(_normalise(n) for n in user_names if _normalise(n))
+    out = []
+    for value in uniques:
+        raw = "" if value is None else str(value)
+        norm = _normalise(raw)
+        if names and _user_match(norm, raw, names):
+            out.append(USER_PLACE)
+            continue
+        kind = classify_location(raw, rules)
+        out.append(kind.id if kind else "")
+    kinds = np.array(out + [""], dtype=object)
+    return kinds[np.where(codes < 0, len(out), codes)] if len(values) else np.empty(0, object)
+
+
+# --------------------------------------------------------------------------------------------
+# Places a user adds
+
+
+def read_user_places(source: Any, *, name: str | None = None, buffer_m: float = 50.0) -> UserPlaces:
+    """Places to leave out of patrol plans, from a file of names or of shapes.
+
+    Parameters
+    ----------
+    source : path or (name, bytes)
+        A text or CSV file of place names (``.txt``, ``.csv``, ``.tsv``, ``.lst``: one name a
+        line, ``#`` starts a comment; a CSV with a ``name``, ``place`` or ``location`` column uses
+        that column), or a GeoJSON, GeoPackage or zipped shapefile of polygons, points or lines
+        (read by :func:`hotspots.boundaries.read_boundary`).
+    name : str, optional
+        The file name (for bytes, and in messages).
+    buffer_m : float, default 50.0
+        Metres drawn around points and lines.
+
+    Returns
+    -------
+    UserPlaces
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable or names no place.
+    """
+    if isinstance(source, tuple):
+        name, source = source
+    label = name or (Path(source).name if isinstance(source, str | Path) else "places")
+    if buffer_m < 0:
+        msg = f"the buffer around places must be >= 0 metres, got {buffer_m!r}."
+        raise ParameterError(msg)
+    if label.lower().endswith(_NAME_SUFFIXES):
+        names = _read_names(source, label)
+        return UserPlaces(names=names, buffer_m=float(buffer_m), source=label)
+    from hotspots.boundaries import read_boundary
+
+    geom = read_boundary(source, name=label, polygons_only=False)
+    return UserPlaces(geometry=geom, buffer_m=float(buffer_m), source=label)
+
+
+def _read_names(source: Any, label: str) -> tuple[str, ...]:
+    import csv
+    import io
+
+    from hotspots.ingest import read_text
+
+    text, _encoding, delimiter = read_text(source, name=label)
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    names: list[str] = []
+    if lines and label.lower().endswith((".csv", ".tsv")):
+        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+        header = [h.strip().casefold() for h in rows[0]]
+        col = next((header.index(c) for c in ("name", "place", "location") if c in header), None)
+        body = rows[1:] if col is not None else rows
+        names = [r[col or 0].strip() for r in body if len(r) > (col or 0) and r[col or 0].strip()]
+    else:
+        names = [ln.strip() for ln in lines]
+    names = list(dict.fromkeys(n for n in names if n))
+    if not names:
+        msg = "the file names no place."
+        raise InputError(
+            msg, file=label, hint="write one place name a line, e.g. 'On or near Prison'."
+        )
+    return tuple(names)
+
+
+# --------------------------------------------------------------------------------------------
+# Flagging patrol areas and hot spots
+
+
+@dataclass
+class _Marks:
+    kind: np.ndarray  # per incident: kind id, "user_place" or ""
+    point: np.ndarray  # per incident: index of its distinct map point
+    busy: np.ndarray  # per distinct point: True when it holds a busy share of all incidents
+    point_n: np.ndarray  # per distinct point: incidents
+    point_text: list[str] = field(default_factory=list)  # per distinct point: commonest text
+
+
+def _marks(incidents: Incidents, user: UserPlaces | None, rules: PlaceRules) -> _Marks:
+    frame = incidents.frame
+    kind = location_kinds(frame["location"], rules, user_names=user.names if user else ())
+    xy = incidents.xy
+    if user is not None and user.geometry is not None and len(xy):
+        import shapely
+
+        from hotspots.boundaries import exclusion_zones
+
+        zone = exclusion_zones(user.geometry, incidents.crs, buffer_m=user.buffer_m)
+        if zone is not None:
+            inside = shapely.intersects_xy(zone, xy[:, 0], xy[:, 1])
+            kind = np.where(inside, USER_PLACE, kind)
+    if len(xy):
+        _, point, point_n = np.unique(
+            np.round(xy, 2), axis=0, return_inverse=True, return_counts=True
+        )
+        point = point.ravel()
+    else:
+        point, point_n = np.empty(0, int), np.empty(0, int)
+    n = len(xy)
+    floor = max(rules.rule("busy_point_min_incidents"), rules.rule("busy_point_share") * n)
+    busy = point_n >= floor
+    texts = [""] * len(point_n)
+    if busy.any():
+        locs = frame["location"].astype(str).to_numpy()
+        for p in np.flatnonzero(busy):
+            texts[p] = Counter(locs[point == p]).most_common(1)[0][0]
+    return _Marks(kind=kind, point=point, busy=busy, point_n=point_n, point_text=texts)
+
+
+def _members(table: pd.DataFrame, incidents: Incidents) -> list[np.ndarray]:
+    """Indices of the incidents in each row: within ``radius_m`` of an area's centre, else inside."""
+    xy = incidents.xy
+    if not len(xy):
+        return [np.empty(0, int) for _ in range(len(table))]
+    if {"centre_x", "centre_y", "radius_m"} <= set(table.columns):
+        tree = cKDTree(xy)
+        return [
+            np.asarray(tree.query_ball_point((float(cx), float(cy)), r=float(r)), dtype=int)
+            for cx, cy, r in zip(
+                table["centre_x"], table["centre_y"], table["radius_m"], strict=True
+            )
+        ]
+    import shapely
+
+    geoms = table.geometry
+    if geoms.crs is not None and not geoms.crs.equals(incidents.crs):
+        geoms = geoms.to_crs(incidents.crs)
+    pts = shapely.points(xy)
+    tree = shapely.STRtree(pts)
+    row, idx = tree.query(np.asarray(geoms.to_numpy(), dtype=object), predicate="intersects")
+    return [np.sort(idx[row == i]) for i in range(len(table))]
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{100 * k / n:.0f}%" if n else "n/a"
+
+
+def flag_places(
+    table: gpd.GeoDataFrame,
+    incidents: Incidents,
+    *,
+    user_places: UserPlaces | None = None,
+    rules: PlaceRules | None = None,
+) -> gpd.GeoDataFrame:
+    """Flag patrol areas or hot spots that are places a street patrol cannot address.
+
+    Parameters
+    ----------
+    table : geopandas.GeoDataFrame
+        Patrol areas (:func:`hotspots.patrol.make_patrol_areas`: members are the incidents
+        within ``radius_m`` of the centre, as counted there) or ranked hot spots (members are
+        the incidents inside the polygon).
+    incidents : Incidents
+        The incidents the table was made from.
+    user_places : UserPlaces, optional
+        Places the user adds (:func:`read_user_places`); their incidents count as
+        ``"user_place"``.
+    rules : PlaceRules, optional
+        Default :func:`load_places`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with ``unpatrollable_reason`` (why, for people; ``""`` when the place is
+        patrollable), ``unpatrollable_kind`` (the kind id, ``"user_place"`` or ``""``),
+        ``unpatrollable_share`` (share of its incidents recorded at such places, 0-1; NaN with
+        no incidents) and ``place_check`` (a busy map point worth a look, ``""`` otherwise).
+        ``attrs["notes"]`` gains one sentence naming the flagged rows.
+
+    Notes
+    -----
+    A row is flagged when at least ``min_share`` (0.5) of its incidents are recorded at such
+    places; a patrol area centred on one is then said to be "centred on" it (R12: drop spots
+    centred on a prison). A centre alone does not flag an area: the greedy disc may sit on an
+    institution's map point by a tie while most of its incidents are in the street. The kind
+    named is the centre's for an area centred on one, else the commonest among those incidents. The
+    busy-point check names a map point holding at least ``busy_point_share`` (3 %) of every
+    incident in the data and at least ``busy_point_min_incidents`` (50); it flags for a person
+    to look, and leaves the place in the plan. Every threshold is a heuristic of this product
+    with its reasoning in ``hotspots/data/places.json``.
+    """
+    rules = rules or load_places()
+    out = table.copy()
+    marks = _marks(incidents, user_places, rules)
+    members = _members(out, incidents)
+    min_share = rules.rule("min_share")
+    is_area = "patrol_area_id" in out.columns
+    centre_kind = [""] * len(out)
+    if is_area and len(marks.kind) and len(out):
+        tree = cKDTree(incidents.xy)
+        for i, (cx, cy) in enumerate(zip(out["centre_x"], out["centre_y"], strict=True)):
+            d, j = tree.query((float(cx), float(cy)))
+            if d <= 0.01:
+                centre_kind[i] = str(marks.kind[j])
+    locs = incidents.frame["location"].astype(str).to_numpy()
+    reasons, kinds, shares, checks = [], [], [], []
+    for i, idx in enumerate(members):
+        n = len(idx)
+        bad = idx[marks.kind[idx] != ""] if n else idx
+        share = len(bad) / n if n else float("nan")
+        kind = ""
+        if n and len(bad) / n >= min_share - 1e-12:
+            common = Counter(marks.kind[bad]).most_common(1)[0][0]
+            kind = centre_kind[i] if centre_kind[i] in set(marks.kind[bad]) else common
+        reason = ""
+        if kind:
+            texts = Counter(locs[bad[marks.kind[bad] == kind]]).most_common(1)
+            where = f" ('{texts[0][0]}')" if texts and texts[0][0].strip() else ""
+            if kind == USER_PLACE:
+                src = user_places.source if user_places and user_places.source else "the user"
+                what = f"a place listed by {src}{where}"
+            else:
+                k = rules.kind(kind)
+                what = f"a {k.label}{where} ({k.citation})"
+            lead = "centred on " if centre_kind[i] == kind else "mostly at "
+            reason = (
+                f"{lead}{what}: {len(bad)} of {n} incidents ({_pct(len(bad), n)}) are recorded at "
+                "places a street patrol cannot address."
+            )
+        check = ""
+        if n:
+            pts = np.unique(marks.point[idx])
+            busy = [
+                p
+                for p in pts
+                if marks.busy[p] and not (marks.kind[idx][marks.point[idx] == p] != "").all()
+            ]
+            if busy:
+                p = max(busy, key=lambda q: marks.point_n[q])
+                total = len(marks.kind)
+                check = (
+                    f"check: one map point ('{marks.point_text[p]}') holds {int(marks.point_n[p])} "
+                    f"incidents, {100 * marks.point_n[p] / total:.1f}% of all in the data; a stack "
+                    "that large often marks a building where crimes are recorded (a police station, "
+                    "custody, a hospital) rather than the street (heuristic)."
+                )
+        reasons.append(reason)
+        kinds.append(kind)
+        shares.append(share)
+        checks.append(check)
+    out["unpatrollable_reason"] = pd.Series(reasons, index=out.index, dtype=object)
+    out["unpatrollable_kind"] = pd.Series(kinds, index=out.index, dtype=object)
+    out["unpatrollable_share"] = pd.Series(shares, index=out.index, dtype=float)
+    out["place_check"] = pd.Series(checks, index=out.index, dtype=object)
+    id_col = "patrol_area_id" if is_area else "hotspot_id"
+    ids = out[id_col].astype(str) if id_col in out.columns else pd.Series(map(str, out.index))
+    flagged = [f"{pid} ({k.replace('_', ' ')})" for pid, k in zip(ids, kinds, strict=True) if k]
+    notes = list(table.attrs.get("notes", []))
+    what = "patrol areas" if is_area else "hot spots"
+    if flagged:
+        notes.append(
+            f"Places a street patrol cannot address: {len(flagged)} {what} flagged "
+            f"({', '.join(flagged)}); see unpatrollable_reason."
+        )
+    n_checks = sum(bool(c) for c in checks)
+    if n_checks:
+        notes.append(
+            f"{n_checks} {what} hold a map point with an unusually large share of all incidents; "
+            "see place_check."
+        )
+    out.attrs = {**table.attrs, "notes": notes}
+    return out
+
+
+def unpatrollable(table: pd.DataFrame, *, include_institutions: bool = False) -> np.ndarray:
+    """Which rows a patrol plan leaves out (boolean array).
+
+    Rows flagged by :func:`flag_places`; with ``include_institutions`` only the user's own places
+    (``unpatrollable_kind == "user_place"``) are left out.
+    """
+    if "unpatrollable_kind" not in table.columns:
+        return np.zeros(len(table), dtype=bool)
+    kind = table["unpatrollable_kind"].fillna("").astype(str).to_numpy()
+    if include_institutions:
+        return kind == USER_PLACE
+    return kind != ""
