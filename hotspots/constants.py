@@ -42,7 +42,8 @@ __all__ = [
 # ------------------------------------------------------------------------------- micro places
 #: Side of a micro place, metres: the hot spot size of the UK randomised trials (§4 R2: Southend
 #: 150 m × 150 m spots [BAS1], Birmingham 150 m grids [WC2], Peterborough and Op Savvy 150 m
-#: radius polygons [PB1][SAV1]; R4: Op Savvy's 150 m maximum radius [SAV2]). The KDE bandwidth,
+#: radius polygons [PB1][SAV1]; R4 gives Op Savvy's 150 m maximum radius, known only from a
+#: third-party copy of the force's slides, which is not cited). The KDE bandwidth,
 #: the Gi* and change-over-time cell and the concentration-curve cell default to it.
 MICRO_PLACE_M = 150.0
 
@@ -63,7 +64,11 @@ PATROL_UNIT_M2 = MICRO_PLACE_M * MICRO_PLACE_M
 HOTSPOT_COVERAGE = 0.02
 
 #: The night-time-economy window, hours ``(start, end)`` with the end exclusive and wrapping past
-#: midnight: 18:00-06:00, Cardiff's late-night economy (§4 R14 [CDF4]).
+#: midnight: 18:00-06:00. Heuristic of this product, not the guide's: twelve evening and night
+#: hours that hold the pubs', clubs' and late takeaways' trade and the journeys home, used to
+#: call a place's peak "night-time". The same span is said to be a South Wales Police definition
+#: for Cardiff's city centre, but the project could read that only in a third-party copy, so it
+#: is not cited as a source (``nte_start_hour`` in ``hotspots/data/tactics.json`` says the same).
 NIGHT_WINDOW = (18, 6)
 
 # -------------------------------------------------------------------------------- patrol plans
@@ -111,7 +116,7 @@ PLAN_DAYS = 28
 CONTROL_SHARE = 0.0
 
 #: Fewest incidents a patrol area must hold. Heuristic of this product: the trials' eligibility
-#: counts (§4 R5, R6: 36 or more over one to two years within 150 m [SAV2][PB1]) are for whole
+#: counts (§4 R5, R6: 36 or more over one to two years within 150 m [SAV1][PB1]) are for whole
 #: programmes over years of data; on the few months a user may load, three incidents is the least
 #: that is a recurring place rather than a coincidence of two.
 MIN_AREA_INCIDENTS = 3

@@ -6,9 +6,10 @@ Three steps, each a plain function:
    recurring places (police.uk snaps incidents to a fixed set of map points, so violence piles up on
    a few points; discs on those stacks catch more next-month violence per unit of area than a
    smooth surface does).
-2. :func:`make_patrol_plan` turns patrol areas and capacity into a dated, seeded plan following the
-   guide's plan defaults D1-D7 (15-minute visits, at least one a day, random times inside each
-   area's peak window, gaps of at most 3 days, optional daily patrol/control split).
+2. :func:`make_patrol_plan` turns patrol areas and capacity into a dated, seeded plan with defaults
+   suggested by the guide's evidence (the digest's D1-D7; the guide itself states no plan
+   defaults): 15-minute visits, at least one a day, random times inside each area's peak window,
+   gaps of at most 3 days, optional daily patrol/control split.
 3. :func:`hotspots.workflows.write_plan_outputs` writes areas, plan and briefing into one
    folder (used by ``hotspots plan``). The file formats belong to :mod:`hotspots.export`:
    :meth:`PatrolPlan.to_csv` and :meth:`PatrolPlan.to_ical` call
@@ -18,17 +19,19 @@ Three steps, each a plain function:
 
 Notes
 -----
-Sources (guide digest keys): micro-place size R2/R4 (BAS1
-https://www.repository.cam.ac.uk/handle/1810/332034?show=full, SAV2
-https://cdn.slideserve.com/rehan/serving-our-communities-protecting-them-from-harm-powerpoint-ppt-presentation);
+Sources (guide digest keys; the studies are listed in ``hotspots/data/tactics.json``): micro-place
+size R2 (BAS1 https://www.repository.cam.ac.uk/handle/1810/332034, SAV1
+https://whatworks.college.police.uk/Research/Research-Map/Pages/ResearchProject.aspx?projectid=306);
 dosage D1 (KOP
 https://nij.ojp.gov/library/publications/just-enough-police-presence-reducing-crime-and-disorderly-behavior-optimizing);
 daily random draw D2/D6 (BAS2 https://cebcp.org/evidence-based-policing/the-matrix/micro-places/basford-et-al-2021/,
 TVRCT https://production.copweb.aws.college.police.uk/research/projects/thames-valley-police-whole-force-hot-spots-policing-randomised-controlled-trial);
 gaps D3 (PER1
 https://anzsocconference.com.au/events/sweet-spots-of-residual-deterrence-a-randomised-crossover-experiment-in-minimalist-police-patrol);
-timing D4 (TV1 https://www.tvvru.co.uk/sna/hotspots/, CDF4); two officers on foot D5 (BAS2, BUS);
-review at 90 days D7 (CRK).
+timing D4 (TV1 https://www.tvvru.co.uk/sna/hotspots/; the 18:00-06:00 night-time window and the
+15:00-02:00 window for data without times of day are this product's heuristics); two officers on
+foot D5 (BAS2, BUS); review at 90 days D7 (CRK). Third-party mirrors and slide hosts are not
+cited as sources.
 """
 
 from __future__ import annotations
@@ -165,7 +168,7 @@ def make_patrol_areas(
     Discs are 64-sided polygons (``area_m2`` is their true polygon area, 0.3 % under
     pi r^2). Temporal classes and trends of the areas use the hot spots' own rules
     (:func:`hotspots.profile.classify_counts`), so an area and its hot spot are described alike.
-    Sources: R2/R4 (BAS1, SAV2), R12 (TV1), issue 4's measurement on Merseyside 2022.
+    Sources: R2 (BAS1, SAV1), R12 (TV1), issue 4's measurement on Merseyside 2022.
     """
     sep = _check_area_params(radius_m, min_incidents, min_separation_m, max_areas)
     if weight is None:
@@ -646,7 +649,7 @@ def make_patrol_plan(
     created: dt.datetime | None = None,
     kb: KnowledgeBase | None = None,
 ) -> PatrolPlan:
-    """A seeded patrol plan for ``days`` days following the guide's plan defaults D1-D7.
+    """A seeded patrol plan for ``days`` days, with defaults suggested by the guide's evidence (D1-D7).
 
     Parameters
     ----------
@@ -703,7 +706,7 @@ def make_patrol_plan(
       analysis compare patrol and control area-days by the recorded assignment (and check the result
       without forced days). Without controls every planned area is patrolled every day.
     * Start times are drawn uniformly on a 5-minute grid inside the area's window (its own peak
-      hours from the profile, or the guide's general window with the no-time caveat), every day,
+      hours from the profile, or this tool's general window with the no-time caveat), every day,
       so the order of visits changes daily (D4, R16). A plan day runs 06:00-05:59 (TVRCT), so a
       22:00-03:00 window belongs to one plan day. Peak days are reported but not used to skip days,
       because D2/D3 ask for regular visits.
