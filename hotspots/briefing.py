@@ -35,13 +35,21 @@ from markupsafe import Markup
 
 import hotspots
 from hotspots.offline import escape_text
-from hotspots.tactics import KnowledgeBase, TacticMatch, load_knowledge_base, patrol_window
+from hotspots.safeguards import load_safeguards, stop_search_notice, tactic_safeguards
+from hotspots.tactics import (
+    KnowledgeBase,
+    Recommendation,
+    TacticMatch,
+    load_knowledge_base,
+    patrol_window,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
     from hotspots.incidents import Incidents
     from hotspots.patrol import PatrolPlan
+    from hotspots.safeguards import StopSearchSummary
 
 __all__ = ["find_pdf_browser", "html_to_pdf", "render_briefing", "sparkline_svg"]
 
@@ -211,21 +219,72 @@ def _map_data(
     }
 
 
-def _tactic_data(m: TacticMatch, kb: KnowledgeBase, *, steps: bool) -> dict[str, Any]:
+def _tactic_data(m: TacticMatch, kb: KnowledgeBase, *, label: str = "") -> dict[str, Any]:
+    """One tactic card: what to do, dose, evidence, and its legitimacy and community cautions."""
     t = m.tactic
     strength = t.evidence["strength"]
     return {
         "id": t.id,
         "name": t.name,
+        "label": label,
+        "step": t.step,
         "strength": strength,
         "scale": kb.evidence_scale.get(strength, ""),
         "caution": t.caution,
         "legitimacy_review": t.legitimacy_review,
         "reason": m.reason,
-        "steps": list(t.what_officers_do) if steps else [],
+        "steps": list(t.what_officers_do),
         "dose": t.dosage.get("text", ""),
         "evidence": t.evidence["summary"],
         "sources": [{"key": s.key, "url": _safe_url(s.url)} for s in t.sources],
+        **tactic_safeguards(t.id),
+    }
+
+
+def _area_tactics(
+    ms: Sequence[TacticMatch], rec: Recommendation | None, kb: KnowledgeBase
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(what to do, cautions) for one area: every recommended tactic, none cut off.
+
+    With a recommendation: its primary tactic first, then its companions; its cautions. Without
+    one: every match that is not a caution, then the cautions. Programme items (the same for
+    every place) are shown once on the cover, not here.
+    """
+    if rec is not None:
+        label = kb.staffing_models.get(rec.staffing, {}).get("label", rec.staffing)
+        main = [_tactic_data(rec.primary, kb, label=f"Primary tactic ({label})")]
+        main += [_tactic_data(m, kb, label="Alongside it") for m in rec.companions]
+        return main, [_tactic_data(m, kb) for m in rec.cautions]
+    main = [_tactic_data(m, kb) for m in ms if not m.tactic.caution]
+    return main, [_tactic_data(m, kb) for m in ms if m.tactic.caution]
+
+
+def _dose_data(rec: Recommendation | None, plan: PatrolPlan | None) -> dict[str, Any] | None:
+    """The recommended dose, and whether the plan carries it out."""
+    if rec is None:
+        return None
+    d = rec.dose
+    shortfall = None
+    if plan is not None:
+        planned = int(plan.params.get("visits_per_day", 1))
+        if d.visits_per_day is None:
+            shortfall = (
+                f"{rec.primary.tactic.id} asks for {d.text.split('.')[0].lower()}; this plan "
+                f"schedules {planned} visit(s) a day of {plan.params['visit_minutes']} minutes, "
+                "so it does not carry that dose out: staff the beat separately or choose "
+                "another staffing model."
+            )
+        elif d.visits_per_day > planned:
+            shortfall = (
+                f"{rec.primary.tactic.id}'s dose is about {d.visits_per_day} visits a day; this "
+                f"plan schedules {planned}. Capacity does not allow the full dose: raise "
+                "officer-hours or visits per day, or plan fewer areas."
+            )
+    return {
+        "tactic": f"{rec.primary.tactic.id} {rec.primary.tactic.name}",
+        "text": d.text,
+        "shortfall": shortfall,
+        "reasons": list(rec.reasons),
     }
 
 
@@ -274,7 +333,7 @@ def _plan_data(plan: PatrolPlan) -> dict[str, Any]:
         },
         **{k: s[k] for k in ("areas_planned", "treated_per_day", "controls_per_day", "review_by")},
         "areas_left_out": s.get("areas_left_out"),
-        "left_out": ", ".join(s.get("left_out", [])),
+        "staffing": p.get("staffing"),
     }
 
 
@@ -289,19 +348,27 @@ def render_briefing(
     incidents: Incidents | None = None,
     kb: KnowledgeBase | None = None,
     visits_listed: int = 10,
+    recommendations: Mapping[str, Recommendation] | None = None,
+    stop_search: StopSearchSummary | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
     """Render the printable briefing as one HTML document.
 
     Parameters
     ----------
     patrol_areas : geopandas.GeoDataFrame
-        From :func:`hotspots.patrol.make_patrol_areas` (analysis CRS, metres).
+        From :func:`hotspots.patrol.make_patrol_areas` (analysis CRS, metres), flagged by
+        :func:`hotspots.places.flag_places` or not.
     ranked_hotspots : geopandas.GeoDataFrame or None
         The parent hot spots (outline drawn on each map, rank and incidents shown).
     plan : PatrolPlan or None
-        The plan (dates, visits, control days); without it the dosage section gives the defaults.
+        The plan (dates, visits, control days). With a plan, only the areas in it get a page;
+        the cover names the areas left out as places a street patrol cannot address and counts
+        those left out for capacity. Without a plan every area gets a page and the dosage
+        section gives the defaults.
     matches : mapping
-        patrol_area_id -> list of TacticMatch (from :func:`hotspots.tactics.match_tactics`).
+        patrol_area_id -> list of TacticMatch (:func:`hotspots.tactics.match_tactics`, or a
+        recommendation's matches).
     params : mapping, optional
         The run's parameter record; ``synthetic`` (or ``demo``) true labels the whole briefing as
         synthetic demo data. Shown as a table on the cover.
@@ -312,15 +379,28 @@ def render_briefing(
         Default :func:`hotspots.tactics.load_knowledge_base`.
     visits_listed : int, default 10
         How many planned visits to list per area.
+    recommendations : mapping, optional
+        patrol_area_id -> :class:`~hotspots.tactics.Recommendation`: each page then shows the
+        primary tactic, its companions and cautions, the recommended dose against the plan's,
+        and the programme items once on the cover.
+    stop_search : StopSearchSummary, optional
+        Adds a monitoring page (:func:`hotspots.safeguards.summarise_stop_search`).
+    notes : sequence of str
+        Targeting notes for the cover (e.g. offences found mostly by proactive policing).
 
     Returns
     -------
     str
-        A complete HTML document: a cover page marked OFFICIAL-SENSITIVE, then one page per
-        patrol area (``<section class="area">``, page break before each in print).
+        A complete HTML document: a cover page, a stop and search monitoring page when given,
+        then one page per patrol area (``<section class="area">``, page break before each in
+        print). Every page is marked OFFICIAL-SENSITIVE and carries the stop and search notice
+        (presence in a mapped hot spot is not grounds for stop and search, PACE Code A), and
+        every recommended tactic shows its legitimacy and community-impact cautions. Each
+        section names the guide step it serves.
     """
     kb = kb or load_knowledge_base()
     params = dict(params or {})
+    recommendations = recommendations or {}
     synthetic = bool(params.get("synthetic") or params.get("demo"))
     points = incidents.xy if incidents is not None else np.empty((0, 2))
     months = [f"{m:%Y-%m}" for m in incidents.months] if incidents is not None else None
@@ -338,14 +418,19 @@ def render_briefing(
             hot_geoms[str(r["hotspot_id"])] = r.geometry
             hot_rows[str(r["hotspot_id"])] = r
     per_area = plan.area_summary().set_index("patrol_area_id") if plan is not None else None
+    shown = patrol_areas
+    if per_area is not None:
+        planned = set(per_area.index[per_area["in_plan"].astype(bool)])
+        shown = patrol_areas[patrol_areas["patrol_area_id"].astype(str).isin(planned)]
 
     areas = []
-    for _, a in patrol_areas.iterrows():
+    for _, a in shown.iterrows():
         pid = str(a["patrol_area_id"])
         hid = str(a.get("hotspot_id", ""))
         ms = list(matches.get(pid, []))
+        rec = recommendations.get(pid)
         parent = hot_rows.get(hid)
-        main = [m for m in ms if not m.tactic.caution]
+        tactics, cautions = _area_tactics(ms, rec, kb)
         areas.append(
             {
                 "id": pid,
@@ -355,7 +440,9 @@ def render_briefing(
                 "incidents": a.get("incidents"),
                 "pai": a.get("pai"),
                 "window": patrol_window(a, kb),
-                "tactic_ids": ", ".join(m.tactic.id for m in ms),
+                "tactic_ids": ", ".join(
+                    m.tactic.id for m in (rec.matches(include_programme=False) if rec else ms)
+                ),
                 "centre_lat": a.get("centre_lat"),
                 "centre_lon": a.get("centre_lon"),
                 "across_m": 2 * float(a.get("radius_m", float("nan"))),
@@ -370,8 +457,11 @@ def render_briefing(
                 "n_months": a.get("n_months"),
                 "trend": a.get("trend", "n/a"),
                 "sparkline": _sparkline_data(_as_list(a.get("monthly_counts")), months, 180, 36),
-                "tactics": [_tactic_data(m, kb, steps=i < 4) for i, m in enumerate(main)],
-                "cautions": [_tactic_data(m, kb, steps=False) for m in ms if m.tactic.caution],
+                "tactics": tactics,
+                "cautions": cautions,
+                "dose": _dose_data(rec, plan),
+                "place_flag": str(a.get("unpatrollable_reason", "") or ""),
+                "place_check": str(a.get("place_check", "") or ""),
                 "dosage": _dosage_data(pid, per_area, plan, visits_listed),
             }
         )
@@ -379,7 +469,12 @@ def render_briefing(
         caveats = list(plan.summary.get("caveats", []))
     else:
         caveats = sorted({m.caveat for ms in matches.values() for m in ms if m.caveat})
+    programme: dict[str, Any] = {}
+    for rec in recommendations.values():
+        for m in rec.programme:
+            programme.setdefault(m.tactic.id, _tactic_data(m, kb))
     page = _environment().get_template("briefing.html")
+    notice = load_safeguards()["stop_search_notice"]
     return page.render(
         title=title,
         synthetic=synthetic,
@@ -394,7 +489,45 @@ def render_briefing(
             "min_visit_minutes": int(kb.constant("min_visit_minutes")),
             "max_gap_days": int(kb.constant("max_gap_days")),
         },
+        notice={
+            "text": stop_search_notice(),
+            "short": stop_search_notice(short=True),
+            "url": _safe_url(notice["source"]["url"]),
+            "step": notice.get("guide_step", "Training"),
+        },
+        unpatrollable=_unpatrollable_data(patrol_areas, per_area),
+        notes=list(notes),
+        programme=list(programme.values()),
+        staffing=_staffing_label(recommendations, kb),
+        stop_search=stop_search.display() if stop_search is not None else None,
+        stop_search_notes=list(stop_search.notes) if stop_search is not None else [],
     )
+
+
+def _staffing_label(recommendations: Mapping[str, Recommendation], kb: KnowledgeBase) -> str:
+    models = {r.staffing for r in recommendations.values()}
+    if len(models) != 1:
+        return ""
+    model = next(iter(models))
+    return str(kb.staffing_models.get(model, {}).get("label", model))
+
+
+def _unpatrollable_data(areas: pd.DataFrame, per_area: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The flagged areas the plan left out (all flagged areas when there is no plan)."""
+    if "unpatrollable_reason" not in areas.columns:
+        return []
+    flagged = areas[areas["unpatrollable_reason"].fillna("").astype(str).ne("")]
+    if per_area is not None:
+        flagged = flagged[~flagged["patrol_area_id"].astype(str).isin(per_area.index)]
+    return [
+        {
+            "id": str(r["patrol_area_id"]),
+            "location": r.get("location", ""),
+            "incidents": r.get("incidents"),
+            "reason": r["unpatrollable_reason"],
+        }
+        for _, r in flagged.iterrows()
+    ]
 
 
 def _present(value: Any) -> Any:

@@ -96,6 +96,12 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 
 def _add_method_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("detection")
+    g.add_argument(
+        "--leave-out-proactive",
+        action="store_true",
+        help="leave out offences found mostly by proactive policing (police.uk 'Possession of "
+        "weapons', 'Drugs'); the notes say how many hot spots change either way",
+    )
     g.add_argument("--method", choices=("kde", "dbscan", "hdbscan", "gistar"), default="kde")
     g.add_argument(
         "--order",
@@ -271,6 +277,38 @@ def _parser() -> argparse.ArgumentParser:
         default=50.0,
         metavar="M",
         help="buffer for excluded points and lines (default 50 m)",
+    )
+    sg = pl.add_argument_group("safeguards")
+    sg.add_argument(
+        "--staffing",
+        choices=("dedicated_pairs", "response_between_calls", "pcso"),
+        default="dedicated_pairs",
+        help="who patrols: each area gets the primary tactic of this staffing model "
+        "(default %(default)s)",
+    )
+    sg.add_argument(
+        "--include-institutions",
+        action="store_true",
+        help="plan places a street patrol cannot address (prisons, police stations, hospitals...), "
+        "which are left out by default",
+    )
+    sg.add_argument(
+        "--exclude-places",
+        metavar="FILE",
+        help="your own places to leave out: a .txt/.csv of location names (one a line; * and ? "
+        "as wildcards) or a GeoJSON/GeoPackage/zipped shapefile of polygons, points or lines",
+    )
+    sg.add_argument(
+        "--stop-search",
+        nargs="+",
+        metavar="FILE",
+        help="police.uk stop and search CSVs (files or folders): the briefing compares stops in "
+        "the patrol areas with the rest of the force",
+    )
+    sg.add_argument(
+        "--operation-start",
+        metavar="YYYY-MM-DD",
+        help="first day of the operation: stop and search is reported before and during it",
     )
 
     ev = sub.add_parser(
@@ -556,7 +594,7 @@ def _print_notes(obj: Any, args: argparse.Namespace, out: Any) -> None:
             print(line, file=out)
 
 
-def _detect(args: argparse.Namespace, out: Any) -> Any:
+def _detect(args: argparse.Namespace, out: Any, places: Any = None) -> Any:
     params = _method_params(args)  # parameter mistakes are reported before any file is read
     if args.map:
         _map_tiles(args)
@@ -570,6 +608,8 @@ def _detect(args: argparse.Namespace, out: Any) -> Any:
         alpha=args.alpha,
         significant_only=not args.include_all,
         progress=_progress(args),
+        places=places,
+        leave_out_proactive=args.leave_out_proactive,
         **params,
     )
     _print_notes(result, args, out)
@@ -631,13 +671,23 @@ def _cmd_detect(args: argparse.Namespace, out: Any) -> int:
 
 def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
     from hotspots.boundaries import exclusion_zones, read_boundary
+    from hotspots.places import read_user_places
+    from hotspots.safeguards import read_stop_search
 
     places = (
         read_boundary(_existing(args.exclude, "--exclude"), polygons_only=False)
         if args.exclude
         else None
     )
-    result = _detect(args, out)
+    own = (
+        read_user_places(_existing(args.exclude_places, "--exclude-places"))
+        if args.exclude_places
+        else None
+    )
+    stops = None
+    if args.stop_search:
+        stops = read_stop_search([_existing(f, "--stop-search") for f in args.stop_search])
+    result = _detect(args, out, places=own)
     areas = workflows.patrol_areas(
         result.incidents,
         result.hotspots,
@@ -646,6 +696,7 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         min_separation_m=args.min_separation,
         exclude=exclusion_zones(places, result.incidents.crs, buffer_m=args.exclude_buffer),
         max_areas=args.max_areas,
+        places=own,
     )
     if areas is None:
         raise ParameterError(_nothing_to_write(result, args, "there is nothing to plan"))
@@ -662,6 +713,10 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         seed=args.seed,
         start_date=args.start_date,
         progress=_progress(args),
+        staffing=args.staffing,
+        include_institutions=args.include_institutions,
+        stop_search=stops,
+        operation_start=args.operation_start,
     )
     _print_notes(plan.choices, args, out)
     written = workflows.write_plan(plan, args.out_dir, pdf=args.pdf, progress=_progress(args))

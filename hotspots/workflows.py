@@ -64,6 +64,9 @@ if TYPE_CHECKING:
     from hotspots.evaluate import RollingEvaluation
     from hotspots.incidents import Incidents, IngestReport
     from hotspots.patrol import PatrolPlan
+    from hotspots.places import UserPlaces
+    from hotspots.safeguards import StopSearches, StopSearchSummary
+    from hotspots.tactics import Recommendation
 
 __all__ = [
     "HOTSPOT_FORMATS",
@@ -225,9 +228,13 @@ def detect_hotspots(
     alpha: float = 0.05,
     significant_only: bool = False,
     progress: Progress | None = None,
+    places: UserPlaces | None = None,
+    leave_out_proactive: bool = False,
+    compare_proactive: bool = True,
     **params: Any,
 ) -> HotspotResult:
-    """Find, profile and rank hot spots (:func:`hotspots.detect.detect`).
+    """Find, profile and rank hot spots (:func:`hotspots.detect.detect`), flag places patrol
+    cannot address, and weigh offences found mostly by proactive policing.
 
     Parameters
     ----------
@@ -239,18 +246,102 @@ def detect_hotspots(
         (``params["exported"]``).
     progress : callable, optional
         Told ``"detecting"``, then ``"ranking"``.
+    places : UserPlaces, optional
+        Places the user leaves out (:func:`hotspots.places.read_user_places`), flagged like the
+        knowledge base's institutions.
+    leave_out_proactive : bool, default False
+        Leave out :data:`hotspots.safeguards.PROACTIVE_TYPES` (police.uk "Possession of weapons"
+        and "Drugs"), which measure police activity as much as violence.
+    compare_proactive : bool, default True
+        When the data hold such offences, also detect with them left out (or counted, when
+        ``leave_out_proactive``) and say in the notes how many significant hot spots change (a
+        second detection run).
 
     Returns
     -------
     HotspotResult
-        Read-only: its ``params`` is a :class:`~hotspots.record.FrozenDict`.
+        Read-only: its ``params`` is a :class:`~hotspots.record.FrozenDict`. The hot spots carry
+        :data:`hotspots.places.PLACE_COLUMNS` (``unpatrollable_reason`` ...), so every export
+        does; ``params["proactive_offences"]`` records the proactive offences in the data, whether
+        they were left out and the comparison.
     """
     import hotspots.detect
+    from hotspots import safeguards
+    from hotspots.places import flag_places
 
+    proactive = safeguards.proactive_mask(incidents)
+    used = incidents
+    if leave_out_proactive and proactive.any():
+        used = incidents.subset(
+            ~proactive, note="Offences found mostly by proactive policing were left out."
+        )
     result = hotspots.detect.detect(
-        incidents, method, order=order, alpha=alpha, progress=progress, **params
+        used, method, order=order, alpha=alpha, progress=progress, **params
+    )
+    extra: dict[str, Any] = {}
+    notes = list(result.notes)
+    if proactive.any():
+        counts = {
+            str(k): int(v)
+            for k, v in incidents.frame.loc[proactive, "crime_type"].value_counts().items()
+        }
+        comparison = None
+        if compare_proactive:
+            comparison = _proactive_comparison(
+                incidents, proactive, result, method, order, alpha, params
+            )
+        note = safeguards.proactive_note(
+            counts, len(incidents), comparison, left_out=leave_out_proactive, method=method
+        )
+        notes.append(note)
+        extra["proactive_offences"] = {
+            "counts": counts,
+            "left_out": bool(leave_out_proactive),
+            "hotspots_with": comparison.n_with if comparison else None,
+            "hotspots_without": comparison.n_without if comparison else None,
+            "only_with": list(comparison.only_with) if comparison else None,
+            "only_without": list(comparison.only_without) if comparison else None,
+            "note": note,
+        }
+    hot = result.hotspots
+    flagged = flag_places(hot, result.incidents, user_places=places)
+    notes += list(flagged.attrs["notes"])[len(hot.attrs.get("notes", [])) :]
+    if places:
+        extra["user_places"] = places.source or "given"
+    result = dataclasses.replace(
+        result, hotspots=flagged, notes=notes, params=freeze({**thaw(result.params), **extra})
     )
     return only_significant(result) if significant_only else result
+
+
+def _proactive_comparison(
+    incidents: Incidents,
+    proactive: Any,
+    result: HotspotResult,
+    method: str,
+    order: str,
+    alpha: float,
+    params: Mapping[str, Any],
+) -> Any:
+    """Significant hot spots with the proactive offences against without them (None when the
+    other run fails)."""
+    import hotspots.detect
+    from hotspots._errors import HotspotsError
+    from hotspots.safeguards import compare_hotspots
+
+    left_out = len(result.incidents) < len(incidents)
+    other_incidents = incidents if left_out else incidents.subset(~proactive)
+    if not len(other_incidents):
+        return None
+    try:
+        other = hotspots.detect.detect(other_incidents, method, order=order, alpha=alpha, **params)
+    except HotspotsError:
+        return None
+    a, b = (other.hotspots, result.hotspots) if left_out else (result.hotspots, other.hotspots)
+    if "significant" in a.columns and "significant" in b.columns:
+        a = a[a["significant"].astype(bool)]
+        b = b[b["significant"].astype(bool)]
+    return compare_hotspots(a, b)
 
 
 def only_significant(result: HotspotResult) -> HotspotResult:
@@ -381,12 +472,22 @@ class PlanResult:
     hotspots : geopandas.GeoDataFrame
         The ranked hot spots the areas were cut from (analysis CRS).
     areas : geopandas.GeoDataFrame
-        From :func:`hotspots.patrol.make_patrol_areas` (analysis CRS).
+        Every patrol area (analysis CRS), flagged by :func:`hotspots.places.flag_places`; those
+        a street patrol cannot address are not in the plan.
     plan : PatrolPlan
+        Made from the patrollable areas only.
     matches : mapping
-        ``patrol_area_id`` -> tuple of tactic matches (:func:`hotspots.patrol.match_areas`).
+        ``patrol_area_id`` -> tuple of tactic matches: each planned area's one recommendation
+        (primary tactic first, then companions, cautions and the programme items).
     params : FrozenDict
         The detection run's record (provenance first), written into every plan output.
+    recommendations : mapping
+        ``patrol_area_id`` -> :class:`~hotspots.tactics.Recommendation` for each planned area.
+    staffing : str
+        The staffing model (:data:`hotspots.tactics.STAFFING_MODELS`).
+    stop_search : StopSearchSummary or None
+        Stop and search inside the planned areas against the rest of the force, when stop and
+        search records were given.
     """
 
     incidents: Incidents
@@ -395,12 +496,16 @@ class PlanResult:
     plan: PatrolPlan
     matches: Mapping[str, Sequence[Any]]
     params: Mapping[str, Any]
+    recommendations: Mapping[str, Recommendation] = dataclasses.field(default_factory=dict)
+    staffing: str = "dedicated_pairs"
+    stop_search: StopSearchSummary | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", freeze(self.params))
         object.__setattr__(
             self, "matches", FrozenDict({k: tuple(v) for k, v in self.matches.items()})
         )
+        object.__setattr__(self, "recommendations", FrozenDict(dict(self.recommendations)))
 
     @property
     def choices(self) -> Choices:
@@ -418,21 +523,26 @@ def patrol_areas(
     min_separation_m: float | None = None,
     exclude: Any = None,
     max_areas: int | None = None,
+    places: UserPlaces | None = None,
 ) -> gpd.GeoDataFrame | None:
-    """Patrol-sized discs on the densest places inside ranked hot spots.
+    """Patrol-sized discs on the densest places inside ranked hot spots, flagged where a street
+    patrol cannot address them.
 
     ``exclude`` is a shapely geometry in the analysis CRS (:func:`hotspots.boundaries.exclusion_zones`)
-    or a GeoDataFrame/GeoSeries in any CRS. Returns None when no hot spot is left to plan (none at
-    all, or none significant with ``significant_only``); otherwise as
-    :func:`hotspots.patrol.make_patrol_areas`.
+    or a GeoDataFrame/GeoSeries in any CRS. ``places`` (:func:`hotspots.places.read_user_places`)
+    adds the user's own places to the knowledge base's institutions. Returns None when no hot
+    spot is left to plan (none at all, or none significant with ``significant_only``); otherwise
+    as :func:`hotspots.patrol.make_patrol_areas` with the columns of
+    :func:`hotspots.places.flag_places`.
     """
     from hotspots.patrol import make_patrol_areas
+    from hotspots.places import flag_places
 
     if significant_only:
         hotspots = hotspots[hotspots["significant"].astype(bool)]
     if not len(hotspots):
         return None
-    return make_patrol_areas(
+    areas = make_patrol_areas(
         incidents,
         hotspots,
         radius_m=radius_m,
@@ -441,6 +551,13 @@ def patrol_areas(
         exclude=exclude,
         max_areas=max_areas,
     )
+    flagged = flag_places(areas, incidents, user_places=places)
+    if places:
+        flagged.attrs["params"] = {
+            **areas.attrs.get("params", {}),
+            "user_places": places.source or "given",
+        }
+    return flagged
 
 
 def plan_patrols(
@@ -451,21 +568,38 @@ def plan_patrols(
     params: Mapping[str, Any] | None = None,
     kb: Any = None,
     progress: Progress | None = None,
+    staffing: str = "dedicated_pairs",
+    include_institutions: bool = False,
+    stop_search: StopSearches | None = None,
+    operation_start: Any = None,
     **settings: Any,
 ) -> PlanResult:
-    """Match tactics to each patrol area and make the seeded patrol plan.
+    """One coherent recommendation per patrol area and the seeded patrol plan.
 
     Parameters
     ----------
     incidents : Incidents
     hotspots : geopandas.GeoDataFrame
-        The ranked hot spots the areas came from (drawn in the briefing).
+        The ranked hot spots the areas came from (drawn in the briefing; tactics judged on a
+        whole hot spot are judged on them).
     areas : geopandas.GeoDataFrame
-        From :func:`patrol_areas`.
+        From :func:`patrol_areas` (flagged there; areas made otherwise are flagged here).
     params : mapping, optional
         The detection run's record (``HotspotResult.params``), carried into every output.
     kb : KnowledgeBase, optional
         Default: :func:`hotspots.tactics.load_knowledge_base`.
+    staffing : {"dedicated_pairs", "response_between_calls", "pcso"}, default "dedicated_pairs"
+        Who patrols; each area gets the primary tactic of that staffing model that fits it, with
+        its companions, cautions and dose (:func:`hotspots.tactics.recommend_table`).
+    include_institutions : bool, default False
+        Plan areas at places a street patrol cannot address (prisons, police stations,
+        hospitals ...: :func:`hotspots.places.flag_places`); by default they are left out of the
+        plan and the notes name each. The user's own places are always left out.
+    stop_search : StopSearches, optional
+        Stop and search records (:func:`hotspots.safeguards.read_stop_search`), summarised for
+        the planned areas against the rest of the force.
+    operation_start : date or "YYYY-MM-DD", optional
+        First day of the operation, splitting stop and search into before and during.
     **settings
         As :func:`hotspots.patrol.make_patrol_plan` (``days``, ``start_date``, ``officer_hours``,
         ``officers_per_patrol``, ``visit_minutes``, ``visits_per_day``, ``control_share``,
@@ -476,15 +610,84 @@ def plan_patrols(
     Returns
     -------
     PlanResult
+
+    Raises
+    ------
+    ParameterError
+        Every area is a place a street patrol cannot address, the staffing model is unknown, or a
+        plan setting is out of range.
     """
-    from hotspots.patrol import make_patrol_plan, match_areas
-    from hotspots.tactics import load_knowledge_base
+    from hotspots.patrol import make_patrol_plan
+    from hotspots.places import flag_places, unpatrollable
+    from hotspots.tactics import load_knowledge_base, recommend_table
 
     with progress_step(progress, PLANNING):
         kb = load_knowledge_base() if kb is None else kb
-        matches = match_areas(incidents, areas, kb)
-        plan = make_patrol_plan(areas, matches=matches, kb=kb, **settings)
-    return PlanResult(incidents, hotspots, areas, plan, matches, params or {})
+        if "unpatrollable_kind" not in areas.columns:
+            areas = flag_places(areas, incidents)
+        drop = unpatrollable(areas, include_institutions=include_institutions)
+        planned = areas[~drop]
+        if planned.empty:
+            names = "; ".join(_place_lines(areas[drop]))
+            msg = (
+                f"every patrol area is a place a street patrol cannot address ({names}); pass "
+                "include_institutions=True (--include-institutions) to plan them anyway."
+            )
+            raise ParameterError(msg)
+        total_harm = float(incidents.weights.sum()) if incidents.has_weights else None
+        recs = recommend_table(planned, staffing, hotspots=hotspots, total_harm=total_harm, kb=kb)
+        matches = {k: r.matches() for k, r in recs.items()}
+        plan = make_patrol_plan(planned, matches=matches, kb=kb, **settings)
+    plan.params["staffing"] = staffing
+    plan.params["include_institutions"] = bool(include_institutions)
+    left = [str(v) for v in areas.loc[drop, "patrol_area_id"]]
+    plan.summary["unpatrollable_left_out"] = left
+    extra = []
+    if left:
+        extra.append(
+            f"{len(left)} patrol areas are left out as places a street patrol cannot address "
+            "(include them with include_institutions=True, --include-institutions): "
+            + "; ".join(_place_lines(areas[drop]))
+            + "."
+        )
+    kept = areas[~drop & areas["unpatrollable_kind"].fillna("").astype(str).ne("").to_numpy()]
+    if len(kept):
+        extra.append(
+            f"Planned at the user's request although a street patrol cannot address them "
+            f"(include_institutions): {'; '.join(_place_lines(kept))}."
+        )
+    checks = planned[planned["place_check"].fillna("").astype(str).ne("")]
+    for _, r in checks.iterrows():
+        extra.append(f"{r['patrol_area_id']}: {r['place_check']}")
+    plan.summary["notes"] = list(plan.summary["notes"]) + extra
+    summary = None
+    if stop_search is not None:
+        from hotspots.safeguards import summarise_stop_search
+
+        in_plan = set(plan.areas.loc[plan.areas["in_plan"].astype(bool), "patrol_area_id"])
+        mine = planned[planned["patrol_area_id"].isin(in_plan)]
+        summary = summarise_stop_search(mine, stop_search, split_date=operation_start)
+        plan.summary["notes"] = list(plan.summary["notes"]) + list(summary.notes)
+    return PlanResult(
+        incidents,
+        hotspots,
+        areas,
+        plan,
+        matches,
+        params or {},
+        recommendations=recs,
+        staffing=staffing,
+        stop_search=summary,
+    )
+
+
+def _place_lines(table: pd.DataFrame) -> list[str]:
+    """``"H002-P1 (hospital, 'On or near Hospital', 84 incidents)"`` for each flagged area."""
+    return [
+        f"{r['patrol_area_id']} ({str(r['unpatrollable_kind']).replace('_', ' ')}, "
+        f"'{r.get('location', '')}', {int(r['incidents'])} incidents)"
+        for _, r in table.iterrows()
+    ]
 
 
 def plan_bytes(plan: PlanResult, kind: str, *, title: str | None = None) -> bytes:
@@ -494,7 +697,10 @@ def plan_bytes(plan: PlanResult, kind: str, *, title: str | None = None) -> byte
 
     run = thaw(plan.params)
     if kind == "geojson":
-        doc = patrol_areas_geojson(plan.areas, plan=plan.plan, matches=plan.matches, params=run)
+        table = plan.areas
+        if "in_plan" not in table.columns:
+            table = table.assign(in_plan=False)  # areas not in the plan (unpatrollable) say so
+        doc = patrol_areas_geojson(table, plan=plan.plan, matches=plan.matches, params=run)
         return json_text(doc).encode("utf-8")
     if kind == "csv":
         return plan.plan.to_csv().encode("utf-8")
@@ -504,6 +710,7 @@ def plan_bytes(plan: PlanResult, kind: str, *, title: str | None = None) -> byte
         from hotspots.briefing import render_briefing
 
         extra: dict[str, Any] = {"title": title} if title else {}
+        pro = run.get("proactive_offences") or {}
         html = render_briefing(
             plan.areas,
             plan.hotspots,
@@ -511,6 +718,9 @@ def plan_bytes(plan: PlanResult, kind: str, *, title: str | None = None) -> byte
             plan.matches,
             params=run,
             incidents=plan.incidents,
+            recommendations=plan.recommendations,
+            stop_search=plan.stop_search,
+            notes=[pro["note"]] if pro.get("note") else [],
             **extra,
         )
         return html.encode("utf-8")
@@ -576,13 +786,19 @@ def write_plan_outputs(
     title: str | None = None,
     created: dt.datetime | None = None,
     pdf: bool = False,
+    staffing: str = "dedicated_pairs",
+    include_institutions: bool = False,
+    places: UserPlaces | None = None,
+    stop_search: StopSearches | None = None,
+    operation_start: Any = None,
 ) -> dict[str, Path]:
     """Patrol areas, plan and briefing for ranked hot spots, written into ``out_dir``.
 
     Writes ``patrol_areas.geojson`` (RFC 7946), ``patrol_plan.csv``, ``patrol_plan.ics`` (RFC 5545)
     and ``briefing.html`` (and ``briefing.pdf`` with ``pdf``). Parameters are those of
-    :func:`hotspots.patrol.make_patrol_areas` and :func:`hotspots.patrol.make_patrol_plan`;
-    ``params`` (the detection run's record, e.g. ``{"synthetic": True}`` for demo data) is stored
+    :func:`hotspots.patrol.make_patrol_areas` and :func:`hotspots.patrol.make_patrol_plan`,
+    and ``staffing``, ``include_institutions``, ``places``, ``stop_search`` and ``operation_start``
+    as in :func:`patrol_areas` and :func:`plan_patrols`; ``params`` (the detection run's record, e.g. ``{"synthetic": True}`` for demo data) is stored
     in the GeoJSON's ``hotspots_parameters`` and shown in the briefing.
 
     Returns
@@ -603,6 +819,7 @@ def write_plan_outputs(
         min_separation_m=min_separation_m,
         exclude=exclude,
         max_areas=max_areas,
+        places=places,
     )
     if areas is None:
         msg = "there are no hot spots to place patrol areas in (use --all to plan every hot spot)."
@@ -622,6 +839,10 @@ def write_plan_outputs(
         travel_minutes=travel_minutes,
         seed=seed,
         created=created,
+        staffing=staffing,
+        include_institutions=include_institutions,
+        stop_search=stop_search,
+        operation_start=operation_start,
     )
     return write_plan(plan, out_dir, pdf=pdf, title=title)
 

@@ -183,8 +183,8 @@ def test_hostile_text_is_escaped_and_never_run_as_template(crafted):
     assert "<title>{{7*7}} &lt;b&gt;bold&lt;/b&gt;</title>" in html
     assert "looplooploop" not in html and ": 49" not in html
     assert "<tr><th>&lt;img src=x onerror=alert(1)&gt;</th><td>{{7*7}}" in html
-    # the markings stay
-    assert html.count("OFFICIAL-SENSITIVE") == 1 and '<p class="marking">' in html
+    # the markings stay, on every page (the cover and each area)
+    assert html.count("OFFICIAL-SENSITIVE") == 1 + 3 and '<p class="marking">' in html
     assert html.count('<section class="area"') == 3
 
 

@@ -166,7 +166,9 @@ def test_flag_patrol_areas(crafted):
     assert by.loc["H002-P1", "unpatrollable_share"] == 0.0
     # one map point with 60 of 1,185 incidents (5.1%, >= 3% and >= 50): a check, not a removal
     check = by.loc["H004-P1", "place_check"]
-    assert check.startswith("check: one map point ('On or near Bishopsgate') holds 60 incidents, 5.1%")
+    assert check.startswith(
+        "check: one map point ('On or near Bishopsgate') holds 60 incidents, 5.1%"
+    )
     assert by.loc["H004-P1", "unpatrollable_kind"] == ""
     assert (flagged["place_check"] != "").sum() == 1
     assert flagged.attrs["notes"][-2] == (
@@ -195,8 +197,9 @@ def test_user_places_from_names_and_shapes(tmp_path, crafted):
     assert own.names == ("On or near Main Street",) and own.source == "places.txt"
     flagged = flag_places(areas, inc, user_places=own).set_index("patrol_area_id")
     assert flagged.loc["H002-P1", "unpatrollable_kind"] == USER_PLACE
-    assert "a place listed by places.txt ('On or near Main Street')" in (
-        flagged.loc["H002-P1", "unpatrollable_reason"]
+    assert (
+        "a place listed by places.txt ('On or near Main Street')"
+        in (flagged.loc["H002-P1", "unpatrollable_reason"])
     )
     # including institutions keeps the prison but never the user's own places
     keep = unpatrollable(flagged.reset_index(), include_institutions=True)
