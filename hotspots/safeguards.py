@@ -504,10 +504,10 @@ def read_stop_search(sources: Any, *, name: str | None = None) -> StopSearches:
         "Other outcome",
     )
     linked = frame["outcome_linked"].str.casefold()
-    frame["outcome_linked"] = pd.array(
-        np.where(linked.eq("true"), True, np.where(linked.eq("false"), False, None)),
-        dtype="boolean",
-    )
+    flags = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+    flags[linked.eq("true")] = True
+    flags[linked.eq("false")] = False
+    frame["outcome_linked"] = flags
     n_read = sum(len(f) for f in frames) + len(rej)
     located = int(frame["lat"].notna().sum())
     notes = [
