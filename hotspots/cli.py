@@ -610,6 +610,7 @@ def _detect(args: argparse.Namespace, out: Any, places: Any = None) -> Any:
         progress=_progress(args),
         places=places,
         leave_out_proactive=args.leave_out_proactive,
+        compare_proactive=True,
         **params,
     )
     _print_notes(result, args, out)

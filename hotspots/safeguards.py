@@ -263,6 +263,8 @@ def proactive_note(
             f"only with them and {len(comparison.only_without)} only without; "
             f"{comparison.top_changed} of the top {comparison.top} change."
         )
+    else:
+        text += "How many hot spots they change was not computed (compare_proactive=True does)."
     return text.strip()
 
 

@@ -230,7 +230,7 @@ def detect_hotspots(
     progress: Progress | None = None,
     places: UserPlaces | None = None,
     leave_out_proactive: bool = False,
-    compare_proactive: bool = True,
+    compare_proactive: bool = False,
     **params: Any,
 ) -> HotspotResult:
     """Find, profile and rank hot spots (:func:`hotspots.detect.detect`), flag places patrol
@@ -252,10 +252,11 @@ def detect_hotspots(
     leave_out_proactive : bool, default False
         Leave out :data:`hotspots.safeguards.PROACTIVE_TYPES` (police.uk "Possession of weapons"
         and "Drugs"), which measure police activity as much as violence.
-    compare_proactive : bool, default True
+    compare_proactive : bool, default False
         When the data hold such offences, also detect with them left out (or counted, when
-        ``leave_out_proactive``) and say in the notes how many significant hot spots change (a
-        second detection run).
+        ``leave_out_proactive``) and say in the notes how many significant hot spots change. It
+        costs a second detection run, so it is off by default; ``hotspots detect`` and
+        ``hotspots plan`` turn it on.
 
     Returns
     -------

@@ -320,7 +320,7 @@ def incidents(street_csv):
 
 def test_proactive_offences_in_and_out(incidents):
     assert int(proactive_mask(incidents).sum()) == 30
-    with_ = workflows.detect_hotspots(incidents, "dbscan")
+    with_ = workflows.detect_hotspots(incidents, "dbscan", compare_proactive=True)
     pro = with_.params["proactive_offences"]
     assert pro["counts"] == {"Possession of weapons": 30} and pro["left_out"] is False
     # the weapons stack is a hot spot only when weapons are counted
@@ -333,13 +333,19 @@ def test_proactive_offences_in_and_out(incidents):
     assert "They were counted" in note
     assert "DBSCAN finds 5 significant hot spots with them and 4 without" in note
     assert note in with_.notes
-    without = workflows.detect_hotspots(incidents, "dbscan", leave_out_proactive=True)
+    without = workflows.detect_hotspots(
+        incidents, "dbscan", leave_out_proactive=True, compare_proactive=True
+    )
     assert len(without.incidents) == 485 and len(without.hotspots) == 4
     pro = without.params["proactive_offences"]
     assert pro["left_out"] is True and (pro["hotspots_with"], pro["hotspots_without"]) == (5, 4)
     assert "They were left out of the hot spots" in pro["note"]
-    quick = workflows.detect_hotspots(incidents, "dbscan", compare_proactive=False)
+    quick = workflows.detect_hotspots(incidents, "dbscan")  # one detection run by default
     assert quick.params["proactive_offences"]["hotspots_with"] is None
+    assert (
+        "was not computed (compare_proactive=True does)"
+        in quick.params["proactive_offences"]["note"]
+    )
     # data without them record nothing
     none = workflows.detect_hotspots(incidents.subset(~proactive_mask(incidents)), "dbscan")
     assert "proactive_offences" not in none.params
