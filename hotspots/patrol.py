@@ -649,7 +649,7 @@ def make_patrol_plan(
     created: dt.datetime | None = None,
     kb: KnowledgeBase | None = None,
 ) -> PatrolPlan:
-    """A seeded patrol plan for ``days`` days, with defaults suggested by the guide's evidence (D1-D7).
+    """A seeded patrol plan for ``days`` days; defaults suggested by the guide's evidence (D1-D7).
 
     Parameters
     ----------
