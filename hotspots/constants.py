@@ -2,11 +2,11 @@
 
 Two kinds of number live here:
 
-* **From the guide's evidence.** Each cites the section and rule of the evidence digest of the
-  College of Policing's serious violence hot spots guide that the package is built on
-  (``hot-spots-guide.md``: §4 "Targeting rules an algorithm can apply", rules R1-R27 and the
-  suggested generator defaults D1-D7; source keys such as [BAS1] are listed in its §0.2 and, with
-  their addresses, in ``hotspots/data/tactics.json``).
+* **From the guide's evidence.** Each names the study or page of the College of Policing's
+  serious violence hot spots guide it rests on: a study id of ``hotspots/data/tactics.json``
+  (``Basford2021``, ``Koper1995`` ...; authors, title and DOI or stable link are listed there), a
+  guide page (``G3`` ...) or a public address. Plan defaults are "suggested by the guide's
+  evidence": the guide itself states no plan defaults.
 * **Heuristics of this product.** Choices the evidence does not make for us; each says why.
 
 Every other module, the command line and the app read these names rather than repeating the
@@ -40,27 +40,28 @@ __all__ = [
 ]
 
 # ------------------------------------------------------------------------------- micro places
-#: Side of a micro place, metres: the hot spot size of the UK randomised trials (§4 R2: Southend
-#: 150 m × 150 m spots [BAS1], Birmingham 150 m grids [WC2], Peterborough and Op Savvy 150 m
-#: radius polygons [PB1][SAV1]; R4 gives Op Savvy's 150 m maximum radius, known only from a
-#: third-party copy of the force's slides, which is not cited). The KDE bandwidth,
-#: the Gi* and change-over-time cell and the concentration-curve cell default to it.
+#: Side of a micro place, metres: the hot spot size of the UK randomised trials (Southend's
+#: 150 m places, Basford2021; Birmingham's 150 m grid cells, Williams2017; Peterborough's and
+#: Operation Savvy's 150 m radius polygons, Ariel2016 and OpSavvy). The KDE bandwidth, the Gi*
+#: and change-over-time cell and the concentration-curve cell default to it.
 MICRO_PLACE_M = 150.0
 
 #: Radius of a micro-place disc, metres: half of :data:`MICRO_PLACE_M`, so a disc is 150 m
-#: across like the trials' squares and grid cells (§4 R2). Heuristic of this product: the trials
+#: across like the trials' squares and grid cells. Heuristic of this product: the trials
 #: that used a 150 m *radius* (Peterborough, Op Savvy) drew polygons around a known spot, whereas a
 #: disc here is both a patrol area and the scale of every significance test, so it is sized to one
 #: patrol unit. Patrol-area radius, DBSCAN's default ``eps`` and the micro-place CSR test use it.
 MICRO_PLACE_RADIUS_M = MICRO_PLACE_M / 2
 
-#: One patrol unit, square metres (150 m × 150 m = 2.25 ha): the guide ranks equal-sized units
-#: (§4 R1) and the UK trials' unit was ~150 m (R2). The ranking floors every hot spot's area at it.
+#: One patrol unit, square metres (150 m × 150 m = 2.25 ha): the guide's targeting step ranks
+#: equal-sized units (guide page G3) and the UK trials' unit was ~150 m. The ranking floors every
+#: hot spot's area at it.
 PATROL_UNIT_M2 = MICRO_PLACE_M * MICRO_PLACE_M
 
 #: Share of the study area the KDE hot spots cover by default (0.02 = 2 %): half of crime falls on
-#: 2.1-6.0 % of street segments (§4 R20, law of crime concentration [LCC]) and 2.6 % of Southend's
-#: area held 41 % of its harm (R19 [BAS1]); 2 % sits at the low end so hot spots stay patrollable.
+#: 2.1-6.0 % of street segments (the law of crime concentration: Weisburd (2015), Criminology
+#: 53(2)) and 2.6 % of Southend's area held 41 % of its harm (Basford2021); 2 % sits at the low
+#: end so hot spots stay patrollable.
 HOTSPOT_COVERAGE = 0.02
 
 #: The night-time-economy window, hours ``(start, end)`` with the end exclusive and wrapping past
@@ -72,51 +73,59 @@ HOTSPOT_COVERAGE = 0.02
 NIGHT_WINDOW = (18, 6)
 
 # -------------------------------------------------------------------------------- patrol plans
-#: Minutes on foot inside a hot spot per visit: 15 (§4 D1, allowed 10-20 [KOP][BAS2][EBPA]; §1.5:
-#: Southend walked 15-20 minutes, Bedfordshire one 15-minute patrol).
+#: Minutes on foot inside a hot spot per visit: 15, suggested by the guide's evidence (stops of
+#: 11-15 minutes deterred longest, Koper1995; Southend walked 15-20 minutes, Basford2021;
+#: Bedfordshire one 15-minute patrol, Bland2021).
 VISIT_MINUTES = 15
 
 #: Shortest visit that counts as a dose, minutes: visits under 10 minutes are never counted or
-#: planned (§4 D1 [KOP][EBPA]).
+#: planned (under about 10 minutes a stop deterred no more than a drive-through, Koper1995).
 MIN_VISIT_MINUTES = 10
 
 #: Longest visit a plan accepts, minutes. Heuristic of this product: six times the longest visit
-#: §4 D1 allows (20 minutes); a longer stay is static guarding rather than a patrol visit, and the
-#: limit catches hours typed as minutes.
+#: the trials walked (20 minutes, Basford2021); a longer stay is static guarding rather than a
+#: patrol visit, and the limit catches hours typed as minutes.
 MAX_VISIT_MINUTES = 120
 
-#: Most days between two visits to a treated area (§4 D3 and R17: no chronic spot left more than
-#: 3-4 days without a visit [PER1][BL2]; the lower bound is kept).
+#: Most days between two visits to a treated area: no treated place left more than 3-4 days
+#: without a visit (residual deterrence ended after four patrol-free days, Barnes2020;
+#: Bedfordshire's trial was designed on one patrol every 3 to 4 days, Bland2021); the lower
+#: bound is kept.
 MAX_GAP_DAYS = 3
 
-#: Visits per treated area per patrol day: at least one, drawn at random (§4 D2 [BAS1][SAC1]).
+#: Visits per treated area per patrol day: at least one, at a random time (Basford2021;
+#: Sacramento's randomised visits, Telep2014).
 VISITS_PER_DAY = 1
 
-#: Officers in one patrol: two on foot (§4 D5 [BAS2][BL2]; §1.5: Southend and Bedfordshire).
+#: Officers in one patrol: two on foot, as in Southend and Bedfordshire (Basford2021, Bland2021).
 OFFICERS_PER_PATROL = 2
 
 #: Minutes per visit allowed for reaching the area, counted against capacity but never as dose.
-#: Heuristic of this product: D5 says vehicles only carry officers to the spot; ten minutes is a
-#: short urban drive or walk between neighbouring micro places.
+#: Heuristic of this product: in the UK trials vehicles only carried officers to the spot
+#: (Basford2021), and time in transit is not patrol (ArielPartridge2017); ten minutes is a short
+#: urban drive or walk between neighbouring micro places.
 TRAVEL_MINUTES = 10.0
 
 #: Officer-hours per day available for hot spot patrol, all officers together. Heuristic of this
 #: product: one officer's shift, a starting figure the user is expected to replace with the
-#: force's own capacity (Cleveland's funding, for comparison, bought 13,000 patrol hours a year,
-#: §4 R24).
+#: force's own capacity (Cleveland's Hotspot Response Fund, for comparison, set a target of 13,000
+#: patrol hours: https://www.cleveland.pcc.police.uk/working-for-you/decisions/decision-notices/
+#: decision-2025-26-001-hotspot-action-patrols/).
 OFFICER_HOURS = 8.0
 
 #: Length of a plan, days. Heuristic of this product: four whole weeks, so every weekday comes up
-#: equally often; the guide's campaign review point is 90 days (§4 D7), about three such plans.
+#: equally often; this product's campaign review point is 90 days (``campaign_review_days`` in
+#: ``hotspots/data/tactics.json``), about three such plans.
 PLAN_DAYS = 28
 
 #: Share of the planned areas held back each day as same-day controls. Heuristic of this product:
-#: off by default, because a crossover test (§4 D6: 33-50 % treated a day, the rest controls
-#: [BAS2][BL2][TVRCT]) is an evaluation design a force opts into, not a default for patrol.
+#: off by default, because a crossover test (a third to a half of the places treated a day, the
+#: rest controls: Basford2021, Bland2021, ThamesValleyRCT) is an evaluation design a force opts
+#: into, not a default for patrol.
 CONTROL_SHARE = 0.0
 
 #: Fewest incidents a patrol area must hold. Heuristic of this product: the trials' eligibility
-#: counts (§4 R5, R6: 36 or more over one to two years within 150 m [SAV1][PB1]) are for whole
+#: counts (36 or more over one to two years within 150 m: OpSavvy, Ariel2016) are for whole
 #: programmes over years of data; on the few months a user may load, three incidents is the least
 #: that is a recurring place rather than a coincidence of two.
 MIN_AREA_INCIDENTS = 3
@@ -125,9 +134,11 @@ MIN_AREA_INCIDENTS = 3
 #: Longest time, seconds, between two GPS fixes in (or within :data:`GPS_TOLERANCE_M` of) a patrol
 #: area that still counts as one continuous visit, whether the time between had no fixes (a GPS
 #: gap) or fixes outside (a brief excursion). Heuristic of this product: twice the one-minute ping
-#: of the Peterborough PCSO trackers (§1.6, [PB1]), so one lost fix never splits a visit; raise it
-#: for slower pings (Merseyside's radios pinged every 5 minutes, [MER]) and report the ping
-#: interval with every dosage figure, as the GPS studies ask (§1.6 [GPS1][GPS2]).
+#: of the Peterborough PCSO trackers (Ariel2016), so one lost fix never splits a visit; raise it
+#: for slower pings (Merseyside's radios pinged every 5 minutes, Gibson2017) and report the ping
+#: interval with every dosage figure, as the GPS studies ask (the effect of the GPS refresh rate
+#: on measured patrol in micro places:
+#: https://crimesciencejournal.biomedcentral.com/articles/10.1186/s40163-021-00140-1).
 GPS_GAP_S = 120
 
 #: Distance, metres, outside a patrol area within which a fix still counts as presence (GPS

@@ -7,9 +7,9 @@ Three steps, each a plain function:
    a few points; discs on those stacks catch more next-month violence per unit of area than a
    smooth surface does).
 2. :func:`make_patrol_plan` turns patrol areas and capacity into a dated, seeded plan with defaults
-   suggested by the guide's evidence (the digest's D1-D7; the guide itself states no plan
-   defaults): 15-minute visits, at least one a day, random times inside each area's peak window,
-   gaps of at most 3 days, optional daily patrol/control split.
+   suggested by the guide's evidence (the guide itself states no plan defaults): 15-minute visits,
+   at least one a day, random times inside each area's peak window, gaps of at most 3 days,
+   optional daily patrol/control split.
 3. :func:`hotspots.workflows.write_plan_outputs` writes areas, plan and briefing into one
    folder (used by ``hotspots plan``). The file formats belong to :mod:`hotspots.export`:
    :meth:`PatrolPlan.to_csv` and :meth:`PatrolPlan.to_ical` call
@@ -19,19 +19,15 @@ Three steps, each a plain function:
 
 Notes
 -----
-Sources (guide digest keys; the studies are listed in ``hotspots/data/tactics.json``): micro-place
-size R2 (BAS1 https://www.repository.cam.ac.uk/handle/1810/332034, SAV1
-https://whatworks.college.police.uk/Research/Research-Map/Pages/ResearchProject.aspx?projectid=306);
-dosage D1 (KOP
-https://nij.ojp.gov/library/publications/just-enough-police-presence-reducing-crime-and-disorderly-behavior-optimizing);
-daily random draw D2/D6 (BAS2 https://cebcp.org/evidence-based-policing/the-matrix/micro-places/basford-et-al-2021/,
-TVRCT https://production.copweb.aws.college.police.uk/research/projects/thames-valley-police-whole-force-hot-spots-policing-randomised-controlled-trial);
-gaps D3 (PER1
-https://anzsocconference.com.au/events/sweet-spots-of-residual-deterrence-a-randomised-crossover-experiment-in-minimalist-police-patrol);
-timing D4 (TV1 https://www.tvvru.co.uk/sna/hotspots/; the 18:00-06:00 night-time window and the
-15:00-02:00 window for data without times of day are this product's heuristics); two officers on
-foot D5 (BAS2, BUS); review at 90 days D7 (CRK). Third-party mirrors and slide hosts are not
-cited as sources.
+Sources (study ids of ``hotspots/data/tactics.json``, which gives authors, titles and DOIs or
+stable links): the 150 m micro place of the UK trials (Basford2021, Williams2017, Ariel2016,
+OpSavvy); visits of about 15 minutes, never under 10 (Koper1995); one randomly timed patrol a
+day in a random selection of places, the rest controls (Basford2021, Bland2021,
+ThamesValleyRCT); gaps of at most 3-4 days (Barnes2020, Bland2021); two officers on foot, with
+time in transit not counted (Basford2021, ArielPartridge2017); review by day 90, since
+campaigns decay (Sorg2013, Sherman1990). The 18:00-06:00 night-time window and the 15:00-02:00
+window for data without times of day are this product's heuristics. Third-party mirrors and
+slide hosts are not cited as sources.
 """
 
 from __future__ import annotations
@@ -115,17 +111,21 @@ def make_patrol_areas(
         Ranked hot spots (docs/architecture.md): at least ``hotspot_id``, ``rank`` and ``geometry``;
         profile columns (``has_time``, ``peak_start_hour`` ...) are copied to each area.
     radius_m : float, default 75.0
-        Disc radius in metres: 150 m across, the micro place of the UK trials (R2, R4).
+        Disc radius in metres: 150 m across, the micro place of the UK trials (Basford2021,
+        Williams2017, Ariel2016).
     min_incidents : int, default 3
         Every patrol area must hold at least this many (not yet captured) incidents, a hot spot's
-        first area included (a targeting rule: Op Savvy and Peterborough set minimum counts, R5,
-        R6). Hot spots whose best disc holds fewer get no area, and a note names them.
+        first area included (a targeting rule: Op Savvy and Peterborough set minimum counts,
+        OpSavvy, Ariel2016). Hot spots whose best disc holds fewer get no area, and a note names
+        them.
     min_separation_m : float, optional
         Least distance in metres between two area centres, in any hot spots. Default
-        ``2 * radius_m``, so discs never overlap and no incident is counted twice. (Op Savvy kept
-        500 m between separate hot spots, R4; patrol areas inside one hot spot may be adjacent.)
+        ``2 * radius_m``, so discs never overlap and no incident is counted twice. (Patrol areas
+        inside one hot spot may be adjacent.)
     exclude : GeoDataFrame, GeoSeries or shapely geometry, optional
-        Places not to patrol (hospitals, prisons, R8/R11/R12). Shapely geometries are taken to be
+        Places not to patrol (hospitals, prisons: ``hotspots/data/places.json`` gives the
+        reasoning; :mod:`hotspots.places` recognises them from location text). Shapely
+        geometries are taken to be
         in the analysis CRS. Incidents inside them are ignored, no centre lies inside them and they
         are cut out of the discs.
     max_areas : int, optional
@@ -162,13 +162,14 @@ def make_patrol_areas(
        ``min_incidents`` incidents or ``max_areas`` is reached.
     4. A hot spot left without an area gets one disc at its best remaining candidate if that disc
        holds at least ``min_incidents``, so a hot spot smaller than a patrol area gets exactly one
-       area: a disc, not its own polygon, so that all patrol areas have the same size (R1: compare
-       equal units).
+       area: a disc, not its own polygon, so that all patrol areas have the same size (the
+       guide's targeting step compares equal units, guide page G3).
 
     Discs are 64-sided polygons (``area_m2`` is their true polygon area, 0.3 % under
     pi r^2). Temporal classes and trends of the areas use the hot spots' own rules
     (:func:`hotspots.profile.classify_counts`), so an area and its hot spot are described alike.
-    Sources: R2 (BAS1, SAV1), R12 (TV1), issue 4's measurement on Merseyside 2022.
+    Sources: Basford2021 and OpSavvy (150 m places), Thames Valley's hand checks of candidate
+    spots (https://www.tvvru.co.uk/sna/hotspots/), issue 4's measurement on Merseyside 2022.
     """
     sep = _check_area_params(radius_m, min_incidents, min_separation_m, max_areas)
     if weight is None:
@@ -649,7 +650,7 @@ def make_patrol_plan(
     created: dt.datetime | None = None,
     kb: KnowledgeBase | None = None,
 ) -> PatrolPlan:
-    """A seeded patrol plan for ``days`` days; defaults suggested by the guide's evidence (D1-D7).
+    """A seeded patrol plan for ``days`` days, with defaults suggested by the guide's evidence.
 
     Parameters
     ----------
@@ -663,16 +664,17 @@ def make_patrol_plan(
     officer_hours : float, default 8.0
         Officer-hours available per day for hot spot patrol, all officers together.
     officers_per_patrol : int, default 2
-        Officers in each patrol (D5: two on foot).
+        Officers in each patrol (two on foot, as in Basford2021 and Bland2021).
     visit_minutes : int, default 15
-        Minutes on foot inside the area per visit (D1); below 10 is refused.
+        Minutes on foot inside the area per visit (Koper1995); below 10 is refused.
     visits_per_day : int, default 1
-        Visits per treated area per patrol day (D2), spread over the window.
+        Visits per treated area per patrol day, spread over the window.
     control_share : float, default 0.0
-        Share of planned areas drawn as same-day controls each day for crossover testing (D6,
-        TVRCT: 0.5; Southend 0.6; Bedfordshire 0.67). At most ``(max_gap_days - 1) / max_gap_days``.
+        Share of planned areas drawn as same-day controls each day for crossover testing
+        (ThamesValleyRCT: 0.5; Southend 0.6, Basford2021; Bedfordshire 0.67, Bland2021). At most
+        ``(max_gap_days - 1) / max_gap_days``.
     max_gap_days : int, default 3
-        Most days from one patrol visit to the next for every planned area (D3).
+        Most days from one patrol visit to the next for every planned area (Barnes2020).
     travel_minutes : float, default 10.0
         Allowance per visit for reaching the area (counted against capacity, never as dose).
     seed : int, optional
@@ -707,9 +709,10 @@ def make_patrol_plan(
       without forced days). Without controls every planned area is patrolled every day.
     * Start times are drawn uniformly on a 5-minute grid inside the area's window (its own peak
       hours from the profile, or this tool's general window with the no-time caveat), every day,
-      so the order of visits changes daily (D4, R16). A plan day runs 06:00-05:59 (TVRCT), so a
-      22:00-03:00 window belongs to one plan day. Peak days are reported but not used to skip days,
-      because D2/D3 ask for regular visits.
+      so the order of visits changes daily (Southend varied its times, Basford2021). A plan day
+      runs 06:00-05:59 (ThamesValleyRCT), so a 22:00-03:00 window belongs to one plan day. Peak
+      days are reported but not used to skip days, because the evidence asks for regular visits
+      with short gaps.
     """
     kb = kb or load_knowledge_base()
     _check_plan_params(
@@ -1049,7 +1052,7 @@ def _check_plan_params(
         (
             visit_minutes >= min_visit,
             f"visit_minutes must be at least {min_visit} (visits under {min_visit} minutes do "
-            f"not count as a dose, D1), got {visit_minutes!r}.",
+            f"not count as a dose), got {visit_minutes!r}.",
         ),
         (
             visit_minutes <= MAX_VISIT_MINUTES,

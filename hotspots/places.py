@@ -3,9 +3,11 @@
 police.uk moves every crime to the nearest of a fixed set of anonymous map points, and crimes
 recorded inside an institution land on a point named after it ("On or near Prison", "On or near
 Police Station", "On or near Hospital"). Such a point can top a force's hot spot list although
-no patrol in the street outside can touch what happens inside. The guide's targeting leaves
-these places out (hot spots guide digest, section 4: R8 Sacramento left out hospitals and the
-courthouse, R11 indoor crime, schools, hospitals and prisons, R12 drop spots centred on a prison).
+no patrol in the street outside can touch what happens inside. The evidence behind the College
+of Policing's guide leaves these places out: Sacramento's trial left hospitals and the
+courthouse out (Telep2014 in ``hotspots/data/tactics.json``), the UK trials counted
+street-visible violence only (Basford2021), and Thames Valley dropped candidate spots centred on
+a prison and left prisons and hospitals out of its trial (ThamesValleyRCT).
 
 The list lives in the knowledge base ``hotspots/data/places.json``: each kind of place with the
 names police.uk uses, patterns for the free text of other data sources, the guide rules it rests
@@ -100,7 +102,10 @@ class PlaceKind:
     heuristic : bool
         True when the entry is this product's choice rather than a rule of the guide.
     guide_rules : tuple of str
-        Keys of ``guide_rules`` in the knowledge base (``"R11"``, ``"R12"`` ...).
+        Keys of ``guide_rules`` in the knowledge base (``"indoor_places"``, ``"sacramento"`` ...).
+    basis : str
+        The first rule's label, for people ("Sacramento's trial left hospitals and the
+        courthouse out of its hot spots").
     reasoning : str
     """
 
@@ -111,14 +116,15 @@ class PlaceKind:
     heuristic: bool
     guide_rules: tuple[str, ...]
     reasoning: str
+    basis: str = ""
 
     @property
     def citation(self) -> str:
-        """``"guide rules R11, R12"`` with ``"; this product's heuristic"`` where it is one."""
-        text = "guide rules " + ", ".join(self.guide_rules) if self.guide_rules else ""
+        """Where the exclusion comes from, for people: the guide's evidence, or this product's
+        heuristic after it."""
         if self.heuristic:
-            text += ("; " if text else "") + "this product's heuristic"
-        return text
+            return f"this product's heuristic, after the guide's evidence: {self.basis}"
+        return f"as in the guide's evidence: {self.basis}"
 
 
 @dataclass(frozen=True)
@@ -218,8 +224,8 @@ def _load(path: Path | Traversable) -> PlaceRules:
         msg = f"{where}: 'guide_rules' must map rule keys to their text and sources."
         raise PlacesError(msg)
     for key, rule in rules_of_guide.items():
-        if not rule.get("text") or not rule.get("sources"):
-            msg = f"{where}: guide rule {key} needs 'text' and 'sources'."
+        if not rule.get("label") or not rule.get("text") or not rule.get("sources"):
+            msg = f"{where}: guide rule {key} needs 'label', 'text' and 'sources'."
             raise PlacesError(msg)
     kinds = []
     seen: set[str] = set()
@@ -239,7 +245,10 @@ def _load(path: Path | Traversable) -> PlaceRules:
         cited = tuple(entry.get("guide_rules", ()))
         unknown = [r for r in cited if r not in rules_of_guide]
         if not cited or unknown:
-            msg = f"{where}: place {pid} must cite guide rules defined in 'guide_rules' (unknown: {unknown})."
+            msg = (
+                f"{where}: place {pid} must cite guide rules defined in 'guide_rules' "
+                f"(unknown: {unknown})."
+            )
             raise PlacesError(msg)
         try:
             patterns = tuple(re.compile(p, re.IGNORECASE) for p in entry.get("patterns", ()))
@@ -255,6 +264,7 @@ def _load(path: Path | Traversable) -> PlaceRules:
                 heuristic=bool(entry["heuristic"]),
                 guide_rules=cited,
                 reasoning=str(entry["reasoning"]),
+                basis=str(rules_of_guide[cited[0]]["label"]),
             )
         )
     if not kinds:
@@ -472,7 +482,8 @@ def _marks(incidents: Incidents, user: UserPlaces | None, rules: PlaceRules) -> 
 
 
 def _members(table: pd.DataFrame, incidents: Incidents) -> list[np.ndarray]:
-    """Indices of the incidents in each row: within ``radius_m`` of an area's centre, else inside."""
+    """Indices of the incidents in each row: within ``radius_m`` of an area's centre, else
+    inside its polygon."""
     xy = incidents.xy
     if not len(xy):
         return [np.empty(0, int) for _ in range(len(table))]
@@ -534,83 +545,113 @@ def flag_places(
     Notes
     -----
     A row is flagged when at least ``min_share`` (0.5) of its incidents are recorded at such
-    places; a patrol area centred on one is then said to be "centred on" it (R12: drop spots
-    centred on a prison). A centre alone does not flag an area: the greedy disc may sit on an
-    institution's map point by a tie while most of its incidents are in the street. The kind
-    named is the centre's for an area centred on one, else the commonest among those incidents. The
-    busy-point check names a map point holding at least ``busy_point_share`` (3 %) of every
-    incident in the data and at least ``busy_point_min_incidents`` (50); it flags for a person
-    to look, and leaves the place in the plan. Every threshold is a heuristic of this product
+    places; a patrol area centred on one is then said to be "centred on" it (Thames Valley
+    dropped candidate spots centred on a prison). A centre alone does not flag an area: the
+    greedy disc may sit on an institution's map point by a tie while most of its incidents are
+    in the street. The kind named is the centre's for an area centred on one, else the
+    commonest among those incidents. The busy-point check names a map point holding at least
+    ``busy_point_share`` (3 %) of every incident in the data and at least
+    ``busy_point_min_incidents`` (50); it flags for a person to look, and leaves the place in
+    the plan. Every threshold is a heuristic of this product
     with its reasoning in ``hotspots/data/places.json``.
     """
     rules = rules or load_places()
     out = table.copy()
     marks = _marks(incidents, user_places, rules)
-    members = _members(out, incidents)
-    min_share = rules.rule("min_share")
     is_area = "patrol_area_id" in out.columns
-    centre_kind = [""] * len(out)
-    if is_area and len(marks.kind) and len(out):
-        tree = cKDTree(incidents.xy)
-        for i, (cx, cy) in enumerate(zip(out["centre_x"], out["centre_y"], strict=True)):
-            d, j = tree.query((float(cx), float(cy)))
-            if d <= 0.01:
-                centre_kind[i] = str(marks.kind[j])
-    locs = incidents.frame["location"].astype(str).to_numpy()
-    reasons, kinds, shares, checks = [], [], [], []
-    for i, idx in enumerate(members):
-        n = len(idx)
-        bad = idx[marks.kind[idx] != ""] if n else idx
-        share = len(bad) / n if n else float("nan")
-        kind = ""
-        if n and len(bad) / n >= min_share - 1e-12:
-            common = Counter(marks.kind[bad]).most_common(1)[0][0]
-            kind = centre_kind[i] if centre_kind[i] in set(marks.kind[bad]) else common
-        reason = ""
-        if kind:
-            texts = Counter(locs[bad[marks.kind[bad] == kind]]).most_common(1)
-            where = f" ('{texts[0][0]}')" if texts and texts[0][0].strip() else ""
-            if kind == USER_PLACE:
-                src = user_places.source if user_places and user_places.source else "the user"
-                what = f"a place listed by {src}{where}"
-            else:
-                k = rules.kind(kind)
-                what = f"a {k.label}{where} ({k.citation})"
-            lead = "centred on " if centre_kind[i] == kind else "mostly at "
-            reason = (
-                f"{lead}{what}: {len(bad)} of {n} incidents ({_pct(len(bad), n)}) are recorded at "
-                "places a street patrol cannot address."
-            )
-        check = ""
-        if n:
-            pts = np.unique(marks.point[idx])
-            busy = [
-                p
-                for p in pts
-                if marks.busy[p] and not (marks.kind[idx][marks.point[idx] == p] != "").all()
-            ]
-            if busy:
-                p = max(busy, key=lambda q: marks.point_n[q])
-                total = len(marks.kind)
-                check = (
-                    f"check: one map point ('{marks.point_text[p]}') holds {int(marks.point_n[p])} "
-                    f"incidents, {100 * marks.point_n[p] / total:.1f}% of all in the data; a stack "
-                    "that large often marks a building where crimes are recorded (a police station, "
-                    "custody, a hospital) rather than the street (heuristic)."
-                )
-        reasons.append(reason)
-        kinds.append(kind)
-        shares.append(share)
-        checks.append(check)
-    out["unpatrollable_reason"] = pd.Series(reasons, index=out.index, dtype=object)
+    centres = _centre_kinds(out, incidents, marks) if is_area else [""] * len(out)
+    source = user_places.source if user_places and user_places.source else "the user"
+    rows = [
+        _flag_row(idx, centre, marks, rules, incidents, source)
+        for idx, centre in zip(_members(out, incidents), centres, strict=True)
+    ]
+    kinds = [r[1] for r in rows]
+    checks = [r[3] for r in rows]
+    out["unpatrollable_reason"] = pd.Series([r[0] for r in rows], index=out.index, dtype=object)
     out["unpatrollable_kind"] = pd.Series(kinds, index=out.index, dtype=object)
-    out["unpatrollable_share"] = pd.Series(shares, index=out.index, dtype=float)
+    out["unpatrollable_share"] = pd.Series([r[2] for r in rows], index=out.index, dtype=float)
     out["place_check"] = pd.Series(checks, index=out.index, dtype=object)
     id_col = "patrol_area_id" if is_area else "hotspot_id"
     ids = out[id_col].astype(str) if id_col in out.columns else pd.Series(map(str, out.index))
+    out.attrs = {
+        **table.attrs,
+        "notes": list(table.attrs.get("notes", []))
+        + _flag_notes(list(ids), kinds, checks, "patrol areas" if is_area else "hot spots"),
+    }
+    return out
+
+
+def _centre_kinds(areas: pd.DataFrame, incidents: Incidents, marks: _Marks) -> list[str]:
+    """The kind of place at each patrol area's centre (the map point it was centred on)."""
+    out = [""] * len(areas)
+    if not len(marks.kind) or not len(areas):
+        return out
+    tree = cKDTree(incidents.xy)
+    for i, (cx, cy) in enumerate(zip(areas["centre_x"], areas["centre_y"], strict=True)):
+        d, j = tree.query((float(cx), float(cy)))
+        if d <= 0.01:
+            out[i] = str(marks.kind[j])
+    return out
+
+
+def _flag_row(
+    idx: np.ndarray,
+    centre: str,
+    marks: _Marks,
+    rules: PlaceRules,
+    incidents: Incidents,
+    source: str,
+) -> tuple[str, str, float, str]:
+    """(reason, kind, share, check) for one row whose incidents are ``idx``."""
+    n = len(idx)
+    if not n:
+        return "", "", float("nan"), ""
+    bad = idx[marks.kind[idx] != ""]
+    share = len(bad) / n
+    kind = ""
+    if share >= rules.rule("min_share") - 1e-12:
+        kinds_here = marks.kind[bad]
+        kind = centre if centre in set(kinds_here) else Counter(kinds_here).most_common(1)[0][0]
+    reason = ""
+    if kind:
+        locs = incidents.frame["location"].to_numpy()[bad[marks.kind[bad] == kind]]
+        text = Counter(str(v) for v in locs).most_common(1)[0][0] if len(locs) else ""
+        where = f" ('{text}')" if text.strip() else ""
+        if kind == USER_PLACE:
+            what = f"a place listed by {source}{where}"
+        else:
+            k = rules.kind(kind)
+            what = f"a {k.label}{where} ({k.citation})"
+        lead = "centred on " if centre == kind else "mostly at "
+        reason = (
+            f"{lead}{what}: {len(bad)} of {n} incidents ({_pct(len(bad), n)}) are recorded at "
+            "places a street patrol cannot address."
+        )
+    return reason, kind, share, _busy_check(idx, marks)
+
+
+def _busy_check(idx: np.ndarray, marks: _Marks) -> str:
+    """The busy-point check for one row: its busiest map point that is not itself excluded."""
+    busy = [
+        p
+        for p in np.unique(marks.point[idx])
+        if marks.busy[p] and not (marks.kind[idx][marks.point[idx] == p] != "").all()
+    ]
+    if not busy:
+        return ""
+    p = max(busy, key=lambda q: marks.point_n[q])
+    pct = 100 * marks.point_n[p] / len(marks.kind)
+    return (
+        f"check: one map point ('{marks.point_text[p]}') holds {int(marks.point_n[p])} "
+        f"incidents, {pct:.1f}% of all in the data; a stack that large often marks a building "
+        "where crimes are recorded (a police station, custody, a hospital) rather than the "
+        "street (heuristic)."
+    )
+
+
+def _flag_notes(ids: list[str], kinds: list[str], checks: list[str], what: str) -> list[str]:
     flagged = [f"{pid} ({k.replace('_', ' ')})" for pid, k in zip(ids, kinds, strict=True) if k]
-    notes = list(table.attrs.get("notes", []))
-    what = "patrol areas" if is_area else "hot spots"
+    notes = []
     if flagged:
         notes.append(
             f"Places a street patrol cannot address: {len(flagged)} {what} flagged "
@@ -622,8 +663,7 @@ def flag_places(
             f"{n_checks} {what} hold a map point with an unusually large share of all incidents; "
             "see place_check."
         )
-    out.attrs = {**table.attrs, "notes": notes}
-    return out
+    return notes
 
 
 def unpatrollable(table: pd.DataFrame, *, include_institutions: bool = False) -> np.ndarray:

@@ -638,7 +638,10 @@ class StopSearchSummary:
             {"title": "Stops and outcomes", "header": head, "rows": overview_rows},
             {"title": "Self-defined ethnicity of people stopped", "header": head, "rows": eth_rows},
             {
-                "title": "Share of stops by self-defined ethnicity: patrol areas against the rest of the force",
+                "title": (
+                    "Share of stops by self-defined ethnicity: patrol areas against the rest of "
+                    "the force"
+                ),
                 "header": ["Group", "Patrol areas", "Rest of force", "Ratio"],
                 "rows": ratio_rows,
             },
@@ -694,13 +697,11 @@ def summarise_stop_search(
     in ``hotspots/data/safeguards.json``).
     """
     import geopandas as gpd
-    import shapely
 
     series = areas.geometry if isinstance(areas, gpd.GeoDataFrame) else areas
     if series.crs is None:
         msg = "the patrol areas need a CRS to place stops in them."
         raise ParameterError(msg)
-    frame = stops.frame.copy()
     split = None
     if split_date is not None:
         try:
@@ -708,6 +709,37 @@ def summarise_stop_search(
         except (TypeError, ValueError) as exc:
             msg = f"split_date must be a date (YYYY-MM-DD), got {split_date!r}."
             raise ParameterError(msg) from exc
+    periods = list(_periods(None if split is None else str(split.date())))
+    frame = _placed(stops.frame, series, split, periods)
+    ov = _overview(frame)
+    eth = _shares(frame, "ethnicity")
+    notes = list(stops.report.notes)
+    for p in periods:
+        notes.append(_period_note(ov, p, len(series)))
+    notes.append(str(load_safeguards()["stop_search"]["monitoring_reasoning"]))
+    frame["period"] = frame["period"].astype(str)
+    frame["zone"] = frame["zone"].astype(str)
+    return StopSearchSummary(
+        overview=ov,
+        ethnicity=eth,
+        officer_ethnicity=_shares(frame, "officer_ethnicity"),
+        ethnicity_ratio=_ratios(eth, periods),
+        outcomes=_count_by(frame, "outcome", "outcome"),
+        objects=_count_by(frame, "object_of_search", "object_of_search"),
+        legislation=_count_by(frame, "legislation", "legislation"),
+        split_date=None if split is None else str(split.date()),
+        notes=tuple(notes),
+    )
+
+
+def _placed(
+    stops: pd.DataFrame, series: gpd.GeoSeries, split: pd.Timestamp | None, periods: list[str]
+) -> pd.DataFrame:
+    """The stops with ``zone`` and ``period`` (categoricals, so empty groups still count)."""
+    import geopandas as gpd
+    import shapely
+
+    frame = stops.copy()
     located = frame["lat"].notna().to_numpy()
     inside = np.zeros(len(frame), dtype=bool)
     if located.any() and len(series):
@@ -721,16 +753,25 @@ def summarise_stop_search(
         frame["period"] = "all"
     else:
         frame["period"] = np.where(frame["date"] < split, "before", "during")
-    periods = list(_periods(None if split is None else str(split.date())))
     frame["period"] = pd.Categorical(frame["period"], categories=periods)
     frame["zone"] = pd.Categorical(frame["zone"], categories=list(ZONES))
+    return frame
 
+
+def _overview(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stops, finds, no further action and arrests per period and zone, with their rates."""
     linked = frame["outcome_linked"]
-    frame["_known"] = linked.notna().astype(int)
-    frame["_found"] = linked.fillna(False).astype(bool).astype(int)
-    frame["_nfa"] = (frame["outcome_group"] == "No further action").astype(int)
-    frame["_arrest"] = (frame["outcome_group"] == "Arrest").astype(int)
-    g = frame.groupby(["period", "zone"], observed=False)
+    counts = pd.DataFrame(
+        {
+            "period": frame["period"],
+            "zone": frame["zone"],
+            "_known": linked.notna().astype(int),
+            "_found": linked.fillna(False).astype(bool).astype(int),
+            "_nfa": (frame["outcome_group"] == "No further action").astype(int),
+            "_arrest": (frame["outcome_group"] == "Arrest").astype(int),
+        }
+    )
+    g = counts.groupby(["period", "zone"], observed=False)
     ov = pd.DataFrame(
         {
             "stops": g.size(),
@@ -747,31 +788,28 @@ def summarise_stop_search(
     ov["arrest_rate"] = _rate(ov["arrests"], ov["stops"])
     for c in ("period", "zone"):
         ov[c] = ov[c].astype(str)
-    ov = ov[
+    return ov[
         ["period", "zone", "stops", "share_of_stops", "linked_known", "found", "find_rate",
          "no_further_action", "nfa_rate", "arrests", "arrest_rate"]
     ]  # fmt: skip
 
-    def shares(col: str) -> pd.DataFrame:
-        t = (
-            frame.groupby(["period", "zone", col], observed=True)
-            .size()
-            .rename("stops")
-            .reset_index()
-        )
-        t["share"] = _rate(
-            t["stops"], t.groupby(["period", "zone"], observed=True)["stops"].transform("sum")
-        )
-        t = t.rename(columns={col: "group"})
-        for c in ("period", "zone"):
-            t[c] = t[c].astype(str)
-        return t.sort_values(
-            ["period", "zone", "stops", "group"], ascending=[True, True, False, True], kind="stable"
-        ).reset_index(drop=True)
 
-    eth = shares("ethnicity")
-    off = shares("officer_ethnicity")
-    ratio_rows = []
+def _shares(frame: pd.DataFrame, col: str) -> pd.DataFrame:
+    """Stops per period, zone and group of ``col``, with each group's share of the zone's stops."""
+    t = frame.groupby(["period", "zone", col], observed=True).size().rename("stops").reset_index()
+    total = t.groupby(["period", "zone"], observed=True)["stops"].transform("sum")
+    t["share"] = _rate(t["stops"], total)
+    t = t.rename(columns={col: "group"})
+    for c in ("period", "zone"):
+        t[c] = t[c].astype(str)
+    return t.sort_values(
+        ["period", "zone", "stops", "group"], ascending=[True, True, False, True], kind="stable"
+    ).reset_index(drop=True)
+
+
+def _ratios(eth: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
+    """Each group's share of stops in the patrol areas over its share in the rest of the force."""
+    rows = []
     for p in periods:
         mine = eth[eth["period"] == p]
         a = mine[mine["zone"] == ZONES[0]].set_index("group")["share"]
@@ -779,7 +817,7 @@ def summarise_stop_search(
         for grp in sorted(set(a.index) | set(b.index)):
             sa = float(a.get(grp, 0.0))
             sb = float(b.get(grp, 0.0))
-            ratio_rows.append(
+            rows.append(
                 {
                     "period": p,
                     "group": grp,
@@ -788,32 +826,17 @@ def summarise_stop_search(
                     "ratio": sa / sb if sb > 0 else float("nan"),
                 }
             )
-    ratio = pd.DataFrame(
-        ratio_rows,
-        columns=["period", "group", "share_patrol_areas", "share_rest_of_force", "ratio"],
-    )
-    frame["period"] = frame["period"].astype(str)
-    frame["zone"] = frame["zone"].astype(str)
-    notes = list(stops.report.notes)
-    for p in periods:
-        o = ov[ov["period"] == p].set_index("zone")
-        n_in, n_all = int(o.loc[ZONES[0], "stops"]), int(o["stops"].sum())
-        when = "" if p == "all" else f" {p} the operation"
-        notes.append(
-            f"Stop and search{when}: {n_in:,} of {n_all:,} stops ({100 * n_in / n_all:.0f}%) were inside "
-            f"the {len(series)} patrol areas."
-            if n_all
-            else f"Stop and search{when}: no stops."
-        )
-    notes.append(str(load_safeguards()["stop_search"]["monitoring_reasoning"]))
-    return StopSearchSummary(
-        overview=ov,
-        ethnicity=eth,
-        officer_ethnicity=off,
-        ethnicity_ratio=ratio,
-        outcomes=_count_by(frame, "outcome", "outcome"),
-        objects=_count_by(frame, "object_of_search", "object_of_search"),
-        legislation=_count_by(frame, "legislation", "legislation"),
-        split_date=None if split is None else str(split.date()),
-        notes=tuple(notes),
+    columns = ["period", "group", "share_patrol_areas", "share_rest_of_force", "ratio"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _period_note(ov: pd.DataFrame, period: str, n_areas: int) -> str:
+    o = ov[ov["period"] == period].set_index("zone")
+    n_in, n_all = int(o.loc[ZONES[0], "stops"]), int(o["stops"].sum())
+    when = "" if period == "all" else f" {period} the operation"
+    if not n_all:
+        return f"Stop and search{when}: no stops."
+    return (
+        f"Stop and search{when}: {n_in:,} of {n_all:,} stops ({100 * n_in / n_all:.0f}%) were "
+        f"inside the {n_areas} patrol areas."
     )

@@ -74,12 +74,27 @@ def test_knowledge_base_entries_carry_reasoning_and_the_guides_rules():
     # the entries not named by the guide say so
     heuristic = {k.id for k in rules.kinds if k.heuristic}
     assert heuristic == {"police_station", "custody_suite", "education"}
-    assert "this product's heuristic" in rules.kind("police_station").citation
-    assert rules.kind("prison").citation == "guide rules R11, R12, TVRCT"
+    assert rules.kind("police_station").citation == (
+        "this product's heuristic, after the guide's evidence: the UK trials counted "
+        "street-visible violence, leaving out indoor crime, schools, hospitals and prisons"
+    )
+    assert rules.kind("prison").citation == (
+        "as in the guide's evidence: Thames Valley's analysts dropped candidate spots centred "
+        "on a prison"
+    )
+    assert [k.guide_rules for k in rules.kinds][0] == (
+        "centred_on_prison",
+        "indoor_places",
+        "thames_valley_trial",
+    )
     for name in ("min_share", "busy_point_share", "busy_point_min_incidents"):
         assert rules.rules[name]["heuristic"] is True and rules.rules[name]["reasoning"]
     assert (rules.rule("min_share"), rules.rule("busy_point_share")) == (0.5, 0.03)
-    # every places rule is in the guide digest, saying what the file says it says
+    # every rule is in the project's notes on the guide, saying what the file says it says
+    assert {r["digest"] for r in rules.guide_rules.values()} == {"R8", "R11", "R12", "section 1.7"}
+    for rule in rules.guide_rules.values():
+        assert rule["label"] and rule["text"] and rule["sources"]
+        assert all(u.startswith("https://") for u in rule["sources"].values())
     if GUIDE.exists():
         digest = GUIDE.read_text(encoding="utf-8")
         for key in ("R8", "R11", "R12"):
@@ -157,7 +172,9 @@ def test_flag_patrol_areas(crafted):
     assert by.loc["H001-P1", "unpatrollable_kind"] == "prison"
     assert by.loc["H001-P1", "unpatrollable_share"] == pytest.approx(40 / 50)
     reason = by.loc["H001-P1", "unpatrollable_reason"]
-    assert reason.startswith("centred on a prison ('On or near Prison') (guide rules R11, R12")
+    assert reason.startswith(
+        "centred on a prison ('On or near Prison') (as in the guide's evidence: Thames Valley's"
+    )
     assert "40 of 50 incidents (80%)" in reason
     # Market Street (25) outweighs the hospital (20) 30 m away: 20 of 45 is under half, kept
     assert by.loc["H003-P1", "location"] == "On or near Market Street"
@@ -248,9 +265,9 @@ def test_malformed_places_file_is_refused(tmp_path):
     with pytest.raises(PlacesError, match="lacks its reasoning"):
         load_places(p)
     bad = json.loads(json.dumps(data))
-    bad["places"][0]["guide_rules"] = ["R99"]
+    bad["places"][0]["guide_rules"] = ["no_such_rule"]
     p.write_text(json.dumps(bad), encoding="utf-8")
-    with pytest.raises(PlacesError, match="R99"):
+    with pytest.raises(PlacesError, match="no_such_rule"):
         load_places(p)
     bad = json.loads(json.dumps(data))
     del bad["rules"]["min_share"]["reasoning"]
