@@ -376,6 +376,9 @@ def patrol_layer(areas: gpd.GeoDataFrame, plan: Any = None) -> folium.FeatureGro
             in_plan = bool(per_area.loc[pid, "in_plan"]) if known else False
             visits = int(per_area.loc[pid, "visits"]) if known else 0
             status = f"{visits} visits" if in_plan else "left out (capacity)"
+        kind = str(a.get("unpatrollable_kind", "") or "")
+        if kind and not in_plan:
+            status = f"left out: a street patrol cannot address it ({kind.replace('_', ' ')})"
         props.append(
             {
                 "patrol_area": escape_text(pid),

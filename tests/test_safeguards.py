@@ -570,3 +570,15 @@ def test_cli_plan_with_safeguards(tmp_path, street_csv):
     status = {f["properties"]["location"]: f["properties"]["in_plan"] for f in doc2["features"]}
     assert status["On or near Prison"] is True and status["On or near Main Street"] is False
     assert "On or near Station Approach" not in status  # weapons left out
+
+
+def test_map_layer_says_why_an_area_is_left_out(planned):
+    from hotspots.mapping import patrol_layer
+
+    _, areas, plan = planned
+    layer = patrol_layer(plan.areas, plan.plan)
+    gj = next(iter(layer._children.values()))
+    status = {f["properties"]["patrol_area"]: f["properties"]["plan"] for f in gj.data["features"]}
+    prison = plan.plan.summary["unpatrollable_left_out"][0]
+    assert status[prison] == "left out: a street patrol cannot address it (prison)"
+    assert sum(v.endswith("visits") for v in status.values()) == len(areas) - 1
