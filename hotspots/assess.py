@@ -543,7 +543,7 @@ def fit_rate_ratio(
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as rec, threadpool_limits(limits=1):
         warnings.simplefilter("always")
-        res = model.fit()
+        res = model.fit(tol=1e-12, maxiter=200)
         cluster_cov = (
             cov_cluster(res, areas_codes, use_correction=True)
             if variance == "cluster" or (variance == "auto" and n_clusters >= MIN_CLUSTERS)
