@@ -87,6 +87,7 @@ __all__ = [
     "Finding",
     "area_day_counts",
     "assess_operation",
+    "assess_plan_folder",
     "fit_rate_ratio",
     "render_assessment",
     "simulate_operation",
@@ -1647,6 +1648,55 @@ def assess_operation(
         tracking=tracking,
         synthetic=bool(getattr(incidents.report, "synthetic", False)),
     )
+
+
+def assess_plan_folder(
+    plan_dir: str | Path,
+    incidents: Incidents,
+    *,
+    log_paths: Any = None,
+    tz: str | None = None,
+    log_columns: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> Assessment:
+    """:func:`assess_operation` on a folder written by ``hotspots plan --out-dir``.
+
+    Reads ``patrol_plan.csv`` and ``patrol_areas.geojson`` with :mod:`hotspots.tracking`
+    (:func:`~hotspots.tracking.read_plan`, :func:`~hotspots.tracking.read_patrol_areas`) and,
+    when ``log_paths`` are given, rebuilds the delivered visits from the GPS/AVL logs
+    (:func:`~hotspots.tracking.read_patrol_logs`, :func:`~hotspots.tracking.rebuild_visits`,
+    :func:`~hotspots.tracking.compare_with_plan`) for the dose-response, delivery and
+    contamination.
+
+    Parameters
+    ----------
+    plan_dir : str or Path
+    incidents : Incidents
+        Incidents during (and before) the operation.
+    log_paths : path, folder or list of them, optional
+        Patrol logs (CSV, GPX, GeoJSON).
+    tz : str, optional
+        Time zone of log times without an offset (default tracking's, Europe/London).
+    log_columns : mapping, optional
+        Explicit log column roles (see :func:`~hotspots.tracking.read_patrol_logs`).
+    **kwargs
+        Passed to :func:`assess_operation` (``before``, ``buffers_m``, ``comparison`` ...).
+
+    Returns
+    -------
+    Assessment
+    """
+    from hotspots import tracking
+
+    plan = tracking.read_plan(plan_dir)
+    areas = tracking.read_patrol_areas(plan_dir)
+    compliance = None
+    if log_paths:
+        tz_kw = {"tz": tz} if tz else {}
+        logs = tracking.read_patrol_logs(log_paths, columns=log_columns, **tz_kw)
+        visits = tracking.rebuild_visits(logs, areas, **tz_kw)
+        compliance = tracking.compare_with_plan(visits, plan, logs=logs, **tz_kw)
+    return assess_operation(plan, areas, incidents, compliance=compliance, **kwargs)
 
 
 def _statsmodels_version() -> str:
