@@ -67,6 +67,7 @@ from scipy import stats
 
 import hotspots
 from hotspots._errors import ParameterError
+from hotspots.constants import TIME_ZONE
 from hotspots.evaluate import displacement
 from hotspots.export import table_to_csv
 from hotspots.incidents import Incidents, IngestReport
@@ -456,53 +457,13 @@ def fit_rate_ratio(
         ``n_periods``, ``incidents``, ``dropped_areas``, ``dropped_periods``, ``dispersion``
         (Pearson chi2 / df), ``converged``, ``warnings`` and ``reason`` (why not estimable, or "").
     """
-    import statsmodels.api as sm
-    from statsmodels.stats.sandwich_covariance import cov_cluster
-    from threadpoolctl import threadpool_limits
-
     if variance not in ("auto", "cluster", "quasi", "model"):
         msg = f"variance must be 'auto', 'cluster', 'quasi' or 'model', got {variance!r}."
         raise ParameterError(msg)
     if not 0 < level < 1:
         msg = f"level must be between 0 and 1, got {level!r}."
         raise ParameterError(msg)
-    y_all = pd.to_numeric(frame[count], errors="coerce").to_numpy(dtype=float)
-    keep = np.isfinite(y_all)
-    f = frame.loc[keep].reset_index(drop=True)
-    y = y_all[keep]
-    area_tot = pd.Series(y).groupby(f[area].astype(str).to_numpy()).sum()
-    busy_areas = set(area_tot.index[area_tot > 0])
-    rows = f[area].astype(str).isin(busy_areas).to_numpy()
-    dropped_periods = 0
-    if period is not None:
-        per_tot = pd.Series(y).groupby(f[period].astype(str).to_numpy()).sum()
-        busy_periods = set(per_tot.index[per_tot > 0])
-        dropped_periods = int((per_tot <= 0).sum())
-        rows = rows & f[period].astype(str).isin(busy_periods).to_numpy()
-    out: dict[str, Any] = {
-        "rate_ratio": float("nan"),
-        "ci_low": float("nan"),
-        "ci_high": float("nan"),
-        "p_value": float("nan"),
-        "beta": float("nan"),
-        "se": float("nan"),
-        "se_log": float("nan"),
-        "df": None,
-        "variance": "",
-        "variance_kind": "",
-        "n_units": int(rows.sum()),
-        "n_areas": len(busy_areas),
-        "n_periods": 0,
-        "incidents": int(y[rows].sum()),
-        "dropped_areas": int((area_tot <= 0).sum()),
-        "dropped_periods": dropped_periods,
-        "dispersion": float("nan"),
-        "converged": False,
-        "warnings": [],
-        "reason": "",
-    }
-    f = f.loc[rows].reset_index(drop=True)
-    y = y[rows]
+    f, y, out = _informative_rows(frame, count=count, area=area, period=period)
     x = pd.to_numeric(f[covariate], errors="coerce").to_numpy(dtype=float)
     if len(f) == 0 or y.sum() == 0:
         out["reason"] = "no incidents in the rows compared"
@@ -513,97 +474,38 @@ def fit_rate_ratio(
     if np.ptp(x) == 0:
         out["reason"] = f"the {covariate} does not vary between the rows compared"
         return out
-    binary = set(np.unique(x)) <= {0.0, 1.0}
-    if binary and (y[x == 1].sum() == 0 or y[x == 0].sum() == 0):
+    if set(np.unique(x)) <= {0.0, 1.0} and (y[x == 1].sum() == 0 or y[x == 0].sum() == 0):
         out["reason"] = (
             "every incident fell on one side of the comparison, so the rate ratio is 0 or infinite"
         )
         return out
-    areas_codes, area_levels = pd.factorize(f[area].astype(str), sort=True)
-    cols = [x[:, None], (areas_codes[:, None] == np.arange(len(area_levels))).astype(float)]
-    n_periods = 0
-    if period is not None:
-        per_codes, per_levels = pd.factorize(f[period].astype(str), sort=True)
-        n_periods = len(per_levels)
-        if n_periods > 1:
-            cols.append((per_codes[:, None] == np.arange(1, n_periods)).astype(float))
-    design = np.hstack(cols)
-    offset = (
-        np.log(pd.to_numeric(f[exposure], errors="coerce").to_numpy(dtype=float))
-        if exposure is not None
-        else None
-    )
-    if offset is not None and not np.all(np.isfinite(offset)):
-        msg = f"Column {exposure!r} must hold positive numbers of days."
-        raise ParameterError(msg)
-    n_clusters = len(area_levels)
-    if variance == "cluster" and n_clusters < 2:
+    area_codes, n_areas = _codes(f[area])
+    design, n_periods = _design(x, area_codes, n_areas, f[period] if period else None)
+    offset = None
+    if exposure is not None:
+        days = pd.to_numeric(f[exposure], errors="coerce").to_numpy(dtype=float)
+        if not np.all(np.isfinite(days) & (days > 0)):
+            msg = f"Column {exposure!r} must hold positive numbers of days."
+            raise ParameterError(msg)
+        offset = np.log(days)
+    if variance == "cluster" and n_areas < 2:
         msg = "A variance clustered by area needs at least 2 areas with incidents."
         raise ParameterError(msg)
-    model = sm.GLM(y, design, family=sm.families.Poisson(), offset=offset)
-    caught: list[str] = []
-    with warnings.catch_warnings(record=True) as rec, threadpool_limits(limits=1):
-        warnings.simplefilter("always")
-        res = model.fit(tol=1e-12, maxiter=200)
-        cluster_cov = (
-            cov_cluster(res, areas_codes, use_correction=True)
-            if variance == "cluster" or (variance == "auto" and n_clusters >= MIN_CLUSTERS)
-            else None
-        )
-    for w in rec:
-        caught.append(str(w.message))
-    beta = float(res.params[0])
-    df_resid = float(res.df_resid)
-    dispersion = float(res.pearson_chi2 / df_resid) if df_resid > 0 else float("nan")
+    fitted = _poisson_fit(
+        y,
+        design,
+        offset,
+        area_codes,
+        cluster=variance == "cluster" or (variance == "auto" and n_areas >= MIN_CLUSTERS),
+    )
     q = 1 - (1 - level) / 2
-    # (kind, se, df, label) of each variance considered
-    options = []
-    if variance in ("cluster", "auto") and cluster_cov is not None:
-        options.append(
-            (
-                "cluster",
-                math.sqrt(max(float(cluster_cov[0, 0]), 0.0)),
-                float(n_clusters - 1),
-                f"robust, clustered by area ({n_clusters} areas; CR1 correction, t with "
-                f"{n_clusters - 1} degrees of freedom)",
-            )
-        )
-    if variance in ("quasi", "auto"):
-        scale = max(1.0, dispersion) if np.isfinite(dispersion) else 1.0
-        options.append(
-            (
-                "quasi",
-                float(res.bse[0]) * math.sqrt(scale),
-                df_resid if df_resid > 0 else None,
-                f"quasi-Poisson: the Poisson variance times the Pearson dispersion {scale:.2f} "
-                "(never below 1)",
-            )
-        )
-    if variance == "model":
-        options.append(
-            ("model", float(res.bse[0]), None, "Poisson, model-based (assumes no over-dispersion)")
-        )
-
-    def half_width(o: tuple[str, float, float | None, str]) -> float:
-        crit = float(stats.t.ppf(q, o[2])) if o[2] else float(stats.norm.ppf(q))
-        return crit * o[1]
-
-    kind, se, df, label = max(options, key=half_width)
-    if variance == "auto":
-        label = (
-            f"the wider of two intervals, here {label}; the other: "
-            + (options[0][3] if options[0][0] != kind else options[1][3])
-            if len(options) > 1
-            else f"{label}; {n_clusters} areas are too few for a variance clustered by area "
-            f"(fewer than {MIN_CLUSTERS})"
-        )
+    kind, se, df, label = _pick_variance(fitted, variance, n_areas, q)
+    beta = fitted["beta"]
     crit = float(stats.t.ppf(q, df)) if df else float(stats.norm.ppf(q))
     z = beta / se if se > 0 else float("nan")
-    p = (
-        float(2 * stats.t.sf(abs(z), df) if df else 2 * stats.norm.sf(abs(z)))
-        if np.isfinite(z)
-        else float("nan")
-    )
+    p = float("nan")
+    if np.isfinite(z):
+        p = float(2 * stats.t.sf(abs(z), df)) if df else float(2 * stats.norm.sf(abs(z)))
     s = float(covariate_scale)
     out.update(
         {
@@ -618,12 +520,152 @@ def fit_rate_ratio(
             "variance": label,
             "variance_kind": kind,
             "n_periods": n_periods,
-            "dispersion": dispersion,
-            "converged": bool(getattr(res, "converged", True)),
-            "warnings": caught,
+            "dispersion": fitted["dispersion"],
+            "converged": fitted["converged"],
+            "warnings": fitted["warnings"],
         }
     )
     return out
+
+
+def _informative_rows(
+    frame: pd.DataFrame, *, count: str, area: str, period: str | None
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
+    """Rows with a count, in areas (and periods) holding at least one incident; the result dict
+    with the counts filled in and the estimates NaN."""
+    y_all = pd.to_numeric(frame[count], errors="coerce").to_numpy(dtype=float)
+    keep = np.isfinite(y_all)
+    f = frame.loc[keep].reset_index(drop=True)
+    y = y_all[keep]
+    area_tot = pd.Series(y).groupby(f[area].astype(str).to_numpy()).sum()
+    rows = f[area].astype(str).isin(set(area_tot.index[area_tot > 0])).to_numpy()
+    dropped_periods = 0
+    if period is not None:
+        per_tot = pd.Series(y).groupby(f[period].astype(str).to_numpy()).sum()
+        dropped_periods = int((per_tot <= 0).sum())
+        rows = rows & f[period].astype(str).isin(set(per_tot.index[per_tot > 0])).to_numpy()
+    nan = float("nan")
+    out: dict[str, Any] = {
+        "rate_ratio": nan,
+        "ci_low": nan,
+        "ci_high": nan,
+        "p_value": nan,
+        "beta": nan,
+        "se": nan,
+        "se_log": nan,
+        "df": None,
+        "variance": "",
+        "variance_kind": "",
+        "n_units": int(rows.sum()),
+        "n_areas": int((area_tot > 0).sum()),
+        "n_periods": 0,
+        "incidents": int(y[rows].sum()),
+        "dropped_areas": int((area_tot <= 0).sum()),
+        "dropped_periods": dropped_periods,
+        "dispersion": nan,
+        "converged": False,
+        "warnings": [],
+        "reason": "",
+    }
+    return f.loc[rows].reset_index(drop=True), y[rows], out
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    codes, levels = pd.factorize(values.astype(str), sort=True)
+    return np.asarray(codes), len(levels)
+
+
+def _design(
+    x: np.ndarray, area_codes: np.ndarray, n_areas: int, period: pd.Series | None
+) -> tuple[np.ndarray, int]:
+    """The covariate, one dummy per area (no intercept) and one per period but the first."""
+    cols = [x[:, None], (area_codes[:, None] == np.arange(n_areas)).astype(float)]
+    n_periods = 0
+    if period is not None:
+        per_codes, n_periods = _codes(period)
+        if n_periods > 1:
+            cols.append((per_codes[:, None] == np.arange(1, n_periods)).astype(float))
+    return np.hstack(cols), n_periods
+
+
+def _poisson_fit(
+    y: np.ndarray,
+    design: np.ndarray,
+    offset: np.ndarray | None,
+    groups: np.ndarray,
+    *,
+    cluster: bool,
+) -> dict[str, Any]:
+    """statsmodels' Poisson GLM (IRLS), its Pearson dispersion and, if asked, the CR1 clustered
+    variance of the first coefficient; BLAS kept to one thread (the matrices are small, and
+    threads fighting over shared cores made each fit 30 times slower)."""
+    import statsmodels.api as sm
+    from statsmodels.stats.sandwich_covariance import cov_cluster
+    from threadpoolctl import threadpool_limits
+
+    model = sm.GLM(y, design, family=sm.families.Poisson(), offset=offset)
+    with warnings.catch_warnings(record=True) as rec, threadpool_limits(limits=1):
+        warnings.simplefilter("always")
+        res = model.fit(tol=1e-12, maxiter=200)
+        cov = cov_cluster(res, groups, use_correction=True) if cluster else None
+    df_resid = float(res.df_resid)
+    return {
+        "beta": float(res.params[0]),
+        "se_model": float(res.bse[0]),
+        "se_cluster": math.sqrt(max(float(cov[0, 0]), 0.0)) if cov is not None else None,
+        "df_resid": df_resid,
+        "dispersion": float(res.pearson_chi2 / df_resid) if df_resid > 0 else float("nan"),
+        "converged": bool(getattr(res, "converged", True)),
+        "warnings": [str(w.message) for w in rec],
+    }
+
+
+def _pick_variance(
+    fitted: Mapping[str, Any], variance: str, n_areas: int, q: float
+) -> tuple[str, float, float | None, str]:
+    """(kind, se, degrees of freedom or None for normal, label) of the variance used."""
+    options: list[tuple[str, float, float | None, str]] = []
+    if fitted["se_cluster"] is not None:
+        options.append(
+            (
+                "cluster",
+                fitted["se_cluster"],
+                float(n_areas - 1),
+                f"robust, clustered by area ({n_areas} areas; CR1 correction, t with "
+                f"{n_areas - 1} degrees of freedom)",
+            )
+        )
+    if variance in ("quasi", "auto"):
+        disp = fitted["dispersion"]
+        scale = max(1.0, disp) if np.isfinite(disp) else 1.0
+        options.append(
+            (
+                "quasi",
+                fitted["se_model"] * math.sqrt(scale),
+                fitted["df_resid"] if fitted["df_resid"] > 0 else None,
+                f"quasi-Poisson: the Poisson variance times the Pearson dispersion {scale:.2f} "
+                "(never below 1)",
+            )
+        )
+    if variance == "model":
+        options.append(
+            ("model", fitted["se_model"], None, "Poisson, model-based (no over-dispersion)")
+        )
+
+    def half_width(o: tuple[str, float, float | None, str]) -> float:
+        crit = float(stats.t.ppf(q, o[2])) if o[2] else float(stats.norm.ppf(q))
+        return crit * o[1]
+
+    kind, se, df, label = max(options, key=half_width)
+    if variance == "auto" and len(options) > 1:
+        other = next(o[3] for o in options if o[0] != kind)
+        label = f"the wider of two intervals, here {label}; the other: {other}"
+    elif variance == "auto":
+        label = (
+            f"{label}; {n_areas} areas are too few for a variance clustered by area "
+            f"(fewer than {MIN_CLUSTERS})"
+        )
+    return kind, se, df, label
 
 
 # ------------------------------------------------------------------------------- inputs
@@ -653,7 +695,8 @@ def _plan_table(plan: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
         }
     )
     if out["date"].isna().any():
-        msg = f"The plan has {int(out['date'].isna().sum())} row(s) without a readable date (YYYY-MM-DD)."
+        n_bad = int(out["date"].isna().sum())
+        msg = f"The plan has {n_bad} row(s) without a readable date (YYYY-MM-DD)."
         raise ParameterError(msg)
     bad = sorted(set(out["arm"]) - {"patrol", "control"})
     if bad:
@@ -699,7 +742,10 @@ def _derive_forced(days: pd.DataFrame, max_gap: int) -> np.ndarray:
 
 def _area_geometries(areas: Any, ids: Iterable[str], crs: pyproj.CRS) -> gpd.GeoDataFrame:
     if not isinstance(areas, gpd.GeoDataFrame) or "patrol_area_id" not in areas.columns:
-        msg = "areas must be a GeoDataFrame of patrol areas with a 'patrol_area_id' column (patrol_areas.geojson)."
+        msg = (
+            "areas must be a GeoDataFrame of patrol areas with a 'patrol_area_id' column "
+            "(patrol_areas.geojson)."
+        )
         raise ParameterError(msg)
     if areas.crs is None:
         msg = (
@@ -848,7 +894,10 @@ def _area_days(
         if not isinstance(ad, pd.DataFrame) or not {"date", "patrol_area_id", "minutes"} <= set(
             ad.columns
         ):
-            msg = "compliance must be a tracking Compliance or its area_days table (date, patrol_area_id, minutes)."
+            msg = (
+                "compliance must be a tracking Compliance or its area_days table (date, "
+                "patrol_area_id, minutes)."
+            )
             raise ParameterError(msg)
         ad = ad.copy()
         ad["date"] = pd.to_datetime(ad["date"].astype(str).str[:10], format="%Y-%m-%d")
@@ -1049,7 +1098,7 @@ def _comparison_estimate(
     dated: bool,
     notes: list[str],
 ) -> tuple[Estimate | None, str]:
-    """The before/after comparison with its comparison areas chosen (given, left out, or the rest)."""
+    """The before/after comparison, its comparison areas chosen (given, left out, the rest)."""
     left_out = areas[~areas["patrol_area_id"].astype(str).isin(planned_ids)]
     if comparison is not None:
         comp = comparison[[comparison.geometry.name]].to_crs(incidents.crs)
@@ -1081,6 +1130,105 @@ def _comparison_estimate(
     return est, comp_label
 
 
+def _ba_rows_dated(
+    info: Mapping[str, Any],
+    inc_idx: np.ndarray,
+    unit_idx: np.ndarray,
+    n_units: int,
+    plan_start: pd.Timestamp,
+    plan_end: pd.Timestamp,
+    before: tuple[Any, Any] | None,
+    notes: list[str],
+) -> tuple[list[tuple[int, str, int, float]], str, str] | str:
+    """Counts per unit and 7-day block before and during the operation (or why there are none)."""
+    day = info["incident_days"].to_numpy()[inc_idx]
+    after_start, after_end = plan_start, min(plan_end, info["last_incident_day"])
+    n_after = int((after_end - after_start).days) + 1
+    if before is not None:
+        b0, b1 = pd.Timestamp(before[0]), pd.Timestamp(before[1])
+    else:
+        b1 = plan_start - pd.Timedelta(days=1)
+        b0 = b1 - pd.Timedelta(days=n_after - 1)
+    first = info["first_incident_day"]
+    if pd.isna(first) or b1 < first:
+        return (
+            "The incident data start after the period before the operation, so there is no "
+            "before/after comparison; give incidents from before the operation."
+        )
+    if b0 < first:
+        notes.append(
+            f"The incident data start on {first:%Y-%m-%d}: the period before runs from then, "
+            f"not from {b0:%Y-%m-%d}."
+        )
+        b0 = first
+    n_before = int((b1 - b0).days) + 1
+    blocks = [
+        ("before", b1 + pd.Timedelta(days=o + 1), s)
+        for o, s in _week_blocks(b1, n_before, before=True)
+    ]
+    blocks += [
+        ("after", after_start + pd.Timedelta(days=o), s)
+        for o, s in _week_blocks(after_start, n_after, before=False)
+    ]
+    rows = []
+    for u in range(n_units):
+        sel = day[unit_idx == u]
+        for phase, b_start, size in blocks:
+            b_end = b_start + pd.Timedelta(days=size - 1)
+            rows.append((u, phase, int(((sel >= b_start) & (sel <= b_end)).sum()), float(size)))
+    period_text = (
+        f"before {b0:%Y-%m-%d} to {b1:%Y-%m-%d} ({n_before} days), during "
+        f"{after_start:%Y-%m-%d} to {after_end:%Y-%m-%d} ({n_after} days)"
+    )
+    return rows, "area-week", period_text
+
+
+def _ba_rows_monthly(
+    incidents: Incidents,
+    inc_idx: np.ndarray,
+    unit_idx: np.ndarray,
+    n_units: int,
+    plan_start: pd.Timestamp,
+    plan_end: pd.Timestamp,
+    before: tuple[Any, Any] | None,
+) -> tuple[list[tuple[int, str, int, float]], str, str] | str:
+    """Counts per unit and month before and during the operation, for incidents with months
+    only (or why there are none)."""
+    month = incidents.frame["month"].to_numpy()[inc_idx]
+    a0 = plan_start.to_period("M").to_timestamp()
+    months_after = pd.date_range(a0, plan_end.to_period("M").to_timestamp(), freq="MS")
+    if before is not None:
+        months_before = pd.date_range(
+            pd.Timestamp(before[0]).to_period("M").to_timestamp(),
+            pd.Timestamp(before[1]).to_period("M").to_timestamp(),
+            freq="MS",
+        )
+    else:
+        months_before = pd.date_range(
+            a0 - pd.DateOffset(months=len(months_after)), periods=len(months_after), freq="MS"
+        )
+    have = set(pd.to_datetime(incidents.frame["month"].dropna()).unique())
+    months_before = pd.DatetimeIndex([m for m in months_before if m in have])
+    months_after = pd.DatetimeIndex([m for m in months_after if m in have])
+    if len(months_before) == 0 or len(months_after) == 0:
+        return (
+            "The incident data lack the months before or during the operation: no before/after "
+            "comparison."
+        )
+    rows = []
+    for u in range(n_units):
+        sel = month[unit_idx == u]
+        for phase, ms in (("before", months_before), ("after", months_after)):
+            for m in ms:
+                rows.append((u, phase, int((sel == m).sum()), float(m.days_in_month)))
+    period_text = (
+        f"before {months_before[0]:%Y-%m} to {months_before[-1]:%Y-%m}, during "
+        f"{months_after[0]:%Y-%m} to {months_after[-1]:%Y-%m} (whole months: the incidents "
+        "carry months only)"
+    )
+    return rows, "area-month", period_text
+
+
 def _before_after(
     *,
     incidents: Incidents,
@@ -1105,83 +1253,17 @@ def _before_after(
     tree = shapely.STRtree(np.asarray(units.geometry.values, dtype=object))
     pts = shapely.points(incidents.frame["x"].to_numpy(), incidents.frame["y"].to_numpy())
     inc_idx, unit_idx = tree.query(pts, predicate="within")
-    if dated:
-        day = info["incident_days"].to_numpy()[inc_idx]
-        after_start, after_end = plan_start, min(plan_end, info["last_incident_day"])
-        n_after = int((after_end - after_start).days) + 1
-        if before is not None:
-            b0, b1 = pd.Timestamp(before[0]), pd.Timestamp(before[1])
-        else:
-            b1 = plan_start - pd.Timedelta(days=1)
-            b0 = b1 - pd.Timedelta(days=n_after - 1)
-        first = info["first_incident_day"]
-        if pd.isna(first) or b1 < first:
-            notes.append(
-                "The incident data start after the period before the operation, so there is no "
-                "before/after comparison; give incidents from before the operation."
-            )
-            return None, notes, {}
-        if b0 < first:
-            notes.append(
-                f"The incident data start on {first:%Y-%m-%d}: the period before runs from then, "
-                f"not from {b0:%Y-%m-%d}."
-            )
-            b0 = first
-        n_before = int((b1 - b0).days) + 1
-        blocks = [
-            ("before", b1 + pd.Timedelta(days=o + 1), s)
-            for o, s in _week_blocks(b1, n_before, before=True)
-        ]
-        blocks += [
-            ("after", after_start + pd.Timedelta(days=o), s)
-            for o, s in _week_blocks(after_start, n_after, before=False)
-        ]
-        unit_word = "area-week"
-        period_text = (
-            f"before {b0:%Y-%m-%d} to {b1:%Y-%m-%d} ({n_before} days), during "
-            f"{after_start:%Y-%m-%d} to {after_end:%Y-%m-%d} ({n_after} days)"
+    built = (
+        _ba_rows_dated(info, inc_idx, unit_idx, len(units), plan_start, plan_end, before, notes)
+        if dated
+        else _ba_rows_monthly(
+            incidents, inc_idx, unit_idx, len(units), plan_start, plan_end, before
         )
-        rows = []
-        for u in range(len(units)):
-            sel = day[unit_idx == u]
-            for phase, b_start, size in blocks:
-                b_end = b_start + pd.Timedelta(days=size - 1)
-                n = int(((sel >= b_start) & (sel <= b_end)).sum())
-                rows.append((u, phase, n, float(size)))
-    else:
-        month = incidents.frame["month"].to_numpy()[inc_idx]
-        a0 = plan_start.to_period("M").to_timestamp()
-        a1 = plan_end.to_period("M").to_timestamp()
-        months_after = pd.date_range(a0, a1, freq="MS")
-        if before is not None:
-            months_before = pd.date_range(
-                pd.Timestamp(before[0]).to_period("M").to_timestamp(),
-                pd.Timestamp(before[1]).to_period("M").to_timestamp(),
-                freq="MS",
-            )
-        else:
-            months_before = pd.date_range(
-                a0 - pd.DateOffset(months=len(months_after)), periods=len(months_after), freq="MS"
-            )
-        have = set(pd.to_datetime(incidents.frame["month"].dropna()).unique())
-        months_before = pd.DatetimeIndex([m for m in months_before if m in have])
-        months_after = pd.DatetimeIndex([m for m in months_after if m in have])
-        if len(months_before) == 0 or len(months_after) == 0:
-            notes.append(
-                "The incident data lack the months before or during the operation: no before/after comparison."
-            )
-            return None, notes, {}
-        unit_word = "area-month"
-        period_text = (
-            f"before {months_before[0]:%Y-%m} to {months_before[-1]:%Y-%m}, during "
-            f"{months_after[0]:%Y-%m} to {months_after[-1]:%Y-%m} (whole months: the incidents carry months only)"
-        )
-        rows = []
-        for u in range(len(units)):
-            sel = month[unit_idx == u]
-            for phase, ms in (("before", months_before), ("after", months_after)):
-                for m in ms:
-                    rows.append((u, phase, int((sel == m).sum()), float(m.days_in_month)))
+    )
+    if isinstance(built, str):
+        notes.append(built)
+        return None, notes, {}
+    rows, unit_word, period_text = built
     frame = pd.DataFrame(rows, columns=["unit", "phase", "incidents", "days"])
     frame["treated"] = units["treated"].to_numpy()[frame["unit"]]
     frame["after"] = (frame["phase"] == "after").astype(float)
@@ -1232,8 +1314,8 @@ def _before_after(
             "Parallel trends: without the operation, incidents in the planned areas would have "
             "changed by the same proportion as in the comparison areas.",
             "Regression to the mean: the planned areas were chosen for their high counts, which "
-            "tend to fall back on their own; comparison areas chosen the same way (the lower-ranked "
-            "patrol areas) share some of this, the rest of the study area does not.",
+            "tend to fall back on their own; comparison areas chosen the same way (the "
+            "lower-ranked patrol areas) share some of this, the rest of the study area does not.",
             "Nothing else changed in the planned areas alone (other operations, CCTV, lighting, "
             "closures).",
             "No spill-over: patrols do not change incidents in the comparison areas (see the "
@@ -1419,119 +1501,19 @@ def assess_operation(
     cells with plan-week effects when the analysed areas average fewer incidents a day. Days
     outside the incident data's first and last dated incident are not analysed.
     """
-    unknown = sorted(set(estimates) - set(ESTIMATES))
-    if unknown:
-        msg = f"Unknown estimate(s) {unknown!r}; choose from {list(ESTIMATES)!r}."
-        raise ParameterError(msg)
-    if isinstance(buffers_m, int | float):
-        buffers_m = (float(buffers_m),)
-    buffers_m = tuple(float(b) for b in buffers_m)
-    if any(not np.isfinite(b) or b <= 0 for b in buffers_m):
-        msg = f"buffers_m must be positive distances in metres, got {buffers_m!r}."
-        raise ParameterError(msg)
+    buffers = _check_assess_args(estimates, buffers_m)
     table, pparams = _plan_table(plan)
     params_in = _plan_params(plan) or pparams
     days, info = _area_days(table, params_in, areas, incidents, compliance)
-    notes: list[str] = []
+    ctx = _Context.build(days, info)
+    notes = _data_notes(ctx)
     findings: list[Finding] = []
-    plan_start = days["date"].min()
-    plan_end = days["date"].max()
-    n_plan_days = int(days["date"].nunique())
-    weeks = n_plan_days / 7.0
-    planned_ids = sorted(days["patrol_area_id"].unique())
-    geoms = info["geoms"]
-    has_controls = bool((days["arm"] == "control").any())
-    n_dated = info["incidents_dated"]
-    dated = n_dated > 0 and n_dated >= 0.5 * info["incidents_total"]
-    n_date_only = n_dated - info["incidents_timed"]
-    covered_days = int(days.loc[days["covered"], "date"].nunique())
-
-    notes.append(
-        f"Operation: {len(planned_ids)} planned areas over {n_plan_days} plan days "
-        f"({plan_start:%Y-%m-%d} to {plan_end:%Y-%m-%d}, {weeks:.1f} weeks); plan days start at "
-        f"{info['day_start_hour']:02d}:00."
-    )
-    if dated:
-        notes.append(
-            f"Incidents: {info['incidents_total']:,} given, {n_dated:,} with a date "
-            f"({info['incidents_timed']:,} with a time of day); dated incidents run from "
-            f"{info['first_incident_day']:%Y-%m-%d} to {info['last_incident_day']:%Y-%m-%d}."
-        )
-    if covered_days < n_plan_days and dated:
-        notes.append(
-            f"{n_plan_days - covered_days} plan day(s) fall outside the incident data's dates and "
-            "are not analysed."
-        )
-    forced_n = int((days["covered"] & (days["assignment"] == "forced")).sum())
 
     # 1. crossover
-    effect = effect_all = None
-    daily = True
-    crossover_info: dict[str, Any] = {}
-    if not has_controls:
-        findings.append(
-            Finding(
-                "cannot",
-                "design",
-                "The plan had no control area-days (control share 0), so the randomised "
-                "comparison cannot be made; only the weaker before/after comparison is available.",
-            )
-        )
-    elif not dated:
-        findings.append(
-            Finding(
-                "cannot",
-                "data",
-                "The incidents carry months only (as police.uk data do), so patrol days and "
-                "control days cannot be told apart and the randomised comparison cannot be made. "
-                "Use the force's own records, with dates and times.",
-            )
-        )
-    elif "crossover" not in estimates:
-        pass
-    elif covered_days == 0:
-        findings.append(
-            Finding(
-                "cannot",
-                "data",
-                "No incident data cover the operation's days; give the incidents recorded during "
-                "the operation.",
-            )
-        )
-    else:
-        effect, crossover_info = _crossover(
-            days,
-            name="crossover",
-            label="patrol against control area-days (randomised crossover, forced days left out)",
-            variance=variance,
-            level=level,
-            forced_kept=False,
-        )
-        daily = crossover_info["unit_rule"] == "daily"
-        if forced_n:
-            effect_all, _ = _crossover(
-                days,
-                name="crossover_all_days",
-                label="patrol against control area-days, forced days kept (check only)",
-                variance=variance,
-                level=level,
-                forced_kept=True,
-            )
-        notes.append(
-            f"Crossover unit: {'area-days with plan-day effects' if daily else 'area-week cells with plan-week effects'} "
-            f"(the analysed areas average {crossover_info['incidents_per_plan_day']:.2f} incidents a "
-            f"plan day; the rule is plan-day effects from {DAILY_MIN_INCIDENTS:g} a day)."
-        )
-        notes.append(
-            f"{forced_n} patrol area-day(s) forced by the gap rule "
-            f"({'marked in the plan' if info['forced_source'] == 'plan' else 'derived from the gap rule: the plan has no assignment column'}) "
-            "are left out of the effect estimate."
-        )
-        if n_date_only:
-            notes.append(
-                f"{n_date_only:,} incident(s) have a date but no time: they count on their "
-                "calendar date, so those after midnight fall on the wrong plan day."
-            )
+    effect, effect_all, crossover_info = _crossover_block(
+        ctx, estimates, variance, level, findings, notes
+    )
+    daily = crossover_info.get("unit_rule", "daily") == "daily"
 
     # 2. before/after
     before_after = None
@@ -1539,89 +1521,68 @@ def assess_operation(
     if "before_after" in estimates:
         before_after, comp_label = _comparison_estimate(
             areas=areas,
-            planned_ids=planned_ids,
+            planned_ids=ctx.planned_ids,
             comparison=comparison,
             incidents=incidents,
-            geoms=geoms,
+            geoms=ctx.geoms,
             info=info,
-            plan_start=plan_start,
-            plan_end=plan_end,
+            plan_start=ctx.start,
+            plan_end=ctx.end,
             before=before,
             variance=variance,
             level=level,
-            dated=dated,
+            dated=ctx.dated,
             notes=notes,
         )
 
     # 3. dose-response
     dose = None
     dose_info: dict[str, Any] = {}
-    if "dose" in estimates and dated and covered_days:
+    if "dose" in estimates and ctx.dated and ctx.covered_days:
         dose, dose_info = _dose(
             days, delivered=compliance is not None, variance=variance, level=level, daily=daily
         )
 
     # 4. displacement
     disp = pd.DataFrame(columns=list(_DISPLACEMENT_COLUMNS))
-    if "displacement" in estimates and buffers_m:
+    if "displacement" in estimates and buffers:
         disp, disp_notes = _displacement_rows(
-            incidents, geoms, plan_start, plan_end, buffers_m, None, before
+            incidents, ctx.geoms, ctx.start, ctx.end, buffers, None, before
         )
         notes.extend(disp_notes)
-    # tracking figures
-    tracking: dict[str, Any] = {}
-    if compliance is not None:
-        summ = dict(getattr(compliance, "summary", {}) or {})
-        ctl = days[days["arm"] == "control"]
-        contaminated = int((ctl["minutes"].fillna(0) > 0).sum())
-        tracking = {
-            "planned_visits": summ.get("planned_visits"),
-            "delivered": summ.get("delivered"),
-            "short": summ.get("short"),
-            "missed": summ.get("missed"),
-            "no_data": summ.get("no_data"),
-            "delivery_rate": summ.get("delivery_rate"),
-            "control_area_days": len(ctl),
-            "contaminated_area_days": contaminated,
-            "contamination_share": contaminated / len(ctl) if len(ctl) else float("nan"),
-            "contamination_minutes": float(ctl["minutes"].fillna(0).sum()),
-            "planned_minutes": float(days["planned_minutes"].sum()),
-            "minutes_on_patrol_days": float(
-                days.loc[days["arm"] == "patrol", "minutes"].fillna(0).sum()
-            ),
-        }
 
+    tracking = _tracking_figures(days, compliance)
     findings.extend(
         _findings(
             effect=effect,
             before_after=before_after,
             dose=dose,
             disp=disp,
-            weeks=weeks,
+            weeks=ctx.weeks,
             tracking=tracking,
-            has_controls=has_controls,
-            forced_n=forced_n,
+            has_controls=ctx.has_controls,
+            forced_n=ctx.forced_n,
             effect_all=effect_all,
             compliance_given=compliance is not None,
         )
     )
     params = {
-        "plan_start": f"{plan_start:%Y-%m-%d}",
-        "plan_end": f"{plan_end:%Y-%m-%d}",
-        "plan_days": n_plan_days,
-        "areas_planned": len(planned_ids),
+        "plan_start": f"{ctx.start:%Y-%m-%d}",
+        "plan_end": f"{ctx.end:%Y-%m-%d}",
+        "plan_days": ctx.n_days,
+        "areas_planned": len(ctx.planned_ids),
         "plan_seed": params_in.get("seed"),
         "control_share": params_in.get("control_share"),
         "plan_day_starts": f"{info['day_start_hour']:02d}:00",
-        "forced_area_days": forced_n,
+        "forced_area_days": ctx.forced_n,
         "forced_source": info["forced_source"],
         "unit_rule": crossover_info.get("unit_rule", ""),
         "daily_min_incidents": DAILY_MIN_INCIDENTS,
         "variance": variance,
         "min_clusters": MIN_CLUSTERS,
         "level": level,
-        "buffers_m": list(buffers_m),
-        "before": list(before) if before is not None else None,
+        "buffers_m": list(buffers),
+        "before": [str(b) for b in before] if before is not None else None,
         "comparison": comp_label,
         "dose_source": dose_info.get("source", ""),
         "dose_unit_minutes": DOSE_UNIT_MINUTES,
@@ -1648,6 +1609,184 @@ def assess_operation(
         tracking=tracking,
         synthetic=bool(getattr(incidents.report, "synthetic", False)),
     )
+
+
+def _check_assess_args(
+    estimates: Collection[str], buffers_m: Sequence[float] | float
+) -> tuple[float, ...]:
+    unknown = sorted(set(estimates) - set(ESTIMATES))
+    if unknown:
+        msg = f"Unknown estimate(s) {unknown!r}; choose from {list(ESTIMATES)!r}."
+        raise ParameterError(msg)
+    seq = (buffers_m,) if isinstance(buffers_m, int | float) else buffers_m
+    buffers = tuple(float(b) for b in seq)
+    if any(not np.isfinite(b) or b <= 0 for b in buffers):
+        msg = f"buffers_m must be positive distances in metres, got {buffers!r}."
+        raise ParameterError(msg)
+    return buffers
+
+
+@dataclass(frozen=True)
+class _Context:
+    """The facts about an operation every estimate and note needs."""
+
+    days: pd.DataFrame
+    info: Mapping[str, Any]
+    start: pd.Timestamp
+    end: pd.Timestamp
+    n_days: int
+    weeks: float
+    planned_ids: list[str]
+    geoms: gpd.GeoDataFrame
+    has_controls: bool
+    dated: bool
+    covered_days: int
+    forced_n: int
+
+    @classmethod
+    def build(cls, days: pd.DataFrame, info: Mapping[str, Any]) -> _Context:
+        n_dated = info["incidents_dated"]
+        n_days = int(days["date"].nunique())
+        return cls(
+            days=days,
+            info=info,
+            start=pd.Timestamp(days["date"].min()),
+            end=pd.Timestamp(days["date"].max()),
+            n_days=n_days,
+            weeks=n_days / 7.0,
+            planned_ids=sorted(days["patrol_area_id"].unique()),
+            geoms=info["geoms"],
+            has_controls=bool((days["arm"] == "control").any()),
+            dated=bool(n_dated > 0 and n_dated >= 0.5 * info["incidents_total"]),
+            covered_days=int(days.loc[days["covered"], "date"].nunique()),
+            forced_n=int((days["covered"] & (days["assignment"] == "forced")).sum()),
+        )
+
+
+def _data_notes(ctx: _Context) -> list[str]:
+    info = ctx.info
+    notes = [
+        f"Operation: {len(ctx.planned_ids)} planned areas over {ctx.n_days} plan days "
+        f"({ctx.start:%Y-%m-%d} to {ctx.end:%Y-%m-%d}, {ctx.weeks:.1f} weeks); plan days "
+        f"start at {info['day_start_hour']:02d}:00."
+    ]
+    if ctx.dated:
+        notes.append(
+            f"Incidents: {info['incidents_total']:,} given, {info['incidents_dated']:,} with a "
+            f"date ({info['incidents_timed']:,} with a time of day); dated incidents run from "
+            f"{info['first_incident_day']:%Y-%m-%d} to {info['last_incident_day']:%Y-%m-%d}."
+        )
+        if ctx.covered_days < ctx.n_days:
+            notes.append(
+                f"{ctx.n_days - ctx.covered_days} plan day(s) fall outside the incident data's "
+                "dates and are not analysed."
+            )
+    return notes
+
+
+_NO_CONTROLS = (
+    "The plan had no control area-days (control share 0), so the randomised comparison cannot "
+    "be made; only the weaker before/after comparison is available."
+)
+_MONTHS_ONLY = (
+    "The incidents carry months only (as police.uk data do), so patrol days and control days "
+    "cannot be told apart and the randomised comparison cannot be made. Use the force's own "
+    "records, with dates and times."
+)
+_NOT_COVERED = (
+    "No incident data cover the operation's days; give the incidents recorded during the operation."
+)
+
+
+def _crossover_block(
+    ctx: _Context,
+    estimates: Collection[str],
+    variance: str,
+    level: float,
+    findings: list[Finding],
+    notes: list[str],
+) -> tuple[Estimate | None, Estimate | None, dict[str, Any]]:
+    """The randomised estimate and its forced-days check, or the finding that says why not."""
+    if not ctx.has_controls:
+        findings.append(Finding("cannot", "design", _NO_CONTROLS))
+        return None, None, {}
+    if not ctx.dated:
+        findings.append(Finding("cannot", "data", _MONTHS_ONLY))
+        return None, None, {}
+    if "crossover" not in estimates:
+        return None, None, {}
+    if ctx.covered_days == 0:
+        findings.append(Finding("cannot", "data", _NOT_COVERED))
+        return None, None, {}
+    effect, info = _crossover(
+        ctx.days,
+        name="crossover",
+        label="patrol against control area-days (randomised crossover, forced days left out)",
+        variance=variance,
+        level=level,
+        forced_kept=False,
+    )
+    effect_all = None
+    if ctx.forced_n:
+        effect_all, _ = _crossover(
+            ctx.days,
+            name="crossover_all_days",
+            label="patrol against control area-days, forced days kept (check only)",
+            variance=variance,
+            level=level,
+            forced_kept=True,
+        )
+    unit = (
+        "area-days with plan-day effects"
+        if info["unit_rule"] == "daily"
+        else "area-week cells with plan-week effects"
+    )
+    source = (
+        "marked in the plan"
+        if ctx.info["forced_source"] == "plan"
+        else "derived from the gap rule: the plan has no assignment column"
+    )
+    notes.append(
+        f"Crossover unit: {unit} (the analysed areas average "
+        f"{info['incidents_per_plan_day']:.2f} incidents a plan day; the rule is plan-day "
+        f"effects from {DAILY_MIN_INCIDENTS:g} a day)."
+    )
+    notes.append(
+        f"{ctx.forced_n} patrol area-day(s) forced by the gap rule ({source}) are left out of "
+        "the effect estimate."
+    )
+    date_only = ctx.info["incidents_dated"] - ctx.info["incidents_timed"]
+    if date_only:
+        notes.append(
+            f"{date_only:,} incident(s) have a date but no time: they count on their calendar "
+            "date, so those after midnight fall on the wrong plan day."
+        )
+    return effect, effect_all, info
+
+
+def _tracking_figures(days: pd.DataFrame, compliance: Any) -> dict[str, Any]:
+    """Delivery (tracking's summary) and contamination (presence on control area-days)."""
+    if compliance is None:
+        return {}
+    summ = dict(getattr(compliance, "summary", {}) or {})
+    ctl = days[days["arm"] == "control"]
+    contaminated = int((ctl["minutes"].fillna(0) > 0).sum())
+    return {
+        "planned_visits": summ.get("planned_visits"),
+        "delivered": summ.get("delivered"),
+        "short": summ.get("short"),
+        "missed": summ.get("missed"),
+        "no_data": summ.get("no_data"),
+        "delivery_rate": summ.get("delivery_rate"),
+        "control_area_days": len(ctl),
+        "contaminated_area_days": contaminated,
+        "contamination_share": contaminated / len(ctl) if len(ctl) else float("nan"),
+        "contamination_minutes": float(ctl["minutes"].fillna(0).sum()),
+        "planned_minutes": float(days["planned_minutes"].sum()),
+        "minutes_on_patrol_days": float(
+            days.loc[days["arm"] == "patrol", "minutes"].fillna(0).sum()
+        ),
+    }
 
 
 def assess_plan_folder(
@@ -1692,10 +1831,10 @@ def assess_plan_folder(
     areas = tracking.read_patrol_areas(plan_dir)
     compliance = None
     if log_paths:
-        tz_kw = {"tz": tz} if tz else {}
-        logs = tracking.read_patrol_logs(log_paths, columns=log_columns, **tz_kw)
-        visits = tracking.rebuild_visits(logs, areas, **tz_kw)
-        compliance = tracking.compare_with_plan(visits, plan, logs=logs, **tz_kw)
+        zone = tz or TIME_ZONE
+        logs = tracking.read_patrol_logs(log_paths, columns=log_columns, tz=zone)
+        visits = tracking.rebuild_visits(logs, areas, tz=zone)
+        compliance = tracking.compare_with_plan(visits, plan, logs=logs, tz=zone)
     return assess_operation(plan, areas, incidents, compliance=compliance, **kwargs)
 
 
@@ -1725,66 +1864,9 @@ def _findings(
     effect_all: Estimate | None,
     compliance_given: bool,
 ) -> list[Finding]:
-    out: list[Finding] = []
+    """What can and cannot be concluded, in the order the report lists them."""
     short = weeks < MIN_WEEKS
-    if effect is not None:
-        if not effect.estimable:
-            out.append(
-                Finding(
-                    "cannot",
-                    "effect",
-                    f"The patrol/control rate ratio cannot be estimated: {effect.variance.removeprefix('not estimable: ')}.",
-                )
-            )
-        else:
-            c = effect.counts
-            base = (
-                f"On patrol days the planned areas had {effect.change_text()} incidents than on "
-                f"control days ({c['incidents_patrol']} incidents on {c['area_days_patrol']} patrol "
-                f"area-days, {c['incidents_control']} on {c['area_days_control']} control area-days)."
-            )
-            if effect.significant and not short:
-                kind = "can"
-                text = (
-                    base + " The interval leaves out 'no change', so chance alone is an unlikely "
-                    "explanation; this is randomised evidence of the patrols' effect on the days "
-                    "they were assigned."
-                )
-            elif effect.significant:
-                kind = "caution"
-                text = (
-                    base
-                    + " The interval leaves out 'no change', but the operation is too short to rely on it."
-                )
-            else:
-                kind = "cannot"
-                text = (
-                    base
-                    + " The interval includes 'no change', so these data cannot tell an effect "
-                    "from chance. This is not evidence that patrol does nothing."
-                )
-            out.append(Finding(kind, "effect", text))
-            mde = _detectable(effect)
-            if np.isfinite(mde) and mde > TARGET_REDUCTION:
-                out.append(
-                    Finding(
-                        "cannot",
-                        "too few incidents",
-                        f"Too few incidents: with {effect.incidents} incidents in the compared "
-                        f"area-days the operation could reliably detect (80 % power) only a "
-                        f"reduction of {mde * 100:.0f} % or more, not the {TARGET_REDUCTION * 100:.0f} % typical of "
-                        "hot spot patrol. Run the operation longer or over more areas.",
-                    )
-                )
-        if effect_all is not None and effect_all.estimable and effect.estimable:
-            out.append(
-                Finding(
-                    "caution",
-                    "forced days",
-                    f"{forced_n} patrol area-days forced by the gap rule are left out; with them "
-                    f"kept (not randomised) the estimate is {effect_all.change_text()}.",
-                )
-            )
+    out = _effect_findings(effect, effect_all, forced_n, short)
     if short:
         out.append(
             Finding(
@@ -1803,6 +1885,75 @@ def _findings(
                 "review (D7); effects of continuous campaigns are known to decay.",
             )
         )
+    out += _weaker_findings(before_after, has_controls, dose, disp)
+    out += _delivery_findings(tracking, compliance_given)
+    return out
+
+
+def _effect_findings(
+    effect: Estimate | None, effect_all: Estimate | None, forced_n: int, short: bool
+) -> list[Finding]:
+    if effect is None:
+        return []
+    if not effect.estimable:
+        why = effect.variance.removeprefix("not estimable: ")
+        return [
+            Finding(
+                "cannot", "effect", f"The patrol/control rate ratio cannot be estimated: {why}."
+            )
+        ]
+    c = effect.counts
+    base = (
+        f"On patrol days the planned areas had {effect.change_text()} incidents than on control "
+        f"days ({c['incidents_patrol']} incidents on {c['area_days_patrol']} patrol area-days, "
+        f"{c['incidents_control']} on {c['area_days_control']} control area-days)."
+    )
+    if effect.significant and not short:
+        kind, tail = (
+            "can",
+            " The interval leaves out 'no change', so chance alone is an unlikely explanation; "
+            "this is randomised evidence of the patrols' effect on the days they were assigned.",
+        )
+    elif effect.significant:
+        kind, tail = (
+            "caution",
+            " The interval leaves out 'no change', but the operation is too short to rely on it.",
+        )
+    else:
+        kind, tail = (
+            "cannot",
+            " The interval includes 'no change', so these data cannot tell an effect from "
+            "chance. This is not evidence that patrol does nothing.",
+        )
+    out = [Finding(kind, "effect", base + tail)]
+    mde = _detectable(effect)
+    if np.isfinite(mde) and mde > TARGET_REDUCTION:
+        out.append(
+            Finding(
+                "cannot",
+                "too few incidents",
+                f"Too few incidents: with {effect.incidents} incidents in the compared area-days "
+                f"the operation could reliably detect (80 % power) only a reduction of "
+                f"{mde * 100:.0f} % or more, not the {TARGET_REDUCTION * 100:.0f} % typical of hot "
+                "spot patrol. Run the operation longer or over more areas.",
+            )
+        )
+    if effect_all is not None and effect_all.estimable:
+        out.append(
+            Finding(
+                "caution",
+                "forced days",
+                f"{forced_n} patrol area-days forced by the gap rule are left out; with them kept "
+                f"(not randomised) the estimate is {effect_all.change_text()}.",
+            )
+        )
+    return out
+
+
+def _weaker_findings(
+    before_after: Estimate | None, has_controls: bool, dose: Estimate | None, disp: pd.DataFrame
+) -> list[Finding]:
+    out: list[Finding] = []
     if before_after is not None and before_after.estimable:
         kind = "caution" if has_controls else ("can" if before_after.significant else "cannot")
         word = (
@@ -1814,75 +1965,74 @@ def _findings(
             Finding(
                 kind,
                 "before/after",
-                f"Before/after against comparison areas (weaker evidence, not randomised): during "
+                "Before/after against comparison areas (weaker evidence, not randomised): during "
                 f"the operation the planned areas had {before_after.change_text()} incidents than "
-                f"the comparison areas' change predicts: {word}. Regression to the mean and other local changes can produce such "
-                "differences.",
+                f"the comparison areas' change predicts: {word}. Regression to the mean and "
+                "other local changes can produce such differences.",
             )
         )
     if dose is not None and dose.estimable:
-        delivered = dose.counts.get("dose_source") == "delivered"
+        text = (
+            "Dose-response: each 15 minutes of patrol presence on an area-day went with "
+            f"{dose.change_text()} incidents"
+            if dose.counts.get("dose_source") == "delivered"
+            else "Dose-response from planned minutes only: each 15 planned minutes went with "
+            f"{dose.change_text()} incidents; give patrol logs to measure what was delivered"
+        )
         out.append(
             Finding(
                 "caution",
                 "dose",
-                (
-                    f"Dose-response: each 15 minutes of patrol presence on an area-day went with "
-                    f"{dose.change_text()} incidents"
-                    if delivered
-                    else f"Dose-response from planned minutes only: each 15 planned minutes went "
-                    f"with {dose.change_text()} incidents; give patrol logs to measure what was "
-                    "delivered"
-                )
-                + ". Minutes were not randomised, so this supports but does not prove an effect.",
+                text + ". Minutes were not randomised, so this supports but does not prove an "
+                "effect.",
             )
         )
     for _, d in disp.iterrows():
-        out.append(
-            Finding(
-                "caution",
-                "displacement",
-                f"Displacement, {int(d['buffer_m'])} m buffer: WDQ {d['wdq']:.2f}. "
-                f"{d['interpretation']} (by months {d['before']} against {d['after']}; no interval).",
+        label = f"Displacement, {int(d['buffer_m'])} m buffer"
+        if np.isfinite(d["wdq"]):
+            text = (
+                f"{label}: WDQ {d['wdq']:.2f}. {d['interpretation']} (by months {d['before']} "
+                f"against {d['after']}; no interval)."
             )
-            if np.isfinite(d["wdq"])
-            else Finding(
-                "cannot",
-                "displacement",
-                f"Displacement, {int(d['buffer_m'])} m buffer: {d['interpretation']}",
-            )
-        )
-    if compliance_given:
-        share = tracking.get("contamination_share", float("nan"))
-        if np.isfinite(share) and share > CONTAMINATION_LIMIT:
-            out.append(
-                Finding(
-                    "caution",
-                    "contamination",
-                    f"Contamination: patrols were present in {share:.0%} of control area-days "
-                    f"({tracking['contaminated_area_days']} of {tracking['control_area_days']}, "
-                    f"{tracking['contamination_minutes']:.0f} minutes). Controls that were "
-                    "patrolled make the comparison understate the effect.",
-                )
-            )
-        rate = tracking.get("delivery_rate")
-        if rate is not None and np.isfinite(float(rate)) and float(rate) < DELIVERY_LIMIT:
-            out.append(
-                Finding(
-                    "caution",
-                    "under-delivery",
-                    f"Under-delivery: {float(rate):.0%} of planned visits with log data were "
-                    f"delivered (at least 10 minutes). The estimate is of the plan as delivered, "
-                    "not of the full dose.",
-                )
-            )
-    else:
-        out.append(
+            out.append(Finding("caution", "displacement", text))
+        else:
+            out.append(Finding("cannot", "displacement", f"{label}: {d['interpretation']}"))
+    return out
+
+
+def _delivery_findings(tracking: Mapping[str, Any], compliance_given: bool) -> list[Finding]:
+    if not compliance_given:
+        return [
             Finding(
                 "cannot",
                 "delivery",
-                "Whether the patrols were delivered as planned, or kept out of the control areas: "
-                "no patrol logs were given (add GPS/AVL logs to measure delivery and contamination).",
+                "Whether the patrols were delivered as planned, or kept out of the control "
+                "areas: no patrol logs were given (add GPS/AVL logs to measure delivery and "
+                "contamination).",
+            )
+        ]
+    out = []
+    share = tracking.get("contamination_share", float("nan"))
+    if np.isfinite(share) and share > CONTAMINATION_LIMIT:
+        out.append(
+            Finding(
+                "caution",
+                "contamination",
+                f"Contamination: patrols were present in {share:.0%} of control area-days "
+                f"({tracking['contaminated_area_days']} of {tracking['control_area_days']}, "
+                f"{tracking['contamination_minutes']:.0f} minutes). Controls that were patrolled "
+                "make the comparison understate the effect.",
+            )
+        )
+    rate = tracking.get("delivery_rate")
+    if rate is not None and np.isfinite(float(rate)) and float(rate) < DELIVERY_LIMIT:
+        out.append(
+            Finding(
+                "caution",
+                "under-delivery",
+                f"Under-delivery: {float(rate):.0%} of planned visits with log data were "
+                "delivered (at least 10 minutes). The estimate is of the plan as delivered, not "
+                "of the full dose.",
             )
         )
     return out
@@ -1947,86 +2097,32 @@ def simulate_operation(
         msg = "area_spread, dispersion and background_rate must be >= 0."
         raise ParameterError(msg)
     table, pparams = _plan_table(plan)
-    params = _plan_params(plan) or pparams
-    day_h = _day_start_hour(params)
-    if not isinstance(areas, gpd.GeoDataFrame) or "patrol_area_id" not in areas.columns:
-        msg = "areas must be a GeoDataFrame with a 'patrol_area_id' column."
-        raise ParameterError(msg)
-    g = areas[["patrol_area_id", areas.geometry.name]].copy()
-    g["patrol_area_id"] = g["patrol_area_id"].astype(str)
-    if g.crs is None:
-        msg = "The patrol areas have no CRS."
-        raise ParameterError(msg)
-    if g.crs.is_geographic:
-        g = g.to_crs(g.estimate_utm_crs())
+    day_h = _day_start_hour(_plan_params(plan) or pparams)
+    g = _metric_areas(areas)
     rng = np.random.default_rng(seed)
-    n = len(g)
     ids = g["patrol_area_id"].to_numpy()
-    if isinstance(baseline_rate, Mapping):
-        rates = np.array([float(baseline_rate[i]) for i in ids])
-    elif np.ndim(baseline_rate) == 0:
-        base = float(baseline_rate)  # type: ignore[arg-type]
-        if area_spread > 0:
-            k = 1.0 / area_spread**2
-            rates = base * rng.gamma(k, 1.0 / k, size=n)
-        else:
-            rates = np.full(n, base)
-    else:
-        rates = np.asarray(baseline_rate, dtype=float)
-        if len(rates) != n:
-            msg = f"baseline_rate has {len(rates)} values for {n} areas."
-            raise ParameterError(msg)
-    if np.any(~np.isfinite(rates)) or np.any(rates < 0):
-        msg = "baseline rates must be >= 0."
-        raise ParameterError(msg)
+    rates = _area_rates(baseline_rate, ids, area_spread, rng)
     start = table["date"].min()
-    end = table["date"].max()
-    n_plan = int((end - start).days) + 1
+    n_plan = int((table["date"].max() - start).days) + 1
     n_before = n_plan if before_days is None else int(before_days)
-    all_days = pd.date_range(start - pd.Timedelta(days=n_before), end, freq="D")
+    all_days = pd.date_range(start - pd.Timedelta(days=n_before), table["date"].max(), freq="D")
     patrol = table[table["arm"] == "patrol"][["date", "patrol_area_id"]].drop_duplicates()
-    pmask = np.zeros((n, len(all_days)), dtype=bool)
     pos = {a: i for i, a in enumerate(ids)}
     day_pos = {d: j for j, d in enumerate(all_days)}
+    pmask = np.zeros((len(ids), len(all_days)), dtype=bool)
     for d, a in zip(patrol["date"], patrol["patrol_area_id"], strict=True):
         if a in pos:
             pmask[pos[a], day_pos[pd.Timestamp(d)]] = True
     mean = rates[:, None] * np.where(pmask, effect, 1.0)
     if dispersion > 0:
-        k = 1.0 / dispersion
-        mean = mean * rng.gamma(k, 1.0 / k, size=mean.shape)
+        mean = mean * rng.gamma(1.0 / dispersion, dispersion, size=mean.shape)
     counts = rng.poisson(mean)
     geoms = np.asarray(g.geometry.values, dtype=object)
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    when: list[np.ndarray] = []
-    where: list[np.ndarray] = []
-    day_ns = all_days.values.astype("datetime64[ns]")
-    for i in range(n):
-        c = counts[i]
-        total = int(c.sum())
-        if total == 0:
-            continue
-        px, py = _uniform_in(geoms[i], total, rng)
-        xs.append(px)
-        ys.append(py)
-        when.append(np.repeat(day_ns, c))
-        where.append(np.full(total, f"Simulated {ids[i]}", dtype=object))
     minx, miny, maxx, maxy = shapely.union_all(geoms).bounds
     study = shapely.box(minx - margin_m, miny - margin_m, maxx + margin_m, maxy + margin_m)
-    if background_rate > 0:
-        km2 = study.area / 1e6
-        nb = int(rng.poisson(background_rate * km2 * len(all_days)))
-        union = shapely.union_all(geoms)
-        bx, by = _uniform_outside(study, union, nb, rng)
-        xs.append(bx)
-        ys.append(by)
-        when.append(day_ns[rng.integers(0, len(all_days), size=nb)])
-        where.append(np.full(nb, "Simulated background", dtype=object))
-    x = np.concatenate(xs) if xs else np.empty(0)
-    y = np.concatenate(ys) if ys else np.empty(0)
-    t = np.concatenate(when) if when else np.empty(0, dtype="datetime64[ns]")
-    loc = np.concatenate(where) if where else np.empty(0, dtype=object)
+    x, y, t, loc = _simulated_points(
+        geoms, ids, counts, all_days.values.astype("datetime64[ns]"), study, background_rate, rng
+    )
     seconds = rng.integers(0, 86400, size=len(x))
     times = pd.to_datetime(t) + pd.Timedelta(hours=day_h) + pd.to_timedelta(seconds, unit="s")
     order = np.argsort(times.to_numpy(), kind="stable")
@@ -2059,6 +2155,85 @@ def simulate_operation(
         ],
     )
     return Incidents(inc.frame, inc.crs, inc.study_area, report)
+
+
+def _metric_areas(areas: Any) -> gpd.GeoDataFrame:
+    """``patrol_area_id`` and geometry in a metric CRS (UTM for a geographic one)."""
+    if not isinstance(areas, gpd.GeoDataFrame) or "patrol_area_id" not in areas.columns:
+        msg = "areas must be a GeoDataFrame with a 'patrol_area_id' column."
+        raise ParameterError(msg)
+    if areas.crs is None:
+        msg = "The patrol areas have no CRS."
+        raise ParameterError(msg)
+    g = areas[["patrol_area_id", areas.geometry.name]].copy()
+    g["patrol_area_id"] = g["patrol_area_id"].astype(str)
+    return g.to_crs(g.estimate_utm_crs()) if g.crs.is_geographic else g
+
+
+def _area_rates(
+    baseline_rate: Any, ids: np.ndarray, area_spread: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Each area's incidents per day without patrol."""
+    n = len(ids)
+    if isinstance(baseline_rate, Mapping):
+        rates = np.array([float(baseline_rate[i]) for i in ids])
+    elif np.ndim(baseline_rate) == 0:
+        base = float(baseline_rate)
+        if area_spread > 0:
+            k = 1.0 / area_spread**2
+            rates = base * rng.gamma(k, 1.0 / k, size=n)
+        else:
+            rates = np.full(n, base)
+    else:
+        rates = np.asarray(baseline_rate, dtype=float)
+        if len(rates) != n:
+            msg = f"baseline_rate has {len(rates)} values for {n} areas."
+            raise ParameterError(msg)
+    if np.any(~np.isfinite(rates)) or np.any(rates < 0):
+        msg = "baseline rates must be >= 0."
+        raise ParameterError(msg)
+    return rates
+
+
+def _simulated_points(
+    geoms: np.ndarray,
+    ids: np.ndarray,
+    counts: np.ndarray,
+    day_ns: np.ndarray,
+    study: Any,
+    background_rate: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x, y, day and location text of every simulated incident: uniform in its area (counts
+    per area and day), then the background uniform in the study area outside every area."""
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    when: list[np.ndarray] = []
+    where: list[np.ndarray] = []
+    for i in range(len(ids)):
+        total = int(counts[i].sum())
+        if total == 0:
+            continue
+        px, py = _uniform_in(geoms[i], total, rng)
+        xs.append(px)
+        ys.append(py)
+        when.append(np.repeat(day_ns, counts[i]))
+        where.append(np.full(total, f"Simulated {ids[i]}", dtype=object))
+    if background_rate > 0:
+        nb = int(rng.poisson(background_rate * study.area / 1e6 * len(day_ns)))
+        bx, by = _uniform_outside(study, shapely.union_all(geoms), nb, rng)
+        xs.append(bx)
+        ys.append(by)
+        when.append(day_ns[rng.integers(0, len(day_ns), size=nb)])
+        where.append(np.full(nb, "Simulated background", dtype=object))
+    if not xs:
+        return (
+            np.empty(0),
+            np.empty(0),
+            np.empty(0, dtype="datetime64[ns]"),
+            np.empty(0, dtype=object),
+        )
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(when), np.concatenate(where)
 
 
 def _uniform_in(geom: Any, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
