@@ -6,8 +6,10 @@ standalone map that opens offline); ``hotspots plan INPUT... --out-dir DIR`` als
 ``hotspots evaluate INPUT...`` scores every method, the patrol areas and naive baselines on
 later months (hit rate, PAI and PEI at equal coverage and equal numbers of discs, rolling
 origins); ``hotspots track PLAN_DIR LOGS... --out-dir DIR`` sets GPS patrol logs against a
-plan (delivered, short, missed and unplanned visits, contamination); ``hotspots demo`` writes the
-synthetic demo CSV.
+plan (delivered, short, missed and unplanned visits, contamination); ``hotspots assess PLAN_DIR
+INCIDENTS... [--logs LOGS...] --out-dir DIR`` estimates what the patrols did (randomised
+crossover, before/after, dose-response, displacement); ``hotspots demo`` writes the synthetic demo
+CSV.
 
 The commands only parse arguments, print and format errors: every step they run is a function of
 :mod:`hotspots.workflows`, the same the app calls.
@@ -401,6 +403,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--pdf", action="store_true", help="also print tracking_report.pdf with a local Chromium"
     )
+
+    _add_assess_parser(sub)
 
     de = sub.add_parser("demo", help="write the synthetic demo CSV")
     de.add_argument(
@@ -889,6 +893,73 @@ def _cmd_track(args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
+def _add_assess_parser(sub: Any) -> None:
+    asp = sub.add_parser(
+        "assess",
+        help="did it work? patrol against control days, before/after, dose, displacement",
+    )
+    asp.add_argument("plan_dir", metavar="PLAN_DIR", help="the folder `hotspots plan` wrote")
+    _add_input_options(asp)
+    asp.add_argument("--out-dir", required=True, help="folder for the outputs")
+    asp.add_argument(
+        "--logs",
+        nargs="+",
+        metavar="LOGS",
+        help="GPS/AVL patrol logs (CSV, GPX, GeoJSON) or folders: delivered minutes, contamination",
+    )
+    asp.add_argument(
+        "--tz",
+        default=constants.TIME_ZONE,
+        help="time zone of log times without a UTC offset (default %(default)s)",
+    )
+    asp.add_argument(
+        "--buffer",
+        type=float,
+        action="append",
+        metavar="M",
+        help="displacement buffer around the patrol areas in metres (repeatable; default 100)",
+    )
+    asp.add_argument(
+        "--before",
+        nargs=2,
+        metavar=("FIRST", "LAST"),
+        help="first and last day (YYYY-MM-DD) of the period before the operation (default: as "
+        "many days as the operation, just before it)",
+    )
+
+
+def _cmd_assess(args: argparse.Namespace, out: Any) -> int:
+    from hotspots.assess import assess_plan_folder, write_assessment
+
+    plan_dir = _existing(args.plan_dir, "PLAN_DIR")
+    logs = [_existing(p, "--logs") for p in args.logs] if args.logs else None
+    incidents = _load(args)
+    if not args.quiet:
+        _print_report(incidents, out)
+    result = assess_plan_folder(
+        plan_dir,
+        incidents,
+        log_paths=logs,
+        tz=args.tz,
+        buffers_m=tuple(args.buffer) if args.buffer else (100.0,),
+        before=tuple(args.before) if args.before else None,
+    )
+    if not args.quiet:
+        for note in result.notes:
+            print(f"- {note}", file=out)
+    for e in result.estimates:
+        print(
+            f"{e.label}: rate ratio {e.rate_ratio:.2f} ({e.ci_low:.2f} to {e.ci_high:.2f}), "
+            f"{e.change_text()}; n = {e.n_units}, {e.incidents} incidents",
+            file=out,
+        )
+    for f in result.findings:
+        print(f"[{f.kind}] {f.text}", file=out)
+    for name, p in write_assessment(result, args.out_dir).items():
+        print(f"Wrote {name}: {p}", file=out)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, out: Any) -> int:
     from hotspots import demo
 
@@ -920,6 +991,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _cmd_evaluate,
         "classify": _cmd_classify,
         "track": _cmd_track,
+        "assess": _cmd_assess,
         "demo": _cmd_demo,
         "app": _cmd_app,
     }

@@ -707,3 +707,80 @@ def test_report_and_files(tmp_path, sim_design):
     days = pd.read_csv(paths["area_days_csv"])
     assert len(days) == len(a.area_days)
     assert paths["report_html"].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+# ------------------------------------------------------------------------------------------
+# with tracking's compliance, and the command line
+
+
+def test_delivered_minutes_from_simulated_patrol_logs():
+    from hotspots.tracking import compare_with_plan, rebuild_visits, simulate_patrol_logs
+
+    areas = disc_areas(8).to_crs(4326)
+    plan = make_patrol_plan(
+        disc_areas(8), days=14, control_share=0.5, officer_hours=80, seed=2, start_date="2025-03-03"
+    )
+    sim = simulate_patrol_logs(plan, areas, seed=1, control_visits=4, days_without_data=1)
+    comp = compare_with_plan(rebuild_visits(sim.points, areas), plan)
+    inc = simulate_operation(plan, areas, baseline_rate=0.5, seed=3, before_days=0)
+    a = assess_operation(plan, areas, inc, compliance=comp, estimates=("crossover", "dose"))
+    # contamination: the control area-days the simulator visited, recovered through tracking
+    truth = sim.area_days[sim.area_days["contamination_minutes"] > 0]
+    assert a.tracking["contaminated_area_days"] == len(truth) == 4
+    assert a.tracking["contamination_minutes"] == pytest.approx(
+        truth["contamination_minutes"].sum(), abs=1.0
+    )
+    assert a.tracking["delivery_rate"] == comp.summary["delivery_rate"]
+    # the day without log data is left out of the dose-response, for every planned area
+    assert a.dose.counts["dose_source"] == "delivered"
+    assert a.dose.counts["area_days_without_log_data"] == 8
+    used = a.area_days[a.area_days["covered"] & a.area_days["logged"]]
+    assert a.dose.counts["minutes_total"] == pytest.approx(float(used["minutes"].sum()))
+    planned = comp.area_days[comp.area_days["arm"] != "off-plan"]
+    assert float(a.area_days["minutes"].sum()) == pytest.approx(float(planned["minutes"].sum()))
+
+
+def test_cli_assess_writes_the_estimates_and_report(tmp_path, demo_csv, capsys):
+    from hotspots import cli
+    from hotspots.tracking import (
+        read_patrol_areas,
+        read_plan,
+        simulate_patrol_logs,
+        write_patrol_log,
+    )
+
+    plan_dir = tmp_path / "plan"
+    args = ["--quiet", "plan", str(demo_csv), "--out-dir", str(plan_dir), "--days", "28"]
+    args += ["--control-share", "0.5", "--seed", "4", "--start-date", "2025-06-02"]
+    assert cli.main(args) == 0
+    plan, areas = read_plan(plan_dir), read_patrol_areas(plan_dir)
+    inc = simulate_operation(plan, areas, baseline_rate=0.4, background_rate=1.0, seed=5)
+    table = pd.DataFrame(
+        {
+            "Longitude": inc.frame["lon"].round(6),
+            "Latitude": inc.frame["lat"].round(6),
+            "Date": inc.frame["datetime"].dt.strftime("%Y-%m-%d"),
+            "Time": inc.frame["datetime"].dt.strftime("%H:%M"),
+            "Crime type": "Violence and sexual offences",
+        }
+    )
+    incidents_csv = tmp_path / "incidents.csv"
+    table.to_csv(incidents_csv, index=False)
+    logs = write_patrol_log(simulate_patrol_logs(plan, areas, seed=2).points, tmp_path / "logs.csv")
+    out_dir = tmp_path / "assess"
+    argv = ["assess", str(plan_dir), str(incidents_csv), "--out-dir", str(out_dir)]
+    argv += ["--logs", str(logs), "--buffer", "100", "--buffer", "250"]
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "patrol against control area-days (randomised crossover" in printed
+    assert "[cannot]" in printed and "Wrote report_html" in printed
+    effect = pd.read_csv(out_dir / "effect.csv")
+    assert {"crossover", "dose_response", "displacement_100m", "displacement_250m"} <= set(
+        effect["estimate"]
+    )
+    assert int(effect.loc[effect["estimate"] == "crossover", "incidents"].item()) > 0
+    html = (out_dir / "assessment.html").read_text(encoding="utf-8")
+    assert "OFFICIAL-SENSITIVE" in html and "Delivery (from the patrol logs)" in html
+    # a missing plan folder is a readable error, not a traceback
+    assert cli.main(["assess", str(tmp_path / "nope"), str(incidents_csv), "--out-dir", "x"]) == 2
