@@ -2012,28 +2012,43 @@ def _delivery_findings(tracking: Mapping[str, Any], compliance_given: bool) -> l
             )
         ]
     out = []
-    share = tracking.get("contamination_share", float("nan"))
-    if np.isfinite(share) and share > CONTAMINATION_LIMIT:
+    share = float(tracking.get("contamination_share", float("nan")))
+    if np.isfinite(share):
+        seen = (
+            f"patrols were present in {share * 100:.0f} % of control area-days "
+            f"({tracking['contaminated_area_days']} of {tracking['control_area_days']}, "
+            f"{tracking['contamination_minutes']:.0f} minutes)"
+        )
         out.append(
             Finding(
                 "caution",
                 "contamination",
-                f"Contamination: patrols were present in {share:.0%} of control area-days "
-                f"({tracking['contaminated_area_days']} of {tracking['control_area_days']}, "
-                f"{tracking['contamination_minutes']:.0f} minutes). Controls that were patrolled "
-                "make the comparison understate the effect.",
+                f"Contamination: {seen}. Controls that were patrolled make the comparison "
+                "understate the effect.",
+            )
+            if share > CONTAMINATION_LIMIT
+            else Finding(
+                "can",
+                "controls kept",
+                f"The controls were kept: {seen}, within the {CONTAMINATION_LIMIT * 100:.0f} % "
+                "this report accepts.",
             )
         )
     rate = tracking.get("delivery_rate")
-    if rate is not None and np.isfinite(float(rate)) and float(rate) < DELIVERY_LIMIT:
+    if rate is not None and np.isfinite(float(rate)):
+        delivered = (
+            f"{float(rate) * 100:.0f} % of planned visits with log data were delivered (at least "
+            "10 minutes)"
+        )
         out.append(
             Finding(
                 "caution",
                 "under-delivery",
-                f"Under-delivery: {float(rate):.0%} of planned visits with log data were "
-                "delivered (at least 10 minutes). The estimate is of the plan as delivered, not "
-                "of the full dose.",
+                f"Under-delivery: {delivered}. The estimate is of the plan as delivered, not of "
+                "the full dose.",
             )
+            if float(rate) < DELIVERY_LIMIT
+            else Finding("can", "delivery", f"The plan was delivered: {delivered}.")
         )
     return out
 

@@ -573,8 +573,8 @@ def test_dose_response_uses_delivered_minutes_and_flags_contamination(sim_design
     share = float((ctl["minutes"] > 0).mean())
     assert a.tracking["contamination_share"] == pytest.approx(share)
     topics = {f.topic: f.text for f in a.findings}
-    assert f"{share:.0%}" in topics["contamination"]
-    assert "60%" in topics["under-delivery"]
+    assert f"present in {share * 100:.0f} % of control area-days" in topics["contamination"]
+    assert "60 % of planned visits" in topics["under-delivery"]
     assert "delivery" not in topics  # logs were given
 
 
@@ -731,6 +731,8 @@ def test_delivered_minutes_from_simulated_patrol_logs():
         truth["contamination_minutes"].sum(), abs=1.0
     )
     assert a.tracking["delivery_rate"] == comp.summary["delivery_rate"]
+    kept = {f.topic: f for f in a.findings}["controls kept"]
+    assert kept.kind == "can" and "4 of 56" in kept.text
     # the day without log data is left out of the dose-response, for every planned area
     assert a.dose.counts["dose_source"] == "delivered"
     assert a.dose.counts["area_days_without_log_data"] == 8
