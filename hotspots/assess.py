@@ -1,7 +1,8 @@
 """Testing: did the patrols work? The effect of an operation, estimated the way its design allows.
 
-The guide's seventh step (testing) asks what the patrols did to violence. A plan made with
-controls (``make_patrol_plan(control_share=...)``) is a randomised crossover: each day, some
+The guide's seventh step, testing (guide page ``G7`` in hotspots/data/tactics.json), asks what
+the patrols did to violence. A plan made with controls
+(``make_patrol_plan(control_share=...)``) is a randomised crossover: each day, some
 patrol areas are patrolled and the others held back at random, so the incidents on patrol
 area-days and on control area-days of the *same* areas can be compared fairly. This module
 makes that comparison, and the weaker ones that remain when there were no controls:
@@ -114,24 +115,28 @@ MIN_CLUSTERS = 10
 #: a month or less mixes the effect with one-off weeks (events, paydays, weather).
 MIN_WEEKS = 4
 
-#: Weeks after which the guide asks for a review (D7: review at 90 days, about 13 weeks); a
-#: shorter operation says nothing about whether the effect lasts or decays.
+#: Weeks after which the guide asks for a review of a campaign (``campaign_review_days`` in
+#: hotspots/data/tactics.json: 90 days, about 13 weeks); a shorter operation says nothing about
+#: whether the effect lasts or decays.
 REVIEW_WEEKS = 13
 
 #: The reduction the report asks the operation to be able to detect: 20 %, the true effect the
-#: product's tests simulate (issue 10) and close to the mean effect of hot spot policing trials
-#: (Braga et al. 2019, guide BR19). Below 80 % power for it, the report says "too few incidents".
+#: product's tests simulate, of the order of the mean effect of hot spot policing trials (Braga
+#: et al. 2019, ``Braga2019`` in hotspots/data/tactics.json). Heuristic of this product. Below
+#: 80 % power for it, the report says "too few incidents".
 TARGET_REDUCTION = 0.20
 
 #: Share of control area-days with any patrol presence (from tracking) above which the controls
 #: count as contaminated. Heuristic of this product.
 CONTAMINATION_LIMIT = 0.10
 
-#: Share of planned visits delivered below which the plan counts as under-delivered (guide §6:
-#: 45 minutes planned became about 25 delivered [WC2][PER3]). Heuristic of this product.
+#: Share of planned visits delivered below which the plan counts as under-delivered. Heuristic
+#: of this product; trials have found patrols staying far shorter than planned (Williams & Coupe
+#: 2017, ``Williams2017`` in hotspots/data/tactics.json).
 DELIVERY_LIMIT = 0.80
 
-#: Minutes of patrol per unit of the dose-response covariate: one guide visit (D1).
+#: Minutes of patrol per unit of the dose-response covariate: one visit of the guide's length
+#: (``visit_minutes`` in hotspots/data/tactics.json).
 DOSE_UNIT_MINUTES = 15.0
 
 #: The estimates :func:`assess_operation` can make.
@@ -598,7 +603,7 @@ def _poisson_fit(
 ) -> dict[str, Any]:
     """statsmodels' Poisson GLM (IRLS), its Pearson dispersion and, if asked, the CR1 clustered
     variance of the first coefficient; BLAS kept to one thread (the matrices are small, and
-    threads fighting over shared cores made each fit 30 times slower)."""
+    several BLAS threads on a busy machine made each fit many times slower)."""
     import statsmodels.api as sm
     from statsmodels.stats.sandwich_covariance import cov_cluster
     from threadpoolctl import threadpool_limits
@@ -1350,9 +1355,9 @@ def _dose(
         "per 15 minutes and says nothing about what was delivered)"
     )
     assumptions = [
-        "Each 15 minutes of presence multiplies the incident rate by the same factor (a straight "
-        "line on the log scale); the Koper curve suggests the benefit levels off after about 15 "
-        "minutes a visit, which a straight line averages over.",
+        "Each 15 minutes of presence multiplies the incident rate by the same factor (a "
+        "straight line on the log scale); the Koper curve (Koper 1995) suggests the benefit "
+        "levels off after about 15 minutes a visit, which a straight line averages over.",
         "The same area and period effects as the crossover.",
     ]
     if delivered:
@@ -1481,7 +1486,8 @@ def assess_operation(
         many days as the operation, just before it (by months when the incidents carry months
         only, and for the displacement quotient).
     buffers_m : sequence of float, default (100,)
-        Buffer widths (metres) for the displacement quotient (UK trials used 100 m, guide §5).
+        Buffer widths (metres) for the displacement quotient (UK trials counted displacement in
+        100 m buffers: Basford et al. 2021, Bland et al. 2021).
     variance : {"auto", "cluster", "quasi", "model"}, default "auto"
         See :func:`fit_rate_ratio`.
     level : float, default 0.95
@@ -1881,8 +1887,8 @@ def _findings(
             Finding(
                 "cannot",
                 "duration",
-                f"Whether the effect lasts: {weeks:.1f} weeks is shorter than the guide's 90-day "
-                "review (D7); effects of continuous campaigns are known to decay.",
+                f"Whether the effect lasts: {weeks:.1f} weeks is shorter than the 90-day review "
+                "the guide asks for; effects of continuous campaigns are known to decay.",
             )
         )
     out += _weaker_findings(before_after, has_controls, dose, disp)
