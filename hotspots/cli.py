@@ -2,7 +2,8 @@
 
 ``hotspots detect INPUT...`` finds, ranks and exports hot spots (``--map map.html`` also writes a
 standalone map that opens offline); ``hotspots plan INPUT... --out-dir DIR`` also writes patrol areas, a patrol plan (CSV and iCalendar) and a printable briefing;
-``hotspots classify INPUT...`` finds persistent and emerging hot spots over time;
+``hotspots classify INPUT...`` classes places over time as ArcGIS's Emerging Hot Spot Analysis (new,
+consecutive, intensifying, persistent, diminishing, sporadic, oscillating, historical);
 ``hotspots evaluate INPUT...`` scores every method, the patrol areas and naive baselines on
 later months (hit rate, PAI and PEI at equal coverage and equal numbers of discs, rolling
 origins); ``hotspots track PLAN_DIR LOGS... --out-dir DIR`` sets GPS patrol logs against a
@@ -343,7 +344,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     cl = sub.add_parser(
-        "classify", help="persistent, emerging, former and intermittent hot spots over time"
+        "classify",
+        help="new, consecutive, intensifying, persistent, diminishing, sporadic, oscillating and "
+        "historical hot spots over time (at least 10 periods)",
     )
     _add_input_options(cl)
     cl.add_argument(
@@ -354,10 +357,10 @@ def _parser() -> argparse.ArgumentParser:
         help="grid cell size in metres (default %(default)g)",
     )
     cl.add_argument(
-        "--period-months", type=int, help="months per period (default: by the data's span)"
-    )
-    cl.add_argument(
-        "--recent-periods", type=int, help="periods that count as recent (default: the last fifth)"
+        "--period-months",
+        type=int,
+        help="months per period (default: the longest of years, quarters and months giving at "
+        "least 10 periods)",
     )
     cl.add_argument(
         "--alpha", type=float, default=0.05, help="false discovery rate per period (default 0.05)"
@@ -852,7 +855,6 @@ def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
         incidents,
         cell_size=args.cell_size,
         period_months=args.period_months,
-        recent_periods=args.recent_periods,
         alpha=args.alpha,
         progress=_progress(args),
     )

@@ -413,21 +413,28 @@ def _patrol_style(feature: dict[str, Any]) -> dict[str, Any]:
 #: patrol areas and the blue selection outline: purple-pink-brown-teal for hot classes (after
 #: ColorBrewer Dark2/Purples), greens for the (rare at micro-place scale) cold classes.
 EMERGING_COLOURS: dict[str, tuple[str, str]] = {
+    "new hot spot": ("#e7298a", "pink"),
+    "consecutive hot spot": ("#ce1256", "deep pink"),
+    "intensifying hot spot": ("#67001f", "dark red"),
     "persistent hot spot": ("#54278f", "purple"),
-    "emerging hot spot": ("#e7298a", "pink"),
-    "former hot spot": ("#a6761d", "brown"),
-    "intermittent hot spot": ("#1b9e77", "teal"),
+    "diminishing hot spot": ("#9e9ac8", "lilac"),
+    "sporadic hot spot": ("#1b9e77", "teal"),
+    "oscillating hot spot": ("#d95f02", "dark orange"),
+    "historical hot spot": ("#a6761d", "brown"),
+    "new cold spot": ("#6baed6", "light blue"),
+    "consecutive cold spot": ("#4292c6", "blue"),
+    "intensifying cold spot": ("#08306b", "navy"),
     "persistent cold spot": ("#006d2c", "dark green"),
-    "emerging cold spot": ("#31a354", "green"),
-    "former cold spot": ("#a1d99b", "pale green"),
-    "intermittent cold spot": ("#74c476", "light green"),
-    "mixed hot and cold spot": ("#636363", "grey"),
+    "diminishing cold spot": ("#74c476", "light green"),
+    "sporadic cold spot": ("#a1d99b", "pale green"),
+    "oscillating cold spot": ("#31a354", "green"),
+    "historical cold spot": ("#9ecae1", "pale blue"),
 }
 _EMERGING_OTHER = ("#636363", "grey")
 
 
 def emerging_layer(areas: gpd.GeoDataFrame | None) -> folium.FeatureGroup | None:
-    """Persistent / emerging / former / intermittent areas as a layer for ``feature_group_to_add``.
+    """Emerging hot spot areas (new, persistent...) as a layer for ``feature_group_to_add``.
 
     Parameters
     ----------

@@ -855,7 +855,8 @@ def write_plan_outputs(
 def classify_over_time(
     incidents: Incidents, *, progress: Progress | None = None, **settings: Any
 ) -> EmergingResult:
-    """Persistent, emerging, former and intermittent places (:func:`hotspots.emerging.classify_hotspots`).
+    """New, consecutive, intensifying, persistent, diminishing, sporadic, oscillating and
+    historical places (:func:`hotspots.emerging.classify_hotspots`).
 
     ``progress`` is told ``"classifying"``.
     """

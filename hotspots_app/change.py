@@ -1,4 +1,4 @@
-"""Change over time: persistent, emerging, former and intermittent hot spot cells.
+"""Change over time: new, consecutive, intensifying, persistent... cells (ArcGIS's classes).
 
 The settings are a form inside a fragment (:func:`section`): applying them reruns this tab only.
 They are kept across tabs, so the map's "Persistent / emerging cells" layer shows the
@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from hotspots import ParameterError, TooFewPeriodsError, constants, workflows
+from hotspots.emerging import CLASSES
 from hotspots.incidents import Incidents
 from hotspots_app.common import (
     Outcome,
@@ -28,18 +29,12 @@ from hotspots_app.common import (
     show_warnings,
 )
 
-#: The hot classes of hotspots.emerging.CATEGORIES, one metric each (cold and mixed are summed).
-EMERGING_HOT = (
-    "persistent hot spot",
-    "emerging hot spot",
-    "former hot spot",
-    "intermittent hot spot",
-)
+#: The hot classes of hotspots.emerging.CATEGORIES, one metric each (cold ones are summed).
+EMERGING_HOT = tuple(f"{c} hot spot" for c in CLASSES)
 #: The form's widgets and their defaults (None = automatic).
 DEFAULTS: dict[str, Any] = {
     "emg_cell_size": constants.MICRO_PLACE_M,
     "emg_period_months": None,
-    "emg_recent_periods": None,
 }
 
 
@@ -60,11 +55,8 @@ def settings() -> dict[str, Any]:
     """The settings last applied (kept across tabs), as the library takes them."""
     s: dict[str, Any] = {"cell_size": float(recall("emg_cell_size", DEFAULTS["emg_cell_size"]))}
     period = recall("emg_period_months")
-    recent = recall("emg_recent_periods")
     if period is not None:
         s["period_months"] = int(period)
-    if recent is not None:
-        s["recent_periods"] = int(recent)
     return s
 
 
@@ -83,7 +75,7 @@ def _settings_form() -> list[Any]:
     """The "Change over time" controls; returns their columns (for captions)."""
     restore(DEFAULTS)
     with st.form("change_form"):
-        c = st.columns(3)
+        c = st.columns(2)
         c[0].number_input(
             "Cell size (m)",
             min_value=25.0,
@@ -101,19 +93,8 @@ def _settings_form() -> list[Any]:
             step=1,
             key="emg_period_months",
             placeholder="automatic",
-            help="Empty = automatic: months up to 2 years of data, quarters up to 10 years, "
-            "years beyond.",
-        )
-        c[2].number_input(
-            "Recent periods",
-            min_value=1,
-            max_value=120,
-            value=None,
-            step=1,
-            key="emg_recent_periods",
-            placeholder="automatic",
-            help="How many of the last periods count as recent. Empty = automatic: a fifth of "
-            "the periods (at least one).",
+            help="Empty = automatic: the longest of years, quarters and months that gives at "
+            "least 10 periods.",
         )
         st.form_submit_button(
             "Classify", key="emg_submit", type="primary", on_click=remember, args=tuple(DEFAULTS)
@@ -126,11 +107,13 @@ def section(incidents: Incidents) -> None:
     """The "Change over time" tab (reruns on its own when its settings are applied)."""
     st.subheader("Change over time")
     st.caption(
-        "Which places stay hot, which are new, which have cooled and which come and go: Getis-Ord "
-        "Gi* in each period on one grid, then a class per cell. Persistent (chronic) places need "
-        "constant programmes such as problem-solving and place management; emerging and "
-        "intermittent (temporary) ones need patrols that are moved as they move (tactic T16). "
-        "Review the classes on a fixed cycle."
+        "Which places stay hot, which are new, which have cooled and which come and go: each "
+        "place against its surroundings in every period, then ArcGIS's Emerging Hot Spot classes "
+        "(new, consecutive, intensifying, persistent, diminishing, sporadic, oscillating, "
+        "historical); at least 10 periods are needed. Persistent and intensifying (chronic) "
+        "places need constant programmes such as problem-solving and place management; new, "
+        "consecutive and sporadic (temporary) ones need patrols that are moved as they move "
+        "(tactic T16). Review the classes on a fixed cycle."
     )
     cols = _settings_form()
     s = settings()
@@ -154,27 +137,17 @@ def section(incidents: Incidents) -> None:
         cols[1].caption(
             f"Automatic: {p['period_months']} month(s) per period, {p.get('n_periods')} periods."
         )
-    if "recent_periods" in s:
-        cols[2].caption(f"Set: the last {p.get('recent_periods')} period(s).")
-    elif p.get("recent_periods"):
-        cols[2].caption(
-            f"Automatic: the last {p['recent_periods']} of {p.get('n_periods')} periods."
-        )
 
     counts = dict(p.get("category_counts") or {})
-    c = st.columns(len(EMERGING_HOT) + 1)
-    for col, cat in zip(c, EMERGING_HOT, strict=False):
-        col.metric(
-            f"{cat.capitalize()} cells",
-            f"{int(counts.get(cat, 0)):,}",
-            help=str((p.get("rules") or {}).get(cat.split()[0], "")) or None,
-        )
+    for row in (EMERGING_HOT[:4], EMERGING_HOT[4:]):
+        for col, cat in zip(st.columns(4), row, strict=True):
+            col.metric(
+                f"{cat.capitalize()} cells",
+                f"{int(counts.get(cat, 0)):,}",
+                help=str((p.get("rules") or {}).get(cat.split()[0], "")) or None,
+            )
     other = sum(int(v) for k, v in counts.items() if k not in EMERGING_HOT)
-    c[-1].metric(
-        "Cold or mixed cells",
-        f"{other:,}",
-        help="Significantly low places (rare at this scale) and cells that were both hot and cold.",
-    )
+    st.caption(f"Cold spot cells (significantly quiet places, rare at this scale): {other:,}.")
     for note in res.notes:
         st.text("• " + str(note))
     with st.expander("Rules and parameters"):
@@ -182,7 +155,7 @@ def section(incidents: Incidents) -> None:
 
     areas = res.areas  # with incidents and top location, sorted by category (hotspots.emerging)
     if not len(areas):
-        st.caption("No place is persistent, emerging, former or intermittent with these settings.")
+        st.caption("No place has an emerging hot spot pattern with these settings.")
         return
     table = pd.DataFrame(
         {

@@ -320,12 +320,11 @@ def test_change_over_time_and_holdout_render_on_the_demo(app):
     assert app.toggle(key="show_emerging").value is False  # the map layer is off by default
     _open(app, "Change over time")
     assert "Change over time" in [s.value for s in app.subheader]
-    # 12 months of demo data: monthly periods, the last 2 recent, both chosen automatically.
+    # 12 months of demo data: monthly periods, chosen automatically.
     assert int(_metric(app, "Persistent hot spot cells").replace(",", "")) > 0
     assert any(t.startswith("• Periods are months") for t in _texts(app))
     captions = [c.value for c in app.caption]
     assert any(c.startswith("Automatic: 1 month(s) per period, 12 periods") for c in captions)
-    assert any(c.startswith("Automatic: the last 2 of 12 periods") for c in captions)
     areas = _table_with(app, "Top location")
     assert {"Pattern", "Cells", "Incidents", "Top location"} <= set(areas.columns)
     assert "persistent hot spot" in set(areas["Pattern"])
@@ -348,11 +347,11 @@ def test_change_over_time_and_holdout_render_on_the_demo(app):
 
 def test_change_over_time_settings_and_layer_toggle(app):
     _open(app, "Change over time")
-    app.number_input(key="emg_period_months").set_value(3)
+    app.number_input(key="emg_period_months").set_value(1)
     _submit(app, "emg_submit")
     assert not app.exception and not app.error
     captions = [c.value for c in app.caption]
-    assert any(c.startswith("Set: 3 month(s) per period, 4 periods") for c in captions)
+    assert any(c.startswith("Set: 1 month(s) per period, 12 periods") for c in captions)
     _open(app, "Map")
     app.toggle(key="show_emerging").set_value(True)
     app.run()
@@ -362,12 +361,13 @@ def test_change_over_time_settings_and_layer_toggle(app):
         c.startswith("Persistent / emerging cells:") and "persistent hot spot" in c
         for c in captions
     )
-    # 4 periods of 3 months cannot have 4 recent ones: a readable error, the rest still works.
+    # quarters give 4 periods of a year's data, under the 10 the classes need: said, not classed
     _open(app, "Change over time")
-    app.number_input(key="emg_recent_periods").set_value(4)
+    app.number_input(key="emg_period_months").set_value(3)
     _submit(app, "emg_submit")
-    assert not app.exception
-    assert len(app.error) == 1 and "from 1 to 3" in app.error[0].value
+    assert not app.exception and not app.error
+    infos = [i.value for i in app.info]
+    assert any("No change over time to show" in i and "at least 10" in i for i in infos), infos
     _open(app, "Check against a later period")
     assert "Check against a later period" in [s.value for s in app.subheader]
 
@@ -385,7 +385,9 @@ def test_short_data_explain_instead_of_failing(app):
     assert int(_metric(app, "Hot spots").replace(",", "")) >= 1  # the rest of the app still works
     infos = [i.value for i in _open(app, "Change over time").info]
     assert not app.error, [e.value for e in app.error]
-    assert any("No change over time to show" in i and "needs at least 3" in i for i in infos), infos
+    assert any("No change over time to show" in i and "needs at least 10" in i for i in infos), (
+        infos
+    )
     infos = [i.value for i in _open(app, "Check against a later period").info]
     assert not app.error, [e.value for e in app.error]
     assert any("needs at least 3" in i and "later period" in i for i in infos), infos

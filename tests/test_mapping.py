@@ -327,8 +327,8 @@ def test_emerging_layer_escapes_and_colours_categories():
         {
             "category": [
                 "persistent hot spot",
-                "emerging hot spot",
-                "former hot spot",
+                "new hot spot",
+                "historical hot spot",
                 "<b>odd</b>",
             ],
             "n_cells": [3, 1, 2, 1],
@@ -350,7 +350,7 @@ def test_emerging_layer_escapes_and_colours_categories():
     styles = [gj.style_function(f) for f in feats]
     assert [s["fillColor"] for s in styles[:3]] == [
         EMERGING_COLOURS[c][0]
-        for c in ("persistent hot spot", "emerging hot spot", "former hot spot")
+        for c in ("persistent hot spot", "new hot spot", "historical hot spot")
     ]
     assert len({s["fillColor"] for s in styles[:3]}) == 3  # one colour per category
     assert styles[3]["fillColor"] not in {s["fillColor"] for s in styles[:3]}  # unknown: grey
