@@ -188,8 +188,9 @@ def auto_period_months(n_months: int) -> int:
     -----
     Longer periods hold more incidents, so each period's test has more power; but the classes
     need :data:`MIN_PERIODS` periods. So: months up to 29 months of data, quarters from 30
-    (ten quarters) to 119, years from 120 (ten years). sfhotspot's ``hotspot_classify``
-    (methods.md b1) also lengthens its periods with the span.
+    (ten quarters) to 119, years from 120 (ten years). The R package sfhotspot's
+    ``hotspot_classify`` (M. P. J. Ashby, https://github.com/mpjashby/sfhotspot) also lengthens
+    its periods with the span.
 
     Examples
     --------
