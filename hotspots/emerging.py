@@ -625,6 +625,8 @@ def classify_hotspots(
             "Analysis uses ten or more time steps, and its Mann-Kendall trend test is unreliable "
             f"with fewer), so no place is classed. Fix: {fix}."
         )
+        if n_missing:
+            msg += f" ({n_missing} incident(s) without a month were left out.)"
         raise TooFewPeriodsError(msg)
     if n_months % length:
         notes.append(
