@@ -478,9 +478,8 @@ def test_change_over_time_layer_and_holdout(page, tmp_path):
     assert n_cells >= 1 and after >= before + n_cells, (before, after, n_cells)
     # Drawn beside the map (feature_group_to_add): the component was not remounted.
     assert frame.evaluate("() => window.__same_map === true")
-    assert (
-        page.get_by_text("Persistent / emerging cells: purple = persistent hot spot").count() == 1
-    )
+    legend = page.get_by_text("Persistent / emerging cells:")
+    assert legend.count() == 1 and "purple = persistent hot spot" in legend.inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(MAP_IFRAME).screenshot(path=str(ARTIFACTS / "07_emerging_layer_map.png"))
 
