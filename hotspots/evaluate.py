@@ -5,15 +5,15 @@ incidents, ``a`` forecast area, ``A`` study area), as in the guide's section 5:
 
 * hit rate ``H = n / N``;
 * Predictive Accuracy Index ``PAI = (n / N) / (a / A)`` (Chainey, Tompson & Uhlig 2008);
-* Predictive Efficiency Index ``PEI = H / H*`` (Hunt 2016; methods.md b6), where ``H*`` is the best
+* Predictive Efficiency Index ``PEI = H / H*`` (Hunt 2016), where ``H*`` is the best
   hit rate a forecast made of the *same units* could have reached on the test data: as many cells
   of the forecast's own cell size (the densest test cells), or as many patrol-sized discs (placed
   greedily on the test incidents by the patrol-area rule). ``PEI = PAI / PAI*`` for the same area.
   On a unit much finer than the forecast (25 m cells against police.uk's snapped map points) the
   best possible catches every test incident and PEI collapses to the hit rate; on the forecast's
-  own unit it does not (issue 8, fault 4).
+  own unit it does not.
 
-Comparing methods (issue 8, fault 5). PAI depends on coverage (a smaller area has a higher PAI),
+Comparing methods. PAI depends on coverage (a smaller area has a higher PAI),
 so methods are compared at the *same* coverage of the *same* study area, and before any
 significance filter: each forecast is turned into units ranked by the method's own score
 (:class:`Ranking`) and read off its curve of hit rate against coverage:
@@ -137,7 +137,8 @@ FORECAST_LABELS = {
     NAIVE_KDE: "naive: 150 m KDE peaks",
     ARCGIS_KDE: "ArcGIS-rule KDE peaks",
 }
-#: ArcGIS Pro's default Kernel Density cell size: the shorter side of the extent / 250 (methods.md b2).
+#: ArcGIS Pro's default Kernel Density cell size: the shorter side of the extent / 250 (Esri, "How
+#: Kernel Density works", ArcGIS Pro documentation).
 ARCGIS_CELLS_PER_SIDE = 250
 
 
@@ -365,6 +366,9 @@ class Ranking:
         if len(xy) == 0 or len(self) == 0:
             return out
         if self.cells is not None:
+            if self.cell_size is None:
+                msg = f"{self.name}: grid units need their cell_size."
+                raise ParameterError(msg)
             keys = cell_keys(self.cells)
             order = np.argsort(keys, kind="stable")
             sk = keys[order]
@@ -437,23 +441,23 @@ def polygon_ranking(
     else 150 m cells)."""
     if best_unit is None:
         best_unit = ("discs", radius_m) if radius_m is not None else ("cells", MICRO_PLACE_M)
-    geoms = np.asarray(list(geoms), dtype=object)
     order = _sorted(score)
-    geoms, score = geoms[order], np.asarray(score, dtype=float)[order]
-    if len(geoms) and study_area is not None and not study_area.is_empty:
+    units = np.asarray(list(geoms), dtype=object)[order]
+    score = np.asarray(score, dtype=float)[order]
+    if len(units) and study_area is not None and not study_area.is_empty:
         shapely.prepare(study_area)
-        inside = shapely.contains(study_area, geoms)
+        inside = shapely.contains(study_area, units)
         if not inside.all():
-            geoms = geoms.copy()
-            geoms[~inside] = shapely.intersection(geoms[~inside], study_area)
-    parts = geoms.copy()
-    if len(geoms) > 1:
-        tree = shapely.STRtree(geoms)
-        left, right = tree.query(geoms, predicate="intersects")
+            units = units.copy()
+            units[~inside] = shapely.intersection(units[~inside], study_area)
+    parts = units.copy()
+    if len(units) > 1:
+        tree = shapely.STRtree(units)
+        left, right = tree.query(units, predicate="intersects")
         earlier = right < left
         for i in np.unique(left[earlier]):
             above = right[earlier & (left == i)]
-            parts[i] = shapely.difference(geoms[i], shapely.union_all(geoms[above]))
+            parts[i] = shapely.difference(units[i], shapely.union_all(units[above]))
     return Ranking(
         name=name,
         unit=unit,
@@ -652,7 +656,7 @@ def read_discs(
     Returns one row per ``k`` with the columns of :func:`read_coverage` (``target`` is ``k``;
     not ``reached`` when the ranking has fewer than ``k`` discs); ``best_xy`` as there.
     """
-    if not ranking.is_discs:
+    if ranking.radius_m is None:
         msg = f"{ranking.name} is not made of discs."
         raise ParameterError(msg)
     n = len(np.asarray(test_xy).reshape(-1, 2))
@@ -661,7 +665,7 @@ def read_discs(
     best = _best_disc_cum(
         test_xy if best_xy is None else best_xy,
         max(counts, default=0),
-        float(ranking.radius_m),  # type: ignore[arg-type]
+        float(ranking.radius_m),
     )
     rows = []
     for k in counts:
@@ -772,7 +776,7 @@ def point_count_discs(
 
 
 def _arcgis_cell_size(x: np.ndarray, y: np.ndarray) -> float:
-    """ArcGIS Pro's default Kernel Density cell size: the shorter side of the points' extent / 250."""
+    """ArcGIS Pro's default Kernel Density cell size: the points' extent's shorter side / 250."""
     side = min(float(np.ptp(x)), float(np.ptp(y))) if len(x) else 0.0
     return side / ARCGIS_CELLS_PER_SIDE if side > 0 else MICRO_PLACE_M
 
@@ -804,7 +808,7 @@ def kde_peak_discs(
         ``"micro-place"``: 150 m with 25 m cells (:class:`hotspots.kde.KDEHotspots`'s default).
         ``"arcgis"``: ArcGIS Pro's defaults, the spatial Silverman bandwidth
         (:func:`hotspots.kde.arcgis_bandwidth`) and a cell of the shorter side of the points'
-        extent / 250 (methods.md b2).
+        extent / 250 (Esri, "How Kernel Density works").
     cell_size : float, optional
         Metres; overrides the rule's.
     radius_m, separation_m : float
@@ -888,9 +892,9 @@ def grid_concentration_curve(
 ) -> pd.DataFrame:
     """Share of incidents against share of the study area for cells ranked by count.
 
-    The law of crime concentration curve (guide R20): ``area_share`` is the cumulative area of
-    the densest cells as a share of the study area, ``incident_share`` the incidents they hold.
-    Only occupied cells are listed, so no dense grid is built.
+    The law of crime concentration curve (Weisburd 2015, Criminology 53(2)): ``area_share`` is the
+    cumulative area of the densest cells as a share of the study area, ``incident_share`` the
+    incidents they hold. Only occupied cells are listed, so no dense grid is built.
     """
     if len(incidents) == 0:
         return pd.DataFrame({"area_share": [0.0], "incident_share": [0.0]})
@@ -984,10 +988,10 @@ def holdout(
     Hot spots are built on the training period (before ``first_test_month``) within a study area
     drawn from the training period only (:func:`training_study_area`) and scored on the test
     period: coverage, hit rate, PAI and PEI on the method's own unit (KDE's and Gi*'s cells;
-    for clusters, discs of the buffer their hulls are grown by; ``cell_size`` cells when given). Coverages differ between
-    methods, so PAIs here are not comparable across rows: compare methods with
-    :func:`compare_forecasts` or :func:`rolling_evaluation`, which read every method at the same
-    coverage. ``params`` maps a method to its detector parameters (e.g. ``{"kde": {"bandwidth":
+    for clusters, discs of the buffer their hulls are grown by; ``cell_size`` cells when given).
+    Coverages differ between methods, so PAIs here are not comparable across rows: compare methods
+    with :func:`compare_forecasts` or :func:`rolling_evaluation`, which read every method at the
+    same coverage. ``params`` maps a method to its detector parameters (e.g. ``{"kde": {"bandwidth":
     100}}``); they are in the ``parameters`` column.
     """
     from hotspots.detect import detect
@@ -1077,9 +1081,6 @@ def compare_forecasts(
         discs), ``hit_rate``, ``pai``: the curves behind the table (NaN beyond a forecast's reach).
     notes : list of str
     """
-    from hotspots.detect import detect
-    from hotspots.patrol import make_patrol_areas
-
     params = params or {}
     study = train.study_area
     study_m2 = float(train.study_area_m2)
@@ -1093,6 +1094,70 @@ def compare_forecasts(
             f"{int((~inside).sum())} of {len(test)} test incidents lie outside the study area and "
             "count as misses for every forecast."
         )
+    rankings, n_patrol = _forecast_rankings(
+        train, methods, params, radius_m, disc_counts, coverages, notes
+    )
+    rows: list[pd.DataFrame] = []
+    curve_rows: list[pd.DataFrame] = []
+    xs = np.linspace(0.0, max(coverages, default=0.05), curve_points + 1)[1:]
+    for rk in rankings:
+        curve = coverage_curve(rk, test_xy, study_m2)
+        cov = read_coverage(rk, curve, test_xy, study_m2, coverages, best_xy=best_xy)
+        cov.insert(0, "label", [_label("coverage", t) for t in cov["target"]])
+        cov.insert(0, "at", "coverage")
+        parts = [cov]
+        reach = float(curve["coverage"].iloc[-1]) if len(curve) else 0.0
+        missed = [lab for lab, ok in zip(cov["label"], cov["reached"], strict=True) if not ok]
+        if missed:
+            notes.append(
+                f"{FORECAST_LABELS.get(rk.name, rk.name)}: its {len(rk)} units cover only "
+                f"{reach:.2%} of the study area, so it is not read at {', '.join(missed)}."
+            )
+        hit = np.interp(xs * study_m2, curve["area_m2"], curve["hits"]) / max(n_test, 1)
+        hit[xs > reach * (1 + 1e-9)] = np.nan
+        curve_rows.append(
+            pd.DataFrame(
+                {"forecast": rk.name, "axis": "coverage", "x": xs, "hit_rate": hit, "pai": hit / xs}
+            )
+        )
+        if rk.is_discs:
+            counts = [*disc_counts, n_patrol] if n_patrol else list(disc_counts)
+            dis = read_discs(rk, test_xy, study_m2, counts, best_xy=best_xy)
+            labels = [_label("discs", t) for t in dis["target"]]
+            if n_patrol:
+                labels[-1] = "all"
+            dis.insert(0, "label", labels)
+            dis.insert(0, "at", "discs")
+            parts.append(dis)
+            curve_rows.append(_disc_curve(rk, test_xy, study_m2, disc_counts, n_test))
+        block = pd.concat(parts, ignore_index=True)
+        block.insert(0, "unit", rk.unit)
+        block.insert(0, "forecast", rk.name)
+        block.insert(4, "n_test", n_test)
+        rows.append(block)
+    table = pd.concat(rows, ignore_index=True)
+    table["reached"] = table["reached"].astype(bool)
+    return table, pd.concat(curve_rows, ignore_index=True), notes
+
+
+def _forecast_rankings(
+    train: Incidents,
+    methods: Sequence[str],
+    params: Mapping[str, Mapping[str, Any]],
+    radius_m: float,
+    disc_counts: Sequence[int],
+    coverages: Sequence[float],
+    notes: list[str],
+) -> tuple[list[Ranking], int]:
+    """Every forecast's ranked units: the detectors, the patrol areas and the baselines.
+
+    Also the number of patrol areas made (they are read at that count too).
+    """
+    from hotspots.detect import detect
+    from hotspots.patrol import make_patrol_areas
+
+    study = train.study_area
+    study_m2 = float(train.study_area_m2)
     rankings: list[Ranking] = []
     kde_result = None
     for method in methods:
@@ -1127,59 +1192,27 @@ def compare_forecasts(
         f"Silverman rule), cell {arcgis.attrs['params']['cell_size_m']:,.0f} m (shorter side of "
         "the extent / 250), ArcGIS Pro's defaults."
     )
+    return rankings, n_patrol
 
-    rows: list[pd.DataFrame] = []
-    curve_rows: list[pd.DataFrame] = []
-    xs = np.linspace(0.0, max(coverages, default=0.05), curve_points + 1)[1:]
-    for rk in rankings:
-        curve = coverage_curve(rk, test_xy, study_m2)
-        cov = read_coverage(rk, curve, test_xy, study_m2, coverages, best_xy=best_xy)
-        cov.insert(0, "label", [_label("coverage", t) for t in cov["target"]])
-        cov.insert(0, "at", "coverage")
-        parts = [cov]
-        reach = float(curve["coverage"].iloc[-1]) if len(curve) else 0.0
-        missed = [lab for lab, ok in zip(cov["label"], cov["reached"], strict=True) if not ok]
-        if missed:
-            notes.append(
-                f"{FORECAST_LABELS.get(rk.name, rk.name)}: its {len(rk)} units cover only "
-                f"{reach:.2%} of the study area, so it is not read at {', '.join(missed)}."
-            )
-        hit = np.interp(xs * study_m2, curve["area_m2"], curve["hits"]) / max(n_test, 1)
-        hit[xs > reach * (1 + 1e-9)] = np.nan
-        curve_rows.append(
-            pd.DataFrame(
-                {"forecast": rk.name, "axis": "coverage", "x": xs, "hit_rate": hit, "pai": hit / xs}
-            )
-        )
-        if rk.is_discs:
-            counts = [*disc_counts, n_patrol] if n_patrol else list(disc_counts)
-            dis = read_discs(rk, test_xy, study_m2, counts, best_xy=best_xy)
-            labels = [_label("discs", t) for t in dis["target"]]
-            if n_patrol:
-                labels[-1] = "all"
-            dis.insert(0, "label", labels)
-            dis.insert(0, "at", "discs")
-            parts.append(dis)
-            kx = np.arange(1, max(disc_counts, default=0) + 1)
-            got = np.cumsum(rk.hits(test_xy))
-            kh = np.full(len(kx), np.nan)
-            kh[: min(len(kx), len(got))] = got[: len(kx)] / max(n_test, 1)
-            area = np.cumsum(rk.area_m2)
-            ka = np.full(len(kx), np.nan)
-            ka[: min(len(kx), len(area))] = area[: len(kx)] / study_m2
-            curve_rows.append(
-                pd.DataFrame(
-                    {"forecast": rk.name, "axis": "discs", "x": kx, "hit_rate": kh, "pai": kh / ka}
-                )
-            )
-        block = pd.concat(parts, ignore_index=True)
-        block.insert(0, "unit", rk.unit)
-        block.insert(0, "forecast", rk.name)
-        block.insert(4, "n_test", n_test)
-        rows.append(block)
-    table = pd.concat(rows, ignore_index=True)
-    table["reached"] = table["reached"].astype(bool)
-    return table, pd.concat(curve_rows, ignore_index=True), notes
+
+def _disc_curve(
+    rk: Ranking,
+    test_xy: np.ndarray,
+    study_m2: float,
+    disc_counts: Sequence[int],
+    n_test: int,
+) -> pd.DataFrame:
+    """Hit rate and PAI of the first k discs, k = 1 .. the largest disc count."""
+    kx = np.arange(1, max(disc_counts, default=0) + 1)
+    got = np.cumsum(rk.hits(test_xy))
+    kh = np.full(len(kx), np.nan)
+    kh[: min(len(kx), len(got))] = got[: len(kx)] / max(n_test, 1)
+    area = np.cumsum(rk.area_m2)
+    ka = np.full(len(kx), np.nan)
+    ka[: min(len(kx), len(area))] = area[: len(kx)] / study_m2
+    return pd.DataFrame(
+        {"forecast": rk.name, "axis": "discs", "x": kx, "hit_rate": kh, "pai": kh / ka}
+    )
 
 
 # ============================================================================================
@@ -1233,52 +1266,12 @@ def default_origins(n_periods: int) -> int:
     return min(MAX_ORIGINS, max(int(n_periods), 0) // 2)
 
 
-def rolling_evaluation(
-    incidents: Incidents,
-    *,
-    origins: int | None = None,
-    first_test_month: str | None = None,
-    methods: Sequence[str] = METHODS,
-    coverages: Sequence[float] = COVERAGES,
-    disc_counts: Sequence[int] = DISC_COUNTS,
-    params: Mapping[str, Mapping[str, Any]] | None = None,
-    radius_m: float = MICRO_PLACE_RADIUS_M,
-) -> RollingEvaluation:
-    """Compare every forecast on the last months, each forecast from all the months before it.
-
-    Parameters
-    ----------
-    incidents : Incidents
-    origins : int, optional
-        How many of the last observed months to test, one at a time (default
-        :func:`default_origins`). Months missing from the input are never test months, and
-        training months are the observed months before the test month.
-    first_test_month : str, optional
-        ``"YYYY-MM"``: one split instead, training before it and testing on it and every later
-        month together.
-    methods, coverages, disc_counts, params, radius_m
-        As :func:`compare_forecasts`.
-
-    Returns
-    -------
-    RollingEvaluation
-
-    Raises
-    ------
-    TooFewPeriodsError
-        Fewer than two observed months.
-    ParameterError
-        ``origins`` out of range, or a split that leaves a period empty.
-    """
-    frame = incidents.frame
-    month = frame["month"]
+def _origin_splits(
+    incidents: Incidents, origins: int | None, first_test_month: str | None, notes: list[str]
+) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], str]:
+    """(label, training rows, test rows) of each origin, and the rule in words."""
+    month = incidents.frame["month"]
     months = incidents.months
-    notes: list[str] = []
-    undated = int(month.isna().sum())
-    if undated:
-        notes.append(f"{undated} incident(s) without a month are left out of the evaluation.")
-    if incidents.missing_months_note:
-        notes.append(incidents.missing_months_note)
     splits: list[tuple[str, np.ndarray, np.ndarray]] = []
     if first_test_month is not None:
         start = pd.Timestamp(first_test_month)
@@ -1320,6 +1313,55 @@ def rolling_evaluation(
                 "to 6, at most half the months: one month's hit rate is noisy, and every origin "
                 "keeps at least as many training months as are tested)."
             )
+    return splits, rule
+
+
+def rolling_evaluation(
+    incidents: Incidents,
+    *,
+    origins: int | None = None,
+    first_test_month: str | None = None,
+    methods: Sequence[str] = METHODS,
+    coverages: Sequence[float] = COVERAGES,
+    disc_counts: Sequence[int] = DISC_COUNTS,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    radius_m: float = MICRO_PLACE_RADIUS_M,
+) -> RollingEvaluation:
+    """Compare every forecast on the last months, each forecast from all the months before it.
+
+    Parameters
+    ----------
+    incidents : Incidents
+    origins : int, optional
+        How many of the last observed months to test, one at a time (default
+        :func:`default_origins`). Months missing from the input are never test months, and
+        training months are the observed months before the test month.
+    first_test_month : str, optional
+        ``"YYYY-MM"``: one split instead, training before it and testing on it and every later
+        month together.
+    methods, coverages, disc_counts, params, radius_m
+        As :func:`compare_forecasts`.
+
+    Returns
+    -------
+    RollingEvaluation
+
+    Raises
+    ------
+    TooFewPeriodsError
+        Fewer than two observed months.
+    ParameterError
+        ``origins`` out of range, or a split that leaves a period empty.
+    """
+    frame = incidents.frame
+    month = frame["month"]
+    notes: list[str] = []
+    undated = int(month.isna().sum())
+    if undated:
+        notes.append(f"{undated} incident(s) without a month are left out of the evaluation.")
+    if incidents.missing_months_note:
+        notes.append(incidents.missing_months_note)
+    splits, rule = _origin_splits(incidents, origins, first_test_month, notes)
     tables, curves = [], []
     used: list[str] = []
     for label, train_m, test_m in splits:
@@ -1465,7 +1507,10 @@ def _wdq_reading(wdq: float, net_effect: float) -> str:
     if not np.isfinite(wdq):
         return "WDQ undefined: the response area's share of the control trend did not change."
     if net_effect <= 0:
-        return "No reduction in the response area relative to the control area, so displacement is not assessed."
+        return (
+            "No reduction in the response area relative to the control area, so displacement is "
+            "not assessed."
+        )
     if wdq > 1:
         return "Diffusion of benefit greater than the direct effect (WDQ > 1)."
     if wdq > 0:
