@@ -169,7 +169,8 @@ def make_patrol_areas(
     pi r^2). Temporal classes and trends of the areas use the hot spots' own rules
     (:func:`hotspots.profile.classify_counts`), so an area and its hot spot are described alike.
     Sources: Basford2021 and OpSavvy (150 m places), Thames Valley's hand checks of candidate
-    spots (https://www.tvvru.co.uk/sna/hotspots/), issue 4's measurement on Merseyside 2022.
+    spots (https://www.tvvru.co.uk/sna/hotspots/), and this product's own measurement on
+    Merseyside 2022 (a heuristic).
     """
     sep = _check_area_params(radius_m, min_incidents, min_separation_m, max_areas)
     if weight is None:
