@@ -1,4 +1,4 @@
-"""Read police incident CSVs into :class:`~hotspots.incidents.Incidents`, accounting for every row.
+"""Read police incident CSVs into :class:`~hotspots.incidents.Incidents`, accounting for each row.
 
 :func:`read_incidents` takes one or many CSV files (police.uk street-level monthly files, generic
 latitude/longitude tables, British National Grid easting/northing tables), detects each file's
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import io
 import os
@@ -41,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -79,10 +80,11 @@ __all__ = [
 #: street violence (assaults, wounding, homicide) but also domestic abuse, harassment, stalking and
 #: sexual offences, which police.uk does not separate; personal robbery is in "Robbery";
 #: and knife and weapon carrying, the precursor that hot spot patrols aim to deter, is in
-#: "Possession of weapons". These are the street-visible, deterrable violent offences the hot
-#: spots guide says to count (R11 in ``shared/reference/hot-spots-guide.md``: "serious assault,
-#: robbery, drug dealing"). Drugs, ASB, criminal damage and theft, which R11 also lists for
-#: general hot spot policing, are left out because this tool targets serious violence; pass
+#: "Possession of weapons". These are the street-visible, deterrable violent offences the UK
+#: trials behind the College of Policing's guide counted (Basford2021, OpSavvy and
+#: ThamesValleyRCT in ``hotspots/data/tactics.json``; the ``indoor_places`` rule of
+#: ``hotspots/data/places.json``). Drugs, ASB, criminal damage and theft, which hot spot policing
+#: in general also counts, are left out because this tool targets serious violence; pass
 #: ``crime_types="all"`` or a list to count them.
 VIOLENCE_TYPES_POLICE_UK = frozenset(
     {"Violence and sexual offences", "Robbery", "Possession of weapons"}
@@ -91,7 +93,8 @@ VIOLENCE_TYPES_POLICE_UK = frozenset(
 #: Word stems that mark a crime type as violence-related in files whose taxonomy is not police.uk
 #: (US NIBRS/UCR offence names, force-specific categories...). Matched case-insensitively inside
 #: the crime type text: assaults and batteries, robbery, homicide, weapons and shootings, sexual
-#: violence, kidnapping and threats - the street-visible, deterrable violence of guide rule R11.
+#: violence, kidnapping and threats - the street-visible, deterrable violence the UK trials
+#: counted (see :data:`VIOLENCE_TYPES_POLICE_UK`).
 VIOLENCE_KEYWORDS = (
     "assault", "battery", "robbery", "homicide", "murder", "manslaughter", "violen", "wound",
     "gbh", "abh", "weapon", "firearm", "shooting", "stab", "knife", "rape", "sexual", "kidnap",
@@ -244,7 +247,10 @@ def _gather_lazy(sources: Any) -> list[tuple[str, Callable[[], bytes]]]:
     elif isinstance(sources, Iterable):
         items = list(sources)
     else:
-        msg = f"sources must be a path, a folder, file objects or (name, bytes) pairs, not {type(sources).__name__}."
+        msg = (
+            "sources must be a path, a folder, file objects or (name, bytes) pairs, "
+            f"not {type(sources).__name__}."
+        )
         raise ParameterError(msg)
     out: list[tuple[str, Callable[[], bytes]]] = []
     for item in items:
@@ -257,12 +263,15 @@ def _gather_lazy(sources: Any) -> list[tuple[str, Callable[[], bytes]]]:
             if not isinstance(data, bytes | bytearray | memoryview):
                 msg = f"The second item of the source pair for {name!r} must be bytes."
                 raise ParameterError(msg)
-            out.append((str(name), lambda data=data: bytes(data)))
+            out.append((str(name), functools.partial(bytes, data)))
         elif hasattr(item, "read") or hasattr(item, "getvalue"):
             name = Path(str(getattr(item, "name", "upload.csv"))).name
-            out.append((name, lambda item=item, name=name: _read_upload(item, name)))
+            out.append((name, functools.partial(_read_upload, item, name)))
         else:
-            msg = f"Cannot read a source of type {type(item).__name__}: give a path, a file object or (name, bytes)."
+            msg = (
+                f"Cannot read a source of type {type(item).__name__}: give a path, a file object "
+                "or (name, bytes)."
+            )
             raise ParameterError(msg)
     if not out:
         msg = "No input files were given."
@@ -670,52 +679,8 @@ def _detect(
     norm: dict[str, str] = {}
     for h in header:
         norm.setdefault(_normalise(h), h)
-    mapping: dict[str, str] = {}
-    disabled = set()
-    for role, col in columns.items():
-        if col is None or col == "":
-            disabled.add(role)
-            continue
-        if col in header:
-            mapping[role] = col
-        elif _normalise(col) in norm:
-            mapping[role] = norm[_normalise(col)]
-        else:
-            msg = f"The column {col!r} given for {role!r} is not in the file. Its header is: {', '.join(header)}."
-            raise InputError(
-                msg, file=name, hint="pass columns= with names exactly as in the header."
-            )
-    used = set(mapping.values())
-    police = _POLICE_UK_REQUIRED <= set(norm) and ({"falls_within", "reported_by"} & set(norm))
-    fmt = ""
-    if {"lon", "lat"} <= set(mapping):
-        fmt = FORMAT_LATLON
-    elif {"easting", "northing"} <= set(mapping):
-        fmt = FORMAT_BNG
-    elif set(mapping) & {"lon", "lat", "easting", "northing"}:
-        msg = "columns= must name both lon and lat, or both easting and northing."
-        raise ParameterError(msg)
-    else:
-        lat, lon = _find(norm, "lat", used), _find(norm, "lon", used)
-        east, north = _find(norm, "easting", used), _find(norm, "northing", used)
-        if lat and lon and not {"lat", "lon"} & disabled:
-            mapping.update(lat=lat, lon=lon)
-            fmt = FORMAT_LATLON
-        elif east and north:
-            mapping.update(easting=east, northing=north)
-            fmt = FORMAT_BNG
-        else:
-            for xn, yn in _XY_PAIRS:
-                if xn in norm and yn in norm:
-                    xc, yc = norm[xn], norm[yn]
-                    kind = _xy_kind(floats(xc), floats(yc)) if n else None
-                    if kind == "lonlat":
-                        mapping.update(lon=xc, lat=yc)
-                        fmt = FORMAT_LATLON
-                    elif kind == "bng":
-                        mapping.update(easting=xc, northing=yc)
-                        fmt = FORMAT_BNG
-                    break
+    mapping, disabled = _given_columns(header, norm, columns, name)
+    fmt = _coordinate_columns(norm, mapping, disabled, floats, n)
     if not fmt:
         msg = (
             "Cannot find the coordinate columns. The header is: "
@@ -727,6 +692,7 @@ def _detect(
             "columns={'easting': ..., 'northing': ...}."
         )
         raise InputError(msg, file=name, hint=hint)
+    police = _POLICE_UK_REQUIRED <= set(norm) and ({"falls_within", "reported_by"} & set(norm))
     if police and fmt == FORMAT_LATLON:
         fmt = FORMAT_POLICE_UK
     used = set(mapping.values())
@@ -742,6 +708,75 @@ def _detect(
             mapping[role] = col
             used.add(col)
     return fmt, mapping
+
+
+def _given_columns(
+    header: list[str], norm: dict[str, str], columns: Mapping[str, str | None], name: str
+) -> tuple[dict[str, str], set[str]]:
+    """The roles the caller mapped (``columns=``): ({role: column}, roles mapped to None).
+
+    A name matches a header cell exactly, else after normalising both (case, punctuation).
+    """
+    mapping: dict[str, str] = {}
+    disabled: set[str] = set()
+    for role, col in columns.items():
+        if col is None or col == "":
+            disabled.add(role)
+        elif col in header:
+            mapping[role] = col
+        elif _normalise(col) in norm:
+            mapping[role] = norm[_normalise(col)]
+        else:
+            msg = (
+                f"The column {col!r} given for {role!r} is not in the file. "
+                f"Its header is: {', '.join(header)}."
+            )
+            raise InputError(
+                msg, file=name, hint="pass columns= with names exactly as in the header."
+            )
+    return mapping, disabled
+
+
+def _coordinate_columns(
+    norm: dict[str, str],
+    mapping: dict[str, str],
+    disabled: set[str],
+    floats: Callable[[str], np.ndarray],
+    n: int,
+) -> str:
+    """Find the coordinate columns (added to ``mapping``); return the format, "" if none.
+
+    Columns the caller gave win; then known latitude/longitude names, then easting/northing
+    names, then plain x/y pairs read as lon/lat or British National Grid from their values.
+    """
+    if {"lon", "lat"} <= set(mapping):
+        return FORMAT_LATLON
+    if {"easting", "northing"} <= set(mapping):
+        return FORMAT_BNG
+    if set(mapping) & {"lon", "lat", "easting", "northing"}:
+        msg = "columns= must name both lon and lat, or both easting and northing."
+        raise ParameterError(msg)
+    used = set(mapping.values())
+    lat, lon = _find(norm, "lat", used), _find(norm, "lon", used)
+    east, north = _find(norm, "easting", used), _find(norm, "northing", used)
+    if lat and lon and not {"lat", "lon"} & disabled:
+        mapping.update(lat=lat, lon=lon)
+        return FORMAT_LATLON
+    if east and north:
+        mapping.update(easting=east, northing=north)
+        return FORMAT_BNG
+    for xn, yn in _XY_PAIRS:
+        if xn in norm and yn in norm:
+            xc, yc = norm[xn], norm[yn]
+            kind = _xy_kind(floats(xc), floats(yc)) if n else None
+            if kind == "lonlat":
+                mapping.update(lon=xc, lat=yc)
+                return FORMAT_LATLON
+            if kind == "bng":
+                mapping.update(easting=xc, northing=yc)
+                return FORMAT_BNG
+            return ""
+    return ""
 
 
 def _settle_date_roles(
@@ -1160,7 +1195,7 @@ def _try_fast(data: bytes, text: str, encoding: str) -> tuple | None:
 
 _REASON_CODE = {r: i + 1 for i, r in enumerate(REASONS)}
 
-_Text = str | np.ndarray | pa.Array | Callable[[np.ndarray], Any]
+_Text: TypeAlias = str | np.ndarray | pa.Array | Callable[[np.ndarray], Any]
 
 
 @dataclass
@@ -1269,14 +1304,9 @@ def _keep_unreadable(bad: np.ndarray, present: np.ndarray, mode: str) -> bool:
 def _validate_file(
     p: _Parsed, columns: Mapping[str, str | None], unreadable_dates: str
 ) -> _FileResult:
+    """Detect one file's columns and check every well-formed row; the first failure rejects."""
     n = p.table.num_rows
-    cache: dict[str, _Col] = {}
-
-    def col(name: str) -> _Col:
-        if name not in cache:
-            cache[name] = _Col(p.table.column(name))
-        return cache[name]
-
+    col = _ColumnCache(p.table)
     fmt, mapping = _detect(p.header, lambda c: col(c).floats(degrees=True), n, columns, p.name)
     notes = [f"{p.name}: {t}." for t in _settle_date_roles(mapping, columns, col)]
     info = FileInfo(
@@ -1284,9 +1314,64 @@ def _validate_file(
         delimiter=p.delimiter, columns=dict(mapping), forces=_forces(p),
     )  # fmt: skip
     rej = _Rejects(n)
-
-    # ---- coordinates
     bng = fmt == FORMAT_BNG
+    vx, vy = _check_coordinates(mapping, col, bng, rej)
+    okxy = rej.ok
+    americas = bool(not bng and okxy.any() and np.median(vx[okxy]) < -30)
+    unreadable = _UnreadableDates(p.name, unreadable_dates, rej, notes, np.zeros(n, dtype=bool))
+    when = _read_dates(mapping, col, n, day_first_default=not americas, unreadable=unreadable)
+    weight = np.ones(n, dtype=float)
+    if "weight" in mapping:
+        wc = col(mapping["weight"])
+        weight = wc.floats(degrees=False).copy()
+        badw = ~(np.isfinite(weight) & (weight >= 0))
+        rej.add(badw, R_WEIGHT, mapping["weight"], lambda i: wc.quoted(i, "is not a number >= 0"))
+    if "id" in mapping:
+        has_id = ~_blank_arrow(p.table.column(mapping["id"])) if n else np.zeros(0, dtype=bool)
+    else:
+        has_id = np.zeros(n, dtype=bool)
+    if p.malformed:
+        notes.append(
+            f"{p.name}: {len(p.malformed)} row(s) had more or fewer fields than the header and "
+            "were rejected."
+        )
+    return _FileResult(
+        p, info, bng, vx, vy, when.dt, when.has_time, when.month, weight,
+        _coded_text(col, mapping, "crime_type", n), _coded_text(col, mapping, "location", n),
+        has_id, rej, notes, when.date_order, int(unreadable.undated.sum()),
+    )  # fmt: skip
+
+
+class _ColumnCache:
+    """``cache(name)``: a file column as a :class:`_Col`, encoded once however often asked for."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.cols: dict[str, _Col] = {}
+
+    def __call__(self, name: str) -> _Col:
+        if name not in self.cols:
+            self.cols[name] = _Col(self.table.column(name))
+        return self.cols[name]
+
+
+def _coded_text(
+    col: Callable[[str], _Col], mapping: Mapping[str, str], role: str, n: int
+) -> tuple[np.ndarray, pa.Array]:
+    """(code per row, cleaned distinct values) of a text role; one blank value when absent."""
+    if role in mapping:
+        c = col(mapping[role])
+        return c.codes, c.clean_arrow
+    return np.zeros(n, dtype=np.int32), pa.array([""], type=pa.string())
+
+
+def _check_coordinates(
+    mapping: Mapping[str, str], col: Callable[[str], _Col], bng: bool, rej: _Rejects
+) -> tuple[np.ndarray, np.ndarray]:
+    """The coordinates as numbers (x, y); rejects missing, non-numeric, out-of-range and (0, 0).
+
+    Longitude/latitude in degrees, or British National Grid easting/northing in metres.
+    """
     cx, cy = (mapping["easting"], mapping["northing"]) if bng else (mapping["lon"], mapping["lat"])
     xc, yc = col(cx), col(cy)
     vx = xc.floats(degrees=not bng)
@@ -1305,7 +1390,10 @@ def _validate_file(
             e0, n0, e1, n1 = BNG_RANGE
             bad_x = ~((vx >= e0) & (vx <= e1))
             bad_y = ~((vy >= n0) & (vy <= n1))
-            rng = f"outside the British National Grid (easting {e0:.0f}-{e1:.0f} m, northing {n0:.0f}-{n1:.0f} m)"
+            rng = (
+                f"outside the British National Grid (easting {e0:.0f}-{e1:.0f} m, "
+                f"northing {n0:.0f}-{n1:.0f} m)"
+            )
         else:
             bad_x = ~(np.abs(vx) <= 180)
             bad_y = ~(np.abs(vy) <= 90)
@@ -1313,63 +1401,80 @@ def _validate_file(
     rej.add(bad_x, R_RANGE, cx, lambda i: xc.quoted(i, "is " + rng))
     rej.add(bad_y, R_RANGE, cy, lambda i: yc.quoted(i, "is " + rng))
     rej.add((vx == 0) & (vy == 0), R_NULL, cx, "both coordinates are 0: a missing location")
-    okxy = rej.ok
-    americas = bool(not bng and okxy.any() and np.median(vx[okxy]) < -30)
+    return vx, vy
 
-    # ---- dates
-    dt = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    has_time = np.zeros(n, dtype=bool)
-    month = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    undated = np.zeros(n, dtype=bool)
-    date_role = "datetime" if "datetime" in mapping else ("date" if "date" in mapping else None)
-    date_order = ""
 
-    def unreadable(bad: np.ndarray, present: np.ndarray, column: str, c: _Col, tail: str) -> None:
-        if _keep_unreadable(bad, present, unreadable_dates):
-            undated[bad] = True
+@dataclass
+class _UnreadableDates:
+    """Where a file's unreadable dates, times and months go (``unreadable_dates=``).
+
+    Calling it with the unreadable rows of one column either keeps them without a date (marked
+    in ``undated``, with a note) or rejects them as ``unparseable date``.
+    """
+
+    name: str  # the file's name, for notes
+    mode: str  # "auto", "reject" or "keep"
+    rejects: _Rejects
+    notes: list[str]
+    undated: np.ndarray  # bool per row: kept although its date could not be read
+
+    def __call__(
+        self, bad: np.ndarray, present: np.ndarray, column: str, c: _Col, tail: str
+    ) -> None:
+        if _keep_unreadable(bad, present, self.mode):
+            self.undated[bad] = True
             example = c.text(np.flatnonzero(bad)[:1])[0]
-            notes.append(
-                f"{p.name}: {int(bad.sum())} of {int(present.sum())} value(s) in '{column}' "
+            self.notes.append(
+                f"{self.name}: {int(bad.sum())} of {int(present.sum())} value(s) in '{column}' "
                 f"could not be read (e.g. '{example}'); those rows are kept without a date: "
                 "they count in maps and hot spots, not in time profiles or date filters."
             )
         else:
-            rej.add(bad, R_DATE, column, lambda i: c.quoted(i, tail))
+            self.rejects.add(bad, R_DATE, column, lambda i: c.quoted(i, tail))
 
+
+@dataclass
+class _When:
+    """When each row of one file happened, as far as its columns say."""
+
+    dt: np.ndarray  # datetime64[ns]; midnight when only the date is known, NaT when unknown
+    has_time: np.ndarray  # bool: a time of day was written
+    month: np.ndarray  # datetime64[ns], first of the month; NaT when unknown
+    date_order: str = ""  # how day/month order was decided ("" without a date column)
+
+
+def _read_dates(
+    mapping: Mapping[str, str],
+    col: Callable[[str], _Col],
+    n: int,
+    *,
+    day_first_default: bool,
+    unreadable: _UnreadableDates,
+) -> _When:
+    """Read the date (or date-time), time or hour, and month columns of one file's rows.
+
+    A time or hour column adds the time of day to the date; the month column fills the months
+    of rows without a readable date.
+    """
+    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    when = _When(nat, np.zeros(n, dtype=bool), nat.copy())
+    date_role = "datetime" if "datetime" in mapping else ("date" if "date" in mapping else None)
     if date_role is not None:
         dc = col(mapping[date_role])
         present_u = (dc.clean != "").to_numpy()
-        day_first, date_order = _day_first(dc.clean[present_u], default=not americas)
+        day_first, when.date_order = _day_first(dc.clean[present_u], default=day_first_default)
         first_rows = np.flatnonzero(present_u[dc.codes])[:300]
         sample = dc.clean.iloc[dc.codes[first_rows]]
         dt_u, ht_u, ok_u = _parse_datetimes(dc.clean, day_first, sample=sample)
-        dt, has_time, ok = dt_u[dc.codes], ht_u[dc.codes], ok_u[dc.codes]
+        when.dt, when.has_time, ok = dt_u[dc.codes], ht_u[dc.codes], ok_u[dc.codes]
         present = ~dc.blank()
         unreadable(
             present & ~ok, present, mapping[date_role], dc, "is not a date this reader knows"
         )
         for role in ("time", "hour"):
-            if role not in mapping:
-                continue
-            tc = col(mapping[role])
-            values = tc.clean[tc.clean != ""]
-            hours = role == "hour" or (
-                len(values) > 0 and bool(values.str.fullmatch(r"\d{1,2}").all())
-                and int(pd.to_numeric(values).max()) <= 23
-            )  # fmt: skip
-            td_u, tok_u = _parse_hours(tc.clean) if hours else _parse_times(tc.clean)
-            td, tok = td_u[tc.codes], tok_u[tc.codes]
-            tpresent = ~tc.blank()
-            tail = "is not an hour of the day (0-23)" if hours else "is not a time of day"
-            unreadable(tpresent & ~tok, tpresent, mapping[role], tc, tail)
-            use = ok & tpresent & tok
-            if role == "hour":
-                use &= ~has_time  # a time written in the date column wins
-            dt = np.where(use, dt.astype("datetime64[D]").astype("datetime64[ns]") + td, dt)
-            has_time = has_time | use
-            if hours and role == "time":
-                notes.append(f"{p.name}: '{mapping[role]}' holds whole hours; read as hour of day.")
-        month = _month_start(dt)
+            if role in mapping:
+                _add_time_of_day(when, ok, role, mapping[role], col(mapping[role]), unreadable)
+        when.month = _month_start(when.dt)
     if "month" in mapping:
         mc = col(mapping["month"])
         mon_u, mok_u = _parse_months(mc.clean)
@@ -1377,39 +1482,43 @@ def _validate_file(
         if date_role is None:
             present = ~mc.blank()
             unreadable(present & ~mok, present, mapping["month"], mc, "is not a month (YYYY-MM)")
-        month = np.where(np.isnat(month), mon, month)
+        when.month = np.where(np.isnat(when.month), mon, when.month)
+    return when
 
-    # ---- weights, crime type, location, id
-    weight = np.ones(n, dtype=float)
-    if "weight" in mapping:
-        wc = col(mapping["weight"])
-        weight = wc.floats(degrees=False).copy()
-        badw = ~(np.isfinite(weight) & (weight >= 0))
-        rej.add(badw, R_WEIGHT, mapping["weight"], lambda i: wc.quoted(i, "is not a number >= 0"))
-    empty = (np.zeros(n, dtype=np.int32), pa.array([""], type=pa.string()))
-    ctype = (
-        (col(mapping["crime_type"]).codes, col(mapping["crime_type"]).clean_arrow)
-        if "crime_type" in mapping
-        else empty
-    )
-    loc = (
-        (col(mapping["location"]).codes, col(mapping["location"]).clean_arrow)
-        if "location" in mapping
-        else empty
-    )
-    if "id" in mapping:
-        has_id = ~_blank_arrow(p.table.column(mapping["id"])) if n else np.zeros(0, dtype=bool)
-    else:
-        has_id = np.zeros(n, dtype=bool)
-    if p.malformed:
-        notes.append(
-            f"{p.name}: {len(p.malformed)} row(s) had more or fewer fields than the header and "
-            "were rejected."
-        )
-    return _FileResult(
-        p, info, bng, vx, vy, dt, has_time, month, weight, ctype, loc, has_id, rej, notes,
-        date_order, int(undated.sum()),
+
+def _add_time_of_day(
+    when: _When,
+    dated: np.ndarray,
+    role: str,
+    column: str,
+    tc: _Col,
+    unreadable: _UnreadableDates,
+) -> None:
+    """Add a time (``HH:MM``...) or hour (0-23) column to the dates read (``dated`` rows).
+
+    A ``time`` column of whole numbers 0-23 only is read as hours. A time written in the date
+    column wins over an hour column.
+    """
+    values = tc.clean[tc.clean != ""]
+    hours = role == "hour" or (
+        len(values) > 0 and bool(values.str.fullmatch(r"\d{1,2}").all())
+        and int(pd.to_numeric(values).max()) <= 23
     )  # fmt: skip
+    td_u, tok_u = _parse_hours(tc.clean) if hours else _parse_times(tc.clean)
+    td, tok = td_u[tc.codes], tok_u[tc.codes]
+    tpresent = ~tc.blank()
+    tail = "is not an hour of the day (0-23)" if hours else "is not a time of day"
+    unreadable(tpresent & ~tok, tpresent, column, tc, tail)
+    use = dated & tpresent & tok
+    if role == "hour":
+        use &= ~when.has_time  # a time written in the date column wins
+    day = when.dt.astype("datetime64[D]").astype("datetime64[ns]")
+    when.dt = np.where(use, day + td, when.dt)
+    when.has_time = when.has_time | use
+    if hours and role == "time":
+        unreadable.notes.append(
+            f"{unreadable.name}: '{column}' holds whole hours; read as hour of day."
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1602,14 +1711,20 @@ def _load_study_area(study_area: Any, analysis_crs: pyproj.CRS, given_crs: Any) 
                     study_area, lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1]))
                 )
         else:
-            msg = f"study_area must be a path, a GeoDataFrame or a shapely geometry, not {type(study_area).__name__}."
+            msg = (
+                "study_area must be a path, a GeoDataFrame or a shapely geometry, "
+                f"not {type(study_area).__name__}."
+            )
             raise ParameterError(msg)
     except (ParameterError, InputError):
         raise
     except Exception as exc:
         msg = f"Could not read the study area ({exc})."
-        raise InputError(msg, file=str(study_area) if isinstance(study_area, str | os.PathLike) else None,
-                         hint="give a GeoJSON polygon in WGS84 or a shapely polygon.") from exc  # fmt: skip
+        raise InputError(
+            msg,
+            file=str(study_area) if isinstance(study_area, str | os.PathLike) else None,
+            hint="give a GeoJSON polygon in WGS84 or a shapely polygon.",
+        ) from exc
     geom = shapely.make_valid(geom)
     if geom.is_empty or geom.area <= 0:
         msg = "The study area has no area."
@@ -1933,28 +2048,28 @@ def _filter_step(
         cols = {"crime_type": "crime_type"} if (frame["crime_type"] != "").any() else {}
         infos = [FileInfo(name="memory", sha256="", n_rows=len(frame), columns=cols)]
         row_file = np.zeros(len(frame), dtype=np.int64)
-    f = _filter_core(frame, row_file, infos, type_filter, when_from, when_to, area, harm_weights)
-    if not f.keep.any():
+    done = _filter_core(frame, row_file, infos, type_filter, when_from, when_to, area, harm_weights)
+    if not done.keep.any():
         counts = dict(rep.reason_counts())
-        step = f.rejects.counts()
+        step = done.rejects.counts()
         for r, k in step.items():
             counts[r] = counts.get(r, 0) + k
         main = max(step, key=lambda r: step[r]) if step else None
         _raise_nothing_usable([i.name for i in infos], counts, rep.n_read, main)
-    rejected = _append_rejected(rep.rejected, _filtered_rows(frame, f.rejects))
+    rejected = _append_rejected(rep.rejected, _filtered_rows(frame, done.rejects))
     notes = [n for n in rep.notes if not n.startswith(_RECOMPUTED_NOTES)]
     if area is not None:
         notes = [n for n in notes if not n.startswith("Study area:")]
     report = IngestReport(
         files=rep.files,
         n_read=rep.n_read,
-        n_used=int(f.keep.sum()),
+        n_used=int(done.keep.sum()),
         rejected=rejected,
-        choices={**rep.choices, **f.choices},
-        notes=list(dict.fromkeys(notes + f.notes)),
+        choices={**rep.choices, **done.choices},
+        notes=list(dict.fromkeys(notes + done.notes)),
     )
-    kept = frame.loc[f.keep].reset_index(drop=True)
-    kept["weight"] = f.weight[f.keep]
+    kept = frame.loc[done.keep].reset_index(drop=True)
+    kept["weight"] = done.weight[done.keep]
     return Incidents(
         kept, incidents.crs, area if area is not None else incidents.study_area, report
     )
@@ -2067,13 +2182,6 @@ class _Validated:
     def n_read(self) -> int:
         return sum(f.parsed.n_rows for f in self.files)
 
-    def reason_counts(self) -> dict[str, int]:
-        counts = self.rejects.counts()
-        n_bad = sum(len(f.parsed.malformed) for f in self.files)
-        if n_bad:
-            counts = {R_MALFORMED: n_bad, **counts}
-        return counts
-
 
 def _validate(
     sources: Any,
@@ -2084,15 +2192,56 @@ def _validate(
     unreadable_dates: str,
     progress: Progress | None = None,
 ) -> _Validated:
+    """Read and validate every file, then the rules over all of them.
+
+    Across files: one analysis CRS, duplicate rows, spatial outliers and the study area drawn
+    from the data (unless one is given, which replaces it when filtering).
+    """
+    files = _read_files(_gather_lazy(sources), columns, unreadable_dates, progress)
+    reporter(progress)(VALIDATING, 0, 1)  # ends in read_incidents, once filtered
+    notes = [note for f in files for note in f.notes] + _identical_files(files)
+    sizes = np.array([f.n for f in files], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    rej = _merged_rejects(files, offsets, int(sizes.sum()))
+    loc = _locate(files, sizes, offsets, rej, analysis_crs)
+    choices: dict[str, Any] = {
+        "crs": loc.crs.to_string(),
+        "crs_reason": loc.crs_reason,
+        "formats": sorted({f.info.format for f in files}),
+        "forces": sorted({force for f in files for force in f.info.forces}),
+    }
+    notes.append(f"Analysis CRS: {loc.crs_reason}.")
+    notes.extend(_duplicate_notes(*_duplicates(files, offsets, _cat(files, "has_id", bool), rej)))
+    _set_aside_outliers(loc, rej, outlier_km, study_area_given, choices, notes)
+    ok = rej.ok
+    if not ok.any():
+        _raise_no_valid_rows(files, rej)
+    area: BaseGeometry | None = None
+    if not study_area_given:
+        area = _data_study_area(loc, ok, choices, notes)
+    choices.update(_file_choices(files))
+    used = np.flatnonzero(ok)
+    frame_file = np.repeat(np.arange(len(files), dtype=np.int64), sizes)[used]
+    frame = _valid_frame(files, offsets, loc, used, frame_file)
+    return _Validated(files, offsets, rej, frame, used, frame_file, loc.crs, area, choices, notes)
+
+
+def _read_files(
+    items: list[tuple[str, Callable[[], bytes]]],
+    columns: dict[str, str | None],
+    unreadable_dates: str,
+    progress: Progress | None,
+) -> list[_FileResult]:
+    """Parse and validate each file, several side by side (Arrow and NumPy release the GIL)."""
+
     def one(item: tuple[str, Callable[[], bytes]]) -> _FileResult:
         name, load = item
         return _validate_file(_parse_file(name, load()), columns, unreadable_dates)
 
-    items = _gather_lazy(sources)
     workers = min(len(items), READ_WORKERS, os.cpu_count() or 1)
     files: list[_FileResult] = []
     with progress_step(progress, READING, len(items)) as file_read:
-        if workers > 1:  # Arrow and NumPy release the GIL: files are read side by side
+        if workers > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for done in pool.map(one, items):
                     files.append(done)
@@ -2102,41 +2251,93 @@ def _validate(
                 for item in items:
                     files.append(one(item))
                     file_read()
-    reporter(progress)(VALIDATING, 0, 1)  # ends in read_incidents, once filtered
+    return files
+
+
+def _identical_files(files: list[_FileResult]) -> list[str]:
+    """Notes naming each file that is byte for byte a copy of an earlier one."""
     notes: list[str] = []
-    choices: dict[str, Any] = {}
-    for f in files:
-        notes.extend(f.notes)
     shas: dict[str, str] = {}
     for f in files:
         if f.info.sha256 in shas:
             notes.append(
-                f"{f.info.name} is byte-identical to {shas[f.info.sha256]}; its rows with ids are rejected as duplicates."
+                f"{f.info.name} is byte-identical to {shas[f.info.sha256]}; its rows with ids "
+                "are rejected as duplicates."
             )
         shas.setdefault(f.info.sha256, f.info.name)
-    sizes = np.array([f.n for f in files], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    n = int(sizes.sum())
+    return notes
+
+
+def _merged_rejects(files: list[_FileResult], offsets: np.ndarray, n: int) -> _Rejects:
+    """The files' own rejections as one :class:`_Rejects` over all their well-formed rows."""
     rej = _Rejects(n)
-    rej.code = np.concatenate([f.rejects.code for f in files]) if n else rej.code
+    if n:
+        rej.code = np.concatenate([f.rejects.code for f in files])
     for f, off in zip(files, offsets, strict=True):
         for b in f.rejects.batches:
             rej.batches.append(_Batch(b.rows + off, b.code, b.column, b.detail))
-    file_idx = np.repeat(np.arange(len(files), dtype=np.int64), sizes)
+    return rej
 
-    def cat(attr: str, dtype: Any) -> np.ndarray:
-        return np.concatenate([getattr(f, attr) for f in files]).astype(dtype, copy=False)
 
-    vx, vy = cat("vx", float), cat("vy", float)
+def _cat(files: list[_FileResult], attr: str, dtype: Any) -> np.ndarray:
+    """A per-row array of every file (``attr`` of :class:`_FileResult`), end to end."""
+    return np.concatenate([getattr(f, attr) for f in files]).astype(dtype, copy=False)
+
+
+def _reason_counts(files: list[_FileResult], rej: _Rejects) -> dict[str, int]:
+    """Rows rejected so far by reason, malformed rows (kept aside when parsing) first."""
+    counts = rej.counts()
+    n_bad = sum(len(f.parsed.malformed) for f in files)
+    if n_bad:
+        counts = {R_MALFORMED: n_bad, **counts}
+    return counts
+
+
+def _raise_no_valid_rows(files: list[_FileResult], rej: _Rejects) -> NoReturn:
+    """The "no usable incidents" error, once every row of every file is rejected."""
+    n_read = sum(f.parsed.n_rows for f in files)
+    _raise_nothing_usable([f.info.name for f in files], _reason_counts(files, rej), n_read)
+
+
+@dataclass
+class _Located:
+    """Where every row is: per row and per distinct map point.
+
+    police.uk snaps incidents to shared map points, so each distinct point is projected once;
+    ``pid`` numbers them.
+    """
+
+    lon: np.ndarray  # per row, WGS84 degrees (NaN where not located)
+    lat: np.ndarray
+    x: np.ndarray  # per row, metres in the analysis CRS (NaN where not located)
+    y: np.ndarray
+    px: np.ndarray  # per distinct point, metres in the analysis CRS
+    py: np.ndarray
+    pid: np.ndarray  # int64 per row: its distinct point, -1 where not located
+    crs: pyproj.CRS
+    crs_reason: str
+
+    def points(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct points of the given (located) rows, and how many rows are at each."""
+        w = np.bincount(self.pid[rows], minlength=len(self.px))
+        return np.flatnonzero(w), w
+
+
+def _locate(
+    files: list[_FileResult],
+    sizes: np.ndarray,
+    offsets: np.ndarray,
+    rej: _Rejects,
+    analysis_crs: pyproj.CRS | None,
+) -> _Located:
+    """Longitude/latitude of every located row, then the analysis CRS and positions in it.
+
+    The CRS is :func:`hotspots.crs.choose_crs`'s unless given; a point that cannot be projected
+    to it is rejected as out of range.
+    """
+    n = int(sizes.sum())
+    vx, vy = _cat(files, "vx", float), _cat(files, "vy", float)
     bng = np.repeat(np.array([f.bng for f in files], dtype=bool), sizes)
-
-    def nothing_usable() -> None:
-        v = _Validated(files, offsets, rej, pd.DataFrame(), np.zeros(0, np.int64),
-                       np.zeros(0, np.int64), crs_mod.WGS84, None, choices, notes)  # fmt: skip
-        _raise_nothing_usable([f.info.name for f in files], v.reason_counts(), v.n_read)
-
-    # ---- coordinates: lon/lat for everything, then the analysis CRS. Each distinct point is
-    # projected once (police.uk snaps incidents to shared map points); ``pid`` numbers them.
     located = rej.ok
     ll = np.flatnonzero(located & ~bng)
     bb = np.flatnonzero(located & bng)
@@ -2145,13 +2346,12 @@ def _validate(
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     lon[ll], lat[ll] = vx[ll], vy[ll]
-    bb_lon, bb_lat = bb_x, bb_y
     if len(bb):
         bb_lon, bb_lat = crs_mod.to_wgs84(bb_x, bb_y, crs_mod.BNG)
         lon[bb], lat[bb] = bb_lon[bb_codes], bb_lat[bb_codes]
     if analysis_crs is None:
         if not located.any():
-            nothing_usable()
+            _raise_no_valid_rows(files, rej)
         analysis_crs, crs_reason = crs_mod.choose_crs(lon[located], lat[located])
     else:
         crs_reason = f"{analysis_crs.name} ({analysis_crs.to_string()}): given by the caller"
@@ -2169,15 +2369,12 @@ def _validate(
     x[located], y[located] = px[pid[located]], py[pid[located]]
     bad = located & ~(np.isfinite(x) & np.isfinite(y))
     rej.add(bad, R_RANGE, "", "the point cannot be projected to the analysis CRS")
-    choices["crs"] = analysis_crs.to_string()
-    choices["crs_reason"] = crs_reason
-    choices["formats"] = sorted({f.info.format for f in files})
-    choices["forces"] = sorted({force for f in files for force in f.info.forces})
-    notes.append(f"Analysis CRS: {crs_reason}.")
+    return _Located(lon, lat, x, y, px, py, pid, analysis_crs, crs_reason)
 
-    # ---- duplicates
-    has_id = cat("has_id", bool)
-    n_dup, n_dup_kept = _duplicates(files, offsets, has_id, rej)
+
+def _duplicate_notes(n_dup: int, n_dup_kept: int) -> list[str]:
+    """What :func:`_duplicates` rejected, and the identical rows it kept."""
+    notes: list[str] = []
     if n_dup:
         notes.append(f"{n_dup} exact duplicate row(s) with an id were rejected as duplicates.")
     if n_dup_kept:
@@ -2186,8 +2383,21 @@ def _validate(
             "as separate incidents (distinct incidents can share a place and time, and police.uk "
             "snaps incidents to shared map points)."
         )
+    return notes
 
-    # ---- outliers
+
+def _set_aside_outliers(
+    loc: _Located,
+    rej: _Rejects,
+    outlier_km: float | bool | None,
+    study_area_given: bool,
+    choices: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """Reject spatial outliers among the rows still valid (:func:`_outliers`); say the rule.
+
+    Off when ``outlier_km`` is 0 or False, and when a study area is given without a distance.
+    """
     ok = rej.ok
     n_outliers = 0
     use_outliers = (
@@ -2195,31 +2405,30 @@ def _validate(
         and outlier_km != 0
         and (not study_area_given or outlier_km is not None)
     )
-
-    def points(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct points of the given rows, and how many rows are at each."""
-        w = np.bincount(pid[rows], minlength=len(px))
-        return np.flatnonzero(w), w
-
     if use_outliers and ok.any():
-        sel, w = points(ok)
-        flag, params, why_not = _outliers(
-            px[sel], py[sel], outlier_km if isinstance(outlier_km, float) else None, w[sel]
-        )
-        far = np.zeros(len(px), dtype=bool)
+        fixed_km = outlier_km if isinstance(outlier_km, float) else None
+        sel, w = loc.points(ok)
+        flag, params, why_not = _outliers(loc.px[sel], loc.py[sel], fixed_km, w[sel])
+        far = np.zeros(len(loc.px), dtype=bool)
         far[sel] = flag
-        full = ok & far[np.maximum(pid, 0)]
+        full = ok & far[np.maximum(loc.pid, 0)]
         dist_km = params["distance_km"]
-        n_outliers = rej.add(
-            full, R_OUTLIER, "",
-            f"isolated point more than {dist_km} km from the dense body of the data" if dist_km else "",
-        )  # fmt: skip
+        detail = (
+            f"isolated point more than {dist_km} km from the dense body of the data"
+            if dist_km
+            else ""
+        )
+        n_outliers = rej.add(full, R_OUTLIER, "", detail)
+        distance = (
+            f"{fixed_km:g} km (given)"
+            if fixed_km is not None
+            else "max(10 km, 2 x the 95th-percentile distance of non-isolated incidents from "
+            "their median)"
+        )
         rule = (
             "isolated points (fewer than 5 incidents in their 1 km cell and the 8 around it) more "
-            "than D from the nearest non-isolated incident; D = "
-            + (f"{outlier_km:g} km (given)" if isinstance(outlier_km, float) else
-               "max(10 km, 2 x the 95th-percentile distance of non-isolated incidents from their median)")
-        )  # fmt: skip
+            "than D from the nearest non-isolated incident; D = " + distance
+        )
         choices["outlier_rule"] = {"rule": rule, **params}
         if why_not:
             notes.append(f"Outliers: {why_not}.")
@@ -2234,25 +2443,30 @@ def _validate(
         )
     choices["n_outliers"] = n_outliers
 
-    # ---- the study area from the data (a polygon given replaces it when filtering)
-    ok = rej.ok
-    if not ok.any():
-        nothing_usable()
-    area: BaseGeometry | None = None
-    if not study_area_given:
-        sel, _ = points(ok)
-        area, cell = _default_study_area(px[sel], py[sel])
-        choices["study_area_rule"] = (
-            f"{cell:g} m grid cells holding an incident (any crime type, outliers excluded), "
-            "closed by one cell (dilate then erode) to fill one-cell gaps and holes, "
-            f"clipped to the incidents' convex hull plus {STUDY_HULL_MARGIN_M:g} m"
-        )
-        choices["study_area_cell_m"] = cell
-        choices["study_area_km2"] = round(float(area.area) / 1e6, 4)
-        notes.append(
-            f"Study area: {area.area / 1e6:.2f} km², the {cell:g} m grid cells holding an "
-            "incident, with one-cell gaps filled; pass study_area= for an exact boundary."
-        )
+
+def _data_study_area(
+    loc: _Located, ok: np.ndarray, choices: dict[str, Any], notes: list[str]
+) -> BaseGeometry:
+    """The study area drawn round the valid rows (:func:`_default_study_area`); say the rule."""
+    sel, _ = loc.points(ok)
+    area, cell = _default_study_area(loc.px[sel], loc.py[sel])
+    choices["study_area_rule"] = (
+        f"{cell:g} m grid cells holding an incident (any crime type, outliers excluded), "
+        "closed by one cell (dilate then erode) to fill one-cell gaps and holes, "
+        f"clipped to the incidents' convex hull plus {STUDY_HULL_MARGIN_M:g} m"
+    )
+    choices["study_area_cell_m"] = cell
+    choices["study_area_km2"] = round(float(area.area) / 1e6, 4)
+    notes.append(
+        f"Study area: {area.area / 1e6:.2f} km², the {cell:g} m grid cells holding an "
+        "incident, with one-cell gaps filled; pass study_area= for an exact boundary."
+    )
+    return area
+
+
+def _file_choices(files: list[_FileResult]) -> dict[str, Any]:
+    """What the files themselves decided: date order, dates kept unread, weights, months."""
+    choices: dict[str, Any] = {}
     orders = {f.info.name: f.date_order for f in files if f.date_order}
     if orders:
         choices["date_order"] = orders
@@ -2262,31 +2476,35 @@ def _validate(
     choices["weights_given"] = any("weight" in f.info.columns for f in files)
     # every month a well-formed row carries (any crime type, valid or not): a month absent here
     # is missing data, not a month without incidents (Incidents.missing_months)
-    seen = np.unique(cat("month", "datetime64[ns]"))
+    seen = np.unique(_cat(files, "month", "datetime64[ns]"))
     choices["months_in_input"] = [str(m)[:7] for m in seen[~np.isnat(seen)]]
+    return choices
 
-    # ---- the valid rows
-    used = np.flatnonzero(ok)
-    frame_file = file_idx[used]
+
+def _valid_frame(
+    files: list[_FileResult],
+    offsets: np.ndarray,
+    loc: _Located,
+    used: np.ndarray,
+    frame_file: np.ndarray,
+) -> pd.DataFrame:
+    """The valid rows (``used``, over all files) as the incidents frame (``REQUIRED_COLUMNS``)."""
     names = pa.array([f.info.name for f in files], type=pa.string())
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "x": x[used],
-            "y": y[used],
-            "lon": lon[used],
-            "lat": lat[used],
-            "month": cat("month", "datetime64[ns]")[used],
-            "datetime": cat("dt", "datetime64[ns]")[used],
-            "has_time": cat("has_time", bool)[used],
+            "x": loc.x[used],
+            "y": loc.y[used],
+            "lon": loc.lon[used],
+            "lat": loc.lat[used],
+            "month": _cat(files, "month", "datetime64[ns]")[used],
+            "datetime": _cat(files, "dt", "datetime64[ns]")[used],
+            "has_time": _cat(files, "has_time", bool)[used],
             "crime_type": _text_column(files, "ctype", used, offsets),
-            "weight": cat("weight", float)[used],
+            "weight": _cat(files, "weight", float)[used],
             "location": _text_column(files, "location", used, offsets),
             "source_file": names.take(pa.array(frame_file)).to_pandas().astype(str),
             "source_row": np.concatenate([f.parsed.lines for f in files]).astype(np.int64)[used],
         }
-    )
-    return _Validated(
-        files, offsets, rej, frame, used, frame_file, analysis_crs, area, choices, notes
     )
 
 
@@ -2419,8 +2637,14 @@ def _copies(t: pa.Table, n: int) -> np.ndarray:
 _RECOMPUTED_NOTES = ("Dates: ", "Filters: ")
 
 
+#: A checked ``date_from`` / ``date_to``: (the moment, whether it was a date only), or None.
+_Bound: TypeAlias = tuple[pd.Timestamp, bool] | None
+
+
 @dataclass
 class _Filtered:
+    """What the filters kept (``keep``, per frame row), the weights, and what they said."""
+
     keep: np.ndarray
     rejects: _Rejects  # over the frame's rows
     weight: np.ndarray
@@ -2434,225 +2658,29 @@ def _filter_core(
     row_file: np.ndarray,
     infos: list[FileInfo],
     type_filter: str | frozenset[str],
-    when_from: tuple[pd.Timestamp, bool] | None,
-    when_to: tuple[pd.Timestamp, bool] | None,
+    when_from: _Bound,
+    when_to: _Bound,
     area: BaseGeometry | None,
     harm_weights: dict[str, float] | None,
 ) -> _Filtered:
+    """The filters in order (study area polygon, crime type, date range), then harm weights.
+
+    ``row_file`` is each frame row's index in ``infos``; a row gets the first reason that applies.
+    """
     n = len(frame)
     rej = _Rejects(n)
     notes: list[str] = []
     choices: dict[str, Any] = {}
-
-    # ---- study area polygon
     if area is not None:
-        inside = np.zeros(n, dtype=bool)
-        if n:
-            shapely.prepare(area)
-            inside = shapely.intersects_xy(
-                area, frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float)
-            )
-        lon = pa.array(frame["lon"].to_numpy(dtype=float)).cast(pa.string())
-        lat = pa.array(frame["lat"].to_numpy(dtype=float)).cast(pa.string())
-        n_out = rej.add(
-            ~inside,
-            R_POLYGON,
-            "",
-            lambda i: pc.binary_join_element_wise(
-                "the point (", lon.take(pa.array(i)), ", ", lat.take(pa.array(i)),
-                ") lies outside the study area given", "",
-            ),
-        )  # fmt: skip
-        choices["study_area_rule"] = "given"
-        choices["study_area_km2"] = round(float(area.area) / 1e6, 4)
-        notes.append(f"Study area: the polygon given ({n_out} row(s) outside it were rejected).")
-
-    # ---- crime types (decided once per distinct type)
-    codes, uniq = pd.factorize(frame["crime_type"].astype(str))
-    codes = codes.astype(np.int64)
-    raw_u = np.asarray(uniq, dtype=object)
-    cf_u = np.array([str(u).strip().casefold() for u in raw_u], dtype=object)
-    fmt_of = np.array([f.format for f in infos], dtype=object)
-    typed_file = np.array(["crime_type" in f.columns for f in infos], dtype=bool)
-    has_type_col = typed_file[row_file] if n else np.zeros(0, dtype=bool)
-
-    def kept_types(rows: np.ndarray) -> list[str]:
-        return sorted({str(raw_u[c]) for c in np.unique(codes[rows])})
-
-    if type_filter == "all":
-        keep_type = np.ones(n, dtype=bool)
-        choices["crime_types_kept"] = "all"
-        notes.append("Crime types: all kept.")
-    elif type_filter == "default":
-        police = (fmt_of == FORMAT_POLICE_UK)[row_file] if n else np.zeros(0, dtype=bool)
-        vt = {v.casefold() for v in VIOLENCE_TYPES_POLICE_UK}
-        keep_type = ~police | np.isin(cf_u, list(vt))[codes]
-        if police.any():
-            choices["crime_types_kept"] = sorted(VIOLENCE_TYPES_POLICE_UK)
-            notes.append(
-                "Crime types: police.uk files keep "
-                + ", ".join(sorted(VIOLENCE_TYPES_POLICE_UK))
-                + ". police.uk's 'Violence and sexual offences' is not only street violence: it also holds"
-                " domestic abuse, harassment, stalking and sexual offences, which police.uk does not separate."
-            )
-        else:
-            choices["crime_types_kept"] = "all"
-        violent_u = np.array([any(k in c for k in VIOLENCE_KEYWORDS) for c in cf_u], dtype=bool)
-        for fi, f in enumerate(infos):
-            if f.format == FORMAT_POLICE_UK or "crime_type" not in f.columns:
-                continue
-            rows = row_file == fi
-            if not rows.any():
-                continue
-            present = np.unique(codes[rows & (cf_u != "")[codes]])
-            types = np.unique(cf_u[present])
-            violent = [t for t in types if any(k in str(t) for k in VIOLENCE_KEYWORDS)]
-            if not violent:
-                notes.append(
-                    f"Crime types: {f.name} has no type that names violence, so every row was "
-                    "kept; pass crime_types= to choose."
-                )
-                continue
-            keep_type[rows] = violent_u[codes[rows]]
-            kept = kept_types(rows & keep_type)
-            dropped = len(types) - len(violent)
-            shown = ", ".join(kept[:12]) + (f" and {len(kept) - 12} more" if len(kept) > 12 else "")
-            notes.append(
-                f"Crime types: {f.name} keeps the {len(kept)} violence-related type(s) by name "
-                f"({shown}); {dropped} other type(s) were filtered out. Pass crime_types='all' or a list "
-                "to choose."
-            )
-            prev = choices.get("crime_types_kept")
-            choices["crime_types_kept"] = sorted(
-                set(kept) | (set(prev) if isinstance(prev, list) else set())
-            )
-            choices["violence_keywords"] = list(VIOLENCE_KEYWORDS)
-    else:
-        keep_type = ~has_type_col | np.isin(cf_u, list(type_filter))[codes]
-        present_set = set(cf_u[np.unique(codes[has_type_col])].tolist())
-        missing = sorted(type_filter - present_set)
-        choices["crime_types_kept"] = kept_types(keep_type & has_type_col) or sorted(type_filter)
-        notes.append("Crime types: kept " + ", ".join(choices["crime_types_kept"]) + ".")
-        if missing:
-            text_ = f"crime_types names not found in any file: {', '.join(missing)}."
-            notes.append(text_)
-            warnings.warn(text_, HotspotsWarning, stacklevel=4)
-        untyped = [f.name for f in infos if "crime_type" not in f.columns]
-        if untyped:
-            notes.append(
-                "Crime types: "
-                + ", ".join(untyped)
-                + " have no crime type column; all their rows were kept."
-            )
-    type_col = pa.array([f.columns.get("crime_type", "") for f in infos], type=pa.string())
-    type_text = pa.array(
-        ["crime type '" + str(c) + "' was not selected" for c in raw_u], pa.string()
-    )
-    rej.add(
-        ~keep_type,
-        R_TYPE,
-        lambda i: type_col.take(pa.array(row_file[i])),
-        lambda i: type_text.take(pa.array(codes[i])),
-    )
-
-    # ---- date range
-    dt = frame["datetime"].to_numpy(dtype="datetime64[ns]")
-    month = frame["month"].to_numpy(dtype="datetime64[ns]")
+        _filter_polygon(frame, area, rej, choices, notes)
+    types = _TypeCodes.of(frame["crime_type"])
+    _filter_types(types, row_file, infos, type_filter, rej, choices, notes)
     if when_from is not None or when_to is not None:
-        outside = np.zeros(n, dtype=bool)
-        with_date = ~np.isnat(dt)
-        only_month = np.isnat(dt) & ~np.isnat(month)
-        unknown_when = np.isnat(dt) & np.isnat(month)
-        if when_from is not None:
-            ts, _ = when_from
-            lo = np.datetime64(ts.to_datetime64(), "ns")
-            outside |= with_date & (dt < lo)
-            outside |= only_month & (
-                month < np.datetime64(ts.to_period("M").to_timestamp().to_datetime64(), "ns")
-            )
-        if when_to is not None:
-            ts, date_only = when_to
-            hi = ts + pd.Timedelta(days=1) if date_only else ts
-            hi64 = np.datetime64(hi.to_datetime64(), "ns")
-            outside |= with_date & ((dt >= hi64) if date_only else (dt > hi64))
-            outside |= only_month & (
-                month > np.datetime64(ts.to_period("M").to_timestamp().to_datetime64(), "ns")
-            )
-        outside |= unknown_when
-        span = (
-            (when_from[0].isoformat() if when_from else "")
-            + ".."
-            + (when_to[0].isoformat() if when_to else "")
-        )
-        date_col = pa.array(
-            [f.columns.get("datetime") or f.columns.get("date") or f.columns.get("month") or ""
-             for f in infos], type=pa.string(),
-        )  # fmt: skip
-
-        def when_text(i: np.ndarray) -> pa.Array:
-            timed = frame["has_time"].to_numpy(dtype=bool)[i]
-            day = pc.strftime(pa.array(dt[i]), format="%Y-%m-%d")
-            minute = pc.strftime(pa.array(dt[i]), format="%Y-%m-%d %H:%M")
-            mon = pc.strftime(pa.array(month[i]), format="%Y-%m")
-            text = pc.if_else(pa.array(timed), minute, day)
-            text = pc.if_else(pa.array(np.isnat(dt[i])), mon, text)
-            said = pc.binary_join_element_wise("'", text, f"' is outside {span}", "")
-            return pc.fill_null(said, f"the date is unknown, so outside {span}")
-
-        rej.add(outside, R_DATE_RANGE, lambda i: date_col.take(pa.array(row_file[i])), when_text)
-        choices["date_filter"] = {
-            "from": when_from[0].isoformat() if when_from else None,
-            "to": when_to[0].isoformat() if when_to else None,
-        }
-
-    # ---- harm weights
+        _filter_dates(frame, row_file, infos, when_from, when_to, rej, choices)
     used = rej.ok
-    weight = frame["weight"].to_numpy(dtype=float).copy()
-    has_weight_col = any("weight" in f.columns for f in infos)
-    if harm_weights is not None:
-        if used.any():
-            kept_codes = np.unique(codes[used])
-            unmapped = sorted({str(raw_u[c]) for c in kept_codes if cf_u[c] not in harm_weights})
-            if unmapped:
-                shown = ["(blank: the file has no crime type)" if u == "" else u for u in unmapped]
-                msg = f"harm_weights gives no weight for the crime type(s): {'; '.join(shown)}."
-                raise InputError(
-                    msg, hint="add every kept crime type to harm_weights, or narrow crime_types."
-                )
-            per_type = np.array([harm_weights.get(c, np.nan) for c in cf_u], dtype=float)
-            weight = np.ones(n)
-            weight[used] = per_type[codes[used]]
-        choices["weights_given"] = True
-        notes.append(
-            "Harm: weights from harm_weights by crime type"
-            + (" (the weight column was ignored)." if has_weight_col else ".")
-        )
-    elif has_weight_col:
-        choices["weights_given"] = True
-        notes.append("Harm: weights from the file's weight column.")
-    else:
-        choices["weights_given"] = False
-
-    # ---- what is left
+    weight = _weights(frame, infos, types, used, harm_weights, choices, notes)
     if used.any():
-        blank_dates = int((used & np.isnat(month)).sum())
-        if blank_dates and any(
-            r in f.columns for f in infos for r in ("date", "datetime", "month")
-        ):
-            notes.append(
-                f"{blank_dates} used row(s) have no date; they count in maps but not in time profiles."
-            )
-        m = month[used]
-        m = m[~np.isnat(m)]
-        first = pd.Timestamp(m.min()).strftime("%Y-%m") if len(m) else None
-        last = pd.Timestamp(m.max()).strftime("%Y-%m") if len(m) else None
-        choices["date_range"] = {"first_month": first, "last_month": last}
-        choices["time_of_day_known"] = round(float(frame["has_time"].to_numpy()[used].mean()), 4)
-        if len(m):
-            notes.append(
-                f"Dates: {first} to {last}; time of day known for "
-                f"{100 * choices['time_of_day_known']:.1f}% of incidents."
-            )
+        _period_left(frame, infos, used, choices, notes)
     counts = rej.counts()
     choices["filters"] = {
         "rows_in": n,
@@ -2666,6 +2694,328 @@ def _filter_core(
             + ")."
         )
     return _Filtered(used, rej, weight, choices, notes, area)
+
+
+def _filter_polygon(
+    frame: pd.DataFrame,
+    area: BaseGeometry,
+    rej: _Rejects,
+    choices: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """Reject the incidents outside the study area polygon given (analysis CRS)."""
+    n = len(frame)
+    inside = np.zeros(n, dtype=bool)
+    if n:
+        shapely.prepare(area)
+        inside = shapely.intersects_xy(
+            area, frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float)
+        )
+    lon = pa.array(frame["lon"].to_numpy(dtype=float)).cast(pa.string())
+    lat = pa.array(frame["lat"].to_numpy(dtype=float)).cast(pa.string())
+    n_out = rej.add(
+        ~inside,
+        R_POLYGON,
+        "",
+        lambda i: pc.binary_join_element_wise(
+            "the point (", lon.take(pa.array(i)), ", ", lat.take(pa.array(i)),
+            ") lies outside the study area given", "",
+        ),
+    )  # fmt: skip
+    choices["study_area_rule"] = "given"
+    choices["study_area_km2"] = round(float(area.area) / 1e6, 4)
+    notes.append(f"Study area: the polygon given ({n_out} row(s) outside it were rejected).")
+
+
+@dataclass
+class _TypeCodes:
+    """A frame's crime types by distinct value, so each type is decided once."""
+
+    codes: np.ndarray  # int64 per row: its distinct type
+    raw: np.ndarray  # object: the distinct types as written
+    folded: np.ndarray  # object: the same, stripped and case-folded (how filters compare them)
+
+    @classmethod
+    def of(cls, crime_type: pd.Series) -> _TypeCodes:
+        codes, uniq = pd.factorize(crime_type.astype(str))
+        raw = np.asarray(uniq, dtype=object)
+        folded = np.array([str(u).strip().casefold() for u in raw], dtype=object)
+        return cls(codes.astype(np.int64), raw, folded)
+
+    def kept(self, rows: np.ndarray) -> list[str]:
+        """The distinct types (as written) of the given rows, sorted."""
+        return sorted({str(self.raw[c]) for c in np.unique(self.codes[rows])})
+
+
+def _filter_types(
+    types: _TypeCodes,
+    row_file: np.ndarray,
+    infos: list[FileInfo],
+    type_filter: str | frozenset[str],
+    rej: _Rejects,
+    choices: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """Reject the rows whose crime type ``crime_types=`` does not select."""
+    n = len(types.codes)
+    if isinstance(type_filter, frozenset):
+        keep_type = _listed_types(types, row_file, infos, type_filter, choices, notes)
+    elif type_filter == "all":
+        keep_type = np.ones(n, dtype=bool)
+        choices["crime_types_kept"] = "all"
+        notes.append("Crime types: all kept.")
+    else:
+        keep_type = _default_types(types, row_file, infos, choices, notes)
+    type_col = pa.array([f.columns.get("crime_type", "") for f in infos], type=pa.string())
+    type_text = pa.array(
+        ["crime type '" + str(c) + "' was not selected" for c in types.raw], pa.string()
+    )
+    rej.add(
+        ~keep_type,
+        R_TYPE,
+        lambda i: type_col.take(pa.array(row_file[i])),
+        lambda i: type_text.take(pa.array(types.codes[i])),
+    )
+
+
+def _listed_types(
+    types: _TypeCodes,
+    row_file: np.ndarray,
+    infos: list[FileInfo],
+    listed: frozenset[str],
+    choices: dict[str, Any],
+    notes: list[str],
+) -> np.ndarray:
+    """Rows to keep for a list of crime types (case-folded): those types, and every row of a
+    file without a crime type column. Names found in no file are warned about."""
+    n = len(types.codes)
+    typed_file = np.array(["crime_type" in f.columns for f in infos], dtype=bool)
+    has_type_col = typed_file[row_file] if n else np.zeros(0, dtype=bool)
+    keep_type = ~has_type_col | np.isin(types.folded, list(listed))[types.codes]
+    present_set = set(types.folded[np.unique(types.codes[has_type_col])].tolist())
+    missing = sorted(listed - present_set)
+    choices["crime_types_kept"] = types.kept(keep_type & has_type_col) or sorted(listed)
+    notes.append("Crime types: kept " + ", ".join(choices["crime_types_kept"]) + ".")
+    if missing:
+        text_ = f"crime_types names not found in any file: {', '.join(missing)}."
+        notes.append(text_)
+        warnings.warn(text_, HotspotsWarning, stacklevel=6)
+    untyped = [f.name for f in infos if "crime_type" not in f.columns]
+    if untyped:
+        notes.append(
+            "Crime types: "
+            + ", ".join(untyped)
+            + " have no crime type column; all their rows were kept."
+        )
+    return keep_type
+
+
+def _default_types(
+    types: _TypeCodes,
+    row_file: np.ndarray,
+    infos: list[FileInfo],
+    choices: dict[str, Any],
+    notes: list[str],
+) -> np.ndarray:
+    """Rows to keep for ``crime_types="default"``: :data:`VIOLENCE_TYPES_POLICE_UK` in police.uk
+    files, types named by :data:`VIOLENCE_KEYWORDS` in other files with a crime type column."""
+    n = len(types.codes)
+    fmt_of = np.array([f.format for f in infos], dtype=object)
+    police = (fmt_of == FORMAT_POLICE_UK)[row_file] if n else np.zeros(0, dtype=bool)
+    vt = {v.casefold() for v in VIOLENCE_TYPES_POLICE_UK}
+    keep_type = ~police | np.isin(types.folded, list(vt))[types.codes]
+    if police.any():
+        choices["crime_types_kept"] = sorted(VIOLENCE_TYPES_POLICE_UK)
+        notes.append(
+            "Crime types: police.uk files keep "
+            + ", ".join(sorted(VIOLENCE_TYPES_POLICE_UK))
+            + ". police.uk's 'Violence and sexual offences' is not only street violence: it also "
+            "holds domestic abuse, harassment, stalking and sexual offences, which police.uk "
+            "does not separate."
+        )
+    else:
+        choices["crime_types_kept"] = "all"
+    violent_u = np.array([any(k in c for k in VIOLENCE_KEYWORDS) for c in types.folded], dtype=bool)
+    for fi, f in enumerate(infos):
+        if f.format == FORMAT_POLICE_UK or "crime_type" not in f.columns:
+            continue
+        rows = row_file == fi
+        if rows.any():
+            _violent_by_name(types, f.name, rows, violent_u, keep_type, choices, notes)
+    return keep_type
+
+
+def _violent_by_name(
+    types: _TypeCodes,
+    name: str,
+    rows: np.ndarray,
+    violent_u: np.ndarray,
+    keep_type: np.ndarray,
+    choices: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """Keep (in ``keep_type``) the violence-related types of one file that is not police.uk,
+    by :data:`VIOLENCE_KEYWORDS`; a file with no such type is kept whole."""
+    codes, folded = types.codes, types.folded
+    present = np.unique(codes[rows & (folded != "")[codes]])
+    names = np.unique(folded[present])
+    violent = [t for t in names if any(k in str(t) for k in VIOLENCE_KEYWORDS)]
+    if not violent:
+        notes.append(
+            f"Crime types: {name} has no type that names violence, so every row was "
+            "kept; pass crime_types= to choose."
+        )
+        return
+    keep_type[rows] = violent_u[codes[rows]]
+    kept = types.kept(rows & keep_type)
+    dropped = len(names) - len(violent)
+    shown = ", ".join(kept[:12]) + (f" and {len(kept) - 12} more" if len(kept) > 12 else "")
+    notes.append(
+        f"Crime types: {name} keeps the {len(kept)} violence-related type(s) by name "
+        f"({shown}); {dropped} other type(s) were filtered out. Pass crime_types='all' or a "
+        "list to choose."
+    )
+    prev = choices.get("crime_types_kept")
+    choices["crime_types_kept"] = sorted(
+        set(kept) | (set(prev) if isinstance(prev, list) else set())
+    )
+    choices["violence_keywords"] = list(VIOLENCE_KEYWORDS)
+
+
+def _outside_range(
+    dt: np.ndarray, month: np.ndarray, when_from: _Bound, when_to: _Bound
+) -> np.ndarray:
+    """Per row: before ``when_from`` or after ``when_to``, or with no known date at all.
+
+    Month-only rows are outside when their month does not overlap the range; a ``when_to``
+    without a time of day includes that whole day.
+    """
+    outside = np.zeros(len(dt), dtype=bool)
+    with_date = ~np.isnat(dt)
+    only_month = np.isnat(dt) & ~np.isnat(month)
+    if when_from is not None:
+        ts, _ = when_from
+        lo = np.datetime64(ts.to_datetime64(), "ns")
+        outside |= with_date & (dt < lo)
+        outside |= only_month & (
+            month < np.datetime64(ts.to_period("M").to_timestamp().to_datetime64(), "ns")
+        )
+    if when_to is not None:
+        ts, date_only = when_to
+        hi = ts + pd.Timedelta(days=1) if date_only else ts
+        hi64 = np.datetime64(hi.to_datetime64(), "ns")
+        outside |= with_date & ((dt >= hi64) if date_only else (dt > hi64))
+        outside |= only_month & (
+            month > np.datetime64(ts.to_period("M").to_timestamp().to_datetime64(), "ns")
+        )
+    return outside | (np.isnat(dt) & np.isnat(month))
+
+
+def _filter_dates(
+    frame: pd.DataFrame,
+    row_file: np.ndarray,
+    infos: list[FileInfo],
+    when_from: _Bound,
+    when_to: _Bound,
+    rej: _Rejects,
+    choices: dict[str, Any],
+) -> None:
+    """Reject the rows outside the date range (:func:`_outside_range`)."""
+    dt = frame["datetime"].to_numpy(dtype="datetime64[ns]")
+    month = frame["month"].to_numpy(dtype="datetime64[ns]")
+    outside = _outside_range(dt, month, when_from, when_to)
+    span = (
+        (when_from[0].isoformat() if when_from else "")
+        + ".."
+        + (when_to[0].isoformat() if when_to else "")
+    )
+    date_col = pa.array(
+        [f.columns.get("datetime") or f.columns.get("date") or f.columns.get("month") or ""
+         for f in infos], type=pa.string(),
+    )  # fmt: skip
+
+    def when_text(i: np.ndarray) -> pa.Array:
+        timed = frame["has_time"].to_numpy(dtype=bool)[i]
+        day = pc.strftime(pa.array(dt[i]), format="%Y-%m-%d")
+        minute = pc.strftime(pa.array(dt[i]), format="%Y-%m-%d %H:%M")
+        mon = pc.strftime(pa.array(month[i]), format="%Y-%m")
+        text = pc.if_else(pa.array(timed), minute, day)
+        text = pc.if_else(pa.array(np.isnat(dt[i])), mon, text)
+        said = pc.binary_join_element_wise("'", text, f"' is outside {span}", "")
+        return pc.fill_null(said, f"the date is unknown, so outside {span}")
+
+    rej.add(outside, R_DATE_RANGE, lambda i: date_col.take(pa.array(row_file[i])), when_text)
+    choices["date_filter"] = {
+        "from": when_from[0].isoformat() if when_from else None,
+        "to": when_to[0].isoformat() if when_to else None,
+    }
+
+
+def _weights(
+    frame: pd.DataFrame,
+    infos: list[FileInfo],
+    types: _TypeCodes,
+    used: np.ndarray,
+    harm_weights: dict[str, float] | None,
+    choices: dict[str, Any],
+    notes: list[str],
+) -> np.ndarray:
+    """Each row's weight: ``harm_weights`` by crime type (every kept type must be mapped), else
+    the file's weight column, else 1."""
+    weight = frame["weight"].to_numpy(dtype=float).copy()
+    has_weight_col = any("weight" in f.columns for f in infos)
+    if harm_weights is not None:
+        if used.any():
+            raw_u, cf_u, codes = types.raw, types.folded, types.codes
+            kept_codes = np.unique(codes[used])
+            unmapped = sorted({str(raw_u[c]) for c in kept_codes if cf_u[c] not in harm_weights})
+            if unmapped:
+                shown = ["(blank: the file has no crime type)" if u == "" else u for u in unmapped]
+                msg = f"harm_weights gives no weight for the crime type(s): {'; '.join(shown)}."
+                raise InputError(
+                    msg, hint="add every kept crime type to harm_weights, or narrow crime_types."
+                )
+            per_type = np.array([harm_weights.get(c, np.nan) for c in cf_u], dtype=float)
+            weight = np.ones(len(frame))
+            weight[used] = per_type[codes[used]]
+        choices["weights_given"] = True
+        notes.append(
+            "Harm: weights from harm_weights by crime type"
+            + (" (the weight column was ignored)." if has_weight_col else ".")
+        )
+    elif has_weight_col:
+        choices["weights_given"] = True
+        notes.append("Harm: weights from the file's weight column.")
+    else:
+        choices["weights_given"] = False
+    return weight
+
+
+def _period_left(
+    frame: pd.DataFrame,
+    infos: list[FileInfo],
+    used: np.ndarray,
+    choices: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """The months the kept rows span, and how many have a time of day or no date at all."""
+    month = frame["month"].to_numpy(dtype="datetime64[ns]")
+    blank_dates = int((used & np.isnat(month)).sum())
+    if blank_dates and any(r in f.columns for f in infos for r in ("date", "datetime", "month")):
+        notes.append(
+            f"{blank_dates} used row(s) have no date; they count in maps but not in time profiles."
+        )
+    m = month[used]
+    m = m[~np.isnat(m)]
+    first = pd.Timestamp(m.min()).strftime("%Y-%m") if len(m) else None
+    last = pd.Timestamp(m.max()).strftime("%Y-%m") if len(m) else None
+    choices["date_range"] = {"first_month": first, "last_month": last}
+    choices["time_of_day_known"] = round(float(frame["has_time"].to_numpy()[used].mean()), 4)
+    if len(m):
+        notes.append(
+            f"Dates: {first} to {last}; time of day known for "
+            f"{100 * choices['time_of_day_known']:.1f}% of incidents."
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -2769,7 +3119,7 @@ def _filtered_rows(frame: pd.DataFrame, rej: _Rejects) -> pd.DataFrame:
 
 def _raise_nothing_usable(
     names: list[str], counts: Mapping[str, int], n_read: int, main: str | None = None
-) -> None:
+) -> NoReturn:
     """The "no usable incidents" error: the top reasons, and a hint for ``main`` (by default the
     most frequent reason)."""
     shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
@@ -2780,12 +3130,13 @@ def _raise_nothing_usable(
     top = "; ".join(f"{k}: {v}" for k, v in ranked[:4])
     msg = f"No usable incidents: all {n_read} rows were rejected ({top})."
     hints = {
-        R_TYPE: "no row has a selected crime type; choose the types to keep (crime_types='all' or a "
-        "list; --crime-types on the command line, the Crime types filter in the app).",
+        R_TYPE: "no row has a selected crime type; choose the types to keep (crime_types='all' "
+        "or a list; --crime-types on the command line, the Crime types filter in the app).",
         R_DATE_RANGE: "no row falls in the date range; widen it.",
         R_POLYGON: "no incident lies inside the study area polygon; check that it covers the data "
         "and is in longitude/latitude (WGS84).",
-        R_MISSING: "the coordinate columns are empty; check them, or name them explicitly (columns=).",
+        R_MISSING: "the coordinate columns are empty; check them, or name them explicitly "
+        "(columns=).",
         R_NONNUMERIC: "the coordinate columns do not hold numbers; check which columns hold "
         "coordinates, or name them explicitly (columns=).",
         R_RANGE: "the coordinates are out of range; check that latitude and longitude (or easting "

@@ -462,8 +462,10 @@ def test_separate_date_and_time_columns():
     inc = read_incidents(("dt.csv", data.encode()))
     assert reasons_by_row(inc) == {5: "unparseable date"}
     assert list(inc.frame["datetime"]) == [
-        pd.Timestamp("2024-03-01 21:45"), pd.Timestamp("2024-03-02 09:30"), pd.Timestamp("2024-03-03"),
-    ]  # fmt: skip
+        pd.Timestamp("2024-03-01 21:45"),
+        pd.Timestamp("2024-03-02 09:30"),
+        pd.Timestamp("2024-03-03"),
+    ]
     assert list(inc.frame["has_time"]) == [True, True, False]
 
 
@@ -861,7 +863,8 @@ def test_us_files_utm16_with_evening_peak(name, rows):
         (
             "nyc.csv",
             "CMPLNT_NUM,CMPLNT_FR_DT,CMPLNT_FR_TM,OFNS_DESC,Latitude,Longitude\n"
-            "1,12/31/2019,17:30:00,FELONY ASSAULT,40.70,-73.99\n2,12/30/2019,01:00:00,ROBBERY,40.71,-73.98\n",
+            "1,12/31/2019,17:30:00,FELONY ASSAULT,40.70,-73.99\n"
+            "2,12/30/2019,01:00:00,ROBBERY,40.71,-73.98\n",
             ["2019-12-31 17:30", "2019-12-30 01:00"],
         ),
     ],
@@ -879,7 +882,8 @@ def test_default_keeps_violence_by_name_in_other_taxonomies():
     text = (
         "lat,lon,Primary Type\n"
         "41.80,-87.60,BATTERY\n41.80,-87.61,THEFT\n41.81,-87.60,ROBBERY\n"
-        "41.81,-87.61,CRIMINAL DAMAGE\n41.82,-87.60,WEAPONS VIOLATION\n41.82,-87.61,AGGRAVATED ASSAULT\n"
+        "41.81,-87.61,CRIMINAL DAMAGE\n41.82,-87.60,WEAPONS VIOLATION\n"
+        "41.82,-87.61,AGGRAVATED ASSAULT\n"
     )
     inc = read_incidents(("chicago.csv", text.encode()))
     assert sorted(inc.frame["crime_type"]) == [
@@ -902,7 +906,8 @@ def test_default_keeps_violence_by_name_in_other_taxonomies():
 def test_nothing_usable_hint_follows_the_main_reason():
     asb = (
         "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
-        "Crime type,Last outcome category,Context\n,2024-01,X,X,-2.98,53.4,On or near A,E1,A,Anti-social behaviour,,\n"
+        "Crime type,Last outcome category,Context\n"
+        ",2024-01,X,X,-2.98,53.4,On or near A,E1,A,Anti-social behaviour,,\n"
     )
     with pytest.raises(InputError, match="crime type not selected: 1") as info:
         read_incidents(("asb.csv", asb.encode()))
