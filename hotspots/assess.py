@@ -1891,7 +1891,9 @@ def _findings(
                 "the guide asks for; effects of continuous campaigns are known to decay.",
             )
         )
-    out += _weaker_findings(before_after, has_controls, dose, disp)
+    direct = effect if effect is not None and effect.estimable else before_after
+    shown = direct is not None and direct.estimable and direct.significant
+    out += _weaker_findings(before_after, has_controls, dose, disp, direct_shown=shown)
     out += _delivery_findings(tracking, compliance_given)
     return out
 
@@ -1957,7 +1959,12 @@ def _effect_findings(
 
 
 def _weaker_findings(
-    before_after: Estimate | None, has_controls: bool, dose: Estimate | None, disp: pd.DataFrame
+    before_after: Estimate | None,
+    has_controls: bool,
+    dose: Estimate | None,
+    disp: pd.DataFrame,
+    *,
+    direct_shown: bool = True,
 ) -> list[Finding]:
     out: list[Finding] = []
     if before_after is not None and before_after.estimable:
@@ -2000,6 +2007,13 @@ def _weaker_findings(
                 f"{label}: WDQ {d['wdq']:.2f}. {d['interpretation']} (by months {d['before']} "
                 f"against {d['after']}; no interval)."
             )
+            if not direct_shown:
+                # Bowers & Johnson (2003): the quotient measures displacement relative to a
+                # direct effect; with none shown beyond chance its ratio is noise over noise.
+                text += (
+                    " The direct effect is not distinguishable from chance, so this quotient "
+                    "is not evidence of displacement or of diffusion of benefit."
+                )
             out.append(Finding("caution", "displacement", text))
         else:
             out.append(Finding("cannot", "displacement", f"{label}: {d['interpretation']}"))
@@ -2291,6 +2305,42 @@ def _uniform_outside(
         ys.append(py[ok])
         got += int(ok.sum())
     return np.concatenate(xs)[:k], np.concatenate(ys)[:k]
+
+
+def write_simulated_incidents(incidents: Incidents, path: str | Path) -> Path:
+    """Write simulated incidents as a CSV that :func:`hotspots.ingest.read_incidents` reads back.
+
+    Columns ``Longitude``, ``Latitude`` (WGS84, 6 decimals: about 0.1 m), ``Date``
+    (``YYYY-MM-DD``), ``Time`` (``HH:MM``) and ``Crime type`` (police.uk's violence category),
+    so the walk-through's later data go through the same ingest as a force's file.
+
+    Parameters
+    ----------
+    incidents : Incidents
+        From :func:`simulate_operation` (needs ``datetime``).
+    path : str or Path
+
+    Returns
+    -------
+    Path
+    """
+    frame = incidents.frame
+    if "datetime" not in frame:
+        msg = "write_simulated_incidents needs incidents with a datetime column."
+        raise ParameterError(msg)
+    table = pd.DataFrame(
+        {
+            "Longitude": frame["lon"].round(6),
+            "Latitude": frame["lat"].round(6),
+            "Date": frame["datetime"].dt.strftime("%Y-%m-%d"),
+            "Time": frame["datetime"].dt.strftime("%H:%M"),
+            "Crime type": "Violence and sexual offences",
+        }
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    return out
 
 
 # ------------------------------------------------------------------------------- report

@@ -530,6 +530,28 @@ def test_displacement_is_evaluate_displacement_per_buffer(sim_design):
     assert (a.table()["estimate"] == "displacement_250m").sum() == 1
 
 
+def test_wdq_without_a_direct_effect_is_not_read_as_displacement(sim_design):
+    # No true effect: the crossover is not significant, so the WDQ finding must say the quotient
+    # is no evidence either way (Bowers & Johnson 2003 read it against a direct effect).
+    areas, plans = sim_design
+    plan = plans[0]
+    inc = simulate_operation(
+        plan, areas, effect=1.0, baseline_rate=0.3, background_rate=3.0, seed=9
+    )
+    a = assess_operation(plan, areas, inc, buffers_m=(100,))
+    assert not a.effect.significant
+    wdq = [f for f in a.findings if f.topic == "displacement"]
+    assert len(wdq) == 1
+    assert "not distinguishable from chance" in wdq[0].text
+    strong = simulate_operation(
+        plan, areas, effect=0.4, baseline_rate=0.6, background_rate=3.0, seed=4, before_days=56
+    )
+    b = assess_operation(plan, areas, strong, buffers_m=(100,))
+    assert b.effect.significant
+    text = [f.text for f in b.findings if f.topic == "displacement"][0]
+    assert "not distinguishable from chance" not in text
+
+
 def test_dose_response_uses_delivered_minutes_and_flags_contamination(sim_design):
     areas, plans = sim_design
     plan = plans[1]
@@ -744,6 +766,8 @@ def test_delivered_minutes_from_simulated_patrol_logs():
 
 def test_cli_assess_writes_the_estimates_and_report(tmp_path, demo_csv, capsys):
     from hotspots import cli
+    from hotspots.assess import write_simulated_incidents
+    from hotspots.ingest import read_incidents
     from hotspots.tracking import (
         read_patrol_areas,
         read_plan,
@@ -757,17 +781,10 @@ def test_cli_assess_writes_the_estimates_and_report(tmp_path, demo_csv, capsys):
     assert cli.main(args) == 0
     plan, areas = read_plan(plan_dir), read_patrol_areas(plan_dir)
     inc = simulate_operation(plan, areas, baseline_rate=0.4, background_rate=1.0, seed=5)
-    table = pd.DataFrame(
-        {
-            "Longitude": inc.frame["lon"].round(6),
-            "Latitude": inc.frame["lat"].round(6),
-            "Date": inc.frame["datetime"].dt.strftime("%Y-%m-%d"),
-            "Time": inc.frame["datetime"].dt.strftime("%H:%M"),
-            "Crime type": "Violence and sexual offences",
-        }
-    )
-    incidents_csv = tmp_path / "incidents.csv"
-    table.to_csv(incidents_csv, index=False)
+    incidents_csv = write_simulated_incidents(inc, tmp_path / "incidents.csv")
+    back = read_incidents(incidents_csv)
+    assert back.report.n_used == len(inc.frame)
+    assert np.allclose(back.frame["lat"], inc.frame["lat"], atol=1e-6)
     logs = write_patrol_log(simulate_patrol_logs(plan, areas, seed=2).points, tmp_path / "logs.csv")
     out_dir = tmp_path / "assess"
     argv = ["assess", str(plan_dir), str(incidents_csv), "--out-dir", str(out_dir)]
@@ -786,3 +803,33 @@ def test_cli_assess_writes_the_estimates_and_report(tmp_path, demo_csv, capsys):
     assert "OFFICIAL-SENSITIVE" in html and "Delivery (from the patrol logs)" in html
     # a missing plan folder is a readable error, not a traceback
     assert cli.main(["assess", str(tmp_path / "nope"), str(incidents_csv), "--out-dir", "x"]) == 2
+
+
+def test_cli_simulate_logs_and_operation_feed_track_and_assess(tmp_path, demo_csv, capsys):
+    # The README's walk-through: plan -> simulate logs -> track -> simulate operation -> assess.
+    from hotspots import cli
+    from hotspots.tracking import read_patrol_areas, read_plan, simulate_patrol_logs
+
+    plan_dir = tmp_path / "plan"
+    args = ["--quiet", "plan", str(demo_csv), "--out-dir", str(plan_dir), "--days", "28"]
+    args += ["--control-share", "0.5", "--seed", "4", "--start-date", "2025-06-02"]
+    assert cli.main(args) == 0
+    capsys.readouterr()
+    logs = tmp_path / "logs.csv"
+    assert cli.main(["simulate", "logs", str(plan_dir), "--out", str(logs), "--seed", "2"]) == 0
+    said = capsys.readouterr().out
+    truth = simulate_patrol_logs(read_plan(plan_dir), read_patrol_areas(plan_dir), seed=2).truth
+    assert "SYNTHETIC" in said and f"{truth['delivered']} of {truth['planned_visits']}" in said
+    assert cli.main(["track", str(plan_dir), str(logs), "--out-dir", str(tmp_path / "t")]) == 0
+    comp = pd.read_csv(tmp_path / "t" / "compliance.csv")
+    assert len(comp) > 0
+    later = tmp_path / "later.csv"
+    argv = ["simulate", "operation", str(plan_dir), "--out", str(later), "--effect", "0.5"]
+    assert cli.main([*argv, "--seed", "3"]) == 0
+    assert "true rate ratio 0.5" in capsys.readouterr().out
+    out_dir = tmp_path / "assess"
+    argv = ["assess", str(plan_dir), str(later), "--logs", str(logs), "--out-dir", str(out_dir)]
+    assert cli.main(argv) == 0
+    effect = pd.read_csv(out_dir / "effect.csv")
+    row = effect[effect["estimate"] == "crossover"].iloc[0]
+    assert row["ci_low"] <= 0.5 <= row["ci_high"]
