@@ -9,7 +9,8 @@ later months (hit rate, PAI and PEI at equal coverage and equal numbers of discs
 origins); ``hotspots track PLAN_DIR LOGS... --out-dir DIR`` sets GPS patrol logs against a
 plan (delivered, short, missed and unplanned visits, contamination); ``hotspots assess PLAN_DIR
 INCIDENTS... [--logs LOGS...] --out-dir DIR`` estimates what the patrols did (randomised
-crossover, before/after, dose-response, displacement); ``hotspots demo`` writes the synthetic demo
+crossover, before/after, dose-response, displacement); ``hotspots profile INPUT... --out-dir DIR``
+writes the problem profile of violence (force by force, HTML and PDF); ``hotspots demo`` writes the synthetic demo
 CSV.
 
 The commands only parse arguments, print and format errors: every step they run is a function of
@@ -409,6 +410,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_assess_parser(sub)
     _add_simulate_parser(sub)
+    _add_profile_parser(sub)
 
     de = sub.add_parser("demo", help="write the synthetic demo CSV")
     de.add_argument(
@@ -1015,6 +1017,70 @@ def _cmd_simulate(args: argparse.Namespace, out: Any) -> int:
         f"area-days, seed {args.seed}) to {path}.",
         file=out,
     )
+
+
+def _add_profile_parser(sub: Any) -> None:
+    pr = sub.add_parser(
+        "profile",
+        help="problem profile of violence: scale, trend, concentration, places, change over "
+        "time, other crime, hold-out evidence, tactics; several forces side by side",
+    )
+    _add_input_options(pr)
+    pr.add_argument("--out-dir", required=True, help="folder for the outputs")
+    pr.add_argument("--method", choices=("kde", "dbscan", "hdbscan", "gistar"), default="kde")
+    pr.add_argument("--top", type=int, default=10, help="places listed per force (default 10)")
+    pr.add_argument(
+        "--staffing",
+        choices=("dedicated_pairs", "response_between_calls", "pcso"),
+        default="dedicated_pairs",
+        help="who patrols, for the recommended tactics (default %(default)s)",
+    )
+    pr.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    pr.add_argument(
+        "--no-evaluate", action="store_true", help="leave out the hold-out evaluation (faster)"
+    )
+    pr.add_argument(
+        "--no-classify", action="store_true", help="leave out the change-over-time classes"
+    )
+    pr.add_argument("--one-area", action="store_true", help="profile all files as one area")
+
+
+def _cmd_profile(args: argparse.Namespace, out: Any) -> int:
+    if args.top < 1:
+        msg = f"--top must be at least 1, got {args.top}."
+        raise ParameterError(msg)
+    violence = _crime_types(args.crime_types)
+    args.crime_types = "all"  # every type is read: other crime and ASB around the places
+    incidents = _load(args)
+    if not args.quiet:
+        _print_report(incidents, out)
+    profile = workflows.profile_problem(
+        incidents,
+        crime_types=violence,
+        method=args.method,
+        top=args.top,
+        staffing=args.staffing,
+        evaluate=not args.no_evaluate,
+        classify=not args.no_classify,
+        by_force=not args.one_area,
+        progress=_progress(args),
+    )
+    _print_notes(profile.choices, args, out)
+    written = workflows.write_problem_profile(
+        profile, args.out_dir, pdf=False if args.no_pdf else "auto", progress=_progress(args)
+    )
+    if not args.no_pdf and "pdf" not in written:
+        print("No Chromium found: the PDF was not written (print the HTML instead).", file=out)
+    for f in profile.forces:
+        s = f.summary()
+        print(
+            f"{s['force']}: {s['incidents']:,} violent incidents, {s['first_month']} to "
+            f"{s['last_month']}; {s['hotspots']} hot spots; top 1 % of 150 m cells hold "
+            f"{100 * s['cells_1pct']:.1f} % of violence.",
+            file=out,
+        )
+    for name, p in written.items():
+        print(f"Wrote {name}: {p}", file=out)
     return 0
 
 
@@ -1051,6 +1117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "track": _cmd_track,
         "assess": _cmd_assess,
         "simulate": _cmd_simulate,
+        "profile": _cmd_profile,
         "demo": _cmd_demo,
         "app": _cmd_app,
     }

@@ -22,6 +22,9 @@ check on a later period    :func:`evaluate_forecasts` (every method at equal cov
                            areas beside baselines, rolling origins), :func:`evaluation_table`,
                            :func:`write_evaluation_table`, :func:`write_evaluation_plot`;
                            :func:`evaluate_holdout` (each method's delivered hot spots)
+problem profile            :func:`profile_problem` (:mod:`hotspots.problem`),
+                           :func:`problem_report_bytes` (HTML, PDF, CSV),
+                           :func:`write_problem_profile`
 =========================  =====================================================================
 
 Every long step takes ``progress=None``, a callback ``progress(step, done, total)``
@@ -65,12 +68,14 @@ if TYPE_CHECKING:
     from hotspots.incidents import Incidents, IngestReport
     from hotspots.patrol import PatrolPlan
     from hotspots.places import UserPlaces
+    from hotspots.problem import ProblemProfile
     from hotspots.safeguards import StopSearches, StopSearchSummary
     from hotspots.tactics import Recommendation
 
 __all__ = [
     "HOTSPOT_FORMATS",
     "PLAN_FILES",
+    "PROBLEM_FILES",
     "PlanResult",
     "check_methods",
     "classification_geojson",
@@ -85,6 +90,8 @@ __all__ = [
     "patrol_areas",
     "plan_bytes",
     "plan_patrols",
+    "problem_report_bytes",
+    "profile_problem",
     "read_inputs",
     "rejected_csv",
     "standalone_map",
@@ -96,6 +103,7 @@ __all__ = [
     "write_map",
     "write_plan",
     "write_plan_outputs",
+    "write_problem_profile",
 ]
 
 #: Hot spot output formats by file suffix.
@@ -980,3 +988,94 @@ def check_methods(methods: Iterable[str]) -> tuple[str, ...]:
         )
         raise ParameterError(msg)
     return methods
+
+
+# --------------------------------------------------------------------------------------------
+# Problem profile
+
+#: Problem profile outputs: kind -> file name written by :func:`write_problem_profile`.
+PROBLEM_FILES = {
+    "html": "problem_profile.html",
+    "csv": "problem_profile_forces.csv",
+    "pdf": "problem_profile.pdf",
+}
+
+
+def profile_problem(
+    incidents: Incidents, *, progress: Progress | None = None, **options: Any
+) -> ProblemProfile:
+    """The problem profile of violence, force by force (:func:`hotspots.problem.problem_profile`;
+    ``options`` as its keywords). Read the incidents with ``crime_types="all"`` so other crime and
+    anti-social behaviour can be shown; ``crime_types=`` here says what counts as violence.
+
+    ``progress`` is told ``"detecting"``, ``"ranking"``, ``"classifying"`` and ``"evaluating"``
+    for each force.
+    """
+    from hotspots.problem import problem_profile
+
+    return problem_profile(incidents, progress=progress, **options)
+
+
+def problem_report_bytes(
+    source: Incidents | ProblemProfile,
+    kind: str = "html",
+    *,
+    title: str | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> bytes:
+    """The problem profile report as ``"html"`` (UTF-8), ``"pdf"`` (printed by a local Chromium,
+    offline) or ``"csv"`` (one row per force) bytes.
+
+    ``source`` is a profile already made (:func:`profile_problem`) or the incidents, profiled
+    first with ``options``; the app calls this for its download.
+    """
+    from hotspots.problem import ProblemProfile, problem_profile_pdf, render_problem_profile
+
+    if kind not in PROBLEM_FILES:
+        msg = f"the problem profile output must be one of {', '.join(map(repr, PROBLEM_FILES))}, not {kind!r}."
+        raise ParameterError(msg)
+    profile = (
+        source
+        if isinstance(source, ProblemProfile)
+        else profile_problem(source, progress=progress, **options)
+    )
+    if kind == "csv":
+        from hotspots.export import table_to_csv
+
+        return table_to_csv(profile.national).encode("utf-8")
+    html = render_problem_profile(profile, **({"title": title} if title else {}))
+    return problem_profile_pdf(html) if kind == "pdf" else html.encode("utf-8")
+
+
+def write_problem_profile(
+    profile: ProblemProfile,
+    out_dir: str | Path,
+    *,
+    pdf: bool | str = "auto",
+    title: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Path]:
+    """Write ``problem_profile.html``, ``problem_profile_forces.csv`` and
+    ``problem_profile.pdf`` (printed by a local Chromium, offline) into ``out_dir`` (created if
+    missing).
+
+    ``pdf``: True (a missing browser is an error), False, or ``"auto"`` (the PDF when a
+    Chromium-family browser is installed: the returned paths then lack ``"pdf"``).
+    ``progress`` is told ``"writing outputs"`` file by file. Returns the paths by kind.
+    """
+    from hotspots.briefing import find_pdf_browser
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if pdf == "auto":
+        pdf = find_pdf_browser() is not None
+    kinds = ["html", "csv"] + (["pdf"] if pdf else [])
+    paths: dict[str, Path] = {}
+    with progress_step(progress, WRITING, len(kinds)) as file_written:
+        for kind in kinds:
+            path = out / PROBLEM_FILES[kind]
+            path.write_bytes(problem_report_bytes(profile, kind, title=title))
+            paths[kind] = path
+            file_written()
+    return paths
