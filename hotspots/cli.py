@@ -10,8 +10,8 @@ origins); ``hotspots track PLAN_DIR LOGS... --out-dir DIR`` sets GPS patrol logs
 plan (delivered, short, missed and unplanned visits, contamination); ``hotspots assess PLAN_DIR
 INCIDENTS... [--logs LOGS...] --out-dir DIR`` estimates what the patrols did (randomised
 crossover, before/after, dose-response, displacement); ``hotspots profile INPUT... --out-dir DIR``
-writes the problem profile of violence (force by force, HTML and PDF); ``hotspots demo`` writes the synthetic demo
-CSV.
+writes the problem profile of violence (force by force, HTML and PDF); ``hotspots demo``
+writes the synthetic demo CSV.
 
 The commands only parse arguments, print and format errors: every step they run is a function of
 :mod:`hotspots.workflows`, the same the app calls.
