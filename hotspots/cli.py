@@ -1017,6 +1017,7 @@ def _cmd_simulate(args: argparse.Namespace, out: Any) -> int:
         f"area-days, seed {args.seed}) to {path}.",
         file=out,
     )
+    return 0
 
 
 def _add_profile_parser(sub: Any) -> None:
