@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -273,7 +273,31 @@ def period_tests(
     a little.
     """
     counts = np.asarray(counts, dtype=float)
-    n_occ, n_t = counts.shape
+    classic = _gi_star_periods(grid, counts, null, alpha)
+    if null != "local" or len(grid) == 0:
+        return classic
+    local = classic.local
+    expected, variance, expected_low, variance_low = _local_null(
+        grid, counts, local, dispersion, exposure
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(variance > 0, (local - expected) / np.sqrt(variance), 0.0)
+    hot, cold, p_hot, p_cold = _local_families(
+        local, expected, variance, expected_low, variance_low, alpha, grid.n_cells
+    )
+    return PeriodTests(
+        local, expected, variance, z, classic.gi_z, hot, cold, expected_low, variance_low,
+        p_hot, p_cold,
+    )  # fmt: skip
+
+
+def _gi_star_periods(grid: GiStarGrid, counts: np.ndarray, null: str, alpha: float) -> PeriodTests:
+    """Each period alone through :meth:`hotspots.gistar.GiStarGrid.test` (the classic Gi* z).
+
+    For the ``"local"`` null only ``local`` and ``gi_z`` are filled (the rest stays zero, nothing
+    significant); for the others every field comes from that test.
+    """
+    n_t = counts.shape[1]
     m = len(grid)
     local = grid.local_sums(counts) if m else np.zeros((0, n_t))
     gi_z = np.zeros((m, n_t))
@@ -297,10 +321,26 @@ def period_tests(
             cold[:, t] = sig & (g.direction < 0)
             p_hot[:, t] = np.where(g.direction > 0, g.p_value, 1.0)
             p_cold[:, t] = np.where(g.direction < 0, g.p_value, 1.0)
-    if null != "local" or m == 0:
-        return PeriodTests(
-            local, expected, variance, z, gi_z, hot, cold, expected, variance, p_hot, p_cold
-        )
+    return PeriodTests(
+        local, expected, variance, z, gi_z, hot, cold, expected, variance, p_hot, p_cold
+    )
+
+
+def _local_null(
+    grid: GiStarGrid,
+    counts: np.ndarray,
+    local: np.ndarray,
+    dispersion: float,
+    exposure: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ``"local"`` null of :func:`period_tests` (see its Notes), shape (cells, periods).
+
+    Returns the expectation and variance of each neighbourhood's count for the hot family (the
+    ring's rate over all periods, scaled to the period), then for the cold family (the ring
+    without its busiest quarter of cells).
+    """
+    m = len(grid)
+    n_t = counts.shape[1]
     total = float(counts.sum())
     share_t = counts.sum(axis=0) / total if total > 0 else np.zeros(n_t)
     cell_totals = _cell_totals(grid, counts)
@@ -330,9 +370,27 @@ def period_tests(
     variance = phi * expected + phi * expected**2 * rel_var[:, None]
     expected_low = (rate_low * w)[:, None] * share_t[None, :]
     variance_low = phi * expected_low + phi * expected_low**2 * rel_var_low[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(variance > 0, (local - expected) / np.sqrt(variance), 0.0)
-    n_rest = max(grid.n_cells - m, 0)
+    return expected, variance, expected_low, variance_low
+
+
+def _local_families(
+    local: np.ndarray,
+    expected: np.ndarray,
+    variance: np.ndarray,
+    expected_low: np.ndarray,
+    variance_low: np.ndarray,
+    alpha: float,
+    n_cells: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(hot, cold, p_hot, p_cold): each period's one-sided hot and cold families, each
+    Benjamini-Hochberg controlled over the study area's ``n_cells`` cells (the cells not
+    computed have p-value 1)."""
+    m, n_t = local.shape
+    hot = np.zeros((m, n_t), dtype=bool)
+    cold = np.zeros((m, n_t), dtype=bool)
+    p_hot = np.ones((m, n_t))
+    p_cold = np.ones((m, n_t))
+    n_rest = max(n_cells - m, 0)
     for t in range(n_t):
         up = np.round(local[:, t] - expected[:, t], 9) > 0
         down = np.round(local[:, t] - expected_low[:, t], 9) < 0
@@ -346,9 +404,7 @@ def period_tests(
         cold[np.flatnonzero(down)[q_down < alpha], t] = True
         p_hot[up, t] = p_up
         p_cold[down, t] = p_down
-    return PeriodTests(
-        local, expected, variance, z, gi_z, hot, cold, expected_low, variance_low, p_hot, p_cold
-    )
+    return hot, cold, p_hot, p_cold
 
 
 def _exposure(grid: GiStarGrid, xy: np.ndarray, incidents: Incidents) -> np.ndarray | None:
@@ -520,6 +576,88 @@ def classify_hotspots(
     Soc. B* 57(1), 289-300.
     """
     cell = float(cell_size)
+    _check_parameters(cell_size, alpha, persistent_share, null, period_months)
+    dist = cell * math.sqrt(2)
+    crs = incidents.crs
+    n_cells = max(int(round(incidents.study_area_m2 / cell**2)), 1)
+    params: dict[str, Any] = {
+        "method": "emerging-gistar",
+        "cell_size_m": cell,
+        "neighbour_distance_m": dist,
+        "weights": "binary, self-included (queen contiguity)",
+        "counts": "incidents (harm weights not used)",
+        "alpha": alpha,
+        "multiple_testing": (
+            "Benjamini-Hochberg FDR over the study-area cells, hot and cold as separate one-sided "
+            "families, separately in each period; Mann-Kendall trends Benjamini-Hochberg over "
+            "the cells the trend classes test"
+        ),
+        "null": null,
+        "n_cells": n_cells,
+        "persistent_share": persistent_share,
+        "min_periods": MIN_PERIODS,
+        "trend_test": (
+            "Mann-Kendall on per-period z-scores, normal approximation, tie and continuity "
+            "corrections, two-sided"
+        ),
+        "categories": list(CATEGORIES),
+    }
+    notes: list[str] = []
+    has_month = incidents.frame["month"].notna().to_numpy()
+    n_missing = int((~has_month).sum())
+    params["n_excluded_no_month"] = n_missing
+    if n_missing:
+        notes.append(
+            f"{n_missing} incident(s) without a month were left out of the emerging hot spot "
+            "classification."
+        )
+    frame = incidents.frame.loc[has_month]
+    if frame.empty:
+        params.update(
+            {
+                "n_incidents": 0,
+                "n_periods": 0,
+                "period_months": period_months,
+                "category_counts": {},
+            }
+        )
+        notes.append("No incident with a month: nothing to classify.")
+        return EmergingResult(_empty_cells(crs), _empty_areas(crs), to_jsonable(params), notes)
+    periods = _choose_periods(incidents, frame, period_months, n_missing, params, notes)
+    final_rule = _at_least(persistent_share, periods.n)
+    params["rules"] = _class_rules(final_rule, periods.n)
+    grid, counts = _period_grid(frame, incidents, periods, cell, dist)
+    res, hot, cold = _significant_periods(
+        grid, counts, frame, incidents, periods, null, alpha, params, notes
+    )
+    cells = _classified_cells(
+        grid, counts, res, hot, cold, final_rule, alpha, persistent_share, crs
+    )
+    areas = _describe(_areas(cells, crs), incidents)
+    category = cells["category"].to_numpy()
+    found = {
+        c: int((category == c).sum())
+        for c in CATEGORIES
+        if c != "no pattern" and (category == c).any()
+    }
+    params["category_counts"] = found
+    if not found:
+        notes.append(
+            "No cell is a new, consecutive, intensifying, persistent, diminishing, sporadic, "
+            "oscillating or historical hot or cold spot at this false discovery rate."
+        )
+    return EmergingResult(cells, areas, to_jsonable(params), notes)
+
+
+def _check_parameters(
+    cell_size: float,
+    alpha: float,
+    persistent_share: float,
+    null: str,
+    period_months: int | None,
+) -> None:
+    """Refuse parameters of :func:`classify_hotspots` outside their ranges (ParameterError)."""
+    cell = float(cell_size)
     _check(
         cell > 0 and math.isfinite(cell),
         f"cell_size must be a positive number of metres, got {cell_size!r}.",
@@ -535,51 +673,34 @@ def classify_hotspots(
             isinstance(period_months, int | np.integer) and period_months >= 1,
             f"period_months must be a whole number of months >= 1, got {period_months!r}.",
         )
-    dist = cell * math.sqrt(2)
-    crs = incidents.crs
-    n_cells = max(int(round(incidents.study_area_m2 / cell**2)), 1)
-    params: dict[str, Any] = {
-        "method": "emerging-gistar",
-        "cell_size_m": cell,
-        "neighbour_distance_m": dist,
-        "weights": "binary, self-included (queen contiguity)",
-        "counts": "incidents (harm weights not used)",
-        "alpha": alpha,
-        "multiple_testing": "Benjamini-Hochberg FDR over the study-area cells, hot and cold as separate one-sided families, separately in each period; Mann-Kendall trends Benjamini-Hochberg over the cells the trend classes test",
-        "null": null,
-        "n_cells": n_cells,
-        "persistent_share": persistent_share,
-        "min_periods": MIN_PERIODS,
-        "trend_test": "Mann-Kendall on per-period z-scores, normal approximation, tie and continuity corrections, two-sided",
-        "categories": list(CATEGORIES),
-    }
-    notes: list[str] = []
 
-    months = incidents.frame["month"]
-    has_month = months.notna().to_numpy()
-    n_missing = int((~has_month).sum())
-    params["n_excluded_no_month"] = n_missing
-    if n_missing:
-        notes.append(
-            f"{n_missing} incident(s) without a month were left out of the emerging hot spot classification."
-        )
-    frame = incidents.frame.loc[has_month]
-    if frame.empty:
-        params.update(
-            {
-                "n_incidents": 0,
-                "n_periods": 0,
-                "period_months": period_months,
-                "category_counts": {},
-            }
-        )
-        notes.append("No incident with a month: nothing to classify.")
-        return EmergingResult(_empty_cells(crs), _empty_areas(crs), to_jsonable(params), notes)
 
-    # periods are runs of observed months: a month missing from the input is skipped, not read
-    # as a month without incidents (Incidents.missing_months)
+@dataclass(frozen=True)
+class _Periods:
+    """How the observed months are cut into periods."""
+
+    index: np.ndarray  # int64 per incident: its period
+    month_index: np.ndarray  # int64 per incident: its observed month (0 = the first)
+    length: int  # months per period
+    n: int  # periods (a shorter last period included)
+    n_months: int  # observed months from the first to the last
+
+
+def _choose_periods(
+    incidents: Incidents,
+    frame: pd.DataFrame,
+    period_months: int | None,
+    n_missing: int,
+    params: dict[str, Any],
+    notes: list[str],
+) -> _Periods:
+    """Cut the observed months into periods (:func:`auto_period_months` unless given).
+
+    Periods are runs of observed months: a month missing from the input is skipped, not read as
+    a month without incidents (``Incidents.missing_months``). Fewer than :data:`MIN_PERIODS`
+    raise :class:`~hotspots.TooFewPeriodsError`.
+    """
     observed = incidents.months.union(pd.DatetimeIndex(frame["month"].unique()))
-    first = observed[0]
     month_idx = observed.get_indexer(pd.DatetimeIndex(frame["month"])).astype(np.int64)
     n_months = len(observed)
     missing = incidents.missing_months
@@ -604,7 +725,7 @@ def classify_hotspots(
     params.update(
         {
             "n_incidents": len(frame),
-            "first_month": first.strftime("%Y-%m"),
+            "first_month": observed[0].strftime("%Y-%m"),
             "last_month": observed[-1].strftime("%Y-%m"),
             "n_months": n_months,
             "period_months": length,
@@ -614,40 +735,65 @@ def classify_hotspots(
         }
     )
     if n_periods < MIN_PERIODS:
-        fix = (
-            f"use data covering at least {MIN_PERIODS * length} months"
-            if length == 1
-            else f"use shorter periods (period_months={max(1, n_months // MIN_PERIODS)} or less) or a longer span"
-        )
-        msg = (
-            f"Only {n_periods} period(s) of {length} month(s) in {n_months} month(s) of data; "
-            f"change over time needs at least {MIN_PERIODS} periods (ArcGIS's Emerging Hot Spot "
-            "Analysis uses ten or more time steps, and its Mann-Kendall trend test is unreliable "
-            f"with fewer), so no place is classed. Fix: {fix}."
-        )
-        if n_missing:
-            msg += f" ({n_missing} incident(s) without a month were left out.)"
-        raise TooFewPeriodsError(msg)
+        _too_few_periods(n_periods, length, n_months, n_missing)
     if n_months % length:
         notes.append(
             f"The last period is shorter ({n_months % length} of {length} months); its expected "
             "counts are scaled to its own volume, so it is less powerful, not biased."
         )
-    final_rule = _at_least(persistent_share, n_periods)
-    params["rules"] = {
-        "new": "hot in the final period, in no earlier period, and not hot over the earlier periods pooled",
-        "consecutive": f"hot in a final run of >= 2 periods, never before it (each and pooled), in < {final_rule} of {n_periods}",
-        "intensifying": f"hot in >= {final_rule} of {n_periods} periods including the final one, significant increasing trend",
-        "persistent": f"hot in >= {final_rule} of {n_periods} periods including the final one, no significant trend",
-        "diminishing": f"hot in >= {final_rule} of {n_periods} periods including the final one, significant decreasing trend",
-        "sporadic": f"hot in the final period, on and off before, in < {final_rule} of {n_periods}, never cold",
-        "oscillating": f"hot in the final period, in < {final_rule} of {n_periods}, cold in an earlier period",
+    return _Periods(month_idx // length, month_idx, length, n_periods, n_months)
+
+
+def _too_few_periods(n_periods: int, length: int, n_months: int, n_missing: int) -> NoReturn:
+    """Raise :class:`~hotspots.TooFewPeriodsError`: how many periods there are, and the fix."""
+    fix = (
+        f"use data covering at least {MIN_PERIODS * length} months"
+        if length == 1
+        else f"use shorter periods (period_months={max(1, n_months // MIN_PERIODS)} or less) "
+        "or a longer span"
+    )
+    msg = (
+        f"Only {n_periods} period(s) of {length} month(s) in {n_months} month(s) of data; "
+        f"change over time needs at least {MIN_PERIODS} periods (ArcGIS's Emerging Hot Spot "
+        "Analysis uses ten or more time steps, and its Mann-Kendall trend test is unreliable "
+        f"with fewer), so no place is classed. Fix: {fix}."
+    )
+    if n_missing:
+        msg += f" ({n_missing} incident(s) without a month were left out.)"
+    raise TooFewPeriodsError(msg)
+
+
+def _class_rules(final_rule: int, n_periods: int) -> dict[str, str]:
+    """Each class's rule in words, with this run's numbers (for ``params["rules"]``)."""
+    most = f">= {final_rule} of {n_periods} periods including the final one"
+    return {
+        "new": (
+            "hot in the final period, in no earlier period, and not hot over the earlier "
+            "periods pooled"
+        ),
+        "consecutive": (
+            "hot in a final run of >= 2 periods, never before it (each and pooled), "
+            f"in < {final_rule} of {n_periods}"
+        ),
+        "intensifying": f"hot in {most}, significant increasing trend",
+        "persistent": f"hot in {most}, no significant trend",
+        "diminishing": f"hot in {most}, significant decreasing trend",
+        "sporadic": (
+            f"hot in the final period, on and off before, in < {final_rule} of {n_periods}, "
+            "never cold"
+        ),
+        "oscillating": (
+            f"hot in the final period, in < {final_rule} of {n_periods}, cold in an earlier period"
+        ),
         "historical": f"not hot in the final period, hot in >= {final_rule} of {n_periods}",
         "cold": "the same rules on significantly low periods",
     }
 
-    # the sparse grid shared by all periods
-    period = month_idx // length
+
+def _period_grid(
+    frame: pd.DataFrame, incidents: Incidents, periods: _Periods, cell: float, dist: float
+) -> tuple[GiStarGrid, np.ndarray]:
+    """The sparse grid shared by all periods, and every computed cell's incidents per period."""
     grid = GiStarGrid(
         frame[["x", "y"]].to_numpy(dtype=float),
         incidents.study_area,
@@ -655,11 +801,30 @@ def classify_hotspots(
         neighbour_distance=dist,
         baseline_distance=2 * cell,
     )
-    occ_counts = np.zeros((len(grid.occupied), n_periods))
-    np.add.at(occ_counts, (grid.point_occupied, period), 1.0)
-    counts = np.zeros((len(grid), n_periods))
+    occ_counts = np.zeros((len(grid.occupied), periods.n))
+    np.add.at(occ_counts, (grid.point_occupied, periods.index), 1.0)
+    counts = np.zeros((len(grid), periods.n))
     counts[grid.occupied] = occ_counts
-    phi = grid.split_dispersion(month_idx % 2) if null == "local" else 1.0
+    return grid, counts
+
+
+def _significant_periods(
+    grid: GiStarGrid,
+    counts: np.ndarray,
+    frame: pd.DataFrame,
+    incidents: Incidents,
+    periods: _Periods,
+    null: str,
+    alpha: float,
+    params: dict[str, Any],
+    notes: list[str],
+) -> tuple[PeriodTests, np.ndarray, np.ndarray]:
+    """The per-period tests (:func:`period_tests`), and the periods in which each cell itself is
+    hot and cold: in a significant neighbourhood, and busier (quieter) than its own share of
+    the neighbourhood's expectation; cells without incidents never."""
+    n_periods = periods.n
+    cell = grid.cell_size
+    phi = grid.split_dispersion(periods.month_index % 2) if null == "local" else 1.0
     params["dispersion_phi"] = round(phi, 4)
     params["n_cells"] = grid.n_cells
     notes.append(
@@ -672,12 +837,12 @@ def classify_hotspots(
         + f", Benjamini-Hochberg false discovery rate {alpha} over the study area's cells; "
         "classes as ArcGIS's Emerging Hot Spot Analysis."
     )
-
     exposure = (
         _exposure(grid, frame[["x", "y"]].to_numpy(dtype=float), incidents)
         if null == "local"
         else None
     )
+    occ_counts = counts[grid.occupied]
     res = period_tests(grid, occ_counts, null=null, alpha=alpha, dispersion=phi, exposure=exposure)
     if exposure is None:
         own, hood = grid.fraction.astype(float), grid.n_neighbours.astype(float)
@@ -694,29 +859,46 @@ def classify_hotspots(
     own_cold = (cold * res.expected_cold).sum(axis=1) * per_cell
     hot &= ((hot * counts).sum(axis=1) > own_hot)[:, None]
     cold &= ((cold * counts).sum(axis=1) < own_cold)[:, None]
+    return res, hot, cold
 
+
+def _classified_cells(
+    grid: GiStarGrid,
+    counts: np.ndarray,
+    res: PeriodTests,
+    hot: np.ndarray,
+    cold: np.ndarray,
+    final_rule: int,
+    alpha: float,
+    persistent_share: float,
+    crs: Any,
+) -> gpd.GeoDataFrame:
+    """Every computed cell with its class (:func:`pattern_classes`, hot first, then cold) and
+    the Mann-Kendall trend of its per-period z-scores (BH over the cells the trend classes
+    test); the columns of :attr:`EmergingResult.cells`."""
     mk = mann_kendall(np.round(res.z, 9))
+    mk_z, mk_p = np.asarray(mk.z), np.asarray(mk.p_value)
     n_hot, n_cold = hot.sum(axis=1), cold.sum(axis=1)
     candidate = (hot[:, -1] & (n_hot >= final_rule)) | (cold[:, -1] & (n_cold >= final_rule))
     mk_q = np.full(len(grid), np.nan)
     if candidate.any():
-        mk_q[candidate] = benjamini_hochberg(mk.p_value[candidate])
+        mk_q[candidate] = benjamini_hochberg(mk_p[candidate])
     before_hot, sure_hot, before_cold, sure_cold = _final_run_evidence(
         res, hot, cold, alpha, grid.n_cells
     )
     kw = {"share": persistent_share, "alpha": alpha}
-    hot_cat = pattern_classes(hot, cold, mk_q, mk.z, hot_before=before_hot, sure_now=sure_hot, **kw)
+    hot_cat = pattern_classes(hot, cold, mk_q, mk_z, hot_before=before_hot, sure_now=sure_hot, **kw)
     cold_cat = pattern_classes(
-        cold, hot, mk_q, -mk.z, hot_before=before_cold, sure_now=sure_cold, **kw
+        cold, hot, mk_q, -mk_z, hot_before=before_cold, sure_now=sure_cold, **kw
     )
     category = np.where(
         hot_cat != "",
         np.char.add(hot_cat, " hot spot"),
         np.where(cold_cat != "", np.char.add(cold_cat, " cold spot"), "no pattern"),
     )
-    trend = np.where(mk.p_value < alpha, np.where(mk.z > 0, "increasing", "decreasing"), "no trend")
+    trend = np.where(mk_p < alpha, np.where(mk_z > 0, "increasing", "decreasing"), "no trend")
     final = np.where(hot[:, -1], "hot", np.where(cold[:, -1], "cold", ""))
-    cells = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "counts": counts.astype(int).tolist(),
             "total": counts.sum(axis=1).astype(int),
@@ -736,20 +918,6 @@ def classify_hotspots(
         geometry=grid.boxes(),
         crs=crs,
     )
-    areas = _areas(cells, crs)
-    areas = _describe(areas, incidents)
-    found = {
-        c: int((category == c).sum())
-        for c in CATEGORIES
-        if c != "no pattern" and (category == c).any()
-    }
-    params["category_counts"] = found
-    if not found:
-        notes.append(
-            "No cell is a new, consecutive, intensifying, persistent, diminishing, sporadic, "
-            "oscillating or historical hot or cold spot at this false discovery rate."
-        )
-    return EmergingResult(cells, areas, to_jsonable(params), notes)
 
 
 def _check(ok: bool, msg: str) -> None:
@@ -758,7 +926,7 @@ def _check(ok: bool, msg: str) -> None:
 
 
 def _at_least(share: float, k: int) -> int:
-    """The smallest whole number of periods that is at least ``share`` of ``k`` (exact arithmetic)."""
+    """The smallest whole number of periods that is at least ``share`` of ``k`` (exact)."""
     return math.ceil(round(share * k, 9))
 
 

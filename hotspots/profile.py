@@ -7,10 +7,12 @@ listed in ``docs/architecture.md``.
 Ranking rule (``order="intensity"``, the default)
     ``intensity`` = incidents (or harm, when weights were given) per km\\ :sup:`2`, with the area
     floored at one patrol unit (150 m x 150 m = 2.25 ha). The College of Policing guide ranks
-    *equal-sized* units (rule R1; UK trials used ~150 m units, R2), so a large diffuse area is
-    judged by its average over its whole area and cannot outrank a small intense place just by
-    holding more incidents, while anything smaller than a patrol unit is judged as if it were a
-    whole unit (so a tiny sliver with two incidents cannot top the list either). ``order="count"``,
+    *equal-sized* units (guide page G3, "Targeting: step three", in
+    ``hotspots/data/tactics.json``; the UK trials used ~150 m units,
+    :data:`hotspots.constants.MICRO_PLACE_M`), so a large diffuse area is judged by its average
+    over its whole area and cannot outrank a small intense place just by holding more
+    incidents, while anything smaller than a patrol unit is judged as if it were a whole unit
+    (so a tiny sliver with two incidents cannot top the list either). ``order="count"``,
     ``"harm"`` and ``"peak"`` (the density surface's peak) are the alternatives.
 
 Significance
@@ -289,9 +291,10 @@ def _trends(monthly: np.ndarray, alpha: float) -> list[str]:
 def period_months(n_months: int) -> int:
     """Months per period for the chronic/emerging classification, from the data's span.
 
-    Months for up to two years of data, quarters up to ten years, years beyond (sfhotspot's
-    ``hotspot_classify`` uses the same kind of rule, methods.md b1): "present in most periods" only
-    means something when a period is long enough to expect an incident in a real hot spot.
+    Months for up to two years of data, quarters up to ten years, years beyond (the R package
+    sfhotspot's ``hotspot_classify``, https://github.com/mpjashby/sfhotspot, uses the same kind
+    of rule): "present in most periods" only means something when a period is long enough to
+    expect an incident in a real hot spot.
     """
     if n_months <= 24:
         return 1
@@ -374,14 +377,7 @@ def rank_hotspots(
     geopandas.GeoDataFrame
         One row per hot spot, sorted by ``rank``, with the columns in ``docs/architecture.md``.
     """
-    if order not in RANK_ORDERS:
-        msg = f"order must be one of {RANK_ORDERS}, got {order!r}."
-        raise ParameterError(msg)
-    if order == "harm" and not incidents.has_weights:
-        msg = (
-            "order='harm' needs harm weights: give a weight column or a crime type -> weight table."
-        )
-        raise ParameterError(msg)
+    _check_order(order, incidents)
     crs = pyproj.CRS.from_user_input(incidents.crs)
     geoms = (
         np.asarray(hotspots.geometry.values, dtype=object)
@@ -390,27 +386,9 @@ def rank_hotspots(
     )
     k = len(geoms)
     frame = incidents.frame
-    n_total = len(frame)
-    study_area = incidents.study_area_m2
     months = incidents.months
-    n_months = len(months)
-
     inc_idx, poly_idx = assign_incidents(geoms, incidents)
-    counts = np.bincount(poly_idx, minlength=k).astype(np.int64)
-    weights = frame["weight"].to_numpy(dtype=float)
-    harm = (
-        np.bincount(poly_idx, weights=weights[inc_idx], minlength=k)
-        if incidents.has_weights
-        else np.full(k, np.nan)
-    )
-
-    areas = shapely.area(geoms).astype(float) if k else np.empty(0)
-    density = np.divide(counts, areas / 1e6, out=np.zeros(k), where=areas > 0)
-    score_counts = harm if incidents.has_weights else counts.astype(float)
-    intensity = score_counts / (np.maximum(areas, unit_area_m2) / 1e6)
-    share = counts / n_total if n_total else np.zeros(k)
-    area_share = areas / study_area if study_area > 0 else np.full(k, np.nan)
-    pai = np.divide(share, area_share, out=np.full(k, np.nan), where=area_share > 0)
+    size = _size_columns(geoms, incidents, inc_idx, poly_idx, unit_area_m2)
     own_p = (
         hotspots["p_value"].to_numpy(dtype=float)
         if "p_value" in hotspots and k
@@ -422,19 +400,128 @@ def rank_hotspots(
             if surroundings is not None
             else surroundings_p_values(geoms, incidents)
         )
-        p_values, disc_count, disc_expected = place.p_value, place.count, place.expected
+        size.update(p_value=place.p_value, disc_incidents=place.count, disc_expected=place.expected)
     else:  # the detector tested every hot spot itself
-        p_values, disc_count, disc_expected = own_p, np.full(k, np.nan), np.full(k, np.nan)
+        size.update(p_value=own_p, disc_incidents=np.full(k, np.nan))
+        size["disc_expected"] = np.full(k, np.nan)
+    size["centroid_lon"], size["centroid_lat"] = _label_points(geoms, crs)
+    monthly = _monthly_counts(frame["month"].to_numpy(), months, inc_idx, poly_idx, k)
+    hour_counts, day_counts = _hour_and_day_counts(frame, inc_idx, poly_idx, k)
+    top_location = _top_locations(frame["location"], inc_idx, poly_idx, k)
+    per = period_months(len(months))
+    trends = _trends(monthly, alpha)
+    rows: list[dict[str, Any]] = []
+    for i in range(k):
+        rows.append(
+            {
+                **{name: float(values[i]) for name, values in size.items()},
+                "incidents": int(size["incidents"][i]),
+                "max_extent_m": _max_extent(geoms[i]),
+                "top_location": top_location[i],
+                **_timing(monthly[i], hour_counts[i], day_counts[i], months, incidents.has_time),
+                "trend": trends[i],
+                "temporal_class": _temporal_class(_periods(monthly[i], per)),
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            c
+            for c in PROFILE_COLUMNS
+            if c not in ("hotspot_id", "rank", "peak_density", "significant")
+        ],
+    )
+    out = _with_detector_columns(out, hotspots, own_p, alpha)
+    return _ranked(out, geoms, order, crs)
 
-    # monthly counts per hot spot, one per observed month of the data period (a month missing
-    # from the input is left out rather than counted as a month without violence)
-    month_of = frame["month"].to_numpy()
-    monthly = np.zeros((k, n_months), dtype=np.int64)
-    if n_months and len(inc_idx):
+
+def _check_order(order: str, incidents: Incidents) -> None:
+    """Refuse an unknown ranking rule, and ranking by harm without weights (ParameterError)."""
+    if order not in RANK_ORDERS:
+        msg = f"order must be one of {RANK_ORDERS}, got {order!r}."
+        raise ParameterError(msg)
+    if order == "harm" and not incidents.has_weights:
+        msg = (
+            "order='harm' needs harm weights: give a weight column or a crime type -> weight table."
+        )
+        raise ParameterError(msg)
+
+
+def _size_columns(
+    geoms: np.ndarray,
+    incidents: Incidents,
+    inc_idx: np.ndarray,
+    poly_idx: np.ndarray,
+    unit_area_m2: float,
+) -> dict[str, np.ndarray]:
+    """Per hot spot: incidents, share, harm, area (m², ha), density (per km²), intensity, PAI.
+
+    ``intensity`` is incidents (or harm, with weights) per km² of the area floored at
+    ``unit_area_m2``; PAI is the share of incidents over the share of the study area.
+    """
+    k = len(geoms)
+    n_total = len(incidents.frame)
+    study_area = incidents.study_area_m2
+    counts = np.bincount(poly_idx, minlength=k).astype(np.int64)
+    weights = incidents.frame["weight"].to_numpy(dtype=float)
+    harm = (
+        np.bincount(poly_idx, weights=weights[inc_idx], minlength=k)
+        if incidents.has_weights
+        else np.full(k, np.nan)
+    )
+    areas = shapely.area(geoms).astype(float) if k else np.empty(0)
+    density = np.divide(counts, areas / 1e6, out=np.zeros(k), where=areas > 0)
+    score_counts = harm if incidents.has_weights else counts.astype(float)
+    intensity = score_counts / (np.maximum(areas, unit_area_m2) / 1e6)
+    share = counts / n_total if n_total else np.zeros(k)
+    area_share = areas / study_area if study_area > 0 else np.full(k, np.nan)
+    pai = np.divide(share, area_share, out=np.full(k, np.nan), where=area_share > 0)
+    return {
+        "incidents": counts,
+        "share": share,
+        "harm": harm,
+        "area_m2": areas,
+        "area_ha": areas / 1e4,
+        "density_per_km2": density,
+        "intensity": intensity,
+        "pai": pai,
+    }
+
+
+def _label_points(geoms: np.ndarray, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
+    """(longitude, latitude) in WGS84 of a point on the surface of each polygon."""
+    if not len(geoms):
+        return np.empty(0), np.empty(0)
+    rep = shapely.point_on_surface(geoms)
+    to_wgs = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+    lon, lat = to_wgs.transform(shapely.get_x(rep), shapely.get_y(rep))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def _monthly_counts(
+    month_of: np.ndarray,
+    months: pd.DatetimeIndex,
+    inc_idx: np.ndarray,
+    poly_idx: np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """Incidents per hot spot in each observed month of the data period, shape (k, months).
+
+    A month missing from the input is left out rather than counted as a month without
+    violence; ``month_of`` is each incident's month.
+    """
+    monthly = np.zeros((k, len(months)), dtype=np.int64)
+    if len(months) and len(inc_idx):
         mpos = months.get_indexer(pd.DatetimeIndex(month_of[inc_idx]))
         ok = mpos >= 0
         np.add.at(monthly, (poly_idx[ok], mpos[ok]), 1)
+    return monthly
 
+
+def _hour_and_day_counts(
+    frame: pd.DataFrame, inc_idx: np.ndarray, poly_idx: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Incidents per hot spot by hour of the day (timed ones, (k, 24)) and weekday ((k, 7))."""
     dt = frame["datetime"]
     timed = frame["has_time"].to_numpy(dtype=bool)
     hours = dt.dt.hour.to_numpy()
@@ -447,87 +534,66 @@ def rank_hotspots(
         np.add.at(hour_counts, (poly_idx[sel], hours[inc_idx][sel].astype(int)), 1)
         sel = has_day[inc_idx]
         np.add.at(day_counts, (poly_idx[sel], wdays[inc_idx][sel].astype(int)), 1)
+    return hour_counts, day_counts
 
-    rep = shapely.point_on_surface(geoms) if k else np.empty(0, dtype=object)
-    to_wgs = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
-    rx, ry = (shapely.get_x(rep), shapely.get_y(rep)) if k else (np.empty(0), np.empty(0))
-    clon, clat = to_wgs.transform(rx, ry) if k else (np.empty(0), np.empty(0))
 
-    top_location = _top_locations(frame["location"], inc_idx, poly_idx, k)
+def _max_extent(geom: Any) -> float:
+    """Longest side of the polygon's minimum rotated rectangle, metres (its patrol size)."""
+    rect = shapely.minimum_rotated_rectangle(geom)
+    ext = rect.exterior.coords if rect.geom_type == "Polygon" else None
+    if ext is None:
+        return float(rect.length)
+    c = np.asarray(ext)
+    return float(np.max(np.hypot(*(c[1:] - c[:-1]).T)))
 
-    rows: list[dict[str, Any]] = []
-    per = period_months(n_months)
-    data_has_time = incidents.has_time
-    trends = _trends(monthly, alpha)
-    for i in range(k):
-        mc = monthly[i]
-        active = np.flatnonzero(mc)
-        hc = hour_counts[i]
-        dc = day_counts[i]
-        spot_timed = hc.sum() > 0 and data_has_time
-        hours_win = peak_window(hc) if spot_timed else None
-        days_win = _peak_days(dc) if spot_timed else None
-        night = (
-            (hc[NIGHT_WINDOW[0] :].sum() + hc[: NIGHT_WINDOW[1]].sum()) / hc.sum()
-            if spot_timed
-            else np.nan
-        )
-        rect = shapely.minimum_rotated_rectangle(geoms[i])
-        ext = rect.exterior.coords if rect.geom_type == "Polygon" else None
-        if ext is not None:
-            c = np.asarray(ext)
-            max_extent = float(np.max(np.hypot(*(c[1:] - c[:-1]).T)))
-        else:
-            max_extent = float(rect.length)
-        rows.append(
-            {
-                "incidents": int(counts[i]),
-                "share": float(share[i]),
-                "harm": float(harm[i]),
-                "area_m2": float(areas[i]),
-                "area_ha": float(areas[i] / 1e4),
-                "density_per_km2": float(density[i]),
-                "intensity": float(intensity[i]),
-                "pai": float(pai[i]),
-                "p_value": float(p_values[i]),
-                "disc_incidents": float(disc_count[i]),
-                "disc_expected": float(disc_expected[i]),
-                "centroid_lon": float(clon[i]),
-                "centroid_lat": float(clat[i]),
-                "max_extent_m": max_extent,
-                "top_location": top_location[i],
-                "first_month": months[active[0]].strftime("%Y-%m") if len(active) else "",
-                "last_month": months[active[-1]].strftime("%Y-%m") if len(active) else "",
-                "months_active": len(active),
-                "n_months": n_months,
-                "monthly_counts": [int(v) for v in mc],
-                "trend": trends[i],
-                "temporal_class": _temporal_class(_periods(mc, per)),
-                "has_time": bool(spot_timed),
-                "hour_counts": [int(v) for v in hc] if spot_timed else None,
-                "weekday_counts": [int(v) for v in dc] if dc.sum() > 0 else None,
-                "peak_window": _format_window(days_win, hours_win) if spot_timed else "",
-                "peak_start_hour": hours_win[0] if hours_win else None,
-                "peak_end_hour": hours_win[1] if hours_win else None,
-                "peak_days": days_win,
-                "night_share": float(night),
-            }
-        )
-    out = pd.DataFrame(
-        rows,
-        columns=[
-            c
-            for c in PROFILE_COLUMNS
-            if c not in ("hotspot_id", "rank", "peak_density", "significant")
-        ],
+
+def _timing(
+    mc: np.ndarray,
+    hc: np.ndarray,
+    dc: np.ndarray,
+    months: pd.DatetimeIndex,
+    data_has_time: bool,
+) -> dict[str, Any]:
+    """One hot spot's timing columns from its counts per observed month, hour and weekday."""
+    active = np.flatnonzero(mc)
+    spot_timed = hc.sum() > 0 and data_has_time
+    hours_win = peak_window(hc) if spot_timed else None
+    days_win = _peak_days(dc) if spot_timed else None
+    night = (
+        (hc[NIGHT_WINDOW[0] :].sum() + hc[: NIGHT_WINDOW[1]].sum()) / hc.sum()
+        if spot_timed
+        else np.nan
     )
+    return {
+        "first_month": months[active[0]].strftime("%Y-%m") if len(active) else "",
+        "last_month": months[active[-1]].strftime("%Y-%m") if len(active) else "",
+        "months_active": len(active),
+        "n_months": len(months),
+        "monthly_counts": [int(v) for v in mc],
+        "has_time": bool(spot_timed),
+        "hour_counts": [int(v) for v in hc] if spot_timed else None,
+        "weekday_counts": [int(v) for v in dc] if dc.sum() > 0 else None,
+        "peak_window": _format_window(days_win, hours_win) if spot_timed else "",
+        "peak_start_hour": hours_win[0] if hours_win else None,
+        "peak_end_hour": hours_win[1] if hours_win else None,
+        "peak_days": days_win,
+        "night_share": float(night),
+    }
+
+
+def _with_detector_columns(
+    out: pd.DataFrame, hotspots: gpd.GeoDataFrame, own_p: np.ndarray, alpha: float
+) -> pd.DataFrame:
+    """Add what the detector gave: its peak density, its own test where it ran one (Gi*,
+    DBSCAN, HDBSCAN: it takes precedence), its name and any extra columns; then
+    ``significant`` at ``alpha``."""
+    k = len(out)
     out["peak_density"] = (
         hotspots["peak_density"].to_numpy(dtype=float)
         if "peak_density" in hotspots and k
         else np.full(k, np.nan)
     )
     if k and not np.isnan(own_p).all():
-        # a detector's own test (Gi*, DBSCAN, HDBSCAN) takes precedence where it gave one
         out["p_value"] = np.where(np.isnan(own_p), out["p_value"], own_p)
         for col in ("disc_incidents", "disc_expected"):
             if col in hotspots:
@@ -538,7 +604,13 @@ def rank_hotspots(
     extra = [c for c in hotspots.columns if c not in out.columns and c != "geometry"]
     for c in extra:
         out[c] = hotspots[c].to_numpy()
+    return out
 
+
+def _ranked(out: pd.DataFrame, geoms: np.ndarray, order: str, crs: pyproj.CRS) -> gpd.GeoDataFrame:
+    """Sort by the ranking rule (ties: more incidents first, then position), number the rows
+    ``H001``... and put the columns in :data:`PROFILE_COLUMNS` order."""
+    k = len(out)
     key = {
         "intensity": out["intensity"],
         "count": out["incidents"].astype(float),

@@ -25,6 +25,7 @@ Four tests, each used by more than one module:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -185,7 +186,8 @@ def split_dispersion(count_a: np.ndarray, count_b: np.ndarray, share_a: np.ndarr
     return max(1.0, float((np.median(np.abs(d)) / _HALF_NORMAL_MEDIAN) ** 2))
 
 
-class DiscTest(NamedTuple):
+@dataclass(frozen=True)
+class DiscTest:
     """The surroundings test of some discs (arrays, one entry per disc)."""
 
     #: Incidents in the disc.
@@ -198,7 +200,8 @@ class DiscTest(NamedTuple):
     p_value: np.ndarray
 
 
-class PlaceTest(NamedTuple):
+@dataclass(frozen=True)
+class PlaceTest:
     """The surroundings test of some places (arrays, one entry per place)."""
 
     #: Incidents in the place's most outstanding disc (0 when it holds no incident).
@@ -547,7 +550,7 @@ def _halves(months: Any, n: int) -> np.ndarray | None:
 
 
 def nbinom_tail(k: Any, mean: Any, var: Any, *, upper: bool = True) -> np.ndarray:
-    """Tail of a count with this mean and variance: negative binomial, or Poisson if ``var <= mean``.
+    """Tail of a count with this mean and variance: negative binomial, or Poisson if var <= mean.
 
     Parameters
     ----------
@@ -749,11 +752,11 @@ def benjamini_hochberg(p: np.ndarray, p_block: float | None = None, n_block: int
 class MannKendall(NamedTuple):
     """Mann-Kendall trend test results (arrays, one entry per series; floats for one series)."""
 
-    s: np.ndarray
-    var_s: np.ndarray
-    z: np.ndarray
-    p_value: np.ndarray
-    tau: np.ndarray
+    s: np.ndarray | float
+    var_s: np.ndarray | float
+    z: np.ndarray | float
+    p_value: np.ndarray | float
+    tau: np.ndarray | float
 
 
 def mann_kendall(x: np.ndarray) -> MannKendall:
@@ -815,7 +818,7 @@ def mann_kendall(x: np.ndarray) -> MannKendall:
         tau = np.where(den > 0, s / den, 0.0)
     z = np.where(root > 0, z, 0.0)
     p = np.minimum(1.0, 2 * stats.norm.sf(np.abs(z)))
-    out = MannKendall(s, var_s, z, p, tau)
+    columns = (s, var_s, z, p, tau)
     if one:
-        return MannKendall(*(float(v[0]) for v in out))
-    return out
+        return MannKendall(*(float(v[0]) for v in columns))
+    return MannKendall(*columns)

@@ -40,18 +40,10 @@ UNFOLLOWABLE = {
     ),
 }
 
-#: temporary: files being rewritten whose sources are reworded by their owners; remove each entry
-#: once its file passes (issue 8: profile).
-TEMPORARY = {
-    "hotspots/profile.py",
-}
-
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_sources_are_followable(path):
     rel = str(path.relative_to(ROOT))
-    if rel in TEMPORARY:
-        pytest.skip("temporary: being rewritten")
     found = [
         f"{rel}:{n}: {what}: {line.strip()[:90]}"
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
