@@ -1,7 +1,8 @@
 """The ``hotspots`` command.
 
 ``hotspots detect INPUT...`` finds, ranks and exports hot spots (``--map map.html`` also writes a
-standalone map that opens offline); ``hotspots plan INPUT... --out-dir DIR`` also writes patrol areas, a patrol plan (CSV and iCalendar) and a printable briefing;
+standalone map that opens offline); ``hotspots plan INPUT... --out-dir DIR`` also writes patrol
+areas, a patrol plan (CSV and iCalendar) and a printable briefing;
 ``hotspots classify INPUT...`` classes places over time as ArcGIS's Emerging Hot Spot Analysis (new,
 consecutive, intensifying, persistent, diminishing, sporadic, oscillating, historical);
 ``hotspots evaluate INPUT...`` scores every method, the patrol areas and naive baselines on
@@ -69,14 +70,15 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ROLE=NAME",
-        help="map a column explicitly (roles: lon, lat, easting, northing, date, time, datetime, month, "
-        "crime_type, weight, id, location); repeatable",
+        help="map a column explicitly (roles: lon, lat, easting, northing, date, time, datetime, "
+        "month, crime_type, weight, id, location); repeatable",
     )
     g.add_argument(
         "--crime-types",
         default="default",
         metavar="LIST",
-        help="'default' (violence-related police.uk types), 'all', or a comma-separated list of types",
+        help="'default' (violence-related police.uk types), 'all', or a comma-separated list of "
+        "types",
     )
     g.add_argument(
         "--harm-weights",
@@ -245,7 +247,8 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=constants.MICRO_PLACE_RADIUS_M,
         metavar="M",
-        help=f"patrol area radius in metres (default %(default)g: {constants.MICRO_PLACE_M:g} m across)",
+        help="patrol area radius in metres "
+        f"(default %(default)g: {constants.MICRO_PLACE_M:g} m across)",
     )
     pl.add_argument(
         "--min-incidents",
@@ -370,44 +373,7 @@ def _parser() -> argparse.ArgumentParser:
         "--out", default="emerging.geojson", help="output GeoJSON of the classified areas"
     )
 
-    tr = sub.add_parser(
-        "track", help="patrol logs (GPS/AVL) against a plan: delivered, short, missed, unplanned"
-    )
-    tr.add_argument("plan_dir", metavar="PLAN_DIR", help="the folder `hotspots plan` wrote")
-    tr.add_argument(
-        "logs", nargs="+", metavar="LOGS", help="CSV, GPX or GeoJSON patrol logs, or folders"
-    )
-    tr.add_argument("--out-dir", required=True, help="folder for the outputs")
-    tr.add_argument(
-        "--tz",
-        default=constants.TIME_ZONE,
-        help="time zone of times without a UTC offset (default %(default)s)",
-    )
-    tr.add_argument(
-        "--max-gap",
-        type=float,
-        default=constants.GPS_GAP_S,
-        metavar="S",
-        help="seconds of GPS gap or excursion that do not split a visit (default %(default)g)",
-    )
-    tr.add_argument(
-        "--tolerance",
-        type=float,
-        default=constants.GPS_TOLERANCE_M,
-        metavar="M",
-        help="metres outside an area that still count as presence (default %(default)g)",
-    )
-    tr.add_argument(
-        "--column",
-        action="append",
-        default=[],
-        metavar="ROLE=NAME",
-        help="map a log column (roles: unit, datetime, date, lat, lon, easting, northing)",
-    )
-    tr.add_argument(
-        "--pdf", action="store_true", help="also print tracking_report.pdf with a local Chromium"
-    )
-
+    _add_track_parser(sub)
     _add_assess_parser(sub)
     _add_simulate_parser(sub)
     _add_profile_parser(sub)
@@ -898,6 +864,47 @@ def _cmd_track(args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
+def _add_track_parser(sub: Any) -> None:
+    """The ``track`` command's arguments: a plan folder, patrol logs and how to read them."""
+    tr = sub.add_parser(
+        "track", help="patrol logs (GPS/AVL) against a plan: delivered, short, missed, unplanned"
+    )
+    tr.add_argument("plan_dir", metavar="PLAN_DIR", help="the folder `hotspots plan` wrote")
+    tr.add_argument(
+        "logs", nargs="+", metavar="LOGS", help="CSV, GPX or GeoJSON patrol logs, or folders"
+    )
+    tr.add_argument("--out-dir", required=True, help="folder for the outputs")
+    tr.add_argument(
+        "--tz",
+        default=constants.TIME_ZONE,
+        help="time zone of times without a UTC offset (default %(default)s)",
+    )
+    tr.add_argument(
+        "--max-gap",
+        type=float,
+        default=constants.GPS_GAP_S,
+        metavar="S",
+        help="seconds of GPS gap or excursion that do not split a visit (default %(default)g)",
+    )
+    tr.add_argument(
+        "--tolerance",
+        type=float,
+        default=constants.GPS_TOLERANCE_M,
+        metavar="M",
+        help="metres outside an area that still count as presence (default %(default)g)",
+    )
+    tr.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="ROLE=NAME",
+        help="map a log column (roles: unit, datetime, date, lat, lon, easting, northing)",
+    )
+    tr.add_argument(
+        "--pdf", action="store_true", help="also print tracking_report.pdf with a local Chromium"
+    )
+
+
 def _add_assess_parser(sub: Any) -> None:
     asp = sub.add_parser(
         "assess",
@@ -1144,8 +1151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("HOTSPOTS_DEBUG"):
             traceback.print_exc()
         print(
-            f"hotspots: internal error ({type(exc).__name__}: {exc}). This is a bug; please report it "
-            "with the command you ran (set HOTSPOTS_DEBUG=1 to see the traceback).",
+            f"hotspots: internal error ({type(exc).__name__}: {exc}). This is a bug; please report "
+            "it with the command you ran (set HOTSPOTS_DEBUG=1 to see the traceback).",
             file=sys.stderr,
         )
         return 1

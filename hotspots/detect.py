@@ -309,12 +309,15 @@ def detect(
         if target is None:
             with_fdr = [m.name for m in _REGISTRY.values() if m.fdr_parameter]
             msg = (
-                f"fdr (a false discovery rate) applies to method {' or '.join(map(repr, with_fdr))}, "
-                f"not {method!r}."
+                "fdr (a false discovery rate) applies to method "
+                f"{' or '.join(map(repr, with_fdr))}, not {method!r}."
             )
             raise ParameterError(msg)
         if target in params and params[target] != fdr:
-            msg = f"fdr={fdr!r} and {target}={params[target]!r} both set {method!r}'s false discovery rate."
+            msg = (
+                f"fdr={fdr!r} and {target}={params[target]!r} both set {method!r}'s false "
+                "discovery rate."
+            )
             raise ParameterError(msg)
         params[target] = fdr
     with progress_step(progress, DETECTING):
@@ -331,7 +334,10 @@ def detect(
             "method_parameters": to_jsonable(dict(est.params_)),
             "ranking": {
                 "order": order,
-                "rule": f"incidents (or harm) per km2 over max(area, {MICRO_PLACE_M:g} m x {MICRO_PLACE_M:g} m)"
+                "rule": (
+                    "incidents (or harm) per km2 over "
+                    f"max(area, {MICRO_PLACE_M:g} m x {MICRO_PLACE_M:g} m)"
+                )
                 if order == "intensity"
                 else order,
             },

@@ -518,7 +518,7 @@ class PlanResult:
 
     @property
     def choices(self) -> Choices:
-        """The patrol areas' and the plan's parameters and notes, under ``patrol_areas``/``plan``."""
+        """The patrol areas' and the plan's parameters and notes (``patrol_areas``, ``plan``)."""
         return Choices().merged(patrol_areas=choices_of(self.areas), plan=choices_of(self.plan))
 
 
@@ -537,9 +537,10 @@ def patrol_areas(
     """Patrol-sized discs on the densest places inside ranked hot spots, flagged where a street
     patrol cannot address them.
 
-    ``exclude`` is a shapely geometry in the analysis CRS (:func:`hotspots.boundaries.exclusion_zones`)
-    or a GeoDataFrame/GeoSeries in any CRS. ``places`` (:func:`hotspots.places.read_user_places`)
-    adds the user's own places to the knowledge base's institutions. Returns None when no hot
+    ``exclude`` is a shapely geometry in the analysis CRS
+    (:func:`hotspots.boundaries.exclusion_zones`) or a GeoDataFrame/GeoSeries in any CRS.
+    ``places`` (:func:`hotspots.places.read_user_places`) adds the user's own places to the
+    knowledge base's institutions. Returns None when no hot
     spot is left to plan (none at all, or none significant with ``significant_only``); otherwise
     as :func:`hotspots.patrol.make_patrol_areas` with the columns of
     :func:`hotspots.places.flag_places`.
@@ -803,17 +804,19 @@ def write_plan_outputs(
 ) -> dict[str, Path]:
     """Patrol areas, plan and briefing for ranked hot spots, written into ``out_dir``.
 
-    Writes ``patrol_areas.geojson`` (RFC 7946), ``patrol_plan.csv``, ``patrol_plan.ics`` (RFC 5545)
-    and ``briefing.html`` (and ``briefing.pdf`` with ``pdf``). Parameters are those of
+    Writes ``patrol_areas.geojson`` (RFC 7946), ``patrol_plan.csv``, ``patrol_plan.ics``
+    (RFC 5545) and ``briefing.html`` (and ``briefing.pdf`` with ``pdf``). Parameters are those of
     :func:`hotspots.patrol.make_patrol_areas` and :func:`hotspots.patrol.make_patrol_plan`,
     and ``staffing``, ``include_institutions``, ``places``, ``stop_search`` and ``operation_start``
-    as in :func:`patrol_areas` and :func:`plan_patrols`; ``params`` (the detection run's record, e.g. ``{"synthetic": True}`` for demo data) is stored
-    in the GeoJSON's ``hotspots_parameters`` and shown in the briefing.
+    as in :func:`patrol_areas` and :func:`plan_patrols`; ``params`` (the detection run's record,
+    e.g. ``{"synthetic": True}`` for demo data) is stored in the GeoJSON's
+    ``hotspots_parameters`` and shown in the briefing.
 
     Returns
     -------
     dict
-        ``{"patrol_areas": Path, "patrol_plan_csv": Path, "patrol_plan_ics": Path, "briefing": Path}``.
+        ``{"patrol_areas": Path, "patrol_plan_csv": Path, "patrol_plan_ics": Path,
+        "briefing": Path}``.
 
     Raises
     ------
