@@ -1036,7 +1036,10 @@ def problem_report_bytes(
     from hotspots.problem import ProblemProfile, problem_profile_pdf, render_problem_profile
 
     if kind not in PROBLEM_FILES:
-        msg = f"the problem profile output must be one of {', '.join(map(repr, PROBLEM_FILES))}, not {kind!r}."
+        msg = (
+            "the problem profile output must be one of "
+            f"{', '.join(map(repr, PROBLEM_FILES))}, not {kind!r}."
+        )
         raise ParameterError(msg)
     profile = (
         source
