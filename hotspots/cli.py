@@ -240,6 +240,14 @@ def _parser() -> argparse.ArgumentParser:
         default=constants.CONTROL_SHARE,
         help="daily share of areas held as controls",
     )
+    pl.add_argument(
+        "--dose",
+        choices=("uniform", "recommended"),
+        default="uniform",
+        help="uniform: the same visits a day everywhere, as many areas as capacity funds, areas "
+        "whose tactic asks for more named; recommended: each area's tactic dose (visits a day "
+        "on its peak days), fewer areas (default %(default)s)",
+    )
     pl.add_argument("--start-date", help="first day of the plan, YYYY-MM-DD (default: tomorrow)")
     pl.add_argument("--seed", type=int, help="random seed (recorded in the outputs)")
     pl.add_argument(
@@ -687,6 +695,7 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         officers_per_patrol=args.officers_per_patrol,
         visit_minutes=args.visit_minutes,
         control_share=args.control_share,
+        dose=args.dose,
         seed=args.seed,
         start_date=args.start_date,
         progress=_progress(args),

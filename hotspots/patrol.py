@@ -39,7 +39,7 @@ import math
 import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,7 @@ from hotspots.export import plan_to_csv, plan_to_ical
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
 from hotspots.tactics import (
+    Dose,
     KnowledgeBase,
     TacticMatch,
     load_knowledge_base,
@@ -575,7 +576,6 @@ class PatrolPlan:
         if cached is not None:
             return cached.copy()
         v = self.visits
-        per_day = max(1, int(self.params["visits_per_day"]))
         ids = self.areas["patrol_area_id"]
         patrol = v[v["arm"] == "patrol"]
         by_area = patrol.groupby("patrol_area_id")
@@ -590,7 +590,10 @@ class PatrolPlan:
             .dt.days.where(days["patrol_area_id"].eq(days["patrol_area_id"].shift()))
         )
         forced = (
-            patrol[patrol["assignment"] == "forced"].groupby("patrol_area_id").size() // per_day
+            patrol.loc[patrol["assignment"] == "forced", ["patrol_area_id", "date"]]
+            .drop_duplicates()
+            .groupby("patrol_area_id")
+            .size()
         )
         controls = v[v["arm"] == "control"].groupby("patrol_area_id").size()
         summary_cols = {
@@ -650,6 +653,8 @@ def make_patrol_plan(
     matches: Mapping[str, Sequence[TacticMatch]] | None = None,
     created: dt.datetime | None = None,
     kb: KnowledgeBase | None = None,
+    doses: Mapping[str, Dose] | None = None,
+    dose: str = "uniform",
 ) -> PatrolPlan:
     """A seeded patrol plan for ``days`` days, with defaults suggested by the guide's evidence.
 
@@ -685,6 +690,16 @@ def make_patrol_plan(
         row.
     created : datetime, optional
         Creation time recorded as ``params["created_utc"]`` (default now).
+    doses : mapping, optional
+        patrol_area_id -> :class:`~hotspots.tactics.Dose` of the area's recommendation
+        (:func:`hotspots.tactics.recommend_table`): its visits a day, peak days and window.
+    dose : {"uniform", "recommended"}, default "uniform"
+        ``"uniform"``: every patrolled area gets ``visits_per_day`` visits, so capacity covers as
+        many areas as it can; each area whose recommended dose this falls short of is named in
+        the notes with the dose it would need. ``"recommended"``: each area gets its
+        recommendation's visits a day on its peak days (one visit on the other days) inside the
+        recommendation's window, so capacity covers fewer areas; a dose that the window or the
+        capacity cannot hold is cut to what fits and said.
 
     Returns
     -------
@@ -714,6 +729,11 @@ def make_patrol_plan(
       runs 06:00-05:59 (ThamesValleyRCT), so a 22:00-03:00 window belongs to one plan day. Peak
       days are reported but not used to skip days, because the evidence asks for regular visits
       with short gaps.
+    * With ``dose="recommended"`` each area's visits on a patrol day follow its recommended dose
+      (``doses``): its visits a day on its peak days, one on the others, inside the
+      recommendation's window; capacity is checked against the largest doses that could be drawn
+      together on one day, so it is never exceeded. With ``"uniform"`` every area gets
+      ``visits_per_day`` and the notes name each planned area whose dose asks for more.
     """
     kb = kb or load_knowledge_base()
     _check_plan_params(
@@ -757,19 +777,13 @@ def make_patrol_plan(
 
     team_minutes, k_visits = _capacity(officer_hours, visit)
     run_limit = max_gap_days - 1  # consecutive control days allowed
-    n_plan, n_ctrl, split_note = _plan_size(
-        n_total, k_visits // visits_per_day, control_share, run_limit
+    area_doses = [(doses or {}).get(str(pid)) for pid in areas["patrol_area_id"]]
+    windows = _area_windows(areas, area_doses, dose, visit, kb)
+    per_day, peak_days, dose_notes = _dose_visits(
+        areas["patrol_area_id"], area_doses, windows, visit, k_visits, dose
     )
+    n_plan, n_ctrl, split_note = _plan_size(n_total, per_day, k_visits, control_share, run_limit)
     n_treat = n_plan - n_ctrl
-
-    windows = [patrol_window(row, kb) for _, row in areas.iterrows()]
-    for win, pid in zip(windows, areas["patrol_area_id"], strict=True):
-        if win.minutes < visits_per_day * visit_minutes:
-            msg = (
-                f"Patrol area {pid}: window {win.label} is shorter than {visits_per_day} "
-                f"visit(s) of {visit_minutes} minutes."
-            )
-            raise ParameterError(msg)
     tactic_ids = [
         _tactic_ids(row, matches, kb, n_total, "tactic_ids" in areas.columns)
         for _, row in areas.iterrows()
@@ -779,8 +793,16 @@ def make_patrol_plan(
     areas["tactic_ids"] = tactic_ids
     areas["in_plan"] = np.arange(n_total) < n_plan
 
+    areas["visits_per_peak_day"] = per_day
     visits, forced_total = _assign_days(
-        areas.iloc[:n_plan], windows, tactic_ids, visit, days, start, n_treat, run_limit, rng
+        areas.iloc[:n_plan],
+        _AreaDoses(windows, tactic_ids, per_day, peak_days),
+        visit,
+        days,
+        start,
+        n_treat,
+        run_limit,
+        rng,
     )
 
     params = {
@@ -790,6 +812,7 @@ def make_patrol_plan(
         "officers_per_patrol": int(officers_per_patrol),
         "visit_minutes": int(visit_minutes),
         "visits_per_day": int(visits_per_day),
+        "dose": dose,
         "control_share": float(control_share),
         "max_gap_days": int(max_gap_days),
         "travel_minutes": float(travel_minutes),
@@ -847,14 +870,30 @@ def make_patrol_plan(
         )
     if split_note:
         notes.append(split_note)
-    summary["notes"] = notes + caveats
+    planned_ids = set(areas["patrol_area_id"][:n_plan].astype(str))
+    dose_lines = [line for pid, line in dose_notes if pid in planned_ids]
+    summary["dose_notes"] = dose_lines
+    summary["notes"] = notes + dose_lines + caveats
     return PatrolPlan(visits=visits, params=params, summary=summary, areas=areas)
+
+
+@dataclass(frozen=True)
+class _AreaDoses:
+    """Per planned area: window, tactic ids, visits on a peak day and the peak weekdays."""
+
+    windows: Sequence[Any]
+    tactic_ids: Sequence[str]
+    per_day: Sequence[int]
+    peak_days: Sequence[tuple[int, ...]]
+
+    def visits_on(self, i: int, day: dt.date) -> int:
+        """Visits area ``i`` gets on a patrol ``day``: its dose on peak days, else one."""
+        return int(self.per_day[i]) if day.weekday() in self.peak_days[i] else 1
 
 
 def _assign_days(
     areas: pd.DataFrame,
-    windows: Sequence[Any],
-    tactic_ids: Sequence[str],
+    plan: _AreaDoses,
     visit: _VisitRule,
     days: int,
     start: dt.date,
@@ -879,8 +918,9 @@ def _assign_days(
         is_treated[treated] = True
         run = np.where(is_treated, 0, run + 1)
         for i in range(n_plan):
+            rule = replace(visit, per_day=plan.visits_on(i, day))
             records += _area_day_records(
-                areas.iloc[i], day, windows[i], tactic_ids[i], visit, rng,
+                areas.iloc[i], day, plan.windows[i], plan.tactic_ids[i], rule, rng,
                 arm="patrol" if is_treated[i] else "control",
                 assignment="forced" if int(i) in forced else "random",
             )  # fmt: skip
@@ -894,6 +934,85 @@ def _assign_days(
         .reset_index(drop=True)
     )
     return visits, forced_total
+
+
+def _area_windows(
+    areas: pd.DataFrame,
+    area_doses: Sequence[Dose | None],
+    dose: str,
+    visit: _VisitRule,
+    kb: KnowledgeBase,
+) -> list[Any]:
+    """Each area's patrol window: its recommendation's with ``dose="recommended"``, else its
+    own peak (:func:`~hotspots.tactics.patrol_window`); each must hold the day's visits."""
+    if dose not in ("uniform", "recommended"):
+        msg = f"dose must be 'uniform' or 'recommended', got {dose!r}."
+        raise ParameterError(msg)
+    windows = [
+        d.window if d is not None and dose == "recommended" else patrol_window(row, kb)
+        for d, (_, row) in zip(area_doses, areas.iterrows(), strict=True)
+    ]
+    for win, pid in zip(windows, areas["patrol_area_id"], strict=True):
+        if win.minutes < visit.per_day * visit.minutes:
+            msg = (
+                f"Patrol area {pid}: window {win.label} is shorter than {visit.per_day} "
+                f"visit(s) of {visit.minutes} minutes."
+            )
+            raise ParameterError(msg)
+    return windows
+
+
+def _dose_visits(
+    ids: pd.Series,
+    area_doses: Sequence[Dose | None],
+    windows: Sequence[Any],
+    visit: _VisitRule,
+    k_visits: int,
+    mode: str,
+) -> tuple[list[int], list[tuple[int, ...]], list[tuple[str, str]]]:
+    """Visits on a peak day and peak weekdays per area, and a note per area whose dose is cut.
+
+    ``"uniform"`` keeps ``visit.per_day`` everywhere and names the areas whose recommendation
+    asks for more; ``"recommended"`` gives each area its recommendation's visits on its peak
+    days, cut to what its window holds (visits of ``visit.minutes`` end to end) and to the
+    visits a day's capacity funds.
+    """
+    per_day: list[int] = []
+    peak: list[tuple[int, ...]] = []
+    notes: list[tuple[str, str]] = []
+    for pid, d, win in zip(ids.astype(str), area_doses, windows, strict=True):
+        wanted = d.visits_per_day if d is not None and d.visits_per_day else visit.per_day
+        if d is None or mode == "uniform":
+            per_day.append(visit.per_day)
+            peak.append(tuple(range(7)))
+            if d is not None and wanted > visit.per_day:
+                notes.append((pid, _short_dose_note(pid, d, wanted, visit.per_day, "uniform")))
+            continue
+        fits = min(int(win.minutes // visit.minutes), k_visits)
+        got = max(1, min(wanted, fits))
+        per_day.append(got)
+        peak.append(tuple(d.days) or tuple(range(7)))
+        if got < wanted:
+            why = "window" if fits == int(win.minutes // visit.minutes) else "capacity"
+            notes.append((pid, _short_dose_note(pid, d, wanted, got, why)))
+    return per_day, peak, notes
+
+
+def _short_dose_note(pid: str, d: Dose, wanted: int, got: int, why: str) -> str:
+    """One sentence: the area's recommended dose, what the plan gives and why."""
+    days = d.window.label
+    if why == "uniform":
+        return (
+            f"{pid}: its recommendation asks for {wanted} visits a day ({days}); the plan gives "
+            f"{got} so that capacity covers more areas (dose='recommended', --dose recommended, "
+            "carries the dose out for fewer areas)."
+        )
+    reason = (
+        f"its window {d.window.label} holds only {got} visits"
+        if why == "window"
+        else f"a day's capacity funds only {got} visits"
+    )
+    return f"{pid}: its recommendation asks for {wanted} visits a day; {reason}, so it gets {got}."
 
 
 @dataclass(frozen=True)
@@ -939,21 +1058,27 @@ def _capacity(officer_hours: float, visit: _VisitRule) -> tuple[float, int]:
 
 
 def _plan_size(
-    n_total: int, t_max: int, control_share: float, run_limit: int
+    n_total: int, per_day: Sequence[int], k_visits: int, control_share: float, run_limit: int
 ) -> tuple[int, int, str | None]:
     """Areas planned, controls a day and a note when no split is possible.
 
-    The most areas ``E`` whose daily treated count ``E - round(E * control_share)`` fits the
-    ``t_max`` treated areas capacity funds, with controls that the gap rule can rotate.
+    The most areas ``E`` (in rank order) whose daily treated count ``T = E - round(E *
+    control_share)`` fits capacity whichever ``T`` of them are drawn: the ``T`` largest visits
+    a day among the first ``E`` areas sum to at most ``k_visits``. With one visit rule for all
+    areas this is ``T <= k_visits // visits_per_day``. Controls must be few enough for the gap
+    rule to rotate them.
     """
 
     def n_controls(e: int) -> int:
         return int(math.floor(e * control_share + 0.5))
 
+    v = np.asarray(per_day, dtype=int)
     n_plan = 0
     for e in range(1, n_total + 1):
         c = n_controls(e)
-        if 1 <= e - c <= t_max and c <= run_limit * (e - c):
+        t = e - c
+        worst = int(np.sort(v[:e])[::-1][:t].sum()) if t >= 1 else 0
+        if 1 <= t and worst <= k_visits and c <= run_limit * t:
             n_plan = e
     if n_plan == 0:  # too few areas (or too little capacity) to split: patrol the top area daily
         note = (

@@ -613,7 +613,8 @@ def plan_patrols(
     **settings
         As :func:`hotspots.patrol.make_patrol_plan` (``days``, ``start_date``, ``officer_hours``,
         ``officers_per_patrol``, ``visit_minutes``, ``visits_per_day``, ``control_share``,
-        ``max_gap_days``, ``travel_minutes``, ``seed``, ``created``).
+        ``max_gap_days``, ``travel_minutes``, ``seed``, ``created``, ``dose``); each area's
+        recommended dose is passed as ``doses``.
     progress : callable, optional
         Told ``"planning patrols"``.
 
@@ -647,7 +648,8 @@ def plan_patrols(
         total_harm = float(incidents.weights.sum()) if incidents.has_weights else None
         recs = recommend_table(planned, staffing, hotspots=hotspots, total_harm=total_harm, kb=kb)
         matches = {k: r.matches() for k, r in recs.items()}
-        plan = make_patrol_plan(planned, matches=matches, kb=kb, **settings)
+        doses = {k: r.dose for k, r in recs.items()}
+        plan = make_patrol_plan(planned, matches=matches, kb=kb, doses=doses, **settings)
     plan.params["staffing"] = staffing
     plan.params["include_institutions"] = bool(include_institutions)
     left = [str(v) for v in areas.loc[drop, "patrol_area_id"]]
