@@ -18,6 +18,7 @@ the two agree.
 from __future__ import annotations
 
 __all__ = [
+    "CONTROL_SEPARATION_BUFFER_M",
     "CONTROL_SHARE",
     "GPS_GAP_S",
     "GPS_TOLERANCE_M",
@@ -33,10 +34,13 @@ __all__ = [
     "OFFICER_HOURS",
     "PATROL_UNIT_M2",
     "PLAN_DAYS",
+    "ROUTING_TIME_LIMIT_S",
+    "STREET_DETOUR",
     "TIME_ZONE",
     "TRAVEL_MINUTES",
     "VISITS_PER_DAY",
     "VISIT_MINUTES",
+    "WALKING_SPEED_KMH",
 ]
 
 # ------------------------------------------------------------------------------- micro places
@@ -129,6 +133,33 @@ CONTROL_SHARE = 0.0
 #: programmes over years of data; on the few months a user may load, three incidents is the least
 #: that is a recurring place rather than a coincidence of two.
 MIN_AREA_INCIDENTS = 3
+
+# ------------------------------------------------------------------------------- team tasking
+#: Walking speed between patrol areas, km/h: 4.8, the pace behind the 10-minute, 800 m walk of
+#: the Department for Transport's Manual for Streets (2007), section 4.4 ("walkable
+#: neighbourhoods": facilities within 10 minutes, up to about 800 m, on foot). Using a planning
+#: figure for residents' walks as officers' pace between areas is this product's heuristic; a
+#: force with its own figure (or a vehicle) gives another speed or a travel-time table.
+WALKING_SPEED_KMH = 4.8
+
+#: Street distance over straight-line distance between two patrol areas. Heuristic of this
+#: product: 4/pi (about 1.27), the mean ratio of the grid (Manhattan) distance to the straight
+#: line over all directions, for streets laid out as a grid; winding streets are longer, so a
+#: force with a street network gives its own travel-time table.
+STREET_DETOUR = 4.0 / 3.141592653589793
+
+#: Buffer, metres, added to an area's diameter to give the least distance between the centres
+#: of patrol areas that are randomised apart. Areas closer than that are patrolled or held back
+#: together (a block), so a control area does not sit within 100 m of a patrolled one: the UK
+#: trials counted displacement and diffusion in 100 m buffers around their hot spots
+#: (Basford2021, Bland2021), so within 100 m a control would take the patrol's effect.
+CONTROL_SEPARATION_BUFFER_M = 100.0
+
+#: Safety limit, seconds, on the route search of one plan day. Heuristic of this product: the
+#: search stops at a local optimum (greedy descent), which makes it reproducible; the limit only
+#: stops a search that would otherwise run for long, and a plan says when it was reached (its
+#: routes then depend on the machine's speed).
+ROUTING_TIME_LIMIT_S = 30.0
 
 # ------------------------------------------------------------------------------------ tracking
 #: Longest time, seconds, between two GPS fixes in (or within :data:`GPS_TOLERANCE_M` of) a patrol

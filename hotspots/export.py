@@ -7,7 +7,9 @@
 * CSV: :func:`to_csv` (ranked hot spots), :func:`plan_to_csv` (a patrol plan's visits) and
   :func:`table_to_csv` (any table, e.g. the rows ingest left out), all through the one
   formula-injection guard :func:`safe_csv_cell`.
-* iCalendar (RFC 5545): :func:`plan_to_ical`, with :func:`ical_escape` and :func:`ical_fold`.
+* iCalendar (RFC 5545): :func:`plan_to_ical` (floating local times), :func:`team_plan_to_ical`
+  (one team's routes with a real time zone, :func:`vtimezone_lines`), with :func:`ical_escape`
+  and :func:`ical_fold`. :func:`team_plan_to_csv` writes a team plan's visits.
 * JSON: :func:`to_jsonable` (the package's one sanitiser, defined in :mod:`hotspots.jsonutil`) and
   :func:`json_text`.
 
@@ -47,6 +49,7 @@ from hotspots.jsonutil import to_jsonable
 if TYPE_CHECKING:
     from hotspots.patrol import PatrolPlan
     from hotspots.tactics import TacticMatch
+    from hotspots.tasking import TeamPlan
 
 __all__ = [
     "COORD_PRECISION",
@@ -60,10 +63,13 @@ __all__ = [
     "plan_to_ical",
     "safe_csv_cell",
     "table_to_csv",
+    "team_plan_to_csv",
+    "team_plan_to_ical",
     "to_csv",
     "to_geojson",
     "to_geopackage",
     "to_jsonable",
+    "vtimezone_lines",
 ]
 
 PARAMETERS_MEMBER = "hotspots_parameters"
@@ -530,6 +536,241 @@ def plan_to_ical(
             f"SUMMARY:{ical_escape(summary)}",
             f"LOCATION:{ical_escape(loc)}",
             f"GEO:{rec.lat:.6f};{rec.lon:.6f}",
+            f"DESCRIPTION:{ical_escape(chr(10).join(desc))}",
+            "CATEGORIES:HOT SPOT PATROL",
+            "TRANSP:OPAQUE",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    text = "".join(ical_fold(line) + "\r\n" for line in lines)
+    if path is not None:
+        Path(path).write_bytes(text.encode("utf-8"))
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Team plans (hotspots.tasking)
+
+_TEAM_CSV_COLUMNS = (
+    "date", "weekday", "team", "shift", "order", "start", "end", "minutes", "travel_minutes",
+    "patrol_area_id", "hotspot_id", "block", "arm", "assignment", "forced", "officers",
+    "window", "window_basis", "location", "lat", "lon",
+)  # fmt: skip
+
+
+def _iso_cell(v: Any) -> Any:
+    """Aware times as ISO 8601 with their UTC offset (``2026-10-24T22:00:00+01:00``)."""
+    if isinstance(v, pd.Timestamp) and v.tzinfo is not None:
+        return v.isoformat()
+    return _plan_csv_cell(v)
+
+
+def team_plan_to_csv(plan: TeamPlan, path: str | Path | None = None) -> str:
+    """A team plan's visits and control area-days as CSV text (and written to ``path``).
+
+    Every text cell goes through :func:`safe_csv_cell`. Times are ISO 8601 local times with
+    their UTC offset, so a night across a clock change reads without doubt. The last column,
+    ``plan_parameters``, holds the plan's parameters (creation time left out) as JSON.
+
+    Parameters
+    ----------
+    plan : hotspots.tasking.TeamPlan
+    path : str or Path, optional
+
+    Returns
+    -------
+    str
+    """
+    cols = list(_TEAM_CSV_COLUMNS)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*cols, "plan_parameters"])
+    table = plan.visits[cols].copy()
+    table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
+    params_json = json.dumps(
+        to_jsonable({k: v for k, v in plan.params.items() if k != "created_utc"}), sort_keys=True
+    )
+    for rec in table.itertuples(index=False):
+        writer.writerow([*(_iso_cell(v) for v in rec), params_json])
+    text = buf.getvalue()
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8", newline="")
+    return text
+
+
+def _offset(delta: dt.timedelta | None) -> str:
+    minutes = int((delta or dt.timedelta(0)).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+
+
+def _transitions(zone: Any, first: dt.datetime, last: dt.datetime) -> list[dt.datetime]:
+    """UTC instants (to the minute) at which ``zone``'s offset changes between two instants."""
+    out = []
+    t = first
+    step = dt.timedelta(days=1)
+    while t < last:
+        u = min(t + step, last)
+        if t.astimezone(zone).utcoffset() != u.astimezone(zone).utcoffset():
+            lo, hi = t, u  # offset(lo) != offset(hi): bisect to the minute
+            while hi - lo > dt.timedelta(minutes=1):
+                mid = lo + (hi - lo) / 2
+                mid = mid.replace(second=0, microsecond=0)
+                if mid <= lo:
+                    mid = lo + dt.timedelta(minutes=1)
+                if mid.astimezone(zone).utcoffset() == lo.astimezone(zone).utcoffset():
+                    lo = mid
+                else:
+                    hi = mid
+            out.append(hi)
+        t = u
+    return out
+
+
+def vtimezone_lines(zone_name: str, first: dt.datetime, last: dt.datetime) -> list[str]:
+    """An RFC 5545 VTIMEZONE for an IANA zone, for the years ``first`` to ``last`` touch.
+
+    Each change of offset in those years is one STANDARD or DAYLIGHT observance with its exact
+    onset (local time before the change), ``TZOFFSETFROM``, ``TZOFFSETTO`` and ``TZNAME``, read
+    from the zone database (Python's ``zoneinfo``), so no rule is assumed; a first observance
+    holds the offset in force on 1 January of the first year.
+
+    Parameters
+    ----------
+    zone_name : str
+        IANA name, e.g. ``"Europe/London"``.
+    first, last : datetime
+        Aware datetimes of the first and last event.
+
+    Returns
+    -------
+    list of str
+        Unfolded content lines from ``BEGIN:VTIMEZONE`` to ``END:VTIMEZONE``.
+    """
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(zone_name)
+    a = dt.datetime(first.astimezone(dt.UTC).year, 1, 1, tzinfo=dt.UTC)
+    b = dt.datetime(last.astimezone(dt.UTC).year + 1, 1, 1, tzinfo=dt.UTC)
+
+    def observance(t: dt.datetime, before: dt.datetime) -> list[str]:
+        local = t.astimezone(zone)
+        kind = "DAYLIGHT" if local.dst() else "STANDARD"
+        frm = before.astimezone(zone).utcoffset()
+        onset = (t + (frm or dt.timedelta(0))).replace(tzinfo=None)
+        return [
+            f"BEGIN:{kind}",
+            f"DTSTART:{onset:%Y%m%dT%H%M%S}",
+            f"TZOFFSETFROM:{_offset(frm)}",
+            f"TZOFFSETTO:{_offset(local.utcoffset())}",
+            f"TZNAME:{ical_escape(local.tzname() or zone_name)}",
+            f"END:{kind}",
+        ]
+
+    lines = ["BEGIN:VTIMEZONE", f"TZID:{zone_name}", *observance(a, a)]
+    for t in _transitions(zone, a, b):
+        lines += observance(t, t - dt.timedelta(minutes=1))
+    lines.append("END:VTIMEZONE")
+    return lines
+
+
+def _ical_time(name: str, t: pd.Timestamp, zone_name: str) -> str:
+    """``DTSTART;TZID=Europe/London:20261024T220000``; a local time the clocks show twice (the
+    hour after a change back) is written in UTC instead, since RFC 5545 reads such a time as
+    its first occurrence."""
+    py = t.to_pydatetime()
+    naive = py.replace(tzinfo=None)
+    zone = py.tzinfo
+    again = naive.replace(fold=1, tzinfo=zone)
+    if naive.replace(fold=0, tzinfo=zone).utcoffset() != again.utcoffset():
+        return f"{name}:{t.tz_convert('UTC'):%Y%m%dT%H%M%SZ}"
+    return f"{name};TZID={zone_name}:{naive:%Y%m%dT%H%M%S}"
+
+
+def team_plan_to_ical(
+    plan: TeamPlan,
+    team: str,
+    path: str | Path | None = None,
+    *,
+    calendar_name: str | None = None,
+) -> str:
+    """One team's visits as an RFC 5545 calendar with a real time zone (not floating times).
+
+    Each visit is a ``VEVENT`` whose ``DTSTART`` and ``DTEND`` carry ``TZID`` (the plan's IANA
+    zone), defined by a ``VTIMEZONE`` built from the zone database (:func:`vtimezone_lines`),
+    so a 22:00 visit on the night the clocks change shows at 22:00 local time on any device and
+    its end is the real 15 minutes later. Controls are not events. Lines end in CRLF and are
+    folded at 75 octets.
+
+    Parameters
+    ----------
+    plan : hotspots.tasking.TeamPlan
+    team : str
+        The team's name (one of ``plan.teams``).
+    path : str or Path, optional
+        Written as UTF-8 bytes when given.
+    calendar_name : str, optional
+        ``X-WR-CALNAME``; default names the team and the plan's start date.
+
+    Returns
+    -------
+    str
+    """
+    names = [t.name for t in plan.teams]
+    if team not in names:
+        from hotspots._errors import ParameterError
+
+        msg = f"team {team!r} is not in the plan (teams: {', '.join(names)})."
+        raise ParameterError(msg)
+    zone_name = str(plan.params["time_zone"])
+    stamp = _ical_utc(plan.params.get("created_utc"))
+    v = plan.visits
+    mine = v[(v["team"] == team) & (v["arm"] == "patrol")]
+    name = calendar_name or f"Hot spot patrols: {team} ({plan.params['start_date']})"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:-//hotspots//team plan {hotspots.__version__}//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{ical_escape(name)}",
+        f"X-WR-TIMEZONE:{zone_name}",
+    ]
+    if len(mine):
+        lines += vtimezone_lines(
+            zone_name, mine["start"].min().to_pydatetime(), mine["end"].max().to_pydatetime()
+        )
+    slug = "".join(c if c.isalnum() else "-" for c in team)
+    for rec in mine.itertuples(index=False):
+        uid = f"{plan.plan_id}-{slug}-{rec.patrol_area_id}-{pd.Timestamp(rec.date):%Y%m%d}@hotspots"
+        desc = [
+            f"Patrol area {rec.patrol_area_id} in hot spot {rec.hotspot_id}: visit {rec.order} "
+            f"of the shift {rec.shift}.",
+            f"Stay {rec.minutes} minutes on foot inside the area (at least {MIN_VISIT_MINUTES}; "
+            "travel does not count).",
+            f"Walk from the previous area: {rec.travel_minutes} min.",
+            f"Window: {rec.window}.",
+            f"Assignment: {rec.assignment} (plan seed {plan.params['seed']}).",
+        ]
+        has_geo = bool(np.isfinite(rec.lat) and np.isfinite(rec.lon))
+        where = f"{rec.lat:.5f}, {rec.lon:.5f}" if has_geo else f"patrol area {rec.patrol_area_id}"
+        loc = f"{rec.location} ({where})" if rec.location else where
+        summary = (
+            f"Hot spot patrol {rec.patrol_area_id} ({rec.minutes} min, {rec.officers} officers "
+            "on foot)"
+        )
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{ical_escape(uid)}",
+            f"DTSTAMP:{stamp}",
+            _ical_time("DTSTART", pd.Timestamp(rec.start), zone_name),
+            _ical_time("DTEND", pd.Timestamp(rec.end), zone_name),
+            f"SUMMARY:{ical_escape(summary)}",
+            f"LOCATION:{ical_escape(loc)}",
+        ]
+        if has_geo:
+            lines.append(f"GEO:{rec.lat:.6f};{rec.lon:.6f}")
+        lines += [
             f"DESCRIPTION:{ical_escape(chr(10).join(desc))}",
             "CATEGORIES:HOT SPOT PATROL",
             "TRANSP:OPAQUE",

@@ -1,0 +1,1501 @@
+"""Tasking: routes that real teams can deliver, with crossover controls randomised by block.
+
+:func:`make_team_plan` turns patrol areas (:func:`hotspots.patrol.make_patrol_areas`) and the
+teams that will walk them (:class:`Team`, :class:`Shift`; :func:`read_teams` reads them from
+CSV or JSON) into a :class:`TeamPlan`: for every team and shift an ordered route of visits, each
+inside its area's peak window and on its peak days, never two places at once for one team, with
+the walking time between areas counted, and for every area whether the dose rules were kept
+(15-minute visits, never under 10, no area left more than 3 days) or by how much they were not.
+
+Each plan day runs in four steps:
+
+1. Which areas can be patrolled today: the area's peak window falls on today (its peak days,
+   read as plan days, the day a night begins) and some shift overlaps the window by a whole
+   visit.
+2. Crossover controls, randomised by block: areas of one hot spot, or closer than a separation
+   distance, form one block (:func:`control_blocks`), patrolled or held back together. A block
+   whose area would otherwise wait longer than the gap rule allows is patrolled without a draw
+   and its visits are marked ``assignment="forced"`` (:func:`hotspots.assess.assess_operation`
+   leaves those days out of the randomised estimate).
+3. Routing: the day's visits go to the day's team-shifts with Google OR-Tools' vehicle routing
+   solver with time windows (vehicle = one team's shift, node = one visit), reproducibly (a
+   fixed first-solution strategy and a greedy descent to a local optimum).
+4. Visits no shift can fit are said, per area and day, in :attr:`TeamPlan.shortfall`.
+
+Notes
+-----
+Sources (study ids of ``hotspots/data/tactics.json``): 15-minute visits, never under 10
+(Koper1995); one visit a day, gaps of at most 3-4 days (Basford2021, Barnes2020, Bland2021);
+two officers on foot (Basford2021, Bland2021); multi-area hot spots randomised as one block and
+plan days that run 06:00-05:59 (ThamesValleyRCT); visits restricted to each place's own peak
+(the guide's tasking step). The walking speed, street detour and control separation are in
+:mod:`hotspots.constants` with their reasons.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from hotspots._errors import InputError, ParameterError
+from hotspots.constants import (
+    CONTROL_SEPARATION_BUFFER_M,
+    CONTROL_SHARE,
+    MAX_GAP_DAYS,
+    MAX_VISIT_MINUTES,
+    MICRO_PLACE_RADIUS_M,
+    MIN_VISIT_MINUTES,
+    OFFICERS_PER_PATROL,
+    PLAN_DAYS,
+    ROUTING_TIME_LIMIT_S,
+    STREET_DETOUR,
+    TIME_ZONE,
+    VISIT_MINUTES,
+    WALKING_SPEED_KMH,
+)
+from hotspots.export import team_plan_to_csv, team_plan_to_ical
+from hotspots.jsonutil import to_jsonable
+from hotspots.record import Choices
+from hotspots.tactics import KnowledgeBase, PatrolWindow, load_knowledge_base, patrol_window
+
+__all__ = [
+    "WEEKDAYS",
+    "Shift",
+    "Team",
+    "TeamPlan",
+    "control_blocks",
+    "make_team_plan",
+    "parse_days",
+    "read_teams",
+    "render_team_sheets",
+    "travel_matrix",
+]
+
+#: Weekday names, Mon=0, as the profile and the teams file write them.
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+#: Penalty (in the solver's cost unit, minutes of walking) of leaving one visit out; far above any
+#: day's walking, so the solver leaves a visit out only when no shift can fit it.
+_DROP_PENALTY = 1_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# Teams and shifts
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One recurring shift of a team, in local clock time.
+
+    Attributes
+    ----------
+    days : tuple of int
+        Weekdays (Mon=0) on which the shift *starts*.
+    start, end : datetime.time
+        Local clock times; an ``end`` at or before ``start`` ends the next day (18:00-02:00).
+    """
+
+    days: tuple[int, ...]
+    start: dt.time
+    end: dt.time
+
+    @property
+    def label(self) -> str:
+        """For people: ``"Fri-Sat 18:00-02:00"``."""
+        return f"{format_days(self.days)} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    @property
+    def minutes(self) -> int:
+        """Length on the clock, minutes (a shift across a clock change is an hour off)."""
+        a = self.start.hour * 60 + self.start.minute
+        b = self.end.hour * 60 + self.end.minute
+        return (b - a) % (24 * 60) or 24 * 60
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team that patrols together: its name, its officers and its shifts.
+
+    Attributes
+    ----------
+    name : str
+    officers : int, default 2
+        Officers walking together (two on foot, Basford2021, Bland2021).
+    shifts : tuple of Shift
+    """
+
+    name: str
+    officers: int = OFFICERS_PER_PATROL
+    shifts: tuple[Shift, ...] = ()
+
+
+def format_days(days: Iterable[int]) -> str:
+    """``"Mon-Fri"``, ``"Fri-Sat"``, ``"Mon, Wed"`` or ``"every day"``."""
+    ds = sorted({int(d) for d in days})
+    if len(ds) == 7:
+        return "every day"
+    if len(ds) > 1 and ds == list(range(ds[0], ds[-1] + 1)):
+        return f"{WEEKDAYS[ds[0]]}-{WEEKDAYS[ds[-1]]}"
+    return ", ".join(WEEKDAYS[d] for d in ds)
+
+
+def parse_days(text: str | Iterable[Any]) -> tuple[int, ...]:
+    """Weekdays from ``"Mon-Fri"``, ``"Fri;Sat"``, ``"Mon,Wed,Fri"``, ``"daily"`` or a list.
+
+    Ranges may wrap (``"Fri-Mon"`` is Fri, Sat, Sun, Mon); names are English, three letters or
+    whole, any case; numbers are Mon=0.
+
+    Raises
+    ------
+    ParameterError
+        A name that is not a weekday.
+    """
+    if not isinstance(text, str):
+        out: set[int] = set()
+        for item in text:
+            out.update(parse_days(str(item)))
+        return tuple(sorted(out))
+    t = text.strip().lower()
+    if t in ("daily", "every day", "all", "*"):
+        return tuple(range(7))
+    out = set()
+    for part in re.split(r"[;,/\s]+", t):
+        if not part:
+            continue
+        ends = part.split("-")
+        if len(ends) > 2:
+            msg = f"{part!r} is not a weekday or a range of weekdays (e.g. Mon-Fri)."
+            raise ParameterError(msg)
+        a = _weekday(ends[0])
+        b = _weekday(ends[-1])
+        k = a
+        out.add(k)
+        while k != b:
+            k = (k + 1) % 7
+            out.add(k)
+    if not out:
+        msg = f"no weekdays in {text!r} (write e.g. Mon-Fri, Fri;Sat or daily)."
+        raise ParameterError(msg)
+    return tuple(sorted(out))
+
+
+def _weekday(name: str) -> int:
+    n = name.strip().lower()
+    if n.isdigit() and int(n) < 7:
+        return int(n)
+    for i, w in enumerate(WEEKDAYS):
+        if n[:3] == w.lower() and (
+            len(n) == 3 or dt.date(2024, 1, 1 + i).strftime("%A").lower() == n
+        ):
+            return i
+    msg = f"{name!r} is not a weekday (Mon, Tue, ... Sun, or 0-6 with Mon=0)."
+    raise ParameterError(msg)
+
+
+def _clock(text: Any, what: str) -> dt.time:
+    t = str(text).strip()
+    m = re.fullmatch(r"(\d{1,2}):?(\d{2})", t)
+    if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59:
+        msg = f"{what} must be a clock time HH:MM, got {t!r}."
+        raise ParameterError(msg)
+    h, mi = int(m.group(1)), int(m.group(2))
+    return dt.time(0, mi) if h == 24 else dt.time(h, mi)
+
+
+def _shift(days: Any, start: Any, end: Any) -> Shift:
+    return Shift(parse_days(days), _clock(start, "a shift's start"), _clock(end, "a shift's end"))
+
+
+def read_teams(source: str | Path | bytes, *, name: str | None = None) -> tuple[Team, ...]:
+    """Teams and their shifts from a CSV or JSON file (a path, or the file's bytes).
+
+    Parameters
+    ----------
+    source : str, Path or bytes
+    name : str, optional
+        The file's name for messages (and to tell CSV from JSON when ``source`` is bytes).
+
+    Returns
+    -------
+    tuple of Team
+
+    Notes
+    -----
+    **CSV**: one row per shift, header ``team,officers,days,start,end``: ``days`` as
+    ``Mon-Fri``, ``Fri;Sat`` or ``daily`` (the days a shift *starts*), ``start`` and ``end`` as
+    ``HH:MM`` local time (an end at or before the start is the next morning). Rows of one team
+    repeat its name; ``officers`` may be left blank after its first row (default 2)::
+
+        team,officers,days,start,end
+        Alpha,2,Fri-Sat,18:00,02:00
+        Alpha,2,Sun,14:00,22:00
+        Bravo,3,Mon-Thu,16:00,00:00
+
+    **JSON**: ``{"teams": [{"name": "Alpha", "officers": 2, "shifts": [{"days": "Fri-Sat",
+    "start": "18:00", "end": "02:00"}]}]}`` (or the list alone).
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, or a row is wrong (its line and column are named).
+    """
+    label = name or (str(source) if not isinstance(source, bytes) else "teams")
+    if isinstance(source, bytes):
+        data = source
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            msg = f"The teams file cannot be read ({type(exc).__name__})."
+            raise InputError(msg, file=label) from exc
+    text = data.decode("utf-8-sig", errors="replace")
+    if label.lower().endswith(".json") or text.lstrip().startswith(("{", "[")):
+        return _teams_from_json(text, label)
+    return _teams_from_csv(text, label)
+
+
+def _teams_from_json(text: str, label: str) -> tuple[Team, ...]:
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        msg = f"The teams file is not valid JSON ({exc})."
+        raise InputError(msg, file=label) from exc
+    items = doc.get("teams", []) if isinstance(doc, dict) else doc
+    if not isinstance(items, list) or not items:
+        msg = "The teams file lists no teams."
+        raise InputError(msg, file=label, hint='write {"teams": [{"name": ..., "shifts": [...]}]}')
+    teams = []
+    for k, item in enumerate(items, start=1):
+        try:
+            shifts = tuple(_shift(s["days"], s["start"], s["end"]) for s in item["shifts"])
+            teams.append(
+                Team(str(item["name"]), int(item.get("officers", OFFICERS_PER_PATROL)), shifts)
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            msg = f"Team {k} of the teams file is incomplete or wrong ({exc})."
+            raise InputError(
+                msg,
+                file=label,
+                row=k,
+                hint="each team needs a name and shifts with days, start, end",
+            ) from exc
+    return _check_teams(teams)
+
+
+def _teams_from_csv(text: str, label: str) -> tuple[Team, ...]:
+    reader = csv.DictReader(io.StringIO(text))
+    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    missing = [c for c in ("team", "days", "start", "end") if c not in fields]
+    if missing:
+        msg = f"The teams file lacks the column(s) {', '.join(missing)}."
+        raise InputError(msg, file=label, row=1, hint="header: team,officers,days,start,end")
+    order: list[str] = []
+    officers: dict[str, int] = {}
+    shifts: dict[str, list[Shift]] = {}
+    for line, raw in enumerate(reader, start=2):
+        row = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        if not any(row.values()):
+            continue
+        team = row["team"]
+        for col in ("team", "days", "start", "end"):
+            if not row.get(col):
+                msg = f"The {col} is blank."
+                raise InputError(msg, file=label, row=line, column=col)
+        try:
+            sh = _shift(row["days"], row["start"], row["end"])
+        except ParameterError as exc:
+            raise InputError(str(exc), file=label, row=line) from exc
+        if row.get("officers"):
+            try:
+                officers[team] = int(row["officers"])
+            except ValueError as exc:
+                msg = f"officers must be a whole number, got {row['officers']!r}."
+                raise InputError(msg, file=label, row=line, column="officers") from exc
+        if team not in shifts:
+            order.append(team)
+            shifts[team] = []
+        shifts[team].append(sh)
+    if not order:
+        msg = "The teams file lists no shifts."
+        raise InputError(msg, file=label, hint="one row per shift: team,officers,days,start,end")
+    return _check_teams(
+        [Team(t, officers.get(t, OFFICERS_PER_PATROL), tuple(shifts[t])) for t in order]
+    )
+
+
+def _check_teams(teams: Sequence[Team]) -> tuple[Team, ...]:
+    names = [t.name for t in teams]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        msg = f"team names must differ; {', '.join(dup)} is given more than once."
+        raise ParameterError(msg)
+    for t in teams:
+        if not t.name.strip():
+            msg = "every team needs a name."
+            raise ParameterError(msg)
+        if int(t.officers) < 1:
+            msg = f"team {t.name}: officers must be at least 1, got {t.officers}."
+            raise ParameterError(msg)
+        if not t.shifts:
+            msg = f"team {t.name} has no shifts."
+            raise ParameterError(msg)
+    return tuple(teams)
+
+
+# --------------------------------------------------------------------------------------------
+# Places, distances, blocks
+
+
+def _centres(areas: pd.DataFrame) -> np.ndarray:
+    """Area centres in metres: ``centre_x``/``centre_y`` (analysis CRS), else the geometry's."""
+    if {"centre_x", "centre_y"} <= set(areas.columns):
+        return areas[["centre_x", "centre_y"]].to_numpy(dtype=float)
+    geom = getattr(areas, "geometry", None)
+    if geom is None:
+        msg = (
+            "patrol areas need centre_x and centre_y (metres) or a geometry (use "
+            "make_patrol_areas)."
+        )
+        raise ParameterError(msg)
+    if geom.crs is not None and geom.crs.is_geographic:
+        geom = geom.to_crs(geom.estimate_utm_crs())
+    c = geom.representative_point()
+    return np.column_stack([c.x.to_numpy(), c.y.to_numpy()])
+
+
+def travel_matrix(
+    areas: pd.DataFrame,
+    *,
+    walking_speed_kmh: float = WALKING_SPEED_KMH,
+    detour: float = STREET_DETOUR,
+) -> pd.DataFrame:
+    """Walking minutes between area centres: straight line x detour at a walking speed.
+
+    Parameters
+    ----------
+    areas : pandas.DataFrame or GeoDataFrame
+        Patrol areas with ``patrol_area_id`` and ``centre_x``, ``centre_y`` (metres) or polygons.
+    walking_speed_kmh : float, default 4.8
+        Walking speed, km/h (Manual for Streets' 800 m in 10 minutes; see
+        :data:`hotspots.constants.WALKING_SPEED_KMH`).
+    detour : float, default 4/pi
+        Street distance over straight-line distance (:data:`hotspots.constants.STREET_DETOUR`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Square, indexed and labelled by ``patrol_area_id``, minutes rounded up to whole minutes
+        (never under-counted).
+    """
+    if not walking_speed_kmh > 0:
+        msg = f"walking_speed_kmh must be positive, got {walking_speed_kmh!r}."
+        raise ParameterError(msg)
+    if not detour >= 1:
+        msg = (
+            f"detour must be at least 1 (streets are never shorter than the line), got {detour!r}."
+        )
+        raise ParameterError(msg)
+    xy = _centres(areas)
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    minutes = np.ceil(d * detour / (walking_speed_kmh * 1000.0 / 60.0) - 1e-9)
+    ids = areas["patrol_area_id"].astype(str).to_numpy()
+    return pd.DataFrame(minutes, index=ids, columns=ids)
+
+
+def control_blocks(
+    areas: pd.DataFrame, *, separation_m: float | None = None
+) -> tuple[pd.Series, float]:
+    """Blocks of patrol areas randomised together: one hot spot's areas, or areas too close.
+
+    Parameters
+    ----------
+    areas : pandas.DataFrame or GeoDataFrame
+        ``patrol_area_id``, ``hotspot_id`` (optional), centres or polygons, ``radius_m``
+        (optional, default 75 m).
+    separation_m : float, optional
+        Centres closer than this are one block. Default: the area's diameter plus
+        :data:`hotspots.constants.CONTROL_SEPARATION_BUFFER_M` (100 m), so that no control's
+        edge lies within 100 m of a patrolled area's edge, the buffer in which the UK trials
+        counted displacement and diffusion (Basford2021, Bland2021).
+
+    Returns
+    -------
+    (pandas.Series, float)
+        Block number (1, 2, ... in order of each block's first area) indexed by
+        ``patrol_area_id``, and the separation used, metres.
+    """
+    ids = areas["patrol_area_id"].astype(str).to_numpy()
+    if separation_m is None:
+        radius = (
+            float(pd.to_numeric(areas["radius_m"], errors="coerce").max())
+            if "radius_m" in areas.columns and len(areas)
+            else MICRO_PLACE_RADIUS_M
+        )
+        if not math.isfinite(radius):
+            radius = MICRO_PLACE_RADIUS_M
+        separation_m = 2 * radius + CONTROL_SEPARATION_BUFFER_M
+    if separation_m < 0:
+        msg = f"separation_m must be >= 0, got {separation_m!r}."
+        raise ParameterError(msg)
+    n = len(ids)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    if "hotspot_id" in areas.columns:
+        first: dict[str, int] = {}
+        for i, h in enumerate(areas["hotspot_id"].astype(str)):
+            if h and h != "nan":
+                union(i, first.setdefault(h, i))
+    if n > 1 and separation_m > 0:
+        xy = _centres(areas)
+        d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+        for i, j in zip(*np.nonzero(np.triu(d < separation_m, k=1)), strict=True):
+            union(int(i), int(j))
+    roots = [find(i) for i in range(n)]
+    number: dict[int, int] = {}
+    for r in roots:
+        number.setdefault(r, len(number) + 1)
+    return pd.Series([number[r] for r in roots], index=ids, name="block"), float(separation_m)
+
+
+# --------------------------------------------------------------------------------------------
+# The plan
+
+
+@dataclass(frozen=True, eq=False)
+class TeamPlan:
+    """Routes for teams and shifts, with crossover controls and the dose rules' shortfalls.
+
+    Attributes
+    ----------
+    visits : pandas.DataFrame
+        One row per routed visit (``arm == "patrol"``) and one per control area-day
+        (``arm == "control"``, no team, no times), sorted by date, team, shift and order.
+        Columns: ``date`` (the plan day, 06:00-05:59), ``weekday``, ``team``, ``shift``
+        (its label), ``shift_start``, ``shift_end``, ``order`` (1.. within the shift),
+        ``patrol_area_id``, ``hotspot_id``, ``block``, ``arm``, ``assignment`` (``"random"``,
+        or ``"forced"`` when the gap rule made it a patrol day without a draw), ``forced``
+        (bool, the same), ``start``, ``end`` (time-zone aware, the plan's zone), ``minutes``,
+        ``travel_minutes`` (walking from the previous visit of the shift; 0 for the first),
+        ``officers``, ``window`` (label), ``window_start``, ``window_end`` (today's window),
+        ``location``, ``lat``, ``lon``. :func:`hotspots.assess.assess_operation` reads it as a
+        plan (``date``, ``patrol_area_id``, ``arm``, ``assignment``, ``minutes``).
+    areas : pandas.DataFrame
+        One row per area: ``patrol_area_id``, ``hotspot_id``, ``block``, ``window``,
+        ``window_basis``, ``eligible_days`` (plan days its window meets a shift),
+        ``patrol_days``, ``control_days``, ``forced_days``, ``unrouted_days`` (patrol days no
+        shift could fit), ``max_gap_days`` (longest wait between visits, counted from the day
+        before the plan), ``gap_kept`` and ``shortfall`` (the dose rules not kept, in words;
+        ``""`` when all were kept).
+    shortfall : pandas.DataFrame
+        One row per area-day drawn for patrol that no shift could fit: ``date``,
+        ``patrol_area_id``, ``block``, ``assignment``, ``reason``.
+    shifts : pandas.DataFrame
+        One row per team-shift: ``team``, ``date``, ``shift``, ``shift_start``, ``shift_end``,
+        ``visits``, ``patrol_minutes``, ``travel_minutes``.
+    teams : tuple of Team
+    choices : hotspots.record.Choices
+        Every parameter (seed, time zone, speeds, separation, solver settings and status) and
+        the notes.
+    """
+
+    visits: pd.DataFrame
+    areas: pd.DataFrame
+    shortfall: pd.DataFrame
+    shifts: pd.DataFrame
+    teams: tuple[Team, ...]
+    choices: Choices
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The parameters (read-only), as :func:`hotspots.assess.assess_operation` reads them."""
+        return self.choices.params
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The choices and shortfalls as sentences."""
+        return tuple(self.choices.notes)
+
+    @property
+    def plan_id(self) -> str:
+        """A short stable id from the parameters (seed included), used in calendar UIDs."""
+        blob = json.dumps(to_jsonable(dict(self.params)), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def route(self, team: str, date: Any | None = None) -> pd.DataFrame:
+        """The visits of one team (on one plan day when ``date`` is given), in route order."""
+        v = self.visits[(self.visits["team"] == team) & (self.visits["arm"] == "patrol")]
+        if date is not None:
+            v = v[v["date"] == pd.Timestamp(date)]
+        return v.reset_index(drop=True)
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        """The visits and controls as spreadsheet-safe CSV
+        (:func:`hotspots.export.team_plan_to_csv`)."""
+        return team_plan_to_csv(self, path)
+
+    def to_ical(self, team: str, path: str | Path | None = None) -> str:
+        """One team's calendar: RFC 5545 with a VTIMEZONE
+        (:func:`hotspots.export.team_plan_to_ical`)."""
+        return team_plan_to_ical(self, team, path)
+
+
+@dataclass(frozen=True)
+class _Vehicle:
+    """One team's shift on one plan day, minutes from the plan day's start (06:00 local)."""
+
+    team: int
+    shift: Shift
+    start: dt.datetime
+    end: dt.datetime
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True)
+class _Setting:
+    zone: ZoneInfo
+    day_start_h: int
+    visit_minutes: int
+    max_gap_days: int
+    time_limit_s: float
+
+
+def make_team_plan(
+    areas: pd.DataFrame,
+    teams: Sequence[Team],
+    *,
+    start_date: dt.date | str | None = None,
+    days: int = PLAN_DAYS,
+    time_zone: str = TIME_ZONE,
+    walking_speed_kmh: float = WALKING_SPEED_KMH,
+    travel_minutes: pd.DataFrame | Callable[[str, str], float] | None = None,
+    visit_minutes: int = VISIT_MINUTES,
+    max_gap_days: int = MAX_GAP_DAYS,
+    control_share: float = CONTROL_SHARE,
+    separation_m: float | None = None,
+    use_peak_days: bool = True,
+    seed: int | None = None,
+    time_limit_s: float = ROUTING_TIME_LIMIT_S,
+    created: dt.datetime | None = None,
+    kb: KnowledgeBase | None = None,
+) -> TeamPlan:
+    """Routes for every team and shift over ``days`` plan days, with block-randomised controls.
+
+    Parameters
+    ----------
+    areas : pandas.DataFrame or GeoDataFrame
+        Patrol areas from :func:`hotspots.patrol.make_patrol_areas` (``patrol_area_id``; uses
+        ``rank``, ``hotspot_id``, centres, ``radius_m``, ``location``, ``centre_lat``,
+        ``centre_lon`` and the peak columns ``has_time``, ``peak_start_hour``,
+        ``peak_end_hour``, ``peak_days`` when present). Give only the areas to plan (e.g. a
+        plan's ``areas[areas.in_plan]``); ``rank`` decides which visits a full day keeps.
+    teams : sequence of Team
+        From :func:`read_teams` or built directly. One team's shifts must not overlap.
+    start_date : date or "YYYY-MM-DD", optional
+        First plan day; default tomorrow.
+    days : int, default 28
+        Plan days; each runs 06:00-05:59 local time (ThamesValleyRCT).
+    time_zone : str, default "Europe/London"
+        IANA time zone of the shifts and windows; times are planned in real (elapsed) minutes,
+        so a night across a clock change is an hour longer or shorter.
+    walking_speed_kmh : float, default 4.8
+        Walking speed between areas (:data:`hotspots.constants.WALKING_SPEED_KMH`), with the
+        street detour :data:`hotspots.constants.STREET_DETOUR`.
+    travel_minutes : DataFrame or callable, optional
+        Instead of the walking rule: a square table of minutes indexed and labelled by
+        ``patrol_area_id``, or ``f(from_id, to_id) -> minutes``. Rounded up to whole minutes.
+    visit_minutes : int, default 15
+        Minutes on foot inside the area per visit (Koper1995); below 10 is refused.
+    max_gap_days : int, default 3
+        Most plan days from one visit of an area to the next (Barnes2020, Bland2021).
+    control_share : float, default 0.0
+        Share of the day's patrollable blocks held back as same-day controls (ThamesValleyRCT:
+        0.5). At most ``(max_gap_days - 1) / max_gap_days``.
+    separation_m : float, optional
+        Areas whose centres are closer are one block (see :func:`control_blocks`).
+    use_peak_days : bool, default True
+        Visit only on each area's peak days; False visits on any day (its hours still kept).
+    seed : int, optional
+        For ``numpy.random.default_rng`` (the block draws); drawn and recorded when not given.
+    time_limit_s : float, default 30
+        Safety limit on one day's route search (:data:`hotspots.constants.ROUTING_TIME_LIMIT_S`).
+    created : datetime, optional
+        Creation time recorded as ``params["created_utc"]`` (default now).
+    kb : KnowledgeBase, optional
+
+    Returns
+    -------
+    TeamPlan
+
+    Raises
+    ------
+    ParameterError
+        A setting out of range, an unknown time zone, overlapping shifts of one team, or no
+        areas.
+
+    Notes
+    -----
+    **Windows.** An area's window is its own peak (:func:`hotspots.tactics.patrol_window`), or
+    the general window with its caveat when the data have no times of day. Peak days are read
+    as plan days: ``"Fri-Sat 22:00-03:00"`` is Friday night and Saturday night; a window that
+    starts before 06:00 belongs to the plan day before. A visit starts and ends inside the
+    window and inside its team's shift.
+
+    **Routing.** Each plan day is one vehicle routing problem with time windows
+    (OR-Tools): vehicles are the team-shifts that start on that plan day, nodes the visits.
+    A visit takes ``visit_minutes`` and the walk to the next takes the travel time; a team
+    may wait. The first visit of a shift has no walk before it (the plan does not know where a
+    team parks). The objective is the least walking, with a penalty for leaving a visit out far
+    above any walking (higher for visits the gap rule forces, then by rank), so visits are left
+    out only when no shift can fit them. The search starts with the cheapest-arc path and
+    improves it by greedy descent to a local optimum, which is reproducible; the time limit only
+    stops a long search, and the plan says when it did. Times are the earliest the route allows.
+
+    **Crossover.** Each plan day, ``round(control_share * blocks)`` of the blocks that can be
+    patrolled that day are drawn as controls, except blocks holding an area whose next chance
+    of a visit would come too late for the gap rule: those are patrolled and marked
+    ``"forced"`` (they are not randomised, so the effect estimate leaves them out). Area-days
+    no shift can serve (not a peak day, no shift in the window) carry no row: they are neither
+    patrol nor control. An area drawn for patrol that no shift could fit is left out of the
+    visits (so the effect estimate never counts it) and listed in :attr:`TeamPlan.shortfall`.
+    """
+    kb = kb or load_knowledge_base()
+    teams = _check_teams(list(teams))
+    setting = _check_settings(
+        days, time_zone, visit_minutes, max_gap_days, control_share, time_limit_s, kb
+    )
+    if "patrol_area_id" not in areas.columns:
+        msg = "patrol areas lack the column 'patrol_area_id' (use make_patrol_areas)."
+        raise ParameterError(msg)
+    if len(areas) == 0:
+        msg = "there are no patrol areas to task."
+        raise ParameterError(msg)
+    table = areas.sort_values("rank", kind="stable") if "rank" in areas.columns else areas
+    table = table.reset_index(drop=True)
+    ids = table["patrol_area_id"].astype(str).tolist()
+    travel = _travel(table, travel_minutes, walking_speed_kmh)
+    blocks, sep = control_blocks(table, separation_m=separation_m)
+    windows = [_window(row, kb, use_peak_days) for _, row in table.iterrows()]
+    start = _start(start_date)
+    if seed is None:
+        seed = secrets.randbits(32)
+    seed = int(seed)
+    rng = np.random.default_rng(seed)
+    created = created or dt.datetime.now(dt.UTC)
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+
+    vehicles = _vehicles(teams, start, days, setting)
+    occ = [
+        [_occurrence(w, start + dt.timedelta(days=d), setting) for w in windows]
+        for d in range(days)
+    ]
+    eligible = np.array(
+        [[_fits(o, vehicles[d], setting.visit_minutes) for o in occ[d]] for d in range(days)],
+        dtype=bool,
+    ).reshape(days, len(ids))
+    state = _Run(
+        ids=ids,
+        table=table,
+        blocks=blocks.to_numpy(),
+        eligible=eligible,
+        last=np.full(len(ids), -1),
+        rng=rng,
+        visit=setting.visit_minutes,
+    )
+    statuses: list[str] = []
+    for d in range(days):
+        day = start + dt.timedelta(days=d)
+        drawn = state.draw(d, control_share, setting.max_gap_days)
+        routed, status = _route_day(day, drawn[0], drawn[1], occ[d], vehicles[d], travel, setting)
+        statuses.append(status)
+        reason = _NO_ROOM if status in _SOLVED else f"the route search failed ({status})"
+        state.record(d, day, routed, drawn, occ[d], teams, windows, reason)
+    extra = {
+        "walking_speed_kmh": float(walking_speed_kmh),
+        "street_detour": float(STREET_DETOUR),
+        "travel_rule": "table" if travel_minutes is not None else "walking",
+        "control_share": float(control_share),
+        "use_peak_days": bool(use_peak_days),
+    }
+    return _assemble(
+        state, teams, windows, vehicles, sep, statuses, start, days, seed, created, setting, kb,
+        extra,
+    )  # fmt: skip
+
+
+def _check_settings(
+    days: Any,
+    time_zone: str,
+    visit_minutes: Any,
+    max_gap_days: Any,
+    control_share: Any,
+    time_limit_s: Any,
+    kb: KnowledgeBase,
+) -> _Setting:
+    checks = [
+        (
+            isinstance(days, int | np.integer) and days >= 1,
+            f"days must be a whole number >= 1, got {days!r}.",
+        ),
+        (
+            MIN_VISIT_MINUTES <= visit_minutes <= MAX_VISIT_MINUTES,
+            f"visit_minutes must be {MIN_VISIT_MINUTES}-{MAX_VISIT_MINUTES} (visits under "
+            f"{MIN_VISIT_MINUTES} minutes do not count as a dose), got {visit_minutes!r}.",
+        ),
+        (
+            isinstance(max_gap_days, int | np.integer) and max_gap_days >= 1,
+            f"max_gap_days must be a whole number >= 1, got {max_gap_days!r}.",
+        ),
+        (0.0 <= control_share < 1.0, f"control_share must be in [0, 1), got {control_share!r}."),
+        (time_limit_s > 0, f"time_limit_s must be positive, got {time_limit_s!r}."),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ParameterError(msg)
+    limit = (max_gap_days - 1) / max_gap_days
+    if control_share > limit + 1e-9:
+        msg = (
+            f"control_share {control_share:g} would leave areas without patrol for more than "
+            f"max_gap_days={max_gap_days} days; at most {limit:.2f} is possible."
+        )
+        raise ParameterError(msg)
+    try:
+        zone = ZoneInfo(str(time_zone))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        msg = f"time_zone must be an IANA time zone such as 'Europe/London', got {time_zone!r}."
+        raise ParameterError(msg) from exc
+    return _Setting(
+        zone=zone,
+        day_start_h=int(kb.constant("plan_day_start_hour")),
+        visit_minutes=int(visit_minutes),
+        max_gap_days=int(max_gap_days),
+        time_limit_s=float(time_limit_s),
+    )
+
+
+def _start(start_date: dt.date | str | None) -> dt.date:
+    if start_date is None:
+        return dt.date.today() + dt.timedelta(days=1)
+    if isinstance(start_date, str):
+        try:
+            return dt.date.fromisoformat(start_date)
+        except ValueError as exc:
+            msg = f"start_date must be YYYY-MM-DD, got {start_date!r}."
+            raise ParameterError(msg) from exc
+    if isinstance(start_date, dt.datetime):
+        return start_date.date()
+    return start_date
+
+
+def _travel(
+    table: pd.DataFrame, rule: pd.DataFrame | Callable[[str, str], float] | None, speed: float
+) -> np.ndarray:
+    """Whole walking minutes between the areas, in the table's order."""
+    ids = table["patrol_area_id"].astype(str).tolist()
+    if rule is None:
+        m = travel_matrix(table, walking_speed_kmh=speed).to_numpy()
+    elif isinstance(rule, pd.DataFrame):
+        t = rule.copy()
+        t.index = t.index.astype(str)
+        t.columns = t.columns.astype(str)
+        missing = sorted(set(ids) - set(t.index) | set(ids) - set(t.columns))
+        if missing:
+            msg = f"the travel-time table lacks the area(s) {', '.join(missing[:5])}."
+            raise ParameterError(msg)
+        m = t.loc[ids, ids].to_numpy(dtype=float)
+    else:
+        m = np.array([[float(rule(a, b)) if a != b else 0.0 for b in ids] for a in ids])
+    if not np.all(np.isfinite(m)) or (m < 0).any():
+        msg = "travel times must be finite and >= 0 minutes."
+        raise ParameterError(msg)
+    out = np.ceil(m - 1e-9).astype(np.int64)
+    np.fill_diagonal(out, 0)
+    return out
+
+
+def _window(row: pd.Series, kb: KnowledgeBase, use_peak_days: bool) -> PatrolWindow:
+    w = patrol_window(row, kb)
+    if use_peak_days:
+        return w
+    return PatrolWindow(w.start_hour, w.end_hour, tuple(range(7)), w.basis, w.label, w.caveat)
+
+
+def _local(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.datetime:
+    """Local clock time on ``day`` (a time the clocks skip is read with the earlier offset)."""
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+
+
+def _minutes(t: dt.datetime, origin: dt.datetime) -> float:
+    """Real minutes from ``origin`` to ``t`` (through UTC: aware datetimes of one zone subtract
+    by the clock)."""
+    return (t.astimezone(dt.UTC) - origin.astimezone(dt.UTC)).total_seconds() / 60.0
+
+
+def _origin(day: dt.date, s: _Setting) -> dt.datetime:
+    return _local(day, s.day_start_h, 0, s.zone)
+
+
+def _vehicles(
+    teams: Sequence[Team], start: dt.date, days: int, s: _Setting
+) -> list[list[_Vehicle]]:
+    """Every team-shift, by the plan day it starts on; one team's shifts must not overlap."""
+    out: list[list[_Vehicle]] = [[] for _ in range(days)]
+    for ti, team in enumerate(teams):
+        spans: list[tuple[dt.datetime, dt.datetime, Shift]] = []
+        for k in range(-1, days + 1):
+            cal = start + dt.timedelta(days=k)
+            for sh in team.shifts:
+                if cal.weekday() not in sh.days:
+                    continue
+                a = _local(cal, sh.start.hour, sh.start.minute, s.zone)
+                end_day = cal + dt.timedelta(days=1) if sh.end <= sh.start else cal
+                b = _local(end_day, sh.end.hour, sh.end.minute, s.zone)
+                spans.append((a, b, sh))
+                plan_day = (
+                    dt.datetime.combine(cal, sh.start) - dt.timedelta(hours=s.day_start_h)
+                ).date()
+                d = (plan_day - start).days
+                if 0 <= d < days:
+                    o = _origin(plan_day, s)
+                    out[d].append(
+                        _Vehicle(
+                            ti, sh, a, b, math.ceil(_minutes(a, o)), math.floor(_minutes(b, o))
+                        )
+                    )
+        spans.sort(key=lambda x: x[0].astimezone(dt.UTC))
+        _check_overlaps(team, spans)
+    return out
+
+
+def _check_overlaps(team: Team, spans: list[tuple[dt.datetime, dt.datetime, Shift]]) -> None:
+    """Refuse a team whose shift occurrences overlap (it cannot be in two places at once)."""
+    spans = sorted(spans, key=lambda x: x[0].astimezone(dt.UTC))
+    for k, (a2, _b2, s2) in enumerate(spans):
+        for _a1, b1, s1 in spans[:k]:
+            if a2.astimezone(dt.UTC) < b1.astimezone(dt.UTC):
+                msg = (
+                    f"team {team.name}'s shifts {s1.label} and {s2.label} overlap on "
+                    f"{a2:%a %Y-%m-%d}: a team cannot be in two places at once (give one of "
+                    "them to another team)."
+                )
+                raise ParameterError(msg)
+
+
+@dataclass(frozen=True)
+class _Occurrence:
+    """An area's window on one plan day (None when not a peak day), and in solver minutes."""
+
+    start: dt.datetime
+    end: dt.datetime
+    lo: int
+    hi: int
+
+
+def _occurrence(w: PatrolWindow, day: dt.date, s: _Setting) -> _Occurrence | None:
+    if day.weekday() not in w.days:
+        return None
+    o = _origin(day, s)
+    if w.minutes >= 24 * 60:
+        a, b = o, _origin(day + dt.timedelta(days=1), s)
+    else:
+        first = day if w.start_hour >= s.day_start_h else day + dt.timedelta(days=1)
+        a = _local(first, w.start_hour, 0, s.zone)
+        naive_end = dt.datetime.combine(first, dt.time(w.start_hour)) + dt.timedelta(
+            minutes=w.minutes
+        )
+        b = naive_end.replace(tzinfo=s.zone)
+    return _Occurrence(a, b, math.ceil(_minutes(a, o)), math.floor(_minutes(b, o)))
+
+
+def _fits(o: _Occurrence | None, vehicles: Sequence[_Vehicle], visit: int) -> bool:
+    if o is None:
+        return False
+    return any(min(o.hi, v.hi) - max(o.lo, v.lo) >= visit for v in vehicles)
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """A routed visit: its team-shift, place in the route, start and the walk before it."""
+
+    vehicle: _Vehicle
+    order: int
+    start: dt.datetime
+    walk: int
+
+
+@dataclass
+class _Run:
+    """The plan as it is built day by day: last visits, rows, shortfalls."""
+
+    ids: list[str]
+    table: pd.DataFrame
+    blocks: np.ndarray
+    eligible: np.ndarray
+    last: np.ndarray
+    rng: np.random.Generator
+    visit: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    short: list[dict[str, Any]] = field(default_factory=list)
+
+    def due(self, d: int, max_gap: int) -> np.ndarray:
+        """Areas patrollable today whose next chance of a visit would come after their deadline
+        (or whose deadline has passed)."""
+        n_days = self.eligible.shape[0]
+        out = np.zeros(len(self.ids), dtype=bool)
+        for i in np.flatnonzero(self.eligible[d]):
+            deadline = int(self.last[i]) + max_gap
+            if deadline >= n_days:
+                continue  # the next plan keeps the rule
+            later = self.eligible[d + 1 : deadline + 1, i]
+            out[i] = deadline < d or not later.any()
+        return out
+
+    def draw(self, d: int, share: float, max_gap: int) -> tuple[list[int], set[int], list[int]]:
+        """Today's patrol areas (in rank order), the forced ones among them, and the controls."""
+        elig = [int(i) for i in np.flatnonzero(self.eligible[d])]
+        if not elig:
+            return [], set(), []
+        blocks = sorted({int(self.blocks[i]) for i in elig})
+        n_ctrl = int(round(share * len(blocks)))
+        if n_ctrl == 0:
+            return elig, set(), []
+        due = self.due(d, max_gap)
+        forced_blocks = {int(self.blocks[i]) for i in elig if due[i]}
+        free = [b for b in blocks if b not in forced_blocks]
+        order = self.rng.permutation(len(free)) if free else np.empty(0, dtype=int)
+        ctrl = {free[int(k)] for k in order[: min(n_ctrl, len(free))]}
+        patrol = [i for i in elig if int(self.blocks[i]) not in ctrl]
+        forced = {i for i in patrol if int(self.blocks[i]) in forced_blocks}
+        controls = [i for i in elig if int(self.blocks[i]) in ctrl]
+        return patrol, forced, controls
+
+    def record(
+        self,
+        d: int,
+        day: dt.date,
+        routed: Mapping[int, _Stop],
+        drawn: tuple[Sequence[int], set[int], Sequence[int]],
+        occ: Sequence[_Occurrence | None],
+        teams: Sequence[Team],
+        windows: Sequence[PatrolWindow],
+        reason: str,
+    ) -> None:
+        """Keep today's visits, controls and shortfalls; move the areas' last visits on."""
+        patrol, forced, controls = drawn
+        for i in patrol:
+            assignment = "forced" if i in forced else "random"
+            stop = routed.get(i)
+            if stop is None:
+                self.short.append(
+                    {
+                        "date": pd.Timestamp(day),
+                        "patrol_area_id": self.ids[i],
+                        "block": int(self.blocks[i]),
+                        "assignment": assignment,
+                        "reason": reason,
+                    }
+                )
+                continue
+            v = stop.vehicle
+            self.rows.append(
+                self._base(i, day, occ[i], windows[i])
+                | {
+                    "team": teams[v.team].name,
+                    "shift": v.shift.label,
+                    "shift_start": v.start,
+                    "shift_end": v.end,
+                    "order": stop.order,
+                    "arm": "patrol",
+                    "assignment": assignment,
+                    "forced": i in forced,
+                    "start": stop.start,
+                    "end": stop.start + dt.timedelta(minutes=self.visit),
+                    "minutes": self.visit,
+                    "travel_minutes": stop.walk,
+                    "officers": int(teams[v.team].officers),
+                }
+            )
+            self.last[i] = d
+        for i in controls:
+            self.rows.append(
+                self._base(i, day, occ[i], windows[i])
+                | {
+                    "team": "",
+                    "shift": "",
+                    "shift_start": None,
+                    "shift_end": None,
+                    "order": 0,
+                    "arm": "control",
+                    "assignment": "random",
+                    "forced": False,
+                    "start": None,
+                    "end": None,
+                    "minutes": 0,
+                    "travel_minutes": 0,
+                    "officers": 0,
+                }
+            )
+
+    def _base(self, i: int, day: dt.date, o: _Occurrence | None, w: PatrolWindow) -> dict[str, Any]:
+        row = self.table.iloc[i]
+        return {
+            "date": pd.Timestamp(day),
+            "weekday": WEEKDAYS[day.weekday()],
+            "patrol_area_id": self.ids[i],
+            "hotspot_id": str(row.get("hotspot_id", "") or ""),
+            "block": int(self.blocks[i]),
+            "window": w.label,
+            "window_basis": w.basis,
+            "window_start": o.start if o else None,
+            "window_end": o.end if o else None,
+            "location": str(row.get("location", "") or ""),
+            "lat": float(row.get("centre_lat", float("nan"))),
+            "lon": float(row.get("centre_lon", float("nan"))),
+        }
+
+
+_NO_ROOM = (
+    "no shift had room for the visit inside its window (add a team or a shift, or plan fewer areas)"
+)
+
+
+def _route_day(
+    day: dt.date,
+    patrol: Sequence[int],
+    forced: set[int],
+    occ: Sequence[_Occurrence | None],
+    vehicles: Sequence[_Vehicle],
+    travel: np.ndarray,
+    s: _Setting,
+) -> tuple[dict[int, _Stop], str]:
+    """One plan day's routes (OR-Tools, time windows); ``{area: stop}`` and the solver status."""
+    if not patrol or not vehicles:
+        return {}, "nothing to route"
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+    nodes = list(patrol)  # node k+1 is area nodes[k]; node 0 is a place-less depot
+    n = len(nodes) + 1
+    service = [0] + [s.visit_minutes] * len(nodes)
+
+    def walk(a: int, b: int) -> int:
+        if a == 0 or b == 0:
+            return 0
+        return int(travel[nodes[a - 1], nodes[b - 1]])
+
+    manager = pywrapcp.RoutingIndexManager(n, len(vehicles), 0)
+    routing = pywrapcp.RoutingModel(manager)
+    cost = routing.RegisterTransitCallback(
+        lambda i, j: walk(manager.IndexToNode(i), manager.IndexToNode(j))
+    )
+    routing.SetArcCostEvaluatorOfAllVehicles(cost)
+    time_cb = routing.RegisterTransitCallback(
+        lambda i, j: (
+            service[manager.IndexToNode(i)] + walk(manager.IndexToNode(i), manager.IndexToNode(j))
+        )
+    )
+    horizon = 3 * 24 * 60
+    routing.AddDimension(time_cb, horizon, horizon, False, "time")
+    time = routing.GetDimensionOrDie("time")
+    for k, i in enumerate(nodes, start=1):
+        o = occ[i]
+        assert o is not None
+        idx = manager.NodeToIndex(k)
+        time.CumulVar(idx).SetRange(max(o.lo, 0), max(o.hi - s.visit_minutes, 0))
+        penalty = _DROP_PENALTY * (2 if i in forced else 1) + (len(nodes) - k) * 1000
+        routing.AddDisjunction([idx], penalty)
+        able = [
+            v
+            for v, veh in enumerate(vehicles)
+            if min(o.hi, veh.hi) - max(o.lo, veh.lo) >= s.visit_minutes
+        ]
+        routing.VehicleVar(idx).SetValues([-1, *able])
+    for v, veh in enumerate(vehicles):
+        time.CumulVar(routing.Start(v)).SetRange(veh.lo, veh.hi)
+        time.CumulVar(routing.End(v)).SetRange(veh.lo, veh.hi)
+        routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.Start(v)))
+        routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(v)))
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+    params.time_limit.FromMilliseconds(int(s.time_limit_s * 1000))
+    solution = routing.SolveWithParameters(params)
+    status = _STATUS.get(int(routing.status()), str(routing.status()))
+    if solution is None:
+        return {}, status
+    origin = _origin(day, s).astimezone(dt.UTC)
+    out: dict[int, _Stop] = {}
+    for v, veh in enumerate(vehicles):
+        idx = routing.Start(v)
+        prev = 0
+        order = 0
+        while not routing.IsEnd(idx):
+            node = manager.IndexToNode(idx)
+            if node != 0:
+                order += 1
+                t = origin + dt.timedelta(minutes=solution.Min(time.CumulVar(idx)))
+                out[nodes[node - 1]] = _Stop(veh, order, t.astimezone(s.zone), walk(prev, node))
+                prev = node
+            idx = solution.Value(routing.NextVar(idx))
+    return out, status
+
+
+#: Solver statuses whose routes are kept as found.
+_SOLVED = ("success", "optimal", "nothing to route")
+
+#: OR-Tools' routing status codes, in words.
+_STATUS = {
+    0: "not solved",
+    1: "success",
+    2: "partial success (time limit before a local optimum)",
+    3: "no solution found",
+    4: "time limit reached",
+    5: "invalid model",
+    6: "infeasible",
+    7: "optimal",
+}
+
+
+def _assemble(
+    state: _Run,
+    teams: Sequence[Team],
+    windows: Sequence[PatrolWindow],
+    vehicles: Sequence[Sequence[_Vehicle]],
+    sep: float,
+    statuses: Sequence[str],
+    start: dt.date,
+    days: int,
+    seed: int,
+    created: dt.datetime,
+    s: _Setting,
+    kb: KnowledgeBase,
+    extra: Mapping[str, Any],
+) -> TeamPlan:
+    visits = _visits_frame(state.rows, s.zone)
+    short = pd.DataFrame.from_records(
+        state.short, columns=["date", "patrol_area_id", "block", "assignment", "reason"]
+    )
+    areas = _area_table(state, windows, visits, short, days, s.max_gap_days)
+    shifts = _shift_table(vehicles, teams, visits, start)
+    bad = [st for st in statuses if st not in _SOLVED]
+    params = {
+        "start_date": start.isoformat(),
+        "days": int(days),
+        "time_zone": s.zone.key,
+        "plan_day_starts": f"{s.day_start_h:02d}:00",
+        "visit_minutes": s.visit_minutes,
+        "visits_per_day": 1,
+        "max_gap_days": s.max_gap_days,
+        "separation_m": sep,
+        "seed": seed,
+        "teams": [
+            {"name": t.name, "officers": t.officers, "shifts": [sh.label for sh in t.shifts]}
+            for t in teams
+        ],
+        "solver": {
+            "library": "OR-Tools routing",
+            "first_solution": "PATH_CHEAPEST_ARC",
+            "local_search": "GREEDY_DESCENT",
+            "time_limit_s": s.time_limit_s,
+            "days_not_at_local_optimum": len(bad),
+        },
+        "created_utc": created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "knowledge_base_version": kb.schema_version,
+    } | dict(extra)
+    notes = _notes(state, areas, visits, short, bad, params, windows)
+    summary = {
+        "areas": len(state.ids),
+        "blocks": int(len(set(state.blocks.tolist()))),
+        "patrol_visits": int((visits["arm"] == "patrol").sum()),
+        "control_area_days": int((visits["arm"] == "control").sum()),
+        "forced_area_days": int(visits["forced"].sum()) if len(visits) else 0,
+        "unrouted_area_days": len(short),
+        "areas_gap_kept": int(areas["gap_kept"].sum()),
+        "notes": notes,
+    }
+    return TeamPlan(
+        visits=visits,
+        areas=areas,
+        shortfall=short,
+        shifts=shifts,
+        teams=tuple(teams),
+        choices=Choices(params, notes),
+        summary=summary,
+    )
+
+
+_VISIT_COLUMNS = [
+    "date", "weekday", "team", "shift", "shift_start", "shift_end", "order", "patrol_area_id",
+    "hotspot_id", "block", "arm", "assignment", "forced", "start", "end", "minutes",
+    "travel_minutes", "officers", "window", "window_basis", "window_start", "window_end",
+    "location", "lat", "lon",
+]  # fmt: skip
+
+
+def _visits_frame(rows: list[dict[str, Any]], zone: ZoneInfo) -> pd.DataFrame:
+    v = pd.DataFrame.from_records(rows, columns=_VISIT_COLUMNS)
+    for col in ("shift_start", "shift_end", "start", "end", "window_start", "window_end"):
+        v[col] = pd.to_datetime(v[col], utc=True).dt.tz_convert(zone.key)
+    v["date"] = pd.to_datetime(v["date"])
+    v["_arm"] = (v["arm"] != "patrol").astype(int)
+    v = v.sort_values(
+        ["date", "_arm", "team", "shift_start", "order", "patrol_area_id"], kind="stable"
+    )
+    return v.drop(columns="_arm").reset_index(drop=True)
+
+
+def _area_table(
+    state: _Run,
+    windows: Sequence[PatrolWindow],
+    visits: pd.DataFrame,
+    short: pd.DataFrame,
+    days: int,
+    max_gap: int,
+) -> pd.DataFrame:
+    rows = []
+    patrol = visits[visits["arm"] == "patrol"]
+    start = visits["date"].min() if len(visits) else None
+    for i, pid in enumerate(state.ids):
+        mine = patrol[patrol["patrol_area_id"] == pid]
+        idx = sorted(int((d - start).days) for d in mine["date"]) if start is not None else []
+        gaps = np.diff([-1, *idx, days]) if True else []
+        gap = int(gaps.max())
+        elig = int(state.eligible[:, i].sum())
+        ctrl = int(((visits["patrol_area_id"] == pid) & (visits["arm"] == "control")).sum())
+        unrouted = int((short["patrol_area_id"] == pid).sum()) if len(short) else 0
+        w = windows[i]
+        row = state.table.iloc[i]
+        rows.append(
+            {
+                "patrol_area_id": pid,
+                "hotspot_id": str(row.get("hotspot_id", "") or ""),
+                "block": int(state.blocks[i]),
+                "window": w.label,
+                "window_basis": w.basis,
+                "eligible_days": elig,
+                "patrol_days": len(idx),
+                "control_days": ctrl,
+                "forced_days": int(mine["forced"].sum()),
+                "unrouted_days": unrouted,
+                "max_gap_days": gap,
+                "gap_kept": gap <= max_gap,
+                "shortfall": _shortfall_text(w, elig, unrouted, gap, max_gap, days),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _shortfall_text(
+    w: PatrolWindow, elig: int, unrouted: int, gap: int, max_gap: int, days: int
+) -> str:
+    parts = []
+    if elig == 0:
+        parts.append(
+            f"no shift meets its window ({w.label}) on any of the {days} plan days: never visited"
+        )
+    elif gap > max_gap:
+        if len(w.days) < 7 and 7 - len(w.days) >= max_gap:
+            why = f"its peak days ({w.label}) allow no visit for {8 - len(w.days) - 1} days a week"
+        elif unrouted:
+            why = f"{unrouted} visit(s) found no room in a shift"
+        else:
+            why = "the shifts meet its window too rarely"
+        parts.append(f"left up to {gap} days without a visit (rule: {max_gap}): {why}")
+    elif unrouted:
+        parts.append(f"{unrouted} visit(s) found no room in a shift (gap rule still kept)")
+    return "; ".join(parts)
+
+
+def _shift_table(
+    vehicles: Sequence[Sequence[_Vehicle]],
+    teams: Sequence[Team],
+    visits: pd.DataFrame,
+    start: dt.date,
+) -> pd.DataFrame:
+    patrol = visits[visits["arm"] == "patrol"]
+    rows = []
+    for d, vs in enumerate(vehicles):
+        for v in vs:
+            name = teams[v.team].name
+            mine = patrol[
+                (patrol["team"] == name) & (patrol["shift_start"] == pd.Timestamp(v.start))
+            ]
+            rows.append(
+                {
+                    "team": name,
+                    "date": pd.Timestamp(start + dt.timedelta(days=d)),
+                    "shift": v.shift.label,
+                    "shift_start": pd.Timestamp(v.start),
+                    "shift_end": pd.Timestamp(v.end),
+                    "visits": len(mine),
+                    "patrol_minutes": int(mine["minutes"].sum()),
+                    "travel_minutes": int(mine["travel_minutes"].sum()),
+                }
+            )
+    cols = ["team", "date", "shift", "shift_start", "shift_end", "visits", "patrol_minutes",
+            "travel_minutes"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _notes(
+    state: _Run,
+    areas: pd.DataFrame,
+    visits: pd.DataFrame,
+    short: pd.DataFrame,
+    bad: Sequence[str],
+    params: Mapping[str, Any],
+    windows: Sequence[PatrolWindow],
+) -> list[str]:
+    n_blocks = len(set(state.blocks.tolist()))
+    patrol = int((visits["arm"] == "patrol").sum())
+    notes = [
+        f"{len(state.ids)} patrol areas in {n_blocks} blocks (one hot spot's areas, or centres "
+        f"closer than {params['separation_m']:g} m, are patrolled or held back together), "
+        f"{len(params['teams'])} team(s), {params['days']} plan days from "
+        f"{params['start_date']} ({params['time_zone']}, seed {params['seed']}).",
+        f"{patrol} visits of {params['visit_minutes']} minutes routed; "
+        f"{int((visits['arm'] == 'control').sum())} control area-days; "
+        f"{int(visits['forced'].sum()) if len(visits) else 0} patrol area-days forced by the "
+        f"{params['max_gap_days']}-day gap rule (left out of the effect estimate).",
+        "Travel between areas: "
+        + (
+            "the travel-time table given."
+            if params["travel_rule"] == "table"
+            else f"walking at {params['walking_speed_kmh']:g} km/h, straight line x "
+            f"{params['street_detour']:.2f} for streets."
+        )
+        + " The walk to a shift's first area is not planned.",
+    ]
+    if len(short):
+        notes.append(
+            f"{len(short)} area-day(s) drawn for patrol found no room in any shift and are not "
+            "in the plan (see the shortfall table)."
+        )
+    broken = areas[areas["shortfall"] != ""]
+    for _, r in broken.head(10).iterrows():
+        notes.append(f"{r['patrol_area_id']}: {r['shortfall']}.")
+    if len(broken) > 10:
+        notes.append(f"... and {len(broken) - 10} more areas with a shortfall.")
+    if bad:
+        notes.append(
+            f"On {len(bad)} plan day(s) the route search stopped at its time limit "
+            f"({params['solver']['time_limit_s']:g} s) before a local optimum, so those routes "
+            "may differ on another machine; raise time_limit_s."
+        )
+    caveats = sorted({w.caveat for w in windows if w.caveat})
+    return notes + caveats
+
+
+# --------------------------------------------------------------------------------------------
+# Printable sheets
+
+
+def _sheet_environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("hotspots", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_team_sheets(plan: TeamPlan, team: str, *, title: str | None = None) -> str:
+    """One team's printable sheets, one page per shift, as HTML (``hotspots/templates``).
+
+    Each sheet names the day, the shift and its officers, lists the visits in route order with
+    start and end (local time), area, place, the walk before and the window, leaves a column
+    to note the time in and out, and repeats the dose rule and the stop and search notice
+    (:func:`hotspots.safeguards.stop_search_notice`). Print it from a browser, or to PDF with
+    :func:`hotspots.briefing.html_to_pdf`.
+
+    Parameters
+    ----------
+    plan : TeamPlan
+    team : str
+        The team's name.
+    title : str, optional
+        The page title; default names the team.
+
+    Returns
+    -------
+    str
+    """
+    from hotspots.safeguards import stop_search_notice
+
+    match = [t for t in plan.teams if t.name == team]
+    if not match:
+        msg = f"team {team!r} is not in the plan (teams: {', '.join(t.name for t in plan.teams)})."
+        raise ParameterError(msg)
+    v = plan.visits[(plan.visits["team"] == team) & (plan.visits["arm"] == "patrol")]
+    sheets = []
+    for _, sh in plan.shifts[plan.shifts["team"] == team].iterrows():
+        mine = v[v["shift_start"] == sh["shift_start"]].sort_values("order")
+        a, b = sh["shift_start"], sh["shift_end"]
+        sheets.append(
+            {
+                "day": f"{a:%A %d %B %Y}",
+                "shift": str(sh["shift"]),
+                "span": f"{a:%a %H:%M} to {b:%a %H:%M}",
+                "walk": int(mine["travel_minutes"].sum()),
+                "visits": [
+                    {
+                        "order": int(r["order"]),
+                        "start": f"{r['start']:%H:%M}",
+                        "end": f"{r['end']:%H:%M}",
+                        "area": str(r["patrol_area_id"]),
+                        "forced": bool(r["forced"]),
+                        "location": str(r["location"] or ""),
+                        "latlon": f"{r['lat']:.5f}, {r['lon']:.5f}"
+                        if np.isfinite(r["lat"])
+                        else "",
+                        "walk": int(r["travel_minutes"]),
+                        "window": str(r["window"]),
+                    }
+                    for _, r in mine.iterrows()
+                ],
+            }
+        )
+    return (
+        _sheet_environment()
+        .get_template("team_sheets.html")
+        .render(
+            title=title or f"Hot spot patrol sheets: {team}",
+            team=team,
+            officers=match[0].officers,
+            sheets=sheets,
+            plan_id=plan.plan_id,
+            seed=plan.params["seed"],
+            zone=plan.params["time_zone"],
+            visit_minutes=plan.params["visit_minutes"],
+            min_visit=MIN_VISIT_MINUTES,
+            notice=stop_search_notice(),
+        )
+    )
