@@ -325,6 +325,31 @@ def _parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="first day of the operation: stop and search is reported before and during it",
     )
+    tk = pl.add_argument_group("team tasking")
+    tk.add_argument(
+        "--teams",
+        metavar="FILE",
+        help="teams and shifts (CSV: team,officers,days,start,end, e.g. Alpha,2,Fri-Sat,18:00,"
+        "02:00; or JSON): also write routes per team and shift (team_plan.csv, team_*.ics, "
+        "team_*_sheets.html)",
+    )
+    tk.add_argument(
+        "--time-zone",
+        default=constants.TIME_ZONE,
+        help="IANA time zone of the shifts (default %(default)s)",
+    )
+    tk.add_argument(
+        "--walking-speed",
+        type=float,
+        default=constants.WALKING_SPEED_KMH,
+        metavar="KMH",
+        help="walking speed between areas, km/h (default %(default)g)",
+    )
+    tk.add_argument(
+        "--any-day",
+        action="store_true",
+        help="visit on any day in each area's peak hours, not only its peak days",
+    )
 
     ev = sub.add_parser(
         "evaluate",
@@ -706,6 +731,20 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
     )
     _print_notes(plan.choices, args, out)
     written = workflows.write_plan(plan, args.out_dir, pdf=args.pdf, progress=_progress(args))
+    if args.teams:
+        from hotspots.tasking import read_teams
+
+        teams = read_teams(_existing(args.teams, "--teams"))
+        tasked = workflows.task_teams(
+            plan,
+            teams,
+            time_zone=args.time_zone,
+            walking_speed_kmh=args.walking_speed,
+            use_peak_days=not args.any_day,
+            progress=_progress(args),
+        )
+        _print_notes(tasked, args, out)
+        written |= workflows.write_team_plan(tasked, args.out_dir, pdf=args.pdf)
     _print_table(result.hotspots, 10, out)
     for name, p in written.items():
         print(f"Wrote {name}: {p}", file=out)

@@ -552,7 +552,8 @@ def plan_to_ical(
 # Team plans (hotspots.tasking)
 
 _TEAM_CSV_COLUMNS = (
-    "date", "weekday", "team", "shift", "order", "start", "end", "minutes", "travel_minutes",
+    "date", "weekday", "team", "shift", "shift_start", "shift_end", "order", "start", "end",
+    "minutes", "travel_minutes",
     "patrol_area_id", "hotspot_id", "block", "arm", "assignment", "forced", "officers",
     "window", "window_basis", "location", "lat", "lon",
 )  # fmt: skip

@@ -680,8 +680,10 @@ def make_team_plan(
 
     **Crossover.** Each plan day, ``round(control_share * blocks)`` of the blocks that can be
     patrolled that day are drawn as controls, except blocks holding an area whose next chance
-    of a visit would come too late for the gap rule: those are patrolled and marked
-    ``"forced"`` (they are not randomised, so the effect estimate leaves them out). Area-days
+    of a visit would come too late for the gap rule (or, where its peak days already broke the
+    rule, that was held back on ``max_gap_days - 1`` patrollable days in a row): those are
+    patrolled and marked ``"forced"`` (they are not randomised, so the effect estimate leaves
+    them out). Area-days
     no shift can serve (not a peak day, no shift in the window) carry no row: they are neither
     patrol nor control. An area drawn for patrol that no shift could fit is left out of the
     visits (so the effect estimate never counts it) and listed in :attr:`TeamPlan.shortfall`.
@@ -729,6 +731,7 @@ def make_team_plan(
         last=np.full(len(ids), -1),
         rng=rng,
         visit=setting.visit_minutes,
+        held=np.zeros(len(ids), dtype=int),
     )
     statuses: list[str] = []
     for d in range(days):
@@ -962,20 +965,40 @@ class _Run:
     last: np.ndarray
     rng: np.random.Generator
     visit: int
+    held: np.ndarray
     rows: list[dict[str, Any]] = field(default_factory=list)
     short: list[dict[str, Any]] = field(default_factory=list)
 
-    def due(self, d: int, max_gap: int) -> np.ndarray:
-        """Areas patrollable today whose next chance of a visit would come after their deadline
-        (or whose deadline has passed)."""
+    def spacing(self) -> np.ndarray:
+        """Per area, the most days between patrollable days (from the day before the plan to
+        the day after it): above the gap rule, no draw can keep the rule for that area."""
         n_days = self.eligible.shape[0]
+        return np.array(
+            [
+                int(np.diff([-1, *np.flatnonzero(self.eligible[:, i]), n_days]).max())
+                for i in range(len(self.ids))
+            ],
+            dtype=int,
+        )
+
+    def due(self, d: int, max_gap: int) -> np.ndarray:
+        """Areas patrollable today that the gap rule makes patrol days.
+
+        Where the peak days and shifts allow the rule, an area is due on its last patrollable
+        day before its deadline. Where they do not (or the deadline passed for want of room in
+        the shifts), the rule is kept in patrollable days: an area is due once held back on
+        ``max_gap - 1`` patrollable days in a row (for an area patrollable every day, the two
+        are the same rule).
+        """
+        n_days = self.eligible.shape[0]
+        spacing = self.spacing()
         out = np.zeros(len(self.ids), dtype=bool)
         for i in np.flatnonzero(self.eligible[d]):
             deadline = int(self.last[i]) + max_gap
-            if deadline >= n_days:
-                continue  # the next plan keeps the rule
-            later = self.eligible[d + 1 : deadline + 1, i]
-            out[i] = deadline < d or not later.any()
+            if spacing[i] > max_gap or deadline < d:
+                out[i] = self.held[i] >= max_gap - 1
+            elif deadline < n_days:  # past the plan's end, the next plan keeps the rule
+                out[i] = not self.eligible[d + 1 : deadline + 1, i].any()
         return out
 
     def draw(self, d: int, share: float, max_gap: int) -> tuple[list[int], set[int], list[int]]:
@@ -1010,6 +1033,8 @@ class _Run:
     ) -> None:
         """Keep today's visits, controls and shortfalls; move the areas' last visits on."""
         patrol, forced, controls = drawn
+        for i in (*patrol, *controls):  # patrollable days without a visit in a row
+            self.held[i] = 0 if i in routed else self.held[i] + 1
         for i in patrol:
             assignment = "forced" if i in forced else "random"
             stop = routed.get(i)
@@ -1202,7 +1227,7 @@ def _assemble(
     short = pd.DataFrame.from_records(
         state.short, columns=["date", "patrol_area_id", "block", "assignment", "reason"]
     )
-    areas = _area_table(state, windows, visits, short, days, s.max_gap_days)
+    areas = _area_table(state, windows, visits, short, start, days, s.max_gap_days)
     shifts = _shift_table(vehicles, teams, visits, start)
     bad = [st for st in statuses if st not in _SOLVED]
     params = {
@@ -1276,17 +1301,17 @@ def _area_table(
     windows: Sequence[PatrolWindow],
     visits: pd.DataFrame,
     short: pd.DataFrame,
+    start: dt.date,
     days: int,
     max_gap: int,
 ) -> pd.DataFrame:
     rows = []
     patrol = visits[visits["arm"] == "patrol"]
-    start = visits["date"].min() if len(visits) else None
+    spacing = state.spacing()
     for i, pid in enumerate(state.ids):
         mine = patrol[patrol["patrol_area_id"] == pid]
-        idx = sorted(int((d - start).days) for d in mine["date"]) if start is not None else []
-        gaps = np.diff([-1, *idx, days]) if True else []
-        gap = int(gaps.max())
+        idx = sorted(int((d - pd.Timestamp(start)).days) for d in mine["date"])
+        gap = int(np.diff([-1, *idx, days]).max())
         elig = int(state.eligible[:, i].sum())
         ctrl = int(((visits["patrol_area_id"] == pid) & (visits["arm"] == "control")).sum())
         unrouted = int((short["patrol_area_id"] == pid).sum()) if len(short) else 0
@@ -1306,31 +1331,35 @@ def _area_table(
                 "unrouted_days": unrouted,
                 "max_gap_days": gap,
                 "gap_kept": gap <= max_gap,
-                "shortfall": _shortfall_text(w, elig, unrouted, gap, max_gap, days),
+                "shortfall": _shortfall_text(
+                    w, elig, unrouted, gap, max_gap, days, int(spacing[i])
+                ),
             }
         )
     return pd.DataFrame(rows)
 
 
 def _shortfall_text(
-    w: PatrolWindow, elig: int, unrouted: int, gap: int, max_gap: int, days: int
+    w: PatrolWindow, elig: int, unrouted: int, gap: int, max_gap: int, days: int, spacing: int
 ) -> str:
-    parts = []
     if elig == 0:
-        parts.append(
+        return (
             f"no shift meets its window ({w.label}) on any of the {days} plan days: never visited"
         )
-    elif gap > max_gap:
-        if len(w.days) < 7 and 7 - len(w.days) >= max_gap:
-            why = f"its peak days ({w.label}) allow no visit for {8 - len(w.days) - 1} days a week"
+    if gap > max_gap:
+        if spacing > max_gap:
+            why = (
+                f"its peak days and the shifts ({w.label}) leave up to {spacing} days between "
+                "days it can be patrolled"
+            )
         elif unrouted:
             why = f"{unrouted} visit(s) found no room in a shift"
         else:
-            why = "the shifts meet its window too rarely"
-        parts.append(f"left up to {gap} days without a visit (rule: {max_gap}): {why}")
-    elif unrouted:
-        parts.append(f"{unrouted} visit(s) found no room in a shift (gap rule still kept)")
-    return "; ".join(parts)
+            why = "the draw of controls"
+        return f"left up to {gap} days without a visit (rule: {max_gap}): {why}"
+    if unrouted:
+        return f"{unrouted} visit(s) found no room in a shift (gap rule still kept)"
+    return ""
 
 
 def _shift_table(

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from hotspots.problem import ProblemProfile
     from hotspots.safeguards import StopSearches, StopSearchSummary
     from hotspots.tactics import Recommendation
+    from hotspots.tasking import Team, TeamPlan
 
 __all__ = [
     "HOTSPOT_FORMATS",
@@ -96,6 +97,7 @@ __all__ = [
     "rejected_csv",
     "standalone_map",
     "surface_contours",
+    "task_teams",
     "write_evaluation_plot",
     "write_evaluation_table",
     "write_hotspots",
@@ -104,6 +106,7 @@ __all__ = [
     "write_plan",
     "write_plan_outputs",
     "write_problem_profile",
+    "write_team_plan",
 ]
 
 #: Hot spot output formats by file suffix.
@@ -859,6 +862,74 @@ def write_plan_outputs(
         operation_start=operation_start,
     )
     return write_plan(plan, out_dir, pdf=pdf, title=title)
+
+
+# --------------------------------------------------------------------------------------------
+# Team tasking
+
+
+def task_teams(
+    plan: PlanResult,
+    teams: Sequence[Team],
+    *,
+    progress: Progress | None = None,
+    **settings: Any,
+) -> TeamPlan:
+    """Routes for real teams over a plan's areas and days (:func:`hotspots.tasking.make_team_plan`).
+
+    The plan's planned areas (``in_plan``), start date, days, visit length, gap rule, control
+    share and seed are used unless ``settings`` gives them; other settings (``time_zone``,
+    ``walking_speed_kmh``, ``travel_minutes``, ``separation_m``, ``use_peak_days``,
+    ``time_limit_s``) are passed on. ``progress`` is told ``"planning"`` (one step).
+    """
+    from hotspots.tasking import make_team_plan
+
+    p = plan.plan.params
+    planned = set(plan.plan.areas.loc[plan.plan.areas["in_plan"].astype(bool), "patrol_area_id"])
+    areas = plan.areas[plan.areas["patrol_area_id"].isin(planned)]
+    defaults = {
+        "start_date": p["start_date"],
+        "days": int(p["days"]),
+        "visit_minutes": int(p["visit_minutes"]),
+        "max_gap_days": int(p["max_gap_days"]),
+        "control_share": float(p["control_share"]),
+        "seed": int(p["seed"]),
+    }
+    with progress_step(progress, PLANNING, 1) as done:
+        result = make_team_plan(areas, teams, **(defaults | settings))
+        done()
+    return result
+
+
+def write_team_plan(plan: TeamPlan, out_dir: str | Path, *, pdf: bool = False) -> dict[str, Path]:
+    """Write a team plan into ``out_dir``: ``team_plan.csv`` (every visit and control), and per
+    team ``team_<name>.ics`` (RFC 5545, with a VTIMEZONE) and ``team_<name>_sheets.html``
+    (one printable page per shift; ``.pdf`` too with ``pdf``, by a local Chromium).
+
+    Returns
+    -------
+    dict
+        ``{"team_plan_csv": Path, "<name>_ics": Path, "<name>_sheets": Path, ...}``.
+    """
+    from hotspots.tasking import render_team_sheets
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"team_plan_csv": out / "team_plan.csv"}
+    plan.to_csv(paths["team_plan_csv"])
+    for team in plan.teams:
+        slug = "".join(ch if ch.isalnum() else "_" for ch in team.name)
+        paths[f"{slug}_ics"] = out / f"team_{slug}.ics"
+        plan.to_ical(team.name, paths[f"{slug}_ics"])
+        paths[f"{slug}_sheets"] = out / f"team_{slug}_sheets.html"
+        paths[f"{slug}_sheets"].write_text(render_team_sheets(plan, team.name), encoding="utf-8")
+        if pdf:
+            from hotspots.briefing import html_to_pdf
+
+            paths[f"{slug}_sheets_pdf"] = html_to_pdf(
+                paths[f"{slug}_sheets"], out / f"team_{slug}_sheets.pdf"
+            )
+    return paths
 
 
 # --------------------------------------------------------------------------------------------

@@ -394,7 +394,7 @@ def test_csv_and_sheets():
     plan = make_team_plan(areas, [_team()], start_date="2026-03-02", days=2, seed=1)
     text = team_plan_to_csv(plan)
     head, first = text.splitlines()[:2]
-    assert head.startswith("date,weekday,team,shift,order,start,end,minutes,travel_minutes")
+    assert head.startswith("date,weekday,team,shift,shift_start,shift_end,order,start,end,minutes")
     assert "2026-03-02T18:00:00+00:00" in first
     params = json.loads(pd.read_csv(pd.io.common.StringIO(text))["plan_parameters"][0])
     assert params["seed"] == 1 and params["time_zone"] == "Europe/London"
@@ -470,3 +470,39 @@ def test_plan_is_read_only_and_records_its_choices():
     ch = choices_of(plan)
     assert ch.params["seed"] == 4 and ch.params["solver"]["local_search"] == "GREEDY_DESCENT"
     assert ch.params["solver"]["days_not_at_local_optimum"] == 0
+
+
+# ------------------------------------------------------------------------------- end to end
+
+
+def test_cli_plan_with_teams_end_to_end(demo_csv, tmp_path, capsys):
+    from hotspots import cli
+
+    teams = tmp_path / "teams.csv"
+    teams.write_text(
+        "team,officers,days,start,end\nAlpha,2,Thu-Sat,18:00,02:00\nBravo,2,daily,14:00,22:00\n"
+    )
+    out = tmp_path / "plan"
+    args = ["plan", str(demo_csv), "--out-dir", str(out), "--days", "14", "--seed", "3"]
+    args += ["--start-date", "2026-10-19", "--control-share", "0.5", "--teams", str(teams)]
+    assert cli.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "Travel between areas: walking at 4.8 km/h" in printed
+    names = {p.name for p in out.iterdir()}
+    assert {"team_plan.csv", "team_Alpha.ics", "team_Bravo.ics"} <= names
+    assert {"team_Alpha_sheets.html", "team_Bravo_sheets.html", "patrol_plan.csv"} <= names
+    table = pd.read_csv(out / "team_plan.csv")
+    patrol = table[table["arm"] == "patrol"]
+    assert len(patrol) > 0 and set(patrol["team"]) <= {"Alpha", "Bravo"}
+    assert (table["arm"] == "control").any()
+    params = json.loads(table["plan_parameters"].iloc[0])
+    assert params["seed"] == 3 and params["start_date"] == "2026-10-19"
+    # the calendars hold the CSV's visits, at the same instants, across the 25 October change
+    for team in ("Alpha", "Bravo"):
+        events = _parse_ical((out / f"team_{team}.ics").read_bytes().decode("utf-8"))
+        mine = patrol[patrol["team"] == team]
+        want = sorted(pd.Timestamp(s).tz_convert("UTC").to_pydatetime() for s in mine["start"])
+        assert sorted(a.astimezone(dt.UTC) for a, _ in events) == want
+    sheets = (out / "team_Alpha_sheets.html").read_text(encoding="utf-8")
+    alpha_shifts = len({s for s in patrol.loc[patrol["team"] == "Alpha", "shift_start"]})
+    assert sheets.count('class="sheet"') >= alpha_shifts > 0
