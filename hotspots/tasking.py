@@ -1314,7 +1314,9 @@ def _area_table(
         gap = int(np.diff([-1, *idx, days]).max())
         elig = int(state.eligible[:, i].sum())
         ctrl = int(((visits["patrol_area_id"] == pid) & (visits["arm"] == "control")).sum())
-        unrouted = int((short["patrol_area_id"] == pid).sum()) if len(short) else 0
+        lost = short[short["patrol_area_id"] == pid] if len(short) else short
+        unrouted = len(lost)
+        failed = bool((lost["reason"] != _NO_ROOM).any()) if unrouted else False
         w = windows[i]
         row = state.table.iloc[i]
         rows.append(
@@ -1332,7 +1334,7 @@ def _area_table(
                 "max_gap_days": gap,
                 "gap_kept": gap <= max_gap,
                 "shortfall": _shortfall_text(
-                    w, elig, unrouted, gap, max_gap, days, int(spacing[i])
+                    w, elig, unrouted, gap, max_gap, days, int(spacing[i]), failed
                 ),
             }
         )
@@ -1340,8 +1342,16 @@ def _area_table(
 
 
 def _shortfall_text(
-    w: PatrolWindow, elig: int, unrouted: int, gap: int, max_gap: int, days: int, spacing: int
+    w: PatrolWindow,
+    elig: int,
+    unrouted: int,
+    gap: int,
+    max_gap: int,
+    days: int,
+    spacing: int,
+    failed: bool = False,
 ) -> str:
+    lost = "not placed: the route search failed" if failed else "found no room in a shift"
     if elig == 0:
         return (
             f"no shift meets its window ({w.label}) on any of the {days} plan days: never visited"
@@ -1353,12 +1363,12 @@ def _shortfall_text(
                 "days it can be patrolled"
             )
         elif unrouted:
-            why = f"{unrouted} visit(s) found no room in a shift"
+            why = f"{unrouted} visit(s) {lost}"
         else:
             why = "the draw of controls"
         return f"left up to {gap} days without a visit (rule: {max_gap}): {why}"
     if unrouted:
-        return f"{unrouted} visit(s) found no room in a shift (gap rule still kept)"
+        return f"{unrouted} visit(s) {lost} (gap rule still kept)"
     return ""
 
 
@@ -1434,9 +1444,10 @@ def _notes(
         notes.append(f"... and {len(broken) - 10} more areas with a shortfall.")
     if bad:
         notes.append(
-            f"On {len(bad)} plan day(s) the route search stopped at its time limit "
-            f"({params['solver']['time_limit_s']:g} s) before a local optimum, so those routes "
-            "may differ on another machine; raise time_limit_s."
+            f"On {len(bad)} plan day(s) the route search did not end at a local optimum "
+            f"({'; '.join(sorted(set(bad)))}; time limit {params['solver']['time_limit_s']:g} s): "
+            "those routes may differ on another machine, and visits it could not place are in "
+            "the shortfall table; raise time_limit_s or plan fewer areas."
         )
     caveats = sorted({w.caveat for w in windows if w.caveat})
     return notes + caveats
