@@ -1440,7 +1440,9 @@ def read_plan(path: str | Path) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path
-        The plan folder, or the CSV file itself.
+        The plan folder, or the CSV file itself. A folder written with teams (``hotspots plan
+        --teams``) is read from its ``team_plan.csv`` (:func:`hotspots.export.team_plan_to_csv`:
+        the routes the teams were given, times with their UTC offset), else ``patrol_plan.csv``.
 
     Returns
     -------
@@ -1451,7 +1453,7 @@ def read_plan(path: str | Path) -> pd.DataFrame:
     """
     p = Path(path)
     if p.is_dir():
-        p = p / "patrol_plan.csv"
+        p = p / "team_plan.csv" if (p / "team_plan.csv").is_file() else p / "patrol_plan.csv"
     if not p.exists():
         msg = "No patrol plan file."
         raise InputError(

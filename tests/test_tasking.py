@@ -503,6 +503,12 @@ def test_cli_plan_with_teams_end_to_end(demo_csv, tmp_path, capsys):
         mine = patrol[patrol["team"] == team]
         want = sorted(pd.Timestamp(s).tz_convert("UTC").to_pydatetime() for s in mine["start"])
         assert sorted(a.astimezone(dt.UTC) for a, _ in events) == want
+    # tracking and assess read the folder's team plan: the routes given, forced days as marked
+    from hotspots.tracking import read_plan
+
+    read = read_plan(out)
+    assert len(read) == len(table) and set(read["team"]) == set(table["team"].fillna(""))
+    assert (read["assignment"] == "forced").sum() == (table["assignment"] == "forced").sum()
     sheets = (out / "team_Alpha_sheets.html").read_text(encoding="utf-8")
     alpha_shifts = len({s for s in patrol.loc[patrol["team"] == "Alpha", "shift_start"]})
     assert sheets.count('class="sheet"') >= alpha_shifts > 0
