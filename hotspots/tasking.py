@@ -522,6 +522,9 @@ class TeamPlan:
     choices : hotspots.record.Choices
         Every parameter (seed, time zone, speeds, separation, solver settings and status) and
         the notes.
+    summary : mapping
+        Counts: areas, blocks, patrol visits, control and forced area-days, area-days no shift
+        could fit, areas that kept the gap rule; and the notes.
     """
 
     visits: pd.DataFrame
