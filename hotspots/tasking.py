@@ -35,6 +35,7 @@ plan days that run 06:00-05:59 (ThamesValleyRCT); visits restricted to each plac
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -88,6 +89,10 @@ __all__ = [
 
 #: Weekday names, Mon=0, as the profile and the teams file write them.
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+#: Grid of drawn start times, minutes after the plan day's start (06:00): 5, as the patrol plan's
+#: (:mod:`hotspots.patrol`), so a sheet reads 18:35 rather than 18:37.
+_TIME_GRID = 5
 
 #: Penalty (in the solver's cost unit, minutes of walking) of leaving one visit out; far above any
 #: day's walking, so the solver leaves a visit out only when no shift can fit it.
@@ -588,6 +593,7 @@ class _Setting:
     visit_minutes: int
     max_gap_days: int
     time_limit_s: float
+    rng: np.random.Generator | None = None
 
 
 def make_team_plan(
@@ -604,6 +610,7 @@ def make_team_plan(
     control_share: float = CONTROL_SHARE,
     separation_m: float | None = None,
     use_peak_days: bool = True,
+    vary_times: bool = True,
     seed: int | None = None,
     time_limit_s: float = ROUTING_TIME_LIMIT_S,
     created: dt.datetime | None = None,
@@ -645,6 +652,10 @@ def make_team_plan(
         Areas whose centres are closer are one block (see :func:`control_blocks`).
     use_peak_days : bool, default True
         Visit only on each area's peak days; False visits on any day (its hours still kept).
+    vary_times : bool, default True
+        Draw each visit's start at random (seeded, 5-minute grid) within what its route allows,
+        so times change from day to day (Basford2021 varied patrol times; a fixed timetable is
+        easy to wait out); False starts every visit at the earliest time its route allows.
     seed : int, optional
         For ``numpy.random.default_rng`` (the block draws); drawn and recorded when not given.
     time_limit_s : float, default 30
@@ -679,7 +690,9 @@ def make_team_plan(
     above any walking (higher for visits the gap rule forces, then by rank), so visits are left
     out only when no shift can fit them. The search starts with the cheapest-arc path and
     improves it by greedy descent to a local optimum, which is reproducible; the time limit only
-    stops a long search, and the plan says when it did. Times are the earliest the route allows.
+    stops a long search, and the plan says when it did. Start times are then drawn (or the
+    earliest taken, ``vary_times=False``) between the earliest and latest starts that keep
+    every visit of the route inside its window and the shift.
 
     **Crossover.** Each plan day, ``round(control_share * blocks)`` of the blocks that can be
     patrolled that day are drawn as controls, except blocks holding an area whose next chance
@@ -713,6 +726,8 @@ def make_team_plan(
         seed = secrets.randbits(32)
     seed = int(seed)
     rng = np.random.default_rng(seed)
+    if vary_times:  # its own stream, so the block draws do not depend on it
+        setting = dataclasses.replace(setting, rng=np.random.default_rng([seed, 1]))
     created = created or dt.datetime.now(dt.UTC)
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)
@@ -750,6 +765,9 @@ def make_team_plan(
         "travel_rule": "table" if travel_minutes is not None else "walking",
         "control_share": float(control_share),
         "use_peak_days": bool(use_peak_days),
+        "start_times": "drawn within the route's slack, 5-minute grid"
+        if vary_times
+        else "earliest the route allows",
     }
     return _assemble(
         state, teams, windows, vehicles, sep, statuses, start, days, seed, created, setting, kb,
@@ -1181,18 +1199,49 @@ def _route_day(
     origin = _origin(day, s).astimezone(dt.UTC)
     out: dict[int, _Stop] = {}
     for v, veh in enumerate(vehicles):
-        idx = routing.Start(v)
-        prev = 0
-        order = 0
+        route: list[int] = []
+        idx = solution.Value(routing.NextVar(routing.Start(v)))
         while not routing.IsEnd(idx):
-            node = manager.IndexToNode(idx)
-            if node != 0:
-                order += 1
-                t = origin + dt.timedelta(minutes=solution.Min(time.CumulVar(idx)))
-                out[nodes[node - 1]] = _Stop(veh, order, t.astimezone(s.zone), walk(prev, node))
-                prev = node
+            route.append(nodes[manager.IndexToNode(idx) - 1])
             idx = solution.Value(routing.NextVar(idx))
+        starts = _timetable(route, occ, veh, travel, s)
+        for k, (i, t) in enumerate(zip(route, starts, strict=True)):
+            when = (origin + dt.timedelta(minutes=t)).astimezone(s.zone)
+            out[i] = _Stop(veh, k + 1, when, int(travel[route[k - 1], i]) if k else 0)
     return out, status
+
+
+def _timetable(
+    route: Sequence[int],
+    occ: Sequence[_Occurrence | None],
+    veh: _Vehicle,
+    travel: np.ndarray,
+    s: _Setting,
+) -> list[int]:
+    """Start minutes of a route's visits: the earliest the route allows, or (``s.rng``) drawn
+    at random on a 5-minute grid between the earliest and the latest start that still lets
+    every later visit of the route keep its window and the shift's end."""
+    n = len(route)
+    visit = s.visit_minutes
+    late = [0] * n
+    for k in range(n - 1, -1, -1):
+        o = occ[route[k]]
+        assert o is not None
+        after = veh.hi if k == n - 1 else late[k + 1] - int(travel[route[k], route[k + 1]])
+        late[k] = min(o.hi, after) - visit
+    starts: list[int] = []
+    for k, i in enumerate(route):
+        o = occ[i]
+        assert o is not None
+        lo = max(o.lo, veh.lo)
+        if k:
+            lo = max(lo, starts[-1] + visit + int(travel[route[k - 1], i]))
+        grid = np.arange(math.ceil(lo / _TIME_GRID), math.floor(late[k] / _TIME_GRID) + 1)
+        if s.rng is None or len(grid) == 0:
+            starts.append(lo)
+        else:
+            starts.append(int(s.rng.choice(grid)) * _TIME_GRID)
+    return starts
 
 
 #: Solver statuses whose routes are kept as found.

@@ -69,7 +69,13 @@ def test_two_areas_one_team_exact_route_and_times():
     areas = _areas([("A", "H1", 0, 0, 20, 22, None), ("B", "H2", 800, 0, 18, 19, None)])
     travel = pd.DataFrame([[0, 13], [13, 0]], index=["A", "B"], columns=["A", "B"])
     plan = make_team_plan(
-        areas, [_team()], start_date="2026-03-02", days=1, travel_minutes=travel, seed=1
+        areas,
+        [_team()],
+        start_date="2026-03-02",
+        days=1,
+        travel_minutes=travel,
+        seed=1,
+        vary_times=False,
     )
     r = plan.route("Alpha")
     assert r["patrol_area_id"].tolist() == ["B", "A"]
@@ -87,7 +93,13 @@ def test_travel_time_is_counted_between_visits():
     areas = _areas([("A", "H1", 0, 0, 18, 19, None), ("B", "H2", 3000, 0, 18, 23, None)])
     travel = pd.DataFrame([[0, 40], [40, 0]], index=["A", "B"], columns=["A", "B"])
     plan = make_team_plan(
-        areas, [_team()], start_date="2026-03-02", days=1, travel_minutes=travel, seed=1
+        areas,
+        [_team()],
+        start_date="2026-03-02",
+        days=1,
+        travel_minutes=travel,
+        seed=1,
+        vary_times=False,
     )
     r = plan.route("Alpha")
     assert r["patrol_area_id"].tolist() == ["A", "B"]
@@ -115,6 +127,7 @@ def test_travel_callable_is_used():
         days=1,
         travel_minutes=lambda a, b: 7.2,
         seed=1,
+        vary_times=False,
     )
     assert plan.route("Alpha")["travel_minutes"].tolist() == [0, 8]  # rounded up
     assert plan.params["travel_rule"] == "table"
@@ -356,7 +369,7 @@ def test_ical_has_a_real_time_zone_and_round_trips_across_the_clock_change():
     # Sat 24 Oct 2026 to Mon 26 Oct: clocks go back at 02:00 BST on Sunday 25 October.
     areas = _areas([("A", "H1", 0, 0, 22, 3, None), ("B", "H2", 400, 0, 1, 3, None)])
     team = Team("Night", 2, (Shift(EVERY_DAY, dt.time(21), dt.time(4)),))
-    plan = make_team_plan(areas, [team], start_date="2026-10-24", days=3, seed=2)
+    plan = make_team_plan(areas, [team], start_date="2026-10-24", days=3, seed=2, vary_times=False)
     shift = plan.shifts.set_index("date").loc[pd.Timestamp("2026-10-24")]
     assert shift["shift_end"] - shift["shift_start"] == pd.Timedelta(hours=8)  # 21:00-04:00 +1 h
     text = plan.to_ical("Night")
@@ -391,7 +404,9 @@ def test_vtimezone_matches_the_zone_database():
 
 def test_csv_and_sheets():
     areas = _areas([("A", "H1", 0, 0, 20, 22, None), ("B", "H2", 800, 0, 18, 19, None)])
-    plan = make_team_plan(areas, [_team()], start_date="2026-03-02", days=2, seed=1)
+    plan = make_team_plan(
+        areas, [_team()], start_date="2026-03-02", days=2, seed=1, vary_times=False
+    )
     text = team_plan_to_csv(plan)
     head, first = text.splitlines()[:2]
     assert head.startswith("date,weekday,team,shift,shift_start,shift_end,order,start,end,minutes")
@@ -531,3 +546,22 @@ def test_a_failed_route_search_is_said_not_hidden():
     assert failed.all()
     lost = plan.areas[plan.areas["unrouted_days"] > 0]
     assert lost["shortfall"].str.contains("the route search failed").all()
+
+
+def test_start_times_vary_from_day_to_day_inside_the_route_slack():
+    areas = _areas([("A", "H1", 0, 0, 18, 23, None), ("B", "H2", 800, 0, 18, 23, None)])
+    plan = make_team_plan(areas, [_team(end=23)], start_date="2026-03-02", days=14, seed=5)
+    v = plan.visits
+    minutes = v["start"].dt.hour * 60 + v["start"].dt.minute
+    assert (minutes % 5 == 0).all()  # on the 5-minute grid
+    assert v.groupby("patrol_area_id")["start"].apply(lambda t: t.dt.time.nunique()).min() > 3
+    assert (v["start"] >= v["window_start"]).all() and (v["end"] <= v["window_end"]).all()
+    for _, day in v.groupby("date"):
+        a, b = day.sort_values("order").iloc[0], day.sort_values("order").iloc[1]
+        assert _minutes(a["end"], b["start"]) >= 13  # the walk fits
+    earliest = make_team_plan(
+        areas, [_team(end=23)], start_date="2026-03-02", days=14, seed=5, vary_times=False
+    )
+    assert earliest.visits.groupby("order")["start"].apply(lambda t: t.dt.time.nunique()).max() == 1
+    # the draw of times does not change the draw of controls or the routes
+    pd.testing.assert_series_equal(plan.visits["patrol_area_id"], earliest.visits["patrol_area_id"])
