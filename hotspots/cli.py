@@ -293,63 +293,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="M",
         help="buffer for excluded points and lines (default 50 m)",
     )
-    sg = pl.add_argument_group("safeguards")
-    sg.add_argument(
-        "--staffing",
-        choices=("dedicated_pairs", "response_between_calls", "pcso"),
-        default="dedicated_pairs",
-        help="who patrols: each area gets the primary tactic of this staffing model "
-        "(default %(default)s)",
-    )
-    sg.add_argument(
-        "--include-institutions",
-        action="store_true",
-        help="plan places a street patrol cannot address (prisons, police stations, hospitals...), "
-        "which are left out by default",
-    )
-    sg.add_argument(
-        "--exclude-places",
-        metavar="FILE",
-        help="your own places to leave out: a .txt/.csv of location names (one a line; * and ? "
-        "as wildcards) or a GeoJSON/GeoPackage/zipped shapefile of polygons, points or lines",
-    )
-    sg.add_argument(
-        "--stop-search",
-        nargs="+",
-        metavar="FILE",
-        help="police.uk stop and search CSVs (files or folders): the briefing compares stops in "
-        "the patrol areas with the rest of the force",
-    )
-    sg.add_argument(
-        "--operation-start",
-        metavar="YYYY-MM-DD",
-        help="first day of the operation: stop and search is reported before and during it",
-    )
-    tk = pl.add_argument_group("team tasking")
-    tk.add_argument(
-        "--teams",
-        metavar="FILE",
-        help="teams and shifts (CSV: team,officers,days,start,end, e.g. Alpha,2,Fri-Sat,18:00,"
-        "02:00; or JSON): also write routes per team and shift (team_plan.csv, team_*.ics, "
-        "team_*_sheets.html)",
-    )
-    tk.add_argument(
-        "--time-zone",
-        default=constants.TIME_ZONE,
-        help="IANA time zone of the shifts (default %(default)s)",
-    )
-    tk.add_argument(
-        "--walking-speed",
-        type=float,
-        default=constants.WALKING_SPEED_KMH,
-        metavar="KMH",
-        help="walking speed between areas, km/h (default %(default)g)",
-    )
-    tk.add_argument(
-        "--any-day",
-        action="store_true",
-        help="visit on any day in each area's peak hours, not only its peak days",
-    )
+    _add_safeguard_options(pl)
+    _add_team_options(pl)
 
     ev = sub.add_parser(
         "evaluate",
@@ -433,6 +378,72 @@ def _parse_columns(items: Sequence[str]) -> dict[str, str] | None:
         role, name = item.split("=", 1)
         mapping[role.strip()] = name.strip()
     return mapping or None
+
+
+def _add_safeguard_options(pl: argparse.ArgumentParser) -> None:
+    """``hotspots plan``'s safeguards options (staffing, institutions, own places, stop and
+    search)."""
+    sg = pl.add_argument_group("safeguards")
+    sg.add_argument(
+        "--staffing",
+        choices=("dedicated_pairs", "response_between_calls", "pcso"),
+        default="dedicated_pairs",
+        help="who patrols: each area gets the primary tactic of this staffing model "
+        "(default %(default)s)",
+    )
+    sg.add_argument(
+        "--include-institutions",
+        action="store_true",
+        help="plan places a street patrol cannot address (prisons, police stations, hospitals...), "
+        "which are left out by default",
+    )
+    sg.add_argument(
+        "--exclude-places",
+        metavar="FILE",
+        help="your own places to leave out: a .txt/.csv of location names (one a line; * and ? "
+        "as wildcards) or a GeoJSON/GeoPackage/zipped shapefile of polygons, points or lines",
+    )
+    sg.add_argument(
+        "--stop-search",
+        nargs="+",
+        metavar="FILE",
+        help="police.uk stop and search CSVs (files or folders): the briefing compares stops in "
+        "the patrol areas with the rest of the force",
+    )
+    sg.add_argument(
+        "--operation-start",
+        metavar="YYYY-MM-DD",
+        help="first day of the operation: stop and search is reported before and during it",
+    )
+
+
+def _add_team_options(pl: argparse.ArgumentParser) -> None:
+    """``hotspots plan``'s team tasking options (``--teams`` and what it uses)."""
+    tk = pl.add_argument_group("team tasking")
+    tk.add_argument(
+        "--teams",
+        metavar="FILE",
+        help="teams and shifts (CSV: team,officers,days,start,end, e.g. Alpha,2,Fri-Sat,18:00,"
+        "02:00; or JSON): also write routes per team and shift (team_plan.csv, team_*.ics, "
+        "team_*_sheets.html)",
+    )
+    tk.add_argument(
+        "--time-zone",
+        default=constants.TIME_ZONE,
+        help="IANA time zone of the shifts (default %(default)s)",
+    )
+    tk.add_argument(
+        "--walking-speed",
+        type=float,
+        default=constants.WALKING_SPEED_KMH,
+        metavar="KMH",
+        help="walking speed between areas, km/h (default %(default)g)",
+    )
+    tk.add_argument(
+        "--any-day",
+        action="store_true",
+        help="visit on any day in each area's peak hours, not only its peak days",
+    )
 
 
 def _existing(path: str, option: str) -> Path:
