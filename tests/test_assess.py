@@ -3,6 +3,7 @@ simulator, coverage and false positives over simulated operations, findings and 
 
 from __future__ import annotations
 
+import json
 import math
 import types
 
@@ -833,3 +834,46 @@ def test_cli_simulate_logs_and_operation_feed_track_and_assess(tmp_path, demo_cs
     effect = pd.read_csv(out_dir / "effect.csv")
     row = effect[effect["estimate"] == "crossover"].iloc[0]
     assert row["ci_low"] <= 0.5 <= row["ci_high"]
+
+
+def test_cli_walk_through_on_a_team_plan_folder(tmp_path, demo_csv, capsys):
+    # plan --teams writes team_plan.csv beside patrol_plan.csv; simulate, track and assess all
+    # follow the team plan (its visits, controls and forced days).
+    from hotspots import cli
+    from hotspots.tracking import read_plan
+
+    teams = tmp_path / "teams.csv"
+    teams.write_text(
+        "team,officers,days,start,end\nAlpha,2,Thu-Sat,18:00,02:00\nBravo,2,Sun-Wed,14:00,22:00\n"
+    )
+    plan_dir = tmp_path / "plan"
+    args = ["--quiet", "plan", str(demo_csv), "--out-dir", str(plan_dir), "--days", "28"]
+    args += ["--control-share", "0.5", "--seed", "1", "--start-date", "2026-12-07"]
+    assert cli.main([*args, "--teams", str(teams)]) == 0
+    team_rows = pd.read_csv(plan_dir / "team_plan.csv")
+    plan = read_plan(plan_dir)
+    assert len(plan) == len(team_rows) and "team" in plan.columns
+    logs = tmp_path / "logs.csv"
+    assert cli.main(["simulate", "logs", str(plan_dir), "--out", str(logs), "--seed", "2"]) == 0
+    assert (
+        cli.main(["--quiet", "track", str(plan_dir), str(logs), "--out-dir", str(tmp_path / "t")])
+        == 0
+    )
+    later = tmp_path / "later.csv"
+    assert (
+        cli.main(["simulate", "operation", str(plan_dir), "--out", str(later), "--seed", "3"]) == 0
+    )
+    capsys.readouterr()
+    out_dir = tmp_path / "assess"
+    argv = ["assess", str(plan_dir), str(later), "--logs", str(logs), "--out-dir", str(out_dir)]
+    assert cli.main(argv) == 0
+    effect = pd.read_csv(out_dir / "effect.csv")
+    row = effect[effect["estimate"] == "crossover"].iloc[0]
+    # The crossover uses the team plan's randomised area-days; its forced days are left out.
+    patrol = team_rows[team_rows["arm"] == "patrol"]
+    forced = patrol[patrol["forced"].astype(bool)][["patrol_area_id", "date"]].drop_duplicates()
+    params = json.loads(row["assessment_parameters"])
+    assert params["forced_area_days"] == len(forced) > 0
+    randomised = patrol[~patrol["forced"].astype(bool)][["patrol_area_id", "date"]]
+    controls = (team_rows["arm"] == "control").sum()
+    assert 0 < row["n"] <= len(randomised.drop_duplicates()) + controls
