@@ -51,7 +51,14 @@ if TYPE_CHECKING:
     from hotspots.patrol import PatrolPlan
     from hotspots.safeguards import StopSearchSummary
 
-__all__ = ["find_pdf_browser", "html_to_pdf", "render_briefing", "sparkline_svg"]
+__all__ = [
+    "area_place_names",
+    "find_pdf_browser",
+    "html_to_pdf",
+    "render_briefing",
+    "sparkline_svg",
+    "tile_images",
+]
 
 
 def _escape_once(value: Any) -> Markup:
@@ -182,9 +189,16 @@ def _geom_path(geom: Any, tx: Any) -> str:
 
 
 def _map_data(
-    area: Any, hotspot_geom: Any, points: np.ndarray, *, size: int = 230, margin_m: float = 60.0
+    area: Any,
+    hotspot_geom: Any,
+    points: np.ndarray,
+    *,
+    size: int = 230,
+    margin_m: float = 60.0,
+    tiles: tuple[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Small map: patrol area (filled), hot spot outline (dashed), incidents (dots), 50 m bar."""
+    """Small map: patrol area (filled), hot spot outline (dashed), incidents (dots), 50 m bar;
+    streets underneath when ``tiles`` (URL template, analysis CRS) is given."""
     minx, miny, maxx, maxy = area.geometry.bounds
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     half = max(maxx - minx, maxy - miny) / 2 + margin_m
@@ -216,7 +230,100 @@ def _map_data(
         "area_path": _geom_path(area.geometry, tx),
         "dots": dots,
         "bar": 50 * s,
+        "tiles": tile_images((x0, y0, x0 + 2 * half, y0 + 2 * half), tiles[1], tiles[0], s)
+        if tiles is not None
+        else [],
     }
+
+
+_EARTH_M = 40_075_016.686  # Web Mercator's circumference at the equator, metres
+_TILE_PX = 256
+
+
+def _tile_corner(x: int, y: int, z: int) -> tuple[float, float]:
+    """Longitude and latitude of a slippy-map tile's top-left corner (OpenStreetMap's scheme)."""
+    n = 2.0**z
+    return x / n * 360.0 - 180.0, math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
+
+
+def _tile_index(lon: float, lat: float, z: int) -> tuple[float, float]:
+    n = 2.0**z
+    r = math.radians(lat)
+    return (lon + 180.0) / 360.0 * n, (1 - math.asinh(math.tan(r)) / math.pi) / 2 * n
+
+
+def tile_images(
+    box: tuple[float, float, float, float], crs: Any, url: str, px_per_m: float
+) -> list[dict[str, Any]]:
+    """The basemap tiles under a small map, each placed by an affine matrix in map pixels.
+
+    Parameters
+    ----------
+    box : (x0, y0, x1, y1)
+        The map's extent in ``crs`` (metres).
+    crs : pyproj.CRS or str
+        The analysis CRS of ``box``.
+    url : str
+        An XYZ template with ``{z}``, ``{x}`` and ``{y}`` (:func:`hotspots.mapping.resolve_tiles`).
+    px_per_m : float
+        The map's scale, pixels per metre.
+
+    Returns
+    -------
+    list of dict
+        ``href`` and ``matrix`` (SVG ``a b c d e f``) per tile: the tile's top-left, top-right
+        and bottom-left corners are projected into the map exactly, so the analysis CRS's grid
+        convergence (a few degrees in Great Britain) turns the tile as it should. The zoom is the
+        lowest whose tiles are at least as sharp as the map.
+    """
+    import pyproj
+
+    x0, y0, x1, y1 = box
+    to_ll = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    to_xy = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    lons, lats = to_ll.transform([x0, x1, x0, x1], [y0, y0, y1, y1])
+    lat_c = float(np.mean(lats))
+    metres_per_px_z0 = _EARTH_M * math.cos(math.radians(lat_c)) / _TILE_PX
+    z = int(min(19, max(1, math.ceil(math.log2(metres_per_px_z0 * px_per_m)))))
+    tx = [_tile_index(lo, la, z) for lo, la in zip(lons, lats, strict=True)]
+    xs = range(int(min(t[0] for t in tx)), int(max(t[0] for t in tx)) + 1)
+    ys = range(int(min(t[1] for t in tx)), int(max(t[1] for t in tx)) + 1)
+    out = []
+    for ix in xs:
+        for iy in ys:
+            corners = [_tile_corner(ix, iy, z), _tile_corner(ix + 1, iy, z)]
+            corners.append(_tile_corner(ix, iy + 1, z))
+            cx, cy = to_xy.transform([c[0] for c in corners], [c[1] for c in corners])
+            sx = [(x - x0) * px_per_m for x in cx]
+            sy = [(y1 - y) * px_per_m for y in cy]
+            matrix = (
+                (sx[1] - sx[0]) / _TILE_PX, (sy[1] - sy[0]) / _TILE_PX,
+                (sx[2] - sx[0]) / _TILE_PX, (sy[2] - sy[0]) / _TILE_PX,
+                sx[0], sy[0],
+            )  # fmt: skip
+            href = url.replace("{z}", str(z)).replace("{x}", str(ix)).replace("{y}", str(iy))
+            out.append({"href": href, "matrix": " ".join(f"{v:.4f}" for v in matrix)})
+    return out
+
+
+def area_place_names(
+    area_geometry: Any, points: np.ndarray, locations: np.ndarray | None, top: int = 5
+) -> list[tuple[str, int]]:
+    """Streets and places named in the incidents inside an area, most frequent first.
+
+    police.uk's ``"On or near Canal Walk"`` is shortened to ``"Canal Walk"``; blank names are
+    left out. With no location column the list is empty.
+    """
+    import shapely
+
+    if locations is None or not len(points):
+        return []
+    inside = shapely.contains_xy(area_geometry, points[:, 0], points[:, 1])
+    names = pd.Series(locations[inside], dtype="string").str.strip()
+    names = names.str.replace(r"^(?i:on or near)\s+", "", regex=True)
+    names = names[names.notna() & names.ne("")]
+    counts = names.value_counts()
+    return [(str(k), int(v)) for k, v in counts.head(top).items()]
 
 
 def _tactic_data(m: TacticMatch, kb: KnowledgeBase, *, label: str = "") -> dict[str, Any]:
@@ -351,6 +458,8 @@ def render_briefing(
     recommendations: Mapping[str, Recommendation] | None = None,
     stop_search: StopSearchSummary | None = None,
     notes: Sequence[str] = (),
+    tiles: str | None = None,
+    tiles_attribution: str | None = None,
 ) -> str:
     """Render the printable briefing as one HTML document.
 
@@ -387,6 +496,15 @@ def render_briefing(
         Adds a monitoring page (:func:`hotspots.safeguards.summarise_stop_search`).
     notes : sequence of str
         Targeting notes for the cover (e.g. offences found mostly by proactive policing).
+    tiles : str, optional
+        Streets under each area's map: ``"openstreetmap"`` or a force's own XYZ tile server
+        (:func:`hotspots.mapping.resolve_tiles`). Default none: the page then makes no request at
+        all. With tiles, opening or printing the briefing asks that server for the tiles around
+        every planned area, which tells the server where the areas are: use an internal server
+        for real operations. Every page lists the streets and places its incidents name either
+        way.
+    tiles_attribution : str, optional
+        Printed under each map (OpenStreetMap's own attribution by default for its tiles).
 
     Returns
     -------
@@ -403,6 +521,12 @@ def render_briefing(
     recommendations = recommendations or {}
     synthetic = bool(params.get("synthetic") or params.get("demo"))
     points = incidents.xy if incidents is not None else np.empty((0, 2))
+    locations = (
+        incidents.frame["location"].to_numpy(dtype=object)
+        if incidents is not None and "location" in incidents.frame
+        else None
+    )
+    basemap, attribution = _basemap(tiles, tiles_attribution, patrol_areas)
     months = [f"{m:%Y-%m}" for m in incidents.months] if incidents is not None else None
     hot_geoms: dict[str, Any] = {}
     hot_rows: dict[str, Any] = {}
@@ -449,7 +573,9 @@ def render_briefing(
                 "parent": None
                 if parent is None
                 else {"rank": parent.get("rank"), "incidents": parent.get("incidents")},
-                "map": _map_data(a, hot_geoms.get(hid), points),
+                "map": _map_data(a, hot_geoms.get(hid), points, tiles=basemap),
+                "map_attribution": attribution,
+                "place_names": area_place_names(a.geometry, points, locations),
                 "share_pct": 100 * float(a.get("share", float("nan"))),
                 "harm": _present(a.get("harm")),
                 "temporal_class": str(a.get("temporal_class", "")).capitalize(),
@@ -502,6 +628,26 @@ def render_briefing(
         stop_search=stop_search.display() if stop_search is not None else None,
         stop_search_notes=list(stop_search.notes) if stop_search is not None else [],
     )
+
+
+def _basemap(
+    tiles: str | None, attribution: str | None, areas: gpd.GeoDataFrame
+) -> tuple[tuple[str, Any] | None, str]:
+    """The tile template and analysis CRS for the maps (None without tiles) and the credit."""
+    from hotspots.mapping import OSM_ATTRIBUTION, OSM_URL, resolve_tiles
+
+    chosen = resolve_tiles(tiles)
+    if chosen == "none" or areas.crs is None:
+        return None, ""
+    if chosen == "openstreetmap":
+        return (OSM_URL, areas.crs), attribution or _strip_tags(OSM_ATTRIBUTION)
+    return (chosen, areas.crs), attribution or ""
+
+
+def _strip_tags(html: str) -> str:
+    import re
+
+    return re.sub(r"<[^>]+>", "", html).replace("&copy;", "\u00a9")
 
 
 def _staffing_label(recommendations: Mapping[str, Recommendation], kb: KnowledgeBase) -> str:

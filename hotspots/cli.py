@@ -287,6 +287,14 @@ def _parser() -> argparse.ArgumentParser:
         "--pdf", action="store_true", help="also print briefing.pdf with a local Chromium (offline)"
     )
     pl.add_argument(
+        "--briefing-tiles",
+        default="none",
+        metavar="TILES",
+        help="streets under the briefing's maps: 'none' (default: the briefing makes no request), "
+        "a force's XYZ tile URL, or 'openstreetmap' where policy allows (opening the briefing "
+        "then tells that server where the areas are)",
+    )
+    pl.add_argument(
         "--exclude-buffer",
         type=float,
         default=50.0,
@@ -741,7 +749,14 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         operation_start=args.operation_start,
     )
     _print_notes(plan.choices, args, out)
-    written = workflows.write_plan(plan, args.out_dir, pdf=args.pdf, progress=_progress(args))
+    written = workflows.write_plan(
+        plan,
+        args.out_dir,
+        pdf=args.pdf,
+        progress=_progress(args),
+        tiles=args.briefing_tiles,
+        tiles_attribution=args.tiles_attribution,
+    )
     if args.teams:
         from hotspots.tasking import read_teams
 

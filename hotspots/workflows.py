@@ -705,9 +705,17 @@ def _place_lines(table: pd.DataFrame) -> list[str]:
     ]
 
 
-def plan_bytes(plan: PlanResult, kind: str, *, title: str | None = None) -> bytes:
+def plan_bytes(
+    plan: PlanResult,
+    kind: str,
+    *,
+    title: str | None = None,
+    tiles: str | None = None,
+    tiles_attribution: str | None = None,
+) -> bytes:
     """One plan output: ``"geojson"`` (patrol areas, RFC 7946), ``"csv"``, ``"ics"`` (RFC 5545)
-    or ``"briefing"`` (printable HTML; ``title`` replaces the default title)."""
+    or ``"briefing"`` (printable HTML; ``title`` replaces the default title; ``tiles`` puts
+    streets under its maps, see :func:`hotspots.briefing.render_briefing`)."""
     from hotspots.export import json_text, patrol_areas_geojson
 
     run = thaw(plan.params)
@@ -736,6 +744,8 @@ def plan_bytes(plan: PlanResult, kind: str, *, title: str | None = None) -> byte
             recommendations=plan.recommendations,
             stop_search=plan.stop_search,
             notes=[pro["note"]] if pro.get("note") else [],
+            tiles=tiles,
+            tiles_attribution=tiles_attribution,
             **extra,
         )
         return html.encode("utf-8")
@@ -750,10 +760,13 @@ def write_plan(
     pdf: bool = False,
     title: str | None = None,
     progress: Progress | None = None,
+    tiles: str | None = None,
+    tiles_attribution: str | None = None,
 ) -> dict[str, Path]:
     """Write the plan's outputs into ``out_dir`` (created if missing).
 
-    ``progress`` is told ``"writing outputs"`` file by file (4, or 5 with ``pdf``).
+    ``progress`` is told ``"writing outputs"`` file by file (4, or 5 with ``pdf``); ``tiles``
+    and ``tiles_attribution`` go to the briefing's maps (:func:`plan_bytes`).
 
     Returns
     -------
@@ -767,7 +780,10 @@ def write_plan(
     with progress_step(progress, WRITING, len(PLAN_FILES) + pdf) as file_written:
         for kind, file_name in PLAN_FILES.items():
             path = out / file_name
-            path.write_bytes(plan_bytes(plan, kind, title=title))
+            data = plan_bytes(
+                plan, kind, title=title, tiles=tiles, tiles_attribution=tiles_attribution
+            )
+            path.write_bytes(data)
             paths[_PLAN_KEYS[kind]] = path
             file_written()
         if pdf:
