@@ -374,6 +374,12 @@ def _parser() -> argparse.ArgumentParser:
     ap = sub.add_parser("app", help="start the Streamlit app (needs the [app] extra)")
     ap.add_argument("--port", type=int, default=None, help="TCP port (default 8501)")
     ap.add_argument("--script", default=None, help="the app's main script (default: app.py)")
+    ap.add_argument(
+        "--data",
+        default=None,
+        help="a folder of CSV files or a Parquet dataset on this server for the app to open "
+        "(sets HOTSPOTS_DATA; national data does not go through a browser upload)",
+    )
     return p
 
 
@@ -1181,7 +1187,7 @@ def _cmd_demo(args: argparse.Namespace, out: Any) -> int:
 def _cmd_app(args: argparse.Namespace, out: Any) -> int:
     from hotspots.launch import run_app
 
-    return run_app(args.script, port=args.port)
+    return run_app(args.script, port=args.port, data=args.data)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,10 @@ and runs ``python -m streamlit run`` on it with :data:`SERVER_OPTIONS`.
 The app itself needs the ``[app]`` extra (Streamlit, streamlit-folium, altair); without it,
 :func:`run_app` raises :class:`AppNotInstalledError` with the command that installs it. Nothing here
 imports Streamlit.
+
+National data does not come through a browser upload: ``hotspots app --data PATH``
+(``run_app(data=PATH)``) sets :data:`DATA_ENV` for the app, which then opens that folder of CSV
+files or Parquet dataset on the server and says what it opened.
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hotspots._errors import HotspotsError
+from hotspots._errors import HotspotsError, InputError
 from hotspots.offline import VENDOR_DIR
 
 __all__ = [
+    "DATA_ENV",
     "SERVER_OPTIONS",
     "AppNotInstalledError",
     "app_command",
     "app_script",
+    "data_environment",
     "prepare_launch_dir",
     "run_app",
 ]
@@ -54,6 +60,9 @@ SERVER_OPTIONS: dict[str, str | int | bool] = {
 }
 
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent
+#: The environment variable the app reads its server data from (a folder of CSV files, a Parquet
+#: dataset or one file); ``hotspots_app.data`` reads the same name.
+DATA_ENV = "HOTSPOTS_DATA"
 
 
 class AppNotInstalledError(HotspotsError):
@@ -149,7 +158,41 @@ def app_command(main: str | Path, port: int | None = None) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(main), *flags]
 
 
-def run_app(script: str | Path | None = None, port: int | None = None) -> int:
+def data_environment(data: str | os.PathLike[str] | None) -> dict[str, str]:
+    """The app's environment: this process's, with :data:`DATA_ENV` set to ``data`` when given.
+
+    Parameters
+    ----------
+    data : str or Path, optional
+        A folder of CSV files, a Parquet dataset (folder) or one file on this server.
+
+    Returns
+    -------
+    dict
+        Environment variables for the app's process.
+
+    Raises
+    ------
+    InputError
+        When ``data`` does not exist.
+    """
+    env = dict(os.environ)
+    if data is not None:
+        path = Path(data).expanduser()
+        if not path.exists():
+            msg = "The data folder given to the app does not exist."
+            raise InputError(
+                msg, file=str(path), hint="give a folder of CSV files or a Parquet dataset."
+            )
+        env[DATA_ENV] = str(path.resolve())
+    return env
+
+
+def run_app(
+    script: str | Path | None = None,
+    port: int | None = None,
+    data: str | os.PathLike[str] | None = None,
+) -> int:
     """Run the app until it stops (Ctrl+C), serving the vendored map assets locally.
 
     Parameters
@@ -158,6 +201,9 @@ def run_app(script: str | Path | None = None, port: int | None = None) -> int:
         The app's main script; default :func:`app_script`.
     port : int, optional
         TCP port; default Streamlit's (8501).
+    data : str or Path, optional
+        A folder of CSV files or a Parquet dataset on this server for the app to open instead of
+        the demo (:data:`DATA_ENV`); uploads still replace it in a session.
 
     Returns
     -------
@@ -172,12 +218,13 @@ def run_app(script: str | Path | None = None, port: int | None = None) -> int:
     if importlib.util.find_spec("streamlit") is None:
         msg = "The app needs the [app] extra, which is not installed: pip install 'hotspots[app]'."
         raise AppNotInstalledError(msg)
+    env = data_environment(data)
     script = app_script() if script is None else Path(script)
     if not script.is_file():
         msg = f"The app script {os.fspath(script)!r} does not exist."
         raise AppNotInstalledError(msg)
     with tempfile.TemporaryDirectory(prefix="hotspots-app-") as folder:
-        proc = subprocess.Popen(app_command(prepare_launch_dir(script, folder), port))
+        proc = subprocess.Popen(app_command(prepare_launch_dir(script, folder), port), env=env)
         # A SIGTERM to this process stops Streamlit too, and the temporary folder is removed.
         previous = signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
         try:

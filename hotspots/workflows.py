@@ -8,8 +8,9 @@ step on its own key and the command line can run them end to end:
 step                       functions
 =========================  =====================================================================
 read                       :func:`read_inputs` (incident CSVs with harm weights and a study
-                           area given as files or values), :func:`rejected_csv`,
-                           :func:`write_ingest_outputs`
+                           area given as files or values), :func:`filter_inputs` (the same
+                           filters on incidents already read: read once, filter often),
+                           :func:`rejected_csv`, :func:`write_ingest_outputs`
 detect and rank            :func:`detect_hotspots` (``significant_only`` keeps the tested hot
                            spots), :func:`surface_contours`
 hot spot outputs           :func:`hotspot_bytes`, :func:`write_hotspots` (GeoJSON, GeoPackage,
@@ -86,6 +87,7 @@ __all__ = [
     "evaluate_forecasts",
     "evaluate_holdout",
     "evaluation_table",
+    "filter_inputs",
     "hotspot_bytes",
     "only_significant",
     "patrol_areas",
@@ -191,6 +193,55 @@ def read_inputs(
     ):
         sources = sources[0]
     return read_incidents(sources, **kwargs)
+
+
+def filter_inputs(
+    incidents: Incidents,
+    *,
+    crime_types: Any = "all",
+    harm_weights: Mapping[str, float] | str | Path | bytes | None = None,
+    study_area: Any = None,
+    date_from: Any = None,
+    date_to: Any = None,
+) -> Incidents:
+    """The user's filters on incidents already read: no file is read again.
+
+    Read the files once with ``read_inputs(sources, crime_types="all")`` and call this for every
+    choice of crime types, dates, study area and harm weights (the app does, on each apply).
+
+    Parameters
+    ----------
+    incidents : Incidents
+        From :func:`read_inputs` with ``crime_types="all"``.
+    crime_types, date_from, date_to
+        As :func:`hotspots.ingest.filter_incidents`.
+    harm_weights : mapping, path or bytes, optional
+        Weights per crime type, or a CSV/JSON table read by :func:`hotspots.harm.read_harm_weights`.
+    study_area : path, bytes, shapely geometry or GeoDataFrame, optional
+        A path or bytes is read by :func:`hotspots.boundaries.read_boundary` (EPSG:4326); a
+        geometry is taken to be in EPSG:4326. Spatial outliers stay as the read set them aside.
+
+    Returns
+    -------
+    Incidents
+        The kept incidents; the report counts the rows each filter left out.
+    """
+    from hotspots.boundaries import read_boundary
+    from hotspots.harm import read_harm_weights
+    from hotspots.ingest import filter_incidents
+
+    if isinstance(harm_weights, str | Path | bytes | bytearray):
+        harm_weights = read_harm_weights(harm_weights)
+    if isinstance(study_area, str | Path | bytes | bytearray):
+        study_area = read_boundary(study_area)
+    return filter_incidents(
+        incidents,
+        crime_types=crime_types,
+        harm_weights=harm_weights,
+        study_area=study_area,
+        date_from=date_from,
+        date_to=date_to,
+    )
 
 
 def rejected_csv(report: IngestReport) -> str:

@@ -12,8 +12,10 @@ module              owns
 ``common``          shared widgets and caching: markdown escaping, labels, cache hash functions
                     (the library's fingerprints), library warnings -> ``st.warning``, settings kept
                     across tabs, the selected hot spot
-``data``            "Data and report": uploads, filters, column mapping, reading incidents, the
-                    ingest report and rows left out
+``data``            "Data and report": uploads or the server's data folder, filters, column
+                    mapping, reading incidents (once per source), the ingest report and rows left
+                    out
+``status``          progress of long library work as a status box (file i of n, detecting...)
 ``detection``       the method and parameter panel, detection (cached), how the hot spots were found
 ``map``             the map tab: basemap choice, the full-width map, the ranked table, the selection
 ``detail``          "Hot spot details": the selected hot spot's profile, tactics, patrol visits

@@ -7,18 +7,22 @@ process-wide on the uploaded bytes and the filter values; everything after it ke
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from hotspots import HotspotsError
+from hotspots import HotspotsError, InputError, launch
 from hotspots.incidents import FILTER_REASONS, Incidents
 from hotspots.ingest import R_POLYGON
-from hotspots_app.common import Outcome, cache_data, cache_resource, capture
+from hotspots_app.common import Outcome, cache_data, cache_resource, capture, md
+from hotspots_app.status import StatusProgress
 
 #: Column roles the ingest accepts for an explicit mapping (hotspots.ingest / `hotspots --column`).
 COLUMN_ROLES = {
@@ -40,6 +44,38 @@ DEMO_WARNING = (
 )
 
 Source = tuple[str, bytes]
+#: The environment variable naming a folder of CSV files or a Parquet dataset on the server
+#: (``hotspots app --data PATH`` sets it): national data does not come through a browser upload.
+DATA_ENV = launch.DATA_ENV
+#: File suffixes the server folder is searched for (:func:`hotspots.ingest.read_incidents`).
+SERVER_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """What the app reads: uploaded files, a folder or Parquet dataset on the server, or the demo.
+
+    ``key`` is what the read is cached on: the uploads' names and content digests, or the server
+    files' names, sizes and modification times (so a changed file is read again). The bytes
+    themselves are never hashed by Streamlit on a rerun.
+    """
+
+    kind: str  # "upload", "server" or "demo"
+    key: tuple[Any, ...]
+    files: tuple[Source, ...] = ()
+    path: str | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        return self.kind == "demo"
+
+    def readable(self) -> Any:
+        """What :func:`hotspots.workflows.read_inputs` takes: a path or (name, bytes) pairs."""
+        return self.path if self.kind == "server" else list(self.files)
+
+    @property
+    def n_files(self) -> int:
+        return len(self.key) if self.kind == "server" else len(self.files)
 
 
 @dataclass(frozen=True)
@@ -53,40 +89,96 @@ class Filters:
     harm: bool = False
     harm_table: Source | None = None
 
+    @property
+    def weight_column(self) -> bool:
+        """Whether the files' own weight column is read (harm on and no table of weights)."""
+        return bool(self.harm) and self.harm_table is None
+
 
 # ----------------------------------------------------------------------------- reading
 @cache_resource(max_entries=1)
-def _demo_bytes() -> bytes:
+def _demo_source() -> DataSource:
     from hotspots.demo import ensure_demo_csv
 
-    return ensure_demo_csv().read_bytes()
+    data = ensure_demo_csv().read_bytes()
+    return DataSource("demo", ((DEMO_LABEL, _digest(data)),), ((DEMO_LABEL, data),))
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def server_source(path: str | os.PathLike[str]) -> DataSource:
+    """A folder of CSV files, a Parquet dataset (folder) or one file on the server.
+
+    Raises
+    ------
+    InputError
+        When the path does not exist or holds no CSV or Parquet file.
+    """
+    root = Path(path).expanduser()
+    if root.is_file():
+        files = [root]
+    elif root.is_dir():
+        files = sorted(
+            p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SERVER_SUFFIXES
+        )
+    else:
+        msg = f"The server data folder set by {DATA_ENV} does not exist."
+        raise InputError(msg, file=str(root), hint=f"set {DATA_ENV} to a folder of CSV files.")
+    if not files:
+        msg = "The server data folder holds no CSV or Parquet files."
+        raise InputError(msg, file=str(root), hint="point to a folder of police.uk CSV files.")
+    key = []
+    for f in files:
+        st_ = f.stat()
+        key.append(
+            (str(f.relative_to(root)) if f != root else f.name, st_.st_size, st_.st_mtime_ns)
+        )
+    return DataSource("server", tuple(key), path=str(root.resolve()))
 
 
 # cache_resource: an Incidents is read-only (hotspots.record), large (a year of a force's
 # incidents) and the same for the same inputs, so sessions share it rather than copy it.
 @cache_resource(max_entries=4)
-def load_incidents(
-    sources: tuple[Source, ...], columns: tuple[tuple[str, str], ...], filters: Filters
+def read_source(
+    key: tuple[Any, ...],
+    columns: tuple[tuple[str, str], ...],
+    weight_column: bool,
+    _source: DataSource,
+    _progress: Any = None,
 ) -> Outcome:
-    """Read the sources with the filters applied: an :class:`Outcome` holding ``Incidents``.
+    """Read every row of the source once (all crime types, every date): an :class:`Outcome`.
 
-    :func:`hotspots.workflows.read_inputs`, with the uploaded harm-weight table and study area
-    read by :func:`hotspots.harm.read_harm_weights` and :func:`hotspots.boundaries.read_boundary`
-    (their file names in any error).
+    Cached on ``key`` (:attr:`DataSource.key`, never the bytes), the column mapping and whether
+    the files' weight column is read; :func:`filter_source` applies the user's filters to it.
     """
-    return capture(_read, sources, columns, filters)
-
-
-def _read(
-    sources: tuple[Source, ...], columns: tuple[tuple[str, str], ...], filters: Filters
-) -> Incidents:
-    from hotspots.boundaries import read_boundary
-    from hotspots.harm import read_harm_weights
     from hotspots.workflows import read_inputs
 
     mapping: dict[str, str | None] = dict(columns)
-    if not filters.harm:
+    if not weight_column:
         mapping["weight"] = None  # ignore a weight column: every incident counts 1
+    return capture(
+        read_inputs, _source.readable(), columns=mapping, crime_types="all", progress=_progress
+    )
+
+
+@cache_resource(max_entries=8)
+def filter_source(base: Incidents, filters: Filters) -> Outcome:
+    """The filters on incidents already read (:func:`hotspots.workflows.filter_inputs`).
+
+    The uploaded harm-weight table and study area are read by
+    :func:`hotspots.harm.read_harm_weights` and :func:`hotspots.boundaries.read_boundary` (their
+    file names in any error).
+    """
+    return capture(_filter, base, filters)
+
+
+def _filter(base: Incidents, filters: Filters) -> Incidents:
+    from hotspots.boundaries import read_boundary
+    from hotspots.harm import read_harm_weights
+    from hotspots.workflows import filter_inputs
+
     harm_weights = None
     if filters.harm and filters.harm_table is not None:
         name, data = filters.harm_table
@@ -95,17 +187,55 @@ def _read(
     if filters.study_area is not None:
         name, data = filters.study_area
         study_area = read_boundary(data, name=name)
-    return read_inputs(
-        list(sources),
-        columns=mapping or None,
-        crime_types=list(filters.crime_types)
-        if isinstance(filters.crime_types, tuple)
-        else filters.crime_types,
+    crime_types = filters.crime_types
+    return filter_inputs(
+        base,
+        crime_types=list(crime_types) if isinstance(crime_types, tuple) else crime_types,
         harm_weights=harm_weights,
         study_area=study_area,
         date_from=filters.date_from,
         date_to=filters.date_to,
     )
+
+
+def load_base(
+    source: DataSource, columns: tuple[tuple[str, str], ...], *, weight_column: bool = False
+) -> Outcome:
+    """Every row of ``source`` (cached), with a status box while the files are read."""
+    progress = StatusProgress(
+        "Reading the incident files" if source.kind != "server" else f"Opening {source.path}"
+    )
+    out = read_source(source.key, columns, weight_column, source, progress)
+    progress.finish(_opened_text(source, out.value))
+    return out
+
+
+def load_incidents(
+    source: DataSource, columns: tuple[tuple[str, str], ...], filters: Filters, base: Outcome
+) -> Outcome:
+    """The filtered incidents: ``base`` (read by :func:`load_base`) through the filters.
+
+    The files are read again only to take a weight column the first read ignored (harm weights
+    switched on without a table).
+    """
+    if filters.weight_column:
+        base = load_base(source, columns, weight_column=True)
+    with st.spinner("Applying the filters..."):
+        kept = filter_source(base.value, filters)
+    return Outcome(kept.value, tuple(dict.fromkeys(base.warnings + kept.warnings)))
+
+
+def _opened_text(source: DataSource, incidents: Incidents) -> str:
+    rep = incidents.report
+    files = len(rep.files) or source.n_files
+    where = (
+        source.path
+        if source.kind == "server"
+        else "uploaded"
+        if source.kind == "upload"
+        else "demo"
+    )
+    return f"Read {files:,} file(s) ({where}): {rep.n_read:,} rows, {rep.n_used:,} usable"
 
 
 def column_map(is_demo: bool) -> tuple[tuple[str, str], ...]:
@@ -123,8 +253,12 @@ def rejected_csv(incidents: Incidents) -> bytes:
 
 
 # ------------------------------------------------------------------------------ sidebar
-def sidebar_data() -> tuple[tuple[Source, ...], bool]:
-    """Upload widget; returns the sources and whether they are the synthetic demo."""
+def sidebar_data() -> DataSource:
+    """Upload widget and the server data; returns what to read.
+
+    Uploaded files come first; without them, the folder or Parquet dataset named by
+    :data:`DATA_ENV` (``hotspots app --data PATH``) when it is set; else the synthetic demo.
+    """
     st.sidebar.header("1. Data")
     files = st.sidebar.file_uploader(
         "Incident CSV files (one or many, e.g. a year of police.uk monthly files)",
@@ -135,9 +269,45 @@ def sidebar_data() -> tuple[tuple[Source, ...], bool]:
         "easting/northing columns. Files stay on this server.",
     )
     if files:
-        return tuple((f.name, f.getvalue()) for f in files), False
+        return DataSource(
+            "upload",
+            tuple((f.name, _upload_digest(f)) for f in files),
+            tuple((f.name, f.getvalue()) for f in files),
+        )
+    server = os.environ.get(DATA_ENV, "").strip()
+    if server:
+        source = server_source(server)
+        st.sidebar.caption(
+            f"No file uploaded: reading the server data **{md(source.path)}** "
+            f"({source.n_files:,} file(s)). Upload files to analyse them instead."
+        )
+        return source
     st.sidebar.caption("No file uploaded: showing the bundled **synthetic** demo data.")
-    return ((DEMO_LABEL, _demo_bytes()),), True
+    return _demo_source()
+
+
+def _upload_digest(upload: Any) -> str:
+    """The content digest of an uploaded file, computed once per upload (kept by its file id)."""
+    known = st.session_state.setdefault("_upload_digests", {})
+    file_id = getattr(upload, "file_id", None)
+    if file_id is None or file_id not in known:
+        digest = _digest(upload.getvalue())
+        if file_id is None:
+            return digest
+        known[file_id] = digest
+    return known[file_id]
+
+
+def show_opened(source: DataSource, incidents: Incidents) -> None:
+    """Say in the sidebar what was read: files and rows (the server data above all)."""
+    rep = incidents.report
+    if source.kind == "server":
+        st.sidebar.success(
+            f"Opened {md(source.path)}: {len(rep.files):,} file(s), {rep.n_read:,} rows read, "
+            f"{rep.n_used:,} usable."
+        )
+    elif source.kind == "upload":
+        st.sidebar.caption(f"{len(rep.files):,} file(s), {rep.n_read:,} rows read.")
 
 
 def sidebar_filters(base: Incidents) -> Filters:
@@ -205,14 +375,21 @@ def sidebar_filters(base: Incidents) -> Filters:
     return Filters(**out)
 
 
-def column_mapping_form(sources: tuple[Source, ...]) -> None:
+def column_mapping_form(source: DataSource) -> None:
     """Offered when the columns could not be detected: pick them from the file's headers."""
     from hotspots.ingest import read_headers
 
-    if not sources:
+    first: Any
+    if source.kind == "server" and source.path is not None:
+        root = Path(source.path)
+        first = root if root.is_file() else root / str(source.key[0][0])
+        name = first.name
+    elif source.files:
+        name, first = source.files[0]
+    else:
         return
     try:
-        headers = read_headers(sources[0][1], name=sources[0][0])
+        headers = read_headers(first, name=name)
     except HotspotsError:
         return  # not a readable text file: the error above says so
     if not headers:

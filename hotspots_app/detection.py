@@ -18,6 +18,7 @@ from hotspots import constants
 from hotspots.detect import HotspotResult
 from hotspots.incidents import Incidents
 from hotspots_app.common import METHOD_LABELS, ORDER_LABELS, Outcome, cache_resource, capture, md
+from hotspots_app.status import StatusProgress
 
 #: The KDE coverage slider's default, in percent of the study area (the estimator's default).
 DEFAULT_COVERAGE_PCT = constants.HOTSPOT_COVERAGE * 100
@@ -25,11 +26,20 @@ DEFAULT_COVERAGE_PCT = constants.HOTSPOT_COVERAGE * 100
 
 # --------------------------------------------------------------------------------- cached
 @cache_resource(max_entries=8)
-def run_detect(incidents: Incidents, method: str, order: str, params: dict[str, Any]) -> Outcome:
-    """:func:`hotspots.workflows.detect_hotspots`: an :class:`Outcome` holding the result."""
+def run_detect(
+    incidents: Incidents,
+    method: str,
+    order: str,
+    params: dict[str, Any],
+    _progress: Any = None,
+) -> Outcome:
+    """:func:`hotspots.workflows.detect_hotspots`: an :class:`Outcome` holding the result.
+
+    ``_progress`` (not part of the cache key) is told each step (:mod:`hotspots_app.status`).
+    """
     from hotspots.workflows import detect_hotspots
 
-    return capture(detect_hotspots, incidents, method, order=order, **params)
+    return capture(detect_hotspots, incidents, method, order=order, progress=_progress, **params)
 
 
 @cache_resource(max_entries=8)
@@ -54,9 +64,11 @@ def base_params(method: str, harm: bool) -> dict[str, Any]:
 
 
 def find(incidents: Incidents, method: str, order: str, params: dict[str, Any]) -> Outcome:
-    """The hot spots for the panel's settings (cached), with a spinner."""
-    with st.spinner(f"Finding hot spots ({METHOD_LABELS[method]})..."):
-        return run_detect(incidents, method, order, params)
+    """The hot spots for the panel's settings (cached), with a status box while they are found."""
+    progress = StatusProgress(f"Finding hot spots ({METHOD_LABELS[method]})")
+    found = run_detect(incidents, method, order, params, progress)
+    progress.finish(f"Found {len(found.value.hotspots):,} hot spots ({METHOD_LABELS[method]})")
+    return found
 
 
 # ------------------------------------------------------------------------------ sidebar

@@ -81,22 +81,22 @@ class _Page:
 
 def _sidebar_and_detection() -> _Page | None:
     """Sidebar: data -> filters -> method and parameters -> basemap; None when nothing to show."""
-    sources, is_demo = data.sidebar_data()
+    source = data.sidebar_data()
+    is_demo = source.is_demo
     if is_demo:
         st.warning(data.DEMO_WARNING)
     columns = data.column_map(is_demo)
     try:
-        with st.spinner("Reading the incident files..."):
-            base = data.load_incidents(sources, columns, data.Filters(crime_types="all"))
+        base = data.load_base(source, columns)
     except InputError as exc:
         st.error(md(str(exc)))
         if not is_demo:
-            data.column_mapping_form(sources)
+            data.column_mapping_form(source)
         return None
+    data.show_opened(source, base.value)
     filters = data.sidebar_filters(base.value)
     method = detection.sidebar_method()
-    with st.spinner("Applying the filters..."):
-        loaded = data.load_incidents(sources, columns, filters)
+    loaded = data.load_incidents(source, columns, filters, base)
     incidents = loaded.value
     if len(incidents) == 0:
         st.error("No incidents are left after the filters. Widen the date range or crime types.")

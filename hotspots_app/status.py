@@ -1,0 +1,102 @@
+"""Progress of long library work in the page: a progress callback drawn as a status box.
+
+:class:`StatusProgress` is a ``progress(step, done, total)`` callback (the one the command line
+draws with tqdm) that shows ``st.status`` with the current step ("Reading file 37 of 444",
+"Validating", "Finding hot spots", "Ranking") and an ``st.progress`` bar for steps counted in
+units. It is made before a cached call and passed to it as an argument Streamlit does not hash
+(``_progress``):
+
+* nothing is drawn until the library reports, so a cache hit shows no box at all;
+* its Streamlit calls run in the script context captured when it was made, outside the cached
+  function, so Streamlit does not record them for replay on later cache hits (a replayed call on
+  a box from an earlier run would fail).
+
+Importing this module runs nothing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+import streamlit as st
+
+from hotspots.progress import (
+    CLASSIFYING,
+    DETECTING,
+    EVALUATING,
+    PLANNING,
+    RANKING,
+    READING,
+    VALIDATING,
+    WRITING,
+)
+
+#: What the box says for each library step (``{done}`` and ``{total}`` are filled in).
+STEP_LABELS = {
+    READING: "Reading file {next} of {total}",
+    VALIDATING: "Validating the rows (coordinates, dates, duplicates, outliers)",
+    DETECTING: "Finding hot spots",
+    RANKING: "Ranking the hot spots (counts, significance, profiles)",
+    PLANNING: "Making the patrol plan",
+    EVALUATING: "Checking against the later period",
+    CLASSIFYING: "Classifying places over time",
+    WRITING: "Writing file {next} of {total}",
+}
+
+
+def step_label(step: str, done: int, total: int | None) -> str:
+    """The words for a progress report, e.g. ``"Reading file 3 of 12"``.
+
+    Examples
+    --------
+    >>> step_label("reading files", 2, 12)
+    'Reading file 3 of 12'
+    >>> step_label("reading files", 12, 12)
+    'Reading file 12 of 12'
+    >>> step_label("ranking", 0, 1)
+    'Ranking the hot spots (counts, significance, profiles)'
+    """
+    template = STEP_LABELS.get(step, step[:1].upper() + step[1:])
+    if total is None:
+        return template.replace(" of {total}", "").format(next=done + 1)
+    return template.format(next=min(done + 1, max(total, 1)), total=total)
+
+
+class StatusProgress:
+    """A :data:`hotspots.progress.Progress` callback drawing a status box and a progress bar.
+
+    Parameters
+    ----------
+    title : str
+        What the whole job is ("Reading the incident files"); the box's label while it runs.
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.steps: list[tuple[str, int, int | None]] = []
+        self._context = contextvars.copy_context()
+        self._box: Any = None
+        self._bar: Any = None
+
+    def __call__(self, step: str, done: int, total: int | None) -> None:
+        """Report ``done`` of ``total`` units of ``step`` (see :mod:`hotspots.progress`)."""
+        self.steps.append((step, done, total))
+        self._context.copy().run(self._draw, step, done, total)
+
+    def _draw(self, step: str, done: int, total: int | None) -> None:
+        label = step_label(step, done, total)
+        if self._box is None:
+            self._box = st.status(f"{self.title}: {label}...", expanded=True)
+            self._bar = self._box.progress(0.0)
+        else:
+            self._box.update(label=f"{self.title}: {label}...")
+        fraction = done / total if total else 0.0
+        self._bar.progress(min(max(fraction, 0.0), 1.0), text=label)
+
+    def finish(self, summary: str | None = None) -> None:
+        """Mark the box complete (collapsed) with ``summary``; nothing if it was never drawn."""
+        if self._box is None:
+            return
+        text = summary or f"{self.title}: done"
+        self._context.copy().run(self._box.update, label=text, state="complete", expanded=False)
