@@ -206,7 +206,7 @@ def load_base(
         "Reading the incident files" if source.kind != "server" else f"Opening {source.path}"
     )
     out = read_source(source.key, columns, weight_column, source, progress)
-    progress.finish(_opened_text(source, out.value))
+    progress.finish()
     return out
 
 
@@ -223,19 +223,6 @@ def load_incidents(
     with st.spinner("Applying the filters..."):
         kept = filter_source(base.value, filters)
     return Outcome(kept.value, tuple(dict.fromkeys(base.warnings + kept.warnings)))
-
-
-def _opened_text(source: DataSource, incidents: Incidents) -> str:
-    rep = incidents.report
-    files = len(rep.files) or source.n_files
-    where = (
-        source.path
-        if source.kind == "server"
-        else "uploaded"
-        if source.kind == "upload"
-        else "demo"
-    )
-    return f"Read {files:,} file(s) ({where}): {rep.n_read:,} rows, {rep.n_used:,} usable"
 
 
 def column_map(is_demo: bool) -> tuple[tuple[str, str], ...]:

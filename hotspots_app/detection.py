@@ -67,7 +67,7 @@ def find(incidents: Incidents, method: str, order: str, params: dict[str, Any]) 
     """The hot spots for the panel's settings (cached), with a status box while they are found."""
     progress = StatusProgress(f"Finding hot spots ({METHOD_LABELS[method]})")
     found = run_detect(incidents, method, order, params, progress)
-    progress.finish(f"Found {len(found.value.hotspots):,} hot spots ({METHOD_LABELS[method]})")
+    progress.finish()
     return found
 
 

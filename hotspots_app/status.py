@@ -6,7 +6,9 @@ draws with tqdm) that shows ``st.status`` with the current step ("Reading file 3
 units. It is made before a cached call and passed to it as an argument Streamlit does not hash
 (``_progress``):
 
-* nothing is drawn until the library reports, so a cache hit shows no box at all;
+* nothing is drawn until the library reports, so a cache hit shows no box at all, and
+  :meth:`StatusProgress.finish` removes the box (it sits in an ``st.empty`` placeholder), so the
+  page below it does not move once the work is done;
 * its Streamlit calls run in the script context captured when it was made, outside the cached
   function, so Streamlit does not record them for replay on later cache hits (a replayed call on
   a box from an earlier run would fail).
@@ -76,6 +78,7 @@ class StatusProgress:
         self.title = title
         self.steps: list[tuple[str, int, int | None]] = []
         self._context = contextvars.copy_context()
+        self._slot: Any = None
         self._box: Any = None
         self._bar: Any = None
 
@@ -87,16 +90,16 @@ class StatusProgress:
     def _draw(self, step: str, done: int, total: int | None) -> None:
         label = step_label(step, done, total)
         if self._box is None:
-            self._box = st.status(f"{self.title}: {label}...", expanded=True)
+            self._slot = st.empty()
+            self._box = self._slot.container().status(f"{self.title}: {label}...", expanded=True)
             self._bar = self._box.progress(0.0)
         else:
             self._box.update(label=f"{self.title}: {label}...")
         fraction = done / total if total else 0.0
         self._bar.progress(min(max(fraction, 0.0), 1.0), text=label)
 
-    def finish(self, summary: str | None = None) -> None:
-        """Mark the box complete (collapsed) with ``summary``; nothing if it was never drawn."""
-        if self._box is None:
-            return
-        text = summary or f"{self.title}: done"
-        self._context.copy().run(self._box.update, label=text, state="complete", expanded=False)
+    def finish(self) -> None:
+        """Remove the box (nothing if it was never drawn): the work it reported is done."""
+        if self._slot is not None:
+            self._context.copy().run(self._slot.empty)
+        self._slot = self._box = self._bar = None
