@@ -12,6 +12,7 @@ Streamlit.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -30,13 +31,20 @@ from hotspots._errors import ParameterError
 from hotspots.offline import escape_text
 
 __all__ = [
+    "LAYER_BUDGET_BYTES",
+    "MAP_DECIMALS",
+    "MAP_TOLERANCE_M",
+    "MAX_TOLERANCE_M",
     "OSM_ATTRIBUTION",
+    "SURFACE_TOLERANCE_M",
     "OSM_URL",
     "PALETTE",
     "aggregate_heat_points",
     "EMERGING_COLOURS",
     "build_map",
     "emerging_layer",
+    "fit_layer",
+    "map_geometries",
     "hotspot_at",
     "patrol_layer",
     "rank_colours",
@@ -68,6 +76,25 @@ OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
+
+#: Decimals of a degree in map coordinates: 5 decimals are 1.1 m north-south and at most 1.1 m
+#: east-west, finer than a screen pixel up to zoom 17 in Great Britain (1.2 m at zoom 17 on the
+#: equator, 0.7 m at 53° N). Files keep :data:`hotspots.export.COORD_PRECISION`; the map needs no
+#: more than it can show, and every extra decimal is sent to the browser on every rerun.
+MAP_DECIMALS = 5
+#: Polygons are simplified by this distance (metres, in their metric CRS) before they are drawn:
+#: the map's resolution (:data:`MAP_DECIMALS`), so no vertex that a screen could show is lost.
+MAP_TOLERANCE_M = 1.0
+#: The density surface's contours are outlines of a smoothed grid (cells of 10 m or more): they
+#: are drawn at this coarser tolerance (metres), which no one reading them can tell apart.
+SURFACE_TOLERANCE_M = 4.0
+#: Largest simplification (metres) a layer may need to fit its budget before its least important
+#: polygons are left out (hot spots: 8 m, about a house's width; contours: 32 m, about a KDE cell).
+MAX_TOLERANCE_M = {"hotspots": 8.0, "surface": 32.0, "other": 8.0}
+#: Bytes of GeoJSON text each layer may send (heuristic of this product: the whole map, with the
+#: 20,000 heat points of about 0.5 MB and the page's own script, stays under 3 MB, which the
+#: browser draws in a few seconds on a modest laptop; the payload is sent on every rerun).
+LAYER_BUDGET_BYTES = {"hotspots": 1_000_000, "surface": 600_000, "other": 300_000}
 
 #: Where the map opens when there is nothing to fit to (Great Britain).
 _FALLBACK_BOUNDS = ((49.9, -8.2), (58.7, 1.8))
@@ -148,7 +175,7 @@ def aggregate_heat_points(incidents: Any, max_points: int = 20_000) -> list[list
     become one point whose weight is the sum of the incidents' weights. If more than ``max_points``
     distinct locations remain, locations are rounded to coarser grids (about 10 m, 100 m, 1 km)
     until they fit. Weights are scaled to 0-1 by their 99th percentile so a single very busy
-    location does not wash out the rest.
+    location does not wash out the rest. Coordinates are sent with :data:`MAP_DECIMALS` decimals.
 
     Parameters
     ----------
@@ -156,7 +183,7 @@ def aggregate_heat_points(incidents: Any, max_points: int = 20_000) -> list[list
         Anything with ``lon``, ``lat`` (degrees, WGS84) and optionally ``weight`` columns (an
         :class:`~hotspots.incidents.Incidents` is read through its ``frame``).
     max_points : int, default 20000
-        Upper bound on the points sent to the browser (about 0.45 MB of JSON at 20,000).
+        Upper bound on the points sent to the browser (about 0.5 MB of JSON at 20,000).
 
     Returns
     -------
@@ -176,21 +203,23 @@ def aggregate_heat_points(incidents: Any, max_points: int = 20_000) -> list[list
     lon, lat, w = lon[ok], lat[ok], w[ok]
     if lon.size == 0:
         return []
-    agg = None
+    # Distinct locations by hashing (lat, lon) as one complex number: first-seen order, as a
+    # pandas groupby(sort=False) gives, in a fraction of its time on a million incidents.
     for decimals in (6, 4, 3, 2):
-        df = pd.DataFrame({"lat": lat.round(decimals), "lon": lon.round(decimals), "w": w})
-        agg = df.groupby(["lat", "lon"], sort=False, as_index=False)["w"].sum()
-        if len(agg) <= max_points:
+        codes, found = pd.factorize(lat.round(decimals) + 1j * lon.round(decimals))
+        if len(found) <= max_points:
             break
-    assert agg is not None
-    if len(agg) > max_points:
-        agg = agg.nlargest(max_points, "w")
-    scale = float(np.quantile(agg["w"], 0.99)) if len(agg) > 1 else float(agg["w"].iloc[0])
+    uniq = np.asarray(found, dtype=complex)
+    total = np.bincount(codes, weights=w, minlength=len(uniq))
+    if len(uniq) > max_points:
+        top = np.argsort(-total, kind="stable")[:max_points]
+        uniq, total = uniq[top], total[top]
+    scale = float(np.quantile(total, 0.99)) if len(total) > 1 else float(total[0])
     scale = scale if scale > 0 else 1.0
-    weights = np.clip(agg["w"].to_numpy() / scale, 0.05, 1.0)
+    weights = np.clip(total / scale, 0.05, 1.0)
     return [
-        [round(float(a), 6), round(float(b), 6), round(float(c), 3)]
-        for a, b, c in zip(agg["lat"], agg["lon"], weights, strict=True)
+        [round(float(a), MAP_DECIMALS), round(float(b), MAP_DECIMALS), round(float(c), 3)]
+        for a, b, c in zip(uniq.real, uniq.imag, weights, strict=True)
     ]
 
 
@@ -246,10 +275,17 @@ def build_map(
     percentile box of the incidents, so that a stray geocoding error far away does not zoom the
     map out to a whole country. With ``tiles="none"`` the map is built as
     ``folium.Map(tiles=None, maxZoom=19)``: Leaflet needs a ``maxZoom`` when no tile layer sets one.
+
+    The map's size is bounded whatever the input (every byte is sent to the browser on each
+    rerun): incidents are at most ``max_heat_points`` aggregated heat points; coordinates have
+    :data:`MAP_DECIMALS` decimals; polygons are simplified by :data:`MAP_TOLERANCE_M` and each
+    layer is fitted to its :data:`LAYER_BUDGET_BYTES` by :func:`fit_layer` (coarser
+    simplification, then only the highest-ranked hot spots or largest contours; the legend and
+    the layer's name say so when some are left out).
     """
     tiles = resolve_tiles(tiles)
-    hot = _to_wgs84(ranked_hotspots)
-    bounds = _view_bounds(hot, incidents)
+    hot = _drawable(ranked_hotspots)
+    bounds = _view_bounds(None if hot is None else _to_wgs84(hot.envelope), incidents)
     (s, w), (n, e) = bounds
     m = folium.Map(
         location=[(s + n) / 2, (w + e) / 2],
@@ -276,11 +312,17 @@ def build_map(
         ).add_to(m)
 
     if surface_polygons is not None:
-        surface = _surface_to_wgs84(surface_polygons, getattr(ranked_hotspots, "crs", None))
+        surface = _surface_series(surface_polygons, getattr(ranked_hotspots, "crs", None))
         if surface is not None and len(surface):
+            # largest first: if the budget leaves some out, they are the smallest
+            surface = surface.iloc[np.argsort(-_metric_areas(surface), kind="stable")]
+            data, drawn = fit_layer(surface, [], "surface")
+            name = "Density surface (contours)"
+            if drawn < len(surface):
+                name = f"Density surface (contours; the largest {drawn:,} of {len(surface):,})"
             folium.GeoJson(
-                _features(surface, []),
-                name="Density surface (contours)",
+                data,
+                name=name,
                 style_function=_surface_style,
                 interactive=False,
                 control=True,
@@ -302,7 +344,7 @@ def build_map(
         _ClickThrough(heat_layer).add_to(m)
 
     if hot is not None and len(hot):
-        data = _hotspot_features(hot, selected)
+        data, drawn = _hotspot_features(hot, selected)
         fields = [f for f, _ in _TOOLTIP_FIELDS if f in data["features"][0]["properties"]]
         aliases = [a for f, a in _TOOLTIP_FIELDS if f in fields]
         folium.GeoJson(
@@ -313,7 +355,7 @@ def build_map(
             tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
             zoom_on_click=False,
         ).add_to(m)
-        _Legend(len(hot)).add_to(m)
+        _Legend(len(hot), drawn).add_to(m)
 
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds(bounds, padding=(20, 20), max_zoom=17)
@@ -329,7 +371,7 @@ def selection_layer(
     map, so the map keeps the user's pan and zoom when the selection changes. The outline is not
     interactive, so clicks reach the hot spot polygon underneath.
     """
-    hot = _to_wgs84(ranked_hotspots)
+    hot = _drawable(ranked_hotspots)
     if hot is None or selected is None:
         return None
     sel = str(selected)
@@ -340,7 +382,7 @@ def selection_layer(
         return None
     fg = folium.FeatureGroup(name="Selected hot spot", control=False)
     folium.GeoJson(
-        _features(hot.geometry[mask], [{} for _ in range(int(mask.sum()))]),
+        fit_layer(hot.geometry[mask], [], "other")[0],
         style_function=_selection_style,
         interactive=False,
     ).add_to(fg)
@@ -362,7 +404,7 @@ def patrol_layer(areas: gpd.GeoDataFrame, plan: Any = None) -> folium.FeatureGro
     plan : PatrolPlan, optional
         From :func:`hotspots.patrol.make_patrol_plan`; without it every area counts as planned.
     """
-    wgs = _to_wgs84(areas)
+    wgs = _drawable(areas)
     if wgs is None or len(wgs) == 0:
         return None
     per_area = plan.area_summary().set_index("patrol_area_id") if plan is not None else None
@@ -390,7 +432,7 @@ def patrol_layer(areas: gpd.GeoDataFrame, plan: Any = None) -> folium.FeatureGro
         )
     fg = folium.FeatureGroup(name="Patrol areas", control=False)
     folium.GeoJson(
-        _features(wgs.geometry, props),
+        fit_layer(wgs.geometry, props, "other")[0],
         style_function=_patrol_style,
         tooltip=folium.GeoJsonTooltip(
             fields=["patrol_area", "incidents", "plan", "location"],
@@ -448,7 +490,7 @@ def emerging_layer(areas: gpd.GeoDataFrame | None) -> folium.FeatureGroup | None
     folium.FeatureGroup or None
         None when there is no area. Each category gets its colour from :data:`EMERGING_COLOURS`.
     """
-    wgs = _to_wgs84(areas)
+    wgs = _drawable(areas)
     if wgs is None or len(wgs) == 0:
         return None
     has_inc = "incidents" in wgs
@@ -480,7 +522,7 @@ def emerging_layer(areas: gpd.GeoDataFrame | None) -> folium.FeatureGroup | None
     }
     fg = folium.FeatureGroup(name="Persistent / emerging cells", control=False)
     folium.GeoJson(
-        _features(wgs.geometry, props),
+        fit_layer(wgs.geometry, props, "other")[0],
         style_function=_emerging_style,
         tooltip=folium.GeoJsonTooltip(
             fields=fields, aliases=[aliases[f] for f in fields], sticky=True
@@ -542,39 +584,136 @@ def _hotspot_hit(
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _to_wgs84(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+def _drawable(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """The rows with a geometry to draw (in their own CRS), or None when there are none."""
     if gdf is None or len(gdf) == 0:
         return None
     gdf = gdf[~(gdf.geometry.is_empty | gdf.geometry.isna())]
-    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+    return gdf if len(gdf) else None
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    gdf = _drawable(gdf)
+    if gdf is not None and gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
         gdf = gdf.to_crs(4326)
     return gdf
 
 
-def _surface_to_wgs84(polys: Any, default_crs: Any) -> gpd.GeoSeries | None:
+def _surface_series(polys: Any, default_crs: Any) -> gpd.GeoSeries | None:
     if isinstance(polys, gpd.GeoDataFrame):
         series = polys.geometry
     elif isinstance(polys, gpd.GeoSeries):
         series = polys
     else:
         series = gpd.GeoSeries(list(polys), crs=default_crs)
-    series = series[~(series.is_empty | series.isna())]
-    if series.crs is not None and not series.crs.equals("EPSG:4326"):
-        series = series.to_crs(4326)
-    return series
+    return series[~(series.is_empty | series.isna())]
 
 
-def _features(geoms: gpd.GeoSeries, props: list[dict[str, Any]]) -> dict[str, Any]:
-    feats = []
-    for i, geom in enumerate(geoms):
-        feats.append(
-            {
-                "type": "Feature",
-                "geometry": shapely.geometry.mapping(geom),
-                "properties": props[i] if i < len(props) else {},
-            }
-        )
-    return {"type": "FeatureCollection", "features": feats}
+_DEGREE_M = 111_320.0  # metres in a degree of latitude (and of longitude at the equator)
+
+
+def _metric_areas(geoms: gpd.GeoSeries) -> np.ndarray:
+    """Areas in m² (approximate for geographic coordinates): only their order matters."""
+    crs = geoms.crs
+    area = np.asarray(geoms.area, dtype=float)
+    return area if crs is not None and crs.is_projected else area * _DEGREE_M**2
+
+
+def map_geometries(geoms: gpd.GeoSeries, tolerance_m: float = MAP_TOLERANCE_M) -> gpd.GeoSeries:
+    """Geometries as the map draws them: simplified, in EPSG:4326, rounded to the map's resolution.
+
+    Parameters
+    ----------
+    geoms : GeoSeries
+        In a metric CRS (simplified there) or in degrees (the tolerance is then taken as
+        ``tolerance_m / 111,320`` degrees); no CRS means EPSG:4326.
+    tolerance_m : float, default :data:`MAP_TOLERANCE_M`
+        Douglas-Peucker tolerance in metres; 0 keeps every vertex. A polygon that the quick
+        simplification would empty is simplified keeping its topology instead, so none
+        disappears (a quick one may cross itself by less than the tolerance, which a map shows
+        the same).
+
+    Returns
+    -------
+    GeoSeries
+        In EPSG:4326 with :data:`MAP_DECIMALS` decimals.
+    """
+    return _rounded_wgs84(_simplified(geoms, tolerance_m))
+
+
+def _simplified(geoms: gpd.GeoSeries, tolerance_m: float) -> gpd.GeoSeries:
+    if tolerance_m <= 0 or not len(geoms):
+        return geoms
+    crs = geoms.crs
+    tol = tolerance_m if crs is not None and crs.is_projected else tolerance_m / _DEGREE_M
+    values = np.asarray(geoms.values, dtype=object)
+    quick = shapely.simplify(values, tol, preserve_topology=False)
+    bad = shapely.is_empty(quick)
+    if bad.any():
+        quick[bad] = shapely.simplify(values[bad], tol, preserve_topology=True)
+    return gpd.GeoSeries(quick, index=geoms.index, crs=crs)
+
+
+def _rounded_wgs84(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+    crs = geoms.crs
+    if crs is not None and not crs.equals("EPSG:4326"):
+        geoms = geoms.to_crs(4326)
+    rounded = shapely.transform(np.asarray(geoms.values), lambda c: np.round(c, MAP_DECIMALS))
+    return gpd.GeoSeries(rounded, index=geoms.index, crs="EPSG:4326")
+
+
+#: Bytes a vertex takes in the map's GeoJSON text, ``[-2.98123, 53.40461], `` (for estimates).
+_VERTEX_BYTES = 22
+
+
+def fit_layer(
+    geoms: gpd.GeoSeries, props: Sequence[dict[str, Any]], kind: str
+) -> tuple[dict[str, Any], int]:
+    """A GeoJSON FeatureCollection of ``geoms`` that fits the layer's byte budget.
+
+    Polygons are drawn at :data:`MAP_TOLERANCE_M` (contours at :data:`SURFACE_TOLERANCE_M`);
+    when the layer's GeoJSON text would exceed ``LAYER_BUDGET_BYTES[kind]``, at
+    ``MAX_TOLERANCE_M[kind]``; when it still would, only the first features that fit are kept
+    (so give them most important first: hot spots by rank, contours by size). Sizes are those of
+    the text the map sends (``json.dumps``' spacing).
+
+    Parameters
+    ----------
+    geoms : GeoSeries
+        The geometries, most important first (any CRS, see :func:`map_geometries`).
+    props : sequence of dict
+        Each feature's properties (missing ones are empty).
+    kind : {"hotspots", "surface", "other"}
+        Which budget (:data:`LAYER_BUDGET_BYTES`) and largest tolerance (:data:`MAX_TOLERANCE_M`).
+
+    Returns
+    -------
+    (dict, int)
+        The FeatureCollection and how many features it holds (``len(geoms)`` unless the
+        budget left the last ones out).
+    """
+    budget = LAYER_BUDGET_BYTES[kind]
+    n = len(geoms)
+    prop_text = [json.dumps(props[i] if i < len(props) else {}) for i in range(n)]
+    overhead = np.array([len(t) + 60 for t in prop_text], dtype=np.int64)
+    simple = _simplified(geoms, SURFACE_TOLERANCE_M if kind == "surface" else MAP_TOLERANCE_M)
+    vertices = shapely.get_num_coordinates(np.asarray(simple.values, dtype=object))
+    if int((vertices * _VERTEX_BYTES + overhead).sum()) > budget:
+        simple = _simplified(geoms, MAX_TOLERANCE_M[kind])
+        vertices = shapely.get_num_coordinates(np.asarray(simple.values, dtype=object))
+    estimate = np.cumsum(vertices * _VERTEX_BYTES + overhead)
+    keep = int(np.searchsorted(estimate, 1.2 * budget, side="right"))  # the exact cut is below
+    geo_text = shapely.to_geojson(np.asarray(_rounded_wgs84(simple.iloc[:keep]).values))
+    sizes = np.array(
+        [len(g) + g.count(",") + len(p) + 40 for g, p in zip(geo_text, prop_text, strict=False)],
+        dtype=np.int64,
+    )
+    keep = int(np.searchsorted(np.cumsum(sizes), budget, side="right"))
+    text = ",".join(
+        '{"type":"Feature","geometry":' + g + ',"properties":' + p + "}"
+        for g, p in zip(geo_text[:keep], prop_text[:keep], strict=False)
+    )
+    return json.loads('{"type":"FeatureCollection","features":[' + text + "]}"), keep
 
 
 def _fmt_number(value: Any, digits: int = 0) -> str:
@@ -587,16 +726,23 @@ def _fmt_number(value: Any, digits: int = 0) -> str:
     return f"{f:,.{digits}f}"
 
 
-def _hotspot_features(hot: gpd.GeoDataFrame, selected: str | int | None) -> dict[str, Any]:
+def _hotspot_features(
+    hot: gpd.GeoDataFrame, selected: str | int | None
+) -> tuple[dict[str, Any], int]:
+    """The hot spot layer's features (rank order, fitted to its budget; the selection drawn last)
+    and how many are drawn."""
     hot = hot.sort_values("rank") if "rank" in hot else hot
     n = len(hot)
     colours = rank_colours(n)
     sel = None if selected is None else str(selected)
     props = []
     loc_col = next((c for c in ("location", "top_location", "label") if c in hot), None)
-    for i, (_, row) in enumerate(hot.iterrows()):
-        rank = row["rank"] if "rank" in hot else i + 1
-        hid = row["hotspot_id"] if "hotspot_id" in hot else f"H{i + 1:03d}"
+    ranks = list(hot["rank"]) if "rank" in hot else list(range(1, n + 1))
+    ids = list(hot["hotspot_id"]) if "hotspot_id" in hot else [f"H{i:03d}" for i in range(1, n + 1)]
+    columns = {c: list(hot[c]) for c in ("incidents", "harm", "peak_window") if c in hot}
+    places = list(hot[loc_col]) if loc_col is not None else None
+    for i in range(n):
+        rank, hid = ranks[i], ids[i]
         is_sel = sel is not None and sel in (str(hid), str(rank))
         p: dict[str, Any] = {
             "rank_label": escape_text(f"{int(rank)} of {n}"),
@@ -604,20 +750,20 @@ def _hotspot_features(hot: gpd.GeoDataFrame, selected: str | int | None) -> dict
             "_fill": colours[i],
             "_selected": bool(is_sel),
         }
-        if "incidents" in hot:
-            p["incidents"] = escape_text(_fmt_number(row["incidents"]))
-        if "harm" in hot:
-            p["harm"] = escape_text(_fmt_number(row["harm"], 1))
-        if "peak_window" in hot:
-            pw = row["peak_window"]
+        if "incidents" in columns:
+            p["incidents"] = escape_text(_fmt_number(columns["incidents"][i]))
+        if "harm" in columns:
+            p["harm"] = escape_text(_fmt_number(columns["harm"][i], 1))
+        if "peak_window" in columns:
+            pw = columns["peak_window"][i]
             p["peak_window"] = escape_text(pw if isinstance(pw, str) and pw else "times not known")
-        if loc_col is not None:
-            p["location"] = escape_text(row[loc_col] if isinstance(row[loc_col], str) else "")
+        if places is not None:
+            p["location"] = escape_text(places[i] if isinstance(places[i], str) else "")
         props.append(p)
+    data, drawn = fit_layer(hot.geometry, props, "hotspots")
     # Selected last so its outline draws on top.
-    order = sorted(range(n), key=lambda k: props[k]["_selected"])
-    geoms = list(hot.geometry)
-    return _features(gpd.GeoSeries([geoms[k] for k in order]), [props[k] for k in order])
+    data["features"].sort(key=lambda f: bool(f["properties"]["_selected"]))
+    return data, drawn
 
 
 def _hotspot_style(feature: dict[str, Any]) -> dict[str, Any]:
@@ -707,7 +853,7 @@ class _Legend(MacroElement):
 {% endmacro %}"""
     )
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, drawn: int | None = None) -> None:
         super().__init__()
         self._name = "HotspotsLegend"
         colours = rank_colours(n)
@@ -718,3 +864,8 @@ class _Legend(MacroElement):
         top = swatch.format(colours[0]) + "rank 1"
         bottom = (swatch.format(colours[-1]) + f"rank {int(n)}") if n > 1 else ""
         self.html = "<b>Hot spots</b><br>" + top + ("<br>" + bottom if bottom else "")
+        if drawn is not None and drawn < n:
+            self.html += (
+                f"<br>Showing ranks 1-{int(drawn):,} of {int(n):,}<br>(the map's size limit;"
+                "<br>the table lists all)"
+            )
