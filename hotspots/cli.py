@@ -364,12 +364,23 @@ def _parser() -> argparse.ArgumentParser:
     _add_simulate_parser(sub)
     _add_profile_parser(sub)
 
-    de = sub.add_parser("demo", help="write the synthetic demo CSV")
+    de = sub.add_parser(
+        "demo", help="write the synthetic demo CSV, or synthetic national police.uk files"
+    )
     de.add_argument(
         "--out", default=None, help="where to write (default geodata/demo_incidents.csv)"
     )
     de.add_argument("--seed", type=int, default=None)
     de.add_argument("--if-missing", action="store_true", help="only write it if it does not exist")
+    de.add_argument(
+        "--national",
+        metavar="DIR",
+        default=None,
+        help="write SYNTHETIC police.uk street files for all 43 forces, 12 months, into DIR",
+    )
+    de.add_argument(
+        "--rows", type=int, default=1_000_000, help="rows in all --national files (default 1M)"
+    )
 
     ap = sub.add_parser("app", help="start the Streamlit app (needs the [app] extra)")
     ap.add_argument("--port", type=int, default=None, help="TCP port (default 8501)")
@@ -1174,6 +1185,18 @@ def _cmd_profile(args: argparse.Namespace, out: Any) -> int:
 
 def _cmd_demo(args: argparse.Namespace, out: Any) -> int:
     from hotspots import demo
+
+    if args.national:
+        from hotspots import synthetic
+
+        seed = synthetic.NATIONAL_SEED if args.seed is None else args.seed
+        files = synthetic.write_national(args.national, rows=args.rows, seed=seed)
+        print(
+            f"Wrote {len(files)} SYNTHETIC police.uk street files ({args.rows:,} rows, "
+            f"{len(synthetic.FORCES)} forces x 12 months, seed {seed}) to {args.national}",
+            file=out,
+        )
+        return 0
 
     path = Path(args.out) if args.out else demo.DEMO_CSV
     if args.if_missing and path.exists():
