@@ -69,6 +69,7 @@ __all__ = [
     "VIOLENCE_TYPES_POLICE_UK",
     "default_study_area",
     "filter_incidents",
+    "folder_files",
     "read_headers",
     "read_incidents",
     "read_text",
@@ -312,13 +313,13 @@ def _path_loaders(path: Path) -> list[tuple[str, Callable[[], bytes]]]:
 
     try:
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+            files = folder_files(path)
             if not files:
-                msg = "The folder holds no .csv files."
+                msg = "The folder holds no .csv or Parquet files."
                 raise InputError(
                     msg, file=str(path), hint="point to a folder of CSV files or to a file."
                 )
-            return [(p.name, loader(p)) for p in files]
+            return [(str(p.relative_to(path)), loader(p)) for p in files]
         if not path.exists():
             msg = "No such file or folder."
             raise InputError(msg, file=str(path), hint="check the path.")
@@ -326,6 +327,31 @@ def _path_loaders(path: Path) -> list[tuple[str, Callable[[], bytes]]]:
     except OSError as exc:
         msg = f"Could not read the file ({exc.strerror or exc})."
         raise InputError(msg, file=str(path)) from exc
+
+
+#: File suffixes of Parquet files in a folder (a Parquet dataset's parts may sit in subfolders).
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def folder_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The files :func:`read_incidents` reads from a folder, in name order.
+
+    Its ``*.csv`` files, and its Parquet files (:data:`PARQUET_SUFFIXES`) in it or in its
+    subfolders (the parts of a partitioned dataset).
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder.
+
+    Returns
+    -------
+    list of Path
+    """
+    path = Path(path)
+    csvs = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv"]
+    parts = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PARQUET_SUFFIXES]
+    return sorted(csvs + parts)
 
 
 def _decode(data: bytes, name: str) -> tuple[str, str]:
@@ -1153,7 +1179,42 @@ def _parse_careful(
     return header, table, line_arr[ok], malformed
 
 
+def _parse_parquet(name: str, data: bytes) -> _Parsed:
+    """A Parquet file as text columns, so every row goes through the CSV files' checks.
+
+    Numbers print as Arrow casts them (shortest round-trip), timestamps as ``YYYY-MM-DD
+    HH:MM:SS``, dates as ``YYYY-MM-DD``, nulls as blanks; a row's number is its position plus
+    one, as if a header line came first (the first row is "line 2", like a CSV's).
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as exc:
+        msg = f"Could not read the Parquet file ({exc})."
+        raise InputError(msg, file=name, hint="give a Parquet file or a CSV file.") from exc
+    header = _unique_header([str(c) for c in table.column_names])
+    columns = []
+    for column in table.columns:
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            column, kind = column.cast(kind.value_type), kind.value_type
+        if pa.types.is_timestamp(kind):
+            column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
+        elif pa.types.is_date(kind):
+            column = pc.strftime(column, format="%Y-%m-%d")
+        else:
+            column = column.cast(pa.string())
+        columns.append(pc.fill_null(column, ""))
+    text = pa.table(columns, names=header)
+    lines = np.arange(2, text.num_rows + 2, dtype=np.int64)
+    sha = hashlib.sha256(data).hexdigest()
+    return _Parsed(name, sha, "parquet", "", header, text, lines, [], "parquet")
+
+
 def _parse_file(name: str, data: bytes) -> _Parsed:
+    if data[:4] == b"PAR1":  # Parquet's magic bytes
+        return _parse_parquet(name, data)
     sha = hashlib.sha256(data).hexdigest()
     text, encoding = _decode(data, name)
     fast = _try_fast(data, text, encoding)
@@ -1773,8 +1834,10 @@ def read_incidents(
     Parameters
     ----------
     sources : path, folder, file object, (name, bytes) or a sequence of these
-        CSV input. A folder means every ``*.csv`` in it, in name order (a folder of police.uk
-        monthly files is the common case). File objects need a ``name`` (Streamlit uploads).
+        CSV or Parquet input. A folder means every ``*.csv`` in it and every ``*.parquet`` /
+        ``*.pq`` in it or its subfolders (a partitioned Parquet dataset), in name order (a folder
+        of police.uk monthly files is the common case). File objects need a ``name`` (Streamlit
+        uploads).
     columns : dict, optional
         Role -> column name, overriding detection for those roles. Roles: ``lon``, ``lat``
         (WGS84 degrees), ``easting``, ``northing`` (British National Grid metres), ``date``,
@@ -1836,6 +1899,12 @@ def read_incidents(
 
     Notes
     -----
+    **Parquet.** A file that starts with Parquet's magic bytes is read by pyarrow and its
+    columns turned to text (numbers as Arrow prints them, timestamps ``YYYY-MM-DD HH:MM:SS``,
+    nulls blank), so its rows take every check below and are accounted for the same way;
+    ``source_row`` is the row's position plus one (the first row is 2, as in a CSV with its
+    header on line 1).
+
     **Reading.** Bytes are decoded as UTF-16 (with a BOM), UTF-8 (BOM stripped), then cp1252,
     then latin-1. The delimiter is sniffed among comma, semicolon, tab and pipe. Fields are split
     by Arrow's multi-threaded CSV reader (excel dialect, as Python's csv module splits them);

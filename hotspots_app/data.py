@@ -47,8 +47,6 @@ Source = tuple[str, bytes]
 #: The environment variable naming a folder of CSV files or a Parquet dataset on the server
 #: (``hotspots app --data PATH`` sets it): national data does not come through a browser upload.
 DATA_ENV = launch.DATA_ENV
-#: File suffixes the server folder is searched for (:func:`hotspots.ingest.read_incidents`).
-SERVER_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 @dataclass(frozen=True)
@@ -116,13 +114,13 @@ def server_source(path: str | os.PathLike[str]) -> DataSource:
     InputError
         When the path does not exist or holds no CSV or Parquet file.
     """
+    from hotspots.ingest import folder_files
+
     root = Path(path).expanduser()
     if root.is_file():
         files = [root]
     elif root.is_dir():
-        files = sorted(
-            p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SERVER_SUFFIXES
-        )
+        files = folder_files(root)
     else:
         msg = f"The server data folder set by {DATA_ENV} does not exist."
         raise InputError(msg, file=str(root), hint=f"set {DATA_ENV} to a folder of CSV files.")

@@ -126,6 +126,29 @@ def test_server_folder_is_opened_and_said(tmp_path, monkeypatch, counted):
     assert counted.count(str(folder.resolve())) == 1
 
 
+def test_server_parquet_dataset_is_opened_with_its_row_accounting(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "dataset"
+    for month, seed in ((1, 91), (2, 92)):
+        frame = pd.read_csv(io.BytesIO(_police_uk(400, seed, (month,))), dtype=str)
+        frame.loc[:4, ["Longitude", "Latitude"]] = None  # 5 rows without coordinates a month
+        (root / f"month={month:02d}").mkdir(parents=True)
+        pq.write_table(
+            pa.Table.from_pandas(frame, preserve_index=False),
+            root / f"month={month:02d}" / "part-0.parquet",
+        )
+    monkeypatch.setenv("HOTSPOTS_DATA", str(root))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    text = at.sidebar.success[0].value.replace("\\", "")
+    assert "2 file(s), 800 rows read, 790 usable" in text
+    _open(at, "Data and report")
+    assert _metric(at, "Rows read") == 800
+    assert _metric(at, "Rejected (invalid rows)") == 10
+
+
 def test_a_missing_server_folder_is_one_readable_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HOTSPOTS_DATA", str(tmp_path / "nowhere"))
     at = AppTest.from_file(APP, default_timeout=120).run()

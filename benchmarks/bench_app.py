@@ -1,0 +1,122 @@
+"""The app's server time to the first map, with Streamlit's ``AppTest`` (no browser).
+
+Cases (issue 9's app rows), each in a fresh Python process so nothing is cached, timed after
+the imports:
+
+* ``1M rows, 12 files -> first map``: a folder of 12 monthly police.uk files of one force
+  (:func:`hotspots.synthetic.write_national`, the Metropolitan area) opened from the server
+  (``HOTSPOTS_DATA``), from the first run of the page to the drawn Map tab: read once, filter,
+  detect (KDE), rank, contours, the map built and handed to streamlit-folium.
+* ``100k-row upload -> drawn map``: 12 monthly files of one force (Merseyside's area, 100,000
+  rows) uploaded together after the demo page has been drawn; the rerun that reads, detects and
+  draws them is timed.
+* ``national 1M rows, 516 files -> first map``: the same from all 43 forces (skipped by
+  ``--quick``).
+
+``pandas_read`` is ``pandas.read_csv`` of the same files and one ``concat`` in its own process,
+the yardstick the ingest benchmark uses. AppTest runs the script on the server side only: the
+browser's own drawing of the map (a few seconds for a 1-2 MB map) is not in these times; the
+payload's size is bounded by ``tests/test_map_payload.py``.
+
+Usage: ``python -m benchmarks --only app [--quick]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+
+_CHILD = """
+import json, os, resource, sys, time
+from pathlib import Path
+case, folder, app = sys.argv[1], sys.argv[2], sys.argv[3]
+if case == "pandas_read":
+    import pandas as pd
+    files = sorted(Path(folder).glob("*.csv"))
+    t0, c0 = time.perf_counter(), time.process_time()
+    n = len(pd.concat([pd.read_csv(f) for f in files], ignore_index=True))
+else:
+    from streamlit.testing.v1 import AppTest
+    import hotspots.clusters, hotspots.kde, hotspots.mapping, hotspots.profile  # noqa: F401
+    import hotspots_app.page  # noqa: F401
+    if case == "server":
+        os.environ["HOTSPOTS_DATA"] = folder
+        at = AppTest.from_file(app, default_timeout=1800)
+        t0, c0 = time.perf_counter(), time.process_time()
+        at.run()
+    else:  # upload: the demo page first, then the files
+        files = sorted(Path(folder).glob("*.csv"))
+        at = AppTest.from_file(app, default_timeout=1800)
+        at.run()
+        at.sidebar.file_uploader(key="uploads").set_value(
+            [(f.name, f.read_bytes(), "text/csv") for f in files]
+        )
+        t0, c0 = time.perf_counter(), time.process_time()
+        at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    n = int(next(m.value for m in at.metric if m.label == "Hot spots").replace(",", ""))
+print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "n": n,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _measure(case: str, folder: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH", "")]))
+    env.pop("HOTSPOTS_DATA", None)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, case, str(folder), str(_ROOT / "app.py")],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _row(label: str, case: str, folder: Path) -> dict:
+    ours = _measure(case, folder)
+    base = _measure("pandas_read", folder)
+    return {
+        "case": label,
+        "ours_s": ours["s"],
+        "ours_cpu_s": ours["cpu_s"],
+        "hotspots": ours["n"],
+        "ours_rss_mb": ours["rss_mb"],
+        "pandas_read_s": base["s"],
+        "ratio_pandas_read": base["s"] / ours["s"],
+    }
+
+
+def run(quick: bool = False) -> list[dict]:
+    from hotspots.synthetic import write_national
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        big = 100_000 if quick else 1_000_000
+        one_force = Path(tmp) / "metropolitan"
+        write_national(one_force, rows=big, forces=["metropolitan"])
+        rows.append(_row(f"app: {big:,} rows, 12 files -> first map", "server", one_force))
+        upload = Path(tmp) / "merseyside"
+        n_up = 20_000 if quick else 100_000
+        write_national(upload, rows=n_up, forces=["merseyside"])
+        rows.append(_row(f"app: {n_up:,}-row upload (12 files) -> drawn map", "upload", upload))
+        if not quick:
+            national = Path(tmp) / "national"
+            write_national(national, rows=1_000_000)
+            rows.append(_row("app: national 1,000,000 rows, 516 files -> first map", "server",
+                             national))  # fmt: skip
+    return rows
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    for r in run(p.parse_args().quick):
+        print(r)
