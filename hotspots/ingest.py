@@ -315,7 +315,7 @@ def _path_loaders(path: Path) -> list[tuple[str, Callable[[], bytes]]]:
         if path.is_dir():
             files = folder_files(path)
             if not files:
-                msg = "The folder holds no .csv or Parquet files."
+                msg = "The folder holds no .csv files (nor Parquet files)."
                 raise InputError(
                     msg, file=str(path), hint="point to a folder of CSV files or to a file."
                 )

@@ -1,8 +1,14 @@
-"""Data and report: uploads, filters, column mapping, reading incidents, the ingest report.
+"""Data and report: the data source, filters, column mapping, reading incidents, the report.
 
-The sidebar's first two panels (data, filters) and the "Data and report" tab. Reading is cached
-process-wide on the uploaded bytes and the filter values; everything after it keys on
-:attr:`hotspots.incidents.Incidents.fingerprint`.
+The sidebar's first two panels (data, filters) and the "Data and report" tab. The source is the
+uploaded files, else the folder or Parquet dataset on the server named by ``HOTSPOTS_DATA``
+(``hotspots app --data PATH``), else the synthetic demo. Each source is read once, every row and
+every crime type (:func:`read_source`, cached process-wide on the uploads' content digests or the
+server files' names, sizes and times, never on the bytes themselves); the filter panel's lists
+come from that read, and each choice of filters is applied to it in memory
+(:func:`filter_source`, :func:`hotspots.workflows.filter_inputs`). Everything after it keys on
+:attr:`hotspots.incidents.Incidents.fingerprint`. Reading shows its progress (file i of n,
+validating) in a status box (:mod:`hotspots_app.status`).
 """
 
 from __future__ import annotations
