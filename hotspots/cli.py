@@ -364,33 +364,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_simulate_parser(sub)
     _add_profile_parser(sub)
 
-    de = sub.add_parser(
-        "demo", help="write the synthetic demo CSV, or synthetic national police.uk files"
-    )
-    de.add_argument(
-        "--out", default=None, help="where to write (default geodata/demo_incidents.csv)"
-    )
-    de.add_argument("--seed", type=int, default=None)
-    de.add_argument("--if-missing", action="store_true", help="only write it if it does not exist")
-    de.add_argument(
-        "--national",
-        metavar="DIR",
-        default=None,
-        help="write SYNTHETIC police.uk street files for all 43 forces, 12 months, into DIR",
-    )
-    de.add_argument(
-        "--rows", type=int, default=1_000_000, help="rows in all --national files (default 1M)"
-    )
-
-    ap = sub.add_parser("app", help="start the Streamlit app (needs the [app] extra)")
-    ap.add_argument("--port", type=int, default=None, help="TCP port (default 8501)")
-    ap.add_argument("--script", default=None, help="the app's main script (default: app.py)")
-    ap.add_argument(
-        "--data",
-        default=None,
-        help="a folder of CSV files or a Parquet dataset on this server for the app to open "
-        "(sets HOTSPOTS_DATA; national data does not go through a browser upload)",
-    )
+    _add_demo_and_app_parsers(sub)
     return p
 
 
@@ -993,6 +967,37 @@ def _add_track_parser(sub: Any) -> None:
     )
     tr.add_argument(
         "--pdf", action="store_true", help="also print tracking_report.pdf with a local Chromium"
+    )
+
+
+def _add_demo_and_app_parsers(sub: Any) -> None:
+    """``hotspots demo`` (the demo CSV, or ``--national`` files) and ``hotspots app``."""
+    de = sub.add_parser(
+        "demo", help="write the synthetic demo CSV, or synthetic national police.uk files"
+    )
+    de.add_argument(
+        "--out", default=None, help="where to write (default geodata/demo_incidents.csv)"
+    )
+    de.add_argument("--seed", type=int, default=None)
+    de.add_argument("--if-missing", action="store_true", help="only write it if it does not exist")
+    de.add_argument(
+        "--national",
+        metavar="DIR",
+        default=None,
+        help="write SYNTHETIC police.uk street files for all 43 forces, 12 months, into DIR",
+    )
+    de.add_argument(
+        "--rows", type=int, default=1_000_000, help="rows in all --national files (default 1M)"
+    )
+
+    ap = sub.add_parser("app", help="start the Streamlit app (needs the [app] extra)")
+    ap.add_argument("--port", type=int, default=None, help="TCP port (default 8501)")
+    ap.add_argument("--script", default=None, help="the app's main script (default: app.py)")
+    ap.add_argument(
+        "--data",
+        default=None,
+        help="a folder of CSV files or a Parquet dataset on this server for the app to open "
+        "(sets HOTSPOTS_DATA; national data does not go through a browser upload)",
     )
 
 
