@@ -3,10 +3,11 @@
 Cases (issue 9's app rows), each in a fresh Python process so nothing is cached, timed after
 the imports:
 
-* ``1M rows, 12 files -> first map``: a folder of 12 monthly police.uk files of one force
-  (:func:`hotspots.synthetic.write_national`, the Metropolitan area) opened from the server
-  (``HOTSPOTS_DATA``), from the first run of the page to the drawn Map tab: read once, filter,
-  detect (KDE), rank, contours, the map built and handed to streamlit-folium.
+* ``1M rows, 12 files -> first map``: the ingest benchmark's 12 monthly police.uk-shaped files
+  (:func:`benchmarks.bench_ingest.write_police_uk_months`: 40 town centres around London)
+  opened from the server (``HOTSPOTS_DATA``), from the first run of the page to the drawn Map
+  tab: read once, filter, detect (KDE), rank, contours, the map built and handed to
+  streamlit-folium.
 * ``100k-row upload -> drawn map``: 12 monthly files of one force (Merseyside's area, 100,000
   rows) uploaded together after the demo page has been drawn; the rerun that reads, detects and
   draws them is timed.
@@ -93,14 +94,15 @@ def _row(label: str, case: str, folder: Path) -> dict:
 
 
 def run(quick: bool = False) -> list[dict]:
+    from benchmarks.bench_ingest import write_police_uk_months
     from hotspots.synthetic import write_national
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         big = 100_000 if quick else 1_000_000
-        one_force = Path(tmp) / "metropolitan"
-        write_national(one_force, rows=big, forces=["metropolitan"])
-        rows.append(_row(f"app: {big:,} rows, 12 files -> first map", "server", one_force))
+        towns = Path(tmp) / "towns"
+        write_police_uk_months(towns, rows=big, months=12)
+        rows.append(_row(f"app: {big:,} rows, 12 files -> first map", "server", towns))
         upload = Path(tmp) / "merseyside"
         n_up = 20_000 if quick else 100_000
         write_national(upload, rows=n_up, forces=["merseyside"])
