@@ -32,13 +32,13 @@ import pandas as pd
 import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 from scipy.stats import poisson
-from sklearn.neighbors import KDTree
 
 from hotspots._errors import ParameterError
 from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import MICRO_PLACE_RADIUS_M
-from hotspots.incidents import Incidents, unique_points
+from hotspots.incidents import Incidents
 from hotspots.stats import SurroundingsTest, csr_lambda, csr_p_value
 
 __all__ = [
@@ -87,8 +87,12 @@ HOTSPOT_COLUMNS = (
     "disc_expected",
 )
 
-#: Query points per block in the neighbourhood passes (bounds memory: one block's neighbour lists).
+#: Distinct locations per strip in the neighbour-pair passes (bounds memory: one strip's pairs).
 _CHUNK = 8192
+
+#: Points per block when merging duplicate locations (the hash table holds one block and the
+#: distinct locations found before it).
+_DEDUP_BLOCK = 8192
 
 _HULLS = ("concave", "convex")
 
@@ -173,47 +177,88 @@ def csr_min_samples(n: int, area_m2: float, eps: float, alpha: float = 0.05) -> 
 # --------------------------------------------------------------------------------------------
 
 
-def _unique_locations(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct locations in order of first occurrence, the inverse map and the multiplicities."""
-    if len(xy) == 0:
+def _factorize_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct locations in order of first occurrence, the inverse map and the multiplicities.
+
+    Hash passes (``pandas.factorize`` on ``x + iy``), no sort, one block of points at a time:
+    each block is factorized behind the distinct locations found so far, which keep their codes,
+    so new locations are numbered in order of first occurrence. The hash table and the keys
+    stay of the size of a block (at least :data:`_DEDUP_BLOCK` points, at least half the
+    locations found so far, so no point is hashed more than about three times); the codes are
+    4-byte integers.
+    """
+    n = len(x)
+    if n == 0:
         return np.empty((0, 2)), np.empty(0, dtype=np.intp), np.empty(0, dtype=np.int64)
-    uniq, first, inverse, counts = unique_points(
-        xy, return_index=True, return_inverse=True, return_counts=True
-    )
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return uniq[order], rank[inverse.reshape(-1)], counts[order].astype(np.int64)
+    codes = np.empty(n, dtype=np.int32 if n < 2**31 else np.int64)
+    uniq = np.empty(0, dtype=complex)
+    counts = np.zeros(0, dtype=np.int64)
+    s = 0
+    while s < n:
+        e = min(n, s + max(_DEDUP_BLOCK, len(uniq) // 2))
+        key = np.empty(len(uniq) + e - s, dtype=complex)
+        key[: len(uniq)] = uniq
+        key.real[len(uniq) :] = x[s:e]
+        key.imag[len(uniq) :] = y[s:e]
+        local, found = pd.factorize(key)
+        local = local[len(uniq) :]
+        codes[s:e] = local
+        uniq = np.asarray(found, dtype=complex)
+        counts = np.bincount(local, minlength=len(uniq)) + np.pad(
+            counts, (0, len(uniq) - len(counts))
+        )
+        s = e
+    return np.column_stack([uniq.real, uniq.imag]), codes, counts.astype(np.int64)
 
 
-def _neighbour_blocks(
-    tree: KDTree, queries: np.ndarray, eps: float
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield ``(start, lengths, flat_indices)`` per block of query points (memory-bounded)."""
-    for s in range(0, len(queries), _CHUNK):
-        ind = tree.query_radius(queries[s : s + _CHUNK], r=eps)
-        lens = np.fromiter((a.size for a in ind), dtype=np.intp, count=len(ind))
-        flat = np.concatenate(ind) if lens.sum() else np.empty(0, dtype=np.intp)
-        yield s, lens, flat
-
-
-def _segment_reduce(
-    values: np.ndarray, lens: np.ndarray, ufunc: np.ufunc, empty: Any
-) -> np.ndarray:
-    """``ufunc.reduce`` over consecutive segments of ``values`` with lengths ``lens``."""
-    out = np.full((len(lens),) + values.shape[1:], empty, dtype=values.dtype)
-    nz = lens > 0
-    if nz.any():
-        starts = np.concatenate(([0], np.cumsum(lens[nz])[:-1]))
-        out[nz] = ufunc.reduceat(values, starts, axis=0)
+def _gather(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``values[index]`` block by block (no full-length copy of a 4-byte ``index`` as intp)."""
+    out = np.empty(len(index), dtype=values.dtype)
+    for s in range(0, len(index), _DEDUP_BLOCK):
+        out[s : s + _DEDUP_BLOCK] = values[index[s : s + _DEDUP_BLOCK]]
     return out
 
 
-def _neighbourhood_sums(tree: KDTree, pts: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
-    """Sum of ``w`` (shape (m,) or (m, k)) over each point's closed eps-disc, itself included."""
-    out = np.empty((len(pts),) + w.shape[1:], dtype=float)
-    for s, lens, flat in _neighbour_blocks(tree, pts, eps):
-        out[s : s + len(lens)] = _segment_reduce(w[flat].astype(float), lens, np.add, 0.0)
+def _unique_locations(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct locations in order of first occurrence, the inverse map and the multiplicities."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    return _factorize_xy(xy[:, 0], xy[:, 1])
+
+
+def _pair_blocks(pts: np.ndarray, eps: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield blocks ``(i, j)`` of the pairs of distinct locations within ``eps`` (``i < j``).
+
+    Every pair at distance ``<= eps`` comes exactly once over all blocks. Locations are taken
+    in strips of :data:`_CHUNK` along x; a strip is paired with itself and the points up to
+    ``eps`` beyond it (scipy's ``cKDTree.query_pairs``), so memory is one strip's pairs.
+    """
+    m = len(pts)
+    if m < 2:
+        return
+    order = np.argsort(pts[:, 0], kind="stable")
+    xs = pts[order, 0]
+    for s in range(0, m, _CHUNK):
+        e = min(m, s + _CHUNK)
+        stop = int(np.searchsorted(xs, xs[e - 1] + eps, side="right"))
+        sub = order[s:stop]
+        pairs = cKDTree(pts[sub]).query_pairs(eps, output_type="ndarray")
+        pairs = pairs[pairs[:, 0] < e - s]  # pairs wholly in the halo belong to a later strip
+        if len(pairs):
+            yield sub[pairs[:, 0]], sub[pairs[:, 1]]
+
+
+def _neighbourhood_weights(pts: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+    """Sum of ``w`` (shape (m,) or (m, k)) over each location's closed eps-disc, itself included."""
+    out = np.array(w, dtype=float, copy=True)
+    m = len(pts)
+    for i, j in _pair_blocks(pts, eps):
+        if out.ndim == 1:
+            out += np.bincount(i, weights=w[j], minlength=m)
+            out += np.bincount(j, weights=w[i], minlength=m)
+        else:
+            for k in range(out.shape[1]):
+                out[:, k] += np.bincount(i, weights=w[j, k], minlength=m)
+                out[:, k] += np.bincount(j, weights=w[i, k], minlength=m)
     return out
 
 
@@ -227,48 +272,55 @@ def _dbscan_locations(
     border-point rule (a border location joins the first-numbered cluster among its core
     neighbours), so with ``pts`` in order of first occurrence the labels equal scikit-learn's
     on the raw points.
+
+    Two passes over the eps-pairs of distinct locations (:func:`_pair_blocks`): the first sums
+    the neighbourhood weights (core status), the second joins core-core pairs into components
+    and gives each border location the smallest cluster number among its core neighbours.
     """
     m = len(pts)
     labels = np.full(m, -1, dtype=np.intp)
     if m == 0:
         return labels, np.zeros(0, dtype=bool), np.zeros(0)
-    tree = KDTree(pts)
-    nbw = _neighbourhood_sums(tree, pts, w, eps)
+    nbw = _neighbourhood_weights(pts, w, eps)
     is_core = nbw >= min_samples
-    core_idx = np.flatnonzero(is_core)
-    mc = len(core_idx)
-    if mc == 0:
+    if not is_core.any():
         return labels, is_core, nbw
-    cpts = pts[core_idx]
-    ctree = KDTree(cpts)
     # Connected components of the core-core eps-graph, merged block by block so that only one
-    # block's edges are held at a time: comp[i] is the current component id of core point i.
-    comp = np.arange(mc)
-    for s, lens, flat in _neighbour_blocks(ctree, cpts, eps):
-        a = comp[np.repeat(np.arange(s, s + len(lens)), lens)]
-        b = comp[flat]
+    # block's pairs are held at a time: comp[k] is the current component of location k. Border
+    # candidates (a core location, a non-core neighbour) are kept: at most one per pair.
+    comp = np.arange(m)
+    border_loc: list[np.ndarray] = []
+    border_core: list[np.ndarray] = []
+    for i, j in _pair_blocks(pts, eps):
+        ci, cj = is_core[i], is_core[j]
+        both = ci & cj
+        a, b = comp[i[both]], comp[j[both]]
         keep = a != b
         if keep.any():
             g = sparse.coo_matrix(
-                (np.ones(int(keep.sum()), dtype=np.int8), (a[keep], b[keep])), shape=(mc, mc)
+                (np.ones(int(keep.sum()), dtype=np.int8), (a[keep], b[keep])), shape=(m, m)
             )
             _, lab = connected_components(g, directed=False)
             comp = lab[comp]
+        bl = np.concatenate([j[ci & ~cj], i[cj & ~ci]])
+        if bl.size:  # one (border location, core neighbour) per component it touches
+            bc = np.concatenate([i[ci & ~cj], j[cj & ~ci]])
+            _, first = np.unique(bl.astype(np.int64) * m + comp[bc], return_index=True)
+            border_loc.append(bl[first])
+            border_core.append(bc[first])
     # Number clusters by their first core location (scikit-learn's discovery order).
-    _, first_pos, comp_dense = np.unique(comp, return_index=True, return_inverse=True)
+    core_idx = np.flatnonzero(is_core)
+    _, first_pos, comp_dense = np.unique(comp[core_idx], return_index=True, return_inverse=True)
     rank = np.empty(len(first_pos), dtype=np.intp)
     rank[np.argsort(first_pos, kind="stable")] = np.arange(len(first_pos))
-    core_labels = rank[comp_dense.reshape(-1)]
-    labels[core_idx] = core_labels
+    labels[core_idx] = rank[comp_dense.reshape(-1)]
     # Border locations: the lowest-numbered cluster among their core neighbours.
-    border_idx = np.flatnonzero(~is_core)
-    if len(border_idx):
-        bpts = pts[border_idx]
+    if border_loc:
         big = np.iinfo(np.intp).max
-        for s, lens, flat in _neighbour_blocks(ctree, bpts, eps):
-            lab = _segment_reduce(core_labels[flat], lens, np.minimum, big)
-            lab[lab == big] = -1
-            labels[border_idx[s : s + len(lens)]] = lab
+        best = np.full(m, big, dtype=np.intp)
+        np.minimum.at(best, np.concatenate(border_loc), labels[np.concatenate(border_core)])
+        hit = best != big
+        labels[hit] = best[hit]
     return labels, is_core, nbw
 
 
@@ -320,9 +372,12 @@ def weighted_dbscan(
     weights, a neighbourhood sum exactly equal to ``min_samples`` (float sums in a different
     order). With integer counts the second cannot happen.
 
-    Memory is O(m) for m distinct locations plus one block of 8,192 neighbour lists at a time,
-    instead of scikit-learn's neighbour lists of every raw point held at once (which grow with
-    the square of the stack sizes).
+    Work and memory: one hash pass over the n points (a 16-byte key each, no sort), then two
+    passes over the pairs of *distinct* locations within eps (scipy's ``cKDTree.query_pairs``,
+    one strip of 8,192 locations at a time). Memory is O(n) for the inverse map and the labels,
+    O(m) for m distinct locations, and one strip's pairs, where scikit-learn holds the
+    neighbour lists of every raw point at once (which grow with the square of the stack
+    sizes): each pair of distinct locations stands for at least two of its neighbour entries.
 
     Examples
     --------
@@ -339,8 +394,7 @@ def weighted_dbscan(
         raise ParameterError(msg)
     _check_eps(eps)
     _check_min_samples(min_samples, integer=weights is None)
-    xy = np.column_stack([xa, ya])
-    uniq, inverse, counts = _unique_locations(xy)
+    uniq, inverse, counts = _factorize_xy(xa, ya)
     if weights is None:
         w = counts.astype(float)
     else:
@@ -350,7 +404,7 @@ def weighted_dbscan(
             raise ParameterError(msg)
         w = np.bincount(inverse, weights=wa, minlength=len(uniq))
     labels, _, _ = _dbscan_locations(uniq, w, float(eps), float(min_samples))
-    return labels[inverse]
+    return _gather(labels, inverse)
 
 
 # --------------------------------------------------------------------------------------------
@@ -738,9 +792,7 @@ class DBSCANHotspots(HotspotEstimator):
             )
             loc_labels, _, nbw = _dbscan_locations(uniq, w, eps, float(min_samples))
             nb_count = (
-                _neighbourhood_sums(KDTree(uniq), uniq, counts.astype(float), eps)
-                if self.use_weights
-                else nbw
+                _neighbourhood_weights(uniq, counts.astype(float), eps) if self.use_weights else nbw
             )
         else:
             loc_labels = np.full(len(uniq), -1, dtype=np.intp)
@@ -978,9 +1030,7 @@ class HDBSCANHotspots(HotspotEstimator):
             labels = model.fit_predict(xy).astype(np.intp)
         labels, loc_labels = _stack_labels(labels, inverse, len(uniq), notes)
         nb_count = (
-            _neighbourhood_sums(KDTree(uniq), uniq, counts.astype(float), eps)
-            if len(uniq)
-            else np.zeros(0)
+            _neighbourhood_weights(uniq, counts.astype(float), eps) if len(uniq) else np.zeros(0)
         )
         n_dropped = 0
         if self.significant_only and loc_labels.max(initial=-1) >= 0:

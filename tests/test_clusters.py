@@ -194,6 +194,68 @@ def test_weighted_dbscan_sample_weights_equal_sklearn(seed: int) -> None:
     np.testing.assert_array_equal(ours, ref)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weighted_dbscan_small_blocks_equal_sklearn(seed: int, monkeypatch) -> None:
+    """Tiny strips and hash blocks: pairs across strip edges, locations first seen late."""
+    monkeypatch.setattr(cl, "_CHUNK", 37)
+    monkeypatch.setattr(cl, "_DEDUP_BLOCK", 50)
+    xy = stacked_points(seed, m=600, side=1500.0)
+    for eps, ms in [(60.0, 8), (120.0, 40)]:
+        ref = DBSCAN(eps=eps, min_samples=ms, algorithm="kd_tree").fit(xy).labels_
+        ours = weighted_dbscan(xy[:, 0], xy[:, 1], eps=eps, min_samples=ms)
+        np.testing.assert_array_equal(ours, ref)
+
+
+def test_pair_blocks_are_every_pair_once(monkeypatch) -> None:
+    monkeypatch.setattr(cl, "_CHUNK", 16)
+    rng = np.random.default_rng(4)
+    pts = np.r_[rng.uniform(0, 300, (150, 2)), [[10.0, 10.0], [10.0, 40.0], [10.0, 10.0 + 1e-9]]]
+    got = np.concatenate([np.c_[i, j] for i, j in cl._pair_blocks(pts, 30.0)])
+    assert (got[:, 0] != got[:, 1]).all()
+    got = np.sort(got, axis=1)
+    d = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    want = np.argwhere(np.triu(d <= 30.0, k=1))
+    assert len(got) == len(np.unique(got, axis=0))  # no pair twice
+    np.testing.assert_array_equal(got[np.lexsort(got.T[::-1])], want)
+
+
+def test_unique_locations_first_occurrence_order(monkeypatch) -> None:
+    monkeypatch.setattr(cl, "_DEDUP_BLOCK", 2)
+    xy = np.array([[5.0, 1.0], [2.0, 2.0], [5.0, 1.0], [0.0, 0.0], [2.0, 2.0], [7.0, 3.0]])
+    uniq, inv, counts = cl._unique_locations(xy)
+    np.testing.assert_array_equal(uniq, [[5.0, 1.0], [2.0, 2.0], [0.0, 0.0], [7.0, 3.0]])
+    np.testing.assert_array_equal(inv, [0, 1, 0, 2, 1, 3])
+    np.testing.assert_array_equal(counts, [2, 2, 1, 1])
+
+
+def police_uk_shaped(n: int, seed: int) -> np.ndarray:
+    """benchmarks/bench_clusters.py's data: n incidents on n / 6.7 map points, 20 towns."""
+    rng = np.random.default_rng(seed)
+    m = max(1, round(n / 6.7))
+    n_town = int(0.6 * m)
+    towns = rng.uniform(3000, 27000, (20, 2))
+    pts = np.r_[
+        towns[rng.integers(0, 20, n_town)] + rng.normal(0, 800, (n_town, 2)),
+        rng.uniform(0, 30_000, (m - n_town, 2)),
+    ]
+    pts = np.round(pts, 1) + [330_000.0, 380_000.0]
+    p = 1.0 / np.sqrt(np.arange(1, m + 1))
+    rng.shuffle(p)
+    return pts[rng.choice(m, size=n, p=p / p.sum())]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_weighted_dbscan_100k_stacked_equals_sklearn(seed: int) -> None:
+    """The benchmark's police.uk-shaped data: 100,000 incidents on ~15,000 map points."""
+    xy = police_uk_shaped(100_000, seed)
+    ref = DBSCAN(eps=75.0, min_samples=14, algorithm="kd_tree").fit(xy).labels_
+    ours = weighted_dbscan(xy[:, 0], xy[:, 1], eps=75.0, min_samples=14)
+    assert ref.max() > 10  # clusters and noise both present
+    assert (ref == -1).any()
+    np.testing.assert_array_equal(ours, ref)
+
+
 def test_weighted_dbscan_small_and_errors() -> None:
     assert weighted_dbscan([], [], eps=10, min_samples=5).tolist() == []
     assert weighted_dbscan([0.0], [0.0], eps=10, min_samples=1).tolist() == [0]
@@ -454,21 +516,21 @@ def test_scale_500k_incidents_on_20k_locations(monkeypatch) -> None:
     inc = Incidents.from_xy(loc[idx, 0] + X0, loc[idx, 1] + Y0)
     # The work is counted, not timed (speed: benchmarks/bench_clusters.py): every KD-tree holds
     # distinct locations only, and each location is queried once for its neighbourhood weight
-    # and once more as a core or a border location.
+    # and once more for the clusters and the border locations (two passes over the eps-pairs).
     tree_sizes: list[int] = []
     queried: list[int] = []
-    kdtree, blocks = cl.KDTree, cl._neighbour_blocks
+    kdtree, blocks = cl.cKDTree, cl._pair_blocks
 
     def counted_tree(pts, *args, **kwargs):
         tree_sizes.append(len(pts))
         return kdtree(pts, *args, **kwargs)
 
-    def counted_blocks(tree, queries, eps):
-        queried.append(len(queries))
-        return blocks(tree, queries, eps)
+    def counted_blocks(pts, eps):
+        queried.append(len(pts))
+        return blocks(pts, eps)
 
-    monkeypatch.setattr(cl, "KDTree", counted_tree)
-    monkeypatch.setattr(cl, "_neighbour_blocks", counted_blocks)
+    monkeypatch.setattr(cl, "cKDTree", counted_tree)
+    monkeypatch.setattr(cl, "_pair_blocks", counted_blocks)
     est = DBSCANHotspots().fit(inc)
     assert est.labels_.shape == (n,)
     assert est.n_clusters_ > 0
