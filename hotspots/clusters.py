@@ -239,7 +239,9 @@ def _pair_blocks(pts: np.ndarray, eps: float) -> Iterator[tuple[np.ndarray, np.n
     xs = pts[order, 0]
     for s in range(0, m, _CHUNK):
         e = min(m, s + _CHUNK)
-        stop = int(np.searchsorted(xs, xs[e - 1] + eps, side="right"))
+        # a hair wider than eps, so that rounding never drops a pair the tree would keep
+        reach = xs[e - 1] + eps + 1e-9 * (abs(xs[e - 1]) + eps)
+        stop = int(np.searchsorted(xs, reach, side="right"))
         sub = order[s:stop]
         pairs = cKDTree(pts[sub]).query_pairs(eps, output_type="ndarray")
         pairs = pairs[pairs[:, 0] < e - s]  # pairs wholly in the halo belong to a later strip
@@ -248,17 +250,12 @@ def _pair_blocks(pts: np.ndarray, eps: float) -> Iterator[tuple[np.ndarray, np.n
 
 
 def _neighbourhood_weights(pts: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
-    """Sum of ``w`` (shape (m,) or (m, k)) over each location's closed eps-disc, itself included."""
+    """Sum of ``w`` over each location's closed eps-disc, itself included."""
     out = np.array(w, dtype=float, copy=True)
     m = len(pts)
     for i, j in _pair_blocks(pts, eps):
-        if out.ndim == 1:
-            out += np.bincount(i, weights=w[j], minlength=m)
-            out += np.bincount(j, weights=w[i], minlength=m)
-        else:
-            for k in range(out.shape[1]):
-                out[:, k] += np.bincount(i, weights=w[j, k], minlength=m)
-                out[:, k] += np.bincount(j, weights=w[i, k], minlength=m)
+        out += np.bincount(i, weights=w[j], minlength=m)
+        out += np.bincount(j, weights=w[i], minlength=m)
     return out
 
 
