@@ -11,6 +11,7 @@ import shapely
 
 from hotspots import Incidents, ParameterError
 from hotspots import kde as kde_mod
+from hotspots.detect import detect
 from hotspots.kde import (
     EXACT_MAX_EVALUATIONS,
     MAX_RIM_ERROR,
@@ -21,6 +22,7 @@ from hotspots.kde import (
     rim_error,
     surface_method,
 )
+from hotspots.record import choices_of
 
 X0, Y0 = 430_000.0, 380_000.0
 
@@ -190,6 +192,12 @@ def test_estimator_binned_same_hotspots():
     b = shapely.union_all(binned.hotspots_.geometry.to_numpy())
     assert a.symmetric_difference(b).area <= 0.01 * a.area
     np.testing.assert_allclose(binned.hotspots_.mass, exact.hotspots_.mass, rtol=5e-3)
+    choices = choices_of(binned)  # what the CLI prints and every export records
+    assert choices.params["surface_method_used"] == "binned"
+    assert any("binned" in line for line in choices.lines())
+    small = Incidents.from_xy(x[:3000], y[:3000], study_area=area)
+    via_detect = detect(small, "kde", surface="binned")
+    assert via_detect.params["method_parameters"]["surface_method_used"] == "binned"
     auto = KDEHotspots().fit(Incidents.from_xy(x[:500], y[:500]))
     assert auto.params_["surface_method_used"] == "exact"
     assert any(n.startswith("Density surface exact") for n in auto.notes_)
