@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast lint typecheck bench demo wheel-smoke clean
 
-# The tested pins first, then the package itself (editable) with its [app] and [test] extras.
+# The tested pins first, then the package itself (editable) with its [app], [dask] and [test] extras.
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e '.[app,test]'
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[app,dask,test]'
 	touch $(STAMP)
 
 run: $(STAMP)

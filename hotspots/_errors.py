@@ -6,6 +6,8 @@ command line turn it into one readable message; anything else is a bug and is re
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["HotspotsError", "HotspotsWarning", "InputError", "ParameterError", "TooFewPeriodsError"]
 
 
@@ -46,6 +48,11 @@ class InputError(HotspotsError):
         self.hint = hint
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with its parts (an error raised in another process keeps file, row, hint)."""
+        parts = {"file": self.file, "row": self.row, "column": self.column, "hint": self.hint}
+        return (_input_error, (type(self), self.message, parts))
+
     def __str__(self) -> str:
         where = []
         if self.file:
@@ -58,6 +65,10 @@ class InputError(HotspotsError):
         if self.hint:
             text += f" Fix: {self.hint}"
         return text
+
+
+def _input_error(cls: type[InputError], message: str, parts: dict[str, Any]) -> InputError:
+    return cls(message, **parts)
 
 
 class ParameterError(HotspotsError):

@@ -214,6 +214,19 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="patrol_areas.geojson", help="output: .geojson, .gpkg or .csv")
     d.add_argument("--top", type=int, default=20, help="rows of the summary table to print")
     _add_map_options(d)
+    d.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="where to run: this process (default) or a Dask cluster (pip install "
+        "'hotspots[dask]'; docs/scale-out.md)",
+    )
+    d.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (default: a local "
+        "cluster on this machine's cores)",
+    )
 
     pl = sub.add_parser("plan", help="hot spots, patrol areas, patrol plan, calendar and briefing")
     _add_input_options(pl)
@@ -679,7 +692,8 @@ def _cmd_detect(args: argparse.Namespace, out: Any) -> int:
     if Path(args.out).suffix.lower() not in workflows.HOTSPOT_FORMATS:
         msg = f"--out must end in .geojson, .gpkg or .csv, got {Path(args.out).name!r}."
         raise ParameterError(msg)
-    result = _detect(args, out)
+    with workflows.compute_engine(args.engine, args.scheduler):
+        result = _detect(args, out)
     if not len(result.hotspots):
         raise ParameterError(_nothing_to_write(result, args))
     path = workflows.write_hotspots(result, args.out, progress=_progress(args))

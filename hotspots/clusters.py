@@ -787,7 +787,11 @@ class DBSCANHotspots(HotspotEstimator):
                 if self.use_weights
                 else counts.astype(float)
             )
-            loc_labels, _, nbw = _dbscan_locations(uniq, w, eps, float(min_samples))
+            from hotspots.engine import current_engine  # the engine imports this module
+
+            running = current_engine()  # a Dask engine clusters by tiles
+            dbscan = running.dbscan_locations if running else _dbscan_locations
+            loc_labels, _, nbw = dbscan(uniq, w, eps, float(min_samples))
             nb_count = (
                 _neighbourhood_weights(uniq, counts.astype(float), eps) if self.use_weights else nbw
             )

@@ -14,6 +14,7 @@ command line and the app without changing them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from hotspots._errors import ParameterError
 from hotspots.base import HotspotEstimator
 from hotspots.clusters import DBSCANHotspots, HDBSCANHotspots
 from hotspots.constants import MICRO_PLACE_M
+from hotspots.engine import use
 from hotspots.gistar import GiStarHotspots
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
@@ -255,6 +257,8 @@ def detect(
     alpha: float = 0.05,
     fdr: float | None = None,
     progress: Progress | None = None,
+    engine: Any = None,
+    scheduler: Any = None,
     **params: Any,
 ) -> HotspotResult:
     """Find, profile and rank hot spots.
@@ -279,6 +283,12 @@ def detect(
     progress : callable, optional
         ``progress(step, done, total)`` (:mod:`hotspots.progress`): ``"detecting"``, then
         ``"ranking"``.
+    engine : {"local", "dask"} or hotspots.engine.DaskEngine, optional
+        Where the detector runs (:mod:`hotspots.engine`): ``"dask"`` computes kernel density and
+        DBSCAN by spatial tiles on a Dask cluster, with the local engine's results. Default: the
+        engine of the calling context (:func:`hotspots.engine.use`), else local.
+    scheduler : str or distributed.Client, optional
+        With ``engine="dask"``: the scheduler's address; None starts a local cluster.
     **params
         Passed to the detector (e.g. ``bandwidth=100``, ``coverage=0.01``, ``eps=50``).
 
@@ -320,8 +330,10 @@ def detect(
             )
             raise ParameterError(msg)
         params[target] = fdr
-    with progress_step(progress, DETECTING):
-        est = make_estimator(method, **params).fit(incidents)
+    est = make_estimator(method, **params)
+    running = use(engine, scheduler) if engine is not None else contextlib.nullcontext()
+    with running, progress_step(progress, DETECTING):
+        est.fit(incidents)
     with progress_step(progress, RANKING):
         surroundings = _surroundings(est, incidents)
         ranked = rank_hotspots(

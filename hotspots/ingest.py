@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeAlias
+from typing import Any, NoReturn, TypeAlias, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -67,9 +67,13 @@ __all__ = [
     "REASONS",
     "ROLES",
     "VIOLENCE_TYPES_POLICE_UK",
+    "ValidatedFile",
+    "combine_files",
     "default_study_area",
     "filter_incidents",
     "folder_files",
+    "list_sources",
+    "read_file",
     "read_headers",
     "read_incidents",
     "read_text",
@@ -1256,6 +1260,8 @@ def _try_fast(data: bytes, text: str, encoding: str) -> tuple | None:
 
 _REASON_CODE = {r: i + 1 for i, r in enumerate(REASONS)}
 
+_T = TypeVar("_T")
+
 _Text: TypeAlias = str | np.ndarray | pa.Array | Callable[[np.ndarray], Any]
 
 
@@ -1319,8 +1325,13 @@ def _blank_arrow(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 @dataclass
-class _FileResult:
-    """One file, validated: canonical columns per well-formed row, and its own rejections."""
+class ValidatedFile:
+    """One file, validated: canonical columns per well-formed row, and its own rejections.
+
+    Made by :func:`read_file`, combined by :func:`combine_files`; its fields are the reader's
+    working state (the parsed text, coordinates, dates, weights, rejections) and not a stable
+    interface. It pickles, so a file can be read in another process or on another machine.
+    """
 
     parsed: _Parsed
     info: FileInfo
@@ -1364,7 +1375,7 @@ def _keep_unreadable(bad: np.ndarray, present: np.ndarray, mode: str) -> bool:
 
 def _validate_file(
     p: _Parsed, columns: Mapping[str, str | None], unreadable_dates: str
-) -> _FileResult:
+) -> ValidatedFile:
     """Detect one file's columns and check every well-formed row; the first failure rejects."""
     n = p.table.num_rows
     col = _ColumnCache(p.table)
@@ -1396,7 +1407,7 @@ def _validate_file(
             f"{p.name}: {len(p.malformed)} row(s) had more or fewer fields than the header and "
             "were rejected."
         )
-    return _FileResult(
+    return ValidatedFile(
         p, info, bng, vx, vy, when.dt, when.has_time, when.month, weight,
         _coded_text(col, mapping, "crime_type", n), _coded_text(col, mapping, "location", n),
         has_id, rej, notes, when.date_order, int(unreadable.undated.sum()),
@@ -1959,8 +1970,165 @@ def read_incidents(
     make the validated incidents), then the filters: study area polygon, crime type, date
     range. Each rejected row carries the first reason, with its raw fields.
     """
-    columns = dict(columns or {})
-    unknown = sorted(set(columns) - set(ROLES))
+    opts = _options(
+        columns, crime_types, harm_weights, crs, outlier_km, date_from, date_to, unreadable_dates
+    )
+
+    def run() -> Incidents:
+        items = _gather_lazy(sources)
+        files = _read_files(items, opts.columns, opts.unreadable_dates, progress)
+        return _combine(files, opts, study_area, progress)
+
+    return _guarded(run)
+
+
+def list_sources(sources: Any) -> list[tuple[str, Callable[[], bytes]]]:
+    """Each input file's name and a loader that reads its bytes when called.
+
+    Parameters
+    ----------
+    sources : path, folder, file object, (name, bytes) or a sequence of these
+        As :func:`read_incidents`: a folder means every ``*.csv`` in it, in name order.
+
+    Returns
+    -------
+    list of (str, callable)
+        One ``(name, load)`` per file, in the order :func:`read_incidents` reads them. Nothing
+        is read yet: ``load()`` returns the file's bytes (a path is read where ``load`` is
+        called, so a worker of a cluster reads it from its own file system).
+
+    Raises
+    ------
+    InputError
+        A path that does not exist, a folder without CSV files, or no source at all.
+    ParameterError
+        A source of a type that cannot be read.
+    """
+    return _gather_lazy(sources)
+
+
+def read_file(
+    name: str,
+    data: bytes | Callable[[], bytes],
+    *,
+    columns: Mapping[str, str | None] | None = None,
+    unreadable_dates: str = "auto",
+) -> ValidatedFile:
+    """Parse and validate one file on its own: the part of :func:`read_incidents` done per file.
+
+    Parameters
+    ----------
+    name : str
+        The file's name, as reports and rejected rows give it.
+    data : bytes or callable
+        The file's bytes, or a loader returning them (from :func:`list_sources`).
+    columns, unreadable_dates
+        As :func:`read_incidents`.
+
+    Returns
+    -------
+    ValidatedFile
+        The file's rows checked one by one (coordinates, dates, weights) with its own
+        rejections; the rules over all files (duplicates across files, the analysis CRS,
+        outliers, the study area, filters) are :func:`combine_files`'s.
+
+    Raises
+    ------
+    InputError
+        An unreadable, empty or binary file, or one without detectable coordinates.
+    ParameterError
+        For invalid arguments.
+
+    See Also
+    --------
+    combine_files : the files read by this function, as one :class:`Incidents`.
+
+    Notes
+    -----
+    ``combine_files([read_file(n, load) for n, load in list_sources(s)], ...)`` equals
+    ``read_incidents(s, ...)``, row for row and rejection for rejection; the files can be read
+    in other processes or on other machines (:mod:`hotspots.engine`).
+    """
+    opts = _options(columns, "all", None, None, None, None, None, unreadable_dates)
+
+    def run() -> ValidatedFile:
+        raw = data() if callable(data) else bytes(data)
+        return _validate_file(_parse_file(str(name), raw), opts.columns, opts.unreadable_dates)
+
+    return _guarded(run)
+
+
+def combine_files(
+    files: Sequence[ValidatedFile],
+    *,
+    crime_types: str | Sequence[str] = "default",
+    harm_weights: Mapping[str, float] | None = None,
+    study_area: Any = None,
+    crs: Any = None,
+    outlier_km: float | bool | None = None,
+    date_from: Any = None,
+    date_to: Any = None,
+    progress: Progress | None = None,
+) -> Incidents:
+    """Validated files (:func:`read_file`) as one :class:`Incidents`, with the rules over all files.
+
+    Parameters
+    ----------
+    files : sequence of ValidatedFile
+        In the order :func:`read_incidents` would read them (:func:`list_sources`).
+    crime_types, harm_weights, study_area, crs, outlier_km, date_from, date_to, progress
+        As :func:`read_incidents` (``progress`` is told ``"validating"``).
+
+    Returns
+    -------
+    Incidents
+        What :func:`read_incidents` returns for the same files: one analysis CRS, duplicate rows
+        across files, spatial outliers, the study area, then the filters, with one
+        :class:`~hotspots.incidents.IngestReport` accounting for every row of every file.
+
+    Raises
+    ------
+    InputError, ParameterError
+        As :func:`read_incidents`.
+    """
+    if not files:
+        msg = "No input files were given."
+        raise InputError(msg, hint="pass a CSV file, a folder of CSV files or a list of files.")
+    if not all(isinstance(f, ValidatedFile) for f in files):
+        msg = "files must be ValidatedFile objects from hotspots.ingest.read_file."
+        raise ParameterError(msg)
+    opts = _options(None, crime_types, harm_weights, crs, outlier_km, date_from, date_to, "auto")
+    return _guarded(lambda: _combine(list(files), opts, study_area, progress))
+
+
+@dataclass(frozen=True)
+class _Options:
+    """read_incidents' arguments, checked."""
+
+    columns: dict[str, str | None]
+    type_filter: str | frozenset[str]
+    harm_weights: dict[str, float] | None
+    crs_given: Any
+    analysis_crs: pyproj.CRS | None
+    outlier_km: float | bool | None
+    when_from: tuple[pd.Timestamp, bool] | None
+    when_to: tuple[pd.Timestamp, bool] | None
+    unreadable_dates: str
+
+
+def _options(
+    columns: Mapping[str, str | None] | None,
+    crime_types: Any,
+    harm_weights: Mapping[str, float] | None,
+    crs: Any,
+    outlier_km: Any,
+    date_from: Any,
+    date_to: Any,
+    unreadable_dates: str,
+) -> _Options:
+    """Check read_incidents' arguments once; a ParameterError names the wrong one."""
+    cols = dict(columns or {})
+    unknown = sorted(set(cols) - set(ROLES))
     if unknown:
         msg = f"Unknown role(s) in columns=: {unknown}. Roles are: {', '.join(ROLES)}."
         raise ParameterError(msg)
@@ -1968,55 +2136,59 @@ def read_incidents(
         msg = f"unreadable_dates must be 'auto', 'reject' or 'keep', not {unreadable_dates!r}."
         raise ParameterError(msg)
     type_filter = _check_crime_types(crime_types)
-    if harm_weights is not None:
-        harm_weights = _check_harm_weights(harm_weights)
+    weights = _check_harm_weights(harm_weights) if harm_weights is not None else None
+    return _Options(
+        cols, type_filter, weights, crs, _check_crs(crs), _check_outlier_km(outlier_km),
+        _parse_when(date_from, "date_from"), _parse_when(date_to, "date_to"), unreadable_dates,
+    )  # fmt: skip
+
+
+def _check_outlier_km(outlier_km: Any) -> float | bool | None:
     if outlier_km is True:
-        outlier_km = None
-    if outlier_km is not None and outlier_km is not False:
-        try:
-            outlier_km = float(outlier_km)
-        except (TypeError, ValueError) as exc:
-            msg = f"outlier_km must be a number of kilometres, None or False, not {outlier_km!r}."
-            raise ParameterError(msg) from exc
-        if not np.isfinite(outlier_km) or outlier_km < 0:
-            msg = f"outlier_km must be >= 0, not {outlier_km!r}."
-            raise ParameterError(msg)
-    when_from = _parse_when(date_from, "date_from")
-    when_to = _parse_when(date_to, "date_to")
-    analysis_crs: pyproj.CRS | None = None
-    if crs is not None:
-        try:
-            analysis_crs = pyproj.CRS.from_user_input(crs)
-        except pyproj.exceptions.CRSError as exc:
-            msg = f"crs={crs!r} is not a coordinate reference system pyproj knows."
-            raise ParameterError(msg) from exc
-        units = {a.unit_name for a in analysis_crs.axis_info}
-        if not analysis_crs.is_projected or not units <= {"metre", "meter"}:
-            msg = (
-                f"crs={crs!r} must be a projected CRS in metres (e.g. 'EPSG:27700' or a UTM zone)."
-            )
-            raise ParameterError(msg)
+        return None
+    if outlier_km is None or outlier_km is False:
+        return outlier_km
+    try:
+        km = float(outlier_km)
+    except (TypeError, ValueError) as exc:
+        msg = f"outlier_km must be a number of kilometres, None or False, not {outlier_km!r}."
+        raise ParameterError(msg) from exc
+    if not np.isfinite(km) or km < 0:
+        msg = f"outlier_km must be >= 0, not {outlier_km!r}."
+        raise ParameterError(msg)
+    return km
 
-    def run() -> Incidents:
-        v = _validate(
-            sources,
-            columns,
-            analysis_crs,
-            outlier_km,
-            study_area is not None,
-            unreadable_dates,
-            progress,
-        )
-        validated = _validated_incidents(v)
-        del v  # the raw text of the files is no longer needed
-        area = None
-        if study_area is not None:
-            area = _load_study_area(study_area, validated.crs, crs)
-        done = _filter_step(validated, type_filter, when_from, when_to, area, harm_weights)
-        reporter(progress)(VALIDATING, 1, 1)
-        return done
 
-    return _guarded(run)
+def _check_crs(crs: Any) -> pyproj.CRS | None:
+    if crs is None:
+        return None
+    try:
+        analysis_crs = pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as exc:
+        msg = f"crs={crs!r} is not a coordinate reference system pyproj knows."
+        raise ParameterError(msg) from exc
+    units = {a.unit_name for a in analysis_crs.axis_info}
+    if not analysis_crs.is_projected or not units <= {"metre", "meter"}:
+        msg = f"crs={crs!r} must be a projected CRS in metres (e.g. 'EPSG:27700' or a UTM zone)."
+        raise ParameterError(msg)
+    return analysis_crs
+
+
+def _combine(
+    files: list[ValidatedFile], opts: _Options, study_area: Any, progress: Progress | None
+) -> Incidents:
+    """The rules over all files, then the filters: read_incidents after reading each file."""
+    v = _validate(files, opts.analysis_crs, opts.outlier_km, study_area is not None, progress)
+    validated = _validated_incidents(v)
+    del v  # the raw text of the files is no longer needed
+    area = None
+    if study_area is not None:
+        area = _load_study_area(study_area, validated.crs, opts.crs_given)
+    done = _filter_step(
+        validated, opts.type_filter, opts.when_from, opts.when_to, area, opts.harm_weights
+    )
+    reporter(progress)(VALIDATING, 1, 1)
+    return done
 
 
 def filter_incidents(
@@ -2170,7 +2342,7 @@ def _blank_nulls(table: pa.Table) -> pa.Table:
     return pa.table({n: blank(c) for n, c in zip(table.column_names, table.columns, strict=True)})
 
 
-def _guarded(run: Callable[[], Incidents]) -> Incidents:
+def _guarded(run: Callable[[], _T]) -> _T:
     """Run a reading step; any unexpected failure becomes one readable InputError."""
     try:
         with warnings.catch_warnings():
@@ -2232,7 +2404,7 @@ class _Validated:
     """Every file read and validated: the valid rows as a frame, everything needed to list the
     rejected rows with their raw fields at the end."""
 
-    files: list[_FileResult]
+    files: list[ValidatedFile]
     offsets: np.ndarray  # first row (over all files' well-formed rows) of each file
     rejects: _Rejects  # over all well-formed rows
     frame: pd.DataFrame  # the valid rows, REQUIRED_COLUMNS
@@ -2253,20 +2425,17 @@ class _Validated:
 
 
 def _validate(
-    sources: Any,
-    columns: dict[str, str | None],
+    files: list[ValidatedFile],
     analysis_crs: pyproj.CRS | None,
     outlier_km: float | bool | None,
     study_area_given: bool,
-    unreadable_dates: str,
     progress: Progress | None = None,
 ) -> _Validated:
-    """Read and validate every file, then the rules over all of them.
+    """The rules over every file read and validated on its own.
 
     Across files: one analysis CRS, duplicate rows, spatial outliers and the study area drawn
     from the data (unless one is given, which replaces it when filtering).
     """
-    files = _read_files(_gather_lazy(sources), columns, unreadable_dates, progress)
     reporter(progress)(VALIDATING, 0, 1)  # ends in read_incidents, once filtered
     notes = [note for f in files for note in f.notes] + _identical_files(files)
     sizes = np.array([f.n for f in files], dtype=np.int64)
@@ -2300,15 +2469,15 @@ def _read_files(
     columns: dict[str, str | None],
     unreadable_dates: str,
     progress: Progress | None,
-) -> list[_FileResult]:
+) -> list[ValidatedFile]:
     """Parse and validate each file, several side by side (Arrow and NumPy release the GIL)."""
 
-    def one(item: tuple[str, Callable[[], bytes]]) -> _FileResult:
+    def one(item: tuple[str, Callable[[], bytes]]) -> ValidatedFile:
         name, load = item
         return _validate_file(_parse_file(name, load()), columns, unreadable_dates)
 
     workers = min(len(items), READ_WORKERS, os.cpu_count() or 1)
-    files: list[_FileResult] = []
+    files: list[ValidatedFile] = []
     with progress_step(progress, READING, len(items)) as file_read:
         if workers > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -2323,7 +2492,7 @@ def _read_files(
     return files
 
 
-def _identical_files(files: list[_FileResult]) -> list[str]:
+def _identical_files(files: list[ValidatedFile]) -> list[str]:
     """Notes naming each file that is byte for byte a copy of an earlier one."""
     notes: list[str] = []
     shas: dict[str, str] = {}
@@ -2337,7 +2506,7 @@ def _identical_files(files: list[_FileResult]) -> list[str]:
     return notes
 
 
-def _merged_rejects(files: list[_FileResult], offsets: np.ndarray, n: int) -> _Rejects:
+def _merged_rejects(files: list[ValidatedFile], offsets: np.ndarray, n: int) -> _Rejects:
     """The files' own rejections as one :class:`_Rejects` over all their well-formed rows."""
     rej = _Rejects(n)
     if n:
@@ -2348,12 +2517,12 @@ def _merged_rejects(files: list[_FileResult], offsets: np.ndarray, n: int) -> _R
     return rej
 
 
-def _cat(files: list[_FileResult], attr: str, dtype: Any) -> np.ndarray:
-    """A per-row array of every file (``attr`` of :class:`_FileResult`), end to end."""
+def _cat(files: list[ValidatedFile], attr: str, dtype: Any) -> np.ndarray:
+    """A per-row array of every file (``attr`` of :class:`ValidatedFile`), end to end."""
     return np.concatenate([getattr(f, attr) for f in files]).astype(dtype, copy=False)
 
 
-def _reason_counts(files: list[_FileResult], rej: _Rejects) -> dict[str, int]:
+def _reason_counts(files: list[ValidatedFile], rej: _Rejects) -> dict[str, int]:
     """Rows rejected so far by reason, malformed rows (kept aside when parsing) first."""
     counts = rej.counts()
     n_bad = sum(len(f.parsed.malformed) for f in files)
@@ -2362,7 +2531,7 @@ def _reason_counts(files: list[_FileResult], rej: _Rejects) -> dict[str, int]:
     return counts
 
 
-def _raise_no_valid_rows(files: list[_FileResult], rej: _Rejects) -> NoReturn:
+def _raise_no_valid_rows(files: list[ValidatedFile], rej: _Rejects) -> NoReturn:
     """The "no usable incidents" error, once every row of every file is rejected."""
     n_read = sum(f.parsed.n_rows for f in files)
     _raise_nothing_usable([f.info.name for f in files], _reason_counts(files, rej), n_read)
@@ -2393,7 +2562,7 @@ class _Located:
 
 
 def _locate(
-    files: list[_FileResult],
+    files: list[ValidatedFile],
     sizes: np.ndarray,
     offsets: np.ndarray,
     rej: _Rejects,
@@ -2533,7 +2702,7 @@ def _data_study_area(
     return area
 
 
-def _file_choices(files: list[_FileResult]) -> dict[str, Any]:
+def _file_choices(files: list[ValidatedFile]) -> dict[str, Any]:
     """What the files themselves decided: date order, dates kept unread, weights, months."""
     choices: dict[str, Any] = {}
     orders = {f.info.name: f.date_order for f in files if f.date_order}
@@ -2551,7 +2720,7 @@ def _file_choices(files: list[_FileResult]) -> dict[str, Any]:
 
 
 def _valid_frame(
-    files: list[_FileResult],
+    files: list[ValidatedFile],
     offsets: np.ndarray,
     loc: _Located,
     used: np.ndarray,
@@ -2587,7 +2756,7 @@ def _distinct_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _text_column(
-    files: list[_FileResult], attr: str, rows: np.ndarray, offsets: np.ndarray
+    files: list[ValidatedFile], attr: str, rows: np.ndarray, offsets: np.ndarray
 ) -> pd.Series:
     """A text column (crime type, location) of the given rows, as pandas Arrow-backed strings."""
     values = pa.chunked_array(
@@ -2603,7 +2772,7 @@ def _text_column(
 
 
 def _duplicates(
-    files: list[_FileResult], offsets: np.ndarray, has_id: np.ndarray, rej: _Rejects
+    files: list[ValidatedFile], offsets: np.ndarray, has_id: np.ndarray, rej: _Rejects
 ) -> tuple[int, int]:
     """Reject exact copies of an earlier row that carry an id; count the copies without one.
 
@@ -2622,12 +2791,12 @@ def _duplicates(
     return n_dup, n_kept
 
 
-def _span(f: _FileResult, off: int, a: np.ndarray) -> np.ndarray:
+def _span(f: ValidatedFile, off: int, a: np.ndarray) -> np.ndarray:
     return a[off : off + f.n]
 
 
 def _rows_of(
-    files: list[_FileResult], offsets: np.ndarray, members: list[int], masks: list[np.ndarray]
+    files: list[ValidatedFile], offsets: np.ndarray, members: list[int], masks: list[np.ndarray]
 ) -> pa.Table:
     """The raw rows selected by ``masks`` (one per member file), with their row over all files."""
     parts = []
@@ -2638,7 +2807,7 @@ def _rows_of(
 
 
 def _duplicates_with_id(
-    files: list[_FileResult],
+    files: list[ValidatedFile],
     offsets: np.ndarray,
     members: list[int],
     has_id: np.ndarray,
@@ -2665,7 +2834,7 @@ def _duplicates_with_id(
 
 
 def _copies_without_id(
-    files: list[_FileResult],
+    files: list[ValidatedFile],
     offsets: np.ndarray,
     members: list[int],
     has_id: np.ndarray,

@@ -912,7 +912,10 @@ class KDEHotspots(HotspotEstimator):
             len(x), bandwidth=bw, cell_size=cell, kernel=self.kernel, method=self.surface
         )
         notes.append(self._surface_note(method, len(x), bw, cell))
-        surface = density_surface(
+        from hotspots.engine import current_engine  # the engine imports this module
+
+        running = current_engine()  # a Dask engine computes the surface by tiles
+        surface = (running.density_surface if running else density_surface)(
             x,
             yy,
             w,

@@ -83,6 +83,7 @@ __all__ = [
     "classification_geojson",
     "classification_params",
     "classify_over_time",
+    "compute_engine",
     "detect_hotspots",
     "evaluate_forecasts",
     "evaluate_holdout",
@@ -168,8 +169,8 @@ def read_inputs(
     Incidents
     """
     from hotspots.boundaries import read_boundary
+    from hotspots.engine import read_incidents  # on the engine of compute_engine(), if any
     from hotspots.harm import read_harm_weights
-    from hotspots.ingest import read_incidents
 
     if isinstance(harm_weights, str | Path | bytes | bytearray):
         harm_weights = read_harm_weights(harm_weights)
@@ -280,6 +281,27 @@ def write_ingest_outputs(
 
 # --------------------------------------------------------------------------------------------
 # Detect and rank
+
+
+def compute_engine(engine: str = "local", scheduler: Any = None) -> Any:
+    """A context manager: the steps inside it run on ``engine`` (:func:`hotspots.engine.use`).
+
+    Parameters
+    ----------
+    engine : {"local", "dask"}, default "local"
+        ``"dask"``: :func:`read_inputs` reads files on the cluster's workers, and kernel density
+        and DBSCAN run by spatial tiles there; results equal the local engine's.
+    scheduler : str, optional
+        The Dask scheduler's address (``tcp://HOST:8786``); None starts a local cluster.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Yields the :class:`hotspots.engine.DaskEngine`, or None for the local engine.
+    """
+    from hotspots.engine import use
+
+    return use(engine, scheduler)
 
 
 def detect_hotspots(

@@ -101,8 +101,10 @@ def test_dependencies_split_core_app_test():
     core = names(project["dependencies"])
     app = names(project["optional-dependencies"]["app"])
     test = names(project["optional-dependencies"]["test"])
+    dask = names(project["optional-dependencies"]["dask"])
     assert {"streamlit", "streamlit-folium", "altair"} == app
-    assert not core & app and not core & test
+    assert {"dask", "distributed"} == dask
+    assert not core & app and not core & test and not core & dask
     assert {"pyarrow", "jinja2", "folium", "geopandas"} <= core
     # requirements.txt pins exactly one version of each declared dependency.
     pins = {}
@@ -110,7 +112,7 @@ def test_dependencies_split_core_app_test():
         if line.strip() and not line.startswith("#"):
             name, version = line.split("==")
             pins[name.strip().lower()] = version.strip()
-    assert set(pins) == core | app | test
+    assert set(pins) == core | app | test | dask
 
 
 def test_repository_static_link_is_served_by_streamlit():

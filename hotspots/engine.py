@@ -1,0 +1,701 @@
+"""Where the analysis runs: in this process (the default) or on a Dask cluster.
+
+The local engine needs nothing beyond the core dependencies. The Dask engine
+(``pip install 'hotspots[dask]'``) runs the same analysis on a ``dask.distributed`` cluster
+when the data outgrow one machine's cores or memory for the heavy steps:
+
+* **ingest** is partitioned by file: each worker reads and validates files with
+  :func:`hotspots.ingest.read_file`, and :func:`hotspots.ingest.combine_files` applies the rules
+  over all files (duplicates across files, analysis CRS, outliers, study area, filters) where the
+  client gathers them, so the :class:`~hotspots.incidents.IngestReport` is the local one;
+* **kernel density** is partitioned by spatial tiles: each tile's surface is
+  :func:`hotspots.kde.density_surface` of the tile's points plus a halo one kernel wide, cropped
+  to the tile (:func:`tiled_density_surface`), so both engines share the arithmetic;
+* **DBSCAN** is partitioned by spatial tiles with an ``eps`` halo: core points are decided by
+  the tile that owns them, each tile's core components are merged across tiles by union-find on
+  the core points tiles share, and border points take the lowest cluster number among their
+  core neighbours, as scikit-learn numbers them (:func:`tiled_dbscan`).
+
+Everything else (bandwidth rules, thresholds, polygons, ranking, the surroundings test) runs on
+the client, on the gathered results. Detectors ask :func:`current_engine` for the engine of the
+calling context; :func:`use` sets it::
+
+    with use("dask", scheduler="tcp://scheduler:8786"):
+        incidents = read_incidents("data/")
+        result = detect(incidents, "kde")
+
+``hotspots detect ... --engine dask --scheduler ADDRESS`` does the same; docs/scale-out.md says
+how to run a cluster and what was measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from hotspots import ingest, kde
+from hotspots._errors import ParameterError
+from hotspots.grid import DEFAULT_TILE_SIZE, DensitySurface
+from hotspots.incidents import Incidents
+from hotspots.progress import READING, Progress, progress_step
+
+__all__ = [
+    "DBSCAN_TILE_EPS",
+    "ENGINES",
+    "KDE_BLOCK_TILES",
+    "DaskEngine",
+    "InProcess",
+    "Runner",
+    "current_engine",
+    "read_incidents",
+    "tiled_dbscan",
+    "tiled_density_surface",
+    "use",
+]
+
+#: The engines: ``"local"`` (this process, the default) and ``"dask"`` (a Dask cluster).
+ENGINES = ("local", "dask")
+
+#: Kernel density tiles are this many surface tiles a side (128 cells each by default, so
+#: 512 cells: 12.8 km at a 25 m cell); a tile's halo is one kernel radius.
+KDE_BLOCK_TILES = 4
+
+#: DBSCAN tiles are this many ``eps`` a side (3 km at the 75 m default); the halo is ``eps``.
+DBSCAN_TILE_EPS = 40
+
+#: Distinct locations queried at a time inside a DBSCAN tile (bounds one tile's neighbour lists).
+_QUERY_BLOCK = 8192
+
+_CURRENT: contextvars.ContextVar[DaskEngine | None] = contextvars.ContextVar(
+    "hotspots_engine", default=None
+)
+
+
+class Runner(Protocol):
+    """What the tiled algorithms need from an engine: run one function over many inputs."""
+
+    def map(self, fn: Callable[..., Any], *iterables: Sequence[Any]) -> list[Any]:
+        """``[fn(*args) for args in zip(*iterables)]``, in order, wherever the engine runs it."""
+        ...
+
+
+class InProcess:
+    """A :class:`Runner` that runs every tile here, one after the other (tests, small data)."""
+
+    def map(self, fn: Callable[..., Any], *iterables: Sequence[Any]) -> list[Any]:
+        """``[fn(*args) for args in zip(*iterables)]``."""
+        return [fn(*args) for args in zip(*iterables, strict=True)]
+
+
+# --------------------------------------------------------------------------------------------
+# Choosing the engine
+# --------------------------------------------------------------------------------------------
+
+
+def current_engine() -> DaskEngine | None:
+    """The Dask engine of the calling context (set by :func:`use`), None for the local engine."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def use(engine: str | DaskEngine = "local", scheduler: Any = None) -> Iterator[DaskEngine | None]:
+    """Run what is inside the ``with`` block on an engine.
+
+    Parameters
+    ----------
+    engine : {"local", "dask"} or DaskEngine, default "local"
+        ``"dask"`` connects to ``scheduler`` for the block and closes the connection after it;
+        a :class:`DaskEngine` is used as it is (and left open).
+    scheduler : str or distributed.Client, optional
+        The Dask scheduler's address (``"tcp://10.0.0.5:8786"``) or a client; None starts a
+        ``distributed.LocalCluster`` on this machine. Only with ``engine="dask"``.
+
+    Yields
+    ------
+    DaskEngine or None
+        The engine in use (None: local).
+
+    Raises
+    ------
+    ParameterError
+        An unknown engine, a scheduler with the local engine, or Dask not installed.
+    """
+    if isinstance(engine, DaskEngine):
+        if scheduler is not None:
+            msg = "scheduler= is given by the DaskEngine itself; pass one or the other."
+            raise ParameterError(msg)
+        token = _CURRENT.set(engine)
+        try:
+            yield engine
+        finally:
+            _CURRENT.reset(token)
+        return
+    if engine not in ENGINES:
+        msg = f"engine must be one of {list(ENGINES)}, not {engine!r}."
+        raise ParameterError(msg)
+    if engine == "local":
+        if scheduler is not None:
+            msg = "scheduler= needs engine='dask' (the local engine runs in this process)."
+            raise ParameterError(msg)
+        token = _CURRENT.set(None)
+        try:
+            yield None
+        finally:
+            _CURRENT.reset(token)
+        return
+    with DaskEngine(scheduler) as running, use(running):
+        yield running
+
+
+def read_incidents(sources: Any, **kwargs: Any) -> Incidents:
+    """:func:`hotspots.ingest.read_incidents` on the engine of the calling context.
+
+    Parameters
+    ----------
+    sources, **kwargs
+        As :func:`hotspots.ingest.read_incidents`.
+
+    Returns
+    -------
+    Incidents
+        The same incidents and report on either engine.
+    """
+    running = current_engine()
+    if running is None:
+        return ingest.read_incidents(sources, **kwargs)
+    return running.read_incidents(sources, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# The Dask engine
+# --------------------------------------------------------------------------------------------
+
+
+class DaskEngine:
+    """A connection to a Dask cluster that runs ingest, kernel density and DBSCAN by partitions.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client, optional
+        The scheduler's address, or a connected client (kept open on :meth:`close`). None starts
+        a ``distributed.LocalCluster`` on this machine (one single-threaded worker process per
+        core), closed with the engine.
+    kde_block_tiles : int, default :data:`KDE_BLOCK_TILES`
+        Kernel density tiles, in surface tiles a side.
+    dbscan_tile_eps : float, default :data:`DBSCAN_TILE_EPS`
+        DBSCAN tiles, in multiples of ``eps`` a side (at least 2).
+
+    Notes
+    -----
+    Use it as a context manager (``with DaskEngine(address) as engine, use(engine): ...``) or
+    call :meth:`close`. Workers need hotspots and its dependencies at the client's versions, and
+    must see input files at the paths the client names (a shared file system or the same
+    layout on every machine). Dask is imported only when the engine connects.
+    """
+
+    def __init__(
+        self,
+        scheduler: Any = None,
+        *,
+        kde_block_tiles: int = KDE_BLOCK_TILES,
+        dbscan_tile_eps: float = DBSCAN_TILE_EPS,
+    ) -> None:
+        if int(kde_block_tiles) < 1:
+            msg = f"kde_block_tiles must be at least 1, not {kde_block_tiles!r}."
+            raise ParameterError(msg)
+        if not float(dbscan_tile_eps) >= 2:
+            msg = f"dbscan_tile_eps must be at least 2, not {dbscan_tile_eps!r}."
+            raise ParameterError(msg)
+        self.scheduler = scheduler
+        self.kde_block_tiles = int(kde_block_tiles)
+        self.dbscan_tile_eps = float(dbscan_tile_eps)
+        self._client: Any = None
+        self._owned: list[Any] = []  # what close() shuts: our client and local cluster
+
+    # ---------------------------------------------------------------------- connection
+    def __enter__(self) -> DaskEngine:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` (connecting on first use)."""
+        if self._client is None:
+            self.connect()
+        return self._client
+
+    def connect(self) -> None:
+        """Connect to the scheduler (or start a local cluster); nothing when connected."""
+        if self._client is not None:
+            return
+        try:
+            import distributed
+        except ImportError as exc:
+            msg = (
+                "The Dask engine needs Dask: pip install 'hotspots[dask]' "
+                "(dask and distributed), or use the local engine."
+            )
+            raise ParameterError(msg) from exc
+        if isinstance(self.scheduler, distributed.Client):
+            self._client = self.scheduler
+            return
+        if self.scheduler is None:
+            cluster = distributed.LocalCluster(threads_per_worker=1, dashboard_address=None)
+            self._owned.append(cluster)
+            self._client = distributed.Client(cluster)
+        else:
+            try:
+                self._client = distributed.Client(str(self.scheduler), timeout="30s")
+            except OSError as exc:
+                msg = (
+                    f"Could not reach the Dask scheduler at {self.scheduler!r} ({exc}). Check "
+                    "the address (tcp://HOST:8786) and that dask scheduler is running."
+                )
+                raise ParameterError(msg) from exc
+        self._owned.insert(0, self._client)
+
+    def close(self) -> None:
+        """Close the client and the local cluster this engine started (not a given client)."""
+        for thing in self._owned:
+            thing.close()
+        self._owned = []
+        self._client = None
+
+    def n_workers(self) -> int:
+        """Workers connected to the scheduler now."""
+        return len(self.client.scheduler_info()["workers"])
+
+    # ---------------------------------------------------------------------- running tasks
+    def map(self, fn: Callable[..., Any], *iterables: Sequence[Any]) -> list[Any]:
+        """``[fn(*args) for args in zip(*iterables)]`` on the cluster's workers, in order."""
+        if not iterables or not len(iterables[0]):
+            return []
+        futures = self.client.map(fn, *iterables, pure=False)
+        return list(self.client.gather(futures))
+
+    # ---------------------------------------------------------------------- the analysis
+    def read_incidents(
+        self,
+        sources: Any,
+        *,
+        columns: Mapping[str, str | None] | None = None,
+        unreadable_dates: str = "auto",
+        progress: Progress | None = None,
+        **combine: Any,
+    ) -> Incidents:
+        """:func:`hotspots.ingest.read_incidents`, each file read and validated on a worker.
+
+        Parameters
+        ----------
+        sources : paths, folders, (name, bytes) pairs
+            As :func:`hotspots.ingest.read_incidents`. A path is read by the worker at the
+            same path (folders are listed here, on the client).
+        columns, unreadable_dates, progress
+            As :func:`hotspots.ingest.read_incidents` (``progress``: file i of n as they come).
+        **combine
+            The rest of :func:`hotspots.ingest.read_incidents`'s arguments (crime types, dates,
+            study area, CRS, outliers, harm weights), applied by
+            :func:`hotspots.ingest.combine_files` on the client.
+
+        Returns
+        -------
+        Incidents
+            Equal to the local read: same rows, same report (used, filtered and rejected rows
+            with file, line and reason).
+        """
+        import distributed
+
+        items = ingest.list_sources(sources)
+        futures = [
+            self.client.submit(
+                ingest.read_file,
+                name,
+                load,
+                columns=columns,
+                unreadable_dates=unreadable_dates,
+                pure=False,
+            )
+            for name, load in items
+        ]
+        files: list[Any] = [None] * len(futures)
+        where = {f.key: i for i, f in enumerate(futures)}
+        try:
+            with progress_step(progress, READING, len(futures)) as file_read:
+                for future in distributed.as_completed(futures):
+                    files[where[future.key]] = future.result()  # a worker's error is raised here
+                    file_read()
+        finally:
+            for future in futures:
+                future.cancel()
+        return ingest.combine_files(files, progress=progress, **combine)
+
+    def density_surface(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray | None = None,
+        **kwargs: Any,
+    ) -> DensitySurface:
+        """:func:`hotspots.kde.density_surface` by spatial tiles on the cluster.
+
+        Parameters
+        ----------
+        x, y, weights, **kwargs
+            As :func:`hotspots.kde.density_surface`.
+
+        Returns
+        -------
+        DensitySurface
+            Equal to the local surface cell by cell (to float round-off).
+        """
+        return tiled_density_surface(
+            x, y, weights, runner=self, block_tiles=self.kde_block_tiles, **kwargs
+        )
+
+    def dbscan_locations(
+        self, pts: np.ndarray, w: np.ndarray, eps: float, min_samples: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weighted DBSCAN of distinct locations by spatial tiles on the cluster.
+
+        Parameters
+        ----------
+        pts : ndarray, shape (m, 2)
+            Distinct locations, metres, in order of first occurrence.
+        w : ndarray, shape (m,)
+            The weight on each location (incidents, or harm).
+        eps, min_samples : float
+            As :func:`hotspots.clusters.weighted_dbscan`.
+
+        Returns
+        -------
+        labels, is_core, neighbourhood_weights : ndarray
+            See :func:`tiled_dbscan`.
+        """
+        tile_m = self.dbscan_tile_eps * float(eps)
+        return tiled_dbscan(pts, w, eps, min_samples, tile_m=tile_m, runner=self)
+
+
+# --------------------------------------------------------------------------------------------
+# Kernel density by tiles
+# --------------------------------------------------------------------------------------------
+
+
+def tiled_density_surface(
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    bandwidth: float,
+    cell_size: float,
+    kernel: str = "quartic",
+    crs: Any = None,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    block_tiles: int = KDE_BLOCK_TILES,
+    runner: Runner | None = None,
+    **options: Any,
+) -> DensitySurface:
+    """:func:`hotspots.kde.density_surface`, computed tile by tile with halos one kernel wide.
+
+    Parameters
+    ----------
+    x, y, weights, bandwidth, cell_size, kernel, crs, tile_size
+        As :func:`hotspots.kde.density_surface` (metres, analysis CRS).
+    block_tiles : int, default :data:`KDE_BLOCK_TILES`
+        Side of a work tile, in surface tiles (raised so a tile is wider than a kernel).
+    runner : Runner, optional
+        Where the tiles run (a :class:`DaskEngine`); default here, one after the other.
+    **options
+        Further keyword arguments of :func:`hotspots.kde.density_surface`, given to every tile.
+
+    Returns
+    -------
+    DensitySurface
+        The surface :func:`hotspots.kde.density_surface` returns for all points: same cell
+        lattice (origin and tile size), same values to float round-off.
+
+    Notes
+    -----
+    The grid is fixed first, as :func:`hotspots.kde.density_surface` fixes it (origin one
+    kernel support below the lowest point, on multiples of the cell size; tile size raised to
+    the kernel's footprint radius ``r`` cells). Work tiles are ``block_tiles`` surface tiles a
+    side. A tile's cells receive kernels only from points whose cell is within ``r`` cells of
+    the tile, so each tile runs :func:`hotspots.kde.density_surface` on those points (a halo of
+    ``r + 1`` cells, one kernel wide and one cell of margin for points on a cell edge), and
+    keeps its own cells: every surface tile belongs to one work tile, so nothing is summed
+    across tiles. A cell's value is the same sum of the same kernels as in one run; only the
+    order of the additions (and the cell offsets' last bits) differ.
+    """
+    support = kde.kernel_support(bandwidth, kernel)
+    c = float(cell_size)
+    r = max(1, math.ceil(support / c))
+    t = int(tile_size)
+    while t < r:
+        t *= 2
+    xd, yd, wd = kde.deduplicate(x, y, weights)
+    if xd.size == 0:
+        return kde.density_surface(
+            xd, yd, wd, bandwidth=bandwidth, cell_size=c, kernel=kernel, crs=crs, tile_size=t,
+            **options,
+        )  # fmt: skip
+    origin = (math.floor((xd.min() - support) / c) * c, math.floor((yd.min() - support) / c) * c)
+    blocks = max(int(block_tiles), math.ceil((2 * r + 3) / t))  # a kernel spans <= 2 tiles
+    span = blocks * t  # cells per work tile side
+    ci = np.floor((xd - origin[0]) / c).astype(np.int64)
+    cj = np.floor((yd - origin[1]) / c).astype(np.int64)
+    keys, members = _tile_members(ci, cj, span, r + 1)
+    surface = DensitySurface(cell_size=c, crs=crs, origin=origin, tile_size=t)
+    parts = (runner or InProcess()).map(
+        _surface_tile,
+        [xd[m] for m in members],
+        [yd[m] for m in members],
+        [wd[m] for m in members],
+        [(float(bandwidth), c, kernel, t, origin, blocks, int(a), int(b)) for a, b in keys],
+        [options] * len(keys),
+    )
+    for part in parts:
+        surface.tiles.update(part)
+    return surface
+
+
+def _tile_members(
+    ci: np.ndarray, cj: np.ndarray, span: int, reach: int
+) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
+    """Work tiles ``(a, b)`` (columns, rows of ``span`` cells) and the points within ``reach``
+    cells of each (``2 reach < span``: a point is in at most 2 × 2 tiles)."""
+    ta = np.stack([(ci - reach) // span, (ci + reach) // span])
+    tb = np.stack([(cj - reach) // span, (cj + reach) // span])
+    idx = np.arange(len(ci))
+    pairs = np.unique(
+        np.concatenate(
+            [np.column_stack([ta[p], tb[q], idx]) for p in (0, 1) for q in (0, 1)], axis=0
+        ),
+        axis=0,
+    )  # sorted by tile, then point
+    if not len(pairs):
+        return [], []
+    cut = np.flatnonzero(np.any(np.diff(pairs[:, :2], axis=0) != 0, axis=1)) + 1
+    groups = np.split(pairs, cut)
+    return [(int(g[0, 0]), int(g[0, 1])) for g in groups], [g[:, 2] for g in groups]
+
+
+def _surface_tile(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: tuple[Any, ...], options: dict[str, Any]
+) -> dict[tuple[int, int], np.ndarray]:
+    """One work tile: the surface of its points (halo included), cropped to its own tiles."""
+    bandwidth, c, kernel, t, origin, blocks, a, b = spec
+    local = kde.density_surface(
+        x, y, w, bandwidth=bandwidth, cell_size=c, kernel=kernel, tile_size=t, **options
+    )
+    span = blocks * t
+    window = np.zeros((span, span))
+    di = round((local.origin[0] - origin[0]) / c) - a * span  # local cell -> window column
+    dj = round((local.origin[1] - origin[1]) / c) - b * span
+    for (tr, tc), arr in local.tiles.items():
+        c0, r0 = tc * t + di, tr * t + dj
+        cs = slice(max(0, c0), min(span, c0 + t))
+        rs = slice(max(0, r0), min(span, r0 + t))
+        if cs.stop > cs.start and rs.stop > rs.start:
+            window[rs, cs] += arr[rs.start - r0 : rs.stop - r0, cs.start - c0 : cs.stop - c0]
+    out = {}
+    for p in range(blocks):
+        for q in range(blocks):
+            part = window[p * t : (p + 1) * t, q * t : (q + 1) * t]
+            if part.any():
+                out[(b * blocks + p, a * blocks + q)] = part.copy()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# DBSCAN by tiles
+# --------------------------------------------------------------------------------------------
+
+
+def tiled_dbscan(
+    pts: np.ndarray,
+    w: np.ndarray,
+    eps: float,
+    min_samples: float,
+    *,
+    tile_m: float | None = None,
+    runner: Runner | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted DBSCAN of distinct locations, tile by tile with an ``eps`` halo and a merge.
+
+    Parameters
+    ----------
+    pts : ndarray, shape (m, 2)
+        Distinct locations (metres), in order of first occurrence among the incidents.
+    w : ndarray, shape (m,)
+        Weight on each location (its incidents, or summed harm).
+    eps : float
+        Neighbourhood radius, metres (closed disc).
+    min_samples : float
+        A location is core when the weight within ``eps`` (itself included) is at least this.
+    tile_m : float, optional
+        Tile side in metres, at least ``2 × eps``; default ``DBSCAN_TILE_EPS × eps``.
+    runner : Runner, optional
+        Where the tiles run (a :class:`DaskEngine`); default here, one after the other.
+
+    Returns
+    -------
+    labels : ndarray of int, shape (m,)
+        Cluster per location, -1 for noise: the labels of
+        :func:`hotspots.clusters.weighted_dbscan` (scikit-learn's on the raw points).
+    is_core : ndarray of bool, shape (m,)
+    neighbourhood_weights : ndarray of float, shape (m,)
+        Weight within ``eps`` of each location, itself included.
+
+    Notes
+    -----
+    Each location belongs to the tile holding it; a tile's halo is every location within
+    ``eps`` of the tile (a box ``eps`` wider on each side), so a location's whole
+    neighbourhood is in its tile. Two passes over the tiles:
+
+    1. each tile sums the weight around its own locations: core status, as scikit-learn
+       decides it (``sum >= min_samples``);
+    2. with every location's core status known, each tile joins its core locations (its own
+       and its halo's) into connected components within ``eps`` and returns one link per core
+       location to its component's first location, and, per border location it owns, one core
+       neighbour per component it touches.
+
+    The client merges the links by union-find (connected components over all tiles' links:
+    a core location in two tiles' halos joins their components), numbers clusters by their
+    first core location (scikit-learn's discovery order on the raw points) and gives each
+    border location the lowest cluster number among its core neighbours.
+    """
+    pts = np.asarray(pts, dtype=float).reshape(-1, 2)
+    w = np.asarray(w, dtype=float).reshape(-1)
+    m = len(pts)
+    labels = np.full(m, -1, dtype=np.intp)
+    if m == 0:
+        return labels, np.zeros(0, dtype=bool), np.zeros(0)
+    eps = float(eps)
+    side = float(tile_m) if tile_m is not None else DBSCAN_TILE_EPS * eps
+    if not side >= 2 * eps:
+        msg = f"tile_m must be at least 2 × eps = {2 * eps:g} m, not {tile_m!r}."
+        raise ParameterError(msg)
+    run = runner or InProcess()
+    tiles = _dbscan_tiles(pts, eps, side)
+    coords = [pts[ids] for ids, _ in tiles]
+    owned = [n for _, n in tiles]
+    sums = run.map(_tile_weights, coords, [w[ids] for ids, _ in tiles], owned, [eps] * len(tiles))
+    nbw = np.zeros(m)
+    for (ids, n), s in zip(tiles, sums, strict=True):
+        nbw[ids[:n]] = s
+    is_core = nbw >= min_samples
+    if not is_core.any():
+        return labels, is_core, nbw
+    links = run.map(
+        _tile_links, coords, [is_core[ids] for ids, _ in tiles], owned, [eps] * len(tiles)
+    )
+    core_a, core_b, border, touch = [], [], [], []
+    for (ids, _), (ca, cb, bl, bc) in zip(tiles, links, strict=True):
+        core_a.append(ids[ca])
+        core_b.append(ids[cb])
+        border.append(ids[bl])
+        touch.append(ids[bc])
+    a, b = np.concatenate(core_a), np.concatenate(core_b)
+    graph = sparse.coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(m, m))
+    _, comp = connected_components(graph, directed=False)
+    core_idx = np.flatnonzero(is_core)
+    _, first_pos, dense = np.unique(comp[core_idx], return_index=True, return_inverse=True)
+    rank = np.empty(len(first_pos), dtype=np.intp)
+    rank[np.argsort(first_pos, kind="stable")] = np.arange(len(first_pos))
+    labels[core_idx] = rank[dense.reshape(-1)]
+    bl, bc = np.concatenate(border), np.concatenate(touch)
+    if len(bl):
+        big = np.iinfo(np.intp).max
+        best = np.full(m, big, dtype=np.intp)
+        np.minimum.at(best, bl, labels[bc])
+        hit = best != big
+        labels[hit] = best[hit]
+    return labels, is_core, nbw
+
+
+def _dbscan_tiles(pts: np.ndarray, eps: float, side: float) -> list[tuple[np.ndarray, int]]:
+    """Per tile: location indices (its own first, then its halo's) and how many it owns."""
+    own_a = np.floor(pts[:, 0] / side).astype(np.int64)
+    own_b = np.floor(pts[:, 1] / side).astype(np.int64)
+    lo_a = np.floor((pts[:, 0] - eps) / side).astype(np.int64)
+    hi_a = np.floor((pts[:, 0] + eps) / side).astype(np.int64)
+    lo_b = np.floor((pts[:, 1] - eps) / side).astype(np.int64)
+    hi_b = np.floor((pts[:, 1] + eps) / side).astype(np.int64)
+    idx = np.arange(len(pts))
+    rows = np.unique(
+        np.concatenate(
+            [
+                np.column_stack([ta, tb, idx])
+                for ta in (lo_a, hi_a)
+                for tb in (lo_b, hi_b)  # side >= 2 eps: at most two tiles per axis
+            ]
+        ),
+        axis=0,
+    )
+    mine = (rows[:, 0] == own_a[rows[:, 2]]) & (rows[:, 1] == own_b[rows[:, 2]])
+    order = np.lexsort((rows[:, 2], ~mine, rows[:, 1], rows[:, 0]))  # tile, own first, index
+    rows, mine = rows[order], mine[order]
+    cut = np.flatnonzero(np.any(np.diff(rows[:, :2], axis=0) != 0, axis=1)) + 1
+    tiles = []
+    for g, own in zip(np.split(rows, cut), np.split(mine, cut), strict=True):
+        n = int(own.sum())
+        if n:  # a tile that owns nothing decides nothing
+            tiles.append((g[:, 2], n))
+    return tiles
+
+
+def _neighbour_lists(pts: np.ndarray, n: int, eps: float) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, flat_pairs)`` blocks: each own location (first ``n``) with every location
+    within ``eps`` (itself included), as rows ``(own, other)``."""
+    tree = cKDTree(pts)
+    for s in range(0, n, _QUERY_BLOCK):
+        found = tree.query_ball_point(pts[s : min(n, s + _QUERY_BLOCK)], eps)
+        lens = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+        other = np.concatenate([np.asarray(f, dtype=np.int64) for f in found])
+        own = np.repeat(np.arange(s, s + len(found)), lens)
+        yield s, np.column_stack([own, other])
+
+
+def _tile_weights(pts: np.ndarray, w: np.ndarray, n: int, eps: float) -> np.ndarray:
+    """Pass 1: the weight within ``eps`` of each of the tile's own locations."""
+    out = np.zeros(n)
+    for _, pairs in _neighbour_lists(pts, n, eps):
+        out += np.bincount(pairs[:, 0], weights=w[pairs[:, 1]], minlength=n)
+    return out
+
+
+def _tile_links(
+    pts: np.ndarray, core: np.ndarray, n: int, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pass 2: core links (location, its component's first location) and border contacts
+    (own border location, one core neighbour per component), as tile-local indices."""
+    k = len(pts)
+    a_list, b_list = [], []
+    pair_list = []
+    for _, pairs in _neighbour_lists(pts, n, eps):
+        both = core[pairs[:, 0]] & core[pairs[:, 1]]
+        a_list.append(pairs[both, 0])
+        b_list.append(pairs[both, 1])
+        pair_list.append(pairs[~core[pairs[:, 0]] & core[pairs[:, 1]]])
+    a, b = np.concatenate(a_list), np.concatenate(b_list)
+    graph = sparse.coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(k, k))
+    _, comp = connected_components(graph, directed=False)
+    cores = np.flatnonzero(core)
+    first = np.full(int(comp.max()) + 1, k, dtype=np.int64)
+    np.minimum.at(first, comp[cores], cores)
+    link_a, link_b = cores, first[comp[cores]]
+    border = np.concatenate(pair_list)
+    if len(border):
+        _, keep = np.unique(border[:, 0] * k + comp[border[:, 1]], return_index=True)
+        border = border[keep]
+    return link_a, link_b, border[:, 0], border[:, 1]
