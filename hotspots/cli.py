@@ -178,6 +178,23 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
     gi.add_argument(
         "--fdr", type=float, metavar="RATE", help="false discovery rate of hot cells (default 0.05)"
     )
+    _add_engine_options(p)
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="where to run: this process (default) or a Dask cluster (pip install "
+        "'hotspots[dask]'; docs/scale-out.md)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (default: a local "
+        "cluster on this machine's cores)",
+    )
 
 
 def _add_map_options(p: argparse.ArgumentParser) -> None:
@@ -214,19 +231,6 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="patrol_areas.geojson", help="output: .geojson, .gpkg or .csv")
     d.add_argument("--top", type=int, default=20, help="rows of the summary table to print")
     _add_map_options(d)
-    d.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        default="local",
-        help="where to run: this process (default) or a Dask cluster (pip install "
-        "'hotspots[dask]'; docs/scale-out.md)",
-    )
-    d.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="with --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (default: a local "
-        "cluster on this machine's cores)",
-    )
 
     pl = sub.add_parser("plan", help="hot spots, patrol areas, patrol plan, calendar and briefing")
     _add_input_options(pl)
@@ -721,7 +725,8 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
     stops = None
     if args.stop_search:
         stops = read_stop_search([_existing(f, "--stop-search") for f in args.stop_search])
-    result = _detect(args, out, places=own)
+    with workflows.compute_engine(args.engine, args.scheduler):
+        result = _detect(args, out, places=own)
     areas = workflows.patrol_areas(
         result.incidents,
         result.hotspots,
