@@ -473,20 +473,49 @@ def _tile_members(
 ) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
     """Work tiles ``(a, b)`` (columns, rows of ``span`` cells) and the points within ``reach``
     cells of each (``2 reach < span``: a point is in at most 2 × 2 tiles)."""
-    ta = np.stack([(ci - reach) // span, (ci + reach) // span])
-    tb = np.stack([(cj - reach) // span, (cj + reach) // span])
-    idx = np.arange(len(ci))
-    pairs = np.unique(
-        np.concatenate(
-            [np.column_stack([ta[p], tb[q], idx]) for p in (0, 1) for q in (0, 1)], axis=0
-        ),
-        axis=0,
-    )  # sorted by tile, then point
-    if not len(pairs):
-        return [], []
-    cut = np.flatnonzero(np.any(np.diff(pairs[:, :2], axis=0) != 0, axis=1)) + 1
-    groups = np.split(pairs, cut)
-    return [(int(g[0, 0]), int(g[0, 1])) for g in groups], [g[:, 2] for g in groups]
+    lo_a, hi_a = (ci - reach) // span, (ci + reach) // span
+    lo_b, hi_b = (cj - reach) // span, (cj + reach) // span
+    keys, groups, _ = _tile_groups(lo_a, lo_b, lo_a, hi_a, lo_b, hi_b)
+    return keys, groups
+
+
+def _tile_groups(
+    home_a: np.ndarray,
+    home_b: np.ndarray,
+    lo_a: np.ndarray,
+    hi_a: np.ndarray,
+    lo_b: np.ndarray,
+    hi_b: np.ndarray,
+) -> tuple[list[tuple[int, int]], list[np.ndarray], list[int]]:
+    """Points grouped by tile: each point in its home tile and in every other tile of its
+    ``[lo_a, hi_a] × [lo_b, hi_b]`` range (at most 2 × 2, one step apart), once each.
+
+    Returns the tiles ``(a, b)``, per tile the point indices (home points first, each part in
+    increasing order), and per tile how many are at home. Integer sorts only.
+    """
+    idx = np.arange(len(home_a))
+    cols_a, cols_b, cols_i = [home_a], [home_b], [idx]
+    for a, b in ((lo_a, lo_b), (hi_a, lo_b), (lo_a, hi_b), (hi_a, hi_b)):
+        other = (a != home_a) | (b != home_b)
+        if a is hi_a:
+            other &= hi_a != lo_a
+        if b is hi_b:
+            other &= hi_b != lo_b
+        cols_a.append(a[other])
+        cols_b.append(b[other])
+        cols_i.append(idx[other])
+    ta, tb, ti = np.concatenate(cols_a), np.concatenate(cols_b), np.concatenate(cols_i)
+    home = np.repeat([True, False], [len(idx), len(ti) - len(idx)])
+    a0, b0 = int(ta.min()), int(tb.min())
+    key = (ta - a0) * (int(tb.max()) - b0 + 1) + (tb - b0)
+    order = np.argsort(key, kind="stable")  # home rows come first within a tile
+    key, ti, home = key[order], ti[order], home[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
+    width = int(tb.max()) - b0 + 1
+    tiles = [(int(k // width) + a0, int(k % width) + b0) for k in key[starts]]
+    groups = np.split(ti, starts[1:])
+    at_home = [int(h.sum()) for h in np.split(home, starts[1:])]
+    return tiles, groups, at_home
 
 
 def _surface_tile(
@@ -625,33 +654,15 @@ def tiled_dbscan(
 
 def _dbscan_tiles(pts: np.ndarray, eps: float, side: float) -> list[tuple[np.ndarray, int]]:
     """Per tile: location indices (its own first, then its halo's) and how many it owns."""
-    own_a = np.floor(pts[:, 0] / side).astype(np.int64)
-    own_b = np.floor(pts[:, 1] / side).astype(np.int64)
-    lo_a = np.floor((pts[:, 0] - eps) / side).astype(np.int64)
-    hi_a = np.floor((pts[:, 0] + eps) / side).astype(np.int64)
-    lo_b = np.floor((pts[:, 1] - eps) / side).astype(np.int64)
-    hi_b = np.floor((pts[:, 1] + eps) / side).astype(np.int64)
-    idx = np.arange(len(pts))
-    rows = np.unique(
-        np.concatenate(
-            [
-                np.column_stack([ta, tb, idx])
-                for ta in (lo_a, hi_a)
-                for tb in (lo_b, hi_b)  # side >= 2 eps: at most two tiles per axis
-            ]
-        ),
-        axis=0,
-    )
-    mine = (rows[:, 0] == own_a[rows[:, 2]]) & (rows[:, 1] == own_b[rows[:, 2]])
-    order = np.lexsort((rows[:, 2], ~mine, rows[:, 1], rows[:, 0]))  # tile, own first, index
-    rows, mine = rows[order], mine[order]
-    cut = np.flatnonzero(np.any(np.diff(rows[:, :2], axis=0) != 0, axis=1)) + 1
-    tiles = []
-    for g, own in zip(np.split(rows, cut), np.split(mine, cut), strict=True):
-        n = int(own.sum())
-        if n:  # a tile that owns nothing decides nothing
-            tiles.append((g[:, 2], n))
-    return tiles
+
+    def tile(v: np.ndarray) -> np.ndarray:
+        return np.floor(v / side).astype(np.int64)
+
+    x, y = pts[:, 0], pts[:, 1]
+    keys, groups, owned = _tile_groups(
+        tile(x), tile(y), tile(x - eps), tile(x + eps), tile(y - eps), tile(y + eps)
+    )  # side >= 2 eps: at most two tiles per axis
+    return [(g, n) for g, n in zip(groups, owned, strict=True) if n]  # owning nothing: no work
 
 
 def _neighbour_lists(pts: np.ndarray, n: int, eps: float) -> Iterator[tuple[int, np.ndarray]]:
