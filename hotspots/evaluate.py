@@ -25,8 +25,9 @@ KDE                    the surface's cells (its own cell size), by density
 Gi*                    the Gi* grid's cells, by ``z`` (the statistic its significance test uses)
 DBSCAN, HDBSCAN        cluster polygons, by intensity (incidents per km² over at least one
                        150 m patrol unit, :mod:`hotspots.profile`)
-patrol areas           150 m discs (:func:`hotspots.patrol.make_patrol_areas` on the KDE hot
-                       spots), in their rank order
+patrol areas           150 m discs (:func:`hotspots.patrol.make_patrol_areas`: placed and ranked
+                       by the violence expected next period, :mod:`hotspots.forecast`), in
+                       their rank order
 naive baselines        150 m discs: :func:`point_count_discs` (the busiest map points) and
                        :func:`kde_peak_discs` (peaks of a 150 m KDE; of a KDE with ArcGIS's
                        default bandwidth and cell size)
@@ -132,7 +133,7 @@ FORECAST_LABELS = {
     "dbscan": "DBSCAN",
     "hdbscan": "HDBSCAN",
     "gistar": "Gi*",
-    PATROL: "patrol areas",
+    PATROL: "patrol areas (forecast)",
     NAIVE_POINTS: "naive: busiest points",
     NAIVE_KDE: "naive: 150 m KDE peaks",
     ARCGIS_KDE: "ArcGIS-rule KDE peaks",
@@ -1044,6 +1045,7 @@ def compare_forecasts(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     radius_m: float = MICRO_PLACE_RADIUS_M,
     curve_points: int = 50,
+    others: Incidents | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Every forecast built on ``train``, read on ``test`` at equal coverage and equal disc counts.
 
@@ -1069,6 +1071,9 @@ def compare_forecasts(
         Patrol area and baseline disc radius, metres.
     curve_points : int, default 50
         Points of each coverage curve (up to the largest coverage) in the returned curves.
+    others : Incidents, optional
+        Other crime and anti-social behaviour of the training months: the near misses the patrol
+        areas' forecast may weigh (:class:`hotspots.forecast.PlaceForecast`).
 
     Returns
     -------
@@ -1095,7 +1100,7 @@ def compare_forecasts(
             "count as misses for every forecast."
         )
     rankings, n_patrol = _forecast_rankings(
-        train, methods, params, radius_m, disc_counts, coverages, notes
+        train, methods, params, radius_m, disc_counts, coverages, notes, others
     )
     rows: list[pd.DataFrame] = []
     curve_rows: list[pd.DataFrame] = []
@@ -1148,6 +1153,7 @@ def _forecast_rankings(
     disc_counts: Sequence[int],
     coverages: Sequence[float],
     notes: list[str],
+    others: Incidents | None = None,
 ) -> tuple[list[Ranking], int]:
     """Every forecast's ranked units: the detectors, the patrol areas and the baselines.
 
@@ -1167,12 +1173,16 @@ def _forecast_rankings(
         rankings.append(result_ranking(result, study))
     if kde_result is None:
         kde_result = detect(train, "kde", **dict(params.get("kde", {})))
-    areas = make_patrol_areas(train, kde_result.hotspots, radius_m=radius_m)
+    areas = make_patrol_areas(train, kde_result.hotspots, radius_m=radius_m, others=others)
     n_patrol = len(areas)
     rankings.append(disc_ranking(PATROL, areas, study))
+    fc = areas.attrs["params"].get("forecast", {})
     notes.append(
-        f"Patrol areas: {n_patrol} discs of {2 * radius_m:g} m on all {len(kde_result.hotspots)} "
-        "KDE hot spots of the training months (no significance filter)."
+        f"Patrol areas: {n_patrol} discs of {2 * radius_m:g} m placed and ranked by the violence "
+        f"expected next month, learned from the training months only (half-life "
+        f"{fc.get('half_life')}, other-crime weight {fc.get('other_weight')}, shrinkage "
+        f"{fc.get('shrinkage')} over {fc.get('neighbourhood_m')} m cells; "
+        f"{fc.get('weights_chosen_by', {}).get('shrinkage', 'given')})."
     )
     k_max = max(
         max(disc_counts, default=0),
@@ -1316,6 +1326,12 @@ def _origin_splits(
     return splits, rule
 
 
+def _months_before(others: Incidents, label: str) -> Incidents:
+    """Rows of ``others`` dated before the origin ``label`` (``"YYYY-MM"``, ``"YYYY-MM on"``)."""
+    start = pd.Timestamp(label.split()[0])
+    return others.subset((others.frame["month"] < start).to_numpy())
+
+
 def rolling_evaluation(
     incidents: Incidents,
     *,
@@ -1326,6 +1342,7 @@ def rolling_evaluation(
     disc_counts: Sequence[int] = DISC_COUNTS,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     radius_m: float = MICRO_PLACE_RADIUS_M,
+    others: Incidents | None = None,
 ) -> RollingEvaluation:
     """Compare every forecast on the last months, each forecast from all the months before it.
 
@@ -1341,6 +1358,9 @@ def rolling_evaluation(
         month together.
     methods, coverages, disc_counts, params, radius_m
         As :func:`compare_forecasts`.
+    others : Incidents, optional
+        Other crime and anti-social behaviour (same CRS); each origin passes the rows of its
+        training months to :func:`compare_forecasts`.
 
     Returns
     -------
@@ -1367,6 +1387,7 @@ def rolling_evaluation(
     for label, train_m, test_m in splits:
         train = training_study_area(incidents.subset(train_m))
         test = incidents.subset(test_m)
+        before = _months_before(others, label) if others is not None else None
         if not _inside_mask(test, train.study_area).any():
             notes.append(f"Origin {label}: no test incident in the study area; skipped.")
             continue
@@ -1378,6 +1399,7 @@ def rolling_evaluation(
             disc_counts=disc_counts,
             params=params,
             radius_m=radius_m,
+            others=before,
         )
         table.insert(0, "origin", label)
         table.insert(1, "study_area_km2", train.study_area_m2 / 1e6)
@@ -1428,7 +1450,7 @@ def rolling_evaluation(
             "gistar": "grid cells by z",
             "dbscan": "clusters by intensity",
             "hdbscan": "clusters by intensity",
-            PATROL: "patrol-area rank (make_patrol_areas on all KDE hot spots)",
+            PATROL: "patrol-area rank (make_patrol_areas: the violence expected next month)",
             NAIVE_POINTS: "busiest map points, discs 2 x radius apart",
             NAIVE_KDE: "150 m KDE cells by density, discs 2 x radius apart",
             ARCGIS_KDE: "ArcGIS-default KDE cells by density, discs 2 x radius apart",

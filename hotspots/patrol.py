@@ -66,6 +66,7 @@ from hotspots.constants import (
     VISITS_PER_DAY,
 )
 from hotspots.export import plan_to_csv, plan_to_ical
+from hotspots.forecast import PlaceForecast
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
 from hotspots.tactics import (
@@ -101,8 +102,11 @@ def make_patrol_areas(
     exclude: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
     max_areas: int | None = None,
     weight: str | None = None,
+    rank_by: str = "forecast",
+    others: Incidents | None = None,
+    forecast: PlaceForecast | None = None,
 ) -> gpd.GeoDataFrame:
-    """Cut ranked hot spots into patrol-sized discs centred on the densest recurring places.
+    """Patrol-sized discs where the most violence is expected next period, ranked by it.
 
     Parameters
     ----------
@@ -134,12 +138,27 @@ def make_patrol_areas(
     weight : {"count", "harm"}, optional
         What "densest" means: incident count, or the sum of harm weights. Default ``"harm"`` when
         the incidents carry harm weights, else ``"count"``.
+    rank_by : {"forecast", "hotspots"}, default "forecast"
+        ``"forecast"``: discs anywhere in the study area, placed and ranked by the violence
+        expected there next period (:class:`hotspots.forecast.PlaceForecast`, its weights chosen
+        from the earlier months by rolling-origin validation); each keeps the hot spot that
+        contains its centre (``hotspot_id``), or none. ``"hotspots"``: the earlier rule, discs on
+        the densest recurring locations inside the hot spots only (see Notes).
+    others : Incidents, optional
+        With ``rank_by="forecast"``: every other recorded crime and anti-social behaviour of the
+        same months (the near misses the forecast may weigh).
+    forecast : PlaceForecast, optional
+        With ``rank_by="forecast"``: a forecast already fitted on these incidents (and
+        ``others``), reused instead of fitting one.
 
     Returns
     -------
     geopandas.GeoDataFrame
         One row per patrol area in the analysis CRS, sorted by ``rank`` (1 = chosen first =
-        densest), with ``patrol_area_id`` (``"H001-P1"``), ``hotspot_id``, ``hotspot_rank``,
+        most violence expected, or densest), with ``patrol_area_id`` (``"H001-P1"`` inside hot
+        spot H001, ``"A001"`` outside every hot spot), ``hotspot_id`` (``""`` outside),
+        ``hotspot_rank``, ``forecast`` (expected incidents next period within ``radius_m``; NaN
+        with ``rank_by="hotspots"``),
         ``rank``, ``centre_x``, ``centre_y`` (metres), ``centre_lon``, ``centre_lat``, ``radius_m``,
         ``incidents`` (within ``radius_m`` of the centre), ``share``, ``harm`` (NaN without
         weights), ``area_m2``, ``pai`` (retrospective: share of incidents / share of the study
@@ -151,7 +170,15 @@ def make_patrol_areas(
 
     Notes
     -----
-    The rule (greedy maximum coverage on recurring points):
+    ``rank_by="forecast"`` (the default) takes the forecast's candidate centres (a 25 m lattice
+    round every map point) best first, skipping centres closer than ``min_separation_m`` to an
+    area taken or inside an excluded place, and stops at the first disc holding fewer than
+    ``min_incidents`` incidents of the data, or at ``max_areas``. An area outside every hot spot
+    takes its time profile from its own incidents. Measured on the shared police.uk and US data
+    (README, "How well patrol areas predict"), these discs catch more next-month violence than
+    the same number of discs on the busiest points or on 150 m KDE peaks.
+
+    The rule of ``rank_by="hotspots"`` (greedy maximum coverage on recurring points):
 
     1. Incidents are pooled by location (coordinates rounded to 1 cm): police.uk snaps crimes to
        fixed map points, so most locations hold several incidents.
@@ -174,6 +201,9 @@ def make_patrol_areas(
     Merseyside 2022 (a heuristic).
     """
     sep = _check_area_params(radius_m, min_incidents, min_separation_m, max_areas)
+    if rank_by not in ("forecast", "hotspots"):
+        msg = f"rank_by must be 'forecast' or 'hotspots', got {rank_by!r}."
+        raise ParameterError(msg)
     if weight is None:
         weight = "harm" if incidents.has_weights else "count"
     if weight not in ("count", "harm"):
@@ -201,6 +231,90 @@ def make_patrol_areas(
     if excl is not None:
         notes.append(f"{int((~keep).sum())} incidents inside excluded places were ignored.")
 
+    if rank_by == "forecast":
+        fc = forecast or _fit_forecast(
+            incidents, others, keep, excl, w if weight == "harm" else None, radius_m, sep
+        )
+        uxy, centres, forecasts = _forecast_centres(fc, hot, min_incidents, excl, max_areas, notes)
+        fc_params: dict[str, Any] = {"forecast": fc.params_}
+    else:
+        uxy, centres = _hotspot_centres(
+            hot, xy, w, keep, (radius_m, sep, min_incidents, max_areas), notes
+        )
+        forecasts, fc_params = None, {}
+
+    rows = _area_rows(incidents, hot, uxy, centres, radius_m, excl, keep, incidents.frame)
+    if forecasts is not None:
+        for row, f in zip(rows, forecasts, strict=True):
+            row["forecast"] = float(f)
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=incidents.crs)
+    if gdf.empty:
+        gdf = gpd.GeoDataFrame(
+            {c: [] for c in _AREA_COLUMNS},
+            geometry=gpd.GeoSeries([], crs=incidents.crs),
+            crs=incidents.crs,
+        )
+    gdf.attrs["params"] = {
+        "patrol_area_rule": "greedy discs on the violence expected next period"
+        if rank_by == "forecast"
+        else "greedy discs on densest recurring locations inside hot spots",
+        "rank_by": rank_by,
+        **fc_params,
+        "radius_m": float(radius_m),
+        "min_incidents": int(min_incidents),
+        "min_separation_m": float(sep),
+        "max_areas": max_areas,
+        "weight": weight,
+        "excluded_places": excl is not None,
+        "n_hotspots": len(hot),
+        "n_patrol_areas": len(gdf),
+    }
+    where = (
+        "where the most violence is expected next period (anywhere in the study area)"
+        if rank_by == "forecast"
+        else f"on the densest recurring locations inside {len(hot)} hot spots"
+    )
+    notes.insert(
+        0,
+        f"{len(gdf)} patrol areas of {2 * radius_m:.0f} m across, centred {where}; centres at "
+        f"least {sep:.0f} m apart; every area holds {min_incidents} or more incidents.",
+    )
+    gdf.attrs["notes"] = notes
+    return gdf
+
+
+def _forecast_centres(
+    fc: PlaceForecast,
+    hot: gpd.GeoDataFrame,
+    min_incidents: int,
+    excl: BaseGeometry | None,
+    max_areas: int | None,
+    notes: list[str],
+) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray]:
+    """Centres, (centre index, hot spot index or -1) and forecasts of the forecast's discs."""
+    chosen = fc.discs(max_areas, min_incidents=min_incidents, exclude=excl)
+    uxy = chosen[["centre_x", "centre_y"]].to_numpy(dtype=float).reshape(-1, 2)
+    owner = _hotspot_owner(hot, uxy)
+    centres = [(i, int(owner[i])) for i in range(len(uxy))]
+    inside = {h for _, h in centres if h >= 0}
+    notes += list(fc.notes_)
+    notes.append(
+        f"{sum(h >= 0 for _, h in centres)} of the {len(centres)} areas lie in {len(inside)} "
+        f"of the {len(hot)} hot spots; the others are outside every hot spot (ids A001...)."
+    )
+    return uxy, centres, chosen["forecast"].to_numpy(dtype=float)
+
+
+def _hotspot_centres(
+    hot: gpd.GeoDataFrame,
+    xy: np.ndarray,
+    w: np.ndarray,
+    keep: np.ndarray,
+    rule: tuple[float, float, int, int | None],
+    notes: list[str],
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The earlier rule's centres: greedy discs on the densest locations inside hot spots."""
+    radius_m, sep, min_incidents, max_areas = rule
     uxy, ucount, uweight = _distinct_locations(xy, w, keep)
     owner = _hotspot_owner(hot, uxy)
     centres: list[tuple[int, int]] = []  # (candidate location index, hot spot index)
@@ -211,34 +325,27 @@ def make_patrol_areas(
             f"Hot spot {hot.loc[h, 'hotspot_id']} got no patrol area: {why}"
             for h, why in discs.unserved
         ]
+    return uxy, centres
 
-    rows = _area_rows(incidents, hot, uxy, centres, radius_m, excl, keep, incidents.frame)
-    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=incidents.crs)
-    if gdf.empty:
-        gdf = gpd.GeoDataFrame(
-            {c: [] for c in _AREA_COLUMNS},
-            geometry=gpd.GeoSeries([], crs=incidents.crs),
-            crs=incidents.crs,
-        )
-    gdf.attrs["params"] = {
-        "patrol_area_rule": "greedy discs on densest recurring locations",
-        "radius_m": float(radius_m),
-        "min_incidents": int(min_incidents),
-        "min_separation_m": float(sep),
-        "max_areas": max_areas,
-        "weight": weight,
-        "excluded_places": excl is not None,
-        "n_hotspots": len(hot),
-        "n_patrol_areas": len(gdf),
-    }
-    notes.insert(
-        0,
-        f"{len(gdf)} patrol areas of {2 * radius_m:.0f} m across, centred on the densest recurring "
-        f"locations inside {len(hot)} hot spots; centres at least {sep:.0f} m apart; every area "
-        f"holds {min_incidents} or more incidents.",
+
+def _fit_forecast(
+    incidents: Incidents,
+    others: Incidents | None,
+    keep: np.ndarray,
+    excl: BaseGeometry | None,
+    harm: np.ndarray | None,
+    radius_m: float,
+    sep: float,
+) -> PlaceForecast:
+    """The forecast on the incidents outside excluded places (and the other records there)."""
+    inc = incidents.subset(keep) if not keep.all() else incidents
+    oth = others
+    if oth is not None and excl is not None and len(oth):
+        oxy = oth.xy
+        oth = oth.subset(~shapely.intersects_xy(excl, oxy[:, 0], oxy[:, 1]))
+    return PlaceForecast(radius_m=radius_m, separation_m=sep).fit(
+        inc, others=oth, sample_weight=None if harm is None else harm[keep]
     )
-    gdf.attrs["notes"] = notes
-    return gdf
 
 
 def _check_area_params(
@@ -380,6 +487,7 @@ _AREA_COLUMNS = (
     "hotspot_id",
     "hotspot_rank",
     "rank",
+    "forecast",
     "centre_x",
     "centre_y",
     "centre_lon",
@@ -446,6 +554,34 @@ def _temporal_class(counts: Sequence[int]) -> tuple[str, str]:
     return classify_counts(counts)
 
 
+def _own_profile(sub: pd.DataFrame) -> dict[str, Any]:
+    """The time profile of an area outside every hot spot, from its own incidents (the columns
+    an area otherwise inherits from its hot spot)."""
+    from hotspots.constants import NIGHT_WINDOW
+    from hotspots.profile import peak_window
+    from hotspots.tactics import format_window
+
+    timed = sub.loc[sub["has_time"].astype(bool), "datetime"].dropna()
+    out: dict[str, Any] = {"hotspot_id": "", "temporal_class": None}
+    if len(timed) == 0 or len(timed) < 0.5 * len(sub):
+        out.update(has_time=False, peak_window="", peak_start_hour=None, peak_end_hour=None,
+                   peak_days=None, night_share=None)  # fmt: skip
+        return out
+    hours = np.bincount(timed.dt.hour.to_numpy(), minlength=24)
+    peak = peak_window(hours)
+    lo, hi = NIGHT_WINDOW
+    night = hours[lo:].sum() + hours[:hi].sum()
+    out.update(
+        has_time=True,
+        peak_window=format_window(peak[0], peak[1]) if peak is not None else "",
+        peak_start_hour=peak[0] if peak is not None else None,
+        peak_end_hour=peak[1] if peak is not None else None,
+        peak_days=None,
+        night_share=float(night / hours.sum()),
+    )
+    return out
+
+
 def _area_rows(
     incidents: Incidents,
     hot: gpd.GeoDataFrame,
@@ -489,15 +625,20 @@ def _area_rows(
         temporal, trend = _temporal_class(counts)
         locs = [s for s in sub["location"].astype(str) if s.strip()]
         per_hotspot[h] += 1
-        parent = hot.loc[h]
+        parent = hot.loc[h] if h >= 0 else _own_profile(sub)
         lon, lat = to_wgs.transform(cx, cy)
         area = float(disc.area)
         share = n_in / n_total if n_total else float("nan")
         row: dict[str, Any] = {
-            "patrol_area_id": f"{parent['hotspot_id']}-P{per_hotspot[h]}",
+            "patrol_area_id": f"{parent['hotspot_id']}-P{per_hotspot[h]}"
+            if h >= 0
+            else f"A{per_hotspot[h]:03d}",
             "hotspot_id": str(parent["hotspot_id"]),
-            "hotspot_rank": int(parent["rank"]) if "rank" in hot.columns else h + 1,
+            "hotspot_rank": (int(parent["rank"]) if "rank" in hot.columns else h + 1)
+            if h >= 0
+            else None,
             "rank": rank,
+            "forecast": float("nan"),
             "centre_x": cx,
             "centre_y": cy,
             "centre_lon": float(lon),

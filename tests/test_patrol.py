@@ -57,7 +57,7 @@ def test_discs_are_centred_where_they_capture_most():
     # stacks at 0 (30), 60 (10) and 130 (8): a disc at 60 holds all 48, a disc at 0 only 40
     inc = _stacks([(0, 0, 30), (60, 0, 10), (130, 0, 8), (1000, 0, 12), (1030, 0, 1), (3000, 0, 2)])
     hot = _hotspots([_box(-100, -100, 1100, 100), _box(2950, -50, 3050, 50)])
-    areas = make_patrol_areas(inc, hot, radius_m=75.0, min_incidents=2)
+    areas = make_patrol_areas(inc, hot, radius_m=75.0, min_incidents=2, rank_by="hotspots")
     assert list(areas["patrol_area_id"]) == ["H001-P1", "H001-P2", "H002-P1"]
     np.testing.assert_allclose(
         areas[["centre_x", "centre_y"]].to_numpy()[:2], [[X0 + 60, Y0], [X0 + 1000, Y0]]
@@ -67,7 +67,7 @@ def test_discs_are_centred_where_they_capture_most():
     assert areas.iloc[2]["hotspot_id"] == "H002"
     assert list(areas["rank"]) == [1, 2, 3]
     # ... and none, with a note saying why, when it does not
-    strict = make_patrol_areas(inc, hot, radius_m=75.0, min_incidents=3)
+    strict = make_patrol_areas(inc, hot, radius_m=75.0, min_incidents=3, rank_by="hotspots")
     assert list(strict["hotspot_id"]) == ["H001", "H001"]
     assert any(
         "H002 got no patrol area" in n and "fewer than min_incidents=3" in n
@@ -86,9 +86,18 @@ def test_discs_are_centred_where_they_capture_most():
 def test_min_incidents_stops_the_greedy_and_max_areas_caps():
     inc = _stacks([(0, 0, 20), (400, 0, 10), (800, 0, 4), (1200, 0, 2)])
     hot = _hotspots([_box(-100, -100, 1300, 100)])
-    assert list(make_patrol_areas(inc, hot, min_incidents=3)["incidents"]) == [20, 10, 4]
-    assert list(make_patrol_areas(inc, hot, min_incidents=5)["incidents"]) == [20, 10]
-    assert list(make_patrol_areas(inc, hot, min_incidents=1, max_areas=2)["incidents"]) == [20, 10]
+    assert list(make_patrol_areas(inc, hot, min_incidents=3, rank_by="hotspots")["incidents"]) == [
+        20,
+        10,
+        4,
+    ]
+    assert list(make_patrol_areas(inc, hot, min_incidents=5, rank_by="hotspots")["incidents"]) == [
+        20,
+        10,
+    ]
+    assert list(
+        make_patrol_areas(inc, hot, min_incidents=1, max_areas=2, rank_by="hotspots")["incidents"]
+    ) == [20, 10]
 
 
 def test_minimum_separation_between_centres():
@@ -102,7 +111,7 @@ def test_minimum_separation_between_centres():
     inc = _stacks(spec)
     hot = _hotspots([_box(-10, -10, 800, 1510), _box(800, -10, 1510, 1510)])
     for sep in (None, 100.0, 400.0):
-        areas = make_patrol_areas(inc, hot, min_separation_m=sep)
+        areas = make_patrol_areas(inc, hot, min_separation_m=sep, rank_by="hotspots")
         c = areas[["centre_x", "centre_y"]].to_numpy()
         d = np.hypot(c[:, None, 0] - c[None, :, 0], c[:, None, 1] - c[None, :, 1])
         np.fill_diagonal(d, np.inf)
@@ -112,7 +121,7 @@ def test_minimum_separation_between_centres():
             parent = hot.set_index("hotspot_id").loc[a["hotspot_id"], "geometry"]
             assert parent.intersects(shapely.Point(a["centre_x"], a["centre_y"]))
     # default separation = 2 r: discs never overlap, so no incident counts twice
-    areas = make_patrol_areas(inc, hot)
+    areas = make_patrol_areas(inc, hot, rank_by="hotspots")
     assert areas["incidents"].sum() <= len(inc)
 
 
@@ -121,13 +130,19 @@ def test_excluded_places_are_left_out():
     hot = _hotspots([_box(-100, -100, 400, 100)])
     hospital = _box(-20, -20, 20, 20)
     areas = make_patrol_areas(
-        inc, hot, exclude=gpd.GeoDataFrame(geometry=[hospital], crs="EPSG:27700")
+        inc,
+        hot,
+        exclude=gpd.GeoDataFrame(geometry=[hospital], crs="EPSG:27700"),
+        rank_by="hotspots",
     )
     assert list(areas["incidents"]) == [10]
     assert not any(g.intersection(hospital).area > 1e-6 for g in areas.geometry)
     # as a plain geometry too, in another CRS via GeoSeries
     areas2 = make_patrol_areas(
-        inc, hot, exclude=gpd.GeoSeries([hospital], crs="EPSG:27700").to_crs(4326)
+        inc,
+        hot,
+        exclude=gpd.GeoSeries([hospital], crs="EPSG:27700").to_crs(4326),
+        rank_by="hotspots",
     )
     assert list(areas2["incidents"]) == [10]
 
@@ -137,17 +152,17 @@ def test_harm_weights_choose_the_harmful_stack():
     weight = np.r_[np.ones(10), np.full(6, 10.0)]
     inc = _stacks(spec, weight=weight)
     hot = _hotspots([_box(-100, -100, 600, 100)])
-    areas = make_patrol_areas(inc, hot)
+    areas = make_patrol_areas(inc, hot, rank_by="hotspots")
     assert areas.attrs["params"]["weight"] == "harm"
     assert areas.iloc[0]["centre_x"] == X0 + 500 and areas.iloc[0]["harm"] == 60.0
-    assert make_patrol_areas(inc, hot, weight="count").iloc[0]["centre_x"] == X0
+    assert make_patrol_areas(inc, hot, weight="count", rank_by="hotspots").iloc[0]["centre_x"] == X0
 
 
 def test_area_temporal_profile_and_bad_parameters():
     months = ["2024-01-01"] * 5 + ["2024-06-01"] * 30  # 6-month period, active in 2 of 6
     inc = _stacks([(0, 0, 5), (0, 0, 30)], months=months)
     hot = _hotspots([_box(-100, -100, 100, 100)])
-    a = make_patrol_areas(inc, hot).iloc[0]
+    a = make_patrol_areas(inc, hot, rank_by="hotspots").iloc[0]
     assert a["monthly_counts"] == [5, 0, 0, 0, 0, 30]
     assert (a["temporal_class"], a["trend"], a["months_active"], a["n_months"]) == (
         "emerging",
@@ -158,7 +173,7 @@ def test_area_temporal_profile_and_bad_parameters():
     assert a["hotspot_temporal_class"] == "chronic"
     for kw in ({"radius_m": 0}, {"min_incidents": 0}, {"max_areas": 0}, {"weight": "money"}):
         with pytest.raises(ParameterError):
-            make_patrol_areas(inc, hot, **kw)
+            make_patrol_areas(inc, hot, **kw, rank_by="hotspots")
 
 
 # ------------------------------------------------------------------ plan
@@ -463,7 +478,9 @@ def test_merseyside_next_month_pai_of_patrol_areas():
     inc = Incidents.from_xy(x[train], y[train], month=pd.to_datetime(month[train]), study_area=hull)
     hot = gpd.GeoDataFrame({"hotspot_id": ["H001"], "rank": [1]}, geometry=[hull], crs="EPSG:27700")
     n_discs = int(budget // (math.pi * 75.0**2 * 0.997))
-    areas = make_patrol_areas(inc, hot, radius_m=75.0, min_incidents=1, max_areas=n_discs)
+    areas = make_patrol_areas(
+        inc, hot, radius_m=75.0, min_incidents=1, max_areas=n_discs, rank_by="hotspots"
+    )
     union = shapely.union_all(areas.geometry.to_numpy())
     disc_hit = shapely.intersects_xy(union, x[test], y[test]).mean()
     disc_pai = disc_hit / (union.area / study)

@@ -1,0 +1,277 @@
+"""Tests of hotspots.forecast: known answers, validation without leakage, fallbacks, a planted
+town, patrol areas from the forecast, and the measured margins on the shared data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from hotspots import forecast as fc_mod
+from hotspots._errors import ParameterError
+from hotspots.forecast import (
+    MIN_VALIDATION_INCIDENTS,
+    PlaceForecast,
+    candidate_centres,
+    disc_sums,
+    recency_weights,
+    shrink_rates,
+    spaced,
+)
+from hotspots.incidents import Incidents
+
+X0, Y0 = 530_000.0, 180_000.0
+
+
+def _incidents(rows: list[tuple[float, float, str, int]], **kw) -> Incidents:
+    """Incidents from (x offset, y offset, month, count) stacks."""
+    x = np.concatenate([np.full(n, X0 + dx) for dx, _, _, n in rows])
+    y = np.concatenate([np.full(n, Y0 + dy) for _, dy, _, n in rows])
+    month = np.concatenate([np.full(n, m, dtype=object) for _, _, m, n in rows])
+    return Incidents.from_xy(x, y, month=month, **kw)
+
+
+def _months(n: int, start: str = "2024-01") -> list[str]:
+    return [f"{m:%Y-%m}" for m in pd.date_range(start, periods=n, freq="MS")]
+
+
+# ------------------------------------------------------------------------------- known answers
+
+
+def test_recency_weights_halve_every_half_life():
+    np.testing.assert_allclose(recency_weights(5, 2.0), [0.25, 2**-1.5, 0.5, 2**-0.5, 1.0])
+    np.testing.assert_allclose(recency_weights(3, "equal"), [1.0, 1.0, 1.0])
+    assert len(recency_weights(0, 3.0)) == 0
+
+
+def test_shrinkage_by_hand_on_a_small_lattice():
+    # points at the centres of 150 m cells 0, 1, 2 and 5 of one row; S = 6, 0, 3, 9 over W = 3
+    # periods, so raw rates 2, 0, 1, 3. With k = 1:
+    #   p0: block of cells -1..1 holds p0, p1 -> mu = (2 + 0) / 2 = 1 -> (6 + 1) / 4 = 1.75
+    #   p1: cells 0..2 hold p0, p1, p2 -> mu = 1 -> (0 + 1) / 4 = 0.25
+    #   p2: cells 1..3 hold p1, p2 -> mu = 0.5 -> (3 + 0.5) / 4 = 0.875
+    #   p3: alone -> mu = 3 -> (9 + 3) / 4 = 3
+    xy = np.array([[75.0, 75.0], [225.0, 75.0], [375.0, 75.0], [825.0, 75.0]])
+    s = np.array([6.0, 0.0, 3.0, 9.0])
+    np.testing.assert_allclose(shrink_rates(xy, s, 3.0, 1.0, 150.0), [1.75, 0.25, 0.875, 3.0])
+    np.testing.assert_allclose(shrink_rates(xy, s, 3.0, 0.0, 150.0), [2.0, 0.0, 1.0, 3.0])
+    # a very strong prior gives every point its neighbourhood's mean
+    np.testing.assert_allclose(shrink_rates(xy, s, 3.0, 1e9, 150.0), [1.0, 1.0, 0.5, 3.0])
+
+
+def test_candidate_centres_hold_exactly_the_points_in_reach():
+    xy = np.array([[0.0, 0.0], [100.0, 0.0], [1000.0, 0.0]])
+    centres, members = candidate_centres(xy, 75.0, 25.0)
+    d = np.hypot(centres[:, None, 0] - xy[None, :, 0], centres[:, None, 1] - xy[None, :, 1])
+    np.testing.assert_array_equal(members.toarray() > 0, d <= 75.0)
+    assert (members.toarray().sum(axis=1) >= 1).all()
+    # the centre halfway between the two near points holds both
+    mid = np.flatnonzero((centres[:, 0] == 37.5) & (centres[:, 1] == 12.5))
+    assert members[mid[0]].toarray().ravel().tolist() == [1.0, 1.0, 0.0]
+    np.testing.assert_allclose(disc_sums(centres[mid], xy, [2.0, 3.0, 5.0], 75.0), [5.0])
+
+
+def test_spaced_keeps_order_and_separation():
+    xy = np.array([[0.0, 0.0], [149.0, 0.0], [150.0, 0.0], [0.0, 151.0], [300.0, 0.0]])
+    assert spaced(xy, None, 150.0).tolist() == [0, 2, 3, 4]
+    assert spaced(xy, 2, 150.0).tolist() == [0, 2]
+
+
+def test_recency_moves_the_recent_place_first():
+    # A: 10 incidents in month 1; B: 6 incidents in month 4 (months 2-3 quiet elsewhere)
+    months = _months(4)
+    inc = _incidents(
+        [(0, 0, months[0], 10), (2000, 0, months[3], 6), (5000, 0, months[1], 1)]
+        + [(5000, 0, months[2], 1)]
+    )
+    plain = PlaceForecast(half_life="equal", shrinkage=0.0).fit(inc).discs(2)
+    assert plain["centre_x"].tolist() == [X0, X0 + 2000]
+    np.testing.assert_allclose(plain["forecast"], [10 / 4, 6 / 4])
+    recent = PlaceForecast(half_life=1.0, shrinkage=0.0).fit(inc).discs(2)
+    assert recent["centre_x"].tolist() == [X0 + 2000, X0]
+    w = recency_weights(4, 1.0)
+    np.testing.assert_allclose(recent["forecast"], [6 / w.sum(), 10 * w[0] / w.sum()])
+
+
+def test_near_misses_add_their_weight():
+    months = _months(2)
+    inc = _incidents([(0, 0, months[0], 2), (1000, 0, months[1], 2)])
+    others = _incidents([(1000, 0, months[0], 10)])
+    got = (
+        PlaceForecast(half_life="equal", shrinkage=0.0, other_weight=0.1)
+        .fit(inc, others=others)
+        .discs(2)
+    )
+    assert got["centre_x"].tolist() == [X0 + 1000, X0]
+    np.testing.assert_allclose(got["forecast"], [(2 + 0.1 * 10) / 2, 2 / 2])
+    assert got["incidents"].tolist() == [2, 2]  # training violence, not the near misses
+
+
+# ------------------------------------------------------------------------------------ fallbacks
+
+
+def test_too_few_periods_fall_back_to_plain_counts():
+    months = _months(3)
+    inc = _incidents([(i * 400, 0, m, 20) for i, m in enumerate(months)])
+    fc = PlaceForecast().fit(inc)
+    assert fc.weights_ == fc_mod.Weights()
+    assert fc.validation_.empty
+    assert any("not validated" in n and "fewer than 2" in n for n in fc.notes_)
+    assert set(fc.params_["weights_chosen_by"].values()) == {"fallback: plain forecast"}
+
+
+def test_too_few_incidents_fall_back_to_plain_counts():
+    months = _months(8)
+    inc = _incidents([(i * 400, 0, m, 2) for i, m in enumerate(months)])
+    assert len(inc) < MIN_VALIDATION_INCIDENTS
+    fc = PlaceForecast().fit(inc)
+    assert fc.weights_ == fc_mod.Weights()
+    assert any(f"fewer than {MIN_VALIDATION_INCIDENTS}" in n for n in fc.notes_)
+    assert fc.params_["weights_chosen_by"]["shrinkage"] == "fallback: plain forecast"
+
+
+def test_given_weights_are_kept_and_bad_ones_refused():
+    months = _months(3)
+    inc = _incidents([(0, 0, m, 5) for m in months])
+    fc = PlaceForecast(half_life=6.0, shrinkage=1.0, neighbourhood_m=300.0).fit(inc)
+    assert fc.weights_ == fc_mod.Weights(6.0, 0.0, 1.0, 300.0)
+    assert fc.params_["weights_chosen_by"]["half_life"] == "given"
+    with pytest.raises(ParameterError, match="needs the other crime records"):
+        PlaceForecast(other_weight=0.1).fit(inc)
+    with pytest.raises(ParameterError, match="half_life"):
+        PlaceForecast(half_life=-1.0).fit(inc)
+    with pytest.raises(ParameterError, match="other_weight"):
+        PlaceForecast(other_weight=2.0).fit(inc, others=inc)
+
+
+# ------------------------------------------------------------------------- validation leakage
+
+
+def _town(seed: int, n_months: int = 13):
+    """A planted town: 30 'historical' places (4 a month in months 1-6, then none) and 30
+    'current' places (none in months 1-6, then 3 a month), 400 m apart, plus background noise."""
+    rng = np.random.default_rng(seed)
+    months = _months(n_months)
+    rows = []
+    for i in range(60):
+        gx, gy = (i % 10) * 400.0, (i // 10) * 400.0
+        for t, m in enumerate(months):
+            rate = (4.0 if t < 6 else 0.0) if i < 30 else (0.0 if t < 6 else 3.0)
+            rows.append((gx, gy, m, int(rng.poisson(rate))))
+    for m in months:
+        for _ in range(20):
+            rows.append((rng.uniform(-200, 4000), rng.uniform(-200, 2400), m, 1))
+    return _incidents([r for r in rows if r[3] > 0]), months
+
+
+def test_validation_never_looks_past_its_origin(monkeypatch):
+    inc, months = _town(1, n_months=12)
+    seen: list[tuple[pd.Timestamp, int]] = []
+    real_rates = fc_mod.Weights.rates
+
+    def spy(self, counts):
+        seen.append((counts.periods.max(), len(counts.xy)))
+        return real_rates(self, counts)
+
+    monkeypatch.setattr(fc_mod.Weights, "rates", spy)
+    real_upto = fc_mod._Counts.upto
+    origins: list[pd.Timestamp] = []
+
+    def spy_upto(self, t):
+        past = real_upto(self, t)
+        origins.append(self.periods[t])
+        # nothing of period t or later: no counts, and no point first seen then
+        assert past.target.shape[1] == t
+        assert past.periods.max() < self.periods[t]
+        first_seen = ((self.target + self.other) > 0).argmax(axis=1)
+        active = (self.target + self.other).sum(axis=1) > 0
+        assert len(past.xy) == int((active & (first_seen < t)).sum())
+        return past
+
+    monkeypatch.setattr(fc_mod._Counts, "upto", spy_upto)
+    fc = PlaceForecast().fit(inc)
+    assert [f"{o:%Y-%m}" for o in origins] == months[-6:]
+    assert not fc.validation_.empty
+    # every validation forecast was built on periods before the last validation origin
+    assert all(p < pd.Timestamp(months[-1]) for p, _ in seen[:-1])
+
+
+def test_validated_forecast_beats_raw_counts_in_a_planted_town():
+    caught_fc, caught_raw = [], []
+    for seed in range(2):
+        inc, months = _town(seed)
+        train = inc.subset((inc.frame["month"] < pd.Timestamp(months[-1])).to_numpy())
+        test = inc.subset((inc.frame["month"] == pd.Timestamp(months[-1])).to_numpy())
+        fc = PlaceForecast().fit(train)
+        raw = PlaceForecast(half_life="equal", shrinkage=0.0).fit(train)
+        assert fc.weights_.half_life != "equal"
+        for model, out in ((fc, caught_fc), (raw, caught_raw)):
+            d = model.discs(30)
+            out.append(
+                disc_sums(d[["centre_x", "centre_y"]].to_numpy(), test.xy, np.ones(len(test)), 75)
+            )
+    fc_total = float(np.sum([c.sum() for c in caught_fc]))
+    raw_total = float(np.sum([c.sum() for c in caught_raw]))
+    # the current places hold about 2 x 30 x 3 = 180 of the test incidents; raw counts put the
+    # historical places first and catch few of them
+    assert fc_total > 2.0 * raw_total
+    assert fc_total > 130
+
+
+# --------------------------------------------------------------------------------- patrol areas
+
+
+def test_patrol_areas_follow_the_forecast_and_keep_their_hot_spot():
+    import geopandas as gpd
+
+    from hotspots.patrol import make_patrol_areas
+
+    months = _months(3)
+    inc = _incidents(
+        [(0, 0, m, 6) for m in months]
+        + [(1000, 0, m, 9) for m in months]
+        + [(3000, 0, months[2], 4)]
+    )
+    hot = gpd.GeoDataFrame(
+        {"hotspot_id": ["H001"], "rank": [1]},
+        geometry=[shapely.box(X0 - 100, Y0 - 100, X0 + 100, Y0 + 100)],
+        crs=inc.crs,
+    )
+    areas = make_patrol_areas(inc, hot)
+    assert areas["patrol_area_id"].tolist() == ["A001", "H001-P1", "A002"]
+    assert areas["hotspot_id"].tolist() == ["", "H001", ""]
+    assert areas["incidents"].tolist() == [27, 18, 4]
+    assert areas["forecast"].is_monotonic_decreasing
+    np.testing.assert_allclose(areas["forecast"], [9.0, 6.0, 4 / 3])
+    assert areas.attrs["params"]["rank_by"] == "forecast"
+    # an excluded place holds no centre and its incidents are ignored
+    excl = shapely.Point(X0 + 1000, Y0).buffer(30)
+    kept = make_patrol_areas(inc, hot, exclude=excl)
+    assert kept["patrol_area_id"].tolist() == ["H001-P1", "A001"]
+    # the earlier rule stays available
+    old = make_patrol_areas(inc, hot, rank_by="hotspots")
+    assert old["patrol_area_id"].tolist() == ["H001-P1"]
+    assert np.isnan(old["forecast"]).all()
+    with pytest.raises(ParameterError, match="rank_by"):
+        make_patrol_areas(inc, hot, rank_by="density")
+
+
+def test_unpatrollable_places_are_flagged_on_forecast_areas():
+    import geopandas as gpd
+
+    from hotspots.patrol import make_patrol_areas
+    from hotspots.places import flag_places
+
+    months = _months(3)
+    n = 3 * 8
+    x = np.full(n, X0)
+    y = np.full(n, Y0)
+    month = np.repeat(months, 8)
+    inc = Incidents.from_xy(x, y, month=month, location="On or near Police Station")
+    hot = gpd.GeoDataFrame(
+        {"hotspot_id": [], "rank": []}, geometry=gpd.GeoSeries([], crs=inc.crs), crs=inc.crs
+    )
+    areas = flag_places(make_patrol_areas(inc, hot), inc)
+    assert areas["patrol_area_id"].tolist() == ["A001"]
+    assert areas["unpatrollable_kind"].iloc[0] != ""
