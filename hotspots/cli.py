@@ -565,6 +565,19 @@ def _load(args: argparse.Namespace) -> Any:
     return incidents
 
 
+def _others(args: argparse.Namespace, incidents: Any) -> Any:
+    """The other crime and anti-social behaviour in the input files (the forecast's near misses)."""
+    return workflows.read_others(
+        args.inputs,
+        incidents,
+        columns=_parse_columns(args.column),
+        study_area=args.study_area,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        outlier_km=args.outlier_km,
+    )
+
+
 def _print_report(incidents: Any, out: Any) -> None:
     rep = incidents.report
     print(
@@ -736,6 +749,7 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         exclude=exclusion_zones(places, result.incidents.crs, buffer_m=args.exclude_buffer),
         max_areas=args.max_areas,
         places=own,
+        others=_others(args, result.incidents),
     )
     if areas is None:
         raise ParameterError(_nothing_to_write(result, args, "there is nothing to plan"))
@@ -883,6 +897,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
         origins=args.origins,
         first_test_month=args.test_from,
         progress=_progress(args),
+        others=_others(args, incidents),
     )
     _print_evaluation(res, out)
     if not args.quiet:

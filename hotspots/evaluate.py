@@ -27,7 +27,8 @@ DBSCAN, HDBSCAN        cluster polygons, by intensity (incidents per km² over a
                        150 m patrol unit, :mod:`hotspots.profile`)
 patrol areas           150 m discs (:func:`hotspots.patrol.make_patrol_areas`: placed and ranked
                        by the violence expected next period, :mod:`hotspots.forecast`), in
-                       their rank order
+                       their rank order; "forecast discs" are the same forecast's discs past
+                       the patrol areas' floor of 3 incidents, so they reach every disc count
 naive baselines        150 m discs: :func:`point_count_discs` (the busiest map points) and
                        :func:`kde_peak_discs` (peaks of a 150 m KDE; of a KDE with ArcGIS's
                        default bandwidth and cell size)
@@ -122,6 +123,7 @@ MAX_ORIGINS = 6
 METHODS = ("kde", "dbscan", "hdbscan", "gistar")
 #: Forecast ids of the patrol areas and the three baselines.
 PATROL = "patrol_areas"
+FORECAST = "forecast_discs"
 NAIVE_POINTS = "naive_points"
 NAIVE_KDE = "naive_kde_150m"
 ARCGIS_KDE = "arcgis_kde"
@@ -134,6 +136,7 @@ FORECAST_LABELS = {
     "hdbscan": "HDBSCAN",
     "gistar": "Gi*",
     PATROL: "patrol areas (forecast)",
+    FORECAST: "forecast discs (any count)",
     NAIVE_POINTS: "naive: busiest points",
     NAIVE_KDE: "naive: 150 m KDE peaks",
     ARCGIS_KDE: "ArcGIS-rule KDE peaks",
@@ -1160,6 +1163,7 @@ def _forecast_rankings(
     Also the number of patrol areas made (they are read at that count too).
     """
     from hotspots.detect import detect
+    from hotspots.forecast import PlaceForecast
     from hotspots.patrol import make_patrol_areas
 
     study = train.study_area
@@ -1173,10 +1177,11 @@ def _forecast_rankings(
         rankings.append(result_ranking(result, study))
     if kde_result is None:
         kde_result = detect(train, "kde", **dict(params.get("kde", {})))
-    areas = make_patrol_areas(train, kde_result.hotspots, radius_m=radius_m, others=others)
+    forecast = PlaceForecast(radius_m=radius_m).fit(train, others=others)
+    areas = make_patrol_areas(train, kde_result.hotspots, radius_m=radius_m, forecast=forecast)
     n_patrol = len(areas)
     rankings.append(disc_ranking(PATROL, areas, study))
-    fc = areas.attrs["params"].get("forecast", {})
+    fc = forecast.params_
     notes.append(
         f"Patrol areas: {n_patrol} discs of {2 * radius_m:g} m placed and ranked by the violence "
         f"expected next month, learned from the training months only (half-life "
@@ -1191,6 +1196,7 @@ def _forecast_rankings(
         math.ceil(1.25 * max(coverages, default=0) * study_m2 / disc_area(radius_m)) + 1,
     )
     arcgis = kde_peak_discs(train, k_max, bandwidth_rule="arcgis", radius_m=radius_m)
+    rankings.append(disc_ranking(FORECAST, forecast.discs(k_max, crs=train.crs), study))
     for name, discs in (
         (NAIVE_POINTS, point_count_discs(train, k_max, radius_m=radius_m)),
         (NAIVE_KDE, kde_peak_discs(train, k_max, radius_m=radius_m)),
@@ -1440,7 +1446,7 @@ def rolling_evaluation(
         "disc_counts": [int(k) for k in disc_counts],
         "disc_radius_m": float(radius_m),
         "labels": dict(FORECAST_LABELS),
-        "disc_forecasts": [PATROL, *BASELINES],
+        "disc_forecasts": [PATROL, FORECAST, *BASELINES],
         "study_area": "the boundary given"
         if _boundary_given(incidents)
         else "drawn round each origin's training incidents by the ingest rule (give a boundary "
@@ -1451,6 +1457,7 @@ def rolling_evaluation(
             "dbscan": "clusters by intensity",
             "hdbscan": "clusters by intensity",
             PATROL: "patrol-area rank (make_patrol_areas: the violence expected next month)",
+            FORECAST: "the same forecast's discs without the patrol areas' 3-incident floor",
             NAIVE_POINTS: "busiest map points, discs 2 x radius apart",
             NAIVE_KDE: "150 m KDE cells by density, discs 2 x radius apart",
             ARCGIS_KDE: "ArcGIS-default KDE cells by density, discs 2 x radius apart",
@@ -1471,7 +1478,7 @@ def curves_figure(result: RollingEvaluation) -> Figure:
     fig = Figure(figsize=(15, 4.8), layout="constrained")
     ax_hit, ax_pai, ax_disc = fig.subplots(1, 3)
     cur = result.curves
-    styles = {PATROL: "-", NAIVE_POINTS: "--", NAIVE_KDE: ":", ARCGIS_KDE: "-."}
+    styles = {PATROL: "-", FORECAST: "-", NAIVE_POINTS: "--", NAIVE_KDE: ":", ARCGIS_KDE: "-."}
     for name, part in cur[cur["axis"] == "coverage"].groupby("forecast", sort=False):
         kw = {"label": FORECAST_LABELS.get(str(name), str(name)), "ls": styles.get(str(name), "-")}
         ax_hit.plot(100 * part["x"], 100 * part["hit_rate"], **kw)

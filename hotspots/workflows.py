@@ -245,6 +245,45 @@ def filter_inputs(
     )
 
 
+def read_others(
+    sources: Any,
+    incidents: Incidents,
+    *,
+    columns: Mapping[str, str | None] | None = None,
+    study_area: Any = None,
+    date_from: Any = None,
+    date_to: Any = None,
+    outlier_km: float | None = None,
+) -> Incidents | None:
+    """The other recorded crime and anti-social behaviour in the same files: the near misses the
+    patrol-area forecast may weigh (:class:`hotspots.forecast.PlaceForecast`).
+
+    The files are read again with every crime type (the other arguments as for ``incidents``);
+    rows already in ``incidents`` (same file and line) and offences found mostly by proactive
+    policing (:func:`hotspots.safeguards.proactive_mask`: where police look, not where violence
+    comes) are left out. None when nothing is left or the rows fall in another analysis CRS.
+    """
+    from hotspots.safeguards import proactive_mask
+
+    every = read_inputs(
+        sources,
+        columns=columns,
+        crime_types="all",
+        study_area=study_area,
+        date_from=date_from,
+        date_to=date_to,
+        outlier_km=outlier_km,
+    )
+    if not every.crs.equals(incidents.crs):
+        return None
+
+    def key(frame: pd.DataFrame) -> pd.Series:
+        return frame["source_file"].astype(str) + ":" + frame["source_row"].astype(str)
+
+    other = ~key(every.frame).isin(set(key(incidents.frame))).to_numpy() & ~proactive_mask(every)
+    return every.subset(other) if other.any() else None
+
+
 def rejected_csv(report: IngestReport) -> str:
     """The rows left out, with their reasons, as spreadsheet-safe CSV text."""
     from hotspots.export import table_to_csv
@@ -609,14 +648,16 @@ def patrol_areas(
     exclude: Any = None,
     max_areas: int | None = None,
     places: UserPlaces | None = None,
+    others: Incidents | None = None,
 ) -> gpd.GeoDataFrame | None:
-    """Patrol-sized discs on the densest places inside ranked hot spots, flagged where a street
-    patrol cannot address them.
+    """Patrol-sized discs where the most violence is expected next period
+    (:func:`hotspots.patrol.make_patrol_areas`), flagged where a street patrol cannot address them.
 
     ``exclude`` is a shapely geometry in the analysis CRS
     (:func:`hotspots.boundaries.exclusion_zones`) or a GeoDataFrame/GeoSeries in any CRS.
     ``places`` (:func:`hotspots.places.read_user_places`) adds the user's own places to the
-    knowledge base's institutions. Returns None when no hot
+    knowledge base's institutions; ``others`` (:func:`read_others`) are the near misses the
+    areas' forecast may weigh. Returns None when no hot
     spot is left to plan (none at all, or none significant with ``significant_only``); otherwise
     as :func:`hotspots.patrol.make_patrol_areas` with the columns of
     :func:`hotspots.places.flag_places`.
@@ -636,6 +677,7 @@ def patrol_areas(
         min_separation_m=min_separation_m,
         exclude=exclude,
         max_areas=max_areas,
+        others=others,
     )
     flagged = flag_places(areas, incidents, user_places=places)
     if places:
@@ -1085,10 +1127,12 @@ def evaluate_forecasts(
     first_test_month: str | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Progress | None = None,
+    others: Incidents | None = None,
 ) -> RollingEvaluation:
     """Every detector, the patrol areas and the baselines at equal coverage and equal numbers of
     discs, on rolling origins (:func:`hotspots.evaluate.rolling_evaluation`), after checking the
-    method names (default: every detector). ``progress`` is told ``"evaluating"``."""
+    method names (default: every detector). ``progress`` is told ``"evaluating"``; ``others``
+    (:func:`read_others`) are the near misses the patrol areas' forecast may weigh."""
     from hotspots.evaluate import METHODS, rolling_evaluation
 
     checked = check_methods(METHODS if methods is None else methods)
@@ -1099,6 +1143,7 @@ def evaluate_forecasts(
             first_test_month=first_test_month,
             methods=checked,
             params=params,
+            others=others,
         )
 
 

@@ -320,6 +320,7 @@ def test_every_method_read_at_equal_coverage(demo_csv):
     discs = table[table["at"] == "discs"]
     assert set(discs["forecast"]) == {
         "patrol_areas",
+        "forecast_discs",
         "naive_points",
         "naive_kde_150m",
         "arcgis_kde",
