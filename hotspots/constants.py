@@ -24,6 +24,7 @@ __all__ = [
     "GPS_TOLERANCE_M",
     "HOTSPOT_COVERAGE",
     "MAX_GAP_DAYS",
+    "MAX_PATROL_AREAS",
     "MAX_VISIT_MINUTES",
     "MICRO_PLACE_M",
     "MICRO_PLACE_RADIUS_M",
@@ -133,6 +134,13 @@ CONTROL_SHARE = 0.0
 #: programmes over years of data; on the few months a user may load, three incidents is the least
 #: that is a recurring place rather than a coincidence of two.
 MIN_AREA_INCIDENTS = 3
+
+#: Most patrol areas made by default when they are placed by the forecast (anywhere in the study
+#: area, not only inside hot spots). Heuristic of this product: the largest number of discs the
+#: evaluation reads (``hotspots.evaluate.DISC_COUNTS``), about ten times the visits one day's
+#: default capacity funds (:data:`OFFICER_HOURS`); a force-wide list of thousands of discs of three
+#: incidents is not a patrol list. Give ``max_areas`` for more or fewer.
+MAX_PATROL_AREAS = 100
 
 # ------------------------------------------------------------------------------- team tasking
 #: Walking speed between patrol areas, km/h: 4.8, the pace behind the 10-minute, 800 m walk of

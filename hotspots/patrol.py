@@ -55,6 +55,7 @@ from hotspots._errors import ParameterError
 from hotspots.constants import (
     CONTROL_SHARE,
     MAX_GAP_DAYS,
+    MAX_PATROL_AREAS,
     MAX_VISIT_MINUTES,
     MICRO_PLACE_RADIUS_M,
     MIN_AREA_INCIDENTS,
@@ -134,7 +135,9 @@ def make_patrol_areas(
         in the analysis CRS. Incidents inside them are ignored, no centre lies inside them and they
         are cut out of the discs.
     max_areas : int, optional
-        Stop after this many areas (all hot spots together).
+        Stop after this many areas (all hot spots together). Default: no limit with
+        ``rank_by="hotspots"``; :data:`~hotspots.constants.MAX_PATROL_AREAS` (100) with
+        ``rank_by="forecast"``, whose areas are not bounded by the hot spots.
     weight : {"count", "harm"}, optional
         What "densest" means: incident count, or the sum of harm weights. Default ``"harm"`` when
         the incidents carry harm weights, else ``"count"``.
@@ -232,6 +235,7 @@ def make_patrol_areas(
         notes.append(f"{int((~keep).sum())} incidents inside excluded places were ignored.")
 
     if rank_by == "forecast":
+        max_areas = MAX_PATROL_AREAS if max_areas is None else max_areas
         fc = forecast or _fit_forecast(
             incidents, others, keep, excl, w if weight == "harm" else None, radius_m, sep
         )

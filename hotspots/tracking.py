@@ -2596,6 +2596,28 @@ class _Simulation:
         self.tolerance_m, self.max_gap_s = tolerance_m, max_gap_s
         self.taken: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
         self.sims: list[dict[str, Any]] = []
+        self._own: dict[tuple[str, float], Any] = {}
+
+    def own(self, aid: str, gap: float) -> Any:
+        """Area ``aid`` less what lies within ``gap`` metres of another area (the whole area when
+        none is that close), so that fixes drawn there are presence in ``aid`` alone."""
+        key = (aid, gap)
+        if key not in self._own:
+            g = self.geom[aid]
+            near = [h for a, h in self.geom.items() if a != aid and h.distance(g) <= gap]
+            self._own[key] = g.difference(shapely.union_all(near).buffer(gap)) if near else g
+        return self._own[key]
+
+    def outside(self, aid: str, distance: float) -> tuple[float, float]:
+        """A point ``distance`` metres outside area ``aid`` and clear of every other area."""
+        g = self.geom[aid]
+        for _ in range(50):
+            x, y = _point_outside(g, distance, self.rng)
+            p = shapely.Point(x, y)
+            others = (h for a, h in self.geom.items() if a != aid)
+            if all(h.distance(p) > self.tolerance_m + 5.0 for h in others):
+                break
+        return x, y
 
     def day_bounds(self, day: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
         lo = (day + pd.Timedelta(hours=self.day_h)).tz_localize(
@@ -2611,9 +2633,11 @@ class _Simulation:
         return all(g.distance(p) > self.tolerance_m + 50.0 for g in self.all_geoms)
 
     def far_point(self, g: Any) -> tuple[float, float]:
-        """A place 250-450 m from ``g`` and clear of every area (travel fixes)."""
-        for _ in range(200):
-            x, y = _point_outside(g, 250.0 + self.rng.uniform(0, 200), self.rng)
+        """A place 250-450 m from ``g`` and clear of every area (travel fixes); where areas are
+        packed that close, up to 2.5 km further out."""
+        for attempt in range(400):
+            wider = 250.0 * (attempt // 40 - 4) if attempt >= 200 else 0.0
+            x, y = _point_outside(g, 250.0 + wider + self.rng.uniform(0, 200), self.rng)
             if self._clear_of_areas(x, y):
                 return x, y
         msg = "Could not find a place clear of every patrol area for the simulated travel fixes."
@@ -2786,7 +2810,8 @@ class _Simulation:
         m_gap = max(1, int(self.max_gap_s // interval_s) - 1)
         n_fix = int(round(v["minutes"] * 60 / interval_s))
         rows: list[tuple[str, pd.Timestamp, float, float]] = []
-        cx, cy = _sample_inside(g, margin + 5.0, rng)
+        inside = self.own(str(v["patrol_area_id"]), self.tolerance_m + margin)
+        cx, cy = _sample_inside(inside, margin + 5.0, rng)
         fx, fy = self.far_point(g)
         for j in range(4, 0, -1):
             rows.append((unit, v["start"] - j * interval, fx, fy))
@@ -2798,11 +2823,11 @@ class _Simulation:
             if "gap" in tags and a < j <= a + m_gap and lost:
                 continue
             if "excursion" in tags and a < j <= a + m_gap and lost:
-                x, y = _point_outside(g, self.tolerance_m + 30.0, rng)
+                x, y = self.outside(str(v["patrol_area_id"]), self.tolerance_m + 30.0)
             elif "jitter" in tags and j == n_fix // 2 and 0 < j < n_fix:
-                x, y = _point_outside(g, self.tolerance_m / 2.0, rng)
+                x, y = self.outside(str(v["patrol_area_id"]), self.tolerance_m / 2.0)
             else:
-                wx, wy = _sample_inside(g, margin, rng) if j % 4 == 0 else (cx, cy)
+                wx, wy = _sample_inside(inside, margin, rng) if j % 4 == 0 else (cx, cy)
                 cx, cy = wx, wy
                 nx, ny = np.clip(rng.normal(0.0, noise_m, 2), -clip, clip)
                 x, y = wx + nx, wy + ny
