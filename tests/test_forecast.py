@@ -288,13 +288,16 @@ def _disc_means(res) -> pd.DataFrame:
 
 
 def _read_shared(shared_data, folder: str, target: str | None):
+    """The target incidents and the near misses as ``hotspots evaluate`` reads them
+    (:func:`hotspots.workflows.read_others`: other types, proactive offences left out)."""
     from hotspots.ingest import read_incidents
+    from hotspots.safeguards import proactive_mask
 
     inc = read_incidents(shared_data / folder, crime_types="all")
     if target is None:
         return inc, None
     v = (inc.frame["crime_type"] == target).to_numpy()
-    return inc.subset(v), inc.subset(~v)
+    return inc.subset(v), inc.subset(~v & ~proactive_mask(inc))
 
 
 # Margins measured on the shared data (README, "How well patrol areas predict"): each assertion
@@ -303,6 +306,7 @@ SHARED_CASES = [
     # folder, target type, least gain over the better naive baseline, least multiple of ArcGIS
     ("police_uk/city-of-london_2024-01_to_2025-12", "Violence and sexual offences", 1.15, 1.05),
     ("us/memphis_robberies_2019.csv", None, 1.10, 2.0),
+    ("police_uk/merseyside_2022-01_to_2022-06", "Violence and sexual offences", 1.08, 1.8),
 ]
 
 
@@ -321,3 +325,32 @@ def test_patrol_areas_beat_the_naive_baselines_on_shared_data(
     for label in ("top 10", "top 20", "top 50", "all"):
         assert ours[label] >= gain * best_naive[label], label
         assert ours[label] >= arcgis * means.loc[label, "arcgis_kde"], label
+
+
+def test_read_others_keeps_the_other_records_but_not_proactive_offences(tmp_path):
+    from hotspots import workflows
+
+    header = (
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+        "LSOA name,Crime type,Last outcome category,Context\n"
+    )
+    rows = [
+        ("a1", "Violence and sexual offences", -2.98, 53.40),
+        ("a2", "Violence and sexual offences", -2.97, 53.41),
+        ("", "Anti-social behaviour", -2.98, 53.40),
+        ("b1", "Public order", -2.96, 53.40),
+        ("b2", "Drugs", -2.98, 53.40),
+    ]
+    text = header + "".join(
+        f"{cid},2024-01,Force,Force,{lon},{lat},On or near X,E01,L,{ct},,\n"
+        for cid, ct, lon, lat in rows
+    )
+    path = tmp_path / "2024-01-force-street.csv"
+    path.write_text(text, encoding="utf-8")
+    inc = workflows.read_inputs(path, crime_types=["Violence and sexual offences"])
+    others = workflows.read_others(path, inc)
+    assert len(inc) == 2
+    assert sorted(others.frame["crime_type"]) == ["Anti-social behaviour", "Public order"]
+    assert others.crs.equals(inc.crs)
+    only = workflows.read_inputs(path, crime_types="all")
+    assert workflows.read_others(path, only) is None
