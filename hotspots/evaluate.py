@@ -136,7 +136,7 @@ FORECAST_LABELS = {
     "hdbscan": "HDBSCAN",
     "gistar": "Gi*",
     PATROL: "patrol areas (forecast)",
-    FORECAST: "forecast discs (any count)",
+    FORECAST: "forecast discs",
     NAIVE_POINTS: "naive: busiest points",
     NAIVE_KDE: "naive: 150 m KDE peaks",
     ARCGIS_KDE: "ArcGIS-rule KDE peaks",
