@@ -67,7 +67,7 @@ from hotspots._errors import HotspotsError, ParameterError, TooFewPeriodsError
 from hotspots.incidents import Incidents, IngestReport, unique_points
 from hotspots.offline import escape_text
 from hotspots.progress import Progress
-from hotspots.record import Choices, choices_of, freeze
+from hotspots.record import Choices, FrozenDict, choices_of, freeze
 
 if TYPE_CHECKING:
     from hotspots.detect import HotspotResult
@@ -484,7 +484,7 @@ class ForceProfile:
     def __post_init__(self) -> None:
         object.__setattr__(self, "types", freeze(dict(self.types)))
         object.__setattr__(self, "trend", freeze(dict(self.trend)))
-        object.__setattr__(self, "recommendations", dict(self.recommendations))
+        object.__setattr__(self, "recommendations", FrozenDict(dict(self.recommendations)))
 
     @property
     def n_hotspots(self) -> int:
@@ -988,9 +988,93 @@ def _choice_rows(choices: Choices) -> list[dict[str, Any]]:
     rows = []
     for key, value in choices.params.items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        if len(text) > 600:
-            text = text[:600] + " ..."
         rows.append({"key": key, "value": text})
+    return rows
+
+
+def _svg_path(geom: Any, tx: Any) -> str:
+    """An SVG path of a polygon or multipolygon (holes kept), through ``tx(x, y)``."""
+    import shapely
+
+    parts = []
+    for poly in shapely.get_parts(geom):
+        if poly.geom_type != "Polygon" or poly.is_empty:
+            continue
+        for ring in [poly.exterior, *poly.interiors]:
+            pts = [tx(x, y) for x, y in ring.coords]
+            parts.append("M" + " L".join(f"{a:.1f},{b:.1f}" for a, b in pts) + " Z")
+    return " ".join(parts)
+
+
+def _scale_bar(span_m: float) -> float:
+    """A round length (metres) about a quarter of ``span_m``: 1, 2 or 5 times a power of 10.
+
+    Examples
+    --------
+    >>> _scale_bar(10_000), _scale_bar(3_000), _scale_bar(900)
+    (2000.0, 500.0, 200.0)
+    """
+    target = max(span_m / 4, 1.0)
+    power = 10 ** math.floor(math.log10(target))
+    return float(max(m * power for m in (1, 2, 5) if m * power <= target))
+
+
+def _overview_map(f: ForceProfile, size: int = 440) -> dict[str, Any] | None:
+    """The study area's outline with every significant hot spot, the top places numbered by rank."""
+    area = f.violence.study_area
+    if f.result is None or f.places.empty or area.is_empty:
+        return None
+    minx, miny, maxx, maxy = area.bounds
+    span = max(maxx - minx, maxy - miny, 1.0)
+    x0 = minx - (span - (maxx - minx)) / 2
+    y0 = miny - (span - (maxy - miny)) / 2
+    s = (size - 20) / span
+
+    def tx(x: float, y: float) -> tuple[float, float]:
+        return 10 + (x - x0) * s, 10 + (y0 + span - y) * s
+
+    hot = f.result.hotspots
+    top = set(f.places["hotspot_id"].astype(str))
+    shown = hot[hot["significant"].astype(bool) | hot["hotspot_id"].astype(str).isin(top)]
+    spots = []
+    for _, r in shown.iterrows():
+        point = r.geometry.representative_point()
+        lx, ly = tx(point.x, point.y)
+        is_top = str(r["hotspot_id"]) in top
+        spots.append(
+            {
+                "path": _svg_path(r.geometry, tx),
+                "top": is_top,
+                "label": str(r["rank"]) if is_top else "",
+                "x": lx,
+                "y": ly,
+                "title": f"{r['hotspot_id']} (rank {r['rank']}): {r['incidents']} incidents",
+            }
+        )
+    bar = _scale_bar(span)
+    return {
+        "size": size,
+        "outline": _svg_path(area.simplify(span / 500), tx),
+        "spots": spots,
+        "bar_px": bar * s,
+        "bar_label": f"{bar / 1000:g} km" if bar >= 1000 else f"{bar:g} m",
+    }
+
+
+def _concentration_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per kind of place, the top shares side by side."""
+    rows = []
+    for unit, part in table.groupby("unit", sort=False):
+        rows.append(
+            {
+                "unit": unit,
+                "places": float(part["places"].iloc[0]),
+                "cells": [
+                    {"share": r.share, "top_places": r.top_places, "incidents": r.incidents}
+                    for r in part.itertuples(index=False)
+                ],
+            }
+        )
     return rows
 
 
@@ -1012,7 +1096,9 @@ def _force_data(f: ForceProfile, index: int) -> dict[str, Any]:
         "chart": _month_chart(f.monthly),
         "trend": dict(f.trend),
         "missing_note": _missing_note(f.monthly),
-        "concentration": f.concentration.to_dict("records"),
+        "concentration": _concentration_rows(f.concentration),
+        "shares": sorted(set(f.concentration["top"])),
+        "map": _overview_map(f),
         "places": [_place_data(r) for _, r in f.places.iterrows()],
         "has_time": f.violence.has_time,
         "other_crime": None if f.other_crime is None else f.other_crime.to_dict("records"),
@@ -1076,6 +1162,7 @@ def render_problem_profile(
             violence_caveat=VIOLENCE_CAVEAT,
             notice={
                 "text": stop_search_notice(),
+                "short": stop_search_notice(short=True),
                 "url": notice["source"]["url"],
                 "step": notice.get("guide_step", "Training"),
             },

@@ -272,6 +272,9 @@ def test_national_table_compares_forces(two_forces):
     html = render_problem_profile(p)
     assert "Forces side by side" in html
     assert html.count('id="force-') == 2 * 4  # four sections per force
+    assert html.count('aria-label="map of the study area and its hot spots"') == 2
+    # concentration side by side: top 1, 2 and 5 % for map points and for cells, per force
+    assert html.count("Top 1 % of places") == 2
     _assert_every_section_marked(html)
     _assert_offline(html)
 
