@@ -1192,6 +1192,18 @@ def _cmd_profile(args: argparse.Namespace, out: Any) -> int:
     incidents = _load(args)
     if not args.quiet:
         _print_report(incidents, out)
+    if not args.one_area:  # each force's files read on their own: its outliers, area, months
+        incidents = workflows.read_forces(
+            args.inputs,
+            pooled=incidents,
+            columns=_parse_columns(args.column),
+            harm_weights=args.harm_weights,
+            study_area=args.study_area,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            outlier_km=args.outlier_km,
+            progress=_progress(args),
+        )
     profile = workflows.profile_problem(
         incidents,
         crime_types=violence,

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import numpy as np
 import pandas as pd
+import shapely
 from markupsafe import Markup
 
 import hotspots
@@ -147,8 +148,10 @@ def split_by_force(incidents: Incidents) -> dict[str, Incidents]:
     One force (or none named) returns ``{name: incidents}`` unchanged (name "" when the files
     name no force). With several, each force's incidents get the study area the ingest rule
     draws round them (:func:`hotspots.ingest.default_study_area`; a boundary the user gave is
-    kept, clipped to nothing), and its observed months are the months in which that force's
-    files held a usable row of any type, so one force's months never fill another's gaps.
+    kept), and its observed months are the months in which that force's files held a usable
+    row of any type, so one force's months never fill another's gaps. The spatial outlier rule
+    ran on the forces together, so a force's far-flung rows may remain:
+    :func:`hotspots.workflows.read_forces` reads each force's files on their own instead.
 
     Parameters
     ----------
@@ -543,7 +546,7 @@ class ProblemProfile:
 
 
 def problem_profile(
-    incidents: Incidents,
+    incidents: Incidents | Mapping[str, Incidents],
     *,
     crime_types: Any = "default",
     method: str = "kde",
@@ -558,10 +561,11 @@ def problem_profile(
 
     Parameters
     ----------
-    incidents : Incidents
+    incidents : Incidents or mapping
         Read with every crime type (``crime_types="all"``), so that other crime and anti-social
         behaviour around the top places can be counted; incidents read with violence only give
-        a profile without that section.
+        a profile without that section. A mapping force name -> Incidents (each force read on
+        its own, :func:`hotspots.workflows.read_forces`) is profiled as given.
     crime_types : "default", "all" or list of str, default "default"
         What counts as violence (:func:`hotspots.ingest.filter_incidents`); "default" is police.uk
         "Violence and sexual offences", "Robbery" and "Possession of weapons" (or the violence
@@ -577,7 +581,7 @@ def problem_profile(
         Run the hold-out evaluation and the change-over-time classification (each costs a few
         detector fits per force).
     by_force : bool, default True
-        Split several forces' files (:func:`split_by_force`).
+        Split several forces' files (:func:`split_by_force`) when ``incidents`` is one set.
     progress : callable, optional
         Told ``"detecting"``, ``"ranking"``, ``"classifying"`` and ``"evaluating"`` per force.
 
@@ -600,7 +604,10 @@ def problem_profile(
     if not isinstance(top, int | np.integer) or top < 1:
         msg = f"top must be a whole number of at least 1, got {top!r}."
         raise ParameterError(msg)
-    groups = split_by_force(incidents) if by_force else {"": incidents}
+    if isinstance(incidents, Mapping):
+        groups = dict(incidents)
+    else:
+        groups = split_by_force(incidents) if by_force else {"": incidents}
     settings = {
         "crime_types": crime_types,
         "method": method,
@@ -633,7 +640,8 @@ def problem_profile(
         "Concentration is measured on map points and on 150 m cells; the top 1 % of cells "
         "cover 1 % of the study area.",
     ]
-    return ProblemProfile(forces, Choices(params, notes), synthetic=incidents.report.synthetic)
+    synthetic = any(inc.report.synthetic for inc in groups.values())
+    return ProblemProfile(forces, Choices(params, notes), synthetic=synthetic)
 
 
 def _violence(incidents: Incidents, crime_types: Any) -> Incidents:
@@ -818,7 +826,10 @@ def _evaluation(
         return None, f"The hold-out evaluation did not run: {exc}", None
     s = res.summary
     mine = s[(s["forecast"] == method) & s["label"].isin(_EVAL_COVERAGES)]
-    discs = s[s["forecast"].isin([PATROL, *BASELINES]) & s["label"].eq(_EVAL_DISCS)]
+    patrol = s[(s["forecast"] == PATROL) & s["label"].eq(_EVAL_DISCS)]
+    # patrol areas fewer than 20 at every origin: all of them, and the baselines at as many discs
+    label = _EVAL_DISCS if len(patrol) and patrol["n_origins"].iloc[0] > 0 else "all"
+    discs = s[s["forecast"].isin([PATROL, *BASELINES]) & s["label"].eq(label)]
     table = pd.concat([mine, discs], ignore_index=True)
     table.insert(1, "name", table["forecast"].map(lambda f: FORECAST_LABELS.get(f, f)))
     cols = ["forecast", "name", "unit", "label", "n_origins", "hit_rate", "pai", "pei"]
@@ -1020,22 +1031,27 @@ def _scale_bar(span_m: float) -> float:
 
 
 def _overview_map(f: ForceProfile, size: int = 440) -> dict[str, Any] | None:
-    """The study area's outline with every significant hot spot, the top places numbered by rank."""
+    """The study area's outline with every significant hot spot, the top places numbered by rank
+    (framed on those hot spots)."""
     area = f.violence.study_area
     if f.result is None or f.places.empty or area.is_empty:
         return None
-    minx, miny, maxx, maxy = area.bounds
-    span = max(maxx - minx, maxy - miny, 1.0)
-    x0 = minx - (span - (maxx - minx)) / 2
-    y0 = miny - (span - (maxy - miny)) / 2
+    hot = f.result.hotspots
+    top = set(f.places["hotspot_id"].astype(str))
+    shown = hot[hot["significant"].astype(bool) | hot["hotspot_id"].astype(str).isin(top)]
+    # framed on the hot spots shown (a quarter of their extent around them, at least 2 km
+    # across), within the study area's extent: far-flung parts of a force's data stay off
+    minx, miny, maxx, maxy = shown.total_bounds
+    span = max(maxx - minx, maxy - miny) * 1.5
+    span = min(max(span, 2000.0), max(np.ptp(np.reshape(area.bounds, (2, 2)), axis=0)))
+    span = max(span, 1.0)
+    x0 = (minx + maxx - span) / 2
+    y0 = (miny + maxy - span) / 2
     s = (size - 20) / span
 
     def tx(x: float, y: float) -> tuple[float, float]:
         return 10 + (x - x0) * s, 10 + (y0 + span - y) * s
 
-    hot = f.result.hotspots
-    top = set(f.places["hotspot_id"].astype(str))
-    shown = hot[hot["significant"].astype(bool) | hot["hotspot_id"].astype(str).isin(top)]
     spots = []
     for _, r in shown.iterrows():
         point = r.geometry.representative_point()
@@ -1054,7 +1070,9 @@ def _overview_map(f: ForceProfile, size: int = 440) -> dict[str, Any] | None:
     bar = _scale_bar(span)
     return {
         "size": size,
-        "outline": _svg_path(area.simplify(span / 500), tx),
+        "outline": _svg_path(
+            shapely.clip_by_rect(area, x0, y0, x0 + span, y0 + span).simplify(span / 500), tx
+        ),
         "spots": spots,
         "bar_px": bar * s,
         "bar_label": f"{bar / 1000:g} km" if bar >= 1000 else f"{bar:g} m",

@@ -23,7 +23,8 @@ check on a later period    :func:`evaluate_forecasts` (every method at equal cov
                            areas beside baselines, rolling origins), :func:`evaluation_table`,
                            :func:`write_evaluation_table`, :func:`write_evaluation_plot`;
                            :func:`evaluate_holdout` (each method's delivered hot spots)
-problem profile            :func:`profile_problem` (:mod:`hotspots.problem`),
+problem profile            :func:`read_forces` (each force's files read on their own),
+                           :func:`profile_problem` (:mod:`hotspots.problem`),
                            :func:`problem_report_bytes` (HTML, PDF, CSV),
                            :func:`write_problem_profile`
 =========================  =====================================================================
@@ -96,6 +97,7 @@ __all__ = [
     "plan_patrols",
     "problem_report_bytes",
     "profile_problem",
+    "read_forces",
     "read_inputs",
     "rejected_csv",
     "standalone_map",
@@ -1211,12 +1213,87 @@ PROBLEM_FILES = {
 }
 
 
+def read_forces(
+    sources: Any,
+    *,
+    pooled: Incidents | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> dict[str, Incidents]:
+    """Each force's incidents, every crime type, read on their own.
+
+    Files are grouped by the force their police.uk "Falls within" column names, and each group
+    is read by itself (:func:`read_inputs` with ``options``), so each force gets the ingest
+    rules of its own data: its spatial outliers, study area and observed months. Sources that
+    are not paths (uploads, ``(name, bytes)`` pairs) are split after one read instead
+    (:func:`hotspots.problem.split_by_force`: own study area and months, outliers as read
+    together).
+
+    Parameters
+    ----------
+    sources
+        As :func:`read_inputs`.
+    pooled : Incidents, optional
+        The sources already read together with ``crime_types="all"`` (saves a read).
+    progress : callable, optional
+        Told ``"reading files"`` and ``"validating"`` for each read.
+    **options
+        As :func:`read_inputs` (``crime_types`` is always ``"all"``).
+
+    Returns
+    -------
+    dict
+        Force name ("" when the files name none) -> Incidents, in name order.
+    """
+    from hotspots.problem import split_by_force
+
+    options = {**options, "crime_types": "all"}
+    if pooled is None:
+        pooled = read_inputs(sources, progress=progress, **options)
+    names: dict[str, list[str]] = {}
+    for f in pooled.report.files:
+        names.setdefault(" / ".join(f.forces), []).append(f.name)
+    if len(names) <= 1:
+        return {next(iter(names), ""): pooled}
+    paths = _paths_by_name(sources)
+    if paths is None or any(n not in paths for group in names.values() for n in group):
+        return split_by_force(pooled)
+    return {
+        force: read_inputs([paths[n] for n in group], progress=progress, **options)
+        for force, group in sorted(names.items())
+    }
+
+
+def _paths_by_name(sources: Any) -> dict[str, Path] | None:
+    """File name -> path of every CSV the path sources hold (None for other sources, or when
+    two files share a name)."""
+    items = [sources] if isinstance(sources, str | Path) else sources
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str | Path) for i in items):
+        return None
+    found: dict[str, Path] = {}
+    for item in map(Path, items):
+        files = (
+            sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+            if item.is_dir()
+            else [item]
+        )
+        for p in files:
+            if p.name in found:
+                return None
+            found[p.name] = p
+    return found
+
+
 def profile_problem(
-    incidents: Incidents, *, progress: Progress | None = None, **options: Any
+    incidents: Incidents | Mapping[str, Incidents],
+    *,
+    progress: Progress | None = None,
+    **options: Any,
 ) -> ProblemProfile:
     """The problem profile of violence, force by force (:func:`hotspots.problem.problem_profile`;
-    ``options`` as its keywords). Read the incidents with ``crime_types="all"`` so other crime and
-    anti-social behaviour can be shown; ``crime_types=`` here says what counts as violence.
+    ``options`` as its keywords). Give the incidents read with ``crime_types="all"`` (so other
+    crime and anti-social behaviour can be shown), or :func:`read_forces`'s forces;
+    ``crime_types=`` here says what counts as violence.
 
     ``progress`` is told ``"detecting"``, ``"ranking"``, ``"classifying"`` and ``"evaluating"``
     for each force.

@@ -362,11 +362,26 @@ def test_shared_city_of_london_full_profile(shared_data):
 def test_shared_multi_force_folder(shared_data, tmp_path):
     folder = tmp_path / "national"
     folder.mkdir()
+    alone = {}
     for name in ("merseyside_2022-01_to_2022-06", "city-of-london_2024-01_to_2025-12"):
         for f in sorted((shared_data / "police_uk" / name).glob("*.csv")):
             shutil.copy(f, folder / f.name)
-    inc = _read([folder])
-    p = _profile(inc, evaluate=False)
+        alone[name] = _read([shared_data / "police_uk" / name])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        forces = workflows.read_forces([folder])
+    assert list(forces) == ["City of London Police", "Merseyside Police"]
+    # each force read on its own: the same rows, outliers and study area as its folder alone
+    for force, name in (
+        ("City of London Police", "city-of-london_2024-01_to_2025-12"),
+        ("Merseyside Police", "merseyside_2022-01_to_2022-06"),
+    ):
+        assert len(forces[force]) == len(alone[name])
+        assert (
+            forces[force].report.choices["n_outliers"] == alone[name].report.choices["n_outliers"]
+        )
+        np.testing.assert_allclose(forces[force].study_area_m2, alone[name].study_area_m2)
+    p = _profile(forces, evaluate=False)
     nat = p.national.set_index("force")
     assert nat.index.tolist() == ["City of London Police", "Merseyside Police"]
     assert nat.loc["Merseyside Police", "first_month"] == "2022-01"
@@ -376,18 +391,34 @@ def test_shared_multi_force_folder(shared_data, tmp_path):
     mersey = p.forces[1]
     assert mersey.emerging is None and "cannot be classed" in mersey.emerging_note
     assert p.forces[0].emerging is not None
-    # violence: police.uk's counts of the three default types
-    frame = inc.frame
+    # violence: the rows of the three default types in each force's own read
     kinds = {VIOLENCE_CATEGORY, "Robbery", "Possession of weapons"}
-    for force, prefix in (("Merseyside Police", "2022"), ("City of London Police", "202")):
-        rows = frame[frame["source_file"].str.startswith(prefix) & frame["crime_type"].isin(kinds)]
-        if force == "City of London Police":
-            rows = rows[~rows["source_file"].str.startswith("2022")]
-        assert nat.loc[force, "incidents"] == len(rows)
+    for force, name in (
+        ("Merseyside Police", "merseyside_2022-01_to_2022-06"),
+        ("City of London Police", "city-of-london_2024-01_to_2025-12"),
+    ):
+        frame = alone[name].frame
+        assert nat.loc[force, "incidents"] == int(frame["crime_type"].isin(kinds).sum())
     html = render_problem_profile(p)
     _assert_every_section_marked(html)
     _assert_offline(html)
     assert "Forces side by side" in html
+
+
+def test_read_forces_reads_each_force_on_its_own(two_forces):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_path = workflows.read_forces([str(p) for p in two_forces])
+        pairs = [(p.name, p.read_bytes()) for p in two_forces]
+        by_bytes = workflows.read_forces(pairs)  # not paths: split after one read
+    for forces in (by_path, by_bytes):
+        assert list(forces) == ["Force A Police", "Force B Police"]
+        assert len(forces["Force A Police"]) == 6 * 18
+        assert len(forces["Force B Police"]) == 3 * 5 + 2 * 9
+        assert [f"{m:%Y-%m}" for m in forces["Force B Police"].missing_months] == ["2024-05"]
+    assert {f.name for f in by_path["Force B Police"].report.files} == {
+        p.name for p in two_forces if "force-b" in p.name
+    }
 
 
 # --------------------------------------------------------------------------------------------
