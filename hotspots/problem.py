@@ -79,6 +79,7 @@ __all__ = [
     "CONCENTRATION_SHARES",
     "PLACE_UNITS",
     "VIOLENCE_CATEGORY",
+    "VIOLENCE_CAVEAT",
     "ForceProfile",
     "ProblemProfile",
     "concentration",
@@ -505,7 +506,7 @@ class ForceProfile:
         m = self.monthly
         observed = m.loc[~m["missing"], "incidents"]
         row: dict[str, Any] = {
-            "force": self.name or "not named",
+            "force": self.name or "All data",
             "incidents": len(self.violence),
             "first_month": m["month"].iloc[0] if len(m) else "",
             "last_month": m["month"].iloc[-1] if len(m) else "",
@@ -635,11 +636,11 @@ def problem_profile(
         "trend": "mean per observed month, last half against first half; Mann-Kendall test of "
         "the monthly counts at 0.05 (missing months left out)",
     }
-    notes = [
-        VIOLENCE_CAVEAT,
+    notes = [VIOLENCE_CAVEAT] if VIOLENCE_CATEGORY in params["violence_types"] else []
+    notes.append(
         "Concentration is measured on map points and on 150 m cells; the top 1 % of cells "
-        "cover 1 % of the study area.",
-    ]
+        "cover 1 % of the study area."
+    )
     synthetic = any(inc.report.synthetic for inc in groups.values())
     return ProblemProfile(forces, Choices(params, notes), synthetic=synthetic)
 
@@ -1110,6 +1111,7 @@ def _force_data(f: ForceProfile, index: int) -> dict[str, Any]:
         "name": f.name or "All data",
         "summary": f.summary(),
         "types": list(f.types.items()),
+        "vso": VIOLENCE_CATEGORY in f.types,
         "monthly": f.monthly.to_dict("records"),
         "chart": _month_chart(f.monthly),
         "trend": dict(f.trend),
@@ -1177,7 +1179,9 @@ def render_problem_profile(
             national=profile.national.to_dict("records"),
             settings=_choice_rows(profile.choices),
             profile_notes=list(profile.choices.notes),
-            violence_caveat=VIOLENCE_CAVEAT,
+            violence_caveat=VIOLENCE_CAVEAT
+            if VIOLENCE_CATEGORY in profile.choices.params["violence_types"]
+            else "",
             notice={
                 "text": stop_search_notice(),
                 "short": stop_search_notice(short=True),

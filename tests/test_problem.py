@@ -18,6 +18,7 @@ from hotspots.incidents import Incidents, IngestReport
 from hotspots.offline import escape_text
 from hotspots.problem import (
     VIOLENCE_CATEGORY,
+    VIOLENCE_CAVEAT,
     concentration,
     force_labels,
     monthly_counts,
@@ -295,7 +296,8 @@ def test_demo_report_renders_and_reads_well(demo_csv):
     html = render_problem_profile(p)
     _assert_every_section_marked(html, synthetic=True)
     _assert_offline(html)
-    assert "domestic abuse, harassment and stalking" in html
+    assert escape_text(VIOLENCE_CAVEAT) in html
+    assert "includes domestic abuse, harassment and stalking: much" in html
     assert "Appendix: every automatic choice" in html
     assert "The hold-out evaluation was not run" in html
     # times exist in the demo: the places show their peak windows
@@ -324,7 +326,11 @@ def test_too_few_periods_are_said(tmp_path):
     assert p.forces[0].emerging is None
     assert "cannot be classed" in p.forces[0].emerging_note
     assert "at least 10 periods" in p.forces[0].emerging_note
-    assert "cannot be classed" in render_problem_profile(p)
+    html = render_problem_profile(p)
+    assert "cannot be classed" in html
+    # robbery only: the report adds no caveat about police.uk's violence category
+    assert escape_text(VIOLENCE_CAVEAT) not in html
+    assert "includes domestic abuse, harassment and stalking: much" not in html
 
 
 def test_bad_settings_are_refused():
