@@ -646,9 +646,15 @@ def problem_profile(
 
 
 def _violence(incidents: Incidents, crime_types: Any) -> Incidents:
+    """The incidents of the types counted as violence (none, rather than an error, for a force
+    whose files hold no such type)."""
     from hotspots.ingest import filter_incidents
 
-    return filter_incidents(incidents, crime_types=crime_types)
+    try:
+        return filter_incidents(incidents, crime_types=crime_types)
+    except HotspotsError:
+        none = np.zeros(len(incidents), dtype=bool)
+        return incidents.subset(none, note="No incident of the crime types counted as violence.")
 
 
 def _force_profile(

@@ -333,6 +333,21 @@ def test_too_few_periods_are_said(tmp_path):
     assert "includes domestic abuse, harassment and stalking: much" not in html
 
 
+def test_a_force_without_violence_is_profiled_with_none(tmp_path):
+    a = _police_uk_rows("Force A Police", ["2024-01", "2024-02"], [(-2.98, 53.4, 9, "Robbery")], 1)
+    b = _police_uk_rows(
+        "Force B Police", ["2024-01", "2024-02"], [(-0.1, 51.5, 5, "Anti-social behaviour")], 2
+    )
+    paths = _write(tmp_path / "a", "a", a) + _write(tmp_path / "b", "b", b)
+    p = _profile(_read(paths), evaluate=False, classify=False)
+    nat = p.national.set_index("force")
+    assert nat.loc["Force A Police", "incidents"] == 18
+    assert nat.loc["Force B Police", "incidents"] == 0
+    assert nat.loc["Force B Police", "hotspots"] == 0
+    np.testing.assert_array_equal(p.forces[1].monthly["incidents"], [0, 0])
+    _assert_every_section_marked(render_problem_profile(p))
+
+
 def test_bad_settings_are_refused():
     inc = Incidents.from_xy([4e5, 4e5 + 1], [3e5, 3e5], month=["2024-01-01"] * 2)
     from hotspots._errors import ParameterError
