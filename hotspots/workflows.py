@@ -1265,18 +1265,16 @@ def read_forces(
 
 
 def _paths_by_name(sources: Any) -> dict[str, Path] | None:
-    """File name -> path of every CSV the path sources hold (None for other sources, or when
-    two files share a name)."""
+    """File name -> path of every file the path sources hold (:func:`hotspots.ingest.folder_files`
+    for a folder; None for other sources, or when two files share a name)."""
+    from hotspots.ingest import folder_files
+
     items = [sources] if isinstance(sources, str | Path) else sources
     if not isinstance(items, list | tuple) or not all(isinstance(i, str | Path) for i in items):
         return None
     found: dict[str, Path] = {}
     for item in map(Path, items):
-        files = (
-            sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
-            if item.is_dir()
-            else [item]
-        )
+        files = folder_files(item) if item.is_dir() else [item]
         for p in files:
             if p.name in found:
                 return None
