@@ -19,7 +19,10 @@ module              owns
 ``detection``       the method and parameter panel, detection (cached), how the hot spots were found
 ``map``             the map tab: basemap choice, the full-width map, the ranked table, the selection
 ``detail``          "Hot spot details": the selected hot spot's profile, tactics, patrol visits
-``plan``            "Patrol plan": patrol areas, the dated plan and its files (a fragment)
+``plan``            "Patrol plan": staffing, places left out, stop and search files, patrol areas,
+                    the dated plan, each area's tactic card and the plan's files (a fragment)
+``cards``           tactic cards: one recommendation per place with every step, its dose, and
+                    each tactic's legitimacy and community-impact cautions
 ``tracking``        "Tracking": patrol logs (uploaded, or synthetic on the demo) against the plan:
                     row accounting, compliance, a map of the visits, its files (a fragment)
 ``change``          "Change over time": persistent / emerging cells (a fragment)

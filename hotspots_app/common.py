@@ -181,6 +181,11 @@ def remember(*keys: str) -> None:
             kept[key] = st.session_state[key]
 
 
+def keep(key: str, value: Any) -> None:
+    """Keep a value under ``key`` as :func:`remember` keeps a widget's (an upload's bytes, say)."""
+    st.session_state.setdefault(_KEPT, {})[key] = value
+
+
 def restore(defaults: dict[str, Any]) -> None:
     """Before widgets are drawn: give each its kept value (or default) through session state.
 
@@ -229,3 +234,34 @@ def selection_box(ids: list[str], key: str) -> None:
 
     st.session_state[key] = selected()
     st.selectbox("Selected hot spot", ids, key=key, on_change=picked)
+
+
+# ------------------------------------------------------------------ the guide and safeguards
+#: The guide step(s) each tab serves, named as the College of Policing's guide names its seven
+#: steps (:data:`hotspots.tactics.STEPS`).
+TAB_STEPS: dict[str, tuple[str, ...]] = {
+    "Map": ("Targeting",),
+    "Hot spot details": ("Targeting", "Training"),
+    "Patrol plan": ("Tasking", "Training"),
+    "Tracking": ("Tracking",),
+    "Assess": ("Testing",),
+    "Change over time": ("Targeting",),
+    "Check against a later period": ("Targeting", "Testing"),
+    "Data and report": ("Enabling technologies", "Thinking"),
+    "Downloads": ("Tasking", "Training"),
+}
+
+
+def guide_step(tab: str) -> None:
+    """One line naming the guide step(s) a tab serves (:data:`TAB_STEPS`)."""
+    steps = TAB_STEPS[tab]
+    word = "steps" if len(steps) > 1 else "step"
+    st.caption(f"Guide {word}: {', '.join(steps)} (College of Policing hot spots policing guide).")
+
+
+def stop_search_notice(*, full: bool = False) -> None:
+    """The stop and search notice (PACE Code A, paragraph 2.2), on every tab that shows hot spots
+    or plans (:func:`hotspots.safeguards.stop_search_notice`)."""
+    from hotspots.safeguards import stop_search_notice as notice
+
+    st.warning(md(notice(short=not full)), icon="⚖️")

@@ -13,9 +13,15 @@ import pandas as pd
 import streamlit as st
 
 from hotspots.detect import HotspotResult
-from hotspots_app import detection
-from hotspots_app.common import md, selected, selection_box
-from hotspots_app.plan import Bundle, area_table
+from hotspots_app import cards, detection
+from hotspots_app.common import (
+    md,
+    recall,
+    selected,
+    selection_box,
+    stop_search_notice,
+)
+from hotspots_app.plan import DEFAULTS, Bundle, area_table
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -56,6 +62,7 @@ def card(result: HotspotResult) -> None:
 def section(result: HotspotResult, plan_bundle: Bundle | None) -> None:
     """The "Hot spot details" tab."""
     ranked = result.hotspots
+    stop_search_notice()
     if not len(ranked):
         st.info("No hot spots with these settings.")
         return
@@ -84,7 +91,8 @@ def section(result: HotspotResult, plan_bundle: Bundle | None) -> None:
         _hour_by_weekday(result, pos, right)
     else:
         right.info("The data carry no time of day, so there is no hour-by-weekday profile.")
-    show_tactics(row, len(ranked))
+    show_place_flag(row)
+    show_tactics(row, len(ranked), result)
     show_hotspot_plan(plan_bundle, row)
 
 
@@ -117,28 +125,31 @@ def _hour_by_weekday(result: HotspotResult, pos: int, box: Any) -> None:
     )
 
 
-def show_tactics(row: Any, n: int) -> None:
-    """The guide's tactics matched to this hot spot, strongest first."""
-    from hotspots.tactics import match_tactics
+def show_place_flag(row: Any) -> None:
+    """Say so when the hot spot is a place a street patrol cannot address."""
+    reason = str(row.get("unpatrollable_reason") or "")
+    if reason:
+        st.warning(md(reason), icon="🚫")
+    check = str(row.get("place_check") or "")
+    if check:
+        st.caption(md(check))
 
-    matches = match_tactics(row, n_hotspots=n)
-    if not matches:
-        return
+
+def show_tactics(row: Any, n: int, result: HotspotResult | None = None) -> None:
+    """The hot spot's one recommendation for the staffing model of the patrol plan."""
+    from hotspots.tactics import recommend
+
+    staffing = str(recall("plan_staffing", DEFAULTS["plan_staffing"]))
+    total_harm = None
+    if result is not None and result.incidents.has_weights:
+        total_harm = float(result.incidents.weights.sum())
+    rec = recommend(row, staffing, level="hotspot", n_places=n, total_harm=total_harm)
     st.markdown("#### Patrol tactics for this hot spot")
-    if matches[0].caveat:
-        st.caption(md(matches[0].caveat))
-    for m in matches[:6]:
-        t = m.tactic
-        label = f"{'⚠ ' if t.caution else ''}{t.name} (evidence {t.evidence.get('strength', '?')})"
-        with st.expander(label, expanded=m is matches[0]):
-            st.markdown(md(m.reason))
-            for step in t.what_officers_do:
-                st.markdown("- " + md(step))
-            dosage = t.dosage.get("text") if isinstance(t.dosage, dict) else None
-            if dosage:
-                st.caption("Dosage: " + md(dosage))
-            if t.legitimacy_review:
-                st.caption("Needs a legitimacy and proportionality review before use.")
+    st.caption(
+        f"Staffing: {md(cards.staffing_label(staffing))} (change it under *Patrol plan*). Each "
+        "patrol area of the plan gets its own recommendation there."
+    )
+    cards.recommendation_card(rec, title=f"Hot spot {row['hotspot_id']}")
 
 
 def show_hotspot_plan(bundle: Bundle | None, row: Any) -> None:

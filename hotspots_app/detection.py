@@ -31,15 +31,27 @@ def run_detect(
     method: str,
     order: str,
     params: dict[str, Any],
+    leave_out_proactive: bool = False,
     _progress: Any = None,
 ) -> Outcome:
     """:func:`hotspots.workflows.detect_hotspots`: an :class:`Outcome` holding the result.
 
-    ``_progress`` (not part of the cache key) is told each step (:mod:`hotspots_app.status`).
+    With ``leave_out_proactive`` the offences found mostly by proactive policing are left out,
+    and a second run with them counted says how many hot spots change. ``_progress`` (not part
+    of the cache key) is told each step (:mod:`hotspots_app.status`).
     """
     from hotspots.workflows import detect_hotspots
 
-    return capture(detect_hotspots, incidents, method, order=order, progress=_progress, **params)
+    return capture(
+        detect_hotspots,
+        incidents,
+        method,
+        order=order,
+        progress=_progress,
+        leave_out_proactive=leave_out_proactive,
+        compare_proactive=leave_out_proactive,
+        **params,
+    )
 
 
 @cache_resource(max_entries=8)
@@ -63,10 +75,16 @@ def base_params(method: str, harm: bool) -> dict[str, Any]:
     return {"use_weights": bool(harm)} if method == "kde" else {}
 
 
-def find(incidents: Incidents, method: str, order: str, params: dict[str, Any]) -> Outcome:
+def find(
+    incidents: Incidents,
+    method: str,
+    order: str,
+    params: dict[str, Any],
+    leave_out_proactive: bool = False,
+) -> Outcome:
     """The hot spots for the panel's settings (cached), with a status box while they are found."""
     progress = StatusProgress(f"Finding hot spots ({METHOD_LABELS[method]})")
-    found = run_detect(incidents, method, order, params, progress)
+    found = run_detect(incidents, method, order, params, leave_out_proactive, progress)
     progress.finish()
     return found
 
@@ -89,11 +107,13 @@ def _auto(defaults: dict[str, Any], key: str, unit: str = "", rule_key: str | No
     return f"{text}, chosen by the {rule} rule" if rule and rule not in ("user", "given") else text
 
 
-def sidebar_params(method: str, defaults: dict[str, Any], harm: bool) -> tuple[str, dict[str, Any]]:
+def sidebar_params(
+    method: str, defaults: dict[str, Any], harm: bool
+) -> tuple[str, dict[str, Any], bool]:
     """The ranking rule and parameter widgets, automatic values shown next to them (a form).
 
-    Returns ``(order, params)``: only the parameters set by the user, so an untouched panel
-    reuses the automatic run.
+    Returns ``(order, params, leave_out_proactive)``: only the parameters set by the user, so an
+    untouched panel reuses the automatic run.
     """
     st.sidebar.header("4. Parameters")
     with st.sidebar.form("params_form", border=False):
@@ -102,8 +122,15 @@ def sidebar_params(method: str, defaults: dict[str, Any], harm: bool) -> tuple[s
         )
         st.caption("Leave a box empty to use the automatic value computed from the data.")
         params = _method_params(method, defaults, harm)
+        proactive = st.checkbox(
+            "Leave out proactive offences",
+            key="leave_out_proactive",
+            help="Possession of weapons and drugs offences are recorded mostly when police find "
+            "them, so they measure police activity as much as violence. Ticked: they are left "
+            "out, and the notes under the map say how many hot spots change.",
+        )
         st.form_submit_button("Find hot spots", key="params_submit", type="primary")
-    return order, params
+    return order, params, bool(proactive)
 
 
 def _method_params(method: str, defaults: dict[str, Any], harm: bool) -> dict[str, Any]:
@@ -250,6 +277,13 @@ def show_summary(result: HotspotResult) -> None:
         "Area of hot spots", f"{float(ranked['area_ha'].sum()) if len(ranked) else 0:,.1f} ha"
     )
     c[3].metric("Significant", f"{int(ranked['significant'].sum()) if len(ranked) else 0:,}")
+
+
+def show_proactive(result: HotspotResult) -> None:
+    """How the offences found mostly by proactive policing were treated, and what changed."""
+    pro = result.params.get("proactive_offences") or {}
+    if pro.get("note"):
+        st.caption(md(pro["note"]))
 
 
 def show_how_found(result: HotspotResult) -> None:

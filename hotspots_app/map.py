@@ -24,6 +24,7 @@ from hotspots.detect import HotspotResult
 from hotspots_app import detail, detection
 from hotspots_app.common import (
     LOG,
+    guide_step,
     keep_selection_valid,
     md,
     refresh_table,
@@ -32,6 +33,7 @@ from hotspots_app.common import (
     select,
     selected,
     selection_box,
+    stop_search_notice,
 )
 from hotspots_app.plan import Bundle
 
@@ -257,6 +259,9 @@ def section(
     sync_selection(ranked, plan_bundle.areas if plan_bundle else None)
     detection.show_summary(result)
     show_map(result, tiles, attribution, plan_layer, emerging)
+    stop_search_notice()
+    guide_step("Map")
+    detection.show_proactive(result)
     detection.show_how_found(result)
     if not len(ranked):
         return

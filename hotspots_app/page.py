@@ -20,7 +20,14 @@ import streamlit as st
 from hotspots import HotspotsError, InputError
 from hotspots_app import change, data, detail, detection, downloads, holdout, plan, tracking
 from hotspots_app import map as map_section
-from hotspots_app.common import LOG, keep_selection_valid, md, show_warnings
+from hotspots_app.common import (
+    LOG,
+    guide_step,
+    keep_selection_valid,
+    md,
+    show_warnings,
+    stop_search_notice,
+)
 
 #: The page's side padding (Streamlit's wide layout keeps 5rem a side): the map gets the width.
 PAGE_CSS = """<style>
@@ -103,14 +110,16 @@ def _sidebar_and_detection() -> _Page | None:
         data.show_report(incidents)
         return None
     base_params = detection.base_params(method, filters.harm)
-    auto = detection.find(incidents, method, "intensity", base_params)
+    # The form's checkbox holds its submitted value in session state before it is drawn.
+    auto_proactive = bool(st.session_state.get("leave_out_proactive", False))
+    auto = detection.find(incidents, method, "intensity", base_params, auto_proactive)
     defaults = dict(auto.value.params.get("method_parameters", {}))
-    order, params = detection.sidebar_params(method, defaults, filters.harm)
+    order, params, proactive = detection.sidebar_params(method, defaults, filters.harm)
     tiles, attribution = map_section.sidebar_basemap()
-    if params == base_params and order == "intensity":
+    if params == base_params and order == "intensity" and proactive == auto_proactive:
         found = auto
     else:
-        found = detection.find(incidents, method, order, params)
+        found = detection.find(incidents, method, order, params, proactive)
     return _Page(
         loaded, found, is_demo, bool(filters.harm), method, order, params, tiles, attribution
     )
@@ -133,31 +142,41 @@ def _open_tab(page: _Page) -> None:
             )
     if tabs["Hot spot details"].open:
         with tabs["Hot spot details"]:
+            guide_step("Hot spot details")
             detail.section(result, plan.current(result).bundle)
     if tabs["Patrol plan"].open:
         with tabs["Patrol plan"]:
+            guide_step("Patrol plan")
             if len(result.hotspots):
                 plan.section(result)
             else:
                 st.info("No hot spots, so no patrol plan.")
     if tabs["Tracking"].open:
         with tabs["Tracking"]:
+            guide_step("Tracking")
+            stop_search_notice()
             if len(result.hotspots):
                 tracking.section(result, page.tiles, page.attribution, demo=page.is_demo)
             else:
                 st.info("No hot spots, so no patrol plan to track: load data with hot spots first.")
     if tabs["Change over time"].open:
         with tabs["Change over time"]:
+            guide_step("Change over time")
+            stop_search_notice()
             change.section(incidents)
     if tabs["Check against a later period"].open:
         with tabs["Check against a later period"]:
+            guide_step("Check against a later period")
             holdout.section(incidents, page.method, page.params)
     if tabs["Data and report"].open:
         with tabs["Data and report"]:
+            guide_step("Data and report")
             data.show_report(incidents)
             detection.show_concentration(result)
     if tabs["Downloads"].open:
         with tabs["Downloads"]:
+            guide_step("Downloads")
+            stop_search_notice()
             _downloads(result, incidents, page)
 
 

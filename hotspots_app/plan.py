@@ -18,18 +18,21 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from hotspots import ParameterError, constants, mapping, workflows
+from hotspots import HotspotsError, ParameterError, constants, mapping, workflows
 from hotspots.detect import HotspotResult
+from hotspots_app import cards
 from hotspots_app.common import (
     Outcome,
     cache_data,
     cache_resource,
     capture,
+    keep,
     md,
     recall,
     remember,
     restore,
     show_warnings,
+    stop_search_notice,
 )
 
 #: Default patrol plan seed: a fixed number, so the same data give the same plan until changed.
@@ -44,7 +47,11 @@ DEFAULTS: dict[str, Any] = {
     "plan_radius": constants.MICRO_PLACE_RADIUS_M,
     "plan_seed": DEFAULT_SEED,
     "plan_significant_only": True,
+    "plan_staffing": "dedicated_pairs",
+    "plan_include_institutions": False,
 }
+#: Kept uploads and dates of the plan form (not widgets: their values are kept by :func:`_apply`).
+_PLACES, _STOPS, _OP_START = "plan_places_file", "plan_stop_search_files", "plan_operation_start"
 PLAN_FILES = {
     "geojson": ("Patrol areas (GeoJSON)", "patrol_areas.geojson", "application/geo+json"),
     "csv": ("Patrol plan (CSV)", "patrol_plan.csv", "text/csv"),
@@ -55,12 +62,34 @@ PLAN_FILES = {
 
 # --------------------------------------------------------------------------------- cached
 # cache_resource: patrol areas and plans are read-only here and shared between sessions.
+@cache_resource(max_entries=4)
+def user_places(source: tuple[str, bytes]) -> Any:
+    """The user's places (:func:`hotspots.places.read_user_places`) from an uploaded file."""
+    from hotspots.places import read_user_places
+
+    return read_user_places(source)
+
+
+@cache_resource(max_entries=4)
+def stop_searches(sources: tuple[tuple[str, bytes], ...]) -> Any:
+    """police.uk stop and search files (:func:`hotspots.safeguards.read_stop_search`)."""
+    from hotspots.safeguards import read_stop_search
+
+    return read_stop_search(list(sources))
+
+
 @cache_resource(max_entries=16)
-def patrol_areas_for(result: HotspotResult, significant_only: bool, radius_m: float) -> Outcome:
+def patrol_areas_for(
+    result: HotspotResult,
+    significant_only: bool,
+    radius_m: float,
+    places: tuple[str, bytes] | None = None,
+) -> Outcome:
     """Patrol-sized discs inside the ranked hot spots (all, or the significant ones), or None.
 
-    :func:`hotspots.workflows.patrol_areas`. Keyed on the detection run and the area settings
-    only, so a change to the plan (days, capacity, seed ...) reuses them.
+    :func:`hotspots.workflows.patrol_areas`, flagged where a street patrol cannot address them
+    (with the user's ``places``, an uploaded file). Keyed on the detection run and the area
+    settings only, so a change to the plan (days, capacity, seed ...) reuses them.
     """
     return capture(
         workflows.patrol_areas,
@@ -68,6 +97,7 @@ def patrol_areas_for(result: HotspotResult, significant_only: bool, radius_m: fl
         result.hotspots,
         significant_only=significant_only,
         radius_m=radius_m,
+        places=user_places(places) if places else None,
     )
 
 
@@ -75,15 +105,23 @@ def patrol_areas_for(result: HotspotResult, significant_only: bool, radius_m: fl
 def patrol_plan_for(
     result: HotspotResult, significant_only: bool, radius_m: float, settings: dict[str, Any]
 ) -> Outcome:
-    """The :class:`hotspots.workflows.PlanResult` for these settings, as ``hotspots plan`` does."""
-    areas = patrol_areas_for(result, significant_only, radius_m).value
+    """The :class:`hotspots.workflows.PlanResult` for these settings, as ``hotspots plan`` does.
+
+    ``settings`` holds :func:`hotspots.workflows.plan_patrols`'s keywords, with ``places`` (an
+    uploaded file of the user's places) and ``stop_search`` (uploaded police.uk files) as bytes.
+    """
+    rest = dict(settings)
+    places = rest.pop("places", None)
+    stops = rest.pop("stop_search", None)
+    areas = patrol_areas_for(result, significant_only, radius_m, places).value
     return capture(
         workflows.plan_patrols,
         result.incidents,
         result.hotspots,
         areas,
         params=result.params,
-        **settings,
+        stop_search=stop_searches(stops) if stops else None,
+        **rest,
     )
 
 
@@ -117,6 +155,7 @@ def settings() -> dict[str, Any]:
     if abs(share - limit) < 0.005:
         share = limit  # "0.67" means two-thirds, the most the gap rule allows
     start = recall("plan_start", date.today() + timedelta(days=1))
+    op_start = recall(_OP_START)
     return {
         "significant_only": bool(v["plan_significant_only"]),
         "radius_m": float(v["plan_radius"]),
@@ -129,6 +168,11 @@ def settings() -> dict[str, Any]:
             "max_gap_days": gap,
             "seed": int(v["plan_seed"]),
             "start_date": (start if isinstance(start, date) else date.today()).isoformat(),
+            "staffing": str(v["plan_staffing"]),
+            "include_institutions": bool(v["plan_include_institutions"]),
+            "places": recall(_PLACES),
+            "stop_search": recall(_STOPS),
+            "operation_start": op_start.isoformat() if isinstance(op_start, date) else None,
         },
     }
 
@@ -138,12 +182,18 @@ _KEYS = (*DEFAULTS, "plan_start")
 
 def _apply() -> None:
     remember(*_KEYS)
+    ss = st.session_state
+    places = ss.get("plan_places_upload")
+    keep(_PLACES, (places.name, places.getvalue()) if places is not None else None)
+    stops = ss.get("plan_stop_search_upload") or []
+    keep(_STOPS, tuple((f.name, f.getvalue()) for f in stops) or None)
+    keep(_OP_START, ss.get("plan_operation_start_input"))
 
 
 def _new_seed() -> None:
     seed = secrets.randbelow(1_000_000)
     st.session_state["plan_seed"] = seed
-    remember(*_KEYS)
+    _apply()
 
 
 def _settings_form() -> None:
@@ -217,10 +267,54 @@ def _settings_form() -> None:
             "draw.",
         )
         c[3].date_input("First plan day", key="plan_start", format="YYYY-MM-DD")
-        st.checkbox(
+        c = st.columns([2, 1, 1])
+        c[0].selectbox(
+            "Who patrols (staffing)",
+            list(cards.STAFFING_LABELS),
+            format_func=cards.staffing_label,
+            key="plan_staffing",
+            help="Each area gets the one primary tactic that fits this staffing model and the "
+            "place (dedicated pairs: Southend's and Bedfordshire's daily foot patrols, "
+            "Merseyside's night-time floor; response officers: Sacramento's rotation between "
+            "calls; PCSOs: Peterborough's), with the cautions that apply.",
+        )
+        c[1].checkbox(
             "Plan significant hot spots only",
             key="plan_significant_only",
             help="Hot spots that are not significantly denser than chance are left out by default.",
+        )
+        c[2].checkbox(
+            "Include institutions",
+            key="plan_include_institutions",
+            help="Prisons, police stations, custody suites, hospitals, courts and schools: "
+            "police.uk places incidents recorded inside them on such points, and a street "
+            "patrol cannot address them, so they are left out of the plan by default. Tick to "
+            "plan them anyway (your own places below are always left out).",
+        )
+        c = st.columns([2, 2, 1])
+        c[0].file_uploader(
+            "Your own places to leave out (optional)",
+            type=["txt", "csv", "tsv", "lst", "geojson", "json", "gpkg", "zip"],
+            key="plan_places_upload",
+            help="Names matched against the location text (one a line, or a CSV with a name "
+            "column; * and ? are wildcards), or shapes (GeoJSON, GeoPackage, zipped shapefile; "
+            "points and lines get 50 m around them).",
+        )
+        c[1].file_uploader(
+            "police.uk stop and search files (optional)",
+            type=["csv"],
+            accept_multiple_files=True,
+            key="plan_stop_search_upload",
+            help="YYYY-MM-force-stop-and-search.csv files: stops, outcomes and the recorded "
+            "ethnicity of people stopped inside the planned areas against the rest of the "
+            "force, before and during the operation.",
+        )
+        c[2].date_input(
+            "Operation start",
+            value=recall(_OP_START),
+            key="plan_operation_start_input",
+            format="YYYY-MM-DD",
+            help="First day of the operation: stop and search is counted before and during it.",
         )
         b = st.columns([1, 1, 4])
         b[0].form_submit_button("Make the plan", key="plan_submit", type="primary", on_click=_apply)
@@ -272,7 +366,12 @@ def current(result: HotspotResult) -> PlanState:
     if not len(result.hotspots):
         return PlanState(problem="No hot spots, so no patrol areas.")
     s = settings()
-    areas_out = patrol_areas_for(result, s["significant_only"], s["radius_m"])
+    try:
+        areas_out = patrol_areas_for(
+            result, s["significant_only"], s["radius_m"], s["plan"]["places"]
+        )
+    except HotspotsError as exc:
+        return PlanState(problem=f"The places file cannot be used: {md(exc)}", is_error=True)
     areas = areas_out.value
     if areas is None or not len(areas):
         return PlanState(
@@ -291,6 +390,17 @@ def current(result: HotspotResult) -> PlanState:
             f"areas can be controls on any day. Lower it to {limit:.2f} or less.",
             is_error=True,
         )
+    from hotspots.places import unpatrollable
+
+    if unpatrollable(areas, include_institutions=s["plan"]["include_institutions"]).all():
+        kinds = sorted(set(areas["unpatrollable_kind"].astype(str).str.replace("_", " ")))
+        return PlanState(
+            problem=f"Every patrol area is a place a street patrol cannot address "
+            f"({md(', '.join(kinds))}: see *All patrol areas* on the map's tooltips). Tick "
+            "*Include institutions* to plan them anyway, or widen the hot spots.",
+            is_error=True,
+            warnings=areas_out.warnings,
+        )
     try:
         out = patrol_plan_for(result, s["significant_only"], s["radius_m"], s["plan"])
     except ParameterError as exc:
@@ -298,6 +408,8 @@ def current(result: HotspotResult) -> PlanState:
             problem=f"The patrol plan cannot be made with these settings: {md(exc)}",
             is_error=True,
         )
+    except HotspotsError as exc:
+        return PlanState(problem=f"The plan's files cannot be used: {md(exc)}", is_error=True)
     bundle = Bundle(out.value, result, s["significant_only"], s["radius_m"], s["plan"])
     return PlanState(bundle, warnings=areas_out.warnings + out.warnings)
 
@@ -372,9 +484,11 @@ def section(result: HotspotResult) -> None:
     st.subheader("Patrol plan")
     st.caption(
         "Patrol-sized areas on the densest places inside the hot spots, and a dated, seeded plan "
-        "following the guide's defaults: 15-minute visits by two officers on foot, at least one a "
-        "day, random start times inside each area's peak window, no area left more than 3 days."
+        "with doses suggested by the guide's evidence: 15-minute visits on foot, at least one a "
+        "day, random start times inside each area's peak window, no area left more than 3 days. "
+        "Each area gets one recommendation for the staffing model chosen."
     )
+    stop_search_notice()
     _settings_form()
     with st.spinner("Placing patrol areas and making the plan..."):
         state = current(result)
@@ -385,12 +499,14 @@ def section(result: HotspotResult) -> None:
         return
     plan, areas = bundle.plan, bundle.areas
     sm, p = plan.summary, plan.params
-    c = st.columns(5)
+    places_out = list(sm.get("unpatrollable_left_out", []))
+    c = st.columns(6)
     c[0].metric("Patrol areas planned", f"{sm['areas_planned']} of {sm['areas_given']}")
     c[1].metric("Left out (capacity)", f"{sm['areas_left_out']}")
-    c[2].metric("Patrol visits", f"{sm['patrol_visits']:,}")
-    c[3].metric("Patrolled / controls a day", f"{sm['treated_per_day']} / {sm['controls_per_day']}")
-    c[4].metric("Officer-hours on foot", f"{sm['officer_hours_planned']:,.0f}")
+    c[2].metric("Left out (patrol cannot address)", f"{len(places_out)}")
+    c[3].metric("Patrol visits", f"{sm['patrol_visits']:,}")
+    c[4].metric("Patrolled / controls a day", f"{sm['treated_per_day']} / {sm['controls_per_day']}")
+    c[5].metric("Officer-hours on foot", f"{sm['officer_hours_planned']:,.0f}")
     end = date.fromisoformat(p["start_date"]) + timedelta(days=int(p["days"]) - 1)
     st.text(
         f"Seed used: {p['seed']}. Plan from {p['start_date']} to {end.isoformat()}; "
@@ -412,6 +528,88 @@ def section(result: HotspotResult) -> None:
             ),
             expanded=False,
         )
+    show_places(bundle)
+    show_cards(bundle)
+    show_stop_search(bundle)
     with st.expander(f"All {len(areas)} patrol areas"):
         st.dataframe(area_table(bundle), hide_index=True)
     download_buttons(bundle)
+
+
+def flagged_places(bundle: Bundle) -> pd.DataFrame:
+    """Patrol areas flagged as places a street patrol cannot address, for display."""
+    areas = bundle.areas
+    kind = areas["unpatrollable_kind"].fillna("").astype(str)
+    flagged = areas[kind.ne("")]
+    left = set(bundle.plan.summary.get("unpatrollable_left_out", []))
+    return pd.DataFrame(
+        {
+            "Patrol area": flagged["patrol_area_id"].astype(str),
+            "Place": flagged["unpatrollable_kind"].astype(str).str.replace("_", " "),
+            "Location": flagged.get("location", pd.Series("", index=flagged.index)).astype(str),
+            "Incidents": flagged["incidents"].astype(int),
+            "Why": flagged["unpatrollable_reason"].astype(str),
+            "In plan": ~flagged["patrol_area_id"].astype(str).isin(left),
+        }
+    ).reset_index(drop=True)
+
+
+def show_places(bundle: Bundle) -> None:
+    """Areas left out (or kept at the user's request) as places a street patrol cannot address."""
+    table = flagged_places(bundle)
+    if table.empty:
+        st.caption(
+            "No patrol area is a place a street patrol cannot address (prisons, police stations, "
+            "custody, hospitals, courts, schools, or your own places)."
+        )
+        return
+    left = int((~table["In plan"]).sum())
+    st.warning(
+        f"{len(table)} patrol area(s) are places a street patrol cannot address: police.uk snaps "
+        "incidents recorded inside institutions to such points. "
+        + (
+            f"{left} are left out of the plan; tick *Include institutions* to plan them."
+            if left
+            else "They are planned because *Include institutions* is ticked."
+        ),
+        icon="🚫",
+    )
+    st.dataframe(table, hide_index=True, key="plan_places_table")
+
+
+def show_cards(bundle: Bundle) -> None:
+    """Each planned area's recommendation: pick an area, see its card (all steps and cautions)."""
+    recs = bundle.made.recommendations
+    planned = [
+        str(a)
+        for a in bundle.plan.areas.loc[bundle.plan.areas["in_plan"].astype(bool), "patrol_area_id"]
+    ]
+    ids = [a for a in planned if a in recs] or list(recs)
+    if not ids:
+        return
+    st.markdown(f"#### Tactics for each area ({md(cards.staffing_label(bundle.made.staffing))})")
+    if st.session_state.get("plan_card_area") not in ids:
+        st.session_state["plan_card_area"] = ids[0]
+    pick = st.selectbox("Patrol area", ids, key="plan_card_area")
+    cards.recommendation_card(
+        recs[pick],
+        title=f"Patrol area {pick}",
+        plan_visits_per_day=int(bundle.plan.params.get("visits_per_day", 1)),
+    )
+    cards.programme(recs.values())
+
+
+def show_stop_search(bundle: Bundle) -> None:
+    """Stop and search inside the planned areas against the rest of the force, when given."""
+    summary = bundle.made.stop_search
+    if summary is None:
+        return
+    st.markdown("#### Stop and search monitoring")
+    for note in summary.notes:
+        st.caption(md(note))
+    for t in summary.display():
+        st.markdown(f"**{md(t['title'])}**")
+        header = [h or " " for h in t["header"]]
+        st.dataframe(
+            pd.DataFrame(t["rows"], columns=header), hide_index=True, key=f"ss_{t['title'][:20]}"
+        )
