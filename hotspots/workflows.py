@@ -27,6 +27,9 @@ problem profile            :func:`read_forces` (each force's files read on their
                            :func:`profile_problem` (:mod:`hotspots.problem`),
                            :func:`problem_report_bytes` (HTML, PDF, CSV),
                            :func:`write_problem_profile`
+testing an operation       :func:`assess_plan` (a plan made here), :func:`assess_uploaded_plan`
+                           (a plan folder's files), :func:`simulate_later_incidents` (a known
+                           effect, for demonstrations), :func:`assessment_bytes`
 =========================  =====================================================================
 
 Every long step takes ``progress=None``, a callback ``progress(step, done, total)``
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
+    from hotspots.assess import Assessment
     from hotspots.detect import HotspotResult
     from hotspots.emerging import EmergingResult
     from hotspots.evaluate import RollingEvaluation
@@ -78,8 +82,12 @@ if TYPE_CHECKING:
 __all__ = [
     "HOTSPOT_FORMATS",
     "PLAN_FILES",
+    "ASSESSMENT_FILES",
     "PROBLEM_FILES",
     "PlanResult",
+    "assess_plan",
+    "assess_uploaded_plan",
+    "assessment_bytes",
     "check_methods",
     "classification_geojson",
     "classification_params",
@@ -100,6 +108,7 @@ __all__ = [
     "read_forces",
     "read_inputs",
     "rejected_csv",
+    "simulate_later_incidents",
     "standalone_map",
     "surface_contours",
     "task_teams",
@@ -122,6 +131,12 @@ PLAN_FILES = {
     "csv": "patrol_plan.csv",
     "ics": "patrol_plan.ics",
     "briefing": "briefing.html",
+}
+#: An assessment's outputs: kind -> file name (:func:`hotspots.assess.write_assessment`).
+ASSESSMENT_FILES = {
+    "effect": "effect.csv",
+    "area_days": "area_days.csv",
+    "report": "assessment.html",
 }
 #: The names :func:`write_plan` returns the written paths under (``hotspots plan`` prints them).
 _PLAN_KEYS = {
@@ -1367,3 +1382,145 @@ def write_problem_profile(
             paths[kind] = path
             file_written()
     return paths
+
+
+# --------------------------------------------------------------------------------------------
+# Testing an operation
+
+
+def _planned_areas(plan: PlanResult) -> gpd.GeoDataFrame:
+    """The areas the plan was made from (places a patrol cannot address were never in it)."""
+    ids = set(plan.plan.areas["patrol_area_id"].astype(str))
+    areas = plan.areas
+    return areas[areas["patrol_area_id"].astype(str).isin(ids)]
+
+
+def assess_plan(
+    plan: PlanResult,
+    incidents: Incidents,
+    *,
+    compliance: Any = None,
+    progress: Progress | None = None,
+    **kwargs: Any,
+) -> Assessment:
+    """Did the operation work? :func:`hotspots.assess.assess_operation` on a plan made here.
+
+    Parameters
+    ----------
+    plan : PlanResult
+        From :func:`plan_patrols`. Its areas left out for capacity are the comparison areas of
+        the before/after estimate; areas a street patrol cannot address were never in the plan
+        and take no part.
+    incidents : Incidents
+        Incidents recorded during the operation and before it (the later data).
+    compliance : hotspots.tracking.Compliance, optional
+        What the patrols delivered (:func:`hotspots.tracking.compare_with_plan`).
+    progress : callable, optional
+        Told ``"evaluating"``.
+    **kwargs
+        As :func:`hotspots.assess.assess_operation` (``before``, ``buffers_m``, ``comparison``,
+        ``variance``, ``level``, ``estimates``).
+
+    Returns
+    -------
+    hotspots.assess.Assessment
+    """
+    from hotspots.assess import assess_operation
+
+    with progress_step(progress, EVALUATING):
+        return assess_operation(
+            plan.plan, _planned_areas(plan), incidents, compliance=compliance, **kwargs
+        )
+
+
+def assess_uploaded_plan(
+    plan_csv: bytes,
+    areas_geojson: bytes,
+    incidents: Incidents,
+    *,
+    logs: Sequence[tuple[str, bytes]] = (),
+    progress: Progress | None = None,
+    **kwargs: Any,
+) -> Assessment:
+    """:func:`hotspots.assess.assess_plan_folder` on the files of a plan folder given as bytes.
+
+    Parameters
+    ----------
+    plan_csv, areas_geojson : bytes
+        ``patrol_plan.csv`` and ``patrol_areas.geojson`` as ``hotspots plan`` (or the app) wrote
+        them.
+    incidents : Incidents
+        Incidents during (and before) the operation.
+    logs : sequence of (name, bytes), optional
+        Patrol logs (CSV, GPX, GeoJSON).
+    progress : callable, optional
+        Told ``"evaluating"``.
+    **kwargs
+        As :func:`hotspots.assess.assess_operation`.
+
+    Returns
+    -------
+    hotspots.assess.Assessment
+    """
+    import tempfile
+
+    from hotspots.assess import assess_plan_folder
+
+    with tempfile.TemporaryDirectory() as tmp, progress_step(progress, EVALUATING):
+        folder = Path(tmp)
+        (folder / PLAN_FILES["csv"]).write_bytes(plan_csv)
+        (folder / PLAN_FILES["geojson"]).write_bytes(areas_geojson)
+        paths = []
+        for i, (name, data) in enumerate(logs):
+            path = folder / "logs" / f"{i:03d}_{Path(name).name}"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(data)
+            paths.append(path)
+        return assess_plan_folder(folder, incidents, log_paths=paths or None, **kwargs)
+
+
+def simulate_later_incidents(
+    plan: PlanResult,
+    *,
+    effect: float = 0.8,
+    seed: int | None = None,
+    baseline_rate: float = 0.3,
+    background_rate: float = 2.0,
+) -> Incidents:
+    """Incidents of a simulated operation with a known true rate ratio (demonstrations only).
+
+    :func:`hotspots.assess.simulate_operation` on the plan's areas: ``baseline_rate`` incidents
+    per area per day without patrol, ``effect`` times that on patrol days, as many days before
+    the plan as it lasts, and ``background_rate`` incidents per km² per day around the areas
+    (for the displacement quotient's buffers). The incidents' report records every parameter and
+    the true rate ratio (``choices["simulation"]``).
+    """
+    from hotspots.assess import simulate_operation
+
+    return simulate_operation(
+        plan.plan,
+        _planned_areas(plan),
+        effect=effect,
+        baseline_rate=baseline_rate,
+        background_rate=background_rate,
+        seed=seed,
+    )
+
+
+def assessment_bytes(
+    assessment: Assessment, kind: str, *, title: str = "Operation assessment"
+) -> bytes:
+    """One of :data:`ASSESSMENT_FILES` as :func:`hotspots.assess.write_assessment` writes it."""
+    import tempfile
+
+    from hotspots.assess import write_assessment
+
+    if kind not in ASSESSMENT_FILES:
+        msg = (
+            f"the assessment output must be one of {', '.join(map(repr, ASSESSMENT_FILES))}, "
+            f"not {kind!r}."
+        )
+        raise ParameterError(msg)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_assessment(assessment, tmp, title=title)
+        return (Path(tmp) / ASSESSMENT_FILES[kind]).read_bytes()

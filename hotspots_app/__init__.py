@@ -25,6 +25,9 @@ module              owns
                     each tactic's legitimacy and community-impact cautions
 ``tracking``        "Tracking": patrol logs (uploaded, or synthetic on the demo) against the plan:
                     row accounting, compliance, a map of the visits, its files (a fragment)
+``assess``          "Assess": the operation's effect (patrol against control days, before/after,
+                    dose-response, displacement) from the plan, later incidents and patrol logs,
+                    the findings in plain words and the assessment's files (a fragment)
 ``change``          "Change over time": persistent / emerging cells (a fragment)
 ``holdout``         "Check against a later period": hit rate, PAI, PEI (a fragment)
 ``downloads``       "Downloads": every file the app makes, in one place

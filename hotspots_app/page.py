@@ -18,7 +18,17 @@ from typing import Any
 import streamlit as st
 
 from hotspots import HotspotsError, InputError
-from hotspots_app import change, data, detail, detection, downloads, holdout, plan, tracking
+from hotspots_app import (
+    assess,
+    change,
+    data,
+    detail,
+    detection,
+    downloads,
+    holdout,
+    plan,
+    tracking,
+)
 from hotspots_app import map as map_section
 from hotspots_app.common import (
     LOG,
@@ -38,6 +48,7 @@ TABS = (
     "Hot spot details",
     "Patrol plan",
     "Tracking",
+    "Assess",
     "Change over time",
     "Check against a later period",
     "Data and report",
@@ -159,6 +170,16 @@ def _open_tab(page: _Page) -> None:
                 tracking.section(result, page.tiles, page.attribution, demo=page.is_demo)
             else:
                 st.info("No hot spots, so no patrol plan to track: load data with hot spots first.")
+    if tabs["Assess"].open:
+        with tabs["Assess"]:
+            guide_step("Assess")
+            stop_search_notice()
+            if len(result.hotspots):
+                assess.section(result, demo=page.is_demo)
+            else:
+                st.info(
+                    "No hot spots, so no patrol plan to assess: load data with hot spots first."
+                )
     if tabs["Change over time"].open:
         with tabs["Change over time"]:
             guide_step("Change over time")

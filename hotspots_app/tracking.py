@@ -216,6 +216,12 @@ def show_map(
 
 
 # ----------------------------------------------------------------------------- the form
+def current_source() -> tuple[Any, ...] | None:
+    """The logs last tracked in this session: ``("synthetic", seed)``, ``("upload", files)`` or
+    None."""
+    return st.session_state.get(_SOURCE)
+
+
 def _use_uploads() -> None:
     files = st.session_state.get("trk_uploads") or []
     if files:

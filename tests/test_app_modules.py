@@ -52,6 +52,7 @@ sys.__stdout__.write("RESULT " + json.dumps({"calls": calls, "modules": names}))
 
 def test_section_modules_are_the_ones_documented():
     assert SECTIONS == [
+        "hotspots_app.assess",
         "hotspots_app.cards",
         "hotspots_app.change",
         "hotspots_app.common",
