@@ -279,6 +279,30 @@ def show_summary(result: HotspotResult) -> None:
     c[3].metric("Significant", f"{int(ranked['significant'].sum()) if len(ranked) else 0:,}")
 
 
+def nothing_significant(result: HotspotResult, method: str) -> str | None:
+    """One line when no hot spot is left to act on, with the way forward; None otherwise.
+
+    No hot spot at all: another method, or more months. Hot spots none of which passed the
+    significance test: the map shows them all (none marked significant); a study-area boundary
+    makes the test compare each place with its surroundings inside the area, and the patrol plan
+    takes every hot spot once *Plan significant hot spots only* is unticked.
+    """
+    hot = result.hotspots
+    if not len(hot):
+        return (
+            f"No hot spot was found with {METHOD_LABELS.get(method, method)}: try another method "
+            "under *3. Method*, a larger coverage, or more months of data."
+        )
+    if "significant" in hot.columns and not hot["significant"].astype(bool).any():
+        return (
+            f"None of the {len(hot)} hot spots found passed the significance test, so the map "
+            "shows all of them, none marked significant: give the area's boundary under *2. "
+            "Filters* (Study area), or untick *Plan significant hot spots only* under Patrol "
+            "plan to plan them all."
+        )
+    return None
+
+
 def show_proactive(result: HotspotResult) -> None:
     """How the offences found mostly by proactive policing were treated, and what changed."""
     pro = result.params.get("proactive_offences") or {}

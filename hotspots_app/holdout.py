@@ -1,15 +1,25 @@
 """Check against a later period: would these hot spots have caught the violence that came next?
 
-Hit rate, PAI and PEI of each method fitted on the months before a test month and scored on the
-rest (:func:`hotspots.evaluate.holdout`). A form inside a fragment (:func:`section`): choosing
-another month or method reruns this tab only. Cached on the incidents' fingerprint and the
-settings.
+Two readings, both fitted on earlier months and scored on later ones:
+
+- every detector, the patrol areas and the baselines (the busiest map points, the peaks of a
+  150 m KDE, and the peaks of a KDE with ArcGIS's default bandwidth) ranked by their own score and
+  read at *equal coverage* of the study area (hit rate and PAI curves, and at 0.5, 1, 2 and 5 %)
+  and at *equal numbers of patrol-sized discs*, as ``hotspots evaluate`` prints them
+  (:func:`hotspots.workflows.evaluate_forecasts`): one split at the first test month, or rolling
+  origins;
+- the hot spots each chosen method delivers, with hit rate, PAI and PEI
+  (:func:`hotspots.workflows.evaluate_holdout`).
+
+A form inside a fragment (:func:`section`): choosing another month or method reruns this tab
+only. Cached on the incidents' fingerprint and the settings.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -52,6 +62,149 @@ def holdout_for(
     return capture(evaluate_holdout, incidents, first_test_month, methods, params=params)
 
 
+#: How the forecasts are compared: one split at the first test month, or rolling origins.
+ORIGIN_CHOICES = {
+    "split": "One split at the first test month",
+    "rolling": "Rolling origins: each of the last months forecast from all the months before "
+    "(as hotspots evaluate; slower)",
+}
+#: The baselines every forecast is read beside (hotspots.evaluate's names).
+BASELINES = ("naive_points", "naive_kde_150m", "arcgis_kde")
+#: Coverage shown on the curves (share of the study area).
+MAX_COVERAGE = 0.10
+
+
+@cache_data(max_entries=8)
+def forecasts_for(
+    incidents: Incidents,
+    first_test_month: str | None,
+    params: dict[str, dict[str, Any]],
+) -> Outcome:
+    """Every detector, the patrol areas and the baselines at equal coverage and equal numbers of
+    discs: :func:`hotspots.workflows.evaluate_forecasts` (rolling origins when
+    ``first_test_month`` is None)."""
+    from hotspots.workflows import evaluate_forecasts
+
+    return capture(evaluate_forecasts, incidents, first_test_month=first_test_month, params=params)
+
+
+def _kind(forecast: str) -> str:
+    if forecast in BASELINES:
+        return "baseline"
+    return "patrol areas" if forecast == "patrol_areas" else "method"
+
+
+def curves_frame(res: Any) -> pd.DataFrame:
+    """The mean curves with labels for people (``forecast``, ``kind``, ``axis``, ``x``,
+    ``hit_rate``, ``pai``), coverage cut at :data:`MAX_COVERAGE`."""
+    labels = res.params["labels"]
+    cur = res.curves.dropna(subset=["hit_rate"]).copy()
+    cur = cur[(cur["axis"] != "coverage") | (cur["x"] <= MAX_COVERAGE + 1e-12)]
+    cur["kind"] = cur["forecast"].map(_kind)
+    cur["forecast"] = cur["forecast"].map(lambda f: labels.get(f, f))
+    return cur
+
+
+def reading_table(res: Any, at: str) -> pd.DataFrame:
+    """Means over the origins at equal coverage (``at="coverage"``) or equal numbers of discs
+    (``"discs"``): one row per forecast, one column per reading, "hit rate · PAI" as text; "-"
+    where a forecast does not reach that far."""
+    labels = res.params["labels"]
+    s = res.summary[res.summary["at"] == at]
+    readings = list(dict.fromkeys(s["label"]))
+    rows = []
+    for name in dict.fromkeys(s["forecast"]):
+        part = s[s["forecast"] == name].set_index("label")
+        row: dict[str, Any] = {"Forecast": labels.get(name, name)}
+        for lab in readings:
+            r = part.loc[lab] if lab in part.index else None
+            if r is None or int(r["n_origins"]) == 0 or pd.isna(r["hit_rate"]):
+                row[lab] = "-"
+            else:
+                row[lab] = f"{r['hit_rate']:.0%} · {r['pai']:.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _chart(data: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str) -> Any:
+    y_scale = alt.Scale(type="log") if y == "pai" else alt.Scale()
+    return (
+        alt.Chart(data, title=title)
+        .mark_line()
+        .encode(
+            x=alt.X(f"{x}:Q", title=x_title),
+            y=alt.Y(f"{y}:Q", title=y_title, scale=y_scale),
+            color=alt.Color("forecast:N", title=None, legend=alt.Legend(orient="bottom")),
+            strokeDash=alt.StrokeDash("kind:N", title=None),
+            tooltip=[
+                "forecast",
+                alt.Tooltip(f"{x}:Q", format=".3g"),
+                alt.Tooltip(f"{y}:Q", format=".3g"),
+            ],
+        )
+    )
+
+
+def show_forecasts(res: Any) -> None:
+    """The curves and the two tables of :func:`forecasts_for`."""
+    radius = float(res.params["disc_radius_m"])
+    n = len(res.origins)
+    how = (
+        f"{n} rolling origin(s) ({', '.join(res.origins)}): each month forecast from every "
+        "month before it; figures are means over the origins"
+        if not res.origins[0].endswith(" on")
+        else f"one split: forecast from the months before {res.origins[0][:7]}, tested from it on"
+    )
+    st.caption(
+        f"Scored on later months, {md(how)}. Study area: {md(res.params['study_area'])}. Every "
+        "method is ranked by its own score, without a significance filter, and read at the same "
+        "share of the study area; the patrol areas beside three baselines at the same number of "
+        f"{2 * radius:g} m discs."
+    )
+    cur = curves_frame(res)
+    cov = cur[cur["axis"] == "coverage"].assign(coverage=lambda d: 100 * d["x"])
+    disc = cur[cur["axis"] == "discs"]
+    c = st.columns(3)
+    c[0].altair_chart(
+        _chart(
+            cov,
+            "coverage",
+            "hit_rate",
+            "Hit rate over coverage",
+            "coverage (% of study area)",
+            "hit rate",
+        ),
+        width="stretch",
+    )
+    c[1].altair_chart(
+        _chart(
+            cov, "coverage", "pai", "PAI over coverage", "coverage (% of study area)", "PAI (log)"
+        ),
+        width="stretch",
+    )
+    c[2].altair_chart(
+        _chart(
+            disc,
+            "x",
+            "hit_rate",
+            f"Hit rate at equal numbers of {2 * radius:g} m discs",
+            "number of discs",
+            "hit rate",
+        ),
+        width="stretch",
+    )
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**At equal coverage** (hit rate · PAI)")
+        st.dataframe(reading_table(res, "coverage"), hide_index=True, key="holdout_coverage")
+    with right:
+        st.markdown(f"**At equal numbers of {2 * radius:g} m discs** (hit rate · PAI)")
+        st.dataframe(reading_table(res, "discs"), hide_index=True, key="holdout_discs")
+    with st.expander("How the comparison was made"):
+        for note in res.notes:
+            st.text("• " + str(note))
+
+
 @st.fragment
 def section(incidents: Incidents, method: str, params: dict[str, Any]) -> None:
     """The "Check against a later period" tab; ``method`` uses ``params``, the others automatic."""
@@ -72,6 +225,8 @@ def section(incidents: Incidents, method: str, params: dict[str, Any]) -> None:
     if ss.get("holdout_month") not in months[1:]:
         kept = recall("holdout_month")
         ss["holdout_month"] = kept if kept in months[1:] else months[-1]
+    if ss.get("holdout_origins") not in ORIGIN_CHOICES:
+        ss["holdout_origins"] = recall("holdout_origins", "split")
     if recall("holdout_methods") is None:  # never applied: follow the sidebar's method
         ss["holdout_methods"] = [method]
     elif "holdout_methods" not in ss:
@@ -86,17 +241,38 @@ def section(incidents: Incidents, method: str, params: dict[str, Any]) -> None:
             "months after.",
         )
         c[1].multiselect(
-            "Methods", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="holdout_methods"
+            "Methods (their delivered hot spots, below)",
+            list(METHOD_LABELS),
+            format_func=METHOD_LABELS.get,
+            key="holdout_methods",
+        )
+        st.radio(
+            "Comparison at equal coverage",
+            list(ORIGIN_CHOICES),
+            format_func=ORIGIN_CHOICES.get,
+            key="holdout_origins",
+            horizontal=True,
         )
         st.form_submit_button(
             "Run the check",
             key="holdout_submit",
             type="primary",
             on_click=remember,
-            args=("holdout_month", "holdout_methods"),
+            args=("holdout_month", "holdout_methods", "holdout_origins"),
         )
     first = ss["holdout_month"]
     picked = ss["holdout_methods"]
+    st.markdown("#### Every method at equal coverage, beside the baselines")
+    try:
+        with st.spinner("Forecasting every later month from the months before it..."):
+            split = first if ss["holdout_origins"] == "split" else None
+            ev = forecasts_for(incidents, split, {method: params})
+    except HotspotsError as exc:
+        st.error(f"The comparison cannot be made: {md(exc)}")
+    else:
+        show_warnings(ev)
+        show_forecasts(ev.value)
+    st.markdown("#### The hot spots each method delivers")
     if not picked:
         st.caption("Pick at least one method.")
         return

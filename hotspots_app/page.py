@@ -70,10 +70,9 @@ def main() -> None:
     show_warnings(page.loaded, page.found, result.warnings)
     if page.order == "harm" and not page.harm:
         st.info("Ranking by harm needs harm weights: switch on *Harm weights* under Filters.")
-    if len(result.hotspots) == 0:
-        st.info(
-            "No hot spots with these settings. Try a larger coverage or a smaller minimum size."
-        )
+    line = detection.nothing_significant(result, page.method)
+    if line:
+        st.info(line)
     keep_selection_valid([str(i) for i in result.hotspots["hotspot_id"]])
     _open_tab(page)
 

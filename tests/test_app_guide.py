@@ -34,6 +34,7 @@ NOTICE_TABS = (
     "Hot spot details",
     "Patrol plan",
     "Tracking",
+    "Assess",
     "Change over time",
     "Downloads",
 )

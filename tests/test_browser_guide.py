@@ -85,3 +85,49 @@ def test_staffing_selector_changes_the_recommendation(page):
     )
     page.wait_for_timeout(300)
     page.screenshot(path=str(ARTIFACTS / "11_staffing_pcso.png"))
+
+
+def _idle(pg, timeout: float = 180_000) -> None:
+    pg.wait_for_timeout(300)
+    pg.wait_for_function(tb.IDLE_ANY_JS, timeout=timeout)
+
+
+def test_assess_tab_runs_on_the_demo_with_simulated_logs(page, tmp_path):
+    import csv
+    import io
+
+    wait_idle(page)
+    open_tab(page, "Patrol plan")
+    page.get_by_label("Daily control share").fill("0.50")
+    page.get_by_role("button", name="Make the plan").click()
+    _idle(page)
+    open_tab(page, "Assess")
+    assert page.get_by_text(NOTICE, exact=True).count() == 1
+    assert page.get_by_text("Guide step: Testing").count() == 1
+    page.get_by_role("button", name="Assess the operation").click()
+    page.get_by_text("Patrol against control days (randomised)").wait_for(timeout=240_000)
+    _idle(page)
+    rr = float(tb.metric(page, "Rate ratio"))
+    low, high = (float(v) for v in tb.metric(page, "95% interval").split(" to "))
+    assert 0 < low < rr < high
+    assert page.get_by_text("Synthetic", exact=True).count() >= 1
+    assert (
+        page.get_by_text("What can be concluded").count()
+        + page.get_by_text("What cannot be concluded").count()
+        >= 1
+    )
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Estimates (effect.csv)").click()
+    path = tmp_path / "effect.csv"
+    info.value.save_as(path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text("utf-8"))))
+    assert rows[0]["estimate"] == "crossover"
+    assert f"{float(rows[0]['value']):.2f}" == f"{rr:.2f}"
+    assert any(r["estimate"].startswith("displacement_") for r in rows)
+    page.get_by_role("heading", name="Assess the operation").evaluate(
+        "e => e.scrollIntoView({block: 'start'})"
+    )
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "12_assess.png"))
+    assert page.recorder.outside() == [], page.recorder.outside()
+    assert page.recorder.dialogs == []
