@@ -1,7 +1,8 @@
 """Downloads: every file the app makes, in one place.
 
 The hot spots (GeoJSON, GeoPackage, ranked CSV, a standalone map that opens offline), the patrol
-plan's files and the change-over-time areas. Files are built when their button is clicked (the
+plan's files, the change-over-time areas and the analyst's problem profile (HTML,
+:func:`hotspots.workflows.problem_report_bytes`). Files are built when their button is clicked (the
 GeoJSON and CSV, small, at once) and cached on the detection run's fingerprint.
 """
 
@@ -14,6 +15,7 @@ import streamlit as st
 
 from hotspots import workflows
 from hotspots.detect import HotspotResult
+from hotspots.incidents import Incidents
 from hotspots_app.common import cache_data
 
 HOTSPOT_FILES = {
@@ -35,6 +37,34 @@ def standalone_map(result: HotspotResult, tiles: str, attribution: str | None) -
     return workflows.standalone_map(result, tiles=tiles, attribution=attribution).encode("utf-8")
 
 
+@cache_data(max_entries=4)
+def problem_profile(incidents: Incidents, crime_types: Any, method: str, staffing: str) -> bytes:
+    """The problem profile report (HTML) of the incidents read with every crime type:
+    :func:`hotspots.workflows.problem_report_bytes` with the filters' violence types, the
+    sidebar's method and the plan's staffing model."""
+    return workflows.problem_report_bytes(
+        incidents, "html", crime_types=crime_types, method=method, staffing=staffing
+    )
+
+
+def problem_button(incidents: Incidents, crime_types: Any, method: str, staffing: str) -> None:
+    """The problem profile's download (built when clicked: a minute or so on a year of a force)."""
+    st.download_button(
+        "Problem profile (HTML, printable)",
+        data=lambda: problem_profile(incidents, crime_types, method, staffing),
+        file_name="problem_profile.html",
+        mime="text/html",
+        key="dl_problem",
+        on_click="ignore",
+    )
+    st.caption(
+        "The analyst's problem profile: scale and trend of violence, its concentration, the "
+        "ranked places and their patterns, persistent and emerging places, other crime and "
+        "anti-social behaviour around them, the hold-out evidence and the recommended tactics. "
+        "Built when clicked; it takes a while."
+    )
+
+
 def section(
     result: HotspotResult,
     tiles: str,
@@ -42,6 +72,7 @@ def section(
     *,
     plan_buttons: Callable[[], Any] | None = None,
     change_button: Callable[[], Any] | None = None,
+    problem: Callable[[], Any] | None = None,
 ) -> None:
     """The "Downloads" tab. ``plan_buttons`` and ``change_button`` draw those sections' files."""
     st.subheader("Hot spots")
@@ -76,3 +107,6 @@ def section(
     if change_button is not None:
         st.subheader("Change over time")
         change_button()
+    if problem is not None:
+        st.subheader("Problem profile")
+        problem()

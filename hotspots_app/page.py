@@ -35,6 +35,7 @@ from hotspots_app.common import (
     guide_step,
     keep_selection_valid,
     md,
+    recall,
     show_warnings,
     stop_search_notice,
 )
@@ -90,6 +91,8 @@ class _Page:
     params: dict[str, Any]
     tiles: Any
     attribution: Any
+    base: Any = None
+    crime_types: Any = "default"
 
     @property
     def incidents(self) -> Any:
@@ -131,7 +134,19 @@ def _sidebar_and_detection() -> _Page | None:
     else:
         found = detection.find(incidents, method, order, params, proactive)
     return _Page(
-        loaded, found, is_demo, bool(filters.harm), method, order, params, tiles, attribution
+        loaded,
+        found,
+        is_demo,
+        bool(filters.harm),
+        method,
+        order,
+        params,
+        tiles,
+        attribution,
+        base=base.value,
+        crime_types=list(filters.crime_types)
+        if isinstance(filters.crime_types, tuple)
+        else filters.crime_types,
     )
 
 
@@ -211,6 +226,12 @@ def _downloads(result: Any, incidents: Any, page: _Page) -> None:
         change_button=(lambda: change.download_button(incidents))
         if emerging is not None and len(emerging)
         else None,
+        problem=lambda: downloads.problem_button(
+            page.base,
+            page.crime_types,
+            page.method,
+            str(recall("plan_staffing", plan.DEFAULTS["plan_staffing"])),
+        ),
     )
 
 

@@ -261,3 +261,26 @@ def app_demo_bytes() -> bytes:
     from hotspots.demo import ensure_demo_csv
 
     return ensure_demo_csv().read_bytes()
+
+
+def test_problem_profile_download(app, monkeypatch):
+    from hotspots import workflows
+    from hotspots_app import downloads
+
+    _open(app, "Downloads")
+    assert "Problem profile (HTML, printable)" in {b.label for b in app.get("download_button")}
+    # The button's bytes: the library's report of the incidents read with every crime type,
+    # for the filters' violence types, the sidebar's method and the plan's staffing model.
+    calls = []
+    monkeypatch.setattr(
+        workflows, "problem_report_bytes", lambda *a, **k: calls.append((a, k)) or b"<html>"
+    )
+    incidents = object()
+    out = downloads.problem_profile.__wrapped__(incidents, "default", "kde", "pcso")
+    assert out == b"<html>"
+    assert calls == [
+        (
+            (incidents, "html"),
+            {"crime_types": "default", "method": "kde", "staffing": "pcso"},
+        )
+    ]
