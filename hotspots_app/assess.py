@@ -270,17 +270,20 @@ def _form(demo: bool) -> None:
 
 
 # -------------------------------------------------------------------------------- results
-def headline_values(a: Any) -> dict[str, str]:
-    """The headline estimate (randomised crossover, else before/after) as shown."""
+def headline(a: Any) -> tuple[str, dict[str, str]]:
+    """The headline estimate (randomised crossover, else before/after): what it compares, and
+    its figures as shown."""
     e = a.effect if a.effect is not None and a.effect.estimable else a.before_after
     if e is None:
-        return {}
+        return "", {}
     if not e.estimable:
-        return {"Estimate": e.label, "Rate ratio": "not estimable"}
-    return {
-        "Estimate": "Patrol against control days (randomised)"
+        return e.label, {"Rate ratio": "not estimable"}
+    what = (
+        "Patrol against control days (randomised)"
         if e is a.effect
-        else "Before/after against comparison areas (not randomised)",
+        else "Before/after against comparison areas (not randomised)"
+    )
+    return what, {
         "Rate ratio": f"{e.rate_ratio:.2f}",
         f"{e.level:.0%} interval": f"{e.ci_low:.2f} to {e.ci_high:.2f}",
         "Change": e.change_text().split(" (")[0],
@@ -339,8 +342,9 @@ def _show(a: Any, synthetic: bool) -> None:
             "answer, not a finding about real patrols.",
             icon="🧪",
         )
-    values = headline_values(a)
+    what, values = headline(a)
     if values:
+        st.markdown(f"**{md(what)}**")
         cols = st.columns(len(values))
         for col, (label, value) in zip(cols, values.items(), strict=True):
             col.metric(label, value)

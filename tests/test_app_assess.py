@@ -174,7 +174,7 @@ def test_assess_tab_on_the_demo_shows_the_library_estimate(app, monkeypatch):
     # The headline is the library's randomised estimate, as printed.
     metrics = {m.label: m.value for m in app.metric}
     e = a.effect
-    assert metrics["Estimate"] == "Patrol against control days (randomised)"
+    assert "**Patrol against control days \\(randomised\\)**" in [m.value for m in app.markdown]
     assert metrics["Rate ratio"] == f"{e.rate_ratio:.2f}"
     assert metrics["95% interval"] == f"{e.ci_low:.2f} to {e.ci_high:.2f}"
     # Every finding is shown under its heading.
