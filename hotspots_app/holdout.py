@@ -134,8 +134,18 @@ def _chart(data: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title
         .encode(
             x=alt.X(f"{x}:Q", title=x_title),
             y=alt.Y(f"{y}:Q", title=y_title, scale=y_scale),
-            color=alt.Color("forecast:N", title=None, legend=alt.Legend(orient="bottom")),
-            strokeDash=alt.StrokeDash("kind:N", title=None),
+            color=alt.Color(
+                "forecast:N",
+                title=None,
+                legend=alt.Legend(orient="bottom", columns=2, labelLimit=220, symbolLimit=0),
+            ),
+            strokeDash=alt.StrokeDash(
+                "kind:N",
+                legend=None,
+                scale=alt.Scale(
+                    domain=["method", "baseline", "patrol areas"], range=[[1, 0], [6, 3], [2, 2]]
+                ),
+            ),
             tooltip=[
                 "forecast",
                 alt.Tooltip(f"{x}:Q", format=".3g"),
@@ -159,7 +169,8 @@ def show_forecasts(res: Any) -> None:
         f"Scored on later months, {md(how)}. Study area: {md(res.params['study_area'])}. Every "
         "method is ranked by its own score, without a significance filter, and read at the same "
         "share of the study area; the patrol areas beside three baselines at the same number of "
-        f"{2 * radius:g} m discs."
+        f"{2 * radius:g} m discs. Solid: the methods; dashed: the baselines; dotted: the patrol "
+        "areas."
     )
     cur = curves_frame(res)
     cov = cur[cur["axis"] == "coverage"].assign(coverage=lambda d: 100 * d["x"])
