@@ -23,7 +23,6 @@ import streamlit as st
 
 from hotspots import HotspotsError, workflows
 from hotspots.detect import HotspotResult
-from hotspots_app import data
 from hotspots_app import plan as plan_section
 from hotspots_app import tracking as tracking_section
 from hotspots_app.common import (
@@ -76,7 +75,7 @@ def _later_incidents(made: Any, incidents_source: tuple[Any, ...]) -> Any:
         return workflows.simulate_later_incidents(
             made, effect=float(effect), baseline_rate=float(rate), seed=int(seed)
         )
-    return data.load_incidents(tuple(incidents_source[1]), (), data.Filters()).value
+    return workflows.read_inputs(list(incidents_source[1]))
 
 
 def _assess(
