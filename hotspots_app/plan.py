@@ -542,6 +542,8 @@ def flagged_places(bundle: Bundle) -> pd.DataFrame:
     kind = areas["unpatrollable_kind"].fillna("").astype(str)
     flagged = areas[kind.ne("")]
     left = set(bundle.plan.summary.get("unpatrollable_left_out", []))
+    in_plan = bundle.plan.areas
+    planned = set(in_plan.loc[in_plan["in_plan"].astype(bool), "patrol_area_id"].astype(str))
     return pd.DataFrame(
         {
             "Patrol area": flagged["patrol_area_id"].astype(str),
@@ -549,7 +551,9 @@ def flagged_places(bundle: Bundle) -> pd.DataFrame:
             "Location": flagged.get("location", pd.Series("", index=flagged.index)).astype(str),
             "Incidents": flagged["incidents"].astype(int),
             "Why": flagged["unpatrollable_reason"].astype(str),
-            "In plan": ~flagged["patrol_area_id"].astype(str).isin(left),
+            # In the plan itself: not left out as a place, nor for lack of capacity.
+            "In plan": flagged["patrol_area_id"].astype(str).isin(planned)
+            & ~flagged["patrol_area_id"].astype(str).isin(left),
         }
     ).reset_index(drop=True)
 
@@ -563,14 +567,16 @@ def show_places(bundle: Bundle) -> None:
             "custody, hospitals, courts, schools, or your own places)."
         )
         return
-    left = int((~table["In plan"]).sum())
+    left_ids = set(bundle.plan.summary.get("unpatrollable_left_out", []))
+    left = int(table["Patrol area"].isin(left_ids).sum())
     st.warning(
         f"{len(table)} patrol area(s) are places a street patrol cannot address: police.uk snaps "
         "incidents recorded inside institutions to such points. "
         + (
             f"{left} are left out of the plan; tick *Include institutions* to plan them."
             if left
-            else "They are planned because *Include institutions* is ticked."
+            else "They are planned because *Include institutions* is ticked (those the plan's "
+            "capacity covers)."
         ),
         icon="🚫",
     )

@@ -63,7 +63,7 @@ def test_holdout_shows_every_method_beside_the_baselines(app):
     # A cell is the hit rate and PAI of the library's summary.
     s = res.summary.set_index(["forecast", "at", "label"])
     r = s.loc[("patrol_areas", "discs", "top 10")]
-    row = discs[discs["Forecast"] == "patrol areas"].iloc[0]
+    row = discs[discs["Forecast"] == labels["patrol_areas"]].iloc[0]
     assert row["top 10"] == f"{r['hit_rate']:.0%} · {r['pai']:.1f}"
     assert 0 < r["hit_rate"] <= 1 and r["pai"] > 1
     # The curves are drawn: three charts (hit rate, PAI, hit rate at equal discs).
