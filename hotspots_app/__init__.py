@@ -21,6 +21,8 @@ module              owns
 ``detail``          "Hot spot details": the selected hot spot's profile, tactics, patrol visits
 ``plan``            "Patrol plan": staffing, places left out, stop and search files, patrol areas,
                     the dated plan, each area's tactic card and the plan's files (a fragment)
+``tasking``         tasking under the patrol plan: teams and shifts (a table or a file) routed over
+                    the plan's areas and days, shortfalls, per-team calendars and shift sheets
 ``cards``           tactic cards: one recommendation per place with every step, its dose, and
                     each tactic's legitimacy and community-impact cautions
 ``tracking``        "Tracking": patrol logs (uploaded, or synthetic on the demo) against the plan:

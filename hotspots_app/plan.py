@@ -534,6 +534,9 @@ def section(result: HotspotResult) -> None:
     with st.expander(f"All {len(areas)} patrol areas"):
         st.dataframe(area_table(bundle), hide_index=True)
     download_buttons(bundle)
+    from hotspots_app import tasking  # imports this module: imported here, not at the top
+
+    tasking.section(bundle)
 
 
 def flagged_places(bundle: Bundle) -> pd.DataFrame:

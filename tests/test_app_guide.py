@@ -287,3 +287,36 @@ def test_problem_profile_download(app, monkeypatch):
             {"crime_types": "default", "method": "kde", "staffing": "pcso"},
         )
     ]
+
+
+def test_tasking_routes_the_teams_of_the_plan(app, monkeypatch):
+    from hotspots import workflows
+    from hotspots.tasking import read_teams
+    from hotspots_app.tasking import DEFAULT_TEAMS, teams_csv
+
+    teams = read_teams(teams_csv(DEFAULT_TEAMS), name="teams.csv")
+    assert [(t.name, t.officers) for t in teams] == [("Alpha", 2)]
+    made = []
+    original = workflows.task_teams
+
+    def recording(plan, teams, **kwargs):
+        out = original(plan, teams, **kwargs)
+        made.append(out)
+        return out
+
+    monkeypatch.setattr(workflows, "task_teams", recording)
+    _open(app, "Patrol plan")
+    assert any("Route the teams" in c.value for c in app.caption)
+    _submit(app, "task_submit")
+    assert not app.error, [e.value for e in app.error]
+    assert len(made) == 1
+    s = made[0].summary
+    assert _metric(app, "Routed visits") == f"{s['patrol_visits']:,}"
+    assert _metric(app, "Area-days no shift could fit") == f"{s['unrouted_area_days']:,}"
+    assert s["patrol_visits"] >= 1
+    labels = {b.label for b in app.get("download_button")}
+    assert {
+        "Team plan (CSV)",
+        "Alpha: calendar (.ics)",
+        "Alpha: shift sheets (HTML, printable)",
+    } <= labels

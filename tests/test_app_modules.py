@@ -65,6 +65,7 @@ def test_section_modules_are_the_ones_documented():
         "hotspots_app.page",
         "hotspots_app.plan",
         "hotspots_app.status",
+        "hotspots_app.tasking",
         "hotspots_app.tracking",
     ]
     doc = (ROOT / "hotspots_app" / "__init__.py").read_text("utf-8")

@@ -1,0 +1,170 @@
+"""Tasking: routes for real teams and shifts over the current plan (the guide's tasking step).
+
+Under the patrol plan: the teams (officers each) and their shifts (days and hours), typed into a
+table or uploaded as the CSV or JSON :func:`hotspots.tasking.read_teams` reads; each team and
+shift gets an ordered route of visits (:func:`hotspots.workflows.task_teams`), the dose rules'
+shortfalls said, and per team a calendar and printable shift sheets. The teams are a form inside
+the plan's fragment: applying them reruns that tab only. Cached on the plan's key and the teams.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from hotspots import HotspotsError, workflows
+from hotspots.detect import HotspotResult
+from hotspots_app import plan as plan_section
+from hotspots_app.common import (
+    Outcome,
+    cache_data,
+    cache_resource,
+    capture,
+    keep,
+    md,
+    recall,
+    show_warnings,
+)
+
+#: The teams table's first content: one pair on the evening shift every day.
+DEFAULT_TEAMS = pd.DataFrame(
+    {"team": ["Alpha"], "officers": [2], "days": ["daily"], "start": ["18:00"], "end": ["02:00"]}
+)
+_TEAMS = "task_teams_file"
+
+
+def teams_csv(table: pd.DataFrame) -> bytes:
+    """The teams table as the CSV :func:`hotspots.tasking.read_teams` reads (blank rows out)."""
+    t = table.dropna(how="all").fillna("")
+    t = t[t.astype(str).apply(lambda r: "".join(r).strip() != "", axis=1)]
+    return t[list(DEFAULT_TEAMS.columns)].to_csv(index=False).encode("utf-8")
+
+
+def _route(made: Any, source: tuple[str, bytes]) -> Any:
+    from hotspots.tasking import read_teams
+
+    name, data = source
+    return workflows.task_teams(made, read_teams(data, name=name))
+
+
+# cache_resource: a team plan is read-only here and shared between sessions.
+@cache_resource(max_entries=4)
+def team_plan_for(
+    result: HotspotResult,
+    significant_only: bool,
+    radius_m: float,
+    settings: dict[str, Any],
+    source: tuple[str, bytes],
+) -> Outcome:
+    """The :class:`hotspots.tasking.TeamPlan` of the current plan for these teams."""
+    made = plan_section.patrol_plan_for(result, significant_only, radius_m, settings).value
+    return capture(_route, made, source)
+
+
+@cache_data(max_entries=8)
+def team_file(
+    result: HotspotResult,
+    significant_only: bool,
+    radius_m: float,
+    settings: dict[str, Any],
+    source: tuple[str, bytes],
+    kind: str,
+    team: str = "",
+) -> bytes:
+    """``"csv"`` (every visit and control), or one team's ``"ics"`` calendar or ``"sheets"``."""
+    from hotspots.tasking import render_team_sheets
+
+    tp = team_plan_for(result, significant_only, radius_m, settings, source).value
+    if kind == "csv":
+        return tp.to_csv().encode("utf-8")
+    if kind == "ics":
+        return tp.to_ical(team).encode("utf-8")
+    return render_team_sheets(tp, team).encode("utf-8")
+
+
+def _apply() -> None:
+    ss = st.session_state
+    upload = ss.get("task_upload")
+    if upload is not None:
+        keep(_TEAMS, (upload.name, upload.getvalue()))
+        return
+    edited = ss.get("task_table_value")
+    table = edited if isinstance(edited, pd.DataFrame) else DEFAULT_TEAMS
+    keep(_TEAMS, ("teams.csv", teams_csv(table)))
+
+
+def section(bundle: Any) -> None:
+    """Teams in, routes out (inside the Patrol plan tab's fragment)."""
+    st.markdown("#### Tasking: routes for your teams")
+    st.caption(
+        "Each team and shift gets an ordered route of visits inside each area's window, never "
+        "two places at once, walking time between areas counted, the dose rules kept or the "
+        "shortfall said. Days: Mon-Fri, Fri;Sat or daily (the day a shift starts); an end at or "
+        "before the start is the next morning."
+    )
+    with st.form("task_form"):
+        left, right = st.columns([3, 2])
+        edited = left.data_editor(
+            DEFAULT_TEAMS, num_rows="dynamic", key="task_table", hide_index=True
+        )
+        st.session_state["task_table_value"] = edited
+        right.file_uploader(
+            "Or a teams file (CSV: team,officers,days,start,end; or JSON)",
+            type=["csv", "json"],
+            key="task_upload",
+        )
+        st.form_submit_button("Route the teams", key="task_submit", on_click=_apply)
+    source = recall(_TEAMS)
+    if source is None:
+        st.caption("Enter the teams and their shifts, then *Route the teams*.")
+        return
+    key = (bundle.result, bundle.significant_only, bundle.radius_m, bundle.settings, source)
+    try:
+        with st.spinner("Routing the teams..."):
+            out = team_plan_for(*key)
+    except HotspotsError as exc:
+        st.error(f"The teams cannot be routed: {md(exc)}")
+        return
+    show_warnings(out)
+    tp = out.value
+    s = tp.summary
+    c = st.columns(4)
+    c[0].metric("Routed visits", f"{s['patrol_visits']:,}")
+    c[1].metric("Control area-days", f"{s['control_area_days']:,}")
+    c[2].metric("Area-days no shift could fit", f"{s['unrouted_area_days']:,}")
+    c[3].metric("Areas within the gap rule", f"{s['areas_gap_kept']} of {s['areas']}")
+    for note in s.get("notes", []):
+        st.caption(md(note))
+    st.dataframe(tp.shifts, hide_index=True, key="task_shifts")
+    if len(tp.shortfall):
+        with st.expander(f"{len(tp.shortfall)} area-days no shift could fit"):
+            st.dataframe(tp.shortfall, hide_index=True, key="task_shortfall")
+    st.download_button(
+        "Team plan (CSV)",
+        data=lambda: team_file(*key, "csv"),
+        file_name="team_plan.csv",
+        mime="text/csv",
+        key="task_dl_csv",
+        on_click="ignore",
+    )
+    for team in tp.teams:
+        slug = "".join(ch if ch.isalnum() else "_" for ch in team.name)
+        cols = st.columns(2)
+        cols[0].download_button(
+            f"{team.name}: calendar (.ics)",
+            data=lambda t=team.name: team_file(*key, "ics", t),
+            file_name=f"team_{slug}.ics",
+            mime="text/calendar",
+            key=f"task_dl_ics_{slug}",
+            on_click="ignore",
+        )
+        cols[1].download_button(
+            f"{team.name}: shift sheets (HTML, printable)",
+            data=lambda t=team.name: team_file(*key, "sheets", t),
+            file_name=f"team_{slug}_sheets.html",
+            mime="text/html",
+            key=f"task_dl_sheets_{slug}",
+            on_click="ignore",
+        )
