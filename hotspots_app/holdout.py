@@ -91,7 +91,7 @@ def forecasts_for(
 def _kind(forecast: str) -> str:
     if forecast in BASELINES:
         return "baseline"
-    return "patrol areas" if forecast == "patrol_areas" else "method"
+    return "patrol areas" if forecast in ("patrol_areas", "forecast_discs") else "method"
 
 
 def curves_frame(res: Any) -> pd.DataFrame:
@@ -170,7 +170,7 @@ def show_forecasts(res: Any) -> None:
         "method is ranked by its own score, without a significance filter, and read at the same "
         "share of the study area; the patrol areas beside three baselines at the same number of "
         f"{2 * radius:g} m discs. Solid: the methods; dashed: the baselines; dotted: the patrol "
-        "areas."
+        "areas and the forecast's discs."
     )
     cur = curves_frame(res)
     cov = cur[cur["axis"] == "coverage"].assign(coverage=lambda d: 100 * d["x"])
