@@ -442,6 +442,9 @@ def tiled_density_surface(
     t = int(tile_size)
     while t < r:
         t *= 2
+    if options.get("method", "auto") == "auto":  # chosen for all points, not per tile
+        n = int(np.size(x))
+        options["method"] = kde.surface_method(n, bandwidth=bandwidth, cell_size=c, kernel=kernel)
     xd, yd, wd = kde.deduplicate(x, y, weights)
     if xd.size == 0:
         return kde.density_surface(
