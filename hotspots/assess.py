@@ -63,7 +63,6 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from markupsafe import Markup
 from scipy import stats
 
 import hotspots
@@ -73,7 +72,7 @@ from hotspots.evaluate import displacement
 from hotspots.export import table_to_csv
 from hotspots.incidents import Incidents, IngestReport
 from hotspots.jsonutil import to_jsonable
-from hotspots.offline import escape_text
+from hotspots.offline import report_environment
 
 __all__ = [
     "CONTAMINATION_LIMIT",
@@ -2346,30 +2345,8 @@ def write_simulated_incidents(incidents: Incidents, path: str | Path) -> Path:
 # ------------------------------------------------------------------------------- report
 @functools.cache
 def _environment() -> jinja2.Environment:
-    """The report's templates: autoescaped, every printed value through :func:`escape_text`."""
-
-    def finalize(value: Any) -> Markup:
-        return value if isinstance(value, Markup) else Markup(escape_text(value))
-
-    def fmt(v: Any, spec: str = "", none: str = "n/a") -> str:
-        if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
-            return none
-        try:
-            return format(v, spec)
-        except (TypeError, ValueError):
-            return str(v)
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("hotspots", "templates"),
-        autoescape=True,
-        finalize=finalize,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["fmt"] = fmt
-    env.filters["capitalize_first"] = lambda t: str(t)[:1].upper() + str(t)[1:]
-    return env
+    """The report's templates (:func:`hotspots.offline.report_environment`)."""
+    return report_environment({"capitalize_first": lambda t: str(t)[:1].upper() + str(t)[1:]})
 
 
 def render_assessment(

@@ -31,10 +31,9 @@ from urllib.parse import urlparse
 import jinja2
 import numpy as np
 import pandas as pd
-from markupsafe import Markup
 
 import hotspots
-from hotspots.offline import escape_text
+from hotspots.offline import report_environment
 from hotspots.safeguards import load_safeguards, stop_search_notice, tactic_safeguards
 from hotspots.tactics import (
     KnowledgeBase,
@@ -61,40 +60,10 @@ __all__ = [
 ]
 
 
-def _escape_once(value: Any) -> Markup:
-    """Jinja ``finalize``: escape every printed value with :func:`escape_text`, once.
-
-    Values the templates built themselves (macro output) are :class:`markupsafe.Markup` already
-    and pass unchanged; autoescaping then leaves the returned ``Markup`` alone.
-    """
-    if isinstance(value, Markup):
-        return value
-    return Markup(escape_text(value))
-
-
-def _fmt(v: Any, spec: str = "", none: str = "n/a") -> str:
-    """Format a number for people; ``none`` for a missing one (None or NaN)."""
-    if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
-        return none
-    try:
-        return format(v, spec)
-    except (TypeError, ValueError):
-        return str(v)
-
-
 @functools.cache
 def _environment() -> jinja2.Environment:
-    """The briefing's template environment: autoescaped, strict about undefined names."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("hotspots", "templates"),
-        autoescape=True,
-        finalize=_escape_once,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["fmt"] = _fmt
-    return env
+    """The briefing's templates (:func:`hotspots.offline.report_environment`)."""
+    return report_environment()
 
 
 def _safe_url(url: str) -> str | None:

@@ -7,7 +7,7 @@ package data under ``hotspots/static/vendor/`` (see its ``README.md`` for versio
 served by Streamlit's static file serving at ``/app/static/vendor/...`` (the ``static`` folder next
 to ``app.py`` is a link to ``hotspots/static``).
 
-Three things live here:
+Four things live here:
 
 * :data:`CDN_TO_LOCAL` and :func:`localize`, which rewrite each map element's ``default_js`` and
   ``default_css`` to the local copies and raise :class:`UnmappedAssetError` on any web URL without
@@ -15,6 +15,9 @@ Three things live here:
 * :func:`escape_text`, the package's one HTML escaper, because folium does not escape anything:
   tooltip and popup text goes through ``innerHTML`` and, in ``folium.Tooltip``, through a
   JavaScript template literal (the briefing uses it too);
+* :func:`report_environment`, the one Jinja environment of the package's HTML reports (briefing,
+  tracking, assessment, problem profile): autoescaped, every printed value through
+  :func:`escape_text`, strict about undefined names;
 * :func:`standalone_html`, a self-contained page (all scripts and styles inlined) for the "download
   map" button, which opens offline from a ``file://`` URL.
 
@@ -28,15 +31,18 @@ import html
 import math
 import mimetypes
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import branca.colormap
 import folium
+import jinja2
+import numpy as np
 from branca.element import Element, MacroElement
 from jinja2 import Template
+from markupsafe import Markup
 
 __all__ = [
     "CDN_TO_LOCAL",
@@ -45,7 +51,9 @@ __all__ = [
     "UnmappedAssetError",
     "asset_links",
     "escape_text",
+    "format_value",
     "localize",
+    "report_environment",
     "standalone_html",
     "walk",
 ]
@@ -269,6 +277,63 @@ _CSS_LINK = re.compile(
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
 _SOURCE_MAP = re.compile(r"^[ \t]*(?://|/\*)# sourceMappingURL=[^\n]*$", re.MULTILINE)
 _FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".otf", ".svg")
+
+
+def format_value(v: Any, spec: str = "", none: str = "n/a") -> str:
+    """A value for people: ``format(v, spec)``, ``none`` for a missing one (None or NaN).
+
+    The reports' ``fmt`` filter (:func:`report_environment`). A value ``spec`` cannot format
+    (text given a number's spec) is printed with ``str``.
+
+    Examples
+    --------
+    >>> format_value(0.12345, ".2f"), format_value(float("nan")), format_value("x", ".1f")
+    ('0.12', 'n/a', 'x')
+    """
+    if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
+        return none
+    try:
+        return format(v, spec)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _escape_once(value: Any) -> Markup:
+    # Jinja's finalize: escape every printed value once; macro output is Markup already.
+    return value if isinstance(value, Markup) else Markup(escape_text(value))
+
+
+def report_environment(
+    filters: Mapping[str, Callable[..., Any]] | None = None,
+) -> jinja2.Environment:
+    """The Jinja environment of the package's HTML reports (``hotspots/templates``).
+
+    Autoescaped, with every printed value passed once through :func:`escape_text` (values the
+    templates build themselves, macro output, are :class:`markupsafe.Markup` and pass unchanged),
+    undefined names an error, block tags trimmed. The ``fmt`` filter is :func:`format_value`;
+    ``filters`` adds a report's own.
+
+    Parameters
+    ----------
+    filters : mapping of str to callable, optional
+        Extra Jinja filters by name.
+
+    Returns
+    -------
+    jinja2.Environment
+        A new environment; callers cache their own.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("hotspots", "templates"),
+        autoescape=True,
+        finalize=_escape_once,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = format_value
+    env.filters.update(filters or {})
+    return env
 
 
 def standalone_html(m: folium.Map, params: dict | None = None) -> str:

@@ -60,13 +60,12 @@ import jinja2
 import numpy as np
 import pandas as pd
 import shapely
-from markupsafe import Markup
 
 import hotspots
 from hotspots import constants
 from hotspots._errors import HotspotsError, ParameterError, TooFewPeriodsError
 from hotspots.incidents import Incidents, IngestReport, unique_points
-from hotspots.offline import escape_text
+from hotspots.offline import format_value, report_environment
 from hotspots.progress import Progress
 from hotspots.record import Choices, FrozenDict, choices_of, freeze
 
@@ -851,26 +850,9 @@ def _evaluation(
 # The report
 
 
-def _escape_once(value: Any) -> Markup:
-    """Jinja ``finalize``: escape every printed value with :func:`escape_text`, once."""
-    if isinstance(value, Markup):
-        return value
-    return Markup(escape_text(value))
-
-
-def _fmt(v: Any, spec: str = "", none: str = "n/a") -> str:
-    """A number for people; ``none`` for a missing one (None or NaN)."""
-    if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
-        return none
-    try:
-        return format(v, spec)
-    except (TypeError, ValueError):
-        return str(v)
-
-
 def _pct(v: Any, digits: int = 1) -> str:
     """A share (0-1) as a percentage with a space before the sign ("12.5 %")."""
-    return _fmt(None if v is None else 100 * float(v), f".{digits}f") + (
+    return format_value(None if v is None else 100 * float(v), f".{digits}f") + (
         " %" if v is not None and not (isinstance(v, float) and math.isnan(v)) else ""
     )
 
@@ -883,18 +865,8 @@ def _signed_pct(v: Any) -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("hotspots", "templates"),
-        autoescape=True,
-        finalize=_escape_once,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["fmt"] = _fmt
-    env.filters["pct"] = _pct
-    env.filters["signed_pct"] = _signed_pct
-    return env
+    """The profile's templates (:func:`hotspots.offline.report_environment`)."""
+    return report_environment({"pct": _pct, "signed_pct": _signed_pct})
 
 
 def _month_chart(monthly: pd.DataFrame, width: int = 640, height: int = 130) -> dict[str, Any]:

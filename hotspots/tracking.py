@@ -77,7 +77,6 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from markupsafe import Markup
 from scipy.optimize import linear_sum_assignment
 
 import hotspots
@@ -88,7 +87,7 @@ from hotspots.export import features_geojson, json_text, table_to_csv
 from hotspots.incidents import REJECTED_COLUMNS, FileInfo, IngestReport
 from hotspots.ingest import MISSING_TOKENS
 from hotspots.jsonutil import to_jsonable
-from hotspots.offline import escape_text
+from hotspots.offline import report_environment
 from hotspots.record import FrozenDict, FrozenList, freeze
 
 if TYPE_CHECKING:
@@ -3045,29 +3044,8 @@ def visits_geojson(
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    """The report's templates: autoescaped, every value through :func:`escape_text`."""
-
-    def finalize(value: Any) -> Markup:
-        return value if isinstance(value, Markup) else Markup(escape_text(value))
-
-    def fmt(v: Any, spec: str = "", none: str = "n/a") -> str:
-        if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
-            return none
-        try:
-            return format(v, spec)
-        except (TypeError, ValueError):
-            return str(v)
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("hotspots", "templates"),
-        autoescape=True,
-        finalize=finalize,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["fmt"] = fmt
-    return env
+    """The report's templates (:func:`hotspots.offline.report_environment`)."""
+    return report_environment()
 
 
 def _clock(t: Any) -> str:
