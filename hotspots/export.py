@@ -33,7 +33,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -398,18 +398,29 @@ def plan_to_csv(plan: PatrolPlan, path: str | Path | None = None) -> str:
     -------
     str
     """
-    cols = list(_PLAN_CSV_COLUMNS)
+    return _visits_csv(plan.visits, list(_PLAN_CSV_COLUMNS), plan.params, _plan_csv_cell, path)
+
+
+def _visits_csv(
+    visits: pd.DataFrame,
+    cols: list[str],
+    params: Mapping[str, Any],
+    cell: Callable[[Any], Any],
+    path: str | Path | None,
+) -> str:
+    # A plan's visits as CSV: dates as YYYY-MM-DD, every other cell through ``cell``, and the
+    # plan's parameters as JSON in the last column (the creation time is not a parameter:
+    # leaving it out keeps the same inputs byte-identical).
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*cols, "plan_parameters"])
-    table = plan.visits[cols].copy()
+    table = visits[cols].copy()
     table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
-    # the creation time is not a parameter: leaving it out keeps the same inputs byte-identical
     params_json = json.dumps(
-        to_jsonable({k: v for k, v in plan.params.items() if k != "created_utc"}), sort_keys=True
+        to_jsonable({k: v for k, v in params.items() if k != "created_utc"}), sort_keys=True
     )
     for rec in table.itertuples(index=False):
-        writer.writerow([*(_plan_csv_cell(v) for v in rec), params_json])
+        writer.writerow([*(cell(v) for v in rec), params_json])
     text = buf.getvalue()
     if path is not None:
         Path(path).write_text(text, encoding="utf-8", newline="")
@@ -582,21 +593,7 @@ def team_plan_to_csv(plan: TeamPlan, path: str | Path | None = None) -> str:
     -------
     str
     """
-    cols = list(_TEAM_CSV_COLUMNS)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*cols, "plan_parameters"])
-    table = plan.visits[cols].copy()
-    table["date"] = pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d")
-    params_json = json.dumps(
-        to_jsonable({k: v for k, v in plan.params.items() if k != "created_utc"}), sort_keys=True
-    )
-    for rec in table.itertuples(index=False):
-        writer.writerow([*(_iso_cell(v) for v in rec), params_json])
-    text = buf.getvalue()
-    if path is not None:
-        Path(path).write_text(text, encoding="utf-8", newline="")
-    return text
+    return _visits_csv(plan.visits, list(_TEAM_CSV_COLUMNS), plan.params, _iso_cell, path)
 
 
 def _offset(delta: dt.timedelta | None) -> str:
