@@ -83,6 +83,7 @@ __all__ = [
     "PatrolPlan",
     "make_patrol_areas",
     "make_patrol_plan",
+    "plan_start_date",
 ]
 
 _MINUTES_PER_DAY = 24 * 60
@@ -902,7 +903,7 @@ def make_patrol_plan(
         seed = secrets.randbits(32)
     seed = int(seed)
     rng = np.random.default_rng(seed)
-    start = _plan_start(start_date)
+    start = plan_start_date(start_date)
     created = created or dt.datetime.now(dt.UTC)
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)
@@ -1171,8 +1172,23 @@ class _VisitRule:
     day_start_h: int
 
 
-def _plan_start(start_date: dt.date | str | None) -> dt.date:
-    """The first plan day: the given date, or tomorrow."""
+def plan_start_date(start_date: dt.date | str | None) -> dt.date:
+    """The first day of a plan: the given date, or tomorrow (local date).
+
+    Parameters
+    ----------
+    start_date : datetime.date, datetime.datetime, str or None
+        A date, a datetime (its date is taken), ``YYYY-MM-DD`` text, or None for tomorrow.
+
+    Returns
+    -------
+    datetime.date
+
+    Raises
+    ------
+    ParameterError
+        Text that is not ``YYYY-MM-DD``.
+    """
     if start_date is None:
         return dt.date.today() + dt.timedelta(days=1)
     if isinstance(start_date, str):

@@ -37,6 +37,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -71,6 +72,8 @@ from hotspots.constants import (
 )
 from hotspots.export import team_plan_to_csv, team_plan_to_ical
 from hotspots.jsonutil import to_jsonable
+from hotspots.offline import report_environment
+from hotspots.patrol import plan_start_date
 from hotspots.record import Choices
 from hotspots.tactics import KnowledgeBase, PatrolWindow, load_knowledge_base, patrol_window
 
@@ -721,7 +724,7 @@ def make_team_plan(
     travel = _travel(table, travel_minutes, walking_speed_kmh)
     blocks, sep = control_blocks(table, separation_m=separation_m)
     windows = [_window(row, kb, use_peak_days) for _, row in table.iterrows()]
-    start = _start(start_date)
+    start = plan_start_date(start_date)
     if seed is None:
         seed = secrets.randbits(32)
     seed = int(seed)
@@ -823,20 +826,6 @@ def _check_settings(
         max_gap_days=int(max_gap_days),
         time_limit_s=float(time_limit_s),
     )
-
-
-def _start(start_date: dt.date | str | None) -> dt.date:
-    if start_date is None:
-        return dt.date.today() + dt.timedelta(days=1)
-    if isinstance(start_date, str):
-        try:
-            return dt.date.fromisoformat(start_date)
-        except ValueError as exc:
-            msg = f"start_date must be YYYY-MM-DD, got {start_date!r}."
-            raise ParameterError(msg) from exc
-    if isinstance(start_date, dt.datetime):
-        return start_date.date()
-    return start_date
 
 
 def _travel(
@@ -1509,14 +1498,9 @@ def _notes(
 # Printable sheets
 
 
+@functools.cache
 def _sheet_environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("hotspots", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return report_environment()
 
 
 def render_team_sheets(plan: TeamPlan, team: str, *, title: str | None = None) -> str:
