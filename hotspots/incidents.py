@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
     "FILTER_REASONS",
     "REQUIRED_COLUMNS",
     "SYNTHETIC_FORCE",
+    "DeferredRejected",
     "FileInfo",
     "IngestReport",
     "Incidents",
@@ -100,6 +102,67 @@ class FileInfo:
         }
 
 
+@dataclass(frozen=True)
+class DeferredRejected:
+    """Rejected rows listed only when first read: what :class:`IngestReport` holds after a filter
+    left out many rows (crime types, dates, study area), so reading and filtering never build a
+    table nobody asks for.
+
+    Parameters
+    ----------
+    counts : mapping of str to int
+        Rows per reason, in the order each reason first appears in the table ``build`` makes.
+    build : callable
+        Makes the table (:attr:`IngestReport.rejected`'s columns); called at most once per report.
+        It must pickle (a module-level class with ``__call__``), as reports are cached.
+    """
+
+    counts: Mapping[str, int]
+    build: Callable[[], pd.DataFrame]
+
+    @staticmethod
+    def counts_of(rejected: pd.DataFrame | DeferredRejected | None) -> dict[str, int]:
+        """Rows per reason of a table or deferred table, in order of first appearance."""
+        if isinstance(rejected, DeferredRejected):
+            return dict(rejected.counts)
+        if rejected is None or rejected.empty:
+            return {}
+        reasons = rejected["reason"]
+        counts = reasons.value_counts(sort=False)
+        return {str(r): int(counts[r]) for r in pd.unique(reasons)}
+
+
+def _empty_rejected() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(REJECTED_COLUMNS))
+
+
+class _RejectedRows:
+    """``IngestReport.rejected``: a table, or a :class:`DeferredRejected` built on first read."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = "_" + name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return None  # the dataclass default: no rejected rows
+        value = obj.__dict__.get(self.key)
+        if value is None:
+            value = obj.__dict__[self.key] = _empty_rejected()
+        elif isinstance(value, DeferredRejected):
+            value = obj.__dict__[self.key] = value.build()
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.key] = value
+
+
+def deferred_or_table(report: IngestReport) -> pd.DataFrame | DeferredRejected:
+    """A report's rejected rows as held: the table, or the :class:`DeferredRejected` not yet
+    built (to pass on to a new report without building it)."""
+    value = report.__dict__.get("_rejected")
+    return _empty_rejected() if value is None else value
+
+
 @dataclass(frozen=True, eq=False)
 class IngestReport:
     """Accounts for every input row: used, or rejected with a reason.
@@ -114,7 +177,8 @@ class IngestReport:
     rejected : pandas.DataFrame
         One row per rejected input row: ``source_file``, ``source_row``, ``reason`` (a short
         category such as ``"missing coordinates"``), ``column``, ``detail`` (a readable sentence),
-        then the row's raw fields as text.
+        then the row's raw fields as text. May be given as a :class:`DeferredRejected`: the
+        table is then built when first read (counts and ``to_dict`` do not need it).
     choices : dict
         Every automatic choice (analysis CRS, crime types kept, outlier rule, study area rule ...),
         as JSON-serialisable values, so a run can be reproduced; read-only
@@ -127,9 +191,7 @@ class IngestReport:
     files: list[FileInfo] = field(default_factory=list)
     n_read: int = 0
     n_used: int = 0
-    rejected: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=list(REJECTED_COLUMNS))
-    )
+    rejected: pd.DataFrame = _RejectedRows()  # type: ignore[assignment]
     choices: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -145,13 +207,19 @@ class IngestReport:
 
     @property
     def n_rejected(self) -> int:
-        return len(self.rejected)
+        held = deferred_or_table(self)
+        if isinstance(held, DeferredRejected):
+            return sum(held.counts.values())
+        return len(held)
 
     def reason_counts(self) -> dict[str, int]:
         """Rejected rows per reason, most frequent first."""
-        if self.rejected.empty:
+        held = deferred_or_table(self)
+        if isinstance(held, DeferredRejected):  # ties in order of first appearance, as below
+            return dict(sorted(held.counts.items(), key=lambda kv: -kv[1]))
+        if held.empty:
             return {}
-        counts = self.rejected["reason"].value_counts()
+        counts = held["reason"].value_counts()
         return {str(k): int(v) for k, v in counts.items()}
 
     @property
@@ -319,7 +387,7 @@ class Incidents:
             files=self.report.files,
             n_read=self.report.n_read,
             n_used=int(mask.sum()),
-            rejected=self.report.rejected,
+            rejected=deferred_or_table(self.report),
             choices=dict(self.report.choices),
             notes=list(self.report.notes) + ([note] if note else []),
         )

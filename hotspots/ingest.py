@@ -56,7 +56,14 @@ from shapely.geometry.base import BaseGeometry
 
 from hotspots import crs as crs_mod
 from hotspots._errors import HotspotsWarning, InputError, ParameterError
-from hotspots.incidents import REJECTED_COLUMNS, FileInfo, Incidents, IngestReport
+from hotspots.incidents import (
+    REJECTED_COLUMNS,
+    DeferredRejected,
+    FileInfo,
+    Incidents,
+    IngestReport,
+    deferred_or_table,
+)
 from hotspots.progress import READING, VALIDATING, Progress, progress_step, reporter
 
 __all__ = [
@@ -1266,11 +1273,61 @@ _Text: TypeAlias = str | np.ndarray | pa.Array | Callable[[np.ndarray], Any]
 
 
 @dataclass
+class _Take:
+    """Text not made yet: ``values`` at ``index`` (a filter's column name or sentence per row),
+    gathered only when the rows are listed."""
+
+    values: pa.Array
+    index: np.ndarray
+
+    def arrow(self) -> pa.Array:
+        return self.values.take(pa.array(self.index))
+
+
+@dataclass
+class _DateText:
+    """ "'2024-03-05 14:20' is outside 2024-01-01.." per row, made only when the rows are listed
+    (:func:`_filter_dates`)."""
+
+    dt: np.ndarray  # datetime64[ns] of the rows
+    month: np.ndarray
+    timed: np.ndarray  # bool: the row carries a time of day
+    span: str
+
+    def arrow(self) -> pa.Array:
+        day = pc.strftime(pa.array(self.dt), format="%Y-%m-%d")
+        minute = pc.strftime(pa.array(self.dt), format="%Y-%m-%d %H:%M")
+        mon = pc.strftime(pa.array(self.month), format="%Y-%m")
+        text = pc.if_else(pa.array(self.timed), minute, day)
+        text = pc.if_else(pa.array(np.isnat(self.dt)), mon, text)
+        said = pc.binary_join_element_wise("'", text, f"' is outside {self.span}", "")
+        return pc.fill_null(said, f"the date is unknown, so outside {self.span}")
+
+
+@dataclass
+class _PointText:
+    """ "the point (lon, lat) lies outside the study area given" per row, made when listed."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+
+    def arrow(self) -> pa.Array:
+        lon = pa.array(self.lon).cast(pa.string())
+        lat = pa.array(self.lat).cast(pa.string())
+        return pc.binary_join_element_wise(
+            "the point (", lon, ", ", lat, ") lies outside the study area given", ""
+        )
+
+
+_Later: TypeAlias = _Take | _DateText | _PointText
+
+
+@dataclass
 class _Batch:
     rows: np.ndarray  # int64 row indices (file rows, all rows, or frame rows: see the owner)
     code: int
-    column: str | np.ndarray | pa.Array
-    detail: str | np.ndarray | pa.Array
+    column: str | np.ndarray | pa.Array | _Later
+    detail: str | np.ndarray | pa.Array | _Later
 
 
 class _Rejects:
@@ -1301,7 +1358,7 @@ class _Rejects:
         return {REASONS[v - 1]: int(c) for v, c in zip(vals, cnt, strict=True)}
 
 
-def _pick(text: _Text, idx: np.ndarray) -> str | np.ndarray | pa.Array:
+def _pick(text: _Text, idx: np.ndarray) -> str | np.ndarray | pa.Array | _Later:
     if isinstance(text, str | pa.Array):
         return text
     if callable(text):
@@ -1309,7 +1366,9 @@ def _pick(text: _Text, idx: np.ndarray) -> str | np.ndarray | pa.Array:
     return np.asarray(text, dtype=object)[idx]
 
 
-def _as_arrow(text: str | np.ndarray | pa.Array, n: int) -> pa.Array:
+def _as_arrow(text: str | np.ndarray | pa.Array | _Later, n: int) -> pa.Array:
+    if isinstance(text, _Take | _DateText | _PointText):
+        return text.arrow()
     if isinstance(text, str):
         return pa.repeat(pa.scalar(text, pa.string()), n)
     if isinstance(text, pa.Array):
@@ -2282,9 +2341,10 @@ def _filter_step(
     first: dict[str, int] = {}
     for i, f in enumerate(infos):
         first.setdefault(f.name, i)
+    file_codes, file_names = pd.factorize(frame["source_file"].astype(str))
     if infos:
-        codes, uniq = pd.factorize(frame["source_file"])
-        row_file = np.array([first.get(str(u), 0) for u in uniq], dtype=np.int64)[codes]
+        row_file = np.array([first.get(str(u), 0) for u in file_names], dtype=np.int64)
+        row_file = row_file[file_codes]
     else:  # Incidents.from_xy: one in-memory "file"
         cols = {"crime_type": "crime_type"} if (frame["crime_type"] != "").any() else {}
         infos = [FileInfo(name="memory", sha256="", n_rows=len(frame), columns=cols)]
@@ -2297,7 +2357,9 @@ def _filter_step(
             counts[r] = counts.get(r, 0) + k
         main = max(step, key=lambda r: step[r]) if step else None
         _raise_nothing_usable([i.name for i in infos], counts, rep.n_read, main)
-    rejected = _append_rejected(rep.rejected, _filtered_rows(frame, done.rejects))
+    rejected = _filtered_rows(
+        deferred_or_table(rep), file_codes, file_names, frame["source_row"], done.rejects
+    )
     notes = [n for n in rep.notes if not n.startswith(_RECOMPUTED_NOTES)]
     if area is not None:
         notes = [n for n in notes if not n.startswith("Study area:")]
@@ -2820,7 +2882,9 @@ def _duplicates_with_id(
     columns = [files[i].parsed.table.column(id_col) for i in members]
     if not any(w.any() for w in with_id):
         return 0
-    ids = pa.chunked_array([c for col in columns for c in col.chunks], type=pa.string())
+    # blank ids (a fifth of police.uk's rows) repeat but copy nothing: count the others only
+    kept = [col.filter(pa.array(w)) for col, w in zip(columns, with_id, strict=True)]
+    ids = pa.chunked_array([c for col in kept for c in col.chunks], type=pa.string())
     vc = pc.value_counts(ids)
     repeated = vc.field("values").filter(pc.greater(vc.field("counts"), 1))
     if not len(repeated):  # no id value appears twice: no copies
@@ -2949,17 +3013,9 @@ def _filter_polygon(
         inside = shapely.intersects_xy(
             area, frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float)
         )
-    lon = pa.array(frame["lon"].to_numpy(dtype=float)).cast(pa.string())
-    lat = pa.array(frame["lat"].to_numpy(dtype=float)).cast(pa.string())
-    n_out = rej.add(
-        ~inside,
-        R_POLYGON,
-        "",
-        lambda i: pc.binary_join_element_wise(
-            "the point (", lon.take(pa.array(i)), ", ", lat.take(pa.array(i)),
-            ") lies outside the study area given", "",
-        ),
-    )  # fmt: skip
+    lon = frame["lon"].to_numpy(dtype=float)
+    lat = frame["lat"].to_numpy(dtype=float)
+    n_out = rej.add(~inside, R_POLYGON, "", lambda i: _PointText(lon[i], lat[i]))
     choices["study_area_rule"] = "given"
     choices["study_area_km2"] = round(float(area.area) / 1e6, 4)
     notes.append(f"Study area: the polygon given ({n_out} row(s) outside it were rejected).")
@@ -3011,8 +3067,8 @@ def _filter_types(
     rej.add(
         ~keep_type,
         R_TYPE,
-        lambda i: type_col.take(pa.array(row_file[i])),
-        lambda i: type_text.take(pa.array(types.codes[i])),
+        lambda i: _Take(type_col, row_file[i]),
+        lambda i: _Take(type_text, types.codes[i]),
     )
 
 
@@ -3172,17 +3228,13 @@ def _filter_dates(
          for f in infos], type=pa.string(),
     )  # fmt: skip
 
-    def when_text(i: np.ndarray) -> pa.Array:
-        timed = frame["has_time"].to_numpy(dtype=bool)[i]
-        day = pc.strftime(pa.array(dt[i]), format="%Y-%m-%d")
-        minute = pc.strftime(pa.array(dt[i]), format="%Y-%m-%d %H:%M")
-        mon = pc.strftime(pa.array(month[i]), format="%Y-%m")
-        text = pc.if_else(pa.array(timed), minute, day)
-        text = pc.if_else(pa.array(np.isnat(dt[i])), mon, text)
-        said = pc.binary_join_element_wise("'", text, f"' is outside {span}", "")
-        return pc.fill_null(said, f"the date is unknown, so outside {span}")
-
-    rej.add(outside, R_DATE_RANGE, lambda i: date_col.take(pa.array(row_file[i])), when_text)
+    timed = frame["has_time"].to_numpy(dtype=bool)
+    rej.add(
+        outside,
+        R_DATE_RANGE,
+        lambda i: _Take(date_col, row_file[i]),
+        lambda i: _DateText(dt[i], month[i], timed[i], span),
+    )
     choices["date_filter"] = {
         "from": when_from[0].isoformat() if when_from else None,
         "to": when_to[0].isoformat() if when_to else None,
@@ -3331,28 +3383,69 @@ def _rejected_table(v: _Validated) -> pd.DataFrame:
     return _blank_nulls(pa.concat_tables(tables, promote_options="default")).to_pandas()
 
 
-def _filtered_rows(frame: pd.DataFrame, rej: _Rejects) -> pd.DataFrame:
-    """The rows a filter left out, as rejected rows (without raw fields), in frame order."""
+def _filtered_rows(
+    old: pd.DataFrame | DeferredRejected,
+    file_codes: np.ndarray,
+    file_names: Any,
+    source_row: pd.Series,
+    rej: _Rejects,
+) -> pd.DataFrame | DeferredRejected:
+    """``old`` rejected rows, then the rows a filter left out (``rej``, over the frame's rows,
+    listed in frame order without raw fields): deferred, so the listing is made only when read.
+    """
     if not rej.batches:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in REJECTED_COLUMNS})
+        return old
     rows = np.concatenate([b.rows for b in rej.batches])
-    codes = np.concatenate([np.full(len(b.rows), b.code, dtype=np.int64) for b in rej.batches])
-    column = pa.concat_arrays([_as_arrow(b.column, len(b.rows)) for b in rej.batches])
-    detail = pa.concat_arrays([_as_arrow(b.detail, len(b.rows)) for b in rej.batches])
     order = np.argsort(rows, kind="stable")
     rows = rows[order]
-    take = pa.array(order)
-    files = pa.array(frame["source_file"].astype(str), type=pa.string())
-    out = pa.table(
-        {
-            "source_file": files.take(pa.array(rows)),
-            "source_row": pa.array(frame["source_row"].to_numpy(dtype=np.int64)[rows]),
-            "reason": pa.array(REASONS, type=pa.string()).take(pa.array(codes[order] - 1)),
-            "column": column.take(take),
-            "detail": detail.take(take),
-        }
+    codes = np.concatenate([np.full(len(b.rows), b.code, dtype=np.int8) for b in rej.batches])
+    codes = codes[order]
+    listing = _FilteredListing(
+        old,
+        pa.array(np.asarray(file_names, dtype=object), type=pa.string()),
+        file_codes[rows].astype(np.int32),
+        source_row.to_numpy(dtype=np.int64)[rows],
+        codes,
+        [(len(b.rows), b.column, b.detail) for b in rej.batches],
+        order,
     )
-    return out.to_pandas()
+    counts = DeferredRejected.counts_of(old)
+    seen, first = np.unique(codes, return_index=True)
+    for c in seen[np.argsort(first)]:  # reasons in order of first appearance
+        reason = REASONS[int(c) - 1]
+        counts[reason] = counts.get(reason, 0) + int((codes == c).sum())
+    return DeferredRejected(counts, listing)
+
+
+@dataclass
+class _FilteredListing:
+    """Makes the table of :func:`_filtered_rows` (``DeferredRejected.build``); it pickles."""
+
+    old: pd.DataFrame | DeferredRejected
+    files: pa.Array  # distinct source file names
+    file_code: np.ndarray  # int32 per listed row: its file in ``files``
+    source_row: np.ndarray  # int64 per listed row
+    codes: np.ndarray  # int8 per listed row: its reason's code
+    batches: list[tuple[int, Any, Any]]  # (rows, column, detail) of each filter, in order
+    order: np.ndarray  # listed row -> its place in the batches' rows
+
+    def __call__(self) -> pd.DataFrame:
+        column = pa.concat_arrays([_as_arrow(c, n) for n, c, _ in self.batches])
+        detail = pa.concat_arrays([_as_arrow(d, n) for n, _, d in self.batches])
+        take = pa.array(self.order)
+        out = pa.table(
+            {
+                "source_file": self.files.take(pa.array(self.file_code)),
+                "source_row": pa.array(self.source_row),
+                "reason": pa.array(REASONS, type=pa.string()).take(
+                    pa.array(self.codes.astype(np.int64) - 1)
+                ),
+                "column": column.take(take),
+                "detail": detail.take(take),
+            }
+        )
+        old = self.old.build() if isinstance(self.old, DeferredRejected) else self.old
+        return _append_rejected(old, out.to_pandas())
 
 
 def _raise_nothing_usable(

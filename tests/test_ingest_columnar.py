@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from hotspots import HotspotsWarning, InputError, ParameterError, TooFewPeriodsE
 from hotspots.detect import detect
 from hotspots.emerging import classify_hotspots
 from hotspots.evaluate import split_by_month
-from hotspots.incidents import Incidents, unique_points
+from hotspots.incidents import DeferredRejected, Incidents, deferred_or_table, unique_points
 from hotspots.ingest import (
     R_DATE,
     R_TYPE,
@@ -223,6 +224,90 @@ def test_filter_counts_chaining_and_errors():
         filter_incidents(inc, date_from="soon")
     with pytest.raises(InputError, match="Drugs"):
         filter_incidents(inc, harm_weights={"Robbery": 1.0})
+
+
+def test_filtered_rows_listed_lazily_equal_the_eager_listing():
+    """The rows a filter leaves out are listed only when ``report.rejected`` is read; counts come
+    without the table; the table equals one built row by row from the validated incidents."""
+    bad = (
+        POLICE_HEADER
+        + "\n"
+        + ",2024-01,M,M,,,On or near Y,E01,A,Robbery,,\n"  # no location
+        + "x1,2024-01,M,M,abc,53.41,On or near Y,E01,A,Drugs,,\n"  # not a number
+        + "x2,2024-01,M,M,-2.98,53.41\n"  # too few fields
+        + "x3,2024-13,M,M,-2.98,53.41,On or near Y,E01,A,Drugs,,\n"  # bad month
+    ).encode()
+    files = [
+        ("2024-01.csv", police_file(500, seed=11)),
+        ("2024-02.csv", police_file(400, seed=12, month="2024-02")),
+        ("bad.csv", bad),
+    ]
+    once = read_incidents(files, crime_types="all", outlier_km=False, unreadable_dates="keep")
+    box = shapely.box(-2.99, 53.40, -2.975, 53.42)
+    args = {"crime_types": ["robbery", "drugs"], "date_from": "2024-02-01", "study_area": box}
+    step = filter_incidents(once, **args)
+    rep = step.report
+    held = deferred_or_table(rep)
+    assert isinstance(held, DeferredRejected)
+    counts, n_rejected, summary = rep.reason_counts(), rep.n_rejected, rep.to_dict()
+    assert isinstance(deferred_or_table(rep), DeferredRejected)  # still not built
+    # the reference: every validated row not kept, first reason in the filters' order
+    v = once.frame
+    inside = shapely.intersects_xy(step.study_area, v["x"].to_numpy(), v["y"].to_numpy())
+    chosen = v["crime_type"].isin(["Robbery", "Drugs"]).to_numpy()
+    month = v["month"].to_numpy()
+    dated = month >= np.datetime64("2024-02-01")
+    expected = []
+    for i in np.flatnonzero(~(inside & chosen & dated)):
+        if not inside[i]:
+            reason, column = "outside study area polygon", ""
+            detail = f"the point ({v['lon'][i]}, {v['lat'][i]}) lies outside the study area given"
+        elif not chosen[i]:
+            reason, column = R_TYPE, "Crime type"
+            detail = f"crime type '{v['crime_type'][i]}' was not selected"
+        else:
+            reason, column = "outside date range", "Month"
+            when = "unknown" if np.isnat(month[i]) else pd.Timestamp(month[i]).strftime("%Y-%m")
+            detail = (
+                "the date is unknown, so outside 2024-02-01T00:00:00.."
+                if np.isnat(month[i])
+                else f"'{when}' is outside 2024-02-01T00:00:00.."
+            )
+        expected.append((v["source_file"][i], int(v["source_row"][i]), reason, column, detail))
+    assert len(expected) > 500
+    assert {e[2] for e in expected} == {"outside study area polygon", R_TYPE, "outside date range"}
+    invalid = once.report.rejected
+    table = rep.rejected  # built here
+    assert not isinstance(deferred_or_table(rep), DeferredRejected)
+    head = table.iloc[: len(invalid)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(head, invalid.reset_index(drop=True), check_dtype=False)
+    tail = table.iloc[len(invalid) :]
+    got = list(
+        zip(tail["source_file"], tail["source_row"].astype(int), tail["reason"], tail["column"],
+            tail["detail"], strict=True)
+    )  # fmt: skip
+    assert got == expected
+    assert (tail[[c for c in invalid.columns if c not in tail.columns[:5]]] == "").all().all()
+    # counts and summary as the built table says, most frequent first
+    assert n_rejected == len(table) == len(invalid) + len(expected)
+    assert counts == {str(k): int(c) for k, c in table["reason"].value_counts().items()}
+    assert summary["rows_rejected"] == len(table)
+    assert rep.n_read == rep.n_used + rep.n_rejected
+    # a report that pickles (the app's cache) or a subset keeps the same listing
+    again = pickle.loads(pickle.dumps(filter_incidents(once, **args)))
+    assert isinstance(deferred_or_table(again.report), DeferredRejected)
+    pd.testing.assert_frame_equal(again.report.rejected, table)
+    part = filter_incidents(once, **args).subset(np.arange(len(step)) % 2 == 0)
+    assert isinstance(deferred_or_table(part.report), DeferredRejected)
+    pd.testing.assert_frame_equal(part.report.rejected, table)
+    # a second filter lists the first's rows, then its own
+    twice = filter_incidents(filter_incidents(once, **args), crime_types=["robbery"])
+    both = twice.report.rejected
+    pd.testing.assert_frame_equal(both.iloc[: len(table)], table)
+    assert (both.iloc[len(table) :]["detail"] == "crime type 'Drugs' was not selected").all()
+    assert twice.report.reason_counts() == {
+        str(k): int(c) for k, c in both["reason"].value_counts().items()
+    }
 
 
 def test_filter_study_area_and_harm_weights():
