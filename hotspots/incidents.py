@@ -191,7 +191,7 @@ class IngestReport:
     files: list[FileInfo] = field(default_factory=list)
     n_read: int = 0
     n_used: int = 0
-    rejected: pd.DataFrame = _RejectedRows()  # type: ignore[assignment]
+    rejected: pd.DataFrame = _RejectedRows()
     choices: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
