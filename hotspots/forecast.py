@@ -39,8 +39,8 @@ the plain forecast (violence alone, plain counts), and the notes say so.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
@@ -181,28 +181,51 @@ def shrink_rates(
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     s = np.asarray(weighted, dtype=float)
-    w = float(effective_periods)
-    raw = s / w
-    k = float(strength)
-    if k <= 0 or len(s) == 0:
-        return raw
+    if float(strength) <= 0 or len(s) == 0:
+        return s / float(effective_periods)
+    return _shrink(_blocks(xy, cell_m), s, effective_periods, strength)
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """The 3 x 3 neighbourhoods of points on a lattice of cells, computed once per lattice."""
+
+    inv: np.ndarray  # (n,) cell of each point
+    n_cells: int
+    hits: tuple[tuple[np.ndarray, np.ndarray], ...]  # per offset: (cells with it, its cell)
+    count: np.ndarray  # (n_cells,) points in each cell's 3 x 3 block
+
+
+def _blocks(xy: np.ndarray, cell_m: float) -> _Blocks:
     ij = np.floor(xy / float(cell_m)).astype(np.int64)
     keys = _block_keys(ij)
     ukeys, inv = np.unique(keys, return_inverse=True)
     inv = inv.ravel()
-    cell_sum = np.bincount(inv, weights=raw, minlength=len(ukeys))
     cell_n = np.bincount(inv, minlength=len(ukeys)).astype(float)
     uij = ij[np.unique(inv, return_index=True)[1]]
-    tot = np.zeros(len(ukeys))
     cnt = np.zeros(len(ukeys))
+    hits = []
     for di in (-1, 0, 1):
         for dj in (-1, 0, 1):
             nk = _block_keys(uij + np.array([di, dj]))
             pos = np.clip(np.searchsorted(ukeys, nk), 0, len(ukeys) - 1)
             hit = ukeys[pos] == nk
-            tot[hit] += cell_sum[pos[hit]]
+            hits.append((np.flatnonzero(hit), pos[hit]))
             cnt[hit] += cell_n[pos[hit]]
-    mu = (tot / cnt)[inv]
+    return _Blocks(inv, len(ukeys), tuple(hits), cnt)
+
+
+def _shrink(
+    blocks: _Blocks, s: np.ndarray, effective_periods: float, strength: float
+) -> np.ndarray:
+    """:func:`shrink_rates` on neighbourhoods already found."""
+    w = float(effective_periods)
+    k = float(strength)
+    cell_sum = np.bincount(blocks.inv, weights=s / w, minlength=blocks.n_cells)
+    tot = np.zeros(blocks.n_cells)
+    for hit, pos in blocks.hits:
+        tot[hit] += cell_sum[pos]
+    mu = (tot / blocks.count)[blocks.inv]
     return (s + k * mu) / (w + k)
 
 
@@ -245,6 +268,10 @@ def candidate_centres(
     off = np.arange(-reach, reach + 1)
     oi, oj = np.meshgrid(off, off, indexing="ij")
     stencil = np.column_stack([oi.ravel(), oj.ravel()])
+    # a point lies inside its own cell, so cell (o_i, o_j) away has its centre at least
+    # max(|o| - 1/2, 0) cells away along each axis: leave out offsets that cannot be in reach
+    gap = np.maximum(np.abs(stencil) - 0.5 - 1e-6, 0.0) * c
+    stencil = stencil[(gap**2).sum(axis=1) <= r * r + 1e-9]
     base = np.floor(xy / c).astype(np.int64)
     rows: list[np.ndarray] = []
     cells: list[np.ndarray] = []
@@ -265,12 +292,14 @@ def candidate_centres(
     on_lattice = sparse.csr_matrix(
         (np.ones(len(pt)), (inv.ravel(), pt)), shape=(len(ukeys), len(xy))
     )
-    near = cKDTree(xy).query_ball_point(xy, r=r + 1e-9)
-    rows_p = np.repeat(np.arange(len(xy)), [len(h) for h in near])
-    cols_p = np.concatenate([np.asarray(h, dtype=np.int64) for h in near])
+    pairs = cKDTree(xy).query_pairs(r + 1e-9, output_type="ndarray")
+    own = np.arange(len(xy))
+    rows_p = np.concatenate([pairs[:, 0], pairs[:, 1], own])
+    cols_p = np.concatenate([pairs[:, 1], pairs[:, 0], own])
     on_points = sparse.csr_matrix(
         (np.ones(len(rows_p)), (rows_p, cols_p)), shape=(len(xy), len(xy))
     )
+    on_points.sort_indices()  # each row's points in order, as the lattice rows hold them
     return np.vstack([lattice, xy]), sparse.vstack([on_lattice, on_points], format="csr")
 
 
@@ -297,10 +326,7 @@ def disc_sums(
     centres = np.asarray(centres, dtype=float).reshape(-1, 2)
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     values = np.asarray(values, dtype=float)
-    if len(xy) == 0 or len(centres) == 0:
-        return np.zeros(len(centres))
-    hits = cKDTree(xy).query_ball_point(centres, r=float(radius_m) + 1e-9)
-    return np.array([values[h].sum() for h in hits], dtype=float)
+    return _tree_sums(cKDTree(xy) if len(xy) else None, values, centres, radius_m)
 
 
 def spaced(xy: np.ndarray, k: int | None, separation_m: float) -> np.ndarray:
@@ -357,11 +383,33 @@ class _Counts:
     other: np.ndarray  # (n, T)
     periods: pd.DatetimeIndex
     n_target: np.ndarray | None = None  # (n,) unweighted target rows per point
+    # what the weights tried share: neighbourhoods by cell side, weighted sums by half-life
+    cache: dict[tuple[str, Any], Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def seen_before(self, t: int) -> np.ndarray:
+        """Which points hold a record (target or other) in a period before ``t``."""
+        return (self.target[:, :t].sum(axis=1) + self.other[:, :t].sum(axis=1)) > 0
 
     def upto(self, t: int) -> _Counts:
         """The points seen in periods before ``t`` and their counts there (nothing later)."""
-        seen = (self.target[:, :t].sum(axis=1) + self.other[:, :t].sum(axis=1)) > 0
+        seen = self.seen_before(t)
         return _Counts(self.xy[seen], self.target[seen, :t], self.other[seen, :t], self.periods[:t])
+
+    def neighbourhoods(self, cell_m: float) -> _Blocks:
+        """The 3 x 3 neighbourhoods of the points on ``cell_m`` cells (kept for the next call)."""
+        key = ("blocks", float(cell_m))
+        if key not in self.cache:
+            self.cache[key] = _blocks(self.xy, float(cell_m))
+        return self.cache[key]
+
+    def weighted(self, half_life: str | float) -> tuple[np.ndarray, np.ndarray, float]:
+        """Target and other counts weighted by recency (:func:`recency_weights`) and the sum
+        of the weights (kept for the next call)."""
+        key = ("weighted", half_life)
+        if key not in self.cache:
+            w = recency_weights(self.target.shape[1], half_life)
+            self.cache[key] = (self.target @ w, self.other @ w, float(w.sum()))
+        return self.cache[key]
 
 
 def _counts(
@@ -427,12 +475,12 @@ class Weights:
 
     def rates(self, counts: _Counts) -> np.ndarray:
         """Expected target incidents next period at each point of ``counts``."""
-        n_t = counts.target.shape[1]
-        w = recency_weights(n_t, self.half_life)
-        s = counts.target @ w
+        s, other, w = counts.weighted(self.half_life)
         if self.other_weight:
-            s = s + self.other_weight * (counts.other @ w)
-        return shrink_rates(counts.xy, s, float(w.sum()), self.shrinkage, self.neighbourhood_m)
+            s = s + self.other_weight * other
+        if self.shrinkage <= 0 or len(s) == 0:
+            return s / w
+        return _shrink(counts.neighbourhoods(self.neighbourhood_m), s, w, self.shrinkage)
 
     def describe(self) -> str:
         hl = (
@@ -458,23 +506,52 @@ class Weights:
 # Rolling-origin validation
 
 
-def _top_catch(
+def _top_spaced(
     centres: np.ndarray,
-    tree: cKDTree,
-    scores: np.ndarray,
-    tiebreak: np.ndarray,
-    test_xy: np.ndarray,
-    test_n: np.ndarray,
-    radius_m: float,
+    keys: Sequence[np.ndarray],
+    k: int | None,
     separation_m: float,
-    counts: Sequence[int],
+    eligible: np.ndarray | None = None,
+    admit: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Test incidents caught by the top ``k`` spaced discs, for each ``k`` in ``counts``."""
-    pos = np.flatnonzero(scores > 0)
-    order = pos[np.lexsort((-tiebreak[pos], -scores[pos]))]
-    take = _greedy(centres, tree, order, max(counts), separation_m)
-    got = np.cumsum(disc_sums(centres[take], test_xy, test_n, radius_m))
-    return np.array([got[min(k, len(got)) - 1] if len(got) else 0.0 for k in counts])
+    """Indices of at most ``k`` centres (None: no limit) taken greedily (:func:`spaced`) in the
+    order of ``keys`` (each descending, the first most significant, then the index) among the
+    ``eligible`` ones (default: ``keys[0] > 0``) that ``admit`` lets through.
+
+    Only the head of that order is sorted: the centres whose first key is at least a threshold
+    come first in it, and the greedy's choices among the first centres of an order do not
+    depend on the rest, so when ``k`` are taken from such a head they are the choices on the
+    whole order; otherwise a lower threshold makes a longer head. The threshold is read from
+    every 16th centre, to hold about ``48 k`` (the greedy takes about one in 30 near the top).
+    """
+    primary = keys[0]
+    if eligible is None:
+        eligible = primary > 0
+    need = 48 * max(int(k or 0), 1)
+    sample = primary[::16]
+    while True:
+        q = need // 16
+        cut = None
+        if k is not None and q < len(sample):
+            cut = np.partition(sample, len(sample) - q)[len(sample) - q]
+        head = np.flatnonzero(eligible if cut is None else eligible & (primary >= cut))
+        order = head[np.lexsort(tuple(-key[head] for key in reversed(keys)))]
+        if admit is not None and len(order):
+            order = order[admit(order)]
+        take = spaced(centres[order], k, separation_m)
+        if cut is None or len(take) >= k:
+            return order[take]
+        need *= 4
+
+
+def _tree_sums(
+    tree: cKDTree | None, values: np.ndarray, centres: np.ndarray, radius_m: float
+) -> np.ndarray:
+    """:func:`disc_sums` with the k-d tree of the points already built (None: no points)."""
+    if tree is None or len(centres) == 0:
+        return np.zeros(len(centres))
+    hits = tree.query_ball_point(centres, r=float(radius_m) + 1e-9)
+    return np.array([values[h].sum() for h in hits], dtype=float)
 
 
 def _grid_steps(fixed: Weights, given: dict[str, Any]) -> list[tuple[str, list[Weights]]]:
@@ -505,6 +582,7 @@ def validate_weights(
     separation_m: float,
     cell_size: float = CELL_SIZE_M,
     origins: int | None = None,
+    candidates: tuple[np.ndarray, sparse.csr_matrix] | None = None,
 ) -> tuple[Weights, pd.DataFrame, list[str]]:
     """Choose the weights left as None by rolling-origin validation on the training periods.
 
@@ -513,6 +591,19 @@ def validate_weights(
     its catch in the top :data:`VALIDATION_DISC_COUNTS` discs of those periods, each count's catch
     relative to the plain forecast's, averaged. Weights are chosen one at a time (half-life, near
     misses, shrinkage), each kept only if it beats the setting so far by :data:`MIN_GAIN`.
+
+    Parameters
+    ----------
+    counts : _Counts
+        Counts per distinct point and period.
+    given : dict
+        The weights given (None: to choose) and ``_has_others``.
+    radius_m, separation_m, cell_size : float
+        Disc radius, least distance between centres and lattice side, metres.
+    origins : int, optional
+        Validation periods.
+    candidates : (centres, members), optional
+        :func:`candidate_centres` of ``counts.xy`` if already made.
 
     Returns
     -------
@@ -550,25 +641,38 @@ def validate_weights(
             f"({start.describe()})."
         )
         return start, pd.DataFrame(columns=cols), [note]
+    # one set of candidate centres for every fold: a fold's own centres are the lattice
+    # centres within reach of the points it has seen, then those points, in the same order,
+    # and a disc's score there is its score here with every point not yet seen at zero
+    centres, members = (
+        candidate_centres(counts.xy, radius_m, cell_size) if candidates is None else candidates
+    )
+    n_lattice = len(centres) - len(counts.xy)
+    k_top = max(VALIDATION_DISC_COUNTS)
     folds = []
     for t in range(n_t - r, n_t):
         past = counts.upto(t)
         if len(past.xy) == 0:
             continue
-        centres, members = candidate_centres(past.xy, radius_m, cell_size)
+        seen = counts.seen_before(t)
+        held = np.zeros(len(counts.xy))
+        held[seen] = past.target.sum(axis=1)
         test = counts.target[:, t] > 0
-        folds.append(
-            (past, centres, cKDTree(centres), members, members @ past.target.sum(axis=1),
-             counts.xy[test], counts.target[test, t])
-        )  # fmt: skip
+        tree = cKDTree(counts.xy[test]) if test.any() else None
+        folds.append((past, seen, members @ held, tree, counts.target[test, t]))
 
     def catch(wt: Weights) -> np.ndarray:
         total = np.zeros(len(VALIDATION_DISC_COUNTS))
-        for past, centres, tree, members, tie, txy, tn in folds:
-            scores = members @ wt.rates(past)
-            total += _top_catch(
-                centres, tree, scores, tie, txy, tn, radius_m, separation_m, VALIDATION_DISC_COUNTS
-            )
+        for past, seen, tie, tree, tn in folds:
+            rates = np.zeros(len(counts.xy))
+            rates[seen] = wt.rates(past)
+            scores = members @ rates
+            scores[n_lattice:][~seen] = 0.0  # not a centre of this fold
+            take = _top_spaced(centres, (scores, tie), k_top, separation_m)
+            got = np.cumsum(_tree_sums(tree, tn, centres[take], radius_m))
+            total += [
+                got[min(k, len(got)) - 1] if len(got) else 0.0 for k in VALIDATION_DISC_COUNTS
+            ]
         return total
 
     base = catch(start)
@@ -773,6 +877,7 @@ class PlaceForecast(HotspotEstimator):
             "neighbourhood_m": self.neighbourhood_m,
             "_has_others": others is not None and len(others) > 0,
         }
+        centres, members = candidate_centres(counts.xy, radius, float(self.cell_size))
         weights, table, vnotes = validate_weights(
             counts,
             given=given,
@@ -780,6 +885,7 @@ class PlaceForecast(HotspotEstimator):
             separation_m=sep,
             cell_size=float(self.cell_size),
             origins=self.origins,
+            candidates=(centres, members),
         )
         notes += vnotes
         rates = weights.rates(counts) if len(counts.xy) else np.empty(0)
@@ -793,24 +899,13 @@ class PlaceForecast(HotspotEstimator):
                 "rate": rates,
             }
         )
-        centres, members = candidate_centres(counts.xy, radius, float(self.cell_size))
         forecast = members @ rates if len(centres) else np.empty(0)
         held = members @ total if len(centres) else np.empty(0)
         near = (
             closeness(centres, counts.xy, members, radius) @ rates if len(centres) else np.empty(0)
         )
-        keep = forecast > 0
-        order = np.flatnonzero(keep)[
-            np.lexsort((-held[keep], -np.round(near[keep], 9), -np.round(forecast[keep], 9)))
-        ]
-        self.centres_ = pd.DataFrame(
-            {
-                "x": centres[order, 0] if len(order) else np.empty(0),
-                "y": centres[order, 1] if len(order) else np.empty(0),
-                "forecast": forecast[order],
-                "incidents": held[order],
-            }
-        )
+        self._scored = (centres, forecast, held, near)
+        self._centres: pd.DataFrame | None = None
         self.weights_ = weights
         self.periods_ = counts.periods
         self.validation_ = table
@@ -848,6 +943,24 @@ class PlaceForecast(HotspotEstimator):
         self.notes_ = notes
         return self
 
+    @property
+    def centres_(self) -> pd.DataFrame:
+        """Candidate centres with a positive forecast, best first (sorted when first read)."""
+        if self._centres is None:
+            centres, forecast, held, near = self._scored
+            keep = forecast > 0
+            keys = (np.round(forecast[keep], 9), np.round(near[keep], 9), held[keep])
+            order = np.flatnonzero(keep)[np.lexsort(tuple(-key for key in reversed(keys)))]
+            self._centres = pd.DataFrame(
+                {
+                    "x": centres[order, 0] if len(order) else np.empty(0),
+                    "y": centres[order, 1] if len(order) else np.empty(0),
+                    "forecast": forecast[order],
+                    "incidents": held[order],
+                }
+            )
+        return self._centres
+
     def discs(
         self,
         n: int | None = None,
@@ -876,17 +989,23 @@ class PlaceForecast(HotspotEstimator):
             ``forecast`` (expected target incidents next period), ``incidents`` (training) and
             the disc ``geometry`` (64-sided).
         """
-        c = self.centres_
-        ok = c["incidents"].to_numpy() >= float(min_incidents) - 1e-9
-        xy = c[["x", "y"]].to_numpy(dtype=float)
-        if exclude is not None and not exclude.is_empty and len(xy):
-            ok &= ~shapely.intersects_xy(exclude, xy[:, 0], xy[:, 1])
-        idx = np.flatnonzero(ok)
-        take = idx[spaced(xy[idx], n, self.separation_m_)]
+        centres, forecast, held, near = self._scored
+        ok = (forecast > 0) & (held >= float(min_incidents) - 1e-9)
+        if exclude is not None and not exclude.is_empty:
+
+            def outside(idx: np.ndarray) -> np.ndarray:
+                xy = centres[idx]
+                return ~shapely.intersects_xy(exclude, xy[:, 0], xy[:, 1])
+
+        else:
+            outside = None
+        keys = (np.round(forecast, 9), np.round(near, 9), held)
+        take = _top_spaced(centres, keys, n, self.separation_m_, ok, outside)
+        xy = centres
         radius = float(self.radius_m)
         pts = shapely.points(xy[take]) if len(take) else np.empty(0, dtype=object)
         geoms = shapely.buffer(pts, radius, quad_segs=16) if len(take) else []
-        fc = c["forecast"].to_numpy()[take]
+        fc = forecast[take]
         gdf = gpd.GeoDataFrame(
             {
                 "rank": np.arange(1, len(take) + 1),
@@ -895,7 +1014,7 @@ class PlaceForecast(HotspotEstimator):
                 "radius_m": radius,
                 "score": fc,
                 "forecast": fc,
-                "incidents": c["incidents"].to_numpy()[take],
+                "incidents": held[take],
             },
             geometry=gpd.GeoSeries(geoms, crs=crs),
             crs=crs,

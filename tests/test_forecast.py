@@ -219,6 +219,90 @@ def test_validated_forecast_beats_raw_counts_in_a_planted_town():
     assert fc_total > 130
 
 
+# ------------------------------------------------- the fast validation against a plain reference
+
+
+def _plain_greedy(xy: np.ndarray, k: int | None, sep: float) -> list[int]:
+    """Greedy spaced picks in the given order, every distance computed (no k-d tree, no head)."""
+    taken: list[int] = []
+    for i in range(len(xy)):
+        if k is not None and len(taken) >= k:
+            break
+        if not taken or np.hypot(*(xy[taken] - xy[i]).T).min() >= sep * (1 - 1e-12):
+            taken.append(i)
+    return taken
+
+
+def _plain_catch(counts, wt, t: int, sep: float = 150.0, radius: float = 75.0) -> np.ndarray:
+    """One fold of the validation done the plain way: the fold's own candidate centres, every
+    positive centre sorted, plain greedy, every test distance computed."""
+    past = counts.upto(t)
+    centres, members = candidate_centres(past.xy, radius, 25.0)
+    n_t = past.target.shape[1]
+    w = recency_weights(n_t, wt.half_life)
+    s = past.target @ w + wt.other_weight * (past.other @ w)
+    rates = shrink_rates(past.xy, s, float(w.sum()), wt.shrinkage, wt.neighbourhood_m)
+    scores = members @ rates
+    tie = members @ past.target.sum(axis=1)
+    pos = np.flatnonzero(scores > 0)
+    order = pos[np.lexsort((-tie[pos], -scores[pos]))]
+    take = order[_plain_greedy(centres[order], 100, sep)]
+    test = counts.target[:, t] > 0
+    d = np.hypot(*(centres[take][:, None, :] - counts.xy[test][None, :, :]).transpose(2, 0, 1))
+    got = np.cumsum(((d <= radius + 1e-9) * counts.target[test, t]).sum(axis=1))
+    return np.array([got[min(k, len(got)) - 1] if len(got) else 0.0 for k in (10, 20, 50, 100)])
+
+
+def _busy_town(seed: int):
+    """A town of 1,500 map points with a dense busy quarter, 12 months, and near misses."""
+    rng = np.random.default_rng(seed)
+    months = _months(12)
+    pts = np.r_[rng.uniform(0, 6000, (1200, 2)), rng.uniform(2000, 2400, (300, 2))]
+    rate = np.r_[rng.gamma(0.3, 0.4, 1200), rng.gamma(1.0, 1.5, 300)]
+    trend = np.linspace(0.5, 1.5, 12)
+    rows, other_rows = [], []
+    for t, m in enumerate(months):
+        n = rng.poisson(np.outer(rate, [trend[t]]).ravel())
+        o = rng.poisson(3 * rate)
+        rows += [(x, y, m, int(c)) for (x, y), c in zip(pts, n, strict=True) if c]
+        other_rows += [(x, y, m, int(c)) for (x, y), c in zip(pts, o, strict=True) if c]
+    return _incidents(rows), _incidents(other_rows)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fast_validation_equals_the_plain_reference(seed):
+    inc, others = _busy_town(seed)
+    fc = PlaceForecast().fit(inc, others=others)
+    counts, _ = fc_mod._counts(inc, others)
+    tab = fc.validation_
+    assert len(tab) >= 10
+    n_t = counts.target.shape[1]
+    plain = fc_mod.Weights()
+    base = sum(_plain_catch(counts, plain, t) for t in range(n_t - 6, n_t))
+    assert base.min() > 0
+    for row in tab.itertuples():
+        wt = fc_mod.Weights(row.half_life, row.other_weight, row.shrinkage, row.neighbourhood_m)
+        got = sum(_plain_catch(counts, wt, t) for t in range(n_t - 6, n_t))
+        assert row.score == pytest.approx(float(np.mean(got / base)), rel=1e-12), row
+    # the chosen weights, and the discs: plain greedy over every centre sorted
+    assert fc.weights_ != plain
+    xy = fc.centres_[["x", "y"]].to_numpy()
+    held = fc.centres_["incidents"].to_numpy()
+    for k in (1, 3, 5, 10, 40, 100, None):
+        d = fc.discs(k)
+        np.testing.assert_array_equal(
+            d[["centre_x", "centre_y"]].to_numpy(), xy[_plain_greedy(xy, k, 150.0)]
+        )
+    ok = np.flatnonzero(held >= 6)
+    box = shapely.box(X0 + 1900, Y0 + 1900, X0 + 2200, Y0 + 2200)
+    d = fc.discs(20, min_incidents=6, exclude=box)
+    ok = ok[~shapely.intersects_xy(box, xy[ok, 0], xy[ok, 1])]
+    assert len(ok) < (held >= 6).sum()
+    np.testing.assert_array_equal(
+        d[["centre_x", "centre_y"]].to_numpy(), xy[ok][_plain_greedy(xy[ok], 20, 150.0)]
+    )
+
+
 # --------------------------------------------------------------------------------- patrol areas
 
 
