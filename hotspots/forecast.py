@@ -539,7 +539,7 @@ def _top_spaced(
         if admit is not None and len(order):
             order = order[admit(order)]
         take = spaced(centres[order], k, separation_m)
-        if cut is None or len(take) >= k:
+        if k is None or cut is None or len(take) >= k:
             return order[take]
         need *= 4
 
@@ -991,14 +991,13 @@ class PlaceForecast(HotspotEstimator):
         """
         centres, forecast, held, near = self._scored
         ok = (forecast > 0) & (held >= float(min_incidents) - 1e-9)
+        outside: Callable[[np.ndarray], np.ndarray] | None = None
         if exclude is not None and not exclude.is_empty:
 
             def outside(idx: np.ndarray) -> np.ndarray:
                 xy = centres[idx]
                 return ~shapely.intersects_xy(exclude, xy[:, 0], xy[:, 1])
 
-        else:
-            outside = None
         keys = (np.round(forecast, 9), np.round(near, 9), held)
         take = _top_spaced(centres, keys, n, self.separation_m_, ok, outside)
         xy = centres
