@@ -28,7 +28,7 @@ from hotspots._errors import ParameterError
 from hotspots.base import HotspotEstimator
 from hotspots.clusters import DBSCANHotspots, HDBSCANHotspots
 from hotspots.constants import MICRO_PLACE_M
-from hotspots.engine import use
+from hotspots.engine import engine_record, use
 from hotspots.gistar import GiStarHotspots
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
@@ -334,12 +334,13 @@ def detect(
     running = use(engine, scheduler) if engine is not None else contextlib.nullcontext()
     with running, progress_step(progress, DETECTING):
         est.fit(incidents)
+        ran_on = engine_record()  # the run record names the engine the detector ran on
     with progress_step(progress, RANKING):
         surroundings = _surroundings(est, incidents)
         ranked = rank_hotspots(
             est.hotspots_, incidents, order=order, alpha=alpha, surroundings=surroundings
         )
-    record = dict(run_provenance(incidents))
+    record = dict(run_provenance(incidents, engine=ran_on))
     record.update(
         {
             "method": method,

@@ -23,7 +23,8 @@ import pandas as pd
 import shapely
 
 from hotspots._errors import ParameterError, TooFewPeriodsError
-from hotspots.gistar import DEFAULT_CELL_M, GiStarGrid
+from hotspots.engine import engine_record
+from hotspots.gistar import DEFAULT_CELL_M, GiStarGrid, gistar_grid
 from hotspots.grid import cell_keys
 from hotspots.incidents import Incidents, unique_points
 from hotspots.jsonutil import to_jsonable
@@ -601,6 +602,7 @@ def classify_hotspots(
             "corrections, two-sided"
         ),
         "categories": list(CATEGORIES),
+        "engine": engine_record(),
     }
     notes: list[str] = []
     has_month = incidents.frame["month"].notna().to_numpy()
@@ -794,7 +796,7 @@ def _period_grid(
     frame: pd.DataFrame, incidents: Incidents, periods: _Periods, cell: float, dist: float
 ) -> tuple[GiStarGrid, np.ndarray]:
     """The sparse grid shared by all periods, and every computed cell's incidents per period."""
-    grid = GiStarGrid(
+    grid = gistar_grid(
         frame[["x", "y"]].to_numpy(dtype=float),
         incidents.study_area,
         cell_size=cell,

@@ -14,7 +14,12 @@ when the data outgrow one machine's cores or memory for the heavy steps:
 * **DBSCAN** is partitioned by spatial tiles with an ``eps`` halo: core points are decided by
   the tile that owns them, each tile's core components are merged across tiles by union-find on
   the core points tiles share, and border points take the lowest cluster number among their
-  core neighbours, as scikit-learn numbers them (:func:`tiled_dbscan`).
+  core neighbours, as scikit-learn numbers them (:func:`tiled_dbscan`);
+* **Gi*** (the hot spot detector and the change-over-time classes) builds its sparse grid by
+  spatial tiles with a halo one baseline window wide: each tile's cells, their shares of the
+  study area and neighbour lists (:func:`tiled_gistar_grid`); the counts, z-scores and false
+  discovery families, which are global, are computed once on the client, identical to the
+  local engine's.
 
 Everything else (bandwidth rules, thresholds, polygons, ranking, the surroundings test) runs on
 the client, on the gathered results. Detectors ask :func:`current_engine` for the engine of the
@@ -33,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -41,7 +47,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from hotspots import ingest, kde
+from hotspots import gistar, ingest, kde
 from hotspots._errors import ParameterError
 from hotspots.grid import DEFAULT_TILE_SIZE, DensitySurface
 from hotspots.incidents import Incidents
@@ -50,14 +56,18 @@ from hotspots.progress import READING, Progress, progress_step
 __all__ = [
     "DBSCAN_TILE_EPS",
     "ENGINES",
+    "GISTAR_TILE_CELLS",
     "KDE_BLOCK_TILES",
     "DaskEngine",
     "InProcess",
     "Runner",
     "current_engine",
+    "engine_record",
     "read_incidents",
+    "redact_address",
     "tiled_dbscan",
     "tiled_density_surface",
+    "tiled_gistar_grid",
     "use",
 ]
 
@@ -70,6 +80,10 @@ KDE_BLOCK_TILES = 4
 
 #: DBSCAN tiles are this many ``eps`` a side (3 km at the 75 m default); the halo is ``eps``.
 DBSCAN_TILE_EPS = 40
+
+#: Gi* tiles are this many grid cells a side (38.4 km at the 150 m default); the halo is the
+#: baseline window's half-width (two cells by default).
+GISTAR_TILE_CELLS = 256
 
 #: Distinct locations queried at a time inside a DBSCAN tile (bounds one tile's neighbour lists).
 _QUERY_BLOCK = 8192
@@ -93,6 +107,13 @@ class InProcess:
     def map(self, fn: Callable[..., Any], *iterables: Sequence[Any]) -> list[Any]:
         """``[fn(*args) for args in zip(*iterables)]``."""
         return [fn(*args) for args in zip(*iterables, strict=True)]
+
+
+def _shared(runner: Runner, value: Any) -> Any:
+    """``value`` sent once to every worker when the runner can (a large argument of every
+    tile), else itself."""
+    share = getattr(runner, "share", None)
+    return value if share is None else share(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,6 +176,53 @@ def use(engine: str | DaskEngine = "local", scheduler: Any = None) -> Iterator[D
         yield running
 
 
+def engine_record() -> dict[str, Any]:
+    """Where the analysis of the calling context runs, for the run record of every export.
+
+    Returns
+    -------
+    dict
+        ``{"engine": "local"}``, or ``{"engine": "dask", "scheduler": ..., "n_workers": ...}``
+        with the scheduler's scheme and host only (``"tcp://10.0.0.5"``: no port, user name or
+        password) or ``"local cluster"`` for one the engine started itself, and the workers
+        connected when the record was made (:meth:`DaskEngine.describe`).
+    """
+    running = current_engine()
+    if running is None:
+        return {"engine": "local"}
+    return running.describe()
+
+
+def redact_address(address: str) -> str:
+    """A scheduler address as ``scheme://host``: its port, user, password and path left out.
+
+    Parameters
+    ----------
+    address : str
+        A Dask address (``"tcp://user:secret@10.0.0.5:8786"``, ``"tls://host:8786"``,
+        ``"inproc://10.0.0.5/1234/1"``, or a bare ``"host:8786"``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> redact_address("tcp://user:secret@10.0.0.5:8786")
+    'tcp://10.0.0.5'
+    >>> redact_address("scheduler.example.org:8786")
+    'tcp://scheduler.example.org'
+    """
+    text = str(address).strip()
+    if "://" not in text:
+        text = "tcp://" + text
+    parsed = urllib.parse.urlsplit(text)
+    host = parsed.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"{parsed.scheme}://{host}"
+
+
 def read_incidents(sources: Any, **kwargs: Any) -> Incidents:
     """:func:`hotspots.ingest.read_incidents` on the engine of the calling context.
 
@@ -192,6 +260,8 @@ class DaskEngine:
         Kernel density tiles, in surface tiles a side.
     dbscan_tile_eps : float, default :data:`DBSCAN_TILE_EPS`
         DBSCAN tiles, in multiples of ``eps`` a side (at least 2).
+    gistar_tile_cells : int, default :data:`GISTAR_TILE_CELLS`
+        Gi* tiles, in grid cells a side.
 
     Notes
     -----
@@ -207,6 +277,7 @@ class DaskEngine:
         *,
         kde_block_tiles: int = KDE_BLOCK_TILES,
         dbscan_tile_eps: float = DBSCAN_TILE_EPS,
+        gistar_tile_cells: int = GISTAR_TILE_CELLS,
     ) -> None:
         if int(kde_block_tiles) < 1:
             msg = f"kde_block_tiles must be at least 1, not {kde_block_tiles!r}."
@@ -214,7 +285,11 @@ class DaskEngine:
         if not float(dbscan_tile_eps) >= 2:
             msg = f"dbscan_tile_eps must be at least 2, not {dbscan_tile_eps!r}."
             raise ParameterError(msg)
+        if int(gistar_tile_cells) < 1:
+            msg = f"gistar_tile_cells must be at least 1, not {gistar_tile_cells!r}."
+            raise ParameterError(msg)
         self.scheduler = scheduler
+        self.gistar_tile_cells = int(gistar_tile_cells)
         self.kde_block_tiles = int(kde_block_tiles)
         self.dbscan_tile_eps = float(dbscan_tile_eps)
         self._client: Any = None
@@ -276,6 +351,14 @@ class DaskEngine:
         """Workers connected to the scheduler now."""
         return len(self.client.scheduler_info()["workers"])
 
+    def describe(self) -> dict[str, Any]:
+        """This engine in the run record (:func:`engine_record`): scheduler and workers."""
+        if self.scheduler is None:
+            where = "local cluster"
+        else:
+            where = redact_address(self.client.scheduler.address)
+        return {"engine": "dask", "scheduler": where, "n_workers": self.n_workers()}
+
     # ---------------------------------------------------------------------- running tasks
     def map(self, fn: Callable[..., Any], *iterables: Sequence[Any]) -> list[Any]:
         """``[fn(*args) for args in zip(*iterables)]`` on the cluster's workers, in order."""
@@ -283,6 +366,10 @@ class DaskEngine:
             return []
         futures = self.client.map(fn, *iterables, pure=False)
         return list(self.client.gather(futures))
+
+    def share(self, value: Any) -> Any:
+        """``value`` on every worker, once (a future to pass to :meth:`map` in its place)."""
+        return self.client.scatter(value, broadcast=True)
 
     # ---------------------------------------------------------------------- the analysis
     def read_incidents(
@@ -384,6 +471,114 @@ class DaskEngine:
         """
         tile_m = self.dbscan_tile_eps * float(eps)
         return tiled_dbscan(pts, w, eps, min_samples, tile_m=tile_m, runner=self)
+
+    def gistar_grid(
+        self,
+        xy: np.ndarray,
+        study_area: Any,
+        *,
+        cell_size: float,
+        neighbour_distance: float,
+        baseline_distance: float,
+    ) -> gistar.GiStarGrid:
+        """:class:`hotspots.gistar.GiStarGrid` by spatial tiles on the cluster.
+
+        Parameters
+        ----------
+        xy, study_area, cell_size, neighbour_distance, baseline_distance
+            As :class:`hotspots.gistar.GiStarGrid`.
+
+        Returns
+        -------
+        hotspots.gistar.GiStarGrid
+            The grid of the local engine: same cells, shares and neighbour lists, so Gi*'s
+            sums, z-scores and false discovery families are the same to the last bit.
+        """
+        return tiled_gistar_grid(
+            xy,
+            study_area,
+            cell_size=cell_size,
+            neighbour_distance=neighbour_distance,
+            baseline_distance=baseline_distance,
+            tile_cells=self.gistar_tile_cells,
+            runner=self,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Gi* by tiles
+# --------------------------------------------------------------------------------------------
+
+
+def tiled_gistar_grid(
+    xy: np.ndarray,
+    study_area: Any,
+    *,
+    cell_size: float,
+    neighbour_distance: float,
+    baseline_distance: float,
+    tile_cells: int = GISTAR_TILE_CELLS,
+    runner: Runner | None = None,
+) -> gistar.GiStarGrid:
+    """:class:`hotspots.gistar.GiStarGrid`, built tile by tile with a halo one window wide.
+
+    Parameters
+    ----------
+    xy, study_area, cell_size, neighbour_distance, baseline_distance
+        As :class:`hotspots.gistar.GiStarGrid` (metres, analysis CRS).
+    tile_cells : int, default :data:`GISTAR_TILE_CELLS`
+        Side of a tile, in grid cells (raised to ``2 r + 1`` for a window of half-width ``r``).
+    runner : Runner, optional
+        Where the tiles run (a :class:`DaskEngine`); default here, one after the other.
+
+    Returns
+    -------
+    hotspots.gistar.GiStarGrid
+        Equal to ``GiStarGrid(xy, study_area, ...)`` in every array.
+
+    Notes
+    -----
+    The occupied cells are found here (one integer key per incident's cell). Each tile owns
+    the cells of a square of ``tile_cells`` cells a side and is given every occupied cell
+    within ``r`` cells of it (``r``: the half-width of the baseline window, which is at least
+    the neighbourhood's): those are all the occupied cells that can put one of its cells in
+    the grid (a computed cell is within ``r`` of an occupied one) or add to its
+    neighbourhood and window sums, and all the cells whose study-area shares its edge cells'
+    window sizes need. The tile computes its cells' shares of the study area, neighbourhood and
+    window sizes and where each occupied cell's count lands among them
+    (:func:`hotspots.gistar.grid_part`: the work that grows with the study area's edge and
+    the number of cells). The client puts the tiles' cells in key order and their neighbour
+    lists in the occupied cells' order (:meth:`hotspots.gistar.GiStarGrid.from_parts`);
+    nothing is summed across tiles. The counts, sums, z-scores and the Benjamini-Hochberg
+    families, which need the study area's mean, variance and every cell's p-value, are then
+    computed once, on the client, by the same code as the local engine's.
+    """
+    radius = gistar.window_radius(cell_size, neighbour_distance, baseline_distance)
+    occ, occ_keys, inverse = gistar.occupied_cells(xy, cell_size)
+    area = gistar.StudyAreaCells(study_area, cell_size, radius)
+    span = max(int(tile_cells), 2 * radius + 1)
+    tiles, members = _tile_members(occ[:, 0], occ[:, 1], span, radius) if len(occ) else ([], [])
+    run = runner or InProcess()
+    parts = run.map(
+        _gistar_tile,
+        [occ_keys[m] for m in members],
+        [(a * span, b * span, (a + 1) * span, (b + 1) * span) for a, b in tiles],
+        [_shared(run, area)] * len(tiles),
+        [float(neighbour_distance)] * len(tiles),
+    )
+    return gistar.GiStarGrid.from_parts(
+        parts, occ_keys, inverse, area, neighbour_distance=neighbour_distance
+    )
+
+
+def _gistar_tile(
+    occupied_keys: np.ndarray,
+    box: tuple[int, int, int, int],
+    area: gistar.StudyAreaCells,
+    neighbour_distance: float,
+) -> gistar.GridPart:
+    """One tile: the grid cells of its box (:func:`hotspots.gistar.grid_part`)."""
+    return gistar.grid_part(occupied_keys, area, neighbour_distance=neighbour_distance, box=box)
 
 
 # --------------------------------------------------------------------------------------------

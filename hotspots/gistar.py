@@ -32,6 +32,7 @@ dense grid.
 from __future__ import annotations
 
 import math
+import threading
 from numbers import Real
 from typing import Any, ClassVar, NamedTuple
 
@@ -41,6 +42,7 @@ import shapely
 from scipy import special, stats
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
+from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from hotspots._errors import ParameterError
@@ -56,8 +58,14 @@ __all__ = [
     "GiStarGrid",
     "GiStarHotspots",
     "GiStarTest",
+    "GridPart",
+    "StudyAreaCells",
     "estimate_dispersion",
     "gi_star",
+    "gistar_grid",
+    "grid_part",
+    "occupied_cells",
+    "window_radius",
 ]
 
 #: Default cell size in metres: the 150 m patrol unit of the UK trials (Birmingham patrolled 150 m
@@ -265,6 +273,281 @@ def _dilate(ij: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return _unkey(np.unique(cell_keys(cells)))
 
 
+def window_radius(cell_size: float, neighbour_distance: float, baseline_distance: float) -> int:
+    """Half-width, in cells, of the square baseline window around each cell.
+
+    Parameters
+    ----------
+    cell_size, neighbour_distance, baseline_distance : float
+        Metres, as :class:`GiStarGrid`.
+
+    Returns
+    -------
+    int
+        ``floor(baseline_distance / cell_size)``: the window is ``2 r + 1`` cells a side.
+
+    Raises
+    ------
+    ParameterError
+        The window does not reach at least one cell beyond the neighbourhood.
+    """
+    cell = float(cell_size)
+    reach = int(np.abs(neighbour_offsets(cell, neighbour_distance)).max())
+    r_b = int(math.floor(baseline_distance / cell + 1e-9))
+    if r_b <= reach:
+        msg = (
+            f"baseline_distance must reach at least one cell beyond the neighbourhood: "
+            f"{(reach + 1) * cell:g} m or more for {cell:g} m cells and a "
+            f"{neighbour_distance:g} m neighbour distance, got {baseline_distance:g} m."
+        )
+        raise ParameterError(msg)
+    return r_b
+
+
+def occupied_cells(xy: np.ndarray, cell_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid cells holding incidents.
+
+    Parameters
+    ----------
+    xy : array of shape (N, 2)
+        Incident coordinates, metres in the analysis CRS.
+    cell_size : float
+        Cell side in metres; cell ``(i, j)`` covers ``[i c, (i+1) c) x [j c, (j+1) c)``.
+
+    Returns
+    -------
+    cells : int array of shape (m, 2)
+        The occupied cells, sorted by key (:func:`hotspots.grid.cell_keys`).
+    keys : int64 array of shape (m,)
+        Their keys, increasing.
+    inverse : int array of shape (N,)
+        Each incident's position in ``cells``.
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    ij = np.floor(xy / float(cell_size)).astype(np.int64)
+    keys, inverse = np.unique(cell_keys(ij), return_inverse=True)
+    return _unkey(keys), keys, inverse.ravel().astype(np.intp)
+
+
+class StudyAreaCells:
+    """The study area as the grid sees it: which cells it covers and by how much.
+
+    Parameters
+    ----------
+    study_area : shapely geometry or None
+        The study area polygon(s), metres in the analysis CRS; None, empty or zero-area means
+        "every cell is in the area".
+    cell_size : float
+        Cell side in metres.
+    radius : int
+        Half-width of the baseline window in cells (:func:`window_radius`).
+
+    Notes
+    -----
+    A cell's share of the area is the summed area of its intersections with the study area's
+    polygons (one at a time, each found through an STR-tree), which equals its intersection
+    with the whole study area without overlaying every box on a national outline of thousands
+    of parts. Cells whose whole window lies inside the study area (their centre inside the study
+    area shrunk by the window's half-diagonal and a cell) are inside without any overlay. The
+    answers depend on the cell and the study area only, so a grid built by tiles
+    (:func:`hotspots.engine.tiled_gistar_grid`) has the shares of a grid built at once. The
+    prepared geometries and the STR-tree are made per thread, where they are used, and do not
+    pickle.
+    """
+
+    def __init__(self, study_area: BaseGeometry | None, cell_size: float, radius: int) -> None:
+        self.study_area = study_area
+        self.cell_size = float(cell_size)
+        self.radius = int(radius)
+        self.whole = study_area is None or study_area.is_empty or study_area.area <= 0
+        self.inner = (
+            None
+            if self.whole
+            else study_area.buffer(-(self.radius + 1) * self.cell_size * math.sqrt(2))
+        )
+        self._own = threading.local()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_own"]  # each thread's prepared copies stay where they were made
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._own = threading.local()
+
+    def _prepared(self) -> tuple[BaseGeometry | None, np.ndarray, STRtree]:
+        """This thread's prepared copies: the shrunk study area, the study area's polygons and
+        their STR-tree (GEOS's prepared geometries must not be shared between threads, and the
+        tiles of a worker may run in threads over one object)."""
+        own = self._own
+        if not hasattr(own, "tree"):
+            inner = None
+            if self.inner is not None and not self.inner.is_empty:
+                inner = shapely.from_wkb(shapely.to_wkb(self.inner))
+                shapely.prepare(inner)
+            parts = shapely.get_parts(shapely.from_wkb(shapely.to_wkb(self.study_area)))
+            parts = parts[shapely.area(parts) > 0]
+            shapely.prepare(parts)
+            own.inner, own.parts, own.tree = inner, parts, STRtree(parts)
+        return own.inner, own.parts, own.tree
+
+    def interior(self, ij: np.ndarray) -> np.ndarray:
+        """Whether each cell's whole baseline window lies inside the study area (bool (m,))."""
+        if self.whole:
+            return np.ones(len(ij), dtype=bool)
+        inner = self._prepared()[0]
+        if inner is None:
+            return np.zeros(len(ij), dtype=bool)
+        c = self.cell_size
+        return shapely.contains_xy(inner, (ij[:, 0] + 0.5) * c, (ij[:, 1] + 0.5) * c)
+
+    def fractions(self, ij: np.ndarray) -> np.ndarray:
+        """Share of each cell's area inside the study area (0 to 1)."""
+        if self.whole:
+            return np.ones(len(ij))
+        c = self.cell_size
+        boxes = shapely.box(ij[:, 0] * c, ij[:, 1] * c, (ij[:, 0] + 1) * c, (ij[:, 1] + 1) * c)
+        _, parts, tree = self._prepared()
+        bi, pj = tree.query(boxes)  # envelopes that meet; the prepared parts decide
+        meet = shapely.intersects(parts[pj], boxes[bi])
+        bi, pj = bi[meet], pj[meet]
+        order = np.lexsort((pj, bi))  # a fixed order of the additions below
+        bi, pj = bi[order], pj[order]
+        out = np.zeros(len(ij))
+        inside = shapely.contains(parts[pj], boxes[bi])
+        out[bi[inside]] = 1.0
+        cut = out[bi] < 1.0
+        if cut.any():
+            areas = shapely.area(shapely.intersection(boxes[bi[cut]], parts[pj[cut]]))
+            out += np.bincount(bi[cut], weights=areas, minlength=len(ij)) / c**2
+        return np.clip(out, 0.0, 1.0)
+
+
+class GridPart(NamedTuple):
+    """The in-area cells one tile of a :class:`GiStarGrid` owns (see :func:`grid_part`)."""
+
+    #: Keys (:func:`hotspots.grid.cell_keys`) of the in-area cells the tile owns, increasing.
+    keys: np.ndarray
+    #: Share of each cell inside the study area.
+    fraction: np.ndarray
+    #: In-area cells (by share) of each cell's neighbourhood and of its window.
+    n_neighbours: np.ndarray
+    n_window: np.ndarray
+    #: Keys of the occupied cells the tile was given (its own and its halo's), increasing.
+    occupied_keys: np.ndarray
+    #: (k, n occupied) position in ``keys`` of each occupied cell shifted by each neighbourhood
+    #: (window) offset; -1 where that cell is not the tile's or not in the area.
+    nbr_targets: np.ndarray
+    win_targets: np.ndarray
+
+
+def grid_part(
+    occupied_keys: np.ndarray,
+    area: StudyAreaCells,
+    *,
+    neighbour_distance: float,
+    box: tuple[int, int, int, int] | None = None,
+) -> GridPart:
+    """The cells of a :class:`GiStarGrid` inside one box of cells.
+
+    Parameters
+    ----------
+    occupied_keys : int64 array
+        Keys of the occupied cells within the window's reach (``area.radius`` cells) of the
+        box: every occupied cell that can put a cell of the box in the grid or add to its sums.
+    area : StudyAreaCells
+        The study area, cell size and window.
+    neighbour_distance : float
+        Metres, as :class:`GiStarGrid`.
+    box : (i0, j0, i1, j1), optional
+        The cells ``i0 <= i < i1``, ``j0 <= j < j1`` (default: every cell).
+
+    Returns
+    -------
+    GridPart
+        The computed in-area cells of the box with their shares, neighbourhood and window
+        sizes, and where each given occupied cell's value lands among them. Every number is
+        what the grid of all incidents has for those cells.
+    """
+    cell = area.cell_size
+    nbr = neighbour_offsets(cell, neighbour_distance).astype(np.int64)
+    win = _square_offsets(area.radius)
+    occ_keys = np.unique(np.asarray(occupied_keys, dtype=np.int64))
+    cand = _dilate(_unkey(occ_keys), win)
+    if box is not None:
+        i0, j0, i1, j1 = box
+        i, j = cand[:, 0], cand[:, 1]
+        cand = cand[(i >= i0) & (i < i1) & (j >= j0) & (j < j1)]
+    cand_keys = cell_keys(cand)
+    frac = np.ones(len(cand))
+    n_nb = np.full(len(cand), float(len(nbr)))
+    n_win = np.full(len(cand), float(len(win)))
+    edge = np.flatnonzero(~area.interior(cand))
+    if len(edge):
+        # the windows of the cells near the edge: every share those cells need, computed once
+        ring = _dilate(cand[edge], win)
+        ring_keys = cell_keys(ring)
+        ring_frac = area.fractions(ring)
+        # a cell holding an incident is in the area, however little of it the polygon covers
+        hit = _lookup(ring_keys, occ_keys)
+        hit = hit[hit >= 0]
+        ring_frac[hit] = np.maximum(ring_frac[hit], MIN_CELL_FRACTION)
+        edge_keys = cand_keys[edge]
+        frac[edge] = ring_frac[_lookup(ring_keys, edge_keys)]
+        for offs, out in ((nbr, n_nb), (win, n_win)):
+            acc = np.zeros(len(edge))
+            for shift in cell_keys(offs):
+                pos = _lookup(ring_keys, edge_keys + shift)
+                acc += np.where(pos >= 0, ring_frac[pos], 0.0)
+            out[edge] = acc
+    in_area = frac > 0
+    keys = cand_keys[in_area]
+    targets = [
+        np.stack([_lookup(keys, occ_keys + shift) for shift in cell_keys(offs)])
+        if len(occ_keys)
+        else np.full((len(offs), 0), -1, dtype=np.intp)
+        for offs in (nbr, win)
+    ]
+    return GridPart(keys, frac[in_area], n_nb[in_area], n_win[in_area], occ_keys, *targets)
+
+
+def gistar_grid(
+    xy: np.ndarray,
+    study_area: BaseGeometry,
+    *,
+    cell_size: float,
+    neighbour_distance: float,
+    baseline_distance: float,
+) -> GiStarGrid:
+    """A :class:`GiStarGrid` built on the engine of the calling context.
+
+    The local engine builds it here; a Dask engine (:func:`hotspots.engine.use`) builds it by
+    spatial tiles on its workers (:func:`hotspots.engine.tiled_gistar_grid`), with the same
+    cells, shares and neighbour lists.
+
+    Parameters
+    ----------
+    xy, study_area, cell_size, neighbour_distance, baseline_distance
+        As :class:`GiStarGrid`.
+
+    Returns
+    -------
+    GiStarGrid
+    """
+    from hotspots.engine import current_engine  # the engine imports this module
+
+    running = current_engine()
+    spec = {
+        "cell_size": cell_size,
+        "neighbour_distance": neighbour_distance,
+        "baseline_distance": baseline_distance,
+    }
+    if running is None:
+        return GiStarGrid(xy, study_area, **spec)
+    return running.gistar_grid(xy, study_area, **spec)
+
+
 class GiStarTest(NamedTuple):
     """One Gi* test of every computed cell of a :class:`GiStarGrid` (arrays in cell order)."""
 
@@ -338,118 +621,116 @@ class GiStarGrid:
         neighbour_distance: float,
         baseline_distance: float,
     ) -> None:
-        cell = float(cell_size)
+        radius = window_radius(cell_size, neighbour_distance, baseline_distance)
+        _, occ_keys, inverse = occupied_cells(xy, cell_size)
+        area = StudyAreaCells(study_area, cell_size, radius)
+        part = grid_part(occ_keys, area, neighbour_distance=neighbour_distance)
+        self._assemble([part], occ_keys, inverse, area, neighbour_distance)
+
+    @classmethod
+    def from_parts(
+        cls,
+        parts: list[GridPart],
+        occupied_keys: np.ndarray,
+        point_occupied: np.ndarray,
+        area: StudyAreaCells,
+        *,
+        neighbour_distance: float,
+    ) -> GiStarGrid:
+        """The grid of all incidents from tiles that each own a box of cells.
+
+        Parameters
+        ----------
+        parts : list of GridPart
+            :func:`grid_part` of boxes that share no cell and together hold every computed
+            cell, each given the occupied cells within the window's reach of its box.
+        occupied_keys : int64 array
+            Keys of all occupied cells, increasing (:func:`occupied_cells`).
+        point_occupied : int array of shape (N,)
+            Each incident's position in ``occupied_keys``.
+        area : StudyAreaCells
+            The study area, cell size and window the parts were built with.
+        neighbour_distance : float
+            Metres, as the parts.
+
+        Returns
+        -------
+        GiStarGrid
+            The grid :class:`GiStarGrid` builds from the incidents at once: the same cells,
+            shares, neighbourhood and window sizes, and neighbour lists, in the same order, so
+            every sum and test on it is the same to the last bit.
+        """
+        grid = cls.__new__(cls)
+        grid._assemble(list(parts), occupied_keys, point_occupied, area, neighbour_distance)
+        return grid
+
+    def _assemble(
+        self,
+        parts: list[GridPart],
+        occ_keys: np.ndarray,
+        inverse: np.ndarray,
+        area: StudyAreaCells,
+        neighbour_distance: float,
+    ) -> None:
+        cell = area.cell_size
         self.cell_size = cell
         self.nbr_offsets = neighbour_offsets(cell, neighbour_distance).astype(np.int64)
-        reach = int(np.abs(self.nbr_offsets).max())
-        r_b = int(math.floor(baseline_distance / cell + 1e-9))
-        if r_b <= reach:
-            msg = (
-                f"baseline_distance must reach at least one cell beyond the neighbourhood: "
-                f"{(reach + 1) * cell:g} m or more for {cell:g} m cells and a "
-                f"{neighbour_distance:g} m neighbour distance, got {baseline_distance:g} m."
-            )
-            raise ParameterError(msg)
-        self.window_offsets = _square_offsets(r_b)
-        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-        ij = np.floor(xy / cell).astype(np.int64)
-        occ_keys, inv = np.unique(cell_keys(ij), return_inverse=True)
-        occ = _unkey(occ_keys)
-        cand = _dilate(occ, self.window_offsets)
-        cand_keys = cell_keys(cand)
-        whole = study_area is None or study_area.is_empty or study_area.area <= 0
-        occ_pos = _lookup(cand_keys, occ_keys)
-        frac = np.ones(len(cand))
-        interior = np.ones(len(cand), dtype=bool)
-        if not whole:
-            shapely.prepare(study_area)
-            cx, cy = (cand[:, 0] + 0.5) * cell, (cand[:, 1] + 0.5) * cell
-            inner = study_area.buffer(-(r_b + 1) * cell * math.sqrt(2))
-            if inner.is_empty:
-                interior[:] = False
-            else:
-                interior = shapely.contains_xy(inner, cx, cy)
-            frac[~interior] = self._fractions(cand[~interior], study_area)
-            # a cell holding an incident is in the area, however little of it the polygon covers
-            frac[occ_pos] = np.maximum(frac[occ_pos], MIN_CELL_FRACTION)
-        in_area = frac > 0
-        cells = cand[in_area]
-        keys = cand_keys[in_area]
-        n_nb = np.full(len(cells), float(len(self.nbr_offsets)))
-        n_win = np.full(len(cells), float(len(self.window_offsets)))
-        edge = np.flatnonzero(~interior[in_area])
-        if len(edge):
-            self._edge_counts(cells[edge], study_area, occ_keys, n_nb, n_win, edge)
-        self.cells = cells
+        self.window_offsets = _square_offsets(area.radius)
+        occ_keys = np.asarray(occ_keys, dtype=np.int64)
+        one = len(parts) == 1 and np.array_equal(parts[0].occupied_keys, occ_keys)
+        if one:
+            keys = parts[0].keys
+            nbr_t, win_t = parts[0].nbr_targets, parts[0].win_targets
+            pos = np.arange(len(keys))
+        else:
+            keys = np.concatenate([p.keys for p in parts]) if parts else np.zeros(0, np.int64)
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
+            pos = np.empty(len(keys), dtype=np.intp)  # concatenated -> sorted position
+            pos[order] = np.arange(len(keys))
+            nbr_t = np.full((len(self.nbr_offsets), len(occ_keys)), -1, dtype=np.intp)
+            win_t = np.full((len(self.window_offsets), len(occ_keys)), -1, dtype=np.intp)
+            start = 0
+            for p in parts:
+                here = pos[start : start + len(p.keys)]
+                occ = _lookup(occ_keys, p.occupied_keys)
+                for glob, loc in ((nbr_t, p.nbr_targets), (win_t, p.win_targets)):
+                    rows, cols = np.nonzero(loc >= 0)
+                    glob[rows, occ[cols]] = here[loc[rows, cols]]
+                start += len(p.keys)
+
+        def joined(name: str) -> np.ndarray:
+            if one:
+                return getattr(parts[0], name)
+            out = np.empty(len(keys))
+            if parts:
+                out[pos] = np.concatenate([getattr(p, name) for p in parts])
+            return out
+
+        self.cells = _unkey(keys)
         self.keys = keys
-        self.fraction = frac[in_area]
-        self.n_neighbours = n_nb
-        self.n_window = n_win
+        self.fraction = joined("fraction")
+        self.n_neighbours = joined("n_neighbours")
+        self.n_window = joined("n_window")
+        study_area = area.study_area
         #: the study area in cells (area / c^2): the exposure of the study area's mean rate
-        self.area_cells = float(len(cells)) if whole else study_area.area / cell**2
-        if whole:
-            self.n_cells = len(cells)
+        self.area_cells = float(len(keys)) if area.whole else study_area.area / cell**2
+        if area.whole:
+            self.n_cells = len(keys)
         else:
             # cells meeting the polygon: area / c^2 + perimeter / (2 c) for a square grid laid
             # at random over it (exact in expectation for an axis-aligned rectangle)
             meet = study_area.area / cell**2 + study_area.length / (2 * cell)
-            self.n_cells = max(int(round(meet)), len(cells))
+            self.n_cells = max(int(round(meet)), len(keys))
         self.occupied = _lookup(keys, occ_keys)
-        self.point_occupied = inv.ravel().astype(np.intp)
+        self.point_occupied = np.asarray(inverse, dtype=np.intp).ravel()
         self.point_cell = self.occupied[self.point_occupied]
         # where each occupied cell's value lands, per offset (-1: outside the area)
-        self._nbr_targets = self._targets(occ_keys, self.nbr_offsets)
-        self._win_targets = self._targets(occ_keys, self.window_offsets)
-
-    def _edge_counts(
-        self,
-        edge_cells: np.ndarray,
-        study_area: BaseGeometry,
-        occ_keys: np.ndarray,
-        n_nb: np.ndarray,
-        n_win: np.ndarray,
-        edge: np.ndarray,
-    ) -> None:
-        """In-area cells (fractions) of the neighbourhoods and windows of the edge cells.
-
-        Writes ``n_nb[edge]`` and ``n_win[edge]``; windows there may leave the study area.
-        """
-        ring = _dilate(edge_cells, self.window_offsets)
-        ring_keys = cell_keys(ring)
-        ring_frac = self._fractions(ring, study_area)
-        hit = _lookup(ring_keys, occ_keys)
-        ring_frac[hit[hit >= 0]] = np.maximum(ring_frac[hit[hit >= 0]], MIN_CELL_FRACTION)
-        for offs, out in ((self.nbr_offsets, n_nb), (self.window_offsets, n_win)):
-            acc = np.zeros(len(edge))
-            for off in offs:
-                pos = _lookup(ring_keys, cell_keys(edge_cells + off))
-                acc += np.where(pos >= 0, ring_frac[pos], 0.0)
-            out[edge] = acc
-
-    def _targets(self, occ_keys: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """(k, n_occupied) positions in ``cells`` of each occupied cell shifted by each offset."""
-        out = np.full((len(offsets), len(occ_keys)), -1, dtype=np.intp)
-        for c, shift in enumerate(cell_keys(offsets)):
-            out[c] = _lookup(self.keys, occ_keys + shift)
-        return out
+        self._nbr_targets = nbr_t
+        self._win_targets = win_t
 
     def __len__(self) -> int:
         return len(self.cells)
-
-    def _fractions(self, ij: np.ndarray, study_area: BaseGeometry) -> np.ndarray:
-        """Share of each cell's area inside the study area (0 to 1)."""
-        if study_area is None or study_area.is_empty or study_area.area <= 0:
-            return np.ones(len(ij))
-        c = self.cell_size
-        boxes = shapely.box(ij[:, 0] * c, ij[:, 1] * c, (ij[:, 0] + 1) * c, (ij[:, 1] + 1) * c)
-        out = np.zeros(len(ij))
-        touch = shapely.intersects(study_area, boxes)
-        inside = touch & shapely.contains(study_area, boxes)
-        out[inside] = 1.0
-        part = touch & ~inside
-        if part.any():
-            out[part] = shapely.area(shapely.intersection(boxes[part], study_area)) / c**2
-        return np.clip(out, 0.0, 1.0)
 
     def boxes(self) -> np.ndarray:
         """The computed cells as shapely boxes (metres, analysis CRS)."""
@@ -883,7 +1164,7 @@ class GiStarHotspots(HotspotEstimator):
         crs = incidents.crs
         study = incidents.study_area
         xy = incidents.xy if len(incidents) else np.empty((0, 2))
-        grid = GiStarGrid(
+        grid = gistar_grid(
             xy, study, cell_size=cell, neighbour_distance=dist, baseline_distance=base
         )
         self.n_cells_ = grid.n_cells

@@ -211,12 +211,15 @@ def choices_of(obj: Any) -> Choices:
     raise TypeError(msg)
 
 
-def provenance(incidents: Any) -> FrozenDict:
-    """Where a run's data came from, for every export.
+def provenance(incidents: Any, *, engine: Mapping[str, Any] | None = None) -> FrozenDict:
+    """Where a run's data came from and where it ran, for every export.
 
     Parameters
     ----------
     incidents : Incidents
+    engine : mapping, optional
+        Where the analysis ran (:func:`hotspots.engine.engine_record`); default the engine of
+        the calling context (:func:`hotspots.engine.use`), else the local engine.
 
     Returns
     -------
@@ -224,9 +227,14 @@ def provenance(incidents: Any) -> FrozenDict:
         ``synthetic`` (the data are the bundled demo), ``forces``, ``package``, ``version``,
         ``generated_at`` (UTC, ISO 8601, seconds), ``crs``, ``data_period`` (first and last
         month, ``"YYYY-MM"``), ``n_incidents``, ``study_area_km2``, ``input_files`` (name,
-        SHA-256, rows) and ``ingest`` (the ingest report's choices).
+        SHA-256, rows), ``ingest`` (the ingest report's choices) and ``engine`` (``{"engine":
+        "local"}``, or the Dask scheduler's scheme and host and the number of workers).
     """
     from hotspots import __version__
+    from hotspots.engine import engine_record  # the engine imports modules that import this
+
+    if engine is None:
+        engine = engine_record()
 
     months = incidents.months
     forces = list(incidents.report.choices.get("forces", []))
@@ -248,5 +256,6 @@ def provenance(incidents: Any) -> FrozenDict:
                 for f in incidents.report.files
             ],
             "ingest": incidents.report.choices,
+            "engine": dict(engine),
         }
     )

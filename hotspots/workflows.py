@@ -1102,7 +1102,11 @@ def classification_params(res: EmergingResult, incidents: Incidents) -> FrozenDi
     """The record written with a classification: provenance, ``method="emerging"`` and its
     parameters under ``method_parameters``."""
     return freeze(
-        {**provenance(incidents), "method": "emerging", "method_parameters": thaw(res.params)}
+        {
+            **provenance(incidents, engine=res.params.get("engine")),
+            "method": "emerging",
+            "method_parameters": thaw(res.params),
+        }
     )
 
 

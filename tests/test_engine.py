@@ -3,6 +3,7 @@ each equal to the local engine; the local engine needs no Dask."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import re
 import subprocess
@@ -13,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from sklearn.cluster import DBSCAN
 
-from hotspots import engine, ingest, kde
+from hotspots import engine, gistar, ingest, kde
 from hotspots._errors import InputError, ParameterError
 from hotspots.clusters import weighted_dbscan
 from hotspots.detect import detect
@@ -275,6 +277,80 @@ def test_tiled_dbscan_refuses_tiles_narrower_than_two_eps():
     assert labels.size == core.size == nbw.size == 0
 
 
+# ------------------------------------------------------------------------- Gi* by tiles
+def _gistar_case(seed: int = 7):
+    """Incidents in a town with a dense centre, a stack on one map point, and a study area of
+    two parts (a square with a hole, and an island) whose edges cut cells."""
+    rng = np.random.default_rng(seed)
+    x = np.r_[rng.uniform(0, 6000, 2500), rng.normal(3000, 120, 500), np.full(80, 1510.0)]
+    y = np.r_[rng.uniform(0, 6000, 2500), rng.normal(3000, 120, 500), np.full(80, 4490.0)]
+    x = np.r_[x, rng.uniform(7100, 7900, 150)] + 400_013
+    y = np.r_[y, rng.uniform(1100, 1900, 150)] + 300_007
+    hole = shapely.box(402_013, 302_007, 402_413, 302_407)
+    study = shapely.MultiPolygon(
+        [
+            shapely.box(400_000, 300_000, 406_020, 306_020).difference(hole),
+            shapely.box(407_090, 301_090, 407_930, 301_933),
+        ]
+    )
+    keep = shapely.contains_xy(study, x, y)
+    return np.column_stack([x[keep], y[keep]]), study
+
+
+def _same_grid(a, b) -> None:
+    for name in ("cells", "keys", "fraction", "n_neighbours", "n_window", "occupied"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(a.point_cell, b.point_cell)
+    assert (a.n_cells, a.area_cells) == (b.n_cells, b.area_cells)
+    counts = np.bincount(a.point_occupied, minlength=len(a.occupied)).astype(float)
+    np.testing.assert_array_equal(a.local_sums(counts), b.local_sums(counts))
+    np.testing.assert_array_equal(a.window_sums(counts), b.window_sums(counts))
+
+
+@pytest.mark.parametrize(("tile_cells", "spec"), [
+    (5, {"cell_size": 150.0, "neighbour_distance": 150.0 * 2**0.5, "baseline_distance": 300.0}),
+    (7, {"cell_size": 100.0, "neighbour_distance": 200.0, "baseline_distance": 400.0}),
+    (64, {"cell_size": 150.0, "neighbour_distance": 150.0 * 2**0.5, "baseline_distance": 300.0}),
+])  # fmt: skip
+def test_tiled_gistar_grid_equals_one_grid(tile_cells, spec):
+    """Tiles of 5-7 cells with a 2-4 cell halo: most windows cross a tile edge, and the study
+    area's edge, hole and island cut cells; every array is the same to the last bit."""
+    xy, study = _gistar_case()
+    whole = gistar.GiStarGrid(xy, study, **spec)
+    tiled = engine.tiled_gistar_grid(xy, study, tile_cells=tile_cells, **spec)
+    _same_grid(whole, tiled)
+    assert 0 < whole.fraction.min() < 1  # cells cut by the edge
+    assert whole.n_window.min() < len(whole.window_offsets)  # windows cut by the edge
+    for null in ("local", "normal"):
+        a = whole.test(np.bincount(whole.point_occupied).astype(float), null=null, dispersion=1.3)
+        b = tiled.test(np.bincount(tiled.point_occupied).astype(float), null=null, dispersion=1.3)
+        for field in a._fields:
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+
+
+def test_tiled_gistar_grid_of_nothing_and_a_whole_plane():
+    spec = {"cell_size": 150.0, "neighbour_distance": 212.2, "baseline_distance": 300.0}
+    empty = engine.tiled_gistar_grid(np.empty((0, 2)), shapely.Polygon(), **spec)
+    assert len(empty) == 0 and empty.n_cells == 0
+    xy, _ = _gistar_case(seed=8)
+    _same_grid(
+        gistar.GiStarGrid(xy, shapely.Polygon(), **spec),
+        engine.tiled_gistar_grid(xy, shapely.Polygon(), tile_cells=6, **spec),
+    )
+
+
+def test_study_area_cells_shares_and_pickling():
+    """A cell's share of the study area, by hand, survives a trip to a worker."""
+    study = shapely.MultiPolygon([shapely.box(0, 0, 250, 100), shapely.box(400, 0, 450, 50)])
+    area = gistar.StudyAreaCells(study, 100.0, 2)
+    cells = np.array([[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [0, 1], [-1, 0]])
+    expected = [1.0, 1.0, 0.5, 0.0, 0.25, 0.0, 0.0]
+    np.testing.assert_allclose(area.fractions(cells), expected, rtol=0, atol=1e-15)
+    again = pickle.loads(pickle.dumps(area))
+    np.testing.assert_array_equal(again.fractions(cells), area.fractions(cells))
+    assert not again.interior(cells).any()  # nothing is two cells inside a 100 m strip
+
+
 # ------------------------------------------------------------------ on a two-worker cluster
 @pytest.fixture(scope="module")
 def cluster():
@@ -309,6 +385,29 @@ def test_dask_engine_equals_local_engine(cluster, files, tmp_path, capsys):
             assert len(expected.hotspots) >= 1
         est_local, est_dask = expected.estimator, got.estimator
         np.testing.assert_array_equal(est_dask.labels_, est_local.labels_)
+        assert expected.params["engine"] == {"engine": "local"}
+        assert got.params["engine"]["engine"] == "dask"
+        assert got.params["engine"]["n_workers"] == 2
+        where = got.params["engine"]["scheduler"]
+        assert where.startswith("inproc://") and where.count("/") == 2  # no port, no path
+        assert cluster.scheduler_address.startswith(where + "/")
+
+        # Gi*: the grid by tiles of 6 cells on the workers, the test once here
+        dask_engine.gistar_tile_cells = 6
+        expected = detect(local, "gistar", cell_size=60)
+        got = detect(read, "gistar", cell_size=60, engine=dask_engine)
+        pd.testing.assert_frame_equal(
+            got.hotspots.drop(columns="geometry"), expected.hotspots.drop(columns="geometry")
+        )
+        assert got.hotspots.geometry.geom_equals_exact(expected.hotspots.geometry, 0).all()
+        assert len(expected.hotspots) >= 1
+        cells_local = expected.estimator.cells_
+        cells_dask = got.estimator.cells_
+        assert len(cells_local) > 400
+        assert cells_local.geometry.geom_equals_exact(cells_dask.geometry, 0).all()
+        for column in ("count", "local", "expected", "gi_z", "z", "p_value", "q_value", "gi_bin"):
+            np.testing.assert_array_equal(cells_dask[column], cells_local[column], err_msg=column)
+        assert got.params["method_parameters"] == expected.params["method_parameters"]
 
         kde_local = kde.KDEHotspots(cell_size=10).fit(local)
         with engine.use(dask_engine):
@@ -322,11 +421,15 @@ def test_dask_engine_equals_local_engine(cluster, files, tmp_path, capsys):
 
     from hotspots.cli import main
 
-    outs = []
+    outs, engines = [], []
     for extra in ([], ["--engine", "dask", "--scheduler", cluster.scheduler_address]):
         out = tmp_path / f"hot{len(outs)}.csv"
         argv = ["--quiet", "detect", str(files), "--method", "dbscan", "--out", str(out), *extra]
         assert main(argv) == 0
-        outs.append(re.sub(r"\d{4}-\d\d-\d\dT[\d:+]+", "TIME", out.read_text(encoding="utf-8")))
-    assert outs[0] == outs[1]  # the same file, but for the time of the run
-    assert outs[0].count("\n") >= 2
+        text = re.sub(r"\d{4}-\d\d-\d\dT[\d:+]+", "TIME", out.read_text(encoding="utf-8"))
+        engines.append(json.loads(pd.read_csv(out)["parameters"].iloc[0])["engine"])
+        outs.append(re.sub(r'""engine"": \{""engine"": [^}]*\}', "ENGINE", text))
+    assert engines[0] == {"engine": "local"}
+    assert engines[1] == {"engine": "dask", "scheduler": where, "n_workers": 2}
+    assert outs[0] == outs[1]  # the same file, but for the time of the run and the engine
+    assert outs[0].count("\n") >= 2 and outs[0].count("ENGINE") == outs[0].count("\n") - 1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import json
 import pickle
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
@@ -133,3 +135,55 @@ def test_provenance_of_real_incidents(demo_csv):
     assert p["n_incidents"] == len(inc)
     assert p["input_files"][0]["sha256"] == inc.report.files[0].sha256
     assert choices_of(inc).params["crs"] == p["crs"] == inc.crs.to_string()
+    assert p["engine"] == {"engine": "local"}
+
+
+@pytest.fixture(scope="module")
+def demo_incidents(demo_csv):
+    from hotspots.ingest import read_incidents
+
+    return read_incidents(demo_csv)
+
+
+def test_provenance_names_the_engine_it_is_given(demo_incidents):
+    from hotspots.record import provenance
+
+    ran = {"engine": "dask", "scheduler": "tcp://10.0.0.5", "n_workers": 3}
+    assert provenance(demo_incidents, engine=ran)["engine"] == ran
+    assert provenance(demo_incidents)["engine"] == {"engine": "local"}
+
+
+@pytest.mark.parametrize(
+    ("address", "kept"),
+    [
+        ("tcp://10.0.0.5:8786", "tcp://10.0.0.5"),
+        ("tls://alice:s3cret@scheduler.example.org:8786/path", "tls://scheduler.example.org"),
+        ("scheduler.internal:8786", "tcp://scheduler.internal"),
+        ("tcp://[2001:db8::5]:8786", "tcp://[2001:db8::5]"),
+        ("inproc://192.0.2.2/7986/1", "inproc://192.0.2.2"),
+    ],
+)
+def test_scheduler_address_is_kept_to_scheme_and_host(address, kept):
+    from hotspots.engine import redact_address
+
+    assert redact_address(address) == kept
+
+
+def test_every_export_records_the_engine(demo_incidents, tmp_path):
+    """Hot spots (GeoJSON, CSV) and change-over-time classes carry the engine in their record."""
+    from hotspots import workflows
+    from hotspots.detect import detect
+
+    result = detect(demo_incidents, "gistar")
+    assert result.params["engine"] == {"engine": "local"}
+    doc = json.loads(workflows.hotspot_bytes(result, "geojson"))
+    assert doc["features"][0]["properties"]["hotspots_parameters"]["engine"] == {"engine": "local"}
+    table = pd.read_csv(io.BytesIO(workflows.hotspot_bytes(result, "csv")))
+    assert json.loads(table["parameters"].iloc[0])["engine"] == {"engine": "local"}
+    (tmp_path / "h.gpkg").write_bytes(workflows.hotspot_bytes(result, "gpkg"))
+    layer = gpd.read_file(tmp_path / "h.gpkg")
+    assert json.loads(layer["parameters"].iloc[0])["engine"] == {"engine": "local"}
+    res = workflows.classify_over_time(demo_incidents)
+    record = workflows.classification_params(res, demo_incidents)
+    assert record["engine"] == res.params["engine"] == {"engine": "local"}
+    assert json.loads(workflows.classification_geojson(res, demo_incidents))["features"]

@@ -1,0 +1,150 @@
+"""National scale (issue 9): ``detect`` KDE and Gi* and ``classify`` against the pandas read.
+
+The issue's national workload is real police.uk data: 42 forces over 11 months (444 files,
+4.0 million rows, 1.5 million violence). Those files are not in the repository, so this writes
+the synthetic stand-in, :func:`hotspots.synthetic.write_national` with 4,000,000 rows over 11
+months (all 43 forces' areas, police.uk's columns, snapping to map points and crime-type
+shares: 43 x 11 = 473 files), to a temporary folder, and measures on it, each step in a fresh
+Python process timed after its imports, against the pandas read of the same files in the same
+run:
+
+* ``pandas_read``: ``pd.concat([pd.read_csv(f) for f in files])``, the yardstick;
+* ``read``: :func:`hotspots.ingest.read_incidents` (default crime types: violence, robbery,
+  weapons), for the split of the steps below;
+* ``kde``: ``read_incidents`` + ``detect(incidents, "kde")`` (target: <= 3x the pandas read,
+  <= 3 GB peak resident memory);
+* ``gistar``: ``read_incidents`` + ``detect(incidents, "gistar")`` (target <= 5x, <= 4 GB);
+* ``classify``: ``read_incidents`` + :func:`hotspots.workflows.classify_over_time` (emerging
+  hot spots over the 11 months; target <= 5x, <= 4 GB).
+
+Each row gives wall and CPU seconds (user + system of all threads, ``time.process_time``), peak
+resident memory (``ru_maxrss``) and the load average around the step: on a shared machine wall
+times grow with the load, CPU times much less. ``--quick`` runs the same steps on 200,000 rows.
+
+Usage: ``python -m benchmarks --only national [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+ROWS, QUICK_ROWS, MONTHS = 4_000_000, 200_000, 11
+
+#: Issue 9's targets: (x the pandas read, peak resident memory in MB).
+TARGETS = {"kde": (3.0, 3072.0), "gistar": (5.0, 4096.0), "classify": (5.0, 4096.0)}
+LABELS = {
+    "read": "read_incidents",
+    "kde": "read + detect kde",
+    "gistar": "read + detect gistar",
+    "classify": "read + classify (emerging)",
+}
+
+# What each child process does, after its imports; argv: the JSON list of files, the step.
+_CHILD = """
+import json, os, resource, sys, time
+files = json.loads(sys.argv[1])
+step = sys.argv[2]
+if step == "pandas_read":
+    import pandas as pd
+else:  # every module the step uses, so no import is timed
+    import hotspots.emerging, hotspots.gistar, hotspots.kde, hotspots.profile  # noqa: F401
+    from hotspots import workflows
+    from hotspots.detect import detect
+    from hotspots.ingest import read_incidents
+load0 = os.getloadavg()[0]
+t0, c0 = time.perf_counter(), time.process_time()
+extra = {}
+if step == "pandas_read":
+    n = len(pd.concat([pd.read_csv(f) for f in files], ignore_index=True))
+else:
+    inc = read_incidents(files)
+    n = len(inc)
+    extra["read_s"] = time.perf_counter() - t0
+    extra["read_cpu_s"] = time.process_time() - c0
+    if step == "classify":
+        res = workflows.classify_over_time(inc)
+        extra["classified_cells"] = sum(res.params["category_counts"].values())
+        extra["periods"] = res.params["n_periods"]
+    elif step != "read":
+        extra["hotspots"] = len(detect(inc, step).hotspots)
+print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "n": n,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "load": [load0, os.getloadavg()[0]], **extra}))
+"""
+
+
+def _measure(step: str, files: list[Path]) -> dict:
+    """One fresh process running ``step`` on ``files``: its figures as a dict."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH", "")]))
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps([str(f) for f in files]), step],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _row(label: str, ours: dict, base: dict, target: tuple[float, float] | None) -> dict:
+    row = {
+        "case": label,
+        "ours_s": ours["s"],
+        "ours_cpu_s": ours["cpu_s"],
+        "pandas_read_s": base["s"],
+        "pandas_read_cpu_s": base["cpu_s"],
+        "ratio_pandas_read": base["s"] / ours["s"],
+        "x_pandas_read": ours["s"] / base["s"],
+        "x_pandas_read_cpu": ours["cpu_s"] / base["cpu_s"],
+        "ours_rss_mb": ours["rss_mb"],
+        "pandas_read_rss_mb": base["rss_mb"],
+        "load": f"{ours['load'][0]:.1f}-{ours['load'][1]:.1f}",
+    }
+    for key in ("read_s", "read_cpu_s", "hotspots", "classified_cells", "periods"):
+        if key in ours:
+            row[key] = ours[key]
+    if target is not None:
+        row["target"] = f"<= {target[0]:g}x, <= {target[1] / 1024:g} GB"
+        row["met"] = ours["s"] / base["s"] <= target[0] and ours["rss_mb"] <= target[1]
+    return row
+
+
+def run(quick: bool = False) -> list[dict]:
+    from hotspots.synthetic import write_national
+
+    rows = QUICK_ROWS if quick else ROWS
+    out: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write_national(Path(tmp), rows=rows, months=MONTHS)
+        base = _measure("pandas_read", files)
+        label = f"national synthetic: {base['n']:,} rows, {len(files)} files, {MONTHS} months"
+        out.append(
+            {
+                "case": f"{label}: pandas read",
+                "ours_s": base["s"],
+                "ours_cpu_s": base["cpu_s"],
+                "ours_rss_mb": base["rss_mb"],
+                "load": f"{base['load'][0]:.1f}-{base['load'][1]:.1f}",
+                "cpus": os.cpu_count(),
+            }
+        )
+        for step in ("read", "kde", "gistar", "classify"):
+            ours = _measure(step, files)
+            row = _row(f"{label}: {LABELS[step]}", ours, base, TARGETS.get(step))
+            if step == "read":
+                row["violent_rows"] = ours["n"]
+                row["violent_share"] = ours["n"] / base["n"]
+            out.append(row)
+    return out
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    for r in run(p.parse_args().quick):
+        print(r)
