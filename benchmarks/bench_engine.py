@@ -1,10 +1,11 @@
 """The Dask engine on a two-worker LocalCluster against the local engine, same inputs.
 
-Three steps the Dask engine partitions: reading police.uk-shaped files (by file), a kernel
-density surface (by spatial tiles with a one-kernel halo) and DBSCAN (by tiles with an eps
-halo). ``ours_s`` is the Dask engine (cluster start-up not counted, data shipping counted),
-``local_s`` the local engine; ``ratio_local`` = local / dask (above 1: Dask is faster). Results
-are checked equal before a time is reported. Skipped when Dask is not installed.
+Four steps the Dask engine partitions: reading police.uk-shaped files (by file), a kernel
+density surface (by spatial tiles with a one-kernel halo), DBSCAN (by tiles with an eps
+halo) and the Gi* grid (by tiles with a one-window halo). ``ours_s`` is the Dask engine
+(cluster start-up not counted, data shipping counted), ``local_s`` the local engine;
+``ratio_local`` = local / dask (above 1: Dask is faster). Results are checked equal before a
+time is reported. Skipped when Dask is not installed.
 """
 
 from __future__ import annotations
@@ -105,6 +106,21 @@ def run(quick: bool = False) -> list[dict]:
         t_dask, (got, m) = _best(tiled, repeat)
         assert (got == labels).all()
         case = f"DBSCAN {n:,} points ({m:,} locations, {labels.max() + 1} clusters), eps 75 m"
+        out.append(_row(case, t_dask, t_local))
+
+        from hotspots.gistar import GiStarGrid
+
+        grid = {
+            "cell_size": 150.0,
+            "neighbour_distance": 150.0 * 2**0.5,
+            "baseline_distance": 300.0,
+        }
+        xy, area = local.xy, local.study_area
+        t_local, one = _best(lambda: GiStarGrid(xy, area, **grid), repeat)
+        t_dask, by_tiles = _best(lambda: dask_engine.gistar_grid(xy, area, **grid), repeat)
+        assert (by_tiles.keys == one.keys).all() and (by_tiles.fraction == one.fraction).all()
+        assert (by_tiles.n_window == one.n_window).all()
+        case = f"Gi* grid {n:,} points ({len(one):,} cells of 150 m), 256-cell tiles"
         out.append(_row(case, t_dask, t_local))
     return out
 

@@ -111,10 +111,11 @@ class EmergingResult:
     ----------
     cells : geopandas.GeoDataFrame
         One row per computed cell (cells with an incident in any period, plus their neighbours), in
-        the analysis CRS: ``geometry`` (square cell), ``counts`` (list of int, incidents in the cell
-        per period), ``total``, ``expected`` (list of float: the neighbourhood's count expected
-        from its surroundings per period), ``z_scores`` (list of float: the neighbourhood's
-        standardised count against that, per period; the series the trend is tested on),
+        the analysis CRS: ``geometry`` (square cell), ``counts`` (read-only array of int,
+        incidents in the cell per period), ``total``, ``expected`` (read-only array of float: the
+        neighbourhood's count expected from its surroundings per period), ``z_scores`` (the
+        neighbourhood's standardised count against that, per period; the series the trend is
+        tested on),
         ``gi_z_scores`` (the classic Gi* z against each period's study-area mean, as ArcGIS
         reports), ``n_hot_periods``, ``n_cold_periods``, ``final`` (``"hot"``, ``"cold"`` or
         ``""``: the cell in the last period), ``category`` (one of :data:`CATEGORIES`),
@@ -274,20 +275,24 @@ def period_tests(
     a little.
     """
     counts = np.asarray(counts, dtype=float)
-    classic = _gi_star_periods(grid, counts, null, alpha)
     if null != "local" or len(grid) == 0:
-        return classic
-    local = classic.local
+        return _gi_star_periods(grid, counts, null, alpha)
+    local = grid.local_sums(counts)
+    gi_z = np.empty(local.shape)
+    for t in range(counts.shape[1]):  # the classic z of each period, as GiStarGrid.test's
+        gi_z[:, t] = grid.gi_z(counts[:, t], local[:, t])
     expected, variance, expected_low, variance_low = _local_null(
         grid, counts, local, dispersion, exposure
     )
+    z = local - expected  # (local - expected) / sqrt(variance), 0 where no variance
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(variance > 0, (local - expected) / np.sqrt(variance), 0.0)
+        z /= np.sqrt(variance)
+    z[~(variance > 0)] = 0.0
     hot, cold, p_hot, p_cold = _local_families(
         local, expected, variance, expected_low, variance_low, alpha, grid.n_cells
     )
     return PeriodTests(
-        local, expected, variance, z, classic.gi_z, hot, cold, expected_low, variance_low,
+        local, expected, variance, z, gi_z, hot, cold, expected_low, variance_low,
         p_hot, p_cold,
     )  # fmt: skip
 
@@ -295,8 +300,9 @@ def period_tests(
 def _gi_star_periods(grid: GiStarGrid, counts: np.ndarray, null: str, alpha: float) -> PeriodTests:
     """Each period alone through :meth:`hotspots.gistar.GiStarGrid.test` (the classic Gi* z).
 
-    For the ``"local"`` null only ``local`` and ``gi_z`` are filled (the rest stays zero, nothing
-    significant); for the others every field comes from that test.
+    For the ``"local"`` null (on an empty grid only: :func:`period_tests` computes its classic z
+    itself) only ``local`` and ``gi_z`` are filled (the rest stays zero, nothing significant);
+    for the others every field comes from that test.
     """
     n_t = counts.shape[1]
     m = len(grid)
@@ -368,10 +374,23 @@ def _local_null(
     w = nb_exp
     phi = max(float(dispersion), 1.0)
     expected = (rate * w)[:, None] * share_t[None, :]
-    variance = phi * expected + phi * expected**2 * rel_var[:, None]
     expected_low = (rate_low * w)[:, None] * share_t[None, :]
-    variance_low = phi * expected_low + phi * expected_low**2 * rel_var_low[:, None]
-    return expected, variance, expected_low, variance_low
+    return (
+        expected,
+        _nb_variance(expected, phi, rel_var),
+        expected_low,
+        _nb_variance(expected_low, phi, rel_var_low),
+    )
+
+
+def _nb_variance(expected: np.ndarray, phi: float, rel_var: np.ndarray) -> np.ndarray:
+    """``phi E + phi E^2 rel_var`` per cell and period, with one temporary array (the same
+    products and sum, so the same bits)."""
+    out = expected**2
+    out *= phi
+    out *= rel_var[:, None]
+    out += phi * expected
+    return out
 
 
 def _local_families(
@@ -445,10 +464,14 @@ def _ring_trimmed_rate(grid: GiStarGrid, totals: np.ndarray, exposure: np.ndarra
         weight[found, j] = exposure[pos[found]]
         present[found, j] = True
     k = np.maximum(present.sum(axis=1) // 4, 1)
-    order = np.argsort(-values, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(values.shape[1])[None, :], axis=1)
-    keep = rank >= k[:, None]
+    # leave out the k busiest (the earlier offset first among equals): k passes of argmax
+    keep = np.ones(values.shape, dtype=bool)
+    left = values.copy()
+    for step in range(int(k.max()) if len(k) else 0):
+        rows = np.flatnonzero(k > step)
+        busiest = np.argmax(left[rows], axis=1)
+        keep[rows, busiest] = False
+        left[rows, busiest] = -np.inf
     rest_w = (weight * keep).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(rest_w > 0, (values * keep).sum(axis=1) / rest_w, 0.0)
@@ -632,8 +655,13 @@ def classify_hotspots(
     res, hot, cold = _significant_periods(
         grid, counts, frame, incidents, periods, null, alpha, params, notes
     )
+    evidence = _final_run_evidence(res, hot, cold, alpha, grid.n_cells)
+    # only these go on into the cells' table: the other per-period arrays are let go before it
+    # is built (nearly a gigabyte on a national grid)
+    kept = {"expected": res.expected, "z": res.z, "gi_z": res.gi_z}
+    del res
     cells = _classified_cells(
-        grid, counts, res, hot, cold, final_rule, alpha, persistent_share, crs
+        grid, counts, kept, hot, cold, evidence, final_rule, alpha, persistent_share, crs
     )
     areas = _describe(_areas(cells, crs), incidents)
     category = cells["category"].to_numpy()
@@ -803,8 +831,10 @@ def _period_grid(
         neighbour_distance=dist,
         baseline_distance=2 * cell,
     )
-    occ_counts = np.zeros((len(grid.occupied), periods.n))
-    np.add.at(occ_counts, (grid.point_occupied, periods.index), 1.0)
+    n_occ = len(grid.occupied)
+    occ_counts = np.bincount(
+        grid.point_occupied * periods.n + periods.index, minlength=n_occ * periods.n
+    ).reshape(n_occ, periods.n)
     counts = np.zeros((len(grid), periods.n))
     counts[grid.occupied] = occ_counts
     return grid, counts
@@ -867,9 +897,10 @@ def _significant_periods(
 def _classified_cells(
     grid: GiStarGrid,
     counts: np.ndarray,
-    res: PeriodTests,
+    res: dict[str, np.ndarray],
     hot: np.ndarray,
     cold: np.ndarray,
+    evidence: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     final_rule: int,
     alpha: float,
     persistent_share: float,
@@ -877,17 +908,17 @@ def _classified_cells(
 ) -> gpd.GeoDataFrame:
     """Every computed cell with its class (:func:`pattern_classes`, hot first, then cold) and
     the Mann-Kendall trend of its per-period z-scores (BH over the cells the trend classes
-    test); the columns of :attr:`EmergingResult.cells`."""
-    mk = mann_kendall(np.round(res.z, 9))
+    test); the columns of :attr:`EmergingResult.cells`. ``res`` holds the per-period
+    ``expected``, ``z`` and ``gi_z`` (:class:`PeriodTests`), ``evidence`` is
+    :func:`_final_run_evidence`'s."""
+    mk = mann_kendall(np.round(res["z"], 9))
     mk_z, mk_p = np.asarray(mk.z), np.asarray(mk.p_value)
     n_hot, n_cold = hot.sum(axis=1), cold.sum(axis=1)
     candidate = (hot[:, -1] & (n_hot >= final_rule)) | (cold[:, -1] & (n_cold >= final_rule))
     mk_q = np.full(len(grid), np.nan)
     if candidate.any():
         mk_q[candidate] = benjamini_hochberg(mk_p[candidate])
-    before_hot, sure_hot, before_cold, sure_cold = _final_run_evidence(
-        res, hot, cold, alpha, grid.n_cells
-    )
+    before_hot, sure_hot, before_cold, sure_cold = evidence
     kw = {"share": persistent_share, "alpha": alpha}
     hot_cat = pattern_classes(hot, cold, mk_q, mk_z, hot_before=before_hot, sure_now=sure_hot, **kw)
     cold_cat = pattern_classes(
@@ -902,24 +933,39 @@ def _classified_cells(
     final = np.where(hot[:, -1], "hot", np.where(cold[:, -1], "cold", ""))
     return gpd.GeoDataFrame(
         {
-            "counts": counts.astype(int).tolist(),
+            "counts": _rows(counts.astype(np.int64)),
             "total": counts.sum(axis=1).astype(int),
-            "expected": res.expected.tolist(),
-            "z_scores": res.z.tolist(),
-            "gi_z_scores": res.gi_z.tolist(),
+            "expected": _rows(res["expected"]),
+            "z_scores": _rows(res["z"]),
+            "gi_z_scores": _rows(res["gi_z"]),
             "n_hot_periods": n_hot,
             "n_cold_periods": n_cold,
-            "final": final.astype(object),
-            "category": category.astype(object),
+            "final": _labels(final),
+            "category": _labels(category),
             "mk_tau": mk.tau,
             "mk_z": mk.z,
             "mk_p": mk.p_value,
             "mk_q": mk_q,
-            "trend": trend.astype(object),
+            "trend": _labels(trend),
         },
         geometry=grid.boxes(),
         crs=crs,
     )
+
+
+def _labels(text: np.ndarray) -> np.ndarray:
+    """``text`` as an object array holding one string object per distinct label (not one per
+    cell: a million cells share a handful of labels)."""
+    codes, uniques = pd.factorize(text)
+    return np.asarray(uniques, dtype=object)[codes]
+
+
+def _rows(table: np.ndarray) -> list[np.ndarray]:
+    """One read-only array per row of ``table`` (views: a national grid of a million cells
+    needs no million lists of Python numbers). ``table`` is made read-only too: the caller
+    hands it over."""
+    table.flags.writeable = False
+    return list(table)
 
 
 def _check(ok: bool, msg: str) -> None:

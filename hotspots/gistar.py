@@ -265,12 +265,17 @@ def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.where(sorted_keys[p] == keys, p, -1)
 
 
-def _dilate(ij: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Unique cells of ``ij`` shifted by every offset, sorted by key."""
+def _dilate_square(ij: np.ndarray, r: int) -> np.ndarray:
+    """Unique cells of ``ij`` shifted by every offset of the square window of half-width
+    ``r``, sorted by key: a row of offsets, then a column (a fifth of the keys to make
+    unique at ``r = 2``)."""
     if len(ij) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    cells = (ij[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
-    return _unkey(np.unique(cell_keys(cells)))
+    keys = np.unique(cell_keys(ij))
+    d = np.arange(-r, r + 1, dtype=np.int64)
+    for step in (d * _KEY_SHIFT, d):  # i then j; a shift of j stays within its column here
+        keys = np.unique((keys[:, None] + step[None, :]).ravel())
+    return _unkey(keys)
 
 
 def window_radius(cell_size: float, neighbour_distance: float, baseline_distance: float) -> int:
@@ -356,14 +361,13 @@ class StudyAreaCells:
     """
 
     def __init__(self, study_area: BaseGeometry | None, cell_size: float, radius: int) -> None:
-        self.study_area = study_area
+        area: BaseGeometry = shapely.Polygon() if study_area is None else study_area
+        self.study_area = area
         self.cell_size = float(cell_size)
         self.radius = int(radius)
-        self.whole = study_area is None or study_area.is_empty or study_area.area <= 0
+        self.whole = area.is_empty or area.area <= 0
         self.inner = (
-            None
-            if self.whole
-            else study_area.buffer(-(self.radius + 1) * self.cell_size * math.sqrt(2))
+            None if self.whole else area.buffer(-(self.radius + 1) * self.cell_size * math.sqrt(2))
         )
         self._own = threading.local()
 
@@ -474,7 +478,7 @@ def grid_part(
     nbr = neighbour_offsets(cell, neighbour_distance).astype(np.int64)
     win = _square_offsets(area.radius)
     occ_keys = np.unique(np.asarray(occupied_keys, dtype=np.int64))
-    cand = _dilate(_unkey(occ_keys), win)
+    cand = _dilate_square(_unkey(occ_keys), area.radius)
     if box is not None:
         i0, j0, i1, j1 = box
         i, j = cand[:, 0], cand[:, 1]
@@ -486,7 +490,7 @@ def grid_part(
     edge = np.flatnonzero(~area.interior(cand))
     if len(edge):
         # the windows of the cells near the edge: every share those cells need, computed once
-        ring = _dilate(cand[edge], win)
+        ring = _dilate_square(cand[edge], area.radius)
         ring_keys = cell_keys(ring)
         ring_frac = area.fractions(ring)
         # a cell holding an incident is in the area, however little of it the polygon covers
@@ -830,11 +834,7 @@ class GiStarGrid:
         local = self.local_sums(vals)
         w = self.n_neighbours.astype(float)
         n = self.n_cells
-        mean = float(vals.sum()) / n
-        s = math.sqrt(max(float((vals**2).sum()) / n - mean**2, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gi_var = (s**2) * (n * w - w**2) / (n - 1) if n > 1 else np.zeros_like(w)
-            gi_z = np.where(gi_var > 0, (local - mean * w) / np.sqrt(gi_var), 0.0)
+        mean, s, gi_var, gi_z = self._classic(vals, local)
         phi = max(float(dispersion), 1.0) if null == "local" else 1.0
         if null == "local":
             lnull = self._local_null(vals, w, phi, squares)
@@ -864,6 +864,37 @@ class GiStarGrid:
         cold_block = null != "local" and squares is None
         q = _q_values(p, direction, max(n - len(local), 0), p_block_cold if cold_block else None)
         return GiStarTest(local, expected, z, gi_z, p, q, direction, phi)
+
+    def gi_z(self, values: np.ndarray, local: np.ndarray | None = None) -> np.ndarray:
+        """The classic Gi* z-score of every computed cell against the study area's mean.
+
+        Parameters
+        ----------
+        values : array of shape (n_occupied,)
+            Incidents (or summed weights) of each occupied cell, in ``occupied`` order.
+        local : array of shape (m,), optional
+            :meth:`local_sums` of ``values``, when already computed.
+
+        Returns
+        -------
+        ndarray of shape (m,)
+            Ord & Getis (1995)'s z (:attr:`GiStarTest.gi_z`), as :meth:`test` computes it.
+        """
+        vals = np.asarray(values, dtype=float)
+        return self._classic(vals, self.local_sums(vals) if local is None else local)[3]
+
+    def _classic(
+        self, vals: np.ndarray, local: np.ndarray
+    ) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """Mean ``X``, ``S``, the randomisation variance of ``L`` and the classic Gi* z."""
+        w = self.n_neighbours.astype(float)
+        n = self.n_cells
+        mean = float(vals.sum()) / n
+        s = math.sqrt(max(float((vals**2).sum()) / n - mean**2, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gi_var = (s**2) * (n * w - w**2) / (n - 1) if n > 1 else np.zeros_like(w)
+            gi_z = np.where(gi_var > 0, (local - mean * w) / np.sqrt(gi_var), 0.0)
+        return mean, s, gi_var, gi_z
 
     def _local_null(
         self, vals: np.ndarray, w: np.ndarray, phi: float, squares: np.ndarray | None

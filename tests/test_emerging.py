@@ -340,3 +340,19 @@ def test_areas_carry_incidents_and_place_names():
     top = res.areas.iloc[0]
     assert top["category"] == "persistent hot spot"
     assert top["incidents"] >= 240 and top["top_location"] == "On or near Market Square"
+
+
+def test_per_period_series_are_read_only_arrays():
+    """A national grid has a million cells: each cell's series are read-only rows of one array
+    (no lists of Python numbers), one per period."""
+    inc, _ = _town(6000, 5, stable=2, snap=False, side=SIDE)
+    res = classify_hotspots(inc)
+    row = res.cells["counts"].iloc[0]
+    assert isinstance(row, np.ndarray) and row.dtype == np.int64 and len(row) == 12
+    with pytest.raises(ValueError, match="read-only"):
+        row[0] = 1
+    counts = np.stack(res.cells["counts"])
+    assert counts.sum() == len(inc) and (counts.sum(axis=1) == res.cells["total"]).all()
+    z = np.stack(res.cells["z_scores"])
+    assert z.shape == counts.shape == np.stack(res.cells["expected"]).shape
+    assert set(res.cells["category"]) <= set(CATEGORIES)

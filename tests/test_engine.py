@@ -433,3 +433,34 @@ def test_dask_engine_equals_local_engine(cluster, files, tmp_path, capsys):
     assert engines[1] == {"engine": "dask", "scheduler": where, "n_workers": 2}
     assert outs[0] == outs[1]  # the same file, but for the time of the run and the engine
     assert outs[0].count("\n") >= 2 and outs[0].count("ENGINE") == outs[0].count("\n") - 1
+
+
+def test_dask_engine_classifies_as_the_local_engine(cluster):
+    """Change over time with its grid built by tiles of 6 cells on the workers: the same
+    classes, counts, expectations and z-scores as the local engine, to the last bit."""
+    from hotspots.emerging import classify_hotspots
+    from hotspots.incidents import Incidents
+
+    xy, study = _gistar_case(seed=9)
+    rng = np.random.default_rng(9)
+    month = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 12, len(xy)) * 31, "D")
+    inc = Incidents.from_xy(
+        xy[:, 0], xy[:, 1], crs=27700, study_area=study, month=month.to_period("M").to_timestamp()
+    )
+    local = classify_hotspots(inc, cell_size=100)
+    with engine.DaskEngine(cluster.scheduler_address, gistar_tile_cells=6) as dask_engine:
+        with engine.use(dask_engine):
+            got = classify_hotspots(inc, cell_size=100)
+    assert local.params["engine"] == {"engine": "local"}
+    assert got.params["engine"]["engine"] == "dask"
+    assert {k: v for k, v in got.params.items() if k != "engine"} == {
+        k: v for k, v in local.params.items() if k != "engine"
+    }
+    assert local.params["n_periods"] == 12 and len(local.cells) > 1000
+    a, b = got.cells, local.cells
+    assert a.geometry.geom_equals_exact(b.geometry, 0).all()
+    for column in ("counts", "expected", "z_scores", "gi_z_scores"):
+        np.testing.assert_array_equal(np.stack(a[column]), np.stack(b[column]), err_msg=column)
+    for column in ("category", "final", "trend", "mk_z", "mk_p", "n_hot_periods", "total"):
+        np.testing.assert_array_equal(a[column].to_numpy(), b[column].to_numpy(), err_msg=column)
+    assert (b["category"] != "no pattern").any()
