@@ -106,7 +106,9 @@ __all__ = [
     "problem_report_bytes",
     "profile_problem",
     "read_forces",
+    "near_misses",
     "read_inputs",
+    "read_others",
     "rejected_csv",
     "simulate_later_incidents",
     "standalone_map",
@@ -280,8 +282,6 @@ def read_others(
     policing (:func:`hotspots.safeguards.proactive_mask`: where police look, not where violence
     comes) are left out. None when nothing is left or the rows fall in another analysis CRS.
     """
-    from hotspots.safeguards import proactive_mask
-
     every = read_inputs(
         sources,
         columns=columns,
@@ -291,6 +291,30 @@ def read_others(
         date_to=date_to,
         outlier_km=outlier_km,
     )
+    return near_misses(every, incidents)
+
+
+def near_misses(every: Incidents, incidents: Incidents) -> Incidents | None:
+    """The rows of ``every`` that are other recorded crime and anti-social behaviour beside
+    ``incidents``: what :func:`read_others` keeps, from files already read.
+
+    Parameters
+    ----------
+    every : Incidents
+        The same files read with every crime type and the same date and study-area filters
+        (:func:`read_inputs` or :func:`filter_inputs` with ``crime_types="all"``).
+    incidents : Incidents
+        The target incidents (a subset of ``every``'s rows).
+
+    Returns
+    -------
+    Incidents or None
+        ``every`` without the rows in ``incidents`` (same file and line) and without the
+        offences found mostly by proactive policing; None when nothing is left or the rows fall
+        in another analysis CRS.
+    """
+    from hotspots.safeguards import proactive_mask
+
     if not every.crs.equals(incidents.crs):
         return None
 

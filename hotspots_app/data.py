@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -227,6 +227,36 @@ def load_incidents(
     with st.spinner("Applying the filters..."):
         kept = filter_source(base.value, filters)
     return Outcome(kept.value, tuple(dict.fromkeys(base.warnings + kept.warnings)))
+
+
+#: Where the near misses of target incidents come from, by the incidents' fingerprint (which
+#: names the files and the filters, so it determines them): the rows read and the filters.
+_NEAR_MISSES: dict[str, tuple[Incidents, Filters]] = {}
+
+
+def keep_near_misses(base: Incidents, filters: Filters, incidents: Incidents) -> None:
+    """Remember where :func:`near_misses_of` finds the near misses of ``incidents`` (read only
+    when the patrol areas or the hold-out check ask for them)."""
+    _NEAR_MISSES[incidents.fingerprint] = (base, filters)
+    while len(_NEAR_MISSES) > 8:
+        _NEAR_MISSES.pop(next(iter(_NEAR_MISSES)))
+
+
+def near_misses_of(incidents: Incidents) -> Incidents | None:
+    """Other crime and anti-social behaviour under the same dates and study area as
+    ``incidents`` (:func:`hotspots.workflows.near_misses`, the rows ``hotspots plan`` and
+    ``hotspots evaluate`` read with :func:`hotspots.workflows.read_others`); None when none are
+    known (:func:`keep_near_misses` not called) or none are left."""
+    found = _NEAR_MISSES.get(incidents.fingerprint)
+    return None if found is None else _near_misses(*found, incidents).value
+
+
+@cache_resource(max_entries=8)
+def _near_misses(base: Incidents, filters: Filters, incidents: Incidents) -> Outcome:
+    from hotspots.workflows import near_misses
+
+    every = replace(filters, crime_types="all", harm=False, harm_table=None)
+    return capture(lambda: near_misses(_filter(base, every), incidents))
 
 
 def column_map(is_demo: bool) -> tuple[tuple[str, str], ...]:

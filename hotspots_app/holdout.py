@@ -35,6 +35,7 @@ from hotspots_app.common import (
     remember,
     show_warnings,
 )
+from hotspots_app.data import near_misses_of
 
 HOLDOUT_EXPLAINED = (
     "- **Coverage**: share of the study area inside the hot spots.\n"
@@ -85,7 +86,14 @@ def forecasts_for(
     ``first_test_month`` is None)."""
     from hotspots.workflows import evaluate_forecasts
 
-    return capture(evaluate_forecasts, incidents, first_test_month=first_test_month, params=params)
+    others = near_misses_of(incidents)
+    return capture(
+        evaluate_forecasts,
+        incidents,
+        first_test_month=first_test_month,
+        params=params,
+        others=others,
+    )
 
 
 def _kind(forecast: str) -> str:

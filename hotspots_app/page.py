@@ -118,6 +118,7 @@ def _sidebar_and_detection() -> _Page | None:
     method = detection.sidebar_method()
     loaded = data.load_incidents(source, columns, filters, base)
     incidents = loaded.value
+    data.keep_near_misses(base.value, filters, incidents)
     if len(incidents) == 0:
         st.error("No incidents are left after the filters. Widen the date range or crime types.")
         data.show_report(incidents)

@@ -34,6 +34,7 @@ from hotspots_app.common import (
     show_warnings,
     stop_search_notice,
 )
+from hotspots_app.data import near_misses_of
 
 #: Default patrol plan seed: a fixed number, so the same data give the same plan until changed.
 DEFAULT_SEED = 2718
@@ -98,6 +99,7 @@ def patrol_areas_for(
         significant_only=significant_only,
         radius_m=radius_m,
         places=user_places(places) if places else None,
+        others=near_misses_of(result.incidents),
     )
 
 

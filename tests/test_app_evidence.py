@@ -50,7 +50,10 @@ def test_holdout_shows_every_method_beside_the_baselines(app):
     # The library's comparison on the same data and split (the demo's last month).
     incidents = workflows.read_inputs([str(ensure_demo_csv())])
     res = workflows.evaluate_forecasts(
-        incidents, first_test_month="2025-12", params={"kde": {"use_weights": False}}
+        incidents,
+        first_test_month="2025-12",
+        params={"kde": {"use_weights": False}},
+        others=workflows.read_others([str(ensure_demo_csv())], incidents),
     )
     labels = res.params["labels"]
     expected = [labels[f] for f in dict.fromkeys(res.summary["forecast"])]
@@ -71,6 +74,43 @@ def test_holdout_shows_every_method_beside_the_baselines(app):
     assert sum("Hit rate over coverage" in t for t in titles) == 1
     assert sum("PAI over coverage" in t for t in titles) == 1
     assert sum("equal numbers of 150 m discs" in t for t in titles) == 1
+
+
+def test_patrol_areas_and_holdout_weigh_the_near_misses_as_the_cli_does(app, monkeypatch):
+    import streamlit as st
+
+    import hotspots.patrol
+
+    given: dict[str, object] = {}
+
+    def spy(name, fn):
+        def wrapper(*args, **kwargs):
+            # the first call: the hold-out's origins call make_patrol_areas with a fitted forecast
+            given.setdefault(name, kwargs.get("others"))
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(
+        hotspots.patrol, "make_patrol_areas", spy("areas", hotspots.patrol.make_patrol_areas)
+    )
+    monkeypatch.setattr(
+        workflows, "evaluate_forecasts", spy("holdout", workflows.evaluate_forecasts)
+    )
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    _open(app, "Patrol plan")
+    _open(app, "Check against a later period")
+    assert not app.error, [e.value for e in app.error]
+    # what `hotspots plan` and `hotspots evaluate` pass: the files' other crime types
+    incidents = workflows.read_inputs([str(ensure_demo_csv())])
+    cli = workflows.read_others([str(ensure_demo_csv())], incidents)
+    assert cli is not None and len(cli) > 100
+    for name in ("areas", "holdout"):
+        others = given[name]
+        assert others is not None, name
+        assert sorted(others.frame["source_row"]) == sorted(cli.frame["source_row"]), name
+        assert others.crs.equals(incidents.crs)
 
 
 def _uniform_csv(n: int = 500, seed: int = 8) -> bytes:
