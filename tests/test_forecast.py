@@ -391,6 +391,7 @@ SHARED_CASES = [
     ("police_uk/city-of-london_2024-01_to_2025-12", "Violence and sexual offences", 1.15, 1.05),
     ("us/memphis_robberies_2019.csv", None, 1.10, 2.0),
     ("police_uk/merseyside_2022-01_to_2022-06", "Violence and sexual offences", 1.08, 1.8),
+    ("us/chicago_aggravated_assaults_2010-2019.csv", None, 1.25, 2.5),
 ]
 
 
@@ -409,6 +410,39 @@ def test_patrol_areas_beat_the_naive_baselines_on_shared_data(
     for label in ("top 10", "top 20", "top 50", "all"):
         assert ours[label] >= gain * best_naive[label], label
         assert ours[label] >= arcgis * means.loc[label, "arcgis_kde"], label
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_twice_the_arcgis_rule_is_out_of_reach_in_the_city_of_london(shared_data):
+    """Where the ArcGIS-rule discs already catch much of next month's violence, twice their
+    catch is more than any placement of as many discs could catch: perfect foresight (the same
+    number of 150 m discs placed greedily on the test month's own incidents, overlap allowed,
+    :func:`hotspots.evaluate.best_disc_hits`) catches less. So the target "2x the ArcGIS-rule
+    discs" cannot be met there, by any forecast."""
+    from hotspots.evaluate import rolling_evaluation
+
+    inc, others = _read_shared(
+        shared_data, "police_uk/city-of-london_2024-01_to_2025-12", "Violence and sexual offences"
+    )
+    tab = rolling_evaluation(inc, methods=(), others=others).table
+    tab = tab[tab["at"] == "discs"]
+    arcgis = tab[tab["forecast"] == "arcgis_kde"].set_index(["label", "origin"])
+    ours = tab[tab["forecast"] == "forecast_discs"].set_index(["label", "origin"])
+    assert len(arcgis.loc["top 10"]) == 6
+    for label in ("top 10", "top 20", "top 50"):
+        a = arcgis.loc[label]
+        # at every origin: twice the ArcGIS-rule catch exceeds the best possible
+        assert (2 * a["hit_rate"] > a["best_hit_rate"]).all(), label
+        # and the forecast lies between the ArcGIS rule and the best possible
+        o = ours.loc[label, "hit_rate"]
+        assert (o <= a["best_hit_rate"] + 1e-12).all() and o.mean() > a["hit_rate"].mean()
+    # from 50 discs on, the ArcGIS-rule discs catch over half: twice that is over 100 %
+    for label in ("top 50", "top 100", "all"):
+        assert arcgis.loc[label, "hit_rate"].mean() > 0.5, label
+    top10 = arcgis.loc["top 10"]
+    assert top10["hit_rate"].mean() == pytest.approx(0.3521, abs=5e-4)
+    assert top10["best_hit_rate"].mean() == pytest.approx(0.4579, abs=5e-4)
 
 
 def test_read_others_keeps_the_other_records_but_not_proactive_offences(tmp_path):
