@@ -367,16 +367,69 @@ def folder_files(path: str | os.PathLike[str]) -> list[Path]:
 
 def _decode(data: bytes, name: str) -> tuple[str, str]:
     """Bytes to text: UTF-16 (with BOM), UTF-8 (with or without BOM), cp1252, then latin-1."""
-    hint = "give a comma-, semicolon- or tab-separated text file (CSV) with a header row."
-    if not data or data.isspace():
-        msg = "The file is empty."
-        raise InputError(msg, file=name, hint=hint)
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if _check_bytes(data, name) == "utf-16":
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
             msg = "The file starts with a UTF-16 byte-order mark but is not valid UTF-16."
-            raise InputError(msg, file=name, hint=hint) from exc
+            raise InputError(msg, file=name, hint=_TEXT_HINT) from exc
+    try:
+        text = data.decode("utf-8-sig")
+        return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+_TEXT_HINT = "give a comma-, semicolon- or tab-separated text file (CSV) with a header row."
+
+#: Bytes of a UTF-8 file decoded to sniff its delimiter and header (Arrow reads the rest):
+#: enough for the 200,000 characters sniffed, at up to four bytes a character.
+_HEAD_BYTES = 800_000
+
+
+def _utf8_head(data: bytes, name: str) -> tuple[str, str] | None:
+    """(text, encoding) of the first lines of a UTF-8 file, or None where :func:`_decode` must
+    decode it (UTF-16, or not UTF-8); raises :func:`_decode`'s errors for empty and binary files.
+
+    The whole file is checked as UTF-8 by Arrow (several times faster than decoding it, and
+    without the GIL, so files read side by side check at once); only the lines the delimiter is
+    sniffed from are decoded.
+    """
+    if _check_bytes(data, name) == "utf-16" or not _is_utf8(data):
+        return None
+    head = data[:_HEAD_BYTES]
+    if len(data) > len(head):
+        head = head[: head.rfind(b"\n") + 1]
+    text = head.decode("utf-8-sig")
+    if len(data) > len(head) and len(text) < 200_000:
+        text = data.decode("utf-8-sig")  # long lines: the whole file, as _decode does
+    return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8 (as Python's strict decoder decides; checked by Arrow)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    arr = pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data))
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _check_bytes(data: bytes, name: str) -> str:
+    """Refuse empty and binary files, archives and PDFs; "utf-16" after a UTF-16 byte-order
+    mark, else ""."""
+    hint = _TEXT_HINT
+    if not data or data.isspace():
+        msg = "The file is empty."
+        raise InputError(msg, file=name, hint=hint)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
     for magic, what in ((b"PK\x03\x04", "a zip archive or an Excel workbook"),
                         (b"\x1f\x8b", "a gzip-compressed file"), (b"%PDF", "a PDF")):  # fmt: skip
         if data.startswith(magic):
@@ -387,15 +440,7 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
     if b"\x00" in head or controls > max(8, len(head) // 100):
         msg = "The file holds binary data, not CSV text."
         raise InputError(msg, file=name, hint=hint)
-    try:
-        text = data.decode("utf-8-sig")
-        return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
+    return ""
 
 
 def _one_source(source: Any, name: str | None) -> tuple[str, bytes]:
@@ -1227,12 +1272,19 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
     if data[:4] == b"PAR1":  # Parquet's magic bytes
         return _parse_parquet(name, data)
     sha = hashlib.sha256(data).hexdigest()
-    text, encoding = _decode(data, name)
-    fast = _try_fast(data, text, encoding)
+    head = _utf8_head(data, name)
+    if head is not None:  # UTF-8 checked by Arrow, decoded only where the csv module reads it
+        text, encoding = head
+        fast = _try_fast(data, text, encoding)
+    else:
+        text, encoding = _decode(data, name)
+        fast = _try_fast(data, text, encoding)
     if fast is not None:
         delim, header, (table, lines, malformed) = fast
         parser = "arrow"
     else:
+        if head is not None:
+            text = data.decode("utf-8-sig")
         delim = _sniff_delimiter(text)
         header, table, lines, malformed = _parse_careful(text, delim, name)
         parser = "csv"
@@ -1246,7 +1298,8 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
 
 
 def _try_fast(data: bytes, text: str, encoding: str) -> tuple | None:
-    """(delimiter, header, Arrow's read) of a decoded file, or None for the csv module."""
+    """(delimiter, header, Arrow's read) of a decoded file (or of its first lines), or None for
+    the csv module."""
     delim = _sniff_delimiter(text)
     head = text[:65536]
     first = next((r for r in csv.reader(io.StringIO(head, newline=""), delimiter=delim) if r), [])
@@ -1377,10 +1430,33 @@ def _as_arrow(text: str | np.ndarray | pa.Array | _Later, n: int) -> pa.Array:
 
 
 def _blank_arrow(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Per row: blank or a missing-value token (as :func:`_clean` decides), without encoding."""
-    t = pc.utf8_trim_whitespace(arr)
-    blank = pc.or_(pc.equal(t, ""), pc.is_in(pc.utf8_upper(t), pa.array(sorted(MISSING_TOKENS))))
-    return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+    """Per row: blank or a missing-value token (as :func:`_clean` decides), without encoding.
+
+    A cell that starts with a letter or digit other than N is neither (every token starts with
+    N, - or #), so only the other cells are trimmed and compared: few in an id column.
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    maybe = np.ones(len(arr), dtype=bool)
+    if pa.types.is_string(arr.type) and not arr.null_count and len(arr):
+        offs = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
+            arr.offset : arr.offset + len(arr) + 1
+        ]
+        data = (
+            np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+            if arr.buffers()[2]
+            else np.zeros(1, np.uint8)
+        )
+        first = np.where(offs[1:] > offs[:-1], data[np.minimum(offs[:-1], len(data) - 1)], 0)
+        word = (first >= 48) & (first <= 57) | (((first | 32) >= 97) & ((first | 32) <= 122))
+        maybe = ~(word & ((first | 32) != 110))  # 110: n
+    out = np.zeros(len(arr), dtype=bool)
+    idx = np.flatnonzero(maybe)
+    if len(idx):
+        t = pc.utf8_trim_whitespace(arr.take(pa.array(idx)))
+        blank = pc.or_(pc.equal(t, ""), pc.is_in(pc.utf8_upper(t), _MISSING_ARROW))
+        out[idx] = np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+    return out
 
 
 @dataclass
@@ -2883,8 +2959,19 @@ def _duplicates_with_id(
     if not any(w.any() for w in with_id):
         return 0
     # blank ids (a fifth of police.uk's rows) repeat but copy nothing: count the others only
-    kept = [col.filter(pa.array(w)) for col, w in zip(columns, with_id, strict=True)]
-    ids = pa.chunked_array([c for col in kept for c in col.chunks], type=pa.string())
+    kept = [
+        col.filter(pa.array(w)).combine_chunks() for col, w in zip(columns, with_id, strict=True)
+    ]
+    keys = [_text_keys(col) for col in kept]
+    if all(k is not None for k in keys):  # only ids whose 64-bit key repeats can repeat
+        again = pd.Series(np.concatenate(keys)).duplicated(keep=False).to_numpy()
+        if not again.any():
+            return 0
+        cuts = np.cumsum([len(k) for k in keys])[:-1]
+        kept = [col.filter(pa.array(a)) for col, a in zip(kept, np.split(again, cuts), strict=True)]
+    ids = pa.chunked_array(
+        [c for col in kept for c in pa.chunked_array([col]).chunks], type=pa.string()
+    )
     vc = pc.value_counts(ids)
     repeated = vc.field("values").filter(pc.greater(vc.field("counts"), 1))
     if not len(repeated):  # no id value appears twice: no copies
@@ -2895,6 +2982,28 @@ def _duplicates_with_id(
     ]
     copies = _copies(_rows_of(files, offsets, members, masks), len(has_id))
     return rej.add(copies, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
+
+
+def _text_keys(arr: pa.Array) -> np.ndarray | None:
+    """A 64-bit key per string, equal for equal strings (and rarely for others), made from the
+    bytes at once when every string has the same length (police.uk's 64-hex Crime IDs); None
+    otherwise. Only rows whose key repeats can repeat, so exact comparisons shrink to those."""
+    n = len(arr)
+    if n == 0 or arr.null_count or not (pa.types.is_string(arr.type)):
+        return None
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    width = int(offs[1] - offs[0])
+    if width == 0 or int(offs[-1] - offs[0]) != width * n or (np.diff(offs) != width).any():
+        return None
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offs[0] : offs[-1]].reshape(n, width)
+    pad = -width % 8
+    if pad:
+        data = np.concatenate([data, np.zeros((n, pad), dtype=np.uint8)], axis=1)
+    words = np.ascontiguousarray(data).view(np.uint64)
+    key = np.zeros(n, dtype=np.uint64)
+    for j in range(words.shape[1]):  # a polynomial hash of the 8-byte words (wrapping)
+        key = key * np.uint64(0x9E3779B97F4A7C15) + words[:, j]
+    return key
 
 
 def _copies_without_id(

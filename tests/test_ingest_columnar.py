@@ -22,10 +22,13 @@ from hotspots.evaluate import split_by_month
 from hotspots.incidents import DeferredRejected, Incidents, deferred_or_table, unique_points
 from hotspots.ingest import (
     R_DATE,
+    R_DUPLICATE,
     R_TYPE,
+    _is_utf8,
     _parse_careful,
     _parse_fast,
     _parse_file,
+    _text_keys,
     filter_incidents,
     read_incidents,
 )
@@ -308,6 +311,90 @@ def test_filtered_rows_listed_lazily_equal_the_eager_listing():
     assert twice.report.reason_counts() == {
         str(k): int(c) for k, c in both["reason"].value_counts().items()
     }
+
+
+def rows_with_copies(width):
+    """A police.uk file whose ids are ``width`` characters wide (or of many widths, for 0), with
+    exact copies, rows sharing an id but not a field, and copies without an id."""
+    base = police_file(300, seed=21).decode().splitlines()
+    lines = [base[0]]
+    for i, line in enumerate(base[1:]):
+        cells = line.split(",")
+        if cells[0]:
+            cells[0] = f"{i:0{width}d}" if width else "9" * (1 + i % 5)
+        lines.append(",".join(cells))
+    lines += [lines[5], lines[5], lines[9]]  # exact copies (or copies without an id)
+    other = lines[12].split(",")
+    other[6] = "On or near Z"  # same id, another location: not a copy
+    lines.append(",".join(other))
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("width", [64, 7, 0])
+def test_duplicates_found_by_id_keys_as_by_comparing_ids(width, monkeypatch):
+    """Ids of one width are compared by 64-bit keys first; every key colliding (all zero) or ids
+    of mixed widths (no keys) give the same rejections."""
+    data = ("d.csv", rows_with_copies(width))
+    fast = read_incidents(data, crime_types="all", outlier_km=False)
+    import hotspots.ingest as ingest
+
+    monkeypatch.setattr(ingest, "_text_keys", lambda arr: np.zeros(len(arr), dtype=np.uint64))
+    colliding = read_incidents(data, crime_types="all", outlier_km=False)
+    monkeypatch.setattr(ingest, "_text_keys", lambda arr: None)
+    exact = read_incidents(data, crime_types="all", outlier_km=False)
+    for inc in (fast, colliding):
+        pd.testing.assert_frame_equal(inc.report.rejected, exact.report.rejected)
+        pd.testing.assert_frame_equal(inc.frame, exact.frame)
+        assert inc.report.notes == exact.report.notes
+    dup = exact.report.rejected
+    dup = dup[dup["reason"] == R_DUPLICATE]
+    # ids repeat only in the copies of row 5's line (line 7: 2 copies); row 9's line may be
+    # anti-social behaviour (no id: kept) or not (1 copy)
+    line9_has_id = rows_with_copies(width).decode().splitlines()[9].split(",")[0] != ""
+    assert len(dup) == 2 + line9_has_id
+    keys = _text_keys(pa_strings(["ab", "cd", "ab", "ef"]))
+    assert keys[0] == keys[2] and len(set(keys.tolist())) == 3
+    assert _text_keys(pa_strings(["ab", "c"])) is None
+    assert _text_keys(pa_strings(["x" * 13, "x" * 12 + "y"])).tolist()[0] != 0
+
+
+def pa_strings(values):
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([0x41, 0x0A, 0x80, 0xBF, 0xC2, 0xC0, 0xE0, 0xED, 0xEF, 0xF0,
+                                 0xF4, 0xF5, 0xA0, 0x9F, 0x90, 0x8F]), max_size=12))  # fmt: skip
+def test_utf8_check_is_pythons(codes):
+    data = bytes(codes)
+    try:
+        data.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        valid = False
+    assert _is_utf8(data) == valid
+
+
+def test_a_long_utf8_file_with_one_cp1252_byte_at_the_end_is_cp1252():
+    """Only the first lines are decoded before Arrow reads; the whole file is still checked."""
+    body = police_file(12_000, seed=3)
+    assert len(body) > 800_000
+    good = body.replace(b"On or near X1,", "On or near Caf\u00e9,".encode())
+    bad = good + b"x9,2024-01,M,M,-2.98,53.41,On or near Caf\xe9,E01,A,Drugs,,\n"
+    p_good, p_bad = _parse_file("good.csv", good), _parse_file("bad.csv", bad)
+    assert (p_good.encoding, p_good.parser, p_bad.encoding, p_bad.parser) == (
+        "utf-8",
+        "arrow",
+        "cp1252",
+        "arrow",
+    )
+    assert p_good.table.num_rows == 12_000 and p_bad.table.num_rows == 12_001
+    # the UTF-8 text read as cp1252 (as the whole file is): 'Café' is 'CafÃ©' there
+    assert "On or near Caf\u00e9" in set(p_good.table.column("Location").to_pylist())
+    assert "On or near Caf\u00c3\u00a9" in set(p_bad.table.column("Location").to_pylist())
+    assert p_bad.table.column("Location")[-1].as_py() == "On or near Caf\u00e9"
 
 
 def test_filter_study_area_and_harm_weights():
