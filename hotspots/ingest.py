@@ -1484,6 +1484,9 @@ class ValidatedFile:
     notes: list[str]
     date_order: str = ""
     undated: int = 0  # rows kept although their date could not be read
+    # the distinct points of the rows valid when read (:func:`_distinct_points`), found in the
+    # reading thread so that combining the files only merges them
+    points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -1542,10 +1545,12 @@ def _validate_file(
             f"{p.name}: {len(p.malformed)} row(s) had more or fewer fields than the header and "
             "were rejected."
         )
+    ok = rej.ok
     return ValidatedFile(
         p, info, bng, vx, vy, when.dt, when.has_time, when.month, weight,
         _coded_text(col, mapping, "crime_type", n), _coded_text(col, mapping, "location", n),
         has_id, rej, notes, when.date_order, int(unreadable.undated.sum()),
+        _distinct_points(vx[ok], vy[ok]),
     )  # fmt: skip
 
 
@@ -2417,7 +2422,11 @@ def _filter_step(
     first: dict[str, int] = {}
     for i, f in enumerate(infos):
         first.setdefault(f.name, i)
-    file_codes, file_names = pd.factorize(frame["source_file"].astype(str))
+    if isinstance(frame["source_file"].dtype, pd.CategoricalDtype):  # read_incidents' frame
+        file_codes = frame["source_file"].cat.codes.to_numpy(dtype=np.int64)
+        file_names = frame["source_file"].cat.categories
+    else:
+        file_codes, file_names = pd.factorize(frame["source_file"].astype(str))
     if infos:
         row_file = np.array([first.get(str(u), 0) for u in file_names], dtype=np.int64)
         row_file = row_file[file_codes]
@@ -2449,6 +2458,8 @@ def _filter_step(
     )
     kept = frame.loc[done.keep].reset_index(drop=True)
     kept["weight"] = done.weight[done.keep]
+    for c in ("crime_type", "location", "source_file"):
+        kept[c] = _text_of(kept[c])
     return Incidents(
         kept, incidents.crs, area if area is not None else incidents.study_area, report
     )
@@ -2593,12 +2604,20 @@ def _validate(
     if not ok.any():
         _raise_no_valid_rows(files, rej)
     area: BaseGeometry | None = None
-    if not study_area_given:
-        area = _data_study_area(loc, ok, choices, notes)
-    choices.update(_file_choices(files))
-    used = np.flatnonzero(ok)
-    frame_file = np.repeat(np.arange(len(files), dtype=np.int64), sizes)[used]
-    frame = _valid_frame(files, offsets, loc, used, frame_file)
+    area_choices: dict[str, Any] = {}
+    area_notes: list[str] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the study area while the frame is built
+        drawn = None
+        if not study_area_given:
+            drawn = pool.submit(_data_study_area, loc, ok, area_choices, area_notes)
+        used = np.flatnonzero(ok)
+        frame_file = np.repeat(np.arange(len(files), dtype=np.int64), sizes)[used]
+        frame = _valid_frame(files, offsets, loc, used, frame_file)
+        file_choices = _file_choices(files)
+        area = drawn.result() if drawn is not None else None
+    choices.update(area_choices)
+    notes.extend(area_notes)
+    choices.update(file_choices)
     return _Validated(files, offsets, rej, frame, used, frame_file, loc.crs, area, choices, notes)
 
 
@@ -2717,8 +2736,8 @@ def _locate(
     located = rej.ok
     ll = np.flatnonzero(located & ~bng)
     bb = np.flatnonzero(located & bng)
-    ll_codes, ll_x, ll_y = _distinct_points(vx[ll], vy[ll])
-    bb_codes, bb_x, bb_y = _distinct_points(vx[bb], vy[bb])
+    ll_codes, ll_x, ll_y = _merged_points(files, offsets, located, bng=False)
+    bb_codes, bb_x, bb_y = _merged_points(files, offsets, located, bng=True)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     lon[ll], lat[ll] = vx[ll], vy[ll]
@@ -2864,8 +2883,12 @@ def _valid_frame(
     used: np.ndarray,
     frame_file: np.ndarray,
 ) -> pd.DataFrame:
-    """The valid rows (``used``, over all files) as the incidents frame (``REQUIRED_COLUMNS``)."""
-    names = pa.array([f.info.name for f in files], type=pa.string())
+    """The valid rows (``used``, over all files) as the incidents frame (``REQUIRED_COLUMNS``).
+
+    The text columns are categorical here, so filtering copies codes, not text; the filter step
+    turns them into strings (:func:`_text_of`) for the rows it keeps.
+    """
+    names, name_codes = _merged_codes([pa.array([f.info.name for f in files], pa.string())])
     return pd.DataFrame(
         {
             "x": loc.x[used],
@@ -2878,10 +2901,35 @@ def _valid_frame(
             "crime_type": _text_column(files, "ctype", used, offsets),
             "weight": _cat(files, "weight", float)[used],
             "location": _text_column(files, "location", used, offsets),
-            "source_file": names.take(pa.array(frame_file)).to_pandas().astype(str),
+            "source_file": pd.Categorical.from_codes(name_codes[frame_file], names),
             "source_row": np.concatenate([f.parsed.lines for f in files]).astype(np.int64)[used],
-        }
+        },
+        copy=False,  # fresh arrays: one block each, not copied into one block per dtype
     )
+
+
+def _merged_points(
+    files: list[ValidatedFile], offsets: np.ndarray, located: np.ndarray, *, bng: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_distinct_points` of the located rows of the files in British National Grid (or
+    not), from each file's own distinct points: the same codes, in the same order."""
+    parts = []
+    for f, off in zip(files, offsets, strict=True):
+        if f.bng != bng:
+            continue
+        here = located[off : off + f.n]
+        pts = f.points
+        if pts is None or not np.array_equal(here, f.rejects.ok):
+            pts = _distinct_points(f.vx[here], f.vy[here])
+        parts.append(pts)
+    if not parts:
+        return _distinct_points(np.zeros(0), np.zeros(0))
+    codes, ux, uy = _distinct_points(
+        np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+    )
+    starts = np.cumsum([0] + [len(p[1]) for p in parts[:-1]])
+    rows = np.concatenate([codes[s + p[0]] for s, p in zip(starts, parts, strict=True)])
+    return rows.astype(np.int64), ux, uy
 
 
 def _distinct_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -2895,18 +2943,33 @@ def _distinct_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def _text_column(
     files: list[ValidatedFile], attr: str, rows: np.ndarray, offsets: np.ndarray
-) -> pd.Series:
-    """A text column (crime type, location) of the given rows, as pandas Arrow-backed strings."""
-    values = pa.chunked_array(
-        [getattr(f, attr)[1].cast(pa.string()) for f in files], type=pa.string()
-    ).combine_chunks()
+) -> pd.Categorical:
+    """A text column (crime type, location) of the given rows, as a categorical of the files'
+    distinct values."""
+    values, at = _merged_codes([getattr(f, attr)[1] for f in files])
     starts = np.concatenate([[0], np.cumsum([len(getattr(f, attr)[1]) for f in files])[:-1]])
     codes = np.concatenate(
         [getattr(f, attr)[0].astype(np.int64) + s for f, s in zip(files, starts, strict=True)]
     )
-    if not len(rows):
+    return pd.Categorical.from_codes(at[codes[rows]], values)
+
+
+def _merged_codes(parts: list[pa.Array]) -> tuple[pd.Index, np.ndarray]:
+    """(distinct values of all parts as a pandas string index, each part value's place in it)."""
+    values = pa.chunked_array([p.cast(pa.string()) for p in parts], type=pa.string())
+    at, distinct = pd.factorize(values.combine_chunks().to_pandas().astype(str))
+    return pd.Index(distinct, dtype=str), at.astype(np.int64)
+
+
+def _text_of(column: pd.Series) -> pd.Series:
+    """A text column as pandas Arrow-backed strings (categorical ones from their codes)."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column
+    if not len(column):
         return pd.Series([], dtype=str)
-    return values.take(pa.array(codes[rows])).to_pandas().astype(str)
+    values = pa.array(column.cat.categories.to_numpy(dtype=object), type=pa.string())
+    codes = pa.array(column.cat.codes.to_numpy(dtype=np.int64))
+    return values.take(codes).to_pandas().astype(str)
 
 
 def _duplicates(
@@ -3140,7 +3203,10 @@ class _TypeCodes:
 
     @classmethod
     def of(cls, crime_type: pd.Series) -> _TypeCodes:
-        codes, uniq = pd.factorize(crime_type.astype(str))
+        if isinstance(crime_type.dtype, pd.CategoricalDtype):  # read_incidents' frame
+            codes, uniq = crime_type.cat.codes.to_numpy(), crime_type.cat.categories
+        else:
+            codes, uniq = pd.factorize(crime_type.astype(str))
         raw = np.asarray(uniq, dtype=object)
         folded = np.array([str(u).strip().casefold() for u in raw], dtype=object)
         return cls(codes.astype(np.int64), raw, folded)
@@ -3461,7 +3527,9 @@ def _rejected_table(v: _Validated) -> pd.DataFrame:
         parts = []
         if b > a:
             local = rows[a:b] - off
-            raw = p.table.take(pa.array(local))
+            pick = np.zeros(f.n, dtype=bool)
+            pick[local] = True  # rows are sorted and distinct: a filter keeps them in order,
+            raw = p.table.filter(pa.array(pick))  # without joining each column's blocks first
             meta = {
                 "source_file": _as_arrow(p.name, b - a),
                 "source_row": pa.array(p.lines[local], type=pa.int64()),

@@ -24,12 +24,15 @@ from hotspots.ingest import (
     R_DATE,
     R_DUPLICATE,
     R_TYPE,
+    _distinct_points,
     _is_utf8,
+    _merged_points,
     _parse_careful,
     _parse_fast,
     _parse_file,
     _text_keys,
     filter_incidents,
+    read_file,
     read_incidents,
 )
 
@@ -395,6 +398,41 @@ def test_a_long_utf8_file_with_one_cp1252_byte_at_the_end_is_cp1252():
     assert "On or near Caf\u00e9" in set(p_good.table.column("Location").to_pylist())
     assert "On or near Caf\u00c3\u00a9" in set(p_bad.table.column("Location").to_pylist())
     assert p_bad.table.column("Location")[-1].as_py() == "On or near Caf\u00e9"
+
+
+def test_distinct_points_merged_from_each_files_own_equal_one_pass_over_all_rows():
+    """Each file finds its distinct points as it is read; merging them gives the codes and the
+    order of first appearance of one factorization of every located row."""
+    base = police_file(400, seed=30)
+    files = [read_file(f"{m}.csv", base.replace(b"2024-01", f"2024-{m:02d}".encode()))
+             for m in (1, 2, 3)]  # fmt: skip
+    files[1].points = None  # a file read without them (its own factorization is made)
+    offsets = np.cumsum([0] + [f.n for f in files[:-1]])
+    located = np.concatenate([f.rejects.ok for f in files])
+    vx = np.concatenate([f.vx for f in files])
+    vy = np.concatenate([f.vy for f in files])
+    codes, ux, uy = _merged_points(files, offsets, located, bng=False)
+    want_codes, want_x, want_y = _distinct_points(vx[located], vy[located])
+    np.testing.assert_array_equal(codes, want_codes)
+    np.testing.assert_array_equal(ux, want_x)
+    np.testing.assert_array_equal(uy, want_y)
+    assert len(ux) < located.sum()  # points shared between rows and files
+    none = _merged_points(files, offsets, located, bng=True)
+    assert [len(a) for a in none] == [0, 0, 0]
+
+
+def test_text_columns_are_strings_after_the_categorical_filter_step():
+    """read_incidents filters a categorical frame and gives its text columns as strings, as
+    filter_incidents on incidents already read does."""
+    files = [("a.csv", police_file(300, seed=41)), ("b.csv", police_file(200, seed=42))]
+    direct = read_incidents(files, crime_types=["robbery", "drugs"])
+    later = filter_incidents(
+        read_incidents(files, crime_types="all"), crime_types=["robbery", "drugs"]
+    )
+    for col in ("crime_type", "location", "source_file"):
+        assert direct.frame[col].dtype == later.frame[col].dtype == pd.StringDtype(na_value=np.nan)
+    pd.testing.assert_frame_equal(direct.frame, later.frame)
+    assert set(direct.frame["source_file"]) == {"a.csv", "b.csv"}
 
 
 def test_filter_study_area_and_harm_weights():
