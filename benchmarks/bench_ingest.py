@@ -13,8 +13,9 @@ Two baselines, measured in the same run on the same files:
 Every timed step runs in a fresh Python process (after its imports), so each has its own peak
 resident memory (``*_rss_mb``); the best of ``REPEATS`` runs is kept. ``ratio_<name>`` is the
 baseline's time over ours (below 1: ours is slower); ``x_pandas_read`` is ours over the pandas
-read (the issue's target is at most 3). The synthetic files are written to a temporary folder
-and deleted afterwards.
+read (the issue's target is at most 3); ``load_1min`` is the machine's load average when our run
+started (wall times mean little on a loaded machine: compare the CPU seconds). The synthetic
+files are written to a temporary folder and deleted afterwards.
 
 Usage: ``python -m benchmarks.bench_ingest [--quick]``.
 """
@@ -164,12 +165,13 @@ def _measure(step: str, files: list[Path], repeats: int = REPEATS) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH", "")]))
     runs = []
     for _ in range(repeats):
+        load = os.getloadavg()[0]
         out = subprocess.run(
             [sys.executable, "-c", _CHILD, json.dumps([str(f) for f in files]), step,
              json.dumps(VIOLENCE)],
             capture_output=True, text=True, check=True, env=env,
         )  # fmt: skip
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        runs.append({**json.loads(out.stdout.strip().splitlines()[-1]), "load": load})
     best = min(runs, key=lambda r: r["s"])
     best["rss_mb"] = max(r["rss_mb"] for r in runs)
     return best
@@ -197,6 +199,7 @@ def run(quick: bool = False) -> list[dict]:
                     "x_pandas_read_cpu": ours["cpu_s"] / base["cpu_s"],
                     "ours_rss_mb": ours["rss_mb"],
                     "pandas_read_rss_mb": base["rss_mb"],
+                    "load_1min": ours["load"],
                 }
             )  # fmt: skip
         cases = [(label, synthetic)]

@@ -3025,8 +3025,9 @@ def _duplicates_with_id(
     kept = [
         col.filter(pa.array(w)).combine_chunks() for col, w in zip(columns, with_id, strict=True)
     ]
-    keys = [_text_keys(col) for col in kept]
-    if all(k is not None for k in keys):  # only ids whose 64-bit key repeats can repeat
+    found = [_text_keys(col) for col in kept]
+    keys = [k for k in found if k is not None]
+    if len(keys) == len(found):  # only ids whose 64-bit key repeats can repeat
         again = pd.Series(np.concatenate(keys)).duplicated(keep=False).to_numpy()
         if not again.any():
             return 0
