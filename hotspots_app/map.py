@@ -27,6 +27,7 @@ from hotspots_app.common import (
     guide_step,
     keep_selection_valid,
     md,
+    recall,
     refresh_table,
     remember,
     restore,
@@ -107,6 +108,12 @@ def sidebar_basemap() -> tuple[str, str | None]:
     return mapping.resolve_tiles(url), attribution
 
 
+def patrol_areas_on() -> bool:
+    """Whether the map's patrol areas layer is switched on (kept across tabs)."""
+    key = "show_patrol_areas"
+    return bool(st.session_state.get(key, recall(key, LAYER_DEFAULTS[key])))
+
+
 # ---------------------------------------------------------------------------- selection
 def sync_selection(ranked: Any, patrol_areas: Any = None) -> None:
     """A map click or a table row -> the selected hot spot (:func:`hotspots_app.common.select`).
@@ -144,10 +151,12 @@ def show_map(
     attribution: str | None,
     plan_layer: Any = None,
     emerging: Callable[[], tuple[Any, str | None]] | None = None,
+    plan_pending: bool = False,
 ) -> None:
     """The map at the width of the page, with its layer toggles and legend.
 
-    ``emerging`` gives the classified cells and a note (called only when their layer is on).
+    ``emerging`` gives the classified cells and a note (called only when their layer is on);
+    ``plan_pending``: the plan is not made yet, its patrol areas are drawn once it is.
     """
     # Imported here: importing streamlit_folium declares its component, a Streamlit call.
     from streamlit_folium import st_folium
@@ -155,7 +164,7 @@ def show_map(
     ranked = result.hotspots
     restore(LAYER_DEFAULTS)
     left, right = st.columns(2)
-    show_areas = plan_layer is not None and left.toggle(
+    show_areas = (plan_layer is not None or plan_pending) and left.toggle(
         "Show patrol areas",
         key="show_patrol_areas",
         on_change=remember,
@@ -201,6 +210,8 @@ def show_map(
         "Darker = higher rank; blue outline = selected. Click a hot spot to select it. Blue heat: "
         "all incidents. Density contours (KDE) can be switched on in the layer box."
     )
+    if show_areas and plan_pending:
+        st.caption("Placing the patrol areas: they are drawn on the map in a moment.")
     if show_emerging:
         if cells is not None and len(cells):
             present = [c for c in mapping.EMERGING_COLOURS if c in set(cells["category"])]
@@ -252,13 +263,18 @@ def section(
     *,
     plan_bundle: Bundle | None = None,
     plan_layer: Any = None,
+    plan_pending: bool = False,
     emerging: Callable[[], tuple[Any, str | None]] | None = None,
 ) -> None:
-    """The map tab: summary metrics, the map at full width, the ranked table, the selection."""
+    """The map tab: summary metrics, the map at full width, the ranked table, the selection.
+
+    ``plan_pending``: the plan is not made yet (the page makes it after this tab and draws it
+    again); the patrol areas toggle is shown all the same.
+    """
     ranked = result.hotspots
     sync_selection(ranked, plan_bundle.areas if plan_bundle else None)
     detection.show_summary(result)
-    show_map(result, tiles, attribution, plan_layer, emerging)
+    show_map(result, tiles, attribution, plan_layer, emerging, plan_pending=plan_pending)
     stop_search_notice()
     guide_step("Map")
     detection.show_proactive(result)

@@ -157,15 +157,7 @@ def _open_tab(page: _Page) -> None:
     tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun"), strict=True))
     if tabs["Map"].open:
         with tabs["Map"]:
-            state = plan.current(result)
-            map_section.section(
-                result,
-                page.tiles,
-                page.attribution,
-                plan_bundle=state.bundle,
-                plan_layer=plan.layer(state.bundle),
-                emerging=lambda: change.current(incidents),
-            )
+            _map_tab(result, incidents, page)
     if tabs["Hot spot details"].open:
         with tabs["Hot spot details"]:
             guide_step("Hot spot details")
@@ -214,6 +206,30 @@ def _open_tab(page: _Page) -> None:
             guide_step("Downloads")
             stop_search_notice()
             _downloads(result, incidents, page)
+
+
+def _map_tab(result: Any, incidents: Any, page: _Page) -> None:
+    """The Map tab. The patrol areas layer needs the plan (forecast, areas, plan: the longest
+    step after detection); a plan not made yet is made after the map is drawn without it, then
+    the page is drawn again with the layer (all later runs find it cached)."""
+    state = plan.current(result, wait=False)
+    map_section.section(
+        result,
+        page.tiles,
+        page.attribution,
+        plan_bundle=state.bundle,
+        plan_layer=plan.layer(state.bundle),
+        plan_pending=state.pending,
+        emerging=lambda: change.current(incidents),
+    )
+    if not state.pending or not map_section.patrol_areas_on():
+        return
+    key = plan.plan_key(result)
+    with st.spinner("Placing the patrol areas for the map..."):
+        plan.current(result)
+    if st.session_state.get("_plan_drawn") != key:  # once per plan: never a loop of reruns
+        st.session_state["_plan_drawn"] = key
+        st.rerun()
 
 
 def _downloads(result: Any, incidents: Any, page: _Page) -> None:

@@ -9,8 +9,11 @@ those and the plan settings.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -361,13 +364,60 @@ class PlanState:
     problem: str = ""
     is_error: bool = False
     warnings: tuple[str, ...] = ()
+    #: Not made yet (``current(..., wait=False)``): :func:`current` makes it.
+    pending: bool = False
 
 
-def current(result: HotspotResult) -> PlanState:
-    """The patrol areas and plan for the settings last applied (cached)."""
+# The (run, settings) keys whose plan state has been made in this process: the map asks without
+# waiting and draws its patrol layer once the plan is made (hotspots_app.page). A key whose cached
+# plan has been evicted since is made again on the next call, as any cache miss.
+_MADE: OrderedDict[str, None] = OrderedDict()
+_MADE_LOCK = threading.Lock()
+_MADE_MAX = 256
+
+
+def plan_key(result: HotspotResult, s: dict[str, Any] | None = None) -> str:
+    """A key of the detection run and the plan settings (:func:`settings`) of :func:`current`."""
+    text = repr((result.fingerprint, _digested(settings() if s is None else s)))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _digested(value: Any) -> Any:
+    """``value`` with every bytes (an uploaded file) replaced by its digest, for a short key."""
+    if isinstance(value, bytes):
+        return hashlib.blake2b(value, digest_size=16).hexdigest()
+    if isinstance(value, dict):
+        return tuple((k, _digested(v)) for k, v in value.items())
+    if isinstance(value, tuple | list):
+        return tuple(_digested(v) for v in value)
+    return value
+
+
+def current(result: HotspotResult, *, wait: bool = True) -> PlanState:
+    """The patrol areas and plan for the settings last applied (cached).
+
+    With ``wait=False`` a plan not made yet for this run and these settings is not made: the
+    state is ``pending`` (the map draws without its patrol layer, then makes it).
+    """
     if not len(result.hotspots):
         return PlanState(problem="No hot spots, so no patrol areas.")
     s = settings()
+    key = plan_key(result, s)
+    if not wait:
+        with _MADE_LOCK:
+            made = key in _MADE
+        if not made:
+            return PlanState(pending=True)
+    state = _current(result, s)
+    with _MADE_LOCK:
+        _MADE[key] = None
+        _MADE.move_to_end(key)
+        while len(_MADE) > _MADE_MAX:
+            _MADE.popitem(last=False)
+    return state
+
+
+def _current(result: HotspotResult, s: dict[str, Any]) -> PlanState:
     try:
         areas_out = patrol_areas_for(
             result, s["significant_only"], s["radius_m"], s["plan"]["places"]
