@@ -20,7 +20,8 @@ import logging
 import re
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,13 @@ HASH_FUNCS: dict[Any, Callable[[Any], Any]] = {
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:=])")
 _LIBRARY_DIR = Path(hotspots.__file__).resolve().parent
-# warnings.catch_warnings swaps process-wide state; two sessions entering it at once could leave
-# the other's recorder installed. Library calls that record warnings therefore take turns (only
-# cache misses get here; cached results are shared without the lock).
-_CAPTURE_LOCK = threading.RLock()
+# Warnings are process-wide state (filters, showwarning), and sessions run side by side in threads:
+# while any capture runs, one recorder (_show) is installed and hands each warning to the capture
+# of the thread that raised it, so sessions' cache misses run at once, none sees another's
+# warnings. _ROUTES: thread id -> its captures' lists (innermost last); _OUTER: the installed one.
+_ROUTE_LOCK = threading.Lock()
+_ROUTES: dict[int, list[list[warnings.WarningMessage]]] = {}
+_OUTER: list[Any] = []
 _KEPT = "_kept"
 _SELECTED = "_selected_hotspot"
 
@@ -128,6 +132,58 @@ def _for_user(w: warnings.WarningMessage) -> bool:
         return False
 
 
+def _show(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` while captures run: to the raising thread's innermost capture.
+
+    A warning from a helper thread (ingest reads files in a thread pool) goes to the capture
+    when only one runs; with several, which session it belongs to is unknown, so it goes to the
+    server log only, never to another session.
+    """
+    thread = threading.current_thread()
+    with _ROUTE_LOCK:
+        stack = _ROUTES.get(thread.ident or 0)
+        if stack is None and len(_ROUTES) == 1 and not thread.name.startswith("ScriptRunner"):
+            stack = next(iter(_ROUTES.values()))
+        if stack:
+            stack[-1].append(
+                warnings.WarningMessage(message, category, filename, lineno, file, line)
+            )
+            return
+    LOG.warning("%s: %s", category.__name__, message)
+
+
+@contextmanager
+def _recorded() -> Iterator[list[warnings.WarningMessage]]:
+    """Record the warnings this thread raises inside the block (every one: filter "always")."""
+    ident = threading.get_ident()
+    caught: list[warnings.WarningMessage] = []
+    with _ROUTE_LOCK:
+        if not _ROUTES:  # the first capture running installs the recorder
+            outer = warnings.catch_warnings()
+            outer.__enter__()
+            warnings.simplefilter("always")
+            warnings.showwarning = _show
+            _OUTER.append(outer)
+        _ROUTES.setdefault(ident, []).append(caught)
+    try:
+        yield caught
+    finally:
+        with _ROUTE_LOCK:
+            stack = _ROUTES[ident]
+            stack.pop()
+            if not stack:
+                del _ROUTES[ident]
+            if not _ROUTES:  # the last one restores what was there before
+                _OUTER.pop().__exit__(None, None, None)
+
+
 def capture(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Outcome:
     """Call ``fn(*args, **kwargs)`` and keep the warnings it raised.
 
@@ -135,8 +191,7 @@ def capture(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Outcome:
     module of :mod:`hotspots`) are kept for :func:`show_warnings`, each message once; others
     (a library's deprecation, a numpy runtime warning) go to the server log. Exceptions pass.
     """
-    with _CAPTURE_LOCK, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _recorded() as caught:
         value = fn(*args, **kwargs)
     messages: list[str] = []
     for w in caught:

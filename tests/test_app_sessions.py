@@ -77,3 +77,33 @@ def test_error_messages_escape_file_names():
     assert errors, "a file without coordinates must give an error"
     assert all("![x](http" not in e for e in errors)
     assert any("example" in e for e in errors)
+
+
+def test_capture_runs_side_by_side_and_keeps_each_sessions_warnings():
+    """Two cache misses at once (no lock between them): each keeps only its own warnings, and the
+    process's warning machinery is left as it was."""
+    import threading
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hotspots import HotspotsWarning
+    from hotspots_app.common import Outcome, capture
+
+    both_inside = threading.Barrier(2)
+    before = (warnings.showwarning, list(warnings.filters))
+
+    def work(name: str) -> Outcome:
+        def fn() -> str:
+            both_inside.wait(timeout=30)  # both captures are running now
+            warnings.warn(f"only for {name}", HotspotsWarning, stacklevel=1)
+            both_inside.wait(timeout=30)
+            warnings.warn(f"again for {name}", HotspotsWarning, stacklevel=1)
+            return name
+
+        return capture(fn)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        alice, bob = pool.map(work, ["alice", "bob"])
+    assert alice == Outcome("alice", ("only for alice", "again for alice"))
+    assert bob == Outcome("bob", ("only for bob", "again for bob"))
+    assert (warnings.showwarning, list(warnings.filters)) == before
