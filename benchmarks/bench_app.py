@@ -14,8 +14,8 @@ the imports:
 * ``national 1M rows, 516 files -> first map``: the same from all 43 forces (skipped by
   ``--quick``).
 
-``ours_s`` / ``ours_cpu_s`` end when the Map tab's map is handed to streamlit-folium (its
-message goes to the browser while the script runs on); ``at_rest_s`` when the run is over, the
+``ours_s`` / ``ours_cpu_s`` end when the Map tab's map is handed to streamlit-folium's component
+(its message goes to the browser while the script runs on); ``at_rest_s`` when the run is over, the
 patrol plan made after the map and the page drawn again with its patrol areas layer. Then, with
 detection cached, one parameter at a time is changed and the rerun timed (:data:`CHANGES`:
 the basemap, the patrol areas layer switched off, another hot spot selected).
@@ -51,17 +51,17 @@ if case == "pandas_read":
     n = len(pd.concat([pd.read_csv(f) for f in files], ignore_index=True))
     out.update({"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0})
 else:
-    import streamlit_folium
     from streamlit.testing.v1 import AppTest
     import hotspots.clusters, hotspots.kde, hotspots.mapping, hotspots.profile  # noqa: F401
     import hotspots_app.page  # noqa: F401
-    drawn = []  # (wall, CPU) when the map was handed to the browser
-    _st_folium = streamlit_folium.st_folium
-    def st_folium(*args, **kwargs):
-        value = _st_folium(*args, **kwargs)
+    from hotspots_app import map as map_tab
+    drawn = []  # (wall, CPU) when the map was handed to streamlit-folium's component
+    _show_drawn = map_tab.show_drawn
+    def show_drawn(*args, **kwargs):
+        value = _show_drawn(*args, **kwargs)
         drawn.append((time.perf_counter(), time.process_time()))
         return value
-    streamlit_folium.st_folium = st_folium
+    map_tab.show_drawn = show_drawn
     if case == "server":
         os.environ["HOTSPOTS_DATA"] = folder
         at = AppTest.from_file(app, default_timeout=1800)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -24,6 +25,7 @@ from hotspots.detect import HotspotResult
 from hotspots_app import detail, detection
 from hotspots_app.common import (
     LOG,
+    cache_resource,
     guide_step,
     keep_selection_valid,
     md,
@@ -158,9 +160,6 @@ def show_map(
     ``emerging`` gives the classified cells and a note (called only when their layer is on);
     ``plan_pending``: the plan is not made yet, its patrol areas are drawn once it is.
     """
-    # Imported here: importing streamlit_folium declares its component, a Streamlit call.
-    from streamlit_folium import st_folium
-
     ranked = result.hotspots
     restore(LAYER_DEFAULTS)
     left, right = st.columns(2)
@@ -180,14 +179,7 @@ def show_map(
         help="The grid cells classified under *Change over time*, coloured by pattern.",
     )
     with st.spinner("Drawing the map..."):
-        m = mapping.build_map(
-            ranked,
-            result.incidents,
-            surface_polygons=_series(detection.contours(result), ranked.crs),
-            tiles=tiles,
-            tile_attribution=attribution,
-        )
-        offline.localize(m)
+        drawn = drawn_map(result, tiles, attribution)
         cells, note = emerging() if show_emerging and emerging is not None else (None, None)
         layers = [
             layer
@@ -198,8 +190,8 @@ def show_map(
             )
             if layer is not None
         ]
-    st_folium(
-        m,
+    show_drawn(
+        drawn,
         key="map",
         height=MAP_HEIGHT,
         width="stretch",
@@ -219,6 +211,131 @@ def show_map(
             st.caption(f"Persistent / emerging cells: {md(legend)}.")
         else:
             st.caption(md(note or "No persistent or emerging cells with these settings."))
+
+
+#: The d3 scripts streamlit-folium puts first for a branca colour map (none of ours has one).
+D3 = ("https://d3js.org/d3.v4.min.js", "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js")
+
+
+@dataclass(frozen=True)
+class DrawnMap:
+    """What streamlit-folium sends for a map, less its extra layers: read-only text, shared.
+
+    ``script`` (the map's Leaflet code), ``header``, ``html``, ``map_id``, ``bounds``, ``css``
+    and ``js`` (asset links) are :func:`streamlit_folium.st_folium`'s arguments for its
+    component, computed as it computes them (its streamlit-folium version is pinned).
+    """
+
+    script: str
+    header: str
+    html: str
+    map_id: str
+    bounds: list[list[float]]
+    css: tuple[str, ...]
+    js: tuple[str, ...]
+
+
+@cache_resource(max_entries=8)
+def drawn_map(result: HotspotResult, tiles: str, attribution: str | None) -> DrawnMap:
+    """The map of a detection run (:func:`hotspots.mapping.build_map`, local assets), drawn once.
+
+    Building and rendering the map is most of a rerun's time at a million incidents (about 1.5 s),
+    and it changes only with the run and the basemap: the selection, the patrol areas and the
+    persistent / emerging cells are layers added beside it (:func:`show_drawn`).
+    """
+    import branca
+    import streamlit_folium as sf
+
+    ranked = result.hotspots
+    m = mapping.build_map(
+        ranked,
+        result.incidents,
+        surface_polygons=_series(detection.contours(result), ranked.crs),
+        tiles=tiles,
+        tile_attribution=attribution,
+    )
+    offline.localize(m)
+    m.get_root().render()
+    m.render()
+    html, header = sf._get_html(m), sf._get_header(m)  # before the script: it alters the map
+    script = sf._get_map_string(m)
+    css: dict[str, None] = {}
+    js: dict[str, None] = {}
+    for element in _walk(m):
+        if isinstance(element, branca.colormap.ColorMap):  # streamlit-folium adds d3 first
+            js = {D3[0]: None, D3[1]: None, **js}
+        css.update(dict.fromkeys(href for _, href in getattr(element, "default_css", [])))
+        js.update(dict.fromkeys(src for _, src in getattr(element, "default_js", [])))
+    return DrawnMap(script, header, html, sf.get_full_id(m), m.get_bounds(), tuple(css), tuple(js))
+
+
+def _walk(element: Any) -> Any:
+    """The elements whose assets streamlit-folium collects (its ``walk``)."""
+    import branca
+    import folium.elements
+
+    if isinstance(element, branca.colormap.ColorMap | folium.elements.JSCSSMixin):
+        yield element
+    for child in getattr(element, "_children", {}).values():
+        yield from _walk(child)
+
+
+def show_drawn(
+    drawn: DrawnMap,
+    *,
+    key: str,
+    height: int,
+    width: str,
+    returned_objects: list[str],
+    feature_group_to_add: list[Any] | None = None,
+) -> Any:
+    """:func:`streamlit_folium.st_folium` for a map drawn by :func:`drawn_map`: the same
+    component, the same arguments, only the extra layers made in this run."""
+    import folium
+    import streamlit_folium as sf
+
+    layers = None
+    if feature_group_to_add:
+        stub = folium.Map(tiles=None)  # the layers' code names the map "map_div" in the end
+        layers = "".join(
+            sf._get_feature_group_string(group, map=stub, idx=i)
+            for i, group in enumerate(feature_group_to_add)
+        )
+    (south, west), (north, east) = drawn.bounds
+    defaults = {
+        "last_clicked": None,
+        "last_object_clicked": None,
+        "bounds": {
+            "_southWest": {"lat": south, "lng": west},
+            "_northEast": {"lat": north, "lng": east},
+        },
+    }
+    hash_key = sf.generate_js_hash(drawn.script, key, False)
+
+    def on_change() -> None:
+        st.session_state[key] = st.session_state.get(hash_key, {})
+
+    return sf._component_func(
+        script=drawn.script,
+        header=drawn.header,
+        html=drawn.html,
+        id=drawn.map_id,
+        key=hash_key,
+        height=height,
+        width=width,
+        returned_objects=returned_objects,
+        default={k: v for k, v in defaults.items() if k in returned_objects},
+        zoom=None,
+        center=None,
+        feature_group=layers,
+        return_on_hover=False,
+        layer_control=None,
+        pixelated=False,
+        css_links=list(drawn.css),
+        js_links=list(drawn.js),
+        on_change=on_change,
+        wrap_longitude=False,
+    )
 
 
 def _series(polys: list[Any], crs: Any) -> Any:
