@@ -331,17 +331,28 @@ def show_opened(source: DataSource, incidents: Incidents) -> None:
         st.sidebar.caption(f"{len(rep.files):,} file(s), {rep.n_read:,} rows read.")
 
 
+@cache_resource(max_entries=8)
+def filter_choices(base: Incidents) -> tuple[tuple[str, ...], date | None, date | None]:
+    """The filter panel's choices: the crime types present, the first and last day of the months
+    (None without months). Cached: a rerun does not scan a million rows again."""
+    frame = base.frame
+    types = (
+        tuple(sorted(t for t in frame["crime_type"].dropna().astype(str).unique() if t))
+        if "crime_type" in frame
+        else ()
+    )
+    months = frame["month"].dropna() if "month" in frame else pd.Series(dtype="datetime64[ns]")
+    if not len(months):
+        return types, None, None
+    return types, months.min().date(), (months.max() + pd.offsets.MonthEnd(0)).date()
+
+
 def sidebar_filters(base: Incidents) -> Filters:
     """The filter panel (a form: one rerun when applied). ``base`` holds every type and month."""
     st.sidebar.header("2. Filters")
-    frame = base.frame
+    types, first, last = filter_choices(base)
     out: dict[str, Any] = {}
     with st.sidebar.form("filters_form", border=False):
-        types = (
-            sorted(t for t in frame["crime_type"].dropna().astype(str).unique() if t)
-            if "crime_type" in frame
-            else []
-        )
         if types:
             chosen = st.multiselect(
                 "Crime types",
@@ -353,10 +364,8 @@ def sidebar_filters(base: Incidents) -> Filters:
             )
             if chosen:
                 out["crime_types"] = tuple(sorted(chosen))
-        months = frame["month"].dropna() if "month" in frame else pd.Series(dtype="datetime64[ns]")
-        if len(months):
-            lo = months.min().date()
-            hi = (months.max() + pd.offsets.MonthEnd(0)).date()
+        if first is not None and last is not None:
+            lo, hi = first, last
             picked = st.date_input(
                 "Date range",
                 value=(lo, hi),
