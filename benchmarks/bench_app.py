@@ -18,7 +18,8 @@ the imports:
 (its message goes to the browser while the script runs on); ``at_rest_s`` when the run is over, the
 patrol plan made after the map and the page drawn again with its patrol areas layer. Then, with
 detection cached, one parameter at a time is changed and the rerun timed (:data:`CHANGES`:
-the basemap, the patrol areas layer switched off, another hot spot selected).
+the basemap, the patrol areas layer switched off, another hot spot selected, the patrol
+plan's days in its tab: the plan is made again, its patrol areas kept).
 
 ``pandas_read`` is ``pandas.read_csv`` of the same files and one ``concat`` in its own process,
 the yardstick the ingest benchmark uses. AppTest runs the script on the server side only: the
@@ -90,6 +91,12 @@ else:
             at.selectbox(key="selected_id").options[1]
         ),
     }
+    def plan_days():
+        at.session_state["tab"] = "Patrol plan"
+        at.run()  # the plan tab, drawn with the plan already made
+        at.number_input(key="plan_days").set_value(14)
+        at.button(key="plan_submit").click()
+    changes["plan_days"] = plan_days
     for name, change in changes.items():
         change()
         t2, c2 = time.perf_counter(), time.process_time()
@@ -107,6 +114,7 @@ CHANGES = {
     "basemap": "basemap changed",
     "patrol_layer": "patrol areas layer switched off",
     "selection": "another hot spot selected",
+    "plan_days": "patrol plan's days changed (the Patrol plan tab)",
 }
 
 
