@@ -214,7 +214,10 @@ def show_map(
 
 
 #: The d3 scripts streamlit-folium puts first for a branca colour map (none of ours has one).
-D3 = ("https://d3js.org/d3.v4.min.js", "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js")
+D3_SCRIPTS = (
+    "https://d3js.org/d3.v4.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js",
+)
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,7 @@ def drawn_map(result: HotspotResult, tiles: str, attribution: str | None) -> Dra
     js: dict[str, None] = {}
     for element in _walk(m):
         if isinstance(element, branca.colormap.ColorMap):  # streamlit-folium adds d3 first
-            js = {D3[0]: None, D3[1]: None, **js}
+            js = {D3_SCRIPTS[0]: None, D3_SCRIPTS[1]: None, **js}
         css.update(dict.fromkeys(href for _, href in getattr(element, "default_css", [])))
         js.update(dict.fromkeys(src for _, src in getattr(element, "default_js", [])))
     return DrawnMap(script, header, html, sf.get_full_id(m), m.get_bounds(), tuple(css), tuple(js))
