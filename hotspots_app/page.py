@@ -12,6 +12,8 @@ server with ``HOTSPOTS_TILES`` (see :mod:`hotspots_app.map`).
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,10 +228,39 @@ def _map_tab(result: Any, incidents: Any, page: _Page) -> None:
         return
     key = plan.plan_key(result)
     with st.spinner("Placing the patrol areas for the map..."):
+        _after_first_maps()
         plan.current(result)
     if st.session_state.get("_plan_drawn") != key:  # once per plan: never a loop of reruns
         st.session_state["_plan_drawn"] = key
         st.rerun()
+
+
+# The script runs (threads) that have not drawn their map yet. A plan made after a first map waits
+# for the other sessions' first maps (at most FIRST_MAPS_WAIT_S): ten people uploading at once each
+# see their own map sooner, their patrol areas a little later.
+_DRAWING: set[int] = set()
+_DRAWING_LOCK = threading.Lock()
+#: The longest a plan made after the first map waits for other sessions' first maps, in seconds.
+FIRST_MAPS_WAIT_S = 60.0
+
+
+def _drawing(on: bool) -> None:
+    with _DRAWING_LOCK:
+        (_DRAWING.add if on else _DRAWING.discard)(threading.get_ident())
+
+
+def _after_first_maps() -> None:
+    """Wait while other sessions draw their first maps (an element redrawn each half second, so
+    a click in this session still stops the wait)."""
+    _drawing(False)
+    deadline = time.monotonic() + FIRST_MAPS_WAIT_S
+    slot = st.empty()
+    while time.monotonic() < deadline:
+        with _DRAWING_LOCK:
+            if not _DRAWING:
+                break
+        slot.empty()
+        time.sleep(0.5)
 
 
 def _downloads(result: Any, incidents: Any, page: _Page) -> None:
@@ -254,6 +285,7 @@ def _downloads(result: Any, incidents: Any, page: _Page) -> None:
 
 def run() -> None:
     """Run the app; turn errors into one readable message, never a traceback."""
+    _drawing(True)
     try:
         main()
     except HotspotsError as exc:
@@ -264,3 +296,5 @@ def run() -> None:
             "Something went wrong that the app did not expect. The details are in the server "
             "log; please report them. Your files were not changed."
         )
+    finally:
+        _drawing(False)
