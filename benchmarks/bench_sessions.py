@@ -2,7 +2,7 @@
 
 The real server (``hotspots app``, :mod:`hotspots.launch`, ``HOTSPOTS_TILES=none``) and
 headless Chromium (Debian's ``/usr/bin/chromium`` driven by Playwright's async API; never
-``playwright install``). Each session opens the page (the demo map), uploads its own
+``playwright install``). Each session opens the page, waits for the demo map, uploads its own
 police.uk-style file (:func:`hotspots.synthetic.national_frames` of one force: 1,000 to 30,000
 rows, a different force each) and waits for its map:
 
@@ -76,6 +76,12 @@ DRAWN_JS = """(rows) => {
     .some((f) => { if (f === window.__demoFrame || !fresh(f)) return false;
       try { return f.contentDocument.querySelectorAll('path.leaflet-interactive').length > 0; }
       catch (e) { return false; } }); }"""
+# The demo map is drawn (a person would upload now, the patrol areas may still be on their way).
+DEMO_JS = """() => [...document.querySelectorAll('iframe[title="streamlit_folium.st_folium"]')]
+  .some((f) => { if (f.closest('[data-stale="true"]')) return false;
+    try { return f.contentDocument.querySelectorAll('path.leaflet-interactive').length > 0; }
+    catch (e) { return false; } })
+  && !!document.querySelector('[data-testid="stSidebar"] input[type="file"]')"""
 MARK_DEMO_JS = """() => { window.__demoFrame =
   document.querySelector('iframe[title="streamlit_folium.st_folium"]'); }"""
 HOTSPOTS_JS = """() => { const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
@@ -213,7 +219,7 @@ async def _session(browser, url: str, path: Path, rows: int, timeout_s: float) -
     page = await (await browser.new_context()).new_page()
     t0 = time.perf_counter()
     await page.goto(url)
-    await page.wait_for_function(IDLE_JS, timeout=timeout_s * 1000)
+    await page.wait_for_function(DEMO_JS, timeout=timeout_s * 1000, polling=100)
     demo_s = time.perf_counter() - t0
     await page.evaluate(MARK_DEMO_JS)
     t1 = time.perf_counter()
