@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy import stats
-from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from hotspots.constants import MICRO_PLACE_M, MICRO_PLACE_RADIUS_M
@@ -69,8 +68,10 @@ DISPERSION_SAMPLE = 20_000
 
 #: Median of ``|N(0, 1)|``.
 _HALF_NORMAL_MEDIAN = 0.6744897501960817
-#: Query points per block of the ring sums (bounds memory: one block's neighbour lists).
-_CHUNK = 4096
+#: (strip, centre) pairs per block of the disc sums (bounds memory: a few arrays this long).
+_DISC_BLOCK = 1 << 21
+#: Metres: a location this close to the edge of a strip's sure range is tested exactly instead.
+_STRIP_MARGIN = 0.01
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,7 +379,6 @@ class SurroundingsTest:
         self.study_area_m2 = area
         self.defined = n > 0 and area > 0
         self.catchment = catchment_areas(loc, study_area) if self.defined else np.zeros(len(loc))
-        self._tree = cKDTree(loc) if len(loc) else None
         md, m1, m2 = r_d**2 / 2, (r_gap**2 + r_mid**2) / 2, (r_mid**2 + r_out**2) / 2
         #: the extrapolation factor ``c`` of the curvature correction
         self.curvature_factor = (m1 - md) / (m2 - m1)
@@ -421,29 +421,29 @@ class SurroundingsTest:
         }
 
     def _ring_sums(self, centres: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """(len(centres), 3, k) sums of ``values`` (m, k) over each disc, inner and outer ring."""
+        """(len(centres), 3, k) sums of ``values`` (m, k) over each disc, inner and outer ring.
+
+        A location at distance ``d = hypot(dx, dy)`` from the centre is in the disc when
+        ``d <= r``, in the inner ring when ``gap < d <= middle`` and in the outer ring when
+        ``middle < d <= outer`` (see :class:`_DiscSums` for how, without listing every pair).
+        """
         r_d, r_gap, r_mid, r_out = self.radii
+        centres = np.asarray(centres, dtype=np.intp)
+        values = np.asarray(values, dtype=float)
         out = np.zeros((len(centres), 3, values.shape[1]))
-        if self._tree is None or len(centres) == 0:
+        if self.n_tests == 0 or len(centres) == 0:
             return out
-        for s in range(0, len(centres), _CHUNK):
-            block = centres[s : s + _CHUNK]
-            lists = self._tree.query_ball_point(self.locations[block], r_out, return_sorted=False)
-            lens = np.fromiter((len(a) for a in lists), dtype=np.intp, count=len(lists))
-            flat = (
-                np.concatenate([np.asarray(a, dtype=np.intp) for a in lists])
-                if lens.sum()
-                else np.empty(0, dtype=np.intp)
-            )
-            row = np.repeat(np.arange(len(block)), lens)
-            d = np.hypot(*(self.locations[flat] - self.locations[block][row]).T)
-            ring = np.where(d <= r_d, 0, np.where(d <= r_gap, -1, np.where(d <= r_mid, 1, 2)))
-            for j in range(3):
-                sel = ring == j
-                for c in range(values.shape[1]):
-                    out[s : s + len(block), j, c] = np.bincount(
-                        row[sel], weights=values[flat[sel], c], minlength=len(block)
-                    )
+        # a column of ones counts the locations, so an empty ring sums to exactly 0
+        both = np.column_stack([values, np.ones(len(values))])
+        density = _location_density(self.locations, r_out)
+        disc, gap, mid, outer = (
+            _DiscSums(self.locations, both, r, density).sums(centres) for r in self.radii
+        )
+        out[:, 0] = disc[:, :-1]
+        for j, (a, b) in enumerate(((gap, mid), (mid, outer)), start=1):
+            ring = b[:, :-1] - a[:, :-1]
+            ring[b[:, -1] == a[:, -1]] = 0.0
+            out[:, j] = ring
         return out
 
     def discs(self, centres: np.ndarray | None = None) -> DiscTest:
@@ -532,6 +532,140 @@ class SurroundingsTest:
         if self.defined:
             p[polys] = np.minimum(1.0, self.n_tests * res.p_value[which])
         return PlaceTest(count, expected, p, centre)
+
+
+def _compensated_prefix(values: np.ndarray) -> np.ndarray:
+    """Prefix sums of the columns of ``values`` (n, k), with their rounding errors: (n + 1, 2k).
+
+    Row ``i`` holds ``sum(values[:i])`` in float64 (columns ``:k``) and what that float sum lost
+    to rounding (columns ``k:``, each step's error found exactly by Knuth's two-sum), so the sum
+    of any run ``values[a:b]`` is ``P[b] - P[a]`` of both halves added, as exact as a direct sum
+    of the run however large the total before it.
+    """
+    n, k = values.shape
+    hi = np.zeros((n + 1, k))
+    np.cumsum(values, axis=0, out=hi[1:])
+    before, after = hi[:-1], hi[1:]
+    took = after - before
+    error = (before - (after - took)) + (values - took)
+    lo = np.zeros((n + 1, k))
+    np.cumsum(error, axis=0, out=lo[1:])
+    return np.concatenate([hi, lo], axis=1)
+
+
+class _DiscSums:
+    """Sums of values over the locations within a radius of some of them, without listing pairs.
+
+    The locations are cut into horizontal strips of height ``g`` and sorted by strip, then x,
+    with prefix sums of their values in that order (:func:`_compensated_prefix`). For a centre
+    and a strip, the locations sure to be within ``radius`` (whatever their height in the strip)
+    are one run of that order, found by binary search and summed from the prefix sums; the
+    locations that may be within it are two short runs beside it, tested one by one with
+    ``hypot(dx, dy) <= radius``, as a direct search would. Both sure ranges are shrunk (and the
+    candidate ranges widened) by :data:`_STRIP_MARGIN`, so rounding in the search keys never
+    decides a location: the result is that of the direct test of every pair.
+
+    Work per centre is about ``2 radius / g`` binary searches plus the locations in a band of
+    area ``4 radius g`` round the circle, instead of every location in the disc; ``g`` is
+    ``sqrt(2 / density)`` (a few candidates per strip edge, which balances the two), between
+    10 m and ``radius``.
+
+    Parameters
+    ----------
+    locations : array of shape (m, 2)
+        Metres, analysis CRS.
+    values : array of shape (m, k)
+        Summed per location.
+    radius : float
+        Metres.
+    density : float
+        Locations per square metre round a typical location (:func:`_location_density`).
+    """
+
+    def __init__(
+        self, locations: np.ndarray, values: np.ndarray, radius: float, density: float
+    ) -> None:
+        loc = np.asarray(locations, dtype=float)
+        self.locations = loc
+        self.radius = float(radius)
+        root = math.sqrt(2.0 / density) if density > 0 else self.radius
+        self.height = float(np.clip(root, min(10.0, self.radius), self.radius))
+        self.x0, self.y0 = float(loc[:, 0].min()), float(loc[:, 1].min())
+        strip = np.floor((loc[:, 1] - self.y0) / self.height)
+        order = np.lexsort((loc[:, 0], strip))
+        self.x, self.y = loc[order, 0].copy(), loc[order, 1].copy()
+        self.values = np.asarray(values, dtype=float)[order]
+        self.prefix = _compensated_prefix(self.values)
+        # one sorted key per location: strip * width + x, each strip clear of the next one's
+        # keys even for a query one radius beyond its extreme locations
+        self.width = float(loc[:, 0].max() - self.x0) + 2 * float(radius) + 1.0
+        self.key = strip[order] * self.width + (self.x - self.x0)
+
+    def sums(self, centres: np.ndarray) -> np.ndarray:
+        """(len(centres), k) sums over the locations with ``hypot(dx, dy) <= radius``."""
+        loc, radius = self.locations, self.radius
+        c_xy = loc[centres]
+        strip = np.floor((c_xy[:, 1] - self.y0) / self.height)
+        # centres in key order, so each strip offset's searches run along the sorted keys
+        sort = np.lexsort((c_xy[:, 0], strip))
+        reach = int(radius // self.height) + 1
+        n_off = 2 * reach + 1
+        block = max(1, _DISC_BLOCK // n_off)
+        out = np.empty((len(centres), self.values.shape[1]))
+        for s in range(0, len(sort), block):
+            part = sort[s : s + block]
+            out[part] = self._block(c_xy[part], strip[part], radius, reach)
+        return out
+
+    def _block(self, c_xy: np.ndarray, strip: np.ndarray, radius: float, reach: int) -> np.ndarray:
+        g, margin, k = self.height, _STRIP_MARGIN, self.values.shape[1]
+        n_c = len(c_xy)
+        offset = np.arange(-reach, reach + 1, dtype=float)[:, None]
+        inside = c_xy[:, 1] - self.y0 - strip * g  # the centre's height in its strip, [0, g)
+        below = offset * g - inside[None, :] - margin  # strip's bottom - centre's y (widened)
+        above = below + (g + 2 * margin)
+        far = np.maximum(np.abs(below), np.abs(above))
+        near = np.where((below <= 0) & (above >= 0), 0.0, np.minimum(np.abs(below), np.abs(above)))
+        r2 = radius * radius
+        w_out = np.sqrt(np.maximum(r2 - near * near, 0.0)) + margin
+        w_out[near > radius] = -1.0
+        w_in = np.sqrt(np.maximum(r2 - far * far, 0.0)) - margin
+        base = ((strip[None, :] + offset) * self.width + (c_xy[None, :, 0] - self.x0)).ravel()
+        w_out, w_in = w_out.ravel(), w_in.ravel()
+        key = self.key
+        lo_out = np.searchsorted(key, base - w_out, "left")
+        hi_out = np.searchsorted(key, base + w_out, "right")
+        lo_out = np.minimum(lo_out, hi_out)  # an empty strip (w_out < 0)
+        sure = w_in > 0
+        lo_in = np.where(sure, np.searchsorted(key, base - w_in, "left"), hi_out)
+        hi_in = np.where(sure, np.searchsorted(key, base + w_in, "right"), hi_out)
+        lo_in = np.clip(lo_in, lo_out, hi_out)
+        hi_in = np.clip(hi_in, lo_in, hi_out)
+        run = self.prefix[hi_in] - self.prefix[lo_in]
+        out = (run[:, :k] + run[:, k:]).reshape(-1, n_c, k).sum(axis=0)
+        # the candidates beside the sure run: [lo_out, lo_in) and [hi_in, hi_out)
+        starts = np.r_[lo_out, hi_in]
+        lens = np.r_[lo_in - lo_out, hi_out - hi_in]
+        keep = np.flatnonzero(lens > 0)
+        if len(keep):
+            starts, lens = starts[keep], lens[keep]
+            row = np.repeat(keep % len(lo_out) % n_c, lens)
+            idx = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - starts, lens)
+            cx, cy = np.ascontiguousarray(c_xy[:, 0]), np.ascontiguousarray(c_xy[:, 1])
+            d = np.hypot(self.x[idx] - cx[row], self.y[idx] - cy[row])
+            hit = d <= radius
+            row, idx = row[hit], idx[hit]
+            for j in range(k):
+                out[:, j] += np.bincount(row, weights=self.values[idx, j], minlength=n_c)
+        return out
+
+
+def _location_density(locations: np.ndarray, side: float) -> float:
+    """Locations per square metre round a typical location: in squares of ``side`` metres, the
+    mean over locations of their square's count, over its area."""
+    cell = np.floor((locations - locations.min(axis=0)) / side).astype(np.int64)
+    n = np.unique(cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1], return_counts=True)[1]
+    return float((n.astype(float) ** 2).sum() / n.sum()) / (side * side)
 
 
 def _halves(months: Any, n: int) -> np.ndarray | None:

@@ -298,6 +298,48 @@ def test_surroundings_matches_a_brute_force_reference():
     np.testing.assert_allclose(res.p_value, ref[:, 3], rtol=1e-6, atol=1e-300)
 
 
+def _brute_force_ring_sums(loc, values, centres, radii=(75.0, 150.0, 450.0, 750.0)):
+    """Reference: every pair's distance, summed ring by ring in one direct float sum."""
+    d = np.hypot(
+        loc[None, :, 0] - loc[centres][:, None, 0], loc[None, :, 1] - loc[centres][:, None, 1]
+    )
+    r_d, r_gap, r_mid, r_out = radii
+    masks = (d <= r_d, (d > r_gap) & (d <= r_mid), (d > r_mid) & (d <= r_out))
+    return np.stack([m.astype(float) @ values for m in masks], axis=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ring_sums_equal_every_pair_tested(seed):
+    """The strip sums (binary searches and prefix sums) give what testing every pair gives:
+    counts exactly, catchment-like floats to rounding, empty rings exactly 0; on stacked map
+    points of a dense town and a sparse countryside, and on a lattice whose points lie exactly
+    on the rings' edges (distances of exactly 75, 150, 450 and 750 m)."""
+    rng = np.random.default_rng(seed)
+    town = rng.normal(2000, 300, (3000, 2))
+    country = rng.uniform(-4000, 9000, (600, 2))
+    lattice = np.stack(np.meshgrid(np.arange(21), np.arange(21)), -1).reshape(-1, 2) * 75.0
+    xy = np.r_[np.round(town, 1), country, lattice + 20000.0]
+    xy = np.r_[xy, xy[rng.integers(0, len(xy), 5000)]]  # stacked incidents
+    test = SurroundingsTest(xy, shapely.box(-5000, -5000, 22000, 22000))
+    loc = test.locations
+    values = np.column_stack([test.counts, test.catchment, rng.integers(0, 3, len(loc))])
+    centres = np.r_[rng.choice(len(loc), 400, replace=False), np.arange(len(loc) - 400, len(loc))]
+    got = test._ring_sums(centres, values)
+    ref = _brute_force_ring_sums(loc, values, centres)
+    np.testing.assert_array_equal(got[:, :, [0, 2]], ref[:, :, [0, 2]])
+    np.testing.assert_allclose(got[:, :, 1], ref[:, :, 1], rtol=1e-12)
+    assert np.array_equal(got[:, :, 1] == 0, ref[:, :, 1] == 0)
+    # the lattice's middle point, by hand: the disc holds it and its 4 neighbours at exactly
+    # 75 m (the diagonal ones, 106 m, are out); a point at exactly 150 m is in the gap, at
+    # exactly 450 m in the inner ring, at exactly 750 m ((10, 0) and (6, 8) steps) in the outer
+    middle = np.flatnonzero((loc[:, 0] == 20750) & (loc[:, 1] == 20750))
+    one = test._ring_sums(middle, np.ones((len(loc), 1)))[0, :, 0]
+    steps = np.arange(-10, 11)
+    d2 = (steps[:, None] ** 2 + steps[None, :] ** 2).ravel()  # lattice steps, squared
+    assert one.tolist() == [5.0, ((d2 > 4) & (d2 <= 36)).sum(), ((d2 > 36) & (d2 <= 100)).sum()]
+    assert one.tolist() == [5.0, 113.0 - 13.0, 317.0 - 113.0]  # Gauss circle counts N(r^2)
+
+
 def test_split_dispersion_sees_clumps_not_persistent_differences():
     rng = np.random.default_rng(5)
     # places 1 to 50 times busier than others, the same in both halves: phi stays 1
