@@ -148,21 +148,6 @@ def peak_window(hour_counts: np.ndarray, share: float = 0.5) -> tuple[int, int] 
     return 0, 0  # pragma: no cover - length 24 always holds everything
 
 
-def _peak_days(weekday_counts: np.ndarray, share: float = 0.5) -> list[int] | None:
-    """The shortest circular run of weekdays (Mon=0) holding at least ``share`` of incidents."""
-    w = np.asarray(weekday_counts, dtype=float)
-    total = w.sum()
-    if total <= 0:
-        return None
-    doubled = np.concatenate([w, w])
-    for length in range(1, 8):
-        sums = np.array([doubled[s : s + length].sum() for s in range(7)])
-        best = int(np.argmax(sums))
-        if sums[best] >= share * total - 1e-9:
-            return [(best + k) % 7 for k in range(length)]
-    return list(range(7))  # pragma: no cover
-
-
 def _format_window(days: list[int] | None, hours: tuple[int, int] | None) -> str:
     parts = []
     if days is not None and len(days) < 7:
@@ -410,15 +395,19 @@ def rank_hotspots(
     top_location = _top_locations(frame["location"], inc_idx, poly_idx, k)
     per = period_months(len(months))
     trends = _trends(monthly, alpha)
+    extents = _max_extents(geoms)
+    timing = _timings(monthly, hour_counts, day_counts, months, incidents.has_time)
+    columns = {name: values.astype(float).tolist() for name, values in size.items()}
+    counts = size["incidents"].astype(np.int64).tolist()
     rows: list[dict[str, Any]] = []
     for i in range(k):
         rows.append(
             {
-                **{name: float(values[i]) for name, values in size.items()},
-                "incidents": int(size["incidents"][i]),
-                "max_extent_m": _max_extent(geoms[i]),
+                **{name: values[i] for name, values in columns.items()},
+                "incidents": counts[i],
+                "max_extent_m": extents[i],
                 "top_location": top_location[i],
-                **_timing(monthly[i], hour_counts[i], day_counts[i], months, incidents.has_time),
+                **timing[i],
                 "trend": trends[i],
                 "temporal_class": _temporal_class(_periods(monthly[i], per)),
             }
@@ -537,48 +526,117 @@ def _hour_and_day_counts(
     return hour_counts, day_counts
 
 
-def _max_extent(geom: Any) -> float:
-    """Longest side of the polygon's minimum rotated rectangle, metres (its patrol size)."""
-    rect = shapely.minimum_rotated_rectangle(geom)
-    ext = rect.exterior.coords if rect.geom_type == "Polygon" else None
-    if ext is None:
-        return float(rect.length)
-    c = np.asarray(ext)
-    return float(np.max(np.hypot(*(c[1:] - c[:-1]).T)))
+def _max_extents(geoms: np.ndarray) -> list[float]:
+    """Longest side of each polygon's minimum rotated rectangle, metres (its patrol size)."""
+    if not len(geoms):
+        return []
+    rects = shapely.minimum_rotated_rectangle(geoms)
+    out = shapely.length(rects).astype(float)
+    poly = shapely.get_type_id(rects) == shapely.GeometryType.POLYGON
+    if poly.any():
+        ext = shapely.get_exterior_ring(rects[poly])
+        xy, which = shapely.get_coordinates(ext, return_index=True)
+        side = np.hypot(*(xy[1:] - xy[:-1]).T)
+        same = which[1:] == which[:-1]  # consecutive vertices of one ring
+        longest = np.full(int(poly.sum()), -np.inf)
+        np.maximum.at(longest, which[1:][same], side[same])
+        out[poly] = longest
+    return out.tolist()
 
 
-def _timing(
-    mc: np.ndarray,
-    hc: np.ndarray,
-    dc: np.ndarray,
+def _peak_windows(hour_counts: np.ndarray, share: float = 0.5) -> list[tuple[int, int] | None]:
+    """:func:`peak_window` of every row of ``hour_counts`` (places x 24) at once."""
+    h = np.asarray(hour_counts, dtype=float)
+    total = h.sum(axis=1)
+    csum = np.concatenate([np.zeros((len(h), 1)), np.cumsum(np.concatenate([h, h], 1), 1)], 1)
+    start = np.full(len(h), -1)
+    end = np.full(len(h), -1)
+    todo = total > 0
+    rows = np.arange(len(h))
+    for length in range(1, 25):
+        if not todo.any():
+            break
+        sums = csum[:, length : length + 24] - csum[:, :24]
+        best = np.argmax(sums, axis=1)
+        hit = todo & (sums[rows, best] >= share * total - 1e-9)
+        start[hit], end[hit] = best[hit], (best[hit] + length) % 24
+        todo &= ~hit
+    return [(int(s), int(e)) if s >= 0 else None for s, e in zip(start, end, strict=True)]
+
+
+def _peak_days_all(weekday_counts: np.ndarray, share: float = 0.5) -> list[list[int] | None]:
+    """Per row of ``weekday_counts`` (places x 7, Mon=0): the shortest circular run of weekdays
+    holding at least ``share`` of the incidents (ties: the most incidents, then the earliest
+    start), None for a row without incidents."""
+    w = np.asarray(weekday_counts, dtype=float)
+    total = w.sum(axis=1)
+    doubled = np.concatenate([w, w], 1)
+    out: list[list[int] | None] = [None] * len(w)
+    todo = total > 0
+    rows = np.arange(len(w))
+    for length in range(1, 8):
+        if not todo.any():
+            break
+        sums = np.stack([doubled[:, s : s + length].sum(axis=1) for s in range(7)], axis=1)
+        best = np.argmax(sums, axis=1)
+        hit = todo & (sums[rows, best] >= share * total - 1e-9)
+        for i in np.flatnonzero(hit):
+            out[i] = [(int(best[i]) + d) % 7 for d in range(length)]
+        todo &= ~hit
+    return out
+
+
+def _timings(
+    monthly: np.ndarray,
+    hour_counts: np.ndarray,
+    day_counts: np.ndarray,
     months: pd.DatetimeIndex,
     data_has_time: bool,
-) -> dict[str, Any]:
-    """One hot spot's timing columns from its counts per observed month, hour and weekday."""
-    active = np.flatnonzero(mc)
-    spot_timed = hc.sum() > 0 and data_has_time
-    hours_win = peak_window(hc) if spot_timed else None
-    days_win = _peak_days(dc) if spot_timed else None
-    night = (
-        (hc[NIGHT_WINDOW[0] :].sum() + hc[: NIGHT_WINDOW[1]].sum()) / hc.sum()
-        if spot_timed
-        else np.nan
+) -> list[dict[str, Any]]:
+    """Each hot spot's timing columns from its counts per observed month, hour and weekday
+    (rows of the three arrays), the windows and shares computed for all at once."""
+    k = len(monthly)
+    hour_total = hour_counts.sum(axis=1)
+    timed = (hour_total > 0) & data_has_time
+    windows = _peak_windows(np.where(timed[:, None], hour_counts, 0))
+    days = _peak_days_all(np.where(timed[:, None], day_counts, 0))
+    start, stop = NIGHT_WINDOW
+    with np.errstate(divide="ignore", invalid="ignore"):
+        night = (
+            hour_counts[:, start:].sum(axis=1) + hour_counts[:, :stop].sum(axis=1)
+        ) / hour_total
+    night = np.where(timed, night, np.nan).tolist()
+    labels = [m.strftime("%Y-%m") for m in months]
+    active = monthly > 0
+    n_active = active.sum(axis=1).tolist()
+    first = np.argmax(active, axis=1).tolist() if len(months) else [0] * k
+    last = (
+        (len(months) - 1 - np.argmax(active[:, ::-1], axis=1)).tolist() if len(months) else [0] * k
     )
-    return {
-        "first_month": months[active[0]].strftime("%Y-%m") if len(active) else "",
-        "last_month": months[active[-1]].strftime("%Y-%m") if len(active) else "",
-        "months_active": len(active),
-        "n_months": len(months),
-        "monthly_counts": [int(v) for v in mc],
-        "has_time": bool(spot_timed),
-        "hour_counts": [int(v) for v in hc] if spot_timed else None,
-        "weekday_counts": [int(v) for v in dc] if dc.sum() > 0 else None,
-        "peak_window": _format_window(days_win, hours_win) if spot_timed else "",
-        "peak_start_hour": hours_win[0] if hours_win else None,
-        "peak_end_hour": hours_win[1] if hours_win else None,
-        "peak_days": days_win,
-        "night_share": float(night),
-    }
+    out = []
+    for i in range(k):
+        spot_timed = bool(timed[i])
+        hc, dc = hour_counts[i], day_counts[i]
+        hours_win = windows[i] if spot_timed else None
+        days_win = days[i] if spot_timed else None
+        out.append(
+            {
+                "first_month": labels[first[i]] if n_active[i] else "",
+                "last_month": labels[last[i]] if n_active[i] else "",
+                "months_active": n_active[i],
+                "n_months": len(months),
+                "monthly_counts": monthly[i].tolist(),
+                "has_time": spot_timed,
+                "hour_counts": hc.tolist() if spot_timed else None,
+                "weekday_counts": dc.tolist() if dc.sum() > 0 else None,
+                "peak_window": _format_window(days_win, hours_win) if spot_timed else "",
+                "peak_start_hour": hours_win[0] if hours_win else None,
+                "peak_end_hour": hours_win[1] if hours_win else None,
+                "peak_days": days_win,
+                "night_share": night[i],
+            }
+        )
+    return out
 
 
 def _with_detector_columns(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -156,6 +157,70 @@ def test_hour_and_weekday_profile():
     assert (row["peak_start_hour"], row["peak_end_hour"]) == (22, 0)
     assert row["peak_days"] == [4, 5]
     assert row["peak_window"] == "Fri-Sat 22:00-00:00"
+
+
+def _reference_peak_days(w, share=0.5):
+    """The shortest circular run of weekdays holding ``share``, one window length at a time."""
+    total = sum(w)
+    if total <= 0:
+        return None
+    for length in range(1, 8):
+        sums = [sum(w[(s + d) % 7] for d in range(length)) for s in range(7)]
+        best = sums.index(max(sums))
+        if sums[best] >= share * total - 1e-9:
+            return [(best + d) % 7 for d in range(length)]
+    return list(range(7))
+
+
+def test_timing_columns_equal_a_row_by_row_reference():
+    """The columns rank_hotspots computes for all hot spots at once equal the same rules applied
+    to each hot spot alone: windows, days, night share, months, patrol size."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    x = rng.uniform(0, 3000, n).round(0) + 400000
+    y = rng.uniform(0, 3000, n).round(0) + 300000
+    stamp = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 360 * 24, n), unit="h")
+    dts = pd.Series(stamp).where(rng.random(n) > 0.2)  # a fifth without a date
+    inc = Incidents.from_xy(x, y, datetime=dts, study_area=_square(400000, 300000, 3000))
+    polys = [_square(400000 + 300 * i, 300000 + 250 * (i % 7), 40 + 37 * i) for i in range(12)]
+    polys += [
+        shapely.Polygon([(400100, 302000), (400900, 302100), (400300, 302600)]),
+        shapely.MultiPolygon([_square(402500, 302500, 90), _square(402700, 302700, 60)]),
+        _square(405000, 305000, 50),  # holds no incident
+    ]
+    hot = gpd.GeoDataFrame(geometry=polys, crs=27700)
+    ranked = rank_hotspots(hot, inc)
+    inc_idx, poly_idx = assign_incidents(ranked.geometry.values, inc)
+    frame = inc.frame
+    months = inc.months
+    labels = [m.strftime("%Y-%m") for m in months]
+    for i, row in ranked.iterrows():
+        mine = frame.iloc[inc_idx[poly_idx == i]]
+        timed = mine[mine["has_time"]]
+        hours = np.bincount(timed["datetime"].dt.hour, minlength=24)
+        days = np.bincount(mine["datetime"].dropna().dt.day_of_week.astype(int), minlength=7)
+        monthly = [int((mine["month"] == m).sum()) for m in months]
+        active = [j for j, v in enumerate(monthly) if v]
+        assert row["monthly_counts"] == monthly
+        assert row["months_active"] == len(active)
+        assert row["first_month"] == (labels[active[0]] if active else "")
+        assert row["last_month"] == (labels[active[-1]] if active else "")
+        assert row["has_time"] == bool(len(timed))
+        if len(timed):
+            window = peak_window(hours)
+            assert (row["peak_start_hour"], row["peak_end_hour"]) == window
+            assert row["peak_days"] == _reference_peak_days(days.tolist())
+            assert row["hour_counts"] == hours.tolist()
+            night = (hours[18:].sum() + hours[:6].sum()) / hours.sum()
+            assert row["night_share"] == night
+        else:
+            assert pd.isna(row["peak_start_hour"]) and row["peak_days"] is None
+            assert np.isnan(row["night_share"]) and row["peak_window"] == ""
+        assert row["weekday_counts"] == (days.tolist() if days.sum() else None)
+        rect = shapely.minimum_rotated_rectangle(row.geometry)
+        corners = np.asarray(rect.exterior.coords)
+        assert row["max_extent_m"] == np.hypot(*(corners[1:] - corners[:-1]).T).max()
+    assert 0 < ranked["has_time"].sum() < len(ranked)  # both kinds of row were checked
 
 
 def test_assign_incidents_handles_stacks_and_boundaries():
