@@ -123,13 +123,24 @@ def catchment_areas(locations: np.ndarray, study_area: BaseGeometry) -> np.ndarr
         msg = f"catchment_areas: {len(cells)} Voronoi cells for {m} distinct locations."
         raise RuntimeError(msg)
     whole = shapely.area(cells)
-    shapely.prepare(study_area)
-    inside = shapely.contains(study_area, cells)
+    # each part of the study area against the cells near it (a national study area has
+    # thousands of parts; the parts of a valid multipolygon do not overlap, so a cell inside
+    # the area is inside one part, and its area in the study area is the sum over the parts)
+    parts = np.asarray(shapely.get_parts(study_area))
+    shapely.prepare(parts)
+    tree = shapely.STRtree(cells)
+    inside = np.zeros(m, dtype=bool)
+    inside[tree.query(parts, predicate="contains")[1]] = True
     area = whole.copy()
-    part = ~inside
-    if part.any():
-        area[part] = shapely.area(shapely.intersection(cells[part], study_area))
-    outside = (area <= 0) & ~shapely.contains_xy(study_area, pts[:, 0], pts[:, 1])
+    part_i, cell_i = tree.query(parts, predicate="intersects")
+    cross = ~inside[cell_i]
+    part_i, cell_i = part_i[cross], cell_i[cross]
+    area[~inside] = 0.0
+    if len(cell_i):
+        shares = shapely.area(shapely.intersection(cells[cell_i], parts[part_i]))
+        area += np.bincount(cell_i, weights=shares, minlength=m)
+    empty = np.flatnonzero(area <= 0)
+    outside = empty[~shapely.contains_xy(study_area, pts[empty, 0], pts[empty, 1])]
     area[outside] = whole[outside]
     return area
 

@@ -163,6 +163,30 @@ def test_catchment_areas_by_hand():
     assert catchment_areas(np.empty((0, 2)), BOX).shape == (0,)
 
 
+def test_catchment_areas_of_a_many_part_study_area_equal_whole_area_clipping():
+    """Clipping each Voronoi cell by the parts near it gives what clipping by the whole study
+    area gives: many parts, a hole, cells across two parts, locations outside every part."""
+    rng = np.random.default_rng(4)
+    centres, radii = rng.uniform(0, 4000, (40, 2)), rng.uniform(100, 500, 40)
+    parts = [shapely.Point(x, y).buffer(r, 6) for (x, y), r in zip(centres, radii, strict=True)]
+    area = shapely.union_all(parts).difference(shapely.box(1900, 1900, 2100, 2100))
+    assert area.geom_type == "MultiPolygon" and len(area.geoms) > 5
+    pts = np.unique(rng.uniform(-500, 4500, (3000, 2)).round(0), axis=0)
+    got = catchment_areas(pts, area)
+    lo = np.minimum(pts.min(axis=0), area.bounds[:2])
+    hi = np.maximum(pts.max(axis=0), area.bounds[2:])
+    pad = float(max(hi - lo)) + 1.0  # the frame catchment_areas extends the cells to
+    frame = shapely.box(*(lo - pad), *(hi + pad))
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame, ordered=True)
+    )
+    clipped = shapely.area(shapely.intersection(cells, area))
+    outside = (clipped <= 0) & ~shapely.contains_xy(area, pts[:, 0], pts[:, 1])
+    ref = np.where(outside, shapely.area(cells), clipped)
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    assert (clipped == 0).sum() > 10 and ((clipped > 0) & (clipped < shapely.area(cells))).any()
+
+
 def test_surroundings_flat_by_hand():
     """Four incidents on every point, forty on the centre: the rings give the rate exactly."""
     d2 = _offsets_sq()
