@@ -50,6 +50,10 @@ DEFAULT_TILE_SIZE = 128
 #: Largest dense array :meth:`DensitySurface.to_dense` will build (cells), 400 MB of float64.
 MAX_DENSE_CELLS = 50_000_000
 
+#: Cells per side of the squares whose small components of hot cells are contoured together
+#: (:meth:`DensitySurface.contour_polygons`).
+CONTOUR_BATCH_CELLS = 256
+
 #: Square metres per square kilometre (densities are stored per km²).
 M2_PER_KM2 = 1e6
 
@@ -404,34 +408,124 @@ class DensitySurface:
         order = np.argsort(labels, kind="stable")
         splits = np.flatnonzero(np.diff(labels[order])) + 1
         lower = level * (1 - 1e-9) if level > 0 else np.nextafter(level, -np.inf)
+        components = np.split(order, splits)
+        found = self._contour_batches(i, j, labels, components, level, lower)
         polys: list[shapely.Polygon] = []
-        for idx in np.split(order, splits):
+        for label, idx in enumerate(components):
             ci, cj = i[idx], j[idx]
-            i0, j0 = int(ci.min()) - 2, int(cj.min()) - 2
-            ni, nj = int(ci.max()) - i0 + 3, int(cj.max()) - j0 + 3
-            z = self.block(i0, j0, ni, nj)
-            # hide other components' hot cells that share this bounding box
-            own = np.zeros(z.shape, dtype=bool)
-            own[cj - j0, ci - i0] = True
-            z[(z >= level) & ~own] = 0.0
-            xc, _ = self.cell_centre(np.arange(i0, i0 + ni), np.zeros(ni))
-            _, yc = self.cell_centre(np.zeros(nj), np.arange(j0, j0 + nj))
-            gen = contourpy.contour_generator(xc, yc, z, fill_type=contourpy.FillType.OuterOffset)
-            # OuterOffset fill type: (points, offsets) per polygon, as contourpy documents.
-            pts_list, offs_list = cast(
-                "tuple[list[np.ndarray], list[np.ndarray]]", gen.filled(lower, np.inf)
-            )
-            found: list[shapely.Polygon] = []
-            for pts, offs in zip(pts_list, offs_list, strict=True):
-                rings = [pts[offs[k] : offs[k + 1]] for k in range(len(offs) - 1)]
-                rings = [r for r in rings if len(r) >= 4]
-                if rings:
-                    found.append(shapely.make_valid(shapely.Polygon(rings[0], rings[1:])))
+            own = found.get(label)
+            if own is None:  # contoured alone
+                own = self._contour_component(ci, cj, level, lower)
             # a single cell or a one-cell-wide ridge contours to (almost) nothing: draw its cells
-            if sum(p.area for p in found) < 0.5 * idx.size * self.cell_area_m2:
-                found = self._cell_polygons(ci, cj)
-            polys.extend(found)
+            if sum(p.area for p in own) < 0.5 * idx.size * self.cell_area_m2:
+                own = self._cell_polygons(ci, cj)
+            polys.extend(own)
         return _dissolve(polys)
+
+    def _contour_component(
+        self, ci: np.ndarray, cj: np.ndarray, level: float, lower: float
+    ) -> list[shapely.Polygon]:
+        """Filled contours of one component of hot cells, in its own bounding box (plus two
+        cells), other components' hot cells hidden."""
+        i0, j0 = int(ci.min()) - 2, int(cj.min()) - 2
+        ni, nj = int(ci.max()) - i0 + 3, int(cj.max()) - j0 + 3
+        z = self.block(i0, j0, ni, nj)
+        own = np.zeros(z.shape, dtype=bool)
+        own[cj - j0, ci - i0] = True
+        z[(z >= level) & ~own] = 0.0
+        return self._filled(z, i0, j0, lower)[0]
+
+    def _filled(
+        self, z: np.ndarray, i0: int, j0: int, lower: float
+    ) -> tuple[list[shapely.Polygon], np.ndarray]:
+        """The valid polygon of every filled contour of ``z >= lower`` (``z`` the block whose
+        lower-left cell is ``(i0, j0)``), in contourpy's order, and the first vertex of each
+        one's outer ring, shape (n, 2)."""
+        nj, ni = z.shape
+        xc, _ = self.cell_centre(np.arange(i0, i0 + ni), np.zeros(ni))
+        _, yc = self.cell_centre(np.zeros(nj), np.arange(j0, j0 + nj))
+        gen = contourpy.contour_generator(xc, yc, z, fill_type=contourpy.FillType.OuterOffset)
+        # OuterOffset fill type: (points, offsets) per polygon, as contourpy documents.
+        pts_list, offs_list = cast(
+            "tuple[list[np.ndarray], list[np.ndarray]]", gen.filled(lower, np.inf)
+        )
+        found = []
+        first = []
+        for pts, offs in zip(pts_list, offs_list, strict=True):
+            rings = [pts[offs[k] : offs[k + 1]] for k in range(len(offs) - 1)]
+            rings = [r for r in rings if len(r) >= 4]
+            if rings:
+                found.append(shapely.make_valid(shapely.Polygon(rings[0], rings[1:])))
+                first.append(rings[0][0])
+        return found, np.array(first, dtype=float).reshape(-1, 2)
+
+    def _contour_batches(
+        self,
+        i: np.ndarray,
+        j: np.ndarray,
+        labels: np.ndarray,
+        components: list[np.ndarray],
+        level: float,
+        lower: float,
+    ) -> dict[int, list[shapely.Polygon]]:
+        """Filled contours of the small components, many per contourpy call: label -> polygons.
+
+        Components whose bounding boxes fit one square of :data:`CONTOUR_BATCH_CELLS` cells are
+        contoured together in one block of the surface, with the hot cells of components
+        outside the batch hidden, as :meth:`_contour_component` hides them. No quad of the
+        marching squares touches the hot cells of two components (they would be 8-connected),
+        so each component's contours are those it gets alone, traced in the same order; each
+        polygon goes to the component of the hot cells beside its first vertex. A batch holding
+        a cell between ``lower`` and ``level`` (whose contour would belong to no component) is
+        left to :meth:`_contour_component`, as are larger components.
+        """
+        b = CONTOUR_BATCH_CELLS
+        found: dict[int, list[shapely.Polygon]] = {}
+        if b < 2:
+            return found
+        cells = np.concatenate(components)
+        starts = _starts(components)
+        lo_i, hi_i = np.minimum.reduceat(i[cells], starts), np.maximum.reduceat(i[cells], starts)
+        lo_j, hi_j = np.minimum.reduceat(j[cells], starts), np.maximum.reduceat(j[cells], starts)
+        small = (hi_i - lo_i < b // 2) & (hi_j - lo_j < b // 2)
+        tile_i, tile_j = lo_i // b, lo_j // b
+        key = tile_j * (int(tile_i.max()) + 1) + tile_i
+        members = np.flatnonzero(small)
+        if len(members) == 0:
+            return found
+        by_tile = np.argsort(key[members], kind="stable")
+        cuts = np.flatnonzero(np.diff(key[members][by_tile])) + 1
+        for batch in np.split(members[by_tile], cuts):
+            if len(batch) < 2:
+                continue
+            i0, j0 = int(lo_i[batch].min()) - 2, int(lo_j[batch].min()) - 2
+            ni, nj = int(hi_i[batch].max()) - i0 + 3, int(hi_j[batch].max()) - j0 + 3
+            z = self.block(i0, j0, ni, nj)
+            mine = np.concatenate([components[k] for k in batch])
+            own = np.full(z.shape, -1, dtype=np.int64)
+            own[j[mine] - j0, i[mine] - i0] = labels[mine]
+            z[(z >= level) & (own < 0)] = 0.0
+            if ((z >= lower) & (z < level)).any():
+                continue
+            polys, first = self._filled(z, i0, j0, lower)
+            # the component of each polygon: a vertex of a filled contour lies on an edge
+            # between a hot cell and a cell below ``lower``; the hot cells of the 2 x 2 cells
+            # round it are 8-connected, so of one component
+            fi = np.floor((first[:, 0] - self.origin[0]) / self.cell_size - 0.5).astype(np.int64)
+            fj = np.floor((first[:, 1] - self.origin[1]) / self.cell_size - 0.5).astype(np.int64)
+            owner = np.full(len(polys), -1, dtype=np.int64)
+            for di in (0, 1):
+                for dj in (0, 1):
+                    oi, oj = fi + di - i0, fj + dj - j0
+                    ok = (oi >= 0) & (oi < ni) & (oj >= 0) & (oj < nj)
+                    owner[ok] = np.maximum(owner[ok], own[oj[ok], oi[ok]])
+            if (owner < 0).any():
+                continue
+            for k in batch:
+                found[int(k)] = []
+            for who, p in zip(owner.tolist(), polys, strict=True):
+                found[who].append(p)
+        return found
 
     def _cell_polygons(self, i: np.ndarray, j: np.ndarray) -> list[shapely.Polygon]:
         c = self.cell_size
@@ -439,6 +533,12 @@ class DensitySurface:
         y0 = self.origin[1] + j * c
         boxes = shapely.box(x0, y0, x0 + c, y0 + c)
         return _dissolve(list(boxes))
+
+
+def _starts(groups: list[np.ndarray]) -> np.ndarray:
+    """Offsets of each group in ``np.concatenate(groups)``."""
+    sizes = np.fromiter((len(g) for g in groups), dtype=np.intp, count=len(groups))
+    return np.cumsum(sizes) - sizes
 
 
 def _components_8(i: np.ndarray, j: np.ndarray) -> np.ndarray:

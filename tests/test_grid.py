@@ -126,3 +126,84 @@ def test_values_inside_uses_centres():
     assert sorted(s.values_inside(None)) == [1.0, 2.0, 3.0]
     with pytest.raises(ParameterError):
         s.contour_polygons(1.0, method="hexagons")
+
+
+def _bumpy_surface(seed):
+    """Gaussian bumps of many widths on a 300 x 300 grid (tiles of 64): hundreds of separate
+    hot areas at a level, some touching diagonally, some with holes."""
+    rng = np.random.default_rng(seed)
+    jj, ii = np.mgrid[0:300, 0:300]
+    z = np.zeros((300, 300))
+    for cx, cy, sd, h in zip(
+        rng.uniform(0, 300, 400),
+        rng.uniform(0, 300, 400),
+        rng.uniform(0.6, 6, 400),
+        rng.uniform(1, 10, 400),
+        strict=True,
+    ):
+        z += h * np.exp(-((ii - cx) ** 2 + (jj - cy) ** 2) / (2 * sd * sd))
+    # a ring of hot cells round a separate hot cell (a component inside another's hole)
+    ring = (np.maximum(abs(ii - 150), abs(jj - 150)) == 3) | ((ii == 150) & (jj == 150))
+    z[np.maximum(abs(ii - 150), abs(jj - 150)) <= 5] = 0.0
+    z[ring] = 20.0
+    keep = z > 1e-3
+    return _surface_from_cells(ii[keep], jj[keep], z[keep], cell=25.0, tile=64), z
+
+
+@pytest.fixture
+def contour_calls(monkeypatch):
+    """A list that grows by one at each contourpy.contour_generator call."""
+    import hotspots.grid as grid
+
+    calls = []
+    real = grid.contourpy.contour_generator
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(grid.contourpy, "contour_generator", counting)
+    return calls
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_contours_in_batches_equal_contours_one_component_at_a_time(
+    seed, monkeypatch, contour_calls
+):
+    """Contouring many small components in one contourpy call gives, vertex for vertex and in
+    the same order, the polygons contouring each component alone gives."""
+    import hotspots.grid as grid
+
+    s, z = _bumpy_surface(seed)
+    level = float(np.quantile(z[z > 1e-3], 0.9))
+    batched = s.contour_polygons(level)
+    n_batched = len(contour_calls)
+    monkeypatch.setattr(grid, "CONTOUR_BATCH_CELLS", 0)  # no batch: one call per component
+    contour_calls.clear()
+    alone = s.contour_polygons(level)
+    assert n_batched < len(contour_calls) / 5 and len(alone) > 50
+    assert [p.wkb for p in batched] == [p.wkb for p in alone]
+    # the ring's hole holds the lone hot cell's own polygon
+    centre = shapely.Point(*s.cell_centre(150, 150))
+    assert sum(p.contains(centre) for p in alone) == 1
+    assert any(len(p.interiors) for p in alone)
+
+
+def test_contour_batch_with_a_cell_just_below_the_level_is_contoured_alone(
+    monkeypatch, contour_calls
+):
+    """A cell between the contour's lower bound and the level would belong to no component in
+    a batch: that batch falls back to one call per component, with the same polygons."""
+    import hotspots.grid as grid
+
+    hot = ([0, 1, 0, 1, 7, 8, 7, 8], [0, 0, 1, 1, 7, 7, 8, 8], [5.0, 6.0, 7.0, 8.0] * 2)
+    s = _surface_from_cells(*(np.array(v) for v in hot))
+    batched = s.contour_polygons(5.0)
+    assert len(contour_calls) == 1 and len(batched) == 2  # two 2 x 2 squares in one call
+    just_below = [2], [1], [5 * (1 - 1e-12)]  # beside the first square, not hot
+    s = _surface_from_cells(*(np.array(v + w) for v, w in zip(hot, just_below, strict=True)))
+    contour_calls.clear()
+    batched = s.contour_polygons(5.0)
+    assert len(contour_calls) == 2 and len(batched) == 2
+    monkeypatch.setattr(grid, "CONTOUR_BATCH_CELLS", 0)
+    assert [p.wkb for p in batched] == [p.wkb for p in s.contour_polygons(5.0)]
