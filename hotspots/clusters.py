@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -39,7 +40,7 @@ from hotspots._errors import ParameterError
 from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import MICRO_PLACE_RADIUS_M
 from hotspots.incidents import Incidents
-from hotspots.stats import SurroundingsTest, csr_lambda, csr_p_value
+from hotspots.stats import SurroundingsTest, csr_lambda, csr_p_value, start_surroundings_test
 
 __all__ = [
     "CONCAVE_RATIO",
@@ -459,11 +460,22 @@ def _cluster_polygons(
     return out
 
 
-def _surroundings(incidents: Incidents, loc_labels: np.ndarray) -> SurroundingsTest | None:
-    """The surroundings test of these incidents, or None when there is no cluster to test."""
+def _start_test(incidents: Incidents) -> Future[SurroundingsTest]:
+    """The surroundings test of these incidents, built in a background thread while the
+    clustering runs (it does not depend on the clusters)."""
+    return start_surroundings_test(
+        incidents.xy, incidents.study_area, months=incidents.frame["month"]
+    )
+
+
+def _surroundings(
+    test: Future[SurroundingsTest], loc_labels: np.ndarray
+) -> SurroundingsTest | None:
+    """The surroundings test started by :func:`_start_test`, or None when there is no cluster
+    to test."""
     if len(loc_labels) == 0 or loc_labels.max() < 0:
         return None
-    return SurroundingsTest(incidents.xy, incidents.study_area, months=incidents.frame["month"])
+    return test.result()
 
 
 def _hotspots_frame(
@@ -741,6 +753,7 @@ class DBSCANHotspots(HotspotEstimator):
             )
             raise ParameterError(msg)
 
+        test = _start_test(incidents)
         notes: list[str] = []
         xy = incidents.xy
         n = len(xy)
@@ -804,7 +817,7 @@ class DBSCANHotspots(HotspotEstimator):
             int(min_samples) if min_samples is not None and not self.use_weights else min_samples
         )
         self.labels_ = loc_labels[inverse] if n else np.empty(0, dtype=np.intp)
-        self.surroundings_ = _surroundings(incidents, loc_labels)
+        self.surroundings_ = _surroundings(test, loc_labels)
         self.hotspots_ = _hotspots_frame(
             method="dbscan",
             pts=uniq,
@@ -1010,6 +1023,7 @@ class HDBSCANHotspots(HotspotEstimator):
                 "smaller area."
             )
             raise ParameterError(msg)
+        test = _start_test(incidents)
         area = incidents.study_area_m2
         eps = DEFAULT_EPS_M
         lam = csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
@@ -1040,7 +1054,7 @@ class HDBSCANHotspots(HotspotEstimator):
         self.min_cluster_size_ = mcs
         self.min_samples_ = ms
         self.labels_ = labels
-        self.surroundings_ = _surroundings(incidents, loc_labels)
+        self.surroundings_ = _surroundings(test, loc_labels)
         self.hotspots_ = _hotspots_frame(
             method="hdbscan",
             pts=uniq,

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -37,7 +38,7 @@ from hotspots.profile import RANK_ORDERS, rank_hotspots
 from hotspots.progress import DETECTING, RANKING, Progress, progress_step
 from hotspots.record import FrozenList, freeze
 from hotspots.record import provenance as run_provenance  # the app's name until it moves
-from hotspots.stats import SurroundingsTest
+from hotspots.stats import SurroundingsTest, start_surroundings_test
 
 __all__ = [
     "METHODS",
@@ -331,12 +332,20 @@ def detect(
             raise ParameterError(msg)
         params[target] = fdr
     est = make_estimator(method, **params)
+    # the significance test does not depend on the hot spots: built meanwhile on the other core
+    test = (
+        None
+        if issubclass(spec.estimator, _OWN_TEST)
+        else start_surroundings_test(
+            incidents.xy, incidents.study_area, months=incidents.frame["month"]
+        )
+    )
     running = use(engine, scheduler) if engine is not None else contextlib.nullcontext()
     with running, progress_step(progress, DETECTING):
         est.fit(incidents)
         ran_on = engine_record()  # the run record names the engine the detector ran on
     with progress_step(progress, RANKING):
-        surroundings = _surroundings(est, incidents)
+        surroundings = _surroundings(est, incidents, test)
         ranked = rank_hotspots(
             est.hotspots_, incidents, order=order, alpha=alpha, surroundings=surroundings
         )
@@ -386,12 +395,22 @@ def detect(
     return HotspotResult(ranked, record, notes, incidents, est)
 
 
-def _surroundings(est: Any, incidents: Incidents) -> SurroundingsTest | None:
-    """The surroundings test behind ``significant`` (the detector's own when it has one);
-    None for Gi*, which has its own test, and when there is no hot spot to test."""
+#: Detectors that test their own hot spots (DBSCAN and HDBSCAN build the surroundings test
+#: while they cluster; Gi* has its own), so :func:`detect` does not build one for them.
+_OWN_TEST = (DBSCANHotspots, HDBSCANHotspots, GiStarHotspots)
+
+
+def _surroundings(
+    est: Any, incidents: Incidents, test: Future[SurroundingsTest] | None
+) -> SurroundingsTest | None:
+    """The surroundings test behind ``significant`` (the detector's own when it has one, else
+    ``test`` when :func:`detect` started it); None for Gi*, which has its own test, and when
+    there is no hot spot to test."""
     if est.params_.get("method") == "gistar" or len(est.hotspots_) == 0:
         return None
     own = getattr(est, "surroundings_", None)
     if own is not None:
         return own
+    if test is not None:
+        return test.result()
     return SurroundingsTest(incidents.xy, incidents.study_area, months=incidents.frame["month"])

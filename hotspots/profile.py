@@ -45,7 +45,7 @@ from scipy import stats
 from hotspots._errors import ParameterError
 from hotspots.constants import MICRO_PLACE_RADIUS_M, NIGHT_WINDOW, PATROL_UNIT_M2
 from hotspots.incidents import Incidents, unique_points
-from hotspots.stats import PlaceTest, SurroundingsTest
+from hotspots.stats import PlaceTest, SurroundingsTest, in_background
 
 __all__ = [
     "NIGHT_WINDOW",
@@ -123,7 +123,10 @@ def assign_incidents(
     starts = np.searchsorted(inverse[order], np.arange(len(uniq)))
     ends = np.searchsorted(inverse[order], np.arange(len(uniq)), side="right")
     counts = ends[loc_idx] - starts[loc_idx]
-    inc_idx = np.concatenate([order[starts[i] : ends[i]] for i in loc_idx])
+    # the runs order[starts[i]:ends[i]] of every hit location, end to end
+    first = np.cumsum(counts) - counts
+    run = np.arange(int(counts.sum())) + np.repeat(starts[loc_idx] - first, counts)
+    inc_idx = order[run]
     return np.asarray(inc_idx, dtype=np.int64), np.repeat(poly_idx, counts).astype(np.int64)
 
 
@@ -372,19 +375,25 @@ def rank_hotspots(
     k = len(geoms)
     frame = incidents.frame
     months = incidents.months
-    inc_idx, poly_idx = assign_incidents(geoms, incidents)
-    size = _size_columns(geoms, incidents, inc_idx, poly_idx, unit_area_m2)
     own_p = (
         hotspots["p_value"].to_numpy(dtype=float)
         if "p_value" in hotspots and k
         else np.full(k, np.nan)
     )
-    if np.isnan(own_p).any():
-        place = (
-            surroundings.places(geoms)
+    # the significance test, on the other core while the incidents are counted and profiled
+    testing = (
+        (
+            in_background(surroundings.places, geoms)
             if surroundings is not None
-            else surroundings_p_values(geoms, incidents)
+            else in_background(surroundings_p_values, geoms, incidents)
         )
+        if np.isnan(own_p).any()
+        else None
+    )
+    inc_idx, poly_idx = assign_incidents(geoms, incidents)
+    size = _size_columns(geoms, incidents, inc_idx, poly_idx, unit_area_m2)
+    if testing is not None:
+        place = testing.result()
         size.update(p_value=place.p_value, disc_incidents=place.count, disc_expected=place.expected)
     else:  # the detector tested every hot spot itself
         size.update(p_value=own_p, disc_incidents=np.full(k, np.nan))

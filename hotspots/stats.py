@@ -25,8 +25,10 @@ Four tests, each used by more than one module:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -47,10 +49,14 @@ __all__ = [
     "catchment_areas",
     "csr_lambda",
     "csr_p_value",
+    "in_background",
     "mann_kendall",
     "nbinom_tail",
     "split_dispersion",
+    "start_surroundings_test",
 ]
+
+_T = TypeVar("_T")
 
 #: Radii of the surroundings test, metres: the disc (75 m, one patrol unit across), the gap left
 #: out around it (150 m), and the middle and outer edges of its two rings (450 m and 750 m: the
@@ -140,7 +146,10 @@ def catchment_areas(locations: np.ndarray, study_area: BaseGeometry) -> np.ndarr
         shares = shapely.area(shapely.intersection(cells[cell_i], parts[part_i]))
         area += np.bincount(cell_i, weights=shares, minlength=m)
     empty = np.flatnonzero(area <= 0)
-    outside = empty[~shapely.contains_xy(study_area, pts[empty, 0], pts[empty, 1])]
+    # inside the study area is inside one of its parts (the caller's geometry is only read,
+    # never prepared in place, so another thread may use it meanwhile)
+    held = shapely.STRtree(parts).query(shapely.points(pts[empty]), predicate="within")[0]
+    outside = np.setdiff1d(empty, empty[held])
     area[outside] = whole[outside]
     return area
 
@@ -677,6 +686,31 @@ def _location_density(locations: np.ndarray, side: float) -> float:
     cell = np.floor((locations - locations.min(axis=0)) / side).astype(np.int64)
     n = np.unique(cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1], return_counts=True)[1]
     return float((n.astype(float) ** 2).sum() / n.sum()) / (side * side)
+
+
+def in_background(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> Future[_T]:
+    """Run ``fn(*args, **kwargs)`` in a thread of its own; its result (or error) comes from
+    ``.result()``. For the independent steps of a run that spend their time in NumPy, SciPy
+    and GEOS, which release the GIL, so two cores share them."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots")
+    future = executor.submit(fn, *args, **kwargs)
+    executor.shutdown(wait=False)
+    return future
+
+
+def start_surroundings_test(
+    xy: np.ndarray, study_area: BaseGeometry | None, *, months: Any = None
+) -> Future[SurroundingsTest]:
+    """``SurroundingsTest(xy, study_area, months=months)`` built in a background thread.
+
+    The detector runs meanwhile; ``.result()`` waits for the test. The thread works on its own
+    copies of the coordinates, the study area and ``months``.
+    """
+    area = None if study_area is None else shapely.from_wkb(shapely.to_wkb(study_area))
+    month_values = None if months is None else np.asarray(months).copy()
+    return in_background(
+        SurroundingsTest, np.asarray(xy, dtype=float).copy(), area, months=month_values
+    )
 
 
 def _halves(months: Any, n: int) -> np.ndarray | None:

@@ -234,6 +234,30 @@ def test_assign_incidents_handles_stacks_and_boundaries():
     assert 1001 not in set(inc_idx)
 
 
+def test_assign_incidents_equals_testing_every_incident():
+    """Pairs in the same order as testing each incident's point against each polygon, location
+    by location (sorted), incidents of a location in input order."""
+    rng = np.random.default_rng(8)
+    pts = rng.uniform(0, 1000, (300, 2)).round(0)
+    xy = pts[rng.integers(0, 300, 5000)] + [400000, 300000]
+    inc = Incidents.from_xy(xy[:, 0], xy[:, 1])
+    polys = np.array(
+        [_square(400000 + 90 * k, 300000 + 70 * k, 150 + 20 * k) for k in range(10)], dtype=object
+    )
+    inc_idx, poly_idx = assign_incidents(polys, inc)
+    uniq = np.unique(xy, axis=0)
+    hit = shapely.intersects(shapely.points(uniq)[:, None], polys[None, :])
+    ref_inc, ref_poly = [], []
+    tree_order = shapely.STRtree(polys).query(shapely.points(uniq), predicate="intersects")
+    for loc, poly in zip(*tree_order, strict=True):
+        rows = np.flatnonzero((xy == uniq[loc]).all(axis=1))
+        ref_inc.extend(rows)
+        ref_poly.extend([poly] * len(rows))
+    assert hit.sum() == len(tree_order[0]) and len(ref_inc) > 1000
+    np.testing.assert_array_equal(inc_idx, ref_inc)
+    np.testing.assert_array_equal(poly_idx, ref_poly)
+
+
 def test_empty_inputs():
     inc = Incidents.from_xy(np.array([400000.0]), np.array([300000.0]))
     hot = gpd.GeoDataFrame(geometry=[], crs=27700)
