@@ -64,7 +64,7 @@ def run(quick: bool = False) -> list[dict]:
     with (
         tempfile.TemporaryDirectory() as tmp,
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         engine.DaskEngine(cluster.scheduler_address) as dask_engine,
     ):

@@ -326,7 +326,7 @@ class DaskEngine:
             self._client = self.scheduler
             return
         if self.scheduler is None:
-            cluster = distributed.LocalCluster(threads_per_worker=1, dashboard_address=None)
+            cluster = distributed.LocalCluster(threads_per_worker=1, dashboard_address=":0")
             self._owned.append(cluster)
             self._client = distributed.Client(cluster)
         else:

@@ -354,10 +354,11 @@ def test_study_area_cells_shares_and_pickling():
 # ------------------------------------------------------------------ on a two-worker cluster
 @pytest.fixture(scope="module")
 def cluster():
-    """Two single-threaded workers in this process (see docs/scale-out.md for why threads)."""
+    """Two single-threaded workers in this process (see docs/scale-out.md for why threads); the
+    dashboard on a free port, so a cluster of another test run on 8787 does not fail this one."""
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as local:
         yield local
 
