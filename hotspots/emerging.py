@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, NoReturn
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from hotspots._errors import ParameterError, TooFewPeriodsError
@@ -111,18 +112,18 @@ class EmergingResult:
     ----------
     cells : geopandas.GeoDataFrame
         One row per computed cell (cells with an incident in any period, plus their neighbours), in
-        the analysis CRS: ``geometry`` (square cell), ``counts`` (read-only array of int,
-        incidents in the cell per period), ``total``, ``expected`` (read-only array of float: the
-        neighbourhood's count expected from its surroundings per period), ``z_scores`` (the
-        neighbourhood's standardised count against that, per period; the series the trend is
-        tested on),
+        the analysis CRS: ``geometry`` (square cell), ``counts`` (list of int, incidents in the
+        cell per period), ``total``, ``expected`` (list of float: the neighbourhood's count
+        expected from its surroundings per period), ``z_scores`` (the neighbourhood's
+        standardised count against that, per period; the series the trend is tested on),
         ``gi_z_scores`` (the classic Gi* z against each period's study-area mean, as ArcGIS
         reports), ``n_hot_periods``, ``n_cold_periods``, ``final`` (``"hot"``, ``"cold"`` or
         ``""``: the cell in the last period), ``category`` (one of :data:`CATEGORIES`),
         ``mk_tau``, ``mk_z``, ``mk_p`` (Mann-Kendall of ``z_scores``), ``mk_q`` (its
         Benjamini-Hochberg q-value among the cells the trend classes test, NaN for the others)
         and ``trend`` (``"increasing"``, ``"decreasing"`` or ``"no trend"`` at ``alpha`` on
-        ``mk_p``, for information; the classes use ``mk_q``).
+        ``mk_p``, for information; the classes use ``mk_q``). The per-period lists are Arrow
+        fixed-size list columns (read-only, one buffer each, no Python object per cell).
     areas : geopandas.GeoDataFrame
         One row per connected part of the union of the cells of each category (``"no pattern"``
         excluded): ``geometry``, ``category``, ``n_cells``, ``incidents`` (inside the area, all
@@ -960,12 +961,15 @@ def _labels(text: np.ndarray) -> np.ndarray:
     return np.asarray(uniques, dtype=object)[codes]
 
 
-def _rows(table: np.ndarray) -> list[np.ndarray]:
-    """One read-only array per row of ``table`` (views: a national grid of a million cells
-    needs no million lists of Python numbers). ``table`` is made read-only too: the caller
-    hands it over."""
-    table.flags.writeable = False
-    return list(table)
+def _rows(table: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """One list per row of ``table`` (cells x periods), held as an Arrow fixed-size list
+    column: one buffer, no Python object per cell (a national grid has a million cells), and
+    read-only; each row reads back as a list."""
+    table = np.ascontiguousarray(table)
+    flat = pa.array(table.reshape(-1))
+    return pd.arrays.ArrowExtensionArray(
+        pa.FixedSizeListArray.from_arrays(flat, max(table.shape[1], 1))
+    )
 
 
 def _check(ok: bool, msg: str) -> None:

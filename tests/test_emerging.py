@@ -342,15 +342,16 @@ def test_areas_carry_incidents_and_place_names():
     assert top["incidents"] >= 240 and top["top_location"] == "On or near Market Square"
 
 
-def test_per_period_series_are_read_only_arrays():
-    """A national grid has a million cells: each cell's series are read-only rows of one array
-    (no lists of Python numbers), one per period."""
+def test_per_period_series_are_arrow_list_columns():
+    """A national grid has a million cells: each cell's series is a list read from one Arrow
+    buffer per column (no Python object per cell), one value per period."""
     inc, _ = _town(6000, 5, stable=2, snap=False, side=SIDE)
     res = classify_hotspots(inc)
+    assert str(res.cells["counts"].dtype) == "fixed_size_list<item: int64>[12][pyarrow]"
+    for column in ("expected", "z_scores", "gi_z_scores"):
+        assert str(res.cells[column].dtype) == "fixed_size_list<item: double>[12][pyarrow]"
     row = res.cells["counts"].iloc[0]
-    assert isinstance(row, np.ndarray) and row.dtype == np.int64 and len(row) == 12
-    with pytest.raises(ValueError, match="read-only"):
-        row[0] = 1
+    assert isinstance(row, list) and len(row) == 12 and all(isinstance(v, int) for v in row)
     counts = np.stack(res.cells["counts"])
     assert counts.sum() == len(inc) and (counts.sum(axis=1) == res.cells["total"]).all()
     z = np.stack(res.cells["z_scores"])
