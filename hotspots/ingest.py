@@ -2702,15 +2702,24 @@ class _Located:
     ``pid`` numbers them.
     """
 
-    lon: np.ndarray  # per row, WGS84 degrees (NaN where not located)
-    lat: np.ndarray
-    x: np.ndarray  # per row, metres in the analysis CRS (NaN where not located)
-    y: np.ndarray
+    vx: np.ndarray  # per row, as read: longitude or easting (degrees or metres)
+    vy: np.ndarray
+    bng: np.ndarray  # bool per row: read as British National Grid easting/northing
+    plon: np.ndarray  # per distinct point, WGS84 degrees
+    plat: np.ndarray
     px: np.ndarray  # per distinct point, metres in the analysis CRS
     py: np.ndarray
     pid: np.ndarray  # int64 per row: its distinct point, -1 where not located
     crs: pyproj.CRS
     crs_reason: str
+
+    def lonlat(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """WGS84 degrees of the given (located) rows: as read, or from British National Grid."""
+        at = self.pid[rows]
+        bng = self.bng[rows]
+        lon = np.where(bng, self.plon[at], self.vx[rows])
+        lat = np.where(bng, self.plat[at], self.vy[rows])
+        return lon, lat
 
     def points(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The distinct points of the given (located) rows, and how many rows are at each."""
@@ -2738,33 +2747,49 @@ def _locate(
     bb = np.flatnonzero(located & bng)
     ll_codes, ll_x, ll_y = _merged_points(files, offsets, located, bng=False)
     bb_codes, bb_x, bb_y = _merged_points(files, offsets, located, bng=True)
-    lon = np.full(n, np.nan)
-    lat = np.full(n, np.nan)
-    lon[ll], lat[ll] = vx[ll], vy[ll]
-    if len(bb):
-        bb_lon, bb_lat = crs_mod.to_wgs84(bb_x, bb_y, crs_mod.BNG)
-        lon[bb], lat[bb] = bb_lon[bb_codes], bb_lat[bb_codes]
-    if analysis_crs is None:
-        if not located.any():
-            _raise_no_valid_rows(files, rej)
-        analysis_crs, crs_reason = crs_mod.choose_crs(lon[located], lat[located])
-    else:
-        crs_reason = f"{analysis_crs.name} ({analysis_crs.to_string()}): given by the caller"
-    px = np.concatenate([ll_x, bb_x])
-    py = np.concatenate([ll_y, bb_y])
-    if len(ll):
-        px[: len(ll_x)], py[: len(ll_x)] = crs_mod.to_analysis(ll_x, ll_y, analysis_crs)
-    if len(bb) and not analysis_crs.equals(crs_mod.BNG):
-        px[len(ll_x) :], py[len(ll_x) :] = crs_mod.transform(bb_x, bb_y, crs_mod.BNG, analysis_crs)
     pid = np.full(n, -1, dtype=np.int64)
     pid[ll] = ll_codes
     pid[bb] = bb_codes + len(ll_x)
-    x = np.full(n, np.nan)
-    y = np.full(n, np.nan)
-    x[located], y[located] = px[pid[located]], py[pid[located]]
-    bad = located & ~(np.isfinite(x) & np.isfinite(y))
-    rej.add(bad, R_RANGE, "", "the point cannot be projected to the analysis CRS")
-    return _Located(lon, lat, x, y, px, py, pid, analysis_crs, crs_reason)
+    plon, plat = np.concatenate([ll_x, bb_x]), np.concatenate([ll_y, bb_y])
+    if len(bb):
+        plon[len(ll_x) :], plat[len(ll_x) :] = crs_mod.to_wgs84(bb_x, bb_y, crs_mod.BNG)
+    loc = _Located(vx, vy, bng, plon, plat, plon.copy(), plat.copy(), pid, crs_mod.BNG, "")
+    if analysis_crs is None:
+        if not located.any():
+            _raise_no_valid_rows(files, rej)
+        analysis_crs, crs_reason = _choose_crs(loc, located)
+    else:
+        crs_reason = f"{analysis_crs.name} ({analysis_crs.to_string()}): given by the caller"
+    loc.crs, loc.crs_reason = analysis_crs, crs_reason
+    px, py = loc.px, loc.py
+    if len(ll):
+        px[: len(ll_x)], py[: len(ll_x)] = crs_mod.to_analysis(ll_x, ll_y, analysis_crs)
+    if len(bb):
+        px[len(ll_x) :], py[len(ll_x) :] = bb_x, bb_y
+        if not analysis_crs.equals(crs_mod.BNG):
+            px[len(ll_x) :], py[len(ll_x) :] = crs_mod.transform(
+                bb_x, bb_y, crs_mod.BNG, analysis_crs
+            )
+    far = ~(np.isfinite(px) & np.isfinite(py))
+    if far.any():
+        bad = located & far[np.maximum(pid, 0)]
+        rej.add(bad, R_RANGE, "", "the point cannot be projected to the analysis CRS")
+    return loc
+
+
+def _choose_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:
+    """:func:`hotspots.crs.choose_crs` of the located rows, from the distinct points and the rows
+    at each: the same medians (of the values repeated, :func:`_weighted_median`) for the cost of
+    sorting the points, not the rows. Rows across the antimeridian, or medians at exactly 0 (the
+    sign of a zero is the rows'), take every row."""
+    sel, w = loc.points(np.flatnonzero(located))
+    lon, lat = loc.plon[sel], loc.plat[sel]
+    valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    if len(sel) and valid.all() and lon.max() - lon.min() <= 180.0:
+        mlon, mlat = _weighted_median(lon, w[sel]), _weighted_median(lat, w[sel])
+        if mlon != 0 and mlat != 0 and abs(mlon) <= 180 and abs(mlat) <= 90:
+            return crs_mod.choose_crs([mlon], [mlat])
+    return crs_mod.choose_crs(*loc.lonlat(np.flatnonzero(located)))
 
 
 def _duplicate_notes(n_dup: int, n_dup_kept: int) -> list[str]:
@@ -2889,12 +2914,14 @@ def _valid_frame(
     turns them into strings (:func:`_text_of`) for the rows it keeps.
     """
     names, name_codes = _merged_codes([pa.array([f.info.name for f in files], pa.string())])
+    at = loc.pid[used]
+    lon, lat = loc.lonlat(used)
     return pd.DataFrame(
         {
-            "x": loc.x[used],
-            "y": loc.y[used],
-            "lon": loc.lon[used],
-            "lat": loc.lat[used],
+            "x": loc.px[at],
+            "y": loc.py[at],
+            "lon": lon,
+            "lat": lat,
             "month": _cat(files, "month", "datetime64[ns]")[used],
             "datetime": _cat(files, "dt", "datetime64[ns]")[used],
             "has_time": _cat(files, "has_time", bool)[used],

@@ -24,8 +24,10 @@ from hotspots.ingest import (
     R_DATE,
     R_DUPLICATE,
     R_TYPE,
+    _choose_crs,
     _distinct_points,
     _is_utf8,
+    _Located,
     _merged_points,
     _parse_careful,
     _parse_fast,
@@ -433,6 +435,28 @@ def test_text_columns_are_strings_after_the_categorical_filter_step():
         assert direct.frame[col].dtype == later.frame[col].dtype == pd.StringDtype(na_value=np.nan)
     pd.testing.assert_frame_equal(direct.frame, later.frame)
     assert set(direct.frame["source_file"]) == {"a.csv", "b.csv"}
+
+
+def test_crs_chosen_from_distinct_points_as_from_every_row():
+    """The medians of the distinct points, each repeated by its rows, are choose_crs's medians
+    of the rows (same CRS, same sentence): snapped points, near the antimeridian, at 0."""
+    from hotspots import crs as crs_mod
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        k, n = int(rng.integers(1, 40)), int(rng.integers(1, 300))
+        lon0 = rng.choice([-2.98, -87.6, 151.2, 179.9, -179.9, 0.0])
+        lat0 = rng.choice([53.4, -33.9, 0.0, 51.5])
+        plon = np.round(lon0 + rng.normal(0, rng.choice([0.001, 0.1, 2.0]), k), 4)
+        plon = np.where(rng.random(k) < 0.9, np.clip(plon, -180, 180), plon)
+        plat = np.round(lat0 + rng.normal(0, 0.05, k), 4)
+        at = rng.integers(0, k, n)
+        vx, vy = plon[at], plat[at]
+        codes, ux, uy = _distinct_points(vx, vy)
+        loc = _Located(vx, vy, np.zeros(n, bool), ux, uy, ux, uy, codes, crs_mod.BNG, "")
+        got = _choose_crs(loc, np.ones(n, dtype=bool))
+        want = crs_mod.choose_crs(vx, vy)
+        assert got[1] == want[1] and got[0] == want[0]
 
 
 def test_filter_study_area_and_harm_weights():
