@@ -2788,7 +2788,7 @@ def _choose_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:
     if len(sel) and valid.all() and lon.max() - lon.min() <= 180.0:
         mlon, mlat = _weighted_median(lon, w[sel]), _weighted_median(lat, w[sel])
         if mlon != 0 and mlat != 0 and abs(mlon) <= 180 and abs(mlat) <= 90:
-            return crs_mod.choose_crs([mlon], [mlat])
+            return crs_mod.choose_crs(np.array([mlon]), np.array([mlat]))
     return crs_mod.choose_crs(*loc.lonlat(np.flatnonzero(located)))
 
 
