@@ -64,7 +64,7 @@ import shapely
 import hotspots
 from hotspots import constants
 from hotspots._errors import HotspotsError, ParameterError, TooFewPeriodsError
-from hotspots.incidents import Incidents, IngestReport, unique_points
+from hotspots.incidents import REJECTED_COLUMNS, Incidents, IngestReport, unique_points
 from hotspots.offline import format_value, report_environment
 from hotspots.progress import Progress
 from hotspots.record import Choices, FrozenDict, choices_of, freeze
@@ -195,7 +195,7 @@ def _force_subset(incidents: Incidents, mask: np.ndarray, name: str) -> Incident
         files=files,
         n_read=sum(f.n_rows for f in files),
         n_used=len(sub),
-        rejected=sub.report.rejected.iloc[0:0],
+        rejected=pd.DataFrame(columns=list(REJECTED_COLUMNS)),  # no need to build a lazy listing
         choices=choices,
         notes=[*sub.report.notes, note],
     )
