@@ -159,6 +159,21 @@ print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": time.process_time() - 
 """
 
 
+def versus_pandas_read(ours: dict, base: dict) -> dict:
+    """A step's figures beside the pandas read of the same files (``s``, ``cpu_s``, ``rss_mb``)."""
+    return {
+        "ours_s": ours["s"],
+        "ours_cpu_s": ours["cpu_s"],
+        "pandas_read_s": base["s"],
+        "pandas_read_cpu_s": base["cpu_s"],
+        "ratio_pandas_read": base["s"] / ours["s"],
+        "x_pandas_read": ours["s"] / base["s"],
+        "x_pandas_read_cpu": ours["cpu_s"] / base["cpu_s"],
+        "ours_rss_mb": ours["rss_mb"],
+        "pandas_read_rss_mb": base["rss_mb"],
+    }
+
+
 def _measure(step: str, files: list[Path], repeats: int = REPEATS) -> dict:
     """Best wall time of ``repeats`` fresh processes running ``step`` on ``files``."""
     env = dict(os.environ)
@@ -190,15 +205,7 @@ def run(quick: bool = False) -> list[dict]:
                 {
                     "case": f"{label}: "
                     + ("read_incidents" if step == "read" else f"read + detect {step}"),
-                    "ours_s": ours["s"],
-                    "ours_cpu_s": ours["cpu_s"],
-                    "pandas_read_s": base["s"],
-                    "pandas_read_cpu_s": base["cpu_s"],
-                    "ratio_pandas_read": base["s"] / ours["s"],
-                    "x_pandas_read": ours["s"] / base["s"],
-                    "x_pandas_read_cpu": ours["cpu_s"] / base["cpu_s"],
-                    "ours_rss_mb": ours["rss_mb"],
-                    "pandas_read_rss_mb": base["rss_mb"],
+                    **versus_pandas_read(ours, base),
                     "load_1min": ours["load"],
                 }
             )  # fmt: skip

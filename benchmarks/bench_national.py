@@ -92,17 +92,11 @@ def _measure(step: str, files: list[Path]) -> dict:
 
 
 def _row(label: str, ours: dict, base: dict, target: tuple[float, float] | None) -> dict:
+    from benchmarks.bench_ingest import versus_pandas_read
+
     row = {
         "case": label,
-        "ours_s": ours["s"],
-        "ours_cpu_s": ours["cpu_s"],
-        "pandas_read_s": base["s"],
-        "pandas_read_cpu_s": base["cpu_s"],
-        "ratio_pandas_read": base["s"] / ours["s"],
-        "x_pandas_read": ours["s"] / base["s"],
-        "x_pandas_read_cpu": ours["cpu_s"] / base["cpu_s"],
-        "ours_rss_mb": ours["rss_mb"],
-        "pandas_read_rss_mb": base["rss_mb"],
+        **versus_pandas_read(ours, base),
         "load": f"{ours['load'][0]:.1f}-{ours['load'][1]:.1f}",
     }
     for key in ("read_s", "read_cpu_s", "hotspots", "classified_cells", "periods"):
