@@ -204,10 +204,11 @@ def _add_map_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--tiles",
-        default="openstreetmap",
+        default="none",
         metavar="TILES",
-        help="map background: 'openstreetmap' (default), 'none' (no network request at all) or "
-        "an XYZ tile URL such as https://tiles.example/{z}/{x}/{y}.png",
+        help="map background: 'none' (default: the page makes no network request at all), "
+        "'openstreetmap' where policy allows (opening the page then tells that server which area "
+        "is viewed) or an XYZ tile URL such as https://tiles.example/{z}/{x}/{y}.png",
     )
     g.add_argument("--tiles-attribution", metavar="TEXT", help="attribution for a tile URL")
 

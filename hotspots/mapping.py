@@ -228,7 +228,7 @@ def build_map(
     incidents: Any = None,
     *,
     surface_polygons: gpd.GeoDataFrame | gpd.GeoSeries | Sequence[Any] | None = None,
-    tiles: str | None = "openstreetmap",
+    tiles: str | None = "none",
     tile_attribution: str | None = None,
     selected: str | int | None = None,
     max_heat_points: int = 20_000,
@@ -250,9 +250,10 @@ def build_map(
     surface_polygons : GeoDataFrame, GeoSeries or sequence of shapely geometries, optional
         Density-surface contour polygons, drawn as dashed outlines. A plain sequence is taken to
         be in the CRS of ``ranked_hotspots``.
-    tiles : str or None, default "openstreetmap"
-        ``"openstreetmap"``, ``"none"`` (grey background, no requests at all) or an XYZ URL
-        template for an internal tile server (see :func:`resolve_tiles`).
+    tiles : str or None, default "none"
+        ``"none"`` (grey background, no requests at all), ``"openstreetmap"`` (opt-in: each tile
+        request tells tile.openstreetmap.org which area is viewed) or an XYZ URL template for an
+        internal tile server (see :func:`resolve_tiles`).
     tile_attribution : str, optional
         Attribution text for a custom tile server (escaped; default "Internal tile server").
     selected : str or int, optional

@@ -572,7 +572,7 @@ def write_hotspots(
 def standalone_map(
     result: HotspotResult,
     *,
-    tiles: str | None = "openstreetmap",
+    tiles: str | None = "none",
     attribution: str | None = None,
     plan: PlanResult | None = None,
 ) -> str:
@@ -581,9 +581,9 @@ def standalone_map(
     Parameters
     ----------
     result : HotspotResult
-    tiles : str, default "openstreetmap"
-        ``"openstreetmap"``, ``"none"`` (no network request at all) or an XYZ URL template
-        (:func:`hotspots.mapping.resolve_tiles`).
+    tiles : str, default "none"
+        ``"none"`` (the page makes no network request at all), ``"openstreetmap"`` (opt-in) or
+        an XYZ URL template (:func:`hotspots.mapping.resolve_tiles`).
     attribution : str, optional
         Attribution for a custom tile server.
     plan : PlanResult, optional

@@ -1,9 +1,10 @@
 """The map tab: basemap choice, the full-width map, the ranked table and the selection.
 
 Offline: the map's JavaScript and CSS are served from ``static/vendor/`` (see
-:mod:`hotspots.offline`), and the basemap can be switched off or pointed at an internal tile server
-with the ``HOTSPOTS_TILES`` environment variable (``openstreetmap``, ``none`` or an XYZ URL
-template; ``HOTSPOTS_TILES_ATTRIBUTION`` sets the attribution of a custom server).
+:mod:`hotspots.offline`), and by default the map has no basemap, so the page makes no outside
+request. The ``HOTSPOTS_TILES`` environment variable sets another default (``none``,
+``openstreetmap`` or an internal tile server's XYZ URL template; ``HOTSPOTS_TILES_ATTRIBUTION``
+sets the attribution of a custom server), and the sidebar lets the user opt in per session.
 
 Layers that change with the selection, the plan or the change-over-time toggle are drawn beside
 the map (``feature_group_to_add``): a change to the map itself remounts the component and loses
@@ -41,8 +42,8 @@ from hotspots_app.common import (
 from hotspots_app.plan import Bundle
 
 TILES_CHOICES = {
-    "openstreetmap": "OpenStreetMap",
     "none": "None (no basemap, no outside requests)",
+    "openstreetmap": "OpenStreetMap (asks tile.openstreetmap.org for the area viewed)",
     "custom": "Internal tile server",
 }
 TABLE_COLUMNS = {
@@ -67,12 +68,12 @@ LAYER_DEFAULTS = {"show_patrol_areas": True, "show_emerging": False}
 # ------------------------------------------------------------------------------ sidebar
 def tiles_from_env() -> tuple[str, str]:
     """The basemap setting from ``HOTSPOTS_TILES``: (choice, custom URL)."""
-    raw = os.environ.get("HOTSPOTS_TILES", "openstreetmap")
+    raw = os.environ.get("HOTSPOTS_TILES", "none")
     try:
         value = mapping.resolve_tiles(raw)
     except HotspotsError:
-        LOG.warning("Ignoring HOTSPOTS_TILES=%r: not 'openstreetmap', 'none' or a tile URL.", raw)
-        return "openstreetmap", ""
+        LOG.warning("Ignoring HOTSPOTS_TILES=%r: not 'none', 'openstreetmap' or a tile URL.", raw)
+        return "none", ""
     if value in ("openstreetmap", "none"):
         return value, ""
     return "custom", value
@@ -97,6 +98,10 @@ def sidebar_basemap() -> tuple[str, str | None]:
         )
         return "openstreetmap", None
     if choice == "none":
+        st.sidebar.caption(
+            "No basemap: the page makes no outside request. Choose OpenStreetMap or your force's "
+            "internal tile server to see streets."
+        )
         return "none", None
     url = st.sidebar.text_input(
         "Tile URL template",

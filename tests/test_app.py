@@ -172,9 +172,12 @@ def test_selecting_a_hotspot_updates_details(app):
 
 
 def test_tiles_env_var(monkeypatch):
-    monkeypatch.setenv("HOTSPOTS_TILES", "none")
+    monkeypatch.delenv("HOTSPOTS_TILES", raising=False)
     at = AppTest.from_file(APP, default_timeout=120).run()
-    assert at.sidebar.radio(key="tiles_choice").value == "none"
+    assert at.sidebar.radio(key="tiles_choice").value == "none"  # offline unless asked
+    monkeypatch.setenv("HOTSPOTS_TILES", "openstreetmap")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert at.sidebar.radio(key="tiles_choice").value == "openstreetmap"
     monkeypatch.setenv("HOTSPOTS_TILES", "https://tiles.example.police.uk/{z}/{x}/{y}.png")
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert at.sidebar.radio(key="tiles_choice").value == "custom"

@@ -1,8 +1,9 @@
 """End to end in headless Chromium: the real app, the real map, no outside requests.
 
 Debian's ``chromium`` (``/usr/bin/chromium``) driven by Playwright; skipped when it is absent.
-One ``streamlit run app.py`` per session on a free port with ``HOTSPOTS_TILES=none``, so the
-browser has no reason to contact any host but the app. Screenshots go to ``test-artifacts/``.
+One ``streamlit run app.py`` per session on a free port with ``HOTSPOTS_TILES`` unset: the
+default basemap is none, so the browser has no reason to contact any host but the app (what
+:func:`test_demo_map_draws_with_no_outside_request` checks). Screenshots go to ``test-artifacts/``.
 The page shows one tab at a time (the map first); :func:`open_tab` clicks another.
 """
 
@@ -70,7 +71,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url():
     port = _free_port()
-    env = dict(os.environ, HOTSPOTS_TILES="none", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("HOTSPOTS_TILES", None)  # the default must make no outside request
     log = (ARTIFACTS / "streamlit.log") if ARTIFACTS.mkdir(exist_ok=True) is None else None
     with open(log, "w") as out:
         proc = subprocess.Popen(

@@ -193,8 +193,14 @@ def test_tiles_none_sets_max_zoom_and_no_tile_layer():
     assert '"maxZoom": 19' in m.get_root().render()
 
 
-def test_default_tiles_are_openstreetmap_with_attribution():
-    m = build_map(_ranked())
+def test_default_map_has_no_tiles_and_makes_no_request():
+    page = build_map(_ranked()).get_root().render()
+    assert not any(isinstance(el, folium.TileLayer) for el in walk(build_map(_ranked())))
+    assert "tile.openstreetmap.org" not in page
+
+
+def test_openstreetmap_tiles_are_opt_in_with_attribution():
+    m = build_map(_ranked(), tiles="openstreetmap")
     layer = next(el for el in walk(m) if isinstance(el, folium.TileLayer))
     assert "tile.openstreetmap.org" in layer.tiles
     assert "OpenStreetMap" in layer.options["attribution"]
