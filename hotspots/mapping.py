@@ -223,6 +223,50 @@ def aggregate_heat_points(incidents: Any, max_points: int = 20_000) -> list[list
     ]
 
 
+def tile_layer(tiles: str | None, attribution: str | None = None) -> folium.TileLayer | None:
+    """The basemap as a folium tile layer, or None for ``"none"``.
+
+    Parameters
+    ----------
+    tiles : str or None
+        ``"none"``, ``"openstreetmap"`` or an XYZ URL template (see :func:`resolve_tiles`).
+    attribution : str, optional
+        Attribution text for a custom tile server (escaped; default "Internal tile server").
+    """
+    tiles = resolve_tiles(tiles)
+    if tiles == "none":
+        return None
+    if tiles == "openstreetmap":
+        return folium.TileLayer(
+            tiles=OSM_URL,
+            attr=OSM_ATTRIBUTION,
+            name="OpenStreetMap",
+            max_zoom=_MAX_ZOOM,
+            max_native_zoom=19,
+        )
+    return folium.TileLayer(
+        tiles=tiles,
+        attr=escape_text(attribution or "Internal tile server"),
+        name="Basemap",
+        max_zoom=_MAX_ZOOM,
+    )
+
+
+def basemap_layer(tiles: str | None, attribution: str | None = None) -> folium.FeatureGroup | None:
+    """The basemap of :func:`tile_layer` in a feature group, to add beside a drawn map.
+
+    streamlit-folium's ``feature_group_to_add`` draws such groups without rebuilding the map, so
+    the basemap can change without remounting it (the user keeps the pan and zoom). None for
+    ``"none"``.
+    """
+    layer = tile_layer(tiles, attribution)
+    if layer is None:
+        return None
+    group = folium.FeatureGroup(name="Basemap", control=False)
+    layer.add_to(group)
+    return group
+
+
 def build_map(
     ranked_hotspots: gpd.GeoDataFrame | None,
     incidents: Any = None,
@@ -296,21 +340,9 @@ def build_map(
         maxZoom=_MAX_ZOOM,
         height=height,
     )
-    if tiles == "openstreetmap":
-        folium.TileLayer(
-            tiles=OSM_URL,
-            attr=OSM_ATTRIBUTION,
-            name="OpenStreetMap",
-            max_zoom=_MAX_ZOOM,
-            max_native_zoom=19,
-        ).add_to(m)
-    elif tiles != "none":
-        folium.TileLayer(
-            tiles=tiles,
-            attr=escape_text(tile_attribution or "Internal tile server"),
-            name="Basemap",
-            max_zoom=_MAX_ZOOM,
-        ).add_to(m)
+    layer = tile_layer(tiles, tile_attribution)
+    if layer is not None:
+        layer.add_to(m)
 
     if surface_polygons is not None:
         surface = _surface_series(surface_polygons, getattr(ranked_hotspots, "crs", None))

@@ -184,11 +184,12 @@ def show_map(
         help="The grid cells classified under *Change over time*, coloured by pattern.",
     )
     with st.spinner("Drawing the map..."):
-        drawn = drawn_map(result, tiles, attribution)
+        drawn = drawn_map(result)
         cells, note = emerging() if show_emerging and emerging is not None else (None, None)
         layers = [
             layer
             for layer in (
+                mapping.basemap_layer(tiles, attribution),
                 plan_layer if show_areas else None,
                 mapping.emerging_layer(cells) if cells is not None and len(cells) else None,
                 mapping.selection_layer(ranked, selected()),
@@ -245,12 +246,13 @@ class DrawnMap:
 
 
 @cache_resource(max_entries=8)
-def drawn_map(result: HotspotResult, tiles: str, attribution: str | None) -> DrawnMap:
+def drawn_map(result: HotspotResult) -> DrawnMap:
     """The map of a detection run (:func:`hotspots.mapping.build_map`, local assets), drawn once.
 
     Building and rendering the map is most of a rerun's time at a million incidents (about 1.5 s),
-    and it changes only with the run and the basemap: the selection, the patrol areas and the
-    persistent / emerging cells are layers added beside it (:func:`show_drawn`).
+    and it changes only with the run: the basemap (:func:`hotspots.mapping.basemap_layer`), the
+    selection, the patrol areas and the persistent / emerging cells are layers added beside it
+    (:func:`show_drawn`), so changing any of them neither redraws nor remounts the map.
     """
     import branca
     import streamlit_folium as sf
@@ -260,8 +262,7 @@ def drawn_map(result: HotspotResult, tiles: str, attribution: str | None) -> Dra
         ranked,
         result.incidents,
         surface_polygons=_series(detection.contours(result), ranked.crs),
-        tiles=tiles,
-        tile_attribution=attribution,
+        tiles="none",
     )
     offline.localize(m)
     m.get_root().render()

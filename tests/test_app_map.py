@@ -1,5 +1,6 @@
-"""The map tab's drawn map: built once per detection run and basemap (``map.drawn_map``) and
-handed to streamlit-folium's component with exactly the arguments ``st_folium`` would give it."""
+"""The map tab's drawn map: built once per detection run (``map.drawn_map``) and handed to
+streamlit-folium's component with exactly the arguments ``st_folium`` would give it; the basemap
+is a layer beside it."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def test_drawn_map_sends_what_st_folium_sends(demo_csv):
     result = detect_hotspots(read_inputs([demo_csv]), "kde")
     ranked = result.hotspots
     first = str(ranked["hotspot_id"].iloc[0])
-    drawn = map_section.drawn_map.__wrapped__(result, "none", None)
+    drawn = map_section.drawn_map.__wrapped__(result)
 
     def ours() -> None:
         map_section.show_drawn(
@@ -73,3 +74,38 @@ def test_drawn_map_sends_what_st_folium_sends(demo_csv):
     assert _plain(a) == _plain(b)
     assert a["key"] == b["key"]  # the same component: no remount between the two
     assert len(a["script"]) > 10_000 and a["feature_group"]  # a real map, a real layer
+
+
+def test_the_basemap_is_a_layer_beside_the_drawn_map(demo_csv):
+    """Choosing a basemap adds a layer and keeps the component (no remount: pan and zoom stay)."""
+    from hotspots import mapping
+    from hotspots.workflows import detect_hotspots, read_inputs
+    from hotspots_app import map as map_section
+
+    result = detect_hotspots(read_inputs([demo_csv]), "kde")
+    drawn = map_section.drawn_map.__wrapped__(result)
+    assert "tileLayer" not in drawn.script  # offline unless a basemap is chosen
+
+    def shown(tiles: str) -> dict:
+        group = mapping.basemap_layer(tiles, "Force tiles")
+        return _sent(
+            lambda: map_section.show_drawn(
+                drawn,
+                key="map",
+                height=600,
+                width="stretch",
+                returned_objects=["last_object_clicked"],
+                feature_group_to_add=[group] if group is not None else None,
+            )
+        )
+
+    plain = shown("none")
+    osm = shown("openstreetmap")
+    own = shown("https://tiles.example.police.uk/{z}/{x}/{y}.png")
+    assert mapping.basemap_layer("none") is None and plain["feature_group"] is None
+    assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in osm["feature_group"]
+    assert "OpenStreetMap" in osm["feature_group"]  # its attribution
+    assert "https://tiles.example.police.uk/{z}/{x}/{y}.png" in own["feature_group"]
+    assert "Force tiles" in own["feature_group"]
+    assert plain["key"] == osm["key"] == own["key"]
+    assert plain["script"] == osm["script"] == own["script"]

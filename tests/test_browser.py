@@ -273,6 +273,42 @@ def test_demo_map_draws_with_no_outside_request(page):
     assert page.recorder.dialogs == []
 
 
+def test_openstreetmap_is_opt_in_and_keeps_the_view(page):
+    """Choosing OpenStreetMap asks its tile server (answered here by a local 1-pixel image) and
+    keeps the user's pan and zoom; choosing None again stops the requests."""
+    png = bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c63f8ffff3f0005fe02fea7d5d0e40000000049454e44ae426082"
+    )
+    page.route(
+        "https://tile.openstreetmap.org/**", lambda r: r.fulfill(body=png, content_type="image/png")
+    )
+    wait_idle(page)
+    map_paths(page)
+    frame = page.frame_locator(MAP_IFRAME)
+    assert frame.locator(".leaflet-tile").count() == 0
+    leaflet = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    leaflet.evaluate("() => window.map.setView([window.map.getCenter().lat + 0.002, "
+                     "window.map.getCenter().lng], window.map.getZoom() + 1)")  # fmt: skip
+    moved = map_center(page)
+    page.locator('[data-testid="stSidebar"]').get_by_text("OpenStreetMap (asks").click()
+    wait_idle(page)
+    frame.locator(".leaflet-tile").first.wait_for(timeout=30_000)
+    osm = [u for u in page.recorder.outside() if u.startswith("https://tile.openstreetmap.org/")]
+    assert osm and len(osm) == len(page.recorder.outside())  # no other host
+    assert frame.locator(".leaflet-control-attribution", has_text="OpenStreetMap").count() == 1
+    assert map_center(page) == pytest.approx(moved, abs=1e-9)  # not remounted
+    shot(page, "01b_openstreetmap")
+    page.locator('[data-testid="stSidebar"]').get_by_text("None (no basemap").click()
+    wait_idle(page)
+    asked = len(page.recorder.requests)
+    leaflet = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    leaflet.evaluate("() => window.map.setZoom(window.map.getZoom() - 1)")
+    page.wait_for_timeout(1000)
+    assert frame.locator(".leaflet-tile").count() == 0
+    assert not [u for u in page.recorder.requests[asked:] if "openstreetmap" in u]
+
+
 def test_upload_police_uk_changes_the_map(page, tmp_path):
     wait_idle(page)
     map_paths(page)
