@@ -334,6 +334,11 @@ def occupied_cells(xy: np.ndarray, cell_size: float) -> tuple[np.ndarray, np.nda
     return _unkey(keys), keys, inverse.ravel().astype(np.intp)
 
 
+#: Side of the tiles the study area's polygons are clipped to before boundary cells are
+#: overlaid on them, in cells (:meth:`StudyAreaCells.fractions`).
+OVERLAY_TILE_CELLS = 32
+
+
 class StudyAreaCells:
     """The study area as the grid sees it: which cells it covers and by how much.
 
@@ -386,15 +391,32 @@ class StudyAreaCells:
         tiles of a worker may run in threads over one object)."""
         own = self._own
         if not hasattr(own, "tree"):
-            inner = None
-            if self.inner is not None and not self.inner.is_empty:
-                inner = shapely.from_wkb(shapely.to_wkb(self.inner))
-                shapely.prepare(inner)
             parts = shapely.get_parts(shapely.from_wkb(shapely.to_wkb(self.study_area)))
             parts = parts[shapely.area(parts) > 0]
             shapely.prepare(parts)
-            own.inner, own.parts, own.tree = inner, parts, STRtree(parts)
+            own.inner, own.parts, own.tree = self._own_copy(self.inner), parts, STRtree(parts)
         return own.inner, own.parts, own.tree
+
+    def _bands(self) -> tuple[BaseGeometry | None, BaseGeometry]:
+        """This thread's prepared study area shrunk and grown by one cell: a cell whose centre
+        lies in the first is wholly inside the study area, one whose centre lies outside the
+        second wholly outside (half a cell's diagonal is under a cell, with room for the
+        buffers' chords)."""
+        own = self._own
+        if not hasattr(own, "outer"):
+            c = self.cell_size
+            own.core = self._own_copy(self.study_area.buffer(-c))
+            own.outer = self._own_copy(self.study_area.buffer(c))
+        return own.core, own.outer
+
+    @staticmethod
+    def _own_copy(geom: BaseGeometry | None) -> BaseGeometry | None:
+        """A prepared copy of ``geom`` (None when empty)."""
+        if geom is None or geom.is_empty:
+            return None
+        copy = shapely.from_wkb(shapely.to_wkb(geom))
+        shapely.prepare(copy)
+        return copy
 
     def interior(self, ij: np.ndarray) -> np.ndarray:
         """Whether each cell's whole baseline window lies inside the study area (bool (m,))."""
@@ -407,23 +429,52 @@ class StudyAreaCells:
         return shapely.contains_xy(inner, (ij[:, 0] + 0.5) * c, (ij[:, 1] + 0.5) * c)
 
     def fractions(self, ij: np.ndarray) -> np.ndarray:
-        """Share of each cell's area inside the study area (0 to 1)."""
+        """Share of each cell's area inside the study area (0 to 1).
+
+        Cells well inside or well outside (their centre in the study area shrunk by a cell, or
+        outside it grown by a cell) are 1 or 0 at once; only the cells along the boundary are
+        overlaid on the polygons, each on the polygons clipped to its tile of
+        :data:`OVERLAY_TILE_CELLS` cells a side (a few vertices each, where a national outline's
+        coast has thousands).
+        """
         if self.whole:
             return np.ones(len(ij))
         c = self.cell_size
-        boxes = shapely.box(ij[:, 0] * c, ij[:, 1] * c, (ij[:, 0] + 1) * c, (ij[:, 1] + 1) * c)
+        cx, cy = (ij[:, 0] + 0.5) * c, (ij[:, 1] + 0.5) * c
+        core, outer = self._bands()
+        inside = shapely.contains_xy(core, cx, cy) if core is not None else np.zeros(len(ij), bool)
+        reach = shapely.contains_xy(outer, cx, cy) if outer is not None else ~inside
+        near = np.flatnonzero(~inside & reach)
+        out = inside.astype(float)
+        out[near] = self._overlay(ij[near])
+        return out
+
+    def _overlay(self, ij: np.ndarray) -> np.ndarray:
+        """Each cell's share by overlaying its box on the study area's polygons clipped to the
+        cell's tile (a box lies in one tile, so its overlap with a clipped polygon is its
+        overlap with the polygon)."""
+        if len(ij) == 0:
+            return np.zeros(0)
+        c, t = self.cell_size, OVERLAY_TILE_CELLS
+        tile_keys, tile_of = np.unique(cell_keys(ij // t), return_inverse=True)
+        tij = _unkey(tile_keys)
+        tiles = shapely.box(tij[:, 0] * t * c, tij[:, 1] * t * c,
+                            (tij[:, 0] + 1) * t * c, (tij[:, 1] + 1) * t * c)  # fmt: skip
         _, parts, tree = self._prepared()
-        bi, pj = tree.query(boxes)  # envelopes that meet; the prepared parts decide
-        meet = shapely.intersects(parts[pj], boxes[bi])
-        bi, pj = bi[meet], pj[meet]
-        order = np.lexsort((pj, bi))  # a fixed order of the additions below
-        bi, pj = bi[order], pj[order]
+        ti, pj = tree.query(tiles, predicate="intersects")
+        pieces = shapely.intersection(parts[pj], tiles[ti])
+        boxes = shapely.box(ij[:, 0] * c, ij[:, 1] * c, (ij[:, 0] + 1) * c, (ij[:, 1] + 1) * c)
+        bi, qk = STRtree(pieces).query(boxes, predicate="intersects")
+        own = ti[qk] == tile_of.ravel()[bi]  # not the pieces of a tile it only touches
+        bi, qk = bi[own], qk[own]
+        order = np.lexsort((pj[qk], bi))  # a fixed order of the additions below
+        bi, qk = bi[order], qk[order]
         out = np.zeros(len(ij))
-        inside = shapely.contains(parts[pj], boxes[bi])
+        inside = shapely.contains(pieces[qk], boxes[bi])
         out[bi[inside]] = 1.0
         cut = out[bi] < 1.0
         if cut.any():
-            areas = shapely.area(shapely.intersection(boxes[bi[cut]], parts[pj[cut]]))
+            areas = shapely.area(shapely.intersection(boxes[bi[cut]], pieces[qk[cut]]))
             out += np.bincount(bi[cut], weights=areas, minlength=len(ij)) / c**2
         return np.clip(out, 0.0, 1.0)
 

@@ -354,3 +354,43 @@ def test_merseyside_hot_area_before_and_after(shared_data):
     assert 1.2 < est.dispersion_ < 1.6
     classic = GiStarHotspots(null="poisson").fit(inc)
     assert classic.params_["n_hot_cells"] > 2 * est.params_["n_hot_cells"]
+
+
+def _overlay_shares(area, cell: float, ij: np.ndarray) -> np.ndarray:
+    """Each cell's share of ``area`` by the plain overlay of its box on the whole area."""
+    import shapely
+
+    boxes = shapely.box(ij[:, 0] * cell, ij[:, 1] * cell, (ij[:, 0] + 1) * cell,
+                        (ij[:, 1] + 1) * cell)  # fmt: skip
+    return shapely.area(shapely.intersection(boxes, area)) / cell**2
+
+
+def test_study_area_shares_equal_the_plain_overlay():
+    """The shortcuts (cells well inside or outside; polygons clipped to tiles) give the plain
+    overlay's shares, on a ragged area with a hole, an island and a sliver 10 m wide, at several
+    cell sizes."""
+    import shapely
+
+    from hotspots.gistar import StudyAreaCells
+
+    rng = np.random.default_rng(3)
+    angle = np.sort(rng.uniform(0, 2 * np.pi, 80))
+    radius = 2_000 + rng.uniform(-600, 600, 80)
+    ragged = shapely.Polygon(np.column_stack([radius * np.cos(angle), radius * np.sin(angle)]))
+    area = shapely.MultiPolygon(
+        [
+            ragged.difference(shapely.Point(300, -200).buffer(450)),
+            shapely.Point(4_000, 900).buffer(380),
+            shapely.box(-3_500, -3_000, -1_200, -2_990),  # a sliver 10 m wide
+        ]
+    )
+    for cell in (25.0, 150.0, 333.0):
+        cells = StudyAreaCells(area, cell, 2)
+        k = np.arange(int(-5_000 // cell), int(5_000 // cell) + 1)
+        ij = np.column_stack([a.ravel() for a in np.meshgrid(k, k)])
+        got = cells.fractions(ij)
+        np.testing.assert_allclose(got, _overlay_shares(area, cell, ij), rtol=1e-12, atol=1e-15)
+        part = (got > 0) & (got < 1)
+        assert part.sum() > 20 and (got == 1).sum() > 20 and (got == 0).sum() > 20
+        # the shares add up to the area
+        assert got.sum() * cell**2 == pytest.approx(area.area, rel=1e-9)
