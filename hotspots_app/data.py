@@ -371,7 +371,9 @@ def sidebar_filters(base: Incidents) -> Filters:
                 value=(lo, hi),
                 min_value=lo,
                 max_value=hi,
-                key="dates",
+                # a new key for new data: the old range is not carried into bounds it breaks
+                # (Streamlit would reset it through session state and log a warning)
+                key=f"dates_{lo}_{hi}",
                 format="YYYY-MM-DD",
             )
             if isinstance(picked, tuple | list) and len(picked) == 2:

@@ -89,7 +89,8 @@ def test_an_upload_is_read_once_and_filtered_from_memory(counted):
     at.sidebar.multiselect(key="crime_types").set_value(
         ["Burglary", "Violence and sexual offences"]
     )
-    at.sidebar.date_input(key="dates").set_value((pd.Timestamp("2024-01-01").date(),
+    dates = next(w for w in at.sidebar.date_input if w.label == "Date range")
+    dates.set_value((pd.Timestamp("2024-01-01").date(),
                                                   pd.Timestamp("2024-03-31").date()))  # fmt: skip
     at.button(key="filters_submit").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
