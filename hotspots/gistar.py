@@ -250,6 +250,14 @@ def _square_offsets(r: int) -> np.ndarray:
     return np.stack(np.meshgrid(d, d, indexing="ij"), axis=-1).reshape(-1, 2)
 
 
+#: :func:`_dilate_square` rasterises when the cells' bounding box holds at most this many times
+#: the keys a row of shifts makes: a raster cell costs about 20 ns, a key made unique 200-300 ns
+#: (measured: 1.1 million cells from 189,000 national ones at r = 2, 0.26 s against 1.37 s).
+DENSE_DILATION_RATIO = 16.0
+#: Most raster cells :func:`_dilate_square` holds at once (16 MB of bytes).
+DILATION_BAND_CELLS = 1 << 24
+
+
 def _unkey(keys: np.ndarray) -> np.ndarray:
     """(m, 2) cells of ``keys`` (the inverse of :func:`hotspots.grid.cell_keys`, negative
     indices included; shifting a cell by an offset adds the offset's key)."""
@@ -267,15 +275,52 @@ def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 def _dilate_square(ij: np.ndarray, r: int) -> np.ndarray:
     """Unique cells of ``ij`` shifted by every offset of the square window of half-width
-    ``r``, sorted by key: a row of offsets, then a column (a fifth of the keys to make
-    unique at ``r = 2``)."""
+    ``r``, sorted by key.
+
+    Where the cells are dense enough (their bounding box at most :data:`DENSE_DILATION_RATIO`
+    times the shifted keys there would be), by a raster of the box, a band of columns at a
+    time, dilated by a running maximum along each axis; otherwise by making the shifted keys
+    unique, a row of offsets, then a column.
+    """
     if len(ij) == 0:
         return np.empty((0, 2), dtype=np.int64)
     keys = np.unique(cell_keys(ij))
+    cells = _unkey(keys)
+    side = 2 * r + 1
+    box = float(np.ptp(cells[:, 0]) + side) * float(np.ptp(cells[:, 1]) + side)
+    if box <= DENSE_DILATION_RATIO * len(keys) * side:
+        return _dilate_raster(cells, r)
     d = np.arange(-r, r + 1, dtype=np.int64)
     for step in (d * _KEY_SHIFT, d):  # i then j; a shift of j stays within its column here
         keys = np.unique((keys[:, None] + step[None, :]).ravel())
     return _unkey(keys)
+
+
+def _dilate_raster(cells: np.ndarray, r: int) -> np.ndarray:
+    """:func:`_dilate_square` of ``cells`` (sorted by key) on rasters of bands of columns ``i``
+    (at most :data:`DILATION_BAND_CELLS` cells each); rows ``j`` of a band span its cells."""
+    from scipy.ndimage import maximum_filter1d
+
+    side = 2 * r + 1
+    i = cells[:, 0]
+    i_lo, i_hi = int(i.min()) - r, int(i.max()) + r + 1
+    j_span = int(np.ptp(cells[:, 1])) + side
+    width = max(1, DILATION_BAND_CELLS // j_span)
+    out = []
+    for b0 in range(i_lo, i_hi, width):
+        b1 = min(b0 + width, i_hi)
+        lo, hi = np.searchsorted(i, [b0 - r, b1 + r])  # the cells that reach the band
+        if lo == hi:
+            continue
+        part = cells[lo:hi]
+        j0 = int(part[:, 1].min()) - r
+        ras = np.zeros((b1 - b0 + 2 * r, int(part[:, 1].max()) + r + 1 - j0), dtype=np.uint8)
+        ras[part[:, 0] - (b0 - r), part[:, 1] - j0] = 1
+        ras = maximum_filter1d(ras, side, axis=0, mode="constant")
+        ras = maximum_filter1d(ras, side, axis=1, mode="constant")
+        bi, bj = np.nonzero(ras[r : r + b1 - b0])  # row-major: sorted by (i, j), as the keys
+        out.append(np.column_stack([bi.astype(np.int64) + b0, bj.astype(np.int64) + j0]))
+    return np.concatenate(out) if out else np.empty((0, 2), dtype=np.int64)
 
 
 def window_radius(cell_size: float, neighbour_distance: float, baseline_distance: float) -> int:

@@ -394,3 +394,22 @@ def test_study_area_shares_equal_the_plain_overlay():
         assert part.sum() > 20 and (got == 1).sum() > 20 and (got == 0).sum() > 20
         # the shares add up to the area
         assert got.sum() * cell**2 == pytest.approx(area.area, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("n", "span", "r"), [(1, 5, 2), (60, 20, 1), (1_500, 300, 3), (5, 1_000_000, 2), (300, 40, 0)]
+)
+def test_square_dilation_by_raster_equals_the_shifted_keys(n, span, r):
+    """Both ways of dilating cells (a raster in bands, or every shift made unique) give the
+    same cells in the same order, dense or sparse, with negative indices."""
+    from hotspots import gistar
+    from hotspots.grid import cell_keys
+
+    ij = np.random.default_rng(n).integers(-span, span, (n, 2)).astype(np.int64)
+    keys = np.unique(cell_keys(ij))
+    for d in np.arange(-r, r + 1) * 2**32, np.arange(-r, r + 1):
+        keys = np.unique((keys[:, None] + d[None, :]).ravel())
+    cells = gistar._unkey(np.unique(cell_keys(ij)))
+    np.testing.assert_array_equal(gistar._dilate_raster(cells, r), gistar._unkey(keys))
+    np.testing.assert_array_equal(gistar._dilate_square(ij, r), gistar._unkey(keys))
+    assert len(keys) >= len(cells) * (1 if r == 0 else 2)
