@@ -53,6 +53,12 @@ DEFAULTS: dict[str, Any] = {
     "plan_significant_only": True,
     "plan_staffing": "dedicated_pairs",
     "plan_include_institutions": False,
+    "plan_dose": "uniform",
+}
+#: The dose choices of :func:`hotspots.patrol.plan_patrols` (``dose``), as the form shows them.
+DOSE_LABELS = {
+    "uniform": "Same visits everywhere (more areas)",
+    "recommended": "Each area's recommended dose (fewer areas)",
 }
 #: Kept uploads and dates of the plan form (not widgets: their values are kept by :func:`_apply`).
 _PLACES, _STOPS, _OP_START = "plan_places_file", "plan_stop_search_files", "plan_operation_start"
@@ -175,6 +181,7 @@ def settings() -> dict[str, Any]:
             "start_date": (start if isinstance(start, date) else date.today()).isoformat(),
             "staffing": str(v["plan_staffing"]),
             "include_institutions": bool(v["plan_include_institutions"]),
+            "dose": str(v["plan_dose"]),
             "places": recall(_PLACES),
             "stop_search": recall(_STOPS),
             "operation_start": op_start.isoformat() if isinstance(op_start, date) else None,
@@ -272,7 +279,17 @@ def _settings_form() -> None:
             "draw.",
         )
         c[3].date_input("First plan day", key="plan_start", format="YYYY-MM-DD")
-        c = st.columns([2, 1, 1])
+        c = st.columns([2, 2, 1, 1])
+        c[1].selectbox(
+            "Visits per area",
+            list(DOSE_LABELS),
+            format_func=DOSE_LABELS.get,
+            key="plan_dose",
+            help="Same visits everywhere: one visit a day to every patrolled area, so the "
+            "capacity covers as many areas as it can; areas whose tactic asks for more are "
+            "named in the notes. Recommended dose: each area gets its tactic's visits a day on "
+            "its peak days, inside its time window, so the capacity covers fewer areas.",
+        )
         c[0].selectbox(
             "Who patrols (staffing)",
             list(cards.STAFFING_LABELS),
@@ -283,12 +300,12 @@ def _settings_form() -> None:
             "Merseyside's night-time floor; response officers: Sacramento's rotation between "
             "calls; PCSOs: Peterborough's), with the cautions that apply.",
         )
-        c[1].checkbox(
+        c[2].checkbox(
             "Plan significant hot spots only",
             key="plan_significant_only",
             help="Hot spots that are not significantly denser than chance are left out by default.",
         )
-        c[2].checkbox(
+        c[3].checkbox(
             "Include institutions",
             key="plan_include_institutions",
             help="Prisons, police stations, custody suites, hospitals, courts and schools: "

@@ -108,6 +108,22 @@ def test_staffing_selector_changes_the_recommendation(app):
     assert not app.error
 
 
+def test_dose_selector_plans_each_areas_recommended_dose(app):
+    """Recommended doses (each area's tactic's visits a day on its peak days) cost more visits
+    per area than one a day, so the same capacity plans fewer areas; the plan says which."""
+    _open(app, "Patrol plan")
+    assert app.selectbox(key="plan_dose").value == "uniform"
+    uniform = int(_metric(app, "Patrolled / controls a day").split(" / ")[0])
+    app.selectbox(key="plan_dose").set_value("recommended")
+    _submit(app, "plan_submit")
+    assert not app.exception and not app.error
+    recommended = int(_metric(app, "Patrolled / controls a day").split(" / ")[0])
+    assert 1 <= recommended < uniform
+    _open(app, "Map")
+    _open(app, "Patrol plan")
+    assert app.selectbox(key="plan_dose").value == "recommended"  # kept across tabs
+
+
 def test_a_card_shows_every_step_and_every_caution(app):
     kb = load_knowledge_base()
     for tab in ("Hot spot details", "Patrol plan"):
