@@ -279,7 +279,7 @@ def _settings_form() -> None:
             "draw.",
         )
         c[3].date_input("First plan day", key="plan_start", format="YYYY-MM-DD")
-        c = st.columns([2, 2, 1, 1])
+        c = st.columns(3)
         c[1].selectbox(
             "Visits per area",
             list(DOSE_LABELS),
@@ -305,7 +305,7 @@ def _settings_form() -> None:
             key="plan_significant_only",
             help="Hot spots that are not significantly denser than chance are left out by default.",
         )
-        c[3].checkbox(
+        c[2].checkbox(
             "Include institutions",
             key="plan_include_institutions",
             help="Prisons, police stations, custody suites, hospitals, courts and schools: "
