@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import functools
 import hashlib
 import io
@@ -1084,7 +1085,7 @@ class _Parsed:
 
     @property
     def n_rows(self) -> int:
-        return self.table.num_rows + len(self.malformed)
+        return len(self.lines) + len(self.malformed)
 
 
 def _is_blank(fields: list[str]) -> bool:
@@ -1487,10 +1488,35 @@ class ValidatedFile:
     # the distinct points of the rows valid when read (:func:`_distinct_points`), found in the
     # reading thread so that combining the files only merges them
     points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    keys: _RowKeys | None = None  # what the duplicate rules compare (:func:`_row_keys`)
+    # read_incidents' files keep only the raw fields of their own rejected rows (parsed.table is
+    # then empty); None: parsed.table holds every well-formed row
+    kept: _Kept | None = None
 
     @property
     def n(self) -> int:
-        return self.parsed.table.num_rows
+        return len(self.parsed.lines)
+
+
+@dataclass
+class _RowKeys:
+    """A file's rows as the duplicate rules compare them, without their text."""
+
+    ids: np.ndarray  # uint64 per row: :func:`_id_keys` of the raw id (0 without an id column)
+    bare: np.ndarray  # int32 per row: its whole row in ``bare_rows`` (rows valid in the file
+    # and without an id), -1 for the other rows
+    bare_rows: pa.Array  # the distinct whole rows without an id, fields joined (:func:`_joined`)
+
+
+@dataclass
+class _Kept:
+    """What a file :func:`read_incidents` reads keeps of its text once validated: the raw fields
+    of the rows it rejects itself. The rules over all files reject few rows more (duplicates,
+    outliers); their fields come from parsing the file again (:func:`_raw_rows`)."""
+
+    rows: np.ndarray  # int64, increasing: the rows whose raw fields are kept
+    raw: pa.Table  # their fields, one column per header name
+    reload: Callable[[], bytes]  # the file's bytes again
 
 
 def _forces(p: _Parsed) -> list[str]:
@@ -1512,9 +1538,16 @@ def _keep_unreadable(bad: np.ndarray, present: np.ndarray, mode: str) -> bool:
 
 
 def _validate_file(
-    p: _Parsed, columns: Mapping[str, str | None], unreadable_dates: str
+    p: _Parsed,
+    columns: Mapping[str, str | None],
+    unreadable_dates: str,
+    reload: Callable[[], bytes] | None = None,
 ) -> ValidatedFile:
-    """Detect one file's columns and check every well-formed row; the first failure rejects."""
+    """Detect one file's columns and check every well-formed row; the first failure rejects.
+
+    With ``reload`` (the file's bytes again, on demand) the file's text is dropped once checked,
+    but for the raw fields of the rows it rejects (:class:`_Kept`).
+    """
     n = p.table.num_rows
     col = _ColumnCache(p.table)
     fmt, mapping = _detect(p.header, lambda c: col(c).floats(degrees=True), n, columns, p.name)
@@ -1546,12 +1579,78 @@ def _validate_file(
             "were rejected."
         )
     ok = rej.ok
+    keys = _row_keys(p.table, mapping.get("id"), has_id, ok)
+    kept = None
+    if reload is not None:
+        bad = ~ok
+        kept = _Kept(np.flatnonzero(bad), p.table.filter(pa.array(bad)), reload)
+        empty = pa.table({h: pa.array([], type=pa.string()) for h in p.header})
+        p = dataclasses.replace(p, table=empty)
     return ValidatedFile(
         p, info, bng, vx, vy, when.dt, when.has_time, when.month, weight,
         _coded_text(col, mapping, "crime_type", n), _coded_text(col, mapping, "location", n),
         has_id, rej, notes, when.date_order, int(unreadable.undated.sum()),
-        _distinct_points(vx[ok], vy[ok]),
+        _distinct_points(vx[ok], vy[ok]), keys, kept,
     )  # fmt: skip
+
+
+#: Between the fields of a row joined into one value (:func:`_joined`); a NUL in a field is
+#: written NUL SOH, so no two different rows join into the same value.
+_JOIN = "\x00\x02"
+
+
+def _joined(table: pa.Table) -> pa.Array:
+    """Each row of a text table as one value: its fields joined by :data:`_JOIN`."""
+    cols = []
+    for col in table.columns:
+        arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+        if pc.any(pc.match_substring(arr, "\x00")).as_py():
+            arr = pc.replace_substring(arr, "\x00", "\x00\x01")
+        cols.append(arr)
+    if not cols:
+        return pa.array([], type=pa.string())
+    return pc.binary_join_element_wise(*cols, _JOIN)
+
+
+def _row_keys(table: pa.Table, id_col: str | None, has_id: np.ndarray, ok: np.ndarray) -> _RowKeys:
+    """What :func:`_duplicates` compares of a file's rows: id keys, and the distinct whole rows
+    of the valid rows without an id."""
+    n = table.num_rows
+    ids = np.zeros(n, dtype=np.uint64)
+    if id_col is not None and has_id.any():
+        column = table.column(id_col)
+        ids[has_id] = _id_keys(column.filter(pa.array(has_id)))
+    bare = np.full(n, -1, dtype=np.int32)
+    bare_ok = ok & ~has_id
+    rows = pa.array([], type=pa.string())
+    if bare_ok.any():
+        enc = pc.dictionary_encode(_joined(table.filter(pa.array(bare_ok))))
+        bare[bare_ok] = enc.indices.to_numpy(zero_copy_only=False)
+        rows = enc.dictionary
+    return _RowKeys(ids, bare, rows)
+
+
+def _id_keys(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit key per string of any length, equal for equal strings (and rarely for others):
+    :func:`_text_keys` of the strings of each length, mixed with the length; 0 where it gives
+    none (every such string may then equal any other)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    n = len(arr)
+    out = np.zeros(n, dtype=np.uint64)
+    if n == 0 or not pa.types.is_string(arr.type):
+        return out
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    lengths = np.diff(offs)
+    order = np.argsort(lengths, kind="stable")
+    ordered = arr.take(pa.array(order))
+    sizes = lengths[order]
+    cuts = np.flatnonzero(np.diff(sizes)) + 1
+    for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), n], strict=True):
+        keys = _text_keys(ordered.slice(a, b - a))
+        if keys is not None:
+            out[order[a:b]] = keys ^ np.uint64(int(sizes[a]) * 0xC2B2AE3D27D4EB4F % 2**64)
+    return out
 
 
 class _ColumnCache:
@@ -2570,7 +2669,7 @@ class _Validated:
 
     @property
     def n_read(self) -> int:
-        return sum(f.parsed.n_rows for f in self.files)
+        return sum(f.info.n_rows for f in self.files)
 
 
 def _validate(
@@ -2631,7 +2730,7 @@ def _read_files(
 
     def one(item: tuple[str, Callable[[], bytes]]) -> ValidatedFile:
         name, load = item
-        return _validate_file(_parse_file(name, load()), columns, unreadable_dates)
+        return _validate_file(_parse_file(name, load()), columns, unreadable_dates, reload=load)
 
     workers = min(len(items), READ_WORKERS, os.cpu_count() or 1)
     files: list[ValidatedFile] = []
@@ -2690,7 +2789,7 @@ def _reason_counts(files: list[ValidatedFile], rej: _Rejects) -> dict[str, int]:
 
 def _raise_no_valid_rows(files: list[ValidatedFile], rej: _Rejects) -> NoReturn:
     """The "no usable incidents" error, once every row of every file is rejected."""
-    n_read = sum(f.parsed.n_rows for f in files)
+    n_read = sum(f.info.n_rows for f in files)
     _raise_nothing_usable([f.info.name for f in files], _reason_counts(files, rej), n_read)
 
 
@@ -3029,9 +3128,34 @@ def _rows_of(
     """The raw rows selected by ``masks`` (one per member file), with their row over all files."""
     parts = []
     for i, mask in zip(members, masks, strict=True):
-        t = files[i].parsed.table.filter(pa.array(mask))
-        parts.append(t.append_column("__row", pa.array(np.flatnonzero(mask) + offsets[i])))
+        if not mask.any():
+            continue
+        local = np.flatnonzero(mask)
+        t = _raw_rows(files[i], local)
+        parts.append(t.append_column("__row", pa.array(local + offsets[i])))
     return pa.concat_tables(parts)
+
+
+def _raw_rows(f: ValidatedFile, local: np.ndarray) -> pa.Table:
+    """The raw fields of the given rows of one file (increasing, distinct), one column per header
+    name: from the text kept, else from the file parsed again."""
+    kept = f.kept
+    if kept is None:
+        pick = np.zeros(f.n, dtype=bool)
+        pick[local] = True  # a filter keeps them in order, without joining each column's blocks
+        return f.parsed.table.filter(pa.array(pick))
+    at = np.searchsorted(kept.rows, local)
+    if len(kept.rows) and (at < len(kept.rows)).all() and (kept.rows[at] == local).all():
+        return kept.raw.take(pa.array(at))
+    data = kept.reload()
+    if hashlib.sha256(data).hexdigest() != f.info.sha256:
+        msg = "The file changed while it was being read."
+        raise InputError(msg, file=f.info.name, hint="read it again once it is written.")
+    table = _parse_file(f.info.name, data).table
+    del data
+    pick = np.zeros(f.n, dtype=bool)
+    pick[local] = True
+    return table.filter(pa.array(pick))
 
 
 def _duplicates_with_id(
@@ -3041,38 +3165,32 @@ def _duplicates_with_id(
     has_id: np.ndarray,
     rej: _Rejects,
 ) -> int:
-    id_col = files[members[0]].info.columns.get("id")
-    if id_col is None:
+    """Reject the rows with an id equal in every field to an earlier row: only rows whose id key
+    (:func:`_id_keys`) repeats can be, and their raw fields are compared (:func:`_copies`)."""
+    if files[members[0]].info.columns.get("id") is None:
         return 0
     with_id = [_span(files[i], offsets[i], has_id) for i in members]
-    columns = [files[i].parsed.table.column(id_col) for i in members]
     if not any(w.any() for w in with_id):
         return 0
-    # blank ids (a fifth of police.uk's rows) repeat but copy nothing: count the others only
-    kept = [
-        col.filter(pa.array(w)).combine_chunks() for col, w in zip(columns, with_id, strict=True)
-    ]
-    found = [_text_keys(col) for col in kept]
-    keys = [k for k in found if k is not None]
-    if len(keys) == len(found):  # only ids whose 64-bit key repeats can repeat
-        again = pd.Series(np.concatenate(keys)).duplicated(keep=False).to_numpy()
-        if not again.any():
-            return 0
-        cuts = np.cumsum([len(k) for k in keys])[:-1]
-        kept = [col.filter(pa.array(a)) for col, a in zip(kept, np.split(again, cuts), strict=True)]
-    ids = pa.chunked_array(
-        [c for col in kept for c in pa.chunked_array([col]).chunks], type=pa.string()
-    )
-    vc = pc.value_counts(ids)
-    repeated = vc.field("values").filter(pc.greater(vc.field("counts"), 1))
-    if not len(repeated):  # no id value appears twice: no copies
+    keys = [_keys_of(files[i]).ids[w] for i, w in zip(members, with_id, strict=True)]
+    again = pd.Series(np.concatenate(keys)).duplicated(keep=False).to_numpy()
+    if not again.any():
         return 0
-    masks = [
-        w & pc.is_in(col, repeated).to_numpy(zero_copy_only=False)
-        for col, w in zip(columns, with_id, strict=True)
-    ]
+    cuts = np.cumsum([len(k) for k in keys])[:-1]
+    masks = []
+    for w, a in zip(with_id, np.split(again, cuts), strict=True):
+        m = np.zeros(len(w), dtype=bool)
+        m[np.flatnonzero(w)[a]] = True
+        masks.append(m)
     copies = _copies(_rows_of(files, offsets, members, masks), len(has_id))
     return rej.add(copies, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
+
+
+def _keys_of(f: ValidatedFile) -> _RowKeys:
+    """A file's :class:`_RowKeys` (made now for a file validated without them)."""
+    if f.keys is None:
+        f.keys = _row_keys(f.parsed.table, f.info.columns.get("id"), f.has_id, f.rejects.ok)
+    return f.keys
 
 
 def _text_keys(arr: pa.Array) -> np.ndarray | None:
@@ -3104,20 +3222,21 @@ def _copies_without_id(
     has_id: np.ndarray,
     rej: _Rejects,
 ) -> int:
+    """The valid rows without an id equal in every field to an earlier one (by their whole rows
+    as read, :class:`_RowKeys`)."""
     ok = rej.ok & ~has_id
-    masks = [_span(files[i], offsets[i], ok) for i in members]
-    if sum(int(m.sum()) for m in masks) < 2:
+    total = 0
+    parts = []
+    for i in members:
+        m = _span(files[i], offsets[i], ok)
+        if not m.any():
+            continue
+        keys = _keys_of(files[i])
+        parts.append(keys.bare_rows.take(pa.array(np.unique(keys.bare[m]))))
+        total += int(m.sum())
+    if total < 2:
         return 0
-    t = _rows_of(files, offsets, members, masks)
-    # a column with one value throughout (blank ids, the force, the outcome of anti-social
-    # behaviour) separates nothing: group on the others
-    keys = [
-        c for c in t.column_names
-        if c != "__row" and not pc.all(pc.equal(t.column(c), t.column(c)[0])).as_py()
-    ]  # fmt: skip
-    if not keys:
-        return t.num_rows - 1
-    return t.num_rows - t.group_by(keys).aggregate([]).num_rows
+    return total - len(pc.unique(pa.chunked_array(parts)))
 
 
 def _copies(t: pa.Table, n: int) -> np.ndarray:
@@ -3555,9 +3674,7 @@ def _rejected_table(v: _Validated) -> pd.DataFrame:
         parts = []
         if b > a:
             local = rows[a:b] - off
-            pick = np.zeros(f.n, dtype=bool)
-            pick[local] = True  # rows are sorted and distinct: a filter keeps them in order,
-            raw = p.table.filter(pa.array(pick))  # without joining each column's blocks first
+            raw = _raw_rows(f, local)  # rows are sorted and distinct
             meta = {
                 "source_file": _as_arrow(p.name, b - a),
                 "source_row": pa.array(p.lines[local], type=pa.int64()),
