@@ -39,7 +39,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -1082,6 +1082,9 @@ class _Parsed:
     lines: np.ndarray  # int64: physical line on which each row of ``table`` starts (header = 1)
     malformed: list[tuple[int, list[str]]]  # (line, fields) of rows with the wrong field count
     parser: str = "arrow"
+    # (each record's line with its line break, the record of each row of ``table``, the
+    # delimiter) when every record is one line without quotes; None otherwise
+    line_text: tuple[pa.Array, np.ndarray, str] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -1099,6 +1102,25 @@ def _count_lines(data: bytes, end: int) -> int:
     if data.find(b"\r", 0, end) >= 0:
         n += data.count(b"\r", 0, end) - data.count(b"\r\n", 0, end)
     return n
+
+
+def _line_records(
+    data: bytes, buf: pa.Buffer, end: int, n_records: int
+) -> tuple[int, pa.Array | None]:
+    """Physical lines in ``data[:end]`` (:func:`_count_lines`), and when there are ``n_records``
+    of them without quotes or carriage returns, each line with its line break (``buf`` is
+    ``data``): every record is then its line, its fields the line split at the delimiter."""
+    if data.find(b"\r", 0, end) >= 0:
+        return _count_lines(data, end), None
+    breaks_at = np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=end) == 10)
+    lines_total = len(breaks_at) + 1
+    if lines_total != n_records or data.find(b'"', 0, end) >= 0:
+        return lines_total, None
+    offsets = np.concatenate([[0], breaks_at + 1, [end]]).astype(np.int64)
+    records = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), n_records, [None, pa.py_buffer(offsets), buf]
+    )
+    return lines_total, records
 
 
 _ARROW_THREADS = threading.local()
@@ -1191,7 +1213,9 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
     # Lines each record spans: one, plus the line breaks inside its quoted fields. The file's
     # line count must come out exactly (no empty line anywhere) for the numbering to be known.
     spans = np.ones(n_records, dtype=np.int64)
-    lines_total = _count_lines(data, end)
+    lines_total, line_text = _line_records(data, buf, end, n_records)
+    if line_text is not None:
+        line_text = (line_text, np.flatnonzero(~is_bad)[1:])
     if lines_total != n_records:
         breaks = np.zeros(n_good, dtype=np.int64)
         for col in table.columns:
@@ -1211,7 +1235,7 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
         fields = next(csv.reader(io.StringIO(row.text, newline=""), delimiter=delim), [])
         if not _is_blank(fields):  # a blank line is not a row, for the csv module either
             malformed.append((int(starts[at - 1]), fields))
-    return table.slice(1), starts[~is_bad][1:], malformed
+    return table.slice(1), starts[~is_bad][1:], malformed, line_text
 
 
 def _parse_careful(
@@ -1281,7 +1305,7 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
         text, encoding = _decode(data, name)
         fast = _try_fast(data, text, encoding)
     if fast is not None:
-        delim, header, (table, lines, malformed) = fast
+        delim, header, (table, lines, malformed, line_text) = fast
         parser = "arrow"
     else:
         if head is not None:
@@ -1289,12 +1313,13 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
         delim = _sniff_delimiter(text)
         header, table, lines, malformed = _parse_careful(text, delim, name)
         parser = "csv"
+        line_text = None
     del text
     header = _unique_header(header)
     table = table.rename_columns(header)
     return _Parsed(
         name, sha, encoding, _DELIM_NAMES.get(delim, delim), header, table, lines, malformed,
-        parser,
+        parser, line_text and (*line_text, delim),
     )  # fmt: skip
 
 
@@ -1563,7 +1588,7 @@ def _validate_file(
     americas = bool(not bng and okxy.any() and np.median(vx[okxy]) < -30)
     unreadable = _UnreadableDates(p.name, unreadable_dates, rej, notes, np.zeros(n, dtype=bool))
     when = _read_dates(mapping, col, n, day_first_default=not americas, unreadable=unreadable)
-    weight = np.ones(n, dtype=float)
+    weight = np.broadcast_to(1.0, n)
     if "weight" in mapping:
         wc = col(mapping["weight"])
         weight = wc.floats(degrees=False).copy()
@@ -1579,13 +1604,15 @@ def _validate_file(
             "were rejected."
         )
     ok = rej.ok
-    keys = _row_keys(p.table, mapping.get("id"), has_id, ok)
+    keys = _row_keys(p, mapping.get("id"), has_id, ok)
     kept = None
     if reload is not None:
         bad = ~ok
         kept = _Kept(np.flatnonzero(bad), p.table.filter(pa.array(bad)), reload)
         empty = pa.table({h: pa.array([], type=pa.string()) for h in p.header})
-        p = dataclasses.replace(p, table=empty)
+        p = dataclasses.replace(p, table=empty, line_text=None)
+    elif p.line_text is not None:
+        p = dataclasses.replace(p, line_text=None)  # the file's bytes are not kept
     return ValidatedFile(
         p, info, bng, vx, vy, when.dt, when.has_time, when.month, weight,
         _coded_text(col, mapping, "crime_type", n), _coded_text(col, mapping, "location", n),
@@ -1612,9 +1639,11 @@ def _joined(table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(*cols, _JOIN)
 
 
-def _row_keys(table: pa.Table, id_col: str | None, has_id: np.ndarray, ok: np.ndarray) -> _RowKeys:
+def _row_keys(p: _Parsed, id_col: str | None, has_id: np.ndarray, ok: np.ndarray) -> _RowKeys:
     """What :func:`_duplicates` compares of a file's rows: id keys, and the distinct whole rows
-    of the valid rows without an id."""
+    of the valid rows without an id (from their lines where a line is a record without quotes:
+    the line with the delimiter written :data:`_JOIN` is the fields joined)."""
+    table = p.table
     n = table.num_rows
     ids = np.zeros(n, dtype=np.uint64)
     if id_col is not None and has_id.any():
@@ -1624,9 +1653,16 @@ def _row_keys(table: pa.Table, id_col: str | None, has_id: np.ndarray, ok: np.nd
     bare_ok = ok & ~has_id
     rows = pa.array([], type=pa.string())
     if bare_ok.any():
-        enc = pc.dictionary_encode(_joined(table.filter(pa.array(bare_ok))))
+        if p.line_text is not None:
+            records, record_of, delim = p.line_text
+            enc = pc.dictionary_encode(records.take(pa.array(record_of[bare_ok])))
+            # the last line has no line break: a row equal to another there is still equal
+            text = pc.utf8_rtrim(enc.dictionary.cast(pa.large_string()), characters="\n")
+            rows = pc.replace_substring(text, delim, _JOIN).cast(pa.string())
+        else:
+            enc = pc.dictionary_encode(_joined(table.filter(pa.array(bare_ok))))
+            rows = enc.dictionary
         bare[bare_ok] = enc.indices.to_numpy(zero_copy_only=False)
-        rows = enc.dictionary
     return _RowKeys(ids, bare, rows)
 
 
@@ -1642,6 +1678,11 @@ def _id_keys(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         return out
     offs = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
     lengths = np.diff(offs)
+    if (lengths == lengths[0]).all():  # one length (police.uk's Crime IDs)
+        keys = _text_keys(arr)
+        if keys is not None:
+            out = keys ^ np.uint64(int(lengths[0]) * 0xC2B2AE3D27D4EB4F % 2**64)
+        return out
     order = np.argsort(lengths, kind="stable")
     ordered = arr.take(pa.array(order))
     sizes = lengths[order]
@@ -1767,8 +1808,9 @@ def _read_dates(
     A time or hour column adds the time of day to the date; the month column fills the months
     of rows without a readable date.
     """
-    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    when = _When(nat, np.zeros(n, dtype=bool), nat.copy())
+    # a column the file lacks: one value for every row, a read-only view of it (no memory)
+    nat = np.broadcast_to(np.datetime64("NaT", "ns"), n)
+    when = _When(nat, np.broadcast_to(False, n), nat)
     date_role = "datetime" if "datetime" in mapping else ("date" if "date" in mapping else None)
     if date_role is not None:
         dc = col(mapping[date_role])
@@ -1789,11 +1831,16 @@ def _read_dates(
     if "month" in mapping:
         mc = col(mapping["month"])
         mon_u, mok_u = _parse_months(mc.clean)
-        mon, mok = mon_u[mc.codes], mok_u[mc.codes]
+        if len(mon_u) == 1:  # a police.uk file: one month (a view, no memory)
+            mon, mok = np.broadcast_to(mon_u[0], n), np.broadcast_to(mok_u[0], n)
+        else:
+            mon, mok = mon_u[mc.codes], mok_u[mc.codes]
         if date_role is None:
             present = ~mc.blank()
             unreadable(present & ~mok, present, mapping["month"], mc, "is not a month (YYYY-MM)")
-        when.month = np.where(np.isnat(when.month), mon, when.month)
+            when.month = mon  # no row has a date
+        else:
+            when.month = np.where(np.isnat(when.month), mon, when.month)
     return when
 
 
@@ -2416,18 +2463,39 @@ def _check_crs(crs: Any) -> pyproj.CRS | None:
 def _combine(
     files: list[ValidatedFile], opts: _Options, study_area: Any, progress: Progress | None
 ) -> Incidents:
-    """The rules over all files, then the filters: read_incidents after reading each file."""
-    v = _validate(files, opts.analysis_crs, opts.outlier_km, study_area is not None, progress)
-    validated = _validated_incidents(v)
-    del v  # the raw text of the files is no longer needed
+    """The rules over all files, then the filters: read_incidents after reading each file.
+
+    The filters see only the columns they read (:data:`_FILTER_COLUMNS`); the incidents' frame
+    is made for the rows they keep.
+    """
+    needed = set(_FILTER_COLUMNS)
+    if opts.when_from is not None or opts.when_to is not None:
+        needed.add("datetime")
+    if study_area is not None:
+        needed.update(("x", "y", "lon", "lat"))
+    v = _validate(
+        files, opts.analysis_crs, opts.outlier_km, study_area is not None, progress, needed
+    )
+    report = _validated_report(v)
     area = None
     if study_area is not None:
-        area = _load_study_area(study_area, validated.crs, opts.crs_given)
-    done = _filter_step(
-        validated, opts.type_filter, opts.when_from, opts.when_to, area, opts.harm_weights
-    )
+        area = _load_study_area(study_area, v.crs, opts.crs_given)
+
+    def frame_of(keep: np.ndarray) -> pd.DataFrame:
+        return _valid_frame(v.files, v.offsets, v.located, v.frame_rows[keep], v.frame_file[keep])
+
+    drawn = v.study_area if v.study_area is not None else shapely.Polygon()
+    done = _filter_frame(
+        v.frame, report, v.crs, drawn, opts.type_filter, opts.when_from, opts.when_to, area,
+        opts.harm_weights, frame_of,
+    )  # fmt: skip
     reporter(progress)(VALIDATING, 1, 1)
     return done
+
+
+#: The columns of the incidents' frame that :func:`_filter_step` reads with no date range and no
+#: study area polygon given.
+_FILTER_COLUMNS = ("month", "has_time", "crime_type", "weight", "source_file", "source_row")
 
 
 def filter_incidents(
@@ -2514,10 +2582,31 @@ def _filter_step(
     area: BaseGeometry | None,
     harm_weights: dict[str, float] | None,
 ) -> Incidents:
-    """filter_incidents' work, on checked arguments (read_incidents ends with it too)."""
-    rep = incidents.report
+    """filter_incidents' work, on checked arguments."""
+    return _filter_frame(
+        incidents.frame, incidents.report, incidents.crs, incidents.study_area, type_filter,
+        when_from, when_to, area, harm_weights,
+    )  # fmt: skip
+
+
+def _filter_frame(
+    frame: pd.DataFrame,
+    rep: IngestReport,
+    crs: pyproj.CRS,
+    study_area: BaseGeometry,
+    type_filter: str | frozenset[str],
+    when_from: tuple[pd.Timestamp, bool] | None,
+    when_to: tuple[pd.Timestamp, bool] | None,
+    area: BaseGeometry | None,
+    harm_weights: dict[str, float] | None,
+    frame_of: Callable[[np.ndarray], pd.DataFrame] | None = None,
+) -> Incidents:
+    """The filters on the incidents ``frame`` (with its ``rep``, ``crs`` and ``study_area``).
+
+    ``frame_of(keep)`` makes the frame of the rows kept, where ``frame`` holds only the columns
+    the filters read (:func:`_combine`); by default the rows are taken from ``frame``.
+    """
     infos = list(rep.files)
-    frame = incidents.frame
     first: dict[str, int] = {}
     for i, f in enumerate(infos):
         first.setdefault(f.name, i)
@@ -2555,13 +2644,14 @@ def _filter_step(
         choices={**rep.choices, **done.choices},
         notes=list(dict.fromkeys(notes + done.notes)),
     )
-    kept = frame.loc[done.keep].reset_index(drop=True)
+    if frame_of is None:
+        kept = frame.loc[done.keep].reset_index(drop=True)
+    else:
+        kept = frame_of(done.keep)
     kept["weight"] = done.weight[done.keep]
     for c in ("crime_type", "location", "source_file"):
         kept[c] = _text_of(kept[c])
-    return Incidents(
-        kept, incidents.crs, area if area is not None else incidents.study_area, report
-    )
+    return Incidents(kept, crs, area if area is not None else study_area, report)
 
 
 def _append_rejected(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -2662,6 +2752,7 @@ class _Validated:
     study_area: BaseGeometry | None
     choices: dict[str, Any]
     notes: list[str]
+    located: _Located
 
     @property
     def infos(self) -> list[FileInfo]:
@@ -2678,6 +2769,7 @@ def _validate(
     outlier_km: float | bool | None,
     study_area_given: bool,
     progress: Progress | None = None,
+    columns: Collection[str] | None = None,
 ) -> _Validated:
     """The rules over every file read and validated on its own.
 
@@ -2711,13 +2803,15 @@ def _validate(
             drawn = pool.submit(_data_study_area, loc, ok, area_choices, area_notes)
         used = np.flatnonzero(ok)
         frame_file = np.repeat(np.arange(len(files), dtype=np.int64), sizes)[used]
-        frame = _valid_frame(files, offsets, loc, used, frame_file)
+        frame = _valid_frame(files, offsets, loc, used, frame_file, columns)
         file_choices = _file_choices(files)
         area = drawn.result() if drawn is not None else None
     choices.update(area_choices)
     notes.extend(area_notes)
     choices.update(file_choices)
-    return _Validated(files, offsets, rej, frame, used, frame_file, loc.crs, area, choices, notes)
+    return _Validated(
+        files, offsets, rej, frame, used, frame_file, loc.crs, area, choices, notes, loc
+    )
 
 
 def _read_files(
@@ -2995,9 +3089,27 @@ def _file_choices(files: list[ValidatedFile]) -> dict[str, Any]:
     choices["weights_given"] = any("weight" in f.info.columns for f in files)
     # every month a well-formed row carries (any crime type, valid or not): a month absent here
     # is missing data, not a month without incidents (Incidents.missing_months)
-    seen = np.unique(_cat(files, "month", "datetime64[ns]"))
+    seen = np.unique(np.concatenate([_distinct_values(f.month) for f in files]))
     choices["months_in_input"] = [str(m)[:7] for m in seen[~np.isnat(seen)]]
     return choices
+
+
+def _distinct_values(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)``, at once for one value throughout (a view: a column the file lacks, or
+    police.uk's one month)."""
+    if a.ndim == 1 and a.strides == (0,):
+        return np.unique(a[:1])
+    return np.unique(a)
+
+
+def _cat_rows(
+    files: list[ValidatedFile], attr: str, masks: list[np.ndarray], dtype: Any
+) -> np.ndarray:
+    """A per-row array of every file (``attr`` of :class:`ValidatedFile`) at the rows of
+    ``masks`` (one per file), end to end."""
+    return np.concatenate(
+        [np.asarray(getattr(f, attr))[m] for f, m in zip(files, masks, strict=True)]
+    ).astype(dtype, copy=False)
 
 
 def _valid_frame(
@@ -3006,30 +3118,39 @@ def _valid_frame(
     loc: _Located,
     used: np.ndarray,
     frame_file: np.ndarray,
+    columns: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """The valid rows (``used``, over all files) as the incidents frame (``REQUIRED_COLUMNS``).
+    """The valid rows (``used``, over all files) as the incidents frame (``REQUIRED_COLUMNS``,
+    or only ``columns``).
 
     The text columns are categorical here, so filtering copies codes, not text; the filter step
     turns them into strings (:func:`_text_of`) for the rows it keeps.
     """
     names, name_codes = _merged_codes([pa.array([f.info.name for f in files], pa.string())])
-    at = loc.pid[used]
-    lon, lat = loc.lonlat(used)
+    ok = np.zeros(int(offsets[-1]) + files[-1].n, dtype=bool)
+    ok[used] = True
+    masks = [ok[off : off + f.n] for f, off in zip(files, offsets, strict=True)]
+    lines = [f.parsed.lines for f in files]
+    at = loc.pid[used] if columns is None or {"x", "y"} & set(columns) else None
+    lonlat = loc.lonlat(used) if columns is None or {"lon", "lat"} & set(columns) else None
+    makers: dict[str, Callable[[], Any]] = {
+        "x": lambda: loc.px[at],
+        "y": lambda: loc.py[at],
+        "lon": lambda: lonlat[0],
+        "lat": lambda: lonlat[1],
+        "month": lambda: _cat_rows(files, "month", masks, "datetime64[ns]"),
+        "datetime": lambda: _cat_rows(files, "dt", masks, "datetime64[ns]"),
+        "has_time": lambda: _cat_rows(files, "has_time", masks, bool),
+        "crime_type": lambda: _text_column(files, "ctype", masks),
+        "weight": lambda: _cat_rows(files, "weight", masks, float),
+        "location": lambda: _text_column(files, "location", masks),
+        "source_file": lambda: pd.Categorical.from_codes(name_codes[frame_file], names),
+        "source_row": lambda: np.concatenate(
+            [ln[m] for ln, m in zip(lines, masks, strict=True)]
+        ).astype(np.int64),
+    }
     return pd.DataFrame(
-        {
-            "x": loc.px[at],
-            "y": loc.py[at],
-            "lon": lon,
-            "lat": lat,
-            "month": _cat(files, "month", "datetime64[ns]")[used],
-            "datetime": _cat(files, "dt", "datetime64[ns]")[used],
-            "has_time": _cat(files, "has_time", bool)[used],
-            "crime_type": _text_column(files, "ctype", used, offsets),
-            "weight": _cat(files, "weight", float)[used],
-            "location": _text_column(files, "location", used, offsets),
-            "source_file": pd.Categorical.from_codes(name_codes[frame_file], names),
-            "source_row": np.concatenate([f.parsed.lines for f in files]).astype(np.int64)[used],
-        },
+        {c: make() for c, make in makers.items() if columns is None or c in columns},
         copy=False,  # fresh arrays: one block each, not copied into one block per dtype
     )
 
@@ -3067,17 +3188,16 @@ def _distinct_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return codes.astype(np.int64), uniq.real.copy(), uniq.imag.copy()
 
 
-def _text_column(
-    files: list[ValidatedFile], attr: str, rows: np.ndarray, offsets: np.ndarray
-) -> pd.Categorical:
-    """A text column (crime type, location) of the given rows, as a categorical of the files'
-    distinct values."""
+def _text_column(files: list[ValidatedFile], attr: str, masks: list[np.ndarray]) -> pd.Categorical:
+    """A text column (crime type, location) at the rows of ``masks`` (one per file), as a
+    categorical of the files' distinct values."""
     values, at = _merged_codes([getattr(f, attr)[1] for f in files])
     starts = np.concatenate([[0], np.cumsum([len(getattr(f, attr)[1]) for f in files])[:-1]])
     codes = np.concatenate(
-        [getattr(f, attr)[0].astype(np.int64) + s for f, s in zip(files, starts, strict=True)]
-    )
-    return pd.Categorical.from_codes(at[codes[rows]], values)
+        [at[getattr(f, attr)[0][m].astype(np.int64) + s]
+         for f, m, s in zip(files, masks, starts, strict=True)]
+    )  # fmt: skip
+    return pd.Categorical.from_codes(codes, values)
 
 
 def _merged_codes(parts: list[pa.Array]) -> tuple[pd.Index, np.ndarray]:
@@ -3189,7 +3309,7 @@ def _duplicates_with_id(
 def _keys_of(f: ValidatedFile) -> _RowKeys:
     """A file's :class:`_RowKeys` (made now for a file validated without them)."""
     if f.keys is None:
-        f.keys = _row_keys(f.parsed.table, f.info.columns.get("id"), f.has_id, f.rejects.ok)
+        f.keys = _row_keys(f.parsed, f.info.columns.get("id"), f.has_id, f.rejects.ok)
     return f.keys
 
 
@@ -3635,9 +3755,9 @@ def _period_left(
 # --------------------------------------------------------------------------------------------
 
 
-def _validated_incidents(v: _Validated) -> Incidents:
-    """Every valid row as incidents; every invalid row in the report, with its raw fields."""
-    report = IngestReport(
+def _validated_report(v: _Validated) -> IngestReport:
+    """The report of every valid row: every invalid row in it, with its raw fields."""
+    return IngestReport(
         files=v.infos,
         n_read=v.n_read,
         n_used=len(v.frame),
@@ -3645,8 +3765,6 @@ def _validated_incidents(v: _Validated) -> Incidents:
         choices=v.choices,
         notes=v.notes,
     )
-    area = v.study_area if v.study_area is not None else shapely.Polygon()
-    return Incidents(v.frame, v.crs, area, report)
 
 
 def _rejected_table(v: _Validated) -> pd.DataFrame:

@@ -100,11 +100,16 @@ def test_arrow_splits_fields_and_numbers_lines_as_the_csv_module(rows, quoting, 
     if fast is None:  # the csv module reads this one
         return
     header, table, lines, malformed = _parse_careful(text, ",", "t.csv")
-    f_table, f_lines, f_malformed = fast
+    f_table, f_lines, f_malformed, f_text = fast
     assert header == ["h1", "h2", "h3"]
     assert f_table.to_pydict() == table.rename_columns(["f0", "f1", "f2"]).to_pydict()
     assert f_lines.tolist() == lines.tolist()
     assert f_malformed == malformed
+    if f_text is not None:  # each row's line (break dropped) is its fields joined by commas
+        records, record_of = f_text
+        said = [t.rstrip(b"\n").decode() for t in records.take(record_of).to_pylist()]
+        cols = table.columns
+        assert said == [",".join(c[i].as_py() for c in cols) for i in range(table.num_rows)]
 
 
 def test_fast_path_numbers_lines_around_quoted_line_breaks_and_bad_rows():
