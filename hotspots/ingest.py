@@ -2493,7 +2493,7 @@ def _combine(
     return done
 
 
-#: The columns of the incidents' frame that :func:`_filter_step` reads with no date range and no
+#: The columns of the incidents' frame that :func:`_filter_frame` reads with no date range and no
 #: study area polygon given.
 _FILTER_COLUMNS = ("month", "has_time", "crime_type", "weight", "source_file", "source_row")
 
@@ -2569,24 +2569,12 @@ def filter_incidents(
             reason = str(incidents.report.choices.get("crs_reason", ""))
             given = incidents.crs if "given by the caller" in reason else None
             area = _load_study_area(study_area, incidents.crs, given)
-        return _filter_step(incidents, type_filter, when_from, when_to, area, hw)
+        return _filter_frame(
+            incidents.frame, incidents.report, incidents.crs, incidents.study_area, type_filter,
+            when_from, when_to, area, hw,
+        )  # fmt: skip
 
     return _guarded(run)
-
-
-def _filter_step(
-    incidents: Incidents,
-    type_filter: str | frozenset[str],
-    when_from: tuple[pd.Timestamp, bool] | None,
-    when_to: tuple[pd.Timestamp, bool] | None,
-    area: BaseGeometry | None,
-    harm_weights: dict[str, float] | None,
-) -> Incidents:
-    """filter_incidents' work, on checked arguments."""
-    return _filter_frame(
-        incidents.frame, incidents.report, incidents.crs, incidents.study_area, type_filter,
-        when_from, when_to, area, harm_weights,
-    )  # fmt: skip
 
 
 def _filter_frame(
@@ -2601,7 +2589,8 @@ def _filter_frame(
     harm_weights: dict[str, float] | None,
     frame_of: Callable[[np.ndarray], pd.DataFrame] | None = None,
 ) -> Incidents:
-    """The filters on the incidents ``frame`` (with its ``rep``, ``crs`` and ``study_area``).
+    """filter_incidents' work on the incidents ``frame`` (with its ``rep``, ``crs`` and
+    ``study_area``), on checked arguments (read_incidents ends with it too).
 
     ``frame_of(keep)`` makes the frame of the rows kept, where ``frame`` holds only the columns
     the filters read (:func:`_combine`); by default the rows are taken from ``frame``.
