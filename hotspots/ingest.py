@@ -59,6 +59,7 @@ from hotspots import crs as crs_mod
 from hotspots._errors import HotspotsWarning, InputError, ParameterError
 from hotspots.incidents import (
     REJECTED_COLUMNS,
+    REQUIRED_COLUMNS,
     DeferredRejected,
     FileInfo,
     Incidents,
@@ -3120,13 +3121,14 @@ def _valid_frame(
     ok[used] = True
     masks = [ok[off : off + f.n] for f, off in zip(files, offsets, strict=True)]
     lines = [f.parsed.lines for f in files]
-    at = loc.pid[used] if columns is None or {"x", "y"} & set(columns) else None
-    lonlat = loc.lonlat(used) if columns is None or {"lon", "lat"} & set(columns) else None
+    need = set(REQUIRED_COLUMNS if columns is None else columns)
+    at = loc.pid[used] if {"x", "y"} & need else used
+    lon, lat = loc.lonlat(used) if {"lon", "lat"} & need else (used, used)
     makers: dict[str, Callable[[], Any]] = {
         "x": lambda: loc.px[at],
         "y": lambda: loc.py[at],
-        "lon": lambda: lonlat[0],
-        "lat": lambda: lonlat[1],
+        "lon": lambda: lon,
+        "lat": lambda: lat,
         "month": lambda: _cat_rows(files, "month", masks, "datetime64[ns]"),
         "datetime": lambda: _cat_rows(files, "dt", masks, "datetime64[ns]"),
         "has_time": lambda: _cat_rows(files, "has_time", masks, bool),
@@ -3139,7 +3141,7 @@ def _valid_frame(
         ).astype(np.int64),
     }
     return pd.DataFrame(
-        {c: make() for c, make in makers.items() if columns is None or c in columns},
+        {c: make() for c, make in makers.items() if c in need},
         copy=False,  # fresh arrays: one block each, not copied into one block per dtype
     )
 
