@@ -236,6 +236,19 @@ class DensitySurface:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float)
         return np.concatenate(ii), np.concatenate(jj), np.concatenate(vv)
 
+    def cells_at_or_above(self, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Integer indices ``(i, j)`` of the positive cells whose value is at least ``level``."""
+        ii, jj = [], []
+        t = self.tile_size
+        for tr, tc, arr in self._iter_tiles():
+            r, c = np.nonzero(arr >= level if level > 0 else arr > 0)
+            if r.size:
+                ii.append(c.astype(np.int64) + tc * t)
+                jj.append(r.astype(np.int64) + tr * t)
+        if not ii:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(ii), np.concatenate(jj)
+
     def cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Centres and values of all positive cells.
 
@@ -343,27 +356,43 @@ class DensitySurface:
     def values_inside(self, area: BaseGeometry | None) -> np.ndarray:
         """Values of positive cells whose centres lie in ``area`` (all positive cells if None).
 
-        Tiles wholly inside or outside ``area`` are decided once, so a national study area costs
-        a point-in-polygon test only for the cells of tiles on its boundary.
+        Tiles wholly inside or outside ``area`` are decided at once (one vectorised test of every
+        tile's square), so a national study area costs a point-in-polygon test only for the
+        cells of tiles on its boundary, all in one call.
         """
         if area is None:
             return self.cell_values()[2]
-        if area.is_empty:
+        if area.is_empty or not self.tiles:
             return np.empty(0)
         shapely.prepare(area)
         t, c = self.tile_size, self.cell_size
-        out = []
-        for tr, tc, arr in self._iter_tiles():
-            x0 = self.origin[0] + tc * t * c
-            y0 = self.origin[1] + tr * t * c
-            box = shapely.box(x0, y0, x0 + t * c, y0 + t * c)
-            if area.contains(box):
+        keys = np.array(list(self.tiles), dtype=np.int64)
+        arrays = list(self.tiles.values())
+        x0 = self.origin[0] + keys[:, 1] * t * c
+        y0 = self.origin[1] + keys[:, 0] * t * c
+        boxes = shapely.box(x0, y0, x0 + t * c, y0 + t * c)
+        whole = shapely.contains(area, boxes)
+        edge = np.zeros(len(keys), dtype=bool)
+        edge[~whole] = shapely.intersects(area, boxes[~whole])
+        out: list[np.ndarray] = []
+        tested: list[tuple[int, np.ndarray]] = []  # (position in out, cells) per edge tile
+        xs, ys = [], []
+        for n, arr in enumerate(arrays):
+            if whole[n]:
                 out.append(arr[arr > 0])
-            elif area.intersects(box):
+            elif edge[n]:
                 r, k = np.nonzero(arr > 0)
-                xs, ys = self.cell_centre(k + tc * t, r + tr * t)
-                inside = shapely.contains_xy(area, xs, ys)
-                out.append(arr[r[inside], k[inside]])
+                cx, cy = self.cell_centre(k + keys[n, 1] * t, r + keys[n, 0] * t)
+                xs.append(cx)
+                ys.append(cy)
+                tested.append((len(out), arr[r, k]))
+                out.append(np.empty(0))
+        if tested:
+            inside = shapely.contains_xy(area, np.concatenate(xs), np.concatenate(ys))
+            start = 0
+            for pos, values in tested:
+                out[pos] = values[inside[start : start + values.size]]
+                start += values.size
         return np.concatenate(out) if out else np.empty(0)
 
     # ------------------------------------------------------------------ polygons
@@ -397,9 +426,7 @@ class DensitySurface:
             raise ParameterError(msg)
         if not np.isfinite(level) or not self.tiles:
             return []
-        i, j, v = self.cell_values()
-        hot = v >= level
-        i, j = i[hot], j[hot]
+        i, j = self.cells_at_or_above(level)
         if i.size == 0:
             return []
         if method == "cells":

@@ -128,6 +128,34 @@ def test_values_inside_uses_centres():
         s.contour_polygons(1.0, method="hexagons")
 
 
+def test_values_inside_tiles_inside_outside_and_on_the_edge():
+    """Tiles wholly inside, wholly outside and across the boundary (cells of 10 m, tiles of 2):
+    the values of the cells whose centres the area holds, in the tiles' order."""
+    i = [0, 1, 2, 3, 6, 7, 20]
+    j = [0, 1, 0, 1, 0, 0, 20]
+    s = _surface_from_cells(i, j, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], tile=2)
+    # centres at x = 1005 + 10 i: tiles (0, 0) and (0, 1) inside; tile (0, 3) across the edge,
+    # its centres 1065 (on the boundary: not inside) and 1075; tile (10, 10) outside
+    area = shapely.box(1000.0, 2000.0, 1065.0, 2020.0)
+    assert s.values_inside(area).tolist() == [1.0, 2.0, 3.0, 4.0]
+    wider = shapely.box(1000.0, 2000.0, 1066.0, 2020.0)  # the centre of cell 6 at 1065: inside
+    assert s.values_inside(wider).tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    with_hole = shapely.Polygon(
+        [(990, 1990), (1090, 1990), (1090, 2030), (990, 2030)],
+        [[(1010, 2010), (1040, 2010), (1040, 2019), (1010, 2019)]],
+    )  # holds every centre but those of cells (1, 1) and (3, 1)
+    assert s.values_inside(with_hole).tolist() == [1.0, 3.0, 5.0, 6.0]
+    assert s.values_inside(shapely.Polygon()).size == 0
+
+
+def test_cells_at_or_above():
+    s = _surface_from_cells([0, 1, 5, 9], [0, 0, 6, 9], [1.0, 2.0, 3.0, 2.0])
+    i, j = s.cells_at_or_above(2.0)
+    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == [(1, 0), (5, 6), (9, 9)]
+    assert len(s.cells_at_or_above(0.0)[0]) == 4  # positive cells only
+    assert s.cells_at_or_above(3.5)[0].size == 0
+
+
 def _bumpy_surface(seed):
     """Gaussian bumps of many widths on a 300 x 300 grid (tiles of 64): hundreds of separate
     hot areas at a level, some touching diagonally, some with holes."""

@@ -153,6 +153,56 @@ def test_blocks_and_tiles_agree(monkeypatch):
     assert np.abs(b - ref).max() <= 1e-3 * ref.max()
 
 
+@pytest.mark.parametrize(
+    ("kernel", "bandwidth", "cell"), [("quartic", 150.0, 25.0), ("gaussian", 60.0, 12.5)]
+)
+def test_scattered_and_fft_blocks_agree(monkeypatch, kernel, bandwidth, cell):
+    """Sparse blocks scatter each occupied cell's stencils, dense ones go through the FFT: the
+    same sums, so the two agree to the FFT's round-off floor (1e-6 of the peak), and the scattered
+    surface is the binned arithmetic in double precision (checked by hand on a few cells)."""
+    x, y = town(20_000, seed=7, extent=6000.0, map_points=4_000)
+    w = np.random.default_rng(7).choice([1.0, 2.5], x.size)
+    kw = dict(bandwidth=bandwidth, cell_size=cell, kernel=kernel, method="binned")
+    monkeypatch.setattr(kde_mod, "SCATTER_COST", 0.0)  # every block scattered
+    scattered = density_surface(x, y, w, **kw)
+    monkeypatch.setattr(kde_mod, "SCATTER_COST", math.inf)  # every block by FFT
+    fft = density_surface(x, y, w, **kw)
+    a, xc, yc = fft.to_dense()
+    half = cell / 2
+    b, _, _ = scattered.to_dense((xc[0] - half, yc[0] - half, xc[-1] + half, yc[-1] + half))
+    assert np.abs(a - b).max() <= 2e-6 * a.max()
+    exact = density_surface(x, y, w, **{**kw, "method": "exact"}).to_dense()[0]
+    assert np.abs(b - exact).max() <= 1e-3 * exact.max()
+    # by hand, before heavy locations are corrected: a cell holds the sum over the points within
+    # r cells of w m_k(f) S_k(D), in double precision
+    monkeypatch.setattr(kde_mod, "SCATTER_COST", 0.0)
+    monkeypatch.setattr(kde_mod, "_correct_heavy", lambda *args: None)
+    raw = density_surface(x, y, w, **kw)
+    r = math.ceil(kde_mod.kernel_support(bandwidth, kernel) / cell)
+    stencils = kde_mod._kernel_terms(bandwidth, cell, kernel, r)
+    ci = np.floor((x - raw.origin[0]) / cell).astype(int)
+    cj = np.floor((y - raw.origin[1]) / cell).astype(int)
+    fx = x - (raw.origin[0] + (ci + 0.5) * cell)
+    fy = y - (raw.origin[1] + (cj + 0.5) * cell)
+    mom = np.stack([np.ones_like(fx), fx, fy, fx * fx, fx * fy, fy * fy]) * w
+    for k in range(0, len(x), 1_000):  # the cell of every 1000th point, and one 3 cells east
+        for ti, tj in ((ci[k], cj[k]), (ci[k] + 3, cj[k])):
+            near = (np.abs(ci - ti) <= r) & (np.abs(cj - tj) <= r)
+            di, dj = ti - ci[near], tj - cj[near]
+            want = np.einsum("kn,kn->", mom[:, near], stencils[:, dj + r, di + r])
+            got = raw.values_at(*raw.cell_centre(ti, tj))[0]
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-12 * a.max())
+
+
+def test_scatter_or_fft_by_cost():
+    """A block of F FFT cells is scattered when occupied cells x stencil cells x SCATTER_COST is
+    below F log2 F: 1024 x 1024 -> 20.97e6 units, 113 stencil cells at cost 2 -> 92,794 cells."""
+    f = (1024, 1024)
+    assert kde_mod.SCATTER_COST == 2.0
+    assert kde_mod._scatter_is_cheaper(92_794, 113, f)
+    assert not kde_mod._scatter_is_cheaper(92_795, 113, f)
+
+
 def test_zero_weights_and_empty():
     kw = dict(bandwidth=100.0, cell_size=20.0)
     s = density_surface([X0, X0 + 50], [Y0, Y0], [0.0, 2.0], method="binned", **kw)
