@@ -236,18 +236,19 @@ class DensitySurface:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float)
         return np.concatenate(ii), np.concatenate(jj), np.concatenate(vv)
 
-    def cells_at_or_above(self, level: float) -> tuple[np.ndarray, np.ndarray]:
-        """Integer indices ``(i, j)`` of the positive cells whose value is at least ``level``."""
-        ii, jj = [], []
+    def cells_at_or_above(self, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Integer indices ``(i, j)`` and values of the positive cells at or above ``level``."""
+        ii, jj, vv = [], [], []
         t = self.tile_size
         for tr, tc, arr in self._iter_tiles():
             r, c = np.nonzero(arr >= level if level > 0 else arr > 0)
             if r.size:
                 ii.append(c.astype(np.int64) + tc * t)
                 jj.append(r.astype(np.int64) + tr * t)
+                vv.append(arr[r, c])
         if not ii:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        return np.concatenate(ii), np.concatenate(jj)
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float)
+        return np.concatenate(ii), np.concatenate(jj), np.concatenate(vv)
 
     def cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Centres and values of all positive cells.
@@ -426,7 +427,7 @@ class DensitySurface:
             raise ParameterError(msg)
         if not np.isfinite(level) or not self.tiles:
             return []
-        i, j = self.cells_at_or_above(level)
+        i, j, _ = self.cells_at_or_above(level)
         if i.size == 0:
             return []
         if method == "cells":

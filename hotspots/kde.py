@@ -1155,51 +1155,90 @@ class KDEHotspots(HotspotEstimator):
     ) -> gpd.GeoDataFrame:
         polys = surface.contour_polygons(level) if math.isfinite(level) else []
         if clip is not None and polys:
-            parts: list[shapely.Polygon] = []
             shapely.prepare(clip)
-            for p in polys:
-                if clip.contains(p):
-                    parts.append(p)
-                else:
-                    parts.extend(polygon_parts(shapely.make_valid(p.intersection(clip))))
-            polys = parts
-        polys = [p for p in polys if p.area >= min_area and p.area > 0]
-        rows = []
-        c = surface.cell_size
-        for p in polys:
-            xmin, ymin, xmax, ymax = p.bounds
-            (i0, i1), (j0, j1) = surface.cell_index(np.array([xmin, xmax]), np.array([ymin, ymax]))
-            z = surface.block(int(i0), int(j0), int(i1 - i0 + 1), int(j1 - j0 + 1))
-            jj, ii = np.nonzero(z > 0)
-            cx, cy = surface.cell_centre(ii + i0, jj + j0)
-            inside = shapely.contains_xy(p, cx, cy)
-            vals = z[jj[inside], ii[inside]]
-            if vals.size:
-                k = int(np.argmax(vals))
-                peak, px, py = float(vals[k]), float(cx[inside][k]), float(cy[inside][k])
-            else:  # a sliver between cell centres
-                pt = p.representative_point()
-                px, py = pt.x, pt.y
-                peak = float(surface.values_at(px, py)[0])
-            mass = float(vals.sum()) * c * c / M2_PER_KM2
-            rows.append(
-                {
-                    "geometry": p,
-                    "method": "kde",
-                    "peak_density": peak,
-                    "peak_x": px,
-                    "peak_y": py,
-                    "mass": mass,
-                    "area_m2": float(p.area),
-                }
-            )
-        if not rows:
+            geoms = np.asarray(polys, dtype=object)
+            whole = shapely.contains(clip, geoms)
+            cut = iter(shapely.make_valid(shapely.intersection(geoms[~whole], clip)))
+            polys = [
+                q
+                for p, w in zip(polys, whole, strict=True)
+                for q in ([p] if w else polygon_parts(next(cut)))
+            ]
+        geoms = np.asarray(polys, dtype=object)
+        areas = shapely.area(geoms) if len(geoms) else np.empty(0)
+        keep = (areas >= min_area) & (areas > 0)
+        geoms, areas = geoms[keep], areas[keep]
+        if not len(geoms):
             frame = pd.DataFrame({col: pd.Series(dtype=_DTYPES[col]) for col in HOTSPOT_COLUMNS})
             frame.insert(0, "geometry", gpd.GeoSeries([], crs=crs))
             return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
-        gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+        peak, px, py, mass = _cells_inside(surface, geoms, level)
+        c = surface.cell_size
+        gdf = gpd.GeoDataFrame(
+            {
+                "geometry": geoms,
+                "method": "kde",
+                "peak_density": peak,
+                "peak_x": px,
+                "peak_y": py,
+                "mass": mass * c * c / M2_PER_KM2,
+                "area_m2": areas,
+            },
+            geometry="geometry",
+            crs=crs,
+        )
         gdf = gdf.sort_values("peak_density", ascending=False, kind="stable").reset_index(drop=True)
         return gdf[["geometry", *HOTSPOT_COLUMNS]]
+
+
+def _cells_inside(
+    surface: DensitySurface, geoms: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per polygon of the surface's contours at ``level``: the highest cell whose centre it holds
+    (value, centre x, y; the first in row order among ties) and the sum of those cells' values.
+
+    A contour at ``level`` holds no cell centre below it (a centre below the level lies outside
+    every filled contour, and clipping and dissolving only remove or join areas), so only the
+    cells at about the level or above are looked up: those in each polygon's bounding box, row
+    by row, tested in one vectorised ``shapely.contains_xy``. A polygon holding no centre (a
+    sliver between centres) takes the value at its representative point, and no mass.
+    """
+    ci, cj, cv = surface.cells_at_or_above(level * (1 - 1e-6))
+    i0 = int(ci.min()) if ci.size else 0
+    width = int(ci.max()) - i0 + 2 if ci.size else 1
+    key = cj * width + (ci - i0)
+    order = np.argsort(key, kind="stable")
+    key, ci, cj, cv = key[order], ci[order], cj[order], cv[order]
+    bounds = shapely.bounds(geoms)
+    bi0, bj0 = surface.cell_index(bounds[:, 0], bounds[:, 1])
+    bi1, bj1 = surface.cell_index(bounds[:, 2], bounds[:, 3])
+    bi0, bi1 = np.clip(bi0, i0, i0 + width - 1), np.clip(bi1, i0, i0 + width - 1)
+    rows = bj1 - bj0 + 1
+    poly_of_row = np.repeat(np.arange(len(geoms)), rows)
+    row = bj0[poly_of_row] + np.arange(poly_of_row.size) - np.repeat(np.cumsum(rows) - rows, rows)
+    lo = np.searchsorted(key, row * width + (bi0[poly_of_row] - i0), side="left")
+    hi = np.searchsorted(key, row * width + (bi1[poly_of_row] - i0), side="right")
+    counts = hi - lo
+    pair_poly = np.repeat(poly_of_row, counts)
+    pair_cell = np.arange(counts.sum()) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    cx, cy = surface.cell_centre(ci[pair_cell], cj[pair_cell])
+    shapely.prepare(geoms)
+    inside = shapely.contains_xy(geoms[pair_poly], cx, cy)
+    shapely.destroy_prepared(geoms)
+    pair_poly, pair_cell, cx, cy = pair_poly[inside], pair_cell[inside], cx[inside], cy[inside]
+    vals = cv[pair_cell]
+    mass = np.bincount(pair_poly, weights=vals, minlength=len(geoms))
+    best = np.lexsort((-vals, pair_poly))  # by polygon, highest first, row order among ties
+    first = best[np.r_[True, pair_poly[best][1:] != pair_poly[best][:-1]]] if best.size else best
+    peak = np.full(len(geoms), np.nan)
+    px, py = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
+    held = pair_poly[first]
+    peak[held], px[held], py[held] = vals[first], cx[first], cy[first]
+    for k in np.flatnonzero(np.isnan(peak)):  # a sliver between cell centres
+        pt = geoms[k].representative_point()
+        px[k], py[k] = pt.x, pt.y
+        peak[k] = float(surface.values_at(pt.x, pt.y)[0])
+    return peak, px, py, mass
 
 
 _DTYPES = {

@@ -150,8 +150,9 @@ def test_values_inside_tiles_inside_outside_and_on_the_edge():
 
 def test_cells_at_or_above():
     s = _surface_from_cells([0, 1, 5, 9], [0, 0, 6, 9], [1.0, 2.0, 3.0, 2.0])
-    i, j = s.cells_at_or_above(2.0)
-    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == [(1, 0), (5, 6), (9, 9)]
+    i, j, v = s.cells_at_or_above(2.0)
+    got = sorted(zip(i.tolist(), j.tolist(), v.tolist(), strict=True))
+    assert got == [(1, 0, 2.0), (5, 6, 3.0), (9, 9, 2.0)]
     assert len(s.cells_at_or_above(0.0)[0]) == 4  # positive cells only
     assert s.cells_at_or_above(3.5)[0].size == 0
 
