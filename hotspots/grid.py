@@ -468,24 +468,36 @@ class DensitySurface:
     ) -> tuple[list[shapely.Polygon], np.ndarray]:
         """The valid polygon of every filled contour of ``z >= lower`` (``z`` the block whose
         lower-left cell is ``(i0, j0)``), in contourpy's order, and the first vertex of each
-        one's outer ring, shape (n, 2)."""
+        one's outer ring, shape (n, 2). Rings of fewer than four vertices are dropped (the
+        first ring left is the outer one); all polygons are built in one vectorised call."""
         nj, ni = z.shape
         xc, _ = self.cell_centre(np.arange(i0, i0 + ni), np.zeros(ni))
         _, yc = self.cell_centre(np.zeros(nj), np.arange(j0, j0 + nj))
-        gen = contourpy.contour_generator(xc, yc, z, fill_type=contourpy.FillType.OuterOffset)
-        # OuterOffset fill type: (points, offsets) per polygon, as contourpy documents.
-        pts_list, offs_list = cast(
-            "tuple[list[np.ndarray], list[np.ndarray]]", gen.filled(lower, np.inf)
+        gen = contourpy.contour_generator(
+            xc, yc, z, fill_type=contourpy.FillType.ChunkCombinedOffsetOffset
         )
-        found = []
-        first = []
-        for pts, offs in zip(pts_list, offs_list, strict=True):
-            rings = [pts[offs[k] : offs[k + 1]] for k in range(len(offs) - 1)]
-            rings = [r for r in rings if len(r) >= 4]
-            if rings:
-                found.append(shapely.make_valid(shapely.Polygon(rings[0], rings[1:])))
-                first.append(rings[0][0])
-        return found, np.array(first, dtype=float).reshape(-1, 2)
+        # ChunkCombinedOffsetOffset, one chunk: all points, ring offsets into the points and
+        # polygon offsets into the rings, as contourpy documents
+        points, offsets, outer = (
+            chunk[0] for chunk in cast("tuple[list[Any], ...]", gen.filled(lower, np.inf))
+        )
+        if points is None:
+            return [], np.empty((0, 2))
+        ring_len = np.diff(offsets)
+        ring_poly = np.repeat(np.arange(len(outer) - 1), np.diff(outer))
+        kept = np.flatnonzero(ring_len >= 4)
+        if kept.size == 0:
+            return [], np.empty((0, 2))
+        point_ring = np.repeat(np.arange(len(ring_len)), ring_len)
+        on_kept = np.repeat(ring_len >= 4, ring_len)
+        rings = shapely.linearrings(
+            points[on_kept], indices=np.searchsorted(kept, point_ring[on_kept])
+        )
+        poly_of_ring = ring_poly[kept]
+        new_poly = np.r_[True, poly_of_ring[1:] != poly_of_ring[:-1]]
+        polys = shapely.make_valid(shapely.polygons(rings, indices=np.cumsum(new_poly) - 1))
+        first = points[offsets[kept[new_poly]]]
+        return list(polys), np.asarray(first, dtype=float).reshape(-1, 2)
 
     def _contour_batches(
         self,
@@ -570,28 +582,34 @@ def _starts(groups: list[np.ndarray]) -> np.ndarray:
 
 
 def _components_8(i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Labels of 8-connected components of the cells ``(i, j)`` (sparse; no dense grid)."""
+    """Labels of 8-connected components of the cells ``(i, j)`` (sparse; no dense grid),
+    numbered in the order of each component's first cell."""
     n = i.size
     if n == 1:
         return np.zeros(1, dtype=np.int64)
     i0, j0 = i.min() - 1, j.min() - 1
     width = int(i.max() - i0 + 2)
     key = (j - j0) * width + (i - i0)
-    order = np.argsort(key)
+    order = np.argsort(key, kind="stable")
     sorted_key = key[order]
     rows, cols = [], []
-    for di, dj in ((1, 0), (-1, 1), (0, 1), (1, 1)):
-        nb = key + dj * width + di
-        pos = np.searchsorted(sorted_key, nb)
-        pos = np.minimum(pos, n - 1)
+    for step in (1, width - 1, width, width + 1):  # east, north-west, north, north-east
+        nb = sorted_key + step  # sorted, so the search runs through the keys once
+        pos = np.minimum(np.searchsorted(sorted_key, nb), n - 1)
         found = sorted_key[pos] == nb
         rows.append(np.flatnonzero(found))
-        cols.append(order[pos[found]])
+        cols.append(pos[found])
     r = np.concatenate(rows)
     c = np.concatenate(cols)
     graph = coo_array((np.ones(r.size, dtype=np.int8), (r, c)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+    _, in_order = connected_components(graph, directed=False)
+    labels = np.empty(n, dtype=np.int64)
+    labels[order] = in_order
+    first = np.full(int(labels.max()) + 1, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n))
+    rank = np.empty_like(first)
+    rank[np.argsort(first)] = np.arange(first.size)
+    return rank[labels]
 
 
 def _dissolve(polys: list[BaseGeometry]) -> list[shapely.Polygon]:
@@ -607,9 +625,14 @@ def _dissolve(polys: list[BaseGeometry]) -> list[shapely.Polygon]:
     graph = coo_array((np.ones(a.size, dtype=np.int8), (a, b)), shape=(len(geoms), len(geoms)))
     _, labels = connected_components(graph, directed=False)
     out: list[shapely.Polygon] = []
+    # a polygon alone in its group, with area, is its own only part
+    plain = (shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON) & (shapely.area(geoms) > 0)
     order = np.argsort(labels, kind="stable")
     splits = np.flatnonzero(np.diff(labels[order])) + 1
     for group in np.split(order, splits):
+        if len(group) == 1 and plain[group[0]]:
+            out.append(geoms[group[0]])
+            continue
         geom = (
             geoms[group[0]]
             if len(group) == 1
