@@ -657,7 +657,8 @@ class _Col:
     def __init__(self, arr: pa.Array | pa.ChunkedArray) -> None:
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-        enc = pc.dictionary_encode(arr)
+        # Arrow's read encodes a column as dictionary_encode does (:func:`_first_seen`)
+        enc = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
         self.codes = enc.indices.to_numpy(zero_copy_only=False)
         self.clean_arrow = _clean_arrow(enc.dictionary)
         self._clean: pd.Series | None = None
@@ -1139,7 +1140,10 @@ def _arrow_threads(on: bool) -> Iterator[None]:
         _ARROW_THREADS.on = before
 
 
-def _arrow_read(data: pa.Buffer, delim: str, ncol: int, *, threads: bool) -> tuple[pa.Table, list]:
+def _arrow_read(
+    data: pa.Buffer, delim: str, ncol: int, *, threads: bool, coded: Collection[int] = ()
+) -> tuple[pa.Table, list]:
+    """Arrow's read of every field as text; the columns ``coded`` (indices) dictionary-encoded."""
     invalid: list[Any] = []
 
     def handler(row: Any) -> str:
@@ -1161,7 +1165,7 @@ def _arrow_read(data: pa.Buffer, delim: str, ncol: int, *, threads: bool) -> tup
             invalid_row_handler=handler,
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={f"f{i}": pa.string() for i in range(ncol)},
+            column_types={f"f{i}": _CODED if i in coded else pa.string() for i in range(ncol)},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             null_values=[],
@@ -1169,6 +1173,66 @@ def _arrow_read(data: pa.Buffer, delim: str, ncol: int, *, threads: bool) -> tup
         ),
     )
     return table, invalid
+
+
+_CODED = pa.dictionary(pa.int32(), pa.string())
+
+#: Header names (normalised) of the columns a role may take but an id: Arrow reads them
+#: dictionary-encoded (:func:`_coded_columns`), as every check runs once per distinct value.
+_CODED_NAMES = frozenset(
+    {name for role, names in _NAMES.items() if role != "id" for name in names}
+    | {name for pair in _XY_PAIRS for name in pair}
+)
+
+
+def _coded_columns(header: list[str]) -> list[int]:
+    """The columns of ``header`` Arrow reads dictionary-encoded: those a role other than the id
+    may take, by name (:data:`_CODED_NAMES`, or the words of :func:`_find_crime_type`)."""
+    norm = {_normalise(h): h for h in reversed(header)}
+    kind = _find_crime_type(norm, set())
+    return [i for i, h in enumerate(header) if _normalise(h) in _CODED_NAMES or h == kind]
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """``table`` with every dictionary-encoded column as plain text."""
+    if not any(pa.types.is_dictionary(t) for t in table.schema.types):
+        return table
+    return pa.table(
+        [c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c for c in table.columns],
+        names=table.column_names,
+    )
+
+
+def _plain(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A column as one plain text array (decoded where dictionary-encoded)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
+
+
+def _first_seen(column: pa.ChunkedArray) -> pa.Array:
+    """A dictionary column of Arrow's read (the header line its first row, sliced off) as one
+    dictionary array whose values come in order of first appearance, each used: what
+    ``pyarrow.compute.dictionary_encode`` makes of the text. Plain text where the header's
+    value is also a row's."""
+    column = column.unify_dictionaries()
+    chunks = [c for c in column.chunks if len(c)]
+    if not chunks:
+        return column.cast(pa.string()).combine_chunks()
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+    if not len(codes) or (codes == 0).any():  # the header's value (first seen) is a row's too
+        return column.cast(pa.string()).combine_chunks()
+    return pa.DictionaryArray.from_arrays(pa.array(codes - 1), chunks[0].dictionary.slice(1))
+
+
+def _without_header(table: pa.Table, coded: Collection[int]) -> pa.Table:
+    """Arrow's read without its first row (the header), the ``coded`` columns as
+    :func:`_first_seen` makes them."""
+    rows = table.slice(1)
+    return pa.table(
+        [_first_seen(c) if i in coded else c for i, c in enumerate(rows.columns)],
+        names=rows.column_names,
+    )
 
 
 def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
@@ -1189,11 +1253,12 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
     if ncol < 2 or not end or data.find(b"\x00", 0, end) >= 0:
         return None
     buf = pa.py_buffer(data).slice(0, end)
+    coded = _coded_columns(header)
     try:
         threads = getattr(_ARROW_THREADS, "on", False)
-        table, invalid = _arrow_read(buf, delim, ncol, threads=threads)
+        table, invalid = _arrow_read(buf, delim, ncol, threads=threads, coded=coded)
         if invalid:  # where bad rows are is known only to a single-threaded read
-            table, invalid = _arrow_read(buf, delim, ncol, threads=False)
+            table, invalid = _arrow_read(buf, delim, ncol, threads=False, coded=coded)
     except (pa.ArrowException, ValueError):
         return None
     if table.num_rows == 0 or table.num_columns != ncol:
@@ -1236,7 +1301,7 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
         fields = next(csv.reader(io.StringIO(row.text, newline=""), delimiter=delim), [])
         if not _is_blank(fields):  # a blank line is not a row, for the csv module either
             malformed.append((int(starts[at - 1]), fields))
-    return table.slice(1), starts[~is_bad][1:], malformed, line_text
+    return _without_header(table, coded), starts[~is_bad][1:], malformed, line_text
 
 
 def _parse_careful(
@@ -1549,7 +1614,7 @@ def _forces(p: _Parsed) -> list[str]:
     """The police force(s) a police.uk file says it covers ("Falls within"), for provenance."""
     for h in p.header:
         if _normalise(h) == "falls_within":
-            values = pc.utf8_trim_whitespace(pc.unique(p.table.column(h))).to_pylist()
+            values = pc.utf8_trim_whitespace(pc.unique(_plain(p.table.column(h)))).to_pylist()
             return sorted([v for v in dict.fromkeys(values) if v != ""][:20])
     return []
 
@@ -1596,7 +1661,7 @@ def _validate_file(
         badw = ~(np.isfinite(weight) & (weight >= 0))
         rej.add(badw, R_WEIGHT, mapping["weight"], lambda i: wc.quoted(i, "is not a number >= 0"))
     if "id" in mapping:
-        has_id = ~_blank_arrow(p.table.column(mapping["id"])) if n else np.zeros(0, dtype=bool)
+        has_id = ~_blank_arrow(_plain(p.table.column(mapping["id"]))) if n else np.zeros(0, bool)
     else:
         has_id = np.zeros(n, dtype=bool)
     if p.malformed:
@@ -1609,7 +1674,7 @@ def _validate_file(
     kept = None
     if reload is not None:
         bad = ~ok
-        kept = _Kept(np.flatnonzero(bad), p.table.filter(pa.array(bad)), reload)
+        kept = _Kept(np.flatnonzero(bad), _decoded(p.table.filter(pa.array(bad))), reload)
         empty = pa.table({h: pa.array([], type=pa.string()) for h in p.header})
         p = dataclasses.replace(p, table=empty, line_text=None)
     elif p.line_text is not None:
@@ -1631,7 +1696,7 @@ def _joined(table: pa.Table) -> pa.Array:
     """Each row of a text table as one value: its fields joined by :data:`_JOIN`."""
     cols = []
     for col in table.columns:
-        arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+        arr = _plain(col)
         if pc.any(pc.match_substring(arr, "\x00")).as_py():
             arr = pc.replace_substring(arr, "\x00", "\x00\x01")
         cols.append(arr)
@@ -1648,7 +1713,7 @@ def _row_keys(p: _Parsed, id_col: str | None, has_id: np.ndarray, ok: np.ndarray
     n = table.num_rows
     ids = np.zeros(n, dtype=np.uint64)
     if id_col is not None and has_id.any():
-        column = table.column(id_col)
+        column = _plain(table.column(id_col))
         ids[has_id] = _id_keys(column.filter(pa.array(has_id)))
     bare = np.full(n, -1, dtype=np.int32)
     bare_ok = ok & ~has_id
@@ -3254,7 +3319,7 @@ def _raw_rows(f: ValidatedFile, local: np.ndarray) -> pa.Table:
     if kept is None:
         pick = np.zeros(f.n, dtype=bool)
         pick[local] = True  # a filter keeps them in order, without joining each column's blocks
-        return f.parsed.table.filter(pa.array(pick))
+        return _decoded(f.parsed.table.filter(pa.array(pick)))
     at = np.searchsorted(kept.rows, local)
     if len(kept.rows) and (at < len(kept.rows)).all() and (kept.rows[at] == local).all():
         return kept.raw.take(pa.array(at))
@@ -3262,7 +3327,7 @@ def _raw_rows(f: ValidatedFile, local: np.ndarray) -> pa.Table:
     if hashlib.sha256(data).hexdigest() != f.info.sha256:
         msg = "The file changed while it was being read."
         raise InputError(msg, file=f.info.name, hint="read it again once it is written.")
-    table = _parse_file(f.info.name, data).table
+    table = _decoded(_parse_file(f.info.name, data).table)
     del data
     pick = np.zeros(f.n, dtype=bool)
     pick[local] = True
