@@ -1285,8 +1285,9 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
     if lines_total != n_records:
         breaks = np.zeros(n_good, dtype=np.int64)
         for col in table.columns:
+            text = _plain(col)
             for sub, sign in (("\n", 1), ("\r", 1), ("\r\n", -1)):
-                k = pc.count_substring(col, sub).to_numpy(zero_copy_only=False)
+                k = pc.count_substring(text, sub).to_numpy(zero_copy_only=False)
                 breaks += sign * k.astype(np.int64)
         spans[~is_bad] += breaks
         spans[is_bad] += np.array(
@@ -1594,9 +1595,11 @@ class _RowKeys:
     """A file's rows as the duplicate rules compare them, without their text."""
 
     ids: np.ndarray  # uint64 per row: :func:`_id_keys` of the raw id (0 without an id column)
-    bare: np.ndarray  # int32 per row: its whole row in ``bare_rows`` (rows valid in the file
+    bare: np.ndarray  # int32 per row: its whole row in ``bare_keys`` (rows valid in the file
     # and without an id), -1 for the other rows
-    bare_rows: pa.Array  # the distinct whole rows without an id, fields joined (:func:`_joined`)
+    # uint64 per distinct whole row without an id: :func:`_id_keys` of its fields joined
+    # (:func:`_joined`); rows of other files with the same key are compared field by field
+    bare_keys: np.ndarray
 
 
 @dataclass
@@ -1717,7 +1720,7 @@ def _row_keys(p: _Parsed, id_col: str | None, has_id: np.ndarray, ok: np.ndarray
         ids[has_id] = _id_keys(column.filter(pa.array(has_id)))
     bare = np.full(n, -1, dtype=np.int32)
     bare_ok = ok & ~has_id
-    rows = pa.array([], type=pa.string())
+    rows = pa.array([], type=pa.string())  # the distinct whole rows, fields joined
     if bare_ok.any():
         if p.line_text is not None:
             records, record_of, delim = p.line_text
@@ -1729,7 +1732,7 @@ def _row_keys(p: _Parsed, id_col: str | None, has_id: np.ndarray, ok: np.ndarray
             enc = pc.dictionary_encode(_joined(table.filter(pa.array(bare_ok))))
             rows = enc.dictionary
         bare[bare_ok] = enc.indices.to_numpy(zero_copy_only=False)
-    return _RowKeys(ids, bare, rows)
+    return _RowKeys(ids, bare, _id_keys(rows))
 
 
 def _id_keys(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -3398,21 +3401,34 @@ def _copies_without_id(
     has_id: np.ndarray,
     rej: _Rejects,
 ) -> int:
-    """The valid rows without an id equal in every field to an earlier one (by their whole rows
-    as read, :class:`_RowKeys`)."""
+    """The valid rows without an id equal in every field to an earlier one: each file's
+    distinct whole rows (:class:`_RowKeys`), those of different files compared field by field
+    where their keys are equal."""
     ok = rej.ok & ~has_id
     total = 0
-    parts = []
+    keys, owners = [], []
     for i in members:
         m = _span(files[i], offsets[i], ok)
         if not m.any():
             continue
-        keys = _keys_of(files[i])
-        parts.append(keys.bare_rows.take(pa.array(np.unique(keys.bare[m]))))
-        total += int(m.sum())
+        rk = _keys_of(files[i])
+        local = np.flatnonzero(m)
+        used, first = np.unique(rk.bare[local], return_index=True)
+        keys.append(rk.bare_keys[used])
+        owners.append((i, local[first]))  # a row of each distinct whole row
+        total += len(local)
     if total < 2:
         return 0
-    return total - len(pc.unique(pa.chunked_array(parts)))
+    again = pd.Series(np.concatenate(keys)).duplicated(keep=False).to_numpy()
+    distinct = int((~again).sum())
+    if again.any():
+        texts = []
+        cuts = np.cumsum([len(k) for k in keys])[:-1]
+        for (i, rows), a in zip(owners, np.split(again, cuts), strict=True):
+            if a.any():
+                texts.append(_joined(_raw_rows(files[i], np.sort(rows[a]))))
+        distinct += len(pc.unique(pa.chunked_array(texts, type=pa.string())))
+    return total - distinct
 
 
 def _copies(t: pa.Table, n: int) -> np.ndarray:

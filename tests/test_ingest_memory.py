@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import hotspots.ingest as ingest
@@ -17,6 +18,7 @@ from hotspots.ingest import (
     R_OUTLIER,
     _id_keys,
     _joined,
+    _parse_file,
     combine_files,
     list_sources,
     read_file,
@@ -125,3 +127,22 @@ def test_joined_rows_differ_whenever_a_field_does():
     table = pa.table({"a": ["x\x00", "x", "x", "x\x00\x02"], "b": ["y", "\x00y", "\x00\x02y", ""]})
     joined = _joined(table).to_pylist()
     assert len(set(joined)) == 4
+
+
+def test_columns_arrow_encodes_are_as_dictionary_encode_makes_them():
+    """The role columns come from Arrow dictionary-encoded, values in order of first appearance
+    (the header line's own value left out), or as text where a row holds the header's value."""
+    rows = [HEADER, *month_file("2024-01").decode().splitlines()[1:5]]
+    odd = "x1,Month,M,M,Longitude,53.4,Location,E01,A,Crime type,,"
+    roles = ["Month", "Longitude", "Latitude", "Location", "Crime type"]
+    for lines, coded in ((rows, roles), ([*rows, odd], ["Latitude"])):
+        p = _parse_file("a.csv", ("\n".join(lines) + "\n").encode())
+        assert [h for h in p.header if pa.types.is_dictionary(p.table.column(h).type)] == coded
+        for name in p.header:
+            column = p.table.column(name)
+            text = column.cast(pa.string()).combine_chunks()
+            assert text.to_pylist() == [r.split(",")[p.header.index(name)] for r in lines[1:]]
+            if name in coded:
+                ref = pc.dictionary_encode(text)
+                assert column.chunk(0).dictionary.equals(ref.dictionary)
+                assert column.chunk(0).indices.equals(ref.indices)
