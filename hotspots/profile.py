@@ -45,7 +45,7 @@ from scipy import stats
 from hotspots._errors import ParameterError
 from hotspots.constants import MICRO_PLACE_RADIUS_M, NIGHT_WINDOW, PATROL_UNIT_M2
 from hotspots.incidents import Incidents, unique_points
-from hotspots.stats import PlaceTest, SurroundingsTest, in_background
+from hotspots.stats import PlaceTest, SurroundingsTest, in_background, points_in_polygons
 
 __all__ = [
     "NIGHT_WINDOW",
@@ -105,29 +105,39 @@ def assign_incidents(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (incident index, polygon index) for every incident inside (or on) a polygon.
 
-    Stacked incidents are tested once per distinct location, so this stays fast when thousands of
-    incidents share one anonymised map point.
+    Stacked incidents are tested once per distinct location
+    (:func:`hotspots.stats.points_in_polygons`), so this stays fast when thousands of incidents
+    share one anonymised map point. Pairs come by location (in the order of
+    :func:`~hotspots.incidents.unique_points`), then polygon, then incident.
     """
     geoms = np.asarray(getattr(polygons, "values", polygons), dtype=object)
     if len(incidents) == 0 or len(geoms) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    xy = incidents.xy
-    uniq, inverse = unique_points(xy, return_inverse=True)
-    inverse = inverse.ravel()
-    tree = shapely.STRtree(geoms)
-    loc_idx, poly_idx = tree.query(shapely.points(uniq), predicate="intersects")
+    uniq, inverse = unique_points(incidents.xy, return_inverse=True)
+    loc_idx, poly_idx = points_in_polygons(uniq, geoms)
+    return _incidents_at(loc_idx, poly_idx, inverse.ravel(), len(uniq))
+
+
+def _incidents_at(
+    loc_idx: np.ndarray, poly_idx: np.ndarray, inverse: np.ndarray, n_locations: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(location, polygon) pairs expanded to (incident, polygon) pairs: each pair's location
+    becomes its incidents (``inverse``: each incident's location), in incident order."""
     if len(loc_idx) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    # expand unique locations back to incidents
-    order = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[order], np.arange(len(uniq)))
-    ends = np.searchsorted(inverse[order], np.arange(len(uniq)), side="right")
-    counts = ends[loc_idx] - starts[loc_idx]
-    # the runs order[starts[i]:ends[i]] of every hit location, end to end
-    first = np.cumsum(counts) - counts
-    run = np.arange(int(counts.sum())) + np.repeat(starts[loc_idx] - first, counts)
-    inc_idx = order[run]
-    return np.asarray(inc_idx, dtype=np.int64), np.repeat(poly_idx, counts).astype(np.int64)
+    hit = np.zeros(n_locations, dtype=bool)
+    hit[loc_idx] = True
+    # the incidents on a hit location, grouped by location (stable: incident order inside)
+    mine = np.flatnonzero(hit[inverse])
+    of = inverse[mine]
+    order = mine[np.argsort(of, kind="stable")]
+    counts = np.bincount(of, minlength=n_locations)
+    starts = np.cumsum(counts) - counts
+    n_at = counts[loc_idx]
+    # the runs order[starts[i]:starts[i] + n_at[i]] of every pair's location, end to end
+    first = np.cumsum(n_at) - n_at
+    run = np.arange(int(n_at.sum())) + np.repeat(starts[loc_idx] - first, n_at)
+    return order[run].astype(np.int64), np.repeat(poly_idx, n_at).astype(np.int64)
 
 
 def peak_window(hour_counts: np.ndarray, share: float = 0.5) -> tuple[int, int] | None:
@@ -215,7 +225,11 @@ def count_and_name(polygons: Any, incidents: Incidents) -> tuple[np.ndarray, lis
 
 
 def surroundings_p_values(
-    geoms: Any, incidents: Incidents, *, radius: float = MICRO_PLACE_RADIUS_M
+    geoms: Any,
+    incidents: Incidents,
+    *,
+    radius: float = MICRO_PLACE_RADIUS_M,
+    inside: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> PlaceTest:
     """Per polygon: its most outstanding 75 m disc against its surroundings (see "Significance").
 
@@ -228,6 +242,9 @@ def surroundings_p_values(
     radius : float, default 75
         Disc radius in metres; the gap and the rings scale with it (2, 6 and 10 radii:
         :data:`hotspots.stats.SURROUNDINGS_RADII` at the default).
+    inside : (location index, polygon index) arrays, optional
+        :func:`hotspots.stats.points_in_polygons` of the incidents' distinct locations
+        (:func:`~hotspots.incidents.unique_points`) and ``geoms``, when the caller has it.
 
     Returns
     -------
@@ -241,7 +258,7 @@ def surroundings_p_values(
         months=incidents.frame["month"] if len(incidents) else None,
         radii=(radius, 2 * radius, 6 * radius, 10 * radius),
     )
-    return test.places(geoms)
+    return test.places(geoms, inside=inside)
 
 
 def _trend(counts: np.ndarray, alpha: float) -> str:
@@ -380,17 +397,24 @@ def rank_hotspots(
         if "p_value" in hotspots and k
         else np.full(k, np.nan)
     )
+    # the distinct locations inside each hot spot, once for the test and the profiles
+    given = surroundings is not None and surroundings.n_incidents == len(frame)
+    if given:
+        locations, inverse = surroundings.locations, surroundings.inverse
+    elif len(frame):
+        locations, inverse = unique_points(incidents.xy, return_inverse=True)
+    else:
+        locations, inverse = np.empty((0, 2)), np.empty(0, dtype=np.intp)
+    inside = points_in_polygons(locations, geoms)
     # the significance test, on the other core while the incidents are counted and profiled
-    testing = (
-        (
-            in_background(surroundings.places, geoms)
+    testing = None
+    if np.isnan(own_p).any():
+        testing = (
+            in_background(surroundings.places, geoms, inside=inside if given else None)
             if surroundings is not None
-            else in_background(surroundings_p_values, geoms, incidents)
+            else in_background(surroundings_p_values, geoms, incidents, inside=inside)
         )
-        if np.isnan(own_p).any()
-        else None
-    )
-    inc_idx, poly_idx = assign_incidents(geoms, incidents)
+    inc_idx, poly_idx = _incidents_at(*inside, np.ravel(inverse), len(locations))
     size = _size_columns(geoms, incidents, inc_idx, poly_idx, unit_area_m2)
     if testing is not None:
         place = testing.result()

