@@ -75,8 +75,10 @@ DISPERSION_SAMPLE = 20_000
 
 #: Median of ``|N(0, 1)|``.
 _HALF_NORMAL_MEDIAN = 0.6744897501960817
-#: (strip, centre) pairs per block of the disc sums (bounds memory: a few arrays this long).
-_DISC_BLOCK = 1 << 21
+#: (strip, centre) pairs per block of the disc sums (bounds memory: a few arrays this long, and
+#: their candidates; national KDE hot spots, 238,133 centres: 1 << 16 takes 145 MB and 5.6 s
+#: for the four radii, 1 << 21 takes 870 MB and 9.5 s, the arrays no longer in cache).
+_DISC_BLOCK = 1 << 16
 #: Metres: a location this close to the edge of a strip's sure range is tested exactly instead.
 _STRIP_MARGIN = 0.01
 
@@ -491,24 +493,41 @@ class SurroundingsTest:
         r_d, r_gap, r_mid, r_out = self.radii
         centres = np.asarray(centres, dtype=np.intp)
         values = np.asarray(values, dtype=float)
-        out = np.zeros((len(centres), 3, values.shape[1]))
+        k = values.shape[1]
+        out = np.zeros((len(centres), 3, k))
         if self.n_tests == 0 or len(centres) == 0:
             return out
-        # a column of ones counts the locations, so an empty ring sums to exactly 0
-        both = np.column_stack([values, np.ones(len(values))])
+        exact = _exact_columns(values)
+        # an empty ring must sum to exactly 0: exact columns do by themselves; for the others,
+        # a column of whole numbers >= 1 (else a column of ones) tells an empty ring
+        marker = np.flatnonzero(exact & (values >= 1).all(axis=0))
+        if exact.all():
+            both, mark = values, None
+        elif len(marker):
+            both, mark = values, int(marker[0])
+        else:
+            both, mark = np.column_stack([values, np.ones(len(values))]), k
         density = _location_density(self.locations, r_out)
+        strips: dict[float, _DiscSums] = {}
+        for r in self.radii:  # one sorted table per strip height (the same for most radii)
+            h = _strip_height(r, density)
+            if h not in strips:
+                strips[h] = _DiscSums(self.locations, both, h, r_out)
 
-        def sums(radius: float) -> np.ndarray:
-            return _DiscSums(self.locations, both, radius, density).sums(centres)
+        def sums(part: np.ndarray) -> list[np.ndarray]:
+            return [strips[_strip_height(r, density)].sums(part, r) for r in self.radii]
 
-        # the two largest circles hold most of the work: one of them on another thread
-        far = in_background(sums, r_out)
-        disc, gap, mid = (sums(r) for r in (r_d, r_gap, r_mid))
-        outer = far.result()
-        out[:, 0] = disc[:, :-1]
+        # half of the centres on another thread (every radius: the halves take equal work)
+        half = len(centres) // 2
+        other = in_background(sums, centres[half:])
+        first = sums(centres[:half])
+        second = other.result()
+        disc, gap, mid, outer = (np.concatenate([a, b]) for a, b in zip(first, second, strict=True))
+        out[:, 0] = disc[:, :k]
         for j, (a, b) in enumerate(((gap, mid), (mid, outer)), start=1):
-            ring = b[:, :-1] - a[:, :-1]
-            ring[b[:, -1] == a[:, -1]] = 0.0
+            ring = b[:, :k] - a[:, :k]
+            if mark is not None:
+                ring[b[:, mark] == a[:, mark]] = 0.0
             out[:, j] = ring
         return out
 
@@ -602,23 +621,38 @@ class SurroundingsTest:
         return PlaceTest(count, expected, p, centre)
 
 
-def _compensated_prefix(values: np.ndarray) -> np.ndarray:
-    """Prefix sums of the columns of ``values`` (n, k), with their rounding errors: (n + 1, 2k).
+def _compensated_prefix(values: np.ndarray, exact: np.ndarray | None = None) -> np.ndarray:
+    """Prefix sums of the columns of ``values`` (n, k), with their rounding errors.
 
-    Row ``i`` holds ``sum(values[:i])`` in float64 (columns ``:k``) and what that float sum lost
-    to rounding (columns ``k:``, each step's error found exactly by Knuth's two-sum), so the sum
-    of any run ``values[a:b]`` is ``P[b] - P[a]`` of both halves added, as exact as a direct sum
-    of the run however large the total before it.
+    Row ``i`` holds ``sum(values[:i])`` in float64 (columns ``:k``) and, for each column not
+    marked ``exact``, what that float sum lost to rounding (the next columns, in column order;
+    each step's error found exactly by Knuth's two-sum), so the sum of any run
+    ``values[a:b]`` is ``P[b] - P[a]`` of both parts added, as exact as a direct sum of the run
+    however large the total before it. An ``exact`` column (whole numbers whose sum of
+    magnitudes is below 2**53, see :func:`_exact_columns`) loses nothing: its float sums are
+    exact. Default: no column exact, shape (n + 1, 2k).
     """
     n, k = values.shape
     hi = np.zeros((n + 1, k))
     np.cumsum(values, axis=0, out=hi[1:])
-    before, after = hi[:-1], hi[1:]
+    inexact = np.ones(k, dtype=bool) if exact is None else ~np.asarray(exact, dtype=bool)
+    f = np.flatnonzero(inexact)
+    before, after = hi[:-1, f], hi[1:, f]
     took = after - before
-    error = (before - (after - took)) + (values - took)
-    lo = np.zeros((n + 1, k))
+    error = (before - (after - took)) + (values[:, f] - took)
+    lo = np.zeros((n + 1, len(f)))
     np.cumsum(error, axis=0, out=lo[1:])
     return np.concatenate([hi, lo], axis=1)
+
+
+def _exact_columns(values: np.ndarray) -> np.ndarray:
+    """Per column of ``values`` (n, k): whole numbers whose magnitudes sum below 2**53, so
+    every float sum of some of them, in any order, is exact."""
+    v = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        whole = (v == np.floor(v)).all(axis=0)
+        small = np.abs(v).sum(axis=0) < 2.0**53
+    return whole & small
 
 
 class _DiscSums:
@@ -644,34 +678,35 @@ class _DiscSums:
         Metres, analysis CRS.
     values : array of shape (m, k)
         Summed per location.
-    radius : float
-        Metres.
-    density : float
-        Locations per square metre round a typical location (:func:`_location_density`).
+    height : float
+        Strip height ``g`` in metres (:func:`_strip_height`).
+    max_radius : float
+        The largest radius :meth:`sums` will be asked for, metres.
     """
 
     def __init__(
-        self, locations: np.ndarray, values: np.ndarray, radius: float, density: float
+        self, locations: np.ndarray, values: np.ndarray, height: float, max_radius: float
     ) -> None:
         loc = np.asarray(locations, dtype=float)
         self.locations = loc
-        self.radius = float(radius)
-        root = math.sqrt(2.0 / density) if density > 0 else self.radius
-        self.height = float(np.clip(root, min(10.0, self.radius), self.radius))
+        self.height = float(height)
         self.x0, self.y0 = float(loc[:, 0].min()), float(loc[:, 1].min())
         strip = np.floor((loc[:, 1] - self.y0) / self.height)
         order = np.lexsort((loc[:, 0], strip))
-        self.x, self.y = loc[order, 0].copy(), loc[order, 1].copy()
+        self.xy = loc[order]
         self.values = np.asarray(values, dtype=float)[order]
-        self.prefix = _compensated_prefix(self.values)
+        exact = _exact_columns(self.values)
+        #: the columns whose prefix sums carry their rounding errors (the rest are exact)
+        self.inexact = np.flatnonzero(~exact)
+        self.prefix = _compensated_prefix(self.values, exact)
         # one sorted key per location: strip * width + x, each strip clear of the next one's
         # keys even for a query one radius beyond its extreme locations
-        self.width = float(loc[:, 0].max() - self.x0) + 2 * float(radius) + 1.0
-        self.key = strip[order] * self.width + (self.x - self.x0)
+        self.width = float(loc[:, 0].max() - self.x0) + 2 * float(max_radius) + 1.0
+        self.key = strip[order] * self.width + (self.xy[:, 0] - self.x0)
 
-    def sums(self, centres: np.ndarray) -> np.ndarray:
-        """(len(centres), k) sums over the locations with ``hypot(dx, dy) <= radius``."""
-        loc, radius = self.locations, self.radius
+    def sums(self, centres: np.ndarray, radius: float) -> np.ndarray:
+        """(len(centres), k) sums over the locations with ``hypot(dx, dy) <= radius`` (metres)."""
+        loc, radius = self.locations, float(radius)
         c_xy = loc[centres]
         strip = np.floor((c_xy[:, 1] - self.y0) / self.height)
         # centres in key order, so each strip offset's searches run along the sorted keys
@@ -710,7 +745,9 @@ class _DiscSums:
         lo_in = np.clip(lo_in, lo_out, hi_out)
         hi_in = np.clip(hi_in, lo_in, hi_out)
         run = self.prefix[hi_in] - self.prefix[lo_in]
-        out = (run[:, :k] + run[:, k:]).reshape(-1, n_c, k).sum(axis=0)
+        total = run[:, :k]
+        total[:, self.inexact] += run[:, k:]
+        out = total.reshape(-1, n_c, k).sum(axis=0)
         # the candidates beside the sure run: [lo_out, lo_in) and [hi_in, hi_out)
         starts = np.r_[lo_out, hi_in]
         lens = np.r_[lo_in - lo_out, hi_out - hi_in]
@@ -719,13 +756,19 @@ class _DiscSums:
             starts, lens = starts[keep], lens[keep]
             row = np.repeat(keep % len(lo_out) % n_c, lens)
             idx = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens - starts, lens)
-            cx, cy = np.ascontiguousarray(c_xy[:, 0]), np.ascontiguousarray(c_xy[:, 1])
-            d = np.hypot(self.x[idx] - cx[row], self.y[idx] - cy[row])
-            hit = d <= radius
+            dxy = self.xy[idx] - c_xy[row]
+            hit = np.hypot(dxy[:, 0], dxy[:, 1]) <= radius
             row, idx = row[hit], idx[hit]
             for j in range(k):
                 out[:, j] += np.bincount(row, weights=self.values[idx, j], minlength=n_c)
         return out
+
+
+def _strip_height(radius: float, density: float) -> float:
+    """Strip height of :class:`_DiscSums` for a radius (metres) among locations of this density
+    (per square metre): ``sqrt(2 / density)``, between 10 m (or the radius) and the radius."""
+    root = math.sqrt(2.0 / density) if density > 0 else float(radius)
+    return float(np.clip(root, min(10.0, radius), radius))
 
 
 def _location_density(locations: np.ndarray, side: float) -> float:
