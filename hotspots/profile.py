@@ -399,7 +399,7 @@ def rank_hotspots(
     )
     # the distinct locations inside each hot spot, once for the test and the profiles
     given = surroundings is not None and surroundings.n_incidents == len(frame)
-    if given:
+    if surroundings is not None and given:
         locations, inverse = surroundings.locations, surroundings.inverse
     elif len(frame):
         locations, inverse = unique_points(incidents.xy, return_inverse=True)
