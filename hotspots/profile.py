@@ -181,13 +181,13 @@ def _top_locations(location: Any, inc_idx: np.ndarray, poly_idx: np.ndarray, k: 
     top = [""] * k
     if len(inc_idx) == 0:
         return top
-    codes, uniq = pd.factorize(pd.Series(location))
+    # the texts of the incidents inside only (their alphabetical order is that of all texts)
+    c, uniq = pd.factorize(pd.Series(location).take(inc_idx))
     texts = np.array([v if isinstance(v, str) else "" for v in uniq], dtype=object)
     named = np.array([t.strip() != "" for t in texts], dtype=bool)
     alpha = np.argsort(texts, kind="stable")
     rank = np.empty(len(texts), dtype=np.int64)
     rank[alpha] = np.arange(len(texts))
-    c = codes[inc_idx]
     keep = (c >= 0) & named[np.maximum(c, 0)]
     if not keep.any():
         return top
@@ -309,12 +309,13 @@ def period_months(n_months: int) -> int:
 
 
 def _periods(counts: np.ndarray, months_per_period: int) -> np.ndarray:
-    """Monthly counts summed into periods (a trailing partial period is kept)."""
+    """Monthly counts (along the last axis) summed into periods (a trailing partial period is
+    kept)."""
     if months_per_period == 1:
         return counts
-    m = len(counts)
+    m = counts.shape[-1]
     edges = np.arange(0, m, months_per_period)
-    return np.add.reduceat(counts, edges) if m else counts
+    return np.add.reduceat(counts, edges, axis=-1) if m else counts
 
 
 def _temporal_class(counts: np.ndarray) -> str:
@@ -322,16 +323,21 @@ def _temporal_class(counts: np.ndarray) -> str:
 
     ``counts`` are per period (see :func:`period_months`).
     """
-    m = len(counts)
+    return _temporal_classes(np.asarray(counts).reshape(1, -1))[0]
+
+
+def _temporal_classes(counts: np.ndarray) -> list[str]:
+    """:func:`_temporal_class` of every row of ``counts`` (places x periods) at once."""
+    k, m = counts.shape
     if m < 3:
-        return "unknown"
-    active = np.count_nonzero(counts) / m
-    if active >= 0.75:
-        return "chronic"
-    recent = counts[m - max(1, m // 3) :].sum()
-    if counts.sum() > 0 and recent / counts.sum() >= 2.0 / 3.0:
-        return "emerging"
-    return "intermittent"
+        return ["unknown"] * k
+    active = np.count_nonzero(counts, axis=1) / m
+    recent = counts[:, m - max(1, m // 3) :].sum(axis=1)
+    total = counts.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        emerging = (total > 0) & (recent / total >= 2.0 / 3.0)
+    out = np.where(active >= 0.75, "chronic", np.where(emerging, "emerging", "intermittent"))
+    return [str(c) for c in out]
 
 
 def classify_counts(monthly_counts: Any, *, alpha: float = 0.05) -> tuple[str, str]:
@@ -426,7 +432,7 @@ def rank_hotspots(
     monthly = _monthly_counts(frame["month"].to_numpy(), months, inc_idx, poly_idx, k)
     hour_counts, day_counts = _hour_and_day_counts(frame, inc_idx, poly_idx, k)
     top_location = _top_locations(frame["location"], inc_idx, poly_idx, k)
-    per = period_months(len(months))
+    classes = _temporal_classes(_periods(monthly, period_months(len(months))))
     trends = _trends(monthly, alpha)
     extents = _max_extents(geoms)
     timing = _timings(monthly, hour_counts, day_counts, months, incidents.has_time)
@@ -442,7 +448,7 @@ def rank_hotspots(
                 "top_location": top_location[i],
                 **timing[i],
                 "trend": trends[i],
-                "temporal_class": _temporal_class(_periods(monthly[i], per)),
+                "temporal_class": classes[i],
             }
         )
     out = pd.DataFrame(
