@@ -613,8 +613,8 @@ def _clean(s: pd.Series) -> pd.Series:
 _PLAIN_NUMBER = r"^[+-]?(?:\d{1,15}(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?$"
 
 
-def _to_float(s: pd.Series, *, degrees: bool) -> np.ndarray:
-    """Cleaned text to float (NaN where not a number).
+def _to_float(s: pd.Series | pa.Array, *, degrees: bool) -> np.ndarray:
+    """Cleaned text (pandas or Arrow strings) to float (NaN where not a number).
 
     Decimal commas are accepted ("53,4"); for non-degree values (eastings, weights) a comma
     followed by groups of exactly three digits ("530,000") is read as a thousands separator.
@@ -623,14 +623,20 @@ def _to_float(s: pd.Series, *, degrees: bool) -> np.ndarray:
     out = np.full(n, np.nan)
     if n == 0:
         return out
-    arr = pa.array(s, type=pa.large_string(), from_pandas=True)
+    if isinstance(s, pa.Array):
+        arr = s
+    else:
+        arr = pa.array(s, type=pa.large_string(), from_pandas=True)
     plain = pc.fill_null(pc.match_substring_regex(arr, _PLAIN_NUMBER), False)
     plain_np = plain.to_numpy(zero_copy_only=False)
     if plain_np.any():
         out[plain_np] = pc.cast(pc.filter(arr, plain), pa.float64()).to_numpy(zero_copy_only=False)
     rest = np.flatnonzero(~plain_np)
     if len(rest):
-        t = s.iloc[rest]
+        if isinstance(s, pa.Array):
+            t = arr.take(pa.array(rest)).to_pandas().astype(str)
+        else:
+            t = s.iloc[rest]
         if t.str.contains(",", regex=False).any():
             if not degrees:
                 thousands = t.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
@@ -684,7 +690,7 @@ class _Col:
 
     def floats(self, *, degrees: bool) -> np.ndarray:
         if degrees not in self._floats:
-            self._floats[degrees] = _to_float(self.clean, degrees=degrees)[self.codes]
+            self._floats[degrees] = _to_float(self.clean_arrow, degrees=degrees)[self.codes]
         return self._floats[degrees]
 
     def text(self, rows: np.ndarray) -> np.ndarray:
