@@ -1067,6 +1067,20 @@ def _parse_months(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return out, ok
 
 
+def _months_of(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_parse_months` of a month column's distinct values, remembered for a few values
+    (police.uk files of one month each: the same month in every force's file)."""
+    if len(values) > 16:
+        return _parse_months(values.to_pandas().astype(str))
+    dt, ok = _months_remembered(tuple(values.to_pylist()))
+    return dt.copy(), ok.copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _months_remembered(values: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    return _parse_months(pd.Series(values, dtype=str))
+
+
 def _month_start(dt: np.ndarray) -> np.ndarray:
     return dt.astype("datetime64[M]").astype("datetime64[ns]")
 
@@ -1905,7 +1919,7 @@ def _read_dates(
         when.month = _month_start(when.dt)
     if "month" in mapping:
         mc = col(mapping["month"])
-        mon_u, mok_u = _parse_months(mc.clean)
+        mon_u, mok_u = _months_of(mc.clean_arrow)
         if len(mon_u) == 1:  # a police.uk file: one month (a view, no memory)
             mon, mok = np.broadcast_to(mon_u[0], n), np.broadcast_to(mok_u[0], n)
         else:
