@@ -1228,12 +1228,17 @@ def _cells_inside(
     pair_poly, pair_cell, cx, cy = pair_poly[inside], pair_cell[inside], cx[inside], cy[inside]
     vals = cv[pair_cell]
     mass = np.bincount(pair_poly, weights=vals, minlength=len(geoms))
-    best = np.lexsort((-vals, pair_poly))  # by polygon, highest first, row order among ties
-    first = best[np.r_[True, pair_poly[best][1:] != pair_poly[best][:-1]]] if best.size else best
+    # the pairs run polygon by polygon, cells in row order: the first cell at its polygon's
+    # maximum is the peak
+    top = np.full(len(geoms), -np.inf)
+    np.maximum.at(top, pair_poly, vals)
+    at_top = np.flatnonzero(vals == top[pair_poly])
+    if at_top.size:
+        at_top = at_top[np.r_[True, pair_poly[at_top][1:] != pair_poly[at_top][:-1]]]
     peak = np.full(len(geoms), np.nan)
     px, py = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
-    held = pair_poly[first]
-    peak[held], px[held], py[held] = vals[first], cx[first], cy[first]
+    held = pair_poly[at_top]
+    peak[held], px[held], py[held] = vals[at_top], cx[at_top], cy[at_top]
     for k in np.flatnonzero(np.isnan(peak)):  # a sliver between cell centres
         pt = geoms[k].representative_point()
         px[k], py[k] = pt.x, pt.y
