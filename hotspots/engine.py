@@ -74,9 +74,9 @@ __all__ = [
 #: The engines: ``"local"`` (this process, the default) and ``"dask"`` (a Dask cluster).
 ENGINES = ("local", "dask")
 
-#: Kernel density tiles are this many surface tiles a side (128 cells each by default, so
+#: Kernel density tiles are this many surface tiles a side (64 cells each by default, so
 #: 512 cells: 12.8 km at a 25 m cell); a tile's halo is one kernel radius.
-KDE_BLOCK_TILES = 4
+KDE_BLOCK_TILES = 8
 
 #: DBSCAN tiles are this many ``eps`` a side (3 km at the 75 m default); the halo is ``eps``.
 DBSCAN_TILE_EPS = 40

@@ -44,8 +44,9 @@ __all__ = [
 #: Mantissas of "nice" cell sizes: 1, 2, 2.5 and 5 × 10^k metres.
 NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
 
-#: Cells per side of one stored tile.
-DEFAULT_TILE_SIZE = 128
+#: Cells per side of one stored tile: 64 keeps the zeros stored round sparse kernels small (a
+#: national 150 m surface: 630 MB in 64-cell tiles, 900 MB in 128-cell tiles, at the same speed).
+DEFAULT_TILE_SIZE = 64
 
 #: Largest dense array :meth:`DensitySurface.to_dense` will build (cells), 400 MB of float64.
 MAX_DENSE_CELLS = 50_000_000
@@ -135,7 +136,7 @@ class DensitySurface:
     origin : tuple of float
         ``(ox, oy)`` in metres, multiples of ``cell_size``; cell ``(i, j)`` has its lower-left
         corner at ``(ox + i·cell_size, oy + j·cell_size)``.
-    tile_size : int, default 128
+    tile_size : int, default 64
         Cells per tile side.
     tiles : dict
         ``{(tile_row, tile_col): ndarray (tile_size, tile_size)}``; element ``[r, c]`` of tile

@@ -315,7 +315,7 @@ def density_surface(
     kernel : {"quartic", "gaussian"}, default "quartic"
     crs : pyproj.CRS, optional
         Stored on the surface.
-    tile_size : int, default 128
+    tile_size : int, default 64
         Cells per tile side (raised to the kernel's footprint radius in cells if that is larger).
     method : {"auto", "exact", "binned"}, default "auto"
         ``"exact"`` sums every distinct location's kernel at every cell centre it reaches;
@@ -468,7 +468,29 @@ def _scatter(
             cell = home[s : s + chunk, None] + flat[None, :]
             vals = values(idx[s : s + chunk])
             padded += np.bincount(cell.ravel(), weights=vals.ravel(), minlength=width * width)
-        _add_window(surface, padded.reshape(width, width), ktc * t - r, ktr * t - r)
+        _add_padded_tile(surface, padded.reshape(width, width), ktr, ktc, r)
+
+
+def _add_padded_tile(
+    surface: DensitySurface, window: np.ndarray, ktr: int, ktc: int, r: int
+) -> None:
+    """Add tile ``(ktr, ktc)`` padded by ``r <= tile_size`` cells on every side into that tile
+    and its eight neighbours (the same sums as :func:`_add_window`, with the parts known)."""
+    t = surface.tile_size
+    spans = (
+        (-1, slice(0, r), slice(t - r, t)),
+        (0, slice(r, r + t), slice(0, t)),
+        (1, slice(r + t, 2 * r + t), slice(0, r)),
+    )
+    for dr, window_rows, tile_rows in spans:
+        for dc, window_cols, tile_cols in spans:
+            part = window[window_rows, window_cols]
+            if not part.any():
+                continue
+            tile = surface.tiles.get((ktr + dr, ktc + dc))
+            if tile is None:
+                tile = surface.tiles[(ktr + dr, ktc + dc)] = np.zeros((t, t))
+            tile[tile_rows, tile_cols] += part
 
 
 def _add_window(surface: DensitySurface, window: np.ndarray, i0: int, j0: int) -> None:

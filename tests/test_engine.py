@@ -413,7 +413,7 @@ def test_dask_engine_equals_local_engine(cluster, files, tmp_path, capsys):
         kde_local = kde.KDEHotspots(cell_size=10).fit(local)
         with engine.use(dask_engine):
             kde_dask = kde.KDEHotspots(cell_size=10).fit(read)
-        assert kde_local.surface_.tile_size == 128  # 128 cells a side: several work tiles
+        assert kde_local.surface_.tile_size == 64  # 64 cells a side: several work tiles
         assert set(kde_dask.surface_.tiles) == set(kde_local.surface_.tiles)
         assert len(kde_local.surface_.tiles) > 4
         peak = kde_local.surface_.max()
