@@ -176,11 +176,14 @@ def points_in_polygons(points: np.ndarray, geoms: Any) -> tuple[np.ndarray, np.n
 
     Notes
     -----
-    The R-tree holds the points and each polygon is the query: GEOS prepares a query geometry
-    (indexes its edges) for the predicate, so each candidate point costs a logarithmic
-    point-in-polygon test. The other way round (a tree of polygons queried with points) tests
-    every candidate against an unprepared polygon, walking all its edges: twelve times slower
-    on 18,050 national KDE hot spots and 410,302 map points.
+    The points are sorted into square cells about the size of a typical polygon; each polygon
+    takes the points of the cells its bounding box covers (one run of the sorted points per row
+    of cells), keeps those inside the box, and tests them with
+    :func:`shapely.intersects_xy` on a prepared copy of itself (GEOS indexes its edges, so a
+    point costs a logarithmic point-in-polygon test). No point geometry is built: on 18,050
+    national KDE hot spots and 410,302 map points this takes 0.3 s, an R-tree of the points
+    queried with the polygons 0.8 s, and a tree of the polygons queried with the points
+    (each tested against an unprepared polygon) 3.7 s; all three give the same pairs.
 
     Examples
     --------
@@ -191,11 +194,55 @@ def points_in_polygons(points: np.ndarray, geoms: Any) -> tuple[np.ndarray, np.n
     """
     g = np.asarray(getattr(geoms, "values", geoms), dtype=object)
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
-    if len(g) == 0 or len(pts) == 0:
+    some = (
+        np.flatnonzero(~shapely.is_missing(g) & ~shapely.is_empty(g))
+        if len(g)
+        else np.empty(0, int)
+    )
+    if len(some) == 0 or len(pts) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    poly_idx, point_idx = shapely.STRtree(shapely.points(pts)).query(g, predicate="intersects")
-    order = np.lexsort((poly_idx, point_idx))
-    return point_idx[order].astype(np.int64), poly_idx[order].astype(np.int64)
+    box = shapely.bounds(g[some])
+    side = max(float(np.median(np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]))), 1.0)
+    x0, y0 = float(pts[:, 0].min()), float(pts[:, 1].min())
+    n_col = int(np.floor((pts[:, 0].max() - x0) / side)) + 1
+    cell = np.floor((pts[:, 1] - y0) / side).astype(np.int64) * n_col + np.floor(
+        (pts[:, 0] - x0) / side
+    ).astype(np.int64)
+    order = np.argsort(cell, kind="stable")
+    sorted_cell = cell[order]
+    # each polygon's rows of cells, and the run of sorted points its box covers in each row
+    c0 = np.clip(np.floor((box[:, 0] - x0) / side), 0, n_col - 1).astype(np.int64)
+    c1 = np.clip(np.floor((box[:, 2] - x0) / side), -1, n_col - 1).astype(np.int64)
+    r0 = np.maximum(np.floor((box[:, 1] - y0) / side), 0).astype(np.int64)
+    r1 = np.floor((box[:, 3] - y0) / side).astype(np.int64)
+    rows = np.maximum(r1 - r0 + 1, 0)
+    run_poly = np.repeat(np.arange(len(some)), rows)
+    run_row = np.arange(int(rows.sum())) - np.repeat(np.cumsum(rows) - rows, rows) + r0[run_poly]
+    lo = np.searchsorted(sorted_cell, run_row * n_col + c0[run_poly], "left")
+    hi = np.searchsorted(sorted_cell, run_row * n_col + c1[run_poly], "right")
+    n = np.maximum(hi - lo, 0)
+    prepared = shapely.from_wkb(shapely.to_wkb(g[some]))  # copies: the caller's stay unprepared
+    shapely.prepare(prepared)
+    point_parts, poly_parts = [], []
+    ends = np.cumsum(n)
+    s = 0
+    while s < len(n):  # runs in batches of about _DISC_BLOCK * 64 candidate points
+        e = max(s + 1, int(np.searchsorted(ends, ends[s] - n[s] + 64 * _DISC_BLOCK, "right")))
+        m = n[s:e]
+        poly = np.repeat(run_poly[s:e], m)
+        idx = order[np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m - lo[s:e], m)]
+        x, y = pts[idx, 0], pts[idx, 1]
+        b = box[poly]
+        near = (x >= b[:, 0]) & (x <= b[:, 2]) & (y >= b[:, 1]) & (y <= b[:, 3])
+        poly, idx = poly[near], idx[near]
+        hit = shapely.intersects_xy(prepared[poly], pts[idx, 0], pts[idx, 1])
+        point_parts.append(idx[hit])
+        poly_parts.append(some[poly[hit]])
+        s = e
+    point_idx = np.concatenate(point_parts).astype(np.int64)
+    poly_idx = np.concatenate(poly_parts).astype(np.int64)
+    by = np.lexsort((poly_idx, point_idx))
+    return point_idx[by], poly_idx[by]
 
 
 def _return_freed_memory() -> None:
