@@ -468,16 +468,6 @@ def _start_test(incidents: Incidents) -> Future[SurroundingsTest]:
     )
 
 
-def _surroundings(
-    test: Future[SurroundingsTest], loc_labels: np.ndarray
-) -> SurroundingsTest | None:
-    """The surroundings test started by :func:`_start_test`, or None when there is no cluster
-    to test."""
-    if len(loc_labels) == 0 or loc_labels.max() < 0:
-        return None
-    return test.result()
-
-
 def _hotspots_frame(
     *,
     method: str,
@@ -488,19 +478,21 @@ def _hotspots_frame(
     eps: float,
     buffer_m: float,
     hull: str,
-    surroundings: SurroundingsTest | None,
+    test: Future[SurroundingsTest],
     alpha: float,
     crs: Any,
-) -> gpd.GeoDataFrame:
-    """Build ``hotspots_`` from per-location labels (``-1`` noise, clusters ``0..K-1``).
+) -> tuple[gpd.GeoDataFrame, SurroundingsTest | None]:
+    """Build ``hotspots_`` from per-location labels (``-1`` noise, clusters ``0..K-1``), and
+    return it with the surroundings test (None without a cluster).
 
     ``p_value`` and ``significant`` come from the surroundings test of each cluster's polygon
-    (:class:`hotspots.stats.SurroundingsTest`), the test every hot spot method shares; it is
-    only needed when there is a cluster.
+    (:class:`hotspots.stats.SurroundingsTest`, started by :func:`_start_test` and waited for
+    once the polygons are drawn), the test every hot spot method shares; it is only needed
+    when there is a cluster.
     """
     k = int(loc_labels.max()) + 1 if len(loc_labels) else 0
-    if k == 0 or surroundings is None:
-        return _empty_hotspots(crs)
+    if k == 0:
+        return _empty_hotspots(crs), None
     mask = loc_labels >= 0
     lab = loc_labels[mask]
     cnt = counts[mask]
@@ -517,6 +509,7 @@ def _hotspots_frame(
     np.maximum.at(peak_nb, lab, nb_count[mask])
     geom = _cluster_polygons(pts, loc_labels, buffer_m, hull)
     present = n_locations > 0  # labels need not be contiguous
+    surroundings = test.result()
     place = surroundings.places(geom)
     p = place.p_value
     frame = pd.DataFrame(
@@ -540,7 +533,7 @@ def _hotspots_frame(
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geom, crs=crs), crs=crs)
     gdf = gdf[["geometry", *HOTSPOT_COLUMNS]]
     gdf = gdf.sort_values(["n_members", "cluster"], ascending=[False, True], kind="stable")
-    return gdf.reset_index(drop=True)
+    return gdf.reset_index(drop=True), surroundings
 
 
 # --------------------------------------------------------------------------------------------
@@ -817,8 +810,7 @@ class DBSCANHotspots(HotspotEstimator):
             int(min_samples) if min_samples is not None and not self.use_weights else min_samples
         )
         self.labels_ = loc_labels[inverse] if n else np.empty(0, dtype=np.intp)
-        self.surroundings_ = _surroundings(test, loc_labels)
-        self.hotspots_ = _hotspots_frame(
+        self.hotspots_, self.surroundings_ = _hotspots_frame(
             method="dbscan",
             pts=uniq,
             counts=counts,
@@ -827,7 +819,7 @@ class DBSCANHotspots(HotspotEstimator):
             eps=eps,
             buffer_m=eps / 2,
             hull=self.hull,
-            surroundings=self.surroundings_,
+            test=test,
             alpha=self.alpha,
             crs=incidents.crs,
         )
@@ -1054,8 +1046,7 @@ class HDBSCANHotspots(HotspotEstimator):
         self.min_cluster_size_ = mcs
         self.min_samples_ = ms
         self.labels_ = labels
-        self.surroundings_ = _surroundings(test, loc_labels)
-        self.hotspots_ = _hotspots_frame(
+        self.hotspots_, self.surroundings_ = _hotspots_frame(
             method="hdbscan",
             pts=uniq,
             counts=counts,
@@ -1064,7 +1055,7 @@ class HDBSCANHotspots(HotspotEstimator):
             eps=eps,
             buffer_m=eps / 2,
             hull=self.hull,
-            surroundings=self.surroundings_,
+            test=test,
             alpha=self.alpha,
             crs=incidents.crs,
         )

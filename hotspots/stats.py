@@ -500,30 +500,34 @@ class SurroundingsTest:
         area = float(study_area.area) if study_area is not None else 0.0
         self.study_area_m2 = area
         self.defined = n > 0 and area > 0
-        self.catchment = catchment_areas(loc, study_area) if self.defined else np.zeros(len(loc))
-        _return_freed_memory()
         md, m1, m2 = r_d**2 / 2, (r_gap**2 + r_mid**2) / 2, (r_mid**2 + r_out**2) / 2
         #: the extrapolation factor ``c`` of the curvature correction
         self.curvature_factor = (m1 - md) / (m2 - m1)
         self.dispersion = 1.0
         self.dispersion_rule = "not measured: no months"
         half = _halves(months, n)
+        splitting = None
         if half is None:
             if months is not None:
                 self.dispersion_rule = "not measured: fewer than two months"
+        else:
+            ok = half >= 0
+            per_half = (
+                np.bincount(self.inverse[ok] * 2 + half[ok], minlength=2 * len(loc))
+                .reshape(-1, 2)
+                .astype(float)
+            )
+            self._halves = per_half
+            if self.defined:
+                # the discs' halves do not need the catchments: summed meanwhile
+                step = max(1, -(-len(loc) // DISPERSION_SAMPLE))
+                sample = np.arange(0, len(loc), step)
+                splitting = in_background(self._ring_sums, sample, per_half)
+        self.catchment = catchment_areas(loc, study_area) if self.defined else np.zeros(len(loc))
+        _return_freed_memory()
+        if splitting is None:
             return
-        ok = half >= 0
-        per_half = (
-            np.bincount(self.inverse[ok] * 2 + half[ok], minlength=2 * len(loc))
-            .reshape(-1, 2)
-            .astype(float)
-        )
-        self._halves = per_half
-        if not self.defined:
-            return
-        step = max(1, -(-len(loc) // DISPERSION_SAMPLE))
-        sample = np.arange(0, len(loc), step)
-        sums = self._ring_sums(sample, per_half)
+        sums = splitting.result()
         disc_a, disc_b = sums[:, 0, 0], sums[:, 0, 1]
         win_a, win_b = sums[:, :, 0].sum(axis=1), sums[:, :, 1].sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
