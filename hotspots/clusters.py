@@ -39,7 +39,7 @@ from scipy.stats import poisson
 from hotspots._errors import ParameterError
 from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import MICRO_PLACE_RADIUS_M
-from hotspots.incidents import Incidents
+from hotspots.incidents import Incidents, unique_points
 from hotspots.stats import SurroundingsTest, csr_lambda, csr_p_value, start_surroundings_test
 
 __all__ = [
@@ -460,12 +460,39 @@ def _cluster_polygons(
     return out
 
 
-def _start_test(incidents: Incidents) -> Future[SurroundingsTest]:
-    """The surroundings test of these incidents, built in a background thread while the
-    clustering runs (it does not depend on the clusters)."""
-    return start_surroundings_test(
-        incidents.xy, incidents.study_area, months=incidents.frame["month"]
+def _start_test(
+    incidents: Incidents, xy: np.ndarray
+) -> tuple[Future[SurroundingsTest], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The surroundings test of these incidents (coordinates ``xy``), built in a background
+    thread while the clustering runs (it does not depend on the clusters); and the distinct
+    locations in order of first occurrence with the inverse map and the multiplicities
+    (:func:`_unique_locations`), from the same hashing pass where the coordinates allow."""
+    sorted_, first_seen = _distinct_locations(xy)
+    test = start_surroundings_test(
+        xy, incidents.study_area, months=incidents.frame["month"], distinct=sorted_
     )
+    return test, first_seen
+
+
+def _distinct_locations(
+    xy: np.ndarray,
+) -> tuple[
+    tuple[np.ndarray, np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray, np.ndarray]
+]:
+    """``unique_points(xy, return_inverse=True, return_counts=True)`` (sorted, for the
+    surroundings test; None where it is left to the test) and :func:`_unique_locations` of
+    ``xy`` (order of first occurrence), both from one ``unique_points`` where every coordinate
+    is finite and non-zero (``unique_points`` hashes ``x + iy`` as :func:`_factorize_xy` does,
+    so the locations are the same)."""
+    if not len(xy) or not np.isfinite(xy).all() or (xy == 0).any():
+        return None, _unique_locations(xy)
+    loc, first, inverse, counts = unique_points(
+        xy, return_index=True, return_inverse=True, return_counts=True
+    )
+    order = np.argsort(first)  # the sorted locations by first occurrence
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return (loc, inverse, counts), (loc[order], rank[inverse], counts[order].astype(np.int64))
 
 
 def _hotspots_frame(
@@ -746,9 +773,9 @@ class DBSCANHotspots(HotspotEstimator):
             )
             raise ParameterError(msg)
 
-        test = _start_test(incidents)
         notes: list[str] = []
         xy = incidents.xy
+        test, (uniq, inverse, counts) = _start_test(incidents, xy)
         n = len(xy)
         area = incidents.study_area_m2
         eps = float(self.eps) if self.eps is not None else DEFAULT_EPS_M
@@ -781,7 +808,6 @@ class DBSCANHotspots(HotspotEstimator):
                     "Set min_samples to cluster these incidents."
                 )
 
-        uniq, inverse, counts = _unique_locations(xy)
         if n:
             notes.append(
                 f"{n:,} incidents sit on {len(uniq):,} distinct locations; DBSCAN ran on the "
@@ -1015,7 +1041,7 @@ class HDBSCANHotspots(HotspotEstimator):
                 "smaller area."
             )
             raise ParameterError(msg)
-        test = _start_test(incidents)
+        test, (uniq, inverse, counts) = _start_test(incidents, xy)
         area = incidents.study_area_m2
         eps = DEFAULT_EPS_M
         lam = csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
@@ -1024,7 +1050,6 @@ class HDBSCANHotspots(HotspotEstimator):
         if self.min_samples is None and mcs is not None:
             notes.append(f"min_samples set to min_cluster_size ({mcs}), scikit-learn's default.")
 
-        uniq, inverse, counts = _unique_locations(xy)
         labels = np.full(n, -1, dtype=np.intp)
         if mcs is not None and ms is not None and len(uniq) >= 2 and n > max(mcs, ms):
             model = HDBSCAN(

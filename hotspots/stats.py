@@ -361,6 +361,9 @@ class SurroundingsTest:
     radii : tuple of 4 floats, default :data:`SURROUNDINGS_RADII`
         ``(r, gap, middle, outer)`` in metres: the disc, the radius within which nothing is
         used as surroundings, and the edges of the inner and outer rings.
+    distinct : (locations, inverse, counts), optional
+        ``unique_points(xy, return_inverse=True, return_counts=True)``
+        (:func:`hotspots.incidents.unique_points`) when the caller has it.
 
     Attributes
     ----------
@@ -480,6 +483,7 @@ class SurroundingsTest:
         *,
         months: Any = None,
         radii: tuple[float, float, float, float] = SURROUNDINGS_RADII,
+        distinct: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         r_d, r_gap, r_mid, r_out = (float(v) for v in radii)
         if not 0 < r_d <= r_gap < r_mid < r_out:
@@ -488,7 +492,9 @@ class SurroundingsTest:
         self.radii = (r_d, r_gap, r_mid, r_out)
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         n = len(xy)
-        if n:
+        if distinct is not None:
+            loc, inv, cnt = distinct
+        elif n:
             loc, inv, cnt = unique_points(xy, return_inverse=True, return_counts=True)
         else:
             loc, inv, cnt = np.empty((0, 2)), np.empty(0, dtype=np.intp), np.empty(0, np.int64)
@@ -864,17 +870,27 @@ def in_background(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> Future[_T
 
 
 def start_surroundings_test(
-    xy: np.ndarray, study_area: BaseGeometry | None, *, months: Any = None
+    xy: np.ndarray,
+    study_area: BaseGeometry | None,
+    *,
+    months: Any = None,
+    distinct: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Future[SurroundingsTest]:
-    """``SurroundingsTest(xy, study_area, months=months)`` built in a background thread.
+    """``SurroundingsTest(xy, study_area, months=months, distinct=distinct)`` built in a
+    background thread.
 
     The detector runs meanwhile; ``.result()`` waits for the test. The thread works on its own
-    copies of the coordinates, the study area and ``months``.
+    copies of the coordinates, the study area, ``months`` and ``distinct``.
     """
     area = None if study_area is None else shapely.from_wkb(shapely.to_wkb(study_area))
     month_values = None if months is None else np.asarray(months).copy()
+    own = None if distinct is None else tuple(np.array(a, copy=True) for a in distinct)
     return in_background(
-        SurroundingsTest, np.asarray(xy, dtype=float).copy(), area, months=month_values
+        SurroundingsTest,
+        np.asarray(xy, dtype=float).copy(),
+        area,
+        months=month_values,
+        distinct=own,
     )
 
 
