@@ -223,7 +223,8 @@ def points_in_polygons(points: np.ndarray, geoms: Any) -> tuple[np.ndarray, np.n
     n = np.maximum(hi - lo, 0)
     prepared = shapely.from_wkb(shapely.to_wkb(g[some]))  # copies: the caller's stay unprepared
     shapely.prepare(prepared)
-    point_parts, poly_parts = [], []
+    point_parts = [np.empty(0, dtype=np.int64)]
+    poly_parts = [np.empty(0, dtype=np.int64)]
     ends = np.cumsum(n)
     s = 0
     while s < len(n):  # runs in batches of about _DISC_BLOCK * 64 candidate points

@@ -394,6 +394,13 @@ def test_points_in_polygons_equals_testing_every_pair():
     assert len(want) == 262 and (len(pts) - 2, 4) in want  # (50, 0) is on the last box's edge
     none = points_in_polygons(np.empty((0, 2)), geoms)
     assert none[0].size == 0 and none[1].size == 0
+    # every polygon below the points' rows, or beyond them
+    away = points_in_polygons(pts, [shapely.box(0, -90, 10, -80), shapely.box(-90, -9, -80, -8)])
+    assert away[0].size == 0 and away[1].size == 0
+    away = points_in_polygons(
+        pts, [shapely.box(500, 500, 600, 600), shapely.box(-90, 200, -80, 300)]
+    )
+    assert away[0].size == 0 and away[1].size == 0
 
 
 def test_split_dispersion_sees_clumps_not_persistent_differences():
