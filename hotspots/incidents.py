@@ -282,8 +282,11 @@ class Incidents:
 
     @property
     def xy(self) -> np.ndarray:
-        """(n, 2) array of coordinates in metres."""
-        return self.frame[["x", "y"]].to_numpy(dtype=float)
+        """(n, 2) array of coordinates in metres (a new array each call)."""
+        out = np.empty((len(self.frame), 2))
+        out[:, 0] = self.frame["x"].to_numpy(dtype=float)
+        out[:, 1] = self.frame["y"].to_numpy(dtype=float)
+        return out
 
     @property
     def weights(self) -> np.ndarray:

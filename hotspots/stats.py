@@ -253,7 +253,11 @@ def _return_freed_memory() -> None:
     arena, which large NumPy arrays never reuse) unless trimmed."""
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
+    except (
+        OSError,
+        AttributeError,
+        TypeError,
+    ):  # pragma: no cover - not glibc (Windows: TypeError)
         pass
 
 
