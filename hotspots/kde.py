@@ -1145,9 +1145,10 @@ class KDEHotspots(HotspotEstimator):
             else "set by the user"
         )
         return (
-            f"Density surface binned ({why}): kernel moments per cell convolved by FFT, within "
-            "0.1 % of the exact surface's peak; heavily stacked locations get their exact "
-            "kernel. Set surface='exact' for the exact sum."
+            f"Density surface binned ({why}): each occupied cell's kernel moments spread over "
+            "its neighbours (added cell by cell where cells are sparse, convolved by FFT where "
+            "dense), within 0.1 % of the exact surface's peak; heavily stacked locations get "
+            "their exact kernel. Set surface='exact' for the exact sum."
         )
 
     def _level_notes(self, level: float) -> list[str]:
