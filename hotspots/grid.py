@@ -226,16 +226,7 @@ class DensitySurface:
 
     def cell_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Integer indices ``(i, j)`` and values of all positive cells."""
-        ii, jj, vv = [], [], []
-        t = self.tile_size
-        for tr, tc, arr in self._iter_tiles():
-            r, c = np.nonzero(arr > 0)
-            ii.append(c.astype(np.int64) + tc * t)
-            jj.append(r.astype(np.int64) + tr * t)
-            vv.append(arr[r, c])
-        if not ii:
-            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float)
-        return np.concatenate(ii), np.concatenate(jj), np.concatenate(vv)
+        return self.cells_at_or_above(0.0)
 
     def cells_at_or_above(self, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Integer indices ``(i, j)`` and values of the positive cells at or above ``level``."""
