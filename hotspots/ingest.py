@@ -1631,6 +1631,9 @@ class _Kept:
     rows: np.ndarray  # int64, increasing: the rows whose raw fields are kept
     raw: pa.Table  # their fields, one column per header name
     reload: Callable[[], bytes]  # the file's bytes again
+    # the delimiter when every record of the file is its line, without quotes or carriage
+    # returns (UTF-8): a row's fields are then its line split at the delimiter
+    one_line: str | None = None
 
 
 def _forces(p: _Parsed) -> list[str]:
@@ -1697,7 +1700,11 @@ def _validate_file(
     kept = None
     if reload is not None:
         bad = ~ok
-        kept = _Kept(np.flatnonzero(bad), _decoded(p.table.filter(pa.array(bad))), reload)
+        one_line = None
+        if p.line_text is not None and p.encoding in ("utf-8", "utf-8-sig"):
+            one_line = p.line_text[2]
+        raw = _decoded(p.table.filter(pa.array(bad)))
+        kept = _Kept(np.flatnonzero(bad), raw, reload, one_line)
         empty = pa.table({h: pa.array([], type=pa.string()) for h in p.header})
         p = dataclasses.replace(p, table=empty, line_text=None)
     elif p.line_text is not None:
@@ -2563,9 +2570,10 @@ def _combine(
     if study_area is not None:
         needed.update(("x", "y", "lon", "lat"))
     v = _validate(
-        files, opts.analysis_crs, opts.outlier_km, study_area is not None, progress, needed
-    )
-    report = _validated_report(v)
+        files, opts.analysis_crs, opts.outlier_km, study_area is not None, progress, needed,
+        wait=False,
+    )  # fmt: skip
+    report = _validated_report(v)  # the study area's choices and notes come in settled()
     area = None
     if study_area is not None:
         area = _load_study_area(study_area, v.crs, opts.crs_given)
@@ -2573,10 +2581,19 @@ def _combine(
     def frame_of(keep: np.ndarray) -> pd.DataFrame:
         return _valid_frame(v.files, v.offsets, v.located, v.frame_rows[keep], v.frame_file[keep])
 
-    drawn = v.study_area if v.study_area is not None else shapely.Polygon()
+    def settled() -> tuple[IngestReport, BaseGeometry]:
+        if v.settle is not None:
+            v.settle()
+        drawn = v.study_area if v.study_area is not None else shapely.Polygon()
+        final = IngestReport(
+            files=report.files, n_read=report.n_read, n_used=report.n_used,
+            rejected=deferred_or_table(report), choices=v.choices, notes=v.notes,
+        )  # fmt: skip
+        return final, drawn
+
     done = _filter_frame(
-        v.frame, report, v.crs, drawn, opts.type_filter, opts.when_from, opts.when_to, area,
-        opts.harm_weights, frame_of,
+        v.frame, report, v.crs, shapely.Polygon(), opts.type_filter, opts.when_from, opts.when_to,
+        area, opts.harm_weights, frame_of, settled,
     )  # fmt: skip
     reporter(progress)(VALIDATING, 1, 1)
     return done
@@ -2677,12 +2694,16 @@ def _filter_frame(
     area: BaseGeometry | None,
     harm_weights: dict[str, float] | None,
     frame_of: Callable[[np.ndarray], pd.DataFrame] | None = None,
+    settled: Callable[[], tuple[IngestReport, BaseGeometry]] | None = None,
 ) -> Incidents:
     """filter_incidents' work on the incidents ``frame`` (with its ``rep``, ``crs`` and
     ``study_area``), on checked arguments (read_incidents ends with it too).
 
     ``frame_of(keep)`` makes the frame of the rows kept, where ``frame`` holds only the columns
     the filters read (:func:`_combine`); by default the rows are taken from ``frame``.
+    ``settled()``, when given, returns the final ``rep`` and ``study_area`` once the rows kept
+    are known (read_incidents: the study area is drawn in a thread meanwhile); ``rep`` differs
+    from it only in the study area's choices and notes.
     """
     infos = list(rep.files)
     first: dict[str, int] = {}
@@ -2708,6 +2729,15 @@ def _filter_frame(
             counts[r] = counts.get(r, 0) + k
         main = max(step, key=lambda r: step[r]) if step else None
         _raise_nothing_usable([i.name for i in infos], counts, rep.n_read, main)
+    if frame_of is None:
+        kept = frame.loc[done.keep].reset_index(drop=True)
+    else:
+        kept = frame_of(done.keep)
+    kept["weight"] = done.weight[done.keep]
+    for c in ("crime_type", "location", "source_file"):
+        kept[c] = _text_of(kept[c])
+    if settled is not None:
+        rep, study_area = settled()
     rejected = _filtered_rows(
         deferred_or_table(rep), file_codes, file_names, frame["source_row"], done.rejects
     )
@@ -2722,13 +2752,6 @@ def _filter_frame(
         choices={**rep.choices, **done.choices},
         notes=list(dict.fromkeys(notes + done.notes)),
     )
-    if frame_of is None:
-        kept = frame.loc[done.keep].reset_index(drop=True)
-    else:
-        kept = frame_of(done.keep)
-    kept["weight"] = done.weight[done.keep]
-    for c in ("crime_type", "location", "source_file"):
-        kept[c] = _text_of(kept[c])
     return Incidents(kept, crs, area if area is not None else study_area, report)
 
 
@@ -2831,6 +2854,8 @@ class _Validated:
     choices: dict[str, Any]
     notes: list[str]
     located: _Located
+    # waits for the study area drawn in a thread and adds its choices and notes (None: done)
+    settle: Callable[[], None] | None = None
 
     @property
     def infos(self) -> list[FileInfo]:
@@ -2848,11 +2873,14 @@ def _validate(
     study_area_given: bool,
     progress: Progress | None = None,
     columns: Collection[str] | None = None,
+    wait: bool = True,
 ) -> _Validated:
     """The rules over every file read and validated on its own.
 
     Across files: one analysis CRS, duplicate rows, spatial outliers and the study area drawn
-    from the data (unless one is given, which replaces it when filtering).
+    from the data (unless one is given, which replaces it when filtering). The study area is
+    drawn in a thread; with ``wait`` False it may still be drawing on return, and the result's
+    ``settle()`` waits for it (its choices and notes are added then).
     """
     reporter(progress)(VALIDATING, 0, 1)  # ends in read_incidents, once filtered
     notes = [note for f in files for note in f.notes] + _identical_files(files)
@@ -2872,24 +2900,30 @@ def _validate(
     ok = rej.ok
     if not ok.any():
         _raise_no_valid_rows(files, rej)
-    area: BaseGeometry | None = None
     area_choices: dict[str, Any] = {}
     area_notes: list[str] = []
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the study area while the frame is built
-        drawn = None
-        if not study_area_given:
-            drawn = pool.submit(_data_study_area, loc, ok, area_choices, area_notes)
-        used = np.flatnonzero(ok)
-        frame_file = np.repeat(np.arange(len(files), dtype=np.int64), sizes)[used]
-        frame = _valid_frame(files, offsets, loc, used, frame_file, columns)
-        file_choices = _file_choices(files)
-        area = drawn.result() if drawn is not None else None
-    choices.update(area_choices)
-    notes.extend(area_notes)
-    choices.update(file_choices)
-    return _Validated(
-        files, offsets, rej, frame, used, frame_file, loc.crs, area, choices, notes, loc
-    )
+    drawn = None
+    if not study_area_given:  # the study area while the frame is built (and filtered)
+        pool = ThreadPoolExecutor(max_workers=1)
+        drawn = pool.submit(_data_study_area, loc, ok, area_choices, area_notes)
+        pool.shutdown(wait=False)  # the thread ends with its one task
+    used = np.flatnonzero(ok)
+    frame_file = np.repeat(np.arange(len(files), dtype=np.int64), sizes)[used]
+    frame = _valid_frame(files, offsets, loc, used, frame_file, columns)
+    file_choices = _file_choices(files)
+    v = _Validated(files, offsets, rej, frame, used, frame_file, loc.crs, None, choices, notes, loc)
+
+    def settle() -> None:
+        v.study_area = drawn.result() if drawn is not None else None
+        choices.update(area_choices)
+        notes.extend(area_notes)
+        choices.update(file_choices)
+        v.settle = None
+
+    v.settle = settle
+    if wait:
+        settle()
+    return v
 
 
 def _read_files(
@@ -3350,11 +3384,39 @@ def _raw_rows(f: ValidatedFile, local: np.ndarray) -> pa.Table:
     if hashlib.sha256(data).hexdigest() != f.info.sha256:
         msg = "The file changed while it was being read."
         raise InputError(msg, file=f.info.name, hint="read it again once it is written.")
+    if kept.one_line is not None:
+        fields = _line_fields(data, f.parsed, f.parsed.lines[local], kept.one_line)
+        if fields is not None:
+            return fields
     table = _decoded(_parse_file(f.info.name, data).table)
     del data
     pick = np.zeros(f.n, dtype=bool)
     pick[local] = True
     return table.filter(pa.array(pick))
+
+
+def _line_fields(data: bytes, p: _Parsed, lines: np.ndarray, delim: str) -> pa.Table | None:
+    """The raw fields of the records on the given physical ``lines`` (header = 1) of a file
+    whose every record is its line without quotes or carriage returns (``p`` its parse): each
+    line split at ``delim``, as Arrow splits it. None where a line does not split into the
+    header's number of fields (the file is then not the one parsed)."""
+    start = 3 if p.encoding == "utf-8-sig" else 0
+    body = np.frombuffer(data, dtype=np.uint8)[start:]
+    breaks = np.flatnonzero(body == 10)
+    begin = np.concatenate([[0], breaks + 1])
+    finish = np.concatenate([breaks, [len(body)]])
+    if len(lines) and int(lines.max()) > len(begin):
+        return None
+    ncol = len(p.header)
+    rows = []
+    for k in lines.tolist():
+        a, b = start + int(begin[k - 1]), start + int(finish[k - 1])
+        fields = data[a:b].decode("utf-8").split(delim)
+        if len(fields) != ncol:
+            return None
+        rows.append(fields)
+    cols = list(zip(*rows, strict=True)) if rows else [()] * ncol
+    return pa.table({h: pa.array(c, type=pa.string()) for h, c in zip(p.header, cols, strict=True)})
 
 
 def _duplicates_with_id(
@@ -3372,7 +3434,7 @@ def _duplicates_with_id(
     if not any(w.any() for w in with_id):
         return 0
     keys = [_keys_of(files[i]).ids[w] for i, w in zip(members, with_id, strict=True)]
-    again = pd.Series(np.concatenate(keys)).duplicated(keep=False).to_numpy()
+    again = _repeated(np.concatenate(keys))
     if not again.any():
         return 0
     cuts = np.cumsum([len(k) for k in keys])[:-1]
@@ -3383,6 +3445,25 @@ def _duplicates_with_id(
         masks.append(m)
     copies = _copies(_rows_of(files, offsets, members, masks), len(has_id))
     return rej.add(copies, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
+
+
+def _repeated(keys: np.ndarray) -> np.ndarray:
+    """Per key (uint64, hash-like: :func:`_id_keys`): whether it occurs more than once.
+
+    Keys are first counted by their top bits (about four buckets a key); only keys sharing a
+    bucket with another can repeat, and only those are compared exactly (half the time of
+    comparing them all for millions of keys).
+    """
+    n = len(keys)
+    if n < 1 << 16:
+        return pd.Series(keys).duplicated(keep=False).to_numpy()
+    bits = min(24, n.bit_length() + 2)
+    bucket = (keys >> np.uint64(64 - bits)).astype(np.intp)
+    shared = np.flatnonzero(np.bincount(bucket, minlength=1 << bits)[bucket] > 1)
+    out = np.zeros(n, dtype=bool)
+    if len(shared):
+        out[shared] = pd.Series(keys[shared]).duplicated(keep=False).to_numpy()
+    return out
 
 
 def _keys_of(f: ValidatedFile) -> _RowKeys:
@@ -3439,7 +3520,7 @@ def _copies_without_id(
         total += len(local)
     if total < 2:
         return 0
-    again = pd.Series(np.concatenate(keys)).duplicated(keep=False).to_numpy()
+    again = _repeated(np.concatenate(keys))
     distinct = int((~again).sum())
     if again.any():
         texts = []

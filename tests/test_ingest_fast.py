@@ -1,0 +1,168 @@
+"""Ingest's fast paths pinned to its general ones: a rejected row's raw fields from its line
+against a new parse of the file, repeated keys by buckets against pandas, the study area drawn
+while the rows are filtered against waiting for it first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import hotspots.ingest as ingest
+from hotspots.ingest import (
+    R_DUPLICATE,
+    R_OUTLIER,
+    _line_fields,
+    _parse_file,
+    _repeated,
+    _validate,
+    _validate_file,
+    read_incidents,
+)
+
+HEADER = (
+    "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+    "Crime type,Last outcome category,Context"
+)
+TYPES = ("Violence and sexual offences", "Robbery", "Burglary", "Anti-social behaviour")
+
+
+def month_file(month, n, *, seed, copies=(), far=False, delim=",", decimal=".", bom=False):
+    """n police.uk rows of one month; ``copies``: rows repeating (with their id) a row of
+    ``seed``'s other month; ``far``: one point 300 km away (an outlier)."""
+    rng = np.random.default_rng(seed)
+    lines = [HEADER.replace(",", delim)]
+
+    def row(i, m, s):
+        r = np.random.default_rng([s, i])
+        t = TYPES[r.integers(0, len(TYPES))]
+        cid = "" if t == "Anti-social behaviour" else f"{s:04d}{i:060x}"
+        lon = f"{-2.98 + r.normal(0, 0.01):.6f}".replace(".", decimal)
+        lat = f"{53.41 + r.normal(0, 0.006):.6f}".replace(".", decimal)
+        fields = [cid, m, "Merseyside", "Merseyside", lon, lat, f"On or near X{i % 7}", "E01"]
+        return delim.join([*fields, "A", t, "", ""])
+
+    for i in range(n):
+        lines.append(row(i, month, seed))
+        if rng.random() < 0.05:
+            lines.append(delim.join([""] * 4 + ["", ""] + ["No Location"] + [""] * 5))
+    for i, m in copies:
+        lines.append(row(i, m, seed))
+    if far:
+        lines.append(
+            delim.join(["", month, "M", "M", "-1.5", "51.5", "Far", "", "", TYPES[3], "", ""])
+        )
+    data = ("\n".join(lines) + "\n").encode()
+    return b"\xef\xbb\xbf" + data if bom else data
+
+
+def whole(inc):
+    """Everything read_incidents says: frame, rejected rows, counts, notes, choices, area."""
+    rep = inc.report
+    return (
+        inc.frame,
+        rep.rejected,
+        (rep.n_read, rep.n_used, rep.reason_counts()),
+        list(rep.notes),
+        list(rep.choices.items()),
+        inc.crs.to_wkt(),
+        shapely.to_wkb(inc.study_area),
+    )
+
+
+def assert_same(a, b):
+    pd.testing.assert_frame_equal(a[0], b[0], check_exact=True)
+    pd.testing.assert_frame_equal(a[1], b[1], check_exact=True)
+    assert a[2:] == b[2:]
+
+
+def hostile_set():
+    """Two months whose rows repeat one another (with ids: duplicates), an outlier, and files
+    the general path must read: a quoted field, a blank line, a malformed row, a BOM,
+    semicolons with decimal commas."""
+    jan = month_file("2024-01", 300, seed=1)
+    feb = month_file("2024-02", 300, seed=1, copies=[(5, "2024-01"), (9, "2024-01")], far=True)
+    quoted = month_file("2024-03", 200, seed=3).replace(b"On or near X3", b'"On or near X3, Y"')
+    blank = month_file("2024-04", 200, seed=4).replace(b"\n", b"\n\n", 1)
+    lines = month_file("2024-05", 200, seed=5, copies=[(4, "2024-05")]).split(b"\n")
+    lines[7] += b",extra"
+    malformed = b"\n".join(lines)
+    bom = month_file("2024-06", 200, seed=6, copies=[(4, "2024-06")], bom=True)
+    commas = month_file("2024-07", 200, seed=7, delim=";", decimal=",", copies=[(2, "2024-07")])
+    return [
+        ("jan.csv", jan), ("feb.csv", feb), ("quoted.csv", quoted), ("blank.csv", blank),
+        ("malformed.csv", malformed), ("bom.csv", bom), ("commas.csv", commas),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("crime_types", ["default", "all"])
+def test_rows_rejected_late_get_their_fields_from_their_lines_as_from_a_new_parse(
+    crime_types, monkeypatch
+):
+    files = hostile_set()
+    calls = []
+    real = ingest._line_fields
+
+    def spy(data, p, lines, delim):
+        out = real(data, p, lines, delim)
+        calls.append((p.name, out is not None))
+        return out
+
+    monkeypatch.setattr(ingest, "_line_fields", spy)
+    fast = read_incidents(files, crime_types=crime_types)
+    fast_all = whole(fast)
+    used = {name for name, ok in calls if ok}
+    # the duplicates of feb, malformed.csv's copy, the BOM's and the semicolons'; the outlier
+    assert {"feb.csv", "malformed.csv", "bom.csv", "commas.csv"} <= used
+    assert "quoted.csv" not in {name for name, _ in calls}  # a quote: the file is parsed again
+    counts = fast.report.reason_counts()
+    assert counts[R_DUPLICATE] == 4 and counts[R_OUTLIER] == 1
+    rej = fast.report.rejected
+    far = rej[rej["reason"] == R_OUTLIER]
+    assert far[["Location", "Longitude", "Latitude", "Crime ID"]].values.tolist() == [
+        ["Far", "-1.5", "51.5", ""]
+    ]
+    dup = rej[(rej["reason"] == R_DUPLICATE) & (rej["source_file"] == "commas.csv")]
+    assert dup["Longitude"].str.contains(",").all()  # the raw text, decimal comma and all
+
+    monkeypatch.setattr(ingest, "_line_fields", lambda *a: None)  # always parse again
+    assert_same(fast_all, whole(read_incidents(files, crime_types=crime_types)))
+
+
+def test_line_fields_refuse_lines_that_do_not_split_into_the_header():
+    data = month_file("2024-01", 20, seed=2)
+    p = _parse_file("a.csv", data)
+    assert p.line_text is not None
+    t = _line_fields(data, p, p.lines[[0, 3]], ",")
+    assert t.column_names == p.header
+    assert t.to_pylist() == p.table.take([0, 3]).to_pylist()
+    changed = data.replace(b"On or near X3", b"On or near X3,more")
+    assert _line_fields(changed, p, p.lines[:10], ",") is None
+    assert _line_fields(data[:200], p, p.lines[-1:], ",") is None  # fewer lines than the row's
+
+
+@pytest.mark.parametrize("n", [10, 70_000, 300_000])
+def test_repeated_keys_by_buckets_equal_pandas_duplicated(n):
+    rng = np.random.default_rng(n)
+    keys = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * np.uint64(2)
+    keys[rng.integers(0, n, n // 50)] = keys[rng.integers(0, n, n // 50)]
+    keys[:5] = 0  # "no key" repeats
+    keys[5:9] = np.uint64(2**63) + np.arange(4, dtype=np.uint64)  # one bucket, all distinct
+    want = pd.Series(keys).duplicated(keep=False).to_numpy()
+    got = _repeated(keys)
+    np.testing.assert_array_equal(got, want)
+    assert want[:5].all() and not want[5:9].any()
+
+
+def test_study_area_drawn_while_filtering_says_the_same_in_the_same_order():
+    files = hostile_set()[:2]
+    inc = read_incidents(files)
+    parsed = [_validate_file(_parse_file(name, data), {}, "auto") for name, data in files]
+    v = _validate(parsed, None, None, False)  # waits for the study area before returning
+    assert v.settle is None and v.study_area is not None
+    assert shapely.to_wkb(inc.study_area) == shapely.to_wkb(v.study_area)
+    keys = [k for k in inc.report.choices if k in v.choices]
+    assert keys == list(v.choices)
+    assert [n for n in inc.report.notes if n in v.notes] == v.notes
+    assert inc.report.choices["study_area_km2"] == v.choices["study_area_km2"] > 0
