@@ -389,8 +389,9 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
 _TEXT_HINT = "give a comma-, semicolon- or tab-separated text file (CSV) with a header row."
 
 #: Bytes of a UTF-8 file decoded to sniff its delimiter and header (Arrow reads the rest):
-#: enough for the 200,000 characters sniffed, at up to four bytes a character.
-_HEAD_BYTES = 800_000
+#: the 200,000 characters sniffed of plain ASCII text; where they hold fewer characters the
+#: whole file is decoded (as for long lines), so the sniff sees the same text either way.
+_HEAD_BYTES = 262_144
 
 
 def _utf8_head(data: bytes, name: str) -> tuple[str, str] | None:
@@ -423,6 +424,10 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
+#: Control characters that mark a binary file (:func:`_check_bytes`).
+_CONTROLS = bytes([*range(0, 9), 11, 12, *range(14, 32)])
+
+
 def _check_bytes(data: bytes, name: str) -> str:
     """Refuse empty and binary files, archives and PDFs; "utf-16" after a UTF-16 byte-order
     mark, else ""."""
@@ -438,7 +443,7 @@ def _check_bytes(data: bytes, name: str) -> str:
             msg = f"The file is {what}, not a CSV text file."
             raise InputError(msg, file=name, hint="unpack it or save it as CSV first.")
     head = data[:65536]
-    controls = sum(head.count(bytes([c])) for c in (*range(0, 9), 11, 12, *range(14, 32)))
+    controls = len(head) - len(head.translate(None, _CONTROLS))
     if b"\x00" in head or controls > max(8, len(head) // 100):
         msg = "The file holds binary data, not CSV text."
         raise InputError(msg, file=name, hint=hint)
@@ -524,6 +529,12 @@ def read_headers(source: Any, *, name: str | None = None) -> list[str]:
 
 def _sniff_delimiter(text: str) -> str:
     """The delimiter among , ; tab | that splits the header and the first rows most consistently."""
+    start = text[:4096].splitlines()[:-1]  # whole lines (the last may be cut)
+    header = next((ln for ln in start if ln.strip()), None)
+    if header is not None:  # one candidate (or none) needs no sample
+        found = [d for d in _DELIMITERS if header.count(d) > 0]
+        if len(found) <= 1:
+            return found[0] if found else ","
     sample_lines = [ln for ln in text[:200_000].splitlines() if ln.strip()][:60]
     if not sample_lines:
         return ","
@@ -631,7 +642,9 @@ def _to_float(s: pd.Series | pa.Array, *, degrees: bool) -> np.ndarray:
     plain_np = plain.to_numpy(zero_copy_only=False)
     if plain_np.any():
         out[plain_np] = pc.cast(pc.filter(arr, plain), pa.float64()).to_numpy(zero_copy_only=False)
-    rest = np.flatnonzero(~plain_np)
+    # blanks are NaN (as pandas.to_numeric makes them): only the other values go to pandas
+    blank = pc.fill_null(pc.equal(arr, ""), False).to_numpy(zero_copy_only=False)
+    rest = np.flatnonzero(~plain_np & ~blank)
     if len(rest):
         if isinstance(s, pa.Array):
             t = arr.take(pa.array(rest)).to_pandas().astype(str)
@@ -2070,8 +2083,12 @@ def _outliers(
     params["distance_km"] = round(dist_m / 1000.0, 3)
     iso = ~dense
     if iso.any():
-        core = np.unique(np.column_stack([dx_, dy_]), axis=0)
-        ipts, iinv = np.unique(np.column_stack([x[iso], y[iso]]), axis=0, return_inverse=True)
+        core = np.column_stack([dx_, dy_])
+        ipts = np.column_stack([x[iso], y[iso]])
+        iinv = np.arange(len(ipts))
+        if weight is None:  # one point per incident: each place once (distinct points are)
+            core = np.unique(core, axis=0)
+            ipts, iinv = np.unique(ipts, axis=0, return_inverse=True)
         d, _ = cKDTree(core).query(ipts, k=1)
         flag[np.flatnonzero(iso)] = (d > dist_m)[np.ravel(iinv)]
     return flag, params, ""

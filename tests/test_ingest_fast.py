@@ -4,8 +4,12 @@ while the rows are filtered against waiting for it first."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import shapely
 
@@ -14,8 +18,11 @@ from hotspots.ingest import (
     R_DUPLICATE,
     R_OUTLIER,
     _line_fields,
+    _outliers,
     _parse_file,
     _repeated,
+    _sniff_delimiter,
+    _to_float,
     _validate,
     _validate_file,
     read_incidents,
@@ -166,3 +173,64 @@ def test_study_area_drawn_while_filtering_says_the_same_in_the_same_order():
     assert keys == list(v.choices)
     assert [n for n in inc.report.notes if n in v.notes] == v.notes
     assert inc.report.choices["study_area_km2"] == v.choices["study_area_km2"] > 0
+
+
+def test_outliers_of_distinct_points_equal_those_of_the_incidents_one_by_one():
+    """Distinct points with their incident counts (no np.unique: they are distinct) flag the
+    same points as the incidents one by one (each place found once by np.unique)."""
+    rng = np.random.default_rng(3)
+    dense = rng.normal(0, 2000, (400, 2)).round(0)
+    lone = np.array([[60_000.0, 0.0], [0.0, -45_000.0], [9000.0, 9000.0], [60_000.0, 800.0]])
+    pts = np.concatenate([dense, lone])
+    pts = pts[np.unique(pts, axis=0, return_index=True)[1]]
+    count = rng.integers(1, 4, len(pts))
+    rows = np.repeat(pts, count, axis=0)
+    for km in (None, 5.0, 20.0, 100.0):
+        flag, params, why = _outliers(pts[:, 0], pts[:, 1], km, count)
+        one, params1, why1 = _outliers(rows[:, 0], rows[:, 1], km)
+        np.testing.assert_array_equal(np.repeat(flag, count), one)
+        assert (params, why) == (params1, why1)
+    flag, params, _ = _outliers(pts[:, 0], pts[:, 1], 20.0, count)
+    far = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    assert flag.sum() == 3  # the three points more than 20 km from any dense point
+    assert (far[flag][:, ~flag].min(axis=1) > 20_000).all()
+
+
+def sniff_by_sample(text):
+    """The delimiter chosen by sampling the first 60 lines (every candidate tried): what
+    _sniff_delimiter does when the header holds more than one candidate."""
+    lines = [ln for ln in text[:200_000].splitlines() if ln.strip()][:60]
+    found = [d for d in (",", ";", "\t", "|") if lines and lines[0].count(d)]
+    best, score = (found or [","])[0], (-1.0, -1)
+    for d in found:
+        rows = [r for r in csv.reader(io.StringIO("\n".join(lines)), delimiter=d) if r]
+        body = rows[1:-1] or rows[1:]
+        s = (float(np.mean([len(r) == len(rows[0]) for r in body])) if body else 1.0, len(rows[0]))
+        if s > score:
+            best, score = d, s
+    return best
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b,c\n1,2,3\n",
+        "\n\n  \na;b;c\n1;2;3\n",
+        "a\tb\n1\t2",
+        "abc\n1\n",
+        "a,b;c\n1,2;3\n4,5;6\n",
+        "a|b,c\n1|2,3\n",
+        "x" * 5000 + ",y\n1,2\n",
+        "\r\n a b ;c\r\n1;2\r\n",
+        "a,b\u2028c;d\n1,2\n",
+    ],
+)
+def test_delimiter_of_a_one_candidate_header_is_the_sampled_choice(text):
+    assert _sniff_delimiter(text) == sniff_by_sample(text)
+
+
+def test_blank_cells_are_nan_without_pandas_and_other_text_as_before():
+    arr = pa.array(["", "53,4", "1e3", "x", "", "-2.5", " 7"])
+    got = _to_float(arr, degrees=True)
+    np.testing.assert_array_equal(got, [np.nan, 53.4, 1000.0, np.nan, np.nan, -2.5, 7.0])
+    assert np.isnan(_to_float(pa.array(["", ""]), degrees=False)).all()
