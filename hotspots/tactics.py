@@ -2471,8 +2471,12 @@ def recommend_table(
     col = id_column or ("patrol_area_id" if "patrol_area_id" in frame.columns else "hotspot_id")
     level = "area" if col == "patrol_area_id" else "hotspot"
     parents: dict[str, Any] = {}
-    if hotspots is not None and "hotspot_id" in hotspots.columns:
-        parents = {str(r["hotspot_id"]): r for _, r in hotspots.iterrows()}
+    if level == "area" and hotspots is not None and "hotspot_id" in hotspots.columns:
+        # Only the areas' own parents: a national run ranks thousands of hot spots, and a
+        # row per hot spot costs more than every recommendation together.
+        wanted = set(frame["hotspot_id"].astype(str)) if "hotspot_id" in frame.columns else set()
+        hot_ids = hotspots["hotspot_id"].astype(str)
+        parents = {str(r["hotspot_id"]): r for _, r in hotspots[hot_ids.isin(wanted)].iterrows()}
     out: dict[str, Recommendation] = {}
     for _, row in frame.iterrows():
         parent = parents.get(str(_get(row, "hotspot_id", ""))) if level == "area" else None
