@@ -605,9 +605,16 @@ def _area_rows(
     n_total = len(incidents)
     study = incidents.study_area_m2
     months = incidents.months
-    month_index = {m: i for i, m in enumerate(months)}
     to_wgs = pyproj.Transformer.from_crs(incidents.crs, 4326, always_xy=True)
     weights_given = incidents.has_weights
+    # The columns each area reads, once (a row take of the whole frame per area costs more
+    # than the rest of the area's row): its month's position among the observed months (-1:
+    # none), its location text and its weight.
+    month_pos = np.asarray(
+        pd.DatetimeIndex(months).get_indexer(pd.DatetimeIndex(frame["month"])), dtype=np.int64
+    )
+    location_text = frame["location"].astype(str).to_numpy(dtype=object)
+    weight = frame["weight"].to_numpy(dtype=float) if weights_given else None
     per_hotspot: Counter[int] = Counter()
     rows = []
     for rank, (loc, h) in enumerate(centres, start=1):
@@ -620,17 +627,13 @@ def _area_rows(
             if tree is not None
             else np.array([], int)
         )
-        sub = frame.iloc[members]
         n_in = len(members)
-        counts = [0] * len(months)
-        for m in sub["month"].dropna():
-            i = month_index.get(pd.Timestamp(m))
-            if i is not None:
-                counts[i] += 1
+        pos = month_pos[members]
+        counts = np.bincount(pos[pos >= 0], minlength=len(months)).tolist()
         temporal, trend = _temporal_class(counts)
-        locs = [s for s in sub["location"].astype(str) if s.strip()]
+        locs = [s for s in location_text[members] if s.strip()]
         per_hotspot[h] += 1
-        parent = hot.loc[h] if h >= 0 else _own_profile(sub)
+        parent = hot.loc[h] if h >= 0 else _own_profile(frame.iloc[members])
         lon, lat = to_wgs.transform(cx, cy)
         area = float(disc.area)
         share = n_in / n_total if n_total else float("nan")
@@ -651,7 +654,7 @@ def _area_rows(
             "radius_m": float(radius_m),
             "incidents": int(n_in),
             "share": share,
-            "harm": float(sub["weight"].sum()) if weights_given else float("nan"),
+            "harm": float(np.nansum(weight[members])) if weight is not None else float("nan"),
             "area_m2": area,
             "pai": share / (area / study) if study > 0 and area > 0 else float("nan"),
             "max_extent_m": 2.0 * float(radius_m),
