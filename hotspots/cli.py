@@ -218,12 +218,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="hotspots", description="Patrol-sized violence hot spots from incident CSVs."
     )
     p.add_argument("--version", action="version", version=f"hotspots {__version__}")
-    p.add_argument(
-        "--quiet",
-        action="store_true",
-        help="do not print the automatic choices or show progress bars (shown on stderr only "
-        "when it is a terminal)",
+    quiet_help = (
+        "do not print the automatic choices or show progress bars (shown on stderr only when it "
+        "is a terminal)"
     )
+    p.add_argument("--quiet", action="store_true", help=quiet_help)
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("detect", help="find, rank and export hot spots")
@@ -383,6 +382,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_profile_parser(sub)
 
     _add_demo_and_app_parsers(sub)
+    for command in sub.choices.values():  # also after the command: `hotspots detect ... --quiet`
+        command.add_argument(
+            "--quiet", action="store_true", default=argparse.SUPPRESS, help=quiet_help
+        )
     return p
 
 

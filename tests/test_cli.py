@@ -68,6 +68,18 @@ def test_detect_other_formats_and_methods(demo_csv, tmp_path, suffix, method):
         assert len(gpd.read_file(out)) >= 8
 
 
+def test_quiet_is_taken_before_or_after_the_command(demo_csv, tmp_path, capsys):
+    out = tmp_path / "h.geojson"
+    assert cli.main(["detect", str(demo_csv), "--out", str(out)]) == 0
+    loud = capsys.readouterr().out
+    assert cli.main(["detect", str(demo_csv), "--out", str(out), "--quiet"]) == 0
+    after = capsys.readouterr().out
+    assert cli.main(["--quiet", "detect", str(demo_csv), "--out", str(out)]) == 0
+    before = capsys.readouterr().out
+    assert after == before  # the same run, the same words
+    assert len(after) < len(loud)  # the automatic choices are not printed
+
+
 def test_bad_input_exit_2_one_message(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("name,colour\nalice,red\n", encoding="utf-8")
