@@ -1019,6 +1019,18 @@ def make_patrol_plan(
         )
     if split_note:
         notes.append(split_note)
+    if dose == "recommended" and left_out:
+        notes.append(
+            _recommended_capacity_note(
+                areas["patrol_area_id"].astype(str).tolist(),
+                per_day,
+                n_plan,
+                k_visits,
+                control_share,
+                run_limit,
+                visit.per_day,
+            )  # fmt: skip
+        )
     planned_ids = set(areas["patrol_area_id"][:n_plan].astype(str))
     dose_lines = [line for pid, line in dose_notes if pid in planned_ids]
     summary["dose_notes"] = dose_lines
@@ -1251,6 +1263,32 @@ def _plan_size(
         )
         return 1, 0, note
     return n_plan, n_controls(n_plan), None
+
+
+def _recommended_capacity_note(
+    ids: Sequence[str],
+    per_day: Sequence[int],
+    n_plan: int,
+    k_visits: int,
+    control_share: float,
+    run_limit: int,
+    uniform_per_day: int,
+) -> str:
+    """Why recommended doses plan so few areas: the next area's dose, the day it would need,
+    and how many areas one visit rule (``dose="uniform"``) would plan at the same capacity."""
+    nxt = ids[n_plan]
+    treat = n_plan + 1 - int(math.floor((n_plan + 1) * control_share + 0.5))
+    need = int(np.sort(np.asarray(per_day[: n_plan + 1], dtype=int))[::-1][: max(treat, 1)].sum())
+    n_uniform, _, _ = _plan_size(
+        len(ids), [uniform_per_day] * len(ids), k_visits, control_share, run_limit
+    )
+    return (
+        f"With each area's recommended dose the {k_visits} visits a day that capacity funds "
+        f"cover {n_plan} area(s): the next area, {nxt}, asks for {int(per_day[n_plan])} visit(s) "
+        f"on its peak days, and with it a peak day could need {need}. At "
+        f"{uniform_per_day} visit(s) a day per area (dose='uniform', --dose uniform) the same "
+        f"capacity plans {n_uniform} areas, whatever dose each one's recommendation asks for."
+    )
 
 
 def _tactic_ids(

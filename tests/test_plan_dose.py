@@ -152,3 +152,32 @@ def test_cli_plan_dose_recommended_is_recorded_in_the_outputs(tmp_path, demo_csv
     assert params["dose"] == "recommended"
     per_day = rows[rows["arm"] == "patrol"].groupby(["patrol_area_id", "date"]).size()
     assert per_day.max() > 1  # the demo's night-time tactics ask for revisits
+
+
+def test_recommended_doses_that_leave_areas_out_say_why_and_what_uniform_would_plan():
+    # 12 visits a day (as above). A0 asks for 8 visits, A1 for 5, the rest 1: A0 alone fits;
+    # with A1 a peak day needs 8 + 5 = 13 > 12. One visit a day per area plans 12 of the 20.
+    areas = _areas(20)
+    doses = {"A0": _dose(8, FRI_SAT), "A1": _dose(5, FRI_SAT)}
+    doses |= {f"A{i}": _dose(1, EVERY_DAY) for i in range(2, 20)}
+    plans = {
+        dose: make_patrol_plan(
+            areas,
+            days=14,
+            start_date=START,
+            officer_hours=8,
+            travel_minutes=5,
+            seed=3,
+            doses=doses,
+            dose=dose,
+        )  # fmt: skip
+        for dose in ("recommended", "uniform")
+    }
+    assert plans["recommended"].summary["areas_planned"] == 1
+    assert plans["uniform"].summary["areas_planned"] == 12
+    (note,) = [n for n in plans["recommended"].summary["notes"] if "the next area" in n]
+    assert "12 visits a day that capacity funds cover 1 area(s)" in note
+    assert "the next area, A1, asks for 5 visit(s)" in note
+    assert "a peak day could need 13" in note
+    assert "plans 12 areas" in note
+    assert not [n for n in plans["uniform"].summary["notes"] if "the next area" in n]
