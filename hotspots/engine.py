@@ -425,7 +425,7 @@ class DaskEngine:
         finally:
             for future in futures:
                 future.cancel()
-        return ingest.combine_files(files, progress=progress, **combine)
+        return ingest.combine_files(files, progress=progress, skipped=items.skipped, **combine)
 
     def density_surface(
         self,

@@ -67,6 +67,7 @@ from hotspots.incidents import (
     deferred_or_table,
 )
 from hotspots.progress import READING, VALIDATING, Progress, progress_step, reporter
+from hotspots.sources import Skipped, SourceList, expand_sources, folder_files, folder_listing
 
 __all__ = [
     "FORMAT_BNG",
@@ -242,7 +243,7 @@ def _gather(sources: Any) -> list[tuple[str, bytes]]:
     return [(name, load()) for name, load in _gather_lazy(sources)]
 
 
-def _gather_lazy(sources: Any) -> list[tuple[str, Callable[[], bytes]]]:
+def _gather_lazy(sources: Any) -> SourceList:
     """Turn ``sources`` into (name, loader) pairs: files are read one at a time, when needed.
 
     Missing paths and empty folders are errors here, before anything is read.
@@ -266,31 +267,50 @@ def _gather_lazy(sources: Any) -> list[tuple[str, Callable[[], bytes]]]:
             f"not {type(sources).__name__}."
         )
         raise ParameterError(msg)
-    out: list[tuple[str, Callable[[], bytes]]] = []
+    triples: list[tuple[str, Callable[[], bytes], Path | bytes | None]] = []
+    skipped: list[Skipped] = []
     for item in items:
-        if isinstance(item, str | os.PathLike):
-            out.extend(_path_loaders(Path(item)))
-        elif isinstance(item, tuple) and len(item) == 2:
-            name, data = item
-            if isinstance(data, str):
-                data = data.encode("utf-8")
-            if not isinstance(data, bytes | bytearray | memoryview):
-                msg = f"The second item of the source pair for {name!r} must be bytes."
-                raise ParameterError(msg)
-            out.append((str(name), functools.partial(bytes, data)))
-        elif hasattr(item, "read") or hasattr(item, "getvalue"):
-            name = Path(str(getattr(item, "name", "upload.csv"))).name
-            out.append((name, functools.partial(_read_upload, item, name)))
-        else:
-            msg = (
-                f"Cannot read a source of type {type(item).__name__}: give a path, a file object "
-                "or (name, bytes)."
-            )
-            raise ParameterError(msg)
+        found, left = _item_sources(item)
+        triples.extend(found)
+        skipped.extend(left)
+    out = expand_sources(triples)
+    out.skipped[:0] = skipped
     if not out:
+        if out.skipped:
+            msg = "No incident file was given: " + " ".join(k.note for k in out.skipped)
+            raise InputError(msg, hint="give police.uk's street files (or other incident CSVs).")
         msg = "No input files were given."
         raise InputError(msg, hint="pass a CSV file, a folder of CSV files or a list of files.")
     return out
+
+
+def _item_sources(
+    item: Any,
+) -> tuple[list[tuple[str, Callable[[], bytes], Path | bytes | None]], list[Skipped]]:
+    """One source as (name, loader, path or bytes or None) triples, and the police.uk files a
+    folder holds that are not incidents."""
+    if isinstance(item, str | os.PathLike):
+        return _path_sources(Path(item))
+    if isinstance(item, tuple) and len(item) == 2:
+        name, data = item
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if not isinstance(data, bytes | bytearray | memoryview):
+            msg = f"The second item of the source pair for {name!r} must be bytes."
+            raise ParameterError(msg)
+        data = bytes(data)
+        return [(str(name), functools.partial(bytes, data), data)], []
+    if hasattr(item, "read") or hasattr(item, "getvalue"):
+        name = Path(str(getattr(item, "name", "upload.csv"))).name
+        if name.lower().endswith((".zip", ".gz")):  # an archive: its members are listed now
+            data = _read_upload(item, name)
+            return [(name, functools.partial(bytes, data), data)], []
+        return [(name, functools.partial(_read_upload, item, name), None)], []
+    msg = (
+        f"Cannot read a source of type {type(item).__name__}: give a path, a file object "
+        "or (name, bytes)."
+    )
+    raise ParameterError(msg)
 
 
 def _read_upload(item: Any, name: str) -> bytes:
@@ -310,10 +330,15 @@ def _read_upload(item: Any, name: str) -> bytes:
 
 
 def _read_path(path: Path) -> list[tuple[str, bytes]]:
-    return [(name, load()) for name, load in _path_loaders(path)]
+    return [(name, load()) for name, load, _ in _path_sources(path)[0]]
 
 
-def _path_loaders(path: Path) -> list[tuple[str, Callable[[], bytes]]]:
+def _path_sources(
+    path: Path,
+) -> tuple[list[tuple[str, Callable[[], bytes], Path | bytes | None]], list[Skipped]]:
+    """A path's files as (name, loader, path), and the police.uk files in a folder that are not
+    incidents (:func:`hotspots.sources.folder_listing`)."""
+
     def loader(p: Path) -> Callable[[], bytes]:
         def load() -> bytes:
             try:
@@ -326,45 +351,21 @@ def _path_loaders(path: Path) -> list[tuple[str, Callable[[], bytes]]]:
 
     try:
         if path.is_dir():
-            files = folder_files(path)
+            files, skipped = folder_listing(path)
             if not files:
-                msg = "The folder holds no .csv files (nor Parquet files)."
+                msg = "The folder holds no .csv files (nor Parquet files) of incidents"
+                msg += (": " + " ".join(k.note for k in skipped)) if skipped else "."
                 raise InputError(
                     msg, file=str(path), hint="point to a folder of CSV files or to a file."
                 )
-            return [(str(p.relative_to(path)), loader(p)) for p in files]
+            return [(p.relative_to(path).as_posix(), loader(p), p) for p in files], skipped
         if not path.exists():
             msg = "No such file or folder."
             raise InputError(msg, file=str(path), hint="check the path.")
-        return [(path.name, loader(path))]
+        return [(path.name, loader(path), path)], []
     except OSError as exc:
         msg = f"Could not read the file ({exc.strerror or exc})."
         raise InputError(msg, file=str(path)) from exc
-
-
-#: File suffixes of Parquet files in a folder (a Parquet dataset's parts may sit in subfolders).
-PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-def folder_files(path: str | os.PathLike[str]) -> list[Path]:
-    """The files :func:`read_incidents` reads from a folder, in name order.
-
-    Its ``*.csv`` files, and its Parquet files (:data:`PARQUET_SUFFIXES`) in it or in its
-    subfolders (the parts of a partitioned dataset).
-
-    Parameters
-    ----------
-    path : str or Path
-        A folder.
-
-    Returns
-    -------
-    list of Path
-    """
-    path = Path(path)
-    csvs = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv"]
-    parts = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PARQUET_SUFFIXES]
-    return sorted(csvs + parts)
 
 
 def _decode(data: bytes, name: str) -> tuple[str, str]:
@@ -2244,10 +2245,13 @@ def read_incidents(
     Parameters
     ----------
     sources : path, folder, file object, (name, bytes) or a sequence of these
-        CSV or Parquet input. A folder means every ``*.csv`` in it and every ``*.parquet`` /
-        ``*.pq`` in it or its subfolders (a partitioned Parquet dataset), in name order (a folder
-        of police.uk monthly files is the common case). File objects need a ``name`` (Streamlit
-        uploads).
+        CSV or Parquet input. A folder means every ``*.csv``, ``*.parquet`` and ``*.pq`` in it
+        or its subfolders (police.uk's download holds a folder per month; a partitioned Parquet
+        dataset its parts), in the order of their paths. A zip archive (police.uk's download as
+        it comes) means the same files inside it, a gzip-compressed file its contents.
+        police.uk's outcomes and stop and search files are not incidents: they are not read,
+        and the report's notes and ``choices["skipped_files"]`` name each one. File objects need
+        a ``name`` (Streamlit uploads).
     columns : dict, optional
         Role -> column name, overriding detection for those roles. Roles: ``lon``, ``lat``
         (WGS84 degrees), ``easting``, ``northing`` (British National Grid metres), ``date``,
@@ -2376,25 +2380,29 @@ def read_incidents(
     def run() -> Incidents:
         items = _gather_lazy(sources)
         files = _read_files(items, opts.columns, opts.unreadable_dates, progress)
-        return _combine(files, opts, study_area, progress)
+        return _combine(files, opts, study_area, progress, items.skipped)
 
     return _guarded(run)
 
 
-def list_sources(sources: Any) -> list[tuple[str, Callable[[], bytes]]]:
+def list_sources(sources: Any) -> SourceList:
     """Each input file's name and a loader that reads its bytes when called.
 
     Parameters
     ----------
     sources : path, folder, file object, (name, bytes) or a sequence of these
-        As :func:`read_incidents`: a folder means every ``*.csv`` in it, in name order.
+        As :func:`read_incidents`: a folder means its CSV and Parquet files and its subfolders'
+        (:func:`hotspots.sources.folder_files`), a zip archive its members (police.uk's
+        download), a gzip-compressed file its contents.
 
     Returns
     -------
-    list of (str, callable)
+    hotspots.sources.SourceList
         One ``(name, load)`` per file, in the order :func:`read_incidents` reads them. Nothing
         is read yet: ``load()`` returns the file's bytes (a path is read where ``load`` is
-        called, so a worker of a cluster reads it from its own file system).
+        called, so a worker of a cluster reads it from its own file system). Its ``skipped``
+        lists police.uk's outcomes and stop and search files, which are not incidents (give
+        them to :func:`combine_files`).
 
     Raises
     ------
@@ -2468,6 +2476,7 @@ def combine_files(
     date_from: Any = None,
     date_to: Any = None,
     progress: Progress | None = None,
+    skipped: Sequence[Skipped] = (),
 ) -> Incidents:
     """Validated files (:func:`read_file`) as one :class:`Incidents`, with the rules over all files.
 
@@ -2477,6 +2486,9 @@ def combine_files(
         In the order :func:`read_incidents` would read them (:func:`list_sources`).
     crime_types, harm_weights, study_area, crs, outlier_km, date_from, date_to, progress
         As :func:`read_incidents` (``progress`` is told ``"validating"``).
+    skipped : sequence of hotspots.sources.Skipped
+        The files the sources held that were not read as incidents (``list_sources(...).skipped``):
+        each is named in the report's notes and ``choices["skipped_files"]``.
 
     Returns
     -------
@@ -2497,7 +2509,7 @@ def combine_files(
         msg = "files must be ValidatedFile objects from hotspots.ingest.read_file."
         raise ParameterError(msg)
     opts = _options(None, crime_types, harm_weights, crs, outlier_km, date_from, date_to, "auto")
-    return _guarded(lambda: _combine(list(files), opts, study_area, progress))
+    return _guarded(lambda: _combine(list(files), opts, study_area, progress, skipped))
 
 
 @dataclass(frozen=True)
@@ -2574,7 +2586,11 @@ def _check_crs(crs: Any) -> pyproj.CRS | None:
 
 
 def _combine(
-    files: list[ValidatedFile], opts: _Options, study_area: Any, progress: Progress | None
+    files: list[ValidatedFile],
+    opts: _Options,
+    study_area: Any,
+    progress: Progress | None,
+    skipped: Sequence[Skipped] = (),
 ) -> Incidents:
     """The rules over all files, then the filters: read_incidents after reading each file.
 
@@ -2590,6 +2606,9 @@ def _combine(
         files, opts.analysis_crs, opts.outlier_km, study_area is not None, progress, needed,
         wait=False,
     )  # fmt: skip
+    if skipped:  # the files the sources held that are not incidents, named first
+        v.notes[:0] = [k.note for k in skipped]
+        v.choices["skipped_files"] = [{"name": k.name, "reason": k.reason} for k in skipped]
     report = _validated_report(v)  # the study area's choices and notes come in settled()
     area = None
     if study_area is not None:

@@ -1317,11 +1317,15 @@ def _paths_by_name(sources: Any) -> dict[str, Path] | None:
         return None
     found: dict[str, Path] = {}
     for item in map(Path, items):
-        files = folder_files(item) if item.is_dir() else [item]
-        for p in files:
-            if p.name in found:
+        named = (
+            [(p.relative_to(item).as_posix(), p) for p in folder_files(item)]
+            if item.is_dir()
+            else [(item.name, item)]
+        )
+        for name, p in named:
+            if name in found:
                 return None
-            found[p.name] = p
+            found[name] = p
     return found
 
 

@@ -282,8 +282,9 @@ def sidebar_data() -> DataSource:
     """
     st.sidebar.header("1. Data")
     files = st.sidebar.file_uploader(
-        "Incident CSV files (one or many, e.g. a year of police.uk monthly files)",
-        type=["csv"],
+        "Incident CSV files (one or many, e.g. a year of police.uk monthly files, or "
+        "police.uk's download as a zip archive)",
+        type=["csv", "zip", "gz"],
         accept_multiple_files=True,
         key="uploads",
         help="police.uk street-level files, or any CSV with longitude/latitude or "

@@ -1,0 +1,261 @@
+"""The files a source names: folders and their subfolders, zip archives, gzip-compressed files.
+
+police.uk's custom download is a zip archive of one folder per month
+(``2024-01/2024-01-merseyside-street.csv``), with the force's outcomes and stop and search files
+beside the street files when they were asked for. :func:`expand_sources` turns each source into
+the incident files it holds, each as a name and a loader of its bytes (nothing is read until a
+loader is called), and sets aside the police.uk files that are not incidents, each with the
+reason (:class:`Skipped`), so a report can say which files were not read and why.
+
+Examples
+--------
+>>> police_uk_kind("2024-01/2024-01-merseyside-outcomes.csv")
+'outcomes'
+>>> police_uk_kind("2024-01-merseyside-street.csv") is None
+True
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from hotspots._errors import InputError
+
+__all__ = [
+    "PARQUET_SUFFIXES",
+    "POLICE_UK_OTHER_FILES",
+    "SourceList",
+    "Skipped",
+    "expand_sources",
+    "folder_files",
+    "folder_listing",
+    "police_uk_kind",
+]
+
+Loader = Callable[[], bytes]
+
+#: File suffixes of Parquet files (a Parquet dataset's parts may sit in subfolders).
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+#: police.uk files that are not incidents, by the end of their name: kind -> (suffix, why).
+#: Outcomes files repeat the crimes of the street files (same Crime ID) with their outcome, so
+#: reading them as incidents would count each crime again; stop and search files are searches,
+#: not crimes (``hotspots plan --stop-search`` reads them to monitor searches in patrol areas).
+POLICE_UK_OTHER_FILES = {
+    "outcomes": (
+        "-outcomes.csv",
+        "a police.uk outcomes file: the outcomes of crimes already in the street files (the "
+        "same Crime IDs), so its rows are not incidents",
+    ),
+    "stop-and-search": (
+        "-stop-and-search.csv",
+        "a police.uk stop and search file: searches, not incidents (give it to hotspots plan "
+        "--stop-search or the patrol plan's stop and search upload to monitor searches)",
+    ),
+}
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file a source holds that is not read as incidents, and why."""
+
+    name: str
+    reason: str
+
+    @property
+    def note(self) -> str:
+        """One sentence for the ingest report."""
+        return f"{self.name} was not read: it is {self.reason}."
+
+
+class SourceList(list[tuple[str, Loader]]):
+    """``(name, loader)`` pairs of the incident files, in reading order, with ``skipped``: the
+    :class:`Skipped` files the sources held that are not incidents."""
+
+    def __init__(self, items: Iterable[tuple[str, Loader]] = (), skipped: Iterable[Skipped] = ()):
+        super().__init__(items)
+        self.skipped: list[Skipped] = list(skipped)
+
+
+def police_uk_kind(name: str) -> str | None:
+    """The kind of police.uk file that is not incidents (a key of
+    :data:`POLICE_UK_OTHER_FILES`) that ``name`` is, by police.uk's naming; None otherwise."""
+    low = PurePosixPath(str(name).replace("\\", "/")).name.lower()
+    for kind, (suffix, _) in POLICE_UK_OTHER_FILES.items():
+        if low.endswith(suffix):
+            return kind
+    return None
+
+
+def _readable(name: str) -> bool:
+    """A CSV or Parquet file's name, not hidden (``.name``) nor in a hidden folder."""
+    parts = PurePosixPath(str(name).replace("\\", "/")).parts
+    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+        return False
+    suffix = PurePosixPath(parts[-1]).suffix.lower() if parts else ""
+    return suffix == ".csv" or suffix in PARQUET_SUFFIXES
+
+
+def folder_listing(path: str | Path) -> tuple[list[Path], list[Skipped]]:
+    """The incident files of a folder and the police.uk files in it that are not incidents.
+
+    The CSV and Parquet files (:data:`PARQUET_SUFFIXES`) in the folder and its subfolders
+    (police.uk's download holds one folder per month; a Parquet dataset its parts), in the order
+    of their paths relative to the folder; hidden files and folders are left out. police.uk's
+    outcomes and stop and search files (:data:`POLICE_UK_OTHER_FILES`) come back as
+    :class:`Skipped`, named by their relative path.
+    """
+    root = Path(path)
+    found = sorted(
+        (p for p in root.rglob("*") if p.is_file() and _readable(p.relative_to(root).as_posix())),
+        key=lambda p: p.relative_to(root).as_posix(),
+    )
+    files, skipped = [], []
+    for p in found:
+        rel = p.relative_to(root).as_posix()
+        kind = police_uk_kind(rel)
+        if kind is None:
+            files.append(p)
+        else:
+            skipped.append(Skipped(rel, POLICE_UK_OTHER_FILES[kind][1]))
+    return files, skipped
+
+
+def folder_files(path: str | Path) -> list[Path]:
+    """The files :func:`hotspots.ingest.read_incidents` reads from a folder, in order.
+
+    Its CSV and Parquet files and those of its subfolders (:func:`folder_listing`), without
+    police.uk's outcomes and stop and search files.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder.
+
+    Returns
+    -------
+    list of Path
+    """
+    return folder_listing(path)[0]
+
+
+def _is_workbook(z: zipfile.ZipFile) -> bool:
+    names = set(z.namelist())
+    return "[Content_Types].xml" in names and any(n.startswith(("xl/", "word/")) for n in names)
+
+
+def _zip_members(
+    name: str, opener: Callable[[], zipfile.ZipFile]
+) -> tuple[list[tuple[str, Loader]], list[Skipped]] | None:
+    """The incident files in a zip archive, or None when it is a workbook (the reader then
+    says it is not a CSV file)."""
+    try:
+        with opener() as z:
+            if _is_workbook(z):
+                return None
+            members = sorted(
+                i.filename for i in z.infolist() if not i.is_dir() and _readable(i.filename)
+            )
+    except (zipfile.BadZipFile, OSError) as exc:
+        msg = f"The zip archive cannot be read ({exc})."
+        raise InputError(msg, file=name, hint="download or copy the archive again.") from exc
+    items: list[tuple[str, Loader]] = []
+    skipped = []
+    for m in members:
+        label = f"{name}/{m}"
+        kind = police_uk_kind(m)
+        if kind is not None:
+            skipped.append(Skipped(label, POLICE_UK_OTHER_FILES[kind][1]))
+            continue
+
+        def load(member: str = m, label: str = label) -> bytes:
+            try:
+                with opener() as z:
+                    return _unzip_member(z, member)
+            except (zipfile.BadZipFile, OSError, KeyError) as exc:
+                msg = f"Could not read the file from its zip archive ({exc})."
+                raise InputError(msg, file=label) from exc
+
+        items.append((label, load))
+    if not items:
+        msg = "The zip archive holds no .csv or Parquet file of incidents."
+        raise InputError(
+            msg,
+            file=name,
+            hint="give the archive police.uk's download made (its street files), or the CSV files.",
+        )
+    return items, skipped
+
+
+def _unzip_member(z: zipfile.ZipFile, member: str) -> bytes:
+    data = z.read(member)
+    return gzip.decompress(data) if data[:2] == _GZIP_MAGIC else data
+
+
+def _gunzipped(name: str, load: Loader) -> tuple[str, Loader]:
+    def unzip() -> bytes:
+        try:
+            return gzip.decompress(load())
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            msg = f"The gzip-compressed file cannot be decompressed ({exc})."
+            raise InputError(msg, file=name, hint="download or copy the file again.") from exc
+
+    return (name[:-3] if name.lower().endswith(".gz") else name), unzip
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as f:
+            return f.read(4)
+    except OSError:
+        return b""  # the loader reports it when the file is read
+
+
+def expand_path(path: Path, name: str, load: Loader) -> tuple[list[tuple[str, Loader]], list]:
+    """One file on disk as the incident files it holds: itself, a zip archive's members, or
+    its decompressed bytes when gzip-compressed."""
+    head = _head(path)
+    if head.startswith(_ZIP_MAGIC):
+        found = _zip_members(name, lambda: zipfile.ZipFile(path))
+        if found is not None:
+            return found
+    elif head.startswith(_GZIP_MAGIC):
+        return [_gunzipped(name, load)], []
+    return [(name, load)], []
+
+
+def expand_bytes(name: str, data: bytes) -> tuple[list[tuple[str, Loader]], list]:
+    """An uploaded file's bytes as the incident files they hold (as :func:`expand_path`)."""
+    if data[:4] == _ZIP_MAGIC:
+        found = _zip_members(name, lambda: zipfile.ZipFile(io.BytesIO(data)))
+        if found is not None:
+            return found
+    elif data[:2] == _GZIP_MAGIC:
+        return [_gunzipped(name, lambda: data)], []
+    return [(name, lambda: data)], []
+
+
+def expand_sources(
+    items: Iterable[tuple[str, Loader, Path | bytes | None]],
+) -> SourceList:
+    """``(name, loader, where)`` triples (``where``: the file's path, its bytes, or None when
+    only the loader can read it) as the incident files they hold, with the skipped files."""
+    out = SourceList()
+    for name, load, where in items:
+        if isinstance(where, Path):
+            found, skipped = expand_path(where, name, load)
+        elif isinstance(where, bytes):
+            found, skipped = expand_bytes(name, where)
+        else:
+            found, skipped = [(name, load)], []
+        out.extend(found)
+        out.skipped.extend(skipped)
+    return out
