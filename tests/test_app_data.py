@@ -105,6 +105,28 @@ def test_an_upload_is_read_once_and_filtered_from_memory(counted):
     assert counted.count(name) == 1
 
 
+def test_police_uk_download_zip_uploads_as_its_street_files():
+    # police.uk's download as it comes: month folders with street and outcomes files
+    import zipfile
+
+    street = {1: _police_uk(300, 91, (1,)), 2: _police_uk(500, 92, (2,))}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for m, data in street.items():
+            z.writestr(f"2024-0{m}/2024-0{m}-merseyside-street.csv", data)
+            z.writestr(f"2024-0{m}/2024-0{m}-merseyside-outcomes.csv", data)  # not incidents
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    name = "download_4e2.zip"  # a name no other test uploads: caches are shared
+    at.sidebar.file_uploader(key="uploads").set_value((name, buf.getvalue(), "application/zip"))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    _open(at, "Data and report")
+    assert _metric(at, "Rows read") == 800  # the street files only: 300 + 500
+    assert _metric(at, "Rows used") == 600
+    notes = [str(t.value) for t in at.text]
+    assert f"• {name}/2024-01/2024-01-merseyside-outcomes.csv was not read" in " ".join(notes)
+
+
 def test_server_folder_is_opened_and_said(tmp_path, monkeypatch, counted):
     folder = tmp_path / "national"
     folder.mkdir()
