@@ -157,6 +157,7 @@ def _open_tab(page: _Page) -> None:
     """The tabs; only the open one runs."""
     result, incidents = page.found.value, page.incidents
     tabs = dict(zip(TABS, st.tabs(TABS, key="tab", on_change="rerun"), strict=True))
+    _drawing(tabs["Map"].open)  # another tab open: no first map in this run for plans to wait on
     if tabs["Map"].open:
         with tabs["Map"]:
             _map_tab(result, incidents, page)
@@ -224,6 +225,7 @@ def _map_tab(result: Any, incidents: Any, page: _Page) -> None:
         plan_pending=state.pending,
         emerging=lambda: change.current(incidents),
     )
+    _drawing(False)  # this session's map is drawn: other sessions' plans need not wait for it
     if not state.pending or not map_section.patrol_areas_on():
         return
     key = plan.plan_key(result)
@@ -235,9 +237,10 @@ def _map_tab(result: Any, incidents: Any, page: _Page) -> None:
         st.rerun()
 
 
-# The script runs (threads) that have not drawn their map yet. A plan made after a first map waits
-# for the other sessions' first maps (at most FIRST_MAPS_WAIT_S): ten people uploading at once each
-# see their own map sooner, their patrol areas a little later.
+# The script runs (threads) that may still draw a first map: every run from its start until its
+# map is handed to the browser, or until it finds another tab open. A plan made after a first map
+# waits for the other sessions' first maps (at most FIRST_MAPS_WAIT_S): ten people uploading at
+# once each see their own map sooner, their patrol areas a little later.
 _DRAWING: set[int] = set()
 _DRAWING_LOCK = threading.Lock()
 #: The longest a plan made after the first map waits for other sessions' first maps, in seconds.

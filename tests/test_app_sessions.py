@@ -107,3 +107,34 @@ def test_capture_runs_side_by_side_and_keeps_each_sessions_warnings():
     assert alice == Outcome("alice", ("only for alice", "again for alice"))
     assert bob == Outcome("bob", ("only for bob", "again for bob"))
     assert (warnings.showwarning, list(warnings.filters)) == before
+
+
+def test_a_plan_after_the_first_map_waits_for_other_sessions_first_maps_only(monkeypatch):
+    import threading
+
+    from hotspots_app import page
+
+    monkeypatch.setattr(page, "FIRST_MAPS_WAIT_S", 30.0)
+    events: list[str] = []
+    drawing, release = threading.Event(), threading.Event()
+
+    def other_session() -> None:  # a run still drawing its first map
+        page._drawing(True)
+        drawing.set()
+        release.wait(10)
+        events.append("other map drawn")
+        page._drawing(False)
+
+    t = threading.Thread(target=other_session)
+    t.start()
+    drawing.wait(10)
+    threading.Timer(0.6, release.set).start()
+    page._drawing(True)  # this run: its own map drawn, now its plan
+    page._after_first_maps()
+    events.append("plan made")
+    t.join(10)
+    assert events == ["other map drawn", "plan made"]
+    # nobody drawing: no wait at all (the loop is never entered)
+    monkeypatch.setattr(page.time, "sleep", lambda s: events.append("slept"))
+    page._after_first_maps()
+    assert events[-1] == "plan made"
