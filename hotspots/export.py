@@ -566,6 +566,7 @@ _TEAM_CSV_COLUMNS = (
     "date", "weekday", "team", "shift", "shift_start", "shift_end", "order", "start", "end",
     "minutes", "travel_minutes",
     "patrol_area_id", "hotspot_id", "block", "arm", "assignment", "forced", "officers",
+    "visit", "visits_in_day",
     "window", "window_basis", "location", "lat", "lon",
 )  # fmt: skip
 
@@ -740,10 +741,15 @@ def team_plan_to_ical(
         )
     slug = "".join(c if c.isalnum() else "-" for c in team)
     for rec in mine.itertuples(index=False):
-        uid = f"{plan.plan_id}-{slug}-{rec.patrol_area_id}-{pd.Timestamp(rec.date):%Y%m%d}@hotspots"
+        uid = f"{plan.plan_id}-{slug}-{rec.patrol_area_id}-{pd.Timestamp(rec.date):%Y%m%d}"
+        # a dose of several visits a day: each its own event, numbered within the area's day
+        several = int(getattr(rec, "visits_in_day", 1) or 1) > 1
+        uid += f"-{int(rec.visit)}@hotspots" if several else "@hotspots"
+        of_day = f"visit {int(rec.visit)} of {int(rec.visits_in_day)}" if several else ""
         desc = [
             f"Patrol area {rec.patrol_area_id} in hot spot {rec.hotspot_id}: visit {rec.order} "
             f"of the shift {rec.shift}.",
+            *([f"{of_day.capitalize()} to this area today."] if several else []),
             f"Stay {rec.minutes} minutes on foot inside the area (at least {MIN_VISIT_MINUTES}; "
             "travel does not count).",
             f"Walk from the previous area: {rec.travel_minutes} min.",
@@ -756,7 +762,7 @@ def team_plan_to_ical(
         summary = (
             f"Hot spot patrol {rec.patrol_area_id} ({rec.minutes} min, {rec.officers} officers "
             "on foot)"
-        )
+        ) + (f", {of_day}" if several else "")
         lines += [
             "BEGIN:VEVENT",
             f"UID:{ical_escape(uid)}",

@@ -40,6 +40,7 @@ import datetime as dt
 import functools
 import hashlib
 import io
+import itertools
 import json
 import math
 import re
@@ -75,13 +76,21 @@ from hotspots.jsonutil import to_jsonable
 from hotspots.offline import report_environment
 from hotspots.patrol import plan_start_date
 from hotspots.record import Choices
-from hotspots.tactics import KnowledgeBase, PatrolWindow, load_knowledge_base, patrol_window
+from hotspots.tactics import (
+    Dose,
+    KnowledgeBase,
+    PatrolWindow,
+    format_window,
+    load_knowledge_base,
+    patrol_window,
+)
 
 __all__ = [
     "WEEKDAYS",
     "Shift",
     "Team",
     "TeamPlan",
+    "VisitDose",
     "control_blocks",
     "make_team_plan",
     "parse_days",
@@ -100,6 +109,12 @@ _TIME_GRID = 5
 #: Penalty (in the solver's cost unit, minutes of walking) of leaving one visit out; far above any
 #: day's walking, so the solver leaves a visit out only when no shift can fit it.
 _DROP_PENALTY = 1_000_000
+
+#: Least spacing between two visits of one area on one plan day when its dose gives no revisit
+#: interval, in visit lengths: a heuristic of this product (not the guide's), so that two visits
+#: are never back to back (they would be one long visit, not two). The spacing is otherwise the
+#: window's length divided by the day's visits (visits spread through the window).
+SPACING_VISITS = 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,6 +507,88 @@ def control_blocks(
 
 
 # --------------------------------------------------------------------------------------------
+# Doses
+
+
+@dataclass(frozen=True)
+class VisitDose:
+    """How many visits one area gets on each of its patrol days, and how far apart.
+
+    Attributes
+    ----------
+    visits : int
+        Visits on each of its peak days (at least 1).
+    days : tuple of int
+        The peak days (Mon=0, read as plan days); all seven when the dose has no particular days.
+    other_days : int, default 0
+        Visits on its other days (0 or 1: one keeps the gap rule between peak days). With 0 the
+        area is patrolled on its peak days only.
+    revisit_minutes : float, optional
+        Least time from the start of one visit of the area to the start of the next on one plan
+        day. None: the window's length divided by the day's visits, and at least
+        :data:`SPACING_VISITS` visit lengths (a heuristic of this product).
+    window : PatrolWindow, optional
+        The hours to patrol in; default the area's own (:func:`hotspots.tactics.patrol_window`).
+    """
+
+    visits: int
+    days: tuple[int, ...] = tuple(range(7))
+    other_days: int = 0
+    revisit_minutes: float | None = None
+    window: PatrolWindow | None = None
+
+    @classmethod
+    def from_dose(cls, dose: Dose, visits: int | None = None) -> VisitDose:
+        """A recommendation's dose (:class:`hotspots.tactics.Dose`) as visits to route.
+
+        Parameters
+        ----------
+        dose : hotspots.tactics.Dose
+        visits : int, optional
+            Visits on a peak day, e.g. as a patrol plan cut them to its window and capacity
+            (``PatrolPlan.areas["visits_per_peak_day"]``); default the dose's ``visits_per_day``
+            (1 when it gives none).
+        """
+        per_day = visits if visits is not None else (dose.visits_per_day or 1)
+        revisit = None if dose.revisit_hours is None else float(dose.revisit_hours) * 60.0
+        return cls(
+            int(per_day), tuple(dose.days) or tuple(range(7)), int(dose.other_days_visits),
+            revisit, dose.window,
+        )  # fmt: skip
+
+    def visits_on(self, weekday: int) -> int:
+        """Visits on a plan day of this weekday (Mon=0)."""
+        return int(self.visits) if weekday in self.days else int(self.other_days)
+
+    def spacing(self, window_minutes: float, visits: int, visit_minutes: int) -> int:
+        """Least minutes from the start of one visit to the start of the next, on a day of
+        ``visits`` visits in a window of ``window_minutes`` (0 for one visit)."""
+        if visits <= 1:
+            return 0
+        if self.revisit_minutes is not None:
+            return int(math.ceil(self.revisit_minutes - 1e-9))
+        even = int(window_minutes // visits) // _TIME_GRID * _TIME_GRID
+        return max(even, SPACING_VISITS * int(visit_minutes))
+
+    def describe(self, visit_minutes: int) -> dict[str, Any]:
+        """For the plan's parameters: the visits, days, spacing and its rule."""
+        rule = (
+            "the dose's revisit interval"
+            if self.revisit_minutes is not None
+            else f"window / visits, at least {SPACING_VISITS} x {visit_minutes} min (heuristic "
+            "of this product: never back to back)"
+        )
+        return {
+            "peak_days": format_days(self.days),
+            "visits_on_peak_days": int(self.visits),
+            "visits_on_other_days": int(self.other_days),
+            "revisit_minutes": self.revisit_minutes,
+            "spacing_rule": rule,
+            "window": self.window.label if self.window is not None else None,
+        }
+
+
+# --------------------------------------------------------------------------------------------
 # The plan
 
 
@@ -618,6 +715,7 @@ def make_team_plan(
     time_limit_s: float = ROUTING_TIME_LIMIT_S,
     created: dt.datetime | None = None,
     kb: KnowledgeBase | None = None,
+    doses: Mapping[str, VisitDose] | None = None,
 ) -> TeamPlan:
     """Routes for every team and shift over ``days`` plan days, with block-randomised controls.
 
@@ -666,6 +764,11 @@ def make_team_plan(
     created : datetime, optional
         Creation time recorded as ``params["created_utc"]`` (default now).
     kb : KnowledgeBase, optional
+    doses : mapping, optional
+        ``patrol_area_id`` -> :class:`VisitDose`: the recommended dose of each area, routed as
+        that many visits on each of its patrol days (see *Doses*), recorded as
+        ``params["visits_per_day"] = "recommended"`` and ``params["doses"]``. Default (and for
+        areas not in it): one visit on each patrol day (``params["visits_per_day"] = 1``).
 
     Returns
     -------
@@ -706,6 +809,19 @@ def make_team_plan(
     no shift can serve (not a peak day, no shift in the window) carry no row: they are neither
     patrol nor control. An area drawn for patrol that no shift could fit is left out of the
     visits (so the effect estimate never counts it) and listed in :attr:`TeamPlan.shortfall`.
+
+    **Doses.** An area with a :class:`VisitDose` is patrolled on its peak days (and on every
+    other day when the dose asks for visits there), inside the dose's window; on a patrol day it
+    gets ``visits`` visits on its peak days and ``other_days`` elsewhere: one node per visit in
+    the day's routing problem, each inside the area's window that day, visit ``j + 1`` starting
+    at least the dose's spacing after visit ``j`` (:meth:`VisitDose.spacing`: its revisit
+    interval, else the window's length over the day's visits and never under
+    :data:`SPACING_VISITS` visit lengths, a heuristic of this product), by one team or several.
+    The day's first visit of every area comes before any second visit in the penalty for leaving
+    one out (only the first carries the gap rule's double penalty), so a full day drops second
+    and later visits first. The visits no shift can fit, and those the window cannot hold at
+    that spacing, are rows of :attr:`TeamPlan.shortfall` with their number (``visit`` of
+    ``visits_in_day``). Every routed visit carries its number within the area's day.
     """
     kb = kb or load_knowledge_base()
     teams = _check_teams(list(teams))
@@ -723,7 +839,11 @@ def make_team_plan(
     ids = table["patrol_area_id"].astype(str).tolist()
     travel = _travel(table, travel_minutes, walking_speed_kmh)
     blocks, sep = control_blocks(table, separation_m=separation_m)
-    windows = [_window(row, kb, use_peak_days) for _, row in table.iterrows()]
+    area_doses = [(doses or {}).get(pid) for pid in ids]
+    windows = [
+        _window(row, kb, use_peak_days, dose)
+        for (_, row), dose in zip(table.iterrows(), area_doses, strict=True)
+    ]
     start = plan_start_date(start_date)
     if seed is None:
         seed = secrets.randbits(32)
@@ -753,15 +873,22 @@ def make_team_plan(
         rng=rng,
         visit=setting.visit_minutes,
         held=np.zeros(len(ids), dtype=int),
+        doses=area_doses,
     )
     statuses: list[str] = []
     for d in range(days):
         day = start + dt.timedelta(days=d)
         drawn = state.draw(d, control_share, setting.max_gap_days)
-        routed, status = _route_day(day, drawn[0], drawn[1], occ[d], vehicles[d], travel, setting)
+        wanted = state.day_visits(drawn[0], day, occ[d])
+        top = max((w.routable for w in wanted.values()), default=0)
+        nodes = [(i, j) for j in range(1, top + 1) for i in drawn[0] if j <= wanted[i].routable]
+        spacing = {i: w.spacing for i, w in wanted.items()}
+        routed, status = _route_day(
+            day, nodes, drawn[1], occ[d], vehicles[d], travel, setting, spacing
+        )
         statuses.append(status)
         reason = _NO_ROOM if status in _SOLVED else f"the route search failed ({status})"
-        state.record(d, day, routed, drawn, occ[d], teams, windows, reason)
+        state.record(d, day, routed, drawn, occ[d], teams, windows, reason, wanted)
     extra = {
         "walking_speed_kmh": float(walking_speed_kmh),
         "street_detour": float(STREET_DETOUR),
@@ -772,6 +899,13 @@ def make_team_plan(
         if vary_times
         else "earliest the route allows",
     }
+    if doses:
+        extra["visits_per_day"] = "recommended"
+        extra["doses"] = {
+            pid: d.describe(setting.visit_minutes)
+            for pid, d in zip(ids, area_doses, strict=True)
+            if d is not None
+        }
     return _assemble(
         state, teams, windows, vehicles, sep, statuses, start, days, seed, created, setting, kb,
         extra,
@@ -854,11 +988,23 @@ def _travel(
     return out
 
 
-def _window(row: pd.Series, kb: KnowledgeBase, use_peak_days: bool) -> PatrolWindow:
-    w = patrol_window(row, kb)
-    if use_peak_days:
+def _window(
+    row: pd.Series, kb: KnowledgeBase, use_peak_days: bool, dose: VisitDose | None = None
+) -> PatrolWindow:
+    """The area's window: its own peak, or its dose's window on the dose's patrol days."""
+    w = patrol_window(row, kb) if dose is None or dose.window is None else dose.window
+    days = set(w.days) if use_peak_days else set(range(7))
+    if dose is not None and use_peak_days:
+        days = set(dose.days) | (set(range(7)) if dose.other_days else set())
+    if days == set(w.days):
         return w
-    return PatrolWindow(w.start_hour, w.end_hour, tuple(range(7)), w.basis, w.label, w.caveat)
+    label = w.label
+    if dose is not None and dose.other_days and set(dose.days) != set(range(7)):
+        label = (
+            f"{w.label}; other days {format_window(w.start_hour, w.end_hour)} "
+            f"({dose.other_days} visit)"
+        )
+    return PatrolWindow(w.start_hour, w.end_hour, tuple(sorted(days)), w.basis, label, w.caveat)
 
 
 def _local(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.datetime:
@@ -964,6 +1110,19 @@ class _Stop:
     walk: int
 
 
+@dataclass(frozen=True)
+class _DayDose:
+    """One area's visits on one plan day: asked for, that its window holds at the spacing, and
+    the least minutes between the starts of two of them."""
+
+    planned: int
+    routable: int
+    spacing: int
+
+
+_ONE_VISIT = _DayDose(1, 1, 0)
+
+
 @dataclass
 class _Run:
     """The plan as it is built day by day: last visits, rows, shortfalls."""
@@ -976,8 +1135,28 @@ class _Run:
     rng: np.random.Generator
     visit: int
     held: np.ndarray
+    doses: Sequence[VisitDose | None] = ()
     rows: list[dict[str, Any]] = field(default_factory=list)
     short: list[dict[str, Any]] = field(default_factory=list)
+
+    def day_visits(
+        self, patrol: Sequence[int], day: dt.date, occ: Sequence[_Occurrence | None]
+    ) -> dict[int, _DayDose]:
+        """Each patrolled area's visits today (one without a dose; at least one on a patrol
+        day), and how many of them its window holds at its spacing."""
+        out: dict[int, _DayDose] = {}
+        for i in patrol:
+            dose = self.doses[i] if self.doses else None
+            o = occ[i]
+            if dose is None or o is None:
+                out[i] = _ONE_VISIT
+                continue
+            planned = max(1, dose.visits_on(day.weekday()))
+            span = o.hi - o.lo
+            gap = dose.spacing(span, planned, self.visit)
+            fit = planned if gap <= 0 else 1 + max(0, span - self.visit) // gap
+            out[i] = _DayDose(planned, max(1, min(planned, fit)), gap)
+        return out
 
     def spacing(self) -> np.ndarray:
         """Per area, the most days between patrollable days (from the day before the plan to
@@ -1040,45 +1219,56 @@ class _Run:
         teams: Sequence[Team],
         windows: Sequence[PatrolWindow],
         reason: str,
+        wanted: Mapping[int, _DayDose],
     ) -> None:
         """Keep today's visits, controls and shortfalls; move the areas' last visits on."""
         patrol, forced, controls = drawn
+        visited = {i for i, _ in routed}
         for i in (*patrol, *controls):  # patrollable days without a visit in a row
-            self.held[i] = 0 if i in routed else self.held[i] + 1
+            self.held[i] = 0 if i in visited else self.held[i] + 1
         for i in patrol:
             assignment = "forced" if i in forced else "random"
-            stop = routed.get(i)
-            if stop is None:
-                self.short.append(
-                    {
-                        "date": pd.Timestamp(day),
-                        "patrol_area_id": self.ids[i],
-                        "block": int(self.blocks[i]),
+            want = wanted.get(i, _ONE_VISIT)
+            for j in range(1, want.planned + 1):
+                stop = routed.get((i, j))
+                if stop is None:
+                    self.short.append(
+                        {
+                            "date": pd.Timestamp(day),
+                            "patrol_area_id": self.ids[i],
+                            "block": int(self.blocks[i]),
+                            "assignment": assignment,
+                            "reason": reason if j <= want.routable else _no_window(want),
+                            "visit": j,
+                            "visits_in_day": want.planned,
+                        }
+                    )
+                    continue
+                v = stop.vehicle
+                self.rows.append(
+                    self._base(i, day, occ[i], windows[i])
+                    | {
+                        "team": teams[v.team].name,
+                        "shift": v.shift.label,
+                        "shift_start": v.start,
+                        "shift_end": v.end,
+                        "order": stop.order,
+                        "arm": "patrol",
                         "assignment": assignment,
-                        "reason": reason,
+                        "forced": i in forced,
+                        "start": stop.start,
+                        # in real minutes (through UTC): a visit in the hour the clocks repeat
+                        "end": (
+                            stop.start.astimezone(dt.UTC) + dt.timedelta(minutes=self.visit)
+                        ).astimezone(stop.start.tzinfo),
+                        "minutes": self.visit,
+                        "travel_minutes": stop.walk,
+                        "officers": int(teams[v.team].officers),
+                        "visit": j,
+                        "visits_in_day": want.planned,
                     }
                 )
-                continue
-            v = stop.vehicle
-            self.rows.append(
-                self._base(i, day, occ[i], windows[i])
-                | {
-                    "team": teams[v.team].name,
-                    "shift": v.shift.label,
-                    "shift_start": v.start,
-                    "shift_end": v.end,
-                    "order": stop.order,
-                    "arm": "patrol",
-                    "assignment": assignment,
-                    "forced": i in forced,
-                    "start": stop.start,
-                    "end": stop.start + dt.timedelta(minutes=self.visit),
-                    "minutes": self.visit,
-                    "travel_minutes": stop.walk,
-                    "officers": int(teams[v.team].officers),
-                }
-            )
-            self.last[i] = d
+                self.last[i] = d
         for i in controls:
             self.rows.append(
                 self._base(i, day, occ[i], windows[i])
@@ -1096,6 +1286,8 @@ class _Run:
                     "minutes": 0,
                     "travel_minutes": 0,
                     "officers": 0,
+                    "visit": 0,
+                    "visits_in_day": 0,
                 }
             )
 
@@ -1122,28 +1314,40 @@ _NO_ROOM = (
 )
 
 
+def _no_window(want: _DayDose) -> str:
+    """Why visits past what the window holds at the dose's spacing are not routed."""
+    return (
+        f"the window that day holds only {want.routable} visit(s) {want.spacing} minutes apart "
+        f"of the {want.planned} the dose asks for"
+    )
+
+
 def _route_day(
     day: dt.date,
-    patrol: Sequence[int],
+    nodes: Sequence[tuple[int, int]],
     forced: set[int],
     occ: Sequence[_Occurrence | None],
     vehicles: Sequence[_Vehicle],
     travel: np.ndarray,
     s: _Setting,
-) -> tuple[dict[int, _Stop], str]:
-    """One plan day's routes (OR-Tools, time windows); ``{area: stop}`` and the solver status."""
-    if not patrol or not vehicles:
+    spacing: Mapping[int, int] | None = None,
+) -> tuple[dict[tuple[int, int], _Stop], str]:
+    """One plan day's routes (OR-Tools, time windows): ``{(area, visit): stop}`` and the solver
+    status. ``nodes`` are the day's visits as (area, visit number), most important first;
+    ``spacing`` the least minutes between the starts of two visits of one area."""
+    if not nodes or not vehicles:
         return {}, "nothing to route"
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-    nodes = list(patrol)  # node k+1 is area nodes[k]; node 0 is a place-less depot
+    spacing = spacing or {}
+    area = [i for i, _ in nodes]  # node k+1 is a visit of area area[k]; node 0 a place-less depot
     n = len(nodes) + 1
     service = [0] + [s.visit_minutes] * len(nodes)
 
     def walk(a: int, b: int) -> int:
         if a == 0 or b == 0:
             return 0
-        return int(travel[nodes[a - 1], nodes[b - 1]])
+        return int(travel[area[a - 1], area[b - 1]])
 
     manager = pywrapcp.RoutingIndexManager(n, len(vehicles), 0)
     routing = pywrapcp.RoutingModel(manager)
@@ -1159,12 +1363,13 @@ def _route_day(
     horizon = 3 * 24 * 60
     routing.AddDimension(time_cb, horizon, horizon, False, "time")
     time = routing.GetDimensionOrDie("time")
-    for k, i in enumerate(nodes, start=1):
+    previous: dict[int, int] = {}  # area -> routing index of its latest visit so far
+    for k, (i, j) in enumerate(nodes, start=1):
         o = occ[i]
         assert o is not None
         idx = manager.NodeToIndex(k)
         time.CumulVar(idx).SetRange(max(o.lo, 0), max(o.hi - s.visit_minutes, 0))
-        penalty = _DROP_PENALTY * (2 if i in forced else 1) + (len(nodes) - k) * 1000
+        penalty = _DROP_PENALTY * (2 if i in forced and j == 1 else 1) + (len(nodes) - k) * 1000
         routing.AddDisjunction([idx], penalty)
         able = [
             v
@@ -1172,6 +1377,11 @@ def _route_day(
             if min(o.hi, veh.hi) - max(o.lo, veh.lo) >= s.visit_minutes
         ]
         routing.VehicleVar(idx).SetValues([-1, *able])
+        if i in previous:  # visit j starts at least the spacing after visit j - 1
+            routing.solver().Add(
+                time.CumulVar(idx) >= time.CumulVar(previous[i]) + int(spacing.get(i, 0))
+            )
+        previous[i] = idx
     for v, veh in enumerate(vehicles):
         time.CumulVar(routing.Start(v)).SetRange(veh.lo, veh.hi)
         time.CumulVar(routing.End(v)).SetRange(veh.lo, veh.hi)
@@ -1185,52 +1395,86 @@ def _route_day(
     status = _STATUS.get(int(routing.status()), str(routing.status()))
     if solution is None:
         return {}, status
-    origin = _origin(day, s).astimezone(dt.UTC)
-    out: dict[int, _Stop] = {}
-    for v, veh in enumerate(vehicles):
+    routes: list[list[int]] = []
+    for v in range(len(vehicles)):
         route: list[int] = []
         idx = solution.Value(routing.NextVar(routing.Start(v)))
         while not routing.IsEnd(idx):
-            route.append(nodes[manager.IndexToNode(idx) - 1])
+            route.append(manager.IndexToNode(idx) - 1)
             idx = solution.Value(routing.NextVar(idx))
-        starts = _timetable(route, occ, veh, travel, s)
-        for k, (i, t) in enumerate(zip(route, starts, strict=True)):
-            when = (origin + dt.timedelta(minutes=t)).astimezone(s.zone)
-            out[i] = _Stop(veh, k + 1, when, int(travel[route[k - 1], i]) if k else 0)
+        routes.append(route)
+    starts = _timetable(routes, nodes, occ, vehicles, travel, s, spacing)
+    origin = _origin(day, s).astimezone(dt.UTC)
+    out: dict[tuple[int, int], _Stop] = {}
+    for v, route in enumerate(routes):
+        for k, node in enumerate(route):
+            when = (origin + dt.timedelta(minutes=starts[node])).astimezone(s.zone)
+            walk_before = int(travel[area[route[k - 1]], area[node]]) if k else 0
+            out[nodes[node]] = _Stop(vehicles[v], k + 1, when, walk_before)
     return out, status
 
 
 def _timetable(
-    route: Sequence[int],
+    routes: Sequence[Sequence[int]],
+    nodes: Sequence[tuple[int, int]],
     occ: Sequence[_Occurrence | None],
-    veh: _Vehicle,
+    vehicles: Sequence[_Vehicle],
     travel: np.ndarray,
     s: _Setting,
-) -> list[int]:
-    """Start minutes of a route's visits: the earliest the route allows, or (``s.rng``) drawn
-    at random on a 5-minute grid between the earliest and the latest start that still lets
-    every later visit of the route keep its window and the shift's end."""
-    n = len(route)
+    spacing: Mapping[int, int],
+) -> dict[int, int]:
+    """Start minutes of the routed visits (by node): the earliest the routes allow, or
+    (``s.rng``) drawn at random on a 5-minute grid between the earliest and the latest start
+    that still lets every other visit keep its window, its shift, its route's walks and its
+    area's spacing.
+
+    The starts are a simple temporal problem (every rule is ``t_b >= t_a + w``): its bounds are
+    propagated, then the visits are fixed one by one (vehicle by vehicle, in route order), each
+    inside the bounds the fixed ones leave, which always extends to a whole timetable. Without
+    spacing rules a route's bounds are its own: the earliest start after the previous visit and
+    the walk, and the latest that leaves room for the rest of the route before the shift ends.
+    """
     visit = s.visit_minutes
-    late = [0] * n
-    for k in range(n - 1, -1, -1):
-        o = occ[route[k]]
-        assert o is not None
-        after = veh.hi if k == n - 1 else late[k + 1] - int(travel[route[k], route[k + 1]])
-        late[k] = min(o.hi, after) - visit
-    starts: list[int] = []
-    for k, i in enumerate(route):
-        o = occ[i]
-        assert o is not None
-        lo = max(o.lo, veh.lo)
-        if k:
-            lo = max(lo, starts[-1] + visit + int(travel[route[k - 1], i]))
-        grid = np.arange(math.ceil(lo / _TIME_GRID), math.floor(late[k] / _TIME_GRID) + 1)
-        if s.rng is None or len(grid) == 0:
-            starts.append(lo)
-        else:
-            starts.append(int(s.rng.choice(grid)) * _TIME_GRID)
-    return starts
+    order = [node for route in routes for node in route]
+    lo: dict[int, int] = {}
+    hi: dict[int, int] = {}
+    edges: list[tuple[int, int, int]] = []  # (a, b, w): t_b >= t_a + w
+    for v, route in enumerate(routes):
+        veh = vehicles[v]
+        for k, node in enumerate(route):
+            o = occ[nodes[node][0]]
+            assert o is not None
+            lo[node] = max(o.lo, veh.lo)
+            hi[node] = min(o.hi, veh.hi) - visit
+            if k:
+                prev = route[k - 1]
+                edges.append((prev, node, visit + int(travel[nodes[prev][0], nodes[node][0]])))
+    by_area: dict[int, list[int]] = {}
+    for node in sorted(order, key=lambda x: nodes[x][1]):
+        by_area.setdefault(nodes[node][0], []).append(node)
+    for i, mine in by_area.items():
+        edges += [(a, b, int(spacing.get(i, 0))) for a, b in itertools.pairwise(mine)]
+
+    def propagate() -> None:
+        for _ in range(len(order) + 1):
+            changed = False
+            for a, b, w in edges:
+                if lo[a] + w > lo[b]:
+                    lo[b] = lo[a] + w
+                    changed = True
+                if hi[b] - w < hi[a]:
+                    hi[a] = hi[b] - w
+                    changed = True
+            if not changed:
+                return
+
+    propagate()
+    for node in order:
+        grid = np.arange(math.ceil(lo[node] / _TIME_GRID), math.floor(hi[node] / _TIME_GRID) + 1)
+        t = lo[node] if s.rng is None or len(grid) == 0 else int(s.rng.choice(grid)) * _TIME_GRID
+        lo[node] = hi[node] = t
+        propagate()
+    return {node: lo[node] for node in order}
 
 
 #: Solver statuses whose routes are kept as found.
@@ -1266,8 +1510,11 @@ def _assemble(
 ) -> TeamPlan:
     visits = _visits_frame(state.rows, s.zone)
     short = pd.DataFrame.from_records(
-        state.short, columns=["date", "patrol_area_id", "block", "assignment", "reason"]
-    )
+        state.short,
+        columns=[
+            "date", "patrol_area_id", "block", "assignment", "reason", "visit", "visits_in_day"
+        ],
+    )  # fmt: skip
     areas = _area_table(state, windows, visits, short, start, days, s.max_gap_days)
     shifts = _shift_table(vehicles, teams, visits, start)
     bad = [st for st in statuses if st not in _SOLVED]
@@ -1301,8 +1548,13 @@ def _assemble(
         "blocks": int(len(set(state.blocks.tolist()))),
         "patrol_visits": int((visits["arm"] == "patrol").sum()),
         "control_area_days": int((visits["arm"] == "control").sum()),
-        "forced_area_days": int(visits["forced"].sum()) if len(visits) else 0,
-        "unrouted_area_days": len(short),
+        "forced_area_days": int(
+            visits.loc[visits["arm"] == "patrol"]
+            .drop_duplicates(["date", "patrol_area_id"])["forced"]
+            .sum()
+        ),
+        "unrouted_area_days": _lost_days(visits, short),
+        "unrouted_visits": len(short),
         "areas_gap_kept": int(areas["gap_kept"].sum()),
         "notes": notes,
     }
@@ -1321,8 +1573,18 @@ _VISIT_COLUMNS = [
     "date", "weekday", "team", "shift", "shift_start", "shift_end", "order", "patrol_area_id",
     "hotspot_id", "block", "arm", "assignment", "forced", "start", "end", "minutes",
     "travel_minutes", "officers", "window", "window_basis", "window_start", "window_end",
-    "location", "lat", "lon",
+    "location", "lat", "lon", "visit", "visits_in_day",
 ]  # fmt: skip
+
+
+def _lost_days(visits: pd.DataFrame, short: pd.DataFrame) -> int:
+    """Area-days drawn for patrol of which no visit was routed."""
+    if not len(short):
+        return 0
+    key = ["date", "patrol_area_id"]
+    done = visits.loc[visits["arm"] == "patrol", key].drop_duplicates()
+    lost = short[key].drop_duplicates().merge(done, on=key, how="left", indicator=True)
+    return int((lost["_merge"] == "left_only").sum())
 
 
 def _visits_frame(rows: list[dict[str, Any]], zone: ZoneInfo) -> pd.DataFrame:
@@ -1351,15 +1613,19 @@ def _area_table(
     spacing = state.spacing()
     for i, pid in enumerate(state.ids):
         mine = patrol[patrol["patrol_area_id"] == pid]
-        idx = sorted(int((d - pd.Timestamp(start)).days) for d in mine["date"])
+        first = mine.drop_duplicates("date")
+        idx = sorted(int((d - pd.Timestamp(start)).days) for d in first["date"])
         gap = int(np.diff([-1, *idx, days]).max())
         elig = int(state.eligible[:, i].sum())
         ctrl = int(((visits["patrol_area_id"] == pid) & (visits["arm"] == "control")).sum())
         lost = short[short["patrol_area_id"] == pid] if len(short) else short
         unrouted = len(lost)
-        failed = bool((lost["reason"] != _NO_ROOM).any()) if unrouted else False
+        reasons = lost["reason"].astype(str) if unrouted else pd.Series([], dtype=str)
+        failed = bool(reasons.str.startswith("the route search failed").any())
+        n_window = int(reasons.str.startswith("the window that day").sum())
         w = windows[i]
         row = state.table.iloc[i]
+        dose = state.doses[i] if state.doses else None
         rows.append(
             {
                 "patrol_area_id": pid,
@@ -1367,19 +1633,41 @@ def _area_table(
                 "block": int(state.blocks[i]),
                 "window": w.label,
                 "window_basis": w.basis,
+                "visits_per_day": _dose_words(dose),
                 "eligible_days": elig,
                 "patrol_days": len(idx),
                 "control_days": ctrl,
-                "forced_days": int(mine["forced"].sum()),
-                "unrouted_days": unrouted,
+                "forced_days": int(first["forced"].sum()),
+                "unrouted_days": len(set(lost["date"]) - set(first["date"])) if unrouted else 0,
+                "visits": len(mine),
+                "unrouted_visits": unrouted,
                 "max_gap_days": gap,
                 "gap_kept": gap <= max_gap,
                 "shortfall": _shortfall_text(
-                    w, elig, unrouted, gap, max_gap, days, int(spacing[i]), failed
+                    w,
+                    elig,
+                    unrouted,
+                    gap,
+                    max_gap,
+                    days,
+                    int(spacing[i]),
+                    failed,
+                    n_window,
+                    bool((lost["visits_in_day"] > 1).any()) if unrouted else False,
                 ),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _dose_words(dose: VisitDose | None) -> str:
+    """``"1"``, or ``"3 on Fri-Sat, 1 on other days"``."""
+    if dose is None:
+        return "1"
+    if set(dose.days) == set(range(7)):
+        return str(dose.visits)
+    other = f", {dose.other_days} on other days" if dose.other_days else ""
+    return f"{dose.visits} on {format_days(dose.days)}{other}"
 
 
 def _shortfall_text(
@@ -1391,8 +1679,16 @@ def _shortfall_text(
     days: int,
     spacing: int,
     failed: bool = False,
+    n_window: int = 0,
+    of_dose: bool = False,
 ) -> str:
+    """The dose rules an area did not keep, in words (``of_dose``: some visits lost were
+    second or later visits of a day, said even where the peak days already explain the gap)."""
     lost = "not placed: the route search failed" if failed else "found no room in a shift"
+    parts = [f"{unrouted - n_window} visit(s) {lost}"] if unrouted > n_window else []
+    if n_window:
+        parts.append(f"{n_window} visit(s) more than its window holds at the dose's spacing")
+    lost_words = "; ".join(parts)
     if elig == 0:
         return (
             f"no shift meets its window ({w.label}) on any of the {days} plan days: never visited"
@@ -1402,14 +1698,14 @@ def _shortfall_text(
             why = (
                 f"its peak days and the shifts ({w.label}) leave up to {spacing} days between "
                 "days it can be patrolled"
-            )
+            ) + (f"; and {lost_words}" if of_dose and unrouted else "")
         elif unrouted:
-            why = f"{unrouted} visit(s) {lost}"
+            why = lost_words
         else:
             why = "the draw of controls"
         return f"left up to {gap} days without a visit (rule: {max_gap}): {why}"
     if unrouted:
-        return f"{unrouted} visit(s) {lost} (gap rule still kept)"
+        return f"{lost_words} (gap rule still kept)"
     return ""
 
 
@@ -1462,7 +1758,7 @@ def _notes(
         f"{params['start_date']} ({params['time_zone']}, seed {params['seed']}).",
         f"{patrol} visits of {params['visit_minutes']} minutes routed; "
         f"{int((visits['arm'] == 'control').sum())} control area-days; "
-        f"{int(visits['forced'].sum()) if len(visits) else 0} patrol area-days forced by the "
+        f"{int(areas['forced_days'].sum())} patrol area-days forced by the "
         f"{params['max_gap_days']}-day gap rule (left out of the effect estimate).",
         "Travel between areas: "
         + (
@@ -1473,7 +1769,22 @@ def _notes(
         )
         + " The walk to a shift's first area is not planned.",
     ]
-    if len(short):
+    if params.get("visits_per_day") == "recommended":
+        several = [pid for pid, d in params["doses"].items() if d["visits_on_peak_days"] > 1]
+        notes.append(
+            f"Visits a day follow each area's recommended dose: {len(several)} area(s) get more "
+            "than one visit on their peak days (one visit of an area starts at least the dose's "
+            "revisit interval after the last; without one, the window's length over the day's "
+            f"visits and never under {SPACING_VISITS} visit lengths, a heuristic of this "
+            "product so that visits are never back to back), possibly by different teams."
+        )
+    if len(short) and (short["visits_in_day"] > 1).any():
+        notes.append(
+            f"{len(short)} visit(s) drawn for patrol ({_lost_days(visits, short)} whole "
+            "area-day(s)) found no room in any shift or window and are not in the plan (see the "
+            "shortfall table: each visit's number within its day)."
+        )
+    elif len(short):
         notes.append(
             f"{len(short)} area-day(s) drawn for patrol found no room in any shift and are not "
             "in the plan (see the shortfall table)."
@@ -1507,7 +1818,9 @@ def render_team_sheets(plan: TeamPlan, team: str, *, title: str | None = None) -
     """One team's printable sheets, one page per shift, as HTML (``hotspots/templates``).
 
     Each sheet names the day, the shift and its officers, lists the visits in route order with
-    start and end (local time), area, place, the walk before and the window, leaves a column
+    start and end (local time), area, place, the walk before and the window (and, where a dose
+    asks for several visits of an area a day, each visit's number within the area's day, "2 of
+    3"), leaves a column
     to note the time in and out, and repeats the dose rule and the stop and search notice
     (:func:`hotspots.safeguards.stop_search_notice`). Print it from a browser, or to PDF with
     :func:`hotspots.briefing.html_to_pdf`.
@@ -1554,6 +1867,7 @@ def render_team_sheets(plan: TeamPlan, team: str, *, title: str | None = None) -
                         else "",
                         "walk": int(r["travel_minutes"]),
                         "window": str(r["window"]),
+                        "of_day": f"{int(r['visit'])} of {int(r['visits_in_day'])}",
                     }
                     for _, r in mine.iterrows()
                 ],
@@ -1573,5 +1887,6 @@ def render_team_sheets(plan: TeamPlan, team: str, *, title: str | None = None) -
             visit_minutes=plan.params["visit_minutes"],
             min_visit=MIN_VISIT_MINUTES,
             notice=stop_search_notice(),
+            several=bool((v["visits_in_day"] > 1).any()),
         )
     )

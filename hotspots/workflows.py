@@ -1053,13 +1053,20 @@ def task_teams(
     share and seed are used unless ``settings`` gives them; other settings (``time_zone``,
     ``walking_speed_kmh``, ``travel_minutes``, ``separation_m``, ``use_peak_days``,
     ``time_limit_s``) are passed on. ``progress`` is told ``"planning"`` (one step).
+
+    A plan made with ``dose="recommended"`` passes each planned area's dose
+    (:meth:`hotspots.tasking.VisitDose.from_dose` of its recommendation, with the plan's visits
+    on a peak day, ``areas["visits_per_peak_day"]``) as ``doses``, so the teams route that many
+    visits on each patrol day; a uniform plan routes one visit per area and patrol day.
     """
-    from hotspots.tasking import make_team_plan
+    from hotspots.tasking import VisitDose, make_team_plan
 
     p = plan.plan.params
-    planned = set(plan.plan.areas.loc[plan.plan.areas["in_plan"].astype(bool), "patrol_area_id"])
+    table = plan.plan.areas
+    planned_rows = table[table["in_plan"].astype(bool)]
+    planned = set(planned_rows["patrol_area_id"])
     areas = plan.areas[plan.areas["patrol_area_id"].isin(planned)]
-    defaults = {
+    defaults: dict[str, Any] = {
         "start_date": p["start_date"],
         "days": int(p["days"]),
         "visit_minutes": int(p["visit_minutes"]),
@@ -1067,6 +1074,15 @@ def task_teams(
         "control_share": float(p["control_share"]),
         "seed": int(p["seed"]),
     }
+    if p.get("dose") == "recommended":
+        per_day = dict(
+            zip(planned_rows["patrol_area_id"], planned_rows["visits_per_peak_day"], strict=True)
+        )
+        defaults["doses"] = {
+            pid: VisitDose.from_dose(rec.dose, int(per_day[pid]))
+            for pid, rec in plan.recommendations.items()
+            if pid in per_day
+        }
     with progress_step(progress, PLANNING, 1) as done:
         result = make_team_plan(areas, teams, **(defaults | settings))
         done()

@@ -139,7 +139,7 @@ def section(bundle: Any) -> None:
         st.caption(md(note))
     st.dataframe(tp.shifts, hide_index=True, key="task_shifts")
     if len(tp.shortfall):
-        with st.expander(f"{len(tp.shortfall)} area-days no shift could fit"):
+        with st.expander(f"{len(tp.shortfall)} visit(s) no shift could fit"):
             st.dataframe(tp.shortfall, hide_index=True, key="task_shortfall")
     st.download_button(
         "Team plan (CSV)",

@@ -385,3 +385,47 @@ def test_gistar_fdr_is_its_own_option(demo_csv, tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["detect", str(demo_csv), "--fdr", "0.01"]) == 2
     assert "--fdr does not apply to --method kde" in capsys.readouterr().err
+
+
+def test_plan_recommended_dose_with_teams_routes_each_visit(demo_csv, tmp_path, capsys):
+    # --dose recommended --teams: the team sheets carry each area's visits a day, not one.
+    import pandas as pd
+
+    teams = tmp_path / "teams.csv"
+    teams.write_text(
+        "team,officers,days,start,end\nAlpha,2,Thu-Sat,18:00,02:00\nBravo,2,daily,14:00,22:00\n"
+    )
+    out = tmp_path / "plan"
+    args = ["plan", str(demo_csv), "--out-dir", str(out), "--days", "14", "--seed", "3"]
+    args += ["--start-date", "2026-10-19", "--control-share", "0.5", "--dose", "recommended"]
+    assert cli.main([*args, "--teams", str(teams)]) == 0
+    assert "Visits a day follow each area's recommended dose" in capsys.readouterr().out
+    table = pd.read_csv(out / "team_plan.csv")
+    plan = pd.read_csv(out / "patrol_plan.csv")
+    params = json.loads(table["plan_parameters"].iloc[0])
+    assert params["visits_per_day"] == "recommended"
+    assert set(params["doses"]) == set(plan["patrol_area_id"])
+    patrol = table[table["arm"] == "patrol"].copy()
+    assert (patrol["visits_in_day"] > 1).any()
+    for _key, day in patrol.groupby(["date", "patrol_area_id"]):
+        n = int(day["visits_in_day"].iloc[0])
+        assert (day["visits_in_day"] == n).all()
+        assert sorted(day["visit"]) == sorted(set(day["visit"])) and set(day["visit"]) <= set(
+            range(1, n + 1)
+        )
+        starts = pd.to_datetime(day.sort_values("visit")["start"], utc=True)
+        assert (starts.diff().dropna() >= pd.Timedelta(minutes=30)).all()  # never back to back
+    # the visits a day are the patrol plan's, weekday by weekday
+    want = plan[plan["arm"] == "patrol"].groupby(["patrol_area_id", "weekday"])["visit"].max()
+    got = patrol.groupby(["patrol_area_id", "weekday"])["visits_in_day"].max()
+    both = want.index.intersection(got.index)
+    assert len(both) > 0 and (want[both] == got[both]).all()
+    # every visit is its own calendar event and sheet line, numbered within its day
+    for team in ("Alpha", "Bravo"):
+        text = (out / f"team_{team}.ics").read_bytes().decode("utf-8")
+        uids = [ln for ln in text.replace("\r\n ", "").split("\r\n") if ln.startswith("UID:")]
+        assert len(uids) == len(set(uids)) == int((patrol["team"] == team).sum())
+    several = patrol[patrol["visits_in_day"] > 1].iloc[0]
+    sheets = (out / f"team_{several['team']}_sheets.html").read_text(encoding="utf-8")
+    assert "Visit of the day" in sheets
+    assert f"{several['visit']} of {several['visits_in_day']}" in sheets

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import math
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -20,8 +21,10 @@ from hotspots.assess import area_day_counts
 from hotspots.export import team_plan_to_csv, vtimezone_lines
 from hotspots.incidents import Incidents
 from hotspots.tasking import (
+    SPACING_VISITS,
     Shift,
     Team,
+    VisitDose,
     control_blocks,
     make_team_plan,
     parse_days,
@@ -565,3 +568,182 @@ def test_start_times_vary_from_day_to_day_inside_the_route_slack():
     assert earliest.visits.groupby("order")["start"].apply(lambda t: t.dt.time.nunique()).max() == 1
     # the draw of times does not change the draw of controls or the routes
     pd.testing.assert_series_equal(plan.visits["patrol_area_id"], earliest.visits["patrol_area_id"])
+
+
+# ------------------------------------------------------------------------------- doses
+
+FRI_SAT = (4, 5)
+
+
+def _dose_case():
+    # A: peak 18:00-00:00 on Fri-Sat, dose 3 visits there 2 h apart and one on other days;
+    # B: no dose, one visit a day 18:00-22:00; 400 m apart (7 minutes' walk).
+    areas = _areas([("A", "H1", 0, 0, 18, 0, list(FRI_SAT)), ("B", "H2", 400, 0, 18, 22, None)])
+    doses = {"A": VisitDose(3, FRI_SAT, other_days=1, revisit_minutes=120)}
+    return areas, doses
+
+
+def _per_day(v, pid):
+    mine = v[(v["arm"] == "patrol") & (v["patrol_area_id"] == pid)]
+    return {d.strftime("%a"): n for d, n in mine.groupby("date").size().items()}
+
+
+def _check_inside(v):
+    p = v[v["arm"] == "patrol"]
+    assert (p["start"] >= p["window_start"]).all() and (p["end"] <= p["window_end"]).all()
+    assert (p["start"] >= p["shift_start"]).all() and (p["end"] <= p["shift_end"]).all()
+    for _team, mine in p.groupby("team"):  # one team is never in two places
+        mine = mine.sort_values("start")
+        assert (mine["start"].iloc[1:].to_numpy() >= mine["end"].iloc[:-1].to_numpy()).all()
+
+
+def test_a_recommended_dose_is_routed_visit_by_visit_across_teams():
+    # Alpha walks 18:00-21:00 every day, Bravo 21:00-00:00 on Fri-Sat only. A's third visit on a
+    # Friday or Saturday starts at least 4 h after its first (>= 22:00): only Bravo can make it.
+    areas, doses = _dose_case()
+    teams = [
+        _team("Alpha", start=18, end=21),
+        Team("Bravo", 2, (Shift(FRI_SAT, dt.time(21), dt.time(0)),)),
+    ]
+    plan = make_team_plan(
+        areas, teams, start_date="2026-03-02", days=7, seed=4, doses=doses
+    )  # Mon 2 to Sun 8 March
+    v = plan.visits
+    assert _per_day(v, "A") == {
+        "Mon": 1,
+        "Tue": 1,
+        "Wed": 1,
+        "Thu": 1,
+        "Fri": 3,
+        "Sat": 3,
+        "Sun": 1,
+    }
+    assert _per_day(v, "B") == dict.fromkeys(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], 1)
+    assert len(plan.shortfall) == 0 and plan.summary["unrouted_visits"] == 0
+    _check_inside(v)
+    a = v[(v["patrol_area_id"] == "A") & (v["arm"] == "patrol")]
+    for day, mine in a.groupby("date"):
+        mine = mine.sort_values("start")
+        n = 3 if day.weekday() in FRI_SAT else 1
+        assert mine["visit"].tolist() == list(range(1, n + 1))
+        assert (mine["visits_in_day"] == n).all()
+        gaps = mine["start"].diff().dropna()
+        assert (gaps >= pd.Timedelta(hours=2)).all()  # the dose's revisit interval
+        if n == 3:
+            assert mine["team"].iloc[-1] == "Bravo" and mine["team"].iloc[0] == "Alpha"
+    assert (v.loc[v["patrol_area_id"] == "B", "visit"] == 1).all()
+    # recorded: parameters, the area table, the notes
+    assert plan.params["visits_per_day"] == "recommended"
+    rec = plan.params["doses"]["A"]
+    assert (rec["visits_on_peak_days"], rec["visits_on_other_days"]) == (3, 1)
+    assert rec["revisit_minutes"] == 120 and rec["peak_days"] == "Fri-Sat"
+    assert "B" not in plan.params["doses"]
+    t = plan.areas.set_index("patrol_area_id")
+    assert t.loc["A", "visits_per_day"] == "3 on Fri-Sat, 1 on other days"
+    assert (t.loc["A", "visits"], t.loc["A", "patrol_days"], t.loc["A", "unrouted_visits"]) == (
+        11,
+        7,
+        0,
+    )
+    assert t.loc["B", "visits_per_day"] == "1" and t.loc["B", "visits"] == 7
+    assert any("recommended dose" in n for n in plan.notes)
+    # calendars: one event per visit, each with its own UID and its number within the day
+    text = plan.to_ical("Bravo")
+    uids = re.findall(r"^UID:(.*)$", text.replace("\r\n ", ""), flags=re.M)
+    assert len(uids) == len(set(uids)) == len(plan.route("Bravo")) >= 2
+    assert "visit 3 of 3" in text
+    sheets = render_team_sheets(plan, "Alpha")
+    assert "Visit of the day" in sheets and "1 of 3" in sheets and "1 of 1" in sheets
+    assert "3 of 3" in render_team_sheets(plan, "Bravo")
+    table = pd.read_csv(pd.io.common.StringIO(plan.to_csv()))
+    fri = table[(table["date"] == "2026-03-06") & (table["patrol_area_id"] == "A")]
+    assert sorted(fri["visit"]) == [1, 2, 3] and set(fri["visits_in_day"]) == {3}
+
+
+def test_visits_no_shift_can_fit_are_the_shortfall_exactly():
+    # One team 18:00-20:30: on Fri and Sat it can start A's visits at 18:00 and 20:00-20:15, so
+    # visit 3 (>= 22:00) finds no room; B still gets its one visit in between.
+    areas, doses = _dose_case()
+    team = Team("Alpha", 2, (Shift(EVERY_DAY, dt.time(18), dt.time(20, 30)),))
+    plan = make_team_plan(areas, [team], start_date="2026-03-02", days=7, seed=1, doses=doses)
+    s = plan.shortfall
+    assert s[["patrol_area_id", "visit", "visits_in_day"]].values.tolist() == [
+        ["A", 3, 3],
+        ["A", 3, 3],
+    ]
+    assert [d.strftime("%a") for d in s["date"]] == ["Fri", "Sat"]
+    assert s["reason"].str.startswith("no shift had room").all()
+    v = plan.visits
+    assert _per_day(v, "A") == {
+        "Mon": 1,
+        "Tue": 1,
+        "Wed": 1,
+        "Thu": 1,
+        "Fri": 2,
+        "Sat": 2,
+        "Sun": 1,
+    }
+    assert _per_day(v, "B") == dict.fromkeys(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], 1)
+    _check_inside(v)
+    t = plan.areas.set_index("patrol_area_id")
+    assert (t.loc["A", "unrouted_visits"], t.loc["A", "unrouted_days"]) == (2, 0)
+    assert t.loc["A", "shortfall"] == "2 visit(s) found no room in a shift (gap rule still kept)"
+    assert plan.summary["unrouted_area_days"] == 0 and plan.summary["unrouted_visits"] == 2
+    assert any(
+        n.startswith("2 visit(s) drawn for patrol (0 whole area-day(s))") for n in plan.notes
+    )
+    # a spacing the window cannot hold: 3 visits 3 h apart need 6 h 15 min of a 6 h window
+    wide = {"A": VisitDose(3, FRI_SAT, other_days=0, revisit_minutes=180)}
+    team = _team(start=17, end=1)
+    plan = make_team_plan(areas, [team], start_date="2026-03-02", days=7, seed=1, doses=wide)
+    s = plan.shortfall
+    assert s[["patrol_area_id", "visit", "visits_in_day"]].values.tolist() == [
+        ["A", 3, 3],
+        ["A", 3, 3],
+    ]
+    assert s["reason"].str.startswith("the window that day holds only 2 visit(s) 180 minutes").all()
+    assert _per_day(plan.visits, "A") == {"Fri": 2, "Sat": 2}  # peak days only: no other-day visit
+    assert (
+        "more than its window holds" in plan.areas.set_index("patrol_area_id").loc["A", "shortfall"]
+    )
+
+
+def test_the_spacing_without_a_revisit_interval_is_stated_and_never_back_to_back():
+    d = VisitDose(3, EVERY_DAY)
+    assert d.spacing(360, 3, 15) == 120  # window / visits
+    assert d.spacing(100, 3, 15) == SPACING_VISITS * 15 == 30  # never back to back
+    assert d.spacing(360, 1, 15) == 0
+    assert VisitDose(3, EVERY_DAY, revisit_minutes=90.5).spacing(360, 3, 15) == 91
+    areas = _areas([("A", "H1", 0, 0, 18, 0, None)])
+    plan = make_team_plan(
+        areas, [_team(start=17, end=1)], start_date="2026-03-02", days=3, seed=2, doses={"A": d}
+    )
+    v = plan.visits.sort_values("start")
+    assert len(v) == 9 and len(plan.shortfall) == 0
+    for _, mine in v.groupby("date"):
+        assert (mine["start"].diff().dropna() >= pd.Timedelta(minutes=120)).all()
+    assert "heuristic of this product" in plan.params["doses"]["A"]["spacing_rule"]
+
+
+def test_a_uniform_plan_is_main_s_plan_before_doses():
+    # Visits that main made (f1fba0c, before per-area doses) on the demo data's 19 planned areas;
+    # one visit per area and patrol day must route exactly the same, seed for seed.
+    ref = json.loads((Path(__file__).parent / "data" / "team_plan_uniform_main.json").read_text())
+    teams = [
+        Team("Alpha", 2, (Shift((3, 4, 5), dt.time(18), dt.time(2)),)),
+        Team("Bravo", 2, (Shift(EVERY_DAY, dt.time(14), dt.time(22)),)),
+    ]
+    plan = make_team_plan(pd.DataFrame(ref["areas"]), teams, **ref["settings"])
+    got = [
+        [
+            r["date"].strftime("%Y-%m-%d"), r["team"], int(r["order"]), r["patrol_area_id"],
+            r["arm"], r["assignment"], None if pd.isna(r["start"]) else r["start"].isoformat(),
+            int(r["travel_minutes"]),
+        ]
+        for _, r in plan.visits.iterrows()
+    ]  # fmt: skip
+    assert len(got) == len(ref["visits"]) == 108
+    assert got == ref["visits"]
+    assert plan.params["visits_per_day"] == 1 and "doses" not in plan.params
+    patrol = plan.visits[plan.visits["arm"] == "patrol"]
+    assert (patrol["visit"] == 1).all() and (patrol["visits_in_day"] == 1).all()
