@@ -20,7 +20,12 @@ Each plan day runs in four steps:
 3. Routing: the day's visits go to the day's team-shifts with Google OR-Tools' vehicle routing
    solver with time windows (vehicle = one team's shift, node = one visit), reproducibly (a
    fixed first-solution strategy and a greedy descent to a local optimum).
-4. Visits no shift can fit are said, per area and day, in :attr:`TeamPlan.shortfall`.
+4. Visits no shift can fit are said, per area, day and visit, in :attr:`TeamPlan.shortfall`.
+
+With ``doses`` (:class:`VisitDose`, the recommended dose of each area: what
+:func:`hotspots.workflows.task_teams` passes for a plan made with ``dose="recommended"``) an
+area gets its dose's visits on each patrol day instead of one, each a node of step 3, spaced
+through its window.
 
 Notes
 -----
@@ -537,6 +542,24 @@ class VisitDose:
     revisit_minutes: float | None = None
     window: PatrolWindow | None = None
 
+    def __post_init__(self) -> None:
+        checks = [
+            (int(self.visits) >= 1, f"visits must be at least 1, got {self.visits!r}."),
+            (int(self.other_days) >= 0, f"other_days must be >= 0, got {self.other_days!r}."),
+            (
+                self.revisit_minutes is None or self.revisit_minutes > 0,
+                f"revisit_minutes must be positive, got {self.revisit_minutes!r}.",
+            ),
+            (
+                all(0 <= int(d) <= 6 for d in self.days),
+                f"days must be weekdays 0-6 (Mon=0), got {self.days!r}.",
+            ),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                msg = f"a visit dose: {msg}"
+                raise ParameterError(msg)
+
     @classmethod
     def from_dose(cls, dose: Dose, visits: int | None = None) -> VisitDose:
         """A recommendation's dose (:class:`hotspots.tactics.Dose`) as visits to route.
@@ -608,18 +631,23 @@ class TeamPlan:
         (bool, the same), ``start``, ``end`` (time-zone aware, the plan's zone), ``minutes``,
         ``travel_minutes`` (walking from the previous visit of the shift; 0 for the first),
         ``officers``, ``window`` (label), ``window_start``, ``window_end`` (today's window),
-        ``location``, ``lat``, ``lon``. :func:`hotspots.assess.assess_operation` reads it as a
+        ``location``, ``lat``, ``lon``, ``visit`` and ``visits_in_day`` (the visit's number
+        within its area's day and the visits its dose asks for that day: 1 and 1 without a dose;
+        0 and 0 for a control). :func:`hotspots.assess.assess_operation` reads it as a
         plan (``date``, ``patrol_area_id``, ``arm``, ``assignment``, ``minutes``).
     areas : pandas.DataFrame
         One row per area: ``patrol_area_id``, ``hotspot_id``, ``block``, ``window``,
         ``window_basis``, ``eligible_days`` (plan days its window meets a shift),
+        ``visits_per_day`` (``"1"``, or the dose, e.g. ``"3 on Fri-Sat, 1 on other days"``),
         ``patrol_days``, ``control_days``, ``forced_days``, ``unrouted_days`` (patrol days no
-        shift could fit), ``max_gap_days`` (longest wait between visits, counted from the day
-        before the plan), ``gap_kept`` and ``shortfall`` (the dose rules not kept, in words;
-        ``""`` when all were kept).
+        shift could fit any visit), ``visits`` (routed), ``unrouted_visits``,
+        ``max_gap_days`` (longest wait between visits, counted from the day before the plan),
+        ``gap_kept`` and ``shortfall`` (the dose rules not kept, in words; ``""`` when all were
+        kept).
     shortfall : pandas.DataFrame
-        One row per area-day drawn for patrol that no shift could fit: ``date``,
-        ``patrol_area_id``, ``block``, ``assignment``, ``reason``.
+        One row per visit drawn for patrol that no shift (or, for a dose, the window at its
+        spacing) could fit: ``date``, ``patrol_area_id``, ``block``, ``assignment``,
+        ``reason``, ``visit`` (its number within the area's day), ``visits_in_day``.
     shifts : pandas.DataFrame
         One row per team-shift: ``team``, ``date``, ``shift``, ``shift_start``, ``shift_end``,
         ``visits``, ``patrol_minutes``, ``travel_minutes``.

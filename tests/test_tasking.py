@@ -723,6 +723,25 @@ def test_the_spacing_without_a_revisit_interval_is_stated_and_never_back_to_back
     for _, mine in v.groupby("date"):
         assert (mine["start"].diff().dropna() >= pd.Timedelta(minutes=120)).all()
     assert "heuristic of this product" in plan.params["doses"]["A"]["spacing_rule"]
+    with pytest.raises(ParameterError, match="visits must be at least 1"):
+        VisitDose(0)
+    with pytest.raises(ParameterError, match="revisit_minutes"):
+        VisitDose(2, revisit_minutes=0)
+
+
+def test_a_tactics_dose_becomes_visits_to_route():
+    from hotspots.tactics import Dose, PatrolWindow
+
+    w = PatrolWindow(20, 2, FRI_SAT, "profile", "Fri-Sat 20:00-02:00")
+    dose = Dose(
+        visit_minutes=15, min_minutes=10, max_minutes=None, visits_per_day=3, revisit_hours=2.5,
+        minutes_per_hour=None, days=FRI_SAT, other_days_visits=1, consecutive_days=None,
+        max_gap_days=3, duration=None, campaign_days=None, review_days=90, window=w, text="",
+    )  # fmt: skip
+    v = VisitDose.from_dose(dose)
+    assert (v.visits, v.days, v.other_days, v.revisit_minutes, v.window) == (3, FRI_SAT, 1, 150, w)
+    assert VisitDose.from_dose(dose, 2).visits == 2  # as the plan cut it
+    assert [v.visits_on(d) for d in range(7)] == [1, 1, 1, 1, 3, 3, 1]
 
 
 def test_a_uniform_plan_is_main_s_plan_before_doses():
