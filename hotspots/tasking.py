@@ -917,7 +917,7 @@ def make_team_plan(
         statuses.append(status)
         reason = _NO_ROOM if status in _SOLVED else f"the route search failed ({status})"
         state.record(d, day, routed, drawn, occ[d], teams, windows, reason, wanted)
-    extra = {
+    extra: dict[str, Any] = {
         "walking_speed_kmh": float(walking_speed_kmh),
         "street_detour": float(STREET_DETOUR),
         "travel_rule": "table" if travel_minutes is not None else "walking",
@@ -1241,7 +1241,7 @@ class _Run:
         self,
         d: int,
         day: dt.date,
-        routed: Mapping[int, _Stop],
+        routed: Mapping[tuple[int, int], _Stop],
         drawn: tuple[Sequence[int], set[int], Sequence[int]],
         occ: Sequence[_Occurrence | None],
         teams: Sequence[Team],
