@@ -96,20 +96,22 @@ def police_uk_kind(name: str) -> str | None:
 
 
 def _readable(name: str) -> bool:
-    """A CSV or Parquet file's name, not hidden (``.name``) nor in a hidden folder."""
+    """A CSV (also ``.csv.gz``) or Parquet file's name, not hidden (``.name``) nor in a hidden
+    folder."""
     parts = PurePosixPath(str(name).replace("\\", "/")).parts
-    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+    if not parts or any(p.startswith(".") or p == "__MACOSX" for p in parts):
         return False
-    suffix = PurePosixPath(parts[-1]).suffix.lower() if parts else ""
-    return suffix == ".csv" or suffix in PARQUET_SUFFIXES
+    low = parts[-1].lower()
+    return low.endswith((".csv", ".csv.gz")) or PurePosixPath(low).suffix in PARQUET_SUFFIXES
 
 
 def folder_listing(path: str | Path) -> tuple[list[Path], list[Skipped]]:
     """The incident files of a folder and the police.uk files in it that are not incidents.
 
-    The CSV and Parquet files (:data:`PARQUET_SUFFIXES`) in the folder and its subfolders
-    (police.uk's download holds one folder per month; a Parquet dataset its parts), in the order
-    of their paths relative to the folder; hidden files and folders are left out. police.uk's
+    The CSV (also gzip-compressed, ``.csv.gz``) and Parquet files (:data:`PARQUET_SUFFIXES`) in
+    the folder and its subfolders (police.uk's download holds one folder per month; a Parquet
+    dataset its parts), in the order of their paths relative to the folder; hidden files and
+    folders are left out. police.uk's
     outcomes and stop and search files (:data:`POLICE_UK_OTHER_FILES`) come back as
     :class:`Skipped`, named by their relative path.
     """

@@ -225,3 +225,25 @@ def test_a_folder_of_outcomes_only_says_why_nothing_was_read(download, tmp_path)
     with pytest.raises(InputError, match="outcomes file") as err:
         read_incidents(only)
     assert err.value.file == str(only)
+
+
+def test_gzip_files_in_a_folder_and_in_an_archive(download, tmp_path):
+    folder = tmp_path / "gz"
+    folder.mkdir()
+    for f in STREET_FILES:
+        name = f.split("/")[1] + ".gz"
+        (folder / name).write_bytes(gzip.compress((download / f).read_bytes()))
+    inc = read_incidents(folder, crime_types="all")
+    plain = read_incidents([download / f for f in STREET_FILES], crime_types="all")
+    cols = ["x", "y", "month", "crime_type", "source_row"]
+    pd.testing.assert_frame_equal(inc.frame[cols], plain.frame[cols])
+    assert sorted(set(inc.frame["source_file"].astype(str))) == [
+        "2024-01-merseyside-street.csv",
+        "2024-02-merseyside-street.csv",
+    ]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for p in sorted(folder.iterdir()):
+            z.writestr(p.name, p.read_bytes())
+    zipped = read_incidents([("gz.zip", buf.getvalue())], crime_types="all")
+    pd.testing.assert_frame_equal(zipped.frame[cols], plain.frame[cols])
