@@ -3486,14 +3486,14 @@ def _duplicates_with_id(
 def _repeated(keys: np.ndarray) -> np.ndarray:
     """Per key (uint64, hash-like: :func:`_id_keys`): whether it occurs more than once.
 
-    Keys are first counted by their top bits (about four buckets a key); only keys sharing a
-    bucket with another can repeat, and only those are compared exactly (half the time of
-    comparing them all for millions of keys).
+    Keys are first counted by their top bits (two to four buckets a key, at most 2**23: 64 MB
+    of counts); only keys sharing a bucket with another can repeat, and only those are compared
+    exactly (half the time of comparing them all for millions of keys).
     """
     n = len(keys)
     if n < 1 << 16:
         return pd.Series(keys).duplicated(keep=False).to_numpy()
-    bits = min(24, n.bit_length() + 2)
+    bits = min(23, n.bit_length() + 1)
     bucket = (keys >> np.uint64(64 - bits)).astype(np.intp)
     shared = np.flatnonzero(np.bincount(bucket, minlength=1 << bits)[bucket] > 1)
     out = np.zeros(n, dtype=bool)
@@ -4081,7 +4081,9 @@ class _FilteredListing:
     def __call__(self) -> pd.DataFrame:
         column = pa.concat_arrays([_as_arrow(c, n) for n, c, _ in self.batches])
         detail = pa.concat_arrays([_as_arrow(d, n) for n, _, d in self.batches])
-        take = pa.array(self.order)
+        if not (self.order == np.arange(len(self.order))).all():  # (one filter: in order)
+            take = pa.array(self.order)
+            column, detail = column.take(take), detail.take(take)
         out = pa.table(
             {
                 "source_file": self.files.take(pa.array(self.file_code)),
@@ -4089,8 +4091,8 @@ class _FilteredListing:
                 "reason": pa.array(REASONS, type=pa.string()).take(
                     pa.array(self.codes.astype(np.int64) - 1)
                 ),
-                "column": column.take(take),
-                "detail": detail.take(take),
+                "column": column,
+                "detail": detail,
             }
         )
         old = self.old.build() if isinstance(self.old, DeferredRejected) else self.old
