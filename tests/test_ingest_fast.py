@@ -234,3 +234,29 @@ def test_blank_cells_are_nan_without_pandas_and_other_text_as_before():
     got = _to_float(arr, degrees=True)
     np.testing.assert_array_equal(got, [np.nan, 53.4, 1000.0, np.nan, np.nan, -2.5, 7.0])
     assert np.isnan(_to_float(pa.array(["", ""]), degrees=False)).all()
+
+
+@pytest.mark.parametrize("delim", ["\t", "|"])
+def test_a_copy_on_the_last_line_without_a_line_break_gets_its_fields_from_its_line(
+    delim, monkeypatch
+):
+    jan = month_file("2024-01", 120, seed=1, delim=delim)
+    feb = month_file("2024-02", 120, seed=1, delim=delim, copies=[(9, "2024-01")])
+    files = [("jan.csv", jan), ("feb.csv", feb.rstrip(b"\n"))]  # the copy is the last line
+    calls = []
+    real = ingest._line_fields
+
+    def spy(*args):
+        out = real(*args)
+        calls.append((args[1].name, out is not None))
+        return out
+
+    monkeypatch.setattr(ingest, "_line_fields", spy)
+    fast = whole(read_incidents(files, crime_types="all"))
+    assert ("feb.csv", True) in calls
+    dup = fast[1][fast[1]["reason"] == R_DUPLICATE]
+    assert dup["source_file"].tolist() == ["feb.csv"]
+    assert dup["Month"].tolist() == ["2024-01"] and dup["Context"].tolist() == [""]
+    assert int(dup["source_row"].iloc[0]) == feb.rstrip(b"\n").count(b"\n") + 1
+    monkeypatch.setattr(ingest, "_line_fields", lambda *a: None)
+    assert_same(fast, whole(read_incidents(files, crime_types="all")))
