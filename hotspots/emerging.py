@@ -26,7 +26,6 @@ import shapely
 from hotspots._errors import ParameterError, TooFewPeriodsError
 from hotspots.engine import engine_record
 from hotspots.gistar import DEFAULT_CELL_M, GiStarGrid, gistar_grid
-from hotspots.grid import cell_keys
 from hotspots.incidents import Incidents, unique_points
 from hotspots.jsonutil import to_jsonable
 from hotspots.record import FrozenList, freeze
@@ -451,28 +450,33 @@ def _cell_totals(grid: GiStarGrid, counts: np.ndarray) -> np.ndarray:
 def _ring_trimmed_rate(grid: GiStarGrid, totals: np.ndarray, exposure: np.ndarray) -> np.ndarray:
     """Per computed cell: the rate of its ring without the busiest quarter of its cells
     (``floor(16 / 4) = 4`` of a full ring, by incidents over all periods), per unit of exposure;
-    0 when nothing with exposure is left."""
+    0 when nothing with exposure is left.
+
+    The ring cells of every cell are laid out as columns of (cells, ring offsets) arrays, and the
+    ``k`` busiest of each row (the earlier offset first among equals) are left out by ``k``
+    passes of a row-wise argmax over all rows at once (a row whose ``k`` is reached is only
+    read, not changed); the sums run along the rows as before, so the rates are the same bits.
+    """
     nbr = {tuple(o) for o in grid.nbr_offsets.tolist()}
     ring_offsets = np.array([o for o in grid.window_offsets.tolist() if tuple(o) not in nbr])
-    values = np.zeros((len(grid), len(ring_offsets)))
-    weight = np.zeros((len(grid), len(ring_offsets)))
-    present = np.zeros((len(grid), len(ring_offsets)), dtype=bool)
-    for j, off in enumerate(ring_offsets):
-        target = cell_keys(grid.cells + off)
-        pos = np.clip(np.searchsorted(grid.keys, target), 0, max(len(grid.keys) - 1, 0))
-        found = grid.keys[pos] == target if len(grid.keys) else np.zeros(len(target), bool)
-        values[found, j] = totals[pos[found]]
-        weight[found, j] = exposure[pos[found]]
-        present[found, j] = True
-    k = np.maximum(present.sum(axis=1) // 4, 1)
+    m = len(grid)
+    pos = grid.shifted_positions(ring_offsets)  # (ring offsets, cells): filled a row at a time
+    found = pos >= 0
+    at = np.where(found, pos, 0)
+    n_present = found.sum(axis=0)
+    values = np.ascontiguousarray(np.where(found, totals[at], 0.0).T)
+    weight = np.ascontiguousarray(np.where(found, exposure[at], 0.0).T)
+    del pos, found, at
+    k = np.maximum(n_present // 4, 1)
     # leave out the k busiest (the earlier offset first among equals): k passes of argmax
     keep = np.ones(values.shape, dtype=bool)
     left = values.copy()
-    for step in range(int(k.max()) if len(k) else 0):
-        rows = np.flatnonzero(k > step)
-        busiest = np.argmax(left[rows], axis=1)
-        keep[rows, busiest] = False
-        left[rows, busiest] = -np.inf
+    rows = np.arange(m)
+    for step in range(int(k.max()) if m else 0):
+        busiest = np.argmax(left, axis=1)
+        more = k > step
+        keep[rows[more], busiest[more]] = False
+        left[rows[more], busiest[more]] = -np.inf
     rest_w = (weight * keep).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(rest_w > 0, (values * keep).sum(axis=1) / rest_w, 0.0)
@@ -1001,21 +1005,29 @@ def _final_run_evidence(
     makes a new or consecutive place with probability at most ``alpha`` per run, where the
     per-period false discovery rate would let one in twenty of the final period's discoveries
     be false (and a town has dozens of steady ones).
+
+    Both are computed only for the cells flagged in the final period (False for the others):
+    :func:`pattern_classes` reads them nowhere else, and a national grid has a million cells
+    against a few thousand flagged in its final period.
     """
     out = []
     n = hot.shape[1]
     for flags, upper in ((hot, True), (cold, False)):
         exp, var = (res.expected, res.variance) if upper else (res.expected_cold, res.variance_cold)
-        start = _final_run_start(flags)
-        before = np.arange(n)[None, :] < start[:, None]
-        k = (res.local * before).sum(axis=1)
+        rows = np.flatnonzero(flags[:, -1])
+        before_sig = np.zeros(len(flags), dtype=bool)
+        sure = np.zeros(len(flags), dtype=bool)
+        local, exp, var = res.local[rows], exp[rows], var[rows]
+        before = np.arange(n)[None, :] < _final_run_start(flags[rows])[:, None]
+        k = (local * before).sum(axis=1)
         e = (exp * before).sum(axis=1)
         v = (var * before).sum(axis=1)
         p = nbinom_tail(k, e, np.maximum(v, e), upper=upper)
-        out.append((p < alpha) & (before.sum(axis=1) > 0) & (k > e if upper else k < e))
-        k, e, v = ((a * ~before).sum(axis=1) for a in (res.local, exp, var))
+        before_sig[rows] = (p < alpha) & (before.sum(axis=1) > 0) & (k > e if upper else k < e)
+        k, e, v = ((a * ~before).sum(axis=1) for a in (local, exp, var))
         p = nbinom_tail(k, e, np.maximum(v, e), upper=upper)
-        out.append(flags[:, -1] & (p < alpha / max(n_cells, 1)))
+        sure[rows] = p < alpha / max(n_cells, 1)
+        out += [before_sig, sure]
     return out[0], out[1], out[2], out[3]
 
 

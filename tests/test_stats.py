@@ -13,8 +13,10 @@ import shapely
 from scipy import stats
 from scipy.spatial import cKDTree
 
+from hotspots import stats as stats_module
 from hotspots.clusters import csr_min_samples
 from hotspots.stats import (
+    MannKendall,
     SurroundingsTest,
     benjamini_hochberg,
     catchment_areas,
@@ -186,6 +188,99 @@ def test_catchment_areas_of_a_many_part_study_area_equal_whole_area_clipping():
     ref = np.where(outside, shapely.area(cells), clipped)
     np.testing.assert_allclose(got, ref, rtol=1e-12)
     assert (clipped == 0).sum() > 10 and ((clipped > 0) & (clipped < shapely.area(cells))).any()
+
+
+def mann_kendall_reference(x):
+    """Mann-Kendall by the signs of the differences, one (m, n) temporary per value (the
+    computation before the pairwise one)."""
+    a = np.atleast_2d(np.asarray(x, dtype=float))
+    m, n = a.shape
+    s, tied, sq = np.zeros(m), np.zeros(m), np.zeros(m)
+    for i in range(n):
+        s += np.sign(a[:, i + 1 :] - a[:, i : i + 1]).sum(axis=1)
+        c = (a == a[:, i : i + 1]).sum(axis=1)
+        tied += c
+        sq += c.astype(float) ** 2
+    ties = 2 * sq + 3 * tied - 5 * n
+    var_s = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
+    root = np.sqrt(np.maximum(var_s, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(s > 0, (s - 1) / root, np.where(s < 0, (s + 1) / root, 0.0))
+        n0 = n * (n - 1) / 2.0
+        den = np.sqrt(n0 * (n0 - (tied - n) / 2.0))
+        tau = np.where(den > 0, s / den, 0.0)
+    z = np.where(root > 0, z, 0.0)
+    p = np.minimum(1.0, 2 * stats.norm.sf(np.abs(z)))
+    return MannKendall(s, var_s, z, p, tau)
+
+
+def catchment_areas_reference(locations, study_area):
+    """Every Voronoi cell overlaid on the study area's polygons near it (the computation before
+    the shortcut for the cells well inside: ``stats._clipped_areas`` of every cell)."""
+    pts = np.asarray(locations, dtype=float).reshape(-1, 2)
+    if len(pts) < 2:
+        return np.full(len(pts), float(study_area.area))
+    lo = np.minimum(pts.min(axis=0), study_area.bounds[:2])
+    hi = np.maximum(pts.max(axis=0), study_area.bounds[2:])
+    pad = float(max(hi - lo)) + 1.0
+    frame = shapely.box(*(lo - pad), *(hi + pad))
+    cells = np.asarray(
+        shapely.get_parts(
+            shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame, ordered=True)
+        )
+    )
+    study_area = shapely.from_wkb(shapely.to_wkb(study_area))  # the overlay prepares its parts
+    return stats_module._clipped_areas(cells, pts, shapely.area(cells), study_area)
+
+
+def test_catchment_areas_equal_overlaying_every_cell(monkeypatch):
+    """A dense town in a wide study area with a coast, islands and a lake: most cells take the
+    shortcut (never overlaid), and every area is the overlay's, to the last bit."""
+    rng = np.random.default_rng(7)
+    coast = shapely.Polygon(
+        [(0, 0), (20000, 0), (20000, 9000), (14000, 12000), (9000, 9500), (0, 14000)]
+    )
+    islands = [
+        shapely.Point(x, y).buffer(r, 8) for x, y, r in [(17000, 14000, 900), (3000, 17000, 600)]
+    ]
+    area = shapely.union_all([coast, *islands]).difference(shapely.Point(6000, 5000).buffer(700, 8))
+    town = rng.normal([10000, 5000], 1800, (6000, 2))
+    spread = rng.uniform(-1000, 21000, (2500, 2))
+    pts = np.unique(np.r_[town, spread].round(1), axis=0)
+    overlaid = []
+    real_intersection = shapely.intersection
+
+    def counting(a, b, **kw):
+        overlaid.append(np.size(a))
+        return real_intersection(a, b, **kw)
+
+    monkeypatch.setattr(shapely, "intersection", counting)
+    got = catchment_areas(pts, area)
+    monkeypatch.setattr(shapely, "intersection", real_intersection)
+    np.testing.assert_array_equal(got, catchment_areas_reference(pts, area))
+    assert sum(overlaid) < len(pts) // 4  # most cells never met the study area's polygons
+    # clipped at the coast, the lake and the islands' shores: some cells lose part of their area
+    assert (
+        (got > 0) & (got < catchment_areas_reference(pts, shapely.box(-1e5, -1e5, 1e5, 1e5)))
+    ).any()
+
+
+def test_mann_kendall_pairwise_equals_signs_of_differences():
+    """Ties, constant rows, NaN and infinity: the same s, variance, z, p and tau to the bit."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 4, (3000, 11)).astype(float)
+    a[:500] = rng.normal(size=(500, 11))
+    a[600] = 3.0
+    a[700, 4] = np.nan
+    a[701, [1, 6]] = np.inf
+    a[702, 0] = -np.inf
+    with np.errstate(invalid="ignore"):  # infinity minus infinity, in both
+        got, ref = mann_kendall(a), mann_kendall_reference(a)
+    for g, r in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(g, r)
+    assert np.isnan(got.s[700]) and got.z[600] == 0 and (np.abs(got.z) > 2).any()
+    one = mann_kendall(a[3])
+    assert isinstance(one.z, float) and one.s == ref.s[3]
 
 
 def test_surroundings_flat_by_hand():
