@@ -60,6 +60,8 @@ __all__ = [
     "GiStarTest",
     "GridPart",
     "StudyAreaCells",
+    "box_overlaps",
+    "centres_within",
     "estimate_dispersion",
     "gi_star",
     "gistar_grid",
@@ -379,6 +381,63 @@ def occupied_cells(xy: np.ndarray, cell_size: float) -> tuple[np.ndarray, np.nda
     return _unkey(keys), keys, inverse.ravel().astype(np.intp)
 
 
+#: Side of the blocks of cells :func:`centres_within` settles at once, in cells (a prepared
+#: test of a block costs a few point tests: national cells, 16 did best of 8, 16, 32 and two
+#: or three levels of them).
+CENTRE_BLOCK_CELLS = 16
+
+
+def centres_within(geom: BaseGeometry, ij: np.ndarray, cell_size: float) -> np.ndarray:
+    """Whether each cell's centre lies in the interior of ``geom``, a block of cells at a time.
+
+    Parameters
+    ----------
+    geom : shapely geometry
+        Polygon(s), metres in the analysis CRS; prepared (:func:`shapely.prepare`) by the
+        caller, who owns it.
+    ij : int array of shape (m, 2)
+        Cells; cell ``(i, j)`` has its centre at ``((i + 0.5) c, (j + 0.5) c)``.
+    cell_size : float
+        Cell side ``c`` in metres.
+
+    Returns
+    -------
+    bool array of shape (m,)
+        :func:`shapely.contains_xy` of the centres.
+
+    Notes
+    -----
+    The cells are grouped in blocks of :data:`CENTRE_BLOCK_CELLS` cells a side. A block that
+    ``geom`` contains holds only centres in its interior (a point inside the block's interior,
+    with a neighbourhood in the block, cannot be on the boundary of a geometry covering the
+    block), and a block that does not meet ``geom`` holds none; only the centres of the other
+    blocks, along the boundary, are tested one by one. The answers are
+    :func:`shapely.contains_xy`'s, to the point (1.1 million national cells: about half the
+    time of testing each centre).
+    """
+    ij = np.asarray(ij, dtype=np.int64).reshape(-1, 2)
+    if len(ij) == 0:
+        return np.zeros(0, dtype=bool)
+    b, c = CENTRE_BLOCK_CELLS, float(cell_size)
+    keys, block_of = np.unique(cell_keys(ij // b), return_inverse=True)
+    block_of = block_of.ravel()
+    bij = _unkey(keys)
+    blocks = shapely.box(bij[:, 0] * b * c, bij[:, 1] * b * c,
+                         (bij[:, 0] + 1) * b * c, (bij[:, 1] + 1) * b * c)  # fmt: skip
+    full = shapely.contains(geom, blocks)
+    edge = np.flatnonzero((shapely.intersects(geom, blocks) & ~full)[block_of])
+    out = full[block_of]
+    out[edge] = shapely.contains_xy(geom, (ij[edge, 0] + 0.5) * c, (ij[edge, 1] + 0.5) * c)
+    return out
+
+
+#: Half-width of the band along the study area's edge whose cells :class:`StudyAreaCells` overlays
+#: on the polygons, in cells: half a cell's diagonal (every point of a cell lies within it of the
+#: centre) and 2 % for the buffers' chords (GEOS draws arcs with 8 chords a quarter circle, at
+#: most 0.5 % inside the circle). Beyond it a cell is wholly inside or outside, which is what
+#: its overlay would say. It was one cell; the narrower band overlays 30 % fewer cells.
+BAND_CELLS = math.sqrt(0.5) * 1.02
+
 #: Side of the tiles the study area's polygons are clipped to before boundary cells are
 #: overlaid on them, in cells (:meth:`StudyAreaCells.fractions`).
 OVERLAY_TILE_CELLS = 32
@@ -443,15 +502,14 @@ class StudyAreaCells:
         return own.inner, own.parts, own.tree
 
     def _bands(self) -> tuple[BaseGeometry | None, BaseGeometry]:
-        """This thread's prepared study area shrunk and grown by one cell: a cell whose centre
-        lies in the first is wholly inside the study area, one whose centre lies outside the
-        second wholly outside (half a cell's diagonal is under a cell, with room for the
-        buffers' chords)."""
+        """This thread's prepared study area shrunk and grown by :data:`BAND_CELLS` cells: a
+        cell whose centre lies in the first is wholly inside the study area, one whose centre
+        lies outside the second wholly outside."""
         own = self._own
         if not hasattr(own, "outer"):
-            c = self.cell_size
-            own.core = self._own_copy(self.study_area.buffer(-c))
-            own.outer = self._own_copy(self.study_area.buffer(c))
+            d = BAND_CELLS * self.cell_size
+            own.core = self._own_copy(self.study_area.buffer(-d))
+            own.outer = self._own_copy(self.study_area.buffer(d))
         return own.core, own.outer
 
     @staticmethod
@@ -470,8 +528,7 @@ class StudyAreaCells:
         inner = self._prepared()[0]
         if inner is None:
             return np.zeros(len(ij), dtype=bool)
-        c = self.cell_size
-        return shapely.contains_xy(inner, (ij[:, 0] + 0.5) * c, (ij[:, 1] + 0.5) * c)
+        return centres_within(inner, ij, self.cell_size)
 
     def fractions(self, ij: np.ndarray) -> np.ndarray:
         """Share of each cell's area inside the study area (0 to 1).
@@ -485,10 +542,9 @@ class StudyAreaCells:
         if self.whole:
             return np.ones(len(ij))
         c = self.cell_size
-        cx, cy = (ij[:, 0] + 0.5) * c, (ij[:, 1] + 0.5) * c
         core, outer = self._bands()
-        inside = shapely.contains_xy(core, cx, cy) if core is not None else np.zeros(len(ij), bool)
-        reach = shapely.contains_xy(outer, cx, cy) if outer is not None else ~inside
+        inside = centres_within(core, ij, c) if core is not None else np.zeros(len(ij), bool)
+        reach = centres_within(outer, ij, c) if outer is not None else ~inside
         near = np.flatnonzero(~inside & reach)
         out = inside.astype(float)
         out[near] = self._overlay(ij[near])
@@ -519,9 +575,105 @@ class StudyAreaCells:
         out[bi[inside]] = 1.0
         cut = out[bi] < 1.0
         if cut.any():
-            areas = shapely.area(shapely.intersection(boxes[bi[cut]], pieces[qk[cut]]))
-            out += np.bincount(bi[cut], weights=areas, minlength=len(ij)) / c**2
+            b = bi[cut]
+            i, j = ij[b, 0], ij[b, 1]
+            areas = box_overlaps(pieces, qk[cut], (i * c, j * c, (i + 1) * c, (j + 1) * c))
+            out += np.bincount(b, weights=areas, minlength=len(ij)) / c**2
         return np.clip(out, 0.0, 1.0)
+
+
+#: Most (pair, edge) combinations :func:`box_overlaps` holds at once.
+OVERLAP_BLOCK = 1 << 20
+
+
+def box_overlaps(
+    polygons: np.ndarray,
+    which: np.ndarray,
+    boxes: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Area of each polygon's overlap with an axis-aligned box, for many (polygon, box) pairs.
+
+    Parameters
+    ----------
+    polygons : array of shapely geometries
+        Polygons or multipolygons (other parts, such as the lines an overlay may leave, add
+        nothing), metres.
+    which : int array of shape (k,)
+        The polygon of each pair.
+    boxes : (xmin, ymin, xmax, ymax), arrays of shape (k,)
+        The box of each pair, metres.
+
+    Returns
+    -------
+    ndarray of shape (k,)
+        Square metres: the area of ``polygons[which[p]]`` inside box ``p``.
+
+    Notes
+    -----
+    Green's theorem on the vertical strips of each box: the overlap's area is, over every edge
+    of the polygon's rings, minus the integral along the edge of its height above the box's
+    floor, clamped to the box's height, over the part of the edge within the box's columns
+    (each ring's sign fixed so that shells add and holes subtract, whatever their direction).
+    Each term is a closed form over at most three pieces of the edge (below the floor, across
+    the box, above its top), so no polygon is built: the same areas as GEOS's overlay to
+    round-off (1e-12 of the box's area), about five times faster on the national study area's
+    edge cells.
+    """
+    which = np.asarray(which, dtype=np.intp)
+    out = np.zeros(len(which))
+    if len(which) == 0:
+        return out
+    x0, y0, x1, y1 = (np.asarray(v, dtype=float) for v in boxes)
+    parts, part_of = shapely.get_parts(polygons, return_index=True)
+    inner, inner_of = shapely.get_parts(parts, return_index=True)  # a collection's multipolygons
+    parts, part_of = inner, part_of[inner_of]
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    if len(xy) == 0:
+        return out
+    edge = np.flatnonzero(ring_of[1:] == ring_of[:-1])  # edge from vertex e to e + 1
+    e_ring = ring_of[edge]
+    # each ring's orientation (shoelace about its first vertex), and shell or hole
+    first = np.searchsorted(ring_of, np.arange(len(rings)))
+    ox, oy = xy[first[e_ring], 0], xy[first[e_ring], 1]
+    twice = (xy[edge, 0] - ox) * (xy[edge + 1, 1] - oy) - (xy[edge + 1, 0] - ox) * (
+        xy[edge, 1] - oy
+    )
+    shell = np.r_[True, ring_part[1:] != ring_part[:-1]]
+    sign = np.sign(np.bincount(e_ring, weights=twice, minlength=len(rings)))
+    sign = np.where(shell, sign, -sign)[e_ring]
+    e_poly = part_of[ring_part[e_ring]]  # edges in polygon order
+    start = np.searchsorted(e_poly, np.arange(len(polygons)))
+    count = np.searchsorted(e_poly, np.arange(len(polygons)), side="right") - start
+    per_pair = count[which]
+    ends = np.cumsum(per_pair)
+    s = 0
+    while s < len(which):
+        e = max(s + 1, int(np.searchsorted(ends, ends[s] - per_pair[s] + OVERLAP_BLOCK, "right")))
+        n = per_pair[s:e]
+        pair = np.repeat(np.arange(s, e), n)
+        k = start[which[pair]] + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        xa, ya = xy[edge[k], 0], xy[edge[k], 1]
+        xb, yb = xy[edge[k] + 1, 0], xy[edge[k] + 1, 1]
+        lo = np.maximum(np.minimum(xa, xb), x0[pair])
+        hi = np.minimum(np.maximum(xa, xb), x1[pair])
+        live = (hi > lo) & (np.maximum(ya, yb) > y0[pair])
+        pair, k, xa, ya, xb, yb, lo, hi = (v[live] for v in (pair, k, xa, ya, xb, yb, lo, hi))
+        slope = (yb - ya) / (xb - xa)
+        floor, h = y0[pair], y1[pair] - y0[pair]
+        g_lo = (ya - floor) + (lo - xa) * slope  # height above the floor at each end
+        d = (hi - lo) * slope
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t0 = np.clip(-g_lo / d, 0.0, 1.0)  # where the edge crosses the floor, and the top
+            t1 = np.clip((h - g_lo) / d, 0.0, 1.0)
+        ta, tb = np.minimum(t0, t1), np.maximum(t0, t1)
+        across = (tb - ta) * 0.5 * (np.clip(g_lo + ta * d, 0.0, h) + np.clip(g_lo + tb * d, 0.0, h))
+        above = np.where(d > 0, 1.0 - t1, t1) * h
+        mean = np.where(d == 0, np.clip(g_lo, 0.0, h), across + above)
+        term = (hi - lo) * mean * np.where(xb > xa, -1.0, 1.0) * sign[k]
+        out[s:e] = np.bincount(pair - s, weights=term, minlength=e - s)
+        s = e
+    return out
 
 
 class GridPart(NamedTuple):

@@ -413,3 +413,59 @@ def test_square_dilation_by_raster_equals_the_shifted_keys(n, span, r):
     np.testing.assert_array_equal(gistar._dilate_raster(cells, r), gistar._unkey(keys))
     np.testing.assert_array_equal(gistar._dilate_square(ij, r), gistar._unkey(keys))
     assert len(keys) >= len(cells) * (1 if r == 0 else 2)
+
+
+def test_centres_within_equals_testing_every_centre():
+    """Blocks settled at once, boundary blocks centre by centre: the same answers as
+    ``shapely.contains_xy`` of every centre, with holes, islands, negative indices and centres
+    exactly on the boundary (not in the interior)."""
+    from hotspots.gistar import centres_within
+
+    c = 150.0
+    coast = shapely.Polygon([(-9000, -7000), (12000, -6500), (9000, 8000), (-2000, 11000)])
+    lake = shapely.Point(1000, 1000).buffer(2500, 16)
+    island = shapely.box(15000, 0, 18000, 3000)
+    edge_on_centres = shapely.box(-20025, -20025, -15075, -15075)  # through cell centres
+    area = shapely.union_all([coast.difference(lake), island, edge_on_centres])
+    shapely.prepare(area)
+    rng = np.random.default_rng(3)
+    ij = np.unique(rng.integers(-150, 140, (40_000, 2)), axis=0)
+    ij = np.r_[ij, [[-134, -134], [-101, -120], [-120, -101]]]  # centres on the box's edges
+    got = centres_within(area, ij, c)
+    ref = shapely.contains_xy(area, (ij[:, 0] + 0.5) * c, (ij[:, 1] + 0.5) * c)
+    np.testing.assert_array_equal(got, ref)
+    assert 0.05 < got.mean() < 0.5 and not got[-3:].any()
+    assert centres_within(area, np.empty((0, 2), np.int64), c).shape == (0,)
+
+
+def test_box_overlaps_equal_geos_overlay():
+    """Boxes of every size against a coast with a lake, an island, a clockwise shell, a line
+    and a collection: the overlap areas are GEOS's to 1e-12 of each box's area."""
+    from hotspots.gistar import box_overlaps
+
+    coast = shapely.Polygon([(-9000, -7000), (12000, -6500), (9000, 8000), (-2000, 11000)])
+    lake = shapely.Point(1000, 1000).buffer(2500, 16)
+    islands = [shapely.box(15000, 0, 18000, 3000), shapely.Point(-5000, -5000).buffer(800, 3)]
+    area = shapely.union_all([coast.difference(lake), *islands])
+    clockwise = shapely.Polygon([(20000, 0), (20000, 5000), (25000, 2500)])
+    mixed = shapely.GeometryCollection([area.geoms[0], shapely.Point(0, 0)])
+    polys = np.array(
+        [area, clockwise, shapely.LineString([(0, 0), (1, 1)]), mixed, shapely.Polygon()],
+        dtype=object,
+    )
+    rng = np.random.default_rng(0)
+    k = 20_000
+    which = rng.integers(0, len(polys), k)
+    x0, y0 = rng.uniform(-12000, 26000, k), rng.uniform(-9000, 13000, k)
+    x1, y1 = x0 + rng.uniform(1, 3000, k), y0 + rng.uniform(1, 3000, k)
+    # grid-aligned boxes sharing edges with the island, and boxes inside it
+    x0[:3], y0[:3], x1[:3], y1[:3] = [15000, 14000, 15150], [0, 0, 150], [15150, 15000, 15300], 300
+    which[:3] = 0
+    got = box_overlaps(polys, which, (x0, y0, x1, y1))
+    ref = shapely.area(shapely.intersection(polys[which], shapely.box(x0, y0, x1, y1)))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12 * ((x1 - x0) * (y1 - y0)).max())
+    assert np.abs(got - ref).max() <= 1e-12 * 3000**2
+    cut = (ref > 0) & (ref < 0.999 * (x1 - x0) * (y1 - y0))
+    assert cut.mean() > 0.03 and (ref == 0).mean() > 0.5
+    assert got[0] == pytest.approx(150 * 300) and got[1] == 0 and got[2] == pytest.approx(150**2)
+    assert box_overlaps(polys, np.empty(0, int), (np.empty(0),) * 4).shape == (0,)
