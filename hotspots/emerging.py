@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from hotspots._errors import ParameterError, TooFewPeriodsError
 from hotspots.engine import engine_record
@@ -29,7 +30,13 @@ from hotspots.gistar import DEFAULT_CELL_M, GiStarGrid, gistar_grid
 from hotspots.incidents import Incidents, unique_points
 from hotspots.jsonutil import to_jsonable
 from hotspots.record import FrozenList, freeze
-from hotspots.stats import benjamini_hochberg, catchment_areas, mann_kendall, nbinom_tail
+from hotspots.stats import (
+    benjamini_hochberg,
+    catchment_areas,
+    in_background,
+    mann_kendall,
+    nbinom_tail,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -427,17 +434,22 @@ def _local_families(
     return hot, cold, p_hot, p_cold
 
 
-def _exposure(grid: GiStarGrid, xy: np.ndarray, incidents: Incidents) -> np.ndarray | None:
-    """Per occupied cell: the summed catchments of its map points, in cells (None when the
-    study area has no area)."""
-    if incidents.study_area_m2 <= 0 or len(xy) == 0:
-        return None
+def _catchments(xy: np.ndarray, study_area: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct locations of the incidents ``xy``: one incident at each (its index), and
+    the location's catchment in the study area (:func:`hotspots.stats.catchment_areas`, square
+    metres)."""
     loc, inv = unique_points(xy, return_inverse=True)
-    catch = catchment_areas(loc, incidents.study_area) / grid.cell_size**2
+    catch = catchment_areas(loc, study_area)
     any_incident = np.zeros(len(loc), dtype=np.intp)
     any_incident[inv] = np.arange(len(xy))
+    return any_incident, catch
+
+
+def _exposure(grid: GiStarGrid, any_incident: np.ndarray, catch: np.ndarray) -> np.ndarray:
+    """Per occupied cell: the summed catchments of its map points (:func:`_catchments`), in
+    cells."""
     cell_of = grid.point_occupied[any_incident]
-    return np.bincount(cell_of, weights=catch, minlength=len(grid.occupied))
+    return np.bincount(cell_of, weights=catch / grid.cell_size**2, minlength=len(grid.occupied))
 
 
 def _cell_totals(grid: GiStarGrid, counts: np.ndarray) -> np.ndarray:
@@ -656,9 +668,20 @@ def classify_hotspots(
     periods = _choose_periods(incidents, frame, period_months, n_missing, params, notes)
     final_rule = _at_least(persistent_share, periods.n)
     params["rules"] = _class_rules(final_rule, periods.n)
-    grid, counts = _period_grid(frame, incidents, periods, cell, dist)
+    xy = frame[["x", "y"]].to_numpy(dtype=float)
+    # the map points' catchments (a Voronoi diagram, in GEOS) need only the incidents and the
+    # study area, and the cells' boxes only the grid: each is drawn in a thread of its own
+    # meanwhile (GEOS releases the GIL, so two cores share the work)
+    catchments = (
+        in_background(_catchments, xy, shapely.from_wkb(shapely.to_wkb(incidents.study_area)))
+        if null == "local" and incidents.study_area_m2 > 0
+        else None
+    )
+    grid, counts = _period_grid(xy, incidents, periods, cell, dist)
+    boxes = in_background(grid.boxes)
+    exposure = None if catchments is None else _exposure(grid, *catchments.result())
     res, hot, cold = _significant_periods(
-        grid, counts, frame, incidents, periods, null, alpha, params, notes
+        grid, counts, exposure, periods, null, alpha, params, notes
     )
     evidence = _final_run_evidence(res, hot, cold, alpha, grid.n_cells)
     # only these go on into the cells' table: the other per-period arrays are let go before it
@@ -666,8 +689,9 @@ def classify_hotspots(
     kept = {"expected": res.expected, "z": res.z, "gi_z": res.gi_z}
     del res
     cells = _classified_cells(
-        grid, counts, kept, hot, cold, evidence, final_rule, alpha, persistent_share, crs
-    )
+        counts, kept, hot, cold, evidence, final_rule, alpha, persistent_share,
+        boxes.result(), crs,
+    )  # fmt: skip
     areas = _describe(_areas(cells, crs), incidents)
     n_of = cells["category"].value_counts()  # one pass over a million cells, not 34
     found = {c: int(n_of[c]) for c in CATEGORIES if c != "no pattern" and c in n_of.index}
@@ -822,11 +846,11 @@ def _class_rules(final_rule: int, n_periods: int) -> dict[str, str]:
 
 
 def _period_grid(
-    frame: pd.DataFrame, incidents: Incidents, periods: _Periods, cell: float, dist: float
+    xy: np.ndarray, incidents: Incidents, periods: _Periods, cell: float, dist: float
 ) -> tuple[GiStarGrid, np.ndarray]:
     """The sparse grid shared by all periods, and every computed cell's incidents per period."""
     grid = gistar_grid(
-        frame[["x", "y"]].to_numpy(dtype=float),
+        xy,
         incidents.study_area,
         cell_size=cell,
         neighbour_distance=dist,
@@ -844,8 +868,7 @@ def _period_grid(
 def _significant_periods(
     grid: GiStarGrid,
     counts: np.ndarray,
-    frame: pd.DataFrame,
-    incidents: Incidents,
+    exposure: np.ndarray | None,
     periods: _Periods,
     null: str,
     alpha: float,
@@ -854,7 +877,8 @@ def _significant_periods(
 ) -> tuple[PeriodTests, np.ndarray, np.ndarray]:
     """The per-period tests (:func:`period_tests`), and the periods in which each cell itself is
     hot and cold: in a significant neighbourhood, and busier (quieter) than its own share of
-    the neighbourhood's expectation; cells without incidents never."""
+    the neighbourhood's expectation; cells without incidents never. ``exposure`` is
+    :func:`_exposure`'s (None: each cell's in-area share)."""
     n_periods = periods.n
     cell = grid.cell_size
     phi = grid.split_dispersion(periods.month_index % 2) if null == "local" else 1.0
@@ -869,11 +893,6 @@ def _significant_periods(
         )
         + f", Benjamini-Hochberg false discovery rate {alpha} over the study area's cells; "
         "classes as ArcGIS's Emerging Hot Spot Analysis."
-    )
-    exposure = (
-        _exposure(grid, frame[["x", "y"]].to_numpy(dtype=float), incidents)
-        if null == "local"
-        else None
     )
     occ_counts = counts[grid.occupied]
     res = period_tests(grid, occ_counts, null=null, alpha=alpha, dispersion=phi, exposure=exposure)
@@ -896,7 +915,6 @@ def _significant_periods(
 
 
 def _classified_cells(
-    grid: GiStarGrid,
     counts: np.ndarray,
     res: dict[str, np.ndarray],
     hot: np.ndarray,
@@ -905,18 +923,19 @@ def _classified_cells(
     final_rule: int,
     alpha: float,
     persistent_share: float,
+    boxes: np.ndarray,
     crs: Any,
 ) -> gpd.GeoDataFrame:
     """Every computed cell with its class (:func:`pattern_classes`, hot first, then cold) and
     the Mann-Kendall trend of its per-period z-scores (BH over the cells the trend classes
-    test); the columns of :attr:`EmergingResult.cells`. ``res`` holds the per-period
-    ``expected``, ``z`` and ``gi_z`` (:class:`PeriodTests`), ``evidence`` is
-    :func:`_final_run_evidence`'s."""
+    test); the columns of :attr:`EmergingResult.cells`, on the cells' ``boxes``. ``res``
+    holds the per-period ``expected``, ``z`` and ``gi_z`` (:class:`PeriodTests`), ``evidence``
+    is :func:`_final_run_evidence`'s."""
     mk = mann_kendall(np.round(res["z"], 9))
     mk_z, mk_p = np.asarray(mk.z), np.asarray(mk.p_value)
     n_hot, n_cold = hot.sum(axis=1), cold.sum(axis=1)
     candidate = (hot[:, -1] & (n_hot >= final_rule)) | (cold[:, -1] & (n_cold >= final_rule))
-    mk_q = np.full(len(grid), np.nan)
+    mk_q = np.full(len(counts), np.nan)
     if candidate.any():
         mk_q[candidate] = benjamini_hochberg(mk_p[candidate])
     before_hot, sure_hot, before_cold, sure_cold = evidence
@@ -949,7 +968,7 @@ def _classified_cells(
             "mk_q": mk_q,
             "trend": _labels(trend),
         },
-        geometry=grid.boxes(),
+        geometry=boxes,
         crs=crs,
     )
 
