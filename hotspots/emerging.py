@@ -14,6 +14,7 @@ diminishing, sporadic, oscillating and historical hot and cold spots (see
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, NoReturn
 
@@ -411,14 +412,16 @@ def _local_families(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(hot, cold, p_hot, p_cold): each period's one-sided hot and cold families, each
     Benjamini-Hochberg controlled over the study area's ``n_cells`` cells (the cells not
-    computed have p-value 1)."""
+    computed have p-value 1). The periods are independent: they run on two threads (NumPy and
+    SciPy's special functions release the GIL), each answer written back in period order."""
     m, n_t = local.shape
     hot = np.zeros((m, n_t), dtype=bool)
     cold = np.zeros((m, n_t), dtype=bool)
     p_hot = np.ones((m, n_t))
     p_cold = np.ones((m, n_t))
     n_rest = max(n_cells - m, 0)
-    for t in range(n_t):
+
+    def one(t: int) -> tuple[np.ndarray, ...]:
         up = np.round(local[:, t] - expected[:, t], 9) > 0
         down = np.round(local[:, t] - expected_low[:, t], 9) < 0
         p_up = nbinom_tail(local[up, t], expected[up, t], variance[up, t], upper=True)
@@ -427,10 +430,14 @@ def _local_families(
         )
         q_up = benjamini_hochberg(p_up, 1.0, n_rest + int((~up).sum()))
         q_down = benjamini_hochberg(p_down, 1.0, n_rest + int((~down).sum()))
-        hot[np.flatnonzero(up)[q_up < alpha], t] = True
-        cold[np.flatnonzero(down)[q_down < alpha], t] = True
-        p_hot[up, t] = p_up
-        p_cold[down, t] = p_down
+        return up, p_up, q_up, down, p_down, q_down
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hotspots") as pool:
+        for t, (up, p_up, q_up, down, p_down, q_down) in enumerate(pool.map(one, range(n_t))):
+            hot[np.flatnonzero(up)[q_up < alpha], t] = True
+            cold[np.flatnonzero(down)[q_down < alpha], t] = True
+            p_hot[up, t] = p_up
+            p_cold[down, t] = p_down
     return hot, cold, p_hot, p_cold
 
 

@@ -50,7 +50,7 @@ from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import MICRO_PLACE_M
 from hotspots.grid import cell_keys, neighbour_offsets
 from hotspots.incidents import Incidents
-from hotspots.stats import benjamini_hochberg
+from hotspots.stats import benjamini_hochberg, in_background
 
 __all__ = [
     "DEFAULT_NULL",
@@ -1479,6 +1479,7 @@ class GiStarHotspots(HotspotEstimator):
             self.params_["n_hot_cells"] = 0
             self.hotspots_ = empty
             return self
+        boxes_drawn = in_background(grid.boxes)  # GEOS, in a thread, while the test runs
         occ_index = grid.point_occupied
         n_occ = len(grid.occupied)
         counts_occ = np.bincount(occ_index, minlength=n_occ).astype(float)
@@ -1500,7 +1501,7 @@ class GiStarHotspots(HotspotEstimator):
         counts[grid.occupied] = counts_occ
         q = res.q_value
         gi_bin = np.where(q < 0.01, 3, np.where(q < 0.05, 2, np.where(q < 0.10, 1, 0)))
-        boxes = grid.boxes()
+        boxes = boxes_drawn.result()
         self.cells_ = gpd.GeoDataFrame(
             {
                 "count": counts,

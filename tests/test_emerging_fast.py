@@ -19,7 +19,7 @@ from test_stats import catchment_areas_reference, mann_kendall_reference
 from hotspots import emerging
 from hotspots.emerging import classify_hotspots, period_tests
 from hotspots.gistar import gistar_grid
-from hotspots.stats import nbinom_tail
+from hotspots.stats import benjamini_hochberg, nbinom_tail
 
 
 def _ring_trimmed_rate_reference(grid, totals, exposure):
@@ -144,3 +144,40 @@ def test_classification_equals_the_earlier_computation(monkeypatch, n, seed):
     assert shapely.equals_exact(a.geometry.values, b.geometry.values, 0).all()
     assert dict(fast.params["category_counts"]) == dict(slow.params["category_counts"])
     np.testing.assert_array_equal(fast.areas["incidents"], slow.areas["incidents"])
+
+
+def _local_families_reference(local, expected, variance, expected_low, variance_low, alpha, n):
+    """Period after period in one thread (the computation before the two threads)."""
+    m, n_t = local.shape
+    hot, cold = np.zeros((m, n_t), bool), np.zeros((m, n_t), bool)
+    p_hot, p_cold = np.ones((m, n_t)), np.ones((m, n_t))
+    n_rest = max(n - m, 0)
+    for t in range(n_t):
+        up = np.round(local[:, t] - expected[:, t], 9) > 0
+        down = np.round(local[:, t] - expected_low[:, t], 9) < 0
+        p_up = nbinom_tail(local[up, t], expected[up, t], variance[up, t], upper=True)
+        p_down = nbinom_tail(
+            local[down, t], expected_low[down, t], variance_low[down, t], upper=False
+        )
+        q_up = benjamini_hochberg(p_up, 1.0, n_rest + int((~up).sum()))
+        q_down = benjamini_hochberg(p_down, 1.0, n_rest + int((~down).sum()))
+        hot[np.flatnonzero(up)[q_up < alpha], t] = True
+        cold[np.flatnonzero(down)[q_down < alpha], t] = True
+        p_hot[up, t] = p_up
+        p_cold[down, t] = p_down
+    return hot, cold, p_hot, p_cold
+
+
+def test_period_families_on_two_threads_equal_one_after_another():
+    inc, _ = _town(24_000, 3, patterns=(("new", [0] * 11 + [30]),), stable=4)
+    grid, _ = _grid_and_totals(inc)
+    month = pd.DatetimeIndex(inc.frame["month"]).month.to_numpy() - 1
+    counts = np.zeros((len(grid.occupied), 12))
+    np.add.at(counts, (grid.point_occupied, month), 1)
+    res = period_tests(grid, counts, alpha=0.05, dispersion=1.3)
+    args = (res.local, res.expected, res.variance, res.expected_cold, res.variance_cold)
+    got = emerging._local_families(*args, 0.4, grid.n_cells)
+    ref = _local_families_reference(*args, 0.4, grid.n_cells)
+    for g, r in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(g, r)
+    assert got[0].sum() > 20 and (got[3] < 1).sum() > 1000 and (got[3] < 0.1).any()
