@@ -947,17 +947,14 @@ def _classified_cells(
         mk_q[candidate] = benjamini_hochberg(mk_p[candidate])
     before_hot, sure_hot, before_cold, sure_cold = evidence
     kw = {"share": persistent_share, "alpha": alpha}
-    hot_cat = pattern_classes(hot, cold, mk_q, mk_z, hot_before=before_hot, sure_now=sure_hot, **kw)
-    cold_cat = pattern_classes(
+    hot_cat = _pattern_codes(hot, cold, mk_q, mk_z, hot_before=before_hot, sure_now=sure_hot, **kw)
+    cold_cat = _pattern_codes(
         cold, hot, mk_q, -mk_z, hot_before=before_cold, sure_now=sure_cold, **kw
     )
-    category = np.where(
-        hot_cat != "",
-        np.char.add(hot_cat, " hot spot"),
-        np.where(cold_cat != "", np.char.add(cold_cat, " cold spot"), "no pattern"),
-    )
-    trend = np.where(mk_p < alpha, np.where(mk_z > 0, "increasing", "decreasing"), "no trend")
-    final = np.where(hot[:, -1], "hot", np.where(cold[:, -1], "cold", ""))
+    n = len(CLASSES)  # CATEGORIES: the hot classes, the cold ones, then "no pattern"
+    category = np.where(hot_cat >= 0, hot_cat, np.where(cold_cat >= 0, n + cold_cat, 2 * n))
+    trend = np.where(mk_p < alpha, np.where(mk_z > 0, 0, 1), 2)
+    final = np.where(hot[:, -1], 0, np.where(cold[:, -1], 1, 2))
     return gpd.GeoDataFrame(
         {
             "counts": _rows(counts.astype(np.int64)),
@@ -967,24 +964,23 @@ def _classified_cells(
             "gi_z_scores": _rows(res["gi_z"]),
             "n_hot_periods": n_hot,
             "n_cold_periods": n_cold,
-            "final": _labels(final),
-            "category": _labels(category),
+            "final": _labels(("hot", "cold", ""), final),
+            "category": _labels(CATEGORIES, category),
             "mk_tau": mk.tau,
             "mk_z": mk.z,
             "mk_p": mk.p_value,
             "mk_q": mk_q,
-            "trend": _labels(trend),
+            "trend": _labels(("increasing", "decreasing", "no trend"), trend),
         },
         geometry=boxes,
         crs=crs,
     )
 
 
-def _labels(text: np.ndarray) -> np.ndarray:
-    """``text`` as an object array holding one string object per distinct label (not one per
+def _labels(names: tuple[str, ...], codes: np.ndarray) -> np.ndarray:
+    """``names[codes]`` as an object array holding one string object per label (not one per
     cell: a million cells share a handful of labels)."""
-    codes, uniques = pd.factorize(text)
-    return np.asarray(uniques, dtype=object)[codes]
+    return np.asarray(names, dtype=object)[codes]
 
 
 def _rows(table: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -1103,6 +1099,25 @@ def pattern_classes(
     >>> pattern_classes(f, o, np.array([1, 1, 0.01, 1, 1]), np.array([0, 0, 3.0, 0, 0])).tolist()
     ['new', 'consecutive', 'intensifying', 'historical', 'oscillating']
     """
+    codes = _pattern_codes(
+        flags, other, trend_q, trend_z, hot_before=hot_before, sure_now=sure_now,
+        share=share, alpha=alpha,
+    )  # fmt: skip
+    return np.asarray([*CLASSES, ""])[codes]
+
+
+def _pattern_codes(
+    flags: np.ndarray,
+    other: np.ndarray,
+    trend_q: np.ndarray,
+    trend_z: np.ndarray,
+    *,
+    hot_before: np.ndarray | None,
+    sure_now: np.ndarray | None,
+    share: float,
+    alpha: float,
+) -> np.ndarray:
+    """:func:`pattern_classes` as positions in :data:`CLASSES` (-1: none), no string made."""
     flags = np.asarray(flags, dtype=bool)
     other = np.asarray(other, dtype=bool)
     m, n = flags.shape
@@ -1128,9 +1143,9 @@ def pattern_classes(
             final & ~most & other_before,
             ~final & most,
         ],
-        list(CLASSES),
-        default="",
-    ).astype(str)
+        list(range(len(CLASSES))),
+        default=-1,
+    )
 
 
 def _areas(cells: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
