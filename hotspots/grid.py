@@ -51,9 +51,11 @@ DEFAULT_TILE_SIZE = 64
 #: Largest dense array :meth:`DensitySurface.to_dense` will build (cells), 400 MB of float64.
 MAX_DENSE_CELLS = 50_000_000
 
-#: Cells per side of the squares whose small components of hot cells are contoured together
-#: (:meth:`DensitySurface.contour_polygons`).
-CONTOUR_BATCH_CELLS = 256
+#: Cells per side of the canvases into which the components of hot cells are packed, each in
+#: its own rectangle, to be contoured many per contourpy call
+#: (:meth:`DensitySurface.contour_polygons`); a component wider or taller than a canvas (less
+#: its margins), and every component when this is below 8, is contoured alone.
+CONTOUR_BATCH_CELLS = 1024
 
 #: Square metres per square kilometre (densities are stored per km²).
 M2_PER_KM2 = 1e6
@@ -389,7 +391,13 @@ class DensitySurface:
         return np.concatenate(out) if out else np.empty(0)
 
     # ------------------------------------------------------------------ polygons
-    def contour_polygons(self, level: float, *, method: str = "contour") -> list[shapely.Polygon]:
+    def contour_polygons(
+        self,
+        level: float,
+        *,
+        method: str = "contour",
+        cells: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> list[shapely.Polygon]:
         """Polygons of the areas where the density is at or above ``level``.
 
         Parameters
@@ -403,6 +411,9 @@ class DensitySurface:
             a one-cell-wide ridge of collinear points) is drawn as its cells instead.
             ``"cells"``: the union of the square cells at or above ``level`` (blocky, exact cell
             area).
+        cells : (i, j, values), optional
+            :meth:`cells_at_or_above` of ``level`` or of a lower level, when the caller has it
+            (the cells below ``level`` are dropped here).
 
         Returns
         -------
@@ -419,7 +430,11 @@ class DensitySurface:
             raise ParameterError(msg)
         if not np.isfinite(level) or not self.tiles:
             return []
-        i, j, _ = self.cells_at_or_above(level)
+        if cells is None:
+            i, j, _ = self.cells_at_or_above(level)
+        else:  # the same cells in the same order
+            hot = cells[2] >= level
+            i, j = cells[0][hot], cells[1][hot]
         if i.size == 0:
             return []
         if method == "cells":
@@ -465,8 +480,16 @@ class DensitySurface:
         nj, ni = z.shape
         xc, _ = self.cell_centre(np.arange(i0, i0 + ni), np.zeros(ni))
         _, yc = self.cell_centre(np.zeros(nj), np.arange(j0, j0 + nj))
+        return self._filled_xy(xc, yc, z, lower)
+
+    @staticmethod
+    def _filled_xy(
+        x: np.ndarray, y: np.ndarray, z: np.ndarray, lower: float
+    ) -> tuple[list[shapely.Polygon], np.ndarray]:
+        """:meth:`_filled` with the coordinates given: ``x`` and ``y`` of the columns and rows
+        of ``z``, or of every cell (two-dimensional, ``z``'s shape)."""
         gen = contourpy.contour_generator(
-            xc, yc, z, fill_type=contourpy.FillType.ChunkCombinedOffsetOffset
+            x, y, z, fill_type=contourpy.FillType.ChunkCombinedOffsetOffset
         )
         # ChunkCombinedOffsetOffset, one chunk: all points, ring offsets into the points and
         # polygon offsets into the rings, as contourpy documents
@@ -500,64 +523,117 @@ class DensitySurface:
         level: float,
         lower: float,
     ) -> dict[int, list[shapely.Polygon]]:
-        """Filled contours of the small components, many per contourpy call: label -> polygons.
+        """Filled contours of the components packed into canvases, many per contourpy call:
+        label -> polygons.
 
-        Components whose bounding boxes fit one square of :data:`CONTOUR_BATCH_CELLS` cells are
-        contoured together in one block of the surface, with the hot cells of components
-        outside the batch hidden, as :meth:`_contour_component` hides them. No quad of the
-        marching squares touches the hot cells of two components (they would be 8-connected),
-        so each component's contours are those it gets alone, traced in the same order; each
-        polygon goes to the component of the hot cells beside its first vertex. A batch holding
-        a cell between ``lower`` and ``level`` (whose contour would belong to no component) is
-        left to :meth:`_contour_component`, as are larger components.
+        Each component gets the block :meth:`_contour_component` would contour (its bounding
+        box and two cells round it, other components' hot cells hidden), copied into its own
+        rectangle of a canvas of :data:`CONTOUR_BATCH_CELLS` cells a side (shelf packing,
+        tallest first), with every cell's real centre as its coordinates (contourpy takes
+        two-dimensional coordinates; for one-dimensional ones it builds the same arrays). The
+        rectangles' outer two rings of cells are below ``lower``, so no quad between two
+        rectangles is contoured, and the marching squares run through each rectangle's quads
+        in the order they run through its block alone: each component's contours are those it
+        gets alone, vertex for vertex and in the same order. Each polygon goes to the
+        component of the hot cells beside its first vertex. A component whose block holds a
+        cell between ``lower`` and ``level`` (a contour of no component), one too large for a
+        canvas, and every component of a canvas where a polygon finds no owner, are left to
+        :meth:`_contour_component`.
         """
-        b = CONTOUR_BATCH_CELLS
+        side = CONTOUR_BATCH_CELLS
         found: dict[int, list[shapely.Polygon]] = {}
-        if b < 2:
+        if side < 8 or not components or not level > 0:  # (zero is below the level)
             return found
         cells = np.concatenate(components)
         starts = _starts(components)
         lo_i, hi_i = np.minimum.reduceat(i[cells], starts), np.maximum.reduceat(i[cells], starts)
         lo_j, hi_j = np.minimum.reduceat(j[cells], starts), np.maximum.reduceat(j[cells], starts)
-        small = (hi_i - lo_i < b // 2) & (hi_j - lo_j < b // 2)
-        tile_i, tile_j = lo_i // b, lo_j // b
-        key = tile_j * (int(tile_i.max()) + 1) + tile_i
-        members = np.flatnonzero(small)
-        if len(members) == 0:
+        # each component's block: two cells round its bounding box
+        bi0, bj0 = lo_i - 2, lo_j - 2
+        bni, bnj = hi_i - lo_i + 5, hi_j - lo_j + 5
+        fits = np.flatnonzero((bni <= side) & (bnj <= side))
+        if len(fits) == 0:
             return found
-        by_tile = np.argsort(key[members], kind="stable")
-        cuts = np.flatnonzero(np.diff(key[members][by_tile])) + 1
-        for batch in np.split(members[by_tile], cuts):
-            if len(batch) < 2:
-                continue
-            i0, j0 = int(lo_i[batch].min()) - 2, int(lo_j[batch].min()) - 2
-            ni, nj = int(hi_i[batch].max()) - i0 + 3, int(hi_j[batch].max()) - j0 + 3
-            z = self.block(i0, j0, ni, nj)
-            mine = np.concatenate([components[k] for k in batch])
-            own = np.full(z.shape, -1, dtype=np.int64)
-            own[j[mine] - j0, i[mine] - i0] = labels[mine]
-            z[(z >= level) & (own < 0)] = 0.0
-            if ((z >= lower) & (z < level)).any():
-                continue
-            polys, first = self._filled(z, i0, j0, lower)
-            # the component of each polygon: a vertex of a filled contour lies on an edge
-            # between a hot cell and a cell below ``lower``; the hot cells of the 2 x 2 cells
-            # round it are 8-connected, so of one component
-            fi = np.floor((first[:, 0] - self.origin[0]) / self.cell_size - 0.5).astype(np.int64)
-            fj = np.floor((first[:, 1] - self.origin[1]) / self.cell_size - 0.5).astype(np.int64)
-            owner = np.full(len(polys), -1, dtype=np.int64)
-            for di in (0, 1):
-                for dj in (0, 1):
-                    oi, oj = fi + di - i0, fj + dj - j0
-                    ok = (oi >= 0) & (oi < ni) & (oj >= 0) & (oj < nj)
-                    owner[ok] = np.maximum(owner[ok], own[oj[ok], oi[ok]])
-            if (owner < 0).any():
-                continue
-            for k in batch:
-                found[int(k)] = []
-            for who, p in zip(owner.tolist(), polys, strict=True):
-                found[who].append(p)
+        # hot cells by position, to find the component of each polygon's first vertex
+        ki0, kj0 = int(i.min()) - 1, int(j.min()) - 1
+        kw = int(i.max()) - ki0 + 2
+        hot_key = (j - kj0) * kw + (i - ki0)
+        by_key = np.argsort(hot_key)
+        hot_key = hot_key[by_key]
+        hot_label = labels[by_key]
+        for canvas in _shelves(bni[fits], bnj[fits], side):
+            members = fits[canvas[0]]
+            self._contour_canvas(
+                members, canvas[1], canvas[2], (bi0, bj0, bni, bnj), components, (i, j),
+                (level, lower), (hot_key, hot_label, ki0, kj0, kw), found,
+            )  # fmt: skip
         return found
+
+    def _contour_canvas(
+        self,
+        members: np.ndarray,
+        col: np.ndarray,
+        row: np.ndarray,
+        blocks: tuple[np.ndarray, ...],
+        components: list[np.ndarray],
+        ij: tuple[np.ndarray, np.ndarray],
+        levels: tuple[float, float],
+        hot: tuple[Any, ...],
+        found: dict[int, list[shapely.Polygon]],
+    ) -> None:
+        """Contour the components ``members`` packed at canvas columns ``col`` and rows
+        ``row`` in one contourpy call (see :meth:`_contour_batches`); adds to ``found``."""
+        bi0, bj0, bni, bnj = blocks
+        i, j = ij
+        level, lower = levels
+        hot_key, hot_label, ki0, kj0, kw = hot
+        width = int((col + bni[members]).max())
+        height = int((row + bnj[members]).max())
+        z = np.zeros((height, width))
+        which = np.full((height, width), -1, dtype=np.int64)  # the rectangle of each cell
+        for n, (c0, r0, i0, j0, ni, nj) in enumerate(
+            zip(
+                *(a.tolist() for a in (col, row, bi0[members], bj0[members])),
+                *(a.tolist() for a in (bni[members], bnj[members])),
+                strict=True,
+            )
+        ):
+            z[r0 : r0 + nj, c0 : c0 + ni] = self.block(i0, j0, ni, nj)
+            which[r0 : r0 + nj, c0 : c0 + ni] = n
+        # each canvas cell's cell of the surface; gaps between rectangles at (0, 0)
+        shift_i = np.r_[bi0[members] - col, 0]
+        shift_j = np.r_[bj0[members] - row, 0]
+        gi = shift_i[which] + np.arange(width)[None, :]
+        gj = shift_j[which] + np.arange(height)[:, None]
+        # the hot cells of other components hidden
+        mine = np.concatenate([components[k] for k in members.tolist()])
+        at = np.repeat(np.arange(len(members)), [len(components[k]) for k in members.tolist()])
+        own = np.zeros((height, width), dtype=bool)
+        own[j[mine] - shift_j[at], i[mine] - shift_i[at]] = True
+        z[(z >= level) & ~own] = 0.0
+        # a cell between ``lower`` and ``level``: that component is contoured alone
+        alone = np.unique(which[(z >= lower) & (z < level)])
+        if len(alone):
+            z[np.isin(which, alone)] = 0.0
+        x = self.origin[0] + (gi.astype(float) + 0.5) * self.cell_size
+        y = self.origin[1] + (gj.astype(float) + 0.5) * self.cell_size
+        polys, first = self._filled_xy(x, y, z, lower)
+        fi = np.floor((first[:, 0] - self.origin[0]) / self.cell_size - 0.5).astype(np.int64)
+        fj = np.floor((first[:, 1] - self.origin[1]) / self.cell_size - 0.5).astype(np.int64)
+        owner = np.full(len(polys), -1, dtype=np.int64)
+        for di in (0, 1):
+            for dj in (0, 1):
+                key = (fj + dj - kj0) * kw + (fi + di - ki0)
+                pos = np.minimum(np.searchsorted(hot_key, key), len(hot_key) - 1)
+                hit = hot_key[pos] == key
+                owner[hit] = np.maximum(owner[hit], hot_label[pos[hit]])
+        if (owner < 0).any():
+            return
+        done = np.setdiff1d(np.arange(len(members)), alone)
+        for k in members[done].tolist():
+            found[k] = []
+        for who, p in zip(owner.tolist(), polys, strict=True):
+            found[who].append(p)
 
     def _cell_polygons(self, i: np.ndarray, j: np.ndarray) -> list[shapely.Polygon]:
         c = self.cell_size
@@ -565,6 +641,30 @@ class DensitySurface:
         y0 = self.origin[1] + j * c
         boxes = shapely.box(x0, y0, x0 + c, y0 + c)
         return _dissolve(list(boxes))
+
+
+def _shelves(
+    widths: np.ndarray, heights: np.ndarray, side: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Pack rectangles (cells) into canvases of ``side`` × ``side`` cells, shelf by shelf,
+    tallest first: per canvas, the positions of its rectangles in ``widths`` and their
+    columns and rows (lower-left corners). Every rectangle must fit a canvas."""
+    order = np.argsort(-heights, kind="stable")
+    w, h = widths[order], heights[order]
+    n, s = len(order), 0
+    while s < n:
+        members, cols, rows = [], [], []
+        top = 0
+        while s < n and top + h[s] <= side:
+            # one shelf: as many of the next rectangles as fit side by side
+            ends = np.cumsum(w[s : s + side])
+            e = s + max(1, int(np.searchsorted(ends, side, side="right")))
+            members.append(order[s:e])
+            cols.append(np.r_[0, ends[: e - s - 1]])
+            rows.append(np.full(e - s, top))
+            top += int(h[s])
+            s = e
+        yield np.concatenate(members), np.concatenate(cols), np.concatenate(rows)
 
 
 def _starts(groups: list[np.ndarray]) -> np.ndarray:
@@ -575,7 +675,13 @@ def _starts(groups: list[np.ndarray]) -> np.ndarray:
 
 def _components_8(i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Labels of 8-connected components of the cells ``(i, j)`` (sparse; no dense grid),
-    numbered in the order of each component's first cell."""
+    numbered in the order of each component's first cell.
+
+    The cells are cut into runs (consecutive cells of one row); two runs of neighbouring rows
+    touch (8-connectivity) when their spans widened by one cell overlap, and the runs that one
+    run touches in the next row are a contiguous range of that row's runs, found by two binary
+    searches. The graph of runs, far smaller than the graph of cells, gives the components.
+    """
     n = i.size
     if n == 1:
         return np.zeros(1, dtype=np.int64)
@@ -584,23 +690,29 @@ def _components_8(i: np.ndarray, j: np.ndarray) -> np.ndarray:
     key = (j - j0) * width + (i - i0)
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
-    rows, cols = [], []
-    for step in (1, width - 1, width, width + 1):  # east, north-west, north, north-east
-        nb = sorted_key + step  # sorted, so the search runs through the keys once
-        pos = np.minimum(np.searchsorted(sorted_key, nb), n - 1)
-        found = sorted_key[pos] == nb
-        rows.append(np.flatnonzero(found))
-        cols.append(pos[found])
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    graph = coo_array((np.ones(r.size, dtype=np.int8), (r, c)), shape=(n, n))
-    _, in_order = connected_components(graph, directed=False)
+    # runs: a new run wherever the next cell is not the east neighbour
+    new_run = np.r_[True, np.diff(sorted_key) != 1]
+    run_of = np.cumsum(new_run) - 1
+    first = sorted_key[new_run]
+    last = sorted_key[np.r_[new_run[1:], True]]
+    # the runs of the next row touching a run: the first whose last cell is at or east of the
+    # run's first cell - 1 (north-west), to the last whose first cell is at or west of the run's
+    # last cell + 1 (north-east); no run spans two rows (a row's ends are never in a cell)
+    lo = np.searchsorted(last, first + width - 1, side="left")
+    hi = np.searchsorted(first, last + width + 1, side="right")
+    count = np.maximum(hi - lo, 0)
+    src = np.repeat(np.arange(first.size), count)
+    dst = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count - lo, count)
+    graph = coo_array(
+        (np.ones(src.size, dtype=np.int8), (src, dst)), shape=(first.size, first.size)
+    )
+    _, run_label = connected_components(graph, directed=False)
     labels = np.empty(n, dtype=np.int64)
-    labels[order] = in_order
-    first = np.full(int(labels.max()) + 1, n, dtype=np.int64)
-    np.minimum.at(first, labels, np.arange(n))
-    rank = np.empty_like(first)
-    rank[np.argsort(first)] = np.arange(first.size)
+    labels[order] = run_label[run_of]
+    first_cell = np.full(int(labels.max()) + 1, n, dtype=np.int64)
+    np.minimum.at(first_cell, labels, np.arange(n))
+    rank = np.empty_like(first_cell)
+    rank[np.argsort(first_cell)] = np.arange(first_cell.size)
     return rank[labels]
 
 

@@ -236,3 +236,72 @@ def test_contour_batch_with_a_cell_just_below_the_level_is_contoured_alone(
     assert len(contour_calls) == 2 and len(batched) == 2
     monkeypatch.setattr(grid, "CONTOUR_BATCH_CELLS", 0)
     assert [p.wkb for p in batched] == [p.wkb for p in s.contour_polygons(5.0)]
+
+
+def _components_8_by_cells(i, j):
+    """The previous ``grid._components_8``: a graph of cells and their 8 neighbours."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
+    n = i.size
+    i0, j0 = i.min() - 1, j.min() - 1
+    width = int(i.max() - i0 + 2)
+    key = (j - j0) * width + (i - i0)
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    rows, cols = [], []
+    for step in (1, width - 1, width, width + 1):
+        nb = sorted_key + step
+        pos = np.minimum(np.searchsorted(sorted_key, nb), n - 1)
+        found = sorted_key[pos] == nb
+        rows.append(np.flatnonzero(found))
+        cols.append(pos[found])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_array((np.ones(r.size, dtype=np.int8), (r, c)), shape=(n, n))
+    _, in_order = connected_components(graph, directed=False)
+    labels = np.empty(n, dtype=np.int64)
+    labels[order] = in_order
+    first = np.full(int(labels.max()) + 1, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n))
+    rank = np.empty_like(first)
+    rank[np.argsort(first)] = np.arange(first.size)
+    return rank[labels]
+
+
+@pytest.mark.parametrize(("seed", "share"), [(0, 0.2), (1, 0.45), (2, 0.6), (3, 0.05)])
+def test_components_by_runs_equal_components_by_cells(seed, share):
+    """Components found on runs of cells are those of the cell graph, numbered alike (first
+    cell first), whatever the density of cells and the order they come in."""
+    from hotspots.grid import _components_8
+
+    rng = np.random.default_rng(seed)
+    grid = rng.random((120, 90)) < share
+    j, i = np.nonzero(grid)
+    perm = rng.permutation(i.size)
+    i, j = i[perm] - 40, j[perm] + 7
+    got = _components_8(i, j)
+    np.testing.assert_array_equal(got, _components_8_by_cells(i, j))
+    assert got.max() > 10
+    # by hand: diagonal neighbours join, cells two apart do not
+    a = _components_8(np.array([0, 1, 3, 5, 5]), np.array([0, 1, 1, 1, 3]))
+    assert a.tolist() == [0, 0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("side", [12, 24, 48])
+def test_contours_on_small_canvases_equal_contours_one_component_at_a_time(
+    side, monkeypatch, contour_calls
+):
+    """With canvases too small for the largest components (those are contoured alone) and many
+    canvases, every polygon is still the one contouring each component alone gives."""
+    import hotspots.grid as grid
+
+    s, z = _bumpy_surface(2)
+    level = float(np.quantile(z[z > 1e-3], 0.85))
+    monkeypatch.setattr(grid, "CONTOUR_BATCH_CELLS", side)
+    packed = s.contour_polygons(level)
+    n_packed = len(contour_calls)
+    monkeypatch.setattr(grid, "CONTOUR_BATCH_CELLS", 0)
+    contour_calls.clear()
+    alone = s.contour_polygons(level)
+    assert 1 < n_packed < len(contour_calls) and len(alone) > 50
+    assert [p.wkb for p in packed] == [p.wkb for p in alone]

@@ -256,3 +256,83 @@ def test_estimator_binned_same_hotspots():
 def test_estimator_rejects_unknown_surface():
     with pytest.raises(ParameterError):
         KDEHotspots(surface="fft").fit(Incidents.from_xy([X0, X0 + 10], [Y0, Y0]))
+
+
+def _scatter_tile_by_tile(surface, ci, cj, foot, values):
+    """The previous ``kde._scatter``: one home tile at a time, its padded window's nine parts
+    added in order (the reference the batched scatter must equal bit for bit)."""
+    t = surface.tile_size
+    r = int(np.abs(foot).max()) if foot.size else 0
+    tc, tr = ci // t, cj // t
+    key = (tr - int(tr.min())) * (int(tc.max() - tc.min()) + 2) + (tc - int(tc.min()))
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(key[order])) + 1
+    width = t + 2 * r
+    flat = foot[:, 1] * width + foot[:, 0]
+    chunk = max(1, kde_mod._CHUNK_ELEMENTS // max(1, len(foot)))
+    spans = (
+        (-1, slice(0, r), slice(t - r, t)),
+        (0, slice(r, r + t), slice(0, t)),
+        (1, slice(r + t, 2 * r + t), slice(0, r)),
+    )
+    for idx in np.split(order, bounds):
+        ktr, ktc = int(tr[idx[0]]), int(tc[idx[0]])
+        home = (cj[idx] - ktr * t + r) * width + (ci[idx] - ktc * t + r)
+        padded = np.zeros(width * width)
+        for s in range(0, idx.size, chunk):
+            cell = home[s : s + chunk, None] + flat[None, :]
+            vals = values(idx[s : s + chunk])
+            padded += np.bincount(cell.ravel(), weights=vals.ravel(), minlength=width * width)
+        window = padded.reshape(width, width)
+        for dr, window_rows, tile_rows in spans:
+            for dc, window_cols, tile_cols in spans:
+                part = window[window_rows, window_cols]
+                if not part.any():
+                    continue
+                tile = surface.tiles.get((ktr + dr, ktc + dc))
+                if tile is None:
+                    tile = surface.tiles[(ktr + dr, ktc + dc)] = np.zeros((t, t))
+                tile[tile_rows, tile_cols] += part
+
+
+@pytest.mark.parametrize(
+    ("method", "kernel", "bandwidth", "cell", "chunk", "window"),
+    [
+        ("binned", "quartic", 150.0, 25.0, 2_000_000, 262_144),  # as shipped
+        ("binned", "quartic", 150.0, 25.0, 3_000, 20_000),  # many batches, tiles over a chunk
+        ("binned", "gaussian", 60.0, 12.5, 200_000, 50_000),
+        ("exact", "quartic", 150.0, 25.0, 2_000_000, 262_144),
+        ("exact", "quartic", 100.0, 10.0, 5_000, 30_000),
+    ],
+)
+def test_batched_scatter_equals_tile_by_tile(
+    monkeypatch, method, kernel, bandwidth, cell, chunk, window
+):
+    """The scatter adds many home tiles per call: every tile, the order tiles were made in,
+    and every value the same, bit for bit, as one home tile at a time (the previous code), for
+    the binned surface (sparse blocks and the heavy locations' corrections) and the exact one,
+    with batches of many tiles and tiles holding more items than one chunk."""
+    x, y = town(30_000, seed=3, extent=9000.0, map_points=5_000)
+    w = np.random.default_rng(3).choice([1.0, 3.0], x.size)
+    kw = dict(bandwidth=bandwidth, cell_size=cell, kernel=kernel, method=method, tile_size=16)
+    monkeypatch.setattr(kde_mod, "SCATTER_COST", 0.0)  # every binned block scattered
+    monkeypatch.setattr(kde_mod, "_CHUNK_ELEMENTS", chunk)
+    monkeypatch.setattr(kde_mod, "_WINDOW_ELEMENTS", window)
+    batched = density_surface(x, y, w, **kw)
+    monkeypatch.setattr(kde_mod, "_scatter", _scatter_tile_by_tile)
+    alone = density_surface(x, y, w, **kw)
+    assert list(batched.tiles) == list(alone.tiles) and len(alone.tiles) > 50
+    for key, arr in alone.tiles.items():
+        np.testing.assert_array_equal(batched.tiles[key], arr)
+
+
+def test_heavy_correction_rows_do_not_depend_on_the_batch():
+    """The heavy locations' binned kernels are evaluated with einsum, whose rows do not depend
+    on the other rows of the call (a BLAS matrix product's do), so batching cannot move them."""
+    rng = np.random.default_rng(0)
+    mom = rng.normal(size=(5_000, 6))
+    stencils = rng.normal(size=(6, 113))
+    whole = np.einsum("nk,kf->nf", mom, stencils)
+    for step in (1, 7, 64, 999):
+        parts = [np.einsum("nk,kf->nf", mom[s : s + step], stencils) for s in range(0, 5_000, step)]
+        np.testing.assert_array_equal(np.concatenate(parts), whole)
