@@ -486,13 +486,12 @@ def _scatter(
         idx = order[starts[a] : ends[b - 1]]
         local = np.repeat(np.arange(b - a), ends[a:b] - starts[a:b])
         home = local * area + (cj[idx] - tr[idx] * t + r) * width + (ci[idx] - tc[idx] * t + r)
-        windows = np.zeros((b - a) * area) if idx.size > chunk else 0.0
+        windows: np.ndarray = np.zeros(0)
         for s in range(0, idx.size, chunk):
             cell = home[s : s + chunk, None] + flat[None, :]
             vals = values(idx[s : s + chunk])
-            windows = windows + np.bincount(
-                cell.ravel(), weights=vals.ravel(), minlength=(b - a) * area
-            )
+            part = np.bincount(cell.ravel(), weights=vals.ravel(), minlength=(b - a) * area)
+            windows = part if s == 0 else windows + part  # as zeros + part: 0 + x is x
         _add_padded_tiles(
             surface, windows.reshape(b - a, width, width), home_r[a:b], home_c[a:b], r
         )
