@@ -57,6 +57,9 @@ MAX_DENSE_CELLS = 50_000_000
 #: its margins), and every component when this is below 8, is contoured alone.
 CONTOUR_BATCH_CELLS = 1024
 
+#: Cells of the tiles stacked into one array by the passes over every tile (16 MB of float64).
+STACK_CELLS = 2_000_000
+
 #: Square metres per square kilometre (densities are stored per km²).
 M2_PER_KM2 = 1e6
 
@@ -222,27 +225,37 @@ class DensitySurface:
             self.origin[1] + (np.asarray(j, dtype=float) + 0.5) * c,
         )
 
-    def _iter_tiles(self) -> Iterator[tuple[int, int, np.ndarray]]:
-        for (tr, tc), arr in self.tiles.items():
-            yield tr, tc, arr
-
     def cell_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Integer indices ``(i, j)`` and values of all positive cells."""
         return self.cells_at_or_above(0.0)
 
     def cells_at_or_above(self, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Integer indices ``(i, j)`` and values of the positive cells at or above ``level``."""
+        """Integer indices ``(i, j)`` and values of the positive cells at or above ``level``
+        (tile by tile in the order of :attr:`tiles`, each tile row by row)."""
         ii, jj, vv = [], [], []
         t = self.tile_size
-        for tr, tc, arr in self._iter_tiles():
-            r, c = np.nonzero(arr >= level if level > 0 else arr > 0)
-            if r.size:
-                ii.append(c.astype(np.int64) + tc * t)
-                jj.append(r.astype(np.int64) + tr * t)
-                vv.append(arr[r, c])
+        for keys, stack in self._stacked_tiles():
+            n, r, c = np.nonzero(stack >= level if level > 0 else stack > 0)
+            if n.size:
+                ii.append(c.astype(np.int64) + keys[n, 1] * t)
+                jj.append(r.astype(np.int64) + keys[n, 0] * t)
+                vv.append(stack[n, r, c])
         if not ii:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float)
         return np.concatenate(ii), np.concatenate(jj), np.concatenate(vv)
+
+    def _stacked_tiles(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The tiles in order, many at a time: their keys ``(tile_row, tile_col)``, shape (n, 2),
+        and their values stacked, shape (n, tile_size, tile_size) (copies of about
+        :data:`STACK_CELLS` cells, so one NumPy call covers hundreds of tiles)."""
+        keys = list(self.tiles)
+        arrays = list(self.tiles.values())
+        step = max(1, STACK_CELLS // self.tile_size**2)
+        for s in range(0, len(keys), step):
+            yield (
+                np.array(keys[s : s + step], dtype=np.int64).reshape(-1, 2),
+                np.stack(arrays[s : s + step]),
+            )
 
     def cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Centres and values of all positive cells.
@@ -353,7 +366,8 @@ class DensitySurface:
 
         Tiles wholly inside or outside ``area`` are decided at once (one vectorised test of every
         tile's square), so a national study area costs a point-in-polygon test only for the
-        cells of tiles on its boundary, all in one call.
+        cells of tiles on its boundary; hundreds of tiles are stacked per NumPy call. Values come
+        tile by tile in the order of :attr:`tiles`, each tile row by row.
         """
         if area is None:
             return self.cell_values()[2]
@@ -362,7 +376,6 @@ class DensitySurface:
         shapely.prepare(area)
         t, c = self.tile_size, self.cell_size
         keys = np.array(list(self.tiles), dtype=np.int64)
-        arrays = list(self.tiles.values())
         x0 = self.origin[0] + keys[:, 1] * t * c
         y0 = self.origin[1] + keys[:, 0] * t * c
         boxes = shapely.box(x0, y0, x0 + t * c, y0 + t * c)
@@ -370,24 +383,20 @@ class DensitySurface:
         edge = np.zeros(len(keys), dtype=bool)
         edge[~whole] = shapely.intersects(area, boxes[~whole])
         out: list[np.ndarray] = []
-        tested: list[tuple[int, np.ndarray]] = []  # (position in out, cells) per edge tile
-        xs, ys = [], []
-        for n, arr in enumerate(arrays):
-            if whole[n]:
-                out.append(arr[arr > 0])
-            elif edge[n]:
-                r, k = np.nonzero(arr > 0)
-                cx, cy = self.cell_centre(k + keys[n, 1] * t, r + keys[n, 0] * t)
-                xs.append(cx)
-                ys.append(cy)
-                tested.append((len(out), arr[r, k]))
-                out.append(np.empty(0))
-        if tested:
-            inside = shapely.contains_xy(area, np.concatenate(xs), np.concatenate(ys))
-            start = 0
-            for pos, values in tested:
-                out[pos] = values[inside[start : start + values.size]]
-                start += values.size
+        start = 0
+        for keys_n, stack in self._stacked_tiles():
+            stop = start + len(stack)
+            on_edge = np.flatnonzero(edge[start:stop])
+            keep = stack > 0
+            keep[~(whole[start:stop] | edge[start:stop])] = False
+            if on_edge.size:  # the positive cells of edge tiles, tested by their centres
+                n, r, k = np.nonzero(keep[on_edge])
+                tile = on_edge[n]
+                cx, cy = self.cell_centre(k + keys_n[tile, 1] * t, r + keys_n[tile, 0] * t)
+                out_of_area = ~shapely.contains_xy(area, cx, cy)
+                keep[tile[out_of_area], r[out_of_area], k[out_of_area]] = False
+            out.append(stack[keep])
+            start = stop
         return np.concatenate(out) if out else np.empty(0)
 
     # ------------------------------------------------------------------ polygons

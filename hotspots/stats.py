@@ -894,10 +894,12 @@ class _DiscSums:
         lo_in = np.clip(lo_in, lo_out, hi_out)
         hi_in = np.clip(hi_in, lo_in, hi_out)
         run = self.prefix[hi_in] - self.prefix[lo_in]
-        strips = np.zeros((len(offset) * n_c, k))
-        strips[live] = run[:, :k]
-        strips[np.ix_(live, self.inexact)] += run[:, k:]
-        out = strips.reshape(-1, n_c, k).sum(axis=0)
+        run[:, self.inexact] += run[:, k:]  # each run's sum and what its rounding lost
+        # summed over the strips, strip by strip (``live`` runs strip-major)
+        row = live % n_c
+        out = np.empty((n_c, k))
+        for j in range(k):
+            out[:, j] = np.bincount(row, weights=run[:, j], minlength=n_c)
         # the candidates beside the sure run: [lo_out, lo_in) and [hi_in, hi_out)
         starts = np.r_[lo_out, hi_in]
         lens = np.r_[lo_in - lo_out, hi_out - hi_in]

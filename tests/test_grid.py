@@ -305,3 +305,55 @@ def test_contours_on_small_canvases_equal_contours_one_component_at_a_time(
     alone = s.contour_polygons(level)
     assert 1 < n_packed < len(contour_calls) and len(alone) > 50
     assert [p.wkb for p in packed] == [p.wkb for p in alone]
+
+
+def _values_inside_tile_by_tile(s, area):
+    """The previous ``values_inside``: whole tiles' positive cells, then the positive cells of
+    edge tiles whose centres the area contains, tile by tile."""
+    t = s.tile_size
+    out = []
+    for (tr, tc), arr in s.tiles.items():
+        side = t * s.cell_size
+        x0, y0 = s.origin[0] + tc * side, s.origin[1] + tr * side
+        box = shapely.box(x0, y0, x0 + side, y0 + side)
+        if area.contains(box):
+            out.append(arr[arr > 0])
+        elif area.intersects(box):
+            r, k = np.nonzero(arr > 0)
+            cx, cy = s.cell_centre(k + tc * t, r + tr * t)
+            out.append(arr[r, k][shapely.contains_xy(area, cx, cy)])
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("stack", [2_000_000, 4096 * 3, 1])
+def test_stacked_passes_equal_tile_by_tile(stack, monkeypatch):
+    """values_inside and cells_at_or_above stack hundreds of tiles per NumPy call: the same
+    values in the same order (tile by tile, row by row) as one tile at a time, whatever the
+    number of tiles stacked, with tiles inside, outside and on the edge of a study area with a
+    hole and two parts."""
+    import hotspots.grid as grid
+
+    monkeypatch.setattr(grid, "STACK_CELLS", stack)
+    s, z = _bumpy_surface(3)
+    x0, y0 = s.origin
+    area = shapely.MultiPolygon(
+        [
+            shapely.Point(x0 + 4000, y0 + 4000)
+            .buffer(2600)
+            .difference(shapely.box(x0 + 3500, y0 + 3500, x0 + 4400, y0 + 4600)),
+            shapely.box(x0 + 6000, y0 + 100, x0 + 7400, y0 + 7400),
+        ]
+    )
+    got = s.values_inside(area)
+    ref = _values_inside_tile_by_tile(s, area)
+    np.testing.assert_array_equal(got, ref)
+    assert 0 < got.size < (z > 1e-3).sum()
+    level = float(np.quantile(z[z > 1e-3], 0.7))
+    i, j, v = s.cells_at_or_above(level)
+    ref_cells = []
+    for (tr, tc), arr in s.tiles.items():
+        r, k = np.nonzero(arr >= level)
+        ref_cells.append(np.stack([k + tc * s.tile_size, r + tr * s.tile_size, arr[r, k]]))
+    ref_cells = np.concatenate(ref_cells, axis=1)
+    np.testing.assert_array_equal(np.stack([i, j, v]), ref_cells)
+    np.testing.assert_array_equal(v, z[j, i])  # the bumpy surface's own values, by position
