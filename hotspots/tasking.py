@@ -844,7 +844,8 @@ def make_team_plan(
     the day's routing problem, each inside the area's window that day, visit ``j + 1`` starting
     at least the dose's spacing after visit ``j`` (:meth:`VisitDose.spacing`: its revisit
     interval, else the window's length over the day's visits and never under
-    :data:`SPACING_VISITS` visit lengths, a heuristic of this product), by one team or several.
+    :data:`SPACING_VISITS` visit lengths, a heuristic of this product), by one team or several
+    (OR-Tools node precedences on the time dimension, binding between the visits made).
     The day's first visit of every area comes before any second visit in the penalty for leaving
     one out (only the first carries the gap rule's double penalty), so a full day drops second
     and later visits first. The visits no shift can fit, and those the window cannot hold at
@@ -1391,7 +1392,7 @@ def _route_day(
     horizon = 3 * 24 * 60
     routing.AddDimension(time_cb, horizon, horizon, False, "time")
     time = routing.GetDimensionOrDie("time")
-    previous: dict[int, int] = {}  # area -> routing index of its latest visit so far
+    previous: dict[int, list[int]] = {}  # area -> routing indices of its visits so far
     for k, (i, j) in enumerate(nodes, start=1):
         o = occ[i]
         assert o is not None
@@ -1405,11 +1406,9 @@ def _route_day(
             if min(o.hi, veh.hi) - max(o.lo, veh.lo) >= s.visit_minutes
         ]
         routing.VehicleVar(idx).SetValues([-1, *able])
-        if i in previous:  # visit j starts at least the spacing after visit j - 1
-            routing.solver().Add(
-                time.CumulVar(idx) >= time.CumulVar(previous[i]) + int(spacing.get(i, 0))
-            )
-        previous[i] = idx
+        for before in previous.get(i, []):  # of two visits made, the later starts >= spacing on
+            time.AddNodePrecedence(before, idx, int(spacing.get(i, 0)))
+        previous.setdefault(i, []).append(idx)
     for v, veh in enumerate(vehicles):
         time.CumulVar(routing.Start(v)).SetRange(veh.lo, veh.hi)
         time.CumulVar(routing.End(v)).SetRange(veh.lo, veh.hi)
