@@ -357,3 +357,17 @@ def test_stacked_passes_equal_tile_by_tile(stack, monkeypatch):
     ref_cells = np.concatenate(ref_cells, axis=1)
     np.testing.assert_array_equal(np.stack([i, j, v]), ref_cells)
     np.testing.assert_array_equal(v, z[j, i])  # the bumpy surface's own values, by position
+
+
+def test_contours_from_the_callers_cells_equal_contours_from_the_surface():
+    """``contour_polygons(level, cells=...)`` with the cells of a lower level (as the KDE
+    estimator passes them, shared with the peaks and masses) keeps only those at or above the
+    level: the same polygons as finding the cells itself."""
+    s, z = _bumpy_surface(4)
+    level = float(np.quantile(z[z > 1e-3], 0.9))
+    own = s.contour_polygons(level)
+    given = s.contour_polygons(level, cells=s.cells_at_or_above(level * (1 - 1e-6)))
+    assert len(own) > 20
+    assert [p.wkb for p in given] == [p.wkb for p in own]
+    lower = s.cells_at_or_above(level / 2)
+    assert [p.wkb for p in s.contour_polygons(level, cells=lower)] == [p.wkb for p in own]
