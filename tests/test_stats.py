@@ -531,3 +531,20 @@ def test_surroundings_undefined_and_degenerate():
     assert mono.dispersion == 1.0 and "fewer than two months" in mono.dispersion_rule
     with pytest.raises(ValueError, match="radii"):
         SurroundingsTest(LATTICE, BOX, radii=(75, 50, 450, 750))
+
+
+def test_catchments_of_points_nearer_than_geos_can_split_share_one_cell():
+    # found by tests/test_properties.py: two map points 1e-10 m apart at national grid
+    # coordinates made GEOS's Voronoi fail ("Points of LinearRing do not form a closed
+    # linestring"); they are one place, and its cell is shared between them
+    import shapely
+
+    from hotspots.stats import catchment_areas
+
+    area = shapely.box(400000.0, 300000.0, 401000.0, 301000.0)
+    base = np.array([400500.0, 300500.0])
+    pts = np.array([base, base + [0.0, 1e-10], base + [1.0, 0.0]])
+    got = catchment_areas(pts, area)
+    # the pair's cell is x < 400500.5 (half a metre short of the middle), the third the rest
+    np.testing.assert_allclose(got, [250250.0, 250250.0, 499500.0], rtol=1e-9)
+    assert got.sum() == pytest.approx(area.area, rel=1e-12)
