@@ -17,7 +17,12 @@ import hotspots.ingest as ingest
 from hotspots.ingest import (
     R_DUPLICATE,
     R_OUTLIER,
+    _arrow_read,
+    _coded_columns,
+    _default_study_area,
+    _hull_candidates,
     _line_fields,
+    _line_starts,
     _outliers,
     _parse_file,
     _repeated,
@@ -260,3 +265,53 @@ def test_a_copy_on_the_last_line_without_a_line_break_gets_its_fields_from_its_l
     assert int(dup["source_row"].iloc[0]) == feb.rstrip(b"\n").count(b"\n") + 1
     monkeypatch.setattr(ingest, "_line_fields", lambda *a: None)
     assert_same(fast, whole(read_incidents(files, crime_types="all")))
+
+
+def test_line_starts_from_field_lengths_are_the_line_breaks():
+    """Each record's first byte, from Arrow's field lengths, is where the bytes' line breaks
+    put it (the header's line first); None where an empty line or a record over two lines
+    makes the lengths not add up."""
+    data = month_file("2024-01", 50, seed=4).rstrip(b"\n")
+    header = data.split(b"\n", 1)[0].decode().split(",")
+    table, bad = _arrow_read(pa.py_buffer(data), ",", 12, threads=False,
+                             coded=_coded_columns(header))  # fmt: skip
+    assert not bad
+    breaks = [i for i, b in enumerate(data) if b == 10]
+    want = [0] + [i + 1 for i in breaks] + [len(data)]
+    np.testing.assert_array_equal(_line_starts(table, len(data)), want)
+    gap = data.replace(b"\n", b"\n\n", 1)  # one empty line: Arrow skips it
+    table, _ = _arrow_read(pa.py_buffer(gap), ",", 12, threads=False)
+    assert table.num_rows == len(breaks) + 1
+    assert _line_starts(table, len(gap)) is None
+
+
+@pytest.mark.parametrize("kind", ["normal", "grid", "circle", "line"])
+def test_hull_candidates_keep_every_hull_point_and_the_same_study_area(kind, monkeypatch):
+    """The points dropped lie strictly inside the hull (each one's removal leaves GEOS's hull
+    as it was), and the study area from the rest is the one from every point."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    if kind == "normal":
+        x, y = rng.normal(0, 800, n), rng.normal(0, 500, n)
+    elif kind == "grid":  # many points tied on the extremes and on the octagon's edges
+        x, y = rng.integers(0, 40, n) * 25.0, rng.integers(0, 30, n) * 25.0
+    elif kind == "circle":  # every point on the hull
+        a = rng.uniform(0, 2 * np.pi, n)
+        x, y = 530_000 + 900 * np.cos(a), 180_000 + 900 * np.sin(a)
+    else:
+        t = rng.uniform(0, 1, n)
+        x, y = 400_000 + 1000 * t, 300_000 + 500 * t
+    keep = _hull_candidates(x, y)
+    pts = shapely.points(x, y)
+    hull = shapely.convex_hull(shapely.multipoints(np.column_stack([x, y])))
+    if kind == "normal":
+        assert keep.sum() < n // 20
+    if kind in ("circle", "line"):
+        assert keep.all()
+    assert shapely.contains(hull, pts[~keep]).all()  # strictly inside, never on the boundary
+    kept = shapely.convex_hull(shapely.multipoints(np.column_stack([x[keep], y[keep]])))
+    assert shapely.equals(kept, hull)
+    area, cell = _default_study_area(x, y)
+    monkeypatch.setattr(ingest, "_hull_candidates", lambda x, y: np.ones(len(x), dtype=bool))
+    every, cell_every = _default_study_area(x, y)  # the hull of every point
+    assert shapely.to_wkb(area) == shapely.to_wkb(every) and cell == cell_every
