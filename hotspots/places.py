@@ -464,10 +464,9 @@ def _marks(incidents: Incidents, user: UserPlaces | None, rules: PlaceRules) -> 
             inside = shapely.intersects_xy(zone, xy[:, 0], xy[:, 1])
             kind = np.where(inside, USER_PLACE, kind)
     if len(xy):
-        _, point, point_n = np.unique(
-            np.round(xy, 2), axis=0, return_inverse=True, return_counts=True
-        )
-        point = point.ravel()
+        from hotspots.incidents import unique_points
+
+        _, point, point_n = unique_points(np.round(xy, 2), return_inverse=True, return_counts=True)
     else:
         point, point_n = np.empty(0, int), np.empty(0, int)
     n = len(xy)
@@ -495,15 +494,18 @@ def _members(table: pd.DataFrame, incidents: Incidents) -> list[np.ndarray]:
                 table["centre_x"], table["centre_y"], table["radius_m"], strict=True
             )
         ]
-    import shapely
+    from hotspots.profile import assign_incidents
 
+    if not len(table):
+        return []
     geoms = table.geometry
     if geoms.crs is not None and not geoms.crs.equals(incidents.crs):
         geoms = geoms.to_crs(incidents.crs)
-    pts = shapely.points(xy)
-    tree = shapely.STRtree(pts)
-    row, idx = tree.query(np.asarray(geoms.to_numpy(), dtype=object), predicate="intersects")
-    return [np.sort(idx[row == i]) for i in range(len(table))]
+    # each distinct map point tested once (police.uk snaps many incidents to one point)
+    idx, row = assign_incidents(np.asarray(geoms.to_numpy(), dtype=object), incidents)
+    order = np.lexsort((idx, row))
+    counts = np.bincount(row, minlength=len(table))
+    return np.split(idx[order], np.cumsum(counts)[:-1])
 
 
 def _pct(k: int, n: int) -> str:

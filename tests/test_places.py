@@ -206,6 +206,34 @@ def test_flag_hotspots_by_share(crafted):
     assert flagged.loc["H004", "place_check"] != ""
 
 
+def test_flag_hotspots_counts_points_on_edges_overlaps_and_empty_polygons(crafted):
+    inc, hot, _ = crafted
+    extra = gpd.GeoDataFrame(
+        {"hotspot_id": ["E1", "E2", "E3"], "rank": [5, 6, 7]},
+        geometry=[
+            # the prison's map point (40 incidents) lies on this box's left edge: counted
+            shapely.box(X0, Y0 - 10, X0 + 20, Y0 + 10),
+            # overlaps H001: the prison (40) and High Street (10) points inside, both counted
+            shapely.box(X0 - 5, Y0 - 5, X0 + 35, Y0 + 5),
+            # holds no incident
+            shapely.box(X0 + 5000, Y0 + 5000, X0 + 5100, Y0 + 5100),
+        ],
+        crs="EPSG:27700",
+    )
+    table = pd.concat([hot, extra], ignore_index=True)
+    flagged = flag_places(table, inc).set_index("hotspot_id")
+    assert flagged.loc["E1", "unpatrollable_share"] == 1.0
+    assert flagged.loc["E1", "unpatrollable_kind"] == "prison"
+    assert flagged.loc["E2", "unpatrollable_share"] == pytest.approx(40 / 50)
+    assert np.isnan(flagged.loc["E3", "unpatrollable_share"])
+    assert flagged.loc["E3", "unpatrollable_kind"] == ""
+    # the earlier rows are unchanged by the new ones
+    assert flagged.loc["H001", "unpatrollable_share"] == pytest.approx(40 / 50)
+    assert flagged.loc["H003", "unpatrollable_share"] == pytest.approx(20 / 45)
+    empty = flag_places(hot.iloc[:0], inc)
+    assert len(empty) == 0 and set(PLACE_COLUMNS) <= set(empty.columns)
+
+
 def test_user_places_from_names_and_shapes(tmp_path, crafted):
     inc, _, areas = crafted
     names = tmp_path / "places.txt"
