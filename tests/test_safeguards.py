@@ -19,6 +19,7 @@ import pytest
 import shapely
 
 from hotspots import InputError, ParameterError, cli, workflows
+from hotspots.incidents import Incidents
 from hotspots.offline import escape_text
 from hotspots.safeguards import (
     PROACTIVE_TYPES,
@@ -306,6 +307,18 @@ def test_compare_hotspots_by_overlap():
     assert (c.n_with, c.n_without) == (3, 2)
     assert c.only_with == ("H002", "H003") and c.only_without == ("H002",)
     assert c.changed == 3 and (c.top_changed, c.top) == (1, 2)
+
+
+@pytest.mark.parametrize("dtype", [object, "category", "string"])
+def test_proactive_mask_matches_types_case_and_space_insensitively(dtype):
+    types = [" drugs", "Possession of weapons", "Robbery", None, "DRUGS ", "Drugs", "Robbery"]
+    inc = Incidents.from_xy(
+        np.arange(7.0) + X0,
+        np.full(7, Y0),
+        crime_type=pd.Series(types, dtype=dtype).to_numpy(),
+    )
+    assert inc.frame["crime_type"].isna().sum() == 1
+    assert proactive_mask(inc).tolist() == [True, True, False, False, True, True, False]
 
 
 @pytest.fixture(scope="module")
