@@ -8,7 +8,9 @@ Two baselines, measured in the same run on the same files:
 * ``pandas_geopandas``: the usual notebook recipe (read, concatenate, drop rows without
   coordinates, filter the crime type, ``geopandas.points_from_xy`` and ``to_crs``). It validates
   nothing else; ``read_incidents`` also detects the format, checks every row, keeps the rejected
-  rows with reasons, removes far outliers and builds the study area.
+  rows with reasons, removes far outliers and builds the study area. ``detect`` is
+  :func:`hotspots.workflows.detect_hotspots`, what ``hotspots detect`` and the app run (detect
+  and rank, flag places a patrol cannot address, weigh proactive offences).
 
 Every timed step runs in a fresh Python process (after its imports), so each has its own peak
 resident memory (``*_rss_mb``); the best of ``REPEATS`` runs is kept. ``ratio_<name>`` is the
@@ -136,9 +138,9 @@ elif step == "pandas_geopandas":
     import geopandas as gpd
     import pandas as pd
 else:  # the detectors' modules too: imports are not timed, for pandas either
-    import hotspots.clusters, hotspots.kde, hotspots.profile  # noqa: F401
-    from hotspots.detect import detect
+    import hotspots.clusters, hotspots.kde, hotspots.places, hotspots.profile  # noqa: F401
     from hotspots.ingest import read_incidents
+    from hotspots.workflows import detect_hotspots  # what `hotspots detect` and the app run
 t0, c0 = time.perf_counter(), time.process_time()
 if step == "pandas_read":
     n = len(pd.concat([pd.read_csv(f) for f in files], ignore_index=True))
@@ -153,7 +155,7 @@ else:
     inc = read_incidents(files)
     n = len(inc)
     if step != "read":
-        n = len(detect(inc, step).hotspots)
+        n = len(detect_hotspots(inc, step).hotspots)
 print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "n": n,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -11,9 +11,10 @@ run:
 * ``pandas_read``: ``pd.concat([pd.read_csv(f) for f in files])``, the yardstick;
 * ``read``: :func:`hotspots.ingest.read_incidents` (default crime types: violence, robbery,
   weapons), for the split of the steps below;
-* ``kde``: ``read_incidents`` + ``detect(incidents, "kde")`` (target: <= 3x the pandas read,
-  <= 3 GB peak resident memory);
-* ``gistar``: ``read_incidents`` + ``detect(incidents, "gistar")`` (target <= 5x, <= 4 GB);
+* ``kde``: ``read_incidents`` + ``workflows.detect_hotspots(incidents, "kde")``, what
+  ``hotspots detect`` and the app run (detect and rank, then flag places a patrol cannot address
+  and weigh proactive offences; target: <= 3x the pandas read, <= 3 GB peak resident memory);
+* ``gistar``: the same with ``"gistar"`` (target <= 5x, <= 4 GB);
 * ``classify``: ``read_incidents`` + :func:`hotspots.workflows.classify_over_time` (emerging
   hot spots over the 11 months; target <= 5x, <= 4 GB).
 
@@ -54,9 +55,9 @@ step = sys.argv[2]
 if step == "pandas_read":
     import pandas as pd
 else:  # every module the step uses, so no import is timed
-    import hotspots.emerging, hotspots.gistar, hotspots.kde, hotspots.profile  # noqa: F401
+    import hotspots.emerging, hotspots.gistar, hotspots.kde, hotspots.places  # noqa: F401
+    import hotspots.profile  # noqa: F401
     from hotspots import workflows
-    from hotspots.detect import detect
     from hotspots.ingest import read_incidents
 load0 = os.getloadavg()[0]
 t0, c0 = time.perf_counter(), time.process_time()
@@ -73,7 +74,8 @@ else:
         extra["classified_cells"] = sum(res.params["category_counts"].values())
         extra["periods"] = res.params["n_periods"]
     elif step != "read":
-        extra["hotspots"] = len(detect(inc, step).hotspots)
+        # what `hotspots detect` and the app run: detect, rank, flag places, proactive note
+        extra["hotspots"] = len(workflows.detect_hotspots(inc, step).hotspots)
 print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "n": n,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "load": [load0, os.getloadavg()[0]], **extra}))

@@ -228,7 +228,9 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("detect", help="find, rank and export hot spots")
     _add_input_options(d)
     _add_method_options(d)
-    d.add_argument("--out", default="patrol_areas.geojson", help="output: .geojson, .gpkg or .csv")
+    d.add_argument(
+        "-o", "--out", default="patrol_areas.geojson", help="output: .geojson, .gpkg or .csv"
+    )
     d.add_argument("--top", type=int, default=20, help="rows of the summary table to print")
     _add_map_options(d)
 
@@ -345,7 +347,7 @@ def _parser() -> argparse.ArgumentParser:
         default="kde,dbscan,hdbscan,gistar",
         help="comma-separated methods to compare (default %(default)s)",
     )
-    ev.add_argument("--out", metavar="CSV", help="also write the table as CSV here")
+    ev.add_argument("-o", "--out", metavar="CSV", help="also write the table as CSV here")
     ev.add_argument(
         "--plot", metavar="PNG", help="also write the hit rate and PAI curves as PNG here"
     )
@@ -373,7 +375,7 @@ def _parser() -> argparse.ArgumentParser:
         "--alpha", type=float, default=0.05, help="false discovery rate per period (default 0.05)"
     )
     cl.add_argument(
-        "--out", default="emerging.geojson", help="output GeoJSON of the classified areas"
+        "-o", "--out", default="emerging.geojson", help="output GeoJSON of the classified areas"
     )
 
     _add_track_parser(sub)
@@ -1014,7 +1016,7 @@ def _add_demo_and_app_parsers(sub: Any) -> None:
         "demo", help="write the synthetic demo CSV, or synthetic national police.uk files"
     )
     de.add_argument(
-        "--out", default=None, help="where to write (default geodata/demo_incidents.csv)"
+        "-o", "--out", default=None, help="where to write (default geodata/demo_incidents.csv)"
     )
     de.add_argument("--seed", type=int, default=None)
     de.add_argument("--if-missing", action="store_true", help="only write it if it does not exist")
@@ -1117,7 +1119,7 @@ def _add_simulate_parser(sub: Any) -> None:
     )
     si.add_argument("what", choices=("logs", "operation"), help="what to simulate")
     si.add_argument("plan_dir", metavar="PLAN_DIR", help="the folder `hotspots plan` wrote")
-    si.add_argument("--out", required=True, help="CSV to write")
+    si.add_argument("-o", "--out", required=True, help="CSV to write")
     si.add_argument("--seed", type=int, default=0)
     si.add_argument(
         "--effect",

@@ -78,6 +78,12 @@ def test_quiet_is_taken_before_or_after_the_command(demo_csv, tmp_path, capsys):
     before = capsys.readouterr().out
     assert after == before  # the same run, the same words
     assert len(after) < len(loud)  # the automatic choices are not printed
+    short = tmp_path / "short.geojson"  # -o is --out, as in most command-line tools
+    assert cli.main(["detect", str(demo_csv), "-o", str(short), "--quiet"]) == 0
+    assert capsys.readouterr().out == after.replace(str(out), str(short))
+    a, b = (json.loads(p.read_text())["features"] for p in (short, out))
+    assert [f["geometry"] for f in a] == [f["geometry"] for f in b]
+    assert [f["properties"]["hotspot_id"] for f in a] == [f["properties"]["hotspot_id"] for f in b]
 
 
 def test_bad_input_exit_2_one_message(tmp_path, capsys):
