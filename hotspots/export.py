@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import math
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COORD_PRECISION",
+    "FEATURE_FILES_MAX",
     "PARAMETERS_MEMBER",
     "features_geojson",
     "ical_escape",
@@ -76,6 +78,11 @@ PARAMETERS_MEMBER = "hotspots_parameters"
 #: Decimal places for WGS84 coordinates in every GeoJSON export: 7 places is about 1 cm, far
 #: below any patrol scale.
 COORD_PRECISION = 7
+#: Input files listed in full in each GeoJSON feature's copy of the run record (a year of one
+#: force's monthly files); with more, each feature names them by a digest and the collection's
+#: ``hotspots_parameters`` member keeps the full list (heuristic: a national run's 473 files
+#: repeated in each of 3,312 features made a 243 MB file, 98 % of it the same list).
+FEATURE_FILES_MAX = 12
 #: Cell starts a spreadsheet runs as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -138,7 +145,9 @@ def features_geojson(
     and rounded to :data:`COORD_PRECISION` decimal places; exterior rings are counter-clockwise
     and holes clockwise; no ``crs`` member is written; ``bbox`` is the layer's bounds. Property
     values go through :func:`to_jsonable`. ``params`` goes in a top-level member and, when
-    ``per_feature``, into each feature's properties under the same name.
+    ``per_feature``, into each feature's properties under the same name (so a feature copied
+    out of the file keeps its record), there with more than :data:`FEATURE_FILES_MAX` input
+    files named by ``input_files_digest`` instead of listed.
 
     Parameters
     ----------
@@ -155,12 +164,13 @@ def features_geojson(
     """
     wgs = gdf.to_crs(4326) if gdf.crs is not None and not gdf.crs.equals("EPSG:4326") else gdf
     params_clean = to_jsonable(dict(params)) if params is not None else None
+    feature_params = _feature_record(params_clean, member) if params_clean is not None else None
     features = []
     geom_col = wgs.geometry.name
     for _, row in wgs.iterrows():
         props = {str(k): to_jsonable(v) for k, v in row.items() if k != geom_col}
-        if params_clean is not None and per_feature:
-            props[member] = params_clean
+        if feature_params is not None and per_feature:
+            props[member] = feature_params
         geom = row[geom_col]
         features.append(
             {
@@ -177,6 +187,27 @@ def features_geojson(
         if np.all(np.isfinite(b)):
             collection["bbox"] = [round(float(v), COORD_PRECISION) for v in b]
     return collection
+
+
+def _feature_record(record: dict[str, Any], member: str) -> dict[str, Any]:
+    """A feature's copy of the run record: ``record`` itself, or with more than
+    :data:`FEATURE_FILES_MAX` input files their list replaced, in place, by
+    ``input_files_digest`` (``n_files``, ``rows``, the SHA-256 of the list as compact sorted JSON,
+    and where the list is)."""
+    files = record.get("input_files")
+    if not isinstance(files, list) or len(files) <= FEATURE_FILES_MAX:
+        return record
+    text = json.dumps(files, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = {
+        "n_files": len(files),
+        "rows": sum(int(f.get("rows") or 0) for f in files if isinstance(f, dict)),
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "listed_in": f"the FeatureCollection's {member} member",
+    }
+    return {
+        ("input_files_digest" if k == "input_files" else k): (digest if k == "input_files" else v)
+        for k, v in record.items()
+    }
 
 
 def to_geojson(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -94,6 +95,32 @@ def test_geojson_is_rfc7946(result):
     doughnut = next(f for f in doc["features"] if len(f["geometry"]["coordinates"]) == 2)
     assert doughnut["properties"]["incidents"] == 0  # the 5 points sit in the hole
     assert doc["features"][0]["properties"]["monthly_counts"] == [30]
+
+
+def test_geojson_features_name_many_input_files_by_digest(result):
+    files = [
+        {"name": f"2024-{m:02d}-x-street.csv", "sha256": f"{m:064x}", "rows": m}
+        for m in range(1, 14)
+    ]
+    many = SimpleNamespace(hotspots=result.hotspots, params={**result.params, "input_files": files})
+    doc = json.loads(to_geojson(many))
+    assert doc["hotspots_parameters"]["input_files"] == files  # the collection keeps the list
+    compact = json.dumps(files, sort_keys=True, separators=(",", ":"))
+    for feat in doc["features"]:
+        record = feat["properties"]["hotspots_parameters"]
+        assert "input_files" not in record
+        assert list(record) == ["method", "bandwidth_m", "crs", "input_files_digest"]  # in place
+        assert record["input_files_digest"] == {
+            "n_files": 13,
+            "rows": 91,  # 1 + 2 + ... + 13
+            "sha256": hashlib.sha256(compact.encode()).hexdigest(),
+            "listed_in": "the FeatureCollection's hotspots_parameters member",
+        }
+    twelve = SimpleNamespace(
+        hotspots=result.hotspots, params={**result.params, "input_files": files[:12]}
+    )
+    feat = json.loads(to_geojson(twelve))["features"][0]
+    assert feat["properties"]["hotspots_parameters"]["input_files"] == files[:12]
 
 
 def test_geojson_reads_back_with_geopandas(result):
