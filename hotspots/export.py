@@ -363,9 +363,26 @@ def table_to_csv(table: pd.DataFrame) -> str:
     """
     out = pd.DataFrame(table).copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(safe_csv_cell)
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].map(safe_csv_cell)  # per category
+        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = _safe_text_column(out[col])
     return out.to_csv(index=False, lineterminator="\n")
+
+
+def _safe_text_column(column: pd.Series) -> pd.Series:
+    """``column.map(safe_csv_cell)``, each distinct value tested once (ingest's rejected rows
+    repeat their file names, reasons and most raw fields: millions of rows nationally)."""
+    codes, uniques = pd.factorize(column)
+    risky = [
+        i for i, v in enumerate(uniques) if isinstance(v, str) and v.startswith(_FORMULA_START)
+    ]
+    if not risky:
+        return column
+    at = np.isin(codes, risky)
+    values = column.to_numpy(dtype=object, copy=True)
+    values[at] = np.add("'", values[at])  # Python's str + on each, in NumPy's loop
+    return pd.Series(values, index=column.index, name=column.name, dtype=object)
 
 
 def to_csv(result: Any, *, hotspots: gpd.GeoDataFrame | None = None) -> str:

@@ -182,6 +182,32 @@ def test_table_to_csv_guards_every_text_cell():
     assert list(back["row"]) == [2, 3, 4]  # numbers stay numbers
 
 
+def test_table_to_csv_equals_the_cell_by_cell_guard_on_every_column_kind():
+    rng = np.random.default_rng(5)
+    words = np.array(["=SUM(A1)", "-2.98", "ok", "", "+44 1", "@x", "On or near X", "\rx"], object)
+    n = 400
+    mixed = rng.choice(np.array(["=a", 3, -1.5, None, float("nan"), "b", "-c"], object), n)
+    table = pd.DataFrame(
+        {
+            "object": rng.choice(words, n),
+            "arrow": pd.array(rng.choice(words, n), dtype="string[pyarrow]"),
+            "string": pd.array(rng.choice(words, n), dtype="string"),
+            "category": pd.Categorical(rng.choice(words, n)),
+            "mixed": mixed,
+            "safe": rng.choice(np.array(["a", "b"], object), n),
+            "number": rng.normal(size=n),
+        }
+    )
+    table.loc[::7, "arrow"] = None
+    # the reference: every cell through safe_csv_cell, one by one
+    reference = table.copy()
+    for col in ("object", "arrow", "string", "category", "mixed", "safe"):
+        reference[col] = [safe_csv_cell(v) for v in table[col]]
+    expected = reference.to_csv(index=False, lineterminator="\n")
+    assert table_to_csv(table) == expected
+    assert expected.count("'-2.98") > 0 and expected.count("'=SUM(A1)") > 0
+
+
 def test_to_jsonable_is_the_one_sanitiser():
     assert export.to_jsonable is jsonutil.to_jsonable
     value = {
