@@ -24,6 +24,7 @@ Exit codes: 0 success; 2 bad input or parameters (one readable message on stderr
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import traceback
@@ -546,42 +547,40 @@ def _progress(args: argparse.Namespace) -> Progress | None:
     return getattr(args, "progress", None)
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace, *, with_others: bool = False) -> Any:
+    """The incidents of ``args``, with the ingest outputs written; with ``with_others``
+    (incidents, others): the files are read once with every crime type, the incidents filtered
+    from them and the rest kept as the forecast's near misses (:func:`workflows.near_misses`)."""
     harm = _existing(args.harm_weights, "--harm-weights") if args.harm_weights else None
     area = _existing(args.study_area, "--study-area") if args.study_area else None
     for item in args.inputs:
         _existing(item, "INPUT")
-    incidents = workflows.read_inputs(
+    read = functools.partial(
+        workflows.read_inputs,
         args.inputs,
         columns=_parse_columns(args.column),
-        crime_types=_crime_types(args.crime_types),
-        harm_weights=harm,
         study_area=area,
         date_from=args.date_from,
         date_to=args.date_to,
         outlier_km=args.outlier_km,
         progress=_progress(args),
     )
+    others = None
+    if with_others:
+        every = read(crime_types="all")
+        incidents = workflows.filter_inputs(
+            every, crime_types=_crime_types(args.crime_types), harm_weights=harm
+        )
+        others = workflows.near_misses(every, incidents)
+    else:
+        incidents = read(crime_types=_crime_types(args.crime_types), harm_weights=harm)
     workflows.write_ingest_outputs(
         incidents.report,
         report_path=args.report,
         rejected_path=args.rejected,
         progress=_progress(args),
     )
-    return incidents
-
-
-def _others(args: argparse.Namespace, incidents: Any) -> Any:
-    """The other crime and anti-social behaviour in the input files (the forecast's near misses)."""
-    return workflows.read_others(
-        args.inputs,
-        incidents,
-        columns=_parse_columns(args.column),
-        study_area=args.study_area,
-        date_from=args.date_from,
-        date_to=args.date_to,
-        outlier_km=args.outlier_km,
-    )
+    return (incidents, others) if with_others else incidents
 
 
 def _print_report(incidents: Any, out: Any) -> None:
@@ -649,11 +648,14 @@ def _print_notes(obj: Any, args: argparse.Namespace, out: Any) -> None:
             print(line, file=out)
 
 
-def _detect(args: argparse.Namespace, out: Any, places: Any = None) -> Any:
+def _detect(
+    args: argparse.Namespace, out: Any, places: Any = None, *, with_others: bool = False
+) -> Any:
+    """The detection of ``args``; with ``with_others`` (result, others) as :func:`_load`."""
     params = _method_params(args)  # parameter mistakes are reported before any file is read
     if args.map:
         _map_tiles(args)
-    incidents = _load(args)
+    incidents, others = _load(args, with_others=True) if with_others else (_load(args), None)
     if not args.quiet:
         _print_report(incidents, out)
     result = workflows.detect_hotspots(
@@ -669,7 +671,7 @@ def _detect(args: argparse.Namespace, out: Any, places: Any = None) -> Any:
         **params,
     )
     _print_notes(result, args, out)
-    return result
+    return (result, others) if with_others else result
 
 
 def _map_tiles(args: argparse.Namespace) -> str:
@@ -745,7 +747,7 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
     if args.stop_search:
         stops = read_stop_search([_existing(f, "--stop-search") for f in args.stop_search])
     with workflows.compute_engine(args.engine, args.scheduler):
-        result = _detect(args, out, places=own)
+        result, others = _detect(args, out, places=own, with_others=True)
     areas = workflows.patrol_areas(
         result.incidents,
         result.hotspots,
@@ -755,7 +757,7 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         exclude=exclusion_zones(places, result.incidents.crs, buffer_m=args.exclude_buffer),
         max_areas=args.max_areas,
         places=own,
-        others=_others(args, result.incidents),
+        others=others,
     )
     if areas is None:
         raise ParameterError(_nothing_to_write(result, args, "there is nothing to plan"))
@@ -893,7 +895,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
     if args.origins is not None and args.test_from:
         msg = "--origins and --test-from are alternatives; give one."
         raise ParameterError(msg)
-    incidents = _load(args)
+    incidents, others = _load(args, with_others=True)
     if not args.quiet:
         _print_report(incidents, out)
     _print_notes(incidents, args, out)
@@ -903,7 +905,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
         origins=args.origins,
         first_test_month=args.test_from,
         progress=_progress(args),
-        others=_others(args, incidents),
+        others=others,
     )
     _print_evaluation(res, out)
     if not args.quiet:

@@ -3663,7 +3663,7 @@ def _copies(t: pa.Table, n: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 # Notes that a new filter step recomputes (and so replaces).
-_RECOMPUTED_NOTES = ("Dates: ", "Filters: ")
+_RECOMPUTED_NOTES = ("Crime types: ", "Dates: ", "Filters: ")
 
 
 #: A checked ``date_from`` / ``date_to``: (the moment, whether it was a date only), or None.

@@ -313,15 +313,24 @@ def near_misses(every: Incidents, incidents: Incidents) -> Incidents | None:
         offences found mostly by proactive policing; None when nothing is left or the rows fall
         in another analysis CRS.
     """
+    import numpy as np
+    import pandas as pd
+
     from hotspots.safeguards import proactive_mask
 
     if not every.crs.equals(incidents.crs):
         return None
 
-    def key(frame: pd.DataFrame) -> pd.Series:
-        return frame["source_file"].astype(str) + ":" + frame["source_row"].astype(str)
+    # a row is (file, line): the file's code among every's files in the high 32 bits, the line in
+    # the low ones (text keys of 4 million rows took half a minute)
+    codes, files = pd.factorize(every.frame["source_file"])
+    theirs = pd.Index(files).get_indexer(incidents.frame["source_file"])
 
-    other = ~key(every.frame).isin(set(key(incidents.frame))).to_numpy() & ~proactive_mask(every)
+    def key(code: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+        return (code.astype(np.int64) << 32) | frame["source_row"].to_numpy(dtype=np.int64)
+
+    seen = np.isin(key(codes, every.frame), key(theirs, incidents.frame))
+    other = ~seen & ~proactive_mask(every)
     return every.subset(other) if other.any() else None
 
 

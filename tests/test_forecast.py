@@ -472,3 +472,22 @@ def test_read_others_keeps_the_other_records_but_not_proactive_offences(tmp_path
     assert others.crs.equals(inc.crs)
     only = workflows.read_inputs(path, crime_types="all")
     assert workflows.read_others(path, only) is None
+    # the same from files read once: the rows are told apart by file and line, not by content
+    copy = header + "".join(
+        f"{cid.replace('a', 'c').replace('b', 'd')},2024-01,Force,Force,{lon},{lat},"
+        f"On or near Y,E01,L,{ct},,\n"
+        for cid, ct, lon, lat in rows
+    )
+    every = workflows.read_inputs([path, ("copy.csv", copy.encode())], crime_types="all")
+    target = workflows.filter_inputs(every, crime_types=["Violence and sexual offences"])
+    near = workflows.near_misses(every, target)
+    assert len(every) == 10 and len(target) == 4 and len(near) == 4
+    assert sorted(zip(near.frame["source_file"], near.frame["source_row"], strict=True)) == [
+        ("2024-01-force-street.csv", 4),
+        ("2024-01-force-street.csv", 5),
+        ("copy.csv", 4),
+        ("copy.csv", 5),
+    ]
+    one_file = workflows.filter_inputs(target, date_from="2024-01-01")
+    one_file = one_file.subset((one_file.frame["source_file"] == "copy.csv").to_numpy())
+    assert len(workflows.near_misses(every, one_file)) == 6  # the other file's violence too

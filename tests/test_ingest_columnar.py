@@ -196,6 +196,7 @@ def test_filter_incidents_on_validated_incidents_equals_one_read():
             filtered.report.choices["crime_types_kept"] == direct.report.choices["crime_types_kept"]
         )
         pd.testing.assert_frame_equal(filtered.report.rejected, direct.report.rejected)
+        assert filtered.report.notes == direct.report.notes  # no note of the "all" read left
     # rows filtered out say where they are and what was not wanted; their raw fields stay blank
     # (only invalid rows carry them: the filter works on validated columns, not on the files)
     rej = read_incidents(files, date_from="2024-02-01").report.rejected
