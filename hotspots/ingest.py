@@ -2047,7 +2047,7 @@ def _cell_codes(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
 
 def _weighted_order_stat(v: np.ndarray, w: np.ndarray) -> Callable[[int], float]:
     """``k -> the k-th smallest (0-based)`` of the values ``v`` repeated ``w`` times each."""
-    order = np.argsort(v, kind="stable")
+    order = np.argsort(v)  # (equal values are one value: no need of a stable order)
     sv, cw = v[order], np.cumsum(w[order])
     return lambda k: sv[np.searchsorted(cw, k, side="right")]
 
@@ -3411,6 +3411,18 @@ def _distinct_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """(code of each point, distinct x, distinct y), in order of first appearance."""
     if not len(x):
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+    if np.isfinite(x).all() and np.isfinite(y).all():
+        # a 64-bit key of each point's bits (+0.0: -0.0 is 0.0, as for the complex numbers
+        # below), checked: every point equal to the first of its code
+        key = (x + 0.0).view(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ (y + 0.0).view(np.uint64)
+        codes, _ = pd.factorize(key)
+        codes = codes.astype(np.int64)
+        new = np.ones(len(codes), dtype=bool)  # codes come in order of first appearance
+        new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+        first = np.flatnonzero(new)
+        if (x[first][codes] == x).all() and (y[first][codes] == y).all():
+            uniq = x[first] + 1j * y[first]  # the signs of zeros as the complex numbers have them
+            return codes, uniq.real.copy(), uniq.imag.copy()
     codes, uniq = pd.factorize(x + 1j * y)
     uniq = np.asarray(uniq, dtype=complex)
     return codes.astype(np.int64), uniq.real.copy(), uniq.imag.copy()
@@ -3441,7 +3453,11 @@ def _text_of(column: pd.Series) -> pd.Series:
         return column
     if not len(column):
         return pd.Series([], dtype=str)
-    values = pa.array(column.cat.categories.to_numpy(dtype=object), type=pa.string())
+    cats = column.cat.categories
+    if isinstance(cats.dtype, pd.StringDtype) and cats.dtype.storage == "pyarrow":
+        values = pa.array(cats)  # its Arrow text, not copied
+    else:
+        values = pa.array(cats.to_numpy(dtype=object), type=pa.string())
     codes = pa.array(column.cat.codes.to_numpy(dtype=np.int64))
     return values.take(codes).to_pandas().astype(str)
 

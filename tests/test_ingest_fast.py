@@ -20,6 +20,7 @@ from hotspots.ingest import (
     _arrow_read,
     _coded_columns,
     _default_study_area,
+    _distinct_points,
     _hull_candidates,
     _line_fields,
     _line_starts,
@@ -27,6 +28,7 @@ from hotspots.ingest import (
     _parse_file,
     _repeated,
     _sniff_delimiter,
+    _text_of,
     _to_float,
     _validate,
     _validate_file,
@@ -315,3 +317,41 @@ def test_hull_candidates_keep_every_hull_point_and_the_same_study_area(kind, mon
     monkeypatch.setattr(ingest, "_hull_candidates", lambda x, y: np.ones(len(x), dtype=bool))
     every, cell_every = _default_study_area(x, y)  # the hull of every point
     assert shapely.to_wkb(area) == shapely.to_wkb(every) and cell == cell_every
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_distinct_points_by_bit_keys_equal_the_complex_factorization(seed):
+    """Codes in order of first appearance and the distinct points, signed zeros as the complex
+    numbers make them (x + 1j * y turns -0.0 into 0.0 unless y is negative); NaN takes the
+    complex path itself."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    x, y = rng.normal(0, 1, n).round(1), rng.normal(0, 1, n).round(1)
+    x[rng.random(n) < 0.1], y[rng.random(n) < 0.1] = -0.0, -0.0
+    x[rng.random(n) < 0.1] = 0.0
+    if seed == 2:
+        x[7] = np.nan
+    codes, ux, uy = _distinct_points(x, y)
+    want, uniq = pd.factorize(x + 1j * y)
+    uniq = np.asarray(uniq, dtype=complex)
+    np.testing.assert_array_equal(codes, want)
+    for got, ref in ((ux, uniq.real), (uy, uniq.imag)):
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(ref))
+    assert len(ux) == len({(a + 0.0, b + 0.0) for a, b in zip(x, y, strict=True)}) - (seed == 2)
+
+
+def test_text_of_a_categorical_is_its_values_row_by_row():
+    cats = pd.Index(["Robbery", "", "Anti-social behaviour"], dtype=str)
+    column = pd.Series(pd.Categorical.from_codes([2, 0, 0, 1, 2], cats))
+    got = _text_of(column)
+    assert got.dtype == pd.Series(["x"]).astype(str).dtype
+    assert got.tolist() == [
+        "Anti-social behaviour",
+        "Robbery",
+        "Robbery",
+        "",
+        "Anti-social behaviour",
+    ]
+    plain = pd.Series(pd.Categorical.from_codes([1, 0], pd.Index(["a", "b"], dtype=object)))
+    assert _text_of(plain).tolist() == ["b", "a"] and _text_of(plain).dtype == got.dtype
