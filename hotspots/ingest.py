@@ -2688,7 +2688,14 @@ def _combine(
     if skipped:  # the files the sources held that are not incidents, named first
         v.notes[:0] = [k.note for k in skipped]
         v.choices["skipped_files"] = [{"name": k.name, "reason": k.reason} for k in skipped]
-    report = _validated_report(v)  # the study area's choices and notes come in settled()
+    # the rows rejected so far, listed with their raw fields in a thread while the rows are
+    # filtered (settled() waits for it; nothing reads the placeholder before)
+    pool = ThreadPoolExecutor(max_workers=1)
+    listed = pool.submit(_rejected_table, v)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    report = IngestReport(
+        files=v.infos, n_read=v.n_read, n_used=len(v.frame), choices=v.choices, notes=v.notes
+    )  # the study area's choices and notes, and the rejected rows, come in settled()
     area = None
     if study_area is not None:
         area = _load_study_area(study_area, v.crs, opts.crs_given)
@@ -2697,12 +2704,13 @@ def _combine(
         return _valid_frame(v.files, v.offsets, v.located, v.frame_rows[keep], v.frame_file[keep])
 
     def settled() -> tuple[IngestReport, BaseGeometry]:
+        rejected = listed.result()
         if v.settle is not None:
             v.settle()
         drawn = v.study_area if v.study_area is not None else shapely.Polygon()
         final = IngestReport(
             files=report.files, n_read=report.n_read, n_used=report.n_used,
-            rejected=deferred_or_table(report), choices=v.choices, notes=v.notes,
+            rejected=rejected, choices=v.choices, notes=v.notes,
         )  # fmt: skip
         return final, drawn
 
@@ -2817,8 +2825,9 @@ def _filter_frame(
     ``frame_of(keep)`` makes the frame of the rows kept, where ``frame`` holds only the columns
     the filters read (:func:`_combine`); by default the rows are taken from ``frame``.
     ``settled()``, when given, returns the final ``rep`` and ``study_area`` once the rows kept
-    are known (read_incidents: the study area is drawn in a thread meanwhile); ``rep`` differs
-    from it only in the study area's choices and notes.
+    are known (read_incidents: the study area is drawn and the rows rejected so far are listed
+    in threads meanwhile); ``rep`` differs from it only in the study area's choices and notes
+    and in its rejected rows (not listed yet: read only from the report ``settled()`` gives).
     """
     infos = list(rep.files)
     first: dict[str, int] = {}
@@ -2838,6 +2847,8 @@ def _filter_frame(
         row_file = np.zeros(len(frame), dtype=np.int64)
     done = _filter_core(frame, row_file, infos, type_filter, when_from, when_to, area, harm_weights)
     if not done.keep.any():
+        if settled is not None:
+            rep, _ = settled()
         counts = dict(rep.reason_counts())
         step = done.rejects.counts()
         for r, k in step.items():
@@ -3010,7 +3021,20 @@ def _validate(
         "forces": sorted({force for f in files for force in f.info.forces}),
     }
     notes.append(f"Analysis CRS: {loc.crs_reason}.")
-    notes.extend(_duplicate_notes(*_duplicates(files, offsets, _cat(files, "has_id", bool), rej)))
+    located = rej.ok
+    pool = ThreadPoolExecutor(max_workers=1)
+    projected = pool.submit(_project, loc)  # while the duplicates are found
+    pool.shutdown(wait=False)
+    before = rej.code.copy(), len(rej.batches)
+    has_id = _cat(files, "has_id", bool)
+    dup = _duplicates(files, offsets, has_id, rej)
+    far = projected.result()
+    if far.any() and (bad := located & far[np.maximum(loc.pid, 0)]).any():
+        # rejected before the duplicates are looked for: look again
+        rej.code, rej.batches = before[0], rej.batches[: before[1]]
+        rej.add(bad, R_RANGE, "", "the point cannot be projected to the analysis CRS")
+        dup = _duplicates(files, offsets, has_id, rej)
+    notes.extend(_duplicate_notes(*dup))
     _set_aside_outliers(loc, rej, outlier_km, study_area_given, choices, notes)
     ok = rej.ok
     if not ok.any():
@@ -3132,6 +3156,9 @@ class _Located:
     pid: np.ndarray  # int64 per row: its distinct point, -1 where not located
     crs: pyproj.CRS
     crs_reason: str
+    n_lonlat: int = 0  # the first points were read as longitude/latitude, the rest as BNG
+    bng_x: np.ndarray | None = None  # the BNG points as read (metres)
+    bng_y: np.ndarray | None = None
 
     def lonlat(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """WGS84 degrees of the given (located) rows: as read, or from British National Grid."""
@@ -3154,10 +3181,10 @@ def _locate(
     rej: _Rejects,
     analysis_crs: pyproj.CRS | None,
 ) -> _Located:
-    """Longitude/latitude of every located row, then the analysis CRS and positions in it.
+    """Longitude/latitude of every located row, then the analysis CRS.
 
-    The CRS is :func:`hotspots.crs.choose_crs`'s unless given; a point that cannot be projected
-    to it is rejected as out of range.
+    The CRS is :func:`hotspots.crs.choose_crs`'s unless given; the positions in it are
+    :func:`_project`'s (a point that cannot be projected to it is rejected as out of range).
     """
     n = int(sizes.sum())
     vx, vy = _cat(files, "vx", float), _cat(files, "vy", float)
@@ -3174,6 +3201,7 @@ def _locate(
     if len(bb):
         plon[len(ll_x) :], plat[len(ll_x) :] = crs_mod.to_wgs84(bb_x, bb_y, crs_mod.BNG)
     loc = _Located(vx, vy, bng, plon, plat, plon.copy(), plat.copy(), pid, crs_mod.BNG, "")
+    loc.bng_x, loc.bng_y = bb_x, bb_y
     if analysis_crs is None:
         if not located.any():
             _raise_no_valid_rows(files, rej)
@@ -3181,20 +3209,24 @@ def _locate(
     else:
         crs_reason = f"{analysis_crs.name} ({analysis_crs.to_string()}): given by the caller"
     loc.crs, loc.crs_reason = analysis_crs, crs_reason
-    px, py = loc.px, loc.py
-    if len(ll):
-        px[: len(ll_x)], py[: len(ll_x)] = crs_mod.to_analysis(ll_x, ll_y, analysis_crs)
-    if len(bb):
-        px[len(ll_x) :], py[len(ll_x) :] = bb_x, bb_y
-        if not analysis_crs.equals(crs_mod.BNG):
-            px[len(ll_x) :], py[len(ll_x) :] = crs_mod.transform(
-                bb_x, bb_y, crs_mod.BNG, analysis_crs
-            )
-    far = ~(np.isfinite(px) & np.isfinite(py))
-    if far.any():
-        bad = located & far[np.maximum(pid, 0)]
-        rej.add(bad, R_RANGE, "", "the point cannot be projected to the analysis CRS")
+    loc.n_lonlat = len(ll_x)
     return loc
+
+
+def _project(loc: _Located) -> np.ndarray:
+    """Each distinct point of :func:`_locate` in the analysis CRS (``loc.px``, ``loc.py``, in
+    place); returns, per point, whether it cannot be projected there. pyproj works without
+    Python's lock, so this runs in a thread while the duplicates are found."""
+    k = loc.n_lonlat
+    px, py = loc.px, loc.py
+    if k:
+        px[:k], py[:k] = crs_mod.to_analysis(loc.plon[:k], loc.plat[:k], loc.crs)
+    if len(px) > k:
+        bb_x, bb_y = loc.bng_x, loc.bng_y
+        px[k:], py[k:] = bb_x, bb_y
+        if not loc.crs.equals(crs_mod.BNG):
+            px[k:], py[k:] = crs_mod.transform(bb_x, bb_y, crs_mod.BNG, loc.crs)
+    return ~(np.isfinite(px) & np.isfinite(py))
 
 
 def _choose_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:
@@ -4057,18 +4089,6 @@ def _period_left(
 # --------------------------------------------------------------------------------------------
 # Assembling the result
 # --------------------------------------------------------------------------------------------
-
-
-def _validated_report(v: _Validated) -> IngestReport:
-    """The report of every valid row: every invalid row in it, with its raw fields."""
-    return IngestReport(
-        files=v.infos,
-        n_read=v.n_read,
-        n_used=len(v.frame),
-        rejected=_rejected_table(v),
-        choices=v.choices,
-        notes=v.notes,
-    )
 
 
 def _rejected_table(v: _Validated) -> pd.DataFrame:

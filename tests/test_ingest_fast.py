@@ -17,6 +17,7 @@ import hotspots.ingest as ingest
 from hotspots.ingest import (
     R_DUPLICATE,
     R_OUTLIER,
+    R_RANGE,
     _arrow_read,
     _coded_columns,
     _default_study_area,
@@ -355,3 +356,26 @@ def test_text_of_a_categorical_is_its_values_row_by_row():
     ]
     plain = pd.Series(pd.Categorical.from_codes([1, 0], pd.Index(["a", "b"], dtype=object)))
     assert _text_of(plain).tolist() == ["b", "a"] and _text_of(plain).dtype == got.dtype
+
+
+def test_points_projected_while_duplicates_are_found_are_rejected_before_them():
+    """A point Lambert-93 cannot hold (latitude -90: infinite) is out of range before the
+    duplicates are looked for, as when the projection came first: its copy with the same id is
+    out of range too, not a duplicate; the other copy with an id is a duplicate."""
+    row = "{id},2024-01,M,M,{lon},{lat},On or near X,E01,A,Robbery,,"
+    rows = [row.format(id=f"{i:064x}", lon=-2.9 + i * 1e-3, lat=53.4) for i in range(1, 40)]
+    jan = "\n".join([HEADER, *rows, row.format(id="f" * 64, lon="-2.95", lat="-90")])
+    feb = "\n".join([HEADER, rows[3], row.format(id="f" * 64, lon="-2.95", lat="-90")])
+    inc = read_incidents(
+        [("jan.csv", jan.encode()), ("feb.csv", feb.encode())], crs="EPSG:2154",
+        crime_types="all", outlier_km=False,
+    )  # fmt: skip
+    rep = inc.report
+    assert rep.reason_counts() == {R_RANGE: 2, R_DUPLICATE: 1}
+    rej = rep.rejected
+    far = rej[rej["reason"] == R_RANGE]
+    assert far[["source_file", "source_row"]].values.tolist() == [["jan.csv", 41], ["feb.csv", 3]]
+    assert far["detail"].unique().tolist() == ["the point cannot be projected to the analysis CRS"]
+    dup = rej[rej["reason"] == R_DUPLICATE]
+    assert dup[["source_file", "source_row"]].values.tolist() == [["feb.csv", 2]]
+    assert len(inc) == 39 and rep.n_read == 42
