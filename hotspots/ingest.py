@@ -1571,7 +1571,10 @@ class _Rejects:
 
     def add(self, mask: np.ndarray, reason: str, column: _Text, detail: _Text) -> int:
         """Reject the rows of ``mask`` that have no reason yet; returns how many."""
-        idx = np.flatnonzero(np.asarray(mask, dtype=bool) & (self.code == 0))
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return 0
+        idx = np.flatnonzero(mask & (self.code == 0))
         if not len(idx):
             return 0
         self.code[idx] = _REASON_CODE[reason]
@@ -1701,7 +1704,12 @@ def _forces(p: _Parsed) -> list[str]:
     """The police force(s) a police.uk file says it covers ("Falls within"), for provenance."""
     for h in p.header:
         if _normalise(h) == "falls_within":
-            values = pc.utf8_trim_whitespace(pc.unique(_plain(p.table.column(h)))).to_pylist()
+            column = p.table.column(h)
+            if column.num_chunks == 1 and pa.types.is_dictionary(column.type):
+                distinct = column.chunk(0).dictionary  # Arrow's read: each used, first seen first
+            else:
+                distinct = pc.unique(_plain(column))
+            values = pc.utf8_trim_whitespace(distinct).to_pylist()
             return sorted([v for v in dict.fromkeys(values) if v != ""][:20])
     return []
 
