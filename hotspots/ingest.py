@@ -2113,8 +2113,7 @@ def _outliers(
     ix = np.floor(x / OUTLIER_CELL_M).astype(np.int64)
     iy = np.floor(y / OUTLIER_CELL_M).astype(np.int64)
     codes = _cell_codes(ix, iy)
-    ucodes, inv = np.unique(codes, return_inverse=True)
-    inv = np.ravel(inv)
+    ucodes, inv = _sorted_distinct(codes)
     cnt = np.bincount(inv, weights=w, minlength=len(ucodes)).astype(np.int64)
     ux = (ucodes >> 32).astype(np.int64)
     uy = (ucodes & 0xFFFFFFFF).astype(np.int64) - (1 << 31)
@@ -2150,6 +2149,16 @@ def _outliers(
     return flag, params, ""
 
 
+def _sorted_distinct(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_inverse=True)`` of int64 codes, by hashing: only the distinct
+    values are sorted."""
+    at, distinct = pd.factorize(codes)
+    order = np.argsort(distinct)
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[order] = np.arange(len(distinct))
+    return distinct[order], rank[at]
+
+
 def _decode_cells(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (codes >> 32).astype(np.int64), (codes & 0xFFFFFFFF).astype(np.int64) - (1 << 31)
 
@@ -2170,8 +2179,9 @@ def _default_study_area(x: np.ndarray, y: np.ndarray) -> tuple[BaseGeometry, flo
         ix = np.floor(x / cell).astype(np.int64)
         iy = np.floor(y / cell).astype(np.int64)
         codes = _cell_codes(ix, iy)
-        if len(pd.unique(codes)) <= STUDY_MAX_CELLS:  # counted by hashing, sorted once
-            occ = np.unique(codes)
+        distinct = pd.unique(codes)  # counted by hashing, sorted once
+        if len(distinct) <= STUDY_MAX_CELLS:
+            occ = np.sort(distinct)
             break
         cell *= 2.0
     # morphological closing on the cell grid: dilate by one cell, then erode by one cell

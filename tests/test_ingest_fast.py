@@ -29,6 +29,7 @@ from hotspots.ingest import (
     _parse_file,
     _repeated,
     _sniff_delimiter,
+    _sorted_distinct,
     _text_of,
     _to_float,
     _validate,
@@ -379,3 +380,14 @@ def test_points_projected_while_duplicates_are_found_are_rejected_before_them():
     dup = rej[rej["reason"] == R_DUPLICATE]
     assert dup[["source_file", "source_row"]].values.tolist() == [["feb.csv", 2]]
     assert len(inc) == 39 and rep.n_read == 42
+
+
+@pytest.mark.parametrize("n", [1, 7, 5000])
+def test_sorted_distinct_codes_by_hashing_equal_numpy_unique(n):
+    rng = np.random.default_rng(n)
+    codes = (rng.integers(-40, 40, n) << 32) + rng.integers(0, 9, n)
+    want, inverse = np.unique(codes, return_inverse=True)
+    got, at = _sorted_distinct(codes)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(at, np.ravel(inverse))
+    np.testing.assert_array_equal(got[at], codes)
