@@ -3175,8 +3175,9 @@ class _Located:
     crs: pyproj.CRS
     crs_reason: str
     n_lonlat: int = 0  # the first points were read as longitude/latitude, the rest as BNG
-    bng_x: np.ndarray | None = None  # the BNG points as read (metres)
-    bng_y: np.ndarray | None = None
+    # the BNG points as read (metres)
+    bng_x: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    bng_y: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
 
     def lonlat(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """WGS84 degrees of the given (located) rows: as read, or from British National Grid."""
