@@ -37,7 +37,7 @@ import numpy as np
 
 from hotspots import __version__, constants, workflows
 from hotspots._errors import HotspotsError, InputError, ParameterError
-from hotspots.progress import READING, WRITING, Progress
+from hotspots.progress import PROFILING, READING, WRITING, Progress
 from hotspots.record import choices_of
 
 __all__ = ["main"]
@@ -499,6 +499,10 @@ def _method_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+#: What a progress bar counts, by step (default "step").
+_UNITS = {READING: "file", WRITING: "file", PROFILING: "force"}
+
+
 class _ProgressBars:
     """A :data:`hotspots.progress.Progress` callback that draws one tqdm bar per step on stderr.
 
@@ -524,7 +528,7 @@ class _ProgressBars:
             self._bar = tqdm(
                 total=total,
                 desc=step,
-                unit="file" if step in (READING, WRITING) else "step",
+                unit=_UNITS.get(step, "step"),
                 file=sys.stderr,
                 leave=False,
                 **size,
@@ -1189,11 +1193,20 @@ def _add_profile_parser(sub: Any) -> None:
         "--no-classify", action="store_true", help="leave out the change-over-time classes"
     )
     pr.add_argument("--one-area", action="store_true", help="profile all files as one area")
+    pr.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes profiling forces side by side (default: one per CPU)",
+    )
 
 
 def _cmd_profile(args: argparse.Namespace, out: Any) -> int:
     if args.top < 1:
         msg = f"--top must be at least 1, got {args.top}."
+        raise ParameterError(msg)
+    if args.jobs is not None and args.jobs < 1:
+        msg = f"--jobs must be at least 1, got {args.jobs}."
         raise ParameterError(msg)
     violence = _crime_types(args.crime_types)
     args.crime_types = "all"  # every type is read: other crime and ASB around the places
@@ -1221,6 +1234,7 @@ def _cmd_profile(args: argparse.Namespace, out: Any) -> int:
         evaluate=not args.no_evaluate,
         classify=not args.no_classify,
         by_force=not args.one_area,
+        jobs=args.jobs,
         progress=_progress(args),
     )
     _print_notes(profile.choices, args, out)

@@ -51,6 +51,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +68,7 @@ from hotspots import constants
 from hotspots._errors import HotspotsError, ParameterError, TooFewPeriodsError
 from hotspots.incidents import REJECTED_COLUMNS, Incidents, IngestReport, unique_points
 from hotspots.offline import format_value, report_environment
-from hotspots.progress import Progress
+from hotspots.progress import PROFILING, Progress, progress_step
 from hotspots.record import Choices, FrozenDict, choices_of, freeze
 
 if TYPE_CHECKING:
@@ -555,6 +557,7 @@ def problem_profile(
     evaluate: bool = True,
     classify: bool = True,
     by_force: bool = True,
+    jobs: int | None = 1,
     progress: Progress | None = None,
 ) -> ProblemProfile:
     """Build the problem profile of violence, one section per force.
@@ -582,8 +585,12 @@ def problem_profile(
         detector fits per force).
     by_force : bool, default True
         Split several forces' files (:func:`split_by_force`) when ``incidents`` is one set.
+    jobs : int or None, default 1
+        Processes profiling several forces side by side (None: one per CPU this process may
+        use); each force's profile is the same as made alone, and the forces stay in name order.
     progress : callable, optional
-        Told ``"detecting"``, ``"ranking"``, ``"classifying"`` and ``"evaluating"`` per force.
+        With one force, told ``"detecting"``, ``"ranking"``, ``"classifying"`` and
+        ``"evaluating"``; with several, ``"profiling forces"`` (force i of n).
 
     Returns
     -------
@@ -604,6 +611,9 @@ def problem_profile(
     if not isinstance(top, int | np.integer) or top < 1:
         msg = f"top must be a whole number of at least 1, got {top!r}."
         raise ParameterError(msg)
+    if jobs is not None and (not isinstance(jobs, int | np.integer) or jobs < 1):
+        msg = f"jobs must be a whole number of at least 1 (or None: one per CPU), got {jobs!r}."
+        raise ParameterError(msg)
     if isinstance(incidents, Mapping):
         groups = dict(incidents)
     else:
@@ -616,7 +626,7 @@ def problem_profile(
         "evaluate": evaluate,
         "classify": classify,
     }
-    forces = tuple(_force_profile(name, inc, settings, progress) for name, inc in groups.items())
+    forces = _force_profiles(groups, settings, _cpus() if jobs is None else int(jobs), progress)
     if not any(len(f.violence) for f in forces):
         msg = "the data hold no violence of the chosen crime types; nothing to profile."
         raise ParameterError(msg)
@@ -642,6 +652,80 @@ def problem_profile(
     )
     synthetic = any(inc.report.synthetic for inc in groups.values())
     return ProblemProfile(forces, Choices(params, notes), synthetic=synthetic)
+
+
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+def _force_profiles(
+    groups: Mapping[str, Incidents],
+    settings: Mapping[str, Any],
+    jobs: int,
+    progress: Progress | None,
+) -> tuple[ForceProfile, ...]:
+    """Every force's profile, in the order of ``groups``: one force reports its own steps;
+    several report ``"profiling forces"`` and run in ``jobs`` processes when more than one."""
+    names = list(groups)
+    if len(names) == 1:
+        return (_force_profile(names[0], groups[names[0]], settings, progress),)
+    done: dict[str, ForceProfile] = {}
+    with progress_step(progress, PROFILING, len(names)) as advance:
+        if jobs <= 1:
+            for name in names:
+                done[name] = _force_profile(name, groups[name], settings, None)
+                advance()
+        else:
+            _in_processes(groups, settings, min(jobs, len(names)), done, advance)
+    return tuple(done[name] for name in names)
+
+
+def _in_processes(
+    groups: Mapping[str, Incidents],
+    settings: Mapping[str, Any],
+    jobs: int,
+    done: dict[str, ForceProfile],
+    advance: Any,
+) -> None:
+    """Profile the forces in ``jobs`` worker processes, the largest first (the last to finish
+    is then a small one); their warnings are given again here, force by force, in name order.
+
+    joblib's loky workers are fresh interpreters that do not run the caller's main script again
+    (a script need not guard itself with ``if __name__ == "__main__"``), and arrays are copied to
+    them (``max_nbytes=None``), never shared read-only.
+    """
+    from joblib import Parallel, delayed
+
+    largest_first = sorted(groups, key=lambda name: -len(groups[name]))
+    caught: dict[str, list[warnings.WarningMessage]] = {}
+    run = Parallel(n_jobs=jobs, backend="loky", max_nbytes=None, return_as="generator_unordered")
+    for name, profile, warned in run(
+        delayed(_force_profile_caught)(name, groups[name], settings) for name in largest_first
+    ):
+        done[name], caught[name] = profile, warned
+        advance()
+    for name in groups:
+        for w in caught[name]:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _force_profile_caught(
+    name: str, incidents: Incidents, settings: Mapping[str, Any]
+) -> tuple[str, ForceProfile, list[warnings.WarningMessage]]:
+    """:func:`_force_profile` in a worker process, with the warnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        profile = _force_profile(name, incidents, settings, None)
+    return name, profile, [_picklable(w) for w in caught]
+
+
+def _picklable(w: warnings.WarningMessage) -> warnings.WarningMessage:
+    """``w`` without its source object and line text (not always picklable)."""
+    return warnings.WarningMessage(w.message, w.category, w.filename, w.lineno)
 
 
 def _violence(incidents: Incidents, crime_types: Any) -> Incidents:

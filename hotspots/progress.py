@@ -18,6 +18,7 @@ step                        units
 :data:`PLANNING`            1 (tactics matched and the patrol plan made)
 :data:`EVALUATING`          1 (the hold-out evaluation)
 :data:`CLASSIFYING`         1 (change over time)
+:data:`PROFILING`           forces profiled (``profiling forces``: force 12 of 43)
 :data:`WRITING`             files written
 ==========================  ==================================================================
 
@@ -41,6 +42,7 @@ __all__ = [
     "DETECTING",
     "EVALUATING",
     "PLANNING",
+    "PROFILING",
     "RANKING",
     "READING",
     "STEPS",
@@ -62,9 +64,20 @@ RANKING = "ranking"
 PLANNING = "planning patrols"
 EVALUATING = "evaluating"
 CLASSIFYING = "classifying"
+PROFILING = "profiling forces"
 WRITING = "writing outputs"
 #: Every step name, in the order a full run reports them.
-STEPS = (READING, VALIDATING, DETECTING, RANKING, PLANNING, EVALUATING, CLASSIFYING, WRITING)
+STEPS = (
+    READING,
+    VALIDATING,
+    DETECTING,
+    RANKING,
+    PLANNING,
+    EVALUATING,
+    CLASSIFYING,
+    PROFILING,
+    WRITING,
+)
 
 
 def no_progress(step: str, done: int, total: int | None) -> None:

@@ -13,6 +13,7 @@ import pytest
 import shapely
 
 from hotspots import workflows
+from hotspots._errors import ParameterError
 from hotspots.cli import main
 from hotspots.incidents import Incidents, IngestReport
 from hotspots.offline import escape_text
@@ -280,6 +281,42 @@ def test_national_table_compares_forces(two_forces):
     _assert_offline(html)
 
 
+def _without_times(text: str) -> str:
+    """``text`` with the generation times (report footer, provenance) blanked."""
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "TIME", text)
+    return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "TIME", text)
+
+
+def test_forces_profiled_in_processes_are_the_profiles_made_one_by_one(two_forces):
+    forces = workflows.read_forces([str(p) for p in two_forces])
+    seen: list[tuple] = []
+    one = _profile(forces, top=3, jobs=1)
+    two = _profile(forces, top=3, jobs=2, progress=lambda *a: seen.append(a))
+    # several forces report one step, force by force
+    assert seen == [("profiling forces", k, 2) for k in range(3)]
+    pd.testing.assert_frame_equal(one.national, two.national, check_exact=True)
+    assert [f.name for f in two.forces] == ["Force A Police", "Force B Police"]
+    for a, b in zip(one.forces, two.forces, strict=True):
+        for name in ("monthly", "concentration", "places", "other_crime", "emerging"):
+            left, right = getattr(a, name), getattr(b, name)
+            if left is None:
+                assert right is None
+            else:
+                pd.testing.assert_frame_equal(left, right, check_exact=True)
+        pd.testing.assert_frame_equal(
+            a.result.hotspots, b.result.hotspots, check_exact=True, check_like=False
+        )
+        assert a.evaluation_note == b.evaluation_note
+        assert _without_times(repr(a.choices)) == _without_times(repr(b.choices))
+        assert dict(a.recommendations).keys() == dict(b.recommendations).keys()
+    assert one.forces[0].evaluation is not None  # the hold-out ran in the workers too
+    pd.testing.assert_frame_equal(one.forces[0].evaluation, two.forces[0].evaluation)
+    html = render_problem_profile(two)
+    assert _without_times(html) == _without_times(render_problem_profile(one))
+    with pytest.raises(ParameterError, match="jobs"):
+        problem_profile(forces, jobs=0)
+
+
 # --------------------------------------------------------------------------------------------
 # Reports
 
@@ -350,7 +387,6 @@ def test_a_force_without_violence_is_profiled_with_none(tmp_path):
 
 def test_bad_settings_are_refused():
     inc = Incidents.from_xy([4e5, 4e5 + 1], [3e5, 3e5], month=["2024-01-01"] * 2)
-    from hotspots._errors import ParameterError
 
     with pytest.raises(ParameterError, match="top"):
         problem_profile(inc, top=0)
