@@ -16,7 +16,14 @@ run:
   and weigh proactive offences; target: <= 3x the pandas read, <= 3 GB peak resident memory);
 * ``gistar``: the same with ``"gistar"`` (target <= 5x, <= 4 GB);
 * ``classify``: ``read_incidents`` + :func:`hotspots.workflows.classify_over_time` (emerging
-  hot spots over the 11 months; target <= 5x, <= 4 GB).
+  hot spots over the 11 months; target <= 5x, <= 4 GB);
+* ``profile``: ``hotspots profile FILES --no-pdf`` (the national problem profile, force by force:
+  read, each force read on its own, detection, change over time, the hold-out evaluation, the
+  HTML report) on :data:`PROFILE_FORCES`' files with police.uk's "Falls within" set to each
+  force (the synthetic files name one force, "Synthetic Constabulary", for all; police.uk's name
+  each file's own). A subset, so the row stays within the bench's time: the whole country takes
+  several minutes (benchmarks/README.md, session 7). CPU includes the worker processes
+  (``--jobs``: one per CPU).
 
 Each row gives wall and CPU seconds (user + system of all threads, ``time.process_time``), peak
 resident memory (``ru_maxrss``) and the load average around the step: on a shared machine wall
@@ -38,6 +45,10 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[1]
 ROWS, QUICK_ROWS, MONTHS = 4_000_000, 200_000, 11
 
+#: Forces of the problem profile row: a big, two middling and a small force (about 18 % of the
+#: rows, 43 % of the violence of these four in the largest).
+PROFILE_FORCES = ("west-midlands", "merseyside", "dorset", "city-of-london")
+
 #: Issue 9's targets: (x the pandas read, peak resident memory in MB).
 TARGETS = {"kde": (3.0, 3072.0), "gistar": (5.0, 4096.0), "classify": (5.0, 4096.0)}
 LABELS = {
@@ -45,6 +56,7 @@ LABELS = {
     "kde": "read + detect kde",
     "gistar": "read + detect gistar",
     "classify": "read + classify (emerging)",
+    "profile": "hotspots profile",
 }
 
 # What each child process does, after its imports; argv: the JSON list of files, the step.
@@ -56,14 +68,27 @@ if step == "pandas_read":
     import pandas as pd
 else:  # every module the step uses, so no import is timed
     import hotspots.emerging, hotspots.gistar, hotspots.kde, hotspots.places  # noqa: F401
-    import hotspots.profile  # noqa: F401
+    import hotspots.evaluate, hotspots.forecast, hotspots.problem, hotspots.profile  # noqa: F401
     from hotspots import workflows
+    from hotspots.cli import main
     from hotspots.ingest import read_incidents
 load0 = os.getloadavg()[0]
 t0, c0 = time.perf_counter(), time.process_time()
 extra = {}
 if step == "pandas_read":
     n = len(pd.concat([pd.read_csv(f) for f in files], ignore_index=True))
+elif step == "profile":  # the command line, in this process; its workers' CPU added below
+    import tempfile
+    from joblib.externals.loky import get_reusable_executor
+    with tempfile.TemporaryDirectory() as out:
+        assert main(["--quiet", "profile", *files, "--out-dir", out, "--no-pdf"]) == 0
+        table = open(os.path.join(out, "problem_profile_forces.csv")).read().splitlines()
+    get_reusable_executor().shutdown(wait=True)  # the workers end: their CPU is counted
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    extra["workers_cpu_s"] = kids.ru_utime + kids.ru_stime
+    extra["worker_rss_mb"] = kids.ru_maxrss / 1024
+    extra["forces"] = len(table) - 1
+    n = -1
 else:
     inc = read_incidents(files)
     n = len(inc)
@@ -76,7 +101,8 @@ else:
     elif step != "read":
         # what `hotspots detect` and the app run: detect, rank, flag places, proactive note
         extra["hotspots"] = len(workflows.detect_hotspots(inc, step).hotspots)
-print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "n": n,
+cpu = time.process_time() - c0 + extra.get("workers_cpu_s", 0.0)
+print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": cpu, "n": n,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "load": [load0, os.getloadavg()[0]], **extra}))
 """
@@ -136,7 +162,40 @@ def run(quick: bool = False) -> list[dict]:
                 row["violent_rows"] = ours["n"]
                 row["violent_share"] = ours["n"] / base["n"]
             out.append(row)
+        forces = _by_force(files, Path(tmp) / "forces")
+        ours = _measure("profile", forces)
+        out.append(  # a part of the files: no ratio to the whole read
+            {
+                "case": f"national synthetic, {len(PROFILE_FORCES)} forces "
+                f"({', '.join(PROFILE_FORCES)}): {len(forces)} files, {LABELS['profile']} "
+                "(--jobs: one per CPU)",
+                "ours_s": ours["s"],
+                "ours_cpu_s": ours["cpu_s"],
+                "workers_cpu_s": ours["workers_cpu_s"],
+                "ours_rss_mb": ours["rss_mb"],
+                "worker_rss_mb": ours["worker_rss_mb"],
+                "forces": ours["forces"],
+                "load": f"{ours['load'][0]:.1f}-{ours['load'][1]:.1f}",
+            }
+        )
     return out
+
+
+def _by_force(files: list[Path], folder: Path) -> list[Path]:
+    """Copies of :data:`PROFILE_FORCES`' files with "Falls within" set to each file's force (its
+    "Reported by"), as police.uk writes them, so the profile has one section per force."""
+    folder.mkdir()
+    written = []
+    for f in files:
+        if not any(f.name.endswith(f"-{slug}-street.csv") for slug in PROFILE_FORCES):
+            continue
+        text = f.read_text(encoding="utf-8")
+        force = text.split("\n", 2)[1].split(",")[2]  # "Reported by" of the first row
+        (folder / f.name).write_text(
+            text.replace(",Synthetic Constabulary,", f",{force},"), encoding="utf-8"
+        )
+        written.append(folder / f.name)
+    return written
 
 
 if __name__ == "__main__":

@@ -68,13 +68,14 @@ from scipy.spatial import cKDTree
 from hotspots._errors import ParameterError, TooFewPeriodsError
 from hotspots.constants import MICRO_PLACE_M, MICRO_PLACE_RADIUS_M
 from hotspots.grid import cell_keys
-from hotspots.incidents import Incidents
+from hotspots.incidents import Incidents, deferred_or_table, unique_points
 from hotspots.profile import assign_incidents
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from hotspots.detect import HotspotResult
+    from hotspots.grid import DensitySurface
 
 __all__ = [
     "BASELINES",
@@ -228,7 +229,7 @@ def best_disc_hits(
     if len(xy) == 0 or len(out) == 0:
         return out
     sep = float(separation_m)
-    uxy, count = np.unique(xy, axis=0, return_counts=True)
+    uxy, count = unique_points(xy, return_counts=True)
     remaining = count.astype(float)
     tree = cKDTree(uxy)
     nbrs = tree.query_ball_point(uxy, r=radius_m)
@@ -381,7 +382,7 @@ class Ranking:
             hit = sk[pos] == pk
             np.add.at(out, order[pos[hit]], 1.0)
             return out
-        uxy, count = np.unique(xy, axis=0, return_counts=True)
+        uxy, count = _points_and_counts(xy)
         tree = shapely.STRtree(self.parts)
         pt, unit = tree.query(shapely.points(uxy), predicate="intersects")
         first = np.full(len(uxy), len(self), dtype=np.int64)
@@ -391,11 +392,76 @@ class Ranking:
         return out
 
 
+_POINTS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _points_and_counts(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct points of ``xy`` and the rows at each (:func:`unique_points`), remembered for
+    the last set (every forecast of an origin is read against the same test incidents)."""
+    key = hash(xy.tobytes())
+    held = _POINTS.get(key)
+    if held is None or held[0].shape != xy.shape or not np.array_equal(held[0], xy):
+        _POINTS.clear()
+        uxy, count = unique_points(xy, return_counts=True)
+        held = _POINTS[key] = (xy.copy(), uxy, count)
+    return held[1], held[2]
+
+
 def _sorted(score: np.ndarray) -> np.ndarray:
     """Positions of the finite scores, highest first (stable: ties keep their given order)."""
     score = np.asarray(score, dtype=float)
     ok = np.flatnonzero(np.isfinite(score))
     return ok[np.argsort(-score[ok], kind="stable")]
+
+
+#: Cells a side of the blocks :func:`_centres_meeting` settles at once.
+_BLOCK_CELLS = 16
+#: Under this many centres every one is tested (settling blocks costs more than it saves).
+_FEW_CENTRES = 4096
+
+
+def _centres_meeting(area: Any, x: np.ndarray, y: np.ndarray, cell_size: float) -> np.ndarray:
+    """:func:`shapely.intersects_xy` of ``area`` and the centres ``x``, ``y`` of square cells of
+    ``cell_size`` metres, a block of cells at a time (``area`` prepared here).
+
+    The centres are grouped in squares of :data:`_BLOCK_CELLS` cells a side. Every point of a
+    square that ``area`` contains meets ``area``, and no point of a square that does not meet
+    ``area`` does, so only the centres of the squares on its boundary (and any centre that
+    rounding put outside its square) are tested one by one; the answers are
+    :func:`shapely.intersects_xy`'s, to the point.
+
+    Examples
+    --------
+    >>> c = np.arange(0.5, 100) * 25.0
+    >>> x, y = np.meshgrid(c, c)
+    >>> area = shapely.Point(1250, 1250).buffer(800)
+    >>> got = _centres_meeting(area, x.ravel(), y.ravel(), 25.0)
+    >>> bool((got == shapely.intersects_xy(area, x.ravel(), y.ravel())).all()), int(got.sum())
+    (True, 3212)
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    shapely.prepare(area)
+    if len(x) < _FEW_CENTRES:
+        return shapely.intersects_xy(area, x, y)
+    side = _BLOCK_CELLS * float(cell_size)
+    bi = np.floor(x / side).astype(np.int64)
+    bj = np.floor(y / side).astype(np.int64)
+    keys, block_of = np.unique(cell_keys(np.column_stack([bi, bj])), return_inverse=True)
+    block_of = block_of.ravel()
+    first = np.zeros(len(keys), dtype=np.int64)
+    first[block_of[::-1]] = np.arange(len(x))[::-1]  # one member of each square
+    x0, y0 = bi[first] * side, bj[first] * side
+    x1, y1 = (bi[first] + 1) * side, (bj[first] + 1) * side
+    squares = shapely.box(x0, y0, x1, y1)
+    full = shapely.contains(area, squares)
+    meets = full.copy()
+    meets[~full] = shapely.intersects(area, squares[~full])
+    out = full[block_of]
+    held = (x >= x0[block_of]) & (x <= x1[block_of]) & (y >= y0[block_of]) & (y <= y1[block_of])
+    test = np.flatnonzero((meets & ~full)[block_of] | ~held)
+    out[test] = shapely.intersects_xy(area, x[test], y[test])
+    return out
 
 
 def cell_ranking(
@@ -414,8 +480,7 @@ def cell_ranking(
     cells, score = cells[order], np.asarray(score, dtype=float)[order]
     c = float(cell_size)
     if study_area is not None and not study_area.is_empty and len(cells):
-        shapely.prepare(study_area)
-        keep = shapely.intersects_xy(study_area, (cells[:, 0] + 0.5) * c, (cells[:, 1] + 0.5) * c)
+        keep = _centres_meeting(study_area, (cells[:, 0] + 0.5) * c, (cells[:, 1] + 0.5) * c, c)
         cells, score = cells[keep], score[keep]
     return Ranking(
         name=name,
@@ -698,34 +763,57 @@ def read_discs(
 
 def _spaced(xy: np.ndarray, k: int, separation: float) -> np.ndarray:
     """Indices of the first ``k`` points of ``xy`` (already in preference order) that lie at least
-    ``separation`` metres from every point taken before them."""
+    ``separation`` metres from every point taken before them.
+
+    The points are read in blocks; a k-d tree of the points taken in earlier blocks drops at once
+    the points surely nearer to one of them than ``separation`` (by more than rounding), and the
+    rest are taken or not one by one, each against the taken points in its 3 x 3 buckets of side
+    ``separation``. So only the few points near the frontier are looked at in Python, and the
+    choice is the one-by-one rule's.
+
+    Examples
+    --------
+    >>> _spaced(np.array([[0.0, 0], [100, 0], [150, 0], [0, 149.9], [400, 0]]), 5, 150.0).tolist()
+    [0, 2, 4]
+    """
     taken: list[int] = []
     if k <= 0 or len(xy) == 0:
         return np.array(taken, dtype=np.int64)
     if separation <= 0:
         return np.arange(min(k, len(xy)), dtype=np.int64)
+    xy = np.asarray(xy, dtype=float)
     buckets: dict[tuple[int, int], list[int]] = {}
     s2 = separation * separation
-    for idx in range(len(xy)):
-        x, y = xy[idx]
-        bx, by = math.floor(x / separation), math.floor(y / separation)
-        close = False
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                for t in buckets.get((bx + dx, by + dy), ()):
-                    if (xy[t, 0] - x) ** 2 + (xy[t, 1] - y) ** 2 < s2:
-                        close = True
+    surely = separation * (1 - 1e-9)  # nearer than this is nearer than separation
+    start, block = 0, 4096
+    while start < len(xy) and len(taken) < k:
+        stop = min(start + block, len(xy))
+        todo = np.arange(start, stop)
+        if taken:
+            d, _ = cKDTree(xy[taken]).query(xy[start:stop], distance_upper_bound=surely)
+            todo = todo[~(d < surely)]
+        for idx in todo.tolist():
+            x, y = xy[idx]
+            bx, by = math.floor(x / separation), math.floor(y / separation)
+            close = False
+            for dx in (-1, 0, 1):
+                for dy in (-1, 0, 1):
+                    for t in buckets.get((bx + dx, by + dy), ()):
+                        if (xy[t, 0] - x) ** 2 + (xy[t, 1] - y) ** 2 < s2:
+                            close = True
+                            break
+                    if close:
                         break
                 if close:
                     break
             if close:
+                continue
+            taken.append(idx)
+            buckets.setdefault((bx, by), []).append(idx)
+            if len(taken) == k:
                 break
-        if close:
-            continue
-        taken.append(idx)
-        buckets.setdefault((bx, by), []).append(idx)
-        if len(taken) == k:
-            break
+        start = stop
+        block = max(block, 2 * len(taken))
     return np.array(taken, dtype=np.int64)
 
 
@@ -772,7 +860,7 @@ def point_count_discs(
     sep = 2.0 * radius_m if separation_m is None else float(separation_m)
     xy = incidents.xy if len(incidents) else np.empty((0, 2))
     uxy, count = (
-        np.unique(xy, axis=0, return_counts=True) if len(xy) else (np.empty((0, 2)), np.empty(0))
+        unique_points(xy, return_counts=True) if len(xy) else (np.empty((0, 2)), np.empty(0))
     )
     order = np.argsort(-count, kind="stable")
     take = order[_spaced(uxy[order], int(n_discs), sep)]
@@ -794,6 +882,7 @@ def kde_peak_discs(
     cell_size: float | None = None,
     radius_m: float = MICRO_PLACE_RADIUS_M,
     separation_m: float | None = None,
+    surface: DensitySurface | None = None,
 ) -> gpd.GeoDataFrame:
     """Baseline: discs on the peaks of a quartic kernel density surface.
 
@@ -817,6 +906,9 @@ def kde_peak_discs(
         Metres; overrides the rule's.
     radius_m, separation_m : float
         Disc radius and least distance between centres, metres.
+    surface : DensitySurface, optional
+        The quartic surface of these incidents at this bandwidth and cell size, already made
+        (:func:`_detector_surface`: the KDE detector's); default: made here.
 
     Returns
     -------
@@ -843,12 +935,15 @@ def kde_peak_discs(
             else default_cell_size(float(bandwidth))
         )
     sep = 2.0 * radius_m if separation_m is None else float(separation_m)
-    surf = density_surface(x, y, bandwidth=float(bandwidth), cell_size=float(cell_size))
+    surf = (
+        density_surface(x, y, bandwidth=float(bandwidth), cell_size=float(cell_size))
+        if surface is None
+        else surface
+    )
     cx, cy, v = surf.cells()
     area = incidents.study_area
     if len(cx) and area is not None and not area.is_empty:
-        shapely.prepare(area)
-        keep = shapely.intersects_xy(area, cx, cy)
+        keep = _centres_meeting(area, cx, cy, float(cell_size))
         cx, cy, v = cx[keep], cy[keep], v[keep]
     order = np.argsort(-v, kind="stable")
     xy = np.column_stack([cx[order], cy[order]])
@@ -970,7 +1065,12 @@ def training_study_area(train: Incidents) -> Incidents:
         "only (give a boundary with study_area= to use your own)."
     )
     rep = train.report
-    report = dataclasses.replace(rep, notes=[*rep.notes, note], choices=dict(rep.choices))
+    report = dataclasses.replace(
+        rep,
+        notes=[*rep.notes, note],
+        choices=dict(rep.choices),
+        rejected=deferred_or_table(rep),  # passed on as held: never built here
+    )
     return Incidents(train.frame, train.crs, area, report)
 
 
@@ -1196,10 +1296,13 @@ def _forecast_rankings(
         math.ceil(1.25 * max(coverages, default=0) * study_m2 / disc_area(radius_m)) + 1,
     )
     arcgis = kde_peak_discs(train, k_max, bandwidth_rule="arcgis", radius_m=radius_m)
+    naive_kde = kde_peak_discs(
+        train, k_max, radius_m=radius_m, surface=_detector_surface(kde_result, len(train))
+    )
     rankings.append(disc_ranking(FORECAST, forecast.discs(k_max, crs=train.crs), study))
     for name, discs in (
         (NAIVE_POINTS, point_count_discs(train, k_max, radius_m=radius_m)),
-        (NAIVE_KDE, kde_peak_discs(train, k_max, radius_m=radius_m)),
+        (NAIVE_KDE, naive_kde),
         (ARCGIS_KDE, arcgis),
     ):
         rankings.append(disc_ranking(name, discs, study))
@@ -1209,6 +1312,31 @@ def _forecast_rankings(
         "the extent / 250), ArcGIS Pro's defaults."
     )
     return rankings, n_patrol
+
+
+def _detector_surface(result: HotspotResult, n: int) -> DensitySurface | None:
+    """The KDE detector's surface when it is the one :func:`kde_peak_discs` makes by default (the
+    micro-place bandwidth and its cell size, quartic, unweighted, by the same method, on the same
+    ``n`` incidents), else None."""
+    from hotspots.grid import default_cell_size
+    from hotspots.kde import MICRO_PLACE_BANDWIDTH_M, surface_method
+
+    est = result.estimator
+    p = getattr(est, "params_", None) or {}
+    bandwidth = MICRO_PLACE_BANDWIDTH_M
+    cell = default_cell_size(bandwidth)
+    same = (
+        p.get("method") == "kde"
+        and p.get("kernel_support_m") is not None
+        and getattr(est, "kernel_", None) == "quartic"
+        and p.get("bandwidth_m") == bandwidth
+        and p.get("cell_size_m") == cell
+        and p.get("weighted") is False
+        and p.get("n_incidents") == n
+        and p.get("surface_method_used")
+        == surface_method(n, bandwidth=bandwidth, cell_size=cell, kernel="quartic")
+    )
+    return est.surface_ if same else None
 
 
 def _disc_curve(

@@ -344,6 +344,19 @@ def spaced(xy: np.ndarray, k: int | None, separation_m: float) -> np.ndarray:
     return _greedy(xy, cKDTree(xy), np.arange(len(xy)), k, separation_m)
 
 
+def _next_eligible(eligible: np.ndarray, order: np.ndarray, i: int) -> int:
+    """The first position from ``i`` on whose centre is eligible (``len(order)``: none), read in
+    doubling blocks, so a jump costs what it skips rather than all the order left."""
+    block = 256
+    while i < len(order):
+        ahead = eligible[order[i : i + block]]
+        if ahead.any():
+            return i + int(np.argmax(ahead))
+        i += block
+        block *= 2
+    return len(order)
+
+
 def _greedy(
     centres: np.ndarray, tree: cKDTree, order: np.ndarray, k: int | None, separation_m: float
 ) -> np.ndarray:
@@ -356,11 +369,10 @@ def _greedy(
     taken: list[int] = []
     i = 0
     while i < len(order) and len(taken) < limit:
-        if not eligible[order[i]]:  # jump to the next eligible centre in one scan
-            rest = eligible[order[i:]]
-            if not rest.any():
+        if not eligible[order[i]]:  # jump to the next eligible centre, scanning in blocks
+            i = _next_eligible(eligible, order, i)
+            if i == len(order):
                 break
-            i += int(np.argmax(rest))
         c = int(order[i])
         taken.append(c)
         if sep > 0:

@@ -507,3 +507,94 @@ def test_cli_evaluate_runs_without_flags_on_police_uk(shared_data, capsys):
     for label in ("KDE (150 m)", "DBSCAN", "HDBSCAN", "Gi*", "patrol areas"):
         assert label in text
     assert "ArcGIS-rule KDE peaks" in text and "Best at 1%" in text
+
+
+# --------------------------------------------------------------------------------------------
+# The evaluation's faster steps give the answers of the plain ones
+
+
+def _spaced_one_by_one(xy: np.ndarray, k: int, separation: float) -> list[int]:
+    """The rule of ``evaluate._spaced`` read literally: every earlier point taken is checked."""
+    taken: list[int] = []
+    for i, (x, y) in enumerate(xy):
+        if len(taken) == k:
+            break
+        if all((xy[t, 0] - x) ** 2 + (xy[t, 1] - y) ** 2 >= separation**2 for t in taken):
+            taken.append(i)
+    return taken
+
+
+def test_spaced_discs_are_the_one_by_one_choice():
+    from hotspots.evaluate import _spaced
+
+    rng = np.random.default_rng(5)
+    # a 25 m lattice (distances of exactly 150 m are not "closer") and scattered points, long
+    # enough for several blocks of the k-d tree's first pass
+    i, j = np.meshgrid(np.arange(120), np.arange(120))
+    lattice = np.column_stack([i.ravel(), j.ravel()]) * 25.0 + 12.5 + 400000
+    scattered = rng.uniform(0, 3000, (9000, 2)) + 400000
+    for xy in (lattice[rng.permutation(len(lattice))], scattered):
+        for k in (1, 50, 10_000):
+            got = _spaced(xy, k, 150.0).tolist()
+            assert got == _spaced_one_by_one(xy, k, 150.0)
+    assert _spaced(lattice, 3, 0.0).tolist() == [0, 1, 2]
+    assert _spaced(lattice[:0], 3, 150.0).tolist() == []
+
+
+def test_cells_in_the_study_area_are_the_point_tests():
+    from hotspots.evaluate import _centres_meeting
+
+    # a concave area with a hole, and a lattice of 25 m cell centres over and around it
+    area = shapely.Polygon(
+        [(0, 0), (3000, 0), (3000, 3000), (1500, 1200), (0, 3000)],
+        holes=[[(600, 300), (900, 300), (900, 600), (600, 600)]],
+    )
+    i, j = np.meshgrid(np.arange(-20, 140), np.arange(-20, 140))
+    x, y = (i.ravel() + 0.5) * 25.0, (j.ravel() + 0.5) * 25.0
+    got = _centres_meeting(area, x, y, 25.0)
+    np.testing.assert_array_equal(got, shapely.intersects_xy(area, x, y))
+    # centres on the boundary meet it: the hole's edge at x = 612.5 lies on no centre, but a
+    # lattice shifted by half a cell puts centres on the outer edge y = 0
+    xs, ys = i.ravel() * 25.0, j.ravel() * 25.0
+    on_edge = _centres_meeting(area, xs, ys, 25.0)
+    np.testing.assert_array_equal(on_edge, shapely.intersects_xy(area, xs, ys))
+    assert on_edge[(ys == 0) & (xs >= 0) & (xs <= 3000)].all()
+
+
+def test_naive_kde_uses_the_detectors_surface_only_when_it_is_the_same():
+    from hotspots.detect import detect
+    from hotspots.evaluate import _detector_surface, kde_peak_discs
+
+    rng = np.random.default_rng(2)
+    x = np.r_[rng.normal(0, 300, 400), np.full(40, 200.0)] + 400000
+    y = np.r_[rng.normal(0, 300, 400), np.full(40, -100.0)] + 300000
+    inc = Incidents.from_xy(x, y)
+    result = detect(inc, "kde")
+    surface = _detector_surface(result, len(inc))
+    assert surface is result.estimator.surface_
+    made = kde_peak_discs(inc, 30)
+    reused = kde_peak_discs(inc, 30, surface=surface)
+    pd.testing.assert_frame_equal(
+        made.drop(columns="geometry"), reused.drop(columns="geometry"), check_exact=True
+    )
+    # another bandwidth, or another set of incidents: not the baseline's surface
+    assert _detector_surface(detect(inc, "kde", bandwidth=200.0), len(inc)) is None
+    assert _detector_surface(result, len(inc) - 1) is None
+
+
+def test_training_study_area_leaves_the_rejected_rows_unbuilt(tmp_path):
+    from hotspots.evaluate import training_study_area
+    from hotspots.incidents import DeferredRejected, deferred_or_table
+    from hotspots.ingest import filter_incidents, read_incidents
+
+    rows = ["Month,Longitude,Latitude,Crime type"]
+    rows += [f"2024-0{1 + i % 3},-2.98{i % 10},53.40{i % 7},Robbery" for i in range(60)]
+    rows += [f"2024-0{1 + i % 3},-2.97{i % 10},53.41{i % 7},Burglary" for i in range(30)]
+    path = tmp_path / "x.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    robbery = filter_incidents(read_incidents(path, crime_types="all"), crime_types=["Robbery"])
+    assert isinstance(deferred_or_table(robbery.report), DeferredRejected)
+    trained = training_study_area(robbery)
+    assert isinstance(deferred_or_table(trained.report), DeferredRejected)
+    # read when asked: the 30 burglaries filtered out
+    assert trained.report.reason_counts() == {"crime type not selected": 30}
