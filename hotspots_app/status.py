@@ -28,6 +28,7 @@ from hotspots.progress import (
     DETECTING,
     EVALUATING,
     PLANNING,
+    PROFILING,
     RANKING,
     READING,
     VALIDATING,
@@ -43,6 +44,7 @@ STEP_LABELS = {
     PLANNING: "Making the patrol plan",
     EVALUATING: "Checking against the later period",
     CLASSIFYING: "Classifying places over time",
+    PROFILING: "Profiling force {next} of {total}",
     WRITING: "Writing file {next} of {total}",
 }
 

@@ -11,7 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from hotspots import workflows
-from hotspots_app.status import StatusProgress, step_label
+from hotspots.progress import STEPS
+from hotspots_app.status import STEP_LABELS, StatusProgress, step_label
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -187,6 +188,8 @@ def test_step_labels_count_files_from_one():
     assert step_label("reading files", 444, 444) == "Reading file 444 of 444"
     assert step_label("reading files", 3, None) == "Reading file 4"
     assert step_label("detecting", 0, 1) == "Finding hot spots"
+    assert step_label("profiling forces", 11, 43) == "Profiling force 12 of 43"
+    assert set(STEP_LABELS) == set(STEPS)  # every step the library reports has its words
 
 
 def test_status_progress_records_the_library_steps_without_drawing_outside_a_page(demo_csv):
