@@ -37,6 +37,7 @@ import shapely
 from scipy import stats
 from shapely.geometry.base import BaseGeometry
 
+from hotspots._errors import HotspotsError
 from hotspots.constants import MICRO_PLACE_M, MICRO_PLACE_RADIUS_M
 from hotspots.incidents import unique_points
 
@@ -114,8 +115,10 @@ def catchment_areas(locations: np.ndarray, study_area: BaseGeometry) -> np.ndarr
     lies wholly inside the study area and keeps its whole area; only the other cells are
     overlaid on the study area's polygons (on 410,302 national map points, 5 % of them; the
     areas are those of overlaying every cell, to the last bit). Where GEOS cannot draw the
-    cells of distinct points that lie nearer together than its precision, points within
-    :data:`CATCHMENT_SNAP_M` of each other are one place and share its cell equally.
+    cells of distinct points that lie nearer together than its precision (it fails, or returns
+    cells that do not tile the plane: :data:`_TILING_TOLERANCE`), points within
+    :data:`CATCHMENT_SNAP_M` of each other (then 10, 100, 1,000 times that) are one place and
+    share its cell equally.
 
     Examples
     --------
@@ -127,16 +130,28 @@ def catchment_areas(locations: np.ndarray, study_area: BaseGeometry) -> np.ndarr
     pts = np.asarray(locations, dtype=float).reshape(-1, 2)
     try:
         return _catchments(pts, study_area)
-    except (shapely.errors.GEOSException, _CellCountError):
-        # GEOS's Voronoi fails on distinct points nearer together than its precision (about
-        # 1e-10 m at national grid coordinates: "Points of LinearRing do not form a closed
-        # linestring"). Such points are one place: snapped to CATCHMENT_SNAP_M, each group of
-        # points that meet shares its cell equally, so the areas still tile the study area.
-        snapped = np.round(pts / CATCHMENT_SNAP_M) * CATCHMENT_SNAP_M
+    except (shapely.errors.GEOSException, _BrokenDiagramError):
+        pass
+    # GEOS's Voronoi diagram fails on distinct points nearer together than its precision (about
+    # 1e-10 m at national grid coordinates: "Points of LinearRing do not form a closed
+    # linestring"), and may return cells that overlap for a few points millimetres apart and
+    # nearly on one circle. Such points are one place: snapped to CATCHMENT_SNAP_M (then ten,
+    # a hundred, a thousand times coarser while GEOS still fails), each group of points that
+    # meet shares its cell equally, so the areas still tile the study area.
+    for step in CATCHMENT_SNAP_M * 10.0 ** np.arange(4):
+        snapped = np.round(pts / step) * step
         places, inverse = np.unique(snapped, axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
         shared = np.bincount(inverse, minlength=len(places))
-        return _catchments(places, study_area)[inverse] / shared[inverse]
+        try:
+            return _catchments(places, study_area)[inverse] / shared[inverse]
+        except (shapely.errors.GEOSException, _BrokenDiagramError):
+            continue
+    msg = (
+        f"catchment_areas: GEOS could not draw the Voronoi cells of {len(pts)} locations, "
+        f"even with points within {step:g} m taken as one."
+    )
+    raise HotspotsError(msg)
 
 
 #: Distinct locations nearer together than this (metres) are one place when GEOS cannot draw
@@ -145,8 +160,16 @@ def catchment_areas(locations: np.ndarray, study_area: BaseGeometry) -> np.ndarr
 CATCHMENT_SNAP_M = 1e-3
 
 
-class _CellCountError(RuntimeError):
-    """GEOS returned another number of Voronoi cells than distinct locations."""
+#: :func:`catchment_areas` takes GEOS's Voronoi diagram as broken when its cells' areas (summed
+#: exactly) miss the frame's area by more than this share of it (they tile it to the last bit
+#: on the 410,302 national map points; a broken diagram's overlapping cells miss by the size
+#: of a cell).
+_TILING_TOLERANCE = 1e-13
+
+
+class _BrokenDiagramError(RuntimeError):
+    """GEOS returned another number of Voronoi cells than distinct locations, or cells that do
+    not tile the frame."""
 
 
 def _catchments(pts: np.ndarray, study_area: BaseGeometry) -> np.ndarray:
@@ -166,8 +189,11 @@ def _catchments(pts: np.ndarray, study_area: BaseGeometry) -> np.ndarray:
     )
     if len(cells) != m:  # GEOS returns one cell per distinct input point, unless too near
         msg = f"catchment_areas: {len(cells)} Voronoi cells for {m} distinct locations."
-        raise _CellCountError(msg)
+        raise _BrokenDiagramError(msg)
     whole = shapely.area(cells)
+    if abs(math.fsum(whole) - frame.area) > _TILING_TOLERANCE * frame.area:
+        msg = f"catchment_areas: the Voronoi cells of {m} locations overlap."
+        raise _BrokenDiagramError(msg)
     area = whole.copy()
     # most cells lie well inside the study area: they keep their whole area without meeting
     # its polygons; only the others are clipped
