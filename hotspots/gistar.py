@@ -48,7 +48,7 @@ from shapely.geometry.base import BaseGeometry
 from hotspots._errors import ParameterError
 from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import MICRO_PLACE_M
-from hotspots.grid import cell_keys, neighbour_offsets
+from hotspots.grid import cell_keys, neighbour_offsets, unique_keys
 from hotspots.incidents import Incidents
 from hotspots.stats import benjamini_hochberg, in_background
 
@@ -286,7 +286,7 @@ def _dilate_square(ij: np.ndarray, r: int) -> np.ndarray:
     """
     if len(ij) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    keys = np.unique(cell_keys(ij))
+    keys = unique_keys(cell_keys(ij))
     cells = _unkey(keys)
     side = 2 * r + 1
     box = float(np.ptp(cells[:, 0]) + side) * float(np.ptp(cells[:, 1]) + side)
@@ -294,7 +294,7 @@ def _dilate_square(ij: np.ndarray, r: int) -> np.ndarray:
         return _dilate_raster(cells, r)
     d = np.arange(-r, r + 1, dtype=np.int64)
     for step in (d * _KEY_SHIFT, d):  # i then j; a shift of j stays within its column here
-        keys = np.unique((keys[:, None] + step[None, :]).ravel())
+        keys = unique_keys((keys[:, None] + step[None, :]).ravel())
     return _unkey(keys)
 
 
@@ -377,8 +377,8 @@ def occupied_cells(xy: np.ndarray, cell_size: float) -> tuple[np.ndarray, np.nda
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     ij = np.floor(xy / float(cell_size)).astype(np.int64)
-    keys, inverse = np.unique(cell_keys(ij), return_inverse=True)
-    return _unkey(keys), keys, inverse.ravel().astype(np.intp)
+    keys, inverse = unique_keys(cell_keys(ij), return_inverse=True)
+    return _unkey(keys), keys, inverse
 
 
 #: Side of the blocks of cells :func:`centres_within` settles at once, in cells (a prepared
@@ -419,7 +419,7 @@ def centres_within(geom: BaseGeometry, ij: np.ndarray, cell_size: float) -> np.n
     if len(ij) == 0:
         return np.zeros(0, dtype=bool)
     b, c = CENTRE_BLOCK_CELLS, float(cell_size)
-    keys, block_of = np.unique(cell_keys(ij // b), return_inverse=True)
+    keys, block_of = unique_keys(cell_keys(ij // b), return_inverse=True)
     block_of = block_of.ravel()
     bij = _unkey(keys)
     blocks = shapely.box(bij[:, 0] * b * c, bij[:, 1] * b * c,
@@ -557,7 +557,7 @@ class StudyAreaCells:
         if len(ij) == 0:
             return np.zeros(0)
         c, t = self.cell_size, OVERLAY_TILE_CELLS
-        tile_keys, tile_of = np.unique(cell_keys(ij // t), return_inverse=True)
+        tile_keys, tile_of = unique_keys(cell_keys(ij // t), return_inverse=True)
         tij = _unkey(tile_keys)
         tiles = shapely.box(tij[:, 0] * t * c, tij[:, 1] * t * c,
                             (tij[:, 0] + 1) * t * c, (tij[:, 1] + 1) * t * c)  # fmt: skip
@@ -725,7 +725,7 @@ def grid_part(
     cell = area.cell_size
     nbr = neighbour_offsets(cell, neighbour_distance).astype(np.int64)
     win = _square_offsets(area.radius)
-    occ_keys = np.unique(np.asarray(occupied_keys, dtype=np.int64))
+    occ_keys = unique_keys(np.asarray(occupied_keys, dtype=np.int64))
     cand = _dilate_square(_unkey(occ_keys), area.radius)
     if box is not None:
         i0, j0, i1, j1 = box

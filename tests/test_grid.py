@@ -5,7 +5,7 @@ import pytest
 import shapely
 
 from hotspots._errors import ParameterError
-from hotspots.grid import DensitySurface, default_cell_size, nice_floor
+from hotspots.grid import DensitySurface, cell_keys, default_cell_size, nice_floor, unique_keys
 
 
 @pytest.mark.parametrize(
@@ -371,3 +371,20 @@ def test_contours_from_the_callers_cells_equal_contours_from_the_surface():
     assert [p.wkb for p in given] == [p.wkb for p in own]
     lower = s.cells_at_or_above(level / 2)
     assert [p.wkb for p in s.contour_polygons(level, cells=lower)] == [p.wkb for p in own]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 5000])
+def test_unique_keys_is_numpy_unique(n):
+    # the hashed unique of cell keys gives numpy's arrays exactly: negative cells, repeats,
+    # keys shifted by window offsets as the Gi* grid makes them
+    rng = np.random.default_rng(n)
+    ij = rng.integers(-40, 40, size=(n, 2))
+    keys = cell_keys(ij)
+    shifted = (keys[:, None] + np.arange(-3, 4)[None, :]).ravel()
+    for k in (keys, shifted):
+        want, want_inv = np.unique(k, return_inverse=True)
+        got, got_inv = unique_keys(k, return_inverse=True)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got_inv, want_inv.ravel())
+        assert got.dtype == np.int64 and got_inv.dtype == np.intp
+        np.testing.assert_array_equal(unique_keys(k), want)

@@ -450,3 +450,21 @@ def test_national_scale_is_sparse(monkeypatch):
     )
     assert worst <= 1e-3 * s.max()
     assert binned.level_ == pytest.approx(est.level_, rel=2e-3)
+
+
+def test_distinct_location_count_is_unique_points():
+    # the fit's n_locations: one hash pass, or unique_points where NaN and -0.0 are about
+    from hotspots.incidents import unique_points
+
+    rng = np.random.default_rng(3)
+    x = np.round(rng.uniform(400000, 401000, 5000), -1)
+    y = np.round(rng.uniform(300000, 301000, 5000), -1)
+    cases = [(x, y), (x[:0], y[:0]), (np.r_[x, 0.0, -0.0], np.r_[y, 5.0, 5.0])]
+    cases.append((np.r_[x, np.nan, np.nan], np.r_[y, 1.0, 1.0]))
+    for a, b in cases:
+        want = len(unique_points(np.column_stack([a, b]))) if len(a) else 0
+        assert kde_mod._n_distinct(a, b) == want
+    assert (
+        kde_mod._n_distinct(np.r_[x, 0.0, -0.0], np.r_[y, 5.0, 5.0])
+        == len(np.unique(np.column_stack([x, y]), axis=0)) + 1
+    )
