@@ -471,15 +471,45 @@ def _ring_trimmed_rate(grid: GiStarGrid, totals: np.ndarray, exposure: np.ndarra
     (``floor(16 / 4) = 4`` of a full ring, by incidents over all periods), per unit of exposure;
     0 when nothing with exposure is left.
 
+    Where exposure sits only on cells with incidents (the catchments), a ring's sums see only
+    those cells: a ring holding at most one of them keeps nothing (its busiest cell is left
+    out, and the rate is 0), and only the rings holding two or more are laid out and trimmed
+    (:func:`_ring_trimmed_rate_dense` on those rows: the same rows, so the same bits; on the
+    national grid 0.5 of 1.1 million rows, from lookups of the occupied cells' 0.19 million
+    instead of every cell's). Otherwise (exposure on every cell: the shares) every row.
+    """
+    nbr = {tuple(o) for o in grid.nbr_offsets.tolist()}
+    ring_offsets = np.array([o for o in grid.window_offsets.tolist() if tuple(o) not in nbr])
+    m = len(grid)
+    out = np.zeros(m)
+    busy = np.flatnonzero(totals > 0)
+    if (totals < 0).any() or (exposure[totals <= 0] != 0).any() or len(ring_offsets) == 0:
+        return _ring_trimmed_rate_dense(grid, totals, exposure, ring_offsets, np.arange(m))
+    # the cells whose ring holds a busy cell: that cell shifted back by each ring offset
+    back = grid.shifted_positions(-ring_offsets, busy).ravel()
+    held = np.bincount(back[back >= 0], minlength=m)
+    rows = np.flatnonzero(held >= 2)
+    if len(rows):
+        out[rows] = _ring_trimmed_rate_dense(grid, totals, exposure, ring_offsets, rows)
+    return out
+
+
+def _ring_trimmed_rate_dense(
+    grid: GiStarGrid,
+    totals: np.ndarray,
+    exposure: np.ndarray,
+    ring_offsets: np.ndarray,
+    rows: np.ndarray,
+) -> np.ndarray:
+    """:func:`_ring_trimmed_rate` of the computed cells ``rows``, every ring cell laid out.
+
     The ring cells of every cell are laid out as columns of (cells, ring offsets) arrays, and the
     ``k`` busiest of each row (the earlier offset first among equals) are left out by ``k``
     passes of a row-wise argmax over all rows at once (a row whose ``k`` is reached is only
     read, not changed); the sums run along the rows as before, so the rates are the same bits.
     """
-    nbr = {tuple(o) for o in grid.nbr_offsets.tolist()}
-    ring_offsets = np.array([o for o in grid.window_offsets.tolist() if tuple(o) not in nbr])
-    m = len(grid)
-    pos = grid.shifted_positions(ring_offsets)  # (ring offsets, cells): filled a row at a time
+    m = len(rows)
+    pos = grid.shifted_positions(ring_offsets, rows)  # (ring offsets, rows): a row at a time
     found = pos >= 0
     at = np.where(found, pos, 0)
     n_present = found.sum(axis=0)
@@ -490,12 +520,12 @@ def _ring_trimmed_rate(grid: GiStarGrid, totals: np.ndarray, exposure: np.ndarra
     # leave out the k busiest (the earlier offset first among equals): k passes of argmax
     keep = np.ones(values.shape, dtype=bool)
     left = values.copy()
-    rows = np.arange(m)
+    index = np.arange(m)
     for step in range(int(k.max()) if m else 0):
         busiest = np.argmax(left, axis=1)
         more = k > step
-        keep[rows[more], busiest[more]] = False
-        left[rows[more], busiest[more]] = -np.inf
+        keep[index[more], busiest[more]] = False
+        left[index[more], busiest[more]] = -np.inf
     rest_w = (weight * keep).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(rest_w > 0, (values * keep).sum(axis=1) / rest_w, 0.0)

@@ -994,24 +994,27 @@ class GiStarGrid:
         """(m, 2) cell centres in metres."""
         return (self.cells + 0.5) * self.cell_size
 
-    def shifted_positions(self, offsets: np.ndarray) -> np.ndarray:
+    def shifted_positions(self, offsets: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
         """Where each computed cell shifted by each offset lies among the computed cells.
 
         Parameters
         ----------
         offsets : int array of shape (k, 2)
             Shifts in cells ``(di, dj)``.
+        cells : int array of shape (n,), optional
+            Positions in :attr:`cells` of the cells to shift (default: every computed cell).
 
         Returns
         -------
-        intp array of shape (k, m)
-            Row ``o``: the position in :attr:`cells` of every computed cell shifted by
+        intp array of shape (k, n)
+            Row ``o``: the position in :attr:`cells` of every given cell shifted by
             ``offsets[o]``, -1 where that cell is not a computed cell.
         """
         offs = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
-        out = np.empty((len(offs), len(self.keys)), dtype=np.intp)
+        keys = self.keys if cells is None else self.keys[np.asarray(cells, dtype=np.intp)]
+        out = np.empty((len(offs), len(keys)), dtype=np.intp)
         for o, shift in enumerate(cell_keys(offs)):
-            out[o] = _lookup(self.keys, self.keys + shift)
+            out[o] = _lookup(self.keys, keys + shift)
         return out
 
     def _scatter(self, targets: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -92,6 +92,26 @@ def test_ring_trimmed_rate_equals_cell_by_cell(n, seed):
     )
 
 
+@pytest.mark.parametrize(("n", "seed"), [(3000, 1), (24_000, 3)])
+def test_ring_trimmed_rate_of_rings_with_two_busy_cells_equals_every_row(n, seed):
+    """Exposure on the busy cells only: laying out only the rings that hold two busy cells or
+    more gives every row's numbers, to the bit (a ring with one busy cell leaves it out and
+    keeps 0); ties between equal totals included."""
+    inc, _ = _town(n, seed, snap=True)
+    grid, totals = _grid_and_totals(inc)
+    rng = np.random.default_rng(seed)
+    exposure = np.zeros(len(grid))
+    exposure[grid.occupied] = rng.uniform(0.1, 3.0, len(grid.occupied))
+    nbr = {tuple(o) for o in grid.nbr_offsets.tolist()}
+    ring = np.array([o for o in grid.window_offsets.tolist() if tuple(o) not in nbr])
+    every = np.arange(len(grid))
+    for tot in (totals, np.where(totals > 0, 2.0, 0.0)):
+        got = emerging._ring_trimmed_rate(grid, tot, exposure)
+        ref = emerging._ring_trimmed_rate_dense(grid, tot, exposure, ring, every)
+        np.testing.assert_array_equal(got, ref)
+        assert (got > 0).sum() > len(grid) // 4 and (got == 0).any()
+
+
 def test_final_run_evidence_of_final_period_cells_equals_every_cell():
     inc, _ = _town(24_000, 3, patterns=(("new", [0] * 11 + [30]),), stable=4)
     grid, _ = _grid_and_totals(inc)
