@@ -25,7 +25,10 @@ Four tests, each used by more than one module:
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -127,7 +130,31 @@ def catchment_areas(locations: np.ndarray, study_area: BaseGeometry) -> np.ndarr
     >>> catchment_areas(np.array([[50.0, 50.0], [150.0, 50.0]]), shapely.box(0, 0, 200, 100))
     array([10000., 10000.])
     """
-    pts = np.asarray(locations, dtype=float).reshape(-1, 2)
+    pts = np.ascontiguousarray(locations, dtype=float).reshape(-1, 2)
+    key = hashlib.blake2b(pts.tobytes(), digest_size=20)
+    key.update(shapely.to_wkb(study_area) if study_area is not None else b"")
+    with _CATCHMENT_LOCK:
+        known = _CATCHMENT_CACHE.get(key.digest())
+    if known is not None:
+        return known.copy()
+    area = _catchment_areas(pts, study_area)
+    with _CATCHMENT_LOCK:
+        _CATCHMENT_CACHE[key.digest()] = area.copy()
+        while len(_CATCHMENT_CACHE) > _CATCHMENT_CACHE_SIZE:
+            _CATCHMENT_CACHE.popitem(last=False)
+    return area
+
+
+#: The last few :func:`catchment_areas` results, by a digest of the locations and the study
+#: area: a run that detects hot spots and then classifies change over time on the same
+#: incidents (the app, a notebook) draws the Voronoi diagram once (national: 4-5 s).
+_CATCHMENT_CACHE: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_CATCHMENT_CACHE_SIZE = 2
+_CATCHMENT_LOCK = threading.Lock()
+
+
+def _catchment_areas(pts: np.ndarray, study_area: BaseGeometry) -> np.ndarray:
+    """:func:`catchment_areas`, not cached."""
     try:
         return _catchments(pts, study_area)
     except (shapely.errors.GEOSException, _BrokenDiagramError):

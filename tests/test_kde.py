@@ -468,3 +468,15 @@ def test_distinct_location_count_is_unique_points():
         kde_mod._n_distinct(np.r_[x, 0.0, -0.0], np.r_[y, 5.0, 5.0])
         == len(np.unique(np.column_stack([x, y]), axis=0)) + 1
     )
+
+
+@pytest.mark.parametrize("k", [1, 7, 1000, 60_000, 150_000, 700_000])
+def test_kth_highest_is_the_partition_value(k):
+    # the coverage threshold's k-th highest cell, found among the values above a sampled bound,
+    # is np.partition's: ties, a bound too high for k (falls back) and a k too large to sample
+    rng = np.random.default_rng(k)
+    v = np.r_[rng.gamma(0.3, 10.0, 800_000), np.full(5000, 7.5), rng.integers(1, 9, 3000)]
+    rng.shuffle(v)
+    want = float(np.partition(v, v.size - k)[v.size - k])
+    assert kde_mod._kth_highest(v, k) == want
+    assert kde_mod._kth_highest(np.sort(v), k) == want

@@ -548,3 +548,31 @@ def test_catchments_of_points_nearer_than_geos_can_split_share_one_cell():
     # the pair's cell is x < 400500.5 (half a metre short of the middle), the third the rest
     np.testing.assert_allclose(got, [250250.0, 250250.0, 499500.0], rtol=1e-9)
     assert got.sum() == pytest.approx(area.area, rel=1e-12)
+
+
+def test_catchment_areas_are_drawn_once_for_the_same_locations_and_area(monkeypatch):
+    # detection and change over time on the same incidents share one Voronoi diagram; the
+    # caller's copy is its own, and other locations or another study area draw again
+    import shapely
+
+    from hotspots.stats import catchment_areas
+
+    rng = np.random.default_rng(11)
+    pts = np.unique(rng.uniform(0, 1000, (300, 2)).round(2), axis=0)
+    area = shapely.box(-10, -10, 1010, 1010)
+    drawn = []
+    real = shapely.voronoi_polygons
+
+    def counting(*args, **kwargs):
+        drawn.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(shapely, "voronoi_polygons", counting)
+    first = catchment_areas(pts, area)
+    first[:] = -1.0  # the caller's copy
+    second = catchment_areas(pts.copy(), shapely.from_wkb(shapely.to_wkb(area)))
+    assert len(drawn) == 1 and (second > 0).all()
+    assert second.sum() == pytest.approx(area.area, rel=1e-12)
+    catchment_areas(pts[1:], area)
+    catchment_areas(pts, shapely.box(-10, -10, 1010, 1020))
+    assert len(drawn) == 3
