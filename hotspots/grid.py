@@ -231,12 +231,26 @@ class DensitySurface:
         """Integer indices ``(i, j)`` and values of all positive cells."""
         return self.cells_at_or_above(0.0)
 
-    def cells_at_or_above(self, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def tile_maxima(self) -> np.ndarray:
+        """The highest value of each tile, in the order of :attr:`tiles` (:meth:`max` is the
+        highest of them)."""
+        return np.array([float(t.max()) for t in self.tiles.values()], dtype=float)
+
+    def cells_at_or_above(
+        self, level: float, *, tile_max: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Integer indices ``(i, j)`` and values of the positive cells at or above ``level``
-        (tile by tile in the order of :attr:`tiles`, each tile row by row)."""
+        (tile by tile in the order of :attr:`tiles`, each tile row by row).
+
+        ``tile_max``: :meth:`tile_maxima` of the tiles as they are, when the caller has it; only
+        the tiles reaching ``level`` are then read (national KDE hot spots: 7,202 of 19,124).
+        """
         ii, jj, vv = [], [], []
         t = self.tile_size
-        for keys, stack in self._stacked_tiles():
+        reach = None
+        if tile_max is not None and level > 0:
+            reach = np.flatnonzero(np.asarray(tile_max) >= level)
+        for keys, stack in self._stacked_tiles(reach):
             n, r, c = np.nonzero(stack >= level if level > 0 else stack > 0)
             if n.size:
                 ii.append(c.astype(np.int64) + keys[n, 1] * t)
@@ -246,12 +260,18 @@ class DensitySurface:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float)
         return np.concatenate(ii), np.concatenate(jj), np.concatenate(vv)
 
-    def _stacked_tiles(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The tiles in order, many at a time: their keys ``(tile_row, tile_col)``, shape (n, 2),
-        and their values stacked, shape (n, tile_size, tile_size) (copies of about
-        :data:`STACK_CELLS` cells, so one NumPy call covers hundreds of tiles)."""
+    def _stacked_tiles(
+        self, among: np.ndarray | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The tiles in order (only the positions ``among`` them, increasing, when given), many
+        at a time: their keys ``(tile_row, tile_col)``, shape (n, 2), and their values stacked,
+        shape (n, tile_size, tile_size) (copies of about :data:`STACK_CELLS` cells, so one NumPy
+        call covers hundreds of tiles)."""
         keys = list(self.tiles)
         arrays = list(self.tiles.values())
+        if among is not None:
+            keys = [keys[i] for i in among]
+            arrays = [arrays[i] for i in among]
         step = max(1, STACK_CELLS // self.tile_size**2)
         for s in range(0, len(keys), step):
             yield (

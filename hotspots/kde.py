@@ -1100,7 +1100,8 @@ class KDEHotspots(HotspotEstimator):
         min_area = surface.cell_area_m2 if self.min_area_m2 is None else float(self.min_area_m2)
         if self.min_area_m2 is None:
             notes.append(f"Polygons smaller than one cell ({min_area:,.0f} m²) are dropped.")
-        hotspots = self._polygons(surface, level, clip, min_area, incidents.crs)
+        peaks = surface.tile_maxima()
+        hotspots = self._polygons(surface, level, clip, min_area, incidents.crs, peaks)
 
         self.bandwidth_ = bw
         self.bandwidth_rule_ = rule
@@ -1126,7 +1127,7 @@ class KDEHotspots(HotspotEstimator):
             "n_incidents": len(x),
             "n_locations": n_locations,
             "surface_total": surface.total(),
-            "surface_max_per_km2": surface.max(),
+            "surface_max_per_km2": float(peaks.max()) if len(peaks) else 0.0,
             "n_stored_cells": surface.n_stored_cells,
             "n_hotspots": len(hotspots),
             "crs": incidents.crs.to_string(),
@@ -1237,9 +1238,14 @@ class KDEHotspots(HotspotEstimator):
         clip: shapely.Geometry | None,
         min_area: float,
         crs: Any,
+        tile_max: np.ndarray | None = None,
     ) -> gpd.GeoDataFrame:
         # the cells at about the level or above: contoured, and looked up in the polygons
-        cells = surface.cells_at_or_above(level * (1 - 1e-6)) if math.isfinite(level) else None
+        cells = (
+            surface.cells_at_or_above(level * (1 - 1e-6), tile_max=tile_max)
+            if math.isfinite(level)
+            else None
+        )
         polys = surface.contour_polygons(level, cells=cells) if cells is not None else []
         if clip is not None and polys:
             shapely.prepare(clip)

@@ -388,3 +388,23 @@ def test_unique_keys_is_numpy_unique(n):
         np.testing.assert_array_equal(got_inv, want_inv.ravel())
         assert got.dtype == np.int64 and got_inv.dtype == np.intp
         np.testing.assert_array_equal(unique_keys(k), want)
+
+
+def test_cells_at_or_above_reading_only_the_tiles_that_reach_the_level():
+    # the tiles' maxima skip the tiles below the level: the same cells in the same order
+    rng = np.random.default_rng(2)
+    tiles = {
+        (r, c): rng.gamma(0.5, 1.0, (8, 8)) * rng.uniform(0.1, 3.0)
+        for r in range(-3, 4)
+        for c in range(5)
+        if rng.random() < 0.8
+    }
+    surface = DensitySurface(cell_size=10.0, crs=None, origin=(0.0, 0.0), tile_size=8, tiles=tiles)
+    peaks = surface.tile_maxima()
+    assert peaks.max() == surface.max()
+    for level in (0.0, 0.5, 2.0, float(np.median(peaks)), float(peaks.max()), 1e9):
+        want = surface.cells_at_or_above(level)
+        got = surface.cells_at_or_above(level, tile_max=peaks)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    assert len(surface.cells_at_or_above(float(np.median(peaks)), tile_max=peaks)[0]) > 0
