@@ -13,7 +13,9 @@ diminishing, sporadic, oscillating and historical hot and cold spots (see
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, NoReturn
@@ -220,7 +222,7 @@ def period_tests(
     null: str = DEFAULT_NULL,
     alpha: float = 0.05,
     dispersion: float = 1.0,
-    exposure: np.ndarray | None = None,
+    exposure: np.ndarray | Callable[[], np.ndarray | None] | None = None,
 ) -> PeriodTests:
     """Test every computed cell's neighbourhood in every period.
 
@@ -240,7 +242,9 @@ def period_tests(
     exposure : array of shape (n_occupied,), optional
         The ground each occupied cell collects incidents from, in cells (``"local"`` only): the
         summed catchments of its map points (:func:`hotspots.stats.catchment_areas` divided by
-        the cell's area). Default: each cell's in-area share.
+        the cell's area). Default: each cell's in-area share. Or a function returning it (or
+        None), called once the work that does not need it is done, so that a caller drawing
+        the catchments in a thread has that work run meanwhile.
 
     Returns
     -------
@@ -346,7 +350,7 @@ def _local_null(
     counts: np.ndarray,
     local: np.ndarray,
     dispersion: float,
-    exposure: np.ndarray | None,
+    exposure: np.ndarray | Callable[[], np.ndarray | None] | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The ``"local"`` null of :func:`period_tests` (see its Notes), shape (cells, periods).
 
@@ -359,6 +363,11 @@ def _local_null(
     total = float(counts.sum())
     share_t = counts.sum(axis=0) / total if total > 0 else np.zeros(n_t)
     cell_totals = _cell_totals(grid, counts)
+    ring = grid.window_sums(counts.sum(axis=1)) - local.sum(axis=1)
+    # the trimmed ring's layout does not need the exposure: laid out before it is asked for
+    trim = _RingTrim(grid, cell_totals, expect_busy_only=exposure is not None)
+    if callable(exposure):
+        exposure = exposure()
     if exposure is None:  # each cell's in-area share, in cells
         exp_cell = grid.fraction.astype(float)
         nb_exp = grid.n_neighbours.astype(float)
@@ -368,7 +377,6 @@ def _local_null(
         exp_cell[grid.occupied] = exposure
         nb_exp = grid.local_sums(np.asarray(exposure, dtype=float))
         ring_exp = grid.window_sums(np.asarray(exposure, dtype=float)) - nb_exp
-    ring = grid.window_sums(counts.sum(axis=1)) - local.sum(axis=1)
     # Jeffreys' half incident keeps an empty ring from predicting exactly nothing
     no_ring = ring_exp <= 1e-9
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -376,7 +384,7 @@ def _local_null(
         rel_var = np.where(no_ring, 0.0, 1.0 / (ring + 0.5))
     # for the cold family, the ring without its busiest quarter of cells (at most the ring's
     # mean): a hot spot in the ring must not make its quiet neighbours "cold"
-    rate_low = _ring_trimmed_rate(grid, cell_totals, exp_cell)
+    rate_low = trim.rate(exp_cell)
     rel_var_low = rel_var
     rate_low = np.minimum(rate_low, rate)
     w = nb_exp
@@ -469,53 +477,79 @@ def _cell_totals(grid: GiStarGrid, counts: np.ndarray) -> np.ndarray:
 def _ring_trimmed_rate(grid: GiStarGrid, totals: np.ndarray, exposure: np.ndarray) -> np.ndarray:
     """Per computed cell: the rate of its ring without the busiest quarter of its cells
     (``floor(16 / 4) = 4`` of a full ring, by incidents over all periods), per unit of exposure;
-    0 when nothing with exposure is left.
+    0 when nothing with exposure is left (:class:`_RingTrim`)."""
+    return _RingTrim(grid, totals).rate(exposure)
+
+
+class _RingTrim:
+    """:func:`_ring_trimmed_rate` in two steps: the ring cells laid out and the busiest left
+    out (from the totals alone), then the rates for an exposure (:meth:`rate`).
 
     Where exposure sits only on cells with incidents (the catchments), a ring's sums see only
     those cells: a ring holding at most one of them keeps nothing (its busiest cell is left
     out, and the rate is 0), and only the rings holding two or more are laid out and trimmed
-    (:func:`_ring_trimmed_rate_dense` on those rows: the same rows, so the same bits; on the
-    national grid 0.5 of 1.1 million rows, from lookups of the occupied cells' 0.19 million
-    instead of every cell's). Otherwise (exposure on every cell: the shares) every row.
+    (the same rows as laying out every row, so the same bits; on the national grid 0.5 of 1.1
+    million rows, found from the 0.19 million busy cells). With ``expect_busy_only`` False, or
+    an exposure on other cells too (the shares), every row is laid out.
     """
-    nbr = {tuple(o) for o in grid.nbr_offsets.tolist()}
-    ring_offsets = np.array([o for o in grid.window_offsets.tolist() if tuple(o) not in nbr])
-    m = len(grid)
-    out = np.zeros(m)
-    busy = np.flatnonzero(totals > 0)
-    if (totals < 0).any() or (exposure[totals <= 0] != 0).any() or len(ring_offsets) == 0:
-        return _ring_trimmed_rate_dense(grid, totals, exposure, ring_offsets, np.arange(m))
-    # the cells whose ring holds a busy cell: that cell shifted back by each ring offset
-    back = grid.shifted_positions(-ring_offsets, busy).ravel()
-    held = np.bincount(back[back >= 0], minlength=m)
-    rows = np.flatnonzero(held >= 2)
-    if len(rows):
-        out[rows] = _ring_trimmed_rate_dense(grid, totals, exposure, ring_offsets, rows)
-    return out
+
+    def __init__(self, grid: GiStarGrid, totals: np.ndarray, *, expect_busy_only: bool = True):
+        nbr = {tuple(o) for o in grid.nbr_offsets.tolist()}
+        self.grid, self.totals = grid, totals
+        self.offsets = np.array(
+            [o for o in grid.window_offsets.tolist() if tuple(o) not in nbr], dtype=np.int64
+        ).reshape(-1, 2)
+        self.layout: _RingLayout | None = None
+        if not expect_busy_only or (totals < 0).any() or len(self.offsets) == 0:
+            return
+        m = len(grid)
+        busy = np.flatnonzero(totals > 0)
+        # the cells whose ring holds a busy cell: that cell shifted back by each ring offset
+        back = grid.shifted_positions(-self.offsets, busy).ravel()
+        held = np.bincount(back[back >= 0], minlength=m)
+        self.layout = _ring_layout(grid, totals, self.offsets, np.flatnonzero(held >= 2))
+
+    def rate(self, exposure: np.ndarray) -> np.ndarray:
+        """The rates for ``exposure`` (per computed cell)."""
+        grid, totals = self.grid, self.totals
+        m = len(grid)
+        if self.layout is None or (exposure[totals <= 0] != 0).any():
+            every = _ring_layout(grid, totals, self.offsets, np.arange(m))
+            return _ring_rate(every, exposure)
+        out = np.zeros(m)
+        if len(self.layout.rows):
+            out[self.layout.rows] = _ring_rate(self.layout, exposure)
+        return out
 
 
-def _ring_trimmed_rate_dense(
-    grid: GiStarGrid,
-    totals: np.ndarray,
-    exposure: np.ndarray,
-    ring_offsets: np.ndarray,
-    rows: np.ndarray,
-) -> np.ndarray:
-    """:func:`_ring_trimmed_rate` of the computed cells ``rows``, every ring cell laid out.
+class _RingLayout(NamedTuple):
+    """The ring cells of some computed cells (``rows``), with the busiest left out."""
 
-    The ring cells of every cell are laid out as columns of (cells, ring offsets) arrays, and the
-    ``k`` busiest of each row (the earlier offset first among equals) are left out by ``k``
-    passes of a row-wise argmax over all rows at once (a row whose ``k`` is reached is only
-    read, not changed); the sums run along the rows as before, so the rates are the same bits.
-    """
+    rows: np.ndarray
+    #: (ring offsets, rows): where each ring cell is among the computed cells, 0 where absent
+    at: np.ndarray
+    found: np.ndarray
+    #: (rows, ring offsets): the ring cells kept
+    keep: np.ndarray
+    #: the kept cells' incidents, per row
+    kept: np.ndarray
+
+
+def _ring_layout(
+    grid: GiStarGrid, totals: np.ndarray, ring_offsets: np.ndarray, rows: np.ndarray
+) -> _RingLayout:
+    """The ring cells of the computed cells ``rows`` laid out as columns of (rows, ring
+    offsets) arrays, and the ``k`` busiest of each row (the earlier offset first among equals)
+    left out by ``k`` passes of a row-wise argmax over all rows at once (a row whose ``k`` is
+    reached is only read, not changed); the sums run along the rows, so the rates are the same
+    bits as cell by cell."""
     m = len(rows)
     pos = grid.shifted_positions(ring_offsets, rows)  # (ring offsets, rows): a row at a time
     found = pos >= 0
     at = np.where(found, pos, 0)
+    del pos
     n_present = found.sum(axis=0)
     values = np.ascontiguousarray(np.where(found, totals[at], 0.0).T)
-    weight = np.ascontiguousarray(np.where(found, exposure[at], 0.0).T)
-    del pos, found, at
     k = np.maximum(n_present // 4, 1)
     # leave out the k busiest (the earlier offset first among equals): k passes of argmax
     keep = np.ones(values.shape, dtype=bool)
@@ -526,9 +560,26 @@ def _ring_trimmed_rate_dense(
         more = k > step
         keep[index[more], busiest[more]] = False
         left[index[more], busiest[more]] = -np.inf
-    rest_w = (weight * keep).sum(axis=1)
+    return _RingLayout(rows, at, found, keep, (values * keep).sum(axis=1))
+
+
+def _ring_rate(layout: _RingLayout, exposure: np.ndarray) -> np.ndarray:
+    """The kept ring cells' incidents over their ``exposure``, per row of ``layout``."""
+    weight = np.ascontiguousarray(np.where(layout.found, exposure[layout.at], 0.0).T)
+    rest_w = (weight * layout.keep).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(rest_w > 0, (values * keep).sum(axis=1) / rest_w, 0.0)
+        return np.where(rest_w > 0, layout.kept / rest_w, 0.0)
+
+
+def _ring_trimmed_rate_dense(
+    grid: GiStarGrid,
+    totals: np.ndarray,
+    exposure: np.ndarray,
+    ring_offsets: np.ndarray,
+    rows: np.ndarray,
+) -> np.ndarray:
+    """:func:`_ring_trimmed_rate` of the computed cells ``rows``, every ring cell laid out."""
+    return _ring_rate(_ring_layout(grid, totals, ring_offsets, rows), exposure)
 
 
 def classify_hotspots(
@@ -716,7 +767,10 @@ def classify_hotspots(
     )
     grid, counts = _period_grid(xy, incidents, periods, cell, dist)
     boxes = in_background(grid.boxes)
-    exposure = None if catchments is None else _exposure(grid, *catchments.result())
+    # the exposure is asked for once the period tests' work that does not need it is done
+    exposure = functools.cache(
+        lambda: None if catchments is None else _exposure(grid, *catchments.result())
+    )
     res, hot, cold = _significant_periods(
         grid, counts, exposure, periods, null, alpha, params, notes
     )
@@ -905,7 +959,7 @@ def _period_grid(
 def _significant_periods(
     grid: GiStarGrid,
     counts: np.ndarray,
-    exposure: np.ndarray | None,
+    exposure_of: Callable[[], np.ndarray | None],
     periods: _Periods,
     null: str,
     alpha: float,
@@ -914,8 +968,8 @@ def _significant_periods(
 ) -> tuple[PeriodTests, np.ndarray, np.ndarray]:
     """The per-period tests (:func:`period_tests`), and the periods in which each cell itself is
     hot and cold: in a significant neighbourhood, and busier (quieter) than its own share of
-    the neighbourhood's expectation; cells without incidents never. ``exposure`` is
-    :func:`_exposure`'s (None: each cell's in-area share)."""
+    the neighbourhood's expectation; cells without incidents never. ``exposure_of()`` is
+    :func:`_exposure`'s (None: each cell's in-area share), asked for when first needed."""
     n_periods = periods.n
     cell = grid.cell_size
     phi = grid.split_dispersion(periods.month_index % 2) if null == "local" else 1.0
@@ -932,7 +986,10 @@ def _significant_periods(
         "classes as ArcGIS's Emerging Hot Spot Analysis."
     )
     occ_counts = counts[grid.occupied]
-    res = period_tests(grid, occ_counts, null=null, alpha=alpha, dispersion=phi, exposure=exposure)
+    res = period_tests(
+        grid, occ_counts, null=null, alpha=alpha, dispersion=phi, exposure=exposure_of
+    )
+    exposure = exposure_of()
     if exposure is None:
         own, hood = grid.fraction.astype(float), grid.n_neighbours.astype(float)
     else:

@@ -41,6 +41,16 @@ def _ring_trimmed_rate_reference(grid, totals, exposure):
     return out
 
 
+class _ReferenceRingTrim:
+    """``emerging._RingTrim`` by :func:`_ring_trimmed_rate_reference`."""
+
+    def __init__(self, grid, totals, **_):
+        self.grid, self.totals = grid, totals
+
+    def rate(self, exposure):
+        return _ring_trimmed_rate_reference(self.grid, self.totals, exposure)
+
+
 def _final_run_evidence_reference(res, hot, cold, alpha, n_cells):
     """The evidence of every cell (the fast path computes it for the final-period ones only)."""
     out = []
@@ -112,12 +122,19 @@ def test_ring_trimmed_rate_of_rings_with_two_busy_cells_equals_every_row(n, seed
         assert (got > 0).sum() > len(grid) // 4 and (got == 0).any()
 
 
-def test_final_run_evidence_of_final_period_cells_equals_every_cell():
+def _monthly_grid():
+    """A town with a new hot spot in its last month: its grid and each occupied cell's
+    incidents per month."""
     inc, _ = _town(24_000, 3, patterns=(("new", [0] * 11 + [30]),), stable=4)
     grid, _ = _grid_and_totals(inc)
     month = pd.DatetimeIndex(inc.frame["month"]).month.to_numpy() - 1
     counts = np.zeros((len(grid.occupied), 12))
     np.add.at(counts, (grid.point_occupied, month), 1)
+    return grid, counts
+
+
+def test_final_run_evidence_of_final_period_cells_equals_every_cell():
+    grid, counts = _monthly_grid()
     res = period_tests(grid, counts, alpha=0.05)
     assert res.hot[:, -1].sum() > 5
     # the flags only shape the runs: add random ones, so every kind of run occurs in both
@@ -145,7 +162,7 @@ def test_classification_equals_the_earlier_computation(monkeypatch, n, seed):
     )
     inc, _ = _town(n, seed, patterns=patterns, stable=4)
     fast = classify_hotspots(inc)
-    monkeypatch.setattr(emerging, "_ring_trimmed_rate", _ring_trimmed_rate_reference)
+    monkeypatch.setattr(emerging, "_RingTrim", _ReferenceRingTrim)
     monkeypatch.setattr(emerging, "_final_run_evidence", _final_run_evidence_reference)
     monkeypatch.setattr(emerging, "mann_kendall", mann_kendall_reference)
     monkeypatch.setattr(emerging, "catchment_areas", catchment_areas_reference)
@@ -189,11 +206,7 @@ def _local_families_reference(local, expected, variance, expected_low, variance_
 
 
 def test_period_families_on_two_threads_equal_one_after_another():
-    inc, _ = _town(24_000, 3, patterns=(("new", [0] * 11 + [30]),), stable=4)
-    grid, _ = _grid_and_totals(inc)
-    month = pd.DatetimeIndex(inc.frame["month"]).month.to_numpy() - 1
-    counts = np.zeros((len(grid.occupied), 12))
-    np.add.at(counts, (grid.point_occupied, month), 1)
+    grid, counts = _monthly_grid()
     res = period_tests(grid, counts, alpha=0.05, dispersion=1.3)
     args = (res.local, res.expected, res.variance, res.expected_cold, res.variance_cold)
     got = emerging._local_families(*args, 0.4, grid.n_cells)
@@ -201,3 +214,27 @@ def test_period_families_on_two_threads_equal_one_after_another():
     for g, r in zip(got, ref, strict=True):
         np.testing.assert_array_equal(g, r)
     assert got[0].sum() > 20 and (got[3] < 1).sum() > 1000 and (got[3] < 0.1).any()
+
+
+def test_period_tests_ask_for_the_exposure_once_when_needed():
+    # classify draws the catchments in a thread: the period tests take a function giving the
+    # exposure, call it once, after the work that does not need it, and give the same numbers
+    grid, counts = _monthly_grid()
+    exposure = np.random.default_rng(8).uniform(0.2, 2.0, len(grid.occupied))
+    asked = []
+
+    def later():
+        asked.append(1)
+        return exposure
+
+    now = period_tests(grid, counts, alpha=0.05, exposure=exposure)
+    deferred = period_tests(grid, counts, alpha=0.05, exposure=later)
+    assert asked == [1]
+    for a, b in zip(now, deferred, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert now.hot.any() and now.cold.any()
+    # the shares (no exposure) through a function returning None: every row laid out
+    shares = period_tests(grid, counts, alpha=0.05)
+    later_none = period_tests(grid, counts, alpha=0.05, exposure=lambda: None)
+    for a, b in zip(shares, later_none, strict=True):
+        np.testing.assert_array_equal(a, b)
