@@ -151,7 +151,10 @@ def choose_crs(lon: np.ndarray, lat: np.ndarray) -> tuple[pyproj.CRS, str]:
     Notes
     -----
     The median is per axis, so a few far-away mis-located points cannot move it. Great Britain is
-    an envelope minus rough outlines of Ireland and the French coast (module docstring).
+    an envelope minus rough outlines of Ireland and the French coast (module docstring). When the
+    median point is outside Great Britain but would be inside with longitude and latitude
+    exchanged (Liverpool's swapped columns land in the Indian Ocean), the reason says so; the
+    choice itself is not changed.
 
     Examples
     --------
@@ -160,6 +163,8 @@ def choose_crs(lon: np.ndarray, lat: np.ndarray) -> tuple[pyproj.CRS, str]:
     (27700, 'British National Grid (EPSG:27700): data in Great Britain')
     >>> choose_crs([-87.63], [41.88])[0].to_epsg()
     32616
+    >>> "not swapped" in choose_crs([53.41], [-2.98])[1]  # Liverpool with the columns swapped
+    True
     """
     mlon, mlat = _median_lonlat(lon, lat)
     if in_great_britain(mlon, mlat):
@@ -171,6 +176,12 @@ def choose_crs(lon: np.ndarray, lat: np.ndarray) -> tuple[pyproj.CRS, str]:
         f"WGS 84 / UTM zone {zone}{hemi} (EPSG:{crs.to_epsg()}): the UTM zone of the data's "
         f"median point ({mlon:.3f}, {mlat:.3f})"
     )
+    if abs(mlon) <= 90 and in_great_britain(mlat, mlon):
+        reason += (
+            f". With longitude and latitude exchanged the median point ({mlat:.3f}, {mlon:.3f}) "
+            "lies in Great Britain: check the two columns are not swapped (name them "
+            "explicitly with columns={'lon': ..., 'lat': ...})"
+        )
     return crs, reason
 
 

@@ -43,6 +43,21 @@ def test_reason_text_for_great_britain():
     assert reason == "British National Grid (EPSG:27700): data in Great Britain"
 
 
+def test_swapped_columns_of_british_data_are_pointed_out():
+    # Liverpool with longitude and latitude exchanged lies off Somalia: UTM 39S, and the reason says
+    crs, reason = choose_crs([53.41, 53.40, 53.42], [-2.98, -2.97, -2.99])
+    assert crs.to_epsg() == 32739
+    assert reason == (
+        "WGS 84 / UTM zone 39S (EPSG:32739): the UTM zone of the data's median point "
+        "(53.410, -2.980). With longitude and latitude exchanged the median point "
+        "(-2.980, 53.410) lies in Great Britain: check the two columns are not swapped (name them "
+        "explicitly with columns={'lon': ..., 'lat': ...})"
+    )
+    # places whose exchanged coordinates are not in Great Britain get no such words
+    for lon, lat in [(-87.63, 41.88), (151.21, -33.87), (-6.26, 53.35), (53.35, -6.26)]:
+        assert "exchanged" not in choose_crs([lon], [lat])[1]
+
+
 def test_choose_crs_uses_the_median_not_outliers():
     lon = np.r_[np.full(99, -87.63), -0.1]
     lat = np.r_[np.full(99, 41.88), 51.5]
