@@ -728,6 +728,8 @@ def _cmd_detect(args: argparse.Namespace, out: Any) -> int:
     path = workflows.write_hotspots(result, args.out, progress=_progress(args))
     _print_table(result.hotspots, args.top, out)
     print(f"Wrote {len(result.hotspots)} hot spots to {path}", file=out)
+    if workflows.HOTSPOT_FORMATS[path.suffix.lower()] == "csv":
+        print(f"Wrote the run record to {workflows.run_record_path(path)}", file=out)
     _write_map(args, result, out)
     return 0
 

@@ -56,11 +56,14 @@ __all__ = [
     "COORD_PRECISION",
     "FEATURE_FILES_MAX",
     "PARAMETERS_MEMBER",
+    "RUN_RECORD_SUFFIX",
+    "compact_record",
     "features_geojson",
     "ical_escape",
     "ical_fold",
     "json_text",
     "patrol_areas_geojson",
+    "run_record_json",
     "plan_to_csv",
     "plan_to_ical",
     "safe_csv_cell",
@@ -83,6 +86,9 @@ COORD_PRECISION = 7
 #: ``hotspots_parameters`` member keeps the full list (heuristic: a national run's 473 files
 #: repeated in each of 3,312 features made a 243 MB file, 98 % of it the same list).
 FEATURE_FILES_MAX = 12
+#: Suffix of the run record written beside a CSV export (``hotspots.csv`` ->
+#: ``hotspots.run.json``): a table has no place of its own for a record's full input-file list.
+RUN_RECORD_SUFFIX = ".run.json"
 #: Cell starts a spreadsheet runs as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -164,7 +170,11 @@ def features_geojson(
     """
     wgs = gdf.to_crs(4326) if gdf.crs is not None and not gdf.crs.equals("EPSG:4326") else gdf
     params_clean = to_jsonable(dict(params)) if params is not None else None
-    feature_params = _feature_record(params_clean, member) if params_clean is not None else None
+    feature_params = (
+        compact_record(params_clean, listed_in=f"the FeatureCollection's {member} member")
+        if params_clean is not None
+        else None
+    )
     features = []
     geom_col = wgs.geometry.name
     for _, row in wgs.iterrows():
@@ -189,20 +199,43 @@ def features_geojson(
     return collection
 
 
-def _feature_record(record: dict[str, Any], member: str) -> dict[str, Any]:
-    """A feature's copy of the run record: ``record`` itself, or with more than
-    :data:`FEATURE_FILES_MAX` input files their list replaced, in place, by
-    ``input_files_digest`` (``n_files``, ``rows``, the SHA-256 of the list as compact sorted JSON,
-    and where the list is)."""
+def compact_record(record: Mapping[str, Any], *, listed_in: str) -> dict[str, Any]:
+    """A run record to repeat on every feature or row of an export.
+
+    ``record`` itself (as a new dict) with at most :data:`FEATURE_FILES_MAX` input files; with
+    more, its ``input_files`` list is replaced, in place, by ``input_files_digest``: ``n_files``,
+    ``rows``, ``sha256`` (the SHA-256 of the list as compact JSON with sorted keys) and
+    ``listed_in`` (where the export keeps the full list). Every other entry, the automatic
+    choices included, is kept as it is.
+
+    Parameters
+    ----------
+    record : mapping
+        A JSON-ready run record (:func:`to_jsonable`).
+    listed_in : str
+        Where the full record is, in words (``"the FeatureCollection's hotspots_parameters
+        member"``).
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> files = [{"name": f"2024-{m:02d}.csv", "rows": 10} for m in range(1, 14)]
+    >>> short = compact_record({"method": "kde", "input_files": files}, listed_in="x")
+    >>> short["method"], short["input_files_digest"]["n_files"], short["input_files_digest"]["rows"]
+    ('kde', 13, 130)
+    """
     files = record.get("input_files")
     if not isinstance(files, list) or len(files) <= FEATURE_FILES_MAX:
-        return record
+        return dict(record)
     text = json.dumps(files, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = {
         "n_files": len(files),
         "rows": sum(int(f.get("rows") or 0) for f in files if isinstance(f, dict)),
         "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        "listed_in": f"the FeatureCollection's {member} member",
+        "listed_in": listed_in,
     }
     return {
         ("input_files_digest" if k == "input_files" else k): (digest if k == "input_files" else v)
@@ -321,8 +354,11 @@ def to_geopackage(
     """The ranked hot spots as a GeoPackage (EPSG:4326), returned as bytes."""
     gdf = result.hotspots if hotspots is None else hotspots
     flat = gpd.GeoDataFrame(_flat_table(gdf), geometry=gdf.geometry.name, crs=gdf.crs).to_crs(4326)
-    params_text = json.dumps(to_jsonable(result.params))
-    flat["parameters"] = params_text
+    record = to_jsonable(dict(result.params))
+    params_text = json.dumps(record)
+    flat["parameters"] = json.dumps(
+        compact_record(record, listed_in=f"the GeoPackage's layer metadata {PARAMETERS_MEMBER}")
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "hotspots.gpkg")
         flat.to_file(
@@ -386,11 +422,29 @@ def _safe_text_column(column: pd.Series) -> pd.Series:
 
 
 def to_csv(result: Any, *, hotspots: gpd.GeoDataFrame | None = None) -> str:
-    """The ranked hot spot table as spreadsheet-safe CSV (no geometry; centroid lon/lat kept)."""
+    """The ranked hot spot table as spreadsheet-safe CSV (no geometry; centroid lon/lat kept).
+
+    Each row's ``parameters`` cell holds the run record as JSON, with more than
+    :data:`FEATURE_FILES_MAX` input files named by a digest (:func:`compact_record`); the full
+    record is :func:`run_record_json`, written beside the table by
+    :func:`hotspots.workflows.write_hotspots` (``<name>`` :data:`RUN_RECORD_SUFFIX`).
+    """
     gdf = result.hotspots if hotspots is None else hotspots
     table = _flat_table(gdf.drop(columns=gdf.geometry.name))
-    table["parameters"] = json.dumps(to_jsonable(result.params))
+    listed_in = (
+        f"the run record beside this table (<name>{RUN_RECORD_SUFFIX}), or the GeoJSON or "
+        "GeoPackage export of the same run"
+    )
+    table["parameters"] = json.dumps(
+        compact_record(to_jsonable(dict(result.params)), listed_in=listed_in)
+    )
     return table_to_csv(table)
+
+
+def run_record_json(result: Any) -> str:
+    """The whole run record of a result (its ``params``: parameters, automatic choices, input
+    files with their SHA-256) as indented JSON text."""
+    return json_text(dict(result.params), indent=2) + "\n"
 
 
 _PLAN_CSV_COLUMNS = (

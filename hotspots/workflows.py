@@ -110,6 +110,8 @@ __all__ = [
     "read_inputs",
     "read_others",
     "rejected_csv",
+    "run_record_bytes",
+    "run_record_path",
     "simulate_later_incidents",
     "standalone_map",
     "surface_contours",
@@ -566,7 +568,9 @@ def write_hotspots(
 ) -> Path:
     """Write the ranked hot spots in the format the suffix names (.geojson/.json, .gpkg, .csv).
 
-    ``progress`` is told ``"writing outputs"`` (one file).
+    A CSV table gets its run record beside it (:func:`run_record_path`), since its rows name
+    more than :data:`hotspots.export.FEATURE_FILES_MAX` input files only by a digest.
+    ``progress`` is told ``"writing outputs"`` (one step).
     """
     path = Path(path)
     kind = HOTSPOT_FORMATS.get(path.suffix.lower())
@@ -575,7 +579,26 @@ def write_hotspots(
         raise ParameterError(msg)
     with progress_step(progress, WRITING):
         path.write_bytes(hotspot_bytes(result, kind))
+        if kind == "csv":
+            run_record_path(path).write_bytes(run_record_bytes(result))
     return path
+
+
+def run_record_path(path: str | Path) -> Path:
+    """Where :func:`write_hotspots` puts a CSV table's run record: ``hotspots.csv`` ->
+    ``hotspots.run.json``."""
+    from hotspots.export import RUN_RECORD_SUFFIX
+
+    path = Path(path)
+    return path.with_name(path.stem + RUN_RECORD_SUFFIX)
+
+
+def run_record_bytes(result: HotspotResult) -> bytes:
+    """The run's whole record (parameters, automatic choices, every input file with its
+    SHA-256) as indented JSON: :func:`hotspots.export.run_record_json`."""
+    from hotspots.export import run_record_json
+
+    return run_record_json(result).encode("utf-8")
 
 
 def standalone_map(

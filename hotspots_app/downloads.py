@@ -32,6 +32,12 @@ def export_bytes(result: HotspotResult, kind: str) -> bytes:
 
 
 @cache_data(max_entries=8)
+def run_record(result: HotspotResult) -> bytes:
+    """The run's whole record as JSON (``workflows.run_record_bytes``)."""
+    return workflows.run_record_bytes(result)
+
+
+@cache_data(max_entries=8)
 def standalone_map(result: HotspotResult, tiles: str, attribution: str | None) -> bytes:
     """The map as one HTML file that opens offline (:func:`hotspots.workflows.standalone_map`)."""
     return workflows.standalone_map(result, tiles=tiles, attribution=attribution).encode("utf-8")
@@ -97,9 +103,18 @@ def section(
         key="dl_html",
         on_click="ignore",
     )
+    st.download_button(
+        "Run record (JSON)",
+        data=run_record(result),
+        file_name="hotspots.run.json",
+        mime="application/json",
+        key="dl_record",
+        on_click="ignore",
+    )
     st.caption(
         "The hot spot files carry the run's parameters and the input files' SHA-256, so a run "
-        "can be reproduced and compared."
+        "can be reproduced and compared; the run record holds all of it in one file (the CSV's "
+        "rows name more than a dozen input files by a digest)."
     )
     if plan_buttons is not None:
         st.subheader("Patrol plan")

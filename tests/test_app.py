@@ -94,6 +94,7 @@ def test_starts_on_synthetic_demo_with_hotspots(app):
         "Hot spots (GeoPackage)",
         "Ranked table (CSV)",
         "Map (HTML, opens offline)",
+        "Run record (JSON)",
     } <= labels
 
 

@@ -346,6 +346,10 @@ def test_download_geojson_reads_back(page, tmp_path):
     assert gdf.crs.to_epsg() == 4326
     doc = json.loads(target.read_text("utf-8"))
     assert "hotspots_parameters" in doc
+    record = json.loads(
+        _download(page, "Run record (JSON)", tmp_path / "hotspots.run.json").read_text("utf-8")
+    )
+    assert record == doc["hotspots_parameters"]  # the same run, the whole record
 
 
 def test_injected_strings_never_run(page, tmp_path):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 
 from hotspots import cli
@@ -58,7 +59,7 @@ def test_detect_geojson_with_report(demo_csv, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("suffix", "method"), [(".gpkg", "dbscan"), (".csv", "gistar")])
-def test_detect_other_formats_and_methods(demo_csv, tmp_path, suffix, method):
+def test_detect_other_formats_and_methods(demo_csv, tmp_path, suffix, method, capsys):
     out = tmp_path / f"h{suffix}"
     assert (
         cli.main(["--quiet", "detect", str(demo_csv), "--method", method, "--out", str(out)]) == 0
@@ -66,6 +67,12 @@ def test_detect_other_formats_and_methods(demo_csv, tmp_path, suffix, method):
     assert out.stat().st_size > 0
     if suffix == ".gpkg":
         assert len(gpd.read_file(out)) >= 8
+    else:  # a table's run record is written beside it
+        record = json.loads((tmp_path / "h.run.json").read_text(encoding="utf-8"))
+        row = json.loads(pd.read_csv(out)["parameters"].iloc[0])
+        assert record["method"] == row["method"] == "gistar"
+        assert record["input_files"] == row["input_files"]  # one file: listed in full on rows
+        assert f"Wrote the run record to {tmp_path / 'h.run.json'}" in capsys.readouterr().out
 
 
 def test_quiet_is_taken_before_or_after_the_command(demo_csv, tmp_path, capsys):

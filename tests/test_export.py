@@ -123,6 +123,60 @@ def test_geojson_features_name_many_input_files_by_digest(result):
     assert feat["properties"]["hotspots_parameters"]["input_files"] == files[:12]
 
 
+def test_csv_and_geopackage_rows_name_many_input_files_by_digest(result, tmp_path):
+    files = [
+        {"name": f"2024-{m:02d}-x-street.csv", "sha256": f"{m:064x}", "rows": 10 * m}
+        for m in range(1, 14)
+    ]
+    many = SimpleNamespace(hotspots=result.hotspots, params={**result.params, "input_files": files})
+    sha = hashlib.sha256(json.dumps(files, sort_keys=True, separators=(",", ":")).encode())
+    table = pd.read_csv(io.StringIO(to_csv(many)))
+    for cell in table["parameters"]:
+        record = json.loads(cell)
+        assert list(record) == ["method", "bandwidth_m", "crs", "input_files_digest"]
+        digest = record["input_files_digest"]
+        assert (digest["n_files"], digest["rows"]) == (13, 910)  # 10 * (1 + ... + 13)
+        assert digest["sha256"] == sha.hexdigest()
+        assert "hotspots.run.json" not in digest["listed_in"]
+        assert "<name>.run.json" in digest["listed_in"]
+    path = tmp_path / "h.gpkg"
+    path.write_bytes(to_geopackage(many))
+    layer = gpd.read_file(path)
+    row = json.loads(layer.loc[0, "parameters"])
+    assert row["input_files_digest"]["sha256"] == sha.hexdigest()
+    assert row["input_files_digest"]["listed_in"] == (
+        "the GeoPackage's layer metadata hotspots_parameters"
+    )
+    import pyogrio
+
+    meta = pyogrio.read_info(path)["layer_metadata"]
+    assert json.loads(meta["hotspots_parameters"])["input_files"] == files  # the full list
+    # the whole record, and the digest rebuilt from it, for the CSV's run record
+    record = json.loads(export.run_record_json(many))
+    assert record["input_files"] == files
+    assert export.compact_record(record, listed_in="x")["input_files_digest"]["sha256"] == (
+        sha.hexdigest()
+    )
+
+
+def test_write_hotspots_puts_the_run_record_beside_a_csv(result, tmp_path):
+    from hotspots import workflows
+
+    files = [{"name": f"{m}.csv", "sha256": f"{m:064x}", "rows": 1} for m in range(20)]
+    many = SimpleNamespace(hotspots=result.hotspots, params={**result.params, "input_files": files})
+    out = workflows.write_hotspots(many, tmp_path / "ranked.csv")
+    sidecar = tmp_path / "ranked.run.json"
+    assert workflows.run_record_path(out) == sidecar
+    assert json.loads(sidecar.read_text(encoding="utf-8"))["input_files"] == files
+    assert len(pd.read_csv(out)) == 2
+    workflows.write_hotspots(many, tmp_path / "h.geojson")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "h.geojson",
+        "ranked.csv",
+        "ranked.run.json",
+    ]
+
+
 def test_geojson_reads_back_with_geopandas(result):
     gdf = gpd.read_file(io.StringIO(to_geojson(result)))
     assert gdf.crs.to_epsg() == 4326
