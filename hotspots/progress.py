@@ -15,6 +15,7 @@ step                        units
 :data:`VALIDATING`          1 (coordinates, dates, duplicates, outliers and filters)
 :data:`DETECTING`           1 (the detector's fit)
 :data:`RANKING`             1 (profiles, significance and ranks)
+:data:`COMPARING`           1 (hot spots again without, or with, proactive offences)
 :data:`PLANNING`            1 (tactics matched and the patrol plan made)
 :data:`EVALUATING`          1 (the hold-out evaluation)
 :data:`CLASSIFYING`         1 (change over time)
@@ -39,6 +40,7 @@ from contextlib import contextmanager
 
 __all__ = [
     "CLASSIFYING",
+    "COMPARING",
     "DETECTING",
     "EVALUATING",
     "PLANNING",
@@ -61,6 +63,7 @@ READING = "reading files"
 VALIDATING = "validating"
 DETECTING = "detecting"
 RANKING = "ranking"
+COMPARING = "comparing proactive offences"
 PLANNING = "planning patrols"
 EVALUATING = "evaluating"
 CLASSIFYING = "classifying"
@@ -72,6 +75,7 @@ STEPS = (
     VALIDATING,
     DETECTING,
     RANKING,
+    COMPARING,
     PLANNING,
     EVALUATING,
     CLASSIFYING,

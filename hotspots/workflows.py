@@ -55,6 +55,7 @@ from hotspots import constants
 from hotspots._errors import ParameterError
 from hotspots.progress import (
     CLASSIFYING,
+    COMPARING,
     EVALUATING,
     PLANNING,
     WRITING,
@@ -420,7 +421,8 @@ def detect_hotspots(
         Keep only the hot spots that passed the significance test; the record says so
         (``params["exported"]``).
     progress : callable, optional
-        Told ``"detecting"``, then ``"ranking"``.
+        Told ``"detecting"``, then ``"ranking"`` (and ``"comparing proactive offences"`` for
+        ``compare_proactive``).
     places : UserPlaces, optional
         Places the user leaves out (:func:`hotspots.places.read_user_places`), flagged like the
         knowledge base's institutions.
@@ -463,9 +465,10 @@ def detect_hotspots(
         }
         comparison = None
         if compare_proactive:
-            comparison = _proactive_comparison(
-                incidents, proactive, result, method, order, alpha, params
-            )
+            with progress_step(progress, COMPARING):
+                comparison = _proactive_comparison(
+                    incidents, proactive, result, method, order, alpha, params
+                )
         note = safeguards.proactive_note(
             counts, len(incidents), comparison, left_out=leave_out_proactive, method=method
         )

@@ -25,6 +25,7 @@ import streamlit as st
 
 from hotspots.progress import (
     CLASSIFYING,
+    COMPARING,
     DETECTING,
     EVALUATING,
     PLANNING,
@@ -41,6 +42,7 @@ STEP_LABELS = {
     VALIDATING: "Validating the rows (coordinates, dates, duplicates, outliers)",
     DETECTING: "Finding hot spots",
     RANKING: "Ranking the hot spots (counts, significance, profiles)",
+    COMPARING: "Finding hot spots again to weigh proactive offences",
     PLANNING: "Making the patrol plan",
     EVALUATING: "Checking against the later period",
     CLASSIFYING: "Classifying places over time",

@@ -353,6 +353,14 @@ def test_proactive_offences_in_and_out(incidents):
     pro = without.params["proactive_offences"]
     assert pro["left_out"] is True and (pro["hotspots_with"], pro["hotspots_without"]) == (5, 4)
     assert "They were left out of the hot spots" in pro["note"]
+    seen = []
+    workflows.detect_hotspots(
+        incidents, "dbscan", compare_proactive=True, progress=lambda *a: seen.append(a)
+    )  # the second run is its own step, so the command line says why it takes longer
+    assert seen[-2:] == [
+        ("comparing proactive offences", 0, 1),
+        ("comparing proactive offences", 1, 1),
+    ]
     quick = workflows.detect_hotspots(incidents, "dbscan")  # one detection run by default
     assert quick.params["proactive_offences"]["hotspots_with"] is None
     assert (
