@@ -59,6 +59,7 @@ __all__ = [
     "RUN_RECORD_SUFFIX",
     "compact_record",
     "features_geojson",
+    "geojson_text",
     "ical_escape",
     "ical_fold",
     "json_text",
@@ -118,24 +119,41 @@ def json_text(obj: Any, *, indent: int | None = None) -> str:
 # GeoJSON
 
 
-def _rfc7946_geometry(geom: Any) -> dict[str, Any]:
-    """GeoJSON geometry, exterior rings counter-clockwise, holes clockwise (RFC 7946 3.1.6)."""
-    geom = shapely.orient_polygons(geom, exterior_cw=False)
-    mapping = json.loads(shapely.to_geojson(geom))
-    return _round_coords(mapping)
+def _rfc7946_geometries(geoms: np.ndarray) -> list[dict[str, Any] | None]:
+    """GeoJSON geometries (None for a missing or empty one): exterior rings counter-clockwise,
+    holes clockwise (RFC 7946 3.1.6), coordinates rounded to :data:`COORD_PRECISION` decimals
+    by Python's correctly rounded :func:`round`, all geometries in one pass of each step."""
+    geoms = np.asarray(geoms, dtype=object)
+    out: list[dict[str, Any] | None] = [None] * len(geoms)
+    present = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    if not len(present):
+        return out
+    oriented = shapely.orient_polygons(geoms[present], exterior_cw=False)
+    with_z = bool(shapely.has_z(oriented).any())
+
+    def rounded(coords: np.ndarray) -> np.ndarray:
+        flat = [round(v, COORD_PRECISION) for v in coords.ravel().tolist()]
+        return np.array(flat, dtype=float).reshape(coords.shape)
+
+    # the rounded coordinates have at most 10 significant digits: GEOS writes them exactly
+    texts = shapely.to_geojson(shapely.transform(oriented, rounded, include_z=with_z))
+    for i, text in zip(present.tolist(), texts.tolist(), strict=True):
+        out[i] = json.loads(text)
+    return out
 
 
-def _round_coords(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {
-            k: (_round_coords(v) if k == "coordinates" or isinstance(v, dict | list) else v)
-            for k, v in obj.items()
-        }
-    if isinstance(obj, list):
-        return [_round_coords(v) for v in obj]
-    if isinstance(obj, float):
-        return round(obj, COORD_PRECISION)
-    return obj
+def _json_column(column: pd.Series) -> list[Any]:
+    """A column's values as :func:`to_jsonable` makes them, converted a column at a time where
+    the dtype says how (NumPy booleans, integers and floats; non-finite floats -> None)."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu":
+        return column.tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        values = column.tolist()
+        for i in np.flatnonzero(~np.isfinite(column.to_numpy())).tolist():
+            values[i] = None
+        return values
+    return [to_jsonable(v) for v in column.tolist()]
 
 
 def features_geojson(
@@ -150,10 +168,11 @@ def features_geojson(
     The package's one GeoJSON writer. Geometries are reprojected to EPSG:4326 (longitude first)
     and rounded to :data:`COORD_PRECISION` decimal places; exterior rings are counter-clockwise
     and holes clockwise; no ``crs`` member is written; ``bbox`` is the layer's bounds. Property
-    values go through :func:`to_jsonable`. ``params`` goes in a top-level member and, when
-    ``per_feature``, into each feature's properties under the same name (so a feature copied
-    out of the file keeps its record), there with more than :data:`FEATURE_FILES_MAX` input
-    files named by ``input_files_digest`` instead of listed.
+    values go through :func:`to_jsonable` (a column at a time), so the result is ready for
+    :func:`json.dumps` (:func:`geojson_text` writes it). ``params`` goes in a top-level member
+    and, when ``per_feature``, into each feature's properties under the same name (so a
+    feature copied out of the file keeps its record), there with more than
+    :data:`FEATURE_FILES_MAX` input files named by ``input_files_digest`` instead of listed.
 
     Parameters
     ----------
@@ -175,20 +194,17 @@ def features_geojson(
         if params_clean is not None
         else None
     )
-    features = []
     geom_col = wgs.geometry.name
-    for _, row in wgs.iterrows():
-        props = {str(k): to_jsonable(v) for k, v in row.items() if k != geom_col}
+    names = [k for k in wgs.columns if k != geom_col]
+    columns = [_json_column(wgs[k]) for k in names] if len(wgs) else []
+    keys = [str(k) for k in names]
+    geometries = _rfc7946_geometries(wgs.geometry.to_numpy())
+    features = []
+    for i, geometry in enumerate(geometries):
+        props = {k: col[i] for k, col in zip(keys, columns, strict=True)}
         if feature_params is not None and per_feature:
             props[member] = feature_params
-        geom = row[geom_col]
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": None if geom is None or geom.is_empty else _rfc7946_geometry(geom),
-                "properties": props,
-            }
-        )
+        features.append({"type": "Feature", "geometry": geometry, "properties": props})
     collection: dict[str, Any] = {"type": "FeatureCollection", "features": features}
     if params_clean is not None:
         collection[member] = params_clean
@@ -243,12 +259,21 @@ def compact_record(record: Mapping[str, Any], *, listed_in: str) -> dict[str, An
     }
 
 
+def geojson_text(collection: dict[str, Any], *, indent: int | None = None) -> str:
+    """A FeatureCollection from :func:`features_geojson` as JSON text, as :func:`json_text`
+    writes it, without walking every coordinate again: the collection is JSON-ready already."""
+    try:
+        return json.dumps(collection, indent=indent, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):  # a value to_jsonable would still mend (NaN coordinates)
+        return json_text(collection, indent=indent)
+
+
 def to_geojson(
     result: Any, *, hotspots: gpd.GeoDataFrame | None = None, indent: int | None = None
 ) -> str:
     """The ranked hot spots of a :class:`~hotspots.detect.HotspotResult` as RFC 7946 GeoJSON."""
     gdf = result.hotspots if hotspots is None else hotspots
-    return json_text(features_geojson(gdf, result.params), indent=indent)
+    return geojson_text(features_geojson(gdf, result.params), indent=indent)
 
 
 def patrol_areas_geojson(

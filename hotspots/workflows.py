@@ -1187,9 +1187,9 @@ def classification_params(res: EmergingResult, incidents: Incidents) -> FrozenDi
 
 def classification_geojson(res: EmergingResult, incidents: Incidents) -> str:
     """The classified areas as RFC 7946 GeoJSON text with :func:`classification_params`."""
-    from hotspots.export import features_geojson, json_text
+    from hotspots.export import features_geojson, geojson_text
 
-    return json_text(features_geojson(res.areas, thaw(classification_params(res, incidents))))
+    return geojson_text(features_geojson(res.areas, thaw(classification_params(res, incidents))))
 
 
 # --------------------------------------------------------------------------------------------

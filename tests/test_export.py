@@ -123,6 +123,66 @@ def test_geojson_features_name_many_input_files_by_digest(result):
     assert feat["properties"]["hotspots_parameters"]["input_files"] == files[:12]
 
 
+def _reference_feature(row, geom_col):
+    """One feature as the writer made it row by row before it went column-wise (the test's
+    reference implementation)."""
+
+    def rnd(obj):
+        if isinstance(obj, list):
+            return [rnd(v) for v in obj]
+        return round(obj, COORD_PRECISION) if isinstance(obj, float) else obj
+
+    geom = row[geom_col]
+    if geom is None or geom.is_empty:
+        geometry = None
+    else:
+        mapping = json.loads(shapely.to_geojson(shapely.orient_polygons(geom, exterior_cw=False)))
+        geometry = {k: (rnd(v) if k == "coordinates" else v) for k, v in mapping.items()}
+    props = {str(k): to_jsonable(v) for k, v in row.items() if k != geom_col}
+    return {"type": "Feature", "geometry": geometry, "properties": props}
+
+
+def test_geojson_writer_matches_a_row_by_row_reference():
+    clockwise = shapely.Polygon([(0, 0), (0, 1), (1.123456789, 1), (1, 0)])
+    holed = shapely.box(0, 0, 10, 10).difference(shapely.box(2, 2, 3, 3))
+    multi = shapely.MultiPolygon([shapely.box(20, 0, 21, 1), holed])
+    geoms = [
+        clockwise,
+        multi,
+        shapely.Point(-2.987654321987, 53.4),
+        shapely.LineString([(0, 0), (1e-9, 2.5)]),
+        shapely.Polygon(),  # empty: no geometry
+        None,
+    ]
+    n = len(geoms)
+    gdf = gpd.GeoDataFrame(
+        {
+            "i": np.arange(n, dtype=np.int64),
+            "f": [0.1, np.nan, np.inf, -0.0, 1e308, 2.5],
+            "f32": np.array([0.5, 1.25, np.nan, 3, 4, 5], dtype=np.float32),
+            "b": [True, False, True, True, False, True],
+            "s": pd.array(["a", None, "=x", "é", "", "z"], dtype="string[pyarrow]"),
+            "cat": pd.Categorical(["x", "y", None, "x", "y", "x"]),
+            "nullable": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+            "when": pd.to_datetime(
+                ["2024-01-01", None, "2024-02-29 12:30", "2024-03-01"] * 2, format="ISO8601"
+            )[:n],
+            "counts": [[1, 2], [], [np.int64(3)], None, [0.5], [np.nan]],
+            2024: np.arange(n) * 2,  # a column whose name is not text
+        },
+        geometry=geoms,
+        crs=4326,
+    )
+    doc = features_geojson(gdf, {"method": "kde"}, per_feature=False)
+    expected = [_reference_feature(row, "geometry") for _, row in gdf.iterrows()]
+    assert doc["features"] == expected
+    # the same bytes as the old path (json_text walks every value again)
+    assert export.geojson_text(doc) == json_text(doc)
+    assert doc["features"][0]["geometry"]["coordinates"][0][2] == [1.1234568, 1.0]
+    assert doc["features"][2]["properties"]["f"] is None  # inf
+    assert doc["features"][3]["geometry"]["coordinates"] == [[0.0, 0.0], [0.0, 2.5]]
+
+
 def test_csv_and_geopackage_rows_name_many_input_files_by_digest(result, tmp_path):
     files = [
         {"name": f"2024-{m:02d}-x-street.csv", "sha256": f"{m:064x}", "rows": 10 * m}
