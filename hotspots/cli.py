@@ -24,6 +24,7 @@ Exit codes: 0 success; 2 bad input or parameters (one readable message on stderr
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import os
 import sys
@@ -1288,6 +1289,41 @@ def _cmd_app(args: argparse.Namespace, out: Any) -> int:
     return run_app(args.script, port=args.port, data=args.data)
 
 
+#: Options naming a file a command writes (its folder must exist: nothing is created for it).
+_OUTPUT_OPTIONS = ("out", "map", "plot", "report", "rejected")
+#: OSError numbers that describe the user's paths or machine, reported as errors, not bugs.
+_USER_OS_ERRORS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOENT", "EACCES", "EPERM", "EISDIR", "ENOTDIR", "ENOSPC", "EROFS", "EDQUOT")
+    + ("ENAMETOOLONG",)
+    if hasattr(errno, name)
+)
+
+
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Stop before any work when an output file's folder is missing or not writable, or the
+    path names a folder."""
+    for name in _OUTPUT_OPTIONS:
+        value = getattr(args, name, None)
+        if not value:
+            continue
+        option = "-o/--out" if name == "out" else f"--{name}"
+        path = Path(value)
+        folder = path.parent if str(path.parent) else Path(".")
+        if path.is_dir():
+            msg = f"{option} {value!r} is a folder; give the name of a file in it."
+            raise ParameterError(msg)
+        if not folder.is_dir():
+            msg = (
+                f"{option} {value!r}: the folder {str(folder)!r} does not exist; create it "
+                "first or choose another path."
+            )
+            raise ParameterError(msg)
+        if not os.access(folder, os.W_OK):
+            msg = f"{option} {value!r}: the folder {str(folder)!r} is not writable."
+            raise ParameterError(msg)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
@@ -1308,6 +1344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "app": _cmd_app,
     }
     try:
+        _check_output_paths(args)  # before any file is read: a wrong path costs no wait
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -1325,15 +1362,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hotspots: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:
-        if os.environ.get("HOTSPOTS_DEBUG"):
-            traceback.print_exc()
+    except OSError as exc:
+        if exc.errno not in _USER_OS_ERRORS:
+            return _internal_error(exc)
+        # the machine's answer about a path the user gave (a full disk, a folder without write
+        # permission, a file removed while the command ran): not a bug of ours
+        where = f" {exc.filename!r}" if exc.filename else ""
         print(
-            f"hotspots: internal error ({type(exc).__name__}: {exc}). This is a bug; please report "
-            "it with the command you ran (set HOTSPOTS_DEBUG=1 to see the traceback).",
+            f"hotspots: error: could not write or read{where}: {exc.strerror or exc}. Check the "
+            "path, its folder's permissions and the free space.",
             file=sys.stderr,
         )
-        return 1
+        return 2
+    except Exception as exc:
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """Say an unexpected exception is a bug of ours (exit code 1)."""
+    if os.environ.get("HOTSPOTS_DEBUG"):
+        traceback.print_exception(exc)
+    print(
+        f"hotspots: internal error ({type(exc).__name__}: {exc}). This is a bug; please report "
+        "it with the command you ran (set HOTSPOTS_DEBUG=1 to see the traceback).",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

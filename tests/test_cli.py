@@ -442,3 +442,50 @@ def test_plan_recommended_dose_with_teams_routes_each_visit(demo_csv, tmp_path, 
     sheets = (out / f"team_{several['team']}_sheets.html").read_text(encoding="utf-8")
     assert "Visit of the day" in sheets
     assert f"{several['visit']} of {several['visits_in_day']}" in sheets
+
+
+def test_output_paths_are_checked_before_any_work(demo_csv, tmp_path, capsys, monkeypatch):
+    from hotspots import workflows
+
+    def never(*_a, **_k):
+        raise AssertionError("the input was read before the output path was checked")
+
+    monkeypatch.setattr(workflows, "read_inputs", never)
+    missing = tmp_path / "no_such_folder" / "h.csv"
+    assert cli.main(["detect", str(demo_csv), "-o", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"hotspots: error: -o/--out {str(missing)!r}: the folder "
+        f"{str(missing.parent)!r} does not exist; create it first or choose another path.\n"
+    )
+    assert cli.main(["detect", str(demo_csv), "-o", str(tmp_path)]) == 2
+    assert "is a folder; give the name of a file in it." in capsys.readouterr().err
+    args = ["detect", str(demo_csv), "--map", str(missing.with_suffix(".html"))]
+    assert cli.main(args) == 2
+    assert "--map" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_an_error_not_a_bug(demo_csv, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from hotspots import workflows
+
+    target = tmp_path / "h.geojson"
+
+    def full(result, path, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(workflows, "write_hotspots", full)
+    assert cli.main(["--quiet", "detect", str(demo_csv), "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"hotspots: error: could not write or read {str(target)!r}: No space left on device. "
+        "Check the path, its folder's permissions and the free space.\n"
+    )
+
+    def bug(result, path, **_k):
+        raise OSError(errno.EBADF, "Bad file descriptor")  # ours: still reported as a bug
+
+    monkeypatch.setattr(workflows, "write_hotspots", bug)
+    assert cli.main(["--quiet", "detect", str(demo_csv), "-o", str(target)]) == 1
+    assert "internal error (OSError" in capsys.readouterr().err
