@@ -2,8 +2,8 @@
 
 The hot spots (GeoJSON, GeoPackage, ranked CSV, a standalone map that opens offline), the patrol
 plan's files, the change-over-time areas and the analyst's problem profile (HTML,
-:func:`hotspots.workflows.problem_report_bytes`). Files are built when their button is clicked (the
-GeoJSON and CSV, small, at once) and cached on the detection run's fingerprint.
+:func:`hotspots.workflows.problem_report_bytes`). Files are built when their button is clicked
+and cached on the detection run's fingerprint (the run record, a few kilobytes, at once).
 """
 
 from __future__ import annotations
@@ -86,10 +86,9 @@ def section(
     for col, (kind, (label, file_name, mime)) in zip(c, HOTSPOT_FILES.items(), strict=False):
         col.download_button(
             label,
-            # GeoJSON and CSV are small: built now; the GeoPackage when clicked
-            data=export_bytes(result, kind)
-            if kind != "gpkg"
-            else lambda kind=kind: export_bytes(result, kind),
+            # built when clicked (then cached): nationally 18,000 hot spots are a 107 MB
+            # GeoJSON, not to be built and sent with every rerun of this tab
+            data=lambda kind=kind: export_bytes(result, kind),
             file_name=file_name,
             mime=mime,
             key=f"dl_{kind}",
