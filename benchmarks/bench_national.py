@@ -14,6 +14,10 @@ run:
 * ``kde``: ``read_incidents`` + ``workflows.detect_hotspots(incidents, "kde")``, what
   ``hotspots detect`` and the app run (detect and rank, then flag places a patrol cannot address
   and weigh proactive offences; target: <= 3x the pandas read, <= 3 GB peak resident memory);
+  After the timed step it also writes every hot spot as GeoJSON (``workflows.hotspot_bytes``:
+  WGS84, RFC 7946 orientation, the run record per feature) against geopandas'
+  ``to_file(driver="GeoJSON")`` of the same table (GDAL's writer, no record):
+  ``ratio_gpd_geojson`` is geopandas' CPU time over ours;
 * ``gistar``: the same with ``"gistar"`` (target <= 5x, <= 4 GB);
 * ``classify``: ``read_incidents`` + :func:`hotspots.workflows.classify_over_time` (emerging
   hot spots over the 11 months; target <= 5x, <= 4 GB);
@@ -100,11 +104,26 @@ else:
         extra["periods"] = res.params["n_periods"]
     elif step != "read":
         # what `hotspots detect` and the app run: detect, rank, flag places, proactive note
-        extra["hotspots"] = len(workflows.detect_hotspots(inc, step).hotspots)
+        result = workflows.detect_hotspots(inc, step)
+        extra["hotspots"] = len(result.hotspots)
 cpu = time.process_time() - c0 + extra.get("workers_cpu_s", 0.0)
-print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": cpu, "n": n,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "load": [load0, os.getloadavg()[0]], **extra}))
+wall = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+load1 = os.getloadavg()[0]
+if step == "kde":  # after the timed step: every hot spot as GeoJSON, ours against geopandas'
+    import io
+    t1, c1 = time.perf_counter(), time.process_time()
+    extra["geojson_mb"] = len(workflows.hotspot_bytes(result, "geojson")) / 1e6
+    extra["geojson_s"] = time.perf_counter() - t1
+    extra["geojson_cpu_s"] = time.process_time() - c1
+    # geopandas' own writer (pyogrio, GDAL's GeoJSON driver) on the same table, no record
+    table = result.hotspots.drop(columns=["monthly_counts"], errors="ignore")
+    t1, c1 = time.perf_counter(), time.process_time()
+    table.to_crs(4326).to_file(io.BytesIO(), driver="GeoJSON", engine="pyogrio")
+    extra["gpd_geojson_s"] = time.perf_counter() - t1
+    extra["gpd_geojson_cpu_s"] = time.process_time() - c1
+print(json.dumps({"s": wall, "cpu_s": cpu, "n": n, "rss_mb": rss,
+                  "load": [load0, load1], **extra}))
 """
 
 
@@ -127,9 +146,13 @@ def _row(label: str, ours: dict, base: dict, target: tuple[float, float] | None)
         **versus_pandas_read(ours, base),
         "load": f"{ours['load'][0]:.1f}-{ours['load'][1]:.1f}",
     }
-    for key in ("read_s", "read_cpu_s", "hotspots", "classified_cells", "periods"):
+    for key in ("read_s", "read_cpu_s", "hotspots", "classified_cells", "periods", "geojson_mb"):
         if key in ours:
             row[key] = ours[key]
+    if "geojson_s" in ours:  # every hot spot exported, against geopandas' to_file (GDAL)
+        row["geojson_s"] = f"{ours['geojson_s']:.2f} / {ours['geojson_cpu_s']:.2f} CPU"
+        row["gpd_to_file_s"] = f"{ours['gpd_geojson_s']:.2f} / {ours['gpd_geojson_cpu_s']:.2f} CPU"
+        row["ratio_gpd_geojson"] = round(ours["gpd_geojson_cpu_s"] / ours["geojson_cpu_s"], 2)
     if target is not None:
         row["target"] = f"<= {target[0]:g}x, <= {target[1] / 1024:g} GB"
         row["met"] = ours["s"] / base["s"] <= target[0] and ours["rss_mb"] <= target[1]
