@@ -702,6 +702,11 @@ def _write_map(args: argparse.Namespace, result: Any, out: Any, plan: Any = None
     print(f"Wrote the map (opens offline) to {path}", file=out)
 
 
+def _hot_spots(n: int) -> str:
+    """``"1 hot spot"``, ``"3 hot spots"``."""
+    return f"{n:,} hot spot" + ("" if n == 1 else "s")
+
+
 def _nothing_to_write(
     result: Any, args: argparse.Namespace, outcome: str = "nothing was written"
 ) -> str:
@@ -713,7 +718,7 @@ def _nothing_to_write(
             "--method, or more months of data."
         )
     return (
-        f"none of the {found} hot spots found passed the significance test, so {outcome}; give "
+        f"none of the {_hot_spots(found)} found passed the significance test, so {outcome}; give "
         "the area's boundary with --study-area FILE, or keep every hot spot with --all."
     )
 
@@ -728,7 +733,7 @@ def _cmd_detect(args: argparse.Namespace, out: Any) -> int:
         raise ParameterError(_nothing_to_write(result, args))
     path = workflows.write_hotspots(result, args.out, progress=_progress(args))
     _print_table(result.hotspots, args.top, out)
-    print(f"Wrote {len(result.hotspots)} hot spots to {path}", file=out)
+    print(f"Wrote {_hot_spots(len(result.hotspots))} to {path}", file=out)
     if workflows.HOTSPOT_FORMATS[path.suffix.lower()] == "csv":
         print(f"Wrote the run record to {workflows.run_record_path(path)}", file=out)
     _write_map(args, result, out)
