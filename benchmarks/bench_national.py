@@ -18,6 +18,9 @@ run:
   WGS84, RFC 7946 orientation, the run record per feature) against geopandas'
   ``to_file(driver="GeoJSON")`` of the same table (GDAL's writer, no record):
   ``ratio_gpd_geojson`` is geopandas' CPU time over ours;
+* ``cli_detect``: ``hotspots detect FILES -o h.geojson`` in the process, all a user waits for:
+  the ``kde`` row's work, plus the second detection without proactive offences that the command
+  line runs to say how many hot spots they change, and the output written (no target of its own);
 * ``gistar``: the same with ``"gistar"`` (target <= 5x, <= 4 GB);
 * ``classify``: ``read_incidents`` + :func:`hotspots.workflows.classify_over_time` (emerging
   hot spots over the 11 months; target <= 5x, <= 4 GB);
@@ -58,6 +61,7 @@ TARGETS = {"kde": (3.0, 3072.0), "gistar": (5.0, 4096.0), "classify": (5.0, 4096
 LABELS = {
     "read": "read_incidents",
     "kde": "read + detect kde",
+    "cli_detect": "hotspots detect FILES (CLI: + the proactive comparison, GeoJSON written)",
     "gistar": "read + detect gistar",
     "classify": "read + classify (emerging)",
     "profile": "hotspots profile",
@@ -81,6 +85,11 @@ t0, c0 = time.perf_counter(), time.process_time()
 extra = {}
 if step == "pandas_read":
     n = len(pd.concat([pd.read_csv(f) for f in files], ignore_index=True))
+elif step == "cli_detect":  # what a user types: read, detect, compare, write GeoJSON
+    import tempfile
+    with tempfile.TemporaryDirectory() as out:
+        assert main(["--quiet", "detect", *files, "-o", os.path.join(out, "h.geojson")]) == 0
+    n = -1
 elif step == "profile":  # the command line, in this process; its workers' CPU added below
     import tempfile
     from joblib.externals.loky import get_reusable_executor
@@ -178,7 +187,7 @@ def run(quick: bool = False) -> list[dict]:
                 "cpus": os.cpu_count(),
             }
         )
-        for step in ("read", "kde", "gistar", "classify"):
+        for step in ("read", "kde", "cli_detect", "gistar", "classify"):
             ours = _measure(step, files)
             row = _row(f"{label}: {LABELS[step]}", ours, base, TARGETS.get(step))
             if step == "read":
