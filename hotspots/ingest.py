@@ -1258,8 +1258,8 @@ def _arrow_read(
 
 _CODED = pa.dictionary(pa.int32(), pa.string())
 
-#: Header names (normalised) of the columns a role may take but an id: Arrow reads them
-#: dictionary-encoded (:func:`_coded_columns`), as every check runs once per distinct value.
+#: Header names (normalised) of the columns a role may take but an id: dictionary-encoded once
+#: Arrow has read them (:func:`_coded_columns`), as every check runs once per distinct value.
 _CODED_NAMES = frozenset(
     {name for role, names in _NAMES.items() if role != "id" for name in names}
     | {name for pair in _XY_PAIRS for name in pair}
@@ -1267,7 +1267,7 @@ _CODED_NAMES = frozenset(
 
 
 def _coded_columns(header: list[str]) -> list[int]:
-    """The columns of ``header`` Arrow reads dictionary-encoded: those a role other than the id
+    """The columns of ``header`` dictionary-encoded once read: those a role other than the id
     may take, by name (:data:`_CODED_NAMES`, or the words of :func:`_find_crime_type`)."""
     norm = {_normalise(h): h for h in reversed(header)}
     kind = _find_crime_type(norm, set())
@@ -1291,27 +1291,33 @@ def _plain(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
 
 
-def _first_seen(column: pa.ChunkedArray) -> pa.Array:
-    """A dictionary column of Arrow's read (the header line its first row, sliced off) as one
+def _first_seen(column: pa.ChunkedArray, head: str) -> pa.Array:
+    """A text column of Arrow's read without its header line (whose value is ``head``) as one
     dictionary array whose values come in order of first appearance, each used: what
     ``pyarrow.compute.dictionary_encode`` makes of the text. Plain text where the header's
     value is also a row's."""
-    column = column.unify_dictionaries()
-    chunks = [c for c in column.chunks if len(c)]
-    if not chunks:
-        return column.cast(pa.string()).combine_chunks()
-    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
-    if not len(codes) or (codes == 0).any():  # the header's value (first seen) is a row's too
-        return column.cast(pa.string()).combine_chunks()
-    return pa.DictionaryArray.from_arrays(pa.array(codes - 1), chunks[0].dictionary.slice(1))
+    if not column.length():
+        return column.combine_chunks()
+    enc = pc.dictionary_encode(column)  # one memo table: the chunks share one dictionary
+    chunks = [c for c in enc.chunks if len(c)]
+    dictionary = chunks[-1].dictionary
+    if any(len(c.dictionary) != len(dictionary) for c in chunks):  # not one dictionary
+        enc = pc.dictionary_encode(column.combine_chunks())
+        chunks, dictionary = [enc], enc.dictionary
+    if pc.any(pc.equal(dictionary, head)).as_py():  # the header's value is a row's too
+        return column.combine_chunks()
+    if len(chunks) == 1:
+        return chunks[0]
+    indices = pa.concat_arrays([c.indices for c in chunks])
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
-def _without_header(table: pa.Table, coded: Collection[int]) -> pa.Table:
-    """Arrow's read without its first row (the header), the ``coded`` columns as
-    :func:`_first_seen` makes them."""
+def _without_header(table: pa.Table, coded: Collection[int], header: list[str]) -> pa.Table:
+    """Arrow's read of text (the header line its first row) without the header, the ``coded``
+    columns (indices) dictionary-encoded as :func:`_first_seen` makes them."""
     rows = table.slice(1)
     return pa.table(
-        [_first_seen(c) if i in coded else c for i, c in enumerate(rows.columns)],
+        [_first_seen(c, header[i]) if i in coded else c for i, c in enumerate(rows.columns)],
         names=rows.column_names,
     )
 
@@ -1334,12 +1340,11 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
     if ncol < 2 or not end or data.find(b"\x00", 0, end) >= 0:
         return None
     buf = pa.py_buffer(data).slice(0, end)
-    coded = _coded_columns(header)
     try:
         threads = getattr(_ARROW_THREADS, "on", False)
-        table, invalid = _arrow_read(buf, delim, ncol, threads=threads, coded=coded)
+        table, invalid = _arrow_read(buf, delim, ncol, threads=threads)
         if invalid:  # where bad rows are is known only to a single-threaded read
-            table, invalid = _arrow_read(buf, delim, ncol, threads=False, coded=coded)
+            table, invalid = _arrow_read(buf, delim, ncol, threads=False)
     except (pa.ArrowException, ValueError):
         return None
     if table.num_rows == 0 or table.num_columns != ncol:
@@ -1383,7 +1388,8 @@ def _parse_fast(data: bytes, delim: str, header: list[str]) -> tuple | None:
         fields = next(csv.reader(io.StringIO(row.text, newline=""), delimiter=delim), [])
         if not _is_blank(fields):  # a blank line is not a row, for the csv module either
             malformed.append((int(starts[at - 1]), fields))
-    return _without_header(table, coded), starts[~is_bad][1:], malformed, line_text
+    coded = _coded_columns(header)  # encoded once read: Arrow's own encoding costs more
+    return _without_header(table, coded, header), starts[~is_bad][1:], malformed, line_text
 
 
 def _parse_careful(
@@ -1706,9 +1712,13 @@ def _forces(p: _Parsed) -> list[str]:
         if _normalise(h) == "falls_within":
             column = p.table.column(h)
             if column.num_chunks == 1 and pa.types.is_dictionary(column.type):
-                distinct = column.chunk(0).dictionary  # Arrow's read: each used, first seen first
+                distinct = column.chunk(0).dictionary  # encoded: each used, first seen first
             else:
-                distinct = pc.unique(_plain(column))
+                text = _plain(column)
+                # police.uk's one force: comparing with the first value is quicker than hashing
+                same = len(text) > 0 and not text.null_count
+                same = same and pc.all(pc.equal(text, text[0])).as_py()
+                distinct = text.slice(0, 1) if same else pc.unique(text)
             values = pc.utf8_trim_whitespace(distinct).to_pylist()
             return sorted([v for v in dict.fromkeys(values) if v != ""][:20])
     return []
@@ -1846,16 +1856,18 @@ def _id_keys(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if (lengths == lengths[0]).all():  # one length (police.uk's Crime IDs)
         keys = _text_keys(arr)
         if keys is not None:
-            out = keys ^ np.uint64(int(lengths[0]) * 0xC2B2AE3D27D4EB4F % 2**64)
+            out = keys ^ np.uint64(int(lengths[0]) * _LENGTH_MIX % 2**64)
         return out
     order = np.argsort(lengths, kind="stable")
-    ordered = arr.take(pa.array(order))
     sizes = lengths[order]
     cuts = np.flatnonzero(np.diff(sizes)) + 1
+    if not arr.null_count and len(cuts) >= 8 and (len(cuts) + 1) * 128 > n:
+        return _word_keys(arr)  # many lengths, few strings each: one pass over every word
+    ordered = arr.take(pa.array(order))
     for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), n], strict=True):
         keys = _text_keys(ordered.slice(a, b - a))
         if keys is not None:
-            out[order[a:b]] = keys ^ np.uint64(int(sizes[a]) * 0xC2B2AE3D27D4EB4F % 2**64)
+            out[order[a:b]] = keys ^ np.uint64(int(sizes[a]) * _LENGTH_MIX % 2**64)
     return out
 
 
@@ -3655,6 +3667,46 @@ def _keys_of(f: ValidatedFile) -> _RowKeys:
     return f.keys
 
 
+#: The multiplier of :func:`_text_keys`' polynomial hash, and the length's (:func:`_id_keys`).
+_KEY_MIX = np.uint64(0x9E3779B97F4A7C15)
+_LENGTH_MIX = 0xC2B2AE3D27D4EB4F
+
+
+def _word_keys(arr: pa.Array) -> np.ndarray:
+    """:func:`_id_keys` of a string array without nulls, every length at once: the same keys
+    (:func:`_text_keys` of the strings of each length, mixed with the length; 0 for ""), from
+    one gather of every 8-byte word of every string instead of one pass per length (quicker
+    where lengths are many and strings of each few: whole rows without an id)."""
+    n = len(arr)
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    offs = offs.astype(np.int64)
+    lengths = np.diff(offs)
+    out = np.zeros(n, dtype=np.uint64)
+    words = (lengths + 7) >> 3  # per string; its last word padded with zero bytes
+    has = np.flatnonzero(words)
+    if not len(has):
+        return out
+    lo, hi = int(offs[0]), int(offs[-1])
+    data = np.zeros(hi - lo + 8, dtype=np.uint8)
+    data[: hi - lo] = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[lo:hi]
+    # the 8 bytes from each byte on, as a (native, unaligned) word: a view, not a copy
+    at = np.ndarray(shape=(hi - lo + 1,), dtype=np.uint64, buffer=data, strides=(1,))
+    w_n = words[has]
+    first = np.zeros(len(has), dtype=np.int64)  # each string's first word among them all
+    np.cumsum(w_n[:-1], out=first[1:])
+    j = np.arange(int(w_n.sum()), dtype=np.int64) - np.repeat(first, w_n)  # word in string
+    w = at[np.repeat(offs[:-1][has] - lo, w_n) + 8 * j]
+    tail = (lengths[has] - 8 * (w_n - 1)).astype(np.uint64)  # bytes in the last word: 1-8
+    keep = np.where(tail == 8, ~np.uint64(0), (np.uint64(1) << (tail * np.uint64(8))) - 1)
+    w[first + w_n - 1] &= keep  # the bytes after a string count as zeros (little-endian)
+    powers = np.full(int(w_n.max()), _KEY_MIX, dtype=np.uint64)
+    powers[0] = 1
+    powers = np.cumprod(powers, dtype=np.uint64)  # _KEY_MIX ** k, wrapping
+    w *= powers[np.repeat(w_n - 1, w_n) - j]  # Horner's sum, term by term
+    out[has] = np.add.reduceat(w, first) ^ (lengths[has].astype(np.uint64) * np.uint64(_LENGTH_MIX))
+    return out
+
+
 def _text_keys(arr: pa.Array) -> np.ndarray | None:
     """A 64-bit key per string, equal for equal strings (and rarely for others), made from the
     bytes at once when every string has the same length (police.uk's 64-hex Crime IDs); None
@@ -3673,7 +3725,7 @@ def _text_keys(arr: pa.Array) -> np.ndarray | None:
     words = np.ascontiguousarray(data).view(np.uint64)
     key = np.zeros(n, dtype=np.uint64)
     for j in range(words.shape[1]):  # a polynomial hash of the 8-byte words (wrapping)
-        key = key * np.uint64(0x9E3779B97F4A7C15) + words[:, j]
+        key = key * _KEY_MIX + words[:, j]
     return key
 
 
