@@ -625,6 +625,9 @@ def _clean(s: pd.Series) -> pd.Series:
 _PLAIN_NUMBER = r"^[+-]?(?:\d{1,15}(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?$"
 
 
+_NAN_TEXT = pa.scalar("nan", pa.string())
+
+
 def _to_float(s: pd.Series | pa.Array, *, degrees: bool) -> np.ndarray:
     """Cleaned text (pandas or Arrow strings) to float (NaN where not a number).
 
@@ -640,6 +643,10 @@ def _to_float(s: pd.Series | pa.Array, *, degrees: bool) -> np.ndarray:
     else:
         arr = pa.array(s, type=pa.large_string(), from_pandas=True)
     plain = pc.fill_null(pc.match_substring_regex(arr, _PLAIN_NUMBER), False)
+    if not arr.null_count and pc.all(pc.or_(plain, pc.equal(arr, ""))).as_py():
+        # every value plain or blank (a coordinate column): one cast, blanks read as NaN
+        values = pc.cast(pc.if_else(plain, arr, _NAN_TEXT), pa.float64())
+        return values.to_numpy(zero_copy_only=False, writable=True)
     plain_np = plain.to_numpy(zero_copy_only=False)
     if plain_np.any():
         out[plain_np] = pc.cast(pc.filter(arr, plain), pa.float64()).to_numpy(zero_copy_only=False)

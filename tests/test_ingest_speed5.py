@@ -4,12 +4,13 @@ pass, text encoded once Arrow has read it, one force named without hashing every
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 import hotspots.ingest as ingest
-from hotspots.ingest import _first_seen, _forces, _id_keys, _parse_file, _word_keys
+from hotspots.ingest import _first_seen, _forces, _id_keys, _parse_file, _to_float, _word_keys
 
 MIX = 0x9E3779B97F4A7C15
 LENGTH_MIX = 0xC2B2AE3D27D4EB4F
@@ -99,3 +100,24 @@ def test_forces_of_one_or_several_values(values, want):
     lines = ["Falls within,Longitude,Latitude"] + [f"{v},-0.1,51.5" for v in values]
     p = _parse_file("a.csv", ("\n".join(lines) + "\n").encode())
     assert _forces(p) == want
+
+
+def test_to_float_of_plain_numbers_and_blanks_is_one_cast(monkeypatch):
+    """A column of plain numbers and blanks (coordinates) is read by one cast; the values are
+    pandas.to_numeric's, blanks NaN, as the general path reads them when one value is not
+    plain."""
+    values = ["-2.9871", "", "53.40", ".5", "1e3", "-0", "7"]
+    want = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
+    filtered = []
+    real_filter = ingest.pc.filter
+    monkeypatch.setattr(
+        ingest.pc, "filter", lambda *a, **k: filtered.append(1) or real_filter(*a, **k)
+    )
+    got = _to_float(pa.array(values), degrees=True)
+    assert not filtered  # the one-cast path
+    np.testing.assert_array_equal(got, want)
+    assert got.flags.writeable
+    general = _to_float(pa.array([*values, "53,4"]), degrees=True)
+    assert filtered  # a decimal comma takes the general path
+    np.testing.assert_array_equal(general, [*want, 53.4])
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(general[:-1]))  # "-0" is -0.0
