@@ -129,16 +129,20 @@ def _rfc7946_geometries(geoms: np.ndarray) -> list[dict[str, Any] | None]:
     if not len(present):
         return out
     oriented = shapely.orient_polygons(geoms[present], exterior_cw=False)
-    with_z = bool(shapely.has_z(oriented).any())
+    with_z = shapely.has_z(oriented)
 
     def rounded(coords: np.ndarray) -> np.ndarray:
         flat = [round(v, COORD_PRECISION) for v in coords.ravel().tolist()]
         return np.array(flat, dtype=float).reshape(coords.shape)
 
-    # the rounded coordinates have at most 10 significant digits: GEOS writes them exactly
-    texts = shapely.to_geojson(shapely.transform(oriented, rounded, include_z=with_z))
-    for i, text in zip(present.tolist(), texts.tolist(), strict=True):
-        out[i] = json.loads(text)
+    for z in (False, True):  # 2D and 3D geometries apart: a 2D one must not gain a NaN z
+        part = np.flatnonzero(with_z == z)
+        if not len(part):
+            continue
+        # rounded coordinates have at most 10 significant digits: GEOS writes them exactly
+        texts = shapely.to_geojson(shapely.transform(oriented[part], rounded, include_z=z))
+        for i, text in zip(present[part].tolist(), texts.tolist(), strict=True):
+            out[i] = json.loads(text)
     return out
 
 

@@ -150,7 +150,7 @@ def test_geojson_writer_matches_a_row_by_row_reference():
         clockwise,
         multi,
         shapely.Point(-2.987654321987, 53.4),
-        shapely.LineString([(0, 0), (1e-9, 2.5)]),
+        shapely.LineString([(0, 0, 7.123456789), (1e-9, 2.5, 8)]),  # 3D beside 2D
         shapely.Polygon(),  # empty: no geometry
         None,
     ]
@@ -180,7 +180,8 @@ def test_geojson_writer_matches_a_row_by_row_reference():
     assert export.geojson_text(doc) == json_text(doc)
     assert doc["features"][0]["geometry"]["coordinates"][0][2] == [1.1234568, 1.0]
     assert doc["features"][2]["properties"]["f"] is None  # inf
-    assert doc["features"][3]["geometry"]["coordinates"] == [[0.0, 0.0], [0.0, 2.5]]
+    assert doc["features"][3]["geometry"]["coordinates"] == [[0.0, 0.0, 7.1234568], [0.0, 2.5, 8.0]]
+    assert doc["features"][2]["geometry"]["coordinates"] == [-2.9876543, 53.4]  # no z added
 
 
 def test_csv_and_geopackage_rows_name_many_input_files_by_digest(result, tmp_path):
