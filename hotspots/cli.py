@@ -770,6 +770,7 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         max_areas=args.max_areas,
         places=own,
         others=others,
+        progress=_progress(args),
     )
     if areas is None:
         raise ParameterError(_nothing_to_write(result, args, "there is nothing to plan"))

@@ -16,6 +16,7 @@ step                        units
 :data:`DETECTING`           1 (the detector's fit)
 :data:`RANKING`             1 (profiles, significance and ranks)
 :data:`COMPARING`           1 (hot spots again without, or with, proactive offences)
+:data:`AREAS`               1 (the forecast that places patrol areas, and their flags)
 :data:`PLANNING`            1 (tactics matched and the patrol plan made)
 :data:`EVALUATING`          1 (the hold-out evaluation)
 :data:`CLASSIFYING`         1 (change over time)
@@ -39,6 +40,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 __all__ = [
+    "AREAS",
     "CLASSIFYING",
     "COMPARING",
     "DETECTING",
@@ -64,6 +66,7 @@ VALIDATING = "validating"
 DETECTING = "detecting"
 RANKING = "ranking"
 COMPARING = "comparing proactive offences"
+AREAS = "choosing patrol areas"
 PLANNING = "planning patrols"
 EVALUATING = "evaluating"
 CLASSIFYING = "classifying"
@@ -76,6 +79,7 @@ STEPS = (
     DETECTING,
     RANKING,
     COMPARING,
+    AREAS,
     PLANNING,
     EVALUATING,
     CLASSIFYING,

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 from hotspots import constants
 from hotspots._errors import ParameterError
 from hotspots.progress import (
+    AREAS,
     CLASSIFYING,
     COMPARING,
     EVALUATING,
@@ -725,6 +726,7 @@ def patrol_areas(
     max_areas: int | None = None,
     places: UserPlaces | None = None,
     others: Incidents | None = None,
+    progress: Progress | None = None,
 ) -> gpd.GeoDataFrame | None:
     """Patrol-sized discs where the most violence is expected next period
     (:func:`hotspots.patrol.make_patrol_areas`), flagged where a street patrol cannot address them.
@@ -736,7 +738,8 @@ def patrol_areas(
     areas' forecast may weigh. Returns None when no hot
     spot is left to plan (none at all, or none significant with ``significant_only``); otherwise
     as :func:`hotspots.patrol.make_patrol_areas` with the columns of
-    :func:`hotspots.places.flag_places`.
+    :func:`hotspots.places.flag_places`. ``progress`` is told ``"choosing patrol areas"`` (one
+    step: nationally a minute of forecasting).
     """
     from hotspots.patrol import make_patrol_areas
     from hotspots.places import flag_places
@@ -745,17 +748,18 @@ def patrol_areas(
         hotspots = hotspots[hotspots["significant"].astype(bool)]
     if not len(hotspots):
         return None
-    areas = make_patrol_areas(
-        incidents,
-        hotspots,
-        radius_m=radius_m,
-        min_incidents=min_incidents,
-        min_separation_m=min_separation_m,
-        exclude=exclude,
-        max_areas=max_areas,
-        others=others,
-    )
-    flagged = flag_places(areas, incidents, user_places=places)
+    with progress_step(progress, AREAS):
+        areas = make_patrol_areas(
+            incidents,
+            hotspots,
+            radius_m=radius_m,
+            min_incidents=min_incidents,
+            min_separation_m=min_separation_m,
+            exclude=exclude,
+            max_areas=max_areas,
+            others=others,
+        )
+        flagged = flag_places(areas, incidents, user_places=places)
     if places:
         flagged.attrs["params"] = {
             **areas.attrs.get("params", {}),

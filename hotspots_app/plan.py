@@ -38,6 +38,7 @@ from hotspots_app.common import (
     stop_search_notice,
 )
 from hotspots_app.data import near_misses_of
+from hotspots_app.status import StatusProgress
 
 #: Default patrol plan seed: a fixed number, so the same data give the same plan until changed.
 DEFAULT_SEED = 2718
@@ -94,12 +95,14 @@ def patrol_areas_for(
     significant_only: bool,
     radius_m: float,
     places: tuple[str, bytes] | None = None,
+    _progress: Any = None,
 ) -> Outcome:
     """Patrol-sized discs inside the ranked hot spots (all, or the significant ones), or None.
 
     :func:`hotspots.workflows.patrol_areas`, flagged where a street patrol cannot address them
     (with the user's ``places``, an uploaded file). Keyed on the detection run and the area
     settings only, so a change to the plan (days, capacity, seed ...) reuses them.
+    ``_progress`` (not part of the key) is told the step (:mod:`hotspots_app.status`).
     """
     return capture(
         workflows.patrol_areas,
@@ -109,6 +112,7 @@ def patrol_areas_for(
         radius_m=radius_m,
         places=user_places(places) if places else None,
         others=near_misses_of(result.incidents),
+        progress=_progress,
     )
 
 
@@ -435,12 +439,15 @@ def current(result: HotspotResult, *, wait: bool = True) -> PlanState:
 
 
 def _current(result: HotspotResult, s: dict[str, Any]) -> PlanState:
+    progress = StatusProgress("Patrol areas")  # drawn only when they are not cached
     try:
         areas_out = patrol_areas_for(
-            result, s["significant_only"], s["radius_m"], s["plan"]["places"]
+            result, s["significant_only"], s["radius_m"], s["plan"]["places"], progress
         )
     except HotspotsError as exc:
         return PlanState(problem=f"The places file cannot be used: {md(exc)}", is_error=True)
+    finally:
+        progress.finish()
     areas = areas_out.value
     if areas is None or not len(areas):
         return PlanState(

@@ -24,6 +24,7 @@ from typing import Any
 import streamlit as st
 
 from hotspots.progress import (
+    AREAS,
     CLASSIFYING,
     COMPARING,
     DETECTING,
@@ -43,6 +44,7 @@ STEP_LABELS = {
     DETECTING: "Finding hot spots",
     RANKING: "Ranking the hot spots (counts, significance, profiles)",
     COMPARING: "Finding hot spots again to weigh proactive offences",
+    AREAS: "Choosing patrol areas (forecasting where violence comes next)",
     PLANNING: "Making the patrol plan",
     EVALUATING: "Checking against the later period",
     CLASSIFYING: "Classifying places over time",

@@ -16,6 +16,7 @@ import pytest
 
 from hotspots import cli, workflows
 from hotspots.progress import (
+    AREAS,
     DETECTING,
     PLANNING,
     RANKING,
@@ -107,7 +108,8 @@ def test_library_reports_every_step_in_order(three_files, tmp_path):
     workflows.write_hotspots(result, tmp_path / "h.geojson", progress=rec)
     assert rec.take() == [(WRITING, 0, 1), (WRITING, 1, 1)]
 
-    areas = workflows.patrol_areas(incidents, result.hotspots)
+    areas = workflows.patrol_areas(incidents, result.hotspots, progress=rec)
+    assert rec.take() == [(AREAS, 0, 1), (AREAS, 1, 1)]
     plan = workflows.plan_patrols(incidents, result.hotspots, areas, seed=1, progress=rec)
     assert rec.take() == [(PLANNING, 0, 1), (PLANNING, 1, 1)]
     paths = workflows.write_plan(plan, tmp_path / "plan", progress=rec)
