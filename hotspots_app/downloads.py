@@ -82,7 +82,7 @@ def section(
 ) -> None:
     """The "Downloads" tab. ``plan_buttons`` and ``change_button`` draw those sections' files."""
     st.subheader("Hot spots")
-    c = st.columns(4)
+    c = st.columns(5)
     for col, (kind, (label, file_name, mime)) in zip(c, HOTSPOT_FILES.items(), strict=False):
         col.download_button(
             label,
@@ -102,7 +102,7 @@ def section(
         key="dl_html",
         on_click="ignore",
     )
-    st.download_button(
+    c[4].download_button(
         "Run record (JSON)",
         data=run_record(result),
         file_name="hotspots.run.json",
