@@ -491,3 +491,20 @@ def test_read_others_keeps_the_other_records_but_not_proactive_offences(tmp_path
     one_file = workflows.filter_inputs(target, date_from="2024-01-01")
     one_file = one_file.subset((one_file.frame["source_file"] == "copy.csv").to_numpy())
     assert len(workflows.near_misses(every, one_file)) == 6  # the other file's violence too
+
+
+def test_candidate_centres_far_from_the_origin_match_near_it():
+    """Cell indices beyond 32 bits take the 64-bit path: the same discs, shifted."""
+    xy = np.array([[3.0, 4.0], [40.0, 10.0], [200.0, -60.0]])
+    shift = 25.0 * 2**32  # cell index 2**32 on both axes: does not fit in 32 bits
+    near_c, near_m = candidate_centres(xy, 75.0, 25.0)
+    far_c, far_m = candidate_centres(xy + shift, 75.0, 25.0)
+    np.testing.assert_array_equal(far_c - shift, near_c)  # exact: multiples of 12.5 m
+    assert (far_m != near_m).nnz == 0 and far_m.shape == near_m.shape
+    # each point's own disc holds the points within 75 m of it: 0 and 1 are 38.3 m apart
+    own = near_m[-3:].toarray()
+    assert own.tolist() == [[1, 1, 0], [1, 1, 0], [0, 0, 1]]
+    # a lattice disc holds a point when its centre is within 75 m: counted by hand for point 2
+    centres = near_c[:-3]
+    d = np.hypot(*(centres - xy[2]).T)
+    assert int(near_m[:-3, 2].sum()) == int((d <= 75.0).sum())
