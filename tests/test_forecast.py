@@ -508,3 +508,27 @@ def test_candidate_centres_far_from_the_origin_match_near_it():
     centres = near_c[:-3]
     d = np.hypot(*(centres - xy[2]).T)
     assert int(near_m[:-3, 2].sum()) == int((d <= 75.0).sum())
+
+
+def test_closeness_matches_the_pairwise_formula_block_by_block(monkeypatch):
+    """1 - d^2 / r^2 for every membership, clipped to [0, 1], entries in the members' order,
+    whatever the block size (a reference computed pair by pair in Python)."""
+    from scipy import sparse
+
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 300, size=(60, 2))
+    centres, members = candidate_centres(xy, 75.0, 25.0)
+    monkeypatch.setattr(fc_mod, "_CLOSENESS_BLOCK", 7)  # many blocks of rows
+    got = fc_mod.closeness(centres, xy, members, 75.0)
+    assert np.array_equal(got.indptr, members.indptr)
+    assert np.array_equal(got.indices, members.indices)
+    rows = np.repeat(np.arange(members.shape[0]), np.diff(members.indptr))
+    expected = [
+        min(max(1.0 - ((centres[i] - xy[j]) ** 2).sum() / 75.0**2, 0.0), 1.0)
+        for i, j in zip(rows.tolist(), members.indices.tolist(), strict=True)
+    ]
+    np.testing.assert_array_equal(got.data, expected)
+    # a member on the disc's edge scores 0 and stays an entry; a centre on the point scores 1
+    edge = sparse.csr_matrix(np.array([[1.0, 1.0]]))
+    one = fc_mod.closeness(np.array([[0.0, 0.0]]), np.array([[0.0, 0.0], [75.0, 0.0]]), edge, 75.0)
+    assert one.data.tolist() == [1.0, 0.0] and one.nnz == 2
