@@ -64,9 +64,9 @@ __all__ = [
     "ical_fold",
     "json_text",
     "patrol_areas_geojson",
-    "run_record_json",
     "plan_to_csv",
     "plan_to_ical",
+    "run_record_json",
     "safe_csv_cell",
     "table_to_csv",
     "team_plan_to_csv",
@@ -199,9 +199,9 @@ def features_geojson(
         else None
     )
     geom_col = wgs.geometry.name
-    names = [k for k in wgs.columns if k != geom_col]
-    columns = [_json_column(wgs[k]) for k in names] if len(wgs) else []
-    keys = [str(k) for k in names]
+    at = [i for i, k in enumerate(wgs.columns) if k != geom_col]  # by position: names may repeat
+    columns = [_json_column(wgs.iloc[:, i]) for i in at] if len(wgs) else [[] for _ in at]
+    keys = [str(wgs.columns[i]) for i in at]
     geometries = _rfc7946_geometries(wgs.geometry.to_numpy())
     features = []
     for i, geometry in enumerate(geometries):

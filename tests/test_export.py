@@ -173,8 +173,10 @@ def test_geojson_writer_matches_a_row_by_row_reference():
         geometry=geoms,
         crs=4326,
     )
+    gdf.insert(2, "i", np.arange(n) * 10.0, allow_duplicates=True)  # a repeated name: last wins
     doc = features_geojson(gdf, {"method": "kde"}, per_feature=False)
     expected = [_reference_feature(row, "geometry") for _, row in gdf.iterrows()]
+    assert doc["features"][1]["properties"]["i"] == 10.0
     assert doc["features"] == expected
     # the same bytes as the old path (json_text walks every value again)
     assert export.geojson_text(doc) == json_text(doc)
