@@ -1319,6 +1319,8 @@ def _check_output_paths(args: argparse.Namespace) -> None:
         if path.is_dir():
             msg = f"{option} {value!r} is a folder; give the name of a file in it."
             raise ParameterError(msg)
+        if args.command == "demo" and not folder.exists():
+            continue  # `hotspots demo` makes the folders of its file
         if not folder.is_dir():
             msg = (
                 f"{option} {value!r}: the folder {str(folder)!r} does not exist; create it "

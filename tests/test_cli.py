@@ -463,6 +463,9 @@ def test_output_paths_are_checked_before_any_work(demo_csv, tmp_path, capsys, mo
     args = ["detect", str(demo_csv), "--map", str(missing.with_suffix(".html"))]
     assert cli.main(args) == 2
     assert "--map" in capsys.readouterr().err
+    made = tmp_path / "new" / "folders" / "demo.csv"  # the demo makes its file's folders
+    assert cli.main(["--quiet", "demo", "--out", str(made)]) == 0
+    assert made.is_file()
 
 
 def test_a_full_disk_is_an_error_not_a_bug(demo_csv, tmp_path, capsys, monkeypatch):
