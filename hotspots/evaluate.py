@@ -562,7 +562,12 @@ def result_ranking(result: HotspotResult, study_area: Any = None) -> Ranking:
     """
     method = str(result.params.get("method", ""))
     area = result.incidents.study_area if study_area is None else study_area
-    est = result.estimator
+    return _ranking(method, result.estimator, result.hotspots, area)
+
+
+def _ranking(method: str, est: Any, hot: gpd.GeoDataFrame, area: Any) -> Ranking:
+    """:func:`result_ranking` of a fitted detector ``est`` and its hot spots ``hot`` (read by
+    the clusters' rule only)."""
     if method == "kde":
         surf = est.surface_
         c = float(surf.cell_size)
@@ -578,8 +583,7 @@ def result_ranking(result: HotspotResult, study_area: Any = None) -> Ranking:
         ij = np.column_stack([np.round(b[:, 0] / c), np.round(b[:, 1] / c)]).astype(np.int64)
         return cell_ranking("gistar", ij, cells["z"].to_numpy(dtype=float), c, area)
     if method in ("dbscan", "hdbscan"):
-        hot = result.hotspots
-        buffer = float(result.params["method_parameters"]["buffer_m"])
+        buffer = float(est.params_["buffer_m"])
         return polygon_ranking(
             method,
             hot.geometry.to_numpy() if len(hot) else [],
@@ -1262,7 +1266,6 @@ def _forecast_rankings(
 
     Also the number of patrol areas made (they are read at that count too).
     """
-    from hotspots.detect import detect
     from hotspots.forecast import PlaceForecast
     from hotspots.patrol import make_patrol_areas
 
@@ -1271,13 +1274,14 @@ def _forecast_rankings(
     rankings: list[Ranking] = []
     kde_result = None
     for method in methods:
-        result = detect(train, method, **dict(params.get(method, {})))
+        result = _fitted(train, method, params.get(method, {}))
         if method == "kde":
             kde_result = result
-        rankings.append(result_ranking(result, study))
+        rankings.append(_ranking(method, result.estimator, result.hotspots, study))
     if kde_result is None:
-        kde_result = detect(train, "kde", **dict(params.get("kde", {})))
+        kde_result = _fitted(train, "kde", params.get("kde", {}))
     forecast = PlaceForecast(radius_m=radius_m).fit(train, others=others)
+    # the discs come from the forecast alone; the hot spots only name the ones inside them
     areas = make_patrol_areas(train, kde_result.hotspots, radius_m=radius_m, forecast=forecast)
     n_patrol = len(areas)
     rankings.append(disc_ranking(PATROL, areas, study))
@@ -1314,7 +1318,36 @@ def _forecast_rankings(
     return rankings, n_patrol
 
 
-def _detector_surface(result: HotspotResult, n: int) -> DensitySurface | None:
+#: Detectors whose forecast is read from the fitted estimator alone (the KDE surface's cells, the
+#: Gi* grid's cells): the evaluation fits them without :func:`hotspots.detect.detect`'s ranking
+#: and its significance test, which change nothing the evaluation reads.
+_FIT_ONLY = ("kde", "gistar")
+#: Keywords of :func:`hotspots.detect.detect` that are not detector parameters.
+_DETECT_KEYWORDS = frozenset({"order", "alpha", "fdr", "progress", "engine", "scheduler"})
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """A detector fitted on the training incidents, as the evaluation reads it."""
+
+    estimator: Any
+    hotspots: gpd.GeoDataFrame  # ranked by detect, or as fitted with ids H001... in that order
+
+
+def _fitted(train: Incidents, method: str, params: Mapping[str, Any]) -> _Fit:
+    """``method`` fitted on ``train``: by :func:`hotspots.detect.detect` for the clusters (their
+    ranking reads the ranked intensity), else the estimator alone (:data:`_FIT_ONLY`)."""
+    from hotspots.detect import detect, make_estimator
+
+    if method not in _FIT_ONLY or _DETECT_KEYWORDS & set(params):
+        result = detect(train, method, **dict(params))
+        return _Fit(result.estimator, result.hotspots)
+    est = make_estimator(method, **dict(params)).fit(train)
+    hot = est.hotspots_
+    return _Fit(est, hot.assign(hotspot_id=[f"H{i:03d}" for i in range(1, len(hot) + 1)]))
+
+
+def _detector_surface(result: HotspotResult | _Fit, n: int) -> DensitySurface | None:
     """The KDE detector's surface when it is the one :func:`kde_peak_discs` makes by default (the
     micro-place bandwidth and its cell size, quartic, unweighted, by the same method, on the same
     ``n`` incidents), else None."""

@@ -66,6 +66,7 @@ from hotspots.constants import (
     VISIT_MINUTES,
     VISITS_PER_DAY,
 )
+from hotspots.crs import WGS84, transformer
 from hotspots.export import plan_to_csv, plan_to_ical
 from hotspots.forecast import PlaceForecast
 from hotspots.incidents import Incidents
@@ -605,7 +606,7 @@ def _area_rows(
     n_total = len(incidents)
     study = incidents.study_area_m2
     months = incidents.months
-    to_wgs = pyproj.Transformer.from_crs(incidents.crs, 4326, always_xy=True)
+    to_wgs = transformer(incidents.crs, WGS84)  # made once per CRS
     weights_given = incidents.has_weights
     # The columns each area reads, once (a row take of the whole frame per area costs more
     # than the rest of the area's row): its month's position among the observed months (-1:

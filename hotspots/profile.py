@@ -44,6 +44,7 @@ from scipy import stats
 
 from hotspots._errors import ParameterError
 from hotspots.constants import MICRO_PLACE_RADIUS_M, NIGHT_WINDOW, PATROL_UNIT_M2
+from hotspots.crs import WGS84, transformer
 from hotspots.incidents import Incidents, unique_points
 from hotspots.stats import PlaceTest, SurroundingsTest, in_background, points_in_polygons
 
@@ -521,8 +522,7 @@ def _label_points(geoms: np.ndarray, crs: pyproj.CRS) -> tuple[np.ndarray, np.nd
     if not len(geoms):
         return np.empty(0), np.empty(0)
     rep = shapely.point_on_surface(geoms)
-    to_wgs = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
-    lon, lat = to_wgs.transform(shapely.get_x(rep), shapely.get_y(rep))
+    lon, lat = transformer(crs, WGS84).transform(shapely.get_x(rep), shapely.get_y(rep))
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 

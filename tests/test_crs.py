@@ -114,3 +114,25 @@ def test_round_trip_is_exact():
     np.testing.assert_allclose(lat2, lat, atol=1e-9)
     # the two points are ~5.7 km apart on the ground (UTM scale error < 0.1 %)
     assert np.hypot(x[0] - x[1], y[0] - y[1]) == pytest.approx(5698, rel=0.01)
+
+
+def test_transformer_is_made_once_and_projects_as_pyproj_does():
+    import pyproj
+
+    from hotspots.crs import BNG, WGS84, transformer, utm_crs
+
+    t = transformer(BNG, WGS84)
+    assert transformer("EPSG:27700", 4326) is t
+    assert transformer(WGS84, BNG) is not t
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(0, 700_000, 500), rng.uniform(0, 1_250_000, 500)
+    for crs in (BNG, utm_crs(-87.6, 41.8)):
+        ref = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+        got = transformer(crs, WGS84).transform(x, y)
+        want = ref.transform(x, y)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    # Trafalgar Square: TQ 29980 80430 is about 0.128 W, 51.508 N
+    lon, lat = t.transform(529_980.0, 180_430.0)
+    assert lon == pytest.approx(-0.128, abs=1e-3)
+    assert lat == pytest.approx(51.508, abs=1e-3)
