@@ -54,6 +54,7 @@ month in turn, forecast from every earlier month; months missing from the input
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,7 +67,12 @@ import shapely
 from scipy.spatial import cKDTree
 
 from hotspots._errors import ParameterError, TooFewPeriodsError
-from hotspots.constants import MICRO_PLACE_M, MICRO_PLACE_RADIUS_M
+from hotspots.constants import (
+    MAX_PATROL_AREAS,
+    MICRO_PLACE_M,
+    MICRO_PLACE_RADIUS_M,
+    MIN_AREA_INCIDENTS,
+)
 from hotspots.grid import cell_keys
 from hotspots.incidents import Incidents, deferred_or_table, unique_points
 from hotspots.profile import assign_incidents
@@ -75,6 +81,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from hotspots.detect import HotspotResult
+    from hotspots.forecast import PlaceForecast
     from hotspots.grid import DensitySurface
 
 __all__ = [
@@ -356,6 +363,9 @@ class Ranking:
     radius_m: float | None = None
     best_unit: tuple[str, float] = ("cells", MICRO_PLACE_M)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # the last points' hits (key: their bytes' digest): a disc forecast is read three times
+    # against the same test incidents (curve, disc counts, disc curve)
+    _last_hits: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False, init=False)
 
     def __len__(self) -> int:
         return len(self.score)
@@ -366,7 +376,14 @@ class Ranking:
 
     def hits(self, xy: np.ndarray) -> np.ndarray:
         """Incidents (points, metres) inside each unit; a point on a shared edge counts once."""
-        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        xy = np.ascontiguousarray(np.asarray(xy, dtype=float).reshape(-1, 2))
+        key = hashlib.blake2b(xy.tobytes(), digest_size=16).digest()
+        if key not in self._last_hits:
+            self._last_hits.clear()
+            self._last_hits[key] = self._hits(xy)
+        return self._last_hits[key].copy()
+
+    def _hits(self, xy: np.ndarray) -> np.ndarray:
         out = np.zeros(len(self))
         if len(xy) == 0 or len(self) == 0:
             return out
@@ -1267,7 +1284,6 @@ def _forecast_rankings(
     Also the number of patrol areas made (they are read at that count too).
     """
     from hotspots.forecast import PlaceForecast
-    from hotspots.patrol import make_patrol_areas
 
     study = train.study_area
     study_m2 = float(train.study_area_m2)
@@ -1278,11 +1294,8 @@ def _forecast_rankings(
         if method == "kde":
             kde_result = result
         rankings.append(_ranking(method, result.estimator, result.hotspots, study))
-    if kde_result is None:
-        kde_result = _fitted(train, "kde", params.get("kde", {}))
     forecast = PlaceForecast(radius_m=radius_m).fit(train, others=others)
-    # the discs come from the forecast alone; the hot spots only name the ones inside them
-    areas = make_patrol_areas(train, kde_result.hotspots, radius_m=radius_m, forecast=forecast)
+    areas = _patrol_discs(forecast, train.crs)
     n_patrol = len(areas)
     rankings.append(disc_ranking(PATROL, areas, study))
     fc = forecast.params_
@@ -1301,7 +1314,10 @@ def _forecast_rankings(
     )
     arcgis = kde_peak_discs(train, k_max, bandwidth_rule="arcgis", radius_m=radius_m)
     naive_kde = kde_peak_discs(
-        train, k_max, radius_m=radius_m, surface=_detector_surface(kde_result, len(train))
+        train,
+        k_max,
+        radius_m=radius_m,
+        surface=None if kde_result is None else _detector_surface(kde_result, len(train)),
     )
     rankings.append(disc_ranking(FORECAST, forecast.discs(k_max, crs=train.crs), study))
     for name, discs in (
@@ -1318,6 +1334,16 @@ def _forecast_rankings(
     return rankings, n_patrol
 
 
+def _patrol_discs(forecast: PlaceForecast, crs: Any = None) -> gpd.GeoDataFrame:
+    """The patrol areas' discs, in rank order: what :func:`hotspots.patrol.make_patrol_areas`
+    places with ``forecast`` and its defaults (the forecast's discs holding at least
+    :data:`~hotspots.constants.MIN_AREA_INCIDENTS` training incidents, at most
+    :data:`~hotspots.constants.MAX_PATROL_AREAS`; the same 64-sided polygons), without the
+    columns that describe each area (months, trend, place, time profile), which the evaluation
+    does not read."""
+    return forecast.discs(MAX_PATROL_AREAS, min_incidents=MIN_AREA_INCIDENTS, crs=crs)
+
+
 #: Detectors whose forecast is read from the fitted estimator alone (the KDE surface's cells, the
 #: Gi* grid's cells): the evaluation fits them without :func:`hotspots.detect.detect`'s ranking
 #: and its significance test, which change nothing the evaluation reads.
@@ -1331,7 +1357,7 @@ class _Fit:
     """A detector fitted on the training incidents, as the evaluation reads it."""
 
     estimator: Any
-    hotspots: gpd.GeoDataFrame  # ranked by detect, or as fitted with ids H001... in that order
+    hotspots: gpd.GeoDataFrame  # ranked by detect, or as the detector found them
 
 
 def _fitted(train: Incidents, method: str, params: Mapping[str, Any]) -> _Fit:
@@ -1343,8 +1369,7 @@ def _fitted(train: Incidents, method: str, params: Mapping[str, Any]) -> _Fit:
         result = detect(train, method, **dict(params))
         return _Fit(result.estimator, result.hotspots)
     est = make_estimator(method, **dict(params)).fit(train)
-    hot = est.hotspots_
-    return _Fit(est, hot.assign(hotspot_id=[f"H{i:03d}" for i in range(1, len(hot) + 1)]))
+    return _Fit(est, est.hotspots_)
 
 
 def _detector_surface(result: HotspotResult | _Fit, n: int) -> DensitySurface | None:
