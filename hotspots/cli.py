@@ -552,16 +552,19 @@ def _progress(args: argparse.Namespace) -> Progress | None:
     return getattr(args, "progress", None)
 
 
-def _load(args: argparse.Namespace, *, with_others: bool = False) -> Any:
+def _load(
+    args: argparse.Namespace, *, with_others: bool = False, reader: Any = workflows.read_inputs
+) -> Any:
     """The incidents of ``args``, with the ingest outputs written; with ``with_others``
     (incidents, others): the files are read once with every crime type, the incidents filtered
-    from them and the rest kept as the forecast's near misses (:func:`workflows.near_misses`)."""
+    from them and the rest kept as the forecast's near misses (:func:`workflows.near_misses`).
+    ``reader`` reads them (:func:`workflows.read_inputs`' arguments)."""
     harm = _existing(args.harm_weights, "--harm-weights") if args.harm_weights else None
     area = _existing(args.study_area, "--study-area") if args.study_area else None
     for item in args.inputs:
         _existing(item, "INPUT")
     read = functools.partial(
-        workflows.read_inputs,
+        reader,
         args.inputs,
         columns=_parse_columns(args.column),
         study_area=area,
@@ -1211,6 +1214,8 @@ def _add_profile_parser(sub: Any) -> None:
 
 
 def _cmd_profile(args: argparse.Namespace, out: Any) -> int:
+    from hotspots.problem import read_by_force
+
     if args.top < 1:
         msg = f"--top must be at least 1, got {args.top}."
         raise ParameterError(msg)
@@ -1219,23 +1224,20 @@ def _cmd_profile(args: argparse.Namespace, out: Any) -> int:
         raise ParameterError(msg)
     violence = _crime_types(args.crime_types)
     args.crime_types = "all"  # every type is read: other crime and ASB around the places
-    incidents = _load(args)
+    forces: dict[str, Any] = {}
+
+    def by_force(sources: Any, *, crime_types: Any, **options: Any) -> Any:
+        # every file read once; each force's files are made into its incidents on their own
+        # (its outliers, area, months) where it is profiled
+        pooled, found = read_by_force(sources, **options)
+        forces.update(found)
+        return pooled
+
+    incidents = _load(args, reader=workflows.read_inputs if args.one_area else by_force)
     if not args.quiet:
         _print_report(incidents, out)
-    if not args.one_area:  # each force's files read on their own: its outliers, area, months
-        incidents = workflows.read_forces(
-            args.inputs,
-            pooled=incidents,
-            columns=_parse_columns(args.column),
-            harm_weights=args.harm_weights,
-            study_area=args.study_area,
-            date_from=args.date_from,
-            date_to=args.date_to,
-            outlier_km=args.outlier_km,
-            progress=_progress(args),
-        )
     profile = workflows.profile_problem(
-        incidents,
+        forces or incidents,
         crime_types=violence,
         method=args.method,
         top=args.top,

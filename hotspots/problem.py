@@ -82,12 +82,14 @@ __all__ = [
     "VIOLENCE_CATEGORY",
     "VIOLENCE_CAVEAT",
     "ForceProfile",
+    "ForceFiles",
     "ProblemProfile",
     "concentration",
     "force_labels",
     "monthly_counts",
     "problem_profile",
     "problem_profile_pdf",
+    "read_by_force",
     "render_problem_profile",
     "split_by_force",
     "violence_trend",
@@ -171,6 +173,142 @@ def split_by_force(incidents: Incidents) -> dict[str, Incidents]:
     if len(names) <= 1:
         return {names[0] if names else "": incidents}
     return {name: _force_subset(incidents, labels == name, name) for name in names}
+
+
+@dataclass(frozen=True, eq=False)
+class ForceFiles:
+    """One force's files, read and validated once, made into its incidents where it is profiled.
+
+    :func:`problem_profile` takes one in place of a force's :class:`Incidents`: a worker
+    process is sent its force's files only (never the other forces'), and
+    :meth:`incidents` applies the rules over files (:func:`hotspots.ingest.combine_files`:
+    duplicates, spatial outliers, the study area, observed months) to them alone, so the force's
+    incidents are those reading its files on their own gives (:func:`read_by_force`).
+
+    Attributes
+    ----------
+    files : tuple of hotspots.ingest.ValidatedFile
+        The force's files (:func:`hotspots.ingest.read_file`), in reading order.
+    options : mapping
+        :func:`hotspots.ingest.combine_files`'s keywords (every crime type is kept).
+    """
+
+    files: tuple[Any, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        """Rows in the force's files (how large a force is, for sharing out the work)."""
+        return sum(f.info.n_rows for f in self.files)
+
+    def incidents(self) -> Incidents:
+        """The force's incidents: its files combined by the ingest rules."""
+        from hotspots.ingest import combine_files
+
+        return combine_files(self.files, **{**self.options, "crime_types": "all"})
+
+
+def read_by_force(
+    sources: Any,
+    *,
+    columns: Mapping[str, str | None] | None = None,
+    harm_weights: Any = None,
+    study_area: Any = None,
+    date_from: Any = None,
+    date_to: Any = None,
+    outlier_km: float | None = None,
+    progress: Progress | None = None,
+) -> tuple[Incidents, dict[str, Incidents | ForceFiles]]:
+    """Every file read once: all of them as one :class:`Incidents`, and each force's files.
+
+    The same as ``read_inputs(sources, crime_types="all", ...)`` then
+    :func:`hotspots.workflows.read_forces` with those incidents, which reads each force's files
+    again: here each file is parsed and validated once (:func:`hotspots.ingest.read_file`), the
+    files are combined for the whole input (:func:`hotspots.ingest.combine_files`), and each
+    force's files are kept for :func:`problem_profile` to combine on their own
+    (:class:`ForceFiles`).
+
+    Parameters
+    ----------
+    sources, columns, harm_weights, study_area, date_from, date_to, outlier_km
+        As :func:`hotspots.workflows.read_inputs` (``crime_types`` is ``"all"``).
+    progress : callable, optional
+        Told ``"reading files"`` (file i of n), then ``"validating"``.
+
+    Returns
+    -------
+    incidents : Incidents
+        Every file's incidents, as ``read_inputs`` reads them.
+    forces : dict
+        Force name -> :class:`ForceFiles`, in name order; one force (or none named) maps to
+        ``incidents`` itself. Sources that are not plain files and folders whose files keep
+        their names when read on their own (uploads, archives, files in subfolders) get
+        :func:`hotspots.workflows.read_forces`'s forces instead.
+    """
+    from hotspots.boundaries import read_boundary
+    from hotspots.harm import read_harm_weights
+    from hotspots.ingest import combine_files, list_sources
+    from hotspots.workflows import read_forces
+
+    if isinstance(harm_weights, str | Path | bytes | bytearray):
+        harm_weights = read_harm_weights(harm_weights)
+    if isinstance(study_area, str | Path | bytes | bytearray):
+        study_area = read_boundary(study_area)
+    options: dict[str, Any] = {
+        "harm_weights": harm_weights,
+        "study_area": study_area,
+        "date_from": date_from,
+        "date_to": date_to,
+        "outlier_km": outlier_km,
+    }
+    items = list_sources(sources)
+    files = _read_each(items, columns, progress)
+    pooled = combine_files(
+        files, crime_types="all", progress=progress, skipped=items.skipped, **options
+    )
+    groups: dict[str, list[Any]] = {}
+    for f in files:
+        groups.setdefault(" / ".join(f.info.forces), []).append(f)
+    if len(groups) <= 1:
+        return pooled, {next(iter(groups), ""): pooled}
+    if not _own_names(sources, [f.info.name for f in files]):
+        forces = read_forces(sources, pooled=pooled, columns=columns, progress=progress, **options)
+        return pooled, dict(forces)
+    return pooled, {name: ForceFiles(tuple(groups[name]), options) for name in sorted(groups)}
+
+
+def _read_each(items: Any, columns: Any, progress: Progress | None) -> list[Any]:
+    """Each (name, loader) of ``items`` read and validated (:func:`hotspots.ingest.read_file`),
+    several side by side as :func:`hotspots.ingest.read_incidents` reads them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hotspots.ingest import READ_WORKERS, read_file
+    from hotspots.progress import READING
+
+    def one(item: tuple[str, Any]) -> Any:
+        return read_file(item[0], item[1], columns=columns)
+
+    files = []
+    workers = max(min(len(items), READ_WORKERS, os.cpu_count() or 1), 1)
+    with progress_step(progress, READING, len(items)) as advance:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for done in pool.map(one, items):
+                files.append(done)
+                advance()
+    return files
+
+
+def _own_names(sources: Any, names: Sequence[str]) -> bool:
+    """Whether ``sources`` are files and folders of plain files named ``names`` when read, each
+    file keeping its name when read on its own (no subfolder, archive or upload)."""
+    items = [sources] if isinstance(sources, str | Path) else sources
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str | Path) for i in items):
+        return False
+    plain = [Path(i).name for i in items if not Path(i).is_dir()]
+    return (
+        len(set(names)) == len(names)
+        and all("/" not in n for n in names)
+        and set(plain) <= set(names)
+    )
 
 
 def _force_subset(incidents: Incidents, mask: np.ndarray, name: str) -> Incidents:
@@ -548,7 +686,7 @@ class ProblemProfile:
 
 
 def problem_profile(
-    incidents: Incidents | Mapping[str, Incidents],
+    incidents: Incidents | Mapping[str, Incidents | ForceFiles],
     *,
     crime_types: Any = "default",
     method: str = "kde",
@@ -568,7 +706,9 @@ def problem_profile(
         Read with every crime type (``crime_types="all"``), so that other crime and anti-social
         behaviour around the top places can be counted; incidents read with violence only give
         a profile without that section. A mapping force name -> Incidents (each force read on
-        its own, :func:`hotspots.workflows.read_forces`) is profiled as given.
+        its own, :func:`hotspots.workflows.read_forces`) or :class:`ForceFiles`
+        (:func:`read_by_force`: made into the force's incidents where it is profiled) is
+        profiled as given.
     crime_types : "default", "all" or list of str, default "default"
         What counts as violence (:func:`hotspots.ingest.filter_incidents`); "default" is police.uk
         "Violence and sexual offences", "Robbery" and "Possession of weapons" (or the violence
@@ -650,7 +790,7 @@ def problem_profile(
         "Concentration is measured on map points and on 150 m cells; the top 1 % of cells "
         "cover 1 % of the study area."
     )
-    synthetic = any(inc.report.synthetic for inc in groups.values())
+    synthetic = any(f.violence.report.synthetic for f in forces)
     return ProblemProfile(forces, Choices(params, notes), synthetic=synthetic)
 
 
@@ -663,7 +803,7 @@ def _cpus() -> int:
 
 
 def _force_profiles(
-    groups: Mapping[str, Incidents],
+    groups: Mapping[str, Incidents | ForceFiles],
     settings: Mapping[str, Any],
     jobs: int,
     progress: Progress | None,
@@ -685,7 +825,7 @@ def _force_profiles(
 
 
 def _in_processes(
-    groups: Mapping[str, Incidents],
+    groups: Mapping[str, Incidents | ForceFiles],
     settings: Mapping[str, Any],
     jobs: int,
     done: dict[str, ForceProfile],
@@ -714,9 +854,10 @@ def _in_processes(
 
 
 def _force_profile_caught(
-    name: str, incidents: Incidents, settings: Mapping[str, Any]
+    name: str, incidents: Incidents | ForceFiles, settings: Mapping[str, Any]
 ) -> tuple[str, ForceProfile, list[warnings.WarningMessage]]:
-    """:func:`_force_profile` in a worker process, with the warnings it gave."""
+    """:func:`_force_profile` in a worker process, with the warnings it gave (the force's files
+    made into its incidents there)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         profile = _force_profile(name, incidents, settings, None)
@@ -741,9 +882,14 @@ def _violence(incidents: Incidents, crime_types: Any) -> Incidents:
 
 
 def _force_profile(
-    name: str, incidents: Incidents, settings: Mapping[str, Any], progress: Progress | None
+    name: str,
+    incidents: Incidents | ForceFiles,
+    settings: Mapping[str, Any],
+    progress: Progress | None,
 ) -> ForceProfile:
     """One force's profile; sections that cannot run say why in their notes."""
+    if isinstance(incidents, ForceFiles):
+        incidents = incidents.incidents()
     violence = _violence(incidents, settings["crime_types"])
     monthly = monthly_counts(violence, _data_months(incidents))
     others = _others(incidents, violence)
