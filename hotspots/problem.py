@@ -754,10 +754,11 @@ def problem_profile(
     if jobs is not None and (not isinstance(jobs, int | np.integer) or jobs < 1):
         msg = f"jobs must be a whole number of at least 1 (or None: one per CPU), got {jobs!r}."
         raise ParameterError(msg)
-    if isinstance(incidents, Mapping):
-        groups = dict(incidents)
-    else:
-        groups = split_by_force(incidents) if by_force else {"": incidents}
+    groups: dict[str, Incidents | ForceFiles] = (
+        dict(incidents)
+        if isinstance(incidents, Mapping)
+        else dict(split_by_force(incidents) if by_force else {"": incidents})
+    )
     settings = {
         "crime_types": crime_types,
         "method": method,
