@@ -1236,8 +1236,10 @@ def _cmd_profile(args: argparse.Namespace, out: Any) -> int:
     incidents = _load(args, reader=workflows.read_inputs if args.one_area else by_force)
     if not args.quiet:
         _print_report(incidents, out)
+    if forces:  # each force is made from its own files: the whole input is not kept
+        incidents = forces
     profile = workflows.profile_problem(
-        forces or incidents,
+        incidents,
         crime_types=violence,
         method=args.method,
         top=args.top,
