@@ -84,6 +84,7 @@ __all__ = [
     "folder_files",
     "list_sources",
     "read_file",
+    "read_files",
     "read_headers",
     "read_incidents",
     "read_text",
@@ -2581,6 +2582,27 @@ def read_file(
     return _guarded(run)
 
 
+def read_files(
+    items: Sequence[tuple[str, bytes | Callable[[], bytes]]],
+    *,
+    columns: Mapping[str, str | None] | None = None,
+    unreadable_dates: str = "auto",
+    progress: Progress | None = None,
+) -> list[ValidatedFile]:
+    """:func:`read_file` of each ``(name, data)`` (from :func:`list_sources`), several side by
+    side as :func:`read_incidents` reads them; ``progress`` is told ``"reading files"`` (file i
+    of n). Each file keeps its rows' text, so the files can be combined more than once (all of
+    them, then each force's: :func:`hotspots.problem.read_by_force`).
+    """
+    opts = _options(columns, "all", None, None, None, None, None, unreadable_dates)
+    loaders = [
+        (str(name), data if callable(data) else (lambda d=bytes(data): d)) for name, data in items
+    ]
+    return _guarded(
+        lambda: _read_files(loaders, opts.columns, opts.unreadable_dates, progress, keep_text=True)
+    )
+
+
 def combine_files(
     files: Sequence[ValidatedFile],
     *,
@@ -3107,12 +3129,21 @@ def _read_files(
     columns: dict[str, str | None],
     unreadable_dates: str,
     progress: Progress | None,
+    *,
+    keep_text: bool = False,
 ) -> list[ValidatedFile]:
-    """Parse and validate each file, several side by side (Arrow and NumPy release the GIL)."""
+    """Parse and validate each file, several side by side (Arrow and NumPy release the GIL).
+
+    With ``keep_text`` each file keeps every well-formed row's text, as :func:`read_file`
+    does (to be combined more than once); else only what its loader cannot give again.
+    """
 
     def one(item: tuple[str, Callable[[], bytes]]) -> ValidatedFile:
         name, load = item
-        return _validate_file(_parse_file(name, load()), columns, unreadable_dates, reload=load)
+        parsed = _parse_file(name, load())
+        if keep_text:
+            return _validate_file(parsed, columns, unreadable_dates)
+        return _validate_file(parsed, columns, unreadable_dates, reload=load)
 
     workers = min(len(items), READ_WORKERS, os.cpu_count() or 1)
     files: list[ValidatedFile] = []

@@ -246,7 +246,7 @@ def read_by_force(
     """
     from hotspots.boundaries import read_boundary
     from hotspots.harm import read_harm_weights
-    from hotspots.ingest import combine_files, list_sources
+    from hotspots.ingest import combine_files, list_sources, read_files
     from hotspots.workflows import read_forces
 
     if isinstance(harm_weights, str | Path | bytes | bytearray):
@@ -261,7 +261,7 @@ def read_by_force(
         "outlier_km": outlier_km,
     }
     items = list_sources(sources)
-    files = _read_each(items, columns, progress)
+    files = read_files(items, columns=columns, progress=progress)
     pooled = combine_files(
         files, crime_types="all", progress=progress, skipped=items.skipped, **options
     )
@@ -274,27 +274,6 @@ def read_by_force(
         forces = read_forces(sources, pooled=pooled, columns=columns, progress=progress, **options)
         return pooled, dict(forces)
     return pooled, {name: ForceFiles(tuple(groups[name]), options) for name in sorted(groups)}
-
-
-def _read_each(items: Any, columns: Any, progress: Progress | None) -> list[Any]:
-    """Each (name, loader) of ``items`` read and validated (:func:`hotspots.ingest.read_file`),
-    several side by side as :func:`hotspots.ingest.read_incidents` reads them."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from hotspots.ingest import READ_WORKERS, read_file
-    from hotspots.progress import READING
-
-    def one(item: tuple[str, Any]) -> Any:
-        return read_file(item[0], item[1], columns=columns)
-
-    files = []
-    workers = max(min(len(items), READ_WORKERS, os.cpu_count() or 1), 1)
-    with progress_step(progress, READING, len(items)) as advance:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for done in pool.map(one, items):
-                files.append(done)
-                advance()
-    return files
 
 
 def _own_names(sources: Any, names: Sequence[str]) -> bool:

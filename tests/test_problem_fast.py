@@ -121,16 +121,16 @@ def test_cli_profile_reads_each_file_once(forces_with_straggler, tmp_path, monke
     from hotspots import engine, ingest
 
     read: list[str] = []
-    read_file = ingest.read_file
+    read_files = ingest.read_files
 
-    def counted(name, data, **kw):
-        read.append(name)
-        return read_file(name, data, **kw)
+    def counted(items, **kw):
+        read.extend(name for name, _load in items)
+        return read_files(items, **kw)
 
     def again(*args, **kwargs):
         raise AssertionError("a file was read again")
 
-    monkeypatch.setattr(ingest, "read_file", counted)
+    monkeypatch.setattr(ingest, "read_files", counted)
     monkeypatch.setattr(engine, "read_incidents", again)  # read_inputs' reader
     out = tmp_path / "out"
     args = ["--quiet", "profile", *map(str, forces_with_straggler), "--out-dir", str(out)]
@@ -139,3 +139,22 @@ def test_cli_profile_reads_each_file_once(forces_with_straggler, tmp_path, monke
     table = pd.read_csv(out / "problem_profile_forces.csv")
     assert table["force"].tolist() == ["Force A Police", "Force B Police"]
     assert table["incidents"].tolist() == [72, 28]
+
+
+def test_read_files_is_read_file_of_each_and_combines_twice(forces_with_straggler, tmp_path):
+    """ingest.read_files (what read_by_force reads with) gives read_file's files, side by side;
+    they combine to read_incidents' incidents, and combine again the same (their text kept)."""
+    from hotspots.ingest import combine_files, list_sources, read_file, read_files
+
+    items = list_sources(forces_with_straggler)
+    together = _quiet(read_files, items)
+    alone = [_quiet(read_file, name, load) for name, load in items]
+    assert [f.info.name for f in together] == [f.info.name for f in alone]
+    first = _quiet(combine_files, together, crime_types="all")
+    _same_incidents(first, _quiet(combine_files, alone, crime_types="all"))
+    _same_incidents(first, _quiet(combine_files, together, crime_types="all"))
+    read = _quiet(workflows.read_inputs, forces_with_straggler, crime_types="all")
+    pd.testing.assert_frame_equal(first.frame, read.frame, check_exact=True)
+    # bytes as well as loaders
+    name, load = items[0]
+    assert _quiet(read_files, [(name, load())])[0].info.sha256 == alone[0].info.sha256
