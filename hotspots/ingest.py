@@ -334,22 +334,27 @@ def _read_path(path: Path) -> list[tuple[str, bytes]]:
     return [(name, load()) for name, load, _ in _path_sources(path)[0]]
 
 
+@dataclass(frozen=True)
+class _PathLoader:
+    """A file's bytes, read from its path when called (it pickles: a file validated without its
+    text, :class:`_Kept`, can be combined in another process and read there again)."""
+
+    path: Path
+
+    def __call__(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            msg = f"Could not read the file ({exc.strerror or exc})."
+            raise InputError(msg, file=str(self.path)) from exc
+
+
 def _path_sources(
     path: Path,
 ) -> tuple[list[tuple[str, Callable[[], bytes], Path | bytes | None]], list[Skipped]]:
     """A path's files as (name, loader, path), and the police.uk files in a folder that are not
     incidents (:func:`hotspots.sources.folder_listing`)."""
-
-    def loader(p: Path) -> Callable[[], bytes]:
-        def load() -> bytes:
-            try:
-                return p.read_bytes()
-            except OSError as exc:
-                msg = f"Could not read the file ({exc.strerror or exc})."
-                raise InputError(msg, file=str(p)) from exc
-
-        return load
-
+    loader = _PathLoader
     try:
         if path.is_dir():
             files, skipped = folder_listing(path)
@@ -2537,6 +2542,7 @@ def read_file(
     *,
     columns: Mapping[str, str | None] | None = None,
     unreadable_dates: str = "auto",
+    keep_text: bool = True,
 ) -> ValidatedFile:
     """Parse and validate one file on its own: the part of :func:`read_incidents` done per file.
 
@@ -2548,6 +2554,13 @@ def read_file(
         The file's bytes, or a loader returning them (from :func:`list_sources`).
     columns, unreadable_dates
         As :func:`read_incidents`.
+    keep_text : bool, default True
+        Keep every well-formed row's text (a file read from bytes needs nothing else to be
+        combined, here or on another machine). False: drop it once the file is checked, as
+        :func:`read_incidents` does, keeping only the raw fields of the rows the file rejects
+        itself; the few rows :func:`combine_files` rejects later (duplicates, outliers) get
+        their fields by calling ``data`` again (the file's SHA-256 checked), so ``data`` must
+        give the same bytes then.
 
     Returns
     -------
@@ -2577,7 +2590,11 @@ def read_file(
 
     def run() -> ValidatedFile:
         raw = data() if callable(data) else bytes(data)
-        return _validate_file(_parse_file(str(name), raw), opts.columns, opts.unreadable_dates)
+        parsed = _parse_file(str(name), raw)
+        if keep_text:
+            return _validate_file(parsed, opts.columns, opts.unreadable_dates)
+        load = data if callable(data) else (lambda: raw)
+        return _validate_file(parsed, opts.columns, opts.unreadable_dates, reload=load)
 
     return _guarded(run)
 
@@ -2588,18 +2605,23 @@ def read_files(
     columns: Mapping[str, str | None] | None = None,
     unreadable_dates: str = "auto",
     progress: Progress | None = None,
+    keep_text: bool = True,
 ) -> list[ValidatedFile]:
     """:func:`read_file` of each ``(name, data)`` (from :func:`list_sources`), several side by
     side as :func:`read_incidents` reads them; ``progress`` is told ``"reading files"`` (file i
-    of n). Each file keeps its rows' text, so the files can be combined more than once (all of
-    them, then each force's: :func:`hotspots.problem.read_by_force`).
+    of n). The files can be combined more than once (all of them, then each force's:
+    :func:`hotspots.problem.read_by_force`); with ``keep_text`` False each drops its rows' text
+    once checked and calls its loader again for the raw fields of rows rejected when combined
+    (:func:`read_file`'s ``keep_text``).
     """
     opts = _options(columns, "all", None, None, None, None, None, unreadable_dates)
     loaders = [
         (str(name), data if callable(data) else (lambda d=bytes(data): d)) for name, data in items
     ]
     return _guarded(
-        lambda: _read_files(loaders, opts.columns, opts.unreadable_dates, progress, keep_text=True)
+        lambda: _read_files(
+            loaders, opts.columns, opts.unreadable_dates, progress, keep_text=bool(keep_text)
+        )
     )
 
 

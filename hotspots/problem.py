@@ -261,7 +261,9 @@ def read_by_force(
         "outlier_km": outlier_km,
     }
     items = list_sources(sources)
-    files = read_files(items, columns=columns, progress=progress)
+    # each file's text dropped once checked: the few rows rejected when combining (here, then
+    # each force's files in a worker) get their raw fields from the file again
+    files = read_files(items, columns=columns, progress=progress, keep_text=False)
     pooled = combine_files(
         files, crime_types="all", progress=progress, skipped=items.skipped, **options
     )

@@ -4,6 +4,8 @@ outliers) come from the file parsed again, and every result equals reading with 
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -22,6 +24,7 @@ from hotspots.ingest import (
     combine_files,
     list_sources,
     read_file,
+    read_files,
     read_incidents,
 )
 
@@ -146,3 +149,49 @@ def test_columns_arrow_encodes_are_as_dictionary_encode_makes_them():
                 ref = pc.dictionary_encode(text)
                 assert column.chunk(0).dictionary.equals(ref.dictionary)
                 assert column.chunk(0).indices.equals(ref.indices)
+
+
+def _same(a, b):
+    pd.testing.assert_frame_equal(a.frame, b.frame, check_exact=True)
+    pd.testing.assert_frame_equal(a.report.rejected, b.report.rejected, check_exact=True)
+    assert a.report.to_dict() == b.report.to_dict()
+    assert a.study_area.equals(b.study_area)
+
+
+def test_files_read_without_their_text_combine_as_with_it(folder):
+    """read_files(..., keep_text=False) (what problem.read_by_force reads with) keeps only the
+    raw fields of the rows each file rejects itself, and combines, again and in another
+    process, to what the files read with their text give."""
+    items = list_sources(folder)
+    full = read_files(items)
+    lean = read_files(items, keep_text=False)
+    assert all(f.kept is None and f.parsed.table.num_rows == 67 for f in full)
+    assert all(f.kept is not None and f.parsed.table.num_rows == 0 for f in lean)
+    assert [f.kept.rows.tolist() for f in lean] == [[65]] * 3  # the row without coordinates
+    first = combine_files(lean, crime_types="all")
+    _same(first, combine_files(full, crime_types="all"))
+    _same(first, combine_files(lean, crime_types="all"))  # combined again, the same
+    # sent to another process: the loaders pickle, and read the files there again
+    _same(first, combine_files(pickle.loads(pickle.dumps(lean)), crime_types="all"))
+    _same(first, read_incidents(folder, crime_types="all"))
+    far = first.report.rejected.query(f"reason == '{R_OUTLIER}'")
+    assert far["Location"].tolist() == ["On or near Far"] * 2  # from the files read again
+    assert far["source_row"].tolist() == [68, 68]  # header, 60 rows, 5 copies, ffff, eeee
+    # one file's rows on their own (a force's files in read_by_force): as reading it alone
+    alone = read_incidents(folder / "2024-02.csv", crime_types="all")
+    _same(combine_files(lean[1:2], crime_types="all"), alone)
+
+
+def test_read_file_without_its_text_from_bytes_and_loaders(folder):
+    name, load = list_sources(folder)[0]
+    want = combine_files([read_file(name, load)], crime_types="all")
+    for data in (load(), load):
+        lean = read_file(name, data, keep_text=False)
+        assert lean.parsed.table.num_rows == 0
+        _same(combine_files([lean], crime_types="all"), want)
+    assert (want.report.rejected["reason"] == R_OUTLIER).sum() == 1
+    path = folder / name
+    lean = read_file(name, load, keep_text=False)
+    path.write_bytes(month_file("2024-01", seed=7))
+    with pytest.raises(InputError, match="changed while it was being read"):
+        combine_files([lean], crime_types="all")  # the outlier's fields are read again
