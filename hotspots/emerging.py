@@ -93,6 +93,12 @@ CATEGORIES = (
 
 #: Period lengths tried by the automatic rule, longest first (years, quarters, months).
 _PERIOD_LENGTHS = (12, 3, 1)
+#: Rows (cells) per block of the elementwise work on (cells, periods) arrays: a block of a few
+#: such arrays stays in the cache, and no temporary as large as a whole array is made (on the
+#: national grid, 1.1 million cells by 11 periods, a whole temporary is 96 MB of fresh pages;
+#: by blocks the variance takes 0.07 s instead of 0.25-0.4 s). Every element gets the same
+#: operations in the same order, so the same bits.
+_ROW_BLOCK = 1 << 13
 
 _CELL_COLUMNS = (
     "counts",
@@ -296,10 +302,13 @@ def period_tests(
     expected, variance, expected_low, variance_low = _local_null(
         grid, counts, local, dispersion, exposure
     )
-    z = local - expected  # (local - expected) / sqrt(variance), 0 where no variance
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z /= np.sqrt(variance)
-    z[~(variance > 0)] = 0.0
+    z = np.empty_like(local)  # (local - expected) / sqrt(variance), 0 where no variance
+    for rows in _blocks(len(z)):
+        zb, v = z[rows], variance[rows]
+        np.subtract(local[rows], expected[rows], out=zb)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zb /= np.sqrt(v)
+        zb[~(v > 0)] = 0.0
     hot, cold, p_hot, p_cold = _local_families(
         local, expected, variance, expected_low, variance_low, alpha, grid.n_cells
     )
@@ -400,13 +409,23 @@ def _local_null(
 
 
 def _nb_variance(expected: np.ndarray, phi: float, rel_var: np.ndarray) -> np.ndarray:
-    """``phi E + phi E^2 rel_var`` per cell and period, with one temporary array (the same
-    products and sum, so the same bits)."""
-    out = expected**2
-    out *= phi
-    out *= rel_var[:, None]
-    out += phi * expected
+    """``phi E + phi E^2 rel_var`` per cell and period, by blocks of rows (the same products
+    and sum, so the same bits)."""
+    out = np.empty_like(expected)
+    tmp = np.empty((min(_ROW_BLOCK, len(out)), out.shape[1]))
+    for rows in _blocks(len(out)):
+        o, e, t = out[rows], expected[rows], tmp[: rows.stop - rows.start]
+        np.square(e, out=o)
+        o *= phi
+        o *= rel_var[rows, None]
+        np.multiply(e, phi, out=t)
+        o += t
     return out
+
+
+def _blocks(n: int) -> list[slice]:
+    """Slices of ``n`` rows, :data:`_ROW_BLOCK` at a time."""
+    return [slice(s, min(s + _ROW_BLOCK, n)) for s in range(0, n, _ROW_BLOCK)]
 
 
 def _local_families(
@@ -428,22 +447,27 @@ def _local_families(
     p_hot = np.ones((m, n_t))
     p_cold = np.ones((m, n_t))
     n_rest = max(n_cells - m, 0)
+    # which cells are above (below) their expectation, by blocks of rows, one row per period
+    ups = np.empty((n_t, m), dtype=bool)
+    downs = np.empty((n_t, m), dtype=bool)
+    for rows in _blocks(m):
+        ups[:, rows] = (np.round(local[rows] - expected[rows], 9) > 0).T
+        downs[:, rows] = (np.round(local[rows] - expected_low[rows], 9) < 0).T
 
     def one(t: int) -> tuple[np.ndarray, ...]:
-        up = np.round(local[:, t] - expected[:, t], 9) > 0
-        down = np.round(local[:, t] - expected_low[:, t], 9) < 0
+        up, down = np.flatnonzero(ups[t]), np.flatnonzero(downs[t])
         p_up = nbinom_tail(local[up, t], expected[up, t], variance[up, t], upper=True)
         p_down = nbinom_tail(
             local[down, t], expected_low[down, t], variance_low[down, t], upper=False
         )
-        q_up = benjamini_hochberg(p_up, 1.0, n_rest + int((~up).sum()))
-        q_down = benjamini_hochberg(p_down, 1.0, n_rest + int((~down).sum()))
+        q_up = benjamini_hochberg(p_up, 1.0, n_rest + (m - len(up)))
+        q_down = benjamini_hochberg(p_down, 1.0, n_rest + (m - len(down)))
         return up, p_up, q_up, down, p_down, q_down
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hotspots") as pool:
         for t, (up, p_up, q_up, down, p_down, q_down) in enumerate(pool.map(one, range(n_t))):
-            hot[np.flatnonzero(up)[q_up < alpha], t] = True
-            cold[np.flatnonzero(down)[q_down < alpha], t] = True
+            hot[up[q_up < alpha], t] = True
+            cold[down[q_down < alpha], t] = True
             p_hot[up, t] = p_up
             p_cold[down, t] = p_down
     return hot, cold, p_hot, p_cold
@@ -1000,12 +1024,27 @@ def _significant_periods(
     busy = counts.sum(axis=1) > 0
     hot = res.hot & busy[:, None]
     cold = res.cold & busy[:, None]
-    # the cell itself must be busier (quieter) than its share during its hot (cold) periods
-    own_hot = (hot * res.expected).sum(axis=1) * per_cell
-    own_cold = (cold * res.expected_cold).sum(axis=1) * per_cell
-    hot &= ((hot * counts).sum(axis=1) > own_hot)[:, None]
-    cold &= ((cold * counts).sum(axis=1) < own_cold)[:, None]
+    _own_share(hot, cold, counts, res.expected, res.expected_cold, per_cell)
     return res, hot, cold
+
+
+def _own_share(
+    hot: np.ndarray,
+    cold: np.ndarray,
+    counts: np.ndarray,
+    expected: np.ndarray,
+    expected_cold: np.ndarray,
+    per_cell: np.ndarray,
+) -> None:
+    """Clear, in place, the hot (cold) periods of each cell that was not itself busier
+    (quieter) during them than its ``per_cell`` share of the neighbourhood's expectation; by
+    blocks of rows (the same row sums, no temporary as large as the grid)."""
+    for rows in _blocks(len(hot)):
+        h, c, k = hot[rows], cold[rows], counts[rows]
+        own_hot = (h * expected[rows]).sum(axis=1) * per_cell[rows]
+        own_cold = (c * expected_cold[rows]).sum(axis=1) * per_cell[rows]
+        h &= ((h * k).sum(axis=1) > own_hot)[:, None]
+        c &= ((c * k).sum(axis=1) < own_cold)[:, None]
 
 
 def _classified_cells(
