@@ -564,33 +564,41 @@ def _ring_layout(
 ) -> _RingLayout:
     """The ring cells of the computed cells ``rows`` laid out as columns of (rows, ring
     offsets) arrays, and the ``k`` busiest of each row (the earlier offset first among equals)
-    left out by ``k`` passes of a row-wise argmax over all rows at once (a row whose ``k`` is
-    reached is only read, not changed); the sums run along the rows, so the rates are the same
-    bits as cell by cell."""
+    left out by ``k`` passes of a row-wise argmax (a row whose ``k`` is reached is only read,
+    not changed); the sums run along the rows, so the rates are the same bits as cell by cell.
+    By blocks of rows (:data:`_ROW_BLOCK`), each block's arrays in the cache."""
     m = len(rows)
-    pos = grid.shifted_positions(ring_offsets, rows)  # (ring offsets, rows): a row at a time
-    found = pos >= 0
-    at = np.where(found, pos, 0)
-    del pos
-    n_present = found.sum(axis=0)
-    values = np.ascontiguousarray(np.where(found, totals[at], 0.0).T)
-    k = np.maximum(n_present // 4, 1)
-    # leave out the k busiest (the earlier offset first among equals): k passes of argmax
+    at = grid.shifted_positions(ring_offsets, rows)  # (ring offsets, rows): a row at a time
+    found = at >= 0
+    at[~found] = 0
+    k = np.maximum(found.sum(axis=0) // 4, 1)
+    values = np.empty((m, len(ring_offsets)))
     keep = np.ones(values.shape, dtype=bool)
-    left = values.copy()
-    index = np.arange(m)
-    for step in range(int(k.max()) if m else 0):
-        busiest = np.argmax(left, axis=1)
-        more = k > step
-        keep[index[more], busiest[more]] = False
-        left[index[more], busiest[more]] = -np.inf
-    return _RingLayout(rows, at, found, keep, (values * keep).sum(axis=1))
+    kept = np.empty(m)
+    for block in _blocks(m):
+        v, kb, kk = values[block], keep[block], k[block]
+        v[...] = np.where(found[:, block], totals[at[:, block]], 0.0).T
+        # leave out the k busiest (the earlier offset first among equals): k passes of argmax
+        left = v.copy()
+        index = np.arange(len(left))
+        for step in range(int(kk.max())):
+            busiest = np.argmax(left, axis=1)
+            more = kk > step
+            kb[index[more], busiest[more]] = False
+            left[index[more], busiest[more]] = -np.inf
+        kept[block] = (v * kb).sum(axis=1)
+    return _RingLayout(rows, at, found, keep, kept)
 
 
 def _ring_rate(layout: _RingLayout, exposure: np.ndarray) -> np.ndarray:
-    """The kept ring cells' incidents over their ``exposure``, per row of ``layout``."""
-    weight = np.ascontiguousarray(np.where(layout.found, exposure[layout.at], 0.0).T)
-    rest_w = (weight * layout.keep).sum(axis=1)
+    """The kept ring cells' incidents over their ``exposure``, per row of ``layout`` (by blocks
+    of rows, the same row sums)."""
+    rest_w = np.empty(len(layout.rows))
+    for block in _blocks(len(rest_w)):
+        weight = np.ascontiguousarray(
+            np.where(layout.found[:, block], exposure[layout.at[:, block]], 0.0).T
+        )
+        rest_w[block] = (weight * layout.keep[block]).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(rest_w > 0, layout.kept / rest_w, 0.0)
 
@@ -1064,7 +1072,11 @@ def _classified_cells(
     test); the columns of :attr:`EmergingResult.cells`, on the cells' ``boxes``. ``res``
     holds the per-period ``expected``, ``z`` and ``gi_z`` (:class:`PeriodTests`), ``evidence``
     is :func:`_final_run_evidence`'s."""
-    mk = mann_kendall(np.round(res["z"], 9))
+    rounded = np.empty_like(res["z"])
+    for rows in _blocks(len(rounded)):
+        np.round(res["z"][rows], 9, out=rounded[rows])
+    mk = mann_kendall(rounded)
+    del rounded
     mk_z, mk_p = np.asarray(mk.z), np.asarray(mk.p_value)
     n_hot, n_cold = hot.sum(axis=1), cold.sum(axis=1)
     candidate = (hot[:, -1] & (n_hot >= final_rule)) | (cold[:, -1] & (n_cold >= final_rule))

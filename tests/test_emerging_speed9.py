@@ -120,3 +120,58 @@ def test_classification_by_small_blocks_equals_one_block(monkeypatch):
         np.testing.assert_array_equal(left, right, err_msg=column)
     assert dict(got.params["category_counts"]) == dict(whole.params["category_counts"])
     assert got.params["category_counts"]["new hot spot"] >= 1
+
+
+def _ring_layout_reference(grid, totals, ring_offsets, rows):
+    """The trimmed ring laid out on whole arrays (before the blocks): (at, found, keep, kept)."""
+    m = len(rows)
+    pos = grid.shifted_positions(ring_offsets, rows)
+    found = pos >= 0
+    at = np.where(found, pos, 0)
+    values = np.ascontiguousarray(np.where(found, totals[at], 0.0).T)
+    k = np.maximum(found.sum(axis=0) // 4, 1)
+    keep = np.ones(values.shape, dtype=bool)
+    left = values.copy()
+    index = np.arange(m)
+    for step in range(int(k.max()) if m else 0):
+        busiest = np.argmax(left, axis=1)
+        more = k > step
+        keep[index[more], busiest[more]] = False
+        left[index[more], busiest[more]] = -np.inf
+    return at, found, keep, (values * keep).sum(axis=1)
+
+
+def _ring_rate_reference(at, found, keep, kept, exposure):
+    weight = np.ascontiguousarray(np.where(found, exposure[at], 0.0).T)
+    rest_w = (weight * keep).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(rest_w > 0, kept / rest_w, 0.0)
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_ring_layout_and_rate_by_blocks_equal_whole_arrays(monkeypatch, block):
+    monkeypatch.setattr(emerging, "_ROW_BLOCK", block)
+    grid, _ = _monthly_grid()
+    rng = np.random.default_rng(block)
+    m = len(grid)
+    # small whole totals: many ties among a ring's cells (the earlier offset goes first)
+    totals = np.where(rng.random(m) < 0.5, 0.0, rng.integers(1, 4, m).astype(float))
+    exposure = np.where(totals > 0, rng.uniform(0.1, 2.0, m), 0.0)
+    offsets = emerging._RingTrim(grid, totals, expect_busy_only=False).offsets
+    assert len(offsets) == 16
+    for rows in (np.arange(m), np.flatnonzero(rng.random(m) < 0.3), np.arange(1), np.arange(0)):
+        got = emerging._ring_layout(grid, totals, offsets, rows)
+        ref = _ring_layout_reference(grid, totals, offsets, rows)
+        for g, r in zip((got.at, got.found, got.keep, got.kept), ref, strict=True):
+            np.testing.assert_array_equal(g, r)
+        rate = emerging._ring_rate(got, exposure)
+        np.testing.assert_array_equal(rate, _ring_rate_reference(*ref, exposure))
+        assert rate.shape == (len(rows),)
+    # by hand: a complete ring (16 cells) keeps 12, its 4 busiest left out
+    got = emerging._ring_layout(grid, totals, offsets, np.arange(m))
+    complete = np.flatnonzero(got.found.all(axis=0))
+    assert len(complete) > 100
+    np.testing.assert_array_equal(got.keep[complete].sum(axis=1), 12)
+    row = complete[0]
+    ring = np.sort(totals[got.at[:, row]])
+    assert got.kept[row] == ring[:12].sum()
