@@ -383,21 +383,40 @@ class DensitySurface:
         return values, xc, yc
 
     # ------------------------------------------------------------------ areas
-    def values_inside(self, area: BaseGeometry | None) -> np.ndarray:
+    def values_inside(
+        self,
+        area: BaseGeometry | None,
+        *,
+        at_least: float | None = None,
+        tile_max: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Values of positive cells whose centres lie in ``area`` (all positive cells if None).
 
         Tiles wholly inside or outside ``area`` are decided at once (one vectorised test of every
         tile's square), so a national study area costs a point-in-polygon test only for the
         cells of tiles on its boundary; hundreds of tiles are stacked per NumPy call. Values come
         tile by tile in the order of :attr:`tiles`, each tile row by row.
+
+        ``at_least``: only the values at or above it (a positive level), with ``tile_max``
+        (:meth:`tile_maxima` of the tiles as they are) only the tiles reaching it are read.
         """
         if area is None:
+            if at_least is not None and at_least > 0:
+                return self.cells_at_or_above(at_least, tile_max=tile_max)[2]
             return self.cell_values()[2]
         if area.is_empty or not self.tiles:
             return np.empty(0)
+        floor = at_least if at_least is not None and at_least > 0 else None
+        among = None
+        if floor is not None and tile_max is not None:
+            among = np.flatnonzero(np.asarray(tile_max) >= floor)
+            if among.size == 0:
+                return np.empty(0)
         shapely.prepare(area)
         t, c = self.tile_size, self.cell_size
         keys = np.array(list(self.tiles), dtype=np.int64)
+        if among is not None:
+            keys = keys[among]
         x0 = self.origin[0] + keys[:, 1] * t * c
         y0 = self.origin[1] + keys[:, 0] * t * c
         boxes = shapely.box(x0, y0, x0 + t * c, y0 + t * c)
@@ -406,10 +425,10 @@ class DensitySurface:
         edge[~whole] = shapely.intersects(area, boxes[~whole])
         out: list[np.ndarray] = []
         start = 0
-        for keys_n, stack in self._stacked_tiles():
+        for keys_n, stack in self._stacked_tiles(among):
             stop = start + len(stack)
             on_edge = np.flatnonzero(edge[start:stop])
-            keep = stack > 0
+            keep = stack > 0 if floor is None else stack >= floor
             keep[~(whole[start:stop] | edge[start:stop])] = False
             if on_edge.size:  # the positive cells of edge tiles, tested by their centres
                 n, r, k = np.nonzero(keep[on_edge])
@@ -476,17 +495,21 @@ class DensitySurface:
         lower = level * (1 - 1e-9) if level > 0 else np.nextafter(level, -np.inf)
         components = np.split(order, splits)
         found = self._contour_batches(i, j, labels, components, level, lower)
-        polys: list[shapely.Polygon] = []
+        drawn: list[list[shapely.Polygon]] = []
+        as_cells: list[int] = []
         for label, idx in enumerate(components):
-            ci, cj = i[idx], j[idx]
             own = found.get(label)
             if own is None:  # contoured alone
-                own = self._contour_component(ci, cj, level, lower)
+                own = self._contour_component(i[idx], j[idx], level, lower)
             # a single cell or a one-cell-wide ridge contours to (almost) nothing: draw its cells
             if sum(p.area for p in own) < 0.5 * idx.size * self.cell_area_m2:
-                own = self._cell_polygons(ci, cj)
-            polys.extend(own)
-        return _dissolve(polys)
+                as_cells.append(label)
+            drawn.append(own)
+        if as_cells:
+            cells_of = self._components_cell_polygons(i, j, [components[k] for k in as_cells])
+            for label, own in zip(as_cells, cells_of, strict=True):
+                drawn[label] = own
+        return _dissolve([p for own in drawn for p in own])
 
     def _contour_component(
         self, ci: np.ndarray, cj: np.ndarray, level: float, lower: float
@@ -673,6 +696,27 @@ class DensitySurface:
         boxes = shapely.box(x0, y0, x0 + c, y0 + c)
         return _dissolve(list(boxes))
 
+    def _components_cell_polygons(
+        self, i: np.ndarray, j: np.ndarray, components: list[np.ndarray]
+    ) -> list[list[shapely.Polygon]]:
+        """``[self._cell_polygons(i[idx], j[idx]) for idx in components]`` in one dissolve.
+
+        The components are 8-connected groups of cells apart from each other (no cell of one
+        touches a cell of another, even at a corner), so the touching groups of all their
+        squares are those of each component's squares alone, in the same order
+        (:func:`_dissolved_groups`), and each group's union is the same.
+        """
+        cells = np.concatenate(components)
+        c = self.cell_size
+        x0 = self.origin[0] + i[cells] * c
+        y0 = self.origin[1] + j[cells] * c
+        boxes = shapely.box(x0, y0, x0 + c, y0 + c)
+        starts = _starts(components)
+        out: list[list[shapely.Polygon]] = [[] for _ in components]
+        for first, parts in _dissolved_groups(list(boxes)):
+            out[int(np.searchsorted(starts, first, side="right")) - 1].extend(parts)
+        return out
+
 
 def _shelves(
     widths: np.ndarray, heights: np.ndarray, side: int
@@ -749,31 +793,37 @@ def _components_8(i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 def _dissolve(polys: list[BaseGeometry]) -> list[shapely.Polygon]:
     """Valid, dissolved polygons, one per connected area (parts meeting at a point stay apart)."""
+    return [p for _, parts in _dissolved_groups(polys) for p in parts]
+
+
+def _dissolved_groups(polys: list[BaseGeometry]) -> list[tuple[int, list[shapely.Polygon]]]:
+    """:func:`_dissolve` group by group: for each group of touching polygons, in the order of
+    their first members, the position of its first member in ``polys`` and its parts."""
     if not polys:
         return []
     geoms = shapely.make_valid(np.asarray(polys, dtype=object))
     if len(geoms) == 1:
-        return polygon_parts(geoms[0])
+        return [(0, polygon_parts(geoms[0]))]
     # union only the groups of polygons that touch: one global union of tens of thousands of
     # disjoint polygons (national data) costs far more than the few local ones needed
     a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     graph = coo_array((np.ones(a.size, dtype=np.int8), (a, b)), shape=(len(geoms), len(geoms)))
     _, labels = connected_components(graph, directed=False)
-    out: list[shapely.Polygon] = []
+    out: list[tuple[int, list[shapely.Polygon]]] = []
     # a polygon alone in its group, with area, is its own only part
     plain = (shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON) & (shapely.area(geoms) > 0)
     order = np.argsort(labels, kind="stable")
     splits = np.flatnonzero(np.diff(labels[order])) + 1
     for group in np.split(order, splits):
         if len(group) == 1 and plain[group[0]]:
-            out.append(geoms[group[0]])
+            out.append((int(group[0]), [geoms[group[0]]]))
             continue
         geom = (
             geoms[group[0]]
             if len(group) == 1
             else shapely.make_valid(shapely.union_all(geoms[group]))
         )
-        out.extend(polygon_parts(geom))
+        out.append((int(group[0]), polygon_parts(geom)))
     return out
 
 

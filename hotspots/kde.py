@@ -55,6 +55,7 @@ __all__ = [
     "KDEHotspots",
     "arcgis_bandwidth",
     "brute_force_density",
+    "coverage_level",
     "deduplicate",
     "density_surface",
     "kernel_density",
@@ -896,6 +897,79 @@ def _kth_highest(v: np.ndarray, k: int) -> float:
 #: Values :func:`_kth_highest` samples to bound the highest ones.
 _KTH_SAMPLE = 65_536
 
+#: :func:`coverage_level` reads every ``step``-th row and column of each tile (``tile_size //
+#: this``) to bound the level from below.
+_LEVEL_SAMPLE_STEPS = 8
+
+
+def coverage_level(
+    surface: DensitySurface,
+    area: shapely.Geometry,
+    area_m2: float,
+    coverage: float = HOTSPOT_COVERAGE,
+    *,
+    tile_max: np.ndarray | None = None,
+) -> float:
+    """``threshold_level(surface.values_inside(area), threshold="coverage", ...)``, reading only
+    the cells near the top.
+
+    Parameters
+    ----------
+    surface : DensitySurface
+    area : shapely geometry
+        The study area (cell centres inside it count).
+    area_m2 : float
+        The study area in square metres (sets ``k``, the cells that are hot).
+    coverage : float, default 0.02
+    tile_max : ndarray, optional
+        :meth:`~hotspots.grid.DensitySurface.tile_maxima` of the tiles as they are.
+
+    Returns
+    -------
+    float
+        The same level as :func:`threshold_level` (``inf`` when no cell is positive).
+
+    Notes
+    -----
+    An even sample of every tile's cells (every ``tile_size // 8``-th row and column) gives a
+    bound expected to leave about 1.25 ``k`` cells at or above it; if at least ``k`` of those
+    lie in the study area, the ``k``-th highest of them is the ``k``-th highest of all (every
+    cell above it is at or above the bound), else every positive cell inside is read. National
+    KDE (13 million positive cells inside, ``k`` 1.5 million): 0.72 s -> 0.3 s.
+    """
+    cell_area = surface.cell_area_m2
+    k = max(1, round(coverage * float(area_m2 or 0.0) / cell_area))
+    bound = _level_bound(surface, k)
+    if bound is not None:
+        top = surface.values_inside(area, at_least=bound, tile_max=tile_max)
+        if top.size >= k:
+            return threshold_level(
+                top, cell_area_m2=cell_area, study_area_m2=area_m2, coverage=coverage
+            )
+    return threshold_level(
+        surface.values_inside(area),
+        cell_area_m2=cell_area,
+        study_area_m2=area_m2,
+        coverage=coverage,
+    )
+
+
+def _level_bound(surface: DensitySurface, k: int) -> float | None:
+    """A positive value with about ``1.25 k`` cells of ``surface`` at or above it, from an even
+    sample of its cells (None when the sample has too few positive cells to tell)."""
+    if not surface.tiles:
+        return None
+    t = surface.tile_size
+    step = max(1, t // _LEVEL_SAMPLE_STEPS)
+    share = len(range(0, t, step)) ** 2 / (t * t)  # of the cells sampled
+    sample = np.concatenate([tile[::step, ::step].ravel() for tile in surface.tiles.values()])
+    sample = sample[sample > 0]
+    want = math.ceil(1.25 * k * share) + 32
+    if want >= sample.size:
+        return None
+    bound = float(np.partition(sample, sample.size - want)[sample.size - want])
+    return bound if bound > 0 else None
+
 
 # ------------------------------------------------------------------------------------- estimator
 class KDEHotspots(HotspotEstimator):
@@ -1085,22 +1159,24 @@ class KDEHotspots(HotspotEstimator):
         n_locations = _n_distinct(x, yy)
 
         clip, area_m2 = _study_area(incidents, surface, notes)
-        inside = surface.values_inside(clip)
-        level = threshold_level(
-            inside,
-            threshold=self.threshold,
-            cell_area_m2=surface.cell_area_m2,
-            study_area_m2=area_m2,
-            coverage=self.coverage,
-            volume=self.volume,
-            density=self.density,
-        )
+        peaks = surface.tile_maxima()
+        if self.threshold == "coverage" and clip is not None:
+            level = coverage_level(surface, clip, area_m2, self.coverage, tile_max=peaks)
+        else:
+            level = threshold_level(
+                surface.values_inside(clip) if self.threshold != "density" else np.empty(0),
+                threshold=self.threshold,
+                cell_area_m2=surface.cell_area_m2,
+                study_area_m2=area_m2,
+                coverage=self.coverage,
+                volume=self.volume,
+                density=self.density,
+            )
         notes += self._level_notes(level)
 
         min_area = surface.cell_area_m2 if self.min_area_m2 is None else float(self.min_area_m2)
         if self.min_area_m2 is None:
             notes.append(f"Polygons smaller than one cell ({min_area:,.0f} m²) are dropped.")
-        peaks = surface.tile_maxima()
         hotspots = self._polygons(surface, level, clip, min_area, incidents.crs, peaks)
 
         self.bandwidth_ = bw
