@@ -331,18 +331,25 @@ class DensitySurface:
             )
             raise ParameterError(msg)
         out = np.zeros((nj, ni), dtype=float)
+        self._fill(out, i0, j0)
+        return out
+
+    def _fill(self, out: np.ndarray, i0: int, j0: int) -> None:
+        """Copy the values of cells ``i0 <= i < i0 + ni``, ``j0 <= j < j0 + nj`` into ``out``
+        (shape ``(nj, ni)``, a view is fine); cells of tiles not stored are left as they are."""
+        nj, ni = out.shape
         t = self.tile_size
+        tiles = self.tiles
         for tr in range(j0 // t, (j0 + nj - 1) // t + 1):
+            gj0, gj1 = max(j0, tr * t), min(j0 + nj, (tr + 1) * t)
             for tc in range(i0 // t, (i0 + ni - 1) // t + 1):
-                arr = self.tiles.get((tr, tc))
+                arr = tiles.get((tr, tc))
                 if arr is None:
                     continue
-                gj0, gi0 = max(j0, tr * t), max(i0, tc * t)
-                gj1, gi1 = min(j0 + nj, (tr + 1) * t), min(i0 + ni, (tc + 1) * t)
+                gi0, gi1 = max(i0, tc * t), min(i0 + ni, (tc + 1) * t)
                 out[gj0 - j0 : gj1 - j0, gi0 - i0 : gi1 - i0] = arr[
                     gj0 - tr * t : gj1 - tr * t, gi0 - tc * t : gi1 - tc * t
                 ]
-        return out
 
     def to_dense(
         self, bounds: tuple[float, float, float, float] | None = None
@@ -652,7 +659,7 @@ class DensitySurface:
                 strict=True,
             )
         ):
-            z[r0 : r0 + nj, c0 : c0 + ni] = self.block(i0, j0, ni, nj)
+            self._fill(z[r0 : r0 + nj, c0 : c0 + ni], i0, j0)  # z is zeros
             which[r0 : r0 + nj, c0 : c0 + ni] = n
         # each canvas cell's cell of the surface; gaps between rectangles at (0, 0)
         shift_i = np.r_[bi0[members] - col, 0]
