@@ -423,13 +423,7 @@ def rank_hotspots(
         )
     inc_idx, poly_idx = _incidents_at(*inside, np.ravel(inverse), len(locations))
     size = _size_columns(geoms, incidents, inc_idx, poly_idx, unit_area_m2)
-    if testing is not None:
-        place = testing.result()
-        size.update(p_value=place.p_value, disc_incidents=place.count, disc_expected=place.expected)
-    else:  # the detector tested every hot spot itself
-        size.update(p_value=own_p, disc_incidents=np.full(k, np.nan))
-        size["disc_expected"] = np.full(k, np.nan)
-    size["centroid_lon"], size["centroid_lat"] = _label_points(geoms, crs)
+    label_points = _label_points(geoms, crs)
     monthly = _monthly_counts(frame["month"].to_numpy(), months, inc_idx, poly_idx, k)
     hour_counts, day_counts = _hour_and_day_counts(frame, inc_idx, poly_idx, k)
     top_location = _top_locations(frame["location"], inc_idx, poly_idx, k)
@@ -437,6 +431,14 @@ def rank_hotspots(
     trends = _trends(monthly, alpha)
     extents = _max_extents(geoms)
     timing = _timings(monthly, hour_counts, day_counts, months, incidents.has_time)
+    # the test's result only now: every profile above was made while it ran
+    if testing is not None:
+        place = testing.result()
+        size.update(p_value=place.p_value, disc_incidents=place.count, disc_expected=place.expected)
+    else:  # the detector tested every hot spot itself
+        size.update(p_value=own_p, disc_incidents=np.full(k, np.nan))
+        size["disc_expected"] = np.full(k, np.nan)
+    size["centroid_lon"], size["centroid_lat"] = label_points
     columns = {name: values.astype(float).tolist() for name, values in size.items()}
     counts = size["incidents"].astype(np.int64).tolist()
     rows: list[dict[str, Any]] = []
