@@ -1828,7 +1828,7 @@ def _joined(table: pa.Table) -> pa.Array:
 
 
 def _row_keys(p: _Parsed, id_col: str | None, has_id: np.ndarray, ok: np.ndarray) -> _RowKeys:
-    """What :func:`_duplicates` compares of a file's rows: id keys, and the distinct whole rows
+    """What :func:`_find_copies` compares of a file's rows: id keys, and the distinct whole rows
     of the valid rows without an id (from their lines where a line is a record without quotes:
     the line with the delimiter written :data:`_JOIN` is the fields joined)."""
     table = p.table
@@ -3094,6 +3094,11 @@ def _validate(
     sizes = np.array([f.n for f in files], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     rej = _merged_rejects(files, offsets, int(sizes.sum()))
+    located = rej.ok
+    has_id = _cat(files, "has_id", bool)
+    pool = ThreadPoolExecutor(max_workers=1)
+    found = pool.submit(_find_copies, files, offsets, has_id, located)  # while points are located
+    pool.shutdown(wait=False)
     loc = _locate(files, sizes, offsets, rej, analysis_crs)
     choices: dict[str, Any] = {
         "crs": loc.crs.to_string(),
@@ -3102,20 +3107,18 @@ def _validate(
         "forces": sorted({force for f in files for force in f.info.forces}),
     }
     notes.append(f"Analysis CRS: {loc.crs_reason}.")
-    located = rej.ok
-    pool = ThreadPoolExecutor(max_workers=1)
-    projected = pool.submit(_project, loc)  # while the duplicates are found
-    pool.shutdown(wait=False)
-    before = rej.code.copy(), len(rej.batches)
-    has_id = _cat(files, "has_id", bool)
-    dup = _duplicates(files, offsets, has_id, rej)
-    far = projected.result()
+    far = _project(loc)
+    copies = found.result()
     if far.any() and (bad := located & far[np.maximum(loc.pid, 0)]).any():
-        # rejected before the duplicates are looked for: look again
-        rej.code, rej.batches = before[0], rej.batches[: before[1]]
+        # rejected before the duplicates: the copies without an id are counted again among the
+        # rows still valid (a row with an id is rejected once, by its first reason)
         rej.add(bad, R_RANGE, "", "the point cannot be projected to the analysis CRS")
-        dup = _duplicates(files, offsets, has_id, rej)
-    notes.extend(_duplicate_notes(*dup))
+        copies = _Copies(copies.with_id, _find_copies(files, offsets, has_id, rej.ok, False).kept)
+    n_dup = sum(
+        rej.add(m, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
+        for m in copies.with_id
+    )
+    notes.extend(_duplicate_notes(n_dup, copies.kept))
     _set_aside_outliers(loc, rej, outlier_km, study_area_given, choices, notes)
     ok = rej.ok
     if not ok.any():
@@ -3336,7 +3339,7 @@ def _choose_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:
 
 
 def _duplicate_notes(n_dup: int, n_dup_kept: int) -> list[str]:
-    """What :func:`_duplicates` rejected, and the identical rows it kept."""
+    """The duplicates rejected, and the identical rows kept (:func:`_find_copies`)."""
     notes: list[str] = []
     if n_dup:
         notes.append(f"{n_dup} exact duplicate row(s) with an id were rejected as duplicates.")
@@ -3585,10 +3588,25 @@ def _text_of(column: pd.Series) -> pd.Series:
     return values.take(codes).to_pandas().astype(str)
 
 
-def _duplicates(
-    files: list[ValidatedFile], offsets: np.ndarray, has_id: np.ndarray, rej: _Rejects
-) -> tuple[int, int]:
-    """Reject exact copies of an earlier row that carry an id; count the copies without one.
+@dataclass(frozen=True)
+class _Copies:
+    """What the duplicate rules find (:func:`_find_copies`), before any row is rejected."""
+
+    with_id: list[np.ndarray]  # per header: the rows (over all files) that copy an earlier row
+    # with an id, whatever their state (only those still valid are rejected as duplicates)
+    kept: int  # valid rows without an id equal to an earlier one (kept; a note counts them)
+
+
+def _find_copies(
+    files: list[ValidatedFile],
+    offsets: np.ndarray,
+    has_id: np.ndarray,
+    ok: np.ndarray,
+    with_id: bool = True,
+) -> _Copies:
+    """The exact copies of an earlier row that carry an id, and how many valid rows (``ok``)
+    without one copy an earlier row; rejects nothing, so it runs in a thread while the points
+    are located and projected (:func:`_validate` rejects the copies with an id after).
 
     Files are compared only with files of the same header. A row with an id can only copy a row
     with the same id, so whole rows are compared only where an id value repeats; rows without an
@@ -3598,11 +3616,13 @@ def _duplicates(
     for i, f in enumerate(files):
         if f.n:
             groups.setdefault(tuple(f.parsed.header), []).append(i)
-    n_dup = n_kept = 0
+    found: list[np.ndarray] = []
+    n_kept = 0
     for members in groups.values():
-        n_dup += _duplicates_with_id(files, offsets, members, has_id, rej)
-        n_kept += _copies_without_id(files, offsets, members, has_id, rej)
-    return n_dup, n_kept
+        if with_id and (copies := _copies_with_id(files, offsets, members, has_id)) is not None:
+            found.append(copies)
+        n_kept += _copies_without_id(files, offsets, members, has_id, ok)
+    return _Copies(found, n_kept)
 
 
 def _span(f: ValidatedFile, off: int, a: np.ndarray) -> np.ndarray:
@@ -3673,32 +3693,28 @@ def _line_fields(data: bytes, p: _Parsed, lines: np.ndarray, delim: str) -> pa.T
     return pa.table({h: pa.array(c, type=pa.string()) for h, c in zip(p.header, cols, strict=True)})
 
 
-def _duplicates_with_id(
-    files: list[ValidatedFile],
-    offsets: np.ndarray,
-    members: list[int],
-    has_id: np.ndarray,
-    rej: _Rejects,
-) -> int:
-    """Reject the rows with an id equal in every field to an earlier row: only rows whose id key
-    (:func:`_id_keys`) repeats can be, and their raw fields are compared (:func:`_copies`)."""
+def _copies_with_id(
+    files: list[ValidatedFile], offsets: np.ndarray, members: list[int], has_id: np.ndarray
+) -> np.ndarray | None:
+    """The rows (mask over all rows) with an id equal in every field to an earlier row, or None
+    for none: only rows whose id key (:func:`_id_keys`) repeats can be, and their raw fields are
+    compared (:func:`_copies`)."""
     if files[members[0]].info.columns.get("id") is None:
-        return 0
+        return None
     with_id = [_span(files[i], offsets[i], has_id) for i in members]
     if not any(w.any() for w in with_id):
-        return 0
+        return None
     keys = [_keys_of(files[i]).ids[w] for i, w in zip(members, with_id, strict=True)]
     again = _repeated(np.concatenate(keys))
     if not again.any():
-        return 0
+        return None
     cuts = np.cumsum([len(k) for k in keys])[:-1]
     masks = []
     for w, a in zip(with_id, np.split(again, cuts), strict=True):
         m = np.zeros(len(w), dtype=bool)
         m[np.flatnonzero(w)[a]] = True
         masks.append(m)
-    copies = _copies(_rows_of(files, offsets, members, masks), len(has_id))
-    return rej.add(copies, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
+    return _copies(_rows_of(files, offsets, members, masks), len(has_id))
 
 
 def _repeated(keys: np.ndarray) -> np.ndarray:
@@ -3794,12 +3810,12 @@ def _copies_without_id(
     offsets: np.ndarray,
     members: list[int],
     has_id: np.ndarray,
-    rej: _Rejects,
+    valid: np.ndarray,
 ) -> int:
-    """The valid rows without an id equal in every field to an earlier one: each file's
-    distinct whole rows (:class:`_RowKeys`), those of different files compared field by field
-    where their keys are equal."""
-    ok = rej.ok & ~has_id
+    """The valid rows (``valid``) without an id equal in every field to an earlier one: each
+    file's distinct whole rows (:class:`_RowKeys`), those of different files compared field by
+    field where their keys are equal."""
+    ok = valid & ~has_id
     total = 0
     keys, owners = [], []
     for i in members:
