@@ -596,6 +596,7 @@ def _split(text: str, delim: str, name: str) -> tuple[list[str], list[list[str]]
     return header, rows, lines
 
 
+@functools.lru_cache(maxsize=4096)  # a few header names, asked for again by every file
 def _normalise(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.replace("\ufeff", "").strip().lower()).strip("_")
 
@@ -1746,6 +1747,9 @@ def _keep_unreadable(bad: np.ndarray, present: np.ndarray, mode: str) -> bool:
     return int(bad.sum()) * 2 > int(present.sum())  # "auto": most of the column is unreadable
 
 
+_NO_TEXT = pa.array([], type=pa.string())
+
+
 def _validate_file(
     p: _Parsed,
     columns: Mapping[str, str | None],
@@ -1797,7 +1801,7 @@ def _validate_file(
             one_line = p.line_text[2]
         raw = _decoded(p.table.filter(pa.array(bad)))
         kept = _Kept(np.flatnonzero(bad), raw, reload, one_line)
-        empty = pa.table({h: pa.array([], type=pa.string()) for h in p.header})
+        empty = pa.table([_NO_TEXT] * len(p.header), names=p.header)
         p = dataclasses.replace(p, table=empty, line_text=None)
     elif p.line_text is not None:
         p = dataclasses.replace(p, line_text=None)  # the file's bytes are not kept
