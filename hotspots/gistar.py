@@ -544,8 +544,9 @@ class StudyAreaCells:
         c = self.cell_size
         core, outer = self._bands()
         inside = centres_within(core, ij, c) if core is not None else np.zeros(len(ij), bool)
-        reach = centres_within(outer, ij, c) if outer is not None else ~inside
-        near = np.flatnonzero(~inside & reach)
+        near = np.flatnonzero(~inside)  # a cell inside is 1 whatever the outer band says
+        if outer is not None:
+            near = near[centres_within(outer, ij[near], c)]
         out = inside.astype(float)
         out[near] = self._overlay(ij[near])
         return out
@@ -726,12 +727,14 @@ def grid_part(
     nbr = neighbour_offsets(cell, neighbour_distance).astype(np.int64)
     win = _square_offsets(area.radius)
     occ_keys = unique_keys(np.asarray(occupied_keys, dtype=np.int64))
-    cand = _dilate_square(_unkey(occ_keys), area.radius)
+    every = _dilate_square(_unkey(occ_keys), area.radius)
+    every_keys = cell_keys(every)
+    kept = np.arange(len(every))
     if box is not None:
         i0, j0, i1, j1 = box
-        i, j = cand[:, 0], cand[:, 1]
-        cand = cand[(i >= i0) & (i < i1) & (j >= j0) & (j < j1)]
-    cand_keys = cell_keys(cand)
+        i, j = every[:, 0], every[:, 1]
+        kept = np.flatnonzero((i >= i0) & (i < i1) & (j >= j0) & (j < j1))
+    cand, cand_keys = every[kept], every_keys[kept]
     frac = np.ones(len(cand))
     n_nb = np.full(len(cand), float(len(nbr)))
     n_win = np.full(len(cand), float(len(win)))
@@ -740,28 +743,49 @@ def grid_part(
         # the windows of the cells near the edge: every share those cells need, computed once
         ring = _dilate_square(cand[edge], area.radius)
         ring_keys = cell_keys(ring)
+        edge_keys = cand_keys[edge]
         ring_frac = area.fractions(ring)
         # a cell holding an incident is in the area, however little of it the polygon covers
         hit = _lookup(ring_keys, occ_keys)
         hit = hit[hit >= 0]
         ring_frac[hit] = np.maximum(ring_frac[hit], MIN_CELL_FRACTION)
-        edge_keys = cand_keys[edge]
         frac[edge] = ring_frac[_lookup(ring_keys, edge_keys)]
         for offs, out in ((nbr, n_nb), (win, n_win)):
             acc = np.zeros(len(edge))
-            for shift in cell_keys(offs):
-                pos = _lookup(ring_keys, edge_keys + shift)
-                acc += np.where(pos >= 0, ring_frac[pos], 0.0)
+            for pos in _window_positions(ring_keys, edge_keys, offs):
+                acc += ring_frac[pos]
             out[edge] = acc
     in_area = frac > 0
     keys = cand_keys[in_area]
+    # each cell of the dilation -> its position in keys (-1: outside the box or the area)
+    where = np.full(len(every), -1, dtype=np.intp)
+    where[kept[in_area]] = np.arange(len(keys))
     targets = [
-        np.stack([_lookup(keys, occ_keys + shift) for shift in cell_keys(offs)])
+        np.stack([where[pos] for pos in _window_positions(every_keys, occ_keys, offs)])
         if len(occ_keys)
         else np.full((len(offs), 0), -1, dtype=np.intp)
         for offs in (nbr, win)
     ]
     return GridPart(keys, frac[in_area], n_nb[in_area], n_win[in_area], occ_keys, *targets)
+
+
+def _window_positions(dilated_keys: np.ndarray, keys: np.ndarray, offsets: np.ndarray) -> list:
+    """Positions in ``dilated_keys`` of ``keys`` shifted by each offset, in offset order.
+
+    ``dilated_keys`` are the keys, increasing, of every cell within the square window
+    (:func:`_dilate_square`) of the cells ``keys``, a window that holds every offset. Each
+    shifted cell is then among them, and so are the ``2 r + 1`` cells of its column around its
+    cell: shifted by ``(di, dj)``, a cell lies ``dj`` places after the cell shifted by
+    ``(di, 0)``. One search per column of offsets finds them all, where a search per offset
+    (:func:`_lookup`) gave the same positions.
+    """
+    cols = {}
+    out = []
+    for di, dj in np.asarray(offsets, dtype=np.int64):
+        if di not in cols:
+            cols[di] = np.searchsorted(dilated_keys, keys + int(di) * _KEY_SHIFT)
+        out.append(cols[di] + int(dj))
+    return out
 
 
 def gistar_grid(
@@ -1596,9 +1620,11 @@ def _merge_hot_cells(
     """One hot spot per 8-connected group of hot cells: peak density, least q-value, max z."""
     hot_idx = np.flatnonzero(hot)
     labels = _components(grid.cells[hot_idx])
+    # the hot cells grouped by label, each group in cell order (labels == lab, at once)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
     rows = []
-    for lab in np.unique(labels):
-        members = hot_idx[labels == lab]
+    for members in np.split(hot_idx[order], bounds) if len(order) else []:
         rows.append(
             {
                 "method": "gistar",

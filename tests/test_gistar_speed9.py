@@ -1,0 +1,275 @@
+"""Session 9's faster Gi* grid and place flags against the computations they replaced.
+
+Each fast path is pinned to a reference written here the way the code did it before (a search
+per offset, the outer band tested on every cell, every row of a table looked at one by one), on
+random and hand-made data: empty, one point, duplicates, far from the origin, tiles.
+"""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from hotspots import gistar, places
+from hotspots.grid import cell_keys, neighbour_offsets
+from hotspots.incidents import Incidents
+from hotspots.patrol import make_patrol_areas
+
+# --------------------------------------------------------------------------------------------
+# the grid
+
+
+def _reference_fractions(area: gistar.StudyAreaCells, ij: np.ndarray) -> np.ndarray:
+    """:meth:`StudyAreaCells.fractions` as it was: both bands tested on every cell."""
+    if area.whole:
+        return np.ones(len(ij))
+    c = area.cell_size
+    core, outer = area._bands()
+    inside = gistar.centres_within(core, ij, c) if core is not None else np.zeros(len(ij), bool)
+    reach = gistar.centres_within(outer, ij, c) if outer is not None else ~inside
+    near = np.flatnonzero(~inside & reach)
+    out = inside.astype(float)
+    out[near] = area._overlay(ij[near])
+    return out
+
+
+def _reference_part(occupied_keys, area, neighbour_distance, box=None):
+    """:func:`grid_part` as it was: one search of the sorted keys per offset."""
+    nbr = neighbour_offsets(area.cell_size, neighbour_distance).astype(np.int64)
+    win = gistar._square_offsets(area.radius)
+    occ_keys = np.unique(np.asarray(occupied_keys, dtype=np.int64))
+    cand = gistar._dilate_square(gistar._unkey(occ_keys), area.radius)
+    if box is not None:
+        i0, j0, i1, j1 = box
+        i, j = cand[:, 0], cand[:, 1]
+        cand = cand[(i >= i0) & (i < i1) & (j >= j0) & (j < j1)]
+    cand_keys = cell_keys(cand)
+    frac = np.ones(len(cand))
+    n_nb = np.full(len(cand), float(len(nbr)))
+    n_win = np.full(len(cand), float(len(win)))
+    edge = np.flatnonzero(~area.interior(cand))
+    if len(edge):
+        ring = gistar._dilate_square(cand[edge], area.radius)
+        ring_keys = cell_keys(ring)
+        ring_frac = _reference_fractions(area, ring)
+        hit = gistar._lookup(ring_keys, occ_keys)
+        hit = hit[hit >= 0]
+        ring_frac[hit] = np.maximum(ring_frac[hit], gistar.MIN_CELL_FRACTION)
+        edge_keys = cand_keys[edge]
+        frac[edge] = ring_frac[gistar._lookup(ring_keys, edge_keys)]
+        for offs, out in ((nbr, n_nb), (win, n_win)):
+            acc = np.zeros(len(edge))
+            for shift in cell_keys(offs):
+                pos = gistar._lookup(ring_keys, edge_keys + shift)
+                acc += np.where(pos >= 0, ring_frac[pos], 0.0)
+            out[edge] = acc
+    in_area = frac > 0
+    keys = cand_keys[in_area]
+    targets = [
+        np.stack([gistar._lookup(keys, occ_keys + shift) for shift in cell_keys(offs)])
+        if len(occ_keys)
+        else np.full((len(offs), 0), -1, dtype=np.intp)
+        for offs in (nbr, win)
+    ]
+    return (keys, frac[in_area], n_nb[in_area], n_win[in_area], occ_keys, *targets)
+
+
+def _assert_parts_equal(got: gistar.GridPart, ref: tuple) -> None:
+    for name, a, b in zip(got._fields, got, ref, strict=True):
+        assert a.shape == b.shape, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def _ragged_area(x0: float = 0.0, y0: float = 0.0):
+    """A ragged polygon with a hole, an island and a sliver 10 m wide, around (x0, y0)."""
+    rng = np.random.default_rng(3)
+    angle = np.sort(rng.uniform(0, 2 * np.pi, 80))
+    radius = 2_000 + rng.uniform(-600, 600, 80)
+    ragged = shapely.Polygon(
+        np.column_stack([x0 + radius * np.cos(angle), y0 + radius * np.sin(angle)])
+    )
+    return shapely.MultiPolygon(
+        [
+            ragged.difference(shapely.Point(x0 + 300, y0 - 200).buffer(450)),
+            shapely.Point(x0 + 4_000, y0 + 900).buffer(380),
+            shapely.box(x0 - 3_500, y0 - 3_000, x0 - 1_200, y0 - 2_990),
+        ]
+    )
+
+
+def _points(n: int, x0: float, y0: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    xy = np.column_stack([x0 + rng.uniform(-4_500, 4_500, n), y0 + rng.uniform(-3_500, 3_500, n)])
+    return np.r_[xy, xy[: n // 10]]  # duplicates
+
+
+@pytest.mark.parametrize(
+    ("n", "x0", "y0", "cell", "base_cells"),
+    [
+        (3_000, 0.0, 0.0, 150.0, 2),
+        (800, 0.0, 0.0, 25.0, 3),
+        (2_000, 7.0e6, -3.0e6, 150.0, 2),  # far from the origin, negative indices
+        (1, 0.0, 0.0, 150.0, 2),
+        (0, 0.0, 0.0, 150.0, 2),
+    ],
+)
+def test_grid_part_equals_a_search_per_offset(n, x0, y0, cell, base_cells):
+    """Every field of :func:`grid_part` (keys, shares, neighbourhood and window sizes, where
+    each occupied cell lands per offset) equals the search per offset, whole or in tiles."""
+    area_geom = _ragged_area(x0, y0)
+    xy = _points(n, x0, y0, n) if n else np.empty((0, 2))
+    dist = cell * math.sqrt(2)
+    r = gistar.window_radius(cell, dist, base_cells * cell)
+    _, occ, _ = gistar.occupied_cells(xy, cell)
+    area = gistar.StudyAreaCells(area_geom, cell, r)
+    got = gistar.grid_part(occ, area, neighbour_distance=dist)
+    _assert_parts_equal(got, _reference_part(occ, area, dist))
+    if n > 1:
+        assert (got.fraction < 1).sum() > 10 and (got.nbr_targets == -1).any()
+    i0, j0 = int(x0 // cell), int(y0 // cell)
+    for box in [(i0 - 10, j0 - 30, i0 + 7, j0 + 5), (i0 + 7, j0 - 40, i0 + 40, j0 + 40)]:
+        part = gistar.grid_part(occ, area, neighbour_distance=dist, box=box)
+        _assert_parts_equal(part, _reference_part(occ, area, dist, box))
+    # the whole plane as the study area
+    whole = gistar.StudyAreaCells(None, cell, r)
+    _assert_parts_equal(
+        gistar.grid_part(occ, whole, neighbour_distance=dist), _reference_part(occ, whole, dist)
+    )
+
+
+def test_window_positions_by_hand():
+    """Two cells far apart, r = 1: each shifted cell found ``dj`` places after its column's
+    search, the positions a search per offset gives."""
+    cells = np.array([[-5, 3], [1_000, -2_000]], dtype=np.int64)
+    keys = cell_keys(cells)
+    dilated = cell_keys(gistar._dilate_square(cells, 1))
+    assert len(dilated) == 18
+    offsets = gistar._square_offsets(1)
+    got = gistar._window_positions(dilated, keys, offsets)
+    # the first cell's window is the first nine keys, in (i, j) order, as the offsets
+    np.testing.assert_array_equal(np.stack(got)[:, 0], np.arange(9))
+    np.testing.assert_array_equal(np.stack(got)[:, 1], np.arange(9, 18))
+    for pos, shift in zip(got, cell_keys(offsets), strict=True):
+        np.testing.assert_array_equal(pos, gistar._lookup(dilated, keys + shift))
+
+
+def test_fractions_equal_both_bands_on_every_cell():
+    """The outer band tested only on cells outside the inner one: the same shares."""
+    geom = _ragged_area()
+    k = np.arange(-40, 41)
+    ij = np.column_stack([a.ravel() for a in np.meshgrid(k, k)])
+    for cell in (60.0, 150.0):
+        area = gistar.StudyAreaCells(geom, cell, 2)
+        got = area.fractions(ij)
+        np.testing.assert_array_equal(got, _reference_fractions(area, ij))
+        assert ((got > 0) & (got < 1)).sum() > 20
+        assert area.fractions(np.empty((0, 2), np.int64)).shape == (0,)
+
+
+# --------------------------------------------------------------------------------------------
+# the place flags
+
+X0, Y0 = 340_000.0, 390_000.0  # Liverpool, EPSG:27700
+
+
+def _incidents() -> Incidents:
+    """Stacked map points (a prison, a hospital, a police station beside a prison, a busy
+    street point) among 1,000 scattered incidents of mixed places."""
+    dx = np.array([0, 30, 600, 1200, 1230, 2000, 2600, 2610], dtype=float)
+    stack = np.array([40, 10, 30, 20, 25, 60, 70, 12])
+    names = ["Prison", "High Street", "Main Street", "Hospital", "Market Street",
+             "Bishopsgate", "Police Station", "Prison"]  # fmt: skip
+    rng = np.random.default_rng(4)
+    scattered = rng.choice(["Some Road", "Hospital", "Prison"], 1000, p=[0.8, 0.1, 0.1])
+    texts = np.r_[np.repeat(names, stack), scattered]
+    x = np.r_[X0 + np.repeat(dx, stack), X0 + rng.uniform(-3000, 3000, 1000)]
+    y = np.r_[np.full(stack.sum(), Y0), Y0 + rng.uniform(-3000, 3000, 1000)]
+    return Incidents.from_xy(
+        x,
+        y,
+        month=pd.to_datetime(["2024-01-01"] * len(x)),
+        location=np.array(["On or near " + t for t in texts], dtype=object),
+    )
+
+
+def _reference_flags(table, incidents, user_places=None):
+    """:func:`flag_places`' columns with every row looked at and every text at hand."""
+    rules = places.load_places()
+    marks = places._marks(incidents, user_places, rules)
+    is_area = "patrol_area_id" in table.columns
+    centres = places._centre_kinds(table, incidents, marks) if is_area else [""] * len(table)
+    source = user_places.source if user_places and user_places.source else "the user"
+    texts = (np.arange(len(incidents)), incidents.frame["location"].to_numpy())
+    return [
+        places._flag_row(idx, centre, marks, rules, texts, source)
+        for idx, centre in zip(places._members(table, incidents), centres, strict=True)
+    ]
+
+
+def _assert_flags_equal(flagged, ref) -> None:
+    assert list(flagged["unpatrollable_reason"]) == [r[0] for r in ref]
+    assert list(flagged["unpatrollable_kind"]) == [r[1] for r in ref]
+    np.testing.assert_array_equal(flagged["unpatrollable_share"], [r[2] for r in ref])
+    assert list(flagged["place_check"]) == [r[3] for r in ref]
+
+
+@pytest.fixture(scope="module")
+def town():
+    inc = _incidents()
+    rng = np.random.default_rng(9)
+    x, y = X0 + rng.uniform(-3200, 3200, 60), Y0 + rng.uniform(-3200, 3200, 60)
+    side = rng.uniform(5, 900, 60)
+    boxes = list(shapely.box(x, y, x + side, y + side))
+    boxes += [
+        shapely.box(X0 - 80, Y0 - 80, X0 + 80, Y0 + 80),  # the prison's point
+        shapely.box(X0 + 2550, Y0 - 50, X0 + 2650, Y0 + 50),  # police station and prison
+        shapely.box(X0 + 1950, Y0 - 50, X0 + 2050, Y0 + 50),  # the busy point
+        shapely.box(X0 + 9000, Y0, X0 + 9100, Y0 + 100),  # holds no incident
+        shapely.Point(X0 + 600, Y0).buffer(1.0),  # one map point
+    ]
+    hot = gpd.GeoDataFrame(
+        {"hotspot_id": [f"H{k:03d}" for k in range(len(boxes))], "rank": range(len(boxes))},
+        geometry=boxes,
+        crs="EPSG:27700",
+    )
+    return inc, hot
+
+
+def test_flag_hotspots_equal_every_row_looked_at(town):
+    inc, hot = town
+    flagged = places.flag_places(hot, inc)
+    ref = _reference_flags(hot, inc)
+    _assert_flags_equal(flagged, ref)
+    kinds = set(flagged["unpatrollable_kind"])
+    assert {"prison", ""} <= kinds and len(kinds) >= 3
+    assert (flagged["place_check"] != "").sum() >= 1
+    share = flagged.set_index("hotspot_id")["unpatrollable_share"]
+    assert np.isnan(share["H063"]) and share.notna().sum() > 40
+    assert share["H064"] == 0.0 and share["H060"] == pytest.approx(40 / 50)
+
+
+def test_flag_patrol_areas_and_user_places_equal_every_row_looked_at(town, tmp_path):
+    inc, hot = town
+    areas = make_patrol_areas(inc, hot.iloc[60:63])
+    assert len(areas) >= 3
+    _assert_flags_equal(places.flag_places(areas, inc), _reference_flags(areas, inc))
+    listed = tmp_path / "places.csv"
+    listed.write_text("name\nMarket Street\nSome Road\n", encoding="utf-8")
+    user = places.read_user_places(listed)
+    flagged = places.flag_places(hot, inc, user_places=user)
+    _assert_flags_equal(flagged, _reference_flags(hot, inc, user))
+    assert (flagged["unpatrollable_kind"] == places.USER_PLACE).sum() > 5
+
+
+def test_flag_places_on_an_empty_table_and_no_incidents(town):
+    inc, hot = town
+    assert len(places.flag_places(hot.iloc[:0], inc)) == 0
+    none = inc.subset(np.zeros(len(inc), dtype=bool))
+    flagged = places.flag_places(hot, none)
+    assert flagged["unpatrollable_share"].isna().all()
+    assert (flagged["unpatrollable_kind"] == "").all()
