@@ -50,7 +50,7 @@ from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import MICRO_PLACE_M
 from hotspots.grid import cell_keys, neighbour_offsets, unique_keys
 from hotspots.incidents import Incidents
-from hotspots.stats import benjamini_hochberg, in_background
+from hotspots.stats import benjamini_hochberg
 
 __all__ = [
     "DEFAULT_NULL",
@@ -677,6 +677,13 @@ def box_overlaps(
     return out
 
 
+def _cell_boxes(ij: np.ndarray, cell_size: float) -> np.ndarray:
+    """The boxes of cells ``ij`` of side ``cell_size`` (metres), as shapely Polygons."""
+    c = cell_size
+    i, j = ij[:, 0], ij[:, 1]
+    return shapely.box(i * c, j * c, (i + 1) * c, (j + 1) * c)
+
+
 class GridPart(NamedTuple):
     """The in-area cells one tile of a :class:`GiStarGrid` owns (see :func:`grid_part`)."""
 
@@ -1010,9 +1017,7 @@ class GiStarGrid:
 
     def boxes(self) -> np.ndarray:
         """The computed cells as shapely boxes (metres, analysis CRS)."""
-        c = self.cell_size
-        i, j = self.cells[:, 0], self.cells[:, 1]
-        return shapely.box(i * c, j * c, (i + 1) * c, (j + 1) * c)
+        return _cell_boxes(self.cells, self.cell_size)
 
     def centres(self) -> np.ndarray:
         """(m, 2) cell centres in metres."""
@@ -1360,7 +1365,9 @@ class GiStarHotspots(HotspotEstimator):
         The computed in-area cells: ``count`` (incidents), ``local`` (local sum), ``expected``,
         ``gi_z`` (classic Gi*), ``z`` (standardised against the null), ``p_value`` (one-sided),
         ``q_value`` (within the hot or cold family), ``gi_bin`` (+-3, 2, 1 for q below 0.01,
-        0.05, 0.10, signed by direction, as ArcGIS's Gi_Bin).
+        0.05, 0.10, signed by direction, as ArcGIS's Gi_Bin). Built when first read: the
+        boxes of a national grid's million cells cost a second that finding hot spots does not
+        need.
     hotspots_ : geopandas.GeoDataFrame
         One row per 8-connected group of hot cells (see Notes; a multipolygon where cells meet
         only at a corner): ``method="gistar"``, ``peak_density`` (incidents per km² of its
@@ -1474,6 +1481,7 @@ class GiStarHotspots(HotspotEstimator):
             ``self``, fitted.
         """
         self.validate(incidents)
+        self._cells, self._cell_columns = None, None
         cell = DEFAULT_CELL_M if self.cell_size is None else float(self.cell_size)
         dist = (
             cell * math.sqrt(2)
@@ -1502,11 +1510,10 @@ class GiStarHotspots(HotspotEstimator):
         )
         if len(incidents) == 0:
             self.dispersion_ = 1.0
-            self.cells_ = gpd.GeoDataFrame({"count": []}, geometry=[], crs=crs)
+            self._cells = gpd.GeoDataFrame({"count": []}, geometry=[], crs=crs)
             self.params_["n_hot_cells"] = 0
             self.hotspots_ = empty
             return self
-        boxes_drawn = in_background(grid.boxes)  # GEOS, in a thread, while the test runs
         occ_index = grid.point_occupied
         n_occ = len(grid.occupied)
         counts_occ = np.bincount(occ_index, minlength=n_occ).astype(float)
@@ -1528,21 +1535,17 @@ class GiStarHotspots(HotspotEstimator):
         counts[grid.occupied] = counts_occ
         q = res.q_value
         gi_bin = np.where(q < 0.01, 3, np.where(q < 0.05, 2, np.where(q < 0.10, 1, 0)))
-        boxes = boxes_drawn.result()
-        self.cells_ = gpd.GeoDataFrame(
-            {
-                "count": counts,
-                "local": res.local,
-                "expected": res.expected,
-                "gi_z": res.gi_z,
-                "z": res.z,
-                "p_value": res.p_value,
-                "q_value": q,
-                "gi_bin": (gi_bin * res.direction).astype(int),
-            },
-            geometry=boxes,
-            crs=crs,
-        )
+        columns = {
+            "count": counts,
+            "local": res.local,
+            "expected": res.expected,
+            "gi_z": res.gi_z,
+            "z": res.z,
+            "p_value": res.p_value,
+            "q_value": q,
+            "gi_bin": (gi_bin * res.direction).astype(int),
+        }
+        self._cell_columns = (grid.cells, grid.cell_size, columns, crs)
         significant = (res.direction > 0) & (q < self.alpha)
         own = np.zeros(len(grid))
         own[grid.occupied] = values if weighted else counts_occ
@@ -1562,8 +1565,21 @@ class GiStarHotspots(HotspotEstimator):
                 "No cell is a significant Gi* hot spot at this false discovery rate."
             )
             return self
-        self.hotspots_ = _merge_hot_cells(grid, hot, counts, res, boxes, crs)
+        self.hotspots_ = _merge_hot_cells(grid, hot, counts, res, crs)
         return self
+
+    @property
+    def cells_(self) -> gpd.GeoDataFrame:
+        """The computed in-area cells and their tests (see the class's Attributes), built from
+        the fit's columns and the cells' boxes the first time it is read."""
+        own = self.__dict__
+        if own.get("_cells") is None:
+            if own.get("_cell_columns") is None:
+                return self.__getattr__("cells_")  # not fitted: NotFittedError
+            cells, cell, columns, crs = own["_cell_columns"]
+            self._cells = gpd.GeoDataFrame(columns, geometry=_cell_boxes(cells, cell), crs=crs)
+            self._cell_columns = None
+        return own["_cells"]
 
     def _describe(self, n_cells: int, null_used: str) -> None:
         """The parameter record and the notes every fit starts with."""
@@ -1614,11 +1630,12 @@ def _merge_hot_cells(
     hot: np.ndarray,
     counts: np.ndarray,
     res: GiStarTest,
-    boxes: np.ndarray,
     crs: Any,
 ) -> gpd.GeoDataFrame:
     """One hot spot per 8-connected group of hot cells: peak density, least q-value, max z."""
     hot_idx = np.flatnonzero(hot)
+    boxes = np.empty(len(grid), dtype=object)  # only the hot cells' boxes are drawn
+    boxes[hot_idx] = _cell_boxes(grid.cells[hot_idx], grid.cell_size)
     labels = _components(grid.cells[hot_idx])
     # the hot cells grouped by label, each group in cell order (labels == lab, at once)
     order = np.argsort(labels, kind="stable")

@@ -273,3 +273,50 @@ def test_flag_places_on_an_empty_table_and_no_incidents(town):
     flagged = places.flag_places(hot, none)
     assert flagged["unpatrollable_share"].isna().all()
     assert (flagged["unpatrollable_kind"] == "").all()
+
+
+# --------------------------------------------------------------------------------------------
+# the cells' table, built when first read
+
+
+def test_cells_table_built_when_read_equals_the_grid_and_pickles():
+    """``cells_`` drawn on first reading: the grid's boxes and counts, the same after a
+    pickle taken before it was read, empty after a refit on no incidents, and NotFittedError
+    before any fit."""
+    import pickle
+
+    from hotspots.base import NotFittedError
+
+    rng = np.random.default_rng(12)
+    xy = np.r_[rng.uniform(0, 3_000, (600, 2)), np.full((40, 2), 1_210.0)]
+    inc = Incidents.from_xy(xy[:, 0], xy[:, 1], month=pd.to_datetime(["2024-01-01"] * len(xy)))
+    with pytest.raises(NotFittedError):
+        _ = gistar.GiStarHotspots().cells_
+    est = gistar.GiStarHotspots(null="poisson").fit(inc)
+    thawed = pickle.loads(pickle.dumps(est))
+    cells = est.cells_
+    assert est.cells_ is cells  # built once
+    c = est.cell_size_
+    grid = gistar.GiStarGrid(
+        inc.xy,
+        inc.study_area,
+        cell_size=c,
+        neighbour_distance=est.neighbour_distance_,
+        baseline_distance=est.baseline_distance_,
+    )
+    assert len(cells) == len(grid) > 100
+    assert shapely.equals_exact(cells.geometry.to_numpy(), grid.boxes(), 0).all()
+    ij = np.floor(xy / c).astype(np.int64)
+    own = np.array([np.all(ij == cell, axis=1).sum() for cell in grid.cells])
+    np.testing.assert_array_equal(cells["count"], own)
+    assert cells["count"].max() >= 40 and len(est.hotspots_) >= 1
+    # the hot spot holds the busy cell's box
+    busy = cells.geometry.iloc[int(np.argmax(own))]
+    assert est.hotspots_.geometry.covers(busy).any()
+    again = thawed.cells_
+    assert list(again.columns) == list(cells.columns)
+    for column in cells.columns.drop("geometry"):
+        np.testing.assert_array_equal(again[column], cells[column], err_msg=column)
+    assert shapely.equals_exact(again.geometry.to_numpy(), cells.geometry.to_numpy(), 0).all()
+    none = inc.subset(np.zeros(len(inc), dtype=bool))
+    assert len(est.fit(none).cells_) == 0
