@@ -572,14 +572,15 @@ class StudyAreaCells:
         order = np.lexsort((pj[qk], bi))  # a fixed order of the additions below
         bi, qk = bi[order], qk[order]
         out = np.zeros(len(ij))
-        inside = shapely.contains(pieces[qk], boxes[bi])
-        out[bi[inside]] = 1.0
+        i, j = ij[bi, 0], ij[bi, 1]
+        areas = box_overlaps(pieces, qk, (i * c, j * c, (i + 1) * c, (j + 1) * c))
+        # GEOS is asked whether a piece holds the whole box only where the overlap is the box's
+        # area to round-off (each area is exact to 1e-12 of the box's): a quarter of the pairs
+        full = np.flatnonzero(areas >= c**2 * (1.0 - 1e-9))
+        out[bi[full[shapely.contains(pieces[qk[full]], boxes[bi[full]])]]] = 1.0
         cut = out[bi] < 1.0
         if cut.any():
-            b = bi[cut]
-            i, j = ij[b, 0], ij[b, 1]
-            areas = box_overlaps(pieces, qk[cut], (i * c, j * c, (i + 1) * c, (j + 1) * c))
-            out += np.bincount(b, weights=areas, minlength=len(ij)) / c**2
+            out += np.bincount(bi[cut], weights=areas[cut], minlength=len(ij)) / c**2
         return np.clip(out, 0.0, 1.0)
 
 
