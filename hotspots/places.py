@@ -466,7 +466,11 @@ def _marks(incidents: Incidents, user: UserPlaces | None, rules: PlaceRules) -> 
     if len(xy):
         from hotspots.incidents import unique_points
 
-        _, point, point_n = unique_points(np.round(xy, 2), return_inverse=True, return_counts=True)
+        # the rounded points of the distinct points (the incidents' own are known already)
+        uniq, at = unique_points(xy, return_inverse=True)
+        spots, rounded = unique_points(np.round(uniq, 2), return_inverse=True)
+        point = rounded[at]
+        point_n = np.bincount(point, minlength=len(spots)).astype(np.intp)
     else:
         point, point_n = np.empty(0, int), np.empty(0, int)
     n = len(xy)

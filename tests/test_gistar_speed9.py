@@ -354,3 +354,56 @@ def test_cells_table_built_when_read_equals_the_grid_and_pickles():
     assert shapely.equals_exact(again.geometry.to_numpy(), cells.geometry.to_numpy(), 0).all()
     none = inc.subset(np.zeros(len(inc), dtype=bool))
     assert len(est.fit(none).cells_) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# the distinct map points, kept from one call to the next
+
+
+def test_unique_points_kept_between_calls_equal_numpy_and_stay_the_callers():
+    """The kept answer is np.unique's, for the same points asked again (a new array), never
+    for other points of the same shape, and a caller changing what it got changes nothing."""
+    from hotspots.incidents import unique_points
+
+    rng = np.random.default_rng(5)
+    xy = np.round(rng.uniform(-1e6, 7e6, (5_000, 2)), -4)  # far from the origin, stacked
+    xy[:3] = [12345.5, -678.25]  # duplicates
+    ref = np.unique(xy, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    for _ in range(3):
+        got = unique_points(xy.copy(), return_index=True, return_inverse=True, return_counts=True)
+        for a, b in zip(got, ref, strict=True):
+            np.testing.assert_array_equal(a, np.ravel(b) if b.ndim == 1 else b)
+        got[2][:] = -1  # the caller's own arrays
+        got[0][:] = 0.0
+    other = xy[::-1].copy()
+    np.testing.assert_array_equal(
+        unique_points(other, return_inverse=True)[1],
+        np.unique(other, axis=0, return_inverse=True)[1].ravel(),
+    )
+    one = unique_points(np.array([[3.0, 4.0]]), return_counts=True)
+    assert one[0].tolist() == [[3.0, 4.0]] and one[1].tolist() == [1]
+
+
+def test_place_marks_points_equal_the_rounded_incidents():
+    """Each incident's map point (to the centimetre) and the points' counts, found from the
+    distinct points, equal ``unique_points`` of the rounded incidents."""
+    from hotspots.incidents import unique_points
+
+    rng = np.random.default_rng(6)
+    base = X0 + np.round(rng.uniform(0, 500, (300, 2)), 3)
+    xy = np.r_[base, base[:100] + 0.001, base[:50] + 0.004, [[X0 + 0.006, Y0 - 0.004]]]
+    inc = Incidents.from_xy(
+        xy[:, 0],
+        xy[:, 1],
+        month=pd.to_datetime(["2024-01-01"] * len(xy)),
+        location=np.array(["On or near Some Road"] * len(xy), dtype=object),
+    )
+    marks = places._marks(inc, None, places.load_places())
+    _, point, point_n = np.unique(
+        np.round(inc.xy, 2), axis=0, return_inverse=True, return_counts=True
+    )
+    np.testing.assert_array_equal(marks.point, point.ravel())
+    np.testing.assert_array_equal(marks.point_n, point_n)
+    assert len(point_n) < 360 and point_n.max() >= 2
+    _, direct = unique_points(np.round(inc.xy, 2), return_inverse=True)
+    np.testing.assert_array_equal(marks.point, direct)
