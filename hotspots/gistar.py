@@ -318,11 +318,34 @@ def _dilate_raster(cells: np.ndarray, r: int) -> np.ndarray:
         j0 = int(part[:, 1].min()) - r
         ras = np.zeros((b1 - b0 + 2 * r, int(part[:, 1].max()) + r + 1 - j0), dtype=np.uint8)
         ras[part[:, 0] - (b0 - r), part[:, 1] - j0] = 1
-        ras = maximum_filter1d(ras, side, axis=0, mode="constant")
-        ras = maximum_filter1d(ras, side, axis=1, mode="constant")
+        for axis in (0, 1):
+            if r <= SHIFT_DILATION_CELLS:
+                ras = _spread(ras, r, axis)
+            else:
+                ras = maximum_filter1d(ras, side, axis=axis, mode="constant")
         bi, bj = np.nonzero(ras[r : r + b1 - b0])  # row-major: sorted by (i, j), as the keys
         out.append(np.column_stack([bi.astype(np.int64) + b0, bj.astype(np.int64) + j0]))
     return np.concatenate(out) if out else np.empty((0, 2), dtype=np.int64)
+
+
+#: Widest window half-width, in cells, :func:`_dilate_raster` spreads by shifted copies; a wider
+#: one goes through scipy's running maximum, whose cost does not grow with the window (a band of
+#: 16.7 million cells: 0.02 s by shifts at r = 2 or 3 against 0.3 s).
+SHIFT_DILATION_CELLS = 8
+
+
+def _spread(ras: np.ndarray, r: int, axis: int) -> np.ndarray:
+    """``maximum_filter1d(ras, 2 r + 1, axis=axis, mode="constant")`` of a 0/1 raster, by
+    or-ing it with its copies shifted 1 to ``r`` cells each way along ``axis``."""
+    out = ras.copy()
+    for d in range(1, r + 1):
+        if axis == 0:
+            out[d:] |= ras[:-d]
+            out[:-d] |= ras[d:]
+        else:
+            out[:, d:] |= ras[:, :-d]
+            out[:, :-d] |= ras[:, d:]
+    return out
 
 
 def window_radius(cell_size: float, neighbour_distance: float, baseline_distance: float) -> int:

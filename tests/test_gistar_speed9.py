@@ -407,3 +407,40 @@ def test_place_marks_points_equal_the_rounded_incidents():
     assert len(point_n) < 360 and point_n.max() >= 2
     _, direct = unique_points(np.round(inc.xy, 2), return_inverse=True)
     np.testing.assert_array_equal(marks.point, direct)
+
+
+# --------------------------------------------------------------------------------------------
+# dilation by shifted copies
+
+
+@pytest.mark.parametrize("r", [0, 1, 2, 3, 8, 12])
+def test_spread_equals_scipys_running_maximum(r):
+    """Or-ing shifted copies gives scipy's running maximum with zeros beyond the edge, on a
+    random raster, a raster narrower than the window, one cell and an empty raster."""
+    from scipy.ndimage import maximum_filter1d
+
+    rng = np.random.default_rng(r)
+    rasters = [
+        (rng.random((40, 57)) < 0.05).astype(np.uint8),
+        (rng.random((3, 5)) < 0.3).astype(np.uint8),
+        np.ones((1, 1), np.uint8),
+        np.zeros((0, 4), np.uint8),
+    ]
+    for ras in rasters:
+        for axis in (0, 1):
+            ref = maximum_filter1d(ras, 2 * r + 1, axis=axis, mode="constant")
+            np.testing.assert_array_equal(gistar._spread(ras, r, axis), ref)
+
+
+@pytest.mark.parametrize("r", [2, gistar.SHIFT_DILATION_CELLS + 1])
+def test_dilate_raster_either_way_equals_the_shifted_keys(r):
+    """Dilation on rasters (by shifts, or scipy's maximum for a wide window) equals every shift
+    made unique, far from the origin and with a duplicate."""
+    rng = np.random.default_rng(r)
+    ij = rng.integers(-40, 40, (200, 2)).astype(np.int64) + [10**6, -(10**5)]
+    ij = np.r_[ij, ij[:1]]
+    keys = np.unique(cell_keys(ij))
+    for d in np.arange(-r, r + 1) * 2**32, np.arange(-r, r + 1):
+        keys = np.unique((keys[:, None] + d[None, :]).ravel())
+    cells = gistar._unkey(np.unique(cell_keys(ij)))
+    np.testing.assert_array_equal(gistar._dilate_raster(cells, r), gistar._unkey(keys))
