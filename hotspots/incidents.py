@@ -495,10 +495,11 @@ def unique_points(
         out = [u, *(a for a, wanted in asked if wanted)]
         return out[0] if len(out) == 1 else tuple(out)
     # detection, ranking and the place flags ask for the same incidents' points in turn
-    # (national: 0.25 s each); the last answer is kept, by a digest of the coordinates
+    # (national: 0.25 s each); the last answers are kept, by a digest of the coordinates
     key = (n, hashlib.sha1(np.ascontiguousarray(xy).data, usedforsecurity=False).digest())
-    last = _LAST_POINTS[0]
-    if last is None or last[0] != key:
+    kept = list(_LAST_POINTS)
+    last = next((k for k in kept if k[0] == key), None)
+    if last is None:
         codes, uniq = pd.factorize(xy[:, 0] + 1j * xy[:, 1])
         uniq = np.asarray(uniq, dtype=complex)
         order = np.lexsort((uniq.imag, uniq.real))
@@ -509,15 +510,17 @@ def unique_points(
         first = np.empty(len(order), dtype=np.intp)
         first[inverse[::-1]] = np.arange(n - 1, -1, -1)
         counts = np.bincount(inverse, minlength=len(order)).astype(np.intp)
-        last = _LAST_POINTS[0] = (key, (points, first, inverse, counts))
+        last = (key, (points, first, inverse, counts))
+    _LAST_POINTS[:] = [last, *(k for k in kept if k is not last)][:2]
     points, first, inverse, counts = last[1]
     asked = (first, return_index), (inverse, return_inverse), (counts, return_counts)
     result = [points.copy(), *(a.copy() for a, wanted in asked if wanted)]  # callers own them
     return result[0] if len(result) == 1 else tuple(result)
 
 
-#: The last (key, answer) of :func:`unique_points`'s hashing path.
-_LAST_POINTS: list[Any] = [None]
+#: The last two (key, answer) of :func:`unique_points`'s hashing path, the latest first (two:
+#: the place flags ask for the incidents' points and for those points rounded, in turn).
+_LAST_POINTS: list[Any] = []
 
 
 def _jsonable(obj: Any) -> Any:

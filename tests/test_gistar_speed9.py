@@ -380,6 +380,8 @@ def test_unique_points_kept_between_calls_equal_numpy_and_stay_the_callers():
         unique_points(other, return_inverse=True)[1],
         np.unique(other, axis=0, return_inverse=True)[1].ravel(),
     )
+    for pts in (xy, other, np.round(xy, -5), xy, other):  # two kept, asked in turn
+        np.testing.assert_array_equal(unique_points(pts), np.unique(pts, axis=0))
     one = unique_points(np.array([[3.0, 4.0]]), return_counts=True)
     assert one[0].tolist() == [[3.0, 4.0]] and one[1].tolist() == [1]
 
