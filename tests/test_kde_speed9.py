@@ -250,3 +250,34 @@ def test_coverage_level_reads_only_the_top_when_it_can(monkeypatch):
     )
     monkeypatch.undo()
     assert level == _reference_level(s, area, area.area, 0.02)
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 14, 1 << 16])
+def test_disc_sums_do_not_depend_on_the_block(block, monkeypatch):
+    """_DiscSums adds each centre's runs and candidates in the same order whatever the number of
+    (strip, centre) pairs per block: the same bits at any block size, and what testing every
+    pair gives (stacked points, a lattice on the rings' edges, far from the origin)."""
+    import hotspots.stats as stats
+    from hotspots.stats import SurroundingsTest
+
+    rng = np.random.default_rng(11)
+    town = np.round(rng.normal(2000, 250, (1500, 2)), 1)
+    lattice = np.stack(np.meshgrid(np.arange(11), np.arange(11)), -1).reshape(-1, 2) * 75.0
+    xy = np.r_[town, rng.uniform(-3000, 7000, (300, 2)), lattice + 9000.0] + [530_000, 180_000]
+    xy = np.r_[xy, xy[rng.integers(0, len(xy), 2000)]]
+    test = SurroundingsTest(xy, shapely.box(526_000, 176_000, 542_000, 192_000))
+    loc = test.locations
+    values = np.column_stack([test.counts, test.catchment])
+    centres = rng.choice(len(loc), 300, replace=False)
+    monkeypatch.setattr(stats, "_DISC_SUM_BLOCK", 1 << 16)
+    ref = test._ring_sums(centres, values)
+    monkeypatch.setattr(stats, "_DISC_SUM_BLOCK", block)
+    got = test._ring_sums(centres, values)
+    np.testing.assert_array_equal(got, ref)
+    d = np.hypot(*(loc[None, :, a] - loc[centres][:, None, a] for a in (0, 1)))
+    masks = (d <= 75.0, (d > 150.0) & (d <= 450.0), (d > 450.0) & (d <= 750.0))
+    direct = np.stack([m.astype(float) @ values for m in masks], axis=1)
+    np.testing.assert_array_equal(got[:, :, 0], direct[:, :, 0])  # counts: exactly
+    np.testing.assert_allclose(got[:, :, 1], direct[:, :, 1], rtol=1e-12)
+    one = test._ring_sums(np.empty(0, dtype=np.intp), values)
+    assert one.shape == (0, 3, 2)
