@@ -952,11 +952,10 @@ def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
     )
     _print_notes(res, args, out)
     Path(args.out).write_text(workflows.classification_geojson(res, incidents), encoding="utf-8")
-    counts = res.cells["category"].value_counts() if len(res.cells) else {}
+    counts = res.params["category_counts"]  # every class but "no pattern", with its cells
     print(f"{'category':<28} {'cells':>6}", file=out)
-    for cat, n in counts.items():
-        if cat != "no pattern":
-            print(f"{cat:<28} {int(n):>6}", file=out)
+    for cat in sorted(counts, key=lambda c: -counts[c]):  # most cells first
+        print(f"{cat:<28} {int(counts[cat]):>6}", file=out)
     print(f"Wrote {len(res.areas)} areas to {args.out}", file=out)
     return 0
 

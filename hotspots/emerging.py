@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn, cast
 
 import geopandas as gpd
 import numpy as np
@@ -30,6 +31,7 @@ from shapely.geometry.base import BaseGeometry
 from hotspots._errors import ParameterError, TooFewPeriodsError
 from hotspots.engine import engine_record
 from hotspots.gistar import DEFAULT_CELL_M, GiStarGrid, gistar_grid
+from hotspots.grid import cell_boxes
 from hotspots.incidents import Incidents, unique_points
 from hotspots.jsonutil import to_jsonable
 from hotspots.record import FrozenList, freeze
@@ -118,10 +120,13 @@ _CELL_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class EmergingResult:
     """What :func:`classify_hotspots` returns; read-only (``params`` is a
     :class:`hotspots.record.FrozenDict`), since the app shares it between sessions.
+
+    ``cells`` may be given as a GeoDataFrame or as a function of no argument returning one,
+    called once, the first time :attr:`cells` is read (from any thread).
 
     Attributes
     ----------
@@ -139,6 +144,8 @@ class EmergingResult:
         and ``trend`` (``"increasing"``, ``"decreasing"`` or ``"no trend"`` at ``alpha`` on
         ``mk_p``, for information; the classes use ``mk_q``). The per-period lists are Arrow
         fixed-size list columns (read-only, one buffer each, no Python object per cell).
+        Built the first time it is read (a national grid has a million cells, and the
+        classification, the areas and their exports need none of their boxes).
     areas : geopandas.GeoDataFrame
         One row per connected part of the union of the cells of each category (``"no pattern"``
         excluded): ``geometry``, ``category``, ``n_cells``, ``incidents`` (inside the area, all
@@ -150,14 +157,42 @@ class EmergingResult:
         Sentences announcing each automatic choice and caveat.
     """
 
-    cells: gpd.GeoDataFrame
     areas: gpd.GeoDataFrame
     params: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The cells' table, or the function that builds it (see :attr:`cells`).
+    _cells: gpd.GeoDataFrame | Callable[[], gpd.GeoDataFrame] = field(init=False, repr=False)
+    _cells_lock: threading.Lock = field(init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "params", freeze(self.params))
-        object.__setattr__(self, "notes", FrozenList(str(n) for n in self.notes))
+    def __init__(
+        self,
+        cells: gpd.GeoDataFrame | Callable[[], gpd.GeoDataFrame],
+        areas: gpd.GeoDataFrame,
+        params: dict[str, Any] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        object.__setattr__(self, "_cells", cells)
+        object.__setattr__(self, "_cells_lock", threading.Lock())
+        object.__setattr__(self, "areas", areas)
+        object.__setattr__(self, "params", freeze(params or {}))
+        object.__setattr__(self, "notes", FrozenList(str(n) for n in notes or ()))
+
+    @property
+    def cells(self) -> gpd.GeoDataFrame:
+        """Every computed cell and its class (see the class's Attributes)."""
+        if not isinstance(self._cells, pd.DataFrame):
+            with self._cells_lock:
+                if not isinstance(self._cells, pd.DataFrame):
+                    object.__setattr__(self, "_cells", self._cells())
+        return cast(gpd.GeoDataFrame, self._cells)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_cells_lock"]  # a lock is not pickled: each copy has its own
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _cells_lock=threading.Lock())
 
 
 class PeriodTests(NamedTuple):
@@ -798,7 +833,6 @@ def classify_hotspots(
         else None
     )
     grid, counts = _period_grid(xy, incidents, periods, cell, dist)
-    boxes = in_background(grid.boxes)
     # the exposure is asked for once the period tests' work that does not need it is done
     exposure = functools.cache(
         lambda: None if catchments is None else _exposure(grid, *catchments.result())
@@ -811,12 +845,13 @@ def classify_hotspots(
     # is built (nearly a gigabyte on a national grid)
     kept = {"expected": res.expected, "z": res.z, "gi_z": res.gi_z}
     del res
-    cells = _classified_cells(
-        counts, kept, hot, cold, evidence, final_rule, alpha, persistent_share,
-        boxes.result(), crs,
+    cells = _CellTable(
+        _cell_columns(counts, kept, hot, cold, evidence, final_rule, alpha, persistent_share),
+        grid.cells, grid.cell_size, crs,
     )  # fmt: skip
-    areas = _describe(_areas(cells, crs), incidents)
-    n_of = cells["category"].value_counts()  # one pass over a million cells, not 34
+    category = cells.columns["category"]
+    areas = _describe(_areas(category, grid.cells, grid.cell_size, crs), incidents)
+    n_of = pd.Series(category).value_counts()  # one pass over a million cells, not 34
     found = {c: int(n_of[c]) for c in CATEGORIES if c != "no pattern" and c in n_of.index}
     params["category_counts"] = found
     if not found:
@@ -1055,7 +1090,7 @@ def _own_share(
         c &= ((c * k).sum(axis=1) < own_cold)[:, None]
 
 
-def _classified_cells(
+def _cell_columns(
     counts: np.ndarray,
     res: dict[str, np.ndarray],
     hot: np.ndarray,
@@ -1064,12 +1099,11 @@ def _classified_cells(
     final_rule: int,
     alpha: float,
     persistent_share: float,
-    boxes: np.ndarray,
-    crs: Any,
-) -> gpd.GeoDataFrame:
+) -> dict[str, np.ndarray]:
     """Every computed cell with its class (:func:`pattern_classes`, hot first, then cold) and
     the Mann-Kendall trend of its per-period z-scores (BH over the cells the trend classes
-    test); the columns of :attr:`EmergingResult.cells`, on the cells' ``boxes``. ``res``
+    test); the columns of :attr:`EmergingResult.cells` (per-period ones as (cells, periods)
+    arrays), in :data:`_CELL_COLUMNS` order. ``res``
     holds the per-period ``expected``, ``z`` and ``gi_z`` (:class:`PeriodTests`), ``evidence``
     is :func:`_final_run_evidence`'s."""
     rounded = np.empty_like(res["z"])
@@ -1093,26 +1127,37 @@ def _classified_cells(
     category = np.where(hot_cat >= 0, hot_cat, np.where(cold_cat >= 0, n + cold_cat, 2 * n))
     trend = np.where(mk_p < alpha, np.where(mk_z > 0, 0, 1), 2)
     final = np.where(hot[:, -1], 0, np.where(cold[:, -1], 1, 2))
-    return gpd.GeoDataFrame(
-        {
-            "counts": _rows(counts.astype(np.int64)),
-            "total": counts.sum(axis=1).astype(int),
-            "expected": _rows(res["expected"]),
-            "z_scores": _rows(res["z"]),
-            "gi_z_scores": _rows(res["gi_z"]),
-            "n_hot_periods": n_hot,
-            "n_cold_periods": n_cold,
-            "final": _labels(("hot", "cold", ""), final),
-            "category": _labels(CATEGORIES, category),
-            "mk_tau": mk.tau,
-            "mk_z": mk.z,
-            "mk_p": mk.p_value,
-            "mk_q": mk_q,
-            "trend": _labels(("increasing", "decreasing", "no trend"), trend),
-        },
-        geometry=boxes,
-        crs=crs,
-    )
+    return {
+        "counts": counts.astype(np.int64),
+        "total": counts.sum(axis=1).astype(int),
+        "expected": res["expected"],
+        "z_scores": res["z"],
+        "gi_z_scores": res["gi_z"],
+        "n_hot_periods": n_hot,
+        "n_cold_periods": n_cold,
+        "final": _labels(("hot", "cold", ""), final),
+        "category": _labels(CATEGORIES, category),
+        "mk_tau": mk.tau,
+        "mk_z": mk.z,
+        "mk_p": mk.p_value,
+        "mk_q": mk_q,
+        "trend": _labels(("increasing", "decreasing", "no trend"), trend),
+    }
+
+
+class _CellTable:
+    """:attr:`EmergingResult.cells` to be built: its columns (:func:`_cell_columns`), the cells
+    ``ij`` of side ``cell_size`` and the CRS; called, the GeoDataFrame (picklable)."""
+
+    def __init__(
+        self, columns: dict[str, np.ndarray], ij: np.ndarray, cell_size: float, crs: Any
+    ) -> None:
+        self.columns, self.ij, self.cell_size, self.crs = columns, ij, cell_size, crs
+
+    def __call__(self) -> gpd.GeoDataFrame:
+        columns = {k: _rows(v) if v.ndim == 2 else v for k, v in self.columns.items()}
+        boxes = cell_boxes(self.ij, self.cell_size)
+        return gpd.GeoDataFrame(columns, geometry=boxes, crs=self.crs)
 
 
 def _labels(names: tuple[str, ...], codes: np.ndarray) -> np.ndarray:
@@ -1286,19 +1331,21 @@ def _pattern_codes(
     )
 
 
-def _areas(cells: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
-    """Connected parts of the union of each category's cells, with the number of cells inside."""
+def _areas(category: np.ndarray, ij: np.ndarray, cell_size: float, crs: Any) -> gpd.GeoDataFrame:
+    """Connected parts of the union of each category's cells (``category`` of the cells ``ij``
+    of side ``cell_size``), with the number of cells inside."""
     rows = []
-    classed = cells.loc[cells["category"] != "no pattern"]  # a few thousand of a million cells
+    classed = np.flatnonzero(category != "no pattern")  # a few thousand of a million cells
+    boxes = cell_boxes(ij[classed], cell_size)
     for cat in CATEGORIES:
         if cat == "no pattern":
             continue
-        sel = classed.loc[classed["category"] == cat]
-        if sel.empty:
+        sel = boxes[category[classed] == cat]
+        if not len(sel):
             continue
-        merged = shapely.union_all(sel.geometry.to_numpy())
+        merged = shapely.union_all(sel)
         parts = list(getattr(merged, "geoms", [merged]))
-        centres = shapely.centroid(sel.geometry.to_numpy())
+        centres = shapely.centroid(sel)
         _, part_i = shapely.STRtree(parts).query(centres, predicate="intersects")
         n_in = np.bincount(part_i, minlength=len(parts))
         rows += [

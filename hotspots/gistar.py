@@ -48,7 +48,7 @@ from shapely.geometry.base import BaseGeometry
 from hotspots._errors import ParameterError
 from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import MICRO_PLACE_M
-from hotspots.grid import cell_keys, neighbour_offsets, unique_keys
+from hotspots.grid import cell_boxes, cell_keys, neighbour_offsets, unique_keys
 from hotspots.incidents import Incidents
 from hotspots.stats import benjamini_hochberg
 
@@ -701,13 +701,6 @@ def box_overlaps(
     return out
 
 
-def _cell_boxes(ij: np.ndarray, cell_size: float) -> np.ndarray:
-    """The boxes of cells ``ij`` of side ``cell_size`` (metres), as shapely Polygons."""
-    c = cell_size
-    i, j = ij[:, 0], ij[:, 1]
-    return shapely.box(i * c, j * c, (i + 1) * c, (j + 1) * c)
-
-
 class GridPart(NamedTuple):
     """The in-area cells one tile of a :class:`GiStarGrid` owns (see :func:`grid_part`)."""
 
@@ -1041,7 +1034,7 @@ class GiStarGrid:
 
     def boxes(self) -> np.ndarray:
         """The computed cells as shapely boxes (metres, analysis CRS)."""
-        return _cell_boxes(self.cells, self.cell_size)
+        return cell_boxes(self.cells, self.cell_size)
 
     def centres(self) -> np.ndarray:
         """(m, 2) cell centres in metres."""
@@ -1601,7 +1594,7 @@ class GiStarHotspots(HotspotEstimator):
             if own.get("_cell_columns") is None:
                 return self.__getattr__("cells_")  # not fitted: NotFittedError
             cells, cell, columns, crs = own["_cell_columns"]
-            self._cells = gpd.GeoDataFrame(columns, geometry=_cell_boxes(cells, cell), crs=crs)
+            self._cells = gpd.GeoDataFrame(columns, geometry=cell_boxes(cells, cell), crs=crs)
             self._cell_columns = None
         return own["_cells"]
 
@@ -1659,7 +1652,7 @@ def _merge_hot_cells(
     """One hot spot per 8-connected group of hot cells: peak density, least q-value, max z."""
     hot_idx = np.flatnonzero(hot)
     boxes = np.empty(len(grid), dtype=object)  # only the hot cells' boxes are drawn
-    boxes[hot_idx] = _cell_boxes(grid.cells[hot_idx], grid.cell_size)
+    boxes[hot_idx] = cell_boxes(grid.cells[hot_idx], grid.cell_size)
     labels = _components(grid.cells[hot_idx])
     # the hot cells grouped by label, each group in cell order (labels == lab, at once)
     order = np.argsort(labels, kind="stable")

@@ -35,6 +35,7 @@ __all__ = [
     "NICE_STEPS",
     "DensitySurface",
     "candidate_cells",
+    "cell_boxes",
     "cell_keys",
     "default_cell_size",
     "neighbour_index",
@@ -883,6 +884,25 @@ def neighbour_offsets(cell: float, dist: float) -> np.ndarray:
             if math.hypot(di, dj) * cell <= dist + 1e-9
         ]
     )
+
+
+def cell_boxes(ij: np.ndarray, cell_size: float) -> np.ndarray:
+    """The square cells ``ij`` of side ``cell_size`` as shapely Polygons.
+
+    Parameters
+    ----------
+    ij : numpy.ndarray of int, shape (m, 2)
+        Cell indices: cell ``(i, j)`` covers ``[i c, (i+1) c] x [j c, (j+1) c]``.
+    cell_size : float
+        The side ``c``, in the units of the coordinates (metres in the analysis CRS).
+
+    Returns
+    -------
+    numpy.ndarray of shapely.Polygon, shape (m,)
+    """
+    c = cell_size
+    i, j = ij[:, 0], ij[:, 1]
+    return shapely.box(i * c, j * c, (i + 1) * c, (j + 1) * c)
 
 
 def cell_keys(ij: np.ndarray) -> np.ndarray:

@@ -1010,7 +1010,7 @@ def _emerging(
         return None, None, f"Persistent and emerging places cannot be classed: {exc}", None
     except HotspotsError as exc:
         return None, None, f"Change over time did not run: {exc}", None
-    counts = res.cells["category"].value_counts() if len(res.cells) else pd.Series(dtype=int)
+    counts = res.params["category_counts"]  # cells of each class but "no pattern"
     table = pd.DataFrame(
         {
             "category": list(_EMERGING_SHOWN),

@@ -304,6 +304,15 @@ def test_classify_writes_categories(demo_csv, tmp_path, capsys):
     assert doc["hotspots_parameters"]["method"] == "emerging"
     cats = {f["properties"]["category"] for f in doc["features"]}
     assert "persistent hot spot" in cats
+    # the table printed: each class's cells, most first, as many as its areas hold
+    cells_in: dict[str, int] = {}
+    for f in doc["features"]:
+        c = f["properties"]["category"]
+        cells_in[c] = cells_in.get(c, 0) + f["properties"]["n_cells"]
+    lines = text[text.index("category ") :].splitlines()[1 : 1 + len(cells_in)]
+    printed = {ln[:28].strip(): int(ln[28:]) for ln in lines}
+    assert printed == cells_in
+    assert list(printed.values()) == sorted(printed.values(), reverse=True)
     # the planted nightclub strip is hot all year: it lies in a persistent area
     from hotspots.demo import generate_demo
 
