@@ -34,7 +34,7 @@ from hotspots.gistar import GiStarHotspots
 from hotspots.incidents import Incidents
 from hotspots.jsonutil import to_jsonable
 from hotspots.kde import KDEHotspots
-from hotspots.profile import RANK_ORDERS, rank_hotspots
+from hotspots.profile import RANK_ORDERS, rank_hotspots_with_members
 from hotspots.progress import DETECTING, RANKING, Progress, progress_step
 from hotspots.record import FrozenList, freeze
 from hotspots.record import provenance as run_provenance  # the app's name until it moves
@@ -167,6 +167,11 @@ class HotspotResult:
     incidents : Incidents
     estimator : object
         The fitted detector.
+    warnings : list of str
+    members : (ndarray, ndarray) or None
+        (incident index, row of ``hotspots``) pairs of the incidents inside each hot spot, as
+        :func:`hotspots.profile.rank_hotspots_with_members` found them (for
+        :func:`hotspots.places.flag_places`); None when not known, e.g. once rows were dropped.
     """
 
     hotspots: gpd.GeoDataFrame
@@ -175,6 +180,7 @@ class HotspotResult:
     incidents: Incidents
     estimator: Any = None
     warnings: list[str] = field(default_factory=list)
+    members: tuple[Any, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", freeze(self.params))
@@ -346,7 +352,7 @@ def detect(
         ran_on = engine_record()  # the run record names the engine the detector ran on
     with progress_step(progress, RANKING):
         surroundings = _surroundings(est, incidents, test)
-        ranked = rank_hotspots(
+        ranked, members = rank_hotspots_with_members(
             est.hotspots_, incidents, order=order, alpha=alpha, surroundings=surroundings
         )
     record = dict(run_provenance(incidents, engine=ran_on))
@@ -392,7 +398,7 @@ def detect(
         f"{len(ranked)} hot spots found, {n_sig} significant {against} at alpha {alpha}; "
         f"ranked by {record['ranking']['rule']}."
     )
-    return HotspotResult(ranked, record, notes, incidents, est)
+    return HotspotResult(ranked, record, notes, incidents, est, members=members)
 
 
 #: Detectors that test their own hot spots (DBSCAN and HDBSCAN build the surroundings test

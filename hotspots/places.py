@@ -484,9 +484,15 @@ def _marks(incidents: Incidents, user: UserPlaces | None, rules: PlaceRules) -> 
     return _Marks(kind=kind, point=point, busy=busy, point_n=point_n, point_text=texts)
 
 
-def _members(table: pd.DataFrame, incidents: Incidents) -> list[np.ndarray]:
-    """Indices of the incidents in each row: within ``radius_m`` of an area's centre, else
-    inside its polygon."""
+def _members(
+    table: pd.DataFrame,
+    incidents: Incidents,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[np.ndarray]:
+    """Indices of the incidents in each row (increasing): within ``radius_m`` of an area's
+    centre, else inside its polygon, or as ``pairs`` (incident index, row) say."""
+    if pairs is not None:
+        return _grouped(*pairs, len(table), len(incidents))
     xy = incidents.xy
     if not len(xy):
         return [np.empty(0, int) for _ in range(len(table))]
@@ -507,9 +513,21 @@ def _members(table: pd.DataFrame, incidents: Incidents) -> list[np.ndarray]:
         geoms = geoms.to_crs(incidents.crs)
     # each distinct map point tested once (police.uk snaps many incidents to one point)
     idx, row = assign_incidents(np.asarray(geoms.to_numpy(), dtype=object), incidents)
-    order = np.lexsort((idx, row))
-    counts = np.bincount(row, minlength=len(table))
-    return np.split(idx[order], np.cumsum(counts)[:-1])
+    return _grouped(idx, row, len(table), len(incidents))
+
+
+def _grouped(idx: np.ndarray, row: np.ndarray, n_rows: int, n: int) -> list[np.ndarray]:
+    """The incident indices ``idx`` of each row ``0 .. n_rows - 1`` (increasing), from (incident,
+    row) pairs of ``n`` incidents: one sort of ``row * n + idx`` (exact in int64), not a
+    two-key lexsort."""
+    if not n_rows:
+        return []
+    idx = np.asarray(idx, dtype=np.int64)
+    row = np.asarray(row, dtype=np.int64)
+    key = np.sort(row * n + idx)
+    counts = np.bincount(row, minlength=n_rows)
+    first = np.repeat(np.arange(n_rows, dtype=np.int64) * n, counts)
+    return np.split(key - first, np.cumsum(counts)[:-1])
 
 
 def _pct(k: int, n: int) -> str:
@@ -522,6 +540,7 @@ def flag_places(
     *,
     user_places: UserPlaces | None = None,
     rules: PlaceRules | None = None,
+    members: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> gpd.GeoDataFrame:
     """Flag patrol areas or hot spots that are places a street patrol cannot address.
 
@@ -538,6 +557,10 @@ def flag_places(
         ``"user_place"``.
     rules : PlaceRules, optional
         Default :func:`load_places`.
+    members : (ndarray, ndarray), optional
+        (incident index, row of ``table``) pairs of the incidents each row holds, when the
+        caller has them (:func:`hotspots.profile.rank_hotspots_with_members`); default: found
+        here as described above.
 
     Returns
     -------
@@ -567,13 +590,13 @@ def flag_places(
     is_area = "patrol_area_id" in out.columns
     centres = _centre_kinds(out, incidents, marks) if is_area else [""] * len(out)
     source = user_places.source if user_places and user_places.source else "the user"
-    members = _members(out, incidents)
-    sizes = np.array([len(m) for m in members], dtype=np.int64)
-    flat = np.concatenate(members) if len(members) else np.empty(0, dtype=np.int64)
-    row = np.repeat(np.arange(len(members)), sizes)
+    groups = _members(out, incidents, members)
+    sizes = np.array([len(m) for m in groups], dtype=np.int64)
+    flat = np.concatenate(groups) if len(groups) else np.empty(0, dtype=np.int64)
+    row = np.repeat(np.arange(len(groups)), sizes)
     # the rows that can be flagged or checked, found at once; only they are looked at one by one
-    n_bad = np.bincount(row, weights=marks.kind[flat] != "", minlength=len(members))
-    n_busy = np.bincount(row, weights=marks.busy[marks.point[flat]], minlength=len(members))
+    n_bad = np.bincount(row, weights=marks.kind[flat] != "", minlength=len(groups))
+    n_busy = np.bincount(row, weights=marks.busy[marks.point[flat]], minlength=len(groups))
     with np.errstate(divide="ignore", invalid="ignore"):
         shares = n_bad / sizes
     worth = (sizes > 0) & ((shares >= rules.rule("min_share") - 1e-12) | (n_busy > 0))
@@ -585,7 +608,7 @@ def flag_places(
         _flag_row(idx, centre, marks, rules, texts, source)
         if look
         else ("", "", float(share) if n else float("nan"), "")
-        for idx, centre, look, share, n in zip(members, centres, worth, shares, sizes, strict=True)
+        for idx, centre, look, share, n in zip(groups, centres, worth, shares, sizes, strict=True)
     ]
     kinds = [r[1] for r in rows]
     checks = [r[3] for r in rows]

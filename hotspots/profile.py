@@ -33,7 +33,7 @@ Significance
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import geopandas as gpd
 import numpy as np
@@ -52,11 +52,13 @@ __all__ = [
     "NIGHT_WINDOW",
     "PATROL_UNIT_M2",
     "RANK_ORDERS",
+    "RankOptions",
     "assign_incidents",
     "classify_counts",
     "count_and_name",
     "peak_window",
     "rank_hotspots",
+    "rank_hotspots_with_members",
     "surroundings_p_values",
 ]
 
@@ -356,14 +358,17 @@ def classify_counts(monthly_counts: Any, *, alpha: float = 0.05) -> tuple[str, s
     return _temporal_class(_periods(counts, period_months(len(counts)))), _trend(counts, alpha)
 
 
+class RankOptions(TypedDict, total=False):
+    """The keywords of :func:`rank_hotspots` (see there for their meaning and defaults)."""
+
+    order: str
+    alpha: float
+    unit_area_m2: float
+    surroundings: SurroundingsTest | None
+
+
 def rank_hotspots(
-    hotspots: gpd.GeoDataFrame,
-    incidents: Incidents,
-    *,
-    order: str = "intensity",
-    alpha: float = 0.05,
-    unit_area_m2: float = PATROL_UNIT_M2,
-    surroundings: SurroundingsTest | None = None,
+    hotspots: gpd.GeoDataFrame, incidents: Incidents, **options: Unpack[RankOptions]
 ) -> gpd.GeoDataFrame:
     """Profile and rank hot spot polygons.
 
@@ -388,6 +393,38 @@ def rank_hotspots(
     -------
     geopandas.GeoDataFrame
         One row per hot spot, sorted by ``rank``, with the columns in ``docs/architecture.md``.
+    """
+    return rank_hotspots_with_members(hotspots, incidents, **options)[0]
+
+
+def rank_hotspots_with_members(
+    hotspots: gpd.GeoDataFrame,
+    incidents: Incidents,
+    *,
+    order: str = "intensity",
+    alpha: float = 0.05,
+    unit_area_m2: float = PATROL_UNIT_M2,
+    surroundings: SurroundingsTest | None = None,
+) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray]]:
+    """:func:`rank_hotspots`, and which incidents each ranked hot spot holds.
+
+    The profiles count the incidents inside each polygon; this hands that assignment on, so a
+    later step that needs it (:func:`hotspots.places.flag_places`, ``members=``) does not test
+    every incident against the polygons again.
+
+    Parameters
+    ----------
+    hotspots, incidents, order, alpha, unit_area_m2, surroundings
+        As :func:`rank_hotspots`.
+
+    Returns
+    -------
+    ranked : geopandas.GeoDataFrame
+        As :func:`rank_hotspots`.
+    members : (ndarray, ndarray)
+        (incident index, row of ``ranked``) int64 pairs for every incident inside (or on) a
+        ranked polygon, in no particular order: the pairs of :func:`assign_incidents` on
+        ``ranked.geometry``.
     """
     _check_order(order, incidents)
     crs = pyproj.CRS.from_user_input(incidents.crs)
@@ -463,7 +500,10 @@ def rank_hotspots(
         ],
     )
     out = _with_detector_columns(out, hotspots, own_p, alpha)
-    return _ranked(out, geoms, order, crs)
+    ranked, sort = _ranked(out, geoms, order, crs)
+    row_of = np.empty(k, dtype=np.int64)
+    row_of[sort] = np.arange(k)
+    return ranked, (inc_idx, row_of[poly_idx])
 
 
 def _check_order(order: str, incidents: Incidents) -> None:
@@ -706,9 +746,12 @@ def _with_detector_columns(
     return out
 
 
-def _ranked(out: pd.DataFrame, geoms: np.ndarray, order: str, crs: pyproj.CRS) -> gpd.GeoDataFrame:
+def _ranked(
+    out: pd.DataFrame, geoms: np.ndarray, order: str, crs: pyproj.CRS
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Sort by the ranking rule (ties: more incidents first, then position), number the rows
-    ``H001``... and put the columns in :data:`PROFILE_COLUMNS` order."""
+    ``H001``... and put the columns in :data:`PROFILE_COLUMNS` order; also the sort (row ``r``
+    is ``out``'s row ``sort[r]``)."""
     k = len(out)
     key = {
         "intensity": out["intensity"],
@@ -729,4 +772,5 @@ def _ranked(out: pd.DataFrame, geoms: np.ndarray, order: str, crs: pyproj.CRS) -
         [c for c in PROFILE_COLUMNS if c in out.columns]
         + [c for c in out.columns if c not in PROFILE_COLUMNS]
     ]
-    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(ordered_geoms, crs=crs), crs=crs)
+    ranked = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(ordered_geoms, crs=crs), crs=crs)
+    return ranked, sort

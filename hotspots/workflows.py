@@ -491,7 +491,7 @@ def detect_hotspots(
             "note": note,
         }
     hot = result.hotspots
-    flagged = flag_places(hot, result.incidents, user_places=places)
+    flagged = flag_places(hot, result.incidents, user_places=places, members=result.members)
     notes += list(flagged.attrs["notes"])[len(hot.attrs.get("notes", [])) :]
     if places:
         extra["user_places"] = places.source or "given"
@@ -538,7 +538,7 @@ def only_significant(result: HotspotResult) -> HotspotResult:
         **thaw(result.params),
         "exported": "significant hot spots only (use --all for every hot spot)",
     }
-    return dataclasses.replace(result, hotspots=kept, params=freeze(params))
+    return dataclasses.replace(result, hotspots=kept, params=freeze(params), members=None)
 
 
 def surface_contours(result: HotspotResult, fractions: Sequence[float] = (0.25, 0.5)) -> list[Any]:
