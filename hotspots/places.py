@@ -45,6 +45,8 @@ from scipy.spatial import cKDTree
 from hotspots._errors import HotspotsError, InputError, ParameterError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import geopandas as gpd
     from shapely.geometry.base import BaseGeometry
 
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PLACES_PATH",
     "PLACE_COLUMNS",
+    "PlaceMarks",
     "USER_PLACE",
     "PlaceKind",
     "PlaceRules",
@@ -61,6 +64,7 @@ __all__ = [
     "flag_places",
     "load_places",
     "location_kinds",
+    "start_place_marks",
     "read_user_places",
     "unpatrollable",
 ]
@@ -442,7 +446,11 @@ def _read_names(source: Any, label: str) -> tuple[str, ...]:
 
 
 @dataclass
-class _Marks:
+class PlaceMarks:
+    """What :func:`flag_places` needs to know of every incident, whatever the table: made by
+    :func:`start_place_marks` (it does not depend on the hot spots, so a caller can make it while
+    they are found)."""
+
     kind: np.ndarray  # per incident: kind id, "user_place" or ""
     point: np.ndarray  # per incident: index of its distinct map point
     busy: np.ndarray  # per distinct point: True when it holds a busy share of all incidents
@@ -450,16 +458,53 @@ class _Marks:
     point_text: list[str] = field(default_factory=list)  # per distinct point: commonest text
 
 
-def _marks(incidents: Incidents, user: UserPlaces | None, rules: PlaceRules) -> _Marks:
-    frame = incidents.frame
-    kind = location_kinds(frame["location"], rules, user_names=user.names if user else ())
-    xy = incidents.xy
+def start_place_marks(
+    incidents: Incidents, user_places: UserPlaces | None = None, rules: PlaceRules | None = None
+) -> Future[PlaceMarks]:
+    """The place kind of every incident and the busy map points, for :func:`flag_places`,
+    made in a background thread.
+
+    They do not depend on the hot spots, so :func:`hotspots.workflows.detect_hotspots` makes
+    them while the hot spots are found. The thread works on its own copies of the incidents'
+    locations and coordinates.
+
+    Parameters
+    ----------
+    incidents : Incidents
+    user_places : UserPlaces, optional
+    rules : PlaceRules, optional
+        As :func:`flag_places` (default :func:`load_places`).
+
+    Returns
+    -------
+    concurrent.futures.Future
+        Its ``.result()`` is the :class:`PlaceMarks` to give :func:`flag_places` (``marks=``)
+        with the same incidents, user places and rules.
+    """
+    from hotspots.stats import in_background
+
+    location = incidents.frame["location"].copy()
+    return in_background(
+        _marks_of, location, incidents.xy, incidents.crs, user_places, rules or load_places()
+    )
+
+
+def _marks(incidents: Incidents, user: UserPlaces | None, rules: PlaceRules) -> PlaceMarks:
+    return _marks_of(incidents.frame["location"], incidents.xy, incidents.crs, user, rules)
+
+
+def _marks_of(
+    location: pd.Series, xy: np.ndarray, crs: Any, user: UserPlaces | None, rules: PlaceRules
+) -> PlaceMarks:
+    """:class:`PlaceMarks` of incidents with these location texts and coordinates (metres, in
+    ``crs``)."""
+    kind = location_kinds(location, rules, user_names=user.names if user else ())
     if user is not None and user.geometry is not None and len(xy):
         import shapely
 
         from hotspots.boundaries import exclusion_zones
 
-        zone = exclusion_zones(user.geometry, incidents.crs, buffer_m=user.buffer_m)
+        zone = exclusion_zones(user.geometry, crs, buffer_m=user.buffer_m)
         if zone is not None:
             inside = shapely.intersects_xy(zone, xy[:, 0], xy[:, 1])
             kind = np.where(inside, USER_PLACE, kind)
@@ -478,10 +523,10 @@ def _marks(incidents: Incidents, user: UserPlaces | None, rules: PlaceRules) -> 
     busy = point_n >= floor
     texts = [""] * len(point_n)
     if busy.any():
-        locs = frame["location"].astype(str).to_numpy()
+        locs = location.astype(str).to_numpy()
         for p in np.flatnonzero(busy):
             texts[p] = Counter(locs[point == p]).most_common(1)[0][0]
-    return _Marks(kind=kind, point=point, busy=busy, point_n=point_n, point_text=texts)
+    return PlaceMarks(kind=kind, point=point, busy=busy, point_n=point_n, point_text=texts)
 
 
 def _members(
@@ -541,6 +586,7 @@ def flag_places(
     user_places: UserPlaces | None = None,
     rules: PlaceRules | None = None,
     members: tuple[np.ndarray, np.ndarray] | None = None,
+    marks: PlaceMarks | None = None,
 ) -> gpd.GeoDataFrame:
     """Flag patrol areas or hot spots that are places a street patrol cannot address.
 
@@ -561,6 +607,9 @@ def flag_places(
         (incident index, row of ``table``) pairs of the incidents each row holds, when the
         caller has them (:func:`hotspots.profile.rank_hotspots_with_members`); default: found
         here as described above.
+    marks : PlaceMarks, optional
+        :func:`start_place_marks` of these incidents, user places and rules, when the caller made it
+        already (e.g. while the hot spots were found); default: made here.
 
     Returns
     -------
@@ -586,7 +635,7 @@ def flag_places(
     """
     rules = rules or load_places()
     out = table.copy()
-    marks = _marks(incidents, user_places, rules)
+    marks = marks if marks is not None else _marks(incidents, user_places, rules)
     is_area = "patrol_area_id" in out.columns
     centres = _centre_kinds(out, incidents, marks) if is_area else [""] * len(out)
     source = user_places.source if user_places and user_places.source else "the user"
@@ -626,7 +675,7 @@ def flag_places(
     return out
 
 
-def _centre_kinds(areas: pd.DataFrame, incidents: Incidents, marks: _Marks) -> list[str]:
+def _centre_kinds(areas: pd.DataFrame, incidents: Incidents, marks: PlaceMarks) -> list[str]:
     """The kind of place at each patrol area's centre (the map point it was centred on)."""
     out = [""] * len(areas)
     if not len(marks.kind) or not len(areas):
@@ -642,7 +691,7 @@ def _centre_kinds(areas: pd.DataFrame, incidents: Incidents, marks: _Marks) -> l
 def _flag_row(
     idx: np.ndarray,
     centre: str,
-    marks: _Marks,
+    marks: PlaceMarks,
     rules: PlaceRules,
     texts: tuple[np.ndarray, np.ndarray],
     source: str,
@@ -680,7 +729,7 @@ def _flag_row(
     return reason, kind, share, _busy_check(idx, marks)
 
 
-def _busy_check(idx: np.ndarray, marks: _Marks) -> str:
+def _busy_check(idx: np.ndarray, marks: PlaceMarks) -> str:
     """The busy-point check for one row: its busiest map point that is not itself excluded."""
     at = marks.point[idx]
     on_busy = marks.busy[at]

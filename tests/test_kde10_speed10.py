@@ -183,3 +183,38 @@ def test_detect_hands_the_members_on():
         full.hotspots, flag_places(result.hotspots, inc), check_like=False
     )
     assert only_significant(full).members is None
+
+
+def _same_marks(a, b):
+    for name in ("kind", "point", "busy", "point_n"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(x, y)
+    assert a.point_text == b.point_text
+
+
+@pytest.mark.parametrize("n_background", [0, 3000])
+def test_start_place_marks_in_background_marks_alike(n_background):
+    from hotspots import places
+    from hotspots.places import UserPlaces, start_place_marks
+
+    inc = _town(n_background=n_background)
+    rules = places.load_places()
+    _same_marks(start_place_marks(inc).result(), places._marks(inc, None, rules))
+    user = UserPlaces(names=("On or near Market Street",))
+    marks = start_place_marks(inc, user, rules).result()
+    _same_marks(marks, places._marks(inc, user, rules))
+    assert (marks.kind == "user_place").sum() == 45
+    ranked, members = rank_hotspots_with_members(_polygons(), inc)
+    pd.testing.assert_frame_equal(
+        flag_places(ranked, inc, user_places=user, members=members, marks=marks),
+        flag_places(ranked, inc, user_places=user),
+    )
+
+
+def test_start_place_marks_no_incidents():
+    from hotspots import places
+    from hotspots.places import start_place_marks
+
+    inc = _town().subset(np.zeros(len(_town()), dtype=bool))
+    _same_marks(start_place_marks(inc).result(), places._marks(inc, None, places.load_places()))
