@@ -36,6 +36,7 @@ from hotspots.incidents import Incidents, unique_points
 from hotspots.jsonutil import to_jsonable
 from hotspots.record import FrozenList, freeze
 from hotspots.stats import (
+    MannKendall,
     benjamini_hochberg,
     catchment_areas,
     in_background,
@@ -433,14 +434,20 @@ def _local_null(
     rate_low = np.minimum(rate_low, rate)
     w = nb_exp
     phi = max(float(dispersion), 1.0)
-    expected = (rate * w)[:, None] * share_t[None, :]
-    expected_low = (rate_low * w)[:, None] * share_t[None, :]
-    return (
-        expected,
-        _nb_variance(expected, phi, rel_var),
-        expected_low,
-        _nb_variance(expected_low, phi, rel_var_low),
-    )
+    # the cold family's in a thread of its own meanwhile (the same operations, so the same bits)
+    low = in_background(_expected_variance, rate_low * w, share_t, phi, rel_var_low)
+    expected, variance = _expected_variance(rate * w, share_t, phi, rel_var)
+    expected_low, variance_low = low.result()
+    return expected, variance, expected_low, variance_low
+
+
+def _expected_variance(
+    cell_rate: np.ndarray, share_t: np.ndarray, phi: float, rel_var: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each neighbourhood's expected count per period, ``cell_rate`` (per cell) times the
+    period's share ``share_t``, and its variance (:func:`_nb_variance`)."""
+    expected = cell_rate[:, None] * share_t[None, :]
+    return expected, _nb_variance(expected, phi, rel_var)
 
 
 def _nb_variance(expected: np.ndarray, phi: float, rel_var: np.ndarray) -> np.ndarray:
@@ -837,7 +844,7 @@ def classify_hotspots(
     exposure = functools.cache(
         lambda: None if catchments is None else _exposure(grid, *catchments.result())
     )
-    res, hot, cold = _significant_periods(
+    res, hot, cold, trend = _significant_periods(
         grid, counts, exposure, periods, null, alpha, params, notes
     )
     evidence = _final_run_evidence(res, hot, cold, alpha, grid.n_cells)
@@ -846,7 +853,9 @@ def classify_hotspots(
     kept = {"expected": res.expected, "z": res.z, "gi_z": res.gi_z}
     del res
     cells = _CellTable(
-        _cell_columns(counts, kept, hot, cold, evidence, final_rule, alpha, persistent_share),
+        _cell_columns(
+            counts, kept, hot, cold, evidence, trend(), final_rule, alpha, persistent_share
+        ),
         grid.cells, grid.cell_size, crs,
     )  # fmt: skip
     category = cells.columns["category"]
@@ -1032,11 +1041,12 @@ def _significant_periods(
     alpha: float,
     params: dict[str, Any],
     notes: list[str],
-) -> tuple[PeriodTests, np.ndarray, np.ndarray]:
-    """The per-period tests (:func:`period_tests`), and the periods in which each cell itself is
+) -> tuple[PeriodTests, np.ndarray, np.ndarray, Callable[[], MannKendall]]:
+    """The per-period tests (:func:`period_tests`), the periods in which each cell itself is
     hot and cold: in a significant neighbourhood, and busier (quieter) than its own share of
-    the neighbourhood's expectation; cells without incidents never. ``exposure_of()`` is
-    :func:`_exposure`'s (None: each cell's in-area share), asked for when first needed."""
+    the neighbourhood's expectation; cells without incidents never; and the trend of each
+    cell's z-scores, begun (:func:`_start_trend`). ``exposure_of()`` is :func:`_exposure`'s
+    (None: each cell's in-area share), asked for when first needed."""
     n_periods = periods.n
     cell = grid.cell_size
     phi = grid.split_dispersion(periods.month_index % 2) if null == "local" else 1.0
@@ -1056,6 +1066,7 @@ def _significant_periods(
     res = period_tests(
         grid, occ_counts, null=null, alpha=alpha, dispersion=phi, exposure=exposure_of
     )
+    trend = _start_trend(res.z)  # half of it runs meanwhile
     exposure = exposure_of()
     if exposure is None:
         own, hood = grid.fraction.astype(float), grid.n_neighbours.astype(float)
@@ -1068,7 +1079,33 @@ def _significant_periods(
     hot = res.hot & busy[:, None]
     cold = res.cold & busy[:, None]
     _own_share(hot, cold, counts, res.expected, res.expected_cold, per_cell)
-    return res, hot, cold
+    return res, hot, cold, trend
+
+
+def _start_trend(z: np.ndarray) -> Callable[[], MannKendall]:
+    """Begin :func:`hotspots.stats.mann_kendall` of each row of ``z`` (cells, periods) rounded
+    to 1e-9: the first half of the rows at once in a thread of its own
+    (:func:`hotspots.stats.in_background`); the returned function does the other half on the
+    calling thread and returns the whole. Each row's test is its own, so the same bits as one
+    call on every row."""
+    half = len(z) // 2
+    first = in_background(_rounded_trend, z[:half])
+
+    def finish() -> MannKendall:
+        rest = _rounded_trend(z[half:])
+        head = first.result()
+        return MannKendall(*(np.concatenate([a, b]) for a, b in zip(head, rest, strict=True)))
+
+    return finish
+
+
+def _rounded_trend(z: np.ndarray) -> MannKendall:
+    """:func:`hotspots.stats.mann_kendall` of the rows of ``z`` rounded to 1e-9 (by blocks of
+    rows)."""
+    rounded = np.empty_like(z)
+    for rows in _blocks(len(rounded)):
+        np.round(z[rows], 9, out=rounded[rows])
+    return mann_kendall(rounded)
 
 
 def _own_share(
@@ -1096,6 +1133,7 @@ def _cell_columns(
     hot: np.ndarray,
     cold: np.ndarray,
     evidence: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    mk: MannKendall,
     final_rule: int,
     alpha: float,
     persistent_share: float,
@@ -1105,12 +1143,7 @@ def _cell_columns(
     test); the columns of :attr:`EmergingResult.cells` (per-period ones as (cells, periods)
     arrays), in :data:`_CELL_COLUMNS` order. ``res``
     holds the per-period ``expected``, ``z`` and ``gi_z`` (:class:`PeriodTests`), ``evidence``
-    is :func:`_final_run_evidence`'s."""
-    rounded = np.empty_like(res["z"])
-    for rows in _blocks(len(rounded)):
-        np.round(res["z"][rows], 9, out=rounded[rows])
-    mk = mann_kendall(rounded)
-    del rounded
+    is :func:`_final_run_evidence`'s, ``mk`` the trends (:func:`_start_trend` of ``z``)."""
     mk_z, mk_p = np.asarray(mk.z), np.asarray(mk.p_value)
     n_hot, n_cold = hot.sum(axis=1), cold.sum(axis=1)
     candidate = (hot[:, -1] & (n_hot >= final_rule)) | (cold[:, -1] & (n_cold >= final_rule))
@@ -1300,22 +1333,31 @@ def _pattern_codes(
     share: float,
     alpha: float,
 ) -> np.ndarray:
-    """:func:`pattern_classes` as positions in :data:`CLASSES` (-1: none), no string made."""
+    """:func:`pattern_classes` as positions in :data:`CLASSES` (-1: none), no string made.
+
+    Every class needs the final period or ``share`` of the periods flagged: only those
+    rows are classed (a few thousand of a national grid's million), the others are -1 at once.
+    """
     flags = np.asarray(flags, dtype=bool)
-    other = np.asarray(other, dtype=bool)
     m, n = flags.shape
-    pooled_before = np.zeros(m, bool) if hot_before is None else np.asarray(hot_before, bool)
-    sure = np.ones(m, bool) if sure_now is None else np.asarray(sure_now, bool)
+    most = flags.sum(axis=1) >= _at_least(share, n)
+    rows = np.flatnonzero(flags[:, -1] | most)
+    flags, most = flags[rows], most[rows]
+    other = np.asarray(other, dtype=bool)[rows]
+    pooled_before = (
+        np.zeros(len(rows), bool) if hot_before is None else np.asarray(hot_before, bool)[rows]
+    )
+    sure = np.ones(len(rows), bool) if sure_now is None else np.asarray(sure_now, bool)[rows]
     final = flags[:, -1]
     start = _final_run_start(flags)
     run = n - start
     ever_before = flags[:, :-1].any(axis=1)
     before_run = (flags & (np.arange(n)[None, :] < start[:, None])).any(axis=1)
     other_before = other[:, :-1].any(axis=1)
-    most = flags.sum(axis=1) >= _at_least(share, n)
-    trend = np.nan_to_num(np.asarray(trend_q, dtype=float), nan=1.0) < alpha
-    z = np.asarray(trend_z, dtype=float)
-    return np.select(
+    trend = np.nan_to_num(np.asarray(trend_q, dtype=float)[rows], nan=1.0) < alpha
+    z = np.asarray(trend_z, dtype=float)[rows]
+    codes = np.full(m, -1, dtype=np.int64)
+    codes[rows] = np.select(
         [
             final & ~ever_before & ~other_before & ~pooled_before & sure,
             final & (run >= 2) & ~before_run & ~other_before & ~most & ~pooled_before & sure,
@@ -1329,6 +1371,7 @@ def _pattern_codes(
         list(range(len(CLASSES))),
         default=-1,
     )
+    return codes
 
 
 def _areas(category: np.ndarray, ij: np.ndarray, cell_size: float, crs: Any) -> gpd.GeoDataFrame:

@@ -1,0 +1,143 @@
+"""Session 10's main-thread shortcuts of hotspots.emerging pinned against the computations they
+replaced.
+
+The pattern codes are worked out only for the rows that can have a class; the trend's rows are
+split between two threads; the cold family's expectation and variance are computed in a thread
+of their own. Each must give, to the last bit, what the whole-array computation kept here as the
+reference gives, on edge cases (no row, one row, rows that do not split evenly, ties, NaN).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_emerging_fast import _monthly_grid
+
+from hotspots import emerging
+from hotspots.emerging import CLASSES, period_tests
+from hotspots.stats import mann_kendall
+
+
+def _pattern_codes_reference(flags, other, trend_q, trend_z, *, hot_before, sure_now, share,
+                             alpha):  # fmt: skip
+    """Every row through the rules of ``classify_hotspots``'s Notes, one cell at a time."""
+    m, n = flags.shape
+    out = np.full(m, -1, dtype=np.int64)
+    for r in range(m):
+        f, o = flags[r].tolist(), other[r].tolist()
+        pooled = False if hot_before is None else bool(hot_before[r])
+        sure = True if sure_now is None else bool(sure_now[r])
+        final = f[-1]
+        start = n
+        while final and start > 0 and f[start - 1]:
+            start -= 1
+        most = sum(f) >= emerging._at_least(share, n)
+        q = 1.0 if np.isnan(trend_q[r]) else trend_q[r]
+        trend, z = q < alpha, trend_z[r]
+        ever, run_before, other_before = any(f[:-1]), any(f[:start]), any(o[:-1])
+        rules = (  # in CLASSES order; the first that holds
+            final and not (ever or other_before or pooled) and sure,
+            final and n - start >= 2 and not (run_before or other_before or most or pooled)
+            and sure,
+            final and most and trend and z > 0,
+            final and most and not trend,
+            final and most and trend and z < 0,
+            final and not most and not other_before and (ever or pooled),
+            final and not most and other_before,
+            not final and most,
+        )  # fmt: skip
+        out[r] = next((k for k, holds in enumerate(rules) if holds), -1)
+    return out
+
+
+def _random_flags(rng, m, n, p):
+    flags = rng.random((m, n)) < p
+    flags[: m // 4] = True  # every period
+    flags[m // 4 : m // 3, :-1] = True  # all but the final one
+    flags[m // 3 : m // 2, -3:] = True  # a final run
+    return flags
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 7, 400])
+@pytest.mark.parametrize("n", [1, 2, 10, 13])
+@pytest.mark.parametrize("given", [False, True])
+def test_pattern_codes_of_candidate_rows_equal_every_row(m, n, given):
+    rng = np.random.default_rng(m * 100 + n)
+    flags = _random_flags(rng, m, n, 0.4)
+    other = rng.random((m, n)) < 0.15
+    q = np.where(rng.random(m) < 0.3, np.nan, rng.random(m) * 0.1)
+    z = rng.normal(size=m)
+    z[rng.random(m) < 0.2] = 0.0  # ties at zero
+    extra = {
+        "hot_before": rng.random(m) < 0.3 if given else None,
+        "sure_now": rng.random(m) < 0.7 if given else None,
+    }
+    for share in (0.5 + 1e-9, 0.9, 1.0):
+        kw = {"share": share, "alpha": 0.05, **extra}
+        got = emerging._pattern_codes(flags, other, q, z, **kw)
+        ref = _pattern_codes_reference(flags, other, q, z, **kw)
+        np.testing.assert_array_equal(got, ref)
+        assert got.shape == (m,)
+
+
+def test_pattern_codes_find_every_class():
+    """The random flags above reach every class, so the shortcut is tested on each."""
+    rng = np.random.default_rng(1)
+    m, n = 3000, 12
+    flags = _random_flags(rng, m, n, 0.3)
+    other = rng.random((m, n)) < 0.05
+    q, z = rng.random(m) * 0.1, rng.normal(size=m)
+    got = emerging._pattern_codes(
+        flags, other, q, z, hot_before=rng.random(m) < 0.2, sure_now=None, share=0.9, alpha=0.05
+    )
+    assert set(got.tolist()) == set(range(-1, len(CLASSES)))
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 3, 8, 501])
+def test_trend_in_two_halves_equals_one_call(m):
+    rng = np.random.default_rng(m)
+    z = rng.normal(size=(m, 12))
+    z[rng.random(z.shape) < 0.3] = 0.0  # ties
+    z[: m // 3] = np.round(z[: m // 3], 1) + 1e-12  # equal once rounded to 1e-9
+    if m > 4:
+        z[2, 5] = np.nan  # a row with NaN, one with infinity
+        z[3, 0] = np.inf
+    ref = mann_kendall(np.round(z, 9))
+    got = emerging._start_trend(z)()
+    for g, r in zip(got, ref, strict=True):
+        assert g.shape == (m,)
+        np.testing.assert_array_equal(g, r)
+
+
+def test_period_tests_with_the_cold_family_in_a_thread_equal_one_thread(monkeypatch):
+    """``_local_null`` with the cold family's expectation and variance in a thread, against
+    the same computed one after the other on the calling thread."""
+    grid, counts = _monthly_grid()
+    exposure = np.random.default_rng(2).gamma(2.0, 0.5, len(grid.occupied))
+    got = period_tests(grid, counts, alpha=0.05, exposure=exposure)
+
+    class Done:
+        def __init__(self, value):
+            self.value = value
+
+        def result(self):
+            return self.value
+
+    monkeypatch.setattr(emerging, "in_background", lambda fn, *a, **k: Done(fn(*a, **k)))
+    ref = period_tests(grid, counts, alpha=0.05, exposure=exposure)
+    for g, r in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(g, r)
+    assert got.hot.any() and got.expected_cold.any()
+
+
+def test_expected_variance_equals_the_earlier_formula():
+    rng = np.random.default_rng(4)
+    for m in (0, 1, 5, 300):
+        cell_rate = rng.gamma(0.5, 4.0, m)
+        cell_rate[: m // 4] = 0.0
+        share_t = rng.dirichlet(np.ones(11))
+        rel_var = np.where(rng.random(m) < 0.3, 0.0, 1.0 / (rng.integers(0, 40, m) + 0.5))
+        expected, variance = emerging._expected_variance(cell_rate, share_t, 1.7, rel_var)
+        ref = cell_rate[:, None] * share_t[None, :]
+        np.testing.assert_array_equal(expected, ref)
+        np.testing.assert_array_equal(variance, 1.7 * ref + (ref**2 * 1.7) * rel_var[:, None])
