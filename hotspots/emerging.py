@@ -103,6 +103,11 @@ _PERIOD_LENGTHS = (12, 3, 1)
 #: operations in the same order, so the same bits.
 _ROW_BLOCK = 1 << 13
 
+#: Share of the rows whose trend :func:`_start_trend` tests in a thread of its own: the calling
+#: thread first clears the periods cells are not busy enough in (about half the trend's work on
+#: the national grid), then tests the rest; three quarters keep both threads busy about as long.
+_TREND_BACKGROUND_SHARE = 0.75
+
 _CELL_COLUMNS = (
     "counts",
     "total",
@@ -489,12 +494,20 @@ def _local_families(
     p_hot = np.ones((m, n_t))
     p_cold = np.ones((m, n_t))
     n_rest = max(n_cells - m, 0)
-    # which cells are above (below) their expectation, by blocks of rows, one row per period
+    # which cells are above (below) their expectation, by blocks of rows, one row per period;
+    # half of the blocks in a thread of its own meanwhile (each writes its own columns)
     ups = np.empty((n_t, m), dtype=bool)
     downs = np.empty((n_t, m), dtype=bool)
-    for rows in _blocks(m):
-        ups[:, rows] = (np.round(local[rows] - expected[rows], 9) > 0).T
-        downs[:, rows] = (np.round(local[rows] - expected_low[rows], 9) < 0).T
+
+    def signs(blocks: list[slice]) -> None:
+        for rows in blocks:
+            ups[:, rows] = (np.round(local[rows] - expected[rows], 9) > 0).T
+            downs[:, rows] = (np.round(local[rows] - expected_low[rows], 9) < 0).T
+
+    blocks = _blocks(m)
+    first = in_background(signs, blocks[: len(blocks) // 2])
+    signs(blocks[len(blocks) // 2 :])
+    first.result()
 
     def one(t: int) -> tuple[np.ndarray, ...]:
         up, down = np.flatnonzero(ups[t]), np.flatnonzero(downs[t])
@@ -1063,10 +1076,11 @@ def _significant_periods(
         "classes as ArcGIS's Emerging Hot Spot Analysis."
     )
     occ_counts = counts[grid.occupied]
+    busy = counts.sum(axis=1) > 0  # before the period tests wait for the exposure
     res = period_tests(
         grid, occ_counts, null=null, alpha=alpha, dispersion=phi, exposure=exposure_of
     )
-    trend = _start_trend(res.z)  # half of it runs meanwhile
+    trend = _start_trend(res.z)  # most of it runs meanwhile
     exposure = exposure_of()
     if exposure is None:
         own, hood = grid.fraction.astype(float), grid.n_neighbours.astype(float)
@@ -1075,7 +1089,6 @@ def _significant_periods(
         own[grid.occupied] = exposure
         hood = grid.local_sums(exposure)
     per_cell = np.where(hood > 0, own / np.maximum(hood, 1e-12), 0.0)
-    busy = counts.sum(axis=1) > 0
     hot = res.hot & busy[:, None]
     cold = res.cold & busy[:, None]
     _own_share(hot, cold, counts, res.expected, res.expected_cold, per_cell)
@@ -1084,11 +1097,11 @@ def _significant_periods(
 
 def _start_trend(z: np.ndarray) -> Callable[[], MannKendall]:
     """Begin :func:`hotspots.stats.mann_kendall` of each row of ``z`` (cells, periods) rounded
-    to 1e-9: the first half of the rows at once in a thread of its own
-    (:func:`hotspots.stats.in_background`); the returned function does the other half on the
-    calling thread and returns the whole. Each row's test is its own, so the same bits as one
-    call on every row."""
-    half = len(z) // 2
+    to 1e-9: the first :data:`_TREND_BACKGROUND_SHARE` of the rows at once in a thread of its
+    own (:func:`hotspots.stats.in_background`); the returned function does the other rows on
+    the calling thread and returns the whole. Each row's test is its own, so the same bits as
+    one call on every row."""
+    half = int(len(z) * _TREND_BACKGROUND_SHARE)
     first = in_background(_rounded_trend, z[:half])
 
     def finish() -> MannKendall:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_emerging_fast import _monthly_grid
+from test_emerging_fast import _local_families_reference, _monthly_grid
 
 from hotspots import emerging
 from hotspots.emerging import CLASSES, period_tests
@@ -93,8 +93,10 @@ def test_pattern_codes_find_every_class():
     assert set(got.tolist()) == set(range(-1, len(CLASSES)))
 
 
+@pytest.mark.parametrize("share", [0.0, 0.5, 0.75, 1.0])
 @pytest.mark.parametrize("m", [0, 1, 2, 3, 8, 501])
-def test_trend_in_two_halves_equals_one_call(m):
+def test_trend_in_two_parts_equals_one_call(monkeypatch, m, share):
+    monkeypatch.setattr(emerging, "_TREND_BACKGROUND_SHARE", share)
     rng = np.random.default_rng(m)
     z = rng.normal(size=(m, 12))
     z[rng.random(z.shape) < 0.3] = 0.0  # ties
@@ -141,3 +143,22 @@ def test_expected_variance_equals_the_earlier_formula():
         ref = cell_rate[:, None] * share_t[None, :]
         np.testing.assert_array_equal(expected, ref)
         np.testing.assert_array_equal(variance, 1.7 * ref + (ref**2 * 1.7) * rel_var[:, None])
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 1 << 13])
+@pytest.mark.parametrize("rows", [0, 1, 2, 5, 40])
+def test_local_families_with_signs_in_two_threads_equal_one_thread(monkeypatch, block, rows):
+    """The cells above and below their expectations found by blocks of rows, half of the blocks
+    in a thread (an odd number of blocks, one block, none), against period after period."""
+    monkeypatch.setattr(emerging, "_ROW_BLOCK", block)
+    rng = np.random.default_rng(rows + block)
+    expected = rng.gamma(1.0, 2.0, (rows, 11))
+    expected_low = expected * rng.uniform(0.5, 1.0, expected.shape)
+    local = rng.poisson(expected * rng.uniform(0.5, 3.0, (rows, 1))).astype(float)
+    local[: rows // 4] = np.round(expected[: rows // 4], 9)  # ties with the expectation
+    variance, variance_low = expected * 1.5, expected_low * 1.5
+    args = (local, expected, variance, expected_low, variance_low, 0.05, 3 * rows)
+    got = emerging._local_families(*args)
+    ref = _local_families_reference(*args)
+    for g, r in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(g, r)
