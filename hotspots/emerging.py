@@ -337,9 +337,7 @@ def period_tests(
     if null != "local" or len(grid) == 0:
         return _gi_star_periods(grid, counts, null, alpha)
     local = grid.local_sums(counts)
-    gi_z = np.empty(local.shape)
-    for t in range(counts.shape[1]):  # the classic z of each period, as GiStarGrid.test's
-        gi_z[:, t] = grid.gi_z(counts[:, t], local[:, t])
+    gi_z = grid.gi_z_columns(counts, local)  # the classic z of each period, as GiStarGrid.test's
     expected, variance, expected_low, variance_low = _local_null(
         grid, counts, local, dispersion, exposure
     )

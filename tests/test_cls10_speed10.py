@@ -1,9 +1,10 @@
-"""Session 10's main-thread shortcuts of hotspots.emerging pinned against the computations they
-replaced.
+"""Session 10's main-thread shortcuts of hotspots.emerging, and the classic Gi* z of every
+period at once (hotspots.gistar), pinned against the computations they replaced.
 
-The pattern codes are worked out only for the rows that can have a class; the trend's rows are
-split between two threads; the cold family's expectation and variance are computed in a thread
-of their own. Each must give, to the last bit, what the whole-array computation kept here as the
+The pattern codes are worked out only for the rows that can have a class; the trend's rows, and
+the signs of the hot and cold families, are split between two threads; the cold family's
+expectation and variance are computed in a thread of their own; the classic z of all periods
+by blocks of rows. Each must give, to the last bit, what the computation kept here as the
 reference gives, on edge cases (no row, one row, rows that do not split evenly, ties, NaN).
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 from test_emerging_fast import _local_families_reference, _monthly_grid
 
-from hotspots import emerging
+from hotspots import emerging, gistar
 from hotspots.emerging import CLASSES, period_tests
+from hotspots.gistar import GiStarGrid
 from hotspots.stats import mann_kendall
 
 
@@ -162,3 +165,41 @@ def test_local_families_with_signs_in_two_threads_equal_one_thread(monkeypatch, 
     ref = _local_families_reference(*args)
     for g, r in zip(got, ref, strict=True):
         np.testing.assert_array_equal(g, r)
+
+
+def _small_grid(seed, n=300):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 3000, (n, 2))
+    xy[: n // 3] = rng.normal(1500, 100, (n // 3, 2))  # a busy spot
+    return GiStarGrid(
+        xy, shapely.box(-100, -100, 3100, 3100),
+        cell_size=150.0, neighbour_distance=150.0 * np.sqrt(2), baseline_distance=300.0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 1 << 13])
+@pytest.mark.parametrize("k", [0, 1, 2, 11])
+def test_gi_z_columns_equal_gi_z_column_by_column(monkeypatch, block, k):
+    monkeypatch.setattr(gistar, "GI_Z_ROW_BLOCK", block)
+    grid = _small_grid(k)
+    rng = np.random.default_rng(k + 7)
+    values = rng.poisson(0.8, (len(grid.occupied), k)).astype(float)
+    if k > 1:
+        values[:, 1] = 0.0  # a column without incidents: no variance, every z 0
+    local = grid.local_sums(values)
+    got = grid.gi_z_columns(values, local)
+    assert got.shape == (len(grid), k)
+    for t in range(k):
+        np.testing.assert_array_equal(got[:, t], grid.gi_z(values[:, t], local[:, t]))
+    if k > 1:
+        assert not got[:, 1].any() and got[:, 0].any()
+
+
+def test_gi_z_columns_of_a_single_cell_study_area_are_zero():
+    grid = _small_grid(1)
+    grid.n_cells = 1  # n <= 1: no randomisation variance
+    values = np.ones((len(grid.occupied), 3))
+    local = grid.local_sums(values)
+    got = grid.gi_z_columns(values, local)
+    for t in range(3):
+        np.testing.assert_array_equal(got[:, t], grid.gi_z(values[:, t], local[:, t]))
