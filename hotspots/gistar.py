@@ -328,6 +328,13 @@ def _dilate_raster(cells: np.ndarray, r: int) -> np.ndarray:
     return np.concatenate(out) if out else np.empty((0, 2), dtype=np.int64)
 
 
+#: :meth:`GiStarGrid.shifted_positions` reads positions from a raster of the computed cells'
+#: bounding box (4 bytes a cell, one read per cell and offset) when the box holds at most this
+#: many cells per computed cell, and otherwise searches the sorted keys (about 20 reads each).
+#: National grid: 12.6 million raster cells for 1.1 million computed ones (50 MB); the ring
+#: layout's lookups took 0.38 CPU s by search.
+POSITION_RASTER_RATIO = 32
+
 #: Rows of (cells, columns) arrays :meth:`GiStarGrid.gi_z_columns` works on at once: a block's
 #: temporaries stay in the cache (no temporary as large as the whole array).
 GI_Z_ROW_BLOCK = 1 << 13
@@ -1061,11 +1068,38 @@ class GiStarGrid:
             ``offsets[o]``, -1 where that cell is not a computed cell.
         """
         offs = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
-        keys = self.keys if cells is None else self.keys[np.asarray(cells, dtype=np.intp)]
+        sel = slice(None) if cells is None else np.asarray(cells, dtype=np.intp)
+        keys = self.keys[sel]
         out = np.empty((len(offs), len(keys)), dtype=np.intp)
-        for o, shift in enumerate(cell_keys(offs)):
-            out[o] = _lookup(self.keys, keys + shift)
+        raster = self._position_raster(int(np.abs(offs).max())) if out.size else None
+        if raster is None:  # a binary search of the keys per offset
+            for o, shift in enumerate(cell_keys(offs)):
+                out[o] = _lookup(self.keys, keys + shift)
+            return out
+        table, width, flat = raster
+        at = flat[sel]
+        for o, (di, dj) in enumerate(offs.tolist()):
+            out[o] = table[at + (di * width + dj)]
         return out
+
+    def _position_raster(self, pad: int) -> tuple[np.ndarray, int, np.ndarray] | None:
+        """Every computed cell's position in a raster of the cells' bounding box grown by
+        ``pad`` cells each way (-1 elsewhere), flattened; the raster's width; and each cell's
+        index in it (a cell shifted by ``(di, dj)`` is ``di * width + dj`` further on). None
+        when the raster would hold more than :data:`POSITION_RASTER_RATIO` cells per computed
+        cell."""
+        m = len(self.cells)
+        if m == 0:
+            return None
+        i, j = self.cells[:, 0], self.cells[:, 1]
+        i0, j0 = int(i.min()) - pad, int(j.min()) - pad
+        height, width = int(i.max()) + pad + 1 - i0, int(j.max()) + pad + 1 - j0
+        if height * width > POSITION_RASTER_RATIO * m:
+            return None
+        flat = (i - i0) * width + (j - j0)
+        table = np.full(height * width, -1, dtype=np.int32 if m < 2**31 else np.intp)
+        table[flat] = np.arange(m)
+        return table, width, flat
 
     def _scatter(self, targets: np.ndarray, values: np.ndarray) -> np.ndarray:
         out = np.zeros((len(self.cells), *values.shape[1:]))

@@ -203,3 +203,51 @@ def test_gi_z_columns_of_a_single_cell_study_area_are_zero():
     got = grid.gi_z_columns(values, local)
     for t in range(3):
         np.testing.assert_array_equal(got[:, t], grid.gi_z(values[:, t], local[:, t]))
+
+
+def _shifted_reference(grid, offsets, cells=None):
+    """Each cell shifted by each offset, found cell by cell in a dict of the computed cells."""
+    where = {tuple(c): k for k, c in enumerate(grid.cells.tolist())}
+    sel = range(len(grid)) if cells is None else cells
+    return np.array(
+        [[where.get((grid.cells[c][0] + di, grid.cells[c][1] + dj), -1) for c in sel]
+         for di, dj in np.asarray(offsets).reshape(-1, 2).tolist()],
+        dtype=np.intp,
+    ).reshape(len(np.asarray(offsets).reshape(-1, 2)), len(sel))  # fmt: skip
+
+
+@pytest.mark.parametrize("ratio", [0, 32, 10**9])  # always searched, the default, always raster
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shifted_positions_by_raster_equal_every_cell_looked_up(monkeypatch, ratio, seed):
+    monkeypatch.setattr(gistar, "POSITION_RASTER_RATIO", ratio)
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(-2000, 2000, (200, 2))  # negative cell indices too
+    xy[:5] = [[-2000, -2000], [1999, 1999], [-2000, 1999], [1999, -2000], [0, 0]]  # box corners
+    grid = GiStarGrid(
+        xy, shapely.box(-2100, -2100, 2100, 2100),
+        cell_size=100.0, neighbour_distance=100.0 * np.sqrt(2), baseline_distance=200.0,
+    )  # fmt: skip
+    d = np.arange(-3, 4)
+    offsets = np.stack(np.meshgrid(d, d, indexing="ij"), axis=-1).reshape(-1, 2)
+    offsets = np.vstack([offsets, [[45, 0], [0, -45], [45, 45]]])  # beyond the box
+    cells = rng.choice(len(grid), 50, replace=False)
+    for sel in (None, cells, cells[:1], cells[:0]):
+        got = grid.shifted_positions(offsets, sel)
+        np.testing.assert_array_equal(got, _shifted_reference(grid, offsets, sel))
+        assert got.dtype == np.intp
+    assert grid.shifted_positions(np.zeros((0, 2), np.int64), cells).shape == (0, 50)
+
+
+def test_shifted_positions_far_apart_towns_search_the_keys(monkeypatch):
+    """Two towns far apart: the box would hold far more cells than the grid, so no raster."""
+    rng = np.random.default_rng(3)
+    xy = np.vstack([rng.uniform(0, 500, (60, 2)), rng.uniform(0, 500, (60, 2)) + 1e6])
+    grid = GiStarGrid(
+        xy, shapely.Polygon(), cell_size=100.0, neighbour_distance=100.0 * np.sqrt(2),
+        baseline_distance=200.0,
+    )  # fmt: skip
+    assert grid._position_raster(2) is None
+    offsets = np.array([[0, 0], [1, -1], [-2, 2], [2, 0]])
+    np.testing.assert_array_equal(
+        grid.shifted_positions(offsets), _shifted_reference(grid, offsets)
+    )
