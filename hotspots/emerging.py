@@ -338,10 +338,14 @@ def period_tests(
         return _gi_star_periods(grid, counts, null, alpha)
     local = grid.local_sums(counts)
     gi_z = grid.gi_z_columns(counts, local)  # the classic z of each period, as GiStarGrid.test's
+    # the seven arrays written once the exposure is known, their pages touched now (while a
+    # caller's catchments are still being drawn): expected, variance, their cold family's, z,
+    # p_hot and p_cold
+    out = _touched(7, local.shape)
     expected, variance, expected_low, variance_low = _local_null(
-        grid, counts, local, dispersion, exposure
+        grid, counts, local, dispersion, exposure, out=out[:4]
     )
-    z = np.empty_like(local)  # (local - expected) / sqrt(variance), 0 where no variance
+    z = out[4]  # (local - expected) / sqrt(variance), 0 where no variance
     for rows in _blocks(len(z)):
         zb, v = z[rows], variance[rows]
         np.subtract(local[rows], expected[rows], out=zb)
@@ -349,8 +353,9 @@ def period_tests(
             zb /= np.sqrt(v)
         zb[~(v > 0)] = 0.0
     hot, cold, p_hot, p_cold = _local_families(
-        local, expected, variance, expected_low, variance_low, alpha, grid.n_cells
-    )
+        local, expected, variance, expected_low, variance_low, alpha, grid.n_cells,
+        p_out=(out[5], out[6]),
+    )  # fmt: skip
     return PeriodTests(
         local, expected, variance, z, gi_z, hot, cold, expected_low, variance_low,
         p_hot, p_cold,
@@ -399,12 +404,14 @@ def _local_null(
     local: np.ndarray,
     dispersion: float,
     exposure: np.ndarray | Callable[[], np.ndarray | None] | None,
+    *,
+    out: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The ``"local"`` null of :func:`period_tests` (see its Notes), shape (cells, periods).
 
     Returns the expectation and variance of each neighbourhood's count for the hot family (the
     ring's rate over all periods, scaled to the period), then for the cold family (the ring
-    without its busiest quarter of cells).
+    without its busiest quarter of cells); written into the four arrays ``out`` when given.
     """
     m = len(grid)
     n_t = counts.shape[1]
@@ -438,25 +445,46 @@ def _local_null(
     w = nb_exp
     phi = max(float(dispersion), 1.0)
     # the cold family's in a thread of its own meanwhile (the same operations, so the same bits)
-    low = in_background(_expected_variance, rate_low * w, share_t, phi, rel_var_low)
-    expected, variance = _expected_variance(rate * w, share_t, phi, rel_var)
+    hot_out, low_out = (None, None) if out is None else (out[:2], out[2:])
+    low = in_background(_expected_variance, rate_low * w, share_t, phi, rel_var_low, out=low_out)
+    expected, variance = _expected_variance(rate * w, share_t, phi, rel_var, out=hot_out)
     expected_low, variance_low = low.result()
     return expected, variance, expected_low, variance_low
 
 
 def _expected_variance(
-    cell_rate: np.ndarray, share_t: np.ndarray, phi: float, rel_var: np.ndarray
+    cell_rate: np.ndarray,
+    share_t: np.ndarray,
+    phi: float,
+    rel_var: np.ndarray,
+    *,
+    out: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each neighbourhood's expected count per period, ``cell_rate`` (per cell) times the
-    period's share ``share_t``, and its variance (:func:`_nb_variance`)."""
-    expected = cell_rate[:, None] * share_t[None, :]
-    return expected, _nb_variance(expected, phi, rel_var)
+    period's share ``share_t``, and its variance (:func:`_nb_variance`); written into the two
+    arrays ``out`` when given."""
+    expected = np.multiply(
+        cell_rate[:, None], share_t[None, :], out=None if out is None else out[0]
+    )
+    return expected, _nb_variance(expected, phi, rel_var, out=None if out is None else out[1])
 
 
-def _nb_variance(expected: np.ndarray, phi: float, rel_var: np.ndarray) -> np.ndarray:
+def _touched(k: int, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """``k`` float arrays of ``shape`` (zeros), every page written: a large array's fresh pages
+    are faulted in on their first write (on the national grid, 0.08 CPU s for each array of 1.1
+    million cells by 11 periods), so a thread that would otherwise wait does it beforehand."""
+    out = [np.empty(shape) for _ in range(k)]
+    for a in out:
+        a.fill(0.0)
+    return out
+
+
+def _nb_variance(
+    expected: np.ndarray, phi: float, rel_var: np.ndarray, *, out: np.ndarray | None = None
+) -> np.ndarray:
     """``phi E + phi E^2 rel_var`` per cell and period, by blocks of rows (the same products
-    and sum, so the same bits)."""
-    out = np.empty_like(expected)
+    and sum, so the same bits); written into ``out`` when given."""
+    out = np.empty_like(expected) if out is None else out
     tmp = np.empty((min(_ROW_BLOCK, len(out)), out.shape[1]))
     for rows in _blocks(len(out)):
         o, e, t = out[rows], expected[rows], tmp[: rows.stop - rows.start]
@@ -481,16 +509,23 @@ def _local_families(
     variance_low: np.ndarray,
     alpha: float,
     n_cells: int,
+    *,
+    p_out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(hot, cold, p_hot, p_cold): each period's one-sided hot and cold families, each
     Benjamini-Hochberg controlled over the study area's ``n_cells`` cells (the cells not
     computed have p-value 1). The periods are independent: they run on two threads (NumPy and
-    SciPy's special functions release the GIL), each answer written back in period order."""
+    SciPy's special functions release the GIL), each answer written back in period order.
+    ``p_out``: the two arrays p_hot and p_cold are written into, when given."""
     m, n_t = local.shape
     hot = np.zeros((m, n_t), dtype=bool)
     cold = np.zeros((m, n_t), dtype=bool)
-    p_hot = np.ones((m, n_t))
-    p_cold = np.ones((m, n_t))
+    if p_out is None:
+        p_hot, p_cold = np.ones((m, n_t)), np.ones((m, n_t))
+    else:
+        p_hot, p_cold = p_out
+        p_hot.fill(1.0)
+        p_cold.fill(1.0)
     n_rest = max(n_cells - m, 0)
     # which cells are above (below) their expectation, by blocks of rows, one row per period;
     # half of the blocks in a thread of its own meanwhile (each writes its own columns)

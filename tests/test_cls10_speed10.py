@@ -4,8 +4,10 @@ period at once (hotspots.gistar), pinned against the computations they replaced.
 The pattern codes are worked out only for the rows that can have a class; the trend's rows, and
 the signs of the hot and cold families, are split between two threads; the cold family's
 expectation and variance are computed in a thread of their own; the classic z of all periods
-by blocks of rows. Each must give, to the last bit, what the computation kept here as the
-reference gives, on edge cases (no row, one row, rows that do not split evenly, ties, NaN).
+by blocks of rows; the shifted cells read from a raster; the period tests' large arrays touched
+before the exposure is asked for. Each must give, to the last bit, what the computation kept
+here as the reference gives, on edge cases (no row, one row, rows that do not split evenly,
+ties, NaN).
 """
 
 from __future__ import annotations
@@ -251,3 +253,49 @@ def test_shifted_positions_far_apart_towns_search_the_keys(monkeypatch):
     np.testing.assert_array_equal(
         grid.shifted_positions(offsets), _shifted_reference(grid, offsets)
     )
+
+
+def test_period_tests_overwrite_every_element_of_the_touched_arrays(monkeypatch):
+    """The seven arrays touched before the exposure is asked for: filled with NaN instead of
+    zeros, the tests are the same, so every element is written after."""
+    grid, counts = _monthly_grid()
+    exposure = np.random.default_rng(6).gamma(2.0, 0.5, len(grid.occupied))
+    ref = period_tests(grid, counts, alpha=0.05, exposure=lambda: exposure)
+
+    def garbage(k, shape):
+        return [np.full(shape, np.nan) for _ in range(k)]
+
+    monkeypatch.setattr(emerging, "_touched", garbage)
+    got = period_tests(grid, counts, alpha=0.05, exposure=lambda: exposure)
+    for g, r in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(g, r)
+    assert not np.isnan(got.p_hot).any() and not np.isnan(got.z).any()
+
+
+@pytest.mark.parametrize("rows", [0, 1, 9])
+def test_touched_arrays_are_zeros_of_the_shape(rows):
+    out = emerging._touched(3, (rows, 4))
+    assert len(out) == 3 and len({id(a) for a in out}) == 3
+    for a in out:
+        assert a.shape == (rows, 4) and a.dtype == float and not a.any()
+
+
+def test_expected_variance_and_families_into_given_arrays_equal_fresh_ones():
+    rng = np.random.default_rng(8)
+    m = 50
+    cell_rate, share_t = rng.gamma(1.0, 2.0, m), rng.dirichlet(np.ones(7))
+    rel_var = 1.0 / (rng.integers(0, 9, m) + 0.5)
+    into = [np.full((m, 7), np.nan), np.full((m, 7), np.nan)]
+    got = emerging._expected_variance(cell_rate, share_t, 1.2, rel_var, out=into)
+    ref = emerging._expected_variance(cell_rate, share_t, 1.2, rel_var)
+    assert got[0] is into[0] and got[1] is into[1]
+    for g, r in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(g, r)
+    expected, variance = ref
+    local = rng.poisson(expected * 2).astype(float)
+    args = (local, expected, variance, expected * 0.7, variance * 0.7, 0.05, 200)
+    p_out = (np.full((m, 7), np.nan), np.full((m, 7), np.nan))
+    got = emerging._local_families(*args, p_out=p_out)
+    assert got[2] is p_out[0] and got[3] is p_out[1]
+    for g, r in zip(got, emerging._local_families(*args), strict=True):
+        np.testing.assert_array_equal(g, r)
