@@ -634,6 +634,43 @@ _PLAIN_NUMBER = r"^[+-]?(?:\d{1,15}(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?$"
 
 _NAN_TEXT = pa.scalar("nan", pa.string())
 
+#: The longest value :func:`_short_decimals` reads: with at most 15 bytes a number has at most
+#: the 15 digits before its point that :data:`_PLAIN_NUMBER` allows.
+_SHORT_NUMBER = 15
+
+
+def _short_decimals(arr: pa.Array) -> np.ndarray | None:
+    """What :func:`_to_float` makes of a string array whose values are all blank or decimals
+    Arrow's cast reads, each of at most :data:`_SHORT_NUMBER` bytes of digits, point and minus
+    (a coordinate column); None for any other array.
+
+    Such a value is a plain number (:data:`_PLAIN_NUMBER`): Arrow reads a number only whole, its
+    digits before the point at most 15, and no exponent without an ``e``. So the cast of the
+    values, blanks as NaN, is :func:`_to_float`'s own, without matching each value with the
+    pattern first.
+    """
+    n = len(arr)
+    if not n or arr.null_count or not pa.types.is_string(arr.type):
+        return None
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    lengths = np.diff(offs)
+    if int(lengths.max()) > _SHORT_NUMBER:
+        return None
+    if offs[-1] > offs[0]:
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offs[0] : offs[-1]]
+        # minus, point, slash, digits are bytes 45-57: any but the slash (45 + 2)
+        above = data - np.uint8(45)  # wraps round below 45
+        if not (above <= 12).all() or (above == 2).any():
+            return None
+    blank = lengths == 0
+    if blank.any():
+        arr = pc.if_else(pa.array(~blank), arr, _NAN_TEXT)
+    try:
+        values = pc.cast(arr, pa.float64())
+    except pa.ArrowInvalid:  # not a number, such as "1.2.3" or "-"
+        return None
+    return values.to_numpy(zero_copy_only=False, writable=True)
+
 
 def _to_float(s: pd.Series | pa.Array, *, degrees: bool) -> np.ndarray:
     """Cleaned text (pandas or Arrow strings) to float (NaN where not a number).
@@ -647,6 +684,9 @@ def _to_float(s: pd.Series | pa.Array, *, degrees: bool) -> np.ndarray:
         return out
     if isinstance(s, pa.Array):
         arr = s
+        quick = _short_decimals(arr)
+        if quick is not None:
+            return quick
     else:
         arr = pa.array(s, type=pa.large_string(), from_pandas=True)
     plain = pc.fill_null(pc.match_substring_regex(arr, _PLAIN_NUMBER), False)
@@ -677,8 +717,34 @@ def _to_float(s: pd.Series | pa.Array, *, degrees: bool) -> np.ndarray:
 _MISSING_ARROW = pa.array(sorted(MISSING_TOKENS), type=pa.string())
 
 
+#: The longest missing-value token (:data:`MISSING_TOKENS`), in bytes: a longer value is none.
+_TOKEN_MAX = max(len(t) for t in MISSING_TOKENS)
+
+
+def _clean_already(arr: pa.Array) -> bool:
+    """Whether :func:`_clean_arrow` leaves every value of a string array as it is: each blank,
+    or longer than any missing-value token with its first and last bytes printable ASCII other
+    than a space (so neither whitespace nor part of a multi-byte character). Coordinates,
+    police.uk months, crime types and locations are, and so skip four Arrow passes."""
+    n = len(arr)
+    if not n or arr.null_count or not pa.types.is_string(arr.type):
+        return False
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    lengths = np.diff(offs)
+    filled = lengths > 0
+    if (lengths[filled] <= _TOKEN_MAX).any():
+        return False
+    if not filled.any():
+        return True
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    edges = np.concatenate([data[offs[:-1][filled]], data[offs[1:][filled] - 1]])
+    return bool(((edges > 32) & (edges < 127)).all())
+
+
 def _clean_arrow(arr: pa.Array) -> pa.Array:
     """:func:`_clean` in Arrow (the same kernels pandas' Arrow strings use)."""
+    if _clean_already(arr):
+        return arr
     t = pc.utf8_trim_whitespace(arr)
     return pc.if_else(pc.is_in(pc.utf8_upper(t), value_set=_MISSING_ARROW), "", t)
 
@@ -1604,8 +1670,9 @@ class _Rejects:
         return len(idx)
 
     def counts(self) -> dict[str, int]:
-        vals, cnt = np.unique(self.code[self.code > 0], return_counts=True)
-        return {REASONS[v - 1]: int(c) for v, c in zip(vals, cnt, strict=True)}
+        # one counting pass (codes are 0..len(REASONS)): no sort of every rejected row
+        cnt = np.bincount(self.code, minlength=len(REASONS) + 1)
+        return {REASONS[v - 1]: int(cnt[v]) for v in np.flatnonzero(cnt[1:]) + 1}
 
 
 def _pick(text: _Text, idx: np.ndarray) -> str | np.ndarray | pa.Array | _Later:
@@ -3260,8 +3327,10 @@ class _Located:
 
     def lonlat(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """WGS84 degrees of the given (located) rows: as read, or from British National Grid."""
-        at = self.pid[rows]
         bng = self.bng[rows]
+        if not bng.any():  # every row read as longitude/latitude (police.uk, most US data)
+            return self.vx[rows], self.vy[rows]
+        at = self.pid[rows]
         lon = np.where(bng, self.plon[at], self.vx[rows])
         lat = np.where(bng, self.plat[at], self.vy[rows])
         return lon, lat
