@@ -3533,9 +3533,16 @@ def _cat_rows(
 ) -> np.ndarray:
     """A per-row array of every file (``attr`` of :class:`ValidatedFile`) at the rows of
     ``masks`` (one per file), end to end."""
-    return np.concatenate(
-        [np.asarray(getattr(f, attr))[m] for f, m in zip(files, masks, strict=True)]
-    ).astype(dtype, copy=False)
+    arrays = [np.asarray(getattr(f, attr)) for f in files]
+    if all(a.ndim == 1 and len(a) and a.strides == (0,) for a in arrays):
+        # one value per file (police.uk's month, a file without times or weights): each value
+        # repeated for its rows, no mask read element by element but to count it
+        values = np.concatenate([a[:1] for a in arrays])
+        counts = np.array([np.count_nonzero(m) for m in masks], dtype=np.int64)
+        return np.repeat(values, counts).astype(dtype, copy=False)
+    return np.concatenate([a[m] for a, m in zip(arrays, masks, strict=True)]).astype(
+        dtype, copy=False
+    )
 
 
 def _valid_frame(

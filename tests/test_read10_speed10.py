@@ -188,3 +188,49 @@ def test_lonlat_matches_the_choice_per_row(bng):
         lon, lat = loc.lonlat(rows)
         assert lon.dtype == want_lon.dtype and lon.tobytes() == want_lon.tobytes()
         assert lat.dtype == want_lat.dtype and lat.tobytes() == want_lat.tobytes()
+
+
+def _cat_rows_reference(files, attr, masks, dtype):
+    return np.concatenate(
+        [np.asarray(getattr(f, attr))[m] for f, m in zip(files, masks, strict=True)]
+    ).astype(dtype, copy=False)
+
+
+def _files(arrays):
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(value=a) for a in arrays]
+
+
+CAT_CASES = [
+    ([np.broadcast_to(1.0, 5)], float),
+    ([np.broadcast_to(1.0, 5), np.broadcast_to(2.5, 3), np.broadcast_to(np.nan, 4)], float),
+    ([np.broadcast_to(True, 2), np.broadcast_to(False, 7)], bool),
+    (
+        [
+            np.broadcast_to(np.datetime64("2024-01", "ns"), 4),
+            np.broadcast_to(np.datetime64("NaT"), 3),
+        ],
+        "datetime64[ns]",
+    ),
+    ([np.broadcast_to(np.datetime64("2024-01-02", "D"), 4)], "datetime64[ns]"),
+    ([np.broadcast_to(1.0, 5), np.arange(4, dtype=float)], float),  # a value per row
+    ([np.broadcast_to(1.0, 5), np.zeros(0)], float),  # a file without rows
+    ([np.broadcast_to(np.int32(3), 5), np.broadcast_to(np.float64(0.5), 2)], float),
+    ([np.broadcast_to(np.int32(3), 5), np.broadcast_to(np.int64(7), 2)], None),  # dtypes mixed
+]
+
+
+@pytest.mark.parametrize(("arrays", "dtype"), CAT_CASES)
+def test_cat_rows_matches_the_masks(arrays, dtype):
+    files = _files(arrays)
+    rng = np.random.default_rng(len(arrays))
+    for masks in (
+        [rng.random(len(a)) < 0.5 for a in arrays],
+        [np.zeros(len(a), bool) for a in arrays],
+        [np.ones(len(a), bool) for a in arrays],
+    ):
+        want = _cat_rows_reference(files, "value", masks, dtype)
+        got = ingest._cat_rows(files, "value", masks, dtype)
+        assert got.dtype == want.dtype
+        assert got.tobytes() == want.tobytes()
