@@ -1371,6 +1371,22 @@ def _plain(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
 
 
+def _one_value(arr: pa.Array) -> bool:
+    """Whether a string array without nulls holds one value throughout (compared byte for
+    byte, which is quicker than hashing each value to encode it)."""
+    n = len(arr)
+    if not n or arr.null_count or not pa.types.is_string(arr.type):
+        return False
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    size = int(offs[1] - offs[0])
+    if int(offs[-1] - offs[0]) != n * size or (np.diff(offs) != size).any():
+        return False
+    if not size:
+        return True
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offs[0] : offs[-1]]
+    return bool((data[size:] == data[:-size]).all())  # each value the one before it
+
+
 def _first_seen(column: pa.ChunkedArray, head: str) -> pa.Array:
     """A text column of Arrow's read without its header line (whose value is ``head``) as one
     dictionary array whose values come in order of first appearance, each used: what
@@ -1378,6 +1394,12 @@ def _first_seen(column: pa.ChunkedArray, head: str) -> pa.Array:
     value is also a row's."""
     if not column.length():
         return column.combine_chunks()
+    if column.num_chunks == 1 and _one_value(column.chunk(0)):  # police.uk's month
+        arr = column.chunk(0)
+        if arr[0].as_py() == head:  # the header's value is a row's too
+            return column.combine_chunks()
+        zeros = pa.array(np.zeros(len(arr), dtype=np.int32))
+        return pa.DictionaryArray.from_arrays(zeros, arr.slice(0, 1))
     enc = pc.dictionary_encode(column)  # one memo table: the chunks share one dictionary
     chunks = [c for c in enc.chunks if len(c)]
     dictionary = chunks[-1].dictionary

@@ -234,3 +234,59 @@ def test_cat_rows_matches_the_masks(arrays, dtype):
         got = ingest._cat_rows(files, "value", masks, dtype)
         assert got.dtype == want.dtype
         assert got.tobytes() == want.tobytes()
+
+
+def _first_seen_reference(column: pa.ChunkedArray, head: str) -> pa.Array:
+    """:func:`ingest._first_seen` by hashing every value, as before the one-value shortcut."""
+    if not column.length():
+        return column.combine_chunks()
+    enc = pc.dictionary_encode(column.combine_chunks())
+    if pc.any(pc.equal(enc.dictionary, head)).as_py():
+        return column.combine_chunks()
+    return enc
+
+
+SEEN_CASES = [
+    ["2024-01"],
+    ["2024-01"] * 5,
+    ["2024-01"] * 4 + ["2024-02"],  # the same length, one value differs at the end
+    ["2024-02"] + ["2024-01"] * 4,
+    ["2024-01", "2024-1", "2024-01"],  # lengths differ
+    ["ab", "ba", "ab"],
+    ["aa", "aaaa"],  # the same bytes, not the same values
+    ["aaaa", "aa", "aa"],
+    [""] * 3,
+    ["", "x"],
+    ["Month"] * 3,  # the header's value is a row's
+    ["Month", "2024-01"],
+    ["caf\u00e9"] * 3,
+]
+
+
+@pytest.mark.parametrize("values", SEEN_CASES)
+def test_first_seen_matches_dictionary_encode(values):
+    for column in (
+        pa.chunked_array([pa.array(values, pa.string())]),
+        pa.chunked_array([pa.array(["Month", *values, "zz"], pa.string()).slice(1, len(values))]),
+        pa.chunked_array([pa.array(values[:1], pa.string()), pa.array(values[1:], pa.string())]),
+    ):
+        got = ingest._first_seen(column, "Month")
+        want = _first_seen_reference(column, "Month")
+        assert got.type == want.type
+        assert got.equals(want), (values, got, want)
+        if pa.types.is_dictionary(got.type):
+            assert got.dictionary.to_pylist() == want.dictionary.to_pylist()
+
+
+def test_first_seen_of_no_rows():
+    column = pa.chunked_array([pa.array([], pa.string())])
+    assert ingest._first_seen(column, "Month").equals(_first_seen_reference(column, "Month"))
+
+
+def test_one_value():
+    def one(values):
+        return ingest._one_value(pa.array(values, pa.string()))
+
+    assert one(["a"]) and one(["ab"] * 9) and one([""] * 2)
+    assert not one(["ab", "ac"]) and not one(["a", "aa"]) and not one(["aa", "a", "a"])
+    assert not one([]) and not one(["a", None])
