@@ -4317,18 +4317,28 @@ def _period_left(
 ) -> None:
     """The months the kept rows span, and how many have a time of day or no date at all."""
     month = frame["month"].to_numpy(dtype="datetime64[ns]")
-    blank_dates = int((used & np.isnat(month)).sum())
+    undated = np.isnat(month)
+    blank_dates = int(np.count_nonzero(used & undated))
     if blank_dates and any(r in f.columns for f in infos for r in ("date", "datetime", "month")):
         notes.append(
             f"{blank_dates} used row(s) have no date; they count in maps but not in time profiles."
         )
-    m = month[used]
-    m = m[~np.isnat(m)]
-    first = pd.Timestamp(m.min()).strftime("%Y-%m") if len(m) else None
-    last = pd.Timestamp(m.max()).strftime("%Y-%m") if len(m) else None
+    dated = used & ~undated
+    first = last = None
+    if dated.any():  # the earliest and latest in nanoseconds, without copying the rows out
+        ns = month.view(np.int64)
+        lo = int(np.where(dated, ns, np.iinfo(np.int64).max).min())
+        hi = int(np.where(dated, ns, np.iinfo(np.int64).min).max())
+        first = pd.Timestamp(np.datetime64(lo, "ns")).strftime("%Y-%m")
+        last = pd.Timestamp(np.datetime64(hi, "ns")).strftime("%Y-%m")
     choices["date_range"] = {"first_month": first, "last_month": last}
-    choices["time_of_day_known"] = round(float(frame["has_time"].to_numpy()[used].mean()), 4)
-    if len(m):
+    has_time = frame["has_time"].to_numpy()
+    if has_time.dtype == bool:  # the count over the rows: the same division np.mean makes
+        known = int(np.count_nonzero(has_time & used)) / int(np.count_nonzero(used))
+    else:
+        known = float(has_time[used].mean())
+    choices["time_of_day_known"] = round(known, 4)
+    if dated.any():
         notes.append(
             f"Dates: {first} to {last}; time of day known for "
             f"{100 * choices['time_of_day_known']:.1f}% of incidents."

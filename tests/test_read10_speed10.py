@@ -290,3 +290,67 @@ def test_one_value():
     assert one(["a"]) and one(["ab"] * 9) and one([""] * 2)
     assert not one(["ab", "ac"]) and not one(["a", "aa"]) and not one(["aa", "a", "a"])
     assert not one([]) and not one(["a", None])
+
+
+def _period_left_reference(frame, infos, used, choices, notes):
+    """:func:`ingest._period_left` as it was: the kept rows copied out, np.mean of has_time."""
+    import pandas as pd
+
+    month = frame["month"].to_numpy(dtype="datetime64[ns]")
+    blank_dates = int((used & np.isnat(month)).sum())
+    if blank_dates and any(r in f.columns for f in infos for r in ("date", "datetime", "month")):
+        notes.append(
+            f"{blank_dates} used row(s) have no date; they count in maps but not in time profiles."
+        )
+    m = month[used]
+    m = m[~np.isnat(m)]
+    first = pd.Timestamp(m.min()).strftime("%Y-%m") if len(m) else None
+    last = pd.Timestamp(m.max()).strftime("%Y-%m") if len(m) else None
+    choices["date_range"] = {"first_month": first, "last_month": last}
+    choices["time_of_day_known"] = round(float(frame["has_time"].to_numpy()[used].mean()), 4)
+    if len(m):
+        notes.append(
+            f"Dates: {first} to {last}; time of day known for "
+            f"{100 * choices['time_of_day_known']:.1f}% of incidents."
+        )
+
+
+MONTHS = np.array(
+    ["1969-12", "1970-01", "2019-02", "2024-01", "2262-04", "NaT"], dtype="datetime64[ns]"
+)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 100])
+def test_period_left_matches_the_rows_copied_out(n):
+    import pandas as pd
+
+    from hotspots.incidents import FileInfo
+
+    rng = np.random.default_rng(n)
+    infos = [FileInfo(name="a.csv", sha256="", n_rows=n, columns={"month": "Month"})]
+    for _ in range(20):
+        month = MONTHS[rng.integers(0, len(MONTHS), size=n)]
+        has_time = rng.random(n) < rng.random()
+        for kind in (bool, object):
+            frame = pd.DataFrame({"month": month, "has_time": has_time.astype(kind)})
+            used = rng.random(n) < 0.6
+            used[rng.integers(0, n)] = True  # read_incidents asks only when a row is kept
+            got: tuple[dict, list] = ({}, [])
+            want: tuple[dict, list] = ({}, [])
+            ingest._period_left(frame, infos, used, *got)
+            _period_left_reference(frame, infos, used, *want)
+            assert got == want
+            assert type(got[0]["time_of_day_known"]) is type(want[0]["time_of_day_known"])
+
+
+def test_period_left_all_undated():
+    import pandas as pd
+
+    frame = pd.DataFrame({"month": MONTHS[-1:].repeat(3), "has_time": [True, False, True]})
+    used = np.array([True, True, False])
+    got: tuple[dict, list] = ({}, [])
+    want: tuple[dict, list] = ({}, [])
+    ingest._period_left(frame, [], used, *got)
+    _period_left_reference(frame, [], used, *want)
+    assert got == want
+    assert got[0]["date_range"] == {"first_month": None, "last_month": None}
