@@ -537,7 +537,21 @@ def _members(
     """Indices of the incidents in each row (increasing): within ``radius_m`` of an area's
     centre, else inside its polygon, or as ``pairs`` (incident index, row) say."""
     if pairs is not None:
-        return _grouped(*pairs, len(table), len(incidents))
+        idx, row = (np.asarray(a, dtype=np.int64) for a in pairs)
+        if idx.shape != row.shape or (
+            len(idx)
+            and not (
+                0 <= idx.min() <= idx.max() < len(incidents)
+                and 0 <= row.min() <= row.max() < len(table)
+            )
+        ):
+            msg = (
+                f"members must pair incidents 0..{len(incidents) - 1} with rows 0..{len(table) - 1}"
+                " of the table: were they made for another table (e.g. before rows were dropped)?"
+                " Leave members out to find them again."
+            )
+            raise ParameterError(msg)
+        return _grouped(idx, row, len(table), len(incidents))
     xy = incidents.xy
     if not len(xy):
         return [np.empty(0, int) for _ in range(len(table))]

@@ -171,6 +171,22 @@ def test_flag_places_with_members_flags_alike():
     )
 
 
+def test_flag_places_refuses_members_of_another_table():
+    from hotspots import ParameterError
+
+    inc = _town()
+    ranked, (idx, row) = rank_hotspots_with_members(_polygons(), inc)
+    fewer = ranked.iloc[: row.max()]  # rows dropped after the pairs were made
+    with pytest.raises(ParameterError, match="another table"):
+        flag_places(fewer, inc, members=(idx, row))
+    with pytest.raises(ParameterError, match="another table"):
+        flag_places(ranked, inc.subset(np.arange(len(inc)) < idx.max()), members=(idx, row))
+    with pytest.raises(ParameterError, match="another table"):
+        flag_places(ranked, inc, members=(idx, row[:-1]))
+    with pytest.raises(ParameterError, match="another table"):
+        flag_places(ranked, inc, members=(idx, row - 1 - row.max()))
+
+
 def test_detect_hands_the_members_on():
     inc = _town(seed=3, n_background=6000)
     result = detect(inc, "kde")
