@@ -712,6 +712,13 @@ def box_overlaps(
     return out
 
 
+def _mean_and_s(values: np.ndarray, n: int) -> tuple[float, float]:
+    """Gi*'s mean ``X`` and ``S`` of ``values`` over ``n`` in-area cells (the cells not given
+    hold 0), as Python floats."""
+    mean = float(values.sum()) / n
+    return mean, math.sqrt(max(float((values**2).sum()) / n - mean**2, 0.0))
+
+
 class GridPart(NamedTuple):
     """The in-area cells one tile of a :class:`GiStarGrid` owns (see :func:`grid_part`)."""
 
@@ -1264,11 +1271,9 @@ class GiStarGrid:
         if n <= 1:  # no variance: every z is 0, as gi_z's
             return out
         mean, s2 = np.empty(k), np.empty(k)
-        for t in range(k):  # each column's mean and S, as _classic's (Python floats)
-            col = vals[:, t]
-            mean_t = float(col.sum()) / n
-            s = math.sqrt(max(float((col**2).sum()) / n - mean_t**2, 0.0))
-            mean[t], s2[t] = mean_t, s**2
+        for t in range(k):  # each column's mean and S, as _classic's
+            mean[t], s = _mean_and_s(vals[:, t], n)
+            s2[t] = s**2
         spread = n * w - w**2
         for start in range(0, m, GI_Z_ROW_BLOCK):
             rows = slice(start, min(start + GI_Z_ROW_BLOCK, m))
@@ -1284,8 +1289,7 @@ class GiStarGrid:
         """Mean ``X``, ``S``, the randomisation variance of ``L`` and the classic Gi* z."""
         w = self.n_neighbours.astype(float)
         n = self.n_cells
-        mean = float(vals.sum()) / n
-        s = math.sqrt(max(float((vals**2).sum()) / n - mean**2, 0.0))
+        mean, s = _mean_and_s(vals, n)
         with np.errstate(divide="ignore", invalid="ignore"):
             gi_var = (s**2) * (n * w - w**2) / (n - 1) if n > 1 else np.zeros_like(w)
             gi_z = np.where(gi_var > 0, (local - mean * w) / np.sqrt(gi_var), 0.0)
