@@ -33,7 +33,7 @@ Significance
 
 from __future__ import annotations
 
-from typing import Any, TypedDict, Unpack
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -52,7 +52,6 @@ __all__ = [
     "NIGHT_WINDOW",
     "PATROL_UNIT_M2",
     "RANK_ORDERS",
-    "RankOptions",
     "assign_incidents",
     "classify_counts",
     "count_and_name",
@@ -358,17 +357,14 @@ def classify_counts(monthly_counts: Any, *, alpha: float = 0.05) -> tuple[str, s
     return _temporal_class(_periods(counts, period_months(len(counts)))), _trend(counts, alpha)
 
 
-class RankOptions(TypedDict, total=False):
-    """The keywords of :func:`rank_hotspots` (see there for their meaning and defaults)."""
-
-    order: str
-    alpha: float
-    unit_area_m2: float
-    surroundings: SurroundingsTest | None
-
-
 def rank_hotspots(
-    hotspots: gpd.GeoDataFrame, incidents: Incidents, **options: Unpack[RankOptions]
+    hotspots: gpd.GeoDataFrame,
+    incidents: Incidents,
+    *,
+    order: str = "intensity",
+    alpha: float = 0.05,
+    unit_area_m2: float = PATROL_UNIT_M2,
+    surroundings: SurroundingsTest | None = None,
 ) -> gpd.GeoDataFrame:
     """Profile and rank hot spot polygons.
 
@@ -394,7 +390,14 @@ def rank_hotspots(
     geopandas.GeoDataFrame
         One row per hot spot, sorted by ``rank``, with the columns in ``docs/architecture.md``.
     """
-    return rank_hotspots_with_members(hotspots, incidents, **options)[0]
+    return rank_hotspots_with_members(
+        hotspots,
+        incidents,
+        order=order,
+        alpha=alpha,
+        unit_area_m2=unit_area_m2,
+        surroundings=surroundings,
+    )[0]
 
 
 def rank_hotspots_with_members(
