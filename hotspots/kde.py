@@ -722,7 +722,7 @@ def _correct_heavy(
         return
     k0 = float(kernel_density(np.array(0.0), h, kernel))
     heavy_w = BINNED_TOLERANCE * peak / (rim_error(h, surface.cell_size, kernel) * k0)
-    cand = np.flatnonzero(cell_weight > heavy_w)
+    cand = _heavy_x(x, w, np.flatnonzero(cell_weight > heavy_w), heavy_w)
     if cand.size == 0:
         _clip(surface, _FFT_ZERO * peak)
         return
@@ -750,6 +750,50 @@ def _correct_heavy(
 
     _scatter(surface, ci, cj, foot, correction)
     _clip(surface, _FFT_ZERO * peak)
+
+
+#: :func:`_heavy_x` sorts about this many candidates' ``x`` first, and filters only when at most
+#: :data:`_HEAVY_SAMPLE_SHARED` of them repeat one another's (heuristic, speed only: 1M points
+#: snapped to 4,000 map points took 0.14 CPU s unfiltered, 0.23 s filtered).
+_HEAVY_SAMPLE = 4096
+_HEAVY_SAMPLE_SHARED = 0.01
+
+
+def _heavy_x(x: np.ndarray, w: np.ndarray, cand: np.ndarray, heavy_w: float) -> np.ndarray:
+    """The points of ``cand`` (ascending indices) whose ``x`` value, summed over every point of
+    ``cand`` that shares it, weighs more than ``heavy_w``, in the same order.
+
+    The points of one location share their ``x``, so this keeps every point of every location
+    heavier than ``heavy_w``, and most of the others go: spread points (distinct coordinates)
+    share no ``x``, and a sort (SIMD in NumPy 2) is several times quicker than hashing each
+    point's ``x + iy`` (1M spread points, 447,264 in heavy cells: 5 ms against 55 ms). Weights
+    must be non-negative (else every point is kept).
+    """
+    if cand.size == 0 or not np.isfinite(x[cand]).all():
+        return cand
+    xc, wc = x[cand], w[cand]
+    if not (wc >= 0).all():
+        return cand
+    # where points share locations (map points: police.uk, most exports) most would stay and
+    # the filter only adds work: a sample of a few thousand tells (speed only; either way the
+    # heavy locations are the same)
+    sample = np.sort(xc[:: max(1, xc.size // _HEAVY_SAMPLE)])
+    if np.count_nonzero(sample[1:] == sample[:-1]) > _HEAVY_SAMPLE_SHARED * sample.size:
+        return cand
+    unit = bool((wc == 1.0).all())
+    order = None if unit else np.argsort(xc)
+    xs = np.sort(xc) if order is None else xc[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    if unit:
+        run_w = np.diff(np.r_[starts, xs.size]).astype(float)
+    else:
+        run_w = np.add.reduceat(wc[order], starts)
+    # a sum in another order may round the other way: a hair of slack keeps it a superset
+    heavy = xs[starts[run_w > heavy_w * (1.0 - 1e-9)]]
+    if heavy.size == 0:
+        return cand[:0]
+    at = np.minimum(np.searchsorted(heavy, xc), heavy.size - 1)
+    return cand[heavy[at] == xc]
 
 
 def _n_distinct(x: np.ndarray, y: np.ndarray) -> int:
