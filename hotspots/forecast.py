@@ -96,6 +96,10 @@ SHRINKAGE_GRID = (0.0, 1.0, 3.0)
 NEIGHBOURHOOD_GRID = (MICRO_PLACE_M, 2 * MICRO_PLACE_M)
 #: Numbers of discs whose catch the validation adds up (the evaluation's disc counts).
 VALIDATION_DISC_COUNTS = (10, 20, 50, 100)
+#: Most candidate centres for which the validation builds one k-d tree of them all to find the
+#: centres near each one its greedies take (:class:`_Near`): 300,000 points build in about
+#: 0.1 s, what the seventy-odd trees of the heads (5,000 centres each) and their queries cost.
+SHARED_TREE_MAX_CENTRES = 300_000
 #: Fewest validation periods: one period's catch is too noisy to choose by.
 MIN_VALIDATION_ORIGINS = 2
 #: Fewest target incidents in the validation periods together: with fewer, the top discs catch
@@ -366,7 +370,40 @@ def spaced(xy: np.ndarray, k: int | None, separation_m: float) -> np.ndarray:
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     if len(xy) == 0:
         return np.empty(0, dtype=np.int64)
-    return _greedy(xy, cKDTree(xy), np.arange(len(xy)), k, separation_m)
+    return _greedy(_Near(xy, separation_m), np.arange(len(xy)), k)
+
+
+class _Near:
+    """The centres closer than a separation to each centre taken by the greedy (:func:`spaced`),
+    from one k-d tree of the centres, each centre's found once and kept.
+
+    The validation (:func:`validate_weights`) runs the greedy once per fold and setting tried,
+    on heads of one array of candidate centres that share most of their top centres: one tree
+    of them all and the neighbours of a centre asked for again read from :attr:`found` (a centre
+    is closer than ``separation_m`` to another in any subset exactly when it is in all of them).
+    Used by one call at a time (made and dropped inside it): not shared between threads.
+    """
+
+    def __init__(self, centres: np.ndarray, separation_m: float) -> None:
+        self.centres = centres
+        self.sep = float(separation_m)
+        self.tree = cKDTree(centres) if self.sep > 0 and len(centres) else None
+        self.found: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.centres)
+
+    def of(self, c: int) -> Any:
+        """Indices of the centres closer than the separation to centre ``c`` (itself included;
+        none with no separation)."""
+        hit = self.found.get(c)
+        if hit is None:
+            if self.tree is None:
+                hit = []
+            else:
+                hit = self.tree.query_ball_point(self.centres[c], r=self.sep * (1 - 1e-12))
+            self.found[c] = hit
+        return hit
 
 
 def _next_eligible(eligible: np.ndarray, order: np.ndarray, i: int) -> int:
@@ -382,15 +419,12 @@ def _next_eligible(eligible: np.ndarray, order: np.ndarray, i: int) -> int:
     return len(order)
 
 
-def _greedy(
-    centres: np.ndarray, tree: cKDTree, order: np.ndarray, k: int | None, separation_m: float
-) -> np.ndarray:
-    """Indices of ``centres`` taken in ``order``, skipping any closer than ``separation_m`` to one
-    taken (``tree`` is a k-d tree of ``centres``); at most ``k``."""
+def _greedy(near: _Near, order: np.ndarray, k: int | None) -> np.ndarray:
+    """Indices of ``near.centres`` taken in ``order``, skipping any closer than the separation
+    to one taken (:meth:`_Near.of`); at most ``k``."""
     limit = len(order) if k is None else int(k)
-    eligible = np.zeros(len(centres), dtype=bool)
+    eligible = np.zeros(len(near), dtype=bool)
     eligible[order] = True
-    sep = float(separation_m)
     taken: list[int] = []
     i = 0
     while i < len(order) and len(taken) < limit:
@@ -400,8 +434,7 @@ def _greedy(
                 break
         c = int(order[i])
         taken.append(c)
-        if sep > 0:
-            eligible[tree.query_ball_point(centres[c], r=sep * (1 - 1e-12))] = False
+        eligible[near.of(c)] = False
         eligible[c] = False
         i += 1
     return np.array(taken, dtype=np.int64)
@@ -550,10 +583,15 @@ def _top_spaced(
     separation_m: float,
     eligible: np.ndarray | None = None,
     admit: Callable[[np.ndarray], np.ndarray] | None = None,
+    near: _Near | None = None,
 ) -> np.ndarray:
     """Indices of at most ``k`` centres (None: no limit) taken greedily (:func:`spaced`) in the
     order of ``keys`` (each descending, the first most significant, then the index) among the
     ``eligible`` ones (default: ``keys[0] > 0``) that ``admit`` lets through.
+
+    ``near`` (a :class:`_Near` of ``centres`` and ``separation_m``) finds the neighbours of the
+    centres taken among all the centres, keeping them for the next call; without it a k-d tree
+    of the head is built for this call. Both take the same centres.
 
     Only the head of that order is sorted: the centres whose first key is at least a threshold
     come first in it, and the greedy's choices among the first centres of an order do not
@@ -575,9 +613,12 @@ def _top_spaced(
         order = head[np.lexsort(tuple(-key[head] for key in reversed(keys)))]
         if admit is not None and len(order):
             order = order[admit(order)]
-        take = spaced(centres[order], k, separation_m)
+        if near is None:
+            take = order[spaced(centres[order], k, separation_m)]
+        else:
+            take = _greedy(near, order, k)
         if k is None or cut is None or len(take) >= k:
-            return order[take]
+            return take
         need *= 4
 
 
@@ -686,6 +727,9 @@ def validate_weights(
     )
     n_lattice = len(centres) - len(counts.xy)
     k_top = max(VALIDATION_DISC_COUNTS)
+    # every fold and setting takes from the same centres: one tree of them all, unless it would
+    # cost more to build than a tree of each head (about 1 ms each) and its neighbours save
+    near = _Near(centres, separation_m) if len(centres) <= SHARED_TREE_MAX_CENTRES else None
     folds = []
     for t in range(n_t - r, n_t):
         past = counts.upto(t)
@@ -705,7 +749,7 @@ def validate_weights(
             rates[seen] = wt.rates(past)
             scores = members @ rates
             scores[n_lattice:][~seen] = 0.0  # not a centre of this fold
-            take = _top_spaced(centres, (scores, tie), k_top, separation_m)
+            take = _top_spaced(centres, (scores, tie), k_top, separation_m, near=near)
             got = np.cumsum(_tree_sums(tree, tn, centres[take], radius_m))
             total += [
                 got[min(k, len(got)) - 1] if len(got) else 0.0 for k in VALIDATION_DISC_COUNTS
