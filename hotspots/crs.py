@@ -22,7 +22,11 @@ proper) still get the nearest UTM zone; no police data lie there.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import numpy as np
 import pyproj
@@ -35,7 +39,9 @@ __all__ = [
     "WGS84",
     "choose_crs",
     "in_great_britain",
+    "projected",
     "to_analysis",
+    "to_crs",
     "to_wgs84",
     "transformer",
     "utm_crs",
@@ -235,12 +241,44 @@ def transformer(src: object, dst: object) -> pyproj.Transformer:
     return _transformer(_key(src), _key(dst))
 
 
+#: Long-lived threads that run the coordinate transformations (:func:`projected`). pyproj gives
+#: each thread its own PROJ transformer per :class:`pyproj.Transformer` (its thread safety), built
+#: on the thread's first transform in 40-50 ms; the app runs every script run in a new thread, so
+#: transforms made there built their transformers again on every run (three per upload). Four
+#: threads: more transforms at once than the machine has cores to run them, each thread's
+#: transformers built once per process.
+PROJECTION_THREADS = 4
+_PROJECTION_PREFIX = "hotspots-projection"
+# threads are started as transforms need them (a pool's submit is thread-safe)
+_POOL = ThreadPoolExecutor(PROJECTION_THREADS, thread_name_prefix=_PROJECTION_PREFIX)
+_T = TypeVar("_T")
+
+
+def projected(fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+    """``fn(*args, **kwargs)`` run in one of the :data:`PROJECTION_THREADS` long-lived projection
+    threads, for a coordinate transformation (its PROJ transformers are built once per thread).
+
+    The caller waits for the result; an exception ``fn`` raises is raised here. Called from a
+    projection thread, ``fn`` runs at once in it. Warnings ``fn`` issues are issued in the
+    projection thread (a transformation issues none).
+
+    Examples
+    --------
+    >>> projected(max, 2, 3)
+    3
+    """
+    if threading.current_thread().name.startswith(_PROJECTION_PREFIX):
+        return fn(*args, **kwargs)
+    return _POOL.submit(fn, *args, **kwargs).result()
+
+
 def transform(
     x: np.ndarray, y: np.ndarray, src: object, dst: object
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Transform coordinates between two CRSs (x = easting / longitude first), cached."""
+    """Transform coordinates between two CRSs (x = easting / longitude first), cached; run in a
+    projection thread (:func:`projected`)."""
     t = transformer(src, dst)
-    xo, yo = t.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    xo, yo = projected(t.transform, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.asarray(xo, dtype=float), np.asarray(yo, dtype=float)
 
 
@@ -252,3 +290,22 @@ def to_analysis(lon: np.ndarray, lat: np.ndarray, crs: object) -> tuple[np.ndarr
 def to_wgs84(x: np.ndarray, y: np.ndarray, crs: object) -> tuple[np.ndarray, np.ndarray]:
     """x, y in the analysis CRS (metres) to WGS84 lon, lat (degrees)."""
     return transform(x, y, crs, WGS84)
+
+
+_Geo = TypeVar("_Geo")
+
+
+def to_crs(geo: _Geo, crs: object) -> _Geo:
+    """``geo.to_crs(crs)`` (a GeoSeries or GeoDataFrame, reprojected by geopandas) run in a
+    projection thread (:func:`projected`): the same result, without building geopandas'
+    transformer again in the caller's thread.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> pt = gpd.GeoSeries.from_xy([529_980.0], [180_430.0], crs=BNG)
+    >>> [round(v, 3) for v in to_crs(pt, 4326).iloc[0].coords[0]]
+    [-0.128, 51.508]
+    """
+    out: _Geo = projected(geo.to_crs, crs)  # type: ignore[attr-defined]
+    return out

@@ -45,6 +45,7 @@ import shapely
 
 import hotspots
 from hotspots.constants import MIN_VISIT_MINUTES
+from hotspots.crs import to_crs
 from hotspots.jsonutil import to_jsonable
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ def features_geojson(
     -------
     dict
     """
-    wgs = gdf.to_crs(4326) if gdf.crs is not None and not gdf.crs.equals("EPSG:4326") else gdf
+    wgs = to_crs(gdf, 4326) if gdf.crs is not None and not gdf.crs.equals("EPSG:4326") else gdf
     params_clean = to_jsonable(dict(params)) if params is not None else None
     feature_params = (
         compact_record(params_clean, listed_in=f"the FeatureCollection's {member} member")
@@ -382,7 +383,7 @@ def to_geopackage(
 ) -> bytes:
     """The ranked hot spots as a GeoPackage (EPSG:4326), returned as bytes."""
     gdf = result.hotspots if hotspots is None else hotspots
-    flat = gpd.GeoDataFrame(_flat_table(gdf), geometry=gdf.geometry.name, crs=gdf.crs).to_crs(4326)
+    flat = to_crs(gpd.GeoDataFrame(_flat_table(gdf), geometry=gdf.geometry.name, crs=gdf.crs), 4326)
     record = to_jsonable(dict(result.params))
     params_text = json.dumps(record)
     flat["parameters"] = json.dumps(

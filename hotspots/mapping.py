@@ -27,6 +27,7 @@ import shapely
 from branca.element import MacroElement
 from jinja2 import Template
 
+from hotspots import crs as crs_mod
 from hotspots._errors import ParameterError
 from hotspots.offline import escape_text
 
@@ -600,11 +601,15 @@ def _hotspot_hit(
     pt = gpd.GeoSeries([shapely.Point(float(lon), float(lat))], crs="EPSG:4326")
     crs = ranked_hotspots.crs
     if crs is not None and crs.is_projected:
-        pt = pt.to_crs(crs)
+        pt = crs_mod.to_crs(pt, crs)
         dist = ranked_hotspots.geometry.distance(pt.iloc[0])
         hit = dist <= tolerance_m
     else:
-        geoms = ranked_hotspots.geometry if crs is None else ranked_hotspots.to_crs(4326).geometry
+        geoms = (
+            ranked_hotspots.geometry
+            if crs is None
+            else crs_mod.to_crs(ranked_hotspots, 4326).geometry
+        )
         hit = geoms.intersects(pt.iloc[0])
     if not hit.any():
         return None
@@ -628,7 +633,7 @@ def _drawable(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
 def _to_wgs84(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     gdf = _drawable(gdf)
     if gdf is not None and gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
-        gdf = gdf.to_crs(4326)
+        gdf = crs_mod.to_crs(gdf, 4326)
     return gdf
 
 
@@ -690,7 +695,7 @@ def _simplified(geoms: gpd.GeoSeries, tolerance_m: float) -> gpd.GeoSeries:
 def _rounded_wgs84(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     crs = geoms.crs
     if crs is not None and not crs.equals("EPSG:4326"):
-        geoms = geoms.to_crs(4326)
+        geoms = crs_mod.to_crs(geoms, 4326)
     rounded = shapely.transform(np.asarray(geoms.values), lambda c: np.round(c, MAP_DECIMALS))
     return gpd.GeoSeries(rounded, index=geoms.index, crs="EPSG:4326")
 

@@ -66,7 +66,7 @@ from hotspots.constants import (
     VISIT_MINUTES,
     VISITS_PER_DAY,
 )
-from hotspots.crs import WGS84, transformer
+from hotspots.crs import to_wgs84
 from hotspots.export import plan_to_csv, plan_to_ical
 from hotspots.forecast import PlaceForecast
 from hotspots.incidents import Incidents
@@ -606,7 +606,12 @@ def _area_rows(
     n_total = len(incidents)
     study = incidents.study_area_m2
     months = incidents.months
-    to_wgs = transformer(incidents.crs, WGS84)  # made once per CRS
+    # every centre at once, in a projection thread (hotspots.crs.projected)
+    lons, lats = to_wgs84(
+        np.array([uxy[loc][0] for loc, _ in centres], dtype=float),
+        np.array([uxy[loc][1] for loc, _ in centres], dtype=float),
+        incidents.crs,
+    )
     weights_given = incidents.has_weights
     # The columns each area reads, once (a row take of the whole frame per area costs more
     # than the rest of the area's row): its month's position among the observed months (-1:
@@ -620,6 +625,7 @@ def _area_rows(
     rows = []
     for rank, (loc, h) in enumerate(centres, start=1):
         cx, cy = (float(v) for v in uxy[loc])
+        lon, lat = lons[rank - 1], lats[rank - 1]
         disc = shapely.Point(cx, cy).buffer(radius_m, quad_segs=16)
         if excl is not None:
             disc = disc.difference(excl)
@@ -635,7 +641,6 @@ def _area_rows(
         locs = [s for s in location_text[members] if s.strip()]
         per_hotspot[h] += 1
         parent = hot.loc[h] if h >= 0 else _own_profile(frame.iloc[members])
-        lon, lat = to_wgs.transform(cx, cy)
         area = float(disc.area)
         share = n_in / n_total if n_total else float("nan")
         row: dict[str, Any] = {

@@ -152,3 +152,87 @@ def test_validate_weights_same_with_and_without_the_shared_tree(monkeypatch):
     pd.testing.assert_frame_equal(shared[1], per_head[1])
     assert shared[2] == per_head[2]
     assert len(shared[1]) > 1  # the validation ran
+
+
+# ------------------------------------------------------------------ projection threads (crs)
+def test_projected_runs_in_a_projection_thread_and_raises_there():
+    import threading
+
+    from hotspots import crs
+
+    def name() -> str:
+        return threading.current_thread().name
+
+    assert crs.projected(name).startswith("hotspots-projection")
+    assert crs.projected(crs.projected, name).startswith("hotspots-projection")  # nested: inline
+    with pytest.raises(ZeroDivisionError):
+        crs.projected(lambda: 1 / 0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 500])
+def test_transform_in_projection_threads_equals_pyproj_in_this_thread(n):
+    import pyproj
+
+    from hotspots import crs
+
+    rng = np.random.default_rng(n)
+    x, y = rng.uniform(300_000, 600_000, n), rng.uniform(100_000, 600_000, n)
+    for src in (crs.BNG, crs.utm_crs(-87.6, 41.8)):
+        ref = pyproj.Transformer.from_crs(src, 4326, always_xy=True)
+        want = ref.transform(x, y)
+        got = crs.to_wgs84(x, y, src)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        back = crs.to_analysis(got[0], got[1], src)
+        want_back = pyproj.Transformer.from_crs(4326, src, always_xy=True).transform(*want)
+        np.testing.assert_array_equal(back[0], want_back[0])
+        np.testing.assert_array_equal(back[1], want_back[1])
+
+
+def test_to_crs_in_projection_threads_equals_geopandas():
+    import geopandas as gpd
+    import shapely
+
+    from hotspots import crs
+
+    rng = np.random.default_rng(1)
+    pts = shapely.points(rng.uniform(500_000, 540_000, (40, 2)))
+    geoms = list(shapely.buffer(pts, 75.0)) + [shapely.Point(), None, shapely.Point(1, 2, 3)]
+    series = gpd.GeoSeries(geoms, crs=27700, index=np.arange(len(geoms))[::-1])
+    frame = gpd.GeoDataFrame({"a": np.arange(len(geoms))}, geometry=series, crs=27700)
+    for geo in (series, frame, series.iloc[:0]):
+        got, want = crs.to_crs(geo, 4326), geo.to_crs(4326)
+        assert type(got) is type(want)
+        assert got.crs == want.crs
+        assert got.index.equals(want.index)
+        g, w = np.asarray(got.geometry.values), np.asarray(want.geometry.values)
+        assert shapely.to_wkb(g).tolist() == shapely.to_wkb(w).tolist()
+    assert_frame = pd.testing.assert_frame_equal
+    assert_frame(pd.DataFrame(crs.to_crs(frame, 4326)[["a"]]), pd.DataFrame(frame[["a"]]))
+
+
+def test_patrol_area_centres_in_lon_lat_as_one_point_at_a_time():
+    import geopandas as gpd
+    import shapely
+
+    from hotspots import crs
+    from hotspots.incidents import Incidents
+    from hotspots.patrol import make_patrol_areas
+
+    rng = np.random.default_rng(2)
+    centres = rng.uniform(0, 3000, (12, 2))
+    xy = np.repeat(centres, 6, axis=0) + rng.normal(0, 10, (72, 2))
+    months = rng.choice(pd.date_range("2024-01-01", periods=6, freq="MS"), len(xy))
+    inc = Incidents.from_xy(530_000 + xy[:, 0], 180_000 + xy[:, 1], month=months)
+    hot = gpd.GeoDataFrame(
+        {"hotspot_id": ["H001"], "rank": [1], "temporal_class": ["chronic"], "has_time": [False]},
+        geometry=[shapely.box(529_900, 179_900, 533_100, 183_100)],
+        crs="EPSG:27700",
+    )
+    areas = make_patrol_areas(inc, hot, radius_m=75.0, min_incidents=2, rank_by="hotspots")
+    assert len(areas) > 1
+    one = crs.transformer(inc.crs, crs.WGS84)
+    for _, row in areas.iterrows():
+        lon, lat = one.transform(float(row["centre_x"]), float(row["centre_y"]))
+        assert row["centre_lon"] == float(lon)
+        assert row["centre_lat"] == float(lat)
