@@ -37,6 +37,7 @@ from hotspots._errors import InputError
 __all__ = [
     "BNG",
     "WGS84",
+    "ProjectedTransformer",
     "choose_crs",
     "in_great_britain",
     "projected",
@@ -200,10 +201,32 @@ def choose_crs(lon: np.ndarray, lat: np.ndarray) -> tuple[pyproj.CRS, str]:
     return crs, reason
 
 
+class ProjectedTransformer:
+    """A :class:`pyproj.Transformer` (:attr:`pyproj_transformer`) whose :meth:`transform` runs
+    in a projection thread (:func:`projected`), so its PROJ transformer is built once per
+    projection thread rather than once per calling thread. Every other attribute is the pyproj
+    transformer's own.
+    """
+
+    def __init__(self, pyproj_transformer: pyproj.Transformer) -> None:
+        self.pyproj_transformer = pyproj_transformer
+
+    def transform(self, *args: Any, **kwargs: Any) -> Any:
+        """:meth:`pyproj.Transformer.transform`, run in a projection thread."""
+        return projected(self.pyproj_transformer.transform, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "pyproj_transformer":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
+        return getattr(self.pyproj_transformer, name)
+
+
 @lru_cache(maxsize=32)
-def _transformer(src: str, dst: str) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(
-        pyproj.CRS.from_user_input(src), pyproj.CRS.from_user_input(dst), always_xy=True
+def _transformer(src: str, dst: str) -> ProjectedTransformer:
+    return ProjectedTransformer(
+        pyproj.Transformer.from_crs(
+            pyproj.CRS.from_user_input(src), pyproj.CRS.from_user_input(dst), always_xy=True
+        )
     )
 
 
@@ -211,12 +234,14 @@ def _key(crs: object) -> str:
     return pyproj.CRS.from_user_input(crs).to_wkt()
 
 
-def transformer(src: object, dst: object) -> pyproj.Transformer:
+def transformer(src: object, dst: object) -> ProjectedTransformer:
     """The transformer from ``src`` to ``dst`` (x = easting / longitude first), made once.
 
     Building one costs 30-140 ms (PROJ's database is searched for the operations between the
     two CRSs); the last 32 pairs are kept, keyed by their WKT, so a step that projects a few
-    points many times (a hot spot's label point, a patrol area's centre) pays it once.
+    points many times (a hot spot's label point, a patrol area's centre) pays it once. Its
+    transforms run in the projection threads (:func:`projected`), each building its PROJ
+    transformer once per process.
 
     Parameters
     ----------
@@ -225,9 +250,9 @@ def transformer(src: object, dst: object) -> pyproj.Transformer:
 
     Returns
     -------
-    pyproj.Transformer
-        With ``always_xy=True``: longitude (or easting) first. The same object for the same
-        pair of CRSs.
+    ProjectedTransformer
+        A :class:`pyproj.Transformer` with ``always_xy=True`` (longitude or easting first)
+        whose transforms run in a projection thread. The same object for the same pair of CRSs.
 
     Examples
     --------
@@ -278,7 +303,7 @@ def transform(
     """Transform coordinates between two CRSs (x = easting / longitude first), cached; run in a
     projection thread (:func:`projected`)."""
     t = transformer(src, dst)
-    xo, yo = projected(t.transform, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    xo, yo = t.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.asarray(xo, dtype=float), np.asarray(yo, dtype=float)
 
 

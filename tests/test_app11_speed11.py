@@ -236,3 +236,32 @@ def test_patrol_area_centres_in_lon_lat_as_one_point_at_a_time():
         lon, lat = one.transform(float(row["centre_x"]), float(row["centre_y"]))
         assert row["centre_lon"] == float(lon)
         assert row["centre_lat"] == float(lat)
+
+
+def test_transformer_transforms_in_a_projection_thread_as_pyproj_does(monkeypatch):
+    import copy
+    import threading
+
+    import pyproj
+
+    from hotspots import crs
+
+    t = crs.transformer(crs.BNG, crs.WGS84)
+    assert isinstance(t, crs.ProjectedTransformer)
+    assert isinstance(t.pyproj_transformer, pyproj.Transformer)
+    ref = pyproj.Transformer.from_crs(crs.BNG, crs.WGS84, always_xy=True)
+    assert t.name == ref.name and t.definition == ref.definition  # its own attributes
+    assert t.transform(529_980.0, 180_430.0) == ref.transform(529_980.0, 180_430.0)
+    seen: list[str] = []
+    inner = t.pyproj_transformer
+
+    class Spy:
+        def transform(self, *args, **kwargs):
+            seen.append(threading.current_thread().name)
+            return inner.transform(*args, **kwargs)
+
+    monkeypatch.setattr(t, "pyproj_transformer", Spy())
+    t.transform(529_980.0, 180_430.0)
+    assert seen and seen[0].startswith("hotspots-projection")
+    monkeypatch.undo()
+    assert copy.copy(t).transform(1.0, 2.0) == t.transform(1.0, 2.0)
