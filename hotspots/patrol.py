@@ -1077,6 +1077,7 @@ def _assign_days(
     run = np.zeros(n_plan, dtype=int)  # consecutive control days so far
     records: list[dict[str, Any]] = []
     forced_total = 0
+    fields = [_area_fields(areas.iloc[i]) for i in range(n_plan)]  # read once, not each day
     for d in range(days):
         day = start + dt.timedelta(days=d)
         treated, forced = _draw_treated(run, n_treat, run_limit, rng)
@@ -1087,7 +1088,7 @@ def _assign_days(
         for i in range(n_plan):
             rule = replace(visit, per_day=plan.visits_on(i, day))
             records += _area_day_records(
-                areas.iloc[i], day, plan.windows[i], plan.tactic_ids[i], rule, rng,
+                fields[i], day, plan.windows[i], plan.tactic_ids[i], rule, rng,
                 arm="patrol" if is_treated[i] else "control",
                 assignment="forced" if int(i) in forced else "random",
             )  # fmt: skip
@@ -1314,8 +1315,19 @@ def _tactic_ids(
     return ";".join(m.tactic.id for m in ms)
 
 
+def _area_fields(row: pd.Series) -> dict[str, Any]:
+    """The columns of a patrol area that each of its plan rows repeats."""
+    return {
+        "patrol_area_id": str(row["patrol_area_id"]),
+        "hotspot_id": str(row.get("hotspot_id", "")),
+        "location": str(row.get("location", "") or ""),
+        "lat": float(row.get("centre_lat", float("nan"))),
+        "lon": float(row.get("centre_lon", float("nan"))),
+    }
+
+
 def _area_day_records(
-    row: pd.Series,
+    area: dict[str, Any],
     day: dt.date,
     window: Any,
     tactic_ids: str,
@@ -1325,18 +1337,19 @@ def _area_day_records(
     arm: str,
     assignment: str,
 ) -> list[dict[str, Any]]:
-    """One area's plan rows for one day: its visits (patrol), or one row without a visit."""
+    """One area's plan rows for one day: its visits (patrol), or one row without a visit.
+    ``area`` holds its columns (:func:`_area_fields`)."""
     base = {
         "date": pd.Timestamp(day),
         "weekday": day.strftime("%a"),
-        "patrol_area_id": str(row["patrol_area_id"]),
-        "hotspot_id": str(row.get("hotspot_id", "")),
+        "patrol_area_id": area["patrol_area_id"],
+        "hotspot_id": area["hotspot_id"],
         "window": window.label,
         "window_basis": window.basis,
         "tactic_ids": tactic_ids,
-        "location": str(row.get("location", "") or ""),
-        "lat": float(row.get("centre_lat", float("nan"))),
-        "lon": float(row.get("centre_lon", float("nan"))),
+        "location": area["location"],
+        "lat": area["lat"],
+        "lon": area["lon"],
         "travel_minutes": float(visit.travel_minutes),
     }
     if arm == "control":

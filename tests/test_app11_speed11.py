@@ -265,3 +265,141 @@ def test_transformer_transforms_in_a_projection_thread_as_pyproj_does(monkeypatc
     assert seen and seen[0].startswith("hotspots-projection")
     monkeypatch.undo()
     assert copy.copy(t).transform(1.0, 2.0) == t.transform(1.0, 2.0)
+
+
+# ------------------------------------------------------------------ plan: rows read once
+def _planned_town():
+    """A small town's incidents, ranked hot spots and patrol areas (with times and harm)."""
+    from hotspots import workflows
+    from hotspots.incidents import Incidents
+
+    rng = np.random.default_rng(11)
+    centres = rng.uniform(0, 2500, (8, 2))
+    xy = np.repeat(centres, 40, axis=0) + rng.normal(0, 25, (320, 2))
+    xy = np.r_[xy, rng.uniform(0, 2500, (200, 2))]
+    n = len(xy)
+    months = rng.choice(pd.date_range("2024-01-01", periods=12, freq="MS"), n)
+    when = months + pd.to_timedelta(rng.integers(0, 27 * 24, n), unit="h")
+    inc = Incidents.from_xy(
+        530_000 + xy[:, 0],
+        180_000 + xy[:, 1],
+        month=months,
+        datetime=when,
+        location=rng.choice(["On or near High Street", "On or near Park Road", ""], n),
+    )
+    res = workflows.detect_hotspots(inc, "kde")
+    areas = workflows.patrol_areas(inc, res.hotspots)
+    assert len(areas) > 2
+    return inc, res, areas
+
+
+def test_recommend_table_reads_rows_as_recommend_reads_each_series():
+    from hotspots.tactics import recommend, recommend_table
+
+    inc, res, areas = _planned_town()
+    got = recommend_table(areas, hotspots=res.hotspots)
+    hot = res.hotspots.set_index(res.hotspots["hotspot_id"].astype(str), drop=False)
+    for _, row in areas.iterrows():
+        pid = str(row["hotspot_id"])
+        parent = hot.loc[pid] if pid in hot.index else None
+        want = recommend(
+            row, parent=parent, level="area", n_places=len(areas), n_hotspots=len(res.hotspots)
+        )
+        assert repr(got[str(row["patrol_area_id"])]) == repr(want)
+    # hot spots (no parents), and a table whose labels repeat (read as a Series)
+    ranked = recommend_table(res.hotspots)
+    for _, row in res.hotspots.iterrows():
+        want = recommend(row, level="hotspot", n_places=len(res.hotspots))
+        assert repr(ranked[str(row["hotspot_id"])]) == repr(want)
+    from hotspots.tactics import _as_mapping
+
+    row = pd.Series([1, 2, 3], index=["a", "b", "a"])
+    assert _as_mapping(row) is row  # labels repeat: read as the Series, as before
+    assert _as_mapping(pd.Series([1.5, "x"], index=["a", "b"])) == {"a": 1.5, "b": "x"}
+
+
+def test_plan_rows_carry_each_areas_columns():
+    from hotspots import workflows
+
+    inc, res, areas = _planned_town()
+    plan = workflows.plan_patrols(
+        inc, res.hotspots, areas, params=res.params, days=14, seed=5, start_date="2026-12-02"
+    ).plan
+    visits = plan.visits
+    assert len(visits) > len(areas)
+    ref = areas.set_index(areas["patrol_area_id"].astype(str))
+    for pid, sub in visits.groupby("patrol_area_id"):
+        row = ref.loc[pid]
+        assert (sub["hotspot_id"] == str(row["hotspot_id"])).all()
+        assert (sub["location"] == str(row.get("location", "") or "")).all()
+        assert (sub["lat"] == float(row["centre_lat"])).all()
+        assert (sub["lon"] == float(row["centre_lon"])).all()
+    assert list(visits.columns[:11]) == [
+        "date", "weekday", "patrol_area_id", "hotspot_id", "window", "window_basis",
+        "tactic_ids", "location", "lat", "lon", "travel_minutes",
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------ map: patrol layer
+def _old_patrol_props(wgs, plan):
+    """The patrol layer's tooltips as they were made, one row at a time (the reference)."""
+    from hotspots.offline import escape_text
+
+    per_area = plan.area_summary().set_index("patrol_area_id") if plan is not None else None
+    props = []
+    for _, a in wgs.iterrows():
+        pid = str(a["patrol_area_id"])
+        if per_area is None:
+            in_plan, status = True, "patrol area"
+        else:
+            known = pid in per_area.index
+            in_plan = bool(per_area.loc[pid, "in_plan"]) if known else False
+            visits = int(per_area.loc[pid, "visits"]) if known else 0
+            status = f"{visits} visits" if in_plan else "left out (capacity)"
+        kind = str(a.get("unpatrollable_kind", "") or "")
+        if kind and not in_plan:
+            status = f"left out: a street patrol cannot address it ({kind.replace('_', ' ')})"
+        props.append(
+            {
+                "patrol_area": escape_text(pid),
+                "incidents": escape_text(f"{int(a['incidents']):,}"),
+                "plan": escape_text(status),
+                "location": escape_text(a.get("location") or ""),
+                "_in_plan": in_plan,
+            }
+        )
+    return props
+
+
+def test_patrol_layer_tooltips_as_one_row_at_a_time(monkeypatch):
+    from hotspots import mapping, workflows
+
+    inc, res, areas = _planned_town()
+    plan = workflows.plan_patrols(
+        inc, res.hotspots, areas, params=res.params, days=14, seed=5, start_date="2026-12-02"
+    ).plan
+    seen = []
+    real_fit = mapping.fit_layer
+
+    def spy(geoms, props, kind):
+        seen.append(list(props))
+        return real_fit(geoms, props, kind)
+
+    monkeypatch.setattr(mapping, "fit_layer", spy)
+    odd = areas.copy()
+    odd["unpatrollable_kind"] = ["school" if i % 3 == 0 else "" for i in range(len(odd))]
+    odd.loc[odd.index[0], "location"] = "A <b>bold</b> & odd place"
+    bare = odd.drop(columns=["location", "unpatrollable_kind"])
+    cases = [(areas, plan), (areas, None), (odd, plan), (odd, None), (bare, plan), (bare, None)]
+    for frame, p in cases:
+        seen.clear()
+        assert mapping.patrol_layer(frame, p) is not None
+        assert seen[0] == _old_patrol_props(frame, p)
+    # an area the plan does not know: left out (capacity)
+    seen.clear()
+    extra = areas.copy()
+    extra.loc[extra.index[-1], "patrol_area_id"] = "Z999"
+    mapping.patrol_layer(extra, plan)
+    assert seen[0] == _old_patrol_props(extra, plan)
+    assert seen[0][-1]["plan"] == "left out (capacity)"
+    assert mapping.patrol_layer(areas.iloc[:0], plan) is None
