@@ -442,25 +442,37 @@ def patrol_layer(areas: gpd.GeoDataFrame, plan: Any = None) -> folium.FeatureGro
     if wgs is None or len(wgs) == 0:
         return None
     per_area = plan.area_summary().set_index("patrol_area_id") if plan is not None else None
+    summary: dict[str, tuple[Any, Any]] = {}
+    if per_area is not None:
+        if not per_area.index.is_unique:  # as reading one row by its id would
+            msg = "the plan's area summary names a patrol area twice"
+            raise ParameterError(msg)
+        pairs = zip(per_area["in_plan"], per_area["visits"], strict=True)
+        summary = dict(zip(per_area.index, pairs, strict=True))
+    n = len(wgs)
+    kinds = wgs["unpatrollable_kind"] if "unpatrollable_kind" in wgs.columns else [""] * n
+    locations = wgs["location"] if "location" in wgs.columns else [None] * n
     props = []
-    for _, a in wgs.iterrows():
-        pid = str(a["patrol_area_id"])
+    for pid_value, n_in, kind_value, location in zip(
+        wgs["patrol_area_id"], wgs["incidents"], kinds, locations, strict=True
+    ):
+        pid = str(pid_value)
         if per_area is None:
             in_plan, status = True, "patrol area"
         else:
-            known = pid in per_area.index
-            in_plan = bool(per_area.loc[pid, "in_plan"]) if known else False
-            visits = int(per_area.loc[pid, "visits"]) if known else 0
+            known = pid in summary
+            in_plan = bool(summary[pid][0]) if known else False
+            visits = int(summary[pid][1]) if known else 0
             status = f"{visits} visits" if in_plan else "left out (capacity)"
-        kind = str(a.get("unpatrollable_kind", "") or "")
+        kind = str(kind_value or "")
         if kind and not in_plan:
             status = f"left out: a street patrol cannot address it ({kind.replace('_', ' ')})"
         props.append(
             {
                 "patrol_area": escape_text(pid),
-                "incidents": escape_text(f"{int(a['incidents']):,}"),
+                "incidents": escape_text(f"{int(n_in):,}"),
                 "plan": escape_text(status),
-                "location": escape_text(a.get("location") or ""),
+                "location": escape_text(location or ""),
                 "_in_plan": in_plan,
             }
         )

@@ -403,3 +403,27 @@ def test_patrol_layer_tooltips_as_one_row_at_a_time(monkeypatch):
     assert seen[0] == _old_patrol_props(extra, plan)
     assert seen[0][-1]["plan"] == "left out (capacity)"
     assert mapping.patrol_layer(areas.iloc[:0], plan) is None
+
+
+def test_patrol_areas_inherit_their_hot_spots_row():
+    from hotspots import workflows
+    from hotspots.patrol import _INHERITED
+
+    inc, res, _ = _planned_town()
+    areas = workflows.patrol_areas(inc, res.hotspots, radius_m=25.0, min_incidents=2)
+    hot = res.hotspots.set_index(res.hotspots["hotspot_id"].astype(str))
+    inside = areas[areas["hotspot_id"].astype(str) != ""]
+    assert inside["hotspot_id"].duplicated().any()  # hot spots with several areas
+    for _, area in inside.iterrows():
+        parent = hot.loc[str(area["hotspot_id"])]
+        assert area["hotspot_temporal_class"] == parent.get("temporal_class")
+        for col in _INHERITED:
+            got, want = area[col], parent.get(col, None)
+            if isinstance(want, list | tuple | np.ndarray):
+                assert list(got) == list(want), col
+            elif want is None or (isinstance(want, float) and np.isnan(want)):
+                assert (
+                    got is None or (isinstance(got, float) and np.isnan(got)) or col == "has_time"
+                )
+            else:
+                assert got == want, col
