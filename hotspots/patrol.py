@@ -622,6 +622,7 @@ def _area_rows(
     location_text = frame["location"].astype(str).to_numpy(dtype=object)
     weight = frame["weight"].to_numpy(dtype=float) if weights_given else None
     per_hotspot: Counter[int] = Counter()
+    parents: dict[int, Any] = {}
     rows = []
     for rank, (loc, h) in enumerate(centres, start=1):
         cx, cy = (float(v) for v in uxy[loc])
@@ -640,7 +641,12 @@ def _area_rows(
         temporal, trend = _temporal_class(counts)
         locs = [s for s in location_text[members] if s.strip()]
         per_hotspot[h] += 1
-        parent = hot.loc[h] if h >= 0 else _own_profile(frame.iloc[members])
+        if h < 0:
+            parent = _own_profile(frame.iloc[members])
+        elif h in parents:
+            parent = parents[h]
+        else:
+            parent = parents[h] = hot.loc[h]  # a hot spot's row, read once for all its areas
         area = float(disc.area)
         share = n_in / n_total if n_total else float("nan")
         row: dict[str, Any] = {
