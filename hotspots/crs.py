@@ -22,6 +22,7 @@ proper) still get the nearest UTM zone; no police data lie there.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -276,6 +277,18 @@ PROJECTION_THREADS = 4
 _PROJECTION_PREFIX = "hotspots-projection"
 # threads are started as transforms need them (a pool's submit is thread-safe)
 _POOL = ThreadPoolExecutor(PROJECTION_THREADS, thread_name_prefix=_PROJECTION_PREFIX)
+
+
+def _new_pool_after_fork() -> None:
+    """A fresh pool in a forked child: the parent's threads do not exist there, and the parent's
+    pool, counting them as idle, would queue every transform for a thread that never runs it
+    (``multiprocessing`` forks by default on Linux before Python 3.14)."""
+    global _POOL
+    _POOL = ThreadPoolExecutor(PROJECTION_THREADS, thread_name_prefix=_PROJECTION_PREFIX)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_pool_after_fork)
 _T = TypeVar("_T")
 
 

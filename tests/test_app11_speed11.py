@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -427,3 +430,23 @@ def test_patrol_areas_inherit_their_hot_spots_row():
                 )
             else:
                 assert got == want, col
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_projection_works_in_a_forked_child():
+    # the parent's projection threads are gone in a forked child: without a fresh pool a
+    # transform there would wait for ever
+    from hotspots import crs
+
+    x, y = crs.to_wgs84(np.array([529_980.0]), np.array([180_430.0]), crs.BNG)  # threads up
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(_wgs84_in_child, ((529_980.0,), (180_430.0,))).get(timeout=60)
+    assert got == (x.tolist(), y.tolist())
+
+
+def _wgs84_in_child(x, y):
+    from hotspots import crs
+
+    lon, lat = crs.to_wgs84(np.array(x), np.array(y), crs.BNG)
+    return lon.tolist(), lat.tolist()
