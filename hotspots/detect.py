@@ -17,11 +17,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 
@@ -338,18 +338,30 @@ def detect(
             raise ParameterError(msg)
         params[target] = fdr
     est = make_estimator(method, **params)
-    # the significance test does not depend on the hot spots: built meanwhile on the other core
+    # the significance test does not depend on the hot spots: built meanwhile on the other core;
+    # a kernel density fit tells it early where the hot spots may be, so it tests their discs
+    # before the polygons are cut
+    centres: Future[Callable[[Any], Any] | None] | None = (
+        Future() if isinstance(est, KDEHotspots) else None
+    )
     test = (
         None
         if issubclass(spec.estimator, _OWN_TEST)
         else start_surroundings_test(
-            incidents.xy, incidents.study_area, months=incidents.frame["month"]
+            incidents.xy, incidents.study_area, months=incidents.frame["month"], centres=centres
         )
     )
     running = use(engine, scheduler) if engine is not None else contextlib.nullcontext()
-    with running, progress_step(progress, DETECTING):
-        est.fit(incidents)
-        ran_on = engine_record()  # the run record names the engine the detector ran on
+    try:
+        with running, progress_step(progress, DETECTING):
+            if centres is not None:
+                cast("KDEHotspots", est).fit(incidents, on_level=centres.set_result)
+            else:
+                est.fit(incidents)
+            ran_on = engine_record()  # the run record names the engine the detector ran on
+    finally:
+        if centres is not None and not centres.done():
+            centres.set_result(None)  # the test's thread waits for it
     with progress_step(progress, RANKING):
         surroundings = _surroundings(est, incidents, test)
         ranked, members = rank_hotspots_with_members(

@@ -60,6 +60,11 @@ MAX_DENSE_CELLS = 50_000_000
 #: its margins), and every component when this is below 8, is contoured alone.
 CONTOUR_BATCH_CELLS = 1024
 
+#: Cells: :meth:`DensitySurface.may_be_in_contours` keeps a point when a square of cell
+#: centres within this of it (in cells) may hold a contour; far above the rounding of the
+#: contour's vertices (about 1e-12 of a cell), so a point on a polygon's edge is never missed.
+CONTOUR_POINT_MARGIN = 0.01
+
 #: Cells of the tiles stacked into one array by the passes over every tile (16 MB of float64).
 STACK_CELLS = 2_000_000
 
@@ -518,6 +523,74 @@ class DensitySurface:
             for label, own in zip(as_cells, cells_of, strict=True):
                 drawn[label] = own
         return _dissolve([p for own in drawn for p in own])
+
+    def may_be_in_contours(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        level: float,
+        *,
+        tile_max: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Which points may lie in (or on) the polygons of :meth:`contour_polygons` at
+        ``level`` or above: a superset, known before the polygons are drawn.
+
+        A filled contour at a positive level lies in the squares between four neighbouring cell
+        centres one of which is at or above it (linear interpolation between centres: a square
+        whose corners are all below the level holds none of it), and a component drawn as its
+        cells lies in the squares round its cells' centres; clipping and dissolving only remove
+        or join areas. So a point is kept when a square within :data:`CONTOUR_POINT_MARGIN` of
+        a cell of it has a corner at or above ``level``.
+
+        Parameters
+        ----------
+        x, y : array of float
+            Points, metres in the surface's CRS.
+        level : float
+            The lowest level asked for (a non-positive or non-finite level keeps no point).
+        tile_max : array, optional
+            :meth:`tile_maxima`, when the caller has it.
+
+        Returns
+        -------
+        numpy.ndarray of bool
+        """
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        keep = np.zeros(x.shape, dtype=bool)
+        if not (math.isfinite(level) and level > 0) or not self.tiles or not x.size:
+            return keep
+        among = None if tile_max is None else np.flatnonzero(np.asarray(tile_max) >= level)
+        parts = [(keys, stack >= level) for keys, stack in self._stacked_tiles(among)]
+        if not parts:
+            return keep
+        keys = np.concatenate([k for k, _ in parts])
+        hot = np.concatenate([h for _, h in parts])  # per tile, its cells at or above the level
+        del parts
+        t = self.tile_size
+        r0, c0 = keys.min(axis=0)
+        n_col = int(keys[:, 1].max() - c0) + 1
+        tile_key = (keys[:, 0] - r0) * n_col + (keys[:, 1] - c0)
+        by_key = np.argsort(tile_key)
+        tile_key = tile_key[by_key]
+        # the cell centres at the corners of the squares each point's margin box reaches: two
+        # or three columns and rows of them
+        m = CONTOUR_POINT_MARGIN
+        u = (x - self.origin[0]) / self.cell_size - 0.5
+        v = (y - self.origin[1]) / self.cell_size - 0.5
+        a0, a1 = np.floor(u - m).astype(np.int64), np.floor(u + m).astype(np.int64) + 1
+        b0, b1 = np.floor(v - m).astype(np.int64), np.floor(v + m).astype(np.int64) + 1
+        for da in (0, 1, 2):
+            for db in (0, 1, 2):
+                pts = np.flatnonzero((a0 + da <= a1) & (b0 + db <= b1) & ~keep)
+                ci, cj = a0[pts] + da, b0[pts] + db
+                tr, tc = cj // t - r0, ci // t - c0
+                key = np.where((tr >= 0) & (tc >= 0) & (tc < n_col), tr * n_col + tc, -1)
+                pos = np.minimum(np.searchsorted(tile_key, key), tile_key.size - 1)
+                known = tile_key[pos] == key
+                pts, pos = pts[known], pos[known]
+                keep[pts] = hot[by_key[pos], cj[known] % t, ci[known] % t]
+        return keep
 
     def _contour_component(
         self, ci: np.ndarray, cj: np.ndarray, level: float, lower: float

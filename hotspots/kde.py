@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from numbers import Real
 from typing import Any, ClassVar
 
@@ -1152,7 +1152,13 @@ class KDEHotspots(HotspotEstimator):
         self.surface = surface
 
     # ----------------------------------------------------------------------------------- fit
-    def fit(self, incidents: Incidents, y: Any = None) -> KDEHotspots:
+    def fit(
+        self,
+        incidents: Incidents,
+        y: Any = None,
+        *,
+        on_level: Callable[[Callable[[np.ndarray], np.ndarray]], None] | None = None,
+    ) -> KDEHotspots:
         """Compute the surface and cut the hot spot polygons.
 
         Parameters
@@ -1160,6 +1166,14 @@ class KDEHotspots(HotspotEstimator):
         incidents : Incidents
             In a metric CRS; ``study_area`` bounds the threshold and clips the polygons.
         y : ignored
+        on_level : callable, optional
+            Called once the hot spots' level is known, before their polygons are cut (national
+            incidents: some 3 s before the fit ends; not called when there is no level), with a
+            function of points (array of shape (n, 2), metres) that tells which of them may lie
+            in a hot spot (a boolean mask of a superset:
+            :meth:`~hotspots.grid.DensitySurface.may_be_in_contours`), so that the caller can
+            start work on them meanwhile (:func:`hotspots.detect.detect`: the discs of the
+            surroundings test).
 
         Returns
         -------
@@ -1217,6 +1231,14 @@ class KDEHotspots(HotspotEstimator):
                 density=self.density,
             )
         notes += self._level_notes(level)
+        if on_level is not None and math.isfinite(level) and level > 0:
+            # the cells _polygons contours and looks up reach down to this level
+            at = level * (1 - 1e-6)
+            on_level(
+                lambda xy: surface.may_be_in_contours(
+                    np.asarray(xy)[:, 0], np.asarray(xy)[:, 1], at, tile_max=peaks
+                )
+            )
 
         min_area = surface.cell_area_m2 if self.min_area_m2 is None else float(self.min_area_m2)
         if self.min_area_m2 is None:

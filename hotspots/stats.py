@@ -654,6 +654,8 @@ class SurroundingsTest:
             msg = f"radii must satisfy 0 < disc <= gap < middle < outer (metres), got {radii!r}."
             raise ValueError(msg)
         self.radii = (r_d, r_gap, r_mid, r_out)
+        #: the discs computed ahead (:meth:`prepare_discs`)
+        self._ahead: _DiscsAhead | None = None
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         n = len(xy)
         if distinct is not None:
@@ -692,7 +694,8 @@ class SurroundingsTest:
                 # the discs' halves do not need the catchments: summed meanwhile
                 step = max(1, -(-len(loc) // DISPERSION_SAMPLE))
                 sample = np.arange(0, len(loc), step)
-                splitting = in_background(self._ring_sums, sample, per_half)
+                # in one thread: the catchments' thread and the detector's are busy meanwhile
+                splitting = in_background(self._ring_sums, sample, per_half, split=False)
         self.catchment = catchment_areas(loc, study_area) if self.defined else np.zeros(len(loc))
         _return_freed_memory()
         if splitting is None:
@@ -720,20 +723,35 @@ class SurroundingsTest:
             "dispersion_rule": self.dispersion_rule,
         }
 
-    def _ring_sums(self, centres: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def _ring_sums(
+        self, centres: np.ndarray, values: np.ndarray, *, split: bool = True
+    ) -> np.ndarray:
         """(len(centres), 3, k) sums of ``values`` (m, k) over each disc, inner and outer ring.
 
         A location at distance ``d = hypot(dx, dy)`` from the centre is in the disc when
         ``d <= r``, in the inner ring when ``gap < d <= middle`` and in the outer ring when
         ``middle < d <= outer`` (see :class:`_DiscSums` for how, without listing every pair).
+        With ``split``, half of the centres are summed on another thread (every centre's sums
+        are its own, whatever the others: :meth:`_rings`).
         """
-        r_d, r_gap, r_mid, r_out = self.radii
         centres = np.asarray(centres, dtype=np.intp)
         values = np.asarray(values, dtype=float)
-        k = values.shape[1]
-        out = np.zeros((len(centres), 3, k))
         if self.n_tests == 0 or len(centres) == 0:
-            return out
+            return np.zeros((len(centres), 3, values.shape[1]))
+        rings = self._rings(values)
+        if not split:
+            return rings(centres)
+        half = len(centres) // 2
+        other = in_background(rings, centres[half:])
+        first = rings(centres[:half])
+        return np.concatenate([first, other.result()])
+
+    def _rings(self, values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """``centres -> (len(centres), 3, k)``: :meth:`_ring_sums` of ``values`` (m, k) in the
+        calling thread, its tables built once here (safe to call from several threads at once;
+        each centre's sums are the same bits whichever centres are summed with it)."""
+        values = np.asarray(values, dtype=float)
+        k = values.shape[1]
         exact = _exact_columns(values)
         # an empty ring must sum to exactly 0: exact columns do by themselves; for the others,
         # a column of whole numbers >= 1 (else a column of ones) tells an empty ring
@@ -744,29 +762,29 @@ class SurroundingsTest:
             both, mark = values, int(marker[0])
         else:
             both, mark = np.column_stack([values, np.ones(len(values))]), k
-        density = _location_density(self.locations, r_out)
+        density = _location_density(self.locations, self.radii[3])
         strips: dict[float, _DiscSums] = {}
         for r in self.radii:  # one sorted table per strip height (the same for most radii)
             h = _strip_height(r, density)
             if h not in strips:
-                strips[h] = _DiscSums(self.locations, both, h, r_out)
+                strips[h] = _DiscSums(self.locations, both, h, self.radii[3])
+        tables = [strips[_strip_height(r, density)] for r in self.radii]
 
-        def sums(part: np.ndarray) -> list[np.ndarray]:
-            return [strips[_strip_height(r, density)].sums(part, r) for r in self.radii]
+        def rings(centres: np.ndarray) -> np.ndarray:
+            centres = np.asarray(centres, dtype=np.intp)
+            disc, gap, mid, outer = (
+                t.sums(centres, r) for t, r in zip(tables, self.radii, strict=True)
+            )
+            out = np.zeros((len(centres), 3, k))
+            out[:, 0] = disc[:, :k]
+            for j, (a, b) in enumerate(((gap, mid), (mid, outer)), start=1):
+                ring = b[:, :k] - a[:, :k]
+                if mark is not None:
+                    ring[b[:, mark] == a[:, mark]] = 0.0
+                out[:, j] = ring
+            return out
 
-        # half of the centres on another thread (every radius: the halves take equal work)
-        half = len(centres) // 2
-        other = in_background(sums, centres[half:])
-        first = sums(centres[:half])
-        second = other.result()
-        disc, gap, mid, outer = (np.concatenate([a, b]) for a, b in zip(first, second, strict=True))
-        out[:, 0] = disc[:, :k]
-        for j, (a, b) in enumerate(((gap, mid), (mid, outer)), start=1):
-            ring = b[:, :k] - a[:, :k]
-            if mark is not None:
-                ring[b[:, mark] == a[:, mark]] = 0.0
-            out[:, j] = ring
-        return out
+        return rings
 
     def discs(self, centres: np.ndarray | None = None) -> DiscTest:
         """The test of the discs centred on ``centres`` (indices into :attr:`locations`).
@@ -780,13 +798,55 @@ class SurroundingsTest:
         -------
         DiscTest
             NaN expected values and p-values when the test is undefined (see ``defined``).
+            The discs among those of :meth:`prepare_discs` are taken from there (the same
+            bits: each disc's test is its own).
         """
         idx = np.arange(self.n_tests) if centres is None else np.asarray(centres, dtype=np.intp)
         k_n = len(idx)
         if not self.defined:
             nan = np.full(k_n, np.nan)
             return DiscTest(np.zeros(k_n), nan, nan.copy(), nan.copy())
-        sums = self._ring_sums(idx, np.column_stack([self.counts, self.catchment]))
+        ahead = self._ahead
+        if ahead is None or k_n == 0:
+            return self._disc_test(self._ring_sums(idx, self._disc_values()))
+        known, have = ahead.take(idx)
+        if have.all():
+            return known
+        rest = self._disc_test(self._ring_sums(idx[~have], self._disc_values()))
+        fields = []
+        for a, b in zip(_disc_fields(known), _disc_fields(rest), strict=True):
+            both = np.empty(k_n)
+            both[have], both[~have] = a[have], b
+            fields.append(both)
+        return DiscTest(*fields)
+
+    def prepare_discs(self, centres: np.ndarray) -> None:
+        """Compute the tests of the discs centred on ``centres`` now, in the calling thread, for
+        :meth:`discs` and :meth:`places` to take later.
+
+        A call of :meth:`discs` (or :meth:`places`) made meanwhile shares the work that is left,
+        chunk by chunk, and waits for the rest; discs not among ``centres`` are computed when
+        asked, as without this call. Each disc's test is its own, so the results are the same
+        bits either way. A later call replaces the discs kept.
+
+        Parameters
+        ----------
+        centres : int array
+            Indices into :attr:`locations`, e.g. the locations that may lie in the hot spots
+            (:meth:`hotspots.grid.DensitySurface.may_be_in_contours`).
+        """
+        if not self.defined:
+            return
+        ahead = _DiscsAhead(self, centres)
+        self._ahead = ahead
+        ahead.work()
+
+    def _disc_values(self) -> np.ndarray:
+        """The values summed over the discs and rings: counts and catchments, (m, 2)."""
+        return np.column_stack([self.counts, self.catchment])
+
+    def _disc_test(self, sums: np.ndarray) -> DiscTest:
+        """:meth:`discs` from the discs' :meth:`_ring_sums` of :meth:`_disc_values`."""
         k, t1, t2 = sums[:, 0, 0], sums[:, 1, 0], sums[:, 2, 0]
         a_d, a1, a2 = sums[:, 0, 1], sums[:, 1, 1], sums[:, 2, 1]
         c = self.curvature_factor
@@ -856,6 +916,92 @@ class SurroundingsTest:
         if self.defined:
             p[polys] = np.minimum(1.0, self.n_tests * res.p_value[which])
         return PlaceTest(count, expected, p, centre)
+
+
+def _disc_fields(test: DiscTest) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays of a :class:`DiscTest`, in its field order."""
+    return test.count, test.expected, test.variance, test.p_value
+
+
+#: Discs per chunk of :meth:`SurroundingsTest.prepare_discs` at least (a chunk is what one
+#: thread takes at a time; fewer than this and the per-call work of the sums shows).
+_AHEAD_MIN_CHUNK = 1024
+#: ... and at most this many chunks, so a thread that asks late still finds some to share.
+_AHEAD_CHUNKS = 32
+
+
+class _DiscsAhead:
+    """The tests of some discs, computed chunk by chunk by whichever threads ask.
+
+    :meth:`work` takes chunks not yet taken until none is left; :meth:`result` does the same,
+    then waits for the chunks other threads took. The ring tables are built once, by the first
+    thread to need them.
+    """
+
+    def __init__(self, test: SurroundingsTest, centres: np.ndarray) -> None:
+        self.test = test
+        self.centres = np.unique(np.asarray(centres, dtype=np.intp).reshape(-1))
+        n = len(self.centres)
+        size = max(_AHEAD_MIN_CHUNK, -(-n // _AHEAD_CHUNKS))
+        self._bounds = [*range(0, n, size), n]
+        n_chunks = len(self._bounds) - 1
+        self._lock = threading.Lock()
+        self._tables_lock = threading.Lock()
+        self._rings: Callable[[np.ndarray], np.ndarray] | None = None
+        self._next = 0
+        self._parts: list[DiscTest | None] = [None] * n_chunks
+        self._done = [threading.Event() for _ in range(n_chunks)]
+        self._failed: BaseException | None = None
+        self._whole: DiscTest | None = None
+
+    def _tables(self) -> Callable[[np.ndarray], np.ndarray]:
+        with self._tables_lock:
+            if self._rings is None:
+                self._rings = self.test._rings(self.test._disc_values())
+            return self._rings
+
+    def work(self) -> None:
+        """Compute the chunks no thread has taken yet."""
+        while True:
+            with self._lock:
+                k = self._next
+                if k >= len(self._done):
+                    return
+                self._next += 1
+            try:
+                part = self.centres[self._bounds[k] : self._bounds[k + 1]]
+                self._parts[k] = self.test._disc_test(self._tables()(part))
+            except BaseException as exc:  # handed to the threads that wait for the result
+                self._failed = exc
+            finally:
+                self._done[k].set()
+
+    def result(self) -> DiscTest:
+        """Every disc's test, in the order of :attr:`centres` (shares the work left)."""
+        self.work()
+        for done in self._done:
+            done.wait()
+        if self._failed is not None:
+            raise self._failed
+        with self._lock:
+            if self._whole is None:
+                parts = [_disc_fields(p) for p in self._parts if p is not None]
+                self._whole = DiscTest(
+                    *(
+                        np.concatenate([p[f] for p in parts]) if parts else np.empty(0)
+                        for f in range(4)
+                    )
+                )
+            return self._whole
+
+    def take(self, centres: np.ndarray) -> tuple[DiscTest, np.ndarray]:
+        """The tests of ``centres`` among :attr:`centres` (anything elsewhere) and which are."""
+        whole = self.result()
+        pos = np.minimum(np.searchsorted(self.centres, centres), max(len(self.centres) - 1, 0))
+        have = self.centres[pos] == centres if len(self.centres) else np.zeros(len(centres), bool)
+        if not len(self.centres):
+            return DiscTest(*(np.zeros(len(centres)) for _ in range(4))), have
+        return DiscTest(*(a[pos] for a in _disc_fields(whole))), have
 
 
 def _compensated_prefix(values: np.ndarray, exact: np.ndarray | None = None) -> np.ndarray:
@@ -1041,23 +1187,53 @@ def start_surroundings_test(
     *,
     months: Any = None,
     distinct: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    centres: Future[Callable[[np.ndarray], np.ndarray] | None] | None = None,
 ) -> Future[SurroundingsTest]:
     """``SurroundingsTest(xy, study_area, months=months, distinct=distinct)`` built in a
     background thread.
 
     The detector runs meanwhile; ``.result()`` waits for the test. The thread works on its own
     copies of the coordinates, the study area, ``months`` and ``distinct``.
+
+    Parameters
+    ----------
+    xy, study_area, months, distinct
+        As :class:`SurroundingsTest`.
+    centres : Future, optional
+        Resolved by the caller (it must be, even when it fails: with None) to a function that
+        picks, from the test's :attr:`~SurroundingsTest.locations` (m, 2), the ones whose discs
+        will be asked for (a boolean mask), or to None. Once built, the test waits for it and
+        then computes those discs in its thread (:meth:`SurroundingsTest.prepare_discs`); the
+        test is handed over before that, so a caller asking for the discs meanwhile shares the
+        work.
     """
     area = None if study_area is None else shapely.from_wkb(shapely.to_wkb(study_area))
     month_values = None if months is None else np.asarray(months).copy()
-    own = None if distinct is None else tuple(np.array(a, copy=True) for a in distinct)
-    return in_background(
-        SurroundingsTest,
-        np.asarray(xy, dtype=float).copy(),
-        area,
-        months=month_values,
-        distinct=own,
-    )
+    own: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    if distinct is not None:
+        own = (np.array(distinct[0]), np.array(distinct[1]), np.array(distinct[2]))
+    own_xy = np.asarray(xy, dtype=float).copy()
+    if centres is None:
+        return in_background(SurroundingsTest, own_xy, area, months=month_values, distinct=own)
+    built: Future[SurroundingsTest] = Future()
+
+    def build() -> None:
+        try:
+            test = SurroundingsTest(own_xy, area, months=month_values, distinct=own)
+            pick = centres.result()
+            ahead = None
+            if pick is not None and test.defined:
+                ahead = _DiscsAhead(test, np.flatnonzero(pick(test.locations)))
+                test._ahead = ahead
+        except BaseException as exc:
+            built.set_exception(exc)
+            return
+        built.set_result(test)
+        if ahead is not None:
+            ahead.work()
+
+    in_background(build)
+    return built
 
 
 def _halves(months: Any, n: int) -> np.ndarray | None:
