@@ -363,10 +363,12 @@ def detect(
         if centres is not None and not centres.done():
             centres.set_result(None)  # the test's thread waits for it
     with progress_step(progress, RANKING):
-        surroundings = _surroundings(est, incidents, test)
+        testing = _surroundings(est, incidents, test)
+        # a test still being built: the ranking profiles the hot spots meanwhile
         ranked, members = rank_hotspots_with_members(
-            est.hotspots_, incidents, order=order, alpha=alpha, surroundings=surroundings
+            est.hotspots_, incidents, order=order, alpha=alpha, surroundings=testing
         )
+        surroundings = testing.result() if isinstance(testing, Future) else testing
     record = dict(run_provenance(incidents, engine=ran_on))
     record.update(
         {
@@ -420,15 +422,15 @@ _OWN_TEST = (DBSCANHotspots, HDBSCANHotspots, GiStarHotspots)
 
 def _surroundings(
     est: Any, incidents: Incidents, test: Future[SurroundingsTest] | None
-) -> SurroundingsTest | None:
+) -> SurroundingsTest | Future[SurroundingsTest] | None:
     """The surroundings test behind ``significant`` (the detector's own when it has one, else
-    ``test`` when :func:`detect` started it); None for Gi*, which has its own test, and when
-    there is no hot spot to test."""
+    ``test`` when :func:`detect` started it, maybe still being built); None for Gi*, which has
+    its own test, and when there is no hot spot to test."""
     if est.params_.get("method") == "gistar" or len(est.hotspots_) == 0:
         return None
     own = getattr(est, "surroundings_", None)
     if own is not None:
         return own
     if test is not None:
-        return test.result()
+        return test
     return SurroundingsTest(incidents.xy, incidents.study_area, months=incidents.frame["month"])

@@ -33,6 +33,7 @@ Significance
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Any
 
 import geopandas as gpd
@@ -407,7 +408,7 @@ def rank_hotspots_with_members(
     order: str = "intensity",
     alpha: float = 0.05,
     unit_area_m2: float = PATROL_UNIT_M2,
-    surroundings: SurroundingsTest | None = None,
+    surroundings: SurroundingsTest | Future[SurroundingsTest] | None = None,
 ) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray]]:
     """:func:`rank_hotspots`, and which incidents each ranked hot spot holds.
 
@@ -417,8 +418,12 @@ def rank_hotspots_with_members(
 
     Parameters
     ----------
-    hotspots, incidents, order, alpha, unit_area_m2, surroundings
+    hotspots, incidents, order, alpha, unit_area_m2
         As :func:`rank_hotspots`.
+    surroundings : SurroundingsTest or Future of one, optional
+        As :func:`rank_hotspots`; or a test still being built
+        (:func:`hotspots.stats.start_surroundings_test`), waited for only once the profiles are
+        made.
 
     Returns
     -------
@@ -444,10 +449,15 @@ def rank_hotspots_with_members(
         if "p_value" in hotspots and k
         else np.full(k, np.nan)
     )
+    # a test still being built: the profiles are made meanwhile, from locations found here
+    building = surroundings if isinstance(surroundings, Future) else None
+    if building is not None and building.done():
+        surroundings, building = building.result(), None
+    test = None if isinstance(surroundings, Future) else surroundings
     # the distinct locations inside each hot spot, once for the test and the profiles
-    given = surroundings is not None and surroundings.n_incidents == len(frame)
-    if surroundings is not None and given:
-        locations, inverse = surroundings.locations, surroundings.inverse
+    given = test is not None and test.n_incidents == len(frame)
+    if test is not None and given:
+        locations, inverse = test.locations, test.inverse
     elif len(frame):
         locations, inverse = unique_points(incidents.xy, return_inverse=True)
     else:
@@ -456,11 +466,12 @@ def rank_hotspots_with_members(
     # the significance test, on the other core while the incidents are counted and profiled
     testing = None
     if np.isnan(own_p).any():
-        testing = (
-            in_background(surroundings.places, geoms, inside=inside if given else None)
-            if surroundings is not None
-            else in_background(surroundings_p_values, geoms, incidents, inside=inside)
-        )
+        if building is not None:
+            testing = in_background(_places_when_built, building, geoms, locations, inside)
+        elif test is not None:
+            testing = in_background(test.places, geoms, inside=inside if given else None)
+        else:
+            testing = in_background(surroundings_p_values, geoms, incidents, inside=inside)
     inc_idx, poly_idx = _incidents_at(*inside, np.ravel(inverse), len(locations))
     size = _size_columns(geoms, incidents, inc_idx, poly_idx, unit_area_m2)
     label_points = _label_points(geoms, crs)
@@ -507,6 +518,19 @@ def rank_hotspots_with_members(
     row_of = np.empty(k, dtype=np.int64)
     row_of[sort] = np.arange(k)
     return ranked, (inc_idx, row_of[poly_idx])
+
+
+def _places_when_built(
+    building: Future[SurroundingsTest],
+    geoms: np.ndarray,
+    locations: np.ndarray,
+    inside: tuple[np.ndarray, np.ndarray],
+) -> PlaceTest:
+    """``test.places(geoms)`` of the test ``building`` will hold, with ``inside`` (the pairs of
+    ``locations`` and ``geoms``) when those are the test's own locations."""
+    test = building.result()
+    same = test.locations.shape == locations.shape and np.array_equal(test.locations, locations)
+    return test.places(geoms, inside=inside if same else None)
 
 
 def _check_order(order: str, incidents: Incidents) -> None:

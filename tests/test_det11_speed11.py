@@ -27,7 +27,7 @@ from hotspots.detect import detect
 from hotspots.grid import CONTOUR_POINT_MARGIN, DensitySurface
 from hotspots.incidents import unique_points
 from hotspots.kde import KDEHotspots, density_surface
-from hotspots.profile import rank_hotspots
+from hotspots.profile import rank_hotspots, rank_hotspots_with_members
 from hotspots.stats import SurroundingsTest, points_in_polygons, start_surroundings_test
 
 X0, Y0 = 340_000.0, 390_000.0  # Liverpool, EPSG:27700
@@ -289,6 +289,11 @@ def test_detect_kde_ranks_as_the_test_built_afterwards(seed):
     test = SurroundingsTest(town.xy, town.study_area, months=town.frame["month"])
     want = rank_hotspots(est.hotspots_, town, surroundings=test)
     got = result.hotspots
+    _same_frames(got, want)
+    assert got["significant"].any()
+
+
+def _same_frames(got, want):
     assert list(got.columns) == list(want.columns)
     for col in got.columns:
         if col == "geometry":
@@ -301,4 +306,29 @@ def test_detect_kde_ranks_as_the_test_built_afterwards(seed):
                 assert list(a) == list(b), col
             else:
                 assert a.tobytes() == b.tobytes(), col
-    assert got["significant"].any()
+
+
+@pytest.mark.parametrize("when", ["built", "later", "other incidents"])
+def test_ranking_with_a_test_still_being_built(town, plain, when):
+    hot = KDEHotspots().fit(town).hotspots_
+    test = plain
+    if when == "other incidents":  # another test's locations: its own pairs are found
+        test = SurroundingsTest(town.xy[::2], town.study_area, months=town.frame["month"][::2])
+    want, want_members = rank_hotspots_with_members(hot, town, surroundings=test)
+    building: Future = Future()
+    if when == "built":
+        building.set_result(test)
+    else:
+        threading.Timer(0.2, building.set_result, args=(test,)).start()
+    got, members = rank_hotspots_with_members(hot, town, surroundings=building)
+    _same_frames(got, want)
+    for a, b in zip(members, want_members, strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_ranking_waits_for_a_test_that_fails(town):
+    hot = KDEHotspots().fit(town).hotspots_
+    building: Future = Future()
+    building.set_exception(RuntimeError("no test"))
+    with pytest.raises(RuntimeError, match="no test"):
+        rank_hotspots_with_members(hot, town, surroundings=building)
