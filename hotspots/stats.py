@@ -708,6 +708,13 @@ class SurroundingsTest:
         self.dispersion = split_dispersion(disc_a, disc_b, share)
         self.dispersion_rule = "odd against even months, robust (median), over the discs"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The test without the discs computed ahead (:meth:`prepare_discs`: they hold locks,
+        and are computed again when asked), for pickling and copying."""
+        state = self.__dict__.copy()
+        state["_ahead"] = None
+        return state
+
     def describe(self) -> dict[str, Any]:
         """The test's parameters and measured values, JSON-serialisable (for a run's record)."""
         r_d, r_gap, r_mid, r_out = self.radii

@@ -332,3 +332,16 @@ def test_ranking_waits_for_a_test_that_fails(town):
     building.set_exception(RuntimeError("no test"))
     with pytest.raises(RuntimeError, match="no test"):
         rank_hotspots_with_members(hot, town, surroundings=building)
+
+
+def test_a_test_with_discs_ahead_pickles_and_copies_without_them(town, plain):
+    import copy
+    import pickle
+
+    test = _fresh(town)
+    test.prepare_discs(np.arange(test.n_tests))
+    for other in (pickle.loads(pickle.dumps(test)), copy.deepcopy(test)):
+        assert other._ahead is None
+        assert test._ahead is not None
+        every = np.arange(test.n_tests)
+        _same_bits(other.discs(every), plain.discs(every))
