@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.spatial import cKDTree
 
 from hotspots._errors import HotspotsError, InputError, ParameterError
@@ -359,17 +361,123 @@ def location_kinds(
     values = locations if isinstance(locations, pd.Series) else pd.Series(list(locations))
     codes, uniques = pd.factorize(values)
     names = tuple(_normalise(n) for n in user_names if _normalise(n))
-    out = []
-    for value in uniques:
-        raw = "" if value is None else str(value)
-        norm = _normalise(raw)
-        if names and _user_match(norm, raw, names):
-            out.append(USER_PLACE)
-            continue
-        kind = classify_location(raw, rules)
-        out.append(kind.id if kind else "")
+    text = None if names else _text_array(uniques)
+    if text is not None:  # plain text: the kinds of all texts at once (Arrow, no GIL held)
+        out = _kinds_at_once(text, rules)
+    else:
+        out = []
+        for value in uniques:
+            raw = "" if value is None else str(value)
+            norm = _normalise(raw)
+            if names and _user_match(norm, raw, names):
+                out.append(USER_PLACE)
+                continue
+            kind = classify_location(raw, rules)
+            out.append(kind.id if kind else "")
     kinds = np.array(out + [""], dtype=object)
     return kinds[np.where(codes < 0, len(out), codes)] if len(values) else np.empty(0, object)
+
+
+#: The characters Python's ``str.strip()`` and ``re``'s ``\s`` take as white space among ASCII
+#: (they agree there; tab, line feed, vertical tab, form feed, carriage return, the four
+#: information separators, space), as an RE2 class for Arrow's regular expressions.
+_ASCII_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f ]"
+
+
+def _text_array(uniques: Any) -> pa.Array | None:
+    """``uniques`` as an Arrow string array, or None when they are not all text (each is then
+    turned into text one by one, as :func:`classify_location` does)."""
+    try:
+        arr = pa.array(uniques, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    if not pa.types.is_string(arr.type) or arr.null_count:
+        return None
+    return arr
+
+
+def _kinds_at_once(text: pa.Array, rules: PlaceRules) -> list[str]:
+    """:func:`classify_location`'s kind id (``""`` for none) of every text, the same answers:
+    ASCII texts are normalised (:func:`_normalise`) by Arrow with Python's white space, looked
+    up among the kinds' names and checked for a street word at once; the others, and the texts
+    left for the kinds' patterns (neither a name nor a street), one by one in Python.
+    (the 15,285 distinct texts of 1M police.uk-shaped rows: 0.027 s instead of 0.083 s; 150,000
+    distinct texts, half not ending in a street word: 0.18 s instead of 1.54 s.)"""
+    ascii_ = pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
+    ws = _ASCII_SPACE
+    norm = pc.replace_substring_regex(text, rf"(?i)^{ws}*on or near{ws}+", "")
+    norm = pc.replace_substring_regex(norm, rf"{ws}+", " ")
+    norm = pc.utf8_lower(pc.utf8_trim(norm, characters="\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "))
+    norms = norm.to_numpy(zero_copy_only=False).astype(object)
+    for i in np.flatnonzero(~ascii_):
+        norms[i] = _normalise(text[i].as_py())
+    norm = pa.array(norms, type=pa.string())
+    first_kind: dict[str, str] = {}
+    for kind in rules.kinds:  # the first kind naming a text wins
+        for name in kind.names:
+            first_kind.setdefault(name, kind.id)
+    out = np.full(len(norms), "", dtype=object)
+    named = pc.index_in(norm, value_set=pa.array(list(first_kind), type=pa.string()))
+    at = named.to_numpy(zero_copy_only=False)
+    hit = ~np.isnan(at.astype(float)) & (norms != "")
+    ids = np.array(list(first_kind.values()) or [""], dtype=object)
+    out[hit] = ids[at[hit].astype(np.intp)]
+    last = pc.struct_field(pc.extract_regex(norm, r"(?P<w>[a-z0-9&']+)[^a-z0-9&']*$"), "w")
+    street = pc.is_in(last, value_set=pa.array(sorted(rules.street_words), type=pa.string()))
+    street = street.to_numpy(zero_copy_only=False)
+    street = np.where(pd.isna(street), False, street).astype(bool)
+    left = np.flatnonzero(~hit & ~street & (norms != ""))
+    searched = _ascii_patterns(rules)
+    if searched is not None and len(left):  # plain text: each kind's patterns in one search
+        plain = left[ascii_[left]]
+        rest = pc.take(norm, pa.array(plain, type=pa.int64()))
+        try:
+            found = [
+                pc.match_substring_regex(rest, pattern, ignore_case=True)
+                .to_numpy(zero_copy_only=False)
+                .astype(bool)
+                for _, pattern in searched
+                if pattern is not None
+            ]
+        except pa.ArrowInvalid:  # RE2 would not read one: Python searches them all
+            found = None
+        if found is not None:
+            kind_ids = [kind_id for kind_id, pattern in searched if pattern is not None]
+            open_ = np.ones(len(plain), dtype=bool)
+            for kind_id, hit_k in zip(kind_ids, found, strict=True):
+                out[plain[hit_k & open_]] = kind_id
+                open_ &= ~hit_k
+            left = left[~ascii_[left]]
+    for i in left:
+        n = norms[i]
+        out[i] = next((k.id for k in rules.kinds if any(p.search(n) for p in k.patterns)), "")
+    return out.tolist()
+
+
+def _ascii_patterns(rules: PlaceRules) -> tuple[tuple[str, str | None], ...] | None:
+    """Per kind, in order: its id and its patterns as one RE2 alternation for Arrow (None when
+    it has none), or None when some pattern is not one RE2 reads alike (then Python searches).
+
+    On ASCII text RE2 and Python's ``re`` agree on the patterns of ``places.json`` (literals,
+    groups, alternation, ``?``, ``\\b``): a pattern is used only when it holds nothing else
+    (:data:`_RE2_SAFE`)."""
+    out: list[tuple[str, str | None]] = []
+    for kind in rules.kinds:
+        parts = [p.pattern for p in kind.patterns]
+        if any(not _RE2_SAFE.fullmatch(p) or "(?" in p for p in parts):
+            return None
+        out.append((kind.id, "|".join(f"(?:{p})" for p in parts) if parts else None))
+    return tuple(out)
+
+
+#: Patterns made only of these (letters, digits, spaces, ``&'./-``, groups, alternation, ``?``
+#: and ``\\b``; no ``(?`` flag or special group) are read alike by RE2 and Python's ``re`` on
+#: ASCII text, where both take ``\\b`` between ``[A-Za-z0-9_]`` and the rest.
+_RE2_SAFE = re.compile(r"(?:[A-Za-z0-9 &'./|()?-]|\\b)*")
 
 
 # --------------------------------------------------------------------------------------------
