@@ -13,7 +13,10 @@ the user's pan and zoom.
 
 from __future__ import annotations
 
+import copy
 import os
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -301,16 +304,11 @@ def show_drawn(
 ) -> Any:
     """:func:`streamlit_folium.st_folium` for a map drawn by :func:`drawn_map`: the same
     component, the same arguments, only the extra layers made in this run."""
-    import folium
     import streamlit_folium as sf
 
     layers = None
     if feature_group_to_add:
-        stub = folium.Map(tiles=None)  # the layers' code names the map "map_div" in the end
-        layers = "".join(
-            sf._get_feature_group_string(group, map=stub, idx=i)
-            for i, group in enumerate(feature_group_to_add)
-        )
+        layers = "".join(layer_script(group, i) for i, group in enumerate(feature_group_to_add))
     if not set(returned_objects) <= {"last_clicked", "last_object_clicked"}:
         msg = f"the drawn map returns only the last click, not {returned_objects}"
         raise ParameterError(msg)
@@ -341,6 +339,43 @@ def show_drawn(
         on_change=on_change,
         wrap_longitude=False,
     )
+
+
+# The script of each layer object at each place in the layers, rendered once: a layer made once
+# (hotspots_app.plan.layer: the patrol areas of a plan) is drawn by every run without being
+# rendered again. Weak keys: a layer no longer used is dropped. Rendering alters the layer (its
+# name, its parent): each place renders a copy, once, under the lock.
+_SCRIPTS: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
+_SCRIPTS_LOCK = threading.Lock()
+
+
+def layer_script(group: Any, idx: int) -> str:
+    """streamlit-folium's script for a layer added beside the map, rendered once per layer object.
+
+    Parameters
+    ----------
+    group : folium.FeatureGroup
+        A layer for ``feature_group_to_add``; not to be added to any other map.
+    idx : int
+        Its place among the layers (the script names it ``feature_group_{idx}``).
+
+    Returns
+    -------
+    str
+        What :func:`streamlit_folium.st_folium` sends for it (the map named ``map_div``).
+    """
+    import folium
+    import streamlit_folium as sf
+
+    with _SCRIPTS_LOCK:
+        scripts = _SCRIPTS.setdefault(group, {})
+        if idx not in scripts:
+            stub = folium.Map(tiles=None)  # the layer's code names the map "map_div" in the end
+            # A copy: rendering renames the layer's parts, and a layer rendered again would
+            # name parts it no longer has (a script that fails in the browser).
+            fresh = copy.deepcopy(group)
+            scripts[idx] = sf._get_feature_group_string(fresh, map=stub, idx=idx)
+        return scripts[idx]
 
 
 def _series(polys: list[Any], crs: Any) -> Any:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -490,11 +491,25 @@ def _current(result: HotspotResult, s: dict[str, Any]) -> PlanState:
     return PlanState(bundle, warnings=areas_out.warnings + out.warnings)
 
 
+# The patrol areas layer of each plan, made once: the map draws the same layer object in every
+# run, so its script is rendered once too (hotspots_app.map.layer_script). Weak keys: a plan
+# dropped by its cache (patrol_plan_for) drops its layer. Only the plan's own data is in its layer.
+_LAYERS: weakref.WeakKeyDictionary[workflows.PlanResult, Any] = weakref.WeakKeyDictionary()
+_LAYERS_LOCK = threading.Lock()
+
+
 def layer(bundle: Bundle | None) -> Any:
-    """The plan's patrol areas as a map layer (see :func:`hotspots.mapping.patrol_layer`)."""
+    """The plan's patrol areas as a map layer (see :func:`hotspots.mapping.patrol_layer`).
+
+    The same object for the same plan (made once, shared read-only by the sessions that have that
+    plan): do not add it to a map, hand it to :func:`hotspots_app.map.show_drawn`.
+    """
     if bundle is None:
         return None
-    return mapping.patrol_layer(bundle.areas, bundle.plan)
+    with _LAYERS_LOCK:
+        if bundle.made not in _LAYERS:
+            _LAYERS[bundle.made] = mapping.patrol_layer(bundle.areas, bundle.plan)
+        return _LAYERS[bundle.made]
 
 
 def area_table(bundle: Bundle, hotspot_id: str | None = None) -> pd.DataFrame:
