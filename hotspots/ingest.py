@@ -12,7 +12,8 @@ Rejection reasons, in the order they are tested (a row gets the first that appli
 =============================  ===============================================================
 reason                         meaning
 =============================  ===============================================================
-``malformed row``              more or fewer fields than the header
+``malformed row``              more or fewer fields than the header, or a quote left open
+                               whose field holds lines that read as rows of the file
 ``missing coordinates``        a coordinate is blank or a missing-value token (NA, null, -, ...)
 ``non-numeric coordinates``    a coordinate is not a number
 ``coordinates out of range``   \\|lat\\| > 90, \\|lon\\| > 180, or outside the BNG range
@@ -1860,6 +1861,7 @@ def _validate_file(
     )  # fmt: skip
     rej = _Rejects(n)
     bng = fmt == FORMAT_BNG
+    _reject_open_quotes(p, mapping, bng, rej, notes)
     vx, vy = _check_coordinates(mapping, col, bng, rej)
     okxy = rej.ok
     americas = bool(not bng and okxy.any() and np.median(vx[okxy]) < -30)
@@ -1998,6 +2000,89 @@ def _coded_text(
         c = col(mapping[role])
         return c.codes, c.clean_arrow
     return np.zeros(n, dtype=np.int32), pa.array([""], type=pa.string())
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _reject_open_quotes(
+    p: _Parsed, mapping: Mapping[str, str], bng: bool, rej: _Rejects, notes: list[str]
+) -> None:
+    """Reject, as malformed, the rows whose quoted field holds whole rows of the file.
+
+    A quote left open (``"On or near Main Street`` with no closing quote) makes every line up
+    to the next quote one field of one row; when that row then has the header's number of
+    fields, nothing else shows that the lines inside were lost. A field holding a line break
+    is legal CSV (free text over several lines), so a row is rejected only when a line inside
+    one of its fields reads as a row of the file itself: the header's number of fields, with
+    numbers where the coordinates are (heuristic of this product: free text seldom does
+    both). The rejected row keeps its raw fields, the lost lines among them; the detail says
+    where the quote opened and closed.
+    """
+    delim = next((d for d, name in _DELIM_NAMES.items() if name == p.delimiter), p.delimiter)
+    n = p.table.num_rows
+    if p.line_text is not None or not n or len(delim) != 1:
+        return  # every record one line, no rows, or not a delimited text (Parquet)
+    keys = ("easting", "northing") if bng else ("lon", "lat")
+    coords = [p.header.index(mapping[k]) for k in keys if mapping.get(k) in p.header]
+    ncol = len(p.header)
+    found: dict[int, tuple[str, int]] = {}  # row -> (column, line breaks in the row)
+    for name in p.header:
+        text = _plain(p.table.column(name))
+        broken = pc.match_substring_regex(text, "[\r\n]")
+        rows = np.flatnonzero(broken.to_numpy(zero_copy_only=False))
+        for i in rows:
+            if int(i) in found:
+                continue
+            inner = _LINE_BREAK.split(text[int(i)].as_py())[1:]
+            if any(_reads_as_row(line, delim, ncol, coords) for line in inner):
+                breaks = sum(
+                    len(_LINE_BREAK.findall(str(p.table.column(c)[int(i)].as_py() or "")))
+                    for c in p.header
+                )
+                found[int(i)] = (name, breaks)
+    if not found:
+        return
+    idx = np.array(sorted(found), dtype=np.int64)
+    mask = np.zeros(n, dtype=bool)
+    mask[idx] = True
+    first = p.lines
+
+    def detail(rows: np.ndarray) -> np.ndarray:
+        out = []
+        for i in rows:
+            name, breaks = found[int(i)]
+            start = int(first[i])
+            out.append(
+                f"a quote opened in column {name!r} on line {start} closes only on line "
+                f"{start + breaks}: the lines between read as one field, yet hold rows of their "
+                'own; close the quote (a quote inside a quoted field is written "") and read the '
+                "file again"
+            )
+        return np.asarray(out, dtype=object)
+
+    k = rej.add(
+        mask, R_MALFORMED, lambda i: np.array([found[int(j)][0] for j in i], object), detail
+    )
+    if k:
+        notes.append(
+            f"{p.name}: {k} row(s) hold a quote left open, which takes the lines after it into "
+            "one field; rejected as malformed rows (their detail says which lines)."
+        )
+
+
+def _reads_as_row(line: str, delim: str, ncol: int, coords: list[int]) -> bool:
+    """Whether a line inside a field reads as a row of the file: ``ncol`` fields, numbers in
+    the coordinate columns (a decimal comma taken as a point)."""
+    fields = next(csv.reader([line], delimiter=delim), [])
+    if len(fields) != ncol:
+        return False
+    for j in coords:
+        try:
+            float(fields[j].strip().replace(",", "."))
+        except ValueError:
+            return False
+    return True
 
 
 def _check_coordinates(
@@ -2541,7 +2626,9 @@ def read_incidents(
     starts (blank lines inside the file, NUL bytes). Blank lines are skipped and not counted.
     ``source_row`` is the physical line where a record starts (header = line 1), so a quoted
     field spanning lines moves later rows' numbers on correctly. Rows with more or fewer fields
-    than the header are rejected as ``malformed row``. A file with a valid header and no rows
+    than the header are rejected as ``malformed row``, and so are rows whose quoted field holds
+    lines that read as rows of the file (a quote left open: the detail gives the lines it took,
+    the raw fields hold them). A file with a valid header and no rows
     adds nothing; an empty or binary file is an :class:`InputError`. Values ``NA``, ``N/A``,
     ``null``, ``-``, ``NaN``, ``None`` and blanks are missing. Decimal commas are read in
     coordinate and weight columns. Every cleaning and parsing step runs once per distinct value
@@ -3313,8 +3400,8 @@ def _reason_counts(files: list[ValidatedFile], rej: _Rejects) -> dict[str, int]:
     """Rows rejected so far by reason, malformed rows (kept aside when parsing) first."""
     counts = rej.counts()
     n_bad = sum(len(f.parsed.malformed) for f in files)
-    if n_bad:
-        counts = {R_MALFORMED: n_bad, **counts}
+    if n_bad:  # malformed rows first, with those of a quote left open (rejected in rej)
+        counts = {R_MALFORMED: n_bad + counts.pop(R_MALFORMED, 0), **counts}
     return counts
 
 
@@ -4393,7 +4480,7 @@ def _rejected_table(v: _Validated) -> pd.DataFrame:
                 "source_row": pa.array([ln for ln, _ in p.malformed], type=pa.int64()),
                 "reason": _as_arrow(R_MALFORMED, m),
                 "column": _as_arrow("", m),
-                "detail": pa.array([f"{len(r)} fields where the header has {k}" for r in recs]),
+                "detail": pa.array([_malformed_detail(ln, r, k) for ln, r in p.malformed]),
             }
             body = {
                 rename[h]: pa.array([r[j] if j < len(r) else "" for r in recs], type=pa.string())
@@ -4404,6 +4491,20 @@ def _rejected_table(v: _Validated) -> pd.DataFrame:
             parts = [pa.concat_tables(parts, promote_options="default").sort_by("source_row")]
         tables.extend(parts)
     return _blank_nulls(pa.concat_tables(tables, promote_options="default")).to_pandas()
+
+
+def _malformed_detail(line: int, fields: list[str], k: int) -> str:
+    """Why a row with ``len(fields)`` fields (the header has ``k``) starting on ``line`` was
+    rejected, with the lines it runs over when its fields hold line breaks."""
+    text = f"{len(fields)} fields where the header has {k}"
+    breaks = sum(len(_LINE_BREAK.findall(f)) for f in fields)
+    if breaks:
+        text += (
+            f"; it runs from line {line} to line {line + breaks}: a quote left open takes the "
+            "lines after it into one field (close it, or write a quote inside a quoted field as "
+            '"")'
+        )
+    return text
 
 
 def _filtered_rows(
