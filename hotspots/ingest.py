@@ -874,7 +874,9 @@ def _detect(
         )
         hint = (
             "name them latitude/longitude (WGS84 degrees) or easting/northing (British National "
-            "Grid metres), or pass columns={'lon': ..., 'lat': ...} or "
+            "Grid metres), or say which they are: on the command line --column lon=NAME "
+            "--column lat=NAME (or easting=/northing=), in the app the 'Map the columns' "
+            "form, in Python columns={'lon': ..., 'lat': ...} or "
             "columns={'easting': ..., 'northing': ...}."
         )
         raise InputError(msg, file=name, hint=hint)
