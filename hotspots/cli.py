@@ -76,6 +76,13 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         "month, crime_type, weight, id, location); repeatable",
     )
     g.add_argument(
+        "--coordinate-crs",
+        metavar="CRS",
+        help="the CRS of easting/northing (x/y) columns when not British National Grid, e.g. "
+        "EPSG:3435 (a US State Plane zone, feet) or EPSG:28992; the analysis CRS is then chosen "
+        "as for longitude/latitude",
+    )
+    g.add_argument(
         "--crime-types",
         default="default",
         metavar="LIST",
@@ -567,6 +574,7 @@ def _load(
         reader,
         args.inputs,
         columns=_parse_columns(args.column),
+        coordinate_crs=args.coordinate_crs,
         study_area=area,
         date_from=args.date_from,
         date_to=args.date_to,

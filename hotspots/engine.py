@@ -379,6 +379,7 @@ class DaskEngine:
         columns: Mapping[str, str | None] | None = None,
         unreadable_dates: str = "auto",
         progress: Progress | None = None,
+        coordinate_crs: Any = None,
         **combine: Any,
     ) -> Incidents:
         """:func:`hotspots.ingest.read_incidents`, each file read and validated on a worker.
@@ -388,7 +389,7 @@ class DaskEngine:
         sources : paths, folders, (name, bytes) pairs
             As :func:`hotspots.ingest.read_incidents`. A path is read by the worker at the
             same path (folders are listed here, on the client).
-        columns, unreadable_dates, progress
+        columns, unreadable_dates, progress, coordinate_crs
             As :func:`hotspots.ingest.read_incidents` (``progress``: file i of n as they come).
         **combine
             The rest of :func:`hotspots.ingest.read_incidents`'s arguments (crime types, dates,
@@ -411,6 +412,7 @@ class DaskEngine:
                 load,
                 columns=columns,
                 unreadable_dates=unreadable_dates,
+                coordinate_crs=coordinate_crs,
                 pure=False,
             )
             for name, load in items

@@ -72,6 +72,7 @@ from hotspots.sources import Skipped, SourceList, expand_sources, folder_files, 
 
 __all__ = [
     "FORMAT_BNG",
+    "FORMAT_GRID",
     "FORMAT_LATLON",
     "FORMAT_POLICE_UK",
     "MISSING_TOKENS",
@@ -121,6 +122,7 @@ VIOLENCE_KEYWORDS = (
 FORMAT_POLICE_UK = "police.uk street-level"
 FORMAT_LATLON = "latitude/longitude"
 FORMAT_BNG = "British National Grid easting/northing"
+FORMAT_GRID = "easting/northing in the given coordinate CRS"
 
 #: Cell values read as missing (case-insensitive, after stripping whitespace).
 MISSING_TOKENS = frozenset({"", "NA", "N/A", "NULL", "-", "--", "NAN", "NONE", "#N/A", "NIL"})
@@ -855,18 +857,20 @@ def _detect(
     n: int,
     columns: Mapping[str, str | None],
     name: str,
+    grid: bool = False,
 ) -> tuple[str, dict[str, str]]:
     """Return (format, {role: column}) for one file.
 
     ``floats(column)`` gives a column's values as numbers (NaN where not a number); it is only
     called for plain x/y columns, whose meaning (lon/lat or British National Grid) is decided
-    from their values. ``n`` is the number of well-formed rows.
+    from their values. ``n`` is the number of well-formed rows. With ``grid`` (a coordinate CRS
+    given) easting/northing and x/y columns not holding longitude/latitude are in that CRS.
     """
     norm: dict[str, str] = {}
     for h in header:
         norm.setdefault(_normalise(h), h)
     mapping, disabled = _given_columns(header, norm, columns, name)
-    fmt = _coordinate_columns(norm, mapping, disabled, floats, n)
+    fmt = _coordinate_columns(norm, mapping, disabled, floats, n, grid)
     if not fmt:
         msg = (
             "Cannot find the coordinate columns. The header is: "
@@ -874,7 +878,8 @@ def _detect(
         )
         hint = (
             "name them latitude/longitude (WGS84 degrees) or easting/northing (British National "
-            "Grid metres), or say which they are: on the command line --column lon=NAME "
+            "Grid metres, or another projected CRS given as --coordinate-crs / coordinate_crs="
+            "), or say which they are: on the command line --column lon=NAME "
             "--column lat=NAME (or easting=/northing=), in the app the 'Map the columns' "
             "form, in Python columns={'lon': ..., 'lat': ...} or "
             "columns={'easting': ..., 'northing': ...}."
@@ -931,16 +936,19 @@ def _coordinate_columns(
     disabled: set[str],
     floats: Callable[[str], np.ndarray],
     n: int,
+    grid: bool = False,
 ) -> str:
     """Find the coordinate columns (added to ``mapping``); return the format, "" if none.
 
     Columns the caller gave win; then known latitude/longitude names, then easting/northing
-    names, then plain x/y pairs read as lon/lat or British National Grid from their values.
+    names, then plain x/y pairs read as lon/lat or British National Grid from their values
+    (with ``grid``: easting/northing and x/y pairs not holding lon/lat are in the given CRS).
     """
+    east_north = FORMAT_GRID if grid else FORMAT_BNG
     if {"lon", "lat"} <= set(mapping):
         return FORMAT_LATLON
     if {"easting", "northing"} <= set(mapping):
-        return FORMAT_BNG
+        return east_north
     if set(mapping) & {"lon", "lat", "easting", "northing"}:
         msg = "columns= must name both lon and lat, or both easting and northing."
         raise ParameterError(msg)
@@ -952,7 +960,7 @@ def _coordinate_columns(
         return FORMAT_LATLON
     if east and north:
         mapping.update(easting=east, northing=north)
-        return FORMAT_BNG
+        return east_north
     for xn, yn in _XY_PAIRS:
         if xn in norm and yn in norm:
             xc, yc = norm[xn], norm[yn]
@@ -960,9 +968,9 @@ def _coordinate_columns(
             if kind == "lonlat":
                 mapping.update(lon=xc, lat=yc)
                 return FORMAT_LATLON
-            if kind == "bng":
+            if kind == "bng" or grid:
                 mapping.update(easting=xc, northing=yc)
-                return FORMAT_BNG
+                return east_north
             return ""
     return ""
 
@@ -1780,6 +1788,8 @@ class ValidatedFile:
     # read_incidents' files keep only the raw fields of their own rejected rows (parsed.table is
     # then empty); None: parsed.table holds every well-formed row
     kept: _Kept | None = None
+    # the WKT of the CRS its easting/northing were read in when not British National Grid
+    grid_crs: str = ""
 
     @property
     def n(self) -> int:
@@ -1847,24 +1857,37 @@ def _validate_file(
     columns: Mapping[str, str | None],
     unreadable_dates: str,
     reload: Callable[[], bytes] | None = None,
+    coordinate_crs: pyproj.CRS | None = None,
 ) -> ValidatedFile:
     """Detect one file's columns and check every well-formed row; the first failure rejects.
 
     With ``reload`` (the file's bytes again, on demand) the file's text is dropped once checked,
-    but for the raw fields of the rows it rejects (:class:`_Kept`).
+    but for the raw fields of the rows it rejects (:class:`_Kept`). ``coordinate_crs``: the CRS
+    of easting/northing columns when not British National Grid (:func:`check_coordinate_crs`).
     """
     n = p.table.num_rows
     col = _ColumnCache(p.table)
-    fmt, mapping = _detect(p.header, lambda c: col(c).floats(degrees=True), n, columns, p.name)
+    fmt, mapping = _detect(
+        p.header, lambda c: col(c).floats(degrees=True), n, columns, p.name,
+        coordinate_crs is not None,
+    )  # fmt: skip
     notes = [f"{p.name}: {t}." for t in _settle_date_roles(mapping, columns, col)]
+    grid_crs = ""
+    if fmt == FORMAT_GRID and coordinate_crs is not None:
+        grid_crs = coordinate_crs.to_wkt()
+        notes.append(
+            f"{p.name}: the columns '{mapping['easting']}' and '{mapping['northing']}' were read "
+            f"as easting and northing in {coordinate_crs.name} ({coordinate_crs.to_string()}), "
+            "the coordinate CRS given."
+        )
     info = FileInfo(
         name=p.name, sha256=p.sha256, n_rows=p.n_rows, format=fmt, encoding=p.encoding,
         delimiter=p.delimiter, columns=dict(mapping), forces=_forces(p),
     )  # fmt: skip
     rej = _Rejects(n)
-    bng = fmt == FORMAT_BNG
+    bng = fmt in (FORMAT_BNG, FORMAT_GRID)  # easting/northing (in BNG or the CRS given)
     _reject_open_quotes(p, mapping, bng, rej, notes)
-    vx, vy = _check_coordinates(mapping, col, bng, rej)
+    vx, vy = _check_coordinates(mapping, col, bng, rej, bng_range=fmt == FORMAT_BNG)
     okxy = rej.ok
     americas = bool(not bng and okxy.any() and np.median(vx[okxy]) < -30)
     unreadable = _UnreadableDates(p.name, unreadable_dates, rej, notes, np.zeros(n, dtype=bool))
@@ -1902,7 +1925,7 @@ def _validate_file(
         p, info, bng, vx, vy, when.dt, when.has_time, when.month, weight,
         _coded_text(col, mapping, "crime_type", n), _coded_text(col, mapping, "location", n),
         has_id, rej, notes, when.date_order, int(unreadable.undated.sum()),
-        _distinct_points(vx[ok], vy[ok]), keys, kept,
+        _distinct_points(vx[ok], vy[ok]), keys, kept, grid_crs,
     )  # fmt: skip
 
 
@@ -2088,11 +2111,18 @@ def _reads_as_row(line: str, delim: str, ncol: int, coords: list[int]) -> bool:
 
 
 def _check_coordinates(
-    mapping: Mapping[str, str], col: Callable[[str], _Col], bng: bool, rej: _Rejects
+    mapping: Mapping[str, str],
+    col: Callable[[str], _Col],
+    bng: bool,
+    rej: _Rejects,
+    *,
+    bng_range: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The coordinates as numbers (x, y); rejects missing, non-numeric, out-of-range and (0, 0).
 
-    Longitude/latitude in degrees, or British National Grid easting/northing in metres.
+    Longitude/latitude in degrees, or easting/northing: in British National Grid metres (its
+    range checked) or, without ``bng_range``, in a coordinate CRS given (any finite number
+    here; a point that cannot be placed on the earth is rejected when located).
     """
     cx, cy = (mapping["easting"], mapping["northing"]) if bng else (mapping["lon"], mapping["lat"])
     xc, yc = col(cx), col(cy)
@@ -2108,7 +2138,10 @@ def _check_coordinates(
     rej.add(np.isnan(vx), R_NONNUMERIC, cx, lambda i: xc.quoted(i, "is not a number"))
     rej.add(np.isnan(vy), R_NONNUMERIC, cy, lambda i: yc.quoted(i, "is not a number"))
     with np.errstate(invalid="ignore"):
-        if bng:
+        if bng and not bng_range:
+            bad_x, bad_y = ~np.isfinite(vx), ~np.isfinite(vy)
+            rng = "not a finite number"
+        elif bng:
             e0, n0, e1, n1 = BNG_RANGE
             bad_x = ~((vx >= e0) & (vx <= e1))
             bad_y = ~((vy >= n0) & (vy <= n1))
@@ -2541,6 +2574,7 @@ def read_incidents(
     date_to: Any = None,
     unreadable_dates: str = "auto",
     progress: Progress | None = None,
+    coordinate_crs: Any = None,
 ) -> Incidents:
     """Read incident CSV files into validated :class:`~hotspots.incidents.Incidents`.
 
@@ -2556,7 +2590,8 @@ def read_incidents(
         a ``name`` (Streamlit uploads).
     columns : dict, optional
         Role -> column name, overriding detection for those roles. Roles: ``lon``, ``lat``
-        (WGS84 degrees), ``easting``, ``northing`` (British National Grid metres), ``date``,
+        (WGS84 degrees), ``easting``, ``northing`` (British National Grid metres, or
+        ``coordinate_crs``), ``date``,
         ``time``, ``hour`` (whole hour of the day, 0-23), ``datetime``, ``month``,
         ``crime_type``, ``weight``, ``id``, ``location``. Map a role to ``None`` to ignore that
         column.
@@ -2594,6 +2629,14 @@ def read_incidents(
         ``progress(step, done, total)`` (:mod:`hotspots.progress`): ``"reading files"`` file by
         file, then ``"validating"``.
 
+    coordinate_crs : pyproj CRS input, optional
+        The CRS of the easting/northing columns (or x/y columns that are not longitude and
+        latitude) when they are not British National Grid: any projected CRS, in metres or
+        feet (a US State Plane zone such as ``"EPSG:3435"``, the Netherlands'
+        ``"EPSG:28992"``). The points are placed on the earth from it, the analysis CRS is then
+        chosen as for longitude/latitude, and a point that cannot be placed is rejected as
+        ``coordinates out of range``; the report's notes and ``choices["coordinate_crs"]`` say
+        so. Default: easting/northing are British National Grid metres (their range checked).
     Returns
     -------
     Incidents
@@ -2678,12 +2721,15 @@ def read_incidents(
     range. Each rejected row carries the first reason, with its raw fields.
     """
     opts = _options(
-        columns, crime_types, harm_weights, crs, outlier_km, date_from, date_to, unreadable_dates
-    )
+        columns, crime_types, harm_weights, crs, outlier_km, date_from, date_to, unreadable_dates,
+        coordinate_crs,
+    )  # fmt: skip
 
     def run() -> Incidents:
         items = _gather_lazy(sources)
-        files = _read_files(items, opts.columns, opts.unreadable_dates, progress)
+        files = _read_files(
+            items, opts.columns, opts.unreadable_dates, progress, grid=opts.coordinate_crs
+        )
         return _combine(files, opts, study_area, progress, items.skipped)
 
     return _guarded(run)
@@ -2725,6 +2771,7 @@ def read_file(
     columns: Mapping[str, str | None] | None = None,
     unreadable_dates: str = "auto",
     keep_text: bool = True,
+    coordinate_crs: Any = None,
 ) -> ValidatedFile:
     """Parse and validate one file on its own: the part of :func:`read_incidents` done per file.
 
@@ -2734,7 +2781,7 @@ def read_file(
         The file's name, as reports and rejected rows give it.
     data : bytes or callable
         The file's bytes, or a loader returning them (from :func:`list_sources`).
-    columns, unreadable_dates
+    columns, unreadable_dates, coordinate_crs
         As :func:`read_incidents`.
     keep_text : bool, default True
         Keep every well-formed row's text (a file read from bytes needs nothing else to be
@@ -2768,15 +2815,18 @@ def read_file(
     ``read_incidents(s, ...)``, row for row and rejection for rejection; the files can be read
     in other processes or on other machines (:mod:`hotspots.engine`).
     """
-    opts = _options(columns, "all", None, None, None, None, None, unreadable_dates)
+    opts = _options(columns, "all", None, None, None, None, None, unreadable_dates, coordinate_crs)
+    grid = opts.coordinate_crs
 
     def run() -> ValidatedFile:
         raw = data() if callable(data) else bytes(data)
         parsed = _parse_file(str(name), raw)
         if keep_text:
-            return _validate_file(parsed, opts.columns, opts.unreadable_dates)
+            return _validate_file(parsed, opts.columns, opts.unreadable_dates, coordinate_crs=grid)
         load = data if callable(data) else (lambda: raw)
-        return _validate_file(parsed, opts.columns, opts.unreadable_dates, reload=load)
+        return _validate_file(
+            parsed, opts.columns, opts.unreadable_dates, reload=load, coordinate_crs=grid
+        )
 
     return _guarded(run)
 
@@ -2788,22 +2838,28 @@ def read_files(
     unreadable_dates: str = "auto",
     progress: Progress | None = None,
     keep_text: bool = True,
+    coordinate_crs: Any = None,
 ) -> list[ValidatedFile]:
     """:func:`read_file` of each ``(name, data)`` (from :func:`list_sources`), several side by
     side as :func:`read_incidents` reads them; ``progress`` is told ``"reading files"`` (file i
     of n). The files can be combined more than once (all of them, then each force's:
     :func:`hotspots.problem.read_by_force`); with ``keep_text`` False each drops its rows' text
     once checked and calls its loader again for the raw fields of rows rejected when combined
-    (:func:`read_file`'s ``keep_text``).
+    (:func:`read_file`'s ``keep_text``); ``coordinate_crs`` as :func:`read_incidents`.
     """
-    opts = _options(columns, "all", None, None, None, None, None, unreadable_dates)
+    opts = _options(columns, "all", None, None, None, None, None, unreadable_dates, coordinate_crs)
     loaders = [
         (str(name), data if callable(data) else (lambda d=bytes(data): d)) for name, data in items
     ]
     return _guarded(
         lambda: _read_files(
-            loaders, opts.columns, opts.unreadable_dates, progress, keep_text=bool(keep_text)
-        )
+            loaders,
+            opts.columns,
+            opts.unreadable_dates,
+            progress,
+            keep_text=bool(keep_text),
+            grid=opts.coordinate_crs,
+        )  # fmt: skip
     )
 
 
@@ -2867,6 +2923,8 @@ class _Options:
     when_from: tuple[pd.Timestamp, bool] | None
     when_to: tuple[pd.Timestamp, bool] | None
     unreadable_dates: str
+    #: the CRS of easting/northing columns when not British National Grid (None: BNG)
+    coordinate_crs: pyproj.CRS | None = None
 
 
 def _options(
@@ -2878,6 +2936,7 @@ def _options(
     date_from: Any,
     date_to: Any,
     unreadable_dates: str,
+    coordinate_crs: Any = None,
 ) -> _Options:
     """Check read_incidents' arguments once; a ParameterError names the wrong one."""
     cols = dict(columns or {})
@@ -2893,6 +2952,7 @@ def _options(
     return _Options(
         cols, type_filter, weights, crs, _check_crs(crs), _check_outlier_km(outlier_km),
         _parse_when(date_from, "date_from"), _parse_when(date_to, "date_to"), unreadable_dates,
+        check_coordinate_crs(coordinate_crs),
     )  # fmt: skip
 
 
@@ -2910,6 +2970,52 @@ def _check_outlier_km(outlier_km: Any) -> float | bool | None:
         msg = f"outlier_km must be >= 0, not {outlier_km!r}."
         raise ParameterError(msg)
     return km
+
+
+def check_coordinate_crs(coordinate_crs: Any) -> pyproj.CRS | None:
+    """The CRS of a file's easting/northing (x/y) columns, checked; None for British National
+    Grid (the default, read as it always is).
+
+    Parameters
+    ----------
+    coordinate_crs : pyproj CRS input or None
+        A projected CRS in any linear unit (metres or feet: a US State Plane zone such as
+        ``"EPSG:3435"``, the Netherlands' ``"EPSG:28992"``, a UTM zone).
+
+    Returns
+    -------
+    pyproj.CRS or None
+
+    Raises
+    ------
+    ParameterError
+        Not a CRS pyproj knows, or not a projected one (longitude and latitude are the
+        ``lon``/``lat`` columns' roles instead).
+
+    Examples
+    --------
+    >>> check_coordinate_crs("EPSG:3435").name
+    'NAD83 / Illinois East (ftUS)'
+    >>> check_coordinate_crs("EPSG:27700") is None
+    True
+    """
+    if coordinate_crs is None:
+        return None
+    try:
+        grid = pyproj.CRS.from_user_input(coordinate_crs)
+    except pyproj.exceptions.CRSError as exc:
+        msg = (
+            f"coordinate_crs={coordinate_crs!r} is not a coordinate reference system pyproj knows."
+        )
+        raise ParameterError(msg) from exc
+    if not grid.is_projected:
+        msg = (
+            f"coordinate_crs={coordinate_crs!r} is not a projected CRS: longitude and latitude "
+            "columns need no CRS (name them, or map them with columns={'lon': ..., 'lat': ...}, "
+            "--column lon=NAME --column lat=NAME)."
+        )
+        raise ParameterError(msg)
+    return None if grid.equals(crs_mod.BNG) else grid
 
 
 def _check_crs(crs: Any) -> pyproj.CRS | None:
@@ -3285,6 +3391,7 @@ def _validate(
     choices: dict[str, Any] = {
         "crs": loc.crs.to_string(),
         "crs_reason": loc.crs_reason,
+        **({"coordinate_crs": loc.grid.to_string()} if not loc.grid.equals(crs_mod.BNG) else {}),
         "formats": sorted({f.info.format for f in files}),
         "forces": sorted({force for f in files for force in f.info.forces}),
     }
@@ -3338,19 +3445,21 @@ def _read_files(
     progress: Progress | None,
     *,
     keep_text: bool = False,
+    grid: pyproj.CRS | None = None,
 ) -> list[ValidatedFile]:
     """Parse and validate each file, several side by side (Arrow and NumPy release the GIL).
 
     With ``keep_text`` each file keeps every well-formed row's text, as :func:`read_file`
     does (to be combined more than once); else only what its loader cannot give again.
+    ``grid``: the coordinate CRS given (:func:`check_coordinate_crs`).
     """
 
     def one(item: tuple[str, Callable[[], bytes]]) -> ValidatedFile:
         name, load = item
         parsed = _parse_file(name, load())
         if keep_text:
-            return _validate_file(parsed, columns, unreadable_dates)
-        return _validate_file(parsed, columns, unreadable_dates, reload=load)
+            return _validate_file(parsed, columns, unreadable_dates, coordinate_crs=grid)
+        return _validate_file(parsed, columns, unreadable_dates, reload=load, coordinate_crs=grid)
 
     workers = min(len(items), READ_WORKERS, os.cpu_count() or 1)
     files: list[ValidatedFile] = []
@@ -3421,9 +3530,9 @@ class _Located:
     ``pid`` numbers them.
     """
 
-    vx: np.ndarray  # per row, as read: longitude or easting (degrees or metres)
+    vx: np.ndarray  # per row, as read: longitude or easting (degrees, or the grid's unit)
     vy: np.ndarray
-    bng: np.ndarray  # bool per row: read as British National Grid easting/northing
+    bng: np.ndarray  # bool per row: read as easting/northing (in :attr:`grid`)
     plon: np.ndarray  # per distinct point, WGS84 degrees
     plat: np.ndarray
     px: np.ndarray  # per distinct point, metres in the analysis CRS
@@ -3432,9 +3541,11 @@ class _Located:
     crs: pyproj.CRS
     crs_reason: str
     n_lonlat: int = 0  # the first points were read as longitude/latitude, the rest as BNG
-    # the BNG points as read (metres)
+    # the easting/northing points as read
     bng_x: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     bng_y: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    #: the CRS of the easting/northing points: British National Grid unless one was given
+    grid: pyproj.CRS = crs_mod.BNG
 
     def lonlat(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """WGS84 degrees of the given (located) rows: as read, or from British National Grid."""
@@ -3476,14 +3587,27 @@ def _locate(
     pid[ll] = ll_codes
     pid[bb] = bb_codes + len(ll_x)
     plon, plat = np.concatenate([ll_x, bb_x]), np.concatenate([ll_y, bb_y])
+    grid = _grid_crs(files)
     if len(bb):
-        plon[len(ll_x) :], plat[len(ll_x) :] = crs_mod.to_wgs84(bb_x, bb_y, crs_mod.BNG)
+        plon[len(ll_x) :], plat[len(ll_x) :] = _grid_lonlat(bb_x, bb_y, grid)
     loc = _Located(vx, vy, bng, plon, plat, plon.copy(), plat.copy(), pid, crs_mod.BNG, "")
-    loc.bng_x, loc.bng_y = bb_x, bb_y
+    loc.bng_x, loc.bng_y, loc.grid = bb_x, bb_y, grid
     if analysis_crs is None:
         if not located.any():
             _raise_no_valid_rows(files, rej)
-        analysis_crs, crs_reason = _choose_crs(loc, located)
+        # points of a given grid that do not land on the earth are rejected once projected
+        # (_project); the CRS is chosen from the rest
+        on_earth = (np.abs(plon) <= 180) & (np.abs(plat) <= 90)  # False where NaN or inf
+        placed = located & on_earth[np.maximum(pid, 0)]
+        if not placed.any():
+            msg = (
+                f"None of the easting/northing values can be placed on the earth in "
+                f"{grid.name} ({grid.to_string()})."
+            )
+            raise InputError(
+                msg, file=files[0].info.name, hint="check the coordinate CRS given for them."
+            )
+        analysis_crs, crs_reason = _choose_crs(loc, placed)
     else:
         crs_reason = f"{analysis_crs.name} ({analysis_crs.to_string()}): given by the caller"
     loc.crs, loc.crs_reason = analysis_crs, crs_reason
@@ -3502,9 +3626,45 @@ def _project(loc: _Located) -> np.ndarray:
     if len(px) > k:
         bb_x, bb_y = loc.bng_x, loc.bng_y
         px[k:], py[k:] = bb_x, bb_y
-        if not loc.crs.equals(crs_mod.BNG):
-            px[k:], py[k:] = crs_mod.transform(bb_x, bb_y, crs_mod.BNG, loc.crs)
+        if not loc.crs.equals(loc.grid):
+            px[k:], py[k:] = crs_mod.transform(bb_x, bb_y, loc.grid, loc.crs)
+        if not loc.grid.equals(crs_mod.BNG):  # a given grid's point off the earth: not placed
+            far = ~((np.abs(loc.plon[k:]) <= 180) & (np.abs(loc.plat[k:]) <= 90))
+            px[k:][far], py[k:][far] = np.nan, np.nan
     return ~(np.isfinite(px) & np.isfinite(py))
+
+
+def _grid_lonlat(x: np.ndarray, y: np.ndarray, grid: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 degrees of easting/northing in ``grid``; NaN where the point is not on the earth.
+
+    British National Grid as always. In a grid given, PROJ's inverse can return a place for
+    numbers far outside the projection's domain (1e15 in RD New lands somewhere), so a point is
+    placed only when projecting its place back gives its easting and northing again (to a
+    millionth of their size, a millimetre at least).
+    """
+    lon, lat = crs_mod.to_wgs84(x, y, grid)
+    if grid.equals(crs_mod.BNG) or not len(x):
+        return lon, lat
+    with np.errstate(invalid="ignore"):
+        bx, by = crs_mod.transform(lon, lat, crs_mod.WGS84, grid)
+        tol = np.maximum(1e-3, 1e-6 * np.maximum(np.abs(x), np.abs(y)))
+        back = (np.abs(bx - x) <= tol) & (np.abs(by - y) <= tol)
+    lon, lat = np.where(back, lon, np.nan), np.where(back, lat, np.nan)
+    return lon, lat
+
+
+def _grid_crs(files: list[ValidatedFile]) -> pyproj.CRS:
+    """The CRS the files' easting/northing were read in: British National Grid unless a
+    coordinate CRS was given; one for all files."""
+    given = {f.grid_crs for f in files if f.bng}
+    if len(given) > 1:
+        msg = (
+            "The files' easting/northing were read in different coordinate CRSs; read each "
+            "set alone."
+        )
+        raise ParameterError(msg)
+    wkt = next(iter(given), "")
+    return pyproj.CRS.from_wkt(wkt) if wkt else crs_mod.BNG
 
 
 def _choose_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:

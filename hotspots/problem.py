@@ -217,6 +217,7 @@ def read_by_force(
     date_to: Any = None,
     outlier_km: float | None = None,
     progress: Progress | None = None,
+    coordinate_crs: Any = None,
 ) -> tuple[Incidents, dict[str, Incidents | ForceFiles]]:
     """Every file read once: all of them as one :class:`Incidents`, and each force's files.
 
@@ -229,7 +230,7 @@ def read_by_force(
 
     Parameters
     ----------
-    sources, columns, harm_weights, study_area, date_from, date_to, outlier_km
+    sources, columns, harm_weights, study_area, date_from, date_to, outlier_km, coordinate_crs
         As :func:`hotspots.workflows.read_inputs` (``crime_types`` is ``"all"``).
     progress : callable, optional
         Told ``"reading files"`` (file i of n), then ``"validating"``.
@@ -263,7 +264,9 @@ def read_by_force(
     items = list_sources(sources)
     # each file's text dropped once checked: the few rows rejected when combining (here, then
     # each force's files in a worker) get their raw fields from the file again
-    files = read_files(items, columns=columns, progress=progress, keep_text=False)
+    files = read_files(
+        items, columns=columns, progress=progress, keep_text=False, coordinate_crs=coordinate_crs
+    )
     pooled = combine_files(
         files, crime_types="all", progress=progress, skipped=items.skipped, **options
     )
@@ -273,7 +276,10 @@ def read_by_force(
     if len(groups) <= 1:
         return pooled, {next(iter(groups), ""): pooled}
     if not _own_names(sources, [f.info.name for f in files]):
-        forces = read_forces(sources, pooled=pooled, columns=columns, progress=progress, **options)
+        forces = read_forces(
+            sources, pooled=pooled, columns=columns, progress=progress,
+            coordinate_crs=coordinate_crs, **options,
+        )  # fmt: skip
         return pooled, dict(forces)
     return pooled, {name: ForceFiles(tuple(groups[name]), options) for name in sorted(groups)}
 

@@ -168,6 +168,7 @@ def read_inputs(
     date_to: Any = None,
     outlier_km: float | None = None,
     progress: Progress | None = None,
+    coordinate_crs: Any = None,
 ) -> Incidents:
     """Read incident files, with harm weights and a study area given as files or as values.
 
@@ -175,7 +176,7 @@ def read_inputs(
     ----------
     sources
         As :func:`hotspots.ingest.read_incidents`: paths, folders, file objects or (name, bytes).
-    columns, crime_types, date_from, date_to
+    columns, crime_types, date_from, date_to, coordinate_crs
         As :func:`hotspots.ingest.read_incidents`.
     harm_weights : mapping, path or bytes, optional
         Weights per crime type, or a CSV/JSON table read by :func:`hotspots.harm.read_harm_weights`.
@@ -210,6 +211,8 @@ def read_inputs(
     }
     if outlier_km is not None:
         kwargs["outlier_km"] = outlier_km
+    if coordinate_crs is not None:
+        kwargs["coordinate_crs"] = coordinate_crs
     if (
         isinstance(sources, list | tuple)
         and len(sources) == 1

@@ -34,8 +34,8 @@ from hotspots_app.status import StatusProgress
 COLUMN_ROLES = {
     "lon": "Longitude",
     "lat": "Latitude",
-    "easting": "Easting (British National Grid)",
-    "northing": "Northing (British National Grid)",
+    "easting": "Easting (British National Grid, or the CRS below)",
+    "northing": "Northing (British National Grid, or the CRS below)",
     "month": "Month (YYYY-MM)",
     "date": "Date",
     "time": "Time of day",
@@ -43,6 +43,9 @@ COLUMN_ROLES = {
     "crime_type": "Crime type",
     "location": "Location text",
 }
+#: The column mapping's entry for the CRS of easting/northing columns when not British National
+#: Grid (``coordinate_crs`` of :func:`hotspots.ingest.read_incidents`); not a column role.
+COORDINATE_CRS = "coordinate_crs"
 DEMO_LABEL = "demo_incidents.csv (SYNTHETIC demo data)"
 DEMO_WARNING = (
     "Showing **synthetic demo data** (a made-up town, not real crime). Upload police.uk "
@@ -160,11 +163,13 @@ def read_source(
     from hotspots.workflows import read_inputs
 
     mapping: dict[str, str | None] = dict(columns)
+    grid = mapping.pop(COORDINATE_CRS, None)
     if not weight_column:
         mapping["weight"] = None  # ignore a weight column: every incident counts 1
     return capture(
-        read_inputs, _source.readable(), columns=mapping, crime_types="all", progress=_progress
-    )
+        read_inputs, _source.readable(), columns=mapping, crime_types="all", progress=_progress,
+        coordinate_crs=grid or None,
+    )  # fmt: skip
 
 
 @cache_resource(max_entries=8)
@@ -430,7 +435,8 @@ def column_mapping_form(source: DataSource) -> None:
     st.subheader("Map the columns")
     st.write(
         "Tell the app which column holds what. Give longitude and latitude, or easting and "
-        "northing; a date or month column is needed for trends."
+        "northing (British National Grid metres, or any projected CRS named below); a date or "
+        "month column is needed for trends."
     )
     current = st.session_state.get("column_map", {})
     with st.form("column_map_form"):
@@ -441,8 +447,19 @@ def column_mapping_form(source: DataSource) -> None:
             default = current.get(role)
             idx = options.index(default) if default in options else 0
             picks[role] = cols[i % 2].selectbox(label, options, index=idx, key=f"colmap_{role}")
+        grid = st.text_input(
+            "CRS of the easting/northing columns (blank: British National Grid)",
+            value=current.get(COORDINATE_CRS, ""),
+            placeholder="e.g. EPSG:3435 (a US State Plane zone, feet) or EPSG:28992",
+            key="colmap_coordinate_crs",
+            help="Any projected CRS pyproj knows, as EPSG:code. The points are placed on the "
+            "earth from it and the analysis CRS is then chosen as for longitude/latitude.",
+        )
         if st.form_submit_button("Use these columns"):
-            st.session_state["column_map"] = {r: h for r, h in picks.items() if h != "(none)"}
+            chosen = {r: h for r, h in picks.items() if h != "(none)"}
+            if grid.strip():
+                chosen[COORDINATE_CRS] = grid.strip()
+            st.session_state["column_map"] = chosen
             st.rerun()
 
 
