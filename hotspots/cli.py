@@ -723,6 +723,9 @@ def _nothing_to_write(
 ) -> str:
     """One line: why no hot spot is left, and the way forward."""
     found = int(result.params.get("n_hotspots", 0))
+    one = result.one_place() if not found else None
+    if one:
+        return f"{one}, so {outcome}."
     if not found:
         return (
             f"no hot spot was found with --method {args.method}, so {outcome}; try another "

@@ -288,6 +288,9 @@ def nothing_significant(result: HotspotResult, method: str) -> str | None:
     takes every hot spot once *Plan significant hot spots only* is unticked.
     """
     hot = result.hotspots
+    one = result.one_place()
+    if one:
+        return one[0].upper() + one[1:] + "."
     if not len(hot):
         return (
             f"No hot spot was found with {METHOD_LABELS.get(method, method)}: try another method "
