@@ -392,9 +392,12 @@ def detect(
     with progress_step(progress, RANKING):
         testing = _surroundings(est, incidents, test)
         # a test still being built: the ranking profiles the hot spots meanwhile
+        # a hot spot holds an incident: a kernel density contour closing round the density
+        # between map points, where none is, is left out (and counted below)
         ranked, members = rank_hotspots_with_members(
-            est.hotspots_, incidents, order=order, alpha=alpha, surroundings=testing
-        )
+            est.hotspots_, incidents, order=order, alpha=alpha, surroundings=testing,
+            keep_empty=False,
+        )  # fmt: skip
         surroundings = testing.result() if isinstance(testing, Future) else testing
     record = dict(run_provenance(incidents, engine=ran_on))
     record.update(
@@ -420,6 +423,7 @@ def detect(
                 **({"fdr": float(getattr(est, spec.fdr_parameter))} if spec.fdr_parameter else {}),
             },
             "n_hotspots": len(ranked),
+            "n_left_out_empty": len(est.hotspots_) - len(ranked),
             "hotspot_area_share": round(float(ranked["area_m2"].sum()) / incidents.study_area_m2, 6)
             if len(ranked) and incidents.study_area_m2 > 0
             else 0.0,
@@ -435,6 +439,13 @@ def detect(
         if method == "gistar"
         else "(a 75 m place that stands out from its surroundings)"
     )
+    if record["n_left_out_empty"]:
+        notes.append(
+            f"{record['n_left_out_empty']} polygon(s) of the {method} detector holding no incident "
+            "were left out: "
+            "the density there comes from incidents around them (a contour can close round the "
+            "space between map points); a hot spot holds at least one incident."
+        )
     notes.append(
         f"{len(ranked)} hot spots found, {n_sig} significant {against} at alpha {alpha}; "
         f"ranked by {record['ranking']['rule']}."

@@ -1362,14 +1362,16 @@ class _Fit:
 
 def _fitted(train: Incidents, method: str, params: Mapping[str, Any]) -> _Fit:
     """``method`` fitted on ``train``: by :func:`hotspots.detect.detect` for the clusters (their
-    ranking reads the ranked intensity), else the estimator alone (:data:`_FIT_ONLY`)."""
+    ranking reads the ranked intensity), else the estimator alone (:data:`_FIT_ONLY`), its
+    polygons that hold no training incident left out as detect leaves them out."""
     from hotspots.detect import detect, make_estimator
+    from hotspots.profile import holding_incidents
 
     if method not in _FIT_ONLY or _DETECT_KEYWORDS & set(params):
         result = detect(train, method, **dict(params))
         return _Fit(result.estimator, result.hotspots)
     est = make_estimator(method, **dict(params)).fit(train)
-    return _Fit(est, est.hotspots_)
+    return _Fit(est, holding_incidents(est.hotspots_, train))
 
 
 def _detector_surface(result: HotspotResult | _Fit, n: int) -> DensitySurface | None:

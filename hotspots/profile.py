@@ -56,6 +56,7 @@ __all__ = [
     "assign_incidents",
     "classify_counts",
     "count_and_name",
+    "holding_incidents",
     "peak_window",
     "rank_hotspots",
     "rank_hotspots_with_members",
@@ -366,6 +367,7 @@ def rank_hotspots(
     alpha: float = 0.05,
     unit_area_m2: float = PATROL_UNIT_M2,
     surroundings: SurroundingsTest | None = None,
+    keep_empty: bool = True,
 ) -> gpd.GeoDataFrame:
     """Profile and rank hot spot polygons.
 
@@ -385,6 +387,10 @@ def rank_hotspots(
     surroundings : hotspots.stats.SurroundingsTest, optional
         The significance test of these incidents, when the caller has built it already
         (default: built here when a hot spot has no p-value from its detector).
+    keep_empty : bool, default True
+        Keep the polygons that hold no incident (ranked last, with zero counts). False leaves
+        them out (:func:`hotspots.detect.detect` does, and says how many): a kernel density
+        contour can close round the density between map points, where no incident is.
 
     Returns
     -------
@@ -398,6 +404,7 @@ def rank_hotspots(
         alpha=alpha,
         unit_area_m2=unit_area_m2,
         surroundings=surroundings,
+        keep_empty=keep_empty,
     )[0]
 
 
@@ -409,6 +416,7 @@ def rank_hotspots_with_members(
     alpha: float = 0.05,
     unit_area_m2: float = PATROL_UNIT_M2,
     surroundings: SurroundingsTest | Future[SurroundingsTest] | None = None,
+    keep_empty: bool = True,
 ) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray]]:
     """:func:`rank_hotspots`, and which incidents each ranked hot spot holds.
 
@@ -418,7 +426,7 @@ def rank_hotspots_with_members(
 
     Parameters
     ----------
-    hotspots, incidents, order, alpha, unit_area_m2
+    hotspots, incidents, order, alpha, unit_area_m2, keep_empty
         As :func:`rank_hotspots`.
     surroundings : SurroundingsTest or Future of one, optional
         As :func:`rank_hotspots`; or a test still being built
@@ -463,6 +471,10 @@ def rank_hotspots_with_members(
     else:
         locations, inverse = np.empty((0, 2)), np.empty(0, dtype=np.intp)
     inside = points_in_polygons(locations, geoms)
+    if not keep_empty:  # the polygons that hold no incident location are left out
+        keep, inside = _holding(inside, k)
+        if len(keep) < k:
+            hotspots, geoms, own_p, k = hotspots.iloc[keep], geoms[keep], own_p[keep], len(keep)
     # the significance test, on the other core while the incidents are counted and profiled
     testing = None
     if np.isnan(own_p).any():
@@ -518,6 +530,45 @@ def rank_hotspots_with_members(
     row_of = np.empty(k, dtype=np.int64)
     row_of[sort] = np.arange(k)
     return ranked, (inc_idx, row_of[poly_idx])
+
+
+def holding_incidents(hotspots: gpd.GeoDataFrame, incidents: Incidents) -> gpd.GeoDataFrame:
+    """The hot spot polygons that hold at least one of ``incidents`` (inside or on the edge), in
+    their order: what :func:`rank_hotspots` keeps with ``keep_empty=False``, unranked.
+
+    Parameters
+    ----------
+    hotspots : geopandas.GeoDataFrame
+        Polygons in the incidents' analysis CRS (a detector's ``hotspots_``).
+    incidents : Incidents
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``hotspots`` itself when every polygon holds an incident, else its rows that do.
+    """
+    k = len(hotspots)
+    if not k:
+        return hotspots
+    locations = unique_points(incidents.xy) if len(incidents.xy) else np.empty((0, 2))
+    geoms = np.asarray(hotspots.geometry.values, dtype=object)
+    keep, _ = _holding(points_in_polygons(locations, geoms), k)
+    return hotspots if len(keep) == k else hotspots.iloc[keep]
+
+
+def _holding(
+    inside: tuple[np.ndarray, np.ndarray], k: int
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The polygons (of ``k``) that hold a location of ``inside`` (location, polygon) pairs, and
+    the pairs with the polygons renumbered among them."""
+    held = np.zeros(k, dtype=bool)
+    held[inside[1]] = True
+    keep = np.flatnonzero(held)
+    if len(keep) == k:
+        return keep, inside
+    new_row = np.full(k, -1, dtype=np.intp)
+    new_row[keep] = np.arange(len(keep))
+    return keep, (inside[0], new_row[inside[1]])
 
 
 def _places_when_built(
