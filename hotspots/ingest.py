@@ -1840,6 +1840,21 @@ def _forces(p: _Parsed) -> list[str]:
     return []
 
 
+def _median_below(v: np.ndarray, limit: float) -> bool:
+    """``np.median(v) < limit`` for a non-empty float array, mostly by counting: the median is
+    below ``limit`` when more than half the values are (its middle value, or both middle values
+    and so their mean), and not when fewer than half are (nor when exactly half are, for an odd
+    count). Only a tie of half and half (or a NaN) needs the median itself."""
+    n = len(v)
+    below = int(np.count_nonzero(v < limit))
+    if below + int(np.count_nonzero(v >= limit)) == n:  # no NaN
+        if 2 * below > n:
+            return True
+        if 2 * below < n:
+            return False
+    return bool(np.median(v) < limit)
+
+
 def _keep_unreadable(bad: np.ndarray, present: np.ndarray, mode: str) -> bool:
     """Whether rows whose date cannot be read are kept (with an unknown date) or rejected."""
     if not bad.any() or mode == "reject":
@@ -1889,7 +1904,7 @@ def _validate_file(
     _reject_open_quotes(p, mapping, bng, rej, notes)
     vx, vy = _check_coordinates(mapping, col, bng, rej, bng_range=fmt == FORMAT_BNG)
     okxy = rej.ok
-    americas = bool(not bng and okxy.any() and np.median(vx[okxy]) < -30)
+    americas = bool(not bng and okxy.any() and _median_below(vx[okxy], -30.0))
     unreadable = _UnreadableDates(p.name, unreadable_dates, rej, notes, np.zeros(n, dtype=bool))
     when = _read_dates(mapping, col, n, day_first_default=not americas, unreadable=unreadable)
     weight = np.broadcast_to(1.0, n)
@@ -2291,17 +2306,76 @@ def _cell_codes(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
     return (ix.astype(np.int64) << 32) + (iy.astype(np.int64) + (1 << 31))
 
 
-def _weighted_order_stat(v: np.ndarray, w: np.ndarray) -> Callable[[int], float]:
-    """``k -> the k-th smallest (0-based)`` of the values ``v`` repeated ``w`` times each."""
-    order = np.argsort(v)  # (equal values are one value: no need of a stable order)
-    sv, cw = v[order], np.cumsum(w[order])
-    return lambda k: sv[np.searchsorted(cw, k, side="right")]
+def _weighted_order_stat(
+    v: np.ndarray, w: np.ndarray, near: int | None = None
+) -> Callable[[int], float]:
+    """``k -> the k-th smallest (0-based)`` of the values ``v`` repeated ``w`` times each.
+
+    ``near``: the first of the (two) ranks that will be asked, for which only the values
+    around it are sorted where there are many (:func:`_ranks_around`); other ranks, and a
+    zero (whose sign is the whole sort's), take the sort of every value."""
+
+    def sorted_stat(v: np.ndarray, w: np.ndarray) -> Callable[[int], float]:
+        order = np.argsort(v)  # (equal values are one value: no need of a stable order)
+        sv, cw = v[order], np.cumsum(w[order])
+        return lambda k: sv[np.searchsorted(cw, k, side="right")]
+
+    part = None if near is None else _ranks_around(v, w, near)
+    if part is None:
+        return sorted_stat(v, w)
+    sub_v, sub_w, below = part
+    some = sorted_stat(sub_v, sub_w)
+    held = int(sub_w.sum())
+    full: list[Callable[[int], float]] = []
+
+    def at(k: int) -> float:
+        if below <= k < below + held:
+            value = some(k - below)
+            if value != 0:
+                return value
+        if not full:
+            full.append(sorted_stat(v, w))
+        return full[0](k)
+
+    return at
+
+
+#: Values from which :func:`_ranks_around` selects before sorting (fewer are sorted at once).
+_SELECT_MIN = 8192
+
+
+def _ranks_around(
+    v: np.ndarray, w: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The values of ``v`` (weights ``w``, integers) whose places among the values repeated
+    hold the ranks ``k`` and ``k + 1``: (those values, their weights, the weight of the values
+    below them), found by partitioning round where ``k`` would fall were the weights even,
+    without sorting every value. None where there are few values, a value is not finite, or
+    the weights are too uneven for the ranks to fall there (then sort them all)."""
+    n = len(v)
+    if n < _SELECT_MIN or w.dtype.kind not in "iu" or not np.isfinite(v).all():
+        return None
+    total = int(w.sum())
+    if not 0 <= k < total - 1:
+        return None
+    at = int(n * ((k + 0.5) / total))
+    half = n // 16
+    lo, hi = max(at - half, 0), min(at + half, n - 1)
+    part = np.partition(v, [lo, hi])
+    low, high = part[lo], part[hi]
+    under = v < low
+    w_under = int(w[under].sum())
+    inside = ~under & (v <= high)
+    sub_w = w[inside]
+    if not w_under <= k < k + 1 < w_under + int(sub_w.sum()):
+        return None
+    return v[inside], sub_w, w_under
 
 
 def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
     """``np.median`` of ``v`` repeated ``w`` times each, without repeating them."""
     n = int(w.sum())
-    at = _weighted_order_stat(v, w)
+    at = _weighted_order_stat(v, w, max(n // 2 - 1, 0))
     if n % 2:
         return float(at(n // 2))
     return float(np.mean([at(n // 2 - 1), at(n // 2)]))
@@ -2310,7 +2384,7 @@ def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
 def _weighted_percentile(v: np.ndarray, w: np.ndarray, q: float) -> float:
     """``np.percentile(.., q)`` (linear) of ``v`` repeated ``w`` times each, without repeating."""
     n = int(w.sum())
-    at = _weighted_order_stat(v, w)
+    at = _weighted_order_stat(v, w, int(np.floor((n - 1) * np.true_divide(q, 100))))
     virtual = (n - 1) * np.true_divide(q, 100)
     if virtual >= n - 1:
         return float(at(n - 1))
@@ -2382,9 +2456,58 @@ def _outliers(
         if weight is None:  # one point per incident: each place once (distinct points are)
             core = np.unique(core, axis=0)
             ipts, iinv = np.unique(ipts, axis=0, return_inverse=True)
-        d, _ = cKDTree(core).query(ipts, k=1)
-        flag[np.flatnonzero(iso)] = (d > dist_m)[np.ravel(iinv)]
+        far = ~_near_dense(ipts, core, dist_m)  # the rest are within D of a dense point
+        if far.any():  # only these need the nearest dense point's distance
+            far[far] = _beyond(ipts[far], core, dist_m)
+        flag[np.flatnonzero(iso)] = far[np.ravel(iinv)]
     return flag, params, ""
+
+
+#: Points times dense points up to which :func:`_beyond` measures every distance instead of
+#: building a KD-tree of the dense points (a few isolated points among 600,000 national ones).
+_BRUTE_PAIRS = 1 << 23
+
+
+def _beyond(pts: np.ndarray, core: np.ndarray, dist_m: float) -> np.ndarray:
+    """Per point of ``pts`` (n, 2): whether its nearest point of ``core`` is more than ``dist_m``
+    away, as :class:`scipy.spatial.cKDTree` finds it. A few points are measured against every
+    core point; a squared distance within a relative 1e-9 of ``dist_m`` squared (far above
+    rounding) is left to the KD-tree, so each answer is the tree's."""
+    if len(pts) * len(core) > _BRUTE_PAIRS:
+        d, _ = cKDTree(core).query(pts, k=1)
+        return d > dist_m
+    out = np.zeros(len(pts), dtype=bool)
+    unsure = np.zeros(len(pts), dtype=bool)
+    lo2, hi2 = (dist_m * (1 - 1e-9)) ** 2, (dist_m * (1 + 1e-9)) ** 2
+    cx, cy = core[:, 0], core[:, 1]
+    for i, (px, py) in enumerate(pts):
+        d2 = float(np.min(np.square(cx - px) + np.square(cy - py)))
+        out[i] = d2 > hi2
+        unsure[i] = lo2 <= d2 <= hi2
+    if unsure.any():
+        d, _ = cKDTree(core).query(pts[unsure], k=1)
+        out[unsure] = d > dist_m
+    return out
+
+
+def _near_dense(pts: np.ndarray, core: np.ndarray, dist_m: float) -> np.ndarray:
+    """Per point of ``pts`` (n, 2): whether some point of ``core`` surely lies within
+    ``dist_m`` of it, because both fall in one square cell whose diagonal is shorter than
+    ``dist_m`` (by a margin far above rounding, so the nearest core point's distance, as
+    :class:`scipy.spatial.cKDTree` computes it, is at most ``dist_m`` too). False means "not
+    known": the caller measures the distance. National data, whose outlier distance is hundreds
+    of km, so needs no KD-tree of its 600,000 dense map points."""
+    near = np.zeros(len(pts), dtype=bool)
+    cell = dist_m / np.sqrt(2.0) * (1.0 - 1e-6)
+    if not len(pts) or not len(core) or not cell > 0 or not np.isfinite(cell):
+        return near
+    both = np.concatenate([pts, core])
+    grid = np.floor(both / cell)
+    if not (np.abs(grid) < 2**30).all():  # the cells must fit _cell_codes' 32 bits each
+        return near
+    grid = grid.astype(np.int64)
+    codes = _cell_codes(grid[:, 0], grid[:, 1])
+    return np.isin(codes[: len(pts)], pd.unique(codes[len(pts) :]))
 
 
 def _sorted_distinct(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -3420,7 +3543,9 @@ def _validate(
         drawn = pool.submit(_data_study_area, loc, ok, area_choices, area_notes)
         pool.shutdown(wait=False)  # the thread ends with its one task
     used = np.flatnonzero(ok)
-    frame_file = np.repeat(np.arange(len(files), dtype=np.int64), sizes)[used]
+    # each file's rows among the used (increasing): its index repeated as often
+    per_file = np.diff(np.searchsorted(used, np.append(offsets, offsets[-1] + sizes[-1])))
+    frame_file = np.repeat(np.arange(len(files), dtype=np.int64), per_file)
     frame = _valid_frame(files, offsets, loc, used, frame_file, columns)
     file_choices = _file_choices(files)
     v = _Validated(files, offsets, rej, frame, used, frame_file, loc.crs, None, choices, notes, loc)
