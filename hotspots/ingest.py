@@ -1803,8 +1803,8 @@ class _RowKeys:
     ids: np.ndarray  # uint64 per row: :func:`_id_keys` of the raw id (0 without an id column)
     bare: np.ndarray  # int32 per row: its whole row in ``bare_keys`` (rows valid in the file
     # and without an id), -1 for the other rows
-    # uint64 per distinct whole row without an id: :func:`_id_keys` of its fields joined
-    # (:func:`_joined`); rows of other files with the same key are compared field by field
+    # uint64 per distinct whole row without an id: :func:`_line_keys` (:func:`_joined_keys`) of
+    # its fields; rows of other files with the same key are compared field by field
     bare_keys: np.ndarray
 
 
@@ -1963,9 +1963,9 @@ def _joined(table: pa.Table) -> pa.Array:
 
 
 def _row_keys(p: _Parsed, id_col: str | None, has_id: np.ndarray, ok: np.ndarray) -> _RowKeys:
-    """What :func:`_find_copies` compares of a file's rows: id keys, and the distinct whole rows
-    of the valid rows without an id (from their lines where a line is a record without quotes:
-    the line with the delimiter written :data:`_JOIN` is the fields joined)."""
+    """What :func:`_find_copies` compares of a file's rows: id keys, and the keys of the distinct
+    whole rows of the valid rows without an id (from their lines where a line is a record
+    without quotes: :func:`_line_keys`; else from their fields joined: :func:`_joined_keys`)."""
     table = p.table
     n = table.num_rows
     ids = np.zeros(n, dtype=np.uint64)
@@ -1974,19 +1974,72 @@ def _row_keys(p: _Parsed, id_col: str | None, has_id: np.ndarray, ok: np.ndarray
         ids[has_id] = _id_keys(column.filter(pa.array(has_id)))
     bare = np.full(n, -1, dtype=np.int32)
     bare_ok = ok & ~has_id
-    rows = pa.array([], type=pa.string())  # the distinct whole rows, fields joined
+    keys = np.zeros(0, dtype=np.uint64)
     if bare_ok.any():
-        if p.line_text is not None:
+        if p.line_text is not None and len(p.line_text[2].encode()) == 1:
             records, record_of, delim = p.line_text
             enc = pc.dictionary_encode(records.take(pa.array(record_of[bare_ok])))
-            # the last line has no line break: a row equal to another there is still equal
-            text = pc.utf8_rtrim(enc.dictionary.cast(pa.large_string()), characters="\n")
-            rows = pc.replace_substring(text, delim, _JOIN).cast(pa.string())
+            keys = _line_keys(enc.dictionary, delim)
         else:
             enc = pc.dictionary_encode(_joined(table.filter(pa.array(bare_ok))))
-            rows = enc.dictionary
+            keys = _joined_keys(enc.dictionary)
         bare[bare_ok] = enc.indices.to_numpy(zero_copy_only=False)
-    return _RowKeys(ids, bare, _id_keys(rows))
+    return _RowKeys(ids, bare, keys)
+
+
+#: Between the fields of a whole row where its key is made (:func:`_line_keys`,
+#: :func:`_joined_keys`): the commonest delimiter, so a comma-separated line is its key's text
+#: as it is (no copy). A field holding a comma may share its key with another row: such rows
+#: are compared field by field (:func:`_joined`), as are all rows whose keys repeat.
+_KEY_SEP = ","
+
+
+def _line_keys(lines: pa.Array, delim: str) -> np.ndarray:
+    """:func:`_id_keys` of whole rows given as their lines (binary, a line break ending all but
+    the last; no quotes, so the fields are the line split at the one-byte ``delim``): of the
+    fields joined by :data:`_KEY_SEP`, a line break after (the last line's added)."""
+    n = len(lines)
+    wide = pa.types.is_large_binary(lines.type) or pa.types.is_large_string(lines.type)
+    raw = np.frombuffer(lines.buffers()[1], dtype=np.int64 if wide else np.int32)
+    lo, hi = int(raw[lines.offset]), int(raw[lines.offset + n])
+    if hi == lo:  # every line empty (none is: a line holds its delimiters)
+        return np.zeros(n, dtype=np.uint64)
+    offs: np.ndarray = raw[lines.offset : lines.offset + n + 1].astype(np.int64) - lo
+    data: np.ndarray = np.frombuffer(lines.buffers()[2], dtype=np.uint8)[lo:hi]
+    if delim != _KEY_SEP:
+        data = data.copy()
+        data[data == ord(delim)] = ord(_KEY_SEP)
+    if offs[-1] < _STRING_BYTES:  # as one string array: _id_keys takes the quickest way
+        keys = _id_keys(_string_array(data, offs))
+    else:  # the same keys, every length at once
+        keys = _byte_keys(np.append(data, np.zeros(8, np.uint8)), offs[:-1], np.diff(offs))
+    ends = offs[1:] - 1
+    for i in np.flatnonzero((ends < offs[:-1]) | (data[np.maximum(ends, 0)] != 10)):
+        # the file's last line (anywhere among the distinct lines) has no line break: its own
+        line = np.append(data[offs[i] : offs[i + 1]], np.uint8(10))
+        keys[i] = _id_keys(_string_array(line, np.array([0, len(line)], dtype=np.int64)))[0]
+    return keys
+
+
+#: Bytes a string array (32-bit offsets) holds at most.
+_STRING_BYTES = 2**31
+
+
+def _string_array(data: np.ndarray, offs: np.ndarray) -> pa.Array:
+    """The strings ``data[offs[i] : offs[i + 1]]`` (UTF-8 bytes; int64 offsets, the last below
+    :data:`_STRING_BYTES`) as one string array, ``data`` not copied."""
+    return pa.StringArray.from_buffers(
+        len(offs) - 1, pa.py_buffer(offs.astype(np.int32)), pa.py_buffer(data)
+    )
+
+
+def _joined_keys(rows: pa.Array) -> np.ndarray:
+    """:func:`_line_keys` of whole rows given as their fields joined (:func:`_joined`): the
+    same key for the same fields, from a file of another delimiter or with quotes."""
+    text = pc.replace_substring(rows, _JOIN, _KEY_SEP)
+    if pc.any(pc.match_substring(text, "\x00")).as_py():  # a NUL in a field, written NUL SOH
+        text = pc.replace_substring(text, "\x00\x01", "\x00")
+    return _id_keys(pc.binary_join_element_wise(text, "", "\n"))
 
 
 def _id_keys(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -4232,22 +4285,29 @@ def _word_keys(arr: pa.Array) -> np.ndarray:
     n = len(arr)
     offs = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
     offs = offs.astype(np.int64)
-    lengths = np.diff(offs)
-    out = np.zeros(n, dtype=np.uint64)
+    if not n or offs[-1] == offs[0]:
+        return np.zeros(n, dtype=np.uint64)
+    lo, hi = int(offs[0]), int(offs[-1])
+    data = np.zeros(hi - lo + 8, dtype=np.uint8)
+    data[: hi - lo] = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[lo:hi]
+    return _byte_keys(data, offs[:-1] - lo, np.diff(offs))
+
+
+def _byte_keys(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """:func:`_word_keys` of the strings ``data[start : start + length]`` (int64 each; bytes
+    ``data``, readable 7 bytes past every string's end)."""
+    out = np.zeros(len(starts), dtype=np.uint64)
     words = (lengths + 7) >> 3  # per string; its last word padded with zero bytes
     has = np.flatnonzero(words)
     if not len(has):
         return out
-    lo, hi = int(offs[0]), int(offs[-1])
-    data = np.zeros(hi - lo + 8, dtype=np.uint8)
-    data[: hi - lo] = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[lo:hi]
     # the 8 bytes from each byte on, as a (native, unaligned) word: a view, not a copy
-    at = np.ndarray(shape=(hi - lo + 1,), dtype=np.uint64, buffer=data, strides=(1,))
+    at = np.ndarray(shape=(len(data) - 7,), dtype=np.uint64, buffer=data, strides=(1,))
     w_n = words[has]
     first = np.zeros(len(has), dtype=np.int64)  # each string's first word among them all
     np.cumsum(w_n[:-1], out=first[1:])
     j = np.arange(int(w_n.sum()), dtype=np.int64) - np.repeat(first, w_n)  # word in string
-    w = at[np.repeat(offs[:-1][has] - lo, w_n) + 8 * j]
+    w = at[np.repeat(starts[has], w_n) + 8 * j]
     tail = (lengths[has] - 8 * (w_n - 1)).astype(np.uint64)  # bytes in the last word: 1-8
     keep = np.where(tail == 8, ~np.uint64(0), (np.uint64(1) << (tail * np.uint64(8))) - 1)
     w[first + w_n - 1] &= keep  # the bytes after a string count as zeros (little-endian)

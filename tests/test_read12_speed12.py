@@ -9,6 +9,7 @@ as the general computation kept here as the reference, and each fast path must b
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from scipy.spatial import cKDTree
 
@@ -239,3 +240,101 @@ def test_median_below_counts_without_the_median(monkeypatch):
     monkeypatch.setattr(np, "median", no_median)
     assert _median_below(np.array([-100.0, -90.0, 5.0]), -30.0)
     assert not _median_below(np.array([-100.0, 4.0, 5.0, 6.0]), -30.0)
+
+
+# ---- whole-row keys from lines: the delimiter read as the key's separator, no copy ----
+
+
+def _fields_reference_keys(rows: list[list[str]]) -> np.ndarray:
+    """The key of each row as defined: :func:`ingest._id_keys` of its fields joined by
+    ``_KEY_SEP``, a line break after."""
+    text = [ingest._KEY_SEP.join(r) + "\n" for r in rows]
+    return ingest._id_keys(pa.array(text, type=pa.string()))
+
+
+def _random_rows(rng: np.random.Generator, n: int, ncol: int) -> list[list[str]]:
+    words = ["", "a", "On or near Park Road", "-2.98", "53.41", "é", "x" * 17, "2024-01"]
+    rows = [[words[int(k)] for k in rng.integers(0, len(words), ncol)] for _ in range(n)]
+    return rows + rows[: n // 3]  # copies
+
+
+def _lines(rows: list[list[str]], delim: str, last: int) -> pa.Array:
+    """The rows as lines (binary), a line break ending each but the ``last``."""
+    return pa.array(
+        [(delim.join(r) + ("" if i == last else "\n")).encode() for i, r in enumerate(rows)],
+        type=pa.large_binary(),
+    )
+
+
+@pytest.mark.parametrize("delim", [",", ";", "\t", "|"])
+def test_line_keys_are_the_keys_of_the_fields(delim):
+    rng = np.random.default_rng(ord(delim))
+    for ncol in (2, 3, 12):
+        rows = _random_rows(rng, 200, ncol)
+        ref = _fields_reference_keys(rows)
+        for last in (len(rows) - 1, 0, 57, -1):  # the line without a break anywhere, or none
+            keys = ingest._line_keys(_lines(rows, delim, last), delim)
+            np.testing.assert_array_equal(keys, ref)
+            table = pa.table({f"f{i}": [r[i] for r in rows] for i in range(ncol)})
+            np.testing.assert_array_equal(ingest._joined_keys(ingest._joined(table)), ref)
+
+
+def test_line_keys_of_a_slice_and_past_the_string_limit(monkeypatch):
+    rng = np.random.default_rng(4)
+    rows = _random_rows(rng, 50, 5)
+    lines = _lines([["pad", "pad"], *rows], ",", len(rows)).slice(1)
+    ref = _fields_reference_keys(rows)
+    np.testing.assert_array_equal(ingest._line_keys(lines, ","), ref)
+    monkeypatch.setattr(ingest, "_STRING_BYTES", 0)  # every length at once (_byte_keys)
+    np.testing.assert_array_equal(ingest._line_keys(lines, ","), ref)
+    np.testing.assert_array_equal(ingest._line_keys(_lines(rows, "|", 3), "|"), ref)
+
+
+def test_joined_keys_of_fields_with_nuls_and_separators():
+    rows = [["x\x00", "y"], ["x", "\x00y"], ["x\x00\x02", ""], ["a,b", "c"], ["a", "b,c"], ["", ""]]
+    table = pa.table({"a": [r[0] for r in rows], "b": [r[1] for r in rows]})
+    keys = ingest._joined_keys(ingest._joined(table))
+    np.testing.assert_array_equal(keys, _fields_reference_keys(rows))
+    assert keys[3] == keys[4]  # a comma in a field: the same key, compared field by field after
+
+
+def test_byte_keys_equal_id_keys():
+    rng = np.random.default_rng(8)
+    values = ["".join(rng.choice(list("ab,é\x00"), int(k))) for k in rng.integers(0, 40, 500)]
+    arr = pa.array(values, type=pa.string())
+    np.testing.assert_array_equal(ingest._word_keys(arr), ingest._id_keys(arr))
+    np.testing.assert_array_equal(ingest._word_keys(arr.slice(7, 300)), ingest._id_keys(arr)[7:307])
+    assert ingest._word_keys(pa.array([], type=pa.string())).tolist() == []
+    assert ingest._word_keys(pa.array(["", ""], type=pa.string())).tolist() == [0, 0]
+
+
+def test_row_keys_read_lines_without_replacing_the_delimiter(monkeypatch):
+    """A comma-separated police.uk file: its rows without an id are keyed from their lines
+    as they are (no text replaced), and equal rows of a semicolon file get the same keys."""
+    header = "Crime ID,Month,Longitude,Latitude,Location,Crime type"
+    rows = [",2024-01,-2.98,53.41,On or near A,Anti-social behaviour",
+            "ab12,2024-01,-2.97,53.40,On or near B,Robbery",
+            ",2024-01,-2.98,53.41,On or near A,Anti-social behaviour",
+            ",2024-01,-2.96,53.42,On or near C,Anti-social behaviour"]  # fmt: skip
+    comma = ("\n".join([header, *rows])).encode()
+    semi = comma.replace(b",", b";")
+    replaced = []
+    real = ingest.pc.replace_substring
+
+    def spy(*args, **kwargs):
+        replaced.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest.pc, "replace_substring", spy)
+    keys = []
+    for name, data in (("a.csv", comma), ("b.csv", semi)):
+        p = ingest._parse_file(name, data)
+        assert p.line_text is not None
+        f = ingest._validate_file(p, {}, "auto")
+        keys.append(f.keys.bare_keys[np.unique(f.keys.bare[f.keys.bare >= 0])])
+        assert f.keys.bare.tolist() == [0, -1, 0, 1]
+    assert not replaced
+    np.testing.assert_array_equal(keys[0], keys[1])
+    inc = ingest.read_incidents([("a.csv", comma), ("b.csv", semi)], crime_types="all")
+    note = next(n for n in inc.report.notes if "without an id are identical" in n)
+    assert note.startswith("4 row(s)")  # one copy in a.csv, three in b.csv
