@@ -2536,7 +2536,7 @@ def _beyond(pts: np.ndarray, core: np.ndarray, dist_m: float) -> np.ndarray:
     for i, (px, py) in enumerate(pts):
         d2 = float(np.min(np.square(cx - px) + np.square(cy - py)))
         out[i] = d2 > hi2
-        unsure[i] = lo2 <= d2 <= hi2
+        unsure[i] = not (d2 < lo2 or hi2 < d2 < np.inf)  # (or not a number: the tree's error)
     if unsure.any():
         d, _ = cKDTree(core).query(pts[unsure], k=1)
         out[unsure] = d > dist_m

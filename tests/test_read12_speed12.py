@@ -214,6 +214,11 @@ def test_beyond_leaves_distances_at_the_threshold_to_the_kd_tree(monkeypatch):
     many = np.zeros((ingest._BRUTE_PAIRS // len(core) + 1, 2))
     assert not ingest._beyond(many, core, 5.0).any()
     assert built == [2]  # many points: the KD-tree at once
+    for odd in ([np.nan, 0.0], [np.inf, 0.0]):  # not numbers: the KD-tree's answer (an error)
+        with pytest.raises(ValueError, match="must be finite"):
+            real(core).query(np.array([odd]), k=1)
+        with pytest.raises(ValueError, match="must be finite"):
+            ingest._beyond(np.array([odd]), core, 5.0)
 
 
 @pytest.mark.parametrize("seed", range(5))
