@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+import types
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import folium
@@ -49,6 +51,7 @@ __all__ = [
     "hotspot_at",
     "patrol_layer",
     "rank_colours",
+    "render_without_scripts",
     "resolve_tiles",
     "selection_layer",
 ]
@@ -629,6 +632,78 @@ def _hotspot_hit(
     if "rank" in rows:
         rows = rows.sort_values("rank")
     return str(rows["hotspot_id"].iloc[0]) if "hotspot_id" in rows else str(rows.index[0])
+
+
+# --- rendering for streamlit-folium --------------------------------------------------------
+
+
+class _NoScript:
+    """A template with every macro of ``template`` but ``script`` (all else read from it).
+
+    branca's ``MacroElement.render`` looks each macro up in ``template.module``; an element
+    that renders its template itself (folium's tooltips) goes on rendering it whole.
+    """
+
+    def __init__(self, template: Any) -> None:
+        self._template = template
+        macros = {k: v for k, v in template.module.__dict__.items() if k != "script"}
+        self.module = types.SimpleNamespace(**macros)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._template, name)
+
+
+_MISSING = object()
+
+
+@contextmanager
+def _scripts_skipped(element: Any) -> Iterator[None]:
+    """While inside, each macro element under ``element`` (itself too) renders no ``script``."""
+    patched: list[tuple[Any, Any]] = []
+    seen: set[int] = set()
+    todo = [element]
+    while todo:
+        el = todo.pop()
+        if id(el) in seen:  # an element in two places is patched (and put back) once
+            continue
+        seen.add(id(el))
+        todo.extend(getattr(el, "_children", {}).values())
+        if isinstance(el, MacroElement) and "script" in el._template.module.__dict__:
+            # An instance attribute over the class's template, for this element only; its own
+            # template (branca's Element(template=...)) is kept to be put back.
+            patched.append((el, el.__dict__.get("_template", _MISSING)))
+            el._template = _NoScript(el._template)
+    try:
+        yield
+    finally:
+        for el, own in patched:
+            if own is _MISSING:
+                del el._template
+            else:
+                el._template = own
+
+
+def render_without_scripts(element: Any) -> None:
+    """Render a folium element's tree for what rendering sets, skipping the page's script.
+
+    folium's rendering of a macro element runs its ``script`` macro (for a GeoJSON layer, the
+    whole layer as JSON text) and compiles the output as a Jinja template for the page's script
+    section. streamlit-folium renders a map for the rest (the page's header and body, each
+    layer's link to its parent, GeoJSON style maps, the layer control's lists), then takes each
+    element's script from its template again (``generate_leaflet_string``) and never reads that
+    section. This renders with the ``script`` macros left out, then puts the templates back:
+    the header, the body and every element's script come out as after a full render, in a
+    fraction of its time. Not for a standalone page (:func:`hotspots.offline.standalone_html`),
+    which prints that section.
+
+    Parameters
+    ----------
+    element : branca.element.Element
+        Rendered with its tree (itself and its children): a map's figure, or a layer added to
+        a map.
+    """
+    with _scripts_skipped(element):
+        element.render()
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -73,15 +73,14 @@ def test_layer_scripts_are_what_streamlit_folium_renders(demo_csv):
 def test_a_layer_is_rendered_once_per_place_and_forgotten_with_it(demo_csv, monkeypatch):
     import gc
 
-    import streamlit_folium as sf
-
     from hotspots_app import map as map_section
 
     groups = _groups(demo_csv)
-    real = sf._get_feature_group_string
+    # each render of a layer (streamlit-folium's _get_feature_group_string, as app12 does it)
+    real = map_section.feature_group_string
     seen: list[int] = []
     monkeypatch.setattr(
-        sf, "_get_feature_group_string", lambda g, map, idx: seen.append(idx) or real(g, map, idx)
+        map_section, "feature_group_string", lambda g, m, idx: seen.append(idx) or real(g, m, idx)
     )
     first = map_section.layer_script(groups[1], 1)
     assert map_section.layer_script(groups[1], 1) is first
@@ -98,15 +97,13 @@ def test_a_layer_is_rendered_once_per_place_and_forgotten_with_it(demo_csv, monk
 def test_threads_drawing_one_layer_at_once_render_it_once(demo_csv, monkeypatch):
     import threading
 
-    import streamlit_folium as sf
-
     from hotspots_app import map as map_section
 
     group = _groups(demo_csv)[1]
-    real = sf._get_feature_group_string
+    real = map_section.feature_group_string
     seen: list[int] = []
     monkeypatch.setattr(
-        sf, "_get_feature_group_string", lambda g, map, idx: seen.append(idx) or real(g, map, idx)
+        map_section, "feature_group_string", lambda g, m, idx: seen.append(idx) or real(g, m, idx)
     )
     start = threading.Barrier(4)
     out: list[str] = []

@@ -1,0 +1,295 @@
+"""Session 12 (app12): the app's server CPU per upload, each fast path against a plain reference.
+
+- :func:`hotspots.mapping.render_without_scripts` (the map drawn once per run, ``drawn_map``, and
+  each layer's script, ``feature_group_string``) gives what streamlit-folium's full renders give:
+  the same header, body, scripts and asset links (folium's random ids normalised), on random and
+  edge-case maps; every template is put back, also after an error.
+- The selection layer is made once per (run, hot spot) and forgotten with the run.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import re
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from hotspots import mapping, offline
+from hotspots.incidents import Incidents
+
+HEX = re.compile(r"[0-9a-f]{32}")
+
+
+def _normalised(*texts: str) -> list[str]:
+    """folium's random ids replaced by their order of first appearance across ``texts``."""
+    seen: dict[str, str] = {}
+    return [HEX.sub(lambda m: seen.setdefault(m.group(), f"ID{len(seen)}"), t) for t in texts]
+
+
+def _ranked(seed: int, n: int) -> gpd.GeoDataFrame:
+    """n ranked hot spots in British National Grid: discs, squares, a ring with a hole, one
+    multipolygon, duplicates; user text with HTML and Jinja-looking braces; NaN harm."""
+    rng = np.random.default_rng(seed)
+    x = 530_000 + rng.uniform(0, 5000, n)
+    y = 180_000 + rng.uniform(0, 5000, n)
+    geoms = []
+    for i in range(n):
+        r = float(rng.uniform(20, 300))
+        kind = i % 4
+        if kind == 0:
+            geoms.append(shapely.Point(x[i], y[i]).buffer(r, quad_segs=int(rng.integers(2, 64))))
+        elif kind == 1:
+            geoms.append(shapely.box(x[i] - r, y[i] - r, x[i] + r, y[i] + r))
+        elif kind == 2:
+            outer = shapely.Point(x[i], y[i]).buffer(r)
+            geoms.append(outer.difference(shapely.Point(x[i], y[i]).buffer(r / 3)))
+        else:
+            geoms.append(
+                shapely.MultiPolygon(
+                    [
+                        shapely.box(x[i], y[i], x[i] + r, y[i] + r),
+                        shapely.box(x[i] + 2 * r, y[i], x[i] + 3 * r, y[i] + r),
+                    ]
+                )
+            )
+    if n > 2:
+        geoms[-1] = geoms[0]  # a duplicate
+    harm = rng.uniform(0, 10, n)
+    harm[::3] = np.nan
+    return gpd.GeoDataFrame(
+        {
+            "hotspot_id": [f"H{i + 1:03d}" for i in range(n)],
+            "rank": np.arange(1, n + 1),
+            "incidents": rng.integers(1, 500, n),
+            "harm": harm,
+            "peak_window": (["Fri-Sat 21:00-03:00", "", None, "Mon 08:00-10:00"] * n)[:n],
+            "top_location": [f"On or near <b>{{{{ x }}}}</b> {i} & 'Street'" for i in range(n)],
+        },
+        geometry=geoms,
+        crs="EPSG:27700",
+    )
+
+
+def _incidents(seed: int, n: int) -> Incidents | None:
+    if n == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    x = 530_000 + np.round(rng.uniform(0, 5000, n), -1)
+    y = 180_000 + np.round(rng.uniform(0, 5000, n), -1)
+    return Incidents.from_xy(x, y, crs="EPSG:27700")
+
+
+def _full_render(m: folium.Map) -> tuple[str, str, str, list[str], list[str]]:
+    """What st_folium sends for a map: its two full renders, then header, body and script."""
+    import streamlit_folium as sf
+
+    m.get_root().render()
+    m.render()
+    html, header = sf._get_html(m), sf._get_header(m)
+    script = sf._get_map_string(m)
+    css = list(
+        dict.fromkeys(h for el in offline.walk(m) for _, h in getattr(el, "default_css", []))
+    )
+    js = list(dict.fromkeys(s for el in offline.walk(m) for _, s in getattr(el, "default_js", [])))
+    return script, header, html, css, js
+
+
+def _maps(seed: int, n_hot: int, n_inc: int) -> tuple[folium.Map, folium.Map]:
+    """The same map twice (deep copies: the same random ids), as the app builds it."""
+    ranked = _ranked(seed, n_hot) if n_hot else None
+    surface = (
+        [g.buffer(50) for g in ranked.geometry[: max(1, n_hot // 2)]]
+        if ranked is not None
+        else None
+    )
+    m = mapping.build_map(
+        ranked,
+        _incidents(seed, n_inc),
+        surface_polygons=surface,
+        tiles="none",
+        selected="H001" if n_hot else None,
+    )
+    offline.localize(m)
+    return m, copy.deepcopy(m)
+
+
+CASES = [(0, 0, 0), (1, 1, 0), (2, 0, 50), (3, 1, 1), (4, 7, 300), (5, 40, 2000), (6, 3, 3)]
+
+
+@pytest.mark.parametrize(("seed", "n_hot", "n_inc"), CASES)
+def test_drawn_map_is_what_streamlit_folium_renders(seed, n_hot, n_inc, monkeypatch):
+    import streamlit_folium as sf
+
+    from hotspots_app import map as map_section
+
+    reference, ours = _maps(seed, n_hot, n_inc)
+    want = _full_render(reference)
+    # drawn_map's body on a map we give it (build_map as the app calls it is tested below)
+    monkeypatch.setattr(map_section.mapping, "build_map", lambda *a, **k: ours)
+    monkeypatch.setattr(map_section.detection, "contours", lambda result: [])
+
+    class _Result:
+        hotspots = _ranked(seed, n_hot) if n_hot else gpd.GeoDataFrame(geometry=[], crs=27700)
+        incidents = None
+
+    drawn = map_section.drawn_map.__wrapped__(_Result())
+    got = (drawn.script, drawn.header, drawn.html, list(drawn.css), list(drawn.js))
+    assert _normalised(*got[:3]) == _normalised(*want[:3])
+    assert got[3:] == want[3:]
+    assert drawn.map_id == sf.get_full_id(ours)
+
+
+@pytest.mark.parametrize(("seed", "n_hot", "n_inc"), CASES)
+def test_render_without_scripts_leaves_what_a_full_render_leaves(seed, n_hot, n_inc):
+    import streamlit_folium as sf
+
+    reference, ours = _maps(seed, n_hot, n_inc)
+    templates = {id(el): el.__dict__.get("_template") for el in offline.walk(ours)}
+    want = _full_render(reference)
+    mapping.render_without_scripts(ours.get_root())
+    # every template put back as it was (instance templates too, class ones not shadowed)
+    for el in offline.walk(ours):
+        if id(el) in templates:
+            assert el.__dict__.get("_template") is templates[id(el)]
+    # header and body read before the script (it renames the map), as st_folium reads them
+    header, html = sf._get_header(ours), sf._get_html(ours)
+    got = (sf._get_map_string(ours), header, html)
+    assert _normalised(*got) == _normalised(*want[:3])
+    # nothing went to the page's script section but the small parts folium adds itself
+    script_section = ours.get_root().script.render()
+    assert len(script_section) < 5_000 or n_hot == 0
+
+
+def test_templates_are_put_back_after_an_error():
+    m, _ = _maps(7, 3, 10)
+    before = {id(el): el.__dict__.get("_template") for el in offline.walk(m)}
+
+    class Boom(folium.MacroElement):
+        def render(self, **kwargs):
+            raise RuntimeError("boom")
+
+    Boom().add_to(m)
+    with pytest.raises(RuntimeError, match="boom"):
+        mapping.render_without_scripts(m.get_root())
+    for el in offline.walk(m):
+        if id(el) in before:
+            assert el.__dict__.get("_template") is before[id(el)]
+    # a class template is never shadowed by an instance attribute left behind
+    assert "_template" not in folium.GeoJson.__dict__ or all(
+        "_template" not in el.__dict__ for el in offline.walk(m) if type(el) is folium.GeoJson
+    )
+
+
+def _layers(seed: int) -> list[folium.FeatureGroup]:
+    ranked = _ranked(seed, 12)
+    areas = ranked.head(5).copy()
+    areas["patrol_area_id"] = [f"P{i}" for i in range(5)]
+    areas["location"] = ["<i>{{ 7*7 }}</i>", None, "a", "b", "c"]
+    return [
+        g
+        for g in (
+            mapping.basemap_layer("openstreetmap"),
+            mapping.basemap_layer("https://t.example/{z}/{x}/{y}.png", "Force <b>tiles</b>"),
+            mapping.selection_layer(ranked, "H001"),
+            mapping.selection_layer(ranked, "12"),
+            mapping.patrol_layer(areas),
+        )
+        if g is not None
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_feature_group_string_is_streamlit_folium_s(seed):
+    import streamlit_folium as sf
+
+    from hotspots_app import map as map_section
+
+    for idx, group in enumerate(_layers(seed)):
+        for place in (idx, 0, 3):
+            want = sf._get_feature_group_string(
+                copy.deepcopy(group), map=folium.Map(tiles=None), idx=place
+            )
+            got = map_section.feature_group_string(
+                copy.deepcopy(group), folium.Map(tiles=None), place
+            )
+            assert got == want
+            assert map_section.layer_script(group, place) == want
+
+
+def test_the_map_is_drawn_without_the_page_script(monkeypatch, demo_csv):
+    from hotspots.workflows import detect_hotspots, read_inputs
+    from hotspots_app import map as map_section
+
+    calls: list[object] = []
+    real = mapping.render_without_scripts
+    monkeypatch.setattr(mapping, "render_without_scripts", lambda el: calls.append(el) or real(el))
+    result = detect_hotspots(read_inputs([demo_csv]), "kde")
+    drawn = map_section.drawn_map.__wrapped__(result)
+    assert len(calls) == 1 and isinstance(calls[0], folium.Figure)
+    assert "map_div" in drawn.script and "L.geoJson" in drawn.script
+    group = mapping.selection_layer(result.hotspots, str(result.hotspots["hotspot_id"].iloc[0]))
+    map_section.layer_script(group, 4)
+    assert len(calls) == 2 and calls[1]._id == "feature_group_4"
+
+
+# ------------------------------------------------------------------------ selection layer
+class _Run:
+    """A stand-in for a HotspotResult (weak references, identity)."""
+
+    def __init__(self, ranked: gpd.GeoDataFrame) -> None:
+        self.hotspots = ranked
+
+
+def test_the_selection_layer_is_made_once_per_run_and_hot_spot(monkeypatch):
+    from hotspots_app import map as map_section
+
+    made: list[tuple] = []
+    real = mapping.selection_layer
+    monkeypatch.setattr(
+        map_section.mapping,
+        "selection_layer",
+        lambda ranked, sel: made.append((id(ranked), sel)) or real(ranked, sel),
+    )
+    a, b = _Run(_ranked(1, 5)), _Run(_ranked(2, 5))
+    first = map_section.selection_layer(a, "H002")  # type: ignore[arg-type]
+    assert first is not None
+    assert map_section.selection_layer(a, "H002") is first  # type: ignore[arg-type]
+    assert map_section.selection_layer(a, None) is None  # type: ignore[arg-type]
+    assert map_section.selection_layer(a, None) is None  # type: ignore[arg-type]
+    assert map_section.selection_layer(a, "nope") is None  # type: ignore[arg-type]
+    other = map_section.selection_layer(b, "H002")  # type: ignore[arg-type]
+    assert other is not first
+    assert made == [
+        (id(a.hotspots), "H002"),
+        (id(a.hotspots), None),
+        (id(a.hotspots), "nope"),
+        (id(b.hotspots), "H002"),
+    ]
+    # the same outline as a fresh one (the same script once rendered at a place)
+    fresh = real(a.hotspots, "H002")
+    assert _normalised(map_section.layer_script(first, 1)) == _normalised(
+        map_section.feature_group_string(copy.deepcopy(fresh), folium.Map(tiles=None), 1)
+    )
+    gc.collect()
+    n = len(map_section._SELECTIONS)
+    del a, first
+    gc.collect()
+    assert len(map_section._SELECTIONS) == n - 1  # the run dropped: its layers too
+
+
+def test_selection_layer_on_empty_results():
+    from hotspots_app import map as map_section
+
+    empty = _Run(gpd.GeoDataFrame({"hotspot_id": [], "rank": []}, geometry=[], crs=27700))
+    assert map_section.selection_layer(empty, "H001") is None  # type: ignore[arg-type]
+    nan_geom = _Run(
+        gpd.GeoDataFrame(
+            {"hotspot_id": ["H001"], "rank": [1]}, geometry=[shapely.Polygon()], crs=27700
+        )
+    )
+    assert map_section.selection_layer(nan_geom, "H001") is None  # type: ignore[arg-type]
