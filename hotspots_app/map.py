@@ -257,9 +257,6 @@ def drawn_map(result: HotspotResult) -> DrawnMap:
     selection, the patrol areas and the persistent / emerging cells are layers added beside it
     (:func:`show_drawn`), so changing any of them neither redraws nor remounts the map.
     """
-    import branca
-    import streamlit_folium as sf
-
     ranked = result.hotspots
     m = mapping.build_map(
         ranked,
@@ -268,6 +265,25 @@ def drawn_map(result: HotspotResult) -> DrawnMap:
         tiles="none",
     )
     offline.localize(m)
+    return draw(m)
+
+
+def draw(m: Any) -> DrawnMap:
+    """What :func:`streamlit_folium.st_folium` sends for a map (a built map, assets localised).
+
+    Parameters
+    ----------
+    m : folium.Map
+        Rendered here, and renamed (``map_div``) as streamlit-folium renames it: not for reuse.
+
+    Returns
+    -------
+    DrawnMap
+        For :func:`show_drawn`, with the layers of each run.
+    """
+    import branca
+    import streamlit_folium as sf
+
     # What st_folium's two full renders (the figure, then the map again) leave for the header,
     # the body and the scripts read below, without building the page's script section it never
     # reads: most of the drawing time (Kent's 17,100 incidents: 0.14 -> 0.01 CPU s).

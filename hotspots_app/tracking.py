@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import html
 import tempfile
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from hotspots.tracking import (
     visits_geojson,
     write_patrol_log,
 )
+from hotspots_app import map as map_section
 from hotspots_app import plan as plan_section
 from hotspots_app.common import cache_data, cache_resource, capture, md, show_warnings
 
@@ -177,6 +180,41 @@ def _visit_style(feature: dict[str, Any]) -> dict[str, Any]:
     return {"color": colour, "weight": 3, "opacity": 0.85, "fillColor": colour, "radius": 4}
 
 
+# The visits layer of each tracking (a Tracked, cached by tracked_for), made once: every rerun
+# draws the same layer object, so its script is rendered once (map.layer_script). By the
+# object's id, dropped when it is (a Tracked compares and hashes by its fields).
+_VISIT_LAYERS: dict[int, Any] = {}
+_VISIT_LAYERS_LOCK = threading.Lock()
+
+
+def visits_layer_of(t: Tracked) -> Any:
+    """:func:`visits_layer` of a tracking, made once (shared read-only, see
+    :func:`hotspots_app.plan.layer`)."""
+    key = id(t)
+    with _VISIT_LAYERS_LOCK:
+        if key not in _VISIT_LAYERS:
+            _VISIT_LAYERS[key] = visits_layer(t.visits, t.compliance)
+            weakref.finalize(t, _forget_visits, key)
+        return _VISIT_LAYERS[key]
+
+
+def _forget_visits(key: int) -> None:
+    with _VISIT_LAYERS_LOCK:
+        _VISIT_LAYERS.pop(key, None)
+
+
+@cache_resource(max_entries=8)
+def tracking_map(result: HotspotResult, tiles: str, attribution: str | None) -> Any:
+    """The tab's map of a detection run and basemap (:func:`hotspots.mapping.build_map`, local
+    assets), drawn once (:func:`hotspots_app.map.draw`); the patrol areas and visits are layers
+    beside it."""
+    m = mapping.build_map(
+        result.hotspots, result.incidents, tiles=tiles, tile_attribution=attribution
+    )
+    offline.localize(m)
+    return map_section.draw(m)
+
+
 def show_map(
     result: HotspotResult,
     bundle: Any,
@@ -184,24 +222,18 @@ def show_map(
     tiles: str,
     attribution: str | None,
 ) -> None:
-    """The hot spots with the plan's patrol areas and the units' visits drawn over them."""
-    from streamlit_folium import st_folium
+    """The hot spots with the plan's patrol areas and the units' visits drawn over them.
 
+    What :func:`streamlit_folium.st_folium` sends for the map with both layers, the map drawn
+    once per run and basemap and each layer made once (the plan's: :func:`plan_section.layer`).
+    """
     with st.spinner("Drawing the map..."):
-        m = mapping.build_map(
-            result.hotspots, result.incidents, tiles=tiles, tile_attribution=attribution
-        )
-        offline.localize(m)
+        drawn = tracking_map(result, tiles, attribution)
         layers = [
-            layer
-            for layer in (
-                mapping.patrol_layer(bundle.areas, bundle.plan),
-                visits_layer(t.visits, t.compliance),
-            )
-            if layer is not None
+            layer for layer in (plan_section.layer(bundle), visits_layer_of(t)) if layer is not None
         ]
-    st_folium(
-        m,
+    map_section.show_drawn(
+        drawn,
         key="trk_map",
         height=MAP_HEIGHT,
         width="stretch",

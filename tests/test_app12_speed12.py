@@ -293,3 +293,115 @@ def test_selection_layer_on_empty_results():
         )
     )
     assert map_section.selection_layer(nan_geom, "H001") is None  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------- tracking tab
+def _spy_component(monkeypatch) -> list[dict]:
+    import streamlit_folium as sf
+
+    sent: list[dict] = []
+    real = sf._component_func
+
+    def spy(**kw):
+        sent.append({k: v for k, v in kw.items() if k not in ("on_change", "key")})
+        return real(**kw)
+
+    monkeypatch.setattr(sf, "_component_func", spy)
+    return sent
+
+
+def _tracked_demo(demo_csv):
+    from hotspots.workflows import detect_hotspots, patrol_areas, plan_patrols, read_inputs
+    from hotspots_app import tracking
+
+    inc = read_inputs([demo_csv])
+    result = detect_hotspots(inc, "kde")
+    areas = patrol_areas(inc, result.hotspots)
+    made = plan_patrols(inc, result.hotspots, areas, params=result.params)
+    t = tracking._track(made.plan, made.areas, ("synthetic", 7))
+    return result, made, t
+
+
+def test_the_tracking_map_sends_what_st_folium_sent(demo_csv, monkeypatch):
+    from streamlit_folium import st_folium
+
+    from hotspots_app import map as map_section
+    from hotspots_app import tracking
+
+    result, made, t = _tracked_demo(demo_csv)
+    assert t.visits is not None and len(t.visits)
+    sent = _spy_component(monkeypatch)
+    for tiles, attribution in (
+        ("none", None),
+        ("openstreetmap", None),
+        ("https://x/{z}/{x}/{y}", "A"),
+    ):
+        m = mapping.build_map(
+            result.hotspots, result.incidents, tiles=tiles, tile_attribution=attribution
+        )
+        offline.localize(m)
+        ours = copy.deepcopy(m)
+        layers = [
+            mapping.patrol_layer(made.areas, made.plan),
+            tracking.visits_layer(t.visits, t.compliance),
+        ]
+        # before app12: st_folium with the layers made in the run
+        st_folium(
+            m,
+            key="trk_map",
+            height=tracking.MAP_HEIGHT,
+            width="stretch",
+            returned_objects=[],
+            feature_group_to_add=copy.deepcopy(layers),
+        )
+        map_section.show_drawn(
+            map_section.draw(ours),
+            key="trk_map",
+            height=tracking.MAP_HEIGHT,
+            width="stretch",
+            returned_objects=[],
+            feature_group_to_add=layers,
+        )
+        want, got = sent[-2], sent[-1]
+        assert set(want) == set(got)
+        for k in want:
+            if isinstance(want[k], str):
+                assert _normalised(got[k]) == _normalised(want[k]), k
+            else:
+                assert got[k] == want[k], k
+
+
+def test_the_tracking_tab_draws_its_map_and_layers_once(demo_csv, monkeypatch):
+    from hotspots_app import plan as plan_section
+    from hotspots_app import tracking
+
+    result, made, t = _tracked_demo(demo_csv)
+    bundle = plan_section.Bundle(made, result, True, 75.0, {})
+    tracking.tracking_map.clear()  # not drawn by an earlier test
+    built: list[str] = []
+    real_build, real_visits = mapping.build_map, tracking.visits_layer
+    monkeypatch.setattr(
+        tracking.mapping, "build_map", lambda *a, **k: built.append("map") or real_build(*a, **k)
+    )
+    monkeypatch.setattr(
+        tracking, "visits_layer", lambda v, c: built.append("visits") or real_visits(v, c)
+    )
+    sent = _spy_component(monkeypatch)
+    for _ in range(3):
+        tracking.show_map(result, bundle, t, "none", None)
+    assert built == ["map", "visits"]
+    assert len(sent) == 3 and sent[0] == sent[1] == sent[2]
+    assert "feature_group_feature_group_1" in sent[0]["feature_group"]
+    assert tracking.visits_layer_of(t) is tracking.visits_layer_of(t)
+    n = len(tracking._VISIT_LAYERS)
+    del t
+    gc.collect()
+    assert len(tracking._VISIT_LAYERS) == n - 1  # the tracking dropped: its layer too
+
+
+def test_no_visits_no_layer():
+    from hotspots_app import tracking
+
+    empty = tracking.Tracked(None, None, None, False)  # type: ignore[arg-type]
+    assert tracking.visits_layer_of(empty) is None
+    assert tracking.visits_layer_of(empty) is None
