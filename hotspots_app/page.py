@@ -29,6 +29,7 @@ from hotspots_app import (
     downloads,
     holdout,
     plan,
+    status,
     tracking,
 )
 from hotspots_app import map as map_section
@@ -107,6 +108,13 @@ def _sidebar_and_detection() -> _Page | None:
     is_demo = source.is_demo
     if is_demo:
         st.warning(data.DEMO_WARNING)
+    # The reading and detection boxes in one place made in every run: the tabs below stay where
+    # they were in the run after (the map is not remounted when the patrol layer comes).
+    with status.boxes_here():
+        return _read_and_detect(source, is_demo)
+
+
+def _read_and_detect(source: Any, is_demo: bool) -> _Page | None:
     columns = data.column_map(is_demo)
     try:
         base = data.load_base(source, columns)

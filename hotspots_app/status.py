@@ -19,6 +19,9 @@ Importing this module runs nothing.
 from __future__ import annotations
 
 import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import streamlit as st
@@ -71,6 +74,43 @@ def step_label(step: str, done: int, total: int | None) -> str:
     return template.format(next=min(done + 1, max(total, 1)), total=total)
 
 
+# The place the status boxes of the work under way are drawn in (boxes_here), if any.
+_AREA: contextvars.ContextVar[_Area | None] = contextvars.ContextVar("status_area", default=None)
+
+
+class _Area:
+    """An ``st.empty`` made where :func:`boxes_here` is entered, holding the boxes drawn later."""
+
+    def __init__(self) -> None:
+        self._slot = st.empty()
+        self._inside: Any = None
+        self._lock = threading.Lock()
+
+    def empty(self) -> Any:
+        """A placeholder for one box, inside the area (made once the first box is drawn)."""
+        with self._lock:
+            if self._inside is None:
+                self._inside = self._slot.container()
+            return self._inside.empty()
+
+
+@contextmanager
+def boxes_here() -> Iterator[None]:
+    """Draw the status boxes of the work inside in one place, made here in every run.
+
+    A box is drawn only when the library reports (not on a cache hit), so boxes drawn in the
+    page itself would move what follows them in that run only: the next run (a rerun once the
+    patrol plan is made, say) finds every element below at another place, and Streamlit remounts
+    them, the map's frame too (which loads and runs the map again). One placeholder made in
+    every run keeps the elements below where they were.
+    """
+    token = _AREA.set(_Area())
+    try:
+        yield
+    finally:
+        _AREA.reset(token)
+
+
 class StatusProgress:
     """A :data:`hotspots.progress.Progress` callback drawing a status box and a progress bar.
 
@@ -84,6 +124,7 @@ class StatusProgress:
         self.title = title
         self.steps: list[tuple[str, int, int | None]] = []
         self._context = contextvars.copy_context()
+        self._area = _AREA.get()
         self._slot: Any = None
         self._box: Any = None
         self._bar: Any = None
@@ -96,7 +137,7 @@ class StatusProgress:
     def _draw(self, step: str, done: int, total: int | None) -> None:
         label = step_label(step, done, total)
         if self._box is None:
-            self._slot = st.empty()
+            self._slot = st.empty() if self._area is None else self._area.empty()
             self._box = self._slot.container().status(f"{self.title}: {label}...", expanded=True)
             self._bar = self._box.progress(0.0)
         else:

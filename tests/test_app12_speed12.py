@@ -12,10 +12,12 @@ from __future__ import annotations
 import copy
 import gc
 import re
+from pathlib import Path
 
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -405,3 +407,90 @@ def test_no_visits_no_layer():
     empty = tracking.Tracked(None, None, None, False)  # type: ignore[arg-type]
     assert tracking.visits_layer_of(empty) is None
     assert tracking.visits_layer_of(empty) is None
+
+
+# ------------------------------------------------------------------- status boxes' place
+def _boxes_script() -> None:
+    import streamlit as st
+
+    from hotspots_app.status import StatusProgress, boxes_here
+
+    def work() -> None:
+        for title in ("Reading", "Finding"):
+            p = StatusProgress(title)
+            if st.session_state.get("report", True):  # a cache miss: the library reports
+                p("reading files", 0, 2)
+                p("reading files", 1, 2)
+            p.finish()
+
+    if st.session_state.get("area", True):
+        with boxes_here():
+            work()
+    else:
+        work()
+    st.markdown("below")
+
+
+def _place_of_below(at) -> int:
+    return [i for i, node in at.main.children.items() if getattr(node, "value", None) == "below"][0]
+
+
+def test_status_boxes_keep_what_follows_in_its_place():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_boxes_script)
+    at.run()  # the work reported: two boxes drawn (and cleared)
+    assert not at.exception
+    reported = _place_of_below(at)
+    at.session_state["report"] = False
+    at.run()  # a cache hit: no box
+    assert _place_of_below(at) == reported == 1
+    # without one place for the boxes, what follows moves between the two runs (a remount)
+    at.session_state["area"] = False
+    at.session_state["report"] = True
+    at.run()
+    moved = _place_of_below(at)
+    at.session_state["report"] = False
+    at.run()
+    assert _place_of_below(at) != moved
+
+
+def test_status_progress_in_an_area_outside_a_page_records_the_steps():
+    from hotspots_app.status import StatusProgress, boxes_here
+
+    with boxes_here():
+        p = StatusProgress("Reading")
+        p("reading files", 0, 1)
+        p("validating", 0, None)
+        p.finish()
+    assert [s for s, _, _ in p.steps] == ["reading files", "validating"]
+    q = StatusProgress("Outside")  # no area: drawn in the page as before
+    assert q._area is None
+
+
+def test_the_tabs_keep_their_place_in_the_run_after_an_upload(tmp_path):
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    from hotspots.synthetic import national_frames
+
+    seed = int.from_bytes(os.urandom(4), "little")  # read afresh: the boxes are drawn
+    frame = pd.concat([t for _, t in national_frames(1500, forces=["kent"], seed=seed)])
+    path = tmp_path / "upload.csv"
+    frame.to_csv(path, index=False)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=600)
+    at.run()
+    at.session_state["show_patrol_areas"] = False  # no rerun for the patrol layer
+    at.sidebar.file_uploader(key="uploads").set_value((path.name, path.read_bytes(), "text/csv"))
+    at.run()
+    assert not at.exception
+
+    def tabs_at() -> int:
+        return [
+            i for i, n in at.main.children.items() if getattr(n, "type", "") == "tab_container"
+        ][0]
+
+    after_upload = tabs_at()
+    at.run()  # everything cached: no box
+    assert tabs_at() == after_upload
