@@ -12,6 +12,7 @@ server with ``HOTSPOTS_TILES`` (see :mod:`hotspots_app.map`).
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from dataclasses import dataclass
@@ -294,6 +295,28 @@ def _downloads(result: Any, incidents: Any, page: _Page) -> None:
     )
 
 
+# Whether the objects of the process's first script run were set aside from the collector.
+_FROZEN: list[bool] = []
+_FROZEN_LOCK = threading.Lock()
+
+
+def _freeze_once() -> None:
+    """After the first script run, move what lives then out of the collector's sight.
+
+    The modules, the demo's analysis and every cache made so far live as long as the server; each
+    full collection of the cyclic garbage collector (one every few tens of thousands of new
+    long-lived objects, several per upload) walked all of them again. Collected once first, so
+    no garbage is kept; later objects are collected as before (what other sessions' first runs
+    hold at that moment is set aside too: cycles among it that die later stay, a one-off).
+    """
+    with _FROZEN_LOCK:
+        if _FROZEN:
+            return
+        _FROZEN.append(True)
+    gc.collect()
+    gc.freeze()
+
+
 def run() -> None:
     """Run the app; turn errors into one readable message, never a traceback."""
     _drawing(True)
@@ -309,3 +332,4 @@ def run() -> None:
         )
     finally:
         _drawing(False)
+        _freeze_once()

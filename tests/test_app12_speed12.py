@@ -494,3 +494,34 @@ def test_the_tabs_keep_their_place_in_the_run_after_an_upload(tmp_path):
     after_upload = tabs_at()
     at.run()  # everything cached: no box
     assert tabs_at() == after_upload
+
+
+# ------------------------------------------------------------------ the collector's work
+def test_the_first_run_sets_what_lives_aside_once(monkeypatch):
+    from hotspots_app import page
+
+    calls: list[str] = []
+    monkeypatch.setattr(page, "_FROZEN", [])
+    monkeypatch.setattr(page.gc, "collect", lambda: calls.append("collect") or 0)
+    monkeypatch.setattr(page.gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(page, "main", lambda: None)
+    page.run()
+    page.run()
+    page._freeze_once()
+    assert calls == ["collect", "freeze"]  # collected first: no garbage set aside
+
+
+def test_the_first_run_sets_aside_even_when_it_fails(monkeypatch):
+    from hotspots_app import page
+
+    calls: list[str] = []
+    monkeypatch.setattr(page, "_FROZEN", [])
+    monkeypatch.setattr(page.gc, "collect", lambda: calls.append("collect") or 0)
+    monkeypatch.setattr(page.gc, "freeze", lambda: calls.append("freeze"))
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(page, "main", boom)
+    page.run()  # the error is shown, not raised
+    assert calls == ["collect", "freeze"]
