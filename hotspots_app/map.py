@@ -194,7 +194,7 @@ def show_map(
             for layer in (
                 mapping.basemap_layer(tiles, attribution),
                 plan_layer if show_areas else None,
-                mapping.emerging_layer(cells) if cells is not None and len(cells) else None,
+                emerging_layer(cells) if cells is not None and len(cells) else None,
                 selection_layer(result, selected()),
             )
             if layer is not None
@@ -379,6 +379,45 @@ def selection_layer(result: HotspotResult, hotspot_id: str | None) -> Any:
         if hotspot_id not in made:
             made[hotspot_id] = mapping.selection_layer(result.hotspots, hotspot_id)
         return made[hotspot_id]
+
+
+class PerObject:
+    """Values made once per live object, held by the object's id and dropped when it dies.
+
+    For keys a weak-key dictionary cannot hold: data frames (not hashable) and dataclasses that
+    hash by their fields. The value is made under a lock, once.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def get(self, obj: Any, make: Callable[[], Any]) -> Any:
+        """``make()`` the first time ``obj`` is asked for (while it lives), its value after."""
+        key = id(obj)
+        with self._lock:
+            if key not in self._made:
+                self._made[key] = make()
+                # Runs when obj dies, before its id can name another object.
+                weakref.finalize(obj, self._forget, key)
+            return self._made[key]
+
+    def _forget(self, key: int) -> None:
+        with self._lock:
+            self._made.pop(key, None)
+
+
+# The persistent / emerging cells' layer of each classification (change.run_classify's areas,
+# cached), made once: every rerun with the layer on draws the same object (layer_script).
+_EMERGING = PerObject()
+
+
+def emerging_layer(cells: Any) -> Any:
+    """:func:`hotspots.mapping.emerging_layer` of these cells, made once (shared read-only)."""
+    return _EMERGING.get(cells, lambda: mapping.emerging_layer(cells))
 
 
 # The script of each layer object at each place in the layers, rendered once: a layer made once

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import html
 import tempfile
-import threading
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,25 +180,14 @@ def _visit_style(feature: dict[str, Any]) -> dict[str, Any]:
 
 # The visits layer of each tracking (a Tracked, cached by tracked_for), made once: every rerun
 # draws the same layer object, so its script is rendered once (map.layer_script). By the
-# object's id, dropped when it is (a Tracked compares and hashes by its fields).
-_VISIT_LAYERS: dict[int, Any] = {}
-_VISIT_LAYERS_LOCK = threading.Lock()
+# object's id (a Tracked hashes by its fields), dropped with it.
+_VISIT_LAYERS = map_section.PerObject()
 
 
 def visits_layer_of(t: Tracked) -> Any:
     """:func:`visits_layer` of a tracking, made once (shared read-only, see
     :func:`hotspots_app.plan.layer`)."""
-    key = id(t)
-    with _VISIT_LAYERS_LOCK:
-        if key not in _VISIT_LAYERS:
-            _VISIT_LAYERS[key] = visits_layer(t.visits, t.compliance)
-            weakref.finalize(t, _forget_visits, key)
-        return _VISIT_LAYERS[key]
-
-
-def _forget_visits(key: int) -> None:
-    with _VISIT_LAYERS_LOCK:
-        _VISIT_LAYERS.pop(key, None)
+    return _VISIT_LAYERS.get(t, lambda: visits_layer(t.visits, t.compliance))
 
 
 @cache_resource(max_entries=8)

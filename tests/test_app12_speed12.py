@@ -525,3 +525,61 @@ def test_the_first_run_sets_aside_even_when_it_fails(monkeypatch):
     monkeypatch.setattr(page, "main", boom)
     page.run()  # the error is shown, not raised
     assert calls == ["collect", "freeze"]
+
+
+# ------------------------------------------------------------- persistent / emerging cells
+def _cells(seed: int, n: int) -> gpd.GeoDataFrame:
+    from hotspots.emerging import CATEGORIES
+
+    rng = np.random.default_rng(seed)
+    x = 530_000 + 150 * rng.integers(0, 30, n)
+    y = 180_000 + 150 * rng.integers(0, 30, n)
+    return gpd.GeoDataFrame(
+        {
+            "category": rng.choice([*CATEGORIES, "something else"], n),
+            "n_cells": rng.integers(1, 9, n),
+            "incidents": rng.integers(0, 99, n).astype(float),
+            "top_location": (["<b>{{ 1 }}</b>", None, "High St"] * n)[:n],
+        },
+        geometry=[shapely.box(a, b, a + 150, b + 150) for a, b in zip(x, y, strict=True)],
+        crs="EPSG:27700",
+    )
+
+
+@pytest.mark.parametrize("n", [1, 5, 60])
+def test_the_emerging_layer_is_made_once_per_classification(n, monkeypatch):
+    import streamlit_folium as sf
+
+    from hotspots_app import map as map_section
+
+    cells = _cells(n, n)
+    made: list[int] = []
+    real = mapping.emerging_layer
+    monkeypatch.setattr(
+        map_section.mapping, "emerging_layer", lambda c: made.append(id(c)) or real(c)
+    )
+    first = map_section.emerging_layer(cells)
+    assert map_section.emerging_layer(cells) is first and made == [id(cells)]
+    other = map_section.emerging_layer(cells.copy())
+    assert other is not first and len(made) == 2
+    fresh = real(cells)
+    want = sf._get_feature_group_string(copy.deepcopy(fresh), map=folium.Map(tiles=None), idx=2)
+    assert _normalised(map_section.layer_script(first, 2)) == _normalised(want)
+    count = len(map_section._EMERGING)
+    del cells, first
+    gc.collect()
+    assert len(map_section._EMERGING) < count  # the classification dropped: its layer too
+
+
+def test_per_object_values():
+    from hotspots_app.map import PerObject
+
+    made = PerObject()
+    frame = pd.DataFrame({"a": [1]})  # not hashable
+    calls: list[int] = []
+    assert made.get(frame, lambda: calls.append(1) or "x") == "x"
+    assert made.get(frame, lambda: calls.append(2) or "y") == "x"
+    assert made.get(pd.DataFrame(), lambda: None) is None  # dies at once: forgotten
+    assert calls == [1] and len(made) == 1
+    del frame
+    assert len(made) == 0
