@@ -512,8 +512,32 @@ def layer(bundle: Bundle | None) -> Any:
         return _LAYERS[bundle.made]
 
 
+# The tables each plan shows (all areas, one hot spot's, the places flagged), made once per plan
+# and shared read-only: every rerun of the plan and details tabs shows the same frames. Weak
+# keys: a plan dropped by its cache (patrol_plan_for) drops its tables.
+_TABLES: weakref.WeakKeyDictionary[workflows.PlanResult, dict[Any, pd.DataFrame]] = (
+    weakref.WeakKeyDictionary()
+)
+_TABLES_LOCK = threading.Lock()
+
+
+def _table(bundle: Bundle, key: Any, make: Any) -> pd.DataFrame:
+    with _TABLES_LOCK:
+        made = _TABLES.setdefault(bundle.made, {})
+        if key not in made:
+            made[key] = make(bundle)
+        return made[key]
+
+
 def area_table(bundle: Bundle, hotspot_id: str | None = None) -> pd.DataFrame:
-    """Patrol areas with their plan figures (optionally of one hot spot), for display."""
+    """Patrol areas with their plan figures (optionally of one hot spot), for display.
+
+    Made once per plan and hot spot (shared: do not change it).
+    """
+    return _table(bundle, ("areas", hotspot_id), lambda b: _area_table(b, hotspot_id))
+
+
+def _area_table(bundle: Bundle, hotspot_id: str | None) -> pd.DataFrame:
     areas, plan = bundle.areas, bundle.plan
     cols = ["patrol_area_id", "hotspot_id", "incidents", "pai", "location", "temporal_class"]
     table = pd.DataFrame(areas[[c for c in cols if c in areas.columns]]).merge(
@@ -631,7 +655,14 @@ def section(result: HotspotResult) -> None:
 
 
 def flagged_places(bundle: Bundle) -> pd.DataFrame:
-    """Patrol areas flagged as places a street patrol cannot address, for display."""
+    """Patrol areas flagged as places a street patrol cannot address, for display.
+
+    Made once per plan (shared: do not change it).
+    """
+    return _table(bundle, "places", _flagged_places)
+
+
+def _flagged_places(bundle: Bundle) -> pd.DataFrame:
     areas = bundle.areas
     kind = areas["unpatrollable_kind"].fillna("").astype(str)
     flagged = areas[kind.ne("")]

@@ -583,3 +583,30 @@ def test_per_object_values():
     assert calls == [1] and len(made) == 1
     del frame
     assert len(made) == 0
+
+
+# ------------------------------------------------------------------------ the plan's tables
+def test_the_plan_tables_are_made_once_per_plan(demo_csv):
+    from hotspots.workflows import detect_hotspots, patrol_areas, plan_patrols, read_inputs
+    from hotspots_app import plan as plan_section
+
+    inc = read_inputs([demo_csv])
+    result = detect_hotspots(inc, "kde")
+    made = plan_patrols(
+        inc, result.hotspots, patrol_areas(inc, result.hotspots), params=result.params
+    )
+    bundle = plan_section.Bundle(made, result, True, 75.0, {})
+    again = plan_section.Bundle(made, result, True, 75.0, {})  # another run, the same plan
+    ids = [*map(str, result.hotspots["hotspot_id"]), "none such", None]
+    for hid in ids:
+        table = plan_section.area_table(bundle, hid)
+        pd.testing.assert_frame_equal(table, plan_section._area_table(bundle, hid))
+        assert plan_section.area_table(again, hid) is table
+    places = plan_section.flagged_places(bundle)
+    pd.testing.assert_frame_equal(places, plan_section._flagged_places(bundle))
+    assert plan_section.flagged_places(again) is places
+    assert plan_section.area_table(bundle, "none such").empty
+    n = len(plan_section._TABLES)
+    del bundle, again, made
+    gc.collect()
+    assert len(plan_section._TABLES) == n - 1  # the plan dropped: its tables too
