@@ -610,3 +610,35 @@ def test_the_plan_tables_are_made_once_per_plan(demo_csv):
     del bundle, again, made
     gc.collect()
     assert len(plan_section._TABLES) == n - 1  # the plan dropped: its tables too
+
+
+# ------------------------------------------------------------------------------- safety
+def test_the_app_map_never_renders_user_text_as_a_template(monkeypatch):
+    """folium's full render compiles each script as a Jinja template and renders it: a CSV
+    location such as ``{{ ... }}`` ran on the server. The app's map and layers skip that pass."""
+    import os
+
+    from hotspots_app import map as map_section
+
+    name = "Cycler"  # set by the payload, written without quotes (JSON escapes them)
+    payload = "{{ cycler.__init__.__globals__.os.environ.setdefault(cycler.__name__, '1') }}"
+    payload = payload.replace("'1'", "cycler.__name__")
+    monkeypatch.delenv(name, raising=False)
+    ranked = _ranked(3, 4)
+    ranked["top_location"] = [payload, "{{ 7*7 }}", "{% if 1 %}x{% endif %}", "a"]
+    monkeypatch.setattr(map_section.detection, "contours", lambda result: [])
+
+    class _Result:
+        hotspots = ranked
+        incidents = None
+
+    drawn = map_section.drawn_map.__wrapped__(_Result())
+    assert name not in os.environ
+    assert "{{ 7*7 }}" in drawn.script and "{% if 1 %}" in drawn.script
+    areas = ranked.copy()
+    areas["patrol_area_id"] = ["P1", "P2", "P3", "P4"]
+    areas["location"] = ranked["top_location"]
+    script = map_section.feature_group_string(
+        mapping.patrol_layer(areas), folium.Map(tiles=None), 0
+    )
+    assert name not in os.environ and "{{ 7*7 }}" in script
