@@ -21,6 +21,10 @@ Four things live here:
 * :func:`standalone_html`, a self-contained page (all scripts and styles inlined) for the "download
   map" button, which opens offline from a ``file://`` URL.
 
+Importing this module also makes branca print what folium's elements rendered as it is
+(:class:`RenderedText`): without that, a location text such as ``{{ ... }}`` from an uploaded CSV
+ran as Jinja template code on the server when a map was printed.
+
 Nothing here imports Streamlit.
 """
 
@@ -37,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import branca.colormap
+import branca.element
 import folium
 import jinja2
 import numpy as np
@@ -47,6 +52,7 @@ from markupsafe import Markup
 __all__ = [
     "CDN_TO_LOCAL",
     "DEFAULT_PREFIX",
+    "RenderedText",
     "VENDOR_DIR",
     "UnmappedAssetError",
     "asset_links",
@@ -57,6 +63,58 @@ __all__ = [
     "standalone_html",
     "walk",
 ]
+
+
+class RenderedText:
+    """What branca makes of a text an element rendered to: the text itself, not a template.
+
+    branca's ``MacroElement.render`` (and folium's elements, the same way) put each element's
+    rendered header, body and script into the page as ``Element(text)``, and ``Element``
+    compiles its text as a Jinja template and renders it again when the page is printed. That
+    text holds the data (a GeoJSON layer's properties, a tooltip's location text), so a CSV
+    whose location reads ``{{ cycler.__init__.__globals__.os.getpid() }}`` ran that code on the
+    server (and one with an unclosed ``{{`` failed to compile). The text is final once
+    rendered, so this module sets ``branca.element.Template``, which ``Element`` calls for a
+    template given as text, to :func:`element_template`: the text is printed as it is. Jinja's
+    own handling of plain text is kept (line breaks as ``\n``, one final line break dropped),
+    so a page without template syntax in its data is the same, byte for byte.
+
+    Parameters
+    ----------
+    source : str
+        The rendered text.
+
+    Examples
+    --------
+    >>> RenderedText("var a = '{{ 7 * 7 }}';\r\n").render(this=None, kwargs={})
+    "var a = '{{ 7 * 7 }}';"
+    """
+
+    def __init__(self, source: str) -> None:
+        text = _LINE_BREAKS.sub("\n", str(source))
+        self.source = text[:-1] if text.endswith("\n") else text
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        """The text, whatever the arguments."""
+        return self.source
+
+
+_LINE_BREAKS = re.compile(r"\r\n|\r")
+#: The one template branca gives ``Element`` as text on purpose: a ``Div``'s body, its children.
+_CHILDREN_TEMPLATE = (
+    "{% for name, element in this._children.items() %}{{element.render(**kwargs)}}{% endfor %}"
+)
+
+
+def element_template(source: str) -> Any:
+    """The template of a branca ``Element`` given as text: :class:`RenderedText`, but for the
+    children template of branca's ``Div`` (a Jinja template of the library's own)."""
+    if source == _CHILDREN_TEMPLATE:
+        return Template(source)
+    return RenderedText(source)
+
+
+branca.element.Template = element_template  # type: ignore[misc,assignment]
 
 #: The vendored files: package data found through :mod:`importlib.resources`, so an installed wheel
 #: carries them. A directory on disk, because Streamlit serves them from disk (at
