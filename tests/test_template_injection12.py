@@ -28,29 +28,14 @@ PAYLOAD = "{{ cycler.__init__.__globals__.os.getpid() }}"
 
 
 def _csv(location: str, n: int = 400, seed: int = 7) -> bytes:
+    """A small incident file whose dense half is on a street named ``location``."""
     rng = np.random.default_rng(seed)
     k = n // 2
-    lon = np.r_[rng.normal(-2.98, 0.0004, k), rng.normal(-2.98, 0.01, n - k)]
-    lat = np.r_[rng.normal(53.40, 0.0003, k), rng.normal(53.40, 0.01, n - k)]
-    frame = pd.DataFrame(
-        {
-            "Crime ID": [f"{i:064x}" for i in range(1, n + 1)],
-            "Month": [f"2024-{1 + i % 12:02d}" for i in range(n)],
-            "Reported by": "Merseyside Police",
-            "Falls within": "Merseyside Police",
-            "Longitude": lon.round(6),
-            "Latitude": lat.round(6),
-            "Location": [
-                f"On or near {location} Street" if i < k else "On or near Main Street"
-                for i in range(n)
-            ],
-            "LSOA code": "E01006512",
-            "LSOA name": "Liverpool 060A",
-            "Crime type": "Violence and sexual offences",
-            "Last outcome category": "",
-            "Context": "",
-        }
-    )
+    lon = np.r_[rng.normal(-2.98, 0.0004, k), rng.normal(-2.98, 0.01, n - k)].round(6)
+    lat = np.r_[rng.normal(53.40, 0.0003, k), rng.normal(53.40, 0.01, n - k)].round(6)
+    where = [f"On or near {location} Street"] * k + ["On or near Main Street"] * (n - k)
+    frame = pd.DataFrame({"Month": [f"2024-{1 + i % 12:02d}" for i in range(n)], "Longitude": lon})
+    frame = frame.assign(Latitude=lat, Location=where, Offence="Assault")
     buf = io.StringIO()
     frame.to_csv(buf, index=False)
     return buf.getvalue().encode()
@@ -58,7 +43,7 @@ def _csv(location: str, n: int = 400, seed: int = 7) -> bytes:
 
 @pytest.mark.parametrize("text", [PAYLOAD, '{{ "', "{% if %}", "{# x", "{{7*7}}"])
 def test_standalone_map_prints_location_text_as_it_is(text: str) -> None:
-    inc = read_incidents(("t.csv", _csv(text)))
+    inc = read_incidents(("t.csv", _csv(text)), crime_types="all")
     res = detect_hotspots(inc, "kde")
     assert res.hotspots["top_location"].iloc[0] == f"On or near {text} Street"
     page = standalone_map(res)
