@@ -66,7 +66,7 @@ __all__ = [
 
 
 class RenderedText:
-    """What branca makes of a text an element rendered to: the text itself, not a template.
+    r"""What branca makes of a text an element rendered to: the text itself, not a template.
 
     branca's ``MacroElement.render`` (and folium's elements, the same way) put each element's
     rendered header, body and script into the page as ``Element(text)``, and ``Element``
