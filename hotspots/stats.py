@@ -90,6 +90,12 @@ _DISC_BLOCK = 1 << 16
 _DISC_SUM_BLOCK = 1 << 14
 #: Metres: a location this close to the edge of a strip's sure range is tested exactly instead.
 _STRIP_MARGIN = 0.01
+#: The ends of a strip's sure run are first looked for among this many locations inside the
+#: ends of its candidate range (:func:`_search_after`, :func:`_search_before`), and searched
+#: for only beyond them: the strip height leaves a few candidates per end (national KDE hot
+#: spots, 238,133 discs at four radii: 3.32 -> 3.03 CPU s, mean of three, the same bits; a
+#: window of 2 gave 3.13).
+_SEARCH_WINDOW = 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -1136,8 +1142,10 @@ class _DiscSums:
         hi_out = np.searchsorted(key, base + w_out, "right")
         lo_in, hi_in = hi_out.copy(), hi_out.copy()
         sure = np.flatnonzero(w_in > 0)
-        lo_in[sure] = np.searchsorted(key, base[sure] - w_in[sure], "left")
-        hi_in[sure] = np.searchsorted(key, base[sure] + w_in[sure], "right")
+        # w_in < w_out, so the sure run lies within the candidate range: its ends are counted
+        # from the range's ends (a binary search of every key costs more than a few steps)
+        lo_in[sure] = _search_after(key, lo_out[sure], base[sure] - w_in[sure])
+        hi_in[sure] = _search_before(key, hi_out[sure], base[sure] + w_in[sure])
         lo_in = np.clip(lo_in, lo_out, hi_out)
         hi_in = np.clip(hi_in, lo_in, hi_out)
         run = self.prefix[hi_in] - self.prefix[lo_in]
@@ -1161,6 +1169,38 @@ class _DiscSums:
             for j in range(k):
                 out[:, j] += np.bincount(row, weights=self.values[idx, j], minlength=n_c)
         return out
+
+
+def _search_after(key: np.ndarray, start: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(key, target, "left")`` where it is known to be at least ``start``.
+
+    The keys below each target among the :data:`_SEARCH_WINDOW` from ``start`` on are counted;
+    only where they all are is the target searched for in the whole of ``key`` (sorted,
+    non-empty). The same indices as the search.
+    """
+    last = len(key) - 1
+    count = np.zeros(len(start), dtype=np.intp)
+    for j in range(_SEARCH_WINDOW):
+        count += key.take(np.minimum(start + j, last)) < target
+    found = start + count
+    beyond = np.flatnonzero(count == _SEARCH_WINDOW)
+    if len(beyond):
+        found[beyond] = np.searchsorted(key, target[beyond], "left")
+    return found
+
+
+def _search_before(key: np.ndarray, stop: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(key, target, "right")`` where it is known to be at most ``stop``:
+    :func:`_search_after` from the other end (the keys above each target among the
+    :data:`_SEARCH_WINDOW` before ``stop``)."""
+    count = np.zeros(len(stop), dtype=np.intp)
+    for j in range(1, _SEARCH_WINDOW + 1):
+        count += key.take(np.maximum(stop - j, 0)) > target
+    found = stop - count
+    beyond = np.flatnonzero(count == _SEARCH_WINDOW)
+    if len(beyond):
+        found[beyond] = np.searchsorted(key, target[beyond], "right")
+    return found
 
 
 def _strip_height(radius: float, density: float) -> float:

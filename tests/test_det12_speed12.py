@@ -1,0 +1,120 @@
+"""Session 12 (det12): the disc sums' sure runs found by counting a few keys from the ends of
+their candidate ranges (:func:`hotspots.stats._search_after`, :func:`_search_before`), the same
+indices as a binary search of every key and so the same bits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+import hotspots.stats as stats
+from hotspots.stats import SurroundingsTest, _disc_fields, _search_after, _search_before
+
+
+def _keys(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Sorted keys with runs of equal values (stacked map points share a key)."""
+    return np.sort(np.round(rng.uniform(0, 50, n), 0 if n > 20 else 1))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 40, 2000])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_searches_from_the_ends_equal_searchsorted(n, seed):
+    rng = np.random.default_rng(seed)
+    key = _keys(rng, n)
+    # targets on keys, between them, below and above all of them
+    target = np.r_[key, key + 0.5, key - 0.5, rng.uniform(-5, 55, 500), -1.0, 99.0, np.inf]
+    left = np.searchsorted(key, target, "left")
+    right = np.searchsorted(key, target, "right")
+    # any start at or below the answer (at the answer, just below, far below, zero)
+    for start in (left, np.maximum(left - 1, 0), np.maximum(left - 7, 0), np.zeros_like(left)):
+        np.testing.assert_array_equal(_search_after(key, start, target), left)
+    for stop in (right, np.minimum(right + 1, n), np.minimum(right + 7, n), np.full_like(right, n)):
+        np.testing.assert_array_equal(_search_before(key, stop, target), right)
+    empty = np.empty(0, dtype=np.intp)
+    assert len(_search_after(key, empty, np.empty(0))) == 0
+    assert len(_search_before(key, empty, np.empty(0))) == 0
+
+
+def test_searches_far_from_the_start_fall_back_to_binary_search(monkeypatch):
+    """A run longer than the window (a dense strip) is searched for, with the same answer."""
+    key = np.arange(100.0)
+    target = np.array([50.5, 0.0, 99.0, 100.0])
+    start = np.zeros(4, dtype=np.intp)
+    seen = []
+    real = np.searchsorted
+
+    def spy(a, v, side="left"):
+        seen.append(len(v))
+        return real(a, v, side)
+
+    monkeypatch.setattr(stats.np, "searchsorted", spy)
+    got = _search_after(key, start, target)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(got, real(key, target, "left"))
+    assert seen == [3]  # 0.0 is found in the window; the others are searched for
+
+
+def _town(seed: int) -> tuple[np.ndarray, shapely.Polygon]:
+    rng = np.random.default_rng(seed)
+    town = np.round(rng.normal(2000, 300, (1200, 2)), 1)
+    xy = np.r_[town, rng.uniform(-2000, 6000, (300, 2)), [[2000.0, 2000.0]] * 30]
+    xy = np.r_[xy, xy[rng.integers(0, len(xy), 1500)]] + [400_000, 300_000]
+    return xy, shapely.box(398_000, 298_000, 406_000, 306_000)
+
+
+def _with_binary_searches(monkeypatch):
+    """The disc sums as before this change: every end of a sure run found by np.searchsorted."""
+    monkeypatch.setattr(
+        stats, "_search_after", lambda key, start, target: np.searchsorted(key, target, "left")
+    )
+    monkeypatch.setattr(
+        stats, "_search_before", lambda key, stop, target: np.searchsorted(key, target, "right")
+    )
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_ring_sums_are_the_bits_of_binary_searches_and_of_every_pair(seed, monkeypatch):
+    xy, area = _town(seed)
+    test = SurroundingsTest(xy, area)
+    loc = test.locations
+    values = np.column_stack([test.counts, test.catchment])
+    centres = np.r_[np.arange(len(loc)), 0, len(loc) - 1]
+    calls = []
+    after = stats._search_after
+
+    def counted(key, start, target):
+        calls.append(len(start))
+        return after(key, start, target)
+
+    monkeypatch.setattr(stats, "_search_after", counted)
+    got = test._ring_sums(centres, values)
+    assert sum(calls) > 0  # the new path is taken
+    _with_binary_searches(monkeypatch)
+    ref = test._ring_sums(centres, values)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(got.view(np.uint64), ref.view(np.uint64))
+    d = np.hypot(*(loc[None, :, a] - loc[centres][:, None, a] for a in (0, 1)))
+    masks = (d <= 75.0, (d > 150.0) & (d <= 450.0), (d > 450.0) & (d <= 750.0))
+    direct = np.stack([m.astype(float) @ values for m in masks], axis=1)
+    np.testing.assert_array_equal(got[:, :, 0], direct[:, :, 0])
+    np.testing.assert_allclose(got[:, :, 1], direct[:, :, 1], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "xy",
+    [
+        np.array([[500.0, 500.0]]),
+        np.array([[500.0, 500.0]] * 4),
+        np.array([[100.0, 100.0], [160.0, 100.0], [900.0, 100.0]]),
+        np.c_[np.arange(0.0, 3000.0, 37.5), np.full(80, 1000.0)],  # collinear, on ring edges
+    ],
+)
+def test_discs_of_few_stacked_or_collinear_points_equal_binary_searches(xy, monkeypatch):
+    area = shapely.box(-1000, -1000, 4000, 4000)
+    got = SurroundingsTest(xy, area).discs()
+    _with_binary_searches(monkeypatch)
+    ref = SurroundingsTest(xy, area).discs()
+    for a, b in zip(_disc_fields(got), _disc_fields(ref), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.isfinite(got.p_value).all()
