@@ -22,8 +22,9 @@ Public API
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -460,39 +461,86 @@ def _cluster_polygons(
     return out
 
 
+@dataclass
+class _PendingTest:
+    """The surroundings test being built (:func:`_start_test`), and how to tell it early which
+    discs the clusters' polygons will ask for."""
+
+    #: the test, built in a background thread
+    test: Future[SurroundingsTest]
+    #: resolved once the clusters are known (:meth:`tell`): the members' locations as a mask
+    #: of the test's locations, or None; the test's thread waits for it
+    members: Future[Callable[[np.ndarray], np.ndarray] | None]
+    #: index among the test's (sorted) locations of each location in order of first
+    #: occurrence; None when the test finds its locations itself
+    sorted_index: np.ndarray | None
+
+    def tell(self, loc_labels: np.ndarray | None) -> None:
+        """Hand the test the locations of the clusters' members (labels >= 0 of the locations
+        in order of first occurrence), or nothing (None), once; later calls do nothing."""
+        if self.members.done():
+            return
+        index = self.sorted_index
+        if loc_labels is None or index is None or not (loc_labels >= 0).any():
+            self.members.set_result(None)
+            return
+        mask = np.zeros(len(index), dtype=bool)
+        mask[index[loc_labels >= 0]] = True
+        self.members.set_result(
+            lambda locations: (
+                mask if len(locations) == len(mask) else np.zeros(len(locations), bool)
+            )
+        )
+
+
 def _start_test(
     incidents: Incidents, xy: np.ndarray
-) -> tuple[Future[SurroundingsTest], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+) -> tuple[_PendingTest, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The surroundings test of these incidents (coordinates ``xy``), built in a background
     thread while the clustering runs (it does not depend on the clusters); and the distinct
     locations in order of first occurrence with the inverse map and the multiplicities
-    (:func:`_unique_locations`), from the same hashing pass where the coordinates allow."""
-    sorted_, first_seen = _distinct_locations(xy)
+    (:func:`_unique_locations`), from the same hashing pass where the coordinates allow.
+
+    The caller must :meth:`_PendingTest.tell` the test the clusters (or None), even when it
+    fails: then the test computes the members' discs in its thread
+    (:meth:`~hotspots.stats.SurroundingsTest.prepare_discs`) while the polygons are drawn, and
+    :meth:`~hotspots.stats.SurroundingsTest.places` shares what is left (the same bits).
+    """
+    sorted_, first_seen, sorted_index = _distinct_locations(xy)
+    members: Future[Callable[[np.ndarray], np.ndarray] | None] = Future()
     test = start_surroundings_test(
-        xy, incidents.study_area, months=incidents.frame["month"], distinct=sorted_
+        xy,
+        incidents.study_area,
+        months=incidents.frame["month"],
+        distinct=sorted_,
+        centres=members,
     )
-    return test, first_seen
+    return _PendingTest(test, members, sorted_index), first_seen
 
 
 def _distinct_locations(
     xy: np.ndarray,
 ) -> tuple[
-    tuple[np.ndarray, np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray, np.ndarray]
+    tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    tuple[np.ndarray, np.ndarray, np.ndarray],
+    np.ndarray | None,
 ]:
     """``unique_points(xy, return_inverse=True, return_counts=True)`` (sorted, for the
     surroundings test; None where it is left to the test) and :func:`_unique_locations` of
     ``xy`` (order of first occurrence), both from one ``unique_points`` where every coordinate
     is finite and non-zero (``unique_points`` hashes ``x + iy`` as :func:`_factorize_xy` does,
-    so the locations are the same)."""
+    so the locations are the same); and the index among the sorted locations of each location
+    in order of first occurrence (None with the first None)."""
     if not len(xy) or not np.isfinite(xy).all() or (xy == 0).any():
-        return None, _unique_locations(xy)
+        return None, _unique_locations(xy), None
     loc, first, inverse, counts = unique_points(
         xy, return_index=True, return_inverse=True, return_counts=True
     )
     order = np.argsort(first)  # the sorted locations by first occurrence
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    return (loc, inverse, counts), (loc[order], rank[inverse], counts[order].astype(np.int64))
+    first_seen = (loc[order], rank[inverse], counts[order].astype(np.int64))
+    return (loc, inverse, counts), first_seen, order
 
 
 def _hotspots_frame(
@@ -505,7 +553,7 @@ def _hotspots_frame(
     eps: float,
     buffer_m: float,
     hull: str,
-    test: Future[SurroundingsTest],
+    test: _PendingTest,
     alpha: float,
     crs: Any,
 ) -> tuple[gpd.GeoDataFrame, SurroundingsTest | None]:
@@ -519,7 +567,10 @@ def _hotspots_frame(
     """
     k = int(loc_labels.max()) + 1 if len(loc_labels) else 0
     if k == 0:
+        test.tell(None)
         return _empty_hotspots(crs), None
+    # the members' discs are computed in the test's thread while the polygons are drawn
+    test.tell(loc_labels)
     mask = loc_labels >= 0
     lab = loc_labels[mask]
     cnt = counts[mask]
@@ -536,7 +587,7 @@ def _hotspots_frame(
     np.maximum.at(peak_nb, lab, nb_count[mask])
     geom = _cluster_polygons(pts, loc_labels, buffer_m, hull)
     present = n_locations > 0  # labels need not be contiguous
-    surroundings = test.result()
+    surroundings = test.test.result()
     place = surroundings.places(geom)
     p = place.p_value
     frame = pd.DataFrame(
@@ -776,79 +827,87 @@ class DBSCANHotspots(HotspotEstimator):
         notes: list[str] = []
         xy = incidents.xy
         test, (uniq, inverse, counts) = _start_test(incidents, xy)
-        n = len(xy)
-        area = incidents.study_area_m2
-        eps = float(self.eps) if self.eps is not None else DEFAULT_EPS_M
-        if self.eps is None:
-            notes.append(
-                f"eps set to {eps:g} m automatically: half the ~150 m micro hot spot of UK "
-                "trials, so each core neighbourhood fits a patrol-sized 150 m circle."
-            )
-        lam = csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
-        min_samples: float | None
-        if self.min_samples is not None:
-            min_samples = self.min_samples
-            rule = "given"
-        elif n >= 1 and area > 0:
-            min_samples = csr_min_samples(n, area, eps, self.alpha)
-            rule = "csr"
-            notes.append(
-                f"min_samples set to {min_samples} automatically: under complete spatial "
-                f"randomness ({n:,} incidents over {_fmt_km2(area)}, {lam:.3g} expected "
-                f"neighbours within {eps:g} m) the chance that any {eps:g} m disc holds "
-                f"{min_samples} or more incidents is at most {self.alpha:g}."
-            )
-        else:
-            min_samples = None
-            rule = "undefined"
+        try:
+            n = len(xy)
+            area = incidents.study_area_m2
+            eps = float(self.eps) if self.eps is not None else DEFAULT_EPS_M
+            if self.eps is None:
+                notes.append(
+                    f"eps set to {eps:g} m automatically: half the ~150 m micro hot spot of UK "
+                    "trials, so each core neighbourhood fits a patrol-sized 150 m circle."
+                )
+            lam = csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
+            min_samples: float | None
+            if self.min_samples is not None:
+                min_samples = self.min_samples
+                rule = "given"
+            elif n >= 1 and area > 0:
+                min_samples = csr_min_samples(n, area, eps, self.alpha)
+                rule = "csr"
+                notes.append(
+                    f"min_samples set to {min_samples} automatically: under complete spatial "
+                    f"randomness ({n:,} incidents over {_fmt_km2(area)}, {lam:.3g} expected "
+                    f"neighbours within {eps:g} m) the chance that any {eps:g} m disc holds "
+                    f"{min_samples} or more incidents is at most {self.alpha:g}."
+                )
+            else:
+                min_samples = None
+                rule = "undefined"
+                if n:
+                    notes.append(
+                        "The study area has no area (all incidents on one point or one line), so "
+                        "min_samples cannot be set from complete spatial randomness: no clusters. "
+                        "Set min_samples to cluster these incidents."
+                    )
+
             if n:
                 notes.append(
-                    "The study area has no area (all incidents on one point or one line), so "
-                    "min_samples cannot be set from complete spatial randomness: no clusters. "
-                    "Set min_samples to cluster these incidents."
+                    f"{n:,} incidents sit on {len(uniq):,} distinct locations; DBSCAN ran on "
+                    "the locations weighted by their incident counts (same result as on every "
+                    "incident)."
                 )
+            if min_samples is not None and n:
+                w = (
+                    np.bincount(inverse, weights=incidents.weights, minlength=len(uniq))
+                    if self.use_weights
+                    else counts.astype(float)
+                )
+                from hotspots.engine import current_engine  # the engine imports this module
 
-        if n:
-            notes.append(
-                f"{n:,} incidents sit on {len(uniq):,} distinct locations; DBSCAN ran on the "
-                "locations weighted by their incident counts (same result as on every incident)."
-            )
-        if min_samples is not None and n:
-            w = (
-                np.bincount(inverse, weights=incidents.weights, minlength=len(uniq))
-                if self.use_weights
-                else counts.astype(float)
-            )
-            from hotspots.engine import current_engine  # the engine imports this module
+                running = current_engine()  # a Dask engine clusters by tiles
+                dbscan = running.dbscan_locations if running else _dbscan_locations
+                loc_labels, _, nbw = dbscan(uniq, w, eps, float(min_samples))
+                nb_count = (
+                    _neighbourhood_weights(uniq, counts.astype(float), eps)
+                    if self.use_weights
+                    else nbw
+                )
+            else:
+                loc_labels = np.full(len(uniq), -1, dtype=np.intp)
+                nb_count = np.zeros(len(uniq))
 
-            running = current_engine()  # a Dask engine clusters by tiles
-            dbscan = running.dbscan_locations if running else _dbscan_locations
-            loc_labels, _, nbw = dbscan(uniq, w, eps, float(min_samples))
-            nb_count = (
-                _neighbourhood_weights(uniq, counts.astype(float), eps) if self.use_weights else nbw
+            self.eps_ = eps
+            self.min_samples_ = (
+                int(min_samples)
+                if min_samples is not None and not self.use_weights
+                else min_samples
             )
-        else:
-            loc_labels = np.full(len(uniq), -1, dtype=np.intp)
-            nb_count = np.zeros(len(uniq))
-
-        self.eps_ = eps
-        self.min_samples_ = (
-            int(min_samples) if min_samples is not None and not self.use_weights else min_samples
-        )
-        self.labels_ = loc_labels[inverse] if n else np.empty(0, dtype=np.intp)
-        self.hotspots_, self.surroundings_ = _hotspots_frame(
-            method="dbscan",
-            pts=uniq,
-            counts=counts,
-            loc_labels=loc_labels,
-            nb_count=nb_count,
-            eps=eps,
-            buffer_m=eps / 2,
-            hull=self.hull,
-            test=test,
-            alpha=self.alpha,
-            crs=incidents.crs,
-        )
+            self.labels_ = loc_labels[inverse] if n else np.empty(0, dtype=np.intp)
+            self.hotspots_, self.surroundings_ = _hotspots_frame(
+                method="dbscan",
+                pts=uniq,
+                counts=counts,
+                loc_labels=loc_labels,
+                nb_count=nb_count,
+                eps=eps,
+                buffer_m=eps / 2,
+                hull=self.hull,
+                test=test,
+                alpha=self.alpha,
+                crs=incidents.crs,
+            )
+        finally:
+            test.tell(None)  # the test's thread waits for it, even when the fit fails
         self.n_clusters_ = len(self.hotspots_)
         n_in = int(self.hotspots_["n_members"].sum())
         notes.append(
@@ -1042,48 +1101,55 @@ class HDBSCANHotspots(HotspotEstimator):
             )
             raise ParameterError(msg)
         test, (uniq, inverse, counts) = _start_test(incidents, xy)
-        area = incidents.study_area_m2
-        eps = DEFAULT_EPS_M
-        lam = csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
-        mcs, rule = self._min_cluster_size(n, area, eps, notes)
-        ms = int(self.min_samples) if self.min_samples is not None else mcs
-        if self.min_samples is None and mcs is not None:
-            notes.append(f"min_samples set to min_cluster_size ({mcs}), scikit-learn's default.")
+        try:
+            area = incidents.study_area_m2
+            eps = DEFAULT_EPS_M
+            lam = csr_lambda(n, area, eps) if n >= 1 and area > 0 else float("nan")
+            mcs, rule = self._min_cluster_size(n, area, eps, notes)
+            ms = int(self.min_samples) if self.min_samples is not None else mcs
+            if self.min_samples is None and mcs is not None:
+                notes.append(
+                    f"min_samples set to min_cluster_size ({mcs}), scikit-learn's default."
+                )
 
-        labels = np.full(n, -1, dtype=np.intp)
-        if mcs is not None and ms is not None and len(uniq) >= 2 and n > max(mcs, ms):
-            model = HDBSCAN(
-                min_cluster_size=mcs,
-                min_samples=ms,
-                algorithm="kd_tree",
-                allow_single_cluster=False,
-                copy=True,
+            labels = np.full(n, -1, dtype=np.intp)
+            if mcs is not None and ms is not None and len(uniq) >= 2 and n > max(mcs, ms):
+                model = HDBSCAN(
+                    min_cluster_size=mcs,
+                    min_samples=ms,
+                    algorithm="kd_tree",
+                    allow_single_cluster=False,
+                    copy=True,
+                )
+                labels = model.fit_predict(xy).astype(np.intp)
+            labels, loc_labels = _stack_labels(labels, inverse, len(uniq), notes)
+            nb_count = (
+                _neighbourhood_weights(uniq, counts.astype(float), eps)
+                if len(uniq)
+                else np.zeros(0)
             )
-            labels = model.fit_predict(xy).astype(np.intp)
-        labels, loc_labels = _stack_labels(labels, inverse, len(uniq), notes)
-        nb_count = (
-            _neighbourhood_weights(uniq, counts.astype(float), eps) if len(uniq) else np.zeros(0)
-        )
-        n_dropped = 0
-        if self.significant_only and loc_labels.max(initial=-1) >= 0:
-            n_dropped = self._drop_not_significant(loc_labels, nb_count, n, lam, eps, notes)
-            labels = loc_labels[inverse]
-        self.min_cluster_size_ = mcs
-        self.min_samples_ = ms
-        self.labels_ = labels
-        self.hotspots_, self.surroundings_ = _hotspots_frame(
-            method="hdbscan",
-            pts=uniq,
-            counts=counts,
-            loc_labels=loc_labels,
-            nb_count=nb_count,
-            eps=eps,
-            buffer_m=eps / 2,
-            hull=self.hull,
-            test=test,
-            alpha=self.alpha,
-            crs=incidents.crs,
-        )
+            n_dropped = 0
+            if self.significant_only and loc_labels.max(initial=-1) >= 0:
+                n_dropped = self._drop_not_significant(loc_labels, nb_count, n, lam, eps, notes)
+                labels = loc_labels[inverse]
+            self.min_cluster_size_ = mcs
+            self.min_samples_ = ms
+            self.labels_ = labels
+            self.hotspots_, self.surroundings_ = _hotspots_frame(
+                method="hdbscan",
+                pts=uniq,
+                counts=counts,
+                loc_labels=loc_labels,
+                nb_count=nb_count,
+                eps=eps,
+                buffer_m=eps / 2,
+                hull=self.hull,
+                test=test,
+                alpha=self.alpha,
+                crs=incidents.crs,
+            )
+        finally:
+            test.tell(None)  # the test's thread waits for it, even when the fit fails
         self.n_clusters_ = len(self.hotspots_)
         n_in = int(self.hotspots_["n_members"].sum())
         n_sig = int(self.hotspots_["significant"].sum())

@@ -737,7 +737,12 @@ class SurroundingsTest:
         }
 
     def _ring_sums(
-        self, centres: np.ndarray, values: np.ndarray, *, split: bool = True
+        self,
+        centres: np.ndarray,
+        values: np.ndarray,
+        *,
+        split: bool = True,
+        rings: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> np.ndarray:
         """(len(centres), 3, k) sums of ``values`` (m, k) over each disc, inner and outer ring.
 
@@ -745,13 +750,15 @@ class SurroundingsTest:
         ``d <= r``, in the inner ring when ``gap < d <= middle`` and in the outer ring when
         ``middle < d <= outer`` (see :class:`_DiscSums` for how, without listing every pair).
         With ``split``, half of the centres are summed on another thread (every centre's sums
-        are its own, whatever the others: :meth:`_rings`).
+        are its own, whatever the others: :meth:`_rings`). ``rings``: ``self._rings(values)``
+        when the caller has it.
         """
         centres = np.asarray(centres, dtype=np.intp)
         values = np.asarray(values, dtype=float)
         if self.n_tests == 0 or len(centres) == 0:
             return np.zeros((len(centres), 3, values.shape[1]))
-        rings = self._rings(values)
+        if rings is None:
+            rings = self._rings(values)
         if not split:
             return rings(centres)
         half = len(centres) // 2
@@ -825,7 +832,10 @@ class SurroundingsTest:
         known, have = ahead.take(idx)
         if have.all():
             return known
-        rest = self._disc_test(self._ring_sums(idx[~have], self._disc_values()))
+        # the others on the tables built for those (not sorted again)
+        rest = self._disc_test(
+            self._ring_sums(idx[~have], self._disc_values(), rings=ahead.rings())
+        )
         fields = []
         for a, b in zip(_disc_fields(known), _disc_fields(rest), strict=True):
             both = np.empty(k_n)
@@ -967,7 +977,9 @@ class _DiscsAhead:
         self._failed: BaseException | None = None
         self._whole: DiscTest | None = None
 
-    def _tables(self) -> Callable[[np.ndarray], np.ndarray]:
+    def rings(self) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`SurroundingsTest._rings` of the discs' values, built once, by the first
+        thread to need it (any centres: the same bits as tables of their own)."""
         with self._tables_lock:
             if self._rings is None:
                 self._rings = self.test._rings(self.test._disc_values())
@@ -983,7 +995,7 @@ class _DiscsAhead:
                 self._next += 1
             try:
                 part = self.centres[self._bounds[k] : self._bounds[k + 1]]
-                self._parts[k] = self.test._disc_test(self._tables()(part))
+                self._parts[k] = self.test._disc_test(self.rings()(part))
             except BaseException as exc:  # handed to the threads that wait for the result
                 self._failed = exc
             finally:

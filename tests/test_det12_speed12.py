@@ -1,6 +1,8 @@
 """Session 12 (det12): the disc sums' sure runs found by counting a few keys from the ends of
 their candidate ranges (:func:`hotspots.stats._search_after`, :func:`_search_before`), the same
-indices as a binary search of every key and so the same bits."""
+indices as a binary search of every key and so the same bits; DBSCAN's and HDBSCAN's tests
+computing their members' discs ahead, and the other discs of a test's places on the tables of
+those computed ahead."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ import numpy as np
 import pytest
 import shapely
 
+import hotspots.clusters as cl
 import hotspots.stats as stats
+from hotspots.clusters import DBSCANHotspots, HDBSCANHotspots
+from hotspots.incidents import Incidents
 from hotspots.stats import SurroundingsTest, _disc_fields, _search_after, _search_before
 
 
@@ -118,3 +123,99 @@ def test_discs_of_few_stacked_or_collinear_points_equal_binary_searches(xy, monk
     for a, b in zip(_disc_fields(got), _disc_fields(ref), strict=True):
         np.testing.assert_array_equal(a, b)
     assert np.isfinite(got.p_value).all()
+
+
+# --------------------------------------------------------------------------------------------
+# DBSCAN and HDBSCAN: the members' discs computed in the test's thread while the polygons are
+# drawn, and the other discs of the places on the same ring tables
+# --------------------------------------------------------------------------------------------
+
+
+def _clustered(seed: int, x0: float = 530_000.0, y0: float = 180_000.0) -> Incidents:
+    rng = np.random.default_rng(seed)
+    spots = [rng.normal(c, 30, (n, 2)) for c, n in (((1500, 1500), 400), ((3000, 2200), 250))]
+    xy = np.round(np.concatenate([rng.uniform(0, 5000, (3000, 2)), *spots]), 0)
+    xy = np.r_[xy, xy[rng.integers(0, len(xy), 800)]]
+    months = np.array(["2024-01", "2024-02", "2024-03"], dtype="datetime64[M]")
+    return Incidents.from_xy(
+        xy[:, 0] + x0,
+        xy[:, 1] + y0,
+        study_area=shapely.box(x0 - 100, y0 - 100, x0 + 5100, y0 + 5100),
+        month=months[rng.integers(0, 3, len(xy))],
+    )
+
+
+@pytest.mark.parametrize("method", [DBSCANHotspots, HDBSCANHotspots])
+def test_cluster_tests_take_the_members_discs_ahead_with_the_same_bits(method, monkeypatch):
+    inc = _clustered(5)
+    built = []
+    rings = SurroundingsTest._rings
+
+    def counted(self, values):
+        built.append(values.shape)
+        return rings(self, values)
+
+    monkeypatch.setattr(SurroundingsTest, "_rings", counted)
+    est = method().fit(inc)
+    monkeypatch.undo()
+    test = est.surroundings_
+    assert len(est.hotspots_) >= 2 and test is not None
+    ahead = test._ahead
+    assert ahead is not None  # the new path: the members' discs were computed ahead
+    members = np.flatnonzero(est.labels_ >= 0)
+    np.testing.assert_array_equal(ahead.centres, np.unique(test.inverse[members]))
+    # the dispersion's sample and the discs: one table each, the places' other discs included
+    assert built == [(test.n_tests, 2), (test.n_tests, 2)]
+    # the same p-values, counts and expected values as a test of its own, with no discs ahead
+    fresh = SurroundingsTest(inc.xy, inc.study_area, months=inc.frame["month"])
+    assert fresh._ahead is None
+    place = fresh.places(est.hotspots_.geometry)
+    np.testing.assert_array_equal(est.hotspots_["p_value"].to_numpy(), place.p_value)
+    np.testing.assert_array_equal(est.hotspots_["disc_incidents"].to_numpy(), place.count)
+    np.testing.assert_array_equal(est.hotspots_["disc_expected"].to_numpy(), place.expected)
+    assert est.hotspots_["significant"].any()
+
+
+def test_a_cluster_fit_that_fails_still_tells_its_test(monkeypatch):
+    """The test's thread waits to be told the members: told None when the clustering fails,
+    and when there is no cluster."""
+    pending = []
+    start = cl._start_test
+
+    def kept(incidents, xy):
+        out = start(incidents, xy)
+        pending.append(out[0])
+        return out
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("clustering failed")
+
+    monkeypatch.setattr(cl, "_start_test", kept)
+    monkeypatch.setattr(cl, "_dbscan_locations", broken)
+    with pytest.raises(RuntimeError, match="clustering failed"):
+        DBSCANHotspots().fit(_clustered(6))
+    assert pending[-1].members.done() and pending[-1].members.result() is None
+    assert pending[-1].test.result(timeout=60).defined
+    monkeypatch.undo()
+    monkeypatch.setattr(cl, "_start_test", kept)
+    rng = np.random.default_rng(7)
+    sparse = rng.uniform(0, 5000, (60, 2)) + [530_000, 180_000]
+    est = DBSCANHotspots().fit(Incidents.from_xy(sparse[:, 0], sparse[:, 1]))
+    assert len(est.hotspots_) == 0
+    assert pending[-1].members.result() is None
+    assert pending[-1].test.result(timeout=60)._ahead is None
+
+
+def test_discs_beside_those_ahead_use_the_same_tables_and_bits():
+    xy, area = _town(8)
+    test = SurroundingsTest(xy, area)
+    m = test.n_tests
+    test.prepare_discs(np.arange(0, m, 3))
+    ahead = test._ahead
+    assert ahead is not None
+    before = ahead.rings()
+    every = test.discs()  # two in three beside those ahead
+    assert ahead.rings() is before
+    plain = SurroundingsTest(xy, area).discs()
+    for a, b in zip(_disc_fields(every), _disc_fields(plain), strict=True):
+        np.testing.assert_array_equal(a, b)
