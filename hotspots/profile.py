@@ -470,7 +470,11 @@ def rank_hotspots_with_members(
         locations, inverse = unique_points(incidents.xy, return_inverse=True)
     else:
         locations, inverse = np.empty((0, 2)), np.empty(0, dtype=np.intp)
-    inside = points_in_polygons(locations, geoms)
+    inside = (
+        test.locations_in(geoms)  # a detector's own test may have them (DBSCAN, HDBSCAN)
+        if test is not None and given
+        else points_in_polygons(locations, geoms)
+    )
     if not keep_empty:  # the polygons that hold no incident location are left out
         keep, inside = _holding(inside, k)
         if len(keep) < k:

@@ -662,6 +662,8 @@ class SurroundingsTest:
         self.radii = (r_d, r_gap, r_mid, r_out)
         #: the discs computed ahead (:meth:`prepare_discs`)
         self._ahead: _DiscsAhead | None = None
+        #: the polygons of the last :meth:`places` and its (location, polygon) pairs
+        self._last_inside: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         n = len(xy)
         if distinct is not None:
@@ -716,9 +718,11 @@ class SurroundingsTest:
 
     def __getstate__(self) -> dict[str, Any]:
         """The test without the discs computed ahead (:meth:`prepare_discs`: they hold locks,
-        and are computed again when asked), for pickling and copying."""
+        and are computed again when asked) nor the last places' polygons, for pickling and
+        copying."""
         state = self.__dict__.copy()
         state["_ahead"] = None
+        state["_last_inside"] = None
         return state
 
     def describe(self) -> dict[str, Any]:
@@ -896,6 +900,36 @@ class SurroundingsTest:
         variance = phi * expected + a_d**2 * phi * var_rho
         return DiscTest(k, expected, variance, nbinom_tail(k, expected, variance))
 
+    def locations_in(self, geoms: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``points_in_polygons(self.locations, geoms)``, taken from the last :meth:`places`
+        when that was asked for the same polygon objects, in any order (a detector's polygons,
+        then its sorted hot spots: DBSCAN's 14,981 national ones, 0.25 s each time).
+
+        Parameters
+        ----------
+        geoms : array or GeoSeries of shapely geometries
+
+        Returns
+        -------
+        point_idx, poly_idx : numpy.ndarray of int64
+            As :func:`points_in_polygons`: the same pairs, sorted by location, then polygon.
+        """
+        g = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+        last = self._last_inside
+        if last is None or not len(g) or any(x is None for x in g):
+            return points_in_polygons(self.locations, g)
+        known, (loc_i, poly_i) = last
+        at = {id(x): i for i, x in enumerate(known) if x is not None}
+        old = np.array([at.get(id(x), -1) for x in g], dtype=np.intp)
+        if (old < 0).any() or len(np.unique(old)) != len(old):
+            return points_in_polygons(self.locations, g)
+        new_of = np.full(len(known), -1, dtype=np.int64)
+        new_of[old] = np.arange(len(g))
+        keep = new_of[poly_i] >= 0
+        loc, poly = loc_i[keep], new_of[poly_i[keep]]
+        by = np.lexsort((poly, loc))
+        return loc[by].astype(np.int64), poly[by]
+
     def places(
         self, geoms: Any, *, inside: tuple[np.ndarray, np.ndarray] | None = None
     ) -> PlaceTest:
@@ -921,7 +955,10 @@ class SurroundingsTest:
         centre = np.full(k, -1, dtype=np.intp)
         if k == 0 or self.n_tests == 0:
             return PlaceTest(count, expected, p, centre)
-        loc_i, poly_i = inside if inside is not None else points_in_polygons(self.locations, g)
+        if inside is None:
+            inside = points_in_polygons(self.locations, g)
+            self._last_inside = (g.copy(), inside)  # the caller's array may change
+        loc_i, poly_i = inside
         if len(loc_i) == 0:
             return PlaceTest(count, expected, p, centre)
         used, pos = np.unique(loc_i, return_inverse=True)

@@ -219,3 +219,72 @@ def test_discs_beside_those_ahead_use_the_same_tables_and_bits():
     plain = SurroundingsTest(xy, area).discs()
     for a, b in zip(_disc_fields(every), _disc_fields(plain), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_locations_in_the_last_places_polygons_equal_testing_them_again(monkeypatch):
+    xy, area = _town(9)
+    test = SurroundingsTest(xy, area)
+    rng = np.random.default_rng(9)
+    centres = test.locations[rng.choice(test.n_tests, 40, replace=False)]
+    polys = np.array(
+        [shapely.Point(c).buffer(r) for c, r in zip(centres, rng.uniform(20, 400, 40), strict=True)]
+        + [None, shapely.box(0, 0, 1, 1)],  # a missing polygon, one holding no location
+        dtype=object,
+    )
+    place = test.places(polys)
+    calls = []
+    real = stats.points_in_polygons
+
+    def counted(points, geoms):
+        calls.append(len(geoms))
+        return real(points, geoms)
+
+    monkeypatch.setattr(stats, "points_in_polygons", counted)
+    order = rng.permutation(40)
+    for sub in (polys[order], polys[order[:7]], polys[[41, 3]]):
+        got = test.locations_in(sub)
+        ref = real(test.locations, sub)
+        for a, b in zip(got, ref, strict=True):
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == b.dtype == np.int64
+    assert calls == []  # the new path: the pairs of the last places, remapped
+    # polygons places was not asked for, a repeated polygon, a missing one: tested again
+    other = np.array([shapely.Point(centres[0]).buffer(300)], dtype=object)
+    for sub in (other, polys[[2, 2]], polys[[40, 1]], polys[:0]):
+        got = test.locations_in(sub)
+        for a, b in zip(got, real(test.locations, sub), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert calls == [1, 2, 2, 0]
+    again = test.places(polys[order], inside=test.locations_in(polys[order]))
+    for a, b in zip(
+        (again.p_value, again.count, again.expected, again.centre),
+        (place.p_value[order], place.count[order], place.expected[order], place.centre[order]),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert "_last_inside" in vars(test) and test.__getstate__()["_last_inside"] is None
+
+
+def test_ranking_a_clusters_hot_spots_takes_their_locations_from_the_test(monkeypatch):
+    import hotspots.profile as profile
+
+    inc = _clustered(10)
+    est = DBSCANHotspots().fit(inc)
+    calls = []
+    real = profile.points_in_polygons
+
+    def counted(points, geoms):
+        calls.append(len(geoms))
+        return real(points, geoms)
+
+    monkeypatch.setattr(profile, "points_in_polygons", counted)
+    monkeypatch.setattr(stats, "points_in_polygons", counted)
+    ranked, members = profile.rank_hotspots_with_members(
+        est.hotspots_, inc, surroundings=est.surroundings_
+    )
+    assert calls == []
+    monkeypatch.undo()
+    plain, plain_members = profile.rank_hotspots_with_members(est.hotspots_, inc)
+    assert ranked.drop(columns="geometry").equals(plain.drop(columns="geometry"))
+    for a, b in zip(members, plain_members, strict=True):
+        np.testing.assert_array_equal(a, b)
