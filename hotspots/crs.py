@@ -40,10 +40,12 @@ __all__ = [
     "WGS84",
     "ProjectedTransformer",
     "choose_crs",
+    "cut_at_antimeridian",
     "in_great_britain",
     "projected",
     "to_analysis",
     "to_crs",
+    "to_lonlat",
     "to_wgs84",
     "transformer",
     "utm_crs",
@@ -347,3 +349,97 @@ def to_crs(geo: _Geo, crs: object) -> _Geo:
     """
     out: _Geo = projected(geo.to_crs, crs)  # type: ignore[attr-defined]
     return out
+
+
+#: Type ids of shapely's polygons and multipolygons.
+_POLYGONAL = (3, 6)
+
+
+def cut_at_antimeridian(geoms: Any) -> tuple[np.ndarray, bool]:
+    """Polygons in longitude/latitude with every part that crosses the antimeridian cut in two
+    there (RFC 7946 3.1.9), and whether any was.
+
+    A hot spot east of Fiji reprojected from its UTM zone has vertices at 179.99 and -179.99
+    degrees; drawn as it is, the ring runs the whole way round the world. A part (a polygon of
+    a multipolygon) spanning more than 180 degrees of longitude can only be such a crossing at
+    the scale of a study area, so it is unwrapped (negative longitudes + 360), cut at 180 and the
+    eastern piece moved back by -360. Other geometries are returned as they are.
+
+    Parameters
+    ----------
+    geoms : array-like of shapely geometries
+        In EPSG:4326 (longitude first).
+
+    Returns
+    -------
+    (ndarray of geometries, bool)
+
+    Examples
+    --------
+    >>> ring = shapely.Polygon([(179.9, 0), (-179.9, 0), (-179.9, 1), (179.9, 1)])
+    >>> out, cut = cut_at_antimeridian([ring])
+    >>> cut, out[0].geom_type, [tuple(round(v, 1) for v in p.bounds) for p in out[0].geoms]
+    (True, 'MultiPolygon', [(179.9, 0.0, 180.0, 1.0), (-180.0, 0.0, -179.9, 1.0)])
+    """
+    arr = np.asarray(geoms, dtype=object).reshape(-1)
+    if not len(arr):
+        return arr, False
+    poly = np.isin(shapely.get_type_id(arr), _POLYGONAL)
+    bounds = shapely.bounds(arr)
+    wide = np.flatnonzero(poly & ((bounds[:, 2] - bounds[:, 0]) > 180.0))
+    if not len(wide):
+        return arr, False
+    out = arr.copy()
+    changed = False
+    for i in wide.tolist():
+        pieces: list[Any] = []
+        parts = shapely.get_parts(arr[i])
+        spans = np.diff(shapely.bounds(parts)[:, ::2], axis=1).ravel()
+        if not (spans > 180.0).any():
+            continue  # parts on both sides (the Aleutians), none crossing
+        changed = True
+        for part, span in zip(parts.tolist(), spans.tolist(), strict=True):
+            if span <= 180.0:
+                pieces.append(part)
+                continue
+            unwrapped = shapely.transform(
+                part, lambda c: np.where(c[:, :1] < 0, c + np.array([360.0, 0.0]), c)
+            )
+            west = shapely.clip_by_rect(unwrapped, 0.0, -90.0, 180.0, 90.0)
+            east = shapely.clip_by_rect(unwrapped, 180.0, -90.0, 360.0, 90.0)
+            east = shapely.transform(east, lambda c: c - np.array([360.0, 0.0]))
+            pieces += [
+                g
+                for g in shapely.get_parts([west, east]).tolist()
+                if shapely.get_type_id(g) == 3 and not g.is_empty
+            ]
+        out[i] = pieces[0] if len(pieces) == 1 else shapely.MultiPolygon(pieces)
+    return out, changed
+
+
+def to_lonlat(geo: _Geo) -> _Geo:
+    """:func:`to_crs` to EPSG:4326, with polygons crossing the antimeridian cut in two there
+    (:func:`cut_at_antimeridian`): what a map or a GeoJSON file should draw.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> sq = shapely.box(818_000, 8_138_000, 822_000, 8_142_000)  # UTM 60S, on 180 degrees
+    >>> out = to_lonlat(gpd.GeoSeries([sq], crs="EPSG:32760"))
+    >>> out.iloc[0].geom_type, [round(float(v), 3) for v in out.total_bounds[::2]]
+    ('MultiPolygon', [-180.0, 180.0])
+    """
+    import geopandas as gpd
+
+    out: Any = to_crs(geo, 4326)
+    frame = isinstance(out, gpd.GeoDataFrame)
+    series = out.geometry if frame else out
+    cut, changed = cut_at_antimeridian(series.values)
+    if not changed:
+        return out
+    fixed = gpd.GeoSeries(cut, index=series.index, crs=series.crs, name=series.name)
+    if frame:
+        out = out.copy()
+        out[series.name] = fixed
+        return out
+    return fixed

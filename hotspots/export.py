@@ -45,7 +45,7 @@ import shapely
 
 import hotspots
 from hotspots.constants import MIN_VISIT_MINUTES
-from hotspots.crs import to_crs
+from hotspots.crs import to_crs, to_lonlat
 from hotspots.jsonutil import to_jsonable
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def features_geojson(
     -------
     dict
     """
-    wgs = to_crs(gdf, 4326) if gdf.crs is not None and not gdf.crs.equals("EPSG:4326") else gdf
+    wgs = to_lonlat(gdf) if gdf.crs is not None and not gdf.crs.equals("EPSG:4326") else gdf
     params_clean = to_jsonable(dict(params)) if params is not None else None
     feature_params = (
         compact_record(params_clean, listed_in=f"the FeatureCollection's {member} member")
@@ -214,10 +214,36 @@ def features_geojson(
     if params_clean is not None:
         collection[member] = params_clean
     if len(wgs):
-        b = wgs.total_bounds
+        b = _lonlat_bounds(wgs.geometry.to_numpy())
         if np.all(np.isfinite(b)):
             collection["bbox"] = [round(float(v), COORD_PRECISION) for v in b]
     return collection
+
+
+def _lonlat_bounds(geoms: np.ndarray) -> np.ndarray:
+    """(west, south, east, north) of longitude/latitude geometries; across the antimeridian
+    (when that box is narrower) west > east, as RFC 7946 5.2 says."""
+    b = shapely.bounds(shapely.get_parts(np.asarray(geoms, dtype=object)))  # part by part
+    b = b[np.isfinite(b).all(axis=1)]
+    if not len(b):
+        return np.full(4, np.nan)
+    box = np.array([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()])
+    if box[2] - box[0] <= 180.0:
+        return box
+    # each geometry's west and east edges unwrapped (negative longitudes + 360)
+    west, east = b[:, 0] % 360.0, b[:, 2] % 360.0
+    east = np.where(east < west, east + 360.0, east)
+    if east.max() - west.min() >= box[2] - box[0]:
+        return box
+    e = east.max()
+    return np.array(
+        [
+            west.min() - (360.0 if west.min() > 180 else 0.0),
+            box[1],
+            e - 360.0 if e > 180 else e,
+            box[3],
+        ]
+    )
 
 
 def compact_record(record: Mapping[str, Any], *, listed_in: str) -> dict[str, Any]:

@@ -621,9 +621,7 @@ def _hotspot_hit(
         hit = dist <= tolerance_m
     else:
         geoms = (
-            ranked_hotspots.geometry
-            if crs is None
-            else crs_mod.to_crs(ranked_hotspots, 4326).geometry
+            ranked_hotspots.geometry if crs is None else crs_mod.to_lonlat(ranked_hotspots).geometry
         )
         hit = geoms.intersects(pt.iloc[0])
     if not hit.any():
@@ -720,7 +718,7 @@ def _drawable(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
 def _to_wgs84(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     gdf = _drawable(gdf)
     if gdf is not None and gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
-        gdf = crs_mod.to_crs(gdf, 4326)
+        gdf = crs_mod.to_lonlat(gdf)
     return gdf
 
 
@@ -782,7 +780,7 @@ def _simplified(geoms: gpd.GeoSeries, tolerance_m: float) -> gpd.GeoSeries:
 def _rounded_wgs84(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     crs = geoms.crs
     if crs is not None and not crs.equals("EPSG:4326"):
-        geoms = crs_mod.to_crs(geoms, 4326)
+        geoms = crs_mod.to_lonlat(geoms)
     rounded = shapely.transform(np.asarray(geoms.values), lambda c: np.round(c, MAP_DECIMALS))
     return gpd.GeoSeries(rounded, index=geoms.index, crs="EPSG:4326")
 
