@@ -2119,21 +2119,26 @@ def _reject_open_quotes(
     keys = ("easting", "northing") if bng else ("lon", "lat")
     coords = [p.header.index(mapping[k]) for k in keys if mapping.get(k) in p.header]
     ncol = len(p.header)
+    # a row spanning lines is followed by a gap in the rows' line numbers (or is the last row):
+    # only those rows are read (a blank line or a malformed row makes a gap too, harmlessly)
+    lines = np.asarray(p.lines, dtype=np.int64)
+    maybe = np.flatnonzero(np.r_[np.diff(lines) > 1, True])
+    rows_at = p.table.take(pa.array(maybe))
     found: dict[int, tuple[str, int]] = {}  # row -> (column, line breaks in the row)
     for name in p.header:
-        text = _plain(p.table.column(name))
+        text = _plain(rows_at.column(name))
         broken = pc.match_substring_regex(text, "[\r\n]")
-        rows = np.flatnonzero(broken.to_numpy(zero_copy_only=False))
-        for i in rows:
-            if int(i) in found:
+        for j in np.flatnonzero(broken.to_numpy(zero_copy_only=False)).tolist():
+            i = int(maybe[j])
+            if i in found:
                 continue
-            inner = _LINE_BREAK.split(text[int(i)].as_py())[1:]
+            inner = _LINE_BREAK.split(text[j].as_py())[1:]
             if any(_reads_as_row(line, delim, ncol, coords) for line in inner):
                 breaks = sum(
-                    len(_LINE_BREAK.findall(str(p.table.column(c)[int(i)].as_py() or "")))
+                    len(_LINE_BREAK.findall(str(rows_at.column(c)[j].as_py() or "")))
                     for c in p.header
                 )
-                found[int(i)] = (name, breaks)
+                found[i] = (name, breaks)
     if not found:
         return
     idx = np.array(sorted(found), dtype=np.int64)
