@@ -1335,6 +1335,9 @@ def _check_output_paths(args: argparse.Namespace) -> None:
             raise ParameterError(msg)
         if args.command == "demo" and not folder.exists():
             continue  # `hotspots demo` makes the folders of its file
+        out_dir = getattr(args, "out_dir", None)
+        if out_dir and not folder.exists() and folder.absolute() == Path(out_dir).absolute():
+            folder.mkdir(parents=True, exist_ok=True)  # the command's own --out-dir, made now
         if not folder.is_dir():
             msg = (
                 f"{option} {value!r}: the folder {str(folder)!r} does not exist; create it "

@@ -477,6 +477,23 @@ def test_output_paths_are_checked_before_any_work(demo_csv, tmp_path, capsys, mo
     assert made.is_file()
 
 
+def test_outputs_inside_the_plans_own_new_out_dir_are_written(demo_csv, tmp_path, capsys):
+    """`plan --out-dir new --map new/map.html --rejected new/rejected.csv`: the command makes
+    its --out-dir, so files named inside it are not refused for a missing folder."""
+    out = tmp_path / "new"
+    args = ["--quiet", "plan", str(demo_csv), "--out-dir", str(out), "--days", "3"]
+    args += ["--map", str(out / "map.html"), "--rejected", str(out / "rejected.csv")]
+    assert cli.main(args) == 0, capsys.readouterr().err
+    assert (out / "map.html").stat().st_size > 10_000
+    assert (out / "patrol_plan.csv").is_file()
+    header = (out / "rejected.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert "reason" in header
+    deeper = tmp_path / "other" / "deeper" / "map.html"  # not the out-dir itself: still refused
+    args = ["plan", str(demo_csv), "--out-dir", str(tmp_path / "other"), "--map", str(deeper)]
+    assert cli.main(args) == 2
+    assert "does not exist; create it first" in capsys.readouterr().err
+
+
 def test_a_full_disk_is_an_error_not_a_bug(demo_csv, tmp_path, capsys, monkeypatch):
     import errno
 
