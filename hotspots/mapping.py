@@ -282,6 +282,7 @@ def build_map(
     max_heat_points: int = 20_000,
     show_surface: bool = False,
     height: str | int = "100%",
+    layers: Sequence[folium.FeatureGroup] = (),
 ) -> folium.Map:
     """Draw ranked hot spots, incidents and the density surface on a folium map.
 
@@ -312,6 +313,9 @@ def build_map(
         Whether the contour layer starts switched on (it is always in the layer control).
     height : str or int, default "100%"
         CSS height of the map (standalone pages; streamlit-folium sets its own).
+    layers : sequence of folium.FeatureGroup, optional
+        More layers drawn on top (such as :func:`patrol_layer`), added before the layer control
+        so that those with ``control=True`` are listed in it.
 
     Returns
     -------
@@ -394,6 +398,8 @@ def build_map(
         ).add_to(m)
         _Legend(len(hot), drawn).add_to(m)
 
+    for extra in layers:  # before the layer control, whose script names every layer
+        extra.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds(bounds, padding=(20, 20), max_zoom=17)
     return m

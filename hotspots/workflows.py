@@ -647,13 +647,19 @@ def standalone_map(
     """
     from hotspots import mapping, offline
 
-    m = mapping.build_map(
-        result.hotspots, result.incidents, tiles=tiles, tile_attribution=attribution
-    )
+    layers = []
     if plan is not None:
         layer = mapping.patrol_layer(plan.areas, plan.plan)
         if layer is not None:
-            layer.add_to(m)
+            layer.control = True  # the page's layer switcher lists it (the app has its own)
+            layers.append(layer)
+    m = mapping.build_map(
+        result.hotspots,
+        result.incidents,
+        tiles=tiles,
+        tile_attribution=attribution,
+        layers=layers,
+    )
     return offline.standalone_html(m, params=thaw(result.params))
 
 

@@ -352,6 +352,12 @@ def test_plan_map_shows_the_patrol_areas(demo_csv, tmp_path):
     areas = gpd.read_file(out / "patrol_areas.geojson")
     html = page.read_text(encoding="utf-8")
     assert all(pid in html for pid in areas["patrol_area_id"])
+    # listed in the page's layer switcher, whose script comes after every layer it names
+    control = html.index("L.control.layers(")
+    overlays = html[html.rindex("overlays", 0, control) : control]
+    assert '"Patrol areas"' in overlays
+    layer_var = overlays.split('"Patrol areas" : ')[1].split(",")[0].strip()
+    assert html.index(f"var {layer_var} = ") < control
 
 
 def test_every_command_prints_the_choices_the_same_way(demo_csv, tmp_path, capsys):
