@@ -387,6 +387,40 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--out", default="emerging.geojson", help="output GeoJSON of the classified areas"
     )
 
+    ch = sub.add_parser(
+        "change",
+        help="places that rose or fell between two periods more than the area as a whole "
+        "(two periods are enough)",
+        description="Split the incidents at one date into before and after and test every "
+        "150 m cell's share after the split against the whole area's (a conditional binomial "
+        "test, scaled for over-dispersion, false discovery rate over the cells that can be "
+        "significant). Writes every cell with an incident as GeoJSON.",
+    )
+    _add_input_options(ch)
+    ch.add_argument(
+        "--split",
+        metavar="YYYY-MM[-DD]",
+        help="first day of the later period (default: the later half of the months with data)",
+    )
+    ch.add_argument(
+        "--cell-size",
+        type=float,
+        default=constants.MICRO_PLACE_M,
+        metavar="M",
+        help="grid cell size in metres (default %(default)g)",
+    )
+    ch.add_argument(
+        "--fdr", type=float, default=0.05, help="false discovery rate of the labels (default 0.05)"
+    )
+    ch.add_argument("--top", type=int, default=10, help="cells of each kind to print")
+    ch.add_argument(
+        "-o",
+        "--out",
+        default="change.geojson",
+        help="output GeoJSON of the cells (every cell "
+        "with an incident, labelled rose, fell or no clear change)",
+    )
+
     _add_track_parser(sub)
     _add_assess_parser(sub)
     _add_simulate_parser(sub)
@@ -971,6 +1005,40 @@ def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
+def _cmd_change(args: argparse.Namespace, out: Any) -> int:
+    from hotspots.change import compare_periods
+
+    if Path(args.out).suffix.lower() != ".geojson":
+        msg = f"--out must end in .geojson, got {Path(args.out).name!r}."
+        raise ParameterError(msg)
+    incidents = _load(args)
+    if not args.quiet:
+        _print_report(incidents, out)
+    _print_notes(incidents, args, out)
+    res = compare_periods(incidents, args.split, cell_size=args.cell_size, fdr=args.fdr)
+    _print_notes(res, args, out)
+    Path(args.out).write_text(workflows.period_change_geojson(res, incidents), encoding="utf-8")
+    cells = res.cells
+    for label in ("rose", "fell"):
+        rows = cells[cells["change_class"] == label].head(max(0, args.top))
+        if not len(rows):
+            continue
+        print(f"{label:<5} {'cell':<7} {'before':>6} {'after':>6} {'q':>7}  location", file=out)
+        for r in rows.itertuples():
+            print(
+                f"{'':<5} {r.cell_id:<7} {r.before:>6,} {r.after:>6,} {r.q_value:>7.4f}  "
+                f"{r.top_location}",
+                file=out,
+            )
+    c = res.counts()
+    print(
+        f"Wrote {len(cells):,} cells to {args.out}: {c['rose']} rose, {c['fell']} fell, "
+        f"{c['no clear change']:,} no clear change.",
+        file=out,
+    )
+    return 0
+
+
 def _cmd_track(args: argparse.Namespace, out: Any) -> int:
     from hotspots.tracking import write_tracking_outputs
 
@@ -1141,7 +1209,7 @@ def _add_simulate_parser(sub: Any) -> None:
         "simulate",
         help="synthetic patrol logs or later incidents for a plan (walk-throughs and training)",
         description="Synthetic data for a plan folder written by `hotspots plan`: GPS patrol logs "
-        "with a known delivery (70 %% delivered, 15 %% short, 15 %% missed, a few control "
+        "with a known delivery (70 % delivered, 15 % short, 15 % missed, a few control "
         "visits), or incidents before and during the operation with a known true effect. "
         "Never real data: every file says so in its name and this command's output.",
     )
@@ -1361,6 +1429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": _cmd_plan,
         "evaluate": _cmd_evaluate,
         "classify": _cmd_classify,
+        "change": _cmd_change,
         "track": _cmd_track,
         "assess": _cmd_assess,
         "simulate": _cmd_simulate,

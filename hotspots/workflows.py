@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from hotspots.assess import Assessment
+    from hotspots.change import PeriodChange
     from hotspots.detect import HotspotResult
     from hotspots.emerging import EmergingResult
     from hotspots.evaluate import RollingEvaluation
@@ -94,6 +95,7 @@ __all__ = [
     "classification_geojson",
     "classification_params",
     "classify_over_time",
+    "period_change_geojson",
     "compute_engine",
     "detect_hotspots",
     "evaluate_forecasts",
@@ -1214,6 +1216,20 @@ def classification_geojson(res: EmergingResult, incidents: Incidents) -> str:
     from hotspots.export import features_geojson, geojson_text
 
     return geojson_text(features_geojson(res.areas, thaw(classification_params(res, incidents))))
+
+
+def period_change_geojson(res: PeriodChange, incidents: Incidents) -> str:
+    """The cells of a two-period comparison (:func:`hotspots.change.compare_periods`) as RFC 7946
+    GeoJSON text, with provenance, ``method="period_change"`` and its parameters under
+    ``method_parameters``."""
+    from hotspots.export import features_geojson, geojson_text
+
+    params = {
+        **thaw(provenance(incidents)),
+        "method": "period_change",
+        "method_parameters": thaw(res.params),
+    }
+    return geojson_text(features_geojson(res.cells, params))
 
 
 # --------------------------------------------------------------------------------------------
