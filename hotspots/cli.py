@@ -367,13 +367,7 @@ def _parser() -> argparse.ArgumentParser:
         "historical hot spots over time (at least 10 periods)",
     )
     _add_input_options(cl)
-    cl.add_argument(
-        "--cell-size",
-        type=float,
-        default=constants.MICRO_PLACE_M,
-        metavar="M",
-        help="grid cell size in metres (default %(default)g)",
-    )
+    _add_cell_size(cl)
     cl.add_argument(
         "--period-months",
         type=int,
@@ -402,13 +396,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM[-DD]",
         help="first day of the later period (default: the later half of the months with data)",
     )
-    ch.add_argument(
-        "--cell-size",
-        type=float,
-        default=constants.MICRO_PLACE_M,
-        metavar="M",
-        help="grid cell size in metres (default %(default)g)",
-    )
+    _add_cell_size(ch)
     ch.add_argument(
         "--fdr", type=float, default=0.05, help="false discovery rate of the labels (default 0.05)"
     )
@@ -1202,6 +1190,17 @@ def _cmd_assess(args: argparse.Namespace, out: Any) -> int:
     for name, p in write_assessment(result, args.out_dir).items():
         print(f"Wrote {name}: {p}", file=out)
     return 0
+
+
+def _add_cell_size(parser: Any) -> None:
+    """``--cell-size M`` (the micro place by default), as ``classify`` and ``change`` take it."""
+    parser.add_argument(
+        "--cell-size",
+        type=float,
+        default=constants.MICRO_PLACE_M,
+        metavar="M",
+        help="grid cell size in metres (default %(default)g)",
+    )
 
 
 def _add_simulate_parser(sub: Any) -> None:
