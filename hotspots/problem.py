@@ -583,6 +583,12 @@ class ForceProfile:
         Its areas in the categories shown: ``category``, ``incidents``, ``top_location``,
         ``n_cells``.
     emerging_note : str
+    change : pandas.DataFrame or None
+        The cells that rose or fell between the earlier and later half of the months
+        (:func:`hotspots.change.compare_periods`; at most 10 of each, most significant first):
+        ``cell_id``, ``change_class``, ``before``, ``after``, ``q_value``, ``top_location``;
+        None when there are no two periods (``change_note`` says why).
+    change_note : str
     evaluation : pandas.DataFrame or None
         The hold-out readings shown (``forecast``, ``label``, ``n_origins``, ``hit_rate``,
         ``pai``, ``pei``); None when it could not run (``evaluation_note``).
@@ -610,6 +616,8 @@ class ForceProfile:
     evaluation_note: str
     recommendations: Mapping[str, Recommendation]
     choices: Choices
+    change: pd.DataFrame | None = None
+    change_note: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "types", freeze(dict(self.types)))
@@ -886,6 +894,7 @@ def _force_profile(
     places = _top_places(result, int(settings["top"]))
     recs = _recommend(places, result, violence, settings["staffing"])
     emerging, areas, em_note, em_choices = _emerging(violence, settings["classify"], progress)
+    change, change_note, change_choices = _two_periods(violence, settings["classify"])
     evaluation, ev_note, ev_choices = _evaluation(
         violence, settings["method"], settings["evaluate"], progress
     )
@@ -898,6 +907,8 @@ def _force_profile(
         sections["detection"] = choices_of(result)
     if em_choices is not None:
         sections["classification"] = em_choices
+    if change_choices is not None:
+        sections["change"] = change_choices
     if ev_choices is not None:
         sections["evaluation"] = ev_choices
     types = violence.frame["crime_type"].value_counts()
@@ -918,6 +929,8 @@ def _force_profile(
         evaluation_note=ev_note,
         recommendations=recs,
         choices=Choices().merged(**sections),
+        change=change,
+        change_note=change_note,
     )
 
 
@@ -1034,6 +1047,23 @@ def _emerging(
     n_periods = res.params.get("n_periods")
     note = f"Classified over {n_periods} periods." if n_periods else ""
     return table, areas.reset_index(drop=True), note, choices_of(res)
+
+
+def _two_periods(violence: Incidents, run: bool) -> tuple[pd.DataFrame | None, str, Any]:
+    """(cells that rose or fell, note, choices) between the halves of the months with data."""
+    from hotspots.change import compare_periods
+
+    if not run:
+        return None, "Change between two periods was not run (classify=False).", None
+    try:
+        res = compare_periods(violence)
+    except HotspotsError as exc:
+        return None, f"No change between two periods to show: {exc}", None
+    cells = pd.DataFrame(res.cells.drop(columns="geometry"))
+    cells = cells[cells["change_class"] != "no clear change"]
+    cells = cells.groupby("change_class", sort=False).head(10)
+    columns = ["cell_id", "change_class", "before", "after", "q_value", "top_location"]
+    return cells[columns].reset_index(drop=True), " ".join(res.notes), choices_of(res)
 
 
 def _evaluation(
@@ -1321,6 +1351,8 @@ def _force_data(f: ForceProfile, index: int) -> dict[str, Any]:
         "emerging": None if f.emerging is None else f.emerging.to_dict("records"),
         "emerging_areas": [] if f.emerging_areas is None else f.emerging_areas.to_dict("records"),
         "emerging_note": f.emerging_note,
+        "change": None if f.change is None else f.change.to_dict("records"),
+        "change_note": f.change_note,
         "evaluation": None if f.evaluation is None else f.evaluation.to_dict("records"),
         "evaluation_note": f.evaluation_note,
         "recommendations": [_recommendation_data(k, r) for k, r in f.recommendations.items()],

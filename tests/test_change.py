@@ -203,3 +203,29 @@ def test_workflow_geojson_matches_the_library(demo_csv):
     data = json.loads(workflows.period_change_geojson(res, inc))
     assert len(data["features"]) == len(res.cells)
     assert data["hotspots_parameters"]["input_files"][0]["sha256"]
+
+
+def test_problem_profile_shows_what_rose_or_fell():
+    """The profile's change section lists the labelled cells of compare_periods on the same
+    violence, with its notes."""
+    from hotspots.problem import problem_profile, render_problem_profile
+
+    rng = np.random.default_rng(3)
+    xy = _town("uneven", rng) + [400000, 300000]
+    after = rng.random(len(xy)) < 0.5
+    centre = np.array([[400000 + 2475.0, 300000 + 2475.0]])
+    xy = np.vstack([xy, np.repeat(centre, 30, axis=0)])  # one cell: 30 more after
+    after = np.r_[after, np.ones(30, bool)]
+    months = np.where(after, "2024-04-01", "2024-01-01")
+    inc = Incidents.from_xy(xy[:, 0], xy[:, 1], month=months, crime_type="Robbery")
+    want = compare_periods(inc)
+    labelled = want.cells[want.cells["change_class"] != "no clear change"]
+    assert "rose" in set(labelled["change_class"])
+    profile = problem_profile(inc, evaluate=False)
+    f = profile.forces[0]
+    assert f.change is not None
+    assert f.change["cell_id"].tolist() == labelled["cell_id"].head(10).tolist()
+    assert f.change_note == " ".join(want.notes)
+    html = render_problem_profile(profile)
+    assert "What rose or fell between two periods" in html
+    assert html.count("<tr><td>rose</td>") == int((labelled["change_class"] == "rose").sum())
