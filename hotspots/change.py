@@ -41,7 +41,7 @@ from hotspots.constants import MICRO_PLACE_M
 from hotspots.grid import cell_boxes, unique_keys
 from hotspots.incidents import Incidents
 from hotspots.record import FrozenList, freeze
-from hotspots.stats import benjamini_hochberg
+from hotspots.stats import benjamini_hochberg, tarone_family
 
 __all__ = [
     "CHANGE_CLASSES",
@@ -49,7 +49,6 @@ __all__ = [
     "binomial_two_sided",
     "compare_periods",
     "default_split",
-    "tarone_family",
 ]
 
 #: The label of each cell: rose or fell beyond chance, or neither.
@@ -120,33 +119,6 @@ def binomial_two_sided(k: np.ndarray, n: np.ndarray, p0: float) -> np.ndarray:
     up = k > 0
     upper[up] = special.betainc(k[up], n[up] - k[up] + 1.0, p0)  # P(X >= k)
     return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
-
-
-def tarone_family(min_p: np.ndarray, alpha: float) -> np.ndarray:
-    """Which tests can be significant at all, by Tarone's rule for the false discovery rate.
-
-    The smallest ``K`` with at most ``K`` tests whose least attainable p-value is at most
-    ``alpha / K``; those tests are the family (Tarone 1990; Gilbert 2005's modified FDR).
-
-    Parameters
-    ----------
-    min_p : numpy.ndarray of float
-        Each test's least attainable p-value.
-    alpha : float
-
-    Returns
-    -------
-    numpy.ndarray of bool
-    """
-    m = len(min_p)
-    if m == 0:
-        return np.zeros(0, dtype=bool)
-    sorted_p = np.sort(min_p)
-    ks = np.arange(1, m + 1)
-    # M(K) = #{i : min_p_i <= alpha / K}, non-increasing in K; the first K with M(K) <= K.
-    m_of_k = np.searchsorted(sorted_p, alpha / ks, side="right")
-    k = int(ks[np.argmax(m_of_k <= ks)]) if np.any(m_of_k <= ks) else m
-    return min_p <= alpha / k
 
 
 def default_split(incidents: Incidents) -> pd.Timestamp:

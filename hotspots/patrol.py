@@ -170,7 +170,8 @@ def make_patrol_areas(
         area), ``max_extent_m``, ``location`` (the commonest location text inside), the area's own
         ``monthly_counts``, ``months_active``, ``n_months``, ``temporal_class`` and ``trend``, and
         the parent's time profile (``has_time``, ``peak_window``, ``peak_start_hour``,
-        ``peak_end_hour``, ``peak_days``, ``night_share``, ``hotspot_temporal_class``).
+        ``peak_end_hour``, ``peak_days``, ``peak_basis``, ``night_share``,
+        ``hotspot_temporal_class``).
         ``attrs["params"]`` holds every parameter and ``attrs["notes"]`` the choices made.
 
     Notes
@@ -517,6 +518,7 @@ _AREA_COLUMNS = (
     "peak_start_hour",
     "peak_end_hour",
     "peak_days",
+    "peak_basis",
     "night_share",
     "geometry",
 )
@@ -526,6 +528,7 @@ _INHERITED = (
     "peak_start_hour",
     "peak_end_hour",
     "peak_days",
+    "peak_basis",
     "night_share",
 )
 
@@ -560,9 +563,10 @@ def _temporal_class(counts: Sequence[int]) -> tuple[str, str]:
     return classify_counts(counts)
 
 
-def _own_profile(sub: pd.DataFrame) -> dict[str, Any]:
+def _own_profile(sub: pd.DataFrame, prior: Any = None) -> dict[str, Any]:
     """The time profile of an area outside every hot spot, from its own incidents (the columns
-    an area otherwise inherits from its hot spot)."""
+    an area otherwise inherits from its hot spot); its peak hours from its counts shrunk toward
+    the force-wide profile (``prior``, :class:`hotspots.profile.TimingPrior`) as a hot spot's."""
     from hotspots.constants import NIGHT_WINDOW
     from hotspots.profile import peak_window
     from hotspots.tactics import format_window
@@ -571,10 +575,14 @@ def _own_profile(sub: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {"hotspot_id": "", "temporal_class": None}
     if len(timed) == 0 or len(timed) < 0.5 * len(sub):
         out.update(has_time=False, peak_window="", peak_start_hour=None, peak_end_hour=None,
-                   peak_days=None, night_share=None)  # fmt: skip
+                   peak_days=None, peak_basis="", night_share=None)  # fmt: skip
         return out
     hours = np.bincount(timed.dt.hour.to_numpy(), minlength=24)
-    peak = peak_window(hours)
+    if prior is not None:
+        peak = prior.windows(hours[None], np.zeros((1, 7)))[0][0]
+    else:
+        peak = peak_window(hours)
+    basis = "own" if prior is None or hours.sum() >= prior.hour_strength else "force"
     lo, hi = NIGHT_WINDOW
     night = hours[lo:].sum() + hours[:hi].sum()
     out.update(
@@ -583,6 +591,7 @@ def _own_profile(sub: pd.DataFrame) -> dict[str, Any]:
         peak_start_hour=peak[0] if peak is not None else None,
         peak_end_hour=peak[1] if peak is not None else None,
         peak_days=None,
+        peak_basis=basis,
         night_share=float(night / hours.sum()),
     )
     return out
@@ -624,6 +633,7 @@ def _area_rows(
     per_hotspot: Counter[int] = Counter()
     parents: dict[int, Any] = {}
     rows = []
+    prior: Any = None  # the force-wide timing, made for the first area outside every hot spot
     for rank, (loc, h) in enumerate(centres, start=1):
         cx, cy = (float(v) for v in uxy[loc])
         lon, lat = lons[rank - 1], lats[rank - 1]
@@ -642,7 +652,11 @@ def _area_rows(
         locs = [s for s in location_text[members] if s.strip()]
         per_hotspot[h] += 1
         if h < 0:
-            parent = _own_profile(frame.iloc[members])
+            if prior is None:
+                from hotspots.profile import timing_prior
+
+                prior = timing_prior(incidents) or False
+            parent = _own_profile(frame.iloc[members], prior or None)
         elif h in parents:
             parent = parents[h]
         else:
@@ -706,8 +720,9 @@ class PatrolPlan:
         no time zone), ``minutes``, ``patrol_area_id``, ``hotspot_id``, ``arm``, ``assignment``
         (``"random"``, or ``"forced"`` when the gap rule made it a patrol day), ``visit``
         (1..visits_per_day), ``officers``, ``travel_minutes``, ``window``, ``window_basis``
-        (``"profile"``/``"general"``), ``tactic_ids`` (``"T01;T13"``), ``location``, ``lat``,
-        ``lon``.
+        (``"profile"``: the place's own peak; ``"force"``: mostly the force-wide peak it is
+        shrunk toward; ``"general"``: this tool's fallback without times of day),
+        ``tactic_ids`` (``"T01;T13"``), ``location``, ``lat``, ``lon``.
     params : dict
         Every parameter, the seed and the start date (JSON-serialisable).
     summary : dict
@@ -1011,6 +1026,7 @@ def make_patrol_plan(
         "max_gap_days_observed": max(gaps) if gaps else 0,
         "officer_hours_planned": float(len(patrol) * visit_minutes * officers_per_patrol / 60.0),
         "windows_from_profile": int(sum(w.basis == "profile" for w in windows[:n_plan])),
+        "windows_force_wide": int(sum(w.basis == "force" for w in windows[:n_plan])),
         "windows_general": int(sum(w.basis == "general" for w in windows[:n_plan])),
         "caveats": caveats,
         "review_by": (

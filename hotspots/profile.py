@@ -33,7 +33,9 @@ Significance
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -44,23 +46,33 @@ import shapely
 from scipy import stats
 
 from hotspots._errors import ParameterError
-from hotspots.constants import MICRO_PLACE_RADIUS_M, NIGHT_WINDOW, PATROL_UNIT_M2
+from hotspots.constants import MICRO_PLACE_M, MICRO_PLACE_RADIUS_M, NIGHT_WINDOW, PATROL_UNIT_M2
 from hotspots.crs import WGS84, transformer
 from hotspots.incidents import Incidents, unique_points
-from hotspots.stats import PlaceTest, SurroundingsTest, in_background, points_in_polygons
+from hotspots.stats import (
+    PlaceTest,
+    SurroundingsTest,
+    benjamini_hochberg,
+    in_background,
+    points_in_polygons,
+    tarone_family,
+)
 
 __all__ = [
     "NIGHT_WINDOW",
     "PATROL_UNIT_M2",
     "RANK_ORDERS",
+    "TimingPrior",
     "assign_incidents",
     "classify_counts",
     "count_and_name",
+    "dirichlet_strength",
     "holding_incidents",
     "peak_window",
     "rank_hotspots",
     "rank_hotspots_with_members",
     "surroundings_p_values",
+    "timing_prior",
 ]
 
 RANK_ORDERS = ("intensity", "count", "harm", "peak")
@@ -100,6 +112,7 @@ PROFILE_COLUMNS = [
     "peak_start_hour",
     "peak_end_hour",
     "peak_days",
+    "peak_basis",
     "night_share",
 ]
 
@@ -163,6 +176,180 @@ def peak_window(hour_counts: np.ndarray, share: float = 0.5) -> tuple[int, int] 
         if sums[best] >= share * total - 1e-9:
             return best, (best + length) % 24
     return 0, 0  # pragma: no cover - length 24 always holds everything
+
+
+def dirichlet_strength(counts: np.ndarray) -> float:
+    """How many incidents' worth of the shared profile a place's own counts are shrunk with.
+
+    Each row of ``counts`` (places x categories: hours of the day, weekdays) is taken as a
+    Dirichlet-multinomial draw around the shared profile ``pi`` (the column shares); the
+    Dirichlet precision ``a`` is estimated by the method of moments from Pearson's statistic,
+    whose expectation per place is ``(J - 1)(n + a) / (1 + a)``: the sum over places ``C`` against
+    ``D = (J - 1) m`` and ``N = (J - 1) sum(n)`` gives ``a = (N - C) / (C - D)`` (Mosimann 1962,
+    Biometrika 49, 65-82, doi:10.1093/biomet/49.1-2.65, for the moments). Places with fewer than
+    two incidents say nothing of it and are skipped.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray, shape (m, J)
+
+    Returns
+    -------
+    float
+        ``inf`` when places vary no more than multinomially around ``pi`` (every place shares
+        the profile: its own counts are noise), 0 when they vary as much as they can, NaN with
+        no place of two or more incidents.
+
+    Examples
+    --------
+    >>> dirichlet_strength(np.array([[5, 5], [5, 5], [5, 5]]))
+    inf
+    >>> float(dirichlet_strength(np.array([[10, 0], [0, 10]])))
+    0.0
+    """
+    c = np.asarray(counts, dtype=float)
+    c = c[c.sum(axis=1) >= 2]
+    if not len(c):
+        return math.nan
+    total = c.sum(axis=0)
+    seen = total > 0
+    c = c[:, seen]
+    j = c.shape[1]
+    if j < 2:
+        return math.inf
+    pi = total[seen] / total.sum()
+    n = c.sum(axis=1)
+    big_c = float((((c - n[:, None] * pi) ** 2) / (n[:, None] * pi)).sum())
+    d = (j - 1) * len(c)
+    big_n = (j - 1) * float(n.sum())
+    if big_c <= d:
+        return math.inf
+    return max(0.0, (big_n - big_c) / (big_c - d))
+
+
+@dataclass(frozen=True)
+class TimingPrior:
+    """The force-wide hour and weekday profiles that each place's peak window is shrunk toward.
+
+    A place's own peak from a handful of incidents is mostly chance: 8 of 15 incidents on two
+    weekdays happens often when every day is alike. Each place's counts are combined with
+    ``strength`` incidents' worth of the force-wide profile (the posterior mean of a
+    Dirichlet-multinomial, empirical Bayes), the strength estimated from how much the force's
+    150 m cells' own profiles vary (:func:`dirichlet_strength`). Where places do not differ,
+    every place gets the force-wide window; a place with many incidents and a timing of its own
+    keeps it.
+
+    A place's window is called its own (``peak_basis="own"``) when its timed incidents
+    outnumber the hour profile's strength, so that they weigh more than the force-wide profile
+    in it; otherwise ``"force"``: mostly the force-wide timing.
+
+    Attributes
+    ----------
+    hours : numpy.ndarray, shape (24,)
+        Shares of the timed incidents by hour of the day.
+    days : numpy.ndarray, shape (7,)
+        Shares of the dated incidents by weekday (Mon=0).
+    hour_strength, day_strength : float
+        Pseudo-incidents of the shared profile (``inf``: every place shares it).
+    n_cells : int
+        150 m cells with two or more timed incidents the strengths were estimated from.
+    """
+
+    hours: np.ndarray
+    days: np.ndarray
+    hour_strength: float
+    day_strength: float
+    n_cells: int
+    hour_p: float = 0.0
+    day_p: float = 0.0
+
+    @property
+    def hour_pattern(self) -> bool:
+        """Whether the force's incidents favour some hours at all (chi-square against even
+        hours at 0.05); without it every window is the whole day."""
+        return self.hour_p < 0.05
+
+    @property
+    def day_pattern(self) -> bool:
+        """Whether the force's incidents favour some weekdays at all (chi-square against even
+        weekdays at 0.05); without it every place's peak days are all seven (the shortest run
+        of weekdays holding half of evenly spread incidents is any four of them)."""
+        return self.day_p < 0.05
+
+    def windows(
+        self, hour_counts: np.ndarray, day_counts: np.ndarray
+    ) -> tuple[list[tuple[int, int] | None], list[list[int] | None]]:
+        """Peak hours and weekdays of each row of place counts (``None`` for a row without
+        incidents), from the counts shrunk toward the force-wide profiles."""
+        h = self.shrink(hour_counts, "hours")
+        d = self.shrink(day_counts, "days")
+        hours = _peak_windows(h)
+        days = _peak_days_all(d)
+        if not self.hour_pattern:
+            hours = [(0, 0) if w is not None else None for w in hours]
+        if not self.day_pattern:
+            days = [list(range(7)) if w is not None else None for w in days]
+        return hours, days
+
+    def shrink(self, counts: np.ndarray, kind: str) -> np.ndarray:
+        """Rows of hour (``kind="hours"``) or weekday (``"days"``) counts, combined with the
+        force-wide profile (proportional to the posterior mean)."""
+        shared, strength = (
+            (self.hours, self.hour_strength) if kind == "hours" else (self.days, self.day_strength)
+        )
+        c = np.asarray(counts, dtype=float)
+        if not math.isfinite(strength):
+            return np.broadcast_to(shared, c.shape) * (c.sum(axis=1, keepdims=True) > 0)
+        return c + strength * shared
+
+    def force_window(self) -> tuple[tuple[int, int] | None, list[int] | None]:
+        """The force-wide peak hours and weekdays."""
+        hours, days = self.windows(self.hours[None], self.days[None])
+        return hours[0], days[0]
+
+    def describe(self) -> dict[str, Any]:
+        """The record of the choice (JSON-ready)."""
+        hours, days = self.force_window()
+        return {
+            "shrunk_toward": "the force-wide hour and weekday profiles (empirical Bayes)",
+            "hour_strength": self.hour_strength if math.isfinite(self.hour_strength) else "inf",
+            "day_strength": self.day_strength if math.isfinite(self.day_strength) else "inf",
+            "force_peak_window": _format_window(days, hours),
+            "hour_pattern_p": self.hour_p,
+            "weekday_pattern_p": self.day_p,
+            "n_cells": self.n_cells,
+        }
+
+
+def timing_prior(incidents: Incidents, cell_size: float = MICRO_PLACE_M) -> TimingPrior | None:
+    """The :class:`TimingPrior` of ``incidents`` from their ``cell_size`` cells; None when fewer
+    than half the incidents carry a time of day."""
+    if not incidents.has_time:
+        return None
+    frame = incidents.frame
+    dt = frame["datetime"]
+    timed = frame["has_time"].to_numpy(dtype=bool) & dt.notna().to_numpy()
+    xy = incidents.xy[timed]
+    ij = np.floor(xy / cell_size).astype(np.int64)
+    cell = pd.factorize((ij[:, 0] << 32) + (ij[:, 1] & 0xFFFFFFFF))[0]
+    m = int(cell.max()) + 1 if len(cell) else 0
+    when = dt[timed].dt
+    hour = when.hour.to_numpy(dtype=np.int64)
+    day = when.day_of_week.to_numpy(dtype=np.int64)
+    hours = np.bincount(cell * 24 + hour, minlength=m * 24).reshape(m, 24).astype(float)
+    days = np.bincount(cell * 7 + day, minlength=m * 7).reshape(m, 7).astype(float)
+    h_total, d_total = hours.sum(axis=0), days.sum(axis=0)
+    strengths = [dirichlet_strength(hours), dirichlet_strength(days)]
+    strengths = [math.inf if math.isnan(a) else a for a in strengths]
+    return TimingPrior(
+        h_total / max(h_total.sum(), 1.0),
+        d_total / max(d_total.sum(), 1.0),
+        strengths[0],
+        strengths[1],
+        int((hours.sum(axis=1) >= 2).sum()),
+        float(stats.chisquare(h_total).pvalue) if h_total.sum() else 1.0,
+        float(stats.chisquare(d_total).pvalue) if d_total.sum() else 1.0,
+    )
 
 
 def _format_window(days: list[int] | None, hours: tuple[int, int] | None) -> str:
@@ -270,13 +457,16 @@ def _trend(counts: np.ndarray, alpha: float) -> str:
     return _trends(np.asarray(counts, dtype=np.int64).reshape(1, -1), alpha)[0]
 
 
-def _trends(monthly: np.ndarray, alpha: float) -> list[str]:
+def _trends(monthly: np.ndarray, alpha: float, *, family: bool = False) -> list[str]:
     """:func:`_trend` of every row of ``monthly`` (places x months) at once.
 
     The two-sided p-value is ``scipy.stats.binomtest(second, n, 0.5).pvalue``, computed as scipy
     computes it (for p = 0.5 the outcomes at least as unlikely are the two tails,
     ``P(X <= min) + P(X >= max)``) for all places in one call; a p-value within 1e-9 of
-    ``alpha`` is recomputed by ``binomtest`` itself.
+    ``alpha`` is recomputed by ``binomtest`` itself. With ``family`` (the hot spots of one
+    ranking) "rising" and "falling" need a Benjamini-Hochberg q-value at most ``alpha`` among
+    the places that can reach it (:func:`hotspots.stats.tarone_family`): one test per hot spot
+    at ``alpha`` called about one in 40 stationary places of 24 months rising or falling.
     """
     k, m = monthly.shape
     if m < 2:
@@ -293,8 +483,34 @@ def _trends(monthly: np.ndarray, alpha: float) -> list[str]:
     p = np.minimum(p, 1.0)
     for i in np.flatnonzero((n > 0) & (np.abs(p - alpha) <= 1e-9)):
         p[i] = stats.binomtest(int(second[i]), int(n[i]), 0.5).pvalue
+    if family:
+        p = _family_q(p, np.minimum(1.0, 0.5 ** np.maximum(n - 1, 0)), alpha)
     out = np.where(p >= alpha, "stable", np.where(second > first, "rising", "falling"))
     return [str(t) for t in out]
+
+
+def _family_q(p: np.ndarray, least_p: np.ndarray, alpha: float) -> np.ndarray:
+    """Benjamini-Hochberg q-values of ``p`` within Tarone's family (1 outside it)."""
+    q = np.ones(len(p))
+    tested = tarone_family(least_p, alpha)
+    if tested.any():
+        q[tested] = benjamini_hochberg(p[tested])
+    return q
+
+
+def _classes_and_trends(
+    monthly: np.ndarray, month: pd.Series, months: pd.DatetimeIndex, alpha: float
+) -> tuple[list[str], list[str]]:
+    """Temporal classes and trends of the hot spots of one ranking (``monthly``: places x
+    observed months), each place's recent share tested against the whole area's (``month``:
+    every incident's) and false discovery rates over the places."""
+    per = period_months(len(months))
+    counts = pd.DatetimeIndex(month).value_counts().reindex(months, fill_value=0)
+    area = _periods(np.asarray(counts, dtype=np.int64), per)
+    total = area.sum()
+    recent_share = area[-max(1, len(area) // 3) :].sum() / total if total else None
+    classes = _temporal_classes(_periods(monthly, per), alpha, recent_share, family=True)
+    return classes, _trends(monthly, alpha, family=True)
 
 
 def period_months(n_months: int) -> int:
@@ -330,16 +546,36 @@ def _temporal_class(counts: np.ndarray) -> str:
     return _temporal_classes(np.asarray(counts).reshape(1, -1))[0]
 
 
-def _temporal_classes(counts: np.ndarray) -> list[str]:
-    """:func:`_temporal_class` of every row of ``counts`` (places x periods) at once."""
+def _temporal_classes(
+    counts: np.ndarray,
+    alpha: float = 0.05,
+    recent_share: float | None = None,
+    *,
+    family: bool = False,
+) -> list[str]:
+    """:func:`_temporal_class` of every row of ``counts`` (places x periods) at once.
+
+    "emerging" needs two thirds of a place's incidents in the last third of the periods AND a
+    one-sided binomial test of that count against ``recent_share`` (the area's own share in
+    them; default the last third's share of the periods) at ``alpha``; with ``family``
+    (the hot spots of one ranking) a Benjamini-Hochberg q-value within Tarone's family. The
+    two-thirds rule alone called 5.8 % of stationary places emerging over 6 months (2.6 % over
+    12), mostly places of 3-6 incidents, and every busy place in an area whose violence rose.
+    """
     k, m = counts.shape
     if m < 3:
         return ["unknown"] * k
     active = np.count_nonzero(counts, axis=1) / m
-    recent = counts[:, m - max(1, m // 3) :].sum(axis=1)
+    n_recent = max(1, m // 3)
+    recent = counts[:, m - n_recent :].sum(axis=1)
     total = counts.sum(axis=1)
+    share = n_recent / m if recent_share is None else float(recent_share)
+    share = min(max(share, 1e-12), 1.0 - 1e-12)
+    p = np.where(total > 0, stats.binom.sf(recent - 1, total, share), 1.0)
+    if family:
+        p = _family_q(p, share ** total.astype(float), alpha)
     with np.errstate(divide="ignore", invalid="ignore"):
-        emerging = (total > 0) & (recent / total >= 2.0 / 3.0)
+        emerging = (total > 0) & (recent / total >= 2.0 / 3.0) & (p <= alpha)
     out = np.where(active >= 0.75, "chronic", np.where(emerging, "emerging", "intermittent"))
     return [str(c) for c in out]
 
@@ -356,7 +592,8 @@ def classify_counts(monthly_counts: Any, *, alpha: float = 0.05) -> tuple[str, s
     first), so hot spots and the patrol areas inside them are described alike.
     """
     counts = np.asarray(monthly_counts, dtype=np.int64)
-    return _temporal_class(_periods(counts, period_months(len(counts)))), _trend(counts, alpha)
+    periods = _periods(counts, period_months(len(counts)))
+    return _temporal_classes(periods.reshape(1, -1), alpha)[0], _trend(counts, alpha)
 
 
 def rank_hotspots(
@@ -494,10 +731,11 @@ def rank_hotspots_with_members(
     monthly = _monthly_counts(frame["month"].to_numpy(), months, inc_idx, poly_idx, k)
     hour_counts, day_counts = _hour_and_day_counts(frame, inc_idx, poly_idx, k)
     top_location = _top_locations(frame["location"], inc_idx, poly_idx, k)
-    classes = _temporal_classes(_periods(monthly, period_months(len(months))))
-    trends = _trends(monthly, alpha)
+    classes, trends = _classes_and_trends(monthly, frame["month"], months, alpha)
     extents = _max_extents(geoms)
-    timing = _timings(monthly, hour_counts, day_counts, months, incidents.has_time)
+    timing = _timings(
+        monthly, hour_counts, day_counts, months, incidents.has_time, timing_prior(incidents)
+    )
     # the test's result only now: every profile above was made while it ran
     if testing is not None:
         place = testing.result()
@@ -755,14 +993,23 @@ def _timings(
     day_counts: np.ndarray,
     months: pd.DatetimeIndex,
     data_has_time: bool,
+    prior: TimingPrior | None = None,
 ) -> list[dict[str, Any]]:
     """Each hot spot's timing columns from its counts per observed month, hour and weekday
-    (rows of the three arrays), the windows and shares computed for all at once."""
+    (rows of the three arrays), the windows and shares computed for all at once; the peak
+    windows from the counts shrunk toward ``prior`` (:class:`TimingPrior`) when given."""
     k = len(monthly)
     hour_total = hour_counts.sum(axis=1)
     timed = (hour_total > 0) & data_has_time
-    windows = _peak_windows(np.where(timed[:, None], hour_counts, 0))
-    days = _peak_days_all(np.where(timed[:, None], day_counts, 0))
+    if prior is not None:
+        windows, days = prior.windows(
+            np.where(timed[:, None], hour_counts, 0), np.where(timed[:, None], day_counts, 0)
+        )
+    else:
+        windows = _peak_windows(np.where(timed[:, None], hour_counts, 0))
+        days = _peak_days_all(np.where(timed[:, None], day_counts, 0))
+    # "own" where the place's timed incidents outweigh the force-wide profile in its window
+    own = hour_total >= (prior.hour_strength if prior is not None else 0.0)
     start, stop = NIGHT_WINDOW
     with np.errstate(divide="ignore", invalid="ignore"):
         night = (
@@ -796,6 +1043,7 @@ def _timings(
                 "peak_start_hour": hours_win[0] if hours_win else None,
                 "peak_end_hour": hours_win[1] if hours_win else None,
                 "peak_days": days_win,
+                "peak_basis": ("own" if own[i] else "force") if spot_timed else "",
                 "night_share": night[i],
             }
         )

@@ -60,6 +60,7 @@ __all__ = [
     "points_in_polygons",
     "split_dispersion",
     "start_surroundings_test",
+    "tarone_family",
 ]
 
 _T = TypeVar("_T")
@@ -1479,6 +1480,37 @@ def csr_p_value(count: float, n: int, lam: float) -> float:
 # --------------------------------------------------------------------------------------------
 # Benjamini-Hochberg
 # --------------------------------------------------------------------------------------------
+
+
+def tarone_family(min_p: np.ndarray, alpha: float) -> np.ndarray:
+    """Which tests can be significant at all, by Tarone's rule for the false discovery rate.
+
+    Discrete tests (binomial counts) have a least attainable p-value; one that can never reach
+    the level only weakens the others in a Benjamini-Hochberg family (Tarone 1990, Biometrics
+    46, 515-522, doi:10.2307/2531456; Gilbert 2005, JRSS C 54, 143-158).
+
+    The smallest ``K`` with at most ``K`` tests whose least attainable p-value is at most
+    ``alpha / K``; those tests are the family (Tarone 1990; Gilbert 2005's modified FDR).
+
+    Parameters
+    ----------
+    min_p : numpy.ndarray of float
+        Each test's least attainable p-value.
+    alpha : float
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    m = len(min_p)
+    if m == 0:
+        return np.zeros(0, dtype=bool)
+    sorted_p = np.sort(min_p)
+    ks = np.arange(1, m + 1)
+    # M(K) = #{i : min_p_i <= alpha / K}, non-increasing in K; the first K with M(K) <= K.
+    m_of_k = np.searchsorted(sorted_p, alpha / ks, side="right")
+    k = int(ks[np.argmax(m_of_k <= ks)]) if np.any(m_of_k <= ks) else m
+    return min_p <= alpha / k
 
 
 def benjamini_hochberg(p: np.ndarray, p_block: float | None = None, n_block: int = 0) -> np.ndarray:

@@ -558,7 +558,10 @@ class PatrolWindow:
     days : tuple of int
         Peak weekdays (Mon=0). All seven when the peak has no particular days.
     basis : str
-        ``"profile"`` (the place's own peak) or ``"general"`` (this tool's fallback window).
+        ``"profile"`` (the place's own peak), ``"force"`` (the force-wide peak: the place's
+        own incidents are too few to show a timing of their own, see
+        :class:`hotspots.profile.TimingPrior`) or ``"general"`` (this tool's fallback window
+        when the data have no time of day).
     label : str
         For people, e.g. ``"Fri-Sat 22:00-03:00"``.
     caveat : str or None
@@ -1525,6 +1528,14 @@ def _no_time_caveat(kb: KnowledgeBase) -> str:
     )
 
 
+#: How a patrol window's basis is said in a tactic's dose.
+_BASIS_TEXT = {
+    "profile": "this place's peak",
+    "force": "the force-wide peak: too few incidents here to show this place's own",
+    "general": "this tool's general window",
+}
+
+
 def patrol_window(
     profile: Mapping[str, Any] | pd.Series, kb: KnowledgeBase | None = None
 ) -> PatrolWindow:
@@ -1559,7 +1570,8 @@ def patrol_window(
         given = _as_list(_get(profile, "peak_days")) or range(7)
         peak_days = tuple(sorted({int(d) for d in given}))
         label = _get(profile, "peak_window") or format_window(int(start), int(end), peak_days)
-        return PatrolWindow(int(start), int(end), peak_days, "profile", str(label))
+        basis = "force" if _get(profile, "peak_basis") == "force" else "profile"
+        return PatrolWindow(int(start), int(end), peak_days, basis, str(label))
     w = kb.general_windows["default"]
     general_days = tuple(w["days"])
     return PatrolWindow(
@@ -2407,7 +2419,7 @@ def _dose_text(
         bounds = f"at least {low}" + (f", at most {high}" if high else "")
         length = f"{visit}-minute visits ({bounds} minutes on foot inside the area)"
         hours = format_window(window.start_hour, window.end_hour)
-        basis = "this place's peak" if window.basis == "profile" else "this tool's general window"
+        basis = _BASIS_TEXT.get(window.basis, "this tool's general window")
         on = "every day" if len(days) == 7 else "on " + format_window(0, 0, days).rsplit(" ", 1)[0]
         if floor is not None:
             parts = [

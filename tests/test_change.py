@@ -15,13 +15,9 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from hotspots import ParameterError, cli, workflows
-from hotspots.change import (
-    binomial_two_sided,
-    compare_periods,
-    default_split,
-    tarone_family,
-)
+from hotspots.change import binomial_two_sided, compare_periods, default_split
 from hotspots.incidents import Incidents
+from hotspots.stats import tarone_family
 
 
 def test_binomial_two_sided_equals_scipys_doubled_smaller_tail():

@@ -9,7 +9,13 @@ import pytest
 import shapely
 
 from hotspots import Incidents, ParameterError
-from hotspots.profile import PATROL_UNIT_M2, assign_incidents, peak_window, rank_hotspots
+from hotspots.profile import (
+    PATROL_UNIT_M2,
+    assign_incidents,
+    peak_window,
+    rank_hotspots,
+    timing_prior,
+)
 
 
 def _square(x0, y0, side):
@@ -179,7 +185,11 @@ def test_timing_columns_equal_a_row_by_row_reference():
     n = 4000
     x = rng.uniform(0, 3000, n).round(0) + 400000
     y = rng.uniform(0, 3000, n).round(0) + 300000
-    stamp = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 360 * 24, n), unit="h")
+    evening = np.r_[np.full(16, 1.0), np.full(8, 4.0)]  # hours favoured: windows to find
+    hour = rng.choice(24, n, p=evening / evening.sum())
+    stamp = pd.Timestamp("2024-01-01") + pd.to_timedelta(
+        rng.integers(0, 360, n) * 24 + hour, unit="h"
+    )
     dts = pd.Series(stamp).where(rng.random(n) > 0.2)  # a fifth without a date
     inc = Incidents.from_xy(x, y, datetime=dts, study_area=_square(400000, 300000, 3000))
     polys = [_square(400000 + 300 * i, 300000 + 250 * (i % 7), 40 + 37 * i) for i in range(12)]
@@ -194,6 +204,8 @@ def test_timing_columns_equal_a_row_by_row_reference():
     frame = inc.frame
     months = inc.months
     labels = [m.strftime("%Y-%m") for m in months]
+    prior = timing_prior(inc)  # the windows from counts shrunk toward the force-wide timing
+    assert prior.hour_pattern and not prior.day_pattern
     for i, row in ranked.iterrows():
         mine = frame.iloc[inc_idx[poly_idx == i]]
         timed = mine[mine["has_time"]]
@@ -207,9 +219,12 @@ def test_timing_columns_equal_a_row_by_row_reference():
         assert row["last_month"] == (labels[active[-1]] if active else "")
         assert row["has_time"] == bool(len(timed))
         if len(timed):
-            window = peak_window(hours)
+            window = peak_window(prior.shrink(hours[None], "hours")[0])
             assert (row["peak_start_hour"], row["peak_end_hour"]) == window
-            assert row["peak_days"] == _reference_peak_days(days.tolist())
+            assert row["peak_days"] == list(range(7))  # no weekday pattern in the force
+            shrunk_days = prior.shrink(days[None], "days")[0]
+            assert _reference_peak_days(shrunk_days.tolist()) is not None
+            assert row["peak_basis"] == ("own" if len(timed) >= prior.hour_strength else "force")
             assert row["hour_counts"] == hours.tolist()
             night = (hours[18:].sum() + hours[:6].sum()) / hours.sum()
             assert row["night_share"] == night
