@@ -994,8 +994,6 @@ def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
 
 
 def _cmd_change(args: argparse.Namespace, out: Any) -> int:
-    from hotspots.change import compare_periods
-
     if Path(args.out).suffix.lower() != ".geojson":
         msg = f"--out must end in .geojson, got {Path(args.out).name!r}."
         raise ParameterError(msg)
@@ -1003,7 +1001,13 @@ def _cmd_change(args: argparse.Namespace, out: Any) -> int:
     if not args.quiet:
         _print_report(incidents, out)
     _print_notes(incidents, args, out)
-    res = compare_periods(incidents, args.split, cell_size=args.cell_size, fdr=args.fdr)
+    res = workflows.change_between_periods(
+        incidents,
+        split=args.split,
+        cell_size=args.cell_size,
+        fdr=args.fdr,
+        progress=_progress(args),
+    )
     _print_notes(res, args, out)
     Path(args.out).write_text(workflows.period_change_geojson(res, incidents), encoding="utf-8")
     cells = res.cells

@@ -95,6 +95,7 @@ __all__ = [
     "classification_geojson",
     "classification_params",
     "classify_over_time",
+    "change_between_periods",
     "period_change_geojson",
     "compute_engine",
     "detect_hotspots",
@@ -1216,6 +1217,19 @@ def classification_geojson(res: EmergingResult, incidents: Incidents) -> str:
     from hotspots.export import features_geojson, geojson_text
 
     return geojson_text(features_geojson(res.areas, thaw(classification_params(res, incidents))))
+
+
+def change_between_periods(
+    incidents: Incidents, *, progress: Progress | None = None, **settings: Any
+) -> PeriodChange:
+    """Places that rose or fell between two periods (:func:`hotspots.change.compare_periods`).
+
+    ``progress`` is told ``"classifying"``.
+    """
+    from hotspots.change import compare_periods
+
+    with progress_step(progress, CLASSIFYING):
+        return compare_periods(incidents, **settings)
 
 
 def period_change_geojson(res: PeriodChange, incidents: Incidents) -> str:

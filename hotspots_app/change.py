@@ -104,7 +104,15 @@ def _settings_form() -> list[Any]:
 
 @st.fragment
 def section(incidents: Incidents) -> None:
-    """The "Change over time" tab (reruns on its own when its settings are applied)."""
+    """The "Change over time" tab (reruns on its own when its settings are applied): the
+    classes over ten or more periods, then what rose or fell between two periods."""
+    _classes(incidents)
+    st.divider()
+    two_periods(incidents)
+
+
+def _classes(incidents: Incidents) -> None:
+    """Persistent and emerging classes over ten or more periods."""
     st.subheader("Change over time")
     st.caption(
         "Which places stay hot, which are new, which have cooled and which come and go: each "
@@ -182,5 +190,94 @@ def download_button(incidents: Incidents, key: str = "dl_emerging") -> None:
         file_name="persistent_emerging.geojson",
         mime="application/geo+json",
         key=key,
+        on_click="ignore",
+    )
+
+
+# ------------------------------------------------------------------ between two periods
+#: The two-period form's widgets and their defaults (None = automatic).
+TWO_DEFAULTS: dict[str, Any] = {"chg_split": None}
+
+
+@cache_resource(max_entries=8)
+def run_two_periods(incidents: Incidents, split: str | None) -> Outcome:
+    """:func:`hotspots.workflows.change_between_periods` at ``split`` (None: automatic)."""
+    return capture(workflows.change_between_periods, incidents, split=split)
+
+
+@cache_data(max_entries=8)
+def two_periods_geojson(incidents: Incidents, split: str | None) -> bytes:
+    """Every cell of the comparison as GeoJSON with the run's record."""
+    res = run_two_periods(incidents, split).value
+    return workflows.period_change_geojson(res, incidents).encode("utf-8")
+
+
+def _split_choices(incidents: Incidents) -> list[str]:
+    """The months a split can start (every observed month but the first)."""
+    return [f"{m:%Y-%m}" for m in incidents.months[1:]]
+
+
+def two_periods(incidents: Incidents) -> None:
+    """What rose or fell between two periods (two periods are enough)."""
+    st.subheader("Between two periods")
+    st.caption(
+        "Which places rose or fell more than the area as a whole since a month you choose: "
+        "each 150 m cell's share of incidents after it against the whole area's share (so the "
+        "area's own rise or fall and the periods' lengths are allowed for), scaled for repeat "
+        "incidents, with a 5 % false discovery rate over the cells that hold enough incidents "
+        "to show a change."
+    )
+    restore(TWO_DEFAULTS)
+    choices = _split_choices(incidents)
+    with st.form("two_periods_form"):
+        st.selectbox(
+            "Later period starts",
+            choices,
+            index=None,
+            key="chg_split",
+            placeholder="automatic: the later half of the months",
+            help="The first month of the later period; every incident before it is 'before'.",
+        )
+        st.form_submit_button(
+            "Compare", key="chg_submit", on_click=remember, args=tuple(TWO_DEFAULTS)
+        )
+    split = recall("chg_split")
+    split = split if split in choices else None
+    try:
+        with st.spinner("Comparing the two periods..."):
+            out = run_two_periods(incidents, split)
+    except ParameterError as exc:
+        st.info(f"No change between two periods to show: {md(exc)}")
+        return
+    show_warnings(out)
+    res = out.value
+    counts = res.counts()
+    c = st.columns(3)
+    c[0].metric("Cells that rose", f"{counts['rose']:,}")
+    c[1].metric("Cells that fell", f"{counts['fell']:,}")
+    c[2].metric("Cells with no clear change", f"{counts['no clear change']:,}")
+    for note in res.notes:
+        st.text("• " + str(note))
+    cells = res.cells[res.cells["change_class"] != "no clear change"]
+    if len(cells):
+        table = pd.DataFrame(
+            {
+                "Cell": cells["cell_id"].astype(str),
+                "Change": cells["change_class"].astype(str),
+                "Before": cells["before"].astype(int),
+                "After": cells["after"].astype(int),
+                "q": cells["q_value"].round(4),
+                "Top location": cells["top_location"].astype(str),
+            }
+        )
+        st.dataframe(
+            table, hide_index=True, height=min(360, 38 + 35 * len(table)), key="two_periods_table"
+        )
+    st.download_button(
+        "Every cell, before and after (GeoJSON)",
+        data=lambda: two_periods_geojson(incidents, split),
+        file_name="change_between_periods.geojson",
+        mime="application/geo+json",
+        key="dl_two_periods",
         on_click="ignore",
     )

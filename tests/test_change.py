@@ -225,3 +225,39 @@ def test_problem_profile_shows_what_rose_or_fell():
     html = render_problem_profile(profile)
     assert "What rose or fell between two periods" in html
     assert html.count("<tr><td>rose</td>") == int((labelled["change_class"] == "rose").sum())
+
+
+def test_app_change_tab_compares_two_periods():
+    """The app's "Change over time" tab: "Between two periods" shows the library's counts on
+    the demo data, automatic and at a chosen month, with its GeoJSON download."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from hotspots.demo import ensure_demo_csv
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"))
+    at.default_timeout = 300
+    at.run()
+    at.session_state["tab"] = "Change over time"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Between two periods" in [s.value for s in at.subheader]
+    incidents = workflows.read_inputs([str(ensure_demo_csv())])
+
+    def shown(label: str) -> int:
+        return int(next(m.value for m in at.metric if m.label == label).replace(",", ""))
+
+    want = compare_periods(incidents).counts()
+    assert shown("Cells that rose") == want["rose"]
+    assert shown("Cells that fell") == want["fell"]
+    assert shown("Cells with no clear change") == want["no clear change"]
+    assert any(t.value.startswith("• Periods split at") for t in at.text)
+    at.selectbox(key="chg_split").set_value("2025-10")
+    at.button(key="chg_submit").click()
+    at.run()
+    assert not at.exception and not at.error
+    want = compare_periods(incidents, "2025-10")
+    assert shown("Cells with no clear change") == want.counts()["no clear change"]
+    assert any("Periods split at 2025-10-01 (as given)" in t.value for t in at.text)
+    assert "Every cell, before and after (GeoJSON)" in {b.label for b in at.get("download_button")}
