@@ -44,9 +44,13 @@ def _header(row: Any, n: int, *, narrow: bool = False) -> None:
     c[1].metric("Share of all incidents", f"{float(row['share']):.1%}")
     c[2].metric("Area", f"{float(row['area_ha']):.2f} ha")
     c[3].metric("Longest side", f"{float(row.get('max_extent_m', float('nan'))):,.0f} m")
+    basis = {
+        "own": " (this place's own timing)",
+        "force": " (mostly the force-wide timing: too few incidents here to show its own)",
+    }.get(str(row.get("peak_basis") or ""), "")
     st.text(
         f"Pattern: {row.get('temporal_class', '')}, trend {row.get('trend', '')}. "
-        f"Peak window: {row.get('peak_window') or 'times of day not in the data'}."
+        f"Peak window: {row.get('peak_window') or 'times of day not in the data'}{basis}."
     )
 
 

@@ -240,6 +240,9 @@ def test_patrol_plan_renders_on_the_demo(app):
     # The selected hot spot shows its tactic card and its patrol areas and visits.
     _open(app, "Hot spot details")
     md_values = [m.value for m in app.markdown]
+    # the peak window says whether it is the place's own timing or mostly the force-wide one
+    pattern = next(t.value for t in app.text if t.value.startswith("Pattern: "))
+    assert "Peak window: " in pattern and "timing" in pattern, pattern
     assert "#### Patrol tactics for this hot spot" in md_values
     assert "#### Patrol areas and planned visits" in md_values
     tables = [d.value for d in app.dataframe]
