@@ -381,34 +381,7 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--out", default="emerging.geojson", help="output GeoJSON of the classified areas"
     )
 
-    ch = sub.add_parser(
-        "change",
-        help="places that rose or fell between two periods more than the area as a whole "
-        "(two periods are enough)",
-        description="Split the incidents at one date into before and after and test every "
-        "150 m cell's share after the split against the whole area's (a conditional binomial "
-        "test, scaled for over-dispersion, false discovery rate over the cells that can be "
-        "significant). Writes every cell with an incident as GeoJSON.",
-    )
-    _add_input_options(ch)
-    ch.add_argument(
-        "--split",
-        metavar="YYYY-MM[-DD]",
-        help="first day of the later period (default: the later half of the months with data)",
-    )
-    _add_cell_size(ch)
-    ch.add_argument(
-        "--fdr", type=float, default=0.05, help="false discovery rate of the labels (default 0.05)"
-    )
-    ch.add_argument("--top", type=int, default=10, help="cells of each kind to print")
-    ch.add_argument(
-        "-o",
-        "--out",
-        default="change.geojson",
-        help="output GeoJSON of the cells (every cell "
-        "with an incident, labelled rose, fell or no clear change)",
-    )
-
+    _add_change_parser(sub)
     _add_track_parser(sub)
     _add_assess_parser(sub)
     _add_simulate_parser(sub)
@@ -1009,7 +982,8 @@ def _cmd_change(args: argparse.Namespace, out: Any) -> int:
         progress=_progress(args),
     )
     _print_notes(res, args, out)
-    Path(args.out).write_text(workflows.period_change_geojson(res, incidents), encoding="utf-8")
+    text = workflows.period_change_geojson(res, incidents, all_cells=args.all_cells)
+    Path(args.out).write_text(text, encoding="utf-8")
     cells = res.cells
     for label in ("rose", "fell"):
         rows = cells[cells["change_class"] == label].head(max(0, args.top))
@@ -1023,9 +997,11 @@ def _cmd_change(args: argparse.Namespace, out: Any) -> int:
                 file=out,
             )
     c = res.counts()
+    written = len(cells) if args.all_cells else int(cells["tested"].sum())
+    which = "" if args.all_cells else " that hold enough incidents to show a change"
     print(
-        f"Wrote {len(cells):,} cells to {args.out}: {c['rose']} rose, {c['fell']} fell, "
-        f"{c['no clear change']:,} no clear change.",
+        f"Wrote {written:,} cells{which} to {args.out}: {c['rose']} rose, {c['fell']} fell, "
+        f"{c['no clear change']:,} of all {len(cells):,} cells no clear change.",
         file=out,
     )
     return 0
@@ -1194,6 +1170,44 @@ def _cmd_assess(args: argparse.Namespace, out: Any) -> int:
     for name, p in write_assessment(result, args.out_dir).items():
         print(f"Wrote {name}: {p}", file=out)
     return 0
+
+
+def _add_change_parser(sub: Any) -> None:
+    """``hotspots change``: places that rose or fell between two periods."""
+    ch = sub.add_parser(
+        "change",
+        help="places that rose or fell between two periods more than the area as a whole "
+        "(two periods are enough)",
+        description="Split the incidents at one date into before and after and test every "
+        "150 m cell's share after the split against the whole area's (a conditional binomial "
+        "test, scaled for over-dispersion, false discovery rate over the cells that can be "
+        "significant). Writes the cells that hold enough incidents to show a change as GeoJSON "
+        "(--all-cells: every cell with an incident).",
+    )
+    _add_input_options(ch)
+    ch.add_argument(
+        "--split",
+        metavar="YYYY-MM[-DD]",
+        help="first day of the later period (default: the later half of the months with data)",
+    )
+    _add_cell_size(ch)
+    ch.add_argument(
+        "--fdr", type=float, default=0.05, help="false discovery rate of the labels (default 0.05)"
+    )
+    ch.add_argument("--top", type=int, default=10, help="cells of each kind to print")
+    ch.add_argument(
+        "--all-cells",
+        action="store_true",
+        help="write every cell with an incident, not only those that hold enough incidents to "
+        "show a change",
+    )
+    ch.add_argument(
+        "-o",
+        "--out",
+        default="change.geojson",
+        help="output GeoJSON of the cells (every cell "
+        "with an incident, labelled rose, fell or no clear change)",
+    )
 
 
 def _add_cell_size(parser: Any) -> None:

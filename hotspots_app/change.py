@@ -274,7 +274,7 @@ def two_periods(incidents: Incidents) -> None:
             table, hide_index=True, height=min(360, 38 + 35 * len(table)), key="two_periods_table"
         )
     st.download_button(
-        "Every cell, before and after (GeoJSON)",
+        "Cells that could show a change, before and after (GeoJSON)",
         data=lambda: two_periods_geojson(incidents, split),
         file_name="change_between_periods.geojson",
         mime="application/geo+json",

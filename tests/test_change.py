@@ -181,12 +181,17 @@ def test_cli_change_writes_every_cell_with_its_record(demo_csv, tmp_path, capsys
     record = json.loads(out.read_text(encoding="utf-8"))["hotspots_parameters"]
     assert record["method"] == "period_change"
     m = record["method_parameters"]
+    assert len(cells) == m["n_tested"] and cells["tested"].all()
+    counts = cells["change_class"].value_counts().to_dict()
+    labelled = {k: v for k, v in m["class_counts"].items() if v and k != "no clear change"}
+    assert {k: v for k, v in counts.items() if k != "no clear change"} == labelled
+    assert f"Wrote {len(cells):,} cells that hold enough incidents" in printed
+    every = tmp_path / "every.geojson"
+    assert cli.main(["--quiet", "change", str(demo_csv), "-o", str(every), "--all-cells"]) == 0
+    cells = gpd.read_file(every)
     assert len(cells) == m["n_cells"]
     assert int(cells["before"].sum()) == m["n_before"]
     assert int(cells["after"].sum()) == m["n_after"]
-    counts = cells["change_class"].value_counts().to_dict()
-    assert {k: v for k, v in m["class_counts"].items() if v} == counts
-    assert f"Wrote {len(cells):,} cells" in printed
     assert cli.main(["change", str(demo_csv), "-o", str(tmp_path / "c.csv")]) == 2
     assert "--out must end in .geojson" in capsys.readouterr().err
 
@@ -197,7 +202,9 @@ def test_workflow_geojson_matches_the_library(demo_csv):
     inc = read_incidents(demo_csv)
     res = compare_periods(inc)
     data = json.loads(workflows.period_change_geojson(res, inc))
-    assert len(data["features"]) == len(res.cells)
+    assert len(data["features"]) == int(res.cells["tested"].sum())
+    every = json.loads(workflows.period_change_geojson(res, inc, all_cells=True))
+    assert len(every["features"]) == len(res.cells)
     assert data["hotspots_parameters"]["input_files"][0]["sha256"]
 
 
@@ -260,4 +267,6 @@ def test_app_change_tab_compares_two_periods():
     want = compare_periods(incidents, "2025-10")
     assert shown("Cells with no clear change") == want.counts()["no clear change"]
     assert any("Periods split at 2025-10-01 (as given)" in t.value for t in at.text)
-    assert "Every cell, before and after (GeoJSON)" in {b.label for b in at.get("download_button")}
+    assert "Cells that could show a change, before and after (GeoJSON)" in {
+        b.label for b in at.get("download_button")
+    }
