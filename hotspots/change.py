@@ -334,12 +334,17 @@ def _notes(p: dict[str, Any], chosen: bool) -> list[str]:
         "them hold enough to be significant at all and form the false discovery rate family "
         f"({p['fdr']:g}; Tarone's rule).",
     ]
-    if p["dispersion_used"] > 1.0:
+    if p["dispersion"] >= 1.005:
         notes.append(
-            f"Counts vary {p['dispersion']:.2f} times more than chance alone would make them "
+            f"Counts vary {p['dispersion']:.2f} times as much as chance alone would make them "
             "(repeat incidents at one place and time, and places changing for reasons of their "
             "own): each cell's counts were scaled down by that factor before testing, so fewer "
             "changes are claimed."
+        )
+    else:
+        notes.append(
+            f"Counts vary about as much as chance alone would make them (dispersion "
+            f"{p['dispersion']:.2f})."
         )
     if p["n_undated"]:
         notes.append(

@@ -266,7 +266,7 @@ def two_periods(incidents: Incidents) -> None:
                 "Change": cells["change_class"].astype(str),
                 "Before": cells["before"].astype(int),
                 "After": cells["after"].astype(int),
-                "q": cells["q_value"].round(4),
+                "q": [f"{q:.4f}" if q >= 1e-4 else "< 0.0001" for q in cells["q_value"]],
                 "Top location": cells["top_location"].astype(str),
             }
         )
