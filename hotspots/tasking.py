@@ -291,10 +291,14 @@ def read_teams(source: str | Path | bytes, *, name: str | None = None) -> tuple[
         except OSError as exc:
             msg = f"The teams file cannot be read ({type(exc).__name__})."
             raise InputError(msg, file=label) from exc
-    text = data.decode("utf-8-sig", errors="replace")
-    if label.lower().endswith(".json") or text.lstrip().startswith(("{", "[")):
-        return _teams_from_json(text, label)
-    return _teams_from_csv(text, label)
+    head = data[:4096].decode("utf-8-sig", errors="replace")
+    if label.lower().endswith(".json") or head.lstrip().startswith(("{", "[")):
+        return _teams_from_json(data.decode("utf-8-sig", errors="replace"), label)
+    from hotspots.ingest import read_text
+
+    # decoded and its delimiter found as incident files are (UTF-16, cp1252, ";" or tabs)
+    text, _encoding, delimiter = read_text(data, name=label)
+    return _teams_from_csv(text, label, delimiter)
 
 
 def _teams_from_json(text: str, label: str) -> tuple[Team, ...]:
@@ -325,8 +329,8 @@ def _teams_from_json(text: str, label: str) -> tuple[Team, ...]:
     return _check_teams(teams)
 
 
-def _teams_from_csv(text: str, label: str) -> tuple[Team, ...]:
-    reader = csv.DictReader(io.StringIO(text))
+def _teams_from_csv(text: str, label: str, delimiter: str = ",") -> tuple[Team, ...]:
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     fields = [f.strip().lower() for f in (reader.fieldnames or [])]
     missing = [c for c in ("team", "days", "start", "end") if c not in fields]
     if missing:

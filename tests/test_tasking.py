@@ -445,6 +445,11 @@ def test_read_teams_csv_and_json(tmp_path):
     }
     j = read_teams(json.dumps(doc).encode(), name="teams.json")
     assert j[0].shifts[0] == teams[0].shifts[0] and j[0].officers == 2
+    # a spreadsheet's semicolon export, and UTF-16, read as incident files are
+    semi = "team;officers;days;start;end\nAlpha;2;Fri-Sat;18:00;02:00\nAlpha;;Sun;14:00;22:00\n"
+    semi += "Bravo;3;Mon-Thu;16:00;00:00\n"
+    assert read_teams(semi.encode("cp1252"), name="teams.csv") == teams
+    assert read_teams(semi.encode("utf-16"), name="teams.csv") == teams
     bad = tmp_path / "bad.csv"
     bad.write_text("team,days,start,end\nAlpha,Fri,25:00,02:00\n")
     with pytest.raises(InputError) as e:
