@@ -43,6 +43,7 @@ __all__ = [
     "cut_at_antimeridian",
     "in_great_britain",
     "projected",
+    "scale_error",
     "to_analysis",
     "to_crs",
     "to_lonlat",
@@ -202,6 +203,32 @@ def choose_crs(lon: np.ndarray, lat: np.ndarray) -> tuple[pyproj.CRS, str]:
             "explicitly with columns={'lon': ..., 'lat': ...})"
         )
     return crs, reason
+
+
+#: Largest scale error (distances off by this share) over the bulk of the data before the
+#: analysis CRS is said to be unsound for them. Heuristic of this product: a 1 % error in
+#: distances (2 % in areas and densities) is well inside the differences between bandwidth rules;
+#: a UTM zone stays within it up to about 8 degrees of longitude from its central meridian.
+MAX_SCALE_ERROR = 0.01
+
+
+def scale_error(crs: object, lon: Any, lat: Any) -> float:
+    """The largest scale error of a projected CRS at the given points (degrees, WGS84): how far
+    a distance measured there in the CRS's metres is from the distance on the ground (0.085: 8.5 %
+    too long; the share for areas is about twice that).
+
+    Examples
+    --------
+    >>> round(scale_error("EPSG:32613", [-105.0], [40.0]), 4)  # on zone 13's central meridian
+    0.0004
+    >>> scale_error("EPSG:32613", [-73.9], [40.7]) > 0.08  # New York in zone 13
+    True
+    """
+    proj = pyproj.Proj(pyproj.CRS.from_user_input(crs))
+    factors = proj.get_factors(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    k = np.r_[np.atleast_1d(factors.meridional_scale), np.atleast_1d(factors.parallel_scale)]
+    k = k[np.isfinite(k)]
+    return float(np.max(np.abs(k - 1.0))) if k.size else 0.0
 
 
 class ProjectedTransformer:

@@ -39,6 +39,7 @@ import io
 import os
 import re
 import threading
+import unicodedata
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -123,6 +124,8 @@ FORMAT_POLICE_UK = "police.uk street-level"
 FORMAT_LATLON = "latitude/longitude"
 FORMAT_BNG = "British National Grid easting/northing"
 FORMAT_GRID = "easting/northing in the given coordinate CRS"
+# x/y columns in a projected CRS other than British National Grid, none given (an error)
+FORMAT_OTHER_GRID = "x/y in another projected CRS"
 
 #: Cell values read as missing (case-insensitive, after stripping whitespace).
 MISSING_TOKENS = frozenset({"", "NA", "N/A", "NULL", "-", "--", "NAN", "NONE", "#N/A", "NIL"})
@@ -170,25 +173,30 @@ STUDY_MAX_CELLS = 60_000
 _NAMES: dict[str, tuple[str, ...]] = {
     "lat": ("latitude", "lat", "y_lat", "lat_y", "latitude_y", "y_latitude", "lat_wgs84",
             "wgs84_latitude", "latitude_wgs84", "geo_lat", "point_latitude", "incident_latitude",
-            "lat_dd", "latitud"),
+            "lat_dd", "latitud", "latitudine", "breitengrad", "breedtegraad"),
     "lon": ("longitude", "lon", "lng", "long", "x_lon", "lon_x", "longitude_x", "x_longitude",
             "x_lng", "x_long", "lon_wgs84", "wgs84_longitude", "longitude_wgs84", "geo_lon",
-            "geo_lng", "point_longitude", "incident_longitude", "lon_dd", "longitud"),
+            "geo_lng", "point_longitude", "incident_longitude", "lon_dd", "longitud",
+            "long_wgs84", "lng_wgs84", "longitudine", "langengrad", "laengengrad",
+            "lengtegraad"),
     "easting": ("easting", "eastings", "os_x", "osgb_x", "bng_x", "x_bng", "bng_easting",
                 "os_easting", "grid_easting", "easting_bng", "x_easting"),
     "northing": ("northing", "northings", "os_y", "osgb_y", "bng_y", "y_bng", "bng_northing",
                  "os_northing", "grid_northing", "northing_bng", "y_northing"),
     "datetime": ("datetime", "date_time", "timestamp", "occurred_at", "incident_datetime",
                  "occurrence_datetime", "offence_datetime", "offense_datetime", "date_and_time",
-                 "datetime_occurred", "reported_datetime"),
+                 "datetime_occurred", "reported_datetime", "tatzeit", "fecha_hora",
+                 "date_heure", "datum_tijd", "data_ora"),
     "date": ("date", "incident_date", "occurrence_date", "offence_date", "offense_date",
              "date_occurred", "occurred_date", "occurred_on", "crime_date", "event_date",
              "date_of_offence", "date_of_offense", "occ_date", "report_date", "reported_date",
              "date_reported", "date_occ", "cmplnt_fr_dt", "occ_dt", "dateoccurred",
-             "date_of_occurrence", "first_occurrence_date"),
+             "date_of_occurrence", "first_occurrence_date", "datum", "tatdatum", "fecha",
+             "fecha_hecho", "date_des_faits", "date_faits", "date_infraction"),
     "time": ("time", "incident_time", "occurrence_time", "offence_time", "offense_time",
              "time_occurred", "occurred_time", "occ_time", "time_of_day", "time_occ",
-             "cmplnt_fr_tm", "occ_tm", "timeoccurred", "time_of_occurrence"),
+             "cmplnt_fr_tm", "occ_tm", "timeoccurred", "time_of_occurrence", "heure", "hora",
+             "uhrzeit", "tatuhrzeit", "tijd", "tijdstip", "ora"),
     "hour": ("hour", "hour_of_day", "occ_hour", "occurrence_hour", "incident_hour",
              "offence_hour", "offense_hour", "hour_occurred", "crime_hour", "event_hour"),
     "month": ("month", "year_month", "yearmonth", "month_year"),
@@ -205,13 +213,17 @@ _NAMES: dict[str, tuple[str, ...]] = {
                    "text_general_code", "primary_description", "offense_code_group",
                    "crime_category_description", "offence_category_description",
                    "offense_category_description", "offence_type_description",
-                   "offense_type_description", "subcategory", "crime_subcategory"),
+                   "offense_type_description", "subcategory", "crime_subcategory", "delikt",
+                   "deliktart", "straftat", "categorie", "categoria", "delito", "tipo_delito",
+                   "infraction", "type_infraction", "nature_infraction", "misdrijf", "reato"),
     "weight": ("weight", "harm", "harm_weight", "harm_score", "harm_index", "crime_harm",
                "harm_days", "chi", "cchi"),
     "id": ("crime_id", "id", "uid", "incident_id", "incident_number", "case_number", "case_id",
            "crime_ref", "crime_reference", "crime_number", "report_number", "event_id",
            "offence_id", "offense_id", "record_id", "objectid"),
-    "location": ("location", "address", "street", "block", "street_name"),
+    "location": ("location", "address", "street", "block", "street_name", "adresse", "strasse",
+                 "direccion", "adres", "indirizzo", "hundred_block", "location_block",
+                 "intersection"),
 }  # fmt: skip
 # Plain x/y pairs whose meaning (lon/lat or BNG) is decided from their values.
 _XY_PAIRS = (("x", "y"), ("x_coordinate", "y_coordinate"), ("point_x", "point_y"),
@@ -233,8 +245,15 @@ _DATE_FORMATS_DM = (
     ("{A}.{B}.%Y %H:%M", True), ("{A}.{B}.%Y", False), ("{A}/{B}/%y %H:%M", True),
     ("{A}/{B}/%y", False),
 )  # fmt: skip
+# Year-first with a 12-hour clock (San Francisco's "2023/03/13 11:41:00 AM"), tried after the
+# others: no value one of those reads reads here too.
+_DATE_FORMATS_YMD_12H = (
+    ("%Y/%m/%d %I:%M:%S %p", True), ("%Y/%m/%d %I:%M %p", True), ("%Y-%m-%d %I:%M:%S %p", True),
+    ("%Y-%m-%d %I:%M %p", True),
+)  # fmt: skip
 _MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%m/%Y", "%Y-%m-%d", "%b %Y", "%B %Y", "%Y%m")
-_TZ_SUFFIX = r"(?<=\d\d:\d\d)(:\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)$"
+# a UTC offset after a time: "Z", "+01:00", "+0100" or PostgreSQL's "+00" (Philadelphia)
+_TZ_SUFFIX = r"(?<=\d\d:\d\d)(:\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d(?::?\d\d)?)$"
 
 
 # --------------------------------------------------------------------------------------------
@@ -601,7 +620,10 @@ def _split(text: str, delim: str, name: str) -> tuple[list[str], list[list[str]]
 
 @functools.lru_cache(maxsize=4096)  # a few header names, asked for again by every file
 def _normalise(name: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", name.replace("\ufeff", "").strip().lower()).strip("_")
+    # accents folded first, so "Catégorie" is "categorie" and "Längengrad" "langengrad"
+    folded = unicodedata.normalize("NFKD", name.replace("\ufeff", "").replace("ß", "ss"))
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return re.sub(r"[^0-9a-z]+", "_", folded.strip().lower()).strip("_")
 
 
 def _unique_header(header: list[str]) -> list[str]:
@@ -851,6 +873,30 @@ def _find_crime_type(norm: dict[str, str], used: set[str]) -> str | None:
     return None
 
 
+# Words that mark a header as a report, update or end time rather than when the incident happened.
+_NOT_WHEN_WORDS = {"report", "reported", "rpt", "rptd", "updated", "update", "created",
+                   "modified", "entered", "end", "to", "cleared", "closed", "received", "upload",
+                   "uploaded", "id", "year", "month", "day", "hour", "minute", "dow", "doy",
+                   "week"}  # fmt: skip
+
+
+def _find_when(norm: dict[str, str], role: str, used: set[str]) -> str | None:
+    """A date-time, date or time column by its words, when no known name matched: the first
+    header holding "date" and "time" ("dispatch_date_time"), "date" ("dispatch_date") or "time"
+    ("dispatch_time"), not a report or update time (:data:`_NOT_WHEN_WORDS`)."""
+    for key, col in norm.items():
+        words = set(key.split("_"))
+        if col in used or words & _NOT_WHEN_WORDS:
+            continue
+        timed = "time" in words or "datetime" in words or "timestamp" in words
+        dated = "date" in words or "datetime" in words or "timestamp" in words
+        if (role == "datetime" and dated and timed) or (role == "date" and dated and not timed):
+            return col
+        if role == "time" and timed and not dated:
+            return col
+    return None
+
+
 def _detect(
     header: list[str],
     floats: Callable[[str], np.ndarray],
@@ -871,6 +917,16 @@ def _detect(
         norm.setdefault(_normalise(h), h)
     mapping, disabled = _given_columns(header, norm, columns, name)
     fmt = _coordinate_columns(norm, mapping, disabled, floats, n, grid)
+    if fmt == FORMAT_OTHER_GRID:
+        cx, cy = mapping["easting"], mapping["northing"]
+        x, y = floats(cx), floats(cy)
+        med = f"median ({np.nanmedian(x):.0f}, {np.nanmedian(y):.0f})"
+        msg = (
+            f"The columns '{cx}' and '{cy}' hold coordinates in a projected system ({med}) that "
+            "is neither longitude/latitude nor British National Grid, and the file has no "
+            "longitude/latitude columns."
+        )
+        raise InputError(msg, file=name, column=cx, hint=_CRS_HINT)
     if not fmt:
         msg = (
             "Cannot find the coordinate columns. The header is: "
@@ -897,6 +953,8 @@ def _detect(
         col = _find(norm, role, used)
         if col is None and role == "crime_type":
             col = _find_crime_type(norm, used)
+        if col is None and role in ("datetime", "date", "time"):
+            col = _find_when(norm, role, used)
         if col is not None:
             mapping[role] = col
             used.add(col)
@@ -971,6 +1029,9 @@ def _coordinate_columns(
             if kind == "bng" or grid:
                 mapping.update(easting=xc, northing=yc)
                 return east_north
+            if kind == "grid":
+                mapping.update(easting=xc, northing=yc)
+                return FORMAT_OTHER_GRID
             return ""
     return ""
 
@@ -1020,6 +1081,8 @@ def _xy_kind(x: np.ndarray, y: np.ndarray) -> str | None:
     e0, n0, e1, n1 = BNG_RANGE
     if 1000 <= mx <= e1 and 1000 <= my <= n1:
         return "bng"
+    if np.mean((np.abs(x) > 1000) & (np.abs(y) > 1000)) > 0.9:
+        return "grid"  # metres (or feet) in a projected CRS other than British National Grid
     return None
 
 
@@ -1094,9 +1157,11 @@ def _parse_datetimes(
         return out, has_time, ok
     s = _strip_tz(s)
     order = ("%d", "%m") if day_first else ("%m", "%d")
-    formats = list(_DATE_FORMATS_ISO) + [
-        (f.format(A=order[0], B=order[1]), t) for f, t in _DATE_FORMATS_DM
-    ]
+    formats = (
+        list(_DATE_FORMATS_ISO)
+        + [(f.format(A=order[0], B=order[1]), t) for f, t in _DATE_FORMATS_DM]
+        + list(_DATE_FORMATS_YMD_12H)
+    )
     sample = s[present].iloc[:300] if sample is None else _strip_tz(sample[sample != ""])
     hits = [
         int(pd.to_datetime(sample, format=f, errors="coerce").notna().sum()) for f, _ in formats
@@ -1120,15 +1185,16 @@ def _parse_datetimes(
 
 def _strip_tz(s: pd.Series) -> pd.Series:
     """Drop a time-zone suffix (``Z``, ``+01:00``) after a time: times are read as written."""
-    has = s.str.contains(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)$")
+    has = s.str.contains(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d(?::?\d\d)?)$")
     if not has.any():
         return s
     return s.mask(has, s.str.replace(_TZ_SUFFIX, r"\1", regex=True))
 
 
 def _parse_times(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Parse a time-of-day column: HH:MM[:SS][ am/pm] or HHMM. Returns (timedelta64[ns], ok)."""
-    m = s.str.extract(r"^(\d{1,2}):?(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*([AaPp]\.?[Mm]\.?)?$")
+    """Parse a time-of-day column: HH:MM[:SS][ am/pm], HHMM or French 14h30. Returns
+    (timedelta64[ns], ok)."""
+    m = s.str.extract(r"^(\d{1,2})[:hH]?(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*([AaPp]\.?[Mm]\.?)?$")
     h = pd.to_numeric(m[0], errors="coerce").to_numpy(dtype=float)
     mi = pd.to_numeric(m[1], errors="coerce").to_numpy(dtype=float)
     sec = pd.to_numeric(m[2], errors="coerce").fillna(0).to_numpy(dtype=float)
@@ -1887,6 +1953,14 @@ def _validate_file(
         coordinate_crs is not None,
     )  # fmt: skip
     notes = [f"{p.name}: {t}." for t in _settle_date_roles(mapping, columns, col)]
+    parts = _date_parts(p.header, mapping, columns)
+    _location_words(p.header, mapping, columns, col)
+    if parts:
+        notes.append(
+            f"{p.name}: no date column; each date is put together from the columns "
+            + ", ".join(f"'{c}' ({k})" for k, c in parts.items())
+            + "."
+        )
     grid_crs = ""
     if fmt == FORMAT_GRID and coordinate_crs is not None:
         grid_crs = coordinate_crs.to_wkt()
@@ -1895,18 +1969,26 @@ def _validate_file(
             f"as easting and northing in {coordinate_crs.name} ({coordinate_crs.to_string()}), "
             "the coordinate CRS given."
         )
+    found = dict(mapping)
+    if parts:  # recorded as the date column, its parts joined
+        found["date"] = "+".join(parts.values())
     info = FileInfo(
         name=p.name, sha256=p.sha256, n_rows=p.n_rows, format=fmt, encoding=p.encoding,
-        delimiter=p.delimiter, columns=dict(mapping), forces=_forces(p),
+        delimiter=p.delimiter, columns=found, forces=_forces(p),
     )  # fmt: skip
     rej = _Rejects(n)
     bng = fmt in (FORMAT_BNG, FORMAT_GRID)  # easting/northing (in BNG or the CRS given)
     _reject_open_quotes(p, mapping, bng, rej, notes)
     vx, vy = _check_coordinates(mapping, col, bng, rej, bng_range=fmt == FORMAT_BNG)
+    if fmt == FORMAT_BNG:
+        _refuse_other_grid(p.name, mapping["easting"], mapping["northing"], vx, vy)
     okxy = rej.ok
     americas = bool(not bng and okxy.any() and _median_below(vx[okxy], -30.0))
     unreadable = _UnreadableDates(p.name, unreadable_dates, rej, notes, np.zeros(n, dtype=bool))
-    when = _read_dates(mapping, col, n, day_first_default=not americas, unreadable=unreadable)
+    if parts:
+        when = _dates_from_parts(parts, col, n, unreadable)
+    else:
+        when = _read_dates(mapping, col, n, day_first_default=not americas, unreadable=unreadable)
     weight = np.broadcast_to(1.0, n)
     if "weight" in mapping:
         wc = col(mapping["weight"])
@@ -2232,6 +2314,46 @@ def _check_coordinates(
     return vx, vy
 
 
+#: Share of a file's numeric easting/northing pairs outside British National Grid above which
+#: the columns are taken to be in another projected CRS (a few bad rows are rejected one by one).
+OTHER_GRID_SHARE = 0.9
+OTHER_GRID_MIN_ROWS = 10
+
+_CRS_HINT = (
+    "give the coordinate reference system of these columns: on the command line "
+    "--coordinate-crs EPSG:NNNN, in Python coordinate_crs='EPSG:NNNN', in the app's "
+    "'Map the columns' form, the box 'CRS of the easting/northing columns' (for example "
+    "EPSG:326zz for WGS 84 / UTM zone zz north, 327zz south; EPSG:2193 New Zealand Transverse "
+    "Mercator; EPSG:78zz GDA2020 / MGA zone zz; EPSG:2157 Irish Transverse Mercator; the "
+    "file's documentation names it); or, if the file also has longitude/latitude columns, name "
+    "them (columns={'lon': ..., 'lat': ...}, --column lon=NAME --column lat=NAME)."
+)
+
+
+def _refuse_other_grid(name: str, cx: str, cy: str, vx: np.ndarray, vy: np.ndarray) -> None:
+    """Raise when a file's easting/northing are not British National Grid metres.
+
+    Nearly all the pairs outside the grid (NZTM's northings near 5.9 million, MGA's near 6 to 8
+    million, UTM's in the northern hemisphere above 1.3 million) say the columns are in another
+    projected CRS; rejecting every row as out of range would hide that. The CRS cannot be told
+    from the numbers (every UTM zone has the same ranges), so the user is asked to name it.
+    """
+    e0, n0, e1, n1 = BNG_RANGE
+    with np.errstate(invalid="ignore"):
+        numeric = np.isfinite(vx) & np.isfinite(vy) & ~((vx == 0) & (vy == 0))
+        out = numeric & ~((vx >= e0) & (vx <= e1) & (vy >= n0) & (vy <= n1))
+    k, m = int(out.sum()), int(numeric.sum())
+    if not k or k < OTHER_GRID_SHARE * m or (m < OTHER_GRID_MIN_ROWS and k < m):
+        return
+    i = int(np.flatnonzero(out)[0])
+    msg = (
+        f"The columns '{cx}' and '{cy}' do not hold British National Grid metres: {k:,} of "
+        f"{m:,} pairs lie outside it (easting {e0:.0f}-{e1:.0f} m, northing {n0:.0f}-{n1:.0f} m), "
+        f"e.g. ({vx[i]:.0f}, {vy[i]:.0f}). They are in another projected coordinate system."
+    )
+    raise InputError(msg, file=name, column=cx, hint=_CRS_HINT)
+
+
 @dataclass
 class _UnreadableDates:
     """Where a file's unreadable dates, times and months go (``unreadable_dates=``).
@@ -2296,6 +2418,7 @@ def _read_dates(
         sample = dc.clean.iloc[dc.codes[first_rows]]
         dt_u, ht_u, ok_u = _parse_datetimes(dc.clean, day_first, sample=sample)
         when.dt, when.has_time, ok = dt_u[dc.codes], ht_u[dc.codes], ok_u[dc.codes]
+        _placeholder_times(when, mapping[date_role], unreadable)
         present = ~dc.blank()
         unreadable(
             present & ~ok, present, mapping[date_role], dc, "is not a date this reader knows"
@@ -2320,6 +2443,146 @@ def _read_dates(
     return when
 
 
+# A cell holding a point rather than words: "(41.878, -87.629)" (Chicago's Location, NYPD's
+# Lat_Lon) or "POINT (-122.41 37.78)" (San Francisco's Point).
+_POINT_TEXT = r"^\(?\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*\)?$|^POINT\s*\("
+
+
+def _location_words(
+    header: list[str], mapping: dict[str, str], given: Mapping[str, str | None], col: Any
+) -> None:
+    """Replace a location column found by name that holds points, not words (Chicago's
+    ``Location`` is "(41.878, -87.629)"), by the next location column by name (its ``Block``),
+    or drop it: a hot spot's most frequent location is shown to people as a place name."""
+    if "location" not in mapping or "location" in given:
+        return
+    used = set(mapping.values())
+    norm: dict[str, str] = {}
+    for h in header:
+        norm.setdefault(_normalise(h), h)
+    while "location" in mapping:
+        values = col(mapping["location"]).clean
+        values = values[values != ""]
+        if not len(values) or float(values.str.contains(_POINT_TEXT).mean()) < 0.5:
+            return
+        del mapping["location"]
+        nxt = _find(norm, "location", used)
+        if nxt is not None:
+            mapping["location"] = nxt
+            used.add(nxt)
+
+
+_PART_NAMES = ("year", "month", "day", "hour", "minute")
+_MONTH_NAMES = {m: i + 1 for i, m in enumerate(
+    ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december"))}  # fmt: skip
+
+
+def _date_parts(
+    header: list[str], mapping: dict[str, str], given: Mapping[str, str | None]
+) -> dict[str, str]:
+    """The year, month, day (and hour, minute) columns of a file without a date column.
+
+    Vancouver's VPD export writes YEAR, MONTH, DAY, HOUR, MINUTE and no date. Columns named
+    exactly so, or with one shared prefix or suffix ("OCC_YEAR", "OCC_MONTH", "OCC_DAY"), are
+    used; a month or hour column found by name is taken over (removed from ``mapping``).
+    Returns {} when the file has a date column, or lacks the year, month or day.
+    """
+    if {"date", "datetime"} & set(mapping) or {"date", "datetime", "month"} & set(given):
+        return {}
+    norm: dict[str, str] = {}
+    for h in header:
+        norm.setdefault(_normalise(h), h)
+    groups: dict[tuple[str, str], dict[str, str]] = {}
+    for key, col in norm.items():
+        words = key.split("_")
+        for i, w in enumerate(words):
+            if w in _PART_NAMES:
+                affix = ("_".join(words[:i]), "_".join(words[i + 1 :]))
+                groups.setdefault(affix, {}).setdefault(w, col)
+    for affix in sorted(groups, key=lambda a: (len(a[0]) + len(a[1]), a)):
+        found = groups[affix]
+        if {"year", "month", "day"} <= set(found):
+            parts = {k: found[k] for k in _PART_NAMES if k in found}
+            if "hour" not in parts and "hour" in mapping:  # an hour found by another name
+                parts["hour"] = mapping["hour"]
+            for role in ("month", "hour", "time"):
+                mapping.pop(role, None)
+            return parts
+    return {}
+
+
+def _dates_from_parts(
+    parts: Mapping[str, str], col: Callable[[str], _Col], n: int, unreadable: _UnreadableDates
+) -> _When:
+    """When each row happened, from its year, month (number or English name), day and, where
+    written, hour and minute columns; a row whose year, month or day cannot be read has no date
+    (kept or rejected as ``unreadable_dates=`` says)."""
+
+    def number(role: str) -> np.ndarray:
+        c = col(parts[role])
+        v = c.floats(degrees=False)
+        if role == "month":  # "January"
+            names = c.clean.str.lower().map(_MONTH_NAMES).to_numpy(dtype=float)
+            v = np.where(np.isnan(v), names[c.codes], v)
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isfinite(v) & (v == np.round(v)), v, np.nan)
+
+    y, mo, d = number("year"), number("month"), number("day")
+    frame = pd.DataFrame({"year": y, "month": mo, "day": d})
+    with np.errstate(invalid="ignore"):
+        sane = (y >= 1000) & (y <= 9999) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= 31)
+    day = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if sane.any():
+        got = pd.to_datetime(frame[sane].astype(int), errors="coerce")  # 31 April -> NaT
+        day[sane] = got.to_numpy(dtype="datetime64[ns]")
+    ok = ~np.isnat(day)
+    yc = col(parts["year"])
+    present = ~(yc.blank() | col(parts["month"]).blank() | col(parts["day"]).blank())
+    unreadable(present & ~ok, present, parts["year"], yc, "with its month and day is not a date")
+    dt, has_time = day.copy(), np.zeros(n, dtype=bool)
+    if "hour" in parts:
+        h = number("hour")
+        mi = number("minute") if "minute" in parts else np.zeros(n)
+        with np.errstate(invalid="ignore"):
+            timed = ok & (h >= 0) & (h <= 23) & (np.nan_to_num(mi, nan=0) >= 0) & (
+                np.nan_to_num(mi, nan=0) <= 59)  # fmt: skip
+        offset = (np.nan_to_num(h) * 60 + np.nan_to_num(mi)).astype(np.int64)
+        dt = np.where(timed, day + offset.astype("timedelta64[m]"), day)
+        has_time = timed
+    return _When(dt, has_time, _month_start(day), "year, month and day columns")
+
+
+#: Rows with a time in the date column needed before times taking one or two values are taken
+#: for placeholders: in so many real incidents, two times of day only is no chance.
+PLACEHOLDER_MIN_ROWS = 24
+
+
+def _placeholder_times(when: _When, column: str, unreadable: _UnreadableDates) -> None:
+    """Drop the times of a date column whose times of day take one or two values only.
+
+    A date exported as a date-time (LAPD's "12:00:00 AM" on every row, Toronto's local midnight
+    in UTC: 05:00 in winter, 04:00 in summer) says nothing of the time of day; read as times,
+    every incident would fall in one hour. The dates are kept and the rows have no time (a time
+    or hour column, if any, then gives it).
+    """
+    timed = np.flatnonzero(when.has_time)
+    if len(timed) < PLACEHOLDER_MIN_ROWS:
+        return
+    day = when.dt.astype("datetime64[D]").astype("datetime64[ns]")
+    tod = np.unique((when.dt[timed] - day[timed]).astype(np.int64))
+    if len(tod) > 2:
+        return
+    when.dt = day
+    when.has_time = np.zeros(len(when.dt), dtype=bool)
+    minutes = [int(t) // 60_000_000_000 for t in tod]
+    shown = " or ".join(f"{m // 60:02d}:{m % 60:02d}" for m in minutes)
+    unreadable.notes.append(
+        f"{unreadable.name}: the times in '{column}' are all {shown}: a date written as a "
+        "date-time, not a time of day; the dates are read without it."
+    )
+
+
 def _add_time_of_day(
     when: _When,
     dated: np.ndarray,
@@ -2330,15 +2593,18 @@ def _add_time_of_day(
 ) -> None:
     """Add a time (``HH:MM``...) or hour (0-23) column to the dates read (``dated`` rows).
 
-    A ``time`` column of whole numbers 0-23 only is read as hours. A time written in the date
-    column wins over an hour column.
+    A ``time`` column of whole numbers 0-23 only is read as hours; one of whole numbers of up to
+    four digits, some above 23, as HHMM written as a number (LAPD's ``TIME OCC``: "45" is
+    00:45, "1830" 18:30). A time written in the date column wins over an hour column.
     """
     values = tc.clean[tc.clean != ""]
+    digits = len(values) > 0 and bool(values.str.fullmatch(r"\d{1,4}").all())
     hours = role == "hour" or (
-        len(values) > 0 and bool(values.str.fullmatch(r"\d{1,2}").all())
-        and int(pd.to_numeric(values).max()) <= 23
+        digits and bool(values.str.len().le(2).all()) and int(pd.to_numeric(values).max()) <= 23
     )  # fmt: skip
-    td_u, tok_u = _parse_hours(tc.clean) if hours else _parse_times(tc.clean)
+    hhmm = role == "time" and digits and not hours and bool(values.str.len().le(2).any())
+    text = tc.clean.str.zfill(4).where(tc.clean != "", "") if hhmm else tc.clean
+    td_u, tok_u = _parse_hours(tc.clean) if hours else _parse_times(text)
     td, tok = td_u[tc.codes], tok_u[tc.codes]
     tpresent = ~tc.blank()
     tail = "is not an hour of the day (0-23)" if hours else "is not a time of day"
@@ -2352,6 +2618,12 @@ def _add_time_of_day(
     if hours and role == "time":
         unreadable.notes.append(
             f"{unreadable.name}: '{column}' holds whole hours; read as hour of day."
+        )
+    if hhmm:
+        unreadable.notes.append(
+            f"{unreadable.name}: '{column}' holds times as HHMM numbers without leading zeros; "
+            f"read as such (e.g. '{values[values.str.len() <= 2].iloc[0]}' is "
+            f"00:{int(values[values.str.len() <= 2].iloc[0]):02d})."
         )
 
 
@@ -3542,6 +3814,44 @@ class _Validated:
         return sum(f.info.n_rows for f in self.files)
 
 
+_ROLE_LABELS = {
+    "lon": "longitude", "lat": "latitude", "easting": "easting", "northing": "northing",
+    "datetime": "date and time", "date": "date", "time": "time of day", "hour": "hour",
+    "month": "month", "crime_type": "crime type", "weight": "weight", "id": "id",
+    "location": "location",
+}  # fmt: skip
+
+
+def _columns_notes(files: list[ValidatedFile]) -> list[str]:
+    """One note per set of files read alike: the columns found for each role, what was not
+    found, and how day and month were told apart. police.uk files (one fixed layout) are left
+    out."""
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for f in files:
+        if f.info.format == FORMAT_POLICE_UK:
+            continue
+        key = (f.info.format, tuple(f.info.columns.items()), f.date_order)
+        groups.setdefault(key, []).append(f.info.name)
+    notes = []
+    for (fmt, cols, order), names in groups.items():
+        shown = names[0]
+        if len(names) > 1:
+            shown = f"{len(names)} files ({', '.join(names[:3])}{' ...' if len(names) > 3 else ''})"
+        found = ", ".join(f"{_ROLE_LABELS.get(r, r)} '{c}'" for r, c in cols)
+        roles = {r for r, _ in cols}
+        lacking = [
+            label for role, label in (("crime_type", "crime type"), ("date", "date"))
+            if role not in roles and not (role == "date" and {"datetime", "month"} & roles)
+        ]  # fmt: skip
+        note = f"Columns of {shown} ({fmt}): {found}"
+        if lacking:
+            note += f"; no {' or '.join(lacking)} column found"
+        if order and order != "no day/month dates":
+            note += f"; dates read {order}"
+        notes.append(note + ". Name others with columns= (--column ROLE=NAME).")
+    return notes
+
+
 def _validate(
     files: list[ValidatedFile],
     analysis_crs: pyproj.CRS | None,
@@ -3559,7 +3869,8 @@ def _validate(
     ``settle()`` waits for it (its choices and notes are added then).
     """
     reporter(progress)(VALIDATING, 0, 1)  # ends in read_incidents, once filtered
-    notes = [note for f in files for note in f.notes] + _identical_files(files)
+    notes = _columns_notes(files) + [note for f in files for note in f.notes]
+    notes += _identical_files(files)
     sizes = np.array([f.n for f in files], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     rej = _merged_rejects(files, offsets, int(sizes.sum()))
@@ -3851,6 +4162,53 @@ def _grid_crs(files: list[ValidatedFile]) -> pyproj.CRS:
 
 
 def _choose_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:
+    """:func:`hotspots.crs.choose_crs` of the located rows, with a warning when a UTM zone
+    chosen for data spread wider than it suits measures them badly (:func:`_wide_data`)."""
+    crs, reason = _median_crs(loc, located)
+    if not crs.equals(crs_mod.BNG):
+        reason += _wide_data(loc, located, crs)
+    return crs, reason
+
+
+def _wide_data(loc: _Located, located: np.ndarray, crs: pyproj.CRS) -> str:
+    """What the reason for the analysis CRS adds when the bulk of the data (1st-99th percentile
+    box of longitude and latitude) reaches where its scale error passes
+    :data:`hotspots.crs.MAX_SCALE_ERROR` (a whole-country US file in the UTM zone of its
+    median point): "" when it does not. Warned about as well."""
+    sel, w = loc.points(np.flatnonzero(located))
+    lon, lat = loc.plon[sel], loc.plat[sel]
+    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    lon, lat, w = lon[ok], lat[ok], w[sel][ok]
+    if not len(lon):
+        return ""
+    if lon.max() - lon.min() > 180.0:  # across the antimeridian
+        lon = np.where(lon < 0, lon + 360.0, lon)
+    box_lon = [_weighted_percentile(lon, w, q) for q in (1, 99)]
+    box_lat = [_weighted_percentile(lat, w, q) for q in (1, 99)]
+    # the error at the points inside that box (an even sample of 10,000 of them at most)
+    inside = np.flatnonzero(
+        (lon >= box_lon[0]) & (lon <= box_lon[1]) & (lat >= box_lat[0]) & (lat <= box_lat[1])
+    )
+    inside = inside[np.linspace(0, len(inside) - 1, min(len(inside), 10_000)).astype(int)]
+    err = crs_mod.scale_error(crs, lon[inside], lat[inside]) if len(inside) else 0.0
+    if err <= crs_mod.MAX_SCALE_ERROR:
+        return ""
+    text = (
+        f"; but the data spread from {box_lon[0]:.1f} to {box_lon[1]:.1f} degrees of longitude "
+        f"and {box_lat[0]:.1f} to {box_lat[1]:.1f} of latitude (1st to 99th percentile), where "
+        f"distances in this CRS are off by up to {100 * err:.1f} % (areas and densities by about "
+        f"{100 * ((1 + err) ** 2 - 1):.0f} %). Hot spots are local: read each city or region on "
+        "its own, or pass crs= a projected CRS made for the whole area"
+    )
+    warnings.warn(
+        f"The analysis CRS {crs.name} measures these data badly:{text[5:]}.",
+        HotspotsWarning,
+        stacklevel=5,
+    )
+    return text
+
+
+def _median_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:
     """:func:`hotspots.crs.choose_crs` of the located rows, from the distinct points and the rows
     at each: the same medians (of the values repeated, :func:`_weighted_median`) for the cost of
     sorting the points, not the rows. Rows across the antimeridian, or medians at exactly 0 (the
