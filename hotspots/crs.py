@@ -42,6 +42,9 @@ __all__ = [
     "choose_crs",
     "cut_at_antimeridian",
     "in_great_britain",
+    "map_geometries_across",
+    "map_longitudes",
+    "map_side",
     "projected",
     "scale_error",
     "to_analysis",
@@ -470,3 +473,67 @@ def to_lonlat(geo: _Geo) -> _Geo:
         out[series.name] = fixed
         return out
     return fixed
+
+
+#: Central meridians (degrees) this close to 180 belong to CRSs whose zone borders the
+#: antimeridian (UTM zones 1 and 60, central meridians -177 and 177).
+ANTIMERIDIAN_ZONE = 6.0
+
+
+@lru_cache(maxsize=64)
+def _map_side(key: str) -> int:
+    """+1 (draw west longitudes + 360), -1 (east longitudes - 360) or 0 for a CRS (by key)."""
+    try:
+        op = pyproj.CRS.from_user_input(key).coordinate_operation
+    except pyproj.exceptions.CRSError:
+        return 0
+    for param in getattr(op, "params", None) or []:
+        name = param.name.lower()
+        if "longitude of natural origin" in name or "longitude of origin" in name:
+            lon0 = ((float(param.value) + 180.0) % 360.0) - 180.0
+            if lon0 >= 180.0 - ANTIMERIDIAN_ZONE:
+                return 1
+            if lon0 <= -180.0 + ANTIMERIDIAN_ZONE:
+                return -1
+    return 0
+
+
+def map_side(crs: object) -> int:
+    """How a map of data analysed in ``crs`` keeps longitudes continuous across 180 degrees.
+
+    Returns +1 when the CRS's zone borders the antimeridian from the west (UTM zone 60: Fiji,
+    New Zealand's east), -1 from the east (UTM zone 1: Tonga, the Chatham Islands), else 0.
+    Data in such a zone cross 180 degrees if any longitude has the other sign; drawn as they are,
+    a map fits the whole world round them. Leaflet draws longitudes beyond 180 (or -180), so
+    the map writes the other side's longitudes + 360 (or - 360); GeoJSON files stay cut at 180
+    (RFC 7946, :func:`to_lonlat`). Data that do not cross are unchanged.
+    """
+    if crs is None:
+        return 0
+    return _map_side(_key(crs))
+
+
+def map_longitudes(lon: Any, crs: object) -> np.ndarray:
+    """Longitudes (degrees) as a map of data analysed in ``crs`` draws them (:func:`map_side`)."""
+    lon = np.asarray(lon, dtype=float)
+    side = map_side(crs)
+    if side > 0:
+        return np.where(lon < 0, lon + 360.0, lon)
+    if side < 0:
+        return np.where(lon > 0, lon - 360.0, lon)
+    return lon
+
+
+def map_geometries_across(geoms: Any, crs: object) -> Any:
+    """Geometries in longitude/latitude as a map of data analysed in ``crs`` draws them: parts
+    on the other side of 180 degrees moved by 360 (:func:`map_side`); the same array when the
+    CRS does not border the antimeridian."""
+    if not map_side(crs):
+        return geoms
+
+    def shift(c: np.ndarray) -> np.ndarray:
+        c = c.copy()
+        c[:, 0] = map_longitudes(c[:, 0], crs)
+        return c
+
+    return shapely.transform(np.asarray(geoms), shift)

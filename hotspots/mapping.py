@@ -197,6 +197,7 @@ def aggregate_heat_points(incidents: Any, max_points: int = 20_000) -> list[list
     if frame is None or len(frame) == 0:
         return []
     lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
+    lon = crs_mod.map_longitudes(lon, getattr(incidents, "crs", None))  # across 180 degrees
     lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
     w = (
         pd.to_numeric(frame["weight"], errors="coerce").to_numpy(dtype=float)
@@ -619,7 +620,8 @@ def _hotspot_hit(
     ranked_hotspots: gpd.GeoDataFrame, lat: float, lon: float, tolerance_m: float
 ) -> str | None:
     """``hotspot_id`` of the best-ranked polygon within ``tolerance_m`` of the point, or None."""
-    pt = gpd.GeoSeries([shapely.Point(float(lon), float(lat))], crs="EPSG:4326")
+    lon = ((float(lon) + 180.0) % 360.0) - 180.0  # a map across 180 degrees gives 180.05
+    pt = gpd.GeoSeries([shapely.Point(lon, float(lat))], crs="EPSG:4326")
     crs = ranked_hotspots.crs
     if crs is not None and crs.is_projected:
         pt = crs_mod.to_crs(pt, crs)
@@ -722,9 +724,18 @@ def _drawable(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
 
 
 def _to_wgs84(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """In EPSG:4326 as the map draws it: cut at 180 degrees, then continuous across it for
+    data analysed in a zone that borders it (:func:`hotspots.crs.map_side`)."""
     gdf = _drawable(gdf)
     if gdf is not None and gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+        source = gdf.crs
         gdf = crs_mod.to_lonlat(gdf)
+        if crs_mod.map_side(source):
+            shifted = gpd.GeoSeries(
+                crs_mod.map_geometries_across(gdf.geometry.values, source),
+                index=gdf.index, crs=gdf.crs,
+            )  # fmt: skip
+            gdf = shifted if isinstance(gdf, gpd.GeoSeries) else gdf.set_geometry(shifted)
     return gdf
 
 
@@ -785,9 +796,12 @@ def _simplified(geoms: gpd.GeoSeries, tolerance_m: float) -> gpd.GeoSeries:
 
 def _rounded_wgs84(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     crs = geoms.crs
+    values = np.asarray(geoms.values)
     if crs is not None and not crs.equals("EPSG:4326"):
         geoms = crs_mod.to_lonlat(geoms)
-    rounded = shapely.transform(np.asarray(geoms.values), lambda c: np.round(c, MAP_DECIMALS))
+        # continuous across 180 degrees where the data's zone borders it (Leaflet draws > 180)
+        values = crs_mod.map_geometries_across(np.asarray(geoms.values), crs)
+    rounded = shapely.transform(values, lambda c: np.round(c, MAP_DECIMALS))
     return gpd.GeoSeries(rounded, index=geoms.index, crs="EPSG:4326")
 
 
@@ -933,6 +947,7 @@ def _view_bounds(hot: gpd.GeoDataFrame | None, incidents: Any) -> list[list[floa
     frame = getattr(incidents, "frame", incidents)
     if frame is not None and len(frame):
         lon = pd.to_numeric(frame["lon"], errors="coerce").dropna().to_numpy(dtype=float)
+        lon = crs_mod.map_longitudes(lon, getattr(incidents, "crs", None))
         lat = pd.to_numeric(frame["lat"], errors="coerce").dropna().to_numpy(dtype=float)
         if lon.size and lat.size:
             w, e = np.quantile(lon, [0.01, 0.99])

@@ -12,6 +12,8 @@ Grid refused with the fix, and maps continuous across the antimeridian.
 
 from __future__ import annotations
 
+import json
+import re
 import warnings
 
 import geopandas as gpd
@@ -19,10 +21,12 @@ import numpy as np
 import pandas as pd
 import pyproj
 import pytest
+import shapely
 
-from hotspots import cli, crs
+from hotspots import cli, crs, mapping
 from hotspots._errors import HotspotsWarning, InputError
 from hotspots.ingest import read_incidents
+from hotspots.workflows import detect_hotspots, hotspot_bytes
 
 
 def _rng(seed):
@@ -1149,3 +1153,60 @@ def test_cli_detect_reads_an_lapd_export_and_writes_map_and_geojson(tmp_path) ->
     back = gpd.read_file(out)
     assert len(back) > 0 and back.crs.to_epsg() == 4326
     assert page.stat().st_size > 0
+
+
+# --- the map across the antimeridian ----------------------------------------------------------
+
+
+def test_map_side_of_zones() -> None:
+    assert crs.map_side("EPSG:32760") == 1 and crs.map_side("EPSG:32660") == 1
+    assert crs.map_side("EPSG:32601") == -1 and crs.map_side("EPSG:32701") == -1
+    assert crs.map_side("EPSG:27700") == 0 and crs.map_side("EPSG:32630") == 0
+    assert crs.map_side(None) == 0
+    lon = np.array([179.9, -179.9, np.nan])
+    assert np.allclose(
+        crs.map_longitudes(lon, "EPSG:32760"), [179.9, 180.1, np.nan], equal_nan=True
+    )
+    assert np.allclose(
+        crs.map_longitudes(lon, "EPSG:32601"), [-180.1, -179.9, np.nan], equal_nan=True
+    )
+    assert crs.map_longitudes(lon, "EPSG:27700") is not None
+    assert np.array_equal(crs.map_longitudes(lon, "EPSG:27700"), lon, equal_nan=True)
+
+
+def test_fiji_map_is_continuous_and_geojson_stays_cut() -> None:
+    inc = _read("fiji.csv", fiji())
+    res = detect_hotspots(inc, "kde")
+    html = mapping.build_map(res.hotspots, inc).get_root().render()
+    (fit,) = re.findall(r"fitBounds\(\s*\[\[(.*?)\]\]", html, re.S)
+    s, w, n, e = (float(v) for v in re.findall(r"-?\d+\.\d+", fit))
+    assert 179.9 < w < 180.0 < e < 180.1 and s < n  # not the whole world
+    lons = [float(v) for v in re.findall(r"\[(-?\d+\.\d+), -16\.\d+\]", html)]
+    heat = [float(v) for v in re.findall(r"\[-16\.\d+, (-?\d+\.\d+), [\d.]+\]", html)]
+    assert lons and heat and min(lons + heat) > 179.9 and max(lons + heat) < 180.1
+    fc = json.loads(hotspot_bytes(res, "geojson"))
+    west, _, east, _ = fc["bbox"]
+    assert west > east  # RFC 7946: cut at 180, bbox across
+    for f in fc["features"]:
+        for c in re.findall(r"-?\d+\.\d+", json.dumps(f["geometry"]["coordinates"])):
+            assert abs(float(c)) <= 180.0
+    # a click drawn at 180.0x (Leaflet's longitude beyond 180) finds the hot spot
+    hid = res.hotspots["hotspot_id"].iloc[0]
+    p = res.hotspots.geometry.iloc[0].representative_point()
+    lon, lat = crs.to_wgs84(np.array([p.x]), np.array([p.y]), res.hotspots.crs)
+    drawn = float(crs.map_longitudes(lon, res.hotspots.crs)[0])
+    assert mapping.hotspot_at(res.hotspots, float(lat[0]), drawn) == hid
+    assert mapping.hotspot_at(res.hotspots, float(lat[0]), float(lon[0])) == hid
+
+
+def test_a_map_that_does_not_cross_is_unchanged() -> None:
+    box = shapely.box(174.7, -36.9, 174.8, -36.8)  # Auckland, UTM 60S: no west longitude
+    gdf = gpd.GeoDataFrame({"rank": [1]}, geometry=[box], crs=4326).to_crs(32760)
+    plain = mapping.map_geometries(gdf.geometry)
+    expect = shapely.transform(gdf.to_crs(4326).geometry.values, lambda c: np.round(c, 5))
+    assert all(a.equals_exact(b, 0) for a, b in zip(plain.values, expect, strict=True))
+    tonga = gpd.GeoSeries([shapely.box(-175.3, -21.2, -175.1, -21.1)], crs=4326).to_crs(32701)
+    assert mapping.map_geometries(tonga).total_bounds[0] < -175  # zone 1 west side unchanged
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pyproj.CRS.from_epsg(32701).is_projected
