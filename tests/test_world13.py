@@ -954,6 +954,173 @@ def us_national(n=3000, seed=17):
     return _csv(head, rows)
 
 
+def seattle(n=600, seed=18):
+    rng = _rng(seed)
+    lon, lat = _pts(rng, -122.3355, 47.6080, n)
+    t = _when(rng, n).astype(object)
+    head = [
+        "Report Number",
+        "Offense ID",
+        "Offense Start DateTime",
+        "Offense End DateTime",
+        "Report DateTime",
+        "Group A B",
+        "Crime Against Category",
+        "Offense Parent Group",
+        "Offense",
+        "Offense Code",
+        "Precinct",
+        "Sector",
+        "Beat",
+        "MCPP",
+        "100 Block Address",
+        "Longitude",
+        "Latitude",
+    ]
+    off = [
+        ("ASSAULT OFFENSES", "Aggravated Assault", "PERSON"),
+        ("ROBBERY", "Robbery", "PROPERTY"),
+        ("LARCENY-THEFT", "Theft From Motor Vehicle", "PROPERTY"),
+    ]
+    rows = []
+    for i in range(n):
+        ti = t[i]
+        g, o, c = off[i % 3]
+        lo, la = f"{lon[i]:.9f}", f"{lat[i]:.9f}"
+        if i % 50 == 3:
+            lo, la = "0E-9", "0E-9"  # SPD writes 0 for a location it withholds
+        rows.append(
+            [
+                f"2023-{900000 + i}",
+                str(40000000000 + i),
+                ti.strftime("%m/%d/%Y %I:%M:%S %p"),
+                "",
+                ti.strftime("%m/%d/%Y %I:%M:%S %p"),
+                "A",
+                c,
+                g,
+                o,
+                "13A",
+                "W",
+                "M",
+                "M2",
+                "DOWNTOWN COMMERCIAL",
+                "3RD AVE / PIKE ST",
+                lo,
+                la,
+            ]
+        )
+    return _csv(head, rows)
+
+
+def toronto_old(n=600, seed=19):
+    rng = _rng(seed)
+    lon, lat = _pts(rng, -79.3832, 43.6532, n)
+    t = _when(rng, n).astype(object)
+    months = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+    head = [
+        "X",
+        "Y",
+        "Index_",
+        "event_unique_id",
+        "occurrencedate",
+        "reporteddate",
+        "premisetype",
+        "ucr_code",
+        "ucr_ext",
+        "offence",
+        "reportedyear",
+        "reportedmonth",
+        "reportedday",
+        "reporteddayofyear",
+        "reporteddayofweek",
+        "reportedhour",
+        "occurrenceyear",
+        "occurrencemonth",
+        "occurrenceday",
+        "occurrencedayofyear",
+        "occurrencedayofweek",
+        "occurrencehour",
+        "MCI",
+        "Division",
+        "Hood_ID",
+        "Neighbourhood",
+        "Long",
+        "Lat",
+        "ObjectId",
+    ]
+    rows = []
+    for i in range(n):
+        ti = t[i]
+        off = 4 if 3 < ti.month < 11 else 5
+        occ = f"{ti.year}-{ti.month:02d}-{ti.day:02d}T{off:02d}:00:00.000Z"
+        rows.append(
+            [
+                f"{-8837000 + i}",
+                f"{5410000 + i}",
+                str(i),
+                f"GO-2023{i:07d}",
+                occ,
+                occ,
+                "Outside",
+                "1430",
+                "100",
+                "Assault",
+                str(ti.year),
+                months[ti.month - 1],
+                str(ti.day),
+                "1",
+                "Monday",
+                str(ti.hour),
+                str(ti.year),
+                months[ti.month - 1],
+                str(ti.day),
+                "1",
+                "Monday",
+                str(ti.hour),
+                "Assault",
+                "D52",
+                "76",
+                "Bay Street Corridor (76)",
+                f"{lon[i]:.6f}",
+                f"{lat[i]:.6f}",
+                str(i + 1),
+            ]
+        )
+    return _csv(head, rows)
+
+
+def berlin_split(n=600, seed=20):
+    rng = _rng(seed)
+    lon, lat = _pts(rng, 13.4132, 52.5219, n)
+    t = _when(rng, n).astype(object)
+    head = ["Tatdatum", "Tatzeit", "Delikt", "Breitengrad", "Längengrad"]
+    rows = [
+        [
+            ti.strftime("%d.%m.%Y"),
+            ti.strftime("%H:%M"),
+            "Raub",
+            f"{lat[i]:.6f}".replace(".", ","),
+            f"{lon[i]:.6f}".replace(".", ","),
+        ]
+        for i, ti in enumerate(t)
+    ]
+    return _csv(head, rows, sep=";")
+
+
 def _read(name, data, **kw):
     kw.setdefault("crime_types", "all")
     return read_incidents((name, data), **kw)
@@ -1077,6 +1244,32 @@ def test_european_semicolons_decimal_commas_and_headers() -> None:
     )
     assert lyon.frame["has_time"].all() and lyon.frame["crime_type"].nunique() == 6
     assert (_hours(lyon) > 0).sum() == 24  # "14h30"
+
+
+def test_seattle_toronto_old_schema_and_a_german_time_column() -> None:
+    sea = _read("seattle.csv", seattle())
+    cols = sea.report.files[0].columns
+    assert cols["datetime"] == "Offense Start DateTime"  # by its words, not the report time
+    assert cols["crime_type"] == "Offense"
+    assert sea.report.reason_counts() == {"null island (0, 0)": 12}  # its "0E-9"
+    old = _read("toronto_old.csv", toronto_old())
+    cols = old.report.files[0].columns
+    assert (cols["date"], cols["hour"], cols["lon"]) == ("occurrencedate", "occurrencehour", "Long")
+    assert (_hours(old) > 0).sum() > 20  # occurrencehour, not 04:00/05:00 UTC
+    split = _read("berlin_split.csv", berlin_split())
+    cols = split.report.files[0].columns
+    assert (cols["date"], cols["time"]) == ("Tatdatum", "Tatzeit")
+    assert split.frame["has_time"].all() and split.frame["month"].nunique() == 12
+
+
+def test_a_date_time_column_is_never_taken_for_the_crime_type() -> None:
+    text = (
+        "Offense Start DateTime,Offense End DateTime,lat,lon\n"
+        "01/02/2023 10:00:00 PM,01/02/2023 11:00:00 PM,47.6,-122.3\n"
+    )
+    inc = _read("s.csv", text.encode())
+    assert "crime_type" not in inc.report.files[0].columns
+    assert inc.report.files[0].columns["datetime"] == "Offense Start DateTime"
 
 
 def test_grids_other_than_bng_are_refused_with_the_fix() -> None:
@@ -1210,3 +1403,33 @@ def test_a_map_that_does_not_cross_is_unchanged() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert pyproj.CRS.from_epsg(32701).is_projected
+
+
+# --- the app's upload -----------------------------------------------------------------------
+
+
+def test_app_upload_of_vancouver_asks_for_the_crs_then_reads_it() -> None:
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    app = str(Path(__file__).resolve().parent.parent / "app.py")
+    at = AppTest.from_file(app, default_timeout=180).run()
+    name = "crimedata_csv_AllNeighbourhoods_w13.csv"  # a name no other test uploads
+    data = vancouver()
+    at.sidebar.file_uploader(key="uploads").set_value((name, data, "text/csv"))
+    at.run()
+    assert not at.exception, at.exception
+    errors = " ".join(str(e.value) for e in at.error).replace("\\", "")  # markdown escapes
+    assert "neither longitude/latitude nor British National Grid" in errors
+    assert "coordinate" in errors.lower() and name in errors
+    at.text_input(key="colmap_coordinate_crs").set_value("EPSG:32610")
+    next(b for b in at.button if "Use these columns" in str(b.label)).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.session_state["tab"] = "Data and report"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    read = next(m.value for m in at.metric if m.label == "Rows read")
+    assert int(str(read).replace(",", "")) == 600
+    shown = " ".join(str(t.value) for t in [*at.text, *at.markdown, *at.caption])
+    assert "put together from the columns 'YEAR'" in shown
