@@ -1986,6 +1986,8 @@ def _validate_file(
         _refuse_other_grid(p.name, mapping["easting"], mapping["northing"], vx, vy)
     okxy = rej.ok
     americas = bool(not bng and okxy.any() and _median_below(vx[okxy], -30.0))
+    if fmt == FORMAT_GRID and coordinate_crs is not None and okxy.any():
+        americas = _grid_in_americas(vx[okxy], vy[okxy], coordinate_crs)
     unreadable = _UnreadableDates(p.name, unreadable_dates, rej, notes, np.zeros(n, dtype=bool))
     if parts:
         when = _dates_from_parts(parts, col, n, unreadable)
@@ -2330,6 +2332,15 @@ _CRS_HINT = (
     "file's documentation names it); or, if the file also has longitude/latitude columns, name "
     "them (columns={'lon': ..., 'lat': ...}, --column lon=NAME --column lat=NAME)."
 )
+
+
+def _grid_in_americas(x: np.ndarray, y: np.ndarray, grid: pyproj.CRS) -> bool:
+    """Whether the median point of easting/northing in a given CRS lies west of 30 W (the
+    Americas: month-first dates by default, as for longitude/latitude files; a US State Plane
+    file's "01/02/2019" is 2 January)."""
+    mx, my = float(np.median(x)), float(np.median(y))
+    lon, _ = crs_mod.to_wgs84(np.array([mx]), np.array([my]), grid)  # inf where it cannot
+    return bool(np.isfinite(lon[0]) and lon[0] < -30.0)
 
 
 def _refuse_other_grid(name: str, cx: str, cy: str, vx: np.ndarray, vy: np.ndarray) -> None:
@@ -3850,6 +3861,11 @@ def _columns_notes(files: list[ValidatedFile]) -> list[str]:
             note += f"; no {' or '.join(lacking)} column found"
         if order and order != "no day/month dates":
             note += f"; dates read {order}"
+        if fmt == FORMAT_BNG:  # x/y in British National Grid's range: read so, not guessed
+            note += (
+                "; easting/northing read as British National Grid metres (if they are in another "
+                "CRS, give it: --coordinate-crs, coordinate_crs=)"
+            )
         notes.append(note + ". Name others with columns= (--column ROLE=NAME).")
     return notes
 

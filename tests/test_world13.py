@@ -1121,6 +1121,22 @@ def berlin_split(n=600, seed=20):
     return _csv(head, rows, sep=";")
 
 
+def chicago_xy_week(n=300, seed=21):
+    """Chicago's portal columns without latitude/longitude: X/Y in Illinois East State Plane feet,
+    one week of dates (every day <= 12: day/month order ambiguous)."""
+    rng = _rng(seed)
+    lon, lat = _pts(rng, -87.6298, 41.8781, n)
+    x, y = _proj(3435, lon, lat)
+    t = np.datetime64("2024-01-01T00:00") + rng.integers(0, 7 * 1440, n).astype("timedelta64[m]")
+    t = t.astype(object)
+    head = ["ID", "Date", "Primary Type", "X Coordinate", "Y Coordinate"]
+    rows = [
+        [str(i), ti.strftime("%m/%d/%Y %I:%M:%S %p"), "BATTERY", f"{x[i]:.0f}", f"{y[i]:.0f}"]
+        for i, ti in enumerate(t)
+    ]
+    return _csv(head, rows)
+
+
 def _read(name, data, **kw):
     kw.setdefault("crime_types", "all")
     return read_incidents((name, data), **kw)
@@ -1270,6 +1286,22 @@ def test_a_date_time_column_is_never_taken_for_the_crime_type() -> None:
     inc = _read("s.csv", text.encode())
     assert "crime_type" not in inc.report.files[0].columns
     assert inc.report.files[0].columns["datetime"] == "Offense Start DateTime"
+
+
+def test_state_plane_dates_take_the_americas_order() -> None:
+    """A week of Chicago's portal rows with X/Y only (every day <= 12): month-first, as the
+    place the coordinate CRS puts them says (read day-first, 2 January was 1 February)."""
+    inc = _read("c.csv", chicago_xy_week(), coordinate_crs="EPSG:3435")
+    assert inc.report.choices["date_order"]["c.csv"].startswith("month-first")
+    assert inc.frame["datetime"].max() < pd.Timestamp("2024-01-08")
+
+
+def test_x_y_read_as_bng_say_how_to_give_another_crs() -> None:
+    rows = "\n".join(f"{530000 + 7 * i},{180000 + 5 * i},2024-01-0{1 + i % 9}" for i in range(30))
+    inc = _read("uk.csv", f"X,Y,date\n{rows}\n".encode())
+    assert inc.crs.to_epsg() == 27700
+    (note,) = [n for n in inc.report.notes if n.startswith("Columns of uk.csv")]
+    assert "read as British National Grid metres" in note and "--coordinate-crs" in note
 
 
 def test_grids_other_than_bng_are_refused_with_the_fix() -> None:
