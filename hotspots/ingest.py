@@ -2739,7 +2739,11 @@ def _weighted_percentile(v: np.ndarray, w: np.ndarray, q: float) -> float:
 
 
 def _outliers(
-    x: np.ndarray, y: np.ndarray, fixed_km: float | None, weight: np.ndarray | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    fixed_km: float | None,
+    weight: np.ndarray | None = None,
+    stacks: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any], str]:
     """Flag isolated points far from the dense body of the data.
 
@@ -2749,6 +2753,11 @@ def _outliers(
     ``fixed_km`` when given, else ``max(10 km, 2 x the 95th-percentile distance of dense
     incidents from their median point)``: 10 km for a city centre, ~40 km for a whole force,
     hundreds of km for national data (which therefore loses nothing).
+
+    A *stack* (5 or more rows at one exact point with nothing else in its 3 km square: a
+    placeholder location many rows share, such as a "no location" coordinate far out at sea) is
+    dense by the count, but is an outlier as well when it lies more than ``D`` from every other
+    dense incident. ``stacks`` (bool, one per point), when given, is set where such stacks are.
 
     ``x, y`` may be distinct points with ``weight`` incidents at each (police.uk snaps incidents
     to shared map points); the result is the same as for the incidents one by one.
@@ -2803,7 +2812,50 @@ def _outliers(
         if far.any():  # only these need the nearest dense point's distance
             far[far] = _beyond(ipts[far], core, dist_m)
         flag[np.flatnonzero(iso)] = far[np.ravel(iinv)]
+    far_stacks = _far_stacks(x, y, dense, inv, cnt, total, dist_m)
+    flag |= far_stacks
+    if stacks is not None:
+        stacks[:] = far_stacks
     return flag, params, ""
+
+
+def _far_stacks(
+    x: np.ndarray,
+    y: np.ndarray,
+    dense: np.ndarray,
+    inv: np.ndarray,
+    cnt: np.ndarray,
+    total: np.ndarray,
+    dist_m: float,
+) -> np.ndarray:
+    """The points of :func:`_outliers`' stacks lying more than ``dist_m`` from every other dense
+    point (per point of ``x, y``)."""
+    out = np.zeros(len(x), dtype=bool)
+    # a stack's 3 km square holds incidents in its own cell only, all at one point
+    cand = np.flatnonzero(dense & (total == cnt)[inv])
+    if not len(cand):
+        return out
+    # one point per cell: its smallest and largest x and y agree (cells in sorted order)
+    order = np.argsort(inv[cand], kind="stable")
+    cand = cand[order]
+    cells, start = np.unique(inv[cand], return_index=True)
+    one = np.ones(len(cells), dtype=bool)
+    for v in (x[cand], y[cand]):
+        one &= np.minimum.reduceat(v, start) == np.maximum.reduceat(v, start)
+    stack = cand[one[np.searchsorted(cells, inv[cand])]]
+    if not len(stack):
+        return out
+    rest = dense.copy()
+    rest[stack] = False
+    if not rest.any():
+        return out
+    pts, pinv = np.unique(np.column_stack([x[stack], y[stack]]), axis=0, return_inverse=True)
+    core = np.column_stack([x[rest], y[rest]])  # repeated points cost a little, not a sort
+    far = ~_near_dense(pts, core, dist_m)
+    if far.any():
+        far[far] = _beyond(pts[far], core, dist_m)
+    out[stack] = far[np.ravel(pinv)]
+    return out
 
 
 #: Points times dense points up to which :func:`_beyond` measures every distance instead of
@@ -3922,6 +3974,7 @@ def _validate(
     ok = rej.ok
     if not ok.any():
         _raise_no_valid_rows(files, rej)
+    _say_wide_data(loc, ok, analysis_crs is None, choices, notes)
     area_choices: dict[str, Any] = {}
     area_notes: list[str] = []
     drawn = None
@@ -4179,13 +4232,20 @@ def _grid_crs(files: list[ValidatedFile]) -> pyproj.CRS:
     return pyproj.CRS.from_wkt(wkt) if wkt else crs_mod.BNG
 
 
-def _choose_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:
-    """:func:`hotspots.crs.choose_crs` of the located rows, with a warning when a UTM zone
-    chosen for data spread wider than it suits measures them badly (:func:`_wide_data`)."""
-    crs, reason = _median_crs(loc, located)
-    if not crs.equals(crs_mod.BNG):
-        reason += _wide_data(loc, located, crs)
-    return crs, reason
+def _say_wide_data(
+    loc: _Located, ok: np.ndarray, chosen: bool, choices: dict[str, Any], notes: list[str]
+) -> None:
+    """Add :func:`_wide_data`'s words to the reason for a UTM zone chosen here (``chosen``),
+    judged on the rows kept once the spatial outliers are set aside."""
+    if not chosen or loc.crs.equals(crs_mod.BNG) or not ok.any():
+        return
+    text = _wide_data(loc, ok, loc.crs)
+    if not text:
+        return
+    old = f"Analysis CRS: {loc.crs_reason}."
+    loc.crs_reason += text
+    choices["crs_reason"] = loc.crs_reason
+    notes[notes.index(old)] = f"Analysis CRS: {loc.crs_reason}."
 
 
 def _wide_data(loc: _Located, located: np.ndarray, crs: pyproj.CRS) -> str:
@@ -4226,7 +4286,7 @@ def _wide_data(loc: _Located, located: np.ndarray, crs: pyproj.CRS) -> str:
     return text
 
 
-def _median_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:
+def _choose_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:
     """:func:`hotspots.crs.choose_crs` of the located rows, from the distinct points and the rows
     at each: the same medians (of the values repeated, :func:`_weighted_median`) for the cost of
     sorting the points, not the rows. Rows across the antimeridian, or medians at exactly 0 (the
@@ -4277,16 +4337,34 @@ def _set_aside_outliers(
     if use_outliers and ok.any():
         fixed_km = outlier_km if isinstance(outlier_km, float) else None
         sel, w = loc.points(ok)
-        flag, params, why_not = _outliers(loc.px[sel], loc.py[sel], fixed_km, w[sel])
+        stacked = np.zeros(len(sel), dtype=bool)
+        flag, params, why_not = _outliers(loc.px[sel], loc.py[sel], fixed_km, w[sel], stacked)
         far = np.zeros(len(loc.px), dtype=bool)
         far[sel] = flag
         full = ok & far[np.maximum(loc.pid, 0)]
         dist_km = params["distance_km"]
-        detail = (
+        isolated = (
             f"isolated point more than {dist_km} km from the dense body of the data"
             if dist_km
             else ""
         )
+        detail: _Text = isolated
+        n_stacked = 0
+        if stacked.any():
+            at_stack = np.zeros(len(loc.px), dtype=bool)
+            at_stack[sel] = stacked
+            row_stack = at_stack[np.maximum(loc.pid, 0)]
+            n_stacked = int((full & row_stack).sum())
+            stack_text = (
+                f"one of many rows at one point with nothing else within 1 km, more than "
+                f"{dist_km} km from the dense body of the data (a placeholder location?)"
+            )
+
+            def by_row(i: np.ndarray) -> np.ndarray:
+                return np.where(row_stack[i], stack_text, isolated).astype(object)
+
+            detail = by_row
+
         n_outliers = rej.add(full, R_OUTLIER, "", detail)
         distance = (
             f"{fixed_km:g} km (given)"
@@ -4296,7 +4374,9 @@ def _set_aside_outliers(
         )
         rule = (
             "isolated points (fewer than 5 incidents in their 1 km cell and the 8 around it) more "
-            "than D from the nearest non-isolated incident; D = " + distance
+            "than D from the nearest non-isolated incident, and stacks (5 or more at one point "
+            "with nothing else in those 9 cells) more than D from every other non-isolated "
+            "incident; D = " + distance
         )
         choices["outlier_rule"] = {"rule": rule, **params}
         if why_not:
@@ -4306,6 +4386,14 @@ def _set_aside_outliers(
                 f"Outliers: {n_outliers} row(s) were isolated points more than {dist_km:g} km from "
                 "the dense body of the data and were set aside as spatial outliers."
             )
+            if n_stacked:
+                notes[-1] = (
+                    f"Outliers: {n_outliers} row(s) more than {dist_km:g} km from the dense body "
+                    f"of the data were set aside as spatial outliers: {n_outliers - n_stacked} "
+                    f"isolated point(s) and {n_stacked} row(s) stacked at one point with nothing "
+                    "else within 1 km (a placeholder location for rows without one?): check them "
+                    "in the rejected rows."
+                )
     else:
         choices["outlier_rule"] = (
             "disabled" if not study_area_given else "replaced by the given study area"

@@ -133,6 +133,15 @@ def _outliers_reference(x, y, fixed_km, weight=None):
     if iso.any():
         d, _ = cKDTree(np.column_stack([dx, dy])).query(np.column_stack([x[iso], y[iso]]), k=1)
         flag[iso] = d > dist_m
+    # stacks (world13): a dense point alone in its 3 km square (its weight is the square's
+    # total) is an outlier when farther than D from every other dense point
+    stack = dense & (total == w)
+    rest = dense & ~stack
+    if stack.any() and rest.any():
+        d, _ = cKDTree(np.column_stack([x[rest], y[rest]])).query(
+            np.column_stack([x[stack], y[stack]]), k=1
+        )
+        flag[stack] = d > dist_m
     return flag, params
 
 

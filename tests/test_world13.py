@@ -1304,6 +1304,51 @@ def test_x_y_read_as_bng_say_how_to_give_another_crs() -> None:
     assert "read as British National Grid metres" in note and "--coordinate-crs" in note
 
 
+def test_a_far_stack_of_rows_at_one_point_is_an_outlier() -> None:
+    """Montreal's rows without a location sit at (1, 1): 20 rows at one point in the Gulf of
+    Guinea are dense by count, but nothing else is near them; they were kept, drew a hot spot
+    at sea and a warning that UTM 18N measured the data 337 % off."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no wide-data warning: judged on the rows kept
+        inc = _read("montreal.csv", montreal())
+    rep = inc.report
+    assert rep.reason_counts() == {"spatial outlier": 20}
+    assert inc.frame["lat"].min() > 45
+    rej = rep.rejected
+    assert (rej["detail"].str.contains("placeholder location")).sum() == 20
+    assert any("20 row(s) stacked at one point" in n for n in rep.notes)
+    assert "stacks (5 or more at one point" in rep.choices["outlier_rule"]["rule"]
+    with pytest.warns(HotspotsWarning, match="measures these data badly"):
+        kept = _read("montreal.csv", montreal(), outlier_km=False)  # (1, 1) kept: said
+    assert len(kept.frame) == 600
+
+
+def test_a_stack_near_the_data_and_a_busy_place_are_kept() -> None:
+    rng = np.random.default_rng(3)
+    lat = np.r_[rng.normal(45.50, 0.01, 300), np.full(12, 45.53)]  # a stack 3 km north
+    lon = np.r_[rng.normal(-73.57, 0.01, 300), np.full(12, -73.57)]
+    text = "lat,lon\n" + "\n".join(f"{a:.6f},{b:.6f}" for a, b in zip(lat, lon, strict=True))
+    inc = _read("near.csv", text.encode())
+    assert len(inc.frame) == 312 and not inc.report.reason_counts()
+    from hotspots.ingest import _outliers
+
+    x = np.r_[rng.normal(0, 500, 200), np.full(8, 60_000.0), np.full(6, 61_000.0)]
+    y = np.r_[rng.normal(0, 500, 200), np.zeros(8), np.zeros(6)]
+    stacks = np.zeros(len(x), dtype=bool)
+    flag, params, _ = _outliers(x, y, None, None, stacks)
+    # two stacks 1 km apart: each has the other in its 3 km square, so neither is a stack
+    assert not stacks.any() and not flag[200:].any()
+    x2 = np.r_[x[:200], np.full(8, 60_000.0)]
+    y2 = np.r_[y[:200], np.zeros(8)]
+    stacks2 = np.zeros(len(x2), dtype=bool)
+    flag2, _, _ = _outliers(x2, y2, None, None, stacks2)
+    assert stacks2[200:].all() and flag2[200:].all() and not flag2[:200].any()
+    # distinct points with weights give the same as the rows one by one
+    pts, w = np.unique(np.column_stack([x2, y2]), axis=0, return_counts=True)
+    flag3, _, _ = _outliers(pts[:, 0], pts[:, 1], None, w)
+    assert flag3[pts[:, 0] == 60_000.0].all() and flag3.sum() == 1
+
+
 def test_grids_other_than_bng_are_refused_with_the_fix() -> None:
     for name, make, epsg, zone in (
         ("nz.csv", new_zealand, "EPSG:2193", 32760),
