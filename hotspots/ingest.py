@@ -12,8 +12,9 @@ Rejection reasons, in the order they are tested (a row gets the first that appli
 =============================  ===============================================================
 reason                         meaning
 =============================  ===============================================================
-``malformed row``              more or fewer fields than the header, or a quote left open
-                               whose field holds lines that read as rows of the file
+``malformed row``              more or fewer fields than the header, a quote left open
+                               whose field holds lines that read as rows of the file, or NUL
+                               bytes (a damaged line in a text file)
 ``missing coordinates``        a coordinate is blank or a missing-value token (NA, null, -, ...)
 ``non-numeric coordinates``    a coordinate is not a number
 ``coordinates out of range``   \\|lat\\| > 90, \\|lon\\| > 180, or outside the BNG range
@@ -30,6 +31,7 @@ reason                         meaning
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import dataclasses
@@ -238,6 +240,12 @@ _DATE_FORMATS_ISO = (
     ("%Y-%m-%d %H:%M:%S", True), ("%Y-%m-%d %H:%M", True), ("%Y-%m-%dT%H:%M:%S", True),
     ("%Y-%m-%dT%H:%M", True), ("%Y-%m-%d %H:%M:%S.%f", True), ("%Y-%m-%dT%H:%M:%S.%f", True),
     ("%Y-%m-%d", False), ("%Y/%m/%d %H:%M:%S", True), ("%Y/%m/%d %H:%M", True), ("%Y/%m/%d", False),
+    # tried after the rest (a format reading no sampled value keeps its place): 12-hour times
+    # after an ISO date, and month names (English) as spreadsheets write them
+    ("%Y-%m-%d %I:%M:%S %p", True), ("%Y-%m-%d %I:%M %p", True), ("%d %B %Y", False),
+    ("%d %b %Y", False), ("%d %B %Y %H:%M", True), ("%d %b %Y %H:%M", True), ("%B %d, %Y", False),
+    ("%b %d, %Y", False), ("%B %d %Y", False), ("%b %d %Y", False), ("%d-%b-%Y", False),
+    ("%d-%b-%y", False), ("%d-%b-%Y %H:%M", True),
 )  # fmt: skip
 _DATE_FORMATS_DM = (
     ("{A}/{B}/%Y %H:%M:%S", True), ("{A}/{B}/%Y %H:%M", True), ("{A}/{B}/%Y %I:%M:%S %p", True),
@@ -410,10 +418,46 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     except UnicodeDecodeError:
         pass
+    if _has_utf8_runs(data):
+        # UTF-8 text with some lines in Windows-1252 (files joined from two exports): each
+        # character as it was written; the whole file as cp1252 would garble the UTF-8 ones
+        return data.decode("utf-8-sig", errors=_CP1252_BYTES), MIXED_ENCODING
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"
+
+
+#: The encoding a file is reported in when it is UTF-8 but for some bytes that are not, read
+#: as Windows-1252 (:func:`_decode`).
+MIXED_ENCODING = "utf-8 (with cp1252 bytes)"
+
+
+def _cp1252_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: the bytes that are not UTF-8 read as Windows-1252 (the five it
+    leaves undefined as Latin-1)."""
+    assert isinstance(exc, UnicodeDecodeError)
+    bad = exc.object[exc.start : exc.end]
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in bad), exc.end
+
+
+_CP1252_BYTES = "hotspots-cp1252-bytes"
+codecs.register_error(_CP1252_BYTES, _cp1252_bytes)
+
+
+#: Two or more letters of Windows-1252 text that also read as one UTF-8 character (a lead
+#: byte, then continuation bytes ending at a byte that is not one): "Ã©" for "é". Such pairs
+#: are rare in Windows-1252 text ("Ã" then a symbol) and are every non-ASCII letter of UTF-8.
+_UTF8_CHAR = re.compile(
+    rb"(?:[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3})"
+    rb"(?![\x80-\xbf])"
+)
+
+
+def _has_utf8_runs(data: bytes) -> bool:
+    """Whether ``data`` (not valid UTF-8 as a whole) holds UTF-8 characters of two bytes or
+    more (:data:`_UTF8_CHAR`), so its non-ASCII text is not all in one one-byte encoding."""
+    return _UTF8_CHAR.search(data) is not None
 
 
 _TEXT_HINT = "give a comma-, semicolon- or tab-separated text file (CSV) with a header row."
@@ -473,11 +517,45 @@ def _check_bytes(data: bytes, name: str) -> str:
             msg = f"The file is {what}, not a CSV text file."
             raise InputError(msg, file=name, hint="unpack it or save it as CSV first.")
     head = data[:65536]
-    controls = len(head) - len(head.translate(None, _CONTROLS))
-    if b"\x00" in head or controls > max(8, len(head) // 100):
+    nuls = head.count(b"\x00")
+    if nuls and _utf16_without_bom(head):
+        msg = "The file is UTF-16 text without a byte-order mark (every other byte is 0)."
+        raise InputError(
+            msg, file=name, hint="save it as CSV UTF-8 (or as Unicode text with a BOM)."
+        )
+    controls = len(head) - len(head.translate(None, _CONTROLS)) - nuls
+    if controls > max(8, len(head) // 100) or (nuls and not _few_nul_lines(head)):
         msg = "The file holds binary data, not CSV text."
         raise InputError(msg, file=name, hint=hint)
     return ""
+
+
+#: Lines of a text file that may hold NUL bytes: at most one in this many lines of its first
+#: 64 KiB (or 8 lines, as many as the binary test's control characters, yet fewer than half
+#: the lines), never the header, for the file to be read with the rows on those lines rejected
+#: (:func:`_reject_nul_rows`): heuristic of this product. A copy or a crash leaves a few
+#: damaged lines (or a run of NULs) in a text file; a binary file holds NULs throughout.
+NUL_LINE_SHARE = 100
+
+
+def _few_nul_lines(head: bytes) -> bool:
+    """Whether the NUL bytes of ``head`` sit on few of its lines, none of them the first
+    (:data:`NUL_LINE_SHARE`)."""
+    lines = head.split(b"\n")
+    if b"\x00" in lines[0]:
+        return False
+    with_nul = sum(1 for line in lines if b"\x00" in line)
+    return with_nul <= max(8, len(lines) // NUL_LINE_SHARE) and 2 * with_nul < len(lines)
+
+
+def _utf16_without_bom(head: bytes) -> bool:
+    """Whether ``head`` reads as UTF-16 text without a byte-order mark: NUL bytes at most of
+    the even or of the odd positions (the high bytes of ASCII characters)."""
+    k = len(head) // 2 * 2
+    if k < 8:
+        return False
+    even, odd = head[0:k:2].count(0), head[1:k:2].count(0)
+    return max(even, odd) > 0.4 * (k // 2) and min(even, odd) < 0.05 * (k // 2)
 
 
 def _one_source(source: Any, name: str | None) -> tuple[str, bytes]:
@@ -590,8 +668,17 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
+_FIELD_LIMIT_LOCK = threading.Lock()
+
+
 def _split(text: str, delim: str, name: str) -> tuple[list[str], list[list[str]], list[int]]:
     """Parse CSV text into (header, records, start line of each record; header is line 1)."""
+    # the csv module refuses fields over 128 KiB (a whole file failed on one long note): no
+    # field is longer than the text, so that limit is raised to it (process-wide, so only
+    # ever raised, under a lock: files are split side by side in threads)
+    with _FIELD_LIMIT_LOCK:
+        if len(text) >= csv.field_size_limit():
+            csv.field_size_limit(len(text) + 1)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     header: list[str] | None = None
     rows: list[list[str]] = []
@@ -1108,6 +1195,25 @@ def _day_first(values: pd.Series, default: bool) -> tuple[bool, str]:
     return default, ("day-first" if default else "month-first") + " (ambiguous; regional default)"
 
 
+#: The dates a nanosecond timestamp holds (whole days inside pandas' Timestamp.min..max);
+#: pandas and Arrow parse years 1-9999, which a cast to nanoseconds would silently wrap round
+#: (year 1 became 1754), so dates outside are unreadable instead.
+_NS_FIRST, _NS_LAST = np.datetime64("1677-09-22", "s"), np.datetime64("2262-04-10", "s")
+
+
+def _to_ns(values: np.ndarray) -> np.ndarray:
+    """Datetimes of any unit as datetime64[ns], NaT where outside :data:`_NS_FIRST` ..
+    :data:`_NS_LAST` (never wrapped round)."""
+    if values.dtype == np.dtype("datetime64[ns]"):
+        return values
+    inside = (values >= _NS_FIRST) & (values <= _NS_LAST)
+    if inside.all():
+        return values.astype("datetime64[ns]")
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[inside] = values[inside].astype("datetime64[ns]")
+    return out
+
+
 def _strptime(s: pd.Series, fmt: str) -> np.ndarray:
     """``pandas.to_datetime(s, format=fmt, errors="coerce")`` as datetime64[ns], fast.
 
@@ -1131,14 +1237,14 @@ def _strptime(s: pd.Series, fmt: str) -> np.ndarray:
             same = np.zeros(n, dtype=bool)
         if same.any():
             vals = pc.filter(parsed, pa.array(same)).to_numpy(zero_copy_only=False)
-            out[same] = vals.astype("datetime64[ns]")
+            out[same] = _to_ns(vals)
             todo &= ~same
     if todo.any():
         idx = np.flatnonzero(todo)
         parsed_pd = pd.to_datetime(s.iloc[idx], format=fmt, errors="coerce")
         good = parsed_pd.notna().to_numpy()
         if good.any():
-            out[idx[good]] = parsed_pd[good].to_numpy().astype("datetime64[ns]")
+            out[idx[good]] = _to_ns(parsed_pd[good].to_numpy())
     return out
 
 
@@ -1232,9 +1338,10 @@ def _parse_months(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             break
         idx = np.flatnonzero(todo)
         parsed = pd.to_datetime(s.iloc[idx], format=fmt, errors="coerce")
-        good = parsed.notna().to_numpy()
+        months = _to_ns(parsed.to_numpy().astype("datetime64[M]"))
+        good = ~np.isnat(months)
         gi = idx[good]
-        out[gi] = parsed[good].to_numpy().astype("datetime64[M]").astype("datetime64[ns]")
+        out[gi] = months[good]
         ok[gi] = True
         todo[gi] = False
     return out, ok
@@ -1280,6 +1387,9 @@ class _Parsed:
     # (each record's line with its line break, the record of each row of ``table``, the
     # delimiter) when every record is one line without quotes; None otherwise
     line_text: tuple[pa.Array, np.ndarray, str] | None = None
+    # every row ended with one empty field more than the header (a delimiter ending each line),
+    # read without it (:func:`_without_trailing_field`)
+    trailing_field: bool = False
 
     @property
     def n_rows(self) -> int:
@@ -1650,12 +1760,33 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
         parser = "csv"
         line_text = None
     del text
+    trailing = _without_trailing_field(table, malformed, len(header))
+    if trailing is not None:
+        table, lines, malformed = trailing
+        parser, line_text = "csv", None
     header = _unique_header(header)
     table = table.rename_columns(header)
     return _Parsed(
         name, sha, encoding, _DELIM_NAMES.get(delim, delim), header, table, lines, malformed,
-        parser, line_text and (*line_text, delim),
+        parser, line_text and (*line_text, delim), trailing is not None,
     )  # fmt: skip
+
+
+def _without_trailing_field(
+    table: pa.Table, malformed: list[tuple[int, list[str]]], ncol: int
+) -> tuple[pa.Table, np.ndarray, list] | None:
+    """The rows of a file whose every row has one field more than the header, empty (each
+    line ends with a delimiter, as some exports write), as well-formed rows without that field;
+    None for any other file (a row without the extra field, or with text in it, keeps every
+    row of the wrong length malformed)."""
+    if table.num_rows or not malformed:
+        return None
+    if any(len(r) != ncol + 1 or r[-1].strip() for _, r in malformed):
+        return None
+    cols = list(zip(*(r[:ncol] for _, r in malformed), strict=True))
+    names = table.column_names
+    out = pa.table({c: pa.array(v, type=pa.string()) for c, v in zip(names, cols, strict=True)})
+    return out, np.array([ln for ln, _ in malformed], dtype=np.int64), []
 
 
 def _try_fast(data: bytes, text: str, encoding: str) -> tuple | None:
@@ -1950,11 +2081,18 @@ def _validate_file(
     """
     n = p.table.num_rows
     col = _ColumnCache(p.table)
+    header, point_notes = p.header, []
+    if not _coordinate_roles(p.header, columns):
+        found = _point_column(p.header, col, n)
+        if found is not None:  # no coordinate columns, one column of points: read from it
+            header = [*p.header, *found.names]
+            columns = {**columns, "lon": found.names[0], "lat": found.names[1]}
+            point_notes.append(found.note(p.name))
     fmt, mapping = _detect(
-        p.header, lambda c: col(c).floats(degrees=True), n, columns, p.name,
+        header, lambda c: col(c).floats(degrees=True), n, columns, p.name,
         coordinate_crs is not None,
     )  # fmt: skip
-    notes = [f"{p.name}: {t}." for t in _settle_date_roles(mapping, columns, col)]
+    notes = [*point_notes, *(f"{p.name}: {t}." for t in _settle_date_roles(mapping, columns, col))]
     parts = _date_parts(p.header, mapping, columns)
     _location_words(p.header, mapping, columns, col)
     if parts:
@@ -1980,6 +2118,7 @@ def _validate_file(
     )  # fmt: skip
     rej = _Rejects(n)
     bng = fmt in (FORMAT_BNG, FORMAT_GRID)  # easting/northing (in BNG or the CRS given)
+    _reject_nul_rows(p, rej, notes)
     _reject_open_quotes(p, mapping, bng, rej, notes)
     vx, vy = _check_coordinates(mapping, col, bng, rej, bng_range=fmt == FORMAT_BNG)
     if fmt == FORMAT_BNG:
@@ -2008,6 +2147,16 @@ def _validate_file(
             f"{p.name}: {len(p.malformed)} row(s) had more or fewer fields than the header and "
             "were rejected."
         )
+    if p.encoding == MIXED_ENCODING:
+        notes.append(
+            f"{p.name}: the file is UTF-8 but for some bytes that are not (lines saved in "
+            "another encoding, as when files are joined); those were read as Windows-1252."
+        )
+    if p.trailing_field:
+        notes.append(
+            f"{p.name}: every row ends with a delimiter, one empty field more than the header "
+            "names; the rows were read without it."
+        )
     ok = rej.ok
     keys = _row_keys(p, mapping.get("id"), has_id, ok)
     kept = None
@@ -2028,6 +2177,94 @@ def _validate_file(
         has_id, rej, notes, when.date_order, int(unreadable.undated.sum()),
         _distinct_points(vx[ok], vy[ok]), keys, kept, grid_crs,
     )  # fmt: skip
+
+
+#: A point written in one field: ``(41.88, -87.63)`` or ``41.88, -87.63`` (latitude first, as
+#: the US open-data portals' Location columns write it) or WKT ``POINT (-87.63 41.88)``
+#: (longitude first); :func:`_point_column`.
+_NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_LATLON_POINT = rf"^\(?\s*(?P<lat>{_NUM})\s*,\s*(?P<lon>{_NUM})\s*\)?$"
+_WKT_POINT = (
+    rf"^(?i:POINT)\s*(?i:ZM|Z|M)?\s*\(\s*(?P<lon>{_NUM})\s+(?P<lat>{_NUM})(?:\s+{_NUM}){{0,2}}"
+    r"\s*\)$"
+)
+
+#: Words of a column's (normalised) name that may hold points (:func:`_point_column`).
+_POINT_WORDS = ("location", "point", "geom", "coord", "wkt", "shape", "position", "latlon",
+                "lat_lon", "lat_long", "latlong", "lat_lng", "latlng")  # fmt: skip
+
+
+def _coordinate_roles(header: list[str], columns: Mapping[str, str | None]) -> bool:
+    """Whether the caller named coordinate columns or the header has names that read as
+    coordinates (latitude/longitude, easting/northing, x/y): then no point column is read."""
+    if set(columns) & {"lon", "lat", "easting", "northing"}:
+        return True
+    norm = {_normalise(h) for h in header}
+    if any(xn in norm and yn in norm for xn, yn in _XY_PAIRS):
+        return True
+    found = {role for role in ("lat", "lon", "easting", "northing")
+             if _find({n: n for n in norm}, role, set()) is not None}  # fmt: skip
+    return {"lat", "lon"} <= found or {"easting", "northing"} <= found
+
+
+@dataclass(frozen=True)
+class _PointColumn:
+    """A column holding each row's point in one field, split into two virtual columns."""
+
+    column: str
+    names: tuple[str, str]  # the virtual columns' names: longitude, latitude
+    kinds: tuple[str, ...]  # how the points are written ("(latitude, longitude)", "WKT POINT")
+
+    def note(self, file: str) -> str:
+        ways = " and ".join(self.kinds)
+        return (
+            f"{file}: no latitude/longitude columns; the column '{self.column}' holds each "
+            f"row's point as {ways} and was read as longitude ('{self.names[0]}') and "
+            f"latitude ('{self.names[1]}') in WGS84 degrees."
+        )
+
+
+def _point_column(header: list[str], col: _ColumnCache, n: int) -> _PointColumn | None:
+    """The first column named like a place (:data:`_POINT_WORDS`) whose non-blank distinct
+    values are at least half points (:data:`_LATLON_POINT`, :data:`_WKT_POINT`), split into
+    longitude and latitude columns added to ``col`` (a value that is not a point is kept
+    whole in both, so it is rejected as non-numeric with its text). None when there is none.
+    """
+    if not n:
+        return None
+    for name in header:
+        norm = _normalise(name)
+        if not any(w in norm for w in _POINT_WORDS):
+            continue
+        c = col(name)
+        values = c.clean_arrow
+        filled = pc.not_equal(values, "")
+        n_filled = pc.sum(filled).as_py() or 0
+        if not n_filled:
+            continue
+        paren = pc.extract_regex(values, _LATLON_POINT)
+        wkt = pc.extract_regex(values, _WKT_POINT)
+        is_paren = pc.is_valid(paren).to_numpy(zero_copy_only=False)
+        is_wkt = pc.is_valid(wkt).to_numpy(zero_copy_only=False) & ~is_paren
+        if 2 * int(is_paren.sum() + is_wkt.sum()) < n_filled:
+            continue
+        whole = values.to_numpy(zero_copy_only=False).astype(object)
+        lon, lat = whole.copy(), whole.copy()
+        for fields, mask in ((paren, is_paren), (wkt, is_wkt)):
+            if mask.any():
+                taken = fields.filter(pa.array(mask))
+                lon[mask] = np.asarray(pc.struct_field(taken, "lon").to_pylist(), dtype=object)
+                lat[mask] = np.asarray(pc.struct_field(taken, "lat").to_pylist(), dtype=object)
+        names = (f"{name} (longitude)", f"{name} (latitude)")
+        indices = pa.array(c.codes, type=pa.int32())
+        for virtual, text in zip(names, (lon, lat), strict=True):
+            col.cols[virtual] = _Col(
+                pa.DictionaryArray.from_arrays(indices, pa.array(text, type=pa.string()))
+            )
+        ways = (("(latitude, longitude)", is_paren), ("WKT POINT (longitude latitude)", is_wkt))
+        kinds = tuple(k for k, m in ways if m.any())
+        return _PointColumn(name, names, kinds)
+    return None
 
 
 #: Between the fields of a row joined into one value (:func:`_joined`); a NUL in a field is
@@ -2182,6 +2419,32 @@ def _coded_text(
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _reject_nul_rows(p: _Parsed, rej: _Rejects, notes: list[str]) -> None:
+    """Reject, as malformed, the rows holding NUL bytes (a damaged line: :func:`_check_bytes`
+    reads a text file with a few of them), naming the first column that holds one."""
+    if p.parser != "csv" or not p.table.num_rows:
+        return  # Arrow reads only files without NUL bytes (Parquet values are not lines)
+    where = np.full(p.table.num_rows, -1, dtype=np.int64)
+    for j, name in enumerate(p.header):
+        has = pc.match_substring(_plain(p.table.column(name)), "\x00")
+        hit = pc.fill_null(has, False).to_numpy(zero_copy_only=False) & (where < 0)
+        where[hit] = j
+    if (where < 0).all():
+        return
+    names = np.asarray(p.header, dtype=object)
+    k = rej.add(
+        where >= 0,
+        R_MALFORMED,
+        lambda i: names[where[i]],
+        "the row holds NUL bytes (a damaged line, written \\x00 here); the file's other rows "
+        "were read: copy or export the file again to recover it",
+    )
+    notes.append(
+        f"{p.name}: {k} row(s) hold NUL bytes (damaged lines) and were rejected as malformed; "
+        "the other rows were read."
+    )
 
 
 def _reject_open_quotes(
@@ -3795,17 +4058,23 @@ def _blank_nulls(table: pa.Table) -> pa.Table:
 
 
 def _guarded(run: Callable[[], _T]) -> _T:
-    """Run a reading step; any unexpected failure becomes one readable InputError."""
+    """Run a reading step; running out of memory becomes one readable InputError.
+
+    Any other unexpected exception is a bug of this package, not of the file, and goes up as
+    it is, so the front ends report it as an internal error (the command line's exit code 1,
+    the app's "did not expect"); it once came back as "The input could not be read ... check
+    the file is a CSV", sending the user to look for a fault in a good file.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", category=pd.errors.DtypeWarning)
             return run()
-    except (InputError, ParameterError):
-        raise
-    except Exception as exc:  # never show a raw pandas / pyproj traceback (the cause is chained)
-        msg = f"The input could not be read ({type(exc).__name__}: {exc})."
+    except MemoryError as exc:
+        msg = "The input is too large to read in this machine's memory."
         raise InputError(
-            msg, hint="check the file is a CSV with a header and coordinate columns."
+            msg,
+            hint="read fewer files at once (a shorter period, fewer forces) or use a "
+            "machine with more memory (or the Dask engine, docs/scale-out.md).",
         ) from exc
 
 
@@ -4431,6 +4700,9 @@ def _file_choices(files: list[ValidatedFile]) -> dict[str, Any]:
     if undated:
         choices["unreadable_dates_kept"] = undated
     choices["weights_given"] = any("weight" in f.info.columns for f in files)
+    trailing = [f.info.name for f in files if f.parsed.trailing_field]
+    if trailing:  # read without the empty field each row ended with (_without_trailing_field)
+        choices["trailing_field_dropped"] = trailing
     # every month a well-formed row carries (any crime type, valid or not): a month absent here
     # is missing data, not a month without incidents (Incidents.missing_months)
     seen = np.unique(np.concatenate([_distinct_values(f.month) for f in files]))
@@ -5414,6 +5686,8 @@ def _raise_nothing_usable(
         "coordinates, or name them explicitly (columns=).",
         R_RANGE: "the coordinates are out of range; check that latitude and longitude (or easting "
         "and northing) are not swapped, or name the columns explicitly (columns=).",
+        R_MALFORMED: "the rows have more or fewer fields than the header; check the delimiter "
+        "and the quotes, and that the header names every column.",
         R_DATE: "the dates cannot be read; name the date column (columns=) or pass "
         "unreadable_dates='keep' to use the rows without dates.",
     }

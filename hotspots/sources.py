@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from hotspots._errors import InputError
 
 __all__ = [
+    "EMPTY_FILE",
     "PARQUET_SUFFIXES",
     "POLICE_UK_OTHER_FILES",
     "SourceList",
@@ -245,13 +246,41 @@ def expand_bytes(name: str, data: bytes) -> tuple[list[tuple[str, Loader]], list
     return [(name, lambda: data)], []
 
 
+#: Why an empty file among others is not read (:func:`expand_sources`).
+EMPTY_FILE = "empty (0 bytes), so it holds no rows"
+
+
+def _is_empty(where: Path | bytes | None) -> bool:
+    """Whether a file given by its path or bytes holds no bytes at all (a path that cannot be
+    read is not: its loader reports it)."""
+    if isinstance(where, bytes):
+        return not where
+    if isinstance(where, Path):
+        try:
+            return where.is_file() and where.stat().st_size == 0
+        except OSError:
+            return False
+    return False
+
+
 def expand_sources(
     items: Iterable[tuple[str, Loader, Path | bytes | None]],
 ) -> SourceList:
     """``(name, loader, where)`` triples (``where``: the file's path, its bytes, or None when
-    only the loader can read it) as the incident files they hold, with the skipped files."""
+    only the loader can read it) as the incident files they hold, with the skipped files.
+
+    A file of 0 bytes among other files (a failed download or copy in a folder) holds no
+    rows, so it is set aside as :class:`Skipped` (:data:`EMPTY_FILE`) rather than stopping the
+    read of the others; when every file is empty, the reader says so."""
     out = SourceList()
-    for name, load, where in items:
+    triples = list(items)
+    empty = [_is_empty(where) for _, _, where in triples]
+    if all(empty):
+        empty = [False] * len(triples)  # nothing else to read: the reader says they are empty
+    for (name, load, where), nothing in zip(triples, empty, strict=True):
+        if nothing:
+            out.skipped.append(Skipped(name, EMPTY_FILE))
+            continue
         if isinstance(where, Path):
             found, skipped = expand_path(where, name, load)
         elif isinstance(where, bytes):

@@ -1,0 +1,251 @@
+"""Files built to break the reader (session 13): each case once failed, crashed or misread."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hotspots import InputError
+from hotspots import ingest as ingest_mod
+from hotspots.ingest import read_incidents, read_text
+from hotspots.sources import EMPTY_FILE
+
+POLICE_HEADER = (
+    "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+    "Crime type,Last outcome category,Context"
+)
+
+
+def police_lines(n: int, prefix: str = "id") -> list[str]:
+    rng = np.random.default_rng(3)
+    out = []
+    for i in range(n):
+        lon, lat = -2.98 + rng.random() * 0.02, 53.40 + rng.random() * 0.02
+        force = "Merseyside Police"
+        out.append(
+            f"{prefix}{i},2024-01,{force},{force},{lon:.6f},{lat:.6f},On or near Foo Street,"
+            "E01,Liverpool 001A,Burglary,Under investigation,"
+        )
+    return out
+
+
+def police_bytes(n: int = 30, prefix: str = "id") -> bytes:
+    return ("\n".join([POLICE_HEADER, *police_lines(n, prefix)]) + "\n").encode()
+
+
+def latlon_lines(n: int, date: str = "2024-01-02") -> list[str]:
+    return [f"{date},53.{4000 + i},-2.{9800 + i},Burglary" for i in range(n)]
+
+
+def accounted(inc):
+    """Every data row used, filtered or rejected, each rejection with its file and line."""
+    r = inc.report
+    assert r.n_read == r.n_used + r.n_filtered + r.n_rejected
+    assert r.n_used == len(inc.frame)
+    rej = r.rejected
+    if len(rej):
+        assert (rej["source_file"] != "").all()
+        assert (rej["source_row"] >= 2).all()
+        assert (rej["detail"] != "").all()
+    return r
+
+
+# ----------------------------------------------------------------------------------- NUL bytes
+
+
+def test_a_few_nul_bytes_reject_only_their_rows():
+    lines = police_bytes(40).split(b"\n")
+    lines[5] = lines[5].replace(b"Foo", b"F\x00oo")  # line 6: Location
+    lines[20] = lines[20].replace(b"-2.9", b"-2\x00.9", 1)  # line 21: Longitude
+    inc = read_incidents(("damaged.csv", b"\n".join(lines)), crime_types="all")
+    r = accounted(inc)
+    assert r.n_read == 40 and r.n_used == 38
+    rej = r.rejected.set_index("source_row")
+    assert list(rej.index) == [6, 21]
+    assert list(rej["column"]) == ["Location", "Longitude"]
+    assert (rej["reason"] == "malformed row").all()
+    assert rej["detail"].str.contains("NUL bytes").all()
+    assert any("hold NUL bytes" in n for n in r.notes)
+
+
+def test_nul_bytes_everywhere_or_in_the_header_still_refuse_the_file():
+    good = police_bytes(40)
+    every_line = good.replace(b"\n", b"\x00\n")
+    with pytest.raises(InputError, match="binary data"):
+        read_incidents(("every.csv", every_line))
+    header = good.replace(b"Crime ID", b"Crime\x00ID", 1)
+    with pytest.raises(InputError, match="binary data"):
+        read_incidents(("header.csv", header))
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+    with pytest.raises(InputError, match="binary data"):
+        read_incidents(("image.csv", png))
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_names_the_fix(codec):
+    data = police_bytes(10).decode().encode(codec)
+    with pytest.raises(InputError, match="UTF-16 text without a byte-order mark") as err:
+        read_incidents(("export.csv", data))
+    assert err.value.file == "export.csv" and "UTF-8" in (err.value.hint or "")
+
+
+# --------------------------------------------------------------------------------------- dates
+
+
+def test_dates_outside_the_nanosecond_range_are_unreadable_not_wrapped():
+    rows = latlon_lines(20)
+    rows[2] = "0001-01-01" + rows[2][10:]
+    rows[3] = "9999-12-31" + rows[3][10:]
+    data = ("\n".join(["Date,Latitude,Longitude,Type", *rows]) + "\n").encode()
+    inc = read_incidents(data, crime_types="all")
+    r = accounted(inc)
+    dates = pd.to_datetime(inc.frame["datetime"]).dropna()
+    assert dates.min() >= pd.Timestamp("2024-01-01")  # year 1 once became 1754
+    assert set(r.rejected["source_row"]) == {4, 5}
+    assert (r.rejected["reason"] == "unparseable date").all()
+
+
+def test_to_ns_matches_plain_cast_inside_the_range_and_nat_outside():
+    us = np.array(["0001-01-01", "1677-09-22", "2024-02-29T13:45", "2262-04-10", "9999-12-31",
+                   "NaT"], dtype="datetime64[us]")  # fmt: skip
+    got = ingest_mod._to_ns(us)
+    assert got.dtype == np.dtype("datetime64[ns]")
+    assert np.isnat(got).tolist() == [True, False, False, False, True, True]
+    assert (got[1:4] == us[1:4].astype("datetime64[ns]")).all()
+    assert len(ingest_mod._to_ns(np.array([], dtype="datetime64[s]"))) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "timed"),
+    [
+        ("2024-03-05 1:15 PM", "2024-03-05 13:15", True),
+        ("2024-03-05 12:15:30 AM", "2024-03-05 00:15:30", True),
+        ("5 March 2024", "2024-03-05", False),
+        ("05-Mar-2024", "2024-03-05", False),
+        ("March 5, 2024", "2024-03-05", False),
+    ],
+)
+def test_twelve_hour_times_after_iso_dates_and_month_names(text, expected, timed):
+    data = ("Date,Latitude,Longitude,Type\n" + f'"{text}",53.4,-2.98,Burglary\n').encode()
+    inc = read_incidents(data, crime_types="all")
+    accounted(inc)
+    assert pd.Timestamp(inc.frame["datetime"].iloc[0]) == pd.Timestamp(expected)
+    assert bool(inc.frame["has_time"].iloc[0]) is timed
+
+
+# ------------------------------------------------------------------------------------- layout
+
+
+def test_every_row_ending_with_a_delimiter_is_read_and_said():
+    rows = [r + "," for r in latlon_lines(2000)]
+    rows.append(rows[5])  # a duplicate with an id column: rejected, raw fields from the file
+    data = "\n".join(["ID,Date,Latitude,Longitude,Type"] + [f"{i},{r}" for i, r in enumerate(rows)])
+    data = data.replace("2000,2024", "5,2024")  # the last row repeats row 5 with its id
+    inc = read_incidents(("trailing.csv", (data + "\n").encode()), crime_types="all")
+    r = accounted(inc)
+    assert r.n_used == 2000 and r.reason_counts() == {"duplicate row": 1}
+    assert r.rejected["Type"].tolist() == ["Burglary"]
+    assert r.choices["trailing_field_dropped"] == ["trailing.csv"]
+    assert any("ends with a delimiter" in n for n in r.notes)
+
+
+def test_an_extra_field_with_text_or_on_some_rows_only_stays_malformed():
+    rows = latlon_lines(10)
+    some = [r + ("," if i % 2 else "") for i, r in enumerate(rows)]
+    inc = read_incidents(("\n".join(["Date,Latitude,Longitude,Type", *some]) + "\n").encode())
+    r = accounted(inc)
+    assert r.reason_counts() == {"malformed row": 5}
+    texts = [r + ",x" for r in rows]
+    with pytest.raises(InputError, match="malformed row: 10") as err:
+        read_incidents(("\n".join(["Date,Latitude,Longitude,Type", *texts]) + "\n").encode())
+    assert "delimiter" in (err.value.hint or "")  # the hint follows the reason
+
+
+def test_a_field_of_ten_megabytes_does_not_fail_the_file():
+    rows = [r + ",n" for r in latlon_lines(5)]
+    rows[2] = rows[2][:-1] + "x" * 10_000_000
+    inc = read_incidents(("\n".join(["Date,Latitude,Longitude,Type,Note", *rows]) + "\n").encode())
+    assert accounted(inc).n_used == 5
+
+
+def test_an_empty_file_among_others_is_skipped_and_named(tmp_path):
+    (tmp_path / "a.csv").write_bytes(police_bytes(10, "a"))
+    (tmp_path / "b.csv").write_bytes(b"")
+    (tmp_path / "c.csv").write_bytes(police_bytes(10, "c"))
+    inc = read_incidents(tmp_path, crime_types="all")
+    r = accounted(inc)
+    assert r.n_used == 20 and [f.name for f in r.files] == ["a.csv", "c.csv"]
+    assert r.choices["skipped_files"] == [{"name": "b.csv", "reason": EMPTY_FILE}]
+    with pytest.raises(InputError, match="empty"):
+        read_incidents([("x.csv", b""), ("y.csv", b"")])
+    with pytest.raises(InputError, match="empty"):
+        read_incidents(tmp_path / "b.csv")
+
+
+# ------------------------------------------------------------------------------------ points
+
+
+@pytest.mark.parametrize(
+    ("cell", "lon", "lat"),
+    [
+        ('"(41.881, -87.632)"', -87.632, 41.881),
+        ("POINT (-87.632 41.881)", -87.632, 41.881),
+        ('"POINT Z (-87.632 41.881 12.5)"', -87.632, 41.881),
+    ],
+)
+def test_one_location_column_of_points_is_read(cell, lon, lat):
+    rows = ["Date,Primary Type,Location"]
+    rows += [f"01/02/2024 10:00:00 PM,THEFT,{cell}"] * 3
+    rows += ["01/02/2024 10:00:00 PM,THEFT,", "01/02/2024 10:00:00 PM,THEFT,UNKNOWN"]
+    inc = read_incidents(("points.csv", ("\n".join(rows) + "\n").encode()), crime_types="all")
+    r = accounted(inc)
+    assert r.n_used == 3
+    assert np.allclose(inc.frame["lon"], lon) and np.allclose(inc.frame["lat"], lat)
+    assert r.files[0].columns["lon"] == "Location (longitude)"
+    assert r.reason_counts() == {"missing coordinates": 1, "non-numeric coordinates": 1}
+    unknown = r.rejected[r.rejected["reason"] == "non-numeric coordinates"].iloc[0]
+    assert unknown["source_row"] == 6 and "'UNKNOWN'" in unknown["detail"]
+    assert unknown["Location"] == "UNKNOWN"  # the raw field as written
+    assert any("the column 'Location' holds each row's point" in n for n in r.notes)
+
+
+def test_a_location_column_of_text_or_beside_coordinates_is_left_alone():
+    text = "Date,Type,Location\n2024-01-02,Burglary,On or near Foo Street\n"
+    with pytest.raises(InputError, match="Cannot find the coordinate columns"):
+        read_incidents(text.encode())
+    both = 'Date,Latitude,Longitude,Location\n2024-01-02,53.4,-2.98,"(1.0, 2.0)"\n'
+    inc = read_incidents(both.encode(), crime_types="all")
+    assert inc.report.files[0].columns["lat"] == "Latitude"
+    assert np.allclose(inc.frame["lat"], 53.4)
+
+
+# ----------------------------------------------------------------------------------- encodings
+
+
+def test_utf8_with_some_cp1252_lines_keeps_each_character():
+    lines = [POLICE_HEADER.encode()]
+    for i, line in enumerate(police_lines(10)):
+        line = line.replace("Foo Street", "Café £1")
+        lines.append(line.encode("utf-8" if i % 2 else "cp1252"))
+    data = b"\n".join(lines) + b"\n"
+    inc = read_incidents(("joined.csv", data), crime_types="all")
+    r = accounted(inc)
+    assert set(inc.frame["location"].astype(str)) == {"On or near Café £1"}
+    assert r.files[0].encoding == ingest_mod.MIXED_ENCODING
+    assert any("Windows-1252" in n for n in r.notes)
+    # a file in Windows-1252 alone is still read as before
+    text, encoding, _ = read_text("Location\nCafé “x” £\n".encode("cp1252"))
+    assert encoding == "cp1252" and "Café “x” £" in text
+
+
+# ------------------------------------------------------------------------------ internal errors
+
+
+def test_a_bug_while_reading_is_not_disguised_as_bad_input(monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(ingest_mod, "_validate_file", broken)
+    with pytest.raises(ZeroDivisionError):
+        read_incidents(police_bytes(5))
