@@ -2120,6 +2120,7 @@ def _validate_file(
     bng = fmt in (FORMAT_BNG, FORMAT_GRID)  # easting/northing (in BNG or the CRS given)
     _reject_nul_rows(p, rej, notes)
     _reject_open_quotes(p, mapping, bng, rej, notes)
+    _reject_header_copies(p.name, mapping, col, bng, rej, notes)
     vx, vy = _check_coordinates(mapping, col, bng, rej, bng_range=fmt == FORMAT_BNG)
     if fmt == FORMAT_BNG:
         _refuse_other_grid(p.name, mapping["easting"], mapping["northing"], vx, vy)
@@ -2445,6 +2446,36 @@ def _reject_nul_rows(p: _Parsed, rej: _Rejects, notes: list[str]) -> None:
         f"{p.name}: {k} row(s) hold NUL bytes (damaged lines) and were rejected as malformed; "
         "the other rows were read."
     )
+
+
+def _reject_header_copies(
+    name: str,
+    mapping: Mapping[str, str],
+    col: Callable[[str], _Col],
+    bng: bool,
+    rej: _Rejects,
+    notes: list[str],
+) -> None:
+    """Reject, as malformed, the rows that repeat the header (files joined one after another,
+    each with its header): both coordinate columns hold their own column's name."""
+    cx, cy = (mapping["easting"], mapping["northing"]) if bng else (mapping["lon"], mapping["lat"])
+    xc, yc = col(cx), col(cy)
+    hx = np.flatnonzero(pc.equal(xc.clean_arrow, cx.strip()).to_numpy(zero_copy_only=False))
+    if not len(hx):
+        return
+    hy = np.flatnonzero(pc.equal(yc.clean_arrow, cy.strip()).to_numpy(zero_copy_only=False))
+    if not len(hy):
+        return
+    mask = (xc.codes == hx[0]) & (yc.codes == hy[0])
+    k = rej.add(
+        mask,
+        R_MALFORMED,
+        cx,
+        "the header row again, not data (files joined one after another, each with its "
+        "header): nothing is lost by leaving it out",
+    )
+    if k:
+        notes.append(f"{name}: the header row is repeated {k} time(s) inside the file; left out.")
 
 
 def _reject_open_quotes(
@@ -5578,7 +5609,21 @@ def _rejected_table(v: _Validated) -> pd.DataFrame:
             parts.append(pa.table({**meta, **body}))
             parts = [pa.concat_tables(parts, promote_options="default").sort_by("source_row")]
         tables.extend(parts)
-    return _blank_nulls(pa.concat_tables(tables, promote_options="default")).to_pandas()
+    table = _blank_nulls(pa.concat_tables(tables, promote_options="default"))
+    if any(f.parsed.parser == "csv" for f in v.files):  # only the csv module reads NUL bytes
+        table = _escaped_nuls(table)
+    return table.to_pandas()
+
+
+def _escaped_nuls(table: pa.Table) -> pa.Table:
+    """NUL bytes in text cells written ``\\x00`` (the rows :func:`_reject_nul_rows` rejects):
+    a NUL in the rejected rows' CSV cuts the line short in many programs."""
+    cols = []
+    for col in table.columns:
+        if pa.types.is_string(col.type) and pc.any(pc.match_substring(col, "\x00")).as_py():
+            col = pc.replace_substring(col, "\x00", "\\x00")
+        cols.append(col)
+    return pa.table(cols, names=table.column_names)
 
 
 def _malformed_detail(line: int, fields: list[str], k: int) -> str:

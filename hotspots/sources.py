@@ -28,6 +28,7 @@ from hotspots._errors import InputError
 
 __all__ = [
     "EMPTY_FILE",
+    "HIDDEN_FILE",
     "PARQUET_SUFFIXES",
     "POLICE_UK_OTHER_FILES",
     "SourceList",
@@ -59,6 +60,9 @@ POLICE_UK_OTHER_FILES = {
         "--stop-search or the patrol plan's stop and search upload to monitor searches)",
     ),
 }
+
+#: Spreadsheet files a zip archive may hold instead of CSV files (named in the error).
+_SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".numbers")
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -96,14 +100,32 @@ def police_uk_kind(name: str) -> str | None:
     return None
 
 
-def _readable(name: str) -> bool:
-    """A CSV (also ``.csv.gz``) or Parquet file's name, not hidden (``.name``) nor in a hidden
-    folder."""
-    parts = PurePosixPath(str(name).replace("\\", "/")).parts
-    if not parts or any(p.startswith(".") or p == "__MACOSX" for p in parts):
-        return False
-    low = parts[-1].lower()
+def _data_name(name: str) -> bool:
+    """A CSV (also ``.csv.gz``) or Parquet file's name."""
+    low = PurePosixPath(str(name).replace("\\", "/")).name.lower()
     return low.endswith((".csv", ".csv.gz")) or PurePosixPath(low).suffix in PARQUET_SUFFIXES
+
+
+def _hidden(name: str) -> bool:
+    """A hidden file's name (``.name``), or a name in a hidden folder or outside the folder
+    (``../``)."""
+    parts = PurePosixPath(str(name).replace("\\", "/")).parts
+    return not parts or any(p.startswith(".") for p in parts)
+
+
+def _apple_double(name: str) -> bool:
+    """macOS's metadata beside a file (``._name``, or anything in ``__MACOSX``): never data,
+    so left out unsaid (a zip made on a Mac holds one for every file)."""
+    parts = PurePosixPath(str(name).replace("\\", "/")).parts
+    return bool(parts) and (parts[-1].startswith("._") or "__MACOSX" in parts)
+
+
+#: Why a CSV or Parquet file that is hidden is not read (named in the report, so no file of
+#: data is left out unsaid).
+HIDDEN_FILE = (
+    "hidden (its name or a folder's starts with a dot, or it lies outside the folder): rename "
+    "or move it to read it"
+)
 
 
 def folder_listing(path: str | Path) -> tuple[list[Path], list[Skipped]]:
@@ -111,19 +133,25 @@ def folder_listing(path: str | Path) -> tuple[list[Path], list[Skipped]]:
 
     The CSV (also gzip-compressed, ``.csv.gz``) and Parquet files (:data:`PARQUET_SUFFIXES`) in
     the folder and its subfolders (police.uk's download holds one folder per month; a Parquet
-    dataset its parts), in the order of their paths relative to the folder; hidden files and
-    folders are left out. police.uk's
-    outcomes and stop and search files (:data:`POLICE_UK_OTHER_FILES`) come back as
-    :class:`Skipped`, named by their relative path.
+    dataset its parts), in the order of their paths relative to the folder; macOS's metadata
+    files (``._name``, ``__MACOSX``) are left out. Hidden files and those in hidden folders
+    (:data:`HIDDEN_FILE`) and police.uk's outcomes and stop and search
+    files (:data:`POLICE_UK_OTHER_FILES`) come back as :class:`Skipped`, named by their
+    relative path.
     """
     root = Path(path)
     found = sorted(
-        (p for p in root.rglob("*") if p.is_file() and _readable(p.relative_to(root).as_posix())),
+        (p for p in root.rglob("*") if p.is_file() and _data_name(p.name)),
         key=lambda p: p.relative_to(root).as_posix(),
     )
     files, skipped = [], []
     for p in found:
         rel = p.relative_to(root).as_posix()
+        if _apple_double(rel):
+            continue
+        if _hidden(rel):
+            skipped.append(Skipped(rel, HIDDEN_FILE))
+            continue
         kind = police_uk_kind(rel)
         if kind is None:
             files.append(p)
@@ -164,9 +192,8 @@ def _zip_members(
         with opener() as z:
             if _is_workbook(z):
                 return None
-            members = sorted(
-                i.filename for i in z.infolist() if not i.is_dir() and _readable(i.filename)
-            )
+            every = [i.filename for i in z.infolist() if not i.is_dir()]
+            members = sorted(m for m in every if _data_name(m) and not _apple_double(m))
     except (zipfile.BadZipFile, OSError) as exc:
         msg = f"The zip archive cannot be read ({exc})."
         raise InputError(msg, file=name, hint="download or copy the archive again.") from exc
@@ -174,6 +201,9 @@ def _zip_members(
     skipped = []
     for m in members:
         label = f"{name}/{m}"
+        if _hidden(m):
+            skipped.append(Skipped(label, HIDDEN_FILE))
+            continue
         kind = police_uk_kind(m)
         if kind is not None:
             skipped.append(Skipped(label, POLICE_UK_OTHER_FILES[kind][1]))
@@ -188,6 +218,13 @@ def _zip_members(
                 raise InputError(msg, file=label) from exc
 
         items.append((label, load))
+    sheets = [m for m in every if m.lower().endswith(_SPREADSHEETS)]
+    if not items and not skipped and sheets:
+        shown = ", ".join(sheets[:3]) + (" ..." if len(sheets) > 3 else "")
+        msg = f"The zip archive holds spreadsheets ({shown}), not CSV files."
+        raise InputError(
+            msg, file=name, hint="open each in its spreadsheet program and save it as CSV (UTF-8)."
+        )
     if not items:
         msg = "The zip archive holds no .csv or Parquet file of incidents."
         raise InputError(

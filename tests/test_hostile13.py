@@ -249,3 +249,68 @@ def test_a_bug_while_reading_is_not_disguised_as_bad_input(monkeypatch):
     monkeypatch.setattr(ingest_mod, "_validate_file", broken)
     with pytest.raises(ZeroDivisionError):
         read_incidents(police_bytes(5))
+
+
+def test_nul_bytes_in_the_rejected_rows_are_written_escaped():
+    lines = police_bytes(20).split(b"\n")
+    lines[3] = lines[3].replace(b"Foo", b"F\x00oo")
+    inc = read_incidents(("damaged.csv", b"\n".join(lines)), crime_types="all")
+    rej = accounted(inc).rejected
+    assert rej["Location"].tolist() == ["On or near F\\x00oo Street"]
+    assert not rej.astype(str).apply(lambda c: c.str.contains("\x00", regex=False)).any().any()
+
+
+# ----------------------------------------------------------------------------- joined files
+
+
+def test_a_header_repeated_inside_the_file_is_named_as_such():
+    rows = police_bytes(10).decode() + POLICE_HEADER + "\n" + "\n".join(police_lines(5, "z"))
+    inc = read_incidents(("joined.csv", rows.encode()), crime_types="all")
+    r = accounted(inc)
+    assert r.n_used == 15 and r.reason_counts() == {"malformed row": 1}
+    row = r.rejected.iloc[0]
+    assert row["source_row"] == 12 and "the header row again" in row["detail"]
+    assert any("header row is repeated 1 time" in n for n in r.notes)
+
+
+# -------------------------------------------------------------------------------- archives
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_a_zip_of_spreadsheets_says_to_save_them_as_csv():
+    data = _zip({"crimes.xlsx": b"PK\x03\x04not really"})
+    with pytest.raises(InputError, match=r"spreadsheets \(crimes\.xlsx\)") as err:
+        read_incidents(("upload.zip", data))
+    assert "save it as CSV" in (err.value.hint or "")
+
+
+def test_hidden_and_escaping_members_are_named_and_macos_metadata_is_not(tmp_path):
+    data = _zip(
+        {
+            "a.csv": police_bytes(5, "a"),
+            "../b.csv": police_bytes(5, "b"),
+            ".c.csv": police_bytes(5, "c"),
+            "__MACOSX/._a.csv": b"\x00\x05\x16\x07",
+        }
+    )
+    inc = read_incidents(("up.zip", data), crime_types="all")
+    r = accounted(inc)
+    assert r.n_used == 5
+    names = [k["name"] for k in r.choices["skipped_files"]]
+    assert names == ["up.zip/../b.csv", "up.zip/.c.csv"]
+    assert all("hidden" in k["reason"] for k in r.choices["skipped_files"])
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / ".cache" / "d.csv").write_bytes(police_bytes(5, "d"))
+    (tmp_path / "e.csv").write_bytes(police_bytes(5, "e"))
+    inc = read_incidents(tmp_path, crime_types="all")
+    assert [k["name"] for k in inc.report.choices["skipped_files"]] == [".cache/d.csv"]
