@@ -4288,6 +4288,15 @@ def _validate(
     frame_file = np.repeat(np.arange(len(files), dtype=np.int64), per_file)
     frame = _valid_frame(files, offsets, loc, used, frame_file, columns)
     file_choices = _file_choices(files)
+    spellings = _type_spellings(files)
+    if spellings:  # the frame's crime types use one spelling each (_text_column)
+        choices["crime_type_spellings"] = spellings
+        shown = "; ".join(f"'{a}' as '{b}'" for a, b in list(spellings.items())[:10])
+        more = f" and {len(spellings) - 10} more" if len(spellings) > 10 else ""
+        notes.append(
+            f"Crime types written more than one way (case, dashes, spaces) were read as one, "
+            f"under the spelling most rows use: {shown}{more}."
+        )
     v = _Validated(files, offsets, rej, frame, used, frame_file, loc.crs, None, choices, notes, loc)
 
     def settle() -> None:
@@ -4855,10 +4864,50 @@ def _distinct_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return codes.astype(np.int64), uniq.real.copy(), uniq.imag.copy()
 
 
+#: Dashes and minus signs read as a hyphen when crime types are compared (:func:`_type_key`).
+_DASHES = str.maketrans(
+    dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-")
+)
+
+
+def _type_key(text: str) -> str:
+    """What makes two crime types the same type written differently: Unicode compatibility
+    forms, dashes, runs of spaces and letter case aside."""
+    folded = unicodedata.normalize("NFKC", text).translate(_DASHES)
+    return " ".join(folded.split()).casefold()
+
+
+def _type_spellings(files: list[ValidatedFile]) -> dict[str, str]:
+    """Crime types written more than one way ("BURGLARY", "burglary", "Violence – assault" and
+    "Violence - assault"): each other spelling -> the spelling most rows of all files use (the
+    first seen on a tie). Empty for the usual file (one spelling per type)."""
+    values, at = _merged_codes([f.ctype[1] for f in files])
+    keys = [_type_key(v) for v in values]
+    if len(set(keys)) == len(keys):
+        return {}
+    starts = np.concatenate([[0], np.cumsum([len(f.ctype[1]) for f in files])[:-1]])
+    counts = np.zeros(len(values), dtype=np.int64)
+    for f, s in zip(files, starts, strict=True):
+        counts += np.bincount(at[f.ctype[0].astype(np.int64) + s], minlength=len(values))
+    best: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k not in best or counts[i] > counts[best[k]]:
+            best[k] = i
+    return {
+        str(v): str(values[best[k]]) for v, k in zip(values, keys, strict=True)
+        if values[best[k]] != v
+    }  # fmt: skip
+
+
 def _text_column(files: list[ValidatedFile], attr: str, masks: list[np.ndarray]) -> pd.Categorical:
     """A text column (crime type, location) at the rows of ``masks`` (one per file), as a
-    categorical of the files' distinct values."""
+    categorical of the files' distinct values (a crime type written several ways under its
+    most used spelling, :func:`_type_spellings`)."""
     values, at = _merged_codes([getattr(f, attr)[1] for f in files])
+    spellings = _type_spellings(files) if attr == "ctype" else {}
+    if spellings:
+        at_merged, merged = pd.factorize(pd.Index([spellings.get(v, v) for v in values]))
+        values, at = pd.Index(merged, dtype=str), at_merged.astype(np.int64)[at]
     starts = np.concatenate([[0], np.cumsum([len(getattr(f, attr)[1]) for f in files])[:-1]])
     codes = np.concatenate(
         [at[getattr(f, attr)[0][m].astype(np.int64) + s]

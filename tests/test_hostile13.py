@@ -41,7 +41,8 @@ def latlon_lines(n: int, date: str = "2024-01-02") -> list[str]:
 def accounted(inc):
     """Every data row used, filtered or rejected, each rejection with its file and line."""
     r = inc.report
-    assert r.n_read == r.n_used + r.n_filtered + r.n_rejected
+    assert r.n_read == r.n_used + r.n_rejected  # the filtered rows are among the rejected
+    assert r.n_filtered <= r.n_rejected
     assert r.n_used == len(inc.frame)
     rej = r.rejected
     if len(rej):
@@ -314,3 +315,34 @@ def test_hidden_and_escaping_members_are_named_and_macos_metadata_is_not(tmp_pat
     (tmp_path / "e.csv").write_bytes(police_bytes(5, "e"))
     inc = read_incidents(tmp_path, crime_types="all")
     assert [k["name"] for k in inc.report.choices["skipped_files"]] == [".cache/d.csv"]
+
+
+# ------------------------------------------------------------------------------ crime types
+
+
+def test_a_crime_type_written_several_ways_is_one_type_under_its_most_used_spelling():
+    types = ["Burglary"] * 3 + ["BURGLARY", "burglary ", "Violence \u2013 assault"] + [
+        "Violence - assault", "Violence - assault", "Violence  -  assault", "", "Drugs"
+    ]  # fmt: skip
+    rows = [f"2024-01-02,53.{4000 + i},-2.{9800 + i},{t}" for i, t in enumerate(types)]
+    data = ("\n".join(["Date,Latitude,Longitude,Type", *rows]) + "\n").encode()
+    inc = read_incidents(("types.csv", data), crime_types="all")
+    r = accounted(inc)
+    counts = inc.frame["crime_type"].astype(str).value_counts().to_dict()
+    assert counts == {"Burglary": 5, "Violence - assault": 4, "": 1, "Drugs": 1}
+    assert r.choices["crime_type_spellings"] == {
+        "BURGLARY": "Burglary",
+        "burglary": "Burglary",  # the trailing space is cleaned when read
+        "Violence \u2013 assault": "Violence - assault",
+        "Violence  -  assault": "Violence - assault",
+    }
+    assert any("written more than one way" in n for n in r.notes)
+    only = read_incidents(("types.csv", data), crime_types=["violence - assault"])
+    assert len(only.frame) == 4 and accounted(only).n_filtered == 7
+
+
+def test_type_key_and_spellings_of_files_with_one_spelling_each():
+    assert ingest_mod._type_key(" Anti\u2011social  BEHAVIOUR ") == "anti-social behaviour"
+    assert ingest_mod._type_key("\uff21") == "a"  # a full-width letter
+    inc = read_incidents(police_bytes(10), crime_types="all")
+    assert "crime_type_spellings" not in inc.report.choices
