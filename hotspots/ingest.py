@@ -823,7 +823,45 @@ def _to_float(s: pd.Series | pa.Array, *, degrees: bool) -> np.ndarray:
                 thousands = t.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
                 t = t.mask(thousands, t.str.replace(",", "", regex=False))
             t = t.str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
-        out[rest] = np.asarray(pd.to_numeric(t, errors="coerce"), dtype=float)
+        values = np.asarray(pd.to_numeric(t, errors="coerce"), dtype=float)
+        if degrees and np.isnan(values).any():
+            values = np.where(np.isnan(values), _sexagesimal(t), values)
+        out[rest] = values
+    return out
+
+
+#: Degrees as written by hand or by GPS units: ``53.4°N``, ``2°58'30"W``, ``N 53 24.5``,
+#: ``-2° 58.5'`` (degrees, then minutes, then seconds, a hemisphere letter before or after;
+#: a decimal comma taken as a point).
+_DMS = re.compile(
+    r"^\s*(?P<h1>[NSEWnsew])?\s*(?P<sign>[+-])?\s*(?P<d>\d+(?:[.,]\d+)?)\s*(?:°|º|deg|d)?\s*"
+    r"(?:(?P<m>\d+(?:[.,]\d+)?)\s*(?:'|′|’|m|min)?\s*)?"
+    r"(?:(?P<s>\d+(?:[.,]\d+)?)\s*(?:\"|″|''|s|sec)?\s*)?(?P<h2>[NSEWnsew])?\s*$"
+)
+
+
+def _sexagesimal(t: pd.Series) -> np.ndarray:
+    """Degrees written with a degree sign, minutes, seconds or a hemisphere letter as decimal
+    degrees (S and W negative; NaN where the text is none of these, or minutes or seconds
+    reach 60). A bare number is not read here (pandas reads it)."""
+    out = np.full(len(t), np.nan)
+    for i, text in enumerate(t.tolist()):
+        m = _DMS.match(str(text))
+        if m is None or not re.search(r"[°º'′’\"″NSEWnsewdms]", str(text)):
+            continue
+        h1, h2 = m["h1"], m["h2"]
+        if h1 and h2:
+            continue
+        parts = [float(x.replace(",", ".")) if x else 0.0 for x in (m["d"], m["m"], m["s"])]
+        whole = [x is not None and x.isdigit() for x in (m["d"], m["m"])]
+        if parts[1] >= 60 or parts[2] >= 60 or (m["m"] and not whole[0]):
+            continue  # minutes after fractional degrees (or seconds after fractional minutes)
+        if m["s"] and not whole[1]:
+            continue
+        value = parts[0] + parts[1] / 60 + parts[2] / 3600
+        if m["sign"] == "-" or (h1 or h2 or "").upper() in ("S", "W"):
+            value = -value
+        out[i] = value
     return out
 
 

@@ -346,3 +346,22 @@ def test_type_key_and_spellings_of_files_with_one_spelling_each():
     assert ingest_mod._type_key("\uff21") == "a"  # a full-width letter
     inc = read_incidents(police_bytes(10), crime_types="all")
     assert "crime_type_spellings" not in inc.report.choices
+
+
+# -------------------------------------------------------------------------------- degrees
+
+
+def test_degrees_with_signs_minutes_seconds_and_hemisphere_letters():
+    text = ["53.4°N", "2.98°W", "53°24'12\" N", "2°58'30\"W", "N 53 24.5", "-2° 58.5'", "S33.9",
+            "151.2E", "53.4", "abc", "53°61'", "N53.4S", "5E3", "53.5°30'", ""]  # fmt: skip
+    got = ingest_mod._sexagesimal(pd.Series(text))
+    want = [53.4, -2.98, 53.403333, -2.975, 53.408333, -2.975, -33.9, 151.2] + [np.nan] * 7
+    assert np.allclose(got, want, atol=1e-6, equal_nan=True)
+    rows = [f'2024-01-02,"53°24\'{i}"" N","2°58\'{i}"" W",Burglary' for i in range(10)]
+    rows.append("2024-01-02,53.4°N,bad°W,Burglary")
+    data = ("\n".join(["Date,Latitude,Longitude,Type", *rows]) + "\n").encode()
+    inc = read_incidents(("dms.csv", data), crime_types="all")
+    r = accounted(inc)
+    assert r.n_used == 10 and r.reason_counts() == {"non-numeric coordinates": 1}
+    assert np.allclose(inc.frame["lat"], 53.4 + np.arange(10) / 3600)
+    assert np.allclose(inc.frame["lon"], -(2 + 58 / 60 + np.arange(10) / 3600))
