@@ -175,12 +175,14 @@ STUDY_MAX_CELLS = 60_000
 _NAMES: dict[str, tuple[str, ...]] = {
     "lat": ("latitude", "lat", "y_lat", "lat_y", "latitude_y", "y_latitude", "lat_wgs84",
             "wgs84_latitude", "latitude_wgs84", "geo_lat", "point_latitude", "incident_latitude",
-            "lat_dd", "latitud", "latitudine", "breitengrad", "breedtegraad"),
+            "lat_dd", "latitud",
+            # other languages' exports (accents dropped): it, de, nl, da/no
+            "latitudine", "breitengrad", "breite", "breedtegraad", "breddegrad"),
     "lon": ("longitude", "lon", "lng", "long", "x_lon", "lon_x", "longitude_x", "x_longitude",
             "x_lng", "x_long", "lon_wgs84", "wgs84_longitude", "longitude_wgs84", "geo_lon",
             "geo_lng", "point_longitude", "incident_longitude", "lon_dd", "longitud",
-            "long_wgs84", "lng_wgs84", "longitudine", "langengrad", "laengengrad",
-            "lengtegraad"),
+            "long_wgs84", "lng_wgs84", "longitudine", "langengrad", "laengengrad", "lange",
+            "laenge", "lengtegraad", "lengdegrad", "laengdegrad"),
     "easting": ("easting", "eastings", "os_x", "osgb_x", "bng_x", "x_bng", "bng_easting",
                 "os_easting", "grid_easting", "easting_bng", "x_easting"),
     "northing": ("northing", "northings", "os_y", "osgb_y", "bng_y", "y_bng", "bng_northing",
@@ -218,7 +220,8 @@ _NAMES: dict[str, tuple[str, ...]] = {
                    "offense_category_description", "offence_type_description",
                    "offense_type_description", "subcategory", "crime_subcategory", "delikt",
                    "deliktart", "straftat", "categorie", "categoria", "delito", "tipo_delito",
-                   "infraction", "type_infraction", "nature_infraction", "misdrijf", "reato"),
+                   "infraction", "type_infraction", "nature_infraction", "misdrijf", "reato",
+                   "tipo_reato"),
     "weight": ("weight", "harm", "harm_weight", "harm_score", "harm_index", "crime_harm",
                "harm_days", "chi", "cchi"),
     "id": ("crime_id", "id", "uid", "incident_id", "incident_number", "case_number", "case_id",
@@ -1026,7 +1029,7 @@ def _find_when(norm: dict[str, str], role: str, used: set[str]) -> str | None:
 
 def _detect(
     header: list[str],
-    floats: Callable[[str], np.ndarray],
+    floats: Callable[..., np.ndarray],
     n: int,
     columns: Mapping[str, str | None],
     name: str,
@@ -1034,8 +1037,9 @@ def _detect(
 ) -> tuple[str, dict[str, str]]:
     """Return (format, {role: column}) for one file.
 
-    ``floats(column)`` gives a column's values as numbers (NaN where not a number); it is only
-    called for plain x/y columns, whose meaning (lon/lat or British National Grid) is decided
+    ``floats(column, degrees=True)`` gives a column's values as numbers (NaN where not a
+    number; ``degrees=False`` reads "530,000" as thousands); it is only called for plain x/y
+    columns, whose meaning (lon/lat or British National Grid) is decided
     from their values. ``n`` is the number of well-formed rows. With ``grid`` (a coordinate CRS
     given) easting/northing and x/y columns not holding longitude/latitude are in that CRS.
     """
@@ -1119,7 +1123,7 @@ def _coordinate_columns(
     norm: dict[str, str],
     mapping: dict[str, str],
     disabled: set[str],
-    floats: Callable[[str], np.ndarray],
+    floats: Callable[..., np.ndarray],
     n: int,
     grid: bool = False,
 ) -> str:
@@ -1150,6 +1154,8 @@ def _coordinate_columns(
         if xn in norm and yn in norm:
             xc, yc = norm[xn], norm[yn]
             kind = _xy_kind(floats(xc), floats(yc)) if n else None
+            if kind is None and n:  # "530,000": a thousands separator, not a decimal comma
+                kind = "bng" if _xy_kind(floats(xc, False), floats(yc, False)) == "bng" else None
             if kind == "lonlat":
                 mapping.update(lon=xc, lat=yc)
                 return FORMAT_LATLON
@@ -1753,7 +1759,8 @@ def _parse_parquet(name: str, data: bytes) -> _Parsed:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        # the file's own reader, not the dataset one: it takes columns sharing a name
+        table = pq.ParquetFile(pa.BufferReader(data)).read()
     except (pa.ArrowException, OSError) as exc:
         msg = f"Could not read the Parquet file ({exc})."
         raise InputError(msg, file=name, hint="give a Parquet file or a CSV file.") from exc
@@ -1768,12 +1775,31 @@ def _parse_parquet(name: str, data: bytes) -> _Parsed:
         elif pa.types.is_date(kind):
             column = pc.strftime(column, format="%Y-%m-%d")
         else:
-            column = column.cast(pa.string())
+            column = _parquet_text(column)
         columns.append(pc.fill_null(column, ""))
     text = pa.table(columns, names=header)
     lines = np.arange(2, text.num_rows + 2, dtype=np.int64)
     sha = hashlib.sha256(data).hexdigest()
     return _Parsed(name, sha, "parquet", "", header, text, lines, [], "parquet")
+
+
+def _parquet_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A Parquet column as text: Arrow's cast where it has one; lists, structs and maps as
+    their Python text (``[1, 2]``), bytes as UTF-8 (invalid bytes replaced) -- never a column
+    Arrow cannot cast failing the file (they are not coordinates or dates)."""
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        pass
+
+    def text(v: Any) -> str | None:
+        if v is None:
+            return None
+        if isinstance(v, bytes):
+            return v.decode("utf-8", errors="replace")
+        return str(v)
+
+    return pa.chunked_array([pa.array([text(v) for v in column.to_pylist()], pa.string())])
 
 
 def _parse_file(name: str, data: bytes) -> _Parsed:
@@ -1798,6 +1824,17 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
         parser = "csv"
         line_text = None
     del text
+    if not any(h.replace("\ufeff", "").strip() for h in header):
+        msg = (
+            "The header row names no column: its first non-blank line holds only delimiters "
+            f"({len(header)} empty names)."
+        )
+        raise InputError(
+            msg,
+            file=name,
+            hint="the first line must name the columns; delete the lines above "
+            "the header, or write the column names in it.",
+        )
     trailing = _without_trailing_field(table, malformed, len(header))
     if trailing is not None:
         table, lines, malformed = trailing
@@ -2127,7 +2164,7 @@ def _validate_file(
             columns = {**columns, "lon": found.names[0], "lat": found.names[1]}
             point_notes.append(found.note(p.name))
     fmt, mapping = _detect(
-        header, lambda c: col(c).floats(degrees=True), n, columns, p.name,
+        header, lambda c, degrees=True: col(c).floats(degrees=degrees), n, columns, p.name,
         coordinate_crs is not None,
     )  # fmt: skip
     notes = [*point_notes, *(f"{p.name}: {t}." for t in _settle_date_roles(mapping, columns, col))]

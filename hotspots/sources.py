@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -192,15 +193,22 @@ def _zip_members(
         with opener() as z:
             if _is_workbook(z):
                 return None
-            every = [i.filename for i in z.infolist() if not i.is_dir()]
+            infos = [i for i in z.infolist() if not i.is_dir()]
+            every = [i.filename for i in infos]
             members = sorted(m for m in every if _data_name(m) and not _apple_double(m))
+            empty = {i.filename for i in infos if i.file_size == 0}
     except (zipfile.BadZipFile, OSError) as exc:
         msg = f"The zip archive cannot be read ({exc})."
         raise InputError(msg, file=name, hint="download or copy the archive again.") from exc
     items: list[tuple[str, Loader]] = []
     skipped = []
+    if set(members) <= empty:
+        empty = set()  # nothing else to read: the reader says they are empty
     for m in members:
         label = f"{name}/{m}"
+        if m in empty:
+            skipped.append(Skipped(label, EMPTY_FILE))
+            continue
         if _hidden(m):
             skipped.append(Skipped(label, HIDDEN_FILE))
             continue
@@ -213,9 +221,11 @@ def _zip_members(
             try:
                 with opener() as z:
                     return _unzip_member(z, member)
-            except (zipfile.BadZipFile, OSError, KeyError) as exc:
+            except (zipfile.BadZipFile, OSError, KeyError, EOFError, zlib.error) as exc:
                 msg = f"Could not read the file from its zip archive ({exc})."
-                raise InputError(msg, file=label) from exc
+                raise InputError(
+                    msg, file=label, hint="download or copy the archive again."
+                ) from exc
 
         items.append((label, load))
     sheets = [m for m in every if m.lower().endswith(_SPREADSHEETS)]
@@ -225,6 +235,11 @@ def _zip_members(
         raise InputError(
             msg, file=name, hint="open each in its spreadsheet program and save it as CSV (UTF-8)."
         )
+    inner = [m for m in every if m.lower().endswith(".zip")]
+    if not items and not skipped and inner:
+        shown = ", ".join(inner[:3]) + (" ..." if len(inner) > 3 else "")
+        msg = f"The zip archive holds other zip archives ({shown}), not CSV files."
+        raise InputError(msg, file=name, hint="unpack the archive and give the archives inside.")
     if not items:
         msg = "The zip archive holds no .csv or Parquet file of incidents."
         raise InputError(
@@ -244,7 +259,7 @@ def _gunzipped(name: str, load: Loader) -> tuple[str, Loader]:
     def unzip() -> bytes:
         try:
             return gzip.decompress(load())
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
             msg = f"The gzip-compressed file cannot be decompressed ({exc})."
             raise InputError(msg, file=name, hint="download or copy the file again.") from exc
 

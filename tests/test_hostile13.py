@@ -365,3 +365,82 @@ def test_degrees_with_signs_minutes_seconds_and_hemisphere_letters():
     assert r.n_used == 10 and r.reason_counts() == {"non-numeric coordinates": 1}
     assert np.allclose(inc.frame["lat"], 53.4 + np.arange(10) / 3600)
     assert np.allclose(inc.frame["lon"], -(2 + 58 / 60 + np.arange(10) / 3600))
+
+
+# ------------------------------------------------------------------------ batch two: crashes
+
+
+def test_parquet_list_binary_and_shared_name_columns_are_read_as_text():
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "lat": [53.4, 53.5, None],
+            "lon": [-2.98, -2.97, -2.96],
+            "tags": [[1, 2], [], None],
+            "blob": [b"\x00\x01", b"\xff", None],
+            "type": ["A", None, "B"],
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    inc = read_incidents(("nested.parquet", buf.getvalue()), crime_types="all")
+    r = accounted(inc)
+    assert r.n_used == 2 and r.reason_counts() == {"missing coordinates": 1}
+    assert r.rejected["tags"].tolist() == [""] and r.rejected["blob"].tolist() == [""]
+    named = table.select(["lat", "lon", "lat"]).rename_columns(
+        ["latitude", "longitude", "latitude"]
+    )
+    buf = io.BytesIO()
+    pq.write_table(named, buf)
+    inc = read_incidents(("shared.parquet", buf.getvalue()), crime_types="all")
+    assert accounted(inc).files[0].columns["lat"] == "latitude"
+
+
+def test_a_damaged_gzip_member_of_a_zip_is_input_error_naming_it():
+    data = _zip({"b.csv.gz": b"\x1f\x8bnot gzip at all"})
+    with pytest.raises(InputError, match="Could not read the file from its zip") as err:
+        read_incidents(("up.zip", data))
+    assert err.value.file == "up.zip/b.csv.gz"
+
+
+def test_an_empty_zip_member_among_others_is_skipped_and_an_inner_zip_is_named():
+    data = _zip({"a.csv": b"", "b.csv": police_bytes(5, "b")})
+    inc = read_incidents(("up.zip", data), crime_types="all")
+    assert accounted(inc).n_used == 5
+    assert inc.report.choices["skipped_files"] == [{"name": "up.zip/a.csv", "reason": EMPTY_FILE}]
+    nested = _zip({"inner.zip": data})
+    with pytest.raises(InputError, match=r"other zip archives \(inner\.zip\)"):
+        read_incidents(("outer.zip", nested))
+
+
+# ------------------------------------------------------------------------ batch two: headers
+
+
+def test_a_header_of_delimiters_only_says_so():
+    data = ("\n\n,,,\nDate,Latitude,Longitude,Type\n" + "\n".join(latlon_lines(3))).encode()
+    with pytest.raises(InputError, match="The header row names no column") as err:
+        read_incidents(("blank.csv", data))
+    assert err.value.file == "blank.csv"
+
+
+def test_other_languages_names_with_accents_are_found():
+    rows = [f"02.01.2024;53,{4000 + i};-2,{9800 + i};Diebstahl" for i in range(5)]
+    data = ("\n".join(["Datum;Breitengrad;Längengrad;Delikt", *rows]) + "\n").encode()
+    inc = read_incidents(("de.csv", data), crime_types="all")
+    cols = accounted(inc).files[0].columns
+    assert (cols["lat"], cols["lon"], cols["date"], cols["crime_type"]) == (
+        "Breitengrad", "Längengrad", "Datum", "Delikt"
+    )  # fmt: skip
+    assert np.allclose(inc.frame["lat"], 53.4 + np.arange(5) / 1e4)
+    assert ingest_mod._normalise("Längengrad") == "langengrad"
+
+
+def test_x_y_columns_with_thousands_separators_are_british_national_grid():
+    rows = [f'"{530000 + i:,}","{180000 + i:,}",2024-01-02' for i in range(5)]
+    inc = read_incidents(("xy.csv", ("\n".join(["X,Y,Date", *rows]) + "\n").encode()))
+    r = accounted(inc)
+    assert r.files[0].format == ingest_mod.FORMAT_BNG and r.n_used == 5
