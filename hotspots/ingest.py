@@ -2157,6 +2157,7 @@ def _validate_file(
     n = p.table.num_rows
     col = _ColumnCache(p.table)
     header, point_notes = p.header, []
+    found = None
     if not _coordinate_roles(p.header, columns):
         found = _point_column(p.header, col, n)
         if found is not None:  # no coordinate columns, one column of points: read from it
@@ -2195,7 +2196,8 @@ def _validate_file(
     bng = fmt in (FORMAT_BNG, FORMAT_GRID)  # easting/northing (in BNG or the CRS given)
     _reject_nul_rows(p, rej, notes)
     _reject_open_quotes(p, mapping, bng, rej, notes)
-    _reject_header_copies(p.name, mapping, col, bng, rej, notes)
+    copies_of = (found.column,) if found is not None else None  # the points' own column
+    _reject_header_copies(p.name, mapping, col, bng, rej, notes, copies_of)
     vx, vy = _check_coordinates(mapping, col, bng, rej, bng_range=fmt == FORMAT_BNG)
     if fmt == FORMAT_BNG:
         _refuse_other_grid(p.name, mapping["easting"], mapping["northing"], vx, vy)
@@ -2530,22 +2532,25 @@ def _reject_header_copies(
     bng: bool,
     rej: _Rejects,
     notes: list[str],
+    columns: tuple[str, ...] | None = None,
 ) -> None:
     """Reject, as malformed, the rows that repeat the header (files joined one after another,
-    each with its header): both coordinate columns hold their own column's name."""
-    cx, cy = (mapping["easting"], mapping["northing"]) if bng else (mapping["lon"], mapping["lat"])
-    xc, yc = col(cx), col(cy)
-    hx = np.flatnonzero(pc.equal(xc.clean_arrow, cx.strip()).to_numpy(zero_copy_only=False))
-    if not len(hx):
-        return
-    hy = np.flatnonzero(pc.equal(yc.clean_arrow, cy.strip()).to_numpy(zero_copy_only=False))
-    if not len(hy):
-        return
-    mask = (xc.codes == hx[0]) & (yc.codes == hy[0])
+    each with its header): the coordinate columns (or ``columns``) hold their own names."""
+    if columns is None:
+        columns = (
+            (mapping["easting"], mapping["northing"]) if bng else (mapping["lon"], mapping["lat"])
+        )
+    mask = np.ones(len(col(columns[0])), dtype=bool)
+    for c in columns:
+        cc = col(c)
+        at = np.flatnonzero(pc.equal(cc.clean_arrow, c.strip()).to_numpy(zero_copy_only=False))
+        if not len(at):
+            return
+        mask &= cc.codes == at[0]
     k = rej.add(
         mask,
         R_MALFORMED,
-        cx,
+        columns[0],
         "the header row again, not data (files joined one after another, each with its "
         "header): nothing is lost by leaving it out",
     )

@@ -444,3 +444,15 @@ def test_x_y_columns_with_thousands_separators_are_british_national_grid():
     inc = read_incidents(("xy.csv", ("\n".join(["X,Y,Date", *rows]) + "\n").encode()))
     r = accounted(inc)
     assert r.files[0].format == ingest_mod.FORMAT_BNG and r.n_used == 5
+
+
+def test_a_repeated_header_is_found_in_a_file_read_from_its_point_column():
+    rows = ["ID,Date,Primary Type,Location"]
+    rows += [f"{i},01/02/2024 10:00:00 PM,THEFT,POINT (-87.6{i} 41.8{i})" for i in range(5)]
+    rows.insert(3, rows[0])
+    inc = read_incidents(("joined.csv", ("\n".join(rows) + "\n").encode()), crime_types="all")
+    r = accounted(inc)
+    assert r.n_used == 5 and r.reason_counts() == {"malformed row": 1}
+    row = r.rejected.iloc[0]
+    assert (row["source_row"], row["column"]) == (4, "Location")
+    assert "the header row again" in row["detail"]
