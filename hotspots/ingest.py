@@ -2141,6 +2141,35 @@ def _keep_unreadable(bad: np.ndarray, present: np.ndarray, mode: str) -> bool:
 _NO_TEXT = pa.array([], type=pa.string())
 
 
+def _layout_notes(p: _Parsed, date_order: str) -> list[str]:
+    """What a file's layout made the reader decide, as notes: malformed rows, bytes of another
+    encoding, a trailing delimiter dropped, an ambiguous day/month order."""
+    out: list[str] = []
+    if p.malformed:
+        out.append(
+            f"{p.name}: {len(p.malformed)} row(s) had more or fewer fields than the header and "
+            "were rejected."
+        )
+    if p.encoding == MIXED_ENCODING:
+        out.append(
+            f"{p.name}: the file is UTF-8 but for some bytes that are not (lines saved in "
+            "another encoding, as when files are joined); those were read as Windows-1252."
+        )
+    if p.trailing_field:
+        out.append(
+            f"{p.name}: every row ends with a delimiter, one empty field more than the header "
+            "names; the rows were read without it."
+        )
+    if "ambiguous" in date_order:  # said, not only recorded (choices["date_order"])
+        order = "day first" if date_order.startswith("day") else "month first"
+        out.append(
+            f"{p.name}: no date has a day above 12, so '03/04' could be 3 April or 4 March; "
+            f"read {order}, the regional default (month first where the data lie in the "
+            "Americas, day first elsewhere). If that is wrong, write the dates as YYYY-MM-DD."
+        )
+    return out
+
+
 def _validate_file(
     p: _Parsed,
     columns: Mapping[str, str | None],
@@ -2220,21 +2249,7 @@ def _validate_file(
         has_id = ~_blank_arrow(_plain(p.table.column(mapping["id"]))) if n else np.zeros(0, bool)
     else:
         has_id = np.zeros(n, dtype=bool)
-    if p.malformed:
-        notes.append(
-            f"{p.name}: {len(p.malformed)} row(s) had more or fewer fields than the header and "
-            "were rejected."
-        )
-    if p.encoding == MIXED_ENCODING:
-        notes.append(
-            f"{p.name}: the file is UTF-8 but for some bytes that are not (lines saved in "
-            "another encoding, as when files are joined); those were read as Windows-1252."
-        )
-    if p.trailing_field:
-        notes.append(
-            f"{p.name}: every row ends with a delimiter, one empty field more than the header "
-            "names; the rows were read without it."
-        )
+    notes.extend(_layout_notes(p, when.date_order))
     ok = rej.ok
     keys = _row_keys(p, mapping.get("id"), has_id, ok)
     kept = None

@@ -456,3 +456,14 @@ def test_a_repeated_header_is_found_in_a_file_read_from_its_point_column():
     row = r.rejected.iloc[0]
     assert (row["source_row"], row["column"]) == (4, "Location")
     assert "the header row again" in row["detail"]
+
+
+def test_an_ambiguous_day_month_order_is_said_not_only_recorded():
+    data = b"Date,Latitude,Longitude,Type\n03/04/2024,53.4,-2.98,B\n05/06/2024,53.41,-2.97,B\n"
+    inc = read_incidents(("dm.csv", data), crime_types="all")
+    r = accounted(inc)
+    assert r.choices["date_order"] == {"dm.csv": "day-first (ambiguous; regional default)"}
+    assert any("could be 3 April or 4 March; read day first" in n for n in r.notes)
+    assert pd.Timestamp(inc.frame["datetime"].iloc[0]) == pd.Timestamp("2024-04-03")
+    clear = data.replace(b"05/06", b"25/06")
+    assert not any("could be 3 April" in n for n in read_incidents(clear).report.notes)
