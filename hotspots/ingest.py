@@ -4754,18 +4754,30 @@ def _set_aside_outliers(
         )
         detail: _Text = isolated
         n_stacked = 0
+        row_stack = None
+        stack_text = (
+            f"one of many rows at one point with nothing else within 1 km, more than "
+            f"{dist_km} km from the dense body of the data (a placeholder location?)"
+        )
         if stacked.any():
             at_stack = np.zeros(len(loc.px), dtype=bool)
             at_stack[sel] = stacked
             row_stack = at_stack[np.maximum(loc.pid, 0)]
             n_stacked = int((full & row_stack).sum())
-            stack_text = (
-                f"one of many rows at one point with nothing else within 1 km, more than "
-                f"{dist_km} km from the dense body of the data (a placeholder location?)"
-            )
+        swapped = _swapped_outliers(loc, full, sel[~flag], dist_km) if dist_km else None
+        swap_text = (
+            f"{isolated}; with latitude and longitude exchanged it lies among the data: the "
+            "two values of this row look swapped"
+        )
+        if row_stack is not None or (swapped is not None and swapped.any()):
 
             def by_row(i: np.ndarray) -> np.ndarray:
-                return np.where(row_stack[i], stack_text, isolated).astype(object)
+                out = np.full(len(i), isolated, dtype=object)
+                if swapped is not None:
+                    out[swapped[i]] = swap_text
+                if row_stack is not None:
+                    out[row_stack[i]] = stack_text
+                return out
 
             detail = by_row
 
@@ -4803,6 +4815,29 @@ def _set_aside_outliers(
             "disabled" if not study_area_given else "replaced by the given study area"
         )
     choices["n_outliers"] = n_outliers
+
+
+def _swapped_outliers(
+    loc: _Located, outlier: np.ndarray, body: np.ndarray, dist_km: float
+) -> np.ndarray | None:
+    """Per row: an outlier read as longitude/latitude that lies within ``dist_km`` of a point
+    of the data's body (``body``: distinct points) once its two values are exchanged (a row
+    whose columns were swapped; only said, the row stays an outlier). None when no outlier is
+    in degrees."""
+    rows = np.flatnonzero(outlier & ~loc.bng)
+    if not len(rows) or not len(body):
+        return None
+    lon, lat = loc.vy[rows], loc.vx[rows]
+    fits = (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    if not fits.any():
+        return None
+    x, y = crs_mod.transformer(crs_mod.WGS84, loc.crs).transform(lon[fits], lat[fits])
+    near, _ = cKDTree(np.column_stack([loc.px[body], loc.py[body]])).query(
+        np.column_stack([x, y]), distance_upper_bound=dist_km * 1000.0
+    )
+    out = np.zeros(len(outlier), dtype=bool)
+    out[rows[fits]] = np.isfinite(near)
+    return out
 
 
 def _data_study_area(

@@ -467,3 +467,17 @@ def test_an_ambiguous_day_month_order_is_said_not_only_recorded():
     assert pd.Timestamp(inc.frame["datetime"].iloc[0]) == pd.Timestamp("2024-04-03")
     clear = data.replace(b"05/06", b"25/06")
     assert not any("could be 3 April" in n for n in read_incidents(clear).report.notes)
+
+
+def test_an_outlier_with_latitude_and_longitude_swapped_is_said_to_look_swapped():
+    rng = np.random.default_rng(8)
+    lats, lons = 53.40 + rng.random(40) * 0.02, -2.98 + rng.random(40) * 0.02
+    rows = [f"2024-01-02,{la:.5f},{lo:.5f},B" for la, lo in zip(lats, lons, strict=True)]
+    rows[7] = f"2024-01-02,{lons[7]:.5f},{lats[7]:.5f},B"  # swapped
+    rows.append("2024-01-02,51.5,-0.12,B")  # far (London), not swapped
+    data = ("\n".join(["Date,Latitude,Longitude,Type", *rows]) + "\n").encode()
+    r = accounted(read_incidents(("swap.csv", data), crime_types="all"))
+    out = r.rejected.set_index("source_row")["detail"]
+    assert list(out.index) == [9, 42]
+    assert "look swapped" in out[9] and "look swapped" not in out[42]
+    assert out[42].startswith("isolated point more than")
