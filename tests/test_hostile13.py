@@ -481,3 +481,26 @@ def test_an_outlier_with_latitude_and_longitude_swapped_is_said_to_look_swapped(
     assert list(out.index) == [9, 42]
     assert "look swapped" in out[9] and "look swapped" not in out[42]
     assert out[42].startswith("isolated point more than")
+
+
+def test_the_per_file_path_equals_read_incidents_on_hostile_files(tmp_path):
+    from hotspots.ingest import combine_files, list_sources, read_file
+
+    damaged = police_bytes(20, "n").split(b"\n")
+    damaged[4] = damaged[4].replace(b"Foo", b"F\x00oo")
+    (tmp_path / "a_nul.csv").write_bytes(b"\n".join(damaged))
+    rows = [r + "," for r in latlon_lines(10)]
+    (tmp_path / "b_trailing.csv").write_text("\n".join(["Date,Latitude,Longitude,Type", *rows]))
+    wkt = [f"2024-01-02,BURGLARY,POINT (-2.9{i} 53.4{i})" for i in range(5)]
+    (tmp_path / "c_wkt.csv").write_text("\n".join(["Date,Type,Location", *wkt]) + "\n")
+    (tmp_path / "d_empty.csv").write_bytes(b"")
+    whole = read_incidents(tmp_path, crime_types="all")
+    accounted(whole)
+    assert "crime_type_spellings" in whole.report.choices
+    sources = list_sources(tmp_path)
+    for keep in (True, False):
+        files = [read_file(n, load, keep_text=keep) for n, load in sources]
+        parts = combine_files(files, crime_types="all", skipped=sources.skipped)
+        pd.testing.assert_frame_equal(whole.frame, parts.frame)
+        pd.testing.assert_frame_equal(whole.report.rejected, parts.report.rejected)
+        assert list(whole.report.notes) == list(parts.report.notes)
