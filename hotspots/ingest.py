@@ -5777,7 +5777,10 @@ def _rejected_table(v: _Validated) -> pd.DataFrame:
                 "source_file": _as_arrow(p.name, m),
                 "source_row": pa.array([ln for ln, _ in p.malformed], type=pa.int64()),
                 "reason": _as_arrow(R_MALFORMED, m),
-                "column": _as_arrow("", m),
+                # a short row: the first column it has no field for (a long one: none)
+                "column": pa.array(
+                    [p.header[len(r)] if len(r) < k else "" for r in recs], type=pa.string()
+                ),
                 "detail": pa.array([_malformed_detail(ln, r, k) for ln, r in p.malformed]),
             }
             body = {

@@ -504,3 +504,16 @@ def test_the_per_file_path_equals_read_incidents_on_hostile_files(tmp_path):
         pd.testing.assert_frame_equal(whole.frame, parts.frame)
         pd.testing.assert_frame_equal(whole.report.rejected, parts.report.rejected)
         assert list(whole.report.notes) == list(parts.report.notes)
+
+
+def test_a_short_row_names_the_first_column_it_has_no_field_for():
+    rows = latlon_lines(6)
+    rows[2] = rows[2].rsplit(",", 1)[0]  # no Type
+    rows[3] = rows[3] + ",extra"  # one field too many: no column to name
+    data = ("\n".join(["Date,Latitude,Longitude,Type", *rows]) + "\n").encode()
+    r = accounted(read_incidents(("short.csv", data), crime_types="all"))
+    rej = r.rejected.set_index("source_row")
+    assert (
+        rej.loc[4, "column"] == "Type" and rej.loc[4, "detail"] == "3 fields where the header has 4"
+    )
+    assert rej.loc[5, "column"] == "" and rej.loc[5, "_extra"] == "extra"
