@@ -2185,41 +2185,24 @@ def _validate_file(
     """
     n = p.table.num_rows
     col = _ColumnCache(p.table)
+    found = None if _coordinate_roles(p.header, columns) else _point_column(p.header, col, n)
     header, point_notes = p.header, []
-    found = None
-    if not _coordinate_roles(p.header, columns):
-        found = _point_column(p.header, col, n)
-        if found is not None:  # no coordinate columns, one column of points: read from it
-            header = [*p.header, *found.names]
-            columns = {**columns, "lon": found.names[0], "lat": found.names[1]}
-            point_notes.append(found.note(p.name))
+    if found is not None:  # no coordinate columns, one column of points: read from it
+        header = [*p.header, *found.names]
+        columns = {**columns, "lon": found.names[0], "lat": found.names[1]}
+        point_notes.append(found.note(p.name))
     fmt, mapping = _detect(
         header, lambda c, degrees=True: col(c).floats(degrees=degrees), n, columns, p.name,
         coordinate_crs is not None,
     )  # fmt: skip
     notes = [*point_notes, *(f"{p.name}: {t}." for t in _settle_date_roles(mapping, columns, col))]
-    parts = _date_parts(p.header, mapping, columns)
-    _location_words(p.header, mapping, columns, col)
-    if parts:
-        notes.append(
-            f"{p.name}: no date column; each date is put together from the columns "
-            + ", ".join(f"'{c}' ({k})" for k, c in parts.items())
-            + "."
-        )
-    grid_crs = ""
-    if fmt == FORMAT_GRID and coordinate_crs is not None:
-        grid_crs = coordinate_crs.to_wkt()
-        notes.append(
-            f"{p.name}: the columns '{mapping['easting']}' and '{mapping['northing']}' were read "
-            f"as easting and northing in {coordinate_crs.name} ({coordinate_crs.to_string()}), "
-            "the coordinate CRS given."
-        )
-    found = dict(mapping)
+    parts, grid_crs = _date_and_grid_choices(p, mapping, columns, col, fmt, coordinate_crs, notes)
+    found_columns = dict(mapping)
     if parts:  # recorded as the date column, its parts joined
-        found["date"] = "+".join(parts.values())
+        found_columns["date"] = "+".join(parts.values())
     info = FileInfo(
         name=p.name, sha256=p.sha256, n_rows=p.n_rows, format=fmt, encoding=p.encoding,
-        delimiter=p.delimiter, columns=found, forces=_forces(p),
+        delimiter=p.delimiter, columns=found_columns, forces=_forces(p),
     )  # fmt: skip
     rej = _Rejects(n)
     bng = fmt in (FORMAT_BNG, FORMAT_GRID)  # easting/northing (in BNG or the CRS given)
@@ -2270,6 +2253,37 @@ def _validate_file(
         has_id, rej, notes, when.date_order, int(unreadable.undated.sum()),
         _distinct_points(vx[ok], vy[ok]), keys, kept, grid_crs,
     )  # fmt: skip
+
+
+def _date_and_grid_choices(
+    p: _Parsed,
+    mapping: dict[str, str],
+    columns: Mapping[str, str | None],
+    col: _ColumnCache,
+    fmt: str,
+    coordinate_crs: pyproj.CRS | None,
+    notes: list[str],
+) -> tuple[dict[str, str], str]:
+    """(date part columns, WKT of the grid CRS or ""): dates put together from year/month/day
+    columns when there is no date column, the location column chosen by its words, each said
+    in ``notes``."""
+    parts = _date_parts(p.header, mapping, columns)
+    _location_words(p.header, mapping, columns, col)
+    if parts:
+        notes.append(
+            f"{p.name}: no date column; each date is put together from the columns "
+            + ", ".join(f"'{c}' ({k})" for k, c in parts.items())
+            + "."
+        )
+    grid_crs = ""
+    if fmt == FORMAT_GRID and coordinate_crs is not None:
+        grid_crs = coordinate_crs.to_wkt()
+        notes.append(
+            f"{p.name}: the columns '{mapping['easting']}' and '{mapping['northing']}' were read "
+            f"as easting and northing in {coordinate_crs.name} ({coordinate_crs.to_string()}), "
+            "the coordinate CRS given."
+        )
+    return parts, grid_crs
 
 
 #: A point written in one field: ``(41.88, -87.63)`` or ``41.88, -87.63`` (latitude first, as
@@ -2819,6 +2833,17 @@ def _read_dates(
         first_rows = np.flatnonzero(present_u[dc.codes])[:300]
         sample = dc.clean.iloc[dc.codes[first_rows]]
         dt_u, ht_u, ok_u = _parse_datetimes(dc.clean, day_first, sample=sample)
+        if present_u.any() and not ok_u[present_u].any():
+            serials = _excel_serials(dc.clean)
+            if serials is not None:  # no value reads as a date, every one as a day number
+                dt_u, ht_u, ok_u = serials
+                when.date_order = "Excel serial day numbers (1900 date system)"
+                unreadable.notes.append(
+                    f"{unreadable.name}: the column '{mapping[date_role]}' holds whole numbers "
+                    f"such as '{dc.clean[present_u].iloc[0]}', read as Excel's serial day numbers "
+                    "(days since 30 December 1899, a fraction for the time of day), as a "
+                    "spreadsheet saved to CSV without date formatting writes them."
+                )
         when.dt, when.has_time, ok = dt_u[dc.codes], ht_u[dc.codes], ok_u[dc.codes]
         _placeholder_times(when, mapping[date_role], unreadable)
         present = ~dc.blank()
@@ -2983,6 +3008,33 @@ def _placeholder_times(when: _When, column: str, unreadable: _UnreadableDates) -
         f"{unreadable.name}: the times in '{column}' are all {shown}: a date written as a "
         "date-time, not a time of day; the dates are read without it."
     )
+
+
+#: Excel serial day numbers read as dates (:func:`_excel_serials`): 1954-10-03 to 2119-01-11,
+#: so neither a count nor a YYYYMMDD number (eight digits) nor a Unix time is taken for one.
+_EXCEL_SERIALS = (20_000, 80_000)
+_EXCEL_EPOCH = np.datetime64("1899-12-30T00:00:00", "ns")
+
+
+def _excel_serials(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``values`` (cleaned text) as Excel serial day numbers when every non-blank one is a
+    five-digit number in :data:`_EXCEL_SERIALS` (a fraction the time of day): (datetime64[ns],
+    has_time, ok) as :func:`_parse_datetimes` gives; None otherwise."""
+    present = (values != "").to_numpy()
+    text = values[present]
+    if not len(text) or not text.str.fullmatch(r"\d{5}(?:\.\d+)?").all():
+        return None
+    days = text.astype(float).to_numpy()
+    lo, hi = _EXCEL_SERIALS
+    if not ((days >= lo) & (days < hi)).all():
+        return None
+    n = len(values)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    seconds = np.round(days * 86_400).astype(np.int64)
+    out[present] = _EXCEL_EPOCH + seconds.astype("timedelta64[s]").astype("timedelta64[ns]")
+    has_time = np.zeros(n, dtype=bool)
+    has_time[present] = days != np.floor(days)
+    return out, has_time, present.copy()
 
 
 def _add_time_of_day(

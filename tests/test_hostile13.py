@@ -517,3 +517,21 @@ def test_a_short_row_names_the_first_column_it_has_no_field_for():
         rej.loc[4, "column"] == "Type" and rej.loc[4, "detail"] == "3 fields where the header has 4"
     )
     assert rej.loc[5, "column"] == "" and rej.loc[5, "_extra"] == "extra"
+
+
+def test_excel_serial_day_numbers_are_read_and_said_only_when_every_value_is_one():
+    rows = [f"{v},53.4{i},-2.98,B" for i, v in enumerate(["45292", "45292.75", "", "45658"])]
+    data = ("\n".join(["Date,Latitude,Longitude,Type", *rows]) + "\n").encode()
+    inc = read_incidents(("xl.csv", data), crime_types="all")
+    r = accounted(inc)
+    got = pd.to_datetime(inc.frame["datetime"]).tolist()
+    assert got[0] == pd.Timestamp("2024-01-01") and got[1] == pd.Timestamp("2024-01-01 18:00")
+    assert pd.isna(got[2]) and got[3] == pd.Timestamp("2025-01-01")
+    assert inc.frame["has_time"].tolist() == [False, True, False, False]
+    assert r.choices["date_order"]["xl.csv"].startswith("Excel serial")
+    assert any("Excel's serial day numbers" in n for n in r.notes)
+    mixed = data.replace(b"45658", b"2024-02-01")  # one real date: the numbers are not dates
+    other = read_incidents(("xl.csv", mixed), crime_types="all")
+    assert "Excel" not in str(other.report.choices.get("date_order"))
+    assert ingest_mod._excel_serials(pd.Series(["20240102", "45292"])) is None
+    assert ingest_mod._excel_serials(pd.Series(["", ""])) is None
