@@ -114,10 +114,12 @@ MIN_CLUSTERS = 10
 #: a month or less mixes the effect with one-off weeks (events, paydays, weather).
 MIN_WEEKS = 4
 
-#: Weeks after which the guide asks for a review of a campaign (``campaign_review_days`` in
-#: hotspots/data/tactics.json: 90 days, about 13 weeks); a shorter operation says nothing about
-#: whether the effect lasts or decays.
-REVIEW_WEEKS = 13
+#: Weeks after which a campaign is reviewed (``campaign_review_days`` in
+#: hotspots/data/tactics.json: 90 days, 12.9 weeks, so that a 90-day operation is not called
+#: shorter than it; this product's review point, after the 90-day Southend and Bedfordshire
+#: trials, marked a heuristic there); a shorter operation says nothing about whether the effect
+#: lasts or decays.
+REVIEW_WEEKS = 90 / 7
 
 #: The reduction the report asks the operation to be able to detect: 20 %, the true effect the
 #: product's tests simulate, of the order of the mean effect of hot spot policing trials (Braga
@@ -1886,8 +1888,9 @@ def _findings(
             Finding(
                 "cannot",
                 "duration",
-                f"Whether the effect lasts: {weeks:.1f} weeks is shorter than the 90-day review "
-                "the guide asks for; effects of continuous campaigns are known to decay.",
+                f"Whether the effect lasts: {weeks * 7:.0f} days ({weeks:.1f} weeks) is shorter "
+                "than the 90-day review (this tool's review point, after the 90-day UK trials); "
+                "effects of continuous campaigns are known to decay.",
             )
         )
     direct = effect if effect is not None and effect.estimable else before_after

@@ -718,7 +718,7 @@ def _nothing_to_write(
 ) -> str:
     """One line: why no hot spot is left, and the way forward."""
     found = int(result.params.get("n_hotspots", 0))
-    one = result.one_place() if not found else None
+    one = result.one_place()
     if one:
         return f"{one}, so {outcome}."
     if not found:

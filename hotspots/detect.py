@@ -190,7 +190,8 @@ class HotspotResult:
         object.__setattr__(self, "warnings", FrozenList(str(w) for w in self.warnings))
 
     def one_place(self) -> str | None:
-        """Why no hot spot can be drawn when every incident is at one place; None otherwise.
+        """Why no significant hot spot can be drawn when every incident is at one place; None
+        otherwise.
 
         A hot spot is a place that stands out from the places around it: with a single
         distinct location there is nothing to compare it with, whatever the method, so the
@@ -205,15 +206,16 @@ class HotspotResult:
         from hotspots.incidents import unique_points
 
         xy = self.incidents.xy
-        if len(self.hotspots) or not len(xy):
-            return None
+        hot = self.hotspots
+        if not len(xy) or (len(hot) and hot.get("significant", pd.Series(True)).astype(bool).any()):
+            return None  # a hot spot that stands out (a kernel around one point does not)
         if len(unique_points(xy)) != 1:
             return None
         lon, lat = to_wgs84(xy[:1, 0], xy[:1, 1], self.incidents.crs)
         return (
             f"all {len(xy):,} incidents are at one place ({float(lon[0]):.5f}, "
-            f"{float(lat[0]):.5f}): with no other place to compare it with, no method draws a hot "
-            "spot; that place holds every incident in the data"
+            f"{float(lat[0]):.5f}): with no other place to compare it with, no place can stand "
+            "out as a hot spot; that place holds every incident in the data"
         )
 
     @property

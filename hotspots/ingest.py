@@ -4416,7 +4416,8 @@ def _validate(
         rej.add(m, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
         for m in copies.with_id
     )
-    notes.extend(_duplicate_notes(n_dup, copies.kept))
+    police_uk = any(f.info.format == FORMAT_POLICE_UK for f in files)
+    notes.extend(_duplicate_notes(n_dup, copies.kept, police_uk))
     _set_aside_outliers(loc, rej, outlier_km, study_area_given, choices, notes)
     ok = rej.ok
     if not ok.any():
@@ -4757,16 +4758,22 @@ def _choose_crs(loc: _Located, located: np.ndarray) -> tuple[pyproj.CRS, str]:
     return crs_mod.choose_crs(*loc.lonlat(np.flatnonzero(located)))
 
 
-def _duplicate_notes(n_dup: int, n_dup_kept: int) -> list[str]:
-    """The duplicates rejected, and the identical rows kept (:func:`_find_copies`)."""
+def _duplicate_notes(n_dup: int, n_dup_kept: int, police_uk: bool = True) -> list[str]:
+    """The duplicates rejected, and the identical rows kept (:func:`_find_copies`); the
+    police.uk reason only for police.uk files."""
     notes: list[str] = []
     if n_dup:
         notes.append(f"{n_dup} exact duplicate row(s) with an id were rejected as duplicates.")
     if n_dup_kept:
+        why = (
+            "distinct incidents can share a place and time, and police.uk snaps incidents to "
+            "shared map points"
+            if police_uk
+            else "distinct incidents can share a place and time"
+        )
         notes.append(
             f"{n_dup_kept} row(s) without an id are identical to an earlier row; they were kept "
-            "as separate incidents (distinct incidents can share a place and time, and police.uk "
-            "snaps incidents to shared map points)."
+            f"as separate incidents ({why})."
         )
     return notes
 

@@ -877,3 +877,27 @@ def test_cli_walk_through_on_a_team_plan_folder(tmp_path, demo_csv, capsys):
     randomised = patrol[~patrol["forced"].astype(bool)][["patrol_area_id", "date"]]
     controls = (team_rows["arm"] == "control").sum()
     assert 0 < row["n"] <= len(randomised.drop_duplicates()) + controls
+
+
+def test_a_90_day_operation_is_not_shorter_than_the_90_day_review():
+    """The review comes after 90 days (tactics.json campaign_review_days): 90 days is not
+    "shorter than the 90-day review" (it was, against 13 weeks = 91 days); 89 days is."""
+    from hotspots.assess import _findings
+    from hotspots.tactics import load_knowledge_base
+
+    days = int(load_knowledge_base().constant("campaign_review_days"))
+    assert days == 90
+
+    def duration(n_days: int) -> list[str]:
+        out = _findings(
+            effect=None, before_after=None, dose=None, disp=pd.DataFrame(), weeks=n_days / 7.0,
+            tracking={}, has_controls=True, forced_n=0, effect_all=None, compliance_given=False,
+        )  # fmt: skip
+        return [f.text for f in out if f.topic == "duration"]
+
+    assert duration(days) == []
+    assert duration(days - 1) == [
+        "Whether the effect lasts: 89 days (12.7 weeks) is shorter than the 90-day review (this "
+        "tool's review point, after the 90-day UK trials); effects of continuous campaigns are "
+        "known to decay."
+    ]

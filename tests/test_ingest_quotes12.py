@@ -99,3 +99,17 @@ def test_rejection_counts_add_malformed_of_both_kinds() -> None:
     assert sorted(rej["source_row"].tolist()) == [5, 12]
     assert (rej["reason"] == R_MALFORMED).all()
     assert inc.report.n_used == inc.report.n_read - 2
+
+
+def test_identical_rows_note_names_police_uk_snapping_only_for_police_uk_files(tmp_path):
+    """Identical rows without an id are kept; the reason names police.uk's snapping only where
+    the files are police.uk's (a city export's note said police.uk snaps its incidents)."""
+    from hotspots.ingest import read_incidents
+
+    rows = "date,latitude,longitude,offense\n" + "2024-01-05,41.88,-87.63,assault\n" * 3
+    rows += "".join(f"2024-01-0{d},41.8{d},-87.6{d},assault\n" for d in range(1, 8))
+    path = tmp_path / "city.csv"
+    path.write_text(rows, encoding="utf-8")
+    note = next(n for n in read_incidents(path).report.notes if "identical to an" in n)
+    assert note.startswith("2 row(s) without an id are identical to an earlier row")
+    assert "police.uk" not in note

@@ -54,3 +54,22 @@ def test_cli_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     err = capsys.readouterr().err
     assert "all 50 incidents are at one place (-0.10000, 51.50000)" in err
     assert "so nothing was written" in err and "try another" not in err
+
+
+def test_one_incident_is_one_place_not_an_insignificant_hot_spot(tmp_path, capsys) -> None:
+    """KDE draws a contour round a single incident, which no test calls significant: the CLI
+    says the data hold one place, not "none of the 1 hot spots passed the significance test"."""
+    path = tmp_path / "one.csv"
+    path.write_text(
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+        "LSOA name,Crime type,Last outcome category,Context\nabc,2024-01,Merseyside Police,"
+        "Merseyside Police,-2.98,53.40,On or near X,E0,L,Violence and sexual offences,,\n",
+        encoding="utf-8",
+    )
+    res = detect(read_incidents(path), method="kde")
+    assert len(res.hotspots) == 1 and not res.hotspots["significant"].any()
+    assert res.one_place().startswith("all 1 incidents are at one place")
+    code = cli.main(["detect", str(path), "-o", str(tmp_path / "o.geojson")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "at one place" in err and "none of the 1 hot spots" not in err
