@@ -32,6 +32,7 @@ from hotspots_app.common import (
     capture,
     keep,
     md,
+    plain,
     recall,
     show_warnings,
 )
@@ -391,7 +392,7 @@ def _show(a: Any, synthetic: bool) -> None:
         st.dataframe(a.per_area(), hide_index=True, key="assess_per_area")
     with st.expander("How the assessment was made"):
         for note in a.notes:
-            st.text("• " + str(note))
+            st.text("• " + plain(note))
         st.json(json.loads(json.dumps(dict(a.params), default=str)), expanded=False)
 
 

@@ -23,6 +23,7 @@ from hotspots_app.common import (
     cache_resource,
     capture,
     md,
+    plain,
     recall,
     remember,
     restore,
@@ -157,7 +158,7 @@ def _classes(incidents: Incidents) -> None:
     other = sum(int(v) for k, v in counts.items() if k not in EMERGING_HOT)
     st.caption(f"Cold spot cells (significantly quiet places, rare at this scale): {other:,}.")
     for note in res.notes:
-        st.text("• " + str(note))
+        st.text("• " + plain(note))
     with st.expander("Rules and parameters"):
         st.json(json.loads(json.dumps(p, default=str)), expanded=False)
 

@@ -112,6 +112,58 @@ def md(text: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
+#: The library's notes and errors name its Python and command-line switches ("pass
+#: study_area=", "--leave-out-proactive"), which is right in its exports; on the page a user
+#: has only the app's controls, so :func:`plain` names those instead. Each left-hand side is a
+#: phrase the library writes (tests/test_app13.py checks that it still does).
+PLAIN_WORDING: tuple[tuple[str, str], ...] = (
+    (
+        "leave them out with leave_out_proactive (--leave-out-proactive). ",
+        "leave them out by ticking 'Leave out proactive offences' under 4. Parameters. ",
+    ),
+    (
+        "They were left out of the hot spots (leave_out_proactive). ",
+        "They were left out of the hot spots ('Leave out proactive offences' is ticked). ",
+    ),
+    (
+        "How many hot spots they change was not computed (compare_proactive=True does).",
+        "Ticking it also says how many hot spots they change.",
+    ),
+    (
+        "pass study_area= for an exact boundary",
+        "give the area's boundary under 2. Filters (Study area) for an exact one",
+    ),
+    (
+        "(give a boundary with --study-area / study_area= to use your own)",
+        "(give a boundary under 2. Filters, Study area, to use your own)",
+    ),
+    (
+        "(give a boundary with study_area= to use your own)",
+        "(give a boundary under 2. Filters, Study area, to use your own)",
+    ),
+    (
+        "Fix: use DBSCANHotspots, which handles any size,",
+        "Fix: choose DBSCAN clusters under 3. Method, which handles any size,",
+    ),
+    (
+        "Name the columns with columns={'lat': ..., 'lon': ..., 'datetime': ..., 'unit': ...} "
+        "(CLI --column ROLE=NAME).",
+        "Name the file's columns unit, time, latitude and longitude (or easting and northing) "
+        "and upload it again.",
+    ),
+)
+
+
+def plain(text: Any) -> str:
+    """A library note or error as the page says it: its programming switches named as the app's
+    controls (:data:`PLAIN_WORDING`); other text unchanged."""
+    out = str(text)
+    for said, meant in PLAIN_WORDING:
+        if said in out:
+            out = out.replace(said, meant)
+    return out
+
+
 # ------------------------------------------------------------------------ library warnings
 @dataclass(frozen=True)
 class Outcome:
@@ -214,7 +266,7 @@ def show_warnings(*sources: Outcome | Iterable[str] | None) -> None:
         for text in messages:
             if str(text) not in seen:
                 seen.append(str(text))
-                st.warning(md(text), icon="⚠️")
+                st.warning(md(plain(text)), icon="⚠️")
 
 
 # ------------------------------------------------------------------ settings kept across tabs

@@ -27,7 +27,7 @@ import streamlit as st
 from hotspots import HotspotsError, InputError, launch
 from hotspots.incidents import FILTER_REASONS, Incidents
 from hotspots.ingest import R_POLYGON
-from hotspots_app.common import Outcome, cache_data, cache_resource, capture, md
+from hotspots_app.common import Outcome, cache_data, cache_resource, capture, md, plain
 from hotspots_app.status import StatusProgress
 
 #: Column roles the ingest accepts for an explicit mapping (hotspots.ingest / `hotspots --column`).
@@ -527,6 +527,6 @@ def show_report(incidents: Incidents) -> None:
                 hide_index=True,
             )
         for note in rep.notes:
-            st.text("• " + str(note))
+            st.text("• " + plain(note))
         if rep.choices:
             st.json(json.loads(json.dumps(rep.choices, default=str)), expanded=False)

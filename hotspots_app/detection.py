@@ -17,7 +17,15 @@ import streamlit as st
 from hotspots import constants
 from hotspots.detect import HotspotResult
 from hotspots.incidents import Incidents
-from hotspots_app.common import METHOD_LABELS, ORDER_LABELS, Outcome, cache_resource, capture, md
+from hotspots_app.common import (
+    METHOD_LABELS,
+    ORDER_LABELS,
+    Outcome,
+    cache_resource,
+    capture,
+    md,
+    plain,
+)
 from hotspots_app.status import StatusProgress
 
 #: The KDE coverage slider's default, in percent of the study area (the estimator's default).
@@ -310,14 +318,14 @@ def show_proactive(result: HotspotResult) -> None:
     """How the offences found mostly by proactive policing were treated, and what changed."""
     pro = result.params.get("proactive_offences") or {}
     if pro.get("note"):
-        st.caption(md(pro["note"]))
+        st.caption(md(plain(pro["note"])))
 
 
 def show_how_found(result: HotspotResult) -> None:
     """The detection's notes and parameter record, in an expander."""
     with st.expander("How these hot spots were found (automatic choices)"):
         for note in result.notes:
-            st.text("• " + str(note))
+            st.text("• " + plain(note))
         st.json(json.loads(json.dumps(result.params, default=str)), expanded=False)
 
 

@@ -31,6 +31,7 @@ from hotspots_app.common import (
     cache_data,
     capture,
     md,
+    plain,
     recall,
     remember,
     show_warnings,
@@ -75,21 +76,53 @@ BASELINES = ("naive_points", "naive_kde_150m", "arcgis_kde")
 MAX_COVERAGE = 0.10
 
 
+def training_size(incidents: Incidents, first_test_month: str | None) -> int:
+    """The incidents of the largest training period: the months before ``first_test_month``, or
+    before the last month with rolling origins (its last origin trains on every month before)."""
+    month = incidents.frame["month"]
+    if not month.notna().any():
+        return 0
+    end = pd.Timestamp(first_test_month) if first_test_month else month.max()
+    return int((month < end).sum())
+
+
+def left_out_methods(incidents: Incidents, first_test_month: str | None) -> dict[str, str]:
+    """The detectors that cannot run on these training months, with the reason said on the page.
+
+    HDBSCAN refuses more than :data:`hotspots.clusters.HDBSCAN_MAX_INCIDENTS` incidents (its
+    cost grows with the square of their number); left in, it would stop the whole comparison.
+    """
+    from hotspots.clusters import HDBSCAN_MAX_INCIDENTS
+
+    n = training_size(incidents, first_test_month)
+    if n <= HDBSCAN_MAX_INCIDENTS:
+        return {}
+    return {
+        "hdbscan": f"{METHOD_LABELS['hdbscan']} is left out: its training months hold {n:,} "
+        f"incidents, more than the {HDBSCAN_MAX_INCIDENTS:,} it can cluster in reasonable time "
+        "(its cost grows with the square of the number of incidents)."
+    }
+
+
 @cache_data(max_entries=8)
 def forecasts_for(
     incidents: Incidents,
     first_test_month: str | None,
     params: dict[str, dict[str, Any]],
 ) -> Outcome:
-    """Every detector, the patrol areas and the baselines at equal coverage and equal numbers of
-    discs: :func:`hotspots.workflows.evaluate_forecasts` (rolling origins when
-    ``first_test_month`` is None)."""
+    """Every detector that can run on the training months (:func:`left_out_methods`), the patrol
+    areas and the baselines at equal coverage and equal numbers of discs:
+    :func:`hotspots.workflows.evaluate_forecasts` (rolling origins when ``first_test_month`` is
+    None)."""
+    from hotspots.evaluate import METHODS
     from hotspots.workflows import evaluate_forecasts
 
     others = near_misses_of(incidents)
+    skip = left_out_methods(incidents, first_test_month)
     return capture(
         evaluate_forecasts,
         incidents,
+        methods=[m for m in METHODS if m not in skip] if skip else None,
         first_test_month=first_test_month,
         params=params,
         others=others,
@@ -173,8 +206,9 @@ def show_forecasts(res: Any) -> None:
         if not res.origins[0].endswith(" on")
         else f"one split: forecast from the months before {res.origins[0][:7]}, tested from it on"
     )
+    area = plain(res.params["study_area"])
     st.caption(
-        f"Scored on later months, {md(how)}. Study area: {md(res.params['study_area'])}. Every "
+        f"Scored on later months, {md(how)}. Study area: {md(area)}. Every "
         "method is ranked by its own score, without a significance filter, and read at the same "
         "share of the study area; the patrol areas beside three baselines at the same number of "
         f"{2 * radius:g} m discs. Solid: the methods; dashed: the baselines; dotted: the patrol "
@@ -221,7 +255,7 @@ def show_forecasts(res: Any) -> None:
         st.dataframe(reading_table(res, "discs"), hide_index=True, key="holdout_discs")
     with st.expander("How the comparison was made"):
         for note in res.notes:
-            st.text("• " + str(note))
+            st.text("• " + plain(note))
 
 
 @st.fragment
@@ -282,12 +316,14 @@ def section(incidents: Incidents, method: str, params: dict[str, Any]) -> None:
     first = ss["holdout_month"]
     picked = ss["holdout_methods"]
     st.markdown("#### Every method at equal coverage, beside the baselines")
+    split = first if ss["holdout_origins"] == "split" else None
+    for reason in left_out_methods(incidents, split).values():
+        st.caption(md(reason))
     try:
         with st.spinner("Forecasting every later month from the months before it..."):
-            split = first if ss["holdout_origins"] == "split" else None
             ev = forecasts_for(incidents, split, {method: params})
     except HotspotsError as exc:
-        st.error(f"The comparison cannot be made: {md(exc)}")
+        st.error(f"The comparison cannot be made: {md(plain(exc))}")
     else:
         show_warnings(ev)
         show_forecasts(ev.value)
@@ -295,12 +331,18 @@ def section(incidents: Incidents, method: str, params: dict[str, Any]) -> None:
     if not picked:
         st.caption("Pick at least one method.")
         return
-    methods = tuple(m for m in METHOD_LABELS if m in picked)
+    skip = left_out_methods(incidents, first)
+    for m in picked:
+        if m in skip:
+            st.caption(md(skip[m]))
+    methods = tuple(m for m in METHOD_LABELS if m in picked and m not in skip)
+    if not methods:
+        return
     try:
         with st.spinner("Re-fitting on the training months and scoring the test months..."):
             out = holdout_for(incidents, first, methods, {method: params})
     except HotspotsError as exc:
-        st.error(f"The check cannot be made: {md(exc)}")
+        st.error(f"The check cannot be made: {md(plain(exc))}")
         return
     show_warnings(out)
     table = out.value

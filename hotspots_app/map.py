@@ -156,6 +156,18 @@ def sync_selection(ranked: Any, patrol_areas: Any = None) -> None:
 
 
 # ------------------------------------------------------------------------------ the map
+def map_caption(has_contours: bool) -> str:
+    """The line under the map; the density contours named only when the map has them (a kernel
+    density run: the other methods draw no surface, so their layer box has no such layer)."""
+    text = (
+        "Darker = higher rank; blue outline = selected. Click a hot spot to select it. Blue heat: "
+        "all incidents."
+    )
+    if has_contours:
+        text += " Density contours (KDE) can be switched on in the layer box."
+    return text
+
+
 def show_map(
     result: HotspotResult,
     tiles: str,
@@ -207,10 +219,7 @@ def show_map(
         returned_objects=["last_object_clicked"],
         feature_group_to_add=layers or None,
     )
-    st.caption(
-        "Darker = higher rank; blue outline = selected. Click a hot spot to select it. Blue heat: "
-        "all incidents. Density contours (KDE) can be switched on in the layer box."
-    )
+    st.caption(map_caption(bool(detection.contours(result))))
     if show_areas and plan_pending:
         st.caption("Placing the patrol areas: they are drawn on the map in a moment.")
     if show_emerging:

@@ -39,6 +39,7 @@ from hotspots_app.common import (
     guide_step,
     keep_selection_valid,
     md,
+    plain,
     recall,
     show_warnings,
     stop_search_notice,
@@ -120,7 +121,7 @@ def _read_and_detect(source: Any, is_demo: bool) -> _Page | None:
     try:
         base = data.load_base(source, columns)
     except InputError as exc:
-        st.error(md(str(exc)))
+        st.error(md(plain(exc)))
         if not is_demo:
             data.column_mapping_form(source)
         return None
@@ -323,7 +324,7 @@ def run() -> None:
     try:
         main()
     except HotspotsError as exc:
-        st.error(md(str(exc)))
+        st.error(md(plain(exc)))
     except Exception:
         LOG.exception("Unexpected error in the hotspots app")
         st.error(

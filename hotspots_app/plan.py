@@ -32,6 +32,7 @@ from hotspots_app.common import (
     capture,
     keep,
     md,
+    plain,
     recall,
     remember,
     restore,
@@ -631,12 +632,13 @@ def section(result: HotspotResult) -> None:
         st.warning(md(caveat))
     if sm["windows_general"]:
         st.caption(
-            f"No time of day in these data: {sm['windows_general']} of {sm['areas_planned']} "
-            "planned areas use the guide's general patrol windows."
+            f"No time of day for these places: {sm['windows_general']} of {sm['areas_planned']} "
+            "planned areas use this tool's general patrol window (a product heuristic, not the "
+            "guide's) instead of their own peak."
         )
     with st.expander("How the plan was made"):
         for note in [*areas.attrs.get("notes", []), *sm.get("notes", [])]:
-            st.text("• " + str(note))
+            st.text("• " + plain(note))
         st.json(
             json.loads(
                 json.dumps({"patrol_areas": areas.attrs.get("params", {}), "plan": p}, default=str)

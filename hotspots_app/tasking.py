@@ -149,15 +149,15 @@ def section(bundle: Any) -> None:
         key="task_dl_csv",
         on_click="ignore",
     )
-    for team in tp.teams:
-        slug = "".join(ch if ch.isalnum() else "_" for ch in team.name)
+    for i, (team, slug) in enumerate(zip(tp.teams, team_slugs(tp.teams), strict=True)):
         cols = st.columns(2)
+        # Keyed by position: two teams' names may differ only in characters a file name drops.
         cols[0].download_button(
             f"{team.name}: calendar (.ics)",
             data=lambda t=team.name: team_file(*key, "ics", t),
             file_name=f"team_{slug}.ics",
             mime="text/calendar",
-            key=f"task_dl_ics_{slug}",
+            key=f"task_dl_ics_{i}",
             on_click="ignore",
         )
         cols[1].download_button(
@@ -165,6 +165,22 @@ def section(bundle: Any) -> None:
             data=lambda t=team.name: team_file(*key, "sheets", t),
             file_name=f"team_{slug}_sheets.html",
             mime="text/html",
-            key=f"task_dl_sheets_{slug}",
+            key=f"task_dl_sheets_{i}",
             on_click="ignore",
         )
+
+
+def team_slugs(teams: Any) -> list[str]:
+    """Each team's name for its files: letters and digits kept, other characters ``_``, and a
+    number added where two names would give the same file (``A 1`` and ``A-1``)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for team in teams:
+        base = "".join(ch if ch.isalnum() else "_" for ch in team.name) or "team"
+        slug, n = base, 1
+        while slug.lower() in seen:  # file systems that ignore case would merge them too
+            n += 1
+            slug = f"{base}_{n}"
+        seen.add(slug.lower())
+        out.append(slug)
+    return out

@@ -34,7 +34,7 @@ from hotspots.tracking import (
 )
 from hotspots_app import map as map_section
 from hotspots_app import plan as plan_section
-from hotspots_app.common import cache_data, cache_resource, capture, md, show_warnings
+from hotspots_app.common import cache_data, cache_resource, capture, md, plain, show_warnings
 
 #: Seed of the synthetic logs (the same seed and plan give the same logs).
 DEFAULT_SEED = 7
@@ -288,7 +288,7 @@ def _metrics(t: Tracked) -> None:
     c[2].metric("Rows rejected", f"{r.n_rejected:,}")
     with st.expander("How the logs were read"):
         for note in t.logs.notes:
-            st.text("• " + str(note))
+            st.text("• " + plain(note))
     if r.n_rejected:
         st.download_button(
             "Rejected rows (CSV)",
@@ -298,6 +298,24 @@ def _metrics(t: Tracked) -> None:
             key="trk_rejected",
             on_click="ignore",
         )
+
+
+def nothing_usable(logs: Any) -> str:
+    """Why no visit could be rebuilt, in one message: the files' own notes said here (not only
+    in the collapsed expander), and the rejected rows pointed to only when there are some."""
+    r = logs.report
+    if not r.n_read:
+        head = "The patrol log file(s) hold no fixes (no data rows)."
+    elif r.n_rejected:
+        head = (
+            "None of the patrol log rows could be used: every row was rejected (reasons in "
+            "'Rejected rows (CSV)' above)."
+        )
+    else:
+        head = "None of the patrol log rows could be used."
+    # The per-file notes (a header without the needed columns, a file that is not readable).
+    said = [plain(n) for n in logs.notes if not str(n).startswith(("Read ", "Rejected: "))]
+    return " ".join([head, *said])
 
 
 def summary_values(c: Compliance) -> dict[str, str]:
@@ -354,7 +372,7 @@ def section(
     _metrics(t)
     c = t.compliance
     if c is None:
-        st.error("None of the patrol log rows could be used; see the rejected rows for why.")
+        st.error(md(nothing_usable(t.logs)))
         return
     c_cols = st.columns(6)
     for col, (label, value) in zip(c_cols, summary_values(c).items(), strict=True):

@@ -1,0 +1,262 @@
+"""The app as its users use it (session 13): what a walk through every tab on real data found.
+
+AppTest (no browser), as tests/test_app.py: a test opens a tab with :func:`_open` and clicks a
+form's submit button. Each test fails on the tree before its fix:
+
+- the page names the app's controls, not the library's Python and command-line switches
+  (``leave_out_proactive``, ``study_area=``, ``DBSCANHotspots``, ``columns={...}``);
+- the line under the map offers density contours only where the map has them (KDE);
+- the plan's caption does not call this tool's general patrol window the guide's;
+- two teams whose names differ only in punctuation no longer crash the Patrol plan tab;
+- the check against a later period leaves out HDBSCAN above its size limit instead of failing
+  the whole comparison;
+- patrol logs with nothing usable say why on the page.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import hotspots
+from hotspots_app import common, holdout, tasking
+from hotspots_app import map as map_section
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+LIBRARY = Path(hotspots.__file__).resolve().parent
+
+
+def _open(at: AppTest, tab: str) -> AppTest:
+    at.session_state["tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(at: AppTest) -> list[str]:
+    """Every text the page shows (text, captions, markdown, alerts), as given to Streamlit."""
+    out: list[str] = []
+    for kind in ("text", "caption", "markdown", "warning", "error", "info"):
+        out += [str(e.value) for e in getattr(at, kind)]
+    return out
+
+
+def _unescaped(text: str) -> str:
+    return text.replace("\\", "")
+
+
+def _police_uk_csv(n: int = 600, seed: int = 3) -> bytes:
+    """police.uk's shape: months only, no time of day (so plans use the general window)."""
+    rng = np.random.default_rng(seed)
+    k = n // 2
+    lat = np.r_[rng.normal(53.4046, 0.0004, k), rng.uniform(53.38, 53.43, n - k)]
+    lon = np.r_[rng.normal(-2.9800, 0.0006, k), rng.uniform(-3.01, -2.93, n - k)]
+    frame = pd.DataFrame(
+        {
+            "Crime ID": [f"{i:064x}" for i in range(1, n + 1)],
+            "Month": rng.choice([f"2024-{m:02d}" for m in range(1, 13)], n),
+            "Reported by": "Merseyside Police",
+            "Falls within": "Merseyside Police",
+            "Longitude": lon.round(6),
+            "Latitude": lat.round(6),
+            "Location": "On or near Bold Street",
+            "LSOA code": "E01006512",
+            "LSOA name": "Liverpool 060A",
+            "Crime type": rng.choice(["Violence and sexual offences", "Possession of weapons"], n),
+            "Last outcome category": "",
+            "Context": "",
+        }
+    )
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return buf.getvalue().encode("utf-8")
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+# ------------------------------------------------------------------------------ the wording
+def _library_strings() -> list[str]:
+    """Every string constant of the package's modules (adjacent literals joined, as Python
+    joins them), and the constant parts of its f-strings."""
+    out: list[str] = []
+    for path in LIBRARY.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                out.append(node.value)
+    return out
+
+
+def test_every_phrase_the_app_rewords_is_still_written_by_the_library():
+    strings = _library_strings()
+    for said, meant in common.PLAIN_WORDING:
+        assert any(said in s for s in strings), said
+        assert "=" not in meant and "--" not in meant and "Hotspots" not in meant, meant
+
+
+def test_plain_names_the_apps_controls():
+    from hotspots.safeguards import proactive_note
+
+    note = proactive_note({"Possession of weapons": 5}, 100, None, left_out=False)
+    assert "leave_out_proactive" in note and "compare_proactive=True" in note  # the library's
+    said = common.plain(note)
+    assert "leave_out_proactive" not in said and "compare_proactive" not in said
+    assert "'Leave out proactive offences' under 4. Parameters" in said
+    assert common.plain("nothing to change") == "nothing to change"
+    left = common.plain(proactive_note({"Drugs": 5}, 100, None, left_out=True))
+    assert "(leave_out_proactive)" not in left and "is ticked" in left
+
+
+def test_the_page_names_no_python_or_cli_switch(app):
+    """The demo's notes under the map and the ingest report (both shown on every upload)."""
+    texts = [_unescaped(t) for t in _texts(app)]
+    proactive = [t for t in texts if t.startswith("Offences found mostly by proactive")]
+    assert proactive, texts
+    assert "leave_out_proactive" not in proactive[0]
+    assert "'Leave out proactive offences' under 4. Parameters" in proactive[0]
+    _open(app, "Data and report")
+    notes = [t for t in _texts(app) if t.startswith("• Study area")]
+    assert notes and "study_area=" not in notes[0]
+    assert "under 2. Filters (Study area)" in notes[0]
+    for t in _texts(_open(app, "Map")):
+        assert "--leave-out-proactive" not in t and "compare_proactive=" not in t
+
+
+def test_hdbscan_too_large_error_names_the_apps_method_box(app, monkeypatch):
+    import hotspots.clusters
+
+    monkeypatch.setattr(hotspots.clusters, "HDBSCAN_MAX_INCIDENTS", 100)
+    app.sidebar.selectbox(key="method").set_value("hdbscan")
+    app.run()
+    assert not app.exception
+    errors = [_unescaped(e.value) for e in app.error]
+    assert len(errors) == 1 and "would take too long" in errors[0], errors
+    assert "DBSCANHotspots" not in errors[0]
+    assert "choose DBSCAN clusters under 3. Method" in errors[0]
+
+
+# ------------------------------------------------------------------------- the map's caption
+def test_map_caption_offers_contours_only_when_the_map_has_them(app):
+    def caption(at: AppTest) -> str:
+        return next(c.value for c in at.caption if c.value.startswith("Darker = higher rank"))
+
+    assert "Density contours (KDE)" in caption(app)  # the demo runs KDE: it has contours
+    for method in ("dbscan", "gistar"):
+        app.sidebar.selectbox(key="method").set_value(method)
+        app.run()
+        assert not app.exception
+        assert "contours" not in caption(app), method
+    assert map_section.map_caption(False).endswith("Blue heat: all incidents.")
+
+
+# --------------------------------------------------------------------------------- the plan
+def test_plan_caption_does_not_call_the_general_window_the_guides(app):
+    app.sidebar.file_uploader(key="uploads").set_value(
+        ("liverpool.csv", _police_uk_csv(), "text/csv")
+    )
+    app.run()
+    assert not app.exception
+    _open(app, "Patrol plan")
+    captions = [_unescaped(c.value) for c in app.caption if "general patrol window" in c.value]
+    assert captions, [c.value for c in app.caption]
+    assert "a product heuristic, not the guide's" in captions[0]
+    assert not any("the guide's general patrol windows" in _unescaped(t) for t in _texts(app))
+    # ... as the caveat above it says.
+    assert any("(a product heuristic, not the guide's)" in _unescaped(w.value) for w in app.warning)
+
+
+# ------------------------------------------------------------------------------ the tasking
+def test_team_names_that_differ_in_punctuation_each_get_their_files(app):
+    _open(app, "Patrol plan")
+    teams = b"team,officers,days,start,end\nA 1,2,daily,18:00,02:00\nA-1,2,daily,18:00,02:00\n"
+    app.file_uploader(key="task_upload").set_value(("teams.csv", teams, "text/csv"))
+    app.button(key="task_submit").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    labels = [b.label for b in app.get("download_button")]
+    for name in ("A 1", "A-1"):
+        assert f"{name}: calendar (.ics)" in labels
+        assert f"{name}: shift sheets (HTML, printable)" in labels
+
+
+def test_team_slugs_are_unique_and_readable():
+    class T:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    names = ["A 1", "A-1", "a_1", "Night/Late", "", "!!"]
+    slugs = tasking.team_slugs([T(n) for n in names])
+    assert slugs == ["A_1", "A_1_2", "a_1_3", "Night_Late", "team", "__"]
+    assert len({s.lower() for s in slugs}) == len(slugs)
+    assert tasking.team_slugs([]) == []
+    assert tasking.team_slugs([T("Alpha")]) == ["Alpha"]
+
+
+# ------------------------------------------------------------------- check against a later period
+def test_holdout_leaves_out_hdbscan_above_its_limit_instead_of_failing(app, monkeypatch):
+    import hotspots.clusters
+
+    monkeypatch.setattr(hotspots.clusters, "HDBSCAN_MAX_INCIDENTS", 1000)
+    holdout.forecasts_for.clear()  # a run of another test with HDBSCAN in it
+    app.session_state["holdout_methods"] = ["kde", "hdbscan"]
+    common.remember("holdout_methods")
+    _open(app, "Check against a later period")
+    assert not app.error, [e.value for e in app.error]
+    left = [_unescaped(c.value) for c in app.caption if "is left out" in c.value]
+    assert left and left[0].startswith("HDBSCAN clusters is left out: its training months hold")
+    assert "more than the 1,000 it can cluster" in left[0]
+    coverage = next(d.value for d in app.dataframe if "Forecast" in d.value.columns)
+    assert "KDE (150 m)" in set(coverage["Forecast"]) or len(coverage) > 3
+    assert not any("HDBSCAN" in str(f) for f in coverage["Forecast"])
+    delivered = next(d.value for d in app.dataframe if "PEI" in d.value.columns)
+    assert list(delivered["Method"]) == ["Kernel density (KDE)"]
+    holdout.forecasts_for.clear()
+
+
+def test_training_size_counts_the_months_before_the_test():
+    from hotspots.incidents import Incidents
+
+    months = pd.to_datetime(["2024-01-01"] * 3 + ["2024-02-01"] * 2 + ["2024-03-01"])
+    inc = Incidents.from_xy(np.arange(6.0), np.arange(6.0), crs="EPSG:27700", month=months)
+    assert holdout.training_size(inc, "2024-02") == 3
+    assert holdout.training_size(inc, "2024-03") == 5
+    assert holdout.training_size(inc, None) == 5  # rolling: the last origin trains on all before
+    assert holdout.left_out_methods(inc, None) == {}
+    empty = Incidents.from_xy(np.array([1.0]), np.array([1.0]), crs="EPSG:27700")
+    assert holdout.training_size(empty, None) == 0
+
+
+# ------------------------------------------------------------------------------- tracking
+@pytest.mark.parametrize(
+    ("name", "data", "said", "not_said"),
+    [
+        (
+            "logs.csv",
+            b"a,b,c\n1,2,3\n",
+            "Name the file's columns unit, time, latitude and longitude",
+            "columns={",
+        ),
+        ("logs.csv", b"unit,time,lat,lon\n", "hold no fixes (no data rows)", "rejected rows"),
+    ],
+)
+def test_patrol_logs_with_nothing_usable_say_why(app, name, data, said, not_said):
+    _open(app, "Tracking")
+    app.file_uploader(key="trk_uploads").set_value((name, data, "text/csv"))
+    app.button(key="trk_submit").click()
+    app.run()
+    assert not app.exception
+    errors = [_unescaped(e.value) for e in app.error]
+    assert len(errors) == 1, errors
+    assert said in errors[0] and not_said not in errors[0], errors[0]
