@@ -344,6 +344,7 @@ def test_change_over_time_and_holdout_render_on_the_demo(app):
     assert "Check against a later period" in [s.value for s in app.subheader]
     assert app.selectbox(key="holdout_month").value == "2025-12"
     assert app.multiselect(key="holdout_methods").value == ["kde"]
+    _submit(app, "holdout_submit")  # nothing is fitted until asked
     table = _table_with(app, "PEI")
     kde = table[table["Method"] == "Kernel density (KDE)"].iloc[0]
     assert kde["PAI"] > 1

@@ -9,7 +9,7 @@ form's submit button. Each test fails on the tree before its fix:
 - the plan's caption does not call this tool's general patrol window the guide's;
 - two teams whose names differ only in punctuation no longer crash the Patrol plan tab;
 - the check against a later period leaves out HDBSCAN above its size limit instead of failing
-  the whole comparison;
+  the whole comparison, and fits nothing until *Run the check* is clicked for the data shown;
 - patrol logs with nothing usable say why on the page.
 """
 
@@ -210,9 +210,9 @@ def test_holdout_leaves_out_hdbscan_above_its_limit_instead_of_failing(app, monk
 
     monkeypatch.setattr(hotspots.clusters, "HDBSCAN_MAX_INCIDENTS", 1000)
     holdout.forecasts_for.clear()  # a run of another test with HDBSCAN in it
-    app.session_state["holdout_methods"] = ["kde", "hdbscan"]
-    common.remember("holdout_methods")
     _open(app, "Check against a later period")
+    app.multiselect(key="holdout_methods").set_value(["kde", "hdbscan"])
+    _run_check(app)
     assert not app.error, [e.value for e in app.error]
     left = [_unescaped(c.value) for c in app.caption if "is left out" in c.value]
     assert left and left[0].startswith("HDBSCAN clusters is left out: its training months hold")
@@ -221,8 +221,51 @@ def test_holdout_leaves_out_hdbscan_above_its_limit_instead_of_failing(app, monk
     assert "KDE (150 m)" in set(coverage["Forecast"]) or len(coverage) > 3
     assert not any("HDBSCAN" in str(f) for f in coverage["Forecast"])
     delivered = next(d.value for d in app.dataframe if "PEI" in d.value.columns)
-    assert list(delivered["Method"]) == ["Kernel density (KDE)"]
+    assert list(delivered["Method"]) == ["Kernel density (KDE)"]  # HDBSCAN picked, left out
+    assert sum("is left out" in c.value for c in app.caption) == 2  # said in both sections
     holdout.forecasts_for.clear()
+
+
+def _run_check(at: AppTest) -> AppTest:
+    at.button(key="holdout_submit").click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_holdout_fits_nothing_until_asked_for_the_data_shown(app, monkeypatch):
+    from hotspots import workflows
+
+    calls: list[str] = []
+    for name in ("evaluate_forecasts", "evaluate_holdout"):
+        real = getattr(workflows, name)
+        monkeypatch.setattr(
+            workflows, name, lambda *a, _n=name, _f=real, **k: (calls.append(_n), _f(*a, **k))[1]
+        )
+    holdout.forecasts_for.clear()
+    holdout.holdout_for.clear()
+    _open(app, "Check against a later period")
+    assert calls == []  # opening the tab fits nothing
+    assert any("Run the check" in i.value for i in app.info)
+    assert not [d for d in app.dataframe if "PEI" in d.value.columns]
+    _run_check(app)
+    assert sorted(calls) == ["evaluate_forecasts", "evaluate_holdout"]
+    assert not app.info and not app.error
+    assert [d for d in app.dataframe if "PEI" in d.value.columns]
+    _open(app, "Map")
+    _open(app, "Check against a later period")  # asked for on these data: shown again, cached
+    assert [d for d in app.dataframe if "PEI" in d.value.columns]
+    assert len(calls) == 2
+    # New data: the check waits to be asked again.
+    app.sidebar.file_uploader(key="uploads").set_value(
+        ("liverpool.csv", _police_uk_csv(), "text/csv")
+    )
+    app.run()
+    assert not app.exception
+    assert any("Run the check" in i.value for i in app.info)
+    assert len(calls) == 2
+    holdout.forecasts_for.clear()
+    holdout.holdout_for.clear()
 
 
 def test_training_size_counts_the_months_before_the_test():

@@ -537,6 +537,9 @@ def test_change_over_time_layer_and_holdout(page, tmp_path):
     open_tab(page, "Check against a later period")
     holdout = page.get_by_role("heading", name="Check against a later period")
     assert holdout.count() == 1
+    page.get_by_role("button", name="Run the check").click()  # nothing is fitted until asked
+    page.wait_for_timeout(300)
+    page.wait_for_function(IDLE_ANY_JS, timeout=180_000)
     page.get_by_text("PAI (Predictive Accuracy Index").first.wait_for()
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "08b_holdout.png"))
