@@ -677,3 +677,49 @@ def test_assess_tab_runs_on_the_demo_with_simulated_logs(page, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "12_assess.png"))
     assert page.recorder.outside() == [], page.recorder.outside()
     assert page.recorder.dialogs == []
+
+
+def _layer_names(pg) -> list[str]:
+    """The overlay names in the map's layer box."""
+    frame = pg.frame_locator(MAP_IFRAME)
+    labels = frame.locator(".leaflet-control-layers-overlays label")
+    return [labels.nth(i).inner_text().strip() for i in range(labels.count())]
+
+
+def _map_caption(pg) -> str:
+    return pg.get_by_text("Darker = higher rank").first.inner_text()
+
+
+def test_method_switch_keeps_caption_layers_and_downloads_in_step(page, tmp_path):
+    """What the line under the map offers is in the map's layer box, for KDE and for DBSCAN
+    (app13: the line offered KDE contours on every map); after the switch, the downloaded hot
+    spots are the DBSCAN run the page shows (count, method), not the KDE run before it."""
+    import geopandas as gpd
+
+    wait_idle(page)
+    # The patrol areas come in a second run after the first map: let it end before clicking.
+    page.get_by_text("Placing the patrol areas").first.wait_for(state="detached", timeout=120_000)
+    wait_idle(page)
+    map_paths(page)
+    assert any(n.startswith("Density surface") for n in _layer_names(page)), _layer_names(page)
+    assert "Density contours (KDE)" in _map_caption(page)
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="Method")
+    box.first.scroll_into_view_if_needed()
+    box.first.locator("input").fill("DBSCAN clusters")  # the list may open below the viewport
+    page.keyboard.press("Enter")
+    wait_idle(page, timeout=180_000)
+    map_paths(page)
+    names = _layer_names(page)
+    assert names and not any("Density" in n for n in names), names
+    assert "contours" not in _map_caption(page)
+    shown = int(metric(page, "Hot spots").replace(",", ""))
+    significant = int(metric(page, "Significant").replace(",", ""))
+    open_tab(page, "Downloads")
+    gdf = gpd.read_file(_download(page, "Hot spots (GeoJSON)", tmp_path / "hotspots.geojson"))
+    assert len(gdf) == shown and int(gdf["significant"].sum()) == significant
+    assert set(gdf["method"]) == {"dbscan"}
+    record = json.loads(
+        _download(page, "Run record (JSON)", tmp_path / "hotspots.run.json").read_text("utf-8")
+    )
+    assert record["method"] == "dbscan" and record["n_hotspots"] == shown
+    assert page.recorder.outside() == []
