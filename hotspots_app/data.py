@@ -353,6 +353,27 @@ def filter_choices(base: Incidents) -> tuple[tuple[str, ...], date | None, date 
     return types, months.min().date(), (months.max() + pd.offsets.MonthEnd(0)).date()
 
 
+@cache_resource(max_entries=8)
+def months_only(base: Incidents) -> bool:
+    """Whether every dated row gives its month only (police.uk): no day is known."""
+    frame = base.frame
+    if "datetime" not in frame or "month" not in frame:
+        return False
+    return bool(frame["month"].notna().any()) and not bool(frame["datetime"].notna().any())
+
+
+def whole_months_line(a: Any, b: Any, only_months: bool) -> str | None:
+    """For month-only data, the months a date range really keeps when it cuts into a month
+    (the filter keeps a month whole when the range overlaps it); None otherwise."""
+    if not only_months or not isinstance(a, date) or not isinstance(b, date):
+        return None
+    if a.day == 1 and (b + pd.offsets.MonthEnd(0)).date() == b:
+        return None  # the range is whole months already
+    first, last = a.strftime("%Y-%m"), b.strftime("%Y-%m")
+    span = first if first == last else f"{first} to {last}"
+    return f"These files give months only: the whole of {span} is kept."
+
+
 def sidebar_filters(base: Incidents) -> Filters:
     """The filter panel (a form: one rerun when applied). ``base`` holds every type and month."""
     st.sidebar.header("2. Filters")
@@ -381,6 +402,8 @@ def sidebar_filters(base: Incidents) -> Filters:
                 # (Streamlit would reset it through session state and log a warning)
                 key=f"dates_{lo}_{hi}",
                 format="YYYY-MM-DD",
+                help="Rows with a month only (police.uk) are kept when their month overlaps the "
+                "range.",
             )
             if isinstance(picked, tuple | list) and len(picked) == 2:
                 a, b = picked
@@ -388,6 +411,9 @@ def sidebar_filters(base: Incidents) -> Filters:
                     out["date_from"] = a.isoformat()
                 if isinstance(b, date) and b < hi:
                     out["date_to"] = b.isoformat()
+                line = whole_months_line(a, b, months_only(base))
+                if line:
+                    st.caption(line)
         area = st.file_uploader(
             "Study area (GeoJSON polygon, optional)", type=["geojson", "json"], key="study_area"
         )

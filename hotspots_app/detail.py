@@ -52,6 +52,26 @@ def _header(row: Any, n: int, *, narrow: bool = False) -> None:
         f"Pattern: {row.get('temporal_class', '')}, trend {row.get('trend', '')}. "
         f"Peak window: {row.get('peak_window') or 'times of day not in the data'}{basis}."
     )
+    said = significance_line(row)
+    if said:
+        st.text(said)
+
+
+def significance_line(row: Any) -> str | None:
+    """Whether the hot spot passed its significance test, with its p-value: the card under the
+    map showed a hot spot's figures without saying that most hot spots of a run may not have
+    passed (Merseyside's KDE: 77 of 282). None when the row carries no test."""
+    sig = row.get("significant")
+    if sig is None or (isinstance(sig, float) and np.isnan(sig)):
+        return None
+    p = row.get("p_value")
+    p_text = "" if p is None or not np.isfinite(float(p)) else f" (p = {float(p):.2g})"
+    if bool(sig):
+        return f"Significant: yes{p_text}: it stands out from its surroundings."
+    return (
+        f"Significant: no{p_text}: it did not stand out from its surroundings in the test, so "
+        "check it against local knowledge before acting on it."
+    )
 
 
 def card(result: HotspotResult) -> None:

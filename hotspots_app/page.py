@@ -74,8 +74,8 @@ def main() -> None:
 
     # Above the tabs: what every tab depends on.
     show_warnings(page.loaded, page.found, result.warnings)
-    if page.order == "harm" and not page.harm:
-        st.info("Ranking by harm needs harm weights: switch on *Harm weights* under Filters.")
+    for said in harm_lines(page.harm, page.incidents.has_weights, page.order_asked):
+        st.info(said)
     line = detection.nothing_significant(result, page.method)
     if line:
         st.info(line)
@@ -98,6 +98,7 @@ class _Page:
     attribution: Any
     base: Any = None
     crime_types: Any = "default"
+    order_asked: str = ""  # the ranking chosen (``order`` is the one used: see harm_lines)
 
     @property
     def incidents(self) -> Any:
@@ -142,6 +143,11 @@ def _read_and_detect(source: Any, is_demo: bool) -> _Page | None:
     defaults = dict(auto.value.params.get("method_parameters", {}))
     order, params, proactive = detection.sidebar_params(method, defaults, filters.harm)
     tiles, attribution = map_section.sidebar_basemap()
+    asked = order
+    if order == "harm" and not incidents.has_weights:
+        # The library refuses a harm ranking without weights, and the whole page would be that
+        # one error: rank by intensity and say why above the tabs (harm_lines).
+        order = "intensity"
     if params == base_params and order == "intensity" and proactive == auto_proactive:
         found = auto
     else:
@@ -160,7 +166,28 @@ def _read_and_detect(source: Any, is_demo: bool) -> _Page | None:
         crime_types=list(filters.crime_types)
         if isinstance(filters.crime_types, tuple)
         else filters.crime_types,
+        order_asked=asked,
     )
+
+
+def harm_lines(harm_on: bool, weighted: bool, order_asked: str) -> list[str]:
+    """What the page says above the tabs when harm was asked for and the incidents carry no
+    weights: *Harm weights* on without a weight column or a table (every incident counts 1),
+    and a ranking by harm (ranked by intensity instead)."""
+    lines = []
+    if harm_on and not weighted:
+        lines.append(
+            "*Harm weights* is on, but these files have no weight column and no table of "
+            "weights was given, so every incident counts 1. Upload a table (crime_type,weight) "
+            "under *Harm weights per crime type* and apply the filters."
+        )
+    if order_asked == "harm" and not weighted:
+        lines.append(
+            "Ranking by harm needs harm weights"
+            + ("" if harm_on else ": switch on *Harm weights* under *2. Filters*")
+            + ". The hot spots are ranked by intensity until then."
+        )
+    return lines
 
 
 def _open_tab(page: _Page) -> None:

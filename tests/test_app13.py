@@ -303,3 +303,109 @@ def test_patrol_logs_with_nothing_usable_say_why(app, name, data, said, not_said
     errors = [_unescaped(e.value) for e in app.error]
     assert len(errors) == 1, errors
     assert said in errors[0] and not_said not in errors[0], errors[0]
+
+
+# ------------------------------------------------------------------------------ harm, dates
+def _upload_police_uk(at: AppTest) -> AppTest:
+    at.sidebar.file_uploader(key="uploads").set_value(
+        ("liverpool.csv", _police_uk_csv(), "text/csv")
+    )
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_ranking_by_harm_without_weights_keeps_the_page_and_says_why(app):
+    _upload_police_uk(app)
+    shown = [(m.label, m.value) for m in app.metric]
+    app.sidebar.selectbox(key="order").set_value("harm")
+    app.button(key="params_submit").click()
+    app.run()
+    assert not app.exception
+    # Before: the page was one error, "order='harm' needs harm weights", and nothing else.
+    assert not app.error, [e.value for e in app.error]
+    assert [(m.label, m.value) for m in app.metric] == shown  # ranked by intensity
+    lines = [_unescaped(i.value) for i in app.info]
+    assert any("Ranking by harm needs harm weights: switch on *Harm weights*" in x for x in lines)
+    assert any("ranked by intensity until then" in x for x in lines)
+    # Harm weights on, but no weight column and no table: said, not silent.
+    app.sidebar.toggle(key="harm").set_value(True)
+    app.button(key="filters_submit").click()
+    app.run()
+    assert not app.exception and not app.error
+    lines = [_unescaped(i.value) for i in app.info]
+    assert any("no weight column and no table of weights was given" in x for x in lines), lines
+    assert any("Ranking by harm needs harm weights." in x for x in lines), lines
+
+
+def test_harm_lines():
+    from hotspots_app.page import harm_lines
+
+    assert harm_lines(False, False, "intensity") == []
+    assert harm_lines(True, True, "harm") == []
+    assert harm_lines(False, True, "harm") == []  # weights from a file column, toggle aside
+    assert len(harm_lines(True, False, "harm")) == 2
+    assert len(harm_lines(True, False, "count")) == 1
+
+
+def test_a_date_range_inside_a_month_of_month_only_data_says_the_month_is_kept(app):
+    import datetime as dt
+
+    _upload_police_uk(app)
+    box = app.sidebar.date_input[0]
+    box.set_value((dt.date(2024, 3, 10), dt.date(2024, 3, 20)))
+    app.button(key="filters_submit").click()
+    app.run()
+    assert not app.exception and not app.error
+    captions = [_unescaped(c.value) for c in app.sidebar.caption]
+    assert "These files give months only: the whole of 2024-03 is kept." in captions, captions
+    _open(app, "Data and report")
+    assert any(t.value.startswith("• Dates: 2024-03 to 2024-03") for t in app.text)
+    box = app.sidebar.date_input[0]
+    box.set_value((dt.date(2024, 3, 1), dt.date(2024, 4, 30)))  # whole months: nothing to say
+    app.button(key="filters_submit").click()
+    app.run()
+    assert not any("months only" in c.value for c in app.sidebar.caption)
+
+
+def test_whole_months_line():
+    import datetime as dt
+
+    from hotspots_app.data import whole_months_line
+
+    d = dt.date
+    assert whole_months_line(d(2022, 1, 15), d(2022, 2, 3), True) == (
+        "These files give months only: the whole of 2022-01 to 2022-02 is kept."
+    )
+    assert whole_months_line(d(2022, 1, 1), d(2022, 2, 28), True) is None
+    assert whole_months_line(d(2024, 2, 1), d(2024, 2, 29), True) is None  # leap year
+    assert whole_months_line(d(2022, 1, 15), d(2022, 1, 20), False) is None
+    assert whole_months_line(None, d(2022, 1, 20), True) is None
+
+
+# ------------------------------------------------------------------------ the hot spot card
+def test_the_card_says_whether_the_hot_spot_passed_its_test(app):
+    from hotspots_app.detail import significance_line
+
+    def said(at: AppTest) -> list[str]:
+        return [t.value for t in at.text if t.value.startswith("Significant:")]
+
+    table = next(d.value for d in app.dataframe if "significant" in d.value.columns)
+    first = table.iloc[0]
+    line = said(app)
+    assert len(line) == 1, line
+    assert line[0].startswith("Significant: yes" if first["significant"] else "Significant: no")
+    quiet = table.loc[~table["significant"].astype(bool), "hotspot_id"]
+    assert len(quiet)  # the demo's KDE: 9 of 26 pass
+    app.selectbox(key="selected_id").set_value(str(quiet.iloc[0]))
+    app.run()
+    assert not app.exception
+    assert said(app)[0].startswith("Significant: no (p = ")
+    assert "check it against local knowledge" in said(app)[0]
+    _open(app, "Hot spot details")  # the tab's header says it too
+    assert said(app)[0].startswith("Significant: no (p = ")
+    assert significance_line({"significant": True, "p_value": 1.2e-4}) == (
+        "Significant: yes (p = 0.00012): it stands out from its surroundings."
+    )
+    assert significance_line({"hotspot_id": "H001"}) is None  # a row without a test
+    assert significance_line({"significant": float("nan")}) is None
