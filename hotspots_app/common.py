@@ -142,6 +142,10 @@ PLAIN_WORDING: tuple[tuple[str, str], ...] = (
         "(give a boundary under 2. Filters, Study area, to use your own)",
     ),
     (
+        "pass columns= with names exactly as in the header.",
+        "choose the columns again in the 'Map the columns' form.",
+    ),
+    (
         "Fix: use DBSCANHotspots, which handles any size,",
         "Fix: choose DBSCAN clusters under 3. Method, which handles any size,",
     ),

@@ -264,10 +264,18 @@ def _near_misses(base: Incidents, filters: Filters, incidents: Incidents) -> Out
     return capture(lambda: near_misses(_filter(base, every), incidents))
 
 
-def column_map(is_demo: bool) -> tuple[tuple[str, str], ...]:
-    """The column mapping chosen in :func:`column_mapping_form` (none for the demo)."""
-    chosen = {} if is_demo else st.session_state.get("column_map", {})
-    return tuple(sorted(chosen.items()))
+#: The source (:attr:`DataSource.key`) the column mapping in session state was made for.
+_MAPPED_FOR = "column_map_for"
+
+
+def column_map(source: DataSource) -> tuple[tuple[str, str], ...]:
+    """The column mapping chosen in :func:`column_mapping_form` for this source (none for the
+    demo). A mapping made for other files is not applied: another upload's columns named in it
+    failed the read of a police.uk file ("The column 'kind' given for 'crime_type' is not in the
+    file"); the form offers it again, filled in, when the new files need one."""
+    if source.is_demo or st.session_state.get(_MAPPED_FOR) != source.key:
+        return ()
+    return tuple(sorted(st.session_state.get("column_map", {}).items()))
 
 
 @cache_data(max_entries=4)
@@ -486,6 +494,7 @@ def column_mapping_form(source: DataSource) -> None:
             if grid.strip():
                 chosen[COORDINATE_CRS] = grid.strip()
             st.session_state["column_map"] = chosen
+            st.session_state[_MAPPED_FOR] = source.key
             st.rerun()
 
 

@@ -118,7 +118,7 @@ def _sidebar_and_detection() -> _Page | None:
 
 
 def _read_and_detect(source: Any, is_demo: bool) -> _Page | None:
-    columns = data.column_map(is_demo)
+    columns = data.column_map(source)
     try:
         base = data.load_base(source, columns)
     except InputError as exc:

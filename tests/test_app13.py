@@ -409,3 +409,41 @@ def test_the_card_says_whether_the_hot_spot_passed_its_test(app):
     )
     assert significance_line({"hotspot_id": "H001"}) is None  # a row without a test
     assert significance_line({"significant": float("nan")}) is None
+
+
+# ----------------------------------------------------------------------- the column mapping
+def _odd_csv(n: int = 300) -> bytes:
+    rows = [
+        f"{-2.98 + (i % 41) * 1e-4:.5f},{53.40 + (i % 37) * 1e-4:.5f},2024-0{1 + i % 9}-1{i % 9}"
+        f" 2{i % 4}:00,Violence"
+        for i in range(n)
+    ]
+    return ("p1,p2,stamp,kind\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_a_column_mapping_stays_with_the_files_it_was_made_for(app):
+    odd = ("odd.csv", _odd_csv(), "text/csv")
+    app.sidebar.file_uploader(key="uploads").set_value(odd)
+    app.run()
+    assert len(app.error) == 1  # the columns are not found: the form is offered
+    for role, column in (
+        ("lon", "p1"),
+        ("lat", "p2"),
+        ("datetime", "stamp"),
+        ("crime_type", "kind"),
+    ):
+        app.selectbox(key=f"colmap_{role}").select(column)
+    next(b for b in app.button if b.label == "Use these columns").click()
+    app.run()
+    assert not app.exception and not app.error
+    n_odd = next(m.value for m in app.metric if m.label == "Hot spots")
+    # Another upload: the mapping of odd.csv ('kind' as the crime type) is not applied to it.
+    _upload_police_uk(app)
+    assert not app.error, [e.value for e in app.error]  # before: "The column 'kind' given ..."
+    assert int(next(m.value for m in app.metric if m.label == "Hot spots").replace(",", "")) >= 1
+    # The same file again: its mapping still applies, no form.
+    app.sidebar.file_uploader(key="uploads").set_value(odd)
+    app.run()
+    assert not app.error
+    assert next(m.value for m in app.metric if m.label == "Hot spots") == n_odd
+    assert not [s for s in app.selectbox if (s.key or "").startswith("colmap_")]
