@@ -141,6 +141,40 @@ PLAIN_WORDING: tuple[tuple[str, str], ...] = (
         "(give a boundary with study_area= to use your own)",
         "(give a boundary under 2. Filters, Study area, to use your own)",
     ),
+    ("Override with bandwidth=.", "Override it with Bandwidth (m) under 4. Parameters."),
+    ("Override with cell_size=.", "Override it with Cell size (m) under 4. Parameters."),
+    (
+        "Override with coverage= or threshold=.",
+        "Override it with Hot spot coverage under 4. Parameters.",
+    ),
+    (
+        "Large inputs are binned instead (surface='binned'); keep surface='exact' to "
+        "always sum every kernel.",
+        "Large inputs are binned instead.",
+    ),
+    (" Set surface='exact' for the exact sum.", ""),
+    (
+        "(include them with include_institutions=True, --include-institutions)",
+        "(tick Include institutions under Patrol plan to plan them)",
+    ),
+    (
+        "pass include_institutions=True (--include-institutions) to plan them anyway.",
+        "tick Include institutions under Patrol plan to plan them anyway.",
+    ),
+    (
+        "so every row was kept; pass crime_types= to choose.",
+        "so every row was kept; choose under 2. Filters (Crime types).",
+    ),
+    (
+        "Pass crime_types='all' or a list to choose.",
+        "Choose others under 2. Filters (Crime types).",
+    ),
+    (
+        "(dose='recommended', --dose recommended, carries the dose out for fewer areas)",
+        "('Each area's recommended dose' under Visits per area carries the dose out for fewer "
+        "areas)",
+    ),
+    ("(dose='uniform', --dose uniform)", "('Same visits everywhere' under Visits per area)"),
     (
         "pass columns= with names exactly as in the header.",
         "choose the columns again in the 'Map the columns' form.",

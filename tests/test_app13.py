@@ -447,3 +447,20 @@ def test_a_column_mapping_stays_with_the_files_it_was_made_for(app):
     assert not app.error
     assert next(m.value for m in app.metric if m.label == "Hot spots") == n_odd
     assert not [s for s in app.selectbox if (s.key or "").startswith("colmap_")]
+
+
+def test_no_tab_shows_a_python_keyword_or_a_command_line_switch(app):
+    """On the demo and on month-only police.uk data (whose notes differ): no text of the page
+    names a keyword argument (``bandwidth=``, ``include_institutions=True``) or a switch
+    (``--include-institutions``) the user of the page cannot use."""
+    import re
+
+    code = re.compile(r"(?<![\w.])[a-z_]{3,}=|(?<!\w)--[a-z]")
+    tabs = ("Map", "Hot spot details", "Patrol plan", "Change over time", "Data and report")
+    for upload in (False, True):
+        if upload:
+            _upload_police_uk(app)
+        for tab in tabs:
+            _open(app, tab)
+            for text in _texts(app):
+                assert not code.search(_unescaped(text)), (tab, text)
