@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from hotspots import HotspotsError, workflows
+from hotspots.constants import TIME_ZONE
 from hotspots.detect import HotspotResult
 from hotspots_app import plan as plan_section
 from hotspots_app.common import (
@@ -33,6 +34,7 @@ DEFAULT_TEAMS = pd.DataFrame(
     {"team": ["Alpha"], "officers": [2], "days": ["daily"], "start": ["18:00"], "end": ["02:00"]}
 )
 _TEAMS = "task_teams_file"
+_ZONE = "task_time_zone_applied"
 
 
 def teams_csv(table: pd.DataFrame) -> bytes:
@@ -42,11 +44,11 @@ def teams_csv(table: pd.DataFrame) -> bytes:
     return t[list(DEFAULT_TEAMS.columns)].to_csv(index=False).encode("utf-8")
 
 
-def _route(made: Any, source: tuple[str, bytes]) -> Any:
+def _route(made: Any, source: tuple[str, bytes], time_zone: str) -> Any:
     from hotspots.tasking import read_teams
 
     name, data = source
-    return workflows.task_teams(made, read_teams(data, name=name))
+    return workflows.task_teams(made, read_teams(data, name=name), time_zone=time_zone)
 
 
 # cache_resource: a team plan is read-only here and shared between sessions.
@@ -57,10 +59,12 @@ def team_plan_for(
     radius_m: float,
     settings: dict[str, Any],
     source: tuple[str, bytes],
+    time_zone: str = TIME_ZONE,
 ) -> Outcome:
-    """The :class:`hotspots.tasking.TeamPlan` of the current plan for these teams."""
+    """The :class:`hotspots.tasking.TeamPlan` of the current plan for these teams, their shifts
+    read in ``time_zone`` (an IANA name)."""
     made = plan_section.patrol_plan_for(result, significant_only, radius_m, settings).value
-    return capture(_route, made, source)
+    return capture(_route, made, source, time_zone)
 
 
 @cache_data(max_entries=8)
@@ -70,13 +74,14 @@ def team_file(
     radius_m: float,
     settings: dict[str, Any],
     source: tuple[str, bytes],
+    time_zone: str,
     kind: str,
     team: str = "",
 ) -> bytes:
     """``"csv"`` (every visit and control), or one team's ``"ics"`` calendar or ``"sheets"``."""
     from hotspots.tasking import render_team_sheets
 
-    tp = team_plan_for(result, significant_only, radius_m, settings, source).value
+    tp = team_plan_for(result, significant_only, radius_m, settings, source, time_zone).value
     if kind == "csv":
         return tp.to_csv().encode("utf-8")
     if kind == "ics":
@@ -86,6 +91,7 @@ def team_file(
 
 def _apply() -> None:
     ss = st.session_state
+    keep(_ZONE, str(ss.get("task_time_zone") or TIME_ZONE).strip() or TIME_ZONE)
     upload = ss.get("task_upload")
     if upload is not None:
         keep(_TEAMS, (upload.name, upload.getvalue()))
@@ -93,6 +99,13 @@ def _apply() -> None:
     edited = ss.get("task_table_value")
     table = edited if isinstance(edited, pd.DataFrame) else DEFAULT_TEAMS
     keep(_TEAMS, ("teams.csv", teams_csv(table)))
+
+
+def _epsg(crs: Any) -> int | None:
+    try:
+        return crs.to_epsg()
+    except AttributeError:
+        return None
 
 
 def section(bundle: Any) -> None:
@@ -104,6 +117,9 @@ def section(bundle: Any) -> None:
         "shortfall said. Days: Mon-Fri, Fri;Sat or daily (the day a shift starts); an end at or "
         "before the start is the next morning."
     )
+    # The analysis CRS is British National Grid exactly when the data lie in Great Britain
+    # (hotspots.crs): elsewhere the UK's time zone is most likely wrong for the shifts.
+    in_great_britain = _epsg(bundle.result.incidents.crs) == 27700
     with st.form("task_form"):
         left, right = st.columns([3, 2])
         edited = left.data_editor(
@@ -115,12 +131,26 @@ def section(bundle: Any) -> None:
             type=["csv", "json"],
             key="task_upload",
         )
+        if "task_time_zone" not in st.session_state:
+            st.session_state["task_time_zone"] = recall(_ZONE, TIME_ZONE)
+        right.text_input(
+            "Time zone of the shifts",
+            key="task_time_zone",
+            help="An IANA time zone name such as Europe/London or America/Chicago: the shifts' "
+            "hours and the calendars' times are in it.",
+        )
+        if not in_great_britain:
+            right.caption(
+                "These data are outside Great Britain: set the time zone where the teams work "
+                "(the default is the UK's)."
+            )
         st.form_submit_button("Route the teams", key="task_submit", on_click=_apply)
     source = recall(_TEAMS)
     if source is None:
         st.caption("Enter the teams and their shifts, then *Route the teams*.")
         return
-    key = (bundle.result, bundle.significant_only, bundle.radius_m, bundle.settings, source)
+    zone = str(recall(_ZONE, TIME_ZONE))
+    key = (bundle.result, bundle.significant_only, bundle.radius_m, bundle.settings, source, zone)
     try:
         with st.spinner("Routing the teams..."):
             out = team_plan_for(*key)

@@ -179,6 +179,7 @@ def test_plan_caption_does_not_call_the_general_window_the_guides(app):
 # ------------------------------------------------------------------------------ the tasking
 def test_team_names_that_differ_in_punctuation_each_get_their_files(app):
     _open(app, "Patrol plan")
+    assert not any("outside Great Britain" in c.value for c in app.caption)  # the demo: GB
     teams = b"team,officers,days,start,end\nA 1,2,daily,18:00,02:00\nA-1,2,daily,18:00,02:00\n"
     app.file_uploader(key="task_upload").set_value(("teams.csv", teams, "text/csv"))
     app.button(key="task_submit").click()
@@ -464,3 +465,44 @@ def test_no_tab_shows_a_python_keyword_or_a_command_line_switch(app):
             _open(app, tab)
             for text in _texts(app):
                 assert not code.search(_unescaped(text)), (tab, text)
+
+
+# ------------------------------------------------------------------- tasking's time zone
+def _chicago_csv(n: int = 600, seed: int = 4) -> bytes:
+    rng = np.random.default_rng(seed)
+    k = n // 2
+    lat = np.r_[rng.normal(41.8781, 0.0004, k), rng.uniform(41.85, 41.90, n - k)]
+    lon = np.r_[rng.normal(-87.6298, 0.0006, k), rng.uniform(-87.66, -87.60, n - k)]
+    day = rng.integers(0, 365, n)
+    when = (
+        pd.Timestamp("2024-01-01")
+        + pd.to_timedelta(day, "D")
+        + pd.to_timedelta(rng.integers(18 * 60, 23 * 60, n), "min")
+    )
+    frame = pd.DataFrame(
+        {"date": when.strftime("%Y-%m-%d %H:%M"), "longitude": lon.round(6), "latitude": lat}
+    )
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def test_teams_outside_great_britain_get_their_own_time_zone(app):
+    app.sidebar.file_uploader(key="uploads").set_value(("chicago.csv", _chicago_csv(), "text/csv"))
+    app.run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    _open(app, "Patrol plan")
+    assert app.text_input(key="task_time_zone").value == "Europe/London"  # the default
+    assert any("outside Great Britain" in c.value for c in app.caption)
+    app.text_input(key="task_time_zone").set_value("America/Chicago")
+    app.button(key="task_submit").click()
+    app.run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    shifts = next(d.value for d in app.dataframe if "shift_start" in d.value.columns)
+    assert str(shifts["shift_start"].iloc[0].tz) == "America/Chicago"
+    assert shifts["shift_start"].iloc[0].hour == 18  # the shift's own hour, read in Chicago
+    # A name that is not a time zone: one readable error, no traceback.
+    app.text_input(key="task_time_zone").set_value("Chicago")
+    app.button(key="task_submit").click()
+    app.run()
+    assert not app.exception
+    errors = [_unescaped(e.value) for e in app.error]
+    assert len(errors) == 1 and "IANA time zone" in errors[0], errors
