@@ -65,7 +65,10 @@ def significance_line(row: Any) -> str | None:
     if sig is None or (isinstance(sig, float) and np.isnan(sig)):
         return None
     p = row.get("p_value")
-    p_text = "" if p is None or not np.isfinite(float(p)) else f" (p = {float(p):.2g})"
+    if p is None or not np.isfinite(float(p)):
+        p_text = ""
+    else:  # "8.9e-88" reads as noise to most readers: below 0.001 the size adds nothing
+        p_text = " (p < 0.001)" if float(p) < 0.001 else f" (p = {float(p):.2g})"
     if bool(sig):
         return f"Significant: yes{p_text}: it stands out from its surroundings."
     return (

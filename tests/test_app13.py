@@ -406,7 +406,10 @@ def test_the_card_says_whether_the_hot_spot_passed_its_test(app):
     _open(app, "Hot spot details")  # the tab's header says it too
     assert said(app)[0].startswith("Significant: no (p = ")
     assert significance_line({"significant": True, "p_value": 1.2e-4}) == (
-        "Significant: yes (p = 0.00012): it stands out from its surroundings."
+        "Significant: yes (p < 0.001): it stands out from its surroundings."
+    )
+    assert significance_line({"significant": False, "p_value": 0.0123}).startswith(
+        "Significant: no (p = 0.012): "
     )
     assert significance_line({"hotspot_id": "H001"}) is None  # a row without a test
     assert significance_line({"significant": float("nan")}) is None
