@@ -176,6 +176,11 @@ PLAIN_WORDING: tuple[tuple[str, str], ...] = (
     ),
     ("(dose='uniform', --dose uniform)", "('Same visits everywhere' under Visits per area)"),
     (
+        "(crime_types='all' or a list; --crime-types on the command line, the Crime types filter "
+        "in the app).",
+        "under 2. Filters (Crime types) and apply the filters.",
+    ),
+    (
         "pass columns= with names exactly as in the header.",
         "choose the columns again in the 'Map the columns' form.",
     ),

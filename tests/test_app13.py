@@ -509,3 +509,23 @@ def test_teams_outside_great_britain_get_their_own_time_zone(app):
     assert not app.exception
     errors = [_unescaped(e.value) for e in app.error]
     assert len(errors) == 1 and "IANA time zone" in errors[0], errors
+
+
+def test_a_file_without_the_default_crime_types_says_where_to_choose_them(app):
+    """police.uk burglaries only: the default (violence) keeps none; the error names the filter
+    box, not crime_types= or --crime-types, and the filter panel stays to choose them."""
+    frame = pd.read_csv(io.BytesIO(_police_uk_csv())).assign(**{"Crime type": "Burglary"})
+    app.sidebar.file_uploader(key="uploads").set_value(
+        ("burglary.csv", frame.to_csv(index=False).encode(), "text/csv")
+    )
+    app.run()
+    assert not app.exception
+    errors = [_unescaped(e.value) for e in app.error]
+    assert len(errors) == 1 and "No usable incidents" in errors[0], errors
+    assert "crime_types=" not in errors[0] and "--crime-types" not in errors[0]
+    assert "under 2. Filters (Crime types)" in errors[0]
+    app.sidebar.multiselect(key="crime_types").set_value(["Burglary"])
+    app.button(key="filters_submit").click()
+    app.run()
+    assert not app.exception and not app.error
+    assert int(next(m.value for m in app.metric if m.label == "Hot spots").replace(",", "")) >= 1
