@@ -1,4 +1,4 @@
-"""Patrol plan: patrol areas in the hot spots, a dated and seeded plan, and its files.
+"""Patrol plan: patrol areas where violence is expected, a dated and seeded plan, its files.
 
 The settings are a form inside a fragment (:func:`section`): applying them reruns this tab only,
 never detection. They are kept across tabs (:func:`hotspots_app.common.remember`), so the map's
@@ -309,7 +309,9 @@ def _settings_form() -> None:
         c[2].checkbox(
             "Plan significant hot spots only",
             key="plan_significant_only",
-            help="Hot spots that are not significantly denser than chance are left out by default.",
+            help="Only the hot spots that passed the significance test name the patrol areas "
+            "inside them; with none, there is no plan. The areas themselves are placed where the "
+            "forecast expects the most violence, inside or outside hot spots.",
         )
         c[2].checkbox(
             "Include institutions",
@@ -599,7 +601,9 @@ def section(result: HotspotResult) -> None:
     """The "Patrol plan" tab: controls, summary, all areas, downloads (reruns on its own)."""
     st.subheader("Patrol plan")
     st.caption(
-        "Patrol-sized areas on the densest places inside the hot spots, and a dated, seeded plan "
+        "Patrol-sized areas where the most violence is expected next, anywhere in the study "
+        "area (those inside a hot spot are named after it, H001-P1; the others A001; the notes "
+        "say how many lie in hot spots), and a dated, seeded plan "
         "with doses suggested by the guide's evidence: 15-minute visits on foot, at least one a "
         "day, random start times inside each area's peak window, no area left more than 3 days. "
         "Each area gets one recommendation for the staffing model chosen."

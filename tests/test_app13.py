@@ -529,3 +529,20 @@ def test_a_file_without_the_default_crime_types_says_where_to_choose_them(app):
     app.run()
     assert not app.exception and not app.error
     assert int(next(m.value for m in app.metric if m.label == "Hot spots").replace(",", "")) >= 1
+
+
+def test_plan_caption_says_where_the_patrol_areas_are_placed(app):
+    """The areas are placed by the forecast anywhere in the study area (Memphis: 95 of 100
+    outside every hot spot); the caption said 'on the densest places inside the hot spots'."""
+    app.sidebar.file_uploader(key="uploads").set_value(("chicago.csv", _chicago_csv(), "text/csv"))
+    app.run()
+    _open(app, "Patrol plan")
+    caption = next(c.value for c in app.caption if c.value.startswith("Patrol-sized areas"))
+    assert "inside the hot spots" not in caption
+    assert "anywhere in the study area" in caption
+    areas = next(d.value for d in app.dataframe if "Patrol area" in d.value.columns)
+    outside = [a for a in areas["Patrol area"].astype(str) if a.startswith("A")]
+    assert outside, list(areas["Patrol area"])  # such areas exist: the old caption was wrong
+    assert app.checkbox(key="plan_significant_only").proto.help.startswith(
+        "Only the hot spots that passed the significance test name the patrol areas"
+    )
