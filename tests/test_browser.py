@@ -707,6 +707,14 @@ def test_method_switch_keeps_caption_layers_and_downloads_in_step(page, tmp_path
     box.first.scroll_into_view_if_needed()
     box.first.locator("input").fill("DBSCAN clusters")  # the list may open below the viewport
     page.keyboard.press("Enter")
+    # The DBSCAN run's page (its line under the map), then its patrol areas' second run.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+             .some(e => e.innerText.startsWith('Darker = higher rank')
+                        && !e.innerText.includes('contours'))""",
+        timeout=180_000,
+    )
+    page.get_by_text("Placing the patrol areas").first.wait_for(state="detached", timeout=120_000)
     wait_idle(page, timeout=180_000)
     map_paths(page)
     names = _layer_names(page)
