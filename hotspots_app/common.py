@@ -194,6 +194,17 @@ PLAIN_WORDING: tuple[tuple[str, str], ...] = (
         "Name the file's columns unit, time, latitude and longitude (or easting and northing) "
         "and upload it again.",
     ),
+    (". Name others with columns= (--column ROLE=NAME).", "."),
+    (
+        "(if they are in another CRS, give it: --coordinate-crs, coordinate_crs=)",
+        "(if they are in another coordinate system, the numbers cannot show it: give the file "
+        "longitude and latitude columns instead)",
+    ),
+    ("or name them explicitly (columns=).", "or name them in the 'Map the columns' form."),
+    (
+        "or name the columns explicitly (columns=).",
+        "or name them in the 'Map the columns' form.",
+    ),
 )
 
 
