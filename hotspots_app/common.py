@@ -64,6 +64,8 @@ _ROUTES: dict[int, list[list[warnings.WarningMessage]]] = {}
 _OUTER: list[Any] = []
 _KEPT = "_kept"
 _SELECTED = "_selected_hotspot"
+#: The detection run the selection's id belongs to (its fingerprint).
+_SELECTED_IN = "_selected_in_run"
 
 
 def _lazy(make: Callable[..., Any], options: dict[str, Any]) -> Callable[[Callable], Callable]:
@@ -368,8 +370,17 @@ def select(hotspot_id: str | None) -> None:
     st.session_state[_SELECTED] = hotspot_id
 
 
-def keep_selection_valid(ids: list[str]) -> str | None:
-    """The selection, reset to the first hot spot when it is not one of ``ids``."""
+def keep_selection_valid(ids: list[str], run: str | None = None) -> str | None:
+    """The selection, reset to the first hot spot when it is not one of ``ids``, or when the
+    hot spots come from another detection run (``run``: its fingerprint): ids are ranks, so
+    H005 of one method or upload is another place than H005 of the next."""
+    ss = st.session_state
+    if run is not None and ss.get(_SELECTED_IN) != run:
+        changed = _SELECTED_IN in ss
+        ss[_SELECTED_IN] = run
+        if changed and ids and selected() != ids[0]:
+            select(ids[0])
+            refresh_table(ids)
     if selected() not in ids:
         select(ids[0] if ids else None)
     return selected()

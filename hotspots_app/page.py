@@ -79,7 +79,7 @@ def main() -> None:
     line = detection.nothing_significant(result, page.method)
     if line:
         st.info(line)
-    keep_selection_valid([str(i) for i in result.hotspots["hotspot_id"]])
+    keep_selection_valid([str(i) for i in result.hotspots["hotspot_id"]], result.fingerprint)
     _open_tab(page)
 
 

@@ -172,6 +172,20 @@ def test_selecting_a_hotspot_updates_details(app):
     assert any("Hot spot H002" in s.value for s in app.subheader)
 
 
+def test_selection_starts_over_when_the_hot_spots_change(app):
+    """Hot spot ids are ranks: H002 of KDE is another place than H002 of DBSCAN, so a new
+    detection run selects its first hot spot; a rerun of the same run keeps the selection."""
+    app.selectbox(key="selected_id").select("H002")
+    app.run()
+    app.run()  # the same run again
+    assert any("Hot spot H002" in s.value for s in app.subheader)
+    app.sidebar.selectbox(key="method").select("dbscan")
+    app.run()
+    assert not app.exception and not app.error
+    assert any("Hot spot H001" in s.value for s in app.subheader)
+    assert not any("Hot spot H002" in s.value for s in app.subheader)
+
+
 def test_tiles_env_var(monkeypatch):
     monkeypatch.delenv("HOTSPOTS_TILES", raising=False)
     at = AppTest.from_file(APP, default_timeout=120).run()
