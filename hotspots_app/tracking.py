@@ -19,6 +19,7 @@ from typing import Any
 import streamlit as st
 
 from hotspots import mapping, offline
+from hotspots.constants import TIME_ZONE
 from hotspots.detect import HotspotResult
 from hotspots.export import json_text
 from hotspots.tracking import (
@@ -86,8 +87,8 @@ def _track(plan: Any, areas: Any, source: tuple[Any, ...]) -> Tracked:
     kind = source[0]
     if kind == "synthetic":
         logs = synthetic_logs(plan, areas, int(source[1]))
-    else:
-        logs = read_patrol_logs(list(source[1]))
+    else:  # ("upload", files) or ("upload", files, time zone of times without an offset)
+        logs = read_patrol_logs(list(source[1]), tz=source[2] if len(source) > 2 else TIME_ZONE)
     if logs.report.n_used == 0:
         return Tracked(logs, None, None, kind == "synthetic")
     visits = rebuild_visits(logs, areas)
@@ -244,7 +245,12 @@ def current_source() -> tuple[Any, ...] | None:
 def _use_uploads() -> None:
     files = st.session_state.get("trk_uploads") or []
     if files:
-        st.session_state[_SOURCE] = ("upload", tuple((f.name, f.getvalue()) for f in files))
+        zone = str(st.session_state.get("trk_time_zone") or TIME_ZONE).strip() or TIME_ZONE
+        st.session_state[_SOURCE] = (
+            "upload",
+            tuple((f.name, f.getvalue()) for f in files),
+            zone,
+        )
 
 
 def _use_synthetic() -> None:
@@ -258,7 +264,15 @@ def _form(demo: bool) -> None:
             type=["csv", "gpx", "geojson", "json"],
             accept_multiple_files=True,
             key="trk_uploads",
-            help="Times without a UTC offset are read as UK local time. Files stay on this server.",
+            help="Times without a UTC offset are read in the time zone below. Files stay on "
+            "this server.",
+        )
+        st.text_input(
+            "Time zone of log times without a UTC offset",
+            value=TIME_ZONE,
+            key="trk_time_zone",
+            help="An IANA time zone name such as Europe/London or America/Chicago. Times that "
+            "carry an offset (2026-03-07T22:15:00+00:00) are read exactly whatever this says.",
         )
         if demo:
             st.number_input(

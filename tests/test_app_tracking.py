@@ -121,3 +121,16 @@ def test_uploaded_log_with_a_bad_row_is_accounted(app):
     assert _metric(app, "Rows rejected") == "1"
     assert "Rejected rows (CSV)" in {b.label for b in app.get("download_button")}
     assert not app.error
+
+
+def test_log_times_without_an_offset_are_read_in_the_time_zone_given(app):
+    """A force outside the UK: the tab's time-zone box decides how times without an offset are
+    read (it was always Europe/London), and the notes say which zone was used."""
+    _open(app, "Tracking")
+    rows = "Callsign,Timestamp,Latitude,Longitude\nA1,2030-01-01 10:00:00,53.4,-2.98\n"
+    app.file_uploader(key="trk_uploads").set_value(("avl.csv", rows.encode(), "text/csv"))
+    app.text_input(key="trk_time_zone").set_value("America/Chicago")
+    _submit(app, "trk_submit")
+    texts = [t.value for t in app.text]  # the notes under "How the logs were read"
+    assert any("local clock time in America/Chicago" in t for t in texts), texts
+    assert not any("local clock time in Europe/London" in t for t in texts)
