@@ -705,8 +705,8 @@ def test_method_switch_keeps_caption_layers_and_downloads_in_step(page, tmp_path
     assert "Density contours (KDE)" in _map_caption(page)
     box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="Method")
     box.first.scroll_into_view_if_needed()
-    box.first.locator("input").fill("DBSCAN clusters")  # the list may open below the viewport
-    page.keyboard.press("Enter")
+    box.first.click()  # the option is clicked, not typed: typing and Enter raced the list
+    page.get_by_role("option", name="DBSCAN clusters", exact=True).click()
     # The DBSCAN run's page (its line under the map), then its patrol areas' second run.
     page.wait_for_function(
         """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
