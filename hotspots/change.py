@@ -38,8 +38,9 @@ from scipy import special
 
 from hotspots._errors import ParameterError
 from hotspots.constants import MICRO_PLACE_M
-from hotspots.grid import cell_boxes, unique_keys
+from hotspots.grid import cell_boxes, cell_ij, cell_keys, unique_keys
 from hotspots.incidents import Incidents
+from hotspots.profile import top_locations
 from hotspots.record import FrozenList, freeze
 from hotspots.stats import benjamini_hochberg, tarone_family
 
@@ -230,9 +231,9 @@ def compare_periods(
         raise ParameterError(msg)
     p0 = n_after / (n_before + n_after)
     xy = incidents.xy[dated]
-    ij = np.floor(xy / cell_size).astype(np.int64)
-    keys = (ij[:, 0] << 32) + (ij[:, 1] & 0xFFFFFFFF)
-    cells, inverse = unique_keys(keys, return_inverse=True)
+    cells, inverse = unique_keys(
+        cell_keys(np.floor(xy / cell_size).astype(np.int64)), return_inverse=True
+    )
     n = np.bincount(inverse).astype(float)
     k = np.bincount(inverse, weights=after[dated].astype(float))
     m = len(n)
@@ -250,8 +251,7 @@ def compare_periods(
     klass = np.where(
         significant & (k > expected), "rose", np.where(significant, "fell", "no clear change")
     )
-    cell_ij = np.column_stack([cells >> 32, (cells & 0xFFFFFFFF).astype(np.int32)])
-    top = _top_locations(incidents.frame["location"][dated], inverse, m)
+    top = top_locations(incidents.frame["location"], np.flatnonzero(dated), inverse, m)
     table = gpd.GeoDataFrame(
         {
             "before": (n - k).round().astype(int),
@@ -263,9 +263,9 @@ def compare_periods(
             "tested": tested,
             "q_value": q,
             "change_class": klass,
-            "top_location": top,
+            "top_location": np.asarray(top, dtype=object),
         },
-        geometry=cell_boxes(cell_ij, cell_size),
+        geometry=cell_boxes(cell_ij(cells), cell_size),
         crs=incidents.crs,
     )
     order = np.lexsort((-np.abs(k - expected), np.nan_to_num(q, nan=2.0)))
@@ -294,20 +294,6 @@ def compare_periods(
     }
     notes = _notes(params, chosen)
     return PeriodChange(table, freeze(params), FrozenList(notes))
-
-
-def _top_locations(locations: pd.Series, cell: np.ndarray, m: int) -> np.ndarray:
-    """The most frequent non-empty location text of each of ``m`` cells ("" if none; ties to
-    the text first in sort order)."""
-    out = np.full(m, "", dtype=object)
-    pairs = pd.DataFrame({"cell": cell, "location": locations.to_numpy(dtype=object)})
-    pairs = pairs[pairs["location"] != ""]
-    if len(pairs):
-        sizes = pairs.groupby(["cell", "location"], sort=True).size().reset_index(name="n")
-        best = sizes.sort_values(["cell", "n"], ascending=[True, False], kind="stable")
-        best = best.drop_duplicates("cell")
-        out[best["cell"].to_numpy()] = best["location"].to_numpy(dtype=object)
-    return out
 
 
 def _span(incidents: Incidents, mask: np.ndarray) -> list[str]:

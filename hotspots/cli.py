@@ -594,6 +594,15 @@ def _load(
     return (incidents, others) if with_others else incidents
 
 
+def _load_reported(args: argparse.Namespace, out: Any) -> Any:
+    """:func:`_load`, then the rows read and the ingest choices printed (unless ``--quiet``)."""
+    incidents = _load(args)
+    if not args.quiet:
+        _print_report(incidents, out)
+    _print_notes(incidents, args, out)
+    return incidents
+
+
 def _print_report(incidents: Any, out: Any) -> None:
     rep = incidents.report
     print(
@@ -945,10 +954,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Any) -> int:
 
 
 def _cmd_classify(args: argparse.Namespace, out: Any) -> int:
-    incidents = _load(args)
-    if not args.quiet:
-        _print_report(incidents, out)
-    _print_notes(incidents, args, out)
+    incidents = _load_reported(args, out)
     res = workflows.classify_over_time(
         incidents,
         cell_size=args.cell_size,
@@ -970,10 +976,7 @@ def _cmd_change(args: argparse.Namespace, out: Any) -> int:
     if Path(args.out).suffix.lower() != ".geojson":
         msg = f"--out must end in .geojson, got {Path(args.out).name!r}."
         raise ParameterError(msg)
-    incidents = _load(args)
-    if not args.quiet:
-        _print_report(incidents, out)
-    _print_notes(incidents, args, out)
+    incidents = _load_reported(args, out)
     res = workflows.change_between_periods(
         incidents,
         split=args.split,

@@ -48,7 +48,7 @@ from shapely.geometry.base import BaseGeometry
 from hotspots._errors import ParameterError
 from hotspots.base import Boolean, HotspotEstimator, Interval, Options
 from hotspots.constants import MICRO_PLACE_M
-from hotspots.grid import cell_boxes, cell_keys, neighbour_offsets, unique_keys
+from hotspots.grid import cell_boxes, cell_ij, cell_keys, neighbour_offsets, unique_keys
 from hotspots.incidents import Incidents
 from hotspots.stats import benjamini_hochberg
 
@@ -260,13 +260,6 @@ DENSE_DILATION_RATIO = 16.0
 DILATION_BAND_CELLS = 1 << 24
 
 
-def _unkey(keys: np.ndarray) -> np.ndarray:
-    """(m, 2) cells of ``keys`` (the inverse of :func:`hotspots.grid.cell_keys`, negative
-    indices included; shifting a cell by an offset adds the offset's key)."""
-    j = (keys + _KEY_SHIFT // 2) % _KEY_SHIFT - _KEY_SHIFT // 2
-    return np.column_stack([(keys - j) // _KEY_SHIFT, j])
-
-
 def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Positions of ``keys`` in ``sorted_keys``, -1 where absent."""
     if len(sorted_keys) == 0:
@@ -287,7 +280,7 @@ def _dilate_square(ij: np.ndarray, r: int) -> np.ndarray:
     if len(ij) == 0:
         return np.empty((0, 2), dtype=np.int64)
     keys = unique_keys(cell_keys(ij))
-    cells = _unkey(keys)
+    cells = cell_ij(keys)
     side = 2 * r + 1
     box = float(np.ptp(cells[:, 0]) + side) * float(np.ptp(cells[:, 1]) + side)
     if box <= DENSE_DILATION_RATIO * len(keys) * side:
@@ -295,7 +288,7 @@ def _dilate_square(ij: np.ndarray, r: int) -> np.ndarray:
     d = np.arange(-r, r + 1, dtype=np.int64)
     for step in (d * _KEY_SHIFT, d):  # i then j; a shift of j stays within its column here
         keys = unique_keys((keys[:, None] + step[None, :]).ravel())
-    return _unkey(keys)
+    return cell_ij(keys)
 
 
 def _dilate_raster(cells: np.ndarray, r: int) -> np.ndarray:
@@ -412,7 +405,7 @@ def occupied_cells(xy: np.ndarray, cell_size: float) -> tuple[np.ndarray, np.nda
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     ij = np.floor(xy / float(cell_size)).astype(np.int64)
     keys, inverse = unique_keys(cell_keys(ij), return_inverse=True)
-    return _unkey(keys), keys, inverse
+    return cell_ij(keys), keys, inverse
 
 
 #: Side of the blocks of cells :func:`centres_within` settles at once, in cells (a prepared
@@ -455,7 +448,7 @@ def centres_within(geom: BaseGeometry, ij: np.ndarray, cell_size: float) -> np.n
     b, c = CENTRE_BLOCK_CELLS, float(cell_size)
     keys, block_of = unique_keys(cell_keys(ij // b), return_inverse=True)
     block_of = block_of.ravel()
-    bij = _unkey(keys)
+    bij = cell_ij(keys)
     blocks = shapely.box(bij[:, 0] * b * c, bij[:, 1] * b * c,
                          (bij[:, 0] + 1) * b * c, (bij[:, 1] + 1) * b * c)  # fmt: skip
     full = shapely.contains(geom, blocks)
@@ -593,7 +586,7 @@ class StudyAreaCells:
             return np.zeros(0)
         c, t = self.cell_size, OVERLAY_TILE_CELLS
         tile_keys, tile_of = unique_keys(cell_keys(ij // t), return_inverse=True)
-        tij = _unkey(tile_keys)
+        tij = cell_ij(tile_keys)
         tiles = shapely.box(tij[:, 0] * t * c, tij[:, 1] * t * c,
                             (tij[:, 0] + 1) * t * c, (tij[:, 1] + 1) * t * c)  # fmt: skip
         _, parts, tree = self._prepared()
@@ -769,7 +762,7 @@ def grid_part(
     nbr = neighbour_offsets(cell, neighbour_distance).astype(np.int64)
     win = _square_offsets(area.radius)
     occ_keys = unique_keys(np.asarray(occupied_keys, dtype=np.int64))
-    every = _dilate_square(_unkey(occ_keys), area.radius)
+    every = _dilate_square(cell_ij(occ_keys), area.radius)
     every_keys = cell_keys(every)
     kept = np.arange(len(every))
     if box is not None:
@@ -1025,7 +1018,7 @@ class GiStarGrid:
                 out[pos] = np.concatenate([getattr(p, name) for p in parts])
             return out
 
-        self.cells = _unkey(keys)
+        self.cells = cell_ij(keys)
         self.keys = keys
         self.fraction = joined("fraction")
         self.n_neighbours = joined("n_neighbours")

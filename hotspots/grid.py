@@ -993,6 +993,29 @@ def cell_keys(ij: np.ndarray) -> np.ndarray:
     return ij[:, 0] * 2**32 + ij[:, 1]
 
 
+def cell_ij(keys: np.ndarray) -> np.ndarray:
+    """The cells of ``keys``: the inverse of :func:`cell_keys`, negative indices included.
+
+    Parameters
+    ----------
+    keys : numpy.ndarray of int64, shape (m,)
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (m, 2)
+
+    Examples
+    --------
+    >>> ij = np.array([[3, -2], [-1, 5], [0, 0]])
+    >>> bool((cell_ij(cell_keys(ij)) == ij).all())
+    True
+    """
+    half = np.int64(2**31)
+    keys = np.asarray(keys, dtype=np.int64)
+    j = (keys + half) % np.int64(2**32) - half
+    return np.column_stack([(keys - j) // np.int64(2**32), j])
+
+
 def unique_keys(keys: np.ndarray, *, return_inverse: bool = False) -> Any:
     """``np.unique(keys)`` (and ``return_inverse``) of integer keys, by hashing, not sorting.
 

@@ -48,6 +48,7 @@ from scipy import stats
 from hotspots._errors import ParameterError
 from hotspots.constants import MICRO_PLACE_M, MICRO_PLACE_RADIUS_M, NIGHT_WINDOW, PATROL_UNIT_M2
 from hotspots.crs import WGS84, transformer
+from hotspots.grid import cell_keys
 from hotspots.incidents import Incidents, unique_points
 from hotspots.stats import (
     PlaceTest,
@@ -73,6 +74,7 @@ __all__ = [
     "rank_hotspots_with_members",
     "surroundings_p_values",
     "timing_prior",
+    "top_locations",
 ]
 
 RANK_ORDERS = ("intensity", "count", "harm", "peak")
@@ -330,8 +332,7 @@ def timing_prior(incidents: Incidents, cell_size: float = MICRO_PLACE_M) -> Timi
     dt = frame["datetime"]
     timed = frame["has_time"].to_numpy(dtype=bool) & dt.notna().to_numpy()
     xy = incidents.xy[timed]
-    ij = np.floor(xy / cell_size).astype(np.int64)
-    cell = pd.factorize((ij[:, 0] << 32) + (ij[:, 1] & 0xFFFFFFFF))[0]
+    cell = pd.factorize(cell_keys(np.floor(xy / cell_size).astype(np.int64)))[0]
     m = int(cell.max()) + 1 if len(cell) else 0
     when = dt[timed].dt
     hour = when.hour.to_numpy(dtype=np.int64)
@@ -366,9 +367,19 @@ def _format_window(days: list[int] | None, hours: tuple[int, int] | None) -> str
     return " ".join(parts)
 
 
-def _top_locations(location: Any, inc_idx: np.ndarray, poly_idx: np.ndarray, k: int) -> list[str]:
+def top_locations(location: Any, inc_idx: np.ndarray, poly_idx: np.ndarray, k: int) -> list[str]:
     """The most frequent non-empty location text per polygon ("" where none); ties: the first in
-    alphabetical order. Counted on the codes of the distinct texts, not on the texts."""
+    alphabetical order. Counted on the codes of the distinct texts, not on the texts.
+
+    Parameters
+    ----------
+    location : array-like of str
+        Every incident's location text.
+    inc_idx, poly_idx : numpy.ndarray of int
+        Pairs (incident, polygon): the incidents each polygon (or cell) holds.
+    k : int
+        Number of polygons.
+    """
     top = [""] * k
     if len(inc_idx) == 0:
         return top
@@ -411,7 +422,7 @@ def count_and_name(polygons: Any, incidents: Incidents) -> tuple[np.ndarray, lis
     geoms = np.asarray(getattr(polygons, "values", polygons), dtype=object)
     inc_idx, poly_idx = assign_incidents(geoms, incidents)
     counts = np.bincount(poly_idx, minlength=len(geoms)).astype(np.int64)
-    names = _top_locations(incidents.frame["location"], inc_idx, poly_idx, len(geoms))
+    names = top_locations(incidents.frame["location"], inc_idx, poly_idx, len(geoms))
     return counts, names
 
 
@@ -730,7 +741,7 @@ def rank_hotspots_with_members(
     label_points = _label_points(geoms, crs)
     monthly = _monthly_counts(frame["month"].to_numpy(), months, inc_idx, poly_idx, k)
     hour_counts, day_counts = _hour_and_day_counts(frame, inc_idx, poly_idx, k)
-    top_location = _top_locations(frame["location"], inc_idx, poly_idx, k)
+    top_location = top_locations(frame["location"], inc_idx, poly_idx, k)
     classes, trends = _classes_and_trends(monthly, frame["month"], months, alpha)
     extents = _max_extents(geoms)
     timing = _timings(

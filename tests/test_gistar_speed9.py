@@ -16,7 +16,7 @@ import pytest
 import shapely
 
 from hotspots import gistar, places
-from hotspots.grid import cell_keys, neighbour_offsets
+from hotspots.grid import cell_ij, cell_keys, neighbour_offsets
 from hotspots.incidents import Incidents
 from hotspots.patrol import make_patrol_areas
 
@@ -31,7 +31,7 @@ def _reference_overlay(area: gistar.StudyAreaCells, ij: np.ndarray) -> np.ndarra
         return np.zeros(0)
     c, t = area.cell_size, gistar.OVERLAY_TILE_CELLS
     tile_keys, tile_of = np.unique(cell_keys(ij // t), return_inverse=True)
-    tij = gistar._unkey(tile_keys)
+    tij = cell_ij(tile_keys)
     tiles = shapely.box(tij[:, 0] * t * c, tij[:, 1] * t * c,
                         (tij[:, 0] + 1) * t * c, (tij[:, 1] + 1) * t * c)  # fmt: skip
     _, parts, tree = area._prepared()
@@ -73,7 +73,7 @@ def _reference_part(occupied_keys, area, neighbour_distance, box=None):
     nbr = neighbour_offsets(area.cell_size, neighbour_distance).astype(np.int64)
     win = gistar._square_offsets(area.radius)
     occ_keys = np.unique(np.asarray(occupied_keys, dtype=np.int64))
-    cand = gistar._dilate_square(gistar._unkey(occ_keys), area.radius)
+    cand = gistar._dilate_square(cell_ij(occ_keys), area.radius)
     if box is not None:
         i0, j0, i1, j1 = box
         i, j = cand[:, 0], cand[:, 1]
@@ -444,5 +444,5 @@ def test_dilate_raster_either_way_equals_the_shifted_keys(r):
     keys = np.unique(cell_keys(ij))
     for d in np.arange(-r, r + 1) * 2**32, np.arange(-r, r + 1):
         keys = np.unique((keys[:, None] + d[None, :]).ravel())
-    cells = gistar._unkey(np.unique(cell_keys(ij)))
-    np.testing.assert_array_equal(gistar._dilate_raster(cells, r), gistar._unkey(keys))
+    cells = cell_ij(np.unique(cell_keys(ij)))
+    np.testing.assert_array_equal(gistar._dilate_raster(cells, r), cell_ij(keys))
