@@ -189,9 +189,12 @@ def metric(pg, label: str) -> str:
 
 def upload(pg, files: list[Path]) -> None:
     """Upload through the sidebar's data uploader and wait for the app to rerun on the files."""
-    pg.locator('[data-testid="stSidebar"] input[type="file"]').first.set_input_files(
-        [str(f) for f in files]
-    )
+    # The sidebar holds three uploaders (data, study area, harm table); only the data one takes
+    # many files. ``.first`` alone once resolved to the harm-table input while the sidebar was
+    # redrawn (a CI run under load), so select the keyed container and wait for it.
+    box = pg.locator('[data-testid="stSidebar"] .st-key-uploads input[type="file"]')
+    box.wait_for(state="attached", timeout=60_000)
+    box.set_input_files([str(f) for f in files])
     pg.get_by_text("synthetic demo data").first.wait_for(state="detached", timeout=120_000)
     wait_idle(pg)
 
