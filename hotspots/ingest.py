@@ -72,6 +72,7 @@ from hotspots.incidents import (
 )
 from hotspots.progress import READING, VALIDATING, Progress, progress_step, reporter
 from hotspots.sources import Skipped, SourceList, expand_sources, folder_files, folder_listing
+from hotspots.spreadsheets import SPREADSHEET_SUFFIXES
 
 __all__ = [
     "FORMAT_BNG",
@@ -337,7 +338,8 @@ def _item_sources(
         return [(str(name), functools.partial(bytes, data), data)], []
     if hasattr(item, "read") or hasattr(item, "getvalue"):
         name = Path(str(getattr(item, "name", "upload.csv"))).name
-        if name.lower().endswith((".zip", ".gz")):  # an archive: its members are listed now
+        if name.lower().endswith((".zip", ".gz", *SPREADSHEET_SUFFIXES)):  # listed now: an
+            # archive's members, a workbook's sheets
             data = _read_upload(item, name)
             return [(name, functools.partial(bytes, data), data)], []
         return [(name, functools.partial(_read_upload, item, name), None)], []
@@ -393,7 +395,9 @@ def _path_sources(
         if path.is_dir():
             files, skipped = folder_listing(path)
             if not files:
-                msg = "The folder holds no .csv files (nor Parquet files) of incidents"
+                msg = (
+                    "The folder holds no .csv files (nor Parquet files nor workbooks) of incidents"
+                )
                 msg += (": " + " ".join(k.note for k in skipped)) if skipped else "."
                 raise InputError(
                     msg, file=str(path), hint="point to a folder of CSV files or to a file."
@@ -3540,7 +3544,9 @@ def read_incidents(
     Parameters
     ----------
     sources : path, folder, file object, (name, bytes) or a sequence of these
-        CSV or Parquet input. A folder means every ``*.csv``, ``*.parquet`` and ``*.pq`` in it
+        CSV, Parquet or spreadsheet input (a workbook is one file per visible sheet:
+        :mod:`hotspots.spreadsheets`). A folder means every ``*.csv``, ``*.parquet``, ``*.pq``
+        and workbook (``*.xlsx``, ``*.xls``, ``*.ods``...) in it
         or its subfolders (police.uk's download holds a folder per month; a partitioned Parquet
         dataset its parts), in the order of their paths. A zip archive (police.uk's download as
         it comes) means the same files inside it, a gzip-compressed file its contents.

@@ -1,4 +1,5 @@
-"""The files a source names: folders and their subfolders, zip archives, gzip-compressed files.
+"""The files a source names: folders and their subfolders, zip archives, gzip-compressed files,
+spreadsheet workbooks (one file per sheet, :mod:`hotspots.spreadsheets`).
 
 police.uk's custom download is a zip archive of one folder per month
 (``2024-01/2024-01-merseyside-street.csv``), with the force's outcomes and stop and search files
@@ -17,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import zipfile
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from hotspots._errors import InputError
+from hotspots.spreadsheets import OLE_MAGIC, is_spreadsheet_name, workbook_sheets
 
 __all__ = [
     "EMPTY_FILE",
@@ -62,8 +65,8 @@ POLICE_UK_OTHER_FILES = {
     ),
 }
 
-#: Spreadsheet files a zip archive may hold instead of CSV files (named in the error).
-_SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".numbers")
+#: Spreadsheet files that cannot be read (named in the error when an archive holds only these).
+_SPREADSHEETS = (".numbers",)
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -102,9 +105,13 @@ def police_uk_kind(name: str) -> str | None:
 
 
 def _data_name(name: str) -> bool:
-    """A CSV (also ``.csv.gz``) or Parquet file's name."""
+    """A CSV (also ``.csv.gz``), Parquet or spreadsheet workbook file's name."""
     low = PurePosixPath(str(name).replace("\\", "/")).name.lower()
-    return low.endswith((".csv", ".csv.gz")) or PurePosixPath(low).suffix in PARQUET_SUFFIXES
+    return (
+        low.endswith((".csv", ".csv.gz"))
+        or PurePosixPath(low).suffix in PARQUET_SUFFIXES
+        or (is_spreadsheet_name(low) and not low.startswith("~$"))  # ~$: Excel's lock file
+    )
 
 
 def _hidden(name: str) -> bool:
@@ -164,8 +171,8 @@ def folder_listing(path: str | Path) -> tuple[list[Path], list[Skipped]]:
 def folder_files(path: str | Path) -> list[Path]:
     """The files :func:`hotspots.ingest.read_incidents` reads from a folder, in order.
 
-    Its CSV and Parquet files and those of its subfolders (:func:`folder_listing`), without
-    police.uk's outcomes and stop and search files.
+    Its CSV, Parquet and workbook files and those of its subfolders (:func:`folder_listing`),
+    without police.uk's outcomes and stop and search files.
 
     Parameters
     ----------
@@ -184,6 +191,39 @@ def _is_workbook(z: zipfile.ZipFile) -> bool:
     return "[Content_Types].xml" in names and any(n.startswith(("xl/", "word/")) for n in names)
 
 
+_ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+def _is_spreadsheet_zip(z: zipfile.ZipFile) -> bool:
+    """An Office Open XML workbook (``.xlsx``, ``.xlsm``, ``.xlsb``) or an OpenDocument
+    spreadsheet (``.ods``), whatever its name."""
+    names = z.namelist()
+    if "mimetype" in names and z.read("mimetype").strip() == _ODS_MIME:
+        return True
+    return _is_workbook(z) and any(n.startswith("xl/") for n in names)
+
+
+def _sheets(name: str, data: bytes) -> tuple[list[tuple[str, Loader]], list[Skipped]]:
+    """A workbook's readable sheets as incident files, and the sheets not read."""
+    found, skipped = workbook_sheets(name, data)
+    return found, [Skipped(label, reason) for label, reason in skipped]
+
+
+def _workbook_bytes(data: bytes) -> bool:
+    """Whether a file's bytes are a spreadsheet workbook, by its content (a CSV file named
+    ``.xlsx`` is still read as CSV): an Excel 97-2003 file's OLE header, or a zip archive that
+    is an Office Open XML workbook or an OpenDocument spreadsheet."""
+    if data.startswith(OLE_MAGIC):
+        return True
+    if data[:4] == _ZIP_MAGIC:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                return _is_spreadsheet_zip(z)
+        except (zipfile.BadZipFile, OSError, KeyError):
+            return False
+    return False
+
+
 def _zip_members(
     name: str, opener: Callable[[], zipfile.ZipFile]
 ) -> tuple[list[tuple[str, Loader]], list[Skipped]] | None:
@@ -191,7 +231,7 @@ def _zip_members(
     says it is not a CSV file)."""
     try:
         with opener() as z:
-            if _is_workbook(z):
+            if _is_workbook(z) or _is_spreadsheet_zip(z):
                 return None
             infos = [i for i in z.infolist() if not i.is_dir()]
             every = [i.filename for i in infos]
@@ -227,6 +267,15 @@ def _zip_members(
                     msg, file=label, hint="download or copy the archive again."
                 ) from exc
 
+        if is_spreadsheet_name(m):  # a workbook in the archive: its sheets, read now
+            data = load()
+            if _workbook_bytes(data):
+                found, sheets_skipped = _sheets(label, data)
+                items.extend(found)
+                skipped.extend(sheets_skipped)
+                continue
+            items.append((label, functools.partial(bytes, data)))  # not a workbook: as text
+            continue
         items.append((label, load))
     sheets = [m for m in every if m.lower().endswith(_SPREADSHEETS)]
     if not items and not skipped and sheets:
@@ -241,7 +290,7 @@ def _zip_members(
         msg = f"The zip archive holds other zip archives ({shown}), not CSV files."
         raise InputError(msg, file=name, hint="unpack the archive and give the archives inside.")
     if not items:
-        msg = "The zip archive holds no .csv or Parquet file of incidents."
+        msg = "The zip archive holds no .csv, Parquet or spreadsheet file of incidents."
         raise InputError(
             msg,
             file=name,
@@ -282,6 +331,13 @@ def expand_path(path: Path, name: str, load: Loader) -> tuple[list[tuple[str, Lo
         found = _zip_members(name, lambda: zipfile.ZipFile(path))
         if found is not None:
             return found
+        data = load()  # an Office file: read when it is a spreadsheet, else refused as binary
+        if _workbook_bytes(data):
+            return _sheets(name, data)
+    elif head.startswith(OLE_MAGIC[:4]):
+        data = load()
+        if _workbook_bytes(data):
+            return _sheets(name, data)
     elif head.startswith(_GZIP_MAGIC):
         return [_gunzipped(name, load)], []
     return [(name, load)], []
@@ -289,6 +345,8 @@ def expand_path(path: Path, name: str, load: Loader) -> tuple[list[tuple[str, Lo
 
 def expand_bytes(name: str, data: bytes) -> tuple[list[tuple[str, Loader]], list]:
     """An uploaded file's bytes as the incident files they hold (as :func:`expand_path`)."""
+    if _workbook_bytes(data):
+        return _sheets(name, data)
     if data[:4] == _ZIP_MAGIC:
         found = _zip_members(name, lambda: zipfile.ZipFile(io.BytesIO(data)))
         if found is not None:

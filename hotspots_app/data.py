@@ -297,7 +297,7 @@ def sidebar_data() -> DataSource:
     files = st.sidebar.file_uploader(
         "Incident CSV files (one or many, e.g. a year of police.uk monthly files, or "
         "police.uk's download as a zip archive)",
-        type=["csv", "zip", "gz", "parquet", "pq"],
+        type=["csv", "zip", "gz", "parquet", "pq", "xlsx", "xlsm", "xlsb", "xls", "ods"],
         accept_multiple_files=True,
         key="uploads",
         help="police.uk street-level files, or any CSV with longitude/latitude or "

@@ -288,10 +288,12 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_a_zip_of_spreadsheets_says_to_save_them_as_csv():
+def test_a_damaged_spreadsheet_in_a_zip_says_to_save_it_as_csv():
+    # workbooks in a zip are read (tests/test_spreadsheets.py); one that is no workbook is named
     data = _zip({"crimes.xlsx": b"PK\x03\x04not really"})
-    with pytest.raises(InputError, match=r"spreadsheets \(crimes\.xlsx\)") as err:
+    with pytest.raises(InputError, match="Excel workbook, not a CSV") as err:
         read_incidents(("upload.zip", data))
+    assert err.value.file == "upload.zip/crimes.xlsx"
     assert "save it as CSV" in (err.value.hint or "")
 
 

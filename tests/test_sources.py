@@ -200,14 +200,15 @@ def test_the_cluster_path_carries_the_skipped_files(download):
     assert list(inc.report.notes) == list(local.report.notes)
 
 
-def test_a_workbook_is_still_refused_as_not_csv(tmp_path):
+def test_a_damaged_workbook_is_an_input_error_naming_it(tmp_path):
+    # workbooks are read (tests/test_spreadsheets.py); one the parser cannot read says so
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("xl/workbook.xml", "<workbook/>")
     path = tmp_path / "crimes.xlsx"
     path.write_bytes(buf.getvalue())
-    with pytest.raises(InputError, match="Excel workbook") as err:
+    with pytest.raises(InputError, match="The workbook cannot be read") as err:
         read_incidents(path)
     assert err.value.file == "crimes.xlsx"
 
