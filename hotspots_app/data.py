@@ -295,13 +295,14 @@ def sidebar_data() -> DataSource:
     """
     st.sidebar.header("1. Data")
     files = st.sidebar.file_uploader(
-        "Incident CSV files (one or many, e.g. a year of police.uk monthly files, or "
-        "police.uk's download as a zip archive)",
+        "Incident files: CSV, Excel or Parquet (one or many, e.g. a year of police.uk monthly "
+        "files, or police.uk's download as a zip archive)",
         type=["csv", "zip", "gz", "parquet", "pq", "xlsx", "xlsm", "xlsb", "xls", "ods"],
         accept_multiple_files=True,
         key="uploads",
         help="police.uk street-level files, or any CSV with longitude/latitude or "
-        "easting/northing columns. Files stay on this server.",
+        "easting/northing columns; each visible sheet of a workbook is read as one file. "
+        "Files stay on this server.",
     )
     if files:
         return DataSource(
