@@ -32,6 +32,7 @@ reason                         meaning
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import csv
 import dataclasses
@@ -1438,6 +1439,9 @@ class _Parsed:
     # every row ended with one empty field more than the header (a delimiter ending each line),
     # read without it (:func:`_without_trailing_field`)
     trailing_field: bool = False
+    # (lines above the column names read as a title, not rows; the title's text): see
+    # :func:`_below_title`
+    title: tuple[int, str] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -1843,12 +1847,87 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
     if trailing is not None:
         table, lines, malformed = trailing
         parser, line_text = "csv", None
+    title = None if trailing is not None else _below_title(header, table, lines, malformed)
+    if title is not None:
+        header, table, lines, malformed, title = title
+        parser, line_text = "csv", None
     header = _unique_header(header)
     table = table.rename_columns(header)
     return _Parsed(
         name, sha, encoding, _DELIM_NAMES.get(delim, delim), header, table, lines, malformed,
-        parser, line_text and (*line_text, delim), trailing is not None,
+        parser, line_text and (*line_text, delim), trailing is not None, title,
     )  # fmt: skip
+
+
+#: Records searched for the column names below a title (:func:`_below_title`): heuristic of
+#: this product (a report's title block is a few lines; an export's header is never far down).
+TITLE_SEARCH_RECORDS = 20
+
+
+def _names_like(fields: Sequence[str]) -> bool:
+    """Whether a record reads as column names: at least two named fields, at least half its
+    fields named, and none of them a number (a data row holds its coordinates)."""
+    named = [f.strip() for f in fields if f.strip()]
+    if len(named) < 2 or 2 * len(named) < len(fields):
+        return False
+    for f in named:
+        try:
+            float(f.replace(",", "."))
+        except ValueError:
+            continue
+        return False
+    return True
+
+
+def _below_title(
+    header: list[str], table: pa.Table, lines: np.ndarray, malformed: list[tuple[int, list[str]]]
+) -> tuple[list[str], pa.Table, np.ndarray, list, tuple[int, str]] | None:
+    """A file whose column names sit below a title (a report's heading, an export's "Crimes
+    January 2024" line): (header, rows, lines, malformed rows, (title lines, title text)) read
+    from the names' line on; None for any other file.
+
+    Only a first line that cannot be the header is passed over: either no row has as many
+    fields as it (a one- or two-field title above a wider table: every row is malformed), or
+    fewer than half its fields are named (a title padded with delimiters to the table's width,
+    as a spreadsheet saved as CSV writes it). The names are then the first record among the
+    next :data:`TITLE_SEARCH_RECORDS` that reads as column names (:func:`_names_like`) and,
+    in the first case, has the field count most malformed rows have. Lines above it are the
+    title: not rows, said in a note; rows after it of another field count stay malformed.
+    """
+    named = sum(1 for h in header if h.replace("\ufeff", "").strip())
+    if table.num_rows == 0 and malformed:
+        widths = collections.Counter(len(r) for _, r in malformed)
+        width = widths.most_common(1)[0][0]
+        if width <= len(header):
+            return None
+        at = next(
+            (
+                i
+                for i, (_, r) in enumerate(malformed[:TITLE_SEARCH_RECORDS])
+                if len(r) == width and _names_like(r)
+            ),
+            None,
+        )
+        if at is None:
+            return None
+        line, names = malformed[at]
+        rows = [(ln, r) for ln, r in malformed[at + 1 :] if len(r) == width]
+        bad = [(ln, r) for ln, r in malformed[at + 1 :] if len(r) != width]
+        cols = list(zip(*(r for _, r in rows), strict=True)) or [()] * width
+        out = pa.table({f"f{i}": pa.array(list(c), type=pa.string()) for i, c in enumerate(cols)})
+        kept = np.array([ln for ln, _ in rows], dtype=np.int64)
+    elif 2 * named < len(header) and table.num_rows:
+        head = table.slice(0, TITLE_SEARCH_RECORDS).to_pylist()
+        at = next((i for i, r in enumerate(head) if _names_like(list(r.values()))), None)
+        if at is None:
+            return None
+        line, names = int(lines[at]), [str(v) for v in head[at].values()]
+        out, kept = table.slice(at + 1), lines[at + 1 :]
+        bad = [(ln, r) for ln, r in malformed if ln > line]
+    else:
+        return None
+    title = " ".join(h.strip() for h in header if h.strip())
+    return names, out, kept, bad, (line - 1, title)
 
 
 def _without_trailing_field(
@@ -2158,6 +2237,13 @@ def _layout_notes(p: _Parsed, date_order: str) -> list[str]:
         out.append(
             f"{p.name}: the file is UTF-8 but for some bytes that are not (lines saved in "
             "another encoding, as when files are joined); those were read as Windows-1252."
+        )
+    if p.title is not None:
+        n, text = p.title
+        where = "line 1 was" if n == 1 else f"lines 1-{n} were"
+        out.append(
+            f"{p.name}: {where} read as a title above the column names (line {n + 1}), not as "
+            f"rows ('{text[:80]}')."
         )
     if p.trailing_field:
         out.append(
@@ -4938,6 +5024,9 @@ def _file_choices(files: list[ValidatedFile]) -> dict[str, Any]:
     trailing = [f.info.name for f in files if f.parsed.trailing_field]
     if trailing:  # read without the empty field each row ended with (_without_trailing_field)
         choices["trailing_field_dropped"] = trailing
+    titles = {f.info.name: f.parsed.title[0] for f in files if f.parsed.title is not None}
+    if titles:  # lines above the column names, not rows (_below_title)
+        choices["title_lines"] = titles
     # every month a well-formed row carries (any crime type, valid or not): a month absent here
     # is missing data, not a month without incidents (Incidents.missing_months)
     seen = np.unique(np.concatenate([_distinct_values(f.month) for f in files]))

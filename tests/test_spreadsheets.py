@@ -190,3 +190,58 @@ def test_the_cli_reads_a_workbook(tmp_path, capsys):
 
     run = json.loads(out.read_text())["hotspots_parameters"]
     assert "book.xlsx [Jan]" in json.dumps(run)
+
+
+# ------------------------------------------------------------------ a title above the names
+
+
+def police_csv_lines(rows: list[list]) -> list[str]:
+    return [",".join(str(v) for v in r) for r in rows]
+
+
+def test_a_title_above_the_column_names_is_not_read_as_rows():
+    rows = [HEADER, *police_rows(30)]
+    rows[7][3] = "x"  # a bad longitude: data row 7
+    rows.append(list(rows[5]))  # a copy of data row 5 with its Crime ID: a duplicate
+    body = police_csv_lines(rows)
+    plain = read_incidents(("p.csv", ("\n".join(body) + "\n").encode()), crime_types="all")
+    text = "\n".join(["Violent crime report, January 2024", "", *body]) + "\n"
+    inc = read_incidents(("t.csv", text.encode()), crime_types="all")
+    r = inc.report
+    assert r.n_read == plain.report.n_read == 31
+    assert r.n_used == plain.report.n_used == 29
+    # the same rows rejected, two lines further down
+    got = sorted(zip(r.rejected["reason"], r.rejected["source_row"], strict=True))
+    want = sorted(
+        zip(plain.report.rejected["reason"], plain.report.rejected["source_row"] + 2, strict=True)
+    )
+    assert got == want and len(got) == 2
+    assert r.choices["title_lines"] == {"t.csv": 2}
+    assert any(
+        "lines 1-2 were read as a title above the column names (line 3)" in n for n in r.notes
+    )
+    np.testing.assert_array_equal(inc.frame["x"].to_numpy(), plain.frame["x"].to_numpy())
+
+
+def test_a_title_padded_to_the_table_width_as_a_spreadsheet_saves_it():
+    body = police_csv_lines([HEADER, *police_rows(20)])
+    text = "\n".join(["Crimes in January" + "," * (len(HEADER) - 1), *body]) + "\n"
+    inc = read_incidents(("s.csv", text.encode()), crime_types="all")
+    assert inc.report.n_used == 20 and inc.report.choices["title_lines"] == {"s.csv": 1}
+    # in a workbook: a title in A1, the table from row 3
+    data = workbook({"Report": [["Crimes in January"], [], HEADER, *police_rows(20)]})
+    book = read_incidents(("b.xlsx", data), crime_types="all")
+    assert book.report.n_used == 20
+    assert book.report.choices["title_lines"] == {"b.xlsx [Report]": 2}
+
+
+def test_rows_of_the_wrong_width_are_not_taken_for_a_title():
+    # every row one field wider than the header, and numbers in it: malformed, as before
+    text = "lon,lat\n" + "".join(f"-2.9{i},53.4{i},9\n" for i in range(10))
+    with pytest.raises(InputError, match="malformed"):
+        read_incidents(("w.csv", text.encode()), crime_types="all")
+    # a first line that is the column names stays the header, however short its names
+    ok = read_incidents(("n.csv", police_csv_lines([HEADER, *police_rows(8)])[0].encode()
+                         + b"\n" + "\n".join(police_csv_lines(police_rows(8))).encode()),
+                        crime_types="all")  # fmt: skip
+    assert "title_lines" not in ok.report.choices and ok.report.n_used == 8
