@@ -1847,9 +1847,10 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
     if trailing is not None:
         table, lines, malformed = trailing
         parser, line_text = "csv", None
-    title = None if trailing is not None else _below_title(header, table, lines, malformed)
-    if title is not None:
-        header, table, lines, malformed, title = title
+    below = None if trailing is not None else _below_title(header, table, lines, malformed)
+    title = None
+    if below is not None:
+        header, table, lines, malformed, title = below
         parser, line_text = "csv", None
     header = _unique_header(header)
     table = table.rename_columns(header)
