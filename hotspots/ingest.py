@@ -2965,6 +2965,30 @@ def _read_dates(
 # Lat_Lon) or "POINT (-122.41 37.78)" (San Francisco's Point).
 _POINT_TEXT = r"^\(?\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*\)?$|^POINT\s*\("
 
+#: The first characters a value matching :data:`_POINT_TEXT` may start with (Python's ``\s``
+#: and ``\d``: any Unicode space or decimal digit).
+_POINT_START = re.compile(r"[(\s\d-]|P")
+
+
+def _mostly_points(values: pa.Array) -> bool:
+    """Whether at least half of the non-empty ``values`` (a column's distinct cleaned values:
+    :attr:`_Col.clean_arrow`) match :data:`_POINT_TEXT`; False when none is non-empty.
+
+    The regular expression runs in Python on each value; a street name cannot match, so the
+    values are first told apart in Arrow by their first character (a few distinct ones, each
+    tested once), and where fewer than half could match the answer is known without it.
+    """
+    values = values.filter(pc.not_equal(values, ""))
+    if not len(values):
+        return False
+    firsts = pc.utf8_slice_codeunits(values, 0, 1)
+    could = [c for c in pc.unique(firsts).to_pylist() if _POINT_START.match(c)]
+    maybe = pc.sum(pc.is_in(firsts, value_set=pa.array(could, firsts.type))).as_py() or 0
+    if 2 * maybe < len(values):
+        return False
+    text = values.to_pandas().astype(str)
+    return float(text.str.contains(_POINT_TEXT).mean()) >= 0.5
+
 
 def _location_words(
     header: list[str], mapping: dict[str, str], given: Mapping[str, str | None], col: Any
@@ -2979,9 +3003,7 @@ def _location_words(
     for h in header:
         norm.setdefault(_normalise(h), h)
     while "location" in mapping:
-        values = col(mapping["location"]).clean
-        values = values[values != ""]
-        if not len(values) or float(values.str.contains(_POINT_TEXT).mean()) < 0.5:
+        if not _mostly_points(col(mapping["location"]).clean_arrow):
             return
         del mapping["location"]
         nxt = _find(norm, "location", used)
