@@ -82,6 +82,7 @@ __all__ = [
     "FORMAT_POLICE_UK",
     "MISSING_TOKENS",
     "REASONS",
+    "END_ROLES",
     "ROLES",
     "VIOLENCE_TYPES_POLICE_UK",
     "ValidatedFile",
@@ -95,6 +96,7 @@ __all__ = [
     "read_headers",
     "read_incidents",
     "read_text",
+    "window_times",
 ]
 
 #: police.uk crime types kept by ``crime_types="default"``.
@@ -137,8 +139,11 @@ MISSING_TOKENS = frozenset({"", "NA", "N/A", "NULL", "-", "--", "NAN", "NONE", "
 #: Roles a file column can play (keys of ``columns=``).
 ROLES = (
     "lon", "lat", "easting", "northing", "date", "time", "hour", "datetime", "month",
-    "crime_type", "weight", "id", "location",
+    "crime_type", "weight", "id", "location", "date_end", "time_end", "datetime_end",
 )  # fmt: skip
+#: Roles of the end of a time window ("Committed To"), each the end's counterpart of the start's
+#: ``date``, ``time`` or ``datetime`` (:func:`window_times`).
+END_ROLES = {"date_end": "date", "time_end": "time", "datetime_end": "datetime"}
 
 R_MALFORMED = "malformed row"
 R_MISSING = "missing coordinates"
@@ -1081,6 +1086,8 @@ def _detect(
     if police and fmt == FORMAT_LATLON:
         fmt = FORMAT_POLICE_UK
     used = set(mapping.values())
+    if not (set(columns) & {"date", "time", "datetime", *END_ROLES}):
+        _window_columns(norm, mapping, used)
     for role in (
         "datetime", "date", "time", "hour", "month", "crime_type", "weight", "id", "location",
     ):  # fmt: skip
@@ -1094,7 +1101,84 @@ def _detect(
         if col is not None:
             mapping[role] = col
             used.add(col)
+    if not ({"date", "datetime"} & (set(mapping) | disabled)):
+        _window_columns(norm, mapping, used, lone=True)
     return fmt, mapping
+
+
+# The words that mark the start and the end of a time window in a header ("Committed From" /
+# "Committed To", "First Committed" / "Last Committed", "Offence Start Date" / "Offence End
+# Date", NYPD's CMPLNT_FR_DT / CMPLNT_TO_DT, German "Tatzeit von" / "bis", French "date début"
+# / "fin", Spanish "desde" / "hasta"), start first.
+_WINDOW_MARKERS = (
+    ("from", "to"), ("from", "until"), ("fr", "to"), ("start", "end"), ("first", "last"),
+    ("earliest", "latest"), ("begin", "end"), ("beginning", "end"), ("von", "bis"),
+    ("debut", "fin"), ("desde", "hasta"), ("inicio", "fin"), ("van", "tot"), ("inizio", "fine"),
+)  # fmt: skip
+_WINDOW_DATE_WORDS = {"date", "dt", "datum", "tatdatum", "fecha", "data"}
+_WINDOW_TIME_WORDS = {"time", "tm", "zeit", "uhrzeit", "tatzeit", "hora", "heure", "ora", "tijd"}
+# Other words a window's column may hold: what happened, in the languages of the date words.
+_WINDOW_WORDS = {
+    "datetime", "timestamp", "committed", "commit", "occurred", "occurrence", "occur", "occ",
+    "offence", "offense", "incident", "crime", "event", "cmplnt", "complaint", "of", "the",
+    "and", "tat", "tatzeitraum", "hecho", "hechos", "faits", "fait", "des", "du", "de",
+    "reato", "delito", "misdrijf",
+}  # fmt: skip
+
+
+def _window_kind(words: list[str]) -> str | None:
+    """The start role (``datetime``, ``date`` or ``time``) a window column's words other than
+    its marker make it, None when a word is not about when ("First Name")."""
+    rest = set(words)
+    if not rest <= _WINDOW_WORDS | _WINDOW_DATE_WORDS | _WINDOW_TIME_WORDS:
+        return None
+    dated = bool(rest & _WINDOW_DATE_WORDS)
+    timed = bool(rest & _WINDOW_TIME_WORDS)
+    if rest & {"datetime", "timestamp"} or dated == timed:  # both, or neither: "Committed From"
+        return "datetime"
+    return "date" if dated else "time"
+
+
+def _window_columns(
+    norm: dict[str, str], mapping: dict[str, str], used: set[str], *, lone: bool = False
+) -> None:
+    """Find the start and end columns of a time window by their names (added to ``mapping``:
+    the start as ``date``/``time``/``datetime``, the end as :data:`END_ROLES`).
+
+    A start is a header with a start word (:data:`_WINDOW_MARKERS`), the end the same header with
+    the end word in its place, the other words about when (:data:`_WINDOW_WORDS`): a pair of
+    dates or date-times, with a pair of times beside a pair of dates. With ``lone`` (no date
+    column found otherwise) a start without its end ("Committed From" alone) is the date column.
+    """
+    pairs: dict[str, tuple[str, str | None]] = {}
+    for key, col in norm.items():
+        if col in used:
+            continue
+        words = key.split("_")
+        for i, w in enumerate(words):
+            for start, end in _WINDOW_MARKERS:
+                if w != start:
+                    continue
+                kind = _window_kind(words[:i] + words[i + 1 :])
+                if kind is None:
+                    continue
+                end_key = "_".join([*words[:i], end, *words[i + 1 :]])
+                end_col = norm.get(end_key)
+                if end_col is not None and end_col not in used and not lone:
+                    pairs.setdefault(kind, (col, end_col))
+                elif lone and len(words) > 1:  # a bare "From" says nothing of what
+                    pairs.setdefault(kind, (col, None))
+    if "datetime" in pairs:
+        pairs.pop("date", None)
+        pairs.pop("time", None)
+    if "date" not in pairs and "datetime" not in pairs:
+        return  # a time window needs the day
+    for kind, (start_col, end_col) in pairs.items():
+        mapping[kind] = start_col
+        used.add(start_col)
+        if end_col is not None:
+            mapping[f"{kind}_end"] = end_col
+            used.add(end_col)
 
 
 def _given_columns(
@@ -1205,6 +1289,11 @@ def _settle_date_roles(
     for role in ("time", "hour"):
         if role in mapping and "date" not in mapping and "datetime" not in mapping:
             del mapping[role]
+    ends = {start: mapping.pop(end) for end, start in END_ROLES.items() if end in mapping}
+    if ends and {"date", "datetime"} & set(mapping):  # the end's columns settled alike
+        given_end = {start: given[end] for end, start in END_ROLES.items() if end in given}
+        notes += _settle_date_roles(ends, given_end, col)
+        mapping.update({f"{role}_end": c for role, c in ends.items()})
     return notes
 
 
@@ -2148,6 +2237,7 @@ class ValidatedFile:
     kept: _Kept | None = None
     # the WKT of the CRS its easting/northing were read in when not British National Grid
     grid_crs: str = ""
+    window: _Window | None = None  # its dates read as time windows (:func:`_time_window`)
 
     @property
     def n(self) -> int:
@@ -2313,6 +2403,7 @@ def _validate_file(
         when = _dates_from_parts(parts, col, n, unreadable)
     else:
         when = _read_dates(mapping, col, n, day_first_default=not americas, unreadable=unreadable)
+    when, window = _time_window(p.name, mapping, col, when, day_first_default=not americas)
     weight = np.broadcast_to(1.0, n)
     if "weight" in mapping:
         wc = col(mapping["weight"])
@@ -2342,7 +2433,7 @@ def _validate_file(
         p, info, bng, vx, vy, when.dt, when.has_time, when.month, weight,
         _coded_text(col, mapping, "crime_type", n), _coded_text(col, mapping, "location", n),
         has_id, rej, notes, when.date_order, int(unreadable.undated.sum()),
-        _distinct_points(vx[ok], vy[ok]), keys, kept, grid_crs,
+        _distinct_points(vx[ok], vy[ok]), keys, kept, grid_crs, window,
     )  # fmt: skip
 
 
@@ -2959,6 +3050,147 @@ def _read_dates(
         else:
             when.month = np.where(np.isnat(when.month), mon, when.month)
     return when
+
+
+#: How :func:`window_times` timed each row, by its level code (the index): to the hour (the
+#: window's midpoint), the day, the month, the month of the midpoint of a longer window; the
+#: start alone for a blank end, an end that cannot be read, an end before the start.
+WINDOW_LEVELS = (
+    "hour", "day", "month", "longer", "no_end", "end_unreadable", "end_before_start",
+)  # fmt: skip
+_HOUR_NS = 3_600 * 10**9
+
+
+def window_times(
+    start: np.ndarray, start_timed: np.ndarray, end: np.ndarray, end_timed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """When incidents recorded as time windows ("Committed From" ... "Committed To") happened,
+    each level of time used only where the window fixes it.
+
+    A window runs from its start (midnight when only the date is written) to its end (the end
+    of that day when only the date is written). This is this tool's heuristic: a window of an
+    hour or less gives the time of day (its midpoint); one within a calendar day the date (its
+    weekday) but no time; one within a calendar month the month only (as police.uk's
+    month-only rows: no date); a longer one the month of its midpoint. A row without an end,
+    with an end that cannot be read or that lies before the start is timed by its start, as a
+    single date column is. Aoristic analysis (Ratcliffe and McCullagh 1998, "Aoristic crime
+    analysis", International Journal of Geographical Information Science 12(7), 751-764;
+    Ratcliffe 2002, "Aoristic signatures and the spatio-temporal analysis of high volume
+    crime patterns", Journal of Quantitative Criminology 18(1), 23-43) would instead spread
+    each incident's weight over the hours its window covers; it is not implemented: every
+    profile here counts whole incidents, and a long window then counts in no hour rather than
+    smeared over many.
+
+    Parameters
+    ----------
+    start, end : numpy.ndarray of datetime64[ns]
+        Each row's start and end, NaT where blank or unreadable.
+    start_timed, end_timed : numpy.ndarray of bool
+        Whether a time of day was written with the start, the end.
+
+    Returns
+    -------
+    dt : numpy.ndarray of datetime64[ns]
+        The date and time (midnight when only the date is known), NaT when only the month is.
+    has_time : numpy.ndarray of bool
+        Whether ``dt`` carries a time of day.
+    month : numpy.ndarray of datetime64[ns]
+        First day of the month (NaT without a start).
+    level : numpy.ndarray of int8
+        Index in :data:`WINDOW_LEVELS`, -1 where the start is unknown.
+
+    Examples
+    --------
+    >>> t = lambda *v: np.array(v, dtype="datetime64[ns]")
+    >>> dt, timed, month, level = window_times(
+    ...     t("2024-03-01T23:00", "2024-03-01T23:00"), np.array([True, True]),
+    ...     t("2024-03-01T23:40", "2024-03-02T07:00"), np.array([True, True]))
+    >>> dt.astype(str).tolist(), timed.tolist(), [WINDOW_LEVELS[i] for i in level]
+    (['2024-03-01T23:20:00.000000000', 'NaT'], [True, False], ['hour', 'month'])
+    """
+    s = np.asarray(start, dtype="datetime64[ns]")
+    e = np.asarray(end, dtype="datetime64[ns]")
+    s_timed = np.asarray(start_timed, dtype=bool)
+    e_timed = np.asarray(end_timed, dtype=bool)
+    day = np.timedelta64(1, "D")
+    known, ended = ~np.isnat(s), ~np.isnat(e)
+    # the window's end: the time written, else the midnight ending the day written
+    stop = np.where(e_timed, e, e.astype("datetime64[D]").astype("datetime64[ns]") + day)
+    span = (stop - s).astype(np.int64)  # ns; meaningless where either is NaT
+    last = np.where(span > 0, stop - np.timedelta64(1, "ns"), s)  # the window's last instant
+    level = np.full(len(s), -1, dtype=np.int8)
+    level[known] = 4  # no end
+    both = known & ended
+    # before its start: a time written earlier, or a day written before the start's day
+    before = both & ((stop < s) | (~e_timed & (stop <= s)))
+    window = both & ~before
+    hour = window & (span <= _HOUR_NS)
+    same_day = window & ~hour & (s.astype("datetime64[D]") == last.astype("datetime64[D]"))
+    same_month = window & ~hour & ~same_day
+    same_month &= s.astype("datetime64[M]") == last.astype("datetime64[M]")
+    longer = window & ~hour & ~same_day & ~same_month
+    level[hour], level[same_day], level[same_month], level[longer] = 0, 1, 2, 3
+    level[before] = 6
+    mid = s + (np.where(window, span, 0) // 2).astype("timedelta64[ns]")
+    dt = np.where(hour, mid, s)
+    dt = np.where(same_day, s.astype("datetime64[D]").astype("datetime64[ns]"), dt)
+    dt[same_month | longer] = np.datetime64("NaT")
+    has_time = hour | (known & s_timed & ~(same_day | same_month | longer))
+    month = _month_start(np.where(longer, mid, s))
+    return dt, has_time, month, level
+
+
+@dataclass
+class _Window:
+    """A file whose dates are time windows: the start's and the end's columns and how each row
+    was timed (:data:`WINDOW_LEVELS`)."""
+
+    start: str
+    end: str
+    levels: np.ndarray  # int8 per row
+
+    def counts(self, ok: np.ndarray) -> dict[str, int]:
+        """The rows ``ok`` (valid in the file) by how they were timed."""
+        levels = self.levels[ok]
+        counts = np.bincount(levels[levels >= 0], minlength=len(WINDOW_LEVELS))
+        return {name: int(c) for name, c in zip(WINDOW_LEVELS, counts, strict=True)}
+
+
+def _time_window(
+    name: str,
+    mapping: Mapping[str, str],
+    col: Callable[[str], _Col],
+    when: _When,
+    *,
+    day_first_default: bool,
+) -> tuple[_When, _Window | None]:
+    """``when`` (read from the start's columns) retimed by the window's end (:func:`window_times`);
+    unchanged without end columns (None).
+
+    The end is read as the start is (day/month order: the start's); an end that cannot be read
+    never rejects a row, whose start then times it (counted).
+    """
+    ends = {start: mapping[end] for end, start in END_ROLES.items() if end in mapping}
+    if not ends:  # (an end needs a start: _settle_date_roles drops it otherwise)
+        return when, None
+    n = len(when.dt)
+    order = when.date_order
+    day_first = (
+        True if order.startswith("day-first") else False
+        if order.startswith("month-first") else day_first_default
+    )  # fmt: skip
+    # read with the start's rules, the end's unreadable values kept aside (not rejected)
+    quiet = _UnreadableDates(name, "keep", _Rejects(n), [], np.zeros(n, dtype=bool))
+    end = _read_dates(ends, col, n, day_first_default=day_first, unreadable=quiet)
+    dt, has_time, month, level = window_times(when.dt, when.has_time, end.dt, end.has_time)
+    given = np.zeros(n, dtype=bool)
+    for c in ends.values():
+        given |= ~col(c).blank()
+    level[(level == 4) & given] = 5  # an end written but not read
+    month = np.where(np.isnat(month), when.month, month)  # a month column's, if any
+    start = "+".join(mapping[r] for r in ("datetime", "date", "time") if r in mapping)
+    shown_end = "+".join(ends[r] for r in ("datetime", "date", "time") if r in ends)
+    return _When(dt, has_time, month, when.date_order), _Window(start, shown_end, level)
 
 
 # A cell holding a point rather than words: "(41.878, -87.629)" (Chicago's Location, NYPD's
@@ -4445,7 +4677,8 @@ _ROLE_LABELS = {
     "lon": "longitude", "lat": "latitude", "easting": "easting", "northing": "northing",
     "datetime": "date and time", "date": "date", "time": "time of day", "hour": "hour",
     "month": "month", "crime_type": "crime type", "weight": "weight", "id": "id",
-    "location": "location",
+    "location": "location", "datetime_end": "end date and time", "date_end": "end date",
+    "time_end": "end time of day",
 }  # fmt: skip
 
 
@@ -4484,6 +4717,47 @@ def _columns_notes(files: list[ValidatedFile]) -> list[str]:
     return notes
 
 
+def _windows(files: list[ValidatedFile]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The files whose dates are time windows, by their (start, end) columns: the files and
+    the counts of their rows by :data:`WINDOW_LEVELS` (``choices["time_window"]``)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for f in files:
+        if f.window is None:
+            continue
+        w = f.window
+        group = out.setdefault((w.start, w.end), {"start": w.start, "end": w.end, "files": []})
+        group["files"].append(f.info.name)
+        for level, k in w.counts(f.rejects.ok).items():  # the rows valid in the file
+            group[level] = group.get(level, 0) + k
+    return out
+
+
+def _window_notes(files: list[ValidatedFile]) -> list[str]:
+    """One note per set of files whose dates are time windows: how many rows each level of time
+    was used for (:func:`window_times`)."""
+    notes = []
+    for (start, end), g in _windows(files).items():
+        names = g["files"]
+        shown = names[0] if len(names) == 1 else f"{len(names)} files"
+        note = (
+            f"{start} / {end} ({shown}) read as a time window: {g['hour']} row(s) timed to "
+            f"within an hour (the window's midpoint), {g['day']} to a day (date, no time), "
+            f"{g['month']} to a month, {g['longer']} longer (the month of its midpoint)"
+        )
+        start_only = [
+            (g["no_end"], "had no end"), (g["end_unreadable"], "had an end that cannot be read"),
+            (g["end_before_start"], "ended before they began"),
+        ]  # fmt: skip
+        said = [f"{k} {what}" for k, what in start_only if k]
+        if said:
+            note += "; " + ", ".join(said) + " (start used)"
+        notes.append(
+            note + ". Each level of time is used only where the window fixes it; pass "
+            "columns={'datetime_end': None} (--column datetime_end=) to read the start alone."
+        )
+    return notes
+
+
 def _validate(
     files: list[ValidatedFile],
     analysis_crs: pyproj.CRS | None,
@@ -4501,7 +4775,7 @@ def _validate(
     ``settle()`` waits for it (its choices and notes are added then).
     """
     reporter(progress)(VALIDATING, 0, 1)  # ends in read_incidents, once filtered
-    notes = _columns_notes(files) + [note for f in files for note in f.notes]
+    notes = _columns_notes(files) + _window_notes(files) + [n for f in files for n in f.notes]
     notes += _identical_files(files)
     sizes = np.array([f.n for f in files], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
@@ -5047,6 +5321,9 @@ def _file_choices(files: list[ValidatedFile]) -> dict[str, Any]:
     trailing = [f.info.name for f in files if f.parsed.trailing_field]
     if trailing:  # read without the empty field each row ended with (_without_trailing_field)
         choices["trailing_field_dropped"] = trailing
+    windows = _windows(files)
+    if windows:  # dates read as time windows (window_times)
+        choices["time_window"] = list(windows.values())
     titles = {f.info.name: f.parsed.title[0] for f in files if f.parsed.title is not None}
     if titles:  # lines above the column names, not rows (_below_title)
         choices["title_lines"] = titles

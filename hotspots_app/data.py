@@ -39,7 +39,10 @@ COLUMN_ROLES = {
     "month": "Month (YYYY-MM)",
     "date": "Date",
     "time": "Time of day",
-    "datetime": "Date and time",
+    "datetime": "Date and time (or a time window's start)",
+    "date_end": "Time window's end: date",
+    "time_end": "Time window's end: time of day",
+    "datetime_end": "Time window's end: date and time",
     "crime_type": "Crime type",
     "location": "Location text",
 }
