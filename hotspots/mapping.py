@@ -45,7 +45,9 @@ __all__ = [
     "aggregate_heat_points",
     "EMERGING_COLOURS",
     "build_map",
+    "CHANGE_COLOURS",
     "emerging_layer",
+    "period_change_layer",
     "fit_layer",
     "map_geometries",
     "hotspot_at",
@@ -593,6 +595,85 @@ def _emerging_style(feature: dict[str, Any]) -> dict[str, Any]:
     return {"color": c, "weight": 2, "fillColor": c, "fillOpacity": 0.35, "opacity": 0.9}
 
 
+#: Colours of the cells that rose and fell between two periods (ColorBrewer PiYG's ends: apart
+#: from the hot spots' yellow-red, the heat's blues and the selection's blue) and their names.
+CHANGE_COLOURS = {"rose": ("#c51b7d", "magenta"), "fell": ("#4d9221", "green")}
+#: The cells tested that showed no clear change: a faint grey outline, drawn under the others.
+_CHANGE_OTHER = "#737373"
+
+
+def period_change_layer(cells: gpd.GeoDataFrame | None) -> tuple[folium.FeatureGroup | None, int]:
+    """The cells of a two-period comparison as a layer for ``feature_group_to_add``.
+
+    The cells that rose and fell (:data:`CHANGE_COLOURS`) first, then the other tested cells
+    (no clear change: a faint grey outline), each with a tooltip: the change, the counts before
+    and after, the count expected after had the cell changed as the area did, the q-value and
+    the top location (escaped). Cells outside the test (too few incidents to show a change) are
+    not drawn. Within the ``"other"`` layer budget (:func:`fit_layer`): when the cells do not
+    all fit, the last no-change cells are left out first; a legend in the map names the
+    colours, and what was left out.
+
+    Parameters
+    ----------
+    cells : GeoDataFrame or None
+        ``PeriodChange.cells`` from :func:`hotspots.change.compare_periods` (``change_class``,
+        ``tested``, ``before``, ``after``, ``expected_after``, ``q_value``, ``top_location``;
+        any CRS), sorted by q-value as it returns them.
+
+    Returns
+    -------
+    (folium.FeatureGroup or None, int)
+        The layer (None when no cell was tested) and how many cells it draws.
+    """
+    wgs = _drawable(cells)
+    if wgs is not None:
+        wgs = wgs[wgs["tested"].to_numpy(dtype=bool)]
+    if wgs is None or len(wgs) == 0:
+        return None, 0
+    labelled = wgs["change_class"].isin(list(CHANGE_COLOURS)).to_numpy()
+    wgs = pd.concat([wgs[labelled], wgs[~labelled]])  # the labelled cells fit first
+    props = []
+    for row in wgs.itertuples(index=False):
+        cls = str(row.change_class)
+        q = float(row.q_value)
+        loc = row.top_location
+        props.append(
+            {
+                "change": escape_text(cls),
+                "before": escape_text(_fmt_number(row.before)),
+                "after": escape_text(_fmt_number(row.after)),
+                "expected": escape_text(_fmt_number(row.expected_after, 1)),
+                "q": escape_text(
+                    "—" if not math.isfinite(q) else (f"{q:.4f}" if q >= 1e-4 else "< 0.0001")
+                ),
+                "location": escape_text(loc if isinstance(loc, str) else ""),
+                "_colour": CHANGE_COLOURS.get(cls, (_CHANGE_OTHER, ""))[0],
+                "_faint": cls not in CHANGE_COLOURS,
+            }
+        )
+    collection, drawn = fit_layer(wgs.geometry, props, "other")
+    fields = ("change", "before", "after", "expected", "q", "location")
+    aliases = ("Change", "Before", "After", "Expected after", "q-value", "Top location")
+    fg = folium.FeatureGroup(name="Cells that rose / fell", control=False)
+    folium.GeoJson(
+        collection,
+        style_function=_change_style,
+        tooltip=folium.GeoJsonTooltip(fields=list(fields), aliases=list(aliases), sticky=True),
+        zoom_on_click=False,
+    ).add_to(fg)
+    n_labelled = int(labelled.sum())
+    _ChangeLegend(min(drawn, n_labelled), n_labelled, drawn, len(wgs)).add_to(fg)
+    return fg, drawn
+
+
+def _change_style(feature: dict[str, Any]) -> dict[str, Any]:
+    p = feature["properties"]
+    c = p.get("_colour", _CHANGE_OTHER)
+    if p.get("_faint"):
+        return {"color": c, "weight": 0.6, "fillColor": c, "fillOpacity": 0.04, "opacity": 0.5}
+    return {"color": c, "weight": 1.5, "fillColor": c, "fillOpacity": 0.45, "opacity": 0.9}
+
+
 def hotspot_at(
     ranked_hotspots: gpd.GeoDataFrame,
     lat: float,
@@ -976,6 +1057,54 @@ if ({{ this.layer.get_name() }}._canvas) {
         super().__init__()
         self._name = "ClickThrough"
         self.layer = layer
+
+
+class _ChangeLegend(MacroElement):
+    """The legend of :func:`period_change_layer`: a Leaflet control shown while its layer is on
+    the map (added and removed with it; fixed text and counts, no user strings, no assets)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function () {
+  var layer = {{ this._parent.get_name() }};
+  var legend = L.control({position: "bottomright"});
+  legend.onAdd = function () {
+    var div = L.DomUtil.create("div", "hotspots-change-legend");
+    div.style.cssText = "background:rgba(255,255,255,0.9);padding:4px 8px;border-radius:4px;" +
+      "font:12px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3)";
+    div.innerHTML = {{ this.html|tojson }};
+    return div;
+  };
+  layer.on("add", function () { legend.addTo(layer._map); });
+  layer.on("remove", function () { legend.remove(); });
+  if (layer._map) { legend.addTo(layer._map); }
+})();
+{% endmacro %}"""
+    )
+
+    def __init__(self, labelled_drawn: int, labelled: int, drawn: int, tested: int) -> None:
+        super().__init__()
+        self._name = "ChangeLegend"
+        swatch = (
+            '<span style="display:inline-block;width:12px;height:12px;margin-right:4px;'
+            'vertical-align:middle;border:1px solid {0};background:{1}"></span>'
+        )
+        rows = [
+            swatch.format(colour, colour) + f"{name} more than the area"
+            for name, (colour, _) in CHANGE_COLOURS.items()
+        ]
+        rows.append(swatch.format(_CHANGE_OTHER, "transparent") + "tested, no clear change")
+        self.html = "<b>Between two periods</b><br>" + "<br>".join(rows)
+        if labelled_drawn < labelled:
+            self.html += (
+                f"<br>Showing {int(labelled_drawn):,} of {int(labelled):,} cells that rose or "
+                "fell<br>(the map's size limit; the table lists all)"
+            )
+        elif drawn < tested:
+            self.html += (
+                f"<br>Showing {int(drawn - labelled):,} of {int(tested - labelled):,} cells "
+                "with no clear change,<br>the closest to one (the map's size limit)"
+            )
 
 
 class _Legend(MacroElement):

@@ -213,6 +213,18 @@ def two_periods_geojson(incidents: Incidents, split: str | None) -> bytes:
     return workflows.period_change_geojson(res, incidents).encode("utf-8")
 
 
+def two_periods_current(incidents: Incidents) -> tuple[Any, str | None]:
+    """(the comparison's cells or None, why there are none) at the split last applied: the map's
+    "Cells that rose / fell" layer."""
+    split = recall("chg_split")
+    split = split if split in _split_choices(incidents) else None
+    try:
+        res = run_two_periods(incidents, split).value
+    except ParameterError as exc:
+        return None, f"No change between two periods to show: {exc}"
+    return res.cells, None
+
+
 def _split_choices(incidents: Incidents) -> list[str]:
     """The months a split can start (every observed month but the first)."""
     return [f"{m:%Y-%m}" for m in incidents.months[1:]]
@@ -273,6 +285,11 @@ def two_periods(incidents: Incidents) -> None:
         )
         st.dataframe(
             table, hide_index=True, height=min(360, 38 + 35 * len(table)), key="two_periods_table"
+        )
+    if counts["rose"] + counts["fell"] + counts["no clear change"]:
+        st.caption(
+            "Show the cells on the map with *Cells that rose / fell* in tab *Map* (beside the "
+            "hot spots and patrol areas; the tooltip gives each cell's counts)."
         )
     st.download_button(
         "Cells that could show a change, before and after (GeoJSON)",

@@ -66,7 +66,7 @@ TABLE_COLUMNS = {
 }
 MAP_HEIGHT = 600
 #: The layer toggles' defaults (kept across tabs, see hotspots_app.common.remember).
-LAYER_DEFAULTS = {"show_patrol_areas": True, "show_emerging": False}
+LAYER_DEFAULTS = {"show_patrol_areas": True, "show_emerging": False, "show_change": False}
 
 
 # ------------------------------------------------------------------------------ sidebar
@@ -175,14 +175,16 @@ def show_map(
     plan_layer: Any = None,
     emerging: Callable[[], tuple[Any, str | None]] | None = None,
     plan_pending: bool = False,
+    change: Callable[[], tuple[Any, str | None]] | None = None,
 ) -> None:
     """The map at the width of the page, with its layer toggles and legend.
 
     ``emerging`` gives the classified cells and a note (called only when their layer is on);
+    ``change`` the cells of the comparison of two periods and a note (likewise);
     ``plan_pending``: the plan is not made yet, its patrol areas are drawn once it is.
     """
     restore(LAYER_DEFAULTS)
-    left, right = st.columns(2)
+    left, right, third = st.columns(3)
     show_areas = (plan_layer is not None or plan_pending) and left.toggle(
         "Show patrol areas",
         key="show_patrol_areas",
@@ -198,15 +200,26 @@ def show_map(
         args=("show_emerging",),
         help="The grid cells classified under *Change over time*, coloured by pattern.",
     )
+    show_change = change is not None and third.toggle(
+        "Cells that rose / fell",
+        key="show_change",
+        on_change=remember,
+        args=("show_change",),
+        help="The 150 m cells that rose or fell more than the area as a whole between two "
+        "periods (*Change over time*, *Between two periods*); the other cells tested faint.",
+    )
     with st.spinner("Drawing the map..."):
         drawn = drawn_map(result)
         cells, note = emerging() if show_emerging and emerging is not None else (None, None)
+        changed, change_note = change() if show_change and change is not None else (None, None)
+        change_drawn = change_layer(changed) if changed is not None else (None, 0)
         layers = [
             layer
             for layer in (
                 mapping.basemap_layer(tiles, attribution),
                 plan_layer if show_areas else None,
                 emerging_layer(cells) if cells is not None and len(cells) else None,
+                change_drawn[0],
                 selection_layer(result, selected()),
             )
             if layer is not None
@@ -229,6 +242,34 @@ def show_map(
             st.caption(f"Persistent / emerging cells: {md(legend)}.")
         else:
             st.caption(md(note or "No persistent or emerging cells with these settings."))
+    if show_change:
+        st.caption(md(change_caption(changed, change_drawn[1], change_note)))
+
+
+def _cells(n: int) -> str:
+    return f"{n:,} cell" + ("" if n == 1 else "s")
+
+
+def change_caption(cells: Any, drawn: int, note: str | None = None) -> str:
+    """The line under the map for the cells that rose or fell between two periods: the colours,
+    the counts, and how many of the tested cells the map draws."""
+    if cells is None:
+        return note or "No change between two periods to show."
+    labels = cells["change_class"].astype(str)
+    tested = int(cells["tested"].sum())
+    rose, fell = int((labels == "rose").sum()), int((labels == "fell").sum())
+    colours = mapping.CHANGE_COLOURS
+    text = (
+        f"Between two periods: {colours['rose'][1]} = rose ({_cells(rose)}), "
+        f"{colours['fell'][1]} = fell ({_cells(fell)}), faint grey = tested, no clear change "
+        f"({_cells(tested - rose - fell)})"
+    )
+    if drawn < tested:
+        text += (
+            f"; the map draws {drawn:,} of the {tested:,} tested cells (its size limit: the "
+            "cells that rose or fell first, then those closest to a clear change)"
+        )
+    return text + ". Hover over a cell for its counts; the split is set in *Change over time*."
 
 
 #: The d3 scripts streamlit-folium puts first for a branca colour map (none of ours has one).
@@ -429,6 +470,16 @@ def emerging_layer(cells: Any) -> Any:
     return _EMERGING.get(cells, lambda: mapping.emerging_layer(cells))
 
 
+# The layer of each comparison of two periods (change.run_two_periods' cells, cached), made once.
+_CHANGE = PerObject()
+
+
+def change_layer(cells: Any) -> tuple[Any, int]:
+    """:func:`hotspots.mapping.period_change_layer` of these cells, made once (shared
+    read-only): (the layer or None, how many cells it draws)."""
+    return _CHANGE.get(cells, lambda: mapping.period_change_layer(cells))  # type: ignore[no-any-return]
+
+
 # The script of each layer object at each place in the layers, rendered once: a layer made once
 # (hotspots_app.plan.layer: the patrol areas of a plan) is drawn by every run without being
 # rendered again. Weak keys: a layer no longer used is dropped. Rendering alters the layer (its
@@ -543,6 +594,7 @@ def section(
     plan_layer: Any = None,
     plan_pending: bool = False,
     emerging: Callable[[], tuple[Any, str | None]] | None = None,
+    change: Callable[[], tuple[Any, str | None]] | None = None,
 ) -> None:
     """The map tab: summary metrics, the map at full width, the ranked table, the selection.
 
@@ -552,7 +604,9 @@ def section(
     ranked = result.hotspots
     sync_selection(ranked, plan_bundle.areas if plan_bundle else None)
     detection.show_summary(result)
-    show_map(result, tiles, attribution, plan_layer, emerging, plan_pending=plan_pending)
+    show_map(
+        result, tiles, attribution, plan_layer, emerging, plan_pending=plan_pending, change=change
+    )
     stop_search_notice()
     guide_step("Map")
     detection.show_proactive(result)

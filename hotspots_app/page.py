@@ -261,6 +261,7 @@ def _map_tab(result: Any, incidents: Any, page: _Page) -> None:
         plan_layer=plan.layer(state.bundle),
         plan_pending=state.pending,
         emerging=lambda: change.current(incidents),
+        change=lambda: change.two_periods_current(incidents),
     )
     _drawing(False)  # this session's map is drawn: other sessions' plans need not wait for it
     if not state.pending or not map_section.patrol_areas_on():

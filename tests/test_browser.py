@@ -738,3 +738,66 @@ def test_method_switch_keeps_caption_layers_and_downloads_in_step(page, tmp_path
     )
     assert record["method"] == "dbscan" and record["n_hotspots"] == shown
     assert page.recorder.outside() == []
+
+
+def test_cells_that_rose_and_fell_layer(page):
+    """The comparison of two periods on the main map: every tested cell drawn, the labelled ones
+    in their colours, a legend while the layer is on, a tooltip per cell; not remounted."""
+    from hotspots import mapping, workflows
+    from hotspots.demo import ensure_demo_csv
+
+    inc = workflows.filter_inputs(
+        workflows.read_inputs([str(ensure_demo_csv())], crime_types="all"),
+        crime_types="default",
+    )
+    res = workflows.change_between_periods(inc)
+    tested = int(res.cells["tested"].sum())
+    labelled = res.counts()["rose"] + res.counts()["fell"]
+    wait_idle(page)
+    map_paths(page)
+    frame = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    assert _layer_count(frame, "expected") == 0  # off by default
+    frame.evaluate("() => { window.__same_map = true; }")
+    page.locator(".st-key-show_change").get_by_text("Cells that rose / fell").click()
+    wait_idle(page)
+    frame = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    deadline = time.monotonic() + 30
+    while _layer_count(frame, "expected") < tested and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert _layer_count(frame, "expected") == tested
+    assert frame.evaluate("() => window.__same_map === true")  # drawn beside the map
+    colours = frame.evaluate(
+        """() => { const c = []; window.map.eachLayer(l => { if (l.feature && l._path
+             && l.feature.properties.expected !== undefined) c.push(l.options.fillColor); });
+             return c; }"""
+    )
+    wanted = {mapping.CHANGE_COLOURS["rose"][0], mapping.CHANGE_COLOURS["fell"][0]}
+    assert sum(c in wanted for c in colours) == labelled
+    legend = page.frame_locator(MAP_IFRAME).locator(".hotspots-change-legend")
+    assert legend.count() == 1 and "rose more than the area" in legend.inner_text()
+    # a tooltip per cell: hover the first one drawn
+    frame.evaluate(
+        """() => { window.map.eachLayer(l => { if (!window.__cell && l.feature && l._path
+             && l.feature.properties.expected !== undefined) window.__cell = l; });
+             window.map.fitBounds(window.__cell.getBounds(), {maxZoom: 17}); }"""
+    )
+    page.wait_for_timeout(500)
+    box = frame.evaluate(
+        """() => { const b = window.__cell._path.getBoundingClientRect();
+             return [b.x + b.width / 2, b.y + b.height / 2]; }"""
+    )
+    origin = page.locator(MAP_IFRAME).bounding_box()
+    page.mouse.move(origin["x"] + box[0], origin["y"] + box[1])
+    tip = page.frame_locator(MAP_IFRAME).locator(".leaflet-tooltip")
+    tip.first.wait_for(timeout=10_000)
+    assert "Expected after" in tip.first.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(MAP_IFRAME).screenshot(path=str(ARTIFACTS / "14_change_cells_layer.png"))
+    # switched off: the cells and their legend go
+    page.locator(".st-key-show_change").get_by_text("Cells that rose / fell").click()
+    wait_idle(page)
+    frame = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
+    page.wait_for_timeout(500)
+    assert _layer_count(frame, "expected") == 0
+    assert page.frame_locator(MAP_IFRAME).locator(".hotspots-change-legend").count() == 0
+    assert page.recorder.outside() == [] and page.recorder.dialogs == []

@@ -1,0 +1,222 @@
+"""The app as its users use it (session 14): the change map, the column form, the tasking counts.
+
+- the cells that rose and fell between two periods are a layer of the main map (its toggle
+  *Cells that rose / fell*): coloured by the test's label, the other tested cells faint, a tooltip
+  per cell, within the map's size budget (:func:`hotspots.mapping.period_change_layer`);
+- *Columns and coordinates* in the sidebar after a read that worked, filled with what the read
+  found, so a file whose latitude and longitude are swapped, and still reads, can be mapped again;
+- the tasking section says beside its numbers why the routes hold fewer visits than the plan.
+
+AppTest (no browser) as tests/test_app13.py; the map's layer is read from what the page hands to
+the map component (:func:`hotspots_app.map.show_drawn`, recorded).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from streamlit.testing.v1 import AppTest
+
+from hotspots import mapping, workflows
+from hotspots.demo import ensure_demo_csv
+from hotspots_app import map as map_section
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def _open(at: AppTest, tab: str) -> AppTest:
+    at.session_state["tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _plain(text: str) -> str:
+    """A caption as the page shows it (the markdown escapes dropped)."""
+    return text.replace("\\", "")
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+# ------------------------------------------------------------------- the change layer (library)
+def _cells(classes: list[str], tested: list[bool], x0: float = 530_000.0) -> gpd.GeoDataFrame:
+    n = len(classes)
+    xs = x0 + 150.0 * np.arange(n)
+    q = [0.001 * (i + 1) if t else np.nan for i, t in enumerate(tested)]
+    return gpd.GeoDataFrame(
+        {
+            "cell_id": [f"C{i}" for i in range(n)],
+            "before": np.arange(n) + 3,
+            "after": np.arange(n) + 1,
+            "expected_after": np.linspace(1.5, 9.5, n) if n else [],
+            "q_value": q,
+            "tested": tested,
+            "change_class": classes,
+            "top_location": ["On or near <b>`Bold` ${x}</b>"] * n,
+        },
+        geometry=[shapely.box(x, 180_000.0, x + 150.0, 180_150.0) for x in xs],
+        crs="EPSG:27700",
+    )
+
+
+def _features(layer: folium.FeatureGroup) -> list[dict]:
+    gj = next(c for c in layer._children.values() if isinstance(c, folium.GeoJson))
+    return gj.data["features"]
+
+
+def test_layer_draws_the_tested_cells_labelled_first_with_their_colours():
+    classes = ["no clear change", "rose", "no clear change", "fell", "no clear change", "rose"]
+    tested = [True, True, True, True, False, True]
+    layer, drawn = mapping.period_change_layer(_cells(classes, tested))
+    assert layer is not None and drawn == 5  # the untested cell is not drawn
+    feats = _features(layer)
+    assert [f["properties"]["change"] for f in feats] == [
+        "rose",
+        "fell",
+        "rose",
+        "no clear change",
+        "no clear change",
+    ]
+    colours = [f["properties"]["_colour"] for f in feats]
+    assert colours[:3] == [
+        mapping.CHANGE_COLOURS["rose"][0],
+        mapping.CHANGE_COLOURS["fell"][0],
+        mapping.CHANGE_COLOURS["rose"][0],
+    ]
+    assert len(set(colours[3:])) == 1 and colours[3] not in colours[:3]
+    first = feats[0]["properties"]
+    assert (first["before"], first["after"], first["expected"], first["q"]) == (
+        "4",
+        "2",
+        "3.1",
+        "0.0020",
+    )
+    # every value from a file is escaped: no markup, backtick or template literal reaches Leaflet
+    assert "<" not in first["location"] and "`" not in first["location"]
+    assert "${" not in first["location"]
+    legend = [c for c in layer._children.values() if type(c).__name__ == "_ChangeLegend"]
+    assert len(legend) == 1 and "rose more than the area" in legend[0].html
+    # the faint cells' style, the labelled cells' style
+    styles = [mapping._change_style(f) for f in feats]
+    assert styles[0]["fillOpacity"] > 0.3 and styles[-1]["fillOpacity"] < 0.1
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        None,
+        _cells([], []),
+        _cells(["no clear change"], [False]),  # nothing tested
+    ],
+)
+def test_layer_is_none_without_a_tested_cell(cells):
+    assert mapping.period_change_layer(cells) == (None, 0)
+
+
+def test_one_cell_and_duplicates():
+    layer, drawn = mapping.period_change_layer(_cells(["fell"], [True]))
+    assert drawn == 1 and len(_features(layer)) == 1
+    twice = pd.concat([_cells(["rose"], [True])] * 2)  # the same cell twice: both drawn
+    layer, drawn = mapping.period_change_layer(twice)
+    assert drawn == 2
+
+
+def test_many_cells_keep_every_labelled_one_within_the_budget():
+    n = 6000
+    classes = ["no clear change"] * n
+    for i in (17, 4000, 5999):
+        classes[i] = "rose"
+    classes[3000] = "fell"
+    layer, drawn = mapping.period_change_layer(_cells(classes, [True] * n))
+    feats = _features(layer)
+    assert 4 < drawn < n and len(feats) == drawn
+    assert [f["properties"]["change"] for f in feats[:4]] == ["rose", "fell", "rose", "rose"]
+    size = len(map_section.layer_script(layer, 0))
+    assert size < 1.3 * mapping.LAYER_BUDGET_BYTES["other"], size
+    legend = next(c for c in layer._children.values() if type(c).__name__ == "_ChangeLegend")
+    assert f"Showing {drawn - 4:,} of {n - 4:,} cells with no clear change" in legend.html
+    caption = map_section.change_caption(_cells(classes, [True] * n), drawn)
+    assert "rose (3 cells)" in caption and "fell (1 cell)" in caption
+    assert f"the map draws {drawn:,} of the {n:,} tested cells" in caption
+
+
+# ------------------------------------------------------------------- the change layer (app)
+def _record_layers(monkeypatch) -> list[list]:
+    seen: list[list] = []
+    real = map_section.show_drawn
+
+    def recording(drawn, **kwargs):
+        seen.append(list(kwargs.get("feature_group_to_add") or []))
+        return real(drawn, **kwargs)
+
+    monkeypatch.setattr(map_section, "show_drawn", recording)
+    return seen
+
+
+def test_map_draws_the_cells_that_rose_and_fell(app, monkeypatch):
+    seen = _record_layers(monkeypatch)
+    assert not app.toggle(key="show_change").value  # off by default
+    app.toggle(key="show_change").set_value(True)
+    app.run()
+    assert not app.exception, app.exception
+    named = [g for g in seen[-1] if getattr(g, "layer_name", "") == "Cells that rose / fell"]
+    assert len(named) == 1
+    inc = workflows.filter_inputs(
+        workflows.read_inputs([str(ensure_demo_csv())], crime_types="all"),
+        crime_types="default",
+    )
+    res = workflows.change_between_periods(inc)
+    counts = res.counts()
+    tested = int(res.cells["tested"].sum())
+    feats = _features(named[0])
+    drawn = [f["properties"]["change"] for f in feats]
+    assert drawn.count("rose") == counts["rose"] and drawn.count("fell") == counts["fell"]
+    assert len(drawn) == tested  # the demo's cells all fit
+    caption = next(
+        _plain(c.value) for c in app.caption if "Between two periods:" in _plain(c.value)
+    )
+    assert f"rose ({counts['rose']:,} cell" in caption
+    assert f"fell ({counts['fell']:,} cell" in caption
+    # the change tab points to the layer
+    _open(app, "Change over time")
+    assert any("Cells that rose / fell" in _plain(c.value) for c in app.caption)
+    # switched off again: no such layer
+    _open(app, "Map")
+    app.toggle(key="show_change").set_value(False)
+    app.run()
+    assert not any(getattr(g, "layer_name", "") == "Cells that rose / fell" for g in seen[-1])
+
+
+def test_the_layer_follows_the_split_applied(app, monkeypatch):
+    _open(app, "Change over time")
+    box = app.selectbox(key="chg_split")
+    split = box.options[1]
+    box.select(split)
+    app.button(key="chg_submit").click()
+    app.run()
+    assert not app.exception, app.exception
+    seen = _record_layers(monkeypatch)
+    _open(app, "Map")
+    app.toggle(key="show_change").set_value(True)
+    app.run()
+    layer = next(g for g in seen[-1] if getattr(g, "layer_name", "") == "Cells that rose / fell")
+    inc = workflows.filter_inputs(
+        workflows.read_inputs([str(ensure_demo_csv())], crime_types="all"),
+        crime_types="default",
+    )
+    res = workflows.change_between_periods(inc, split=split)
+    labels = [f["properties"]["change"] for f in _features(layer)]
+    assert labels.count("rose") == res.counts()["rose"]
+    assert len(labels) == int(res.cells["tested"].sum())
