@@ -14,6 +14,7 @@ validating) in a status box (:mod:`hotspots_app.status`).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass, replace
@@ -451,40 +452,103 @@ def sidebar_filters(base: Incidents) -> Filters:
     return Filters(**out)
 
 
-def column_mapping_form(source: DataSource) -> None:
-    """Offered when the columns could not be detected: pick them from the file's headers."""
-    from hotspots.ingest import read_headers
+def detected_columns(source: DataSource, incidents: Incidents | None) -> dict[str, str]:
+    """What the read of ``source`` found in its first file: role -> header (the roles of
+    :data:`COLUMN_ROLES`), and the CRS of its easting/northing columns when one was given.
 
-    first: Any
-    if source.kind == "server" and source.path is not None:
-        root = Path(source.path)
-        first = root if root.is_file() else root / str(source.key[0][0])
-        name = first.name
-    elif source.files:
-        name, first = source.files[0]
-    else:
-        return
+    Empty when nothing was read (the read failed) or for the demo."""
+    if incidents is None or source.is_demo or not incidents.report.files:
+        return {}
+    info = incidents.report.files[0]
+    found = {r: str(h) for r, h in info.columns.items() if r in COLUMN_ROLES and h}
+    grid = incidents.report.choices.get(COORDINATE_CRS)
+    if grid and ("easting" in found or "northing" in found):
+        found[COORDINATE_CRS] = str(grid)
+    return found
+
+
+@cache_data(max_entries=8)
+def first_headers(key: tuple[Any, ...], _source: DataSource) -> tuple[str, ...]:
+    """The column names of the source's first incident file (the first member of a zip archive,
+    a gzip file's content, a Parquet file's schema): the column form's choices. Cached on the
+    source's key (:attr:`DataSource.key`): the form is drawn in every run. Empty when the file
+    cannot be read as a table."""
+    import pyarrow.parquet as pq
+
+    from hotspots.ingest import read_headers
+    from hotspots.sources import expand_bytes, expand_path
+
     try:
-        headers = read_headers(first, name=name)
-    except HotspotsError:
-        return  # not a readable text file: the error above says so
-    if not headers:
+        if _source.kind == "server" and _source.path is not None:
+            root = Path(_source.path)
+            first = root if root.is_file() else root / str(_source.key[0][0])
+            with open(first, "rb") as f:
+                head = f.read(1 << 16)
+            if head[:4] == b"PAR1":
+                return tuple(pq.read_schema(first).names)
+            found, _ = expand_path(first, first.name, lambda: head)
+        elif _source.files:
+            found, _ = expand_bytes(*_source.files[0])
+        else:
+            return ()
+        if not found:
+            return ()
+        name, load = found[0]
+        data = load()
+        if data[:4] == b"PAR1":
+            return tuple(pq.read_schema(io.BytesIO(data)).names)
+        return tuple(read_headers(data[: 1 << 16], name=name))
+    except (HotspotsError, OSError, ValueError):
+        return ()
+
+
+#: The source the column form's boxes were last filled for (their values are reset for another).
+_FORM_FOR = "column_form_for"
+
+
+def column_mapping_form(source: DataSource, incidents: Incidents | None = None) -> None:
+    """The sidebar's *Columns and coordinates*: which column holds what, and the CRS of
+    easting/northing columns, for the files read now (never the demo).
+
+    After a read that failed (``incidents`` None) it is open, its boxes filled with the mapping
+    last given for these files; after a read that worked it is closed, filled with what the read
+    detected (or the mapping given), so a file read wrongly (latitude and longitude swapped, x/y
+    of another national grid read as British National Grid) can be mapped again. The mapping
+    applies to these files only (:func:`column_map`).
+    """
+    if source.is_demo:
         return
-    st.subheader("Map the columns")
-    st.write(
-        "Tell the app which column holds what. Give longitude and latitude, or easting and "
-        "northing (British National Grid metres, or any projected CRS named below); a date or "
-        "month column is needed for trends."
-    )
-    current = st.session_state.get("column_map", {})
-    with st.form("column_map_form"):
+    headers = list(first_headers(source.key, source))
+    if not headers:
+        return  # not a readable file: the read's error says so
+    ss = st.session_state
+    given = column_map(source)
+    current = detected_columns(source, incidents) | dict(given)
+    if ss.get(_FORM_FOR) != source.key:  # other files: their boxes start from these files' own
+        for role in (*COLUMN_ROLES, COORDINATE_CRS):
+            ss.pop(f"colmap_{role}", None)
+        ss[_FORM_FOR] = source.key
+    box = st.sidebar.expander("Columns and coordinates", expanded=incidents is None)
+    if incidents is None:
+        box.markdown("**Map the columns**: the columns could not all be found.")
+    else:
+        box.caption(
+            ("Read with the columns named here" if given else "Found in the first file")
+            + ". Change them if the map is wrong: latitude and longitude swapped, say, or "
+            "easting/northing of another grid than British National Grid."
+        )
+    with box.form("column_map_form"):
+        st.caption(
+            "**Map the columns**: give longitude and latitude, or easting and northing (British "
+            "National Grid metres, or any projected CRS named below); a date or month column is "
+            "needed for trends."
+        )
         picks = {}
-        cols = st.columns(2)
-        for i, (role, label) in enumerate(COLUMN_ROLES.items()):
+        for role, label in COLUMN_ROLES.items():
             options = ["(none)", *headers]
             default = current.get(role)
             idx = options.index(default) if default in options else 0
-            picks[role] = cols[i % 2].selectbox(label, options, index=idx, key=f"colmap_{role}")
+            picks[role] = st.selectbox(label, options, index=idx, key=f"colmap_{role}")
         grid = st.text_input(
             "CRS of the easting/northing columns (blank: British National Grid)",
             value=current.get(COORDINATE_CRS, ""),
@@ -497,8 +561,8 @@ def column_mapping_form(source: DataSource) -> None:
             chosen = {r: h for r, h in picks.items() if h != "(none)"}
             if grid.strip():
                 chosen[COORDINATE_CRS] = grid.strip()
-            st.session_state["column_map"] = chosen
-            st.session_state[_MAPPED_FOR] = source.key
+            ss["column_map"] = chosen
+            ss[_MAPPED_FOR] = source.key
             st.rerun()
 
 

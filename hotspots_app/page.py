@@ -124,9 +124,11 @@ def _read_and_detect(source: Any, is_demo: bool) -> _Page | None:
     except InputError as exc:
         st.error(md(plain(exc)))
         if not is_demo:
+            st.info("Name the columns under *Columns and coordinates* in the sidebar.")
             data.column_mapping_form(source)
         return None
     data.show_opened(source, base.value)
+    data.column_mapping_form(source, base.value)
     filters = data.sidebar_filters(base.value)
     method = detection.sidebar_method()
     loaded = data.load_incidents(source, columns, filters, base)

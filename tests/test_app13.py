@@ -450,7 +450,8 @@ def test_a_column_mapping_stays_with_the_files_it_was_made_for(app):
     app.run()
     assert not app.error
     assert next(m.value for m in app.metric if m.label == "Hot spots") == n_odd
-    assert not [s for s in app.selectbox if (s.key or "").startswith("colmap_")]
+    # the form stays in the sidebar (Columns and coordinates), filled with that mapping
+    assert app.sidebar.selectbox(key="colmap_crime_type").value == "kind"
 
 
 def test_no_tab_shows_a_python_keyword_or_a_command_line_switch(app):

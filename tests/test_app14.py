@@ -13,6 +13,7 @@ the map component (:func:`hotspots_app.map.show_drawn`, recorded).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import folium
@@ -220,3 +221,69 @@ def test_the_layer_follows_the_split_applied(app, monkeypatch):
     labels = [f["properties"]["change"] for f in _features(layer)]
     assert labels.count("rose") == res.counts()["rose"]
     assert len(labels) == int(res.cells["tested"].sum())
+
+
+# ------------------------------------------------------------------------- the column form
+def _swapped_csv(n: int = 400, seed: int = 5) -> bytes:
+    """Latitude and longitude exchanged: still readable (a place off the coast of Somalia)."""
+    rng = np.random.default_rng(seed)
+    k = n // 2
+    lat = np.r_[rng.normal(53.4046, 0.0004, k), rng.uniform(53.38, 53.43, n - k)]
+    lon = np.r_[rng.normal(-2.9800, 0.0006, k), rng.uniform(-3.01, -2.93, n - k)]
+    frame = pd.DataFrame(
+        {
+            "date": [f"2024-{1 + i % 12:02d}-{1 + i % 27:02d} 2{i % 4}:00" for i in range(n)],
+            "offence": "Violence and sexual offences",
+            "latitude": lon.round(6),
+            "longitude": lat.round(6),
+        }
+    )
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return buf.getvalue().encode("utf-8")
+
+
+def test_column_form_is_there_after_a_good_read_filled_and_applied(app):
+    app.sidebar.file_uploader(key="uploads").set_value(("swapped.csv", _swapped_csv(), "text/csv"))
+    app.run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    # reachable after a read that worked, in the sidebar, filled with what was found
+    assert app.sidebar.selectbox(key="colmap_lat").value == "latitude"
+    assert app.sidebar.selectbox(key="colmap_lon").value == "longitude"
+    assert app.sidebar.selectbox(key="colmap_crime_type").value == "offence"
+    assert app.sidebar.text_input(key="colmap_coordinate_crs").value == ""
+    assert "column_map" not in app.session_state  # nothing applied until asked
+    before = app.session_state["column_form_for"]
+    # the analyst sees the points off Africa and exchanges them
+    app.sidebar.selectbox(key="colmap_lat").select("longitude")
+    app.sidebar.selectbox(key="colmap_lon").select("latitude")
+    next(b for b in app.sidebar.button if b.label == "Use these columns").click()
+    app.run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert app.session_state["column_map"]["lat"] == "longitude"
+    assert app.session_state["column_map"]["lon"] == "latitude"
+    assert app.session_state["column_map_for"] == before
+    # read again with them: in Great Britain now (British National Grid), the form keeps them
+    _open(app, "Data and report")
+    assert any('"crs": "EPSG:27700"' in str(j.value) for j in app.json)
+    assert app.sidebar.selectbox(key="colmap_lat").value == "longitude"
+
+
+def test_column_form_refills_for_other_files(app):
+    app.sidebar.file_uploader(key="uploads").set_value(("swapped.csv", _swapped_csv(), "text/csv"))
+    app.run()
+    app.sidebar.selectbox(key="colmap_lat").select("longitude")
+    app.sidebar.selectbox(key="colmap_lon").select("latitude")
+    next(b for b in app.sidebar.button if b.label == "Use these columns").click()
+    app.run()
+    other = _swapped_csv(seed=9).replace(b"offence", b"offense_type")
+    app.sidebar.file_uploader(key="uploads").set_value(("other.csv", other, "text/csv"))
+    app.run()
+    assert not app.exception and not app.error
+    # the other file's own columns, not the mapping made for swapped.csv
+    assert app.sidebar.selectbox(key="colmap_lat").value == "latitude"
+    assert app.sidebar.selectbox(key="colmap_crime_type").value == "offense_type"
+
+
+def test_the_demo_has_no_column_form(app):
+    assert not [s for s in app.selectbox if (s.key or "").startswith("colmap_")]
