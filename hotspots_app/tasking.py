@@ -3,7 +3,9 @@
 Under the patrol plan: the teams (officers each) and their shifts (days and hours), typed into a
 table or uploaded as the CSV or JSON :func:`hotspots.tasking.read_teams` reads; each team and
 shift gets an ordered route of visits (:func:`hotspots.workflows.task_teams`), the dose rules'
-shortfalls said, and per team a calendar and printable shift sheets. The teams are a form inside
+shortfalls said, and per team a calendar and printable shift sheets. Beside the routed visits, how
+many the plan above counts and why they differ (an area is routed only on the days its peak window
+meets a shift), per area. The teams are a form inside
 the plan's fragment: applying them reruns that tab only. Cached on the plan's key and the teams.
 """
 
@@ -160,11 +162,24 @@ def section(bundle: Any) -> None:
     show_warnings(out)
     tp = out.value
     s = tp.summary
+    planned = planned_visits(bundle.plan)
+    n_planned = sum(planned.values())
     c = st.columns(4)
-    c[0].metric("Routed visits", f"{s['patrol_visits']:,}")
+    c[0].metric(
+        "Routed visits",
+        f"{s['patrol_visits']:,} of {n_planned:,}",
+        help="Visits the teams' routes hold, of the visits the plan above counts.",
+    )
     c[1].metric("Control area-days", f"{s['control_area_days']:,}")
     c[2].metric("Area-days no shift could fit", f"{s['unrouted_area_days']:,}")
     c[3].metric("Areas within the gap rule", f"{s['areas_gap_kept']} of {s['areas']}")
+    st.caption(md(visits_line(s["patrol_visits"], n_planned, len(planned))))
+    st.dataframe(
+        visits_table(tp.areas, planned),
+        hide_index=True,
+        key="task_area_visits",
+        height=min(360, 38 + 35 * len(tp.areas)),
+    )
     for note in s.get("notes", []):
         st.caption(md(note))
     st.dataframe(tp.shifts, hide_index=True, key="task_shifts")
@@ -198,6 +213,43 @@ def section(bundle: Any) -> None:
             key=f"task_dl_sheets_{i}",
             on_click="ignore",
         )
+
+
+def planned_visits(plan: Any) -> dict[str, int]:
+    """Visits the patrol plan counts per patrol area (its patrol arm), every planned area listed."""
+    visits = plan.visits
+    patrol = visits[visits["arm"] == "patrol"] if len(visits) else visits
+    counts = patrol["patrol_area_id"].astype(str).value_counts() if len(patrol) else {}
+    ids = pd.unique(visits["patrol_area_id"].astype(str)) if len(visits) else []
+    return {str(a): int(counts.get(a, 0)) for a in ids}
+
+
+def visits_line(routed: int, planned: int, areas: int) -> str:
+    """Where the plan's count of visits and the routes' count part: said beside the numbers."""
+    if routed == planned:
+        return f"The routes hold every one of the plan's {planned:,} visits."
+    return (
+        f"The plan above counts {planned:,} visits: its {areas:,} areas inside each area's "
+        f"patrol window on every plan day, whoever is on duty. The routes hold {routed:,}: an "
+        "area is routed only on the days its peak window meets one of these shifts (its peak "
+        "days), and a shift walks to one place at a time. Per area below; to route more, add "
+        "shifts that cover the windows."
+    )
+
+
+def visits_table(areas: pd.DataFrame, planned: dict[str, int]) -> pd.DataFrame:
+    """Per patrol area: visits planned (the plan above) and routed (the teams), and why fewer."""
+    ids = areas["patrol_area_id"].astype(str)
+    return pd.DataFrame(
+        {
+            "Area": ids,
+            "Window": areas["window"].astype(str),
+            "Visits planned": [planned.get(a, 0) for a in ids],
+            "Visits routed": areas["visits"].astype(int),
+            "Days a shift meets the window": areas["eligible_days"].astype(int),
+            "Why fewer": areas["shortfall"].fillna("").astype(str),
+        }
+    )
 
 
 def team_slugs(teams: Any) -> list[str]:

@@ -27,6 +27,7 @@ from streamlit.testing.v1 import AppTest
 from hotspots import mapping, workflows
 from hotspots.demo import ensure_demo_csv
 from hotspots_app import map as map_section
+from hotspots_app import tasking
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -287,3 +288,41 @@ def test_column_form_refills_for_other_files(app):
 
 def test_the_demo_has_no_column_form(app):
     assert not [s for s in app.selectbox if (s.key or "").startswith("colmap_")]
+
+
+# ------------------------------------------------------------------------------ the tasking
+def test_tasking_says_routed_of_planned_beside_the_numbers(app):
+    _open(app, "Patrol plan")
+    app.button(key="task_submit").click()
+    app.run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    metrics = {m.label: m.value for m in app.metric}
+    planned = int(metrics["Patrol visits"].replace(",", ""))
+    routed_text = metrics["Routed visits"]
+    routed, of = (int(v.replace(",", "")) for v in routed_text.split(" of "))
+    assert of == planned
+    table = next(d.value for d in app.dataframe if "Visits planned" in d.value.columns)
+    assert int(table["Visits planned"].sum()) == planned
+    assert int(table["Visits routed"].sum()) == routed
+    if routed < planned:
+        line = next(_plain(c.value) for c in app.caption if "The routes hold" in c.value)
+        assert f"{planned:,}" in line and f"{routed:,}" in line
+        assert (table["Why fewer"][table["Visits routed"] < table["Visits planned"]] != "").all()
+
+
+def test_visits_line_and_table():
+    assert tasking.visits_line(5, 5, 1) == "The routes hold every one of the plan's 5 visits."
+    assert "counts 252 visits" in tasking.visits_line(96, 252, 9)
+    areas = pd.DataFrame(
+        {
+            "patrol_area_id": ["A", "B"],
+            "window": ["Fri 20:00-02:00", "daily 18:00-22:00"],
+            "visits": [4, 0],
+            "eligible_days": [4, 0],
+            "shortfall": ["left up to 6 days without a visit", None],
+        }
+    )
+    table = tasking.visits_table(areas, {"A": 28, "B": 28})
+    assert table["Visits planned"].tolist() == [28, 28]
+    assert table["Visits routed"].tolist() == [4, 0]
+    assert table["Why fewer"].tolist() == ["left up to 6 days without a visit", ""]

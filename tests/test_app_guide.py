@@ -327,7 +327,8 @@ def test_tasking_routes_the_teams_of_the_plan(app, monkeypatch):
     assert not app.error, [e.value for e in app.error]
     assert len(made) == 1
     s = made[0].summary
-    assert _metric(app, "Routed visits") == f"{s['patrol_visits']:,}"
+    planned = int(_metric(app, "Patrol visits").replace(",", ""))
+    assert _metric(app, "Routed visits") == f"{s['patrol_visits']:,} of {planned:,}"
     assert _metric(app, "Area-days no shift could fit") == f"{s['unrouted_area_days']:,}"
     assert s["patrol_visits"] >= 1
     labels = {b.label for b in app.get("download_button")}
