@@ -3,10 +3,10 @@
 Under the patrol plan: the teams (officers each) and their shifts (days and hours), typed into a
 table or uploaded as the CSV or JSON :func:`hotspots.tasking.read_teams` reads; each team and
 shift gets an ordered route of visits (:func:`hotspots.workflows.task_teams`), the dose rules'
-shortfalls said, and per team a calendar and printable shift sheets. Beside the routed visits, how
+shortfalls said, and per team a calendar and printable shift sheets. Beside the routed visits: how
 many the plan above counts and why they differ (an area is routed only on the days its peak window
-meets a shift), per area. The teams are a form inside
-the plan's fragment: applying them reruns that tab only. Cached on the plan's key and the teams.
+meets a shift), per area. The teams are a form inside the plan's fragment: applying them reruns
+that tab only. Cached on the plan's key and the teams.
 """
 
 from __future__ import annotations
