@@ -265,10 +265,23 @@ def two_periods(incidents: Incidents) -> None:
     show_warnings(out)
     res = out.value
     counts = res.counts()
-    c = st.columns(3)
+    tested = int(res.cells["tested"].sum())
+    c = st.columns(4)
     c[0].metric("Cells that rose", f"{counts['rose']:,}")
     c[1].metric("Cells that fell", f"{counts['fell']:,}")
-    c[2].metric("Cells with no clear change", f"{counts['no clear change']:,}")
+    # The library labels every cell outside the test "no clear change" too: apart here, since
+    # "1,720 cells with no clear change" read as 1,720 places checked when 3 could be.
+    c[2].metric(
+        "Tested, no clear change",
+        f"{tested - counts['rose'] - counts['fell']:,}",
+        help="Cells holding enough incidents to show a change, which did not.",
+    )
+    c[3].metric(
+        "Too few incidents to test",
+        f"{len(res.cells) - tested:,}",
+        help="Cells with an incident whose counts could not reach the level whatever happened: "
+        "no change can be seen there, which is not evidence of no change.",
+    )
     for note in res.notes:
         st.text("• " + str(note))
     cells = res.cells[res.cells["change_class"] != "no clear change"]

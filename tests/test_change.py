@@ -255,17 +255,23 @@ def test_app_change_tab_compares_two_periods():
     def shown(label: str) -> int:
         return int(next(m.value for m in at.metric if m.label == label).replace(",", ""))
 
-    want = compare_periods(incidents).counts()
+    res = compare_periods(incidents)
+    want = res.counts()
+    tested = int(res.cells["tested"].sum())
     assert shown("Cells that rose") == want["rose"]
     assert shown("Cells that fell") == want["fell"]
-    assert shown("Cells with no clear change") == want["no clear change"]
+    assert shown("Tested, no clear change") == tested - want["rose"] - want["fell"]
+    assert shown("Too few incidents to test") == len(res.cells) - tested
     assert any(t.value.startswith("• Periods split at") for t in at.text)
     at.selectbox(key="chg_split").set_value("2025-10")
     at.button(key="chg_submit").click()
     at.run()
     assert not at.exception and not at.error
     want = compare_periods(incidents, "2025-10")
-    assert shown("Cells with no clear change") == want.counts()["no clear change"]
+    assert (
+        shown("Too few incidents to test") + shown("Tested, no clear change")
+        == (want.counts()["no clear change"])
+    )
     assert any("Periods split at 2025-10-01 (as given)" in t.value for t in at.text)
     assert "Cells that could show a change, before and after (GeoJSON)" in {
         b.label for b in at.get("download_button")
