@@ -14,6 +14,7 @@ the map component (:func:`hotspots_app.map.show_drawn`, recorded).
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import folium
@@ -152,6 +153,25 @@ def test_many_cells_keep_every_labelled_one_within_the_budget():
     caption = map_section.change_caption(_cells(classes, [True] * n), drawn)
     assert "rose (3 cells)" in caption and "fell (1 cell)" in caption
     assert f"the map draws {drawn:,} of the {n:,} tested cells" in caption
+
+
+def test_labelled_cells_beyond_the_budget_take_it_all_and_say_so():
+    n = 6000
+    classes = ["rose" if i % 2 else "fell" for i in range(n)] + ["no clear change"] * 10
+    layer, drawn = mapping.period_change_layer(_cells(classes, [True] * (n + 10)))
+    feats = _features(layer)
+    assert 0 < drawn < n and len(feats) == drawn
+    assert {f["properties"]["change"] for f in feats} == {"rose", "fell"}  # no faint cell
+    legend = next(c for c in layer._children.values() if type(c).__name__ == "_ChangeLegend")
+    assert f"Showing {drawn:,} of {n:,} cells that rose or fell" in legend.html
+    assert len(map_section.layer_script(layer, 0)) < 1.3 * mapping.LAYER_BUDGET_BYTES["other"]
+
+
+def test_faint_cells_take_at_most_half_the_budget():
+    n = 6000
+    layer, drawn = mapping.period_change_layer(_cells(["no clear change"] * n, [True] * n))
+    size = len(json.dumps(_features(layer)))
+    assert 0 < drawn < n and size <= 1.05 * mapping.LAYER_BUDGET_BYTES["other"] / 2
 
 
 # ------------------------------------------------------------------- the change layer (app)
