@@ -336,6 +336,34 @@ def test_upload_police_uk_changes_the_map(page, tmp_path):
     assert page.recorder.outside() == []
 
 
+def test_upload_an_excel_workbook(page, tmp_path):
+    """A workbook's two month sheets read as two files, as the same rows in CSVs would be."""
+    openpyxl = pytest.importorskip("openpyxl")
+    wait_idle(page)
+    map_paths(page)
+    frames = [
+        pd.read_csv(police_uk_csv(tmp_path / f"m{i}.csv", n=450, seed=20 + i), dtype=str)
+        for i in range(2)
+    ]
+    book = tmp_path / "violence.xlsx"
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for i, frame in enumerate(frames):
+        ws = wb.create_sheet(f"Month {i + 1}")
+        ws.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            ws.append(list(row))
+    wb.save(book)
+    upload(page, [book])
+    assert map_paths(page) >= 1
+    lat, lon = map_center(page)
+    assert 53.2 < lat < 53.7 and -3.3 < lon < -2.6, (lat, lon)
+    assert page.get_by_text("2 file(s), 900 rows read").count() == 1
+    open_tab(page, "Data and report")
+    assert int(metric(page, "Rows read").replace(",", "")) == 900
+    assert page.recorder.outside() == []
+
+
 def test_download_geojson_reads_back(page, tmp_path):
     import geopandas as gpd
 
