@@ -394,7 +394,7 @@ def report_environment(
     return env
 
 
-def standalone_html(m: folium.Map, params: dict | None = None) -> str:
+def standalone_html(m: folium.Map, params: dict | None = None, notice: str | None = None) -> str:
     """The map as one self-contained HTML page that opens offline.
 
     Every vendored script and stylesheet is inlined. Images a stylesheet refers to (Leaflet's layer
@@ -416,6 +416,9 @@ def standalone_html(m: folium.Map, params: dict | None = None) -> str:
         ``<script type="application/json" id="hotspots-parameters">`` element (so the map, like
         every export, says how it was made) and summarised in a visible line at the foot of the
         page.
+    notice : str, optional
+        A line shown at the top of the page above the map, always visible (plain text, escaped):
+        the notice a printed or shared map must carry.
 
     Returns
     -------
@@ -469,6 +472,16 @@ def standalone_html(m: folium.Map, params: dict | None = None) -> str:
         raise RuntimeError(msg)
     if params is not None:
         page = _embed_params(page, params)
+    if notice:
+        banner = (
+            # beside the zoom buttons, clear of the layer switcher on the right
+            '<div role="note" style="position:fixed;top:10px;left:56px;max-width:40%;'
+            "z-index:1001;background:#fff8e1;border:1px solid #c9a227;font:13px sans-serif;"
+            f'padding:3px 8px">{escape_text(notice)}</div>\n'
+        )
+        page = (
+            page.replace("</body>", banner + "</body>", 1) if "</body>" in page else page + banner
+        )
     return page
 
 

@@ -646,9 +646,12 @@ def standalone_map(
     -------
     str
         A complete HTML document with every script inlined and the run's parameters embedded
-        (:func:`hotspots.offline.standalone_html`).
+        (:func:`hotspots.offline.standalone_html`), with the stop and search notice at its top
+        (:func:`hotspots.safeguards.stop_search_notice`): a map of hot spots printed or shared on
+        its own carries it as the briefing does.
     """
     from hotspots import mapping, offline
+    from hotspots.safeguards import stop_search_notice
 
     layers = []
     if plan is not None:
@@ -663,7 +666,9 @@ def standalone_map(
         tile_attribution=attribution,
         layers=layers,
     )
-    return offline.standalone_html(m, params=thaw(result.params))
+    return offline.standalone_html(
+        m, params=thaw(result.params), notice=stop_search_notice(short=True)
+    )
 
 
 def write_map(

@@ -229,6 +229,12 @@ def test_standalone_map_carries_the_record(demo_result, tmp_path):
         == json.loads(json.dumps(demo_result.params))["input_files"]
     )
     assert "SYNTHETIC DEMO DATA" in page
+    # the notice a shared map must carry, visible above the map (as on the briefing)
+    from hotspots.offline import escape_text
+    from hotspots.safeguards import stop_search_notice
+
+    assert '<div role="note"' in page
+    assert escape_text(stop_search_notice(short=True)) in page.split('<div role="note"', 1)[1]
     # tiles="none": the page asks no server for anything
     assert "tile.openstreetmap.org" not in page
     assert "https://cdn" not in page and "http://cdn" not in page
