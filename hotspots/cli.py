@@ -84,6 +84,22 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         "as for longitude/latitude",
     )
     g.add_argument(
+        "--crs",
+        metavar="CRS",
+        help="the analysis CRS: a projected CRS in metres, e.g. EPSG:5070 for a whole-US file "
+        "or EPSG:27700; a geographic CRS or one in feet is refused, one whose area of use "
+        "leaves out incidents is warned about (default: British National Grid in Great "
+        "Britain, the data's UTM zone elsewhere)",
+    )
+    g.add_argument(
+        "--date-order",
+        choices=("auto", "day-first", "month-first"),
+        default="auto",
+        help="the order of day and month in dates such as 03/04/2022 (default auto: from the "
+        "values, else day first outside the Americas); a date that reads only in the other "
+        "order is an unreadable date, listed with the rejected rows",
+    )
+    g.add_argument(
         "--crime-types",
         default="default",
         metavar="LIST",
@@ -571,6 +587,8 @@ def _load(
         args.inputs,
         columns=_parse_columns(args.column),
         coordinate_crs=args.coordinate_crs,
+        crs=args.crs,
+        date_order=args.date_order,
         study_area=area,
         date_from=args.date_from,
         date_to=args.date_to,

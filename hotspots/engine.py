@@ -380,6 +380,7 @@ class DaskEngine:
         unreadable_dates: str = "auto",
         progress: Progress | None = None,
         coordinate_crs: Any = None,
+        date_order: str = "auto",
         **combine: Any,
     ) -> Incidents:
         """:func:`hotspots.ingest.read_incidents`, each file read and validated on a worker.
@@ -389,7 +390,7 @@ class DaskEngine:
         sources : paths, folders, (name, bytes) pairs
             As :func:`hotspots.ingest.read_incidents`. A path is read by the worker at the
             same path (folders are listed here, on the client).
-        columns, unreadable_dates, progress, coordinate_crs
+        columns, unreadable_dates, progress, coordinate_crs, date_order
             As :func:`hotspots.ingest.read_incidents` (``progress``: file i of n as they come).
         **combine
             The rest of :func:`hotspots.ingest.read_incidents`'s arguments (crime types, dates,
@@ -413,6 +414,7 @@ class DaskEngine:
                 columns=columns,
                 unreadable_dates=unreadable_dates,
                 coordinate_crs=coordinate_crs,
+                date_order=date_order,
                 pure=False,
             )
             for name, load in items

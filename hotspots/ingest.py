@@ -85,6 +85,7 @@ __all__ = [
     "END_ROLES",
     "ROLES",
     "VIOLENCE_TYPES_POLICE_UK",
+    "DATE_ORDERS",
     "ValidatedFile",
     "combine_files",
     "default_study_area",
@@ -537,10 +538,25 @@ def _check_bytes(data: bytes, name: str) -> str:
             msg, file=name, hint="save it as CSV UTF-8 (or as Unicode text with a BOM)."
         )
     controls = len(head) - len(head.translate(None, _CONTROLS)) - nuls
-    if controls > max(8, len(head) // 100) or (nuls and not _few_nul_lines(head)):
+    many = controls > max(8, len(head) // 100) and not _text_with_controls(head, nuls)
+    if many or (nuls and not _few_nul_lines(head)):
         msg = "The file holds binary data, not CSV text."
         raise InputError(msg, file=name, hint=hint)
     return ""
+
+
+def _text_with_controls(head: bytes, nuls: int) -> bool:
+    """Whether the first bytes of a file holding many control characters are text all the same
+    (a log with a terminal's colour codes, ESC [ 31 m, on every row): no NUL byte, valid UTF-8
+    (but for a character cut at the end) and lines. Binary data (an image, a compressed file)
+    holds NUL bytes and is not UTF-8."""
+    if nuls or b"\n" not in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"
+    return True
 
 
 #: Lines of a text file that may hold NUL bytes: at most one in this many lines of its first
@@ -913,6 +929,50 @@ def _clean_arrow(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_in(pc.utf8_upper(t), value_set=_MISSING_ARROW), "", t)
 
 
+#: What :func:`_without_controls` removes: ANSI escape sequences whole (a terminal's colour
+#: codes, ESC [ 31 m) and every other C0 control character but tab, line feed and carriage
+#: return (a line break inside a quoted field is the text's own) and NUL (a row holding NUL
+#: bytes is rejected as damaged: :func:`_reject_nul_rows`).
+_CONTROL_TEXT = r"\x1b\[[0-?]*[ -/]*[@-~]|[\x01-\x08\x0b\x0c\x0e-\x1f]"
+
+
+def _without_controls(arr: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
+    """``arr`` (text) without ANSI escape sequences and C0 control characters other than tab,
+    line feed, carriage return and NUL (:data:`_CONTROL_TEXT`), and which values held some (None
+    when none did: the array is returned as it is, after one look at its bytes)."""
+    text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+    if not len(arr) or not text or arr.buffers()[2] is None:
+        return arr, None
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    if not ((data < 32) & (data != 9) & (data != 10) & (data != 13) & (data != 0)).any():
+        return arr, None
+    out = pc.replace_substring_regex(arr, _CONTROL_TEXT, "")
+    changed = pc.fill_null(pc.not_equal(arr, out), False).to_numpy(zero_copy_only=False)
+    if not changed.any():  # the bytes were outside the slice the array views
+        return arr, None
+    return out, np.asarray(changed, dtype=bool)
+
+
+def _control_notes(p: _Parsed, col: _ColumnCache) -> list[str]:
+    """A note on the rows whose fields read held control characters, removed: how many, which
+    columns, the first line (:func:`_without_controls`)."""
+    rows = np.zeros(p.table.num_rows, dtype=bool)
+    names = []
+    for name, c in col.cols.items():
+        if c.controls is not None:
+            rows |= c.controls[c.codes]
+            names.append(f"'{name}'")
+    if not names:
+        return []
+    first = int(p.lines[np.flatnonzero(rows)[0]])
+    return [
+        f"{p.name}: {int(rows.sum())} row(s) held control characters (ANSI escape sequences "
+        f"such as colour codes, or other characters below the space but tab and line breaks) "
+        f"in {', '.join(names)}, first on line {first}; they were removed from those fields "
+        "(the rows listed as rejected keep them as written)."
+    ]
+
+
 class _Col:
     """One text column of a file, dictionary-encoded: every cleaning and parsing step runs once
     per distinct value (a police.uk month column has one; a coordinate column a few thousand
@@ -924,7 +984,9 @@ class _Col:
         # Arrow's read encodes a column as dictionary_encode does (:func:`_first_seen`)
         enc = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
         self.codes = enc.indices.to_numpy(zero_copy_only=False)
-        self.clean_arrow = _clean_arrow(enc.dictionary)
+        # per distinct value: it held control characters, removed (:func:`_without_controls`)
+        values, self.controls = _without_controls(enc.dictionary)
+        self.clean_arrow = _clean_arrow(values)
         self._clean: pd.Series | None = None
         self._blank: np.ndarray | None = None
         self._floats: dict[bool, np.ndarray] = {}
@@ -1333,6 +1395,53 @@ def _day_first(values: pd.Series, default: bool) -> tuple[bool, str]:
     return default, ("day-first" if default else "month-first") + " (ambiguous; regional default)"
 
 
+#: The day/month orders ``date_order=`` takes: "auto" decides from the data and the region
+#: (:func:`_day_first`); "day-first" or "month-first" is the user's, and a date that does not
+#: read in it (a month above 12) is an unreadable date.
+DATE_ORDERS = ("auto", "day-first", "month-first")
+
+#: The earliest date read as true: heuristic of this product. No police record kept in a file
+#: goes back further, and the zero date of spreadsheets (Excel and OLE's 1899-12-30) falls
+#: before it; a date before it is a placeholder or a typing slip, not when an incident happened.
+EARLIEST_DATE = np.datetime64("1900-01-01", "ns")
+
+#: Days after the read a date may fall and still be read as true: heuristic of this product
+#: (a date written in a time zone ahead of this machine's may be its tomorrow).
+DAYS_AHEAD = 1
+
+
+def latest_date() -> np.datetime64:
+    """The latest date read as true: this machine's clock (UTC) plus :data:`DAYS_AHEAD` days.
+
+    A row dated later (2099, a year typed wrong) did not happen yet; it is an unreadable date.
+    """
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    return (now + pd.Timedelta(days=DAYS_AHEAD)).to_datetime64().astype("datetime64[ns]")
+
+
+def _cannot_be_true(dt: np.ndarray, latest: np.datetime64) -> np.ndarray:
+    """Per value: a date before :data:`EARLIEST_DATE` or after ``latest`` (NaT: False)."""
+    return (dt < EARLIEST_DATE) | (dt > latest)  # NaT compares False
+
+
+#: How a day/month order given is named in messages.
+_ORDER_GIVEN = {
+    "day-first": "date_order='day-first' (--date-order day-first)",
+    "month-first": "date_order='month-first' (--date-order month-first)",
+}
+
+
+def _order_given(values: pd.Series, day_first: bool) -> np.ndarray:
+    """Per (cleaned) value: a d/m or m/d date whose month, in the order given, is above 12 (and
+    whose other field is not), so it reads only in the other order."""
+    m = values.str.extract(r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}")
+    a = pd.to_numeric(m[0], errors="coerce").to_numpy(dtype=float)
+    b = pd.to_numeric(m[1], errors="coerce").to_numpy(dtype=float)
+    month, day = (b, a) if day_first else (a, b)
+    with np.errstate(invalid="ignore"):
+        return (month > 12) & (day <= 12)
+
+
 #: The dates a nanosecond timestamp holds (whole days inside pandas' Timestamp.min..max);
 #: pandas and Arrow parse years 1-9999, which a cast to nanoseconds would silently wrap round
 #: (year 1 became 1754), so dates outside are unreadable instead.
@@ -1387,12 +1496,17 @@ def _strptime(s: pd.Series, fmt: str) -> np.ndarray:
 
 
 def _parse_datetimes(
-    s: pd.Series, day_first: bool, sample: pd.Series | None = None
+    s: pd.Series,
+    day_first: bool,
+    sample: pd.Series | None = None,
+    latest: np.datetime64 | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Parse cleaned date/datetime text. Returns (datetime64[ns], has_time, ok) arrays.
 
     Formats are tried in order of how well they fit a sample of the values (``sample``, by
     default the first 300 non-blank values); each value gets the first format that reads it.
+    A two-digit year is the latest such year not after ``latest`` (:func:`latest_date`; '50'
+    is 1950, not 2050), so no date of the past is read into the future.
     """
     n = len(s)
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -1419,6 +1533,8 @@ def _parse_datetimes(
             break
         idx = np.flatnonzero(todo)
         parsed = _strptime(s.iloc[idx], fmt)
+        if latest is not None and "%y" in fmt:
+            parsed = _century_back(parsed, latest)
         good = ~np.isnat(parsed)
         if good.any():
             gi = idx[good]
@@ -1427,6 +1543,17 @@ def _parse_datetimes(
             ok[gi] = True
             todo[gi] = False
     return out, has_time, ok
+
+
+def _century_back(dt: np.ndarray, latest: np.datetime64) -> np.ndarray:
+    """Dates read from a two-digit year with those after ``latest`` a century earlier (Python's
+    pivot reads '50' as 2050)."""
+    ahead = dt > latest
+    if not ahead.any():
+        return dt
+    out = dt.copy()
+    out[ahead] = (pd.DatetimeIndex(dt[ahead]) - pd.DateOffset(years=100)).to_numpy()
+    return out
 
 
 def _strip_tz(s: pd.Series) -> pd.Series:
@@ -2238,6 +2365,8 @@ class ValidatedFile:
     # the WKT of the CRS its easting/northing were read in when not British National Grid
     grid_crs: str = ""
     window: _Window | None = None  # its dates read as time windows (:func:`_time_window`)
+    implausible: int = 0  # rows whose date cannot be true (:func:`_cannot_be_true`)
+    latest: str = ""  # the latest date read as true, YYYY-MM-DD, when some rows were later
 
     @property
     def n(self) -> int:
@@ -2357,12 +2486,16 @@ def _validate_file(
     unreadable_dates: str,
     reload: Callable[[], bytes] | None = None,
     coordinate_crs: pyproj.CRS | None = None,
+    date_order: str = "auto",
+    latest: np.datetime64 | None = None,
 ) -> ValidatedFile:
     """Detect one file's columns and check every well-formed row; the first failure rejects.
 
     With ``reload`` (the file's bytes again, on demand) the file's text is dropped once checked,
     but for the raw fields of the rows it rejects (:class:`_Kept`). ``coordinate_crs``: the CRS
-    of easting/northing columns when not British National Grid (:func:`check_coordinate_crs`).
+    of easting/northing columns when not British National Grid (:func:`check_coordinate_crs`);
+    ``date_order``: :data:`DATE_ORDERS`; ``latest``: the latest date read as true (default
+    :func:`latest_date`).
     """
     n = p.table.num_rows
     col = _ColumnCache(p.table)
@@ -2398,11 +2531,14 @@ def _validate_file(
     americas = bool(not bng and okxy.any() and _median_below(vx[okxy], -30.0))
     if fmt == FORMAT_GRID and coordinate_crs is not None and okxy.any():
         americas = _grid_in_americas(vx[okxy], vy[okxy], coordinate_crs)
-    unreadable = _UnreadableDates(p.name, unreadable_dates, rej, notes, np.zeros(n, dtype=bool))
-    if parts:
-        when = _dates_from_parts(parts, col, n, unreadable)
-    else:
-        when = _read_dates(mapping, col, n, day_first_default=not americas, unreadable=unreadable)
+    unreadable = _UnreadableDates(
+        p.name, unreadable_dates, rej, notes, np.zeros(n, dtype=bool), p.lines,
+        latest_date() if latest is None else latest, date_order,
+    )  # fmt: skip
+    when = (
+        _dates_from_parts(parts, col, n, unreadable) if parts
+        else _read_dates(mapping, col, n, day_first_default=not americas, unreadable=unreadable)
+    )  # fmt: skip
     when, window = _time_window(p.name, mapping, col, when, day_first_default=not americas)
     weight = np.broadcast_to(1.0, n)
     if "weight" in mapping:
@@ -2414,7 +2550,8 @@ def _validate_file(
         has_id = ~_blank_arrow(_plain(p.table.column(mapping["id"]))) if n else np.zeros(0, bool)
     else:
         has_id = np.zeros(n, dtype=bool)
-    notes.extend(_layout_notes(p, when.date_order))
+    ctype, location = (_coded_text(col, mapping, r, n) for r in ("crime_type", "location"))
+    notes.extend([*_layout_notes(p, when.date_order), *_control_notes(p, col)])
     ok = rej.ok
     keys = _row_keys(p, mapping.get("id"), has_id, ok)
     kept = None
@@ -2430,10 +2567,10 @@ def _validate_file(
     elif p.line_text is not None:
         p = dataclasses.replace(p, line_text=None)  # the file's bytes are not kept
     return ValidatedFile(
-        p, info, bng, vx, vy, when.dt, when.has_time, when.month, weight,
-        _coded_text(col, mapping, "crime_type", n), _coded_text(col, mapping, "location", n),
+        p, info, bng, vx, vy, when.dt, when.has_time, when.month, weight, ctype, location,
         has_id, rej, notes, when.date_order, int(unreadable.undated.sum()),
-        _distinct_points(vx[ok], vy[ok]), keys, kept, grid_crs, window,
+        _distinct_points(vx[ok], vy[ok]), keys, kept, grid_crs, window, unreadable.implausible,
+        str(unreadable.latest)[:10] if unreadable.implausible else "",
     )  # fmt: skip
 
 
@@ -2965,10 +3102,25 @@ class _UnreadableDates:
     rejects: _Rejects
     notes: list[str]
     undated: np.ndarray  # bool per row: kept although its date could not be read
+    lines: np.ndarray | None = None  # int64 per row: its line in the file, for notes
+    latest: np.datetime64 | None = None  # dates after it cannot be true (:func:`latest_date`)
+    date_order: str = "auto"  # ``date_order=``: "auto", "day-first" or "month-first"
+    implausible: int = 0  # rows whose date cannot be true (:func:`_cannot_be_true`)
 
     def __call__(
-        self, bad: np.ndarray, present: np.ndarray, column: str, c: _Col, tail: str
+        self,
+        bad: np.ndarray,
+        present: np.ndarray,
+        column: str,
+        c: _Col,
+        tail: str,
+        why: Sequence[tuple[np.ndarray, str, str]] = (),
     ) -> None:
+        """Keep or reject the rows of ``bad``; ``why``: (rows, tail, sentence) of rows among
+        them read but refused (an order given they contradict, a date that cannot be true),
+        each said in a note and listed with its own tail."""
+        for rows, _, said in why:
+            self._say(rows & bad, column, c, said)
         if _keep_unreadable(bad, present, self.mode):
             self.undated[bad] = True
             example = c.text(np.flatnonzero(bad)[:1])[0]
@@ -2977,8 +3129,49 @@ class _UnreadableDates:
                 f"could not be read (e.g. '{example}'); those rows are kept without a date: "
                 "they count in maps and hot spots, not in time profiles or date filters."
             )
+        elif why:
+
+            def detail(i: np.ndarray) -> np.ndarray:
+                out = c.quoted(i, tail)
+                for rows, own, _ in why:
+                    sel = rows[i]
+                    if sel.any():
+                        out[sel] = c.quoted(i[sel], own)
+                return out
+
+            self.rejects.add(bad, R_DATE, column, detail)
         else:
             self.rejects.add(bad, R_DATE, column, lambda i: c.quoted(i, tail))
+
+    def _say(self, rows: np.ndarray, column: str, c: _Col, said: str) -> None:
+        """A note: how many rows ``said`` applies to, two of them with their lines."""
+        k = int(np.count_nonzero(rows))
+        if not k:
+            return
+        first = np.flatnonzero(rows)[:2]
+        shown = [
+            f"'{v}'" + (f" on line {int(self.lines[r])}" if self.lines is not None else "")
+            for v, r in zip(c.text(first), first, strict=True)
+        ]
+        self.notes.append(
+            f"{self.name}: {k} value(s) in '{column}' {said} (e.g. {', '.join(shown)})"
+            "; they are unreadable dates (unreadable_dates=)."
+        )
+
+    def cannot_be_true(self, dt: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Per value of ``dt`` (read where ``ok``): a date that cannot be true."""
+        if self.latest is None:
+            return np.zeros(len(dt), dtype=bool)
+        return ok & _cannot_be_true(dt, self.latest)
+
+    def false_dates(self, rows: np.ndarray) -> tuple[np.ndarray, str, str]:
+        """``why`` of :meth:`__call__` for rows whose date cannot be true."""
+        self.implausible += int(np.count_nonzero(rows))
+        bounds = (
+            f"before {str(EARLIEST_DATE)[:10]} or after {str(self.latest)[:10]}, the day of "
+            "this read plus one: this tool's bounds"
+        )
+        return rows, f"cannot be true: it is {bounds}", f"are dates that cannot be true: {bounds}"
 
 
 @dataclass
@@ -3011,10 +3204,16 @@ def _read_dates(
     if date_role is not None:
         dc = col(mapping[date_role])
         present_u = (dc.clean != "").to_numpy()
-        day_first, when.date_order = _day_first(dc.clean[present_u], default=day_first_default)
+        order = unreadable.date_order
+        if order == "auto":
+            day_first, when.date_order = _day_first(dc.clean[present_u], default=day_first_default)
+        else:
+            day_first, when.date_order = order == "day-first", f"{order} (set by the user)"
         first_rows = np.flatnonzero(present_u[dc.codes])[:300]
         sample = dc.clean.iloc[dc.codes[first_rows]]
-        dt_u, ht_u, ok_u = _parse_datetimes(dc.clean, day_first, sample=sample)
+        dt_u, ht_u, ok_u = _parse_datetimes(
+            dc.clean, day_first, sample=sample, latest=unreadable.latest
+        )
         if present_u.any() and not ok_u[present_u].any():
             serials = _excel_serials(dc.clean)
             if serials is not None:  # no value reads as a date, every one as a day number
@@ -3026,11 +3225,12 @@ def _read_dates(
                     "(days since 30 December 1899, a fraction for the time of day), as a "
                     "spreadsheet saved to CSV without date formatting writes them."
                 )
+        dt_u, ht_u, ok_u, why = _refused_dates(dc, present_u, (dt_u, ht_u, ok_u), unreadable)
         when.dt, when.has_time, ok = dt_u[dc.codes], ht_u[dc.codes], ok_u[dc.codes]
         _placeholder_times(when, mapping[date_role], unreadable)
         present = ~dc.blank()
         unreadable(
-            present & ~ok, present, mapping[date_role], dc, "is not a date this reader knows"
+            present & ~ok, present, mapping[date_role], dc, "is not a date this reader knows", why
         )
         for role in ("time", "hour"):
             if role in mapping:
@@ -3039,13 +3239,20 @@ def _read_dates(
     if "month" in mapping:
         mc = col(mapping["month"])
         mon_u, mok_u = _months_of(mc.clean_arrow)
+        false_u = unreadable.cannot_be_true(mon_u, mok_u)
+        if false_u.any():  # a month that cannot be true (police.uk "2099-01")
+            mon_u = np.where(false_u, np.datetime64("NaT", "ns"), mon_u)
+            mok_u = mok_u & ~false_u
         if len(mon_u) == 1:  # a police.uk file: one month (a view, no memory)
             mon, mok = np.broadcast_to(mon_u[0], n), np.broadcast_to(mok_u[0], n)
         else:
             mon, mok = mon_u[mc.codes], mok_u[mc.codes]
         if date_role is None:
             present = ~mc.blank()
-            unreadable(present & ~mok, present, mapping["month"], mc, "is not a month (YYYY-MM)")
+            why = [unreadable.false_dates(false_u[mc.codes])] if false_u.any() else []
+            unreadable(
+                present & ~mok, present, mapping["month"], mc, "is not a month (YYYY-MM)", why
+            )
             when.month = mon  # no row has a date
         else:
             when.month = np.where(np.isnat(when.month), mon, when.month)
@@ -3193,6 +3400,36 @@ def _time_window(
     return _When(dt, has_time, month, when.date_order), _Window(start, shown_end, level)
 
 
+def _refused_dates(
+    dc: _Col,
+    present_u: np.ndarray,
+    parsed: tuple[np.ndarray, np.ndarray, np.ndarray],
+    unreadable: _UnreadableDates,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, str, str]]]:
+    """The distinct values of a date column read (``parsed``: datetime, has_time, ok) with
+    those that cannot be true unread, and ``why`` (:class:`_UnreadableDates`) of the rows: a
+    date that reads only in the order the user did not give, a date that cannot be true."""
+    dt_u, ht_u, ok_u = parsed
+    why = []
+    order = unreadable.date_order
+    if order != "auto":
+        day_first = order == "day-first"
+        contra_u = present_u & ~ok_u & _order_given(dc.clean, day_first)
+        if contra_u.any():
+            first, other = ("day", "month") if day_first else ("month", "day")
+            said = (
+                f"read only with the {other} first, not the {first} first that "
+                f"{_ORDER_GIVEN[order]} gives; fix: give the order the file uses, or 'auto'"
+            )
+            why.append((contra_u[dc.codes], said.replace("read only", "reads only"), said))
+    false_u = unreadable.cannot_be_true(dt_u, ok_u)
+    if false_u.any():
+        dt_u = np.where(false_u, np.datetime64("NaT", "ns"), dt_u)
+        ht_u, ok_u = ht_u & ~false_u, ok_u & ~false_u
+        why.append(unreadable.false_dates(false_u[dc.codes]))
+    return dt_u, ht_u, ok_u, why
+
+
 # A cell holding a point rather than words: "(41.878, -87.629)" (Chicago's Location, NYPD's
 # Lat_Lon) or "POINT (-122.41 37.78)" (San Francisco's Point).
 _POINT_TEXT = r"^\(?\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*\)?$|^POINT\s*\("
@@ -3308,10 +3545,17 @@ def _dates_from_parts(
     if sane.any():
         got = pd.to_datetime(frame[sane].astype(int), errors="coerce")  # 31 April -> NaT
         day[sane] = got.to_numpy(dtype="datetime64[ns]")
+    false = unreadable.cannot_be_true(day, ~np.isnat(day))
+    why = []
+    if false.any():
+        day[false] = np.datetime64("NaT")
+        why.append(unreadable.false_dates(false))
     ok = ~np.isnat(day)
     yc = col(parts["year"])
     present = ~(yc.blank() | col(parts["month"]).blank() | col(parts["day"]).blank())
-    unreadable(present & ~ok, present, parts["year"], yc, "with its month and day is not a date")
+    unreadable(
+        present & ~ok, present, parts["year"], yc, "with its month and day is not a date", why
+    )
     dt, has_time = day.copy(), np.zeros(n, dtype=bool)
     if "hour" in parts:
         h = number("hour")
@@ -3879,6 +4123,7 @@ def read_incidents(
     unreadable_dates: str = "auto",
     progress: Progress | None = None,
     coordinate_crs: Any = None,
+    date_order: str = "auto",
 ) -> Incidents:
     """Read incident CSV files into validated :class:`~hotspots.incidents.Incidents`.
 
@@ -3916,7 +4161,12 @@ def read_incidents(
         Polygon(s) of the study area. Files and bare geometries are WGS84 lon/lat (a bare
         geometry is in ``crs`` when ``crs`` is given). Points outside are rejected.
     crs : pyproj CRS input, optional
-        Projected metric analysis CRS. Default: :func:`hotspots.crs.choose_crs`.
+        The analysis CRS: a projected CRS in metres (distances, bandwidths and areas are
+        metres), e.g. ``"EPSG:27700"`` or ``"EPSG:5070"`` for a whole-US file. A geographic
+        CRS (degrees) or one in feet is refused (:class:`ParameterError` naming a fix); where
+        its area of use leaves out some of the incidents, a warning and a note give their
+        share. Default: :func:`hotspots.crs.choose_crs` (British National Grid in Great
+        Britain, the local UTM zone elsewhere).
     outlier_km : float, bool or None, default None
         Distance (km) beyond which isolated points are outliers. ``None``: automatic (see Notes);
         ``0`` or ``False``: no outlier test. When ``study_area`` is given the polygon replaces the
@@ -3930,7 +4180,10 @@ def read_incidents(
         in maps and hot spots, not in time profiles, and falls outside any date range) and a note
         says how many. ``"auto"``: kept when most of that file's column cannot be read (a format
         this reader does not know must not cost every row its location), rejected otherwise (a
-        stray bad value marks a bad row).
+        stray bad value marks a bad row). A date that cannot be true is unreadable too: before
+        :data:`EARLIEST_DATE` (1900-01-01) or after the day of the read plus
+        :data:`DAYS_AHEAD` (this tool's heuristic bounds, see Notes), as is a date that
+        contradicts the ``date_order`` given.
     progress : callable, optional
         ``progress(step, done, total)`` (:mod:`hotspots.progress`): ``"reading files"`` file by
         file, then ``"validating"``.
@@ -3943,6 +4196,13 @@ def read_incidents(
         chosen as for longitude/latitude, and a point that cannot be placed is rejected as
         ``coordinates out of range``; the report's notes and ``choices["coordinate_crs"]`` say
         so. Default: easting/northing are British National Grid metres (their range checked).
+    date_order : {"auto", "day-first", "month-first"}, default "auto"
+        The order of day and month in dates such as ``03/04/2022``. ``"auto"``: from the values
+        and the region (see Notes). ``"day-first"`` or ``"month-first"``: as given; a date that
+        reads only in the other order (its month would be above 12) is an unreadable date
+        (``unreadable_dates``), said in a note and listed with the option and the fix. The order
+        used, and that it was given, is recorded in ``choices["date_order"]``.
+
     Returns
     -------
     Incidents
@@ -3996,7 +4256,19 @@ def read_incidents(
     ``has_time`` is True only where a time of day was written. Rows with only a date get
     ``datetime`` at midnight and ``has_time`` False; month-only rows (police.uk) get NaT.
     Blank dates are kept (month NaT) and counted in a note; unreadable ones follow
-    ``unreadable_dates``.
+    ``unreadable_dates``. Two-digit years are the latest such year not after the read
+    ('50' is 1950). Dates that cannot be true, before 1900-01-01 (no police record in a file
+    goes back further; the zero date of spreadsheets, 1899-12-30, is a placeholder) or after
+    the machine's date plus one day (time zones), are unreadable too: counted and said in a
+    note with two examples and their lines, and recorded in
+    ``choices["dates_that_cannot_be_true"]`` (rows and bounds). These bounds are this tool's
+    heuristic.
+
+    **Control characters.** A text file whose rows hold ANSI escape sequences (a terminal's
+    colour codes) or other control characters below the space is read: they are removed from
+    the fields read (coordinates, dates, crime type, location...), said in a note (rows, columns,
+    first line); tab and line breaks are kept. Binary files (NUL bytes, not UTF-8) are still
+    refused.
 
     **Duplicates.** An exact copy (every field equal, same header) of an earlier row, in the same
     or another file, is rejected as ``duplicate row`` only when it carries a non-blank id: police.uk
@@ -4028,14 +4300,15 @@ def read_incidents(
     """
     opts = _options(
         columns, crime_types, harm_weights, crs, outlier_km, date_from, date_to, unreadable_dates,
-        coordinate_crs,
+        coordinate_crs, date_order,
     )  # fmt: skip
 
     def run() -> Incidents:
         items = _gather_lazy(sources)
         files = _read_files(
-            items, opts.columns, opts.unreadable_dates, progress, grid=opts.coordinate_crs
-        )
+            items, opts.columns, opts.unreadable_dates, progress, grid=opts.coordinate_crs,
+            date_order=opts.date_order,
+        )  # fmt: skip
         return _combine(files, opts, study_area, progress, items.skipped)
 
     return _guarded(run)
@@ -4078,6 +4351,7 @@ def read_file(
     unreadable_dates: str = "auto",
     keep_text: bool = True,
     coordinate_crs: Any = None,
+    date_order: str = "auto",
 ) -> ValidatedFile:
     """Parse and validate one file on its own: the part of :func:`read_incidents` done per file.
 
@@ -4087,7 +4361,7 @@ def read_file(
         The file's name, as reports and rejected rows give it.
     data : bytes or callable
         The file's bytes, or a loader returning them (from :func:`list_sources`).
-    columns, unreadable_dates, coordinate_crs
+    columns, unreadable_dates, coordinate_crs, date_order
         As :func:`read_incidents`.
     keep_text : bool, default True
         Keep every well-formed row's text (a file read from bytes needs nothing else to be
@@ -4121,18 +4395,19 @@ def read_file(
     ``read_incidents(s, ...)``, row for row and rejection for rejection; the files can be read
     in other processes or on other machines (:mod:`hotspots.engine`).
     """
-    opts = _options(columns, "all", None, None, None, None, None, unreadable_dates, coordinate_crs)
+    opts = _options(
+        columns, "all", None, None, None, None, None, unreadable_dates, coordinate_crs, date_order
+    )
     grid = opts.coordinate_crs
 
     def run() -> ValidatedFile:
         raw = data() if callable(data) else bytes(data)
         parsed = _parse_file(str(name), raw)
-        if keep_text:
-            return _validate_file(parsed, opts.columns, opts.unreadable_dates, coordinate_crs=grid)
-        load = data if callable(data) else (lambda: raw)
+        load = None if keep_text else (data if callable(data) else (lambda: raw))
         return _validate_file(
-            parsed, opts.columns, opts.unreadable_dates, reload=load, coordinate_crs=grid
-        )
+            parsed, opts.columns, opts.unreadable_dates, reload=load, coordinate_crs=grid,
+            date_order=opts.date_order,
+        )  # fmt: skip
 
     return _guarded(run)
 
@@ -4145,15 +4420,19 @@ def read_files(
     progress: Progress | None = None,
     keep_text: bool = True,
     coordinate_crs: Any = None,
+    date_order: str = "auto",
 ) -> list[ValidatedFile]:
     """:func:`read_file` of each ``(name, data)`` (from :func:`list_sources`), several side by
     side as :func:`read_incidents` reads them; ``progress`` is told ``"reading files"`` (file i
     of n). The files can be combined more than once (all of them, then each force's:
     :func:`hotspots.problem.read_by_force`); with ``keep_text`` False each drops its rows' text
     once checked and calls its loader again for the raw fields of rows rejected when combined
-    (:func:`read_file`'s ``keep_text``); ``coordinate_crs`` as :func:`read_incidents`.
+    (:func:`read_file`'s ``keep_text``); ``coordinate_crs`` and ``date_order`` as
+    :func:`read_incidents`.
     """
-    opts = _options(columns, "all", None, None, None, None, None, unreadable_dates, coordinate_crs)
+    opts = _options(
+        columns, "all", None, None, None, None, None, unreadable_dates, coordinate_crs, date_order
+    )
     loaders = [
         (str(name), data if callable(data) else (lambda d=bytes(data): d)) for name, data in items
     ]
@@ -4165,6 +4444,7 @@ def read_files(
             progress,
             keep_text=bool(keep_text),
             grid=opts.coordinate_crs,
+            date_order=opts.date_order,
         )  # fmt: skip
     )
 
@@ -4231,6 +4511,7 @@ class _Options:
     unreadable_dates: str
     #: the CRS of easting/northing columns when not British National Grid (None: BNG)
     coordinate_crs: pyproj.CRS | None = None
+    date_order: str = "auto"  # :data:`DATE_ORDERS`
 
 
 def _options(
@@ -4243,6 +4524,7 @@ def _options(
     date_to: Any,
     unreadable_dates: str,
     coordinate_crs: Any = None,
+    date_order: str = "auto",
 ) -> _Options:
     """Check read_incidents' arguments once; a ParameterError names the wrong one."""
     cols = dict(columns or {})
@@ -4253,12 +4535,15 @@ def _options(
     if unreadable_dates not in ("auto", "reject", "keep"):
         msg = f"unreadable_dates must be 'auto', 'reject' or 'keep', not {unreadable_dates!r}."
         raise ParameterError(msg)
+    if date_order not in DATE_ORDERS:
+        msg = f"date_order must be one of {', '.join(map(repr, DATE_ORDERS))}, not {date_order!r}."
+        raise ParameterError(msg)
     type_filter = _check_crime_types(crime_types)
     weights = _check_harm_weights(harm_weights) if harm_weights is not None else None
     return _Options(
         cols, type_filter, weights, crs, _check_crs(crs), _check_outlier_km(outlier_km),
         _parse_when(date_from, "date_from"), _parse_when(date_to, "date_to"), unreadable_dates,
-        check_coordinate_crs(coordinate_crs),
+        check_coordinate_crs(coordinate_crs), date_order,
     )  # fmt: skip
 
 
@@ -4324,19 +4609,71 @@ def check_coordinate_crs(coordinate_crs: Any) -> pyproj.CRS | None:
     return None if grid.equals(crs_mod.BNG) else grid
 
 
+#: How to give an analysis CRS, for messages: every front end's words.
+_CRS_FIX = (
+    "give a projected CRS in metres made for the data's area (--crs on the command line, crs= "
+    "in Python), e.g. EPSG:27700 for Great Britain, EPSG:5070 for the contiguous United "
+    "States, EPSG:3035 for Europe or the data's UTM zone, or leave it out for the automatic "
+    "choice"
+)
+
+
 def _check_crs(crs: Any) -> pyproj.CRS | None:
+    """The analysis CRS given, checked: projected, in metres (None: chosen from the data)."""
     if crs is None:
         return None
     try:
         analysis_crs = pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
-        msg = f"crs={crs!r} is not a coordinate reference system pyproj knows."
+        msg = f"The analysis CRS {crs!r} is not one pyproj knows; {_CRS_FIX}."
         raise ParameterError(msg) from exc
     units = {a.unit_name for a in analysis_crs.axis_info}
-    if not analysis_crs.is_projected or not units <= {"metre", "meter"}:
-        msg = f"crs={crs!r} must be a projected CRS in metres (e.g. 'EPSG:27700' or a UTM zone)."
+    if not analysis_crs.is_projected:
+        msg = (
+            f"The analysis CRS {crs!r} ({analysis_crs.name}) is not projected: its coordinates "
+            "are degrees, "
+            "and the analysis measures distances and areas in metres (bandwidths, 150 m places, "
+            f"hectares); {_CRS_FIX}."
+        )
+        raise ParameterError(msg)
+    if not units <= {"metre", "meter"}:
+        msg = (
+            f"The analysis CRS {crs!r} ({analysis_crs.name}) measures in "
+            f"{', '.join(sorted(units))}, and the "
+            f"analysis works in metres (bandwidths, 150 m places, hectares); {_CRS_FIX}."
+        )
         raise ParameterError(msg)
     return analysis_crs
+
+
+def _say_outside_use(
+    loc: _Located, ok: np.ndarray, choices: dict[str, Any], notes: list[str]
+) -> None:
+    """Warn (and note) when the analysis CRS given is made for an area that leaves out some of
+    the incidents kept (``ok``): the share outside its area of use (west, south, east, north
+    in degrees; across the antimeridian when west > east)."""
+    area = loc.crs.area_of_use
+    if area is None or not ok.any():
+        return
+    sel, w = loc.points(np.flatnonzero(ok))
+    lon, lat, w = loc.plon[sel], loc.plat[sel], w[sel]
+    if area.west <= area.east:
+        in_lon = (lon >= area.west) & (lon <= area.east)
+    else:
+        in_lon = (lon >= area.west) | (lon <= area.east)
+    outside = ~(in_lon & (lat >= area.south) & (lat <= area.north))
+    share = float(w[outside].sum() / w.sum())
+    if not share:
+        return
+    choices["crs_outside_area_share"] = round(share, 4)
+    text = (
+        f"The analysis CRS {loc.crs.name} ({loc.crs.to_string()}) is made for longitudes "
+        f"{area.west:g} to {area.east:g} and latitudes {area.south:g} to {area.north:g} (its "
+        f"area of use); {100 * share:.1f} % of the incidents lie outside it, where its distances "
+        f"and areas can be far off. Fix: {_CRS_FIX}."
+    )
+    notes.append(text)
+    warnings.warn(text, HotspotsWarning, stacklevel=5)
 
 
 def _combine(
@@ -4812,6 +5149,8 @@ def _validate(
     if not ok.any():
         _raise_no_valid_rows(files, rej)
     _say_wide_data(loc, ok, analysis_crs is None, choices, notes)
+    if analysis_crs is not None:
+        _say_outside_use(loc, ok, choices, notes)
     area_choices: dict[str, Any] = {}
     area_notes: list[str] = []
     drawn = None
@@ -4857,20 +5196,24 @@ def _read_files(
     *,
     keep_text: bool = False,
     grid: pyproj.CRS | None = None,
+    date_order: str = "auto",
 ) -> list[ValidatedFile]:
     """Parse and validate each file, several side by side (Arrow and NumPy release the GIL).
 
     With ``keep_text`` each file keeps every well-formed row's text, as :func:`read_file`
     does (to be combined more than once); else only what its loader cannot give again.
-    ``grid``: the coordinate CRS given (:func:`check_coordinate_crs`).
+    ``grid``: the coordinate CRS given (:func:`check_coordinate_crs`); ``date_order``:
+    :data:`DATE_ORDERS`. Every file judges its dates by the same :func:`latest_date`.
     """
+    latest = latest_date()
 
     def one(item: tuple[str, Callable[[], bytes]]) -> ValidatedFile:
         name, load = item
         parsed = _parse_file(name, load())
-        if keep_text:
-            return _validate_file(parsed, columns, unreadable_dates, coordinate_crs=grid)
-        return _validate_file(parsed, columns, unreadable_dates, reload=load, coordinate_crs=grid)
+        return _validate_file(
+            parsed, columns, unreadable_dates, reload=None if keep_text else load,
+            coordinate_crs=grid, date_order=date_order, latest=latest,
+        )  # fmt: skip
 
     workers = min(len(items), READ_WORKERS, os.cpu_count() or 1)
     files: list[ValidatedFile] = []
@@ -5122,7 +5465,8 @@ def _wide_data(loc: _Located, located: np.ndarray, crs: pyproj.CRS) -> str:
         f"and {box_lat[0]:.1f} to {box_lat[1]:.1f} of latitude (1st to 99th percentile), where "
         f"distances in this CRS are off by up to {100 * err:.1f} % (areas and densities by about "
         f"{100 * ((1 + err) ** 2 - 1):.0f} %). Hot spots are local: read each city or region on "
-        "its own, or pass crs= a projected CRS made for the whole area"
+        "its own, or give a projected CRS in metres made for the whole area (--crs on the "
+        "command line, crs= in Python; e.g. EPSG:5070 for the contiguous United States)"
     )
     warnings.warn(
         f"The analysis CRS {crs.name} measures these data badly:{text[5:]}.",
@@ -5317,6 +5661,12 @@ def _file_choices(files: list[ValidatedFile]) -> dict[str, Any]:
     undated = sum(f.undated for f in files)
     if undated:
         choices["unreadable_dates_kept"] = undated
+    implausible = sum(f.implausible for f in files)
+    if implausible:  # dates that cannot be true, with the bounds they were judged by
+        latest = max(f.latest for f in files if f.implausible)
+        choices["dates_that_cannot_be_true"] = {
+            "rows": implausible, "earliest": str(EARLIEST_DATE)[:10], "latest": latest,
+        }  # fmt: skip
     choices["weights_given"] = any("weight" in f.info.columns for f in files)
     trailing = [f.info.name for f in files if f.parsed.trailing_field]
     if trailing:  # read without the empty field each row ended with (_without_trailing_field)

@@ -218,6 +218,8 @@ def read_by_force(
     outlier_km: float | None = None,
     progress: Progress | None = None,
     coordinate_crs: Any = None,
+    crs: Any = None,
+    date_order: str = "auto",
 ) -> tuple[Incidents, dict[str, Incidents | ForceFiles]]:
     """Every file read once: all of them as one :class:`Incidents`, and each force's files.
 
@@ -232,6 +234,9 @@ def read_by_force(
     ----------
     sources, columns, harm_weights, study_area, date_from, date_to, outlier_km, coordinate_crs
         As :func:`hotspots.workflows.read_inputs` (``crime_types`` is ``"all"``).
+    crs, date_order
+        As :func:`hotspots.workflows.read_inputs`: the analysis CRS (every force's too) and
+        the order of day and month in dates.
     progress : callable, optional
         Told ``"reading files"`` (file i of n), then ``"validating"``.
 
@@ -261,12 +266,15 @@ def read_by_force(
         "date_to": date_to,
         "outlier_km": outlier_km,
     }
+    if crs is not None:  # each force's files combined in it too
+        options["crs"] = crs
     items = list_sources(sources)
     # each file's text dropped once checked: the few rows rejected when combining (here, then
     # each force's files in a worker) get their raw fields from the file again
     files = read_files(
-        items, columns=columns, progress=progress, keep_text=False, coordinate_crs=coordinate_crs
-    )
+        items, columns=columns, progress=progress, keep_text=False, coordinate_crs=coordinate_crs,
+        date_order=date_order,
+    )  # fmt: skip
     pooled = combine_files(
         files, crime_types="all", progress=progress, skipped=items.skipped, **options
     )
@@ -278,7 +286,7 @@ def read_by_force(
     if not _own_names(sources, [f.info.name for f in files]):
         forces = read_forces(
             sources, pooled=pooled, columns=columns, progress=progress,
-            coordinate_crs=coordinate_crs, **options,
+            coordinate_crs=coordinate_crs, date_order=date_order, **options,
         )  # fmt: skip
         return pooled, dict(forces)
     return pooled, {name: ForceFiles(tuple(groups[name]), options) for name in sorted(groups)}

@@ -172,6 +172,8 @@ def read_inputs(
     outlier_km: float | None = None,
     progress: Progress | None = None,
     coordinate_crs: Any = None,
+    crs: Any = None,
+    date_order: str = "auto",
 ) -> Incidents:
     """Read incident files, with harm weights and a study area given as files or as values.
 
@@ -179,8 +181,9 @@ def read_inputs(
     ----------
     sources
         As :func:`hotspots.ingest.read_incidents`: paths, folders, file objects or (name, bytes).
-    columns, crime_types, date_from, date_to, coordinate_crs
-        As :func:`hotspots.ingest.read_incidents`.
+    columns, crime_types, date_from, date_to, coordinate_crs, crs, date_order
+        As :func:`hotspots.ingest.read_incidents` (``crs``: the analysis CRS, projected in
+        metres; ``date_order``: "auto", "day-first" or "month-first").
     harm_weights : mapping, path or bytes, optional
         Weights per crime type, or a CSV/JSON table read by :func:`hotspots.harm.read_harm_weights`.
     study_area : path, bytes, shapely geometry or GeoDataFrame, optional
@@ -216,6 +219,10 @@ def read_inputs(
         kwargs["outlier_km"] = outlier_km
     if coordinate_crs is not None:
         kwargs["coordinate_crs"] = coordinate_crs
+    if crs is not None:
+        kwargs["crs"] = crs
+    if date_order != "auto":
+        kwargs["date_order"] = date_order
     if (
         isinstance(sources, list | tuple)
         and len(sources) == 1

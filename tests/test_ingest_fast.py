@@ -14,6 +14,7 @@ import pytest
 import shapely
 
 import hotspots.ingest as ingest
+from hotspots import HotspotsWarning
 from hotspots.ingest import (
     R_DUPLICATE,
     R_OUTLIER,
@@ -367,10 +368,11 @@ def test_points_projected_while_duplicates_are_found_are_rejected_before_them():
     rows = [row.format(id=f"{i:064x}", lon=-2.9 + i * 1e-3, lat=53.4) for i in range(1, 40)]
     jan = "\n".join([HEADER, *rows, row.format(id="f" * 64, lon="-2.95", lat="-90")])
     feb = "\n".join([HEADER, rows[3], row.format(id="f" * 64, lon="-2.95", lat="-90")])
-    inc = read_incidents(
-        [("jan.csv", jan.encode()), ("feb.csv", feb.encode())], crs="EPSG:2154",
-        crime_types="all", outlier_km=False,
-    )  # fmt: skip
+    with pytest.warns(HotspotsWarning, match="lie outside it"):  # Lambert-93 is France's
+        inc = read_incidents(
+            [("jan.csv", jan.encode()), ("feb.csv", feb.encode())], crs="EPSG:2154",
+            crime_types="all", outlier_km=False,
+        )  # fmt: skip
     rep = inc.report
     assert rep.reason_counts() == {R_RANGE: 2, R_DUPLICATE: 1}
     rej = rep.rejected
