@@ -207,6 +207,17 @@ PLAIN_WORDING: tuple[tuple[str, str], ...] = (
         "or name the columns explicitly (columns=).",
         "or name them in the 'Map the columns' form.",
     ),
+    ("(--crs on the command line, crs= in Python)", "(Analysis CRS under 2. Filters)"),
+    ("(--crs on the command line, crs= in Python; ", "(Analysis CRS under 2. Filters; "),
+    (
+        "date_order='day-first' (--date-order day-first)",
+        "'Day first' under 2. Filters (Day and month order in dates)",
+    ),
+    (
+        "date_order='month-first' (--date-order month-first)",
+        "'Month first' under 2. Filters (Day and month order in dates)",
+    ),
+    ("; they are unreadable dates (unreadable_dates=).", "; they are unreadable dates."),
 )
 
 

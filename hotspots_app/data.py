@@ -50,6 +50,16 @@ COLUMN_ROLES = {
 #: The column mapping's entry for the CRS of easting/northing columns when not British National
 #: Grid (``coordinate_crs`` of :func:`hotspots.ingest.read_incidents`); not a column role.
 COORDINATE_CRS = "coordinate_crs"
+#: The reading options (:func:`reading_options`): the order of day and month in dates
+#: (``date_order`` of :func:`hotspots.ingest.read_incidents`) in the app's words, and the
+#: session-state keys of the two controls.
+DATE_ORDERS = {
+    "auto": "Automatic (from the dates, else the region)",
+    "day-first": "Day first (03/04/2022 is 3 April)",
+    "month-first": "Month first (03/04/2022 is March 4)",
+}
+DATE_ORDER_KEY = "read_date_order"
+ANALYSIS_CRS_KEY = "read_analysis_crs"
 DEMO_LABEL = "demo_incidents.csv (SYNTHETIC demo data)"
 DEMO_WARNING = (
     "Showing **synthetic demo data** (a made-up town, not real crime). Upload police.uk "
@@ -158,11 +168,14 @@ def read_source(
     weight_column: bool,
     _source: DataSource,
     _progress: Any = None,
+    options: tuple[tuple[str, str], ...] = (),
 ) -> Outcome:
     """Read every row of the source once (all crime types, every date): an :class:`Outcome`.
 
-    Cached on ``key`` (:attr:`DataSource.key`, never the bytes), the column mapping and whether
-    the files' weight column is read; :func:`filter_source` applies the user's filters to it.
+    Cached on ``key`` (:attr:`DataSource.key`, never the bytes), the column mapping, whether
+    the files' weight column is read and the reading options (:func:`reading_options`:
+    ``date_order``, the analysis ``crs``); :func:`filter_source` applies the user's filters to
+    it.
     """
     from hotspots.workflows import read_inputs
 
@@ -172,7 +185,7 @@ def read_source(
         mapping["weight"] = None  # ignore a weight column: every incident counts 1
     return capture(
         read_inputs, _source.readable(), columns=mapping, crime_types="all", progress=_progress,
-        coordinate_crs=grid or None,
+        coordinate_crs=grid or None, **dict(options),
     )  # fmt: skip
 
 
@@ -211,14 +224,63 @@ def _filter(base: Incidents, filters: Filters) -> Incidents:
     )
 
 
+def reading_options() -> tuple[tuple[str, str], ...]:
+    """The reading options chosen (``date_order``, ``crs`` of
+    :func:`hotspots.workflows.read_inputs`), as submitted with the filter or column form:
+    Streamlit keeps a form's values in session state before the form is drawn again, so the
+    files are read with them in the run the form is applied. Only those not left automatic."""
+    out = []
+    order = st.session_state.get(DATE_ORDER_KEY, "auto")
+    if order in DATE_ORDERS and order != "auto":
+        out.append(("date_order", order))
+    crs = str(st.session_state.get(ANALYSIS_CRS_KEY, "") or "").strip()
+    if crs:
+        out.append(("crs", crs))
+    return tuple(out)
+
+
+def reading_controls() -> None:
+    """The reading options' two controls (inside a form): the order of day and month in dates
+    and the analysis CRS (blank: automatic)."""
+    st.selectbox(
+        "Day and month order in dates",
+        list(DATE_ORDERS),
+        format_func=DATE_ORDERS.__getitem__,
+        key=DATE_ORDER_KEY,
+        help="For dates such as 03/04/2022. Automatic reads the order from dates whose day is "
+        "above 12, else takes month first in the Americas and day first elsewhere. A date that "
+        "reads only in the other order is left out as an unreadable date, listed with the "
+        "rows left out.",
+    )
+    st.text_input(
+        "Analysis CRS (blank: automatic)",
+        key=ANALYSIS_CRS_KEY,
+        placeholder="e.g. EPSG:5070 for a whole-US file",
+        help="The projected CRS in metres the analysis measures in, as EPSG:code. Blank: "
+        "British National Grid in Great Britain, the data's UTM zone elsewhere. A CRS in "
+        "degrees or feet is refused; one made for another area is warned about.",
+    )
+
+
+def reading_form() -> None:
+    """The reading options alone, in the sidebar: what the page offers when the files could not
+    be read (an option refused, or columns not found; the filter panel, which holds them
+    otherwise, is not drawn then)."""
+    st.sidebar.header("2. Filters")
+    with st.sidebar.form("reading_form", border=False):
+        reading_controls()
+        st.form_submit_button("Read the files again", key="reading_submit", type="primary")
+
+
 def load_base(
     source: DataSource, columns: tuple[tuple[str, str], ...], *, weight_column: bool = False
 ) -> Outcome:
-    """Every row of ``source`` (cached), with a status box while the files are read."""
+    """Every row of ``source`` (cached), read with the :func:`reading_options` chosen, with a
+    status box while the files are read."""
     progress = StatusProgress(
         "Reading the incident files" if source.kind != "server" else f"Opening {source.path}"
     )
-    out = read_source(source.key, columns, weight_column, source, progress)
+    out = read_source(source.key, columns, weight_column, source, progress, reading_options())
     progress.finish()
     return out
 
@@ -448,6 +510,8 @@ def sidebar_filters(base: Incidents) -> Filters:
         )
         if table is not None and out["harm"]:
             out["harm_table"] = (table.name, table.getvalue())
+        st.caption("Reading the files (they are read again when these change):")
+        reading_controls()
         st.form_submit_button("Apply filters", key="filters_submit", type="primary")
     return Filters(**out)
 

@@ -121,11 +121,13 @@ def _read_and_detect(source: Any, is_demo: bool) -> _Page | None:
     columns = data.column_map(source)
     try:
         base = data.load_base(source, columns)
-    except InputError as exc:
+    except HotspotsError as exc:
         st.error(md(plain(exc)))
         if not is_demo:
-            st.info("Name the columns under *Columns and coordinates* in the sidebar.")
+            if isinstance(exc, InputError):
+                st.info("Name the columns under *Columns and coordinates* in the sidebar.")
             data.column_mapping_form(source)
+        data.reading_form()  # the reading options: the filter panel holding them is not drawn
         return None
     data.show_opened(source, base.value)
     data.column_mapping_form(source, base.value)

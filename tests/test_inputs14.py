@@ -14,16 +14,19 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from hotspots import HotspotsWarning, InputError, ParameterError, cli, ingest, workflows
 from hotspots.ingest import combine_files, list_sources, read_file, read_files, read_incidents
 from hotspots.problem import read_by_force
 
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 LATEST = np.datetime64("2026-12-02T00:00:00", "ns")
 
 
@@ -339,3 +342,35 @@ def test_cli_help_lists_the_reading_options(capsys):
         cli.main(["detect", "--help"])
     text = capsys.readouterr().out
     assert "--date-order {auto,day-first,month-first}" in text and "--crs CRS" in text
+
+
+# ------------------------------------------------------------------------------------- app
+def test_the_app_reads_with_the_reading_options():
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    data = _clustered(["03/04/2022"] * 580 + ["25/04/2022"] * 20)
+    at.sidebar.file_uploader(key="uploads").set_value(("a.csv", data, "text/csv"))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.sidebar.selectbox(key="read_date_order").set_value("month-first")
+    at.button(key="filters_submit").click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.session_state["tab"] = "Data and report"
+    at.run()
+    rejected = next(m.value for m in at.metric if m.label == "Rejected (invalid rows)")
+    assert rejected == "20"
+    texts = [str(t.value) for t in at.text]
+    said = [t for t in texts if "read only with the day first" in t]
+    assert said and "date_order=" not in said[0] and "'Month first' under 2. Filters" in said[0]
+    # an analysis CRS in degrees: one readable error, and the options to change it
+    at.sidebar.text_input(key="read_analysis_crs").set_value("EPSG:4326")
+    at.button(key="filters_submit").click()
+    at.run()
+    assert not at.exception
+    errors = [e.value.replace("\\", "") for e in at.error]
+    assert len(errors) == 1 and "not projected" in errors[0] and "--crs" not in errors[0]
+    at.sidebar.text_input(key="read_analysis_crs").set_value("EPSG:27700")
+    at.button(key="reading_submit").click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
