@@ -70,7 +70,7 @@ from hotspots._errors import ParameterError
 from hotspots.constants import TIME_ZONE
 from hotspots.evaluate import displacement
 from hotspots.export import table_to_csv
-from hotspots.incidents import Incidents, IngestReport
+from hotspots.incidents import SYNTHETIC_FORCE, Incidents, IngestReport
 from hotspots.jsonutil import to_jsonable
 from hotspots.offline import report_environment
 
@@ -2313,8 +2313,10 @@ def write_simulated_incidents(incidents: Incidents, path: str | Path) -> Path:
     """Write simulated incidents as a CSV that :func:`hotspots.ingest.read_incidents` reads back.
 
     Columns ``Longitude``, ``Latitude`` (WGS84, 6 decimals: about 0.1 m), ``Date``
-    (``YYYY-MM-DD``), ``Time`` (``HH:MM``) and ``Crime type`` (police.uk's violence category),
-    so the walk-through's later data go through the same ingest as a force's file.
+    (``YYYY-MM-DD``), ``Time`` (``HH:MM``), ``Crime type`` (police.uk's violence category) and
+    ``Falls within`` (:data:`~hotspots.incidents.SYNTHETIC_FORCE`, so every output says
+    synthetic, and the dates of a plan that starts next week are read although ahead), so the
+    walk-through's later data go through the same ingest as a force's file.
 
     Parameters
     ----------
@@ -2337,6 +2339,7 @@ def write_simulated_incidents(incidents: Incidents, path: str | Path) -> Path:
             "Date": frame["datetime"].dt.strftime("%Y-%m-%d"),
             "Time": frame["datetime"].dt.strftime("%H:%M"),
             "Crime type": "Violence and sexual offences",
+            "Falls within": SYNTHETIC_FORCE,
         }
     )
     out = Path(path)

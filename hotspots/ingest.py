@@ -65,6 +65,7 @@ from hotspots._errors import HotspotsWarning, InputError, ParameterError
 from hotspots.incidents import (
     REJECTED_COLUMNS,
     REQUIRED_COLUMNS,
+    SYNTHETIC_FORCE,
     DeferredRejected,
     FileInfo,
     Incidents,
@@ -1419,6 +1420,15 @@ def latest_date() -> np.datetime64:
     return (now + pd.Timedelta(days=DAYS_AHEAD)).to_datetime64().astype("datetime64[ns]")
 
 
+def _latest_for(info: FileInfo, latest: np.datetime64 | None) -> np.datetime64:
+    """The latest date a file's rows may carry: ``latest`` (default :func:`latest_date`), but
+    none for synthetic data (a force reported as :data:`~hotspots.incidents.SYNTHETIC_FORCE`:
+    the incidents of an operation simulated for a plan that starts next week lie ahead)."""
+    if SYNTHETIC_FORCE in info.forces:
+        return _NS_LAST.astype("datetime64[ns]")
+    return latest_date() if latest is None else latest
+
+
 def _cannot_be_true(dt: np.ndarray, latest: np.datetime64) -> np.ndarray:
     """Per value: a date before :data:`EARLIEST_DATE` or after ``latest`` (NaT: False)."""
     return (dt < EARLIEST_DATE) | (dt > latest)  # NaT compares False
@@ -2533,7 +2543,7 @@ def _validate_file(
         americas = _grid_in_americas(vx[okxy], vy[okxy], coordinate_crs)
     unreadable = _UnreadableDates(
         p.name, unreadable_dates, rej, notes, np.zeros(n, dtype=bool), p.lines,
-        latest_date() if latest is None else latest, date_order,
+        _latest_for(info, latest), date_order,
     )  # fmt: skip
     when = (
         _dates_from_parts(parts, col, n, unreadable) if parts
@@ -4262,7 +4272,8 @@ def read_incidents(
     the machine's date plus one day (time zones), are unreadable too: counted and said in a
     note with two examples and their lines, and recorded in
     ``choices["dates_that_cannot_be_true"]`` (rows and bounds). These bounds are this tool's
-    heuristic.
+    heuristic. Synthetic data (a "Falls within" of
+    :data:`~hotspots.incidents.SYNTHETIC_FORCE`: the demo, a simulated operation) may lie ahead.
 
     **Control characters.** A text file whose rows hold ANSI escape sequences (a terminal's
     colour codes) or other control characters below the space is read: they are removed from

@@ -23,6 +23,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from hotspots import HotspotsWarning, InputError, ParameterError, cli, ingest, workflows
+from hotspots.incidents import SYNTHETIC_FORCE
 from hotspots.ingest import combine_files, list_sources, read_file, read_files, read_incidents
 from hotspots.problem import read_by_force
 
@@ -142,6 +143,18 @@ def test_a_column_of_future_dates_keeps_its_rows_for_location():
     r = inc.report
     assert r.n_used == 31 and r.choices["unreadable_dates_kept"] == 30
     assert inc.frame["month"].dropna().astype(str).str[:7].tolist() == ["2022-01"]
+
+
+def test_synthetic_data_may_lie_ahead():
+    """A simulated operation of a plan that starts next week (``Falls within`` the synthetic
+    force, as :func:`hotspots.assess.write_simulated_incidents` writes): its dates are read."""
+    rows = ["Date,Latitude,Longitude,Falls within"]
+    rows += [
+        f"2027-0{1 + i % 3}-1{i % 9},53.40{i % 9},-2.98{i % 7},{SYNTHETIC_FORCE}" for i in range(20)
+    ]
+    r = _read(("\n".join(rows) + "\n").encode()).report
+    assert r.n_used == 20 and not r.reason_counts() and r.synthetic
+    assert "dates_that_cannot_be_true" not in r.choices
 
 
 def test_dates_on_the_bounds_are_true():
