@@ -671,9 +671,20 @@ def _sniff_delimiter(text: str) -> str:
     header = next((ln for ln in start if ln.strip()), None)
     if header is not None:  # one candidate (or none) needs no sample
         found = [d for d in _DELIMITERS if header.count(d) > 0]
-        if len(found) <= 1:
-            return found[0] if found else ","
+        if len(found) == 1:
+            return found[0]
     sample_lines = [ln for ln in text[:200_000].splitlines() if ln.strip()][:60]
+    # a first line without any delimiter (a title above the table, :func:`_below_title`):
+    # the table below it decides
+    titled = next(
+        (
+            i
+            for i, ln in enumerate(sample_lines[:TITLE_SEARCH_RECORDS])
+            if any(d in ln for d in _DELIMITERS)
+        ),
+        0,
+    )
+    sample_lines = sample_lines[titled:]
     if not sample_lines:
         return ","
     header = sample_lines[0]
@@ -2106,6 +2117,12 @@ def _names_like(fields: Sequence[str]) -> bool:
     return True
 
 
+def _half_named(fields: Sequence[str]) -> bool:
+    """Whether at least half of a record's fields hold text (a row of a table, not a title line
+    padded with delimiters)."""
+    return 2 * sum(1 for f in fields if f.strip()) >= len(fields)
+
+
 def _below_title(
     header: list[str], table: pa.Table, lines: np.ndarray, malformed: list[tuple[int, list[str]]]
 ) -> tuple[list[str], pa.Table, np.ndarray, list, tuple[int, str]] | None:
@@ -2119,7 +2136,10 @@ def _below_title(
     as a spreadsheet saved as CSV writes it). The names are then the first record among the
     next :data:`TITLE_SEARCH_RECORDS` that reads as column names (:func:`_names_like`) and,
     in the first case, has the field count most malformed rows have. Lines above it are the
-    title: not rows, said in a note; rows after it of another field count stay malformed.
+    title: not rows, said in a note; rows after it of another field count stay malformed. A
+    line above the names that reads as a row (as wide as the table, at least half its fields
+    filled; in the second case any such line) means there is no title: its rows are never
+    passed over unsaid.
     """
     named = sum(1 for h in header if h.replace("\ufeff", "").strip())
     if table.num_rows == 0 and malformed:
@@ -2135,8 +2155,8 @@ def _below_title(
             ),
             None,
         )
-        if at is None:
-            return None
+        if at is None or any(len(r) == width and _half_named(r) for _, r in malformed[:at]):
+            return None  # a row of the table's width above the names: not a title, so no title
         line, names = malformed[at]
         rows = [(ln, r) for ln, r in malformed[at + 1 :] if len(r) == width]
         bad = [(ln, r) for ln, r in malformed[at + 1 :] if len(r) != width]
@@ -2146,8 +2166,8 @@ def _below_title(
     elif 2 * named < len(header) and table.num_rows:
         head = table.slice(0, TITLE_SEARCH_RECORDS).to_pylist()
         at = next((i for i, r in enumerate(head) if _names_like(list(r.values()))), None)
-        if at is None:
-            return None
+        if at is None or any(_half_named(list(r.values())) for r in head[:at]):
+            return None  # a filled row above the names: rows, not a padded title
         line, names = int(lines[at]), [str(v) for v in head[at].values()]
         out, kept = table.slice(at + 1), lines[at + 1 :]
         bad = [(ln, r) for ln, r in malformed if ln > line]
