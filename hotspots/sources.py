@@ -224,6 +224,25 @@ def _workbook_bytes(data: bytes) -> bool:
     return False
 
 
+def _damaged_zip(name: str, exc: Exception) -> InputError:
+    """The error for a zip archive that cannot be opened, in a workbook's words when it is
+    named as one (an ``.xlsx`` is a zip archive)."""
+    if is_spreadsheet_name(name):
+        msg = f"The workbook cannot be read: its zip archive is damaged or cut short ({exc})."
+        hint = "copy or download the workbook again, or open it and save it again."
+        return InputError(msg, file=name, hint=hint)
+    msg = f"The zip archive cannot be read ({exc})."
+    return InputError(msg, file=name, hint="download or copy the archive again.")
+
+
+def _not_numbers(name: str, members: list[str]) -> None:
+    """Refuse an Apple Numbers document: a zip archive of its own (``Index/*.iwa`` parts)."""
+    if any(m.startswith("Index/") and m.endswith(".iwa") for m in members):
+        msg = "The file is an Apple Numbers document, which this tool cannot read."
+        hint = "in Numbers, choose File > Export To > CSV (or Excel) and give the exported file."
+        raise InputError(msg, file=name, hint=hint)
+
+
 def _zip_members(
     name: str, opener: Callable[[], zipfile.ZipFile]
 ) -> tuple[list[tuple[str, Loader]], list[Skipped]] | None:
@@ -238,8 +257,8 @@ def _zip_members(
             members = sorted(m for m in every if _data_name(m) and not _apple_double(m))
             empty = {i.filename for i in infos if i.file_size == 0}
     except (zipfile.BadZipFile, OSError) as exc:
-        msg = f"The zip archive cannot be read ({exc})."
-        raise InputError(msg, file=name, hint="download or copy the archive again.") from exc
+        raise _damaged_zip(name, exc) from exc
+    _not_numbers(name, every)
     items: list[tuple[str, Loader]] = []
     skipped = []
     if set(members) <= empty:
@@ -356,6 +375,23 @@ def expand_bytes(name: str, data: bytes) -> tuple[list[tuple[str, Loader]], list
     return [(name, lambda: data)], []
 
 
+#: Why Excel's lock file beside a workbook is not read (:func:`expand_sources`).
+LOCK_FILE = (
+    "Excel's lock file (~$), written while the workbook is open: it holds the name of whoever "
+    "has it open, no rows"
+)
+
+
+def _lock_file(name: str, where: Path | bytes | None) -> bool:
+    """Excel's (or LibreOffice's) lock file: a workbook's name after ``~$`` whose bytes are not
+    a workbook's."""
+    base = PurePosixPath(str(name).replace("\\", "/")).name
+    if not (base.startswith("~$") and is_spreadsheet_name(base)):
+        return False
+    head = where[:8] if isinstance(where, bytes) else _head(where) if where is not None else b""
+    return not head.startswith((_ZIP_MAGIC, OLE_MAGIC[:4]))
+
+
 #: Why an empty file among others is not read (:func:`expand_sources`).
 EMPTY_FILE = "empty (0 bytes), so it holds no rows"
 
@@ -387,7 +423,18 @@ def expand_sources(
     empty = [_is_empty(where) for _, _, where in triples]
     if all(empty):
         empty = [False] * len(triples)  # nothing else to read: the reader says they are empty
-    for (name, load, where), nothing in zip(triples, empty, strict=True):
+    locks = [_lock_file(name, where) for name, _, where in triples]
+    if triples and all(locks):
+        name = triples[0][0]
+        msg = (
+            "The file is Excel's lock file (~$), written while a workbook is open, not a workbook."
+        )
+        hint = f"give the workbook itself ({name.replace('~$', '', 1)!r}), not its lock file."
+        raise InputError(msg, file=name, hint=hint)
+    for (name, load, where), nothing, lock in zip(triples, empty, locks, strict=True):
+        if lock:
+            out.skipped.append(Skipped(name, LOCK_FILE))
+            continue
         if nothing:
             out.skipped.append(Skipped(name, EMPTY_FILE))
             continue

@@ -42,11 +42,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
+import html
 import io
 import math
+import posixpath
+import re
+import tempfile
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import PurePosixPath
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, NamedTuple
 
 from hotspots._errors import InputError
 
@@ -55,6 +62,7 @@ __all__ = [
     "NOT_A_TABLE",
     "SPREADSHEET_SUFFIXES",
     "EMPTY_SHEET",
+    "SPARSE_CELL_BOUND",
     "cell_text",
     "is_spreadsheet_name",
     "sheet_csv",
@@ -77,6 +85,188 @@ EMPTY_SHEET = "an empty sheet, so it holds no rows"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 _HINT = "open it in its spreadsheet program and save the incident sheet as CSV (UTF-8)."
+
+#: Cells of a sheet's used range (rows x columns, from its first row and column to the last
+#: cell) above which a sheet storing far fewer cells is refused: the parser lays every sheet
+#: out as a full grid, so one stray cell at ``XFD1048576`` asks for 17 billion cells and ends
+#: the process. Heuristic of this tool: 2**24 grid cells (about 0.5 to 1 GB while read, 15
+#: seconds); a sheet storing at least a quarter of its grid is read whatever its size.
+SPARSE_CELL_BOUND = 2**24
+
+_CHUNK = 1 << 24
+_PREFIX = re.compile(rb"<([A-Za-z_][\w.-]*:)?sheetData\b")
+_WIDE_REF = re.compile(rb'r="([A-Z]{2,3})[0-9]')
+#: a cell reference in a column after the n-th letter (A to Z), by n
+_NARROW_REFS = [re.compile(rb'r="([%c-Z])[0-9]' % (65 + n)) for n in range(26)]
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for b in letters:
+        n = n * 26 + b - 64
+    return n
+
+
+class _Grid(NamedTuple):
+    """What an Office Open XML sheet's text says of its cells (:func:`_sheet_grid`)."""
+
+    rows: int  # the last row a cell or row element names
+    cols: int  # the last column (26 for a sheet within A to Z)
+    cells: int  # cells stored
+    uncalculated: int = 0  # formula cells holding no value (never calculated)
+    first_uncalculated: str = ""  # the first one's reference (``D2``)
+
+
+def _sheet_grid(z: zipfile.ZipFile, member: str) -> _Grid:
+    """(last row, last column, cells stored, formulas never calculated and the first one's
+    cell) of an Office Open XML sheet, read in chunks
+    (never the whole sheet's text at once) by searches that start with a literal, so a sheet
+    of a million rows costs a fraction of its parse: a column A to Z is searched only beyond
+    the last found; a cell's row is seen where it has more digits than its row element's (a
+    cell placed far below the row that holds it)."""
+    rows = cols = cells = uncalculated = 0
+    first = ""
+    prefix: bytes | None = None
+    tail = b""
+    with z.open(member) as f:
+        while True:
+            chunk = f.read(_CHUNK)
+            text = tail + chunk
+            if prefix is None:
+                found = _PREFIX.search(text)
+                if found is None:
+                    if not chunk:
+                        break
+                    tail = text[-64:]  # no table yet (the sheet's header parts)
+                    continue
+                prefix = found.group(1) or b""
+                row_ref = re.compile(b"<" + prefix + rb'row\s[^>]*?\br="([0-9]{1,9})"')
+                cell_tags = (b"<" + prefix + b"c ", b"<" + prefix + b"c>")
+                # a formula then the cell's end, no value or an empty one between: never
+                # calculated, unless the cell says its value is text (an empty text result)
+                bare = re.compile(
+                    b"<" + prefix + rb"f\b[^>]*?(?:/>|>[^<]*</" + prefix + rb"f>)\s*(?:<"
+                    + prefix + rb"v\s*/>|<" + prefix + rb"v>\s*</" + prefix + rb"v>)?\s*</"
+                    + prefix + b"c>"
+                )  # fmt: skip
+                cell_end = b"</" + prefix + b"c>"
+            if chunk:  # whole cells only (a formula read with its value): the rest waits
+                end = text.rfind(cell_end)
+                cut = end + len(cell_end) if end >= 0 else text.rfind(b">") + 1
+                text, tail = text[:cut], text[cut:]
+            rows = max([rows, *(int(r) for r in row_ref.findall(text))])
+            digits = len(str(rows)) + 1
+            far = re.findall(b'r="[A-Z]{1,3}([0-9]{%d,9})"' % digits, text)
+            rows = max([rows, *(int(r) for r in far)])
+            cols = max([cols, *(_column_number(c) for c in _WIDE_REF.findall(text))])
+            while cols < 26:  # a column A to Z beyond the last seen, searched from the last
+                beyond = _NARROW_REFS[cols].search(text)
+                if beyond is None:
+                    break
+                cols = beyond.group(1)[0] - 64
+            cells += sum(text.count(t) for t in cell_tags)
+            for found in bare.finditer(text):
+                start = text.rfind(b"<" + prefix + b"c", 0, found.start())
+                tag = text[start : text.find(b">", start) + 1] if start >= 0 else b""
+                if b't="str"' in tag:
+                    continue
+                if not uncalculated:
+                    ref = re.search(rb'\br="([A-Z]{1,3}[0-9]{1,9})"', tag)
+                    first = ref.group(1).decode() if ref else ""
+                uncalculated += 1
+            if not chunk:
+                break
+    return _Grid(rows, cols, cells, uncalculated, first)
+
+
+def _ooxml_grids(data: bytes) -> dict[str, _Grid]:
+    """Each sheet's (last row, last column, cells stored) by its name in an ``.xlsx`` or
+    ``.xlsm`` workbook; empty for any other file (or when its parts cannot be found: the
+    parser then reports the workbook)."""
+    if data[:4] != b"PK\x03\x04":
+        return {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+            if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+                return {}
+            rels = {
+                r.get("Id"): r.get("Target", "")
+                for r in ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            }
+            grids = {}
+            for sheet in ET.fromstring(z.read("xl/workbook.xml")).iter():
+                if not sheet.tag.endswith("}sheet") or sheet.get(_REL) not in rels:
+                    continue
+                target = rels[sheet.get(_REL)].lstrip("/")
+                member = target if target.startswith("xl/") else posixpath.join("xl", target)
+                member = posixpath.normpath(member)
+                if member in names and member.endswith(".xml"):
+                    grids[sheet.get("name", "")] = _sheet_grid(z, member)
+            return grids
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, ET.ParseError, zlib.error):
+        return {}  # a damaged workbook: the parser says so, with its own words
+
+
+_ODF_TABLE = re.compile(rb'<table:table\s[^>]*?table:name="([^"]*)"')
+
+
+def _odf_cells(data: bytes) -> dict[str, int]:
+    """Each table's count of cells holding a value by its name in an OpenDocument
+    spreadsheet (a cell repeated across columns counted once); empty for any other file."""
+    if data[:4] != b"PK\x03\x04":
+        return {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            if "content.xml" not in z.namelist():
+                return {}
+            text = z.read("content.xml")
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, zlib.error):
+        return {}  # a damaged workbook: the parser says so, with its own words
+    tables = list(_ODF_TABLE.finditer(text))
+    ends = [t.start() for t in tables[1:]] + [len(text)]
+    return {
+        html.unescape(t.group(1).decode("utf-8", "replace")): text.count(
+            b"office:value-type=", t.end(), end
+        )
+        for t, end in zip(tables, ends, strict=True)
+    }
+
+
+def _check_grid(label: str, grid: _Grid | None) -> None:
+    """Refuse a sheet whose grid the parser would lay out is huge and mostly blank
+    (:data:`SPARSE_CELL_BOUND`), before the parser is asked for it, or whose formulas were
+    never calculated (their cells would read as empty, rows then rejected for the wrong
+    reason)."""
+    if grid is None:
+        return
+    rows, cols, cells = grid.rows, grid.cols, grid.cells
+    if grid.uncalculated:
+        at = f", the first in cell {grid.first_uncalculated}" if grid.first_uncalculated else ""
+        msg = (
+            f"{grid.uncalculated:,} cell(s) of the sheet hold a formula whose value was never "
+            f"calculated{at} (the workbook was written by a program, not saved by a "
+            "spreadsheet program), so their values are unknown."
+        )
+        hint = (
+            "open the workbook in its spreadsheet program and save it (that calculates the "
+            "formulas), or save the incident sheet as CSV (UTF-8)."
+        )
+        raise InputError(msg, file=label, hint=hint)
+    if rows * cols > SPARSE_CELL_BOUND and rows * cols > 4 * cells:
+        msg = (
+            f"The sheet's cells reach row {rows:,} and column {cols:,} ({rows * cols:,} cells "
+            f"to lay out) but it holds only {cells:,} cells: a stray cell far from the table, "
+            f"and reading it would exhaust memory (this tool's bound: {SPARSE_CELL_BOUND:,} "
+            "cells for a sheet storing under a quarter of them)."
+        )
+        hint = (
+            "delete the rows and columns beyond the table in the spreadsheet program (or "
+            "select the table and copy it to a new sheet), then save again, or save the "
+            "incident sheet as CSV (UTF-8)."
+        )
+        raise InputError(msg, file=label, hint=hint)
 
 
 def is_spreadsheet_name(name: str) -> bool:
@@ -135,18 +325,53 @@ def sheet_csv(rows: Iterable[Sequence[Any]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def _suffix(data: bytes) -> str | None:
+    """A workbook's file suffix told by its content (None when it cannot be told)."""
+    if data.startswith(OLE_MAGIC):
+        return ".xls"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+            if "mimetype" in names:
+                return ".ods"
+            return ".xlsb" if "xl/workbook.bin" in names else ".xlsx"
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, zlib.error):
+        return None
+
+
+def _format_error(data: bytes, exc: Exception) -> Exception:
+    """The parser's own error for a workbook's format: opened from bytes, the parser tries
+    every format and says only "Cannot detect file format" when each fails, hiding the reason
+    (a cell limit, a damaged part); a copy named by its format's suffix gives it."""
+    from python_calamine import CalamineWorkbook
+
+    suffix = _suffix(data)
+    if suffix is None or "detect file format" not in str(exc):
+        return exc
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"book{suffix}"
+        path.write_bytes(data)
+        try:
+            CalamineWorkbook.from_path(str(path)).close()
+        except Exception as real:  # the format's own error
+            return real
+    return exc
+
+
 def _open(name: str, data: bytes) -> Any:
     from python_calamine import CalamineWorkbook
 
     try:
         return CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except Exception as exc:  # calamine raises its own error types, one per format's failure
+    except Exception as first:  # calamine raises its own error types, one per format's failure
+        exc = _format_error(data, first)
         what = type(exc).__name__
         if "Password" in what or "password" in str(exc).lower():
             msg = "The workbook is protected by a password, so it cannot be read."
-            raise InputError(msg, file=name, hint="save an unprotected copy, or a CSV.") from exc
+            hint = "save an unprotected copy, or a CSV."
+            raise InputError(msg, file=name, hint=hint) from first
         msg = f"The workbook cannot be read ({what}: {exc})."
-        raise InputError(msg, file=name, hint=_HINT) from exc
+        raise InputError(msg, file=name, hint=_HINT) from first
 
 
 def workbook_sheets(
@@ -172,6 +397,8 @@ def workbook_sheets(
     InputError
         When the workbook cannot be parsed (damaged, password-protected), or has no sheet.
     """
+    grids = _ooxml_grids(data)  # checked before the parser lays a sheet out
+    stored = _odf_cells(data)  # checked once laid out (the parser bounds it: 10**8 cells)
     book = _open(name, data)
     try:
         meta = list(book.sheets_metadata)
@@ -185,11 +412,16 @@ def workbook_sheets(
             if str(info.visible).lower().rsplit(".", 1)[-1] != "visible":
                 skipped.append((label, HIDDEN_SHEET))
                 continue
+            _check_grid(label, grids.get(info.name))
             try:
-                rows = book.get_sheet_by_name(info.name).to_python(skip_empty_area=False)
+                sheet = book.get_sheet_by_name(info.name)
             except Exception as exc:  # a damaged sheet: the workbook's error, named
                 msg = f"The sheet {info.name!r} cannot be read ({type(exc).__name__}: {exc})."
                 raise InputError(msg, file=name, hint=_HINT) from exc
+            if info.name in stored and sheet.end is not None:
+                _check_grid(label, _Grid(sheet.end[0] + 1, sheet.end[1] + 1, stored[info.name]))
+            rows = sheet.to_python(skip_empty_area=False)
+            del sheet
             text = sheet_csv(rows)
             if not text.strip():
                 skipped.append((label, EMPTY_SHEET))
