@@ -23,7 +23,10 @@ How cells become text (so a sheet's rows read as a CSV export of it would):
 
 Hidden sheets (often lookup tables) and empty sheets are not read; each is named with the
 reason (:class:`hotspots.sources.Skipped`). A workbook protected by a password cannot be
-read: the error says so.
+read: the error says so. Tables with the same column names set side by side on one sheet
+are read as one file each, labelled by their columns (``book.xlsx [Sheet] A:D``). A sheet the
+parser would lay out as a huge, mostly blank grid (a stray cell at ``XFD1048576``) and a sheet
+whose formulas were never calculated are refused, each with its fix.
 
 Examples
 --------
@@ -65,7 +68,9 @@ __all__ = [
     "SPARSE_CELL_BOUND",
     "cell_text",
     "is_spreadsheet_name",
+    "column_letters",
     "sheet_csv",
+    "sheet_tables",
     "workbook_sheets",
 ]
 
@@ -302,16 +307,20 @@ def cell_text(value: Any) -> str:
     return text
 
 
-def sheet_csv(rows: Iterable[Sequence[Any]]) -> bytes:
-    """A sheet's rows as UTF-8 CSV text, one line per row (empty rows as empty lines)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+def _cells(rows: Iterable[Sequence[Any]]) -> list[list[str]]:
+    """A sheet's rows as lists of cell texts without their trailing empty cells."""
     table = []
     for row in rows:
         cells = [cell_text(v) for v in row]
         while cells and cells[-1] == "":
             cells.pop()
         table.append(cells)
+    return table
+
+
+def _csv_text(table: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
     # every row as wide as the widest (a sheet's used range pads rows to it; a CSV export
     # writes every field), less the columns empty in every row before the table (a table
     # starting in column C); empty rows stay, as empty lines, to keep row numbers
@@ -323,6 +332,77 @@ def sheet_csv(rows: Iterable[Sequence[Any]]) -> bytes:
         else:
             out.write("\n")
     return out.getvalue().encode("utf-8")
+
+
+def sheet_csv(rows: Iterable[Sequence[Any]]) -> bytes:
+    """A sheet's rows as UTF-8 CSV text, one line per row (empty rows as empty lines)."""
+    return _csv_text(_cells(rows))
+
+
+def column_letters(index: int) -> str:
+    """A 0-based column index as the spreadsheet's letters (0 -> ``A``, 26 -> ``AA``)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _side_by_side(table: list[list[str]]) -> list[tuple[int, int]]:
+    """The column spans ``[start, end)`` of tables set side by side on a sheet: runs of
+    columns split by columns empty in every row, each run headed by the same column names
+    (a table copied beside itself, a month per block); one span, or none, for any other
+    sheet (a table with an empty column inside it stays whole)."""
+    width = max((len(r) for r in table), default=0)
+    used = [False] * width
+    for cells in table:
+        for i, c in enumerate(cells):
+            if c:
+                used[i] = True
+    spans: list[tuple[int, int]] = []
+    for i, u in enumerate(used):
+        if u and (not spans or spans[-1][1] != i):
+            spans.append((i, i + 1))
+        elif u:
+            spans[-1] = (spans[-1][0], i + 1)
+    if len(spans) < 2:
+        return []
+
+    def names(lo: int, hi: int) -> frozenset[str]:
+        head = next((r[lo:hi] for r in table if any(r[lo:hi])), [])
+        return frozenset(c.strip().casefold() for c in head if c.strip())
+
+    first = names(*spans[0])
+    if len(first) < 2 or any(names(*span) != first for span in spans[1:]):
+        return []
+    return spans
+
+
+def sheet_tables(rows: Iterable[Sequence[Any]]) -> list[tuple[str, bytes]]:
+    """A sheet's tables as UTF-8 CSV texts, each with the columns it spans (``"A:D"``; empty
+    for a sheet read whole): one for most sheets (:func:`sheet_csv`), one per table where
+    tables with the same column names are set side by side (:func:`_side_by_side`), so the
+    tables to the right are read as incidents, not as extra columns of the first. Each text's
+    line n is the sheet's row n."""
+    table = _cells(rows)
+    spans = _side_by_side(table)
+    if not spans:
+        return [("", _csv_text(table))]
+    out = []
+    for lo, hi in spans:
+        part = []
+        for cells in table:
+            piece = cells[lo:hi]
+            while piece and piece[-1] == "":
+                piece.pop()
+            part.append(piece)
+        out.append((f"{column_letters(lo)}:{column_letters(hi - 1)}", _csv_text(part)))
+    return out
+
+
+#: The name of the stream holding an encrypted workbook in its OLE file (as OLE writes names).
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 
 
 def _suffix(data: bytes) -> str | None:
@@ -366,7 +446,10 @@ def _open(name: str, data: bytes) -> Any:
     except Exception as first:  # calamine raises its own error types, one per format's failure
         exc = _format_error(data, first)
         what = type(exc).__name__
-        if "Password" in what or "password" in str(exc).lower():
+        # a workbook saved with a password is an OLE file holding the encrypted package (the
+        # parser says only "Cannot find Workbook stream")
+        encrypted = data.startswith(OLE_MAGIC) and _ENCRYPTED in data
+        if encrypted or "Password" in what or "password" in str(exc).lower():
             msg = "The workbook is protected by a password, so it cannot be read."
             hint = "save an unprotected copy, or a CSV."
             raise InputError(msg, file=name, hint=hint) from first
@@ -422,11 +505,13 @@ def workbook_sheets(
                 _check_grid(label, _Grid(sheet.end[0] + 1, sheet.end[1] + 1, stored[info.name]))
             rows = sheet.to_python(skip_empty_area=False)
             del sheet
-            text = sheet_csv(rows)
-            if not text.strip():
+            tables = sheet_tables(rows)
+            del rows
+            if len(tables) == 1 and not tables[0][1].strip():
                 skipped.append((label, EMPTY_SHEET))
                 continue
-            files.append((label, functools.partial(bytes, text)))
+            for span, text in tables:  # tables side by side: one file each, by its columns
+                files.append((f"{label} {span}" if span else label, functools.partial(bytes, text)))
     finally:
         book.close()
     if not files:

@@ -15,6 +15,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -334,3 +335,52 @@ def test_a_workbook_cut_short():
     data = xlsx(table)
     with pytest.raises(InputError, match="workbook cannot be read: its zip archive is damaged"):
         read("b.xlsx", data[: len(data) // 2])
+
+
+def test_a_workbook_saved_with_a_password():
+    # before: "Cfb error: Cannot find Workbook stream" (tests/data/make_hostile14_password.py)
+    data = (Path(__file__).parent / "data" / "hostile14_password.xlsx").read_bytes()
+    with pytest.raises(InputError, match="protected by a password") as err:
+        read("b.xlsx", data)
+    assert "unprotected copy" in err.value.hint
+
+
+# --- tables side by side ----------------------------------------------------------------------
+
+
+def test_tables_side_by_side_are_each_read():
+    # before: the right-hand table was read as extra columns of the left one's rows: its
+    # incidents were lost unsaid
+    left, right = rows(6), rows(4)
+
+    def fill(ws):
+        for j, h in enumerate([*HEADER, None, *HEADER]):
+            ws.cell(3, j + 2, h)
+        for i, r in enumerate(left):
+            for j, v in enumerate(r):
+                ws.cell(4 + i, j + 2, v)
+        for i, r in enumerate(right):
+            for j, v in enumerate(r):
+                ws.cell(4 + i, j + 7, v)
+        ws.cell(12, 8, "notes below the second table")
+
+    inc = read("b.xlsx", xlsx(fill))
+    assert len(inc.frame) == 10
+    assert sorted(set(inc.frame["source_file"])) == ["b.xlsx [Sheet] B:E", "b.xlsx [Sheet] G:J"]
+    rej = inc.report.rejected
+    assert list(rej["source_file"]) == ["b.xlsx [Sheet] G:J"] and list(rej["source_row"]) == [12]
+
+
+def test_a_table_with_an_empty_column_inside_stays_whole():
+    records = [
+        ["Longitude", "Latitude", None, "Crime type"],
+        *[[*r[:2], None, r[2]] for r in rows(3)],
+    ]
+    assert sp.sheet_tables(records) == [("", sp.sheet_csv(records))]
+    whole = [[c for c in r if c is not None] for r in records]
+    twice = [[*r, None, *r] for r in whole]
+    assert [span for span, _ in sp.sheet_tables(twice)] == ["A:C", "E:G"]
+    assert len({text for _, text in sp.sheet_tables(twice)}) == 1
+    assert sp.sheet_tables([]) == [("", b"")]
+    assert sp.column_letters(0) == "A" and sp.column_letters(26) == "AA"
+    assert sp.column_letters(16383) == "XFD"
