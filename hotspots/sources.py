@@ -136,6 +136,13 @@ HIDDEN_FILE = (
 )
 
 
+#: Why an Apple Numbers document in a folder is not read (named in the report).
+NUMBERS_FILE = (
+    "an Apple Numbers document, which this tool cannot read: in Numbers, choose File > "
+    "Export To > CSV (or Excel) and give the exported file"
+)
+
+
 def folder_listing(path: str | Path) -> tuple[list[Path], list[Skipped]]:
     """The incident files of a folder and the police.uk files in it that are not incidents.
 
@@ -144,15 +151,20 @@ def folder_listing(path: str | Path) -> tuple[list[Path], list[Skipped]]:
     dataset its parts), in the order of their paths relative to the folder; macOS's metadata
     files (``._name``, ``__MACOSX``) are left out. Hidden files and those in hidden folders
     (:data:`HIDDEN_FILE`) and police.uk's outcomes and stop and search
-    files (:data:`POLICE_UK_OTHER_FILES`) come back as :class:`Skipped`, named by their
-    relative path.
+    files (:data:`POLICE_UK_OTHER_FILES`) and Apple Numbers documents (:data:`NUMBERS_FILE`)
+    come back as :class:`Skipped`, named by their relative path.
     """
     root = Path(path)
+    entries = list(root.rglob("*"))
     found = sorted(
-        (p for p in root.rglob("*") if p.is_file() and _data_name(p.name)),
+        (p for p in entries if p.is_file() and _data_name(p.name)),
         key=lambda p: p.relative_to(root).as_posix(),
     )
     files, skipped = [], []
+    for p in entries:  # a Numbers document (a file, or a package folder) holds a table too
+        rel = p.relative_to(root).as_posix()
+        if p.name.lower().endswith(".numbers") and not _apple_double(rel):
+            skipped.append(Skipped(rel, NUMBERS_FILE))
     for p in found:
         rel = p.relative_to(root).as_posix()
         if _apple_double(rel):
@@ -239,8 +251,7 @@ def _not_numbers(name: str, members: list[str]) -> None:
     """Refuse an Apple Numbers document: a zip archive of its own (``Index/*.iwa`` parts)."""
     if any(m.startswith("Index/") and m.endswith(".iwa") for m in members):
         msg = "The file is an Apple Numbers document, which this tool cannot read."
-        hint = "in Numbers, choose File > Export To > CSV (or Excel) and give the exported file."
-        raise InputError(msg, file=name, hint=hint)
+        raise InputError(msg, file=name, hint=NUMBERS_FILE.split(": ", 1)[1] + ".")
 
 
 def _zip_members(

@@ -384,3 +384,63 @@ def test_a_table_with_an_empty_column_inside_stays_whole():
     assert sp.sheet_tables([]) == [("", b"")]
     assert sp.column_letters(0) == "A" and sp.column_letters(26) == "AA"
     assert sp.column_letters(16383) == "XFD"
+
+
+# --- a folder mixing CSV, Parquet, a workbook, its lock file and Numbers documents ------------
+
+
+def test_a_folder_mixing_formats(tmp_path):
+    pd = pytest.importorskip("pandas")
+
+    def frame(n: int, tag: str):
+        return pd.DataFrame(
+            {
+                "Crime ID": [f"{tag}{i}" for i in range(n)],
+                "Longitude": [r[0] for r in rows(n)],
+                "Latitude": [r[1] for r in rows(n)],
+                "Crime type": "Burglary",
+            }
+        )
+
+    frame(5, "c").to_csv(tmp_path / "a.csv", index=False)
+    (tmp_path / "sub").mkdir()
+    frame(4, "p").to_parquet(tmp_path / "sub" / "b.parquet")
+    wb = openpyxl.Workbook()
+    f = frame(3, "x")
+    wb.active.append(list(f.columns))
+    for r in f.itertuples(index=False):
+        wb.active.append(list(r))
+    wb.save(tmp_path / "c.xlsx")
+    (tmp_path / "~$c.xlsx").write_bytes(b"\x0bJohn Smith" + b"\x00" * 150)
+    with zipfile.ZipFile(tmp_path / "d.numbers", "w") as z:
+        z.writestr("Index/Document.iwa", b"\x00")
+    (tmp_path / "e.numbers" / "Index").mkdir(parents=True)  # a Numbers package folder
+    inc = read_incidents(tmp_path, crime_types="all")
+    assert len(inc.frame) == 12 and len(inc.report.rejected) == 0
+    assert sorted(set(inc.frame["source_file"])) == ["a.csv", "c.xlsx [Sheet]", "sub/b.parquet"]
+    skipped = {k["name"]: k["reason"] for k in inc.report.choices["skipped_files"]}
+    # before: the Numbers documents were left out unsaid
+    assert set(skipped) == {"d.numbers", "e.numbers"}
+    assert all("Apple Numbers" in r for r in skipped.values())
+
+
+# --- the app's upload -----------------------------------------------------------------------------
+
+
+def test_the_app_says_why_a_hostile_workbook_is_not_read():
+    from streamlit.testing.v1 import AppTest
+
+    app_file = str(Path(__file__).resolve().parents[1] / "app.py")
+    at = AppTest.from_file(app_file, default_timeout=180)
+    at.run()
+
+    def stray(ws):
+        table(ws, 200)
+        ws.cell(row=1048576, column=16384, value="x")
+
+    xlsx_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    at.sidebar.file_uploader(key="uploads").set_value(("stray.xlsx", xlsx(stray), xlsx_type))
+    at.run()
+    assert not at.exception, at.exception  # before: the server process ended (SIGABRT)
+    shown = " ".join(e.value for e in at.error).replace("\\", "")  # markdown escapes
+    assert "stray.xlsx [Sheet]" in shown and "row 1,048,576" in shown
