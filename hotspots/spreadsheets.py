@@ -100,9 +100,27 @@ SPARSE_CELL_BOUND = 2**24
 
 _CHUNK = 1 << 24
 _PREFIX = re.compile(rb"<([A-Za-z_][\w.-]*:)?sheetData\b")
-_WIDE_REF = re.compile(rb'r="([A-Z]{2,3})[0-9]')
-#: a cell reference in a column after the n-th letter (A to Z), by n
-_NARROW_REFS = [re.compile(rb'r="([%c-Z])[0-9]' % (65 + n)) for n in range(26)]
+
+
+@functools.lru_cache(maxsize=256)
+def _past(cols: int, digits: int) -> re.Pattern[bytes]:
+    """A reference (``r="..."``) in a column after the ``cols``-th, or with a row number of
+    ``digits`` digits or more (a cell or row past the rows seen): one search, starting with a
+    literal, finds either."""
+    name = column_letters(cols - 1) if cols else ""
+    later = [
+        name[:i] + f"[{chr(ord(ch) + 1)}-Z]" + "[A-Z]" * (len(name) - i - 1)
+        for i, ch in enumerate(name)
+        if ch != "Z"
+    ]  # as long as the last column's letters, greater
+    if len(name) < 3:
+        later.append(f"[A-Z]{{{len(name) + 1},3}}")  # longer
+    pattern = (
+        f'r="(?:({"|".join(later) or "(?!)"})([0-9]{{1,9}})|([A-Z]{{0,3}})([0-9]{{{digits},9}}))"'
+    )
+    return re.compile(pattern.encode())
+
+
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
@@ -127,9 +145,10 @@ def _sheet_grid(z: zipfile.ZipFile, member: str) -> _Grid:
     """(last row, last column, cells stored, formulas never calculated and the first one's
     cell) of an Office Open XML sheet, read in chunks
     (never the whole sheet's text at once) by searches that start with a literal, so a sheet
-    of a million rows costs a fraction of its parse: a column A to Z is searched only beyond
-    the last found; a cell's row is seen where it has more digits than its row element's (a
-    cell placed far below the row that holds it)."""
+    of a million rows costs a fraction of its parse: the last row element of each chunk (the
+    format keeps rows in order), and one search (:func:`_past`) for a reference past the last
+    column seen or with more digits than the last row (a cell placed far below its row, rows
+    out of order by a factor of ten or more)."""
     rows = cols = cells = uncalculated = 0
     first = ""
     prefix: bytes | None = None
@@ -147,6 +166,7 @@ def _sheet_grid(z: zipfile.ZipFile, member: str) -> _Grid:
                     continue
                 prefix = found.group(1) or b""
                 row_ref = re.compile(b"<" + prefix + rb'row\s[^>]*?\br="([0-9]{1,9})"')
+                # rows in order, as the format asks: the last one names the last row
                 cell_tags = (b"<" + prefix + b"c ", b"<" + prefix + b"c>")
                 # a formula then the cell's end, no value or an empty one between: never
                 # calculated, unless the cell says its value is text (an empty text result)
@@ -160,16 +180,17 @@ def _sheet_grid(z: zipfile.ZipFile, member: str) -> _Grid:
                 end = text.rfind(cell_end)
                 cut = end + len(cell_end) if end >= 0 else text.rfind(b">") + 1
                 text, tail = text[:cut], text[cut:]
-            rows = max([rows, *(int(r) for r in row_ref.findall(text))])
-            digits = len(str(rows)) + 1
-            far = re.findall(b'r="[A-Z]{1,3}([0-9]{%d,9})"' % digits, text)
-            rows = max([rows, *(int(r) for r in far)])
-            cols = max([cols, *(_column_number(c) for c in _WIDE_REF.findall(text))])
-            while cols < 26:  # a column A to Z beyond the last seen, searched from the last
-                beyond = _NARROW_REFS[cols].search(text)
-                if beyond is None:
+            last = text.rfind(b"<" + prefix + b"row")  # rows come in order: the last one
+            at = row_ref.match(text, last) if last >= 0 else None
+            rows = max(rows, int(at.group(1))) if at else rows
+            pos = 0
+            while True:  # a reference past the last row and column seen, from where it was
+                past = _past(cols, len(str(rows)) + 1).search(text, pos)
+                if past is None:
                     break
-                cols = beyond.group(1)[0] - 64
+                letters, number = past.group(1) or past.group(3), past.group(2) or past.group(4)
+                cols = max(cols, _column_number(letters)) if letters else cols
+                rows, pos = max(rows, int(number)), past.end()
             cells += sum(text.count(t) for t in cell_tags)
             for found in bare.finditer(text):
                 start = text.rfind(b"<" + prefix + b"c", 0, found.start())
@@ -354,12 +375,18 @@ def _side_by_side(table: list[list[str]]) -> list[tuple[int, int]]:
     columns split by columns empty in every row, each run headed by the same column names
     (a table copied beside itself, a month per block); one span, or none, for any other
     sheet (a table with an empty column inside it stays whole)."""
-    width = max((len(r) for r in table), default=0)
-    used = [False] * width
-    for cells in table:
-        for i, c in enumerate(cells):
-            if c:
-                used[i] = True
+    head = next((r for r in table if r), [])
+    start = next((i for i, c in enumerate(head) if c), 0)
+    # a column empty in every row is empty in the first row too: only those are looked at
+    gaps = [i for i in range(start, len(head)) if not head[i]]
+    if not gaps:
+        return []
+    width = max(len(r) for r in table)
+    used = [True] * width
+    for i in gaps:
+        used[i] = any(len(r) > i and r[i] for r in table)
+    for i in range(start):
+        used[i] = any(len(r) > i and r[i] for r in table)
     spans: list[tuple[int, int]] = []
     for i, u in enumerate(used):
         if u and (not spans or spans[-1][1] != i):

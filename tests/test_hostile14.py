@@ -305,6 +305,25 @@ def test_the_sheet_scan_equals_an_xml_parse(monkeypatch, chunk):
     assert set(sp._ooxml_grids(data)) == {"Sheet"}  # the scan is taken for each sheet
 
 
+def test_the_sheet_scan_sees_rows_out_of_order_and_cells_below_their_row():
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    for data, want in (
+        (
+            '<row r="1048576"><c r="A1048576"><v>1</v></c></row>'
+            '<row r="1"><c r="B1"><v>1</v></c></row>',
+            (1048576, 2),
+        ),
+        ('<row r="5"><c r="C9000000"><v>1</v></c></row>', (9000000, 3)),
+        ('<row r="1"><c r="XFD1"><v>1</v></c><c r="A1"><v>1</v></c></row>', (1, 16384)),
+    ):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("s.xml", f"<worksheet {ns}><sheetData>{data}</sheetData></worksheet>")
+        with zipfile.ZipFile(buf) as z:
+            got = sp._sheet_grid(z, "s.xml")
+        assert (got.rows, got.cols) == want
+
+
 # --- files that are not workbooks -------------------------------------------------------------
 
 
