@@ -10,14 +10,21 @@ a throw-away venv holding openpyxl and msoffcrypto-tool (not dependencies of hot
 import io
 from pathlib import Path
 
-import openpyxl
-from msoffcrypto.format.ooxml import OOXMLFile
 
-wb = openpyxl.Workbook()
-wb.active.append(["Longitude", "Latitude", "Crime type"])
-wb.active.append([-2.98, 53.4, "Burglary"])
-plain = io.BytesIO()
-wb.save(plain)
-plain.seek(0)
-with (Path(__file__).parent / "hostile14_password.xlsx").open("wb") as out:
-    OOXMLFile(plain).encrypt("secret", out)
+def main() -> None:
+    """Write the fixture beside this script (imports here: pytest imports this module)."""
+    import openpyxl
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["Longitude", "Latitude", "Crime type"])
+    wb.active.append([-2.98, 53.4, "Burglary"])
+    plain = io.BytesIO()
+    wb.save(plain)
+    plain.seek(0)
+    with (Path(__file__).parent / "hostile14_password.xlsx").open("wb") as out:
+        OOXMLFile(plain).encrypt("secret", out)
+
+
+if __name__ == "__main__":
+    main()
