@@ -138,7 +138,7 @@ class _Grid(NamedTuple):
     cols: int  # the last column (26 for a sheet within A to Z)
     cells: int  # cells stored
     uncalculated: int = 0  # formula cells holding no value (never calculated)
-    first_uncalculated: str = ""  # the first one's reference (``D2``)
+    first_uncalculated: str = ""  # the first one's reference (``A2``)
 
 
 def _sheet_grid(z: zipfile.ZipFile, member: str) -> _Grid:
