@@ -100,6 +100,15 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         "order is an unreadable date, listed with the rejected rows",
     )
     g.add_argument(
+        "--unreadable-dates",
+        choices=("auto", "keep", "reject"),
+        default="auto",
+        help="rows whose date cannot be read (or cannot be true): 'keep' them without a date (on "
+        "maps and in hot spots, not in time profiles or date ranges), 'reject' them (listed with "
+        "the reason), or 'auto' (default): kept when most of a file's dates cannot be read, "
+        "rejected when a few cannot",
+    )
+    g.add_argument(
         "--crime-types",
         default="default",
         metavar="LIST",
@@ -589,6 +598,7 @@ def _load(
         coordinate_crs=args.coordinate_crs,
         crs=args.crs,
         date_order=args.date_order,
+        unreadable_dates=args.unreadable_dates,
         study_area=area,
         date_from=args.date_from,
         date_to=args.date_to,

@@ -3185,7 +3185,7 @@ class _UnreadableDates:
         ]
         self.notes.append(
             f"{self.name}: {k} value(s) in '{column}' {said} (e.g. {', '.join(shown)})"
-            "; they are unreadable dates (unreadable_dates=)."
+            "; they are unreadable dates (unreadable_dates=, --unreadable-dates)."
         )
 
     def cannot_be_true(self, dt: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -6751,7 +6751,7 @@ def _raise_nothing_usable(
         R_MALFORMED: "the rows have more or fewer fields than the header; check the delimiter "
         "and the quotes, and that the header names every column.",
         R_DATE: "the dates cannot be read; name the date column (columns=) or pass "
-        "unreadable_dates='keep' to use the rows without dates.",
+        "unreadable_dates='keep' (--unreadable-dates keep) to use the rows without dates.",
     }
     first = main or (ranked[0][0] if ranked else "")
     hint = hints.get(

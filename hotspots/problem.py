@@ -220,6 +220,7 @@ def read_by_force(
     coordinate_crs: Any = None,
     crs: Any = None,
     date_order: str = "auto",
+    unreadable_dates: str = "auto",
 ) -> tuple[Incidents, dict[str, Incidents | ForceFiles]]:
     """Every file read once: all of them as one :class:`Incidents`, and each force's files.
 
@@ -234,9 +235,9 @@ def read_by_force(
     ----------
     sources, columns, harm_weights, study_area, date_from, date_to, outlier_km, coordinate_crs
         As :func:`hotspots.workflows.read_inputs` (``crime_types`` is ``"all"``).
-    crs, date_order
-        As :func:`hotspots.workflows.read_inputs`: the analysis CRS (every force's too) and
-        the order of day and month in dates.
+    crs, date_order, unreadable_dates
+        As :func:`hotspots.workflows.read_inputs`: the analysis CRS (every force's too), the
+        order of day and month in dates and what becomes of rows whose date cannot be read.
     progress : callable, optional
         Told ``"reading files"`` (file i of n), then ``"validating"``.
 
@@ -273,7 +274,7 @@ def read_by_force(
     # each force's files in a worker) get their raw fields from the file again
     files = read_files(
         items, columns=columns, progress=progress, keep_text=False, coordinate_crs=coordinate_crs,
-        date_order=date_order,
+        date_order=date_order, unreadable_dates=unreadable_dates,
     )  # fmt: skip
     pooled = combine_files(
         files, crime_types="all", progress=progress, skipped=items.skipped, **options
@@ -286,7 +287,8 @@ def read_by_force(
     if not _own_names(sources, [f.info.name for f in files]):
         forces = read_forces(
             sources, pooled=pooled, columns=columns, progress=progress,
-            coordinate_crs=coordinate_crs, date_order=date_order, **options,
+            coordinate_crs=coordinate_crs, date_order=date_order,
+            unreadable_dates=unreadable_dates, **options,
         )  # fmt: skip
         return pooled, dict(forces)
     return pooled, {name: ForceFiles(tuple(groups[name]), options) for name in sorted(groups)}

@@ -174,6 +174,7 @@ def read_inputs(
     coordinate_crs: Any = None,
     crs: Any = None,
     date_order: str = "auto",
+    unreadable_dates: str = "auto",
 ) -> Incidents:
     """Read incident files, with harm weights and a study area given as files or as values.
 
@@ -181,9 +182,10 @@ def read_inputs(
     ----------
     sources
         As :func:`hotspots.ingest.read_incidents`: paths, folders, file objects or (name, bytes).
-    columns, crime_types, date_from, date_to, coordinate_crs, crs, date_order
+    columns, crime_types, date_from, date_to, coordinate_crs, crs, date_order, unreadable_dates
         As :func:`hotspots.ingest.read_incidents` (``crs``: the analysis CRS, projected in
-        metres; ``date_order``: "auto", "day-first" or "month-first").
+        metres; ``date_order``: "auto", "day-first" or "month-first"; ``unreadable_dates``:
+        "auto", "keep" or "reject").
     harm_weights : mapping, path or bytes, optional
         Weights per crime type, or a CSV/JSON table read by :func:`hotspots.harm.read_harm_weights`.
     study_area : path, bytes, shapely geometry or GeoDataFrame, optional
@@ -223,6 +225,8 @@ def read_inputs(
         kwargs["crs"] = crs
     if date_order != "auto":
         kwargs["date_order"] = date_order
+    if unreadable_dates != "auto":
+        kwargs["unreadable_dates"] = unreadable_dates
     if (
         isinstance(sources, list | tuple)
         and len(sources) == 1

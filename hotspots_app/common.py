@@ -217,7 +217,15 @@ PLAIN_WORDING: tuple[tuple[str, str], ...] = (
         "date_order='month-first' (--date-order month-first)",
         "'Month first' under 2. Filters (Day and month order in dates)",
     ),
-    ("; they are unreadable dates (unreadable_dates=).", "; they are unreadable dates."),
+    (
+        "; they are unreadable dates (unreadable_dates=, --unreadable-dates).",
+        "; they are unreadable dates.",
+    ),
+    (
+        "name the date column (columns=) or pass unreadable_dates='keep' (--unreadable-dates "
+        "keep) to use the rows without dates.",
+        "name the date column in the 'Map the columns' form.",
+    ),
 )
 
 

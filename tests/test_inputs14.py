@@ -387,3 +387,30 @@ def test_the_app_reads_with_the_reading_options():
     at.button(key="reading_submit").click()
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+
+
+def test_unreadable_dates_on_the_command_line_and_through_each_reader(tmp_path, capsys):
+    """``--unreadable-dates`` (the notes name it): two stray bad dates among 30 are rejected by
+    default, kept without a date with ``keep``; the same through read_inputs and read_by_force."""
+    dates = ["2022-01-05"] * 30 + ["2099-01-01", "not a date"]
+    path = tmp_path / "a.csv"
+    path.write_bytes(_clustered(dates))
+    auto = workflows.read_inputs([str(path)], crime_types="all", outlier_km=0)
+    assert auto.report.reason_counts() == {"unparseable date": 2}
+    kept = workflows.read_inputs(
+        [str(path)], crime_types="all", outlier_km=0, unreadable_dates="keep"
+    )
+    assert kept.report.n_used == 32 and not kept.report.reason_counts()
+    assert int(kept.frame["datetime"].isna().sum()) == 2
+    pooled, _ = read_by_force(str(path), unreadable_dates="keep", outlier_km=0)
+    assert pooled.report.n_used == 32
+    report = tmp_path / "r.json"
+    args = ["detect", str(path), "--crime-types", "all", "--outlier-km", "0", "--all"]
+    out = ["--out", str(tmp_path / "h.geojson"), "--report", str(report)]
+    assert cli.main([*args, *out, "--unreadable-dates", "keep"]) == 0
+    assert json.loads(report.read_text())["rows_used"] == 32
+    assert cli.main([*args, *out]) == 0
+    assert json.loads(report.read_text())["rows_used"] == 30
+    assert "--unreadable-dates" in capsys.readouterr().out  # the note names the option
+    with pytest.raises(SystemExit):
+        cli.main([*args, *out, "--unreadable-dates", "sometimes"])
