@@ -3145,19 +3145,29 @@ class _UnreadableDates:
         c: _Col,
         tail: str,
         why: Sequence[tuple[np.ndarray, str, str]] = (),
+        *,
+        time_only: bool = False,
     ) -> None:
         """Keep or reject the rows of ``bad``; ``why``: (rows, tail, sentence) of rows among
         them read but refused (an order given they contradict, a date that cannot be true),
-        each said in a note and listed with its own tail."""
+        each said in a note and listed with its own tail. ``time_only``: ``column`` holds the
+        time of day beside a date column, so a row kept loses its time, not its date."""
         for rows, _, said in why:
             self._say(rows & bad, column, c, said)
         if _keep_unreadable(bad, present, self.mode):
-            self.undated[bad] = True
             example = c.text(np.flatnonzero(bad)[:1])[0]
+            said = (
+                "kept with their date but no time of day: they count everywhere but in the "
+                "hours of the day"
+                if time_only
+                else "kept without a date: they count in maps and hot spots, not in time "
+                "profiles or date filters"
+            )
+            if not time_only:
+                self.undated[bad] = True
             self.notes.append(
                 f"{self.name}: {int(bad.sum())} of {int(present.sum())} value(s) in '{column}' "
-                f"could not be read (e.g. '{example}'); those rows are kept without a date: "
-                "they count in maps and hot spots, not in time profiles or date filters."
+                f"could not be read (e.g. '{example}'); those rows are {said}."
             )
         elif why:
 
@@ -3681,7 +3691,7 @@ def _add_time_of_day(
     td, tok = td_u[tc.codes], tok_u[tc.codes]
     tpresent = ~tc.blank()
     tail = "is not an hour of the day (0-23)" if hours else "is not a time of day"
-    unreadable(tpresent & ~tok, tpresent, column, tc, tail)
+    unreadable(tpresent & ~tok, tpresent, column, tc, tail, time_only=True)
     use = dated & tpresent & tok
     if role == "hour":
         use &= ~when.has_time  # a time written in the date column wins

@@ -414,3 +414,19 @@ def test_unreadable_dates_on_the_command_line_and_through_each_reader(tmp_path, 
     assert "--unreadable-dates" in capsys.readouterr().out  # the note names the option
     with pytest.raises(SystemExit):
         cli.main([*args, *out, "--unreadable-dates", "sometimes"])
+
+
+def test_unreadable_times_beside_a_date_keep_the_date():
+    """A time column the reader cannot read (day fractions from a spreadsheet) beside a date
+    column: the rows keep their dates and lose only the time of day, and the note says so."""
+    rows = ["id,date,time,lat,lon,offence"]
+    rows += [f"{i},2022-01-{1 + i % 28:02d},0.{25 + i % 50},53.40{i % 9},-2.98{i % 7},Assault"
+             for i in range(40)]  # fmt: skip
+    inc = _read(("\n".join(rows) + "\n").encode())
+    r = inc.report
+    assert r.n_used == 40 and not r.reason_counts()
+    assert inc.frame["datetime"].notna().all() and not inc.frame["has_time"].any()
+    assert inc.frame["datetime"].dt.day.tolist() == [1 + i % 28 for i in range(40)]
+    note = next(n for n in r.notes if "could not be read" in n)
+    assert "40 of 40 value(s) in 'time'" in note and "kept with their date but no time" in note
+    assert "unreadable_dates_kept" not in r.choices
