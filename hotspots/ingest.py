@@ -1614,6 +1614,16 @@ def _parse_hours(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return (td * 1e9).astype("int64").astype("timedelta64[ns]"), ok
 
 
+def _parse_day_fractions(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a time column written as fractions of a day ("0.25" is 06:00: a spreadsheet's time
+    cells without a time format). Returns (timedelta64 to the nearest second, ok)."""
+    frac = pd.to_numeric(s.where(s != "", None), errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(frac) & (frac >= 0) & (frac < 1)
+    seconds = np.minimum(np.round(np.where(ok, frac, 0) * 86400), 86399)
+    return (seconds * 1e9).astype("int64").astype("timedelta64[ns]"), ok
+
+
 def _parse_months(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     n = len(s)
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -3686,8 +3696,13 @@ def _add_time_of_day(
         digits and bool(values.str.len().le(2).all()) and int(pd.to_numeric(values).max()) <= 23
     )  # fmt: skip
     hhmm = role == "time" and digits and not hours and bool(values.str.len().le(2).any())
+    # every value a decimal fraction below 1: a spreadsheet's times without a time format
+    fractions = role == "time" and len(values) > 0 and bool(values.str.fullmatch(r"0?\.\d+").all())
     text = tc.clean.str.zfill(4).where(tc.clean != "", "") if hhmm else tc.clean
-    td_u, tok_u = _parse_hours(tc.clean) if hours else _parse_times(text)
+    if fractions:
+        td_u, tok_u = _parse_day_fractions(tc.clean)
+    else:
+        td_u, tok_u = _parse_hours(tc.clean) if hours else _parse_times(text)
     td, tok = td_u[tc.codes], tok_u[tc.codes]
     tpresent = ~tc.blank()
     tail = "is not an hour of the day (0-23)" if hours else "is not a time of day"
@@ -3701,6 +3716,14 @@ def _add_time_of_day(
     if hours and role == "time":
         unreadable.notes.append(
             f"{unreadable.name}: '{column}' holds whole hours; read as hour of day."
+        )
+    if fractions:
+        example = values.iloc[0]
+        sec = int(_parse_day_fractions(pd.Series([example]))[0][0] // np.timedelta64(1, "s"))
+        unreadable.notes.append(
+            f"{unreadable.name}: '{column}' holds times as fractions of a day (a spreadsheet's "
+            f"time cells without a time format); read as such (e.g. '{example}' is "
+            f"{sec // 3600:02d}:{sec % 3600 // 60:02d})."
         )
     if hhmm:
         unreadable.notes.append(

@@ -417,10 +417,10 @@ def test_unreadable_dates_on_the_command_line_and_through_each_reader(tmp_path, 
 
 
 def test_unreadable_times_beside_a_date_keep_the_date():
-    """A time column the reader cannot read (day fractions from a spreadsheet) beside a date
-    column: the rows keep their dates and lose only the time of day, and the note says so."""
+    """A time column the reader cannot read beside a date column: the rows keep their dates
+    and lose only the time of day, and the note says so."""
     rows = ["id,date,time,lat,lon,offence"]
-    rows += [f"{i},2022-01-{1 + i % 28:02d},0.{25 + i % 50},53.40{i % 9},-2.98{i % 7},Assault"
+    rows += [f"{i},2022-01-{1 + i % 28:02d},{25 + i % 50}h{i},53.40{i % 9},-2.98{i % 7},Assault"
              for i in range(40)]  # fmt: skip
     inc = _read(("\n".join(rows) + "\n").encode())
     r = inc.report
@@ -430,3 +430,20 @@ def test_unreadable_times_beside_a_date_keep_the_date():
     note = next(n for n in r.notes if "could not be read" in n)
     assert "40 of 40 value(s) in 'time'" in note and "kept with their date but no time" in note
     assert "unreadable_dates_kept" not in r.choices
+
+
+def test_times_written_as_fractions_of_a_day():
+    """A spreadsheet's time cells without a time format export as day fractions: read as such."""
+    fracs = ["0.25", "0.5", ".75", "0.9993", "0.0416666667", ""]
+    rows = ["id,date,time,lat,lon,offence"]
+    rows += [f"{i},2022-01-0{1 + i},{f},53.40{i},-2.98{i},Assault" for i, f in enumerate(fracs)]
+    inc = _read(("\n".join(rows) + "\n").encode())
+    got = inc.frame.sort_values("source_row")
+    assert got["datetime"].dt.strftime("%H:%M:%S").tolist()[:5] == [
+        "06:00:00", "12:00:00", "18:00:00", "23:59:00", "01:00:00",
+    ]  # fmt: skip
+    assert got["has_time"].tolist() == [True] * 5 + [False]
+    assert any("fractions of a day" in n and "'0.25' is 06:00" in n for n in inc.report.notes)
+    # a fraction of 1 or more is no time of day: unreadable as before
+    bad = _read(("\n".join([*rows[:-1], "9,2022-01-09,1.5,53.409,-2.989,Assault"]) + "\n").encode())
+    assert not any("fractions of a day" in n for n in bad.report.notes)
