@@ -221,6 +221,10 @@ PLAIN_WORDING: tuple[tuple[str, str], ...] = (
         "; they are unreadable dates (unreadable_dates=, --unreadable-dates).",
         "; they are unreadable dates.",
     ),
+    (  # a time window's note: the app's column form cannot leave a found column out
+        "; pass columns={'datetime_end': None} (--column datetime_end=) to read the start alone.",
+        ".",
+    ),
     (
         "name the date column (columns=) or pass unreadable_dates='keep' (--unreadable-dates "
         "keep) to use the rows without dates.",
