@@ -2579,7 +2579,9 @@ def _validate_file(
         _dates_from_parts(parts, col, n, unreadable) if parts
         else _read_dates(mapping, col, n, day_first_default=not americas, unreadable=unreadable)
     )  # fmt: skip
-    when, window = _time_window(p.name, mapping, col, when, day_first_default=not americas)
+    when, window = _time_window(
+        p.name, mapping, col, when, day_first_default=not americas, latest=unreadable.latest
+    )
     weight = np.broadcast_to(1.0, n)
     if "weight" in mapping:
         wc = col(mapping["weight"])
@@ -3420,12 +3422,14 @@ def _time_window(
     when: _When,
     *,
     day_first_default: bool,
+    latest: np.datetime64 | None = None,
 ) -> tuple[_When, _Window | None]:
     """``when`` (read from the start's columns) retimed by the window's end (:func:`window_times`);
     unchanged without end columns (None).
 
-    The end is read as the start is (day/month order: the start's); an end that cannot be read
-    never rejects a row, whose start then times it (counted).
+    The end is read as the start is (day/month order: the start's; an end after ``latest``
+    cannot be true, as a start could not); an end that cannot be read never rejects a row,
+    whose start then times it (counted).
     """
     ends = {start: mapping[end] for end, start in END_ROLES.items() if end in mapping}
     if not ends:  # (an end needs a start: _settle_date_roles drops it otherwise)
@@ -3437,7 +3441,7 @@ def _time_window(
         if order.startswith("month-first") else day_first_default
     )  # fmt: skip
     # read with the start's rules, the end's unreadable values kept aside (not rejected)
-    quiet = _UnreadableDates(name, "keep", _Rejects(n), [], np.zeros(n, dtype=bool))
+    quiet = _UnreadableDates(name, "keep", _Rejects(n), [], np.zeros(n, dtype=bool), latest=latest)
     end = _read_dates(ends, col, n, day_first_default=day_first, unreadable=quiet)
     dt, has_time, month, level = window_times(when.dt, when.has_time, end.dt, end.has_time)
     given = np.zeros(n, dtype=bool)

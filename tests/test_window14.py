@@ -318,3 +318,18 @@ def test_the_cli_records_and_announces_the_window(tmp_path, capsys):
     assert cli.main(["--quiet", "detect", str(path), "--out", str(out), "--crime-types", "all",
                      "--column", "datetime_end="]) == 0  # fmt: skip
     assert "time_window" not in json.dumps(json.loads(out.read_text())["hotspots_parameters"])
+
+
+def test_an_end_that_cannot_be_true_leaves_the_start(monkeypatch):
+    """An end typed into the future (2099) would put a long window's midpoint decades ahead:
+    it cannot be true, as a start could not, so the start times the row (counted)."""
+    from hotspots import ingest
+
+    monkeypatch.setattr(ingest, "latest_date", lambda: np.datetime64("2026-12-02", "ns"))
+    rows = _rows(["01/03/2024 22:00,01/03/2099 22:30", "01/03/2024 22:00,01/03/2024 22:30"])
+    inc = _read(_csv("Committed From,Committed To", rows))
+    f = inc.frame.sort_values("source_row")
+    assert [str(v) for v in f["datetime"]] == ["2024-03-01 22:00:00", "2024-03-01 22:15:00"]
+    assert [str(v)[:7] for v in f["month"]] == ["2024-03", "2024-03"]
+    note = next(n for n in inc.report.notes if "read as a time window" in n)
+    assert "1 had an end that cannot be read" in note
