@@ -157,7 +157,8 @@ else:
     if step != "read":
         n = len(detect_hotspots(inc, step).hotspots)
 print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "n": n,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "pandas": pd.__version__ if step.startswith("pandas") else None}))
 """
 
 
@@ -176,15 +177,28 @@ def versus_pandas_read(ours: dict, base: dict) -> dict:
     }
 
 
-def _measure(step: str, files: list[Path], repeats: int = REPEATS) -> dict:
-    """Best wall time of ``repeats`` fresh processes running ``step`` on ``files``."""
+def other_pandas() -> list[str]:
+    """Python interpreters named in ``HOTSPOTS_BENCH_PANDAS_PYTHON`` (``os.pathsep``-separated).
+
+    Each holds another pandas version for a second yardstick (only ``pandas_read`` runs there):
+    pandas 3 reads police.uk files several times faster than pandas 2 (its strings are Arrow
+    arrays), so a ratio to "the pandas read" depends on which pandas. For example, a venv with
+    ``pip install pandas==2.2.3`` and ``HOTSPOTS_BENCH_PANDAS_PYTHON=/tmp/pd2/bin/python``.
+    """
+    return [p for p in os.environ.get("HOTSPOTS_BENCH_PANDAS_PYTHON", "").split(os.pathsep) if p]
+
+
+def _measure(
+    step: str, files: list[Path], repeats: int = REPEATS, python: str = sys.executable
+) -> dict:
+    """Best wall time of ``repeats`` fresh processes of ``python`` running ``step`` on ``files``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH", "")]))
     runs = []
     for _ in range(repeats):
         load = os.getloadavg()[0]
         out = subprocess.run(
-            [sys.executable, "-c", _CHILD, json.dumps([str(f) for f in files]), step,
+            [python, "-c", _CHILD, json.dumps([str(f) for f in files]), step,
              json.dumps(VIOLENCE)],
             capture_output=True, text=True, check=True, env=env,
         )  # fmt: skip
@@ -200,17 +214,20 @@ def run(quick: bool = False) -> list[dict]:
         n = 100_000 if quick else 1_000_000
         synthetic = write_police_uk_months(Path(tmp), rows=n, months=12)
         base = _measure("pandas_read", synthetic)
+        others = [_measure("pandas_read", synthetic, python=py) for py in other_pandas()]
         label = f"{n:,} police.uk-shaped rows in 12 files"
         for step in ("read", "kde", "dbscan"):
             ours = _measure(step, synthetic)
-            rows.append(
-                {
-                    "case": f"{label}: "
-                    + ("read_incidents" if step == "read" else f"read + detect {step}"),
-                    **versus_pandas_read(ours, base),
-                    "load_1min": ours["load"],
-                }
-            )  # fmt: skip
+            for yardstick in [base, *others]:
+                rows.append(
+                    {
+                        "case": f"{label}: "
+                        + ("read_incidents" if step == "read" else f"read + detect {step}")
+                        + f" (pandas {yardstick['pandas']})",
+                        **versus_pandas_read(ours, yardstick),
+                        "load_1min": ours["load"],
+                    }
+                )  # fmt: skip
         cases = [(label, synthetic)]
         if MERSEYSIDE.is_dir() and not quick:
             cases.append(

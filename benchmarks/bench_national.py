@@ -52,6 +52,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.bench_ingest import other_pandas
+
 _ROOT = Path(__file__).resolve().parents[1]
 ROWS, QUICK_ROWS, MONTHS = 4_000_000, 200_000, 11
 
@@ -135,17 +137,19 @@ if step == "kde":  # after the timed step: every hot spot as GeoJSON, ours again
     table.to_crs(4326).to_file(io.BytesIO(), driver="GeoJSON", engine="pyogrio")
     extra["gpd_geojson_s"] = time.perf_counter() - t1
     extra["gpd_geojson_cpu_s"] = time.process_time() - c1
+if step == "pandas_read":
+    extra["pandas"] = pd.__version__
 print(json.dumps({"s": wall, "cpu_s": cpu, "n": n, "rss_mb": rss,
                   "load": [load0, load1], **extra}))
 """
 
 
-def _measure(step: str, files: list[Path]) -> dict:
-    """One fresh process running ``step`` on ``files``: its figures as a dict."""
+def _measure(step: str, files: list[Path], python: str = sys.executable) -> dict:
+    """One fresh process of ``python`` running ``step`` on ``files``: its figures as a dict."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH", "")]))
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps([str(f) for f in files]), step],
+        [python, "-c", _CHILD, json.dumps([str(f) for f in files]), step],
         capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -208,6 +212,11 @@ def run(quick: bool = False) -> list[dict]:
                 row["violent_rows"] = ours["n"]
                 row["violent_share"] = ours["n"] / base["n"]
             out.append(row)
+        for python in other_pandas():  # the same runs against another pandas' read
+            other = _measure("pandas_read", files, python=python)
+            for step in ("kde", "gistar", "classify"):
+                label_step = f"{label}: {LABELS[step]} (pandas {other['pandas']})"
+                out.append(_row(label_step, measured[step], other, TARGETS.get(step)))
         forces = _by_force(files, Path(tmp) / "forces")
         ours = _measure("profile", forces)
         out.append(  # a part of the files: no ratio to the whole read
