@@ -66,7 +66,13 @@ METHOD_OPTIONS = {
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
-    g.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV files or folders of CSV files")
+    g.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="incident files (CSV, also gzip-compressed; Parquet; .xlsx, .xls, .ods workbooks), "
+        "police.uk's zip download, or folders of them",
+    )
     g.add_argument(
         "--column",
         action="append",
@@ -1112,9 +1118,18 @@ def _add_demo_and_app_parsers(sub: Any) -> None:
         "demo", help="write the synthetic demo CSV, or synthetic national police.uk files"
     )
     de.add_argument(
-        "-o", "--out", default=None, help="where to write (default geodata/demo_incidents.csv)"
+        "-o",
+        "--out",
+        default=None,
+        help="where to write (default geodata/demo_incidents.csv in a source checkout, "
+        "hotspots_demo_incidents.csv in the temporary folder for an installed package)",
     )
-    de.add_argument("--seed", type=int, default=None)
+    de.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed (default: a fixed one, printed with the output)",
+    )
     de.add_argument("--if-missing", action="store_true", help="only write it if it does not exist")
     de.add_argument(
         "--national",
@@ -1265,7 +1280,7 @@ def _add_simulate_parser(sub: Any) -> None:
     si.add_argument("what", choices=("logs", "operation"), help="what to simulate")
     si.add_argument("plan_dir", metavar="PLAN_DIR", help="the folder `hotspots plan` wrote")
     si.add_argument("-o", "--out", required=True, help="CSV to write")
-    si.add_argument("--seed", type=int, default=0)
+    si.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     si.add_argument(
         "--effect",
         type=float,
