@@ -186,3 +186,17 @@ def test_city_of_london_rows_of_the_evaluation_table():
             f"{r['arcgis_kde']:.2f} |"
         )
         assert row in README, row
+
+
+def test_scale_out_tile_sizes_are_the_engines():
+    """docs/scale-out.md's table of what is partitioned, against the engine's constants."""
+    from hotspots import engine, grid
+
+    text = " ".join((ROOT / "docs" / "scale-out.md").read_text(encoding="utf-8").split())
+    kde_cells = engine.KDE_BLOCK_TILES * grid.DEFAULT_TILE_SIZE
+    assert (
+        f"{engine.KDE_BLOCK_TILES} x {engine.KDE_BLOCK_TILES} surface tiles of "
+        f"{grid.DEFAULT_TILE_SIZE} cells, {kde_cells} cells a side" in text
+    )
+    assert f"({engine.DBSCAN_TILE_EPS} eps a side" in text
+    assert f"({engine.GISTAR_TILE_CELLS} cells a side" in text
