@@ -200,3 +200,24 @@ def test_scale_out_tile_sizes_are_the_engines():
     )
     assert f"({engine.DBSCAN_TILE_EPS} eps a side" in text
     assert f"({engine.GISTAR_TILE_CELLS} cells a side" in text
+
+
+def test_arcgis_bandwidth_figures(demo_csv):
+    """README, "Kernel density": ArcGIS's rule gives 314 m on the demo town, 889 m on
+    Merseyside's violence (January-June 2022) and 1.7 km on Memphis's 2019 robberies."""
+    from hotspots.ingest import read_incidents
+    from hotspots.kde import KDEHotspots
+
+    text = " ".join(README.split())
+    cases = [(demo_csv, {}, "314 m on the demo town")]
+    memphis = SHARED / "us" / "memphis_robberies_2019.csv"
+    if MERSEYSIDE.is_dir() and memphis.is_file():
+        cases += [
+            (MERSEYSIDE, {}, "889 m on Merseyside's violence (January-June 2022)"),
+            (memphis, {"crime_types": "all"}, "1.7 km on Memphis's 2019 robberies"),
+        ]
+    for source, kwargs, words in cases:
+        est = KDEHotspots(bandwidth_rule="arcgis").fit(read_incidents(source, **kwargs))
+        m = est.bandwidth_
+        said = f"{m / 1000:.1f} km" if m >= 1000 else f"{m:.0f} m"
+        assert words.startswith(said) and words in text, (words, m)
