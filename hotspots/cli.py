@@ -78,9 +78,9 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ROLE=NAME",
-        help="map a column explicitly (roles: lon, lat, easting, northing, date, time, datetime, "
-        "month, crime_type, weight, id, location; a time window's end: date_end, time_end, "
-        "datetime_end; ROLE= leaves a role out); repeatable",
+        help="map a column explicitly (roles: lon, lat, easting, northing, date, time, hour, "
+        "datetime, month, crime_type, weight, id, location; a time window's end: date_end, "
+        "time_end, datetime_end; ROLE= leaves a role out); repeatable",
     )
     g.add_argument(
         "--coordinate-crs",

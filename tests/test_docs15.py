@@ -221,3 +221,14 @@ def test_arcgis_bandwidth_figures(demo_csv):
         m = est.bandwidth_
         said = f"{m / 1000:.1f} km" if m >= 1000 else f"{m:.0f} m"
         assert words.startswith(said) and words in text, (words, m)
+
+
+def test_column_help_names_every_role(capsys):
+    """``--column``'s help lists the roles ``read_incidents`` maps (``hour`` was missing)."""
+    from hotspots.ingest import ROLES
+
+    text = " ".join(_help(["detect"], capsys).split())
+    roles = re.search(r"--column ROLE=NAME map a column explicitly \(roles: ([^)]*)\)", text)
+    assert roles is not None
+    named = set(re.findall(r"[a-z_]+", roles.group(1)))
+    assert set(ROLES) <= named, set(ROLES) - named
