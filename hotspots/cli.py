@@ -11,8 +11,11 @@ origins); ``hotspots track PLAN_DIR LOGS... --out-dir DIR`` sets GPS patrol logs
 plan (delivered, short, missed and unplanned visits, contamination); ``hotspots assess PLAN_DIR
 INCIDENTS... [--logs LOGS...] --out-dir DIR`` estimates what the patrols did (randomised
 crossover, before/after, dose-response, displacement); ``hotspots profile INPUT... --out-dir DIR``
-writes the problem profile of violence (force by force, HTML and PDF); ``hotspots demo``
-writes the synthetic demo CSV.
+writes the problem profile of violence (force by force, HTML and PDF); ``hotspots change
+INPUT...`` finds the places that rose or fell between two periods more than the area as a whole;
+``hotspots simulate logs|operation PLAN_DIR -o OUT`` writes synthetic patrol logs or later
+incidents for a plan; ``hotspots demo`` writes the synthetic demo CSV (or, with ``--national``,
+synthetic police.uk files for every force); ``hotspots app`` starts the app.
 
 The commands only parse arguments, print and format errors: every step they run is a function of
 :mod:`hotspots.workflows`, the same the app calls.
