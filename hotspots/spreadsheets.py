@@ -50,6 +50,7 @@ import io
 import math
 import posixpath
 import re
+import struct
 import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
@@ -90,6 +91,9 @@ EMPTY_SHEET = "an empty sheet, so it holds no rows"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 _HINT = "open it in its spreadsheet program and save the incident sheet as CSV (UTF-8)."
+
+_PASSWORD = "The workbook is protected by a password, so it cannot be read."
+_PASSWORD_HINT = "save an unprotected copy, or a CSV."
 
 #: Cells of a sheet's used range (rows x columns, from its first row and column to the last
 #: cell) above which a sheet storing far fewer cells is refused: the parser lays every sheet
@@ -235,29 +239,269 @@ def _ooxml_grids(data: bytes) -> dict[str, _Grid]:
         return {}  # a damaged workbook: the parser says so, with its own words
 
 
+#: Record types of a binary workbook's sheet (``.xlsb``, [MS-XLSB] 2.4) the parser places as
+#: cells (a number, text, a boolean, an error, a formula's value; blank cells are not placed).
+_XLSB_CELLS = frozenset(range(0x02, 0x0B))
+_U32 = struct.Struct("<I")
+
+
+def _xlsb_record(buf: bytes, i: int) -> tuple[int, int, int] | None:
+    """The record at ``buf[i:]`` of a binary workbook part as (type, body start, body size),
+    or None when its header runs past ``buf`` (type and size are 7 bits a byte, low first:
+    at most 2 bytes and 4 bytes)."""
+    n = len(buf)
+    if i + 2 > n:
+        return None
+    typ, i = buf[i], i + 1
+    if typ & 0x80:
+        typ, i = (typ & 0x7F) | ((buf[i] & 0x7F) << 7), i + 1
+    size = shift = 0
+    for shift in (0, 7, 14, 21):
+        if i >= n:
+            return None
+        b, i = buf[i], i + 1
+        size |= (b & 0x7F) << shift
+        if not b & 0x80:
+            break
+    return typ, i, size
+
+
+def _xlsb_grid(z: zipfile.ZipFile, member: str) -> _Grid:
+    """(last row, last column, cells stored) of a binary workbook's sheet part, read record by
+    record in chunks, as the parser places its cells: a cell's row is its row record's
+    (``BrtRowHdr``), its column the cell record's first 4 bytes (a 32-bit number the parser
+    takes as it is, so the sheet's dimension record, which a file can get wrong, is not
+    trusted); the parser stops at a row past the format's last."""
+    rows = cols = cells = row = 0
+    tail = b""
+    u32 = _U32.unpack_from
+    with z.open(member) as f:
+        while True:
+            chunk = f.read(_CHUNK)
+            buf = tail + chunk
+            i, n = 0, len(buf)
+            while i < n:
+                b0 = buf[i]
+                if b0 < 0x80 and i + 1 < n and buf[i + 1] < 0x80:  # most records: 2 bytes
+                    typ, body, size = b0, i + 2, buf[i + 1]
+                else:
+                    found = _xlsb_record(buf, i)
+                    if found is None:
+                        break
+                    typ, body, size = found
+                if body + max(size, 4) > n and chunk:
+                    break  # the record's end is in the next chunk
+                if typ == 0x00:  # BrtRowHdr
+                    (row,) = u32(buf, body) if body + 4 <= n else (0,)
+                    if row > 0x10_0000:  # the parser stops there
+                        return _Grid(rows, cols, cells)
+                elif typ in _XLSB_CELLS and body + 4 <= n:
+                    (col,) = u32(buf, body)
+                    rows, cols, cells = max(rows, row + 1), max(cols, col + 1), cells + 1
+                elif typ == 0x92:  # BrtEndSheetData
+                    return _Grid(rows, cols, cells)
+                i = body + size
+            if not chunk:
+                break
+            tail = buf[i:]
+    return _Grid(rows, cols, cells)
+
+
+def _xlsb_grids(data: bytes) -> dict[str, _Grid]:
+    """Each sheet's (last row, last column, cells stored) by its name in an ``.xlsb``
+    workbook (:func:`_xlsb_grid`); empty for any other file (or when its parts cannot be
+    found: the parser then reports the workbook)."""
+    if data[:4] != b"PK\x03\x04":
+        return {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+            if "xl/workbook.bin" not in names or "xl/_rels/workbook.bin.rels" not in names:
+                return {}
+            rels = {
+                r.get("Id"): r.get("Target", "")
+                for r in ET.fromstring(z.read("xl/_rels/workbook.bin.rels"))
+            }
+            book, i, grids = z.read("xl/workbook.bin"), 0, {}
+            while (found := _xlsb_record(book, i)) is not None:
+                typ, body, size = found
+                if typ == 0x9C:  # BrtBundleSh: state, tab id, relationship id, name
+                    part = book[body : body + size]
+                    (count,) = _U32.unpack_from(part, 8)
+                    rel = part[12 : 12 + 2 * count].decode("utf-16-le")
+                    (length,) = _U32.unpack_from(part, 12 + 2 * count)
+                    at = 16 + 2 * count
+                    sheet = part[at : at + 2 * length].decode("utf-16-le")
+                    target = rels.get(rel, "").lstrip("/")
+                    member = target if target.startswith("xl/") else posixpath.join("xl", target)
+                    member = posixpath.normpath(member)
+                    if member in names and member.endswith(".bin"):
+                        grids[sheet] = _xlsb_grid(z, member)
+                elif typ == 0x90:  # BrtEndBundleShs
+                    break
+                i = body + size
+            return grids
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, ET.ParseError, zlib.error):
+        return {}
+    except (struct.error, UnicodeDecodeError, IndexError, ValueError):
+        return {}  # a damaged workbook: the parser says so, with its own words
+
+
+def _ole_stream(data: bytes, name: str) -> bytes | None:
+    """The stream ``name`` of an OLE compound file ([MS-CFB]: sectors chained by the file
+    allocation table, small streams in the mini stream), or None when the file has none or
+    its tables cannot be followed (the parser then reports the file)."""
+    end = 0xFFFFFFFE
+    try:
+        shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+        _, first_dir, _, cutoff, first_minifat, _, first_difat, n_difat = struct.unpack_from(
+            "<8I", data, 0x2C
+        )
+        size = 1 << shift
+        sectors = (len(data) - size) // size + 1
+
+        def sector(n: int) -> bytes:
+            return data[(n + 1) * size : (n + 2) * size]
+
+        difat = [s for s in struct.unpack_from("<109I", data, 0x4C) if s < sectors]
+        at = first_difat
+        for _ in range(min(n_difat, sectors)):
+            if at >= sectors:
+                break
+            more = struct.unpack(f"<{size // 4}I", sector(at))
+            difat += [s for s in more[:-1] if s < sectors]
+            at = more[-1]
+        fat = b"".join(sector(s) for s in difat)
+        fat_of = struct.unpack(f"<{len(fat) // 4}I", fat)
+
+        def chain(start: int, table: tuple[int, ...], limit: int) -> list[int]:
+            out: list[int] = []
+            while start != end and start < len(table) and len(out) < limit:
+                out.append(start)
+                start = table[start]
+            return out
+
+        directory = b"".join(sector(s) for s in chain(first_dir, fat_of, sectors))
+        root = None
+        for at in range(0, len(directory) - 127, 128):
+            entry = directory[at : at + 128]
+            (length,) = struct.unpack_from("<H", entry, 64)
+            label = entry[: max(length - 2, 0)].decode("utf-16-le", "replace")
+            kind, start, stream_size = entry[66], *struct.unpack_from("<IQ", entry, 116)
+            if kind == 5:
+                root = (start, stream_size)
+            if kind != 2 or label != name:
+                continue
+            if stream_size >= cutoff or root is None:
+                body = b"".join(sector(s) for s in chain(start, fat_of, sectors))
+                return body[:stream_size]
+            ministream = b"".join(sector(s) for s in chain(root[0], fat_of, sectors))
+            minifat = b"".join(sector(s) for s in chain(first_minifat, fat_of, sectors))
+            minifat_of = struct.unpack(f"<{len(minifat) // 4}I", minifat)
+            mini = 1 << mini_shift
+            body = b"".join(
+                ministream[s * mini : (s + 1) * mini]
+                for s in chain(start, minifat_of, len(minifat_of))
+            )
+            return body[:stream_size]
+    except (struct.error, IndexError, ValueError, OverflowError, MemoryError):
+        return None
+    return None
+
+
+#: BIFF8 record types the parser places as cells: NUMBER, RK, LABELSST, LABEL, BOOLERR,
+#: FORMULA, RSTRING (one cell each) and MULRK (a run of cells on a row).
+_XLS_CELLS = frozenset((0x0203, 0x027E, 0x00FD, 0x0204, 0x0205, 0x0006, 0x00D6))
+_XLS_MULRK = 0x00BD
+#: The record saying a workbook stream is encrypted (saved with a password), [MS-XLS] 2.4.117.
+_XLS_FILEPASS = 0x002F
+
+
+def _xls_grids(name: str, data: bytes) -> dict[str, _Grid]:
+    """Each worksheet's (last row, last column, cells stored) by its name in an Excel 97-2003
+    workbook (``.xls``: the records of its ``Workbook`` stream, sheets found by their
+    ``BOUNDSHEET`` records' positions); empty for any other file. A workbook stream carrying
+    a ``FILEPASS`` record was saved with a password: refused as such (the parser reads on
+    and gives the encrypted cells as values, or none)."""
+    if not data.startswith(OLE_MAGIC):
+        return {}
+    stream = _ole_stream(data, "Workbook") or _ole_stream(data, "Book")
+    if stream is None:
+        return {}
+    sheets: dict[int, str] = {}
+    grids: dict[str, _Grid] = {}
+    current: list[Any] | None = None
+    pos, n, seen_sheet = 0, len(stream), False
+    u16 = struct.Struct("<HH").unpack_from
+    try:
+        while pos + 4 <= n:
+            typ, size = u16(stream, pos)
+            body = pos + 4
+            if typ == 0x0809:  # BOF: a substream, a sheet's when a BOUNDSHEET names it
+                if pos in sheets:
+                    current, seen_sheet = [sheets[pos], 0, 0, 0], True
+            elif typ == _XLS_FILEPASS and not seen_sheet:
+                raise InputError(_PASSWORD, file=name, hint=_PASSWORD_HINT)
+            elif typ == 0x0085 and not seen_sheet:  # BOUNDSHEET: position, state, kind, name
+                (at,) = _U32.unpack_from(stream, body)
+                if stream[body + 5] == 0:  # a worksheet
+                    count, high = stream[body + 6], stream[body + 7] & 1
+                    raw = stream[body + 8 : body + 8 + count * (2 if high else 1)]
+                    sheets[at] = raw.decode("utf-16-le" if high else "latin-1")
+            elif current is not None and size >= 4 and (typ in _XLS_CELLS or typ == _XLS_MULRK):
+                row, col = u16(stream, body)
+                last, count = col, 1
+                if typ == _XLS_MULRK and size >= 6:
+                    (last,) = struct.unpack_from("<H", stream, body + size - 2)
+                    count = max(last - col + 1, 0)
+                current[1] = max(current[1], row + 1)
+                current[2] = max(current[2], last + 1)
+                current[3] += count
+            elif typ == 0x000A and current is not None:  # EOF of the sheet
+                grids[current[0]] = _Grid(current[1], current[2], current[3])
+                current = None
+            pos = body + size
+    except (struct.error, IndexError, UnicodeDecodeError):
+        return grids  # a damaged stream: the sheets read so far, the parser says the rest
+    return grids
+
+
 _ODF_TABLE = re.compile(rb'<table:table\s[^>]*?table:name="([^"]*)"')
 
 
 def _odf_cells(data: bytes) -> dict[str, int]:
     """Each table's count of cells holding a value by its name in an OpenDocument
-    spreadsheet (a cell repeated across columns counted once); empty for any other file."""
+    spreadsheet (a cell repeated across columns counted once); empty for any other file.
+    The tables' text is read in chunks cut after a tag's end, never whole (a 100 MB
+    ``content.xml`` costs a chunk, not its size)."""
     if data[:4] != b"PK\x03\x04":
         return {}
+    counts: dict[str, int] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             if "content.xml" not in z.namelist():
                 return {}
-            text = z.read("content.xml")
+            current, tail = None, b""
+            with z.open("content.xml") as f:
+                while True:
+                    chunk = f.read(_CHUNK)
+                    text = tail + chunk
+                    if chunk:  # whole tags only: the rest waits for the next chunk
+                        cut = text.rfind(b">") + 1
+                        text, tail = text[:cut], text[cut:]
+                    pos = 0
+                    for table in _ODF_TABLE.finditer(text):
+                        if current is not None:
+                            counts[current] += text.count(b"office:value-type=", pos, table.start())
+                        current = html.unescape(table.group(1).decode("utf-8", "replace"))
+                        counts[current], pos = 0, table.end()
+                    if current is not None:
+                        counts[current] += text.count(b"office:value-type=", pos)
+                    if not chunk:
+                        break
     except (zipfile.BadZipFile, OSError, KeyError, EOFError, zlib.error):
         return {}  # a damaged workbook: the parser says so, with its own words
-    tables = list(_ODF_TABLE.finditer(text))
-    ends = [t.start() for t in tables[1:]] + [len(text)]
-    return {
-        html.unescape(t.group(1).decode("utf-8", "replace")): text.count(
-            b"office:value-type=", t.end(), end
-        )
-        for t, end in zip(tables, ends, strict=True)
-    }
+    return counts
 
 
 def _check_grid(label: str, grid: _Grid | None) -> None:
@@ -477,9 +721,7 @@ def _open(name: str, data: bytes) -> Any:
         # parser says only "Cannot find Workbook stream")
         encrypted = data.startswith(OLE_MAGIC) and _ENCRYPTED in data
         if encrypted or "Password" in what or "password" in str(exc).lower():
-            msg = "The workbook is protected by a password, so it cannot be read."
-            hint = "save an unprotected copy, or a CSV."
-            raise InputError(msg, file=name, hint=hint) from first
+            raise InputError(_PASSWORD, file=name, hint=_PASSWORD_HINT) from first
         msg = f"The workbook cannot be read ({what}: {exc})."
         raise InputError(msg, file=name, hint=_HINT) from first
 
@@ -507,7 +749,12 @@ def workbook_sheets(
     InputError
         When the workbook cannot be parsed (damaged, password-protected), or has no sheet.
     """
-    grids = _ooxml_grids(data)  # checked before the parser lays a sheet out
+    # each sheet's extent, checked before the parser lays the sheet out (an .xls saved with
+    # a password is refused here: the parser would read its encrypted records)
+    grids = _ooxml_grids(data) or _xlsb_grids(data) or _xls_grids(name, data)
+    if data.startswith(OLE_MAGIC):  # the .xls parser lays out every sheet as it opens
+        for sheet, grid in grids.items():
+            _check_grid(f"{name} [{sheet}]", grid)
     stored = _odf_cells(data)  # checked once laid out (the parser bounds it: 10**8 cells)
     book = _open(name, data)
     try:

@@ -1,0 +1,189 @@
+"""Files built to break the readers (session 15's hostile tests).
+
+Each test names what happened before its fix and asserts what happens now: an ``.xlsb`` or
+``.xls`` sheet with one stray cell far from its table (the parser laid out a grid of billions
+of cells and the process ended with SIGABRT), an ``.xls`` saved with a password (its FILEPASS
+record was not looked for: the workbook was read as if plain), an OpenDocument
+``content.xml`` read whole to count its cells. The record scans are checked against the
+parser's own layout of the same sheets.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from hotspots import InputError
+from hotspots import spreadsheets as sp
+from hotspots.ingest import read_incidents
+
+DATA = Path(__file__).parent / "data"
+_spec = importlib.util.spec_from_file_location("hostile15_books", DATA / "hostile15_books.py")
+assert _spec is not None and _spec.loader is not None
+books = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(books)
+
+HEADER = ["Longitude", "Latitude", "Crime type", "Date"]
+
+
+def table_cells(n: int = 10) -> list[tuple[int, int, object]]:
+    cells: list[tuple[int, int, object]] = [(0, j, h) for j, h in enumerate(HEADER)]
+    for i in range(n):
+        row = [-2.98 + i * 0.001, 53.4 + i * 0.001, "Burglary", f"2024-01-0{1 + i % 9}"]
+        cells += [(i + 1, j, v) for j, v in enumerate(row)]
+    return cells
+
+
+def read(name: str, data: bytes):
+    return read_incidents([(name, data)], crime_types="all")
+
+
+def laid_out(data: bytes) -> tuple[int, int, int]:
+    """(last row, last column, cells holding a value) of the parser's layout of a one-sheet
+    workbook: the simple reference the record scans must equal."""
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    try:
+        sheet = book.get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=False)
+        cells = sum(1 for r in rows for v in r if v is not None and v != "")
+        end = sheet.end
+        return (end[0] + 1, end[1] + 1, cells) if end is not None else (0, 0, 0)
+    finally:
+        book.close()
+
+
+# ---- .xlsb ------------------------------------------------------------------------------------
+
+
+def test_an_xlsb_table_is_read():
+    inc = read("book.xlsb", books.xlsb(table_cells()))
+    assert len(inc) == 10
+    assert len(inc.report.rejected) == 0
+
+
+def test_an_xlsb_stray_cell_at_xfd1048576_is_refused_before_the_parser_lays_it_out():
+    # before: the parser asked for 17 billion cells and the process ended (SIGABRT)
+    data = books.xlsb([*table_cells(), (1048575, 16383, "x")])
+    with pytest.raises(InputError) as err:
+        read("far.xlsb", data)
+    text = str(err.value)
+    assert "far.xlsb [Crimes]" in text
+    assert "row 1,048,576 and column 16,384" in text
+    assert "holds only 45 cells" in text
+
+
+def test_an_xlsb_dimension_record_is_not_trusted():
+    # the parser places a cell by its own record (a 32-bit column), whatever BrtWsDim says
+    data = books.xlsb([*table_cells(), (3, 0xFFFF_FFF0, "x")], dimension=(0, 10, 0, 3))
+    with pytest.raises(InputError, match="column 4,294,967,281"):
+        read("lying.xlsb", data)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("chunk", [5, 64, 1 << 24])
+def test_the_xlsb_scan_equals_the_parsers_layout(monkeypatch, seed, chunk):
+    monkeypatch.setattr(sp, "_CHUNK", chunk)  # records cut across chunks
+    rng = random.Random(seed)
+    n = rng.choice([0, 1, 5, 40])
+    cells = {}
+    for _ in range(n):
+        r, c = rng.randrange(0, 300), rng.randrange(0, 60)
+        cells[(r, c)] = rng.choice([rng.random(), "t" * rng.randrange(1, 200), float(r)])
+    cells[(rng.randrange(0, 5), rng.randrange(0, 5))] = "x"  # at least one
+    data = books.xlsb([(r, c, v) for (r, c), v in cells.items()])
+    grid = sp._xlsb_grids(data)["Crimes"]
+    assert (grid.rows, grid.cols, grid.cells) == laid_out(data)
+
+
+def test_the_xlsb_scan_is_taken():
+    grids = sp._xlsb_grids(books.xlsb(table_cells()))
+    assert grids == {"Crimes": sp._Grid(11, 4, 44)}
+    assert sp._xlsb_grids(b"not a zip") == {}
+    cut = books.xlsb(table_cells())[:200]  # a cut-short workbook: the parser says so
+    assert sp._xlsb_grids(cut) == {}
+
+
+# ---- .xls -------------------------------------------------------------------------------------
+
+
+def test_an_xls_table_is_read_and_its_scan_equals_the_parsers_layout():
+    data = (DATA / "hostile15_plain.xls").read_bytes()
+    inc = read("plain.xls", data)
+    assert len(inc) == 10
+    grid = sp._xls_grids("plain.xls", data)["Crimes"]
+    assert (grid.rows, grid.cols, grid.cells) == laid_out(data) == (11, 6, 45)
+
+
+def test_an_xls_stray_cell_is_refused_before_the_parser_opens_it():
+    # before: the parser lays every sheet out as it opens the workbook: a cell at row and
+    # column 65536 asked for 4 billion cells and the process ended (SIGABRT)
+    data = (DATA / "hostile15_far.xls").read_bytes()
+    with pytest.raises(InputError) as err:
+        read("far.xls", data)
+    assert "far.xls [Crimes]" in str(err.value)
+    assert "row 65,536 and column 65,536" in str(err.value)
+
+
+def test_an_xls_saved_with_a_password_is_said_to_be_one():
+    # before: the FILEPASS record was not looked for; the parser read on as if the workbook
+    # were plain (Excel's encrypted cells would be read as garbage, or none)
+    data = (DATA / "hostile15_filepass.xls").read_bytes()
+    with pytest.raises(InputError) as err:
+        read("secret.xls", data)
+    assert "protected by a password" in str(err.value)
+    assert "secret.xls" in str(err.value)
+
+
+def test_the_ole_reader_follows_both_the_sectors_and_the_mini_stream():
+    data = (DATA / "hostile14_password.xlsx").read_bytes()  # an OLE file, msoffcrypto's
+    info = sp._ole_stream(data, "EncryptionInfo")  # under 4096 bytes: in the mini stream
+    assert info is not None and info[:4] == b"\x04\x00\x04\x00" and b"<encryption" in info
+    package = sp._ole_stream(data, "EncryptedPackage")  # 4096 or more: in sectors
+    assert package is not None
+    assert len(package) >= 8 + int.from_bytes(package[:8], "little")
+    assert sp._ole_stream(data, "Workbook") is None
+    assert sp._ole_stream(sp.OLE_MAGIC + b"\0" * 10, "Workbook") is None  # cut short
+
+
+# ---- .ods -------------------------------------------------------------------------------------
+
+
+def ods(tables: dict[str, str]) -> bytes:
+    body = "".join(f'<table:table table:name="{k}">{v}</table:table>' for k, v in tables.items())
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f"<office:body><office:spreadsheet>{body}</office:spreadsheet></office:body>"
+        "</office:document-content>"
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", content)
+    return buf.getvalue()
+
+
+def cell(v: object) -> str:
+    kind = "float" if isinstance(v, float) else "string"
+    return f'<table:table-cell office:value-type="{kind}"><text:p>{v}</text:p></table:table-cell>'
+
+
+@pytest.mark.parametrize("chunk", [3, 50, 1 << 24])
+def test_the_opendocument_count_is_read_in_chunks(monkeypatch, chunk):
+    # before: content.xml was read whole (a 146 MB one took 283 MB more to count its cells;
+    # 99 MB now)
+    monkeypatch.setattr(sp, "_CHUNK", chunk)
+    rows = "".join(f"<table:table-row>{cell(1.5)}{cell('a')}</table:table-row>" for _ in range(7))
+    empty = "<table:table-row><table:table-cell/></table:table-row>"
+    three = f"<table:table-row>{cell('x')}{cell(2.0)}{cell('y')}</table:table-row>"
+    data = ods({"A &amp; B": rows, "Empty": empty, "C": three})
+    assert sp._odf_cells(data) == {"A & B": 14, "Empty": 0, "C": 3}
