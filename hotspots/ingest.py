@@ -1246,7 +1246,10 @@ def _window_columns(
         pairs.pop("date", None)
         pairs.pop("time", None)
     if "date" not in pairs and "datetime" not in pairs:
-        return  # a time window needs the day
+        # a time window needs the day: a pair of times ("Time From" / "Time To") is one on
+        # the date column found by its name (_settle_date_roles drops it without one)
+        if lone or "time" not in pairs or pairs["time"][1] is None:
+            return
     for kind, (start_col, end_col) in pairs.items():
         mapping[kind] = start_col
         used.add(start_col)
@@ -1364,6 +1367,10 @@ def _settle_date_roles(
         if role in mapping and "date" not in mapping and "datetime" not in mapping:
             del mapping[role]
     ends = {start: mapping.pop(end) for end, start in END_ROLES.items() if end in mapping}
+    if set(ends) == {"time"}:  # an end time alone: on the start's date (one date column)
+        if {"date", "time"} <= set(mapping) and "datetime" not in mapping:
+            mapping["time_end"] = ends["time"]
+        return notes
     if ends and {"date", "datetime"} & set(mapping):  # the end's columns settled alike
         given_end = {start: given[end] for end, start in END_ROLES.items() if end in given}
         notes += _settle_date_roles(ends, given_end, col)
@@ -3407,12 +3414,19 @@ class _Window:
     start: str
     end: str
     levels: np.ndarray  # int8 per row
+    # one date with a start and an end time: the rows whose end time, earlier than the start
+    # time, was read on the next day (None for a window with its own end date)
+    next_day: np.ndarray | None = None
 
     def counts(self, ok: np.ndarray) -> dict[str, int]:
-        """The rows ``ok`` (valid in the file) by how they were timed."""
+        """The rows ``ok`` (valid in the file) by how they were timed (and, for a window of
+        times on one date, ``end_next_day``: how many ended on the next day)."""
         levels = self.levels[ok]
         counts = np.bincount(levels[levels >= 0], minlength=len(WINDOW_LEVELS))
-        return {name: int(c) for name, c in zip(WINDOW_LEVELS, counts, strict=True)}
+        out = {name: int(c) for name, c in zip(WINDOW_LEVELS, counts, strict=True)}
+        if self.next_day is not None:
+            out["end_next_day"] = int(np.count_nonzero(self.next_day[ok]))
+        return out
 
 
 def _time_window(
@@ -3429,11 +3443,16 @@ def _time_window(
 
     The end is read as the start is (day/month order: the start's; an end after ``latest``
     cannot be true, as a start could not); an end that cannot be read never rejects a row,
-    whose start then times it (counted).
+    whose start then times it (counted). An end time without an end date ("Date", "Time
+    From", "Time To") is on the start's date, or on the next day when it is earlier than the
+    start time (a window crossing midnight: 23:30 to 00:20).
     """
     ends = {start: mapping[end] for end, start in END_ROLES.items() if end in mapping}
     if not ends:  # (an end needs a start: _settle_date_roles drops it otherwise)
         return when, None
+    one_date = set(ends) == {"time"}
+    if one_date:
+        ends["date"] = mapping["date"]
     n = len(when.dt)
     order = when.date_order
     day_first = (
@@ -3443,6 +3462,13 @@ def _time_window(
     # read with the start's rules, the end's unreadable values kept aside (not rejected)
     quiet = _UnreadableDates(name, "keep", _Rejects(n), [], np.zeros(n, dtype=bool), latest=latest)
     end = _read_dates(ends, col, n, day_first_default=day_first, unreadable=quiet)
+    next_day = None
+    if one_date:  # an end time before the start time: past midnight, on the next day
+        next_day = end.has_time & when.has_time & (end.dt < when.dt)
+        end.dt = np.where(next_day, end.dt + np.timedelta64(1, "D"), end.dt)
+        # without its time (blank or unreadable) the end is not known: the date is the start's
+        end.dt = np.where(end.has_time, end.dt, np.datetime64("NaT", "ns"))
+        del ends["date"]  # (whether an end was written: its time's column only)
     dt, has_time, month, level = window_times(when.dt, when.has_time, end.dt, end.has_time)
     given = np.zeros(n, dtype=bool)
     for c in ends.values():
@@ -3451,7 +3477,10 @@ def _time_window(
     month = np.where(np.isnat(month), when.month, month)  # a month column's, if any
     start = "+".join(mapping[r] for r in ("datetime", "date", "time") if r in mapping)
     shown_end = "+".join(ends[r] for r in ("datetime", "date", "time") if r in ends)
-    return _When(dt, has_time, month, when.date_order), _Window(start, shown_end, level)
+    if one_date:
+        shown_end = f"{mapping['date']}+{shown_end}"
+    window = _Window(start, shown_end, level, next_day)
+    return _When(dt, has_time, month, when.date_order), window
 
 
 def _refused_dates(
@@ -5156,6 +5185,11 @@ def _window_notes(files: list[ValidatedFile]) -> list[str]:
         said = [f"{k} {what}" for k, what in start_only if k]
         if said:
             note += "; " + ", ".join(said) + " (start used)"
+        if "end_next_day" in g:  # a window of times on one date
+            note += (
+                f"; the end time is on the date of the start ({g['end_next_day']} row(s) "
+                "ending earlier than they began: past midnight, on the next day)"
+            )
         notes.append(
             note + ". Each level of time is used only where the window fixes it; pass "
             "columns={'datetime_end': None} (--column datetime_end=) to read the start alone."

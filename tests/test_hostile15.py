@@ -187,3 +187,84 @@ def test_the_opendocument_count_is_read_in_chunks(monkeypatch, chunk):
     three = f"<table:table-row>{cell('x')}{cell(2.0)}{cell('y')}</table:table-row>"
     data = ods({"A &amp; B": rows, "Empty": empty, "C": three})
     assert sp._odf_cells(data) == {"A & B": 14, "Empty": 0, "C": 3}
+
+
+# ---- one date, a time window on it ------------------------------------------------------------
+
+WINDOW_ROWS = [
+    ("2024-03-01", "22:00", "23:00"),  # an hour: its midpoint
+    ("2024-03-02", "23:30", "00:20"),  # past midnight: ends on the next day, 50 minutes
+    ("2024-03-03", "08:00", "17:00"),  # within the day: the date
+    ("2024-03-04", "10:15", ""),  # no end: the start
+    ("2024-03-05", "10:15", "99:99"),  # an end that cannot be read: the start
+    ("2024-03-06", "10:15", "09:00"),  # earlier: the next day, 22 h 45 across two days
+]
+
+
+def window_csv(names: tuple[str, str, str]) -> bytes:
+    head = ",".join(names) + ",Latitude,Longitude,Crime type\n"
+    body = "".join(
+        f"{d},{a},{b},{53.4 + i * 0.001:.3f},{-2.98 + i * 0.001:.3f},Burglary\n"
+        for i, (d, a, b) in enumerate(WINDOW_ROWS)
+    )
+    return (head + body).encode()
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("Date", "Time From", "Time To"),
+        ("Date", "Time Committed From", "Time Committed To"),
+        ("Date", "From Time", "To Time"),
+        ("Date Committed", "Time From", "Time To"),
+    ],
+)
+def test_one_date_with_a_time_window_is_read_as_a_window(names):
+    # before: the start time was the time of day and the end time was not read (unsaid)
+    inc = read("w.csv", window_csv(names))
+    assert len(inc) == 6 and len(inc.report.rejected) == 0
+    (window,) = inc.report.choices["time_window"]
+    assert window["start"] == f"{names[0]}+{names[1]}"
+    assert window["end"] == f"{names[0]}+{names[2]}"
+    assert window["files"] == ["w.csv"]
+    counts = {k: window[k] for k in ("hour", "day", "month", "longer", "no_end")}
+    assert counts == {"hour": 2, "day": 1, "month": 1, "longer": 0, "no_end": 1}
+    assert window["end_unreadable"] == 1 and window["end_before_start"] == 0
+    assert window["end_next_day"] == 2
+    frame = inc.frame.sort_values("source_row")
+    got = [str(v) for v in frame["datetime"]]
+    assert got == [
+        "2024-03-01 22:30:00",
+        "2024-03-02 23:55:00",
+        "2024-03-03 00:00:00",
+        "2024-03-04 10:15:00",
+        "2024-03-05 10:15:00",
+        "NaT",
+    ]
+    assert frame["has_time"].tolist() == [True, True, False, True, True, False]
+    note = next(n for n in inc.report.notes if "read as a time window" in n)
+    assert "2 row(s) ending earlier than they began: past midnight, on the next day" in note
+    assert "1 had no end, 1 had an end that cannot be read (start used)" in note
+
+
+def test_a_window_of_times_needs_the_date_and_can_be_left_out():
+    text = window_csv(("Day", "Time From", "Time To")).replace(b"Day,", b"Weekday,", 1)
+    inc = read("nodate.csv", text)  # no date column: no time either (as before)
+    assert "time_window" not in inc.report.choices
+    off = read_incidents(
+        [("w.csv", window_csv(("Date", "Time From", "Time To")))],
+        crime_types="all",
+        columns={"time_end": None},
+    )
+    assert "time_window" not in off.report.choices
+    assert sorted(str(v) for v in off.frame["datetime"])[0] == "2024-03-01 22:00:00"
+
+
+def test_date_windows_are_read_as_before():
+    text = (
+        b"Date From,Date To,Time From,Time To,Latitude,Longitude,Crime type\n"
+        b"2024-03-01,2024-03-02,23:30,00:20,53.4,-2.98,Burglary\n"
+    )
+    (window,) = read("dd.csv", text).report.choices["time_window"]
+    assert window["end"] == "Date To+Time To" and "end_next_day" not in window
+    assert window["hour"] == 1
