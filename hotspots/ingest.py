@@ -673,7 +673,8 @@ def _sniff_delimiter(text: str) -> str:
         found = [d for d in _DELIMITERS if header.count(d) > 0]
         if len(found) == 1:
             return found[0]
-    sample_lines = [ln for ln in text[:200_000].splitlines() if ln.strip()][:60]
+    sample_lines = [ln for ln in text[:200_000].splitlines() if ln.strip()]
+    sample_lines = sample_lines[: TITLE_SEARCH_RECORDS + 60]
     # a first line without any delimiter (a title above the table, :func:`_below_title`):
     # the table below it decides
     titled = next(
@@ -2115,8 +2116,9 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
 
 
 #: Records searched for the column names below a title (:func:`_below_title`): heuristic of
-#: this product (a report's title block is a few lines; an export's header is never far down).
-TITLE_SEARCH_RECORDS = 20
+#: this product (a report's title block is a few lines, a records system's cover page some 25;
+#: an export's header is never far down).
+TITLE_SEARCH_RECORDS = 50
 
 
 def _names_like(fields: Sequence[str]) -> bool:
@@ -2159,7 +2161,10 @@ def _below_title(
     passed over unsaid.
     """
     named = sum(1 for h in header if h.replace("\ufeff", "").strip())
-    if table.num_rows == 0 and malformed:
+    # a title of several lines without a delimiter: its lines after the first read as rows
+    # of one field, all above the names (every row below them is then malformed)
+    block = table.num_rows if len(header) == 1 and table.num_rows < TITLE_SEARCH_RECORDS else 0
+    if (table.num_rows == 0 or block) and malformed:
         widths = collections.Counter(len(r) for _, r in malformed)
         width = widths.most_common(1)[0][0]
         if width <= len(header):
@@ -2167,13 +2172,15 @@ def _below_title(
         at = next(
             (
                 i
-                for i, (_, r) in enumerate(malformed[:TITLE_SEARCH_RECORDS])
+                for i, (_, r) in enumerate(malformed[: TITLE_SEARCH_RECORDS - block])
                 if len(r) == width and _names_like(r)
             ),
             None,
         )
         if at is None or any(len(r) == width and _half_named(r) for _, r in malformed[:at]):
             return None  # a row of the table's width above the names: not a title, so no title
+        if block and int(lines[block - 1]) > malformed[at][0]:
+            return None  # a row of one field below the names: the table's, not the title's
         line, names = malformed[at]
         rows = [(ln, r) for ln, r in malformed[at + 1 :] if len(r) == width]
         bad = [(ln, r) for ln, r in malformed[at + 1 :] if len(r) != width]

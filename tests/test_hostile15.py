@@ -268,3 +268,43 @@ def test_date_windows_are_read_as_before():
     (window,) = read("dd.csv", text).report.choices["time_window"]
     assert window["end"] == "Date To+Time To" and "end_next_day" not in window
     assert window["hour"] == 1
+
+
+# ---- titles -----------------------------------------------------------------------------------
+
+TITLE_BODY = "Longitude,Latitude,Crime type,Date\n" + "".join(
+    f"{-2.98 + i * 0.001:.3f},{53.4 + i * 0.001:.3f},Burglary,2024-01-0{1 + i % 9}\n"
+    for i in range(30)
+)
+
+
+@pytest.mark.parametrize("lines", [2, 3, 19, 25, 40])
+def test_a_cover_page_of_lines_without_a_delimiter_is_a_title(lines):
+    # before: a title of two or more lines without a delimiter was not passed (its lines read
+    # as rows of a one-column table: "Cannot find the coordinate columns"), nor a padded
+    # title block longer than 20 lines; a records system's cover page runs to some 25
+    for cover in (
+        "".join(f"Cover page line {i}\n" for i in range(lines)),
+        "".join(f"Cover page line {i},,,\n" for i in range(lines)),
+    ):
+        inc = read("cover.csv", (cover + TITLE_BODY).encode())
+        assert len(inc) == 30 and len(inc.report.rejected) == 0
+        assert inc.report.choices["title_lines"] == {"cover.csv": lines}
+
+
+def test_a_title_block_never_eats_a_row():
+    # one-field rows below the names are the table's: no title (as before: the names are not
+    # found, and the error names the header)
+    text = "Report\nPage 1\n" + TITLE_BODY + "stray\n"
+    with pytest.raises(InputError, match="Cannot find the coordinate columns"):
+        read("t.csv", text.encode())
+    # a row of the table's width above the names: rows, not a title
+    text = "Report\n-2.9,53.4,Burglary,2024-01-01\n" + TITLE_BODY
+    with pytest.raises(InputError, match="Cannot find the coordinate columns"):
+        read("t.csv", text.encode())
+    # past TITLE_SEARCH_RECORDS lines: not searched
+    from hotspots.ingest import TITLE_SEARCH_RECORDS
+
+    cover = "".join(f"line {i}\n" for i in range(TITLE_SEARCH_RECORDS + 1))
+    with pytest.raises(InputError, match="Cannot find the coordinate columns"):
+        read("t.csv", (cover + TITLE_BODY).encode())
