@@ -73,7 +73,14 @@ from hotspots.incidents import (
     deferred_or_table,
 )
 from hotspots.progress import READING, VALIDATING, Progress, progress_step, reporter
-from hotspots.sources import Skipped, SourceList, expand_sources, folder_files, folder_listing
+from hotspots.sources import (
+    Filled,
+    Skipped,
+    SourceList,
+    expand_sources,
+    folder_files,
+    folder_listing,
+)
 from hotspots.spreadsheets import SPREADSHEET_SUFFIXES
 
 __all__ = [
@@ -4803,7 +4810,12 @@ def _combine(
     )  # fmt: skip
     if skipped:  # the files the sources held that are not incidents, named first
         v.notes[:0] = [k.note for k in skipped]
-        v.choices["skipped_files"] = [{"name": k.name, "reason": k.reason} for k in skipped]
+        set_aside = [k for k in skipped if not isinstance(k, Filled)]
+        if set_aside:
+            v.choices["skipped_files"] = [{"name": k.name, "reason": k.reason} for k in set_aside]
+        filled = [k for k in skipped if isinstance(k, Filled)]
+        if filled:  # sheets read with their merged cells filled down
+            v.choices["merged_cells_filled"] = {k.name: list(k.ranges) for k in filled}
     # the rows rejected so far, listed with their raw fields in a thread while the rows are
     # filtered (settled() waits for it; nothing reads the placeholder before)
     pool = ThreadPoolExecutor(max_workers=1)

@@ -36,6 +36,7 @@ __all__ = [
     "PARQUET_SUFFIXES",
     "POLICE_UK_OTHER_FILES",
     "SourceList",
+    "Filled",
     "Skipped",
     "expand_sources",
     "folder_files",
@@ -83,6 +84,25 @@ class Skipped:
     def note(self) -> str:
         """One sentence for the ingest report."""
         return f"{self.name} was not read: it is {self.reason}."
+
+
+@dataclass(frozen=True)
+class Filled(Skipped):
+    """A sheet read whose merged cells down a column were filled with their value
+    (:func:`hotspots.spreadsheets.fill_merged`): not a file set aside, a thing said of one read,
+    carried with the skipped files so every reader of a :class:`SourceList` reports it."""
+
+    ranges: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str:
+        """One sentence for the ingest report."""
+        shown = ", ".join(self.ranges[:5])
+        more = f" and {len(self.ranges) - 5} more" if len(self.ranges) > 5 else ""
+        return (
+            f"{self.name}: merged cells down a column ({shown}{more}) hold their value in their "
+            "first row only; each was read on every row of its range, as the sheet shows it."
+        )
 
 
 class SourceList(list[tuple[str, Loader]]):
@@ -217,8 +237,10 @@ def _is_spreadsheet_zip(z: zipfile.ZipFile) -> bool:
 
 def _sheets(name: str, data: bytes) -> tuple[list[tuple[str, Loader]], list[Skipped]]:
     """A workbook's readable sheets as incident files, and the sheets not read."""
-    found, skipped = workbook_sheets(name, data)
-    return found, [Skipped(label, reason) for label, reason in skipped]
+    filled: list[tuple[str, list[str]]] = []
+    found, skipped = workbook_sheets(name, data, filled)
+    said = [Filled(label, "read, its merged cells filled", tuple(r)) for label, r in filled]
+    return found, [Skipped(label, reason) for label, reason in skipped] + said
 
 
 def _workbook_bytes(data: bytes) -> bool:

@@ -19,7 +19,10 @@ How cells become text (so a sheet's rows read as a CSV export of it would):
   (1900 or 1904) already applied by the parser;
 * booleans are ``TRUE`` / ``FALSE``; a formula is its value as last calculated and saved by
   the spreadsheet program; empty cells and error cells (``#N/A``, ``#DIV/0!``) are empty, so a
-  coordinate holding an error is rejected as missing.
+  coordinate holding an error is rejected as missing;
+* merged cells down a column below the first row (a crime type written once for a block of
+  rows) are read on every row of the range, as the sheet shows them, and said
+  (:func:`fill_merged`); a CSV export keeps the value on the first row only.
 
 Hidden sheets (often lookup tables) and empty sheets are not read; each is named with the
 reason (:class:`hotspots.sources.Skipped`). A workbook protected by a password cannot be
@@ -68,6 +71,7 @@ __all__ = [
     "EMPTY_SHEET",
     "SPARSE_CELL_BOUND",
     "cell_text",
+    "fill_merged",
     "is_spreadsheet_name",
     "column_letters",
     "sheet_csv",
@@ -672,6 +676,37 @@ def sheet_tables(rows: Iterable[Sequence[Any]]) -> list[tuple[str, bytes]]:
     return out
 
 
+def fill_merged(
+    rows: list[list[Any]], merged: Iterable[tuple[tuple[int, int], tuple[int, int]]] | None
+) -> list[str]:
+    """Fill each range of merged cells that runs down one column below a sheet's first row
+    (``A2:A7``: a crime type or force written once for a block of rows, as hand-made reports
+    do) with its value, held in its first cell only, in place; return the ranges filled
+    (``"A2:A7"``). The sheet shows the value on every row of the range, so every row is read
+    with it (a CSV export keeps it on the first row only: the other rows lost their crime
+    type). Ranges across columns (a heading over several columns) are left as they are.
+
+    Examples
+    --------
+    >>> rows = [["Type", "X"], ["Burglary", 1], ["", 2], ["", 3]]
+    >>> fill_merged(rows, [((1, 0), (3, 0))]), [r[0] for r in rows]
+    (['A2:A4'], ['Type', 'Burglary', 'Burglary', 'Burglary'])
+    """
+    first = next((i for i, r in enumerate(rows) if any(v not in (None, "") for v in r)), 0)
+    filled = []
+    for (r0, c0), (r1, c1) in sorted(merged or ()):
+        if c0 != c1 or r1 <= r0 or r0 <= first or r0 >= len(rows) or c0 >= len(rows[r0]):
+            continue
+        value = rows[r0][c0]
+        if value in (None, ""):
+            continue
+        for r in range(r0 + 1, min(r1, len(rows) - 1) + 1):
+            if c0 < len(rows[r]) and rows[r][c0] in (None, ""):
+                rows[r][c0] = value
+        filled.append(f"{column_letters(c0)}{r0 + 1}:{column_letters(c1)}{r1 + 1}")
+    return filled
+
+
 #: The name of the stream holding an encrypted workbook in its OLE file (as OLE writes names).
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 
@@ -727,7 +762,7 @@ def _open(name: str, data: bytes) -> Any:
 
 
 def workbook_sheets(
-    name: str, data: bytes
+    name: str, data: bytes, filled: list[tuple[str, list[str]]] | None = None
 ) -> tuple[list[tuple[str, Callable[[], bytes]]], list[tuple[str, str]]]:
     """A workbook's sheets as incident files: ``(label, loader of CSV bytes)`` for each visible
     sheet that holds a cell, and ``(label, reason)`` for each sheet not read.
@@ -738,6 +773,9 @@ def workbook_sheets(
         The workbook's name, for labels (``"book.xlsx [Sheet1]"``) and errors.
     data : bytes
         The workbook file's bytes.
+    filled : list, optional
+        Where ``(label, ranges)`` is added for each sheet whose merged cells down a column
+        were filled with their value (:func:`fill_merged`), for the report.
 
     Returns
     -------
@@ -778,6 +816,9 @@ def workbook_sheets(
             if info.name in stored and sheet.end is not None:
                 _check_grid(label, _Grid(sheet.end[0] + 1, sheet.end[1] + 1, stored[info.name]))
             rows = sheet.to_python(skip_empty_area=False)
+            ranges = fill_merged(rows, sheet.merged_cell_ranges)
+            if ranges and filled is not None:
+                filled.append((label, ranges))
             del sheet
             tables = sheet_tables(rows)
             del rows
