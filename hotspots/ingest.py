@@ -47,7 +47,7 @@ import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn, TypeAlias, TypeVar
 
 import numpy as np
@@ -1704,6 +1704,8 @@ class _Parsed:
     # (lines above the column names read as a title, not rows; the title's text): see
     # :func:`_below_title`
     title: tuple[int, str] | None = None
+    # the file ends mid-row: its last record is short of fields and no line break ends it
+    cut_short: bool = False
 
     @property
     def n_rows(self) -> int:
@@ -2116,9 +2118,17 @@ def _parse_file(name: str, data: bytes) -> _Parsed:
         parser, line_text = "csv", None
     header = _unique_header(header)
     table = table.rename_columns(header)
+    # the last record short of fields, after every row, with no line break ending the file:
+    # a download that stopped mid-row
+    cut_short = bool(
+        malformed
+        and len(malformed[-1][1]) < len(header)
+        and (not len(lines) or malformed[-1][0] > int(lines[-1]))
+        and not data.endswith((b"\n", b"\r"))
+    )
     return _Parsed(
         name, sha, encoding, _DELIM_NAMES.get(delim, delim), header, table, lines, malformed,
-        parser, line_text and (*line_text, delim), trailing is not None, title,
+        parser, line_text and (*line_text, delim), trailing is not None, title, cut_short,
     )  # fmt: skip
 
 
@@ -2513,6 +2523,13 @@ def _layout_notes(p: _Parsed, date_order: str) -> list[str]:
         out.append(
             f"{p.name}: {len(p.malformed)} row(s) had more or fewer fields than the header and "
             "were rejected."
+        )
+    if p.cut_short:
+        line, fields = p.malformed[-1]
+        out.append(
+            f"{p.name}: the file ends in the middle of a row (line {line}: {len(fields)} of "
+            f"{len(p.header)} fields, no line break after it), as a download that did not "
+            "finish does; rows after it may be missing. Download the file again."
         )
     if p.encoding == MIXED_ENCODING:
         out.append(
@@ -5234,7 +5251,8 @@ def _validate(
     """
     reporter(progress)(VALIDATING, 0, 1)  # ends in read_incidents, once filtered
     notes = _columns_notes(files) + _window_notes(files) + [n for f in files for n in f.notes]
-    notes += _identical_files(files)
+    identical, missing_files = _identical_files(files), _missing_force_months(files)
+    notes += _identical_notes(files, identical) + _missing_notes(missing_files)
     sizes = np.array([f.n for f in files], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     rej = _merged_rejects(files, offsets, int(sizes.sum()))
@@ -5250,6 +5268,7 @@ def _validate(
         **({"coordinate_crs": loc.grid.to_string()} if not loc.grid.equals(crs_mod.BNG) else {}),
         "formats": sorted({f.info.format for f in files}),
         "forces": sorted({force for f in files for force in f.info.forces}),
+        **({"missing_force_months": missing_files} if missing_files else {}),
     }
     notes.append(f"Analysis CRS: {loc.crs_reason}.")
     far = _project(loc)
@@ -5263,8 +5282,9 @@ def _validate(
         rej.add(m, R_DUPLICATE, "", "an exact copy of an earlier row with the same id")
         for m in copies.with_id
     )
+    n_copied = _reject_copied(files, offsets, has_id, rej, identical)
     police_uk = any(f.info.format == FORMAT_POLICE_UK for f in files)
-    notes.extend(_duplicate_notes(n_dup, copies.kept, police_uk))
+    notes.extend(_duplicate_notes(n_dup, copies.kept - n_copied, police_uk))
     _set_aside_outliers(loc, rej, outlier_km, study_area_given, choices, notes)
     ok = rej.ok
     if not ok.any():
@@ -5352,18 +5372,83 @@ def _read_files(
     return files
 
 
-def _identical_files(files: list[ValidatedFile]) -> list[str]:
-    """Notes naming each file that is byte for byte a copy of an earlier one."""
-    notes: list[str] = []
+def _identical_files(files: list[ValidatedFile]) -> dict[int, str]:
+    """Each file holding rows that is byte for byte a copy of an earlier one (the same download
+    twice, two archives with months in common), by its index: the earlier file's name."""
+    copies: dict[int, str] = {}
     shas: dict[str, str] = {}
-    for f in files:
+    for i, f in enumerate(files):
+        if not f.info.n_rows:
+            continue  # a file of column names only copies nothing
         if f.info.sha256 in shas:
-            notes.append(
-                f"{f.info.name} is byte-identical to {shas[f.info.sha256]}; its rows with ids "
-                "are rejected as duplicates."
-            )
+            copies[i] = shas[f.info.sha256]
         shas.setdefault(f.info.sha256, f.info.name)
+    return copies
+
+
+def _identical_notes(files: list[ValidatedFile], copies: Mapping[int, str]) -> list[str]:
+    """Notes naming each copy of an earlier file (:func:`_identical_files`) and, beside files
+    with rows, the files holding their column names only."""
+    notes = [
+        f"{files[i].info.name} is byte-identical to {first}; its rows are rejected as "
+        "duplicates (those without an id too: each is its twin's copy)."
+        for i, first in copies.items()
+    ]
+    empty = [f.info.name for f in files if not f.info.n_rows]
+    if empty and len(empty) < len(files):
+        shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        notes.append(f"{len(empty)} file(s) hold their column names only, no rows: {shown}.")
     return notes
+
+
+def _reject_copied(
+    files: list[ValidatedFile],
+    offsets: np.ndarray,
+    has_id: np.ndarray,
+    rej: _Rejects,
+    identical: Mapping[int, str],
+) -> int:
+    """Reject as duplicates the rows without an id of each file byte-identical to an earlier
+    one (:func:`_identical_files`; its rows with an id are the id rule's): each is its twin's
+    copy, not an incident sharing a place and time. Returns how many."""
+    n_copied = 0
+    for i, first in identical.items():
+        m = np.zeros(len(has_id), dtype=bool)
+        m[offsets[i] : offsets[i] + files[i].n] = True
+        said = f"a row of a file byte-identical to {first}"
+        n_copied += rej.add(m & ~has_id, R_DUPLICATE, "", said)
+    return n_copied
+
+
+def _missing_notes(missing: Mapping[str, list[str]]) -> list[str]:
+    """One note per force without a police.uk street file in months others have one
+    (:func:`_missing_force_months`)."""
+    return [
+        f"police.uk files: no street file for {force} in {', '.join(gone)}, though other "
+        "forces have one: its incidents those months are missing from the data (not zero); "
+        "add the file, or read the months it has."
+        for force, gone in missing.items()
+    ]
+
+
+#: A police.uk street file's name: its month and its force (``2024-01-merseyside-street.csv``).
+_POLICE_UK_STREET = re.compile(r"^(\d{4}-\d{2})-(.+)-street\.csv$", re.IGNORECASE)
+
+
+def _missing_force_months(files: list[ValidatedFile]) -> dict[str, list[str]]:
+    """The months for which a force has no police.uk street file while other forces of the
+    same files have one (police.uk publishes one file per force per month; a force whose file
+    is missing has no incidents that month in the data, not none on the streets), by the
+    force's name as in the file names; empty unless two forces and two months are named."""
+    months: dict[str, set[str]] = {}
+    for f in files:
+        found = _POLICE_UK_STREET.match(PurePosixPath(f.info.name.replace("\\", "/")).name)
+        if found:
+            months.setdefault(found.group(2).lower(), set()).add(found.group(1))
+    every = set().union(*months.values()) if months else set()
+    if len(months) < 2 or len(every) < 2:
+        return {}
+    return {force: sorted(every - had) for force, had in sorted(months.items()) if every - had}
 
 
 def _merged_rejects(files: list[ValidatedFile], offsets: np.ndarray, n: int) -> _Rejects:

@@ -381,3 +381,128 @@ def test_fill_merged_equals_a_plain_fill():
         assert sp.fill_merged(rows, merged) == said
         assert rows == expect
     assert sp.fill_merged([], None) == []
+
+
+# ---- the police.uk archive layout ---------------------------------------------------------------
+
+STREET = (
+    "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+    "Crime type,Last outcome category,Context\n"
+)
+OUTCOMES = (
+    "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+    "Outcome type\n"
+)
+SEARCHES = (
+    "Type,Date,Part of a policing operation,Policing operation,Latitude,Longitude,Gender,"
+    "Age range,Self-defined ethnicity,Officer-defined ethnicity,Legislation,Object of search,"
+    "Outcome,Outcome linked to object of search,Removal of more than just outer clothing\n"
+)
+FORCES = {"merseyside": (-2.98, 53.40), "cheshire": (-2.60, 53.20)}
+
+
+def street_file(force: str, month: str, n: int = 20) -> str:
+    lon, lat = FORCES[force]
+    out = STREET
+    for i in range(n):
+        ident = f"{force}{month}{i:04d}" if i % 4 else ""  # every 4th an ASB row, no id
+        kind = "Anti-social behaviour" if not ident else "Violence and sexual offences"
+        out += (
+            f"{ident},{month},{force} Police,{force} Police,{lon + i * 0.001:.6f},"
+            f"{lat + (i % 5) * 0.001:.6f},On or near X Street,E01,X 001A,{kind},,\n"
+        )
+    return out
+
+
+def archive(tmp_path: Path, months: list[str], name: str, skip=(), empty=()) -> Path:
+    """A police.uk download: a folder per month holding each force's three files (a zip of
+    them when ``name`` ends .zip)."""
+    files = {}
+    for m in months:
+        for force in FORCES:
+            if (force, m) in skip:
+                continue
+            text = STREET if (force, m) in empty else street_file(force, m)
+            files[f"{m}/{m}-{force}-street.csv"] = text.encode()
+            files[f"{m}/{m}-{force}-outcomes.csv"] = (
+                OUTCOMES + f"x,{m},a,a,-2.9,53.4,,,,Y\n"
+            ).encode()
+            files[f"{m}/{m}-{force}-stop-and-search.csv"] = SEARCHES.encode()
+    path = tmp_path / name
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(path, "w") as z:
+            for k, v in files.items():
+                z.writestr(k, v)
+    else:
+        for k, v in files.items():
+            (path / k).parent.mkdir(parents=True, exist_ok=True)
+            (path / k).write_bytes(v)
+    return path
+
+
+def test_two_archives_overlapping_in_months_count_each_row_once(tmp_path):
+    # before: a file byte-identical to an earlier one had its rows with ids rejected, but its
+    # rows without an id (police.uk's anti-social behaviour) were kept: counted twice
+    one = read_incidents(
+        [archive(tmp_path, ["2024-01", "2024-02", "2024-03"], "all")], crime_types="all"
+    )
+    a = archive(tmp_path, ["2024-01", "2024-02"], "a.zip")
+    b = archive(tmp_path, ["2024-02", "2024-03"], "b.zip")
+    both = read_incidents([a, b], crime_types="all")
+    assert len(one) == 6 * 20 and len(both) == len(one)
+    rejected = both.report.rejected
+    assert len(rejected) == 2 * 20  # the two copies of 2024-02, every row
+    assert set(rejected["reason"]) == {"duplicate row"}
+    copies = rejected[rejected["Crime ID"].fillna("") == ""]
+    assert len(copies) == 2 * 5
+    assert set(copies["detail"]) == {
+        f"a row of a file byte-identical to a.zip/2024-02/2024-02-{f}-street.csv" for f in FORCES
+    }
+    notes = " ".join(both.report.notes)
+    assert "b.zip/2024-02/2024-02-cheshire-street.csv is byte-identical to a.zip/2024-02/" in notes
+    assert "its rows are rejected as duplicates (those without an id too" in notes
+    assert "without an id are identical to an earlier row" not in notes
+    skipped = both.report.choices["skipped_files"]
+    assert len(skipped) == 2 * 2 * 4  # outcomes and stop and search, 2 forces, 4 months
+    assert both.report.choices["filters"]["rows_in"] == len(one)
+
+
+def test_a_force_missing_a_month_and_an_empty_force_file_are_said(tmp_path):
+    months = ["2024-01", "2024-02", "2024-03"]
+    path = archive(
+        tmp_path, months, "dl", skip={("merseyside", "2024-02")}, empty={("cheshire", "2024-03")}
+    )
+    inc = read_incidents([path], crime_types="all")
+    assert len(inc) == 4 * 20 and len(inc.report.rejected) == 0
+    assert inc.report.choices["missing_force_months"] == {"merseyside": ["2024-02"]}
+    notes = inc.report.notes
+    assert any(
+        n.startswith("police.uk files: no street file for merseyside in 2024-02") for n in notes
+    )
+    assert (
+        "1 file(s) hold their column names only, no rows: 2024-03/2024-03-cheshire-street.csv."
+        in notes
+    )
+    assert not any("byte-identical" in n for n in notes)
+    full = read_incidents([archive(tmp_path, months, "full")], crime_types="all")
+    assert "missing_force_months" not in full.report.choices
+
+
+def test_windows_line_endings_a_bom_and_a_download_cut_short(tmp_path):
+    text = street_file("merseyside", "2024-01")
+    plain = read("2024-01-merseyside-street.csv", text.encode())
+    crlf = read(
+        "2024-01-merseyside-street.csv", b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()
+    )
+    assert plain.frame.drop(columns="source_file").equals(crlf.frame.drop(columns="source_file"))
+    cut = text.encode()[:-40]  # the last row stops mid-field
+    inc = read("cut.csv", cut)
+    assert len(inc) == 19
+    (row,) = inc.report.rejected.itertuples()
+    assert row.source_row == 21 and row.reason == "malformed row"
+    assert any(
+        n.startswith("cut.csv: the file ends in the middle of a row (line 21: ")
+        for n in inc.report.notes
+    )
+    whole = read("whole.csv", text.encode() + b"a,b\n")  # a short row inside: not cut short
+    assert not any("ends in the middle" in n for n in whole.report.notes)
