@@ -280,8 +280,9 @@ def read_by_force(
         files, crime_types="all", progress=progress, skipped=items.skipped, **options
     )
     groups: dict[str, list[Any]] = {}
-    for f in files:
-        groups.setdefault(" / ".join(f.info.forces), []).append(f)
+    for f in files:  # a file of column names only names no force: nothing of it to profile
+        if f.info.n_rows:  # (said in the pooled read's notes)
+            groups.setdefault(" / ".join(f.info.forces), []).append(f)
     if len(groups) <= 1:
         return pooled, {next(iter(groups), ""): pooled}
     if not _own_names(sources, [f.info.name for f in files]):

@@ -1426,8 +1426,9 @@ def read_forces(
     if pooled is None:
         pooled = read_inputs(sources, progress=progress, **options)
     names: dict[str, list[str]] = {}
-    for f in pooled.report.files:
-        names.setdefault(" / ".join(f.forces), []).append(f.name)
+    for f in pooled.report.files:  # a file of column names only: no force, nothing to read
+        if f.n_rows:
+            names.setdefault(" / ".join(f.forces), []).append(f.name)
     if len(names) <= 1:
         return {next(iter(names), ""): pooled}
     paths = _paths_by_name(sources)

@@ -506,3 +506,20 @@ def test_windows_line_endings_a_bom_and_a_download_cut_short(tmp_path):
     )
     whole = read("whole.csv", text.encode() + b"a,b\n")  # a short row inside: not cut short
     assert not any("ends in the middle" in n for n in whole.report.notes)
+
+
+def test_a_force_file_of_column_names_only_does_not_stop_the_profile_by_force(tmp_path):
+    # before: the empty file named no force, so it was a force of its own whose files held no
+    # row: "No data rows were found", and `hotspots profile` stopped
+    from hotspots.problem import read_by_force
+    from hotspots.workflows import read_forces
+
+    path = archive(tmp_path, ["2024-01", "2024-02"], "dl", empty={("cheshire", "2024-02")})
+    pooled, forces = read_by_force(path)
+    assert len(pooled) == 3 * 20
+    assert sorted(forces) == ["cheshire Police", "merseyside Police"]
+    by_name = read_forces(path)
+    assert {k: len(v) for k, v in by_name.items()} == {
+        "cheshire Police": 20,
+        "merseyside Police": 40,
+    }
