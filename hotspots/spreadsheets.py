@@ -62,6 +62,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
+import olefile
+
 from hotspots._errors import InputError
 
 __all__ = [
@@ -352,63 +354,14 @@ def _xlsb_grids(data: bytes) -> dict[str, _Grid]:
 
 
 def _ole_stream(data: bytes, name: str) -> bytes | None:
-    """The stream ``name`` of an OLE compound file ([MS-CFB]: sectors chained by the file
-    allocation table, small streams in the mini stream), or None when the file has none or
-    its tables cannot be followed (the parser then reports the file)."""
-    end = 0xFFFFFFFE
+    """The stream ``name`` of an OLE compound file ([MS-CFB], read by olefile), or None when
+    the file has none or is not one that can be followed (the parser then reports the file)."""
     try:
-        shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
-        _, first_dir, _, cutoff, first_minifat, _, first_difat, n_difat = struct.unpack_from(
-            "<8I", data, 0x2C
-        )
-        size = 1 << shift
-        sectors = (len(data) - size) // size + 1
-
-        def sector(n: int) -> bytes:
-            return data[(n + 1) * size : (n + 2) * size]
-
-        difat = [s for s in struct.unpack_from("<109I", data, 0x4C) if s < sectors]
-        at = first_difat
-        for _ in range(min(n_difat, sectors)):
-            if at >= sectors:
-                break
-            more = struct.unpack(f"<{size // 4}I", sector(at))
-            difat += [s for s in more[:-1] if s < sectors]
-            at = more[-1]
-        fat = b"".join(sector(s) for s in difat)
-        fat_of = struct.unpack(f"<{len(fat) // 4}I", fat)
-
-        def chain(start: int, table: tuple[int, ...], limit: int) -> list[int]:
-            out: list[int] = []
-            while start != end and start < len(table) and len(out) < limit:
-                out.append(start)
-                start = table[start]
-            return out
-
-        directory = b"".join(sector(s) for s in chain(first_dir, fat_of, sectors))
-        root = None
-        for at in range(0, len(directory) - 127, 128):
-            entry = directory[at : at + 128]
-            (length,) = struct.unpack_from("<H", entry, 64)
-            label = entry[: max(length - 2, 0)].decode("utf-16-le", "replace")
-            kind, start, stream_size = entry[66], *struct.unpack_from("<IQ", entry, 116)
-            if kind == 5:
-                root = (start, stream_size)
-            if kind != 2 or label != name:
-                continue
-            if stream_size >= cutoff or root is None:
-                body = b"".join(sector(s) for s in chain(start, fat_of, sectors))
-                return body[:stream_size]
-            ministream = b"".join(sector(s) for s in chain(root[0], fat_of, sectors))
-            minifat = b"".join(sector(s) for s in chain(first_minifat, fat_of, sectors))
-            minifat_of = struct.unpack(f"<{len(minifat) // 4}I", minifat)
-            mini = 1 << mini_shift
-            body = b"".join(
-                ministream[s * mini : (s + 1) * mini]
-                for s in chain(start, minifat_of, len(minifat_of))
-            )
-            return body[:stream_size]
-    except (struct.error, IndexError, ValueError, OverflowError, MemoryError):
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            if ole.get_type(name) != olefile.STGTY_STREAM:
+                return None
+            return bytes(ole.openstream(name).read())
+    except (OSError, ValueError, struct.error, IndexError, OverflowError, MemoryError):
         return None
     return None
 
