@@ -196,7 +196,10 @@ PLAIN_WORDING: tuple[tuple[str, str], ...] = (
         "Name the file's columns unit, time, latitude and longitude (or easting and northing) "
         "and upload it again.",
     ),
-    (". Name others with columns= (--column ROLE=NAME).", "."),
+    (
+        ". Name others with columns= (--column ROLE=NAME).",
+        ". Name others, or leave one out, in the sidebar's 'Columns and coordinates' form.",
+    ),
     (
         "(if they are in another CRS, give it: --coordinate-crs, coordinate_crs=)",
         "(if they are in another coordinate system, the numbers cannot show it: give the file "
@@ -221,9 +224,10 @@ PLAIN_WORDING: tuple[tuple[str, str], ...] = (
         "; they are unreadable dates (unreadable_dates=, --unreadable-dates).",
         "; they are unreadable dates.",
     ),
-    (  # a time window's note: the app's column form cannot leave a found column out
+    (
         "; pass columns={'datetime_end': None} (--column datetime_end=) to read the start alone.",
-        ".",
+        "; choose '(none: leave it out)' for the time window's end in the sidebar's 'Columns and "
+        "coordinates' form to read the start alone.",
     ),
     (
         "name the date column (columns=) or pass unreadable_dates='keep' (--unreadable-dates "

@@ -47,6 +47,15 @@ COLUMN_ROLES = {
     "crime_type": "Crime type",
     "location": "Location text",
 }
+#: The column form's choices beside the file's columns: the reader finds the role's column
+#: itself (none given), or the file has no such column, even one the reader would find
+#: (``columns={role: None}``; a time window's end column read as the start alone, say).
+AUTOMATIC = "(automatic)"
+LEAVE_OUT = "(none: leave it out)"
+_CHOICE_HELP = (
+    f"{AUTOMATIC}: the column is found by its name, if there is one. {LEAVE_OUT}: no column "
+    "plays this part, even one whose name would be found."
+)
 #: The column mapping's entry for the CRS of easting/northing columns when not British National
 #: Grid (``coordinate_crs`` of :func:`hotspots.ingest.read_incidents`); not a column role.
 COORDINATE_CRS = "coordinate_crs"
@@ -164,7 +173,7 @@ def server_source(path: str | os.PathLike[str]) -> DataSource:
 @cache_resource(max_entries=4)
 def read_source(
     key: tuple[Any, ...],
-    columns: tuple[tuple[str, str], ...],
+    columns: tuple[tuple[str, str | None], ...],
     weight_column: bool,
     _source: DataSource,
     _progress: Any = None,
@@ -273,7 +282,7 @@ def reading_form() -> None:
 
 
 def load_base(
-    source: DataSource, columns: tuple[tuple[str, str], ...], *, weight_column: bool = False
+    source: DataSource, columns: tuple[tuple[str, str | None], ...], *, weight_column: bool = False
 ) -> Outcome:
     """Every row of ``source`` (cached), read with the :func:`reading_options` chosen, with a
     status box while the files are read."""
@@ -286,7 +295,7 @@ def load_base(
 
 
 def load_incidents(
-    source: DataSource, columns: tuple[tuple[str, str], ...], filters: Filters, base: Outcome
+    source: DataSource, columns: tuple[tuple[str, str | None], ...], filters: Filters, base: Outcome
 ) -> Outcome:
     """The filtered incidents: ``base`` (read by :func:`load_base`) through the filters.
 
@@ -334,7 +343,7 @@ def _near_misses(base: Incidents, filters: Filters, incidents: Incidents) -> Out
 _MAPPED_FOR = "column_map_for"
 
 
-def column_map(source: DataSource) -> tuple[tuple[str, str], ...]:
+def column_map(source: DataSource) -> tuple[tuple[str, str | None], ...]:
     """The column mapping chosen in :func:`column_mapping_form` for this source (none for the
     demo). A mapping made for other files is not applied: another upload's columns named in it
     failed the read of a police.uk file ("The column 'kind' given for 'crime_type' is not in the
@@ -577,7 +586,9 @@ def column_mapping_form(source: DataSource, incidents: Incidents | None = None) 
     After a read that failed (``incidents`` None) it is open, its boxes filled with the mapping
     last given for these files; after a read that worked it is closed, filled with what the read
     detected (or the mapping given), so a file read wrongly (latitude and longitude swapped, x/y
-    of another national grid read as British National Grid) can be mapped again. The mapping
+    of another national grid read as British National Grid) can be mapped again. Each role's box
+    offers the file's columns, :data:`AUTOMATIC` (found by its name; not given) and
+    :data:`LEAVE_OUT` (``columns={role: None}``: a column found is not used). The mapping
     applies to these files only (:func:`column_map`).
     """
     if source.is_demo:
@@ -587,7 +598,7 @@ def column_mapping_form(source: DataSource, incidents: Incidents | None = None) 
         return  # not a readable file: the read's error says so
     ss = st.session_state
     given = column_map(source)
-    current = detected_columns(source, incidents) | dict(given)
+    current: dict[str, str | None] = {**detected_columns(source, incidents), **dict(given)}
     if ss.get(_FORM_FOR) != source.key:  # other files: their boxes start from these files' own
         for role in (*COLUMN_ROLES, COORDINATE_CRS):
             ss.pop(f"colmap_{role}", None)
@@ -599,7 +610,8 @@ def column_mapping_form(source: DataSource, incidents: Incidents | None = None) 
         box.caption(
             ("Read with the columns named here" if given else "Found in the first file")
             + ". Change them if the map is wrong: latitude and longitude swapped, say, or "
-            "easting/northing of another grid than British National Grid."
+            "easting/northing of another grid than British National Grid; or leave a column "
+            f"out with {LEAVE_OUT} (a time window's end, to time rows by the start alone)."
         )
     with box.form("column_map_form"):
         st.caption(
@@ -609,20 +621,25 @@ def column_mapping_form(source: DataSource, incidents: Incidents | None = None) 
         )
         picks = {}
         for role, label in COLUMN_ROLES.items():
-            options = ["(none)", *headers]
-            default = current.get(role)
+            options = [AUTOMATIC, LEAVE_OUT, *headers]
+            default = current.get(role, AUTOMATIC)
+            default = LEAVE_OUT if default is None else default
             idx = options.index(default) if default in options else 0
-            picks[role] = st.selectbox(label, options, index=idx, key=f"colmap_{role}")
+            picks[role] = st.selectbox(
+                label, options, index=idx, key=f"colmap_{role}", help=_CHOICE_HELP
+            )
         grid = st.text_input(
             "CRS of the easting/northing columns (blank: British National Grid)",
-            value=current.get(COORDINATE_CRS, ""),
+            value=current.get(COORDINATE_CRS) or "",
             placeholder="e.g. EPSG:3435 (a US State Plane zone, feet) or EPSG:28992",
             key="colmap_coordinate_crs",
             help="Any projected CRS pyproj knows, as EPSG:code. The points are placed on the "
             "earth from it and the analysis CRS is then chosen as for longitude/latitude.",
         )
         if st.form_submit_button("Use these columns"):
-            chosen = {r: h for r, h in picks.items() if h != "(none)"}
+            chosen: dict[str, str | None] = {
+                r: None if h == LEAVE_OUT else h for r, h in picks.items() if h != AUTOMATIC
+            }
             if grid.strip():
                 chosen[COORDINATE_CRS] = grid.strip()
             ss["column_map"] = chosen
