@@ -490,8 +490,9 @@ def _add_team_options(pl: argparse.ArgumentParser) -> None:
     )
     tk.add_argument(
         "--time-zone",
-        default=constants.TIME_ZONE,
-        help="IANA time zone of the shifts (default %(default)s)",
+        default=None,
+        help="IANA time zone of the shifts (default: the zone where the incidents are, said "
+        f"and recorded; {constants.TIME_ZONE} when none is found)",
     )
     tk.add_argument(
         "--walking-speed",
@@ -862,10 +863,11 @@ def _cmd_plan(args: argparse.Namespace, out: Any) -> int:
         from hotspots.tasking import read_teams
 
         teams = read_teams(_existing(args.teams, "--teams"))
+        zone = {} if args.time_zone is None else {"time_zone": args.time_zone}
         tasked = workflows.task_teams(
             plan,
             teams,
-            time_zone=args.time_zone,
+            **zone,
             walking_speed_kmh=args.walking_speed,
             use_peak_days=not args.any_day,
             progress=_progress(args),

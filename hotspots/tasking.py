@@ -99,8 +99,10 @@ __all__ = [
     "control_blocks",
     "make_team_plan",
     "parse_days",
+    "TimeZoneChoice",
     "read_teams",
     "render_team_sheets",
+    "time_zone_of",
     "travel_matrix",
 ]
 
@@ -247,6 +249,109 @@ def _clock(text: Any, what: str) -> dt.time:
 
 def _shift(days: Any, start: Any, end: Any) -> Shift:
     return Shift(parse_days(days), _clock(start, "a shift's start"), _clock(end, "a shift's end"))
+
+
+@dataclass(frozen=True)
+class TimeZoneChoice:
+    """The time zone of the shifts chosen from the incidents (:func:`time_zone_of`).
+
+    Attributes
+    ----------
+    zone : str
+        IANA name (``America/Chicago``; ``Etc/GMT+2`` for a centre at sea).
+    lon, lat : float or None
+        The incidents' centre it was looked up at; None when there were no incidents.
+    how : str
+        ``"location"`` (looked up at the centre) or ``"default"``
+        (:data:`hotspots.constants.TIME_ZONE`, with :attr:`reason`).
+    reason : str
+        Why the default was used; empty for a zone looked up.
+    """
+
+    zone: str
+    lon: float | None = None
+    lat: float | None = None
+    how: str = "default"
+    reason: str = ""
+
+    @property
+    def note(self) -> str:
+        """The choice in words, for the page, the command line and the exports."""
+        if self.how == "location":
+            return (
+                f"Time zone from the incidents' location: {self.zone} (their centre, "
+                f"{self.lon:.4f}, {self.lat:.4f})."
+            )
+        return f"Time zone {self.zone}, the default: {self.reason}."
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """What a team plan records (``params["time_zone_from"]``)."""
+        if self.how == "location":
+            return {
+                "how": "the incidents' location",
+                "lon": round(float(self.lon or 0.0), 6),
+                "lat": round(float(self.lat or 0.0), 6),
+                "zone": self.zone,
+            }
+        return {"how": "the default", "reason": self.reason, "zone": self.zone}
+
+
+def time_zone_of(incidents: Any) -> TimeZoneChoice:
+    """The time zone where the incidents are: the zone at their centre.
+
+    The centre is the median of the incidents' coordinates in their metric analysis CRS, taken
+    back to longitude/latitude (one point on land among them, never a mean pulled out to sea by
+    outliers, and continuous across the antimeridian); the zone there is looked up offline in
+    the time zone boundaries ``tzfpy`` ships (timezone-boundary-builder's, from OpenStreetMap).
+    Data spread over several zones (a whole country) get the zone of their centre: the caller
+    says it, so teams elsewhere can give theirs.
+
+    Parameters
+    ----------
+    incidents : Incidents
+        With ``x``, ``y`` in ``incidents.crs``.
+
+    Returns
+    -------
+    TimeZoneChoice
+        :data:`hotspots.constants.TIME_ZONE` with the reason when there are no incidents or no
+        zone is found there.
+    """
+    from hotspots.crs import to_wgs84
+
+    xy = incidents.xy
+    ok = np.isfinite(xy).all(axis=1)
+    if not ok.any():
+        return TimeZoneChoice(TIME_ZONE, reason="no incidents to place")
+    x, y = np.median(xy[ok], axis=0)
+    lon, lat = (float(v[0]) for v in to_wgs84(np.array([x]), np.array([y]), incidents.crs))
+    return _zone_at(lon, lat)
+
+
+def _zone_said(rec: Mapping[str, Any]) -> str:
+    """A team plan's ``params["time_zone_from"]`` in words."""
+    if rec["how"] == "given":
+        return (
+            f"Time zone {rec['zone']} as given (the incidents' location suggested "
+            f"{rec['suggested']})."
+        )
+    if rec["how"] == "the default":
+        return f"Time zone {rec['zone']}, the default: {rec['reason']}."
+    return TimeZoneChoice(rec["zone"], rec["lon"], rec["lat"], how="location").note
+
+
+def _zone_at(lon: float, lat: float) -> TimeZoneChoice:
+    try:
+        import tzfpy
+    except ImportError:  # a dependency: only a broken install lacks it
+        return TimeZoneChoice(TIME_ZONE, lon, lat, reason="tzfpy is not installed")
+    zone = tzfpy.get_tz(lon, lat) if math.isfinite(lon) and math.isfinite(lat) else ""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):  # none there, or not in this tz database
+        return TimeZoneChoice(TIME_ZONE, lon, lat, reason=f"no time zone found at {lon}, {lat}")
+    return TimeZoneChoice(zone, lon, lat, how="location")
 
 
 def read_teams(source: str | Path | bytes, *, name: str | None = None) -> tuple[Team, ...]:
@@ -748,6 +853,7 @@ def make_team_plan(
     created: dt.datetime | None = None,
     kb: KnowledgeBase | None = None,
     doses: Mapping[str, VisitDose] | None = None,
+    time_zone_from: TimeZoneChoice | None = None,
 ) -> TeamPlan:
     """Routes for every team and shift over ``days`` plan days, with block-randomised controls.
 
@@ -801,6 +907,10 @@ def make_team_plan(
         that many visits on each of its patrol days (see *Doses*), recorded as
         ``params["visits_per_day"] = "recommended"`` and ``params["doses"]``. Default (and for
         areas not in it): one visit on each patrol day (``params["visits_per_day"] = 1``).
+    time_zone_from : TimeZoneChoice, optional
+        How the zone was chosen (:func:`time_zone_of`), recorded as
+        ``params["time_zone_from"]`` and said in the notes: its record when ``time_zone`` is its
+        zone, else ``time_zone`` as given with the zone the incidents' location suggested.
 
     Returns
     -------
@@ -932,6 +1042,12 @@ def make_team_plan(
         if vary_times
         else "earliest the route allows",
     }
+    if time_zone_from is not None:
+        extra["time_zone_from"] = (
+            time_zone_from.record
+            if time_zone_from.zone == setting.zone.key
+            else {"how": "given", "zone": setting.zone.key, "suggested": time_zone_from.zone}
+        )
     if doses:
         extra["visits_per_day"] = "recommended"
         extra["doses"] = {
@@ -1800,6 +1916,9 @@ def _notes(
         )
         + " The walk to a shift's first area is not planned.",
     ]
+    zone_from = params.get("time_zone_from")
+    if zone_from:
+        notes.insert(1, _zone_said(zone_from))
     if params.get("visits_per_day") == "recommended":
         several = [pid for pid, d in params["doses"].items() if d["visits_on_peak_days"] > 1]
         notes.append(

@@ -1129,15 +1129,18 @@ def task_teams(
 
     The plan's planned areas (``in_plan``), start date, days, visit length, gap rule, control
     share and seed are used unless ``settings`` gives them; other settings (``time_zone``,
-    ``walking_speed_kmh``, ``travel_minutes``, ``separation_m``, ``use_peak_days``,
-    ``time_limit_s``) are passed on. ``progress`` is told ``"planning"`` (one step).
+    ``time_zone_from``, ``walking_speed_kmh``, ``travel_minutes``, ``separation_m``,
+    ``use_peak_days``, ``time_limit_s``) are passed on. Without ``time_zone`` the shifts are read
+    in the zone where the plan's incidents are (:func:`hotspots.tasking.time_zone_of`), recorded
+    as ``params["time_zone_from"]`` and said in the notes. ``progress`` is told ``"planning"``
+    (one step).
 
     A plan made with ``dose="recommended"`` passes each planned area's dose
     (:meth:`hotspots.tasking.VisitDose.from_dose` of its recommendation, with the plan's visits
     on a peak day, ``areas["visits_per_peak_day"]``) as ``doses``, so the teams route that many
     visits on each patrol day; a uniform plan routes one visit per area and patrol day.
     """
-    from hotspots.tasking import VisitDose, make_team_plan
+    from hotspots.tasking import VisitDose, make_team_plan, time_zone_of
 
     p = plan.plan.params
     table = plan.plan.areas
@@ -1161,6 +1164,9 @@ def task_teams(
             for pid, rec in plan.recommendations.items()
             if pid in per_day
         }
+    if "time_zone" not in settings:  # where the incidents are, said and recorded
+        chosen = time_zone_of(plan.incidents)
+        defaults |= {"time_zone": chosen.zone, "time_zone_from": chosen}
     with progress_step(progress, PLANNING, 1) as done:
         result = make_team_plan(areas, teams, **(defaults | settings))
         done()

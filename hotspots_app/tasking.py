@@ -11,7 +11,7 @@ that tab only. Cached on the plan's key and the teams.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
@@ -31,12 +31,17 @@ from hotspots_app.common import (
     show_warnings,
 )
 
+if TYPE_CHECKING:
+    from hotspots.tasking import TimeZoneChoice
+
 #: The teams table's first content: one pair on the evening shift every day.
 DEFAULT_TEAMS = pd.DataFrame(
     {"team": ["Alpha"], "officers": [2], "days": ["daily"], "start": ["18:00"], "end": ["02:00"]}
 )
 _TEAMS = "task_teams_file"
 _ZONE = "task_time_zone_applied"
+#: The incidents (fingerprint) the time zone box was last filled for: other data, their zone.
+_ZONE_FOR = "task_time_zone_for"
 
 
 def teams_csv(table: pd.DataFrame) -> bytes:
@@ -46,11 +51,24 @@ def teams_csv(table: pd.DataFrame) -> bytes:
     return t[list(DEFAULT_TEAMS.columns)].to_csv(index=False).encode("utf-8")
 
 
-def _route(made: Any, source: tuple[str, bytes], time_zone: str) -> Any:
+def _route(
+    made: Any, source: tuple[str, bytes], time_zone: str, zone_from: TimeZoneChoice | None
+) -> Any:
     from hotspots.tasking import read_teams
 
     name, data = source
-    return workflows.task_teams(made, read_teams(data, name=name), time_zone=time_zone)
+    return workflows.task_teams(
+        made, read_teams(data, name=name), time_zone=time_zone, time_zone_from=zone_from
+    )
+
+
+# cache_resource: the choice is read-only; the median of a national file's points takes a while.
+@cache_resource(max_entries=4)
+def zone_choice(incidents: Any) -> TimeZoneChoice:
+    """The time zone where the incidents are (:func:`hotspots.tasking.time_zone_of`)."""
+    from hotspots.tasking import time_zone_of
+
+    return time_zone_of(incidents)
 
 
 # cache_resource: a team plan is read-only here and shared between sessions.
@@ -62,11 +80,13 @@ def team_plan_for(
     settings: dict[str, Any],
     source: tuple[str, bytes],
     time_zone: str = TIME_ZONE,
+    zone_from: TimeZoneChoice | None = None,
 ) -> Outcome:
     """The :class:`hotspots.tasking.TeamPlan` of the current plan for these teams, their shifts
-    read in ``time_zone`` (an IANA name)."""
+    read in ``time_zone`` (an IANA name; ``zone_from``: the zone the incidents' location gave,
+    recorded with it)."""
     made = plan_section.patrol_plan_for(result, significant_only, radius_m, settings).value
-    return capture(_route, made, source, time_zone)
+    return capture(_route, made, source, time_zone, zone_from)
 
 
 @cache_data(max_entries=8)
@@ -77,13 +97,16 @@ def team_file(
     settings: dict[str, Any],
     source: tuple[str, bytes],
     time_zone: str,
+    zone_from: TimeZoneChoice | None,
     kind: str,
     team: str = "",
 ) -> bytes:
     """``"csv"`` (every visit and control), or one team's ``"ics"`` calendar or ``"sheets"``."""
     from hotspots.tasking import render_team_sheets
 
-    tp = team_plan_for(result, significant_only, radius_m, settings, source, time_zone).value
+    tp = team_plan_for(
+        result, significant_only, radius_m, settings, source, time_zone, zone_from
+    ).value
     if kind == "csv":
         return tp.to_csv().encode("utf-8")
     if kind == "ics":
@@ -91,9 +114,9 @@ def team_file(
     return render_team_sheets(tp, team).encode("utf-8")
 
 
-def _apply() -> None:
+def _apply(default_zone: str = TIME_ZONE) -> None:
     ss = st.session_state
-    keep(_ZONE, str(ss.get("task_time_zone") or TIME_ZONE).strip() or TIME_ZONE)
+    keep(_ZONE, str(ss.get("task_time_zone") or "").strip() or default_zone)
     upload = ss.get("task_upload")
     if upload is not None:
         keep(_TEAMS, (upload.name, upload.getvalue()))
@@ -101,13 +124,6 @@ def _apply() -> None:
     edited = ss.get("task_table_value")
     table = edited if isinstance(edited, pd.DataFrame) else DEFAULT_TEAMS
     keep(_TEAMS, ("teams.csv", teams_csv(table)))
-
-
-def _epsg(crs: Any) -> int | None:
-    try:
-        return crs.to_epsg()
-    except AttributeError:
-        return None
 
 
 def section(bundle: Any) -> None:
@@ -119,9 +135,13 @@ def section(bundle: Any) -> None:
         "shortfall said. Days: Mon-Fri, Fri;Sat or daily (the day a shift starts); an end at or "
         "before the start is the next morning."
     )
-    # The analysis CRS is British National Grid exactly when the data lie in Great Britain
-    # (hotspots.crs): elsewhere the UK's time zone is most likely wrong for the shifts.
-    in_great_britain = _epsg(bundle.result.incidents.crs) == 27700
+    incidents = bundle.result.incidents
+    chosen = zone_choice(incidents)
+    ss = st.session_state
+    if ss.get(_ZONE_FOR) != incidents.fingerprint:  # other data: the zone where they are
+        ss[_ZONE_FOR] = incidents.fingerprint
+        ss["task_time_zone"] = chosen.zone
+        keep(_ZONE, chosen.zone)
     with st.form("task_form"):
         left, right = st.columns([3, 2])
         edited = left.data_editor(
@@ -133,26 +153,27 @@ def section(bundle: Any) -> None:
             type=["csv", "json"],
             key="task_upload",
         )
-        if "task_time_zone" not in st.session_state:
-            st.session_state["task_time_zone"] = recall(_ZONE, TIME_ZONE)
+        if "task_time_zone" not in ss:
+            ss["task_time_zone"] = recall(_ZONE, chosen.zone)
         right.text_input(
             "Time zone of the shifts",
             key="task_time_zone",
             help="An IANA time zone name such as Europe/London or America/Chicago: the shifts' "
             "hours and the calendars' times are in it.",
         )
-        if not in_great_britain:
-            right.caption(
-                "These data are outside Great Britain: set the time zone where the teams work "
-                "(the default is the UK's)."
-            )
-        st.form_submit_button("Route the teams", key="task_submit", on_click=_apply)
+        right.caption(md(zone_caption(chosen)))
+        st.form_submit_button(
+            "Route the teams", key="task_submit", on_click=_apply, args=(chosen.zone,)
+        )
     source = recall(_TEAMS)
     if source is None:
         st.caption("Enter the teams and their shifts, then *Route the teams*.")
         return
-    zone = str(recall(_ZONE, TIME_ZONE))
-    key = (bundle.result, bundle.significant_only, bundle.radius_m, bundle.settings, source, zone)
+    zone = str(recall(_ZONE, chosen.zone))
+    key = (
+        bundle.result, bundle.significant_only, bundle.radius_m, bundle.settings, source, zone,
+        chosen,
+    )  # fmt: skip
     try:
         with st.spinner("Routing the teams..."):
             out = team_plan_for(*key)
@@ -213,6 +234,16 @@ def section(bundle: Any) -> None:
             key=f"task_dl_sheets_{i}",
             on_click="ignore",
         )
+
+
+def zone_caption(chosen: TimeZoneChoice) -> str:
+    """The time zone's default said under its box: where it came from, and that it can change."""
+    if chosen.how == "location":
+        return f"Time zone from the incidents' location: {chosen.zone}; change it here."
+    return (
+        f"Time zone {chosen.zone}, the default ({chosen.reason}): set the zone where the teams "
+        "work here."
+    )
 
 
 def planned_visits(plan: Any) -> dict[str, int]:
