@@ -1039,15 +1039,28 @@ def _cmd_change(args: argparse.Namespace, out: Any) -> int:
                 f"{r.top_location}",
                 file=out,
             )
-    c = res.counts()
-    written = len(cells) if args.all_cells else int(cells["tested"].sum())
-    which = "" if args.all_cells else " that hold enough incidents to show a change"
-    print(
-        f"Wrote {written:,} cells{which} to {args.out}: {c['rose']} rose, {c['fell']} fell, "
-        f"{c['no clear change']:,} of all {len(cells):,} cells no clear change.",
-        file=out,
-    )
+    print(_change_summary(res.counts(), int(cells["tested"].sum()), len(cells), args), file=out)
     return 0
+
+
+def _change_summary(counts: dict[str, int], tested: int, cells: int, args: Any) -> str:
+    """What ``hotspots change`` wrote, in a sergeant's words: the cells tested (those that hold
+    enough incidents to show a change) split into rose, fell and no clear change, and the cells
+    too small to test said apart, not counted as showing no change."""
+    steady = tested - counts["rose"] - counts["fell"]
+    untested = cells - tested
+    said = f"{counts['rose']:,} rose, {counts['fell']:,} fell, {steady:,} showed no clear change"
+    if args.all_cells:
+        return (
+            f"Wrote all {cells:,} cells with an incident to {args.out}. Of the {tested:,} that "
+            f"hold enough incidents to show a change, {said}; the other {untested:,} hold too few "
+            "to tell."
+        )
+    return (
+        f"Wrote the {tested:,} cells that hold enough incidents to show a change to {args.out} "
+        f"(of {cells:,} cells with an incident): {said}. The other {untested:,} hold too few "
+        "incidents to tell (--all-cells writes them too)."
+    )
 
 
 def _cmd_track(args: argparse.Namespace, out: Any) -> int:

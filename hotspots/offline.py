@@ -485,6 +485,10 @@ def standalone_html(m: folium.Map, params: dict | None = None, notice: str | Non
     return page
 
 
+#: Height of the standalone map's foot line, in CSS pixels (11 px text and its padding).
+FOOTER_PX = 18
+
+
 def _embed_params(page: str, params: dict) -> str:
     """Add the parameter record (JSON, safe inside a script element) and a visible summary line."""
     import json
@@ -497,12 +501,19 @@ def _embed_params(page: str, params: dict) -> str:
     period = params.get("data_period") or []
     period_text = escape_text(" to ".join(str(p) for p in period)) if period else ""
     synthetic = " SYNTHETIC DEMO DATA." if params.get("synthetic") else ""
-    foot = (
-        '<div style="position:fixed;bottom:0;left:0;z-index:1000;background:rgba(255,255,255,.85);'
-        'font:11px sans-serif;padding:2px 6px">'
+    # One line along the foot of the page (cut with an ellipsis, the full text in its title), and
+    # Leaflet's bottom corners (the scale bar, the attribution) lifted above it, not covered.
+    line = (
         f"hotspots {escape_text(str(params.get('version', '')))}: method {method}"
         + (f", data {period_text}" if period_text else "")
-        + f". Parameters are embedded in this file (id hotspots-parameters).{synthetic}</div>"
+        + f". Parameters are embedded in this file (id hotspots-parameters).{synthetic}"
+    )
+    foot = (
+        f"<style>.leaflet-bottom{{bottom:{FOOTER_PX}px}}</style>\n"
+        '<div style="position:fixed;bottom:0;left:0;right:0;z-index:1000;'
+        f"height:{FOOTER_PX}px;line-height:{FOOTER_PX}px;box-sizing:border-box;white-space:nowrap;"
+        "overflow:hidden;text-overflow:ellipsis;background:rgba(255,255,255,.85);"
+        f'font:11px sans-serif;padding:0 6px" title="{line}">{line}</div>'
     )
     block = f'<script type="application/json" id="hotspots-parameters">{data}</script>\n{foot}\n'
     return page.replace("</body>", block + "</body>", 1) if "</body>" in page else page + block

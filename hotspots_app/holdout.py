@@ -169,10 +169,20 @@ def reading_table(res: Any, at: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: Height of each hold-out chart's plot, in pixels (the legend below it adds its own lines).
+CHART_HEIGHT = 240
+
+
 def _chart(data: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str) -> Any:
     y_scale = alt.Scale(type="log") if y == "pai" else alt.Scale()
+    # The legend one entry a line (two columns were cut in a third of a 1500 px page), under a
+    # plot of its own height: Streamlit's default autosize ("fit") squeezed the plot to make
+    # room for the legend's lines; fit-x fits the width only.
     return (
         alt.Chart(data, title=title)
+        .properties(
+            height=CHART_HEIGHT, autosize=alt.AutoSizeParams(type="fit-x", contains="padding")
+        )
         .mark_line()
         .encode(
             x=alt.X(f"{x}:Q", title=x_title),
@@ -180,7 +190,7 @@ def _chart(data: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title
             color=alt.Color(
                 "forecast:N",
                 title=None,
-                legend=alt.Legend(orient="bottom", columns=2, labelLimit=220, symbolLimit=0),
+                legend=alt.Legend(orient="bottom", columns=1, labelLimit=300, symbolLimit=0),
             ),
             strokeDash=alt.StrokeDash(
                 "kind:N",

@@ -185,7 +185,7 @@ def test_cli_change_writes_every_cell_with_its_record(demo_csv, tmp_path, capsys
     counts = cells["change_class"].value_counts().to_dict()
     labelled = {k: v for k, v in m["class_counts"].items() if v and k != "no clear change"}
     assert {k: v for k, v in counts.items() if k != "no clear change"} == labelled
-    assert f"Wrote {len(cells):,} cells that hold enough incidents" in printed
+    assert f"Wrote the {len(cells):,} cells that hold enough incidents" in printed
     every = tmp_path / "every.geojson"
     assert cli.main(["--quiet", "change", str(demo_csv), "-o", str(every), "--all-cells"]) == 0
     cells = gpd.read_file(every)
