@@ -35,6 +35,7 @@ from hotspots.tracking import (
 )
 from hotspots_app import map as map_section
 from hotspots_app import plan as plan_section
+from hotspots_app import tasking as tasking_section
 from hotspots_app.common import cache_data, cache_resource, capture, md, plain, show_warnings
 
 #: Seed of the synthetic logs (the same seed and plan give the same logs).
@@ -56,6 +57,8 @@ TRACKING_FILES = {
     "report": ("Tracking report (HTML, printable)", "tracking_report.html", "text/html"),
 }
 _SOURCE = "_tracking_source"
+#: The incidents (fingerprint) the time zone box was last filled for (as the tasking's).
+_ZONE_FOR = "trk_time_zone_for"
 
 
 # --------------------------------------------------------------------------------- cached
@@ -242,10 +245,10 @@ def current_source() -> tuple[Any, ...] | None:
     return st.session_state.get(_SOURCE)
 
 
-def _use_uploads() -> None:
+def _use_uploads(default_zone: str = TIME_ZONE) -> None:
     files = st.session_state.get("trk_uploads") or []
     if files:
-        zone = str(st.session_state.get("trk_time_zone") or TIME_ZONE).strip() or TIME_ZONE
+        zone = str(st.session_state.get("trk_time_zone") or "").strip() or default_zone
         st.session_state[_SOURCE] = (
             "upload",
             tuple((f.name, f.getvalue()) for f in files),
@@ -257,7 +260,13 @@ def _use_synthetic() -> None:
     st.session_state[_SOURCE] = ("synthetic", int(st.session_state.get("trk_seed", DEFAULT_SEED)))
 
 
-def _form(demo: bool) -> None:
+def _form(demo: bool, incidents: Any) -> None:
+    chosen = tasking_section.zone_choice(incidents)
+    ss = st.session_state
+    if ss.get(_ZONE_FOR) != incidents.fingerprint or "trk_time_zone" not in ss:
+        # other data (or the box forgotten with its tab): the zone where the incidents are
+        ss[_ZONE_FOR] = incidents.fingerprint
+        ss["trk_time_zone"] = chosen.zone
     with st.form("trk_form"):
         st.file_uploader(
             "Patrol logs: GPS / AVL fixes (CSV with unit, time, latitude/longitude; GPX; GeoJSON)",
@@ -269,11 +278,11 @@ def _form(demo: bool) -> None:
         )
         st.text_input(
             "Time zone of log times without a UTC offset",
-            value=TIME_ZONE,
             key="trk_time_zone",
             help="An IANA time zone name such as Europe/London or America/Chicago. Times that "
             "carry an offset (2026-03-07T22:15:00+00:00) are read exactly whatever this says.",
         )
+        st.caption(md(tasking_section.zone_caption(chosen)))
         if demo:
             st.number_input(
                 "Seed of the synthetic logs",
@@ -285,7 +294,11 @@ def _form(demo: bool) -> None:
             )
         b = st.columns([1, 1, 3])
         b[0].form_submit_button(
-            "Track the uploaded logs", key="trk_submit", type="primary", on_click=_use_uploads
+            "Track the uploaded logs",
+            key="trk_submit",
+            type="primary",
+            on_click=_use_uploads,
+            args=(chosen.zone,),
         )
         if demo:
             b[1].form_submit_button(
@@ -365,7 +378,7 @@ def section(
             + "."
         )
         return
-    _form(demo)
+    _form(demo, result.incidents)
     source = st.session_state.get(_SOURCE)
     if source is None or (source[0] == "synthetic" and not demo):
         st.info(

@@ -255,6 +255,10 @@ def test_the_app_defaults_the_zone_to_the_incidents_location(app):
     app.run()
     notes = [_plain(c.value) for c in app.caption]
     assert any("Time zone America/Denver as given" in n for n in notes), notes
+    # the tracking tab reads log times without an offset in the same zone (it was the UK's)
+    _open(app, "Tracking")
+    assert app.text_input(key="trk_time_zone").value == "America/Chicago"
+    assert any("incidents' location: America/Chicago" in _plain(c.value) for c in app.caption)
 
 
 def test_zone_caption_of_a_default():
