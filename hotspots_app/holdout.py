@@ -175,6 +175,8 @@ CHART_HEIGHT = 240
 
 def _chart(data: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str) -> Any:
     y_scale = alt.Scale(type="log") if y == "pai" else alt.Scale()
+    if y == "pai":  # a PAI of 0 has no place on a log scale: one such point blanked the chart
+        data = data[data["pai"] > 0]
     # The legend one entry a line (two columns were cut in a third of a 1500 px page), under a
     # plot of its own height: Streamlit's default autosize ("fit") squeezed the plot to make
     # room for the legend's lines; fit-x fits the width only.
@@ -247,6 +249,11 @@ def show_forecasts(res: Any) -> None:
         ),
         width="stretch",
     )
+    if (cov["pai"] <= 0).any():
+        c[1].caption(
+            "A PAI of 0 (no incident of the test months caught) cannot be drawn on the log "
+            "scale: those points are left out here; the tables below hold every reading."
+        )
     c[2].altair_chart(
         _chart(
             disc,

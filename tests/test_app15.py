@@ -320,6 +320,22 @@ def test_holdout_legends_take_one_entry_a_line():
     assert spec["autosize"]["type"] == "fit-x"
 
 
+def test_holdout_pai_chart_leaves_out_a_pai_of_zero():
+    """Memphis's check had one reading of PAI 0: the log-scale chart drew no line at all."""
+    frame = pd.DataFrame(
+        {
+            "coverage": [0.5, 1.0, 0.5, 1.0],
+            "pai": [0.0, 2.0, 3.0, 4.0],
+            "forecast": ["a", "a", "b", "b"],
+            "kind": "method",
+        }
+    )
+    spec = holdout_section._chart(frame, "coverage", "pai", "t", "x", "y").to_dict()
+    values = next(iter(spec["datasets"].values()))
+    assert [v["pai"] for v in values] == [2.0, 3.0, 4.0]
+    assert spec["encoding"]["y"]["scale"]["type"] == "log"
+
+
 def test_cli_change_counts_the_tested_cells_apart(tmp_path, capsys):
     dest = tmp_path / "c.geojson"
     assert cli.main(["change", str(ensure_demo_csv()), "-o", str(dest)]) == 0
