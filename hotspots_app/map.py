@@ -181,8 +181,7 @@ def show_map(
 
     ``emerging`` gives the classified cells and a note (called only when their layer is on);
     ``change`` the cells of the comparison of two periods and a note (likewise);
-    ``plan_pending``: the plan is not made yet (its layer is off; switched on, the page makes
-    the plan before it draws the map).
+    ``plan_pending``: the plan is not made yet, its patrol areas are drawn once it is.
     """
     restore(LAYER_DEFAULTS)
     left, right, third = st.columns(3)
@@ -234,6 +233,8 @@ def show_map(
         feature_group_to_add=layers or None,
     )
     st.caption(map_caption(bool(detection.contours(result))))
+    if show_areas and plan_pending:
+        st.caption("Placing the patrol areas: they are drawn on the map in a moment.")
     if show_emerging:
         if cells is not None and len(cells):
             present = [c for c in mapping.EMERGING_COLOURS if c in set(cells["category"])]
@@ -594,36 +595,28 @@ def section(
     plan_pending: bool = False,
     emerging: Callable[[], tuple[Any, str | None]] | None = None,
     change: Callable[[], tuple[Any, str | None]] | None = None,
-    make_plan: Callable[[], tuple[Bundle | None, Any]] | None = None,
 ) -> None:
     """The map tab: summary metrics, the map at full width, the ranked table, the selection.
 
-    ``plan_pending``: the plan is not made yet and its layer is off; the patrol areas toggle is
-    shown all the same. ``make_plan``: the plan is not made yet and its layer is on: the rest of
-    the tab is drawn first, then the plan is made (``make_plan() -> (bundle, layer)``) and the
-    map drawn above the table with the layer in it, so the map is sent to the browser once.
+    ``plan_pending``: the plan is not made yet (the page makes it after this tab and draws it
+    again); the patrol areas toggle is shown all the same.
     """
     ranked = result.hotspots
     sync_selection(ranked, plan_bundle.areas if plan_bundle else None)
     detection.show_summary(result)
-    slot = st.container()
-    if make_plan is None:
-        with slot:
-            show_map(result, tiles, attribution, plan_layer, emerging, plan_pending, change=change)
+    show_map(
+        result, tiles, attribution, plan_layer, emerging, plan_pending=plan_pending, change=change
+    )
     stop_search_notice()
     guide_step("Map")
     detection.show_proactive(result)
     detection.show_how_found(result)
-    if len(ranked):
-        table_col, card_col = st.columns([3, 2])
-        with table_col:
-            st.markdown("**Ranked hot spots** (click a row to select)")
-            show_table(ranked)
-        with card_col:
-            selection_box([str(i) for i in ranked["hotspot_id"]], key="selected_id")
-            detail.card(result)
-    if make_plan is not None:
-        with slot:
-            with st.spinner("Placing the patrol areas, then drawing the map..."):
-                _, plan_layer = make_plan()
-            show_map(result, tiles, attribution, plan_layer, emerging, change=change)
+    if not len(ranked):
+        return
+    table_col, card_col = st.columns([3, 2])
+    with table_col:
+        st.markdown("**Ranked hot spots** (click a row to select)")
+        show_table(ranked)
+    with card_col:
+        selection_box([str(i) for i in ranked["hotspot_id"]], key="selected_id")
+        detail.card(result)

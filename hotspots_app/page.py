@@ -254,19 +254,9 @@ def _open_tab(page: _Page) -> None:
 
 def _map_tab(result: Any, incidents: Any, page: _Page) -> None:
     """The Map tab. The patrol areas layer needs the plan (forecast, areas, plan: the longest
-    step after detection); a plan not made yet is made after the rest of the tab is drawn and
-    before the map, so the map is sent to the browser once with its layers complete: a map drawn
-    without the layer and again with it sent its megabytes twice (the component's arguments are
-    one message, resent whole when a layer changes)."""
+    step after detection); a plan not made yet is made after the map is drawn without it, then
+    the page is drawn again with the layer (all later runs find it cached)."""
     state = plan.current(result, wait=False)
-    make_plan = None
-    if state.pending and map_section.patrol_areas_on():
-
-        def make_plan() -> tuple[Any, Any]:
-            _after_first_maps()  # other sessions' first maps before this plan
-            made = plan.current(result)
-            return made.bundle, plan.layer(made.bundle)
-
     map_section.section(
         result,
         page.tiles,
@@ -276,9 +266,17 @@ def _map_tab(result: Any, incidents: Any, page: _Page) -> None:
         plan_pending=state.pending,
         emerging=lambda: change.current(incidents),
         change=lambda: change.two_periods_current(incidents),
-        make_plan=make_plan,
     )
     _drawing(False)  # this session's map is drawn: other sessions' plans need not wait for it
+    if not state.pending or not map_section.patrol_areas_on():
+        return
+    key = plan.plan_key(result)
+    with st.spinner("Placing the patrol areas for the map..."):
+        _after_first_maps()
+        plan.current(result)
+    if st.session_state.get("_plan_drawn") != key:  # once per plan: never a loop of reruns
+        st.session_state["_plan_drawn"] = key
+        st.rerun()
 
 
 # The script runs (threads) that may still draw a first map: every run from its start until its

@@ -832,38 +832,6 @@ def test_cells_that_rose_and_fell_layer(page):
 
 
 # ------------------------------------------------------------------ session 15 (app15)
-def test_a_first_load_sends_the_map_once(page, tmp_path):
-    """An upload whose plan is not made yet: the map reaches the browser in one websocket
-    message, its patrol areas in it (it came twice: drawn without the layer, then again with it,
-    megabytes each at national scale)."""
-    import base64
-
-    wait_idle(page)
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    maps: list[int] = []
-
-    def got(ev) -> None:
-        r = ev["response"]
-        raw = base64.b64decode(r["payloadData"]) if r["opcode"] == 2 else b""
-        if b"L.map(" in raw:  # a message carrying the map's script
-            maps.append(len(raw))
-
-    cdp.on("Network.webSocketFrameReceived", got)
-    upload(page, [police_uk_csv(tmp_path / "2024-01-once-street.csv", seed=1515)])
-    page.get_by_text("Placing the patrol areas").first.wait_for(state="detached", timeout=120_000)
-    wait_idle(page)
-    map_paths(page)
-    page.wait_for_timeout(1000)
-    assert len(maps) == 1, maps
-    frame = next(f for f in page.frames if "streamlit_folium.st_folium" in f.url)
-    areas = frame.evaluate(  # the patrol areas are drawn in the map sent
-        """() => { let n = 0; window.map.eachLayer(l => { if (l.feature && l.feature.properties
-             && 'patrol_area' in l.feature.properties) n++; }); return n; }"""
-    )
-    assert areas >= 1
-
-
 def test_standalone_maps_foot_line_leaves_the_scale_bar_visible(browser, tmp_path):
     """The standalone map's foot line covered Leaflet's scale bar (bottom left)."""
     import folium
