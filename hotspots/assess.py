@@ -67,7 +67,6 @@ from scipy import stats
 
 import hotspots
 from hotspots._errors import ParameterError
-from hotspots.constants import TIME_ZONE
 from hotspots.evaluate import displacement
 from hotspots.export import table_to_csv
 from hotspots.incidents import SYNTHETIC_FORCE, Incidents, IngestReport
@@ -1822,7 +1821,8 @@ def assess_plan_folder(
     log_paths : path, folder or list of them, optional
         Patrol logs (CSV, GPX, GeoJSON).
     tz : str, optional
-        Time zone of log times without an offset (default tracking's, Europe/London).
+        Time zone of log times without an offset and of the plan's clock times; by default the
+        zone where the patrol areas are (:func:`hotspots.tasking.time_zone_of_areas`).
     log_columns : mapping, optional
         Explicit log column roles (see :func:`~hotspots.tracking.read_patrol_logs`).
     **kwargs
@@ -1833,12 +1833,13 @@ def assess_plan_folder(
     Assessment
     """
     from hotspots import tracking
+    from hotspots.tasking import time_zone_of_areas
 
     plan = tracking.read_plan(plan_dir)
     areas = tracking.read_patrol_areas(plan_dir)
     compliance = None
     if log_paths:
-        zone = tz or TIME_ZONE
+        zone = tz or time_zone_of_areas(areas).zone
         logs = tracking.read_patrol_logs(log_paths, columns=log_columns, tz=zone)
         visits = tracking.rebuild_visits(logs, areas, tz=zone)
         compliance = tracking.compare_with_plan(visits, plan, logs=logs, tz=zone)

@@ -1079,7 +1079,8 @@ def _cmd_track(args: argparse.Namespace, out: Any) -> int:
         pdf=args.pdf,
     )
     if not args.quiet:
-        for note in [*res.logs.notes, *res.compliance.notes]:
+        said = [res.zone_choice.note + " Give --tz for another."] if res.zone_choice else []
+        for note in [*said, *res.logs.notes, *res.compliance.notes]:
             print(f"- {note}", file=out)
     for name, p in res.paths.items():
         print(f"Wrote {name}: {p}", file=out)
@@ -1101,8 +1102,9 @@ def _add_track_parser(sub: Any) -> None:
     tr.add_argument("--out-dir", required=True, help="folder for the outputs")
     tr.add_argument(
         "--tz",
-        default=constants.TIME_ZONE,
-        help="time zone of times without a UTC offset (default %(default)s)",
+        default=None,
+        help="time zone of log times without a UTC offset and of the plan's clock times "
+        "(default: the zone where the patrol areas are, e.g. Europe/London)",
     )
     tr.add_argument(
         "--max-gap",
@@ -1186,8 +1188,9 @@ def _add_assess_parser(sub: Any) -> None:
     )
     asp.add_argument(
         "--tz",
-        default=constants.TIME_ZONE,
-        help="time zone of log times without a UTC offset (default %(default)s)",
+        default=None,
+        help="time zone of log times without a UTC offset and of the plan's clock times "
+        "(default: the zone where the patrol areas are, e.g. Europe/London)",
     )
     asp.add_argument(
         "--buffer",
@@ -1213,6 +1216,12 @@ def _cmd_assess(args: argparse.Namespace, out: Any) -> int:
     incidents = _load(args)
     if not args.quiet:
         _print_report(incidents, out)
+    if logs and args.tz is None and not args.quiet:
+        from hotspots.tasking import time_zone_of_areas
+        from hotspots.tracking import read_patrol_areas
+
+        chosen = time_zone_of_areas(read_patrol_areas(plan_dir))
+        print(f"- {chosen.note} Give --tz for another.", file=out)
     result = assess_plan_folder(
         plan_dir,
         incidents,

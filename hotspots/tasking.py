@@ -59,6 +59,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 import numpy as np
 import pandas as pd
+import shapely
 
 from hotspots._errors import InputError, ParameterError
 from hotspots.constants import (
@@ -103,6 +104,7 @@ __all__ = [
     "read_teams",
     "render_team_sheets",
     "time_zone_of",
+    "time_zone_of_areas",
     "travel_matrix",
 ]
 
@@ -266,6 +268,8 @@ class TimeZoneChoice:
         (:data:`hotspots.constants.TIME_ZONE`, with :attr:`reason`).
     reason : str
         Why the default was used; empty for a zone looked up.
+    of : str
+        Whose location it is, for the note (``"the incidents'"``, ``"the patrol areas'"``).
     """
 
     zone: str
@@ -273,13 +277,14 @@ class TimeZoneChoice:
     lat: float | None = None
     how: str = "default"
     reason: str = ""
+    of: str = "the incidents'"
 
     @property
     def note(self) -> str:
         """The choice in words, for the page, the command line and the exports."""
         if self.how == "location":
             return (
-                f"Time zone from the incidents' location: {self.zone} (their centre, "
+                f"Time zone from {self.of} location: {self.zone} (their centre, "
                 f"{self.lon:.4f}, {self.lat:.4f})."
             )
         return f"Time zone {self.zone}, the default: {self.reason}."
@@ -289,7 +294,7 @@ class TimeZoneChoice:
         """What a team plan records (``params["time_zone_from"]``)."""
         if self.how == "location":
             return {
-                "how": "the incidents' location",
+                "how": f"{self.of} location",
                 "lon": round(float(self.lon or 0.0), 6),
                 "lat": round(float(self.lat or 0.0), 6),
                 "zone": self.zone,
@@ -327,6 +332,34 @@ def time_zone_of(incidents: Any) -> TimeZoneChoice:
     x, y = np.median(xy[ok], axis=0)
     lon, lat = (float(v[0]) for v in to_wgs84(np.array([x]), np.array([y]), incidents.crs))
     return _zone_at(lon, lat)
+
+
+def time_zone_of_areas(areas: Any) -> TimeZoneChoice:
+    """The time zone where a plan's patrol areas are: the zone at their centre.
+
+    What :func:`hotspots.tracking.write_tracking_outputs` and
+    :func:`hotspots.assess.assess_plan_folder` read log and plan clock times in when no zone is
+    given: a plan folder's ``patrol_plan.csv`` writes local clock times without their zone.
+
+    Parameters
+    ----------
+    areas : geopandas.GeoDataFrame
+        The patrol areas (:func:`hotspots.tracking.read_patrol_areas`), any CRS.
+
+    Returns
+    -------
+    TimeZoneChoice
+        The zone at the median of the areas' representative points (longitude, latitude);
+        :data:`hotspots.constants.TIME_ZONE` with the reason when there are no areas.
+    """
+    geoms = areas.geometry
+    if areas.crs is not None and not areas.crs.equals("EPSG:4326"):
+        geoms = geoms.to_crs(4326)
+    points = shapely.get_coordinates(geoms[~geoms.is_empty].representative_point())
+    if not len(points):
+        return TimeZoneChoice(TIME_ZONE, reason="no patrol areas to place", of="the patrol areas'")
+    lon, lat = np.median(points, axis=0)
+    return dataclasses.replace(_zone_at(float(lon), float(lat)), of="the patrol areas'")
 
 
 def _zone_said(rec: Mapping[str, Any]) -> str:

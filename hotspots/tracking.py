@@ -3286,6 +3286,9 @@ class TrackingOutputs:
     logs: PatrolLogs
     visits: gpd.GeoDataFrame
     compliance: Compliance
+    #: How the zone of clock times without an offset was chosen when none was given
+    #: (:func:`hotspots.tasking.time_zone_of_areas`); None when ``tz`` was given.
+    zone_choice: Any = None
 
 
 def write_tracking_outputs(
@@ -3293,7 +3296,7 @@ def write_tracking_outputs(
     log_paths: Any,
     out_dir: str | Path,
     *,
-    tz: str = TIME_ZONE,
+    tz: str | None = None,
     max_gap_s: float = GPS_GAP_S,
     tolerance_m: float = GPS_TOLERANCE_M,
     min_visit_minutes: float = MIN_VISIT_MINUTES,
@@ -3317,7 +3320,11 @@ def write_tracking_outputs(
     log_paths : paths, folders or files
         Patrol logs, as for :func:`read_patrol_logs`.
     out_dir : str or Path
-    tz, max_gap_s, tolerance_m, min_visit_minutes, columns
+    tz : str, optional
+        IANA time zone of log times without a UTC offset and of the plan's clock times; by
+        default the zone where the patrol areas are
+        (:func:`hotspots.tasking.time_zone_of_areas`, in :attr:`TrackingOutputs.zone_choice`).
+    max_gap_s, tolerance_m, min_visit_minutes, columns
         As for :func:`read_patrol_logs`, :func:`rebuild_visits` and :func:`compare_with_plan`.
     pdf : bool, default False
     title : str, optional
@@ -3326,11 +3333,17 @@ def write_tracking_outputs(
     -------
     TrackingOutputs
     """
+    from hotspots.tasking import time_zone_of_areas
+
     areas = read_patrol_areas(plan_dir)
     plan = read_plan(plan_dir)
-    logs = read_patrol_logs(log_paths, tz=tz, columns=columns)
-    visits = rebuild_visits(logs, areas, max_gap_s=max_gap_s, tolerance_m=tolerance_m)
-    compliance = compare_with_plan(visits, plan, min_visit_minutes=min_visit_minutes, logs=logs)
+    chosen = time_zone_of_areas(areas) if tz is None else None
+    zone = chosen.zone if chosen is not None else str(tz)
+    logs = read_patrol_logs(log_paths, tz=zone, columns=columns)
+    visits = rebuild_visits(logs, areas, max_gap_s=max_gap_s, tolerance_m=tolerance_m, tz=zone)
+    compliance = compare_with_plan(
+        visits, plan, min_visit_minutes=min_visit_minutes, logs=logs, tz=zone
+    )
     run = areas.attrs.get("params", {}).get("run", {})
     synthetic = bool(run.get("synthetic") or run.get("demo"))
     out = Path(out_dir)
@@ -3362,4 +3375,4 @@ def write_tracking_outputs(
         from hotspots.briefing import html_to_pdf
 
         paths["report_pdf"] = html_to_pdf(paths["report"], out / "tracking_report.pdf")
-    return TrackingOutputs(paths, logs, visits, compliance)
+    return TrackingOutputs(paths, logs, visits, compliance, chosen)

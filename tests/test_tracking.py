@@ -33,6 +33,7 @@ from hotspots.tracking import (
     render_tracking_report,
     simulate_patrol_logs,
     write_patrol_log,
+    write_tracking_outputs,
 )
 
 X0, Y0 = 530_000.0, 180_000.0  # central London, EPSG:27700
@@ -607,3 +608,49 @@ def test_track_pdf(tmp_path):
         cli.main(["--quiet", "track", str(folder), str(log), "--out-dir", str(out), "--pdf"]) == 0
     )
     assert (out / "tracking_report.pdf").read_bytes().startswith(b"%PDF")
+
+
+# ------------------------------------------- the zone of clock times: where the areas are
+def _chicago_areas(n: int = 10) -> gpd.GeoDataFrame:
+    # around the Loop in UTM 16N (EPSG:32616): lon -87.63, lat 41.88
+    areas = _areas(n)
+    moved = shapely.transform(
+        areas.geometry.to_numpy(), lambda xy: xy - [X0, Y0] + [448_000, 4_636_000]
+    )
+    return gpd.GeoDataFrame(areas.drop(columns="geometry"), geometry=moved, crs="EPSG:32616")
+
+
+def test_time_zone_of_areas_where_they_are():
+    from hotspots.tasking import time_zone_of_areas
+
+    chicago = time_zone_of_areas(_chicago_areas())
+    assert chicago.zone == "America/Chicago" and chicago.how == "location"
+    assert -87.7 < chicago.lon < -87.5 and 41.8 < chicago.lat < 42.0
+    assert chicago.note.startswith("Time zone from the patrol areas' location: America/Chicago")
+    assert time_zone_of_areas(_areas()).zone == "Europe/London"
+    empty = time_zone_of_areas(_areas().iloc[:0])
+    assert empty.zone == TIME_ZONE and empty.how == "default" and "no patrol areas" in empty.reason
+
+
+def test_tracking_reads_naive_times_in_the_zone_of_the_plans_areas(tmp_path, capsys):
+    """A Chicago plan (clock times without their zone, as patrol_plan.csv writes them) and GPS
+    logs in UTC: recovered exactly with no zone given (the plan's times were read as London's:
+    six hours off, visits missed)."""
+    areas = _chicago_areas()
+    plan = make_patrol_plan(
+        areas, days=7, start_date="2025-05-05", control_share=0.5, officer_hours=4, seed=3
+    )
+    folder = _plan_dir(tmp_path, plan, areas)
+    table, read_areas = read_plan(folder), read_patrol_areas(folder)
+    sim = simulate_patrol_logs(table, read_areas, seed=5, tz="America/Chicago", interval_s=15)
+    log = write_patrol_log(sim.points, tmp_path / "log.csv", time_format="utc")
+    res = write_tracking_outputs(folder, log, tmp_path / "out")
+    assert res.zone_choice.zone == "America/Chicago"
+    _check_recovered(sim, res.compliance)
+    london = write_tracking_outputs(folder, log, tmp_path / "out2", tz=TIME_ZONE)
+    assert london.zone_choice is None
+    assert london.compliance.summary["delivered"] < sim.truth["delivered"]
+    # the command line says the zone it chose
+    assert cli.main(["track", str(folder), str(log), "--out-dir", str(tmp_path / "out3")]) == 0
+    said = capsys.readouterr().out
+    assert "Time zone from the patrol areas' location: America/Chicago" in said
