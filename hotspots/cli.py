@@ -73,8 +73,9 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="incident files (CSV, also gzip-compressed; Parquet; .xlsx, .xls, .ods workbooks), "
-        "police.uk's zip download, or folders of them",
+        help="incident files (CSV, also gzip-compressed; Parquet; .xlsx, .xls, .ods workbooks; "
+        "GIS point layers: .gpkg, .shp, .geojson, .fgb, .gdb), police.uk's zip download, or "
+        "folders of them",
     )
     g.add_argument(
         "--column",

@@ -72,9 +72,11 @@ from hotspots.incidents import (
     IngestReport,
     deferred_or_table,
 )
+from hotspots.layers import FIRST_LINE_KEY, LAYER_SUFFIXES
 from hotspots.progress import READING, VALIDATING, Progress, progress_step, reporter
 from hotspots.sources import (
     Filled,
+    LayerCrs,
     Skipped,
     SourceList,
     expand_sources,
@@ -353,8 +355,8 @@ def _item_sources(
         return [(str(name), functools.partial(bytes, data), data)], []
     if hasattr(item, "read") or hasattr(item, "getvalue"):
         name = Path(str(getattr(item, "name", "upload.csv"))).name
-        if name.lower().endswith((".zip", ".gz", *SPREADSHEET_SUFFIXES)):  # listed now: an
-            # archive's members, a workbook's sheets
+        if name.lower().endswith((".zip", ".gz", *SPREADSHEET_SUFFIXES, *LAYER_SUFFIXES)):
+            # listed now: an archive's members, a workbook's sheets, a GIS file's layers
             data = _read_upload(item, name)
             return [(name, functools.partial(bytes, data), data)], []
         return [(name, functools.partial(_read_upload, item, name), None)], []
@@ -407,7 +409,7 @@ def _path_sources(
     incidents (:func:`hotspots.sources.folder_listing`)."""
     loader = _PathLoader
     try:
-        if path.is_dir():
+        if path.is_dir() and not path.name.lower().endswith(".gdb"):  # a .gdb: one source
             files, skipped = folder_listing(path)
             if not files:
                 msg = (
@@ -2050,7 +2052,9 @@ def _parse_parquet(name: str, data: bytes) -> _Parsed:
             column = _parquet_text(column)
         columns.append(pc.fill_null(column, ""))
     text = pa.table(columns, names=header)
-    lines = np.arange(2, text.num_rows + 2, dtype=np.int64)
+    # a GIS layer's rows are numbered by feature (:data:`hotspots.layers.FIRST_LINE_KEY`)
+    first = 1 if (table.schema.metadata or {}).get(FIRST_LINE_KEY) == b"1" else 2
+    lines = np.arange(first, text.num_rows + first, dtype=np.int64)
     sha = hashlib.sha256(data).hexdigest()
     return _Parsed(name, sha, "parquet", "", header, text, lines, [], "parquet")
 
@@ -4827,12 +4831,15 @@ def _combine(
     )  # fmt: skip
     if skipped:  # the files the sources held that are not incidents, named first
         v.notes[:0] = [k.note for k in skipped]
-        set_aside = [k for k in skipped if not isinstance(k, Filled)]
+        set_aside = [k for k in skipped if not isinstance(k, Filled | LayerCrs)]
         if set_aside:
             v.choices["skipped_files"] = [{"name": k.name, "reason": k.reason} for k in set_aside]
         filled = [k for k in skipped if isinstance(k, Filled)]
         if filled:  # sheets read with their merged cells filled down
             v.choices["merged_cells_filled"] = {k.name: list(k.ranges) for k in filled}
+        layers = [k for k in skipped if isinstance(k, LayerCrs)]
+        if layers:  # GIS point layers: the CRS each one's points were taken from
+            v.choices["layer_crs"] = {k.name: k.crs for k in layers}
     # the rows rejected so far, listed with their raw fields in a thread while the rows are
     # filtered (settled() waits for it; nothing reads the placeholder before)
     pool = ThreadPoolExecutor(max_workers=1)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from hotspots._errors import InputError
+from hotspots.layers import crs_words, is_layer_name, layer_files
 from hotspots.spreadsheets import OLE_MAGIC, is_spreadsheet_name, workbook_sheets
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "POLICE_UK_OTHER_FILES",
     "SourceList",
     "Filled",
+    "LayerCrs",
     "Skipped",
     "expand_sources",
     "folder_files",
@@ -105,6 +107,31 @@ class Filled(Skipped):
         )
 
 
+@dataclass(frozen=True)
+class LayerCrs(Skipped):
+    """A GIS point layer read (:mod:`hotspots.layers`) and the CRS its points were taken from
+    (None: it names none): not a file set aside, a thing said of one read, carried with the
+    skipped files as :class:`Filled` is."""
+
+    crs: str | None = None
+
+    @property
+    def note(self) -> str:
+        """One sentence for the ingest report."""
+        if self.crs is None:
+            return (
+                f"{self.name}: a point layer that names no coordinate system (a shapefile "
+                "without its .prj?); its x and y were read as any x/y columns are (longitude "
+                "and latitude or British National Grid by their values, or the coordinate CRS "
+                "given)."
+            )
+        return (
+            f"{self.name}: a point layer in {crs_words(self.crs)}; its points were taken to "
+            "longitude and latitude (EPSG:4326) from it. Its rows are numbered by feature (1: "
+            "the first)."
+        )
+
+
 class SourceList(list[tuple[str, Loader]]):
     """``(name, loader)`` pairs of the incident files, in reading order, with ``skipped``: the
     :class:`Skipped` files the sources held that are not incidents."""
@@ -131,7 +158,23 @@ def _data_name(name: str) -> bool:
         low.endswith((".csv", ".csv.gz"))
         or PurePosixPath(low).suffix in PARQUET_SUFFIXES
         or (is_spreadsheet_name(low) and not low.startswith("~$"))  # ~$: Excel's lock file
+        or (is_layer_name(low) and not low.endswith(".gdb"))  # a .gdb is a folder
     )
+
+
+def _in_gdb(rel: str) -> bool:
+    """A path inside a File Geodatabase folder (its tables: the folder is the source)."""
+    return any(part.lower().endswith(".gdb") for part in PurePosixPath(rel).parts[:-1])
+
+
+def _layers(
+    name: str, where: Path | bytes, inner: str = ""
+) -> tuple[list[tuple[str, Loader]], list[Skipped]]:
+    """A GIS file's point layers as incident files, its other layers set aside with the reason
+    and each point layer's CRS said (:class:`LayerCrs`)."""
+    found, skipped, crs = layer_files(name, where, inner)
+    said = [LayerCrs(label, "read as a point layer", text) for label, text in crs.items()]
+    return found, [Skipped(label, reason) for label, reason in skipped] + said
 
 
 def _hidden(name: str) -> bool:
@@ -177,7 +220,12 @@ def folder_listing(path: str | Path) -> tuple[list[Path], list[Skipped]]:
     root = Path(path)
     entries = list(root.rglob("*"))
     found = sorted(
-        (p for p in entries if p.is_file() and _data_name(p.name)),
+        (
+            p
+            for p in entries
+            if (p.is_file() and _data_name(p.name) and not _in_gdb(p.relative_to(root).as_posix()))
+            or (p.is_dir() and p.name.lower().endswith(".gdb"))  # a File Geodatabase: one source
+        ),
         key=lambda p: p.relative_to(root).as_posix(),
     )
     files, skipped = [], []
@@ -276,11 +324,39 @@ def _not_numbers(name: str, members: list[str]) -> None:
         raise InputError(msg, file=name, hint=NUMBERS_FILE.split(": ", 1)[1] + ".")
 
 
+def _with_gdbs(members: list[str], every: list[str]) -> list[str]:
+    """A zip archive's data members with each File Geodatabase folder in it as one (its
+    tables are not files of their own)."""
+    gdbs = {
+        "/".join(PurePosixPath(m).parts[: i + 1])
+        for m in every
+        for i, part in enumerate(PurePosixPath(m).parts[:-1])
+        if part.lower().endswith(".gdb")
+    }
+    return sorted([m for m in members if not _in_gdb(m)] + list(gdbs))
+
+
+def _inner_files(
+    label: str, member: str, load: Loader, where: Path | bytes | None
+) -> tuple[list[tuple[str, Loader]], list[Skipped]] | None:
+    """A zip member that holds files of its own, listed now: a GIS file's point layers (GDAL
+    reads it in the archive, ``where``), a workbook's sheets; None for any other member."""
+    if is_layer_name(member) and where is not None:
+        return _layers(label, where, "/vsizip/{}/" + member)
+    if is_spreadsheet_name(member):
+        data = load()
+        if _workbook_bytes(data):
+            return _sheets(label, data)
+        return [(label, functools.partial(bytes, data))], []  # not a workbook: as text
+    return None
+
+
 def _zip_members(
-    name: str, opener: Callable[[], zipfile.ZipFile]
+    name: str, opener: Callable[[], zipfile.ZipFile], where: Path | bytes | None = None
 ) -> tuple[list[tuple[str, Loader]], list[Skipped]] | None:
     """The incident files in a zip archive, or None when it is a workbook (the reader then
-    says it is not a CSV file)."""
+    says it is not a CSV file). ``where`` (the archive's path or bytes) lets GDAL read the GIS
+    layers in it (a zipped shapefile: :mod:`hotspots.layers`)."""
     try:
         with opener() as z:
             if _is_workbook(z) or _is_spreadsheet_zip(z):
@@ -288,6 +364,7 @@ def _zip_members(
             infos = [i for i in z.infolist() if not i.is_dir()]
             every = [i.filename for i in infos]
             members = sorted(m for m in every if _data_name(m) and not _apple_double(m))
+            members = _with_gdbs(members, every)
             empty = {i.filename for i in infos if i.file_size == 0}
     except (zipfile.BadZipFile, OSError) as exc:
         raise _damaged_zip(name, exc) from exc
@@ -319,14 +396,10 @@ def _zip_members(
                     msg, file=label, hint="download or copy the archive again."
                 ) from exc
 
-        if is_spreadsheet_name(m):  # a workbook in the archive: its sheets, read now
-            data = load()
-            if _workbook_bytes(data):
-                found, sheets_skipped = _sheets(label, data)
-                items.extend(found)
-                skipped.extend(sheets_skipped)
-                continue
-            items.append((label, functools.partial(bytes, data)))  # not a workbook: as text
+        inside = _inner_files(label, m, load, where)
+        if inside is not None:  # a GIS file's layers, a workbook's sheets, read now
+            items.extend(inside[0])
+            skipped.extend(inside[1])
             continue
         items.append((label, load))
     sheets = [m for m in every if m.lower().endswith(_SPREADSHEETS)]
@@ -378,9 +451,11 @@ def _head(path: Path) -> bytes:
 def expand_path(path: Path, name: str, load: Loader) -> tuple[list[tuple[str, Loader]], list]:
     """One file on disk as the incident files it holds: itself, a zip archive's members, or
     its decompressed bytes when gzip-compressed."""
+    if is_layer_name(path.name):
+        return _layers(name, path)
     head = _head(path)
     if head.startswith(_ZIP_MAGIC):
-        found = _zip_members(name, lambda: zipfile.ZipFile(path))
+        found = _zip_members(name, lambda: zipfile.ZipFile(path), path)
         if found is not None:
             return found
         data = load()  # an Office file: read when it is a spreadsheet, else refused as binary
@@ -399,8 +474,10 @@ def expand_bytes(name: str, data: bytes) -> tuple[list[tuple[str, Loader]], list
     """An uploaded file's bytes as the incident files they hold (as :func:`expand_path`)."""
     if _workbook_bytes(data):
         return _sheets(name, data)
+    if is_layer_name(name) and data[:4] != _ZIP_MAGIC:
+        return _layers(name, data)
     if data[:4] == _ZIP_MAGIC:
-        found = _zip_members(name, lambda: zipfile.ZipFile(io.BytesIO(data)))
+        found = _zip_members(name, lambda: zipfile.ZipFile(io.BytesIO(data)), data)
         if found is not None:
             return found
     elif data[:2] == _GZIP_MAGIC:
