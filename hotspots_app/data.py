@@ -370,9 +370,24 @@ def sidebar_data() -> DataSource:
     """
     st.sidebar.header("1. Data")
     files = st.sidebar.file_uploader(
-        "Incident files: CSV, Excel or Parquet (one or many, e.g. a year of police.uk monthly "
+        "Incident files: CSV, Excel, Parquet or a GIS point layer (GeoPackage, GeoJSON, "
+        "FlatGeobuf, a zipped shapefile) (one or many, e.g. a year of police.uk monthly "
         "files, or police.uk's download as a zip archive)",
-        type=["csv", "zip", "gz", "parquet", "pq", "xlsx", "xlsm", "xlsb", "xls", "ods"],
+        type=[
+            "csv",
+            "zip",
+            "gz",
+            "parquet",
+            "pq",
+            "xlsx",
+            "xlsm",
+            "xlsb",
+            "xls",
+            "ods",
+            "gpkg",
+            "geojson",
+            "fgb",
+        ],
         accept_multiple_files=True,
         key="uploads",
         help="police.uk street-level files, or any CSV with longitude/latitude or "
