@@ -149,7 +149,8 @@ def server_source(path: str | os.PathLike[str]) -> DataSource:
     from hotspots.ingest import folder_files
 
     root = Path(path).expanduser()
-    if root.is_file():
+    if root.is_file() or (root.is_dir() and root.suffix.lower() == ".gdb"):  # a File
+        # Geodatabase folder is one source (hotspots.layers)
         files = [root]
     elif root.is_dir():
         files = folder_files(root)

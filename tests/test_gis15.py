@@ -295,3 +295,13 @@ def test_a_layer_is_handed_over_as_parquet(tmp_path, rows):
     schema = pq.read_schema(pa.BufferReader(data))
     assert schema.metadata[layers.FIRST_LINE_KEY] == b"1"
     assert schema.names[-2:] == ["Longitude", "Latitude"]
+
+
+def test_the_app_opens_a_file_geodatabase_on_the_server(tmp_path, rows):
+    from hotspots_app import data
+
+    gdb = _write(rows, tmp_path / "crimes.gdb", "OpenFileGDB", layer="crimes")
+    source = data.server_source(gdb)
+    assert source.key[0][0] == "crimes.gdb"
+    inc = read_incidents(source.path, crime_types="all")
+    assert len(inc.frame) == N
