@@ -1329,7 +1329,11 @@ def _cmd_simulate(args: argparse.Namespace, out: Any) -> int:
     plan = tracking.read_plan(args.plan_dir)
     areas = tracking.read_patrol_areas(args.plan_dir)
     if args.what == "logs":
-        sim = tracking.simulate_patrol_logs(plan, areas, seed=args.seed)
+        from hotspots.tasking import time_zone_of_areas
+
+        # the plan's clock times are where its areas are, as `hotspots track` reads them
+        zone = time_zone_of_areas(areas).zone
+        sim = tracking.simulate_patrol_logs(plan, areas, seed=args.seed, tz=zone)
         path = tracking.write_patrol_log(sim.points, args.out)
         t = sim.truth
         print(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -654,3 +655,24 @@ def test_tracking_reads_naive_times_in_the_zone_of_the_plans_areas(tmp_path, cap
     assert cli.main(["track", str(folder), str(log), "--out-dir", str(tmp_path / "out3")]) == 0
     said = capsys.readouterr().out
     assert "Time zone from the patrol areas' location: America/Chicago" in said
+
+
+def test_simulated_logs_keep_the_plans_clock_in_the_areas_zone(tmp_path, capsys):
+    """`hotspots simulate logs` reads a Chicago plan's clock times in Chicago's zone, as `hotspots
+    track` does (it read them as London's: the logs ran six hours early)."""
+    areas = _chicago_areas()
+    plan = make_patrol_plan(
+        areas, days=7, start_date="2025-05-05", control_share=0.5, officer_hours=4, seed=3
+    )
+    folder = _plan_dir(tmp_path, plan, areas)
+    log = tmp_path / "sim.csv"
+    assert cli.main(["simulate", "logs", str(folder), "-o", str(log)]) == 0
+    simulated = re.search(r"(\d+) of (\d+) planned visits delivered", capsys.readouterr().out)
+    stamps = pd.read_csv(log).iloc[:, 1].astype(str)
+    assert stamps.str.endswith("-05:00").all()  # May in Chicago: CDT
+    first = pd.Timestamp(stamps.iloc[0]).tz_convert("America/Chicago")
+    assert 5 <= first.hour <= 23  # on the plan's own clock, not six hours off
+    assert cli.main(["track", str(folder), str(log), "--out-dir", str(tmp_path / "t")]) == 0
+    tracked = re.search(r"(\d+) planned visits from .*?: (\d+) delivered", capsys.readouterr().out)
+    assert simulated and tracked
+    assert (tracked[1], tracked[2]) == (simulated[2], simulated[1])  # recovered exactly
