@@ -216,6 +216,21 @@ def _sheet_grid(z: zipfile.ZipFile, member: str) -> _Grid:
     return _Grid(rows, cols, cells, uncalculated, first)
 
 
+def _sheet_parts(z: zipfile.ZipFile, names: set[str], kind: str) -> dict[str, str] | None:
+    """The package member each relationship id of ``xl/workbook.{kind}`` points at (``xml``:
+    an ``.xlsx``/``.xlsm`` workbook, ``bin``: an ``.xlsb``), or None when the package has no
+    such workbook part or relationships."""
+    book, rels = f"xl/workbook.{kind}", f"xl/_rels/workbook.{kind}.rels"
+    if book not in names or rels not in names:
+        return None
+    members = {}
+    for r in ET.fromstring(z.read(rels)):
+        target = r.get("Target", "").lstrip("/")  # relative to xl/, or absolute from the root
+        member = target if target.startswith("xl/") else posixpath.join("xl", target)
+        members[r.get("Id", "")] = posixpath.normpath(member)
+    return members
+
+
 def _ooxml_grids(data: bytes) -> dict[str, _Grid]:
     """Each sheet's (last row, last column, cells stored) by its name in an ``.xlsx`` or
     ``.xlsm`` workbook; empty for any other file (or when its parts cannot be found: the
@@ -225,19 +240,14 @@ def _ooxml_grids(data: bytes) -> dict[str, _Grid]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
-            if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+            rels = _sheet_parts(z, names, "xml")
+            if rels is None:
                 return {}
-            rels = {
-                r.get("Id"): r.get("Target", "")
-                for r in ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-            }
             grids = {}
             for sheet in ET.fromstring(z.read("xl/workbook.xml")).iter():
-                if not sheet.tag.endswith("}sheet") or sheet.get(_REL) not in rels:
+                if not sheet.tag.endswith("}sheet"):
                     continue
-                target = rels[sheet.get(_REL)].lstrip("/")
-                member = target if target.startswith("xl/") else posixpath.join("xl", target)
-                member = posixpath.normpath(member)
+                member = rels.get(sheet.get(_REL, ""), "")
                 if member in names and member.endswith(".xml"):
                     grids[sheet.get("name", "")] = _sheet_grid(z, member)
             return grids
@@ -322,12 +332,9 @@ def _xlsb_grids(data: bytes) -> dict[str, _Grid]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
-            if "xl/workbook.bin" not in names or "xl/_rels/workbook.bin.rels" not in names:
+            rels = _sheet_parts(z, names, "bin")
+            if rels is None:
                 return {}
-            rels = {
-                r.get("Id"): r.get("Target", "")
-                for r in ET.fromstring(z.read("xl/_rels/workbook.bin.rels"))
-            }
             book, i, grids = z.read("xl/workbook.bin"), 0, {}
             while (found := _xlsb_record(book, i)) is not None:
                 typ, body, size = found
@@ -338,9 +345,7 @@ def _xlsb_grids(data: bytes) -> dict[str, _Grid]:
                     (length,) = _U32.unpack_from(part, 12 + 2 * count)
                     at = 16 + 2 * count
                     sheet = part[at : at + 2 * length].decode("utf-16-le")
-                    target = rels.get(rel, "").lstrip("/")
-                    member = target if target.startswith("xl/") else posixpath.join("xl", target)
-                    member = posixpath.normpath(member)
+                    member = rels.get(rel, "")
                     if member in names and member.endswith(".bin"):
                         grids[sheet] = _xlsb_grid(z, member)
                 elif typ == 0x90:  # BrtEndBundleShs
